@@ -16,9 +16,9 @@ use std::fmt::Write;
 
 use crate::model::{Class, Enum, Lifecycle, Message, Model, Ty};
 use crate::naming::{
-    c_async_message, c_class, c_enum, c_enum_unknown, c_enum_value, c_handle, c_message, c_params,
-    c_record, c_record_get, c_record_set, camel, rust_class, rust_ident, rust_module, rust_record,
-    snake,
+    c_async_message, c_async_wait, c_class, c_enum, c_enum_unknown, c_enum_value, c_handle,
+    c_message, c_params, c_record, c_record_get, c_record_set, camel, rust_class, rust_ident,
+    rust_module, rust_record, snake,
 };
 use crate::rust::{capitalise, stage_note, variant, LEFT_TO_SESSION};
 
@@ -365,6 +365,7 @@ impl<'a> Gen<'a> {
              map_set, map_value, \
              map_value_name, record_conv, record_from_value, record_new, ret, run, session_of, set_field, CEnum, \
              Conv, EnumVal, List, Map, S, xenapi_session,\n};\n\
+             pub(crate) use crate::task::{cancel_of, wait_timeout, xenapi_cancel};\n\
              pub(crate) use crate::value::xenapi_value;\n\
              pub(crate) use super::*;\n}\n\nmod types;\npub use types::*;\n",
         );
@@ -894,6 +895,7 @@ impl<'a> Gen<'a> {
             self.message(class, m, false, &mut rs, &mut h);
             if m.has_async() {
                 self.message(class, m, true, &mut rs, &mut h);
+                self.wait_message(class, m, &mut rs, &mut h);
             }
         }
         h.push_str("#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
@@ -1245,8 +1247,9 @@ impl<'a> Gen<'a> {
 
         let mut doc = if is_async {
             format!(
-                "Calls `{wire}`: `{}.{}` as a server task. Wait for it with xenapi_task_wait.",
-                class.name, m.name
+                "Calls `{wire}`: `{}.{}` as a server task. Wait for it with {}_wait (the typed \
+                 result) or xenapi_task_wait.",
+                class.name, m.name, name
             )
         } else {
             format!("Calls `{wire}`.")
@@ -1313,6 +1316,115 @@ impl<'a> Gen<'a> {
                      was."
                 )
                 .unwrap(),
+            }
+        }
+        doc.push_str(" `*err` as for every fallible function.");
+        self.emit(
+            Func {
+                name,
+                doc,
+                params,
+                ret: Some(status_ty()),
+                body,
+            },
+            rs,
+            h,
+        );
+    }
+
+    /// `xenapi_async_<class>_<message>_wait`: waits for the task of the `Async.` form (over
+    /// `event.from`, polling on xend) and gives its result typed as the synchronous message's.
+    fn wait_message(&mut self, class: &Class, m: &Message, rs: &mut String, h: &mut String) {
+        let name = c_async_wait(&class.name, &m.name);
+        let mut params = vec![
+            (
+                "session".to_owned(),
+                cty("const xenapi_session *", "*const xenapi_session"),
+            ),
+            ("task".to_owned(), cty("const char *", "*const c_char")),
+            ("timeout_seconds".to_owned(), cty("double", "f64")),
+            (
+                "cancel".to_owned(),
+                cty("const xenapi_cancel *", "*const xenapi_cancel"),
+            ),
+        ];
+        let result = (m.result != Ty::Void).then(|| m.result.clone());
+        let mut body = String::from("run(err, &mut || {\n");
+        if result.is_some() {
+            body.push_str("check_out(out_result, \"out_result\")?;\n");
+        }
+        body.push_str(
+            "let session = session_of(session)?;\n\
+             let task = <Ref<Task> as Conv>::arg(task, \"task\")?;\n\
+             let timeout = wait_timeout(timeout_seconds)?;\n\
+             let cancel = cancel_of(cancel);\n",
+        );
+        match &result {
+            Some(r) => writeln!(
+                body,
+                "ret(out_result, xenapi::task::wait_for_cancellable::<{}>(session, &task, \
+                 timeout, &cancel)?)",
+                core_ty(r, false)
+            )
+            .unwrap(),
+            None => body.push_str(
+                "xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;\n\
+                 Ok(())\n",
+            ),
+        }
+        body.push_str("})");
+        if let Some(r) = &result {
+            params.push(("out_result".to_owned(), out_ty(r).ptr()));
+        }
+        params.push(("err".into(), err_ty()));
+        let mut doc = format!(
+            "Waits for the task of `{}` (what {} gave) and gives its result as {} does.\n\n\
+             The wait follows the task through `event.from` (polling `task.get_status` on \
+             xend) and destroys it when it ends. A failed task gives `XENAPI_STATUS_API` with \
+             the task's error code; when `timeout_seconds` (> 0) passes, or `cancel` (NULL: \
+             none) is cancelled from another thread with xenapi_cancel_cancel, the task is \
+             cancelled (`task.cancel`) and destroyed (`task.destroy`) and the status is \
+             `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).\n",
+            format_args!("Async.{}.{}", class.name, m.name),
+            c_async_message(&class.name, &m.name),
+            c_message(&class.name, &m.name),
+        );
+        match &result {
+            Some(r) => writeln!(
+                doc,
+                "Result: `*out_result`, {}{}.",
+                ty_text(r),
+                c_meaning(r)
+            )
+            .unwrap(),
+            None => doc.push_str("Result: none.\n"),
+        }
+        doc.push_str(
+            "\nOwnership: `session`, `task` and `cancel` are borrowed (read during the call \
+             only).",
+        );
+        if let Some(r) = &result {
+            match free_fn(r) {
+                Some(f) => write!(
+                    doc,
+                    " On success `*out_result` receives {} that the caller frees with {f}{}; on \
+                     failure it is left as it was.",
+                    if matches!(r, Ty::String | Ty::Ref(_)) {
+                        "a string"
+                    } else {
+                        "a handle"
+                    },
+                    if matches!(r, Ty::Option(_)) {
+                        " (NULL for none)"
+                    } else {
+                        ""
+                    }
+                )
+                .unwrap(),
+                None => doc.push_str(
+                    " On success `*out_result` receives the value; on failure it is left as it \
+                     was.",
+                ),
             }
         }
         doc.push_str(" `*err` as for every fallible function.");

@@ -20,8 +20,8 @@ use std::fmt::Write;
 
 use crate::model::{Class, Enum, Lifecycle, Message, Model, Stage, Ty, EVENT_BATCH};
 use crate::naming::{
-    c_async_message, c_enum, c_enum_unknown, c_enum_value, c_handle, c_message, c_params, c_record,
-    c_record_set,
+    c_async_message, c_async_wait, c_enum, c_enum_unknown, c_enum_value, c_handle, c_message,
+    c_params, c_record, c_record_set,
 };
 
 const HEADER: &str =
@@ -773,6 +773,7 @@ fn class_file(model: &Model, class: &Class, g: &mut Gen) -> String {
         message(&mut o, model, class, m, false, g);
         if m.has_async() {
             message(&mut o, model, class, m, true, g);
+            wait_message(&mut o, model, class, m, g);
         }
     }
     o.push_str("    }\n}\n");
@@ -1104,9 +1105,9 @@ fn message(o: &mut String, model: &Model, class: &Class, m: &Message, is_async: 
     if is_async {
         write!(
             summary,
-            ": <c>{}</c> as a server task. Follow it with <c>Task.get_status</c> or \
-             <c>Session.WaitForTask</c>",
-            m.name
+            ": <c>{}</c> as a server task. Wait for its typed result with <c>async_{}_wait</c>, \
+             or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>",
+            m.name, m.name
         )
         .unwrap();
     }
@@ -1197,7 +1198,15 @@ fn message(o: &mut String, model: &Model, class: &Class, m: &Message, is_async: 
         "int status = Native.{cname}({});\nif (status != 0) throw Errors.FromNative(status, err);\n",
         call_args.join(", ")
     );
-    match &result {
+    body.push_str(&result_tail(model, &result, g));
+    o.push_str(&wrap(&args, &body, "            "));
+    o.push_str("        }\n\n");
+}
+
+/// The statements that turn a message's `out result` into its C# value (and free it).
+fn result_tail(model: &Model, result: &Ty, g: &mut Gen) -> String {
+    let mut body = String::new();
+    match result {
         Ty::Void => {}
         Ty::String => body.push_str("return Conv.TakeStr(result);\n"),
         Ty::Ref(c) => writeln!(
@@ -1209,28 +1218,108 @@ fn message(o: &mut String, model: &Model, class: &Class, m: &Message, is_async: 
         Ty::Option(t) if matches!(**t, Ty::String | Ty::Ref(_)) => {
             unreachable!("option results are not in the datamodel")
         }
-        Ty::Int | Ty::Float | Ty::Bool | Ty::DateTime | Ty::Enum(_) => writeln!(
-            body,
-            "return {};",
-            read_expr(model, &result, "result", None)
-        )
-        .unwrap(),
+        Ty::Int | Ty::Float | Ty::Bool | Ty::DateTime | Ty::Enum(_) => {
+            writeln!(body, "return {};", read_expr(model, result, "result", None)).unwrap()
+        }
         Ty::Any => body.push_str(
             "try\n{\n    return Conv.Any(result);\n}\nfinally\n{\n    \
              Native.xenapi_value_free(result);\n}\n",
         ),
         _ => {
-            let h = c_handle(&result).unwrap();
+            let h = c_handle(result).unwrap();
             g.free(&h);
             writeln!(
                 body,
                 "try\n{{\n    return {};\n}}\nfinally\n{{\n    Native.{h}_free(result);\n}}",
-                read_expr(model, &result, "result", None)
+                read_expr(model, result, "result", None)
             )
             .unwrap()
         }
     }
-    o.push_str(&wrap(&args, &body, "            "));
+    body
+}
+
+/// `<class>.async_<message>_wait(session, task, timeout, cancellationToken)`: waits for the task
+/// of the `Async` form in libxenapi (`xenapi_async_<class>_<message>_wait`) and returns its
+/// result typed as the synchronous message's.
+fn wait_message(o: &mut String, model: &Model, class: &Class, m: &Message, g: &mut Gen) {
+    let cname = c_async_wait(&class.name, &m.name);
+    let result = m.result.clone();
+    let mut nparams = vec![
+        "SessionHandle session".to_owned(),
+        "byte[] task".to_owned(),
+        "double timeout_seconds".to_owned(),
+        "IntPtr cancel".to_owned(),
+    ];
+    if result != Ty::Void {
+        nparams.push(format!("out {} out_result", native_get(&result)));
+        g.need_reader(model, &result);
+    }
+    nparams.push("out IntPtr err".into());
+    g.native(&cname, "int", &nparams);
+    writeln!(
+        o,
+        "        /// <summary>Waits for the task of <c>Async.{c}.{n}</c> (what <c>async_{n}</c> \
+         returned; libxenapi <c>{cname}</c>) and returns its result as <c>{n}</c> does. The wait \
+         follows the task through <c>event.from</c> (polling on xend) and destroys it when it \
+         ends.</summary>\n        /// <param name=\"session\">The logged-in session the wait goes \
+         through.</param>\n        /// <param name=\"task\">The task.</param>\n        /// <param \
+         name=\"timeout\">How long to wait (null: no limit); then the task is cancelled and \
+         destroyed and <see cref=\"XenApiTimeoutException\"/> thrown.</param>\n        /// <param \
+         name=\"cancellationToken\">Cancelling it cancels and destroys the task; the wait throws \
+         <see cref=\"Failure\"/> <c>TASK_CANCELLED</c>.</param>",
+        c = xml(&class.name),
+        n = xml(&m.name),
+    )
+    .unwrap();
+    if m.result != Ty::Void {
+        writeln!(
+            o,
+            "        /// <returns>{}.</returns>",
+            xml(&ty_text(&m.result))
+        )
+        .unwrap();
+    }
+    writeln!(
+        o,
+        "        /// <exception cref=\"Failure\">The task failed, with its error code.</exception>"
+    )
+    .unwrap();
+    let ret_cs = if result == Ty::Void {
+        "void".to_owned()
+    } else {
+        cs_type(&result)
+    };
+    writeln!(
+        o,
+        "        public static {ret_cs} async_{}_wait(Session session, XenRef<Task> task, TimeSpan? \
+         timeout = null, System.Threading.CancellationToken cancellationToken = default)\n        {{",
+        m.name
+    )
+    .unwrap();
+    let out = if result != Ty::Void {
+        ", out result"
+    } else {
+        ""
+    };
+    // `result` is declared before the `using`: the call assigns it.
+    let mut body = format!(
+        "if (task == null) throw new ArgumentNullException(nameof(task));\n\
+         int status;\n\
+         IntPtr err;\n\
+         {decl}\
+         using (var cancel = new NativeCancel(cancellationToken))\n    \
+         status = Native.{cname}(Session.NativeOf(session), Utf8.Z(task.opaque_ref), \
+         NativeCancel.Seconds(timeout), cancel.Handle{out}, out err);\n\
+         if (status != 0) throw Errors.FromNative(status, err);\n",
+        decl = if result != Ty::Void {
+            format!("{} result;\n", native_get(&result))
+        } else {
+            String::new()
+        },
+    );
+    body.push_str(&result_tail(model, &result, g));
+    o.push_str(&wrap(&[], &body, "            "));
     o.push_str("        }\n\n");
 }
 

@@ -93,6 +93,12 @@ pub fn c_async_message(class: &str, message: &str) -> String {
     format!("xenapi_async_{}_{}", c_class(class), snake(message))
 }
 
+/// `xenapi_async_vm_clone_wait`: waits for the task of the `Async.` form and gives its result
+/// typed as the synchronous message's.
+pub fn c_async_wait(class: &str, message: &str) -> String {
+    format!("{}_wait", c_async_message(class, message))
+}
+
 /// Words that cannot be C parameter names (C, C++ and Rust keywords, since the generated
 /// functions are written in Rust and compiled as C and C++), or that the generated functions
 /// use themselves.

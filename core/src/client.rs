@@ -129,6 +129,19 @@ impl Client {
         }
     }
 
+    /// [`Client::call`] with its own deadline (`None`: the options').
+    pub fn call_within(
+        &self,
+        method: &str,
+        params: &[Value],
+        deadline: Option<std::time::Duration>,
+    ) -> crate::Result<Value> {
+        match deadline {
+            Some(d) => self.call_with_deadline(method, params, d),
+            None => self.call(method, params),
+        }
+    }
+
     /// Calls `method` and unwraps the XenAPI envelope: the `Value` on success, [`Error::Api`]
     /// on any other `Status`.
     pub fn call(&self, method: &str, params: &[Value]) -> crate::Result<Value> {

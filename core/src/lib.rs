@@ -41,7 +41,7 @@ pub use convert::{FromValue, MapKey, ToValue};
 pub use datetime::{DateTime, DateTimeParts};
 pub use error::{codes, Error, ErrorKind, Failure};
 pub use jsonrpc::Protocol;
-pub use options::{Options, TlsPolicy};
+pub use options::{Options, TlsPolicy, DEFAULT_MAX_CONCURRENT_CALLS};
 pub use reference::{Ref, NULL_REF};
 pub use session::{Dialect, Session};
 pub use value::Value;

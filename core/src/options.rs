@@ -51,6 +51,9 @@ impl TlsPolicy {
     }
 }
 
+/// Calls a session has in flight at once unless [`Options::max_concurrent_calls`] says otherwise.
+pub const DEFAULT_MAX_CONCURRENT_CALLS: usize = 20;
+
 /// Everything needed to reach a server, with safe defaults.
 #[derive(Clone)]
 pub struct Options {
@@ -59,6 +62,8 @@ pub struct Options {
     pub(crate) timeout: Duration,
     pub(crate) tls: TlsPolicy,
     pub(crate) follow_coordinator: bool,
+    pub(crate) failover: bool,
+    pub(crate) max_concurrent_calls: usize,
     pub(crate) max_response_bytes: u64,
     pub(crate) version: String,
     pub(crate) originator: String,
@@ -81,6 +86,8 @@ impl Options {
             timeout: Duration::from_secs(300),
             tls: TlsPolicy::Verify,
             follow_coordinator: true,
+            failover: true,
+            max_concurrent_calls: DEFAULT_MAX_CONCURRENT_CALLS,
             max_response_bytes: crate::codec::Limits::default().max_bytes,
             version: "1.0".to_owned(),
             originator: "xenapi-rs".to_owned(),
@@ -103,9 +110,12 @@ impl Options {
         self
     }
 
-    /// The deadline of a whole call, from connecting to the last byte of the reply; a server that
-    /// drips its reply cannot hold a call past it. Default 300 s (xapi's longest synchronous calls
-    /// take minutes; use `Async.*` for longer ones).
+    /// The deadline of a whole call, from connecting to the last byte of the reply (waiting for
+    /// a call slot, see [`Options::max_concurrent_calls`], included); a server that drips its
+    /// reply cannot hold a call past it. Default 300 s (xapi's longest synchronous calls take
+    /// minutes). One call can have its own: [`crate::Session::with_timeout`]; but prefer the
+    /// `Async.*` form and [`crate::task::wait`] for long operations (`VM.migrate`, `VDI.copy`):
+    /// a task survives a dropped connection, and can be cancelled.
     pub fn timeout(mut self, d: Duration) -> Self {
         self.timeout = d;
         self
@@ -119,6 +129,27 @@ impl Options {
     /// On `HOST_IS_SLAVE` at login, log in at the pool coordinator instead. Default on.
     pub fn follow_coordinator(mut self, on: bool) -> Self {
         self.follow_coordinator = on;
+        self
+    }
+
+    /// Pool failover. Default on. After each login the session notes the pool members'
+    /// addresses (`host.address`, xapi only); when the coordinator stops answering (connection
+    /// refused, connect timeout, connection reset or broken) or names another coordinator
+    /// (`HOST_IS_SLAVE` on a call), it probes them with short timeouts, follows `HOST_IS_SLAVE`
+    /// to the new coordinator (HA promotes one), logs in there with the same credentials and
+    /// goes on. The URL keeps its scheme and port; only the host changes. The call that found
+    /// the coordinator gone is sent again only if the server cannot have carried it out (it was
+    /// never sent, or it only reads: `get_*`); otherwise its error says it may have been.
+    pub fn failover(mut self, on: bool) -> Self {
+        self.failover = on;
+        self
+    }
+
+    /// The most calls a session (all its clones and views) has in flight at once; more wait for
+    /// a free slot, within their own deadline. Default 20 ([`DEFAULT_MAX_CONCURRENT_CALLS`]),
+    /// at least 1. A blocking `event.from` holds a slot while it waits.
+    pub fn max_concurrent_calls(mut self, n: usize) -> Self {
+        self.max_concurrent_calls = n.max(1);
         self
     }
 
@@ -160,6 +191,11 @@ impl Options {
         &self.url
     }
 
+    /// The whole-call deadline ([`Options::timeout`]).
+    pub fn timeout_value(&self) -> Duration {
+        self.timeout
+    }
+
     pub fn tls_policy(&self) -> &TlsPolicy {
         &self.tls
     }
@@ -173,6 +209,8 @@ impl fmt::Debug for Options {
             .field("timeout", &self.timeout)
             .field("tls", &self.tls)
             .field("follow_coordinator", &self.follow_coordinator)
+            .field("failover", &self.failover)
+            .field("max_concurrent_calls", &self.max_concurrent_calls)
             .field("max_response_bytes", &self.max_response_bytes)
             .field("version", &self.version)
             .field("originator", &self.originator)

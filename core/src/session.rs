@@ -3,8 +3,8 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
@@ -23,15 +23,63 @@ pub enum Dialect {
 
 /// A logged-in XenAPI session. Cheap to clone (clones share the session) and safe to use from
 /// many threads at once. The last clone to be dropped logs out.
+///
+/// At most [`Options::max_concurrent_calls`] calls (default 20) are in flight at once, over all
+/// clones; more wait for a slot within their deadline. With [`Options::failover`] (default on)
+/// the session follows the pool to a new coordinator when the one it talks to stops answering.
 #[derive(Clone)]
 pub struct Session {
     inner: Arc<Inner>,
+    /// This view's deadline per call ([`Session::with_timeout`]); `None`: the options'.
+    timeout: Option<Duration>,
 }
 
 struct Inner {
     client: RwLock<Arc<Client>>,
     auth: Mutex<Auth>,
     dialect: AtomicU8,
+    /// The pool's host addresses (`host.address`) as of the last login, for failover.
+    members: Mutex<Vec<String>>,
+    /// One failover at a time.
+    failing_over: Mutex<()>,
+    slots: Slots,
+}
+
+/// The cap on calls in flight: a counting semaphore whose waits have a deadline.
+struct Slots {
+    max: usize,
+    used: Mutex<usize>,
+    freed: Condvar,
+}
+
+/// A call slot, given back when dropped.
+struct Slot<'a>(&'a Slots);
+
+impl Slots {
+    /// A slot, and whether it had to wait for one.
+    fn acquire(&self, deadline: Instant) -> Option<(Slot<'_>, bool)> {
+        let mut used = lock(&self.used);
+        let waited = *used >= self.max;
+        while *used >= self.max {
+            let now = Instant::now();
+            if now >= deadline {
+                return None;
+            }
+            used = match self.freed.wait_timeout(used, deadline - now) {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
+            };
+        }
+        *used += 1;
+        Some((Slot(self), waited))
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        *lock(&self.0.used) -= 1;
+        self.0.freed.notify_one();
+    }
 }
 
 #[derive(Default)]
@@ -55,6 +103,7 @@ impl Auth {
     }
 }
 
+#[derive(Clone)]
 struct Credentials {
     user: String,
     password: Zeroizing<String>,
@@ -66,18 +115,65 @@ struct Credentials {
 const DROP_LOGOUT_DEADLINE: Duration = Duration::from_secs(5);
 /// Coordinator redirects followed at most, in case a pool misreports its coordinator.
 const MAX_REDIRECTS: usize = 3;
+/// How long a failover probe of one pool member may take to connect, and in all.
+const PROBE_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The pause between two rounds of probes while no member answers as the coordinator (HA takes
+/// a while to promote one).
+const PROBE_ROUND_PAUSE: Duration = Duration::from_millis(250);
+/// The deadline of the `host.get_all_records` after a login that notes the pool's addresses.
+const MEMBERS_DEADLINE: Duration = Duration::from_secs(10);
 
 impl Session {
     /// A session object for the server in `options`, not yet logged in. Checks the options (URL,
     /// CA file, pin) but does not connect.
     pub fn new(options: Options) -> crate::Result<Self> {
+        let max = options.max_concurrent_calls.max(1);
         Ok(Session {
             inner: Arc::new(Inner {
                 client: RwLock::new(Arc::new(Client::new(options)?)),
                 auth: Mutex::new(Auth::default()),
                 dialect: AtomicU8::new(0),
+                members: Mutex::new(Vec::new()),
+                failing_over: Mutex::new(()),
+                slots: Slots {
+                    max,
+                    used: Mutex::new(0),
+                    freed: Condvar::new(),
+                },
             }),
+            timeout: None,
         })
+    }
+
+    /// A view of this session whose calls have the deadline `d` instead of
+    /// [`Options::timeout`]; it shares everything else (login, connections, the call cap). For
+    /// a synchronous call known to be long (`VM.migrate`, `VDI.copy`):
+    /// `Vdi::copy(&session.with_timeout(Duration::from_secs(3600)), ...)`. Prefer the `Async.*`
+    /// form and [`crate::task::wait`] for those: a task outlives a dropped connection and can
+    /// be cancelled.
+    pub fn with_timeout(&self, d: Duration) -> Session {
+        Session {
+            inner: Arc::clone(&self.inner),
+            timeout: Some(d),
+        }
+    }
+
+    /// The deadline of this view's calls.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+            .unwrap_or_else(|| self.client().options().timeout)
+    }
+
+    /// The most calls in flight at once ([`Options::max_concurrent_calls`]).
+    pub fn max_concurrent_calls(&self) -> usize {
+        self.inner.slots.max
+    }
+
+    /// The pool's host addresses as noted after the last login (empty on xend, on a local
+    /// socket, with failover off, or before a login).
+    pub fn pool_addresses(&self) -> Vec<String> {
+        lock(&self.inner.members).clone()
     }
 
     /// Connects and logs in: `Session::new` then `login_with_password`.
@@ -124,6 +220,8 @@ impl Session {
         auth.credentials = Some(credentials);
         auth.local = false;
         auth.generation += 1;
+        drop(auth);
+        self.note_pool_addresses();
         Ok(())
     }
 
@@ -186,21 +284,64 @@ impl Session {
 
     /// Calls `method` with the session reference first, then `args`; returns the `Value` of the
     /// reply. A `SESSION_INVALID` reply causes one new login with the remembered credentials and
-    /// one retry.
+    /// one retry. The call waits for a slot under [`Options::max_concurrent_calls`] and has this
+    /// view's deadline ([`Session::with_timeout`], else [`Options::timeout`]) from the start,
+    /// the wait included. When the coordinator is gone, see [`Options::failover`].
     pub fn call(&self, method: &str, args: Vec<Value>) -> crate::Result<Value> {
+        let timeout = self.timeout();
+        let deadline = Instant::now() + timeout;
+        let Some((_slot, waited)) = self.inner.slots.acquire(deadline) else {
+            return Err(Error::Timeout {
+                url: self.url(),
+                message: format!(
+                    "{method} waited its whole deadline of {:?} for one of the session's {} \
+                     call slots (Options::max_concurrent_calls)",
+                    timeout, self.inner.slots.max
+                ),
+            });
+        };
         let (handle, generation) = self.current_handle()?;
         let mut params = Vec::with_capacity(args.len() + 1);
         params.push(Value::String(handle));
         params.extend(args);
         adapt_to_dialect(self.dialect(), method, &mut params);
         let client = self.client();
-        match client.call(method, &params) {
+        // The options' deadline is the transport's own: no per-request override to build.
+        let first_deadline = if self.timeout.is_none() && !waited {
+            None
+        } else {
+            left(deadline, &client)?
+        };
+        let first = client.call_within(method, &params, first_deadline);
+        let unsent = crate::transport::last_call_unsent();
+        match first {
             Err(e) if e.code() == Some(codes::SESSION_INVALID) => {
                 if !self.relogin(generation)? {
                     return Err(e);
                 }
                 params[0] = Value::String(self.current_handle()?.0);
-                self.client().call(method, &params)
+                let client = self.client();
+                client.call_within(method, &params, left(deadline, &client)?)
+            }
+            Err(e) if self.may_fail_over(&e) => {
+                // A HOST_IS_SLAVE reply was not carried out; names the new coordinator.
+                let (unsent, hint) = match e.failure() {
+                    Some(f) => (
+                        true,
+                        f.param(crate::error::HOST_IS_SLAVE_MASTER)
+                            .map(str::to_owned),
+                    ),
+                    None => (unsent, None),
+                };
+                match self.fail_over(&client, hint, deadline) {
+                    Ok(true) if unsent || crate::transport::read_only(method) => {
+                        params[0] = Value::String(self.current_handle()?.0);
+                        let client = self.client();
+                        client.call_within(method, &params, left(deadline, &client)?)
+                    }
+                    Ok(true) => Err(carried_out_maybe(e, method, &self.url())),
+                    Ok(false) | Err(_) => Err(e),
+                }
             }
             other => other,
         }
@@ -286,7 +427,188 @@ impl Session {
         let handle = result?;
         auth.handle = Some(handle);
         auth.generation += 1;
+        drop(auth);
+        self.note_pool_addresses();
         Ok(true)
+    }
+
+    /// Whether `e`, from a call, says the coordinator is gone (and failover is on and can log
+    /// in again): the connection was refused, timed out connecting, or broke; or the host now
+    /// answers `HOST_IS_SLAVE` (another host was made the coordinator).
+    fn may_fail_over(&self, e: &Error) -> bool {
+        let client = self.client();
+        if !client.options().failover || self.dialect() == Dialect::Xend {
+            return false;
+        }
+        // Without other hosts to go to, a connection failure is only that.
+        let pool = || lock(&self.inner.members).len() > 1;
+        let gone = match e {
+            Error::Connect { .. } => pool(),
+            Error::Timeout { .. } => crate::transport::last_call_unsent() && pool(),
+            Error::Api(f) => f.is(codes::HOST_IS_SLAVE),
+            _ => false,
+        };
+        if !gone {
+            return false;
+        }
+        let auth = lock(&self.inner.auth);
+        auth.credentials.is_some() && !auth.local
+    }
+
+    /// Finds the pool's coordinator after `failed` stopped answering as one, and logs in there:
+    /// the host `hint` names first (a `HOST_IS_SLAVE` parameter), else the current host (still
+    /// the coordinator: nothing to do), then every pool member, following `HOST_IS_SLAVE`; in
+    /// rounds until `deadline`. Returns whether the session moved (or another thread moved it).
+    fn fail_over(
+        &self,
+        failed: &Arc<Client>,
+        hint: Option<String>,
+        deadline: Instant,
+    ) -> crate::Result<bool> {
+        let _one = lock(&self.inner.failing_over);
+        if !Arc::ptr_eq(&self.client(), failed) {
+            return Ok(true);
+        }
+        let (credentials, handle) = {
+            let auth = lock(&self.inner.auth);
+            match (&auth.credentials, &auth.handle) {
+                (Some(c), Some(h)) if !auth.local => (c.clone(), h.clone()),
+                _ => return Ok(false),
+            }
+        };
+        let options = failed.options().clone();
+        let protocol = failed.protocol();
+        let current = failed.url().to_owned();
+        let probe = |url: &str| {
+            Client::new(Options {
+                url: url.to_owned(),
+                protocol,
+                connect_timeout: options.connect_timeout.min(PROBE_CONNECT_TIMEOUT),
+                timeout: options.timeout.min(PROBE_TIMEOUT),
+                ..options.clone()
+            })
+        };
+        let members: Vec<String> = lock(&self.inner.members)
+            .iter()
+            .filter_map(|a| coordinator_url(&current, a).ok())
+            .collect();
+        let mut first_round = true;
+        loop {
+            let mut queue: std::collections::VecDeque<String> = std::collections::VecDeque::new();
+            if let Some(h) = &hint {
+                queue.extend(coordinator_url(&current, h).ok());
+            }
+            if first_round && hint.is_none() {
+                // Is the coordinator still there? A reset may have been only that.
+                let c = probe(&current)?;
+                match c.call(
+                    "session.get_this_host",
+                    &[Value::String(handle.clone()), Value::String(handle.clone())],
+                ) {
+                    Ok(_) => return Ok(false),
+                    Err(Error::Api(f)) if f.is(codes::HOST_IS_SLAVE) => {
+                        let m = f.param(crate::error::HOST_IS_SLAVE_MASTER).unwrap_or("");
+                        queue.extend(coordinator_url(&current, m).ok());
+                    }
+                    Err(Error::Api(_)) => queue.push_back(current.clone()),
+                    Err(_) => {}
+                }
+            }
+            for m in &members {
+                if *m != current || !first_round {
+                    queue.push_back(m.clone());
+                }
+            }
+            first_round = false;
+            let mut tried = Vec::new();
+            while let Some(url) = queue.pop_front() {
+                if Instant::now() >= deadline {
+                    break;
+                }
+                if tried.contains(&url) {
+                    continue;
+                }
+                tried.push(url.clone());
+                let c = probe(&url)?;
+                match self.login_once(&c, &credentials) {
+                    Ok(new_handle) => {
+                        let client = Arc::new(Client::new(Options {
+                            url,
+                            protocol,
+                            ..options.clone()
+                        })?);
+                        *self.inner.client.write().unwrap_or_else(|p| p.into_inner()) = client;
+                        {
+                            let mut auth = lock(&self.inner.auth);
+                            auth.handle = Some(new_handle);
+                            auth.generation += 1;
+                        }
+                        self.note_pool_addresses();
+                        return Ok(true);
+                    }
+                    Err(Error::Api(f)) if f.is(codes::HOST_IS_SLAVE) => {
+                        let m = f.param(crate::error::HOST_IS_SLAVE_MASTER).unwrap_or("");
+                        if let Ok(u) = coordinator_url(&current, m) {
+                            queue.push_front(u);
+                        }
+                    }
+                    // Wrong credentials there: no other host will take them either.
+                    Err(e @ Error::Api(_)) => return Err(e),
+                    Err(_) => {}
+                }
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::Timeout {
+                    url: current,
+                    message: "no pool member answered as the coordinator within the call's \
+                              deadline"
+                        .into(),
+                });
+            }
+            std::thread::sleep(PROBE_ROUND_PAUSE.min(deadline - now));
+        }
+    }
+
+    /// Notes the pool's host addresses (`host.address` of `host.get_all_records`) for failover.
+    /// Only with failover on, on xapi, for a pool login over the network; a failure leaves the
+    /// last list.
+    fn note_pool_addresses(&self) {
+        let client = self.client();
+        if !client.options().failover
+            || self.dialect() == Dialect::Xend
+            || client.url().starts_with("unix://")
+        {
+            return;
+        }
+        let handle = {
+            let auth = lock(&self.inner.auth);
+            match &auth.handle {
+                Some(h) if !auth.local => h.clone(),
+                _ => return,
+            }
+        };
+        let deadline = client.options().timeout.min(MEMBERS_DEADLINE);
+        let Ok(Value::Struct(hosts)) = client.call_within(
+            "host.get_all_records",
+            &[Value::String(handle)],
+            Some(deadline),
+        ) else {
+            return;
+        };
+        let addresses: Vec<String> = hosts
+            .iter()
+            .filter_map(|(_, rec)| {
+                rec.as_struct()?
+                    .iter()
+                    .find(|(k, _)| k == "address")?
+                    .1
+                    .as_str()
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_owned)
+            })
+            .collect();
+        *lock(&self.inner.members) = addresses;
     }
 
     /// Logs in, following `HOST_IS_SLAVE` to the coordinator when allowed.
@@ -384,6 +706,36 @@ impl Session {
             }
         };
         session_reference(reply)
+    }
+}
+
+/// What is left of `deadline`, or the timeout error when nothing is.
+fn left(deadline: Instant, client: &Client) -> crate::Result<Option<Duration>> {
+    match deadline.checked_duration_since(Instant::now()) {
+        Some(d) if !d.is_zero() => Ok(Some(d)),
+        _ => Err(Error::Timeout {
+            url: client.url().to_owned(),
+            message: "the call's deadline passed before it could be sent".into(),
+        }),
+    }
+}
+
+/// The error of a call with side effects that was in flight when the coordinator died.
+fn carried_out_maybe(e: Error, method: &str, now_at: &str) -> Error {
+    let note = format!(
+        "; the pool coordinator stopped answering during {method}, which may have been carried \
+         out: it was not sent again (the session has moved to the new coordinator {now_at})"
+    );
+    match e {
+        Error::Connect { url, message } => Error::Connect {
+            url,
+            message: message + &note,
+        },
+        Error::Timeout { url, message } => Error::Timeout {
+            url,
+            message: message + &note,
+        },
+        other => other,
     }
 }
 

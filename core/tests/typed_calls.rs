@@ -85,6 +85,8 @@ fn login(method: &str) -> Option<Value> {
     match method {
         "session.login_with_password" => Some("OpaqueRef:session".into()),
         "session.logout" => Some("".into()),
+        // The pool's addresses, noted after each login for failover: a pool of one, unknown.
+        "host.get_all_records" => Some(Value::structure::<&str>([])),
         _ => None,
     }
 }
@@ -244,6 +246,7 @@ fn events_keep_the_token_and_skip_empty_polls() {
         tokens,
         [&Value::from(""), &"token1".into(), &"token2".into()]
     );
-    assert_eq!(calls[1].1[1], Value::Array(vec!["vm".into()]));
-    assert_eq!(calls[1].1[3], Value::Double(1.0));
+    let first = calls.iter().find(|(m, _)| m == "event.from").unwrap();
+    assert_eq!(first.1[1], Value::Array(vec!["vm".into()]));
+    assert_eq!(first.1[3], Value::Double(1.0));
 }

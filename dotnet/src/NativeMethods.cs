@@ -125,6 +125,16 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_cache_change_free(IntPtr change);
 
         [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_task_wait(SessionHandle session, byte[] task, double timeoutSeconds, out ValueHandle result, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_task_wait_cancellable(SessionHandle session, byte[] task, double timeoutSeconds, IntPtr cancel, out ValueHandle result, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_cancel_new();
+        [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_cancel_cancel(IntPtr cancel);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_cancel_free(IntPtr cancel);
+
+        // ---- call control and failover ----
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_options_set_failover(OptionsHandle options, [MarshalAs(UnmanagedType.U1)] bool on, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_options_set_max_concurrent_calls(OptionsHandle options, UIntPtr maxCalls, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_session_with_timeout(SessionHandle session, double timeoutSeconds, out SessionHandle view, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_session_get_max_concurrent_calls(SessionHandle session);
     }
 
     /// <summary>Turns a status and its error object into an exception.</summary>

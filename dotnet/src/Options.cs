@@ -41,7 +41,10 @@ namespace XenAPI
         /// <summary>How long to wait for the TCP (and TLS) connection. Default 10 s.</summary>
         public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-        /// <summary>The deadline of a whole call, connect to last byte. Default 300 s.</summary>
+        /// <summary>The deadline of a whole call, connect to last byte (waiting for a call slot
+        /// included). Default 300 s. One block of calls can have its own:
+        /// <see cref="Session.WithTimeout"/>; but prefer the <c>async_</c> form and its
+        /// <c>async_..._wait</c> for long operations (VM.migrate, VDI.copy).</summary>
         public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(300);
 
         /// <summary>Verify the server against the PEM certificates in this file (a private CA or the
@@ -76,6 +79,19 @@ namespace XenAPI
 
         /// <summary>On <c>HOST_IS_SLAVE</c> at login, log in at the pool coordinator. Default true.</summary>
         public bool FollowCoordinator { get; set; } = true;
+
+        /// <summary>Pool failover. Default true: after each login the session notes the pool's host
+        /// addresses; when the coordinator stops answering (connection refused, connect timeout,
+        /// reset) or names another one, it probes them with short timeouts, follows
+        /// <c>HOST_IS_SLAVE</c> to the new coordinator (HA promotes one), logs in there with the same
+        /// credentials and goes on. A call in flight is sent again only if it was never sent or only
+        /// reads (<c>get_*</c>); otherwise it throws <see cref="XenApiTransportException"/> (kind Connect) saying it
+        /// may have been carried out.</summary>
+        public bool Failover { get; set; } = true;
+
+        /// <summary>The most calls the session has in flight at once, over all threads; more wait
+        /// for a slot within their deadline. Null keeps the default, 20.</summary>
+        public int? MaxConcurrentCalls { get; set; }
 
         /// <summary>The largest reply accepted in bytes (after decompression); null keeps the
         /// library default (192 MiB, enough for VM.get_all_records of about 12,000 VMs; counted both
@@ -117,6 +133,12 @@ namespace XenAPI
                 if (decide != null)
                     CertificateDecision.Install(h, decide, Url);
                 Check.Ok(NativeMethods.xenapi_options_set_follow_coordinator(h, FollowCoordinator, out err), err);
+                Check.Ok(NativeMethods.xenapi_options_set_failover(h, Failover, out err), err);
+                if (MaxConcurrentCalls.HasValue)
+                {
+                    if (MaxConcurrentCalls.Value < 1) throw new ArgumentOutOfRangeException(nameof(MaxConcurrentCalls));
+                    Check.Ok(NativeMethods.xenapi_options_set_max_concurrent_calls(h, (UIntPtr)MaxConcurrentCalls.Value, out err), err);
+                }
                 if (MaxResponseBytes.HasValue)
                 {
                     if (MaxResponseBytes.Value <= 0) throw new ArgumentOutOfRangeException(nameof(MaxResponseBytes));

@@ -41,6 +41,8 @@ namespace XenAPI
     {
         readonly SessionHandle handle;
         int disposed;
+        /// <summary>This thread's <see cref="WithTimeout"/> views, innermost last.</summary>
+        ThreadLocal<Stack<SessionHandle>> views;
 
         /// <summary>A session for <paramref name="url"/> (<c>https://host</c>, <c>http://host:port</c>,
         /// <c>unix:///path</c>) with default <see cref="Options"/>; nothing is sent before the login.</summary>
@@ -98,9 +100,53 @@ namespace XenAPI
                 if (handle == null)
                     throw new InvalidOperationException("this Session is a record of the session class, not a connection");
                 if (Volatile.Read(ref disposed) != 0) throw new ObjectDisposedException(nameof(Session));
+                var v = Volatile.Read(ref views);
+                if (v != null && v.IsValueCreated && v.Value.Count > 0) return v.Value.Peek();
                 return handle;
             }
         }
+
+        /// <summary>
+        /// Gives the calls this thread makes through this session, until the result is disposed,
+        /// a deadline of <paramref name="timeout"/> instead of <see cref="Options.Timeout"/> (other
+        /// threads keep theirs); scopes nest:
+        /// <code>
+        /// using (session.WithTimeout(TimeSpan.FromHours(1)))
+        ///     VDI.copy(session, vdi, sr);
+        /// </code>
+        /// For a synchronous call known to be long; prefer the <c>async_</c> form and its
+        /// <c>async_..._wait</c>: a task outlives a dropped connection and can be cancelled.
+        /// </summary>
+        public IDisposable WithTimeout(TimeSpan timeout)
+        {
+            if (timeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(timeout));
+            SessionHandle current = Handle;
+            Check.Ok(NativeMethods.xenapi_session_with_timeout(current, timeout.TotalSeconds, out SessionHandle view, out ErrorHandle err), err);
+            if (Volatile.Read(ref views) == null)
+                Interlocked.CompareExchange(ref views, new ThreadLocal<Stack<SessionHandle>>(() => new Stack<SessionHandle>()), null);
+            var stack = views.Value;
+            stack.Push(view);
+            return new TimeoutScope(stack, view);
+        }
+
+        sealed class TimeoutScope : IDisposable
+        {
+            readonly Stack<SessionHandle> stack;
+            readonly SessionHandle view;
+            int done;
+
+            internal TimeoutScope(Stack<SessionHandle> stack, SessionHandle view) { this.stack = stack; this.view = view; }
+
+            public void Dispose()
+            {
+                if (Interlocked.Exchange(ref done, 1) != 0) return;
+                if (stack.Count > 0 && ReferenceEquals(stack.Peek(), view)) stack.Pop();
+                view.Dispose();
+            }
+        }
+
+        /// <summary>The most calls this session has in flight at once (<see cref="Options.MaxConcurrentCalls"/>).</summary>
+        public int MaxConcurrentCalls => (int)NativeMethods.xenapi_session_get_max_concurrent_calls(Handle);
 
         /// <summary>The native session of <paramref name="session"/>, for the generated calls.</summary>
         internal static SessionHandle NativeOf(Session session)
@@ -321,16 +367,24 @@ namespace XenAPI
 
         /// <summary>
         /// Waits for a task (what the generated <c>async_</c> methods return) to finish and returns its
-        /// result as .NET values (see <see cref="Call"/>; "" for a void method). A failed task throws
-        /// <see cref="Failure"/> with the task's error; a cancelled one <c>TASK_CANCELLED</c>. When
-        /// <paramref name="timeout"/> passes (null: no limit), <see cref="XenApiTimeoutException"/>: the
-        /// task goes on on the server.
+        /// result as .NET values (see <see cref="Call"/>; "" for a void method); the generated
+        /// <c>async_..._wait</c> methods (<c>VM.async_clone_wait</c>) give it typed. The wait follows
+        /// the task through <c>event.from</c> (polling on xend) and destroys it when it ends. A
+        /// failed task throws <see cref="Failure"/> with the task's error; a cancelled one
+        /// <c>TASK_CANCELLED</c>. When <paramref name="timeout"/> passes (null: no limit), or
+        /// <paramref name="cancellationToken"/> is cancelled, the task is cancelled and destroyed
+        /// and <see cref="XenApiTimeoutException"/> (or <see cref="Failure"/> <c>TASK_CANCELLED</c>)
+        /// is thrown.
         /// </summary>
-        public object WaitForTask(string task, TimeSpan? timeout = null)
+        public object WaitForTask(string task, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
         {
             if (task == null) throw new ArgumentNullException(nameof(task));
-            double secs = timeout.HasValue ? Math.Max(timeout.Value.TotalSeconds, 0.001) : 0;
-            Check.Ok(NativeMethods.xenapi_task_wait(Handle, Utf8.Z(task), secs, out ValueHandle result, out ErrorHandle err), err);
+            Status st;
+            ValueHandle result;
+            ErrorHandle err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                st = NativeMethods.xenapi_task_wait_cancellable(Handle, Utf8.Z(task), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            Check.Ok(st, err);
             using (result) return Values.FromNative(result.DangerousGetHandle());
         }
 
@@ -343,6 +397,37 @@ namespace XenAPI
         {
             if (Interlocked.Exchange(ref disposed, 1) != 0) return;
             handle?.Dispose();
+        }
+    }
+
+    /// <summary>A libxenapi cancel request (<c>xenapi_cancel</c>) that a
+    /// <see cref="CancellationToken"/> cancels, for the length of one wait.</summary>
+    internal sealed class NativeCancel : IDisposable
+    {
+        CancellationTokenRegistration registration;
+        IntPtr handle;
+
+        internal NativeCancel(CancellationToken token)
+        {
+            if (!token.CanBeCanceled) return;
+            handle = NativeMethods.xenapi_cancel_new();
+            IntPtr h = handle;
+            registration = token.Register(() => NativeMethods.xenapi_cancel_cancel(h));
+        }
+
+        /// <summary>The request, or IntPtr.Zero when the token can never be cancelled.</summary>
+        internal IntPtr Handle => handle;
+
+        /// <summary>A wait's seconds for libxenapi: 0 (no limit) for null.</summary>
+        internal static double Seconds(TimeSpan? timeout) =>
+            timeout.HasValue ? Math.Max(timeout.Value.TotalSeconds, 0.001) : 0;
+
+        public void Dispose()
+        {
+            // Unregistering waits for a callback that is running: the request outlives it.
+            registration.Dispose();
+            if (handle != IntPtr.Zero) NativeMethods.xenapi_cancel_free(handle);
+            handle = IntPtr.Zero;
         }
     }
 }

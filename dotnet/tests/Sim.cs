@@ -30,9 +30,26 @@ namespace XenAPI.Tests
         /// <summary>With --hosts N: the URLs of the pool members (they answer login with HOST_IS_SLAVE).</summary>
         public string[] MemberUrls { get; }
 
+        /// <summary>Where the side channel answers: the pool coordinator's URL (after
+        /// <see cref="Failover"/>, the promoted member's).</summary>
+        public string CoordinatorUrl { get; private set; }
+
         Sim(string url, string fingerprint, string certFile, string[] members)
         {
             Url = url; Fingerprint = fingerprint; CertFile = certFile; MemberUrls = members;
+            CoordinatorUrl = url;
+        }
+
+        /// <summary>POST /sim/failover: with --hosts N, the coordinator dies (its port closes,
+        /// calls in flight drop) and host <paramref name="to"/> (1-based; null: the first live
+        /// member) takes over, as under HA. Returns the new coordinator's URL.</summary>
+        public string Failover(int? to = null)
+        {
+            string json = Post("/sim/failover" + (to.HasValue ? "?to=" + to.Value : ""));
+            Match m = Regex.Match(json, "\"coordinator\"\\s*:\\s*\"([^\"]+)\"");
+            if (!m.Success) throw new InvalidOperationException("failover: " + json);
+            CoordinatorUrl = (Url.StartsWith("https", StringComparison.Ordinal) ? "https://" : "http://") + m.Groups[1].Value;
+            return CoordinatorUrl;
         }
 
         /// <summary>The prefix of the variables <c>xenapi-sim run --env</c> exports for the
@@ -58,7 +75,7 @@ namespace XenAPI.Tests
 
         /// <summary>The side channel's URL for this path (always plain HTTP on the same port for
         /// a plain simulator).</summary>
-        string Side(string path) => Url.TrimEnd('/') + path;
+        string Side(string path) => CoordinatorUrl.TrimEnd('/') + path;
 
         /// <summary>GET /sim/stats: {"sessions", "calls", "logins", "logouts"}.</summary>
         public Dictionary<string, long> Stats()

@@ -203,6 +203,52 @@ pub unsafe extern "C" fn xenapi_options_set_follow_coordinator(
     }
 }
 
+/// Pool failover, on by default. After each login the session notes the pool's host addresses;
+/// when the coordinator stops answering (connection refused, connect timeout, reset) or names
+/// another one, it probes them with short timeouts, follows `HOST_IS_SLAVE` to the new
+/// coordinator, logs in there with the same credentials and goes on (the URL keeps its scheme
+/// and port). A call that was in flight is sent again only if it was never sent or only reads
+/// (`get_*`); otherwise it fails with `XENAPI_STATUS_CONNECT` and a message saying it may have
+/// been carried out.
+///
+/// Ownership: `options` is borrowed.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_options_set_failover(
+    options: *mut xenapi_options,
+    on: bool,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        with_options(options, err, |o| {
+            o.update(|x| x.failover(on));
+            Ok(())
+        })
+    }
+}
+
+/// The most calls a session has in flight at once (default 20, at least 1); more wait for a
+/// slot within their deadline (`XENAPI_STATUS_TIMEOUT` when none comes free in time).
+///
+/// Ownership: `options` is borrowed.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_options_set_max_concurrent_calls(
+    options: *mut xenapi_options,
+    max_calls: usize,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        with_options(options, err, |o| {
+            if max_calls == 0 {
+                return Err(Fail::invalid("max_calls must be at least 1"));
+            }
+            o.update(|x| x.max_concurrent_calls(max_calls));
+            Ok(())
+        })
+    }
+}
+
 /// A wire protocol (`xenapi_options_set_protocol`, `xenapi_session_get_protocol`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -342,3 +342,87 @@ pub(crate) unsafe fn args_to_core(
         })
         .collect()
 }
+
+/// A view of `session` whose calls have a deadline of `timeout_seconds` (> 0) instead of the
+/// options' (`xenapi_options_set_timeout_ms`): pass it to any function taking a session, e.g.
+/// for a synchronous `VDI.copy`. It shares the login, the connections and the call cap with
+/// `session`; freeing it does not log out while another handle of the session lives. Prefer the
+/// `xenapi_async_*` form and its `_wait` for long operations: a task outlives a dropped
+/// connection and can be cancelled.
+///
+/// Ownership: `session` is borrowed. On success `*out_session` receives a session handle the
+/// caller frees with `xenapi_session_free`.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_session_with_timeout(
+    session: *const xenapi_session,
+    timeout_seconds: f64,
+    out_session: *mut *mut xenapi_session,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    fallible(err, || {
+        out(out_session, "out_session")?;
+        // SAFETY: NULL or a live session.
+        let s = unsafe { session_of(session) }?;
+        let d = seconds(timeout_seconds)?;
+        let view = s.with_timeout(d);
+        // SAFETY: checked above.
+        unsafe {
+            put(
+                out_session,
+                Box::into_raw(Box::new(xenapi_session { inner: view })),
+            )
+        };
+        Ok(())
+    })
+}
+
+/// `xenapi_session_call` with a deadline of `timeout_seconds` (> 0) for this call only.
+///
+/// Ownership: as `xenapi_session_call`.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_session_call_with_timeout(
+    session: *const xenapi_session,
+    method: *const c_char,
+    args: *const *const xenapi_value,
+    nargs: usize,
+    timeout_seconds: f64,
+    out_result: *mut *mut xenapi_value,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    fallible(err, || {
+        out(out_result, "out_result")?;
+        // SAFETY: NULL or a live session / NUL-terminated string.
+        let s = unsafe { session_of(session) }?;
+        let method = unsafe { text(method, "method") }?;
+        let params = unsafe { args_to_core(args, nargs) }?;
+        let d = seconds(timeout_seconds)?;
+        let reply = s.with_timeout(d).call(method, params)?;
+        // SAFETY: checked above.
+        unsafe { put(out_result, xenapi_value::from_core(reply).into_raw()) };
+        Ok(())
+    })
+}
+
+/// The most calls the session has in flight at once (`xenapi_options_set_max_concurrent_calls`);
+/// 0 for a NULL session.
+///
+/// Ownership: `session` is borrowed.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_session_get_max_concurrent_calls(
+    session: *const xenapi_session,
+) -> usize {
+    infallible(0, || {
+        // SAFETY: NULL or a live session.
+        unsafe { session_of(session) }
+            .map(|s| s.max_concurrent_calls())
+            .unwrap_or(0)
+    })
+}
+
+/// A positive number of seconds as a deadline.
+fn seconds(s: f64) -> Result<std::time::Duration, Fail> {
+    std::time::Duration::try_from_secs_f64(s)
+        .ok()
+        .filter(|d| !d.is_zero() && d.as_secs() < 100 * 365 * 24 * 3600)
+        .ok_or_else(|| Fail::invalid("timeout_seconds must be a positive number of seconds"))
+}

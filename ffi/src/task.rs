@@ -1,6 +1,7 @@
 //! Task waits: what the datamodel does not have. `Async.*` calls are generated
-//! (`xenapi_async_<class>_<message>`, giving the task reference); waiting for the task is a loop
-//! over `task.get_status` and friends, which the core does in `xenapi::task::wait`.
+//! (`xenapi_async_<class>_<message>`, giving the task reference, and
+//! `xenapi_async_<class>_<message>_wait`, giving its typed result); the wait itself follows the
+//! task through `event.from` (polling on xend), which the core does in `xenapi::task::wait`.
 
 use std::ffi::c_char;
 use std::time::Duration;
@@ -16,12 +17,76 @@ use crate::value::xenapi_value;
 /// What "no limit" means for a task wait: far beyond any task, short of overflowing a deadline.
 const NO_LIMIT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
+/// A cancel request for task waits: `xenapi_cancel_cancel` from any thread ends every wait given
+/// it (within half a second), which then cancels and destroys its task.
+///
+/// Thread safety: every function taking a `const xenapi_cancel *` may be called from any thread
+/// at once; only `xenapi_cancel_free` must not race with another use.
+pub struct xenapi_cancel {
+    inner: xenapi::task::Cancel,
+}
+
+/// A new, not cancelled, cancel request.
+///
+/// Ownership: the caller frees the result with `xenapi_cancel_free`. Never NULL.
+#[no_mangle]
+pub extern "C" fn xenapi_cancel_new() -> *mut xenapi_cancel {
+    Box::into_raw(Box::new(xenapi_cancel {
+        inner: xenapi::task::Cancel::new(),
+    }))
+}
+
+/// Cancels: the waits given `cancel` stop, cancel and destroy their task, and fail with
+/// `XENAPI_STATUS_API` (`TASK_CANCELLED`). Harmless on NULL and when called twice.
+///
+/// Ownership: `cancel` is borrowed.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_cancel_cancel(cancel: *const xenapi_cancel) {
+    // SAFETY: NULL or a live cancel request.
+    if let Some(c) = unsafe { cancel.as_ref() } {
+        c.inner.cancel();
+    }
+}
+
+/// Frees a cancel request (NULL is ignored).
+///
+/// Ownership: takes `cancel`.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_cancel_free(cancel: *mut xenapi_cancel) {
+    if !cancel.is_null() {
+        // SAFETY: from `xenapi_cancel_new`, freed once.
+        drop(unsafe { Box::from_raw(cancel) });
+    }
+}
+
+/// The core's cancel request behind a handle (NULL: one nobody cancels).
+pub(crate) unsafe fn cancel_of(p: *const xenapi_cancel) -> xenapi::task::Cancel {
+    // SAFETY: NULL or a live cancel request.
+    unsafe { p.as_ref() }
+        .map(|c| c.inner.clone())
+        .unwrap_or_default()
+}
+
+/// A wait's deadline from its seconds: <= 0 waits without limit.
+pub(crate) fn wait_timeout(timeout_seconds: f64) -> Result<Duration, Fail> {
+    if timeout_seconds.is_nan() {
+        Err(Fail::invalid("timeout_seconds is NaN"))
+    } else if timeout_seconds > 0.0 && timeout_seconds < NO_LIMIT.as_secs_f64() {
+        Duration::try_from_secs_f64(timeout_seconds)
+            .map_err(|_| Fail::invalid("timeout_seconds is out of range"))
+    } else {
+        Ok(NO_LIMIT)
+    }
+}
+
 /// Waits for the task `task` (the reference an `xenapi_async_*` function returns, or an
-/// `Async.*` call through `xenapi_session_call`) to finish, polling its status, and returns its
-/// result. A task that failed gives `XENAPI_STATUS_API` with the task's error code and
-/// parameters; a cancelled one `TASK_CANCELLED`. A task that ended is destroyed on the server.
-/// `timeout_seconds` <= 0 waits without limit; when it passes, `XENAPI_STATUS_TIMEOUT` (the task
-/// goes on on the server).
+/// `Async.*` call through `xenapi_session_call`) to finish, following it through `event.from`
+/// (polling its status on xend), and returns its result untyped (the typed form is
+/// `xenapi_async_<class>_<message>_wait`). A task that failed gives `XENAPI_STATUS_API` with the
+/// task's error code and parameters; a cancelled one `TASK_CANCELLED`. A task that ended is
+/// destroyed on the server. `timeout_seconds` <= 0 waits without limit; when it passes, the task
+/// is cancelled (`task.cancel`) and destroyed (`task.destroy`) and the status is
+/// `XENAPI_STATUS_TIMEOUT`. `xenapi_task_wait_cancellable` also takes a cancel request.
 ///
 /// Hand-written: the datamodel has the task's messages (generated as `xenapi_task_*`), not the
 /// wait loop over them.
@@ -42,16 +107,39 @@ pub unsafe extern "C" fn xenapi_task_wait(
         // SAFETY: NULL or a live session / NUL-terminated string.
         let s = unsafe { session_of(session) }?;
         let task = unsafe { text(task, "task") }?;
-        let timeout = if timeout_seconds.is_nan() {
-            return Err(Fail::invalid("timeout_seconds is NaN"));
-        } else if timeout_seconds > 0.0 && timeout_seconds < NO_LIMIT.as_secs_f64() {
-            Duration::try_from_secs_f64(timeout_seconds)
-                .map_err(|_| Fail::invalid("timeout_seconds is out of range"))?
-        } else {
-            NO_LIMIT
-        };
+        let timeout = wait_timeout(timeout_seconds)?;
         let task: Ref<Task> = Ref::new(task);
         let v = xenapi::task::wait(s, &task, timeout)?;
+        // SAFETY: checked above.
+        unsafe { put(out_result, xenapi_value::from_core(v).into_raw()) };
+        Ok(())
+    })
+}
+
+/// `xenapi_task_wait` that also ends when `cancel` (NULL: none) is cancelled from another
+/// thread with `xenapi_cancel_cancel`: the task is then cancelled and destroyed, and the status
+/// is `XENAPI_STATUS_API` with the code `TASK_CANCELLED`.
+///
+/// Ownership: `session`, `task` and `cancel` are borrowed. On success `*out_result` receives the
+/// decoded result value that the caller frees with `xenapi_value_free`.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_task_wait_cancellable(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_value,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    fallible(err, || {
+        out(out_result, "out_result")?;
+        // SAFETY: NULL or a live session / NUL-terminated string / cancel request.
+        let s = unsafe { session_of(session) }?;
+        let task = unsafe { text(task, "task") }?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = unsafe { cancel_of(cancel) };
+        let task: Ref<Task> = Ref::new(task);
+        let v = xenapi::task::wait_cancellable(s, &task, timeout, &cancel)?;
         // SAFETY: checked above.
         unsafe { put(out_result, xenapi_value::from_core(v).into_raw()) };
         Ok(())

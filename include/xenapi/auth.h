@@ -24,7 +24,7 @@ xenapi_status xenapi_auth_get_group_membership(const xenapi_session *session, co
 
 /**
  * Calls `Async.auth.get_group_membership`: `auth.get_group_membership` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_auth_get_group_membership_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `subject_identifier`: string.
  * Result: `*out_task`, the task reference.
@@ -34,6 +34,24 @@ xenapi_status xenapi_auth_get_group_membership(const xenapi_session *session, co
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_auth_get_group_membership(const xenapi_session *session, const char *subject_identifier, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.auth.get_group_membership` (what
+ * xenapi_async_auth_get_group_membership gave) and gives its result as
+ * xenapi_auth_get_group_membership does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_auth_get_group_membership_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
  * Calls `auth.get_subject_information_from_identifier`.
@@ -50,6 +68,7 @@ xenapi_status xenapi_auth_get_subject_information_from_identifier(const xenapi_s
 /**
  * Calls `Async.auth.get_subject_information_from_identifier`:
  * `auth.get_subject_information_from_identifier` as a server task. Wait for it with
+ * xenapi_async_auth_get_subject_information_from_identifier_wait (the typed result) or
  * xenapi_task_wait.
  *
  * Parameters: `subject_identifier`: string.
@@ -60,6 +79,24 @@ xenapi_status xenapi_auth_get_subject_information_from_identifier(const xenapi_s
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_auth_get_subject_information_from_identifier(const xenapi_session *session, const char *subject_identifier, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.auth.get_subject_information_from_identifier` (what
+ * xenapi_async_auth_get_subject_information_from_identifier gave) and gives its result as
+ * xenapi_auth_get_subject_information_from_identifier does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, (string -> string) map.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_auth_get_subject_information_from_identifier_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_map **out_result, xenapi_error **err);
 
 /**
  * Calls `auth.get_subject_identifier`.
@@ -75,7 +112,7 @@ xenapi_status xenapi_auth_get_subject_identifier(const xenapi_session *session, 
 
 /**
  * Calls `Async.auth.get_subject_identifier`: `auth.get_subject_identifier` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_auth_get_subject_identifier_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `subject_name`: string.
  * Result: `*out_task`, the task reference.
@@ -85,6 +122,24 @@ xenapi_status xenapi_auth_get_subject_identifier(const xenapi_session *session, 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_auth_get_subject_identifier(const xenapi_session *session, const char *subject_name, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.auth.get_subject_identifier` (what
+ * xenapi_async_auth_get_subject_identifier gave) and gives its result as
+ * xenapi_auth_get_subject_identifier does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_auth_get_subject_identifier_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 #ifdef __cplusplus
 }

@@ -192,7 +192,8 @@ xenapi_status xenapi_blob_get_all(const xenapi_session *session, xenapi_string_l
 xenapi_status xenapi_blob_destroy(const xenapi_session *session, const char *blob, xenapi_error **err);
 
 /**
- * Calls `Async.blob.destroy`: `blob.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.blob.destroy`: `blob.destroy` as a server task. Wait for it with
+ * xenapi_async_blob_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `blob`: blob ref (self).
  * Result: `*out_task`, the task reference.
@@ -202,6 +203,22 @@ xenapi_status xenapi_blob_destroy(const xenapi_session *session, const char *blo
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_blob_destroy(const xenapi_session *session, const char *blob, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.blob.destroy` (what xenapi_async_blob_destroy gave) and gives its
+ * result as xenapi_blob_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_blob_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `blob.create`.
@@ -216,7 +233,8 @@ xenapi_status xenapi_async_blob_destroy(const xenapi_session *session, const cha
 xenapi_status xenapi_blob_create(const xenapi_session *session, const char *mime_type, bool public_, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.blob.create`: `blob.create` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.blob.create`: `blob.create` as a server task. Wait for it with
+ * xenapi_async_blob_create_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `mime_type`: string; `public_`: bool.
  * Result: `*out_task`, the task reference.
@@ -226,6 +244,23 @@ xenapi_status xenapi_blob_create(const xenapi_session *session, const char *mime
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_blob_create(const xenapi_session *session, const char *mime_type, bool public_, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.blob.create` (what xenapi_async_blob_create gave) and gives its
+ * result as xenapi_blob_create does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, blob ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_blob_create_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `blob.set_public`.

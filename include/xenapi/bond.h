@@ -232,7 +232,7 @@ xenapi_status xenapi_bond_set_property(const xenapi_session *session, const char
 
 /**
  * Calls `Async.Bond.set_property`: `Bond.set_property` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_bond_set_property_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `bond`: Bond ref (self); `name`: string; `value`: string.
  * Result: `*out_task`, the task reference.
@@ -242,6 +242,22 @@ xenapi_status xenapi_bond_set_property(const xenapi_session *session, const char
  * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_bond_set_property(const xenapi_session *session, const char *bond, const char *name, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.Bond.set_property` (what xenapi_async_bond_set_property gave) and
+ * gives its result as xenapi_bond_set_property does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_bond_set_property_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `Bond.set_mode`.
@@ -255,7 +271,8 @@ xenapi_status xenapi_async_bond_set_property(const xenapi_session *session, cons
 xenapi_status xenapi_bond_set_mode(const xenapi_session *session, const char *bond, xenapi_bond_mode value, xenapi_error **err);
 
 /**
- * Calls `Async.Bond.set_mode`: `Bond.set_mode` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.Bond.set_mode`: `Bond.set_mode` as a server task. Wait for it with
+ * xenapi_async_bond_set_mode_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `bond`: Bond ref (self); `value`: enum bond_mode.
  * Result: `*out_task`, the task reference.
@@ -265,6 +282,22 @@ xenapi_status xenapi_bond_set_mode(const xenapi_session *session, const char *bo
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_bond_set_mode(const xenapi_session *session, const char *bond, xenapi_bond_mode value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.Bond.set_mode` (what xenapi_async_bond_set_mode gave) and gives its
+ * result as xenapi_bond_set_mode does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_bond_set_mode_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `Bond.destroy`.
@@ -278,7 +311,8 @@ xenapi_status xenapi_async_bond_set_mode(const xenapi_session *session, const ch
 xenapi_status xenapi_bond_destroy(const xenapi_session *session, const char *bond, xenapi_error **err);
 
 /**
- * Calls `Async.Bond.destroy`: `Bond.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.Bond.destroy`: `Bond.destroy` as a server task. Wait for it with
+ * xenapi_async_bond_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `bond`: Bond ref (self).
  * Result: `*out_task`, the task reference.
@@ -288,6 +322,22 @@ xenapi_status xenapi_bond_destroy(const xenapi_session *session, const char *bon
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_bond_destroy(const xenapi_session *session, const char *bond, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.Bond.destroy` (what xenapi_async_bond_destroy gave) and gives its
+ * result as xenapi_bond_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_bond_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `Bond.create`.
@@ -303,7 +353,8 @@ xenapi_status xenapi_async_bond_destroy(const xenapi_session *session, const cha
 xenapi_status xenapi_bond_create(const xenapi_session *session, const char *network, const xenapi_string_list *members, const char *mac, xenapi_bond_mode mode, const xenapi_string_map *properties, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.Bond.create`: `Bond.create` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.Bond.create`: `Bond.create` as a server task. Wait for it with
+ * xenapi_async_bond_create_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `network`: network ref; `members`: PIF ref set; `mac`: string; `mode`: enum
  * bond_mode; `properties`: (string -> string) map.
@@ -314,6 +365,23 @@ xenapi_status xenapi_bond_create(const xenapi_session *session, const char *netw
  * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_bond_create(const xenapi_session *session, const char *network, const xenapi_string_list *members, const char *mac, xenapi_bond_mode mode, const xenapi_string_map *properties, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.Bond.create` (what xenapi_async_bond_create gave) and gives its
+ * result as xenapi_bond_create does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, Bond ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_bond_create_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `Bond.remove_from_other_config`.

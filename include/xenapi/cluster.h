@@ -313,7 +313,7 @@ xenapi_status xenapi_cluster_pool_resync(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.Cluster.pool_resync`: `Cluster.pool_resync` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_cluster_pool_resync_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `cluster`: Cluster ref (self).
  * Result: `*out_task`, the task reference.
@@ -323,6 +323,22 @@ xenapi_status xenapi_cluster_pool_resync(const xenapi_session *session, const ch
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_cluster_pool_resync(const xenapi_session *session, const char *cluster, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.Cluster.pool_resync` (what xenapi_async_cluster_pool_resync gave)
+ * and gives its result as xenapi_cluster_pool_resync does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_cluster_pool_resync_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `Cluster.pool_destroy`.
@@ -339,7 +355,7 @@ xenapi_status xenapi_cluster_pool_destroy(const xenapi_session *session, const c
 
 /**
  * Calls `Async.Cluster.pool_destroy`: `Cluster.pool_destroy` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_cluster_pool_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `cluster`: Cluster ref (self).
  * Result: `*out_task`, the task reference.
@@ -351,6 +367,22 @@ xenapi_status xenapi_cluster_pool_destroy(const xenapi_session *session, const c
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_cluster_pool_destroy(const xenapi_session *session, const char *cluster, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.Cluster.pool_destroy` (what xenapi_async_cluster_pool_destroy gave)
+ * and gives its result as xenapi_cluster_pool_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_cluster_pool_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `Cluster.pool_force_destroy`.
@@ -366,7 +398,7 @@ xenapi_status xenapi_cluster_pool_force_destroy(const xenapi_session *session, c
 
 /**
  * Calls `Async.Cluster.pool_force_destroy`: `Cluster.pool_force_destroy` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_cluster_pool_force_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `cluster`: Cluster ref (self).
  * Result: `*out_task`, the task reference.
@@ -377,6 +409,23 @@ xenapi_status xenapi_cluster_pool_force_destroy(const xenapi_session *session, c
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_cluster_pool_force_destroy(const xenapi_session *session, const char *cluster, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.Cluster.pool_force_destroy` (what
+ * xenapi_async_cluster_pool_force_destroy gave) and gives its result as
+ * xenapi_cluster_pool_force_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_cluster_pool_force_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `Cluster.pool_create`.
@@ -393,7 +442,7 @@ xenapi_status xenapi_cluster_pool_create(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.Cluster.pool_create`: `Cluster.pool_create` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_cluster_pool_create_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `network`: network ref; `cluster_stack`: string; `token_timeout`: float;
  * `token_timeout_coefficient`: float.
@@ -404,6 +453,23 @@ xenapi_status xenapi_cluster_pool_create(const xenapi_session *session, const ch
  * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_cluster_pool_create(const xenapi_session *session, const char *network, const char *cluster_stack, double token_timeout, double token_timeout_coefficient, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.Cluster.pool_create` (what xenapi_async_cluster_pool_create gave)
+ * and gives its result as xenapi_cluster_pool_create does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, Cluster ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_cluster_pool_create_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `Cluster.get_network`.
@@ -419,7 +485,7 @@ xenapi_status xenapi_cluster_get_network(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.Cluster.get_network`: `Cluster.get_network` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_cluster_get_network_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `cluster`: Cluster ref (self).
  * Result: `*out_task`, the task reference.
@@ -429,6 +495,23 @@ xenapi_status xenapi_cluster_get_network(const xenapi_session *session, const ch
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_cluster_get_network(const xenapi_session *session, const char *cluster, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.Cluster.get_network` (what xenapi_async_cluster_get_network gave)
+ * and gives its result as xenapi_cluster_get_network does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, network ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_cluster_get_network_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `Cluster.destroy`.
@@ -444,7 +527,7 @@ xenapi_status xenapi_cluster_destroy(const xenapi_session *session, const char *
 
 /**
  * Calls `Async.Cluster.destroy`: `Cluster.destroy` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_cluster_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `cluster`: Cluster ref (self).
  * Result: `*out_task`, the task reference.
@@ -455,6 +538,22 @@ xenapi_status xenapi_cluster_destroy(const xenapi_session *session, const char *
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_cluster_destroy(const xenapi_session *session, const char *cluster, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.Cluster.destroy` (what xenapi_async_cluster_destroy gave) and gives
+ * its result as xenapi_cluster_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_cluster_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `Cluster.create`.
@@ -473,7 +572,7 @@ xenapi_status xenapi_cluster_create(const xenapi_session *session, const char *p
 
 /**
  * Calls `Async.Cluster.create`: `Cluster.create` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_cluster_create_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pif`: PIF ref; `cluster_stack`: string; `pool_auto_join`: bool; `token_timeout`:
  * float; `token_timeout_coefficient`: float.
@@ -486,6 +585,23 @@ xenapi_status xenapi_cluster_create(const xenapi_session *session, const char *p
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_cluster_create(const xenapi_session *session, const char *pif, const char *cluster_stack, bool pool_auto_join, double token_timeout, double token_timeout_coefficient, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.Cluster.create` (what xenapi_async_cluster_create gave) and gives
+ * its result as xenapi_cluster_create does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, Cluster ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_cluster_create_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `Cluster.remove_from_other_config`.

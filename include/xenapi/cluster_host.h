@@ -255,7 +255,7 @@ xenapi_status xenapi_cluster_host_disable(const xenapi_session *session, const c
 
 /**
  * Calls `Async.Cluster_host.disable`: `Cluster_host.disable` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_cluster_host_disable_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `cluster_host`: Cluster_host ref (self).
  * Result: `*out_task`, the task reference.
@@ -266,6 +266,22 @@ xenapi_status xenapi_cluster_host_disable(const xenapi_session *session, const c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_cluster_host_disable(const xenapi_session *session, const char *cluster_host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.Cluster_host.disable` (what xenapi_async_cluster_host_disable gave)
+ * and gives its result as xenapi_cluster_host_disable does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_cluster_host_disable_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `Cluster_host.force_destroy`.
@@ -281,7 +297,7 @@ xenapi_status xenapi_cluster_host_force_destroy(const xenapi_session *session, c
 
 /**
  * Calls `Async.Cluster_host.force_destroy`: `Cluster_host.force_destroy` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_cluster_host_force_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `cluster_host`: Cluster_host ref (self).
  * Result: `*out_task`, the task reference.
@@ -292,6 +308,23 @@ xenapi_status xenapi_cluster_host_force_destroy(const xenapi_session *session, c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_cluster_host_force_destroy(const xenapi_session *session, const char *cluster_host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.Cluster_host.force_destroy` (what
+ * xenapi_async_cluster_host_force_destroy gave) and gives its result as
+ * xenapi_cluster_host_force_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_cluster_host_force_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `Cluster_host.enable`.
@@ -307,7 +340,7 @@ xenapi_status xenapi_cluster_host_enable(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.Cluster_host.enable`: `Cluster_host.enable` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_cluster_host_enable_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `cluster_host`: Cluster_host ref (self).
  * Result: `*out_task`, the task reference.
@@ -318,6 +351,22 @@ xenapi_status xenapi_cluster_host_enable(const xenapi_session *session, const ch
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_cluster_host_enable(const xenapi_session *session, const char *cluster_host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.Cluster_host.enable` (what xenapi_async_cluster_host_enable gave)
+ * and gives its result as xenapi_cluster_host_enable does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_cluster_host_enable_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `Cluster_host.destroy`.
@@ -334,7 +383,7 @@ xenapi_status xenapi_cluster_host_destroy(const xenapi_session *session, const c
 
 /**
  * Calls `Async.Cluster_host.destroy`: `Cluster_host.destroy` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_cluster_host_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `cluster_host`: Cluster_host ref (self).
  * Result: `*out_task`, the task reference.
@@ -346,6 +395,22 @@ xenapi_status xenapi_cluster_host_destroy(const xenapi_session *session, const c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_cluster_host_destroy(const xenapi_session *session, const char *cluster_host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.Cluster_host.destroy` (what xenapi_async_cluster_host_destroy gave)
+ * and gives its result as xenapi_cluster_host_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_cluster_host_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `Cluster_host.create`.
@@ -362,7 +427,7 @@ xenapi_status xenapi_cluster_host_create(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.Cluster_host.create`: `Cluster_host.create` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_cluster_host_create_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `cluster`: Cluster ref; `host`: host ref; `pif`: PIF ref.
  * Result: `*out_task`, the task reference.
@@ -373,6 +438,23 @@ xenapi_status xenapi_cluster_host_create(const xenapi_session *session, const ch
  * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_cluster_host_create(const xenapi_session *session, const char *cluster, const char *host, const char *pif, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.Cluster_host.create` (what xenapi_async_cluster_host_create gave)
+ * and gives its result as xenapi_cluster_host_create does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, Cluster_host ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_cluster_host_create_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `Cluster_host.get_other_config`.

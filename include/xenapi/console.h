@@ -267,7 +267,7 @@ xenapi_status xenapi_console_destroy(const xenapi_session *session, const char *
 
 /**
  * Calls `Async.console.destroy`: `console.destroy` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_console_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `console`: console ref (self).
  * Result: `*out_task`, the task reference.
@@ -277,6 +277,22 @@ xenapi_status xenapi_console_destroy(const xenapi_session *session, const char *
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_console_destroy(const xenapi_session *session, const char *console, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.console.destroy` (what xenapi_async_console_destroy gave) and gives
+ * its result as xenapi_console_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_console_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `console.create`.
@@ -292,7 +308,7 @@ xenapi_status xenapi_console_create(const xenapi_session *session, const xenapi_
 
 /**
  * Calls `Async.console.create`: `console.create` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_console_create_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `args`: console record.
  * Result: `*out_task`, the task reference.
@@ -302,6 +318,23 @@ xenapi_status xenapi_console_create(const xenapi_session *session, const xenapi_
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_console_create(const xenapi_session *session, const xenapi_console_record *args, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.console.create` (what xenapi_async_console_create gave) and gives
+ * its result as xenapi_console_create does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, console ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_console_create_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `console.get_by_uuid`.

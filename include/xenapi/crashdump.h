@@ -155,7 +155,7 @@ xenapi_status xenapi_crashdump_destroy(const xenapi_session *session, const char
 
 /**
  * Calls `Async.crashdump.destroy`: `crashdump.destroy` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_crashdump_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `crashdump`: crashdump ref (self).
  * Result: `*out_task`, the task reference.
@@ -165,6 +165,22 @@ xenapi_status xenapi_crashdump_destroy(const xenapi_session *session, const char
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_crashdump_destroy(const xenapi_session *session, const char *crashdump, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.crashdump.destroy` (what xenapi_async_crashdump_destroy gave) and
+ * gives its result as xenapi_crashdump_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_crashdump_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `crashdump.remove_from_other_config`.

@@ -121,7 +121,7 @@ xenapi_status xenapi_dr_task_destroy(const xenapi_session *session, const char *
 
 /**
  * Calls `Async.DR_task.destroy`: `DR_task.destroy` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_dr_task_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `dr_task`: DR_task ref (self).
  * Result: `*out_task`, the task reference.
@@ -131,6 +131,22 @@ xenapi_status xenapi_dr_task_destroy(const xenapi_session *session, const char *
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_dr_task_destroy(const xenapi_session *session, const char *dr_task, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.DR_task.destroy` (what xenapi_async_dr_task_destroy gave) and gives
+ * its result as xenapi_dr_task_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_dr_task_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `DR_task.create`.
@@ -146,7 +162,7 @@ xenapi_status xenapi_dr_task_create(const xenapi_session *session, const char *t
 
 /**
  * Calls `Async.DR_task.create`: `DR_task.create` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_dr_task_create_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `type_`: string; `device_config`: (string -> string) map; `whitelist`: string set.
  * Result: `*out_task`, the task reference.
@@ -156,6 +172,23 @@ xenapi_status xenapi_dr_task_create(const xenapi_session *session, const char *t
  * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_dr_task_create(const xenapi_session *session, const char *type_, const xenapi_string_map *device_config, const xenapi_string_list *whitelist, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.DR_task.create` (what xenapi_async_dr_task_create gave) and gives
+ * its result as xenapi_dr_task_create does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, DR_task ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_dr_task_create_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `DR_task.get_introduced_SRs`.

@@ -271,7 +271,8 @@ const xenapi_value *xenapi_event_batch_extra(const xenapi_event_batch *rec);
 xenapi_status xenapi_event_inject(const xenapi_session *session, const char *class_, const char *ref_, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.event.inject`: `event.inject` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.event.inject`: `event.inject` as a server task. Wait for it with
+ * xenapi_async_event_inject_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `class_`: string; `ref_`: string.
  * Result: `*out_task`, the task reference.
@@ -281,6 +282,23 @@ xenapi_status xenapi_event_inject(const xenapi_session *session, const char *cla
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_event_inject(const xenapi_session *session, const char *class_, const char *ref_, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.event.inject` (what xenapi_async_event_inject gave) and gives its
+ * result as xenapi_event_inject does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_event_inject_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `event.get_current_id`.
@@ -295,7 +313,7 @@ xenapi_status xenapi_event_get_current_id(const xenapi_session *session, int64_t
 
 /**
  * Calls `Async.event.get_current_id`: `event.get_current_id` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_event_get_current_id_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -305,6 +323,23 @@ xenapi_status xenapi_event_get_current_id(const xenapi_session *session, int64_t
  * for every fallible function.
  */
 xenapi_status xenapi_async_event_get_current_id(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.event.get_current_id` (what xenapi_async_event_get_current_id gave)
+ * and gives its result as xenapi_event_get_current_id does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, int.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_event_get_current_id_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, int64_t *out_result, xenapi_error **err);
 
 /**
  * Calls `event.from`.
@@ -320,7 +355,8 @@ xenapi_status xenapi_async_event_get_current_id(const xenapi_session *session, c
 xenapi_status xenapi_event_from(const xenapi_session *session, const xenapi_string_list *classes, const char *token, double timeout, xenapi_event_batch **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.event.from`: `event.from` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.event.from`: `event.from` as a server task. Wait for it with
+ * xenapi_async_event_from_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `classes`: string set; `token`: string; `timeout`: float.
  * Result: `*out_task`, the task reference.
@@ -331,6 +367,23 @@ xenapi_status xenapi_event_from(const xenapi_session *session, const xenapi_stri
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_event_from(const xenapi_session *session, const xenapi_string_list *classes, const char *token, double timeout, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.event.from` (what xenapi_async_event_from gave) and gives its result
+ * as xenapi_event_from does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, an event batch.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_event_batch_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_event_from_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_event_batch **out_result, xenapi_error **err);
 
 /**
  * Calls `event.next`.
@@ -347,7 +400,8 @@ xenapi_status xenapi_async_event_from(const xenapi_session *session, const xenap
 xenapi_status xenapi_event_next(const xenapi_session *session, xenapi_event_record_list **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.event.next`: `event.next` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.event.next`: `event.next` as a server task. Wait for it with
+ * xenapi_async_event_next_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -359,6 +413,23 @@ xenapi_status xenapi_event_next(const xenapi_session *session, xenapi_event_reco
  * for every fallible function.
  */
 xenapi_status xenapi_async_event_next(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.event.next` (what xenapi_async_event_next gave) and gives its result
+ * as xenapi_event_next does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, event record set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_event_record_list_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_event_next_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_event_record_list **out_result, xenapi_error **err);
 
 /**
  * Calls `event.unregister`.
@@ -374,7 +445,7 @@ xenapi_status xenapi_event_unregister(const xenapi_session *session, const xenap
 
 /**
  * Calls `Async.event.unregister`: `event.unregister` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_event_unregister_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `classes`: string set.
  * Result: `*out_task`, the task reference.
@@ -385,6 +456,22 @@ xenapi_status xenapi_event_unregister(const xenapi_session *session, const xenap
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_event_unregister(const xenapi_session *session, const xenapi_string_list *classes, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.event.unregister` (what xenapi_async_event_unregister gave) and
+ * gives its result as xenapi_event_unregister does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_event_unregister_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `event.register`.
@@ -400,7 +487,7 @@ xenapi_status xenapi_event_register(const xenapi_session *session, const xenapi_
 
 /**
  * Calls `Async.event.register`: `event.register` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_event_register_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `classes`: string set.
  * Result: `*out_task`, the task reference.
@@ -411,6 +498,22 @@ xenapi_status xenapi_event_register(const xenapi_session *session, const xenapi_
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_event_register(const xenapi_session *session, const xenapi_string_list *classes, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.event.register` (what xenapi_async_event_register gave) and gives
+ * its result as xenapi_event_register does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_event_register_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 #ifdef __cplusplus
 }

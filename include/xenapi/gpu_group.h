@@ -250,7 +250,8 @@ xenapi_status xenapi_gpu_group_get_remaining_capacity(const xenapi_session *sess
 
 /**
  * Calls `Async.GPU_group.get_remaining_capacity`: `GPU_group.get_remaining_capacity` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_gpu_group_get_remaining_capacity_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `gpu_group`: GPU_group ref (self); `vgpu_type`: VGPU_type ref.
  * Result: `*out_task`, the task reference.
@@ -260,6 +261,24 @@ xenapi_status xenapi_gpu_group_get_remaining_capacity(const xenapi_session *sess
  * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_gpu_group_get_remaining_capacity(const xenapi_session *session, const char *gpu_group, const char *vgpu_type, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.GPU_group.get_remaining_capacity` (what
+ * xenapi_async_gpu_group_get_remaining_capacity gave) and gives its result as
+ * xenapi_gpu_group_get_remaining_capacity does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, int.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_gpu_group_get_remaining_capacity_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, int64_t *out_result, xenapi_error **err);
 
 /**
  * Calls `GPU_group.destroy`.
@@ -274,7 +293,7 @@ xenapi_status xenapi_gpu_group_destroy(const xenapi_session *session, const char
 
 /**
  * Calls `Async.GPU_group.destroy`: `GPU_group.destroy` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_gpu_group_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `gpu_group`: GPU_group ref (self).
  * Result: `*out_task`, the task reference.
@@ -284,6 +303,22 @@ xenapi_status xenapi_gpu_group_destroy(const xenapi_session *session, const char
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_gpu_group_destroy(const xenapi_session *session, const char *gpu_group, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.GPU_group.destroy` (what xenapi_async_gpu_group_destroy gave) and
+ * gives its result as xenapi_gpu_group_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_gpu_group_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `GPU_group.create`.
@@ -300,7 +335,7 @@ xenapi_status xenapi_gpu_group_create(const xenapi_session *session, const char 
 
 /**
  * Calls `Async.GPU_group.create`: `GPU_group.create` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_gpu_group_create_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `name_label`: string; `name_description`: string; `other_config`: (string -> string)
  * map.
@@ -311,6 +346,23 @@ xenapi_status xenapi_gpu_group_create(const xenapi_session *session, const char 
  * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_gpu_group_create(const xenapi_session *session, const char *name_label, const char *name_description, const xenapi_string_map *other_config, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.GPU_group.create` (what xenapi_async_gpu_group_create gave) and
+ * gives its result as xenapi_gpu_group_create does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, GPU_group ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_gpu_group_create_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `GPU_group.set_allocation_algorithm`.

@@ -1167,7 +1167,8 @@ xenapi_status xenapi_host_emergency_clear_mandatory_guidance(const xenapi_sessio
 
 /**
  * Calls `Async.host.emergency_clear_mandatory_guidance`: `host.emergency_clear_mandatory_guidance`
- * as a server task. Wait for it with xenapi_task_wait.
+ * as a server task. Wait for it with xenapi_async_host_emergency_clear_mandatory_guidance_wait (the
+ * typed result) or xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -1178,6 +1179,23 @@ xenapi_status xenapi_host_emergency_clear_mandatory_guidance(const xenapi_sessio
  * for every fallible function.
  */
 xenapi_status xenapi_async_host_emergency_clear_mandatory_guidance(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.emergency_clear_mandatory_guidance` (what
+ * xenapi_async_host_emergency_clear_mandatory_guidance gave) and gives its result as
+ * xenapi_host_emergency_clear_mandatory_guidance does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_emergency_clear_mandatory_guidance_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.apply_recommended_guidances`.
@@ -1193,7 +1211,8 @@ xenapi_status xenapi_host_apply_recommended_guidances(const xenapi_session *sess
 
 /**
  * Calls `Async.host.apply_recommended_guidances`: `host.apply_recommended_guidances` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_host_apply_recommended_guidances_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref (self).
  * Result: `*out_task`, the task reference.
@@ -1204,6 +1223,23 @@ xenapi_status xenapi_host_apply_recommended_guidances(const xenapi_session *sess
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_apply_recommended_guidances(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.apply_recommended_guidances` (what
+ * xenapi_async_host_apply_recommended_guidances gave) and gives its result as
+ * xenapi_host_apply_recommended_guidances does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_apply_recommended_guidances_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.set_https_only`.
@@ -1219,7 +1255,7 @@ xenapi_status xenapi_host_set_https_only(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.host.set_https_only`: `host.set_https_only` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_set_https_only_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref (self); `value`: bool.
  * Result: `*out_task`, the task reference.
@@ -1230,6 +1266,22 @@ xenapi_status xenapi_host_set_https_only(const xenapi_session *session, const ch
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_set_https_only(const xenapi_session *session, const char *host, bool value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.set_https_only` (what xenapi_async_host_set_https_only gave)
+ * and gives its result as xenapi_host_set_https_only does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_set_https_only_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.apply_updates`.
@@ -1245,7 +1297,7 @@ xenapi_status xenapi_host_apply_updates(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.host.apply_updates`: `host.apply_updates` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_apply_updates_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref (self); `hash`: string.
  * Result: `*out_task`, the task reference.
@@ -1255,6 +1307,23 @@ xenapi_status xenapi_host_apply_updates(const xenapi_session *session, const cha
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_apply_updates(const xenapi_session *session, const char *host, const char *hash, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.apply_updates` (what xenapi_async_host_apply_updates gave) and
+ * gives its result as xenapi_host_apply_updates does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string set set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_list_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_host_apply_updates_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list_list **out_result, xenapi_error **err);
 
 /**
  * Calls `host.emergency_reenable_tls_verification`.
@@ -1269,7 +1338,9 @@ xenapi_status xenapi_host_emergency_reenable_tls_verification(const xenapi_sessi
 
 /**
  * Calls `Async.host.emergency_reenable_tls_verification`:
- * `host.emergency_reenable_tls_verification` as a server task. Wait for it with xenapi_task_wait.
+ * `host.emergency_reenable_tls_verification` as a server task. Wait for it with
+ * xenapi_async_host_emergency_reenable_tls_verification_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -1279,6 +1350,23 @@ xenapi_status xenapi_host_emergency_reenable_tls_verification(const xenapi_sessi
  * for every fallible function.
  */
 xenapi_status xenapi_async_host_emergency_reenable_tls_verification(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.emergency_reenable_tls_verification` (what
+ * xenapi_async_host_emergency_reenable_tls_verification gave) and gives its result as
+ * xenapi_host_emergency_reenable_tls_verification does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_emergency_reenable_tls_verification_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.emergency_disable_tls_verification`.
@@ -1293,7 +1381,8 @@ xenapi_status xenapi_host_emergency_disable_tls_verification(const xenapi_sessio
 
 /**
  * Calls `Async.host.emergency_disable_tls_verification`: `host.emergency_disable_tls_verification`
- * as a server task. Wait for it with xenapi_task_wait.
+ * as a server task. Wait for it with xenapi_async_host_emergency_disable_tls_verification_wait (the
+ * typed result) or xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -1303,6 +1392,23 @@ xenapi_status xenapi_host_emergency_disable_tls_verification(const xenapi_sessio
  * for every fallible function.
  */
 xenapi_status xenapi_async_host_emergency_disable_tls_verification(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.emergency_disable_tls_verification` (what
+ * xenapi_async_host_emergency_disable_tls_verification gave) and gives its result as
+ * xenapi_host_emergency_disable_tls_verification does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_emergency_disable_tls_verification_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.set_numa_affinity_policy`.
@@ -1318,7 +1424,8 @@ xenapi_status xenapi_host_set_numa_affinity_policy(const xenapi_session *session
 
 /**
  * Calls `Async.host.set_numa_affinity_policy`: `host.set_numa_affinity_policy` as a server task.
- * Wait for it with xenapi_task_wait.
+ * Wait for it with xenapi_async_host_set_numa_affinity_policy_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref (self); `value`: enum host_numa_affinity_policy.
  * Result: `*out_task`, the task reference.
@@ -1329,6 +1436,23 @@ xenapi_status xenapi_host_set_numa_affinity_policy(const xenapi_session *session
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_set_numa_affinity_policy(const xenapi_session *session, const char *host, xenapi_host_numa_affinity_policy value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.set_numa_affinity_policy` (what
+ * xenapi_async_host_set_numa_affinity_policy gave) and gives its result as
+ * xenapi_host_set_numa_affinity_policy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_set_numa_affinity_policy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.get_sched_gran`.
@@ -1343,7 +1467,7 @@ xenapi_status xenapi_host_get_sched_gran(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.host.get_sched_gran`: `host.get_sched_gran` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_get_sched_gran_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref (self).
  * Result: `*out_task`, the task reference.
@@ -1353,6 +1477,23 @@ xenapi_status xenapi_host_get_sched_gran(const xenapi_session *session, const ch
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_get_sched_gran(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.get_sched_gran` (what xenapi_async_host_get_sched_gran gave)
+ * and gives its result as xenapi_host_get_sched_gran does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, enum host_sched_gran.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_host_get_sched_gran_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_host_sched_gran *out_result, xenapi_error **err);
 
 /**
  * Calls `host.set_sched_gran`.
@@ -1367,7 +1508,7 @@ xenapi_status xenapi_host_set_sched_gran(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.host.set_sched_gran`: `host.set_sched_gran` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_set_sched_gran_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref (self); `value`: enum host_sched_gran.
  * Result: `*out_task`, the task reference.
@@ -1377,6 +1518,22 @@ xenapi_status xenapi_host_set_sched_gran(const xenapi_session *session, const ch
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_set_sched_gran(const xenapi_session *session, const char *host, xenapi_host_sched_gran value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.set_sched_gran` (what xenapi_async_host_set_sched_gran gave)
+ * and gives its result as xenapi_host_set_sched_gran does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_set_sched_gran_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.set_uefi_certificates`.
@@ -1392,7 +1549,7 @@ xenapi_status xenapi_host_set_uefi_certificates(const xenapi_session *session, c
 
 /**
  * Calls `Async.host.set_uefi_certificates`: `host.set_uefi_certificates` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_host_set_uefi_certificates_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `value`: string.
  * Result: `*out_task`, the task reference.
@@ -1403,6 +1560,23 @@ xenapi_status xenapi_host_set_uefi_certificates(const xenapi_session *session, c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_set_uefi_certificates(const xenapi_session *session, const char *host, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.set_uefi_certificates` (what
+ * xenapi_async_host_set_uefi_certificates gave) and gives its result as
+ * xenapi_host_set_uefi_certificates does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_set_uefi_certificates_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.set_multipathing`.
@@ -1417,7 +1591,7 @@ xenapi_status xenapi_host_set_multipathing(const xenapi_session *session, const 
 
 /**
  * Calls `Async.host.set_multipathing`: `host.set_multipathing` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_set_multipathing_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `value`: bool.
  * Result: `*out_task`, the task reference.
@@ -1427,6 +1601,22 @@ xenapi_status xenapi_host_set_multipathing(const xenapi_session *session, const 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_set_multipathing(const xenapi_session *session, const char *host, bool value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.set_multipathing` (what xenapi_async_host_set_multipathing
+ * gave) and gives its result as xenapi_host_set_multipathing does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_set_multipathing_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.set_iscsi_iqn`.
@@ -1441,7 +1631,7 @@ xenapi_status xenapi_host_set_iscsi_iqn(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.host.set_iscsi_iqn`: `host.set_iscsi_iqn` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_set_iscsi_iqn_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `value`: string.
  * Result: `*out_task`, the task reference.
@@ -1451,6 +1641,22 @@ xenapi_status xenapi_host_set_iscsi_iqn(const xenapi_session *session, const cha
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_set_iscsi_iqn(const xenapi_session *session, const char *host, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.set_iscsi_iqn` (what xenapi_async_host_set_iscsi_iqn gave) and
+ * gives its result as xenapi_host_set_iscsi_iqn does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_set_iscsi_iqn_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.set_ssl_legacy`.
@@ -1465,7 +1671,7 @@ xenapi_status xenapi_host_set_ssl_legacy(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.host.set_ssl_legacy`: `host.set_ssl_legacy` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_set_ssl_legacy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref (self); `value`: bool.
  * Result: `*out_task`, the task reference.
@@ -1475,6 +1681,22 @@ xenapi_status xenapi_host_set_ssl_legacy(const xenapi_session *session, const ch
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_set_ssl_legacy(const xenapi_session *session, const char *host, bool value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.set_ssl_legacy` (what xenapi_async_host_set_ssl_legacy gave)
+ * and gives its result as xenapi_host_set_ssl_legacy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_set_ssl_legacy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.disable_display`.
@@ -1489,7 +1711,7 @@ xenapi_status xenapi_host_disable_display(const xenapi_session *session, const c
 
 /**
  * Calls `Async.host.disable_display`: `host.disable_display` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_disable_display_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -1499,6 +1721,23 @@ xenapi_status xenapi_host_disable_display(const xenapi_session *session, const c
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_disable_display(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.disable_display` (what xenapi_async_host_disable_display gave)
+ * and gives its result as xenapi_host_disable_display does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, enum host_display.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_host_disable_display_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_host_display *out_result, xenapi_error **err);
 
 /**
  * Calls `host.enable_display`.
@@ -1513,7 +1752,7 @@ xenapi_status xenapi_host_enable_display(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.host.enable_display`: `host.enable_display` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_enable_display_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -1523,6 +1762,23 @@ xenapi_status xenapi_host_enable_display(const xenapi_session *session, const ch
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_enable_display(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.enable_display` (what xenapi_async_host_enable_display gave)
+ * and gives its result as xenapi_host_enable_display does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, enum host_display.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_host_enable_display_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_host_display *out_result, xenapi_error **err);
 
 /**
  * Calls `host.declare_dead`.
@@ -1537,7 +1793,7 @@ xenapi_status xenapi_host_declare_dead(const xenapi_session *session, const char
 
 /**
  * Calls `Async.host.declare_dead`: `host.declare_dead` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_declare_dead_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -1547,6 +1803,22 @@ xenapi_status xenapi_host_declare_dead(const xenapi_session *session, const char
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_declare_dead(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.declare_dead` (what xenapi_async_host_declare_dead gave) and
+ * gives its result as xenapi_host_declare_dead does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_declare_dead_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.migrate_receive`.
@@ -1562,7 +1834,7 @@ xenapi_status xenapi_host_migrate_receive(const xenapi_session *session, const c
 
 /**
  * Calls `Async.host.migrate_receive`: `host.migrate_receive` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_migrate_receive_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `network`: network ref; `options`: (string -> string) map.
  * Result: `*out_task`, the task reference.
@@ -1572,6 +1844,23 @@ xenapi_status xenapi_host_migrate_receive(const xenapi_session *session, const c
  * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_migrate_receive(const xenapi_session *session, const char *host, const char *network, const xenapi_string_map *options, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.migrate_receive` (what xenapi_async_host_migrate_receive gave)
+ * and gives its result as xenapi_host_migrate_receive does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, (string -> string) map.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_host_migrate_receive_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_map **out_result, xenapi_error **err);
 
 /**
  * Calls `host.disable_local_storage_caching`.
@@ -1586,7 +1875,8 @@ xenapi_status xenapi_host_disable_local_storage_caching(const xenapi_session *se
 
 /**
  * Calls `Async.host.disable_local_storage_caching`: `host.disable_local_storage_caching` as a
- * server task. Wait for it with xenapi_task_wait.
+ * server task. Wait for it with xenapi_async_host_disable_local_storage_caching_wait (the typed
+ * result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -1596,6 +1886,23 @@ xenapi_status xenapi_host_disable_local_storage_caching(const xenapi_session *se
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_disable_local_storage_caching(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.disable_local_storage_caching` (what
+ * xenapi_async_host_disable_local_storage_caching gave) and gives its result as
+ * xenapi_host_disable_local_storage_caching does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_disable_local_storage_caching_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.enable_local_storage_caching`.
@@ -1610,7 +1917,8 @@ xenapi_status xenapi_host_enable_local_storage_caching(const xenapi_session *ses
 
 /**
  * Calls `Async.host.enable_local_storage_caching`: `host.enable_local_storage_caching` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_host_enable_local_storage_caching_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `sr`: SR ref.
  * Result: `*out_task`, the task reference.
@@ -1620,6 +1928,23 @@ xenapi_status xenapi_host_enable_local_storage_caching(const xenapi_session *ses
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_enable_local_storage_caching(const xenapi_session *session, const char *host, const char *sr, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.enable_local_storage_caching` (what
+ * xenapi_async_host_enable_local_storage_caching gave) and gives its result as
+ * xenapi_host_enable_local_storage_caching does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_enable_local_storage_caching_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.reset_cpu_features`.
@@ -1635,7 +1960,7 @@ xenapi_status xenapi_host_reset_cpu_features(const xenapi_session *session, cons
 
 /**
  * Calls `Async.host.reset_cpu_features`: `host.reset_cpu_features` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_host_reset_cpu_features_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -1646,6 +1971,22 @@ xenapi_status xenapi_host_reset_cpu_features(const xenapi_session *session, cons
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_reset_cpu_features(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.reset_cpu_features` (what xenapi_async_host_reset_cpu_features
+ * gave) and gives its result as xenapi_host_reset_cpu_features does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_reset_cpu_features_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.set_cpu_features`.
@@ -1661,7 +2002,7 @@ xenapi_status xenapi_host_set_cpu_features(const xenapi_session *session, const 
 
 /**
  * Calls `Async.host.set_cpu_features`: `host.set_cpu_features` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_set_cpu_features_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `features`: string.
  * Result: `*out_task`, the task reference.
@@ -1672,6 +2013,22 @@ xenapi_status xenapi_host_set_cpu_features(const xenapi_session *session, const 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_set_cpu_features(const xenapi_session *session, const char *host, const char *features, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.set_cpu_features` (what xenapi_async_host_set_cpu_features
+ * gave) and gives its result as xenapi_host_set_cpu_features does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_set_cpu_features_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.set_power_on_mode`.
@@ -1687,7 +2044,7 @@ xenapi_status xenapi_host_set_power_on_mode(const xenapi_session *session, const
 
 /**
  * Calls `Async.host.set_power_on_mode`: `host.set_power_on_mode` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_set_power_on_mode_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref (self); `power_on_mode`: string; `power_on_config`: (string ->
  * string) map.
@@ -1698,6 +2055,22 @@ xenapi_status xenapi_host_set_power_on_mode(const xenapi_session *session, const
  * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_set_power_on_mode(const xenapi_session *session, const char *host, const char *power_on_mode, const xenapi_string_map *power_on_config, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.set_power_on_mode` (what xenapi_async_host_set_power_on_mode
+ * gave) and gives its result as xenapi_host_set_power_on_mode does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_set_power_on_mode_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.refresh_pack_info`.
@@ -1713,7 +2086,7 @@ xenapi_status xenapi_host_refresh_pack_info(const xenapi_session *session, const
 
 /**
  * Calls `Async.host.refresh_pack_info`: `host.refresh_pack_info` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_refresh_pack_info_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -1724,6 +2097,22 @@ xenapi_status xenapi_host_refresh_pack_info(const xenapi_session *session, const
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_refresh_pack_info(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.refresh_pack_info` (what xenapi_async_host_refresh_pack_info
+ * gave) and gives its result as xenapi_host_refresh_pack_info does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_refresh_pack_info_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.apply_edition`.
@@ -1738,7 +2127,7 @@ xenapi_status xenapi_host_apply_edition(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.host.apply_edition`: `host.apply_edition` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_apply_edition_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `edition`: string; `force`: bool.
  * Result: `*out_task`, the task reference.
@@ -1748,6 +2137,22 @@ xenapi_status xenapi_host_apply_edition(const xenapi_session *session, const cha
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_apply_edition(const xenapi_session *session, const char *host, const char *edition, bool force, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.apply_edition` (what xenapi_async_host_apply_edition gave) and
+ * gives its result as xenapi_host_apply_edition does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_apply_edition_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.reset_server_certificate`.
@@ -1762,7 +2167,8 @@ xenapi_status xenapi_host_reset_server_certificate(const xenapi_session *session
 
 /**
  * Calls `Async.host.reset_server_certificate`: `host.reset_server_certificate` as a server task.
- * Wait for it with xenapi_task_wait.
+ * Wait for it with xenapi_async_host_reset_server_certificate_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -1772,6 +2178,23 @@ xenapi_status xenapi_host_reset_server_certificate(const xenapi_session *session
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_reset_server_certificate(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.reset_server_certificate` (what
+ * xenapi_async_host_reset_server_certificate gave) and gives its result as
+ * xenapi_host_reset_server_certificate does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_reset_server_certificate_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.emergency_reset_server_certificate`.
@@ -1786,7 +2209,8 @@ xenapi_status xenapi_host_emergency_reset_server_certificate(const xenapi_sessio
 
 /**
  * Calls `Async.host.emergency_reset_server_certificate`: `host.emergency_reset_server_certificate`
- * as a server task. Wait for it with xenapi_task_wait.
+ * as a server task. Wait for it with xenapi_async_host_emergency_reset_server_certificate_wait (the
+ * typed result) or xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -1796,6 +2220,23 @@ xenapi_status xenapi_host_emergency_reset_server_certificate(const xenapi_sessio
  * for every fallible function.
  */
 xenapi_status xenapi_async_host_emergency_reset_server_certificate(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.emergency_reset_server_certificate` (what
+ * xenapi_async_host_emergency_reset_server_certificate gave) and gives its result as
+ * xenapi_host_emergency_reset_server_certificate does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_emergency_reset_server_certificate_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.install_server_certificate`.
@@ -1811,7 +2252,8 @@ xenapi_status xenapi_host_install_server_certificate(const xenapi_session *sessi
 
 /**
  * Calls `Async.host.install_server_certificate`: `host.install_server_certificate` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_host_install_server_certificate_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `certificate`: string; `private_key`: string; `certificate_chain`:
  * string.
@@ -1822,6 +2264,23 @@ xenapi_status xenapi_host_install_server_certificate(const xenapi_session *sessi
  * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_install_server_certificate(const xenapi_session *session, const char *host, const char *certificate, const char *private_key, const char *certificate_chain, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.install_server_certificate` (what
+ * xenapi_async_host_install_server_certificate gave) and gives its result as
+ * xenapi_host_install_server_certificate does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_install_server_certificate_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.refresh_server_certificate`.
@@ -1836,7 +2295,8 @@ xenapi_status xenapi_host_refresh_server_certificate(const xenapi_session *sessi
 
 /**
  * Calls `Async.host.refresh_server_certificate`: `host.refresh_server_certificate` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_host_refresh_server_certificate_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -1846,6 +2306,23 @@ xenapi_status xenapi_host_refresh_server_certificate(const xenapi_session *sessi
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_refresh_server_certificate(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.refresh_server_certificate` (what
+ * xenapi_async_host_refresh_server_certificate gave) and gives its result as
+ * xenapi_host_refresh_server_certificate does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_refresh_server_certificate_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.get_server_certificate`.
@@ -1861,7 +2338,7 @@ xenapi_status xenapi_host_get_server_certificate(const xenapi_session *session, 
 
 /**
  * Calls `Async.host.get_server_certificate`: `host.get_server_certificate` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_host_get_server_certificate_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -1871,6 +2348,24 @@ xenapi_status xenapi_host_get_server_certificate(const xenapi_session *session, 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_get_server_certificate(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.get_server_certificate` (what
+ * xenapi_async_host_get_server_certificate gave) and gives its result as
+ * xenapi_host_get_server_certificate does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_host_get_server_certificate_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `host.retrieve_wlb_evacuate_recommendations`.
@@ -1886,7 +2381,9 @@ xenapi_status xenapi_host_retrieve_wlb_evacuate_recommendations(const xenapi_ses
 
 /**
  * Calls `Async.host.retrieve_wlb_evacuate_recommendations`:
- * `host.retrieve_wlb_evacuate_recommendations` as a server task. Wait for it with xenapi_task_wait.
+ * `host.retrieve_wlb_evacuate_recommendations` as a server task. Wait for it with
+ * xenapi_async_host_retrieve_wlb_evacuate_recommendations_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref (self).
  * Result: `*out_task`, the task reference.
@@ -1896,6 +2393,24 @@ xenapi_status xenapi_host_retrieve_wlb_evacuate_recommendations(const xenapi_ses
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_retrieve_wlb_evacuate_recommendations(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.retrieve_wlb_evacuate_recommendations` (what
+ * xenapi_async_host_retrieve_wlb_evacuate_recommendations gave) and gives its result as
+ * xenapi_host_retrieve_wlb_evacuate_recommendations does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, (VM ref -> string set) map.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_string_list_map_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_host_retrieve_wlb_evacuate_recommendations_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_string_list_map **out_result, xenapi_error **err);
 
 /**
  * Calls `host.disable_external_auth`.
@@ -1910,7 +2425,7 @@ xenapi_status xenapi_host_disable_external_auth(const xenapi_session *session, c
 
 /**
  * Calls `Async.host.disable_external_auth`: `host.disable_external_auth` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_host_disable_external_auth_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `config`: (string -> string) map.
  * Result: `*out_task`, the task reference.
@@ -1920,6 +2435,23 @@ xenapi_status xenapi_host_disable_external_auth(const xenapi_session *session, c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_disable_external_auth(const xenapi_session *session, const char *host, const xenapi_string_map *config, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.disable_external_auth` (what
+ * xenapi_async_host_disable_external_auth gave) and gives its result as
+ * xenapi_host_disable_external_auth does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_disable_external_auth_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.enable_external_auth`.
@@ -1935,7 +2467,7 @@ xenapi_status xenapi_host_enable_external_auth(const xenapi_session *session, co
 
 /**
  * Calls `Async.host.enable_external_auth`: `host.enable_external_auth` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_host_enable_external_auth_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `config`: (string -> string) map; `service_name`: string;
  * `auth_type`: string.
@@ -1946,6 +2478,23 @@ xenapi_status xenapi_host_enable_external_auth(const xenapi_session *session, co
  * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_enable_external_auth(const xenapi_session *session, const char *host, const xenapi_string_map *config, const char *service_name, const char *auth_type, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.enable_external_auth` (what
+ * xenapi_async_host_enable_external_auth gave) and gives its result as
+ * xenapi_host_enable_external_auth does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_enable_external_auth_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.get_server_localtime`.
@@ -1960,7 +2509,7 @@ xenapi_status xenapi_host_get_server_localtime(const xenapi_session *session, co
 
 /**
  * Calls `Async.host.get_server_localtime`: `host.get_server_localtime` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_host_get_server_localtime_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -1970,6 +2519,24 @@ xenapi_status xenapi_host_get_server_localtime(const xenapi_session *session, co
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_get_server_localtime(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.get_server_localtime` (what
+ * xenapi_async_host_get_server_localtime gave) and gives its result as
+ * xenapi_host_get_server_localtime does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, datetime (Unix seconds, UTC).
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_host_get_server_localtime_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, int64_t *out_result, xenapi_error **err);
 
 /**
  * Calls `host.get_servertime`.
@@ -1984,7 +2551,7 @@ xenapi_status xenapi_host_get_servertime(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.host.get_servertime`: `host.get_servertime` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_get_servertime_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -1994,6 +2561,23 @@ xenapi_status xenapi_host_get_servertime(const xenapi_session *session, const ch
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_get_servertime(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.get_servertime` (what xenapi_async_host_get_servertime gave)
+ * and gives its result as xenapi_host_get_servertime does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, datetime (Unix seconds, UTC).
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_host_get_servertime_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, int64_t *out_result, xenapi_error **err);
 
 /**
  * Calls `host.call_extension`.
@@ -2009,7 +2593,7 @@ xenapi_status xenapi_host_call_extension(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.host.call_extension`: `host.call_extension` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_call_extension_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `call`: string.
  * Result: `*out_task`, the task reference.
@@ -2019,6 +2603,23 @@ xenapi_status xenapi_host_call_extension(const xenapi_session *session, const ch
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_call_extension(const xenapi_session *session, const char *host, const char *call, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.call_extension` (what xenapi_async_host_call_extension gave)
+ * and gives its result as xenapi_host_call_extension does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_host_call_extension_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `host.has_extension`.
@@ -2034,7 +2635,7 @@ xenapi_status xenapi_host_has_extension(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.host.has_extension`: `host.has_extension` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_has_extension_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `name`: string.
  * Result: `*out_task`, the task reference.
@@ -2044,6 +2645,23 @@ xenapi_status xenapi_host_has_extension(const xenapi_session *session, const cha
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_has_extension(const xenapi_session *session, const char *host, const char *name, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.has_extension` (what xenapi_async_host_has_extension gave) and
+ * gives its result as xenapi_host_has_extension does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, bool.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_host_has_extension_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, bool *out_result, xenapi_error **err);
 
 /**
  * Calls `host.call_plugin`.
@@ -2059,7 +2677,7 @@ xenapi_status xenapi_host_call_plugin(const xenapi_session *session, const char 
 
 /**
  * Calls `Async.host.call_plugin`: `host.call_plugin` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_call_plugin_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `plugin`: string; `fn_`: string; `args`: (string -> string) map.
  * Result: `*out_task`, the task reference.
@@ -2069,6 +2687,23 @@ xenapi_status xenapi_host_call_plugin(const xenapi_session *session, const char 
  * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_call_plugin(const xenapi_session *session, const char *host, const char *plugin, const char *fn_, const xenapi_string_map *args, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.call_plugin` (what xenapi_async_host_call_plugin gave) and
+ * gives its result as xenapi_host_call_plugin does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_host_call_plugin_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `host.create_new_blob`.
@@ -2084,7 +2719,7 @@ xenapi_status xenapi_host_create_new_blob(const xenapi_session *session, const c
 
 /**
  * Calls `Async.host.create_new_blob`: `host.create_new_blob` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_create_new_blob_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `name`: string; `mime_type`: string; `public_`: bool.
  * Result: `*out_task`, the task reference.
@@ -2094,6 +2729,23 @@ xenapi_status xenapi_host_create_new_blob(const xenapi_session *session, const c
  * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_create_new_blob(const xenapi_session *session, const char *host, const char *name, const char *mime_type, bool public_, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.create_new_blob` (what xenapi_async_host_create_new_blob gave)
+ * and gives its result as xenapi_host_create_new_blob does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, blob ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_host_create_new_blob_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `host.backup_rrds`.
@@ -2108,7 +2760,7 @@ xenapi_status xenapi_host_backup_rrds(const xenapi_session *session, const char 
 
 /**
  * Calls `Async.host.backup_rrds`: `host.backup_rrds` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_backup_rrds_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `delay`: float.
  * Result: `*out_task`, the task reference.
@@ -2118,6 +2770,22 @@ xenapi_status xenapi_host_backup_rrds(const xenapi_session *session, const char 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_backup_rrds(const xenapi_session *session, const char *host, double delay, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.backup_rrds` (what xenapi_async_host_backup_rrds gave) and
+ * gives its result as xenapi_host_backup_rrds does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_backup_rrds_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.sync_data`.
@@ -2132,7 +2800,7 @@ xenapi_status xenapi_host_sync_data(const xenapi_session *session, const char *h
 
 /**
  * Calls `Async.host.sync_data`: `host.sync_data` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_sync_data_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2142,6 +2810,22 @@ xenapi_status xenapi_host_sync_data(const xenapi_session *session, const char *h
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_sync_data(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.sync_data` (what xenapi_async_host_sync_data gave) and gives
+ * its result as xenapi_host_sync_data does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_sync_data_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.compute_memory_overhead`.
@@ -2156,7 +2840,8 @@ xenapi_status xenapi_host_compute_memory_overhead(const xenapi_session *session,
 
 /**
  * Calls `Async.host.compute_memory_overhead`: `host.compute_memory_overhead` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_host_compute_memory_overhead_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2166,6 +2851,24 @@ xenapi_status xenapi_host_compute_memory_overhead(const xenapi_session *session,
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_compute_memory_overhead(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.compute_memory_overhead` (what
+ * xenapi_async_host_compute_memory_overhead gave) and gives its result as
+ * xenapi_host_compute_memory_overhead does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, int.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_host_compute_memory_overhead_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, int64_t *out_result, xenapi_error **err);
 
 /**
  * Calls `host.compute_free_memory`.
@@ -2180,7 +2883,7 @@ xenapi_status xenapi_host_compute_free_memory(const xenapi_session *session, con
 
 /**
  * Calls `Async.host.compute_free_memory`: `host.compute_free_memory` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_host_compute_free_memory_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2190,6 +2893,24 @@ xenapi_status xenapi_host_compute_free_memory(const xenapi_session *session, con
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_compute_free_memory(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.compute_free_memory` (what
+ * xenapi_async_host_compute_free_memory gave) and gives its result as
+ * xenapi_host_compute_free_memory does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, int.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_host_compute_free_memory_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, int64_t *out_result, xenapi_error **err);
 
 /**
  * Calls `host.set_hostname_live`.
@@ -2205,7 +2926,7 @@ xenapi_status xenapi_host_set_hostname_live(const xenapi_session *session, const
 
 /**
  * Calls `Async.host.set_hostname_live`: `host.set_hostname_live` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_set_hostname_live_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `hostname`: string.
  * Result: `*out_task`, the task reference.
@@ -2216,6 +2937,22 @@ xenapi_status xenapi_host_set_hostname_live(const xenapi_session *session, const
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_set_hostname_live(const xenapi_session *session, const char *host, const char *hostname, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.set_hostname_live` (what xenapi_async_host_set_hostname_live
+ * gave) and gives its result as xenapi_host_set_hostname_live does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_set_hostname_live_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.shutdown_agent`.
@@ -2230,7 +2967,7 @@ xenapi_status xenapi_host_shutdown_agent(const xenapi_session *session, xenapi_e
 
 /**
  * Calls `Async.host.shutdown_agent`: `host.shutdown_agent` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_shutdown_agent_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -2240,6 +2977,22 @@ xenapi_status xenapi_host_shutdown_agent(const xenapi_session *session, xenapi_e
  * for every fallible function.
  */
 xenapi_status xenapi_async_host_shutdown_agent(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.shutdown_agent` (what xenapi_async_host_shutdown_agent gave)
+ * and gives its result as xenapi_host_shutdown_agent does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_shutdown_agent_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.restart_agent`.
@@ -2254,7 +3007,7 @@ xenapi_status xenapi_host_restart_agent(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.host.restart_agent`: `host.restart_agent` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_restart_agent_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2264,6 +3017,22 @@ xenapi_status xenapi_host_restart_agent(const xenapi_session *session, const cha
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_restart_agent(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.restart_agent` (what xenapi_async_host_restart_agent gave) and
+ * gives its result as xenapi_host_restart_agent does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_restart_agent_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.get_system_status_capabilities`.
@@ -2279,7 +3048,8 @@ xenapi_status xenapi_host_get_system_status_capabilities(const xenapi_session *s
 
 /**
  * Calls `Async.host.get_system_status_capabilities`: `host.get_system_status_capabilities` as a
- * server task. Wait for it with xenapi_task_wait.
+ * server task. Wait for it with xenapi_async_host_get_system_status_capabilities_wait (the typed
+ * result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2289,6 +3059,24 @@ xenapi_status xenapi_host_get_system_status_capabilities(const xenapi_session *s
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_get_system_status_capabilities(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.get_system_status_capabilities` (what
+ * xenapi_async_host_get_system_status_capabilities gave) and gives its result as
+ * xenapi_host_get_system_status_capabilities does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_host_get_system_status_capabilities_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `host.get_management_interface`.
@@ -2304,7 +3092,8 @@ xenapi_status xenapi_host_get_management_interface(const xenapi_session *session
 
 /**
  * Calls `Async.host.get_management_interface`: `host.get_management_interface` as a server task.
- * Wait for it with xenapi_task_wait.
+ * Wait for it with xenapi_async_host_get_management_interface_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2314,6 +3103,24 @@ xenapi_status xenapi_host_get_management_interface(const xenapi_session *session
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_get_management_interface(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.get_management_interface` (what
+ * xenapi_async_host_get_management_interface gave) and gives its result as
+ * xenapi_host_get_management_interface does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, PIF ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_host_get_management_interface_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `host.management_disable`.
@@ -2328,7 +3135,7 @@ xenapi_status xenapi_host_management_disable(const xenapi_session *session, xena
 
 /**
  * Calls `Async.host.management_disable`: `host.management_disable` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_host_management_disable_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -2338,6 +3145,22 @@ xenapi_status xenapi_host_management_disable(const xenapi_session *session, xena
  * for every fallible function.
  */
 xenapi_status xenapi_async_host_management_disable(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.management_disable` (what xenapi_async_host_management_disable
+ * gave) and gives its result as xenapi_host_management_disable does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_management_disable_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.local_management_reconfigure`.
@@ -2352,7 +3175,8 @@ xenapi_status xenapi_host_local_management_reconfigure(const xenapi_session *ses
 
 /**
  * Calls `Async.host.local_management_reconfigure`: `host.local_management_reconfigure` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_host_local_management_reconfigure_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `interface`: string.
  * Result: `*out_task`, the task reference.
@@ -2362,6 +3186,23 @@ xenapi_status xenapi_host_local_management_reconfigure(const xenapi_session *ses
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_local_management_reconfigure(const xenapi_session *session, const char *interface, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.local_management_reconfigure` (what
+ * xenapi_async_host_local_management_reconfigure gave) and gives its result as
+ * xenapi_host_local_management_reconfigure does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_local_management_reconfigure_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.management_reconfigure`.
@@ -2376,7 +3217,7 @@ xenapi_status xenapi_host_management_reconfigure(const xenapi_session *session, 
 
 /**
  * Calls `Async.host.management_reconfigure`: `host.management_reconfigure` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_host_management_reconfigure_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pif`: PIF ref.
  * Result: `*out_task`, the task reference.
@@ -2386,6 +3227,23 @@ xenapi_status xenapi_host_management_reconfigure(const xenapi_session *session, 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_management_reconfigure(const xenapi_session *session, const char *pif, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.management_reconfigure` (what
+ * xenapi_async_host_management_reconfigure gave) and gives its result as
+ * xenapi_host_management_reconfigure does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_management_reconfigure_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.syslog_reconfigure`.
@@ -2400,7 +3258,7 @@ xenapi_status xenapi_host_syslog_reconfigure(const xenapi_session *session, cons
 
 /**
  * Calls `Async.host.syslog_reconfigure`: `host.syslog_reconfigure` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_host_syslog_reconfigure_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2410,6 +3268,22 @@ xenapi_status xenapi_host_syslog_reconfigure(const xenapi_session *session, cons
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_syslog_reconfigure(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.syslog_reconfigure` (what xenapi_async_host_syslog_reconfigure
+ * gave) and gives its result as xenapi_host_syslog_reconfigure does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_syslog_reconfigure_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.evacuate`.
@@ -2423,7 +3297,8 @@ xenapi_status xenapi_async_host_syslog_reconfigure(const xenapi_session *session
 xenapi_status xenapi_host_evacuate(const xenapi_session *session, const char *host, const char *network, int64_t evacuate_batch_size, xenapi_error **err);
 
 /**
- * Calls `Async.host.evacuate`: `host.evacuate` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.evacuate`: `host.evacuate` as a server task. Wait for it with
+ * xenapi_async_host_evacuate_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `network`: network ref; `evacuate_batch_size`: int.
  * Result: `*out_task`, the task reference.
@@ -2433,6 +3308,22 @@ xenapi_status xenapi_host_evacuate(const xenapi_session *session, const char *ho
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_evacuate(const xenapi_session *session, const char *host, const char *network, int64_t evacuate_batch_size, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.evacuate` (what xenapi_async_host_evacuate gave) and gives its
+ * result as xenapi_host_evacuate does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_evacuate_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.get_uncooperative_resident_VMs`.
@@ -2449,7 +3340,8 @@ xenapi_status xenapi_host_get_uncooperative_resident_vms(const xenapi_session *s
 
 /**
  * Calls `Async.host.get_uncooperative_resident_VMs`: `host.get_uncooperative_resident_VMs` as a
- * server task. Wait for it with xenapi_task_wait.
+ * server task. Wait for it with xenapi_async_host_get_uncooperative_resident_vms_wait (the typed
+ * result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref (self).
  * Result: `*out_task`, the task reference.
@@ -2460,6 +3352,24 @@ xenapi_status xenapi_host_get_uncooperative_resident_vms(const xenapi_session *s
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_get_uncooperative_resident_vms(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.get_uncooperative_resident_VMs` (what
+ * xenapi_async_host_get_uncooperative_resident_vms gave) and gives its result as
+ * xenapi_host_get_uncooperative_resident_vms does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, VM ref set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_host_get_uncooperative_resident_vms_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
  * Calls `host.get_vms_which_prevent_evacuation`.
@@ -2475,7 +3385,8 @@ xenapi_status xenapi_host_get_vms_which_prevent_evacuation(const xenapi_session 
 
 /**
  * Calls `Async.host.get_vms_which_prevent_evacuation`: `host.get_vms_which_prevent_evacuation` as a
- * server task. Wait for it with xenapi_task_wait.
+ * server task. Wait for it with xenapi_async_host_get_vms_which_prevent_evacuation_wait (the typed
+ * result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref (self).
  * Result: `*out_task`, the task reference.
@@ -2485,6 +3396,24 @@ xenapi_status xenapi_host_get_vms_which_prevent_evacuation(const xenapi_session 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_get_vms_which_prevent_evacuation(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.get_vms_which_prevent_evacuation` (what
+ * xenapi_async_host_get_vms_which_prevent_evacuation gave) and gives its result as
+ * xenapi_host_get_vms_which_prevent_evacuation does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, (VM ref -> string set) map.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_string_list_map_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_host_get_vms_which_prevent_evacuation_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_string_list_map **out_result, xenapi_error **err);
 
 /**
  * Calls `host.assert_can_evacuate`.
@@ -2499,7 +3428,7 @@ xenapi_status xenapi_host_assert_can_evacuate(const xenapi_session *session, con
 
 /**
  * Calls `Async.host.assert_can_evacuate`: `host.assert_can_evacuate` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_host_assert_can_evacuate_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2509,6 +3438,23 @@ xenapi_status xenapi_host_assert_can_evacuate(const xenapi_session *session, con
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_assert_can_evacuate(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.assert_can_evacuate` (what
+ * xenapi_async_host_assert_can_evacuate gave) and gives its result as
+ * xenapi_host_assert_can_evacuate does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_assert_can_evacuate_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.forget_data_source_archives`.
@@ -2523,7 +3469,8 @@ xenapi_status xenapi_host_forget_data_source_archives(const xenapi_session *sess
 
 /**
  * Calls `Async.host.forget_data_source_archives`: `host.forget_data_source_archives` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_host_forget_data_source_archives_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `data_source`: string.
  * Result: `*out_task`, the task reference.
@@ -2533,6 +3480,23 @@ xenapi_status xenapi_host_forget_data_source_archives(const xenapi_session *sess
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_forget_data_source_archives(const xenapi_session *session, const char *host, const char *data_source, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.forget_data_source_archives` (what
+ * xenapi_async_host_forget_data_source_archives gave) and gives its result as
+ * xenapi_host_forget_data_source_archives does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_forget_data_source_archives_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.query_data_source`.
@@ -2548,7 +3512,7 @@ xenapi_status xenapi_host_query_data_source(const xenapi_session *session, const
 
 /**
  * Calls `Async.host.query_data_source`: `host.query_data_source` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_query_data_source_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `data_source`: string.
  * Result: `*out_task`, the task reference.
@@ -2558,6 +3522,23 @@ xenapi_status xenapi_host_query_data_source(const xenapi_session *session, const
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_query_data_source(const xenapi_session *session, const char *host, const char *data_source, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.query_data_source` (what xenapi_async_host_query_data_source
+ * gave) and gives its result as xenapi_host_query_data_source does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, float.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_host_query_data_source_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, double *out_result, xenapi_error **err);
 
 /**
  * Calls `host.record_data_source`.
@@ -2572,7 +3553,7 @@ xenapi_status xenapi_host_record_data_source(const xenapi_session *session, cons
 
 /**
  * Calls `Async.host.record_data_source`: `host.record_data_source` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_host_record_data_source_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `data_source`: string.
  * Result: `*out_task`, the task reference.
@@ -2582,6 +3563,22 @@ xenapi_status xenapi_host_record_data_source(const xenapi_session *session, cons
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_record_data_source(const xenapi_session *session, const char *host, const char *data_source, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.record_data_source` (what xenapi_async_host_record_data_source
+ * gave) and gives its result as xenapi_host_record_data_source does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_record_data_source_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.get_data_sources`.
@@ -2597,7 +3594,7 @@ xenapi_status xenapi_host_get_data_sources(const xenapi_session *session, const 
 
 /**
  * Calls `Async.host.get_data_sources`: `host.get_data_sources` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_get_data_sources_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2607,6 +3604,23 @@ xenapi_status xenapi_host_get_data_sources(const xenapi_session *session, const 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_get_data_sources(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.get_data_sources` (what xenapi_async_host_get_data_sources
+ * gave) and gives its result as xenapi_host_get_data_sources does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, data_source record set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_data_source_record_list_free;
+ * on failure it is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_host_get_data_sources_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_data_source_record_list **out_result, xenapi_error **err);
 
 /**
  * Calls `host.emergency_ha_disable`.
@@ -2621,7 +3635,7 @@ xenapi_status xenapi_host_emergency_ha_disable(const xenapi_session *session, bo
 
 /**
  * Calls `Async.host.emergency_ha_disable`: `host.emergency_ha_disable` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_host_emergency_ha_disable_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `soft`: bool.
  * Result: `*out_task`, the task reference.
@@ -2631,6 +3645,23 @@ xenapi_status xenapi_host_emergency_ha_disable(const xenapi_session *session, bo
  * for every fallible function.
  */
 xenapi_status xenapi_async_host_emergency_ha_disable(const xenapi_session *session, bool soft, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.emergency_ha_disable` (what
+ * xenapi_async_host_emergency_ha_disable gave) and gives its result as
+ * xenapi_host_emergency_ha_disable does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_emergency_ha_disable_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.power_on`.
@@ -2644,7 +3675,8 @@ xenapi_status xenapi_async_host_emergency_ha_disable(const xenapi_session *sessi
 xenapi_status xenapi_host_power_on(const xenapi_session *session, const char *host, xenapi_error **err);
 
 /**
- * Calls `Async.host.power_on`: `host.power_on` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.power_on`: `host.power_on` as a server task. Wait for it with
+ * xenapi_async_host_power_on_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2654,6 +3686,22 @@ xenapi_status xenapi_host_power_on(const xenapi_session *session, const char *ho
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_power_on(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.power_on` (what xenapi_async_host_power_on gave) and gives its
+ * result as xenapi_host_power_on does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_power_on_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.destroy`.
@@ -2667,7 +3715,8 @@ xenapi_status xenapi_async_host_power_on(const xenapi_session *session, const ch
 xenapi_status xenapi_host_destroy(const xenapi_session *session, const char *host, xenapi_error **err);
 
 /**
- * Calls `Async.host.destroy`: `host.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.destroy`: `host.destroy` as a server task. Wait for it with
+ * xenapi_async_host_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref (self).
  * Result: `*out_task`, the task reference.
@@ -2677,6 +3726,22 @@ xenapi_status xenapi_host_destroy(const xenapi_session *session, const char *hos
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_destroy(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.destroy` (what xenapi_async_host_destroy gave) and gives its
+ * result as xenapi_host_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.license_remove`.
@@ -2691,7 +3756,7 @@ xenapi_status xenapi_host_license_remove(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.host.license_remove`: `host.license_remove` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_license_remove_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2701,6 +3766,22 @@ xenapi_status xenapi_host_license_remove(const xenapi_session *session, const ch
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_license_remove(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.license_remove` (what xenapi_async_host_license_remove gave)
+ * and gives its result as xenapi_host_license_remove does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_license_remove_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.license_add`.
@@ -2716,7 +3797,7 @@ xenapi_status xenapi_host_license_add(const xenapi_session *session, const char 
 
 /**
  * Calls `Async.host.license_add`: `host.license_add` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_license_add_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `contents`: string.
  * Result: `*out_task`, the task reference.
@@ -2727,6 +3808,22 @@ xenapi_status xenapi_host_license_add(const xenapi_session *session, const char 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_license_add(const xenapi_session *session, const char *host, const char *contents, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.license_add` (what xenapi_async_host_license_add gave) and
+ * gives its result as xenapi_host_license_add does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_license_add_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.license_apply`.
@@ -2743,7 +3840,7 @@ xenapi_status xenapi_host_license_apply(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.host.license_apply`: `host.license_apply` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_license_apply_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `contents`: string.
  * Result: `*out_task`, the task reference.
@@ -2755,6 +3852,22 @@ xenapi_status xenapi_host_license_apply(const xenapi_session *session, const cha
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_license_apply(const xenapi_session *session, const char *host, const char *contents, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.license_apply` (what xenapi_async_host_license_apply gave) and
+ * gives its result as xenapi_host_license_apply does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_license_apply_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.list_methods`.
@@ -2770,7 +3883,7 @@ xenapi_status xenapi_host_list_methods(const xenapi_session *session, xenapi_str
 
 /**
  * Calls `Async.host.list_methods`: `host.list_methods` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_list_methods_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -2780,6 +3893,23 @@ xenapi_status xenapi_host_list_methods(const xenapi_session *session, xenapi_str
  * for every fallible function.
  */
 xenapi_status xenapi_async_host_list_methods(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.list_methods` (what xenapi_async_host_list_methods gave) and
+ * gives its result as xenapi_host_list_methods does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_host_list_methods_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
  * Calls `host.bugreport_upload`.
@@ -2794,7 +3924,7 @@ xenapi_status xenapi_host_bugreport_upload(const xenapi_session *session, const 
 
 /**
  * Calls `Async.host.bugreport_upload`: `host.bugreport_upload` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_bugreport_upload_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `url`: string; `options`: (string -> string) map.
  * Result: `*out_task`, the task reference.
@@ -2804,6 +3934,22 @@ xenapi_status xenapi_host_bugreport_upload(const xenapi_session *session, const 
  * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_bugreport_upload(const xenapi_session *session, const char *host, const char *url, const xenapi_string_map *options, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.bugreport_upload` (what xenapi_async_host_bugreport_upload
+ * gave) and gives its result as xenapi_host_bugreport_upload does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_bugreport_upload_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.send_debug_keys`.
@@ -2818,7 +3964,7 @@ xenapi_status xenapi_host_send_debug_keys(const xenapi_session *session, const c
 
 /**
  * Calls `Async.host.send_debug_keys`: `host.send_debug_keys` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_send_debug_keys_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `keys`: string.
  * Result: `*out_task`, the task reference.
@@ -2828,6 +3974,22 @@ xenapi_status xenapi_host_send_debug_keys(const xenapi_session *session, const c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_send_debug_keys(const xenapi_session *session, const char *host, const char *keys, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.send_debug_keys` (what xenapi_async_host_send_debug_keys gave)
+ * and gives its result as xenapi_host_send_debug_keys does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_send_debug_keys_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.get_log`.
@@ -2842,7 +4004,8 @@ xenapi_status xenapi_async_host_send_debug_keys(const xenapi_session *session, c
 xenapi_status xenapi_host_get_log(const xenapi_session *session, const char *host, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.host.get_log`: `host.get_log` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.get_log`: `host.get_log` as a server task. Wait for it with
+ * xenapi_async_host_get_log_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2852,6 +4015,23 @@ xenapi_status xenapi_host_get_log(const xenapi_session *session, const char *hos
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_get_log(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.get_log` (what xenapi_async_host_get_log gave) and gives its
+ * result as xenapi_host_get_log does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_host_get_log_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `host.dmesg_clear`.
@@ -2867,7 +4047,7 @@ xenapi_status xenapi_host_dmesg_clear(const xenapi_session *session, const char 
 
 /**
  * Calls `Async.host.dmesg_clear`: `host.dmesg_clear` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_dmesg_clear_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2877,6 +4057,23 @@ xenapi_status xenapi_host_dmesg_clear(const xenapi_session *session, const char 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_dmesg_clear(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.dmesg_clear` (what xenapi_async_host_dmesg_clear gave) and
+ * gives its result as xenapi_host_dmesg_clear does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_host_dmesg_clear_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `host.dmesg`.
@@ -2891,7 +4088,8 @@ xenapi_status xenapi_async_host_dmesg_clear(const xenapi_session *session, const
 xenapi_status xenapi_host_dmesg(const xenapi_session *session, const char *host, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.host.dmesg`: `host.dmesg` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.dmesg`: `host.dmesg` as a server task. Wait for it with
+ * xenapi_async_host_dmesg_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2901,6 +4099,23 @@ xenapi_status xenapi_host_dmesg(const xenapi_session *session, const char *host,
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_dmesg(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.dmesg` (what xenapi_async_host_dmesg gave) and gives its result
+ * as xenapi_host_dmesg does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_host_dmesg_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `host.reboot`.
@@ -2914,7 +4129,8 @@ xenapi_status xenapi_async_host_dmesg(const xenapi_session *session, const char 
 xenapi_status xenapi_host_reboot(const xenapi_session *session, const char *host, xenapi_error **err);
 
 /**
- * Calls `Async.host.reboot`: `host.reboot` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.reboot`: `host.reboot` as a server task. Wait for it with
+ * xenapi_async_host_reboot_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2924,6 +4140,22 @@ xenapi_status xenapi_host_reboot(const xenapi_session *session, const char *host
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_reboot(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.reboot` (what xenapi_async_host_reboot gave) and gives its
+ * result as xenapi_host_reboot does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_reboot_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.shutdown`.
@@ -2937,7 +4169,8 @@ xenapi_status xenapi_async_host_reboot(const xenapi_session *session, const char
 xenapi_status xenapi_host_shutdown(const xenapi_session *session, const char *host, xenapi_error **err);
 
 /**
- * Calls `Async.host.shutdown`: `host.shutdown` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.shutdown`: `host.shutdown` as a server task. Wait for it with
+ * xenapi_async_host_shutdown_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2947,6 +4180,22 @@ xenapi_status xenapi_host_shutdown(const xenapi_session *session, const char *ho
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_shutdown(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.shutdown` (what xenapi_async_host_shutdown gave) and gives its
+ * result as xenapi_host_shutdown does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_shutdown_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.enable`.
@@ -2960,7 +4209,8 @@ xenapi_status xenapi_async_host_shutdown(const xenapi_session *session, const ch
 xenapi_status xenapi_host_enable(const xenapi_session *session, const char *host, xenapi_error **err);
 
 /**
- * Calls `Async.host.enable`: `host.enable` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.enable`: `host.enable` as a server task. Wait for it with
+ * xenapi_async_host_enable_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2970,6 +4220,22 @@ xenapi_status xenapi_host_enable(const xenapi_session *session, const char *host
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_enable(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.enable` (what xenapi_async_host_enable gave) and gives its
+ * result as xenapi_host_enable does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_enable_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.disable`.
@@ -2983,7 +4249,8 @@ xenapi_status xenapi_async_host_enable(const xenapi_session *session, const char
 xenapi_status xenapi_host_disable(const xenapi_session *session, const char *host, xenapi_error **err);
 
 /**
- * Calls `Async.host.disable`: `host.disable` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.disable`: `host.disable` as a server task. Wait for it with
+ * xenapi_async_host_disable_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2993,6 +4260,22 @@ xenapi_status xenapi_host_disable(const xenapi_session *session, const char *hos
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_disable(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.disable` (what xenapi_async_host_disable gave) and gives its
+ * result as xenapi_host_disable does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_disable_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.set_display`.

@@ -165,7 +165,7 @@ xenapi_status xenapi_host_crashdump_upload(const xenapi_session *session, const 
 
 /**
  * Calls `Async.host_crashdump.upload`: `host_crashdump.upload` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_crashdump_upload_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host_crashdump`: host_crashdump ref (self); `url`: string; `options`: (string ->
  * string) map.
@@ -176,6 +176,22 @@ xenapi_status xenapi_host_crashdump_upload(const xenapi_session *session, const 
  * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_crashdump_upload(const xenapi_session *session, const char *host_crashdump, const char *url, const xenapi_string_map *options, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host_crashdump.upload` (what xenapi_async_host_crashdump_upload
+ * gave) and gives its result as xenapi_host_crashdump_upload does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_crashdump_upload_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host_crashdump.destroy`.
@@ -190,7 +206,7 @@ xenapi_status xenapi_host_crashdump_destroy(const xenapi_session *session, const
 
 /**
  * Calls `Async.host_crashdump.destroy`: `host_crashdump.destroy` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_crashdump_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host_crashdump`: host_crashdump ref (self).
  * Result: `*out_task`, the task reference.
@@ -200,6 +216,22 @@ xenapi_status xenapi_host_crashdump_destroy(const xenapi_session *session, const
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_crashdump_destroy(const xenapi_session *session, const char *host_crashdump, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host_crashdump.destroy` (what xenapi_async_host_crashdump_destroy
+ * gave) and gives its result as xenapi_host_crashdump_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_crashdump_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host_crashdump.remove_from_other_config`.

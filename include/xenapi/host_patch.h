@@ -244,7 +244,7 @@ xenapi_status xenapi_host_patch_apply(const xenapi_session *session, const char 
 
 /**
  * Calls `Async.host_patch.apply`: `host_patch.apply` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_patch_apply_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host_patch`: host_patch ref (self).
  * Result: `*out_task`, the task reference.
@@ -255,6 +255,23 @@ xenapi_status xenapi_host_patch_apply(const xenapi_session *session, const char 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_patch_apply(const xenapi_session *session, const char *host_patch, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host_patch.apply` (what xenapi_async_host_patch_apply gave) and
+ * gives its result as xenapi_host_patch_apply does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_host_patch_apply_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `host_patch.destroy`.
@@ -270,7 +287,7 @@ xenapi_status xenapi_host_patch_destroy(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.host_patch.destroy`: `host_patch.destroy` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_patch_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host_patch`: host_patch ref (self).
  * Result: `*out_task`, the task reference.
@@ -281,6 +298,22 @@ xenapi_status xenapi_host_patch_destroy(const xenapi_session *session, const cha
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_patch_destroy(const xenapi_session *session, const char *host_patch, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host_patch.destroy` (what xenapi_async_host_patch_destroy gave) and
+ * gives its result as xenapi_host_patch_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_patch_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host_patch.remove_from_other_config`.

@@ -83,7 +83,8 @@ xenapi_status xenapi_lvhd_enable_thin_provisioning(const xenapi_session *session
 
 /**
  * Calls `Async.LVHD.enable_thin_provisioning`: `LVHD.enable_thin_provisioning` as a server task.
- * Wait for it with xenapi_task_wait.
+ * Wait for it with xenapi_async_lvhd_enable_thin_provisioning_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `sr`: SR ref; `initial_allocation`: int; `allocation_quantum`: int.
  * Result: `*out_task`, the task reference.
@@ -93,6 +94,24 @@ xenapi_status xenapi_lvhd_enable_thin_provisioning(const xenapi_session *session
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_lvhd_enable_thin_provisioning(const xenapi_session *session, const char *host, const char *sr, int64_t initial_allocation, int64_t allocation_quantum, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.LVHD.enable_thin_provisioning` (what
+ * xenapi_async_lvhd_enable_thin_provisioning gave) and gives its result as
+ * xenapi_lvhd_enable_thin_provisioning does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_lvhd_enable_thin_provisioning_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `LVHD.get_uuid`.

@@ -179,7 +179,8 @@ xenapi_status xenapi_message_get_all_records_where(const xenapi_session *session
 
 /**
  * Calls `Async.message.get_all_records_where`: `message.get_all_records_where` as a server task.
- * Wait for it with xenapi_task_wait.
+ * Wait for it with xenapi_async_message_get_all_records_where_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `expr`: string.
  * Result: `*out_task`, the task reference.
@@ -189,6 +190,24 @@ xenapi_status xenapi_message_get_all_records_where(const xenapi_session *session
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_message_get_all_records_where(const xenapi_session *session, const char *expr, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.message.get_all_records_where` (what
+ * xenapi_async_message_get_all_records_where gave) and gives its result as
+ * xenapi_message_get_all_records_where does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, (message ref -> message record) map.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_message_record_map_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_message_get_all_records_where_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_message_record_map **out_result, xenapi_error **err);
 
 /**
  * Calls `message.get_all_records`.
@@ -204,7 +223,7 @@ xenapi_status xenapi_message_get_all_records(const xenapi_session *session, xena
 
 /**
  * Calls `Async.message.get_all_records`: `message.get_all_records` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_message_get_all_records_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -214,6 +233,23 @@ xenapi_status xenapi_message_get_all_records(const xenapi_session *session, xena
  * for every fallible function.
  */
 xenapi_status xenapi_async_message_get_all_records(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.message.get_all_records` (what xenapi_async_message_get_all_records
+ * gave) and gives its result as xenapi_message_get_all_records does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, (message ref -> message record) map.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_message_record_map_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_message_get_all_records_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_message_record_map **out_result, xenapi_error **err);
 
 /**
  * Calls `message.get_by_uuid`.
@@ -229,7 +265,7 @@ xenapi_status xenapi_message_get_by_uuid(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.message.get_by_uuid`: `message.get_by_uuid` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_message_get_by_uuid_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `uuid`: string.
  * Result: `*out_task`, the task reference.
@@ -239,6 +275,23 @@ xenapi_status xenapi_message_get_by_uuid(const xenapi_session *session, const ch
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_message_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.message.get_by_uuid` (what xenapi_async_message_get_by_uuid gave)
+ * and gives its result as xenapi_message_get_by_uuid does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, message ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_message_get_by_uuid_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `message.get_record`.
@@ -254,7 +307,7 @@ xenapi_status xenapi_message_get_record(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.message.get_record`: `message.get_record` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_message_get_record_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `message`: message ref (self).
  * Result: `*out_task`, the task reference.
@@ -264,6 +317,23 @@ xenapi_status xenapi_message_get_record(const xenapi_session *session, const cha
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_message_get_record(const xenapi_session *session, const char *message, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.message.get_record` (what xenapi_async_message_get_record gave) and
+ * gives its result as xenapi_message_get_record does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, message record.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_message_record_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_message_get_record_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_message_record **out_result, xenapi_error **err);
 
 /**
  * Calls `message.get_since`.
@@ -279,7 +349,7 @@ xenapi_status xenapi_message_get_since(const xenapi_session *session, int64_t si
 
 /**
  * Calls `Async.message.get_since`: `message.get_since` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_message_get_since_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `since`: datetime (Unix seconds, UTC).
  * Result: `*out_task`, the task reference.
@@ -289,6 +359,23 @@ xenapi_status xenapi_message_get_since(const xenapi_session *session, int64_t si
  * for every fallible function.
  */
 xenapi_status xenapi_async_message_get_since(const xenapi_session *session, int64_t since, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.message.get_since` (what xenapi_async_message_get_since gave) and
+ * gives its result as xenapi_message_get_since does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, (message ref -> message record) map.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_message_record_map_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_message_get_since_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_message_record_map **out_result, xenapi_error **err);
 
 /**
  * Calls `message.get_all`.
@@ -304,7 +391,7 @@ xenapi_status xenapi_message_get_all(const xenapi_session *session, xenapi_strin
 
 /**
  * Calls `Async.message.get_all`: `message.get_all` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_message_get_all_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -314,6 +401,23 @@ xenapi_status xenapi_message_get_all(const xenapi_session *session, xenapi_strin
  * for every fallible function.
  */
 xenapi_status xenapi_async_message_get_all(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.message.get_all` (what xenapi_async_message_get_all gave) and gives
+ * its result as xenapi_message_get_all does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, message ref set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_message_get_all_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
  * Calls `message.get`.
@@ -328,7 +432,8 @@ xenapi_status xenapi_async_message_get_all(const xenapi_session *session, char *
 xenapi_status xenapi_message_get(const xenapi_session *session, xenapi_cls cls, const char *obj_uuid, int64_t since, xenapi_message_record_map **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.message.get`: `message.get` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.message.get`: `message.get` as a server task. Wait for it with
+ * xenapi_async_message_get_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `cls`: enum cls; `obj_uuid`: string; `since`: datetime (Unix seconds, UTC).
  * Result: `*out_task`, the task reference.
@@ -338,6 +443,23 @@ xenapi_status xenapi_message_get(const xenapi_session *session, xenapi_cls cls, 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_message_get(const xenapi_session *session, xenapi_cls cls, const char *obj_uuid, int64_t since, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.message.get` (what xenapi_async_message_get gave) and gives its
+ * result as xenapi_message_get does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, (message ref -> message record) map.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_message_record_map_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_message_get_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_message_record_map **out_result, xenapi_error **err);
 
 /**
  * Calls `message.destroy_many`.
@@ -353,7 +475,7 @@ xenapi_status xenapi_message_destroy_many(const xenapi_session *session, const x
 
 /**
  * Calls `Async.message.destroy_many`: `message.destroy_many` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_message_destroy_many_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `messages`: message ref set.
  * Result: `*out_task`, the task reference.
@@ -364,6 +486,22 @@ xenapi_status xenapi_message_destroy_many(const xenapi_session *session, const x
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_message_destroy_many(const xenapi_session *session, const xenapi_string_list *messages, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.message.destroy_many` (what xenapi_async_message_destroy_many gave)
+ * and gives its result as xenapi_message_destroy_many does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_message_destroy_many_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `message.destroy`.
@@ -378,7 +516,7 @@ xenapi_status xenapi_message_destroy(const xenapi_session *session, const char *
 
 /**
  * Calls `Async.message.destroy`: `message.destroy` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_message_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `message`: message ref (self).
  * Result: `*out_task`, the task reference.
@@ -388,6 +526,22 @@ xenapi_status xenapi_message_destroy(const xenapi_session *session, const char *
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_message_destroy(const xenapi_session *session, const char *message, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.message.destroy` (what xenapi_async_message_destroy gave) and gives
+ * its result as xenapi_message_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_message_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `message.create`.
@@ -403,7 +557,7 @@ xenapi_status xenapi_message_create(const xenapi_session *session, const char *n
 
 /**
  * Calls `Async.message.create`: `message.create` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_message_create_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `name`: string; `priority`: int; `cls`: enum cls; `obj_uuid`: string; `body`: string.
  * Result: `*out_task`, the task reference.
@@ -413,6 +567,23 @@ xenapi_status xenapi_message_create(const xenapi_session *session, const char *n
  * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_message_create(const xenapi_session *session, const char *name, int64_t priority, xenapi_cls cls, const char *obj_uuid, const char *body, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.message.create` (what xenapi_async_message_create gave) and gives
+ * its result as xenapi_message_create does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, message ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_message_create_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 #ifdef __cplusplus
 }

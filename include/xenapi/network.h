@@ -337,7 +337,7 @@ xenapi_status xenapi_network_remove_purpose(const xenapi_session *session, const
 
 /**
  * Calls `Async.network.remove_purpose`: `network.remove_purpose` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_network_remove_purpose_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `network`: network ref (self); `value`: enum network_purpose.
  * Result: `*out_task`, the task reference.
@@ -347,6 +347,22 @@ xenapi_status xenapi_network_remove_purpose(const xenapi_session *session, const
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_network_remove_purpose(const xenapi_session *session, const char *network, xenapi_network_purpose value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.network.remove_purpose` (what xenapi_async_network_remove_purpose
+ * gave) and gives its result as xenapi_network_remove_purpose does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_network_remove_purpose_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `network.add_purpose`.
@@ -362,7 +378,7 @@ xenapi_status xenapi_network_add_purpose(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.network.add_purpose`: `network.add_purpose` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_network_add_purpose_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `network`: network ref (self); `value`: enum network_purpose.
  * Result: `*out_task`, the task reference.
@@ -373,6 +389,22 @@ xenapi_status xenapi_network_add_purpose(const xenapi_session *session, const ch
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_network_add_purpose(const xenapi_session *session, const char *network, xenapi_network_purpose value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.network.add_purpose` (what xenapi_async_network_add_purpose gave)
+ * and gives its result as xenapi_network_add_purpose does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_network_add_purpose_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `network.set_default_locking_mode`.
@@ -387,7 +419,8 @@ xenapi_status xenapi_network_set_default_locking_mode(const xenapi_session *sess
 
 /**
  * Calls `Async.network.set_default_locking_mode`: `network.set_default_locking_mode` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_network_set_default_locking_mode_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `network`: network ref; `value`: enum network_default_locking_mode.
  * Result: `*out_task`, the task reference.
@@ -397,6 +430,23 @@ xenapi_status xenapi_network_set_default_locking_mode(const xenapi_session *sess
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_network_set_default_locking_mode(const xenapi_session *session, const char *network, xenapi_network_default_locking_mode value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.network.set_default_locking_mode` (what
+ * xenapi_async_network_set_default_locking_mode gave) and gives its result as
+ * xenapi_network_set_default_locking_mode does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_network_set_default_locking_mode_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `network.create_new_blob`.
@@ -412,7 +462,7 @@ xenapi_status xenapi_network_create_new_blob(const xenapi_session *session, cons
 
 /**
  * Calls `Async.network.create_new_blob`: `network.create_new_blob` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_network_create_new_blob_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `network`: network ref; `name`: string; `mime_type`: string; `public_`: bool.
  * Result: `*out_task`, the task reference.
@@ -422,6 +472,23 @@ xenapi_status xenapi_network_create_new_blob(const xenapi_session *session, cons
  * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_network_create_new_blob(const xenapi_session *session, const char *network, const char *name, const char *mime_type, bool public_, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.network.create_new_blob` (what xenapi_async_network_create_new_blob
+ * gave) and gives its result as xenapi_network_create_new_blob does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, blob ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_network_create_new_blob_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `network.remove_tags`.
@@ -740,7 +807,7 @@ xenapi_status xenapi_network_destroy(const xenapi_session *session, const char *
 
 /**
  * Calls `Async.network.destroy`: `network.destroy` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_network_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `network`: network ref (self).
  * Result: `*out_task`, the task reference.
@@ -750,6 +817,22 @@ xenapi_status xenapi_network_destroy(const xenapi_session *session, const char *
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_network_destroy(const xenapi_session *session, const char *network, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.network.destroy` (what xenapi_async_network_destroy gave) and gives
+ * its result as xenapi_network_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_network_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `network.create`.
@@ -765,7 +848,7 @@ xenapi_status xenapi_network_create(const xenapi_session *session, const xenapi_
 
 /**
  * Calls `Async.network.create`: `network.create` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_network_create_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `args`: network record.
  * Result: `*out_task`, the task reference.
@@ -775,6 +858,23 @@ xenapi_status xenapi_network_create(const xenapi_session *session, const xenapi_
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_network_create(const xenapi_session *session, const xenapi_network_record *args, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.network.create` (what xenapi_async_network_create gave) and gives
+ * its result as xenapi_network_create does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, network ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_network_create_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `network.get_by_uuid`.

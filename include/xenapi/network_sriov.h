@@ -174,7 +174,8 @@ xenapi_status xenapi_network_sriov_get_remaining_capacity(const xenapi_session *
 
 /**
  * Calls `Async.network_sriov.get_remaining_capacity`: `network_sriov.get_remaining_capacity` as a
- * server task. Wait for it with xenapi_task_wait.
+ * server task. Wait for it with xenapi_async_network_sriov_get_remaining_capacity_wait (the typed
+ * result) or xenapi_task_wait.
  *
  * Parameters: `network_sriov`: network_sriov ref (self).
  * Result: `*out_task`, the task reference.
@@ -184,6 +185,24 @@ xenapi_status xenapi_network_sriov_get_remaining_capacity(const xenapi_session *
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_network_sriov_get_remaining_capacity(const xenapi_session *session, const char *network_sriov, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.network_sriov.get_remaining_capacity` (what
+ * xenapi_async_network_sriov_get_remaining_capacity gave) and gives its result as
+ * xenapi_network_sriov_get_remaining_capacity does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, int.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_network_sriov_get_remaining_capacity_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, int64_t *out_result, xenapi_error **err);
 
 /**
  * Calls `network_sriov.destroy`.
@@ -198,7 +217,7 @@ xenapi_status xenapi_network_sriov_destroy(const xenapi_session *session, const 
 
 /**
  * Calls `Async.network_sriov.destroy`: `network_sriov.destroy` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_network_sriov_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `network_sriov`: network_sriov ref (self).
  * Result: `*out_task`, the task reference.
@@ -208,6 +227,22 @@ xenapi_status xenapi_network_sriov_destroy(const xenapi_session *session, const 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_network_sriov_destroy(const xenapi_session *session, const char *network_sriov, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.network_sriov.destroy` (what xenapi_async_network_sriov_destroy
+ * gave) and gives its result as xenapi_network_sriov_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_network_sriov_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `network_sriov.create`.
@@ -223,7 +258,7 @@ xenapi_status xenapi_network_sriov_create(const xenapi_session *session, const c
 
 /**
  * Calls `Async.network_sriov.create`: `network_sriov.create` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_network_sriov_create_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pif`: PIF ref; `network`: network ref.
  * Result: `*out_task`, the task reference.
@@ -233,6 +268,23 @@ xenapi_status xenapi_network_sriov_create(const xenapi_session *session, const c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_network_sriov_create(const xenapi_session *session, const char *pif, const char *network, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.network_sriov.create` (what xenapi_async_network_sriov_create gave)
+ * and gives its result as xenapi_network_sriov_create does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, network_sriov ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_network_sriov_create_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `network_sriov.get_configuration_mode`.

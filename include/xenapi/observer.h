@@ -221,7 +221,7 @@ xenapi_status xenapi_observer_set_components(const xenapi_session *session, cons
 
 /**
  * Calls `Async.Observer.set_components`: `Observer.set_components` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_observer_set_components_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `observer`: Observer ref (self); `value`: string set.
  * Result: `*out_task`, the task reference.
@@ -232,6 +232,22 @@ xenapi_status xenapi_observer_set_components(const xenapi_session *session, cons
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_observer_set_components(const xenapi_session *session, const char *observer, const xenapi_string_list *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.Observer.set_components` (what xenapi_async_observer_set_components
+ * gave) and gives its result as xenapi_observer_set_components does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_observer_set_components_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `Observer.set_endpoints`.
@@ -247,7 +263,7 @@ xenapi_status xenapi_observer_set_endpoints(const xenapi_session *session, const
 
 /**
  * Calls `Async.Observer.set_endpoints`: `Observer.set_endpoints` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_observer_set_endpoints_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `observer`: Observer ref (self); `value`: string set.
  * Result: `*out_task`, the task reference.
@@ -258,6 +274,22 @@ xenapi_status xenapi_observer_set_endpoints(const xenapi_session *session, const
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_observer_set_endpoints(const xenapi_session *session, const char *observer, const xenapi_string_list *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.Observer.set_endpoints` (what xenapi_async_observer_set_endpoints
+ * gave) and gives its result as xenapi_observer_set_endpoints does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_observer_set_endpoints_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `Observer.set_attributes`.
@@ -273,7 +305,7 @@ xenapi_status xenapi_observer_set_attributes(const xenapi_session *session, cons
 
 /**
  * Calls `Async.Observer.set_attributes`: `Observer.set_attributes` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_observer_set_attributes_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `observer`: Observer ref (self); `value`: (string -> string) map.
  * Result: `*out_task`, the task reference.
@@ -284,6 +316,22 @@ xenapi_status xenapi_observer_set_attributes(const xenapi_session *session, cons
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_observer_set_attributes(const xenapi_session *session, const char *observer, const xenapi_string_map *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.Observer.set_attributes` (what xenapi_async_observer_set_attributes
+ * gave) and gives its result as xenapi_observer_set_attributes does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_observer_set_attributes_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `Observer.set_enabled`.
@@ -299,7 +347,7 @@ xenapi_status xenapi_observer_set_enabled(const xenapi_session *session, const c
 
 /**
  * Calls `Async.Observer.set_enabled`: `Observer.set_enabled` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_observer_set_enabled_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `observer`: Observer ref (self); `value`: bool.
  * Result: `*out_task`, the task reference.
@@ -310,6 +358,22 @@ xenapi_status xenapi_observer_set_enabled(const xenapi_session *session, const c
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_observer_set_enabled(const xenapi_session *session, const char *observer, bool value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.Observer.set_enabled` (what xenapi_async_observer_set_enabled gave)
+ * and gives its result as xenapi_observer_set_enabled does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_observer_set_enabled_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `Observer.set_hosts`.
@@ -325,7 +389,7 @@ xenapi_status xenapi_observer_set_hosts(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.Observer.set_hosts`: `Observer.set_hosts` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_observer_set_hosts_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `observer`: Observer ref (self); `value`: host ref set.
  * Result: `*out_task`, the task reference.
@@ -336,6 +400,22 @@ xenapi_status xenapi_observer_set_hosts(const xenapi_session *session, const cha
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_observer_set_hosts(const xenapi_session *session, const char *observer, const xenapi_string_list *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.Observer.set_hosts` (what xenapi_async_observer_set_hosts gave) and
+ * gives its result as xenapi_observer_set_hosts does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_observer_set_hosts_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `Observer.set_name_description`.
@@ -488,7 +568,7 @@ xenapi_status xenapi_observer_destroy(const xenapi_session *session, const char 
 
 /**
  * Calls `Async.Observer.destroy`: `Observer.destroy` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_observer_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `observer`: Observer ref (self).
  * Result: `*out_task`, the task reference.
@@ -499,6 +579,22 @@ xenapi_status xenapi_observer_destroy(const xenapi_session *session, const char 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_observer_destroy(const xenapi_session *session, const char *observer, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.Observer.destroy` (what xenapi_async_observer_destroy gave) and
+ * gives its result as xenapi_observer_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_observer_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `Observer.create`.
@@ -515,7 +611,7 @@ xenapi_status xenapi_observer_create(const xenapi_session *session, const xenapi
 
 /**
  * Calls `Async.Observer.create`: `Observer.create` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_observer_create_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `args`: Observer record.
  * Result: `*out_task`, the task reference.
@@ -526,6 +622,23 @@ xenapi_status xenapi_observer_create(const xenapi_session *session, const xenapi
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_observer_create(const xenapi_session *session, const xenapi_observer_record *args, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.Observer.create` (what xenapi_async_observer_create gave) and gives
+ * its result as xenapi_observer_create does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, Observer ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_observer_create_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `Observer.get_by_uuid`.

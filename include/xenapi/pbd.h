@@ -180,7 +180,7 @@ xenapi_status xenapi_pbd_set_device_config(const xenapi_session *session, const 
 
 /**
  * Calls `Async.PBD.set_device_config`: `PBD.set_device_config` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pbd_set_device_config_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pbd`: PBD ref (self); `value`: (string -> string) map.
  * Result: `*out_task`, the task reference.
@@ -190,6 +190,22 @@ xenapi_status xenapi_pbd_set_device_config(const xenapi_session *session, const 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pbd_set_device_config(const xenapi_session *session, const char *pbd, const xenapi_string_map *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.PBD.set_device_config` (what xenapi_async_pbd_set_device_config
+ * gave) and gives its result as xenapi_pbd_set_device_config does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pbd_set_device_config_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `PBD.unplug`.
@@ -203,7 +219,8 @@ xenapi_status xenapi_async_pbd_set_device_config(const xenapi_session *session, 
 xenapi_status xenapi_pbd_unplug(const xenapi_session *session, const char *pbd, xenapi_error **err);
 
 /**
- * Calls `Async.PBD.unplug`: `PBD.unplug` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.PBD.unplug`: `PBD.unplug` as a server task. Wait for it with
+ * xenapi_async_pbd_unplug_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pbd`: PBD ref (self).
  * Result: `*out_task`, the task reference.
@@ -213,6 +230,22 @@ xenapi_status xenapi_pbd_unplug(const xenapi_session *session, const char *pbd, 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pbd_unplug(const xenapi_session *session, const char *pbd, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.PBD.unplug` (what xenapi_async_pbd_unplug gave) and gives its result
+ * as xenapi_pbd_unplug does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pbd_unplug_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `PBD.plug`.
@@ -227,7 +260,8 @@ xenapi_status xenapi_async_pbd_unplug(const xenapi_session *session, const char 
 xenapi_status xenapi_pbd_plug(const xenapi_session *session, const char *pbd, xenapi_error **err);
 
 /**
- * Calls `Async.PBD.plug`: `PBD.plug` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.PBD.plug`: `PBD.plug` as a server task. Wait for it with xenapi_async_pbd_plug_wait
+ * (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pbd`: PBD ref (self).
  * Result: `*out_task`, the task reference.
@@ -238,6 +272,22 @@ xenapi_status xenapi_pbd_plug(const xenapi_session *session, const char *pbd, xe
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pbd_plug(const xenapi_session *session, const char *pbd, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.PBD.plug` (what xenapi_async_pbd_plug gave) and gives its result as
+ * xenapi_pbd_plug does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pbd_plug_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `PBD.remove_from_other_config`.
@@ -355,7 +405,8 @@ xenapi_status xenapi_pbd_get_uuid(const xenapi_session *session, const char *pbd
 xenapi_status xenapi_pbd_destroy(const xenapi_session *session, const char *pbd, xenapi_error **err);
 
 /**
- * Calls `Async.PBD.destroy`: `PBD.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.PBD.destroy`: `PBD.destroy` as a server task. Wait for it with
+ * xenapi_async_pbd_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pbd`: PBD ref (self).
  * Result: `*out_task`, the task reference.
@@ -365,6 +416,22 @@ xenapi_status xenapi_pbd_destroy(const xenapi_session *session, const char *pbd,
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pbd_destroy(const xenapi_session *session, const char *pbd, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.PBD.destroy` (what xenapi_async_pbd_destroy gave) and gives its
+ * result as xenapi_pbd_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pbd_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `PBD.create`.
@@ -379,7 +446,8 @@ xenapi_status xenapi_async_pbd_destroy(const xenapi_session *session, const char
 xenapi_status xenapi_pbd_create(const xenapi_session *session, const xenapi_pbd_record *args, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.PBD.create`: `PBD.create` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.PBD.create`: `PBD.create` as a server task. Wait for it with
+ * xenapi_async_pbd_create_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `args`: PBD record.
  * Result: `*out_task`, the task reference.
@@ -389,6 +457,23 @@ xenapi_status xenapi_pbd_create(const xenapi_session *session, const xenapi_pbd_
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pbd_create(const xenapi_session *session, const xenapi_pbd_record *args, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.PBD.create` (what xenapi_async_pbd_create gave) and gives its result
+ * as xenapi_pbd_create does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, PBD ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pbd_create_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `PBD.get_by_uuid`.

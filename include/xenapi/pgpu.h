@@ -278,7 +278,7 @@ xenapi_status xenapi_pgpu_disable_dom0_access(const xenapi_session *session, con
 
 /**
  * Calls `Async.PGPU.disable_dom0_access`: `PGPU.disable_dom0_access` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_pgpu_disable_dom0_access_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pgpu`: PGPU ref (self).
  * Result: `*out_task`, the task reference.
@@ -288,6 +288,24 @@ xenapi_status xenapi_pgpu_disable_dom0_access(const xenapi_session *session, con
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pgpu_disable_dom0_access(const xenapi_session *session, const char *pgpu, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.PGPU.disable_dom0_access` (what
+ * xenapi_async_pgpu_disable_dom0_access gave) and gives its result as
+ * xenapi_pgpu_disable_dom0_access does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, enum pgpu_dom0_access.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_pgpu_disable_dom0_access_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_pgpu_dom0_access *out_result, xenapi_error **err);
 
 /**
  * Calls `PGPU.enable_dom0_access`.
@@ -302,7 +320,7 @@ xenapi_status xenapi_pgpu_enable_dom0_access(const xenapi_session *session, cons
 
 /**
  * Calls `Async.PGPU.enable_dom0_access`: `PGPU.enable_dom0_access` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_pgpu_enable_dom0_access_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pgpu`: PGPU ref (self).
  * Result: `*out_task`, the task reference.
@@ -312,6 +330,23 @@ xenapi_status xenapi_pgpu_enable_dom0_access(const xenapi_session *session, cons
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pgpu_enable_dom0_access(const xenapi_session *session, const char *pgpu, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.PGPU.enable_dom0_access` (what xenapi_async_pgpu_enable_dom0_access
+ * gave) and gives its result as xenapi_pgpu_enable_dom0_access does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, enum pgpu_dom0_access.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_pgpu_enable_dom0_access_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_pgpu_dom0_access *out_result, xenapi_error **err);
 
 /**
  * Calls `PGPU.get_remaining_capacity`.
@@ -327,7 +362,7 @@ xenapi_status xenapi_pgpu_get_remaining_capacity(const xenapi_session *session, 
 
 /**
  * Calls `Async.PGPU.get_remaining_capacity`: `PGPU.get_remaining_capacity` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_pgpu_get_remaining_capacity_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pgpu`: PGPU ref (self); `vgpu_type`: VGPU_type ref.
  * Result: `*out_task`, the task reference.
@@ -337,6 +372,24 @@ xenapi_status xenapi_pgpu_get_remaining_capacity(const xenapi_session *session, 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pgpu_get_remaining_capacity(const xenapi_session *session, const char *pgpu, const char *vgpu_type, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.PGPU.get_remaining_capacity` (what
+ * xenapi_async_pgpu_get_remaining_capacity gave) and gives its result as
+ * xenapi_pgpu_get_remaining_capacity does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, int.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_pgpu_get_remaining_capacity_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, int64_t *out_result, xenapi_error **err);
 
 /**
  * Calls `PGPU.set_GPU_group`.
@@ -351,7 +404,7 @@ xenapi_status xenapi_pgpu_set_gpu_group(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.PGPU.set_GPU_group`: `PGPU.set_GPU_group` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pgpu_set_gpu_group_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pgpu`: PGPU ref (self); `value`: GPU_group ref.
  * Result: `*out_task`, the task reference.
@@ -361,6 +414,22 @@ xenapi_status xenapi_pgpu_set_gpu_group(const xenapi_session *session, const cha
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pgpu_set_gpu_group(const xenapi_session *session, const char *pgpu, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.PGPU.set_GPU_group` (what xenapi_async_pgpu_set_gpu_group gave) and
+ * gives its result as xenapi_pgpu_set_gpu_group does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pgpu_set_gpu_group_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `PGPU.set_enabled_VGPU_types`.
@@ -375,7 +444,7 @@ xenapi_status xenapi_pgpu_set_enabled_vgpu_types(const xenapi_session *session, 
 
 /**
  * Calls `Async.PGPU.set_enabled_VGPU_types`: `PGPU.set_enabled_VGPU_types` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_pgpu_set_enabled_vgpu_types_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pgpu`: PGPU ref (self); `value`: VGPU_type ref set.
  * Result: `*out_task`, the task reference.
@@ -385,6 +454,23 @@ xenapi_status xenapi_pgpu_set_enabled_vgpu_types(const xenapi_session *session, 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pgpu_set_enabled_vgpu_types(const xenapi_session *session, const char *pgpu, const xenapi_string_list *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.PGPU.set_enabled_VGPU_types` (what
+ * xenapi_async_pgpu_set_enabled_vgpu_types gave) and gives its result as
+ * xenapi_pgpu_set_enabled_vgpu_types does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pgpu_set_enabled_vgpu_types_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `PGPU.remove_enabled_VGPU_types`.
@@ -399,7 +485,8 @@ xenapi_status xenapi_pgpu_remove_enabled_vgpu_types(const xenapi_session *sessio
 
 /**
  * Calls `Async.PGPU.remove_enabled_VGPU_types`: `PGPU.remove_enabled_VGPU_types` as a server task.
- * Wait for it with xenapi_task_wait.
+ * Wait for it with xenapi_async_pgpu_remove_enabled_vgpu_types_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `pgpu`: PGPU ref (self); `value`: VGPU_type ref.
  * Result: `*out_task`, the task reference.
@@ -409,6 +496,23 @@ xenapi_status xenapi_pgpu_remove_enabled_vgpu_types(const xenapi_session *sessio
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pgpu_remove_enabled_vgpu_types(const xenapi_session *session, const char *pgpu, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.PGPU.remove_enabled_VGPU_types` (what
+ * xenapi_async_pgpu_remove_enabled_vgpu_types gave) and gives its result as
+ * xenapi_pgpu_remove_enabled_vgpu_types does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pgpu_remove_enabled_vgpu_types_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `PGPU.add_enabled_VGPU_types`.
@@ -423,7 +527,7 @@ xenapi_status xenapi_pgpu_add_enabled_vgpu_types(const xenapi_session *session, 
 
 /**
  * Calls `Async.PGPU.add_enabled_VGPU_types`: `PGPU.add_enabled_VGPU_types` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_pgpu_add_enabled_vgpu_types_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pgpu`: PGPU ref (self); `value`: VGPU_type ref.
  * Result: `*out_task`, the task reference.
@@ -433,6 +537,23 @@ xenapi_status xenapi_pgpu_add_enabled_vgpu_types(const xenapi_session *session, 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pgpu_add_enabled_vgpu_types(const xenapi_session *session, const char *pgpu, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.PGPU.add_enabled_VGPU_types` (what
+ * xenapi_async_pgpu_add_enabled_vgpu_types gave) and gives its result as
+ * xenapi_pgpu_add_enabled_vgpu_types does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pgpu_add_enabled_vgpu_types_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `PGPU.remove_from_other_config`.

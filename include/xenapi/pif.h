@@ -641,7 +641,7 @@ xenapi_status xenapi_pif_set_property(const xenapi_session *session, const char 
 
 /**
  * Calls `Async.PIF.set_property`: `PIF.set_property` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pif_set_property_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pif`: PIF ref (self); `name`: string; `value`: string.
  * Result: `*out_task`, the task reference.
@@ -651,6 +651,22 @@ xenapi_status xenapi_pif_set_property(const xenapi_session *session, const char 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pif_set_property(const xenapi_session *session, const char *pif, const char *name, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.PIF.set_property` (what xenapi_async_pif_set_property gave) and
+ * gives its result as xenapi_pif_set_property does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pif_set_property_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `PIF.db_forget`.
@@ -664,7 +680,8 @@ xenapi_status xenapi_async_pif_set_property(const xenapi_session *session, const
 xenapi_status xenapi_pif_db_forget(const xenapi_session *session, const char *pif, xenapi_error **err);
 
 /**
- * Calls `Async.PIF.db_forget`: `PIF.db_forget` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.PIF.db_forget`: `PIF.db_forget` as a server task. Wait for it with
+ * xenapi_async_pif_db_forget_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_task`, the task reference.
@@ -674,6 +691,22 @@ xenapi_status xenapi_pif_db_forget(const xenapi_session *session, const char *pi
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pif_db_forget(const xenapi_session *session, const char *pif, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.PIF.db_forget` (what xenapi_async_pif_db_forget gave) and gives its
+ * result as xenapi_pif_db_forget does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pif_db_forget_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `PIF.db_introduce`.
@@ -697,7 +730,7 @@ xenapi_status xenapi_pif_db_introduce(const xenapi_session *session, const char 
 
 /**
  * Calls `Async.PIF.db_introduce`: `PIF.db_introduce` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pif_db_introduce_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `device`: string; `network`: network ref; `host`: host ref; `mac`: string; `mtu`:
  * int; `vlan`: int; `physical`: bool; `ip_configuration_mode`: enum ip_configuration_mode; `ip`:
@@ -717,6 +750,23 @@ xenapi_status xenapi_pif_db_introduce(const xenapi_session *session, const char 
 xenapi_status xenapi_async_pif_db_introduce(const xenapi_session *session, const char *device, const char *network, const char *host, const char *mac, int64_t mtu, int64_t vlan, bool physical, xenapi_ip_configuration_mode ip_configuration_mode, const char *ip, const char *netmask, const char *gateway, const char *dns, const char *bond_slave_of, const char *vlan_master_of, bool management, const xenapi_string_map *other_config, bool disallow_unplug, xenapi_ipv6_configuration_mode ipv6_configuration_mode, const xenapi_string_list *ipv6, const char *ipv6_gateway, xenapi_primary_address_type primary_address_type, bool managed, const xenapi_string_map *properties, char **out_task, xenapi_error **err);
 
 /**
+ * Waits for the task of `Async.PIF.db_introduce` (what xenapi_async_pif_db_introduce gave) and
+ * gives its result as xenapi_pif_db_introduce does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, PIF ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pif_db_introduce_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
+
+/**
  * Calls `PIF.plug`.
  *
  * Parameters: `pif`: PIF ref (self).
@@ -729,7 +779,8 @@ xenapi_status xenapi_async_pif_db_introduce(const xenapi_session *session, const
 xenapi_status xenapi_pif_plug(const xenapi_session *session, const char *pif, xenapi_error **err);
 
 /**
- * Calls `Async.PIF.plug`: `PIF.plug` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.PIF.plug`: `PIF.plug` as a server task. Wait for it with xenapi_async_pif_plug_wait
+ * (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_task`, the task reference.
@@ -740,6 +791,22 @@ xenapi_status xenapi_pif_plug(const xenapi_session *session, const char *pif, xe
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pif_plug(const xenapi_session *session, const char *pif, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.PIF.plug` (what xenapi_async_pif_plug gave) and gives its result as
+ * xenapi_pif_plug does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pif_plug_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `PIF.set_disallow_unplug`.
@@ -755,7 +822,7 @@ xenapi_status xenapi_pif_set_disallow_unplug(const xenapi_session *session, cons
 
 /**
  * Calls `Async.PIF.set_disallow_unplug`: `PIF.set_disallow_unplug` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_pif_set_disallow_unplug_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pif`: PIF ref (self); `value`: bool.
  * Result: `*out_task`, the task reference.
@@ -766,6 +833,22 @@ xenapi_status xenapi_pif_set_disallow_unplug(const xenapi_session *session, cons
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pif_set_disallow_unplug(const xenapi_session *session, const char *pif, bool value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.PIF.set_disallow_unplug` (what xenapi_async_pif_set_disallow_unplug
+ * gave) and gives its result as xenapi_pif_set_disallow_unplug does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pif_set_disallow_unplug_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `PIF.unplug`.
@@ -781,7 +864,8 @@ xenapi_status xenapi_async_pif_set_disallow_unplug(const xenapi_session *session
 xenapi_status xenapi_pif_unplug(const xenapi_session *session, const char *pif, xenapi_error **err);
 
 /**
- * Calls `Async.PIF.unplug`: `PIF.unplug` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.PIF.unplug`: `PIF.unplug` as a server task. Wait for it with
+ * xenapi_async_pif_unplug_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_task`, the task reference.
@@ -793,6 +877,22 @@ xenapi_status xenapi_pif_unplug(const xenapi_session *session, const char *pif, 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pif_unplug(const xenapi_session *session, const char *pif, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.PIF.unplug` (what xenapi_async_pif_unplug gave) and gives its result
+ * as xenapi_pif_unplug does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pif_unplug_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `PIF.forget`.
@@ -807,7 +907,8 @@ xenapi_status xenapi_async_pif_unplug(const xenapi_session *session, const char 
 xenapi_status xenapi_pif_forget(const xenapi_session *session, const char *pif, xenapi_error **err);
 
 /**
- * Calls `Async.PIF.forget`: `PIF.forget` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.PIF.forget`: `PIF.forget` as a server task. Wait for it with
+ * xenapi_async_pif_forget_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_task`, the task reference.
@@ -818,6 +919,22 @@ xenapi_status xenapi_pif_forget(const xenapi_session *session, const char *pif, 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pif_forget(const xenapi_session *session, const char *pif, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.PIF.forget` (what xenapi_async_pif_forget gave) and gives its result
+ * as xenapi_pif_forget does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pif_forget_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `PIF.introduce`.
@@ -832,7 +949,8 @@ xenapi_status xenapi_async_pif_forget(const xenapi_session *session, const char 
 xenapi_status xenapi_pif_introduce(const xenapi_session *session, const char *host, const char *mac, const char *device, bool managed, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.PIF.introduce`: `PIF.introduce` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.PIF.introduce`: `PIF.introduce` as a server task. Wait for it with
+ * xenapi_async_pif_introduce_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `mac`: string; `device`: string; `managed`: bool.
  * Result: `*out_task`, the task reference.
@@ -842,6 +960,23 @@ xenapi_status xenapi_pif_introduce(const xenapi_session *session, const char *ho
  * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pif_introduce(const xenapi_session *session, const char *host, const char *mac, const char *device, bool managed, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.PIF.introduce` (what xenapi_async_pif_introduce gave) and gives its
+ * result as xenapi_pif_introduce does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, PIF ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pif_introduce_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `PIF.scan`.
@@ -855,7 +990,8 @@ xenapi_status xenapi_async_pif_introduce(const xenapi_session *session, const ch
 xenapi_status xenapi_pif_scan(const xenapi_session *session, const char *host, xenapi_error **err);
 
 /**
- * Calls `Async.PIF.scan`: `PIF.scan` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.PIF.scan`: `PIF.scan` as a server task. Wait for it with xenapi_async_pif_scan_wait
+ * (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -865,6 +1001,22 @@ xenapi_status xenapi_pif_scan(const xenapi_session *session, const char *host, x
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pif_scan(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.PIF.scan` (what xenapi_async_pif_scan gave) and gives its result as
+ * xenapi_pif_scan does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pif_scan_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `PIF.set_primary_address_type`.
@@ -879,7 +1031,8 @@ xenapi_status xenapi_pif_set_primary_address_type(const xenapi_session *session,
 
 /**
  * Calls `Async.PIF.set_primary_address_type`: `PIF.set_primary_address_type` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_pif_set_primary_address_type_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `pif`: PIF ref (self); `primary_address_type`: enum primary_address_type.
  * Result: `*out_task`, the task reference.
@@ -889,6 +1042,23 @@ xenapi_status xenapi_pif_set_primary_address_type(const xenapi_session *session,
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pif_set_primary_address_type(const xenapi_session *session, const char *pif, xenapi_primary_address_type primary_address_type, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.PIF.set_primary_address_type` (what
+ * xenapi_async_pif_set_primary_address_type gave) and gives its result as
+ * xenapi_pif_set_primary_address_type does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pif_set_primary_address_type_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `PIF.reconfigure_ipv6`.
@@ -905,7 +1075,7 @@ xenapi_status xenapi_pif_reconfigure_ipv6(const xenapi_session *session, const c
 
 /**
  * Calls `Async.PIF.reconfigure_ipv6`: `PIF.reconfigure_ipv6` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pif_reconfigure_ipv6_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pif`: PIF ref (self); `mode`: enum ipv6_configuration_mode; `ipv6`: string;
  * `gateway`: string; `dns`: string.
@@ -917,6 +1087,22 @@ xenapi_status xenapi_pif_reconfigure_ipv6(const xenapi_session *session, const c
  * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pif_reconfigure_ipv6(const xenapi_session *session, const char *pif, xenapi_ipv6_configuration_mode mode, const char *ipv6, const char *gateway, const char *dns, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.PIF.reconfigure_ipv6` (what xenapi_async_pif_reconfigure_ipv6 gave)
+ * and gives its result as xenapi_pif_reconfigure_ipv6 does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pif_reconfigure_ipv6_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `PIF.reconfigure_ip`.
@@ -933,7 +1119,7 @@ xenapi_status xenapi_pif_reconfigure_ip(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.PIF.reconfigure_ip`: `PIF.reconfigure_ip` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pif_reconfigure_ip_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pif`: PIF ref (self); `mode`: enum ip_configuration_mode; `ip`: string; `netmask`:
  * string; `gateway`: string; `dns`: string.
@@ -945,6 +1131,22 @@ xenapi_status xenapi_pif_reconfigure_ip(const xenapi_session *session, const cha
  * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pif_reconfigure_ip(const xenapi_session *session, const char *pif, xenapi_ip_configuration_mode mode, const char *ip, const char *netmask, const char *gateway, const char *dns, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.PIF.reconfigure_ip` (what xenapi_async_pif_reconfigure_ip gave) and
+ * gives its result as xenapi_pif_reconfigure_ip does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pif_reconfigure_ip_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `PIF.destroy`.
@@ -960,7 +1162,8 @@ xenapi_status xenapi_async_pif_reconfigure_ip(const xenapi_session *session, con
 xenapi_status xenapi_pif_destroy(const xenapi_session *session, const char *pif, xenapi_error **err);
 
 /**
- * Calls `Async.PIF.destroy`: `PIF.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.PIF.destroy`: `PIF.destroy` as a server task. Wait for it with
+ * xenapi_async_pif_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_task`, the task reference.
@@ -972,6 +1175,22 @@ xenapi_status xenapi_pif_destroy(const xenapi_session *session, const char *pif,
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pif_destroy(const xenapi_session *session, const char *pif, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.PIF.destroy` (what xenapi_async_pif_destroy gave) and gives its
+ * result as xenapi_pif_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pif_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `PIF.create_VLAN`.
@@ -989,7 +1208,7 @@ xenapi_status xenapi_pif_create_vlan(const xenapi_session *session, const char *
 
 /**
  * Calls `Async.PIF.create_VLAN`: `PIF.create_VLAN` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pif_create_vlan_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `device`: string; `network`: network ref; `host`: host ref; `vlan`: int.
  * Result: `*out_task`, the task reference.
@@ -1001,6 +1220,23 @@ xenapi_status xenapi_pif_create_vlan(const xenapi_session *session, const char *
  * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pif_create_vlan(const xenapi_session *session, const char *device, const char *network, const char *host, int64_t vlan, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.PIF.create_VLAN` (what xenapi_async_pif_create_vlan gave) and gives
+ * its result as xenapi_pif_create_vlan does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, PIF ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pif_create_vlan_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `PIF.remove_from_other_config`.

@@ -954,7 +954,8 @@ xenapi_status xenapi_pool_set_ext_auth_max_threads(const xenapi_session *session
 
 /**
  * Calls `Async.pool.set_ext_auth_max_threads`: `pool.set_ext_auth_max_threads` as a server task.
- * Wait for it with xenapi_task_wait.
+ * Wait for it with xenapi_async_pool_set_ext_auth_max_threads_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
@@ -965,6 +966,23 @@ xenapi_status xenapi_pool_set_ext_auth_max_threads(const xenapi_session *session
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_set_ext_auth_max_threads(const xenapi_session *session, const char *pool, int64_t value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.set_ext_auth_max_threads` (what
+ * xenapi_async_pool_set_ext_auth_max_threads gave) and gives its result as
+ * xenapi_pool_set_ext_auth_max_threads does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_set_ext_auth_max_threads_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.set_local_auth_max_threads`.
@@ -980,7 +998,8 @@ xenapi_status xenapi_pool_set_local_auth_max_threads(const xenapi_session *sessi
 
 /**
  * Calls `Async.pool.set_local_auth_max_threads`: `pool.set_local_auth_max_threads` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_pool_set_local_auth_max_threads_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
@@ -991,6 +1010,23 @@ xenapi_status xenapi_pool_set_local_auth_max_threads(const xenapi_session *sessi
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_set_local_auth_max_threads(const xenapi_session *session, const char *pool, int64_t value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.set_local_auth_max_threads` (what
+ * xenapi_async_pool_set_local_auth_max_threads gave) and gives its result as
+ * xenapi_pool_set_local_auth_max_threads does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_set_local_auth_max_threads_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.set_update_sync_enabled`.
@@ -1006,7 +1042,8 @@ xenapi_status xenapi_pool_set_update_sync_enabled(const xenapi_session *session,
 
 /**
  * Calls `Async.pool.set_update_sync_enabled`: `pool.set_update_sync_enabled` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_pool_set_update_sync_enabled_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `value`: bool.
  * Result: `*out_task`, the task reference.
@@ -1017,6 +1054,23 @@ xenapi_status xenapi_pool_set_update_sync_enabled(const xenapi_session *session,
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_set_update_sync_enabled(const xenapi_session *session, const char *pool, bool value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.set_update_sync_enabled` (what
+ * xenapi_async_pool_set_update_sync_enabled gave) and gives its result as
+ * xenapi_pool_set_update_sync_enabled does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_set_update_sync_enabled_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.configure_update_sync`.
@@ -1033,7 +1087,7 @@ xenapi_status xenapi_pool_configure_update_sync(const xenapi_session *session, c
 
 /**
  * Calls `Async.pool.configure_update_sync`: `pool.configure_update_sync` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_pool_configure_update_sync_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `update_sync_frequency`: enum update_sync_frequency;
  * `update_sync_day`: int.
@@ -1045,6 +1099,23 @@ xenapi_status xenapi_pool_configure_update_sync(const xenapi_session *session, c
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_configure_update_sync(const xenapi_session *session, const char *pool, xenapi_update_sync_frequency update_sync_frequency, int64_t update_sync_day, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.configure_update_sync` (what
+ * xenapi_async_pool_configure_update_sync gave) and gives its result as
+ * xenapi_pool_configure_update_sync does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_configure_update_sync_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.reset_telemetry_uuid`.
@@ -1060,7 +1131,7 @@ xenapi_status xenapi_pool_reset_telemetry_uuid(const xenapi_session *session, co
 
 /**
  * Calls `Async.pool.reset_telemetry_uuid`: `pool.reset_telemetry_uuid` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_pool_reset_telemetry_uuid_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_task`, the task reference.
@@ -1071,6 +1142,23 @@ xenapi_status xenapi_pool_reset_telemetry_uuid(const xenapi_session *session, co
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_reset_telemetry_uuid(const xenapi_session *session, const char *pool, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.reset_telemetry_uuid` (what
+ * xenapi_async_pool_reset_telemetry_uuid gave) and gives its result as
+ * xenapi_pool_reset_telemetry_uuid does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_reset_telemetry_uuid_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.set_telemetry_next_collection`.
@@ -1086,7 +1174,8 @@ xenapi_status xenapi_pool_set_telemetry_next_collection(const xenapi_session *se
 
 /**
  * Calls `Async.pool.set_telemetry_next_collection`: `pool.set_telemetry_next_collection` as a
- * server task. Wait for it with xenapi_task_wait.
+ * server task. Wait for it with xenapi_async_pool_set_telemetry_next_collection_wait (the typed
+ * result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `value`: datetime (Unix seconds, UTC).
  * Result: `*out_task`, the task reference.
@@ -1097,6 +1186,23 @@ xenapi_status xenapi_pool_set_telemetry_next_collection(const xenapi_session *se
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_set_telemetry_next_collection(const xenapi_session *session, const char *pool, int64_t value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.set_telemetry_next_collection` (what
+ * xenapi_async_pool_set_telemetry_next_collection gave) and gives its result as
+ * xenapi_pool_set_telemetry_next_collection does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_set_telemetry_next_collection_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.set_https_only`.
@@ -1112,7 +1218,7 @@ xenapi_status xenapi_pool_set_https_only(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.pool.set_https_only`: `pool.set_https_only` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_set_https_only_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `value`: bool.
  * Result: `*out_task`, the task reference.
@@ -1123,6 +1229,22 @@ xenapi_status xenapi_pool_set_https_only(const xenapi_session *session, const ch
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_set_https_only(const xenapi_session *session, const char *pool, bool value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.set_https_only` (what xenapi_async_pool_set_https_only gave)
+ * and gives its result as xenapi_pool_set_https_only does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_set_https_only_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.set_custom_uefi_certificates`.
@@ -1138,7 +1260,8 @@ xenapi_status xenapi_pool_set_custom_uefi_certificates(const xenapi_session *ses
 
 /**
  * Calls `Async.pool.set_custom_uefi_certificates`: `pool.set_custom_uefi_certificates` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_pool_set_custom_uefi_certificates_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `value`: string.
  * Result: `*out_task`, the task reference.
@@ -1149,6 +1272,23 @@ xenapi_status xenapi_pool_set_custom_uefi_certificates(const xenapi_session *ses
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_set_custom_uefi_certificates(const xenapi_session *session, const char *pool, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.set_custom_uefi_certificates` (what
+ * xenapi_async_pool_set_custom_uefi_certificates gave) and gives its result as
+ * xenapi_pool_set_custom_uefi_certificates does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_set_custom_uefi_certificates_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.set_uefi_certificates`.
@@ -1164,7 +1304,7 @@ xenapi_status xenapi_pool_set_uefi_certificates(const xenapi_session *session, c
 
 /**
  * Calls `Async.pool.set_uefi_certificates`: `pool.set_uefi_certificates` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_pool_set_uefi_certificates_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `value`: string.
  * Result: `*out_task`, the task reference.
@@ -1175,6 +1315,23 @@ xenapi_status xenapi_pool_set_uefi_certificates(const xenapi_session *session, c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_set_uefi_certificates(const xenapi_session *session, const char *pool, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.set_uefi_certificates` (what
+ * xenapi_async_pool_set_uefi_certificates gave) and gives its result as
+ * xenapi_pool_set_uefi_certificates does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_set_uefi_certificates_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.disable_repository_proxy`.
@@ -1189,7 +1346,8 @@ xenapi_status xenapi_pool_disable_repository_proxy(const xenapi_session *session
 
 /**
  * Calls `Async.pool.disable_repository_proxy`: `pool.disable_repository_proxy` as a server task.
- * Wait for it with xenapi_task_wait.
+ * Wait for it with xenapi_async_pool_disable_repository_proxy_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_task`, the task reference.
@@ -1199,6 +1357,23 @@ xenapi_status xenapi_pool_disable_repository_proxy(const xenapi_session *session
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_disable_repository_proxy(const xenapi_session *session, const char *pool, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.disable_repository_proxy` (what
+ * xenapi_async_pool_disable_repository_proxy gave) and gives its result as
+ * xenapi_pool_disable_repository_proxy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_disable_repository_proxy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.configure_repository_proxy`.
@@ -1213,7 +1388,8 @@ xenapi_status xenapi_pool_configure_repository_proxy(const xenapi_session *sessi
 
 /**
  * Calls `Async.pool.configure_repository_proxy`: `pool.configure_repository_proxy` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_pool_configure_repository_proxy_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `url`: string; `username`: string; `password`: string.
  * Result: `*out_task`, the task reference.
@@ -1223,6 +1399,23 @@ xenapi_status xenapi_pool_configure_repository_proxy(const xenapi_session *sessi
  * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_configure_repository_proxy(const xenapi_session *session, const char *pool, const char *url, const char *username, const char *password, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.configure_repository_proxy` (what
+ * xenapi_async_pool_configure_repository_proxy gave) and gives its result as
+ * xenapi_pool_configure_repository_proxy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_configure_repository_proxy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.disable_client_certificate_auth`.
@@ -1237,7 +1430,8 @@ xenapi_status xenapi_pool_disable_client_certificate_auth(const xenapi_session *
 
 /**
  * Calls `Async.pool.disable_client_certificate_auth`: `pool.disable_client_certificate_auth` as a
- * server task. Wait for it with xenapi_task_wait.
+ * server task. Wait for it with xenapi_async_pool_disable_client_certificate_auth_wait (the typed
+ * result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_task`, the task reference.
@@ -1247,6 +1441,23 @@ xenapi_status xenapi_pool_disable_client_certificate_auth(const xenapi_session *
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_disable_client_certificate_auth(const xenapi_session *session, const char *pool, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.disable_client_certificate_auth` (what
+ * xenapi_async_pool_disable_client_certificate_auth gave) and gives its result as
+ * xenapi_pool_disable_client_certificate_auth does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_disable_client_certificate_auth_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.enable_client_certificate_auth`.
@@ -1261,7 +1472,8 @@ xenapi_status xenapi_pool_enable_client_certificate_auth(const xenapi_session *s
 
 /**
  * Calls `Async.pool.enable_client_certificate_auth`: `pool.enable_client_certificate_auth` as a
- * server task. Wait for it with xenapi_task_wait.
+ * server task. Wait for it with xenapi_async_pool_enable_client_certificate_auth_wait (the typed
+ * result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `name`: string.
  * Result: `*out_task`, the task reference.
@@ -1271,6 +1483,23 @@ xenapi_status xenapi_pool_enable_client_certificate_auth(const xenapi_session *s
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_enable_client_certificate_auth(const xenapi_session *session, const char *pool, const char *name, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.enable_client_certificate_auth` (what
+ * xenapi_async_pool_enable_client_certificate_auth gave) and gives its result as
+ * xenapi_pool_enable_client_certificate_auth does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_enable_client_certificate_auth_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.check_update_readiness`.
@@ -1286,7 +1515,7 @@ xenapi_status xenapi_pool_check_update_readiness(const xenapi_session *session, 
 
 /**
  * Calls `Async.pool.check_update_readiness`: `pool.check_update_readiness` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_pool_check_update_readiness_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `requires_reboot`: bool.
  * Result: `*out_task`, the task reference.
@@ -1296,6 +1525,24 @@ xenapi_status xenapi_pool_check_update_readiness(const xenapi_session *session, 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_check_update_readiness(const xenapi_session *session, const char *pool, bool requires_reboot, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.check_update_readiness` (what
+ * xenapi_async_pool_check_update_readiness gave) and gives its result as
+ * xenapi_pool_check_update_readiness does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string set set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_list_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pool_check_update_readiness_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list_list **out_result, xenapi_error **err);
 
 /**
  * Calls `pool.sync_updates`.
@@ -1311,7 +1558,7 @@ xenapi_status xenapi_pool_sync_updates(const xenapi_session *session, const char
 
 /**
  * Calls `Async.pool.sync_updates`: `pool.sync_updates` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_sync_updates_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `force`: bool; `token`: string; `token_id`: string.
  * Result: `*out_task`, the task reference.
@@ -1321,6 +1568,23 @@ xenapi_status xenapi_pool_sync_updates(const xenapi_session *session, const char
  * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_sync_updates(const xenapi_session *session, const char *pool, bool force, const char *token, const char *token_id, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.sync_updates` (what xenapi_async_pool_sync_updates gave) and
+ * gives its result as xenapi_pool_sync_updates does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pool_sync_updates_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `pool.remove_repository`.
@@ -1335,7 +1599,7 @@ xenapi_status xenapi_pool_remove_repository(const xenapi_session *session, const
 
 /**
  * Calls `Async.pool.remove_repository`: `pool.remove_repository` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_remove_repository_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `value`: Repository ref.
  * Result: `*out_task`, the task reference.
@@ -1345,6 +1609,22 @@ xenapi_status xenapi_pool_remove_repository(const xenapi_session *session, const
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_remove_repository(const xenapi_session *session, const char *pool, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.remove_repository` (what xenapi_async_pool_remove_repository
+ * gave) and gives its result as xenapi_pool_remove_repository does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_remove_repository_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.add_repository`.
@@ -1359,7 +1639,7 @@ xenapi_status xenapi_pool_add_repository(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.pool.add_repository`: `pool.add_repository` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_add_repository_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `value`: Repository ref.
  * Result: `*out_task`, the task reference.
@@ -1369,6 +1649,22 @@ xenapi_status xenapi_pool_add_repository(const xenapi_session *session, const ch
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_add_repository(const xenapi_session *session, const char *pool, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.add_repository` (what xenapi_async_pool_add_repository gave)
+ * and gives its result as xenapi_pool_add_repository does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_add_repository_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.set_repositories`.
@@ -1383,7 +1679,7 @@ xenapi_status xenapi_pool_set_repositories(const xenapi_session *session, const 
 
 /**
  * Calls `Async.pool.set_repositories`: `pool.set_repositories` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_set_repositories_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `value`: Repository ref set.
  * Result: `*out_task`, the task reference.
@@ -1393,6 +1689,22 @@ xenapi_status xenapi_pool_set_repositories(const xenapi_session *session, const 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_set_repositories(const xenapi_session *session, const char *pool, const xenapi_string_list *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.set_repositories` (what xenapi_async_pool_set_repositories
+ * gave) and gives its result as xenapi_pool_set_repositories does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_set_repositories_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.rotate_secret`.
@@ -1409,7 +1721,7 @@ xenapi_status xenapi_pool_rotate_secret(const xenapi_session *session, xenapi_er
 
 /**
  * Calls `Async.pool.rotate_secret`: `pool.rotate_secret` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_rotate_secret_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -1421,6 +1733,22 @@ xenapi_status xenapi_pool_rotate_secret(const xenapi_session *session, xenapi_er
  * for every fallible function.
  */
 xenapi_status xenapi_async_pool_rotate_secret(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.rotate_secret` (what xenapi_async_pool_rotate_secret gave) and
+ * gives its result as xenapi_pool_rotate_secret does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_rotate_secret_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.remove_from_guest_agent_config`.
@@ -1435,7 +1763,8 @@ xenapi_status xenapi_pool_remove_from_guest_agent_config(const xenapi_session *s
 
 /**
  * Calls `Async.pool.remove_from_guest_agent_config`: `pool.remove_from_guest_agent_config` as a
- * server task. Wait for it with xenapi_task_wait.
+ * server task. Wait for it with xenapi_async_pool_remove_from_guest_agent_config_wait (the typed
+ * result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `key`: string.
  * Result: `*out_task`, the task reference.
@@ -1445,6 +1774,23 @@ xenapi_status xenapi_pool_remove_from_guest_agent_config(const xenapi_session *s
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_remove_from_guest_agent_config(const xenapi_session *session, const char *pool, const char *key, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.remove_from_guest_agent_config` (what
+ * xenapi_async_pool_remove_from_guest_agent_config gave) and gives its result as
+ * xenapi_pool_remove_from_guest_agent_config does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_remove_from_guest_agent_config_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.add_to_guest_agent_config`.
@@ -1459,7 +1805,8 @@ xenapi_status xenapi_pool_add_to_guest_agent_config(const xenapi_session *sessio
 
 /**
  * Calls `Async.pool.add_to_guest_agent_config`: `pool.add_to_guest_agent_config` as a server task.
- * Wait for it with xenapi_task_wait.
+ * Wait for it with xenapi_async_pool_add_to_guest_agent_config_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `key`: string; `value`: string.
  * Result: `*out_task`, the task reference.
@@ -1469,6 +1816,23 @@ xenapi_status xenapi_pool_add_to_guest_agent_config(const xenapi_session *sessio
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_add_to_guest_agent_config(const xenapi_session *session, const char *pool, const char *key, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.add_to_guest_agent_config` (what
+ * xenapi_async_pool_add_to_guest_agent_config gave) and gives its result as
+ * xenapi_pool_add_to_guest_agent_config does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_add_to_guest_agent_config_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.has_extension`.
@@ -1484,7 +1848,7 @@ xenapi_status xenapi_pool_has_extension(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.pool.has_extension`: `pool.has_extension` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_has_extension_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `name`: string.
  * Result: `*out_task`, the task reference.
@@ -1494,6 +1858,23 @@ xenapi_status xenapi_pool_has_extension(const xenapi_session *session, const cha
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_has_extension(const xenapi_session *session, const char *pool, const char *name, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.has_extension` (what xenapi_async_pool_has_extension gave) and
+ * gives its result as xenapi_pool_has_extension does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, bool.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_pool_has_extension_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, bool *out_result, xenapi_error **err);
 
 /**
  * Calls `pool.set_igmp_snooping_enabled`.
@@ -1508,7 +1889,8 @@ xenapi_status xenapi_pool_set_igmp_snooping_enabled(const xenapi_session *sessio
 
 /**
  * Calls `Async.pool.set_igmp_snooping_enabled`: `pool.set_igmp_snooping_enabled` as a server task.
- * Wait for it with xenapi_task_wait.
+ * Wait for it with xenapi_async_pool_set_igmp_snooping_enabled_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `value`: bool.
  * Result: `*out_task`, the task reference.
@@ -1518,6 +1900,23 @@ xenapi_status xenapi_pool_set_igmp_snooping_enabled(const xenapi_session *sessio
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_set_igmp_snooping_enabled(const xenapi_session *session, const char *pool, bool value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.set_igmp_snooping_enabled` (what
+ * xenapi_async_pool_set_igmp_snooping_enabled gave) and gives its result as
+ * xenapi_pool_set_igmp_snooping_enabled does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_set_igmp_snooping_enabled_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.disable_ssl_legacy`.
@@ -1533,7 +1932,7 @@ xenapi_status xenapi_pool_disable_ssl_legacy(const xenapi_session *session, cons
 
 /**
  * Calls `Async.pool.disable_ssl_legacy`: `pool.disable_ssl_legacy` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_pool_disable_ssl_legacy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_task`, the task reference.
@@ -1544,6 +1943,22 @@ xenapi_status xenapi_pool_disable_ssl_legacy(const xenapi_session *session, cons
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_disable_ssl_legacy(const xenapi_session *session, const char *pool, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.disable_ssl_legacy` (what xenapi_async_pool_disable_ssl_legacy
+ * gave) and gives its result as xenapi_pool_disable_ssl_legacy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_disable_ssl_legacy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.enable_ssl_legacy`.
@@ -1559,7 +1974,7 @@ xenapi_status xenapi_pool_enable_ssl_legacy(const xenapi_session *session, const
 
 /**
  * Calls `Async.pool.enable_ssl_legacy`: `pool.enable_ssl_legacy` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_enable_ssl_legacy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_task`, the task reference.
@@ -1570,6 +1985,22 @@ xenapi_status xenapi_pool_enable_ssl_legacy(const xenapi_session *session, const
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_enable_ssl_legacy(const xenapi_session *session, const char *pool, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.enable_ssl_legacy` (what xenapi_async_pool_enable_ssl_legacy
+ * gave) and gives its result as xenapi_pool_enable_ssl_legacy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_enable_ssl_legacy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.apply_edition`.
@@ -1584,7 +2015,7 @@ xenapi_status xenapi_pool_apply_edition(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.pool.apply_edition`: `pool.apply_edition` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_apply_edition_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `edition`: string.
  * Result: `*out_task`, the task reference.
@@ -1594,6 +2025,22 @@ xenapi_status xenapi_pool_apply_edition(const xenapi_session *session, const cha
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_apply_edition(const xenapi_session *session, const char *pool, const char *edition, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.apply_edition` (what xenapi_async_pool_apply_edition gave) and
+ * gives its result as xenapi_pool_apply_edition does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_apply_edition_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.get_license_state`.
@@ -1609,7 +2056,7 @@ xenapi_status xenapi_pool_get_license_state(const xenapi_session *session, const
 
 /**
  * Calls `Async.pool.get_license_state`: `pool.get_license_state` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_get_license_state_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_task`, the task reference.
@@ -1619,6 +2066,23 @@ xenapi_status xenapi_pool_get_license_state(const xenapi_session *session, const
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_get_license_state(const xenapi_session *session, const char *pool, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.get_license_state` (what xenapi_async_pool_get_license_state
+ * gave) and gives its result as xenapi_pool_get_license_state does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, (string -> string) map.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pool_get_license_state_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_map **out_result, xenapi_error **err);
 
 /**
  * Calls `pool.disable_local_storage_caching`.
@@ -1633,7 +2097,8 @@ xenapi_status xenapi_pool_disable_local_storage_caching(const xenapi_session *se
 
 /**
  * Calls `Async.pool.disable_local_storage_caching`: `pool.disable_local_storage_caching` as a
- * server task. Wait for it with xenapi_task_wait.
+ * server task. Wait for it with xenapi_async_pool_disable_local_storage_caching_wait (the typed
+ * result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_task`, the task reference.
@@ -1643,6 +2108,23 @@ xenapi_status xenapi_pool_disable_local_storage_caching(const xenapi_session *se
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_disable_local_storage_caching(const xenapi_session *session, const char *pool, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.disable_local_storage_caching` (what
+ * xenapi_async_pool_disable_local_storage_caching gave) and gives its result as
+ * xenapi_pool_disable_local_storage_caching does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_disable_local_storage_caching_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.enable_local_storage_caching`.
@@ -1657,7 +2139,8 @@ xenapi_status xenapi_pool_enable_local_storage_caching(const xenapi_session *ses
 
 /**
  * Calls `Async.pool.enable_local_storage_caching`: `pool.enable_local_storage_caching` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_pool_enable_local_storage_caching_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_task`, the task reference.
@@ -1667,6 +2150,23 @@ xenapi_status xenapi_pool_enable_local_storage_caching(const xenapi_session *ses
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_enable_local_storage_caching(const xenapi_session *session, const char *pool, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.enable_local_storage_caching` (what
+ * xenapi_async_pool_enable_local_storage_caching gave) and gives its result as
+ * xenapi_pool_enable_local_storage_caching does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_enable_local_storage_caching_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.test_archive_target`.
@@ -1682,7 +2182,7 @@ xenapi_status xenapi_pool_test_archive_target(const xenapi_session *session, con
 
 /**
  * Calls `Async.pool.test_archive_target`: `pool.test_archive_target` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_pool_test_archive_target_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `config`: (string -> string) map.
  * Result: `*out_task`, the task reference.
@@ -1692,6 +2192,24 @@ xenapi_status xenapi_pool_test_archive_target(const xenapi_session *session, con
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_test_archive_target(const xenapi_session *session, const char *pool, const xenapi_string_map *config, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.test_archive_target` (what
+ * xenapi_async_pool_test_archive_target gave) and gives its result as
+ * xenapi_pool_test_archive_target does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pool_test_archive_target_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `pool.set_vswitch_controller`.
@@ -1707,7 +2225,7 @@ xenapi_status xenapi_pool_set_vswitch_controller(const xenapi_session *session, 
 
 /**
  * Calls `Async.pool.set_vswitch_controller`: `pool.set_vswitch_controller` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_pool_set_vswitch_controller_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `address`: string.
  * Result: `*out_task`, the task reference.
@@ -1718,6 +2236,23 @@ xenapi_status xenapi_pool_set_vswitch_controller(const xenapi_session *session, 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_set_vswitch_controller(const xenapi_session *session, const char *address, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.set_vswitch_controller` (what
+ * xenapi_async_pool_set_vswitch_controller gave) and gives its result as
+ * xenapi_pool_set_vswitch_controller does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_set_vswitch_controller_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.disable_redo_log`.
@@ -1732,7 +2267,7 @@ xenapi_status xenapi_pool_disable_redo_log(const xenapi_session *session, xenapi
 
 /**
  * Calls `Async.pool.disable_redo_log`: `pool.disable_redo_log` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_disable_redo_log_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -1742,6 +2277,22 @@ xenapi_status xenapi_pool_disable_redo_log(const xenapi_session *session, xenapi
  * for every fallible function.
  */
 xenapi_status xenapi_async_pool_disable_redo_log(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.disable_redo_log` (what xenapi_async_pool_disable_redo_log
+ * gave) and gives its result as xenapi_pool_disable_redo_log does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_disable_redo_log_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.enable_redo_log`.
@@ -1756,7 +2307,7 @@ xenapi_status xenapi_pool_enable_redo_log(const xenapi_session *session, const c
 
 /**
  * Calls `Async.pool.enable_redo_log`: `pool.enable_redo_log` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_enable_redo_log_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `sr`: SR ref.
  * Result: `*out_task`, the task reference.
@@ -1766,6 +2317,22 @@ xenapi_status xenapi_pool_enable_redo_log(const xenapi_session *session, const c
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_enable_redo_log(const xenapi_session *session, const char *sr, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.enable_redo_log` (what xenapi_async_pool_enable_redo_log gave)
+ * and gives its result as xenapi_pool_enable_redo_log does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_enable_redo_log_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.enable_tls_verification`.
@@ -1780,7 +2347,8 @@ xenapi_status xenapi_pool_enable_tls_verification(const xenapi_session *session,
 
 /**
  * Calls `Async.pool.enable_tls_verification`: `pool.enable_tls_verification` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_pool_enable_tls_verification_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -1790,6 +2358,23 @@ xenapi_status xenapi_pool_enable_tls_verification(const xenapi_session *session,
  * for every fallible function.
  */
 xenapi_status xenapi_async_pool_enable_tls_verification(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.enable_tls_verification` (what
+ * xenapi_async_pool_enable_tls_verification gave) and gives its result as
+ * xenapi_pool_enable_tls_verification does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_enable_tls_verification_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.certificate_sync`.
@@ -1804,7 +2389,7 @@ xenapi_status xenapi_pool_certificate_sync(const xenapi_session *session, xenapi
 
 /**
  * Calls `Async.pool.certificate_sync`: `pool.certificate_sync` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_certificate_sync_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -1814,6 +2399,22 @@ xenapi_status xenapi_pool_certificate_sync(const xenapi_session *session, xenapi
  * for every fallible function.
  */
 xenapi_status xenapi_async_pool_certificate_sync(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.certificate_sync` (what xenapi_async_pool_certificate_sync
+ * gave) and gives its result as xenapi_pool_certificate_sync does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_certificate_sync_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.crl_list`.
@@ -1828,7 +2429,8 @@ xenapi_status xenapi_async_pool_certificate_sync(const xenapi_session *session, 
 xenapi_status xenapi_pool_crl_list(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.pool.crl_list`: `pool.crl_list` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.crl_list`: `pool.crl_list` as a server task. Wait for it with
+ * xenapi_async_pool_crl_list_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -1838,6 +2440,23 @@ xenapi_status xenapi_pool_crl_list(const xenapi_session *session, xenapi_string_
  * for every fallible function.
  */
 xenapi_status xenapi_async_pool_crl_list(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.crl_list` (what xenapi_async_pool_crl_list gave) and gives its
+ * result as xenapi_pool_crl_list does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pool_crl_list_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
  * Calls `pool.crl_uninstall`.
@@ -1852,7 +2471,7 @@ xenapi_status xenapi_pool_crl_uninstall(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.pool.crl_uninstall`: `pool.crl_uninstall` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_crl_uninstall_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `name`: string.
  * Result: `*out_task`, the task reference.
@@ -1862,6 +2481,22 @@ xenapi_status xenapi_pool_crl_uninstall(const xenapi_session *session, const cha
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_crl_uninstall(const xenapi_session *session, const char *name, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.crl_uninstall` (what xenapi_async_pool_crl_uninstall gave) and
+ * gives its result as xenapi_pool_crl_uninstall does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_crl_uninstall_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.crl_install`.
@@ -1876,7 +2511,7 @@ xenapi_status xenapi_pool_crl_install(const xenapi_session *session, const char 
 
 /**
  * Calls `Async.pool.crl_install`: `pool.crl_install` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_crl_install_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `name`: string; `cert`: string.
  * Result: `*out_task`, the task reference.
@@ -1886,6 +2521,22 @@ xenapi_status xenapi_pool_crl_install(const xenapi_session *session, const char 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_crl_install(const xenapi_session *session, const char *name, const char *cert, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.crl_install` (what xenapi_async_pool_crl_install gave) and
+ * gives its result as xenapi_pool_crl_install does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_crl_install_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.uninstall_ca_certificate`.
@@ -1900,7 +2551,8 @@ xenapi_status xenapi_pool_uninstall_ca_certificate(const xenapi_session *session
 
 /**
  * Calls `Async.pool.uninstall_ca_certificate`: `pool.uninstall_ca_certificate` as a server task.
- * Wait for it with xenapi_task_wait.
+ * Wait for it with xenapi_async_pool_uninstall_ca_certificate_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `name`: string.
  * Result: `*out_task`, the task reference.
@@ -1910,6 +2562,23 @@ xenapi_status xenapi_pool_uninstall_ca_certificate(const xenapi_session *session
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_uninstall_ca_certificate(const xenapi_session *session, const char *name, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.uninstall_ca_certificate` (what
+ * xenapi_async_pool_uninstall_ca_certificate gave) and gives its result as
+ * xenapi_pool_uninstall_ca_certificate does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_uninstall_ca_certificate_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.install_ca_certificate`.
@@ -1924,7 +2593,7 @@ xenapi_status xenapi_pool_install_ca_certificate(const xenapi_session *session, 
 
 /**
  * Calls `Async.pool.install_ca_certificate`: `pool.install_ca_certificate` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_pool_install_ca_certificate_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `name`: string; `cert`: string.
  * Result: `*out_task`, the task reference.
@@ -1934,6 +2603,23 @@ xenapi_status xenapi_pool_install_ca_certificate(const xenapi_session *session, 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_install_ca_certificate(const xenapi_session *session, const char *name, const char *cert, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.install_ca_certificate` (what
+ * xenapi_async_pool_install_ca_certificate gave) and gives its result as
+ * xenapi_pool_install_ca_certificate does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_install_ca_certificate_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.certificate_list`.
@@ -1950,7 +2636,7 @@ xenapi_status xenapi_pool_certificate_list(const xenapi_session *session, xenapi
 
 /**
  * Calls `Async.pool.certificate_list`: `pool.certificate_list` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_certificate_list_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -1961,6 +2647,23 @@ xenapi_status xenapi_pool_certificate_list(const xenapi_session *session, xenapi
  * for every fallible function.
  */
 xenapi_status xenapi_async_pool_certificate_list(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.certificate_list` (what xenapi_async_pool_certificate_list
+ * gave) and gives its result as xenapi_pool_certificate_list does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pool_certificate_list_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
  * Calls `pool.certificate_uninstall`.
@@ -1976,7 +2679,7 @@ xenapi_status xenapi_pool_certificate_uninstall(const xenapi_session *session, c
 
 /**
  * Calls `Async.pool.certificate_uninstall`: `pool.certificate_uninstall` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_pool_certificate_uninstall_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `name`: string.
  * Result: `*out_task`, the task reference.
@@ -1987,6 +2690,23 @@ xenapi_status xenapi_pool_certificate_uninstall(const xenapi_session *session, c
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_certificate_uninstall(const xenapi_session *session, const char *name, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.certificate_uninstall` (what
+ * xenapi_async_pool_certificate_uninstall gave) and gives its result as
+ * xenapi_pool_certificate_uninstall does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_certificate_uninstall_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.certificate_install`.
@@ -2002,7 +2722,7 @@ xenapi_status xenapi_pool_certificate_install(const xenapi_session *session, con
 
 /**
  * Calls `Async.pool.certificate_install`: `pool.certificate_install` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_pool_certificate_install_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `name`: string; `cert`: string.
  * Result: `*out_task`, the task reference.
@@ -2013,6 +2733,23 @@ xenapi_status xenapi_pool_certificate_install(const xenapi_session *session, con
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_certificate_install(const xenapi_session *session, const char *name, const char *cert, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.certificate_install` (what
+ * xenapi_async_pool_certificate_install gave) and gives its result as
+ * xenapi_pool_certificate_install does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_certificate_install_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.send_test_post`.
@@ -2028,7 +2765,7 @@ xenapi_status xenapi_pool_send_test_post(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.pool.send_test_post`: `pool.send_test_post` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_send_test_post_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: string; `port`: int; `body`: string.
  * Result: `*out_task`, the task reference.
@@ -2038,6 +2775,23 @@ xenapi_status xenapi_pool_send_test_post(const xenapi_session *session, const ch
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_send_test_post(const xenapi_session *session, const char *host, int64_t port, const char *body, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.send_test_post` (what xenapi_async_pool_send_test_post gave)
+ * and gives its result as xenapi_pool_send_test_post does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pool_send_test_post_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `pool.retrieve_wlb_recommendations`.
@@ -2053,7 +2807,8 @@ xenapi_status xenapi_pool_retrieve_wlb_recommendations(const xenapi_session *ses
 
 /**
  * Calls `Async.pool.retrieve_wlb_recommendations`: `pool.retrieve_wlb_recommendations` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_pool_retrieve_wlb_recommendations_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -2063,6 +2818,24 @@ xenapi_status xenapi_pool_retrieve_wlb_recommendations(const xenapi_session *ses
  * for every fallible function.
  */
 xenapi_status xenapi_async_pool_retrieve_wlb_recommendations(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.retrieve_wlb_recommendations` (what
+ * xenapi_async_pool_retrieve_wlb_recommendations gave) and gives its result as
+ * xenapi_pool_retrieve_wlb_recommendations does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, (VM ref -> string set) map.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_string_list_map_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pool_retrieve_wlb_recommendations_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_string_list_map **out_result, xenapi_error **err);
 
 /**
  * Calls `pool.retrieve_wlb_configuration`.
@@ -2078,7 +2851,8 @@ xenapi_status xenapi_pool_retrieve_wlb_configuration(const xenapi_session *sessi
 
 /**
  * Calls `Async.pool.retrieve_wlb_configuration`: `pool.retrieve_wlb_configuration` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_pool_retrieve_wlb_configuration_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -2088,6 +2862,24 @@ xenapi_status xenapi_pool_retrieve_wlb_configuration(const xenapi_session *sessi
  * for every fallible function.
  */
 xenapi_status xenapi_async_pool_retrieve_wlb_configuration(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.retrieve_wlb_configuration` (what
+ * xenapi_async_pool_retrieve_wlb_configuration gave) and gives its result as
+ * xenapi_pool_retrieve_wlb_configuration does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, (string -> string) map.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pool_retrieve_wlb_configuration_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_map **out_result, xenapi_error **err);
 
 /**
  * Calls `pool.send_wlb_configuration`.
@@ -2102,7 +2894,7 @@ xenapi_status xenapi_pool_send_wlb_configuration(const xenapi_session *session, 
 
 /**
  * Calls `Async.pool.send_wlb_configuration`: `pool.send_wlb_configuration` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_pool_send_wlb_configuration_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `config`: (string -> string) map.
  * Result: `*out_task`, the task reference.
@@ -2112,6 +2904,23 @@ xenapi_status xenapi_pool_send_wlb_configuration(const xenapi_session *session, 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_send_wlb_configuration(const xenapi_session *session, const xenapi_string_map *config, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.send_wlb_configuration` (what
+ * xenapi_async_pool_send_wlb_configuration gave) and gives its result as
+ * xenapi_pool_send_wlb_configuration does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_send_wlb_configuration_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.deconfigure_wlb`.
@@ -2126,7 +2935,7 @@ xenapi_status xenapi_pool_deconfigure_wlb(const xenapi_session *session, xenapi_
 
 /**
  * Calls `Async.pool.deconfigure_wlb`: `pool.deconfigure_wlb` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_deconfigure_wlb_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -2136,6 +2945,22 @@ xenapi_status xenapi_pool_deconfigure_wlb(const xenapi_session *session, xenapi_
  * for every fallible function.
  */
 xenapi_status xenapi_async_pool_deconfigure_wlb(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.deconfigure_wlb` (what xenapi_async_pool_deconfigure_wlb gave)
+ * and gives its result as xenapi_pool_deconfigure_wlb does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_deconfigure_wlb_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.initialize_wlb`.
@@ -2152,7 +2977,7 @@ xenapi_status xenapi_pool_initialize_wlb(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.pool.initialize_wlb`: `pool.initialize_wlb` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_initialize_wlb_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `wlb_url`: string; `wlb_username`: string; `wlb_password`: string;
  * `xenserver_username`: string; `xenserver_password`: string.
@@ -2164,6 +2989,22 @@ xenapi_status xenapi_pool_initialize_wlb(const xenapi_session *session, const ch
  * for every fallible function.
  */
 xenapi_status xenapi_async_pool_initialize_wlb(const xenapi_session *session, const char *wlb_url, const char *wlb_username, const char *wlb_password, const char *xenserver_username, const char *xenserver_password, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.initialize_wlb` (what xenapi_async_pool_initialize_wlb gave)
+ * and gives its result as xenapi_pool_initialize_wlb does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_initialize_wlb_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.detect_nonhomogeneous_external_auth`.
@@ -2178,7 +3019,9 @@ xenapi_status xenapi_pool_detect_nonhomogeneous_external_auth(const xenapi_sessi
 
 /**
  * Calls `Async.pool.detect_nonhomogeneous_external_auth`:
- * `pool.detect_nonhomogeneous_external_auth` as a server task. Wait for it with xenapi_task_wait.
+ * `pool.detect_nonhomogeneous_external_auth` as a server task. Wait for it with
+ * xenapi_async_pool_detect_nonhomogeneous_external_auth_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref.
  * Result: `*out_task`, the task reference.
@@ -2188,6 +3031,23 @@ xenapi_status xenapi_pool_detect_nonhomogeneous_external_auth(const xenapi_sessi
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_detect_nonhomogeneous_external_auth(const xenapi_session *session, const char *pool, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.detect_nonhomogeneous_external_auth` (what
+ * xenapi_async_pool_detect_nonhomogeneous_external_auth gave) and gives its result as
+ * xenapi_pool_detect_nonhomogeneous_external_auth does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_detect_nonhomogeneous_external_auth_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.disable_external_auth`.
@@ -2202,7 +3062,7 @@ xenapi_status xenapi_pool_disable_external_auth(const xenapi_session *session, c
 
 /**
  * Calls `Async.pool.disable_external_auth`: `pool.disable_external_auth` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_pool_disable_external_auth_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref; `config`: (string -> string) map.
  * Result: `*out_task`, the task reference.
@@ -2212,6 +3072,23 @@ xenapi_status xenapi_pool_disable_external_auth(const xenapi_session *session, c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_disable_external_auth(const xenapi_session *session, const char *pool, const xenapi_string_map *config, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.disable_external_auth` (what
+ * xenapi_async_pool_disable_external_auth gave) and gives its result as
+ * xenapi_pool_disable_external_auth does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_disable_external_auth_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.enable_external_auth`.
@@ -2227,7 +3104,7 @@ xenapi_status xenapi_pool_enable_external_auth(const xenapi_session *session, co
 
 /**
  * Calls `Async.pool.enable_external_auth`: `pool.enable_external_auth` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_pool_enable_external_auth_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref; `config`: (string -> string) map; `service_name`: string;
  * `auth_type`: string.
@@ -2238,6 +3115,23 @@ xenapi_status xenapi_pool_enable_external_auth(const xenapi_session *session, co
  * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_enable_external_auth(const xenapi_session *session, const char *pool, const xenapi_string_map *config, const char *service_name, const char *auth_type, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.enable_external_auth` (what
+ * xenapi_async_pool_enable_external_auth gave) and gives its result as
+ * xenapi_pool_enable_external_auth does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_enable_external_auth_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.create_new_blob`.
@@ -2253,7 +3147,7 @@ xenapi_status xenapi_pool_create_new_blob(const xenapi_session *session, const c
 
 /**
  * Calls `Async.pool.create_new_blob`: `pool.create_new_blob` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_create_new_blob_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref; `name`: string; `mime_type`: string; `public_`: bool.
  * Result: `*out_task`, the task reference.
@@ -2263,6 +3157,23 @@ xenapi_status xenapi_pool_create_new_blob(const xenapi_session *session, const c
  * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_create_new_blob(const xenapi_session *session, const char *pool, const char *name, const char *mime_type, bool public_, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.create_new_blob` (what xenapi_async_pool_create_new_blob gave)
+ * and gives its result as xenapi_pool_create_new_blob does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, blob ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pool_create_new_blob_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `pool.set_ha_host_failures_to_tolerate`.
@@ -2277,7 +3188,8 @@ xenapi_status xenapi_pool_set_ha_host_failures_to_tolerate(const xenapi_session 
 
 /**
  * Calls `Async.pool.set_ha_host_failures_to_tolerate`: `pool.set_ha_host_failures_to_tolerate` as a
- * server task. Wait for it with xenapi_task_wait.
+ * server task. Wait for it with xenapi_async_pool_set_ha_host_failures_to_tolerate_wait (the typed
+ * result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
@@ -2287,6 +3199,23 @@ xenapi_status xenapi_pool_set_ha_host_failures_to_tolerate(const xenapi_session 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_set_ha_host_failures_to_tolerate(const xenapi_session *session, const char *pool, int64_t value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.set_ha_host_failures_to_tolerate` (what
+ * xenapi_async_pool_set_ha_host_failures_to_tolerate gave) and gives its result as
+ * xenapi_pool_set_ha_host_failures_to_tolerate does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_set_ha_host_failures_to_tolerate_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.ha_compute_vm_failover_plan`.
@@ -2303,7 +3232,8 @@ xenapi_status xenapi_pool_ha_compute_vm_failover_plan(const xenapi_session *sess
 
 /**
  * Calls `Async.pool.ha_compute_vm_failover_plan`: `pool.ha_compute_vm_failover_plan` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_pool_ha_compute_vm_failover_plan_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `failed_hosts`: host ref set; `failed_vms`: VM ref set.
  * Result: `*out_task`, the task reference.
@@ -2313,6 +3243,24 @@ xenapi_status xenapi_pool_ha_compute_vm_failover_plan(const xenapi_session *sess
  * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_ha_compute_vm_failover_plan(const xenapi_session *session, const xenapi_string_list *failed_hosts, const xenapi_string_list *failed_vms, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.ha_compute_vm_failover_plan` (what
+ * xenapi_async_pool_ha_compute_vm_failover_plan gave) and gives its result as
+ * xenapi_pool_ha_compute_vm_failover_plan does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, (VM ref -> (string -> string) map) map.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_string_map_map_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pool_ha_compute_vm_failover_plan_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_string_map_map **out_result, xenapi_error **err);
 
 /**
  * Calls `pool.ha_compute_hypothetical_max_host_failures_to_tolerate`.
@@ -2329,7 +3277,8 @@ xenapi_status xenapi_pool_ha_compute_hypothetical_max_host_failures_to_tolerate(
 /**
  * Calls `Async.pool.ha_compute_hypothetical_max_host_failures_to_tolerate`:
  * `pool.ha_compute_hypothetical_max_host_failures_to_tolerate` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_ha_compute_hypothetical_max_host_failures_to_tolerate_wait (the typed result)
+ * or xenapi_task_wait.
  *
  * Parameters: `configuration`: (VM ref -> string) map.
  * Result: `*out_task`, the task reference.
@@ -2339,6 +3288,24 @@ xenapi_status xenapi_pool_ha_compute_hypothetical_max_host_failures_to_tolerate(
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_ha_compute_hypothetical_max_host_failures_to_tolerate(const xenapi_session *session, const xenapi_string_map *configuration, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.ha_compute_hypothetical_max_host_failures_to_tolerate` (what
+ * xenapi_async_pool_ha_compute_hypothetical_max_host_failures_to_tolerate gave) and gives its
+ * result as xenapi_pool_ha_compute_hypothetical_max_host_failures_to_tolerate does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, int.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_pool_ha_compute_hypothetical_max_host_failures_to_tolerate_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, int64_t *out_result, xenapi_error **err);
 
 /**
  * Calls `pool.ha_compute_max_host_failures_to_tolerate`.
@@ -2354,6 +3321,7 @@ xenapi_status xenapi_pool_ha_compute_max_host_failures_to_tolerate(const xenapi_
 /**
  * Calls `Async.pool.ha_compute_max_host_failures_to_tolerate`:
  * `pool.ha_compute_max_host_failures_to_tolerate` as a server task. Wait for it with
+ * xenapi_async_pool_ha_compute_max_host_failures_to_tolerate_wait (the typed result) or
  * xenapi_task_wait.
  *
  * Parameters: none but the session.
@@ -2364,6 +3332,24 @@ xenapi_status xenapi_pool_ha_compute_max_host_failures_to_tolerate(const xenapi_
  * for every fallible function.
  */
 xenapi_status xenapi_async_pool_ha_compute_max_host_failures_to_tolerate(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.ha_compute_max_host_failures_to_tolerate` (what
+ * xenapi_async_pool_ha_compute_max_host_failures_to_tolerate gave) and gives its result as
+ * xenapi_pool_ha_compute_max_host_failures_to_tolerate does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, int.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_pool_ha_compute_max_host_failures_to_tolerate_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, int64_t *out_result, xenapi_error **err);
 
 /**
  * Calls `pool.ha_failover_plan_exists`.
@@ -2378,7 +3364,8 @@ xenapi_status xenapi_pool_ha_failover_plan_exists(const xenapi_session *session,
 
 /**
  * Calls `Async.pool.ha_failover_plan_exists`: `pool.ha_failover_plan_exists` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_pool_ha_failover_plan_exists_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `n`: int.
  * Result: `*out_task`, the task reference.
@@ -2388,6 +3375,24 @@ xenapi_status xenapi_pool_ha_failover_plan_exists(const xenapi_session *session,
  * for every fallible function.
  */
 xenapi_status xenapi_async_pool_ha_failover_plan_exists(const xenapi_session *session, int64_t n, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.ha_failover_plan_exists` (what
+ * xenapi_async_pool_ha_failover_plan_exists gave) and gives its result as
+ * xenapi_pool_ha_failover_plan_exists does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, bool.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_pool_ha_failover_plan_exists_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, bool *out_result, xenapi_error **err);
 
 /**
  * Calls `pool.ha_prevent_restarts_for`.
@@ -2402,7 +3407,8 @@ xenapi_status xenapi_pool_ha_prevent_restarts_for(const xenapi_session *session,
 
 /**
  * Calls `Async.pool.ha_prevent_restarts_for`: `pool.ha_prevent_restarts_for` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_pool_ha_prevent_restarts_for_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `seconds`: int.
  * Result: `*out_task`, the task reference.
@@ -2412,6 +3418,23 @@ xenapi_status xenapi_pool_ha_prevent_restarts_for(const xenapi_session *session,
  * for every fallible function.
  */
 xenapi_status xenapi_async_pool_ha_prevent_restarts_for(const xenapi_session *session, int64_t seconds, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.ha_prevent_restarts_for` (what
+ * xenapi_async_pool_ha_prevent_restarts_for gave) and gives its result as
+ * xenapi_pool_ha_prevent_restarts_for does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_ha_prevent_restarts_for_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.designate_new_master`.
@@ -2426,7 +3449,7 @@ xenapi_status xenapi_pool_designate_new_master(const xenapi_session *session, co
 
 /**
  * Calls `Async.pool.designate_new_master`: `pool.designate_new_master` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_pool_designate_new_master_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2436,6 +3459,23 @@ xenapi_status xenapi_pool_designate_new_master(const xenapi_session *session, co
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_designate_new_master(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.designate_new_master` (what
+ * xenapi_async_pool_designate_new_master gave) and gives its result as
+ * xenapi_pool_designate_new_master does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_designate_new_master_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.sync_database`.
@@ -2450,7 +3490,7 @@ xenapi_status xenapi_pool_sync_database(const xenapi_session *session, xenapi_er
 
 /**
  * Calls `Async.pool.sync_database`: `pool.sync_database` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_sync_database_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -2460,6 +3500,22 @@ xenapi_status xenapi_pool_sync_database(const xenapi_session *session, xenapi_er
  * for every fallible function.
  */
 xenapi_status xenapi_async_pool_sync_database(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.sync_database` (what xenapi_async_pool_sync_database gave) and
+ * gives its result as xenapi_pool_sync_database does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_sync_database_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.disable_ha`.
@@ -2474,7 +3530,7 @@ xenapi_status xenapi_pool_disable_ha(const xenapi_session *session, xenapi_error
 
 /**
  * Calls `Async.pool.disable_ha`: `pool.disable_ha` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_disable_ha_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -2484,6 +3540,22 @@ xenapi_status xenapi_pool_disable_ha(const xenapi_session *session, xenapi_error
  * for every fallible function.
  */
 xenapi_status xenapi_async_pool_disable_ha(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.disable_ha` (what xenapi_async_pool_disable_ha gave) and gives
+ * its result as xenapi_pool_disable_ha does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_disable_ha_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.enable_ha`.
@@ -2498,7 +3570,7 @@ xenapi_status xenapi_pool_enable_ha(const xenapi_session *session, const xenapi_
 
 /**
  * Calls `Async.pool.enable_ha`: `pool.enable_ha` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_enable_ha_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `heartbeat_srs`: SR ref set; `configuration`: (string -> string) map.
  * Result: `*out_task`, the task reference.
@@ -2508,6 +3580,22 @@ xenapi_status xenapi_pool_enable_ha(const xenapi_session *session, const xenapi_
  * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_enable_ha(const xenapi_session *session, const xenapi_string_list *heartbeat_srs, const xenapi_string_map *configuration, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.enable_ha` (what xenapi_async_pool_enable_ha gave) and gives
+ * its result as xenapi_pool_enable_ha does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_enable_ha_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.create_VLAN_from_PIF`.
@@ -2524,7 +3612,7 @@ xenapi_status xenapi_pool_create_vlan_from_pif(const xenapi_session *session, co
 
 /**
  * Calls `Async.pool.create_VLAN_from_PIF`: `pool.create_VLAN_from_PIF` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_pool_create_vlan_from_pif_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pif`: PIF ref; `network`: network ref; `vlan`: int.
  * Result: `*out_task`, the task reference.
@@ -2535,6 +3623,24 @@ xenapi_status xenapi_pool_create_vlan_from_pif(const xenapi_session *session, co
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_create_vlan_from_pif(const xenapi_session *session, const char *pif, const char *network, int64_t vlan, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.create_VLAN_from_PIF` (what
+ * xenapi_async_pool_create_vlan_from_pif gave) and gives its result as
+ * xenapi_pool_create_vlan_from_pif does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, PIF ref set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pool_create_vlan_from_pif_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
  * Calls `pool.management_reconfigure`.
@@ -2552,7 +3658,7 @@ xenapi_status xenapi_pool_management_reconfigure(const xenapi_session *session, 
 
 /**
  * Calls `Async.pool.management_reconfigure`: `pool.management_reconfigure` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_pool_management_reconfigure_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `network`: network ref.
  * Result: `*out_task`, the task reference.
@@ -2565,6 +3671,23 @@ xenapi_status xenapi_pool_management_reconfigure(const xenapi_session *session, 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_management_reconfigure(const xenapi_session *session, const char *network, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.management_reconfigure` (what
+ * xenapi_async_pool_management_reconfigure gave) and gives its result as
+ * xenapi_pool_management_reconfigure does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_management_reconfigure_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.create_VLAN`.
@@ -2581,7 +3704,7 @@ xenapi_status xenapi_pool_create_vlan(const xenapi_session *session, const char 
 
 /**
  * Calls `Async.pool.create_VLAN`: `pool.create_VLAN` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_create_vlan_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `device`: string; `network`: network ref; `vlan`: int.
  * Result: `*out_task`, the task reference.
@@ -2592,6 +3715,23 @@ xenapi_status xenapi_pool_create_vlan(const xenapi_session *session, const char 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_create_vlan(const xenapi_session *session, const char *device, const char *network, int64_t vlan, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.create_VLAN` (what xenapi_async_pool_create_vlan gave) and
+ * gives its result as xenapi_pool_create_vlan does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, PIF ref set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pool_create_vlan_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
  * Calls `pool.recover_slaves`.
@@ -2607,7 +3747,7 @@ xenapi_status xenapi_pool_recover_slaves(const xenapi_session *session, xenapi_s
 
 /**
  * Calls `Async.pool.recover_slaves`: `pool.recover_slaves` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_recover_slaves_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -2617,6 +3757,23 @@ xenapi_status xenapi_pool_recover_slaves(const xenapi_session *session, xenapi_s
  * for every fallible function.
  */
 xenapi_status xenapi_async_pool_recover_slaves(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.recover_slaves` (what xenapi_async_pool_recover_slaves gave)
+ * and gives its result as xenapi_pool_recover_slaves does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, host ref set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pool_recover_slaves_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
  * Calls `pool.emergency_reset_master`.
@@ -2631,7 +3788,7 @@ xenapi_status xenapi_pool_emergency_reset_master(const xenapi_session *session, 
 
 /**
  * Calls `Async.pool.emergency_reset_master`: `pool.emergency_reset_master` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_pool_emergency_reset_master_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `master_address`: string.
  * Result: `*out_task`, the task reference.
@@ -2641,6 +3798,23 @@ xenapi_status xenapi_pool_emergency_reset_master(const xenapi_session *session, 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_emergency_reset_master(const xenapi_session *session, const char *master_address, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.emergency_reset_master` (what
+ * xenapi_async_pool_emergency_reset_master gave) and gives its result as
+ * xenapi_pool_emergency_reset_master does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_emergency_reset_master_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.emergency_transition_to_master`.
@@ -2655,7 +3829,8 @@ xenapi_status xenapi_pool_emergency_transition_to_master(const xenapi_session *s
 
 /**
  * Calls `Async.pool.emergency_transition_to_master`: `pool.emergency_transition_to_master` as a
- * server task. Wait for it with xenapi_task_wait.
+ * server task. Wait for it with xenapi_async_pool_emergency_transition_to_master_wait (the typed
+ * result) or xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -2665,6 +3840,23 @@ xenapi_status xenapi_pool_emergency_transition_to_master(const xenapi_session *s
  * for every fallible function.
  */
 xenapi_status xenapi_async_pool_emergency_transition_to_master(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.emergency_transition_to_master` (what
+ * xenapi_async_pool_emergency_transition_to_master gave) and gives its result as
+ * xenapi_pool_emergency_transition_to_master does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_emergency_transition_to_master_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.eject`.
@@ -2678,7 +3870,8 @@ xenapi_status xenapi_async_pool_emergency_transition_to_master(const xenapi_sess
 xenapi_status xenapi_pool_eject(const xenapi_session *session, const char *host, xenapi_error **err);
 
 /**
- * Calls `Async.pool.eject`: `pool.eject` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.eject`: `pool.eject` as a server task. Wait for it with
+ * xenapi_async_pool_eject_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2688,6 +3881,22 @@ xenapi_status xenapi_pool_eject(const xenapi_session *session, const char *host,
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_eject(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.eject` (what xenapi_async_pool_eject gave) and gives its result
+ * as xenapi_pool_eject does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_eject_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.join_force`.
@@ -2702,7 +3911,7 @@ xenapi_status xenapi_pool_join_force(const xenapi_session *session, const char *
 
 /**
  * Calls `Async.pool.join_force`: `pool.join_force` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_join_force_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `master_address`: string; `master_username`: string; `master_password`: string.
  * Result: `*out_task`, the task reference.
@@ -2712,6 +3921,22 @@ xenapi_status xenapi_pool_join_force(const xenapi_session *session, const char *
  * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_join_force(const xenapi_session *session, const char *master_address, const char *master_username, const char *master_password, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.join_force` (what xenapi_async_pool_join_force gave) and gives
+ * its result as xenapi_pool_join_force does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_join_force_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.join`.
@@ -2726,7 +3951,8 @@ xenapi_status xenapi_async_pool_join_force(const xenapi_session *session, const 
 xenapi_status xenapi_pool_join(const xenapi_session *session, const char *master_address, const char *master_username, const char *master_password, xenapi_error **err);
 
 /**
- * Calls `Async.pool.join`: `pool.join` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.join`: `pool.join` as a server task. Wait for it with
+ * xenapi_async_pool_join_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `master_address`: string; `master_username`: string; `master_password`: string.
  * Result: `*out_task`, the task reference.
@@ -2737,6 +3963,22 @@ xenapi_status xenapi_pool_join(const xenapi_session *session, const char *master
  * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_join(const xenapi_session *session, const char *master_address, const char *master_username, const char *master_password, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.join` (what xenapi_async_pool_join gave) and gives its result
+ * as xenapi_pool_join does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_join_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.set_coordinator_bias`.

@@ -244,7 +244,7 @@ xenapi_status xenapi_pool_patch_clean_on_host(const xenapi_session *session, con
 
 /**
  * Calls `Async.pool_patch.clean_on_host`: `pool_patch.clean_on_host` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_pool_patch_clean_on_host_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool_patch`: pool_patch ref (self); `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -255,6 +255,23 @@ xenapi_status xenapi_pool_patch_clean_on_host(const xenapi_session *session, con
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_patch_clean_on_host(const xenapi_session *session, const char *pool_patch, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool_patch.clean_on_host` (what
+ * xenapi_async_pool_patch_clean_on_host gave) and gives its result as
+ * xenapi_pool_patch_clean_on_host does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_patch_clean_on_host_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool_patch.destroy`.
@@ -270,7 +287,7 @@ xenapi_status xenapi_pool_patch_destroy(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.pool_patch.destroy`: `pool_patch.destroy` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_patch_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool_patch`: pool_patch ref (self).
  * Result: `*out_task`, the task reference.
@@ -281,6 +298,22 @@ xenapi_status xenapi_pool_patch_destroy(const xenapi_session *session, const cha
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_patch_destroy(const xenapi_session *session, const char *pool_patch, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool_patch.destroy` (what xenapi_async_pool_patch_destroy gave) and
+ * gives its result as xenapi_pool_patch_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_patch_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool_patch.pool_clean`.
@@ -296,7 +329,7 @@ xenapi_status xenapi_pool_patch_pool_clean(const xenapi_session *session, const 
 
 /**
  * Calls `Async.pool_patch.pool_clean`: `pool_patch.pool_clean` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_patch_pool_clean_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool_patch`: pool_patch ref (self).
  * Result: `*out_task`, the task reference.
@@ -307,6 +340,22 @@ xenapi_status xenapi_pool_patch_pool_clean(const xenapi_session *session, const 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_patch_pool_clean(const xenapi_session *session, const char *pool_patch, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool_patch.pool_clean` (what xenapi_async_pool_patch_pool_clean
+ * gave) and gives its result as xenapi_pool_patch_pool_clean does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_patch_pool_clean_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool_patch.clean`.
@@ -322,7 +371,7 @@ xenapi_status xenapi_pool_patch_clean(const xenapi_session *session, const char 
 
 /**
  * Calls `Async.pool_patch.clean`: `pool_patch.clean` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_patch_clean_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool_patch`: pool_patch ref (self).
  * Result: `*out_task`, the task reference.
@@ -333,6 +382,22 @@ xenapi_status xenapi_pool_patch_clean(const xenapi_session *session, const char 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_patch_clean(const xenapi_session *session, const char *pool_patch, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool_patch.clean` (what xenapi_async_pool_patch_clean gave) and
+ * gives its result as xenapi_pool_patch_clean does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_patch_clean_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool_patch.precheck`.
@@ -349,7 +414,7 @@ xenapi_status xenapi_pool_patch_precheck(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.pool_patch.precheck`: `pool_patch.precheck` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_patch_precheck_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool_patch`: pool_patch ref (self); `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -360,6 +425,23 @@ xenapi_status xenapi_pool_patch_precheck(const xenapi_session *session, const ch
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_patch_precheck(const xenapi_session *session, const char *pool_patch, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool_patch.precheck` (what xenapi_async_pool_patch_precheck gave)
+ * and gives its result as xenapi_pool_patch_precheck does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pool_patch_precheck_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `pool_patch.pool_apply`.
@@ -375,7 +457,7 @@ xenapi_status xenapi_pool_patch_pool_apply(const xenapi_session *session, const 
 
 /**
  * Calls `Async.pool_patch.pool_apply`: `pool_patch.pool_apply` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_patch_pool_apply_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool_patch`: pool_patch ref (self).
  * Result: `*out_task`, the task reference.
@@ -386,6 +468,22 @@ xenapi_status xenapi_pool_patch_pool_apply(const xenapi_session *session, const 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_patch_pool_apply(const xenapi_session *session, const char *pool_patch, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool_patch.pool_apply` (what xenapi_async_pool_patch_pool_apply
+ * gave) and gives its result as xenapi_pool_patch_pool_apply does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_patch_pool_apply_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool_patch.apply`.
@@ -402,7 +500,7 @@ xenapi_status xenapi_pool_patch_apply(const xenapi_session *session, const char 
 
 /**
  * Calls `Async.pool_patch.apply`: `pool_patch.apply` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_patch_apply_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool_patch`: pool_patch ref (self); `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -413,6 +511,23 @@ xenapi_status xenapi_pool_patch_apply(const xenapi_session *session, const char 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_patch_apply(const xenapi_session *session, const char *pool_patch, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool_patch.apply` (what xenapi_async_pool_patch_apply gave) and
+ * gives its result as xenapi_pool_patch_apply does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pool_patch_apply_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `pool_patch.remove_from_other_config`.

@@ -254,7 +254,7 @@ xenapi_status xenapi_pool_update_destroy(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.pool_update.destroy`: `pool_update.destroy` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_update_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool_update`: pool_update ref (self).
  * Result: `*out_task`, the task reference.
@@ -264,6 +264,22 @@ xenapi_status xenapi_pool_update_destroy(const xenapi_session *session, const ch
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_update_destroy(const xenapi_session *session, const char *pool_update, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool_update.destroy` (what xenapi_async_pool_update_destroy gave)
+ * and gives its result as xenapi_pool_update_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_update_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool_update.pool_clean`.
@@ -278,7 +294,7 @@ xenapi_status xenapi_pool_update_pool_clean(const xenapi_session *session, const
 
 /**
  * Calls `Async.pool_update.pool_clean`: `pool_update.pool_clean` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_update_pool_clean_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool_update`: pool_update ref (self).
  * Result: `*out_task`, the task reference.
@@ -288,6 +304,22 @@ xenapi_status xenapi_pool_update_pool_clean(const xenapi_session *session, const
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_update_pool_clean(const xenapi_session *session, const char *pool_update, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool_update.pool_clean` (what xenapi_async_pool_update_pool_clean
+ * gave) and gives its result as xenapi_pool_update_pool_clean does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_update_pool_clean_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool_update.pool_apply`.
@@ -302,7 +334,7 @@ xenapi_status xenapi_pool_update_pool_apply(const xenapi_session *session, const
 
 /**
  * Calls `Async.pool_update.pool_apply`: `pool_update.pool_apply` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_update_pool_apply_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool_update`: pool_update ref (self).
  * Result: `*out_task`, the task reference.
@@ -312,6 +344,22 @@ xenapi_status xenapi_pool_update_pool_apply(const xenapi_session *session, const
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_update_pool_apply(const xenapi_session *session, const char *pool_update, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool_update.pool_apply` (what xenapi_async_pool_update_pool_apply
+ * gave) and gives its result as xenapi_pool_update_pool_apply does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_update_pool_apply_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool_update.apply`.
@@ -326,7 +374,7 @@ xenapi_status xenapi_pool_update_apply(const xenapi_session *session, const char
 
 /**
  * Calls `Async.pool_update.apply`: `pool_update.apply` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_update_apply_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool_update`: pool_update ref (self); `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -336,6 +384,22 @@ xenapi_status xenapi_pool_update_apply(const xenapi_session *session, const char
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_update_apply(const xenapi_session *session, const char *pool_update, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool_update.apply` (what xenapi_async_pool_update_apply gave) and
+ * gives its result as xenapi_pool_update_apply does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_update_apply_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool_update.precheck`.
@@ -351,7 +415,7 @@ xenapi_status xenapi_pool_update_precheck(const xenapi_session *session, const c
 
 /**
  * Calls `Async.pool_update.precheck`: `pool_update.precheck` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_update_precheck_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool_update`: pool_update ref (self); `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -361,6 +425,23 @@ xenapi_status xenapi_pool_update_precheck(const xenapi_session *session, const c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_update_precheck(const xenapi_session *session, const char *pool_update, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool_update.precheck` (what xenapi_async_pool_update_precheck gave)
+ * and gives its result as xenapi_pool_update_precheck does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, enum livepatch_status.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_pool_update_precheck_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_livepatch_status *out_result, xenapi_error **err);
 
 /**
  * Calls `pool_update.introduce`.
@@ -376,7 +457,7 @@ xenapi_status xenapi_pool_update_introduce(const xenapi_session *session, const 
 
 /**
  * Calls `Async.pool_update.introduce`: `pool_update.introduce` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_update_introduce_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vdi`: VDI ref.
  * Result: `*out_task`, the task reference.
@@ -386,6 +467,23 @@ xenapi_status xenapi_pool_update_introduce(const xenapi_session *session, const 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_update_introduce(const xenapi_session *session, const char *vdi, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool_update.introduce` (what xenapi_async_pool_update_introduce
+ * gave) and gives its result as xenapi_pool_update_introduce does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, pool_update ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pool_update_introduce_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `pool_update.remove_from_other_config`.

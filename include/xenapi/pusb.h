@@ -299,7 +299,8 @@ xenapi_status xenapi_pusb_set_passthrough_enabled(const xenapi_session *session,
 
 /**
  * Calls `Async.PUSB.set_passthrough_enabled`: `PUSB.set_passthrough_enabled` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_pusb_set_passthrough_enabled_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `pusb`: PUSB ref (self); `value`: bool.
  * Result: `*out_task`, the task reference.
@@ -309,6 +310,23 @@ xenapi_status xenapi_pusb_set_passthrough_enabled(const xenapi_session *session,
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pusb_set_passthrough_enabled(const xenapi_session *session, const char *pusb, bool value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.PUSB.set_passthrough_enabled` (what
+ * xenapi_async_pusb_set_passthrough_enabled gave) and gives its result as
+ * xenapi_pusb_set_passthrough_enabled does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pusb_set_passthrough_enabled_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `PUSB.scan`.
@@ -322,7 +340,8 @@ xenapi_status xenapi_async_pusb_set_passthrough_enabled(const xenapi_session *se
 xenapi_status xenapi_pusb_scan(const xenapi_session *session, const char *host, xenapi_error **err);
 
 /**
- * Calls `Async.PUSB.scan`: `PUSB.scan` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.PUSB.scan`: `PUSB.scan` as a server task. Wait for it with
+ * xenapi_async_pusb_scan_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -332,6 +351,22 @@ xenapi_status xenapi_pusb_scan(const xenapi_session *session, const char *host, 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pusb_scan(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.PUSB.scan` (what xenapi_async_pusb_scan gave) and gives its result
+ * as xenapi_pusb_scan does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pusb_scan_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `PUSB.remove_from_other_config`.

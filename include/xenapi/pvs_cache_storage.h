@@ -253,7 +253,7 @@ xenapi_status xenapi_pvs_cache_storage_destroy(const xenapi_session *session, co
 
 /**
  * Calls `Async.PVS_cache_storage.destroy`: `PVS_cache_storage.destroy` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_pvs_cache_storage_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pvs_cache_storage`: PVS_cache_storage ref (self).
  * Result: `*out_task`, the task reference.
@@ -263,6 +263,23 @@ xenapi_status xenapi_pvs_cache_storage_destroy(const xenapi_session *session, co
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pvs_cache_storage_destroy(const xenapi_session *session, const char *pvs_cache_storage, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.PVS_cache_storage.destroy` (what
+ * xenapi_async_pvs_cache_storage_destroy gave) and gives its result as
+ * xenapi_pvs_cache_storage_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pvs_cache_storage_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `PVS_cache_storage.create`.
@@ -278,7 +295,7 @@ xenapi_status xenapi_pvs_cache_storage_create(const xenapi_session *session, con
 
 /**
  * Calls `Async.PVS_cache_storage.create`: `PVS_cache_storage.create` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_pvs_cache_storage_create_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `args`: PVS_cache_storage record.
  * Result: `*out_task`, the task reference.
@@ -288,6 +305,24 @@ xenapi_status xenapi_pvs_cache_storage_create(const xenapi_session *session, con
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pvs_cache_storage_create(const xenapi_session *session, const xenapi_pvs_cache_storage_record *args, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.PVS_cache_storage.create` (what
+ * xenapi_async_pvs_cache_storage_create gave) and gives its result as
+ * xenapi_pvs_cache_storage_create does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, PVS_cache_storage ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pvs_cache_storage_create_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `PVS_cache_storage.get_by_uuid`.

@@ -173,7 +173,7 @@ xenapi_status xenapi_pvs_proxy_destroy(const xenapi_session *session, const char
 
 /**
  * Calls `Async.PVS_proxy.destroy`: `PVS_proxy.destroy` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pvs_proxy_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pvs_proxy`: PVS_proxy ref (self).
  * Result: `*out_task`, the task reference.
@@ -183,6 +183,22 @@ xenapi_status xenapi_pvs_proxy_destroy(const xenapi_session *session, const char
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pvs_proxy_destroy(const xenapi_session *session, const char *pvs_proxy, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.PVS_proxy.destroy` (what xenapi_async_pvs_proxy_destroy gave) and
+ * gives its result as xenapi_pvs_proxy_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pvs_proxy_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `PVS_proxy.create`.
@@ -198,7 +214,7 @@ xenapi_status xenapi_pvs_proxy_create(const xenapi_session *session, const char 
 
 /**
  * Calls `Async.PVS_proxy.create`: `PVS_proxy.create` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pvs_proxy_create_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `site`: PVS_site ref; `vif`: VIF ref.
  * Result: `*out_task`, the task reference.
@@ -208,6 +224,23 @@ xenapi_status xenapi_pvs_proxy_create(const xenapi_session *session, const char 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pvs_proxy_create(const xenapi_session *session, const char *site, const char *vif, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.PVS_proxy.create` (what xenapi_async_pvs_proxy_create gave) and
+ * gives its result as xenapi_pvs_proxy_create does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, PVS_proxy ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pvs_proxy_create_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `PVS_proxy.get_status`.

@@ -164,7 +164,7 @@ xenapi_status xenapi_pvs_server_forget(const xenapi_session *session, const char
 
 /**
  * Calls `Async.PVS_server.forget`: `PVS_server.forget` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pvs_server_forget_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pvs_server`: PVS_server ref (self).
  * Result: `*out_task`, the task reference.
@@ -174,6 +174,22 @@ xenapi_status xenapi_pvs_server_forget(const xenapi_session *session, const char
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pvs_server_forget(const xenapi_session *session, const char *pvs_server, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.PVS_server.forget` (what xenapi_async_pvs_server_forget gave) and
+ * gives its result as xenapi_pvs_server_forget does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pvs_server_forget_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `PVS_server.introduce`.
@@ -189,7 +205,7 @@ xenapi_status xenapi_pvs_server_introduce(const xenapi_session *session, const x
 
 /**
  * Calls `Async.PVS_server.introduce`: `PVS_server.introduce` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pvs_server_introduce_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `addresses`: string set; `first_port`: int; `last_port`: int; `site`: PVS_site ref.
  * Result: `*out_task`, the task reference.
@@ -199,6 +215,23 @@ xenapi_status xenapi_pvs_server_introduce(const xenapi_session *session, const x
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pvs_server_introduce(const xenapi_session *session, const xenapi_string_list *addresses, int64_t first_port, int64_t last_port, const char *site, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.PVS_server.introduce` (what xenapi_async_pvs_server_introduce gave)
+ * and gives its result as xenapi_pvs_server_introduce does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, PVS_server ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pvs_server_introduce_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `PVS_server.get_site`.

@@ -196,7 +196,7 @@ xenapi_status xenapi_pvs_site_set_pvs_uuid(const xenapi_session *session, const 
 
 /**
  * Calls `Async.PVS_site.set_PVS_uuid`: `PVS_site.set_PVS_uuid` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pvs_site_set_pvs_uuid_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pvs_site`: PVS_site ref (self); `value`: string.
  * Result: `*out_task`, the task reference.
@@ -206,6 +206,22 @@ xenapi_status xenapi_pvs_site_set_pvs_uuid(const xenapi_session *session, const 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pvs_site_set_pvs_uuid(const xenapi_session *session, const char *pvs_site, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.PVS_site.set_PVS_uuid` (what xenapi_async_pvs_site_set_pvs_uuid
+ * gave) and gives its result as xenapi_pvs_site_set_pvs_uuid does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pvs_site_set_pvs_uuid_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `PVS_site.forget`.
@@ -222,7 +238,7 @@ xenapi_status xenapi_pvs_site_forget(const xenapi_session *session, const char *
 
 /**
  * Calls `Async.PVS_site.forget`: `PVS_site.forget` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pvs_site_forget_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pvs_site`: PVS_site ref (self).
  * Result: `*out_task`, the task reference.
@@ -234,6 +250,22 @@ xenapi_status xenapi_pvs_site_forget(const xenapi_session *session, const char *
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pvs_site_forget(const xenapi_session *session, const char *pvs_site, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.PVS_site.forget` (what xenapi_async_pvs_site_forget gave) and gives
+ * its result as xenapi_pvs_site_forget does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pvs_site_forget_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `PVS_site.introduce`.
@@ -249,7 +281,7 @@ xenapi_status xenapi_pvs_site_introduce(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.PVS_site.introduce`: `PVS_site.introduce` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pvs_site_introduce_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `name_label`: string; `name_description`: string; `pvs_uuid`: string.
  * Result: `*out_task`, the task reference.
@@ -259,6 +291,23 @@ xenapi_status xenapi_pvs_site_introduce(const xenapi_session *session, const cha
  * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pvs_site_introduce(const xenapi_session *session, const char *name_label, const char *name_description, const char *pvs_uuid, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.PVS_site.introduce` (what xenapi_async_pvs_site_introduce gave) and
+ * gives its result as xenapi_pvs_site_introduce does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, PVS_site ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pvs_site_introduce_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `PVS_site.set_name_description`.

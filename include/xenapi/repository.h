@@ -227,7 +227,7 @@ xenapi_status xenapi_repository_set_gpgkey_path(const xenapi_session *session, c
 
 /**
  * Calls `Async.Repository.set_gpgkey_path`: `Repository.set_gpgkey_path` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_repository_set_gpgkey_path_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `repository`: Repository ref (self); `value`: string.
  * Result: `*out_task`, the task reference.
@@ -238,6 +238,23 @@ xenapi_status xenapi_repository_set_gpgkey_path(const xenapi_session *session, c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_repository_set_gpgkey_path(const xenapi_session *session, const char *repository, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.Repository.set_gpgkey_path` (what
+ * xenapi_async_repository_set_gpgkey_path gave) and gives its result as
+ * xenapi_repository_set_gpgkey_path does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_repository_set_gpgkey_path_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `Repository.forget`.
@@ -252,7 +269,7 @@ xenapi_status xenapi_repository_forget(const xenapi_session *session, const char
 
 /**
  * Calls `Async.Repository.forget`: `Repository.forget` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_repository_forget_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `repository`: Repository ref (self).
  * Result: `*out_task`, the task reference.
@@ -262,6 +279,22 @@ xenapi_status xenapi_repository_forget(const xenapi_session *session, const char
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_repository_forget(const xenapi_session *session, const char *repository, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.Repository.forget` (what xenapi_async_repository_forget gave) and
+ * gives its result as xenapi_repository_forget does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_repository_forget_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `Repository.introduce`.
@@ -279,7 +312,7 @@ xenapi_status xenapi_repository_introduce(const xenapi_session *session, const c
 
 /**
  * Calls `Async.Repository.introduce`: `Repository.introduce` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_repository_introduce_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `name_label`: string; `name_description`: string; `binary_url`: string; `source_url`:
  * string; `update`: bool; `gpgkey_path`: string.
@@ -291,6 +324,23 @@ xenapi_status xenapi_repository_introduce(const xenapi_session *session, const c
  * fallible function.
  */
 xenapi_status xenapi_async_repository_introduce(const xenapi_session *session, const char *name_label, const char *name_description, const char *binary_url, const char *source_url, bool update, const char *gpgkey_path, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.Repository.introduce` (what xenapi_async_repository_introduce gave)
+ * and gives its result as xenapi_repository_introduce does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, Repository ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_repository_introduce_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `Repository.set_name_description`.

@@ -166,7 +166,8 @@ xenapi_status xenapi_role_get_by_permission_name_label(const xenapi_session *ses
 
 /**
  * Calls `Async.role.get_by_permission_name_label`: `role.get_by_permission_name_label` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_role_get_by_permission_name_label_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `label`: string.
  * Result: `*out_task`, the task reference.
@@ -176,6 +177,24 @@ xenapi_status xenapi_role_get_by_permission_name_label(const xenapi_session *ses
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_role_get_by_permission_name_label(const xenapi_session *session, const char *label, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.role.get_by_permission_name_label` (what
+ * xenapi_async_role_get_by_permission_name_label gave) and gives its result as
+ * xenapi_role_get_by_permission_name_label does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, role ref set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_role_get_by_permission_name_label_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
  * Calls `role.get_by_permission`.
@@ -191,7 +210,7 @@ xenapi_status xenapi_role_get_by_permission(const xenapi_session *session, const
 
 /**
  * Calls `Async.role.get_by_permission`: `role.get_by_permission` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_role_get_by_permission_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `permission`: role ref.
  * Result: `*out_task`, the task reference.
@@ -201,6 +220,23 @@ xenapi_status xenapi_role_get_by_permission(const xenapi_session *session, const
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_role_get_by_permission(const xenapi_session *session, const char *permission, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.role.get_by_permission` (what xenapi_async_role_get_by_permission
+ * gave) and gives its result as xenapi_role_get_by_permission does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, role ref set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_role_get_by_permission_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
  * Calls `role.get_permissions_name_label`.
@@ -216,7 +252,8 @@ xenapi_status xenapi_role_get_permissions_name_label(const xenapi_session *sessi
 
 /**
  * Calls `Async.role.get_permissions_name_label`: `role.get_permissions_name_label` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_role_get_permissions_name_label_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `role`: role ref (self).
  * Result: `*out_task`, the task reference.
@@ -226,6 +263,24 @@ xenapi_status xenapi_role_get_permissions_name_label(const xenapi_session *sessi
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_role_get_permissions_name_label(const xenapi_session *session, const char *role, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.role.get_permissions_name_label` (what
+ * xenapi_async_role_get_permissions_name_label gave) and gives its result as
+ * xenapi_role_get_permissions_name_label does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_role_get_permissions_name_label_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
  * Calls `role.get_permissions`.
@@ -241,7 +296,7 @@ xenapi_status xenapi_role_get_permissions(const xenapi_session *session, const c
 
 /**
  * Calls `Async.role.get_permissions`: `role.get_permissions` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_role_get_permissions_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `role`: role ref (self).
  * Result: `*out_task`, the task reference.
@@ -251,6 +306,23 @@ xenapi_status xenapi_role_get_permissions(const xenapi_session *session, const c
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_role_get_permissions(const xenapi_session *session, const char *role, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.role.get_permissions` (what xenapi_async_role_get_permissions gave)
+ * and gives its result as xenapi_role_get_permissions does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, role ref set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_role_get_permissions_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
  * Calls `role.get_is_internal`.

@@ -158,7 +158,7 @@ xenapi_status xenapi_sdn_controller_forget(const xenapi_session *session, const 
 
 /**
  * Calls `Async.SDN_controller.forget`: `SDN_controller.forget` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_sdn_controller_forget_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `sdn_controller`: SDN_controller ref (self).
  * Result: `*out_task`, the task reference.
@@ -168,6 +168,22 @@ xenapi_status xenapi_sdn_controller_forget(const xenapi_session *session, const 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sdn_controller_forget(const xenapi_session *session, const char *sdn_controller, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.SDN_controller.forget` (what xenapi_async_sdn_controller_forget
+ * gave) and gives its result as xenapi_sdn_controller_forget does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_sdn_controller_forget_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `SDN_controller.introduce`.
@@ -183,7 +199,7 @@ xenapi_status xenapi_sdn_controller_introduce(const xenapi_session *session, xen
 
 /**
  * Calls `Async.SDN_controller.introduce`: `SDN_controller.introduce` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_sdn_controller_introduce_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `protocol`: enum sdn_controller_protocol; `address`: string; `port`: int.
  * Result: `*out_task`, the task reference.
@@ -193,6 +209,24 @@ xenapi_status xenapi_sdn_controller_introduce(const xenapi_session *session, xen
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sdn_controller_introduce(const xenapi_session *session, xenapi_sdn_controller_protocol protocol, const char *address, int64_t port, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.SDN_controller.introduce` (what
+ * xenapi_async_sdn_controller_introduce gave) and gives its result as
+ * xenapi_sdn_controller_introduce does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, SDN_controller ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_sdn_controller_introduce_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `SDN_controller.get_port`.

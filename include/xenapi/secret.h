@@ -216,7 +216,7 @@ xenapi_status xenapi_secret_destroy(const xenapi_session *session, const char *s
 
 /**
  * Calls `Async.secret.destroy`: `secret.destroy` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_secret_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `secret`: secret ref (self).
  * Result: `*out_task`, the task reference.
@@ -226,6 +226,22 @@ xenapi_status xenapi_secret_destroy(const xenapi_session *session, const char *s
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_secret_destroy(const xenapi_session *session, const char *secret, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.secret.destroy` (what xenapi_async_secret_destroy gave) and gives
+ * its result as xenapi_secret_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_secret_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `secret.create`.
@@ -240,7 +256,8 @@ xenapi_status xenapi_async_secret_destroy(const xenapi_session *session, const c
 xenapi_status xenapi_secret_create(const xenapi_session *session, const xenapi_secret_record *args, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.secret.create`: `secret.create` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.secret.create`: `secret.create` as a server task. Wait for it with
+ * xenapi_async_secret_create_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `args`: secret record.
  * Result: `*out_task`, the task reference.
@@ -250,6 +267,23 @@ xenapi_status xenapi_secret_create(const xenapi_session *session, const xenapi_s
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_secret_create(const xenapi_session *session, const xenapi_secret_record *args, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.secret.create` (what xenapi_async_secret_create gave) and gives its
+ * result as xenapi_secret_create does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, secret ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_secret_create_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `secret.get_by_uuid`.

@@ -302,7 +302,8 @@ xenapi_status xenapi_session_logout_subject_identifier(const xenapi_session *ses
 
 /**
  * Calls `Async.session.logout_subject_identifier`: `session.logout_subject_identifier` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_session_logout_subject_identifier_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `subject_identifier`: string.
  * Result: `*out_task`, the task reference.
@@ -312,6 +313,23 @@ xenapi_status xenapi_session_logout_subject_identifier(const xenapi_session *ses
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_session_logout_subject_identifier(const xenapi_session *session, const char *subject_identifier, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.session.logout_subject_identifier` (what
+ * xenapi_async_session_logout_subject_identifier gave) and gives its result as
+ * xenapi_session_logout_subject_identifier does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_session_logout_subject_identifier_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `session.get_all_subject_identifiers`.
@@ -327,7 +345,8 @@ xenapi_status xenapi_session_get_all_subject_identifiers(const xenapi_session *s
 
 /**
  * Calls `Async.session.get_all_subject_identifiers`: `session.get_all_subject_identifiers` as a
- * server task. Wait for it with xenapi_task_wait.
+ * server task. Wait for it with xenapi_async_session_get_all_subject_identifiers_wait (the typed
+ * result) or xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -337,6 +356,24 @@ xenapi_status xenapi_session_get_all_subject_identifiers(const xenapi_session *s
  * for every fallible function.
  */
 xenapi_status xenapi_async_session_get_all_subject_identifiers(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.session.get_all_subject_identifiers` (what
+ * xenapi_async_session_get_all_subject_identifiers gave) and gives its result as
+ * xenapi_session_get_all_subject_identifiers does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_session_get_all_subject_identifiers_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
  * Calls `session.create_from_db_file`.
@@ -352,7 +389,7 @@ xenapi_status xenapi_session_create_from_db_file(const xenapi_session *session, 
 
 /**
  * Calls `Async.session.create_from_db_file`: `session.create_from_db_file` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_session_create_from_db_file_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `filename`: string.
  * Result: `*out_task`, the task reference.
@@ -362,6 +399,24 @@ xenapi_status xenapi_session_create_from_db_file(const xenapi_session *session, 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_session_create_from_db_file(const xenapi_session *session, const char *filename, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.session.create_from_db_file` (what
+ * xenapi_async_session_create_from_db_file gave) and gives its result as
+ * xenapi_session_create_from_db_file does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, session ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_session_create_from_db_file_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `session.change_password`.
@@ -376,7 +431,7 @@ xenapi_status xenapi_session_change_password(const xenapi_session *session, cons
 
 /**
  * Calls `Async.session.change_password`: `session.change_password` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_session_change_password_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `old_pwd`: string; `new_pwd`: string.
  * Result: `*out_task`, the task reference.
@@ -386,6 +441,22 @@ xenapi_status xenapi_session_change_password(const xenapi_session *session, cons
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_session_change_password(const xenapi_session *session, const char *old_pwd, const char *new_pwd, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.session.change_password` (what xenapi_async_session_change_password
+ * gave) and gives its result as xenapi_session_change_password does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_session_change_password_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `session.remove_from_other_config`.

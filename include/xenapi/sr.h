@@ -399,7 +399,8 @@ xenapi_status xenapi_sr_forget_data_source_archives(const xenapi_session *sessio
 
 /**
  * Calls `Async.SR.forget_data_source_archives`: `SR.forget_data_source_archives` as a server task.
- * Wait for it with xenapi_task_wait.
+ * Wait for it with xenapi_async_sr_forget_data_source_archives_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `sr`: SR ref; `data_source`: string.
  * Result: `*out_task`, the task reference.
@@ -409,6 +410,23 @@ xenapi_status xenapi_sr_forget_data_source_archives(const xenapi_session *sessio
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_forget_data_source_archives(const xenapi_session *session, const char *sr, const char *data_source, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.SR.forget_data_source_archives` (what
+ * xenapi_async_sr_forget_data_source_archives gave) and gives its result as
+ * xenapi_sr_forget_data_source_archives does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_sr_forget_data_source_archives_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `SR.query_data_source`.
@@ -424,7 +442,7 @@ xenapi_status xenapi_sr_query_data_source(const xenapi_session *session, const c
 
 /**
  * Calls `Async.SR.query_data_source`: `SR.query_data_source` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_sr_query_data_source_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `sr`: SR ref; `data_source`: string.
  * Result: `*out_task`, the task reference.
@@ -434,6 +452,23 @@ xenapi_status xenapi_sr_query_data_source(const xenapi_session *session, const c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_query_data_source(const xenapi_session *session, const char *sr, const char *data_source, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.SR.query_data_source` (what xenapi_async_sr_query_data_source gave)
+ * and gives its result as xenapi_sr_query_data_source does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, float.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_sr_query_data_source_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, double *out_result, xenapi_error **err);
 
 /**
  * Calls `SR.record_data_source`.
@@ -448,7 +483,7 @@ xenapi_status xenapi_sr_record_data_source(const xenapi_session *session, const 
 
 /**
  * Calls `Async.SR.record_data_source`: `SR.record_data_source` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_sr_record_data_source_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `sr`: SR ref; `data_source`: string.
  * Result: `*out_task`, the task reference.
@@ -458,6 +493,22 @@ xenapi_status xenapi_sr_record_data_source(const xenapi_session *session, const 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_record_data_source(const xenapi_session *session, const char *sr, const char *data_source, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.SR.record_data_source` (what xenapi_async_sr_record_data_source
+ * gave) and gives its result as xenapi_sr_record_data_source does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_sr_record_data_source_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `SR.get_data_sources`.
@@ -473,7 +524,7 @@ xenapi_status xenapi_sr_get_data_sources(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.SR.get_data_sources`: `SR.get_data_sources` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_sr_get_data_sources_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `sr`: SR ref.
  * Result: `*out_task`, the task reference.
@@ -483,6 +534,23 @@ xenapi_status xenapi_sr_get_data_sources(const xenapi_session *session, const ch
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_get_data_sources(const xenapi_session *session, const char *sr, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.SR.get_data_sources` (what xenapi_async_sr_get_data_sources gave)
+ * and gives its result as xenapi_sr_get_data_sources does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, data_source record set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_data_source_record_list_free;
+ * on failure it is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_sr_get_data_sources_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_data_source_record_list **out_result, xenapi_error **err);
 
 /**
  * Calls `SR.disable_database_replication`.
@@ -497,7 +565,8 @@ xenapi_status xenapi_sr_disable_database_replication(const xenapi_session *sessi
 
 /**
  * Calls `Async.SR.disable_database_replication`: `SR.disable_database_replication` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_sr_disable_database_replication_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `sr`: SR ref.
  * Result: `*out_task`, the task reference.
@@ -507,6 +576,23 @@ xenapi_status xenapi_sr_disable_database_replication(const xenapi_session *sessi
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_disable_database_replication(const xenapi_session *session, const char *sr, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.SR.disable_database_replication` (what
+ * xenapi_async_sr_disable_database_replication gave) and gives its result as
+ * xenapi_sr_disable_database_replication does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_sr_disable_database_replication_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `SR.enable_database_replication`.
@@ -521,7 +607,8 @@ xenapi_status xenapi_sr_enable_database_replication(const xenapi_session *sessio
 
 /**
  * Calls `Async.SR.enable_database_replication`: `SR.enable_database_replication` as a server task.
- * Wait for it with xenapi_task_wait.
+ * Wait for it with xenapi_async_sr_enable_database_replication_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `sr`: SR ref.
  * Result: `*out_task`, the task reference.
@@ -531,6 +618,23 @@ xenapi_status xenapi_sr_enable_database_replication(const xenapi_session *sessio
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_enable_database_replication(const xenapi_session *session, const char *sr, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.SR.enable_database_replication` (what
+ * xenapi_async_sr_enable_database_replication gave) and gives its result as
+ * xenapi_sr_enable_database_replication does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_sr_enable_database_replication_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `SR.assert_supports_database_replication`.
@@ -545,7 +649,8 @@ xenapi_status xenapi_sr_assert_supports_database_replication(const xenapi_sessio
 
 /**
  * Calls `Async.SR.assert_supports_database_replication`: `SR.assert_supports_database_replication`
- * as a server task. Wait for it with xenapi_task_wait.
+ * as a server task. Wait for it with xenapi_async_sr_assert_supports_database_replication_wait (the
+ * typed result) or xenapi_task_wait.
  *
  * Parameters: `sr`: SR ref.
  * Result: `*out_task`, the task reference.
@@ -555,6 +660,23 @@ xenapi_status xenapi_sr_assert_supports_database_replication(const xenapi_sessio
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_assert_supports_database_replication(const xenapi_session *session, const char *sr, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.SR.assert_supports_database_replication` (what
+ * xenapi_async_sr_assert_supports_database_replication gave) and gives its result as
+ * xenapi_sr_assert_supports_database_replication does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_sr_assert_supports_database_replication_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `SR.assert_can_host_ha_statefile`.
@@ -569,7 +691,8 @@ xenapi_status xenapi_sr_assert_can_host_ha_statefile(const xenapi_session *sessi
 
 /**
  * Calls `Async.SR.assert_can_host_ha_statefile`: `SR.assert_can_host_ha_statefile` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_sr_assert_can_host_ha_statefile_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `sr`: SR ref.
  * Result: `*out_task`, the task reference.
@@ -579,6 +702,23 @@ xenapi_status xenapi_sr_assert_can_host_ha_statefile(const xenapi_session *sessi
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_assert_can_host_ha_statefile(const xenapi_session *session, const char *sr, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.SR.assert_can_host_ha_statefile` (what
+ * xenapi_async_sr_assert_can_host_ha_statefile gave) and gives its result as
+ * xenapi_sr_assert_can_host_ha_statefile does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_sr_assert_can_host_ha_statefile_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `SR.set_physical_size`.
@@ -593,7 +733,7 @@ xenapi_status xenapi_sr_set_physical_size(const xenapi_session *session, const c
 
 /**
  * Calls `Async.SR.set_physical_size`: `SR.set_physical_size` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_sr_set_physical_size_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `sr`: SR ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
@@ -603,6 +743,22 @@ xenapi_status xenapi_sr_set_physical_size(const xenapi_session *session, const c
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_set_physical_size(const xenapi_session *session, const char *sr, int64_t value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.SR.set_physical_size` (what xenapi_async_sr_set_physical_size gave)
+ * and gives its result as xenapi_sr_set_physical_size does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_sr_set_physical_size_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `SR.create_new_blob`.
@@ -618,7 +774,7 @@ xenapi_status xenapi_sr_create_new_blob(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.SR.create_new_blob`: `SR.create_new_blob` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_sr_create_new_blob_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `sr`: SR ref; `name`: string; `mime_type`: string; `public_`: bool.
  * Result: `*out_task`, the task reference.
@@ -628,6 +784,23 @@ xenapi_status xenapi_sr_create_new_blob(const xenapi_session *session, const cha
  * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_create_new_blob(const xenapi_session *session, const char *sr, const char *name, const char *mime_type, bool public_, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.SR.create_new_blob` (what xenapi_async_sr_create_new_blob gave) and
+ * gives its result as xenapi_sr_create_new_blob does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, blob ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_sr_create_new_blob_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `SR.set_name_description`.
@@ -642,7 +815,7 @@ xenapi_status xenapi_sr_set_name_description(const xenapi_session *session, cons
 
 /**
  * Calls `Async.SR.set_name_description`: `SR.set_name_description` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_sr_set_name_description_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `sr`: SR ref; `value`: string.
  * Result: `*out_task`, the task reference.
@@ -652,6 +825,22 @@ xenapi_status xenapi_sr_set_name_description(const xenapi_session *session, cons
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_set_name_description(const xenapi_session *session, const char *sr, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.SR.set_name_description` (what xenapi_async_sr_set_name_description
+ * gave) and gives its result as xenapi_sr_set_name_description does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_sr_set_name_description_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `SR.set_name_label`.
@@ -666,7 +855,7 @@ xenapi_status xenapi_sr_set_name_label(const xenapi_session *session, const char
 
 /**
  * Calls `Async.SR.set_name_label`: `SR.set_name_label` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_sr_set_name_label_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `sr`: SR ref; `value`: string.
  * Result: `*out_task`, the task reference.
@@ -676,6 +865,22 @@ xenapi_status xenapi_sr_set_name_label(const xenapi_session *session, const char
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_set_name_label(const xenapi_session *session, const char *sr, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.SR.set_name_label` (what xenapi_async_sr_set_name_label gave) and
+ * gives its result as xenapi_sr_set_name_label does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_sr_set_name_label_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `SR.set_shared`.
@@ -689,7 +894,8 @@ xenapi_status xenapi_async_sr_set_name_label(const xenapi_session *session, cons
 xenapi_status xenapi_sr_set_shared(const xenapi_session *session, const char *sr, bool value, xenapi_error **err);
 
 /**
- * Calls `Async.SR.set_shared`: `SR.set_shared` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.SR.set_shared`: `SR.set_shared` as a server task. Wait for it with
+ * xenapi_async_sr_set_shared_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `sr`: SR ref; `value`: bool.
  * Result: `*out_task`, the task reference.
@@ -699,6 +905,22 @@ xenapi_status xenapi_sr_set_shared(const xenapi_session *session, const char *sr
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_set_shared(const xenapi_session *session, const char *sr, bool value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.SR.set_shared` (what xenapi_async_sr_set_shared gave) and gives its
+ * result as xenapi_sr_set_shared does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_sr_set_shared_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `SR.probe_ext`.
@@ -715,7 +937,8 @@ xenapi_status xenapi_async_sr_set_shared(const xenapi_session *session, const ch
 xenapi_status xenapi_sr_probe_ext(const xenapi_session *session, const char *host, const xenapi_string_map *device_config, const char *type_, const xenapi_string_map *sm_config, xenapi_probe_result_record_list **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.SR.probe_ext`: `SR.probe_ext` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.SR.probe_ext`: `SR.probe_ext` as a server task. Wait for it with
+ * xenapi_async_sr_probe_ext_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `device_config`: (string -> string) map; `type_`: string;
  * `sm_config`: (string -> string) map.
@@ -726,6 +949,23 @@ xenapi_status xenapi_sr_probe_ext(const xenapi_session *session, const char *hos
  * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_probe_ext(const xenapi_session *session, const char *host, const xenapi_string_map *device_config, const char *type_, const xenapi_string_map *sm_config, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.SR.probe_ext` (what xenapi_async_sr_probe_ext gave) and gives its
+ * result as xenapi_sr_probe_ext does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, probe_result record set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_probe_result_record_list_free;
+ * on failure it is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_sr_probe_ext_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_probe_result_record_list **out_result, xenapi_error **err);
 
 /**
  * Calls `SR.probe`.
@@ -741,7 +981,8 @@ xenapi_status xenapi_async_sr_probe_ext(const xenapi_session *session, const cha
 xenapi_status xenapi_sr_probe(const xenapi_session *session, const char *host, const xenapi_string_map *device_config, const char *type_, const xenapi_string_map *sm_config, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.SR.probe`: `SR.probe` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.SR.probe`: `SR.probe` as a server task. Wait for it with xenapi_async_sr_probe_wait
+ * (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `device_config`: (string -> string) map; `type_`: string;
  * `sm_config`: (string -> string) map.
@@ -752,6 +993,23 @@ xenapi_status xenapi_sr_probe(const xenapi_session *session, const char *host, c
  * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_probe(const xenapi_session *session, const char *host, const xenapi_string_map *device_config, const char *type_, const xenapi_string_map *sm_config, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.SR.probe` (what xenapi_async_sr_probe gave) and gives its result as
+ * xenapi_sr_probe does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_sr_probe_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `SR.scan`.
@@ -765,7 +1023,8 @@ xenapi_status xenapi_async_sr_probe(const xenapi_session *session, const char *h
 xenapi_status xenapi_sr_scan(const xenapi_session *session, const char *sr, xenapi_error **err);
 
 /**
- * Calls `Async.SR.scan`: `SR.scan` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.SR.scan`: `SR.scan` as a server task. Wait for it with xenapi_async_sr_scan_wait
+ * (the typed result) or xenapi_task_wait.
  *
  * Parameters: `sr`: SR ref.
  * Result: `*out_task`, the task reference.
@@ -775,6 +1034,22 @@ xenapi_status xenapi_sr_scan(const xenapi_session *session, const char *sr, xena
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_scan(const xenapi_session *session, const char *sr, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.SR.scan` (what xenapi_async_sr_scan gave) and gives its result as
+ * xenapi_sr_scan does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_sr_scan_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `SR.get_supported_types`.
@@ -790,7 +1065,7 @@ xenapi_status xenapi_sr_get_supported_types(const xenapi_session *session, xenap
 
 /**
  * Calls `Async.SR.get_supported_types`: `SR.get_supported_types` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_sr_get_supported_types_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -800,6 +1075,23 @@ xenapi_status xenapi_sr_get_supported_types(const xenapi_session *session, xenap
  * for every fallible function.
  */
 xenapi_status xenapi_async_sr_get_supported_types(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.SR.get_supported_types` (what xenapi_async_sr_get_supported_types
+ * gave) and gives its result as xenapi_sr_get_supported_types does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_sr_get_supported_types_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
  * Calls `SR.update`.
@@ -813,7 +1105,8 @@ xenapi_status xenapi_async_sr_get_supported_types(const xenapi_session *session,
 xenapi_status xenapi_sr_update(const xenapi_session *session, const char *sr, xenapi_error **err);
 
 /**
- * Calls `Async.SR.update`: `SR.update` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.SR.update`: `SR.update` as a server task. Wait for it with
+ * xenapi_async_sr_update_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `sr`: SR ref.
  * Result: `*out_task`, the task reference.
@@ -823,6 +1116,22 @@ xenapi_status xenapi_sr_update(const xenapi_session *session, const char *sr, xe
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_update(const xenapi_session *session, const char *sr, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.SR.update` (what xenapi_async_sr_update gave) and gives its result
+ * as xenapi_sr_update does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_sr_update_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `SR.forget`.
@@ -837,7 +1146,8 @@ xenapi_status xenapi_async_sr_update(const xenapi_session *session, const char *
 xenapi_status xenapi_sr_forget(const xenapi_session *session, const char *sr, xenapi_error **err);
 
 /**
- * Calls `Async.SR.forget`: `SR.forget` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.SR.forget`: `SR.forget` as a server task. Wait for it with
+ * xenapi_async_sr_forget_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `sr`: SR ref.
  * Result: `*out_task`, the task reference.
@@ -848,6 +1158,22 @@ xenapi_status xenapi_sr_forget(const xenapi_session *session, const char *sr, xe
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_forget(const xenapi_session *session, const char *sr, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.SR.forget` (what xenapi_async_sr_forget gave) and gives its result
+ * as xenapi_sr_forget does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_sr_forget_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `SR.destroy`.
@@ -862,7 +1188,8 @@ xenapi_status xenapi_async_sr_forget(const xenapi_session *session, const char *
 xenapi_status xenapi_sr_destroy(const xenapi_session *session, const char *sr, xenapi_error **err);
 
 /**
- * Calls `Async.SR.destroy`: `SR.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.SR.destroy`: `SR.destroy` as a server task. Wait for it with
+ * xenapi_async_sr_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `sr`: SR ref.
  * Result: `*out_task`, the task reference.
@@ -873,6 +1200,22 @@ xenapi_status xenapi_sr_destroy(const xenapi_session *session, const char *sr, x
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_destroy(const xenapi_session *session, const char *sr, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.SR.destroy` (what xenapi_async_sr_destroy gave) and gives its result
+ * as xenapi_sr_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_sr_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `SR.make`.
@@ -891,7 +1234,8 @@ xenapi_status xenapi_async_sr_destroy(const xenapi_session *session, const char 
 xenapi_status xenapi_sr_make(const xenapi_session *session, const char *host, const xenapi_string_map *device_config, int64_t physical_size, const char *name_label, const char *name_description, const char *type_, const char *content_type, const xenapi_string_map *sm_config, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.SR.make`: `SR.make` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.SR.make`: `SR.make` as a server task. Wait for it with xenapi_async_sr_make_wait
+ * (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `device_config`: (string -> string) map; `physical_size`: int;
  * `name_label`: string; `name_description`: string; `type_`: string; `content_type`: string;
@@ -905,6 +1249,23 @@ xenapi_status xenapi_sr_make(const xenapi_session *session, const char *host, co
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_make(const xenapi_session *session, const char *host, const xenapi_string_map *device_config, int64_t physical_size, const char *name_label, const char *name_description, const char *type_, const char *content_type, const xenapi_string_map *sm_config, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.SR.make` (what xenapi_async_sr_make gave) and gives its result as
+ * xenapi_sr_make does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_sr_make_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `SR.introduce`.
@@ -921,7 +1282,8 @@ xenapi_status xenapi_async_sr_make(const xenapi_session *session, const char *ho
 xenapi_status xenapi_sr_introduce(const xenapi_session *session, const char *uuid, const char *name_label, const char *name_description, const char *type_, const char *content_type, bool shared, const xenapi_string_map *sm_config, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.SR.introduce`: `SR.introduce` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.SR.introduce`: `SR.introduce` as a server task. Wait for it with
+ * xenapi_async_sr_introduce_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `uuid`: string; `name_label`: string; `name_description`: string; `type_`: string;
  * `content_type`: string; `shared`: bool; `sm_config`: (string -> string) map.
@@ -933,6 +1295,23 @@ xenapi_status xenapi_sr_introduce(const xenapi_session *session, const char *uui
  * every fallible function.
  */
 xenapi_status xenapi_async_sr_introduce(const xenapi_session *session, const char *uuid, const char *name_label, const char *name_description, const char *type_, const char *content_type, bool shared, const xenapi_string_map *sm_config, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.SR.introduce` (what xenapi_async_sr_introduce gave) and gives its
+ * result as xenapi_sr_introduce does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, SR ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_sr_introduce_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `SR.create`.
@@ -951,7 +1330,8 @@ xenapi_status xenapi_async_sr_introduce(const xenapi_session *session, const cha
 xenapi_status xenapi_sr_create(const xenapi_session *session, const char *host, const xenapi_string_map *device_config, int64_t physical_size, const char *name_label, const char *name_description, const char *type_, const char *content_type, bool shared, const xenapi_string_map *sm_config, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.SR.create`: `SR.create` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.SR.create`: `SR.create` as a server task. Wait for it with
+ * xenapi_async_sr_create_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `device_config`: (string -> string) map; `physical_size`: int;
  * `name_label`: string; `name_description`: string; `type_`: string; `content_type`: string;
@@ -965,6 +1345,23 @@ xenapi_status xenapi_sr_create(const xenapi_session *session, const char *host, 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_create(const xenapi_session *session, const char *host, const xenapi_string_map *device_config, int64_t physical_size, const char *name_label, const char *name_description, const char *type_, const char *content_type, bool shared, const xenapi_string_map *sm_config, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.SR.create` (what xenapi_async_sr_create gave) and gives its result
+ * as xenapi_sr_create does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, SR ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_sr_create_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `SR.remove_from_sm_config`.

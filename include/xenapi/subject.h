@@ -152,7 +152,8 @@ xenapi_status xenapi_subject_get_permissions_name_label(const xenapi_session *se
 
 /**
  * Calls `Async.subject.get_permissions_name_label`: `subject.get_permissions_name_label` as a
- * server task. Wait for it with xenapi_task_wait.
+ * server task. Wait for it with xenapi_async_subject_get_permissions_name_label_wait (the typed
+ * result) or xenapi_task_wait.
  *
  * Parameters: `subject`: subject ref (self).
  * Result: `*out_task`, the task reference.
@@ -162,6 +163,24 @@ xenapi_status xenapi_subject_get_permissions_name_label(const xenapi_session *se
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_subject_get_permissions_name_label(const xenapi_session *session, const char *subject, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.subject.get_permissions_name_label` (what
+ * xenapi_async_subject_get_permissions_name_label gave) and gives its result as
+ * xenapi_subject_get_permissions_name_label does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_subject_get_permissions_name_label_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
  * Calls `subject.remove_from_roles`.
@@ -176,7 +195,7 @@ xenapi_status xenapi_subject_remove_from_roles(const xenapi_session *session, co
 
 /**
  * Calls `Async.subject.remove_from_roles`: `subject.remove_from_roles` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_subject_remove_from_roles_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `subject`: subject ref (self); `role`: role ref.
  * Result: `*out_task`, the task reference.
@@ -186,6 +205,23 @@ xenapi_status xenapi_subject_remove_from_roles(const xenapi_session *session, co
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_subject_remove_from_roles(const xenapi_session *session, const char *subject, const char *role, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.subject.remove_from_roles` (what
+ * xenapi_async_subject_remove_from_roles gave) and gives its result as
+ * xenapi_subject_remove_from_roles does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_subject_remove_from_roles_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `subject.add_to_roles`.
@@ -200,7 +236,7 @@ xenapi_status xenapi_subject_add_to_roles(const xenapi_session *session, const c
 
 /**
  * Calls `Async.subject.add_to_roles`: `subject.add_to_roles` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_subject_add_to_roles_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `subject`: subject ref (self); `role`: role ref.
  * Result: `*out_task`, the task reference.
@@ -210,6 +246,22 @@ xenapi_status xenapi_subject_add_to_roles(const xenapi_session *session, const c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_subject_add_to_roles(const xenapi_session *session, const char *subject, const char *role, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.subject.add_to_roles` (what xenapi_async_subject_add_to_roles gave)
+ * and gives its result as xenapi_subject_add_to_roles does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_subject_add_to_roles_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `subject.get_roles`.
@@ -272,7 +324,7 @@ xenapi_status xenapi_subject_destroy(const xenapi_session *session, const char *
 
 /**
  * Calls `Async.subject.destroy`: `subject.destroy` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_subject_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `subject`: subject ref (self).
  * Result: `*out_task`, the task reference.
@@ -282,6 +334,22 @@ xenapi_status xenapi_subject_destroy(const xenapi_session *session, const char *
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_subject_destroy(const xenapi_session *session, const char *subject, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.subject.destroy` (what xenapi_async_subject_destroy gave) and gives
+ * its result as xenapi_subject_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_subject_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `subject.create`.
@@ -297,7 +365,7 @@ xenapi_status xenapi_subject_create(const xenapi_session *session, const xenapi_
 
 /**
  * Calls `Async.subject.create`: `subject.create` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_subject_create_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `args`: subject record.
  * Result: `*out_task`, the task reference.
@@ -307,6 +375,23 @@ xenapi_status xenapi_subject_create(const xenapi_session *session, const xenapi_
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_subject_create(const xenapi_session *session, const xenapi_subject_record *args, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.subject.create` (what xenapi_async_subject_create gave) and gives
+ * its result as xenapi_subject_create does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, subject ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_subject_create_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `subject.get_by_uuid`.

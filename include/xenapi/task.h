@@ -351,7 +351,7 @@ xenapi_status xenapi_task_set_error_info(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.task.set_error_info`: `task.set_error_info` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_task_set_error_info_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `task`: task ref (self); `value`: string set.
  * Result: `*out_task`, the task reference.
@@ -361,6 +361,22 @@ xenapi_status xenapi_task_set_error_info(const xenapi_session *session, const ch
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_task_set_error_info(const xenapi_session *session, const char *task, const xenapi_string_list *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.task.set_error_info` (what xenapi_async_task_set_error_info gave)
+ * and gives its result as xenapi_task_set_error_info does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_task_set_error_info_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `task.set_result`.
@@ -375,7 +391,7 @@ xenapi_status xenapi_task_set_result(const xenapi_session *session, const char *
 
 /**
  * Calls `Async.task.set_result`: `task.set_result` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_task_set_result_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `task`: task ref (self); `value`: string.
  * Result: `*out_task`, the task reference.
@@ -385,6 +401,22 @@ xenapi_status xenapi_task_set_result(const xenapi_session *session, const char *
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_task_set_result(const xenapi_session *session, const char *task, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.task.set_result` (what xenapi_async_task_set_result gave) and gives
+ * its result as xenapi_task_set_result does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_task_set_result_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `task.set_progress`.
@@ -399,7 +431,7 @@ xenapi_status xenapi_task_set_progress(const xenapi_session *session, const char
 
 /**
  * Calls `Async.task.set_progress`: `task.set_progress` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_task_set_progress_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `task`: task ref (self); `value`: float.
  * Result: `*out_task`, the task reference.
@@ -409,6 +441,22 @@ xenapi_status xenapi_task_set_progress(const xenapi_session *session, const char
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_task_set_progress(const xenapi_session *session, const char *task, double value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.task.set_progress` (what xenapi_async_task_set_progress gave) and
+ * gives its result as xenapi_task_set_progress does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_task_set_progress_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `task.set_status`.
@@ -423,7 +471,7 @@ xenapi_status xenapi_task_set_status(const xenapi_session *session, const char *
 
 /**
  * Calls `Async.task.set_status`: `task.set_status` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_task_set_status_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `task`: task ref (self); `value`: enum task_status_type.
  * Result: `*out_task`, the task reference.
@@ -433,6 +481,22 @@ xenapi_status xenapi_task_set_status(const xenapi_session *session, const char *
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_task_set_status(const xenapi_session *session, const char *task, xenapi_task_status_type value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.task.set_status` (what xenapi_async_task_set_status gave) and gives
+ * its result as xenapi_task_set_status does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_task_set_status_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `task.cancel`.
@@ -447,7 +511,8 @@ xenapi_status xenapi_async_task_set_status(const xenapi_session *session, const 
 xenapi_status xenapi_task_cancel(const xenapi_session *session, const char *task, xenapi_error **err);
 
 /**
- * Calls `Async.task.cancel`: `task.cancel` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.task.cancel`: `task.cancel` as a server task. Wait for it with
+ * xenapi_async_task_cancel_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `task`: task ref.
  * Result: `*out_task`, the task reference.
@@ -458,6 +523,22 @@ xenapi_status xenapi_task_cancel(const xenapi_session *session, const char *task
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_task_cancel(const xenapi_session *session, const char *task, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.task.cancel` (what xenapi_async_task_cancel gave) and gives its
+ * result as xenapi_task_cancel does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_task_cancel_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `task.destroy`.
@@ -471,7 +552,8 @@ xenapi_status xenapi_async_task_cancel(const xenapi_session *session, const char
 xenapi_status xenapi_task_destroy(const xenapi_session *session, const char *task, xenapi_error **err);
 
 /**
- * Calls `Async.task.destroy`: `task.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.task.destroy`: `task.destroy` as a server task. Wait for it with
+ * xenapi_async_task_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `task`: task ref (self).
  * Result: `*out_task`, the task reference.
@@ -481,6 +563,22 @@ xenapi_status xenapi_task_destroy(const xenapi_session *session, const char *tas
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_task_destroy(const xenapi_session *session, const char *task, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.task.destroy` (what xenapi_async_task_destroy gave) and gives its
+ * result as xenapi_task_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_task_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `task.create`.
@@ -495,7 +593,8 @@ xenapi_status xenapi_async_task_destroy(const xenapi_session *session, const cha
 xenapi_status xenapi_task_create(const xenapi_session *session, const char *label, const char *description, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.task.create`: `task.create` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.task.create`: `task.create` as a server task. Wait for it with
+ * xenapi_async_task_create_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `label`: string; `description`: string.
  * Result: `*out_task`, the task reference.
@@ -505,6 +604,23 @@ xenapi_status xenapi_task_create(const xenapi_session *session, const char *labe
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_task_create(const xenapi_session *session, const char *label, const char *description, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.task.create` (what xenapi_async_task_create gave) and gives its
+ * result as xenapi_task_create does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, task ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_task_create_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `task.remove_from_other_config`.

@@ -189,7 +189,7 @@ xenapi_status xenapi_tunnel_destroy(const xenapi_session *session, const char *t
 
 /**
  * Calls `Async.tunnel.destroy`: `tunnel.destroy` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_tunnel_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `tunnel`: tunnel ref (self).
  * Result: `*out_task`, the task reference.
@@ -199,6 +199,22 @@ xenapi_status xenapi_tunnel_destroy(const xenapi_session *session, const char *t
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_tunnel_destroy(const xenapi_session *session, const char *tunnel, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.tunnel.destroy` (what xenapi_async_tunnel_destroy gave) and gives
+ * its result as xenapi_tunnel_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_tunnel_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `tunnel.create`.
@@ -215,7 +231,8 @@ xenapi_status xenapi_async_tunnel_destroy(const xenapi_session *session, const c
 xenapi_status xenapi_tunnel_create(const xenapi_session *session, const char *transport_pif, const char *network, xenapi_tunnel_protocol protocol, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.tunnel.create`: `tunnel.create` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.tunnel.create`: `tunnel.create` as a server task. Wait for it with
+ * xenapi_async_tunnel_create_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `transport_pif`: PIF ref; `network`: network ref; `protocol`: enum tunnel_protocol.
  * Result: `*out_task`, the task reference.
@@ -227,6 +244,23 @@ xenapi_status xenapi_tunnel_create(const xenapi_session *session, const char *tr
  * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_tunnel_create(const xenapi_session *session, const char *transport_pif, const char *network, xenapi_tunnel_protocol protocol, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.tunnel.create` (what xenapi_async_tunnel_create gave) and gives its
+ * result as xenapi_tunnel_create does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, tunnel ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_tunnel_create_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `tunnel.set_protocol`.

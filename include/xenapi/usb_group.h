@@ -181,7 +181,7 @@ xenapi_status xenapi_usb_group_destroy(const xenapi_session *session, const char
 
 /**
  * Calls `Async.USB_group.destroy`: `USB_group.destroy` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_usb_group_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `usb_group`: USB_group ref (self).
  * Result: `*out_task`, the task reference.
@@ -191,6 +191,22 @@ xenapi_status xenapi_usb_group_destroy(const xenapi_session *session, const char
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_usb_group_destroy(const xenapi_session *session, const char *usb_group, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.USB_group.destroy` (what xenapi_async_usb_group_destroy gave) and
+ * gives its result as xenapi_usb_group_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_usb_group_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `USB_group.create`.
@@ -207,7 +223,7 @@ xenapi_status xenapi_usb_group_create(const xenapi_session *session, const char 
 
 /**
  * Calls `Async.USB_group.create`: `USB_group.create` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_usb_group_create_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `name_label`: string; `name_description`: string; `other_config`: (string -> string)
  * map.
@@ -218,6 +234,23 @@ xenapi_status xenapi_usb_group_create(const xenapi_session *session, const char 
  * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_usb_group_create(const xenapi_session *session, const char *name_label, const char *name_description, const xenapi_string_map *other_config, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.USB_group.create` (what xenapi_async_usb_group_create gave) and
+ * gives its result as xenapi_usb_group_create does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, USB_group ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_usb_group_create_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `USB_group.remove_from_other_config`.

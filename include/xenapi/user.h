@@ -221,7 +221,8 @@ xenapi_status xenapi_user_get_uuid(const xenapi_session *session, const char *us
 xenapi_status xenapi_user_destroy(const xenapi_session *session, const char *user, xenapi_error **err);
 
 /**
- * Calls `Async.user.destroy`: `user.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.user.destroy`: `user.destroy` as a server task. Wait for it with
+ * xenapi_async_user_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `user`: user ref (self).
  * Result: `*out_task`, the task reference.
@@ -232,6 +233,22 @@ xenapi_status xenapi_user_destroy(const xenapi_session *session, const char *use
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_user_destroy(const xenapi_session *session, const char *user, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.user.destroy` (what xenapi_async_user_destroy gave) and gives its
+ * result as xenapi_user_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_user_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `user.create`.
@@ -247,7 +264,8 @@ xenapi_status xenapi_async_user_destroy(const xenapi_session *session, const cha
 xenapi_status xenapi_user_create(const xenapi_session *session, const xenapi_user_record *args, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.user.create`: `user.create` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.user.create`: `user.create` as a server task. Wait for it with
+ * xenapi_async_user_create_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `args`: user record.
  * Result: `*out_task`, the task reference.
@@ -258,6 +276,23 @@ xenapi_status xenapi_user_create(const xenapi_session *session, const xenapi_use
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_user_create(const xenapi_session *session, const xenapi_user_record *args, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.user.create` (what xenapi_async_user_create gave) and gives its
+ * result as xenapi_user_create does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, user ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_user_create_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `user.get_by_uuid`.

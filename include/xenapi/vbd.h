@@ -431,7 +431,8 @@ xenapi_status xenapi_vbd_get_all(const xenapi_session *session, xenapi_string_li
 xenapi_status xenapi_vbd_set_mode(const xenapi_session *session, const char *vbd, xenapi_vbd_mode value, xenapi_error **err);
 
 /**
- * Calls `Async.VBD.set_mode`: `VBD.set_mode` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VBD.set_mode`: `VBD.set_mode` as a server task. Wait for it with
+ * xenapi_async_vbd_set_mode_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vbd`: VBD ref (self); `value`: enum vbd_mode.
  * Result: `*out_task`, the task reference.
@@ -441,6 +442,22 @@ xenapi_status xenapi_vbd_set_mode(const xenapi_session *session, const char *vbd
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vbd_set_mode(const xenapi_session *session, const char *vbd, xenapi_vbd_mode value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VBD.set_mode` (what xenapi_async_vbd_set_mode gave) and gives its
+ * result as xenapi_vbd_set_mode does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vbd_set_mode_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VBD.assert_attachable`.
@@ -455,7 +472,7 @@ xenapi_status xenapi_vbd_assert_attachable(const xenapi_session *session, const 
 
 /**
  * Calls `Async.VBD.assert_attachable`: `VBD.assert_attachable` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vbd_assert_attachable_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vbd`: VBD ref (self).
  * Result: `*out_task`, the task reference.
@@ -465,6 +482,22 @@ xenapi_status xenapi_vbd_assert_attachable(const xenapi_session *session, const 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vbd_assert_attachable(const xenapi_session *session, const char *vbd, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VBD.assert_attachable` (what xenapi_async_vbd_assert_attachable
+ * gave) and gives its result as xenapi_vbd_assert_attachable does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vbd_assert_attachable_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VBD.unplug_force`.
@@ -479,7 +512,7 @@ xenapi_status xenapi_vbd_unplug_force(const xenapi_session *session, const char 
 
 /**
  * Calls `Async.VBD.unplug_force`: `VBD.unplug_force` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vbd_unplug_force_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vbd`: VBD ref (self).
  * Result: `*out_task`, the task reference.
@@ -489,6 +522,22 @@ xenapi_status xenapi_vbd_unplug_force(const xenapi_session *session, const char 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vbd_unplug_force(const xenapi_session *session, const char *vbd, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VBD.unplug_force` (what xenapi_async_vbd_unplug_force gave) and
+ * gives its result as xenapi_vbd_unplug_force does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vbd_unplug_force_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VBD.unplug`.
@@ -503,7 +552,8 @@ xenapi_status xenapi_async_vbd_unplug_force(const xenapi_session *session, const
 xenapi_status xenapi_vbd_unplug(const xenapi_session *session, const char *vbd, xenapi_error **err);
 
 /**
- * Calls `Async.VBD.unplug`: `VBD.unplug` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VBD.unplug`: `VBD.unplug` as a server task. Wait for it with
+ * xenapi_async_vbd_unplug_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vbd`: VBD ref (self).
  * Result: `*out_task`, the task reference.
@@ -514,6 +564,22 @@ xenapi_status xenapi_vbd_unplug(const xenapi_session *session, const char *vbd, 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vbd_unplug(const xenapi_session *session, const char *vbd, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VBD.unplug` (what xenapi_async_vbd_unplug gave) and gives its result
+ * as xenapi_vbd_unplug does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vbd_unplug_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VBD.plug`.
@@ -527,7 +593,8 @@ xenapi_status xenapi_async_vbd_unplug(const xenapi_session *session, const char 
 xenapi_status xenapi_vbd_plug(const xenapi_session *session, const char *vbd, xenapi_error **err);
 
 /**
- * Calls `Async.VBD.plug`: `VBD.plug` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VBD.plug`: `VBD.plug` as a server task. Wait for it with xenapi_async_vbd_plug_wait
+ * (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vbd`: VBD ref (self).
  * Result: `*out_task`, the task reference.
@@ -537,6 +604,22 @@ xenapi_status xenapi_vbd_plug(const xenapi_session *session, const char *vbd, xe
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vbd_plug(const xenapi_session *session, const char *vbd, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VBD.plug` (what xenapi_async_vbd_plug gave) and gives its result as
+ * xenapi_vbd_plug does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vbd_plug_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VBD.insert`.
@@ -551,7 +634,8 @@ xenapi_status xenapi_async_vbd_plug(const xenapi_session *session, const char *v
 xenapi_status xenapi_vbd_insert(const xenapi_session *session, const char *vbd, const char *vdi, xenapi_error **err);
 
 /**
- * Calls `Async.VBD.insert`: `VBD.insert` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VBD.insert`: `VBD.insert` as a server task. Wait for it with
+ * xenapi_async_vbd_insert_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vbd`: VBD ref; `vdi`: VDI ref.
  * Result: `*out_task`, the task reference.
@@ -562,6 +646,22 @@ xenapi_status xenapi_vbd_insert(const xenapi_session *session, const char *vbd, 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vbd_insert(const xenapi_session *session, const char *vbd, const char *vdi, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VBD.insert` (what xenapi_async_vbd_insert gave) and gives its result
+ * as xenapi_vbd_insert does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vbd_insert_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VBD.eject`.
@@ -576,7 +676,8 @@ xenapi_status xenapi_async_vbd_insert(const xenapi_session *session, const char 
 xenapi_status xenapi_vbd_eject(const xenapi_session *session, const char *vbd, xenapi_error **err);
 
 /**
- * Calls `Async.VBD.eject`: `VBD.eject` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VBD.eject`: `VBD.eject` as a server task. Wait for it with
+ * xenapi_async_vbd_eject_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vbd`: VBD ref.
  * Result: `*out_task`, the task reference.
@@ -587,6 +688,22 @@ xenapi_status xenapi_vbd_eject(const xenapi_session *session, const char *vbd, x
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vbd_eject(const xenapi_session *session, const char *vbd, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VBD.eject` (what xenapi_async_vbd_eject gave) and gives its result
+ * as xenapi_vbd_eject does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vbd_eject_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VBD.remove_from_qos_algorithm_params`.
@@ -978,7 +1095,8 @@ xenapi_status xenapi_vbd_get_uuid(const xenapi_session *session, const char *vbd
 xenapi_status xenapi_vbd_destroy(const xenapi_session *session, const char *vbd, xenapi_error **err);
 
 /**
- * Calls `Async.VBD.destroy`: `VBD.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VBD.destroy`: `VBD.destroy` as a server task. Wait for it with
+ * xenapi_async_vbd_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vbd`: VBD ref (self).
  * Result: `*out_task`, the task reference.
@@ -988,6 +1106,22 @@ xenapi_status xenapi_vbd_destroy(const xenapi_session *session, const char *vbd,
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vbd_destroy(const xenapi_session *session, const char *vbd, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VBD.destroy` (what xenapi_async_vbd_destroy gave) and gives its
+ * result as xenapi_vbd_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vbd_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VBD.create`.
@@ -1002,7 +1136,8 @@ xenapi_status xenapi_async_vbd_destroy(const xenapi_session *session, const char
 xenapi_status xenapi_vbd_create(const xenapi_session *session, const xenapi_vbd_record *args, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VBD.create`: `VBD.create` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VBD.create`: `VBD.create` as a server task. Wait for it with
+ * xenapi_async_vbd_create_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `args`: VBD record.
  * Result: `*out_task`, the task reference.
@@ -1012,6 +1147,23 @@ xenapi_status xenapi_vbd_create(const xenapi_session *session, const xenapi_vbd_
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vbd_create(const xenapi_session *session, const xenapi_vbd_record *args, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VBD.create` (what xenapi_async_vbd_create gave) and gives its result
+ * as xenapi_vbd_create does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, VBD ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vbd_create_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `VBD.get_by_uuid`.

@@ -577,7 +577,7 @@ xenapi_status xenapi_vdi_get_nbd_info(const xenapi_session *session, const char 
 
 /**
  * Calls `Async.VDI.get_nbd_info`: `VDI.get_nbd_info` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vdi_get_nbd_info_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_task`, the task reference.
@@ -588,6 +588,24 @@ xenapi_status xenapi_vdi_get_nbd_info(const xenapi_session *session, const char 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_get_nbd_info(const xenapi_session *session, const char *vdi, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VDI.get_nbd_info` (what xenapi_async_vdi_get_nbd_info gave) and
+ * gives its result as xenapi_vdi_get_nbd_info does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, vdi_nbd_server_info record set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with
+ * xenapi_vdi_nbd_server_info_record_list_free; on failure it is left as it was. `*err` as for every
+ * fallible function.
+ */
+xenapi_status xenapi_async_vdi_get_nbd_info_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_vdi_nbd_server_info_record_list **out_result, xenapi_error **err);
 
 /**
  * Calls `VDI.list_changed_blocks`.
@@ -605,7 +623,7 @@ xenapi_status xenapi_vdi_list_changed_blocks(const xenapi_session *session, cons
 
 /**
  * Calls `Async.VDI.list_changed_blocks`: `VDI.list_changed_blocks` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_vdi_list_changed_blocks_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vdi_from`: VDI ref; `vdi_to`: VDI ref.
  * Result: `*out_task`, the task reference.
@@ -617,6 +635,23 @@ xenapi_status xenapi_vdi_list_changed_blocks(const xenapi_session *session, cons
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_list_changed_blocks(const xenapi_session *session, const char *vdi_from, const char *vdi_to, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VDI.list_changed_blocks` (what xenapi_async_vdi_list_changed_blocks
+ * gave) and gives its result as xenapi_vdi_list_changed_blocks does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vdi_list_changed_blocks_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `VDI.data_destroy`.
@@ -634,7 +669,7 @@ xenapi_status xenapi_vdi_data_destroy(const xenapi_session *session, const char 
 
 /**
  * Calls `Async.VDI.data_destroy`: `VDI.data_destroy` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vdi_data_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_task`, the task reference.
@@ -647,6 +682,22 @@ xenapi_status xenapi_vdi_data_destroy(const xenapi_session *session, const char 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_data_destroy(const xenapi_session *session, const char *vdi, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VDI.data_destroy` (what xenapi_async_vdi_data_destroy gave) and
+ * gives its result as xenapi_vdi_data_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vdi_data_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VDI.disable_cbt`.
@@ -664,7 +715,7 @@ xenapi_status xenapi_vdi_disable_cbt(const xenapi_session *session, const char *
 
 /**
  * Calls `Async.VDI.disable_cbt`: `VDI.disable_cbt` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vdi_disable_cbt_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_task`, the task reference.
@@ -677,6 +728,22 @@ xenapi_status xenapi_vdi_disable_cbt(const xenapi_session *session, const char *
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_disable_cbt(const xenapi_session *session, const char *vdi, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VDI.disable_cbt` (what xenapi_async_vdi_disable_cbt gave) and gives
+ * its result as xenapi_vdi_disable_cbt does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vdi_disable_cbt_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VDI.enable_cbt`.
@@ -694,7 +761,7 @@ xenapi_status xenapi_vdi_enable_cbt(const xenapi_session *session, const char *v
 
 /**
  * Calls `Async.VDI.enable_cbt`: `VDI.enable_cbt` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vdi_enable_cbt_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_task`, the task reference.
@@ -707,6 +774,22 @@ xenapi_status xenapi_vdi_enable_cbt(const xenapi_session *session, const char *v
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_enable_cbt(const xenapi_session *session, const char *vdi, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VDI.enable_cbt` (what xenapi_async_vdi_enable_cbt gave) and gives
+ * its result as xenapi_vdi_enable_cbt does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vdi_enable_cbt_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VDI.pool_migrate`.
@@ -722,7 +805,7 @@ xenapi_status xenapi_vdi_pool_migrate(const xenapi_session *session, const char 
 
 /**
  * Calls `Async.VDI.pool_migrate`: `VDI.pool_migrate` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vdi_pool_migrate_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vdi`: VDI ref; `sr`: SR ref; `options`: (string -> string) map.
  * Result: `*out_task`, the task reference.
@@ -732,6 +815,23 @@ xenapi_status xenapi_vdi_pool_migrate(const xenapi_session *session, const char 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_pool_migrate(const xenapi_session *session, const char *vdi, const char *sr, const xenapi_string_map *options, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VDI.pool_migrate` (what xenapi_async_vdi_pool_migrate gave) and
+ * gives its result as xenapi_vdi_pool_migrate does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, VDI ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vdi_pool_migrate_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `VDI.read_database_pool_uuid`.
@@ -747,7 +847,7 @@ xenapi_status xenapi_vdi_read_database_pool_uuid(const xenapi_session *session, 
 
 /**
  * Calls `Async.VDI.read_database_pool_uuid`: `VDI.read_database_pool_uuid` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_vdi_read_database_pool_uuid_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_task`, the task reference.
@@ -757,6 +857,24 @@ xenapi_status xenapi_vdi_read_database_pool_uuid(const xenapi_session *session, 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_read_database_pool_uuid(const xenapi_session *session, const char *vdi, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VDI.read_database_pool_uuid` (what
+ * xenapi_async_vdi_read_database_pool_uuid gave) and gives its result as
+ * xenapi_vdi_read_database_pool_uuid does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vdi_read_database_pool_uuid_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `VDI.open_database`.
@@ -772,7 +890,7 @@ xenapi_status xenapi_vdi_open_database(const xenapi_session *session, const char
 
 /**
  * Calls `Async.VDI.open_database`: `VDI.open_database` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vdi_open_database_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_task`, the task reference.
@@ -782,6 +900,23 @@ xenapi_status xenapi_vdi_open_database(const xenapi_session *session, const char
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_open_database(const xenapi_session *session, const char *vdi, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VDI.open_database` (what xenapi_async_vdi_open_database gave) and
+ * gives its result as xenapi_vdi_open_database does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, session ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vdi_open_database_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `VDI.set_allow_caching`.
@@ -796,7 +931,7 @@ xenapi_status xenapi_vdi_set_allow_caching(const xenapi_session *session, const 
 
 /**
  * Calls `Async.VDI.set_allow_caching`: `VDI.set_allow_caching` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vdi_set_allow_caching_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vdi`: VDI ref (self); `value`: bool.
  * Result: `*out_task`, the task reference.
@@ -806,6 +941,22 @@ xenapi_status xenapi_vdi_set_allow_caching(const xenapi_session *session, const 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_set_allow_caching(const xenapi_session *session, const char *vdi, bool value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VDI.set_allow_caching` (what xenapi_async_vdi_set_allow_caching
+ * gave) and gives its result as xenapi_vdi_set_allow_caching does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vdi_set_allow_caching_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VDI.set_on_boot`.
@@ -820,7 +971,7 @@ xenapi_status xenapi_vdi_set_on_boot(const xenapi_session *session, const char *
 
 /**
  * Calls `Async.VDI.set_on_boot`: `VDI.set_on_boot` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vdi_set_on_boot_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vdi`: VDI ref (self); `value`: enum on_boot.
  * Result: `*out_task`, the task reference.
@@ -830,6 +981,22 @@ xenapi_status xenapi_vdi_set_on_boot(const xenapi_session *session, const char *
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_set_on_boot(const xenapi_session *session, const char *vdi, xenapi_on_boot value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VDI.set_on_boot` (what xenapi_async_vdi_set_on_boot gave) and gives
+ * its result as xenapi_vdi_set_on_boot does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vdi_set_on_boot_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VDI.set_name_description`.
@@ -844,7 +1011,7 @@ xenapi_status xenapi_vdi_set_name_description(const xenapi_session *session, con
 
 /**
  * Calls `Async.VDI.set_name_description`: `VDI.set_name_description` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_vdi_set_name_description_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vdi`: VDI ref (self); `value`: string.
  * Result: `*out_task`, the task reference.
@@ -854,6 +1021,23 @@ xenapi_status xenapi_vdi_set_name_description(const xenapi_session *session, con
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_set_name_description(const xenapi_session *session, const char *vdi, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VDI.set_name_description` (what
+ * xenapi_async_vdi_set_name_description gave) and gives its result as
+ * xenapi_vdi_set_name_description does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vdi_set_name_description_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VDI.set_name_label`.
@@ -868,7 +1052,7 @@ xenapi_status xenapi_vdi_set_name_label(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.VDI.set_name_label`: `VDI.set_name_label` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vdi_set_name_label_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vdi`: VDI ref (self); `value`: string.
  * Result: `*out_task`, the task reference.
@@ -878,6 +1062,22 @@ xenapi_status xenapi_vdi_set_name_label(const xenapi_session *session, const cha
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_set_name_label(const xenapi_session *session, const char *vdi, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VDI.set_name_label` (what xenapi_async_vdi_set_name_label gave) and
+ * gives its result as xenapi_vdi_set_name_label does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vdi_set_name_label_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VDI.set_read_only`.
@@ -892,7 +1092,7 @@ xenapi_status xenapi_vdi_set_read_only(const xenapi_session *session, const char
 
 /**
  * Calls `Async.VDI.set_read_only`: `VDI.set_read_only` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vdi_set_read_only_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vdi`: VDI ref (self); `value`: bool.
  * Result: `*out_task`, the task reference.
@@ -902,6 +1102,22 @@ xenapi_status xenapi_vdi_set_read_only(const xenapi_session *session, const char
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_set_read_only(const xenapi_session *session, const char *vdi, bool value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VDI.set_read_only` (what xenapi_async_vdi_set_read_only gave) and
+ * gives its result as xenapi_vdi_set_read_only does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vdi_set_read_only_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VDI.set_sharable`.
@@ -916,7 +1132,7 @@ xenapi_status xenapi_vdi_set_sharable(const xenapi_session *session, const char 
 
 /**
  * Calls `Async.VDI.set_sharable`: `VDI.set_sharable` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vdi_set_sharable_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vdi`: VDI ref (self); `value`: bool.
  * Result: `*out_task`, the task reference.
@@ -926,6 +1142,22 @@ xenapi_status xenapi_vdi_set_sharable(const xenapi_session *session, const char 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_set_sharable(const xenapi_session *session, const char *vdi, bool value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VDI.set_sharable` (what xenapi_async_vdi_set_sharable gave) and
+ * gives its result as xenapi_vdi_set_sharable does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vdi_set_sharable_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VDI.forget`.
@@ -939,7 +1171,8 @@ xenapi_status xenapi_async_vdi_set_sharable(const xenapi_session *session, const
 xenapi_status xenapi_vdi_forget(const xenapi_session *session, const char *vdi, xenapi_error **err);
 
 /**
- * Calls `Async.VDI.forget`: `VDI.forget` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VDI.forget`: `VDI.forget` as a server task. Wait for it with
+ * xenapi_async_vdi_forget_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vdi`: VDI ref.
  * Result: `*out_task`, the task reference.
@@ -949,6 +1182,22 @@ xenapi_status xenapi_vdi_forget(const xenapi_session *session, const char *vdi, 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_forget(const xenapi_session *session, const char *vdi, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VDI.forget` (what xenapi_async_vdi_forget gave) and gives its result
+ * as xenapi_vdi_forget does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vdi_forget_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VDI.copy`.
@@ -964,7 +1213,8 @@ xenapi_status xenapi_async_vdi_forget(const xenapi_session *session, const char 
 xenapi_status xenapi_vdi_copy(const xenapi_session *session, const char *vdi, const char *sr, const char *base_vdi, const char *into_vdi, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VDI.copy`: `VDI.copy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VDI.copy`: `VDI.copy` as a server task. Wait for it with xenapi_async_vdi_copy_wait
+ * (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vdi`: VDI ref; `sr`: SR ref; `base_vdi`: VDI ref; `into_vdi`: VDI ref.
  * Result: `*out_task`, the task reference.
@@ -975,6 +1225,23 @@ xenapi_status xenapi_vdi_copy(const xenapi_session *session, const char *vdi, co
  * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_copy(const xenapi_session *session, const char *vdi, const char *sr, const char *base_vdi, const char *into_vdi, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VDI.copy` (what xenapi_async_vdi_copy gave) and gives its result as
+ * xenapi_vdi_copy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, VDI ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vdi_copy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `VDI.update`.
@@ -989,7 +1256,8 @@ xenapi_status xenapi_async_vdi_copy(const xenapi_session *session, const char *v
 xenapi_status xenapi_vdi_update(const xenapi_session *session, const char *vdi, xenapi_error **err);
 
 /**
- * Calls `Async.VDI.update`: `VDI.update` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VDI.update`: `VDI.update` as a server task. Wait for it with
+ * xenapi_async_vdi_update_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vdi`: VDI ref.
  * Result: `*out_task`, the task reference.
@@ -1000,6 +1268,22 @@ xenapi_status xenapi_vdi_update(const xenapi_session *session, const char *vdi, 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_update(const xenapi_session *session, const char *vdi, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VDI.update` (what xenapi_async_vdi_update gave) and gives its result
+ * as xenapi_vdi_update does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vdi_update_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VDI.introduce`.
@@ -1021,7 +1305,8 @@ xenapi_status xenapi_async_vdi_update(const xenapi_session *session, const char 
 xenapi_status xenapi_vdi_introduce(const xenapi_session *session, const char *uuid, const char *name_label, const char *name_description, const char *sr, xenapi_vdi_type type_, bool sharable, bool read_only, const xenapi_string_map *other_config, const char *location, const xenapi_string_map *xenstore_data, const xenapi_string_map *sm_config, bool managed, int64_t virtual_size, int64_t physical_utilisation, const char *metadata_of_pool, bool is_a_snapshot, int64_t snapshot_time, const char *snapshot_of, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VDI.introduce`: `VDI.introduce` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VDI.introduce`: `VDI.introduce` as a server task. Wait for it with
+ * xenapi_async_vdi_introduce_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `uuid`: string; `name_label`: string; `name_description`: string; `sr`: SR ref;
  * `type_`: enum vdi_type; `sharable`: bool; `read_only`: bool; `other_config`: (string -> string)
@@ -1040,6 +1325,23 @@ xenapi_status xenapi_vdi_introduce(const xenapi_session *session, const char *uu
 xenapi_status xenapi_async_vdi_introduce(const xenapi_session *session, const char *uuid, const char *name_label, const char *name_description, const char *sr, xenapi_vdi_type type_, bool sharable, bool read_only, const xenapi_string_map *other_config, const char *location, const xenapi_string_map *xenstore_data, const xenapi_string_map *sm_config, bool managed, int64_t virtual_size, int64_t physical_utilisation, const char *metadata_of_pool, bool is_a_snapshot, int64_t snapshot_time, const char *snapshot_of, char **out_task, xenapi_error **err);
 
 /**
+ * Waits for the task of `Async.VDI.introduce` (what xenapi_async_vdi_introduce gave) and gives its
+ * result as xenapi_vdi_introduce does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, VDI ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vdi_introduce_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
+
+/**
  * Calls `VDI.resize_online`.
  *
  * Parameters: `vdi`: VDI ref; `size`: int.
@@ -1053,7 +1355,7 @@ xenapi_status xenapi_vdi_resize_online(const xenapi_session *session, const char
 
 /**
  * Calls `Async.VDI.resize_online`: `VDI.resize_online` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vdi_resize_online_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vdi`: VDI ref; `size`: int.
  * Result: `*out_task`, the task reference.
@@ -1064,6 +1366,22 @@ xenapi_status xenapi_vdi_resize_online(const xenapi_session *session, const char
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_resize_online(const xenapi_session *session, const char *vdi, int64_t size, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VDI.resize_online` (what xenapi_async_vdi_resize_online gave) and
+ * gives its result as xenapi_vdi_resize_online does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vdi_resize_online_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VDI.resize`.
@@ -1077,7 +1395,8 @@ xenapi_status xenapi_async_vdi_resize_online(const xenapi_session *session, cons
 xenapi_status xenapi_vdi_resize(const xenapi_session *session, const char *vdi, int64_t size, xenapi_error **err);
 
 /**
- * Calls `Async.VDI.resize`: `VDI.resize` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VDI.resize`: `VDI.resize` as a server task. Wait for it with
+ * xenapi_async_vdi_resize_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vdi`: VDI ref; `size`: int.
  * Result: `*out_task`, the task reference.
@@ -1087,6 +1406,22 @@ xenapi_status xenapi_vdi_resize(const xenapi_session *session, const char *vdi, 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_resize(const xenapi_session *session, const char *vdi, int64_t size, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VDI.resize` (what xenapi_async_vdi_resize gave) and gives its result
+ * as xenapi_vdi_resize does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vdi_resize_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VDI.clone`.
@@ -1101,7 +1436,8 @@ xenapi_status xenapi_async_vdi_resize(const xenapi_session *session, const char 
 xenapi_status xenapi_vdi_clone(const xenapi_session *session, const char *vdi, const xenapi_string_map *driver_params, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VDI.clone`: `VDI.clone` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VDI.clone`: `VDI.clone` as a server task. Wait for it with
+ * xenapi_async_vdi_clone_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vdi`: VDI ref; `driver_params`: (string -> string) map.
  * Result: `*out_task`, the task reference.
@@ -1111,6 +1447,23 @@ xenapi_status xenapi_vdi_clone(const xenapi_session *session, const char *vdi, c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_clone(const xenapi_session *session, const char *vdi, const xenapi_string_map *driver_params, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VDI.clone` (what xenapi_async_vdi_clone gave) and gives its result
+ * as xenapi_vdi_clone does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, VDI ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vdi_clone_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `VDI.snapshot`.
@@ -1125,7 +1478,8 @@ xenapi_status xenapi_async_vdi_clone(const xenapi_session *session, const char *
 xenapi_status xenapi_vdi_snapshot(const xenapi_session *session, const char *vdi, const xenapi_string_map *driver_params, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VDI.snapshot`: `VDI.snapshot` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VDI.snapshot`: `VDI.snapshot` as a server task. Wait for it with
+ * xenapi_async_vdi_snapshot_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vdi`: VDI ref; `driver_params`: (string -> string) map.
  * Result: `*out_task`, the task reference.
@@ -1135,6 +1489,23 @@ xenapi_status xenapi_vdi_snapshot(const xenapi_session *session, const char *vdi
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_snapshot(const xenapi_session *session, const char *vdi, const xenapi_string_map *driver_params, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VDI.snapshot` (what xenapi_async_vdi_snapshot gave) and gives its
+ * result as xenapi_vdi_snapshot does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, VDI ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vdi_snapshot_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `VDI.remove_tags`.
@@ -1662,7 +2033,8 @@ xenapi_status xenapi_vdi_get_by_name_label(const xenapi_session *session, const 
 xenapi_status xenapi_vdi_destroy(const xenapi_session *session, const char *vdi, xenapi_error **err);
 
 /**
- * Calls `Async.VDI.destroy`: `VDI.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VDI.destroy`: `VDI.destroy` as a server task. Wait for it with
+ * xenapi_async_vdi_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_task`, the task reference.
@@ -1672,6 +2044,22 @@ xenapi_status xenapi_vdi_destroy(const xenapi_session *session, const char *vdi,
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_destroy(const xenapi_session *session, const char *vdi, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VDI.destroy` (what xenapi_async_vdi_destroy gave) and gives its
+ * result as xenapi_vdi_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vdi_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VDI.create`.
@@ -1686,7 +2074,8 @@ xenapi_status xenapi_async_vdi_destroy(const xenapi_session *session, const char
 xenapi_status xenapi_vdi_create(const xenapi_session *session, const xenapi_vdi_record *args, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VDI.create`: `VDI.create` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VDI.create`: `VDI.create` as a server task. Wait for it with
+ * xenapi_async_vdi_create_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `args`: VDI record.
  * Result: `*out_task`, the task reference.
@@ -1696,6 +2085,23 @@ xenapi_status xenapi_vdi_create(const xenapi_session *session, const xenapi_vdi_
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_create(const xenapi_session *session, const xenapi_vdi_record *args, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VDI.create` (what xenapi_async_vdi_create gave) and gives its result
+ * as xenapi_vdi_create does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, VDI ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vdi_create_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `VDI.get_by_uuid`.

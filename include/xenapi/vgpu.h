@@ -269,7 +269,8 @@ xenapi_status xenapi_vgpu_get_all(const xenapi_session *session, xenapi_string_l
 xenapi_status xenapi_vgpu_destroy(const xenapi_session *session, const char *vgpu, xenapi_error **err);
 
 /**
- * Calls `Async.VGPU.destroy`: `VGPU.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VGPU.destroy`: `VGPU.destroy` as a server task. Wait for it with
+ * xenapi_async_vgpu_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vgpu`: VGPU ref (self).
  * Result: `*out_task`, the task reference.
@@ -279,6 +280,22 @@ xenapi_status xenapi_vgpu_destroy(const xenapi_session *session, const char *vgp
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vgpu_destroy(const xenapi_session *session, const char *vgpu, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VGPU.destroy` (what xenapi_async_vgpu_destroy gave) and gives its
+ * result as xenapi_vgpu_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vgpu_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VGPU.create`.
@@ -294,7 +311,8 @@ xenapi_status xenapi_async_vgpu_destroy(const xenapi_session *session, const cha
 xenapi_status xenapi_vgpu_create(const xenapi_session *session, const char *vm, const char *gpu_group, const char *device, const xenapi_string_map *other_config, const char *type_, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VGPU.create`: `VGPU.create` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VGPU.create`: `VGPU.create` as a server task. Wait for it with
+ * xenapi_async_vgpu_create_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `gpu_group`: GPU_group ref; `device`: string; `other_config`: (string
  * -> string) map; `type_`: VGPU_type ref.
@@ -305,6 +323,23 @@ xenapi_status xenapi_vgpu_create(const xenapi_session *session, const char *vm, 
  * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vgpu_create(const xenapi_session *session, const char *vm, const char *gpu_group, const char *device, const xenapi_string_map *other_config, const char *type_, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VGPU.create` (what xenapi_async_vgpu_create gave) and gives its
+ * result as xenapi_vgpu_create does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, VGPU ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vgpu_create_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `VGPU.set_extra_args`.

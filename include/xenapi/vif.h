@@ -518,7 +518,7 @@ xenapi_status xenapi_vif_configure_ipv6(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.VIF.configure_ipv6`: `VIF.configure_ipv6` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vif_configure_ipv6_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vif`: VIF ref (self); `mode`: enum vif_ipv6_configuration_mode; `address`: string;
  * `gateway`: string.
@@ -529,6 +529,22 @@ xenapi_status xenapi_vif_configure_ipv6(const xenapi_session *session, const cha
  * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vif_configure_ipv6(const xenapi_session *session, const char *vif, xenapi_vif_ipv6_configuration_mode mode, const char *address, const char *gateway, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VIF.configure_ipv6` (what xenapi_async_vif_configure_ipv6 gave) and
+ * gives its result as xenapi_vif_configure_ipv6 does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vif_configure_ipv6_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VIF.configure_ipv4`.
@@ -544,7 +560,7 @@ xenapi_status xenapi_vif_configure_ipv4(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.VIF.configure_ipv4`: `VIF.configure_ipv4` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vif_configure_ipv4_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vif`: VIF ref (self); `mode`: enum vif_ipv4_configuration_mode; `address`: string;
  * `gateway`: string.
@@ -555,6 +571,22 @@ xenapi_status xenapi_vif_configure_ipv4(const xenapi_session *session, const cha
  * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vif_configure_ipv4(const xenapi_session *session, const char *vif, xenapi_vif_ipv4_configuration_mode mode, const char *address, const char *gateway, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VIF.configure_ipv4` (what xenapi_async_vif_configure_ipv4 gave) and
+ * gives its result as xenapi_vif_configure_ipv4 does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vif_configure_ipv4_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VIF.remove_ipv6_allowed`.
@@ -569,7 +601,7 @@ xenapi_status xenapi_vif_remove_ipv6_allowed(const xenapi_session *session, cons
 
 /**
  * Calls `Async.VIF.remove_ipv6_allowed`: `VIF.remove_ipv6_allowed` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_vif_remove_ipv6_allowed_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vif`: VIF ref (self); `value`: string.
  * Result: `*out_task`, the task reference.
@@ -579,6 +611,22 @@ xenapi_status xenapi_vif_remove_ipv6_allowed(const xenapi_session *session, cons
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vif_remove_ipv6_allowed(const xenapi_session *session, const char *vif, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VIF.remove_ipv6_allowed` (what xenapi_async_vif_remove_ipv6_allowed
+ * gave) and gives its result as xenapi_vif_remove_ipv6_allowed does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vif_remove_ipv6_allowed_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VIF.add_ipv6_allowed`.
@@ -593,7 +641,7 @@ xenapi_status xenapi_vif_add_ipv6_allowed(const xenapi_session *session, const c
 
 /**
  * Calls `Async.VIF.add_ipv6_allowed`: `VIF.add_ipv6_allowed` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vif_add_ipv6_allowed_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vif`: VIF ref (self); `value`: string.
  * Result: `*out_task`, the task reference.
@@ -603,6 +651,22 @@ xenapi_status xenapi_vif_add_ipv6_allowed(const xenapi_session *session, const c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vif_add_ipv6_allowed(const xenapi_session *session, const char *vif, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VIF.add_ipv6_allowed` (what xenapi_async_vif_add_ipv6_allowed gave)
+ * and gives its result as xenapi_vif_add_ipv6_allowed does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vif_add_ipv6_allowed_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VIF.set_ipv6_allowed`.
@@ -617,7 +681,7 @@ xenapi_status xenapi_vif_set_ipv6_allowed(const xenapi_session *session, const c
 
 /**
  * Calls `Async.VIF.set_ipv6_allowed`: `VIF.set_ipv6_allowed` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vif_set_ipv6_allowed_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vif`: VIF ref (self); `value`: string set.
  * Result: `*out_task`, the task reference.
@@ -627,6 +691,22 @@ xenapi_status xenapi_vif_set_ipv6_allowed(const xenapi_session *session, const c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vif_set_ipv6_allowed(const xenapi_session *session, const char *vif, const xenapi_string_list *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VIF.set_ipv6_allowed` (what xenapi_async_vif_set_ipv6_allowed gave)
+ * and gives its result as xenapi_vif_set_ipv6_allowed does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vif_set_ipv6_allowed_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VIF.remove_ipv4_allowed`.
@@ -641,7 +721,7 @@ xenapi_status xenapi_vif_remove_ipv4_allowed(const xenapi_session *session, cons
 
 /**
  * Calls `Async.VIF.remove_ipv4_allowed`: `VIF.remove_ipv4_allowed` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_vif_remove_ipv4_allowed_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vif`: VIF ref (self); `value`: string.
  * Result: `*out_task`, the task reference.
@@ -651,6 +731,22 @@ xenapi_status xenapi_vif_remove_ipv4_allowed(const xenapi_session *session, cons
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vif_remove_ipv4_allowed(const xenapi_session *session, const char *vif, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VIF.remove_ipv4_allowed` (what xenapi_async_vif_remove_ipv4_allowed
+ * gave) and gives its result as xenapi_vif_remove_ipv4_allowed does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vif_remove_ipv4_allowed_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VIF.add_ipv4_allowed`.
@@ -665,7 +761,7 @@ xenapi_status xenapi_vif_add_ipv4_allowed(const xenapi_session *session, const c
 
 /**
  * Calls `Async.VIF.add_ipv4_allowed`: `VIF.add_ipv4_allowed` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vif_add_ipv4_allowed_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vif`: VIF ref (self); `value`: string.
  * Result: `*out_task`, the task reference.
@@ -675,6 +771,22 @@ xenapi_status xenapi_vif_add_ipv4_allowed(const xenapi_session *session, const c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vif_add_ipv4_allowed(const xenapi_session *session, const char *vif, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VIF.add_ipv4_allowed` (what xenapi_async_vif_add_ipv4_allowed gave)
+ * and gives its result as xenapi_vif_add_ipv4_allowed does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vif_add_ipv4_allowed_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VIF.set_ipv4_allowed`.
@@ -689,7 +801,7 @@ xenapi_status xenapi_vif_set_ipv4_allowed(const xenapi_session *session, const c
 
 /**
  * Calls `Async.VIF.set_ipv4_allowed`: `VIF.set_ipv4_allowed` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vif_set_ipv4_allowed_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vif`: VIF ref (self); `value`: string set.
  * Result: `*out_task`, the task reference.
@@ -699,6 +811,22 @@ xenapi_status xenapi_vif_set_ipv4_allowed(const xenapi_session *session, const c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vif_set_ipv4_allowed(const xenapi_session *session, const char *vif, const xenapi_string_list *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VIF.set_ipv4_allowed` (what xenapi_async_vif_set_ipv4_allowed gave)
+ * and gives its result as xenapi_vif_set_ipv4_allowed does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vif_set_ipv4_allowed_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VIF.set_locking_mode`.
@@ -713,7 +841,7 @@ xenapi_status xenapi_vif_set_locking_mode(const xenapi_session *session, const c
 
 /**
  * Calls `Async.VIF.set_locking_mode`: `VIF.set_locking_mode` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vif_set_locking_mode_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vif`: VIF ref (self); `value`: enum vif_locking_mode.
  * Result: `*out_task`, the task reference.
@@ -723,6 +851,22 @@ xenapi_status xenapi_vif_set_locking_mode(const xenapi_session *session, const c
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vif_set_locking_mode(const xenapi_session *session, const char *vif, xenapi_vif_locking_mode value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VIF.set_locking_mode` (what xenapi_async_vif_set_locking_mode gave)
+ * and gives its result as xenapi_vif_set_locking_mode does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vif_set_locking_mode_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VIF.move`.
@@ -736,7 +880,8 @@ xenapi_status xenapi_async_vif_set_locking_mode(const xenapi_session *session, c
 xenapi_status xenapi_vif_move(const xenapi_session *session, const char *vif, const char *network, xenapi_error **err);
 
 /**
- * Calls `Async.VIF.move`: `VIF.move` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VIF.move`: `VIF.move` as a server task. Wait for it with xenapi_async_vif_move_wait
+ * (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vif`: VIF ref (self); `network`: network ref.
  * Result: `*out_task`, the task reference.
@@ -746,6 +891,22 @@ xenapi_status xenapi_vif_move(const xenapi_session *session, const char *vif, co
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vif_move(const xenapi_session *session, const char *vif, const char *network, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VIF.move` (what xenapi_async_vif_move gave) and gives its result as
+ * xenapi_vif_move does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vif_move_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VIF.unplug_force`.
@@ -760,7 +921,7 @@ xenapi_status xenapi_vif_unplug_force(const xenapi_session *session, const char 
 
 /**
  * Calls `Async.VIF.unplug_force`: `VIF.unplug_force` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vif_unplug_force_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vif`: VIF ref (self).
  * Result: `*out_task`, the task reference.
@@ -770,6 +931,22 @@ xenapi_status xenapi_vif_unplug_force(const xenapi_session *session, const char 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vif_unplug_force(const xenapi_session *session, const char *vif, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VIF.unplug_force` (what xenapi_async_vif_unplug_force gave) and
+ * gives its result as xenapi_vif_unplug_force does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vif_unplug_force_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VIF.unplug`.
@@ -783,7 +960,8 @@ xenapi_status xenapi_async_vif_unplug_force(const xenapi_session *session, const
 xenapi_status xenapi_vif_unplug(const xenapi_session *session, const char *vif, xenapi_error **err);
 
 /**
- * Calls `Async.VIF.unplug`: `VIF.unplug` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VIF.unplug`: `VIF.unplug` as a server task. Wait for it with
+ * xenapi_async_vif_unplug_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vif`: VIF ref (self).
  * Result: `*out_task`, the task reference.
@@ -793,6 +971,22 @@ xenapi_status xenapi_vif_unplug(const xenapi_session *session, const char *vif, 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vif_unplug(const xenapi_session *session, const char *vif, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VIF.unplug` (what xenapi_async_vif_unplug gave) and gives its result
+ * as xenapi_vif_unplug does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vif_unplug_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VIF.plug`.
@@ -806,7 +1000,8 @@ xenapi_status xenapi_async_vif_unplug(const xenapi_session *session, const char 
 xenapi_status xenapi_vif_plug(const xenapi_session *session, const char *vif, xenapi_error **err);
 
 /**
- * Calls `Async.VIF.plug`: `VIF.plug` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VIF.plug`: `VIF.plug` as a server task. Wait for it with xenapi_async_vif_plug_wait
+ * (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vif`: VIF ref (self).
  * Result: `*out_task`, the task reference.
@@ -816,6 +1011,22 @@ xenapi_status xenapi_vif_plug(const xenapi_session *session, const char *vif, xe
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vif_plug(const xenapi_session *session, const char *vif, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VIF.plug` (what xenapi_async_vif_plug gave) and gives its result as
+ * xenapi_vif_plug does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vif_plug_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VIF.remove_from_qos_algorithm_params`.
@@ -1224,7 +1435,8 @@ xenapi_status xenapi_vif_get_uuid(const xenapi_session *session, const char *vif
 xenapi_status xenapi_vif_destroy(const xenapi_session *session, const char *vif, xenapi_error **err);
 
 /**
- * Calls `Async.VIF.destroy`: `VIF.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VIF.destroy`: `VIF.destroy` as a server task. Wait for it with
+ * xenapi_async_vif_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vif`: VIF ref (self).
  * Result: `*out_task`, the task reference.
@@ -1234,6 +1446,22 @@ xenapi_status xenapi_vif_destroy(const xenapi_session *session, const char *vif,
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vif_destroy(const xenapi_session *session, const char *vif, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VIF.destroy` (what xenapi_async_vif_destroy gave) and gives its
+ * result as xenapi_vif_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vif_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VIF.create`.
@@ -1248,7 +1476,8 @@ xenapi_status xenapi_async_vif_destroy(const xenapi_session *session, const char
 xenapi_status xenapi_vif_create(const xenapi_session *session, const xenapi_vif_record *args, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VIF.create`: `VIF.create` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VIF.create`: `VIF.create` as a server task. Wait for it with
+ * xenapi_async_vif_create_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `args`: VIF record.
  * Result: `*out_task`, the task reference.
@@ -1258,6 +1487,23 @@ xenapi_status xenapi_vif_create(const xenapi_session *session, const xenapi_vif_
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vif_create(const xenapi_session *session, const xenapi_vif_record *args, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VIF.create` (what xenapi_async_vif_create gave) and gives its result
+ * as xenapi_vif_create does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, VIF ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vif_create_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `VIF.get_by_uuid`.

@@ -164,7 +164,8 @@ xenapi_status xenapi_vlan_get_all(const xenapi_session *session, xenapi_string_l
 xenapi_status xenapi_vlan_destroy(const xenapi_session *session, const char *vlan, xenapi_error **err);
 
 /**
- * Calls `Async.VLAN.destroy`: `VLAN.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VLAN.destroy`: `VLAN.destroy` as a server task. Wait for it with
+ * xenapi_async_vlan_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vlan`: VLAN ref (self).
  * Result: `*out_task`, the task reference.
@@ -174,6 +175,22 @@ xenapi_status xenapi_vlan_destroy(const xenapi_session *session, const char *vla
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vlan_destroy(const xenapi_session *session, const char *vlan, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VLAN.destroy` (what xenapi_async_vlan_destroy gave) and gives its
+ * result as xenapi_vlan_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vlan_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VLAN.create`.
@@ -188,7 +205,8 @@ xenapi_status xenapi_async_vlan_destroy(const xenapi_session *session, const cha
 xenapi_status xenapi_vlan_create(const xenapi_session *session, const char *tagged_pif, int64_t tag, const char *network, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VLAN.create`: `VLAN.create` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VLAN.create`: `VLAN.create` as a server task. Wait for it with
+ * xenapi_async_vlan_create_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `tagged_pif`: PIF ref; `tag`: int; `network`: network ref.
  * Result: `*out_task`, the task reference.
@@ -198,6 +216,23 @@ xenapi_status xenapi_vlan_create(const xenapi_session *session, const char *tagg
  * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vlan_create(const xenapi_session *session, const char *tagged_pif, int64_t tag, const char *network, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VLAN.create` (what xenapi_async_vlan_create gave) and gives its
+ * result as xenapi_vlan_create does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, VLAN ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vlan_create_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `VLAN.remove_from_other_config`.

@@ -1475,7 +1475,7 @@ xenapi_status xenapi_vm_restart_device_models(const xenapi_session *session, con
 
 /**
  * Calls `Async.VM.restart_device_models`: `VM.restart_device_models` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_vm_restart_device_models_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_task`, the task reference.
@@ -1488,6 +1488,23 @@ xenapi_status xenapi_vm_restart_device_models(const xenapi_session *session, con
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_restart_device_models(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.restart_device_models` (what
+ * xenapi_async_vm_restart_device_models gave) and gives its result as
+ * xenapi_vm_restart_device_models does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_restart_device_models_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_HVM_boot_policy`.
@@ -1503,7 +1520,7 @@ xenapi_status xenapi_vm_set_hvm_boot_policy(const xenapi_session *session, const
 
 /**
  * Calls `Async.VM.set_HVM_boot_policy`: `VM.set_HVM_boot_policy` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_set_hvm_boot_policy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: string.
  * Result: `*out_task`, the task reference.
@@ -1514,6 +1531,22 @@ xenapi_status xenapi_vm_set_hvm_boot_policy(const xenapi_session *session, const
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_hvm_boot_policy(const xenapi_session *session, const char *vm, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_HVM_boot_policy` (what xenapi_async_vm_set_hvm_boot_policy
+ * gave) and gives its result as xenapi_vm_set_hvm_boot_policy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_hvm_boot_policy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_domain_type`.
@@ -1528,7 +1561,7 @@ xenapi_status xenapi_vm_set_domain_type(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.VM.set_domain_type`: `VM.set_domain_type` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_set_domain_type_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: enum domain_type.
  * Result: `*out_task`, the task reference.
@@ -1538,6 +1571,22 @@ xenapi_status xenapi_vm_set_domain_type(const xenapi_session *session, const cha
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_domain_type(const xenapi_session *session, const char *vm, xenapi_domain_type value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_domain_type` (what xenapi_async_vm_set_domain_type gave) and
+ * gives its result as xenapi_vm_set_domain_type does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_domain_type_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_actions_after_crash`.
@@ -1552,7 +1601,7 @@ xenapi_status xenapi_vm_set_actions_after_crash(const xenapi_session *session, c
 
 /**
  * Calls `Async.VM.set_actions_after_crash`: `VM.set_actions_after_crash` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_vm_set_actions_after_crash_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: enum on_crash_behaviour.
  * Result: `*out_task`, the task reference.
@@ -1562,6 +1611,23 @@ xenapi_status xenapi_vm_set_actions_after_crash(const xenapi_session *session, c
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_actions_after_crash(const xenapi_session *session, const char *vm, xenapi_on_crash_behaviour value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_actions_after_crash` (what
+ * xenapi_async_vm_set_actions_after_crash gave) and gives its result as
+ * xenapi_vm_set_actions_after_crash does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_actions_after_crash_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.import`.
@@ -1576,7 +1642,8 @@ xenapi_status xenapi_async_vm_set_actions_after_crash(const xenapi_session *sess
 xenapi_status xenapi_vm_import(const xenapi_session *session, const char *url, const char *sr, bool full_restore, bool force, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VM.import`: `VM.import` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.import`: `VM.import` as a server task. Wait for it with
+ * xenapi_async_vm_import_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `url`: string; `sr`: SR ref; `full_restore`: bool; `force`: bool.
  * Result: `*out_task`, the task reference.
@@ -1586,6 +1653,23 @@ xenapi_status xenapi_vm_import(const xenapi_session *session, const char *url, c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_import(const xenapi_session *session, const char *url, const char *sr, bool full_restore, bool force, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.import` (what xenapi_async_vm_import gave) and gives its result
+ * as xenapi_vm_import does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, VM ref set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vm_import_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
  * Calls `VM.set_has_vendor_device`.
@@ -1600,7 +1684,7 @@ xenapi_status xenapi_vm_set_has_vendor_device(const xenapi_session *session, con
 
 /**
  * Calls `Async.VM.set_has_vendor_device`: `VM.set_has_vendor_device` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_vm_set_has_vendor_device_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: bool.
  * Result: `*out_task`, the task reference.
@@ -1610,6 +1694,23 @@ xenapi_status xenapi_vm_set_has_vendor_device(const xenapi_session *session, con
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_has_vendor_device(const xenapi_session *session, const char *vm, bool value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_has_vendor_device` (what
+ * xenapi_async_vm_set_has_vendor_device gave) and gives its result as
+ * xenapi_vm_set_has_vendor_device does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_has_vendor_device_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.call_plugin`.
@@ -1625,7 +1726,7 @@ xenapi_status xenapi_vm_call_plugin(const xenapi_session *session, const char *v
 
 /**
  * Calls `Async.VM.call_plugin`: `VM.call_plugin` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_call_plugin_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `plugin`: string; `fn_`: string; `args`: (string -> string) map.
  * Result: `*out_task`, the task reference.
@@ -1635,6 +1736,23 @@ xenapi_status xenapi_vm_call_plugin(const xenapi_session *session, const char *v
  * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_call_plugin(const xenapi_session *session, const char *vm, const char *plugin, const char *fn_, const xenapi_string_map *args, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.call_plugin` (what xenapi_async_vm_call_plugin gave) and gives
+ * its result as xenapi_vm_call_plugin does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vm_call_plugin_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `VM.query_services`.
@@ -1650,7 +1768,7 @@ xenapi_status xenapi_vm_query_services(const xenapi_session *session, const char
 
 /**
  * Calls `Async.VM.query_services`: `VM.query_services` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_query_services_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_task`, the task reference.
@@ -1660,6 +1778,23 @@ xenapi_status xenapi_vm_query_services(const xenapi_session *session, const char
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_query_services(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.query_services` (what xenapi_async_vm_query_services gave) and
+ * gives its result as xenapi_vm_query_services does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, (string -> string) map.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vm_query_services_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_map **out_result, xenapi_error **err);
 
 /**
  * Calls `VM.set_appliance`.
@@ -1674,7 +1809,7 @@ xenapi_status xenapi_vm_set_appliance(const xenapi_session *session, const char 
 
 /**
  * Calls `Async.VM.set_appliance`: `VM.set_appliance` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_set_appliance_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: VM_appliance ref.
  * Result: `*out_task`, the task reference.
@@ -1684,6 +1819,22 @@ xenapi_status xenapi_vm_set_appliance(const xenapi_session *session, const char 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_appliance(const xenapi_session *session, const char *vm, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_appliance` (what xenapi_async_vm_set_appliance gave) and
+ * gives its result as xenapi_vm_set_appliance does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_appliance_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.import_convert`.
@@ -1699,7 +1850,7 @@ xenapi_status xenapi_vm_import_convert(const xenapi_session *session, const char
 
 /**
  * Calls `Async.VM.import_convert`: `VM.import_convert` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_import_convert_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `type_`: string; `username`: string; `password`: string; `sr`: SR ref;
  * `remote_config`: (string -> string) map.
@@ -1710,6 +1861,22 @@ xenapi_status xenapi_vm_import_convert(const xenapi_session *session, const char
  * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_import_convert(const xenapi_session *session, const char *type_, const char *username, const char *password, const char *sr, const xenapi_string_map *remote_config, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.import_convert` (what xenapi_async_vm_import_convert gave) and
+ * gives its result as xenapi_vm_import_convert does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_import_convert_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.recover`.
@@ -1723,7 +1890,8 @@ xenapi_status xenapi_async_vm_import_convert(const xenapi_session *session, cons
 xenapi_status xenapi_vm_recover(const xenapi_session *session, const char *vm, const char *session_to, bool force, xenapi_error **err);
 
 /**
- * Calls `Async.VM.recover`: `VM.recover` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.recover`: `VM.recover` as a server task. Wait for it with
+ * xenapi_async_vm_recover_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `session_to`: session ref; `force`: bool.
  * Result: `*out_task`, the task reference.
@@ -1733,6 +1901,22 @@ xenapi_status xenapi_vm_recover(const xenapi_session *session, const char *vm, c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_recover(const xenapi_session *session, const char *vm, const char *session_to, bool force, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.recover` (what xenapi_async_vm_recover gave) and gives its result
+ * as xenapi_vm_recover does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_recover_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.get_SRs_required_for_recovery`.
@@ -1748,7 +1932,8 @@ xenapi_status xenapi_vm_get_srs_required_for_recovery(const xenapi_session *sess
 
 /**
  * Calls `Async.VM.get_SRs_required_for_recovery`: `VM.get_SRs_required_for_recovery` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_vm_get_srs_required_for_recovery_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `session_to`: session ref.
  * Result: `*out_task`, the task reference.
@@ -1758,6 +1943,24 @@ xenapi_status xenapi_vm_get_srs_required_for_recovery(const xenapi_session *sess
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_get_srs_required_for_recovery(const xenapi_session *session, const char *vm, const char *session_to, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.get_SRs_required_for_recovery` (what
+ * xenapi_async_vm_get_srs_required_for_recovery gave) and gives its result as
+ * xenapi_vm_get_srs_required_for_recovery does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, SR ref set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vm_get_srs_required_for_recovery_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
  * Calls `VM.assert_can_be_recovered`.
@@ -1773,7 +1976,7 @@ xenapi_status xenapi_vm_assert_can_be_recovered(const xenapi_session *session, c
 
 /**
  * Calls `Async.VM.assert_can_be_recovered`: `VM.assert_can_be_recovered` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_vm_assert_can_be_recovered_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `session_to`: session ref.
  * Result: `*out_task`, the task reference.
@@ -1784,6 +1987,23 @@ xenapi_status xenapi_vm_assert_can_be_recovered(const xenapi_session *session, c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_assert_can_be_recovered(const xenapi_session *session, const char *vm, const char *session_to, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.assert_can_be_recovered` (what
+ * xenapi_async_vm_assert_can_be_recovered gave) and gives its result as
+ * xenapi_vm_assert_can_be_recovered does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_assert_can_be_recovered_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_suspend_VDI`.
@@ -1798,7 +2018,7 @@ xenapi_status xenapi_vm_set_suspend_vdi(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.VM.set_suspend_VDI`: `VM.set_suspend_VDI` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_set_suspend_vdi_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: VDI ref.
  * Result: `*out_task`, the task reference.
@@ -1808,6 +2028,22 @@ xenapi_status xenapi_vm_set_suspend_vdi(const xenapi_session *session, const cha
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_suspend_vdi(const xenapi_session *session, const char *vm, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_suspend_VDI` (what xenapi_async_vm_set_suspend_vdi gave) and
+ * gives its result as xenapi_vm_set_suspend_vdi does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_suspend_vdi_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_order`.
@@ -1821,7 +2057,8 @@ xenapi_status xenapi_async_vm_set_suspend_vdi(const xenapi_session *session, con
 xenapi_status xenapi_vm_set_order(const xenapi_session *session, const char *vm, int64_t value, xenapi_error **err);
 
 /**
- * Calls `Async.VM.set_order`: `VM.set_order` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.set_order`: `VM.set_order` as a server task. Wait for it with
+ * xenapi_async_vm_set_order_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
@@ -1831,6 +2068,22 @@ xenapi_status xenapi_vm_set_order(const xenapi_session *session, const char *vm,
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_order(const xenapi_session *session, const char *vm, int64_t value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_order` (what xenapi_async_vm_set_order gave) and gives its
+ * result as xenapi_vm_set_order does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_order_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_shutdown_delay`.
@@ -1845,7 +2098,7 @@ xenapi_status xenapi_vm_set_shutdown_delay(const xenapi_session *session, const 
 
 /**
  * Calls `Async.VM.set_shutdown_delay`: `VM.set_shutdown_delay` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_set_shutdown_delay_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
@@ -1855,6 +2108,22 @@ xenapi_status xenapi_vm_set_shutdown_delay(const xenapi_session *session, const 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_shutdown_delay(const xenapi_session *session, const char *vm, int64_t value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_shutdown_delay` (what xenapi_async_vm_set_shutdown_delay
+ * gave) and gives its result as xenapi_vm_set_shutdown_delay does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_shutdown_delay_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_start_delay`.
@@ -1869,7 +2138,7 @@ xenapi_status xenapi_vm_set_start_delay(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.VM.set_start_delay`: `VM.set_start_delay` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_set_start_delay_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
@@ -1879,6 +2148,22 @@ xenapi_status xenapi_vm_set_start_delay(const xenapi_session *session, const cha
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_start_delay(const xenapi_session *session, const char *vm, int64_t value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_start_delay` (what xenapi_async_vm_set_start_delay gave) and
+ * gives its result as xenapi_vm_set_start_delay does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_start_delay_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_snapshot_schedule`.
@@ -1893,7 +2178,7 @@ xenapi_status xenapi_vm_set_snapshot_schedule(const xenapi_session *session, con
 
 /**
  * Calls `Async.VM.set_snapshot_schedule`: `VM.set_snapshot_schedule` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_vm_set_snapshot_schedule_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: VMSS ref.
  * Result: `*out_task`, the task reference.
@@ -1903,6 +2188,23 @@ xenapi_status xenapi_vm_set_snapshot_schedule(const xenapi_session *session, con
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_snapshot_schedule(const xenapi_session *session, const char *vm, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_snapshot_schedule` (what
+ * xenapi_async_vm_set_snapshot_schedule gave) and gives its result as
+ * xenapi_vm_set_snapshot_schedule does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_snapshot_schedule_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_protection_policy`.
@@ -1918,7 +2220,7 @@ xenapi_status xenapi_vm_set_protection_policy(const xenapi_session *session, con
 
 /**
  * Calls `Async.VM.set_protection_policy`: `VM.set_protection_policy` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_vm_set_protection_policy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: VMPP ref.
  * Result: `*out_task`, the task reference.
@@ -1929,6 +2231,23 @@ xenapi_status xenapi_vm_set_protection_policy(const xenapi_session *session, con
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_protection_policy(const xenapi_session *session, const char *vm, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_protection_policy` (what
+ * xenapi_async_vm_set_protection_policy gave) and gives its result as
+ * xenapi_vm_set_protection_policy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_protection_policy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.copy_bios_strings`.
@@ -1943,7 +2262,7 @@ xenapi_status xenapi_vm_copy_bios_strings(const xenapi_session *session, const c
 
 /**
  * Calls `Async.VM.copy_bios_strings`: `VM.copy_bios_strings` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_copy_bios_strings_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -1953,6 +2272,22 @@ xenapi_status xenapi_vm_copy_bios_strings(const xenapi_session *session, const c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_copy_bios_strings(const xenapi_session *session, const char *vm, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.copy_bios_strings` (what xenapi_async_vm_copy_bios_strings gave)
+ * and gives its result as xenapi_vm_copy_bios_strings does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_copy_bios_strings_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_bios_strings`.
@@ -1968,7 +2303,7 @@ xenapi_status xenapi_vm_set_bios_strings(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.VM.set_bios_strings`: `VM.set_bios_strings` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_set_bios_strings_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: (string -> string) map.
  * Result: `*out_task`, the task reference.
@@ -1979,6 +2314,22 @@ xenapi_status xenapi_vm_set_bios_strings(const xenapi_session *session, const ch
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_bios_strings(const xenapi_session *session, const char *vm, const xenapi_string_map *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_bios_strings` (what xenapi_async_vm_set_bios_strings gave)
+ * and gives its result as xenapi_vm_set_bios_strings does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_bios_strings_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.retrieve_wlb_recommendations`.
@@ -1994,7 +2345,8 @@ xenapi_status xenapi_vm_retrieve_wlb_recommendations(const xenapi_session *sessi
 
 /**
  * Calls `Async.VM.retrieve_wlb_recommendations`: `VM.retrieve_wlb_recommendations` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_vm_retrieve_wlb_recommendations_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
@@ -2004,6 +2356,24 @@ xenapi_status xenapi_vm_retrieve_wlb_recommendations(const xenapi_session *sessi
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_retrieve_wlb_recommendations(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.retrieve_wlb_recommendations` (what
+ * xenapi_async_vm_retrieve_wlb_recommendations gave) and gives its result as
+ * xenapi_vm_retrieve_wlb_recommendations does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, (host ref -> string set) map.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_string_list_map_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vm_retrieve_wlb_recommendations_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_string_list_map **out_result, xenapi_error **err);
 
 /**
  * Calls `VM.assert_agile`.
@@ -2018,7 +2388,7 @@ xenapi_status xenapi_vm_assert_agile(const xenapi_session *session, const char *
 
 /**
  * Calls `Async.VM.assert_agile`: `VM.assert_agile` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_assert_agile_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_task`, the task reference.
@@ -2028,6 +2398,22 @@ xenapi_status xenapi_vm_assert_agile(const xenapi_session *session, const char *
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_assert_agile(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.assert_agile` (what xenapi_async_vm_assert_agile gave) and gives
+ * its result as xenapi_vm_assert_agile does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_assert_agile_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.create_new_blob`.
@@ -2043,7 +2429,7 @@ xenapi_status xenapi_vm_create_new_blob(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.VM.create_new_blob`: `VM.create_new_blob` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_create_new_blob_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `name`: string; `mime_type`: string; `public_`: bool.
  * Result: `*out_task`, the task reference.
@@ -2053,6 +2439,23 @@ xenapi_status xenapi_vm_create_new_blob(const xenapi_session *session, const cha
  * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_create_new_blob(const xenapi_session *session, const char *vm, const char *name, const char *mime_type, bool public_, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.create_new_blob` (what xenapi_async_vm_create_new_blob gave) and
+ * gives its result as xenapi_vm_create_new_blob does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, blob ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vm_create_new_blob_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `VM.assert_can_boot_here`.
@@ -2074,7 +2477,7 @@ xenapi_status xenapi_vm_assert_can_boot_here(const xenapi_session *session, cons
 
 /**
  * Calls `Async.VM.assert_can_boot_here`: `VM.assert_can_boot_here` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_vm_assert_can_boot_here_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2093,6 +2496,22 @@ xenapi_status xenapi_vm_assert_can_boot_here(const xenapi_session *session, cons
 xenapi_status xenapi_async_vm_assert_can_boot_here(const xenapi_session *session, const char *vm, const char *host, char **out_task, xenapi_error **err);
 
 /**
+ * Waits for the task of `Async.VM.assert_can_boot_here` (what xenapi_async_vm_assert_can_boot_here
+ * gave) and gives its result as xenapi_vm_assert_can_boot_here does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_assert_can_boot_here_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
+
+/**
  * Calls `VM.get_possible_hosts`.
  *
  * Parameters: `vm`: VM ref.
@@ -2106,7 +2525,7 @@ xenapi_status xenapi_vm_get_possible_hosts(const xenapi_session *session, const 
 
 /**
  * Calls `Async.VM.get_possible_hosts`: `VM.get_possible_hosts` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_get_possible_hosts_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
@@ -2116,6 +2535,23 @@ xenapi_status xenapi_vm_get_possible_hosts(const xenapi_session *session, const 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_get_possible_hosts(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.get_possible_hosts` (what xenapi_async_vm_get_possible_hosts
+ * gave) and gives its result as xenapi_vm_get_possible_hosts does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, host ref set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vm_get_possible_hosts_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
  * Calls `VM.get_allowed_VIF_devices`.
@@ -2131,7 +2567,7 @@ xenapi_status xenapi_vm_get_allowed_vif_devices(const xenapi_session *session, c
 
 /**
  * Calls `Async.VM.get_allowed_VIF_devices`: `VM.get_allowed_VIF_devices` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_vm_get_allowed_vif_devices_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
@@ -2141,6 +2577,24 @@ xenapi_status xenapi_vm_get_allowed_vif_devices(const xenapi_session *session, c
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_get_allowed_vif_devices(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.get_allowed_VIF_devices` (what
+ * xenapi_async_vm_get_allowed_vif_devices gave) and gives its result as
+ * xenapi_vm_get_allowed_vif_devices does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vm_get_allowed_vif_devices_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
  * Calls `VM.get_allowed_VBD_devices`.
@@ -2156,7 +2610,7 @@ xenapi_status xenapi_vm_get_allowed_vbd_devices(const xenapi_session *session, c
 
 /**
  * Calls `Async.VM.get_allowed_VBD_devices`: `VM.get_allowed_VBD_devices` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_vm_get_allowed_vbd_devices_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
@@ -2166,6 +2620,24 @@ xenapi_status xenapi_vm_get_allowed_vbd_devices(const xenapi_session *session, c
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_get_allowed_vbd_devices(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.get_allowed_VBD_devices` (what
+ * xenapi_async_vm_get_allowed_vbd_devices gave) and gives its result as
+ * xenapi_vm_get_allowed_vbd_devices does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vm_get_allowed_vbd_devices_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
  * Calls `VM.update_allowed_operations`.
@@ -2180,7 +2652,8 @@ xenapi_status xenapi_vm_update_allowed_operations(const xenapi_session *session,
 
 /**
  * Calls `Async.VM.update_allowed_operations`: `VM.update_allowed_operations` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_vm_update_allowed_operations_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_task`, the task reference.
@@ -2190,6 +2663,23 @@ xenapi_status xenapi_vm_update_allowed_operations(const xenapi_session *session,
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_update_allowed_operations(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.update_allowed_operations` (what
+ * xenapi_async_vm_update_allowed_operations gave) and gives its result as
+ * xenapi_vm_update_allowed_operations does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_update_allowed_operations_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.assert_operation_valid`.
@@ -2204,7 +2694,7 @@ xenapi_status xenapi_vm_assert_operation_valid(const xenapi_session *session, co
 
 /**
  * Calls `Async.VM.assert_operation_valid`: `VM.assert_operation_valid` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_vm_assert_operation_valid_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `op`: enum vm_operations.
  * Result: `*out_task`, the task reference.
@@ -2214,6 +2704,23 @@ xenapi_status xenapi_vm_assert_operation_valid(const xenapi_session *session, co
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_assert_operation_valid(const xenapi_session *session, const char *vm, xenapi_vm_operations op, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.assert_operation_valid` (what
+ * xenapi_async_vm_assert_operation_valid gave) and gives its result as
+ * xenapi_vm_assert_operation_valid does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_assert_operation_valid_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.forget_data_source_archives`.
@@ -2228,7 +2735,8 @@ xenapi_status xenapi_vm_forget_data_source_archives(const xenapi_session *sessio
 
 /**
  * Calls `Async.VM.forget_data_source_archives`: `VM.forget_data_source_archives` as a server task.
- * Wait for it with xenapi_task_wait.
+ * Wait for it with xenapi_async_vm_forget_data_source_archives_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `data_source`: string.
  * Result: `*out_task`, the task reference.
@@ -2238,6 +2746,23 @@ xenapi_status xenapi_vm_forget_data_source_archives(const xenapi_session *sessio
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_forget_data_source_archives(const xenapi_session *session, const char *vm, const char *data_source, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.forget_data_source_archives` (what
+ * xenapi_async_vm_forget_data_source_archives gave) and gives its result as
+ * xenapi_vm_forget_data_source_archives does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_forget_data_source_archives_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.query_data_source`.
@@ -2253,7 +2778,7 @@ xenapi_status xenapi_vm_query_data_source(const xenapi_session *session, const c
 
 /**
  * Calls `Async.VM.query_data_source`: `VM.query_data_source` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_query_data_source_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `data_source`: string.
  * Result: `*out_task`, the task reference.
@@ -2263,6 +2788,23 @@ xenapi_status xenapi_vm_query_data_source(const xenapi_session *session, const c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_query_data_source(const xenapi_session *session, const char *vm, const char *data_source, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.query_data_source` (what xenapi_async_vm_query_data_source gave)
+ * and gives its result as xenapi_vm_query_data_source does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, float.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_vm_query_data_source_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, double *out_result, xenapi_error **err);
 
 /**
  * Calls `VM.record_data_source`.
@@ -2277,7 +2819,7 @@ xenapi_status xenapi_vm_record_data_source(const xenapi_session *session, const 
 
 /**
  * Calls `Async.VM.record_data_source`: `VM.record_data_source` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_record_data_source_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `data_source`: string.
  * Result: `*out_task`, the task reference.
@@ -2287,6 +2829,22 @@ xenapi_status xenapi_vm_record_data_source(const xenapi_session *session, const 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_record_data_source(const xenapi_session *session, const char *vm, const char *data_source, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.record_data_source` (what xenapi_async_vm_record_data_source
+ * gave) and gives its result as xenapi_vm_record_data_source does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_record_data_source_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.get_data_sources`.
@@ -2302,7 +2860,7 @@ xenapi_status xenapi_vm_get_data_sources(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.VM.get_data_sources`: `VM.get_data_sources` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_get_data_sources_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_task`, the task reference.
@@ -2312,6 +2870,23 @@ xenapi_status xenapi_vm_get_data_sources(const xenapi_session *session, const ch
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_get_data_sources(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.get_data_sources` (what xenapi_async_vm_get_data_sources gave)
+ * and gives its result as xenapi_vm_get_data_sources does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, data_source record set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_data_source_record_list_free;
+ * on failure it is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vm_get_data_sources_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_data_source_record_list **out_result, xenapi_error **err);
 
 /**
  * Calls `VM.get_boot_record`.
@@ -2328,7 +2903,7 @@ xenapi_status xenapi_vm_get_boot_record(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.VM.get_boot_record`: `VM.get_boot_record` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_get_boot_record_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_task`, the task reference.
@@ -2339,6 +2914,23 @@ xenapi_status xenapi_vm_get_boot_record(const xenapi_session *session, const cha
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_get_boot_record(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.get_boot_record` (what xenapi_async_vm_get_boot_record gave) and
+ * gives its result as xenapi_vm_get_boot_record does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, VM record.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_vm_record_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vm_get_boot_record_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_vm_record **out_result, xenapi_error **err);
 
 /**
  * Calls `VM.assert_can_migrate`.
@@ -2356,7 +2948,7 @@ xenapi_status xenapi_vm_assert_can_migrate(const xenapi_session *session, const 
 
 /**
  * Calls `Async.VM.assert_can_migrate`: `VM.assert_can_migrate` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_assert_can_migrate_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `dest`: (string -> string) map; `live`: bool; `vdi_map`: (VDI ref -> SR
  * ref) map; `vif_map`: (VIF ref -> network ref) map; `options`: (string -> string) map; `vgpu_map`:
@@ -2369,6 +2961,22 @@ xenapi_status xenapi_vm_assert_can_migrate(const xenapi_session *session, const 
  * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_assert_can_migrate(const xenapi_session *session, const char *vm, const xenapi_string_map *dest, bool live, const xenapi_string_map *vdi_map, const xenapi_string_map *vif_map, const xenapi_string_map *options, const xenapi_string_map *vgpu_map, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.assert_can_migrate` (what xenapi_async_vm_assert_can_migrate
+ * gave) and gives its result as xenapi_vm_assert_can_migrate does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_assert_can_migrate_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.migrate_send`.
@@ -2387,7 +2995,7 @@ xenapi_status xenapi_vm_migrate_send(const xenapi_session *session, const char *
 
 /**
  * Calls `Async.VM.migrate_send`: `VM.migrate_send` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_migrate_send_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `dest`: (string -> string) map; `live`: bool; `vdi_map`: (VDI ref -> SR
  * ref) map; `vif_map`: (VIF ref -> network ref) map; `options`: (string -> string) map; `vgpu_map`:
@@ -2402,6 +3010,23 @@ xenapi_status xenapi_vm_migrate_send(const xenapi_session *session, const char *
 xenapi_status xenapi_async_vm_migrate_send(const xenapi_session *session, const char *vm, const xenapi_string_map *dest, bool live, const xenapi_string_map *vdi_map, const xenapi_string_map *vif_map, const xenapi_string_map *options, const xenapi_string_map *vgpu_map, char **out_task, xenapi_error **err);
 
 /**
+ * Waits for the task of `Async.VM.migrate_send` (what xenapi_async_vm_migrate_send gave) and gives
+ * its result as xenapi_vm_migrate_send does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, VM ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vm_migrate_send_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
+
+/**
  * Calls `VM.maximise_memory`.
  *
  * Parameters: `vm`: VM ref (self); `total`: int; `approximate`: bool.
@@ -2414,7 +3039,7 @@ xenapi_status xenapi_vm_maximise_memory(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.VM.maximise_memory`: `VM.maximise_memory` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_maximise_memory_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `total`: int; `approximate`: bool.
  * Result: `*out_task`, the task reference.
@@ -2424,6 +3049,23 @@ xenapi_status xenapi_vm_maximise_memory(const xenapi_session *session, const cha
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_maximise_memory(const xenapi_session *session, const char *vm, int64_t total, bool approximate, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.maximise_memory` (what xenapi_async_vm_maximise_memory gave) and
+ * gives its result as xenapi_vm_maximise_memory does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, int.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_vm_maximise_memory_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, int64_t *out_result, xenapi_error **err);
 
 /**
  * Calls `VM.send_trigger`.
@@ -2439,7 +3081,7 @@ xenapi_status xenapi_vm_send_trigger(const xenapi_session *session, const char *
 
 /**
  * Calls `Async.VM.send_trigger`: `VM.send_trigger` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_send_trigger_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `trigger`: string.
  * Result: `*out_task`, the task reference.
@@ -2450,6 +3092,22 @@ xenapi_status xenapi_vm_send_trigger(const xenapi_session *session, const char *
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_send_trigger(const xenapi_session *session, const char *vm, const char *trigger, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.send_trigger` (what xenapi_async_vm_send_trigger gave) and gives
+ * its result as xenapi_vm_send_trigger does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_send_trigger_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.send_sysrq`.
@@ -2464,7 +3122,8 @@ xenapi_status xenapi_async_vm_send_trigger(const xenapi_session *session, const 
 xenapi_status xenapi_vm_send_sysrq(const xenapi_session *session, const char *vm, const char *key, xenapi_error **err);
 
 /**
- * Calls `Async.VM.send_sysrq`: `VM.send_sysrq` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.send_sysrq`: `VM.send_sysrq` as a server task. Wait for it with
+ * xenapi_async_vm_send_sysrq_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `key`: string.
  * Result: `*out_task`, the task reference.
@@ -2475,6 +3134,22 @@ xenapi_status xenapi_vm_send_sysrq(const xenapi_session *session, const char *vm
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_send_sysrq(const xenapi_session *session, const char *vm, const char *key, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.send_sysrq` (what xenapi_async_vm_send_sysrq gave) and gives its
+ * result as xenapi_vm_send_sysrq does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_send_sysrq_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_VCPUs_at_startup`.
@@ -2489,7 +3164,7 @@ xenapi_status xenapi_vm_set_vcpus_at_startup(const xenapi_session *session, cons
 
 /**
  * Calls `Async.VM.set_VCPUs_at_startup`: `VM.set_VCPUs_at_startup` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_vm_set_vcpus_at_startup_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
@@ -2499,6 +3174,22 @@ xenapi_status xenapi_vm_set_vcpus_at_startup(const xenapi_session *session, cons
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_vcpus_at_startup(const xenapi_session *session, const char *vm, int64_t value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_VCPUs_at_startup` (what xenapi_async_vm_set_vcpus_at_startup
+ * gave) and gives its result as xenapi_vm_set_vcpus_at_startup does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_vcpus_at_startup_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_VCPUs_max`.
@@ -2513,7 +3204,7 @@ xenapi_status xenapi_vm_set_vcpus_max(const xenapi_session *session, const char 
 
 /**
  * Calls `Async.VM.set_VCPUs_max`: `VM.set_VCPUs_max` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_set_vcpus_max_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
@@ -2523,6 +3214,22 @@ xenapi_status xenapi_vm_set_vcpus_max(const xenapi_session *session, const char 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_vcpus_max(const xenapi_session *session, const char *vm, int64_t value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_VCPUs_max` (what xenapi_async_vm_set_vcpus_max gave) and
+ * gives its result as xenapi_vm_set_vcpus_max does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_vcpus_max_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_shadow_multiplier_live`.
@@ -2537,7 +3244,8 @@ xenapi_status xenapi_vm_set_shadow_multiplier_live(const xenapi_session *session
 
 /**
  * Calls `Async.VM.set_shadow_multiplier_live`: `VM.set_shadow_multiplier_live` as a server task.
- * Wait for it with xenapi_task_wait.
+ * Wait for it with xenapi_async_vm_set_shadow_multiplier_live_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `multiplier`: float.
  * Result: `*out_task`, the task reference.
@@ -2547,6 +3255,23 @@ xenapi_status xenapi_vm_set_shadow_multiplier_live(const xenapi_session *session
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_shadow_multiplier_live(const xenapi_session *session, const char *vm, double multiplier, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_shadow_multiplier_live` (what
+ * xenapi_async_vm_set_shadow_multiplier_live gave) and gives its result as
+ * xenapi_vm_set_shadow_multiplier_live does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_shadow_multiplier_live_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_HVM_shadow_multiplier`.
@@ -2561,7 +3286,8 @@ xenapi_status xenapi_vm_set_hvm_shadow_multiplier(const xenapi_session *session,
 
 /**
  * Calls `Async.VM.set_HVM_shadow_multiplier`: `VM.set_HVM_shadow_multiplier` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_vm_set_hvm_shadow_multiplier_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: float.
  * Result: `*out_task`, the task reference.
@@ -2571,6 +3297,23 @@ xenapi_status xenapi_vm_set_hvm_shadow_multiplier(const xenapi_session *session,
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_hvm_shadow_multiplier(const xenapi_session *session, const char *vm, double value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_HVM_shadow_multiplier` (what
+ * xenapi_async_vm_set_hvm_shadow_multiplier gave) and gives its result as
+ * xenapi_vm_set_hvm_shadow_multiplier does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_hvm_shadow_multiplier_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.get_cooperative`.
@@ -2586,7 +3329,7 @@ xenapi_status xenapi_vm_get_cooperative(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.VM.get_cooperative`: `VM.get_cooperative` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_get_cooperative_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_task`, the task reference.
@@ -2597,6 +3340,23 @@ xenapi_status xenapi_vm_get_cooperative(const xenapi_session *session, const cha
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_get_cooperative(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.get_cooperative` (what xenapi_async_vm_get_cooperative gave) and
+ * gives its result as xenapi_vm_get_cooperative does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, bool.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_vm_get_cooperative_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, bool *out_result, xenapi_error **err);
 
 /**
  * Calls `VM.wait_memory_target_live`.
@@ -2612,7 +3372,7 @@ xenapi_status xenapi_vm_wait_memory_target_live(const xenapi_session *session, c
 
 /**
  * Calls `Async.VM.wait_memory_target_live`: `VM.wait_memory_target_live` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_vm_wait_memory_target_live_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_task`, the task reference.
@@ -2623,6 +3383,23 @@ xenapi_status xenapi_vm_wait_memory_target_live(const xenapi_session *session, c
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_wait_memory_target_live(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.wait_memory_target_live` (what
+ * xenapi_async_vm_wait_memory_target_live gave) and gives its result as
+ * xenapi_vm_wait_memory_target_live does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_wait_memory_target_live_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_memory_target_live`.
@@ -2638,7 +3415,7 @@ xenapi_status xenapi_vm_set_memory_target_live(const xenapi_session *session, co
 
 /**
  * Calls `Async.VM.set_memory_target_live`: `VM.set_memory_target_live` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_vm_set_memory_target_live_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `target`: int.
  * Result: `*out_task`, the task reference.
@@ -2649,6 +3426,23 @@ xenapi_status xenapi_vm_set_memory_target_live(const xenapi_session *session, co
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_memory_target_live(const xenapi_session *session, const char *vm, int64_t target, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_memory_target_live` (what
+ * xenapi_async_vm_set_memory_target_live gave) and gives its result as
+ * xenapi_vm_set_memory_target_live does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_memory_target_live_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_memory`.
@@ -2662,7 +3456,8 @@ xenapi_status xenapi_async_vm_set_memory_target_live(const xenapi_session *sessi
 xenapi_status xenapi_vm_set_memory(const xenapi_session *session, const char *vm, int64_t value, xenapi_error **err);
 
 /**
- * Calls `Async.VM.set_memory`: `VM.set_memory` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.set_memory`: `VM.set_memory` as a server task. Wait for it with
+ * xenapi_async_vm_set_memory_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
@@ -2672,6 +3467,22 @@ xenapi_status xenapi_vm_set_memory(const xenapi_session *session, const char *vm
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_memory(const xenapi_session *session, const char *vm, int64_t value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_memory` (what xenapi_async_vm_set_memory gave) and gives its
+ * result as xenapi_vm_set_memory does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_memory_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_memory_limits`.
@@ -2687,7 +3498,7 @@ xenapi_status xenapi_vm_set_memory_limits(const xenapi_session *session, const c
 
 /**
  * Calls `Async.VM.set_memory_limits`: `VM.set_memory_limits` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_set_memory_limits_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `static_min`: int; `static_max`: int; `dynamic_min`: int;
  * `dynamic_max`: int.
@@ -2698,6 +3509,22 @@ xenapi_status xenapi_vm_set_memory_limits(const xenapi_session *session, const c
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_memory_limits(const xenapi_session *session, const char *vm, int64_t static_min, int64_t static_max, int64_t dynamic_min, int64_t dynamic_max, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_memory_limits` (what xenapi_async_vm_set_memory_limits gave)
+ * and gives its result as xenapi_vm_set_memory_limits does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_memory_limits_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_memory_static_range`.
@@ -2712,7 +3539,7 @@ xenapi_status xenapi_vm_set_memory_static_range(const xenapi_session *session, c
 
 /**
  * Calls `Async.VM.set_memory_static_range`: `VM.set_memory_static_range` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_vm_set_memory_static_range_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `min`: int; `max`: int.
  * Result: `*out_task`, the task reference.
@@ -2722,6 +3549,23 @@ xenapi_status xenapi_vm_set_memory_static_range(const xenapi_session *session, c
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_memory_static_range(const xenapi_session *session, const char *vm, int64_t min, int64_t max, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_memory_static_range` (what
+ * xenapi_async_vm_set_memory_static_range gave) and gives its result as
+ * xenapi_vm_set_memory_static_range does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_memory_static_range_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_memory_static_min`.
@@ -2736,7 +3580,7 @@ xenapi_status xenapi_vm_set_memory_static_min(const xenapi_session *session, con
 
 /**
  * Calls `Async.VM.set_memory_static_min`: `VM.set_memory_static_min` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_vm_set_memory_static_min_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
@@ -2746,6 +3590,23 @@ xenapi_status xenapi_vm_set_memory_static_min(const xenapi_session *session, con
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_memory_static_min(const xenapi_session *session, const char *vm, int64_t value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_memory_static_min` (what
+ * xenapi_async_vm_set_memory_static_min gave) and gives its result as
+ * xenapi_vm_set_memory_static_min does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_memory_static_min_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_memory_static_max`.
@@ -2761,7 +3622,7 @@ xenapi_status xenapi_vm_set_memory_static_max(const xenapi_session *session, con
 
 /**
  * Calls `Async.VM.set_memory_static_max`: `VM.set_memory_static_max` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_vm_set_memory_static_max_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
@@ -2772,6 +3633,23 @@ xenapi_status xenapi_vm_set_memory_static_max(const xenapi_session *session, con
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_memory_static_max(const xenapi_session *session, const char *vm, int64_t value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_memory_static_max` (what
+ * xenapi_async_vm_set_memory_static_max gave) and gives its result as
+ * xenapi_vm_set_memory_static_max does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_memory_static_max_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_memory_dynamic_range`.
@@ -2786,7 +3664,7 @@ xenapi_status xenapi_vm_set_memory_dynamic_range(const xenapi_session *session, 
 
 /**
  * Calls `Async.VM.set_memory_dynamic_range`: `VM.set_memory_dynamic_range` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_vm_set_memory_dynamic_range_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `min`: int; `max`: int.
  * Result: `*out_task`, the task reference.
@@ -2796,6 +3674,23 @@ xenapi_status xenapi_vm_set_memory_dynamic_range(const xenapi_session *session, 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_memory_dynamic_range(const xenapi_session *session, const char *vm, int64_t min, int64_t max, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_memory_dynamic_range` (what
+ * xenapi_async_vm_set_memory_dynamic_range gave) and gives its result as
+ * xenapi_vm_set_memory_dynamic_range does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_memory_dynamic_range_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_memory_dynamic_min`.
@@ -2810,7 +3705,7 @@ xenapi_status xenapi_vm_set_memory_dynamic_min(const xenapi_session *session, co
 
 /**
  * Calls `Async.VM.set_memory_dynamic_min`: `VM.set_memory_dynamic_min` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_vm_set_memory_dynamic_min_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
@@ -2820,6 +3715,23 @@ xenapi_status xenapi_vm_set_memory_dynamic_min(const xenapi_session *session, co
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_memory_dynamic_min(const xenapi_session *session, const char *vm, int64_t value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_memory_dynamic_min` (what
+ * xenapi_async_vm_set_memory_dynamic_min gave) and gives its result as
+ * xenapi_vm_set_memory_dynamic_min does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_memory_dynamic_min_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_memory_dynamic_max`.
@@ -2834,7 +3746,7 @@ xenapi_status xenapi_vm_set_memory_dynamic_max(const xenapi_session *session, co
 
 /**
  * Calls `Async.VM.set_memory_dynamic_max`: `VM.set_memory_dynamic_max` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_vm_set_memory_dynamic_max_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
@@ -2844,6 +3756,23 @@ xenapi_status xenapi_vm_set_memory_dynamic_max(const xenapi_session *session, co
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_memory_dynamic_max(const xenapi_session *session, const char *vm, int64_t value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_memory_dynamic_max` (what
+ * xenapi_async_vm_set_memory_dynamic_max gave) and gives its result as
+ * xenapi_vm_set_memory_dynamic_max does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_memory_dynamic_max_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.compute_memory_overhead`.
@@ -2858,7 +3787,7 @@ xenapi_status xenapi_vm_compute_memory_overhead(const xenapi_session *session, c
 
 /**
  * Calls `Async.VM.compute_memory_overhead`: `VM.compute_memory_overhead` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_vm_compute_memory_overhead_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
@@ -2868,6 +3797,24 @@ xenapi_status xenapi_vm_compute_memory_overhead(const xenapi_session *session, c
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_compute_memory_overhead(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.compute_memory_overhead` (what
+ * xenapi_async_vm_compute_memory_overhead gave) and gives its result as
+ * xenapi_vm_compute_memory_overhead does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, int.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_vm_compute_memory_overhead_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, int64_t *out_result, xenapi_error **err);
 
 /**
  * Calls `VM.set_ha_always_run`.
@@ -2883,7 +3830,7 @@ xenapi_status xenapi_vm_set_ha_always_run(const xenapi_session *session, const c
 
 /**
  * Calls `Async.VM.set_ha_always_run`: `VM.set_ha_always_run` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_set_ha_always_run_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: bool.
  * Result: `*out_task`, the task reference.
@@ -2894,6 +3841,22 @@ xenapi_status xenapi_vm_set_ha_always_run(const xenapi_session *session, const c
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_ha_always_run(const xenapi_session *session, const char *vm, bool value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_ha_always_run` (what xenapi_async_vm_set_ha_always_run gave)
+ * and gives its result as xenapi_vm_set_ha_always_run does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_ha_always_run_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_ha_restart_priority`.
@@ -2908,7 +3871,7 @@ xenapi_status xenapi_vm_set_ha_restart_priority(const xenapi_session *session, c
 
 /**
  * Calls `Async.VM.set_ha_restart_priority`: `VM.set_ha_restart_priority` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_vm_set_ha_restart_priority_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: string.
  * Result: `*out_task`, the task reference.
@@ -2918,6 +3881,23 @@ xenapi_status xenapi_vm_set_ha_restart_priority(const xenapi_session *session, c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_ha_restart_priority(const xenapi_session *session, const char *vm, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_ha_restart_priority` (what
+ * xenapi_async_vm_set_ha_restart_priority gave) and gives its result as
+ * xenapi_vm_set_ha_restart_priority does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_ha_restart_priority_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.remove_from_NVRAM`.
@@ -2932,7 +3912,7 @@ xenapi_status xenapi_vm_remove_from_nvram(const xenapi_session *session, const c
 
 /**
  * Calls `Async.VM.remove_from_NVRAM`: `VM.remove_from_NVRAM` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_remove_from_nvram_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `key`: string.
  * Result: `*out_task`, the task reference.
@@ -2942,6 +3922,22 @@ xenapi_status xenapi_vm_remove_from_nvram(const xenapi_session *session, const c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_remove_from_nvram(const xenapi_session *session, const char *vm, const char *key, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.remove_from_NVRAM` (what xenapi_async_vm_remove_from_nvram gave)
+ * and gives its result as xenapi_vm_remove_from_nvram does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_remove_from_nvram_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.add_to_NVRAM`.
@@ -2956,7 +3952,7 @@ xenapi_status xenapi_vm_add_to_nvram(const xenapi_session *session, const char *
 
 /**
  * Calls `Async.VM.add_to_NVRAM`: `VM.add_to_NVRAM` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_add_to_nvram_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `key`: string; `value`: string.
  * Result: `*out_task`, the task reference.
@@ -2966,6 +3962,22 @@ xenapi_status xenapi_vm_add_to_nvram(const xenapi_session *session, const char *
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_add_to_nvram(const xenapi_session *session, const char *vm, const char *key, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.add_to_NVRAM` (what xenapi_async_vm_add_to_nvram gave) and gives
+ * its result as xenapi_vm_add_to_nvram does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_add_to_nvram_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_NVRAM`.
@@ -2979,7 +3991,8 @@ xenapi_status xenapi_async_vm_add_to_nvram(const xenapi_session *session, const 
 xenapi_status xenapi_vm_set_nvram(const xenapi_session *session, const char *vm, const xenapi_string_map *value, xenapi_error **err);
 
 /**
- * Calls `Async.VM.set_NVRAM`: `VM.set_NVRAM` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.set_NVRAM`: `VM.set_NVRAM` as a server task. Wait for it with
+ * xenapi_async_vm_set_nvram_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: (string -> string) map.
  * Result: `*out_task`, the task reference.
@@ -2989,6 +4002,22 @@ xenapi_status xenapi_vm_set_nvram(const xenapi_session *session, const char *vm,
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_nvram(const xenapi_session *session, const char *vm, const xenapi_string_map *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_NVRAM` (what xenapi_async_vm_set_nvram gave) and gives its
+ * result as xenapi_vm_set_nvram does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_nvram_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.add_to_VCPUs_params_live`.
@@ -3003,7 +4032,7 @@ xenapi_status xenapi_vm_add_to_vcpus_params_live(const xenapi_session *session, 
 
 /**
  * Calls `Async.VM.add_to_VCPUs_params_live`: `VM.add_to_VCPUs_params_live` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_vm_add_to_vcpus_params_live_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `key`: string; `value`: string.
  * Result: `*out_task`, the task reference.
@@ -3013,6 +4042,23 @@ xenapi_status xenapi_vm_add_to_vcpus_params_live(const xenapi_session *session, 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_add_to_vcpus_params_live(const xenapi_session *session, const char *vm, const char *key, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.add_to_VCPUs_params_live` (what
+ * xenapi_async_vm_add_to_vcpus_params_live gave) and gives its result as
+ * xenapi_vm_add_to_vcpus_params_live does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_add_to_vcpus_params_live_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_VCPUs_number_live`.
@@ -3028,7 +4074,7 @@ xenapi_status xenapi_vm_set_vcpus_number_live(const xenapi_session *session, con
 
 /**
  * Calls `Async.VM.set_VCPUs_number_live`: `VM.set_VCPUs_number_live` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_vm_set_vcpus_number_live_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `nvcpu`: int.
  * Result: `*out_task`, the task reference.
@@ -3039,6 +4085,23 @@ xenapi_status xenapi_vm_set_vcpus_number_live(const xenapi_session *session, con
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_vcpus_number_live(const xenapi_session *session, const char *vm, int64_t nvcpu, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_VCPUs_number_live` (what
+ * xenapi_async_vm_set_vcpus_number_live gave) and gives its result as
+ * xenapi_vm_set_vcpus_number_live does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_vcpus_number_live_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.pool_migrate`.
@@ -3055,7 +4118,7 @@ xenapi_status xenapi_vm_pool_migrate(const xenapi_session *session, const char *
 
 /**
  * Calls `Async.VM.pool_migrate`: `VM.pool_migrate` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_pool_migrate_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `host`: host ref; `options`: (string -> string) map.
  * Result: `*out_task`, the task reference.
@@ -3067,6 +4130,22 @@ xenapi_status xenapi_vm_pool_migrate(const xenapi_session *session, const char *
  * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_pool_migrate(const xenapi_session *session, const char *vm, const char *host, const xenapi_string_map *options, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.pool_migrate` (what xenapi_async_vm_pool_migrate gave) and gives
+ * its result as xenapi_vm_pool_migrate does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_pool_migrate_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.resume_on`.
@@ -3082,7 +4161,8 @@ xenapi_status xenapi_async_vm_pool_migrate(const xenapi_session *session, const 
 xenapi_status xenapi_vm_resume_on(const xenapi_session *session, const char *vm, const char *host, bool start_paused, bool force, xenapi_error **err);
 
 /**
- * Calls `Async.VM.resume_on`: `VM.resume_on` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.resume_on`: `VM.resume_on` as a server task. Wait for it with
+ * xenapi_async_vm_resume_on_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `host`: host ref; `start_paused`: bool; `force`: bool.
  * Result: `*out_task`, the task reference.
@@ -3094,6 +4174,22 @@ xenapi_status xenapi_vm_resume_on(const xenapi_session *session, const char *vm,
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_resume_on(const xenapi_session *session, const char *vm, const char *host, bool start_paused, bool force, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.resume_on` (what xenapi_async_vm_resume_on gave) and gives its
+ * result as xenapi_vm_resume_on does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_resume_on_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.resume`.
@@ -3109,7 +4205,8 @@ xenapi_status xenapi_async_vm_resume_on(const xenapi_session *session, const cha
 xenapi_status xenapi_vm_resume(const xenapi_session *session, const char *vm, bool start_paused, bool force, xenapi_error **err);
 
 /**
- * Calls `Async.VM.resume`: `VM.resume` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.resume`: `VM.resume` as a server task. Wait for it with
+ * xenapi_async_vm_resume_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `start_paused`: bool; `force`: bool.
  * Result: `*out_task`, the task reference.
@@ -3121,6 +4218,22 @@ xenapi_status xenapi_vm_resume(const xenapi_session *session, const char *vm, bo
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_resume(const xenapi_session *session, const char *vm, bool start_paused, bool force, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.resume` (what xenapi_async_vm_resume gave) and gives its result
+ * as xenapi_vm_resume does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_resume_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.suspend`.
@@ -3136,7 +4249,8 @@ xenapi_status xenapi_async_vm_resume(const xenapi_session *session, const char *
 xenapi_status xenapi_vm_suspend(const xenapi_session *session, const char *vm, xenapi_error **err);
 
 /**
- * Calls `Async.VM.suspend`: `VM.suspend` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.suspend`: `VM.suspend` as a server task. Wait for it with
+ * xenapi_async_vm_suspend_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
@@ -3148,6 +4262,22 @@ xenapi_status xenapi_vm_suspend(const xenapi_session *session, const char *vm, x
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_suspend(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.suspend` (what xenapi_async_vm_suspend gave) and gives its result
+ * as xenapi_vm_suspend does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_suspend_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.hard_reboot`.
@@ -3164,7 +4294,7 @@ xenapi_status xenapi_vm_hard_reboot(const xenapi_session *session, const char *v
 
 /**
  * Calls `Async.VM.hard_reboot`: `VM.hard_reboot` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_hard_reboot_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
@@ -3176,6 +4306,22 @@ xenapi_status xenapi_vm_hard_reboot(const xenapi_session *session, const char *v
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_hard_reboot(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.hard_reboot` (what xenapi_async_vm_hard_reboot gave) and gives
+ * its result as xenapi_vm_hard_reboot does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_hard_reboot_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.power_state_reset`.
@@ -3190,7 +4336,7 @@ xenapi_status xenapi_vm_power_state_reset(const xenapi_session *session, const c
 
 /**
  * Calls `Async.VM.power_state_reset`: `VM.power_state_reset` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_power_state_reset_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
@@ -3200,6 +4346,22 @@ xenapi_status xenapi_vm_power_state_reset(const xenapi_session *session, const c
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_power_state_reset(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.power_state_reset` (what xenapi_async_vm_power_state_reset gave)
+ * and gives its result as xenapi_vm_power_state_reset does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_power_state_reset_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.hard_shutdown`.
@@ -3216,7 +4378,7 @@ xenapi_status xenapi_vm_hard_shutdown(const xenapi_session *session, const char 
 
 /**
  * Calls `Async.VM.hard_shutdown`: `VM.hard_shutdown` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_hard_shutdown_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
@@ -3228,6 +4390,22 @@ xenapi_status xenapi_vm_hard_shutdown(const xenapi_session *session, const char 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_hard_shutdown(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.hard_shutdown` (what xenapi_async_vm_hard_shutdown gave) and
+ * gives its result as xenapi_vm_hard_shutdown does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_hard_shutdown_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.clean_reboot`.
@@ -3244,7 +4422,7 @@ xenapi_status xenapi_vm_clean_reboot(const xenapi_session *session, const char *
 
 /**
  * Calls `Async.VM.clean_reboot`: `VM.clean_reboot` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_clean_reboot_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
@@ -3256,6 +4434,22 @@ xenapi_status xenapi_vm_clean_reboot(const xenapi_session *session, const char *
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_clean_reboot(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.clean_reboot` (what xenapi_async_vm_clean_reboot gave) and gives
+ * its result as xenapi_vm_clean_reboot does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_clean_reboot_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.shutdown`.
@@ -3271,7 +4465,8 @@ xenapi_status xenapi_async_vm_clean_reboot(const xenapi_session *session, const 
 xenapi_status xenapi_vm_shutdown(const xenapi_session *session, const char *vm, xenapi_error **err);
 
 /**
- * Calls `Async.VM.shutdown`: `VM.shutdown` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.shutdown`: `VM.shutdown` as a server task. Wait for it with
+ * xenapi_async_vm_shutdown_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
@@ -3283,6 +4478,22 @@ xenapi_status xenapi_vm_shutdown(const xenapi_session *session, const char *vm, 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_shutdown(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.shutdown` (what xenapi_async_vm_shutdown gave) and gives its
+ * result as xenapi_vm_shutdown does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_shutdown_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.clean_shutdown`.
@@ -3299,7 +4510,7 @@ xenapi_status xenapi_vm_clean_shutdown(const xenapi_session *session, const char
 
 /**
  * Calls `Async.VM.clean_shutdown`: `VM.clean_shutdown` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_clean_shutdown_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
@@ -3311,6 +4522,22 @@ xenapi_status xenapi_vm_clean_shutdown(const xenapi_session *session, const char
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_clean_shutdown(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.clean_shutdown` (what xenapi_async_vm_clean_shutdown gave) and
+ * gives its result as xenapi_vm_clean_shutdown does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_clean_shutdown_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.unpause`.
@@ -3326,7 +4553,8 @@ xenapi_status xenapi_async_vm_clean_shutdown(const xenapi_session *session, cons
 xenapi_status xenapi_vm_unpause(const xenapi_session *session, const char *vm, xenapi_error **err);
 
 /**
- * Calls `Async.VM.unpause`: `VM.unpause` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.unpause`: `VM.unpause` as a server task. Wait for it with
+ * xenapi_async_vm_unpause_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
@@ -3338,6 +4566,22 @@ xenapi_status xenapi_vm_unpause(const xenapi_session *session, const char *vm, x
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_unpause(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.unpause` (what xenapi_async_vm_unpause gave) and gives its result
+ * as xenapi_vm_unpause does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_unpause_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.pause`.
@@ -3353,7 +4597,8 @@ xenapi_status xenapi_async_vm_unpause(const xenapi_session *session, const char 
 xenapi_status xenapi_vm_pause(const xenapi_session *session, const char *vm, xenapi_error **err);
 
 /**
- * Calls `Async.VM.pause`: `VM.pause` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.pause`: `VM.pause` as a server task. Wait for it with xenapi_async_vm_pause_wait
+ * (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
@@ -3365,6 +4610,22 @@ xenapi_status xenapi_vm_pause(const xenapi_session *session, const char *vm, xen
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_pause(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.pause` (what xenapi_async_vm_pause gave) and gives its result as
+ * xenapi_vm_pause does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_pause_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.start_on`.
@@ -3380,7 +4641,8 @@ xenapi_status xenapi_async_vm_pause(const xenapi_session *session, const char *v
 xenapi_status xenapi_vm_start_on(const xenapi_session *session, const char *vm, const char *host, bool start_paused, bool force, xenapi_error **err);
 
 /**
- * Calls `Async.VM.start_on`: `VM.start_on` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.start_on`: `VM.start_on` as a server task. Wait for it with
+ * xenapi_async_vm_start_on_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `host`: host ref; `start_paused`: bool; `force`: bool.
  * Result: `*out_task`, the task reference.
@@ -3392,6 +4654,22 @@ xenapi_status xenapi_vm_start_on(const xenapi_session *session, const char *vm, 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_start_on(const xenapi_session *session, const char *vm, const char *host, bool start_paused, bool force, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.start_on` (what xenapi_async_vm_start_on gave) and gives its
+ * result as xenapi_vm_start_on does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_start_on_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.start`.
@@ -3408,7 +4686,8 @@ xenapi_status xenapi_async_vm_start_on(const xenapi_session *session, const char
 xenapi_status xenapi_vm_start(const xenapi_session *session, const char *vm, bool start_paused, bool force, xenapi_error **err);
 
 /**
- * Calls `Async.VM.start`: `VM.start` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.start`: `VM.start` as a server task. Wait for it with xenapi_async_vm_start_wait
+ * (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `start_paused`: bool; `force`: bool.
  * Result: `*out_task`, the task reference.
@@ -3421,6 +4700,22 @@ xenapi_status xenapi_vm_start(const xenapi_session *session, const char *vm, boo
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_start(const xenapi_session *session, const char *vm, bool start_paused, bool force, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.start` (what xenapi_async_vm_start gave) and gives its result as
+ * xenapi_vm_start does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_start_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.provision`.
@@ -3436,7 +4731,8 @@ xenapi_status xenapi_async_vm_start(const xenapi_session *session, const char *v
 xenapi_status xenapi_vm_provision(const xenapi_session *session, const char *vm, xenapi_error **err);
 
 /**
- * Calls `Async.VM.provision`: `VM.provision` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.provision`: `VM.provision` as a server task. Wait for it with
+ * xenapi_async_vm_provision_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
@@ -3448,6 +4744,22 @@ xenapi_status xenapi_vm_provision(const xenapi_session *session, const char *vm,
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_provision(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.provision` (what xenapi_async_vm_provision gave) and gives its
+ * result as xenapi_vm_provision does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_provision_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.checkpoint`.
@@ -3464,7 +4776,8 @@ xenapi_status xenapi_async_vm_provision(const xenapi_session *session, const cha
 xenapi_status xenapi_vm_checkpoint(const xenapi_session *session, const char *vm, const char *new_name, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VM.checkpoint`: `VM.checkpoint` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.checkpoint`: `VM.checkpoint` as a server task. Wait for it with
+ * xenapi_async_vm_checkpoint_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `new_name`: string.
  * Result: `*out_task`, the task reference.
@@ -3476,6 +4789,23 @@ xenapi_status xenapi_vm_checkpoint(const xenapi_session *session, const char *vm
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_checkpoint(const xenapi_session *session, const char *vm, const char *new_name, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.checkpoint` (what xenapi_async_vm_checkpoint gave) and gives its
+ * result as xenapi_vm_checkpoint does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, VM ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vm_checkpoint_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `VM.revert`.
@@ -3491,7 +4821,8 @@ xenapi_status xenapi_async_vm_checkpoint(const xenapi_session *session, const ch
 xenapi_status xenapi_vm_revert(const xenapi_session *session, const char *snapshot, xenapi_error **err);
 
 /**
- * Calls `Async.VM.revert`: `VM.revert` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.revert`: `VM.revert` as a server task. Wait for it with
+ * xenapi_async_vm_revert_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `snapshot`: VM ref.
  * Result: `*out_task`, the task reference.
@@ -3503,6 +4834,22 @@ xenapi_status xenapi_vm_revert(const xenapi_session *session, const char *snapsh
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_revert(const xenapi_session *session, const char *snapshot, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.revert` (what xenapi_async_vm_revert gave) and gives its result
+ * as xenapi_vm_revert does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_revert_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.copy`.
@@ -3519,7 +4866,8 @@ xenapi_status xenapi_async_vm_revert(const xenapi_session *session, const char *
 xenapi_status xenapi_vm_copy(const xenapi_session *session, const char *vm, const char *new_name, const char *sr, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VM.copy`: `VM.copy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.copy`: `VM.copy` as a server task. Wait for it with xenapi_async_vm_copy_wait
+ * (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `new_name`: string; `sr`: SR ref.
  * Result: `*out_task`, the task reference.
@@ -3531,6 +4879,23 @@ xenapi_status xenapi_vm_copy(const xenapi_session *session, const char *vm, cons
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_copy(const xenapi_session *session, const char *vm, const char *new_name, const char *sr, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.copy` (what xenapi_async_vm_copy gave) and gives its result as
+ * xenapi_vm_copy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, VM ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vm_copy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `VM.clone`.
@@ -3547,7 +4912,8 @@ xenapi_status xenapi_async_vm_copy(const xenapi_session *session, const char *vm
 xenapi_status xenapi_vm_clone(const xenapi_session *session, const char *vm, const char *new_name, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VM.clone`: `VM.clone` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.clone`: `VM.clone` as a server task. Wait for it with xenapi_async_vm_clone_wait
+ * (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `new_name`: string.
  * Result: `*out_task`, the task reference.
@@ -3559,6 +4925,23 @@ xenapi_status xenapi_vm_clone(const xenapi_session *session, const char *vm, con
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_clone(const xenapi_session *session, const char *vm, const char *new_name, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.clone` (what xenapi_async_vm_clone gave) and gives its result as
+ * xenapi_vm_clone does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, VM ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vm_clone_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `VM.snapshot_with_quiesce`.
@@ -3578,7 +4961,7 @@ xenapi_status xenapi_vm_snapshot_with_quiesce(const xenapi_session *session, con
 
 /**
  * Calls `Async.VM.snapshot_with_quiesce`: `VM.snapshot_with_quiesce` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_vm_snapshot_with_quiesce_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `new_name`: string.
  * Result: `*out_task`, the task reference.
@@ -3594,6 +4977,24 @@ xenapi_status xenapi_vm_snapshot_with_quiesce(const xenapi_session *session, con
 xenapi_status xenapi_async_vm_snapshot_with_quiesce(const xenapi_session *session, const char *vm, const char *new_name, char **out_task, xenapi_error **err);
 
 /**
+ * Waits for the task of `Async.VM.snapshot_with_quiesce` (what
+ * xenapi_async_vm_snapshot_with_quiesce gave) and gives its result as
+ * xenapi_vm_snapshot_with_quiesce does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, VM ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vm_snapshot_with_quiesce_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
+
+/**
  * Calls `VM.snapshot`.
  *
  * Parameters: `vm`: VM ref; `new_name`: string; `ignore_vdis`: VDI ref set.
@@ -3607,7 +5008,8 @@ xenapi_status xenapi_async_vm_snapshot_with_quiesce(const xenapi_session *sessio
 xenapi_status xenapi_vm_snapshot(const xenapi_session *session, const char *vm, const char *new_name, const xenapi_string_list *ignore_vdis, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VM.snapshot`: `VM.snapshot` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.snapshot`: `VM.snapshot` as a server task. Wait for it with
+ * xenapi_async_vm_snapshot_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `new_name`: string; `ignore_vdis`: VDI ref set.
  * Result: `*out_task`, the task reference.
@@ -3618,6 +5020,23 @@ xenapi_status xenapi_vm_snapshot(const xenapi_session *session, const char *vm, 
  * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_snapshot(const xenapi_session *session, const char *vm, const char *new_name, const xenapi_string_list *ignore_vdis, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.snapshot` (what xenapi_async_vm_snapshot gave) and gives its
+ * result as xenapi_vm_snapshot does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, VM ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vm_snapshot_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `VM.set_hardware_platform_version`.
@@ -5131,7 +6550,8 @@ xenapi_status xenapi_vm_get_by_name_label(const xenapi_session *session, const c
 xenapi_status xenapi_vm_destroy(const xenapi_session *session, const char *vm, xenapi_error **err);
 
 /**
- * Calls `Async.VM.destroy`: `VM.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.destroy`: `VM.destroy` as a server task. Wait for it with
+ * xenapi_async_vm_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_task`, the task reference.
@@ -5141,6 +6561,22 @@ xenapi_status xenapi_vm_destroy(const xenapi_session *session, const char *vm, x
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_destroy(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.destroy` (what xenapi_async_vm_destroy gave) and gives its result
+ * as xenapi_vm_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.create`.
@@ -5155,7 +6591,8 @@ xenapi_status xenapi_async_vm_destroy(const xenapi_session *session, const char 
 xenapi_status xenapi_vm_create(const xenapi_session *session, const xenapi_vm_record *args, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VM.create`: `VM.create` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.create`: `VM.create` as a server task. Wait for it with
+ * xenapi_async_vm_create_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `args`: VM record.
  * Result: `*out_task`, the task reference.
@@ -5165,6 +6602,23 @@ xenapi_status xenapi_vm_create(const xenapi_session *session, const xenapi_vm_re
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_create(const xenapi_session *session, const xenapi_vm_record *args, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.create` (what xenapi_async_vm_create gave) and gives its result
+ * as xenapi_vm_create does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, VM ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vm_create_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `VM.get_by_uuid`.

@@ -182,7 +182,7 @@ xenapi_status xenapi_vm_appliance_recover(const xenapi_session *session, const c
 
 /**
  * Calls `Async.VM_appliance.recover`: `VM_appliance.recover` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_appliance_recover_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm_appliance`: VM_appliance ref (self); `session_to`: session ref; `force`: bool.
  * Result: `*out_task`, the task reference.
@@ -193,6 +193,22 @@ xenapi_status xenapi_vm_appliance_recover(const xenapi_session *session, const c
  * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_appliance_recover(const xenapi_session *session, const char *vm_appliance, const char *session_to, bool force, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM_appliance.recover` (what xenapi_async_vm_appliance_recover gave)
+ * and gives its result as xenapi_vm_appliance_recover does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_appliance_recover_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM_appliance.get_SRs_required_for_recovery`.
@@ -208,7 +224,9 @@ xenapi_status xenapi_vm_appliance_get_srs_required_for_recovery(const xenapi_ses
 
 /**
  * Calls `Async.VM_appliance.get_SRs_required_for_recovery`:
- * `VM_appliance.get_SRs_required_for_recovery` as a server task. Wait for it with xenapi_task_wait.
+ * `VM_appliance.get_SRs_required_for_recovery` as a server task. Wait for it with
+ * xenapi_async_vm_appliance_get_srs_required_for_recovery_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `vm_appliance`: VM_appliance ref (self); `session_to`: session ref.
  * Result: `*out_task`, the task reference.
@@ -218,6 +236,24 @@ xenapi_status xenapi_vm_appliance_get_srs_required_for_recovery(const xenapi_ses
  * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_appliance_get_srs_required_for_recovery(const xenapi_session *session, const char *vm_appliance, const char *session_to, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM_appliance.get_SRs_required_for_recovery` (what
+ * xenapi_async_vm_appliance_get_srs_required_for_recovery gave) and gives its result as
+ * xenapi_vm_appliance_get_srs_required_for_recovery does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, SR ref set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vm_appliance_get_srs_required_for_recovery_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
  * Calls `VM_appliance.assert_can_be_recovered`.
@@ -233,7 +269,8 @@ xenapi_status xenapi_vm_appliance_assert_can_be_recovered(const xenapi_session *
 
 /**
  * Calls `Async.VM_appliance.assert_can_be_recovered`: `VM_appliance.assert_can_be_recovered` as a
- * server task. Wait for it with xenapi_task_wait.
+ * server task. Wait for it with xenapi_async_vm_appliance_assert_can_be_recovered_wait (the typed
+ * result) or xenapi_task_wait.
  *
  * Parameters: `vm_appliance`: VM_appliance ref (self); `session_to`: session ref.
  * Result: `*out_task`, the task reference.
@@ -244,6 +281,23 @@ xenapi_status xenapi_vm_appliance_assert_can_be_recovered(const xenapi_session *
  * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_appliance_assert_can_be_recovered(const xenapi_session *session, const char *vm_appliance, const char *session_to, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM_appliance.assert_can_be_recovered` (what
+ * xenapi_async_vm_appliance_assert_can_be_recovered gave) and gives its result as
+ * xenapi_vm_appliance_assert_can_be_recovered does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_appliance_assert_can_be_recovered_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM_appliance.shutdown`.
@@ -259,7 +313,7 @@ xenapi_status xenapi_vm_appliance_shutdown(const xenapi_session *session, const 
 
 /**
  * Calls `Async.VM_appliance.shutdown`: `VM_appliance.shutdown` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_appliance_shutdown_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm_appliance`: VM_appliance ref (self).
  * Result: `*out_task`, the task reference.
@@ -270,6 +324,22 @@ xenapi_status xenapi_vm_appliance_shutdown(const xenapi_session *session, const 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_appliance_shutdown(const xenapi_session *session, const char *vm_appliance, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM_appliance.shutdown` (what xenapi_async_vm_appliance_shutdown
+ * gave) and gives its result as xenapi_vm_appliance_shutdown does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_appliance_shutdown_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM_appliance.hard_shutdown`.
@@ -285,7 +355,7 @@ xenapi_status xenapi_vm_appliance_hard_shutdown(const xenapi_session *session, c
 
 /**
  * Calls `Async.VM_appliance.hard_shutdown`: `VM_appliance.hard_shutdown` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_vm_appliance_hard_shutdown_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm_appliance`: VM_appliance ref (self).
  * Result: `*out_task`, the task reference.
@@ -296,6 +366,23 @@ xenapi_status xenapi_vm_appliance_hard_shutdown(const xenapi_session *session, c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_appliance_hard_shutdown(const xenapi_session *session, const char *vm_appliance, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM_appliance.hard_shutdown` (what
+ * xenapi_async_vm_appliance_hard_shutdown gave) and gives its result as
+ * xenapi_vm_appliance_hard_shutdown does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_appliance_hard_shutdown_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM_appliance.clean_shutdown`.
@@ -311,7 +398,7 @@ xenapi_status xenapi_vm_appliance_clean_shutdown(const xenapi_session *session, 
 
 /**
  * Calls `Async.VM_appliance.clean_shutdown`: `VM_appliance.clean_shutdown` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_vm_appliance_clean_shutdown_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm_appliance`: VM_appliance ref (self).
  * Result: `*out_task`, the task reference.
@@ -322,6 +409,23 @@ xenapi_status xenapi_vm_appliance_clean_shutdown(const xenapi_session *session, 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_appliance_clean_shutdown(const xenapi_session *session, const char *vm_appliance, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM_appliance.clean_shutdown` (what
+ * xenapi_async_vm_appliance_clean_shutdown gave) and gives its result as
+ * xenapi_vm_appliance_clean_shutdown does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_appliance_clean_shutdown_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM_appliance.start`.
@@ -337,7 +441,7 @@ xenapi_status xenapi_vm_appliance_start(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.VM_appliance.start`: `VM_appliance.start` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_appliance_start_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm_appliance`: VM_appliance ref (self); `paused`: bool.
  * Result: `*out_task`, the task reference.
@@ -348,6 +452,22 @@ xenapi_status xenapi_vm_appliance_start(const xenapi_session *session, const cha
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_appliance_start(const xenapi_session *session, const char *vm_appliance, bool paused, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM_appliance.start` (what xenapi_async_vm_appliance_start gave) and
+ * gives its result as xenapi_vm_appliance_start does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_appliance_start_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM_appliance.set_name_description`.
@@ -470,7 +590,7 @@ xenapi_status xenapi_vm_appliance_destroy(const xenapi_session *session, const c
 
 /**
  * Calls `Async.VM_appliance.destroy`: `VM_appliance.destroy` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_appliance_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm_appliance`: VM_appliance ref (self).
  * Result: `*out_task`, the task reference.
@@ -480,6 +600,22 @@ xenapi_status xenapi_vm_appliance_destroy(const xenapi_session *session, const c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_appliance_destroy(const xenapi_session *session, const char *vm_appliance, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM_appliance.destroy` (what xenapi_async_vm_appliance_destroy gave)
+ * and gives its result as xenapi_vm_appliance_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_appliance_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM_appliance.create`.
@@ -495,7 +631,7 @@ xenapi_status xenapi_vm_appliance_create(const xenapi_session *session, const xe
 
 /**
  * Calls `Async.VM_appliance.create`: `VM_appliance.create` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_appliance_create_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `args`: VM_appliance record.
  * Result: `*out_task`, the task reference.
@@ -505,6 +641,23 @@ xenapi_status xenapi_vm_appliance_create(const xenapi_session *session, const xe
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_appliance_create(const xenapi_session *session, const xenapi_vm_appliance_record *args, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM_appliance.create` (what xenapi_async_vm_appliance_create gave)
+ * and gives its result as xenapi_vm_appliance_create does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, VM_appliance ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vm_appliance_create_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `VM_appliance.get_by_uuid`.

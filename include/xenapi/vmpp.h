@@ -439,7 +439,8 @@ xenapi_status xenapi_vmpp_set_archive_last_run_time(const xenapi_session *sessio
 
 /**
  * Calls `Async.VMPP.set_archive_last_run_time`: `VMPP.set_archive_last_run_time` as a server task.
- * Wait for it with xenapi_task_wait.
+ * Wait for it with xenapi_async_vmpp_set_archive_last_run_time_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self); `value`: datetime (Unix seconds, UTC).
  * Result: `*out_task`, the task reference.
@@ -450,6 +451,23 @@ xenapi_status xenapi_vmpp_set_archive_last_run_time(const xenapi_session *sessio
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_set_archive_last_run_time(const xenapi_session *session, const char *vmpp, int64_t value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VMPP.set_archive_last_run_time` (what
+ * xenapi_async_vmpp_set_archive_last_run_time gave) and gives its result as
+ * xenapi_vmpp_set_archive_last_run_time does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vmpp_set_archive_last_run_time_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VMPP.set_backup_last_run_time`.
@@ -465,7 +483,8 @@ xenapi_status xenapi_vmpp_set_backup_last_run_time(const xenapi_session *session
 
 /**
  * Calls `Async.VMPP.set_backup_last_run_time`: `VMPP.set_backup_last_run_time` as a server task.
- * Wait for it with xenapi_task_wait.
+ * Wait for it with xenapi_async_vmpp_set_backup_last_run_time_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self); `value`: datetime (Unix seconds, UTC).
  * Result: `*out_task`, the task reference.
@@ -476,6 +495,23 @@ xenapi_status xenapi_vmpp_set_backup_last_run_time(const xenapi_session *session
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_set_backup_last_run_time(const xenapi_session *session, const char *vmpp, int64_t value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VMPP.set_backup_last_run_time` (what
+ * xenapi_async_vmpp_set_backup_last_run_time gave) and gives its result as
+ * xenapi_vmpp_set_backup_last_run_time does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vmpp_set_backup_last_run_time_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VMPP.remove_from_alarm_config`.
@@ -491,7 +527,8 @@ xenapi_status xenapi_vmpp_remove_from_alarm_config(const xenapi_session *session
 
 /**
  * Calls `Async.VMPP.remove_from_alarm_config`: `VMPP.remove_from_alarm_config` as a server task.
- * Wait for it with xenapi_task_wait.
+ * Wait for it with xenapi_async_vmpp_remove_from_alarm_config_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self); `key`: string.
  * Result: `*out_task`, the task reference.
@@ -502,6 +539,23 @@ xenapi_status xenapi_vmpp_remove_from_alarm_config(const xenapi_session *session
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_remove_from_alarm_config(const xenapi_session *session, const char *vmpp, const char *key, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VMPP.remove_from_alarm_config` (what
+ * xenapi_async_vmpp_remove_from_alarm_config gave) and gives its result as
+ * xenapi_vmpp_remove_from_alarm_config does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vmpp_remove_from_alarm_config_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VMPP.remove_from_archive_schedule`.
@@ -517,7 +571,8 @@ xenapi_status xenapi_vmpp_remove_from_archive_schedule(const xenapi_session *ses
 
 /**
  * Calls `Async.VMPP.remove_from_archive_schedule`: `VMPP.remove_from_archive_schedule` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_vmpp_remove_from_archive_schedule_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self); `key`: string.
  * Result: `*out_task`, the task reference.
@@ -528,6 +583,23 @@ xenapi_status xenapi_vmpp_remove_from_archive_schedule(const xenapi_session *ses
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_remove_from_archive_schedule(const xenapi_session *session, const char *vmpp, const char *key, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VMPP.remove_from_archive_schedule` (what
+ * xenapi_async_vmpp_remove_from_archive_schedule gave) and gives its result as
+ * xenapi_vmpp_remove_from_archive_schedule does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vmpp_remove_from_archive_schedule_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VMPP.remove_from_archive_target_config`.
@@ -543,7 +615,8 @@ xenapi_status xenapi_vmpp_remove_from_archive_target_config(const xenapi_session
 
 /**
  * Calls `Async.VMPP.remove_from_archive_target_config`: `VMPP.remove_from_archive_target_config` as
- * a server task. Wait for it with xenapi_task_wait.
+ * a server task. Wait for it with xenapi_async_vmpp_remove_from_archive_target_config_wait (the
+ * typed result) or xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self); `key`: string.
  * Result: `*out_task`, the task reference.
@@ -554,6 +627,23 @@ xenapi_status xenapi_vmpp_remove_from_archive_target_config(const xenapi_session
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_remove_from_archive_target_config(const xenapi_session *session, const char *vmpp, const char *key, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VMPP.remove_from_archive_target_config` (what
+ * xenapi_async_vmpp_remove_from_archive_target_config gave) and gives its result as
+ * xenapi_vmpp_remove_from_archive_target_config does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vmpp_remove_from_archive_target_config_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VMPP.remove_from_backup_schedule`.
@@ -569,7 +659,8 @@ xenapi_status xenapi_vmpp_remove_from_backup_schedule(const xenapi_session *sess
 
 /**
  * Calls `Async.VMPP.remove_from_backup_schedule`: `VMPP.remove_from_backup_schedule` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_vmpp_remove_from_backup_schedule_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self); `key`: string.
  * Result: `*out_task`, the task reference.
@@ -580,6 +671,23 @@ xenapi_status xenapi_vmpp_remove_from_backup_schedule(const xenapi_session *sess
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_remove_from_backup_schedule(const xenapi_session *session, const char *vmpp, const char *key, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VMPP.remove_from_backup_schedule` (what
+ * xenapi_async_vmpp_remove_from_backup_schedule gave) and gives its result as
+ * xenapi_vmpp_remove_from_backup_schedule does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vmpp_remove_from_backup_schedule_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VMPP.add_to_alarm_config`.
@@ -595,7 +703,7 @@ xenapi_status xenapi_vmpp_add_to_alarm_config(const xenapi_session *session, con
 
 /**
  * Calls `Async.VMPP.add_to_alarm_config`: `VMPP.add_to_alarm_config` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_vmpp_add_to_alarm_config_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self); `key`: string; `value`: string.
  * Result: `*out_task`, the task reference.
@@ -606,6 +714,23 @@ xenapi_status xenapi_vmpp_add_to_alarm_config(const xenapi_session *session, con
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_add_to_alarm_config(const xenapi_session *session, const char *vmpp, const char *key, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VMPP.add_to_alarm_config` (what
+ * xenapi_async_vmpp_add_to_alarm_config gave) and gives its result as
+ * xenapi_vmpp_add_to_alarm_config does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vmpp_add_to_alarm_config_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VMPP.add_to_archive_schedule`.
@@ -621,7 +746,8 @@ xenapi_status xenapi_vmpp_add_to_archive_schedule(const xenapi_session *session,
 
 /**
  * Calls `Async.VMPP.add_to_archive_schedule`: `VMPP.add_to_archive_schedule` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_vmpp_add_to_archive_schedule_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self); `key`: string; `value`: string.
  * Result: `*out_task`, the task reference.
@@ -632,6 +758,23 @@ xenapi_status xenapi_vmpp_add_to_archive_schedule(const xenapi_session *session,
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_add_to_archive_schedule(const xenapi_session *session, const char *vmpp, const char *key, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VMPP.add_to_archive_schedule` (what
+ * xenapi_async_vmpp_add_to_archive_schedule gave) and gives its result as
+ * xenapi_vmpp_add_to_archive_schedule does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vmpp_add_to_archive_schedule_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VMPP.add_to_archive_target_config`.
@@ -647,7 +790,8 @@ xenapi_status xenapi_vmpp_add_to_archive_target_config(const xenapi_session *ses
 
 /**
  * Calls `Async.VMPP.add_to_archive_target_config`: `VMPP.add_to_archive_target_config` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_vmpp_add_to_archive_target_config_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self); `key`: string; `value`: string.
  * Result: `*out_task`, the task reference.
@@ -658,6 +802,23 @@ xenapi_status xenapi_vmpp_add_to_archive_target_config(const xenapi_session *ses
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_add_to_archive_target_config(const xenapi_session *session, const char *vmpp, const char *key, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VMPP.add_to_archive_target_config` (what
+ * xenapi_async_vmpp_add_to_archive_target_config gave) and gives its result as
+ * xenapi_vmpp_add_to_archive_target_config does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vmpp_add_to_archive_target_config_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VMPP.add_to_backup_schedule`.
@@ -673,7 +834,7 @@ xenapi_status xenapi_vmpp_add_to_backup_schedule(const xenapi_session *session, 
 
 /**
  * Calls `Async.VMPP.add_to_backup_schedule`: `VMPP.add_to_backup_schedule` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_vmpp_add_to_backup_schedule_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self); `key`: string; `value`: string.
  * Result: `*out_task`, the task reference.
@@ -684,6 +845,23 @@ xenapi_status xenapi_vmpp_add_to_backup_schedule(const xenapi_session *session, 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_add_to_backup_schedule(const xenapi_session *session, const char *vmpp, const char *key, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VMPP.add_to_backup_schedule` (what
+ * xenapi_async_vmpp_add_to_backup_schedule gave) and gives its result as
+ * xenapi_vmpp_add_to_backup_schedule does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vmpp_add_to_backup_schedule_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VMPP.set_alarm_config`.
@@ -699,7 +877,7 @@ xenapi_status xenapi_vmpp_set_alarm_config(const xenapi_session *session, const 
 
 /**
  * Calls `Async.VMPP.set_alarm_config`: `VMPP.set_alarm_config` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vmpp_set_alarm_config_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self); `value`: (string -> string) map.
  * Result: `*out_task`, the task reference.
@@ -710,6 +888,22 @@ xenapi_status xenapi_vmpp_set_alarm_config(const xenapi_session *session, const 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_set_alarm_config(const xenapi_session *session, const char *vmpp, const xenapi_string_map *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VMPP.set_alarm_config` (what xenapi_async_vmpp_set_alarm_config
+ * gave) and gives its result as xenapi_vmpp_set_alarm_config does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vmpp_set_alarm_config_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VMPP.set_is_alarm_enabled`.
@@ -725,7 +919,7 @@ xenapi_status xenapi_vmpp_set_is_alarm_enabled(const xenapi_session *session, co
 
 /**
  * Calls `Async.VMPP.set_is_alarm_enabled`: `VMPP.set_is_alarm_enabled` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_vmpp_set_is_alarm_enabled_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self); `value`: bool.
  * Result: `*out_task`, the task reference.
@@ -736,6 +930,23 @@ xenapi_status xenapi_vmpp_set_is_alarm_enabled(const xenapi_session *session, co
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_set_is_alarm_enabled(const xenapi_session *session, const char *vmpp, bool value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VMPP.set_is_alarm_enabled` (what
+ * xenapi_async_vmpp_set_is_alarm_enabled gave) and gives its result as
+ * xenapi_vmpp_set_is_alarm_enabled does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vmpp_set_is_alarm_enabled_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VMPP.set_archive_target_config`.
@@ -751,7 +962,8 @@ xenapi_status xenapi_vmpp_set_archive_target_config(const xenapi_session *sessio
 
 /**
  * Calls `Async.VMPP.set_archive_target_config`: `VMPP.set_archive_target_config` as a server task.
- * Wait for it with xenapi_task_wait.
+ * Wait for it with xenapi_async_vmpp_set_archive_target_config_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self); `value`: (string -> string) map.
  * Result: `*out_task`, the task reference.
@@ -762,6 +974,23 @@ xenapi_status xenapi_vmpp_set_archive_target_config(const xenapi_session *sessio
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_set_archive_target_config(const xenapi_session *session, const char *vmpp, const xenapi_string_map *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VMPP.set_archive_target_config` (what
+ * xenapi_async_vmpp_set_archive_target_config gave) and gives its result as
+ * xenapi_vmpp_set_archive_target_config does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vmpp_set_archive_target_config_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VMPP.set_archive_target_type`.
@@ -777,7 +1006,8 @@ xenapi_status xenapi_vmpp_set_archive_target_type(const xenapi_session *session,
 
 /**
  * Calls `Async.VMPP.set_archive_target_type`: `VMPP.set_archive_target_type` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_vmpp_set_archive_target_type_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self); `value`: enum vmpp_archive_target_type.
  * Result: `*out_task`, the task reference.
@@ -788,6 +1018,23 @@ xenapi_status xenapi_vmpp_set_archive_target_type(const xenapi_session *session,
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_set_archive_target_type(const xenapi_session *session, const char *vmpp, xenapi_vmpp_archive_target_type value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VMPP.set_archive_target_type` (what
+ * xenapi_async_vmpp_set_archive_target_type gave) and gives its result as
+ * xenapi_vmpp_set_archive_target_type does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vmpp_set_archive_target_type_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VMPP.set_archive_schedule`.
@@ -803,7 +1050,7 @@ xenapi_status xenapi_vmpp_set_archive_schedule(const xenapi_session *session, co
 
 /**
  * Calls `Async.VMPP.set_archive_schedule`: `VMPP.set_archive_schedule` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_vmpp_set_archive_schedule_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self); `value`: (string -> string) map.
  * Result: `*out_task`, the task reference.
@@ -814,6 +1061,23 @@ xenapi_status xenapi_vmpp_set_archive_schedule(const xenapi_session *session, co
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_set_archive_schedule(const xenapi_session *session, const char *vmpp, const xenapi_string_map *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VMPP.set_archive_schedule` (what
+ * xenapi_async_vmpp_set_archive_schedule gave) and gives its result as
+ * xenapi_vmpp_set_archive_schedule does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vmpp_set_archive_schedule_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VMPP.set_archive_frequency`.
@@ -829,7 +1093,7 @@ xenapi_status xenapi_vmpp_set_archive_frequency(const xenapi_session *session, c
 
 /**
  * Calls `Async.VMPP.set_archive_frequency`: `VMPP.set_archive_frequency` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_vmpp_set_archive_frequency_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self); `value`: enum vmpp_archive_frequency.
  * Result: `*out_task`, the task reference.
@@ -840,6 +1104,23 @@ xenapi_status xenapi_vmpp_set_archive_frequency(const xenapi_session *session, c
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_set_archive_frequency(const xenapi_session *session, const char *vmpp, xenapi_vmpp_archive_frequency value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VMPP.set_archive_frequency` (what
+ * xenapi_async_vmpp_set_archive_frequency gave) and gives its result as
+ * xenapi_vmpp_set_archive_frequency does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vmpp_set_archive_frequency_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VMPP.set_backup_schedule`.
@@ -855,7 +1136,7 @@ xenapi_status xenapi_vmpp_set_backup_schedule(const xenapi_session *session, con
 
 /**
  * Calls `Async.VMPP.set_backup_schedule`: `VMPP.set_backup_schedule` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_vmpp_set_backup_schedule_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self); `value`: (string -> string) map.
  * Result: `*out_task`, the task reference.
@@ -866,6 +1147,23 @@ xenapi_status xenapi_vmpp_set_backup_schedule(const xenapi_session *session, con
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_set_backup_schedule(const xenapi_session *session, const char *vmpp, const xenapi_string_map *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VMPP.set_backup_schedule` (what
+ * xenapi_async_vmpp_set_backup_schedule gave) and gives its result as
+ * xenapi_vmpp_set_backup_schedule does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vmpp_set_backup_schedule_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VMPP.set_backup_frequency`.
@@ -881,7 +1179,7 @@ xenapi_status xenapi_vmpp_set_backup_frequency(const xenapi_session *session, co
 
 /**
  * Calls `Async.VMPP.set_backup_frequency`: `VMPP.set_backup_frequency` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_vmpp_set_backup_frequency_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self); `value`: enum vmpp_backup_frequency.
  * Result: `*out_task`, the task reference.
@@ -892,6 +1190,23 @@ xenapi_status xenapi_vmpp_set_backup_frequency(const xenapi_session *session, co
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_set_backup_frequency(const xenapi_session *session, const char *vmpp, xenapi_vmpp_backup_frequency value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VMPP.set_backup_frequency` (what
+ * xenapi_async_vmpp_set_backup_frequency gave) and gives its result as
+ * xenapi_vmpp_set_backup_frequency does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vmpp_set_backup_frequency_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VMPP.set_backup_retention_value`.
@@ -907,7 +1222,8 @@ xenapi_status xenapi_vmpp_set_backup_retention_value(const xenapi_session *sessi
 
 /**
  * Calls `Async.VMPP.set_backup_retention_value`: `VMPP.set_backup_retention_value` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_vmpp_set_backup_retention_value_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
@@ -918,6 +1234,23 @@ xenapi_status xenapi_vmpp_set_backup_retention_value(const xenapi_session *sessi
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_set_backup_retention_value(const xenapi_session *session, const char *vmpp, int64_t value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VMPP.set_backup_retention_value` (what
+ * xenapi_async_vmpp_set_backup_retention_value gave) and gives its result as
+ * xenapi_vmpp_set_backup_retention_value does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vmpp_set_backup_retention_value_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VMPP.get_alerts`.
@@ -934,7 +1267,7 @@ xenapi_status xenapi_vmpp_get_alerts(const xenapi_session *session, const char *
 
 /**
  * Calls `Async.VMPP.get_alerts`: `VMPP.get_alerts` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vmpp_get_alerts_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref; `hours_from_now`: int.
  * Result: `*out_task`, the task reference.
@@ -945,6 +1278,23 @@ xenapi_status xenapi_vmpp_get_alerts(const xenapi_session *session, const char *
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_get_alerts(const xenapi_session *session, const char *vmpp, int64_t hours_from_now, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VMPP.get_alerts` (what xenapi_async_vmpp_get_alerts gave) and gives
+ * its result as xenapi_vmpp_get_alerts does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vmpp_get_alerts_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
  * Calls `VMPP.archive_now`.
@@ -961,7 +1311,7 @@ xenapi_status xenapi_vmpp_archive_now(const xenapi_session *session, const char 
 
 /**
  * Calls `Async.VMPP.archive_now`: `VMPP.archive_now` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vmpp_archive_now_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `snapshot`: VM ref.
  * Result: `*out_task`, the task reference.
@@ -972,6 +1322,23 @@ xenapi_status xenapi_vmpp_archive_now(const xenapi_session *session, const char 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_archive_now(const xenapi_session *session, const char *snapshot, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VMPP.archive_now` (what xenapi_async_vmpp_archive_now gave) and
+ * gives its result as xenapi_vmpp_archive_now does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vmpp_archive_now_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `VMPP.protect_now`.
@@ -988,7 +1355,7 @@ xenapi_status xenapi_vmpp_protect_now(const xenapi_session *session, const char 
 
 /**
  * Calls `Async.VMPP.protect_now`: `VMPP.protect_now` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vmpp_protect_now_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref.
  * Result: `*out_task`, the task reference.
@@ -999,6 +1366,23 @@ xenapi_status xenapi_vmpp_protect_now(const xenapi_session *session, const char 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_protect_now(const xenapi_session *session, const char *vmpp, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VMPP.protect_now` (what xenapi_async_vmpp_protect_now gave) and
+ * gives its result as xenapi_vmpp_protect_now does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vmpp_protect_now_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `VMPP.set_backup_type`.
@@ -1319,7 +1703,8 @@ xenapi_status xenapi_vmpp_get_by_name_label(const xenapi_session *session, const
 xenapi_status xenapi_vmpp_destroy(const xenapi_session *session, const char *vmpp, xenapi_error **err);
 
 /**
- * Calls `Async.VMPP.destroy`: `VMPP.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VMPP.destroy`: `VMPP.destroy` as a server task. Wait for it with
+ * xenapi_async_vmpp_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self).
  * Result: `*out_task`, the task reference.
@@ -1330,6 +1715,22 @@ xenapi_status xenapi_vmpp_destroy(const xenapi_session *session, const char *vmp
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_destroy(const xenapi_session *session, const char *vmpp, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VMPP.destroy` (what xenapi_async_vmpp_destroy gave) and gives its
+ * result as xenapi_vmpp_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vmpp_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VMPP.create`.
@@ -1345,7 +1746,8 @@ xenapi_status xenapi_async_vmpp_destroy(const xenapi_session *session, const cha
 xenapi_status xenapi_vmpp_create(const xenapi_session *session, const xenapi_vmpp_record *args, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VMPP.create`: `VMPP.create` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VMPP.create`: `VMPP.create` as a server task. Wait for it with
+ * xenapi_async_vmpp_create_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `args`: VMPP record.
  * Result: `*out_task`, the task reference.
@@ -1356,6 +1758,23 @@ xenapi_status xenapi_vmpp_create(const xenapi_session *session, const xenapi_vmp
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_create(const xenapi_session *session, const xenapi_vmpp_record *args, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VMPP.create` (what xenapi_async_vmpp_create gave) and gives its
+ * result as xenapi_vmpp_create does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, VMPP ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vmpp_create_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `VMPP.get_by_uuid`.

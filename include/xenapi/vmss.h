@@ -253,7 +253,8 @@ xenapi_status xenapi_vmss_get_all(const xenapi_session *session, xenapi_string_l
 xenapi_status xenapi_vmss_set_type(const xenapi_session *session, const char *vmss, xenapi_vmss_type value, xenapi_error **err);
 
 /**
- * Calls `Async.VMSS.set_type`: `VMSS.set_type` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VMSS.set_type`: `VMSS.set_type` as a server task. Wait for it with
+ * xenapi_async_vmss_set_type_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vmss`: VMSS ref (self); `value`: enum vmss_type.
  * Result: `*out_task`, the task reference.
@@ -263,6 +264,22 @@ xenapi_status xenapi_vmss_set_type(const xenapi_session *session, const char *vm
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmss_set_type(const xenapi_session *session, const char *vmss, xenapi_vmss_type value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VMSS.set_type` (what xenapi_async_vmss_set_type gave) and gives its
+ * result as xenapi_vmss_set_type does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vmss_set_type_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VMSS.set_last_run_time`.
@@ -277,7 +294,7 @@ xenapi_status xenapi_vmss_set_last_run_time(const xenapi_session *session, const
 
 /**
  * Calls `Async.VMSS.set_last_run_time`: `VMSS.set_last_run_time` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vmss_set_last_run_time_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vmss`: VMSS ref (self); `value`: datetime (Unix seconds, UTC).
  * Result: `*out_task`, the task reference.
@@ -287,6 +304,22 @@ xenapi_status xenapi_vmss_set_last_run_time(const xenapi_session *session, const
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmss_set_last_run_time(const xenapi_session *session, const char *vmss, int64_t value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VMSS.set_last_run_time` (what xenapi_async_vmss_set_last_run_time
+ * gave) and gives its result as xenapi_vmss_set_last_run_time does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vmss_set_last_run_time_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VMSS.remove_from_schedule`.
@@ -301,7 +334,7 @@ xenapi_status xenapi_vmss_remove_from_schedule(const xenapi_session *session, co
 
 /**
  * Calls `Async.VMSS.remove_from_schedule`: `VMSS.remove_from_schedule` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_vmss_remove_from_schedule_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vmss`: VMSS ref (self); `key`: string.
  * Result: `*out_task`, the task reference.
@@ -311,6 +344,23 @@ xenapi_status xenapi_vmss_remove_from_schedule(const xenapi_session *session, co
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmss_remove_from_schedule(const xenapi_session *session, const char *vmss, const char *key, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VMSS.remove_from_schedule` (what
+ * xenapi_async_vmss_remove_from_schedule gave) and gives its result as
+ * xenapi_vmss_remove_from_schedule does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vmss_remove_from_schedule_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VMSS.add_to_schedule`.
@@ -325,7 +375,7 @@ xenapi_status xenapi_vmss_add_to_schedule(const xenapi_session *session, const c
 
 /**
  * Calls `Async.VMSS.add_to_schedule`: `VMSS.add_to_schedule` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vmss_add_to_schedule_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vmss`: VMSS ref (self); `key`: string; `value`: string.
  * Result: `*out_task`, the task reference.
@@ -335,6 +385,22 @@ xenapi_status xenapi_vmss_add_to_schedule(const xenapi_session *session, const c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmss_add_to_schedule(const xenapi_session *session, const char *vmss, const char *key, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VMSS.add_to_schedule` (what xenapi_async_vmss_add_to_schedule gave)
+ * and gives its result as xenapi_vmss_add_to_schedule does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vmss_add_to_schedule_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VMSS.set_schedule`.
@@ -349,7 +415,7 @@ xenapi_status xenapi_vmss_set_schedule(const xenapi_session *session, const char
 
 /**
  * Calls `Async.VMSS.set_schedule`: `VMSS.set_schedule` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vmss_set_schedule_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vmss`: VMSS ref (self); `value`: (string -> string) map.
  * Result: `*out_task`, the task reference.
@@ -359,6 +425,22 @@ xenapi_status xenapi_vmss_set_schedule(const xenapi_session *session, const char
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmss_set_schedule(const xenapi_session *session, const char *vmss, const xenapi_string_map *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VMSS.set_schedule` (what xenapi_async_vmss_set_schedule gave) and
+ * gives its result as xenapi_vmss_set_schedule does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vmss_set_schedule_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VMSS.set_frequency`.
@@ -373,7 +455,7 @@ xenapi_status xenapi_vmss_set_frequency(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.VMSS.set_frequency`: `VMSS.set_frequency` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vmss_set_frequency_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vmss`: VMSS ref (self); `value`: enum vmss_frequency.
  * Result: `*out_task`, the task reference.
@@ -383,6 +465,22 @@ xenapi_status xenapi_vmss_set_frequency(const xenapi_session *session, const cha
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmss_set_frequency(const xenapi_session *session, const char *vmss, xenapi_vmss_frequency value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VMSS.set_frequency` (what xenapi_async_vmss_set_frequency gave) and
+ * gives its result as xenapi_vmss_set_frequency does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vmss_set_frequency_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VMSS.set_retained_snapshots`.
@@ -397,7 +495,7 @@ xenapi_status xenapi_vmss_set_retained_snapshots(const xenapi_session *session, 
 
 /**
  * Calls `Async.VMSS.set_retained_snapshots`: `VMSS.set_retained_snapshots` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_vmss_set_retained_snapshots_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vmss`: VMSS ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
@@ -407,6 +505,23 @@ xenapi_status xenapi_vmss_set_retained_snapshots(const xenapi_session *session, 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmss_set_retained_snapshots(const xenapi_session *session, const char *vmss, int64_t value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VMSS.set_retained_snapshots` (what
+ * xenapi_async_vmss_set_retained_snapshots gave) and gives its result as
+ * xenapi_vmss_set_retained_snapshots does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vmss_set_retained_snapshots_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VMSS.snapshot_now`.
@@ -422,7 +537,7 @@ xenapi_status xenapi_vmss_snapshot_now(const xenapi_session *session, const char
 
 /**
  * Calls `Async.VMSS.snapshot_now`: `VMSS.snapshot_now` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vmss_snapshot_now_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vmss`: VMSS ref.
  * Result: `*out_task`, the task reference.
@@ -432,6 +547,23 @@ xenapi_status xenapi_vmss_snapshot_now(const xenapi_session *session, const char
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmss_snapshot_now(const xenapi_session *session, const char *vmss, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VMSS.snapshot_now` (what xenapi_async_vmss_snapshot_now gave) and
+ * gives its result as xenapi_vmss_snapshot_now does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vmss_snapshot_now_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `VMSS.set_enabled`.
@@ -605,7 +737,8 @@ xenapi_status xenapi_vmss_get_by_name_label(const xenapi_session *session, const
 xenapi_status xenapi_vmss_destroy(const xenapi_session *session, const char *vmss, xenapi_error **err);
 
 /**
- * Calls `Async.VMSS.destroy`: `VMSS.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VMSS.destroy`: `VMSS.destroy` as a server task. Wait for it with
+ * xenapi_async_vmss_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vmss`: VMSS ref (self).
  * Result: `*out_task`, the task reference.
@@ -615,6 +748,22 @@ xenapi_status xenapi_vmss_destroy(const xenapi_session *session, const char *vms
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmss_destroy(const xenapi_session *session, const char *vmss, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VMSS.destroy` (what xenapi_async_vmss_destroy gave) and gives its
+ * result as xenapi_vmss_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vmss_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VMSS.create`.
@@ -629,7 +778,8 @@ xenapi_status xenapi_async_vmss_destroy(const xenapi_session *session, const cha
 xenapi_status xenapi_vmss_create(const xenapi_session *session, const xenapi_vmss_record *args, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VMSS.create`: `VMSS.create` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VMSS.create`: `VMSS.create` as a server task. Wait for it with
+ * xenapi_async_vmss_create_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `args`: VMSS record.
  * Result: `*out_task`, the task reference.
@@ -639,6 +789,23 @@ xenapi_status xenapi_vmss_create(const xenapi_session *session, const xenapi_vms
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmss_create(const xenapi_session *session, const xenapi_vmss_record *args, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VMSS.create` (what xenapi_async_vmss_create gave) and gives its
+ * result as xenapi_vmss_create does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, VMSS ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vmss_create_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `VMSS.get_by_uuid`.

@@ -224,7 +224,8 @@ xenapi_status xenapi_vtpm_get_all(const xenapi_session *session, xenapi_string_l
 xenapi_status xenapi_vtpm_destroy(const xenapi_session *session, const char *vtpm, xenapi_error **err);
 
 /**
- * Calls `Async.VTPM.destroy`: `VTPM.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VTPM.destroy`: `VTPM.destroy` as a server task. Wait for it with
+ * xenapi_async_vtpm_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vtpm`: VTPM ref (self).
  * Result: `*out_task`, the task reference.
@@ -235,6 +236,22 @@ xenapi_status xenapi_vtpm_destroy(const xenapi_session *session, const char *vtp
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vtpm_destroy(const xenapi_session *session, const char *vtpm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VTPM.destroy` (what xenapi_async_vtpm_destroy gave) and gives its
+ * result as xenapi_vtpm_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vtpm_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VTPM.create`.
@@ -250,7 +267,8 @@ xenapi_status xenapi_async_vtpm_destroy(const xenapi_session *session, const cha
 xenapi_status xenapi_vtpm_create(const xenapi_session *session, const char *vm, bool is_unique, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VTPM.create`: `VTPM.create` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VTPM.create`: `VTPM.create` as a server task. Wait for it with
+ * xenapi_async_vtpm_create_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `is_unique`: bool.
  * Result: `*out_task`, the task reference.
@@ -261,6 +279,23 @@ xenapi_status xenapi_vtpm_create(const xenapi_session *session, const char *vm, 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vtpm_create(const xenapi_session *session, const char *vm, bool is_unique, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VTPM.create` (what xenapi_async_vtpm_create gave) and gives its
+ * result as xenapi_vtpm_create does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, VTPM ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vtpm_create_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `VTPM.get_is_protected`.

@@ -194,7 +194,8 @@ xenapi_status xenapi_vusb_get_all(const xenapi_session *session, xenapi_string_l
 xenapi_status xenapi_vusb_destroy(const xenapi_session *session, const char *vusb, xenapi_error **err);
 
 /**
- * Calls `Async.VUSB.destroy`: `VUSB.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VUSB.destroy`: `VUSB.destroy` as a server task. Wait for it with
+ * xenapi_async_vusb_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vusb`: VUSB ref (self).
  * Result: `*out_task`, the task reference.
@@ -204,6 +205,22 @@ xenapi_status xenapi_vusb_destroy(const xenapi_session *session, const char *vus
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vusb_destroy(const xenapi_session *session, const char *vusb, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VUSB.destroy` (what xenapi_async_vusb_destroy gave) and gives its
+ * result as xenapi_vusb_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vusb_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VUSB.unplug`.
@@ -217,7 +234,8 @@ xenapi_status xenapi_async_vusb_destroy(const xenapi_session *session, const cha
 xenapi_status xenapi_vusb_unplug(const xenapi_session *session, const char *vusb, xenapi_error **err);
 
 /**
- * Calls `Async.VUSB.unplug`: `VUSB.unplug` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VUSB.unplug`: `VUSB.unplug` as a server task. Wait for it with
+ * xenapi_async_vusb_unplug_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vusb`: VUSB ref (self).
  * Result: `*out_task`, the task reference.
@@ -227,6 +245,22 @@ xenapi_status xenapi_vusb_unplug(const xenapi_session *session, const char *vusb
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vusb_unplug(const xenapi_session *session, const char *vusb, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VUSB.unplug` (what xenapi_async_vusb_unplug gave) and gives its
+ * result as xenapi_vusb_unplug does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vusb_unplug_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VUSB.create`.
@@ -241,7 +275,8 @@ xenapi_status xenapi_async_vusb_unplug(const xenapi_session *session, const char
 xenapi_status xenapi_vusb_create(const xenapi_session *session, const char *vm, const char *usb_group, const xenapi_string_map *other_config, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VUSB.create`: `VUSB.create` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VUSB.create`: `VUSB.create` as a server task. Wait for it with
+ * xenapi_async_vusb_create_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `usb_group`: USB_group ref; `other_config`: (string -> string) map.
  * Result: `*out_task`, the task reference.
@@ -251,6 +286,23 @@ xenapi_status xenapi_vusb_create(const xenapi_session *session, const char *vm, 
  * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vusb_create(const xenapi_session *session, const char *vm, const char *usb_group, const xenapi_string_map *other_config, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VUSB.create` (what xenapi_async_vusb_create gave) and gives its
+ * result as xenapi_vusb_create does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, VUSB ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vusb_create_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `VUSB.remove_from_other_config`.

@@ -18,7 +18,9 @@ mod errors;
 
 use std::mem::ManuallyDrop;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::thread::ThreadId;
 use std::time::Duration;
 
 use pyo3::exceptions::{PyAttributeError, PyNotImplementedError, PyTypeError, PyValueError};
@@ -94,6 +96,10 @@ pub struct PySession {
     /// XenAPI.py's `API_version` cache: "1.1" before login and after logout, `None` (read it
     /// from the server when asked) after a login.
     api_version: Mutex<Option<String>>,
+    /// `with session.timeout(s):` overrides, per thread; `any_timeouts` spares the lookup when
+    /// there are none.
+    timeouts: Mutex<FxHashMap<ThreadId, Duration>>,
+    any_timeouts: AtomicBool,
 }
 
 impl PySession {
@@ -102,12 +108,51 @@ impl PySession {
         &self.inner
     }
 
+    /// The session as this thread's calls see it: with its `session.timeout(...)` deadline.
+    fn view(&self) -> std::borrow::Cow<'_, xenapi::Session> {
+        if self.any_timeouts.load(Ordering::Relaxed) {
+            let id = std::thread::current().id();
+            if let Some(d) = lock(&self.timeouts).get(&id) {
+                return std::borrow::Cow::Owned(self.inner.with_timeout(*d));
+            }
+        }
+        std::borrow::Cow::Borrowed(&self.inner)
+    }
+
     fn call_value(&self, py: Python<'_>, method: &str, params: Vec<Value>) -> PyResult<Py<PyAny>> {
-        let inner = &self.inner;
+        let inner = self.view();
+        let inner = &*inner;
         match py.detach(|| inner.call(method, params)) {
             Ok(v) => convert::reply_to_python(py, v),
             Err(e) => Err(errors::to_pyerr(py, e, inner.is_logged_in())),
         }
+    }
+}
+
+/// A cancel request for `Session.wait_task` (the core's `xenapi::task::Cancel`): `cancel()`
+/// from any thread ends the waits given it.
+#[pyclass(frozen, module = "xenapi_rs._native", name = "Cancel")]
+#[derive(Default)]
+pub struct PyCancel {
+    inner: xenapi::task::Cancel,
+}
+
+#[pymethods]
+impl PyCancel {
+    #[new]
+    fn new() -> Self {
+        PyCancel::default()
+    }
+
+    /// Ends the waits given this object: each notices within half a second, cancels and
+    /// destroys its task, and raises `Failure` `TASK_CANCELLED`.
+    fn cancel(&self) {
+        self.inner.cancel();
+    }
+
+    #[getter]
+    fn cancelled(&self) -> bool {
+        self.inner.is_cancelled()
     }
 }
 
@@ -116,7 +161,8 @@ impl PySession {
     #[new]
     #[pyo3(signature = (url, *, insecure=false, ca_file=None, fingerprint=None, timeout=None,
                         connect_timeout=None, follow_coordinator=true, version=None, originator=None,
-                        protocol="auto", max_response_bytes=None))]
+                        protocol="auto", max_response_bytes=None, failover=true,
+                        max_concurrent_calls=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -131,6 +177,8 @@ impl PySession {
         originator: Option<String>,
         protocol: &str,
         max_response_bytes: Option<u64>,
+        failover: bool,
+        max_concurrent_calls: Option<usize>,
     ) -> PyResult<Self> {
         let protocol = xenapi::Protocol::parse(protocol).ok_or_else(|| {
             PyValueError::new_err(format!(
@@ -154,11 +202,91 @@ impl PySession {
             Some(n) => options.max_response_bytes(n),
             None => options,
         };
+        let options = match max_concurrent_calls {
+            Some(0) => {
+                return Err(PyValueError::new_err(
+                    "max_concurrent_calls must be at least 1",
+                ))
+            }
+            Some(n) => options.max_concurrent_calls(n),
+            None => options,
+        }
+        .failover(failover);
         let inner = xenapi::Session::new(options).map_err(|e| errors::to_pyerr(py, e, true))?;
         Ok(PySession {
             inner: ManuallyDrop::new(inner),
             api_version: Mutex::new(Some("1.1".to_owned())),
+            timeouts: Mutex::new(FxHashMap::default()),
+            any_timeouts: AtomicBool::new(false),
         })
+    }
+
+    /// Sets this thread's call deadline (seconds; `None`: the session's own) and returns the
+    /// previous one, for `with session.timeout(s):`.
+    fn _set_call_timeout(&self, seconds: Option<f64>) -> PyResult<Option<f64>> {
+        let d = match seconds {
+            None => None,
+            Some(s) => Some(
+                Duration::try_from_secs_f64(s)
+                    .ok()
+                    .filter(|d| !d.is_zero())
+                    .ok_or_else(|| {
+                        PyValueError::new_err("timeout must be a positive number of seconds")
+                    })?,
+            ),
+        };
+        let id = std::thread::current().id();
+        let mut map = lock(&self.timeouts);
+        let old = match d {
+            Some(d) => map.insert(id, d),
+            None => map.remove(&id),
+        };
+        self.any_timeouts.store(!map.is_empty(), Ordering::Relaxed);
+        Ok(old.map(|d| d.as_secs_f64()))
+    }
+
+    /// The deadline of this thread's calls, in seconds.
+    #[getter]
+    fn call_timeout(&self) -> f64 {
+        self.view().timeout().as_secs_f64()
+    }
+
+    /// The most calls in flight at once.
+    #[getter]
+    fn max_concurrent_calls(&self) -> usize {
+        self.inner.max_concurrent_calls()
+    }
+
+    /// The pool's host addresses noted after the last login (for failover).
+    #[getter]
+    fn pool_addresses(&self) -> Vec<String> {
+        self.inner.pool_addresses()
+    }
+
+    /// Waits for the task `task` (what `Async.*` returned), over `event.from` where the server
+    /// has it (polling on xend), and returns what the synchronous call returns (`''` for a void
+    /// message, a dict for a record, a str for a ref). Its failure raises `Failure`; the
+    /// deadline or `cancel` cancels and destroys the task.
+    #[pyo3(signature = (task, timeout, cancel=None))]
+    fn wait_task(
+        &self,
+        py: Python<'_>,
+        task: String,
+        timeout: f64,
+        cancel: Option<&PyCancel>,
+    ) -> PyResult<Py<PyAny>> {
+        let d = Duration::try_from_secs_f64(timeout)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| PyValueError::new_err("timeout must be a positive number of seconds"))?;
+        let cancel = cancel.map(|c| c.inner.clone()).unwrap_or_default();
+        let inner = self.view();
+        let inner = &*inner;
+        let task = xenapi::Ref::new(task);
+        match py.detach(|| xenapi::task::wait_cancellable(inner, &task, d, &cancel)) {
+            Ok(v) => convert::reply_to_python(py, v),
+            Err(e) => Err(errors::to_pyerr(py, e, inner.is_logged_in())),
+        }
     }
 
     /// `login_with_password(user, password[, version[, originator]])`, as in XenAPI.py.
@@ -493,6 +621,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Dispatcher>()?;
     m.add_class::<cache::PyCache>()?;
     m.add_class::<cache::PySnapshot>()?;
+    m.add_class::<PyCancel>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

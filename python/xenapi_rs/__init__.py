@@ -36,6 +36,7 @@ from ._errors import (
     TlsError,
 )
 from ._cache import Cache, Change, ClassView, watch
+from ._native import Cancel
 from ._session import (
     API_VERSION_1_1,
     API_VERSION_1_2,
@@ -68,6 +69,7 @@ __all__ = [
     "API_VERSION_1_2",
     "BadReply",
     "Cache",
+    "Cancel",
     "Change",
     "ClassView",
     "ConnectError",

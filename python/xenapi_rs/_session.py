@@ -1,5 +1,6 @@
 """The XenAPI.py-compatible surface over the native session."""
 
+import contextlib
 import urllib.parse
 import warnings
 import xmlrpc.client as _xmlrpclib
@@ -72,9 +73,18 @@ class Session:
     otherwise; results are the same Python values either way, and ``session.protocol`` tells
     which one is in use); ``max_response_bytes=`` raises the most a reply may be, counted both as
     bytes read and as memory its values take (default 192 MiB, enough for ``VM.get_all_records``
-    of about 12,000 VMs; a larger reply stops with an error). ``transport``, ``encoding``,
-    ``verbose`` and
+    of about 12,000 VMs; a larger reply stops with an error); ``failover=False`` turns off pool
+    failover (on by default: when the coordinator stops answering, the session finds the new one
+    among the pool's hosts, logs in there and goes on; a call that was in flight is sent again
+    only if it only reads, ``get_*``, else its error says it may have been carried out);
+    ``max_concurrent_calls=`` caps the calls in flight at once over all threads (default 20; more
+    wait for a slot, within their deadline). ``transport``, ``encoding``, ``verbose`` and
     ``allow_none`` are accepted for compatibility; ``None`` is always allowed.
+
+    ``with session.timeout(600): session.xenapi.VDI.copy(...)`` gives this thread's calls in the
+    block their own deadline; but prefer ``session.xenapi.Async.VDI.copy(...)`` and
+    :meth:`wait_task` for long operations. ``session.wait_task(task, timeout=...)`` waits for an
+    ``Async`` task and returns what the synchronous call would have.
     """
 
     def __init__(
@@ -96,6 +106,8 @@ class Session:
         version=None,
         protocol="auto",
         max_response_bytes=None,
+        failover=True,
+        max_concurrent_calls=None,
     ):
         if transport is not None and not isinstance(transport, UDSTransport):
             warnings.warn(
@@ -114,6 +126,8 @@ class Session:
             version=version,
             protocol=protocol,
             max_response_bytes=max_response_bytes,
+            failover=failover,
+            max_concurrent_calls=max_concurrent_calls,
             **_tls_options(ignore_ssl, verify, ca_file, fingerprint),
         )
         self.__dict__["_native"] = native
@@ -194,6 +208,44 @@ class Session:
     def dialect(self):
         """``"xapi"`` or ``"xend"``, as found at login."""
         return self._native.dialect
+
+    @contextlib.contextmanager
+    def timeout(self, seconds):
+        """``with session.timeout(600):`` the calls this thread makes in the block have a
+        deadline of ``seconds`` instead of the session's ``timeout=`` (other threads keep
+        theirs). For a synchronous call known to be long; prefer the ``Async`` form and
+        :meth:`wait_task`: a task outlives a dropped connection and can be cancelled."""
+        previous = self._native._set_call_timeout(seconds)
+        try:
+            yield self
+        finally:
+            self._native._set_call_timeout(previous)
+
+    @property
+    def call_timeout(self):
+        """The deadline of this thread's calls, in seconds."""
+        return self._native.call_timeout
+
+    @property
+    def max_concurrent_calls(self):
+        """The most calls in flight at once (``max_concurrent_calls=``, default 20)."""
+        return self._native.max_concurrent_calls
+
+    @property
+    def pool_addresses(self):
+        """The pool's host addresses noted after the last login, where failover looks."""
+        return self._native.pool_addresses
+
+    def wait_task(self, task, timeout=3600.0, cancel=None):
+        """Waits for ``task`` (what ``session.xenapi.Async.<class>.<message>(...)`` returned)
+        and returns what the synchronous call returns: ``''`` for a void message, a dict for a
+        record, a str for a reference. The task's failure raises :class:`Failure` with its code;
+        when ``timeout`` (seconds) passes, or another thread calls ``cancel.cancel()`` on the
+        :class:`Cancel` given, the task is cancelled and destroyed and :class:`Timeout` (or
+        ``Failure`` ``TASK_CANCELLED``) is raised. The wait follows the task through
+        ``event.from`` (polling ``task.get_status`` on xend), and destroys the task when it
+        ends."""
+        return self._native.wait_task(task, float(timeout), cancel)
 
     def __repr__(self):
         return "<xenapi_rs.Session %s>" % self._native.url

@@ -1,9 +1,10 @@
 import os
 import xmlrpc.client
-from typing import Any, Optional, Union
+from typing import Any, ContextManager, List, Optional, Union
 
 from ._api import XenAPIProxy
 from ._errors import Failure as Failure
+from ._native import Cancel
 
 API_VERSION_1_1: str
 API_VERSION_1_2: str
@@ -35,6 +36,8 @@ class Session:
         version: Optional[str] = ...,
         protocol: str = ...,
         max_response_bytes: Optional[int] = ...,
+        failover: bool = ...,
+        max_concurrent_calls: Optional[int] = ...,
     ) -> None: ...
     @property
     def handle(self) -> Optional[str]: ...
@@ -48,6 +51,16 @@ class Session:
     def url(self) -> str: ...
     @property
     def dialect(self) -> str: ...
+    def timeout(self, seconds: float) -> ContextManager["Session"]: ...
+    @property
+    def call_timeout(self) -> float: ...
+    @property
+    def max_concurrent_calls(self) -> int: ...
+    @property
+    def pool_addresses(self) -> List[str]: ...
+    def wait_task(
+        self, task: str, timeout: float = ..., cancel: Optional[Cancel] = ...
+    ) -> Any: ...
     def login_with_password(
         self, username: str, password: str, version: str = ..., originator: str = ..., /
     ) -> None: ...

@@ -10,7 +10,9 @@ Installed with the package (``pip install xenapi-rs``); pytest loads it by itsel
 
 Each is a :class:`Simulator`: ``url``, ``user``, ``password``, ``session()`` (a logged-in
 ``xenapi_rs.Session``), ``stats()``, ``expire_sessions()``, ``fault(kind)`` (the next replies
-reset, fail with HTTP 500, come garbled, truncated or a byte at a time) and, for ``--tls``,
+reset, fail with HTTP 500, come garbled, truncated or a byte at a time), ``delay(seconds)`` (every
+reply comes that late), ``failover(to=None)`` (with ``--hosts N``: the coordinator dies, as under
+HA, and a member takes over; ``members`` lists the members' URLs) and, for ``--tls``,
 ``fingerprint``. An example, testing
 one's own provisioning code::
 
@@ -121,6 +123,8 @@ class Simulator:
         if "--cert-out" in self.args:
             self.cert_file = self.args[self.args.index("--cert-out") + 1]
         self.address = re.match(r"https?://([^/]+)", self.url).group(1)
+        #: Where the pool coordinator answers now (``failover`` moves it to a member).
+        self.coordinator_url = self.url
 
     def session(self, **options):
         """A ``xenapi_rs.Session`` to this simulator, logged in (``with`` logs it out)."""
@@ -137,7 +141,7 @@ class Simulator:
         import ssl
 
         ctx = ssl._create_unverified_context() if self.url.startswith("https") else None
-        req = urllib.request.Request(self.url.rstrip("/") + path, method=method,
+        req = urllib.request.Request(self.coordinator_url.rstrip("/") + path, method=method,
                                      data=b"" if method == "POST" else None)
         with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
             return json.loads(r.read().decode())
@@ -164,6 +168,23 @@ class Simulator:
         """Refuses every ``event.from`` token issued so far (``EVENT_FROM_TOKEN_PARSE_FAILURE``),
         as a restarted xapi does."""
         return self._side("POST", "/sim/invalidate-tokens")
+
+    def delay(self, seconds):
+        """Delays every reply by ``seconds`` (0 for none), to test deadlines."""
+        return self._side("POST", "/sim/delay?ms=%d" % round(seconds * 1000))
+
+    def failover(self, to=None):
+        """With ``--hosts N`` (N > 1): stops the pool coordinator, as a host failure would (its
+        port closes, connections drop, calls in flight included), and promotes host number
+        ``to`` (1 is the first coordinator, 2 the first of ``members``; ``None``: the first live
+        member), as HA does. Returns the new coordinator's URL (also ``coordinator_url``).
+        Members listen on their own loopback address (127.0.0.2, ...) at the coordinator's
+        port, and ``host.address`` is that address, as in a real pool."""
+        path = "/sim/failover" + ("" if to is None else "?to=%d" % to)
+        addr = self._side("POST", path)["coordinator"]
+        scheme = self.url.split("://", 1)[0]
+        self.coordinator_url = "%s://%s" % (scheme, addr)
+        return self.coordinator_url
 
     def close(self):
         if self.proc.poll() is None:

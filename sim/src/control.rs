@@ -1,8 +1,10 @@
 //! The side channel for tests (plain HTTP on the same listener, not XML-RPC):
 //! `GET /sim/stats`, `POST /sim/fault?kind=K&count=N`, `POST /sim/delay?ms=N`,
-//! `POST /sim/expire-sessions`, `POST /sim/events-lost` (the next `event.from` with a token, or
-//! `event.next`, answers `EVENTS_LOST`), `POST /sim/invalidate-tokens` (every `event.from` token
-//! issued so far is refused with `EVENT_FROM_TOKEN_PARSE_FAILURE`).
+//! `POST /sim/expire-sessions`, `POST /sim/failover?to=N` (stop the coordinator, promote host
+//! N, 1-based as listed at start; no `to`: the first live member), `POST /sim/events-lost` (the
+//! next `event.from` with a token, or `event.next`, answers `EVENTS_LOST`),
+//! `POST /sim/invalidate-tokens` (every `event.from` token issued so far is refused with
+//! `EVENT_FROM_TOKEN_PARSE_FAILURE`).
 
 use crate::faults::Fault;
 use crate::session;
@@ -24,8 +26,8 @@ pub(crate) fn handle(shared: &Shared, method: &str, path: &str, query: &str) -> 
             (
                 200,
                 format!(
-                    "{{\"sessions\": {sessions}, \"calls\": {}, \"logins\": {}, \"logouts\": {}}}",
-                    s.calls, s.logins, s.logouts
+                    "{{\"sessions\": {sessions}, \"calls\": {}, \"logins\": {}, \"logouts\": {}, \"max_in_flight\": {}}}",
+                    s.calls, s.logins, s.logouts, shared.max_in_flight()
                 ),
             )
         }
@@ -80,6 +82,19 @@ pub(crate) fn handle(shared: &Shared, method: &str, path: &str, query: &str) -> 
         ("POST", "/sim/invalidate-tokens") => {
             invalidate_tokens(shared);
             (200, "{\"tokens_invalidated\": true}".to_owned())
+        }
+        ("POST", "/sim/failover") => {
+            let to = match param("to").as_deref() {
+                None | Some("") => None,
+                Some(n) => match n.parse() {
+                    Ok(n) => Some(n),
+                    Err(_) => return (400, error("to must be a host number")),
+                },
+            };
+            match crate::pool::failover(shared, to) {
+                Ok(addr) => (200, format!("{{\"coordinator\": \"{addr}\"}}")),
+                Err(e) => (409, format!("{{\"error\": {e:?}}}")),
+            }
         }
         _ => (404, error("unknown side-channel request")),
     }

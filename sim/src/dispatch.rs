@@ -111,7 +111,7 @@ fn handle(
         if is_async {
             return Err(Failure::new("MESSAGE_METHOD_UNKNOWN", &[method]));
         }
-        return session::login(shared, member, &params);
+        return session::login(shared, member, false, &params);
     }
     // xapi only (xend 3.x has no pool): a login to this host's own database, which a pool
     // member accepts too, without redirecting to its coordinator.
@@ -119,7 +119,7 @@ fn handle(
         if is_async || dialect == Dialect::Xend {
             return Err(Failure::new("MESSAGE_METHOD_UNKNOWN", &[method]));
         }
-        return session::login(shared, false, &params);
+        return session::login(shared, false, true, &params);
     }
     if !takes_session {
         return Err(Failure::not_implemented(name));
@@ -133,7 +133,7 @@ fn handle(
             ))
         }
     };
-    let user = session::check(shared, &session_ref)?;
+    let user = session::check(shared, member, &session_ref)?;
     let args = params[1..].to_vec();
     if is_async {
         return tasks::spawn(shared, name, class, message, session_ref, user, args);
@@ -216,6 +216,7 @@ pub(crate) fn route(
             vm::power(st, vm_ref, op, user)?;
             Ok(Value::String(String::new()))
         }
+        ("task", "cancel") => tasks::cancel(st, arg_str(args, 0, "task")?),
         ("task", "destroy") => {
             let t = arg_str(args, 0, "self")?;
             st.remove("task", t)

@@ -12,6 +12,7 @@ use crate::control;
 use crate::dialect::Dialect;
 use crate::dispatch;
 use crate::faults::Fault;
+use crate::server::Listener;
 use crate::shared::Shared;
 
 const MAX_HEADER_LINE: usize = 16 * 1024;
@@ -257,15 +258,16 @@ fn page(status: u16, detail: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Serves requests on `s` until the peer closes, asks to close, or a fault closes it.
-pub(crate) fn serve<S: Read + Write>(s: S, shared: &Arc<Shared>, member: bool) {
+/// Serves requests on `s` until the peer closes, asks to close, a fault closes it, or its
+/// listener stops.
+pub(crate) fn serve<S: Read + Write>(s: S, shared: &Arc<Shared>, listener: &Listener) {
     let mut c = Conn {
         s,
         buf: Vec::with_capacity(16 * 1024),
         pos: 0,
     };
     loop {
-        if shared.stopping() {
+        if shared.stopping() || listener.stopped() {
             return;
         }
         let req = match read_request(&mut c) {
@@ -276,6 +278,11 @@ pub(crate) fn serve<S: Read + Write>(s: S, shared: &Arc<Shared>, member: bool) {
                 return;
             }
         };
+        if listener.stopped() {
+            return;
+        }
+        // Whether this host is a pool member is looked up per request: a failover promotes one.
+        let member = shared.is_member(&listener.host);
         let keep = match answer(&mut c.s, shared, member, &req) {
             Ok(keep) => keep,
             Err(_) => return,
@@ -317,6 +324,8 @@ fn answer<S: Write>(
         send(s, 405, "text/html", &page(405, why), req.close)?;
         return Ok(true);
     }
+    // Calls being answered, the reply delay included (the high-water mark is in the stats).
+    let _in_flight = shared.call_started();
     let (reply, content_type) = if json_path {
         match json_call(shared, member, &req.body) {
             Ok(reply) => (reply, "application/json"),

@@ -34,6 +34,7 @@ mod lifecycle;
 mod metrics;
 mod net;
 mod objects;
+mod pool;
 mod server;
 mod session;
 mod shared;
@@ -44,7 +45,7 @@ mod tls;
 mod vm;
 mod world;
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -132,6 +133,9 @@ pub struct Stats {
     pub calls: u64,
     pub logins: u64,
     pub logouts: u64,
+    /// The most calls answered at once (their reply delay included) since the start or
+    /// [`Running::reset_max_in_flight`].
+    pub max_in_flight: u64,
 }
 
 /// The simulator's entry point.
@@ -147,10 +151,7 @@ impl Simulator {
                 .map(|d| d.as_nanos() as u64)
                 .unwrap_or(0x5eed)
         });
-        let listener = TcpListener::bind(config.listen)?;
-        let addr = listener.local_addr()?;
         let mut st = state::State::new(config.dialect, seed);
-        st.coordinator_addr = addr.to_string();
         let hosts = match &config.state {
             Some(path) => {
                 inventory::load(&mut st, path)?;
@@ -161,14 +162,15 @@ impl Simulator {
                 config.hosts.max(1)
             }
         };
-        let mut members = Vec::new();
-        for _ in 1..hosts {
-            let l = TcpListener::bind(SocketAddr::new(addr.ip(), 0))?;
-            let a = l.local_addr()?;
-            members.push((l, a));
-        }
+        let (sockets, same_port) = pool::bind(config.listen, hosts - 1)?;
+        let addr = sockets[0].1;
+        st.coordinator_addr = addr.to_string();
+        let host_refs = pool::hosts_in_order(&st);
+        let addrs: Vec<SocketAddr> = sockets.iter().map(|(_, a)| *a).collect();
+        pool::set_addresses(&mut st, &host_refs, &addrs, same_port);
         let tls = if config.tls {
-            let t = tls::make(&addr.ip().to_string())?;
+            let names: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
+            let t = tls::make(&names)?;
             if let Some(path) = &config.cert_out {
                 std::fs::write(path, &t.pem)?;
             }
@@ -176,7 +178,6 @@ impl Simulator {
         } else {
             None
         };
-        // Host addresses: the listeners' IP; members in host order.
         st.events.clear();
         let shared = Arc::new(Shared::new(
             st,
@@ -192,27 +193,22 @@ impl Simulator {
             },
             faults::Faults::new(config.fault_delay.as_millis() as u64, config.drip_interval),
         ));
-        let conns = Arc::new(server::Conns::default());
         let tls_cfg = tls.as_ref().map(|t| Arc::clone(&t.config));
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let mut accept = vec![server::spawn(
-            listener,
-            Arc::clone(&shared),
-            false,
-            tls_cfg.clone(),
-            Arc::clone(&conns),
-        )?];
-        let mut member_addrs = Vec::new();
-        for (l, a) in members {
+        let mut listeners = Vec::new();
+        let mut accept = Vec::new();
+        for ((socket, a), host) in sockets.into_iter().zip(host_refs) {
+            let l = server::Listener::new(host, a);
             accept.push(server::spawn(
-                l,
+                socket,
                 Arc::clone(&shared),
-                true,
+                Arc::clone(&l),
                 tls_cfg.clone(),
-                Arc::clone(&conns),
             )?);
-            member_addrs.push(a);
+            listeners.push(l);
         }
+        shared.set_listeners(listeners);
+        let member_addrs = addrs[1..].to_vec();
         Ok(Running {
             addr,
             members: member_addrs,
@@ -220,7 +216,6 @@ impl Simulator {
             fingerprint: tls.as_ref().map(|t| t.fingerprint.clone()),
             cert_pem: tls.map(|t| t.pem),
             shared,
-            conns,
             accept,
         })
     }
@@ -234,7 +229,6 @@ pub struct Running {
     fingerprint: Option<String>,
     cert_pem: Option<String>,
     shared: Arc<Shared>,
-    conns: Arc<server::Conns>,
     accept: Vec<JoinHandle<()>>,
 }
 
@@ -292,7 +286,29 @@ impl Running {
             calls: s.calls,
             logins: s.logins,
             logouts: s.logouts,
+            max_in_flight: self.shared.max_in_flight(),
         }
+    }
+
+    /// Starts counting [`Stats::max_in_flight`] again from the calls in flight now.
+    pub fn reset_max_in_flight(&self) {
+        self.shared.reset_max_in_flight();
+    }
+
+    /// The URL of the pool coordinator now (after [`Running::failover`], the promoted member's).
+    pub fn coordinator_url(&self) -> String {
+        let addr = self.shared.lock().coordinator_addr.clone();
+        format!("{}://{}/", self.scheme, addr)
+    }
+
+    /// HA's failover: stops the coordinator (its port closes and its connections drop, calls in
+    /// flight included) and promotes host number `to` (1-based, in the order of
+    /// [`Running::url`] then [`Running::member_urls`]; `None`: the first live member). Returns
+    /// the new coordinator's URL. With a pool on `127.0.0.1`, each host listens on its own
+    /// loopback address on the same port, and `host.address` is that address.
+    pub fn failover(&self, to: Option<usize>) -> Result<String, String> {
+        let addr = pool::failover(&self.shared, to)?;
+        Ok(format!("{}://{}/", self.scheme, addr))
     }
 
     /// Arms `fault` for the next `count` XML-RPC replies (`u64::MAX`: until cleared); `None`
@@ -333,14 +349,18 @@ impl Running {
             return;
         }
         self.shared.stop();
-        server::wake(self.addr);
-        for a in &self.members {
-            server::wake(*a);
+        let listeners = self.shared.listeners();
+        for l in &listeners {
+            if !l.stopped() {
+                server::wake(l.addr);
+            }
         }
         for h in self.accept.drain(..) {
             let _ = h.join();
         }
-        self.conns.close_all();
+        for l in &listeners {
+            l.close_all();
+        }
     }
 }
 

@@ -13,10 +13,12 @@ use crate::state::{set_field, SessionMeta, State};
 /// xapi keeps at most this many sessions per user and originator (the oldest go first).
 const PER_ORIGINATOR: usize = 500;
 
-/// `session.login_with_password(uname, pwd[, version, originator])`.
+/// `session.login_with_password(uname, pwd[, version, originator])`; `local`: the session of
+/// `slave_local_login_with_password`, which a pool member serves itself.
 pub(crate) fn login(
     shared: &Arc<Shared>,
     member: bool,
+    local: bool,
     params: &[Value],
 ) -> Result<Value, Failure> {
     let dialect = shared.settings.dialect;
@@ -61,6 +63,7 @@ pub(crate) fn login(
             last_active: Instant::now(),
             registered: Vec::new(),
             next_seen: 0,
+            local,
         },
     );
     st.stats.logins += 1;
@@ -97,8 +100,9 @@ fn drop_session(st: &mut State, r: &str) {
     st.remove("session", r);
 }
 
-/// The user of a live session (refreshing its idle time), or `SESSION_INVALID`.
-pub(crate) fn check(shared: &Shared, r: &str) -> Result<String, Failure> {
+/// The user of a live session (refreshing its idle time), or `SESSION_INVALID`; on a pool
+/// `member`, a session that is not a local one is `HOST_IS_SLAVE` (xapi's `Session_check`).
+pub(crate) fn check(shared: &Shared, member: bool, r: &str) -> Result<String, Failure> {
     let timeout = shared.settings.session_timeout;
     let mut st = shared.lock();
     let Some(meta) = st.sessions.get_mut(r) else {
@@ -108,6 +112,10 @@ pub(crate) fn check(shared: &Shared, r: &str) -> Result<String, Failure> {
         drop_session(&mut st, r);
         st.log("session expired after being idle");
         return Err(Failure::new("SESSION_INVALID", &[r]));
+    }
+    if member && !meta.local {
+        let addr = st.coordinator_addr.clone();
+        return Err(Failure::new("HOST_IS_SLAVE", &[&addr]));
     }
     meta.last_active = Instant::now();
     Ok(meta.user.clone())

@@ -107,6 +107,8 @@ pub(crate) struct SessionMeta {
     /// Event classes registered with `event.register` and the last event id delivered by `next`.
     pub registered: Vec<String>,
     pub next_seen: u64,
+    /// From `slave_local_login_with_password`: a pool member serves it itself.
+    pub local: bool,
 }
 
 /// Counters for `GET /sim/stats`.

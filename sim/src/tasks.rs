@@ -1,5 +1,8 @@
 //! `Async.*`: a task record that is `pending` while a worker thread runs the call, then
 //! `success` (with `result`, an XML-RPC `<value>` fragment) or `failure` (with `error_info`).
+//! Every change (progress, status) is a `mod` event on the task. `task.cancel` of a pending task
+//! makes it `cancelling`, then `cancelled` without running the call; a task destroyed while
+//! pending does not run it either.
 
 use std::sync::Arc;
 
@@ -8,7 +11,7 @@ use xenapi::{DateTime, Value};
 
 use crate::dispatch::{self, Failure};
 use crate::shared::Shared;
-use crate::state::set_field;
+use crate::state::{set_field, str_field, State};
 
 pub(crate) fn spawn(
     shared: &Arc<Shared>,
@@ -53,12 +56,16 @@ pub(crate) fn spawn(
             // Pending for `task_delay`, half-way through it at the middle (an `event.from`
             // watcher sees the progress move), then the call runs.
             let half = shared2.settings.task_delay / 2;
-            std::thread::sleep(half);
+            if !pending_after(&shared2, &task2, half) {
+                return;
+            }
             shared2.lock().modify("task", &task2, |rec| {
                 set_field(rec, "progress", Value::Double(0.5));
             });
             shared2.notify();
-            std::thread::sleep(shared2.settings.task_delay - half);
+            if !pending_after(&shared2, &task2, shared2.settings.task_delay - half) {
+                return;
+            }
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 dispatch::route(&shared2, &class, &message, &session_ref, &user, &args)
             }))
@@ -81,6 +88,52 @@ pub(crate) fn spawn(
         );
     }
     Ok(Value::String(task))
+}
+
+/// Waits `d` (woken by changes); whether the task is still there and pending. A task being
+/// cancelled becomes `cancelled`.
+fn pending_after(shared: &Shared, task: &str, d: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + d;
+    let mut st = shared.lock();
+    loop {
+        let status = match st.get("task", task) {
+            None => return false,
+            Some(rec) => str_field(rec, "status").to_owned(),
+        };
+        if status == "cancelling" {
+            st.modify("task", task, |rec| {
+                set_field(rec, "status", Value::String("cancelled".to_owned()));
+                set_field(rec, "finished", Value::DateTime(DateTime::now()));
+                set_field(rec, "allowed_operations", Value::Array(Vec::new()));
+            });
+            drop(st);
+            shared.notify();
+            return false;
+        }
+        let now = std::time::Instant::now();
+        if now >= deadline || shared.stopping() {
+            return status == "pending";
+        }
+        st = shared.wait(st, deadline - now);
+    }
+}
+
+/// `task.cancel(task)`: a pending task becomes `cancelling` (its worker then ends it as
+/// `cancelled`); a task that is no longer pending cannot be cancelled.
+pub(crate) fn cancel(st: &mut State, task: &str) -> Result<Value, Failure> {
+    let rec = st
+        .get("task", task)
+        .ok_or_else(|| Failure::new("HANDLE_INVALID", &["task", task]))?;
+    if str_field(rec, "status") != "pending" {
+        return Err(Failure::new(
+            "OPERATION_NOT_ALLOWED",
+            &["the task is no longer pending and cannot be cancelled"],
+        ));
+    }
+    st.modify("task", task, |rec| {
+        set_field(rec, "status", Value::String("cancelling".to_owned()));
+    });
+    Ok(Value::String(String::new()))
 }
 
 fn finish(shared: &Shared, task: &str, result: Result<Value, Failure>) {

@@ -18,15 +18,18 @@ fn other(e: impl std::fmt::Display) -> io::Error {
     io::Error::other(e.to_string())
 }
 
-/// A certificate for `localhost`, `127.0.0.1`, `::1` and `extra_name` (the listen host).
-pub(crate) fn make(extra_name: &str) -> io::Result<Tls> {
+/// A certificate for `localhost`, `127.0.0.1`, `::1` and `extra_names` (the hosts' listen
+/// addresses).
+pub(crate) fn make(extra_names: &[String]) -> io::Result<Tls> {
     let mut names = vec![
         "localhost".to_owned(),
         "127.0.0.1".to_owned(),
         "::1".to_owned(),
     ];
-    if !extra_name.is_empty() && !names.iter().any(|n| n == extra_name) {
-        names.push(extra_name.to_owned());
+    for extra in extra_names {
+        if !extra.is_empty() && !names.iter().any(|n| n == extra) {
+            names.push(extra.clone());
+        }
     }
     let ck = rcgen::generate_simple_self_signed(names).map_err(other)?;
     let der: CertificateDer<'static> = ck.cert.der().clone();

@@ -16,6 +16,7 @@ mod replay;
 mod resolver;
 mod tls;
 
+use std::cell::Cell;
 use std::io::{self, BufReader};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -27,6 +28,24 @@ pub use replay::replay_reply;
 
 use crate::codec::{self, CodecError, Limits, Response};
 use crate::{Error, Options};
+
+thread_local! {
+    /// The error being mapped on this thread came from connecting (refused, unreachable, the
+    /// connect timeout, the name lookup): no byte of the request went out.
+    static CONNECT_FAILED: Cell<bool> = const { Cell::new(false) };
+    /// The last call on this thread failed without any attempt sending its request.
+    static LAST_UNSENT: Cell<bool> = const { Cell::new(false) };
+}
+
+fn connect_failed() {
+    CONNECT_FAILED.with(|c| c.set(true));
+}
+
+/// Whether the last call of this thread that failed did so before any attempt could send its
+/// request (every attempt failed to connect), so that the server cannot have carried it out.
+pub(crate) fn last_call_unsent() -> bool {
+    LAST_UNSENT.with(Cell::get)
+}
 
 /// Posts XML-RPC calls to one URL.
 pub(crate) struct Transport {
@@ -195,10 +214,14 @@ impl Transport {
         let total = deadline.unwrap_or(self.timeout);
         let start = Instant::now();
         probe::reset();
+        CONNECT_FAILED.with(|c| c.set(false));
+        LAST_UNSENT.with(|c| c.set(false));
         let e = match attempt(total, false) {
             Ok(v) => return Ok(v),
             Err(e) => e,
         };
+        let mut unsent = CONNECT_FAILED.with(|c| c.replace(false));
+        LAST_UNSENT.with(|c| c.set(unsent));
         let seen = probe::take();
         let broke = seen.broke
             && matches!(
@@ -215,6 +238,8 @@ impl Transport {
         probe::reset();
         let again = attempt(left, true);
         probe::take();
+        unsent &= CONNECT_FAILED.with(|c| c.replace(false));
+        LAST_UNSENT.with(|c| c.set(unsent && again.is_err()));
         again
     }
 
@@ -293,6 +318,7 @@ impl Transport {
             .get_ref()
             .and_then(|i| i.downcast_ref::<connector::UnixConnectError>())
         {
+            connect_failed();
             return Error::Connect {
                 url,
                 message: u.to_string(),
@@ -303,14 +329,20 @@ impl Transport {
                 url,
                 message: self.deadline_message(deadline),
             },
-            io::ErrorKind::ConnectionRefused => Error::Connect {
-                url,
-                message: "connection refused: nothing listens at that address and port".into(),
-            },
-            io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => Error::Connect {
-                url,
-                message: format!("the host is unreachable ({e})"),
-            },
+            io::ErrorKind::ConnectionRefused => {
+                connect_failed();
+                Error::Connect {
+                    url,
+                    message: "connection refused: nothing listens at that address and port".into(),
+                }
+            }
+            io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => {
+                connect_failed();
+                Error::Connect {
+                    url,
+                    message: format!("the host is unreachable ({e})"),
+                }
+            }
             _ => Error::Connect {
                 url,
                 message: match stage {
@@ -336,29 +368,41 @@ impl Transport {
         use ureq::Timeout as T;
         let url = self.url.clone();
         match e {
-            ureq::Error::Timeout(T::Connect) => Error::Timeout {
-                url,
-                message: format!(
-                    "could not connect within the connect timeout of {}",
-                    seconds(self.connect_timeout.min(deadline))
-                ),
-            },
-            ureq::Error::Timeout(T::Resolve) => Error::Timeout {
-                url,
-                message: "the host name lookup did not finish in time".into(),
-            },
+            ureq::Error::Timeout(T::Connect) => {
+                connect_failed();
+                Error::Timeout {
+                    url,
+                    message: format!(
+                        "could not connect within the connect timeout of {}",
+                        seconds(self.connect_timeout.min(deadline))
+                    ),
+                }
+            }
+            ureq::Error::Timeout(T::Resolve) => {
+                connect_failed();
+                Error::Timeout {
+                    url,
+                    message: "the host name lookup did not finish in time".into(),
+                }
+            }
             ureq::Error::Timeout(_) => Error::Timeout {
                 url,
                 message: self.deadline_message(deadline),
             },
-            ureq::Error::HostNotFound => Error::Connect {
-                url,
-                message: "host name not found".into(),
-            },
-            ureq::Error::ConnectionFailed => Error::Connect {
-                url,
-                message: "connection failed".into(),
-            },
+            ureq::Error::HostNotFound => {
+                connect_failed();
+                Error::Connect {
+                    url,
+                    message: "host name not found".into(),
+                }
+            }
+            ureq::Error::ConnectionFailed => {
+                connect_failed();
+                Error::Connect {
+                    url,
+                    message: "connection failed".into(),
+                }
+            }
             ureq::Error::Io(io) => self.map_io(io, deadline, stage),
             ureq::Error::Tls(m) => Error::Tls {
                 url,

@@ -31,7 +31,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.auth.get_group_membership</c> (libxenapi <c>xenapi_async_auth_get_group_membership</c>): <c>get_group_membership</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.auth.get_group_membership</c> (libxenapi <c>xenapi_async_auth_get_group_membership</c>): <c>get_group_membership</c> as a server task. Wait for its typed result with <c>async_get_group_membership_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_subject_identifier"><c>subject_identifier</c>: string.</param>
         /// <returns>The task; its result is the message's (string set).</returns>
@@ -42,6 +42,32 @@ namespace XenAPI
             int status = Native.xenapi_async_auth_get_group_membership(Session.NativeOf(session), Utf8.Z(_subject_identifier ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.auth.get_group_membership</c> (what <c>async_get_group_membership</c> returned; libxenapi <c>xenapi_async_auth_get_group_membership_wait</c>) and returns its result as <c>get_group_membership</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string[] async_get_group_membership_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_auth_get_group_membership_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_string(result);
+            }
+            finally
+            {
+                Native.xenapi_string_list_free(result);
+            }
         }
 
         /// <summary><c>auth.get_subject_information_from_identifier</c> (libxenapi <c>xenapi_auth_get_subject_information_from_identifier</c>).</summary>
@@ -64,7 +90,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.auth.get_subject_information_from_identifier</c> (libxenapi <c>xenapi_async_auth_get_subject_information_from_identifier</c>): <c>get_subject_information_from_identifier</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.auth.get_subject_information_from_identifier</c> (libxenapi <c>xenapi_async_auth_get_subject_information_from_identifier</c>): <c>get_subject_information_from_identifier</c> as a server task. Wait for its typed result with <c>async_get_subject_information_from_identifier_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_subject_identifier"><c>subject_identifier</c>: string.</param>
         /// <returns>The task; its result is the message's ((string -&gt; string) map).</returns>
@@ -75,6 +101,32 @@ namespace XenAPI
             int status = Native.xenapi_async_auth_get_subject_information_from_identifier(Session.NativeOf(session), Utf8.Z(_subject_identifier ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.auth.get_subject_information_from_identifier</c> (what <c>async_get_subject_information_from_identifier</c> returned; libxenapi <c>xenapi_async_auth_get_subject_information_from_identifier_wait</c>) and returns its result as <c>get_subject_information_from_identifier</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>(string -&gt; string) map.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static Dictionary<string, string> async_get_subject_information_from_identifier_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_auth_get_subject_information_from_identifier_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_map_string_to_string_end(result);
+            }
+            finally
+            {
+                Native.xenapi_string_map_free(result);
+            }
         }
 
         /// <summary><c>auth.get_subject_identifier</c> (libxenapi <c>xenapi_auth_get_subject_identifier</c>).</summary>
@@ -90,7 +142,7 @@ namespace XenAPI
             return Conv.TakeStr(result);
         }
 
-        /// <summary><c>Async.auth.get_subject_identifier</c> (libxenapi <c>xenapi_async_auth_get_subject_identifier</c>): <c>get_subject_identifier</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.auth.get_subject_identifier</c> (libxenapi <c>xenapi_async_auth_get_subject_identifier</c>): <c>get_subject_identifier</c> as a server task. Wait for its typed result with <c>async_get_subject_identifier_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_subject_name"><c>subject_name</c>: string.</param>
         /// <returns>The task; its result is the message's (string).</returns>
@@ -101,6 +153,25 @@ namespace XenAPI
             int status = Native.xenapi_async_auth_get_subject_identifier(Session.NativeOf(session), Utf8.Z(_subject_name ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.auth.get_subject_identifier</c> (what <c>async_get_subject_identifier</c> returned; libxenapi <c>xenapi_async_auth_get_subject_identifier_wait</c>) and returns its result as <c>get_subject_identifier</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string async_get_subject_identifier_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_auth_get_subject_identifier_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return Conv.TakeStr(result);
         }
 
     }

@@ -387,7 +387,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.Cluster.pool_resync</c> (libxenapi <c>xenapi_async_cluster_pool_resync</c>): <c>pool_resync</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.Cluster.pool_resync</c> (libxenapi <c>xenapi_async_cluster_pool_resync</c>): <c>pool_resync</c> as a server task. Wait for its typed result with <c>async_pool_resync_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_cluster"><c>self</c>: Cluster ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -398,6 +398,22 @@ namespace XenAPI
             int status = Native.xenapi_async_cluster_pool_resync(Session.NativeOf(session), Utf8.Z(_cluster ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.Cluster.pool_resync</c> (what <c>async_pool_resync</c> returned; libxenapi <c>xenapi_async_cluster_pool_resync_wait</c>) and returns its result as <c>pool_resync</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_pool_resync_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_cluster_pool_resync_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>Cluster.pool_destroy</c> (libxenapi <c>xenapi_cluster_pool_destroy</c>).</summary>
@@ -411,7 +427,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.Cluster.pool_destroy</c> (libxenapi <c>xenapi_async_cluster_pool_destroy</c>): <c>pool_destroy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.Cluster.pool_destroy</c> (libxenapi <c>xenapi_async_cluster_pool_destroy</c>): <c>pool_destroy</c> as a server task. Wait for its typed result with <c>async_pool_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_cluster"><c>self</c>: Cluster ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -422,6 +438,22 @@ namespace XenAPI
             int status = Native.xenapi_async_cluster_pool_destroy(Session.NativeOf(session), Utf8.Z(_cluster ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.Cluster.pool_destroy</c> (what <c>async_pool_destroy</c> returned; libxenapi <c>xenapi_async_cluster_pool_destroy_wait</c>) and returns its result as <c>pool_destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_pool_destroy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_cluster_pool_destroy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>Cluster.pool_force_destroy</c> (libxenapi <c>xenapi_cluster_pool_force_destroy</c>).</summary>
@@ -435,7 +467,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.Cluster.pool_force_destroy</c> (libxenapi <c>xenapi_async_cluster_pool_force_destroy</c>): <c>pool_force_destroy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.Cluster.pool_force_destroy</c> (libxenapi <c>xenapi_async_cluster_pool_force_destroy</c>): <c>pool_force_destroy</c> as a server task. Wait for its typed result with <c>async_pool_force_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_cluster"><c>self</c>: Cluster ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -446,6 +478,22 @@ namespace XenAPI
             int status = Native.xenapi_async_cluster_pool_force_destroy(Session.NativeOf(session), Utf8.Z(_cluster ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.Cluster.pool_force_destroy</c> (what <c>async_pool_force_destroy</c> returned; libxenapi <c>xenapi_async_cluster_pool_force_destroy_wait</c>) and returns its result as <c>pool_force_destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_pool_force_destroy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_cluster_pool_force_destroy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>Cluster.pool_create</c> (libxenapi <c>xenapi_cluster_pool_create</c>).</summary>
@@ -464,7 +512,7 @@ namespace XenAPI
             return XenRef<Cluster>.Create(Conv.TakeStr(result));
         }
 
-        /// <summary><c>Async.Cluster.pool_create</c> (libxenapi <c>xenapi_async_cluster_pool_create</c>): <c>pool_create</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.Cluster.pool_create</c> (libxenapi <c>xenapi_async_cluster_pool_create</c>): <c>pool_create</c> as a server task. Wait for its typed result with <c>async_pool_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_network"><c>network</c>: network ref.</param>
         /// <param name="_cluster_stack"><c>cluster_stack</c>: string.</param>
@@ -480,6 +528,25 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.Cluster.pool_create</c> (what <c>async_pool_create</c> returned; libxenapi <c>xenapi_async_cluster_pool_create_wait</c>) and returns its result as <c>pool_create</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>Cluster ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<Cluster> async_pool_create_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_cluster_pool_create_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<Cluster>.Create(Conv.TakeStr(result));
+        }
+
         /// <summary><c>Cluster.get_network</c> (libxenapi <c>xenapi_cluster_get_network</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_cluster"><c>self</c>: Cluster ref.</param>
@@ -493,7 +560,7 @@ namespace XenAPI
             return XenRef<Network>.Create(Conv.TakeStr(result));
         }
 
-        /// <summary><c>Async.Cluster.get_network</c> (libxenapi <c>xenapi_async_cluster_get_network</c>): <c>get_network</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.Cluster.get_network</c> (libxenapi <c>xenapi_async_cluster_get_network</c>): <c>get_network</c> as a server task. Wait for its typed result with <c>async_get_network_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_cluster"><c>self</c>: Cluster ref.</param>
         /// <returns>The task; its result is the message's (network ref).</returns>
@@ -504,6 +571,25 @@ namespace XenAPI
             int status = Native.xenapi_async_cluster_get_network(Session.NativeOf(session), Utf8.Z(_cluster ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.Cluster.get_network</c> (what <c>async_get_network</c> returned; libxenapi <c>xenapi_async_cluster_get_network_wait</c>) and returns its result as <c>get_network</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>network ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<Network> async_get_network_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_cluster_get_network_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<Network>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>Cluster.destroy</c> (libxenapi <c>xenapi_cluster_destroy</c>).</summary>
@@ -517,7 +603,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.Cluster.destroy</c> (libxenapi <c>xenapi_async_cluster_destroy</c>): <c>destroy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.Cluster.destroy</c> (libxenapi <c>xenapi_async_cluster_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_cluster"><c>self</c>: Cluster ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -528,6 +614,22 @@ namespace XenAPI
             int status = Native.xenapi_async_cluster_destroy(Session.NativeOf(session), Utf8.Z(_cluster ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.Cluster.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_cluster_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_destroy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_cluster_destroy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>Cluster.create</c> (libxenapi <c>xenapi_cluster_create</c>).</summary>
@@ -547,7 +649,7 @@ namespace XenAPI
             return XenRef<Cluster>.Create(Conv.TakeStr(result));
         }
 
-        /// <summary><c>Async.Cluster.create</c> (libxenapi <c>xenapi_async_cluster_create</c>): <c>create</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.Cluster.create</c> (libxenapi <c>xenapi_async_cluster_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pif"><c>PIF</c>: PIF ref.</param>
         /// <param name="_cluster_stack"><c>cluster_stack</c>: string.</param>
@@ -562,6 +664,25 @@ namespace XenAPI
             int status = Native.xenapi_async_cluster_create(Session.NativeOf(session), Utf8.Z(_pif ?? ""), Utf8.Z(_cluster_stack ?? ""), (_pool_auto_join ? (byte)1 : (byte)0), _token_timeout, _token_timeout_coefficient, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.Cluster.create</c> (what <c>async_create</c> returned; libxenapi <c>xenapi_async_cluster_create_wait</c>) and returns its result as <c>create</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>Cluster ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<Cluster> async_create_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_cluster_create_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<Cluster>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>Cluster.remove_from_other_config</c> (libxenapi <c>xenapi_cluster_remove_from_other_config</c>).</summary>

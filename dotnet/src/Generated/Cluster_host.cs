@@ -311,7 +311,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.Cluster_host.disable</c> (libxenapi <c>xenapi_async_cluster_host_disable</c>): <c>disable</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.Cluster_host.disable</c> (libxenapi <c>xenapi_async_cluster_host_disable</c>): <c>disable</c> as a server task. Wait for its typed result with <c>async_disable_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_cluster_host"><c>self</c>: Cluster_host ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -322,6 +322,22 @@ namespace XenAPI
             int status = Native.xenapi_async_cluster_host_disable(Session.NativeOf(session), Utf8.Z(_cluster_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.Cluster_host.disable</c> (what <c>async_disable</c> returned; libxenapi <c>xenapi_async_cluster_host_disable_wait</c>) and returns its result as <c>disable</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_disable_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_cluster_host_disable_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>Cluster_host.force_destroy</c> (libxenapi <c>xenapi_cluster_host_force_destroy</c>).</summary>
@@ -335,7 +351,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.Cluster_host.force_destroy</c> (libxenapi <c>xenapi_async_cluster_host_force_destroy</c>): <c>force_destroy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.Cluster_host.force_destroy</c> (libxenapi <c>xenapi_async_cluster_host_force_destroy</c>): <c>force_destroy</c> as a server task. Wait for its typed result with <c>async_force_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_cluster_host"><c>self</c>: Cluster_host ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -346,6 +362,22 @@ namespace XenAPI
             int status = Native.xenapi_async_cluster_host_force_destroy(Session.NativeOf(session), Utf8.Z(_cluster_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.Cluster_host.force_destroy</c> (what <c>async_force_destroy</c> returned; libxenapi <c>xenapi_async_cluster_host_force_destroy_wait</c>) and returns its result as <c>force_destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_force_destroy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_cluster_host_force_destroy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>Cluster_host.enable</c> (libxenapi <c>xenapi_cluster_host_enable</c>).</summary>
@@ -359,7 +391,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.Cluster_host.enable</c> (libxenapi <c>xenapi_async_cluster_host_enable</c>): <c>enable</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.Cluster_host.enable</c> (libxenapi <c>xenapi_async_cluster_host_enable</c>): <c>enable</c> as a server task. Wait for its typed result with <c>async_enable_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_cluster_host"><c>self</c>: Cluster_host ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -370,6 +402,22 @@ namespace XenAPI
             int status = Native.xenapi_async_cluster_host_enable(Session.NativeOf(session), Utf8.Z(_cluster_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.Cluster_host.enable</c> (what <c>async_enable</c> returned; libxenapi <c>xenapi_async_cluster_host_enable_wait</c>) and returns its result as <c>enable</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_enable_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_cluster_host_enable_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>Cluster_host.destroy</c> (libxenapi <c>xenapi_cluster_host_destroy</c>).</summary>
@@ -383,7 +431,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.Cluster_host.destroy</c> (libxenapi <c>xenapi_async_cluster_host_destroy</c>): <c>destroy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.Cluster_host.destroy</c> (libxenapi <c>xenapi_async_cluster_host_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_cluster_host"><c>self</c>: Cluster_host ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -394,6 +442,22 @@ namespace XenAPI
             int status = Native.xenapi_async_cluster_host_destroy(Session.NativeOf(session), Utf8.Z(_cluster_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.Cluster_host.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_cluster_host_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_destroy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_cluster_host_destroy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>Cluster_host.create</c> (libxenapi <c>xenapi_cluster_host_create</c>).</summary>
@@ -411,7 +475,7 @@ namespace XenAPI
             return XenRef<Cluster_host>.Create(Conv.TakeStr(result));
         }
 
-        /// <summary><c>Async.Cluster_host.create</c> (libxenapi <c>xenapi_async_cluster_host_create</c>): <c>create</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.Cluster_host.create</c> (libxenapi <c>xenapi_async_cluster_host_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_cluster"><c>cluster</c>: Cluster ref.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
@@ -424,6 +488,25 @@ namespace XenAPI
             int status = Native.xenapi_async_cluster_host_create(Session.NativeOf(session), Utf8.Z(_cluster ?? ""), Utf8.Z(_host ?? ""), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.Cluster_host.create</c> (what <c>async_create</c> returned; libxenapi <c>xenapi_async_cluster_host_create_wait</c>) and returns its result as <c>create</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>Cluster_host ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<Cluster_host> async_create_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_cluster_host_create_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<Cluster_host>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>Cluster_host.get_other_config</c> (libxenapi <c>xenapi_cluster_host_get_other_config</c>).</summary>

@@ -202,7 +202,7 @@ namespace XenAPI
             return Conv.TakeStr(result);
         }
 
-        /// <summary><c>Async.event.inject</c> (libxenapi <c>xenapi_async_event_inject</c>): <c>inject</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.event.inject</c> (libxenapi <c>xenapi_async_event_inject</c>): <c>inject</c> as a server task. Wait for its typed result with <c>async_inject_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_class"><c>class</c>: string.</param>
         /// <param name="_ref"><c>ref</c>: string.</param>
@@ -214,6 +214,25 @@ namespace XenAPI
             int status = Native.xenapi_async_event_inject(Session.NativeOf(session), Utf8.Z(_class ?? ""), Utf8.Z(_ref ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.event.inject</c> (what <c>async_inject</c> returned; libxenapi <c>xenapi_async_event_inject_wait</c>) and returns its result as <c>inject</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string async_inject_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_event_inject_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return Conv.TakeStr(result);
         }
 
         /// <summary><c>event.get_current_id</c> (libxenapi <c>xenapi_event_get_current_id</c>).</summary>
@@ -228,7 +247,7 @@ namespace XenAPI
             return result;
         }
 
-        /// <summary><c>Async.event.get_current_id</c> (libxenapi <c>xenapi_async_event_get_current_id</c>): <c>get_current_id</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.event.get_current_id</c> (libxenapi <c>xenapi_async_event_get_current_id</c>): <c>get_current_id</c> as a server task. Wait for its typed result with <c>async_get_current_id_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <returns>The task; its result is the message's (int).</returns>
         /// <exception cref="Failure">The server refused.</exception>
@@ -238,6 +257,25 @@ namespace XenAPI
             int status = Native.xenapi_async_event_get_current_id(Session.NativeOf(session), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.event.get_current_id</c> (what <c>async_get_current_id</c> returned; libxenapi <c>xenapi_async_event_get_current_id_wait</c>) and returns its result as <c>get_current_id</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>int.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static long async_get_current_id_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            long result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_event_get_current_id_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return result;
         }
 
         /// <summary><c>event.from</c> (libxenapi <c>xenapi_event_from</c>).</summary>
@@ -270,7 +308,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.event.from</c> (libxenapi <c>xenapi_async_event_from</c>): <c>from</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.event.from</c> (libxenapi <c>xenapi_async_event_from</c>): <c>from</c> as a server task. Wait for its typed result with <c>async_from_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_classes"><c>classes</c>: string set.</param>
         /// <param name="_token"><c>token</c>: string.</param>
@@ -293,6 +331,32 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.event.from</c> (what <c>async_from</c> returned; libxenapi <c>xenapi_async_event_from_wait</c>) and returns its result as <c>from</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>an event batch.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static EventBatch async_from_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_event_from_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_record_event_batch(result);
+            }
+            finally
+            {
+                Native.xenapi_event_batch_free(result);
+            }
+        }
+
         /// <summary><c>event.next</c> (libxenapi <c>xenapi_event_next</c>). Deprecated since boston.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <returns>event record set.</returns>
@@ -312,7 +376,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.event.next</c> (libxenapi <c>xenapi_async_event_next</c>): <c>next</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since boston.</summary>
+        /// <summary><c>Async.event.next</c> (libxenapi <c>xenapi_async_event_next</c>): <c>next</c> as a server task. Wait for its typed result with <c>async_next_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since boston.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <returns>The task; its result is the message's (event record set).</returns>
         /// <exception cref="Failure">The server refused; the datamodel lists SESSION_NOT_REGISTERED (handle), EVENTS_LOST.</exception>
@@ -322,6 +386,32 @@ namespace XenAPI
             int status = Native.xenapi_async_event_next(Session.NativeOf(session), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.event.next</c> (what <c>async_next</c> returned; libxenapi <c>xenapi_async_event_next_wait</c>) and returns its result as <c>next</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>event record set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static List<Event> async_next_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_event_next_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_record_event(result);
+            }
+            finally
+            {
+                Native.xenapi_event_record_list_free(result);
+            }
         }
 
         /// <summary><c>event.unregister</c> (libxenapi <c>xenapi_event_unregister</c>). Deprecated since boston.</summary>
@@ -343,7 +433,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.event.unregister</c> (libxenapi <c>xenapi_async_event_unregister</c>): <c>unregister</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since boston.</summary>
+        /// <summary><c>Async.event.unregister</c> (libxenapi <c>xenapi_async_event_unregister</c>): <c>unregister</c> as a server task. Wait for its typed result with <c>async_unregister_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since boston.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_classes"><c>classes</c>: string set.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -362,6 +452,22 @@ namespace XenAPI
             {
                 Native.xenapi_string_list_free(h0);
             }
+        }
+
+        /// <summary>Waits for the task of <c>Async.event.unregister</c> (what <c>async_unregister</c> returned; libxenapi <c>xenapi_async_event_unregister_wait</c>) and returns its result as <c>unregister</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_unregister_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_event_unregister_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>event.register</c> (libxenapi <c>xenapi_event_register</c>). Deprecated since boston.</summary>
@@ -383,7 +489,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.event.register</c> (libxenapi <c>xenapi_async_event_register</c>): <c>register</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since boston.</summary>
+        /// <summary><c>Async.event.register</c> (libxenapi <c>xenapi_async_event_register</c>): <c>register</c> as a server task. Wait for its typed result with <c>async_register_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since boston.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_classes"><c>classes</c>: string set.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -402,6 +508,22 @@ namespace XenAPI
             {
                 Native.xenapi_string_list_free(h0);
             }
+        }
+
+        /// <summary>Waits for the task of <c>Async.event.register</c> (what <c>async_register</c> returned; libxenapi <c>xenapi_async_event_register_wait</c>) and returns its result as <c>register</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_register_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_event_register_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
     }

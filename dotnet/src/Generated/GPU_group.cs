@@ -299,7 +299,7 @@ namespace XenAPI
             return result;
         }
 
-        /// <summary><c>Async.GPU_group.get_remaining_capacity</c> (libxenapi <c>xenapi_async_gpu_group_get_remaining_capacity</c>): <c>get_remaining_capacity</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.GPU_group.get_remaining_capacity</c> (libxenapi <c>xenapi_async_gpu_group_get_remaining_capacity</c>): <c>get_remaining_capacity</c> as a server task. Wait for its typed result with <c>async_get_remaining_capacity_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_gpu_group"><c>self</c>: GPU_group ref.</param>
         /// <param name="_vgpu_type"><c>vgpu_type</c>: VGPU_type ref.</param>
@@ -313,6 +313,25 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.GPU_group.get_remaining_capacity</c> (what <c>async_get_remaining_capacity</c> returned; libxenapi <c>xenapi_async_gpu_group_get_remaining_capacity_wait</c>) and returns its result as <c>get_remaining_capacity</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>int.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static long async_get_remaining_capacity_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            long result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_gpu_group_get_remaining_capacity_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return result;
+        }
+
         /// <summary><c>GPU_group.destroy</c> (libxenapi <c>xenapi_gpu_group_destroy</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_gpu_group"><c>self</c>: GPU_group ref.</param>
@@ -324,7 +343,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.GPU_group.destroy</c> (libxenapi <c>xenapi_async_gpu_group_destroy</c>): <c>destroy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.GPU_group.destroy</c> (libxenapi <c>xenapi_async_gpu_group_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_gpu_group"><c>self</c>: GPU_group ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -335,6 +354,22 @@ namespace XenAPI
             int status = Native.xenapi_async_gpu_group_destroy(Session.NativeOf(session), Utf8.Z(_gpu_group ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.GPU_group.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_gpu_group_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_destroy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_gpu_group_destroy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>GPU_group.create</c> (libxenapi <c>xenapi_gpu_group_create</c>).</summary>
@@ -360,7 +395,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.GPU_group.create</c> (libxenapi <c>xenapi_async_gpu_group_create</c>): <c>create</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.GPU_group.create</c> (libxenapi <c>xenapi_async_gpu_group_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_name_label"><c>name_label</c>: string.</param>
         /// <param name="_name_description"><c>name_description</c>: string.</param>
@@ -381,6 +416,25 @@ namespace XenAPI
             {
                 Native.xenapi_string_map_free(h2);
             }
+        }
+
+        /// <summary>Waits for the task of <c>Async.GPU_group.create</c> (what <c>async_create</c> returned; libxenapi <c>xenapi_async_gpu_group_create_wait</c>) and returns its result as <c>create</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>GPU_group ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<GPU_group> async_create_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_gpu_group_create_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<GPU_group>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>GPU_group.set_allocation_algorithm</c> (libxenapi <c>xenapi_gpu_group_set_allocation_algorithm</c>).</summary>

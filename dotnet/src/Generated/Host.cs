@@ -1421,7 +1421,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.emergency_clear_mandatory_guidance</c> (libxenapi <c>xenapi_async_host_emergency_clear_mandatory_guidance</c>): <c>emergency_clear_mandatory_guidance</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 24.10.0: may change.</summary>
+        /// <summary><c>Async.host.emergency_clear_mandatory_guidance</c> (libxenapi <c>xenapi_async_host_emergency_clear_mandatory_guidance</c>): <c>emergency_clear_mandatory_guidance</c> as a server task. Wait for its typed result with <c>async_emergency_clear_mandatory_guidance_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 24.10.0: may change.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <returns>The task; its result is the message's (void).</returns>
         /// <exception cref="Failure">The server refused.</exception>
@@ -1431,6 +1431,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_emergency_clear_mandatory_guidance(Session.NativeOf(session), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.emergency_clear_mandatory_guidance</c> (what <c>async_emergency_clear_mandatory_guidance</c> returned; libxenapi <c>xenapi_async_host_emergency_clear_mandatory_guidance_wait</c>) and returns its result as <c>emergency_clear_mandatory_guidance</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_emergency_clear_mandatory_guidance_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_emergency_clear_mandatory_guidance_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.apply_recommended_guidances</c> (libxenapi <c>xenapi_host_apply_recommended_guidances</c>). Removed in 23.25.0: only older servers have it.</summary>
@@ -1444,7 +1460,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.apply_recommended_guidances</c> (libxenapi <c>xenapi_async_host_apply_recommended_guidances</c>): <c>apply_recommended_guidances</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in 23.25.0: only older servers have it.</summary>
+        /// <summary><c>Async.host.apply_recommended_guidances</c> (libxenapi <c>xenapi_async_host_apply_recommended_guidances</c>): <c>apply_recommended_guidances</c> as a server task. Wait for its typed result with <c>async_apply_recommended_guidances_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in 23.25.0: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>self</c>: host ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -1455,6 +1471,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_apply_recommended_guidances(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.apply_recommended_guidances</c> (what <c>async_apply_recommended_guidances</c> returned; libxenapi <c>xenapi_async_host_apply_recommended_guidances_wait</c>) and returns its result as <c>apply_recommended_guidances</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_apply_recommended_guidances_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_apply_recommended_guidances_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.set_https_only</c> (libxenapi <c>xenapi_host_set_https_only</c>). Prototype since 22.27.0: may change.</summary>
@@ -1469,7 +1501,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.set_https_only</c> (libxenapi <c>xenapi_async_host_set_https_only</c>): <c>set_https_only</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 22.27.0: may change.</summary>
+        /// <summary><c>Async.host.set_https_only</c> (libxenapi <c>xenapi_async_host_set_https_only</c>): <c>set_https_only</c> as a server task. Wait for its typed result with <c>async_set_https_only_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 22.27.0: may change.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>self</c>: host ref.</param>
         /// <param name="_value"><c>value</c>: bool.</param>
@@ -1481,6 +1513,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_set_https_only(Session.NativeOf(session), Utf8.Z(_host ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.set_https_only</c> (what <c>async_set_https_only</c> returned; libxenapi <c>xenapi_async_host_set_https_only_wait</c>) and returns its result as <c>set_https_only</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_https_only_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_set_https_only_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.apply_updates</c> (libxenapi <c>xenapi_host_apply_updates</c>).</summary>
@@ -1504,7 +1552,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.host.apply_updates</c> (libxenapi <c>xenapi_async_host_apply_updates</c>): <c>apply_updates</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.apply_updates</c> (libxenapi <c>xenapi_async_host_apply_updates</c>): <c>apply_updates</c> as a server task. Wait for its typed result with <c>async_apply_updates_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>self</c>: host ref.</param>
         /// <param name="_hash"><c>hash</c>: string.</param>
@@ -1518,6 +1566,32 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.host.apply_updates</c> (what <c>async_apply_updates</c> returned; libxenapi <c>xenapi_async_host_apply_updates_wait</c>) and returns its result as <c>apply_updates</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string set set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string[][] async_apply_updates_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_apply_updates_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_set_string(result);
+            }
+            finally
+            {
+                Native.xenapi_string_list_list_free(result);
+            }
+        }
+
         /// <summary><c>host.emergency_reenable_tls_verification</c> (libxenapi <c>xenapi_host_emergency_reenable_tls_verification</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <exception cref="Failure">The server refused.</exception>
@@ -1528,7 +1602,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.emergency_reenable_tls_verification</c> (libxenapi <c>xenapi_async_host_emergency_reenable_tls_verification</c>): <c>emergency_reenable_tls_verification</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.emergency_reenable_tls_verification</c> (libxenapi <c>xenapi_async_host_emergency_reenable_tls_verification</c>): <c>emergency_reenable_tls_verification</c> as a server task. Wait for its typed result with <c>async_emergency_reenable_tls_verification_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <returns>The task; its result is the message's (void).</returns>
         /// <exception cref="Failure">The server refused.</exception>
@@ -1538,6 +1612,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_emergency_reenable_tls_verification(Session.NativeOf(session), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.emergency_reenable_tls_verification</c> (what <c>async_emergency_reenable_tls_verification</c> returned; libxenapi <c>xenapi_async_host_emergency_reenable_tls_verification_wait</c>) and returns its result as <c>emergency_reenable_tls_verification</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_emergency_reenable_tls_verification_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_emergency_reenable_tls_verification_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.emergency_disable_tls_verification</c> (libxenapi <c>xenapi_host_emergency_disable_tls_verification</c>).</summary>
@@ -1550,7 +1640,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.emergency_disable_tls_verification</c> (libxenapi <c>xenapi_async_host_emergency_disable_tls_verification</c>): <c>emergency_disable_tls_verification</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.emergency_disable_tls_verification</c> (libxenapi <c>xenapi_async_host_emergency_disable_tls_verification</c>): <c>emergency_disable_tls_verification</c> as a server task. Wait for its typed result with <c>async_emergency_disable_tls_verification_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <returns>The task; its result is the message's (void).</returns>
         /// <exception cref="Failure">The server refused.</exception>
@@ -1560,6 +1650,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_emergency_disable_tls_verification(Session.NativeOf(session), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.emergency_disable_tls_verification</c> (what <c>async_emergency_disable_tls_verification</c> returned; libxenapi <c>xenapi_async_host_emergency_disable_tls_verification_wait</c>) and returns its result as <c>emergency_disable_tls_verification</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_emergency_disable_tls_verification_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_emergency_disable_tls_verification_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.set_numa_affinity_policy</c> (libxenapi <c>xenapi_host_set_numa_affinity_policy</c>). Prototype since 24.0.0: may change.</summary>
@@ -1574,7 +1680,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.set_numa_affinity_policy</c> (libxenapi <c>xenapi_async_host_set_numa_affinity_policy</c>): <c>set_numa_affinity_policy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 24.0.0: may change.</summary>
+        /// <summary><c>Async.host.set_numa_affinity_policy</c> (libxenapi <c>xenapi_async_host_set_numa_affinity_policy</c>): <c>set_numa_affinity_policy</c> as a server task. Wait for its typed result with <c>async_set_numa_affinity_policy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 24.0.0: may change.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>self</c>: host ref.</param>
         /// <param name="_value"><c>value</c>: enum host_numa_affinity_policy.</param>
@@ -1586,6 +1692,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_set_numa_affinity_policy(Session.NativeOf(session), Utf8.Z(_host ?? ""), host_numa_affinity_policy_helper.ToNative(_value), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.set_numa_affinity_policy</c> (what <c>async_set_numa_affinity_policy</c> returned; libxenapi <c>xenapi_async_host_set_numa_affinity_policy_wait</c>) and returns its result as <c>set_numa_affinity_policy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_numa_affinity_policy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_set_numa_affinity_policy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.get_sched_gran</c> (libxenapi <c>xenapi_host_get_sched_gran</c>).</summary>
@@ -1601,7 +1723,7 @@ namespace XenAPI
             return host_sched_gran_helper.FromNative(result);
         }
 
-        /// <summary><c>Async.host.get_sched_gran</c> (libxenapi <c>xenapi_async_host_get_sched_gran</c>): <c>get_sched_gran</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.get_sched_gran</c> (libxenapi <c>xenapi_async_host_get_sched_gran</c>): <c>get_sched_gran</c> as a server task. Wait for its typed result with <c>async_get_sched_gran_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>self</c>: host ref.</param>
         /// <returns>The task; its result is the message's (enum host_sched_gran).</returns>
@@ -1612,6 +1734,25 @@ namespace XenAPI
             int status = Native.xenapi_async_host_get_sched_gran(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.get_sched_gran</c> (what <c>async_get_sched_gran</c> returned; libxenapi <c>xenapi_async_host_get_sched_gran_wait</c>) and returns its result as <c>get_sched_gran</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>enum host_sched_gran.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static host_sched_gran async_get_sched_gran_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            int result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_get_sched_gran_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return host_sched_gran_helper.FromNative(result);
         }
 
         /// <summary><c>host.set_sched_gran</c> (libxenapi <c>xenapi_host_set_sched_gran</c>).</summary>
@@ -1626,7 +1767,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.set_sched_gran</c> (libxenapi <c>xenapi_async_host_set_sched_gran</c>): <c>set_sched_gran</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.set_sched_gran</c> (libxenapi <c>xenapi_async_host_set_sched_gran</c>): <c>set_sched_gran</c> as a server task. Wait for its typed result with <c>async_set_sched_gran_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>self</c>: host ref.</param>
         /// <param name="_value"><c>value</c>: enum host_sched_gran.</param>
@@ -1638,6 +1779,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_set_sched_gran(Session.NativeOf(session), Utf8.Z(_host ?? ""), host_sched_gran_helper.ToNative(_value), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.set_sched_gran</c> (what <c>async_set_sched_gran</c> returned; libxenapi <c>xenapi_async_host_set_sched_gran_wait</c>) and returns its result as <c>set_sched_gran</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_sched_gran_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_set_sched_gran_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.set_uefi_certificates</c> (libxenapi <c>xenapi_host_set_uefi_certificates</c>). Deprecated since 22.16.0.</summary>
@@ -1652,7 +1809,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.set_uefi_certificates</c> (libxenapi <c>xenapi_async_host_set_uefi_certificates</c>): <c>set_uefi_certificates</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since 22.16.0.</summary>
+        /// <summary><c>Async.host.set_uefi_certificates</c> (libxenapi <c>xenapi_async_host_set_uefi_certificates</c>): <c>set_uefi_certificates</c> as a server task. Wait for its typed result with <c>async_set_uefi_certificates_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since 22.16.0.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <param name="_value"><c>value</c>: string.</param>
@@ -1664,6 +1821,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_set_uefi_certificates(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.set_uefi_certificates</c> (what <c>async_set_uefi_certificates</c> returned; libxenapi <c>xenapi_async_host_set_uefi_certificates_wait</c>) and returns its result as <c>set_uefi_certificates</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_uefi_certificates_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_set_uefi_certificates_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.set_multipathing</c> (libxenapi <c>xenapi_host_set_multipathing</c>).</summary>
@@ -1678,7 +1851,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.set_multipathing</c> (libxenapi <c>xenapi_async_host_set_multipathing</c>): <c>set_multipathing</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.set_multipathing</c> (libxenapi <c>xenapi_async_host_set_multipathing</c>): <c>set_multipathing</c> as a server task. Wait for its typed result with <c>async_set_multipathing_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <param name="_value"><c>value</c>: bool.</param>
@@ -1690,6 +1863,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_set_multipathing(Session.NativeOf(session), Utf8.Z(_host ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.set_multipathing</c> (what <c>async_set_multipathing</c> returned; libxenapi <c>xenapi_async_host_set_multipathing_wait</c>) and returns its result as <c>set_multipathing</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_multipathing_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_set_multipathing_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.set_iscsi_iqn</c> (libxenapi <c>xenapi_host_set_iscsi_iqn</c>).</summary>
@@ -1704,7 +1893,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.set_iscsi_iqn</c> (libxenapi <c>xenapi_async_host_set_iscsi_iqn</c>): <c>set_iscsi_iqn</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.set_iscsi_iqn</c> (libxenapi <c>xenapi_async_host_set_iscsi_iqn</c>): <c>set_iscsi_iqn</c> as a server task. Wait for its typed result with <c>async_set_iscsi_iqn_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <param name="_value"><c>value</c>: string.</param>
@@ -1716,6 +1905,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_set_iscsi_iqn(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.set_iscsi_iqn</c> (what <c>async_set_iscsi_iqn</c> returned; libxenapi <c>xenapi_async_host_set_iscsi_iqn_wait</c>) and returns its result as <c>set_iscsi_iqn</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_iscsi_iqn_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_set_iscsi_iqn_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.set_ssl_legacy</c> (libxenapi <c>xenapi_host_set_ssl_legacy</c>).</summary>
@@ -1730,7 +1935,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.set_ssl_legacy</c> (libxenapi <c>xenapi_async_host_set_ssl_legacy</c>): <c>set_ssl_legacy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.set_ssl_legacy</c> (libxenapi <c>xenapi_async_host_set_ssl_legacy</c>): <c>set_ssl_legacy</c> as a server task. Wait for its typed result with <c>async_set_ssl_legacy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>self</c>: host ref.</param>
         /// <param name="_value"><c>value</c>: bool.</param>
@@ -1742,6 +1947,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_set_ssl_legacy(Session.NativeOf(session), Utf8.Z(_host ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.set_ssl_legacy</c> (what <c>async_set_ssl_legacy</c> returned; libxenapi <c>xenapi_async_host_set_ssl_legacy_wait</c>) and returns its result as <c>set_ssl_legacy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_ssl_legacy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_set_ssl_legacy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.disable_display</c> (libxenapi <c>xenapi_host_disable_display</c>).</summary>
@@ -1757,7 +1978,7 @@ namespace XenAPI
             return host_display_helper.FromNative(result);
         }
 
-        /// <summary><c>Async.host.disable_display</c> (libxenapi <c>xenapi_async_host_disable_display</c>): <c>disable_display</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.disable_display</c> (libxenapi <c>xenapi_async_host_disable_display</c>): <c>disable_display</c> as a server task. Wait for its typed result with <c>async_disable_display_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <returns>The task; its result is the message's (enum host_display).</returns>
@@ -1768,6 +1989,25 @@ namespace XenAPI
             int status = Native.xenapi_async_host_disable_display(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.disable_display</c> (what <c>async_disable_display</c> returned; libxenapi <c>xenapi_async_host_disable_display_wait</c>) and returns its result as <c>disable_display</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>enum host_display.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static host_display async_disable_display_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            int result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_disable_display_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return host_display_helper.FromNative(result);
         }
 
         /// <summary><c>host.enable_display</c> (libxenapi <c>xenapi_host_enable_display</c>).</summary>
@@ -1783,7 +2023,7 @@ namespace XenAPI
             return host_display_helper.FromNative(result);
         }
 
-        /// <summary><c>Async.host.enable_display</c> (libxenapi <c>xenapi_async_host_enable_display</c>): <c>enable_display</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.enable_display</c> (libxenapi <c>xenapi_async_host_enable_display</c>): <c>enable_display</c> as a server task. Wait for its typed result with <c>async_enable_display_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <returns>The task; its result is the message's (enum host_display).</returns>
@@ -1794,6 +2034,25 @@ namespace XenAPI
             int status = Native.xenapi_async_host_enable_display(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.enable_display</c> (what <c>async_enable_display</c> returned; libxenapi <c>xenapi_async_host_enable_display_wait</c>) and returns its result as <c>enable_display</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>enum host_display.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static host_display async_enable_display_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            int result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_enable_display_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return host_display_helper.FromNative(result);
         }
 
         /// <summary><c>host.declare_dead</c> (libxenapi <c>xenapi_host_declare_dead</c>).</summary>
@@ -1807,7 +2066,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.declare_dead</c> (libxenapi <c>xenapi_async_host_declare_dead</c>): <c>declare_dead</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.declare_dead</c> (libxenapi <c>xenapi_async_host_declare_dead</c>): <c>declare_dead</c> as a server task. Wait for its typed result with <c>async_declare_dead_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -1818,6 +2077,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_declare_dead(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.declare_dead</c> (what <c>async_declare_dead</c> returned; libxenapi <c>xenapi_async_host_declare_dead_wait</c>) and returns its result as <c>declare_dead</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_declare_dead_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_declare_dead_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.migrate_receive</c> (libxenapi <c>xenapi_host_migrate_receive</c>).</summary>
@@ -1850,7 +2125,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.host.migrate_receive</c> (libxenapi <c>xenapi_async_host_migrate_receive</c>): <c>migrate_receive</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.migrate_receive</c> (libxenapi <c>xenapi_async_host_migrate_receive</c>): <c>migrate_receive</c> as a server task. Wait for its typed result with <c>async_migrate_receive_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <param name="_network"><c>network</c>: network ref.</param>
@@ -1873,6 +2148,32 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.host.migrate_receive</c> (what <c>async_migrate_receive</c> returned; libxenapi <c>xenapi_async_host_migrate_receive_wait</c>) and returns its result as <c>migrate_receive</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>(string -&gt; string) map.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static Dictionary<string, string> async_migrate_receive_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_migrate_receive_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_map_string_to_string_end(result);
+            }
+            finally
+            {
+                Native.xenapi_string_map_free(result);
+            }
+        }
+
         /// <summary><c>host.disable_local_storage_caching</c> (libxenapi <c>xenapi_host_disable_local_storage_caching</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
@@ -1884,7 +2185,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.disable_local_storage_caching</c> (libxenapi <c>xenapi_async_host_disable_local_storage_caching</c>): <c>disable_local_storage_caching</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.disable_local_storage_caching</c> (libxenapi <c>xenapi_async_host_disable_local_storage_caching</c>): <c>disable_local_storage_caching</c> as a server task. Wait for its typed result with <c>async_disable_local_storage_caching_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -1895,6 +2196,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_disable_local_storage_caching(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.disable_local_storage_caching</c> (what <c>async_disable_local_storage_caching</c> returned; libxenapi <c>xenapi_async_host_disable_local_storage_caching_wait</c>) and returns its result as <c>disable_local_storage_caching</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_disable_local_storage_caching_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_disable_local_storage_caching_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.enable_local_storage_caching</c> (libxenapi <c>xenapi_host_enable_local_storage_caching</c>).</summary>
@@ -1909,7 +2226,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.enable_local_storage_caching</c> (libxenapi <c>xenapi_async_host_enable_local_storage_caching</c>): <c>enable_local_storage_caching</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.enable_local_storage_caching</c> (libxenapi <c>xenapi_async_host_enable_local_storage_caching</c>): <c>enable_local_storage_caching</c> as a server task. Wait for its typed result with <c>async_enable_local_storage_caching_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
@@ -1923,6 +2240,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.host.enable_local_storage_caching</c> (what <c>async_enable_local_storage_caching</c> returned; libxenapi <c>xenapi_async_host_enable_local_storage_caching_wait</c>) and returns its result as <c>enable_local_storage_caching</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_enable_local_storage_caching_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_enable_local_storage_caching_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>host.reset_cpu_features</c> (libxenapi <c>xenapi_host_reset_cpu_features</c>). Removed in dundee: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
@@ -1934,7 +2267,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.reset_cpu_features</c> (libxenapi <c>xenapi_async_host_reset_cpu_features</c>): <c>reset_cpu_features</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in dundee: only older servers have it.</summary>
+        /// <summary><c>Async.host.reset_cpu_features</c> (libxenapi <c>xenapi_async_host_reset_cpu_features</c>): <c>reset_cpu_features</c> as a server task. Wait for its typed result with <c>async_reset_cpu_features_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in dundee: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -1945,6 +2278,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_reset_cpu_features(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.reset_cpu_features</c> (what <c>async_reset_cpu_features</c> returned; libxenapi <c>xenapi_async_host_reset_cpu_features_wait</c>) and returns its result as <c>reset_cpu_features</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_reset_cpu_features_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_reset_cpu_features_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.set_cpu_features</c> (libxenapi <c>xenapi_host_set_cpu_features</c>). Removed in dundee: only older servers have it.</summary>
@@ -1959,7 +2308,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.set_cpu_features</c> (libxenapi <c>xenapi_async_host_set_cpu_features</c>): <c>set_cpu_features</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in dundee: only older servers have it.</summary>
+        /// <summary><c>Async.host.set_cpu_features</c> (libxenapi <c>xenapi_async_host_set_cpu_features</c>): <c>set_cpu_features</c> as a server task. Wait for its typed result with <c>async_set_cpu_features_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in dundee: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <param name="_features"><c>features</c>: string.</param>
@@ -1971,6 +2320,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_set_cpu_features(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_features ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.set_cpu_features</c> (what <c>async_set_cpu_features</c> returned; libxenapi <c>xenapi_async_host_set_cpu_features_wait</c>) and returns its result as <c>set_cpu_features</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_cpu_features_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_set_cpu_features_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.set_power_on_mode</c> (libxenapi <c>xenapi_host_set_power_on_mode</c>).</summary>
@@ -1994,7 +2359,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.host.set_power_on_mode</c> (libxenapi <c>xenapi_async_host_set_power_on_mode</c>): <c>set_power_on_mode</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.set_power_on_mode</c> (libxenapi <c>xenapi_async_host_set_power_on_mode</c>): <c>set_power_on_mode</c> as a server task. Wait for its typed result with <c>async_set_power_on_mode_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>self</c>: host ref.</param>
         /// <param name="_power_on_mode"><c>power_on_mode</c>: string.</param>
@@ -2017,6 +2382,22 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.host.set_power_on_mode</c> (what <c>async_set_power_on_mode</c> returned; libxenapi <c>xenapi_async_host_set_power_on_mode_wait</c>) and returns its result as <c>set_power_on_mode</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_power_on_mode_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_set_power_on_mode_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>host.refresh_pack_info</c> (libxenapi <c>xenapi_host_refresh_pack_info</c>). Deprecated since ely.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
@@ -2028,7 +2409,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.refresh_pack_info</c> (libxenapi <c>xenapi_async_host_refresh_pack_info</c>): <c>refresh_pack_info</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since ely.</summary>
+        /// <summary><c>Async.host.refresh_pack_info</c> (libxenapi <c>xenapi_async_host_refresh_pack_info</c>): <c>refresh_pack_info</c> as a server task. Wait for its typed result with <c>async_refresh_pack_info_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since ely.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -2039,6 +2420,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_refresh_pack_info(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.refresh_pack_info</c> (what <c>async_refresh_pack_info</c> returned; libxenapi <c>xenapi_async_host_refresh_pack_info_wait</c>) and returns its result as <c>refresh_pack_info</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_refresh_pack_info_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_refresh_pack_info_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.apply_edition</c> (libxenapi <c>xenapi_host_apply_edition</c>).</summary>
@@ -2054,7 +2451,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.apply_edition</c> (libxenapi <c>xenapi_async_host_apply_edition</c>): <c>apply_edition</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.apply_edition</c> (libxenapi <c>xenapi_async_host_apply_edition</c>): <c>apply_edition</c> as a server task. Wait for its typed result with <c>async_apply_edition_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <param name="_edition"><c>edition</c>: string.</param>
@@ -2069,6 +2466,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.host.apply_edition</c> (what <c>async_apply_edition</c> returned; libxenapi <c>xenapi_async_host_apply_edition_wait</c>) and returns its result as <c>apply_edition</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_apply_edition_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_apply_edition_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>host.reset_server_certificate</c> (libxenapi <c>xenapi_host_reset_server_certificate</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
@@ -2080,7 +2493,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.reset_server_certificate</c> (libxenapi <c>xenapi_async_host_reset_server_certificate</c>): <c>reset_server_certificate</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.reset_server_certificate</c> (libxenapi <c>xenapi_async_host_reset_server_certificate</c>): <c>reset_server_certificate</c> as a server task. Wait for its typed result with <c>async_reset_server_certificate_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -2093,6 +2506,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.host.reset_server_certificate</c> (what <c>async_reset_server_certificate</c> returned; libxenapi <c>xenapi_async_host_reset_server_certificate_wait</c>) and returns its result as <c>reset_server_certificate</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_reset_server_certificate_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_reset_server_certificate_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>host.emergency_reset_server_certificate</c> (libxenapi <c>xenapi_host_emergency_reset_server_certificate</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <exception cref="Failure">The server refused.</exception>
@@ -2103,7 +2532,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.emergency_reset_server_certificate</c> (libxenapi <c>xenapi_async_host_emergency_reset_server_certificate</c>): <c>emergency_reset_server_certificate</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.emergency_reset_server_certificate</c> (libxenapi <c>xenapi_async_host_emergency_reset_server_certificate</c>): <c>emergency_reset_server_certificate</c> as a server task. Wait for its typed result with <c>async_emergency_reset_server_certificate_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <returns>The task; its result is the message's (void).</returns>
         /// <exception cref="Failure">The server refused.</exception>
@@ -2113,6 +2542,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_emergency_reset_server_certificate(Session.NativeOf(session), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.emergency_reset_server_certificate</c> (what <c>async_emergency_reset_server_certificate</c> returned; libxenapi <c>xenapi_async_host_emergency_reset_server_certificate_wait</c>) and returns its result as <c>emergency_reset_server_certificate</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_emergency_reset_server_certificate_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_emergency_reset_server_certificate_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.install_server_certificate</c> (libxenapi <c>xenapi_host_install_server_certificate</c>).</summary>
@@ -2129,7 +2574,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.install_server_certificate</c> (libxenapi <c>xenapi_async_host_install_server_certificate</c>): <c>install_server_certificate</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.install_server_certificate</c> (libxenapi <c>xenapi_async_host_install_server_certificate</c>): <c>install_server_certificate</c> as a server task. Wait for its typed result with <c>async_install_server_certificate_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <param name="_certificate"><c>certificate</c>: string.</param>
@@ -2145,6 +2590,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.host.install_server_certificate</c> (what <c>async_install_server_certificate</c> returned; libxenapi <c>xenapi_async_host_install_server_certificate_wait</c>) and returns its result as <c>install_server_certificate</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_install_server_certificate_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_install_server_certificate_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>host.refresh_server_certificate</c> (libxenapi <c>xenapi_host_refresh_server_certificate</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
@@ -2156,7 +2617,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.refresh_server_certificate</c> (libxenapi <c>xenapi_async_host_refresh_server_certificate</c>): <c>refresh_server_certificate</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.refresh_server_certificate</c> (libxenapi <c>xenapi_async_host_refresh_server_certificate</c>): <c>refresh_server_certificate</c> as a server task. Wait for its typed result with <c>async_refresh_server_certificate_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -2167,6 +2628,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_refresh_server_certificate(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.refresh_server_certificate</c> (what <c>async_refresh_server_certificate</c> returned; libxenapi <c>xenapi_async_host_refresh_server_certificate_wait</c>) and returns its result as <c>refresh_server_certificate</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_refresh_server_certificate_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_refresh_server_certificate_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.get_server_certificate</c> (libxenapi <c>xenapi_host_get_server_certificate</c>).</summary>
@@ -2182,7 +2659,7 @@ namespace XenAPI
             return Conv.TakeStr(result);
         }
 
-        /// <summary><c>Async.host.get_server_certificate</c> (libxenapi <c>xenapi_async_host_get_server_certificate</c>): <c>get_server_certificate</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.get_server_certificate</c> (libxenapi <c>xenapi_async_host_get_server_certificate</c>): <c>get_server_certificate</c> as a server task. Wait for its typed result with <c>async_get_server_certificate_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <returns>The task; its result is the message's (string).</returns>
@@ -2193,6 +2670,25 @@ namespace XenAPI
             int status = Native.xenapi_async_host_get_server_certificate(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.get_server_certificate</c> (what <c>async_get_server_certificate</c> returned; libxenapi <c>xenapi_async_host_get_server_certificate_wait</c>) and returns its result as <c>get_server_certificate</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string async_get_server_certificate_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_get_server_certificate_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return Conv.TakeStr(result);
         }
 
         /// <summary><c>host.retrieve_wlb_evacuate_recommendations</c> (libxenapi <c>xenapi_host_retrieve_wlb_evacuate_recommendations</c>).</summary>
@@ -2215,7 +2711,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.host.retrieve_wlb_evacuate_recommendations</c> (libxenapi <c>xenapi_async_host_retrieve_wlb_evacuate_recommendations</c>): <c>retrieve_wlb_evacuate_recommendations</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.retrieve_wlb_evacuate_recommendations</c> (libxenapi <c>xenapi_async_host_retrieve_wlb_evacuate_recommendations</c>): <c>retrieve_wlb_evacuate_recommendations</c> as a server task. Wait for its typed result with <c>async_retrieve_wlb_evacuate_recommendations_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>self</c>: host ref.</param>
         /// <returns>The task; its result is the message's ((VM ref -&gt; string set) map).</returns>
@@ -2226,6 +2722,32 @@ namespace XenAPI
             int status = Native.xenapi_async_host_retrieve_wlb_evacuate_recommendations(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.retrieve_wlb_evacuate_recommendations</c> (what <c>async_retrieve_wlb_evacuate_recommendations</c> returned; libxenapi <c>xenapi_async_host_retrieve_wlb_evacuate_recommendations_wait</c>) and returns its result as <c>retrieve_wlb_evacuate_recommendations</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>(VM ref -&gt; string set) map.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static Dictionary<XenRef<VM>, string[]> async_retrieve_wlb_evacuate_recommendations_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_retrieve_wlb_evacuate_recommendations_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_map_ref_VM_to_set_string_end(result);
+            }
+            finally
+            {
+                Native.xenapi_string_string_list_map_free(result);
+            }
         }
 
         /// <summary><c>host.disable_external_auth</c> (libxenapi <c>xenapi_host_disable_external_auth</c>).</summary>
@@ -2248,7 +2770,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.host.disable_external_auth</c> (libxenapi <c>xenapi_async_host_disable_external_auth</c>): <c>disable_external_auth</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.disable_external_auth</c> (libxenapi <c>xenapi_async_host_disable_external_auth</c>): <c>disable_external_auth</c> as a server task. Wait for its typed result with <c>async_disable_external_auth_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <param name="_config"><c>config</c>: (string -&gt; string) map.</param>
@@ -2268,6 +2790,22 @@ namespace XenAPI
             {
                 Native.xenapi_string_map_free(h1);
             }
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.disable_external_auth</c> (what <c>async_disable_external_auth</c> returned; libxenapi <c>xenapi_async_host_disable_external_auth_wait</c>) and returns its result as <c>disable_external_auth</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_disable_external_auth_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_disable_external_auth_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.enable_external_auth</c> (libxenapi <c>xenapi_host_enable_external_auth</c>).</summary>
@@ -2292,7 +2830,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.host.enable_external_auth</c> (libxenapi <c>xenapi_async_host_enable_external_auth</c>): <c>enable_external_auth</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.enable_external_auth</c> (libxenapi <c>xenapi_async_host_enable_external_auth</c>): <c>enable_external_auth</c> as a server task. Wait for its typed result with <c>async_enable_external_auth_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <param name="_config"><c>config</c>: (string -&gt; string) map.</param>
@@ -2316,6 +2854,22 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.host.enable_external_auth</c> (what <c>async_enable_external_auth</c> returned; libxenapi <c>xenapi_async_host_enable_external_auth_wait</c>) and returns its result as <c>enable_external_auth</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_enable_external_auth_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_enable_external_auth_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>host.get_server_localtime</c> (libxenapi <c>xenapi_host_get_server_localtime</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
@@ -2329,7 +2883,7 @@ namespace XenAPI
             return Conv.Time(result);
         }
 
-        /// <summary><c>Async.host.get_server_localtime</c> (libxenapi <c>xenapi_async_host_get_server_localtime</c>): <c>get_server_localtime</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.get_server_localtime</c> (libxenapi <c>xenapi_async_host_get_server_localtime</c>): <c>get_server_localtime</c> as a server task. Wait for its typed result with <c>async_get_server_localtime_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <returns>The task; its result is the message's (datetime).</returns>
@@ -2340,6 +2894,25 @@ namespace XenAPI
             int status = Native.xenapi_async_host_get_server_localtime(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.get_server_localtime</c> (what <c>async_get_server_localtime</c> returned; libxenapi <c>xenapi_async_host_get_server_localtime_wait</c>) and returns its result as <c>get_server_localtime</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>datetime.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static DateTime async_get_server_localtime_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            long result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_get_server_localtime_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return Conv.Time(result);
         }
 
         /// <summary><c>host.get_servertime</c> (libxenapi <c>xenapi_host_get_servertime</c>).</summary>
@@ -2355,7 +2928,7 @@ namespace XenAPI
             return Conv.Time(result);
         }
 
-        /// <summary><c>Async.host.get_servertime</c> (libxenapi <c>xenapi_async_host_get_servertime</c>): <c>get_servertime</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.get_servertime</c> (libxenapi <c>xenapi_async_host_get_servertime</c>): <c>get_servertime</c> as a server task. Wait for its typed result with <c>async_get_servertime_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <returns>The task; its result is the message's (datetime).</returns>
@@ -2366,6 +2939,25 @@ namespace XenAPI
             int status = Native.xenapi_async_host_get_servertime(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.get_servertime</c> (what <c>async_get_servertime</c> returned; libxenapi <c>xenapi_async_host_get_servertime_wait</c>) and returns its result as <c>get_servertime</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>datetime.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static DateTime async_get_servertime_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            long result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_get_servertime_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return Conv.Time(result);
         }
 
         /// <summary><c>host.call_extension</c> (libxenapi <c>xenapi_host_call_extension</c>).</summary>
@@ -2382,7 +2974,7 @@ namespace XenAPI
             return Conv.TakeStr(result);
         }
 
-        /// <summary><c>Async.host.call_extension</c> (libxenapi <c>xenapi_async_host_call_extension</c>): <c>call_extension</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.call_extension</c> (libxenapi <c>xenapi_async_host_call_extension</c>): <c>call_extension</c> as a server task. Wait for its typed result with <c>async_call_extension_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <param name="_call"><c>call</c>: string.</param>
@@ -2394,6 +2986,25 @@ namespace XenAPI
             int status = Native.xenapi_async_host_call_extension(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_call ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.call_extension</c> (what <c>async_call_extension</c> returned; libxenapi <c>xenapi_async_host_call_extension_wait</c>) and returns its result as <c>call_extension</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string async_call_extension_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_call_extension_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return Conv.TakeStr(result);
         }
 
         /// <summary><c>host.has_extension</c> (libxenapi <c>xenapi_host_has_extension</c>).</summary>
@@ -2410,7 +3021,7 @@ namespace XenAPI
             return (result != 0);
         }
 
-        /// <summary><c>Async.host.has_extension</c> (libxenapi <c>xenapi_async_host_has_extension</c>): <c>has_extension</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.has_extension</c> (libxenapi <c>xenapi_async_host_has_extension</c>): <c>has_extension</c> as a server task. Wait for its typed result with <c>async_has_extension_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <param name="_name"><c>name</c>: string.</param>
@@ -2422,6 +3033,25 @@ namespace XenAPI
             int status = Native.xenapi_async_host_has_extension(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_name ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.has_extension</c> (what <c>async_has_extension</c> returned; libxenapi <c>xenapi_async_host_has_extension_wait</c>) and returns its result as <c>has_extension</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>bool.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static bool async_has_extension_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            byte result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_has_extension_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return (result != 0);
         }
 
         /// <summary><c>host.call_plugin</c> (libxenapi <c>xenapi_host_call_plugin</c>).</summary>
@@ -2448,7 +3078,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.host.call_plugin</c> (libxenapi <c>xenapi_async_host_call_plugin</c>): <c>call_plugin</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.call_plugin</c> (libxenapi <c>xenapi_async_host_call_plugin</c>): <c>call_plugin</c> as a server task. Wait for its typed result with <c>async_call_plugin_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <param name="_plugin"><c>plugin</c>: string.</param>
@@ -2472,6 +3102,25 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.host.call_plugin</c> (what <c>async_call_plugin</c> returned; libxenapi <c>xenapi_async_host_call_plugin_wait</c>) and returns its result as <c>call_plugin</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string async_call_plugin_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_call_plugin_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return Conv.TakeStr(result);
+        }
+
         /// <summary><c>host.create_new_blob</c> (libxenapi <c>xenapi_host_create_new_blob</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
@@ -2488,7 +3137,7 @@ namespace XenAPI
             return XenRef<Blob>.Create(Conv.TakeStr(result));
         }
 
-        /// <summary><c>Async.host.create_new_blob</c> (libxenapi <c>xenapi_async_host_create_new_blob</c>): <c>create_new_blob</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.create_new_blob</c> (libxenapi <c>xenapi_async_host_create_new_blob</c>): <c>create_new_blob</c> as a server task. Wait for its typed result with <c>async_create_new_blob_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <param name="_name"><c>name</c>: string.</param>
@@ -2504,6 +3153,25 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.host.create_new_blob</c> (what <c>async_create_new_blob</c> returned; libxenapi <c>xenapi_async_host_create_new_blob_wait</c>) and returns its result as <c>create_new_blob</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>blob ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<Blob> async_create_new_blob_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_create_new_blob_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<Blob>.Create(Conv.TakeStr(result));
+        }
+
         /// <summary><c>host.backup_rrds</c> (libxenapi <c>xenapi_host_backup_rrds</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
@@ -2516,7 +3184,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.backup_rrds</c> (libxenapi <c>xenapi_async_host_backup_rrds</c>): <c>backup_rrds</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.backup_rrds</c> (libxenapi <c>xenapi_async_host_backup_rrds</c>): <c>backup_rrds</c> as a server task. Wait for its typed result with <c>async_backup_rrds_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <param name="_delay"><c>delay</c>: float.</param>
@@ -2530,6 +3198,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.host.backup_rrds</c> (what <c>async_backup_rrds</c> returned; libxenapi <c>xenapi_async_host_backup_rrds_wait</c>) and returns its result as <c>backup_rrds</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_backup_rrds_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_backup_rrds_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>host.sync_data</c> (libxenapi <c>xenapi_host_sync_data</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
@@ -2541,7 +3225,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.sync_data</c> (libxenapi <c>xenapi_async_host_sync_data</c>): <c>sync_data</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.sync_data</c> (libxenapi <c>xenapi_async_host_sync_data</c>): <c>sync_data</c> as a server task. Wait for its typed result with <c>async_sync_data_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -2552,6 +3236,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_sync_data(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.sync_data</c> (what <c>async_sync_data</c> returned; libxenapi <c>xenapi_async_host_sync_data_wait</c>) and returns its result as <c>sync_data</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_sync_data_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_sync_data_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.compute_memory_overhead</c> (libxenapi <c>xenapi_host_compute_memory_overhead</c>).</summary>
@@ -2567,7 +3267,7 @@ namespace XenAPI
             return result;
         }
 
-        /// <summary><c>Async.host.compute_memory_overhead</c> (libxenapi <c>xenapi_async_host_compute_memory_overhead</c>): <c>compute_memory_overhead</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.compute_memory_overhead</c> (libxenapi <c>xenapi_async_host_compute_memory_overhead</c>): <c>compute_memory_overhead</c> as a server task. Wait for its typed result with <c>async_compute_memory_overhead_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <returns>The task; its result is the message's (int).</returns>
@@ -2578,6 +3278,25 @@ namespace XenAPI
             int status = Native.xenapi_async_host_compute_memory_overhead(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.compute_memory_overhead</c> (what <c>async_compute_memory_overhead</c> returned; libxenapi <c>xenapi_async_host_compute_memory_overhead_wait</c>) and returns its result as <c>compute_memory_overhead</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>int.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static long async_compute_memory_overhead_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            long result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_compute_memory_overhead_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return result;
         }
 
         /// <summary><c>host.compute_free_memory</c> (libxenapi <c>xenapi_host_compute_free_memory</c>).</summary>
@@ -2593,7 +3312,7 @@ namespace XenAPI
             return result;
         }
 
-        /// <summary><c>Async.host.compute_free_memory</c> (libxenapi <c>xenapi_async_host_compute_free_memory</c>): <c>compute_free_memory</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.compute_free_memory</c> (libxenapi <c>xenapi_async_host_compute_free_memory</c>): <c>compute_free_memory</c> as a server task. Wait for its typed result with <c>async_compute_free_memory_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <returns>The task; its result is the message's (int).</returns>
@@ -2604,6 +3323,25 @@ namespace XenAPI
             int status = Native.xenapi_async_host_compute_free_memory(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.compute_free_memory</c> (what <c>async_compute_free_memory</c> returned; libxenapi <c>xenapi_async_host_compute_free_memory_wait</c>) and returns its result as <c>compute_free_memory</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>int.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static long async_compute_free_memory_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            long result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_compute_free_memory_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return result;
         }
 
         /// <summary><c>host.set_hostname_live</c> (libxenapi <c>xenapi_host_set_hostname_live</c>).</summary>
@@ -2618,7 +3356,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.set_hostname_live</c> (libxenapi <c>xenapi_async_host_set_hostname_live</c>): <c>set_hostname_live</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.set_hostname_live</c> (libxenapi <c>xenapi_async_host_set_hostname_live</c>): <c>set_hostname_live</c> as a server task. Wait for its typed result with <c>async_set_hostname_live_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <param name="_hostname"><c>hostname</c>: string.</param>
@@ -2632,6 +3370,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.host.set_hostname_live</c> (what <c>async_set_hostname_live</c> returned; libxenapi <c>xenapi_async_host_set_hostname_live_wait</c>) and returns its result as <c>set_hostname_live</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_hostname_live_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_set_hostname_live_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>host.shutdown_agent</c> (libxenapi <c>xenapi_host_shutdown_agent</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <exception cref="Failure">The server refused.</exception>
@@ -2642,7 +3396,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.shutdown_agent</c> (libxenapi <c>xenapi_async_host_shutdown_agent</c>): <c>shutdown_agent</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.shutdown_agent</c> (libxenapi <c>xenapi_async_host_shutdown_agent</c>): <c>shutdown_agent</c> as a server task. Wait for its typed result with <c>async_shutdown_agent_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <returns>The task; its result is the message's (void).</returns>
         /// <exception cref="Failure">The server refused.</exception>
@@ -2652,6 +3406,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_shutdown_agent(Session.NativeOf(session), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.shutdown_agent</c> (what <c>async_shutdown_agent</c> returned; libxenapi <c>xenapi_async_host_shutdown_agent_wait</c>) and returns its result as <c>shutdown_agent</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_shutdown_agent_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_shutdown_agent_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.restart_agent</c> (libxenapi <c>xenapi_host_restart_agent</c>).</summary>
@@ -2665,7 +3435,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.restart_agent</c> (libxenapi <c>xenapi_async_host_restart_agent</c>): <c>restart_agent</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.restart_agent</c> (libxenapi <c>xenapi_async_host_restart_agent</c>): <c>restart_agent</c> as a server task. Wait for its typed result with <c>async_restart_agent_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -2676,6 +3446,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_restart_agent(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.restart_agent</c> (what <c>async_restart_agent</c> returned; libxenapi <c>xenapi_async_host_restart_agent_wait</c>) and returns its result as <c>restart_agent</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_restart_agent_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_restart_agent_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.get_system_status_capabilities</c> (libxenapi <c>xenapi_host_get_system_status_capabilities</c>).</summary>
@@ -2691,7 +3477,7 @@ namespace XenAPI
             return Conv.TakeStr(result);
         }
 
-        /// <summary><c>Async.host.get_system_status_capabilities</c> (libxenapi <c>xenapi_async_host_get_system_status_capabilities</c>): <c>get_system_status_capabilities</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.get_system_status_capabilities</c> (libxenapi <c>xenapi_async_host_get_system_status_capabilities</c>): <c>get_system_status_capabilities</c> as a server task. Wait for its typed result with <c>async_get_system_status_capabilities_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <returns>The task; its result is the message's (string).</returns>
@@ -2702,6 +3488,25 @@ namespace XenAPI
             int status = Native.xenapi_async_host_get_system_status_capabilities(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.get_system_status_capabilities</c> (what <c>async_get_system_status_capabilities</c> returned; libxenapi <c>xenapi_async_host_get_system_status_capabilities_wait</c>) and returns its result as <c>get_system_status_capabilities</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string async_get_system_status_capabilities_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_get_system_status_capabilities_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return Conv.TakeStr(result);
         }
 
         /// <summary><c>host.get_management_interface</c> (libxenapi <c>xenapi_host_get_management_interface</c>).</summary>
@@ -2717,7 +3522,7 @@ namespace XenAPI
             return XenRef<PIF>.Create(Conv.TakeStr(result));
         }
 
-        /// <summary><c>Async.host.get_management_interface</c> (libxenapi <c>xenapi_async_host_get_management_interface</c>): <c>get_management_interface</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.get_management_interface</c> (libxenapi <c>xenapi_async_host_get_management_interface</c>): <c>get_management_interface</c> as a server task. Wait for its typed result with <c>async_get_management_interface_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <returns>The task; its result is the message's (PIF ref).</returns>
@@ -2730,6 +3535,25 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.host.get_management_interface</c> (what <c>async_get_management_interface</c> returned; libxenapi <c>xenapi_async_host_get_management_interface_wait</c>) and returns its result as <c>get_management_interface</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>PIF ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<PIF> async_get_management_interface_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_get_management_interface_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<PIF>.Create(Conv.TakeStr(result));
+        }
+
         /// <summary><c>host.management_disable</c> (libxenapi <c>xenapi_host_management_disable</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <exception cref="Failure">The server refused.</exception>
@@ -2740,7 +3564,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.management_disable</c> (libxenapi <c>xenapi_async_host_management_disable</c>): <c>management_disable</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.management_disable</c> (libxenapi <c>xenapi_async_host_management_disable</c>): <c>management_disable</c> as a server task. Wait for its typed result with <c>async_management_disable_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <returns>The task; its result is the message's (void).</returns>
         /// <exception cref="Failure">The server refused.</exception>
@@ -2750,6 +3574,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_management_disable(Session.NativeOf(session), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.management_disable</c> (what <c>async_management_disable</c> returned; libxenapi <c>xenapi_async_host_management_disable_wait</c>) and returns its result as <c>management_disable</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_management_disable_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_management_disable_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.local_management_reconfigure</c> (libxenapi <c>xenapi_host_local_management_reconfigure</c>).</summary>
@@ -2763,7 +3603,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.local_management_reconfigure</c> (libxenapi <c>xenapi_async_host_local_management_reconfigure</c>): <c>local_management_reconfigure</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.local_management_reconfigure</c> (libxenapi <c>xenapi_async_host_local_management_reconfigure</c>): <c>local_management_reconfigure</c> as a server task. Wait for its typed result with <c>async_local_management_reconfigure_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_interface"><c>interface</c>: string.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -2774,6 +3614,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_local_management_reconfigure(Session.NativeOf(session), Utf8.Z(_interface ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.local_management_reconfigure</c> (what <c>async_local_management_reconfigure</c> returned; libxenapi <c>xenapi_async_host_local_management_reconfigure_wait</c>) and returns its result as <c>local_management_reconfigure</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_local_management_reconfigure_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_local_management_reconfigure_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.management_reconfigure</c> (libxenapi <c>xenapi_host_management_reconfigure</c>).</summary>
@@ -2787,7 +3643,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.management_reconfigure</c> (libxenapi <c>xenapi_async_host_management_reconfigure</c>): <c>management_reconfigure</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.management_reconfigure</c> (libxenapi <c>xenapi_async_host_management_reconfigure</c>): <c>management_reconfigure</c> as a server task. Wait for its typed result with <c>async_management_reconfigure_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pif"><c>pif</c>: PIF ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -2798,6 +3654,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_management_reconfigure(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.management_reconfigure</c> (what <c>async_management_reconfigure</c> returned; libxenapi <c>xenapi_async_host_management_reconfigure_wait</c>) and returns its result as <c>management_reconfigure</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_management_reconfigure_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_management_reconfigure_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.syslog_reconfigure</c> (libxenapi <c>xenapi_host_syslog_reconfigure</c>).</summary>
@@ -2811,7 +3683,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.syslog_reconfigure</c> (libxenapi <c>xenapi_async_host_syslog_reconfigure</c>): <c>syslog_reconfigure</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.syslog_reconfigure</c> (libxenapi <c>xenapi_async_host_syslog_reconfigure</c>): <c>syslog_reconfigure</c> as a server task. Wait for its typed result with <c>async_syslog_reconfigure_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -2822,6 +3694,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_syslog_reconfigure(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.syslog_reconfigure</c> (what <c>async_syslog_reconfigure</c> returned; libxenapi <c>xenapi_async_host_syslog_reconfigure_wait</c>) and returns its result as <c>syslog_reconfigure</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_syslog_reconfigure_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_syslog_reconfigure_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.evacuate</c> (libxenapi <c>xenapi_host_evacuate</c>).</summary>
@@ -2837,7 +3725,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.evacuate</c> (libxenapi <c>xenapi_async_host_evacuate</c>): <c>evacuate</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.evacuate</c> (libxenapi <c>xenapi_async_host_evacuate</c>): <c>evacuate</c> as a server task. Wait for its typed result with <c>async_evacuate_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <param name="_network"><c>network</c>: network ref.</param>
@@ -2850,6 +3738,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_evacuate(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_network ?? ""), _evacuate_batch_size, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.evacuate</c> (what <c>async_evacuate</c> returned; libxenapi <c>xenapi_async_host_evacuate_wait</c>) and returns its result as <c>evacuate</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_evacuate_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_evacuate_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.get_uncooperative_resident_VMs</c> (libxenapi <c>xenapi_host_get_uncooperative_resident_vms</c>). Deprecated since tampa.</summary>
@@ -2872,7 +3776,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.host.get_uncooperative_resident_VMs</c> (libxenapi <c>xenapi_async_host_get_uncooperative_resident_vms</c>): <c>get_uncooperative_resident_VMs</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since tampa.</summary>
+        /// <summary><c>Async.host.get_uncooperative_resident_VMs</c> (libxenapi <c>xenapi_async_host_get_uncooperative_resident_vms</c>): <c>get_uncooperative_resident_VMs</c> as a server task. Wait for its typed result with <c>async_get_uncooperative_resident_VMs_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since tampa.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>self</c>: host ref.</param>
         /// <returns>The task; its result is the message's (VM ref set).</returns>
@@ -2883,6 +3787,32 @@ namespace XenAPI
             int status = Native.xenapi_async_host_get_uncooperative_resident_vms(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.get_uncooperative_resident_VMs</c> (what <c>async_get_uncooperative_resident_VMs</c> returned; libxenapi <c>xenapi_async_host_get_uncooperative_resident_vms_wait</c>) and returns its result as <c>get_uncooperative_resident_VMs</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>VM ref set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static List<XenRef<VM>> async_get_uncooperative_resident_VMs_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_get_uncooperative_resident_vms_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_ref_VM(result);
+            }
+            finally
+            {
+                Native.xenapi_string_list_free(result);
+            }
         }
 
         /// <summary><c>host.get_vms_which_prevent_evacuation</c> (libxenapi <c>xenapi_host_get_vms_which_prevent_evacuation</c>).</summary>
@@ -2905,7 +3835,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.host.get_vms_which_prevent_evacuation</c> (libxenapi <c>xenapi_async_host_get_vms_which_prevent_evacuation</c>): <c>get_vms_which_prevent_evacuation</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.get_vms_which_prevent_evacuation</c> (libxenapi <c>xenapi_async_host_get_vms_which_prevent_evacuation</c>): <c>get_vms_which_prevent_evacuation</c> as a server task. Wait for its typed result with <c>async_get_vms_which_prevent_evacuation_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>self</c>: host ref.</param>
         /// <returns>The task; its result is the message's ((VM ref -&gt; string set) map).</returns>
@@ -2916,6 +3846,32 @@ namespace XenAPI
             int status = Native.xenapi_async_host_get_vms_which_prevent_evacuation(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.get_vms_which_prevent_evacuation</c> (what <c>async_get_vms_which_prevent_evacuation</c> returned; libxenapi <c>xenapi_async_host_get_vms_which_prevent_evacuation_wait</c>) and returns its result as <c>get_vms_which_prevent_evacuation</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>(VM ref -&gt; string set) map.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static Dictionary<XenRef<VM>, string[]> async_get_vms_which_prevent_evacuation_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_get_vms_which_prevent_evacuation_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_map_ref_VM_to_set_string_end(result);
+            }
+            finally
+            {
+                Native.xenapi_string_string_list_map_free(result);
+            }
         }
 
         /// <summary><c>host.assert_can_evacuate</c> (libxenapi <c>xenapi_host_assert_can_evacuate</c>).</summary>
@@ -2929,7 +3885,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.assert_can_evacuate</c> (libxenapi <c>xenapi_async_host_assert_can_evacuate</c>): <c>assert_can_evacuate</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.assert_can_evacuate</c> (libxenapi <c>xenapi_async_host_assert_can_evacuate</c>): <c>assert_can_evacuate</c> as a server task. Wait for its typed result with <c>async_assert_can_evacuate_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -2940,6 +3896,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_assert_can_evacuate(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.assert_can_evacuate</c> (what <c>async_assert_can_evacuate</c> returned; libxenapi <c>xenapi_async_host_assert_can_evacuate_wait</c>) and returns its result as <c>assert_can_evacuate</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_assert_can_evacuate_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_assert_can_evacuate_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.forget_data_source_archives</c> (libxenapi <c>xenapi_host_forget_data_source_archives</c>).</summary>
@@ -2954,7 +3926,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.forget_data_source_archives</c> (libxenapi <c>xenapi_async_host_forget_data_source_archives</c>): <c>forget_data_source_archives</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.forget_data_source_archives</c> (libxenapi <c>xenapi_async_host_forget_data_source_archives</c>): <c>forget_data_source_archives</c> as a server task. Wait for its typed result with <c>async_forget_data_source_archives_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <param name="_data_source"><c>data_source</c>: string.</param>
@@ -2966,6 +3938,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_forget_data_source_archives(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.forget_data_source_archives</c> (what <c>async_forget_data_source_archives</c> returned; libxenapi <c>xenapi_async_host_forget_data_source_archives_wait</c>) and returns its result as <c>forget_data_source_archives</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_forget_data_source_archives_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_forget_data_source_archives_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.query_data_source</c> (libxenapi <c>xenapi_host_query_data_source</c>).</summary>
@@ -2982,7 +3970,7 @@ namespace XenAPI
             return result;
         }
 
-        /// <summary><c>Async.host.query_data_source</c> (libxenapi <c>xenapi_async_host_query_data_source</c>): <c>query_data_source</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.query_data_source</c> (libxenapi <c>xenapi_async_host_query_data_source</c>): <c>query_data_source</c> as a server task. Wait for its typed result with <c>async_query_data_source_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <param name="_data_source"><c>data_source</c>: string.</param>
@@ -2994,6 +3982,25 @@ namespace XenAPI
             int status = Native.xenapi_async_host_query_data_source(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.query_data_source</c> (what <c>async_query_data_source</c> returned; libxenapi <c>xenapi_async_host_query_data_source_wait</c>) and returns its result as <c>query_data_source</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>float.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static double async_query_data_source_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            double result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_query_data_source_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return result;
         }
 
         /// <summary><c>host.record_data_source</c> (libxenapi <c>xenapi_host_record_data_source</c>).</summary>
@@ -3008,7 +4015,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.record_data_source</c> (libxenapi <c>xenapi_async_host_record_data_source</c>): <c>record_data_source</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.record_data_source</c> (libxenapi <c>xenapi_async_host_record_data_source</c>): <c>record_data_source</c> as a server task. Wait for its typed result with <c>async_record_data_source_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <param name="_data_source"><c>data_source</c>: string.</param>
@@ -3020,6 +4027,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_record_data_source(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.record_data_source</c> (what <c>async_record_data_source</c> returned; libxenapi <c>xenapi_async_host_record_data_source_wait</c>) and returns its result as <c>record_data_source</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_record_data_source_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_record_data_source_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.get_data_sources</c> (libxenapi <c>xenapi_host_get_data_sources</c>).</summary>
@@ -3042,7 +4065,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.host.get_data_sources</c> (libxenapi <c>xenapi_async_host_get_data_sources</c>): <c>get_data_sources</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.get_data_sources</c> (libxenapi <c>xenapi_async_host_get_data_sources</c>): <c>get_data_sources</c> as a server task. Wait for its typed result with <c>async_get_data_sources_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <returns>The task; its result is the message's (data_source record set).</returns>
@@ -3053,6 +4076,32 @@ namespace XenAPI
             int status = Native.xenapi_async_host_get_data_sources(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.get_data_sources</c> (what <c>async_get_data_sources</c> returned; libxenapi <c>xenapi_async_host_get_data_sources_wait</c>) and returns its result as <c>get_data_sources</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>data_source record set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static List<Data_source> async_get_data_sources_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_get_data_sources_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_record_data_source(result);
+            }
+            finally
+            {
+                Native.xenapi_data_source_record_list_free(result);
+            }
         }
 
         /// <summary><c>host.emergency_ha_disable</c> (libxenapi <c>xenapi_host_emergency_ha_disable</c>).</summary>
@@ -3066,7 +4115,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.emergency_ha_disable</c> (libxenapi <c>xenapi_async_host_emergency_ha_disable</c>): <c>emergency_ha_disable</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.emergency_ha_disable</c> (libxenapi <c>xenapi_async_host_emergency_ha_disable</c>): <c>emergency_ha_disable</c> as a server task. Wait for its typed result with <c>async_emergency_ha_disable_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_soft"><c>soft</c>: bool.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -3077,6 +4126,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_emergency_ha_disable(Session.NativeOf(session), (_soft ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.emergency_ha_disable</c> (what <c>async_emergency_ha_disable</c> returned; libxenapi <c>xenapi_async_host_emergency_ha_disable_wait</c>) and returns its result as <c>emergency_ha_disable</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_emergency_ha_disable_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_emergency_ha_disable_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.power_on</c> (libxenapi <c>xenapi_host_power_on</c>).</summary>
@@ -3090,7 +4155,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.power_on</c> (libxenapi <c>xenapi_async_host_power_on</c>): <c>power_on</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.power_on</c> (libxenapi <c>xenapi_async_host_power_on</c>): <c>power_on</c> as a server task. Wait for its typed result with <c>async_power_on_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -3101,6 +4166,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_power_on(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.power_on</c> (what <c>async_power_on</c> returned; libxenapi <c>xenapi_async_host_power_on_wait</c>) and returns its result as <c>power_on</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_power_on_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_power_on_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.destroy</c> (libxenapi <c>xenapi_host_destroy</c>).</summary>
@@ -3114,7 +4195,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.destroy</c> (libxenapi <c>xenapi_async_host_destroy</c>): <c>destroy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.destroy</c> (libxenapi <c>xenapi_async_host_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>self</c>: host ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -3125,6 +4206,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_destroy(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_host_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_destroy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_destroy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.license_remove</c> (libxenapi <c>xenapi_host_license_remove</c>).</summary>
@@ -3138,7 +4235,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.license_remove</c> (libxenapi <c>xenapi_async_host_license_remove</c>): <c>license_remove</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.license_remove</c> (libxenapi <c>xenapi_async_host_license_remove</c>): <c>license_remove</c> as a server task. Wait for its typed result with <c>async_license_remove_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -3149,6 +4246,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_license_remove(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.license_remove</c> (what <c>async_license_remove</c> returned; libxenapi <c>xenapi_async_host_license_remove_wait</c>) and returns its result as <c>license_remove</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_license_remove_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_license_remove_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.license_add</c> (libxenapi <c>xenapi_host_license_add</c>).</summary>
@@ -3163,7 +4276,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.license_add</c> (libxenapi <c>xenapi_async_host_license_add</c>): <c>license_add</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.license_add</c> (libxenapi <c>xenapi_async_host_license_add</c>): <c>license_add</c> as a server task. Wait for its typed result with <c>async_license_add_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <param name="_contents"><c>contents</c>: string.</param>
@@ -3175,6 +4288,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_license_add(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_contents ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.license_add</c> (what <c>async_license_add</c> returned; libxenapi <c>xenapi_async_host_license_add_wait</c>) and returns its result as <c>license_add</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_license_add_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_license_add_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.license_apply</c> (libxenapi <c>xenapi_host_license_apply</c>). Removed in clearwater: only older servers have it.</summary>
@@ -3189,7 +4318,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.license_apply</c> (libxenapi <c>xenapi_async_host_license_apply</c>): <c>license_apply</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.host.license_apply</c> (libxenapi <c>xenapi_async_host_license_apply</c>): <c>license_apply</c> as a server task. Wait for its typed result with <c>async_license_apply_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <param name="_contents"><c>contents</c>: string.</param>
@@ -3201,6 +4330,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_license_apply(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_contents ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.license_apply</c> (what <c>async_license_apply</c> returned; libxenapi <c>xenapi_async_host_license_apply_wait</c>) and returns its result as <c>license_apply</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_license_apply_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_license_apply_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.list_methods</c> (libxenapi <c>xenapi_host_list_methods</c>).</summary>
@@ -3222,7 +4367,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.host.list_methods</c> (libxenapi <c>xenapi_async_host_list_methods</c>): <c>list_methods</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.list_methods</c> (libxenapi <c>xenapi_async_host_list_methods</c>): <c>list_methods</c> as a server task. Wait for its typed result with <c>async_list_methods_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <returns>The task; its result is the message's (string set).</returns>
         /// <exception cref="Failure">The server refused.</exception>
@@ -3232,6 +4377,32 @@ namespace XenAPI
             int status = Native.xenapi_async_host_list_methods(Session.NativeOf(session), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.list_methods</c> (what <c>async_list_methods</c> returned; libxenapi <c>xenapi_async_host_list_methods_wait</c>) and returns its result as <c>list_methods</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string[] async_list_methods_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_list_methods_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_string(result);
+            }
+            finally
+            {
+                Native.xenapi_string_list_free(result);
+            }
         }
 
         /// <summary><c>host.bugreport_upload</c> (libxenapi <c>xenapi_host_bugreport_upload</c>).</summary>
@@ -3255,7 +4426,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.host.bugreport_upload</c> (libxenapi <c>xenapi_async_host_bugreport_upload</c>): <c>bugreport_upload</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.bugreport_upload</c> (libxenapi <c>xenapi_async_host_bugreport_upload</c>): <c>bugreport_upload</c> as a server task. Wait for its typed result with <c>async_bugreport_upload_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <param name="_url"><c>url</c>: string.</param>
@@ -3278,6 +4449,22 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.host.bugreport_upload</c> (what <c>async_bugreport_upload</c> returned; libxenapi <c>xenapi_async_host_bugreport_upload_wait</c>) and returns its result as <c>bugreport_upload</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_bugreport_upload_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_bugreport_upload_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>host.send_debug_keys</c> (libxenapi <c>xenapi_host_send_debug_keys</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
@@ -3290,7 +4477,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.send_debug_keys</c> (libxenapi <c>xenapi_async_host_send_debug_keys</c>): <c>send_debug_keys</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.send_debug_keys</c> (libxenapi <c>xenapi_async_host_send_debug_keys</c>): <c>send_debug_keys</c> as a server task. Wait for its typed result with <c>async_send_debug_keys_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <param name="_keys"><c>keys</c>: string.</param>
@@ -3302,6 +4489,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_send_debug_keys(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_keys ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.send_debug_keys</c> (what <c>async_send_debug_keys</c> returned; libxenapi <c>xenapi_async_host_send_debug_keys_wait</c>) and returns its result as <c>send_debug_keys</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_send_debug_keys_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_send_debug_keys_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.get_log</c> (libxenapi <c>xenapi_host_get_log</c>).</summary>
@@ -3317,7 +4520,7 @@ namespace XenAPI
             return Conv.TakeStr(result);
         }
 
-        /// <summary><c>Async.host.get_log</c> (libxenapi <c>xenapi_async_host_get_log</c>): <c>get_log</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.get_log</c> (libxenapi <c>xenapi_async_host_get_log</c>): <c>get_log</c> as a server task. Wait for its typed result with <c>async_get_log_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <returns>The task; its result is the message's (string).</returns>
@@ -3328,6 +4531,25 @@ namespace XenAPI
             int status = Native.xenapi_async_host_get_log(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.get_log</c> (what <c>async_get_log</c> returned; libxenapi <c>xenapi_async_host_get_log_wait</c>) and returns its result as <c>get_log</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string async_get_log_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_get_log_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return Conv.TakeStr(result);
         }
 
         /// <summary><c>host.dmesg_clear</c> (libxenapi <c>xenapi_host_dmesg_clear</c>).</summary>
@@ -3343,7 +4565,7 @@ namespace XenAPI
             return Conv.TakeStr(result);
         }
 
-        /// <summary><c>Async.host.dmesg_clear</c> (libxenapi <c>xenapi_async_host_dmesg_clear</c>): <c>dmesg_clear</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.dmesg_clear</c> (libxenapi <c>xenapi_async_host_dmesg_clear</c>): <c>dmesg_clear</c> as a server task. Wait for its typed result with <c>async_dmesg_clear_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <returns>The task; its result is the message's (string).</returns>
@@ -3354,6 +4576,25 @@ namespace XenAPI
             int status = Native.xenapi_async_host_dmesg_clear(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.dmesg_clear</c> (what <c>async_dmesg_clear</c> returned; libxenapi <c>xenapi_async_host_dmesg_clear_wait</c>) and returns its result as <c>dmesg_clear</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string async_dmesg_clear_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_dmesg_clear_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return Conv.TakeStr(result);
         }
 
         /// <summary><c>host.dmesg</c> (libxenapi <c>xenapi_host_dmesg</c>).</summary>
@@ -3369,7 +4610,7 @@ namespace XenAPI
             return Conv.TakeStr(result);
         }
 
-        /// <summary><c>Async.host.dmesg</c> (libxenapi <c>xenapi_async_host_dmesg</c>): <c>dmesg</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.dmesg</c> (libxenapi <c>xenapi_async_host_dmesg</c>): <c>dmesg</c> as a server task. Wait for its typed result with <c>async_dmesg_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <returns>The task; its result is the message's (string).</returns>
@@ -3380,6 +4621,25 @@ namespace XenAPI
             int status = Native.xenapi_async_host_dmesg(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.dmesg</c> (what <c>async_dmesg</c> returned; libxenapi <c>xenapi_async_host_dmesg_wait</c>) and returns its result as <c>dmesg</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string async_dmesg_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_dmesg_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return Conv.TakeStr(result);
         }
 
         /// <summary><c>host.reboot</c> (libxenapi <c>xenapi_host_reboot</c>).</summary>
@@ -3393,7 +4653,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.reboot</c> (libxenapi <c>xenapi_async_host_reboot</c>): <c>reboot</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.reboot</c> (libxenapi <c>xenapi_async_host_reboot</c>): <c>reboot</c> as a server task. Wait for its typed result with <c>async_reboot_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -3404,6 +4664,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_reboot(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.reboot</c> (what <c>async_reboot</c> returned; libxenapi <c>xenapi_async_host_reboot_wait</c>) and returns its result as <c>reboot</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_reboot_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_reboot_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.shutdown</c> (libxenapi <c>xenapi_host_shutdown</c>).</summary>
@@ -3417,7 +4693,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.shutdown</c> (libxenapi <c>xenapi_async_host_shutdown</c>): <c>shutdown</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.shutdown</c> (libxenapi <c>xenapi_async_host_shutdown</c>): <c>shutdown</c> as a server task. Wait for its typed result with <c>async_shutdown_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -3428,6 +4704,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_shutdown(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.shutdown</c> (what <c>async_shutdown</c> returned; libxenapi <c>xenapi_async_host_shutdown_wait</c>) and returns its result as <c>shutdown</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_shutdown_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_shutdown_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.enable</c> (libxenapi <c>xenapi_host_enable</c>).</summary>
@@ -3441,7 +4733,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.enable</c> (libxenapi <c>xenapi_async_host_enable</c>): <c>enable</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.enable</c> (libxenapi <c>xenapi_async_host_enable</c>): <c>enable</c> as a server task. Wait for its typed result with <c>async_enable_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -3452,6 +4744,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_enable(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.enable</c> (what <c>async_enable</c> returned; libxenapi <c>xenapi_async_host_enable_wait</c>) and returns its result as <c>enable</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_enable_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_enable_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.disable</c> (libxenapi <c>xenapi_host_disable</c>).</summary>
@@ -3465,7 +4773,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.host.disable</c> (libxenapi <c>xenapi_async_host_disable</c>): <c>disable</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.host.disable</c> (libxenapi <c>xenapi_async_host_disable</c>): <c>disable</c> as a server task. Wait for its typed result with <c>async_disable_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -3476,6 +4784,22 @@ namespace XenAPI
             int status = Native.xenapi_async_host_disable(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.host.disable</c> (what <c>async_disable</c> returned; libxenapi <c>xenapi_async_host_disable_wait</c>) and returns its result as <c>disable</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_disable_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_host_disable_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>host.set_display</c> (libxenapi <c>xenapi_host_set_display</c>).</summary>

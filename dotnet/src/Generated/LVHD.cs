@@ -93,7 +93,7 @@ namespace XenAPI
             return Conv.TakeStr(result);
         }
 
-        /// <summary><c>Async.LVHD.enable_thin_provisioning</c> (libxenapi <c>xenapi_async_lvhd_enable_thin_provisioning</c>): <c>enable_thin_provisioning</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.LVHD.enable_thin_provisioning</c> (libxenapi <c>xenapi_async_lvhd_enable_thin_provisioning</c>): <c>enable_thin_provisioning</c> as a server task. Wait for its typed result with <c>async_enable_thin_provisioning_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <param name="_sr"><c>SR</c>: SR ref.</param>
@@ -107,6 +107,25 @@ namespace XenAPI
             int status = Native.xenapi_async_lvhd_enable_thin_provisioning(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_sr ?? ""), _initial_allocation, _allocation_quantum, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.LVHD.enable_thin_provisioning</c> (what <c>async_enable_thin_provisioning</c> returned; libxenapi <c>xenapi_async_lvhd_enable_thin_provisioning_wait</c>) and returns its result as <c>enable_thin_provisioning</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string async_enable_thin_provisioning_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_lvhd_enable_thin_provisioning_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return Conv.TakeStr(result);
         }
 
         /// <summary><c>LVHD.get_uuid</c> (libxenapi <c>xenapi_lvhd_get_uuid</c>).</summary>

@@ -209,7 +209,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.message.get_all_records_where</c> (libxenapi <c>xenapi_async_message_get_all_records_where</c>): <c>get_all_records_where</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.message.get_all_records_where</c> (libxenapi <c>xenapi_async_message_get_all_records_where</c>): <c>get_all_records_where</c> as a server task. Wait for its typed result with <c>async_get_all_records_where_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_expr"><c>expr</c>: string.</param>
         /// <returns>The task; its result is the message's ((message ref -&gt; message record) map).</returns>
@@ -220,6 +220,32 @@ namespace XenAPI
             int status = Native.xenapi_async_message_get_all_records_where(Session.NativeOf(session), Utf8.Z(_expr ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.message.get_all_records_where</c> (what <c>async_get_all_records_where</c> returned; libxenapi <c>xenapi_async_message_get_all_records_where_wait</c>) and returns its result as <c>get_all_records_where</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>(message ref -&gt; message record) map.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static Dictionary<XenRef<Message>, Message> async_get_all_records_where_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_message_get_all_records_where_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_map_ref_message_to_record_message_end(result);
+            }
+            finally
+            {
+                Native.xenapi_message_record_map_free(result);
+            }
         }
 
         /// <summary><c>message.get_all_records</c> (libxenapi <c>xenapi_message_get_all_records</c>).</summary>
@@ -241,7 +267,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.message.get_all_records</c> (libxenapi <c>xenapi_async_message_get_all_records</c>): <c>get_all_records</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.message.get_all_records</c> (libxenapi <c>xenapi_async_message_get_all_records</c>): <c>get_all_records</c> as a server task. Wait for its typed result with <c>async_get_all_records_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <returns>The task; its result is the message's ((message ref -&gt; message record) map).</returns>
         /// <exception cref="Failure">The server refused.</exception>
@@ -251,6 +277,32 @@ namespace XenAPI
             int status = Native.xenapi_async_message_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.message.get_all_records</c> (what <c>async_get_all_records</c> returned; libxenapi <c>xenapi_async_message_get_all_records_wait</c>) and returns its result as <c>get_all_records</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>(message ref -&gt; message record) map.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static Dictionary<XenRef<Message>, Message> async_get_all_records_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_message_get_all_records_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_map_ref_message_to_record_message_end(result);
+            }
+            finally
+            {
+                Native.xenapi_message_record_map_free(result);
+            }
         }
 
         /// <summary><c>message.get_by_uuid</c> (libxenapi <c>xenapi_message_get_by_uuid</c>).</summary>
@@ -266,7 +318,7 @@ namespace XenAPI
             return XenRef<Message>.Create(Conv.TakeStr(result));
         }
 
-        /// <summary><c>Async.message.get_by_uuid</c> (libxenapi <c>xenapi_async_message_get_by_uuid</c>): <c>get_by_uuid</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.message.get_by_uuid</c> (libxenapi <c>xenapi_async_message_get_by_uuid</c>): <c>get_by_uuid</c> as a server task. Wait for its typed result with <c>async_get_by_uuid_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_uuid"><c>uuid</c>: string.</param>
         /// <returns>The task; its result is the message's (message ref).</returns>
@@ -277,6 +329,25 @@ namespace XenAPI
             int status = Native.xenapi_async_message_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.message.get_by_uuid</c> (what <c>async_get_by_uuid</c> returned; libxenapi <c>xenapi_async_message_get_by_uuid_wait</c>) and returns its result as <c>get_by_uuid</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>message ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<Message> async_get_by_uuid_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_message_get_by_uuid_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<Message>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>message.get_record</c> (libxenapi <c>xenapi_message_get_record</c>).</summary>
@@ -299,7 +370,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.message.get_record</c> (libxenapi <c>xenapi_async_message_get_record</c>): <c>get_record</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.message.get_record</c> (libxenapi <c>xenapi_async_message_get_record</c>): <c>get_record</c> as a server task. Wait for its typed result with <c>async_get_record_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_message"><c>self</c>: message ref.</param>
         /// <returns>The task; its result is the message's (message record).</returns>
@@ -310,6 +381,32 @@ namespace XenAPI
             int status = Native.xenapi_async_message_get_record(Session.NativeOf(session), Utf8.Z(_message ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.message.get_record</c> (what <c>async_get_record</c> returned; libxenapi <c>xenapi_async_message_get_record_wait</c>) and returns its result as <c>get_record</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>message record.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static Message async_get_record_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_message_get_record_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_record_message(result);
+            }
+            finally
+            {
+                Native.xenapi_message_record_free(result);
+            }
         }
 
         /// <summary><c>message.get_since</c> (libxenapi <c>xenapi_message_get_since</c>).</summary>
@@ -332,7 +429,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.message.get_since</c> (libxenapi <c>xenapi_async_message_get_since</c>): <c>get_since</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.message.get_since</c> (libxenapi <c>xenapi_async_message_get_since</c>): <c>get_since</c> as a server task. Wait for its typed result with <c>async_get_since_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_since"><c>since</c>: datetime.</param>
         /// <returns>The task; its result is the message's ((message ref -&gt; message record) map).</returns>
@@ -343,6 +440,32 @@ namespace XenAPI
             int status = Native.xenapi_async_message_get_since(Session.NativeOf(session), Conv.Unix(_since), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.message.get_since</c> (what <c>async_get_since</c> returned; libxenapi <c>xenapi_async_message_get_since_wait</c>) and returns its result as <c>get_since</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>(message ref -&gt; message record) map.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static Dictionary<XenRef<Message>, Message> async_get_since_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_message_get_since_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_map_ref_message_to_record_message_end(result);
+            }
+            finally
+            {
+                Native.xenapi_message_record_map_free(result);
+            }
         }
 
         /// <summary><c>message.get_all</c> (libxenapi <c>xenapi_message_get_all</c>).</summary>
@@ -364,7 +487,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.message.get_all</c> (libxenapi <c>xenapi_async_message_get_all</c>): <c>get_all</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.message.get_all</c> (libxenapi <c>xenapi_async_message_get_all</c>): <c>get_all</c> as a server task. Wait for its typed result with <c>async_get_all_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <returns>The task; its result is the message's (message ref set).</returns>
         /// <exception cref="Failure">The server refused.</exception>
@@ -374,6 +497,32 @@ namespace XenAPI
             int status = Native.xenapi_async_message_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.message.get_all</c> (what <c>async_get_all</c> returned; libxenapi <c>xenapi_async_message_get_all_wait</c>) and returns its result as <c>get_all</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>message ref set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static List<XenRef<Message>> async_get_all_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_message_get_all_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_ref_message(result);
+            }
+            finally
+            {
+                Native.xenapi_string_list_free(result);
+            }
         }
 
         /// <summary><c>message.get</c> (libxenapi <c>xenapi_message_get</c>).</summary>
@@ -398,7 +547,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.message.get</c> (libxenapi <c>xenapi_async_message_get</c>): <c>get</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.message.get</c> (libxenapi <c>xenapi_async_message_get</c>): <c>get</c> as a server task. Wait for its typed result with <c>async_get_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_cls"><c>cls</c>: enum cls.</param>
         /// <param name="_obj_uuid"><c>obj_uuid</c>: string.</param>
@@ -411,6 +560,32 @@ namespace XenAPI
             int status = Native.xenapi_async_message_get(Session.NativeOf(session), cls_helper.ToNative(_cls), Utf8.Z(_obj_uuid ?? ""), Conv.Unix(_since), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.message.get</c> (what <c>async_get</c> returned; libxenapi <c>xenapi_async_message_get_wait</c>) and returns its result as <c>get</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>(message ref -&gt; message record) map.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static Dictionary<XenRef<Message>, Message> async_get_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_message_get_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_map_ref_message_to_record_message_end(result);
+            }
+            finally
+            {
+                Native.xenapi_message_record_map_free(result);
+            }
         }
 
         /// <summary><c>message.destroy_many</c> (libxenapi <c>xenapi_message_destroy_many</c>). Prototype since 22.19.0: may change.</summary>
@@ -432,7 +607,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.message.destroy_many</c> (libxenapi <c>xenapi_async_message_destroy_many</c>): <c>destroy_many</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 22.19.0: may change.</summary>
+        /// <summary><c>Async.message.destroy_many</c> (libxenapi <c>xenapi_async_message_destroy_many</c>): <c>destroy_many</c> as a server task. Wait for its typed result with <c>async_destroy_many_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 22.19.0: may change.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_messages"><c>messages</c>: message ref set.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -453,6 +628,22 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.message.destroy_many</c> (what <c>async_destroy_many</c> returned; libxenapi <c>xenapi_async_message_destroy_many_wait</c>) and returns its result as <c>destroy_many</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_destroy_many_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_message_destroy_many_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>message.destroy</c> (libxenapi <c>xenapi_message_destroy</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_message"><c>self</c>: message ref.</param>
@@ -464,7 +655,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.message.destroy</c> (libxenapi <c>xenapi_async_message_destroy</c>): <c>destroy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.message.destroy</c> (libxenapi <c>xenapi_async_message_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_message"><c>self</c>: message ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -475,6 +666,22 @@ namespace XenAPI
             int status = Native.xenapi_async_message_destroy(Session.NativeOf(session), Utf8.Z(_message ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.message.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_message_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_destroy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_message_destroy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>message.create</c> (libxenapi <c>xenapi_message_create</c>).</summary>
@@ -494,7 +701,7 @@ namespace XenAPI
             return XenRef<Message>.Create(Conv.TakeStr(result));
         }
 
-        /// <summary><c>Async.message.create</c> (libxenapi <c>xenapi_async_message_create</c>): <c>create</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.message.create</c> (libxenapi <c>xenapi_async_message_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_name"><c>name</c>: string.</param>
         /// <param name="_priority"><c>priority</c>: int.</param>
@@ -509,6 +716,25 @@ namespace XenAPI
             int status = Native.xenapi_async_message_create(Session.NativeOf(session), Utf8.Z(_name ?? ""), _priority, cls_helper.ToNative(_cls), Utf8.Z(_obj_uuid ?? ""), Utf8.Z(_body ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.message.create</c> (what <c>async_create</c> returned; libxenapi <c>xenapi_async_message_create_wait</c>) and returns its result as <c>create</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>message ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<Message> async_create_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_message_create_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<Message>.Create(Conv.TakeStr(result));
         }
 
     }

@@ -410,7 +410,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.network.remove_purpose</c> (libxenapi <c>xenapi_async_network_remove_purpose</c>): <c>remove_purpose</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.network.remove_purpose</c> (libxenapi <c>xenapi_async_network_remove_purpose</c>): <c>remove_purpose</c> as a server task. Wait for its typed result with <c>async_remove_purpose_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_network"><c>self</c>: network ref.</param>
         /// <param name="_value"><c>value</c>: enum network_purpose.</param>
@@ -422,6 +422,22 @@ namespace XenAPI
             int status = Native.xenapi_async_network_remove_purpose(Session.NativeOf(session), Utf8.Z(_network ?? ""), network_purpose_helper.ToNative(_value), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.network.remove_purpose</c> (what <c>async_remove_purpose</c> returned; libxenapi <c>xenapi_async_network_remove_purpose_wait</c>) and returns its result as <c>remove_purpose</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_remove_purpose_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_network_remove_purpose_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>network.add_purpose</c> (libxenapi <c>xenapi_network_add_purpose</c>).</summary>
@@ -436,7 +452,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.network.add_purpose</c> (libxenapi <c>xenapi_async_network_add_purpose</c>): <c>add_purpose</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.network.add_purpose</c> (libxenapi <c>xenapi_async_network_add_purpose</c>): <c>add_purpose</c> as a server task. Wait for its typed result with <c>async_add_purpose_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_network"><c>self</c>: network ref.</param>
         /// <param name="_value"><c>value</c>: enum network_purpose.</param>
@@ -448,6 +464,22 @@ namespace XenAPI
             int status = Native.xenapi_async_network_add_purpose(Session.NativeOf(session), Utf8.Z(_network ?? ""), network_purpose_helper.ToNative(_value), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.network.add_purpose</c> (what <c>async_add_purpose</c> returned; libxenapi <c>xenapi_async_network_add_purpose_wait</c>) and returns its result as <c>add_purpose</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_add_purpose_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_network_add_purpose_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>network.set_default_locking_mode</c> (libxenapi <c>xenapi_network_set_default_locking_mode</c>).</summary>
@@ -462,7 +494,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.network.set_default_locking_mode</c> (libxenapi <c>xenapi_async_network_set_default_locking_mode</c>): <c>set_default_locking_mode</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.network.set_default_locking_mode</c> (libxenapi <c>xenapi_async_network_set_default_locking_mode</c>): <c>set_default_locking_mode</c> as a server task. Wait for its typed result with <c>async_set_default_locking_mode_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_network"><c>network</c>: network ref.</param>
         /// <param name="_value"><c>value</c>: enum network_default_locking_mode.</param>
@@ -474,6 +506,22 @@ namespace XenAPI
             int status = Native.xenapi_async_network_set_default_locking_mode(Session.NativeOf(session), Utf8.Z(_network ?? ""), network_default_locking_mode_helper.ToNative(_value), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.network.set_default_locking_mode</c> (what <c>async_set_default_locking_mode</c> returned; libxenapi <c>xenapi_async_network_set_default_locking_mode_wait</c>) and returns its result as <c>set_default_locking_mode</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_default_locking_mode_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_network_set_default_locking_mode_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>network.create_new_blob</c> (libxenapi <c>xenapi_network_create_new_blob</c>).</summary>
@@ -492,7 +540,7 @@ namespace XenAPI
             return XenRef<Blob>.Create(Conv.TakeStr(result));
         }
 
-        /// <summary><c>Async.network.create_new_blob</c> (libxenapi <c>xenapi_async_network_create_new_blob</c>): <c>create_new_blob</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.network.create_new_blob</c> (libxenapi <c>xenapi_async_network_create_new_blob</c>): <c>create_new_blob</c> as a server task. Wait for its typed result with <c>async_create_new_blob_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_network"><c>network</c>: network ref.</param>
         /// <param name="_name"><c>name</c>: string.</param>
@@ -506,6 +554,25 @@ namespace XenAPI
             int status = Native.xenapi_async_network_create_new_blob(Session.NativeOf(session), Utf8.Z(_network ?? ""), Utf8.Z(_name ?? ""), Utf8.Z(_mime_type ?? ""), (_public ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.network.create_new_blob</c> (what <c>async_create_new_blob</c> returned; libxenapi <c>xenapi_async_network_create_new_blob_wait</c>) and returns its result as <c>create_new_blob</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>blob ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<Blob> async_create_new_blob_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_network_create_new_blob_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<Blob>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>network.remove_tags</c> (libxenapi <c>xenapi_network_remove_tags</c>).</summary>
@@ -935,7 +1002,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.network.destroy</c> (libxenapi <c>xenapi_async_network_destroy</c>): <c>destroy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.network.destroy</c> (libxenapi <c>xenapi_async_network_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_network"><c>self</c>: network ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -946,6 +1013,22 @@ namespace XenAPI
             int status = Native.xenapi_async_network_destroy(Session.NativeOf(session), Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.network.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_network_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_destroy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_network_destroy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>network.create</c> (libxenapi <c>xenapi_network_create</c>).</summary>
@@ -969,7 +1052,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.network.create</c> (libxenapi <c>xenapi_async_network_create</c>): <c>create</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.network.create</c> (libxenapi <c>xenapi_async_network_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_args"><c>args</c>: network record.</param>
         /// <returns>The task; its result is the message's (network ref).</returns>
@@ -988,6 +1071,25 @@ namespace XenAPI
             {
                 Native.xenapi_network_record_free(h0);
             }
+        }
+
+        /// <summary>Waits for the task of <c>Async.network.create</c> (what <c>async_create</c> returned; libxenapi <c>xenapi_async_network_create_wait</c>) and returns its result as <c>create</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>network ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<Network> async_create_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_network_create_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<Network>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>network.get_by_uuid</c> (libxenapi <c>xenapi_network_get_by_uuid</c>).</summary>

@@ -200,7 +200,7 @@ namespace XenAPI
             return result;
         }
 
-        /// <summary><c>Async.network_sriov.get_remaining_capacity</c> (libxenapi <c>xenapi_async_network_sriov_get_remaining_capacity</c>): <c>get_remaining_capacity</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.network_sriov.get_remaining_capacity</c> (libxenapi <c>xenapi_async_network_sriov_get_remaining_capacity</c>): <c>get_remaining_capacity</c> as a server task. Wait for its typed result with <c>async_get_remaining_capacity_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_network_sriov"><c>self</c>: network_sriov ref.</param>
         /// <returns>The task; its result is the message's (int).</returns>
@@ -211,6 +211,25 @@ namespace XenAPI
             int status = Native.xenapi_async_network_sriov_get_remaining_capacity(Session.NativeOf(session), Utf8.Z(_network_sriov ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.network_sriov.get_remaining_capacity</c> (what <c>async_get_remaining_capacity</c> returned; libxenapi <c>xenapi_async_network_sriov_get_remaining_capacity_wait</c>) and returns its result as <c>get_remaining_capacity</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>int.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static long async_get_remaining_capacity_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            long result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_network_sriov_get_remaining_capacity_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return result;
         }
 
         /// <summary><c>network_sriov.destroy</c> (libxenapi <c>xenapi_network_sriov_destroy</c>).</summary>
@@ -224,7 +243,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.network_sriov.destroy</c> (libxenapi <c>xenapi_async_network_sriov_destroy</c>): <c>destroy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.network_sriov.destroy</c> (libxenapi <c>xenapi_async_network_sriov_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_network_sriov"><c>self</c>: network_sriov ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -235,6 +254,22 @@ namespace XenAPI
             int status = Native.xenapi_async_network_sriov_destroy(Session.NativeOf(session), Utf8.Z(_network_sriov ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.network_sriov.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_network_sriov_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_destroy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_network_sriov_destroy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>network_sriov.create</c> (libxenapi <c>xenapi_network_sriov_create</c>).</summary>
@@ -251,7 +286,7 @@ namespace XenAPI
             return XenRef<Network_sriov>.Create(Conv.TakeStr(result));
         }
 
-        /// <summary><c>Async.network_sriov.create</c> (libxenapi <c>xenapi_async_network_sriov_create</c>): <c>create</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.network_sriov.create</c> (libxenapi <c>xenapi_async_network_sriov_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pif"><c>pif</c>: PIF ref.</param>
         /// <param name="_network"><c>network</c>: network ref.</param>
@@ -263,6 +298,25 @@ namespace XenAPI
             int status = Native.xenapi_async_network_sriov_create(Session.NativeOf(session), Utf8.Z(_pif ?? ""), Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.network_sriov.create</c> (what <c>async_create</c> returned; libxenapi <c>xenapi_async_network_sriov_create_wait</c>) and returns its result as <c>create</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>network_sriov ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<Network_sriov> async_create_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_network_sriov_create_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<Network_sriov>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>network_sriov.get_configuration_mode</c> (libxenapi <c>xenapi_network_sriov_get_configuration_mode</c>).</summary>

@@ -267,7 +267,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.Observer.set_components</c> (libxenapi <c>xenapi_async_observer_set_components</c>): <c>set_components</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.14.0: may change.</summary>
+        /// <summary><c>Async.Observer.set_components</c> (libxenapi <c>xenapi_async_observer_set_components</c>): <c>set_components</c> as a server task. Wait for its typed result with <c>async_set_components_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.14.0: may change.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_observer"><c>self</c>: Observer ref.</param>
         /// <param name="_value"><c>value</c>: string set.</param>
@@ -287,6 +287,22 @@ namespace XenAPI
             {
                 Native.xenapi_string_list_free(h1);
             }
+        }
+
+        /// <summary>Waits for the task of <c>Async.Observer.set_components</c> (what <c>async_set_components</c> returned; libxenapi <c>xenapi_async_observer_set_components_wait</c>) and returns its result as <c>set_components</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_components_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_observer_set_components_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>Observer.set_endpoints</c> (libxenapi <c>xenapi_observer_set_endpoints</c>). Prototype since 23.14.0: may change.</summary>
@@ -309,7 +325,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.Observer.set_endpoints</c> (libxenapi <c>xenapi_async_observer_set_endpoints</c>): <c>set_endpoints</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.14.0: may change.</summary>
+        /// <summary><c>Async.Observer.set_endpoints</c> (libxenapi <c>xenapi_async_observer_set_endpoints</c>): <c>set_endpoints</c> as a server task. Wait for its typed result with <c>async_set_endpoints_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.14.0: may change.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_observer"><c>self</c>: Observer ref.</param>
         /// <param name="_value"><c>value</c>: string set.</param>
@@ -329,6 +345,22 @@ namespace XenAPI
             {
                 Native.xenapi_string_list_free(h1);
             }
+        }
+
+        /// <summary>Waits for the task of <c>Async.Observer.set_endpoints</c> (what <c>async_set_endpoints</c> returned; libxenapi <c>xenapi_async_observer_set_endpoints_wait</c>) and returns its result as <c>set_endpoints</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_endpoints_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_observer_set_endpoints_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>Observer.set_attributes</c> (libxenapi <c>xenapi_observer_set_attributes</c>). Prototype since 23.14.0: may change.</summary>
@@ -351,7 +383,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.Observer.set_attributes</c> (libxenapi <c>xenapi_async_observer_set_attributes</c>): <c>set_attributes</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.14.0: may change.</summary>
+        /// <summary><c>Async.Observer.set_attributes</c> (libxenapi <c>xenapi_async_observer_set_attributes</c>): <c>set_attributes</c> as a server task. Wait for its typed result with <c>async_set_attributes_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.14.0: may change.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_observer"><c>self</c>: Observer ref.</param>
         /// <param name="_value"><c>value</c>: (string -&gt; string) map.</param>
@@ -373,6 +405,22 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.Observer.set_attributes</c> (what <c>async_set_attributes</c> returned; libxenapi <c>xenapi_async_observer_set_attributes_wait</c>) and returns its result as <c>set_attributes</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_attributes_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_observer_set_attributes_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>Observer.set_enabled</c> (libxenapi <c>xenapi_observer_set_enabled</c>). Prototype since 23.14.0: may change.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_observer"><c>self</c>: Observer ref.</param>
@@ -385,7 +433,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.Observer.set_enabled</c> (libxenapi <c>xenapi_async_observer_set_enabled</c>): <c>set_enabled</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.14.0: may change.</summary>
+        /// <summary><c>Async.Observer.set_enabled</c> (libxenapi <c>xenapi_async_observer_set_enabled</c>): <c>set_enabled</c> as a server task. Wait for its typed result with <c>async_set_enabled_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.14.0: may change.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_observer"><c>self</c>: Observer ref.</param>
         /// <param name="_value"><c>value</c>: bool.</param>
@@ -397,6 +445,22 @@ namespace XenAPI
             int status = Native.xenapi_async_observer_set_enabled(Session.NativeOf(session), Utf8.Z(_observer ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.Observer.set_enabled</c> (what <c>async_set_enabled</c> returned; libxenapi <c>xenapi_async_observer_set_enabled_wait</c>) and returns its result as <c>set_enabled</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_enabled_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_observer_set_enabled_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>Observer.set_hosts</c> (libxenapi <c>xenapi_observer_set_hosts</c>). Prototype since 23.14.0: may change.</summary>
@@ -419,7 +483,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.Observer.set_hosts</c> (libxenapi <c>xenapi_async_observer_set_hosts</c>): <c>set_hosts</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.14.0: may change.</summary>
+        /// <summary><c>Async.Observer.set_hosts</c> (libxenapi <c>xenapi_async_observer_set_hosts</c>): <c>set_hosts</c> as a server task. Wait for its typed result with <c>async_set_hosts_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.14.0: may change.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_observer"><c>self</c>: Observer ref.</param>
         /// <param name="_value"><c>value</c>: host ref set.</param>
@@ -439,6 +503,22 @@ namespace XenAPI
             {
                 Native.xenapi_string_list_free(h1);
             }
+        }
+
+        /// <summary>Waits for the task of <c>Async.Observer.set_hosts</c> (what <c>async_set_hosts</c> returned; libxenapi <c>xenapi_async_observer_set_hosts_wait</c>) and returns its result as <c>set_hosts</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_hosts_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_observer_set_hosts_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>Observer.set_name_description</c> (libxenapi <c>xenapi_observer_set_name_description</c>).</summary>
@@ -628,7 +708,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.Observer.destroy</c> (libxenapi <c>xenapi_async_observer_destroy</c>): <c>destroy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.14.0: may change.</summary>
+        /// <summary><c>Async.Observer.destroy</c> (libxenapi <c>xenapi_async_observer_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.14.0: may change.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_observer"><c>self</c>: Observer ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -639,6 +719,22 @@ namespace XenAPI
             int status = Native.xenapi_async_observer_destroy(Session.NativeOf(session), Utf8.Z(_observer ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.Observer.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_observer_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_destroy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_observer_destroy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>Observer.create</c> (libxenapi <c>xenapi_observer_create</c>). Prototype since 23.14.0: may change.</summary>
@@ -662,7 +758,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.Observer.create</c> (libxenapi <c>xenapi_async_observer_create</c>): <c>create</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.14.0: may change.</summary>
+        /// <summary><c>Async.Observer.create</c> (libxenapi <c>xenapi_async_observer_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.14.0: may change.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_args"><c>args</c>: Observer record.</param>
         /// <returns>The task; its result is the message's (Observer ref).</returns>
@@ -681,6 +777,25 @@ namespace XenAPI
             {
                 Native.xenapi_observer_record_free(h0);
             }
+        }
+
+        /// <summary>Waits for the task of <c>Async.Observer.create</c> (what <c>async_create</c> returned; libxenapi <c>xenapi_async_observer_create_wait</c>) and returns its result as <c>create</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>Observer ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<Observer> async_create_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_observer_create_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<Observer>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>Observer.get_by_uuid</c> (libxenapi <c>xenapi_observer_get_by_uuid</c>). Prototype since 23.14.0: may change.</summary>

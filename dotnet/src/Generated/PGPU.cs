@@ -332,7 +332,7 @@ namespace XenAPI
             return pgpu_dom0_access_helper.FromNative(result);
         }
 
-        /// <summary><c>Async.PGPU.disable_dom0_access</c> (libxenapi <c>xenapi_async_pgpu_disable_dom0_access</c>): <c>disable_dom0_access</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.PGPU.disable_dom0_access</c> (libxenapi <c>xenapi_async_pgpu_disable_dom0_access</c>): <c>disable_dom0_access</c> as a server task. Wait for its typed result with <c>async_disable_dom0_access_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pgpu"><c>self</c>: PGPU ref.</param>
         /// <returns>The task; its result is the message's (enum pgpu_dom0_access).</returns>
@@ -343,6 +343,25 @@ namespace XenAPI
             int status = Native.xenapi_async_pgpu_disable_dom0_access(Session.NativeOf(session), Utf8.Z(_pgpu ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.PGPU.disable_dom0_access</c> (what <c>async_disable_dom0_access</c> returned; libxenapi <c>xenapi_async_pgpu_disable_dom0_access_wait</c>) and returns its result as <c>disable_dom0_access</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>enum pgpu_dom0_access.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static pgpu_dom0_access async_disable_dom0_access_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            int result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pgpu_disable_dom0_access_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return pgpu_dom0_access_helper.FromNative(result);
         }
 
         /// <summary><c>PGPU.enable_dom0_access</c> (libxenapi <c>xenapi_pgpu_enable_dom0_access</c>).</summary>
@@ -358,7 +377,7 @@ namespace XenAPI
             return pgpu_dom0_access_helper.FromNative(result);
         }
 
-        /// <summary><c>Async.PGPU.enable_dom0_access</c> (libxenapi <c>xenapi_async_pgpu_enable_dom0_access</c>): <c>enable_dom0_access</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.PGPU.enable_dom0_access</c> (libxenapi <c>xenapi_async_pgpu_enable_dom0_access</c>): <c>enable_dom0_access</c> as a server task. Wait for its typed result with <c>async_enable_dom0_access_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pgpu"><c>self</c>: PGPU ref.</param>
         /// <returns>The task; its result is the message's (enum pgpu_dom0_access).</returns>
@@ -369,6 +388,25 @@ namespace XenAPI
             int status = Native.xenapi_async_pgpu_enable_dom0_access(Session.NativeOf(session), Utf8.Z(_pgpu ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.PGPU.enable_dom0_access</c> (what <c>async_enable_dom0_access</c> returned; libxenapi <c>xenapi_async_pgpu_enable_dom0_access_wait</c>) and returns its result as <c>enable_dom0_access</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>enum pgpu_dom0_access.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static pgpu_dom0_access async_enable_dom0_access_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            int result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pgpu_enable_dom0_access_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return pgpu_dom0_access_helper.FromNative(result);
         }
 
         /// <summary><c>PGPU.get_remaining_capacity</c> (libxenapi <c>xenapi_pgpu_get_remaining_capacity</c>).</summary>
@@ -385,7 +423,7 @@ namespace XenAPI
             return result;
         }
 
-        /// <summary><c>Async.PGPU.get_remaining_capacity</c> (libxenapi <c>xenapi_async_pgpu_get_remaining_capacity</c>): <c>get_remaining_capacity</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.PGPU.get_remaining_capacity</c> (libxenapi <c>xenapi_async_pgpu_get_remaining_capacity</c>): <c>get_remaining_capacity</c> as a server task. Wait for its typed result with <c>async_get_remaining_capacity_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pgpu"><c>self</c>: PGPU ref.</param>
         /// <param name="_vgpu_type"><c>vgpu_type</c>: VGPU_type ref.</param>
@@ -397,6 +435,25 @@ namespace XenAPI
             int status = Native.xenapi_async_pgpu_get_remaining_capacity(Session.NativeOf(session), Utf8.Z(_pgpu ?? ""), Utf8.Z(_vgpu_type ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.PGPU.get_remaining_capacity</c> (what <c>async_get_remaining_capacity</c> returned; libxenapi <c>xenapi_async_pgpu_get_remaining_capacity_wait</c>) and returns its result as <c>get_remaining_capacity</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>int.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static long async_get_remaining_capacity_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            long result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pgpu_get_remaining_capacity_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return result;
         }
 
         /// <summary><c>PGPU.set_GPU_group</c> (libxenapi <c>xenapi_pgpu_set_gpu_group</c>).</summary>
@@ -411,7 +468,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.PGPU.set_GPU_group</c> (libxenapi <c>xenapi_async_pgpu_set_gpu_group</c>): <c>set_GPU_group</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.PGPU.set_GPU_group</c> (libxenapi <c>xenapi_async_pgpu_set_gpu_group</c>): <c>set_GPU_group</c> as a server task. Wait for its typed result with <c>async_set_GPU_group_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pgpu"><c>self</c>: PGPU ref.</param>
         /// <param name="_value"><c>value</c>: GPU_group ref.</param>
@@ -423,6 +480,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pgpu_set_gpu_group(Session.NativeOf(session), Utf8.Z(_pgpu ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.PGPU.set_GPU_group</c> (what <c>async_set_GPU_group</c> returned; libxenapi <c>xenapi_async_pgpu_set_gpu_group_wait</c>) and returns its result as <c>set_GPU_group</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_GPU_group_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pgpu_set_gpu_group_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>PGPU.set_enabled_VGPU_types</c> (libxenapi <c>xenapi_pgpu_set_enabled_vgpu_types</c>).</summary>
@@ -445,7 +518,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.PGPU.set_enabled_VGPU_types</c> (libxenapi <c>xenapi_async_pgpu_set_enabled_vgpu_types</c>): <c>set_enabled_VGPU_types</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.PGPU.set_enabled_VGPU_types</c> (libxenapi <c>xenapi_async_pgpu_set_enabled_vgpu_types</c>): <c>set_enabled_VGPU_types</c> as a server task. Wait for its typed result with <c>async_set_enabled_VGPU_types_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pgpu"><c>self</c>: PGPU ref.</param>
         /// <param name="_value"><c>value</c>: VGPU_type ref set.</param>
@@ -467,6 +540,22 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.PGPU.set_enabled_VGPU_types</c> (what <c>async_set_enabled_VGPU_types</c> returned; libxenapi <c>xenapi_async_pgpu_set_enabled_vgpu_types_wait</c>) and returns its result as <c>set_enabled_VGPU_types</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_enabled_VGPU_types_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pgpu_set_enabled_vgpu_types_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>PGPU.remove_enabled_VGPU_types</c> (libxenapi <c>xenapi_pgpu_remove_enabled_vgpu_types</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pgpu"><c>self</c>: PGPU ref.</param>
@@ -479,7 +568,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.PGPU.remove_enabled_VGPU_types</c> (libxenapi <c>xenapi_async_pgpu_remove_enabled_vgpu_types</c>): <c>remove_enabled_VGPU_types</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.PGPU.remove_enabled_VGPU_types</c> (libxenapi <c>xenapi_async_pgpu_remove_enabled_vgpu_types</c>): <c>remove_enabled_VGPU_types</c> as a server task. Wait for its typed result with <c>async_remove_enabled_VGPU_types_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pgpu"><c>self</c>: PGPU ref.</param>
         /// <param name="_value"><c>value</c>: VGPU_type ref.</param>
@@ -491,6 +580,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pgpu_remove_enabled_vgpu_types(Session.NativeOf(session), Utf8.Z(_pgpu ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.PGPU.remove_enabled_VGPU_types</c> (what <c>async_remove_enabled_VGPU_types</c> returned; libxenapi <c>xenapi_async_pgpu_remove_enabled_vgpu_types_wait</c>) and returns its result as <c>remove_enabled_VGPU_types</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_remove_enabled_VGPU_types_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pgpu_remove_enabled_vgpu_types_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>PGPU.add_enabled_VGPU_types</c> (libxenapi <c>xenapi_pgpu_add_enabled_vgpu_types</c>).</summary>
@@ -505,7 +610,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.PGPU.add_enabled_VGPU_types</c> (libxenapi <c>xenapi_async_pgpu_add_enabled_vgpu_types</c>): <c>add_enabled_VGPU_types</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.PGPU.add_enabled_VGPU_types</c> (libxenapi <c>xenapi_async_pgpu_add_enabled_vgpu_types</c>): <c>add_enabled_VGPU_types</c> as a server task. Wait for its typed result with <c>async_add_enabled_VGPU_types_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pgpu"><c>self</c>: PGPU ref.</param>
         /// <param name="_value"><c>value</c>: VGPU_type ref.</param>
@@ -517,6 +622,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pgpu_add_enabled_vgpu_types(Session.NativeOf(session), Utf8.Z(_pgpu ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.PGPU.add_enabled_VGPU_types</c> (what <c>async_add_enabled_VGPU_types</c> returned; libxenapi <c>xenapi_async_pgpu_add_enabled_vgpu_types_wait</c>) and returns its result as <c>add_enabled_VGPU_types</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_add_enabled_VGPU_types_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pgpu_add_enabled_vgpu_types_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>PGPU.remove_from_other_config</c> (libxenapi <c>xenapi_pgpu_remove_from_other_config</c>).</summary>

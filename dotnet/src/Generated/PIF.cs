@@ -757,7 +757,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.PIF.set_property</c> (libxenapi <c>xenapi_async_pif_set_property</c>): <c>set_property</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.PIF.set_property</c> (libxenapi <c>xenapi_async_pif_set_property</c>): <c>set_property</c> as a server task. Wait for its typed result with <c>async_set_property_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pif"><c>self</c>: PIF ref.</param>
         /// <param name="_name"><c>name</c>: string.</param>
@@ -772,6 +772,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.PIF.set_property</c> (what <c>async_set_property</c> returned; libxenapi <c>xenapi_async_pif_set_property_wait</c>) and returns its result as <c>set_property</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_property_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pif_set_property_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>PIF.db_forget</c> (libxenapi <c>xenapi_pif_db_forget</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pif"><c>self</c>: PIF ref.</param>
@@ -783,7 +799,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.PIF.db_forget</c> (libxenapi <c>xenapi_async_pif_db_forget</c>): <c>db_forget</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.PIF.db_forget</c> (libxenapi <c>xenapi_async_pif_db_forget</c>): <c>db_forget</c> as a server task. Wait for its typed result with <c>async_db_forget_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pif"><c>self</c>: PIF ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -794,6 +810,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pif_db_forget(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.PIF.db_forget</c> (what <c>async_db_forget</c> returned; libxenapi <c>xenapi_async_pif_db_forget_wait</c>) and returns its result as <c>db_forget</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_db_forget_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pif_db_forget_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>PIF.db_introduce</c> (libxenapi <c>xenapi_pif_db_introduce</c>).</summary>
@@ -855,7 +887,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.PIF.db_introduce</c> (libxenapi <c>xenapi_async_pif_db_introduce</c>): <c>db_introduce</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.PIF.db_introduce</c> (libxenapi <c>xenapi_async_pif_db_introduce</c>): <c>db_introduce</c> as a server task. Wait for its typed result with <c>async_db_introduce_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_device"><c>device</c>: string.</param>
         /// <param name="_network"><c>network</c>: network ref.</param>
@@ -914,6 +946,25 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.PIF.db_introduce</c> (what <c>async_db_introduce</c> returned; libxenapi <c>xenapi_async_pif_db_introduce_wait</c>) and returns its result as <c>db_introduce</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>PIF ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<PIF> async_db_introduce_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pif_db_introduce_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<PIF>.Create(Conv.TakeStr(result));
+        }
+
         /// <summary><c>PIF.plug</c> (libxenapi <c>xenapi_pif_plug</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pif"><c>self</c>: PIF ref.</param>
@@ -925,7 +976,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.PIF.plug</c> (libxenapi <c>xenapi_async_pif_plug</c>): <c>plug</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.PIF.plug</c> (libxenapi <c>xenapi_async_pif_plug</c>): <c>plug</c> as a server task. Wait for its typed result with <c>async_plug_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pif"><c>self</c>: PIF ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -936,6 +987,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pif_plug(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.PIF.plug</c> (what <c>async_plug</c> returned; libxenapi <c>xenapi_async_pif_plug_wait</c>) and returns its result as <c>plug</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_plug_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pif_plug_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>PIF.set_disallow_unplug</c> (libxenapi <c>xenapi_pif_set_disallow_unplug</c>).</summary>
@@ -950,7 +1017,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.PIF.set_disallow_unplug</c> (libxenapi <c>xenapi_async_pif_set_disallow_unplug</c>): <c>set_disallow_unplug</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.PIF.set_disallow_unplug</c> (libxenapi <c>xenapi_async_pif_set_disallow_unplug</c>): <c>set_disallow_unplug</c> as a server task. Wait for its typed result with <c>async_set_disallow_unplug_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pif"><c>self</c>: PIF ref.</param>
         /// <param name="_value"><c>value</c>: bool.</param>
@@ -964,6 +1031,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.PIF.set_disallow_unplug</c> (what <c>async_set_disallow_unplug</c> returned; libxenapi <c>xenapi_async_pif_set_disallow_unplug_wait</c>) and returns its result as <c>set_disallow_unplug</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_disallow_unplug_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pif_set_disallow_unplug_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>PIF.unplug</c> (libxenapi <c>xenapi_pif_unplug</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pif"><c>self</c>: PIF ref.</param>
@@ -975,7 +1058,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.PIF.unplug</c> (libxenapi <c>xenapi_async_pif_unplug</c>): <c>unplug</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.PIF.unplug</c> (libxenapi <c>xenapi_async_pif_unplug</c>): <c>unplug</c> as a server task. Wait for its typed result with <c>async_unplug_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pif"><c>self</c>: PIF ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -986,6 +1069,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pif_unplug(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.PIF.unplug</c> (what <c>async_unplug</c> returned; libxenapi <c>xenapi_async_pif_unplug_wait</c>) and returns its result as <c>unplug</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_unplug_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pif_unplug_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>PIF.forget</c> (libxenapi <c>xenapi_pif_forget</c>).</summary>
@@ -999,7 +1098,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.PIF.forget</c> (libxenapi <c>xenapi_async_pif_forget</c>): <c>forget</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.PIF.forget</c> (libxenapi <c>xenapi_async_pif_forget</c>): <c>forget</c> as a server task. Wait for its typed result with <c>async_forget_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pif"><c>self</c>: PIF ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -1010,6 +1109,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pif_forget(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.PIF.forget</c> (what <c>async_forget</c> returned; libxenapi <c>xenapi_async_pif_forget_wait</c>) and returns its result as <c>forget</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_forget_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pif_forget_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>PIF.introduce</c> (libxenapi <c>xenapi_pif_introduce</c>).</summary>
@@ -1028,7 +1143,7 @@ namespace XenAPI
             return XenRef<PIF>.Create(Conv.TakeStr(result));
         }
 
-        /// <summary><c>Async.PIF.introduce</c> (libxenapi <c>xenapi_async_pif_introduce</c>): <c>introduce</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.PIF.introduce</c> (libxenapi <c>xenapi_async_pif_introduce</c>): <c>introduce</c> as a server task. Wait for its typed result with <c>async_introduce_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <param name="_mac"><c>MAC</c>: string.</param>
@@ -1044,6 +1159,25 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.PIF.introduce</c> (what <c>async_introduce</c> returned; libxenapi <c>xenapi_async_pif_introduce_wait</c>) and returns its result as <c>introduce</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>PIF ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<PIF> async_introduce_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pif_introduce_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<PIF>.Create(Conv.TakeStr(result));
+        }
+
         /// <summary><c>PIF.scan</c> (libxenapi <c>xenapi_pif_scan</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
@@ -1055,7 +1189,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.PIF.scan</c> (libxenapi <c>xenapi_async_pif_scan</c>): <c>scan</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.PIF.scan</c> (libxenapi <c>xenapi_async_pif_scan</c>): <c>scan</c> as a server task. Wait for its typed result with <c>async_scan_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -1066,6 +1200,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pif_scan(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.PIF.scan</c> (what <c>async_scan</c> returned; libxenapi <c>xenapi_async_pif_scan_wait</c>) and returns its result as <c>scan</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_scan_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pif_scan_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>PIF.set_primary_address_type</c> (libxenapi <c>xenapi_pif_set_primary_address_type</c>).</summary>
@@ -1080,7 +1230,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.PIF.set_primary_address_type</c> (libxenapi <c>xenapi_async_pif_set_primary_address_type</c>): <c>set_primary_address_type</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.PIF.set_primary_address_type</c> (libxenapi <c>xenapi_async_pif_set_primary_address_type</c>): <c>set_primary_address_type</c> as a server task. Wait for its typed result with <c>async_set_primary_address_type_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pif"><c>self</c>: PIF ref.</param>
         /// <param name="_primary_address_type"><c>primary_address_type</c>: enum primary_address_type.</param>
@@ -1092,6 +1242,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pif_set_primary_address_type(Session.NativeOf(session), Utf8.Z(_pif ?? ""), primary_address_type_helper.ToNative(_primary_address_type), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.PIF.set_primary_address_type</c> (what <c>async_set_primary_address_type</c> returned; libxenapi <c>xenapi_async_pif_set_primary_address_type_wait</c>) and returns its result as <c>set_primary_address_type</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_primary_address_type_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pif_set_primary_address_type_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>PIF.reconfigure_ipv6</c> (libxenapi <c>xenapi_pif_reconfigure_ipv6</c>).</summary>
@@ -1109,7 +1275,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.PIF.reconfigure_ipv6</c> (libxenapi <c>xenapi_async_pif_reconfigure_ipv6</c>): <c>reconfigure_ipv6</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.PIF.reconfigure_ipv6</c> (libxenapi <c>xenapi_async_pif_reconfigure_ipv6</c>): <c>reconfigure_ipv6</c> as a server task. Wait for its typed result with <c>async_reconfigure_ipv6_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pif"><c>self</c>: PIF ref.</param>
         /// <param name="_mode"><c>mode</c>: enum ipv6_configuration_mode.</param>
@@ -1124,6 +1290,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pif_reconfigure_ipv6(Session.NativeOf(session), Utf8.Z(_pif ?? ""), ipv6_configuration_mode_helper.ToNative(_mode), Utf8.Z(_ipv6 ?? ""), Utf8.Z(_gateway ?? ""), Utf8.Z(_dns ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.PIF.reconfigure_ipv6</c> (what <c>async_reconfigure_ipv6</c> returned; libxenapi <c>xenapi_async_pif_reconfigure_ipv6_wait</c>) and returns its result as <c>reconfigure_ipv6</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_reconfigure_ipv6_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pif_reconfigure_ipv6_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>PIF.reconfigure_ip</c> (libxenapi <c>xenapi_pif_reconfigure_ip</c>).</summary>
@@ -1142,7 +1324,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.PIF.reconfigure_ip</c> (libxenapi <c>xenapi_async_pif_reconfigure_ip</c>): <c>reconfigure_ip</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.PIF.reconfigure_ip</c> (libxenapi <c>xenapi_async_pif_reconfigure_ip</c>): <c>reconfigure_ip</c> as a server task. Wait for its typed result with <c>async_reconfigure_ip_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pif"><c>self</c>: PIF ref.</param>
         /// <param name="_mode"><c>mode</c>: enum ip_configuration_mode.</param>
@@ -1160,6 +1342,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.PIF.reconfigure_ip</c> (what <c>async_reconfigure_ip</c> returned; libxenapi <c>xenapi_async_pif_reconfigure_ip_wait</c>) and returns its result as <c>reconfigure_ip</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_reconfigure_ip_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pif_reconfigure_ip_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>PIF.destroy</c> (libxenapi <c>xenapi_pif_destroy</c>). Deprecated since miami.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pif"><c>self</c>: PIF ref.</param>
@@ -1171,7 +1369,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.PIF.destroy</c> (libxenapi <c>xenapi_async_pif_destroy</c>): <c>destroy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since miami.</summary>
+        /// <summary><c>Async.PIF.destroy</c> (libxenapi <c>xenapi_async_pif_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since miami.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pif"><c>self</c>: PIF ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -1182,6 +1380,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pif_destroy(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.PIF.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_pif_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_destroy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pif_destroy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>PIF.create_VLAN</c> (libxenapi <c>xenapi_pif_create_vlan</c>). Deprecated since miami.</summary>
@@ -1200,7 +1414,7 @@ namespace XenAPI
             return XenRef<PIF>.Create(Conv.TakeStr(result));
         }
 
-        /// <summary><c>Async.PIF.create_VLAN</c> (libxenapi <c>xenapi_async_pif_create_vlan</c>): <c>create_VLAN</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since miami.</summary>
+        /// <summary><c>Async.PIF.create_VLAN</c> (libxenapi <c>xenapi_async_pif_create_vlan</c>): <c>create_VLAN</c> as a server task. Wait for its typed result with <c>async_create_VLAN_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since miami.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_device"><c>device</c>: string.</param>
         /// <param name="_network"><c>network</c>: network ref.</param>
@@ -1214,6 +1428,25 @@ namespace XenAPI
             int status = Native.xenapi_async_pif_create_vlan(Session.NativeOf(session), Utf8.Z(_device ?? ""), Utf8.Z(_network ?? ""), Utf8.Z(_host ?? ""), _vlan, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.PIF.create_VLAN</c> (what <c>async_create_VLAN</c> returned; libxenapi <c>xenapi_async_pif_create_vlan_wait</c>) and returns its result as <c>create_VLAN</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>PIF ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<PIF> async_create_VLAN_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pif_create_vlan_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<PIF>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>PIF.remove_from_other_config</c> (libxenapi <c>xenapi_pif_remove_from_other_config</c>).</summary>

@@ -241,7 +241,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.PVS_site.set_PVS_uuid</c> (libxenapi <c>xenapi_async_pvs_site_set_pvs_uuid</c>): <c>set_PVS_uuid</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.PVS_site.set_PVS_uuid</c> (libxenapi <c>xenapi_async_pvs_site_set_pvs_uuid</c>): <c>set_PVS_uuid</c> as a server task. Wait for its typed result with <c>async_set_PVS_uuid_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pvs_site"><c>self</c>: PVS_site ref.</param>
         /// <param name="_value"><c>value</c>: string.</param>
@@ -255,6 +255,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.PVS_site.set_PVS_uuid</c> (what <c>async_set_PVS_uuid</c> returned; libxenapi <c>xenapi_async_pvs_site_set_pvs_uuid_wait</c>) and returns its result as <c>set_PVS_uuid</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_PVS_uuid_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pvs_site_set_pvs_uuid_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>PVS_site.forget</c> (libxenapi <c>xenapi_pvs_site_forget</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pvs_site"><c>self</c>: PVS_site ref.</param>
@@ -266,7 +282,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.PVS_site.forget</c> (libxenapi <c>xenapi_async_pvs_site_forget</c>): <c>forget</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.PVS_site.forget</c> (libxenapi <c>xenapi_async_pvs_site_forget</c>): <c>forget</c> as a server task. Wait for its typed result with <c>async_forget_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pvs_site"><c>self</c>: PVS_site ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -277,6 +293,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pvs_site_forget(Session.NativeOf(session), Utf8.Z(_pvs_site ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.PVS_site.forget</c> (what <c>async_forget</c> returned; libxenapi <c>xenapi_async_pvs_site_forget_wait</c>) and returns its result as <c>forget</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_forget_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pvs_site_forget_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>PVS_site.introduce</c> (libxenapi <c>xenapi_pvs_site_introduce</c>).</summary>
@@ -294,7 +326,7 @@ namespace XenAPI
             return XenRef<PVS_site>.Create(Conv.TakeStr(result));
         }
 
-        /// <summary><c>Async.PVS_site.introduce</c> (libxenapi <c>xenapi_async_pvs_site_introduce</c>): <c>introduce</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.PVS_site.introduce</c> (libxenapi <c>xenapi_async_pvs_site_introduce</c>): <c>introduce</c> as a server task. Wait for its typed result with <c>async_introduce_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_name_label"><c>name_label</c>: string.</param>
         /// <param name="_name_description"><c>name_description</c>: string.</param>
@@ -307,6 +339,25 @@ namespace XenAPI
             int status = Native.xenapi_async_pvs_site_introduce(Session.NativeOf(session), Utf8.Z(_name_label ?? ""), Utf8.Z(_name_description ?? ""), Utf8.Z(_pvs_uuid ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.PVS_site.introduce</c> (what <c>async_introduce</c> returned; libxenapi <c>xenapi_async_pvs_site_introduce_wait</c>) and returns its result as <c>introduce</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>PVS_site ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<PVS_site> async_introduce_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pvs_site_introduce_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<PVS_site>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>PVS_site.set_name_description</c> (libxenapi <c>xenapi_pvs_site_set_name_description</c>).</summary>

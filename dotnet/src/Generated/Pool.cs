@@ -1163,7 +1163,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.set_ext_auth_max_threads</c> (libxenapi <c>xenapi_async_pool_set_ext_auth_max_threads</c>): <c>set_ext_auth_max_threads</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.27.0: may change.</summary>
+        /// <summary><c>Async.pool.set_ext_auth_max_threads</c> (libxenapi <c>xenapi_async_pool_set_ext_auth_max_threads</c>): <c>set_ext_auth_max_threads</c> as a server task. Wait for its typed result with <c>async_set_ext_auth_max_threads_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.27.0: may change.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>self</c>: pool ref.</param>
         /// <param name="_value"><c>value</c>: int.</param>
@@ -1175,6 +1175,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_set_ext_auth_max_threads(Session.NativeOf(session), Utf8.Z(_pool ?? ""), _value, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.set_ext_auth_max_threads</c> (what <c>async_set_ext_auth_max_threads</c> returned; libxenapi <c>xenapi_async_pool_set_ext_auth_max_threads_wait</c>) and returns its result as <c>set_ext_auth_max_threads</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_ext_auth_max_threads_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_set_ext_auth_max_threads_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.set_local_auth_max_threads</c> (libxenapi <c>xenapi_pool_set_local_auth_max_threads</c>). Prototype since 23.27.0: may change.</summary>
@@ -1189,7 +1205,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.set_local_auth_max_threads</c> (libxenapi <c>xenapi_async_pool_set_local_auth_max_threads</c>): <c>set_local_auth_max_threads</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.27.0: may change.</summary>
+        /// <summary><c>Async.pool.set_local_auth_max_threads</c> (libxenapi <c>xenapi_async_pool_set_local_auth_max_threads</c>): <c>set_local_auth_max_threads</c> as a server task. Wait for its typed result with <c>async_set_local_auth_max_threads_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.27.0: may change.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>self</c>: pool ref.</param>
         /// <param name="_value"><c>value</c>: int.</param>
@@ -1201,6 +1217,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_set_local_auth_max_threads(Session.NativeOf(session), Utf8.Z(_pool ?? ""), _value, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.set_local_auth_max_threads</c> (what <c>async_set_local_auth_max_threads</c> returned; libxenapi <c>xenapi_async_pool_set_local_auth_max_threads_wait</c>) and returns its result as <c>set_local_auth_max_threads</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_local_auth_max_threads_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_set_local_auth_max_threads_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.set_update_sync_enabled</c> (libxenapi <c>xenapi_pool_set_update_sync_enabled</c>). Prototype since 23.18.0: may change.</summary>
@@ -1215,7 +1247,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.set_update_sync_enabled</c> (libxenapi <c>xenapi_async_pool_set_update_sync_enabled</c>): <c>set_update_sync_enabled</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.18.0: may change.</summary>
+        /// <summary><c>Async.pool.set_update_sync_enabled</c> (libxenapi <c>xenapi_async_pool_set_update_sync_enabled</c>): <c>set_update_sync_enabled</c> as a server task. Wait for its typed result with <c>async_set_update_sync_enabled_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.18.0: may change.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>self</c>: pool ref.</param>
         /// <param name="_value"><c>value</c>: bool.</param>
@@ -1227,6 +1259,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_set_update_sync_enabled(Session.NativeOf(session), Utf8.Z(_pool ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.set_update_sync_enabled</c> (what <c>async_set_update_sync_enabled</c> returned; libxenapi <c>xenapi_async_pool_set_update_sync_enabled_wait</c>) and returns its result as <c>set_update_sync_enabled</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_update_sync_enabled_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_set_update_sync_enabled_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.configure_update_sync</c> (libxenapi <c>xenapi_pool_configure_update_sync</c>). Prototype since 23.18.0: may change.</summary>
@@ -1242,7 +1290,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.configure_update_sync</c> (libxenapi <c>xenapi_async_pool_configure_update_sync</c>): <c>configure_update_sync</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.18.0: may change.</summary>
+        /// <summary><c>Async.pool.configure_update_sync</c> (libxenapi <c>xenapi_async_pool_configure_update_sync</c>): <c>configure_update_sync</c> as a server task. Wait for its typed result with <c>async_configure_update_sync_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.18.0: may change.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>self</c>: pool ref.</param>
         /// <param name="_update_sync_frequency"><c>update_sync_frequency</c>: enum update_sync_frequency.</param>
@@ -1257,6 +1305,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.pool.configure_update_sync</c> (what <c>async_configure_update_sync</c> returned; libxenapi <c>xenapi_async_pool_configure_update_sync_wait</c>) and returns its result as <c>configure_update_sync</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_configure_update_sync_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_configure_update_sync_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>pool.reset_telemetry_uuid</c> (libxenapi <c>xenapi_pool_reset_telemetry_uuid</c>). Prototype since 23.9.0: may change.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>self</c>: pool ref.</param>
@@ -1268,7 +1332,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.reset_telemetry_uuid</c> (libxenapi <c>xenapi_async_pool_reset_telemetry_uuid</c>): <c>reset_telemetry_uuid</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.9.0: may change.</summary>
+        /// <summary><c>Async.pool.reset_telemetry_uuid</c> (libxenapi <c>xenapi_async_pool_reset_telemetry_uuid</c>): <c>reset_telemetry_uuid</c> as a server task. Wait for its typed result with <c>async_reset_telemetry_uuid_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.9.0: may change.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>self</c>: pool ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -1279,6 +1343,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_reset_telemetry_uuid(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.reset_telemetry_uuid</c> (what <c>async_reset_telemetry_uuid</c> returned; libxenapi <c>xenapi_async_pool_reset_telemetry_uuid_wait</c>) and returns its result as <c>reset_telemetry_uuid</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_reset_telemetry_uuid_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_reset_telemetry_uuid_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.set_telemetry_next_collection</c> (libxenapi <c>xenapi_pool_set_telemetry_next_collection</c>). Prototype since 23.9.0: may change.</summary>
@@ -1293,7 +1373,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.set_telemetry_next_collection</c> (libxenapi <c>xenapi_async_pool_set_telemetry_next_collection</c>): <c>set_telemetry_next_collection</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.9.0: may change.</summary>
+        /// <summary><c>Async.pool.set_telemetry_next_collection</c> (libxenapi <c>xenapi_async_pool_set_telemetry_next_collection</c>): <c>set_telemetry_next_collection</c> as a server task. Wait for its typed result with <c>async_set_telemetry_next_collection_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.9.0: may change.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>self</c>: pool ref.</param>
         /// <param name="_value"><c>value</c>: datetime.</param>
@@ -1305,6 +1385,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_set_telemetry_next_collection(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Conv.Unix(_value), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.set_telemetry_next_collection</c> (what <c>async_set_telemetry_next_collection</c> returned; libxenapi <c>xenapi_async_pool_set_telemetry_next_collection_wait</c>) and returns its result as <c>set_telemetry_next_collection</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_telemetry_next_collection_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_set_telemetry_next_collection_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.set_https_only</c> (libxenapi <c>xenapi_pool_set_https_only</c>). Prototype since 22.27.0: may change.</summary>
@@ -1319,7 +1415,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.set_https_only</c> (libxenapi <c>xenapi_async_pool_set_https_only</c>): <c>set_https_only</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 22.27.0: may change.</summary>
+        /// <summary><c>Async.pool.set_https_only</c> (libxenapi <c>xenapi_async_pool_set_https_only</c>): <c>set_https_only</c> as a server task. Wait for its typed result with <c>async_set_https_only_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 22.27.0: may change.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>self</c>: pool ref.</param>
         /// <param name="_value"><c>value</c>: bool.</param>
@@ -1331,6 +1427,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_set_https_only(Session.NativeOf(session), Utf8.Z(_pool ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.set_https_only</c> (what <c>async_set_https_only</c> returned; libxenapi <c>xenapi_async_pool_set_https_only_wait</c>) and returns its result as <c>set_https_only</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_https_only_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_set_https_only_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.set_custom_uefi_certificates</c> (libxenapi <c>xenapi_pool_set_custom_uefi_certificates</c>). Prototype since 24.0.0: may change.</summary>
@@ -1345,7 +1457,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.set_custom_uefi_certificates</c> (libxenapi <c>xenapi_async_pool_set_custom_uefi_certificates</c>): <c>set_custom_uefi_certificates</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 24.0.0: may change.</summary>
+        /// <summary><c>Async.pool.set_custom_uefi_certificates</c> (libxenapi <c>xenapi_async_pool_set_custom_uefi_certificates</c>): <c>set_custom_uefi_certificates</c> as a server task. Wait for its typed result with <c>async_set_custom_uefi_certificates_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 24.0.0: may change.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>self</c>: pool ref.</param>
         /// <param name="_value"><c>value</c>: string.</param>
@@ -1357,6 +1469,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_set_custom_uefi_certificates(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.set_custom_uefi_certificates</c> (what <c>async_set_custom_uefi_certificates</c> returned; libxenapi <c>xenapi_async_pool_set_custom_uefi_certificates_wait</c>) and returns its result as <c>set_custom_uefi_certificates</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_custom_uefi_certificates_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_set_custom_uefi_certificates_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.set_uefi_certificates</c> (libxenapi <c>xenapi_pool_set_uefi_certificates</c>). Deprecated since 24.0.0.</summary>
@@ -1371,7 +1499,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.set_uefi_certificates</c> (libxenapi <c>xenapi_async_pool_set_uefi_certificates</c>): <c>set_uefi_certificates</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since 24.0.0.</summary>
+        /// <summary><c>Async.pool.set_uefi_certificates</c> (libxenapi <c>xenapi_async_pool_set_uefi_certificates</c>): <c>set_uefi_certificates</c> as a server task. Wait for its typed result with <c>async_set_uefi_certificates_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since 24.0.0.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>self</c>: pool ref.</param>
         /// <param name="_value"><c>value</c>: string.</param>
@@ -1385,6 +1513,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.pool.set_uefi_certificates</c> (what <c>async_set_uefi_certificates</c> returned; libxenapi <c>xenapi_async_pool_set_uefi_certificates_wait</c>) and returns its result as <c>set_uefi_certificates</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_uefi_certificates_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_set_uefi_certificates_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>pool.disable_repository_proxy</c> (libxenapi <c>xenapi_pool_disable_repository_proxy</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>self</c>: pool ref.</param>
@@ -1396,7 +1540,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.disable_repository_proxy</c> (libxenapi <c>xenapi_async_pool_disable_repository_proxy</c>): <c>disable_repository_proxy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.disable_repository_proxy</c> (libxenapi <c>xenapi_async_pool_disable_repository_proxy</c>): <c>disable_repository_proxy</c> as a server task. Wait for its typed result with <c>async_disable_repository_proxy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>self</c>: pool ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -1407,6 +1551,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_disable_repository_proxy(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.disable_repository_proxy</c> (what <c>async_disable_repository_proxy</c> returned; libxenapi <c>xenapi_async_pool_disable_repository_proxy_wait</c>) and returns its result as <c>disable_repository_proxy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_disable_repository_proxy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_disable_repository_proxy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.configure_repository_proxy</c> (libxenapi <c>xenapi_pool_configure_repository_proxy</c>).</summary>
@@ -1423,7 +1583,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.configure_repository_proxy</c> (libxenapi <c>xenapi_async_pool_configure_repository_proxy</c>): <c>configure_repository_proxy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.configure_repository_proxy</c> (libxenapi <c>xenapi_async_pool_configure_repository_proxy</c>): <c>configure_repository_proxy</c> as a server task. Wait for its typed result with <c>async_configure_repository_proxy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>self</c>: pool ref.</param>
         /// <param name="_url"><c>url</c>: string.</param>
@@ -1439,6 +1599,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.pool.configure_repository_proxy</c> (what <c>async_configure_repository_proxy</c> returned; libxenapi <c>xenapi_async_pool_configure_repository_proxy_wait</c>) and returns its result as <c>configure_repository_proxy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_configure_repository_proxy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_configure_repository_proxy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>pool.disable_client_certificate_auth</c> (libxenapi <c>xenapi_pool_disable_client_certificate_auth</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>self</c>: pool ref.</param>
@@ -1450,7 +1626,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.disable_client_certificate_auth</c> (libxenapi <c>xenapi_async_pool_disable_client_certificate_auth</c>): <c>disable_client_certificate_auth</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.disable_client_certificate_auth</c> (libxenapi <c>xenapi_async_pool_disable_client_certificate_auth</c>): <c>disable_client_certificate_auth</c> as a server task. Wait for its typed result with <c>async_disable_client_certificate_auth_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>self</c>: pool ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -1461,6 +1637,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_disable_client_certificate_auth(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.disable_client_certificate_auth</c> (what <c>async_disable_client_certificate_auth</c> returned; libxenapi <c>xenapi_async_pool_disable_client_certificate_auth_wait</c>) and returns its result as <c>disable_client_certificate_auth</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_disable_client_certificate_auth_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_disable_client_certificate_auth_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.enable_client_certificate_auth</c> (libxenapi <c>xenapi_pool_enable_client_certificate_auth</c>).</summary>
@@ -1475,7 +1667,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.enable_client_certificate_auth</c> (libxenapi <c>xenapi_async_pool_enable_client_certificate_auth</c>): <c>enable_client_certificate_auth</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.enable_client_certificate_auth</c> (libxenapi <c>xenapi_async_pool_enable_client_certificate_auth</c>): <c>enable_client_certificate_auth</c> as a server task. Wait for its typed result with <c>async_enable_client_certificate_auth_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>self</c>: pool ref.</param>
         /// <param name="_name"><c>name</c>: string.</param>
@@ -1487,6 +1679,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_enable_client_certificate_auth(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_name ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.enable_client_certificate_auth</c> (what <c>async_enable_client_certificate_auth</c> returned; libxenapi <c>xenapi_async_pool_enable_client_certificate_auth_wait</c>) and returns its result as <c>enable_client_certificate_auth</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_enable_client_certificate_auth_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_enable_client_certificate_auth_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.check_update_readiness</c> (libxenapi <c>xenapi_pool_check_update_readiness</c>).</summary>
@@ -1510,7 +1718,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.pool.check_update_readiness</c> (libxenapi <c>xenapi_async_pool_check_update_readiness</c>): <c>check_update_readiness</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.check_update_readiness</c> (libxenapi <c>xenapi_async_pool_check_update_readiness</c>): <c>check_update_readiness</c> as a server task. Wait for its typed result with <c>async_check_update_readiness_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>self</c>: pool ref.</param>
         /// <param name="_requires_reboot"><c>requires_reboot</c>: bool.</param>
@@ -1522,6 +1730,32 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_check_update_readiness(Session.NativeOf(session), Utf8.Z(_pool ?? ""), (_requires_reboot ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.check_update_readiness</c> (what <c>async_check_update_readiness</c> returned; libxenapi <c>xenapi_async_pool_check_update_readiness_wait</c>) and returns its result as <c>check_update_readiness</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string set set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string[][] async_check_update_readiness_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_check_update_readiness_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_set_string(result);
+            }
+            finally
+            {
+                Native.xenapi_string_list_list_free(result);
+            }
         }
 
         /// <summary><c>pool.sync_updates</c> (libxenapi <c>xenapi_pool_sync_updates</c>).</summary>
@@ -1540,7 +1774,7 @@ namespace XenAPI
             return Conv.TakeStr(result);
         }
 
-        /// <summary><c>Async.pool.sync_updates</c> (libxenapi <c>xenapi_async_pool_sync_updates</c>): <c>sync_updates</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.sync_updates</c> (libxenapi <c>xenapi_async_pool_sync_updates</c>): <c>sync_updates</c> as a server task. Wait for its typed result with <c>async_sync_updates_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>self</c>: pool ref.</param>
         /// <param name="_force"><c>force</c>: bool.</param>
@@ -1556,6 +1790,25 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.pool.sync_updates</c> (what <c>async_sync_updates</c> returned; libxenapi <c>xenapi_async_pool_sync_updates_wait</c>) and returns its result as <c>sync_updates</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string async_sync_updates_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_sync_updates_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return Conv.TakeStr(result);
+        }
+
         /// <summary><c>pool.remove_repository</c> (libxenapi <c>xenapi_pool_remove_repository</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>self</c>: pool ref.</param>
@@ -1568,7 +1821,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.remove_repository</c> (libxenapi <c>xenapi_async_pool_remove_repository</c>): <c>remove_repository</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.remove_repository</c> (libxenapi <c>xenapi_async_pool_remove_repository</c>): <c>remove_repository</c> as a server task. Wait for its typed result with <c>async_remove_repository_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>self</c>: pool ref.</param>
         /// <param name="_value"><c>value</c>: Repository ref.</param>
@@ -1580,6 +1833,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_remove_repository(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.remove_repository</c> (what <c>async_remove_repository</c> returned; libxenapi <c>xenapi_async_pool_remove_repository_wait</c>) and returns its result as <c>remove_repository</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_remove_repository_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_remove_repository_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.add_repository</c> (libxenapi <c>xenapi_pool_add_repository</c>).</summary>
@@ -1594,7 +1863,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.add_repository</c> (libxenapi <c>xenapi_async_pool_add_repository</c>): <c>add_repository</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.add_repository</c> (libxenapi <c>xenapi_async_pool_add_repository</c>): <c>add_repository</c> as a server task. Wait for its typed result with <c>async_add_repository_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>self</c>: pool ref.</param>
         /// <param name="_value"><c>value</c>: Repository ref.</param>
@@ -1606,6 +1875,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_add_repository(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.add_repository</c> (what <c>async_add_repository</c> returned; libxenapi <c>xenapi_async_pool_add_repository_wait</c>) and returns its result as <c>add_repository</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_add_repository_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_add_repository_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.set_repositories</c> (libxenapi <c>xenapi_pool_set_repositories</c>).</summary>
@@ -1628,7 +1913,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.pool.set_repositories</c> (libxenapi <c>xenapi_async_pool_set_repositories</c>): <c>set_repositories</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.set_repositories</c> (libxenapi <c>xenapi_async_pool_set_repositories</c>): <c>set_repositories</c> as a server task. Wait for its typed result with <c>async_set_repositories_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>self</c>: pool ref.</param>
         /// <param name="_value"><c>value</c>: Repository ref set.</param>
@@ -1650,6 +1935,22 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.pool.set_repositories</c> (what <c>async_set_repositories</c> returned; libxenapi <c>xenapi_async_pool_set_repositories_wait</c>) and returns its result as <c>set_repositories</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_repositories_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_set_repositories_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>pool.rotate_secret</c> (libxenapi <c>xenapi_pool_rotate_secret</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <exception cref="Failure">The server refused; the datamodel lists INTERNAL_ERROR (message), HOST_IS_SLAVE (Master IP address), CANNOT_CONTACT_HOST (host), HA_IS_ENABLED, NOT_SUPPORTED_DURING_UPGRADE.</exception>
@@ -1660,7 +1961,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.rotate_secret</c> (libxenapi <c>xenapi_async_pool_rotate_secret</c>): <c>rotate_secret</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.rotate_secret</c> (libxenapi <c>xenapi_async_pool_rotate_secret</c>): <c>rotate_secret</c> as a server task. Wait for its typed result with <c>async_rotate_secret_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <returns>The task; its result is the message's (void).</returns>
         /// <exception cref="Failure">The server refused; the datamodel lists INTERNAL_ERROR (message), HOST_IS_SLAVE (Master IP address), CANNOT_CONTACT_HOST (host), HA_IS_ENABLED, NOT_SUPPORTED_DURING_UPGRADE.</exception>
@@ -1670,6 +1971,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_rotate_secret(Session.NativeOf(session), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.rotate_secret</c> (what <c>async_rotate_secret</c> returned; libxenapi <c>xenapi_async_pool_rotate_secret_wait</c>) and returns its result as <c>rotate_secret</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_rotate_secret_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_rotate_secret_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.remove_from_guest_agent_config</c> (libxenapi <c>xenapi_pool_remove_from_guest_agent_config</c>).</summary>
@@ -1684,7 +2001,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.remove_from_guest_agent_config</c> (libxenapi <c>xenapi_async_pool_remove_from_guest_agent_config</c>): <c>remove_from_guest_agent_config</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.remove_from_guest_agent_config</c> (libxenapi <c>xenapi_async_pool_remove_from_guest_agent_config</c>): <c>remove_from_guest_agent_config</c> as a server task. Wait for its typed result with <c>async_remove_from_guest_agent_config_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>self</c>: pool ref.</param>
         /// <param name="_key"><c>key</c>: string.</param>
@@ -1696,6 +2013,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_remove_from_guest_agent_config(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_key ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.remove_from_guest_agent_config</c> (what <c>async_remove_from_guest_agent_config</c> returned; libxenapi <c>xenapi_async_pool_remove_from_guest_agent_config_wait</c>) and returns its result as <c>remove_from_guest_agent_config</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_remove_from_guest_agent_config_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_remove_from_guest_agent_config_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.add_to_guest_agent_config</c> (libxenapi <c>xenapi_pool_add_to_guest_agent_config</c>).</summary>
@@ -1711,7 +2044,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.add_to_guest_agent_config</c> (libxenapi <c>xenapi_async_pool_add_to_guest_agent_config</c>): <c>add_to_guest_agent_config</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.add_to_guest_agent_config</c> (libxenapi <c>xenapi_async_pool_add_to_guest_agent_config</c>): <c>add_to_guest_agent_config</c> as a server task. Wait for its typed result with <c>async_add_to_guest_agent_config_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>self</c>: pool ref.</param>
         /// <param name="_key"><c>key</c>: string.</param>
@@ -1724,6 +2057,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_add_to_guest_agent_config(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.add_to_guest_agent_config</c> (what <c>async_add_to_guest_agent_config</c> returned; libxenapi <c>xenapi_async_pool_add_to_guest_agent_config_wait</c>) and returns its result as <c>add_to_guest_agent_config</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_add_to_guest_agent_config_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_add_to_guest_agent_config_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.has_extension</c> (libxenapi <c>xenapi_pool_has_extension</c>).</summary>
@@ -1740,7 +2089,7 @@ namespace XenAPI
             return (result != 0);
         }
 
-        /// <summary><c>Async.pool.has_extension</c> (libxenapi <c>xenapi_async_pool_has_extension</c>): <c>has_extension</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.has_extension</c> (libxenapi <c>xenapi_async_pool_has_extension</c>): <c>has_extension</c> as a server task. Wait for its typed result with <c>async_has_extension_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>self</c>: pool ref.</param>
         /// <param name="_name"><c>name</c>: string.</param>
@@ -1752,6 +2101,25 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_has_extension(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_name ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.has_extension</c> (what <c>async_has_extension</c> returned; libxenapi <c>xenapi_async_pool_has_extension_wait</c>) and returns its result as <c>has_extension</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>bool.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static bool async_has_extension_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            byte result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_has_extension_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return (result != 0);
         }
 
         /// <summary><c>pool.set_igmp_snooping_enabled</c> (libxenapi <c>xenapi_pool_set_igmp_snooping_enabled</c>).</summary>
@@ -1766,7 +2134,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.set_igmp_snooping_enabled</c> (libxenapi <c>xenapi_async_pool_set_igmp_snooping_enabled</c>): <c>set_igmp_snooping_enabled</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.set_igmp_snooping_enabled</c> (libxenapi <c>xenapi_async_pool_set_igmp_snooping_enabled</c>): <c>set_igmp_snooping_enabled</c> as a server task. Wait for its typed result with <c>async_set_igmp_snooping_enabled_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>self</c>: pool ref.</param>
         /// <param name="_value"><c>value</c>: bool.</param>
@@ -1780,6 +2148,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.pool.set_igmp_snooping_enabled</c> (what <c>async_set_igmp_snooping_enabled</c> returned; libxenapi <c>xenapi_async_pool_set_igmp_snooping_enabled_wait</c>) and returns its result as <c>set_igmp_snooping_enabled</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_igmp_snooping_enabled_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_set_igmp_snooping_enabled_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>pool.disable_ssl_legacy</c> (libxenapi <c>xenapi_pool_disable_ssl_legacy</c>). Deprecated since stockholm.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>self</c>: pool ref.</param>
@@ -1791,7 +2175,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.disable_ssl_legacy</c> (libxenapi <c>xenapi_async_pool_disable_ssl_legacy</c>): <c>disable_ssl_legacy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since stockholm.</summary>
+        /// <summary><c>Async.pool.disable_ssl_legacy</c> (libxenapi <c>xenapi_async_pool_disable_ssl_legacy</c>): <c>disable_ssl_legacy</c> as a server task. Wait for its typed result with <c>async_disable_ssl_legacy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since stockholm.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>self</c>: pool ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -1802,6 +2186,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_disable_ssl_legacy(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.disable_ssl_legacy</c> (what <c>async_disable_ssl_legacy</c> returned; libxenapi <c>xenapi_async_pool_disable_ssl_legacy_wait</c>) and returns its result as <c>disable_ssl_legacy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_disable_ssl_legacy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_disable_ssl_legacy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.enable_ssl_legacy</c> (libxenapi <c>xenapi_pool_enable_ssl_legacy</c>). Removed in stockholm: only older servers have it.</summary>
@@ -1815,7 +2215,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.enable_ssl_legacy</c> (libxenapi <c>xenapi_async_pool_enable_ssl_legacy</c>): <c>enable_ssl_legacy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in stockholm: only older servers have it.</summary>
+        /// <summary><c>Async.pool.enable_ssl_legacy</c> (libxenapi <c>xenapi_async_pool_enable_ssl_legacy</c>): <c>enable_ssl_legacy</c> as a server task. Wait for its typed result with <c>async_enable_ssl_legacy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in stockholm: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>self</c>: pool ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -1826,6 +2226,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_enable_ssl_legacy(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.enable_ssl_legacy</c> (what <c>async_enable_ssl_legacy</c> returned; libxenapi <c>xenapi_async_pool_enable_ssl_legacy_wait</c>) and returns its result as <c>enable_ssl_legacy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_enable_ssl_legacy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_enable_ssl_legacy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.apply_edition</c> (libxenapi <c>xenapi_pool_apply_edition</c>).</summary>
@@ -1840,7 +2256,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.apply_edition</c> (libxenapi <c>xenapi_async_pool_apply_edition</c>): <c>apply_edition</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.apply_edition</c> (libxenapi <c>xenapi_async_pool_apply_edition</c>): <c>apply_edition</c> as a server task. Wait for its typed result with <c>async_apply_edition_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>self</c>: pool ref.</param>
         /// <param name="_edition"><c>edition</c>: string.</param>
@@ -1852,6 +2268,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_apply_edition(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_edition ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.apply_edition</c> (what <c>async_apply_edition</c> returned; libxenapi <c>xenapi_async_pool_apply_edition_wait</c>) and returns its result as <c>apply_edition</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_apply_edition_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_apply_edition_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.get_license_state</c> (libxenapi <c>xenapi_pool_get_license_state</c>).</summary>
@@ -1874,7 +2306,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.pool.get_license_state</c> (libxenapi <c>xenapi_async_pool_get_license_state</c>): <c>get_license_state</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.get_license_state</c> (libxenapi <c>xenapi_async_pool_get_license_state</c>): <c>get_license_state</c> as a server task. Wait for its typed result with <c>async_get_license_state_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>self</c>: pool ref.</param>
         /// <returns>The task; its result is the message's ((string -&gt; string) map).</returns>
@@ -1885,6 +2317,32 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_get_license_state(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.get_license_state</c> (what <c>async_get_license_state</c> returned; libxenapi <c>xenapi_async_pool_get_license_state_wait</c>) and returns its result as <c>get_license_state</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>(string -&gt; string) map.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static Dictionary<string, string> async_get_license_state_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_get_license_state_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_map_string_to_string_end(result);
+            }
+            finally
+            {
+                Native.xenapi_string_map_free(result);
+            }
         }
 
         /// <summary><c>pool.disable_local_storage_caching</c> (libxenapi <c>xenapi_pool_disable_local_storage_caching</c>).</summary>
@@ -1898,7 +2356,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.disable_local_storage_caching</c> (libxenapi <c>xenapi_async_pool_disable_local_storage_caching</c>): <c>disable_local_storage_caching</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.disable_local_storage_caching</c> (libxenapi <c>xenapi_async_pool_disable_local_storage_caching</c>): <c>disable_local_storage_caching</c> as a server task. Wait for its typed result with <c>async_disable_local_storage_caching_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>self</c>: pool ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -1909,6 +2367,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_disable_local_storage_caching(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.disable_local_storage_caching</c> (what <c>async_disable_local_storage_caching</c> returned; libxenapi <c>xenapi_async_pool_disable_local_storage_caching_wait</c>) and returns its result as <c>disable_local_storage_caching</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_disable_local_storage_caching_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_disable_local_storage_caching_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.enable_local_storage_caching</c> (libxenapi <c>xenapi_pool_enable_local_storage_caching</c>).</summary>
@@ -1922,7 +2396,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.enable_local_storage_caching</c> (libxenapi <c>xenapi_async_pool_enable_local_storage_caching</c>): <c>enable_local_storage_caching</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.enable_local_storage_caching</c> (libxenapi <c>xenapi_async_pool_enable_local_storage_caching</c>): <c>enable_local_storage_caching</c> as a server task. Wait for its typed result with <c>async_enable_local_storage_caching_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>self</c>: pool ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -1933,6 +2407,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_enable_local_storage_caching(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.enable_local_storage_caching</c> (what <c>async_enable_local_storage_caching</c> returned; libxenapi <c>xenapi_async_pool_enable_local_storage_caching_wait</c>) and returns its result as <c>enable_local_storage_caching</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_enable_local_storage_caching_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_enable_local_storage_caching_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.test_archive_target</c> (libxenapi <c>xenapi_pool_test_archive_target</c>).</summary>
@@ -1957,7 +2447,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.pool.test_archive_target</c> (libxenapi <c>xenapi_async_pool_test_archive_target</c>): <c>test_archive_target</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.test_archive_target</c> (libxenapi <c>xenapi_async_pool_test_archive_target</c>): <c>test_archive_target</c> as a server task. Wait for its typed result with <c>async_test_archive_target_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>self</c>: pool ref.</param>
         /// <param name="_config"><c>config</c>: (string -&gt; string) map.</param>
@@ -1979,6 +2469,25 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.pool.test_archive_target</c> (what <c>async_test_archive_target</c> returned; libxenapi <c>xenapi_async_pool_test_archive_target_wait</c>) and returns its result as <c>test_archive_target</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string async_test_archive_target_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_test_archive_target_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return Conv.TakeStr(result);
+        }
+
         /// <summary><c>pool.set_vswitch_controller</c> (libxenapi <c>xenapi_pool_set_vswitch_controller</c>). Deprecated since falcon.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_address"><c>address</c>: string.</param>
@@ -1990,7 +2499,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.set_vswitch_controller</c> (libxenapi <c>xenapi_async_pool_set_vswitch_controller</c>): <c>set_vswitch_controller</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since falcon.</summary>
+        /// <summary><c>Async.pool.set_vswitch_controller</c> (libxenapi <c>xenapi_async_pool_set_vswitch_controller</c>): <c>set_vswitch_controller</c> as a server task. Wait for its typed result with <c>async_set_vswitch_controller_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since falcon.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_address"><c>address</c>: string.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -2003,6 +2512,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.pool.set_vswitch_controller</c> (what <c>async_set_vswitch_controller</c> returned; libxenapi <c>xenapi_async_pool_set_vswitch_controller_wait</c>) and returns its result as <c>set_vswitch_controller</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_vswitch_controller_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_set_vswitch_controller_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>pool.disable_redo_log</c> (libxenapi <c>xenapi_pool_disable_redo_log</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <exception cref="Failure">The server refused.</exception>
@@ -2013,7 +2538,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.disable_redo_log</c> (libxenapi <c>xenapi_async_pool_disable_redo_log</c>): <c>disable_redo_log</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.disable_redo_log</c> (libxenapi <c>xenapi_async_pool_disable_redo_log</c>): <c>disable_redo_log</c> as a server task. Wait for its typed result with <c>async_disable_redo_log_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <returns>The task; its result is the message's (void).</returns>
         /// <exception cref="Failure">The server refused.</exception>
@@ -2023,6 +2548,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_disable_redo_log(Session.NativeOf(session), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.disable_redo_log</c> (what <c>async_disable_redo_log</c> returned; libxenapi <c>xenapi_async_pool_disable_redo_log_wait</c>) and returns its result as <c>disable_redo_log</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_disable_redo_log_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_disable_redo_log_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.enable_redo_log</c> (libxenapi <c>xenapi_pool_enable_redo_log</c>).</summary>
@@ -2036,7 +2577,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.enable_redo_log</c> (libxenapi <c>xenapi_async_pool_enable_redo_log</c>): <c>enable_redo_log</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.enable_redo_log</c> (libxenapi <c>xenapi_async_pool_enable_redo_log</c>): <c>enable_redo_log</c> as a server task. Wait for its typed result with <c>async_enable_redo_log_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -2049,6 +2590,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.pool.enable_redo_log</c> (what <c>async_enable_redo_log</c> returned; libxenapi <c>xenapi_async_pool_enable_redo_log_wait</c>) and returns its result as <c>enable_redo_log</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_enable_redo_log_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_enable_redo_log_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>pool.enable_tls_verification</c> (libxenapi <c>xenapi_pool_enable_tls_verification</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <exception cref="Failure">The server refused.</exception>
@@ -2059,7 +2616,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.enable_tls_verification</c> (libxenapi <c>xenapi_async_pool_enable_tls_verification</c>): <c>enable_tls_verification</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.enable_tls_verification</c> (libxenapi <c>xenapi_async_pool_enable_tls_verification</c>): <c>enable_tls_verification</c> as a server task. Wait for its typed result with <c>async_enable_tls_verification_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <returns>The task; its result is the message's (void).</returns>
         /// <exception cref="Failure">The server refused.</exception>
@@ -2069,6 +2626,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_enable_tls_verification(Session.NativeOf(session), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.enable_tls_verification</c> (what <c>async_enable_tls_verification</c> returned; libxenapi <c>xenapi_async_pool_enable_tls_verification_wait</c>) and returns its result as <c>enable_tls_verification</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_enable_tls_verification_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_enable_tls_verification_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.certificate_sync</c> (libxenapi <c>xenapi_pool_certificate_sync</c>).</summary>
@@ -2081,7 +2654,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.certificate_sync</c> (libxenapi <c>xenapi_async_pool_certificate_sync</c>): <c>certificate_sync</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.certificate_sync</c> (libxenapi <c>xenapi_async_pool_certificate_sync</c>): <c>certificate_sync</c> as a server task. Wait for its typed result with <c>async_certificate_sync_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <returns>The task; its result is the message's (void).</returns>
         /// <exception cref="Failure">The server refused.</exception>
@@ -2091,6 +2664,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_certificate_sync(Session.NativeOf(session), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.certificate_sync</c> (what <c>async_certificate_sync</c> returned; libxenapi <c>xenapi_async_pool_certificate_sync_wait</c>) and returns its result as <c>certificate_sync</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_certificate_sync_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_certificate_sync_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.crl_list</c> (libxenapi <c>xenapi_pool_crl_list</c>).</summary>
@@ -2112,7 +2701,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.pool.crl_list</c> (libxenapi <c>xenapi_async_pool_crl_list</c>): <c>crl_list</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.crl_list</c> (libxenapi <c>xenapi_async_pool_crl_list</c>): <c>crl_list</c> as a server task. Wait for its typed result with <c>async_crl_list_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <returns>The task; its result is the message's (string set).</returns>
         /// <exception cref="Failure">The server refused.</exception>
@@ -2122,6 +2711,32 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_crl_list(Session.NativeOf(session), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.crl_list</c> (what <c>async_crl_list</c> returned; libxenapi <c>xenapi_async_pool_crl_list_wait</c>) and returns its result as <c>crl_list</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string[] async_crl_list_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_crl_list_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_string(result);
+            }
+            finally
+            {
+                Native.xenapi_string_list_free(result);
+            }
         }
 
         /// <summary><c>pool.crl_uninstall</c> (libxenapi <c>xenapi_pool_crl_uninstall</c>).</summary>
@@ -2135,7 +2750,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.crl_uninstall</c> (libxenapi <c>xenapi_async_pool_crl_uninstall</c>): <c>crl_uninstall</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.crl_uninstall</c> (libxenapi <c>xenapi_async_pool_crl_uninstall</c>): <c>crl_uninstall</c> as a server task. Wait for its typed result with <c>async_crl_uninstall_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_name"><c>name</c>: string.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -2146,6 +2761,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_crl_uninstall(Session.NativeOf(session), Utf8.Z(_name ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.crl_uninstall</c> (what <c>async_crl_uninstall</c> returned; libxenapi <c>xenapi_async_pool_crl_uninstall_wait</c>) and returns its result as <c>crl_uninstall</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_crl_uninstall_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_crl_uninstall_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.crl_install</c> (libxenapi <c>xenapi_pool_crl_install</c>).</summary>
@@ -2160,7 +2791,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.crl_install</c> (libxenapi <c>xenapi_async_pool_crl_install</c>): <c>crl_install</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.crl_install</c> (libxenapi <c>xenapi_async_pool_crl_install</c>): <c>crl_install</c> as a server task. Wait for its typed result with <c>async_crl_install_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_name"><c>name</c>: string.</param>
         /// <param name="_cert"><c>cert</c>: string.</param>
@@ -2174,6 +2805,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.pool.crl_install</c> (what <c>async_crl_install</c> returned; libxenapi <c>xenapi_async_pool_crl_install_wait</c>) and returns its result as <c>crl_install</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_crl_install_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_crl_install_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>pool.uninstall_ca_certificate</c> (libxenapi <c>xenapi_pool_uninstall_ca_certificate</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_name"><c>name</c>: string.</param>
@@ -2185,7 +2832,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.uninstall_ca_certificate</c> (libxenapi <c>xenapi_async_pool_uninstall_ca_certificate</c>): <c>uninstall_ca_certificate</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.uninstall_ca_certificate</c> (libxenapi <c>xenapi_async_pool_uninstall_ca_certificate</c>): <c>uninstall_ca_certificate</c> as a server task. Wait for its typed result with <c>async_uninstall_ca_certificate_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_name"><c>name</c>: string.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -2196,6 +2843,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_uninstall_ca_certificate(Session.NativeOf(session), Utf8.Z(_name ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.uninstall_ca_certificate</c> (what <c>async_uninstall_ca_certificate</c> returned; libxenapi <c>xenapi_async_pool_uninstall_ca_certificate_wait</c>) and returns its result as <c>uninstall_ca_certificate</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_uninstall_ca_certificate_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_uninstall_ca_certificate_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.install_ca_certificate</c> (libxenapi <c>xenapi_pool_install_ca_certificate</c>).</summary>
@@ -2210,7 +2873,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.install_ca_certificate</c> (libxenapi <c>xenapi_async_pool_install_ca_certificate</c>): <c>install_ca_certificate</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.install_ca_certificate</c> (libxenapi <c>xenapi_async_pool_install_ca_certificate</c>): <c>install_ca_certificate</c> as a server task. Wait for its typed result with <c>async_install_ca_certificate_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_name"><c>name</c>: string.</param>
         /// <param name="_cert"><c>cert</c>: string.</param>
@@ -2222,6 +2885,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_install_ca_certificate(Session.NativeOf(session), Utf8.Z(_name ?? ""), Utf8.Z(_cert ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.install_ca_certificate</c> (what <c>async_install_ca_certificate</c> returned; libxenapi <c>xenapi_async_pool_install_ca_certificate_wait</c>) and returns its result as <c>install_ca_certificate</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_install_ca_certificate_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_install_ca_certificate_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.certificate_list</c> (libxenapi <c>xenapi_pool_certificate_list</c>). Deprecated since 1.290.0.</summary>
@@ -2243,7 +2922,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.pool.certificate_list</c> (libxenapi <c>xenapi_async_pool_certificate_list</c>): <c>certificate_list</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since 1.290.0.</summary>
+        /// <summary><c>Async.pool.certificate_list</c> (libxenapi <c>xenapi_async_pool_certificate_list</c>): <c>certificate_list</c> as a server task. Wait for its typed result with <c>async_certificate_list_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since 1.290.0.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <returns>The task; its result is the message's (string set).</returns>
         /// <exception cref="Failure">The server refused.</exception>
@@ -2253,6 +2932,32 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_certificate_list(Session.NativeOf(session), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.certificate_list</c> (what <c>async_certificate_list</c> returned; libxenapi <c>xenapi_async_pool_certificate_list_wait</c>) and returns its result as <c>certificate_list</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string[] async_certificate_list_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_certificate_list_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_string(result);
+            }
+            finally
+            {
+                Native.xenapi_string_list_free(result);
+            }
         }
 
         /// <summary><c>pool.certificate_uninstall</c> (libxenapi <c>xenapi_pool_certificate_uninstall</c>). Deprecated since 1.290.0.</summary>
@@ -2266,7 +2971,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.certificate_uninstall</c> (libxenapi <c>xenapi_async_pool_certificate_uninstall</c>): <c>certificate_uninstall</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since 1.290.0.</summary>
+        /// <summary><c>Async.pool.certificate_uninstall</c> (libxenapi <c>xenapi_async_pool_certificate_uninstall</c>): <c>certificate_uninstall</c> as a server task. Wait for its typed result with <c>async_certificate_uninstall_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since 1.290.0.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_name"><c>name</c>: string.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -2277,6 +2982,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_certificate_uninstall(Session.NativeOf(session), Utf8.Z(_name ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.certificate_uninstall</c> (what <c>async_certificate_uninstall</c> returned; libxenapi <c>xenapi_async_pool_certificate_uninstall_wait</c>) and returns its result as <c>certificate_uninstall</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_certificate_uninstall_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_certificate_uninstall_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.certificate_install</c> (libxenapi <c>xenapi_pool_certificate_install</c>). Deprecated since 1.290.0.</summary>
@@ -2291,7 +3012,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.certificate_install</c> (libxenapi <c>xenapi_async_pool_certificate_install</c>): <c>certificate_install</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since 1.290.0.</summary>
+        /// <summary><c>Async.pool.certificate_install</c> (libxenapi <c>xenapi_async_pool_certificate_install</c>): <c>certificate_install</c> as a server task. Wait for its typed result with <c>async_certificate_install_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since 1.290.0.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_name"><c>name</c>: string.</param>
         /// <param name="_cert"><c>cert</c>: string.</param>
@@ -2303,6 +3024,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_certificate_install(Session.NativeOf(session), Utf8.Z(_name ?? ""), Utf8.Z(_cert ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.certificate_install</c> (what <c>async_certificate_install</c> returned; libxenapi <c>xenapi_async_pool_certificate_install_wait</c>) and returns its result as <c>certificate_install</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_certificate_install_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_certificate_install_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.send_test_post</c> (libxenapi <c>xenapi_pool_send_test_post</c>).</summary>
@@ -2320,7 +3057,7 @@ namespace XenAPI
             return Conv.TakeStr(result);
         }
 
-        /// <summary><c>Async.pool.send_test_post</c> (libxenapi <c>xenapi_async_pool_send_test_post</c>): <c>send_test_post</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.send_test_post</c> (libxenapi <c>xenapi_async_pool_send_test_post</c>): <c>send_test_post</c> as a server task. Wait for its typed result with <c>async_send_test_post_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: string.</param>
         /// <param name="_port"><c>port</c>: int.</param>
@@ -2333,6 +3070,25 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_send_test_post(Session.NativeOf(session), Utf8.Z(_host ?? ""), _port, Utf8.Z(_body ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.send_test_post</c> (what <c>async_send_test_post</c> returned; libxenapi <c>xenapi_async_pool_send_test_post_wait</c>) and returns its result as <c>send_test_post</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string async_send_test_post_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_send_test_post_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return Conv.TakeStr(result);
         }
 
         /// <summary><c>pool.retrieve_wlb_recommendations</c> (libxenapi <c>xenapi_pool_retrieve_wlb_recommendations</c>).</summary>
@@ -2354,7 +3110,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.pool.retrieve_wlb_recommendations</c> (libxenapi <c>xenapi_async_pool_retrieve_wlb_recommendations</c>): <c>retrieve_wlb_recommendations</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.retrieve_wlb_recommendations</c> (libxenapi <c>xenapi_async_pool_retrieve_wlb_recommendations</c>): <c>retrieve_wlb_recommendations</c> as a server task. Wait for its typed result with <c>async_retrieve_wlb_recommendations_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <returns>The task; its result is the message's ((VM ref -&gt; string set) map).</returns>
         /// <exception cref="Failure">The server refused.</exception>
@@ -2364,6 +3120,32 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_retrieve_wlb_recommendations(Session.NativeOf(session), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.retrieve_wlb_recommendations</c> (what <c>async_retrieve_wlb_recommendations</c> returned; libxenapi <c>xenapi_async_pool_retrieve_wlb_recommendations_wait</c>) and returns its result as <c>retrieve_wlb_recommendations</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>(VM ref -&gt; string set) map.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static Dictionary<XenRef<VM>, string[]> async_retrieve_wlb_recommendations_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_retrieve_wlb_recommendations_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_map_ref_VM_to_set_string_end(result);
+            }
+            finally
+            {
+                Native.xenapi_string_string_list_map_free(result);
+            }
         }
 
         /// <summary><c>pool.retrieve_wlb_configuration</c> (libxenapi <c>xenapi_pool_retrieve_wlb_configuration</c>).</summary>
@@ -2385,7 +3167,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.pool.retrieve_wlb_configuration</c> (libxenapi <c>xenapi_async_pool_retrieve_wlb_configuration</c>): <c>retrieve_wlb_configuration</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.retrieve_wlb_configuration</c> (libxenapi <c>xenapi_async_pool_retrieve_wlb_configuration</c>): <c>retrieve_wlb_configuration</c> as a server task. Wait for its typed result with <c>async_retrieve_wlb_configuration_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <returns>The task; its result is the message's ((string -&gt; string) map).</returns>
         /// <exception cref="Failure">The server refused.</exception>
@@ -2395,6 +3177,32 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_retrieve_wlb_configuration(Session.NativeOf(session), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.retrieve_wlb_configuration</c> (what <c>async_retrieve_wlb_configuration</c> returned; libxenapi <c>xenapi_async_pool_retrieve_wlb_configuration_wait</c>) and returns its result as <c>retrieve_wlb_configuration</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>(string -&gt; string) map.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static Dictionary<string, string> async_retrieve_wlb_configuration_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_retrieve_wlb_configuration_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_map_string_to_string_end(result);
+            }
+            finally
+            {
+                Native.xenapi_string_map_free(result);
+            }
         }
 
         /// <summary><c>pool.send_wlb_configuration</c> (libxenapi <c>xenapi_pool_send_wlb_configuration</c>).</summary>
@@ -2416,7 +3224,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.pool.send_wlb_configuration</c> (libxenapi <c>xenapi_async_pool_send_wlb_configuration</c>): <c>send_wlb_configuration</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.send_wlb_configuration</c> (libxenapi <c>xenapi_async_pool_send_wlb_configuration</c>): <c>send_wlb_configuration</c> as a server task. Wait for its typed result with <c>async_send_wlb_configuration_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_config"><c>config</c>: (string -&gt; string) map.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -2437,6 +3245,22 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.pool.send_wlb_configuration</c> (what <c>async_send_wlb_configuration</c> returned; libxenapi <c>xenapi_async_pool_send_wlb_configuration_wait</c>) and returns its result as <c>send_wlb_configuration</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_send_wlb_configuration_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_send_wlb_configuration_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>pool.deconfigure_wlb</c> (libxenapi <c>xenapi_pool_deconfigure_wlb</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <exception cref="Failure">The server refused.</exception>
@@ -2447,7 +3271,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.deconfigure_wlb</c> (libxenapi <c>xenapi_async_pool_deconfigure_wlb</c>): <c>deconfigure_wlb</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.deconfigure_wlb</c> (libxenapi <c>xenapi_async_pool_deconfigure_wlb</c>): <c>deconfigure_wlb</c> as a server task. Wait for its typed result with <c>async_deconfigure_wlb_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <returns>The task; its result is the message's (void).</returns>
         /// <exception cref="Failure">The server refused.</exception>
@@ -2457,6 +3281,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_deconfigure_wlb(Session.NativeOf(session), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.deconfigure_wlb</c> (what <c>async_deconfigure_wlb</c> returned; libxenapi <c>xenapi_async_pool_deconfigure_wlb_wait</c>) and returns its result as <c>deconfigure_wlb</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_deconfigure_wlb_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_deconfigure_wlb_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.initialize_wlb</c> (libxenapi <c>xenapi_pool_initialize_wlb</c>).</summary>
@@ -2474,7 +3314,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.initialize_wlb</c> (libxenapi <c>xenapi_async_pool_initialize_wlb</c>): <c>initialize_wlb</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.initialize_wlb</c> (libxenapi <c>xenapi_async_pool_initialize_wlb</c>): <c>initialize_wlb</c> as a server task. Wait for its typed result with <c>async_initialize_wlb_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_wlb_url"><c>wlb_url</c>: string.</param>
         /// <param name="_wlb_username"><c>wlb_username</c>: string.</param>
@@ -2491,6 +3331,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.pool.initialize_wlb</c> (what <c>async_initialize_wlb</c> returned; libxenapi <c>xenapi_async_pool_initialize_wlb_wait</c>) and returns its result as <c>initialize_wlb</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_initialize_wlb_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_initialize_wlb_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>pool.detect_nonhomogeneous_external_auth</c> (libxenapi <c>xenapi_pool_detect_nonhomogeneous_external_auth</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>pool</c>: pool ref.</param>
@@ -2502,7 +3358,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.detect_nonhomogeneous_external_auth</c> (libxenapi <c>xenapi_async_pool_detect_nonhomogeneous_external_auth</c>): <c>detect_nonhomogeneous_external_auth</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.detect_nonhomogeneous_external_auth</c> (libxenapi <c>xenapi_async_pool_detect_nonhomogeneous_external_auth</c>): <c>detect_nonhomogeneous_external_auth</c> as a server task. Wait for its typed result with <c>async_detect_nonhomogeneous_external_auth_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>pool</c>: pool ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -2513,6 +3369,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_detect_nonhomogeneous_external_auth(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.detect_nonhomogeneous_external_auth</c> (what <c>async_detect_nonhomogeneous_external_auth</c> returned; libxenapi <c>xenapi_async_pool_detect_nonhomogeneous_external_auth_wait</c>) and returns its result as <c>detect_nonhomogeneous_external_auth</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_detect_nonhomogeneous_external_auth_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_detect_nonhomogeneous_external_auth_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.disable_external_auth</c> (libxenapi <c>xenapi_pool_disable_external_auth</c>).</summary>
@@ -2535,7 +3407,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.pool.disable_external_auth</c> (libxenapi <c>xenapi_async_pool_disable_external_auth</c>): <c>disable_external_auth</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.disable_external_auth</c> (libxenapi <c>xenapi_async_pool_disable_external_auth</c>): <c>disable_external_auth</c> as a server task. Wait for its typed result with <c>async_disable_external_auth_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>pool</c>: pool ref.</param>
         /// <param name="_config"><c>config</c>: (string -&gt; string) map.</param>
@@ -2555,6 +3427,22 @@ namespace XenAPI
             {
                 Native.xenapi_string_map_free(h1);
             }
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.disable_external_auth</c> (what <c>async_disable_external_auth</c> returned; libxenapi <c>xenapi_async_pool_disable_external_auth_wait</c>) and returns its result as <c>disable_external_auth</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_disable_external_auth_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_disable_external_auth_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.enable_external_auth</c> (libxenapi <c>xenapi_pool_enable_external_auth</c>).</summary>
@@ -2579,7 +3467,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.pool.enable_external_auth</c> (libxenapi <c>xenapi_async_pool_enable_external_auth</c>): <c>enable_external_auth</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.enable_external_auth</c> (libxenapi <c>xenapi_async_pool_enable_external_auth</c>): <c>enable_external_auth</c> as a server task. Wait for its typed result with <c>async_enable_external_auth_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>pool</c>: pool ref.</param>
         /// <param name="_config"><c>config</c>: (string -&gt; string) map.</param>
@@ -2603,6 +3491,22 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.pool.enable_external_auth</c> (what <c>async_enable_external_auth</c> returned; libxenapi <c>xenapi_async_pool_enable_external_auth_wait</c>) and returns its result as <c>enable_external_auth</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_enable_external_auth_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_enable_external_auth_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>pool.create_new_blob</c> (libxenapi <c>xenapi_pool_create_new_blob</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>pool</c>: pool ref.</param>
@@ -2619,7 +3523,7 @@ namespace XenAPI
             return XenRef<Blob>.Create(Conv.TakeStr(result));
         }
 
-        /// <summary><c>Async.pool.create_new_blob</c> (libxenapi <c>xenapi_async_pool_create_new_blob</c>): <c>create_new_blob</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.create_new_blob</c> (libxenapi <c>xenapi_async_pool_create_new_blob</c>): <c>create_new_blob</c> as a server task. Wait for its typed result with <c>async_create_new_blob_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>pool</c>: pool ref.</param>
         /// <param name="_name"><c>name</c>: string.</param>
@@ -2635,6 +3539,25 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.pool.create_new_blob</c> (what <c>async_create_new_blob</c> returned; libxenapi <c>xenapi_async_pool_create_new_blob_wait</c>) and returns its result as <c>create_new_blob</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>blob ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<Blob> async_create_new_blob_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_create_new_blob_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<Blob>.Create(Conv.TakeStr(result));
+        }
+
         /// <summary><c>pool.set_ha_host_failures_to_tolerate</c> (libxenapi <c>xenapi_pool_set_ha_host_failures_to_tolerate</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>self</c>: pool ref.</param>
@@ -2647,7 +3570,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.set_ha_host_failures_to_tolerate</c> (libxenapi <c>xenapi_async_pool_set_ha_host_failures_to_tolerate</c>): <c>set_ha_host_failures_to_tolerate</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.set_ha_host_failures_to_tolerate</c> (libxenapi <c>xenapi_async_pool_set_ha_host_failures_to_tolerate</c>): <c>set_ha_host_failures_to_tolerate</c> as a server task. Wait for its typed result with <c>async_set_ha_host_failures_to_tolerate_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>self</c>: pool ref.</param>
         /// <param name="_value"><c>value</c>: int.</param>
@@ -2659,6 +3582,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_set_ha_host_failures_to_tolerate(Session.NativeOf(session), Utf8.Z(_pool ?? ""), _value, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.set_ha_host_failures_to_tolerate</c> (what <c>async_set_ha_host_failures_to_tolerate</c> returned; libxenapi <c>xenapi_async_pool_set_ha_host_failures_to_tolerate_wait</c>) and returns its result as <c>set_ha_host_failures_to_tolerate</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_ha_host_failures_to_tolerate_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_set_ha_host_failures_to_tolerate_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.ha_compute_vm_failover_plan</c> (libxenapi <c>xenapi_pool_ha_compute_vm_failover_plan</c>).</summary>
@@ -2698,7 +3637,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.pool.ha_compute_vm_failover_plan</c> (libxenapi <c>xenapi_async_pool_ha_compute_vm_failover_plan</c>): <c>ha_compute_vm_failover_plan</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.ha_compute_vm_failover_plan</c> (libxenapi <c>xenapi_async_pool_ha_compute_vm_failover_plan</c>): <c>ha_compute_vm_failover_plan</c> as a server task. Wait for its typed result with <c>async_ha_compute_vm_failover_plan_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_failed_hosts"><c>failed_hosts</c>: host ref set.</param>
         /// <param name="_failed_vms"><c>failed_vms</c>: VM ref set.</param>
@@ -2728,6 +3667,32 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.pool.ha_compute_vm_failover_plan</c> (what <c>async_ha_compute_vm_failover_plan</c> returned; libxenapi <c>xenapi_async_pool_ha_compute_vm_failover_plan_wait</c>) and returns its result as <c>ha_compute_vm_failover_plan</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>(VM ref -&gt; (string -&gt; string) map) map.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static Dictionary<XenRef<VM>, Dictionary<string, string>> async_ha_compute_vm_failover_plan_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_ha_compute_vm_failover_plan_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_map_ref_VM_to_map_string_to_string_end_end(result);
+            }
+            finally
+            {
+                Native.xenapi_string_string_map_map_free(result);
+            }
+        }
+
         /// <summary><c>pool.ha_compute_hypothetical_max_host_failures_to_tolerate</c> (libxenapi <c>xenapi_pool_ha_compute_hypothetical_max_host_failures_to_tolerate</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_configuration"><c>configuration</c>: (VM ref -&gt; string) map.</param>
@@ -2749,7 +3714,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.pool.ha_compute_hypothetical_max_host_failures_to_tolerate</c> (libxenapi <c>xenapi_async_pool_ha_compute_hypothetical_max_host_failures_to_tolerate</c>): <c>ha_compute_hypothetical_max_host_failures_to_tolerate</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.ha_compute_hypothetical_max_host_failures_to_tolerate</c> (libxenapi <c>xenapi_async_pool_ha_compute_hypothetical_max_host_failures_to_tolerate</c>): <c>ha_compute_hypothetical_max_host_failures_to_tolerate</c> as a server task. Wait for its typed result with <c>async_ha_compute_hypothetical_max_host_failures_to_tolerate_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_configuration"><c>configuration</c>: (VM ref -&gt; string) map.</param>
         /// <returns>The task; its result is the message's (int).</returns>
@@ -2770,6 +3735,25 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.pool.ha_compute_hypothetical_max_host_failures_to_tolerate</c> (what <c>async_ha_compute_hypothetical_max_host_failures_to_tolerate</c> returned; libxenapi <c>xenapi_async_pool_ha_compute_hypothetical_max_host_failures_to_tolerate_wait</c>) and returns its result as <c>ha_compute_hypothetical_max_host_failures_to_tolerate</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>int.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static long async_ha_compute_hypothetical_max_host_failures_to_tolerate_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            long result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_ha_compute_hypothetical_max_host_failures_to_tolerate_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return result;
+        }
+
         /// <summary><c>pool.ha_compute_max_host_failures_to_tolerate</c> (libxenapi <c>xenapi_pool_ha_compute_max_host_failures_to_tolerate</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <returns>int.</returns>
@@ -2782,7 +3766,7 @@ namespace XenAPI
             return result;
         }
 
-        /// <summary><c>Async.pool.ha_compute_max_host_failures_to_tolerate</c> (libxenapi <c>xenapi_async_pool_ha_compute_max_host_failures_to_tolerate</c>): <c>ha_compute_max_host_failures_to_tolerate</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.ha_compute_max_host_failures_to_tolerate</c> (libxenapi <c>xenapi_async_pool_ha_compute_max_host_failures_to_tolerate</c>): <c>ha_compute_max_host_failures_to_tolerate</c> as a server task. Wait for its typed result with <c>async_ha_compute_max_host_failures_to_tolerate_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <returns>The task; its result is the message's (int).</returns>
         /// <exception cref="Failure">The server refused.</exception>
@@ -2792,6 +3776,25 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_ha_compute_max_host_failures_to_tolerate(Session.NativeOf(session), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.ha_compute_max_host_failures_to_tolerate</c> (what <c>async_ha_compute_max_host_failures_to_tolerate</c> returned; libxenapi <c>xenapi_async_pool_ha_compute_max_host_failures_to_tolerate_wait</c>) and returns its result as <c>ha_compute_max_host_failures_to_tolerate</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>int.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static long async_ha_compute_max_host_failures_to_tolerate_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            long result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_ha_compute_max_host_failures_to_tolerate_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return result;
         }
 
         /// <summary><c>pool.ha_failover_plan_exists</c> (libxenapi <c>xenapi_pool_ha_failover_plan_exists</c>).</summary>
@@ -2807,7 +3810,7 @@ namespace XenAPI
             return (result != 0);
         }
 
-        /// <summary><c>Async.pool.ha_failover_plan_exists</c> (libxenapi <c>xenapi_async_pool_ha_failover_plan_exists</c>): <c>ha_failover_plan_exists</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.ha_failover_plan_exists</c> (libxenapi <c>xenapi_async_pool_ha_failover_plan_exists</c>): <c>ha_failover_plan_exists</c> as a server task. Wait for its typed result with <c>async_ha_failover_plan_exists_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_n"><c>n</c>: int.</param>
         /// <returns>The task; its result is the message's (bool).</returns>
@@ -2818,6 +3821,25 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_ha_failover_plan_exists(Session.NativeOf(session), _n, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.ha_failover_plan_exists</c> (what <c>async_ha_failover_plan_exists</c> returned; libxenapi <c>xenapi_async_pool_ha_failover_plan_exists_wait</c>) and returns its result as <c>ha_failover_plan_exists</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>bool.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static bool async_ha_failover_plan_exists_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            byte result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_ha_failover_plan_exists_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return (result != 0);
         }
 
         /// <summary><c>pool.ha_prevent_restarts_for</c> (libxenapi <c>xenapi_pool_ha_prevent_restarts_for</c>).</summary>
@@ -2831,7 +3853,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.ha_prevent_restarts_for</c> (libxenapi <c>xenapi_async_pool_ha_prevent_restarts_for</c>): <c>ha_prevent_restarts_for</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.ha_prevent_restarts_for</c> (libxenapi <c>xenapi_async_pool_ha_prevent_restarts_for</c>): <c>ha_prevent_restarts_for</c> as a server task. Wait for its typed result with <c>async_ha_prevent_restarts_for_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_seconds"><c>seconds</c>: int.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -2842,6 +3864,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_ha_prevent_restarts_for(Session.NativeOf(session), _seconds, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.ha_prevent_restarts_for</c> (what <c>async_ha_prevent_restarts_for</c> returned; libxenapi <c>xenapi_async_pool_ha_prevent_restarts_for_wait</c>) and returns its result as <c>ha_prevent_restarts_for</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_ha_prevent_restarts_for_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_ha_prevent_restarts_for_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.designate_new_master</c> (libxenapi <c>xenapi_pool_designate_new_master</c>).</summary>
@@ -2855,7 +3893,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.designate_new_master</c> (libxenapi <c>xenapi_async_pool_designate_new_master</c>): <c>designate_new_master</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.designate_new_master</c> (libxenapi <c>xenapi_async_pool_designate_new_master</c>): <c>designate_new_master</c> as a server task. Wait for its typed result with <c>async_designate_new_master_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -2868,6 +3906,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.pool.designate_new_master</c> (what <c>async_designate_new_master</c> returned; libxenapi <c>xenapi_async_pool_designate_new_master_wait</c>) and returns its result as <c>designate_new_master</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_designate_new_master_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_designate_new_master_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>pool.sync_database</c> (libxenapi <c>xenapi_pool_sync_database</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <exception cref="Failure">The server refused.</exception>
@@ -2878,7 +3932,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.sync_database</c> (libxenapi <c>xenapi_async_pool_sync_database</c>): <c>sync_database</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.sync_database</c> (libxenapi <c>xenapi_async_pool_sync_database</c>): <c>sync_database</c> as a server task. Wait for its typed result with <c>async_sync_database_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <returns>The task; its result is the message's (void).</returns>
         /// <exception cref="Failure">The server refused.</exception>
@@ -2888,6 +3942,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_sync_database(Session.NativeOf(session), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.sync_database</c> (what <c>async_sync_database</c> returned; libxenapi <c>xenapi_async_pool_sync_database_wait</c>) and returns its result as <c>sync_database</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_sync_database_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_sync_database_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.disable_ha</c> (libxenapi <c>xenapi_pool_disable_ha</c>).</summary>
@@ -2900,7 +3970,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.disable_ha</c> (libxenapi <c>xenapi_async_pool_disable_ha</c>): <c>disable_ha</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.disable_ha</c> (libxenapi <c>xenapi_async_pool_disable_ha</c>): <c>disable_ha</c> as a server task. Wait for its typed result with <c>async_disable_ha_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <returns>The task; its result is the message's (void).</returns>
         /// <exception cref="Failure">The server refused.</exception>
@@ -2910,6 +3980,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_disable_ha(Session.NativeOf(session), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.disable_ha</c> (what <c>async_disable_ha</c> returned; libxenapi <c>xenapi_async_pool_disable_ha_wait</c>) and returns its result as <c>disable_ha</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_disable_ha_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_disable_ha_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.enable_ha</c> (libxenapi <c>xenapi_pool_enable_ha</c>).</summary>
@@ -2940,7 +4026,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.pool.enable_ha</c> (libxenapi <c>xenapi_async_pool_enable_ha</c>): <c>enable_ha</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.enable_ha</c> (libxenapi <c>xenapi_async_pool_enable_ha</c>): <c>enable_ha</c> as a server task. Wait for its typed result with <c>async_enable_ha_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_heartbeat_srs"><c>heartbeat_srs</c>: SR ref set.</param>
         /// <param name="_configuration"><c>configuration</c>: (string -&gt; string) map.</param>
@@ -2970,6 +4056,22 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.pool.enable_ha</c> (what <c>async_enable_ha</c> returned; libxenapi <c>xenapi_async_pool_enable_ha_wait</c>) and returns its result as <c>enable_ha</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_enable_ha_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_enable_ha_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>pool.create_VLAN_from_PIF</c> (libxenapi <c>xenapi_pool_create_vlan_from_pif</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pif"><c>pif</c>: PIF ref.</param>
@@ -2992,7 +4094,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.pool.create_VLAN_from_PIF</c> (libxenapi <c>xenapi_async_pool_create_vlan_from_pif</c>): <c>create_VLAN_from_PIF</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.create_VLAN_from_PIF</c> (libxenapi <c>xenapi_async_pool_create_vlan_from_pif</c>): <c>create_VLAN_from_PIF</c> as a server task. Wait for its typed result with <c>async_create_VLAN_from_PIF_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pif"><c>pif</c>: PIF ref.</param>
         /// <param name="_network"><c>network</c>: network ref.</param>
@@ -3007,6 +4109,32 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.pool.create_VLAN_from_PIF</c> (what <c>async_create_VLAN_from_PIF</c> returned; libxenapi <c>xenapi_async_pool_create_vlan_from_pif_wait</c>) and returns its result as <c>create_VLAN_from_PIF</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>PIF ref set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static List<XenRef<PIF>> async_create_VLAN_from_PIF_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_create_vlan_from_pif_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_ref_PIF(result);
+            }
+            finally
+            {
+                Native.xenapi_string_list_free(result);
+            }
+        }
+
         /// <summary><c>pool.management_reconfigure</c> (libxenapi <c>xenapi_pool_management_reconfigure</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_network"><c>network</c>: network ref.</param>
@@ -3018,7 +4146,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.management_reconfigure</c> (libxenapi <c>xenapi_async_pool_management_reconfigure</c>): <c>management_reconfigure</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.management_reconfigure</c> (libxenapi <c>xenapi_async_pool_management_reconfigure</c>): <c>management_reconfigure</c> as a server task. Wait for its typed result with <c>async_management_reconfigure_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_network"><c>network</c>: network ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -3029,6 +4157,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_management_reconfigure(Session.NativeOf(session), Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.management_reconfigure</c> (what <c>async_management_reconfigure</c> returned; libxenapi <c>xenapi_async_pool_management_reconfigure_wait</c>) and returns its result as <c>management_reconfigure</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_management_reconfigure_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_management_reconfigure_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.create_VLAN</c> (libxenapi <c>xenapi_pool_create_vlan</c>).</summary>
@@ -3053,7 +4197,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.pool.create_VLAN</c> (libxenapi <c>xenapi_async_pool_create_vlan</c>): <c>create_VLAN</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.create_VLAN</c> (libxenapi <c>xenapi_async_pool_create_vlan</c>): <c>create_VLAN</c> as a server task. Wait for its typed result with <c>async_create_VLAN_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_device"><c>device</c>: string.</param>
         /// <param name="_network"><c>network</c>: network ref.</param>
@@ -3066,6 +4210,32 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_create_vlan(Session.NativeOf(session), Utf8.Z(_device ?? ""), Utf8.Z(_network ?? ""), _vlan, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.create_VLAN</c> (what <c>async_create_VLAN</c> returned; libxenapi <c>xenapi_async_pool_create_vlan_wait</c>) and returns its result as <c>create_VLAN</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>PIF ref set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static List<XenRef<PIF>> async_create_VLAN_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_create_vlan_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_ref_PIF(result);
+            }
+            finally
+            {
+                Native.xenapi_string_list_free(result);
+            }
         }
 
         /// <summary><c>pool.recover_slaves</c> (libxenapi <c>xenapi_pool_recover_slaves</c>).</summary>
@@ -3087,7 +4257,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.pool.recover_slaves</c> (libxenapi <c>xenapi_async_pool_recover_slaves</c>): <c>recover_slaves</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.recover_slaves</c> (libxenapi <c>xenapi_async_pool_recover_slaves</c>): <c>recover_slaves</c> as a server task. Wait for its typed result with <c>async_recover_slaves_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <returns>The task; its result is the message's (host ref set).</returns>
         /// <exception cref="Failure">The server refused.</exception>
@@ -3097,6 +4267,32 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_recover_slaves(Session.NativeOf(session), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.recover_slaves</c> (what <c>async_recover_slaves</c> returned; libxenapi <c>xenapi_async_pool_recover_slaves_wait</c>) and returns its result as <c>recover_slaves</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>host ref set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static List<XenRef<Host>> async_recover_slaves_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_recover_slaves_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_ref_host(result);
+            }
+            finally
+            {
+                Native.xenapi_string_list_free(result);
+            }
         }
 
         /// <summary><c>pool.emergency_reset_master</c> (libxenapi <c>xenapi_pool_emergency_reset_master</c>).</summary>
@@ -3110,7 +4306,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.emergency_reset_master</c> (libxenapi <c>xenapi_async_pool_emergency_reset_master</c>): <c>emergency_reset_master</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.emergency_reset_master</c> (libxenapi <c>xenapi_async_pool_emergency_reset_master</c>): <c>emergency_reset_master</c> as a server task. Wait for its typed result with <c>async_emergency_reset_master_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_master_address"><c>master_address</c>: string.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -3123,6 +4319,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.pool.emergency_reset_master</c> (what <c>async_emergency_reset_master</c> returned; libxenapi <c>xenapi_async_pool_emergency_reset_master_wait</c>) and returns its result as <c>emergency_reset_master</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_emergency_reset_master_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_emergency_reset_master_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>pool.emergency_transition_to_master</c> (libxenapi <c>xenapi_pool_emergency_transition_to_master</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <exception cref="Failure">The server refused.</exception>
@@ -3133,7 +4345,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.emergency_transition_to_master</c> (libxenapi <c>xenapi_async_pool_emergency_transition_to_master</c>): <c>emergency_transition_to_master</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.emergency_transition_to_master</c> (libxenapi <c>xenapi_async_pool_emergency_transition_to_master</c>): <c>emergency_transition_to_master</c> as a server task. Wait for its typed result with <c>async_emergency_transition_to_master_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <returns>The task; its result is the message's (void).</returns>
         /// <exception cref="Failure">The server refused.</exception>
@@ -3143,6 +4355,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_emergency_transition_to_master(Session.NativeOf(session), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.emergency_transition_to_master</c> (what <c>async_emergency_transition_to_master</c> returned; libxenapi <c>xenapi_async_pool_emergency_transition_to_master_wait</c>) and returns its result as <c>emergency_transition_to_master</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_emergency_transition_to_master_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_emergency_transition_to_master_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.eject</c> (libxenapi <c>xenapi_pool_eject</c>).</summary>
@@ -3156,7 +4384,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.eject</c> (libxenapi <c>xenapi_async_pool_eject</c>): <c>eject</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.eject</c> (libxenapi <c>xenapi_async_pool_eject</c>): <c>eject</c> as a server task. Wait for its typed result with <c>async_eject_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -3167,6 +4395,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_eject(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.eject</c> (what <c>async_eject</c> returned; libxenapi <c>xenapi_async_pool_eject_wait</c>) and returns its result as <c>eject</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_eject_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_eject_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.join_force</c> (libxenapi <c>xenapi_pool_join_force</c>).</summary>
@@ -3182,7 +4426,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.join_force</c> (libxenapi <c>xenapi_async_pool_join_force</c>): <c>join_force</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.join_force</c> (libxenapi <c>xenapi_async_pool_join_force</c>): <c>join_force</c> as a server task. Wait for its typed result with <c>async_join_force_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_master_address"><c>master_address</c>: string.</param>
         /// <param name="_master_username"><c>master_username</c>: string.</param>
@@ -3195,6 +4439,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_join_force(Session.NativeOf(session), Utf8.Z(_master_address ?? ""), Utf8.Z(_master_username ?? ""), Utf8.Z(_master_password ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.join_force</c> (what <c>async_join_force</c> returned; libxenapi <c>xenapi_async_pool_join_force_wait</c>) and returns its result as <c>join_force</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_join_force_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_join_force_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.join</c> (libxenapi <c>xenapi_pool_join</c>).</summary>
@@ -3210,7 +4470,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool.join</c> (libxenapi <c>xenapi_async_pool_join</c>): <c>join</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool.join</c> (libxenapi <c>xenapi_async_pool_join</c>): <c>join</c> as a server task. Wait for its typed result with <c>async_join_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_master_address"><c>master_address</c>: string.</param>
         /// <param name="_master_username"><c>master_username</c>: string.</param>
@@ -3223,6 +4483,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_join(Session.NativeOf(session), Utf8.Z(_master_address ?? ""), Utf8.Z(_master_username ?? ""), Utf8.Z(_master_password ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool.join</c> (what <c>async_join</c> returned; libxenapi <c>xenapi_async_pool_join_wait</c>) and returns its result as <c>join</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_join_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_join_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool.set_coordinator_bias</c> (libxenapi <c>xenapi_pool_set_coordinator_bias</c>).</summary>

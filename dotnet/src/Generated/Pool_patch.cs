@@ -295,7 +295,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool_patch.clean_on_host</c> (libxenapi <c>xenapi_async_pool_patch_clean_on_host</c>): <c>clean_on_host</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since ely.</summary>
+        /// <summary><c>Async.pool_patch.clean_on_host</c> (libxenapi <c>xenapi_async_pool_patch_clean_on_host</c>): <c>clean_on_host</c> as a server task. Wait for its typed result with <c>async_clean_on_host_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since ely.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool_patch"><c>self</c>: pool_patch ref.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
@@ -309,6 +309,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.pool_patch.clean_on_host</c> (what <c>async_clean_on_host</c> returned; libxenapi <c>xenapi_async_pool_patch_clean_on_host_wait</c>) and returns its result as <c>clean_on_host</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_clean_on_host_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_patch_clean_on_host_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>pool_patch.destroy</c> (libxenapi <c>xenapi_pool_patch_destroy</c>). Deprecated since ely.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool_patch"><c>self</c>: pool_patch ref.</param>
@@ -320,7 +336,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool_patch.destroy</c> (libxenapi <c>xenapi_async_pool_patch_destroy</c>): <c>destroy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since ely.</summary>
+        /// <summary><c>Async.pool_patch.destroy</c> (libxenapi <c>xenapi_async_pool_patch_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since ely.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool_patch"><c>self</c>: pool_patch ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -331,6 +347,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_patch_destroy(Session.NativeOf(session), Utf8.Z(_pool_patch ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool_patch.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_pool_patch_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_destroy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_patch_destroy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool_patch.pool_clean</c> (libxenapi <c>xenapi_pool_patch_pool_clean</c>). Deprecated since ely.</summary>
@@ -344,7 +376,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool_patch.pool_clean</c> (libxenapi <c>xenapi_async_pool_patch_pool_clean</c>): <c>pool_clean</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since ely.</summary>
+        /// <summary><c>Async.pool_patch.pool_clean</c> (libxenapi <c>xenapi_async_pool_patch_pool_clean</c>): <c>pool_clean</c> as a server task. Wait for its typed result with <c>async_pool_clean_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since ely.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool_patch"><c>self</c>: pool_patch ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -355,6 +387,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_patch_pool_clean(Session.NativeOf(session), Utf8.Z(_pool_patch ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool_patch.pool_clean</c> (what <c>async_pool_clean</c> returned; libxenapi <c>xenapi_async_pool_patch_pool_clean_wait</c>) and returns its result as <c>pool_clean</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_pool_clean_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_patch_pool_clean_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool_patch.clean</c> (libxenapi <c>xenapi_pool_patch_clean</c>). Deprecated since ely.</summary>
@@ -368,7 +416,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool_patch.clean</c> (libxenapi <c>xenapi_async_pool_patch_clean</c>): <c>clean</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since ely.</summary>
+        /// <summary><c>Async.pool_patch.clean</c> (libxenapi <c>xenapi_async_pool_patch_clean</c>): <c>clean</c> as a server task. Wait for its typed result with <c>async_clean_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since ely.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool_patch"><c>self</c>: pool_patch ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -379,6 +427,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_patch_clean(Session.NativeOf(session), Utf8.Z(_pool_patch ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool_patch.clean</c> (what <c>async_clean</c> returned; libxenapi <c>xenapi_async_pool_patch_clean_wait</c>) and returns its result as <c>clean</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_clean_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_patch_clean_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool_patch.precheck</c> (libxenapi <c>xenapi_pool_patch_precheck</c>). Deprecated since ely.</summary>
@@ -395,7 +459,7 @@ namespace XenAPI
             return Conv.TakeStr(result);
         }
 
-        /// <summary><c>Async.pool_patch.precheck</c> (libxenapi <c>xenapi_async_pool_patch_precheck</c>): <c>precheck</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since ely.</summary>
+        /// <summary><c>Async.pool_patch.precheck</c> (libxenapi <c>xenapi_async_pool_patch_precheck</c>): <c>precheck</c> as a server task. Wait for its typed result with <c>async_precheck_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since ely.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool_patch"><c>self</c>: pool_patch ref.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
@@ -409,6 +473,25 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.pool_patch.precheck</c> (what <c>async_precheck</c> returned; libxenapi <c>xenapi_async_pool_patch_precheck_wait</c>) and returns its result as <c>precheck</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string async_precheck_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_patch_precheck_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return Conv.TakeStr(result);
+        }
+
         /// <summary><c>pool_patch.pool_apply</c> (libxenapi <c>xenapi_pool_patch_pool_apply</c>). Deprecated since ely.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool_patch"><c>self</c>: pool_patch ref.</param>
@@ -420,7 +503,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool_patch.pool_apply</c> (libxenapi <c>xenapi_async_pool_patch_pool_apply</c>): <c>pool_apply</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since ely.</summary>
+        /// <summary><c>Async.pool_patch.pool_apply</c> (libxenapi <c>xenapi_async_pool_patch_pool_apply</c>): <c>pool_apply</c> as a server task. Wait for its typed result with <c>async_pool_apply_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since ely.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool_patch"><c>self</c>: pool_patch ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -431,6 +514,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_patch_pool_apply(Session.NativeOf(session), Utf8.Z(_pool_patch ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool_patch.pool_apply</c> (what <c>async_pool_apply</c> returned; libxenapi <c>xenapi_async_pool_patch_pool_apply_wait</c>) and returns its result as <c>pool_apply</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_pool_apply_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_patch_pool_apply_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool_patch.apply</c> (libxenapi <c>xenapi_pool_patch_apply</c>). Deprecated since ely.</summary>
@@ -447,7 +546,7 @@ namespace XenAPI
             return Conv.TakeStr(result);
         }
 
-        /// <summary><c>Async.pool_patch.apply</c> (libxenapi <c>xenapi_async_pool_patch_apply</c>): <c>apply</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since ely.</summary>
+        /// <summary><c>Async.pool_patch.apply</c> (libxenapi <c>xenapi_async_pool_patch_apply</c>): <c>apply</c> as a server task. Wait for its typed result with <c>async_apply_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since ely.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool_patch"><c>self</c>: pool_patch ref.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
@@ -459,6 +558,25 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_patch_apply(Session.NativeOf(session), Utf8.Z(_pool_patch ?? ""), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool_patch.apply</c> (what <c>async_apply</c> returned; libxenapi <c>xenapi_async_pool_patch_apply_wait</c>) and returns its result as <c>apply</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string async_apply_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_patch_apply_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return Conv.TakeStr(result);
         }
 
         /// <summary><c>pool_patch.remove_from_other_config</c> (libxenapi <c>xenapi_pool_patch_remove_from_other_config</c>).</summary>

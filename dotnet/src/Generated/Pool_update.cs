@@ -313,7 +313,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool_update.destroy</c> (libxenapi <c>xenapi_async_pool_update_destroy</c>): <c>destroy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool_update.destroy</c> (libxenapi <c>xenapi_async_pool_update_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool_update"><c>self</c>: pool_update ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -324,6 +324,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_update_destroy(Session.NativeOf(session), Utf8.Z(_pool_update ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool_update.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_pool_update_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_destroy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_update_destroy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool_update.pool_clean</c> (libxenapi <c>xenapi_pool_update_pool_clean</c>).</summary>
@@ -337,7 +353,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool_update.pool_clean</c> (libxenapi <c>xenapi_async_pool_update_pool_clean</c>): <c>pool_clean</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool_update.pool_clean</c> (libxenapi <c>xenapi_async_pool_update_pool_clean</c>): <c>pool_clean</c> as a server task. Wait for its typed result with <c>async_pool_clean_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool_update"><c>self</c>: pool_update ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -348,6 +364,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_update_pool_clean(Session.NativeOf(session), Utf8.Z(_pool_update ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool_update.pool_clean</c> (what <c>async_pool_clean</c> returned; libxenapi <c>xenapi_async_pool_update_pool_clean_wait</c>) and returns its result as <c>pool_clean</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_pool_clean_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_update_pool_clean_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool_update.pool_apply</c> (libxenapi <c>xenapi_pool_update_pool_apply</c>).</summary>
@@ -361,7 +393,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool_update.pool_apply</c> (libxenapi <c>xenapi_async_pool_update_pool_apply</c>): <c>pool_apply</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool_update.pool_apply</c> (libxenapi <c>xenapi_async_pool_update_pool_apply</c>): <c>pool_apply</c> as a server task. Wait for its typed result with <c>async_pool_apply_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool_update"><c>self</c>: pool_update ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -372,6 +404,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_update_pool_apply(Session.NativeOf(session), Utf8.Z(_pool_update ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool_update.pool_apply</c> (what <c>async_pool_apply</c> returned; libxenapi <c>xenapi_async_pool_update_pool_apply_wait</c>) and returns its result as <c>pool_apply</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_pool_apply_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_update_pool_apply_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool_update.apply</c> (libxenapi <c>xenapi_pool_update_apply</c>).</summary>
@@ -386,7 +434,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.pool_update.apply</c> (libxenapi <c>xenapi_async_pool_update_apply</c>): <c>apply</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool_update.apply</c> (libxenapi <c>xenapi_async_pool_update_apply</c>): <c>apply</c> as a server task. Wait for its typed result with <c>async_apply_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool_update"><c>self</c>: pool_update ref.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
@@ -398,6 +446,22 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_update_apply(Session.NativeOf(session), Utf8.Z(_pool_update ?? ""), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool_update.apply</c> (what <c>async_apply</c> returned; libxenapi <c>xenapi_async_pool_update_apply_wait</c>) and returns its result as <c>apply</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_apply_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_update_apply_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>pool_update.precheck</c> (libxenapi <c>xenapi_pool_update_precheck</c>).</summary>
@@ -414,7 +478,7 @@ namespace XenAPI
             return livepatch_status_helper.FromNative(result);
         }
 
-        /// <summary><c>Async.pool_update.precheck</c> (libxenapi <c>xenapi_async_pool_update_precheck</c>): <c>precheck</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool_update.precheck</c> (libxenapi <c>xenapi_async_pool_update_precheck</c>): <c>precheck</c> as a server task. Wait for its typed result with <c>async_precheck_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool_update"><c>self</c>: pool_update ref.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
@@ -426,6 +490,25 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_update_precheck(Session.NativeOf(session), Utf8.Z(_pool_update ?? ""), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool_update.precheck</c> (what <c>async_precheck</c> returned; libxenapi <c>xenapi_async_pool_update_precheck_wait</c>) and returns its result as <c>precheck</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>enum livepatch_status.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static livepatch_status async_precheck_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            int result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_update_precheck_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return livepatch_status_helper.FromNative(result);
         }
 
         /// <summary><c>pool_update.introduce</c> (libxenapi <c>xenapi_pool_update_introduce</c>).</summary>
@@ -441,7 +524,7 @@ namespace XenAPI
             return XenRef<Pool_update>.Create(Conv.TakeStr(result));
         }
 
-        /// <summary><c>Async.pool_update.introduce</c> (libxenapi <c>xenapi_async_pool_update_introduce</c>): <c>introduce</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.pool_update.introduce</c> (libxenapi <c>xenapi_async_pool_update_introduce</c>): <c>introduce</c> as a server task. Wait for its typed result with <c>async_introduce_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vdi"><c>vdi</c>: VDI ref.</param>
         /// <returns>The task; its result is the message's (pool_update ref).</returns>
@@ -452,6 +535,25 @@ namespace XenAPI
             int status = Native.xenapi_async_pool_update_introduce(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.pool_update.introduce</c> (what <c>async_introduce</c> returned; libxenapi <c>xenapi_async_pool_update_introduce_wait</c>) and returns its result as <c>introduce</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>pool_update ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<Pool_update> async_introduce_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_pool_update_introduce_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<Pool_update>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>pool_update.remove_from_other_config</c> (libxenapi <c>xenapi_pool_update_remove_from_other_config</c>).</summary>

@@ -277,7 +277,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.Repository.set_gpgkey_path</c> (libxenapi <c>xenapi_async_repository_set_gpgkey_path</c>): <c>set_gpgkey_path</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 22.12.0: may change.</summary>
+        /// <summary><c>Async.Repository.set_gpgkey_path</c> (libxenapi <c>xenapi_async_repository_set_gpgkey_path</c>): <c>set_gpgkey_path</c> as a server task. Wait for its typed result with <c>async_set_gpgkey_path_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 22.12.0: may change.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_repository"><c>self</c>: Repository ref.</param>
         /// <param name="_value"><c>value</c>: string.</param>
@@ -291,6 +291,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.Repository.set_gpgkey_path</c> (what <c>async_set_gpgkey_path</c> returned; libxenapi <c>xenapi_async_repository_set_gpgkey_path_wait</c>) and returns its result as <c>set_gpgkey_path</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_gpgkey_path_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_repository_set_gpgkey_path_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>Repository.forget</c> (libxenapi <c>xenapi_repository_forget</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_repository"><c>self</c>: Repository ref.</param>
@@ -302,7 +318,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.Repository.forget</c> (libxenapi <c>xenapi_async_repository_forget</c>): <c>forget</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.Repository.forget</c> (libxenapi <c>xenapi_async_repository_forget</c>): <c>forget</c> as a server task. Wait for its typed result with <c>async_forget_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_repository"><c>self</c>: Repository ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -313,6 +329,22 @@ namespace XenAPI
             int status = Native.xenapi_async_repository_forget(Session.NativeOf(session), Utf8.Z(_repository ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.Repository.forget</c> (what <c>async_forget</c> returned; libxenapi <c>xenapi_async_repository_forget_wait</c>) and returns its result as <c>forget</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_forget_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_repository_forget_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>Repository.introduce</c> (libxenapi <c>xenapi_repository_introduce</c>).</summary>
@@ -333,7 +365,7 @@ namespace XenAPI
             return XenRef<Repository>.Create(Conv.TakeStr(result));
         }
 
-        /// <summary><c>Async.Repository.introduce</c> (libxenapi <c>xenapi_async_repository_introduce</c>): <c>introduce</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.Repository.introduce</c> (libxenapi <c>xenapi_async_repository_introduce</c>): <c>introduce</c> as a server task. Wait for its typed result with <c>async_introduce_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_name_label"><c>name_label</c>: string.</param>
         /// <param name="_name_description"><c>name_description</c>: string.</param>
@@ -349,6 +381,25 @@ namespace XenAPI
             int status = Native.xenapi_async_repository_introduce(Session.NativeOf(session), Utf8.Z(_name_label ?? ""), Utf8.Z(_name_description ?? ""), Utf8.Z(_binary_url ?? ""), Utf8.Z(_source_url ?? ""), (_update ? (byte)1 : (byte)0), Utf8.Z(_gpgkey_path ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.Repository.introduce</c> (what <c>async_introduce</c> returned; libxenapi <c>xenapi_async_repository_introduce_wait</c>) and returns its result as <c>introduce</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>Repository ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<Repository> async_introduce_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_repository_introduce_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<Repository>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>Repository.set_name_description</c> (libxenapi <c>xenapi_repository_set_name_description</c>).</summary>

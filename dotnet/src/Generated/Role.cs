@@ -210,7 +210,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.role.get_by_permission_name_label</c> (libxenapi <c>xenapi_async_role_get_by_permission_name_label</c>): <c>get_by_permission_name_label</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.role.get_by_permission_name_label</c> (libxenapi <c>xenapi_async_role_get_by_permission_name_label</c>): <c>get_by_permission_name_label</c> as a server task. Wait for its typed result with <c>async_get_by_permission_name_label_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_label"><c>label</c>: string.</param>
         /// <returns>The task; its result is the message's (role ref set).</returns>
@@ -221,6 +221,32 @@ namespace XenAPI
             int status = Native.xenapi_async_role_get_by_permission_name_label(Session.NativeOf(session), Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.role.get_by_permission_name_label</c> (what <c>async_get_by_permission_name_label</c> returned; libxenapi <c>xenapi_async_role_get_by_permission_name_label_wait</c>) and returns its result as <c>get_by_permission_name_label</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>role ref set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static List<XenRef<Role>> async_get_by_permission_name_label_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_role_get_by_permission_name_label_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_ref_role(result);
+            }
+            finally
+            {
+                Native.xenapi_string_list_free(result);
+            }
         }
 
         /// <summary><c>role.get_by_permission</c> (libxenapi <c>xenapi_role_get_by_permission</c>).</summary>
@@ -243,7 +269,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.role.get_by_permission</c> (libxenapi <c>xenapi_async_role_get_by_permission</c>): <c>get_by_permission</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.role.get_by_permission</c> (libxenapi <c>xenapi_async_role_get_by_permission</c>): <c>get_by_permission</c> as a server task. Wait for its typed result with <c>async_get_by_permission_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_permission"><c>permission</c>: role ref.</param>
         /// <returns>The task; its result is the message's (role ref set).</returns>
@@ -254,6 +280,32 @@ namespace XenAPI
             int status = Native.xenapi_async_role_get_by_permission(Session.NativeOf(session), Utf8.Z(_permission ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.role.get_by_permission</c> (what <c>async_get_by_permission</c> returned; libxenapi <c>xenapi_async_role_get_by_permission_wait</c>) and returns its result as <c>get_by_permission</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>role ref set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static List<XenRef<Role>> async_get_by_permission_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_role_get_by_permission_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_ref_role(result);
+            }
+            finally
+            {
+                Native.xenapi_string_list_free(result);
+            }
         }
 
         /// <summary><c>role.get_permissions_name_label</c> (libxenapi <c>xenapi_role_get_permissions_name_label</c>).</summary>
@@ -276,7 +328,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.role.get_permissions_name_label</c> (libxenapi <c>xenapi_async_role_get_permissions_name_label</c>): <c>get_permissions_name_label</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.role.get_permissions_name_label</c> (libxenapi <c>xenapi_async_role_get_permissions_name_label</c>): <c>get_permissions_name_label</c> as a server task. Wait for its typed result with <c>async_get_permissions_name_label_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_role"><c>self</c>: role ref.</param>
         /// <returns>The task; its result is the message's (string set).</returns>
@@ -287,6 +339,32 @@ namespace XenAPI
             int status = Native.xenapi_async_role_get_permissions_name_label(Session.NativeOf(session), Utf8.Z(_role ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.role.get_permissions_name_label</c> (what <c>async_get_permissions_name_label</c> returned; libxenapi <c>xenapi_async_role_get_permissions_name_label_wait</c>) and returns its result as <c>get_permissions_name_label</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string[] async_get_permissions_name_label_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_role_get_permissions_name_label_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_string(result);
+            }
+            finally
+            {
+                Native.xenapi_string_list_free(result);
+            }
         }
 
         /// <summary><c>role.get_permissions</c> (libxenapi <c>xenapi_role_get_permissions</c>).</summary>
@@ -309,7 +387,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.role.get_permissions</c> (libxenapi <c>xenapi_async_role_get_permissions</c>): <c>get_permissions</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.role.get_permissions</c> (libxenapi <c>xenapi_async_role_get_permissions</c>): <c>get_permissions</c> as a server task. Wait for its typed result with <c>async_get_permissions_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_role"><c>self</c>: role ref.</param>
         /// <returns>The task; its result is the message's (role ref set).</returns>
@@ -320,6 +398,32 @@ namespace XenAPI
             int status = Native.xenapi_async_role_get_permissions(Session.NativeOf(session), Utf8.Z(_role ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.role.get_permissions</c> (what <c>async_get_permissions</c> returned; libxenapi <c>xenapi_async_role_get_permissions_wait</c>) and returns its result as <c>get_permissions</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>role ref set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static List<XenRef<Role>> async_get_permissions_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_role_get_permissions_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_ref_role(result);
+            }
+            finally
+            {
+                Native.xenapi_string_list_free(result);
+            }
         }
 
         /// <summary><c>role.get_is_internal</c> (libxenapi <c>xenapi_role_get_is_internal</c>).</summary>

@@ -181,7 +181,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.SDN_controller.forget</c> (libxenapi <c>xenapi_async_sdn_controller_forget</c>): <c>forget</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SDN_controller.forget</c> (libxenapi <c>xenapi_async_sdn_controller_forget</c>): <c>forget</c> as a server task. Wait for its typed result with <c>async_forget_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sdn_controller"><c>self</c>: SDN_controller ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -192,6 +192,22 @@ namespace XenAPI
             int status = Native.xenapi_async_sdn_controller_forget(Session.NativeOf(session), Utf8.Z(_sdn_controller ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.SDN_controller.forget</c> (what <c>async_forget</c> returned; libxenapi <c>xenapi_async_sdn_controller_forget_wait</c>) and returns its result as <c>forget</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_forget_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sdn_controller_forget_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>SDN_controller.introduce</c> (libxenapi <c>xenapi_sdn_controller_introduce</c>).</summary>
@@ -209,7 +225,7 @@ namespace XenAPI
             return XenRef<SDN_controller>.Create(Conv.TakeStr(result));
         }
 
-        /// <summary><c>Async.SDN_controller.introduce</c> (libxenapi <c>xenapi_async_sdn_controller_introduce</c>): <c>introduce</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SDN_controller.introduce</c> (libxenapi <c>xenapi_async_sdn_controller_introduce</c>): <c>introduce</c> as a server task. Wait for its typed result with <c>async_introduce_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_protocol"><c>protocol</c>: enum sdn_controller_protocol.</param>
         /// <param name="_address"><c>address</c>: string.</param>
@@ -222,6 +238,25 @@ namespace XenAPI
             int status = Native.xenapi_async_sdn_controller_introduce(Session.NativeOf(session), sdn_controller_protocol_helper.ToNative(_protocol), Utf8.Z(_address ?? ""), _port, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.SDN_controller.introduce</c> (what <c>async_introduce</c> returned; libxenapi <c>xenapi_async_sdn_controller_introduce_wait</c>) and returns its result as <c>introduce</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>SDN_controller ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<SDN_controller> async_introduce_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sdn_controller_introduce_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<SDN_controller>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>SDN_controller.get_port</c> (libxenapi <c>xenapi_sdn_controller_get_port</c>).</summary>

@@ -500,7 +500,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.SR.forget_data_source_archives</c> (libxenapi <c>xenapi_async_sr_forget_data_source_archives</c>): <c>forget_data_source_archives</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.forget_data_source_archives</c> (libxenapi <c>xenapi_async_sr_forget_data_source_archives</c>): <c>forget_data_source_archives</c> as a server task. Wait for its typed result with <c>async_forget_data_source_archives_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
         /// <param name="_data_source"><c>data_source</c>: string.</param>
@@ -512,6 +512,22 @@ namespace XenAPI
             int status = Native.xenapi_async_sr_forget_data_source_archives(Session.NativeOf(session), Utf8.Z(_sr ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.forget_data_source_archives</c> (what <c>async_forget_data_source_archives</c> returned; libxenapi <c>xenapi_async_sr_forget_data_source_archives_wait</c>) and returns its result as <c>forget_data_source_archives</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_forget_data_source_archives_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_forget_data_source_archives_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>SR.query_data_source</c> (libxenapi <c>xenapi_sr_query_data_source</c>).</summary>
@@ -528,7 +544,7 @@ namespace XenAPI
             return result;
         }
 
-        /// <summary><c>Async.SR.query_data_source</c> (libxenapi <c>xenapi_async_sr_query_data_source</c>): <c>query_data_source</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.query_data_source</c> (libxenapi <c>xenapi_async_sr_query_data_source</c>): <c>query_data_source</c> as a server task. Wait for its typed result with <c>async_query_data_source_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
         /// <param name="_data_source"><c>data_source</c>: string.</param>
@@ -540,6 +556,25 @@ namespace XenAPI
             int status = Native.xenapi_async_sr_query_data_source(Session.NativeOf(session), Utf8.Z(_sr ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.query_data_source</c> (what <c>async_query_data_source</c> returned; libxenapi <c>xenapi_async_sr_query_data_source_wait</c>) and returns its result as <c>query_data_source</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>float.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static double async_query_data_source_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            double result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_query_data_source_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return result;
         }
 
         /// <summary><c>SR.record_data_source</c> (libxenapi <c>xenapi_sr_record_data_source</c>).</summary>
@@ -554,7 +589,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.SR.record_data_source</c> (libxenapi <c>xenapi_async_sr_record_data_source</c>): <c>record_data_source</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.record_data_source</c> (libxenapi <c>xenapi_async_sr_record_data_source</c>): <c>record_data_source</c> as a server task. Wait for its typed result with <c>async_record_data_source_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
         /// <param name="_data_source"><c>data_source</c>: string.</param>
@@ -566,6 +601,22 @@ namespace XenAPI
             int status = Native.xenapi_async_sr_record_data_source(Session.NativeOf(session), Utf8.Z(_sr ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.record_data_source</c> (what <c>async_record_data_source</c> returned; libxenapi <c>xenapi_async_sr_record_data_source_wait</c>) and returns its result as <c>record_data_source</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_record_data_source_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_record_data_source_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>SR.get_data_sources</c> (libxenapi <c>xenapi_sr_get_data_sources</c>).</summary>
@@ -588,7 +639,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.SR.get_data_sources</c> (libxenapi <c>xenapi_async_sr_get_data_sources</c>): <c>get_data_sources</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.get_data_sources</c> (libxenapi <c>xenapi_async_sr_get_data_sources</c>): <c>get_data_sources</c> as a server task. Wait for its typed result with <c>async_get_data_sources_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
         /// <returns>The task; its result is the message's (data_source record set).</returns>
@@ -599,6 +650,32 @@ namespace XenAPI
             int status = Native.xenapi_async_sr_get_data_sources(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.get_data_sources</c> (what <c>async_get_data_sources</c> returned; libxenapi <c>xenapi_async_sr_get_data_sources_wait</c>) and returns its result as <c>get_data_sources</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>data_source record set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static List<Data_source> async_get_data_sources_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_get_data_sources_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_record_data_source(result);
+            }
+            finally
+            {
+                Native.xenapi_data_source_record_list_free(result);
+            }
         }
 
         /// <summary><c>SR.disable_database_replication</c> (libxenapi <c>xenapi_sr_disable_database_replication</c>).</summary>
@@ -612,7 +689,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.SR.disable_database_replication</c> (libxenapi <c>xenapi_async_sr_disable_database_replication</c>): <c>disable_database_replication</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.disable_database_replication</c> (libxenapi <c>xenapi_async_sr_disable_database_replication</c>): <c>disable_database_replication</c> as a server task. Wait for its typed result with <c>async_disable_database_replication_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -623,6 +700,22 @@ namespace XenAPI
             int status = Native.xenapi_async_sr_disable_database_replication(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.disable_database_replication</c> (what <c>async_disable_database_replication</c> returned; libxenapi <c>xenapi_async_sr_disable_database_replication_wait</c>) and returns its result as <c>disable_database_replication</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_disable_database_replication_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_disable_database_replication_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>SR.enable_database_replication</c> (libxenapi <c>xenapi_sr_enable_database_replication</c>).</summary>
@@ -636,7 +729,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.SR.enable_database_replication</c> (libxenapi <c>xenapi_async_sr_enable_database_replication</c>): <c>enable_database_replication</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.enable_database_replication</c> (libxenapi <c>xenapi_async_sr_enable_database_replication</c>): <c>enable_database_replication</c> as a server task. Wait for its typed result with <c>async_enable_database_replication_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -647,6 +740,22 @@ namespace XenAPI
             int status = Native.xenapi_async_sr_enable_database_replication(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.enable_database_replication</c> (what <c>async_enable_database_replication</c> returned; libxenapi <c>xenapi_async_sr_enable_database_replication_wait</c>) and returns its result as <c>enable_database_replication</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_enable_database_replication_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_enable_database_replication_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>SR.assert_supports_database_replication</c> (libxenapi <c>xenapi_sr_assert_supports_database_replication</c>).</summary>
@@ -660,7 +769,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.SR.assert_supports_database_replication</c> (libxenapi <c>xenapi_async_sr_assert_supports_database_replication</c>): <c>assert_supports_database_replication</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.assert_supports_database_replication</c> (libxenapi <c>xenapi_async_sr_assert_supports_database_replication</c>): <c>assert_supports_database_replication</c> as a server task. Wait for its typed result with <c>async_assert_supports_database_replication_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -671,6 +780,22 @@ namespace XenAPI
             int status = Native.xenapi_async_sr_assert_supports_database_replication(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.assert_supports_database_replication</c> (what <c>async_assert_supports_database_replication</c> returned; libxenapi <c>xenapi_async_sr_assert_supports_database_replication_wait</c>) and returns its result as <c>assert_supports_database_replication</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_assert_supports_database_replication_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_assert_supports_database_replication_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>SR.assert_can_host_ha_statefile</c> (libxenapi <c>xenapi_sr_assert_can_host_ha_statefile</c>).</summary>
@@ -684,7 +809,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.SR.assert_can_host_ha_statefile</c> (libxenapi <c>xenapi_async_sr_assert_can_host_ha_statefile</c>): <c>assert_can_host_ha_statefile</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.assert_can_host_ha_statefile</c> (libxenapi <c>xenapi_async_sr_assert_can_host_ha_statefile</c>): <c>assert_can_host_ha_statefile</c> as a server task. Wait for its typed result with <c>async_assert_can_host_ha_statefile_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -695,6 +820,22 @@ namespace XenAPI
             int status = Native.xenapi_async_sr_assert_can_host_ha_statefile(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.assert_can_host_ha_statefile</c> (what <c>async_assert_can_host_ha_statefile</c> returned; libxenapi <c>xenapi_async_sr_assert_can_host_ha_statefile_wait</c>) and returns its result as <c>assert_can_host_ha_statefile</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_assert_can_host_ha_statefile_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_assert_can_host_ha_statefile_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>SR.set_physical_size</c> (libxenapi <c>xenapi_sr_set_physical_size</c>).</summary>
@@ -709,7 +850,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.SR.set_physical_size</c> (libxenapi <c>xenapi_async_sr_set_physical_size</c>): <c>set_physical_size</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.set_physical_size</c> (libxenapi <c>xenapi_async_sr_set_physical_size</c>): <c>set_physical_size</c> as a server task. Wait for its typed result with <c>async_set_physical_size_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>self</c>: SR ref.</param>
         /// <param name="_value"><c>value</c>: int.</param>
@@ -721,6 +862,22 @@ namespace XenAPI
             int status = Native.xenapi_async_sr_set_physical_size(Session.NativeOf(session), Utf8.Z(_sr ?? ""), _value, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.set_physical_size</c> (what <c>async_set_physical_size</c> returned; libxenapi <c>xenapi_async_sr_set_physical_size_wait</c>) and returns its result as <c>set_physical_size</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_physical_size_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_set_physical_size_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>SR.create_new_blob</c> (libxenapi <c>xenapi_sr_create_new_blob</c>).</summary>
@@ -739,7 +896,7 @@ namespace XenAPI
             return XenRef<Blob>.Create(Conv.TakeStr(result));
         }
 
-        /// <summary><c>Async.SR.create_new_blob</c> (libxenapi <c>xenapi_async_sr_create_new_blob</c>): <c>create_new_blob</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.create_new_blob</c> (libxenapi <c>xenapi_async_sr_create_new_blob</c>): <c>create_new_blob</c> as a server task. Wait for its typed result with <c>async_create_new_blob_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
         /// <param name="_name"><c>name</c>: string.</param>
@@ -755,6 +912,25 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.SR.create_new_blob</c> (what <c>async_create_new_blob</c> returned; libxenapi <c>xenapi_async_sr_create_new_blob_wait</c>) and returns its result as <c>create_new_blob</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>blob ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<Blob> async_create_new_blob_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_create_new_blob_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<Blob>.Create(Conv.TakeStr(result));
+        }
+
         /// <summary><c>SR.set_name_description</c> (libxenapi <c>xenapi_sr_set_name_description</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
@@ -767,7 +943,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.SR.set_name_description</c> (libxenapi <c>xenapi_async_sr_set_name_description</c>): <c>set_name_description</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.set_name_description</c> (libxenapi <c>xenapi_async_sr_set_name_description</c>): <c>set_name_description</c> as a server task. Wait for its typed result with <c>async_set_name_description_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
         /// <param name="_value"><c>value</c>: string.</param>
@@ -779,6 +955,22 @@ namespace XenAPI
             int status = Native.xenapi_async_sr_set_name_description(Session.NativeOf(session), Utf8.Z(_sr ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.set_name_description</c> (what <c>async_set_name_description</c> returned; libxenapi <c>xenapi_async_sr_set_name_description_wait</c>) and returns its result as <c>set_name_description</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_name_description_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_set_name_description_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>SR.set_name_label</c> (libxenapi <c>xenapi_sr_set_name_label</c>).</summary>
@@ -793,7 +985,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.SR.set_name_label</c> (libxenapi <c>xenapi_async_sr_set_name_label</c>): <c>set_name_label</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.set_name_label</c> (libxenapi <c>xenapi_async_sr_set_name_label</c>): <c>set_name_label</c> as a server task. Wait for its typed result with <c>async_set_name_label_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
         /// <param name="_value"><c>value</c>: string.</param>
@@ -805,6 +997,22 @@ namespace XenAPI
             int status = Native.xenapi_async_sr_set_name_label(Session.NativeOf(session), Utf8.Z(_sr ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.set_name_label</c> (what <c>async_set_name_label</c> returned; libxenapi <c>xenapi_async_sr_set_name_label_wait</c>) and returns its result as <c>set_name_label</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_name_label_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_set_name_label_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>SR.set_shared</c> (libxenapi <c>xenapi_sr_set_shared</c>).</summary>
@@ -819,7 +1027,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.SR.set_shared</c> (libxenapi <c>xenapi_async_sr_set_shared</c>): <c>set_shared</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.set_shared</c> (libxenapi <c>xenapi_async_sr_set_shared</c>): <c>set_shared</c> as a server task. Wait for its typed result with <c>async_set_shared_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
         /// <param name="_value"><c>value</c>: bool.</param>
@@ -831,6 +1039,22 @@ namespace XenAPI
             int status = Native.xenapi_async_sr_set_shared(Session.NativeOf(session), Utf8.Z(_sr ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.set_shared</c> (what <c>async_set_shared</c> returned; libxenapi <c>xenapi_async_sr_set_shared_wait</c>) and returns its result as <c>set_shared</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_shared_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_set_shared_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>SR.probe_ext</c> (libxenapi <c>xenapi_sr_probe_ext</c>).</summary>
@@ -872,7 +1096,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.SR.probe_ext</c> (libxenapi <c>xenapi_async_sr_probe_ext</c>): <c>probe_ext</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.probe_ext</c> (libxenapi <c>xenapi_async_sr_probe_ext</c>): <c>probe_ext</c> as a server task. Wait for its typed result with <c>async_probe_ext_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <param name="_device_config"><c>device_config</c>: (string -&gt; string) map.</param>
@@ -901,6 +1125,32 @@ namespace XenAPI
             finally
             {
                 Native.xenapi_string_map_free(h1);
+            }
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.probe_ext</c> (what <c>async_probe_ext</c> returned; libxenapi <c>xenapi_async_sr_probe_ext_wait</c>) and returns its result as <c>probe_ext</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>probe_result record set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static List<Probe_result> async_probe_ext_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_probe_ext_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_record_probe_result(result);
+            }
+            finally
+            {
+                Native.xenapi_probe_result_record_list_free(result);
             }
         }
 
@@ -936,7 +1186,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.SR.probe</c> (libxenapi <c>xenapi_async_sr_probe</c>): <c>probe</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.probe</c> (libxenapi <c>xenapi_async_sr_probe</c>): <c>probe</c> as a server task. Wait for its typed result with <c>async_probe_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <param name="_device_config"><c>device_config</c>: (string -&gt; string) map.</param>
@@ -968,6 +1218,25 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.SR.probe</c> (what <c>async_probe</c> returned; libxenapi <c>xenapi_async_sr_probe_wait</c>) and returns its result as <c>probe</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string async_probe_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_probe_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return Conv.TakeStr(result);
+        }
+
         /// <summary><c>SR.scan</c> (libxenapi <c>xenapi_sr_scan</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
@@ -979,7 +1248,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.SR.scan</c> (libxenapi <c>xenapi_async_sr_scan</c>): <c>scan</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.scan</c> (libxenapi <c>xenapi_async_sr_scan</c>): <c>scan</c> as a server task. Wait for its typed result with <c>async_scan_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -990,6 +1259,22 @@ namespace XenAPI
             int status = Native.xenapi_async_sr_scan(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.scan</c> (what <c>async_scan</c> returned; libxenapi <c>xenapi_async_sr_scan_wait</c>) and returns its result as <c>scan</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_scan_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_scan_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>SR.get_supported_types</c> (libxenapi <c>xenapi_sr_get_supported_types</c>).</summary>
@@ -1011,7 +1296,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.SR.get_supported_types</c> (libxenapi <c>xenapi_async_sr_get_supported_types</c>): <c>get_supported_types</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.get_supported_types</c> (libxenapi <c>xenapi_async_sr_get_supported_types</c>): <c>get_supported_types</c> as a server task. Wait for its typed result with <c>async_get_supported_types_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <returns>The task; its result is the message's (string set).</returns>
         /// <exception cref="Failure">The server refused.</exception>
@@ -1021,6 +1306,32 @@ namespace XenAPI
             int status = Native.xenapi_async_sr_get_supported_types(Session.NativeOf(session), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.get_supported_types</c> (what <c>async_get_supported_types</c> returned; libxenapi <c>xenapi_async_sr_get_supported_types_wait</c>) and returns its result as <c>get_supported_types</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string[] async_get_supported_types_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_get_supported_types_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_string(result);
+            }
+            finally
+            {
+                Native.xenapi_string_list_free(result);
+            }
         }
 
         /// <summary><c>SR.update</c> (libxenapi <c>xenapi_sr_update</c>).</summary>
@@ -1034,7 +1345,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.SR.update</c> (libxenapi <c>xenapi_async_sr_update</c>): <c>update</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.update</c> (libxenapi <c>xenapi_async_sr_update</c>): <c>update</c> as a server task. Wait for its typed result with <c>async_update_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -1045,6 +1356,22 @@ namespace XenAPI
             int status = Native.xenapi_async_sr_update(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.update</c> (what <c>async_update</c> returned; libxenapi <c>xenapi_async_sr_update_wait</c>) and returns its result as <c>update</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_update_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_update_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>SR.forget</c> (libxenapi <c>xenapi_sr_forget</c>).</summary>
@@ -1058,7 +1385,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.SR.forget</c> (libxenapi <c>xenapi_async_sr_forget</c>): <c>forget</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.forget</c> (libxenapi <c>xenapi_async_sr_forget</c>): <c>forget</c> as a server task. Wait for its typed result with <c>async_forget_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -1069,6 +1396,22 @@ namespace XenAPI
             int status = Native.xenapi_async_sr_forget(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.forget</c> (what <c>async_forget</c> returned; libxenapi <c>xenapi_async_sr_forget_wait</c>) and returns its result as <c>forget</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_forget_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_forget_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>SR.destroy</c> (libxenapi <c>xenapi_sr_destroy</c>).</summary>
@@ -1082,7 +1425,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.SR.destroy</c> (libxenapi <c>xenapi_async_sr_destroy</c>): <c>destroy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.destroy</c> (libxenapi <c>xenapi_async_sr_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -1093,6 +1436,22 @@ namespace XenAPI
             int status = Native.xenapi_async_sr_destroy(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_sr_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_destroy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_destroy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>SR.make</c> (libxenapi <c>xenapi_sr_make</c>). Deprecated since miami.</summary>
@@ -1131,7 +1490,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.SR.make</c> (libxenapi <c>xenapi_async_sr_make</c>): <c>make</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since miami.</summary>
+        /// <summary><c>Async.SR.make</c> (libxenapi <c>xenapi_async_sr_make</c>): <c>make</c> as a server task. Wait for its typed result with <c>async_make_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since miami.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <param name="_device_config"><c>device_config</c>: (string -&gt; string) map.</param>
@@ -1167,6 +1526,25 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.SR.make</c> (what <c>async_make</c> returned; libxenapi <c>xenapi_async_sr_make_wait</c>) and returns its result as <c>make</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string async_make_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_make_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return Conv.TakeStr(result);
+        }
+
         /// <summary><c>SR.introduce</c> (libxenapi <c>xenapi_sr_introduce</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_uuid"><c>uuid</c>: string.</param>
@@ -1194,7 +1572,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.SR.introduce</c> (libxenapi <c>xenapi_async_sr_introduce</c>): <c>introduce</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.introduce</c> (libxenapi <c>xenapi_async_sr_introduce</c>): <c>introduce</c> as a server task. Wait for its typed result with <c>async_introduce_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_uuid"><c>uuid</c>: string.</param>
         /// <param name="_name_label"><c>name_label</c>: string.</param>
@@ -1219,6 +1597,25 @@ namespace XenAPI
             {
                 Native.xenapi_string_map_free(h6);
             }
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.introduce</c> (what <c>async_introduce</c> returned; libxenapi <c>xenapi_async_sr_introduce_wait</c>) and returns its result as <c>introduce</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>SR ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<SR> async_introduce_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_introduce_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<SR>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>SR.create</c> (libxenapi <c>xenapi_sr_create</c>).</summary>
@@ -1258,7 +1655,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.SR.create</c> (libxenapi <c>xenapi_async_sr_create</c>): <c>create</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.create</c> (libxenapi <c>xenapi_async_sr_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <param name="_device_config"><c>device_config</c>: (string -&gt; string) map.</param>
@@ -1293,6 +1690,25 @@ namespace XenAPI
             {
                 Native.xenapi_string_map_free(h1);
             }
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.create</c> (what <c>async_create</c> returned; libxenapi <c>xenapi_async_sr_create_wait</c>) and returns its result as <c>create</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>SR ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<SR> async_create_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_create_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<SR>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>SR.remove_from_sm_config</c> (libxenapi <c>xenapi_sr_remove_from_sm_config</c>).</summary>

@@ -364,7 +364,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.session.logout_subject_identifier</c> (libxenapi <c>xenapi_async_session_logout_subject_identifier</c>): <c>logout_subject_identifier</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.session.logout_subject_identifier</c> (libxenapi <c>xenapi_async_session_logout_subject_identifier</c>): <c>logout_subject_identifier</c> as a server task. Wait for its typed result with <c>async_logout_subject_identifier_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_subject_identifier"><c>subject_identifier</c>: string.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -375,6 +375,22 @@ namespace XenAPI
             int status = Native.xenapi_async_session_logout_subject_identifier(Session.NativeOf(session), Utf8.Z(_subject_identifier ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.session.logout_subject_identifier</c> (what <c>async_logout_subject_identifier</c> returned; libxenapi <c>xenapi_async_session_logout_subject_identifier_wait</c>) and returns its result as <c>logout_subject_identifier</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_logout_subject_identifier_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_session_logout_subject_identifier_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>session.get_all_subject_identifiers</c> (libxenapi <c>xenapi_session_get_all_subject_identifiers</c>).</summary>
@@ -396,7 +412,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.session.get_all_subject_identifiers</c> (libxenapi <c>xenapi_async_session_get_all_subject_identifiers</c>): <c>get_all_subject_identifiers</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.session.get_all_subject_identifiers</c> (libxenapi <c>xenapi_async_session_get_all_subject_identifiers</c>): <c>get_all_subject_identifiers</c> as a server task. Wait for its typed result with <c>async_get_all_subject_identifiers_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <returns>The task; its result is the message's (string set).</returns>
         /// <exception cref="Failure">The server refused.</exception>
@@ -406,6 +422,32 @@ namespace XenAPI
             int status = Native.xenapi_async_session_get_all_subject_identifiers(Session.NativeOf(session), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.session.get_all_subject_identifiers</c> (what <c>async_get_all_subject_identifiers</c> returned; libxenapi <c>xenapi_async_session_get_all_subject_identifiers_wait</c>) and returns its result as <c>get_all_subject_identifiers</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string[] async_get_all_subject_identifiers_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_session_get_all_subject_identifiers_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_string(result);
+            }
+            finally
+            {
+                Native.xenapi_string_list_free(result);
+            }
         }
 
         /// <summary><c>session.create_from_db_file</c> (libxenapi <c>xenapi_session_create_from_db_file</c>).</summary>
@@ -421,7 +463,7 @@ namespace XenAPI
             return XenRef<Session>.Create(Conv.TakeStr(result));
         }
 
-        /// <summary><c>Async.session.create_from_db_file</c> (libxenapi <c>xenapi_async_session_create_from_db_file</c>): <c>create_from_db_file</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.session.create_from_db_file</c> (libxenapi <c>xenapi_async_session_create_from_db_file</c>): <c>create_from_db_file</c> as a server task. Wait for its typed result with <c>async_create_from_db_file_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_filename"><c>filename</c>: string.</param>
         /// <returns>The task; its result is the message's (session ref).</returns>
@@ -432,6 +474,25 @@ namespace XenAPI
             int status = Native.xenapi_async_session_create_from_db_file(Session.NativeOf(session), Utf8.Z(_filename ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.session.create_from_db_file</c> (what <c>async_create_from_db_file</c> returned; libxenapi <c>xenapi_async_session_create_from_db_file_wait</c>) and returns its result as <c>create_from_db_file</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>session ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<Session> async_create_from_db_file_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_session_create_from_db_file_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<Session>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>session.change_password</c> (libxenapi <c>xenapi_session_change_password</c>).</summary>
@@ -446,7 +507,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.session.change_password</c> (libxenapi <c>xenapi_async_session_change_password</c>): <c>change_password</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.session.change_password</c> (libxenapi <c>xenapi_async_session_change_password</c>): <c>change_password</c> as a server task. Wait for its typed result with <c>async_change_password_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_old_pwd"><c>old_pwd</c>: string.</param>
         /// <param name="_new_pwd"><c>new_pwd</c>: string.</param>
@@ -458,6 +519,22 @@ namespace XenAPI
             int status = Native.xenapi_async_session_change_password(Session.NativeOf(session), Utf8.Z(_old_pwd ?? ""), Utf8.Z(_new_pwd ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.session.change_password</c> (what <c>async_change_password</c> returned; libxenapi <c>xenapi_async_session_change_password_wait</c>) and returns its result as <c>change_password</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_change_password_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_session_change_password_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>session.remove_from_other_config</c> (libxenapi <c>xenapi_session_remove_from_other_config</c>).</summary>

@@ -192,7 +192,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.subject.get_permissions_name_label</c> (libxenapi <c>xenapi_async_subject_get_permissions_name_label</c>): <c>get_permissions_name_label</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.subject.get_permissions_name_label</c> (libxenapi <c>xenapi_async_subject_get_permissions_name_label</c>): <c>get_permissions_name_label</c> as a server task. Wait for its typed result with <c>async_get_permissions_name_label_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_subject"><c>self</c>: subject ref.</param>
         /// <returns>The task; its result is the message's (string set).</returns>
@@ -203,6 +203,32 @@ namespace XenAPI
             int status = Native.xenapi_async_subject_get_permissions_name_label(Session.NativeOf(session), Utf8.Z(_subject ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.subject.get_permissions_name_label</c> (what <c>async_get_permissions_name_label</c> returned; libxenapi <c>xenapi_async_subject_get_permissions_name_label_wait</c>) and returns its result as <c>get_permissions_name_label</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string[] async_get_permissions_name_label_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_subject_get_permissions_name_label_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_string(result);
+            }
+            finally
+            {
+                Native.xenapi_string_list_free(result);
+            }
         }
 
         /// <summary><c>subject.remove_from_roles</c> (libxenapi <c>xenapi_subject_remove_from_roles</c>).</summary>
@@ -217,7 +243,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.subject.remove_from_roles</c> (libxenapi <c>xenapi_async_subject_remove_from_roles</c>): <c>remove_from_roles</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.subject.remove_from_roles</c> (libxenapi <c>xenapi_async_subject_remove_from_roles</c>): <c>remove_from_roles</c> as a server task. Wait for its typed result with <c>async_remove_from_roles_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_subject"><c>self</c>: subject ref.</param>
         /// <param name="_role"><c>role</c>: role ref.</param>
@@ -229,6 +255,22 @@ namespace XenAPI
             int status = Native.xenapi_async_subject_remove_from_roles(Session.NativeOf(session), Utf8.Z(_subject ?? ""), Utf8.Z(_role ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.subject.remove_from_roles</c> (what <c>async_remove_from_roles</c> returned; libxenapi <c>xenapi_async_subject_remove_from_roles_wait</c>) and returns its result as <c>remove_from_roles</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_remove_from_roles_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_subject_remove_from_roles_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>subject.add_to_roles</c> (libxenapi <c>xenapi_subject_add_to_roles</c>).</summary>
@@ -243,7 +285,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.subject.add_to_roles</c> (libxenapi <c>xenapi_async_subject_add_to_roles</c>): <c>add_to_roles</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.subject.add_to_roles</c> (libxenapi <c>xenapi_async_subject_add_to_roles</c>): <c>add_to_roles</c> as a server task. Wait for its typed result with <c>async_add_to_roles_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_subject"><c>self</c>: subject ref.</param>
         /// <param name="_role"><c>role</c>: role ref.</param>
@@ -255,6 +297,22 @@ namespace XenAPI
             int status = Native.xenapi_async_subject_add_to_roles(Session.NativeOf(session), Utf8.Z(_subject ?? ""), Utf8.Z(_role ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.subject.add_to_roles</c> (what <c>async_add_to_roles</c> returned; libxenapi <c>xenapi_async_subject_add_to_roles_wait</c>) and returns its result as <c>add_to_roles</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_add_to_roles_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_subject_add_to_roles_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>subject.get_roles</c> (libxenapi <c>xenapi_subject_get_roles</c>).</summary>
@@ -334,7 +392,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.subject.destroy</c> (libxenapi <c>xenapi_async_subject_destroy</c>): <c>destroy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.subject.destroy</c> (libxenapi <c>xenapi_async_subject_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_subject"><c>self</c>: subject ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -345,6 +403,22 @@ namespace XenAPI
             int status = Native.xenapi_async_subject_destroy(Session.NativeOf(session), Utf8.Z(_subject ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.subject.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_subject_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_destroy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_subject_destroy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>subject.create</c> (libxenapi <c>xenapi_subject_create</c>).</summary>
@@ -368,7 +442,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.subject.create</c> (libxenapi <c>xenapi_async_subject_create</c>): <c>create</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.subject.create</c> (libxenapi <c>xenapi_async_subject_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_args"><c>args</c>: subject record.</param>
         /// <returns>The task; its result is the message's (subject ref).</returns>
@@ -387,6 +461,25 @@ namespace XenAPI
             {
                 Native.xenapi_subject_record_free(h0);
             }
+        }
+
+        /// <summary>Waits for the task of <c>Async.subject.create</c> (what <c>async_create</c> returned; libxenapi <c>xenapi_async_subject_create_wait</c>) and returns its result as <c>create</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>subject ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<Subject> async_create_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_subject_create_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<Subject>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>subject.get_by_uuid</c> (libxenapi <c>xenapi_subject_get_by_uuid</c>).</summary>

@@ -707,7 +707,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VDI.get_nbd_info</c> (libxenapi <c>xenapi_async_vdi_get_nbd_info</c>): <c>get_nbd_info</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VDI.get_nbd_info</c> (libxenapi <c>xenapi_async_vdi_get_nbd_info</c>): <c>get_nbd_info</c> as a server task. Wait for its typed result with <c>async_get_nbd_info_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vdi"><c>self</c>: VDI ref.</param>
         /// <returns>The task; its result is the message's (vdi_nbd_server_info record set).</returns>
@@ -718,6 +718,32 @@ namespace XenAPI
             int status = Native.xenapi_async_vdi_get_nbd_info(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VDI.get_nbd_info</c> (what <c>async_get_nbd_info</c> returned; libxenapi <c>xenapi_async_vdi_get_nbd_info_wait</c>) and returns its result as <c>get_nbd_info</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>vdi_nbd_server_info record set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static List<Vdi_nbd_server_info> async_get_nbd_info_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vdi_get_nbd_info_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_record_vdi_nbd_server_info(result);
+            }
+            finally
+            {
+                Native.xenapi_vdi_nbd_server_info_record_list_free(result);
+            }
         }
 
         /// <summary><c>VDI.list_changed_blocks</c> (libxenapi <c>xenapi_vdi_list_changed_blocks</c>).</summary>
@@ -734,7 +760,7 @@ namespace XenAPI
             return Conv.TakeStr(result);
         }
 
-        /// <summary><c>Async.VDI.list_changed_blocks</c> (libxenapi <c>xenapi_async_vdi_list_changed_blocks</c>): <c>list_changed_blocks</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VDI.list_changed_blocks</c> (libxenapi <c>xenapi_async_vdi_list_changed_blocks</c>): <c>list_changed_blocks</c> as a server task. Wait for its typed result with <c>async_list_changed_blocks_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vdi_from"><c>vdi_from</c>: VDI ref.</param>
         /// <param name="_vdi_to"><c>vdi_to</c>: VDI ref.</param>
@@ -748,6 +774,25 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.VDI.list_changed_blocks</c> (what <c>async_list_changed_blocks</c> returned; libxenapi <c>xenapi_async_vdi_list_changed_blocks_wait</c>) and returns its result as <c>list_changed_blocks</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string async_list_changed_blocks_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vdi_list_changed_blocks_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return Conv.TakeStr(result);
+        }
+
         /// <summary><c>VDI.data_destroy</c> (libxenapi <c>xenapi_vdi_data_destroy</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vdi"><c>self</c>: VDI ref.</param>
@@ -759,7 +804,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VDI.data_destroy</c> (libxenapi <c>xenapi_async_vdi_data_destroy</c>): <c>data_destroy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VDI.data_destroy</c> (libxenapi <c>xenapi_async_vdi_data_destroy</c>): <c>data_destroy</c> as a server task. Wait for its typed result with <c>async_data_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vdi"><c>self</c>: VDI ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -770,6 +815,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vdi_data_destroy(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VDI.data_destroy</c> (what <c>async_data_destroy</c> returned; libxenapi <c>xenapi_async_vdi_data_destroy_wait</c>) and returns its result as <c>data_destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_data_destroy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vdi_data_destroy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VDI.disable_cbt</c> (libxenapi <c>xenapi_vdi_disable_cbt</c>).</summary>
@@ -783,7 +844,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VDI.disable_cbt</c> (libxenapi <c>xenapi_async_vdi_disable_cbt</c>): <c>disable_cbt</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VDI.disable_cbt</c> (libxenapi <c>xenapi_async_vdi_disable_cbt</c>): <c>disable_cbt</c> as a server task. Wait for its typed result with <c>async_disable_cbt_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vdi"><c>self</c>: VDI ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -794,6 +855,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vdi_disable_cbt(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VDI.disable_cbt</c> (what <c>async_disable_cbt</c> returned; libxenapi <c>xenapi_async_vdi_disable_cbt_wait</c>) and returns its result as <c>disable_cbt</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_disable_cbt_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vdi_disable_cbt_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VDI.enable_cbt</c> (libxenapi <c>xenapi_vdi_enable_cbt</c>).</summary>
@@ -807,7 +884,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VDI.enable_cbt</c> (libxenapi <c>xenapi_async_vdi_enable_cbt</c>): <c>enable_cbt</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VDI.enable_cbt</c> (libxenapi <c>xenapi_async_vdi_enable_cbt</c>): <c>enable_cbt</c> as a server task. Wait for its typed result with <c>async_enable_cbt_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vdi"><c>self</c>: VDI ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -818,6 +895,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vdi_enable_cbt(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VDI.enable_cbt</c> (what <c>async_enable_cbt</c> returned; libxenapi <c>xenapi_async_vdi_enable_cbt_wait</c>) and returns its result as <c>enable_cbt</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_enable_cbt_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vdi_enable_cbt_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VDI.pool_migrate</c> (libxenapi <c>xenapi_vdi_pool_migrate</c>).</summary>
@@ -843,7 +936,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VDI.pool_migrate</c> (libxenapi <c>xenapi_async_vdi_pool_migrate</c>): <c>pool_migrate</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VDI.pool_migrate</c> (libxenapi <c>xenapi_async_vdi_pool_migrate</c>): <c>pool_migrate</c> as a server task. Wait for its typed result with <c>async_pool_migrate_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vdi"><c>vdi</c>: VDI ref.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
@@ -866,6 +959,25 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.VDI.pool_migrate</c> (what <c>async_pool_migrate</c> returned; libxenapi <c>xenapi_async_vdi_pool_migrate_wait</c>) and returns its result as <c>pool_migrate</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>VDI ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<VDI> async_pool_migrate_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vdi_pool_migrate_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<VDI>.Create(Conv.TakeStr(result));
+        }
+
         /// <summary><c>VDI.read_database_pool_uuid</c> (libxenapi <c>xenapi_vdi_read_database_pool_uuid</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vdi"><c>self</c>: VDI ref.</param>
@@ -879,7 +991,7 @@ namespace XenAPI
             return Conv.TakeStr(result);
         }
 
-        /// <summary><c>Async.VDI.read_database_pool_uuid</c> (libxenapi <c>xenapi_async_vdi_read_database_pool_uuid</c>): <c>read_database_pool_uuid</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VDI.read_database_pool_uuid</c> (libxenapi <c>xenapi_async_vdi_read_database_pool_uuid</c>): <c>read_database_pool_uuid</c> as a server task. Wait for its typed result with <c>async_read_database_pool_uuid_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vdi"><c>self</c>: VDI ref.</param>
         /// <returns>The task; its result is the message's (string).</returns>
@@ -890,6 +1002,25 @@ namespace XenAPI
             int status = Native.xenapi_async_vdi_read_database_pool_uuid(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VDI.read_database_pool_uuid</c> (what <c>async_read_database_pool_uuid</c> returned; libxenapi <c>xenapi_async_vdi_read_database_pool_uuid_wait</c>) and returns its result as <c>read_database_pool_uuid</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string async_read_database_pool_uuid_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vdi_read_database_pool_uuid_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return Conv.TakeStr(result);
         }
 
         /// <summary><c>VDI.open_database</c> (libxenapi <c>xenapi_vdi_open_database</c>).</summary>
@@ -905,7 +1036,7 @@ namespace XenAPI
             return XenRef<Session>.Create(Conv.TakeStr(result));
         }
 
-        /// <summary><c>Async.VDI.open_database</c> (libxenapi <c>xenapi_async_vdi_open_database</c>): <c>open_database</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VDI.open_database</c> (libxenapi <c>xenapi_async_vdi_open_database</c>): <c>open_database</c> as a server task. Wait for its typed result with <c>async_open_database_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vdi"><c>self</c>: VDI ref.</param>
         /// <returns>The task; its result is the message's (session ref).</returns>
@@ -916,6 +1047,25 @@ namespace XenAPI
             int status = Native.xenapi_async_vdi_open_database(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VDI.open_database</c> (what <c>async_open_database</c> returned; libxenapi <c>xenapi_async_vdi_open_database_wait</c>) and returns its result as <c>open_database</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>session ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<Session> async_open_database_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vdi_open_database_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<Session>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>VDI.set_allow_caching</c> (libxenapi <c>xenapi_vdi_set_allow_caching</c>).</summary>
@@ -930,7 +1080,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VDI.set_allow_caching</c> (libxenapi <c>xenapi_async_vdi_set_allow_caching</c>): <c>set_allow_caching</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VDI.set_allow_caching</c> (libxenapi <c>xenapi_async_vdi_set_allow_caching</c>): <c>set_allow_caching</c> as a server task. Wait for its typed result with <c>async_set_allow_caching_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vdi"><c>self</c>: VDI ref.</param>
         /// <param name="_value"><c>value</c>: bool.</param>
@@ -942,6 +1092,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vdi_set_allow_caching(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VDI.set_allow_caching</c> (what <c>async_set_allow_caching</c> returned; libxenapi <c>xenapi_async_vdi_set_allow_caching_wait</c>) and returns its result as <c>set_allow_caching</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_allow_caching_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vdi_set_allow_caching_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VDI.set_on_boot</c> (libxenapi <c>xenapi_vdi_set_on_boot</c>).</summary>
@@ -956,7 +1122,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VDI.set_on_boot</c> (libxenapi <c>xenapi_async_vdi_set_on_boot</c>): <c>set_on_boot</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VDI.set_on_boot</c> (libxenapi <c>xenapi_async_vdi_set_on_boot</c>): <c>set_on_boot</c> as a server task. Wait for its typed result with <c>async_set_on_boot_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vdi"><c>self</c>: VDI ref.</param>
         /// <param name="_value"><c>value</c>: enum on_boot.</param>
@@ -968,6 +1134,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vdi_set_on_boot(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), on_boot_helper.ToNative(_value), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VDI.set_on_boot</c> (what <c>async_set_on_boot</c> returned; libxenapi <c>xenapi_async_vdi_set_on_boot_wait</c>) and returns its result as <c>set_on_boot</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_on_boot_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vdi_set_on_boot_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VDI.set_name_description</c> (libxenapi <c>xenapi_vdi_set_name_description</c>).</summary>
@@ -982,7 +1164,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VDI.set_name_description</c> (libxenapi <c>xenapi_async_vdi_set_name_description</c>): <c>set_name_description</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VDI.set_name_description</c> (libxenapi <c>xenapi_async_vdi_set_name_description</c>): <c>set_name_description</c> as a server task. Wait for its typed result with <c>async_set_name_description_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vdi"><c>self</c>: VDI ref.</param>
         /// <param name="_value"><c>value</c>: string.</param>
@@ -994,6 +1176,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vdi_set_name_description(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VDI.set_name_description</c> (what <c>async_set_name_description</c> returned; libxenapi <c>xenapi_async_vdi_set_name_description_wait</c>) and returns its result as <c>set_name_description</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_name_description_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vdi_set_name_description_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VDI.set_name_label</c> (libxenapi <c>xenapi_vdi_set_name_label</c>).</summary>
@@ -1008,7 +1206,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VDI.set_name_label</c> (libxenapi <c>xenapi_async_vdi_set_name_label</c>): <c>set_name_label</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VDI.set_name_label</c> (libxenapi <c>xenapi_async_vdi_set_name_label</c>): <c>set_name_label</c> as a server task. Wait for its typed result with <c>async_set_name_label_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vdi"><c>self</c>: VDI ref.</param>
         /// <param name="_value"><c>value</c>: string.</param>
@@ -1020,6 +1218,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vdi_set_name_label(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VDI.set_name_label</c> (what <c>async_set_name_label</c> returned; libxenapi <c>xenapi_async_vdi_set_name_label_wait</c>) and returns its result as <c>set_name_label</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_name_label_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vdi_set_name_label_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VDI.set_read_only</c> (libxenapi <c>xenapi_vdi_set_read_only</c>).</summary>
@@ -1034,7 +1248,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VDI.set_read_only</c> (libxenapi <c>xenapi_async_vdi_set_read_only</c>): <c>set_read_only</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VDI.set_read_only</c> (libxenapi <c>xenapi_async_vdi_set_read_only</c>): <c>set_read_only</c> as a server task. Wait for its typed result with <c>async_set_read_only_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vdi"><c>self</c>: VDI ref.</param>
         /// <param name="_value"><c>value</c>: bool.</param>
@@ -1046,6 +1260,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vdi_set_read_only(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VDI.set_read_only</c> (what <c>async_set_read_only</c> returned; libxenapi <c>xenapi_async_vdi_set_read_only_wait</c>) and returns its result as <c>set_read_only</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_read_only_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vdi_set_read_only_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VDI.set_sharable</c> (libxenapi <c>xenapi_vdi_set_sharable</c>).</summary>
@@ -1060,7 +1290,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VDI.set_sharable</c> (libxenapi <c>xenapi_async_vdi_set_sharable</c>): <c>set_sharable</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VDI.set_sharable</c> (libxenapi <c>xenapi_async_vdi_set_sharable</c>): <c>set_sharable</c> as a server task. Wait for its typed result with <c>async_set_sharable_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vdi"><c>self</c>: VDI ref.</param>
         /// <param name="_value"><c>value</c>: bool.</param>
@@ -1074,6 +1304,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.VDI.set_sharable</c> (what <c>async_set_sharable</c> returned; libxenapi <c>xenapi_async_vdi_set_sharable_wait</c>) and returns its result as <c>set_sharable</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_sharable_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vdi_set_sharable_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>VDI.forget</c> (libxenapi <c>xenapi_vdi_forget</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vdi"><c>vdi</c>: VDI ref.</param>
@@ -1085,7 +1331,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VDI.forget</c> (libxenapi <c>xenapi_async_vdi_forget</c>): <c>forget</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VDI.forget</c> (libxenapi <c>xenapi_async_vdi_forget</c>): <c>forget</c> as a server task. Wait for its typed result with <c>async_forget_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vdi"><c>vdi</c>: VDI ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -1096,6 +1342,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vdi_forget(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VDI.forget</c> (what <c>async_forget</c> returned; libxenapi <c>xenapi_async_vdi_forget_wait</c>) and returns its result as <c>forget</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_forget_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vdi_forget_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VDI.copy</c> (libxenapi <c>xenapi_vdi_copy</c>).</summary>
@@ -1114,7 +1376,7 @@ namespace XenAPI
             return XenRef<VDI>.Create(Conv.TakeStr(result));
         }
 
-        /// <summary><c>Async.VDI.copy</c> (libxenapi <c>xenapi_async_vdi_copy</c>): <c>copy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VDI.copy</c> (libxenapi <c>xenapi_async_vdi_copy</c>): <c>copy</c> as a server task. Wait for its typed result with <c>async_copy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vdi"><c>vdi</c>: VDI ref.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
@@ -1130,6 +1392,25 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.VDI.copy</c> (what <c>async_copy</c> returned; libxenapi <c>xenapi_async_vdi_copy_wait</c>) and returns its result as <c>copy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>VDI ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<VDI> async_copy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vdi_copy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<VDI>.Create(Conv.TakeStr(result));
+        }
+
         /// <summary><c>VDI.update</c> (libxenapi <c>xenapi_vdi_update</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vdi"><c>vdi</c>: VDI ref.</param>
@@ -1141,7 +1422,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VDI.update</c> (libxenapi <c>xenapi_async_vdi_update</c>): <c>update</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VDI.update</c> (libxenapi <c>xenapi_async_vdi_update</c>): <c>update</c> as a server task. Wait for its typed result with <c>async_update_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vdi"><c>vdi</c>: VDI ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -1152,6 +1433,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vdi_update(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VDI.update</c> (what <c>async_update</c> returned; libxenapi <c>xenapi_async_vdi_update_wait</c>) and returns its result as <c>update</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_update_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vdi_update_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VDI.introduce</c> (libxenapi <c>xenapi_vdi_introduce</c>).</summary>
@@ -1208,7 +1505,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VDI.introduce</c> (libxenapi <c>xenapi_async_vdi_introduce</c>): <c>introduce</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VDI.introduce</c> (libxenapi <c>xenapi_async_vdi_introduce</c>): <c>introduce</c> as a server task. Wait for its typed result with <c>async_introduce_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_uuid"><c>uuid</c>: string.</param>
         /// <param name="_name_label"><c>name_label</c>: string.</param>
@@ -1262,6 +1559,25 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.VDI.introduce</c> (what <c>async_introduce</c> returned; libxenapi <c>xenapi_async_vdi_introduce_wait</c>) and returns its result as <c>introduce</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>VDI ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<VDI> async_introduce_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vdi_introduce_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<VDI>.Create(Conv.TakeStr(result));
+        }
+
         /// <summary><c>VDI.resize_online</c> (libxenapi <c>xenapi_vdi_resize_online</c>). Removed in inverness: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vdi"><c>vdi</c>: VDI ref.</param>
@@ -1274,7 +1590,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VDI.resize_online</c> (libxenapi <c>xenapi_async_vdi_resize_online</c>): <c>resize_online</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in inverness: only older servers have it.</summary>
+        /// <summary><c>Async.VDI.resize_online</c> (libxenapi <c>xenapi_async_vdi_resize_online</c>): <c>resize_online</c> as a server task. Wait for its typed result with <c>async_resize_online_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in inverness: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vdi"><c>vdi</c>: VDI ref.</param>
         /// <param name="_size"><c>size</c>: int.</param>
@@ -1286,6 +1602,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vdi_resize_online(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), _size, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VDI.resize_online</c> (what <c>async_resize_online</c> returned; libxenapi <c>xenapi_async_vdi_resize_online_wait</c>) and returns its result as <c>resize_online</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_resize_online_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vdi_resize_online_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VDI.resize</c> (libxenapi <c>xenapi_vdi_resize</c>).</summary>
@@ -1300,7 +1632,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VDI.resize</c> (libxenapi <c>xenapi_async_vdi_resize</c>): <c>resize</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VDI.resize</c> (libxenapi <c>xenapi_async_vdi_resize</c>): <c>resize</c> as a server task. Wait for its typed result with <c>async_resize_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vdi"><c>vdi</c>: VDI ref.</param>
         /// <param name="_size"><c>size</c>: int.</param>
@@ -1312,6 +1644,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vdi_resize(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), _size, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VDI.resize</c> (what <c>async_resize</c> returned; libxenapi <c>xenapi_async_vdi_resize_wait</c>) and returns its result as <c>resize</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_resize_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vdi_resize_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VDI.clone</c> (libxenapi <c>xenapi_vdi_clone</c>).</summary>
@@ -1336,7 +1684,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VDI.clone</c> (libxenapi <c>xenapi_async_vdi_clone</c>): <c>clone</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VDI.clone</c> (libxenapi <c>xenapi_async_vdi_clone</c>): <c>clone</c> as a server task. Wait for its typed result with <c>async_clone_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vdi"><c>vdi</c>: VDI ref.</param>
         /// <param name="_driver_params"><c>driver_params</c>: (string -&gt; string) map.</param>
@@ -1356,6 +1704,25 @@ namespace XenAPI
             {
                 Native.xenapi_string_map_free(h1);
             }
+        }
+
+        /// <summary>Waits for the task of <c>Async.VDI.clone</c> (what <c>async_clone</c> returned; libxenapi <c>xenapi_async_vdi_clone_wait</c>) and returns its result as <c>clone</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>VDI ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<VDI> async_clone_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vdi_clone_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<VDI>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>VDI.snapshot</c> (libxenapi <c>xenapi_vdi_snapshot</c>).</summary>
@@ -1380,7 +1747,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VDI.snapshot</c> (libxenapi <c>xenapi_async_vdi_snapshot</c>): <c>snapshot</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VDI.snapshot</c> (libxenapi <c>xenapi_async_vdi_snapshot</c>): <c>snapshot</c> as a server task. Wait for its typed result with <c>async_snapshot_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vdi"><c>vdi</c>: VDI ref.</param>
         /// <param name="_driver_params"><c>driver_params</c>: (string -&gt; string) map.</param>
@@ -1400,6 +1767,25 @@ namespace XenAPI
             {
                 Native.xenapi_string_map_free(h1);
             }
+        }
+
+        /// <summary>Waits for the task of <c>Async.VDI.snapshot</c> (what <c>async_snapshot</c> returned; libxenapi <c>xenapi_async_vdi_snapshot_wait</c>) and returns its result as <c>snapshot</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>VDI ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<VDI> async_snapshot_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vdi_snapshot_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<VDI>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>VDI.remove_tags</c> (libxenapi <c>xenapi_vdi_remove_tags</c>).</summary>
@@ -2091,7 +2477,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VDI.destroy</c> (libxenapi <c>xenapi_async_vdi_destroy</c>): <c>destroy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VDI.destroy</c> (libxenapi <c>xenapi_async_vdi_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vdi"><c>self</c>: VDI ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -2102,6 +2488,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vdi_destroy(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VDI.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_vdi_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_destroy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vdi_destroy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VDI.create</c> (libxenapi <c>xenapi_vdi_create</c>).</summary>
@@ -2125,7 +2527,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VDI.create</c> (libxenapi <c>xenapi_async_vdi_create</c>): <c>create</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VDI.create</c> (libxenapi <c>xenapi_async_vdi_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_args"><c>args</c>: VDI record.</param>
         /// <returns>The task; its result is the message's (VDI ref).</returns>
@@ -2144,6 +2546,25 @@ namespace XenAPI
             {
                 Native.xenapi_vdi_record_free(h0);
             }
+        }
+
+        /// <summary>Waits for the task of <c>Async.VDI.create</c> (what <c>async_create</c> returned; libxenapi <c>xenapi_async_vdi_create_wait</c>) and returns its result as <c>create</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>VDI ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<VDI> async_create_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vdi_create_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<VDI>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>VDI.get_by_uuid</c> (libxenapi <c>xenapi_vdi_get_by_uuid</c>).</summary>

@@ -614,7 +614,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VIF.configure_ipv6</c> (libxenapi <c>xenapi_async_vif_configure_ipv6</c>): <c>configure_ipv6</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VIF.configure_ipv6</c> (libxenapi <c>xenapi_async_vif_configure_ipv6</c>): <c>configure_ipv6</c> as a server task. Wait for its typed result with <c>async_configure_ipv6_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vif"><c>self</c>: VIF ref.</param>
         /// <param name="_mode"><c>mode</c>: enum vif_ipv6_configuration_mode.</param>
@@ -628,6 +628,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vif_configure_ipv6(Session.NativeOf(session), Utf8.Z(_vif ?? ""), vif_ipv6_configuration_mode_helper.ToNative(_mode), Utf8.Z(_address ?? ""), Utf8.Z(_gateway ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VIF.configure_ipv6</c> (what <c>async_configure_ipv6</c> returned; libxenapi <c>xenapi_async_vif_configure_ipv6_wait</c>) and returns its result as <c>configure_ipv6</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_configure_ipv6_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vif_configure_ipv6_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VIF.configure_ipv4</c> (libxenapi <c>xenapi_vif_configure_ipv4</c>).</summary>
@@ -644,7 +660,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VIF.configure_ipv4</c> (libxenapi <c>xenapi_async_vif_configure_ipv4</c>): <c>configure_ipv4</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VIF.configure_ipv4</c> (libxenapi <c>xenapi_async_vif_configure_ipv4</c>): <c>configure_ipv4</c> as a server task. Wait for its typed result with <c>async_configure_ipv4_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vif"><c>self</c>: VIF ref.</param>
         /// <param name="_mode"><c>mode</c>: enum vif_ipv4_configuration_mode.</param>
@@ -660,6 +676,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.VIF.configure_ipv4</c> (what <c>async_configure_ipv4</c> returned; libxenapi <c>xenapi_async_vif_configure_ipv4_wait</c>) and returns its result as <c>configure_ipv4</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_configure_ipv4_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vif_configure_ipv4_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>VIF.remove_ipv6_allowed</c> (libxenapi <c>xenapi_vif_remove_ipv6_allowed</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vif"><c>self</c>: VIF ref.</param>
@@ -672,7 +704,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VIF.remove_ipv6_allowed</c> (libxenapi <c>xenapi_async_vif_remove_ipv6_allowed</c>): <c>remove_ipv6_allowed</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VIF.remove_ipv6_allowed</c> (libxenapi <c>xenapi_async_vif_remove_ipv6_allowed</c>): <c>remove_ipv6_allowed</c> as a server task. Wait for its typed result with <c>async_remove_ipv6_allowed_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vif"><c>self</c>: VIF ref.</param>
         /// <param name="_value"><c>value</c>: string.</param>
@@ -684,6 +716,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vif_remove_ipv6_allowed(Session.NativeOf(session), Utf8.Z(_vif ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VIF.remove_ipv6_allowed</c> (what <c>async_remove_ipv6_allowed</c> returned; libxenapi <c>xenapi_async_vif_remove_ipv6_allowed_wait</c>) and returns its result as <c>remove_ipv6_allowed</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_remove_ipv6_allowed_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vif_remove_ipv6_allowed_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VIF.add_ipv6_allowed</c> (libxenapi <c>xenapi_vif_add_ipv6_allowed</c>).</summary>
@@ -698,7 +746,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VIF.add_ipv6_allowed</c> (libxenapi <c>xenapi_async_vif_add_ipv6_allowed</c>): <c>add_ipv6_allowed</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VIF.add_ipv6_allowed</c> (libxenapi <c>xenapi_async_vif_add_ipv6_allowed</c>): <c>add_ipv6_allowed</c> as a server task. Wait for its typed result with <c>async_add_ipv6_allowed_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vif"><c>self</c>: VIF ref.</param>
         /// <param name="_value"><c>value</c>: string.</param>
@@ -710,6 +758,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vif_add_ipv6_allowed(Session.NativeOf(session), Utf8.Z(_vif ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VIF.add_ipv6_allowed</c> (what <c>async_add_ipv6_allowed</c> returned; libxenapi <c>xenapi_async_vif_add_ipv6_allowed_wait</c>) and returns its result as <c>add_ipv6_allowed</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_add_ipv6_allowed_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vif_add_ipv6_allowed_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VIF.set_ipv6_allowed</c> (libxenapi <c>xenapi_vif_set_ipv6_allowed</c>).</summary>
@@ -732,7 +796,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VIF.set_ipv6_allowed</c> (libxenapi <c>xenapi_async_vif_set_ipv6_allowed</c>): <c>set_ipv6_allowed</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VIF.set_ipv6_allowed</c> (libxenapi <c>xenapi_async_vif_set_ipv6_allowed</c>): <c>set_ipv6_allowed</c> as a server task. Wait for its typed result with <c>async_set_ipv6_allowed_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vif"><c>self</c>: VIF ref.</param>
         /// <param name="_value"><c>value</c>: string set.</param>
@@ -754,6 +818,22 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.VIF.set_ipv6_allowed</c> (what <c>async_set_ipv6_allowed</c> returned; libxenapi <c>xenapi_async_vif_set_ipv6_allowed_wait</c>) and returns its result as <c>set_ipv6_allowed</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_ipv6_allowed_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vif_set_ipv6_allowed_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>VIF.remove_ipv4_allowed</c> (libxenapi <c>xenapi_vif_remove_ipv4_allowed</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vif"><c>self</c>: VIF ref.</param>
@@ -766,7 +846,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VIF.remove_ipv4_allowed</c> (libxenapi <c>xenapi_async_vif_remove_ipv4_allowed</c>): <c>remove_ipv4_allowed</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VIF.remove_ipv4_allowed</c> (libxenapi <c>xenapi_async_vif_remove_ipv4_allowed</c>): <c>remove_ipv4_allowed</c> as a server task. Wait for its typed result with <c>async_remove_ipv4_allowed_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vif"><c>self</c>: VIF ref.</param>
         /// <param name="_value"><c>value</c>: string.</param>
@@ -778,6 +858,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vif_remove_ipv4_allowed(Session.NativeOf(session), Utf8.Z(_vif ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VIF.remove_ipv4_allowed</c> (what <c>async_remove_ipv4_allowed</c> returned; libxenapi <c>xenapi_async_vif_remove_ipv4_allowed_wait</c>) and returns its result as <c>remove_ipv4_allowed</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_remove_ipv4_allowed_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vif_remove_ipv4_allowed_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VIF.add_ipv4_allowed</c> (libxenapi <c>xenapi_vif_add_ipv4_allowed</c>).</summary>
@@ -792,7 +888,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VIF.add_ipv4_allowed</c> (libxenapi <c>xenapi_async_vif_add_ipv4_allowed</c>): <c>add_ipv4_allowed</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VIF.add_ipv4_allowed</c> (libxenapi <c>xenapi_async_vif_add_ipv4_allowed</c>): <c>add_ipv4_allowed</c> as a server task. Wait for its typed result with <c>async_add_ipv4_allowed_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vif"><c>self</c>: VIF ref.</param>
         /// <param name="_value"><c>value</c>: string.</param>
@@ -804,6 +900,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vif_add_ipv4_allowed(Session.NativeOf(session), Utf8.Z(_vif ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VIF.add_ipv4_allowed</c> (what <c>async_add_ipv4_allowed</c> returned; libxenapi <c>xenapi_async_vif_add_ipv4_allowed_wait</c>) and returns its result as <c>add_ipv4_allowed</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_add_ipv4_allowed_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vif_add_ipv4_allowed_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VIF.set_ipv4_allowed</c> (libxenapi <c>xenapi_vif_set_ipv4_allowed</c>).</summary>
@@ -826,7 +938,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VIF.set_ipv4_allowed</c> (libxenapi <c>xenapi_async_vif_set_ipv4_allowed</c>): <c>set_ipv4_allowed</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VIF.set_ipv4_allowed</c> (libxenapi <c>xenapi_async_vif_set_ipv4_allowed</c>): <c>set_ipv4_allowed</c> as a server task. Wait for its typed result with <c>async_set_ipv4_allowed_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vif"><c>self</c>: VIF ref.</param>
         /// <param name="_value"><c>value</c>: string set.</param>
@@ -848,6 +960,22 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.VIF.set_ipv4_allowed</c> (what <c>async_set_ipv4_allowed</c> returned; libxenapi <c>xenapi_async_vif_set_ipv4_allowed_wait</c>) and returns its result as <c>set_ipv4_allowed</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_ipv4_allowed_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vif_set_ipv4_allowed_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>VIF.set_locking_mode</c> (libxenapi <c>xenapi_vif_set_locking_mode</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vif"><c>self</c>: VIF ref.</param>
@@ -860,7 +988,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VIF.set_locking_mode</c> (libxenapi <c>xenapi_async_vif_set_locking_mode</c>): <c>set_locking_mode</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VIF.set_locking_mode</c> (libxenapi <c>xenapi_async_vif_set_locking_mode</c>): <c>set_locking_mode</c> as a server task. Wait for its typed result with <c>async_set_locking_mode_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vif"><c>self</c>: VIF ref.</param>
         /// <param name="_value"><c>value</c>: enum vif_locking_mode.</param>
@@ -872,6 +1000,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vif_set_locking_mode(Session.NativeOf(session), Utf8.Z(_vif ?? ""), vif_locking_mode_helper.ToNative(_value), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VIF.set_locking_mode</c> (what <c>async_set_locking_mode</c> returned; libxenapi <c>xenapi_async_vif_set_locking_mode_wait</c>) and returns its result as <c>set_locking_mode</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_locking_mode_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vif_set_locking_mode_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VIF.move</c> (libxenapi <c>xenapi_vif_move</c>).</summary>
@@ -886,7 +1030,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VIF.move</c> (libxenapi <c>xenapi_async_vif_move</c>): <c>move</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VIF.move</c> (libxenapi <c>xenapi_async_vif_move</c>): <c>move</c> as a server task. Wait for its typed result with <c>async_move_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vif"><c>self</c>: VIF ref.</param>
         /// <param name="_network"><c>network</c>: network ref.</param>
@@ -900,6 +1044,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.VIF.move</c> (what <c>async_move</c> returned; libxenapi <c>xenapi_async_vif_move_wait</c>) and returns its result as <c>move</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_move_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vif_move_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>VIF.unplug_force</c> (libxenapi <c>xenapi_vif_unplug_force</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vif"><c>self</c>: VIF ref.</param>
@@ -911,7 +1071,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VIF.unplug_force</c> (libxenapi <c>xenapi_async_vif_unplug_force</c>): <c>unplug_force</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VIF.unplug_force</c> (libxenapi <c>xenapi_async_vif_unplug_force</c>): <c>unplug_force</c> as a server task. Wait for its typed result with <c>async_unplug_force_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vif"><c>self</c>: VIF ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -922,6 +1082,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vif_unplug_force(Session.NativeOf(session), Utf8.Z(_vif ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VIF.unplug_force</c> (what <c>async_unplug_force</c> returned; libxenapi <c>xenapi_async_vif_unplug_force_wait</c>) and returns its result as <c>unplug_force</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_unplug_force_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vif_unplug_force_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VIF.unplug</c> (libxenapi <c>xenapi_vif_unplug</c>).</summary>
@@ -935,7 +1111,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VIF.unplug</c> (libxenapi <c>xenapi_async_vif_unplug</c>): <c>unplug</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VIF.unplug</c> (libxenapi <c>xenapi_async_vif_unplug</c>): <c>unplug</c> as a server task. Wait for its typed result with <c>async_unplug_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vif"><c>self</c>: VIF ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -946,6 +1122,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vif_unplug(Session.NativeOf(session), Utf8.Z(_vif ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VIF.unplug</c> (what <c>async_unplug</c> returned; libxenapi <c>xenapi_async_vif_unplug_wait</c>) and returns its result as <c>unplug</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_unplug_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vif_unplug_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VIF.plug</c> (libxenapi <c>xenapi_vif_plug</c>).</summary>
@@ -959,7 +1151,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VIF.plug</c> (libxenapi <c>xenapi_async_vif_plug</c>): <c>plug</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VIF.plug</c> (libxenapi <c>xenapi_async_vif_plug</c>): <c>plug</c> as a server task. Wait for its typed result with <c>async_plug_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vif"><c>self</c>: VIF ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -970,6 +1162,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vif_plug(Session.NativeOf(session), Utf8.Z(_vif ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VIF.plug</c> (what <c>async_plug</c> returned; libxenapi <c>xenapi_async_vif_plug_wait</c>) and returns its result as <c>plug</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_plug_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vif_plug_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VIF.remove_from_qos_algorithm_params</c> (libxenapi <c>xenapi_vif_remove_from_qos_algorithm_params</c>).</summary>
@@ -1506,7 +1714,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VIF.destroy</c> (libxenapi <c>xenapi_async_vif_destroy</c>): <c>destroy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VIF.destroy</c> (libxenapi <c>xenapi_async_vif_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vif"><c>self</c>: VIF ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -1517,6 +1725,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vif_destroy(Session.NativeOf(session), Utf8.Z(_vif ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VIF.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_vif_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_destroy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vif_destroy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VIF.create</c> (libxenapi <c>xenapi_vif_create</c>).</summary>
@@ -1540,7 +1764,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VIF.create</c> (libxenapi <c>xenapi_async_vif_create</c>): <c>create</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VIF.create</c> (libxenapi <c>xenapi_async_vif_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_args"><c>args</c>: VIF record.</param>
         /// <returns>The task; its result is the message's (VIF ref).</returns>
@@ -1559,6 +1783,25 @@ namespace XenAPI
             {
                 Native.xenapi_vif_record_free(h0);
             }
+        }
+
+        /// <summary>Waits for the task of <c>Async.VIF.create</c> (what <c>async_create</c> returned; libxenapi <c>xenapi_async_vif_create_wait</c>) and returns its result as <c>create</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>VIF ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<VIF> async_create_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vif_create_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<VIF>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>VIF.get_by_uuid</c> (libxenapi <c>xenapi_vif_get_by_uuid</c>).</summary>

@@ -1775,7 +1775,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.restart_device_models</c> (libxenapi <c>xenapi_async_vm_restart_device_models</c>): <c>restart_device_models</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.30.0: may change.</summary>
+        /// <summary><c>Async.VM.restart_device_models</c> (libxenapi <c>xenapi_async_vm_restart_device_models</c>): <c>restart_device_models</c> as a server task. Wait for its typed result with <c>async_restart_device_models_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.30.0: may change.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -1786,6 +1786,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_restart_device_models(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.restart_device_models</c> (what <c>async_restart_device_models</c> returned; libxenapi <c>xenapi_async_vm_restart_device_models_wait</c>) and returns its result as <c>restart_device_models</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_restart_device_models_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_restart_device_models_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_HVM_boot_policy</c> (libxenapi <c>xenapi_vm_set_hvm_boot_policy</c>). Deprecated since kolkata.</summary>
@@ -1800,7 +1816,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_HVM_boot_policy</c> (libxenapi <c>xenapi_async_vm_set_hvm_boot_policy</c>): <c>set_HVM_boot_policy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since kolkata.</summary>
+        /// <summary><c>Async.VM.set_HVM_boot_policy</c> (libxenapi <c>xenapi_async_vm_set_hvm_boot_policy</c>): <c>set_HVM_boot_policy</c> as a server task. Wait for its typed result with <c>async_set_HVM_boot_policy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since kolkata.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: string.</param>
@@ -1812,6 +1828,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_hvm_boot_policy(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_HVM_boot_policy</c> (what <c>async_set_HVM_boot_policy</c> returned; libxenapi <c>xenapi_async_vm_set_hvm_boot_policy_wait</c>) and returns its result as <c>set_HVM_boot_policy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_HVM_boot_policy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_hvm_boot_policy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_domain_type</c> (libxenapi <c>xenapi_vm_set_domain_type</c>).</summary>
@@ -1826,7 +1858,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_domain_type</c> (libxenapi <c>xenapi_async_vm_set_domain_type</c>): <c>set_domain_type</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_domain_type</c> (libxenapi <c>xenapi_async_vm_set_domain_type</c>): <c>set_domain_type</c> as a server task. Wait for its typed result with <c>async_set_domain_type_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: enum domain_type.</param>
@@ -1838,6 +1870,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_domain_type(Session.NativeOf(session), Utf8.Z(_vm ?? ""), domain_type_helper.ToNative(_value), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_domain_type</c> (what <c>async_set_domain_type</c> returned; libxenapi <c>xenapi_async_vm_set_domain_type_wait</c>) and returns its result as <c>set_domain_type</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_domain_type_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_domain_type_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_actions_after_crash</c> (libxenapi <c>xenapi_vm_set_actions_after_crash</c>).</summary>
@@ -1852,7 +1900,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_actions_after_crash</c> (libxenapi <c>xenapi_async_vm_set_actions_after_crash</c>): <c>set_actions_after_crash</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_actions_after_crash</c> (libxenapi <c>xenapi_async_vm_set_actions_after_crash</c>): <c>set_actions_after_crash</c> as a server task. Wait for its typed result with <c>async_set_actions_after_crash_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: enum on_crash_behaviour.</param>
@@ -1864,6 +1912,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_actions_after_crash(Session.NativeOf(session), Utf8.Z(_vm ?? ""), on_crash_behaviour_helper.ToNative(_value), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_actions_after_crash</c> (what <c>async_set_actions_after_crash</c> returned; libxenapi <c>xenapi_async_vm_set_actions_after_crash_wait</c>) and returns its result as <c>set_actions_after_crash</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_actions_after_crash_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_actions_after_crash_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.import</c> (libxenapi <c>xenapi_vm_import</c>).</summary>
@@ -1889,7 +1953,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VM.import</c> (libxenapi <c>xenapi_async_vm_import</c>): <c>import</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.import</c> (libxenapi <c>xenapi_async_vm_import</c>): <c>import</c> as a server task. Wait for its typed result with <c>async_import_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_url"><c>url</c>: string.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
@@ -1905,6 +1969,32 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.VM.import</c> (what <c>async_import</c> returned; libxenapi <c>xenapi_async_vm_import_wait</c>) and returns its result as <c>import</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>VM ref set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static List<XenRef<VM>> async_import_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_import_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_ref_VM(result);
+            }
+            finally
+            {
+                Native.xenapi_string_list_free(result);
+            }
+        }
+
         /// <summary><c>VM.set_has_vendor_device</c> (libxenapi <c>xenapi_vm_set_has_vendor_device</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
@@ -1917,7 +2007,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_has_vendor_device</c> (libxenapi <c>xenapi_async_vm_set_has_vendor_device</c>): <c>set_has_vendor_device</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_has_vendor_device</c> (libxenapi <c>xenapi_async_vm_set_has_vendor_device</c>): <c>set_has_vendor_device</c> as a server task. Wait for its typed result with <c>async_set_has_vendor_device_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: bool.</param>
@@ -1929,6 +2019,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_has_vendor_device(Session.NativeOf(session), Utf8.Z(_vm ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_has_vendor_device</c> (what <c>async_set_has_vendor_device</c> returned; libxenapi <c>xenapi_async_vm_set_has_vendor_device_wait</c>) and returns its result as <c>set_has_vendor_device</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_has_vendor_device_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_has_vendor_device_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.call_plugin</c> (libxenapi <c>xenapi_vm_call_plugin</c>).</summary>
@@ -1955,7 +2061,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VM.call_plugin</c> (libxenapi <c>xenapi_async_vm_call_plugin</c>): <c>call_plugin</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.call_plugin</c> (libxenapi <c>xenapi_async_vm_call_plugin</c>): <c>call_plugin</c> as a server task. Wait for its typed result with <c>async_call_plugin_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <param name="_plugin"><c>plugin</c>: string.</param>
@@ -1979,6 +2085,25 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.VM.call_plugin</c> (what <c>async_call_plugin</c> returned; libxenapi <c>xenapi_async_vm_call_plugin_wait</c>) and returns its result as <c>call_plugin</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string async_call_plugin_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_call_plugin_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return Conv.TakeStr(result);
+        }
+
         /// <summary><c>VM.query_services</c> (libxenapi <c>xenapi_vm_query_services</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
@@ -1999,7 +2124,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VM.query_services</c> (libxenapi <c>xenapi_async_vm_query_services</c>): <c>query_services</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.query_services</c> (libxenapi <c>xenapi_async_vm_query_services</c>): <c>query_services</c> as a server task. Wait for its typed result with <c>async_query_services_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <returns>The task; its result is the message's ((string -&gt; string) map).</returns>
@@ -2010,6 +2135,32 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_query_services(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.query_services</c> (what <c>async_query_services</c> returned; libxenapi <c>xenapi_async_vm_query_services_wait</c>) and returns its result as <c>query_services</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>(string -&gt; string) map.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static Dictionary<string, string> async_query_services_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_query_services_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_map_string_to_string_end(result);
+            }
+            finally
+            {
+                Native.xenapi_string_map_free(result);
+            }
         }
 
         /// <summary><c>VM.set_appliance</c> (libxenapi <c>xenapi_vm_set_appliance</c>).</summary>
@@ -2024,7 +2175,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_appliance</c> (libxenapi <c>xenapi_async_vm_set_appliance</c>): <c>set_appliance</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_appliance</c> (libxenapi <c>xenapi_async_vm_set_appliance</c>): <c>set_appliance</c> as a server task. Wait for its typed result with <c>async_set_appliance_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: VM_appliance ref.</param>
@@ -2036,6 +2187,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_appliance(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_appliance</c> (what <c>async_set_appliance</c> returned; libxenapi <c>xenapi_async_vm_set_appliance_wait</c>) and returns its result as <c>set_appliance</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_appliance_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_appliance_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.import_convert</c> (libxenapi <c>xenapi_vm_import_convert</c>).</summary>
@@ -2061,7 +2228,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VM.import_convert</c> (libxenapi <c>xenapi_async_vm_import_convert</c>): <c>import_convert</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.import_convert</c> (libxenapi <c>xenapi_async_vm_import_convert</c>): <c>import_convert</c> as a server task. Wait for its typed result with <c>async_import_convert_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_type"><c>type</c>: string.</param>
         /// <param name="_username"><c>username</c>: string.</param>
@@ -2086,6 +2253,22 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.VM.import_convert</c> (what <c>async_import_convert</c> returned; libxenapi <c>xenapi_async_vm_import_convert_wait</c>) and returns its result as <c>import_convert</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_import_convert_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_import_convert_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>VM.recover</c> (libxenapi <c>xenapi_vm_recover</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
@@ -2099,7 +2282,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.recover</c> (libxenapi <c>xenapi_async_vm_recover</c>): <c>recover</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.recover</c> (libxenapi <c>xenapi_async_vm_recover</c>): <c>recover</c> as a server task. Wait for its typed result with <c>async_recover_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_session_to"><c>session_to</c>: session ref.</param>
@@ -2112,6 +2295,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_recover(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_session_to ?? ""), (_force ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.recover</c> (what <c>async_recover</c> returned; libxenapi <c>xenapi_async_vm_recover_wait</c>) and returns its result as <c>recover</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_recover_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_recover_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.get_SRs_required_for_recovery</c> (libxenapi <c>xenapi_vm_get_srs_required_for_recovery</c>).</summary>
@@ -2135,7 +2334,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VM.get_SRs_required_for_recovery</c> (libxenapi <c>xenapi_async_vm_get_srs_required_for_recovery</c>): <c>get_SRs_required_for_recovery</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.get_SRs_required_for_recovery</c> (libxenapi <c>xenapi_async_vm_get_srs_required_for_recovery</c>): <c>get_SRs_required_for_recovery</c> as a server task. Wait for its typed result with <c>async_get_SRs_required_for_recovery_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_session_to"><c>session_to</c>: session ref.</param>
@@ -2147,6 +2346,32 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_get_srs_required_for_recovery(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_session_to ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.get_SRs_required_for_recovery</c> (what <c>async_get_SRs_required_for_recovery</c> returned; libxenapi <c>xenapi_async_vm_get_srs_required_for_recovery_wait</c>) and returns its result as <c>get_SRs_required_for_recovery</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>SR ref set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static List<XenRef<SR>> async_get_SRs_required_for_recovery_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_get_srs_required_for_recovery_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_ref_SR(result);
+            }
+            finally
+            {
+                Native.xenapi_string_list_free(result);
+            }
         }
 
         /// <summary><c>VM.assert_can_be_recovered</c> (libxenapi <c>xenapi_vm_assert_can_be_recovered</c>).</summary>
@@ -2161,7 +2386,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.assert_can_be_recovered</c> (libxenapi <c>xenapi_async_vm_assert_can_be_recovered</c>): <c>assert_can_be_recovered</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.assert_can_be_recovered</c> (libxenapi <c>xenapi_async_vm_assert_can_be_recovered</c>): <c>assert_can_be_recovered</c> as a server task. Wait for its typed result with <c>async_assert_can_be_recovered_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_session_to"><c>session_to</c>: session ref.</param>
@@ -2173,6 +2398,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_assert_can_be_recovered(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_session_to ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.assert_can_be_recovered</c> (what <c>async_assert_can_be_recovered</c> returned; libxenapi <c>xenapi_async_vm_assert_can_be_recovered_wait</c>) and returns its result as <c>assert_can_be_recovered</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_assert_can_be_recovered_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_assert_can_be_recovered_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_suspend_VDI</c> (libxenapi <c>xenapi_vm_set_suspend_vdi</c>).</summary>
@@ -2187,7 +2428,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_suspend_VDI</c> (libxenapi <c>xenapi_async_vm_set_suspend_vdi</c>): <c>set_suspend_VDI</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_suspend_VDI</c> (libxenapi <c>xenapi_async_vm_set_suspend_vdi</c>): <c>set_suspend_VDI</c> as a server task. Wait for its typed result with <c>async_set_suspend_VDI_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: VDI ref.</param>
@@ -2199,6 +2440,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_suspend_vdi(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_suspend_VDI</c> (what <c>async_set_suspend_VDI</c> returned; libxenapi <c>xenapi_async_vm_set_suspend_vdi_wait</c>) and returns its result as <c>set_suspend_VDI</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_suspend_VDI_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_suspend_vdi_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_order</c> (libxenapi <c>xenapi_vm_set_order</c>).</summary>
@@ -2213,7 +2470,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_order</c> (libxenapi <c>xenapi_async_vm_set_order</c>): <c>set_order</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_order</c> (libxenapi <c>xenapi_async_vm_set_order</c>): <c>set_order</c> as a server task. Wait for its typed result with <c>async_set_order_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: int.</param>
@@ -2225,6 +2482,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_order(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_order</c> (what <c>async_set_order</c> returned; libxenapi <c>xenapi_async_vm_set_order_wait</c>) and returns its result as <c>set_order</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_order_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_order_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_shutdown_delay</c> (libxenapi <c>xenapi_vm_set_shutdown_delay</c>).</summary>
@@ -2239,7 +2512,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_shutdown_delay</c> (libxenapi <c>xenapi_async_vm_set_shutdown_delay</c>): <c>set_shutdown_delay</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_shutdown_delay</c> (libxenapi <c>xenapi_async_vm_set_shutdown_delay</c>): <c>set_shutdown_delay</c> as a server task. Wait for its typed result with <c>async_set_shutdown_delay_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: int.</param>
@@ -2251,6 +2524,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_shutdown_delay(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_shutdown_delay</c> (what <c>async_set_shutdown_delay</c> returned; libxenapi <c>xenapi_async_vm_set_shutdown_delay_wait</c>) and returns its result as <c>set_shutdown_delay</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_shutdown_delay_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_shutdown_delay_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_start_delay</c> (libxenapi <c>xenapi_vm_set_start_delay</c>).</summary>
@@ -2265,7 +2554,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_start_delay</c> (libxenapi <c>xenapi_async_vm_set_start_delay</c>): <c>set_start_delay</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_start_delay</c> (libxenapi <c>xenapi_async_vm_set_start_delay</c>): <c>set_start_delay</c> as a server task. Wait for its typed result with <c>async_set_start_delay_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: int.</param>
@@ -2277,6 +2566,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_start_delay(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_start_delay</c> (what <c>async_set_start_delay</c> returned; libxenapi <c>xenapi_async_vm_set_start_delay_wait</c>) and returns its result as <c>set_start_delay</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_start_delay_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_start_delay_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_snapshot_schedule</c> (libxenapi <c>xenapi_vm_set_snapshot_schedule</c>).</summary>
@@ -2291,7 +2596,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_snapshot_schedule</c> (libxenapi <c>xenapi_async_vm_set_snapshot_schedule</c>): <c>set_snapshot_schedule</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_snapshot_schedule</c> (libxenapi <c>xenapi_async_vm_set_snapshot_schedule</c>): <c>set_snapshot_schedule</c> as a server task. Wait for its typed result with <c>async_set_snapshot_schedule_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: VMSS ref.</param>
@@ -2303,6 +2608,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_snapshot_schedule(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_snapshot_schedule</c> (what <c>async_set_snapshot_schedule</c> returned; libxenapi <c>xenapi_async_vm_set_snapshot_schedule_wait</c>) and returns its result as <c>set_snapshot_schedule</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_snapshot_schedule_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_snapshot_schedule_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_protection_policy</c> (libxenapi <c>xenapi_vm_set_protection_policy</c>). Removed in clearwater: only older servers have it.</summary>
@@ -2317,7 +2638,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_protection_policy</c> (libxenapi <c>xenapi_async_vm_set_protection_policy</c>): <c>set_protection_policy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VM.set_protection_policy</c> (libxenapi <c>xenapi_async_vm_set_protection_policy</c>): <c>set_protection_policy</c> as a server task. Wait for its typed result with <c>async_set_protection_policy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: VMPP ref.</param>
@@ -2329,6 +2650,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_protection_policy(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_protection_policy</c> (what <c>async_set_protection_policy</c> returned; libxenapi <c>xenapi_async_vm_set_protection_policy_wait</c>) and returns its result as <c>set_protection_policy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_protection_policy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_protection_policy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.copy_bios_strings</c> (libxenapi <c>xenapi_vm_copy_bios_strings</c>).</summary>
@@ -2343,7 +2680,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.copy_bios_strings</c> (libxenapi <c>xenapi_async_vm_copy_bios_strings</c>): <c>copy_bios_strings</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.copy_bios_strings</c> (libxenapi <c>xenapi_async_vm_copy_bios_strings</c>): <c>copy_bios_strings</c> as a server task. Wait for its typed result with <c>async_copy_bios_strings_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
@@ -2355,6 +2692,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_copy_bios_strings(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.copy_bios_strings</c> (what <c>async_copy_bios_strings</c> returned; libxenapi <c>xenapi_async_vm_copy_bios_strings_wait</c>) and returns its result as <c>copy_bios_strings</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_copy_bios_strings_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_copy_bios_strings_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_bios_strings</c> (libxenapi <c>xenapi_vm_set_bios_strings</c>).</summary>
@@ -2377,7 +2730,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VM.set_bios_strings</c> (libxenapi <c>xenapi_async_vm_set_bios_strings</c>): <c>set_bios_strings</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_bios_strings</c> (libxenapi <c>xenapi_async_vm_set_bios_strings</c>): <c>set_bios_strings</c> as a server task. Wait for its typed result with <c>async_set_bios_strings_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: (string -&gt; string) map.</param>
@@ -2397,6 +2750,22 @@ namespace XenAPI
             {
                 Native.xenapi_string_map_free(h1);
             }
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_bios_strings</c> (what <c>async_set_bios_strings</c> returned; libxenapi <c>xenapi_async_vm_set_bios_strings_wait</c>) and returns its result as <c>set_bios_strings</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_bios_strings_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_bios_strings_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.retrieve_wlb_recommendations</c> (libxenapi <c>xenapi_vm_retrieve_wlb_recommendations</c>).</summary>
@@ -2419,7 +2788,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VM.retrieve_wlb_recommendations</c> (libxenapi <c>xenapi_async_vm_retrieve_wlb_recommendations</c>): <c>retrieve_wlb_recommendations</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.retrieve_wlb_recommendations</c> (libxenapi <c>xenapi_async_vm_retrieve_wlb_recommendations</c>): <c>retrieve_wlb_recommendations</c> as a server task. Wait for its typed result with <c>async_retrieve_wlb_recommendations_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <returns>The task; its result is the message's ((host ref -&gt; string set) map).</returns>
@@ -2430,6 +2799,32 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_retrieve_wlb_recommendations(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.retrieve_wlb_recommendations</c> (what <c>async_retrieve_wlb_recommendations</c> returned; libxenapi <c>xenapi_async_vm_retrieve_wlb_recommendations_wait</c>) and returns its result as <c>retrieve_wlb_recommendations</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>(host ref -&gt; string set) map.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static Dictionary<XenRef<Host>, string[]> async_retrieve_wlb_recommendations_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_retrieve_wlb_recommendations_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_map_ref_host_to_set_string_end(result);
+            }
+            finally
+            {
+                Native.xenapi_string_string_list_map_free(result);
+            }
         }
 
         /// <summary><c>VM.assert_agile</c> (libxenapi <c>xenapi_vm_assert_agile</c>).</summary>
@@ -2443,7 +2838,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.assert_agile</c> (libxenapi <c>xenapi_async_vm_assert_agile</c>): <c>assert_agile</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.assert_agile</c> (libxenapi <c>xenapi_async_vm_assert_agile</c>): <c>assert_agile</c> as a server task. Wait for its typed result with <c>async_assert_agile_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -2454,6 +2849,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_assert_agile(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.assert_agile</c> (what <c>async_assert_agile</c> returned; libxenapi <c>xenapi_async_vm_assert_agile_wait</c>) and returns its result as <c>assert_agile</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_assert_agile_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_assert_agile_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.create_new_blob</c> (libxenapi <c>xenapi_vm_create_new_blob</c>).</summary>
@@ -2472,7 +2883,7 @@ namespace XenAPI
             return XenRef<Blob>.Create(Conv.TakeStr(result));
         }
 
-        /// <summary><c>Async.VM.create_new_blob</c> (libxenapi <c>xenapi_async_vm_create_new_blob</c>): <c>create_new_blob</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.create_new_blob</c> (libxenapi <c>xenapi_async_vm_create_new_blob</c>): <c>create_new_blob</c> as a server task. Wait for its typed result with <c>async_create_new_blob_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <param name="_name"><c>name</c>: string.</param>
@@ -2488,6 +2899,25 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.VM.create_new_blob</c> (what <c>async_create_new_blob</c> returned; libxenapi <c>xenapi_async_vm_create_new_blob_wait</c>) and returns its result as <c>create_new_blob</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>blob ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<Blob> async_create_new_blob_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_create_new_blob_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<Blob>.Create(Conv.TakeStr(result));
+        }
+
         /// <summary><c>VM.assert_can_boot_here</c> (libxenapi <c>xenapi_vm_assert_can_boot_here</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
@@ -2500,7 +2930,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.assert_can_boot_here</c> (libxenapi <c>xenapi_async_vm_assert_can_boot_here</c>): <c>assert_can_boot_here</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.assert_can_boot_here</c> (libxenapi <c>xenapi_async_vm_assert_can_boot_here</c>): <c>assert_can_boot_here</c> as a server task. Wait for its typed result with <c>async_assert_can_boot_here_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
@@ -2512,6 +2942,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_assert_can_boot_here(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.assert_can_boot_here</c> (what <c>async_assert_can_boot_here</c> returned; libxenapi <c>xenapi_async_vm_assert_can_boot_here_wait</c>) and returns its result as <c>assert_can_boot_here</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_assert_can_boot_here_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_assert_can_boot_here_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.get_possible_hosts</c> (libxenapi <c>xenapi_vm_get_possible_hosts</c>).</summary>
@@ -2534,7 +2980,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VM.get_possible_hosts</c> (libxenapi <c>xenapi_async_vm_get_possible_hosts</c>): <c>get_possible_hosts</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.get_possible_hosts</c> (libxenapi <c>xenapi_async_vm_get_possible_hosts</c>): <c>get_possible_hosts</c> as a server task. Wait for its typed result with <c>async_get_possible_hosts_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (host ref set).</returns>
@@ -2545,6 +2991,32 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_get_possible_hosts(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.get_possible_hosts</c> (what <c>async_get_possible_hosts</c> returned; libxenapi <c>xenapi_async_vm_get_possible_hosts_wait</c>) and returns its result as <c>get_possible_hosts</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>host ref set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static List<XenRef<Host>> async_get_possible_hosts_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_get_possible_hosts_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_ref_host(result);
+            }
+            finally
+            {
+                Native.xenapi_string_list_free(result);
+            }
         }
 
         /// <summary><c>VM.get_allowed_VIF_devices</c> (libxenapi <c>xenapi_vm_get_allowed_vif_devices</c>).</summary>
@@ -2567,7 +3039,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VM.get_allowed_VIF_devices</c> (libxenapi <c>xenapi_async_vm_get_allowed_vif_devices</c>): <c>get_allowed_VIF_devices</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.get_allowed_VIF_devices</c> (libxenapi <c>xenapi_async_vm_get_allowed_vif_devices</c>): <c>get_allowed_VIF_devices</c> as a server task. Wait for its typed result with <c>async_get_allowed_VIF_devices_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (string set).</returns>
@@ -2578,6 +3050,32 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_get_allowed_vif_devices(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.get_allowed_VIF_devices</c> (what <c>async_get_allowed_VIF_devices</c> returned; libxenapi <c>xenapi_async_vm_get_allowed_vif_devices_wait</c>) and returns its result as <c>get_allowed_VIF_devices</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string[] async_get_allowed_VIF_devices_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_get_allowed_vif_devices_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_string(result);
+            }
+            finally
+            {
+                Native.xenapi_string_list_free(result);
+            }
         }
 
         /// <summary><c>VM.get_allowed_VBD_devices</c> (libxenapi <c>xenapi_vm_get_allowed_vbd_devices</c>).</summary>
@@ -2600,7 +3098,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VM.get_allowed_VBD_devices</c> (libxenapi <c>xenapi_async_vm_get_allowed_vbd_devices</c>): <c>get_allowed_VBD_devices</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.get_allowed_VBD_devices</c> (libxenapi <c>xenapi_async_vm_get_allowed_vbd_devices</c>): <c>get_allowed_VBD_devices</c> as a server task. Wait for its typed result with <c>async_get_allowed_VBD_devices_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (string set).</returns>
@@ -2611,6 +3109,32 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_get_allowed_vbd_devices(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.get_allowed_VBD_devices</c> (what <c>async_get_allowed_VBD_devices</c> returned; libxenapi <c>xenapi_async_vm_get_allowed_vbd_devices_wait</c>) and returns its result as <c>get_allowed_VBD_devices</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string[] async_get_allowed_VBD_devices_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_get_allowed_vbd_devices_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_string(result);
+            }
+            finally
+            {
+                Native.xenapi_string_list_free(result);
+            }
         }
 
         /// <summary><c>VM.update_allowed_operations</c> (libxenapi <c>xenapi_vm_update_allowed_operations</c>).</summary>
@@ -2624,7 +3148,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.update_allowed_operations</c> (libxenapi <c>xenapi_async_vm_update_allowed_operations</c>): <c>update_allowed_operations</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.update_allowed_operations</c> (libxenapi <c>xenapi_async_vm_update_allowed_operations</c>): <c>update_allowed_operations</c> as a server task. Wait for its typed result with <c>async_update_allowed_operations_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -2635,6 +3159,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_update_allowed_operations(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.update_allowed_operations</c> (what <c>async_update_allowed_operations</c> returned; libxenapi <c>xenapi_async_vm_update_allowed_operations_wait</c>) and returns its result as <c>update_allowed_operations</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_update_allowed_operations_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_update_allowed_operations_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.assert_operation_valid</c> (libxenapi <c>xenapi_vm_assert_operation_valid</c>).</summary>
@@ -2649,7 +3189,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.assert_operation_valid</c> (libxenapi <c>xenapi_async_vm_assert_operation_valid</c>): <c>assert_operation_valid</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.assert_operation_valid</c> (libxenapi <c>xenapi_async_vm_assert_operation_valid</c>): <c>assert_operation_valid</c> as a server task. Wait for its typed result with <c>async_assert_operation_valid_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_op"><c>op</c>: enum vm_operations.</param>
@@ -2661,6 +3201,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_assert_operation_valid(Session.NativeOf(session), Utf8.Z(_vm ?? ""), vm_operations_helper.ToNative(_op), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.assert_operation_valid</c> (what <c>async_assert_operation_valid</c> returned; libxenapi <c>xenapi_async_vm_assert_operation_valid_wait</c>) and returns its result as <c>assert_operation_valid</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_assert_operation_valid_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_assert_operation_valid_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.forget_data_source_archives</c> (libxenapi <c>xenapi_vm_forget_data_source_archives</c>).</summary>
@@ -2675,7 +3231,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.forget_data_source_archives</c> (libxenapi <c>xenapi_async_vm_forget_data_source_archives</c>): <c>forget_data_source_archives</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.forget_data_source_archives</c> (libxenapi <c>xenapi_async_vm_forget_data_source_archives</c>): <c>forget_data_source_archives</c> as a server task. Wait for its typed result with <c>async_forget_data_source_archives_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_data_source"><c>data_source</c>: string.</param>
@@ -2687,6 +3243,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_forget_data_source_archives(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.forget_data_source_archives</c> (what <c>async_forget_data_source_archives</c> returned; libxenapi <c>xenapi_async_vm_forget_data_source_archives_wait</c>) and returns its result as <c>forget_data_source_archives</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_forget_data_source_archives_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_forget_data_source_archives_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.query_data_source</c> (libxenapi <c>xenapi_vm_query_data_source</c>).</summary>
@@ -2703,7 +3275,7 @@ namespace XenAPI
             return result;
         }
 
-        /// <summary><c>Async.VM.query_data_source</c> (libxenapi <c>xenapi_async_vm_query_data_source</c>): <c>query_data_source</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.query_data_source</c> (libxenapi <c>xenapi_async_vm_query_data_source</c>): <c>query_data_source</c> as a server task. Wait for its typed result with <c>async_query_data_source_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_data_source"><c>data_source</c>: string.</param>
@@ -2715,6 +3287,25 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_query_data_source(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.query_data_source</c> (what <c>async_query_data_source</c> returned; libxenapi <c>xenapi_async_vm_query_data_source_wait</c>) and returns its result as <c>query_data_source</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>float.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static double async_query_data_source_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            double result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_query_data_source_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return result;
         }
 
         /// <summary><c>VM.record_data_source</c> (libxenapi <c>xenapi_vm_record_data_source</c>).</summary>
@@ -2729,7 +3320,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.record_data_source</c> (libxenapi <c>xenapi_async_vm_record_data_source</c>): <c>record_data_source</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.record_data_source</c> (libxenapi <c>xenapi_async_vm_record_data_source</c>): <c>record_data_source</c> as a server task. Wait for its typed result with <c>async_record_data_source_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_data_source"><c>data_source</c>: string.</param>
@@ -2741,6 +3332,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_record_data_source(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.record_data_source</c> (what <c>async_record_data_source</c> returned; libxenapi <c>xenapi_async_vm_record_data_source_wait</c>) and returns its result as <c>record_data_source</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_record_data_source_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_record_data_source_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.get_data_sources</c> (libxenapi <c>xenapi_vm_get_data_sources</c>).</summary>
@@ -2763,7 +3370,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VM.get_data_sources</c> (libxenapi <c>xenapi_async_vm_get_data_sources</c>): <c>get_data_sources</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.get_data_sources</c> (libxenapi <c>xenapi_async_vm_get_data_sources</c>): <c>get_data_sources</c> as a server task. Wait for its typed result with <c>async_get_data_sources_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (data_source record set).</returns>
@@ -2774,6 +3381,32 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_get_data_sources(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.get_data_sources</c> (what <c>async_get_data_sources</c> returned; libxenapi <c>xenapi_async_vm_get_data_sources_wait</c>) and returns its result as <c>get_data_sources</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>data_source record set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static List<Data_source> async_get_data_sources_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_get_data_sources_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_record_data_source(result);
+            }
+            finally
+            {
+                Native.xenapi_data_source_record_list_free(result);
+            }
         }
 
         /// <summary><c>VM.get_boot_record</c> (libxenapi <c>xenapi_vm_get_boot_record</c>). Deprecated since inverness.</summary>
@@ -2796,7 +3429,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VM.get_boot_record</c> (libxenapi <c>xenapi_async_vm_get_boot_record</c>): <c>get_boot_record</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since inverness.</summary>
+        /// <summary><c>Async.VM.get_boot_record</c> (libxenapi <c>xenapi_async_vm_get_boot_record</c>): <c>get_boot_record</c> as a server task. Wait for its typed result with <c>async_get_boot_record_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since inverness.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (VM record).</returns>
@@ -2807,6 +3440,32 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_get_boot_record(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.get_boot_record</c> (what <c>async_get_boot_record</c> returned; libxenapi <c>xenapi_async_vm_get_boot_record_wait</c>) and returns its result as <c>get_boot_record</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>VM record.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static VM async_get_boot_record_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_get_boot_record_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_record_VM(result);
+            }
+            finally
+            {
+                Native.xenapi_vm_record_free(result);
+            }
         }
 
         /// <summary><c>VM.assert_can_migrate</c> (libxenapi <c>xenapi_vm_assert_can_migrate</c>).</summary>
@@ -2866,7 +3525,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VM.assert_can_migrate</c> (libxenapi <c>xenapi_async_vm_assert_can_migrate</c>): <c>assert_can_migrate</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.assert_can_migrate</c> (libxenapi <c>xenapi_async_vm_assert_can_migrate</c>): <c>assert_can_migrate</c> as a server task. Wait for its typed result with <c>async_assert_can_migrate_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <param name="_dest"><c>dest</c>: (string -&gt; string) map.</param>
@@ -2923,6 +3582,22 @@ namespace XenAPI
             {
                 Native.xenapi_string_map_free(h1);
             }
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.assert_can_migrate</c> (what <c>async_assert_can_migrate</c> returned; libxenapi <c>xenapi_async_vm_assert_can_migrate_wait</c>) and returns its result as <c>assert_can_migrate</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_assert_can_migrate_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_assert_can_migrate_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.migrate_send</c> (libxenapi <c>xenapi_vm_migrate_send</c>).</summary>
@@ -2984,7 +3659,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VM.migrate_send</c> (libxenapi <c>xenapi_async_vm_migrate_send</c>): <c>migrate_send</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.migrate_send</c> (libxenapi <c>xenapi_async_vm_migrate_send</c>): <c>migrate_send</c> as a server task. Wait for its typed result with <c>async_migrate_send_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <param name="_dest"><c>dest</c>: (string -&gt; string) map.</param>
@@ -3043,6 +3718,25 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.VM.migrate_send</c> (what <c>async_migrate_send</c> returned; libxenapi <c>xenapi_async_vm_migrate_send_wait</c>) and returns its result as <c>migrate_send</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>VM ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<VM> async_migrate_send_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_migrate_send_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<VM>.Create(Conv.TakeStr(result));
+        }
+
         /// <summary><c>VM.maximise_memory</c> (libxenapi <c>xenapi_vm_maximise_memory</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
@@ -3058,7 +3752,7 @@ namespace XenAPI
             return result;
         }
 
-        /// <summary><c>Async.VM.maximise_memory</c> (libxenapi <c>xenapi_async_vm_maximise_memory</c>): <c>maximise_memory</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.maximise_memory</c> (libxenapi <c>xenapi_async_vm_maximise_memory</c>): <c>maximise_memory</c> as a server task. Wait for its typed result with <c>async_maximise_memory_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_total"><c>total</c>: int.</param>
@@ -3073,6 +3767,25 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.VM.maximise_memory</c> (what <c>async_maximise_memory</c> returned; libxenapi <c>xenapi_async_vm_maximise_memory_wait</c>) and returns its result as <c>maximise_memory</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>int.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static long async_maximise_memory_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            long result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_maximise_memory_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return result;
+        }
+
         /// <summary><c>VM.send_trigger</c> (libxenapi <c>xenapi_vm_send_trigger</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
@@ -3085,7 +3798,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.send_trigger</c> (libxenapi <c>xenapi_async_vm_send_trigger</c>): <c>send_trigger</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.send_trigger</c> (libxenapi <c>xenapi_async_vm_send_trigger</c>): <c>send_trigger</c> as a server task. Wait for its typed result with <c>async_send_trigger_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <param name="_trigger"><c>trigger</c>: string.</param>
@@ -3097,6 +3810,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_send_trigger(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_trigger ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.send_trigger</c> (what <c>async_send_trigger</c> returned; libxenapi <c>xenapi_async_vm_send_trigger_wait</c>) and returns its result as <c>send_trigger</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_send_trigger_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_send_trigger_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.send_sysrq</c> (libxenapi <c>xenapi_vm_send_sysrq</c>).</summary>
@@ -3111,7 +3840,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.send_sysrq</c> (libxenapi <c>xenapi_async_vm_send_sysrq</c>): <c>send_sysrq</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.send_sysrq</c> (libxenapi <c>xenapi_async_vm_send_sysrq</c>): <c>send_sysrq</c> as a server task. Wait for its typed result with <c>async_send_sysrq_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <param name="_key"><c>key</c>: string.</param>
@@ -3123,6 +3852,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_send_sysrq(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.send_sysrq</c> (what <c>async_send_sysrq</c> returned; libxenapi <c>xenapi_async_vm_send_sysrq_wait</c>) and returns its result as <c>send_sysrq</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_send_sysrq_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_send_sysrq_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_VCPUs_at_startup</c> (libxenapi <c>xenapi_vm_set_vcpus_at_startup</c>).</summary>
@@ -3137,7 +3882,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_VCPUs_at_startup</c> (libxenapi <c>xenapi_async_vm_set_vcpus_at_startup</c>): <c>set_VCPUs_at_startup</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_VCPUs_at_startup</c> (libxenapi <c>xenapi_async_vm_set_vcpus_at_startup</c>): <c>set_VCPUs_at_startup</c> as a server task. Wait for its typed result with <c>async_set_VCPUs_at_startup_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: int.</param>
@@ -3149,6 +3894,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_vcpus_at_startup(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_VCPUs_at_startup</c> (what <c>async_set_VCPUs_at_startup</c> returned; libxenapi <c>xenapi_async_vm_set_vcpus_at_startup_wait</c>) and returns its result as <c>set_VCPUs_at_startup</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_VCPUs_at_startup_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_vcpus_at_startup_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_VCPUs_max</c> (libxenapi <c>xenapi_vm_set_vcpus_max</c>).</summary>
@@ -3163,7 +3924,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_VCPUs_max</c> (libxenapi <c>xenapi_async_vm_set_vcpus_max</c>): <c>set_VCPUs_max</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_VCPUs_max</c> (libxenapi <c>xenapi_async_vm_set_vcpus_max</c>): <c>set_VCPUs_max</c> as a server task. Wait for its typed result with <c>async_set_VCPUs_max_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: int.</param>
@@ -3175,6 +3936,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_vcpus_max(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_VCPUs_max</c> (what <c>async_set_VCPUs_max</c> returned; libxenapi <c>xenapi_async_vm_set_vcpus_max_wait</c>) and returns its result as <c>set_VCPUs_max</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_VCPUs_max_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_vcpus_max_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_shadow_multiplier_live</c> (libxenapi <c>xenapi_vm_set_shadow_multiplier_live</c>).</summary>
@@ -3189,7 +3966,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_shadow_multiplier_live</c> (libxenapi <c>xenapi_async_vm_set_shadow_multiplier_live</c>): <c>set_shadow_multiplier_live</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_shadow_multiplier_live</c> (libxenapi <c>xenapi_async_vm_set_shadow_multiplier_live</c>): <c>set_shadow_multiplier_live</c> as a server task. Wait for its typed result with <c>async_set_shadow_multiplier_live_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_multiplier"><c>multiplier</c>: float.</param>
@@ -3201,6 +3978,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_shadow_multiplier_live(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _multiplier, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_shadow_multiplier_live</c> (what <c>async_set_shadow_multiplier_live</c> returned; libxenapi <c>xenapi_async_vm_set_shadow_multiplier_live_wait</c>) and returns its result as <c>set_shadow_multiplier_live</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_shadow_multiplier_live_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_shadow_multiplier_live_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_HVM_shadow_multiplier</c> (libxenapi <c>xenapi_vm_set_hvm_shadow_multiplier</c>).</summary>
@@ -3215,7 +4008,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_HVM_shadow_multiplier</c> (libxenapi <c>xenapi_async_vm_set_hvm_shadow_multiplier</c>): <c>set_HVM_shadow_multiplier</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_HVM_shadow_multiplier</c> (libxenapi <c>xenapi_async_vm_set_hvm_shadow_multiplier</c>): <c>set_HVM_shadow_multiplier</c> as a server task. Wait for its typed result with <c>async_set_HVM_shadow_multiplier_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: float.</param>
@@ -3227,6 +4020,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_hvm_shadow_multiplier(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_HVM_shadow_multiplier</c> (what <c>async_set_HVM_shadow_multiplier</c> returned; libxenapi <c>xenapi_async_vm_set_hvm_shadow_multiplier_wait</c>) and returns its result as <c>set_HVM_shadow_multiplier</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_HVM_shadow_multiplier_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_hvm_shadow_multiplier_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.get_cooperative</c> (libxenapi <c>xenapi_vm_get_cooperative</c>). Deprecated since tampa.</summary>
@@ -3242,7 +4051,7 @@ namespace XenAPI
             return (result != 0);
         }
 
-        /// <summary><c>Async.VM.get_cooperative</c> (libxenapi <c>xenapi_async_vm_get_cooperative</c>): <c>get_cooperative</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since tampa.</summary>
+        /// <summary><c>Async.VM.get_cooperative</c> (libxenapi <c>xenapi_async_vm_get_cooperative</c>): <c>get_cooperative</c> as a server task. Wait for its typed result with <c>async_get_cooperative_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since tampa.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (bool).</returns>
@@ -3253,6 +4062,25 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_get_cooperative(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.get_cooperative</c> (what <c>async_get_cooperative</c> returned; libxenapi <c>xenapi_async_vm_get_cooperative_wait</c>) and returns its result as <c>get_cooperative</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>bool.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static bool async_get_cooperative_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            byte result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_get_cooperative_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return (result != 0);
         }
 
         /// <summary><c>VM.wait_memory_target_live</c> (libxenapi <c>xenapi_vm_wait_memory_target_live</c>). Deprecated since midnight-ride.</summary>
@@ -3266,7 +4094,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.wait_memory_target_live</c> (libxenapi <c>xenapi_async_vm_wait_memory_target_live</c>): <c>wait_memory_target_live</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since midnight-ride.</summary>
+        /// <summary><c>Async.VM.wait_memory_target_live</c> (libxenapi <c>xenapi_async_vm_wait_memory_target_live</c>): <c>wait_memory_target_live</c> as a server task. Wait for its typed result with <c>async_wait_memory_target_live_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since midnight-ride.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -3277,6 +4105,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_wait_memory_target_live(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.wait_memory_target_live</c> (what <c>async_wait_memory_target_live</c> returned; libxenapi <c>xenapi_async_vm_wait_memory_target_live_wait</c>) and returns its result as <c>wait_memory_target_live</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_wait_memory_target_live_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_wait_memory_target_live_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_memory_target_live</c> (libxenapi <c>xenapi_vm_set_memory_target_live</c>). Deprecated since midnight-ride.</summary>
@@ -3291,7 +4135,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_memory_target_live</c> (libxenapi <c>xenapi_async_vm_set_memory_target_live</c>): <c>set_memory_target_live</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since midnight-ride.</summary>
+        /// <summary><c>Async.VM.set_memory_target_live</c> (libxenapi <c>xenapi_async_vm_set_memory_target_live</c>): <c>set_memory_target_live</c> as a server task. Wait for its typed result with <c>async_set_memory_target_live_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since midnight-ride.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_target"><c>target</c>: int.</param>
@@ -3303,6 +4147,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_memory_target_live(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _target, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_memory_target_live</c> (what <c>async_set_memory_target_live</c> returned; libxenapi <c>xenapi_async_vm_set_memory_target_live_wait</c>) and returns its result as <c>set_memory_target_live</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_memory_target_live_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_memory_target_live_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_memory</c> (libxenapi <c>xenapi_vm_set_memory</c>).</summary>
@@ -3317,7 +4177,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_memory</c> (libxenapi <c>xenapi_async_vm_set_memory</c>): <c>set_memory</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_memory</c> (libxenapi <c>xenapi_async_vm_set_memory</c>): <c>set_memory</c> as a server task. Wait for its typed result with <c>async_set_memory_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: int.</param>
@@ -3329,6 +4189,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_memory(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_memory</c> (what <c>async_set_memory</c> returned; libxenapi <c>xenapi_async_vm_set_memory_wait</c>) and returns its result as <c>set_memory</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_memory_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_memory_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_memory_limits</c> (libxenapi <c>xenapi_vm_set_memory_limits</c>).</summary>
@@ -3346,7 +4222,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_memory_limits</c> (libxenapi <c>xenapi_async_vm_set_memory_limits</c>): <c>set_memory_limits</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_memory_limits</c> (libxenapi <c>xenapi_async_vm_set_memory_limits</c>): <c>set_memory_limits</c> as a server task. Wait for its typed result with <c>async_set_memory_limits_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_static_min"><c>static_min</c>: int.</param>
@@ -3363,6 +4239,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.VM.set_memory_limits</c> (what <c>async_set_memory_limits</c> returned; libxenapi <c>xenapi_async_vm_set_memory_limits_wait</c>) and returns its result as <c>set_memory_limits</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_memory_limits_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_memory_limits_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>VM.set_memory_static_range</c> (libxenapi <c>xenapi_vm_set_memory_static_range</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
@@ -3376,7 +4268,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_memory_static_range</c> (libxenapi <c>xenapi_async_vm_set_memory_static_range</c>): <c>set_memory_static_range</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_memory_static_range</c> (libxenapi <c>xenapi_async_vm_set_memory_static_range</c>): <c>set_memory_static_range</c> as a server task. Wait for its typed result with <c>async_set_memory_static_range_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_min"><c>min</c>: int.</param>
@@ -3391,6 +4283,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.VM.set_memory_static_range</c> (what <c>async_set_memory_static_range</c> returned; libxenapi <c>xenapi_async_vm_set_memory_static_range_wait</c>) and returns its result as <c>set_memory_static_range</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_memory_static_range_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_memory_static_range_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>VM.set_memory_static_min</c> (libxenapi <c>xenapi_vm_set_memory_static_min</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
@@ -3403,7 +4311,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_memory_static_min</c> (libxenapi <c>xenapi_async_vm_set_memory_static_min</c>): <c>set_memory_static_min</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_memory_static_min</c> (libxenapi <c>xenapi_async_vm_set_memory_static_min</c>): <c>set_memory_static_min</c> as a server task. Wait for its typed result with <c>async_set_memory_static_min_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: int.</param>
@@ -3415,6 +4323,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_memory_static_min(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_memory_static_min</c> (what <c>async_set_memory_static_min</c> returned; libxenapi <c>xenapi_async_vm_set_memory_static_min_wait</c>) and returns its result as <c>set_memory_static_min</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_memory_static_min_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_memory_static_min_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_memory_static_max</c> (libxenapi <c>xenapi_vm_set_memory_static_max</c>).</summary>
@@ -3429,7 +4353,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_memory_static_max</c> (libxenapi <c>xenapi_async_vm_set_memory_static_max</c>): <c>set_memory_static_max</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_memory_static_max</c> (libxenapi <c>xenapi_async_vm_set_memory_static_max</c>): <c>set_memory_static_max</c> as a server task. Wait for its typed result with <c>async_set_memory_static_max_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: int.</param>
@@ -3441,6 +4365,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_memory_static_max(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_memory_static_max</c> (what <c>async_set_memory_static_max</c> returned; libxenapi <c>xenapi_async_vm_set_memory_static_max_wait</c>) and returns its result as <c>set_memory_static_max</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_memory_static_max_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_memory_static_max_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_memory_dynamic_range</c> (libxenapi <c>xenapi_vm_set_memory_dynamic_range</c>).</summary>
@@ -3456,7 +4396,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_memory_dynamic_range</c> (libxenapi <c>xenapi_async_vm_set_memory_dynamic_range</c>): <c>set_memory_dynamic_range</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_memory_dynamic_range</c> (libxenapi <c>xenapi_async_vm_set_memory_dynamic_range</c>): <c>set_memory_dynamic_range</c> as a server task. Wait for its typed result with <c>async_set_memory_dynamic_range_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_min"><c>min</c>: int.</param>
@@ -3471,6 +4411,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.VM.set_memory_dynamic_range</c> (what <c>async_set_memory_dynamic_range</c> returned; libxenapi <c>xenapi_async_vm_set_memory_dynamic_range_wait</c>) and returns its result as <c>set_memory_dynamic_range</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_memory_dynamic_range_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_memory_dynamic_range_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>VM.set_memory_dynamic_min</c> (libxenapi <c>xenapi_vm_set_memory_dynamic_min</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
@@ -3483,7 +4439,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_memory_dynamic_min</c> (libxenapi <c>xenapi_async_vm_set_memory_dynamic_min</c>): <c>set_memory_dynamic_min</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_memory_dynamic_min</c> (libxenapi <c>xenapi_async_vm_set_memory_dynamic_min</c>): <c>set_memory_dynamic_min</c> as a server task. Wait for its typed result with <c>async_set_memory_dynamic_min_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: int.</param>
@@ -3495,6 +4451,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_memory_dynamic_min(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_memory_dynamic_min</c> (what <c>async_set_memory_dynamic_min</c> returned; libxenapi <c>xenapi_async_vm_set_memory_dynamic_min_wait</c>) and returns its result as <c>set_memory_dynamic_min</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_memory_dynamic_min_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_memory_dynamic_min_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_memory_dynamic_max</c> (libxenapi <c>xenapi_vm_set_memory_dynamic_max</c>).</summary>
@@ -3509,7 +4481,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_memory_dynamic_max</c> (libxenapi <c>xenapi_async_vm_set_memory_dynamic_max</c>): <c>set_memory_dynamic_max</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_memory_dynamic_max</c> (libxenapi <c>xenapi_async_vm_set_memory_dynamic_max</c>): <c>set_memory_dynamic_max</c> as a server task. Wait for its typed result with <c>async_set_memory_dynamic_max_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: int.</param>
@@ -3521,6 +4493,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_memory_dynamic_max(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_memory_dynamic_max</c> (what <c>async_set_memory_dynamic_max</c> returned; libxenapi <c>xenapi_async_vm_set_memory_dynamic_max_wait</c>) and returns its result as <c>set_memory_dynamic_max</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_memory_dynamic_max_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_memory_dynamic_max_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.compute_memory_overhead</c> (libxenapi <c>xenapi_vm_compute_memory_overhead</c>).</summary>
@@ -3536,7 +4524,7 @@ namespace XenAPI
             return result;
         }
 
-        /// <summary><c>Async.VM.compute_memory_overhead</c> (libxenapi <c>xenapi_async_vm_compute_memory_overhead</c>): <c>compute_memory_overhead</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.compute_memory_overhead</c> (libxenapi <c>xenapi_async_vm_compute_memory_overhead</c>): <c>compute_memory_overhead</c> as a server task. Wait for its typed result with <c>async_compute_memory_overhead_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (int).</returns>
@@ -3547,6 +4535,25 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_compute_memory_overhead(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.compute_memory_overhead</c> (what <c>async_compute_memory_overhead</c> returned; libxenapi <c>xenapi_async_vm_compute_memory_overhead_wait</c>) and returns its result as <c>compute_memory_overhead</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>int.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static long async_compute_memory_overhead_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            long result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_compute_memory_overhead_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return result;
         }
 
         /// <summary><c>VM.set_ha_always_run</c> (libxenapi <c>xenapi_vm_set_ha_always_run</c>). Deprecated since boston.</summary>
@@ -3561,7 +4568,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_ha_always_run</c> (libxenapi <c>xenapi_async_vm_set_ha_always_run</c>): <c>set_ha_always_run</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since boston.</summary>
+        /// <summary><c>Async.VM.set_ha_always_run</c> (libxenapi <c>xenapi_async_vm_set_ha_always_run</c>): <c>set_ha_always_run</c> as a server task. Wait for its typed result with <c>async_set_ha_always_run_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since boston.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: bool.</param>
@@ -3573,6 +4580,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_ha_always_run(Session.NativeOf(session), Utf8.Z(_vm ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_ha_always_run</c> (what <c>async_set_ha_always_run</c> returned; libxenapi <c>xenapi_async_vm_set_ha_always_run_wait</c>) and returns its result as <c>set_ha_always_run</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_ha_always_run_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_ha_always_run_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_ha_restart_priority</c> (libxenapi <c>xenapi_vm_set_ha_restart_priority</c>).</summary>
@@ -3587,7 +4610,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_ha_restart_priority</c> (libxenapi <c>xenapi_async_vm_set_ha_restart_priority</c>): <c>set_ha_restart_priority</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_ha_restart_priority</c> (libxenapi <c>xenapi_async_vm_set_ha_restart_priority</c>): <c>set_ha_restart_priority</c> as a server task. Wait for its typed result with <c>async_set_ha_restart_priority_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: string.</param>
@@ -3599,6 +4622,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_ha_restart_priority(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_ha_restart_priority</c> (what <c>async_set_ha_restart_priority</c> returned; libxenapi <c>xenapi_async_vm_set_ha_restart_priority_wait</c>) and returns its result as <c>set_ha_restart_priority</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_ha_restart_priority_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_ha_restart_priority_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.remove_from_NVRAM</c> (libxenapi <c>xenapi_vm_remove_from_nvram</c>).</summary>
@@ -3613,7 +4652,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.remove_from_NVRAM</c> (libxenapi <c>xenapi_async_vm_remove_from_nvram</c>): <c>remove_from_NVRAM</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.remove_from_NVRAM</c> (libxenapi <c>xenapi_async_vm_remove_from_nvram</c>): <c>remove_from_NVRAM</c> as a server task. Wait for its typed result with <c>async_remove_from_NVRAM_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_key"><c>key</c>: string.</param>
@@ -3625,6 +4664,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_remove_from_nvram(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.remove_from_NVRAM</c> (what <c>async_remove_from_NVRAM</c> returned; libxenapi <c>xenapi_async_vm_remove_from_nvram_wait</c>) and returns its result as <c>remove_from_NVRAM</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_remove_from_NVRAM_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_remove_from_nvram_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.add_to_NVRAM</c> (libxenapi <c>xenapi_vm_add_to_nvram</c>).</summary>
@@ -3640,7 +4695,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.add_to_NVRAM</c> (libxenapi <c>xenapi_async_vm_add_to_nvram</c>): <c>add_to_NVRAM</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.add_to_NVRAM</c> (libxenapi <c>xenapi_async_vm_add_to_nvram</c>): <c>add_to_NVRAM</c> as a server task. Wait for its typed result with <c>async_add_to_NVRAM_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_key"><c>key</c>: string.</param>
@@ -3653,6 +4708,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_add_to_nvram(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.add_to_NVRAM</c> (what <c>async_add_to_NVRAM</c> returned; libxenapi <c>xenapi_async_vm_add_to_nvram_wait</c>) and returns its result as <c>add_to_NVRAM</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_add_to_NVRAM_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_add_to_nvram_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_NVRAM</c> (libxenapi <c>xenapi_vm_set_nvram</c>).</summary>
@@ -3675,7 +4746,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VM.set_NVRAM</c> (libxenapi <c>xenapi_async_vm_set_nvram</c>): <c>set_NVRAM</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_NVRAM</c> (libxenapi <c>xenapi_async_vm_set_nvram</c>): <c>set_NVRAM</c> as a server task. Wait for its typed result with <c>async_set_NVRAM_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: (string -&gt; string) map.</param>
@@ -3697,6 +4768,22 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.VM.set_NVRAM</c> (what <c>async_set_NVRAM</c> returned; libxenapi <c>xenapi_async_vm_set_nvram_wait</c>) and returns its result as <c>set_NVRAM</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_NVRAM_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_nvram_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>VM.add_to_VCPUs_params_live</c> (libxenapi <c>xenapi_vm_add_to_vcpus_params_live</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
@@ -3710,7 +4797,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.add_to_VCPUs_params_live</c> (libxenapi <c>xenapi_async_vm_add_to_vcpus_params_live</c>): <c>add_to_VCPUs_params_live</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.add_to_VCPUs_params_live</c> (libxenapi <c>xenapi_async_vm_add_to_vcpus_params_live</c>): <c>add_to_VCPUs_params_live</c> as a server task. Wait for its typed result with <c>async_add_to_VCPUs_params_live_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_key"><c>key</c>: string.</param>
@@ -3725,6 +4812,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.VM.add_to_VCPUs_params_live</c> (what <c>async_add_to_VCPUs_params_live</c> returned; libxenapi <c>xenapi_async_vm_add_to_vcpus_params_live_wait</c>) and returns its result as <c>add_to_VCPUs_params_live</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_add_to_VCPUs_params_live_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_add_to_vcpus_params_live_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>VM.set_VCPUs_number_live</c> (libxenapi <c>xenapi_vm_set_vcpus_number_live</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
@@ -3737,7 +4840,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_VCPUs_number_live</c> (libxenapi <c>xenapi_async_vm_set_vcpus_number_live</c>): <c>set_VCPUs_number_live</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_VCPUs_number_live</c> (libxenapi <c>xenapi_async_vm_set_vcpus_number_live</c>): <c>set_VCPUs_number_live</c> as a server task. Wait for its typed result with <c>async_set_VCPUs_number_live_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_nvcpu"><c>nvcpu</c>: int.</param>
@@ -3749,6 +4852,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_vcpus_number_live(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _nvcpu, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_VCPUs_number_live</c> (what <c>async_set_VCPUs_number_live</c> returned; libxenapi <c>xenapi_async_vm_set_vcpus_number_live_wait</c>) and returns its result as <c>set_VCPUs_number_live</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_VCPUs_number_live_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_vcpus_number_live_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.pool_migrate</c> (libxenapi <c>xenapi_vm_pool_migrate</c>).</summary>
@@ -3772,7 +4891,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VM.pool_migrate</c> (libxenapi <c>xenapi_async_vm_pool_migrate</c>): <c>pool_migrate</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.pool_migrate</c> (libxenapi <c>xenapi_async_vm_pool_migrate</c>): <c>pool_migrate</c> as a server task. Wait for its typed result with <c>async_pool_migrate_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
@@ -3795,6 +4914,22 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.VM.pool_migrate</c> (what <c>async_pool_migrate</c> returned; libxenapi <c>xenapi_async_vm_pool_migrate_wait</c>) and returns its result as <c>pool_migrate</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_pool_migrate_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_pool_migrate_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>VM.resume_on</c> (libxenapi <c>xenapi_vm_resume_on</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
@@ -3809,7 +4944,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.resume_on</c> (libxenapi <c>xenapi_async_vm_resume_on</c>): <c>resume_on</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.resume_on</c> (libxenapi <c>xenapi_async_vm_resume_on</c>): <c>resume_on</c> as a server task. Wait for its typed result with <c>async_resume_on_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
@@ -3825,6 +4960,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.VM.resume_on</c> (what <c>async_resume_on</c> returned; libxenapi <c>xenapi_async_vm_resume_on_wait</c>) and returns its result as <c>resume_on</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_resume_on_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_resume_on_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>VM.resume</c> (libxenapi <c>xenapi_vm_resume</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
@@ -3838,7 +4989,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.resume</c> (libxenapi <c>xenapi_async_vm_resume</c>): <c>resume</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.resume</c> (libxenapi <c>xenapi_async_vm_resume</c>): <c>resume</c> as a server task. Wait for its typed result with <c>async_resume_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <param name="_start_paused"><c>start_paused</c>: bool.</param>
@@ -3853,6 +5004,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.VM.resume</c> (what <c>async_resume</c> returned; libxenapi <c>xenapi_async_vm_resume_wait</c>) and returns its result as <c>resume</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_resume_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_resume_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>VM.suspend</c> (libxenapi <c>xenapi_vm_suspend</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
@@ -3864,7 +5031,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.suspend</c> (libxenapi <c>xenapi_async_vm_suspend</c>): <c>suspend</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.suspend</c> (libxenapi <c>xenapi_async_vm_suspend</c>): <c>suspend</c> as a server task. Wait for its typed result with <c>async_suspend_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -3875,6 +5042,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_suspend(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.suspend</c> (what <c>async_suspend</c> returned; libxenapi <c>xenapi_async_vm_suspend_wait</c>) and returns its result as <c>suspend</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_suspend_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_suspend_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.hard_reboot</c> (libxenapi <c>xenapi_vm_hard_reboot</c>).</summary>
@@ -3888,7 +5071,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.hard_reboot</c> (libxenapi <c>xenapi_async_vm_hard_reboot</c>): <c>hard_reboot</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.hard_reboot</c> (libxenapi <c>xenapi_async_vm_hard_reboot</c>): <c>hard_reboot</c> as a server task. Wait for its typed result with <c>async_hard_reboot_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -3899,6 +5082,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_hard_reboot(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.hard_reboot</c> (what <c>async_hard_reboot</c> returned; libxenapi <c>xenapi_async_vm_hard_reboot_wait</c>) and returns its result as <c>hard_reboot</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_hard_reboot_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_hard_reboot_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.power_state_reset</c> (libxenapi <c>xenapi_vm_power_state_reset</c>).</summary>
@@ -3912,7 +5111,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.power_state_reset</c> (libxenapi <c>xenapi_async_vm_power_state_reset</c>): <c>power_state_reset</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.power_state_reset</c> (libxenapi <c>xenapi_async_vm_power_state_reset</c>): <c>power_state_reset</c> as a server task. Wait for its typed result with <c>async_power_state_reset_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -3923,6 +5122,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_power_state_reset(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.power_state_reset</c> (what <c>async_power_state_reset</c> returned; libxenapi <c>xenapi_async_vm_power_state_reset_wait</c>) and returns its result as <c>power_state_reset</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_power_state_reset_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_power_state_reset_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.hard_shutdown</c> (libxenapi <c>xenapi_vm_hard_shutdown</c>).</summary>
@@ -3936,7 +5151,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.hard_shutdown</c> (libxenapi <c>xenapi_async_vm_hard_shutdown</c>): <c>hard_shutdown</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.hard_shutdown</c> (libxenapi <c>xenapi_async_vm_hard_shutdown</c>): <c>hard_shutdown</c> as a server task. Wait for its typed result with <c>async_hard_shutdown_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -3947,6 +5162,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_hard_shutdown(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.hard_shutdown</c> (what <c>async_hard_shutdown</c> returned; libxenapi <c>xenapi_async_vm_hard_shutdown_wait</c>) and returns its result as <c>hard_shutdown</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_hard_shutdown_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_hard_shutdown_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.clean_reboot</c> (libxenapi <c>xenapi_vm_clean_reboot</c>).</summary>
@@ -3960,7 +5191,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.clean_reboot</c> (libxenapi <c>xenapi_async_vm_clean_reboot</c>): <c>clean_reboot</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.clean_reboot</c> (libxenapi <c>xenapi_async_vm_clean_reboot</c>): <c>clean_reboot</c> as a server task. Wait for its typed result with <c>async_clean_reboot_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -3971,6 +5202,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_clean_reboot(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.clean_reboot</c> (what <c>async_clean_reboot</c> returned; libxenapi <c>xenapi_async_vm_clean_reboot_wait</c>) and returns its result as <c>clean_reboot</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_clean_reboot_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_clean_reboot_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.shutdown</c> (libxenapi <c>xenapi_vm_shutdown</c>).</summary>
@@ -3984,7 +5231,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.shutdown</c> (libxenapi <c>xenapi_async_vm_shutdown</c>): <c>shutdown</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.shutdown</c> (libxenapi <c>xenapi_async_vm_shutdown</c>): <c>shutdown</c> as a server task. Wait for its typed result with <c>async_shutdown_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -3995,6 +5242,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_shutdown(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.shutdown</c> (what <c>async_shutdown</c> returned; libxenapi <c>xenapi_async_vm_shutdown_wait</c>) and returns its result as <c>shutdown</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_shutdown_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_shutdown_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.clean_shutdown</c> (libxenapi <c>xenapi_vm_clean_shutdown</c>).</summary>
@@ -4008,7 +5271,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.clean_shutdown</c> (libxenapi <c>xenapi_async_vm_clean_shutdown</c>): <c>clean_shutdown</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.clean_shutdown</c> (libxenapi <c>xenapi_async_vm_clean_shutdown</c>): <c>clean_shutdown</c> as a server task. Wait for its typed result with <c>async_clean_shutdown_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -4019,6 +5282,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_clean_shutdown(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.clean_shutdown</c> (what <c>async_clean_shutdown</c> returned; libxenapi <c>xenapi_async_vm_clean_shutdown_wait</c>) and returns its result as <c>clean_shutdown</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_clean_shutdown_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_clean_shutdown_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.unpause</c> (libxenapi <c>xenapi_vm_unpause</c>).</summary>
@@ -4032,7 +5311,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.unpause</c> (libxenapi <c>xenapi_async_vm_unpause</c>): <c>unpause</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.unpause</c> (libxenapi <c>xenapi_async_vm_unpause</c>): <c>unpause</c> as a server task. Wait for its typed result with <c>async_unpause_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -4043,6 +5322,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_unpause(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.unpause</c> (what <c>async_unpause</c> returned; libxenapi <c>xenapi_async_vm_unpause_wait</c>) and returns its result as <c>unpause</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_unpause_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_unpause_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.pause</c> (libxenapi <c>xenapi_vm_pause</c>).</summary>
@@ -4056,7 +5351,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.pause</c> (libxenapi <c>xenapi_async_vm_pause</c>): <c>pause</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.pause</c> (libxenapi <c>xenapi_async_vm_pause</c>): <c>pause</c> as a server task. Wait for its typed result with <c>async_pause_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -4067,6 +5362,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_pause(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.pause</c> (what <c>async_pause</c> returned; libxenapi <c>xenapi_async_vm_pause_wait</c>) and returns its result as <c>pause</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_pause_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_pause_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.start_on</c> (libxenapi <c>xenapi_vm_start_on</c>).</summary>
@@ -4083,7 +5394,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.start_on</c> (libxenapi <c>xenapi_async_vm_start_on</c>): <c>start_on</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.start_on</c> (libxenapi <c>xenapi_async_vm_start_on</c>): <c>start_on</c> as a server task. Wait for its typed result with <c>async_start_on_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
@@ -4099,6 +5410,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.VM.start_on</c> (what <c>async_start_on</c> returned; libxenapi <c>xenapi_async_vm_start_on_wait</c>) and returns its result as <c>start_on</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_start_on_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_start_on_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>VM.start</c> (libxenapi <c>xenapi_vm_start</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
@@ -4112,7 +5439,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.start</c> (libxenapi <c>xenapi_async_vm_start</c>): <c>start</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.start</c> (libxenapi <c>xenapi_async_vm_start</c>): <c>start</c> as a server task. Wait for its typed result with <c>async_start_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <param name="_start_paused"><c>start_paused</c>: bool.</param>
@@ -4127,6 +5454,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.VM.start</c> (what <c>async_start</c> returned; libxenapi <c>xenapi_async_vm_start_wait</c>) and returns its result as <c>start</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_start_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_start_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>VM.provision</c> (libxenapi <c>xenapi_vm_provision</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
@@ -4138,7 +5481,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.provision</c> (libxenapi <c>xenapi_async_vm_provision</c>): <c>provision</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.provision</c> (libxenapi <c>xenapi_async_vm_provision</c>): <c>provision</c> as a server task. Wait for its typed result with <c>async_provision_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -4149,6 +5492,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_provision(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.provision</c> (what <c>async_provision</c> returned; libxenapi <c>xenapi_async_vm_provision_wait</c>) and returns its result as <c>provision</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_provision_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_provision_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.checkpoint</c> (libxenapi <c>xenapi_vm_checkpoint</c>).</summary>
@@ -4165,7 +5524,7 @@ namespace XenAPI
             return XenRef<VM>.Create(Conv.TakeStr(result));
         }
 
-        /// <summary><c>Async.VM.checkpoint</c> (libxenapi <c>xenapi_async_vm_checkpoint</c>): <c>checkpoint</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.checkpoint</c> (libxenapi <c>xenapi_async_vm_checkpoint</c>): <c>checkpoint</c> as a server task. Wait for its typed result with <c>async_checkpoint_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <param name="_new_name"><c>new_name</c>: string.</param>
@@ -4179,6 +5538,25 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.VM.checkpoint</c> (what <c>async_checkpoint</c> returned; libxenapi <c>xenapi_async_vm_checkpoint_wait</c>) and returns its result as <c>checkpoint</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>VM ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<VM> async_checkpoint_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_checkpoint_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<VM>.Create(Conv.TakeStr(result));
+        }
+
         /// <summary><c>VM.revert</c> (libxenapi <c>xenapi_vm_revert</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_snapshot"><c>snapshot</c>: VM ref.</param>
@@ -4190,7 +5568,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.revert</c> (libxenapi <c>xenapi_async_vm_revert</c>): <c>revert</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.revert</c> (libxenapi <c>xenapi_async_vm_revert</c>): <c>revert</c> as a server task. Wait for its typed result with <c>async_revert_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_snapshot"><c>snapshot</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -4201,6 +5579,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_revert(Session.NativeOf(session), Utf8.Z(_snapshot ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.revert</c> (what <c>async_revert</c> returned; libxenapi <c>xenapi_async_vm_revert_wait</c>) and returns its result as <c>revert</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_revert_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_revert_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.copy</c> (libxenapi <c>xenapi_vm_copy</c>).</summary>
@@ -4218,7 +5612,7 @@ namespace XenAPI
             return XenRef<VM>.Create(Conv.TakeStr(result));
         }
 
-        /// <summary><c>Async.VM.copy</c> (libxenapi <c>xenapi_async_vm_copy</c>): <c>copy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.copy</c> (libxenapi <c>xenapi_async_vm_copy</c>): <c>copy</c> as a server task. Wait for its typed result with <c>async_copy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <param name="_new_name"><c>new_name</c>: string.</param>
@@ -4231,6 +5625,25 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_copy(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_new_name ?? ""), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.copy</c> (what <c>async_copy</c> returned; libxenapi <c>xenapi_async_vm_copy_wait</c>) and returns its result as <c>copy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>VM ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<VM> async_copy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_copy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<VM>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>VM.clone</c> (libxenapi <c>xenapi_vm_clone</c>).</summary>
@@ -4247,7 +5660,7 @@ namespace XenAPI
             return XenRef<VM>.Create(Conv.TakeStr(result));
         }
 
-        /// <summary><c>Async.VM.clone</c> (libxenapi <c>xenapi_async_vm_clone</c>): <c>clone</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.clone</c> (libxenapi <c>xenapi_async_vm_clone</c>): <c>clone</c> as a server task. Wait for its typed result with <c>async_clone_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <param name="_new_name"><c>new_name</c>: string.</param>
@@ -4259,6 +5672,25 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_clone(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_new_name ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.clone</c> (what <c>async_clone</c> returned; libxenapi <c>xenapi_async_vm_clone_wait</c>) and returns its result as <c>clone</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>VM ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<VM> async_clone_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_clone_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<VM>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>VM.snapshot_with_quiesce</c> (libxenapi <c>xenapi_vm_snapshot_with_quiesce</c>). Removed in quebec: only older servers have it.</summary>
@@ -4275,7 +5707,7 @@ namespace XenAPI
             return XenRef<VM>.Create(Conv.TakeStr(result));
         }
 
-        /// <summary><c>Async.VM.snapshot_with_quiesce</c> (libxenapi <c>xenapi_async_vm_snapshot_with_quiesce</c>): <c>snapshot_with_quiesce</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in quebec: only older servers have it.</summary>
+        /// <summary><c>Async.VM.snapshot_with_quiesce</c> (libxenapi <c>xenapi_async_vm_snapshot_with_quiesce</c>): <c>snapshot_with_quiesce</c> as a server task. Wait for its typed result with <c>async_snapshot_with_quiesce_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in quebec: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <param name="_new_name"><c>new_name</c>: string.</param>
@@ -4287,6 +5719,25 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_snapshot_with_quiesce(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_new_name ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.snapshot_with_quiesce</c> (what <c>async_snapshot_with_quiesce</c> returned; libxenapi <c>xenapi_async_vm_snapshot_with_quiesce_wait</c>) and returns its result as <c>snapshot_with_quiesce</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>VM ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<VM> async_snapshot_with_quiesce_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_snapshot_with_quiesce_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<VM>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>VM.snapshot</c> (libxenapi <c>xenapi_vm_snapshot</c>).</summary>
@@ -4312,7 +5763,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VM.snapshot</c> (libxenapi <c>xenapi_async_vm_snapshot</c>): <c>snapshot</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.snapshot</c> (libxenapi <c>xenapi_async_vm_snapshot</c>): <c>snapshot</c> as a server task. Wait for its typed result with <c>async_snapshot_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <param name="_new_name"><c>new_name</c>: string.</param>
@@ -4333,6 +5784,25 @@ namespace XenAPI
             {
                 Native.xenapi_string_list_free(h2);
             }
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.snapshot</c> (what <c>async_snapshot</c> returned; libxenapi <c>xenapi_async_vm_snapshot_wait</c>) and returns its result as <c>snapshot</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>VM ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<VM> async_snapshot_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_snapshot_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<VM>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>VM.set_hardware_platform_version</c> (libxenapi <c>xenapi_vm_set_hardware_platform_version</c>).</summary>
@@ -6255,7 +7725,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.destroy</c> (libxenapi <c>xenapi_async_vm_destroy</c>): <c>destroy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.destroy</c> (libxenapi <c>xenapi_async_vm_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -6266,6 +7736,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_destroy(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_vm_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_destroy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_destroy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.create</c> (libxenapi <c>xenapi_vm_create</c>).</summary>
@@ -6289,7 +7775,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VM.create</c> (libxenapi <c>xenapi_async_vm_create</c>): <c>create</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.create</c> (libxenapi <c>xenapi_async_vm_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_args"><c>args</c>: VM record.</param>
         /// <returns>The task; its result is the message's (VM ref).</returns>
@@ -6308,6 +7794,25 @@ namespace XenAPI
             {
                 Native.xenapi_vm_record_free(h0);
             }
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.create</c> (what <c>async_create</c> returned; libxenapi <c>xenapi_async_vm_create_wait</c>) and returns its result as <c>create</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>VM ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<VM> async_create_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_create_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<VM>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>VM.get_by_uuid</c> (libxenapi <c>xenapi_vm_get_by_uuid</c>).</summary>

@@ -479,7 +479,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMPP.set_archive_last_run_time</c> (libxenapi <c>xenapi_async_vmpp_set_archive_last_run_time</c>): <c>set_archive_last_run_time</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.set_archive_last_run_time</c> (libxenapi <c>xenapi_async_vmpp_set_archive_last_run_time</c>): <c>set_archive_last_run_time</c> as a server task. Wait for its typed result with <c>async_set_archive_last_run_time_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <param name="_value"><c>value</c>: datetime.</param>
@@ -491,6 +491,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmpp_set_archive_last_run_time(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Conv.Unix(_value), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.set_archive_last_run_time</c> (what <c>async_set_archive_last_run_time</c> returned; libxenapi <c>xenapi_async_vmpp_set_archive_last_run_time_wait</c>) and returns its result as <c>set_archive_last_run_time</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_archive_last_run_time_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_set_archive_last_run_time_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMPP.set_backup_last_run_time</c> (libxenapi <c>xenapi_vmpp_set_backup_last_run_time</c>). Removed in clearwater: only older servers have it.</summary>
@@ -505,7 +521,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMPP.set_backup_last_run_time</c> (libxenapi <c>xenapi_async_vmpp_set_backup_last_run_time</c>): <c>set_backup_last_run_time</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.set_backup_last_run_time</c> (libxenapi <c>xenapi_async_vmpp_set_backup_last_run_time</c>): <c>set_backup_last_run_time</c> as a server task. Wait for its typed result with <c>async_set_backup_last_run_time_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <param name="_value"><c>value</c>: datetime.</param>
@@ -517,6 +533,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmpp_set_backup_last_run_time(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Conv.Unix(_value), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.set_backup_last_run_time</c> (what <c>async_set_backup_last_run_time</c> returned; libxenapi <c>xenapi_async_vmpp_set_backup_last_run_time_wait</c>) and returns its result as <c>set_backup_last_run_time</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_backup_last_run_time_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_set_backup_last_run_time_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMPP.remove_from_alarm_config</c> (libxenapi <c>xenapi_vmpp_remove_from_alarm_config</c>). Removed in clearwater: only older servers have it.</summary>
@@ -531,7 +563,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMPP.remove_from_alarm_config</c> (libxenapi <c>xenapi_async_vmpp_remove_from_alarm_config</c>): <c>remove_from_alarm_config</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.remove_from_alarm_config</c> (libxenapi <c>xenapi_async_vmpp_remove_from_alarm_config</c>): <c>remove_from_alarm_config</c> as a server task. Wait for its typed result with <c>async_remove_from_alarm_config_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <param name="_key"><c>key</c>: string.</param>
@@ -543,6 +575,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmpp_remove_from_alarm_config(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.remove_from_alarm_config</c> (what <c>async_remove_from_alarm_config</c> returned; libxenapi <c>xenapi_async_vmpp_remove_from_alarm_config_wait</c>) and returns its result as <c>remove_from_alarm_config</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_remove_from_alarm_config_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_remove_from_alarm_config_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMPP.remove_from_archive_schedule</c> (libxenapi <c>xenapi_vmpp_remove_from_archive_schedule</c>). Removed in clearwater: only older servers have it.</summary>
@@ -557,7 +605,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMPP.remove_from_archive_schedule</c> (libxenapi <c>xenapi_async_vmpp_remove_from_archive_schedule</c>): <c>remove_from_archive_schedule</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.remove_from_archive_schedule</c> (libxenapi <c>xenapi_async_vmpp_remove_from_archive_schedule</c>): <c>remove_from_archive_schedule</c> as a server task. Wait for its typed result with <c>async_remove_from_archive_schedule_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <param name="_key"><c>key</c>: string.</param>
@@ -569,6 +617,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmpp_remove_from_archive_schedule(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.remove_from_archive_schedule</c> (what <c>async_remove_from_archive_schedule</c> returned; libxenapi <c>xenapi_async_vmpp_remove_from_archive_schedule_wait</c>) and returns its result as <c>remove_from_archive_schedule</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_remove_from_archive_schedule_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_remove_from_archive_schedule_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMPP.remove_from_archive_target_config</c> (libxenapi <c>xenapi_vmpp_remove_from_archive_target_config</c>). Removed in clearwater: only older servers have it.</summary>
@@ -583,7 +647,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMPP.remove_from_archive_target_config</c> (libxenapi <c>xenapi_async_vmpp_remove_from_archive_target_config</c>): <c>remove_from_archive_target_config</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.remove_from_archive_target_config</c> (libxenapi <c>xenapi_async_vmpp_remove_from_archive_target_config</c>): <c>remove_from_archive_target_config</c> as a server task. Wait for its typed result with <c>async_remove_from_archive_target_config_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <param name="_key"><c>key</c>: string.</param>
@@ -595,6 +659,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmpp_remove_from_archive_target_config(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.remove_from_archive_target_config</c> (what <c>async_remove_from_archive_target_config</c> returned; libxenapi <c>xenapi_async_vmpp_remove_from_archive_target_config_wait</c>) and returns its result as <c>remove_from_archive_target_config</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_remove_from_archive_target_config_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_remove_from_archive_target_config_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMPP.remove_from_backup_schedule</c> (libxenapi <c>xenapi_vmpp_remove_from_backup_schedule</c>). Removed in clearwater: only older servers have it.</summary>
@@ -609,7 +689,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMPP.remove_from_backup_schedule</c> (libxenapi <c>xenapi_async_vmpp_remove_from_backup_schedule</c>): <c>remove_from_backup_schedule</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.remove_from_backup_schedule</c> (libxenapi <c>xenapi_async_vmpp_remove_from_backup_schedule</c>): <c>remove_from_backup_schedule</c> as a server task. Wait for its typed result with <c>async_remove_from_backup_schedule_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <param name="_key"><c>key</c>: string.</param>
@@ -621,6 +701,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmpp_remove_from_backup_schedule(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.remove_from_backup_schedule</c> (what <c>async_remove_from_backup_schedule</c> returned; libxenapi <c>xenapi_async_vmpp_remove_from_backup_schedule_wait</c>) and returns its result as <c>remove_from_backup_schedule</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_remove_from_backup_schedule_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_remove_from_backup_schedule_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMPP.add_to_alarm_config</c> (libxenapi <c>xenapi_vmpp_add_to_alarm_config</c>). Removed in clearwater: only older servers have it.</summary>
@@ -636,7 +732,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMPP.add_to_alarm_config</c> (libxenapi <c>xenapi_async_vmpp_add_to_alarm_config</c>): <c>add_to_alarm_config</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.add_to_alarm_config</c> (libxenapi <c>xenapi_async_vmpp_add_to_alarm_config</c>): <c>add_to_alarm_config</c> as a server task. Wait for its typed result with <c>async_add_to_alarm_config_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <param name="_key"><c>key</c>: string.</param>
@@ -649,6 +745,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmpp_add_to_alarm_config(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.add_to_alarm_config</c> (what <c>async_add_to_alarm_config</c> returned; libxenapi <c>xenapi_async_vmpp_add_to_alarm_config_wait</c>) and returns its result as <c>add_to_alarm_config</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_add_to_alarm_config_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_add_to_alarm_config_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMPP.add_to_archive_schedule</c> (libxenapi <c>xenapi_vmpp_add_to_archive_schedule</c>). Removed in clearwater: only older servers have it.</summary>
@@ -664,7 +776,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMPP.add_to_archive_schedule</c> (libxenapi <c>xenapi_async_vmpp_add_to_archive_schedule</c>): <c>add_to_archive_schedule</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.add_to_archive_schedule</c> (libxenapi <c>xenapi_async_vmpp_add_to_archive_schedule</c>): <c>add_to_archive_schedule</c> as a server task. Wait for its typed result with <c>async_add_to_archive_schedule_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <param name="_key"><c>key</c>: string.</param>
@@ -677,6 +789,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmpp_add_to_archive_schedule(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.add_to_archive_schedule</c> (what <c>async_add_to_archive_schedule</c> returned; libxenapi <c>xenapi_async_vmpp_add_to_archive_schedule_wait</c>) and returns its result as <c>add_to_archive_schedule</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_add_to_archive_schedule_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_add_to_archive_schedule_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMPP.add_to_archive_target_config</c> (libxenapi <c>xenapi_vmpp_add_to_archive_target_config</c>). Removed in clearwater: only older servers have it.</summary>
@@ -692,7 +820,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMPP.add_to_archive_target_config</c> (libxenapi <c>xenapi_async_vmpp_add_to_archive_target_config</c>): <c>add_to_archive_target_config</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.add_to_archive_target_config</c> (libxenapi <c>xenapi_async_vmpp_add_to_archive_target_config</c>): <c>add_to_archive_target_config</c> as a server task. Wait for its typed result with <c>async_add_to_archive_target_config_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <param name="_key"><c>key</c>: string.</param>
@@ -705,6 +833,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmpp_add_to_archive_target_config(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.add_to_archive_target_config</c> (what <c>async_add_to_archive_target_config</c> returned; libxenapi <c>xenapi_async_vmpp_add_to_archive_target_config_wait</c>) and returns its result as <c>add_to_archive_target_config</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_add_to_archive_target_config_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_add_to_archive_target_config_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMPP.add_to_backup_schedule</c> (libxenapi <c>xenapi_vmpp_add_to_backup_schedule</c>). Removed in clearwater: only older servers have it.</summary>
@@ -720,7 +864,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMPP.add_to_backup_schedule</c> (libxenapi <c>xenapi_async_vmpp_add_to_backup_schedule</c>): <c>add_to_backup_schedule</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.add_to_backup_schedule</c> (libxenapi <c>xenapi_async_vmpp_add_to_backup_schedule</c>): <c>add_to_backup_schedule</c> as a server task. Wait for its typed result with <c>async_add_to_backup_schedule_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <param name="_key"><c>key</c>: string.</param>
@@ -733,6 +877,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmpp_add_to_backup_schedule(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.add_to_backup_schedule</c> (what <c>async_add_to_backup_schedule</c> returned; libxenapi <c>xenapi_async_vmpp_add_to_backup_schedule_wait</c>) and returns its result as <c>add_to_backup_schedule</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_add_to_backup_schedule_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_add_to_backup_schedule_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMPP.set_alarm_config</c> (libxenapi <c>xenapi_vmpp_set_alarm_config</c>). Removed in clearwater: only older servers have it.</summary>
@@ -755,7 +915,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VMPP.set_alarm_config</c> (libxenapi <c>xenapi_async_vmpp_set_alarm_config</c>): <c>set_alarm_config</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.set_alarm_config</c> (libxenapi <c>xenapi_async_vmpp_set_alarm_config</c>): <c>set_alarm_config</c> as a server task. Wait for its typed result with <c>async_set_alarm_config_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <param name="_value"><c>value</c>: (string -&gt; string) map.</param>
@@ -777,6 +937,22 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.VMPP.set_alarm_config</c> (what <c>async_set_alarm_config</c> returned; libxenapi <c>xenapi_async_vmpp_set_alarm_config_wait</c>) and returns its result as <c>set_alarm_config</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_alarm_config_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_set_alarm_config_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>VMPP.set_is_alarm_enabled</c> (libxenapi <c>xenapi_vmpp_set_is_alarm_enabled</c>). Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
@@ -789,7 +965,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMPP.set_is_alarm_enabled</c> (libxenapi <c>xenapi_async_vmpp_set_is_alarm_enabled</c>): <c>set_is_alarm_enabled</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.set_is_alarm_enabled</c> (libxenapi <c>xenapi_async_vmpp_set_is_alarm_enabled</c>): <c>set_is_alarm_enabled</c> as a server task. Wait for its typed result with <c>async_set_is_alarm_enabled_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <param name="_value"><c>value</c>: bool.</param>
@@ -801,6 +977,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmpp_set_is_alarm_enabled(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.set_is_alarm_enabled</c> (what <c>async_set_is_alarm_enabled</c> returned; libxenapi <c>xenapi_async_vmpp_set_is_alarm_enabled_wait</c>) and returns its result as <c>set_is_alarm_enabled</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_is_alarm_enabled_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_set_is_alarm_enabled_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMPP.set_archive_target_config</c> (libxenapi <c>xenapi_vmpp_set_archive_target_config</c>). Removed in clearwater: only older servers have it.</summary>
@@ -823,7 +1015,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VMPP.set_archive_target_config</c> (libxenapi <c>xenapi_async_vmpp_set_archive_target_config</c>): <c>set_archive_target_config</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.set_archive_target_config</c> (libxenapi <c>xenapi_async_vmpp_set_archive_target_config</c>): <c>set_archive_target_config</c> as a server task. Wait for its typed result with <c>async_set_archive_target_config_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <param name="_value"><c>value</c>: (string -&gt; string) map.</param>
@@ -845,6 +1037,22 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.VMPP.set_archive_target_config</c> (what <c>async_set_archive_target_config</c> returned; libxenapi <c>xenapi_async_vmpp_set_archive_target_config_wait</c>) and returns its result as <c>set_archive_target_config</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_archive_target_config_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_set_archive_target_config_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>VMPP.set_archive_target_type</c> (libxenapi <c>xenapi_vmpp_set_archive_target_type</c>). Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
@@ -857,7 +1065,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMPP.set_archive_target_type</c> (libxenapi <c>xenapi_async_vmpp_set_archive_target_type</c>): <c>set_archive_target_type</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.set_archive_target_type</c> (libxenapi <c>xenapi_async_vmpp_set_archive_target_type</c>): <c>set_archive_target_type</c> as a server task. Wait for its typed result with <c>async_set_archive_target_type_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <param name="_value"><c>value</c>: enum vmpp_archive_target_type.</param>
@@ -869,6 +1077,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmpp_set_archive_target_type(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), vmpp_archive_target_type_helper.ToNative(_value), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.set_archive_target_type</c> (what <c>async_set_archive_target_type</c> returned; libxenapi <c>xenapi_async_vmpp_set_archive_target_type_wait</c>) and returns its result as <c>set_archive_target_type</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_archive_target_type_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_set_archive_target_type_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMPP.set_archive_schedule</c> (libxenapi <c>xenapi_vmpp_set_archive_schedule</c>). Removed in clearwater: only older servers have it.</summary>
@@ -891,7 +1115,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VMPP.set_archive_schedule</c> (libxenapi <c>xenapi_async_vmpp_set_archive_schedule</c>): <c>set_archive_schedule</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.set_archive_schedule</c> (libxenapi <c>xenapi_async_vmpp_set_archive_schedule</c>): <c>set_archive_schedule</c> as a server task. Wait for its typed result with <c>async_set_archive_schedule_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <param name="_value"><c>value</c>: (string -&gt; string) map.</param>
@@ -913,6 +1137,22 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.VMPP.set_archive_schedule</c> (what <c>async_set_archive_schedule</c> returned; libxenapi <c>xenapi_async_vmpp_set_archive_schedule_wait</c>) and returns its result as <c>set_archive_schedule</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_archive_schedule_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_set_archive_schedule_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>VMPP.set_archive_frequency</c> (libxenapi <c>xenapi_vmpp_set_archive_frequency</c>). Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
@@ -925,7 +1165,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMPP.set_archive_frequency</c> (libxenapi <c>xenapi_async_vmpp_set_archive_frequency</c>): <c>set_archive_frequency</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.set_archive_frequency</c> (libxenapi <c>xenapi_async_vmpp_set_archive_frequency</c>): <c>set_archive_frequency</c> as a server task. Wait for its typed result with <c>async_set_archive_frequency_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <param name="_value"><c>value</c>: enum vmpp_archive_frequency.</param>
@@ -937,6 +1177,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmpp_set_archive_frequency(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), vmpp_archive_frequency_helper.ToNative(_value), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.set_archive_frequency</c> (what <c>async_set_archive_frequency</c> returned; libxenapi <c>xenapi_async_vmpp_set_archive_frequency_wait</c>) and returns its result as <c>set_archive_frequency</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_archive_frequency_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_set_archive_frequency_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMPP.set_backup_schedule</c> (libxenapi <c>xenapi_vmpp_set_backup_schedule</c>). Removed in clearwater: only older servers have it.</summary>
@@ -959,7 +1215,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VMPP.set_backup_schedule</c> (libxenapi <c>xenapi_async_vmpp_set_backup_schedule</c>): <c>set_backup_schedule</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.set_backup_schedule</c> (libxenapi <c>xenapi_async_vmpp_set_backup_schedule</c>): <c>set_backup_schedule</c> as a server task. Wait for its typed result with <c>async_set_backup_schedule_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <param name="_value"><c>value</c>: (string -&gt; string) map.</param>
@@ -981,6 +1237,22 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.VMPP.set_backup_schedule</c> (what <c>async_set_backup_schedule</c> returned; libxenapi <c>xenapi_async_vmpp_set_backup_schedule_wait</c>) and returns its result as <c>set_backup_schedule</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_backup_schedule_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_set_backup_schedule_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>VMPP.set_backup_frequency</c> (libxenapi <c>xenapi_vmpp_set_backup_frequency</c>). Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
@@ -993,7 +1265,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMPP.set_backup_frequency</c> (libxenapi <c>xenapi_async_vmpp_set_backup_frequency</c>): <c>set_backup_frequency</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.set_backup_frequency</c> (libxenapi <c>xenapi_async_vmpp_set_backup_frequency</c>): <c>set_backup_frequency</c> as a server task. Wait for its typed result with <c>async_set_backup_frequency_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <param name="_value"><c>value</c>: enum vmpp_backup_frequency.</param>
@@ -1005,6 +1277,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmpp_set_backup_frequency(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), vmpp_backup_frequency_helper.ToNative(_value), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.set_backup_frequency</c> (what <c>async_set_backup_frequency</c> returned; libxenapi <c>xenapi_async_vmpp_set_backup_frequency_wait</c>) and returns its result as <c>set_backup_frequency</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_backup_frequency_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_set_backup_frequency_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMPP.set_backup_retention_value</c> (libxenapi <c>xenapi_vmpp_set_backup_retention_value</c>). Removed in clearwater: only older servers have it.</summary>
@@ -1019,7 +1307,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMPP.set_backup_retention_value</c> (libxenapi <c>xenapi_async_vmpp_set_backup_retention_value</c>): <c>set_backup_retention_value</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.set_backup_retention_value</c> (libxenapi <c>xenapi_async_vmpp_set_backup_retention_value</c>): <c>set_backup_retention_value</c> as a server task. Wait for its typed result with <c>async_set_backup_retention_value_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <param name="_value"><c>value</c>: int.</param>
@@ -1031,6 +1319,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmpp_set_backup_retention_value(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), _value, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.set_backup_retention_value</c> (what <c>async_set_backup_retention_value</c> returned; libxenapi <c>xenapi_async_vmpp_set_backup_retention_value_wait</c>) and returns its result as <c>set_backup_retention_value</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_backup_retention_value_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_set_backup_retention_value_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMPP.get_alerts</c> (libxenapi <c>xenapi_vmpp_get_alerts</c>). Removed in clearwater: only older servers have it.</summary>
@@ -1054,7 +1358,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VMPP.get_alerts</c> (libxenapi <c>xenapi_async_vmpp_get_alerts</c>): <c>get_alerts</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.get_alerts</c> (libxenapi <c>xenapi_async_vmpp_get_alerts</c>): <c>get_alerts</c> as a server task. Wait for its typed result with <c>async_get_alerts_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>vmpp</c>: VMPP ref.</param>
         /// <param name="_hours_from_now"><c>hours_from_now</c>: int.</param>
@@ -1066,6 +1370,32 @@ namespace XenAPI
             int status = Native.xenapi_async_vmpp_get_alerts(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), _hours_from_now, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.get_alerts</c> (what <c>async_get_alerts</c> returned; libxenapi <c>xenapi_async_vmpp_get_alerts_wait</c>) and returns its result as <c>get_alerts</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string[] async_get_alerts_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_get_alerts_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_string(result);
+            }
+            finally
+            {
+                Native.xenapi_string_list_free(result);
+            }
         }
 
         /// <summary><c>VMPP.archive_now</c> (libxenapi <c>xenapi_vmpp_archive_now</c>). Removed in clearwater: only older servers have it.</summary>
@@ -1081,7 +1411,7 @@ namespace XenAPI
             return Conv.TakeStr(result);
         }
 
-        /// <summary><c>Async.VMPP.archive_now</c> (libxenapi <c>xenapi_async_vmpp_archive_now</c>): <c>archive_now</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.archive_now</c> (libxenapi <c>xenapi_async_vmpp_archive_now</c>): <c>archive_now</c> as a server task. Wait for its typed result with <c>async_archive_now_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_snapshot"><c>snapshot</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (string).</returns>
@@ -1092,6 +1422,25 @@ namespace XenAPI
             int status = Native.xenapi_async_vmpp_archive_now(Session.NativeOf(session), Utf8.Z(_snapshot ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.archive_now</c> (what <c>async_archive_now</c> returned; libxenapi <c>xenapi_async_vmpp_archive_now_wait</c>) and returns its result as <c>archive_now</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string async_archive_now_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_archive_now_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return Conv.TakeStr(result);
         }
 
         /// <summary><c>VMPP.protect_now</c> (libxenapi <c>xenapi_vmpp_protect_now</c>). Removed in clearwater: only older servers have it.</summary>
@@ -1107,7 +1456,7 @@ namespace XenAPI
             return Conv.TakeStr(result);
         }
 
-        /// <summary><c>Async.VMPP.protect_now</c> (libxenapi <c>xenapi_async_vmpp_protect_now</c>): <c>protect_now</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.protect_now</c> (libxenapi <c>xenapi_async_vmpp_protect_now</c>): <c>protect_now</c> as a server task. Wait for its typed result with <c>async_protect_now_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>vmpp</c>: VMPP ref.</param>
         /// <returns>The task; its result is the message's (string).</returns>
@@ -1118,6 +1467,25 @@ namespace XenAPI
             int status = Native.xenapi_async_vmpp_protect_now(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.protect_now</c> (what <c>async_protect_now</c> returned; libxenapi <c>xenapi_async_vmpp_protect_now_wait</c>) and returns its result as <c>protect_now</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string async_protect_now_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_protect_now_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return Conv.TakeStr(result);
         }
 
         /// <summary><c>VMPP.set_backup_type</c> (libxenapi <c>xenapi_vmpp_set_backup_type</c>). Removed in clearwater: only older servers have it.</summary>
@@ -1501,7 +1869,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMPP.destroy</c> (libxenapi <c>xenapi_async_vmpp_destroy</c>): <c>destroy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.destroy</c> (libxenapi <c>xenapi_async_vmpp_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -1512,6 +1880,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmpp_destroy(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_vmpp_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_destroy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_destroy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMPP.create</c> (libxenapi <c>xenapi_vmpp_create</c>). Removed in clearwater: only older servers have it.</summary>
@@ -1535,7 +1919,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VMPP.create</c> (libxenapi <c>xenapi_async_vmpp_create</c>): <c>create</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.create</c> (libxenapi <c>xenapi_async_vmpp_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_args"><c>args</c>: VMPP record.</param>
         /// <returns>The task; its result is the message's (VMPP ref).</returns>
@@ -1554,6 +1938,25 @@ namespace XenAPI
             {
                 Native.xenapi_vmpp_record_free(h0);
             }
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.create</c> (what <c>async_create</c> returned; libxenapi <c>xenapi_async_vmpp_create_wait</c>) and returns its result as <c>create</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>VMPP ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<VMPP> async_create_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_create_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<VMPP>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>VMPP.get_by_uuid</c> (libxenapi <c>xenapi_vmpp_get_by_uuid</c>). Removed in clearwater: only older servers have it.</summary>

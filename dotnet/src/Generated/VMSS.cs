@@ -294,7 +294,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMSS.set_type</c> (libxenapi <c>xenapi_async_vmss_set_type</c>): <c>set_type</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VMSS.set_type</c> (libxenapi <c>xenapi_async_vmss_set_type</c>): <c>set_type</c> as a server task. Wait for its typed result with <c>async_set_type_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmss"><c>self</c>: VMSS ref.</param>
         /// <param name="_value"><c>value</c>: enum vmss_type.</param>
@@ -306,6 +306,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmss_set_type(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), vmss_type_helper.ToNative(_value), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMSS.set_type</c> (what <c>async_set_type</c> returned; libxenapi <c>xenapi_async_vmss_set_type_wait</c>) and returns its result as <c>set_type</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_type_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmss_set_type_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMSS.set_last_run_time</c> (libxenapi <c>xenapi_vmss_set_last_run_time</c>).</summary>
@@ -320,7 +336,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMSS.set_last_run_time</c> (libxenapi <c>xenapi_async_vmss_set_last_run_time</c>): <c>set_last_run_time</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VMSS.set_last_run_time</c> (libxenapi <c>xenapi_async_vmss_set_last_run_time</c>): <c>set_last_run_time</c> as a server task. Wait for its typed result with <c>async_set_last_run_time_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmss"><c>self</c>: VMSS ref.</param>
         /// <param name="_value"><c>value</c>: datetime.</param>
@@ -332,6 +348,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmss_set_last_run_time(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), Conv.Unix(_value), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMSS.set_last_run_time</c> (what <c>async_set_last_run_time</c> returned; libxenapi <c>xenapi_async_vmss_set_last_run_time_wait</c>) and returns its result as <c>set_last_run_time</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_last_run_time_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmss_set_last_run_time_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMSS.remove_from_schedule</c> (libxenapi <c>xenapi_vmss_remove_from_schedule</c>).</summary>
@@ -346,7 +378,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMSS.remove_from_schedule</c> (libxenapi <c>xenapi_async_vmss_remove_from_schedule</c>): <c>remove_from_schedule</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VMSS.remove_from_schedule</c> (libxenapi <c>xenapi_async_vmss_remove_from_schedule</c>): <c>remove_from_schedule</c> as a server task. Wait for its typed result with <c>async_remove_from_schedule_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmss"><c>self</c>: VMSS ref.</param>
         /// <param name="_key"><c>key</c>: string.</param>
@@ -358,6 +390,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmss_remove_from_schedule(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), Utf8.Z(_key ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMSS.remove_from_schedule</c> (what <c>async_remove_from_schedule</c> returned; libxenapi <c>xenapi_async_vmss_remove_from_schedule_wait</c>) and returns its result as <c>remove_from_schedule</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_remove_from_schedule_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmss_remove_from_schedule_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMSS.add_to_schedule</c> (libxenapi <c>xenapi_vmss_add_to_schedule</c>).</summary>
@@ -373,7 +421,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMSS.add_to_schedule</c> (libxenapi <c>xenapi_async_vmss_add_to_schedule</c>): <c>add_to_schedule</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VMSS.add_to_schedule</c> (libxenapi <c>xenapi_async_vmss_add_to_schedule</c>): <c>add_to_schedule</c> as a server task. Wait for its typed result with <c>async_add_to_schedule_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmss"><c>self</c>: VMSS ref.</param>
         /// <param name="_key"><c>key</c>: string.</param>
@@ -386,6 +434,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmss_add_to_schedule(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMSS.add_to_schedule</c> (what <c>async_add_to_schedule</c> returned; libxenapi <c>xenapi_async_vmss_add_to_schedule_wait</c>) and returns its result as <c>add_to_schedule</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_add_to_schedule_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmss_add_to_schedule_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMSS.set_schedule</c> (libxenapi <c>xenapi_vmss_set_schedule</c>).</summary>
@@ -408,7 +472,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VMSS.set_schedule</c> (libxenapi <c>xenapi_async_vmss_set_schedule</c>): <c>set_schedule</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VMSS.set_schedule</c> (libxenapi <c>xenapi_async_vmss_set_schedule</c>): <c>set_schedule</c> as a server task. Wait for its typed result with <c>async_set_schedule_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmss"><c>self</c>: VMSS ref.</param>
         /// <param name="_value"><c>value</c>: (string -&gt; string) map.</param>
@@ -430,6 +494,22 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.VMSS.set_schedule</c> (what <c>async_set_schedule</c> returned; libxenapi <c>xenapi_async_vmss_set_schedule_wait</c>) and returns its result as <c>set_schedule</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_schedule_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmss_set_schedule_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>VMSS.set_frequency</c> (libxenapi <c>xenapi_vmss_set_frequency</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmss"><c>self</c>: VMSS ref.</param>
@@ -442,7 +522,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMSS.set_frequency</c> (libxenapi <c>xenapi_async_vmss_set_frequency</c>): <c>set_frequency</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VMSS.set_frequency</c> (libxenapi <c>xenapi_async_vmss_set_frequency</c>): <c>set_frequency</c> as a server task. Wait for its typed result with <c>async_set_frequency_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmss"><c>self</c>: VMSS ref.</param>
         /// <param name="_value"><c>value</c>: enum vmss_frequency.</param>
@@ -454,6 +534,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmss_set_frequency(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), vmss_frequency_helper.ToNative(_value), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMSS.set_frequency</c> (what <c>async_set_frequency</c> returned; libxenapi <c>xenapi_async_vmss_set_frequency_wait</c>) and returns its result as <c>set_frequency</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_frequency_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmss_set_frequency_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMSS.set_retained_snapshots</c> (libxenapi <c>xenapi_vmss_set_retained_snapshots</c>).</summary>
@@ -468,7 +564,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMSS.set_retained_snapshots</c> (libxenapi <c>xenapi_async_vmss_set_retained_snapshots</c>): <c>set_retained_snapshots</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VMSS.set_retained_snapshots</c> (libxenapi <c>xenapi_async_vmss_set_retained_snapshots</c>): <c>set_retained_snapshots</c> as a server task. Wait for its typed result with <c>async_set_retained_snapshots_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmss"><c>self</c>: VMSS ref.</param>
         /// <param name="_value"><c>value</c>: int.</param>
@@ -480,6 +576,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmss_set_retained_snapshots(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), _value, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMSS.set_retained_snapshots</c> (what <c>async_set_retained_snapshots</c> returned; libxenapi <c>xenapi_async_vmss_set_retained_snapshots_wait</c>) and returns its result as <c>set_retained_snapshots</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_retained_snapshots_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmss_set_retained_snapshots_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMSS.snapshot_now</c> (libxenapi <c>xenapi_vmss_snapshot_now</c>).</summary>
@@ -495,7 +607,7 @@ namespace XenAPI
             return Conv.TakeStr(result);
         }
 
-        /// <summary><c>Async.VMSS.snapshot_now</c> (libxenapi <c>xenapi_async_vmss_snapshot_now</c>): <c>snapshot_now</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VMSS.snapshot_now</c> (libxenapi <c>xenapi_async_vmss_snapshot_now</c>): <c>snapshot_now</c> as a server task. Wait for its typed result with <c>async_snapshot_now_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmss"><c>vmss</c>: VMSS ref.</param>
         /// <returns>The task; its result is the message's (string).</returns>
@@ -506,6 +618,25 @@ namespace XenAPI
             int status = Native.xenapi_async_vmss_snapshot_now(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMSS.snapshot_now</c> (what <c>async_snapshot_now</c> returned; libxenapi <c>xenapi_async_vmss_snapshot_now_wait</c>) and returns its result as <c>snapshot_now</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string async_snapshot_now_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmss_snapshot_now_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return Conv.TakeStr(result);
         }
 
         /// <summary><c>VMSS.set_enabled</c> (libxenapi <c>xenapi_vmss_set_enabled</c>).</summary>
@@ -719,7 +850,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMSS.destroy</c> (libxenapi <c>xenapi_async_vmss_destroy</c>): <c>destroy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VMSS.destroy</c> (libxenapi <c>xenapi_async_vmss_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmss"><c>self</c>: VMSS ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -730,6 +861,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmss_destroy(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMSS.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_vmss_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_destroy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmss_destroy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMSS.create</c> (libxenapi <c>xenapi_vmss_create</c>).</summary>
@@ -753,7 +900,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VMSS.create</c> (libxenapi <c>xenapi_async_vmss_create</c>): <c>create</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VMSS.create</c> (libxenapi <c>xenapi_async_vmss_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_args"><c>args</c>: VMSS record.</param>
         /// <returns>The task; its result is the message's (VMSS ref).</returns>
@@ -772,6 +919,25 @@ namespace XenAPI
             {
                 Native.xenapi_vmss_record_free(h0);
             }
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMSS.create</c> (what <c>async_create</c> returned; libxenapi <c>xenapi_async_vmss_create_wait</c>) and returns its result as <c>create</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>VMSS ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<VMSS> async_create_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmss_create_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<VMSS>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>VMSS.get_by_uuid</c> (libxenapi <c>xenapi_vmss_get_by_uuid</c>).</summary>

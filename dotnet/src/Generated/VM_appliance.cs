@@ -224,7 +224,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM_appliance.recover</c> (libxenapi <c>xenapi_async_vm_appliance_recover</c>): <c>recover</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM_appliance.recover</c> (libxenapi <c>xenapi_async_vm_appliance_recover</c>): <c>recover</c> as a server task. Wait for its typed result with <c>async_recover_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm_appliance"><c>self</c>: VM_appliance ref.</param>
         /// <param name="_session_to"><c>session_to</c>: session ref.</param>
@@ -237,6 +237,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_appliance_recover(Session.NativeOf(session), Utf8.Z(_vm_appliance ?? ""), Utf8.Z(_session_to ?? ""), (_force ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM_appliance.recover</c> (what <c>async_recover</c> returned; libxenapi <c>xenapi_async_vm_appliance_recover_wait</c>) and returns its result as <c>recover</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_recover_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_appliance_recover_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM_appliance.get_SRs_required_for_recovery</c> (libxenapi <c>xenapi_vm_appliance_get_srs_required_for_recovery</c>).</summary>
@@ -260,7 +276,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VM_appliance.get_SRs_required_for_recovery</c> (libxenapi <c>xenapi_async_vm_appliance_get_srs_required_for_recovery</c>): <c>get_SRs_required_for_recovery</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM_appliance.get_SRs_required_for_recovery</c> (libxenapi <c>xenapi_async_vm_appliance_get_srs_required_for_recovery</c>): <c>get_SRs_required_for_recovery</c> as a server task. Wait for its typed result with <c>async_get_SRs_required_for_recovery_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm_appliance"><c>self</c>: VM_appliance ref.</param>
         /// <param name="_session_to"><c>session_to</c>: session ref.</param>
@@ -272,6 +288,32 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_appliance_get_srs_required_for_recovery(Session.NativeOf(session), Utf8.Z(_vm_appliance ?? ""), Utf8.Z(_session_to ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM_appliance.get_SRs_required_for_recovery</c> (what <c>async_get_SRs_required_for_recovery</c> returned; libxenapi <c>xenapi_async_vm_appliance_get_srs_required_for_recovery_wait</c>) and returns its result as <c>get_SRs_required_for_recovery</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>SR ref set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static List<XenRef<SR>> async_get_SRs_required_for_recovery_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_appliance_get_srs_required_for_recovery_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_ref_SR(result);
+            }
+            finally
+            {
+                Native.xenapi_string_list_free(result);
+            }
         }
 
         /// <summary><c>VM_appliance.assert_can_be_recovered</c> (libxenapi <c>xenapi_vm_appliance_assert_can_be_recovered</c>).</summary>
@@ -286,7 +328,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM_appliance.assert_can_be_recovered</c> (libxenapi <c>xenapi_async_vm_appliance_assert_can_be_recovered</c>): <c>assert_can_be_recovered</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM_appliance.assert_can_be_recovered</c> (libxenapi <c>xenapi_async_vm_appliance_assert_can_be_recovered</c>): <c>assert_can_be_recovered</c> as a server task. Wait for its typed result with <c>async_assert_can_be_recovered_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm_appliance"><c>self</c>: VM_appliance ref.</param>
         /// <param name="_session_to"><c>session_to</c>: session ref.</param>
@@ -300,6 +342,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.VM_appliance.assert_can_be_recovered</c> (what <c>async_assert_can_be_recovered</c> returned; libxenapi <c>xenapi_async_vm_appliance_assert_can_be_recovered_wait</c>) and returns its result as <c>assert_can_be_recovered</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_assert_can_be_recovered_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_appliance_assert_can_be_recovered_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>VM_appliance.shutdown</c> (libxenapi <c>xenapi_vm_appliance_shutdown</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm_appliance"><c>self</c>: VM_appliance ref.</param>
@@ -311,7 +369,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM_appliance.shutdown</c> (libxenapi <c>xenapi_async_vm_appliance_shutdown</c>): <c>shutdown</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM_appliance.shutdown</c> (libxenapi <c>xenapi_async_vm_appliance_shutdown</c>): <c>shutdown</c> as a server task. Wait for its typed result with <c>async_shutdown_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm_appliance"><c>self</c>: VM_appliance ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -322,6 +380,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_appliance_shutdown(Session.NativeOf(session), Utf8.Z(_vm_appliance ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM_appliance.shutdown</c> (what <c>async_shutdown</c> returned; libxenapi <c>xenapi_async_vm_appliance_shutdown_wait</c>) and returns its result as <c>shutdown</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_shutdown_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_appliance_shutdown_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM_appliance.hard_shutdown</c> (libxenapi <c>xenapi_vm_appliance_hard_shutdown</c>).</summary>
@@ -335,7 +409,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM_appliance.hard_shutdown</c> (libxenapi <c>xenapi_async_vm_appliance_hard_shutdown</c>): <c>hard_shutdown</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM_appliance.hard_shutdown</c> (libxenapi <c>xenapi_async_vm_appliance_hard_shutdown</c>): <c>hard_shutdown</c> as a server task. Wait for its typed result with <c>async_hard_shutdown_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm_appliance"><c>self</c>: VM_appliance ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -346,6 +420,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_appliance_hard_shutdown(Session.NativeOf(session), Utf8.Z(_vm_appliance ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM_appliance.hard_shutdown</c> (what <c>async_hard_shutdown</c> returned; libxenapi <c>xenapi_async_vm_appliance_hard_shutdown_wait</c>) and returns its result as <c>hard_shutdown</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_hard_shutdown_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_appliance_hard_shutdown_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM_appliance.clean_shutdown</c> (libxenapi <c>xenapi_vm_appliance_clean_shutdown</c>).</summary>
@@ -359,7 +449,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM_appliance.clean_shutdown</c> (libxenapi <c>xenapi_async_vm_appliance_clean_shutdown</c>): <c>clean_shutdown</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM_appliance.clean_shutdown</c> (libxenapi <c>xenapi_async_vm_appliance_clean_shutdown</c>): <c>clean_shutdown</c> as a server task. Wait for its typed result with <c>async_clean_shutdown_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm_appliance"><c>self</c>: VM_appliance ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -370,6 +460,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_appliance_clean_shutdown(Session.NativeOf(session), Utf8.Z(_vm_appliance ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM_appliance.clean_shutdown</c> (what <c>async_clean_shutdown</c> returned; libxenapi <c>xenapi_async_vm_appliance_clean_shutdown_wait</c>) and returns its result as <c>clean_shutdown</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_clean_shutdown_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_appliance_clean_shutdown_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM_appliance.start</c> (libxenapi <c>xenapi_vm_appliance_start</c>).</summary>
@@ -384,7 +490,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM_appliance.start</c> (libxenapi <c>xenapi_async_vm_appliance_start</c>): <c>start</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM_appliance.start</c> (libxenapi <c>xenapi_async_vm_appliance_start</c>): <c>start</c> as a server task. Wait for its typed result with <c>async_start_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm_appliance"><c>self</c>: VM_appliance ref.</param>
         /// <param name="_paused"><c>paused</c>: bool.</param>
@@ -396,6 +502,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_appliance_start(Session.NativeOf(session), Utf8.Z(_vm_appliance ?? ""), (_paused ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM_appliance.start</c> (what <c>async_start</c> returned; libxenapi <c>xenapi_async_vm_appliance_start_wait</c>) and returns its result as <c>start</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_start_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_appliance_start_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM_appliance.set_name_description</c> (libxenapi <c>xenapi_vm_appliance_set_name_description</c>).</summary>
@@ -552,7 +674,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM_appliance.destroy</c> (libxenapi <c>xenapi_async_vm_appliance_destroy</c>): <c>destroy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM_appliance.destroy</c> (libxenapi <c>xenapi_async_vm_appliance_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm_appliance"><c>self</c>: VM_appliance ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -563,6 +685,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_appliance_destroy(Session.NativeOf(session), Utf8.Z(_vm_appliance ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM_appliance.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_vm_appliance_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_destroy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_appliance_destroy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM_appliance.create</c> (libxenapi <c>xenapi_vm_appliance_create</c>).</summary>
@@ -586,7 +724,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VM_appliance.create</c> (libxenapi <c>xenapi_async_vm_appliance_create</c>): <c>create</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM_appliance.create</c> (libxenapi <c>xenapi_async_vm_appliance_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_args"><c>args</c>: VM_appliance record.</param>
         /// <returns>The task; its result is the message's (VM_appliance ref).</returns>
@@ -605,6 +743,25 @@ namespace XenAPI
             {
                 Native.xenapi_vm_appliance_record_free(h0);
             }
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM_appliance.create</c> (what <c>async_create</c> returned; libxenapi <c>xenapi_async_vm_appliance_create_wait</c>) and returns its result as <c>create</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>VM_appliance ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<VM_appliance> async_create_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_appliance_create_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<VM_appliance>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>VM_appliance.get_by_uuid</c> (libxenapi <c>xenapi_vm_appliance_get_by_uuid</c>).</summary>

@@ -255,7 +255,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VTPM.destroy</c> (libxenapi <c>xenapi_async_vtpm_destroy</c>): <c>destroy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 22.26.0: may change.</summary>
+        /// <summary><c>Async.VTPM.destroy</c> (libxenapi <c>xenapi_async_vtpm_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 22.26.0: may change.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vtpm"><c>self</c>: VTPM ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -266,6 +266,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vtpm_destroy(Session.NativeOf(session), Utf8.Z(_vtpm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VTPM.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_vtpm_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_destroy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vtpm_destroy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VTPM.create</c> (libxenapi <c>xenapi_vtpm_create</c>). Prototype since 22.26.0: may change.</summary>
@@ -282,7 +298,7 @@ namespace XenAPI
             return XenRef<VTPM>.Create(Conv.TakeStr(result));
         }
 
-        /// <summary><c>Async.VTPM.create</c> (libxenapi <c>xenapi_async_vtpm_create</c>): <c>create</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 22.26.0: may change.</summary>
+        /// <summary><c>Async.VTPM.create</c> (libxenapi <c>xenapi_async_vtpm_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 22.26.0: may change.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vM</c>: VM ref.</param>
         /// <param name="_is_unique"><c>is_unique</c>: bool.</param>
@@ -294,6 +310,25 @@ namespace XenAPI
             int status = Native.xenapi_async_vtpm_create(Session.NativeOf(session), Utf8.Z(_vm ?? ""), (_is_unique ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VTPM.create</c> (what <c>async_create</c> returned; libxenapi <c>xenapi_async_vtpm_create_wait</c>) and returns its result as <c>create</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>VTPM ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<VTPM> async_create_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vtpm_create_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<VTPM>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>VTPM.get_is_protected</c> (libxenapi <c>xenapi_vtpm_get_is_protected</c>). Prototype since 22.26.0: may change.</summary>

@@ -43,6 +43,29 @@ pub unsafe extern "C" fn xenapi_async_auth_get_group_membership(
     })
 }
 
+/// `xenapi_async_auth_get_group_membership_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_auth_get_group_membership_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<String>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_auth_get_subject_information_from_identifier`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_auth_get_subject_information_from_identifier(
@@ -81,6 +104,31 @@ pub unsafe extern "C" fn xenapi_async_auth_get_subject_information_from_identifi
     })
 }
 
+/// `xenapi_async_auth_get_subject_information_from_identifier_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_auth_get_subject_information_from_identifier_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_map,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<HashMap<String, String>>(
+                session, &task, timeout, &cancel,
+            )?,
+        )
+    })
+}
+
 /// `xenapi_auth_get_subject_identifier`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_auth_get_subject_identifier(
@@ -115,6 +163,29 @@ pub unsafe extern "C" fn xenapi_async_auth_get_subject_identifier(
         ret(
             out_task,
             Auth::async_get_subject_identifier(session, &subject_name)?,
+        )
+    })
+}
+
+/// `xenapi_async_auth_get_subject_identifier_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_auth_get_subject_identifier_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<String>(session, &task, timeout, &cancel)?,
         )
     })
 }

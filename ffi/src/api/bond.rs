@@ -388,6 +388,25 @@ pub unsafe extern "C" fn xenapi_async_bond_set_property(
     })
 }
 
+/// `xenapi_async_bond_set_property_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_bond_set_property_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_bond_set_mode`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_bond_set_mode(
@@ -423,6 +442,25 @@ pub unsafe extern "C" fn xenapi_async_bond_set_mode(
     })
 }
 
+/// `xenapi_async_bond_set_mode_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_bond_set_mode_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_bond_destroy`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_bond_destroy(
@@ -451,6 +489,25 @@ pub unsafe extern "C" fn xenapi_async_bond_destroy(
         let session = session_of(session)?;
         let bond = <Ref<Bond> as Conv>::arg(bond, "bond")?;
         ret(out_task, Bond::async_destroy(session, &bond)?)
+    })
+}
+
+/// `xenapi_async_bond_destroy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_bond_destroy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -504,6 +561,29 @@ pub unsafe extern "C" fn xenapi_async_bond_create(
         ret(
             out_task,
             Bond::async_create(session, &network, &members, &mac, mode, &properties)?,
+        )
+    })
+}
+
+/// `xenapi_async_bond_create_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_bond_create_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Bond>>(session, &task, timeout, &cancel)?,
         )
     })
 }

@@ -540,6 +540,25 @@ pub unsafe extern "C" fn xenapi_async_cluster_pool_resync(
     })
 }
 
+/// `xenapi_async_cluster_pool_resync_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_cluster_pool_resync_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_cluster_pool_destroy`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_cluster_pool_destroy(
@@ -568,6 +587,25 @@ pub unsafe extern "C" fn xenapi_async_cluster_pool_destroy(
         let session = session_of(session)?;
         let cluster = <Ref<Cluster> as Conv>::arg(cluster, "cluster")?;
         ret(out_task, Cluster::async_pool_destroy(session, &cluster)?)
+    })
+}
+
+/// `xenapi_async_cluster_pool_destroy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_cluster_pool_destroy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -602,6 +640,25 @@ pub unsafe extern "C" fn xenapi_async_cluster_pool_force_destroy(
             out_task,
             Cluster::async_pool_force_destroy(session, &cluster)?,
         )
+    })
+}
+
+/// `xenapi_async_cluster_pool_force_destroy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_cluster_pool_force_destroy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -669,6 +726,29 @@ pub unsafe extern "C" fn xenapi_async_cluster_pool_create(
     })
 }
 
+/// `xenapi_async_cluster_pool_create_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_cluster_pool_create_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Cluster>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_cluster_get_network`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_cluster_get_network(
@@ -701,6 +781,29 @@ pub unsafe extern "C" fn xenapi_async_cluster_get_network(
     })
 }
 
+/// `xenapi_async_cluster_get_network_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_cluster_get_network_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Network>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_cluster_destroy`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_cluster_destroy(
@@ -729,6 +832,25 @@ pub unsafe extern "C" fn xenapi_async_cluster_destroy(
         let session = session_of(session)?;
         let cluster = <Ref<Cluster> as Conv>::arg(cluster, "cluster")?;
         ret(out_task, Cluster::async_destroy(session, &cluster)?)
+    })
+}
+
+/// `xenapi_async_cluster_destroy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_cluster_destroy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -798,6 +920,29 @@ pub unsafe extern "C" fn xenapi_async_cluster_create(
                 token_timeout,
                 token_timeout_coefficient,
             )?,
+        )
+    })
+}
+
+/// `xenapi_async_cluster_create_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_cluster_create_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Cluster>>(session, &task, timeout, &cancel)?,
         )
     })
 }

@@ -437,6 +437,25 @@ pub unsafe extern "C" fn xenapi_async_cluster_host_disable(
     })
 }
 
+/// `xenapi_async_cluster_host_disable_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_cluster_host_disable_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_cluster_host_force_destroy`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_cluster_host_force_destroy(
@@ -471,6 +490,25 @@ pub unsafe extern "C" fn xenapi_async_cluster_host_force_destroy(
     })
 }
 
+/// `xenapi_async_cluster_host_force_destroy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_cluster_host_force_destroy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_cluster_host_enable`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_cluster_host_enable(
@@ -499,6 +537,25 @@ pub unsafe extern "C" fn xenapi_async_cluster_host_enable(
         let session = session_of(session)?;
         let cluster_host = <Ref<ClusterHost> as Conv>::arg(cluster_host, "cluster_host")?;
         ret(out_task, ClusterHost::async_enable(session, &cluster_host)?)
+    })
+}
+
+/// `xenapi_async_cluster_host_enable_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_cluster_host_enable_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -533,6 +590,25 @@ pub unsafe extern "C" fn xenapi_async_cluster_host_destroy(
             out_task,
             ClusterHost::async_destroy(session, &cluster_host)?,
         )
+    })
+}
+
+/// `xenapi_async_cluster_host_destroy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_cluster_host_destroy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -578,6 +654,31 @@ pub unsafe extern "C" fn xenapi_async_cluster_host_create(
         ret(
             out_task,
             ClusterHost::async_create(session, &cluster, &host, &pif)?,
+        )
+    })
+}
+
+/// `xenapi_async_cluster_host_create_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_cluster_host_create_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<ClusterHost>>(
+                session, &task, timeout, &cancel,
+            )?,
         )
     })
 }

@@ -240,6 +240,25 @@ pub unsafe extern "C" fn xenapi_async_crashdump_destroy(
     })
 }
 
+/// `xenapi_async_crashdump_destroy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_crashdump_destroy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_crashdump_remove_from_other_config`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_crashdump_remove_from_other_config(

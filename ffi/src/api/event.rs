@@ -445,6 +445,29 @@ pub unsafe extern "C" fn xenapi_async_event_inject(
     })
 }
 
+/// `xenapi_async_event_inject_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_event_inject_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<String>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_event_get_current_id`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_event_get_current_id(
@@ -470,6 +493,29 @@ pub unsafe extern "C" fn xenapi_async_event_get_current_id(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         ret(out_task, Event::async_get_current_id(session)?)
+    })
+}
+
+/// `xenapi_async_event_get_current_id_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_event_get_current_id_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut i64,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<i64>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -516,6 +562,29 @@ pub unsafe extern "C" fn xenapi_async_event_from(
     })
 }
 
+/// `xenapi_async_event_from_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_event_from_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_event_batch,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<EventBatch>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_event_next`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_event_next(
@@ -541,6 +610,31 @@ pub unsafe extern "C" fn xenapi_async_event_next(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         ret(out_task, Event::async_next(session)?)
+    })
+}
+
+/// `xenapi_async_event_next_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_event_next_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_event_record_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<EventRecord>>(
+                session, &task, timeout, &cancel,
+            )?,
+        )
     })
 }
 
@@ -575,6 +669,25 @@ pub unsafe extern "C" fn xenapi_async_event_unregister(
     })
 }
 
+/// `xenapi_async_event_unregister_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_event_unregister_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_event_register`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_event_register(
@@ -603,5 +716,24 @@ pub unsafe extern "C" fn xenapi_async_event_register(
         let session = session_of(session)?;
         let classes = <Vec<String> as Conv>::arg(classes, "classes")?;
         ret(out_task, Event::async_register(session, &classes)?)
+    })
+}
+
+/// `xenapi_async_event_register_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_event_register_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }

@@ -421,6 +421,29 @@ pub unsafe extern "C" fn xenapi_async_gpu_group_get_remaining_capacity(
     })
 }
 
+/// `xenapi_async_gpu_group_get_remaining_capacity_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_gpu_group_get_remaining_capacity_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut i64,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<i64>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_gpu_group_destroy`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_gpu_group_destroy(
@@ -449,6 +472,25 @@ pub unsafe extern "C" fn xenapi_async_gpu_group_destroy(
         let session = session_of(session)?;
         let gpu_group = <Ref<GpuGroup> as Conv>::arg(gpu_group, "gpu_group")?;
         ret(out_task, GpuGroup::async_destroy(session, &gpu_group)?)
+    })
+}
+
+/// `xenapi_async_gpu_group_destroy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_gpu_group_destroy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -494,6 +536,29 @@ pub unsafe extern "C" fn xenapi_async_gpu_group_create(
         ret(
             out_task,
             GpuGroup::async_create(session, &name_label, &name_description, &other_config)?,
+        )
+    })
+}
+
+/// `xenapi_async_gpu_group_create_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_gpu_group_create_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<GpuGroup>>(session, &task, timeout, &cancel)?,
         )
     })
 }

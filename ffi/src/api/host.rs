@@ -2051,6 +2051,25 @@ pub unsafe extern "C" fn xenapi_async_host_emergency_clear_mandatory_guidance(
     })
 }
 
+/// `xenapi_async_host_emergency_clear_mandatory_guidance_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_emergency_clear_mandatory_guidance_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_apply_recommended_guidances`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_apply_recommended_guidances(
@@ -2082,6 +2101,25 @@ pub unsafe extern "C" fn xenapi_async_host_apply_recommended_guidances(
             out_task,
             Host::async_apply_recommended_guidances(session, &host)?,
         )
+    })
+}
+
+/// `xenapi_async_host_apply_recommended_guidances_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_apply_recommended_guidances_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2117,6 +2155,25 @@ pub unsafe extern "C" fn xenapi_async_host_set_https_only(
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         let value = <bool as Conv>::arg(value, "value")?;
         ret(out_task, Host::async_set_https_only(session, &host, value)?)
+    })
+}
+
+/// `xenapi_async_host_set_https_only_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_set_https_only_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2156,6 +2213,31 @@ pub unsafe extern "C" fn xenapi_async_host_apply_updates(
     })
 }
 
+/// `xenapi_async_host_apply_updates_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_apply_updates_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<Vec<String>>>(
+                session, &task, timeout, &cancel,
+            )?,
+        )
+    })
+}
+
 /// `xenapi_host_emergency_reenable_tls_verification`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_emergency_reenable_tls_verification(
@@ -2186,6 +2268,25 @@ pub unsafe extern "C" fn xenapi_async_host_emergency_reenable_tls_verification(
     })
 }
 
+/// `xenapi_async_host_emergency_reenable_tls_verification_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_emergency_reenable_tls_verification_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_emergency_disable_tls_verification`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_emergency_disable_tls_verification(
@@ -2213,6 +2314,25 @@ pub unsafe extern "C" fn xenapi_async_host_emergency_disable_tls_verification(
             out_task,
             Host::async_emergency_disable_tls_verification(session)?,
         )
+    })
+}
+
+/// `xenapi_async_host_emergency_disable_tls_verification_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_emergency_disable_tls_verification_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2254,6 +2374,25 @@ pub unsafe extern "C" fn xenapi_async_host_set_numa_affinity_policy(
     })
 }
 
+/// `xenapi_async_host_set_numa_affinity_policy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_set_numa_affinity_policy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_get_sched_gran`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_get_sched_gran(
@@ -2283,6 +2422,29 @@ pub unsafe extern "C" fn xenapi_async_host_get_sched_gran(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Host::async_get_sched_gran(session, &host)?)
+    })
+}
+
+/// `xenapi_async_host_get_sched_gran_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_get_sched_gran_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut c_int,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<HostSchedGran>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -2318,6 +2480,25 @@ pub unsafe extern "C" fn xenapi_async_host_set_sched_gran(
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         let value = <HostSchedGran as Conv>::arg(value, "value")?;
         ret(out_task, Host::async_set_sched_gran(session, &host, value)?)
+    })
+}
+
+/// `xenapi_async_host_set_sched_gran_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_set_sched_gran_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2359,6 +2540,25 @@ pub unsafe extern "C" fn xenapi_async_host_set_uefi_certificates(
     })
 }
 
+/// `xenapi_async_host_set_uefi_certificates_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_set_uefi_certificates_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_set_multipathing`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_set_multipathing(
@@ -2397,6 +2597,25 @@ pub unsafe extern "C" fn xenapi_async_host_set_multipathing(
     })
 }
 
+/// `xenapi_async_host_set_multipathing_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_set_multipathing_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_set_iscsi_iqn`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_set_iscsi_iqn(
@@ -2429,6 +2648,25 @@ pub unsafe extern "C" fn xenapi_async_host_set_iscsi_iqn(
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         let value = <String as Conv>::arg(value, "value")?;
         ret(out_task, Host::async_set_iscsi_iqn(session, &host, &value)?)
+    })
+}
+
+/// `xenapi_async_host_set_iscsi_iqn_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_set_iscsi_iqn_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2467,6 +2705,25 @@ pub unsafe extern "C" fn xenapi_async_host_set_ssl_legacy(
     })
 }
 
+/// `xenapi_async_host_set_ssl_legacy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_set_ssl_legacy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_disable_display`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_disable_display(
@@ -2496,6 +2753,29 @@ pub unsafe extern "C" fn xenapi_async_host_disable_display(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Host::async_disable_display(session, &host)?)
+    })
+}
+
+/// `xenapi_async_host_disable_display_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_disable_display_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut c_int,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<HostDisplay>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -2531,6 +2811,29 @@ pub unsafe extern "C" fn xenapi_async_host_enable_display(
     })
 }
 
+/// `xenapi_async_host_enable_display_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_enable_display_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut c_int,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<HostDisplay>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_host_declare_dead`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_declare_dead(
@@ -2559,6 +2862,25 @@ pub unsafe extern "C" fn xenapi_async_host_declare_dead(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Host::async_declare_dead(session, &host)?)
+    })
+}
+
+/// `xenapi_async_host_declare_dead_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_declare_dead_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2608,6 +2930,31 @@ pub unsafe extern "C" fn xenapi_async_host_migrate_receive(
     })
 }
 
+/// `xenapi_async_host_migrate_receive_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_migrate_receive_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_map,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<HashMap<String, String>>(
+                session, &task, timeout, &cancel,
+            )?,
+        )
+    })
+}
+
 /// `xenapi_host_disable_local_storage_caching`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_disable_local_storage_caching(
@@ -2639,6 +2986,25 @@ pub unsafe extern "C" fn xenapi_async_host_disable_local_storage_caching(
             out_task,
             Host::async_disable_local_storage_caching(session, &host)?,
         )
+    })
+}
+
+/// `xenapi_async_host_disable_local_storage_caching_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_disable_local_storage_caching_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2680,6 +3046,25 @@ pub unsafe extern "C" fn xenapi_async_host_enable_local_storage_caching(
     })
 }
 
+/// `xenapi_async_host_enable_local_storage_caching_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_enable_local_storage_caching_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_reset_cpu_features`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_reset_cpu_features(
@@ -2708,6 +3093,25 @@ pub unsafe extern "C" fn xenapi_async_host_reset_cpu_features(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Host::async_reset_cpu_features(session, &host)?)
+    })
+}
+
+/// `xenapi_async_host_reset_cpu_features_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_reset_cpu_features_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2746,6 +3150,25 @@ pub unsafe extern "C" fn xenapi_async_host_set_cpu_features(
             out_task,
             Host::async_set_cpu_features(session, &host, &features)?,
         )
+    })
+}
+
+/// `xenapi_async_host_set_cpu_features_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_set_cpu_features_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2793,6 +3216,25 @@ pub unsafe extern "C" fn xenapi_async_host_set_power_on_mode(
     })
 }
 
+/// `xenapi_async_host_set_power_on_mode_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_set_power_on_mode_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_refresh_pack_info`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_refresh_pack_info(
@@ -2821,6 +3263,25 @@ pub unsafe extern "C" fn xenapi_async_host_refresh_pack_info(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Host::async_refresh_pack_info(session, &host)?)
+    })
+}
+
+/// `xenapi_async_host_refresh_pack_info_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_refresh_pack_info_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2866,6 +3327,25 @@ pub unsafe extern "C" fn xenapi_async_host_apply_edition(
     })
 }
 
+/// `xenapi_async_host_apply_edition_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_apply_edition_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_reset_server_certificate`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_reset_server_certificate(
@@ -2900,6 +3380,25 @@ pub unsafe extern "C" fn xenapi_async_host_reset_server_certificate(
     })
 }
 
+/// `xenapi_async_host_reset_server_certificate_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_reset_server_certificate_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_emergency_reset_server_certificate`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_emergency_reset_server_certificate(
@@ -2927,6 +3426,25 @@ pub unsafe extern "C" fn xenapi_async_host_emergency_reset_server_certificate(
             out_task,
             Host::async_emergency_reset_server_certificate(session)?,
         )
+    })
+}
+
+/// `xenapi_async_host_emergency_reset_server_certificate_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_emergency_reset_server_certificate_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2988,6 +3506,25 @@ pub unsafe extern "C" fn xenapi_async_host_install_server_certificate(
     })
 }
 
+/// `xenapi_async_host_install_server_certificate_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_install_server_certificate_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_refresh_server_certificate`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_refresh_server_certificate(
@@ -3022,6 +3559,25 @@ pub unsafe extern "C" fn xenapi_async_host_refresh_server_certificate(
     })
 }
 
+/// `xenapi_async_host_refresh_server_certificate_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_refresh_server_certificate_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_get_server_certificate`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_get_server_certificate(
@@ -3053,6 +3609,29 @@ pub unsafe extern "C" fn xenapi_async_host_get_server_certificate(
         ret(
             out_task,
             Host::async_get_server_certificate(session, &host)?,
+        )
+    })
+}
+
+/// `xenapi_async_host_get_server_certificate_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_get_server_certificate_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<String>(session, &task, timeout, &cancel)?,
         )
     })
 }
@@ -3095,6 +3674,31 @@ pub unsafe extern "C" fn xenapi_async_host_retrieve_wlb_evacuate_recommendations
     })
 }
 
+/// `xenapi_async_host_retrieve_wlb_evacuate_recommendations_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_retrieve_wlb_evacuate_recommendations_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_string_list_map,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<HashMap<Ref<Vm>, Vec<String>>>(
+                session, &task, timeout, &cancel,
+            )?,
+        )
+    })
+}
+
 /// `xenapi_host_disable_external_auth`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_disable_external_auth(
@@ -3130,6 +3734,25 @@ pub unsafe extern "C" fn xenapi_async_host_disable_external_auth(
             out_task,
             Host::async_disable_external_auth(session, &host, &config)?,
         )
+    })
+}
+
+/// `xenapi_async_host_disable_external_auth_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_disable_external_auth_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3179,6 +3802,25 @@ pub unsafe extern "C" fn xenapi_async_host_enable_external_auth(
     })
 }
 
+/// `xenapi_async_host_enable_external_auth_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_enable_external_auth_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_get_server_localtime`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_get_server_localtime(
@@ -3211,6 +3853,29 @@ pub unsafe extern "C" fn xenapi_async_host_get_server_localtime(
     })
 }
 
+/// `xenapi_async_host_get_server_localtime_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_get_server_localtime_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut i64,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<DateTime>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_host_get_servertime`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_get_servertime(
@@ -3240,6 +3905,29 @@ pub unsafe extern "C" fn xenapi_async_host_get_servertime(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Host::async_get_servertime(session, &host)?)
+    })
+}
+
+/// `xenapi_async_host_get_servertime_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_get_servertime_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut i64,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<DateTime>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -3279,6 +3967,29 @@ pub unsafe extern "C" fn xenapi_async_host_call_extension(
     })
 }
 
+/// `xenapi_async_host_call_extension_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_call_extension_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<String>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_host_has_extension`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_has_extension(
@@ -3312,6 +4023,29 @@ pub unsafe extern "C" fn xenapi_async_host_has_extension(
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         let name = <String as Conv>::arg(name, "name")?;
         ret(out_task, Host::async_has_extension(session, &host, &name)?)
+    })
+}
+
+/// `xenapi_async_host_has_extension_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_has_extension_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut bool,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<bool>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -3361,6 +4095,29 @@ pub unsafe extern "C" fn xenapi_async_host_call_plugin(
         ret(
             out_task,
             Host::async_call_plugin(session, &host, &plugin, &fn_, &args)?,
+        )
+    })
+}
+
+/// `xenapi_async_host_call_plugin_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_call_plugin_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<String>(session, &task, timeout, &cancel)?,
         )
     })
 }
@@ -3415,6 +4172,29 @@ pub unsafe extern "C" fn xenapi_async_host_create_new_blob(
     })
 }
 
+/// `xenapi_async_host_create_new_blob_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_create_new_blob_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Blob>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_host_backup_rrds`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_backup_rrds(
@@ -3450,6 +4230,25 @@ pub unsafe extern "C" fn xenapi_async_host_backup_rrds(
     })
 }
 
+/// `xenapi_async_host_backup_rrds_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_backup_rrds_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_sync_data`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_sync_data(
@@ -3478,6 +4277,25 @@ pub unsafe extern "C" fn xenapi_async_host_sync_data(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Host::async_sync_data(session, &host)?)
+    })
+}
+
+/// `xenapi_async_host_sync_data_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_sync_data_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3516,6 +4334,29 @@ pub unsafe extern "C" fn xenapi_async_host_compute_memory_overhead(
     })
 }
 
+/// `xenapi_async_host_compute_memory_overhead_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_compute_memory_overhead_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut i64,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<i64>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_host_compute_free_memory`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_compute_free_memory(
@@ -3545,6 +4386,29 @@ pub unsafe extern "C" fn xenapi_async_host_compute_free_memory(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Host::async_compute_free_memory(session, &host)?)
+    })
+}
+
+/// `xenapi_async_host_compute_free_memory_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_compute_free_memory_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut i64,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<i64>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -3586,6 +4450,25 @@ pub unsafe extern "C" fn xenapi_async_host_set_hostname_live(
     })
 }
 
+/// `xenapi_async_host_set_hostname_live_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_set_hostname_live_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_shutdown_agent`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_shutdown_agent(
@@ -3610,6 +4493,25 @@ pub unsafe extern "C" fn xenapi_async_host_shutdown_agent(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         ret(out_task, Host::async_shutdown_agent(session)?)
+    })
+}
+
+/// `xenapi_async_host_shutdown_agent_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_shutdown_agent_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3641,6 +4543,25 @@ pub unsafe extern "C" fn xenapi_async_host_restart_agent(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Host::async_restart_agent(session, &host)?)
+    })
+}
+
+/// `xenapi_async_host_restart_agent_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_restart_agent_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3682,6 +4603,29 @@ pub unsafe extern "C" fn xenapi_async_host_get_system_status_capabilities(
     })
 }
 
+/// `xenapi_async_host_get_system_status_capabilities_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_get_system_status_capabilities_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<String>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_host_get_management_interface`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_get_management_interface(
@@ -3717,6 +4661,29 @@ pub unsafe extern "C" fn xenapi_async_host_get_management_interface(
     })
 }
 
+/// `xenapi_async_host_get_management_interface_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_get_management_interface_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Pif>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_host_management_disable`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_management_disable(
@@ -3741,6 +4708,25 @@ pub unsafe extern "C" fn xenapi_async_host_management_disable(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         ret(out_task, Host::async_management_disable(session)?)
+    })
+}
+
+/// `xenapi_async_host_management_disable_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_management_disable_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3778,6 +4764,25 @@ pub unsafe extern "C" fn xenapi_async_host_local_management_reconfigure(
     })
 }
 
+/// `xenapi_async_host_local_management_reconfigure_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_local_management_reconfigure_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_management_reconfigure`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_management_reconfigure(
@@ -3809,6 +4814,25 @@ pub unsafe extern "C" fn xenapi_async_host_management_reconfigure(
     })
 }
 
+/// `xenapi_async_host_management_reconfigure_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_management_reconfigure_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_syslog_reconfigure`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_syslog_reconfigure(
@@ -3837,6 +4861,25 @@ pub unsafe extern "C" fn xenapi_async_host_syslog_reconfigure(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Host::async_syslog_reconfigure(session, &host)?)
+    })
+}
+
+/// `xenapi_async_host_syslog_reconfigure_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_syslog_reconfigure_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3882,6 +4925,25 @@ pub unsafe extern "C" fn xenapi_async_host_evacuate(
     })
 }
 
+/// `xenapi_async_host_evacuate_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_evacuate_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_get_uncooperative_resident_vms`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_get_uncooperative_resident_vms(
@@ -3916,6 +4978,29 @@ pub unsafe extern "C" fn xenapi_async_host_get_uncooperative_resident_vms(
         ret(
             out_task,
             Host::async_get_uncooperative_resident_vms(session, &host)?,
+        )
+    })
+}
+
+/// `xenapi_async_host_get_uncooperative_resident_vms_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_get_uncooperative_resident_vms_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<Ref<Vm>>>(session, &task, timeout, &cancel)?,
         )
     })
 }
@@ -3958,6 +5043,31 @@ pub unsafe extern "C" fn xenapi_async_host_get_vms_which_prevent_evacuation(
     })
 }
 
+/// `xenapi_async_host_get_vms_which_prevent_evacuation_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_get_vms_which_prevent_evacuation_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_string_list_map,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<HashMap<Ref<Vm>, Vec<String>>>(
+                session, &task, timeout, &cancel,
+            )?,
+        )
+    })
+}
+
 /// `xenapi_host_assert_can_evacuate`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_assert_can_evacuate(
@@ -3986,6 +5096,25 @@ pub unsafe extern "C" fn xenapi_async_host_assert_can_evacuate(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Host::async_assert_can_evacuate(session, &host)?)
+    })
+}
+
+/// `xenapi_async_host_assert_can_evacuate_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_assert_can_evacuate_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -4024,6 +5153,25 @@ pub unsafe extern "C" fn xenapi_async_host_forget_data_source_archives(
             out_task,
             Host::async_forget_data_source_archives(session, &host, &data_source)?,
         )
+    })
+}
+
+/// `xenapi_async_host_forget_data_source_archives_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_forget_data_source_archives_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -4069,6 +5217,29 @@ pub unsafe extern "C" fn xenapi_async_host_query_data_source(
     })
 }
 
+/// `xenapi_async_host_query_data_source_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_query_data_source_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut f64,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<f64>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_host_record_data_source`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_record_data_source(
@@ -4107,6 +5278,25 @@ pub unsafe extern "C" fn xenapi_async_host_record_data_source(
     })
 }
 
+/// `xenapi_async_host_record_data_source_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_record_data_source_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_get_data_sources`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_get_data_sources(
@@ -4136,6 +5326,31 @@ pub unsafe extern "C" fn xenapi_async_host_get_data_sources(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Host::async_get_data_sources(session, &host)?)
+    })
+}
+
+/// `xenapi_async_host_get_data_sources_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_get_data_sources_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_data_source_record_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<DataSourceRecord>>(
+                session, &task, timeout, &cancel,
+            )?,
+        )
     })
 }
 
@@ -4170,6 +5385,25 @@ pub unsafe extern "C" fn xenapi_async_host_emergency_ha_disable(
     })
 }
 
+/// `xenapi_async_host_emergency_ha_disable_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_emergency_ha_disable_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_power_on`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_power_on(
@@ -4198,6 +5432,25 @@ pub unsafe extern "C" fn xenapi_async_host_power_on(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Host::async_power_on(session, &host)?)
+    })
+}
+
+/// `xenapi_async_host_power_on_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_power_on_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -4232,6 +5485,25 @@ pub unsafe extern "C" fn xenapi_async_host_destroy(
     })
 }
 
+/// `xenapi_async_host_destroy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_destroy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_license_remove`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_license_remove(
@@ -4260,6 +5532,25 @@ pub unsafe extern "C" fn xenapi_async_host_license_remove(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Host::async_license_remove(session, &host)?)
+    })
+}
+
+/// `xenapi_async_host_license_remove_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_license_remove_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -4301,6 +5592,25 @@ pub unsafe extern "C" fn xenapi_async_host_license_add(
     })
 }
 
+/// `xenapi_async_host_license_add_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_license_add_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_license_apply`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_license_apply(
@@ -4339,6 +5649,25 @@ pub unsafe extern "C" fn xenapi_async_host_license_apply(
     })
 }
 
+/// `xenapi_async_host_license_apply_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_license_apply_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_list_methods`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_list_methods(
@@ -4364,6 +5693,29 @@ pub unsafe extern "C" fn xenapi_async_host_list_methods(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         ret(out_task, Host::async_list_methods(session)?)
+    })
+}
+
+/// `xenapi_async_host_list_methods_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_list_methods_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<String>>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -4409,6 +5761,25 @@ pub unsafe extern "C" fn xenapi_async_host_bugreport_upload(
     })
 }
 
+/// `xenapi_async_host_bugreport_upload_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_bugreport_upload_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_send_debug_keys`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_send_debug_keys(
@@ -4447,6 +5818,25 @@ pub unsafe extern "C" fn xenapi_async_host_send_debug_keys(
     })
 }
 
+/// `xenapi_async_host_send_debug_keys_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_send_debug_keys_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_get_log`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_get_log(
@@ -4476,6 +5866,29 @@ pub unsafe extern "C" fn xenapi_async_host_get_log(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Host::async_get_log(session, &host)?)
+    })
+}
+
+/// `xenapi_async_host_get_log_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_get_log_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<String>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -4511,6 +5924,29 @@ pub unsafe extern "C" fn xenapi_async_host_dmesg_clear(
     })
 }
 
+/// `xenapi_async_host_dmesg_clear_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_dmesg_clear_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<String>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_host_dmesg`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_dmesg(
@@ -4540,6 +5976,29 @@ pub unsafe extern "C" fn xenapi_async_host_dmesg(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Host::async_dmesg(session, &host)?)
+    })
+}
+
+/// `xenapi_async_host_dmesg_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_dmesg_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<String>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -4574,6 +6033,25 @@ pub unsafe extern "C" fn xenapi_async_host_reboot(
     })
 }
 
+/// `xenapi_async_host_reboot_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_reboot_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_shutdown`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_shutdown(
@@ -4602,6 +6080,25 @@ pub unsafe extern "C" fn xenapi_async_host_shutdown(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Host::async_shutdown(session, &host)?)
+    })
+}
+
+/// `xenapi_async_host_shutdown_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_shutdown_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -4636,6 +6133,25 @@ pub unsafe extern "C" fn xenapi_async_host_enable(
     })
 }
 
+/// `xenapi_async_host_enable_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_enable_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_disable`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_disable(
@@ -4664,6 +6180,25 @@ pub unsafe extern "C" fn xenapi_async_host_disable(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Host::async_disable(session, &host)?)
+    })
+}
+
+/// `xenapi_async_host_disable_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_disable_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 

@@ -278,6 +278,25 @@ pub unsafe extern "C" fn xenapi_async_host_crashdump_upload(
     })
 }
 
+/// `xenapi_async_host_crashdump_upload_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_crashdump_upload_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_crashdump_destroy`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_crashdump_destroy(
@@ -309,6 +328,25 @@ pub unsafe extern "C" fn xenapi_async_host_crashdump_destroy(
             out_task,
             HostCrashdump::async_destroy(session, &host_crashdump)?,
         )
+    })
+}
+
+/// `xenapi_async_host_crashdump_destroy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_crashdump_destroy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 

@@ -403,6 +403,29 @@ pub unsafe extern "C" fn xenapi_async_host_patch_apply(
     })
 }
 
+/// `xenapi_async_host_patch_apply_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_patch_apply_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<String>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_host_patch_destroy`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_patch_destroy(
@@ -431,6 +454,25 @@ pub unsafe extern "C" fn xenapi_async_host_patch_destroy(
         let session = session_of(session)?;
         let host_patch = <Ref<HostPatch> as Conv>::arg(host_patch, "host_patch")?;
         ret(out_task, HostPatch::async_destroy(session, &host_patch)?)
+    })
+}
+
+/// `xenapi_async_host_patch_destroy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_patch_destroy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 

@@ -160,6 +160,29 @@ pub unsafe extern "C" fn xenapi_async_lvhd_enable_thin_provisioning(
     })
 }
 
+/// `xenapi_async_lvhd_enable_thin_provisioning_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_lvhd_enable_thin_provisioning_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<String>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_lvhd_get_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_lvhd_get_uuid(

@@ -299,6 +299,31 @@ pub unsafe extern "C" fn xenapi_async_message_get_all_records_where(
     })
 }
 
+/// `xenapi_async_message_get_all_records_where_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_message_get_all_records_where_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_message_record_map,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<HashMap<Ref<Message>, MessageRecord>>(
+                session, &task, timeout, &cancel,
+            )?,
+        )
+    })
+}
+
 /// `xenapi_message_get_all_records`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_message_get_all_records(
@@ -324,6 +349,31 @@ pub unsafe extern "C" fn xenapi_async_message_get_all_records(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         ret(out_task, Message::async_get_all_records(session)?)
+    })
+}
+
+/// `xenapi_async_message_get_all_records_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_message_get_all_records_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_message_record_map,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<HashMap<Ref<Message>, MessageRecord>>(
+                session, &task, timeout, &cancel,
+            )?,
+        )
     })
 }
 
@@ -359,6 +409,29 @@ pub unsafe extern "C" fn xenapi_async_message_get_by_uuid(
     })
 }
 
+/// `xenapi_async_message_get_by_uuid_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_message_get_by_uuid_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Message>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_message_get_record`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_message_get_record(
@@ -388,6 +461,29 @@ pub unsafe extern "C" fn xenapi_async_message_get_record(
         let session = session_of(session)?;
         let message = <Ref<Message> as Conv>::arg(message, "message")?;
         ret(out_task, Message::async_get_record(session, &message)?)
+    })
+}
+
+/// `xenapi_async_message_get_record_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_message_get_record_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_message_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<MessageRecord>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -423,6 +519,31 @@ pub unsafe extern "C" fn xenapi_async_message_get_since(
     })
 }
 
+/// `xenapi_async_message_get_since_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_message_get_since_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_message_record_map,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<HashMap<Ref<Message>, MessageRecord>>(
+                session, &task, timeout, &cancel,
+            )?,
+        )
+    })
+}
+
 /// `xenapi_message_get_all`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_message_get_all(
@@ -448,6 +569,31 @@ pub unsafe extern "C" fn xenapi_async_message_get_all(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         ret(out_task, Message::async_get_all(session)?)
+    })
+}
+
+/// `xenapi_async_message_get_all_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_message_get_all_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<Ref<Message>>>(
+                session, &task, timeout, &cancel,
+            )?,
+        )
     })
 }
 
@@ -494,6 +640,31 @@ pub unsafe extern "C" fn xenapi_async_message_get(
     })
 }
 
+/// `xenapi_async_message_get_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_message_get_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_message_record_map,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<HashMap<Ref<Message>, MessageRecord>>(
+                session, &task, timeout, &cancel,
+            )?,
+        )
+    })
+}
+
 /// `xenapi_message_destroy_many`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_message_destroy_many(
@@ -525,6 +696,25 @@ pub unsafe extern "C" fn xenapi_async_message_destroy_many(
     })
 }
 
+/// `xenapi_async_message_destroy_many_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_message_destroy_many_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_message_destroy`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_message_destroy(
@@ -553,6 +743,25 @@ pub unsafe extern "C" fn xenapi_async_message_destroy(
         let session = session_of(session)?;
         let message = <Ref<Message> as Conv>::arg(message, "message")?;
         ret(out_task, Message::async_destroy(session, &message)?)
+    })
+}
+
+/// `xenapi_async_message_destroy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_message_destroy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -606,6 +815,29 @@ pub unsafe extern "C" fn xenapi_async_message_create(
         ret(
             out_task,
             Message::async_create(session, &name, priority, cls, &obj_uuid, &body)?,
+        )
+    })
+}
+
+/// `xenapi_async_message_create_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_message_create_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Message>>(session, &task, timeout, &cancel)?,
         )
     })
 }

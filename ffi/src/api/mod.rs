@@ -12,6 +12,7 @@ mod prelude {
     pub(crate) use super::*;
     pub(crate) use crate::error::{xenapi_error, xenapi_status, Fail};
     pub(crate) use crate::strings::xenapi_string_list;
+    pub(crate) use crate::task::{cancel_of, wait_timeout, xenapi_cancel};
     pub(crate) use crate::typed::{
         check_out, enum_conv, enum_from_string, enum_to_string, extra_from_c, extra_to_c, field,
         field_extra, field_name, free, list_get, list_get_name, list_items, list_len, list_new,

@@ -580,6 +580,25 @@ pub unsafe extern "C" fn xenapi_async_network_remove_purpose(
     })
 }
 
+/// `xenapi_async_network_remove_purpose_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_network_remove_purpose_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_network_add_purpose`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_network_add_purpose(
@@ -618,6 +637,25 @@ pub unsafe extern "C" fn xenapi_async_network_add_purpose(
     })
 }
 
+/// `xenapi_async_network_add_purpose_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_network_add_purpose_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_network_set_default_locking_mode`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_network_set_default_locking_mode(
@@ -653,6 +691,25 @@ pub unsafe extern "C" fn xenapi_async_network_set_default_locking_mode(
             out_task,
             Network::async_set_default_locking_mode(session, &network, value)?,
         )
+    })
+}
+
+/// `xenapi_async_network_set_default_locking_mode_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_network_set_default_locking_mode_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -702,6 +759,29 @@ pub unsafe extern "C" fn xenapi_async_network_create_new_blob(
         ret(
             out_task,
             Network::async_create_new_blob(session, &network, &name, &mime_type, public_)?,
+        )
+    })
+}
+
+/// `xenapi_async_network_create_new_blob_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_network_create_new_blob_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Blob>>(session, &task, timeout, &cancel)?,
         )
     })
 }
@@ -1176,6 +1256,25 @@ pub unsafe extern "C" fn xenapi_async_network_destroy(
     })
 }
 
+/// `xenapi_async_network_destroy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_network_destroy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_network_create`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_network_create(
@@ -1205,6 +1304,29 @@ pub unsafe extern "C" fn xenapi_async_network_create(
         let session = session_of(session)?;
         let args = <NetworkRecord as Conv>::arg(args, "args")?;
         ret(out_task, Network::async_create(session, &args)?)
+    })
+}
+
+/// `xenapi_async_network_create_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_network_create_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Network>>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 

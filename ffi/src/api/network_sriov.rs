@@ -282,6 +282,29 @@ pub unsafe extern "C" fn xenapi_async_network_sriov_get_remaining_capacity(
     })
 }
 
+/// `xenapi_async_network_sriov_get_remaining_capacity_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_network_sriov_get_remaining_capacity_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut i64,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<i64>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_network_sriov_destroy`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_network_sriov_destroy(
@@ -313,6 +336,25 @@ pub unsafe extern "C" fn xenapi_async_network_sriov_destroy(
             out_task,
             NetworkSriov::async_destroy(session, &network_sriov)?,
         )
+    })
+}
+
+/// `xenapi_async_network_sriov_destroy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_network_sriov_destroy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -351,6 +393,31 @@ pub unsafe extern "C" fn xenapi_async_network_sriov_create(
         ret(
             out_task,
             NetworkSriov::async_create(session, &pif, &network)?,
+        )
+    })
+}
+
+/// `xenapi_async_network_sriov_create_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_network_sriov_create_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<NetworkSriov>>(
+                session, &task, timeout, &cancel,
+            )?,
         )
     })
 }

@@ -355,6 +355,25 @@ pub unsafe extern "C" fn xenapi_async_observer_set_components(
     })
 }
 
+/// `xenapi_async_observer_set_components_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_observer_set_components_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_observer_set_endpoints`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_observer_set_endpoints(
@@ -390,6 +409,25 @@ pub unsafe extern "C" fn xenapi_async_observer_set_endpoints(
             out_task,
             Observer::async_set_endpoints(session, &observer, &value)?,
         )
+    })
+}
+
+/// `xenapi_async_observer_set_endpoints_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_observer_set_endpoints_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -431,6 +469,25 @@ pub unsafe extern "C" fn xenapi_async_observer_set_attributes(
     })
 }
 
+/// `xenapi_async_observer_set_attributes_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_observer_set_attributes_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_observer_set_enabled`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_observer_set_enabled(
@@ -469,6 +526,25 @@ pub unsafe extern "C" fn xenapi_async_observer_set_enabled(
     })
 }
 
+/// `xenapi_async_observer_set_enabled_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_observer_set_enabled_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_observer_set_hosts`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_observer_set_hosts(
@@ -504,6 +580,25 @@ pub unsafe extern "C" fn xenapi_async_observer_set_hosts(
             out_task,
             Observer::async_set_hosts(session, &observer, &value)?,
         )
+    })
+}
+
+/// `xenapi_async_observer_set_hosts_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_observer_set_hosts_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -719,6 +814,25 @@ pub unsafe extern "C" fn xenapi_async_observer_destroy(
     })
 }
 
+/// `xenapi_async_observer_destroy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_observer_destroy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_observer_create`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_observer_create(
@@ -748,6 +862,29 @@ pub unsafe extern "C" fn xenapi_async_observer_create(
         let session = session_of(session)?;
         let args = <ObserverRecord as Conv>::arg(args, "args")?;
         ret(out_task, Observer::async_create(session, &args)?)
+    })
+}
+
+/// `xenapi_async_observer_create_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_observer_create_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Observer>>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 

@@ -295,6 +295,25 @@ pub unsafe extern "C" fn xenapi_async_pbd_set_device_config(
     })
 }
 
+/// `xenapi_async_pbd_set_device_config_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pbd_set_device_config_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pbd_unplug`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pbd_unplug(
@@ -326,6 +345,25 @@ pub unsafe extern "C" fn xenapi_async_pbd_unplug(
     })
 }
 
+/// `xenapi_async_pbd_unplug_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pbd_unplug_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pbd_plug`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pbd_plug(
@@ -354,6 +392,25 @@ pub unsafe extern "C" fn xenapi_async_pbd_plug(
         let session = session_of(session)?;
         let pbd = <Ref<Pbd> as Conv>::arg(pbd, "pbd")?;
         ret(out_task, Pbd::async_plug(session, &pbd)?)
+    })
+}
+
+/// `xenapi_async_pbd_plug_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pbd_plug_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -537,6 +594,25 @@ pub unsafe extern "C" fn xenapi_async_pbd_destroy(
     })
 }
 
+/// `xenapi_async_pbd_destroy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pbd_destroy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pbd_create`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pbd_create(
@@ -566,6 +642,29 @@ pub unsafe extern "C" fn xenapi_async_pbd_create(
         let session = session_of(session)?;
         let args = <PbdRecord as Conv>::arg(args, "args")?;
         ret(out_task, Pbd::async_create(session, &args)?)
+    })
+}
+
+/// `xenapi_async_pbd_create_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pbd_create_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Pbd>>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 

@@ -462,6 +462,29 @@ pub unsafe extern "C" fn xenapi_async_pgpu_disable_dom0_access(
     })
 }
 
+/// `xenapi_async_pgpu_disable_dom0_access_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pgpu_disable_dom0_access_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut c_int,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<PgpuDom0Access>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_pgpu_enable_dom0_access`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pgpu_enable_dom0_access(
@@ -491,6 +514,29 @@ pub unsafe extern "C" fn xenapi_async_pgpu_enable_dom0_access(
         let session = session_of(session)?;
         let pgpu = <Ref<Pgpu> as Conv>::arg(pgpu, "pgpu")?;
         ret(out_task, Pgpu::async_enable_dom0_access(session, &pgpu)?)
+    })
+}
+
+/// `xenapi_async_pgpu_enable_dom0_access_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pgpu_enable_dom0_access_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut c_int,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<PgpuDom0Access>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -536,6 +582,29 @@ pub unsafe extern "C" fn xenapi_async_pgpu_get_remaining_capacity(
     })
 }
 
+/// `xenapi_async_pgpu_get_remaining_capacity_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pgpu_get_remaining_capacity_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut i64,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<i64>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_pgpu_set_gpu_group`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pgpu_set_gpu_group(
@@ -568,6 +637,25 @@ pub unsafe extern "C" fn xenapi_async_pgpu_set_gpu_group(
         let pgpu = <Ref<Pgpu> as Conv>::arg(pgpu, "pgpu")?;
         let value = <Ref<GpuGroup> as Conv>::arg(value, "value")?;
         ret(out_task, Pgpu::async_set_gpu_group(session, &pgpu, &value)?)
+    })
+}
+
+/// `xenapi_async_pgpu_set_gpu_group_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pgpu_set_gpu_group_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -609,6 +697,25 @@ pub unsafe extern "C" fn xenapi_async_pgpu_set_enabled_vgpu_types(
     })
 }
 
+/// `xenapi_async_pgpu_set_enabled_vgpu_types_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pgpu_set_enabled_vgpu_types_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pgpu_remove_enabled_vgpu_types`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pgpu_remove_enabled_vgpu_types(
@@ -647,6 +754,25 @@ pub unsafe extern "C" fn xenapi_async_pgpu_remove_enabled_vgpu_types(
     })
 }
 
+/// `xenapi_async_pgpu_remove_enabled_vgpu_types_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pgpu_remove_enabled_vgpu_types_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pgpu_add_enabled_vgpu_types`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pgpu_add_enabled_vgpu_types(
@@ -682,6 +808,25 @@ pub unsafe extern "C" fn xenapi_async_pgpu_add_enabled_vgpu_types(
             out_task,
             Pgpu::async_add_enabled_vgpu_types(session, &pgpu, &value)?,
         )
+    })
+}
+
+/// `xenapi_async_pgpu_add_enabled_vgpu_types_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pgpu_add_enabled_vgpu_types_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 

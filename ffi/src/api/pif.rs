@@ -1086,6 +1086,25 @@ pub unsafe extern "C" fn xenapi_async_pif_set_property(
     })
 }
 
+/// `xenapi_async_pif_set_property_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pif_set_property_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pif_db_forget`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pif_db_forget(
@@ -1114,6 +1133,25 @@ pub unsafe extern "C" fn xenapi_async_pif_db_forget(
         let session = session_of(session)?;
         let pif = <Ref<Pif> as Conv>::arg(pif, "pif")?;
         ret(out_task, Pif::async_db_forget(session, &pif)?)
+    })
+}
+
+/// `xenapi_async_pif_db_forget_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pif_db_forget_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1303,6 +1341,29 @@ pub unsafe extern "C" fn xenapi_async_pif_db_introduce(
     })
 }
 
+/// `xenapi_async_pif_db_introduce_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pif_db_introduce_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Pif>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_pif_plug`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pif_plug(
@@ -1331,6 +1392,25 @@ pub unsafe extern "C" fn xenapi_async_pif_plug(
         let session = session_of(session)?;
         let pif = <Ref<Pif> as Conv>::arg(pif, "pif")?;
         ret(out_task, Pif::async_plug(session, &pif)?)
+    })
+}
+
+/// `xenapi_async_pif_plug_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pif_plug_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1372,6 +1452,25 @@ pub unsafe extern "C" fn xenapi_async_pif_set_disallow_unplug(
     })
 }
 
+/// `xenapi_async_pif_set_disallow_unplug_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pif_set_disallow_unplug_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pif_unplug`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pif_unplug(
@@ -1403,6 +1502,25 @@ pub unsafe extern "C" fn xenapi_async_pif_unplug(
     })
 }
 
+/// `xenapi_async_pif_unplug_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pif_unplug_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pif_forget`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pif_forget(
@@ -1431,6 +1549,25 @@ pub unsafe extern "C" fn xenapi_async_pif_forget(
         let session = session_of(session)?;
         let pif = <Ref<Pif> as Conv>::arg(pif, "pif")?;
         ret(out_task, Pif::async_forget(session, &pif)?)
+    })
+}
+
+/// `xenapi_async_pif_forget_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pif_forget_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1484,6 +1621,29 @@ pub unsafe extern "C" fn xenapi_async_pif_introduce(
     })
 }
 
+/// `xenapi_async_pif_introduce_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pif_introduce_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Pif>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_pif_scan`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pif_scan(
@@ -1512,6 +1672,25 @@ pub unsafe extern "C" fn xenapi_async_pif_scan(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Pif::async_scan(session, &host)?)
+    })
+}
+
+/// `xenapi_async_pif_scan_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pif_scan_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1552,6 +1731,25 @@ pub unsafe extern "C" fn xenapi_async_pif_set_primary_address_type(
             out_task,
             Pif::async_set_primary_address_type(session, &pif, primary_address_type)?,
         )
+    })
+}
+
+/// `xenapi_async_pif_set_primary_address_type_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pif_set_primary_address_type_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1602,6 +1800,25 @@ pub unsafe extern "C" fn xenapi_async_pif_reconfigure_ipv6(
             out_task,
             Pif::async_reconfigure_ipv6(session, &pif, mode, &ipv6, &gateway, &dns)?,
         )
+    })
+}
+
+/// `xenapi_async_pif_reconfigure_ipv6_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pif_reconfigure_ipv6_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1659,6 +1876,25 @@ pub unsafe extern "C" fn xenapi_async_pif_reconfigure_ip(
     })
 }
 
+/// `xenapi_async_pif_reconfigure_ip_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pif_reconfigure_ip_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pif_destroy`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pif_destroy(
@@ -1687,6 +1923,25 @@ pub unsafe extern "C" fn xenapi_async_pif_destroy(
         let session = session_of(session)?;
         let pif = <Ref<Pif> as Conv>::arg(pif, "pif")?;
         ret(out_task, Pif::async_destroy(session, &pif)?)
+    })
+}
+
+/// `xenapi_async_pif_destroy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pif_destroy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1736,6 +1991,29 @@ pub unsafe extern "C" fn xenapi_async_pif_create_vlan(
         ret(
             out_task,
             Pif::async_create_vlan(session, &device, &network, &host, vlan)?,
+        )
+    })
+}
+
+/// `xenapi_async_pif_create_vlan_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pif_create_vlan_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Pif>>(session, &task, timeout, &cancel)?,
         )
     })
 }

@@ -1689,6 +1689,25 @@ pub unsafe extern "C" fn xenapi_async_pool_set_ext_auth_max_threads(
     })
 }
 
+/// `xenapi_async_pool_set_ext_auth_max_threads_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_set_ext_auth_max_threads_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_set_local_auth_max_threads`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_set_local_auth_max_threads(
@@ -1727,6 +1746,25 @@ pub unsafe extern "C" fn xenapi_async_pool_set_local_auth_max_threads(
     })
 }
 
+/// `xenapi_async_pool_set_local_auth_max_threads_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_set_local_auth_max_threads_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_set_update_sync_enabled`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_set_update_sync_enabled(
@@ -1762,6 +1800,25 @@ pub unsafe extern "C" fn xenapi_async_pool_set_update_sync_enabled(
             out_task,
             Pool::async_set_update_sync_enabled(session, &pool, value)?,
         )
+    })
+}
+
+/// `xenapi_async_pool_set_update_sync_enabled_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_set_update_sync_enabled_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1814,6 +1871,25 @@ pub unsafe extern "C" fn xenapi_async_pool_configure_update_sync(
     })
 }
 
+/// `xenapi_async_pool_configure_update_sync_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_configure_update_sync_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_reset_telemetry_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_reset_telemetry_uuid(
@@ -1842,6 +1918,25 @@ pub unsafe extern "C" fn xenapi_async_pool_reset_telemetry_uuid(
         let session = session_of(session)?;
         let pool = <Ref<Pool> as Conv>::arg(pool, "pool")?;
         ret(out_task, Pool::async_reset_telemetry_uuid(session, &pool)?)
+    })
+}
+
+/// `xenapi_async_pool_reset_telemetry_uuid_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_reset_telemetry_uuid_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1883,6 +1978,25 @@ pub unsafe extern "C" fn xenapi_async_pool_set_telemetry_next_collection(
     })
 }
 
+/// `xenapi_async_pool_set_telemetry_next_collection_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_set_telemetry_next_collection_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_set_https_only`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_set_https_only(
@@ -1915,6 +2029,25 @@ pub unsafe extern "C" fn xenapi_async_pool_set_https_only(
         let pool = <Ref<Pool> as Conv>::arg(pool, "pool")?;
         let value = <bool as Conv>::arg(value, "value")?;
         ret(out_task, Pool::async_set_https_only(session, &pool, value)?)
+    })
+}
+
+/// `xenapi_async_pool_set_https_only_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_set_https_only_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1956,6 +2089,25 @@ pub unsafe extern "C" fn xenapi_async_pool_set_custom_uefi_certificates(
     })
 }
 
+/// `xenapi_async_pool_set_custom_uefi_certificates_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_set_custom_uefi_certificates_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_set_uefi_certificates`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_set_uefi_certificates(
@@ -1994,6 +2146,25 @@ pub unsafe extern "C" fn xenapi_async_pool_set_uefi_certificates(
     })
 }
 
+/// `xenapi_async_pool_set_uefi_certificates_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_set_uefi_certificates_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_disable_repository_proxy`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_disable_repository_proxy(
@@ -2025,6 +2196,25 @@ pub unsafe extern "C" fn xenapi_async_pool_disable_repository_proxy(
             out_task,
             Pool::async_disable_repository_proxy(session, &pool)?,
         )
+    })
+}
+
+/// `xenapi_async_pool_disable_repository_proxy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_disable_repository_proxy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2074,6 +2264,25 @@ pub unsafe extern "C" fn xenapi_async_pool_configure_repository_proxy(
     })
 }
 
+/// `xenapi_async_pool_configure_repository_proxy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_configure_repository_proxy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_disable_client_certificate_auth`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_disable_client_certificate_auth(
@@ -2105,6 +2314,25 @@ pub unsafe extern "C" fn xenapi_async_pool_disable_client_certificate_auth(
             out_task,
             Pool::async_disable_client_certificate_auth(session, &pool)?,
         )
+    })
+}
+
+/// `xenapi_async_pool_disable_client_certificate_auth_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_disable_client_certificate_auth_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2146,6 +2374,25 @@ pub unsafe extern "C" fn xenapi_async_pool_enable_client_certificate_auth(
     })
 }
 
+/// `xenapi_async_pool_enable_client_certificate_auth_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_enable_client_certificate_auth_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_check_update_readiness`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_check_update_readiness(
@@ -2184,6 +2431,31 @@ pub unsafe extern "C" fn xenapi_async_pool_check_update_readiness(
         ret(
             out_task,
             Pool::async_check_update_readiness(session, &pool, requires_reboot)?,
+        )
+    })
+}
+
+/// `xenapi_async_pool_check_update_readiness_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_check_update_readiness_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<Vec<String>>>(
+                session, &task, timeout, &cancel,
+            )?,
         )
     })
 }
@@ -2238,6 +2510,29 @@ pub unsafe extern "C" fn xenapi_async_pool_sync_updates(
     })
 }
 
+/// `xenapi_async_pool_sync_updates_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_sync_updates_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<String>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_pool_remove_repository`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_remove_repository(
@@ -2273,6 +2568,25 @@ pub unsafe extern "C" fn xenapi_async_pool_remove_repository(
             out_task,
             Pool::async_remove_repository(session, &pool, &value)?,
         )
+    })
+}
+
+/// `xenapi_async_pool_remove_repository_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_remove_repository_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2314,6 +2628,25 @@ pub unsafe extern "C" fn xenapi_async_pool_add_repository(
     })
 }
 
+/// `xenapi_async_pool_add_repository_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_add_repository_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_set_repositories`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_set_repositories(
@@ -2352,6 +2685,25 @@ pub unsafe extern "C" fn xenapi_async_pool_set_repositories(
     })
 }
 
+/// `xenapi_async_pool_set_repositories_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_set_repositories_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_rotate_secret`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_rotate_secret(
@@ -2376,6 +2728,25 @@ pub unsafe extern "C" fn xenapi_async_pool_rotate_secret(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         ret(out_task, Pool::async_rotate_secret(session)?)
+    })
+}
+
+/// `xenapi_async_pool_rotate_secret_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_rotate_secret_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2414,6 +2785,25 @@ pub unsafe extern "C" fn xenapi_async_pool_remove_from_guest_agent_config(
             out_task,
             Pool::async_remove_from_guest_agent_config(session, &pool, &key)?,
         )
+    })
+}
+
+/// `xenapi_async_pool_remove_from_guest_agent_config_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_remove_from_guest_agent_config_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2459,6 +2849,25 @@ pub unsafe extern "C" fn xenapi_async_pool_add_to_guest_agent_config(
     })
 }
 
+/// `xenapi_async_pool_add_to_guest_agent_config_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_add_to_guest_agent_config_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_has_extension`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_has_extension(
@@ -2492,6 +2901,29 @@ pub unsafe extern "C" fn xenapi_async_pool_has_extension(
         let pool = <Ref<Pool> as Conv>::arg(pool, "pool")?;
         let name = <String as Conv>::arg(name, "name")?;
         ret(out_task, Pool::async_has_extension(session, &pool, &name)?)
+    })
+}
+
+/// `xenapi_async_pool_has_extension_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_has_extension_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut bool,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<bool>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -2533,6 +2965,25 @@ pub unsafe extern "C" fn xenapi_async_pool_set_igmp_snooping_enabled(
     })
 }
 
+/// `xenapi_async_pool_set_igmp_snooping_enabled_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_set_igmp_snooping_enabled_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_disable_ssl_legacy`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_disable_ssl_legacy(
@@ -2564,6 +3015,25 @@ pub unsafe extern "C" fn xenapi_async_pool_disable_ssl_legacy(
     })
 }
 
+/// `xenapi_async_pool_disable_ssl_legacy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_disable_ssl_legacy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_enable_ssl_legacy`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_enable_ssl_legacy(
@@ -2592,6 +3062,25 @@ pub unsafe extern "C" fn xenapi_async_pool_enable_ssl_legacy(
         let session = session_of(session)?;
         let pool = <Ref<Pool> as Conv>::arg(pool, "pool")?;
         ret(out_task, Pool::async_enable_ssl_legacy(session, &pool)?)
+    })
+}
+
+/// `xenapi_async_pool_enable_ssl_legacy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_enable_ssl_legacy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2633,6 +3122,25 @@ pub unsafe extern "C" fn xenapi_async_pool_apply_edition(
     })
 }
 
+/// `xenapi_async_pool_apply_edition_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_apply_edition_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_get_license_state`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_get_license_state(
@@ -2662,6 +3170,31 @@ pub unsafe extern "C" fn xenapi_async_pool_get_license_state(
         let session = session_of(session)?;
         let pool = <Ref<Pool> as Conv>::arg(pool, "pool")?;
         ret(out_task, Pool::async_get_license_state(session, &pool)?)
+    })
+}
+
+/// `xenapi_async_pool_get_license_state_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_get_license_state_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_map,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<HashMap<String, String>>(
+                session, &task, timeout, &cancel,
+            )?,
+        )
     })
 }
 
@@ -2699,6 +3232,25 @@ pub unsafe extern "C" fn xenapi_async_pool_disable_local_storage_caching(
     })
 }
 
+/// `xenapi_async_pool_disable_local_storage_caching_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_disable_local_storage_caching_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_enable_local_storage_caching`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_enable_local_storage_caching(
@@ -2730,6 +3282,25 @@ pub unsafe extern "C" fn xenapi_async_pool_enable_local_storage_caching(
             out_task,
             Pool::async_enable_local_storage_caching(session, &pool)?,
         )
+    })
+}
+
+/// `xenapi_async_pool_enable_local_storage_caching_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_enable_local_storage_caching_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2775,6 +3346,29 @@ pub unsafe extern "C" fn xenapi_async_pool_test_archive_target(
     })
 }
 
+/// `xenapi_async_pool_test_archive_target_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_test_archive_target_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<String>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_pool_set_vswitch_controller`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_set_vswitch_controller(
@@ -2809,6 +3403,25 @@ pub unsafe extern "C" fn xenapi_async_pool_set_vswitch_controller(
     })
 }
 
+/// `xenapi_async_pool_set_vswitch_controller_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_set_vswitch_controller_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_disable_redo_log`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_disable_redo_log(
@@ -2833,6 +3446,25 @@ pub unsafe extern "C" fn xenapi_async_pool_disable_redo_log(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         ret(out_task, Pool::async_disable_redo_log(session)?)
+    })
+}
+
+/// `xenapi_async_pool_disable_redo_log_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_disable_redo_log_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2867,6 +3499,25 @@ pub unsafe extern "C" fn xenapi_async_pool_enable_redo_log(
     })
 }
 
+/// `xenapi_async_pool_enable_redo_log_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_enable_redo_log_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_enable_tls_verification`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_enable_tls_verification(
@@ -2894,6 +3545,25 @@ pub unsafe extern "C" fn xenapi_async_pool_enable_tls_verification(
     })
 }
 
+/// `xenapi_async_pool_enable_tls_verification_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_enable_tls_verification_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_certificate_sync`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_certificate_sync(
@@ -2918,6 +3588,25 @@ pub unsafe extern "C" fn xenapi_async_pool_certificate_sync(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         ret(out_task, Pool::async_certificate_sync(session)?)
+    })
+}
+
+/// `xenapi_async_pool_certificate_sync_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_certificate_sync_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2949,6 +3638,29 @@ pub unsafe extern "C" fn xenapi_async_pool_crl_list(
     })
 }
 
+/// `xenapi_async_pool_crl_list_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_crl_list_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<String>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_pool_crl_uninstall`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_crl_uninstall(
@@ -2977,6 +3689,25 @@ pub unsafe extern "C" fn xenapi_async_pool_crl_uninstall(
         let session = session_of(session)?;
         let name = <String as Conv>::arg(name, "name")?;
         ret(out_task, Pool::async_crl_uninstall(session, &name)?)
+    })
+}
+
+/// `xenapi_async_pool_crl_uninstall_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_crl_uninstall_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3015,6 +3746,25 @@ pub unsafe extern "C" fn xenapi_async_pool_crl_install(
     })
 }
 
+/// `xenapi_async_pool_crl_install_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_crl_install_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_uninstall_ca_certificate`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_uninstall_ca_certificate(
@@ -3046,6 +3796,25 @@ pub unsafe extern "C" fn xenapi_async_pool_uninstall_ca_certificate(
             out_task,
             Pool::async_uninstall_ca_certificate(session, &name)?,
         )
+    })
+}
+
+/// `xenapi_async_pool_uninstall_ca_certificate_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_uninstall_ca_certificate_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3087,6 +3856,25 @@ pub unsafe extern "C" fn xenapi_async_pool_install_ca_certificate(
     })
 }
 
+/// `xenapi_async_pool_install_ca_certificate_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_install_ca_certificate_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_certificate_list`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_certificate_list(
@@ -3112,6 +3900,29 @@ pub unsafe extern "C" fn xenapi_async_pool_certificate_list(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         ret(out_task, Pool::async_certificate_list(session)?)
+    })
+}
+
+/// `xenapi_async_pool_certificate_list_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_certificate_list_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<String>>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -3143,6 +3954,25 @@ pub unsafe extern "C" fn xenapi_async_pool_certificate_uninstall(
         let session = session_of(session)?;
         let name = <String as Conv>::arg(name, "name")?;
         ret(out_task, Pool::async_certificate_uninstall(session, &name)?)
+    })
+}
+
+/// `xenapi_async_pool_certificate_uninstall_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_certificate_uninstall_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3181,6 +4011,25 @@ pub unsafe extern "C" fn xenapi_async_pool_certificate_install(
             out_task,
             Pool::async_certificate_install(session, &name, &cert)?,
         )
+    })
+}
+
+/// `xenapi_async_pool_certificate_install_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_certificate_install_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3230,6 +4079,29 @@ pub unsafe extern "C" fn xenapi_async_pool_send_test_post(
     })
 }
 
+/// `xenapi_async_pool_send_test_post_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_send_test_post_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<String>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_pool_retrieve_wlb_recommendations`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_retrieve_wlb_recommendations(
@@ -3258,6 +4130,31 @@ pub unsafe extern "C" fn xenapi_async_pool_retrieve_wlb_recommendations(
     })
 }
 
+/// `xenapi_async_pool_retrieve_wlb_recommendations_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_retrieve_wlb_recommendations_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_string_list_map,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<HashMap<Ref<Vm>, Vec<String>>>(
+                session, &task, timeout, &cancel,
+            )?,
+        )
+    })
+}
+
 /// `xenapi_pool_retrieve_wlb_configuration`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_retrieve_wlb_configuration(
@@ -3283,6 +4180,31 @@ pub unsafe extern "C" fn xenapi_async_pool_retrieve_wlb_configuration(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         ret(out_task, Pool::async_retrieve_wlb_configuration(session)?)
+    })
+}
+
+/// `xenapi_async_pool_retrieve_wlb_configuration_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_retrieve_wlb_configuration_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_map,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<HashMap<String, String>>(
+                session, &task, timeout, &cancel,
+            )?,
+        )
     })
 }
 
@@ -3320,6 +4242,25 @@ pub unsafe extern "C" fn xenapi_async_pool_send_wlb_configuration(
     })
 }
 
+/// `xenapi_async_pool_send_wlb_configuration_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_send_wlb_configuration_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_deconfigure_wlb`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_deconfigure_wlb(
@@ -3344,6 +4285,25 @@ pub unsafe extern "C" fn xenapi_async_pool_deconfigure_wlb(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         ret(out_task, Pool::async_deconfigure_wlb(session)?)
+    })
+}
+
+/// `xenapi_async_pool_deconfigure_wlb_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_deconfigure_wlb_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3411,6 +4371,25 @@ pub unsafe extern "C" fn xenapi_async_pool_initialize_wlb(
     })
 }
 
+/// `xenapi_async_pool_initialize_wlb_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_initialize_wlb_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_detect_nonhomogeneous_external_auth`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_detect_nonhomogeneous_external_auth(
@@ -3442,6 +4421,25 @@ pub unsafe extern "C" fn xenapi_async_pool_detect_nonhomogeneous_external_auth(
             out_task,
             Pool::async_detect_nonhomogeneous_external_auth(session, &pool)?,
         )
+    })
+}
+
+/// `xenapi_async_pool_detect_nonhomogeneous_external_auth_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_detect_nonhomogeneous_external_auth_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3480,6 +4478,25 @@ pub unsafe extern "C" fn xenapi_async_pool_disable_external_auth(
             out_task,
             Pool::async_disable_external_auth(session, &pool, &config)?,
         )
+    })
+}
+
+/// `xenapi_async_pool_disable_external_auth_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_disable_external_auth_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3526,6 +4543,25 @@ pub unsafe extern "C" fn xenapi_async_pool_enable_external_auth(
             out_task,
             Pool::async_enable_external_auth(session, &pool, &config, &service_name, &auth_type)?,
         )
+    })
+}
+
+/// `xenapi_async_pool_enable_external_auth_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_enable_external_auth_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3579,6 +4615,29 @@ pub unsafe extern "C" fn xenapi_async_pool_create_new_blob(
     })
 }
 
+/// `xenapi_async_pool_create_new_blob_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_create_new_blob_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Blob>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_pool_set_ha_host_failures_to_tolerate`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_set_ha_host_failures_to_tolerate(
@@ -3614,6 +4673,25 @@ pub unsafe extern "C" fn xenapi_async_pool_set_ha_host_failures_to_tolerate(
             out_task,
             Pool::async_set_ha_host_failures_to_tolerate(session, &pool, value)?,
         )
+    })
+}
+
+/// `xenapi_async_pool_set_ha_host_failures_to_tolerate_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_set_ha_host_failures_to_tolerate_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3655,6 +4733,31 @@ pub unsafe extern "C" fn xenapi_async_pool_ha_compute_vm_failover_plan(
         ret(
             out_task,
             Pool::async_ha_compute_vm_failover_plan(session, &failed_hosts, &failed_vms)?,
+        )
+    })
+}
+
+/// `xenapi_async_pool_ha_compute_vm_failover_plan_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_ha_compute_vm_failover_plan_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_string_map_map,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<HashMap<Ref<Vm>, HashMap<String, String>>>(
+                session, &task, timeout, &cancel,
+            )?,
         )
     })
 }
@@ -3702,6 +4805,29 @@ pub unsafe extern "C" fn xenapi_async_pool_ha_compute_hypothetical_max_host_fail
     })
 }
 
+/// `xenapi_async_pool_ha_compute_hypothetical_max_host_failures_to_tolerate_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_ha_compute_hypothetical_max_host_failures_to_tolerate_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut i64,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<i64>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_pool_ha_compute_max_host_failures_to_tolerate`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_ha_compute_max_host_failures_to_tolerate(
@@ -3736,6 +4862,29 @@ pub unsafe extern "C" fn xenapi_async_pool_ha_compute_max_host_failures_to_toler
     })
 }
 
+/// `xenapi_async_pool_ha_compute_max_host_failures_to_tolerate_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_ha_compute_max_host_failures_to_tolerate_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut i64,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<i64>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_pool_ha_failover_plan_exists`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_ha_failover_plan_exists(
@@ -3765,6 +4914,29 @@ pub unsafe extern "C" fn xenapi_async_pool_ha_failover_plan_exists(
         let session = session_of(session)?;
         let n = <i64 as Conv>::arg(n, "n")?;
         ret(out_task, Pool::async_ha_failover_plan_exists(session, n)?)
+    })
+}
+
+/// `xenapi_async_pool_ha_failover_plan_exists_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_ha_failover_plan_exists_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut bool,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<bool>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -3802,6 +4974,25 @@ pub unsafe extern "C" fn xenapi_async_pool_ha_prevent_restarts_for(
     })
 }
 
+/// `xenapi_async_pool_ha_prevent_restarts_for_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_ha_prevent_restarts_for_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_designate_new_master`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_designate_new_master(
@@ -3833,6 +5024,25 @@ pub unsafe extern "C" fn xenapi_async_pool_designate_new_master(
     })
 }
 
+/// `xenapi_async_pool_designate_new_master_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_designate_new_master_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_sync_database`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_sync_database(
@@ -3860,6 +5070,25 @@ pub unsafe extern "C" fn xenapi_async_pool_sync_database(
     })
 }
 
+/// `xenapi_async_pool_sync_database_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_sync_database_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_disable_ha`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_disable_ha(
@@ -3884,6 +5113,25 @@ pub unsafe extern "C" fn xenapi_async_pool_disable_ha(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         ret(out_task, Pool::async_disable_ha(session)?)
+    })
+}
+
+/// `xenapi_async_pool_disable_ha_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_disable_ha_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3922,6 +5170,25 @@ pub unsafe extern "C" fn xenapi_async_pool_enable_ha(
             out_task,
             Pool::async_enable_ha(session, &heartbeat_srs, &configuration)?,
         )
+    })
+}
+
+/// `xenapi_async_pool_enable_ha_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_enable_ha_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3971,6 +5238,29 @@ pub unsafe extern "C" fn xenapi_async_pool_create_vlan_from_pif(
     })
 }
 
+/// `xenapi_async_pool_create_vlan_from_pif_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_create_vlan_from_pif_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<Ref<Pif>>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_pool_management_reconfigure`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_management_reconfigure(
@@ -4002,6 +5292,25 @@ pub unsafe extern "C" fn xenapi_async_pool_management_reconfigure(
             out_task,
             Pool::async_management_reconfigure(session, &network)?,
         )
+    })
+}
+
+/// `xenapi_async_pool_management_reconfigure_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_management_reconfigure_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -4051,6 +5360,29 @@ pub unsafe extern "C" fn xenapi_async_pool_create_vlan(
     })
 }
 
+/// `xenapi_async_pool_create_vlan_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_create_vlan_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<Ref<Pif>>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_pool_recover_slaves`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_recover_slaves(
@@ -4076,6 +5408,29 @@ pub unsafe extern "C" fn xenapi_async_pool_recover_slaves(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         ret(out_task, Pool::async_recover_slaves(session)?)
+    })
+}
+
+/// `xenapi_async_pool_recover_slaves_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_recover_slaves_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<Ref<Host>>>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -4113,6 +5468,25 @@ pub unsafe extern "C" fn xenapi_async_pool_emergency_reset_master(
     })
 }
 
+/// `xenapi_async_pool_emergency_reset_master_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_emergency_reset_master_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_emergency_transition_to_master`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_emergency_transition_to_master(
@@ -4140,6 +5514,25 @@ pub unsafe extern "C" fn xenapi_async_pool_emergency_transition_to_master(
             out_task,
             Pool::async_emergency_transition_to_master(session)?,
         )
+    })
+}
+
+/// `xenapi_async_pool_emergency_transition_to_master_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_emergency_transition_to_master_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -4171,6 +5564,25 @@ pub unsafe extern "C" fn xenapi_async_pool_eject(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Pool::async_eject(session, &host)?)
+    })
+}
+
+/// `xenapi_async_pool_eject_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_eject_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -4216,6 +5628,25 @@ pub unsafe extern "C" fn xenapi_async_pool_join_force(
     })
 }
 
+/// `xenapi_async_pool_join_force_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_join_force_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_join`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_join(
@@ -4255,6 +5686,25 @@ pub unsafe extern "C" fn xenapi_async_pool_join(
             out_task,
             Pool::async_join(session, &master_address, &master_username, &master_password)?,
         )
+    })
+}
+
+/// `xenapi_async_pool_join_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_join_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 

@@ -409,6 +409,25 @@ pub unsafe extern "C" fn xenapi_async_pool_patch_clean_on_host(
     })
 }
 
+/// `xenapi_async_pool_patch_clean_on_host_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_patch_clean_on_host_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_patch_destroy`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_patch_destroy(
@@ -437,6 +456,25 @@ pub unsafe extern "C" fn xenapi_async_pool_patch_destroy(
         let session = session_of(session)?;
         let pool_patch = <Ref<PoolPatch> as Conv>::arg(pool_patch, "pool_patch")?;
         ret(out_task, PoolPatch::async_destroy(session, &pool_patch)?)
+    })
+}
+
+/// `xenapi_async_pool_patch_destroy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_patch_destroy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -471,6 +509,25 @@ pub unsafe extern "C" fn xenapi_async_pool_patch_pool_clean(
     })
 }
 
+/// `xenapi_async_pool_patch_pool_clean_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_patch_pool_clean_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_patch_clean`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_patch_clean(
@@ -499,6 +556,25 @@ pub unsafe extern "C" fn xenapi_async_pool_patch_clean(
         let session = session_of(session)?;
         let pool_patch = <Ref<PoolPatch> as Conv>::arg(pool_patch, "pool_patch")?;
         ret(out_task, PoolPatch::async_clean(session, &pool_patch)?)
+    })
+}
+
+/// `xenapi_async_pool_patch_clean_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_patch_clean_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -544,6 +620,29 @@ pub unsafe extern "C" fn xenapi_async_pool_patch_precheck(
     })
 }
 
+/// `xenapi_async_pool_patch_precheck_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_patch_precheck_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<String>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_pool_patch_pool_apply`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_patch_pool_apply(
@@ -572,6 +671,25 @@ pub unsafe extern "C" fn xenapi_async_pool_patch_pool_apply(
         let session = session_of(session)?;
         let pool_patch = <Ref<PoolPatch> as Conv>::arg(pool_patch, "pool_patch")?;
         ret(out_task, PoolPatch::async_pool_apply(session, &pool_patch)?)
+    })
+}
+
+/// `xenapi_async_pool_patch_pool_apply_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_patch_pool_apply_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -610,6 +728,29 @@ pub unsafe extern "C" fn xenapi_async_pool_patch_apply(
         ret(
             out_task,
             PoolPatch::async_apply(session, &pool_patch, &host)?,
+        )
+    })
+}
+
+/// `xenapi_async_pool_patch_apply_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_patch_apply_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<String>(session, &task, timeout, &cancel)?,
         )
     })
 }

@@ -429,6 +429,25 @@ pub unsafe extern "C" fn xenapi_async_pool_update_destroy(
     })
 }
 
+/// `xenapi_async_pool_update_destroy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_update_destroy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_update_pool_clean`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_update_pool_clean(
@@ -463,6 +482,25 @@ pub unsafe extern "C" fn xenapi_async_pool_update_pool_clean(
     })
 }
 
+/// `xenapi_async_pool_update_pool_clean_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_update_pool_clean_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_update_pool_apply`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_update_pool_apply(
@@ -494,6 +532,25 @@ pub unsafe extern "C" fn xenapi_async_pool_update_pool_apply(
             out_task,
             PoolUpdate::async_pool_apply(session, &pool_update)?,
         )
+    })
+}
+
+/// `xenapi_async_pool_update_pool_apply_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_update_pool_apply_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -532,6 +589,25 @@ pub unsafe extern "C" fn xenapi_async_pool_update_apply(
             out_task,
             PoolUpdate::async_apply(session, &pool_update, &host)?,
         )
+    })
+}
+
+/// `xenapi_async_pool_update_apply_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_update_apply_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -577,6 +653,31 @@ pub unsafe extern "C" fn xenapi_async_pool_update_precheck(
     })
 }
 
+/// `xenapi_async_pool_update_precheck_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_update_precheck_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut c_int,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<LivepatchStatus>(
+                session, &task, timeout, &cancel,
+            )?,
+        )
+    })
+}
+
 /// `xenapi_pool_update_introduce`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_update_introduce(
@@ -606,6 +707,31 @@ pub unsafe extern "C" fn xenapi_async_pool_update_introduce(
         let session = session_of(session)?;
         let vdi = <Ref<Vdi> as Conv>::arg(vdi, "vdi")?;
         ret(out_task, PoolUpdate::async_introduce(session, &vdi)?)
+    })
+}
+
+/// `xenapi_async_pool_update_introduce_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_update_introduce_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<PoolUpdate>>(
+                session, &task, timeout, &cancel,
+            )?,
+        )
     })
 }
 

@@ -509,6 +509,25 @@ pub unsafe extern "C" fn xenapi_async_pusb_set_passthrough_enabled(
     })
 }
 
+/// `xenapi_async_pusb_set_passthrough_enabled_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pusb_set_passthrough_enabled_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pusb_scan`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pusb_scan(
@@ -537,6 +556,25 @@ pub unsafe extern "C" fn xenapi_async_pusb_scan(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Pusb::async_scan(session, &host)?)
+    })
+}
+
+/// `xenapi_async_pusb_scan_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pusb_scan_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 

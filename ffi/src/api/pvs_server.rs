@@ -267,6 +267,25 @@ pub unsafe extern "C" fn xenapi_async_pvs_server_forget(
     })
 }
 
+/// `xenapi_async_pvs_server_forget_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pvs_server_forget_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pvs_server_introduce`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pvs_server_introduce(
@@ -313,6 +332,29 @@ pub unsafe extern "C" fn xenapi_async_pvs_server_introduce(
         ret(
             out_task,
             PvsServer::async_introduce(session, &addresses, first_port, last_port, &site)?,
+        )
+    })
+}
+
+/// `xenapi_async_pvs_server_introduce_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pvs_server_introduce_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<PvsServer>>(session, &task, timeout, &cancel)?,
         )
     })
 }

@@ -328,6 +328,25 @@ pub unsafe extern "C" fn xenapi_async_pvs_site_set_pvs_uuid(
     })
 }
 
+/// `xenapi_async_pvs_site_set_pvs_uuid_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pvs_site_set_pvs_uuid_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pvs_site_forget`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pvs_site_forget(
@@ -356,6 +375,25 @@ pub unsafe extern "C" fn xenapi_async_pvs_site_forget(
         let session = session_of(session)?;
         let pvs_site = <Ref<PvsSite> as Conv>::arg(pvs_site, "pvs_site")?;
         ret(out_task, PvsSite::async_forget(session, &pvs_site)?)
+    })
+}
+
+/// `xenapi_async_pvs_site_forget_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pvs_site_forget_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -401,6 +439,29 @@ pub unsafe extern "C" fn xenapi_async_pvs_site_introduce(
         ret(
             out_task,
             PvsSite::async_introduce(session, &name_label, &name_description, &pvs_uuid)?,
+        )
+    })
+}
+
+/// `xenapi_async_pvs_site_introduce_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pvs_site_introduce_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<PvsSite>>(session, &task, timeout, &cancel)?,
         )
     })
 }

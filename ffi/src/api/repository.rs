@@ -382,6 +382,25 @@ pub unsafe extern "C" fn xenapi_async_repository_set_gpgkey_path(
     })
 }
 
+/// `xenapi_async_repository_set_gpgkey_path_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_repository_set_gpgkey_path_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_repository_forget`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_repository_forget(
@@ -410,6 +429,25 @@ pub unsafe extern "C" fn xenapi_async_repository_forget(
         let session = session_of(session)?;
         let repository = <Ref<Repository> as Conv>::arg(repository, "repository")?;
         ret(out_task, Repository::async_forget(session, &repository)?)
+    })
+}
+
+/// `xenapi_async_repository_forget_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_repository_forget_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -482,6 +520,31 @@ pub unsafe extern "C" fn xenapi_async_repository_introduce(
                 &source_url,
                 update,
                 &gpgkey_path,
+            )?,
+        )
+    })
+}
+
+/// `xenapi_async_repository_introduce_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_repository_introduce_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Repository>>(
+                session, &task, timeout, &cancel,
             )?,
         )
     })

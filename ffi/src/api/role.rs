@@ -270,6 +270,29 @@ pub unsafe extern "C" fn xenapi_async_role_get_by_permission_name_label(
     })
 }
 
+/// `xenapi_async_role_get_by_permission_name_label_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_role_get_by_permission_name_label_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<Ref<Role>>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_role_get_by_permission`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_role_get_by_permission(
@@ -301,6 +324,29 @@ pub unsafe extern "C" fn xenapi_async_role_get_by_permission(
         ret(
             out_task,
             Role::async_get_by_permission(session, &permission)?,
+        )
+    })
+}
+
+/// `xenapi_async_role_get_by_permission_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_role_get_by_permission_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<Ref<Role>>>(session, &task, timeout, &cancel)?,
         )
     })
 }
@@ -343,6 +389,29 @@ pub unsafe extern "C" fn xenapi_async_role_get_permissions_name_label(
     })
 }
 
+/// `xenapi_async_role_get_permissions_name_label_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_role_get_permissions_name_label_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<String>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_role_get_permissions`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_role_get_permissions(
@@ -372,6 +441,29 @@ pub unsafe extern "C" fn xenapi_async_role_get_permissions(
         let session = session_of(session)?;
         let role = <Ref<Role> as Conv>::arg(role, "role")?;
         ret(out_task, Role::async_get_permissions(session, &role)?)
+    })
+}
+
+/// `xenapi_async_role_get_permissions_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_role_get_permissions_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<Ref<Role>>>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 

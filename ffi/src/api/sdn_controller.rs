@@ -251,6 +251,25 @@ pub unsafe extern "C" fn xenapi_async_sdn_controller_forget(
     })
 }
 
+/// `xenapi_async_sdn_controller_forget_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_sdn_controller_forget_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_sdn_controller_introduce`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_sdn_controller_introduce(
@@ -293,6 +312,31 @@ pub unsafe extern "C" fn xenapi_async_sdn_controller_introduce(
         ret(
             out_task,
             SdnController::async_introduce(session, protocol, &address, port)?,
+        )
+    })
+}
+
+/// `xenapi_async_sdn_controller_introduce_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_sdn_controller_introduce_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<SdnController>>(
+                session, &task, timeout, &cancel,
+            )?,
         )
     })
 }

@@ -537,6 +537,25 @@ pub unsafe extern "C" fn xenapi_async_session_logout_subject_identifier(
     })
 }
 
+/// `xenapi_async_session_logout_subject_identifier_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_session_logout_subject_identifier_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_session_get_all_subject_identifiers`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_session_get_all_subject_identifiers(
@@ -567,6 +586,29 @@ pub unsafe extern "C" fn xenapi_async_session_get_all_subject_identifiers(
         ret(
             out_task,
             SessionClass::async_get_all_subject_identifiers(session)?,
+        )
+    })
+}
+
+/// `xenapi_async_session_get_all_subject_identifiers_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_session_get_all_subject_identifiers_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<String>>(session, &task, timeout, &cancel)?,
         )
     })
 }
@@ -609,6 +651,31 @@ pub unsafe extern "C" fn xenapi_async_session_create_from_db_file(
     })
 }
 
+/// `xenapi_async_session_create_from_db_file_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_session_create_from_db_file_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<SessionClass>>(
+                session, &task, timeout, &cancel,
+            )?,
+        )
+    })
+}
+
 /// `xenapi_session_change_password`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_session_change_password(
@@ -644,6 +711,25 @@ pub unsafe extern "C" fn xenapi_async_session_change_password(
             out_task,
             SessionClass::async_change_password(session, &old_pwd, &new_pwd)?,
         )
+    })
+}
+
+/// `xenapi_async_session_change_password_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_session_change_password_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 

@@ -697,6 +697,25 @@ pub unsafe extern "C" fn xenapi_async_sr_forget_data_source_archives(
     })
 }
 
+/// `xenapi_async_sr_forget_data_source_archives_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_sr_forget_data_source_archives_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_sr_query_data_source`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_sr_query_data_source(
@@ -739,6 +758,29 @@ pub unsafe extern "C" fn xenapi_async_sr_query_data_source(
     })
 }
 
+/// `xenapi_async_sr_query_data_source_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_sr_query_data_source_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut f64,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<f64>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_sr_record_data_source`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_sr_record_data_source(
@@ -777,6 +819,25 @@ pub unsafe extern "C" fn xenapi_async_sr_record_data_source(
     })
 }
 
+/// `xenapi_async_sr_record_data_source_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_sr_record_data_source_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_sr_get_data_sources`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_sr_get_data_sources(
@@ -806,6 +867,31 @@ pub unsafe extern "C" fn xenapi_async_sr_get_data_sources(
         let session = session_of(session)?;
         let sr = <Ref<Sr> as Conv>::arg(sr, "sr")?;
         ret(out_task, Sr::async_get_data_sources(session, &sr)?)
+    })
+}
+
+/// `xenapi_async_sr_get_data_sources_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_sr_get_data_sources_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_data_source_record_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<DataSourceRecord>>(
+                session, &task, timeout, &cancel,
+            )?,
+        )
     })
 }
 
@@ -843,6 +929,25 @@ pub unsafe extern "C" fn xenapi_async_sr_disable_database_replication(
     })
 }
 
+/// `xenapi_async_sr_disable_database_replication_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_sr_disable_database_replication_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_sr_enable_database_replication`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_sr_enable_database_replication(
@@ -874,6 +979,25 @@ pub unsafe extern "C" fn xenapi_async_sr_enable_database_replication(
             out_task,
             Sr::async_enable_database_replication(session, &sr)?,
         )
+    })
+}
+
+/// `xenapi_async_sr_enable_database_replication_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_sr_enable_database_replication_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -911,6 +1035,25 @@ pub unsafe extern "C" fn xenapi_async_sr_assert_supports_database_replication(
     })
 }
 
+/// `xenapi_async_sr_assert_supports_database_replication_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_sr_assert_supports_database_replication_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_sr_assert_can_host_ha_statefile`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_sr_assert_can_host_ha_statefile(
@@ -942,6 +1085,25 @@ pub unsafe extern "C" fn xenapi_async_sr_assert_can_host_ha_statefile(
             out_task,
             Sr::async_assert_can_host_ha_statefile(session, &sr)?,
         )
+    })
+}
+
+/// `xenapi_async_sr_assert_can_host_ha_statefile_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_sr_assert_can_host_ha_statefile_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -977,6 +1139,25 @@ pub unsafe extern "C" fn xenapi_async_sr_set_physical_size(
         let sr = <Ref<Sr> as Conv>::arg(sr, "sr")?;
         let value = <i64 as Conv>::arg(value, "value")?;
         ret(out_task, Sr::async_set_physical_size(session, &sr, value)?)
+    })
+}
+
+/// `xenapi_async_sr_set_physical_size_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_sr_set_physical_size_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1030,6 +1211,29 @@ pub unsafe extern "C" fn xenapi_async_sr_create_new_blob(
     })
 }
 
+/// `xenapi_async_sr_create_new_blob_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_sr_create_new_blob_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Blob>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_sr_set_name_description`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_sr_set_name_description(
@@ -1068,6 +1272,25 @@ pub unsafe extern "C" fn xenapi_async_sr_set_name_description(
     })
 }
 
+/// `xenapi_async_sr_set_name_description_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_sr_set_name_description_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_sr_set_name_label`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_sr_set_name_label(
@@ -1103,6 +1326,25 @@ pub unsafe extern "C" fn xenapi_async_sr_set_name_label(
     })
 }
 
+/// `xenapi_async_sr_set_name_label_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_sr_set_name_label_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_sr_set_shared`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_sr_set_shared(
@@ -1135,6 +1377,25 @@ pub unsafe extern "C" fn xenapi_async_sr_set_shared(
         let sr = <Ref<Sr> as Conv>::arg(sr, "sr")?;
         let value = <bool as Conv>::arg(value, "value")?;
         ret(out_task, Sr::async_set_shared(session, &sr, value)?)
+    })
+}
+
+/// `xenapi_async_sr_set_shared_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_sr_set_shared_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1184,6 +1445,31 @@ pub unsafe extern "C" fn xenapi_async_sr_probe_ext(
         ret(
             out_task,
             Sr::async_probe_ext(session, &host, &device_config, &type_, &sm_config)?,
+        )
+    })
+}
+
+/// `xenapi_async_sr_probe_ext_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_sr_probe_ext_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_probe_result_record_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<ProbeResultRecord>>(
+                session, &task, timeout, &cancel,
+            )?,
         )
     })
 }
@@ -1238,6 +1524,29 @@ pub unsafe extern "C" fn xenapi_async_sr_probe(
     })
 }
 
+/// `xenapi_async_sr_probe_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_sr_probe_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<String>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_sr_scan`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_sr_scan(
@@ -1269,6 +1578,25 @@ pub unsafe extern "C" fn xenapi_async_sr_scan(
     })
 }
 
+/// `xenapi_async_sr_scan_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_sr_scan_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_sr_get_supported_types`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_sr_get_supported_types(
@@ -1294,6 +1622,29 @@ pub unsafe extern "C" fn xenapi_async_sr_get_supported_types(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         ret(out_task, Sr::async_get_supported_types(session)?)
+    })
+}
+
+/// `xenapi_async_sr_get_supported_types_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_sr_get_supported_types_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<String>>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -1328,6 +1679,25 @@ pub unsafe extern "C" fn xenapi_async_sr_update(
     })
 }
 
+/// `xenapi_async_sr_update_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_sr_update_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_sr_forget`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_sr_forget(
@@ -1359,6 +1729,25 @@ pub unsafe extern "C" fn xenapi_async_sr_forget(
     })
 }
 
+/// `xenapi_async_sr_forget_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_sr_forget_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_sr_destroy`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_sr_destroy(
@@ -1387,6 +1776,25 @@ pub unsafe extern "C" fn xenapi_async_sr_destroy(
         let session = session_of(session)?;
         let sr = <Ref<Sr> as Conv>::arg(sr, "sr")?;
         ret(out_task, Sr::async_destroy(session, &sr)?)
+    })
+}
+
+/// `xenapi_async_sr_destroy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_sr_destroy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1476,6 +1884,29 @@ pub unsafe extern "C" fn xenapi_async_sr_make(
     })
 }
 
+/// `xenapi_async_sr_make_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_sr_make_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<String>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_sr_introduce`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_sr_introduce(
@@ -1552,6 +1983,29 @@ pub unsafe extern "C" fn xenapi_async_sr_introduce(
                 shared,
                 &sm_config,
             )?,
+        )
+    })
+}
+
+/// `xenapi_async_sr_introduce_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_sr_introduce_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Sr>>(session, &task, timeout, &cancel)?,
         )
     })
 }
@@ -1644,6 +2098,29 @@ pub unsafe extern "C" fn xenapi_async_sr_create(
                 shared,
                 &sm_config,
             )?,
+        )
+    })
+}
+
+/// `xenapi_async_sr_create_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_sr_create_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Sr>>(session, &task, timeout, &cancel)?,
         )
     })
 }

@@ -247,6 +247,29 @@ pub unsafe extern "C" fn xenapi_async_subject_get_permissions_name_label(
     })
 }
 
+/// `xenapi_async_subject_get_permissions_name_label_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_subject_get_permissions_name_label_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<String>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_subject_remove_from_roles`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_subject_remove_from_roles(
@@ -285,6 +308,25 @@ pub unsafe extern "C" fn xenapi_async_subject_remove_from_roles(
     })
 }
 
+/// `xenapi_async_subject_remove_from_roles_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_subject_remove_from_roles_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_subject_add_to_roles`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_subject_add_to_roles(
@@ -320,6 +362,25 @@ pub unsafe extern "C" fn xenapi_async_subject_add_to_roles(
             out_task,
             Subject::async_add_to_roles(session, &subject, &role)?,
         )
+    })
+}
+
+/// `xenapi_async_subject_add_to_roles_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_subject_add_to_roles_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -421,6 +482,25 @@ pub unsafe extern "C" fn xenapi_async_subject_destroy(
     })
 }
 
+/// `xenapi_async_subject_destroy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_subject_destroy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_subject_create`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_subject_create(
@@ -450,6 +530,29 @@ pub unsafe extern "C" fn xenapi_async_subject_create(
         let session = session_of(session)?;
         let args = <SubjectRecord as Conv>::arg(args, "args")?;
         ret(out_task, Subject::async_create(session, &args)?)
+    })
+}
+
+/// `xenapi_async_subject_create_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_subject_create_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Subject>>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 

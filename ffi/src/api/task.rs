@@ -599,6 +599,25 @@ pub unsafe extern "C" fn xenapi_async_task_set_error_info(
     })
 }
 
+/// `xenapi_async_task_set_error_info_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_task_set_error_info_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_task_set_result`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_task_set_result(
@@ -631,6 +650,25 @@ pub unsafe extern "C" fn xenapi_async_task_set_result(
         let task = <Ref<Task> as Conv>::arg(task, "task")?;
         let value = <String as Conv>::arg(value, "value")?;
         ret(out_task, Task::async_set_result(session, &task, &value)?)
+    })
+}
+
+/// `xenapi_async_task_set_result_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_task_set_result_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -669,6 +707,25 @@ pub unsafe extern "C" fn xenapi_async_task_set_progress(
     })
 }
 
+/// `xenapi_async_task_set_progress_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_task_set_progress_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_task_set_status`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_task_set_status(
@@ -704,6 +761,25 @@ pub unsafe extern "C" fn xenapi_async_task_set_status(
     })
 }
 
+/// `xenapi_async_task_set_status_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_task_set_status_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_task_cancel`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_task_cancel(
@@ -735,6 +811,25 @@ pub unsafe extern "C" fn xenapi_async_task_cancel(
     })
 }
 
+/// `xenapi_async_task_cancel_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_task_cancel_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_task_destroy`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_task_destroy(
@@ -763,6 +858,25 @@ pub unsafe extern "C" fn xenapi_async_task_destroy(
         let session = session_of(session)?;
         let task = <Ref<Task> as Conv>::arg(task, "task")?;
         ret(out_task, Task::async_destroy(session, &task)?)
+    })
+}
+
+/// `xenapi_async_task_destroy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_task_destroy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -799,6 +913,29 @@ pub unsafe extern "C" fn xenapi_async_task_create(
         let label = <String as Conv>::arg(label, "label")?;
         let description = <String as Conv>::arg(description, "description")?;
         ret(out_task, Task::async_create(session, &label, &description)?)
+    })
+}
+
+/// `xenapi_async_task_create_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_task_create_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Task>>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 

@@ -722,6 +722,25 @@ pub unsafe extern "C" fn xenapi_async_vbd_set_mode(
     })
 }
 
+/// `xenapi_async_vbd_set_mode_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vbd_set_mode_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vbd_assert_attachable`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vbd_assert_attachable(
@@ -750,6 +769,25 @@ pub unsafe extern "C" fn xenapi_async_vbd_assert_attachable(
         let session = session_of(session)?;
         let vbd = <Ref<Vbd> as Conv>::arg(vbd, "vbd")?;
         ret(out_task, Vbd::async_assert_attachable(session, &vbd)?)
+    })
+}
+
+/// `xenapi_async_vbd_assert_attachable_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vbd_assert_attachable_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -784,6 +822,25 @@ pub unsafe extern "C" fn xenapi_async_vbd_unplug_force(
     })
 }
 
+/// `xenapi_async_vbd_unplug_force_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vbd_unplug_force_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vbd_unplug`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vbd_unplug(
@@ -815,6 +872,25 @@ pub unsafe extern "C" fn xenapi_async_vbd_unplug(
     })
 }
 
+/// `xenapi_async_vbd_unplug_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vbd_unplug_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vbd_plug`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vbd_plug(
@@ -843,6 +919,25 @@ pub unsafe extern "C" fn xenapi_async_vbd_plug(
         let session = session_of(session)?;
         let vbd = <Ref<Vbd> as Conv>::arg(vbd, "vbd")?;
         ret(out_task, Vbd::async_plug(session, &vbd)?)
+    })
+}
+
+/// `xenapi_async_vbd_plug_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vbd_plug_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -881,6 +976,25 @@ pub unsafe extern "C" fn xenapi_async_vbd_insert(
     })
 }
 
+/// `xenapi_async_vbd_insert_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vbd_insert_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vbd_eject`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vbd_eject(
@@ -909,6 +1023,25 @@ pub unsafe extern "C" fn xenapi_async_vbd_eject(
         let session = session_of(session)?;
         let vbd = <Ref<Vbd> as Conv>::arg(vbd, "vbd")?;
         ret(out_task, Vbd::async_eject(session, &vbd)?)
+    })
+}
+
+/// `xenapi_async_vbd_eject_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vbd_eject_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1489,6 +1622,25 @@ pub unsafe extern "C" fn xenapi_async_vbd_destroy(
     })
 }
 
+/// `xenapi_async_vbd_destroy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vbd_destroy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vbd_create`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vbd_create(
@@ -1518,6 +1670,29 @@ pub unsafe extern "C" fn xenapi_async_vbd_create(
         let session = session_of(session)?;
         let args = <VbdRecord as Conv>::arg(args, "args")?;
         ret(out_task, Vbd::async_create(session, &args)?)
+    })
+}
+
+/// `xenapi_async_vbd_create_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vbd_create_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Vbd>>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 

@@ -979,6 +979,31 @@ pub unsafe extern "C" fn xenapi_async_vdi_get_nbd_info(
     })
 }
 
+/// `xenapi_async_vdi_get_nbd_info_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vdi_get_nbd_info_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_vdi_nbd_server_info_record_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<VdiNbdServerInfoRecord>>(
+                session, &task, timeout, &cancel,
+            )?,
+        )
+    })
+}
+
 /// `xenapi_vdi_list_changed_blocks`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vdi_list_changed_blocks(
@@ -1021,6 +1046,29 @@ pub unsafe extern "C" fn xenapi_async_vdi_list_changed_blocks(
     })
 }
 
+/// `xenapi_async_vdi_list_changed_blocks_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vdi_list_changed_blocks_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<String>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_vdi_data_destroy`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vdi_data_destroy(
@@ -1049,6 +1097,25 @@ pub unsafe extern "C" fn xenapi_async_vdi_data_destroy(
         let session = session_of(session)?;
         let vdi = <Ref<Vdi> as Conv>::arg(vdi, "vdi")?;
         ret(out_task, Vdi::async_data_destroy(session, &vdi)?)
+    })
+}
+
+/// `xenapi_async_vdi_data_destroy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vdi_data_destroy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1083,6 +1150,25 @@ pub unsafe extern "C" fn xenapi_async_vdi_disable_cbt(
     })
 }
 
+/// `xenapi_async_vdi_disable_cbt_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vdi_disable_cbt_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vdi_enable_cbt`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vdi_enable_cbt(
@@ -1111,6 +1197,25 @@ pub unsafe extern "C" fn xenapi_async_vdi_enable_cbt(
         let session = session_of(session)?;
         let vdi = <Ref<Vdi> as Conv>::arg(vdi, "vdi")?;
         ret(out_task, Vdi::async_enable_cbt(session, &vdi)?)
+    })
+}
+
+/// `xenapi_async_vdi_enable_cbt_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vdi_enable_cbt_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1157,6 +1262,29 @@ pub unsafe extern "C" fn xenapi_async_vdi_pool_migrate(
     })
 }
 
+/// `xenapi_async_vdi_pool_migrate_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vdi_pool_migrate_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Vdi>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_vdi_read_database_pool_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vdi_read_database_pool_uuid(
@@ -1189,6 +1317,29 @@ pub unsafe extern "C" fn xenapi_async_vdi_read_database_pool_uuid(
     })
 }
 
+/// `xenapi_async_vdi_read_database_pool_uuid_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vdi_read_database_pool_uuid_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<String>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_vdi_open_database`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vdi_open_database(
@@ -1218,6 +1369,31 @@ pub unsafe extern "C" fn xenapi_async_vdi_open_database(
         let session = session_of(session)?;
         let vdi = <Ref<Vdi> as Conv>::arg(vdi, "vdi")?;
         ret(out_task, Vdi::async_open_database(session, &vdi)?)
+    })
+}
+
+/// `xenapi_async_vdi_open_database_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vdi_open_database_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<SessionClass>>(
+                session, &task, timeout, &cancel,
+            )?,
+        )
     })
 }
 
@@ -1259,6 +1435,25 @@ pub unsafe extern "C" fn xenapi_async_vdi_set_allow_caching(
     })
 }
 
+/// `xenapi_async_vdi_set_allow_caching_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vdi_set_allow_caching_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vdi_set_on_boot`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vdi_set_on_boot(
@@ -1291,6 +1486,25 @@ pub unsafe extern "C" fn xenapi_async_vdi_set_on_boot(
         let vdi = <Ref<Vdi> as Conv>::arg(vdi, "vdi")?;
         let value = <OnBoot as Conv>::arg(value, "value")?;
         ret(out_task, Vdi::async_set_on_boot(session, &vdi, value)?)
+    })
+}
+
+/// `xenapi_async_vdi_set_on_boot_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vdi_set_on_boot_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1332,6 +1546,25 @@ pub unsafe extern "C" fn xenapi_async_vdi_set_name_description(
     })
 }
 
+/// `xenapi_async_vdi_set_name_description_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vdi_set_name_description_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vdi_set_name_label`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vdi_set_name_label(
@@ -1364,6 +1597,25 @@ pub unsafe extern "C" fn xenapi_async_vdi_set_name_label(
         let vdi = <Ref<Vdi> as Conv>::arg(vdi, "vdi")?;
         let value = <String as Conv>::arg(value, "value")?;
         ret(out_task, Vdi::async_set_name_label(session, &vdi, &value)?)
+    })
+}
+
+/// `xenapi_async_vdi_set_name_label_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vdi_set_name_label_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1402,6 +1654,25 @@ pub unsafe extern "C" fn xenapi_async_vdi_set_read_only(
     })
 }
 
+/// `xenapi_async_vdi_set_read_only_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vdi_set_read_only_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vdi_set_sharable`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vdi_set_sharable(
@@ -1437,6 +1708,25 @@ pub unsafe extern "C" fn xenapi_async_vdi_set_sharable(
     })
 }
 
+/// `xenapi_async_vdi_set_sharable_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vdi_set_sharable_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vdi_forget`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vdi_forget(
@@ -1465,6 +1755,25 @@ pub unsafe extern "C" fn xenapi_async_vdi_forget(
         let session = session_of(session)?;
         let vdi = <Ref<Vdi> as Conv>::arg(vdi, "vdi")?;
         ret(out_task, Vdi::async_forget(session, &vdi)?)
+    })
+}
+
+/// `xenapi_async_vdi_forget_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vdi_forget_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1518,6 +1827,29 @@ pub unsafe extern "C" fn xenapi_async_vdi_copy(
     })
 }
 
+/// `xenapi_async_vdi_copy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vdi_copy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Vdi>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_vdi_update`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vdi_update(
@@ -1546,6 +1878,25 @@ pub unsafe extern "C" fn xenapi_async_vdi_update(
         let session = session_of(session)?;
         let vdi = <Ref<Vdi> as Conv>::arg(vdi, "vdi")?;
         ret(out_task, Vdi::async_update(session, &vdi)?)
+    })
+}
+
+/// `xenapi_async_vdi_update_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vdi_update_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1697,6 +2048,29 @@ pub unsafe extern "C" fn xenapi_async_vdi_introduce(
     })
 }
 
+/// `xenapi_async_vdi_introduce_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vdi_introduce_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Vdi>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_vdi_resize_online`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vdi_resize_online(
@@ -1732,6 +2106,25 @@ pub unsafe extern "C" fn xenapi_async_vdi_resize_online(
     })
 }
 
+/// `xenapi_async_vdi_resize_online_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vdi_resize_online_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vdi_resize`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vdi_resize(
@@ -1764,6 +2157,25 @@ pub unsafe extern "C" fn xenapi_async_vdi_resize(
         let vdi = <Ref<Vdi> as Conv>::arg(vdi, "vdi")?;
         let size = <i64 as Conv>::arg(size, "size")?;
         ret(out_task, Vdi::async_resize(session, &vdi, size)?)
+    })
+}
+
+/// `xenapi_async_vdi_resize_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vdi_resize_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1803,6 +2215,29 @@ pub unsafe extern "C" fn xenapi_async_vdi_clone(
     })
 }
 
+/// `xenapi_async_vdi_clone_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vdi_clone_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Vdi>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_vdi_snapshot`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vdi_snapshot(
@@ -1838,6 +2273,29 @@ pub unsafe extern "C" fn xenapi_async_vdi_snapshot(
         ret(
             out_task,
             Vdi::async_snapshot(session, &vdi, &driver_params)?,
+        )
+    })
+}
+
+/// `xenapi_async_vdi_snapshot_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vdi_snapshot_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Vdi>>(session, &task, timeout, &cancel)?,
         )
     })
 }
@@ -2611,6 +3069,25 @@ pub unsafe extern "C" fn xenapi_async_vdi_destroy(
     })
 }
 
+/// `xenapi_async_vdi_destroy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vdi_destroy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vdi_create`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vdi_create(
@@ -2640,6 +3117,29 @@ pub unsafe extern "C" fn xenapi_async_vdi_create(
         let session = session_of(session)?;
         let args = <VdiRecord as Conv>::arg(args, "args")?;
         ret(out_task, Vdi::async_create(session, &args)?)
+    })
+}
+
+/// `xenapi_async_vdi_create_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vdi_create_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Vdi>>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 

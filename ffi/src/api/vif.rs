@@ -882,6 +882,25 @@ pub unsafe extern "C" fn xenapi_async_vif_configure_ipv6(
     })
 }
 
+/// `xenapi_async_vif_configure_ipv6_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vif_configure_ipv6_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vif_configure_ipv4`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vif_configure_ipv4(
@@ -928,6 +947,25 @@ pub unsafe extern "C" fn xenapi_async_vif_configure_ipv4(
     })
 }
 
+/// `xenapi_async_vif_configure_ipv4_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vif_configure_ipv4_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vif_remove_ipv6_allowed`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vif_remove_ipv6_allowed(
@@ -963,6 +1001,25 @@ pub unsafe extern "C" fn xenapi_async_vif_remove_ipv6_allowed(
             out_task,
             Vif::async_remove_ipv6_allowed(session, &vif, &value)?,
         )
+    })
+}
+
+/// `xenapi_async_vif_remove_ipv6_allowed_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vif_remove_ipv6_allowed_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1004,6 +1061,25 @@ pub unsafe extern "C" fn xenapi_async_vif_add_ipv6_allowed(
     })
 }
 
+/// `xenapi_async_vif_add_ipv6_allowed_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vif_add_ipv6_allowed_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vif_set_ipv6_allowed`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vif_set_ipv6_allowed(
@@ -1039,6 +1115,25 @@ pub unsafe extern "C" fn xenapi_async_vif_set_ipv6_allowed(
             out_task,
             Vif::async_set_ipv6_allowed(session, &vif, &value)?,
         )
+    })
+}
+
+/// `xenapi_async_vif_set_ipv6_allowed_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vif_set_ipv6_allowed_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1080,6 +1175,25 @@ pub unsafe extern "C" fn xenapi_async_vif_remove_ipv4_allowed(
     })
 }
 
+/// `xenapi_async_vif_remove_ipv4_allowed_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vif_remove_ipv4_allowed_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vif_add_ipv4_allowed`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vif_add_ipv4_allowed(
@@ -1115,6 +1229,25 @@ pub unsafe extern "C" fn xenapi_async_vif_add_ipv4_allowed(
             out_task,
             Vif::async_add_ipv4_allowed(session, &vif, &value)?,
         )
+    })
+}
+
+/// `xenapi_async_vif_add_ipv4_allowed_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vif_add_ipv4_allowed_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1156,6 +1289,25 @@ pub unsafe extern "C" fn xenapi_async_vif_set_ipv4_allowed(
     })
 }
 
+/// `xenapi_async_vif_set_ipv4_allowed_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vif_set_ipv4_allowed_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vif_set_locking_mode`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vif_set_locking_mode(
@@ -1188,6 +1340,25 @@ pub unsafe extern "C" fn xenapi_async_vif_set_locking_mode(
         let vif = <Ref<Vif> as Conv>::arg(vif, "vif")?;
         let value = <VifLockingMode as Conv>::arg(value, "value")?;
         ret(out_task, Vif::async_set_locking_mode(session, &vif, value)?)
+    })
+}
+
+/// `xenapi_async_vif_set_locking_mode_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vif_set_locking_mode_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1226,6 +1397,25 @@ pub unsafe extern "C" fn xenapi_async_vif_move(
     })
 }
 
+/// `xenapi_async_vif_move_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vif_move_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vif_unplug_force`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vif_unplug_force(
@@ -1254,6 +1444,25 @@ pub unsafe extern "C" fn xenapi_async_vif_unplug_force(
         let session = session_of(session)?;
         let vif = <Ref<Vif> as Conv>::arg(vif, "vif")?;
         ret(out_task, Vif::async_unplug_force(session, &vif)?)
+    })
+}
+
+/// `xenapi_async_vif_unplug_force_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vif_unplug_force_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1288,6 +1497,25 @@ pub unsafe extern "C" fn xenapi_async_vif_unplug(
     })
 }
 
+/// `xenapi_async_vif_unplug_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vif_unplug_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vif_plug`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vif_plug(
@@ -1316,6 +1544,25 @@ pub unsafe extern "C" fn xenapi_async_vif_plug(
         let session = session_of(session)?;
         let vif = <Ref<Vif> as Conv>::arg(vif, "vif")?;
         ret(out_task, Vif::async_plug(session, &vif)?)
+    })
+}
+
+/// `xenapi_async_vif_plug_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vif_plug_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1908,6 +2155,25 @@ pub unsafe extern "C" fn xenapi_async_vif_destroy(
     })
 }
 
+/// `xenapi_async_vif_destroy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vif_destroy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vif_create`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vif_create(
@@ -1937,6 +2203,29 @@ pub unsafe extern "C" fn xenapi_async_vif_create(
         let session = session_of(session)?;
         let args = <VifRecord as Conv>::arg(args, "args")?;
         ret(out_task, Vif::async_create(session, &args)?)
+    })
+}
+
+/// `xenapi_async_vif_create_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vif_create_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Vif>>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 

@@ -263,6 +263,25 @@ pub unsafe extern "C" fn xenapi_async_vlan_destroy(
     })
 }
 
+/// `xenapi_async_vlan_destroy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vlan_destroy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vlan_create`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vlan_create(
@@ -305,6 +324,29 @@ pub unsafe extern "C" fn xenapi_async_vlan_create(
         ret(
             out_task,
             Vlan::async_create(session, &tagged_pif, tag, &network)?,
+        )
+    })
+}
+
+/// `xenapi_async_vlan_create_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vlan_create_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Vlan>>(session, &task, timeout, &cancel)?,
         )
     })
 }

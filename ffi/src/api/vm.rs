@@ -2544,6 +2544,25 @@ pub unsafe extern "C" fn xenapi_async_vm_restart_device_models(
     })
 }
 
+/// `xenapi_async_vm_restart_device_models_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_restart_device_models_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_set_hvm_boot_policy`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_set_hvm_boot_policy(
@@ -2582,6 +2601,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_hvm_boot_policy(
     })
 }
 
+/// `xenapi_async_vm_set_hvm_boot_policy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_hvm_boot_policy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_set_domain_type`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_set_domain_type(
@@ -2614,6 +2652,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_domain_type(
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         let value = <DomainType as Conv>::arg(value, "value")?;
         ret(out_task, Vm::async_set_domain_type(session, &vm, value)?)
+    })
+}
+
+/// `xenapi_async_vm_set_domain_type_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_domain_type_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2652,6 +2709,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_actions_after_crash(
             out_task,
             Vm::async_set_actions_after_crash(session, &vm, value)?,
         )
+    })
+}
+
+/// `xenapi_async_vm_set_actions_after_crash_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_actions_after_crash_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2705,6 +2781,29 @@ pub unsafe extern "C" fn xenapi_async_vm_import(
     })
 }
 
+/// `xenapi_async_vm_import_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_import_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<Ref<Vm>>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_vm_set_has_vendor_device`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_set_has_vendor_device(
@@ -2740,6 +2839,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_has_vendor_device(
             out_task,
             Vm::async_set_has_vendor_device(session, &vm, value)?,
         )
+    })
+}
+
+/// `xenapi_async_vm_set_has_vendor_device_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_has_vendor_device_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2793,6 +2911,29 @@ pub unsafe extern "C" fn xenapi_async_vm_call_plugin(
     })
 }
 
+/// `xenapi_async_vm_call_plugin_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_call_plugin_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<String>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_vm_query_services`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_query_services(
@@ -2822,6 +2963,31 @@ pub unsafe extern "C" fn xenapi_async_vm_query_services(
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         ret(out_task, Vm::async_query_services(session, &vm)?)
+    })
+}
+
+/// `xenapi_async_vm_query_services_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_query_services_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_map,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<HashMap<String, String>>(
+                session, &task, timeout, &cancel,
+            )?,
+        )
     })
 }
 
@@ -2857,6 +3023,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_appliance(
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         let value = <Ref<VmAppliance> as Conv>::arg(value, "value")?;
         ret(out_task, Vm::async_set_appliance(session, &vm, &value)?)
+    })
+}
+
+/// `xenapi_async_vm_set_appliance_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_appliance_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2910,6 +3095,25 @@ pub unsafe extern "C" fn xenapi_async_vm_import_convert(
     })
 }
 
+/// `xenapi_async_vm_import_convert_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_import_convert_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_recover`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_recover(
@@ -2949,6 +3153,25 @@ pub unsafe extern "C" fn xenapi_async_vm_recover(
             out_task,
             Vm::async_recover(session, &vm, &session_to, force)?,
         )
+    })
+}
+
+/// `xenapi_async_vm_recover_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_recover_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2994,6 +3217,29 @@ pub unsafe extern "C" fn xenapi_async_vm_get_srs_required_for_recovery(
     })
 }
 
+/// `xenapi_async_vm_get_srs_required_for_recovery_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_get_srs_required_for_recovery_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<Ref<Sr>>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_vm_assert_can_be_recovered`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_assert_can_be_recovered(
@@ -3032,6 +3278,25 @@ pub unsafe extern "C" fn xenapi_async_vm_assert_can_be_recovered(
     })
 }
 
+/// `xenapi_async_vm_assert_can_be_recovered_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_assert_can_be_recovered_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_set_suspend_vdi`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_set_suspend_vdi(
@@ -3064,6 +3329,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_suspend_vdi(
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         let value = <Ref<Vdi> as Conv>::arg(value, "value")?;
         ret(out_task, Vm::async_set_suspend_vdi(session, &vm, &value)?)
+    })
+}
+
+/// `xenapi_async_vm_set_suspend_vdi_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_suspend_vdi_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3102,6 +3386,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_order(
     })
 }
 
+/// `xenapi_async_vm_set_order_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_order_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_set_shutdown_delay`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_set_shutdown_delay(
@@ -3137,6 +3440,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_shutdown_delay(
     })
 }
 
+/// `xenapi_async_vm_set_shutdown_delay_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_shutdown_delay_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_set_start_delay`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_set_start_delay(
@@ -3169,6 +3491,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_start_delay(
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         let value = <i64 as Conv>::arg(value, "value")?;
         ret(out_task, Vm::async_set_start_delay(session, &vm, value)?)
+    })
+}
+
+/// `xenapi_async_vm_set_start_delay_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_start_delay_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3210,6 +3551,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_snapshot_schedule(
     })
 }
 
+/// `xenapi_async_vm_set_snapshot_schedule_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_snapshot_schedule_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_set_protection_policy`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_set_protection_policy(
@@ -3248,6 +3608,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_protection_policy(
     })
 }
 
+/// `xenapi_async_vm_set_protection_policy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_protection_policy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_copy_bios_strings`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_copy_bios_strings(
@@ -3280,6 +3659,25 @@ pub unsafe extern "C" fn xenapi_async_vm_copy_bios_strings(
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Vm::async_copy_bios_strings(session, &vm, &host)?)
+    })
+}
+
+/// `xenapi_async_vm_copy_bios_strings_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_copy_bios_strings_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3318,6 +3716,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_bios_strings(
     })
 }
 
+/// `xenapi_async_vm_set_bios_strings_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_bios_strings_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_retrieve_wlb_recommendations`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_retrieve_wlb_recommendations(
@@ -3353,6 +3770,31 @@ pub unsafe extern "C" fn xenapi_async_vm_retrieve_wlb_recommendations(
     })
 }
 
+/// `xenapi_async_vm_retrieve_wlb_recommendations_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_retrieve_wlb_recommendations_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_string_list_map,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<HashMap<Ref<Host>, Vec<String>>>(
+                session, &task, timeout, &cancel,
+            )?,
+        )
+    })
+}
+
 /// `xenapi_vm_assert_agile`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_assert_agile(
@@ -3381,6 +3823,25 @@ pub unsafe extern "C" fn xenapi_async_vm_assert_agile(
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         ret(out_task, Vm::async_assert_agile(session, &vm)?)
+    })
+}
+
+/// `xenapi_async_vm_assert_agile_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_assert_agile_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3434,6 +3895,29 @@ pub unsafe extern "C" fn xenapi_async_vm_create_new_blob(
     })
 }
 
+/// `xenapi_async_vm_create_new_blob_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_create_new_blob_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Blob>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_vm_assert_can_boot_here`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_assert_can_boot_here(
@@ -3472,6 +3956,25 @@ pub unsafe extern "C" fn xenapi_async_vm_assert_can_boot_here(
     })
 }
 
+/// `xenapi_async_vm_assert_can_boot_here_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_assert_can_boot_here_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_get_possible_hosts`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_get_possible_hosts(
@@ -3501,6 +4004,29 @@ pub unsafe extern "C" fn xenapi_async_vm_get_possible_hosts(
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         ret(out_task, Vm::async_get_possible_hosts(session, &vm)?)
+    })
+}
+
+/// `xenapi_async_vm_get_possible_hosts_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_get_possible_hosts_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<Ref<Host>>>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -3536,6 +4062,29 @@ pub unsafe extern "C" fn xenapi_async_vm_get_allowed_vif_devices(
     })
 }
 
+/// `xenapi_async_vm_get_allowed_vif_devices_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_get_allowed_vif_devices_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<String>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_vm_get_allowed_vbd_devices`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_get_allowed_vbd_devices(
@@ -3568,6 +4117,29 @@ pub unsafe extern "C" fn xenapi_async_vm_get_allowed_vbd_devices(
     })
 }
 
+/// `xenapi_async_vm_get_allowed_vbd_devices_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_get_allowed_vbd_devices_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<String>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_vm_update_allowed_operations`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_update_allowed_operations(
@@ -3596,6 +4168,25 @@ pub unsafe extern "C" fn xenapi_async_vm_update_allowed_operations(
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         ret(out_task, Vm::async_update_allowed_operations(session, &vm)?)
+    })
+}
+
+/// `xenapi_async_vm_update_allowed_operations_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_update_allowed_operations_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3637,6 +4228,25 @@ pub unsafe extern "C" fn xenapi_async_vm_assert_operation_valid(
     })
 }
 
+/// `xenapi_async_vm_assert_operation_valid_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_assert_operation_valid_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_forget_data_source_archives`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_forget_data_source_archives(
@@ -3672,6 +4282,25 @@ pub unsafe extern "C" fn xenapi_async_vm_forget_data_source_archives(
             out_task,
             Vm::async_forget_data_source_archives(session, &vm, &data_source)?,
         )
+    })
+}
+
+/// `xenapi_async_vm_forget_data_source_archives_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_forget_data_source_archives_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3717,6 +4346,29 @@ pub unsafe extern "C" fn xenapi_async_vm_query_data_source(
     })
 }
 
+/// `xenapi_async_vm_query_data_source_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_query_data_source_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut f64,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<f64>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_vm_record_data_source`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_record_data_source(
@@ -3755,6 +4407,25 @@ pub unsafe extern "C" fn xenapi_async_vm_record_data_source(
     })
 }
 
+/// `xenapi_async_vm_record_data_source_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_record_data_source_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_get_data_sources`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_get_data_sources(
@@ -3787,6 +4458,31 @@ pub unsafe extern "C" fn xenapi_async_vm_get_data_sources(
     })
 }
 
+/// `xenapi_async_vm_get_data_sources_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_get_data_sources_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_data_source_record_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<DataSourceRecord>>(
+                session, &task, timeout, &cancel,
+            )?,
+        )
+    })
+}
+
 /// `xenapi_vm_get_boot_record`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_get_boot_record(
@@ -3816,6 +4512,29 @@ pub unsafe extern "C" fn xenapi_async_vm_get_boot_record(
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         ret(out_task, Vm::async_get_boot_record(session, &vm)?)
+    })
+}
+
+/// `xenapi_async_vm_get_boot_record_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_get_boot_record_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_vm_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<VmRecord>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -3878,6 +4597,25 @@ pub unsafe extern "C" fn xenapi_async_vm_assert_can_migrate(
                 session, &vm, &dest, live, &vdi_map, &vif_map, &options, &vgpu_map,
             )?,
         )
+    })
+}
+
+/// `xenapi_async_vm_assert_can_migrate_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_assert_can_migrate_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3947,6 +4685,29 @@ pub unsafe extern "C" fn xenapi_async_vm_migrate_send(
     })
 }
 
+/// `xenapi_async_vm_migrate_send_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_migrate_send_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Vm>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_vm_maximise_memory`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_maximise_memory(
@@ -3993,6 +4754,29 @@ pub unsafe extern "C" fn xenapi_async_vm_maximise_memory(
     })
 }
 
+/// `xenapi_async_vm_maximise_memory_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_maximise_memory_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut i64,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<i64>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_vm_send_trigger`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_send_trigger(
@@ -4028,6 +4812,25 @@ pub unsafe extern "C" fn xenapi_async_vm_send_trigger(
     })
 }
 
+/// `xenapi_async_vm_send_trigger_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_send_trigger_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_send_sysrq`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_send_sysrq(
@@ -4060,6 +4863,25 @@ pub unsafe extern "C" fn xenapi_async_vm_send_sysrq(
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         let key = <String as Conv>::arg(key, "key")?;
         ret(out_task, Vm::async_send_sysrq(session, &vm, &key)?)
+    })
+}
+
+/// `xenapi_async_vm_send_sysrq_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_send_sysrq_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -4101,6 +4923,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_vcpus_at_startup(
     })
 }
 
+/// `xenapi_async_vm_set_vcpus_at_startup_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_vcpus_at_startup_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_set_vcpus_max`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_set_vcpus_max(
@@ -4133,6 +4974,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_vcpus_max(
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         let value = <i64 as Conv>::arg(value, "value")?;
         ret(out_task, Vm::async_set_vcpus_max(session, &vm, value)?)
+    })
+}
+
+/// `xenapi_async_vm_set_vcpus_max_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_vcpus_max_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -4174,6 +5034,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_shadow_multiplier_live(
     })
 }
 
+/// `xenapi_async_vm_set_shadow_multiplier_live_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_shadow_multiplier_live_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_set_hvm_shadow_multiplier`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_set_hvm_shadow_multiplier(
@@ -4212,6 +5091,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_hvm_shadow_multiplier(
     })
 }
 
+/// `xenapi_async_vm_set_hvm_shadow_multiplier_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_hvm_shadow_multiplier_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_get_cooperative`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_get_cooperative(
@@ -4244,6 +5142,29 @@ pub unsafe extern "C" fn xenapi_async_vm_get_cooperative(
     })
 }
 
+/// `xenapi_async_vm_get_cooperative_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_get_cooperative_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut bool,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<bool>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_vm_wait_memory_target_live`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_wait_memory_target_live(
@@ -4272,6 +5193,25 @@ pub unsafe extern "C" fn xenapi_async_vm_wait_memory_target_live(
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         ret(out_task, Vm::async_wait_memory_target_live(session, &vm)?)
+    })
+}
+
+/// `xenapi_async_vm_wait_memory_target_live_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_wait_memory_target_live_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -4313,6 +5253,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_memory_target_live(
     })
 }
 
+/// `xenapi_async_vm_set_memory_target_live_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_memory_target_live_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_set_memory`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_set_memory(
@@ -4345,6 +5304,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_memory(
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         let value = <i64 as Conv>::arg(value, "value")?;
         ret(out_task, Vm::async_set_memory(session, &vm, value)?)
+    })
+}
+
+/// `xenapi_async_vm_set_memory_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_memory_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -4412,6 +5390,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_memory_limits(
     })
 }
 
+/// `xenapi_async_vm_set_memory_limits_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_memory_limits_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_set_memory_static_range`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_set_memory_static_range(
@@ -4454,6 +5451,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_memory_static_range(
     })
 }
 
+/// `xenapi_async_vm_set_memory_static_range_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_memory_static_range_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_set_memory_static_min`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_set_memory_static_min(
@@ -4492,6 +5508,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_memory_static_min(
     })
 }
 
+/// `xenapi_async_vm_set_memory_static_min_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_memory_static_min_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_set_memory_static_max`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_set_memory_static_max(
@@ -4527,6 +5562,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_memory_static_max(
             out_task,
             Vm::async_set_memory_static_max(session, &vm, value)?,
         )
+    })
+}
+
+/// `xenapi_async_vm_set_memory_static_max_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_memory_static_max_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -4572,6 +5626,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_memory_dynamic_range(
     })
 }
 
+/// `xenapi_async_vm_set_memory_dynamic_range_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_memory_dynamic_range_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_set_memory_dynamic_min`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_set_memory_dynamic_min(
@@ -4607,6 +5680,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_memory_dynamic_min(
             out_task,
             Vm::async_set_memory_dynamic_min(session, &vm, value)?,
         )
+    })
+}
+
+/// `xenapi_async_vm_set_memory_dynamic_min_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_memory_dynamic_min_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -4648,6 +5740,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_memory_dynamic_max(
     })
 }
 
+/// `xenapi_async_vm_set_memory_dynamic_max_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_memory_dynamic_max_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_compute_memory_overhead`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_compute_memory_overhead(
@@ -4677,6 +5788,29 @@ pub unsafe extern "C" fn xenapi_async_vm_compute_memory_overhead(
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         ret(out_task, Vm::async_compute_memory_overhead(session, &vm)?)
+    })
+}
+
+/// `xenapi_async_vm_compute_memory_overhead_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_compute_memory_overhead_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut i64,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<i64>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -4712,6 +5846,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_ha_always_run(
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         let value = <bool as Conv>::arg(value, "value")?;
         ret(out_task, Vm::async_set_ha_always_run(session, &vm, value)?)
+    })
+}
+
+/// `xenapi_async_vm_set_ha_always_run_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_ha_always_run_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -4753,6 +5906,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_ha_restart_priority(
     })
 }
 
+/// `xenapi_async_vm_set_ha_restart_priority_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_ha_restart_priority_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_remove_from_nvram`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_remove_from_nvram(
@@ -4785,6 +5957,25 @@ pub unsafe extern "C" fn xenapi_async_vm_remove_from_nvram(
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         let key = <String as Conv>::arg(key, "key")?;
         ret(out_task, Vm::async_remove_from_nvram(session, &vm, &key)?)
+    })
+}
+
+/// `xenapi_async_vm_remove_from_nvram_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_remove_from_nvram_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -4830,6 +6021,25 @@ pub unsafe extern "C" fn xenapi_async_vm_add_to_nvram(
     })
 }
 
+/// `xenapi_async_vm_add_to_nvram_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_add_to_nvram_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_set_nvram`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_set_nvram(
@@ -4862,6 +6072,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_nvram(
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
         ret(out_task, Vm::async_set_nvram(session, &vm, &value)?)
+    })
+}
+
+/// `xenapi_async_vm_set_nvram_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_nvram_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -4907,6 +6136,25 @@ pub unsafe extern "C" fn xenapi_async_vm_add_to_vcpus_params_live(
     })
 }
 
+/// `xenapi_async_vm_add_to_vcpus_params_live_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_add_to_vcpus_params_live_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_set_vcpus_number_live`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_set_vcpus_number_live(
@@ -4942,6 +6190,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_vcpus_number_live(
             out_task,
             Vm::async_set_vcpus_number_live(session, &vm, nvcpu)?,
         )
+    })
+}
+
+/// `xenapi_async_vm_set_vcpus_number_live_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_vcpus_number_live_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -4984,6 +6251,25 @@ pub unsafe extern "C" fn xenapi_async_vm_pool_migrate(
             out_task,
             Vm::async_pool_migrate(session, &vm, &host, &options)?,
         )
+    })
+}
+
+/// `xenapi_async_vm_pool_migrate_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_pool_migrate_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -5033,6 +6319,25 @@ pub unsafe extern "C" fn xenapi_async_vm_resume_on(
     })
 }
 
+/// `xenapi_async_vm_resume_on_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_resume_on_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_resume`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_resume(
@@ -5075,6 +6380,25 @@ pub unsafe extern "C" fn xenapi_async_vm_resume(
     })
 }
 
+/// `xenapi_async_vm_resume_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_resume_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_suspend`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_suspend(
@@ -5103,6 +6427,25 @@ pub unsafe extern "C" fn xenapi_async_vm_suspend(
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         ret(out_task, Vm::async_suspend(session, &vm)?)
+    })
+}
+
+/// `xenapi_async_vm_suspend_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_suspend_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -5137,6 +6480,25 @@ pub unsafe extern "C" fn xenapi_async_vm_hard_reboot(
     })
 }
 
+/// `xenapi_async_vm_hard_reboot_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_hard_reboot_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_power_state_reset`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_power_state_reset(
@@ -5165,6 +6527,25 @@ pub unsafe extern "C" fn xenapi_async_vm_power_state_reset(
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         ret(out_task, Vm::async_power_state_reset(session, &vm)?)
+    })
+}
+
+/// `xenapi_async_vm_power_state_reset_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_power_state_reset_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -5199,6 +6580,25 @@ pub unsafe extern "C" fn xenapi_async_vm_hard_shutdown(
     })
 }
 
+/// `xenapi_async_vm_hard_shutdown_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_hard_shutdown_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_clean_reboot`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_clean_reboot(
@@ -5227,6 +6627,25 @@ pub unsafe extern "C" fn xenapi_async_vm_clean_reboot(
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         ret(out_task, Vm::async_clean_reboot(session, &vm)?)
+    })
+}
+
+/// `xenapi_async_vm_clean_reboot_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_clean_reboot_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -5261,6 +6680,25 @@ pub unsafe extern "C" fn xenapi_async_vm_shutdown(
     })
 }
 
+/// `xenapi_async_vm_shutdown_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_shutdown_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_clean_shutdown`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_clean_shutdown(
@@ -5289,6 +6727,25 @@ pub unsafe extern "C" fn xenapi_async_vm_clean_shutdown(
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         ret(out_task, Vm::async_clean_shutdown(session, &vm)?)
+    })
+}
+
+/// `xenapi_async_vm_clean_shutdown_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_clean_shutdown_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -5323,6 +6780,25 @@ pub unsafe extern "C" fn xenapi_async_vm_unpause(
     })
 }
 
+/// `xenapi_async_vm_unpause_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_unpause_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_pause`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_pause(
@@ -5351,6 +6827,25 @@ pub unsafe extern "C" fn xenapi_async_vm_pause(
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         ret(out_task, Vm::async_pause(session, &vm)?)
+    })
+}
+
+/// `xenapi_async_vm_pause_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_pause_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -5400,6 +6895,25 @@ pub unsafe extern "C" fn xenapi_async_vm_start_on(
     })
 }
 
+/// `xenapi_async_vm_start_on_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_start_on_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_start`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_start(
@@ -5442,6 +6956,25 @@ pub unsafe extern "C" fn xenapi_async_vm_start(
     })
 }
 
+/// `xenapi_async_vm_start_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_start_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_provision`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_provision(
@@ -5470,6 +7003,25 @@ pub unsafe extern "C" fn xenapi_async_vm_provision(
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         ret(out_task, Vm::async_provision(session, &vm)?)
+    })
+}
+
+/// `xenapi_async_vm_provision_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_provision_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -5509,6 +7061,29 @@ pub unsafe extern "C" fn xenapi_async_vm_checkpoint(
     })
 }
 
+/// `xenapi_async_vm_checkpoint_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_checkpoint_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Vm>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_vm_revert`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_revert(
@@ -5537,6 +7112,25 @@ pub unsafe extern "C" fn xenapi_async_vm_revert(
         let session = session_of(session)?;
         let snapshot = <Ref<Vm> as Conv>::arg(snapshot, "snapshot")?;
         ret(out_task, Vm::async_revert(session, &snapshot)?)
+    })
+}
+
+/// `xenapi_async_vm_revert_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_revert_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -5580,6 +7174,29 @@ pub unsafe extern "C" fn xenapi_async_vm_copy(
     })
 }
 
+/// `xenapi_async_vm_copy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_copy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Vm>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_vm_clone`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_clone(
@@ -5613,6 +7230,29 @@ pub unsafe extern "C" fn xenapi_async_vm_clone(
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         let new_name = <String as Conv>::arg(new_name, "new_name")?;
         ret(out_task, Vm::async_clone(session, &vm, &new_name)?)
+    })
+}
+
+/// `xenapi_async_vm_clone_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_clone_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Vm>>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -5654,6 +7294,29 @@ pub unsafe extern "C" fn xenapi_async_vm_snapshot_with_quiesce(
         ret(
             out_task,
             Vm::async_snapshot_with_quiesce(session, &vm, &new_name)?,
+        )
+    })
+}
+
+/// `xenapi_async_vm_snapshot_with_quiesce_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_snapshot_with_quiesce_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Vm>>(session, &task, timeout, &cancel)?,
         )
     })
 }
@@ -5700,6 +7363,29 @@ pub unsafe extern "C" fn xenapi_async_vm_snapshot(
         ret(
             out_task,
             Vm::async_snapshot(session, &vm, &new_name, &ignore_vdis)?,
+        )
+    })
+}
+
+/// `xenapi_async_vm_snapshot_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_snapshot_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Vm>>(session, &task, timeout, &cancel)?,
         )
     })
 }
@@ -7872,6 +9558,25 @@ pub unsafe extern "C" fn xenapi_async_vm_destroy(
     })
 }
 
+/// `xenapi_async_vm_destroy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_destroy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_create`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_create(
@@ -7901,6 +9606,29 @@ pub unsafe extern "C" fn xenapi_async_vm_create(
         let session = session_of(session)?;
         let args = <VmRecord as Conv>::arg(args, "args")?;
         ret(out_task, Vm::async_create(session, &args)?)
+    })
+}
+
+/// `xenapi_async_vm_create_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_create_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Vm>>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 

@@ -310,6 +310,25 @@ pub unsafe extern "C" fn xenapi_async_vm_appliance_recover(
     })
 }
 
+/// `xenapi_async_vm_appliance_recover_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_appliance_recover_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_appliance_get_srs_required_for_recovery`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_appliance_get_srs_required_for_recovery(
@@ -352,6 +371,29 @@ pub unsafe extern "C" fn xenapi_async_vm_appliance_get_srs_required_for_recovery
     })
 }
 
+/// `xenapi_async_vm_appliance_get_srs_required_for_recovery_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_appliance_get_srs_required_for_recovery_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<Ref<Sr>>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_vm_appliance_assert_can_be_recovered`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_appliance_assert_can_be_recovered(
@@ -390,6 +432,25 @@ pub unsafe extern "C" fn xenapi_async_vm_appliance_assert_can_be_recovered(
     })
 }
 
+/// `xenapi_async_vm_appliance_assert_can_be_recovered_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_appliance_assert_can_be_recovered_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_appliance_shutdown`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_appliance_shutdown(
@@ -421,6 +482,25 @@ pub unsafe extern "C" fn xenapi_async_vm_appliance_shutdown(
             out_task,
             VmAppliance::async_shutdown(session, &vm_appliance)?,
         )
+    })
+}
+
+/// `xenapi_async_vm_appliance_shutdown_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_appliance_shutdown_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -458,6 +538,25 @@ pub unsafe extern "C" fn xenapi_async_vm_appliance_hard_shutdown(
     })
 }
 
+/// `xenapi_async_vm_appliance_hard_shutdown_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_appliance_hard_shutdown_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_appliance_clean_shutdown`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_appliance_clean_shutdown(
@@ -489,6 +588,25 @@ pub unsafe extern "C" fn xenapi_async_vm_appliance_clean_shutdown(
             out_task,
             VmAppliance::async_clean_shutdown(session, &vm_appliance)?,
         )
+    })
+}
+
+/// `xenapi_async_vm_appliance_clean_shutdown_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_appliance_clean_shutdown_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -527,6 +645,25 @@ pub unsafe extern "C" fn xenapi_async_vm_appliance_start(
             out_task,
             VmAppliance::async_start(session, &vm_appliance, paused)?,
         )
+    })
+}
+
+/// `xenapi_async_vm_appliance_start_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_appliance_start_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -722,6 +859,25 @@ pub unsafe extern "C" fn xenapi_async_vm_appliance_destroy(
     })
 }
 
+/// `xenapi_async_vm_appliance_destroy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_appliance_destroy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_appliance_create`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_appliance_create(
@@ -751,6 +907,31 @@ pub unsafe extern "C" fn xenapi_async_vm_appliance_create(
         let session = session_of(session)?;
         let args = <VmApplianceRecord as Conv>::arg(args, "args")?;
         ret(out_task, VmAppliance::async_create(session, &args)?)
+    })
+}
+
+/// `xenapi_async_vm_appliance_create_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_appliance_create_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<VmAppliance>>(
+                session, &task, timeout, &cancel,
+            )?,
+        )
     })
 }
 

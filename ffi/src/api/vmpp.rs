@@ -707,6 +707,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_set_archive_last_run_time(
     })
 }
 
+/// `xenapi_async_vmpp_set_archive_last_run_time_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_set_archive_last_run_time_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vmpp_set_backup_last_run_time`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vmpp_set_backup_last_run_time(
@@ -742,6 +761,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_set_backup_last_run_time(
             out_task,
             Vmpp::async_set_backup_last_run_time(session, &vmpp, &value)?,
         )
+    })
+}
+
+/// `xenapi_async_vmpp_set_backup_last_run_time_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_set_backup_last_run_time_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -783,6 +821,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_remove_from_alarm_config(
     })
 }
 
+/// `xenapi_async_vmpp_remove_from_alarm_config_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_remove_from_alarm_config_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vmpp_remove_from_archive_schedule`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vmpp_remove_from_archive_schedule(
@@ -818,6 +875,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_remove_from_archive_schedule(
             out_task,
             Vmpp::async_remove_from_archive_schedule(session, &vmpp, &key)?,
         )
+    })
+}
+
+/// `xenapi_async_vmpp_remove_from_archive_schedule_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_remove_from_archive_schedule_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -859,6 +935,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_remove_from_archive_target_config(
     })
 }
 
+/// `xenapi_async_vmpp_remove_from_archive_target_config_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_remove_from_archive_target_config_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vmpp_remove_from_backup_schedule`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vmpp_remove_from_backup_schedule(
@@ -894,6 +989,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_remove_from_backup_schedule(
             out_task,
             Vmpp::async_remove_from_backup_schedule(session, &vmpp, &key)?,
         )
+    })
+}
+
+/// `xenapi_async_vmpp_remove_from_backup_schedule_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_remove_from_backup_schedule_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -939,6 +1053,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_add_to_alarm_config(
     })
 }
 
+/// `xenapi_async_vmpp_add_to_alarm_config_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_add_to_alarm_config_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vmpp_add_to_archive_schedule`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vmpp_add_to_archive_schedule(
@@ -978,6 +1111,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_add_to_archive_schedule(
             out_task,
             Vmpp::async_add_to_archive_schedule(session, &vmpp, &key, &value)?,
         )
+    })
+}
+
+/// `xenapi_async_vmpp_add_to_archive_schedule_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_add_to_archive_schedule_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1023,6 +1175,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_add_to_archive_target_config(
     })
 }
 
+/// `xenapi_async_vmpp_add_to_archive_target_config_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_add_to_archive_target_config_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vmpp_add_to_backup_schedule`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vmpp_add_to_backup_schedule(
@@ -1065,6 +1236,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_add_to_backup_schedule(
     })
 }
 
+/// `xenapi_async_vmpp_add_to_backup_schedule_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_add_to_backup_schedule_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vmpp_set_alarm_config`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vmpp_set_alarm_config(
@@ -1100,6 +1290,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_set_alarm_config(
             out_task,
             Vmpp::async_set_alarm_config(session, &vmpp, &value)?,
         )
+    })
+}
+
+/// `xenapi_async_vmpp_set_alarm_config_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_set_alarm_config_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1141,6 +1350,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_set_is_alarm_enabled(
     })
 }
 
+/// `xenapi_async_vmpp_set_is_alarm_enabled_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_set_is_alarm_enabled_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vmpp_set_archive_target_config`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vmpp_set_archive_target_config(
@@ -1176,6 +1404,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_set_archive_target_config(
             out_task,
             Vmpp::async_set_archive_target_config(session, &vmpp, &value)?,
         )
+    })
+}
+
+/// `xenapi_async_vmpp_set_archive_target_config_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_set_archive_target_config_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1217,6 +1464,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_set_archive_target_type(
     })
 }
 
+/// `xenapi_async_vmpp_set_archive_target_type_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_set_archive_target_type_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vmpp_set_archive_schedule`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vmpp_set_archive_schedule(
@@ -1252,6 +1518,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_set_archive_schedule(
             out_task,
             Vmpp::async_set_archive_schedule(session, &vmpp, &value)?,
         )
+    })
+}
+
+/// `xenapi_async_vmpp_set_archive_schedule_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_set_archive_schedule_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1293,6 +1578,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_set_archive_frequency(
     })
 }
 
+/// `xenapi_async_vmpp_set_archive_frequency_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_set_archive_frequency_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vmpp_set_backup_schedule`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vmpp_set_backup_schedule(
@@ -1328,6 +1632,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_set_backup_schedule(
             out_task,
             Vmpp::async_set_backup_schedule(session, &vmpp, &value)?,
         )
+    })
+}
+
+/// `xenapi_async_vmpp_set_backup_schedule_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_set_backup_schedule_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1369,6 +1692,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_set_backup_frequency(
     })
 }
 
+/// `xenapi_async_vmpp_set_backup_frequency_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_set_backup_frequency_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vmpp_set_backup_retention_value`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vmpp_set_backup_retention_value(
@@ -1404,6 +1746,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_set_backup_retention_value(
             out_task,
             Vmpp::async_set_backup_retention_value(session, &vmpp, value)?,
         )
+    })
+}
+
+/// `xenapi_async_vmpp_set_backup_retention_value_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_set_backup_retention_value_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1449,6 +1810,29 @@ pub unsafe extern "C" fn xenapi_async_vmpp_get_alerts(
     })
 }
 
+/// `xenapi_async_vmpp_get_alerts_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_get_alerts_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<String>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_vmpp_archive_now`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vmpp_archive_now(
@@ -1481,6 +1865,29 @@ pub unsafe extern "C" fn xenapi_async_vmpp_archive_now(
     })
 }
 
+/// `xenapi_async_vmpp_archive_now_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_archive_now_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<String>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_vmpp_protect_now`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vmpp_protect_now(
@@ -1510,6 +1917,29 @@ pub unsafe extern "C" fn xenapi_async_vmpp_protect_now(
         let session = session_of(session)?;
         let vmpp = <Ref<Vmpp> as Conv>::arg(vmpp, "vmpp")?;
         ret(out_task, Vmpp::async_protect_now(session, &vmpp)?)
+    })
+}
+
+/// `xenapi_async_vmpp_protect_now_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_protect_now_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<String>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -1951,6 +2381,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_destroy(
     })
 }
 
+/// `xenapi_async_vmpp_destroy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_destroy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vmpp_create`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vmpp_create(
@@ -1980,6 +2429,29 @@ pub unsafe extern "C" fn xenapi_async_vmpp_create(
         let session = session_of(session)?;
         let args = <VmppRecord as Conv>::arg(args, "args")?;
         ret(out_task, Vmpp::async_create(session, &args)?)
+    })
+}
+
+/// `xenapi_async_vmpp_create_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_create_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Vmpp>>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 

@@ -412,6 +412,25 @@ pub unsafe extern "C" fn xenapi_async_vmss_set_type(
     })
 }
 
+/// `xenapi_async_vmss_set_type_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmss_set_type_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vmss_set_last_run_time`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vmss_set_last_run_time(
@@ -450,6 +469,25 @@ pub unsafe extern "C" fn xenapi_async_vmss_set_last_run_time(
     })
 }
 
+/// `xenapi_async_vmss_set_last_run_time_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmss_set_last_run_time_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vmss_remove_from_schedule`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vmss_remove_from_schedule(
@@ -485,6 +523,25 @@ pub unsafe extern "C" fn xenapi_async_vmss_remove_from_schedule(
             out_task,
             Vmss::async_remove_from_schedule(session, &vmss, &key)?,
         )
+    })
+}
+
+/// `xenapi_async_vmss_remove_from_schedule_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmss_remove_from_schedule_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -530,6 +587,25 @@ pub unsafe extern "C" fn xenapi_async_vmss_add_to_schedule(
     })
 }
 
+/// `xenapi_async_vmss_add_to_schedule_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmss_add_to_schedule_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vmss_set_schedule`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vmss_set_schedule(
@@ -565,6 +641,25 @@ pub unsafe extern "C" fn xenapi_async_vmss_set_schedule(
     })
 }
 
+/// `xenapi_async_vmss_set_schedule_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmss_set_schedule_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vmss_set_frequency`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vmss_set_frequency(
@@ -597,6 +692,25 @@ pub unsafe extern "C" fn xenapi_async_vmss_set_frequency(
         let vmss = <Ref<Vmss> as Conv>::arg(vmss, "vmss")?;
         let value = <VmssFrequency as Conv>::arg(value, "value")?;
         ret(out_task, Vmss::async_set_frequency(session, &vmss, value)?)
+    })
+}
+
+/// `xenapi_async_vmss_set_frequency_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmss_set_frequency_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -638,6 +752,25 @@ pub unsafe extern "C" fn xenapi_async_vmss_set_retained_snapshots(
     })
 }
 
+/// `xenapi_async_vmss_set_retained_snapshots_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmss_set_retained_snapshots_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vmss_snapshot_now`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vmss_snapshot_now(
@@ -667,6 +800,29 @@ pub unsafe extern "C" fn xenapi_async_vmss_snapshot_now(
         let session = session_of(session)?;
         let vmss = <Ref<Vmss> as Conv>::arg(vmss, "vmss")?;
         ret(out_task, Vmss::async_snapshot_now(session, &vmss)?)
+    })
+}
+
+/// `xenapi_async_vmss_snapshot_now_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmss_snapshot_now_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<String>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -928,6 +1084,25 @@ pub unsafe extern "C" fn xenapi_async_vmss_destroy(
     })
 }
 
+/// `xenapi_async_vmss_destroy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmss_destroy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vmss_create`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vmss_create(
@@ -957,6 +1132,29 @@ pub unsafe extern "C" fn xenapi_async_vmss_create(
         let session = session_of(session)?;
         let args = <VmssRecord as Conv>::arg(args, "args")?;
         ret(out_task, Vmss::async_create(session, &args)?)
+    })
+}
+
+/// `xenapi_async_vmss_create_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmss_create_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Vmss>>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 

@@ -348,6 +348,25 @@ pub unsafe extern "C" fn xenapi_async_vtpm_destroy(
     })
 }
 
+/// `xenapi_async_vtpm_destroy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vtpm_destroy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vtpm_create`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vtpm_create(
@@ -381,6 +400,29 @@ pub unsafe extern "C" fn xenapi_async_vtpm_create(
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         let is_unique = <bool as Conv>::arg(is_unique, "is_unique")?;
         ret(out_task, Vtpm::async_create(session, &vm, is_unique)?)
+    })
+}
+
+/// `xenapi_async_vtpm_create_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vtpm_create_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Vtpm>>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 

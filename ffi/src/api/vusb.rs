@@ -317,6 +317,25 @@ pub unsafe extern "C" fn xenapi_async_vusb_destroy(
     })
 }
 
+/// `xenapi_async_vusb_destroy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vusb_destroy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vusb_unplug`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vusb_unplug(
@@ -345,6 +364,25 @@ pub unsafe extern "C" fn xenapi_async_vusb_unplug(
         let session = session_of(session)?;
         let vusb = <Ref<Vusb> as Conv>::arg(vusb, "vusb")?;
         ret(out_task, Vusb::async_unplug(session, &vusb)?)
+    })
+}
+
+/// `xenapi_async_vusb_unplug_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vusb_unplug_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -390,6 +428,29 @@ pub unsafe extern "C" fn xenapi_async_vusb_create(
         ret(
             out_task,
             Vusb::async_create(session, &vm, &usb_group, &other_config)?,
+        )
+    })
+}
+
+/// `xenapi_async_vusb_create_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vusb_create_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Vusb>>(session, &task, timeout, &cancel)?,
         )
     })
 }
