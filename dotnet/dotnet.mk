@@ -81,7 +81,8 @@ DOTNET_SIMS := '--vms 1' '--vms 2' '--vms 3' '--vms 4' '--vms 6' '--vms 2000' '-
 	'--vms 1 --dialect xapi' '--vms 3 --dialect xapi' '--vms 4 --dialect xapi' \
 	'--vms 1 --dialect xend' '--vms 2 --dialect xend' '--vms 3 --dialect xend' '--vms 4 --dialect xend' \
 	'--vms 3 --dialect xapi --task-delay-ms 800' '--vms 3 --dialect xend --task-delay-ms 800' \
-	'--vms 3 --task-delay-ms 800' '--vms 2 --hosts 4'
+	'--vms 3 --task-delay-ms 800' '--vms 2 --hosts 4' \
+	'--vms 4 --seed 7' '--vms 4 --dialect xend --event-next-wait-ms 500'
 
 dotnet-test: dotnet-build
 	cd $(DOTNET_OUT) && set -- $(NUNIT_CONSOLE) -nologo -noshadow -labels -xml=TestResult.xml \

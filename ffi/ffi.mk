@@ -36,7 +36,7 @@ FFI_CXX ?= g++
 FFI_CFLAGS ?= -std=c99 -Wall -Wextra -Werror -pedantic -g -O1
 FFI_CXXFLAGS ?= -std=c++11 -Wall -Wextra -Werror -pedantic
 FFI_STATIC_LIBS := -lpthread -ldl -lm -lrt -lutil -lgcc_s
-FFI_TESTS := scenario errors threads records protocol load control
+FFI_TESTS := scenario errors threads records protocol load control cache
 # The simulators around each test: `run --env NAME` exports NAME_URL, … (sim/README.md); by the
 # tests' convention XENAPI is the xapi simulator and XEND the xend one.
 FFI_RUN = $(abspath $(XENAPI_SIM)) run --templates 0
@@ -49,6 +49,8 @@ FFI_SIMS_protocol = $(FFI_RUN) --env NOJSON --no-jsonrpc -- $(FFI_RUN) --
 FFI_SIMS_control = $(FFI_RUN) --env POOL --hosts 4 -- \
 	$(FFI_RUN) --env XEND --dialect xend --task-delay-ms 800 -- $(FFI_RUN) --task-delay-ms 800 --
 FFI_SIMS_load = $(FFI_RUN) --
+FFI_SIMS_cache = $(FFI_RUN) --env XEND --dialect xend --vms 4 --event-next-wait-ms 500 -- \
+	$(FFI_RUN) --vms 4 --
 FFI_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 FFI_MAJOR := $(firstword $(subst ., ,$(FFI_VERSION)))
 VALGRIND ?= valgrind

@@ -126,6 +126,34 @@ typedef enum xenapi_status {
 } xenapi_status;
 
 /**
+ * What a change did.
+ */
+typedef enum xenapi_change_kind {
+    /**
+     * A new object; the record is its first.
+     */
+    XENAPI_CHANGE_KIND_ADD = 0,
+    /**
+     * An object changed; the record is the new one.
+     */
+    XENAPI_CHANGE_KIND_MOD = 1,
+    /**
+     * An object went away; the record is its last, when known.
+     */
+    XENAPI_CHANGE_KIND_DEL = 2,
+    /**
+     * The cache read everything again (after `EVENTS_LOST`, a refused token, a lost xend
+     * registration): read it again. No class, reference or record.
+     */
+    XENAPI_CHANGE_KIND_REFETCHED = 3,
+    /**
+     * Changes were dropped because nobody read them in time (the queue is bounded): read the
+     * cache again. No class, reference or record.
+     */
+    XENAPI_CHANGE_KIND_MISSED = 4,
+} xenapi_change_kind;
+
+/**
  * A wire protocol (`xenapi_options_set_protocol`, `xenapi_session_get_protocol`).
  */
 typedef enum xenapi_protocol {
@@ -224,6 +252,17 @@ typedef enum xenapi_value_kind {
 } xenapi_value_kind;
 
 /**
+ * A live object cache (see `xenapi_cache_new`). Thread-safe: readers and one reader of changes
+ * may use it from any threads at once.
+ */
+typedef struct xenapi_cache xenapi_cache;
+
+/**
+ * One change, from `xenapi_cache_next_change`.
+ */
+typedef struct xenapi_cache_change xenapi_cache_change;
+
+/**
  * A cancel request for task waits: `xenapi_cancel_cancel` from any thread ends every wait given
  * it (within half a second), which then cancels and destroys its task.
  *
@@ -279,6 +318,32 @@ typedef struct xenapi_session xenapi_session;
 typedef struct xenapi_value xenapi_value;
 
 /**
+ * How the cache follows the server (`xenapi_cache_status`).
+ */
+typedef struct xenapi_cache_stats {
+    /**
+     * Successful polls since the fill.
+     */
+    uint64_t polls;
+    /**
+     * Changes applied since the fill.
+     */
+    uint64_t events;
+    /**
+     * Times everything was read again.
+     */
+    uint64_t refetches;
+    /**
+     * Failed polls (each followed by a backoff and a new try).
+     */
+    uint64_t errors;
+    /**
+     * Whether the last poll succeeded.
+     */
+    bool connected;
+} xenapi_cache_stats;
+
+/**
  * A program's decision on a server's certificate: return true to accept it.
  *
  * Called on the thread that opens a connection, once per new connection, during the TLS
@@ -313,6 +378,149 @@ extern "C" {
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_version(void);
+
+/**
+ * Creates a cache of the objects of `classes` (`n` datamodel class names in any case, such as
+ * `"VM"` and `"host"`; `n` = 0 for every class, on xapi) and returns once every object is read:
+ * the same as `xenapi_cache_new_with_options(session, classes, n, 30.0, 10000, ...)`.
+ *
+ * Ownership: `session` and `classes` are borrowed (the cache keeps its own reference to the
+ * session: free them whenever you like). On success `*out_cache` receives a cache the caller
+ * frees with `xenapi_cache_free`.
+ */
+enum xenapi_status xenapi_cache_new(const struct xenapi_session *session,
+                                    const char *const *classes,
+                                    size_t n,
+                                    struct xenapi_cache **out_cache,
+                                    struct xenapi_error **err);
+
+/**
+ * `xenapi_cache_new` with options: the server may hold each `event.from` up to
+ * `poll_timeout_seconds` (> 0, shorter than the session's timeout), and the queue of changes
+ * holds at most `queue_capacity` changes (past it they are dropped for one
+ * `XENAPI_CHANGE_KIND_MISSED`).
+ *
+ * Ownership: as `xenapi_cache_new`.
+ */
+enum xenapi_status xenapi_cache_new_with_options(const struct xenapi_session *session,
+                                                 const char *const *classes,
+                                                 size_t n,
+                                                 double poll_timeout_seconds,
+                                                 size_t queue_capacity,
+                                                 struct xenapi_cache **out_cache,
+                                                 struct xenapi_error **err);
+
+/**
+ * Stops following the server (promptly) and ends the changes: `xenapi_cache_next_change`
+ * then gives what was queued, then none at once. Reads still see the last state. Harmless twice.
+ *
+ * Ownership: `cache` is borrowed.
+ */
+void xenapi_cache_close(const struct xenapi_cache *cache);
+
+/**
+ * Closes and frees the cache. NULL is allowed.
+ *
+ * Ownership: takes `cache`.
+ */
+void xenapi_cache_free(struct xenapi_cache *cache);
+
+/**
+ * The record of the object `ref` of `class`, as the untyped struct `<class>.get_record`
+ * returns (read it typed with the generated `xenapi_<class>_record_from_value`, e.g.
+ * `xenapi_vm_record_from_value`). An object not in the cache gives `XENAPI_STATUS_OK` with
+ * `*out_record` set to NULL.
+ *
+ * Ownership: `cache`, `class` and `ref` are borrowed; `*out_record` receives NULL or a value the
+ * caller frees with `xenapi_value_free`.
+ */
+enum xenapi_status xenapi_cache_get(const struct xenapi_cache *cache,
+                                    const char *class_,
+                                    const char *ref,
+                                    struct xenapi_value **out_record,
+                                    struct xenapi_error **err);
+
+/**
+ * The references of the cached objects of `class`, sorted (an empty list for a class with
+ * none or not followed).
+ *
+ * Ownership: `cache` and `class` are borrowed; `*out_refs` receives a list the caller frees
+ * with `xenapi_string_list_free`.
+ */
+enum xenapi_status xenapi_cache_refs(const struct xenapi_cache *cache,
+                                     const char *class_,
+                                     xenapi_string_list **out_refs,
+                                     struct xenapi_error **err);
+
+/**
+ * The next change since the cache was full, in the order the cache applied them, waiting at
+ * most `timeout_ms` milliseconds (0: do not wait; negative: until the cache is closed). None
+ * within the time, or a closed cache with nothing queued, gives `XENAPI_STATUS_OK` with
+ * `*out_change` set to NULL. Read the changes from one thread.
+ *
+ * Ownership: `cache` is borrowed; `*out_change` receives NULL or a change the caller frees
+ * with `xenapi_cache_change_free`.
+ */
+enum xenapi_status xenapi_cache_next_change(const struct xenapi_cache *cache,
+                                            int64_t timeout_ms,
+                                            struct xenapi_cache_change **out_change,
+                                            struct xenapi_error **err);
+
+/**
+ * Whether the cache was closed.
+ *
+ * Ownership: `cache` is borrowed. True if `cache` is NULL.
+ */
+bool xenapi_cache_is_closed(const struct xenapi_cache *cache);
+
+/**
+ * How the cache follows the server: polls, changes applied, refetches, errors, and whether
+ * the last poll succeeded. All zero if `cache` is NULL.
+ *
+ * Ownership: `cache` is borrowed; the result is a plain struct.
+ */
+struct xenapi_cache_stats xenapi_cache_status(const struct xenapi_cache *cache);
+
+/**
+ * What `change` did. `XENAPI_CHANGE_KIND_MISSED` if `change` is NULL.
+ *
+ * Ownership: `change` is borrowed.
+ */
+enum xenapi_change_kind xenapi_cache_change_kind(const struct xenapi_cache_change *change);
+
+/**
+ * The class of the changed object as the datamodel names it (`"VM"`), or `""` for
+ * `REFETCHED` and `MISSED`. NULL if `change` is NULL.
+ *
+ * Ownership: `change` is borrowed; the string is borrowed from it (valid until
+ * `xenapi_cache_change_free`).
+ */
+const char *xenapi_cache_change_class(const struct xenapi_cache_change *change);
+
+/**
+ * The reference of the changed object, or `""` for `REFETCHED` and `MISSED`. NULL if
+ * `change` is NULL.
+ *
+ * Ownership: `change` is borrowed; the string is borrowed from it (valid until
+ * `xenapi_cache_change_free`).
+ */
+const char *xenapi_cache_change_ref(const struct xenapi_cache_change *change);
+
+/**
+ * The record after the change (for a deletion, the last one, when known), as the untyped
+ * struct `get_record` returns; NULL when there is none or `change` is NULL.
+ *
+ * Ownership: `change` is borrowed; the value is borrowed from it (valid until
+ * `xenapi_cache_change_free`).
+ */
+const struct xenapi_value *xenapi_cache_change_record(const struct xenapi_cache_change *change);
+
+/**
+ * Frees a change and everything borrowed from it. NULL is allowed.
+ *
+ * Ownership: takes `change`.
+ */
+void xenapi_cache_change_free(struct xenapi_cache_change *change);
 
 /**
  * The status of the failure `err` describes (never `XENAPI_STATUS_OK` for an error object).

@@ -30,8 +30,12 @@ commands:
   dmesg                  Xen's console ring of the coordinator
   log                    the xend/xapi log of the coordinator
   methods                every method the server offers
-  top [--count N] [--interval SECS]   CPU and memory use of every VM and the host
-  watch [--count N] [--timeout SECS]  VM events as they come
+  top [--once | --iterations N] [--interval SECS]
+                         CPU and memory use of every VM and the host, refreshed
+                         every SECS (default 2) until interrupted
+  watch [--count N] [--seconds N] [CLASS...]
+                         changes to objects of CLASS (default VM; e.g. VM host
+                         SR) as they come, until interrupted
 
 VM is a name label or a UUID.";
 
@@ -80,12 +84,15 @@ pub enum Command {
     Log,
     Methods,
     Top {
-        count: u32,
+        /// Refreshes, `None`: until interrupted.
+        iterations: Option<u32>,
         interval: Duration,
     },
     Watch {
+        /// Datamodel class names (`VM`, `host`).
+        classes: Vec<String>,
         count: Option<u32>,
-        timeout: Option<Duration>,
+        seconds: Option<Duration>,
     },
     Help,
 }
@@ -189,7 +196,7 @@ fn command(words: &[&str]) -> Result<Command, String> {
     while i < rest.len() {
         let w = rest[i];
         match w {
-            "--count" | "--interval" | "--timeout" => {
+            "--count" | "--interval" | "--timeout" | "--iterations" | "--seconds" => {
                 let v = rest
                     .get(i + 1)
                     .ok_or_else(|| format!("{w} needs a value"))?;
@@ -207,8 +214,8 @@ fn command(words: &[&str]) -> Result<Command, String> {
     let allowed: &[&str] = match *name {
         "start" => &["--paused"],
         "shutdown" | "reboot" => &["--force"],
-        "top" => &["--count", "--interval"],
-        "watch" => &["--count", "--timeout"],
+        "top" => &["--once", "--iterations", "--count", "--interval"],
+        "watch" => &["--count", "--seconds", "--timeout"],
         _ => &[],
     };
     if let Some((bad, _)) = flags.iter().find(|(n, _)| !allowed.contains(n)) {
@@ -256,8 +263,16 @@ fn command(words: &[&str]) -> Result<Command, String> {
         "methods" => none().map(|_| Command::Methods)?,
         "top" => {
             none()?;
+            if flag("--once") && (flag("--iterations") || flag("--count")) {
+                return Err("top takes --once or --iterations N, not both".into());
+            }
+            // --count: the older name of --iterations.
+            let iterations = match count("--iterations")? {
+                Some(n) => Some(n),
+                None => count("--count")?,
+            };
             Command::Top {
-                count: count("--count")?.unwrap_or(1),
+                iterations: if flag("--once") { Some(1) } else { iterations },
                 interval: flag_value("--interval")
                     .map(|v| seconds("--interval", v))
                     .transpose()?
@@ -265,11 +280,21 @@ fn command(words: &[&str]) -> Result<Command, String> {
             }
         }
         "watch" => {
-            none()?;
+            // --timeout: the older name of --seconds.
+            let seconds_flag = if flag("--seconds") {
+                "--seconds"
+            } else {
+                "--timeout"
+            };
             Command::Watch {
+                classes: if values.is_empty() {
+                    vec!["VM".to_owned()]
+                } else {
+                    values.iter().map(|v| (*v).to_owned()).collect()
+                },
                 count: count("--count")?,
-                timeout: flag_value("--timeout")
-                    .map(|v| seconds("--timeout", v))
+                seconds: flag_value(seconds_flag)
+                    .map(|v| seconds(seconds_flag, v))
                     .transpose()?,
             }
         }
@@ -340,6 +365,51 @@ mod tests {
         let a = p("--url u --password-env PW list", &[("PW", "s3cret")]).unwrap();
         assert_eq!(a.password.as_deref(), Some("s3cret"));
         assert!(p("--url u --password-env NOPE list", &[]).is_err());
+    }
+
+    #[test]
+    fn top_and_watch() {
+        let cmd = |w: &str| p(&format!("--url u {w}"), &[]).map(|a| a.command);
+        let two = Duration::from_secs(2);
+        assert_eq!(
+            cmd("top").unwrap(),
+            Command::Top {
+                iterations: None,
+                interval: two
+            }
+        );
+        assert_eq!(
+            cmd("top --once").unwrap(),
+            Command::Top {
+                iterations: Some(1),
+                interval: two
+            }
+        );
+        assert_eq!(
+            cmd("top --iterations 3 --interval 0.5").unwrap(),
+            Command::Top {
+                iterations: Some(3),
+                interval: Duration::from_millis(500)
+            }
+        );
+        assert!(cmd("top --once --iterations 2").is_err());
+        assert_eq!(
+            cmd("watch").unwrap(),
+            Command::Watch {
+                classes: vec!["VM".into()],
+                count: None,
+                seconds: None
+            }
+        );
+        assert_eq!(
+            cmd("watch --count 2 --seconds 1.5 VM host").unwrap(),
+            Command::Watch {
+                classes: vec!["VM".into(), "host".into()],
+                count: Some(2),
+                seconds: Some(Duration::from_millis(1500))
+            }
+        );
+        assert!(cmd("watch --seconds 0").is_err());
     }
 
     #[test]

@@ -5,9 +5,11 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use xenapi::api::{Host, HostCpu, HostMetrics, Pool, Vm, VmMetrics, VmPowerState, VmRecord};
-use xenapi::event::Events;
-use xenapi::{Error, ErrorKind, FromValue, Ref, Session};
+use std::io::IsTerminal;
+
+use xenapi::api::{Class, Host, HostCpu, HostMetrics, Pool, Vm, VmMetrics, VmPowerState, VmRecord};
+use xenapi::cache::{Cache, Change, ChangeKind};
+use xenapi::{Error, ErrorKind, Ref, Session};
 
 use crate::args::Command;
 use crate::table::Table;
@@ -112,17 +114,15 @@ fn run_command(
             }
             Ok(())
         }
-        Command::Top { count, interval } => {
-            for i in 0..*count {
-                if i > 0 {
-                    std::thread::sleep(*interval);
-                    say(out, "")?;
-                }
-                top(s, out)?;
-            }
-            Ok(())
-        }
-        Command::Watch { count, timeout } => watch(s, out, *count, *timeout),
+        Command::Top {
+            iterations,
+            interval,
+        } => top(s, out, *iterations, *interval),
+        Command::Watch {
+            classes,
+            count,
+            seconds,
+        } => watch(s, out, classes, *count, *seconds),
         Command::Help => say(out, crate::args::USAGE),
     }
 }
@@ -137,6 +137,13 @@ fn say(out: &mut dyn Write, line: &str) -> Result<()> {
         }
         Error::InvalidArgument(format!("cannot write output: {e}"))
     })
+}
+
+/// `text` as is (no newline), flushed: terminal control for `top`.
+fn write_out(out: &mut dyn Write, text: &str) -> Result<()> {
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|e| Error::InvalidArgument(format!("cannot write output: {e}")))
 }
 
 fn simple(
@@ -217,7 +224,11 @@ struct VmRow {
 }
 
 fn vm_rows(s: &Session) -> Result<Vec<VmRow>> {
-    let vms = Vm::get_all_records(s)?;
+    rows_of(s, Vm::get_all_records(s)?)
+}
+
+/// The rows of `vms` (from the server or a cache), with their metrics read now.
+fn rows_of(s: &Session, vms: HashMap<Ref<Vm>, VmRecord>) -> Result<Vec<VmRow>> {
     // One call for every VM's metrics, instead of one per VM. A server without the call (or
     // that refuses it) has no metrics; a reply of the wrong type is an error.
     let metrics = match VmMetrics::get_all_records(s) {
@@ -278,10 +289,53 @@ fn list(s: &Session, out: &mut dyn Write) -> Result<()> {
     say(out, t.render().trim_end())
 }
 
-fn top(s: &Session, out: &mut dyn Write) -> Result<()> {
-    let host = coordinator(s)?;
-    let host_rec = Host::get_record(s, &host)?;
-    let name = host_rec.name_label;
+/// A table refreshed every `interval`, `iterations` times (`None`: until interrupted): the VMs and
+/// hosts from a live cache (no `get_all_records` per refresh), their metrics read at each refresh.
+fn top(
+    s: &Session,
+    out: &mut dyn Write,
+    iterations: Option<u32>,
+    interval: Duration,
+) -> Result<()> {
+    let cache = Cache::new(s, &["VM", "host", "pool"])?;
+    let terminal = std::io::stdout().is_terminal();
+    let mut done = 0u32;
+    loop {
+        if terminal {
+            // Home and clear: the table replaces the last one.
+            write_out(out, "\x1b[H\x1b[2J")?;
+        } else if done > 0 {
+            say(out, "")?;
+        }
+        top_once(s, &cache, out)?;
+        done += 1;
+        if iterations.is_some_and(|n| done >= n) {
+            break;
+        }
+        std::thread::sleep(interval);
+    }
+    cache.close();
+    Ok(())
+}
+
+fn top_once(s: &Session, cache: &Cache, out: &mut dyn Write) -> Result<()> {
+    let snapshot = cache.snapshot();
+    let hosts = snapshot.records::<Host>()?;
+    let master = snapshot
+        .records::<Pool>()?
+        .into_values()
+        .map(|p| p.master)
+        .find(|m| hosts.contains_key(m));
+    let host_rec = match master {
+        Some(m) => hosts.get(&m).cloned(),
+        None => {
+            let mut all: Vec<_> = hosts.into_iter().collect();
+            all.sort_by(|a, b| a.0.cmp(&b.0));
+            all.into_iter().next().map(|(_, r)| r)
+        }
+    }
+    .ok_or_else(|| Error::Protocol("the server lists no host".into()))?;
+    let name = &host_rec.name_label;
     // Host CPU: the mean utilisation of its physical CPUs.
     let cpu: Vec<f64> = host_rec
         .host_cpus
@@ -311,7 +365,7 @@ fn top(s: &Session, out: &mut dyn Write) -> Result<()> {
         ),
     )?;
     let mut t = Table::new(&["Name", "State", "CPU%", "VCPUs", "Mem MiB"]);
-    for r in vm_rows(s)? {
+    for r in rows_of(s, snapshot.records::<Vm>()?)? {
         t.row(vec![
             r.name,
             r.state,
@@ -323,54 +377,70 @@ fn top(s: &Session, out: &mut dyn Write) -> Result<()> {
     say(out, t.render().trim_end())
 }
 
+/// Prints each change to the objects of `classes` as it comes (from a live cache, so not the
+/// objects that already exist), until `count` changes or `seconds` have passed.
 fn watch(
     s: &Session,
     out: &mut dyn Write,
+    classes: &[String],
     count: Option<u32>,
-    timeout: Option<Duration>,
+    seconds: Option<Duration>,
 ) -> Result<()> {
-    // `event.from`'s class names are the lowercase class names.
-    const CLASSES: &[&str] = &["vm"];
+    let names: Vec<&str> = classes.iter().map(String::as_str).collect();
+    let cache = Cache::new(s, &names)?;
     let start = Instant::now();
     let mut seen = 0u32;
-    let names: HashMap<String, String> = Vm::get_all_records(s)?
-        .into_iter()
-        .map(|(r, rec)| (r.into_string(), rec.name_label))
-        .collect();
-    // Subscribe: an empty token answers with every existing VM as "add"; those are the present,
-    // not news, so only the token is kept.
-    let mut first = Events::new(s, CLASSES, Duration::ZERO);
-    first.poll_once()?;
-    let mut token = first.token().to_owned();
     loop {
-        let left = match timeout {
+        let wait = match seconds {
             Some(t) => match t.checked_sub(start.elapsed()) {
-                Some(left) if !left.is_zero() => left.min(Duration::from_secs(30)),
-                _ => return Ok(()),
+                Some(left) if !left.is_zero() => left.min(Duration::from_millis(500)),
+                _ => break,
             },
-            None => Duration::from_secs(30),
+            None => Duration::from_millis(500),
         };
-        let mut poll = Events::new(s, CLASSES, left).with_token(token);
-        let events = poll.poll_once()?;
-        token = poll.token().to_owned();
-        for e in events {
-            // A snapshot that does not read as a VM record is shown as if absent.
-            let snapshot = e.snapshot.and_then(|v| VmRecord::from_value(v).ok());
-            let name = snapshot
-                .as_ref()
-                .map(|s| s.name_label.as_str())
-                .filter(|n| !n.is_empty())
-                .or_else(|| names.get(&e.reference).map(String::as_str))
-                .unwrap_or(&e.reference);
-            let state = snapshot.as_ref().map_or("", |s| s.power_state.as_str());
-            say(
-                out,
-                &format!("{:<5} {:<4} {name} {state}", e.class, e.operation.as_str()),
-            )?;
-            seen += 1;
-            if count.is_some_and(|c| seen >= c) {
-                return Ok(());
+        let Some(c) = cache.next_change(wait) else {
+            if cache.is_closed() {
+                break;
             }
+            continue;
+        };
+        say(out, &change_line(&c))?;
+        seen += 1;
+        if count.is_some_and(|n| seen >= n) {
+            break;
         }
     }
+    cache.close();
+    Ok(())
+}
+
+/// `vm    mod  vm02 Running`: the class (lowercase, as events name it), the operation, the
+/// object's name label (or reference) and, for a VM, its power state.
+fn change_line(c: &Change) -> String {
+    match c.kind {
+        ChangeKind::Refetched => return "-     refetched (events were lost: read again)".into(),
+        ChangeKind::Missed => return "-     missed (changes came faster than shown)".into(),
+        _ => {}
+    }
+    let record = c.record.as_deref();
+    let name = record
+        .and_then(|r| r.get("name_label"))
+        .and_then(|v| v.as_str())
+        .filter(|n| !n.is_empty())
+        .unwrap_or(&c.reference);
+    let state = if c.class == <Vm as Class>::NAME {
+        c.record_as::<VmRecord>()
+            .and_then(|r| r.ok())
+            .map(|r| r.power_state.as_str().to_owned())
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    format!(
+        "{:<5} {:<4} {name} {state}",
+        c.class.to_ascii_lowercase(),
+        c.kind.as_str()
+    )
+    .trim_end()
+    .to_owned()
 }

@@ -258,7 +258,7 @@ fn dmesg_log_and_methods() {
 fn top_shows_host_and_vm_use() {
     for d in DIALECTS {
         let sim = sim(d);
-        let out = ok(&sim, &["top"]);
+        let out = ok(&sim, &["top", "--once"]);
         let first = out.lines().next().unwrap();
         assert!(first.starts_with("host host01: CPU "), "{out}");
         assert!(first.contains("of 262144 MiB"), "256 GiB host: {out}");
@@ -268,9 +268,33 @@ fn top_shows_host_and_vm_use() {
         assert_eq!(cols[1], "Running");
         let cpu: f64 = cols[2].parse().unwrap();
         assert!(cpu > 0.0 && cpu <= 100.0, "{vm03}");
-        // Two rounds, a short interval apart.
-        let out = ok(&sim, &["top", "--count", "2", "--interval", "0.2"]);
+        // Two rounds, a short interval apart, the VMs from the cache: a VM started between
+        // them shows in the second.
+        let s = session(&sim);
+        let url = sim.url();
+        let top = std::thread::spawn(move || {
+            xenctl_with(
+                &url,
+                "password",
+                &["top", "--iterations", "2", "--interval", "1.5"],
+            )
+        });
+        std::thread::sleep(Duration::from_millis(700));
+        let r = vm(&s, "vm02");
+        s.call("VM.start", vec![r.into(), false.into(), false.into()])
+            .unwrap();
+        let run = top.join().unwrap();
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let out = run.stdout;
         assert_eq!(out.matches("host host01").count(), 2, "{out}");
+        let states: Vec<&str> = out
+            .lines()
+            .filter(|l| l.starts_with("vm02"))
+            .map(|l| l.split_whitespace().nth(1).unwrap())
+            .collect();
+        assert_eq!(states, ["Halted", "Running"], "{out}");
+        // Left to run, it keeps refreshing.
+        assert!(xenctl(&sim, &["top", "--once", "--iterations", "2"]).code != 0);
     }
 }
 
@@ -290,7 +314,7 @@ fn watch_sees_a_change_made_by_another_session() {
         // Wait until the watcher is logged in and subscribed, then change a VM.
         let s = session(&sim);
         let t0 = Instant::now();
-        while sim.stats().calls < 4 && t0.elapsed() < Duration::from_secs(10) {
+        while sim.stats().calls < 3 && t0.elapsed() < Duration::from_secs(10) {
             std::thread::sleep(Duration::from_millis(20));
         }
         std::thread::sleep(Duration::from_millis(200));
@@ -303,12 +327,69 @@ fn watch_sees_a_change_made_by_another_session() {
         assert_eq!(lines.len(), 1, "{}", run.stdout);
         let only: Vec<&str> = lines[0].split_whitespace().collect();
         assert_eq!(only, ["vm", "mod", "vm02", "Running"], "{}", run.stdout);
-        // With nothing happening, --timeout ends the watch.
-        let t0 = Instant::now();
-        let run = xenctl(&sim, &["watch", "--count", "99", "--timeout", "0.5"]);
-        assert_eq!(run.code, 0, "{}", run.stderr);
-        assert!(t0.elapsed() < Duration::from_secs(10));
+        // With nothing happening, --seconds (or its older name --timeout) ends the watch.
+        for flag in ["--seconds", "--timeout"] {
+            let t0 = Instant::now();
+            let run = xenctl(&sim, &["watch", "--count", "99", flag, "0.5"]);
+            assert_eq!(run.code, 0, "{}", run.stderr);
+            assert_eq!(run.stdout, "");
+            assert!(t0.elapsed() < Duration::from_secs(10));
+        }
     }
+}
+
+#[test]
+fn watch_follows_the_classes_named() {
+    let sim = sim(Dialect::Xapi);
+    let url = sim.url();
+    let watcher = std::thread::spawn(move || {
+        xenctl_with(
+            &url,
+            "password",
+            &["watch", "--count", "3", "--seconds", "20", "VM", "network"],
+        )
+    });
+    let s = session(&sim);
+    let t0 = Instant::now();
+    while sim.stats().calls < 3 && t0.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let net = s
+        .call(
+            "network.create",
+            vec![xenapi::Value::structure([
+                ("name_label", "lab".into()),
+                ("name_description", "".into()),
+                ("MTU", "1500".into()),
+                ("other_config", xenapi::Value::Struct(vec![])),
+            ])],
+        )
+        .unwrap();
+    s.call("network.destroy", vec![net]).unwrap();
+    let r = vm(&s, "vm02");
+    s.call("VM.start", vec![r.into(), false.into(), false.into()])
+        .unwrap();
+    let run = watcher.join().unwrap();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines: Vec<Vec<&str>> = run
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            vec!["network", "add", "lab"],
+            vec!["network", "del", "lab"],
+            vec!["vm", "mod", "vm02", "Running"],
+        ],
+        "{}",
+        run.stdout
+    );
+    let run = xenctl(&sim, &["watch", "nosuch"]);
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("nosuch"), "{}", run.stderr);
 }
 
 #[test]

@@ -363,7 +363,7 @@ impl<'a> Gen<'a> {
              field, field_extra, field_name, free, list_get, list_get_name, list_items, list_len, \
              list_new, list_push, map_entries, map_find, map_key, map_key_name, map_len, map_new, \
              map_set, map_value, \
-             map_value_name, record_conv, record_new, ret, run, session_of, set_field, CEnum, \
+             map_value_name, record_conv, record_from_value, record_new, ret, run, session_of, set_field, CEnum, \
              Conv, EnumVal, List, Map, S, xenapi_session,\n};\n\
              pub(crate) use crate::task::{cancel_of, wait_timeout, xenapi_cancel};\n\
              pub(crate) use crate::value::xenapi_value;\n\
@@ -962,6 +962,33 @@ impl<'a> Gen<'a> {
                 params: vec![],
                 ret: Some(rm.clone()),
                 body: format!("record_new::<{core}>()"),
+            },
+            rs,
+            h,
+        );
+        self.emit(
+            Func {
+                name: format!("{handle}_from_value"),
+                doc: format!(
+                    "Reads {what} from an untyped record value: a record of the object cache \
+                     (`xenapi_cache_get`, `xenapi_cache_change_record`), an event's snapshot. A \
+                     member of the wrong type is `XENAPI_STATUS_PROTOCOL`, naming the field.\n\n\
+                     Ownership: `value` is borrowed; on success `*out` receives a record the \
+                     caller frees with `{handle}_free`."
+                ),
+                params: vec![
+                    (
+                        "value".into(),
+                        cty("const xenapi_value *", "*const xenapi_value"),
+                    ),
+                    (
+                        "out".into(),
+                        cty(format!("{handle} **"), format!("*mut *mut {handle}")),
+                    ),
+                    ("err".into(), err_ty()),
+                ],
+                ret: Some(status_ty()),
+                body: format!("unsafe {{ record_from_value::<{core}>(value, out, err) }}"),
             },
             rs,
             h,

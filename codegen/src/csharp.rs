@@ -167,6 +167,10 @@ pub fn generate(model: &Model) -> Vec<(String, String)> {
         record_only_file(model, &model.event_batch, &mut g),
     ));
     files.push((
+        "dotnet/src/Generated/RecordClasses.cs".to_owned(),
+        record_classes_file(model),
+    ));
+    files.push((
         "dotnet/src/Generated/Enums.cs".to_owned(),
         enums_file(model),
     ));
@@ -849,6 +853,31 @@ fn record_body(o: &mut String, model: &Model, class: &Class, g: &mut Gen) {
         .unwrap();
     }
     o.push_str("        }\n\n");
+    // From an untyped value handle (an object cache's record, an event snapshot).
+    let rec = c_record(&class.name);
+    let from_value = format!("{rec}_from_value");
+    g.native(
+        &from_value,
+        "int",
+        &[
+            "IntPtr value".to_owned(),
+            "out IntPtr rec".to_owned(),
+            "out IntPtr err".to_owned(),
+        ],
+    );
+    let free = g.free(&rec);
+    writeln!(
+        o,
+        "        /// <summary>Reads the record from the borrowed untyped value handle <paramref \
+         name=\"value\"/>\n        /// (libxenapi <c>{from_value}</c>): a record of an \
+         <see cref=\"ObjectCache\"/>, an event's snapshot.</summary>\n        internal static \
+         {name} FromValueHandle(IntPtr value)\n        {{\n            int status = \
+         Native.{from_value}(value, out IntPtr rec, out IntPtr err);\n            if (status != \
+         0) throw Errors.FromNative(status, err);\n            try\n            {{\n                \
+         return new {name}(rec);\n            }}\n            finally\n            {{\n                \
+         Native.{free}(rec);\n            }}\n        }}\n"
+    )
+    .unwrap();
     writeln!(
         o,
         "        /// <summary>Copies every field of <paramref name=\"record\"/> into this \
@@ -893,6 +922,35 @@ fn record_body(o: &mut String, model: &Model, class: &Class, g: &mut Gen) {
         )
         .unwrap();
     }
+}
+
+/// `RecordClasses.cs`: each record class's datamodel name and reader from an untyped value
+/// handle, for `ObjectCache.Records<T>()` (the session's record is the connection: not cached).
+fn record_classes_file(model: &Model) -> String {
+    let mut o = String::new();
+    o.push_str(HEADER);
+    o.push_str(usings());
+    o.push_str(
+        "    /// <summary>Each record class's datamodel name and reader from an untyped value \
+         handle.</summary>\n    internal static class RecordClasses\n    {\n        internal \
+         struct Entry\n        {\n            internal string Name;\n            internal \
+         Func<IntPtr, object> Read;\n        }\n\n        internal static readonly \
+         Dictionary<Type, Entry> ByType = new Dictionary<Type, Entry>\n        {\n",
+    );
+    for class in &model.classes {
+        if !has_record(class) || class.name == "session" {
+            continue;
+        }
+        let cs = cs_record(&class.name);
+        writeln!(
+            o,
+            "            {{ typeof({cs}), new Entry {{ Name = {:?}, Read = v => {cs}.FromValueHandle(v) }} }},",
+            class.name
+        )
+        .unwrap();
+    }
+    o.push_str("        };\n    }\n}\n");
+    o
 }
 
 /// The private field behind a record property.

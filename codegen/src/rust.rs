@@ -140,6 +140,19 @@ fn module_root(model: &Model) -> String {
         writeln!(o, "pub use {}::*;", rust_module(&c.name)).unwrap();
     }
     o.push_str(
+        "\n/// A datamodel class, named as on the wire (`VM`, `host`, `VM_metrics`): implemented by \
+         every class's marker type.\npub trait Class {\n/// The class name, as the datamodel \
+         spells it.\nconst NAME: &'static str;\n}\n\n/// A class whose objects have a record \
+         (`get_record`, event snapshots): implemented by the marker types of those classes.\n\
+         pub trait HasRecord: Class {\n/// The class's record type.\ntype Record: \
+         crate::FromValue + Clone + std::fmt::Debug;\n}\n\n/// The name of every class, as \
+         the datamodel spells it.\npub static CLASSES: &[&str] = &[\n",
+    );
+    for c in &model.classes {
+        writeln!(o, "{:?},", c.name).unwrap();
+    }
+    o.push_str("];\n");
+    o.push_str(
         "\n/// Every XenAPI error code with the names of its parameters, in order (from \
          `errors.json`).\npub static ERROR_CODES: &[(&str, &[&str])] = &[\n",
     );
@@ -350,7 +363,19 @@ fn class_file(model: &Model, class: &Class) -> String {
     )
     .unwrap();
 
+    writeln!(
+        o,
+        "impl super::Class for {marker} {{\nconst NAME: &'static str = {:?};\n}}\n",
+        class.name
+    )
+    .unwrap();
     if has_record {
+        writeln!(
+            o,
+            "impl super::HasRecord for {marker} {{\ntype Record = {};\n}}\n",
+            rust_record(&class.name)
+        )
+        .unwrap();
         record(&mut o, class);
     }
     if let Some(b) = batch {

@@ -86,6 +86,11 @@ impl Events {
         &self.token
     }
 
+    /// How long the server may hold each call.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// One `event.from` call: the events since the token (maybe none, after `timeout`). Moves
     /// the token on.
     pub fn poll_once(&mut self) -> Result<Vec<Event>> {

@@ -19,6 +19,7 @@
 //! generated from the datamodel).
 
 pub mod api;
+pub mod cache;
 pub mod certificate;
 mod client;
 pub mod codec;

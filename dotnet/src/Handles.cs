@@ -57,3 +57,18 @@ namespace XenAPI
         protected override bool ReleaseHandle() { NativeMethods.xenapi_value_free(handle); return true; }
     }
 }
+
+namespace XenAPI
+{
+    /// <summary><c>xenapi_cache *</c>: freeing it stops the cache's thread.</summary>
+    internal sealed class CacheHandle : NativeHandle
+    {
+        protected override bool ReleaseHandle() { NativeMethods.xenapi_cache_free(handle); return true; }
+    }
+
+    /// <summary><c>xenapi_cache_change *</c>.</summary>
+    internal sealed class CacheChangeHandle : NativeHandle
+    {
+        protected override bool ReleaseHandle() { NativeMethods.xenapi_cache_change_free(handle); return true; }
+    }
+}

@@ -109,6 +109,21 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_value_struct_get(IntPtr value, byte[] key);
 
         // ---- tasks ----
+        // ---- object cache ----
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_cache_new_with_options(SessionHandle session, IntPtr[] classes, UIntPtr n, double pollTimeoutSeconds, UIntPtr queueCapacity, out CacheHandle cache, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_cache_close(CacheHandle cache);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_cache_free(IntPtr cache);
+        [DllImport(Lib, CallingConvention = CC)] [return: MarshalAs(UnmanagedType.U1)] internal static extern bool xenapi_cache_is_closed(CacheHandle cache);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern CacheStats xenapi_cache_status(CacheHandle cache);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_cache_get(CacheHandle cache, byte[] cls, byte[] r, out ValueHandle record, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_cache_refs(CacheHandle cache, byte[] cls, out StringListHandle refs, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_cache_next_change(CacheHandle cache, long timeoutMs, out CacheChangeHandle change, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_cache_change_kind(CacheChangeHandle change);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_cache_change_class(CacheChangeHandle change);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_cache_change_ref(CacheChangeHandle change);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_cache_change_record(CacheChangeHandle change);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_cache_change_free(IntPtr change);
+
         [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_task_wait(SessionHandle session, byte[] task, double timeoutSeconds, out ValueHandle result, out ErrorHandle err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_task_wait_cancellable(SessionHandle session, byte[] task, double timeoutSeconds, IntPtr cancel, out ValueHandle result, out ErrorHandle err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_cancel_new();

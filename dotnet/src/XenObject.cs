@@ -83,8 +83,10 @@ namespace XenAPI
     /// The base of every record class (<see cref="VM"/>, <see cref="Host"/>, ...), as in XenServer.NET:
     /// a record read from the server, with the reference it was read under when known.
     /// </summary>
-    public abstract class XenObject<S> : IRecord, INotifyPropertyChanged where S : XenObject<S>
+    public abstract class XenObject<S> : IRecord, INotifyPropertyChanged, IHasOpaqueRef where S : XenObject<S>
     {
+        void IHasOpaqueRef.SetRef(string opaqueRef) => opaque_ref = opaqueRef;
+
         /// <summary>The reference of the object this record describes, when the caller set it
         /// (records from <c>get_all_records</c> are keyed by it instead). <see cref="Session"/>, which
         /// is also a connection, answers its own session reference.</summary>

@@ -22,6 +22,7 @@
 /// cbindgen:ignore
 mod api;
 mod boundary;
+mod cache;
 mod error;
 mod options;
 mod session;
@@ -30,6 +31,7 @@ mod task;
 mod typed;
 mod value;
 
+pub use cache::{xenapi_cache, xenapi_cache_change, xenapi_cache_stats, xenapi_change_kind};
 pub use error::{xenapi_error, xenapi_status};
 pub use options::{xenapi_options, xenapi_protocol};
 pub use session::{xenapi_dialect, xenapi_session};

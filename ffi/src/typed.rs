@@ -465,6 +465,26 @@ pub(crate) fn extra_from_c(c: &xenapi_value) -> Vec<(String, Value)> {
     }
 }
 
+/// `xenapi_<c>_record_from_value`: the typed record of an untyped record value (a cached record,
+/// an event's snapshot, a `get_record` reply through `xenapi_session_call`).
+///
+/// # Safety
+/// `value` is NULL or a live value handle; `out` NULL or writable; `err` as for [`run`].
+pub(crate) unsafe fn record_from_value<T: Conv<Out = *mut S<T>> + xenapi::FromValue>(
+    value: *const xenapi_value,
+    out: *mut *mut S<T>,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        crate::boundary::out(out, "out")?;
+        // SAFETY: the caller's contract.
+        let v = unsafe { handle(value, "value") }?.to_core();
+        let rec: T = xenapi::convert::from_value_in(v, "the record value")?;
+        // SAFETY: `out` was checked above.
+        unsafe { ret(out, rec) }
+    })
+}
+
 /// `xenapi_<c>_record_new`: a record with every field at its default.
 pub(crate) fn record_new<T: Conv + Default>() -> *mut T::C {
     T::default().to_c().map_or(ptr::null_mut(), boxed)

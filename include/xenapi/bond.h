@@ -19,6 +19,16 @@ extern "C" {
 xenapi_bond_record *xenapi_bond_record_new(void);
 
 /**
+ * Reads a `Bond` record from an untyped record value: a record of the object cache
+ * (`xenapi_cache_get`, `xenapi_cache_change_record`), an event's snapshot. A member of the wrong
+ * type is `XENAPI_STATUS_PROTOCOL`, naming the field.
+ *
+ * Ownership: `value` is borrowed; on success `*out` receives a record the caller frees with
+ * `xenapi_bond_record_free`.
+ */
+xenapi_status xenapi_bond_record_from_value(const xenapi_value *value, xenapi_bond_record **out, xenapi_error **err);
+
+/**
  * Frees a `Bond` record and everything read from it. NULL is allowed.
  *
  * Ownership: takes `rec`.

@@ -19,6 +19,16 @@ extern "C" {
 xenapi_event_record *xenapi_event_record_new(void);
 
 /**
+ * Reads a `event` record from an untyped record value: a record of the object cache
+ * (`xenapi_cache_get`, `xenapi_cache_change_record`), an event's snapshot. A member of the wrong
+ * type is `XENAPI_STATUS_PROTOCOL`, naming the field.
+ *
+ * Ownership: `value` is borrowed; on success `*out` receives a record the caller frees with
+ * `xenapi_event_record_free`.
+ */
+xenapi_status xenapi_event_record_from_value(const xenapi_value *value, xenapi_event_record **out, xenapi_error **err);
+
+/**
  * Frees a `event` record and everything read from it. NULL is allowed.
  *
  * Ownership: takes `rec`.
@@ -165,6 +175,16 @@ const xenapi_value *xenapi_event_record_extra(const xenapi_event_record *rec);
  * Ownership: the caller frees it with `xenapi_event_batch_free`.
  */
 xenapi_event_batch *xenapi_event_batch_new(void);
+
+/**
+ * Reads the event batch (what `event.from` returns) from an untyped record value: a record of the
+ * object cache (`xenapi_cache_get`, `xenapi_cache_change_record`), an event's snapshot. A member of
+ * the wrong type is `XENAPI_STATUS_PROTOCOL`, naming the field.
+ *
+ * Ownership: `value` is borrowed; on success `*out` receives a record the caller frees with
+ * `xenapi_event_batch_free`.
+ */
+xenapi_status xenapi_event_batch_from_value(const xenapi_value *value, xenapi_event_batch **out, xenapi_error **err);
 
 /**
  * Frees the event batch (what `event.from` returns) and everything read from it. NULL is allowed.

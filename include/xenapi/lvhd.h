@@ -19,6 +19,16 @@ extern "C" {
 xenapi_lvhd_record *xenapi_lvhd_record_new(void);
 
 /**
+ * Reads a `LVHD` record from an untyped record value: a record of the object cache
+ * (`xenapi_cache_get`, `xenapi_cache_change_record`), an event's snapshot. A member of the wrong
+ * type is `XENAPI_STATUS_PROTOCOL`, naming the field.
+ *
+ * Ownership: `value` is borrowed; on success `*out` receives a record the caller frees with
+ * `xenapi_lvhd_record_free`.
+ */
+xenapi_status xenapi_lvhd_record_from_value(const xenapi_value *value, xenapi_lvhd_record **out, xenapi_error **err);
+
+/**
  * Frees a `LVHD` record and everything read from it. NULL is allowed.
  *
  * Ownership: takes `rec`.

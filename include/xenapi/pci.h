@@ -19,6 +19,16 @@ extern "C" {
 xenapi_pci_record *xenapi_pci_record_new(void);
 
 /**
+ * Reads a `PCI` record from an untyped record value: a record of the object cache
+ * (`xenapi_cache_get`, `xenapi_cache_change_record`), an event's snapshot. A member of the wrong
+ * type is `XENAPI_STATUS_PROTOCOL`, naming the field.
+ *
+ * Ownership: `value` is borrowed; on success `*out` receives a record the caller frees with
+ * `xenapi_pci_record_free`.
+ */
+xenapi_status xenapi_pci_record_from_value(const xenapi_value *value, xenapi_pci_record **out, xenapi_error **err);
+
+/**
  * Frees a `PCI` record and everything read from it. NULL is allowed.
  *
  * Ownership: takes `rec`.

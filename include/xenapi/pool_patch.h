@@ -21,6 +21,16 @@ extern "C" {
 xenapi_pool_patch_record *xenapi_pool_patch_record_new(void);
 
 /**
+ * Reads a `pool_patch` record from an untyped record value: a record of the object cache
+ * (`xenapi_cache_get`, `xenapi_cache_change_record`), an event's snapshot. A member of the wrong
+ * type is `XENAPI_STATUS_PROTOCOL`, naming the field.
+ *
+ * Ownership: `value` is borrowed; on success `*out` receives a record the caller frees with
+ * `xenapi_pool_patch_record_free`.
+ */
+xenapi_status xenapi_pool_patch_record_from_value(const xenapi_value *value, xenapi_pool_patch_record **out, xenapi_error **err);
+
+/**
  * Frees a `pool_patch` record and everything read from it. NULL is allowed.
  *
  * Ownership: takes `rec`.

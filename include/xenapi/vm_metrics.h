@@ -19,6 +19,16 @@ extern "C" {
 xenapi_vm_metrics_record *xenapi_vm_metrics_record_new(void);
 
 /**
+ * Reads a `VM_metrics` record from an untyped record value: a record of the object cache
+ * (`xenapi_cache_get`, `xenapi_cache_change_record`), an event's snapshot. A member of the wrong
+ * type is `XENAPI_STATUS_PROTOCOL`, naming the field.
+ *
+ * Ownership: `value` is borrowed; on success `*out` receives a record the caller frees with
+ * `xenapi_vm_metrics_record_free`.
+ */
+xenapi_status xenapi_vm_metrics_record_from_value(const xenapi_value *value, xenapi_vm_metrics_record **out, xenapi_error **err);
+
+/**
  * Frees a `VM_metrics` record and everything read from it. NULL is allowed.
  *
  * Ownership: takes `rec`.

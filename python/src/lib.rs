@@ -12,6 +12,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod cache;
 mod convert;
 mod errors;
 
@@ -102,6 +103,11 @@ pub struct PySession {
 }
 
 impl PySession {
+    /// The core session (the cache follows events over it).
+    pub(crate) fn session(&self) -> &xenapi::Session {
+        &self.inner
+    }
+
     /// The session as this thread's calls see it: with its `session.timeout(...)` deadline.
     fn view(&self) -> std::borrow::Cow<'_, xenapi::Session> {
         if self.any_timeouts.load(Ordering::Relaxed) {
@@ -613,6 +619,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PySession>()?;
     m.add_class::<PyClient>()?;
     m.add_class::<Dispatcher>()?;
+    m.add_class::<cache::PyCache>()?;
+    m.add_class::<cache::PySnapshot>()?;
     m.add_class::<PyCancel>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

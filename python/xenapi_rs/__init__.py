@@ -15,6 +15,8 @@ xenapi_rs`` costs no more than before):
 
 - ``xenapi_rs.codes``: a constant per error code (``codes.HANDLE_INVALID``), ``ERROR_PARAMS``
   (code to parameter names) and ``error_params(failure)``;
+- ``xenapi_rs.watch(session, ["VM", "host"])``: a live object cache (``cache["VM"]`` maps refs to
+  records, without server calls; ``cache.changes(timeout)`` yields each change);
 - ``xenapi_rs.enums``: a ``str``-valued enum per datamodel enum (``enums.VmPowerState.HALTED ==
   "Halted"``). Results stay plain strings, as XenAPI.py returns them.
 """
@@ -33,6 +35,7 @@ from ._errors import (
     Timeout,
     TlsError,
 )
+from ._cache import Cache, Change, ClassView, watch
 from ._native import Cancel
 from ._session import (
     API_VERSION_1_1,
@@ -65,7 +68,10 @@ __all__ = [
     "API_VERSION_1_1",
     "API_VERSION_1_2",
     "BadReply",
+    "Cache",
     "Cancel",
+    "Change",
+    "ClassView",
     "ConnectError",
     "Error",
     "Failure",
@@ -79,5 +85,6 @@ __all__ = [
     "UDSTransport",
     "codes",
     "enums",
+    "watch",
     "xapi_local",
 ]

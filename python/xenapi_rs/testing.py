@@ -159,6 +159,16 @@ class Simulator:
         ``truncate`` or ``drip``, to test how one's code copes."""
         return self._side("POST", "/sim/fault?kind=%s&count=%d" % (kind, count))
 
+    def lose_events(self):
+        """Makes the next ``event.from`` with a token (a waiting one too), or ``event.next``,
+        answer ``EVENTS_LOST``: to test that one's event loop (or a ``watch`` cache) recovers."""
+        return self._side("POST", "/sim/events-lost")
+
+    def invalidate_event_tokens(self):
+        """Refuses every ``event.from`` token issued so far (``EVENT_FROM_TOKEN_PARSE_FAILURE``),
+        as a restarted xapi does."""
+        return self._side("POST", "/sim/invalidate-tokens")
+
     def delay(self, seconds):
         """Delays every reply by ``seconds`` (0 for none), to test deadlines."""
         return self._side("POST", "/sim/delay?ms=%d" % round(seconds * 1000))

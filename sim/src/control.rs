@@ -1,7 +1,10 @@
 //! The side channel for tests (plain HTTP on the same listener, not XML-RPC):
 //! `GET /sim/stats`, `POST /sim/fault?kind=K&count=N`, `POST /sim/delay?ms=N`,
 //! `POST /sim/expire-sessions`, `POST /sim/failover?to=N` (stop the coordinator, promote host
-//! N, 1-based as listed at start; no `to`: the first live member).
+//! N, 1-based as listed at start; no `to`: the first live member), `POST /sim/events-lost` (the
+//! next `event.from` with a token, or `event.next`, answers `EVENTS_LOST`),
+//! `POST /sim/invalidate-tokens` (every `event.from` token issued so far is refused with
+//! `EVENT_FROM_TOKEN_PARSE_FAILURE`).
 
 use crate::faults::Fault;
 use crate::session;
@@ -72,6 +75,14 @@ pub(crate) fn handle(shared: &Shared, method: &str, path: &str, query: &str) -> 
             let n = session::expire_all(shared);
             (200, format!("{{\"expired\": {n}}}"))
         }
+        ("POST", "/sim/events-lost") => {
+            lose_events(shared);
+            (200, "{\"events_lost\": true}".to_owned())
+        }
+        ("POST", "/sim/invalidate-tokens") => {
+            invalidate_tokens(shared);
+            (200, "{\"tokens_invalidated\": true}".to_owned())
+        }
         ("POST", "/sim/failover") => {
             let to = match param("to").as_deref() {
                 None | Some("") => None,
@@ -91,4 +102,17 @@ pub(crate) fn handle(shared: &Shared, method: &str, path: &str, query: &str) -> 
 
 fn error(msg: &str) -> String {
     format!("{{\"error\": \"{msg}\"}}")
+}
+
+/// The next `event.from` with a token (a waiting one included), or `event.next`, answers
+/// `EVENTS_LOST`.
+pub(crate) fn lose_events(shared: &Shared) {
+    shared.lock().events.lose_next();
+    shared.notify();
+}
+
+/// Refuses every `event.from` token issued so far (waiting calls included).
+pub(crate) fn invalidate_tokens(shared: &Shared) {
+    shared.lock().events.invalidate_tokens();
+    shared.notify();
 }

@@ -234,6 +234,9 @@ pub(crate) fn route(
             Ok(Value::String(String::new()))
         }
         ("event", "get_current_id") => Ok(int(st.events.last_id() as i64)),
+        ("event", "inject") => {
+            events::inject(st, arg_str(args, 0, "class")?, arg_str(args, 1, "ref")?)
+        }
         ("host", "get_servertime") | ("host", "get_server_localtime") => {
             let h = arg_str(args, 0, "host")?;
             if st.get("host", h).is_none() {

@@ -27,6 +27,12 @@ pub(crate) struct Event {
 pub(crate) struct EventLog {
     entries: VecDeque<Event>,
     last_id: u64,
+    /// The next `event.from` with a token (or `event.next`) answers `EVENTS_LOST` (a test
+    /// control: as if the server had dropped the history the token points into).
+    lose_next: bool,
+    /// Part of every token; bumping it refuses every token issued before (a test control: as a
+    /// restarted xapi refuses the tokens of the one before).
+    epoch: u64,
 }
 
 impl EventLog {
@@ -56,6 +62,34 @@ impl EventLog {
 
     pub fn last_id(&self) -> u64 {
         self.last_id
+    }
+
+    /// Makes the next `event.from` with a token, or `event.next`, answer `EVENTS_LOST`.
+    pub fn lose_next(&mut self) {
+        self.lose_next = true;
+    }
+
+    /// Refuses every token issued so far (`EVENT_FROM_TOKEN_PARSE_FAILURE`, as xapi answers a
+    /// token it cannot use).
+    pub fn invalidate_tokens(&mut self) {
+        self.epoch += 1;
+    }
+
+    /// The token of event `id` in the current epoch.
+    fn token(&self, id: u64) -> String {
+        format!("{id:020},{:020}", self.epoch)
+    }
+
+    /// The event id of `t`, if it is a token of the current epoch (a token without an epoch part
+    /// is of epoch 0).
+    fn parse_token(&self, t: &str) -> Option<u64> {
+        let mut parts = t.split(',');
+        let id = parts.next().unwrap_or("").trim().parse().ok()?;
+        let epoch = match parts.next() {
+            Some(e) => e.trim().parse().ok()?,
+            None => 0,
+        };
+        (epoch == self.epoch).then_some(id)
     }
 
     fn oldest(&self) -> u64 {
@@ -104,15 +138,6 @@ fn snapshot(st: &State, e: &Event) -> Value {
     }
 }
 
-fn token(id: u64) -> String {
-    format!("{id:020}")
-}
-
-fn parse_token(t: &str) -> Option<u64> {
-    let head = t.split(',').next().unwrap_or("").trim();
-    head.parse().ok()
-}
-
 /// `event.from(classes, token, timeout)`.
 pub(crate) fn from(
     shared: &Shared,
@@ -158,13 +183,20 @@ pub(crate) fn from(
                 }
             }
         }
-        return Ok(batch(events, counts(&st), id));
+        let token = st.events.token(id);
+        return Ok(batch(events, counts(&st), token));
     }
-    let after =
-        parse_token(tok).ok_or_else(|| Failure::new("EVENT_FROM_TOKEN_PARSE_FAILURE", &[tok]))?;
+    let after = st
+        .events
+        .parse_token(tok)
+        .ok_or_else(|| Failure::new("EVENT_FROM_TOKEN_PARSE_FAILURE", &[tok]))?;
     loop {
-        if after + 1 < st.events.oldest() {
+        if after + 1 < st.events.oldest() || std::mem::take(&mut st.events.lose_next) {
             return Err(Failure::new("EVENTS_LOST", &[]));
+        }
+        // Tokens refused while this call waited end it too.
+        if st.events.parse_token(tok).is_none() {
+            return Err(Failure::new("EVENT_FROM_TOKEN_PARSE_FAILURE", &[tok]));
         }
         let events: Vec<Value> = st
             .events
@@ -174,19 +206,40 @@ pub(crate) fn from(
         let now = Instant::now();
         if !events.is_empty() || now >= deadline || shared.stopping() {
             let id = st.events.last_id().max(after);
-            return Ok(batch(events, counts(&st), id));
+            let token = st.events.token(id);
+            return Ok(batch(events, counts(&st), token));
         }
         let wait = (deadline - now).min(Duration::from_millis(500));
         st = shared.wait(st, wait);
     }
 }
 
-fn batch(events: Vec<Value>, counts: Value, id: u64) -> Value {
+fn batch(events: Vec<Value>, counts: Value, token: String) -> Value {
     Value::structure([
         ("events", Value::Array(events)),
         ("valid_ref_counts", counts),
-        ("token", Value::String(token(id))),
+        ("token", Value::String(token)),
     ])
+}
+
+/// `event.inject(class, ref)`: a `mod` event for the object, which wakes the `event.from` calls
+/// that follow its class (xapi's way to end a long poll early); returns the event's token.
+pub(crate) fn inject(st: &mut State, class: &str, r: &str) -> Result<Value, Failure> {
+    let model = crate::datamodel::model();
+    let Some(c) = model
+        .classes()
+        .iter()
+        .find(|c| c.name.eq_ignore_ascii_case(class))
+    else {
+        return Err(Failure::new("HANDLE_INVALID", &[class, r]));
+    };
+    if st.get(&c.name, r).is_none() {
+        return Err(Failure::new("HANDLE_INVALID", &[&c.name, r]));
+    }
+    let name = c.name.clone();
+    st.events.push(&name, "mod", r, None);
+    let id = st.events.last_id();
+    Ok(Value::String(st.events.token(id)))
 }
 
 fn unix_f64() -> f64 {
@@ -231,6 +284,13 @@ pub(crate) fn next(shared: &Shared, session: &str, max_wait: Duration) -> Result
         }
         let subs = meta.registered.clone();
         let seen = meta.next_seen;
+        if std::mem::take(&mut st.events.lose_next) {
+            let last = st.events.last_id();
+            if let Some(meta) = st.sessions.get_mut(session) {
+                meta.next_seen = last;
+            }
+            return Err(Failure::new("EVENTS_LOST", &[]));
+        }
         let events: Vec<Value> = st
             .events
             .since(seen, &subs)

@@ -327,6 +327,18 @@ impl Running {
         session::expire_all(&self.shared)
     }
 
+    /// Makes the next `event.from` with a token (one waiting now included), or `event.next`,
+    /// answer `EVENTS_LOST`, as a server that dropped the history the token points into.
+    pub fn lose_events(&self) {
+        control::lose_events(&self.shared);
+    }
+
+    /// Refuses every `event.from` token issued so far (`EVENT_FROM_TOKEN_PARSE_FAILURE`), as a
+    /// restarted xapi refuses the tokens of the one before.
+    pub fn invalidate_event_tokens(&self) {
+        control::invalidate_tokens(&self.shared);
+    }
+
     /// Stops accepting, closes open connections and waits for the accept loops.
     pub fn stop(mut self) {
         self.shutdown();

@@ -25,7 +25,7 @@ const USAGE: &str =
                   [--user U --password P] [--dialect xapi|xend]
                   [--session-timeout SECS] [--tls] [--cert-out FILE]
                   [--fault-delay-ms N] [--drip-interval-ms N] [--task-delay-ms N] [--seed N]
-                  [--no-jsonrpc] [--no-xmlrpc]
+                  [--event-next-wait-ms N] [--no-jsonrpc] [--no-xmlrpc]
        xenapi-sim run [--env NAME] [the options above] -- CMD [ARG...]";
 
 /// Answering `get_all_records` of a large pool clones and encodes millions of small values;
@@ -131,6 +131,7 @@ fn parse(args: &[String], run: bool) -> Result<Options, String> {
             "--drip-interval-ms" => c.drip_interval = Duration::from_millis(num(&value)?),
             "--task-delay-ms" => c.task_delay = Duration::from_millis(num(&value)?),
             "--seed" => c.seed = Some(num(&value)?),
+            "--event-next-wait-ms" => c.event_next_wait = Duration::from_millis(num(&value)?),
             "--env" if run => {
                 if value.is_empty()
                     || !value

@@ -13,6 +13,10 @@ use super::Task;
 /// The `auth` class: the type parameter of [`Ref<Auth>`](crate::Ref) and the namespace of the class's messages.
 pub enum Auth {}
 
+impl super::Class for Auth {
+    const NAME: &'static str = "auth";
+}
+
 impl Auth {
     /// `auth.get_group_membership`.
     pub fn get_group_membership(

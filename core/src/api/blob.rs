@@ -13,6 +13,14 @@ use super::Task;
 /// The `blob` class: the type parameter of [`Ref<Blob>`](crate::Ref) and the namespace of the class's messages.
 pub enum Blob {}
 
+impl super::Class for Blob {
+    const NAME: &'static str = "blob";
+}
+
+impl super::HasRecord for Blob {
+    type Record = BlobRecord;
+}
+
 /// The record of one `blob` object, as `blob.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

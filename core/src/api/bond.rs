@@ -16,6 +16,14 @@ use super::{Network, Pif, Task};
 /// The `Bond` class: the type parameter of [`Ref<Bond>`](crate::Ref) and the namespace of the class's messages.
 pub enum Bond {}
 
+impl super::Class for Bond {
+    const NAME: &'static str = "Bond";
+}
+
+impl super::HasRecord for Bond {
+    type Record = BondRecord;
+}
+
 /// The record of one `Bond` object, as `Bond.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

@@ -16,6 +16,14 @@ use super::Host;
 /// The `Certificate` class: the type parameter of [`Ref<Certificate>`](crate::Ref) and the namespace of the class's messages.
 pub enum Certificate {}
 
+impl super::Class for Certificate {
+    const NAME: &'static str = "Certificate";
+}
+
+impl super::HasRecord for Certificate {
+    type Record = CertificateRecord;
+}
+
 /// The record of one `Certificate` object, as `Certificate.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

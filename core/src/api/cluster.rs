@@ -16,6 +16,14 @@ use super::{ClusterHost, Network, Pif, Task};
 /// The `Cluster` class: the type parameter of [`Ref<Cluster>`](crate::Ref) and the namespace of the class's messages.
 pub enum Cluster {}
 
+impl super::Class for Cluster {
+    const NAME: &'static str = "Cluster";
+}
+
+impl super::HasRecord for Cluster {
+    type Record = ClusterRecord;
+}
+
 /// The record of one `Cluster` object, as `Cluster.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

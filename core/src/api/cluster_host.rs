@@ -16,6 +16,14 @@ use super::{Cluster, Host, Pif, Task};
 /// The `Cluster_host` class: the type parameter of [`Ref<ClusterHost>`](crate::Ref) and the namespace of the class's messages.
 pub enum ClusterHost {}
 
+impl super::Class for ClusterHost {
+    const NAME: &'static str = "Cluster_host";
+}
+
+impl super::HasRecord for ClusterHost {
+    type Record = ClusterHostRecord;
+}
+
 /// The record of one `Cluster_host` object, as `Cluster_host.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

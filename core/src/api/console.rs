@@ -16,6 +16,14 @@ use super::{Task, Vm};
 /// The `console` class: the type parameter of [`Ref<Console>`](crate::Ref) and the namespace of the class's messages.
 pub enum Console {}
 
+impl super::Class for Console {
+    const NAME: &'static str = "console";
+}
+
+impl super::HasRecord for Console {
+    type Record = ConsoleRecord;
+}
+
 /// The record of one `console` object, as `console.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

@@ -13,6 +13,14 @@ use super::{Task, Vdi, Vm};
 /// The `crashdump` class (deprecated since inverness): the type parameter of [`Ref<Crashdump>`](crate::Ref) and the namespace of the class's messages.
 pub enum Crashdump {}
 
+impl super::Class for Crashdump {
+    const NAME: &'static str = "crashdump";
+}
+
+impl super::HasRecord for Crashdump {
+    type Record = CrashdumpRecord;
+}
+
 /// The record of one `crashdump` object, as `crashdump.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

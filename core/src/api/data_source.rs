@@ -9,6 +9,14 @@ use crate::{Result, Value};
 /// The `data_source` class: the type parameter of [`Ref<DataSource>`](crate::Ref) and the namespace of the class's messages.
 pub enum DataSource {}
 
+impl super::Class for DataSource {
+    const NAME: &'static str = "data_source";
+}
+
+impl super::HasRecord for DataSource {
+    type Record = DataSourceRecord;
+}
+
 /// The record of one `data_source` object, as `data_source.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

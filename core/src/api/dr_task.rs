@@ -13,6 +13,14 @@ use super::{Sr, Task};
 /// The `DR_task` class: the type parameter of [`Ref<DrTask>`](crate::Ref) and the namespace of the class's messages.
 pub enum DrTask {}
 
+impl super::Class for DrTask {
+    const NAME: &'static str = "DR_task";
+}
+
+impl super::HasRecord for DrTask {
+    type Record = DrTaskRecord;
+}
+
 /// The record of one `DR_task` object, as `DR_task.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

@@ -16,6 +16,14 @@ use super::Task;
 /// The `event` class: the type parameter of [`Ref<Event>`](crate::Ref) and the namespace of the class's messages.
 pub enum Event {}
 
+impl super::Class for Event {
+    const NAME: &'static str = "event";
+}
+
+impl super::HasRecord for Event {
+    type Record = EventRecord;
+}
+
 /// The record of one `event` object, as `event.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

@@ -13,6 +13,14 @@ use super::Host;
 /// The `Feature` class: the type parameter of [`Ref<Feature>`](crate::Ref) and the namespace of the class's messages.
 pub enum Feature {}
 
+impl super::Class for Feature {
+    const NAME: &'static str = "Feature";
+}
+
+impl super::HasRecord for Feature {
+    type Record = FeatureRecord;
+}
+
 /// The record of one `Feature` object, as `Feature.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

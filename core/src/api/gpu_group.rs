@@ -16,6 +16,14 @@ use super::{Pgpu, Task, Vgpu, VgpuType};
 /// The `GPU_group` class: the type parameter of [`Ref<GpuGroup>`](crate::Ref) and the namespace of the class's messages.
 pub enum GpuGroup {}
 
+impl super::Class for GpuGroup {
+    const NAME: &'static str = "GPU_group";
+}
+
+impl super::HasRecord for GpuGroup {
+    type Record = GpuGroupRecord;
+}
+
 /// The record of one `GPU_group` object, as `GPU_group.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

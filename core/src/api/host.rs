@@ -19,6 +19,14 @@ use super::{
 /// The `host` class: the type parameter of [`Ref<Host>`](crate::Ref) and the namespace of the class's messages.
 pub enum Host {}
 
+impl super::Class for Host {
+    const NAME: &'static str = "host";
+}
+
+impl super::HasRecord for Host {
+    type Record = HostRecord;
+}
+
 /// The record of one `host` object, as `host.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

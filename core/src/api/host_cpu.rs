@@ -13,6 +13,14 @@ use super::Host;
 /// The `host_cpu` class (deprecated since midnight-ride): the type parameter of [`Ref<HostCpu>`](crate::Ref) and the namespace of the class's messages.
 pub enum HostCpu {}
 
+impl super::Class for HostCpu {
+    const NAME: &'static str = "host_cpu";
+}
+
+impl super::HasRecord for HostCpu {
+    type Record = HostCpuRecord;
+}
+
 /// The record of one `host_cpu` object, as `host_cpu.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

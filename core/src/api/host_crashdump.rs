@@ -13,6 +13,14 @@ use super::{Host, Task};
 /// The `host_crashdump` class: the type parameter of [`Ref<HostCrashdump>`](crate::Ref) and the namespace of the class's messages.
 pub enum HostCrashdump {}
 
+impl super::Class for HostCrashdump {
+    const NAME: &'static str = "host_crashdump";
+}
+
+impl super::HasRecord for HostCrashdump {
+    type Record = HostCrashdumpRecord;
+}
+
 /// The record of one `host_crashdump` object, as `host_crashdump.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

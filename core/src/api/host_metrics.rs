@@ -11,6 +11,14 @@ use crate::{DateTime, Ref, Result, Session, Value};
 /// The `host_metrics` class: the type parameter of [`Ref<HostMetrics>`](crate::Ref) and the namespace of the class's messages.
 pub enum HostMetrics {}
 
+impl super::Class for HostMetrics {
+    const NAME: &'static str = "host_metrics";
+}
+
+impl super::HasRecord for HostMetrics {
+    type Record = HostMetricsRecord;
+}
+
 /// The record of one `host_metrics` object, as `host_metrics.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

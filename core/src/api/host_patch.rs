@@ -13,6 +13,14 @@ use super::{Host, PoolPatch, Task};
 /// The `host_patch` class (deprecated since ely): the type parameter of [`Ref<HostPatch>`](crate::Ref) and the namespace of the class's messages.
 pub enum HostPatch {}
 
+impl super::Class for HostPatch {
+    const NAME: &'static str = "host_patch";
+}
+
+impl super::HasRecord for HostPatch {
+    type Record = HostPatchRecord;
+}
+
 /// The record of one `host_patch` object, as `host_patch.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

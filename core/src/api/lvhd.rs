@@ -11,6 +11,14 @@ use super::{Host, Sr, Task};
 /// The `LVHD` class: the type parameter of [`Ref<Lvhd>`](crate::Ref) and the namespace of the class's messages.
 pub enum Lvhd {}
 
+impl super::Class for Lvhd {
+    const NAME: &'static str = "LVHD";
+}
+
+impl super::HasRecord for Lvhd {
+    type Record = LvhdRecord;
+}
+
 /// The record of one `LVHD` object, as `LVHD.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

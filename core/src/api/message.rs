@@ -16,6 +16,14 @@ use super::Task;
 /// The `message` class: the type parameter of [`Ref<Message>`](crate::Ref) and the namespace of the class's messages.
 pub enum Message {}
 
+impl super::Class for Message {
+    const NAME: &'static str = "message";
+}
+
+impl super::HasRecord for Message {
+    type Record = MessageRecord;
+}
+
 /// The record of one `message` object, as `message.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

@@ -182,6 +182,89 @@ pub use vmss::*;
 pub use vtpm::*;
 pub use vusb::*;
 
+/// A datamodel class, named as on the wire (`VM`, `host`, `VM_metrics`): implemented by every class's marker type.
+pub trait Class {
+    /// The class name, as the datamodel spells it.
+    const NAME: &'static str;
+}
+
+/// A class whose objects have a record (`get_record`, event snapshots): implemented by the marker types of those classes.
+pub trait HasRecord: Class {
+    /// The class's record type.
+    type Record: crate::FromValue + Clone + std::fmt::Debug;
+}
+
+/// The name of every class, as the datamodel spells it.
+pub static CLASSES: &[&str] = &[
+    "session",
+    "auth",
+    "subject",
+    "role",
+    "task",
+    "event",
+    "pool",
+    "pool_patch",
+    "pool_update",
+    "VM",
+    "VM_metrics",
+    "VM_guest_metrics",
+    "VMPP",
+    "VMSS",
+    "VM_appliance",
+    "DR_task",
+    "host",
+    "host_crashdump",
+    "host_patch",
+    "host_metrics",
+    "host_cpu",
+    "network",
+    "VIF",
+    "VIF_metrics",
+    "PIF",
+    "PIF_metrics",
+    "Bond",
+    "VLAN",
+    "SM",
+    "SR",
+    "sr_stat",
+    "probe_result",
+    "LVHD",
+    "VDI",
+    "VBD",
+    "VBD_metrics",
+    "PBD",
+    "crashdump",
+    "VTPM",
+    "console",
+    "user",
+    "data_source",
+    "blob",
+    "message",
+    "secret",
+    "tunnel",
+    "network_sriov",
+    "PCI",
+    "PGPU",
+    "GPU_group",
+    "VGPU",
+    "VGPU_type",
+    "PVS_site",
+    "PVS_server",
+    "PVS_proxy",
+    "PVS_cache_storage",
+    "Feature",
+    "SDN_controller",
+    "vdi_nbd_server_info",
+    "PUSB",
+    "USB_group",
+    "VUSB",
+    "Cluster",
+    "Cluster_host",
+    "Certificate",
+    "Repository",
+    "Observer",
+];
+
 /// Every XenAPI error code with the names of its parameters, in order (from `errors.json`).
 pub static ERROR_CODES: &[(&str, &[&str])] = &[
     ("INTERNAL_ERROR", &["message"]),

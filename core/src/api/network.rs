@@ -16,6 +16,14 @@ use super::{Blob, Pif, Task, Vif};
 /// The `network` class: the type parameter of [`Ref<Network>`](crate::Ref) and the namespace of the class's messages.
 pub enum Network {}
 
+impl super::Class for Network {
+    const NAME: &'static str = "network";
+}
+
+impl super::HasRecord for Network {
+    type Record = NetworkRecord;
+}
+
 /// The record of one `network` object, as `network.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

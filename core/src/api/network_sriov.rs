@@ -16,6 +16,14 @@ use super::{Network, Pif, Task};
 /// The `network_sriov` class: the type parameter of [`Ref<NetworkSriov>`](crate::Ref) and the namespace of the class's messages.
 pub enum NetworkSriov {}
 
+impl super::Class for NetworkSriov {
+    const NAME: &'static str = "network_sriov";
+}
+
+impl super::HasRecord for NetworkSriov {
+    type Record = NetworkSriovRecord;
+}
+
 /// The record of one `network_sriov` object, as `network_sriov.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

@@ -13,6 +13,14 @@ use super::{Host, Task};
 /// The `Observer` class (prototype since 23.14.0, may change): the type parameter of [`Ref<Observer>`](crate::Ref) and the namespace of the class's messages.
 pub enum Observer {}
 
+impl super::Class for Observer {
+    const NAME: &'static str = "Observer";
+}
+
+impl super::HasRecord for Observer {
+    type Record = ObserverRecord;
+}
+
 /// The record of one `Observer` object, as `Observer.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

@@ -13,6 +13,14 @@ use super::{Host, Sr, Task};
 /// The `PBD` class: the type parameter of [`Ref<Pbd>`](crate::Ref) and the namespace of the class's messages.
 pub enum Pbd {}
 
+impl super::Class for Pbd {
+    const NAME: &'static str = "PBD";
+}
+
+impl super::HasRecord for Pbd {
+    type Record = PbdRecord;
+}
+
 /// The record of one `PBD` object, as `PBD.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

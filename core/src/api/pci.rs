@@ -13,6 +13,14 @@ use super::Host;
 /// The `PCI` class: the type parameter of [`Ref<Pci>`](crate::Ref) and the namespace of the class's messages.
 pub enum Pci {}
 
+impl super::Class for Pci {
+    const NAME: &'static str = "PCI";
+}
+
+impl super::HasRecord for Pci {
+    type Record = PciRecord;
+}
+
 /// The record of one `PCI` object, as `PCI.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

@@ -16,6 +16,14 @@ use super::{GpuGroup, Host, Pci, Task, Vgpu, VgpuType};
 /// The `PGPU` class: the type parameter of [`Ref<Pgpu>`](crate::Ref) and the namespace of the class's messages.
 pub enum Pgpu {}
 
+impl super::Class for Pgpu {
+    const NAME: &'static str = "PGPU";
+}
+
+impl super::HasRecord for Pgpu {
+    type Record = PgpuRecord;
+}
+
 /// The record of one `PGPU` object, as `PGPU.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

@@ -16,6 +16,14 @@ use super::{Bond, Host, Network, NetworkSriov, Pci, PifMetrics, Task, Tunnel, Vl
 /// The `PIF` class: the type parameter of [`Ref<Pif>`](crate::Ref) and the namespace of the class's messages.
 pub enum Pif {}
 
+impl super::Class for Pif {
+    const NAME: &'static str = "PIF";
+}
+
+impl super::HasRecord for Pif {
+    type Record = PifRecord;
+}
+
 /// The record of one `PIF` object, as `PIF.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

@@ -11,6 +11,14 @@ use crate::{DateTime, Ref, Result, Session, Value};
 /// The `PIF_metrics` class: the type parameter of [`Ref<PifMetrics>`](crate::Ref) and the namespace of the class's messages.
 pub enum PifMetrics {}
 
+impl super::Class for PifMetrics {
+    const NAME: &'static str = "PIF_metrics";
+}
+
+impl super::HasRecord for PifMetrics {
+    type Record = PifMetricsRecord;
+}
+
 /// The record of one `PIF_metrics` object, as `PIF_metrics.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

@@ -16,6 +16,14 @@ use super::{Blob, Host, Network, Pif, Repository, Secret, Sr, Task, Vdi, Vm};
 /// The `pool` class: the type parameter of [`Ref<Pool>`](crate::Ref) and the namespace of the class's messages.
 pub enum Pool {}
 
+impl super::Class for Pool {
+    const NAME: &'static str = "pool";
+}
+
+impl super::HasRecord for Pool {
+    type Record = PoolRecord;
+}
+
 /// The record of one `pool` object, as `pool.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

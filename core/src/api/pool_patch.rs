@@ -16,6 +16,14 @@ use super::{Host, HostPatch, PoolUpdate, Task};
 /// The `pool_patch` class (deprecated since ely): the type parameter of [`Ref<PoolPatch>`](crate::Ref) and the namespace of the class's messages.
 pub enum PoolPatch {}
 
+impl super::Class for PoolPatch {
+    const NAME: &'static str = "pool_patch";
+}
+
+impl super::HasRecord for PoolPatch {
+    type Record = PoolPatchRecord;
+}
+
 /// The record of one `pool_patch` object, as `pool_patch.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

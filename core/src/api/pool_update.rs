@@ -16,6 +16,14 @@ use super::{Host, Task, Vdi};
 /// The `pool_update` class: the type parameter of [`Ref<PoolUpdate>`](crate::Ref) and the namespace of the class's messages.
 pub enum PoolUpdate {}
 
+impl super::Class for PoolUpdate {
+    const NAME: &'static str = "pool_update";
+}
+
+impl super::HasRecord for PoolUpdate {
+    type Record = PoolUpdateRecord;
+}
+
 /// The record of one `pool_update` object, as `pool_update.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

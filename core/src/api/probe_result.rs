@@ -13,6 +13,14 @@ use super::SrStatRecord;
 /// The `probe_result` class: the type parameter of [`Ref<ProbeResult>`](crate::Ref) and the namespace of the class's messages.
 pub enum ProbeResult {}
 
+impl super::Class for ProbeResult {
+    const NAME: &'static str = "probe_result";
+}
+
+impl super::HasRecord for ProbeResult {
+    type Record = ProbeResultRecord;
+}
+
 /// The record of one `probe_result` object, as `probe_result.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

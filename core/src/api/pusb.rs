@@ -13,6 +13,14 @@ use super::{Host, Task, UsbGroup};
 /// The `PUSB` class: the type parameter of [`Ref<Pusb>`](crate::Ref) and the namespace of the class's messages.
 pub enum Pusb {}
 
+impl super::Class for Pusb {
+    const NAME: &'static str = "PUSB";
+}
+
+impl super::HasRecord for Pusb {
+    type Record = PusbRecord;
+}
+
 /// The record of one `PUSB` object, as `PUSB.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

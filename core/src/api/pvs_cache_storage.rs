@@ -13,6 +13,14 @@ use super::{Host, PvsSite, Sr, Task, Vdi};
 /// The `PVS_cache_storage` class: the type parameter of [`Ref<PvsCacheStorage>`](crate::Ref) and the namespace of the class's messages.
 pub enum PvsCacheStorage {}
 
+impl super::Class for PvsCacheStorage {
+    const NAME: &'static str = "PVS_cache_storage";
+}
+
+impl super::HasRecord for PvsCacheStorage {
+    type Record = PvsCacheStorageRecord;
+}
+
 /// The record of one `PVS_cache_storage` object, as `PVS_cache_storage.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

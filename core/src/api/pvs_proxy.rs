@@ -16,6 +16,14 @@ use super::{PvsSite, Task, Vif};
 /// The `PVS_proxy` class: the type parameter of [`Ref<PvsProxy>`](crate::Ref) and the namespace of the class's messages.
 pub enum PvsProxy {}
 
+impl super::Class for PvsProxy {
+    const NAME: &'static str = "PVS_proxy";
+}
+
+impl super::HasRecord for PvsProxy {
+    type Record = PvsProxyRecord;
+}
+
 /// The record of one `PVS_proxy` object, as `PVS_proxy.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

@@ -13,6 +13,14 @@ use super::{PvsSite, Task};
 /// The `PVS_server` class: the type parameter of [`Ref<PvsServer>`](crate::Ref) and the namespace of the class's messages.
 pub enum PvsServer {}
 
+impl super::Class for PvsServer {
+    const NAME: &'static str = "PVS_server";
+}
+
+impl super::HasRecord for PvsServer {
+    type Record = PvsServerRecord;
+}
+
 /// The record of one `PVS_server` object, as `PVS_server.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

@@ -13,6 +13,14 @@ use super::{PvsCacheStorage, PvsProxy, PvsServer, Task};
 /// The `PVS_site` class: the type parameter of [`Ref<PvsSite>`](crate::Ref) and the namespace of the class's messages.
 pub enum PvsSite {}
 
+impl super::Class for PvsSite {
+    const NAME: &'static str = "PVS_site";
+}
+
+impl super::HasRecord for PvsSite {
+    type Record = PvsSiteRecord;
+}
+
 /// The record of one `PVS_site` object, as `PVS_site.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

@@ -13,6 +13,14 @@ use super::Task;
 /// The `Repository` class: the type parameter of [`Ref<Repository>`](crate::Ref) and the namespace of the class's messages.
 pub enum Repository {}
 
+impl super::Class for Repository {
+    const NAME: &'static str = "Repository";
+}
+
+impl super::HasRecord for Repository {
+    type Record = RepositoryRecord;
+}
+
 /// The record of one `Repository` object, as `Repository.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

@@ -13,6 +13,14 @@ use super::Task;
 /// The `role` class: the type parameter of [`Ref<Role>`](crate::Ref) and the namespace of the class's messages.
 pub enum Role {}
 
+impl super::Class for Role {
+    const NAME: &'static str = "role";
+}
+
+impl super::HasRecord for Role {
+    type Record = RoleRecord;
+}
+
 /// The record of one `role` object, as `role.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

@@ -16,6 +16,14 @@ use super::Task;
 /// The `SDN_controller` class: the type parameter of [`Ref<SdnController>`](crate::Ref) and the namespace of the class's messages.
 pub enum SdnController {}
 
+impl super::Class for SdnController {
+    const NAME: &'static str = "SDN_controller";
+}
+
+impl super::HasRecord for SdnController {
+    type Record = SdnControllerRecord;
+}
+
 /// The record of one `SDN_controller` object, as `SDN_controller.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

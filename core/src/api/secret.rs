@@ -13,6 +13,14 @@ use super::Task;
 /// The `secret` class: the type parameter of [`Ref<Secret>`](crate::Ref) and the namespace of the class's messages.
 pub enum Secret {}
 
+impl super::Class for Secret {
+    const NAME: &'static str = "secret";
+}
+
+impl super::HasRecord for Secret {
+    type Record = SecretRecord;
+}
+
 /// The record of one `secret` object, as `secret.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

@@ -13,6 +13,14 @@ use super::{Host, Subject, Task, User};
 /// The `session` class: the type parameter of [`Ref<SessionClass>`](crate::Ref) and the namespace of the class's messages.
 pub enum SessionClass {}
 
+impl super::Class for SessionClass {
+    const NAME: &'static str = "session";
+}
+
+impl super::HasRecord for SessionClass {
+    type Record = SessionRecord;
+}
+
 /// The record of one `session` object, as `session.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

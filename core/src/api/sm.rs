@@ -11,6 +11,14 @@ use crate::{Ref, Result, Session, Value};
 /// The `SM` class: the type parameter of [`Ref<Sm>`](crate::Ref) and the namespace of the class's messages.
 pub enum Sm {}
 
+impl super::Class for Sm {
+    const NAME: &'static str = "SM";
+}
+
+impl super::HasRecord for Sm {
+    type Record = SmRecord;
+}
+
 /// The record of one `SM` object, as `SM.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

@@ -16,6 +16,14 @@ use super::{Blob, DataSourceRecord, DrTask, Host, Pbd, ProbeResultRecord, Task, 
 /// The `SR` class: the type parameter of [`Ref<Sr>`](crate::Ref) and the namespace of the class's messages.
 pub enum Sr {}
 
+impl super::Class for Sr {
+    const NAME: &'static str = "SR";
+}
+
+impl super::HasRecord for Sr {
+    type Record = SrRecord;
+}
+
 /// The record of one `SR` object, as `SR.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

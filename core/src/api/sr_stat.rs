@@ -11,6 +11,14 @@ use crate::{Result, Value};
 /// The `sr_stat` class: the type parameter of [`Ref<SrStat>`](crate::Ref) and the namespace of the class's messages.
 pub enum SrStat {}
 
+impl super::Class for SrStat {
+    const NAME: &'static str = "sr_stat";
+}
+
+impl super::HasRecord for SrStat {
+    type Record = SrStatRecord;
+}
+
 /// The record of one `sr_stat` object, as `sr_stat.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

@@ -13,6 +13,14 @@ use super::{Role, Task};
 /// The `subject` class: the type parameter of [`Ref<Subject>`](crate::Ref) and the namespace of the class's messages.
 pub enum Subject {}
 
+impl super::Class for Subject {
+    const NAME: &'static str = "subject";
+}
+
+impl super::HasRecord for Subject {
+    type Record = SubjectRecord;
+}
+
 /// The record of one `subject` object, as `subject.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

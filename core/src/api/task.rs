@@ -16,6 +16,14 @@ use super::Host;
 /// The `task` class: the type parameter of [`Ref<Task>`](crate::Ref) and the namespace of the class's messages.
 pub enum Task {}
 
+impl super::Class for Task {
+    const NAME: &'static str = "task";
+}
+
+impl super::HasRecord for Task {
+    type Record = TaskRecord;
+}
+
 /// The record of one `task` object, as `task.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

@@ -16,6 +16,14 @@ use super::{Network, Pif, Task};
 /// The `tunnel` class: the type parameter of [`Ref<Tunnel>`](crate::Ref) and the namespace of the class's messages.
 pub enum Tunnel {}
 
+impl super::Class for Tunnel {
+    const NAME: &'static str = "tunnel";
+}
+
+impl super::HasRecord for Tunnel {
+    type Record = TunnelRecord;
+}
+
 /// The record of one `tunnel` object, as `tunnel.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

@@ -13,6 +13,14 @@ use super::{Pusb, Task, Vusb};
 /// The `USB_group` class: the type parameter of [`Ref<UsbGroup>`](crate::Ref) and the namespace of the class's messages.
 pub enum UsbGroup {}
 
+impl super::Class for UsbGroup {
+    const NAME: &'static str = "USB_group";
+}
+
+impl super::HasRecord for UsbGroup {
+    type Record = UsbGroupRecord;
+}
+
 /// The record of one `USB_group` object, as `USB_group.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

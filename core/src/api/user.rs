@@ -13,6 +13,14 @@ use super::Task;
 /// The `user` class (deprecated since george): the type parameter of [`Ref<User>`](crate::Ref) and the namespace of the class's messages.
 pub enum User {}
 
+impl super::Class for User {
+    const NAME: &'static str = "user";
+}
+
+impl super::HasRecord for User {
+    type Record = UserRecord;
+}
+
 /// The record of one `user` object, as `user.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

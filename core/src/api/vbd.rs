@@ -16,6 +16,14 @@ use super::{Task, VbdMetrics, Vdi, Vm};
 /// The `VBD` class: the type parameter of [`Ref<Vbd>`](crate::Ref) and the namespace of the class's messages.
 pub enum Vbd {}
 
+impl super::Class for Vbd {
+    const NAME: &'static str = "VBD";
+}
+
+impl super::HasRecord for Vbd {
+    type Record = VbdRecord;
+}
+
 /// The record of one `VBD` object, as `VBD.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

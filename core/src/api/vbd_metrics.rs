@@ -11,6 +11,14 @@ use crate::{DateTime, Ref, Result, Session, Value};
 /// The `VBD_metrics` class (removed in tampa; only older servers have it): the type parameter of [`Ref<VbdMetrics>`](crate::Ref) and the namespace of the class's messages.
 pub enum VbdMetrics {}
 
+impl super::Class for VbdMetrics {
+    const NAME: &'static str = "VBD_metrics";
+}
+
+impl super::HasRecord for VbdMetrics {
+    type Record = VbdMetricsRecord;
+}
+
 /// The record of one `VBD_metrics` object, as `VBD_metrics.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

@@ -16,6 +16,14 @@ use super::{Crashdump, Pool, SessionClass, Sr, Task, Vbd, VdiNbdServerInfoRecord
 /// The `VDI` class: the type parameter of [`Ref<Vdi>`](crate::Ref) and the namespace of the class's messages.
 pub enum Vdi {}
 
+impl super::Class for Vdi {
+    const NAME: &'static str = "VDI";
+}
+
+impl super::HasRecord for Vdi {
+    type Record = VdiRecord;
+}
+
 /// The record of one `VDI` object, as `VDI.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

@@ -9,6 +9,14 @@ use crate::{Result, Value};
 /// The `vdi_nbd_server_info` class: the type parameter of [`Ref<VdiNbdServerInfo>`](crate::Ref) and the namespace of the class's messages.
 pub enum VdiNbdServerInfo {}
 
+impl super::Class for VdiNbdServerInfo {
+    const NAME: &'static str = "vdi_nbd_server_info";
+}
+
+impl super::HasRecord for VdiNbdServerInfo {
+    type Record = VdiNbdServerInfoRecord;
+}
+
 /// The record of one `vdi_nbd_server_info` object, as `vdi_nbd_server_info.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

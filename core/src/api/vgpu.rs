@@ -13,6 +13,14 @@ use super::{GpuGroup, Pci, Pgpu, Task, VgpuType, Vm};
 /// The `VGPU` class: the type parameter of [`Ref<Vgpu>`](crate::Ref) and the namespace of the class's messages.
 pub enum Vgpu {}
 
+impl super::Class for Vgpu {
+    const NAME: &'static str = "VGPU";
+}
+
+impl super::HasRecord for Vgpu {
+    type Record = VgpuRecord;
+}
+
 /// The record of one `VGPU` object, as `VGPU.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

@@ -16,6 +16,14 @@ use super::{GpuGroup, Pgpu, Vgpu};
 /// The `VGPU_type` class: the type parameter of [`Ref<VgpuType>`](crate::Ref) and the namespace of the class's messages.
 pub enum VgpuType {}
 
+impl super::Class for VgpuType {
+    const NAME: &'static str = "VGPU_type";
+}
+
+impl super::HasRecord for VgpuType {
+    type Record = VgpuTypeRecord;
+}
+
 /// The record of one `VGPU_type` object, as `VGPU_type.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

@@ -16,6 +16,14 @@ use super::{Network, Task, VifMetrics, Vm};
 /// The `VIF` class: the type parameter of [`Ref<Vif>`](crate::Ref) and the namespace of the class's messages.
 pub enum Vif {}
 
+impl super::Class for Vif {
+    const NAME: &'static str = "VIF";
+}
+
+impl super::HasRecord for Vif {
+    type Record = VifRecord;
+}
+
 /// The record of one `VIF` object, as `VIF.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

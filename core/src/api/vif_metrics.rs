@@ -11,6 +11,14 @@ use crate::{DateTime, Ref, Result, Session, Value};
 /// The `VIF_metrics` class (removed in tampa; only older servers have it): the type parameter of [`Ref<VifMetrics>`](crate::Ref) and the namespace of the class's messages.
 pub enum VifMetrics {}
 
+impl super::Class for VifMetrics {
+    const NAME: &'static str = "VIF_metrics";
+}
+
+impl super::HasRecord for VifMetrics {
+    type Record = VifMetricsRecord;
+}
+
 /// The record of one `VIF_metrics` object, as `VIF_metrics.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

@@ -13,6 +13,14 @@ use super::{Network, Pif, Task};
 /// The `VLAN` class: the type parameter of [`Ref<Vlan>`](crate::Ref) and the namespace of the class's messages.
 pub enum Vlan {}
 
+impl super::Class for Vlan {
+    const NAME: &'static str = "VLAN";
+}
+
+impl super::HasRecord for Vlan {
+    type Record = VlanRecord;
+}
+
 /// The record of one `VLAN` object, as `VLAN.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

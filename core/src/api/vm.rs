@@ -19,6 +19,14 @@ use super::{
 /// The `VM` class: the type parameter of [`Ref<Vm>`](crate::Ref) and the namespace of the class's messages.
 pub enum Vm {}
 
+impl super::Class for Vm {
+    const NAME: &'static str = "VM";
+}
+
+impl super::HasRecord for Vm {
+    type Record = VmRecord;
+}
+
 /// The record of one `VM` object, as `VM.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

@@ -16,6 +16,14 @@ use super::{SessionClass, Sr, Task, Vm};
 /// The `VM_appliance` class: the type parameter of [`Ref<VmAppliance>`](crate::Ref) and the namespace of the class's messages.
 pub enum VmAppliance {}
 
+impl super::Class for VmAppliance {
+    const NAME: &'static str = "VM_appliance";
+}
+
+impl super::HasRecord for VmAppliance {
+    type Record = VmApplianceRecord;
+}
+
 /// The record of one `VM_appliance` object, as `VM_appliance.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

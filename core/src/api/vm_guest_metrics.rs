@@ -14,6 +14,14 @@ use crate::{DateTime, Ref, Result, Session, Value};
 /// The `VM_guest_metrics` class: the type parameter of [`Ref<VmGuestMetrics>`](crate::Ref) and the namespace of the class's messages.
 pub enum VmGuestMetrics {}
 
+impl super::Class for VmGuestMetrics {
+    const NAME: &'static str = "VM_guest_metrics";
+}
+
+impl super::HasRecord for VmGuestMetrics {
+    type Record = VmGuestMetricsRecord;
+}
+
 /// The record of one `VM_guest_metrics` object, as `VM_guest_metrics.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

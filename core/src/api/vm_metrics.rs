@@ -13,6 +13,14 @@ use super::DomainType;
 /// The `VM_metrics` class: the type parameter of [`Ref<VmMetrics>`](crate::Ref) and the namespace of the class's messages.
 pub enum VmMetrics {}
 
+impl super::Class for VmMetrics {
+    const NAME: &'static str = "VM_metrics";
+}
+
+impl super::HasRecord for VmMetrics {
+    type Record = VmMetricsRecord;
+}
+
 /// The record of one `VM_metrics` object, as `VM_metrics.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

@@ -16,6 +16,14 @@ use super::{Task, Vm};
 /// The `VMPP` class (removed in clearwater; only older servers have it): the type parameter of [`Ref<Vmpp>`](crate::Ref) and the namespace of the class's messages.
 pub enum Vmpp {}
 
+impl super::Class for Vmpp {
+    const NAME: &'static str = "VMPP";
+}
+
+impl super::HasRecord for Vmpp {
+    type Record = VmppRecord;
+}
+
 /// The record of one `VMPP` object, as `VMPP.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

@@ -16,6 +16,14 @@ use super::{Task, Vm};
 /// The `VMSS` class: the type parameter of [`Ref<Vmss>`](crate::Ref) and the namespace of the class's messages.
 pub enum Vmss {}
 
+impl super::Class for Vmss {
+    const NAME: &'static str = "VMSS";
+}
+
+impl super::HasRecord for Vmss {
+    type Record = VmssRecord;
+}
+
 /// The record of one `VMSS` object, as `VMSS.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

@@ -16,6 +16,14 @@ use super::{Task, Vm};
 /// The `VTPM` class (prototype since 22.26.0, may change): the type parameter of [`Ref<Vtpm>`](crate::Ref) and the namespace of the class's messages.
 pub enum Vtpm {}
 
+impl super::Class for Vtpm {
+    const NAME: &'static str = "VTPM";
+}
+
+impl super::HasRecord for Vtpm {
+    type Record = VtpmRecord;
+}
+
 /// The record of one `VTPM` object, as `VTPM.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

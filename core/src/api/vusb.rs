@@ -16,6 +16,14 @@ use super::{Task, UsbGroup, Vm};
 /// The `VUSB` class: the type parameter of [`Ref<Vusb>`](crate::Ref) and the namespace of the class's messages.
 pub enum Vusb {}
 
+impl super::Class for Vusb {
+    const NAME: &'static str = "VUSB";
+}
+
+impl super::HasRecord for Vusb {
+    type Record = VusbRecord;
+}
+
 /// The record of one `VUSB` object, as `VUSB.get_record` returns it.
 ///
 /// A field missing from the reply keeps its type's default; members the datamodel does not list are kept in `extra`.

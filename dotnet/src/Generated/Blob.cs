@@ -40,6 +40,22 @@ namespace XenAPI
             _mime_type = Conv.Str(f[6].p, Seen, 6);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_blob_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static Blob FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_blob_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new Blob(rec);
+            }
+            finally
+            {
+                Native.xenapi_blob_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(Blob record)
         {

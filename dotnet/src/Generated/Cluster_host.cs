@@ -44,6 +44,22 @@ namespace XenAPI
             _other_config = Conv.StringMap(f[10].p, Seen, 10);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_cluster_host_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static Cluster_host FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_cluster_host_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new Cluster_host(rec);
+            }
+            finally
+            {
+                Native.xenapi_cluster_host_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(Cluster_host record)
         {

@@ -32,6 +32,22 @@ namespace XenAPI
             _introduced_SRs = Conv.R_set_ref_SR(f[1].p);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_dr_task_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static DR_task FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_dr_task_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new DR_task(rec);
+            }
+            finally
+            {
+                Native.xenapi_dr_task_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(DR_task record)
         {

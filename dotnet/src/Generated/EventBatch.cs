@@ -34,6 +34,22 @@ namespace XenAPI
             _token = Conv.Str(f[2].p, Seen, 2);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_event_batch_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static EventBatch FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_event_batch_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new EventBatch(rec);
+            }
+            finally
+            {
+                Native.xenapi_event_batch_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(EventBatch record)
         {

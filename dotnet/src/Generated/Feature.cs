@@ -39,6 +39,22 @@ namespace XenAPI
             _host = Conv.Ref<Host>(f[6].p, Seen, 6);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_feature_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static Feature FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_feature_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new Feature(rec);
+            }
+            finally
+            {
+                Native.xenapi_feature_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(Feature record)
         {

@@ -47,6 +47,22 @@ namespace XenAPI
             _enabled_VGPU_types = Conv.R_set_ref_VGPU_type(f[9].p);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_gpu_group_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static GPU_group FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_gpu_group_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new GPU_group(rec);
+            }
+            finally
+            {
+                Native.xenapi_gpu_group_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(GPU_group record)
         {

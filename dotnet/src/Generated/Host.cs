@@ -152,6 +152,22 @@ namespace XenAPI
             _last_update_hash = Conv.Str(f[69].p, Seen, 69);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_host_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static Host FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_host_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new Host(rec);
+            }
+            finally
+            {
+                Native.xenapi_host_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(Host record)
         {

@@ -48,6 +48,22 @@ namespace XenAPI
             _other_config = Conv.StringMap(f[12].p, Seen, 12);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_host_cpu_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static Host_cpu FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_host_cpu_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new Host_cpu(rec);
+            }
+            finally
+            {
+                Native.xenapi_host_cpu_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(Host_cpu record)
         {

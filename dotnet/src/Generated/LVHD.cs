@@ -30,6 +30,22 @@ namespace XenAPI
             _uuid = Conv.Str(f[0].p, Seen, 0);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_lvhd_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static LVHD FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_lvhd_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new LVHD(rec);
+            }
+            finally
+            {
+                Native.xenapi_lvhd_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(LVHD record)
         {

@@ -1048,6 +1048,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_blob_get_uuid(SessionHandle session, byte[] blob, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_blob_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_blob_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_blob_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_blob_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_blob_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_blob_record_new();
@@ -1079,6 +1080,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_bond_get_uuid(SessionHandle session, byte[] bond, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_bond_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_bond_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_bond_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_bond_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_bond_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_bond_record_new();
@@ -1108,6 +1110,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_certificate_get_uuid(SessionHandle session, byte[] certificate, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_certificate_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_certificate_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_certificate_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_certificate_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_certificate_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_certificate_record_new();
@@ -1167,6 +1170,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_cluster_host_operation_list_push(IntPtr h, int item, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_cluster_host_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_cluster_host_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_cluster_host_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_cluster_host_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_cluster_host_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_cluster_host_record_new();
@@ -1191,6 +1195,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_cluster_pool_resync(SessionHandle session, byte[] cluster, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_cluster_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_cluster_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_cluster_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_cluster_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_cluster_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_cluster_record_new();
@@ -1225,6 +1230,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_console_get_vm(SessionHandle session, byte[] console, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_console_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_console_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_console_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_console_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_console_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_console_record_new();
@@ -1247,6 +1253,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_crashdump_get_vm(SessionHandle session, byte[] crashdump, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_crashdump_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_crashdump_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_crashdump_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_crashdump_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_crashdump_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_crashdump_record_new();
@@ -1258,6 +1265,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_crashdump_set_other_config(SessionHandle session, byte[] crashdump, IntPtr value, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_data_source_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_data_source_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_data_source_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_data_source_record_list_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_data_source_record_list_items(IntPtr h, IntPtr* items, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_data_source_record_new();
@@ -1279,6 +1287,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_dr_task_get_uuid(SessionHandle session, byte[] dr_task, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_dr_task_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_dr_task_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_dr_task_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_dr_task_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_dr_task_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_dr_task_record_new();
@@ -1286,6 +1295,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_dr_task_record_set_uuid(IntPtr r, byte[] value, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_event_batch_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_event_batch_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_event_batch_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_event_batch_new();
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_event_batch_set_events(IntPtr r, IntPtr value, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_event_batch_set_token(IntPtr r, byte[] value, out IntPtr err);
@@ -1296,6 +1306,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_event_next(SessionHandle session, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_event_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_event_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_event_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_event_record_list_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_event_record_list_items(IntPtr h, IntPtr* items, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_event_record_list_new();
@@ -1324,6 +1335,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_feature_get_version(SessionHandle session, byte[] feature, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_feature_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_feature_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_feature_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_feature_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_feature_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_feature_record_new();
@@ -1355,6 +1367,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_gpu_group_get_vgpus(SessionHandle session, byte[] gpu_group, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_gpu_group_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_gpu_group_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_gpu_group_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_gpu_group_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_gpu_group_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_gpu_group_record_new();
@@ -1412,6 +1425,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_host_cpu_get_vendor(SessionHandle session, byte[] host_cpu, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_host_cpu_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_host_cpu_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_host_cpu_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_host_cpu_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_host_cpu_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_host_cpu_record_new();
@@ -1443,6 +1457,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_host_crashdump_get_uuid(SessionHandle session, byte[] host_crashdump, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_host_crashdump_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_host_crashdump_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_host_crashdump_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_host_crashdump_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_host_crashdump_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_host_crashdump_record_new();
@@ -1581,6 +1596,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_host_metrics_get_uuid(SessionHandle session, byte[] host_metrics, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_host_metrics_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_host_metrics_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_host_metrics_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_host_metrics_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_host_metrics_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_host_metrics_record_new();
@@ -1613,6 +1629,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_host_patch_get_version(SessionHandle session, byte[] host_patch, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_host_patch_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_host_patch_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_host_patch_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_host_patch_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_host_patch_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_host_patch_record_new();
@@ -1634,6 +1651,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_host_record_data_source(SessionHandle session, byte[] host, byte[] data_source, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_host_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_host_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_host_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_host_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_host_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_host_record_new();
@@ -1767,6 +1785,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_lvhd_get_uuid(SessionHandle session, byte[] lvhd, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_lvhd_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_lvhd_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_lvhd_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_lvhd_record_new();
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_lvhd_record_set_uuid(IntPtr r, byte[] value, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_message_create(SessionHandle session, byte[] name, long priority, int cls, byte[] obj_uuid, byte[] body, out IntPtr out_result, out IntPtr err);
@@ -1781,6 +1800,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_message_get_since(SessionHandle session, long since, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_message_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_message_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_message_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_message_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_message_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_message_record_new();
@@ -1828,6 +1848,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_network_purpose_list_push(IntPtr h, int item, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_network_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_network_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_network_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_network_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_network_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_network_record_new();
@@ -1870,6 +1891,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_network_sriov_get_uuid(SessionHandle session, byte[] network_sriov, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_network_sriov_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_network_sriov_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_network_sriov_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_network_sriov_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_network_sriov_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_network_sriov_record_new();
@@ -1895,6 +1917,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_observer_get_uuid(SessionHandle session, byte[] observer, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_observer_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_observer_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_observer_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_observer_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_observer_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_observer_record_new();
@@ -1929,6 +1952,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pbd_plug(SessionHandle session, byte[] pbd, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pbd_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pbd_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pbd_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pbd_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pbd_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_pbd_record_new();
@@ -1960,6 +1984,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pci_get_vendor_name(SessionHandle session, byte[] pci, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pci_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pci_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pci_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pci_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pci_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_pci_record_new();
@@ -1999,6 +2024,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pgpu_get_uuid(SessionHandle session, byte[] pgpu, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pgpu_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pgpu_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pgpu_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pgpu_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pgpu_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_pgpu_record_new();
@@ -2085,6 +2111,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pif_metrics_get_vendor_name(SessionHandle session, byte[] pif_metrics, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pif_metrics_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pif_metrics_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pif_metrics_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pif_metrics_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pif_metrics_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_pif_metrics_record_new();
@@ -2108,6 +2135,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pif_reconfigure_ipv6(SessionHandle session, byte[] pif, int mode, byte[] ipv6, byte[] gateway, byte[] dns, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pif_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pif_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pif_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pif_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pif_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_pif_record_new();
@@ -2295,6 +2323,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pool_patch_precheck(SessionHandle session, byte[] pool_patch, byte[] host, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pool_patch_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pool_patch_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pool_patch_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pool_patch_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pool_patch_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_pool_patch_record_new();
@@ -2312,6 +2341,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pool_patch_set_other_config(SessionHandle session, byte[] pool_patch, IntPtr value, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pool_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pool_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pool_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pool_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pool_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_pool_record_new();
@@ -2442,6 +2472,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pool_update_precheck(SessionHandle session, byte[] pool_update, byte[] host, out int out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pool_update_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pool_update_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pool_update_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pool_update_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pool_update_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_pool_update_record_new();
@@ -2460,6 +2491,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pool_update_set_other_config(SessionHandle session, byte[] pool_update, IntPtr value, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_probe_result_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_probe_result_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_probe_result_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_probe_result_record_list_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_probe_result_record_list_items(IntPtr h, IntPtr* items, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_probe_result_record_new();
@@ -2488,6 +2520,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pusb_get_version(SessionHandle session, byte[] pusb, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pusb_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pusb_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pusb_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pusb_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pusb_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_pusb_record_new();
@@ -2523,6 +2556,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pvs_cache_storage_get_vdi(SessionHandle session, byte[] pvs_cache_storage, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pvs_cache_storage_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pvs_cache_storage_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pvs_cache_storage_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pvs_cache_storage_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pvs_cache_storage_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_pvs_cache_storage_record_new();
@@ -2545,6 +2579,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pvs_proxy_get_vif(SessionHandle session, byte[] pvs_proxy, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pvs_proxy_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pvs_proxy_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pvs_proxy_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pvs_proxy_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pvs_proxy_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_pvs_proxy_record_new();
@@ -2566,6 +2601,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pvs_server_introduce(SessionHandle session, IntPtr addresses, long first_port, long last_port, byte[] site, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pvs_server_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pvs_server_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pvs_server_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pvs_server_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pvs_server_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_pvs_server_record_new();
@@ -2590,6 +2626,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pvs_site_introduce(SessionHandle session, byte[] name_label, byte[] name_description, byte[] pvs_uuid, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pvs_site_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pvs_site_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pvs_site_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pvs_site_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pvs_site_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_pvs_site_record_new();
@@ -2621,6 +2658,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_repository_introduce(SessionHandle session, byte[] name_label, byte[] name_description, byte[] binary_url, byte[] source_url, byte update, byte[] gpgkey_path, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_repository_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_repository_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_repository_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_repository_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_repository_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_repository_record_new();
@@ -2652,6 +2690,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_role_get_uuid(SessionHandle session, byte[] role, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_role_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_role_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_role_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_role_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_role_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_role_record_new();
@@ -2672,6 +2711,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_sdn_controller_introduce(SessionHandle session, int protocol, byte[] address, long port, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_sdn_controller_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_sdn_controller_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_sdn_controller_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_sdn_controller_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_sdn_controller_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_sdn_controller_record_new();
@@ -2691,6 +2731,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_secret_get_value(SessionHandle session, byte[] secret, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_secret_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_secret_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_secret_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_secret_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_secret_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_secret_record_new();
@@ -2725,6 +2766,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_session_logout_subject_identifier(SessionHandle session, byte[] subject_identifier, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_session_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_session_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_session_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_session_record_new();
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_session_record_set_auth_user_name(IntPtr r, byte[] value, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_session_record_set_auth_user_sid(IntPtr r, byte[] value, out IntPtr err);
@@ -2766,6 +2808,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_sm_get_version(SessionHandle session, byte[] sm, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_sm_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_sm_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_sm_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_sm_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_sm_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_sm_record_new();
@@ -2833,6 +2876,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_sr_record_data_source(SessionHandle session, byte[] sr, byte[] data_source, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_sr_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_sr_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_sr_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_sr_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_sr_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_sr_record_new();
@@ -2870,6 +2914,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_sr_set_tags(SessionHandle session, byte[] sr, IntPtr value, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_sr_stat_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_sr_stat_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_sr_stat_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_sr_stat_record_new();
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_sr_stat_record_set_clustered(IntPtr r, byte value, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_sr_stat_record_set_free_space(IntPtr r, long value, out IntPtr err);
@@ -2971,6 +3016,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_subject_get_uuid(SessionHandle session, byte[] subject, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_subject_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_subject_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_subject_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_subject_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_subject_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_subject_record_new();
@@ -3011,6 +3057,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_task_get_uuid(SessionHandle session, byte[] task, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_task_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_task_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_task_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_task_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_task_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_task_record_new();
@@ -3053,6 +3100,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_tunnel_get_uuid(SessionHandle session, byte[] tunnel, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_tunnel_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_tunnel_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_tunnel_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_tunnel_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_tunnel_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_tunnel_record_new();
@@ -3091,6 +3139,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_usb_group_get_vusbs(SessionHandle session, byte[] usb_group, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_usb_group_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_usb_group_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_usb_group_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_usb_group_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_usb_group_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_usb_group_record_new();
@@ -3115,6 +3164,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_user_get_uuid(SessionHandle session, byte[] user, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_user_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_user_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_user_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_user_record_new();
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_user_record_set_fullname(IntPtr r, byte[] value, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_user_record_set_other_config(IntPtr r, IntPtr value, out IntPtr err);
@@ -3169,6 +3219,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vbd_metrics_get_uuid(SessionHandle session, byte[] vbd_metrics, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vbd_metrics_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vbd_metrics_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vbd_metrics_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vbd_metrics_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vbd_metrics_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vbd_metrics_record_new();
@@ -3186,6 +3237,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vbd_plug(SessionHandle session, byte[] vbd, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vbd_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vbd_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vbd_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vbd_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vbd_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vbd_record_new();
@@ -3277,6 +3329,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vdi_list_changed_blocks(SessionHandle session, byte[] vdi_from, byte[] vdi_to, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vdi_nbd_server_info_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vdi_nbd_server_info_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vdi_nbd_server_info_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vdi_nbd_server_info_record_list_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vdi_nbd_server_info_record_list_items(IntPtr h, IntPtr* items, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vdi_nbd_server_info_record_new();
@@ -3294,6 +3347,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vdi_read_database_pool_uuid(SessionHandle session, byte[] vdi, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vdi_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vdi_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vdi_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vdi_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vdi_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vdi_record_new();
@@ -3368,6 +3422,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vgpu_get_vm(SessionHandle session, byte[] vgpu, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vgpu_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vgpu_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vgpu_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vgpu_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vgpu_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vgpu_record_new();
@@ -3408,6 +3463,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vgpu_type_get_vgpus(SessionHandle session, byte[] vgpu_type, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vgpu_type_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vgpu_type_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vgpu_type_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vgpu_type_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vgpu_type_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vgpu_type_record_new();
@@ -3478,6 +3534,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vif_metrics_get_uuid(SessionHandle session, byte[] vif_metrics, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vif_metrics_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vif_metrics_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vif_metrics_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vif_metrics_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vif_metrics_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vif_metrics_record_new();
@@ -3496,6 +3553,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vif_plug(SessionHandle session, byte[] vif, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vif_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vif_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vif_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vif_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vif_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vif_record_new();
@@ -3552,6 +3610,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vlan_get_uuid(SessionHandle session, byte[] vlan, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vlan_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vlan_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vlan_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vlan_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vlan_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vlan_record_new();
@@ -3594,6 +3653,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vm_appliance_operation_list_push(IntPtr h, int item, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vm_appliance_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vm_appliance_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vm_appliance_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vm_appliance_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vm_appliance_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vm_appliance_record_new();
@@ -3748,6 +3808,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vm_guest_metrics_get_uuid(SessionHandle session, byte[] vm_guest_metrics, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vm_guest_metrics_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vm_guest_metrics_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vm_guest_metrics_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vm_guest_metrics_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vm_guest_metrics_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vm_guest_metrics_record_new();
@@ -3795,6 +3856,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vm_metrics_get_vcpus_utilisation(SessionHandle session, byte[] vm_metrics, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vm_metrics_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vm_metrics_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vm_metrics_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vm_metrics_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vm_metrics_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vm_metrics_record_new();
@@ -3834,6 +3896,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vm_record_data_source(SessionHandle session, byte[] vm, byte[] data_source, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vm_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vm_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vm_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vm_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vm_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vm_record_new();
@@ -4042,6 +4105,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vmpp_protect_now(SessionHandle session, byte[] vmpp, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vmpp_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vmpp_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vmpp_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vmpp_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vmpp_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vmpp_record_new();
@@ -4104,6 +4168,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vmss_get_vms(SessionHandle session, byte[] vmss, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vmss_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vmss_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vmss_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vmss_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vmss_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vmss_record_new();
@@ -4147,6 +4212,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vtpm_operations_list_push(IntPtr h, int item, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vtpm_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vtpm_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vtpm_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vtpm_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vtpm_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vtpm_record_new();
@@ -4178,6 +4244,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vusb_operations_list_push(IntPtr h, int item, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vusb_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vusb_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vusb_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vusb_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vusb_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vusb_record_new();

@@ -57,6 +57,22 @@ namespace XenAPI
             _purpose = Conv.R_set_enum_network_purpose(f[15].p);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_network_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static Network FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_network_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new Network(rec);
+            }
+            finally
+            {
+                Native.xenapi_network_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(Network record)
         {

@@ -34,6 +34,22 @@ namespace XenAPI
             _configuration_mode = sriov_configuration_mode_helper.FromNative((int)f[4].i);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_network_sriov_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static Network_sriov FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_network_sriov_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new Network_sriov(rec);
+            }
+            finally
+            {
+                Native.xenapi_network_sriov_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(Network_sriov record)
         {

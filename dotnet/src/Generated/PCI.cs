@@ -49,6 +49,22 @@ namespace XenAPI
             _driver_name = Conv.Str(f[10].p, Seen, 10);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_pci_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static PCI FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_pci_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new PCI(rec);
+            }
+            finally
+            {
+                Native.xenapi_pci_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(PCI record)
         {

@@ -47,6 +47,22 @@ namespace XenAPI
             _compatibility_metadata = Conv.StringMap(f[11].p, Seen, 11);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_pgpu_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static PGPU FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_pgpu_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new PGPU(rec);
+            }
+            finally
+            {
+                Native.xenapi_pgpu_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(PGPU record)
         {

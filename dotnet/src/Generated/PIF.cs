@@ -81,6 +81,22 @@ namespace XenAPI
             _PCI = Conv.Ref<PCI>(f[34].p, Seen, 34);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_pif_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static PIF FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_pif_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new PIF(rec);
+            }
+            finally
+            {
+                Native.xenapi_pif_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(PIF record)
         {

@@ -35,6 +35,22 @@ namespace XenAPI
             _VDI = Conv.Ref<VDI>(f[5].p, Seen, 5);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_pvs_cache_storage_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static PVS_cache_storage FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_pvs_cache_storage_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new PVS_cache_storage(rec);
+            }
+            finally
+            {
+                Native.xenapi_pvs_cache_storage_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(PVS_cache_storage record)
         {

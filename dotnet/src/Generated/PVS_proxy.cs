@@ -34,6 +34,22 @@ namespace XenAPI
             _status = pvs_proxy_status_helper.FromNative((int)f[4].i);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_pvs_proxy_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static PVS_proxy FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_pvs_proxy_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new PVS_proxy(rec);
+            }
+            finally
+            {
+                Native.xenapi_pvs_proxy_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(PVS_proxy record)
         {

@@ -35,6 +35,22 @@ namespace XenAPI
             _site = Conv.Ref<PVS_site>(f[4].p, Seen, 4);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_pvs_server_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static PVS_server FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_pvs_server_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new PVS_server(rec);
+            }
+            finally
+            {
+                Native.xenapi_pvs_server_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(PVS_server record)
         {

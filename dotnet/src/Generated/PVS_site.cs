@@ -42,6 +42,22 @@ namespace XenAPI
             _proxies = Conv.R_set_ref_PVS_proxy(f[6].p);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_pvs_site_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static PVS_site FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_pvs_site_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new PVS_site(rec);
+            }
+            finally
+            {
+                Native.xenapi_pvs_site_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(PVS_site record)
         {

@@ -113,6 +113,22 @@ namespace XenAPI
             _update_sync_enabled = (f[56].i != 0);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_pool_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static Pool FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_pool_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new Pool(rec);
+            }
+            finally
+            {
+                Native.xenapi_pool_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(Pool record)
         {

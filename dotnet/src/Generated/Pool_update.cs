@@ -47,6 +47,22 @@ namespace XenAPI
             _enforce_homogeneity = (f[10].i != 0);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_pool_update_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static Pool_update FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_pool_update_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new Pool_update(rec);
+            }
+            finally
+            {
+                Native.xenapi_pool_update_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(Pool_update record)
         {

@@ -34,6 +34,22 @@ namespace XenAPI
             _extra_info = Conv.StringMap(f[3].p, Seen, 3);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_probe_result_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static Probe_result FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_probe_result_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new Probe_result(rec);
+            }
+            finally
+            {
+                Native.xenapi_probe_result_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(Probe_result record)
         {

@@ -44,6 +44,22 @@ namespace XenAPI
             _gpgkey_path = Conv.Str(f[8].p, Seen, 8);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_repository_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static Repository FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_repository_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new Repository(rec);
+            }
+            finally
+            {
+                Native.xenapi_repository_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(Repository record)
         {

@@ -34,6 +34,22 @@ namespace XenAPI
             _port = f[3].i;
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_sdn_controller_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static SDN_controller FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_sdn_controller_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new SDN_controller(rec);
+            }
+            finally
+            {
+                Native.xenapi_sdn_controller_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(SDN_controller record)
         {

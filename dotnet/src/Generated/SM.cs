@@ -56,6 +56,22 @@ namespace XenAPI
             _required_cluster_stack = Conv.R_set_string(f[13].p);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_sm_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static SM FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_sm_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new SM(rec);
+            }
+            finally
+            {
+                Native.xenapi_sm_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(SM record)
         {

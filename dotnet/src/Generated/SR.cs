@@ -62,6 +62,22 @@ namespace XenAPI
             _is_tools_sr = (f[20].i != 0);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_sr_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static SR FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_sr_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new SR(rec);
+            }
+            finally
+            {
+                Native.xenapi_sr_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(SR record)
         {

@@ -37,6 +37,22 @@ namespace XenAPI
             _health = sr_health_helper.FromNative((int)f[6].i);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_sr_stat_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static Sr_stat FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_sr_stat_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new Sr_stat(rec);
+            }
+            finally
+            {
+                Native.xenapi_sr_stat_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(Sr_stat record)
         {

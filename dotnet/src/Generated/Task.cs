@@ -58,6 +58,22 @@ namespace XenAPI
             _backtrace = Conv.Str(f[16].p, Seen, 16);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_task_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static Task FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_task_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new Task(rec);
+            }
+            finally
+            {
+                Native.xenapi_task_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(Task record)
         {

@@ -40,6 +40,22 @@ namespace XenAPI
             _other_config = Conv.StringMap(f[5].p, Seen, 5);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_usb_group_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static USB_group FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_usb_group_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new USB_group(rec);
+            }
+            finally
+            {
+                Native.xenapi_usb_group_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(USB_group record)
         {

@@ -61,6 +61,22 @@ namespace XenAPI
             _metrics = Conv.Ref<VBD_metrics>(f[21].p, Seen, 21);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_vbd_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static VBD FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_vbd_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new VBD(rec);
+            }
+            finally
+            {
+                Native.xenapi_vbd_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(VBD record)
         {

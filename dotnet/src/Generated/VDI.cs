@@ -74,6 +74,22 @@ namespace XenAPI
             _cbt_enabled = (f[31].i != 0);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_vdi_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static VDI FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_vdi_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new VDI(rec);
+            }
+            finally
+            {
+                Native.xenapi_vdi_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(VDI record)
         {

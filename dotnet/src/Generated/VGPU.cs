@@ -45,6 +45,22 @@ namespace XenAPI
             _PCI = Conv.Ref<PCI>(f[11].p, Seen, 11);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_vgpu_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static VGPU FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_vgpu_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new VGPU(rec);
+            }
+            finally
+            {
+                Native.xenapi_vgpu_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(VGPU record)
         {

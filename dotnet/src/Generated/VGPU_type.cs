@@ -54,6 +54,22 @@ namespace XenAPI
             _compatible_types_in_vm = Conv.R_set_ref_VGPU_type(f[15].p);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_vgpu_type_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static VGPU_type FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_vgpu_type_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new VGPU_type(rec);
+            }
+            finally
+            {
+                Native.xenapi_vgpu_type_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(VGPU_type record)
         {

@@ -72,6 +72,22 @@ namespace XenAPI
             _ipv6_gateway = Conv.Str(f[26].p, Seen, 26);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_vif_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static VIF FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_vif_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new VIF(rec);
+            }
+            finally
+            {
+                Native.xenapi_vif_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(VIF record)
         {

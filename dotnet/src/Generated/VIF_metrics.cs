@@ -36,6 +36,22 @@ namespace XenAPI
             _other_config = Conv.StringMap(f[4].p, Seen, 4);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_vif_metrics_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static VIF_metrics FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_vif_metrics_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new VIF_metrics(rec);
+            }
+            finally
+            {
+                Native.xenapi_vif_metrics_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(VIF_metrics record)
         {

@@ -165,6 +165,22 @@ namespace XenAPI
             _pending_guidances_full = Conv.R_set_enum_update_guidances(f[89].p);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_vm_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static VM FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_vm_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new VM(rec);
+            }
+            finally
+            {
+                Native.xenapi_vm_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(VM record)
         {

@@ -44,6 +44,22 @@ namespace XenAPI
             _VMs = Conv.R_set_ref_VM(f[9].p);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_vmss_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static VMSS FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_vmss_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new VMSS(rec);
+            }
+            finally
+            {
+                Native.xenapi_vmss_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(VMSS record)
         {

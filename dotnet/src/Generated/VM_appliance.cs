@@ -40,6 +40,22 @@ namespace XenAPI
             _VMs = Conv.R_set_ref_VM(f[5].p);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_vm_appliance_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static VM_appliance FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_vm_appliance_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new VM_appliance(rec);
+            }
+            finally
+            {
+                Native.xenapi_vm_appliance_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(VM_appliance record)
         {

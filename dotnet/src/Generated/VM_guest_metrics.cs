@@ -51,6 +51,22 @@ namespace XenAPI
             _PV_drivers_detected = (f[13].i != 0);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_vm_guest_metrics_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static VM_guest_metrics FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_vm_guest_metrics_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new VM_guest_metrics(rec);
+            }
+            finally
+            {
+                Native.xenapi_vm_guest_metrics_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(VM_guest_metrics record)
         {

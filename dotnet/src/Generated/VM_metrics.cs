@@ -54,6 +54,22 @@ namespace XenAPI
             _current_domain_type = domain_type_helper.FromNative((int)f[15].i);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_vm_metrics_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static VM_metrics FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_vm_metrics_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new VM_metrics(rec);
+            }
+            finally
+            {
+                Native.xenapi_vm_metrics_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(VM_metrics record)
         {

@@ -37,6 +37,22 @@ namespace XenAPI
             _subject = Conv.Str(f[4].p, Seen, 4);
         }
 
+        /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
+        /// (libxenapi <c>xenapi_vdi_nbd_server_info_record_from_value</c>): a record of an <see cref="ObjectCache"/>, an event's snapshot.</summary>
+        internal static Vdi_nbd_server_info FromValueHandle(IntPtr value)
+        {
+            int status = Native.xenapi_vdi_nbd_server_info_record_from_value(value, out IntPtr rec, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return new Vdi_nbd_server_info(rec);
+            }
+            finally
+            {
+                Native.xenapi_vdi_nbd_server_info_record_free(rec);
+            }
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(Vdi_nbd_server_info record)
         {

@@ -51,6 +51,16 @@ pub unsafe extern "C" fn xenapi_blob_record_new() -> *mut xenapi_blob_record {
     record_new::<BlobRecord>()
 }
 
+/// `xenapi_blob_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_blob_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_blob_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<BlobRecord>(value, out, err) }
+}
+
 /// `xenapi_blob_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_blob_record_free(rec: *mut xenapi_blob_record) {

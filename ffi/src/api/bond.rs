@@ -57,6 +57,16 @@ pub unsafe extern "C" fn xenapi_bond_record_new() -> *mut xenapi_bond_record {
     record_new::<BondRecord>()
 }
 
+/// `xenapi_bond_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_bond_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_bond_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<BondRecord>(value, out, err) }
+}
+
 /// `xenapi_bond_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_bond_record_free(rec: *mut xenapi_bond_record) {

@@ -51,6 +51,16 @@ pub unsafe extern "C" fn xenapi_certificate_record_new() -> *mut xenapi_certific
     record_new::<CertificateRecord>()
 }
 
+/// `xenapi_certificate_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_certificate_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_certificate_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<CertificateRecord>(value, out, err) }
+}
+
 /// `xenapi_certificate_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_certificate_record_free(rec: *mut xenapi_certificate_record) {

@@ -75,6 +75,16 @@ pub unsafe extern "C" fn xenapi_cluster_record_new() -> *mut xenapi_cluster_reco
     record_new::<ClusterRecord>()
 }
 
+/// `xenapi_cluster_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_cluster_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_cluster_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<ClusterRecord>(value, out, err) }
+}
+
 /// `xenapi_cluster_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_cluster_record_free(rec: *mut xenapi_cluster_record) {

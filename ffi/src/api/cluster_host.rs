@@ -63,6 +63,16 @@ pub unsafe extern "C" fn xenapi_cluster_host_record_new() -> *mut xenapi_cluster
     record_new::<ClusterHostRecord>()
 }
 
+/// `xenapi_cluster_host_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_cluster_host_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_cluster_host_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<ClusterHostRecord>(value, out, err) }
+}
+
 /// `xenapi_cluster_host_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_cluster_host_record_free(rec: *mut xenapi_cluster_host_record) {

@@ -45,6 +45,16 @@ pub unsafe extern "C" fn xenapi_console_record_new() -> *mut xenapi_console_reco
     record_new::<ConsoleRecord>()
 }
 
+/// `xenapi_console_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_console_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_console_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<ConsoleRecord>(value, out, err) }
+}
+
 /// `xenapi_console_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_console_record_free(rec: *mut xenapi_console_record) {

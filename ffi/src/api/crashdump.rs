@@ -42,6 +42,16 @@ pub unsafe extern "C" fn xenapi_crashdump_record_new() -> *mut xenapi_crashdump_
     record_new::<CrashdumpRecord>()
 }
 
+/// `xenapi_crashdump_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_crashdump_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_crashdump_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<CrashdumpRecord>(value, out, err) }
+}
+
 /// `xenapi_crashdump_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_crashdump_record_free(rec: *mut xenapi_crashdump_record) {

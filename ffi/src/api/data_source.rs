@@ -54,6 +54,16 @@ pub unsafe extern "C" fn xenapi_data_source_record_new() -> *mut xenapi_data_sou
     record_new::<DataSourceRecord>()
 }
 
+/// `xenapi_data_source_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_data_source_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_data_source_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<DataSourceRecord>(value, out, err) }
+}
+
 /// `xenapi_data_source_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_data_source_record_free(rec: *mut xenapi_data_source_record) {

@@ -36,6 +36,16 @@ pub unsafe extern "C" fn xenapi_dr_task_record_new() -> *mut xenapi_dr_task_reco
     record_new::<DrTaskRecord>()
 }
 
+/// `xenapi_dr_task_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_dr_task_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_dr_task_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<DrTaskRecord>(value, out, err) }
+}
+
 /// `xenapi_dr_task_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_dr_task_record_free(rec: *mut xenapi_dr_task_record) {

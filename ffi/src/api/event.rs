@@ -51,6 +51,16 @@ pub unsafe extern "C" fn xenapi_event_record_new() -> *mut xenapi_event_record {
     record_new::<EventRecord>()
 }
 
+/// `xenapi_event_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_event_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_event_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<EventRecord>(value, out, err) }
+}
+
 /// `xenapi_event_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_event_record_free(rec: *mut xenapi_event_record) {
@@ -284,6 +294,16 @@ impl Conv for EventBatch {
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_event_batch_new() -> *mut xenapi_event_batch {
     record_new::<EventBatch>()
+}
+
+/// `xenapi_event_batch_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_event_batch_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_event_batch,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<EventBatch>(value, out, err) }
 }
 
 /// `xenapi_event_batch_free`: see the header.

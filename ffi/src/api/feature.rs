@@ -51,6 +51,16 @@ pub unsafe extern "C" fn xenapi_feature_record_new() -> *mut xenapi_feature_reco
     record_new::<FeatureRecord>()
 }
 
+/// `xenapi_feature_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_feature_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_feature_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<FeatureRecord>(value, out, err) }
+}
+
 /// `xenapi_feature_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_feature_record_free(rec: *mut xenapi_feature_record) {

@@ -60,6 +60,16 @@ pub unsafe extern "C" fn xenapi_gpu_group_record_new() -> *mut xenapi_gpu_group_
     record_new::<GpuGroupRecord>()
 }
 
+/// `xenapi_gpu_group_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_gpu_group_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_gpu_group_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<GpuGroupRecord>(value, out, err) }
+}
+
 /// `xenapi_gpu_group_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_gpu_group_record_free(rec: *mut xenapi_gpu_group_record) {

@@ -240,6 +240,16 @@ pub unsafe extern "C" fn xenapi_host_record_new() -> *mut xenapi_host_record {
     record_new::<HostRecord>()
 }
 
+/// `xenapi_host_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_host_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_host_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<HostRecord>(value, out, err) }
+}
+
 /// `xenapi_host_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_record_free(rec: *mut xenapi_host_record) {

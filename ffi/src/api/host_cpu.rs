@@ -69,6 +69,16 @@ pub unsafe extern "C" fn xenapi_host_cpu_record_new() -> *mut xenapi_host_cpu_re
     record_new::<HostCpuRecord>()
 }
 
+/// `xenapi_host_cpu_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_host_cpu_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_host_cpu_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<HostCpuRecord>(value, out, err) }
+}
+
 /// `xenapi_host_cpu_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_cpu_record_free(rec: *mut xenapi_host_cpu_record) {

@@ -45,6 +45,16 @@ pub unsafe extern "C" fn xenapi_host_crashdump_record_new() -> *mut xenapi_host_
     record_new::<HostCrashdumpRecord>()
 }
 
+/// `xenapi_host_crashdump_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_host_crashdump_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_host_crashdump_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<HostCrashdumpRecord>(value, out, err) }
+}
+
 /// `xenapi_host_crashdump_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_crashdump_record_free(rec: *mut xenapi_host_crashdump_record) {

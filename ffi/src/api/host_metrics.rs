@@ -48,6 +48,16 @@ pub unsafe extern "C" fn xenapi_host_metrics_record_new() -> *mut xenapi_host_me
     record_new::<HostMetricsRecord>()
 }
 
+/// `xenapi_host_metrics_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_host_metrics_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_host_metrics_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<HostMetricsRecord>(value, out, err) }
+}
+
 /// `xenapi_host_metrics_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_metrics_record_free(rec: *mut xenapi_host_metrics_record) {

@@ -60,6 +60,16 @@ pub unsafe extern "C" fn xenapi_host_patch_record_new() -> *mut xenapi_host_patc
     record_new::<HostPatchRecord>()
 }
 
+/// `xenapi_host_patch_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_host_patch_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_host_patch_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<HostPatchRecord>(value, out, err) }
+}
+
 /// `xenapi_host_patch_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_patch_record_free(rec: *mut xenapi_host_patch_record) {

@@ -33,6 +33,16 @@ pub unsafe extern "C" fn xenapi_lvhd_record_new() -> *mut xenapi_lvhd_record {
     record_new::<LvhdRecord>()
 }
 
+/// `xenapi_lvhd_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_lvhd_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_lvhd_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<LvhdRecord>(value, out, err) }
+}
+
 /// `xenapi_lvhd_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_lvhd_record_free(rec: *mut xenapi_lvhd_record) {

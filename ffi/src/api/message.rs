@@ -51,6 +51,16 @@ pub unsafe extern "C" fn xenapi_message_record_new() -> *mut xenapi_message_reco
     record_new::<MessageRecord>()
 }
 
+/// `xenapi_message_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_message_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_message_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<MessageRecord>(value, out, err) }
+}
+
 /// `xenapi_message_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_message_record_free(rec: *mut xenapi_message_record) {

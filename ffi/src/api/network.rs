@@ -78,6 +78,16 @@ pub unsafe extern "C" fn xenapi_network_record_new() -> *mut xenapi_network_reco
     record_new::<NetworkRecord>()
 }
 
+/// `xenapi_network_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_network_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_network_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<NetworkRecord>(value, out, err) }
+}
+
 /// `xenapi_network_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_network_record_free(rec: *mut xenapi_network_record) {

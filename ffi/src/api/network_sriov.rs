@@ -45,6 +45,16 @@ pub unsafe extern "C" fn xenapi_network_sriov_record_new() -> *mut xenapi_networ
     record_new::<NetworkSriovRecord>()
 }
 
+/// `xenapi_network_sriov_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_network_sriov_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_network_sriov_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<NetworkSriovRecord>(value, out, err) }
+}
+
 /// `xenapi_network_sriov_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_network_sriov_record_free(rec: *mut xenapi_network_sriov_record) {

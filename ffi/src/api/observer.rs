@@ -54,6 +54,16 @@ pub unsafe extern "C" fn xenapi_observer_record_new() -> *mut xenapi_observer_re
     record_new::<ObserverRecord>()
 }
 
+/// `xenapi_observer_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_observer_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_observer_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<ObserverRecord>(value, out, err) }
+}
+
 /// `xenapi_observer_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_observer_record_free(rec: *mut xenapi_observer_record) {

@@ -63,6 +63,16 @@ pub unsafe extern "C" fn xenapi_pci_record_new() -> *mut xenapi_pci_record {
     record_new::<PciRecord>()
 }
 
+/// `xenapi_pci_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_pci_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_pci_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<PciRecord>(value, out, err) }
+}
+
 /// `xenapi_pci_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pci_record_free(rec: *mut xenapi_pci_record) {

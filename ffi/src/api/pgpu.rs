@@ -66,6 +66,16 @@ pub unsafe extern "C" fn xenapi_pgpu_record_new() -> *mut xenapi_pgpu_record {
     record_new::<PgpuRecord>()
 }
 
+/// `xenapi_pgpu_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_pgpu_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_pgpu_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<PgpuRecord>(value, out, err) }
+}
+
 /// `xenapi_pgpu_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pgpu_record_free(rec: *mut xenapi_pgpu_record) {

@@ -135,6 +135,16 @@ pub unsafe extern "C" fn xenapi_pif_record_new() -> *mut xenapi_pif_record {
     record_new::<PifRecord>()
 }
 
+/// `xenapi_pif_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_pif_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_pif_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<PifRecord>(value, out, err) }
+}
+
 /// `xenapi_pif_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pif_record_free(rec: *mut xenapi_pif_record) {

@@ -69,6 +69,16 @@ pub unsafe extern "C" fn xenapi_pif_metrics_record_new() -> *mut xenapi_pif_metr
     record_new::<PifMetricsRecord>()
 }
 
+/// `xenapi_pif_metrics_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_pif_metrics_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_pif_metrics_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<PifMetricsRecord>(value, out, err) }
+}
+
 /// `xenapi_pif_metrics_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pif_metrics_record_free(rec: *mut xenapi_pif_metrics_record) {

@@ -201,6 +201,16 @@ pub unsafe extern "C" fn xenapi_pool_record_new() -> *mut xenapi_pool_record {
     record_new::<PoolRecord>()
 }
 
+/// `xenapi_pool_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_pool_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_pool_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<PoolRecord>(value, out, err) }
+}
+
 /// `xenapi_pool_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_record_free(rec: *mut xenapi_pool_record) {

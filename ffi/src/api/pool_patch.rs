@@ -60,6 +60,16 @@ pub unsafe extern "C" fn xenapi_pool_patch_record_new() -> *mut xenapi_pool_patc
     record_new::<PoolPatchRecord>()
 }
 
+/// `xenapi_pool_patch_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_pool_patch_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_pool_patch_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<PoolPatchRecord>(value, out, err) }
+}
+
 /// `xenapi_pool_patch_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_patch_record_free(rec: *mut xenapi_pool_patch_record) {

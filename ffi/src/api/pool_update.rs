@@ -63,6 +63,16 @@ pub unsafe extern "C" fn xenapi_pool_update_record_new() -> *mut xenapi_pool_upd
     record_new::<PoolUpdateRecord>()
 }
 
+/// `xenapi_pool_update_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_pool_update_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_pool_update_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<PoolUpdateRecord>(value, out, err) }
+}
+
 /// `xenapi_pool_update_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_update_record_free(rec: *mut xenapi_pool_update_record) {

@@ -42,6 +42,16 @@ pub unsafe extern "C" fn xenapi_probe_result_record_new() -> *mut xenapi_probe_r
     record_new::<ProbeResultRecord>()
 }
 
+/// `xenapi_probe_result_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_probe_result_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_probe_result_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<ProbeResultRecord>(value, out, err) }
+}
+
 /// `xenapi_probe_result_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_probe_result_record_free(rec: *mut xenapi_probe_result_record) {

@@ -72,6 +72,16 @@ pub unsafe extern "C" fn xenapi_pusb_record_new() -> *mut xenapi_pusb_record {
     record_new::<PusbRecord>()
 }
 
+/// `xenapi_pusb_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_pusb_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_pusb_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<PusbRecord>(value, out, err) }
+}
+
 /// `xenapi_pusb_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pusb_record_free(rec: *mut xenapi_pusb_record) {

@@ -49,6 +49,16 @@ pub unsafe extern "C" fn xenapi_pvs_cache_storage_record_new(
     record_new::<PvsCacheStorageRecord>()
 }
 
+/// `xenapi_pvs_cache_storage_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_pvs_cache_storage_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_pvs_cache_storage_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<PvsCacheStorageRecord>(value, out, err) }
+}
+
 /// `xenapi_pvs_cache_storage_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pvs_cache_storage_record_free(

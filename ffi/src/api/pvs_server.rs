@@ -45,6 +45,16 @@ pub unsafe extern "C" fn xenapi_pvs_server_record_new() -> *mut xenapi_pvs_serve
     record_new::<PvsServerRecord>()
 }
 
+/// `xenapi_pvs_server_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_pvs_server_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_pvs_server_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<PvsServerRecord>(value, out, err) }
+}
+
 /// `xenapi_pvs_server_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pvs_server_record_free(rec: *mut xenapi_pvs_server_record) {

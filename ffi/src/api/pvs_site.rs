@@ -51,6 +51,16 @@ pub unsafe extern "C" fn xenapi_pvs_site_record_new() -> *mut xenapi_pvs_site_re
     record_new::<PvsSiteRecord>()
 }
 
+/// `xenapi_pvs_site_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_pvs_site_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_pvs_site_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<PvsSiteRecord>(value, out, err) }
+}
+
 /// `xenapi_pvs_site_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pvs_site_record_free(rec: *mut xenapi_pvs_site_record) {

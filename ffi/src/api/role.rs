@@ -45,6 +45,16 @@ pub unsafe extern "C" fn xenapi_role_record_new() -> *mut xenapi_role_record {
     record_new::<RoleRecord>()
 }
 
+/// `xenapi_role_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_role_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_role_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<RoleRecord>(value, out, err) }
+}
+
 /// `xenapi_role_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_role_record_free(rec: *mut xenapi_role_record) {

@@ -42,6 +42,16 @@ pub unsafe extern "C" fn xenapi_sdn_controller_record_new() -> *mut xenapi_sdn_c
     record_new::<SdnControllerRecord>()
 }
 
+/// `xenapi_sdn_controller_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_sdn_controller_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_sdn_controller_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<SdnControllerRecord>(value, out, err) }
+}
+
 /// `xenapi_sdn_controller_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_sdn_controller_record_free(rec: *mut xenapi_sdn_controller_record) {

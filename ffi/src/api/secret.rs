@@ -39,6 +39,16 @@ pub unsafe extern "C" fn xenapi_secret_record_new() -> *mut xenapi_secret_record
     record_new::<SecretRecord>()
 }
 
+/// `xenapi_secret_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_secret_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_secret_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<SecretRecord>(value, out, err) }
+}
+
 /// `xenapi_secret_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_secret_record_free(rec: *mut xenapi_secret_record) {

@@ -78,6 +78,16 @@ pub unsafe extern "C" fn xenapi_session_record_new() -> *mut xenapi_session_reco
     record_new::<SessionRecord>()
 }
 
+/// `xenapi_session_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_session_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_session_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<SessionRecord>(value, out, err) }
+}
+
 /// `xenapi_session_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_session_record_free(rec: *mut xenapi_session_record) {

@@ -72,6 +72,16 @@ pub unsafe extern "C" fn xenapi_sm_record_new() -> *mut xenapi_sm_record {
     record_new::<SmRecord>()
 }
 
+/// `xenapi_sm_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_sm_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_sm_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<SmRecord>(value, out, err) }
+}
+
 /// `xenapi_sm_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_sm_record_free(rec: *mut xenapi_sm_record) {

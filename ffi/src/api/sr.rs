@@ -93,6 +93,16 @@ pub unsafe extern "C" fn xenapi_sr_record_new() -> *mut xenapi_sr_record {
     record_new::<SrRecord>()
 }
 
+/// `xenapi_sr_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_sr_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_sr_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<SrRecord>(value, out, err) }
+}
+
 /// `xenapi_sr_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_sr_record_free(rec: *mut xenapi_sr_record) {

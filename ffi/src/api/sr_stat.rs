@@ -51,6 +51,16 @@ pub unsafe extern "C" fn xenapi_sr_stat_record_new() -> *mut xenapi_sr_stat_reco
     record_new::<SrStatRecord>()
 }
 
+/// `xenapi_sr_stat_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_sr_stat_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_sr_stat_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<SrStatRecord>(value, out, err) }
+}
+
 /// `xenapi_sr_stat_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_sr_stat_record_free(rec: *mut xenapi_sr_stat_record) {

@@ -42,6 +42,16 @@ pub unsafe extern "C" fn xenapi_subject_record_new() -> *mut xenapi_subject_reco
     record_new::<SubjectRecord>()
 }
 
+/// `xenapi_subject_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_subject_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_subject_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<SubjectRecord>(value, out, err) }
+}
+
 /// `xenapi_subject_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_subject_record_free(rec: *mut xenapi_subject_record) {

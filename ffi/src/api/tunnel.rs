@@ -48,6 +48,16 @@ pub unsafe extern "C" fn xenapi_tunnel_record_new() -> *mut xenapi_tunnel_record
     record_new::<TunnelRecord>()
 }
 
+/// `xenapi_tunnel_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_tunnel_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_tunnel_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<TunnelRecord>(value, out, err) }
+}
+
 /// `xenapi_tunnel_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_tunnel_record_free(rec: *mut xenapi_tunnel_record) {

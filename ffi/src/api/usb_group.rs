@@ -48,6 +48,16 @@ pub unsafe extern "C" fn xenapi_usb_group_record_new() -> *mut xenapi_usb_group_
     record_new::<UsbGroupRecord>()
 }
 
+/// `xenapi_usb_group_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_usb_group_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_usb_group_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<UsbGroupRecord>(value, out, err) }
+}
+
 /// `xenapi_usb_group_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_usb_group_record_free(rec: *mut xenapi_usb_group_record) {

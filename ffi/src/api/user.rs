@@ -42,6 +42,16 @@ pub unsafe extern "C" fn xenapi_user_record_new() -> *mut xenapi_user_record {
     record_new::<UserRecord>()
 }
 
+/// `xenapi_user_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_user_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_user_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<UserRecord>(value, out, err) }
+}
+
 /// `xenapi_user_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_user_record_free(rec: *mut xenapi_user_record) {

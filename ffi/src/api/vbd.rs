@@ -96,6 +96,16 @@ pub unsafe extern "C" fn xenapi_vbd_record_new() -> *mut xenapi_vbd_record {
     record_new::<VbdRecord>()
 }
 
+/// `xenapi_vbd_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vbd_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_vbd_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<VbdRecord>(value, out, err) }
+}
+
 /// `xenapi_vbd_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vbd_record_free(rec: *mut xenapi_vbd_record) {

@@ -45,6 +45,16 @@ pub unsafe extern "C" fn xenapi_vbd_metrics_record_new() -> *mut xenapi_vbd_metr
     record_new::<VbdMetricsRecord>()
 }
 
+/// `xenapi_vbd_metrics_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vbd_metrics_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_vbd_metrics_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<VbdMetricsRecord>(value, out, err) }
+}
+
 /// `xenapi_vbd_metrics_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vbd_metrics_record_free(rec: *mut xenapi_vbd_metrics_record) {

@@ -126,6 +126,16 @@ pub unsafe extern "C" fn xenapi_vdi_record_new() -> *mut xenapi_vdi_record {
     record_new::<VdiRecord>()
 }
 
+/// `xenapi_vdi_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vdi_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_vdi_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<VdiRecord>(value, out, err) }
+}
+
 /// `xenapi_vdi_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vdi_record_free(rec: *mut xenapi_vdi_record) {

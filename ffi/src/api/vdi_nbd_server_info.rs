@@ -46,6 +46,16 @@ pub unsafe extern "C" fn xenapi_vdi_nbd_server_info_record_new(
     record_new::<VdiNbdServerInfoRecord>()
 }
 
+/// `xenapi_vdi_nbd_server_info_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vdi_nbd_server_info_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_vdi_nbd_server_info_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<VdiNbdServerInfoRecord>(value, out, err) }
+}
+
 /// `xenapi_vdi_nbd_server_info_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vdi_nbd_server_info_record_free(

@@ -78,6 +78,16 @@ pub unsafe extern "C" fn xenapi_vgpu_type_record_new() -> *mut xenapi_vgpu_type_
     record_new::<VgpuTypeRecord>()
 }
 
+/// `xenapi_vgpu_type_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vgpu_type_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_vgpu_type_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<VgpuTypeRecord>(value, out, err) }
+}
+
 /// `xenapi_vgpu_type_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vgpu_type_record_free(rec: *mut xenapi_vgpu_type_record) {

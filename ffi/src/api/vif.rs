@@ -111,6 +111,16 @@ pub unsafe extern "C" fn xenapi_vif_record_new() -> *mut xenapi_vif_record {
     record_new::<VifRecord>()
 }
 
+/// `xenapi_vif_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vif_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_vif_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<VifRecord>(value, out, err) }
+}
+
 /// `xenapi_vif_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vif_record_free(rec: *mut xenapi_vif_record) {

@@ -45,6 +45,16 @@ pub unsafe extern "C" fn xenapi_vlan_record_new() -> *mut xenapi_vlan_record {
     record_new::<VlanRecord>()
 }
 
+/// `xenapi_vlan_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vlan_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_vlan_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<VlanRecord>(value, out, err) }
+}
+
 /// `xenapi_vlan_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vlan_record_free(rec: *mut xenapi_vlan_record) {

@@ -300,6 +300,16 @@ pub unsafe extern "C" fn xenapi_vm_record_new() -> *mut xenapi_vm_record {
     record_new::<VmRecord>()
 }
 
+/// `xenapi_vm_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vm_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_vm_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<VmRecord>(value, out, err) }
+}
+
 /// `xenapi_vm_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_record_free(rec: *mut xenapi_vm_record) {

@@ -73,6 +73,16 @@ pub unsafe extern "C" fn xenapi_vm_guest_metrics_record_new() -> *mut xenapi_vm_
     record_new::<VmGuestMetricsRecord>()
 }
 
+/// `xenapi_vm_guest_metrics_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vm_guest_metrics_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_vm_guest_metrics_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<VmGuestMetricsRecord>(value, out, err) }
+}
+
 /// `xenapi_vm_guest_metrics_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_guest_metrics_record_free(

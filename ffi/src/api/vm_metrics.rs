@@ -78,6 +78,16 @@ pub unsafe extern "C" fn xenapi_vm_metrics_record_new() -> *mut xenapi_vm_metric
     record_new::<VmMetricsRecord>()
 }
 
+/// `xenapi_vm_metrics_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vm_metrics_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_vm_metrics_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<VmMetricsRecord>(value, out, err) }
+}
+
 /// `xenapi_vm_metrics_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_metrics_record_free(rec: *mut xenapi_vm_metrics_record) {

@@ -90,6 +90,16 @@ pub unsafe extern "C" fn xenapi_vmpp_record_new() -> *mut xenapi_vmpp_record {
     record_new::<VmppRecord>()
 }
 
+/// `xenapi_vmpp_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vmpp_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_vmpp_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<VmppRecord>(value, out, err) }
+}
+
 /// `xenapi_vmpp_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vmpp_record_free(rec: *mut xenapi_vmpp_record) {

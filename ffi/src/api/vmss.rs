@@ -60,6 +60,16 @@ pub unsafe extern "C" fn xenapi_vmss_record_new() -> *mut xenapi_vmss_record {
     record_new::<VmssRecord>()
 }
 
+/// `xenapi_vmss_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vmss_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_vmss_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<VmssRecord>(value, out, err) }
+}
+
 /// `xenapi_vmss_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vmss_record_free(rec: *mut xenapi_vmss_record) {

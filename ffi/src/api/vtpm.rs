@@ -54,6 +54,16 @@ pub unsafe extern "C" fn xenapi_vtpm_record_new() -> *mut xenapi_vtpm_record {
     record_new::<VtpmRecord>()
 }
 
+/// `xenapi_vtpm_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vtpm_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_vtpm_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<VtpmRecord>(value, out, err) }
+}
+
 /// `xenapi_vtpm_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vtpm_record_free(rec: *mut xenapi_vtpm_record) {

@@ -51,6 +51,16 @@ pub unsafe extern "C" fn xenapi_vusb_record_new() -> *mut xenapi_vusb_record {
     record_new::<VusbRecord>()
 }
 
+/// `xenapi_vusb_record_from_value`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vusb_record_from_value(
+    value: *const xenapi_value,
+    out: *mut *mut xenapi_vusb_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    unsafe { record_from_value::<VusbRecord>(value, out, err) }
+}
+
 /// `xenapi_vusb_record_free`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vusb_record_free(rec: *mut xenapi_vusb_record) {
