@@ -45,7 +45,7 @@ test: deps lint generated-check rust-test python-codec-test $(TEST_TARGETS)
 # file), clang-format (.clang-format: the hand-written C; generated files are the generators').
 LINT_C := $(filter-out ffi/tests/test_records.c,$(sort $(wildcard ffi/tests/*.c ffi/tests/*.h \
 	ffi/examples/*.c ffi/bench/*.c tests/*/*.c)))
-LINT_STUBS := xenapi_rs/_api.pyi xenapi_rs/_session.pyi xenapi_rs/_native.pyi tests/typed_usage.py
+LINT_STUBS := $(patsubst python/%,%,$(sort $(wildcard python/xenapi_rs/*.pyi))) tests/typed_usage.py
 
 lint: deps
 	$(CARGO) fmt --all -- --check

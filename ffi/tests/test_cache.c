@@ -71,7 +71,8 @@ static void test_fill_and_records(xenapi_session *s, xenapi_cache *cache) {
         CHECK_OK(xenapi_vm_get_record(s, r, &live, &err), &err);
         if (cached != NULL && live != NULL) {
             CHECK(strcmp(xenapi_vm_record_uuid(cached), xenapi_vm_record_uuid(live)) == 0);
-            CHECK(strcmp(xenapi_vm_record_name_label(cached), xenapi_vm_record_name_label(live)) == 0);
+            CHECK(strcmp(xenapi_vm_record_name_label(cached), xenapi_vm_record_name_label(live)) ==
+                  0);
             CHECK(xenapi_vm_record_power_state(cached) == xenapi_vm_record_power_state(live));
             CHECK(xenapi_vm_record_memory_static_max(cached) ==
                   xenapi_vm_record_memory_static_max(live));

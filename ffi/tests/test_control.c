@@ -41,8 +41,8 @@ static int http_at(const char *ip, int port, const char *method, const char *pat
         return -1;
     }
     snprintf(req, sizeof req,
-             "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-             method, path, ip);
+             "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", method,
+             path, ip);
     if (write(s, req, strlen(req)) < 0) {
         close(s);
         return -1;
@@ -175,7 +175,8 @@ static void test_task_waits(const sim_t *sim) {
     CHECK_OK(xenapi_vm_get_power_state(s, vm, &st, &err), &err);
     CHECK(st == XENAPI_VM_POWER_STATE_RUNNING);
     CHECK_OK(xenapi_async_vm_start(s, vm, false, false, &task, &err), &err);
-    CHECK_STATUS(xenapi_task_wait_cancellable(s, task, 20, NULL, &v, &err), XENAPI_STATUS_API, &err);
+    CHECK_STATUS(xenapi_task_wait_cancellable(s, task, 20, NULL, &v, &err), XENAPI_STATUS_API,
+                 &err);
     CHECK(err != NULL && strcmp(xenapi_error_code(err), XENAPI_ERROR_VM_BAD_POWER_STATE) == 0);
     clear_error(&err);
     CHECK(v == NULL && !task_exists(s, task));
