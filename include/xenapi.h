@@ -263,6 +263,12 @@ typedef struct xenapi_cache xenapi_cache;
 typedef struct xenapi_cache_change xenapi_cache_change;
 
 /**
+ * The cache at one moment (`xenapi_cache_take_snapshot`): consistent across objects and classes,
+ * and later changes do not alter it. Thread-safe; it holds no server resource.
+ */
+typedef struct xenapi_cache_snapshot xenapi_cache_snapshot;
+
+/**
  * A cancel request for task waits: `xenapi_cancel_cancel` from any thread ends every wait given
  * it (within half a second), which then cancels and destroys its task.
  *
@@ -451,6 +457,47 @@ enum xenapi_status xenapi_cache_refs(const struct xenapi_cache *cache,
                                      const char *class_,
                                      xenapi_string_list **out_refs,
                                      struct xenapi_error **err);
+
+/**
+ * Takes a snapshot of the cache: cheap (the records are shared, not copied). Read many objects
+ * from one snapshot to see them as they were together (every VM with the host each is on).
+ *
+ * Ownership: `cache` is borrowed; `*out_snapshot` receives a snapshot the caller frees with
+ * `xenapi_cache_snapshot_free` (it may outlive the cache).
+ */
+enum xenapi_status xenapi_cache_take_snapshot(const struct xenapi_cache *cache,
+                                              struct xenapi_cache_snapshot **out_snapshot,
+                                              struct xenapi_error **err);
+
+/**
+ * Frees a snapshot. NULL is allowed.
+ *
+ * Ownership: takes `snapshot`.
+ */
+void xenapi_cache_snapshot_free(struct xenapi_cache_snapshot *snapshot);
+
+/**
+ * As `xenapi_cache_get`, from the snapshot.
+ *
+ * Ownership: `snapshot`, `class` and `ref` are borrowed; `*out_record` receives NULL or a value
+ * the caller frees with `xenapi_value_free`.
+ */
+enum xenapi_status xenapi_cache_snapshot_get(const struct xenapi_cache_snapshot *snapshot,
+                                             const char *class_,
+                                             const char *ref,
+                                             struct xenapi_value **out_record,
+                                             struct xenapi_error **err);
+
+/**
+ * As `xenapi_cache_refs`, from the snapshot.
+ *
+ * Ownership: `snapshot` and `class` are borrowed; `*out_refs` receives a list the caller frees
+ * with `xenapi_string_list_free`.
+ */
+enum xenapi_status xenapi_cache_snapshot_refs(const struct xenapi_cache_snapshot *snapshot,
+                                              const char *class_,
+                                              xenapi_string_list **out_refs,
+                                              struct xenapi_error **err);
 
 /**
  * The next change since the cache was full, in the order the cache applied them, waiting at

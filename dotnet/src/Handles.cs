@@ -66,6 +66,12 @@ namespace XenAPI
         protected override bool ReleaseHandle() { NativeMethods.xenapi_cache_free(handle); return true; }
     }
 
+    /// <summary><c>xenapi_cache_snapshot *</c>.</summary>
+    internal sealed class CacheSnapshotHandle : NativeHandle
+    {
+        protected override bool ReleaseHandle() { NativeMethods.xenapi_cache_snapshot_free(handle); return true; }
+    }
+
     /// <summary><c>xenapi_cache_change *</c>.</summary>
     internal sealed class CacheChangeHandle : NativeHandle
     {

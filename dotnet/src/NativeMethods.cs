@@ -117,6 +117,10 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern CacheStats xenapi_cache_status(CacheHandle cache);
         [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_cache_get(CacheHandle cache, byte[] cls, byte[] r, out ValueHandle record, out ErrorHandle err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_cache_refs(CacheHandle cache, byte[] cls, out StringListHandle refs, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_cache_take_snapshot(CacheHandle cache, out CacheSnapshotHandle snapshot, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_cache_snapshot_free(IntPtr snapshot);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_cache_snapshot_get(CacheSnapshotHandle snapshot, byte[] cls, byte[] r, out ValueHandle record, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_cache_snapshot_refs(CacheSnapshotHandle snapshot, byte[] cls, out StringListHandle refs, out ErrorHandle err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_cache_next_change(CacheHandle cache, long timeoutMs, out CacheChangeHandle change, out ErrorHandle err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_cache_change_kind(CacheChangeHandle change);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_cache_change_class(CacheChangeHandle change);

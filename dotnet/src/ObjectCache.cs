@@ -131,14 +131,7 @@ namespace XenAPI
         public List<string> Refs(string cls)
         {
             Check.Ok(NativeMethods.xenapi_cache_refs(handle, Utf8.Z(cls), out StringListHandle list, out ErrorHandle err), err);
-            using (list)
-            {
-                int n = (int)NativeMethods.xenapi_string_list_len(list);
-                var refs = new List<string>(n);
-                for (int i = 0; i < n; i++)
-                    refs.Add(Utf8.Read(NativeMethods.xenapi_string_list_get(list, (UIntPtr)i)));
-                return refs;
-            }
+            return CacheSnapshot.ReadList(list);
         }
 
         /// <summary>The cached record of <paramref name="opaqueRef"/>, or null when not cached.</summary>
@@ -146,44 +139,27 @@ namespace XenAPI
         {
             if (opaqueRef == null) throw new ArgumentNullException(nameof(opaqueRef));
             var e = EntryOf<T>();
-            return (T)Read(e, opaqueRef.opaque_ref);
+            Check.Ok(NativeMethods.xenapi_cache_get(handle, Utf8.Z(e.Name), Utf8.Z(opaqueRef.opaque_ref), out ValueHandle v, out ErrorHandle err), err);
+            return (T)CacheSnapshot.ReadRecord(e, v, opaqueRef.opaque_ref);
         }
 
-        object Read(RecordClasses.Entry e, string opaqueRef)
-        {
-            Check.Ok(NativeMethods.xenapi_cache_get(handle, Utf8.Z(e.Name), Utf8.Z(opaqueRef), out ValueHandle v, out ErrorHandle err), err);
-            using (v)
-            {
-                if (v.IsInvalid) return null;
-                bool added = false;
-                v.DangerousAddRef(ref added);
-                try
-                {
-                    object record = e.Read(v.DangerousGetHandle());
-                    if (record is IHasOpaqueRef r) r.SetRef(opaqueRef);
-                    return record;
-                }
-                finally
-                {
-                    if (added) v.DangerousRelease();
-                }
-            }
-        }
-
-        /// <summary>Every cached object of class <typeparamref name="T"/>: <c>Records&lt;VM&gt;()</c>.</summary>
+        /// <summary>Every cached object of class <typeparamref name="T"/> at one moment:
+        /// <c>Records&lt;VM&gt;()</c>. For several classes seen together, use one
+        /// <see cref="Snapshot"/>.</summary>
         public Dictionary<XenRef<T>, T> Records<T>() where T : XenObject<T>
         {
-            var e = EntryOf<T>();
-            var result = new Dictionary<XenRef<T>, T>();
-            foreach (string r in Refs(e.Name))
-            {
-                var record = (T)Read(e, r);
-                if (record == null) continue; // deleted since the refs were read
-                record.opaque_ref = r;
-                result[new XenRef<T>(r)] = record;
-            }
-            return result;
+            using (var snapshot = Snapshot()) return snapshot.Records<T>();
         }
+
+        /// <summary>The cache at this moment, consistent across objects and classes; later changes
+        /// do not alter it. Cheap: the records are shared until read.</summary>
+        public CacheSnapshot Snapshot()
+        {
+            Check.Ok(NativeMethods.xenapi_cache_take_snapshot(handle, out CacheSnapshotHandle snap, out ErrorHandle err), err);
+            return new CacheSnapshot(snap);
+        }
+
+        internal static RecordClasses.Entry Entry<T>() => EntryOf<T>();
 
         /// <summary>The next change since the cache was full, waiting at most <paramref name="timeout"/>
         /// (<see cref="Timeout.InfiniteTimeSpan"/>: until closed); null when none came or the cache is
@@ -232,5 +208,85 @@ namespace XenAPI
     internal interface IHasOpaqueRef
     {
         void SetRef(string opaqueRef);
+    }
+
+    /// <summary>
+    /// The cache at one moment (<see cref="ObjectCache.Snapshot"/>): reads make no server call, and
+    /// every object is as it was when the snapshot was taken, whatever the cache applied since.
+    /// </summary>
+    public sealed class CacheSnapshot : IDisposable
+    {
+        readonly CacheSnapshotHandle handle;
+
+        internal CacheSnapshot(CacheSnapshotHandle handle) { this.handle = handle; }
+
+        /// <summary>The references of the objects of <paramref name="cls"/>, sorted.</summary>
+        public List<string> Refs(string cls)
+        {
+            Check.Ok(NativeMethods.xenapi_cache_snapshot_refs(handle, Utf8.Z(cls), out StringListHandle list, out ErrorHandle err), err);
+            return ReadList(list);
+        }
+
+        /// <summary>The record of <paramref name="opaqueRef"/>, or null when it was not cached.</summary>
+        public T Get<T>(XenRef<T> opaqueRef) where T : XenObject<T>
+        {
+            if (opaqueRef == null) throw new ArgumentNullException(nameof(opaqueRef));
+            return (T)Read(ObjectCache.Entry<T>(), opaqueRef.opaque_ref);
+        }
+
+        /// <summary>Every object of class <typeparamref name="T"/>.</summary>
+        public Dictionary<XenRef<T>, T> Records<T>() where T : XenObject<T>
+        {
+            var e = ObjectCache.Entry<T>();
+            var result = new Dictionary<XenRef<T>, T>();
+            foreach (string r in Refs(e.Name))
+            {
+                var record = (T)Read(e, r);
+                record.opaque_ref = r;
+                result[new XenRef<T>(r)] = record;
+            }
+            return result;
+        }
+
+        /// <summary>Frees the snapshot.</summary>
+        public void Dispose() => handle.Dispose();
+
+        object Read(RecordClasses.Entry e, string opaqueRef)
+        {
+            Check.Ok(NativeMethods.xenapi_cache_snapshot_get(handle, Utf8.Z(e.Name), Utf8.Z(opaqueRef), out ValueHandle v, out ErrorHandle err), err);
+            return ReadRecord(e, v, opaqueRef);
+        }
+
+        internal static object ReadRecord(RecordClasses.Entry e, ValueHandle v, string opaqueRef)
+        {
+            using (v)
+            {
+                if (v.IsInvalid) return null;
+                bool added = false;
+                v.DangerousAddRef(ref added);
+                try
+                {
+                    object record = e.Read(v.DangerousGetHandle());
+                    if (record is IHasOpaqueRef r) r.SetRef(opaqueRef);
+                    return record;
+                }
+                finally
+                {
+                    if (added) v.DangerousRelease();
+                }
+            }
+        }
+
+        internal static List<string> ReadList(StringListHandle list)
+        {
+            using (list)
+            {
+                int n = (int)NativeMethods.xenapi_string_list_len(list);
+                var refs = new List<string>(n);
+                for (int i = 0; i < n; i++)
+                    refs.Add(Utf8.Read(NativeMethods.xenapi_string_list_get(list, (UIntPtr)i)));
+                return refs;
+            }
+        }
     }
 }

@@ -54,6 +54,7 @@ namespace XenAPI.Tests
 
                 XenRef<VM> vm = VM.get_by_name_label(session, "vm02").Single();
                 Assert.AreEqual(vm_power_state.Halted, cache.Get(vm).power_state);
+                CacheSnapshot before = cache.Snapshot();
                 VM.start(session, vm, false, false);
                 VM.pause(session, vm);
                 CacheChange first = WaitFor(cache, c => c.OpaqueRef == vm.opaque_ref);
@@ -62,6 +63,14 @@ namespace XenAPI.Tests
                 if (first.RecordAs<VM>().power_state != vm_power_state.Paused)
                     WaitFor(cache, c => Power(c, vm, vm_power_state.Paused));
                 Assert.AreEqual(vm_power_state.Paused, cache.Get(vm).power_state);
+                // A snapshot keeps its moment, for every class at once.
+                using (before)
+                {
+                    Assert.AreEqual(vm_power_state.Halted, before.Get(vm).power_state);
+                    Assert.AreEqual(server.Count, before.Records<VM>().Count);
+                    Assert.AreEqual(1, before.Records<Host>().Count);
+                    Assert.IsNull(before.Get(new XenRef<VM>("OpaqueRef:nosuch")));
+                }
 
                 // Lost events: read again, and told.
                 sim.Post("/sim/events-lost");

@@ -5,7 +5,7 @@ use std::ffi::{c_char, CString};
 use std::ptr;
 use std::time::Duration;
 
-use xenapi::cache::{Cache, CacheOptions, Change, ChangeKind};
+use xenapi::cache::{Cache, CacheOptions, Change, ChangeKind, Snapshot};
 
 use crate::boundary::{fallible, handle, infallible, out, put, text};
 use crate::error::{xenapi_error, xenapi_status, Fail};
@@ -216,10 +216,7 @@ pub unsafe extern "C" fn xenapi_cache_get(
         let c = unsafe { handle(cache, "cache") }?;
         let class = unsafe { text(class, "class") }?;
         let r = unsafe { text(r#ref, "ref") }?;
-        let v = match c.inner.value(class, r) {
-            Some(v) => xenapi_value::from_core((*v).clone()).into_raw(),
-            None => ptr::null_mut(),
-        };
+        let v = record_of(&c.inner.snapshot(), class, r);
         // SAFETY: checked above.
         unsafe { put(out_record, v) };
         Ok(())
@@ -243,14 +240,117 @@ pub unsafe extern "C" fn xenapi_cache_refs(
         // SAFETY: NULL or a live cache / a NUL-terminated string.
         let c = unsafe { handle(cache, "cache") }?;
         let class = unsafe { text(class, "class") }?;
-        let mut items = Vec::new();
-        for r in c.inner.refs(class) {
-            items.push(c_string(r, "reference")?);
-        }
+        let list = refs_of(&c.inner.snapshot(), class)?;
         // SAFETY: checked above.
-        unsafe { put(out_refs, Box::into_raw(Box::new(List { items }))) };
+        unsafe { put(out_refs, list) };
         Ok(())
     })
+}
+
+/// The cache at one moment (`xenapi_cache_take_snapshot`): consistent across objects and classes,
+/// and later changes do not alter it. Thread-safe; it holds no server resource.
+pub struct xenapi_cache_snapshot {
+    inner: Snapshot,
+}
+
+/// Takes a snapshot of the cache: cheap (the records are shared, not copied). Read many objects
+/// from one snapshot to see them as they were together (every VM with the host each is on).
+///
+/// Ownership: `cache` is borrowed; `*out_snapshot` receives a snapshot the caller frees with
+/// `xenapi_cache_snapshot_free` (it may outlive the cache).
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_cache_take_snapshot(
+    cache: *const xenapi_cache,
+    out_snapshot: *mut *mut xenapi_cache_snapshot,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    fallible(err, || {
+        out(out_snapshot, "out_snapshot")?;
+        // SAFETY: NULL or a live cache.
+        let c = unsafe { handle(cache, "cache") }?;
+        let snap = Box::new(xenapi_cache_snapshot {
+            inner: c.inner.snapshot(),
+        });
+        // SAFETY: checked above.
+        unsafe { put(out_snapshot, Box::into_raw(snap)) };
+        Ok(())
+    })
+}
+
+/// Frees a snapshot. NULL is allowed.
+///
+/// Ownership: takes `snapshot`.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_cache_snapshot_free(snapshot: *mut xenapi_cache_snapshot) {
+    infallible((), || {
+        if !snapshot.is_null() {
+            // SAFETY: a pointer from xenapi_cache_take_snapshot, freed once.
+            drop(unsafe { Box::from_raw(snapshot) });
+        }
+    })
+}
+
+/// As `xenapi_cache_get`, from the snapshot.
+///
+/// Ownership: `snapshot`, `class` and `ref` are borrowed; `*out_record` receives NULL or a value
+/// the caller frees with `xenapi_value_free`.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_cache_snapshot_get(
+    snapshot: *const xenapi_cache_snapshot,
+    class: *const c_char,
+    r#ref: *const c_char,
+    out_record: *mut *mut xenapi_value,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    fallible(err, || {
+        out(out_record, "out_record")?;
+        // SAFETY: NULL or live handles / NUL-terminated strings.
+        let snap = unsafe { handle(snapshot, "snapshot") }?;
+        let class = unsafe { text(class, "class") }?;
+        let r = unsafe { text(r#ref, "ref") }?;
+        let v = record_of(&snap.inner, class, r);
+        // SAFETY: checked above.
+        unsafe { put(out_record, v) };
+        Ok(())
+    })
+}
+
+/// As `xenapi_cache_refs`, from the snapshot.
+///
+/// Ownership: `snapshot` and `class` are borrowed; `*out_refs` receives a list the caller frees
+/// with `xenapi_string_list_free`.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_cache_snapshot_refs(
+    snapshot: *const xenapi_cache_snapshot,
+    class: *const c_char,
+    out_refs: *mut *mut xenapi_string_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    fallible(err, || {
+        out(out_refs, "out_refs")?;
+        // SAFETY: NULL or a live snapshot / a NUL-terminated string.
+        let snap = unsafe { handle(snapshot, "snapshot") }?;
+        let class = unsafe { text(class, "class") }?;
+        let list = refs_of(&snap.inner, class)?;
+        // SAFETY: checked above.
+        unsafe { put(out_refs, list) };
+        Ok(())
+    })
+}
+
+fn record_of(snap: &Snapshot, class: &str, r: &str) -> *mut xenapi_value {
+    match snap.value(class, r) {
+        Some(v) => xenapi_value::from_core((*v).clone()).into_raw(),
+        None => ptr::null_mut(),
+    }
+}
+
+fn refs_of(snap: &Snapshot, class: &str) -> Result<*mut xenapi_string_list, Fail> {
+    let mut items = Vec::new();
+    for r in snap.refs(class) {
+        items.push(c_string(r, "reference")?);
+    }
+    Ok(Box::into_raw(Box::new(List { items })))
 }
 
 /// The next change since the cache was full, in the order the cache applied them, waiting at

@@ -93,8 +93,28 @@ static void test_fill_and_records(xenapi_session *s, xenapi_cache *cache) {
     CHECK(v == NULL);
 }
 
+/* The power state of `vm` in a snapshot, or -1. */
+static int snapshot_power_state(const xenapi_cache_snapshot *snap, const char *vm) {
+    xenapi_error *err = NULL;
+    xenapi_value *v = NULL;
+    xenapi_vm_record *rec = NULL;
+    int state = -1;
+    CHECK_OK(xenapi_cache_snapshot_get(snap, "VM", vm, &v, &err), &err);
+    if (v != NULL) {
+        CHECK_OK(xenapi_vm_record_from_value(v, &rec, &err), &err);
+    }
+    if (rec != NULL) {
+        state = (int)xenapi_vm_record_power_state(rec);
+    }
+    xenapi_vm_record_free(rec);
+    xenapi_value_free(v);
+    return state;
+}
+
 static void test_changes(const sim_t *sim, xenapi_session *s, xenapi_cache *cache) {
     xenapi_error *err = NULL;
+    xenapi_cache_snapshot *before = NULL, *after = NULL;
+    xenapi_string_list *refs = NULL;
     xenapi_cache_change *c;
     xenapi_cache_stats st;
     char buf[512];
@@ -103,6 +123,7 @@ static void test_changes(const sim_t *sim, xenapi_session *s, xenapi_cache *cach
     if (vm == NULL) {
         return;
     }
+    CHECK_OK(xenapi_cache_take_snapshot(cache, &before, &err), &err);
     CHECK_OK(xenapi_vm_start(s, vm, false, false, &err), &err);
     c = wait_change(cache, vm, XENAPI_VM_POWER_STATE_RUNNING, XENAPI_CHANGE_KIND_MOD);
     CHECK(c != NULL);
@@ -111,6 +132,15 @@ static void test_changes(const sim_t *sim, xenapi_session *s, xenapi_cache *cach
         CHECK(strcmp(xenapi_cache_change_class(c), "VM") == 0);
     }
     xenapi_cache_change_free(c);
+    /* A snapshot keeps the moment it was taken; a new one sees the change. */
+    CHECK(snapshot_power_state(before, vm) == XENAPI_VM_POWER_STATE_HALTED);
+    CHECK_OK(xenapi_cache_take_snapshot(cache, &after, &err), &err);
+    CHECK(snapshot_power_state(after, vm) == XENAPI_VM_POWER_STATE_RUNNING);
+    CHECK_OK(xenapi_cache_snapshot_refs(before, "VM", &refs, &err), &err);
+    CHECK(refs != NULL && xenapi_string_list_len(refs) > 0);
+    xenapi_string_list_free(refs);
+    xenapi_cache_snapshot_free(before);
+    xenapi_cache_snapshot_free(after);
 
     /* Lost events: everything is read again, and subscribers told. */
     sim_http(sim, "POST", "/sim/events-lost", buf, sizeof buf);
