@@ -23,7 +23,7 @@ step start vm02
 step pause vm02
 step list
 step unpause vm02
-step top
+step top --once
 printf '\n$ xenctl dmesg | tail -n 4\n'
 "$XENCTL" dmesg | tail -n 4
 printf '\n$ xenctl log | tail -n 4\n'
