@@ -132,8 +132,9 @@ static int sim_of_dialect(sim_t *sim, const char *dialect) {
     return 0;
 }
 
-/* One plain-HTTP request to the simulator's side channel (/sim/...); returns the body in `buf`. */
-static int sim_http(const sim_t *sim, const char *method, const char *path, char *buf, size_t len) {
+/* A plain-HTTP side-channel request to ip:port (the pool's hosts have their own addresses). */
+static int http_at(const char *ip, int port, const char *method, const char *path, char *buf,
+                   size_t len) {
     struct sockaddr_in addr;
     char req[256];
     size_t got = 0;
@@ -145,15 +146,15 @@ static int sim_http(const sim_t *sim, const char *method, const char *path, char
     }
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;
-    addr.sin_port = htons((unsigned short)sim->port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(s, (struct sockaddr *)&addr, sizeof addr) != 0) {
+    addr.sin_port = htons((unsigned short)port);
+    if (inet_pton(AF_INET, ip, &addr.sin_addr) != 1 ||
+        connect(s, (struct sockaddr *)&addr, sizeof addr) != 0) {
         close(s);
         return -1;
     }
     snprintf(req, sizeof req,
-             "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-             method, path);
+             "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", method,
+             path, ip);
     if (write(s, req, strlen(req)) < 0) {
         close(s);
         return -1;
@@ -168,6 +169,11 @@ static int sim_http(const sim_t *sim, const char *method, const char *path, char
         memmove(buf, body + 4, strlen(body + 4) + 1);
     }
     return 0;
+}
+
+/* One plain-HTTP request to the simulator's side channel (/sim/...); returns the body in `buf`. */
+static int sim_http(const sim_t *sim, const char *method, const char *path, char *buf, size_t len) {
+    return http_at("127.0.0.1", sim->port, method, path, buf, len);
 }
 
 /* The number of live sessions on the simulator, or -1. (Only over plain HTTP.) */

@@ -20,45 +20,6 @@ static void sleep_ms(long ms) {
     nanosleep(&ts, NULL);
 }
 
-/* A plain-HTTP side-channel request to ip:port (the pool's hosts have their own addresses). */
-static int http_at(const char *ip, int port, const char *method, const char *path, char *buf,
-                   size_t len) {
-    struct sockaddr_in addr;
-    char req[256];
-    size_t got = 0;
-    ssize_t n;
-    char *body;
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    if (s < 0) {
-        return -1;
-    }
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((unsigned short)port);
-    if (inet_pton(AF_INET, ip, &addr.sin_addr) != 1 ||
-        connect(s, (struct sockaddr *)&addr, sizeof addr) != 0) {
-        close(s);
-        return -1;
-    }
-    snprintf(req, sizeof req,
-             "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", method,
-             path, ip);
-    if (write(s, req, strlen(req)) < 0) {
-        close(s);
-        return -1;
-    }
-    while (got + 1 < len && (n = read(s, buf + got, len - got - 1)) > 0) {
-        got += (size_t)n;
-    }
-    buf[got] = '\0';
-    close(s);
-    body = strstr(buf, "\r\n\r\n");
-    if (body != NULL) {
-        memmove(buf, body + 4, strlen(body + 4) + 1);
-    }
-    return 0;
-}
-
 /* A number member of the simulator's stats, or -1. */
 static long stat_of(const char *ip, int port, const char *name) {
     char buf[1024], key[64];
