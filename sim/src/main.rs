@@ -46,8 +46,8 @@ extern "C" fn on_signal(_signum: i32) {
 }
 
 /// SIGINT and SIGTERM set [`STOP`] instead of killing the process, so `--save` can write the
-/// pool on the way out.
-#[cfg(unix)]
+/// pool on the way out. The C library's `signal` has both, with these numbers, on Unix and in
+/// Windows' C runtime (where Ctrl-C runs the handler on a thread of its own).
 fn install_signal_handlers() {
     extern "C" {
         fn signal(signum: i32, handler: extern "C" fn(i32)) -> usize;
@@ -61,9 +61,6 @@ fn install_signal_handlers() {
         signal(SIGTERM, on_signal);
     }
 }
-
-#[cfg(not(unix))]
-fn install_signal_handlers() {}
 
 struct Options {
     config: Config,

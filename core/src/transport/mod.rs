@@ -15,6 +15,8 @@ mod probe;
 mod replay;
 mod resolver;
 mod tls;
+#[cfg(unix)]
+mod unix;
 
 use std::cell::Cell;
 use std::io::{self, BufReader};
@@ -64,6 +66,7 @@ pub(crate) struct Transport {
 /// Where a URL leads.
 enum Endpoint {
     Tcp,
+    #[cfg_attr(not(unix), allow(dead_code))]
     Unix(PathBuf),
 }
 
@@ -108,12 +111,20 @@ impl Transport {
                 );
                 (agent, url.clone())
             }
+            #[cfg(unix)]
             Endpoint::Unix(path) => {
                 // The socket carries plain HTTP; the TLS policy stays in the options for a
                 // coordinator redirect, which goes to https://.
-                let connector = connector::UnixConnector::new(path).chain(probe::ProbeConnector);
+                let connector = unix::UnixConnector::new(path).chain(probe::ProbeConnector);
                 let agent = ureq::Agent::with_parts(config, connector, connector::NoLookup);
                 (agent, "http://localhost/".to_owned())
+            }
+            #[cfg(not(unix))]
+            Endpoint::Unix(_) => {
+                return Err(Error::InvalidArgument(format!(
+                    "unsupported URL {url:?}: unix:// sockets exist only on Unix-like systems \
+                     (xapi's and xend's local socket); on this platform use http:// or https://"
+                )));
             }
         };
         Ok(Self::with_agent(opts, agent, request_url))
@@ -314,9 +325,10 @@ impl Transport {
         if let Some(message) = tls::tls_error_in(&e) {
             return Error::Tls { url, message };
         }
+        #[cfg(unix)]
         if let Some(u) = e
             .get_ref()
-            .and_then(|i| i.downcast_ref::<connector::UnixConnectError>())
+            .and_then(|i| i.downcast_ref::<unix::UnixConnectError>())
         {
             connect_failed();
             return Error::Connect {
