@@ -63,6 +63,21 @@ pub struct Field {
 pub struct Param {
     pub name: String,
     pub ty: Ty,
+    /// xapi's `param_release` for a message with versioned parameters: the release that added
+    /// the parameter (`None`: as old as its message).
+    /// The official C# generator makes one overload per release.
+    pub release: Option<String>,
+    /// xapi's `param_default`: the value its dispatcher uses when a call leaves the parameter
+    /// out (only trailing parameters are ever left out), as the JSON form of its wire value.
+    pub default: Option<Json>,
+}
+
+impl Message {
+    /// The number of parameters a call must give (the session excluded): those without a
+    /// default. xapi's dispatcher accepts any count from this to `params.len()`.
+    pub fn required_params(&self) -> usize {
+        self.params.iter().filter(|p| p.default.is_none()).count()
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -419,6 +434,8 @@ fn parse_message(m: &Json) -> Result<Message, String> {
             Ok(Param {
                 name: str_of(p, "name")?,
                 ty: Ty::parse(&str_of(p, "type")?)?,
+                release: p.get("release").and_then(Json::as_str).map(str::to_owned),
+                default: p.get("default").cloned(),
             })
         })
         .collect::<Result<Vec<_>, String>>()
@@ -497,6 +514,39 @@ mod tests {
         assert!(versions
             .windows(2)
             .all(|w| (w[0].api_major, w[0].api_minor) < (w[1].api_major, w[1].api_minor)));
+    }
+
+    #[test]
+    fn parameters_carry_xapi_defaults_and_releases() {
+        let model = super::Model::embedded().unwrap();
+        let msg = |c: &str, m: &str| {
+            let class = model.class(c).unwrap();
+            class.messages.iter().find(|x| x.name == m).unwrap().clone()
+        };
+        let evacuate = msg("host", "evacuate");
+        assert_eq!(evacuate.required_params(), 1);
+        assert_eq!(evacuate.params[1].release.as_deref(), Some("1.297.0"));
+        assert_eq!(evacuate.params[1].default, Some("OpaqueRef:NULL".into()));
+        assert_eq!(evacuate.params[2].default, Some(0.into()));
+        let snapshot = msg("VM", "snapshot");
+        assert_eq!(snapshot.required_params(), 2);
+        assert_eq!(snapshot.params[2].default, Some(serde_json::json!([])));
+        let start = msg("VM", "start");
+        assert_eq!(start.required_params(), start.params.len());
+        assert!(start.params.iter().all(|p| p.release.is_none()));
+        // A defaulted parameter is always after the required ones (xapi's dispatcher reads the
+        // required ones first, then the rest in order).
+        for c in &model.classes {
+            for m in &c.messages {
+                let n = m.required_params();
+                assert!(
+                    m.params[..n].iter().all(|p| p.default.is_none()),
+                    "{}.{}",
+                    c.name,
+                    m.name
+                );
+            }
+        }
     }
 
     #[test]
