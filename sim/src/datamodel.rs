@@ -6,6 +6,10 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use xenapi::{DateTime, Value};
+
+use crate::state::int;
+
 pub(crate) use xenapi_spec::{Class, Message, Ty};
 
 pub(crate) struct Model {
@@ -64,6 +68,14 @@ impl Model {
         Some(&self.spec.classes[ci].messages[mi])
     }
 
+    /// `(class, message)` of an underscore wire name (`VM_metrics_get_all`): the split at an
+    /// underscore where both sides name a class and one of its messages.
+    pub fn split_wire_name<'a>(&self, name: &'a str) -> Option<(&'a str, &'a str)> {
+        name.match_indices('_')
+            .map(|(i, _)| (&name[..i], &name[i + 1..]))
+            .find(|(class, message)| self.message(class, message).is_some())
+    }
+
     /// The first value of enum `name`: a field's default.
     pub fn enum_default(&self, name: &str) -> &str {
         self.enum_defaults.get(name).map_or("", String::as_str)
@@ -78,6 +90,22 @@ impl Model {
 /// The number of wire parameters of `m`, the session included when it takes one.
 pub(crate) fn wire_params(m: &Message) -> usize {
     m.params.len() + usize::from(m.takes_session)
+}
+
+/// The wire value of a parameter's datamodel default (see [`xenapi_spec::Param::default`]);
+/// a parameter without one gets its type's empty value.
+pub(crate) fn default_value(p: &xenapi_spec::Param) -> Value {
+    let json = p.default.as_ref();
+    match (&p.ty, json) {
+        (Ty::Bool, Some(j)) => Value::Bool(j.as_bool().unwrap_or_default()),
+        (Ty::Int, Some(j)) => int(j.as_i64().unwrap_or_default()),
+        (Ty::Float, Some(j)) => Value::Double(j.as_f64().unwrap_or_default()),
+        (Ty::DateTime, Some(j)) => Value::DateTime(DateTime::from_wire(j.as_str().unwrap_or(""))),
+        (Ty::Set(_), _) => Value::Array(Vec::new()),
+        (Ty::Map(_, _), _) => Value::Struct(Vec::new()),
+        (_, Some(j)) => Value::String(j.as_str().unwrap_or_default().to_owned()),
+        (_, None) => Value::String(String::new()),
+    }
 }
 
 /// Field look-up by name on a datamodel class.
@@ -114,6 +142,12 @@ mod tests {
         let login = m.message("session", "login_with_password").expect("login");
         assert!(!login.takes_session);
         assert_eq!(m.method_names().len(), 1828);
+        assert_eq!(
+            m.split_wire_name("VM_metrics_get_all"),
+            Some(("VM_metrics", "get_all"))
+        );
+        assert_eq!(m.split_wire_name("VM_get_all"), Some(("VM", "get_all")));
+        assert_eq!(m.split_wire_name("VM_no_such_message"), None);
         let vm = m.class("VM").expect("VM");
         let ps = vm.field("power_state").map(|f| &f.ty);
         assert!(matches!(ps, Some(Ty::Enum(e)) if m.enum_default(e) == "Halted"));

@@ -81,31 +81,53 @@ fn handle(
         None => (false, method),
     };
     let unknown = || Failure::new("MESSAGE_METHOD_UNKNOWN", &[method]);
-    let (class, message) = name.split_once('.').ok_or_else(unknown)?;
     let model = datamodel::model();
+    // xapi's dispatcher also takes `VM_get_all` for `VM.get_all` (gen_server.ml,
+    // `alternative_wire_name`); xend 3.x's method table has only the dotted names.
+    let (class, message) = match name.split_once('.') {
+        Some(parts) => parts,
+        None if dialect == Dialect::Xapi => model.split_wire_name(name).ok_or_else(unknown)?,
+        None => return Err(unknown()),
+    };
     let msg = model.message(class, message).ok_or_else(unknown)?;
     let takes_session = msg.takes_session;
-    let expected = dialect
-        .param_override(class, message)
-        .map(|p| p.len())
-        .unwrap_or(datamodel::wire_params(msg));
-    let n = params.len();
+    let session = usize::from(takes_session);
     let is_login = class == "session" && message == "login_with_password";
-    // xapi also takes the 2-argument login (no version, no originator).
-    let count_ok = n == expected || (is_login && dialect == Dialect::Xapi && (2..=4).contains(&n));
+    let n = params.len();
+    let (count_ok, shown_expected) = match dialect.param_override(class, message) {
+        Some(p) => (n == p.len(), p.len()),
+        // xapi: the parameters without a default are required, the defaulted ones (always
+        // the trailing ones) may be left out, and extra ones are ignored (gen_server.ml
+        // `operation`: `required :: default_args`, each default `try List.nth ... with _`).
+        None if dialect == Dialect::Xapi && msg.required_params() < msg.params.len() => {
+            let required = msg.required_params() + session;
+            (n >= required, required)
+        }
+        None => {
+            let all = datamodel::wire_params(msg);
+            (n == all, all)
+        }
+    };
     if !count_ok {
         if takes_session && n == 0 {
             return Err(Failure::new("SESSION_INVALID", &[""]));
         }
         let (e, r) = if dialect == Dialect::Xapi && takes_session {
-            (expected - 1, n - 1)
+            (shown_expected - 1, n - 1)
         } else {
-            (expected, n)
+            (shown_expected, n)
         };
         return Err(Failure::new(
             "MESSAGE_PARAMETER_COUNT_MISMATCH",
             &[method, &e.to_string(), &r.to_string()],
         ));
+    }
+    let mut params = params;
+    if dialect == Dialect::Xapi {
+        params.truncate(datamodel::wire_params(msg));
+        for p in &msg.params[params.len() - session..] {
+            params.push(datamodel::default_value(p));
+        }
     }
     if is_login {
         if is_async {
@@ -216,6 +238,15 @@ pub(crate) fn route(
             vm::power(st, vm_ref, op, user)?;
             Ok(Value::String(String::new()))
         }
+        ("task", "create") => Ok(tasks::create(
+            st,
+            arg_str(args, 0, "label")?,
+            arg_str(args, 1, "description")?,
+        )),
+        ("task", "set_status")
+        | ("task", "set_progress")
+        | ("task", "set_result")
+        | ("task", "set_error_info") => tasks::set(st, message, args),
         ("task", "cancel") => tasks::cancel(st, arg_str(args, 0, "task")?),
         ("task", "destroy") => {
             let t = arg_str(args, 0, "self")?;

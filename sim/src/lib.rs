@@ -41,6 +41,7 @@ mod shared;
 mod state;
 mod storage;
 mod tasks;
+mod template_disks;
 mod tls;
 mod vm;
 mod world;

@@ -13,6 +13,7 @@ use crate::objects::{
 };
 use crate::state::{field, int, set_field, str_field, Record, State};
 use crate::storage;
+use crate::template_disks;
 use crate::vm::{HALTED, PAUSED, RUNNING, SUSPENDED};
 
 const ALL: &[&str] = &[HALTED, PAUSED, SUSPENDED, RUNNING];
@@ -878,53 +879,6 @@ pub(crate) fn clone_like(st: &mut State, message: &str, args: &[Value]) -> Resul
     Ok(s(&r))
 }
 
-/// One `<disk …/>` of a template's `disks` key (xapi_templates.ml, `disk_of_xml`).
-struct Disk {
-    device: String,
-    size: i64,
-    sr: String,
-    bootable: bool,
-    ty: String,
-}
-
-fn attr(tag: &str, name: &str) -> Option<String> {
-    let pat = format!("{name}=\"");
-    let start = tag.find(&pat)? + pat.len();
-    let end = tag[start..].find('"')? + start;
-    Some(tag[start..end].to_owned())
-}
-
-/// Parses `<provision><disk device="0" size="…" sr="UUID" bootable="true" type="system"/>…`.
-fn parse_disks(xml: &str) -> Option<Vec<Disk>> {
-    let body = xml.trim();
-    let inner = body
-        .strip_prefix("<provision>")?
-        .strip_suffix("</provision>")?;
-    let mut out = Vec::new();
-    for part in inner.split("<disk").skip(1) {
-        let tag = &part[..part.find("/>")?];
-        let ty = attr(tag, "type").unwrap_or_else(|| "system".into());
-        if !matches!(
-            ty.as_str(),
-            "system" | "user" | "ephemeral" | "suspend" | "crashdump"
-        ) {
-            return None;
-        }
-        out.push(Disk {
-            device: attr(tag, "device")?,
-            size: attr(tag, "size")?.parse().ok()?,
-            sr: attr(tag, "sr")?,
-            bootable: attr(tag, "bootable")? == "true",
-            ty,
-        });
-    }
-    if inner.trim().is_empty() || !out.is_empty() {
-        Some(out)
-    } else {
-        None
-    }
-}
-
 /// `VM.provision` (xapi_vm.ml `provision`, xapi_templates.ml `pre_install`/`post_install`):
 /// the template stops being one, each disk of its `disks` key becomes a VDI (in the SR the
 /// `sr` attribute names by UUID) with a VBD marked `owner`, and the install keys are removed.
@@ -935,10 +889,12 @@ pub(crate) fn provision(st: &mut State, vm: &str) -> Result<Value, Failure> {
     let oc = map_of(rec, "other_config");
     put(st, "VM", vm, "is_a_template", Value::Bool(false));
     let disks = match oc.iter().find(|(k, _)| k == "disks") {
-        Some((_, xml)) => parse_disks(xml).ok_or_else(|| {
+        Some((_, xml)) => template_disks::parse(xml).map_err(|why| {
             Failure::new(
                 "INTERNAL_ERROR",
-                &["Xapi_templates.Parse_failure: the disks key is not a <provision> document"],
+                &[&format!(
+                    "Xapi_templates.Parse_failure: the disks key is not a <provision> document ({why})"
+                )],
             )
         })?,
         None => Vec::new(),

@@ -9,9 +9,90 @@ use std::sync::Arc;
 use xenapi::codec::encode_value;
 use xenapi::{DateTime, Value};
 
+use crate::datamodel;
 use crate::dispatch::{self, Failure};
 use crate::shared::Shared;
 use crate::state::{set_field, str_field, State};
+
+/// A new `pending` task record, resident on the coordinator, as xapi's `Context.make` with
+/// `task_in_database` makes it; the caller adds it.
+fn new_task(st: &mut State, label: &str, description: &str) -> (String, crate::state::Record) {
+    let (r, mut rec) = st.blank("task");
+    set_field(&mut rec, "name_label", Value::String(label.to_owned()));
+    set_field(
+        &mut rec,
+        "name_description",
+        Value::String(description.to_owned()),
+    );
+    set_field(&mut rec, "created", Value::DateTime(DateTime::now()));
+    set_field(&mut rec, "status", Value::String("pending".to_owned()));
+    set_field(&mut rec, "progress", Value::Double(0.0));
+    let host = st.coordinator.clone();
+    set_field(&mut rec, "resident_on", Value::String(host));
+    set_field(
+        &mut rec,
+        "allowed_operations",
+        Value::Array(vec![Value::String("cancel".to_owned())]),
+    );
+    (r, rec)
+}
+
+/// `task.create(label, description)`: a task a client runs itself (xapi_task.ml `create`); it
+/// reports through `task.set_status`, `set_progress`, `set_result`, `set_error_info`.
+pub(crate) fn create(st: &mut State, label: &str, description: &str) -> Value {
+    let (r, rec) = new_task(st, label, description);
+    st.add("task", r.clone(), rec);
+    Value::String(r)
+}
+
+/// `task.set_status/set_progress/set_result/set_error_info(self, value)` (xapi_task.ml): the
+/// value's type is the field's; a status outside `task_status_type` is a type error. Completing a task stamps `finished`, as xapi's TaskHelper does.
+pub(crate) fn set(st: &mut State, message: &str, args: &[Value]) -> Result<Value, Failure> {
+    let task = dispatch::arg_str(args, 0, "self")?;
+    if st.get("task", task).is_none() {
+        return Err(Failure::new("HANDLE_INVALID", &["task", task]));
+    }
+    let value = args.get(1).cloned().unwrap_or(Value::Nil);
+    let field = message.trim_start_matches("set_");
+    let checked = match field {
+        "status" => {
+            let status = value.as_str().unwrap_or_default();
+            let values = &datamodel::model()
+                .class("task")
+                .and_then(|c| c.enums.iter().find(|e| e.name == "task_status_type"))
+                .map(|e| e.values.clone())
+                .unwrap_or_default();
+            if !values.iter().any(|v| v == status) {
+                return Err(Failure::new("FIELD_TYPE_ERROR", &["value"]));
+            }
+            value
+        }
+        "progress" => Value::Double(
+            value
+                .as_f64()
+                .ok_or_else(|| Failure::new("FIELD_TYPE_ERROR", &["value"]))?,
+        ),
+        "result" => Value::String(dispatch::arg_str(args, 1, "value")?.to_owned()),
+        _ => {
+            let items = value
+                .as_array()
+                .ok_or_else(|| Failure::new("FIELD_TYPE_ERROR", &["value"]))?;
+            if items.iter().any(|v| v.as_str().is_none()) {
+                return Err(Failure::new("FIELD_TYPE_ERROR", &["value"]));
+            }
+            value
+        }
+    };
+    let done = field == "status" && checked.as_str() != Some("pending");
+    st.modify("task", task, |rec| {
+        set_field(rec, field, checked);
+        if done {
+            set_field(rec, "finished", Value::DateTime(DateTime::now()));
+            set_field(rec, "allowed_operations", Value::Array(Vec::new()));
+        }
+    });
+    Ok(Value::String(String::new()))
+}
 
 pub(crate) fn spawn(
     shared: &Arc<Shared>,
@@ -24,23 +105,8 @@ pub(crate) fn spawn(
 ) -> Result<Value, Failure> {
     let task = {
         let mut st = shared.lock();
-        let (r, mut rec) = st.blank("task");
-        set_field(
-            &mut rec,
-            "name_label",
-            Value::String(format!("Async.{name}")),
-        );
-        set_field(&mut rec, "created", Value::DateTime(DateTime::now()));
-        set_field(&mut rec, "status", Value::String("pending".to_owned()));
-        set_field(&mut rec, "progress", Value::Double(0.0));
-        let host = st.coordinator.clone();
-        set_field(&mut rec, "resident_on", Value::String(host));
+        let (r, mut rec) = new_task(&mut st, &format!("Async.{name}"), "");
         set_field(&mut rec, "type", Value::String("<none/>".to_owned()));
-        set_field(
-            &mut rec,
-            "allowed_operations",
-            Value::Array(vec![Value::String("cancel".to_owned())]),
-        );
         st.add("task", r.clone(), rec);
         r
     };

@@ -193,3 +193,43 @@ fn async_tasks_succeed_and_fail() {
         "MESSAGE_METHOD_UNKNOWN"
     );
 }
+
+#[test]
+fn a_client_task_is_created_reported_on_and_destroyed() {
+    let sim = Simulator::start(Config::default()).unwrap();
+    let mut c = Client::connect(sim.addr());
+    let ss = c.login();
+    let task = c.ok("task.create", vec![s(&ss), s("upload"), s("an import")]);
+    let rec = c.ok("task.get_record", vec![s(&ss), task.clone()]);
+    assert_eq!(rec.get("name_label"), Some(&s("upload")));
+    assert_eq!(rec.get("name_description"), Some(&s("an import")));
+    assert_eq!(rec.get("status"), Some(&s("pending")));
+    c.ok(
+        "task.set_progress",
+        vec![s(&ss), task.clone(), Value::Double(0.25)],
+    );
+    assert_eq!(
+        c.ok("task.get_progress", vec![s(&ss), task.clone()]),
+        Value::Double(0.25)
+    );
+    assert_eq!(
+        c.err("task.set_status", vec![s(&ss), task.clone(), s("finished")]),
+        ["FIELD_TYPE_ERROR", "value"]
+    );
+    c.ok(
+        "task.set_result",
+        vec![s(&ss), task.clone(), s("<value>OpaqueRef:x</value>")],
+    );
+    c.ok("task.set_status", vec![s(&ss), task.clone(), s("success")]);
+    let done = c.ok("task.get_record", vec![s(&ss), task.clone()]);
+    assert_eq!(done.get("status"), Some(&s("success")));
+    assert_eq!(done.get("result"), Some(&s("<value>OpaqueRef:x</value>")));
+    assert!(matches!(done.get("finished"), Some(Value::DateTime(_))));
+    c.ok("task.destroy", vec![s(&ss), task.clone()]);
+    let gone = c.err("task.get_record", vec![s(&ss), task.clone()]);
+    assert_eq!(gone[0], "HANDLE_INVALID");
+    assert_eq!(
+        c.err("task.destroy", vec![s(&ss), task.clone()])[0],
+        "HANDLE_INVALID"
+    );
+}

@@ -83,9 +83,70 @@ fn parameter_count_mismatch_xapi_excludes_the_session() {
         [
             "MESSAGE_PARAMETER_COUNT_MISMATCH",
             "session.login_with_password",
-            "4",
+            "2",
             "1"
         ]
+    );
+}
+
+#[test]
+fn xapi_takes_underscore_wire_names() {
+    let sim = Simulator::start(Config::default()).unwrap();
+    let mut c = Client::connect(sim.addr());
+    let session = c.login();
+    let dotted = c.ok("VM.get_all", vec![s(&session)]);
+    assert_eq!(c.ok("VM_get_all", vec![s(&session)]), dotted);
+    let metrics = c.ok("VM_metrics_get_all", vec![s(&session)]);
+    assert!(!metrics.as_array().unwrap().is_empty());
+    let task = c.ok("Async.VM_get_all", vec![s(&session)]);
+    assert!(task.as_str().unwrap().starts_with("OpaqueRef:"));
+    assert_eq!(
+        c.err("VM_no_such_message", vec![s(&session)]),
+        ["MESSAGE_METHOD_UNKNOWN", "VM_no_such_message"]
+    );
+}
+
+#[test]
+fn xend_has_only_dotted_wire_names() {
+    let sim = Simulator::start(xend()).unwrap();
+    let mut c = Client::connect(sim.addr());
+    assert_eq!(
+        c.err("VM_get_all", vec![s("whatever")]),
+        ["MESSAGE_METHOD_UNKNOWN", "VM_get_all"]
+    );
+}
+
+#[test]
+fn xapi_fills_defaulted_trailing_parameters() {
+    let sim = Simulator::start(Config::default()).unwrap();
+    let mut c = Client::connect(sim.addr());
+    let session = c.login();
+    let vm = c.vm(&session, "vm01");
+    // VM.snapshot(vm, name): ignore_vdis defaults to the empty set.
+    let snap = c.ok("VM.snapshot", vec![s(&session), s(&vm), s("before")]);
+    let is_snapshot = c.ok("VM.get_is_a_snapshot", vec![s(&session), snap.clone()]);
+    assert_eq!(is_snapshot, Value::Bool(true));
+    // Extra trailing parameters of such a message are ignored, as xapi's dispatcher does.
+    let snap2 = c.ok(
+        "VM.snapshot",
+        vec![
+            s(&session),
+            s(&vm),
+            s("again"),
+            Value::Array(vec![]),
+            s("x"),
+        ],
+    );
+    assert_ne!(snap2, snap);
+    // The count xapi reports is of the parameters without a default.
+    assert_eq!(
+        c.err("VM.snapshot", vec![s(&session), s(&vm)]),
+        ["MESSAGE_PARAMETER_COUNT_MISMATCH", "VM.snapshot", "2", "1"]
+    );
+    // A message without defaults still needs every parameter.
+    assert_eq!(
+        c.err("VM.start", vec![s(&session), s(&vm), Value::Bool(false)]),
+        ["MESSAGE_PARAMETER_COUNT_MISMATCH", "VM.start", "3", "2"]
     );
 }
 
