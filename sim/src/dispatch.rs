@@ -10,7 +10,9 @@ use crate::datamodel;
 use crate::dialect::Dialect;
 use crate::events;
 use crate::generic;
+use crate::host_ops;
 use crate::lifecycle;
+use crate::migrate;
 use crate::net;
 use crate::session;
 use crate::shared::Shared;
@@ -276,6 +278,21 @@ pub(crate) fn route(
             Ok(Value::DateTime(DateTime::now()))
         }
         ("VM", "create") => lifecycle::create(st, args),
+        ("VM", "pool_migrate") => migrate::pool_migrate(st, args),
+        ("VM", "assert_can_migrate") => migrate::assert_can_migrate(st, args),
+        ("VM", "migrate_send") => migrate::migrate_send(st, args),
+        ("host", "disable") => host_ops::disable(st, args),
+        ("host", "enable") => host_ops::enable(st, arg_str(args, 0, "host")?),
+        ("host", "get_vms_which_prevent_evacuation") => {
+            host_ops::vms_which_prevent_evacuation(st, arg_str(args, 0, "self")?)
+        }
+        ("host", "assert_can_evacuate") => {
+            host_ops::assert_can_evacuate(st, arg_str(args, 0, "host")?)
+        }
+        ("host", "evacuate") => host_ops::evacuate(st, args),
+        ("host", "reboot") | ("host", "shutdown") => {
+            host_ops::power_off(st, arg_str(args, 0, "host")?, message == "reboot")
+        }
         ("VM", "clone") | ("VM", "copy") | ("VM", "snapshot") => {
             lifecycle::clone_like(st, message, args)
         }
@@ -374,6 +391,8 @@ fn xend_refuses(class: &str, message: &str) -> Option<Failure> {
                 | "set_memory_limits"
                 | "set_memory_static_range"
                 | "set_memory_dynamic_range"
+                | "migrate_send"
+                | "assert_can_migrate"
         ),
         ("VBD", m) => matches!(m, "plug" | "unplug" | "unplug_force" | "insert" | "eject"),
         ("VIF", m) => matches!(m, "plug" | "unplug" | "unplug_force"),
@@ -381,6 +400,12 @@ fn xend_refuses(class: &str, message: &str) -> Option<Failure> {
             m,
             "snapshot" | "clone" | "copy" | "resize" | "resize_online"
         ),
+        // xend's host has disable/enable/reboot/shutdown but no evacuation.
+        ("host", m) => matches!(
+            m,
+            "evacuate" | "get_vms_which_prevent_evacuation" | "assert_can_evacuate"
+        ),
+
         _ => false,
     };
     unknown.then(|| Failure::new("MESSAGE_METHOD_UNKNOWN", &[&format!("{class}.{message}")]))

@@ -33,7 +33,10 @@ fn allowed_power_states(rec: &Record, op: &str) -> Vec<&'static str> {
         "make_into_template" | "provision" | "start" | "start_on" => vec![HALTED],
         "unpause" => vec![PAUSED],
         "resume" | "resume_on" => vec![SUSPENDED],
-        "clean_reboot" | "clean_shutdown" | "pause" | "suspend" => vec![RUNNING],
+        "clean_reboot" | "clean_shutdown" | "pause" | "suspend" | "pool_migrate" => {
+            vec![RUNNING]
+        }
+        "migrate_send" => vec![HALTED, SUSPENDED, RUNNING],
         "changing_dynamic_range" => vec![HALTED, RUNNING],
         "clone" | "copy" => {
             if bool_of(rec, "is_a_snapshot") {
@@ -94,7 +97,7 @@ pub(crate) fn check(st: &State, vm: &str, op: &str) -> Result<(), Failure> {
                 | "export"
                 | "metadata_export"
                 | "provision"
-        ) || (op == "destroy" && !default_template);
+        ) || (matches!(op, "destroy" | "migrate_send") && !default_template);
         if !ok {
             return Err(Failure::new("VM_IS_TEMPLATE", &[vm, op]));
         }
@@ -187,6 +190,8 @@ const MODELLED: &[&str] = &[
     "changing_memory_limits",
     "changing_VCPUs",
     "destroy",
+    "pool_migrate",
+    "migrate_send",
 ];
 
 /// Recomputes `VM.allowed_operations` (and its devices'), as xapi's

@@ -136,6 +136,9 @@ pub(crate) struct State {
     pub started: Instant,
     /// The second the moving metrics were last brought up to date.
     pub metrics_second: i64,
+    /// Hosts disabled with `host.disable(auto_enable=false)`: they stay disabled across a
+    /// reboot (xapi keeps the flag in its local database, `host_auto_enable`).
+    pub no_auto_enable: Vec<String>,
 }
 
 impl State {
@@ -154,6 +157,7 @@ impl State {
             coordinator_addr: String::new(),
             started: Instant::now(),
             metrics_second: 0,
+            no_auto_enable: Vec::new(),
         }
     }
 

@@ -120,6 +120,10 @@ pub(crate) fn power(st: &mut State, vm: &str, op: Op, user: &str) -> Result<(), 
     }
     // Templates and snapshots refuse what xapi refuses them (after the power state).
     crate::lifecycle::check(st, vm, op.name())?;
+    // Starting needs a host to start on (xapi_vm_helpers.ml `choose_host_for_vm`).
+    if matches!(op, Op::Start { .. } | Op::Resume { .. }) && usable_hosts(st).is_empty() {
+        return Err(Failure::new("NO_HOSTS_AVAILABLE", &[]));
+    }
     set_power(
         st,
         vm,
@@ -253,19 +257,34 @@ pub(crate) fn set_power(st: &mut State, vm: &str, from: &str, to: &str, reboot: 
     }
 }
 
-/// The host a starting VM runs on: its affinity if that is a host, else round-robin.
-fn pick_host(st: &State, affinity: &str, domid: i64) -> String {
+/// The hosts a VM may start on: enabled and live (xapi_vm_helpers.ml `assert_can_boot_here`:
+/// `assert_host_is_live`, `assert_host_is_enabled`).
+fn usable_hosts(st: &State) -> Vec<String> {
     let Some(hosts) = st.table("host") else {
-        return st.dialect.null_ref().to_owned();
+        return Vec::new();
     };
-    if hosts.get(affinity).is_some() {
+    hosts
+        .iter()
+        .filter(|(_, r)| field(r, "enabled") == Some(&Value::Bool(true)))
+        .filter(|(_, r)| {
+            st.get("host_metrics", str_field(r, "metrics"))
+                .is_some_and(|m| field(m, "live") == Some(&Value::Bool(true)))
+        })
+        .map(|(h, _)| h.clone())
+        .collect()
+}
+
+/// The host a starting VM runs on: its affinity if that host is usable, else round-robin over
+/// the usable ones.
+fn pick_host(st: &State, affinity: &str, domid: i64) -> String {
+    let usable = usable_hosts(st);
+    if usable.iter().any(|h| h == affinity) {
         return affinity.to_owned();
     }
-    let refs = hosts.refs();
-    if refs.is_empty() {
+    if usable.is_empty() {
         return st.dialect.null_ref().to_owned();
     }
-    refs[(domid.unsigned_abs() as usize) % refs.len()].clone()
+    usable[(domid.unsigned_abs() as usize) % usable.len()].clone()
 }
 
 pub(crate) fn add_to_set(r: &mut crate::state::Record, name: &str, item: &str) {

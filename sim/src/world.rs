@@ -240,6 +240,9 @@ pub(crate) fn build(st: &mut State, hosts: usize, vms: usize, templates: usize) 
             vm::set_power(st, &vm_ref, HALTED, HALTED, false);
         }
     }
+    for h in &host_refs {
+        crate::host_ops::refresh(st, h);
+    }
     st.log("xapi starting: pool database loaded");
     st.dmesg("Xen version 4.17.5 (simulated) (gcc 12.2.0) debug=n");
     st.dmesg(format!("Brought up {} CPUs", 8));

@@ -241,20 +241,8 @@ fn unknown_method_handle_invalid_and_not_implemented() {
         ["UUID_INVALID", "VM", "nope"]
     );
     let vm = c.vm(&session, "vm02");
-    let e = c.err(
-        "VM.migrate_send",
-        vec![
-            s(&session),
-            s(&vm),
-            Value::Struct(vec![]),
-            Value::Bool(true),
-            Value::Struct(vec![]),
-            Value::Struct(vec![]),
-            Value::Struct(vec![]),
-            Value::Struct(vec![]),
-        ],
-    );
-    assert_eq!(e, ["NOT_IMPLEMENTED", "VM.migrate_send"]);
+    let e = c.err("VM.assert_agile", vec![s(&session), s(&vm)]);
+    assert_eq!(e, ["NOT_IMPLEMENTED", "VM.assert_agile"]);
 }
 
 #[test]
