@@ -14,6 +14,7 @@ use crate::host_ops;
 use crate::lifecycle;
 use crate::migrate;
 use crate::net;
+use crate::pbd;
 use crate::session;
 use crate::shared::Shared;
 use crate::state::int;
@@ -281,6 +282,16 @@ pub(crate) fn route(
         ("VM", "pool_migrate") => migrate::pool_migrate(st, args),
         ("VM", "assert_can_migrate") => migrate::assert_can_migrate(st, args),
         ("VM", "migrate_send") => migrate::migrate_send(st, args),
+        (c, m) if st.dialect == Dialect::Xend && modelled_for_xapi_only(c, m) => {
+            Err(Failure::not_implemented(&method))
+        }
+        ("PBD", "create") => pbd::create(st, args),
+        ("PBD", "destroy") => pbd::destroy(st, arg_str(args, 0, "self")?),
+        ("PBD", "plug") => pbd::plug(st, arg_str(args, 0, "self")?),
+        ("PBD", "unplug") => pbd::unplug(st, arg_str(args, 0, "self")?),
+        ("SR", "forget") => pbd::sr_forget(st, arg_str(args, 0, "sr")?),
+        ("SR", "destroy") => pbd::sr_destroy(st, arg_str(args, 0, "sr")?),
+        ("SR", "introduce") => pbd::sr_introduce(st, args),
         ("host", "disable") => host_ops::disable(st, args),
         ("host", "enable") => host_ops::enable(st, arg_str(args, 0, "host")?),
         ("host", "get_vms_which_prevent_evacuation") => {
@@ -409,6 +420,18 @@ fn xend_refuses(class: &str, message: &str) -> Option<Failure> {
         _ => false,
     };
     unknown.then(|| Failure::new("MESSAGE_METHOD_UNKNOWN", &[&format!("{class}.{message}")]))
+}
+
+/// Messages xend 3.x has too but the simulator models only as xapi behaves: in the xend
+/// dialect they answer `NOT_IMPLEMENTED` rather than xapi's behaviour.
+fn modelled_for_xapi_only(class: &str, message: &str) -> bool {
+    matches!(
+        (class, message),
+        ("PBD", "create" | "destroy" | "plug" | "unplug")
+            | ("SR", "forget" | "destroy" | "introduce")
+            | ("host", "disable" | "enable" | "reboot" | "shutdown")
+            | ("VM", "pool_migrate")
+    )
 }
 
 fn empty() -> Value {

@@ -36,6 +36,7 @@ mod metrics;
 mod migrate;
 mod net;
 mod objects;
+mod pbd;
 mod pool;
 mod server;
 mod session;

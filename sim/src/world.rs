@@ -243,6 +243,13 @@ pub(crate) fn build(st: &mut State, hosts: usize, vms: usize, templates: usize) 
     for h in &host_refs {
         crate::host_ops::refresh(st, h);
     }
+    let srs: Vec<String> = st
+        .table("SR")
+        .map(|t| t.refs().to_vec())
+        .unwrap_or_default();
+    for sr in srs {
+        crate::pbd::sr_refresh(st, &sr);
+    }
     st.log("xapi starting: pool database loaded");
     st.dmesg("Xen version 4.17.5 (simulated) (gcc 12.2.0) debug=n");
     st.dmesg(format!("Brought up {} CPUs", 8));
