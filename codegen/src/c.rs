@@ -20,6 +20,7 @@ use crate::naming::{
     c_message, c_params, c_record, c_record_get, c_record_set, camel, rust_class, rust_ident,
     rust_module, rust_record, snake,
 };
+use crate::overloads;
 use crate::rust::{capitalise, stage_note, variant, LEFT_TO_SESSION};
 
 const RS_HEADER: &str =
@@ -1227,8 +1228,12 @@ impl<'a> Gen<'a> {
             } else {
                 n.clone()
             });
+            // C has no default arguments: the datamodel's default is documented, to pass it.
+            let default = overloads::default_text(p)
+                .map(|d| format!("; {}: {d}", overloads::C_DEFAULT))
+                .unwrap_or_default();
             pdoc.push(format!(
-                "`{n}`: {}{}{}",
+                "`{n}`: {}{}{}{default}",
                 ty_text(&p.ty),
                 c_meaning(&p.ty),
                 if p.name == "self" { " (self)" } else { "" }

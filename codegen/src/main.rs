@@ -13,6 +13,7 @@
 mod c;
 mod csharp;
 mod naming;
+mod overloads;
 mod python;
 mod rust;
 
@@ -91,6 +92,11 @@ fn coverage() -> ExitCode {
     for (name, (covered, total), what) in rows {
         println!("  {name:<7}{covered:>5} of {total}  ({what})");
         complete &= covered == total;
+    }
+    println!("parameter defaults of the datamodel, per binding (generated output counted):");
+    for (name, (found, expected), what) in overloads::coverage(&model) {
+        println!("  {name:<7}{found:>5} of {expected}  ({what})");
+        complete &= found == expected;
     }
     if complete {
         ExitCode::SUCCESS

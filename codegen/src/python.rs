@@ -27,6 +27,7 @@ use std::fmt::Write;
 
 use crate::model::{Class, Message, Model, Stage, Ty};
 use crate::naming::{camel, words};
+use crate::overloads;
 
 pub const STUB: &str = "python/xenapi_rs/_api.pyi";
 pub const CODES: &str = "python/xenapi_rs/codes.py";
@@ -623,10 +624,24 @@ fn class_stub(o: &mut String, c: &Class, is_async: bool) {
             .unwrap(),
             _ => {}
         }
+        // A defaulted parameter is optional: xapi fills it in (see `overloads`).
+        let required = m.required_params();
         let args: Vec<String> = m
             .params
             .iter()
-            .map(|p| format!("{}: {}", py_ident(&p.name), py_type(&p.ty, Pos::Arg)))
+            .enumerate()
+            .map(|(i, p)| {
+                let optional = if i >= required {
+                    overloads::PY_OPTIONAL
+                } else {
+                    ""
+                };
+                format!(
+                    "{}: {}{optional}",
+                    py_ident(&p.name),
+                    py_type(&p.ty, Pos::Arg)
+                )
+            })
             .collect();
         let one_line = if args.is_empty() {
             format!("    def {}(self) -> {result}: ...", m.name)

@@ -48,6 +48,9 @@ pub enum Stage {
 pub struct Lifecycle {
     pub stage: Stage,
     pub release: String,
+    /// Whether the item went through a prototyped (experimental) stage: the official SDK
+    /// generators give such a message no shorter overloads.
+    pub prototyped: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -368,6 +371,7 @@ fn event_batch() -> Result<Class, String> {
     let published = || Lifecycle {
         stage: Stage::Published,
         release: "boston".to_owned(),
+        prototyped: false,
     };
     let field = |name: &str, ty: &str| -> Result<Field, String> {
         Ok(Field {
@@ -472,7 +476,15 @@ fn lifecycle(j: &Json) -> Result<Lifecycle, String> {
         .and_then(|t| t["release"].as_str())
         .unwrap_or_default()
         .to_owned();
-    Ok(Lifecycle { stage, release })
+    let prototyped = l["transitions"].as_array().is_some_and(|t| {
+        t.iter()
+            .any(|t| t["transition"].as_str() == Some("prototyped"))
+    });
+    Ok(Lifecycle {
+        stage,
+        release,
+        prototyped,
+    })
 }
 
 fn arr<'a>(j: &'a Json, key: &str) -> Result<&'a Vec<Json>, String> {
