@@ -223,7 +223,8 @@ xenapi_status xenapi_async_blob_destroy_wait(const xenapi_session *session, cons
 /**
  * Calls `blob.create`.
  *
- * Parameters: `mime_type`: string; `public_`: bool.
+ * Parameters: `mime_type`: string; `public_`: bool; xapi's default, for callers of older releases:
+ * false.
  * Result: `*out_result`, blob ref.
  *
  * Ownership: `session`, `mime_type` are borrowed (read during the call only). On success
@@ -236,7 +237,8 @@ xenapi_status xenapi_blob_create(const xenapi_session *session, const char *mime
  * Calls `Async.blob.create`: `blob.create` as a server task. Wait for it with
  * xenapi_async_blob_create_wait (the typed result) or xenapi_task_wait.
  *
- * Parameters: `mime_type`: string; `public_`: bool.
+ * Parameters: `mime_type`: string; `public_`: bool; xapi's default, for callers of older releases:
+ * false.
  * Result: `*out_task`, the task reference.
  *
  * Ownership: `session`, `mime_type` are borrowed (read during the call only). On success

@@ -343,7 +343,8 @@ xenapi_status xenapi_async_bond_destroy_wait(const xenapi_session *session, cons
  * Calls `Bond.create`.
  *
  * Parameters: `network`: network ref; `members`: PIF ref set; `mac`: string; `mode`: enum
- * bond_mode; `properties`: (string -> string) map.
+ * bond_mode; xapi's default, for callers of older releases: "balance-slb"; `properties`: (string ->
+ * string) map; xapi's default, for callers of older releases: {}.
  * Result: `*out_result`, Bond ref.
  *
  * Ownership: `session`, `network`, `members`, `mac`, `properties` are borrowed (read during the
@@ -357,7 +358,8 @@ xenapi_status xenapi_bond_create(const xenapi_session *session, const char *netw
  * xenapi_async_bond_create_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `network`: network ref; `members`: PIF ref set; `mac`: string; `mode`: enum
- * bond_mode; `properties`: (string -> string) map.
+ * bond_mode; xapi's default, for callers of older releases: "balance-slb"; `properties`: (string ->
+ * string) map; xapi's default, for callers of older releases: {}.
  * Result: `*out_task`, the task reference.
  *
  * Ownership: `session`, `network`, `members`, `mac`, `properties` are borrowed (read during the

@@ -323,8 +323,9 @@ xenapi_status xenapi_async_gpu_group_destroy_wait(const xenapi_session *session,
 /**
  * Calls `GPU_group.create`.
  *
- * Parameters: `name_label`: string; `name_description`: string; `other_config`: (string -> string)
- * map.
+ * Parameters: `name_label`: string; xapi's default, for callers of older releases: "";
+ * `name_description`: string; xapi's default, for callers of older releases: ""; `other_config`:
+ * (string -> string) map; xapi's default, for callers of older releases: {}.
  * Result: `*out_result`, GPU_group ref.
  *
  * Ownership: `session`, `name_label`, `name_description`, `other_config` are borrowed (read during
@@ -337,8 +338,9 @@ xenapi_status xenapi_gpu_group_create(const xenapi_session *session, const char 
  * Calls `Async.GPU_group.create`: `GPU_group.create` as a server task. Wait for it with
  * xenapi_async_gpu_group_create_wait (the typed result) or xenapi_task_wait.
  *
- * Parameters: `name_label`: string; `name_description`: string; `other_config`: (string -> string)
- * map.
+ * Parameters: `name_label`: string; xapi's default, for callers of older releases: "";
+ * `name_description`: string; xapi's default, for callers of older releases: ""; `other_config`:
+ * (string -> string) map; xapi's default, for callers of older releases: {}.
  * Result: `*out_task`, the task reference.
  *
  * Ownership: `session`, `name_label`, `name_description`, `other_config` are borrowed (read during

@@ -2117,7 +2117,8 @@ xenapi_status xenapi_async_host_refresh_pack_info_wait(const xenapi_session *ses
 /**
  * Calls `host.apply_edition`.
  *
- * Parameters: `host`: host ref; `edition`: string; `force`: bool.
+ * Parameters: `host`: host ref; `edition`: string; `force`: bool; xapi's default, for callers of
+ * older releases: false.
  * Result: none.
  *
  * Ownership: `session`, `host`, `edition` are borrowed (read during the call only). `*err` as for
@@ -2129,7 +2130,8 @@ xenapi_status xenapi_host_apply_edition(const xenapi_session *session, const cha
  * Calls `Async.host.apply_edition`: `host.apply_edition` as a server task. Wait for it with
  * xenapi_async_host_apply_edition_wait (the typed result) or xenapi_task_wait.
  *
- * Parameters: `host`: host ref; `edition`: string; `force`: bool.
+ * Parameters: `host`: host ref; `edition`: string; `force`: bool; xapi's default, for callers of
+ * older releases: false.
  * Result: `*out_task`, the task reference.
  *
  * Ownership: `session`, `host`, `edition` are borrowed (read during the call only). On success
@@ -2242,7 +2244,7 @@ xenapi_status xenapi_async_host_emergency_reset_server_certificate_wait(const xe
  * Calls `host.install_server_certificate`.
  *
  * Parameters: `host`: host ref; `certificate`: string; `private_key`: string; `certificate_chain`:
- * string.
+ * string; xapi's default, for callers of older releases: "".
  * Result: none.
  *
  * Ownership: `session`, `host`, `certificate`, `private_key`, `certificate_chain` are borrowed
@@ -2256,7 +2258,7 @@ xenapi_status xenapi_host_install_server_certificate(const xenapi_session *sessi
  * xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `certificate`: string; `private_key`: string; `certificate_chain`:
- * string.
+ * string; xapi's default, for callers of older releases: "".
  * Result: `*out_task`, the task reference.
  *
  * Ownership: `session`, `host`, `certificate`, `private_key`, `certificate_chain` are borrowed
@@ -2415,7 +2417,8 @@ xenapi_status xenapi_async_host_retrieve_wlb_evacuate_recommendations_wait(const
 /**
  * Calls `host.disable_external_auth`.
  *
- * Parameters: `host`: host ref; `config`: (string -> string) map.
+ * Parameters: `host`: host ref; `config`: (string -> string) map; xapi's default, for callers of
+ * older releases: {}.
  * Result: none.
  *
  * Ownership: `session`, `host`, `config` are borrowed (read during the call only). `*err` as for
@@ -2427,7 +2430,8 @@ xenapi_status xenapi_host_disable_external_auth(const xenapi_session *session, c
  * Calls `Async.host.disable_external_auth`: `host.disable_external_auth` as a server task. Wait for
  * it with xenapi_async_host_disable_external_auth_wait (the typed result) or xenapi_task_wait.
  *
- * Parameters: `host`: host ref; `config`: (string -> string) map.
+ * Parameters: `host`: host ref; `config`: (string -> string) map; xapi's default, for callers of
+ * older releases: {}.
  * Result: `*out_task`, the task reference.
  *
  * Ownership: `session`, `host`, `config` are borrowed (read during the call only). On success
@@ -2708,7 +2712,8 @@ xenapi_status xenapi_async_host_call_plugin_wait(const xenapi_session *session, 
 /**
  * Calls `host.create_new_blob`.
  *
- * Parameters: `host`: host ref; `name`: string; `mime_type`: string; `public_`: bool.
+ * Parameters: `host`: host ref; `name`: string; `mime_type`: string; `public_`: bool; xapi's
+ * default, for callers of older releases: false.
  * Result: `*out_result`, blob ref.
  *
  * Ownership: `session`, `host`, `name`, `mime_type` are borrowed (read during the call only). On
@@ -2721,7 +2726,8 @@ xenapi_status xenapi_host_create_new_blob(const xenapi_session *session, const c
  * Calls `Async.host.create_new_blob`: `host.create_new_blob` as a server task. Wait for it with
  * xenapi_async_host_create_new_blob_wait (the typed result) or xenapi_task_wait.
  *
- * Parameters: `host`: host ref; `name`: string; `mime_type`: string; `public_`: bool.
+ * Parameters: `host`: host ref; `name`: string; `mime_type`: string; `public_`: bool; xapi's
+ * default, for callers of older releases: false.
  * Result: `*out_task`, the task reference.
  *
  * Ownership: `session`, `host`, `name`, `mime_type` are borrowed (read during the call only). On
@@ -3288,7 +3294,9 @@ xenapi_status xenapi_async_host_syslog_reconfigure_wait(const xenapi_session *se
 /**
  * Calls `host.evacuate`.
  *
- * Parameters: `host`: host ref; `network`: network ref; `evacuate_batch_size`: int.
+ * Parameters: `host`: host ref; `network`: network ref; xapi's default, for callers of older
+ * releases: "OpaqueRef:NULL"; `evacuate_batch_size`: int; xapi's default, for callers of older
+ * releases: 0.
  * Result: none.
  *
  * Ownership: `session`, `host`, `network` are borrowed (read during the call only). `*err` as for
@@ -3300,7 +3308,9 @@ xenapi_status xenapi_host_evacuate(const xenapi_session *session, const char *ho
  * Calls `Async.host.evacuate`: `host.evacuate` as a server task. Wait for it with
  * xenapi_async_host_evacuate_wait (the typed result) or xenapi_task_wait.
  *
- * Parameters: `host`: host ref; `network`: network ref; `evacuate_batch_size`: int.
+ * Parameters: `host`: host ref; `network`: network ref; xapi's default, for callers of older
+ * releases: "OpaqueRef:NULL"; `evacuate_batch_size`: int; xapi's default, for callers of older
+ * releases: 0.
  * Result: `*out_task`, the task reference.
  *
  * Ownership: `session`, `host`, `network` are borrowed (read during the call only). On success
@@ -3625,7 +3635,7 @@ xenapi_status xenapi_async_host_get_data_sources_wait(const xenapi_session *sess
 /**
  * Calls `host.emergency_ha_disable`.
  *
- * Parameters: `soft`: bool.
+ * Parameters: `soft`: bool; xapi's default, for callers of older releases: false.
  * Result: none.
  *
  * Ownership: `session` is borrowed (read during the call only). `*err` as for every fallible
@@ -3637,7 +3647,7 @@ xenapi_status xenapi_host_emergency_ha_disable(const xenapi_session *session, bo
  * Calls `Async.host.emergency_ha_disable`: `host.emergency_ha_disable` as a server task. Wait for
  * it with xenapi_async_host_emergency_ha_disable_wait (the typed result) or xenapi_task_wait.
  *
- * Parameters: `soft`: bool.
+ * Parameters: `soft`: bool; xapi's default, for callers of older releases: false.
  * Result: `*out_task`, the task reference.
  *
  * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a

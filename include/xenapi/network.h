@@ -451,7 +451,8 @@ xenapi_status xenapi_async_network_set_default_locking_mode_wait(const xenapi_se
 /**
  * Calls `network.create_new_blob`.
  *
- * Parameters: `network`: network ref; `name`: string; `mime_type`: string; `public_`: bool.
+ * Parameters: `network`: network ref; `name`: string; `mime_type`: string; `public_`: bool; xapi's
+ * default, for callers of older releases: false.
  * Result: `*out_result`, blob ref.
  *
  * Ownership: `session`, `network`, `name`, `mime_type` are borrowed (read during the call only). On
@@ -464,7 +465,8 @@ xenapi_status xenapi_network_create_new_blob(const xenapi_session *session, cons
  * Calls `Async.network.create_new_blob`: `network.create_new_blob` as a server task. Wait for it
  * with xenapi_async_network_create_new_blob_wait (the typed result) or xenapi_task_wait.
  *
- * Parameters: `network`: network ref; `name`: string; `mime_type`: string; `public_`: bool.
+ * Parameters: `network`: network ref; `name`: string; `mime_type`: string; `public_`: bool; xapi's
+ * default, for callers of older releases: false.
  * Result: `*out_task`, the task reference.
  *
  * Ownership: `session`, `network`, `name`, `mime_type` are borrowed (read during the call only). On

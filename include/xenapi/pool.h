@@ -1547,7 +1547,8 @@ xenapi_status xenapi_async_pool_check_update_readiness_wait(const xenapi_session
 /**
  * Calls `pool.sync_updates`.
  *
- * Parameters: `pool`: pool ref (self); `force`: bool; `token`: string; `token_id`: string.
+ * Parameters: `pool`: pool ref (self); `force`: bool; `token`: string; xapi's default, for callers
+ * of older releases: ""; `token_id`: string; xapi's default, for callers of older releases: "".
  * Result: `*out_result`, string.
  *
  * Ownership: `session`, `pool`, `token`, `token_id` are borrowed (read during the call only). On
@@ -1560,7 +1561,8 @@ xenapi_status xenapi_pool_sync_updates(const xenapi_session *session, const char
  * Calls `Async.pool.sync_updates`: `pool.sync_updates` as a server task. Wait for it with
  * xenapi_async_pool_sync_updates_wait (the typed result) or xenapi_task_wait.
  *
- * Parameters: `pool`: pool ref (self); `force`: bool; `token`: string; `token_id`: string.
+ * Parameters: `pool`: pool ref (self); `force`: bool; `token`: string; xapi's default, for callers
+ * of older releases: ""; `token_id`: string; xapi's default, for callers of older releases: "".
  * Result: `*out_task`, the task reference.
  *
  * Ownership: `session`, `pool`, `token`, `token_id` are borrowed (read during the call only). On
@@ -3052,7 +3054,8 @@ xenapi_status xenapi_async_pool_detect_nonhomogeneous_external_auth_wait(const x
 /**
  * Calls `pool.disable_external_auth`.
  *
- * Parameters: `pool`: pool ref; `config`: (string -> string) map.
+ * Parameters: `pool`: pool ref; `config`: (string -> string) map; xapi's default, for callers of
+ * older releases: {}.
  * Result: none.
  *
  * Ownership: `session`, `pool`, `config` are borrowed (read during the call only). `*err` as for
@@ -3064,7 +3067,8 @@ xenapi_status xenapi_pool_disable_external_auth(const xenapi_session *session, c
  * Calls `Async.pool.disable_external_auth`: `pool.disable_external_auth` as a server task. Wait for
  * it with xenapi_async_pool_disable_external_auth_wait (the typed result) or xenapi_task_wait.
  *
- * Parameters: `pool`: pool ref; `config`: (string -> string) map.
+ * Parameters: `pool`: pool ref; `config`: (string -> string) map; xapi's default, for callers of
+ * older releases: {}.
  * Result: `*out_task`, the task reference.
  *
  * Ownership: `session`, `pool`, `config` are borrowed (read during the call only). On success
@@ -3136,7 +3140,8 @@ xenapi_status xenapi_async_pool_enable_external_auth_wait(const xenapi_session *
 /**
  * Calls `pool.create_new_blob`.
  *
- * Parameters: `pool`: pool ref; `name`: string; `mime_type`: string; `public_`: bool.
+ * Parameters: `pool`: pool ref; `name`: string; `mime_type`: string; `public_`: bool; xapi's
+ * default, for callers of older releases: false.
  * Result: `*out_result`, blob ref.
  *
  * Ownership: `session`, `pool`, `name`, `mime_type` are borrowed (read during the call only). On
@@ -3149,7 +3154,8 @@ xenapi_status xenapi_pool_create_new_blob(const xenapi_session *session, const c
  * Calls `Async.pool.create_new_blob`: `pool.create_new_blob` as a server task. Wait for it with
  * xenapi_async_pool_create_new_blob_wait (the typed result) or xenapi_task_wait.
  *
- * Parameters: `pool`: pool ref; `name`: string; `mime_type`: string; `public_`: bool.
+ * Parameters: `pool`: pool ref; `name`: string; `mime_type`: string; `public_`: bool; xapi's
+ * default, for callers of older releases: false.
  * Result: `*out_task`, the task reference.
  *
  * Ownership: `session`, `pool`, `name`, `mime_type` are borrowed (read during the call only). On

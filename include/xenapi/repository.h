@@ -300,7 +300,7 @@ xenapi_status xenapi_async_repository_forget_wait(const xenapi_session *session,
  * Calls `Repository.introduce`.
  *
  * Parameters: `name_label`: string; `name_description`: string; `binary_url`: string; `source_url`:
- * string; `update`: bool; `gpgkey_path`: string.
+ * string; `update`: bool; `gpgkey_path`: string; xapi's default, for callers of older releases: "".
  * Result: `*out_result`, Repository ref.
  *
  * Ownership: `session`, `name_label`, `name_description`, `binary_url`, `source_url`, `gpgkey_path`
@@ -315,7 +315,7 @@ xenapi_status xenapi_repository_introduce(const xenapi_session *session, const c
  * xenapi_async_repository_introduce_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `name_label`: string; `name_description`: string; `binary_url`: string; `source_url`:
- * string; `update`: bool; `gpgkey_path`: string.
+ * string; `update`: bool; `gpgkey_path`: string; xapi's default, for callers of older releases: "".
  * Result: `*out_task`, the task reference.
  *
  * Ownership: `session`, `name_label`, `name_description`, `binary_url`, `source_url`, `gpgkey_path`

@@ -188,7 +188,9 @@ xenapi_status xenapi_async_sdn_controller_forget_wait(const xenapi_session *sess
 /**
  * Calls `SDN_controller.introduce`.
  *
- * Parameters: `protocol`: enum sdn_controller_protocol; `address`: string; `port`: int.
+ * Parameters: `protocol`: enum sdn_controller_protocol; xapi's default, for callers of older
+ * releases: "ssl"; `address`: string; xapi's default, for callers of older releases: ""; `port`:
+ * int; xapi's default, for callers of older releases: 0.
  * Result: `*out_result`, SDN_controller ref.
  *
  * Ownership: `session`, `address` are borrowed (read during the call only). On success
@@ -201,7 +203,9 @@ xenapi_status xenapi_sdn_controller_introduce(const xenapi_session *session, xen
  * Calls `Async.SDN_controller.introduce`: `SDN_controller.introduce` as a server task. Wait for it
  * with xenapi_async_sdn_controller_introduce_wait (the typed result) or xenapi_task_wait.
  *
- * Parameters: `protocol`: enum sdn_controller_protocol; `address`: string; `port`: int.
+ * Parameters: `protocol`: enum sdn_controller_protocol; xapi's default, for callers of older
+ * releases: "ssl"; `address`: string; xapi's default, for callers of older releases: ""; `port`:
+ * int; xapi's default, for callers of older releases: 0.
  * Result: `*out_task`, the task reference.
  *
  * Ownership: `session`, `address` are borrowed (read during the call only). On success `*out_task`

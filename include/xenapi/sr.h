@@ -763,7 +763,8 @@ xenapi_status xenapi_async_sr_set_physical_size_wait(const xenapi_session *sessi
 /**
  * Calls `SR.create_new_blob`.
  *
- * Parameters: `sr`: SR ref; `name`: string; `mime_type`: string; `public_`: bool.
+ * Parameters: `sr`: SR ref; `name`: string; `mime_type`: string; `public_`: bool; xapi's default,
+ * for callers of older releases: false.
  * Result: `*out_result`, blob ref.
  *
  * Ownership: `session`, `sr`, `name`, `mime_type` are borrowed (read during the call only). On
@@ -776,7 +777,8 @@ xenapi_status xenapi_sr_create_new_blob(const xenapi_session *session, const cha
  * Calls `Async.SR.create_new_blob`: `SR.create_new_blob` as a server task. Wait for it with
  * xenapi_async_sr_create_new_blob_wait (the typed result) or xenapi_task_wait.
  *
- * Parameters: `sr`: SR ref; `name`: string; `mime_type`: string; `public_`: bool.
+ * Parameters: `sr`: SR ref; `name`: string; `mime_type`: string; `public_`: bool; xapi's default,
+ * for callers of older releases: false.
  * Result: `*out_task`, the task reference.
  *
  * Ownership: `session`, `sr`, `name`, `mime_type` are borrowed (read during the call only). On

@@ -219,7 +219,8 @@ xenapi_status xenapi_async_tunnel_destroy_wait(const xenapi_session *session, co
 /**
  * Calls `tunnel.create`.
  *
- * Parameters: `transport_pif`: PIF ref; `network`: network ref; `protocol`: enum tunnel_protocol.
+ * Parameters: `transport_pif`: PIF ref; `network`: network ref; `protocol`: enum tunnel_protocol;
+ * xapi's default, for callers of older releases: "gre".
  * Result: `*out_result`, tunnel ref.
  * Errors (XenAPI codes the datamodel lists): OPENVSWITCH_NOT_ACTIVE, TRANSPORT_PIF_NOT_CONFIGURED,
  * IS_TUNNEL_ACCESS_PIF.
@@ -234,7 +235,8 @@ xenapi_status xenapi_tunnel_create(const xenapi_session *session, const char *tr
  * Calls `Async.tunnel.create`: `tunnel.create` as a server task. Wait for it with
  * xenapi_async_tunnel_create_wait (the typed result) or xenapi_task_wait.
  *
- * Parameters: `transport_pif`: PIF ref; `network`: network ref; `protocol`: enum tunnel_protocol.
+ * Parameters: `transport_pif`: PIF ref; `network`: network ref; `protocol`: enum tunnel_protocol;
+ * xapi's default, for callers of older releases: "gre".
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): OPENVSWITCH_NOT_ACTIVE, TRANSPORT_PIF_NOT_CONFIGURED,
  * IS_TUNNEL_ACCESS_PIF.

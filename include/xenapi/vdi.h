@@ -1202,7 +1202,10 @@ xenapi_status xenapi_async_vdi_forget_wait(const xenapi_session *session, const 
 /**
  * Calls `VDI.copy`.
  *
- * Parameters: `vdi`: VDI ref; `sr`: SR ref; `base_vdi`: VDI ref; `into_vdi`: VDI ref.
+ * Parameters: `vdi`: VDI ref; `sr`: SR ref; xapi's default, for callers of older releases:
+ * "OpaqueRef:NULL"; `base_vdi`: VDI ref; xapi's default, for callers of older releases:
+ * "OpaqueRef:NULL"; `into_vdi`: VDI ref; xapi's default, for callers of older releases:
+ * "OpaqueRef:NULL".
  * Result: `*out_result`, VDI ref.
  * Errors (XenAPI codes the datamodel lists): VDI_READONLY, VDI_TOO_SMALL, VDI_NOT_SPARSE.
  *
@@ -1216,7 +1219,10 @@ xenapi_status xenapi_vdi_copy(const xenapi_session *session, const char *vdi, co
  * Calls `Async.VDI.copy`: `VDI.copy` as a server task. Wait for it with xenapi_async_vdi_copy_wait
  * (the typed result) or xenapi_task_wait.
  *
- * Parameters: `vdi`: VDI ref; `sr`: SR ref; `base_vdi`: VDI ref; `into_vdi`: VDI ref.
+ * Parameters: `vdi`: VDI ref; `sr`: SR ref; xapi's default, for callers of older releases:
+ * "OpaqueRef:NULL"; `base_vdi`: VDI ref; xapi's default, for callers of older releases:
+ * "OpaqueRef:NULL"; `into_vdi`: VDI ref; xapi's default, for callers of older releases:
+ * "OpaqueRef:NULL".
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): VDI_READONLY, VDI_TOO_SMALL, VDI_NOT_SPARSE.
  *
@@ -1426,7 +1432,8 @@ xenapi_status xenapi_async_vdi_resize_wait(const xenapi_session *session, const 
 /**
  * Calls `VDI.clone`.
  *
- * Parameters: `vdi`: VDI ref; `driver_params`: (string -> string) map.
+ * Parameters: `vdi`: VDI ref; `driver_params`: (string -> string) map; xapi's default, for callers
+ * of older releases: {}.
  * Result: `*out_result`, VDI ref.
  *
  * Ownership: `session`, `vdi`, `driver_params` are borrowed (read during the call only). On success
@@ -1439,7 +1446,8 @@ xenapi_status xenapi_vdi_clone(const xenapi_session *session, const char *vdi, c
  * Calls `Async.VDI.clone`: `VDI.clone` as a server task. Wait for it with
  * xenapi_async_vdi_clone_wait (the typed result) or xenapi_task_wait.
  *
- * Parameters: `vdi`: VDI ref; `driver_params`: (string -> string) map.
+ * Parameters: `vdi`: VDI ref; `driver_params`: (string -> string) map; xapi's default, for callers
+ * of older releases: {}.
  * Result: `*out_task`, the task reference.
  *
  * Ownership: `session`, `vdi`, `driver_params` are borrowed (read during the call only). On success
@@ -1468,7 +1476,8 @@ xenapi_status xenapi_async_vdi_clone_wait(const xenapi_session *session, const c
 /**
  * Calls `VDI.snapshot`.
  *
- * Parameters: `vdi`: VDI ref; `driver_params`: (string -> string) map.
+ * Parameters: `vdi`: VDI ref; `driver_params`: (string -> string) map; xapi's default, for callers
+ * of older releases: {}.
  * Result: `*out_result`, VDI ref.
  *
  * Ownership: `session`, `vdi`, `driver_params` are borrowed (read during the call only). On success
@@ -1481,7 +1490,8 @@ xenapi_status xenapi_vdi_snapshot(const xenapi_session *session, const char *vdi
  * Calls `Async.VDI.snapshot`: `VDI.snapshot` as a server task. Wait for it with
  * xenapi_async_vdi_snapshot_wait (the typed result) or xenapi_task_wait.
  *
- * Parameters: `vdi`: VDI ref; `driver_params`: (string -> string) map.
+ * Parameters: `vdi`: VDI ref; `driver_params`: (string -> string) map; xapi's default, for callers
+ * of older releases: {}.
  * Result: `*out_task`, the task reference.
  *
  * Ownership: `session`, `vdi`, `driver_params` are borrowed (read during the call only). On success

@@ -300,8 +300,10 @@ xenapi_status xenapi_async_vgpu_destroy_wait(const xenapi_session *session, cons
 /**
  * Calls `VGPU.create`.
  *
- * Parameters: `vm`: VM ref; `gpu_group`: GPU_group ref; `device`: string; `other_config`: (string
- * -> string) map; `type_`: VGPU_type ref.
+ * Parameters: `vm`: VM ref; `gpu_group`: GPU_group ref; `device`: string; xapi's default, for
+ * callers of older releases: "0"; `other_config`: (string -> string) map; xapi's default, for
+ * callers of older releases: {}; `type_`: VGPU_type ref; xapi's default, for callers of older
+ * releases: "OpaqueRef:NULL".
  * Result: `*out_result`, VGPU ref.
  *
  * Ownership: `session`, `vm`, `gpu_group`, `device`, `other_config`, `type_` are borrowed (read
@@ -314,8 +316,10 @@ xenapi_status xenapi_vgpu_create(const xenapi_session *session, const char *vm, 
  * Calls `Async.VGPU.create`: `VGPU.create` as a server task. Wait for it with
  * xenapi_async_vgpu_create_wait (the typed result) or xenapi_task_wait.
  *
- * Parameters: `vm`: VM ref; `gpu_group`: GPU_group ref; `device`: string; `other_config`: (string
- * -> string) map; `type_`: VGPU_type ref.
+ * Parameters: `vm`: VM ref; `gpu_group`: GPU_group ref; `device`: string; xapi's default, for
+ * callers of older releases: "0"; `other_config`: (string -> string) map; xapi's default, for
+ * callers of older releases: {}; `type_`: VGPU_type ref; xapi's default, for callers of older
+ * releases: "OpaqueRef:NULL".
  * Result: `*out_task`, the task reference.
  *
  * Ownership: `session`, `vm`, `gpu_group`, `device`, `other_config`, `type_` are borrowed (read

@@ -508,7 +508,8 @@ xenapi_status xenapi_vif_get_all(const xenapi_session *session, xenapi_string_li
  * Calls `VIF.configure_ipv6`.
  *
  * Parameters: `vif`: VIF ref (self); `mode`: enum vif_ipv6_configuration_mode; `address`: string;
- * `gateway`: string.
+ * xapi's default, for callers of older releases: ""; `gateway`: string; xapi's default, for callers
+ * of older releases: "".
  * Result: none.
  *
  * Ownership: `session`, `vif`, `address`, `gateway` are borrowed (read during the call only).
@@ -521,7 +522,8 @@ xenapi_status xenapi_vif_configure_ipv6(const xenapi_session *session, const cha
  * xenapi_async_vif_configure_ipv6_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vif`: VIF ref (self); `mode`: enum vif_ipv6_configuration_mode; `address`: string;
- * `gateway`: string.
+ * xapi's default, for callers of older releases: ""; `gateway`: string; xapi's default, for callers
+ * of older releases: "".
  * Result: `*out_task`, the task reference.
  *
  * Ownership: `session`, `vif`, `address`, `gateway` are borrowed (read during the call only). On
@@ -550,7 +552,8 @@ xenapi_status xenapi_async_vif_configure_ipv6_wait(const xenapi_session *session
  * Calls `VIF.configure_ipv4`.
  *
  * Parameters: `vif`: VIF ref (self); `mode`: enum vif_ipv4_configuration_mode; `address`: string;
- * `gateway`: string.
+ * xapi's default, for callers of older releases: ""; `gateway`: string; xapi's default, for callers
+ * of older releases: "".
  * Result: none.
  *
  * Ownership: `session`, `vif`, `address`, `gateway` are borrowed (read during the call only).
@@ -563,7 +566,8 @@ xenapi_status xenapi_vif_configure_ipv4(const xenapi_session *session, const cha
  * xenapi_async_vif_configure_ipv4_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vif`: VIF ref (self); `mode`: enum vif_ipv4_configuration_mode; `address`: string;
- * `gateway`: string.
+ * xapi's default, for callers of older releases: ""; `gateway`: string; xapi's default, for callers
+ * of older releases: "".
  * Result: `*out_task`, the task reference.
  *
  * Ownership: `session`, `vif`, `address`, `gateway` are borrowed (read during the call only). On

@@ -2418,7 +2418,8 @@ xenapi_status xenapi_async_vm_assert_agile_wait(const xenapi_session *session, c
 /**
  * Calls `VM.create_new_blob`.
  *
- * Parameters: `vm`: VM ref; `name`: string; `mime_type`: string; `public_`: bool.
+ * Parameters: `vm`: VM ref; `name`: string; `mime_type`: string; `public_`: bool; xapi's default,
+ * for callers of older releases: false.
  * Result: `*out_result`, blob ref.
  *
  * Ownership: `session`, `vm`, `name`, `mime_type` are borrowed (read during the call only). On
@@ -2431,7 +2432,8 @@ xenapi_status xenapi_vm_create_new_blob(const xenapi_session *session, const cha
  * Calls `Async.VM.create_new_blob`: `VM.create_new_blob` as a server task. Wait for it with
  * xenapi_async_vm_create_new_blob_wait (the typed result) or xenapi_task_wait.
  *
- * Parameters: `vm`: VM ref; `name`: string; `mime_type`: string; `public_`: bool.
+ * Parameters: `vm`: VM ref; `name`: string; `mime_type`: string; `public_`: bool; xapi's default,
+ * for callers of older releases: false.
  * Result: `*out_task`, the task reference.
  *
  * Ownership: `session`, `vm`, `name`, `mime_type` are borrowed (read during the call only). On
@@ -2937,7 +2939,7 @@ xenapi_status xenapi_async_vm_get_boot_record_wait(const xenapi_session *session
  *
  * Parameters: `vm`: VM ref; `dest`: (string -> string) map; `live`: bool; `vdi_map`: (VDI ref -> SR
  * ref) map; `vif_map`: (VIF ref -> network ref) map; `options`: (string -> string) map; `vgpu_map`:
- * (VGPU ref -> GPU_group ref) map.
+ * (VGPU ref -> GPU_group ref) map; xapi's default, for callers of older releases: {}.
  * Result: none.
  * Errors (XenAPI codes the datamodel lists): LICENCE_RESTRICTION.
  *
@@ -2952,7 +2954,7 @@ xenapi_status xenapi_vm_assert_can_migrate(const xenapi_session *session, const 
  *
  * Parameters: `vm`: VM ref; `dest`: (string -> string) map; `live`: bool; `vdi_map`: (VDI ref -> SR
  * ref) map; `vif_map`: (VIF ref -> network ref) map; `options`: (string -> string) map; `vgpu_map`:
- * (VGPU ref -> GPU_group ref) map.
+ * (VGPU ref -> GPU_group ref) map; xapi's default, for callers of older releases: {}.
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): LICENCE_RESTRICTION.
  *
@@ -2983,7 +2985,7 @@ xenapi_status xenapi_async_vm_assert_can_migrate_wait(const xenapi_session *sess
  *
  * Parameters: `vm`: VM ref; `dest`: (string -> string) map; `live`: bool; `vdi_map`: (VDI ref -> SR
  * ref) map; `vif_map`: (VIF ref -> network ref) map; `options`: (string -> string) map; `vgpu_map`:
- * (VGPU ref -> GPU_group ref) map.
+ * (VGPU ref -> GPU_group ref) map; xapi's default, for callers of older releases: {}.
  * Result: `*out_result`, VM ref.
  * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, LICENCE_RESTRICTION.
  *
@@ -2999,7 +3001,7 @@ xenapi_status xenapi_vm_migrate_send(const xenapi_session *session, const char *
  *
  * Parameters: `vm`: VM ref; `dest`: (string -> string) map; `live`: bool; `vdi_map`: (VDI ref -> SR
  * ref) map; `vif_map`: (VIF ref -> network ref) map; `options`: (string -> string) map; `vgpu_map`:
- * (VGPU ref -> GPU_group ref) map.
+ * (VGPU ref -> GPU_group ref) map; xapi's default, for callers of older releases: {}.
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, LICENCE_RESTRICTION.
  *
@@ -4997,7 +4999,8 @@ xenapi_status xenapi_async_vm_snapshot_with_quiesce_wait(const xenapi_session *s
 /**
  * Calls `VM.snapshot`.
  *
- * Parameters: `vm`: VM ref; `new_name`: string; `ignore_vdis`: VDI ref set.
+ * Parameters: `vm`: VM ref; `new_name`: string; `ignore_vdis`: VDI ref set; xapi's default, for
+ * callers of older releases: [].
  * Result: `*out_result`, VM ref.
  * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, SR_FULL, OPERATION_NOT_ALLOWED.
  *
@@ -5011,7 +5014,8 @@ xenapi_status xenapi_vm_snapshot(const xenapi_session *session, const char *vm, 
  * Calls `Async.VM.snapshot`: `VM.snapshot` as a server task. Wait for it with
  * xenapi_async_vm_snapshot_wait (the typed result) or xenapi_task_wait.
  *
- * Parameters: `vm`: VM ref; `new_name`: string; `ignore_vdis`: VDI ref set.
+ * Parameters: `vm`: VM ref; `new_name`: string; `ignore_vdis`: VDI ref set; xapi's default, for
+ * callers of older releases: [].
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, SR_FULL, OPERATION_NOT_ALLOWED.
  *

@@ -265,7 +265,8 @@ xenapi_status xenapi_async_vusb_unplug_wait(const xenapi_session *session, const
 /**
  * Calls `VUSB.create`.
  *
- * Parameters: `vm`: VM ref; `usb_group`: USB_group ref; `other_config`: (string -> string) map.
+ * Parameters: `vm`: VM ref; `usb_group`: USB_group ref; `other_config`: (string -> string) map;
+ * xapi's default, for callers of older releases: {}.
  * Result: `*out_result`, VUSB ref.
  *
  * Ownership: `session`, `vm`, `usb_group`, `other_config` are borrowed (read during the call only).
@@ -278,7 +279,8 @@ xenapi_status xenapi_vusb_create(const xenapi_session *session, const char *vm, 
  * Calls `Async.VUSB.create`: `VUSB.create` as a server task. Wait for it with
  * xenapi_async_vusb_create_wait (the typed result) or xenapi_task_wait.
  *
- * Parameters: `vm`: VM ref; `usb_group`: USB_group ref; `other_config`: (string -> string) map.
+ * Parameters: `vm`: VM ref; `usb_group`: USB_group ref; `other_config`: (string -> string) map;
+ * xapi's default, for callers of older releases: {}.
  * Result: `*out_task`, the task reference.
  *
  * Ownership: `session`, `vm`, `usb_group`, `other_config` are borrowed (read during the call only).

@@ -1667,7 +1667,14 @@ class _pool:
         requires_reboot: bool,
         /,
     ) -> List[List[str]]: ...
-    def sync_updates(self, self_: OpaqueRef, force: bool, token: str, token_id: str, /) -> str: ...
+    def sync_updates(
+        self,
+        self_: OpaqueRef,
+        force: bool,
+        token: str = ...,
+        token_id: str = ...,
+        /,
+    ) -> str: ...
     def remove_repository(self, self_: OpaqueRef, value: OpaqueRef, /) -> None: ...
     def add_repository(self, self_: OpaqueRef, value: OpaqueRef, /) -> None: ...
     def set_repositories(self, self_: OpaqueRef, value: Sequence[OpaqueRef], /) -> None: ...
@@ -1717,7 +1724,12 @@ class _pool:
         /,
     ) -> None: ...
     def detect_nonhomogeneous_external_auth(self, pool: OpaqueRef, /) -> None: ...
-    def disable_external_auth(self, pool: OpaqueRef, config: Mapping[str, str], /) -> None: ...
+    def disable_external_auth(
+        self,
+        pool: OpaqueRef,
+        config: Mapping[str, str] = ...,
+        /,
+    ) -> None: ...
     def enable_external_auth(
         self,
         pool: OpaqueRef,
@@ -1731,7 +1743,7 @@ class _pool:
         pool: OpaqueRef,
         name: str,
         mime_type: str,
-        public: bool,
+        public: bool = ...,
         /,
     ) -> OpaqueRef: ...
     def set_ha_host_failures_to_tolerate(
@@ -2008,7 +2020,7 @@ class _VM:
         vm: OpaqueRef,
         name: str,
         mime_type: str,
-        public: bool,
+        public: bool = ...,
         /,
     ) -> OpaqueRef: ...
     def assert_can_boot_here(self, self_: OpaqueRef, host: OpaqueRef, /) -> None: ...
@@ -2031,7 +2043,7 @@ class _VM:
         vdi_map: Mapping[OpaqueRef, OpaqueRef],
         vif_map: Mapping[OpaqueRef, OpaqueRef],
         options: Mapping[str, str],
-        vgpu_map: Mapping[OpaqueRef, OpaqueRef],
+        vgpu_map: Mapping[OpaqueRef, OpaqueRef] = ...,
         /,
     ) -> None: ...
     def migrate_send(
@@ -2042,7 +2054,7 @@ class _VM:
         vdi_map: Mapping[OpaqueRef, OpaqueRef],
         vif_map: Mapping[OpaqueRef, OpaqueRef],
         options: Mapping[str, str],
-        vgpu_map: Mapping[OpaqueRef, OpaqueRef],
+        vgpu_map: Mapping[OpaqueRef, OpaqueRef] = ...,
         /,
     ) -> OpaqueRef: ...
     def maximise_memory(
@@ -2146,7 +2158,7 @@ class _VM:
         self,
         vm: OpaqueRef,
         new_name: str,
-        ignore_vdis: Sequence[OpaqueRef],
+        ignore_vdis: Sequence[OpaqueRef] = ...,
         /,
     ) -> OpaqueRef: ...
     def set_hardware_platform_version(
@@ -2623,7 +2635,7 @@ class _host:
     ) -> None: ...
     @deprecated("deprecated in xapi ely")
     def refresh_pack_info(self, host: OpaqueRef, /) -> None: ...
-    def apply_edition(self, host: OpaqueRef, edition: str, force: bool, /) -> None: ...
+    def apply_edition(self, host: OpaqueRef, edition: str, force: bool = ..., /) -> None: ...
     def reset_server_certificate(self, host: OpaqueRef, /) -> None: ...
     def emergency_reset_server_certificate(self) -> None: ...
     def install_server_certificate(
@@ -2631,7 +2643,7 @@ class _host:
         host: OpaqueRef,
         certificate: str,
         private_key: str,
-        certificate_chain: str,
+        certificate_chain: str = ...,
         /,
     ) -> None: ...
     def refresh_server_certificate(self, host: OpaqueRef, /) -> None: ...
@@ -2641,7 +2653,12 @@ class _host:
         self_: OpaqueRef,
         /,
     ) -> Dict[OpaqueRef, List[str]]: ...
-    def disable_external_auth(self, host: OpaqueRef, config: Mapping[str, str], /) -> None: ...
+    def disable_external_auth(
+        self,
+        host: OpaqueRef,
+        config: Mapping[str, str] = ...,
+        /,
+    ) -> None: ...
     def enable_external_auth(
         self,
         host: OpaqueRef,
@@ -2667,7 +2684,7 @@ class _host:
         host: OpaqueRef,
         name: str,
         mime_type: str,
-        public: bool,
+        public: bool = ...,
         /,
     ) -> OpaqueRef: ...
     def backup_rrds(self, host: OpaqueRef, delay: float, /) -> None: ...
@@ -2686,8 +2703,8 @@ class _host:
     def evacuate(
         self,
         host: OpaqueRef,
-        network: OpaqueRef,
-        evacuate_batch_size: Union[int, str],
+        network: OpaqueRef = ...,
+        evacuate_batch_size: Union[int, str] = ...,
         /,
     ) -> None: ...
     @deprecated("deprecated in xapi tampa")
@@ -2702,7 +2719,7 @@ class _host:
     def query_data_source(self, host: OpaqueRef, data_source: str, /) -> float: ...
     def record_data_source(self, host: OpaqueRef, data_source: str, /) -> None: ...
     def get_data_sources(self, host: OpaqueRef, /) -> List[data_source_record]: ...
-    def emergency_ha_disable(self, soft: bool, /) -> None: ...
+    def emergency_ha_disable(self, soft: bool = ..., /) -> None: ...
     def power_on(self, host: OpaqueRef, /) -> None: ...
     def destroy(self, self_: OpaqueRef, /) -> None: ...
     def license_remove(self, host: OpaqueRef, /) -> None: ...
@@ -2940,7 +2957,7 @@ class _network:
         network: OpaqueRef,
         name: str,
         mime_type: str,
-        public: bool,
+        public: bool = ...,
         /,
     ) -> OpaqueRef: ...
     def remove_tags(self, self_: OpaqueRef, value: str, /) -> None: ...
@@ -2982,16 +2999,16 @@ class _VIF:
         self,
         self_: OpaqueRef,
         mode: vif_ipv6_configuration_mode,
-        address: str,
-        gateway: str,
+        address: str = ...,
+        gateway: str = ...,
         /,
     ) -> None: ...
     def configure_ipv4(
         self,
         self_: OpaqueRef,
         mode: vif_ipv4_configuration_mode,
-        address: str,
-        gateway: str,
+        address: str = ...,
+        gateway: str = ...,
         /,
     ) -> None: ...
     def remove_ipv6_allowed(self, self_: OpaqueRef, value: str, /) -> None: ...
@@ -3219,8 +3236,8 @@ class _Bond:
         network: OpaqueRef,
         members: Sequence[OpaqueRef],
         MAC: str,
-        mode: bond_mode,
-        properties: Mapping[str, str],
+        mode: bond_mode = ...,
+        properties: Mapping[str, str] = ...,
         /,
     ) -> OpaqueRef: ...
     def remove_from_other_config(self, self_: OpaqueRef, key: str, /) -> None: ...
@@ -3305,7 +3322,7 @@ class _SR:
         sr: OpaqueRef,
         name: str,
         mime_type: str,
-        public: bool,
+        public: bool = ...,
         /,
     ) -> OpaqueRef: ...
     def set_name_description(self, sr: OpaqueRef, value: str, /) -> None: ...
@@ -3453,9 +3470,9 @@ class _VDI:
     def copy(
         self,
         vdi: OpaqueRef,
-        sr: OpaqueRef,
-        base_vdi: OpaqueRef,
-        into_vdi: OpaqueRef,
+        sr: OpaqueRef = ...,
+        base_vdi: OpaqueRef = ...,
+        into_vdi: OpaqueRef = ...,
         /,
     ) -> OpaqueRef: ...
     def update(self, vdi: OpaqueRef, /) -> None: ...
@@ -3484,8 +3501,8 @@ class _VDI:
     @deprecated("removed in xapi inverness: for older servers only")
     def resize_online(self, vdi: OpaqueRef, size: Union[int, str], /) -> None: ...
     def resize(self, vdi: OpaqueRef, size: Union[int, str], /) -> None: ...
-    def clone(self, vdi: OpaqueRef, driver_params: Mapping[str, str], /) -> OpaqueRef: ...
-    def snapshot(self, vdi: OpaqueRef, driver_params: Mapping[str, str], /) -> OpaqueRef: ...
+    def clone(self, vdi: OpaqueRef, driver_params: Mapping[str, str] = ..., /) -> OpaqueRef: ...
+    def snapshot(self, vdi: OpaqueRef, driver_params: Mapping[str, str] = ..., /) -> OpaqueRef: ...
     def remove_tags(self, self_: OpaqueRef, value: str, /) -> None: ...
     def add_tags(self, self_: OpaqueRef, value: str, /) -> None: ...
     def set_tags(self, self_: OpaqueRef, value: Sequence[str], /) -> None: ...
@@ -3715,7 +3732,7 @@ class _blob:
     def get_all_records(self) -> Dict[OpaqueRef, blob_record]: ...
     def get_all(self) -> List[OpaqueRef]: ...
     def destroy(self, self_: OpaqueRef, /) -> None: ...
-    def create(self, mime_type: str, public: bool, /) -> OpaqueRef: ...
+    def create(self, mime_type: str, public: bool = ..., /) -> OpaqueRef: ...
     def set_public(self, self_: OpaqueRef, value: bool, /) -> None: ...
     def set_name_description(self, self_: OpaqueRef, value: str, /) -> None: ...
     def set_name_label(self, self_: OpaqueRef, value: str, /) -> None: ...
@@ -3786,7 +3803,7 @@ class _tunnel:
         self,
         transport_PIF: OpaqueRef,
         network: OpaqueRef,
-        protocol: tunnel_protocol,
+        protocol: tunnel_protocol = ...,
         /,
     ) -> OpaqueRef: ...
     def set_protocol(self, self_: OpaqueRef, value: tunnel_protocol, /) -> None: ...
@@ -3878,9 +3895,9 @@ class _GPU_group:
     def destroy(self, self_: OpaqueRef, /) -> None: ...
     def create(
         self,
-        name_label: str,
-        name_description: str,
-        other_config: Mapping[str, str],
+        name_label: str = ...,
+        name_description: str = ...,
+        other_config: Mapping[str, str] = ...,
         /,
     ) -> OpaqueRef: ...
     def set_allocation_algorithm(
@@ -3917,9 +3934,9 @@ class _VGPU:
         self,
         VM: OpaqueRef,
         GPU_group: OpaqueRef,
-        device: str,
-        other_config: Mapping[str, str],
-        type: OpaqueRef,
+        device: str = ...,
+        other_config: Mapping[str, str] = ...,
+        type: OpaqueRef = ...,
         /,
     ) -> OpaqueRef: ...
     def set_extra_args(self, self_: OpaqueRef, value: str, /) -> None: ...
@@ -4056,9 +4073,9 @@ class _SDN_controller:
     def forget(self, self_: OpaqueRef, /) -> None: ...
     def introduce(
         self,
-        protocol: sdn_controller_protocol,
-        address: str,
-        port: Union[int, str],
+        protocol: sdn_controller_protocol = ...,
+        address: str = ...,
+        port: Union[int, str] = ...,
         /,
     ) -> OpaqueRef: ...
     def get_port(self, self_: OpaqueRef, /) -> str: ...
@@ -4105,9 +4122,9 @@ class _USB_group:
     def destroy(self, self_: OpaqueRef, /) -> None: ...
     def create(
         self,
-        name_label: str,
-        name_description: str,
-        other_config: Mapping[str, str],
+        name_label: str = ...,
+        name_description: str = ...,
+        other_config: Mapping[str, str] = ...,
         /,
     ) -> OpaqueRef: ...
     def remove_from_other_config(self, self_: OpaqueRef, key: str, /) -> None: ...
@@ -4135,7 +4152,7 @@ class _VUSB:
         self,
         VM: OpaqueRef,
         USB_group: OpaqueRef,
-        other_config: Mapping[str, str],
+        other_config: Mapping[str, str] = ...,
         /,
     ) -> OpaqueRef: ...
     def remove_from_other_config(self, self_: OpaqueRef, key: str, /) -> None: ...
@@ -4248,7 +4265,7 @@ class _Repository:
         binary_url: str,
         source_url: str,
         update: bool,
-        gpgkey_path: str,
+        gpgkey_path: str = ...,
         /,
     ) -> OpaqueRef: ...
     def set_name_description(self, self_: OpaqueRef, value: str, /) -> None: ...
@@ -4393,8 +4410,8 @@ class _Async_pool:
         self,
         self_: OpaqueRef,
         force: bool,
-        token: str,
-        token_id: str,
+        token: str = ...,
+        token_id: str = ...,
         /,
     ) -> OpaqueRef: ...
     def remove_repository(self, self_: OpaqueRef, value: OpaqueRef, /) -> OpaqueRef: ...
@@ -4455,7 +4472,7 @@ class _Async_pool:
     def disable_external_auth(
         self,
         pool: OpaqueRef,
-        config: Mapping[str, str],
+        config: Mapping[str, str] = ...,
         /,
     ) -> OpaqueRef: ...
     def enable_external_auth(
@@ -4471,7 +4488,7 @@ class _Async_pool:
         pool: OpaqueRef,
         name: str,
         mime_type: str,
-        public: bool,
+        public: bool = ...,
         /,
     ) -> OpaqueRef: ...
     def set_ha_host_failures_to_tolerate(
@@ -4620,7 +4637,7 @@ class _Async_VM:
         vm: OpaqueRef,
         name: str,
         mime_type: str,
-        public: bool,
+        public: bool = ...,
         /,
     ) -> OpaqueRef: ...
     def assert_can_boot_here(self, self_: OpaqueRef, host: OpaqueRef, /) -> OpaqueRef: ...
@@ -4643,7 +4660,7 @@ class _Async_VM:
         vdi_map: Mapping[OpaqueRef, OpaqueRef],
         vif_map: Mapping[OpaqueRef, OpaqueRef],
         options: Mapping[str, str],
-        vgpu_map: Mapping[OpaqueRef, OpaqueRef],
+        vgpu_map: Mapping[OpaqueRef, OpaqueRef] = ...,
         /,
     ) -> OpaqueRef: ...
     def migrate_send(
@@ -4654,7 +4671,7 @@ class _Async_VM:
         vdi_map: Mapping[OpaqueRef, OpaqueRef],
         vif_map: Mapping[OpaqueRef, OpaqueRef],
         options: Mapping[str, str],
-        vgpu_map: Mapping[OpaqueRef, OpaqueRef],
+        vgpu_map: Mapping[OpaqueRef, OpaqueRef] = ...,
         /,
     ) -> OpaqueRef: ...
     def maximise_memory(
@@ -4763,7 +4780,7 @@ class _Async_VM:
         self,
         vm: OpaqueRef,
         new_name: str,
-        ignore_vdis: Sequence[OpaqueRef],
+        ignore_vdis: Sequence[OpaqueRef] = ...,
         /,
     ) -> OpaqueRef: ...
     def destroy(self, self_: OpaqueRef, /) -> OpaqueRef: ...
@@ -4962,7 +4979,7 @@ class _Async_host:
     ) -> OpaqueRef: ...
     @deprecated("deprecated in xapi ely")
     def refresh_pack_info(self, host: OpaqueRef, /) -> OpaqueRef: ...
-    def apply_edition(self, host: OpaqueRef, edition: str, force: bool, /) -> OpaqueRef: ...
+    def apply_edition(self, host: OpaqueRef, edition: str, force: bool = ..., /) -> OpaqueRef: ...
     def reset_server_certificate(self, host: OpaqueRef, /) -> OpaqueRef: ...
     def emergency_reset_server_certificate(self) -> OpaqueRef: ...
     def install_server_certificate(
@@ -4970,7 +4987,7 @@ class _Async_host:
         host: OpaqueRef,
         certificate: str,
         private_key: str,
-        certificate_chain: str,
+        certificate_chain: str = ...,
         /,
     ) -> OpaqueRef: ...
     def refresh_server_certificate(self, host: OpaqueRef, /) -> OpaqueRef: ...
@@ -4979,7 +4996,7 @@ class _Async_host:
     def disable_external_auth(
         self,
         host: OpaqueRef,
-        config: Mapping[str, str],
+        config: Mapping[str, str] = ...,
         /,
     ) -> OpaqueRef: ...
     def enable_external_auth(
@@ -5007,7 +5024,7 @@ class _Async_host:
         host: OpaqueRef,
         name: str,
         mime_type: str,
-        public: bool,
+        public: bool = ...,
         /,
     ) -> OpaqueRef: ...
     def backup_rrds(self, host: OpaqueRef, delay: float, /) -> OpaqueRef: ...
@@ -5026,8 +5043,8 @@ class _Async_host:
     def evacuate(
         self,
         host: OpaqueRef,
-        network: OpaqueRef,
-        evacuate_batch_size: Union[int, str],
+        network: OpaqueRef = ...,
+        evacuate_batch_size: Union[int, str] = ...,
         /,
     ) -> OpaqueRef: ...
     @deprecated("deprecated in xapi tampa")
@@ -5038,7 +5055,7 @@ class _Async_host:
     def query_data_source(self, host: OpaqueRef, data_source: str, /) -> OpaqueRef: ...
     def record_data_source(self, host: OpaqueRef, data_source: str, /) -> OpaqueRef: ...
     def get_data_sources(self, host: OpaqueRef, /) -> OpaqueRef: ...
-    def emergency_ha_disable(self, soft: bool, /) -> OpaqueRef: ...
+    def emergency_ha_disable(self, soft: bool = ..., /) -> OpaqueRef: ...
     def power_on(self, host: OpaqueRef, /) -> OpaqueRef: ...
     def destroy(self, self_: OpaqueRef, /) -> OpaqueRef: ...
     def license_remove(self, host: OpaqueRef, /) -> OpaqueRef: ...
@@ -5097,7 +5114,7 @@ class _Async_network:
         network: OpaqueRef,
         name: str,
         mime_type: str,
-        public: bool,
+        public: bool = ...,
         /,
     ) -> OpaqueRef: ...
     def destroy(self, self_: OpaqueRef, /) -> OpaqueRef: ...
@@ -5109,16 +5126,16 @@ class _Async_VIF:
         self,
         self_: OpaqueRef,
         mode: vif_ipv6_configuration_mode,
-        address: str,
-        gateway: str,
+        address: str = ...,
+        gateway: str = ...,
         /,
     ) -> OpaqueRef: ...
     def configure_ipv4(
         self,
         self_: OpaqueRef,
         mode: vif_ipv4_configuration_mode,
-        address: str,
-        gateway: str,
+        address: str = ...,
+        gateway: str = ...,
         /,
     ) -> OpaqueRef: ...
     def remove_ipv6_allowed(self, self_: OpaqueRef, value: str, /) -> OpaqueRef: ...
@@ -5227,8 +5244,8 @@ class _Async_Bond:
         network: OpaqueRef,
         members: Sequence[OpaqueRef],
         MAC: str,
-        mode: bond_mode,
-        properties: Mapping[str, str],
+        mode: bond_mode = ...,
+        properties: Mapping[str, str] = ...,
         /,
     ) -> OpaqueRef: ...
 
@@ -5263,7 +5280,7 @@ class _Async_SR:
         sr: OpaqueRef,
         name: str,
         mime_type: str,
-        public: bool,
+        public: bool = ...,
         /,
     ) -> OpaqueRef: ...
     def set_name_description(self, sr: OpaqueRef, value: str, /) -> OpaqueRef: ...
@@ -5373,9 +5390,9 @@ class _Async_VDI:
     def copy(
         self,
         vdi: OpaqueRef,
-        sr: OpaqueRef,
-        base_vdi: OpaqueRef,
-        into_vdi: OpaqueRef,
+        sr: OpaqueRef = ...,
+        base_vdi: OpaqueRef = ...,
+        into_vdi: OpaqueRef = ...,
         /,
     ) -> OpaqueRef: ...
     def update(self, vdi: OpaqueRef, /) -> OpaqueRef: ...
@@ -5404,8 +5421,8 @@ class _Async_VDI:
     @deprecated("removed in xapi inverness: for older servers only")
     def resize_online(self, vdi: OpaqueRef, size: Union[int, str], /) -> OpaqueRef: ...
     def resize(self, vdi: OpaqueRef, size: Union[int, str], /) -> OpaqueRef: ...
-    def clone(self, vdi: OpaqueRef, driver_params: Mapping[str, str], /) -> OpaqueRef: ...
-    def snapshot(self, vdi: OpaqueRef, driver_params: Mapping[str, str], /) -> OpaqueRef: ...
+    def clone(self, vdi: OpaqueRef, driver_params: Mapping[str, str] = ..., /) -> OpaqueRef: ...
+    def snapshot(self, vdi: OpaqueRef, driver_params: Mapping[str, str] = ..., /) -> OpaqueRef: ...
     def destroy(self, self_: OpaqueRef, /) -> OpaqueRef: ...
     def create(self, args: VDI_record, /) -> OpaqueRef: ...
 
@@ -5461,7 +5478,7 @@ class _Async_data_source:
 
 class _Async_blob:
     def destroy(self, self_: OpaqueRef, /) -> OpaqueRef: ...
-    def create(self, mime_type: str, public: bool, /) -> OpaqueRef: ...
+    def create(self, mime_type: str, public: bool = ..., /) -> OpaqueRef: ...
 
 
 class _Async_message:
@@ -5502,7 +5519,7 @@ class _Async_tunnel:
         self,
         transport_PIF: OpaqueRef,
         network: OpaqueRef,
-        protocol: tunnel_protocol,
+        protocol: tunnel_protocol = ...,
         /,
     ) -> OpaqueRef: ...
 
@@ -5537,9 +5554,9 @@ class _Async_GPU_group:
     def destroy(self, self_: OpaqueRef, /) -> OpaqueRef: ...
     def create(
         self,
-        name_label: str,
-        name_description: str,
-        other_config: Mapping[str, str],
+        name_label: str = ...,
+        name_description: str = ...,
+        other_config: Mapping[str, str] = ...,
         /,
     ) -> OpaqueRef: ...
 
@@ -5550,9 +5567,9 @@ class _Async_VGPU:
         self,
         VM: OpaqueRef,
         GPU_group: OpaqueRef,
-        device: str,
-        other_config: Mapping[str, str],
-        type: OpaqueRef,
+        device: str = ...,
+        other_config: Mapping[str, str] = ...,
+        type: OpaqueRef = ...,
         /,
     ) -> OpaqueRef: ...
 
@@ -5597,9 +5614,9 @@ class _Async_SDN_controller:
     def forget(self, self_: OpaqueRef, /) -> OpaqueRef: ...
     def introduce(
         self,
-        protocol: sdn_controller_protocol,
-        address: str,
-        port: Union[int, str],
+        protocol: sdn_controller_protocol = ...,
+        address: str = ...,
+        port: Union[int, str] = ...,
         /,
     ) -> OpaqueRef: ...
 
@@ -5617,9 +5634,9 @@ class _Async_USB_group:
     def destroy(self, self_: OpaqueRef, /) -> OpaqueRef: ...
     def create(
         self,
-        name_label: str,
-        name_description: str,
-        other_config: Mapping[str, str],
+        name_label: str = ...,
+        name_description: str = ...,
+        other_config: Mapping[str, str] = ...,
         /,
     ) -> OpaqueRef: ...
 
@@ -5631,7 +5648,7 @@ class _Async_VUSB:
         self,
         VM: OpaqueRef,
         USB_group: OpaqueRef,
-        other_config: Mapping[str, str],
+        other_config: Mapping[str, str] = ...,
         /,
     ) -> OpaqueRef: ...
 
@@ -5683,7 +5700,7 @@ class _Async_Repository:
         binary_url: str,
         source_url: str,
         update: bool,
-        gpgkey_path: str,
+        gpgkey_path: str = ...,
         /,
     ) -> OpaqueRef: ...
 

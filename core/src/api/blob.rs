@@ -102,11 +102,15 @@ impl Blob {
     }
 
     /// `blob.create`.
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `public` = `false`.
     pub fn create(session: &Session, mime_type: &str, public: bool) -> Result<Ref<Blob>> {
         call(session, "blob.create", &[&mime_type, &public])
     }
 
     /// `Async.blob.create`: [`Blob::create`] as a task; wait for it with [`crate::task::wait`].
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `public` = `false`.
     pub fn async_create(session: &Session, mime_type: &str, public: bool) -> Result<Ref<Task>> {
         call(session, "Async.blob.create", &[&mime_type, &public])
     }

@@ -218,6 +218,8 @@ impl Bond {
     }
 
     /// `Bond.create`.
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `mode` = `"balance-slb"`, `properties` = `{}`.
     pub fn create(
         session: &Session,
         network: &Ref<Network>,
@@ -234,6 +236,8 @@ impl Bond {
     }
 
     /// `Async.Bond.create`: [`Bond::create`] as a task; wait for it with [`crate::task::wait`].
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `mode` = `"balance-slb"`, `properties` = `{}`.
     pub fn async_create(
         session: &Session,
         network: &Ref<Network>,

@@ -218,6 +218,8 @@ impl GpuGroup {
     }
 
     /// `GPU_group.create`.
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `name_label` = `""`, `name_description` = `""`, `other_config` = `{}`.
     pub fn create(
         session: &Session,
         name_label: &str,
@@ -232,6 +234,8 @@ impl GpuGroup {
     }
 
     /// `Async.GPU_group.create`: [`GpuGroup::create`] as a task; wait for it with [`crate::task::wait`].
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `name_label` = `""`, `name_description` = `""`, `other_config` = `{}`.
     pub fn async_create(
         session: &Session,
         name_label: &str,

@@ -1177,6 +1177,8 @@ impl Host {
     }
 
     /// `host.apply_edition`.
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `force` = `false`.
     pub fn apply_edition(
         session: &Session,
         host: &Ref<Host>,
@@ -1187,6 +1189,8 @@ impl Host {
     }
 
     /// `Async.host.apply_edition`: [`Host::apply_edition`] as a task; wait for it with [`crate::task::wait`].
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `force` = `false`.
     pub fn async_apply_edition(
         session: &Session,
         host: &Ref<Host>,
@@ -1228,6 +1232,8 @@ impl Host {
     }
 
     /// `host.install_server_certificate`.
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `certificate_chain` = `""`.
     pub fn install_server_certificate(
         session: &Session,
         host: &Ref<Host>,
@@ -1243,6 +1249,8 @@ impl Host {
     }
 
     /// `Async.host.install_server_certificate`: [`Host::install_server_certificate`] as a task; wait for it with [`crate::task::wait`].
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `certificate_chain` = `""`.
     pub fn async_install_server_certificate(
         session: &Session,
         host: &Ref<Host>,
@@ -1305,6 +1313,8 @@ impl Host {
     }
 
     /// `host.disable_external_auth`.
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `config` = `{}`.
     pub fn disable_external_auth(
         session: &Session,
         host: &Ref<Host>,
@@ -1314,6 +1324,8 @@ impl Host {
     }
 
     /// `Async.host.disable_external_auth`: [`Host::disable_external_auth`] as a task; wait for it with [`crate::task::wait`].
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `config` = `{}`.
     pub fn async_disable_external_auth(
         session: &Session,
         host: &Ref<Host>,
@@ -1431,6 +1443,8 @@ impl Host {
     }
 
     /// `host.create_new_blob`.
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `public` = `false`.
     pub fn create_new_blob(
         session: &Session,
         host: &Ref<Host>,
@@ -1446,6 +1460,8 @@ impl Host {
     }
 
     /// `Async.host.create_new_blob`: [`Host::create_new_blob`] as a task; wait for it with [`crate::task::wait`].
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `public` = `false`.
     pub fn async_create_new_blob(
         session: &Session,
         host: &Ref<Host>,
@@ -1616,6 +1632,8 @@ impl Host {
     }
 
     /// `host.evacuate`.
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `network` = `"OpaqueRef:NULL"`, `evacuate_batch_size` = `0`.
     pub fn evacuate(
         session: &Session,
         host: &Ref<Host>,
@@ -1630,6 +1648,8 @@ impl Host {
     }
 
     /// `Async.host.evacuate`: [`Host::evacuate`] as a task; wait for it with [`crate::task::wait`].
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `network` = `"OpaqueRef:NULL"`, `evacuate_batch_size` = `0`.
     pub fn async_evacuate(
         session: &Session,
         host: &Ref<Host>,
@@ -1778,11 +1798,15 @@ impl Host {
     }
 
     /// `host.emergency_ha_disable`.
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `soft` = `false`.
     pub fn emergency_ha_disable(session: &Session, soft: bool) -> Result<()> {
         call(session, "host.emergency_ha_disable", &[&soft])
     }
 
     /// `Async.host.emergency_ha_disable`: [`Host::emergency_ha_disable`] as a task; wait for it with [`crate::task::wait`].
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `soft` = `false`.
     pub fn async_emergency_ha_disable(session: &Session, soft: bool) -> Result<Ref<Task>> {
         call(session, "Async.host.emergency_ha_disable", &[&soft])
     }

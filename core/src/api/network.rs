@@ -400,6 +400,8 @@ impl Network {
     }
 
     /// `network.create_new_blob`.
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `public` = `false`.
     pub fn create_new_blob(
         session: &Session,
         network: &Ref<Network>,
@@ -415,6 +417,8 @@ impl Network {
     }
 
     /// `Async.network.create_new_blob`: [`Network::create_new_blob`] as a task; wait for it with [`crate::task::wait`].
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `public` = `false`.
     pub fn async_create_new_blob(
         session: &Session,
         network: &Ref<Network>,

@@ -938,6 +938,8 @@ impl Pool {
     }
 
     /// `pool.sync_updates`.
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `token` = `""`, `token_id` = `""`.
     pub fn sync_updates(
         session: &Session,
         pool: &Ref<Pool>,
@@ -953,6 +955,8 @@ impl Pool {
     }
 
     /// `Async.pool.sync_updates`: [`Pool::sync_updates`] as a task; wait for it with [`crate::task::wait`].
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `token` = `""`, `token_id` = `""`.
     pub fn async_sync_updates(
         session: &Session,
         pool: &Ref<Pool>,
@@ -1515,6 +1519,8 @@ impl Pool {
     }
 
     /// `pool.disable_external_auth`.
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `config` = `{}`.
     pub fn disable_external_auth(
         session: &Session,
         pool: &Ref<Pool>,
@@ -1524,6 +1530,8 @@ impl Pool {
     }
 
     /// `Async.pool.disable_external_auth`: [`Pool::disable_external_auth`] as a task; wait for it with [`crate::task::wait`].
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `config` = `{}`.
     pub fn async_disable_external_auth(
         session: &Session,
         pool: &Ref<Pool>,
@@ -1567,6 +1575,8 @@ impl Pool {
     }
 
     /// `pool.create_new_blob`.
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `public` = `false`.
     pub fn create_new_blob(
         session: &Session,
         pool: &Ref<Pool>,
@@ -1582,6 +1592,8 @@ impl Pool {
     }
 
     /// `Async.pool.create_new_blob`: [`Pool::create_new_blob`] as a task; wait for it with [`crate::task::wait`].
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `public` = `false`.
     pub fn async_create_new_blob(
         session: &Session,
         pool: &Ref<Pool>,

@@ -144,6 +144,8 @@ impl Repository {
     }
 
     /// `Repository.introduce`.
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `gpgkey_path` = `""`.
     pub fn introduce(
         session: &Session,
         name_label: &str,
@@ -168,6 +170,8 @@ impl Repository {
     }
 
     /// `Async.Repository.introduce`: [`Repository::introduce`] as a task; wait for it with [`crate::task::wait`].
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `gpgkey_path` = `""`.
     pub fn async_introduce(
         session: &Session,
         name_label: &str,

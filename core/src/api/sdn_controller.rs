@@ -165,6 +165,8 @@ impl SdnController {
     }
 
     /// `SDN_controller.introduce`.
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `protocol` = `"ssl"`, `address` = `""`, `port` = `0`.
     pub fn introduce(
         session: &Session,
         protocol: SdnControllerProtocol,
@@ -179,6 +181,8 @@ impl SdnController {
     }
 
     /// `Async.SDN_controller.introduce`: [`SdnController::introduce`] as a task; wait for it with [`crate::task::wait`].
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `protocol` = `"ssl"`, `address` = `""`, `port` = `0`.
     pub fn async_introduce(
         session: &Session,
         protocol: SdnControllerProtocol,

@@ -431,6 +431,8 @@ impl Sr {
     }
 
     /// `SR.create_new_blob`.
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `public` = `false`.
     pub fn create_new_blob(
         session: &Session,
         sr: &Ref<Sr>,
@@ -446,6 +448,8 @@ impl Sr {
     }
 
     /// `Async.SR.create_new_blob`: [`Sr::create_new_blob`] as a task; wait for it with [`crate::task::wait`].
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `public` = `false`.
     pub fn async_create_new_blob(
         session: &Session,
         sr: &Ref<Sr>,

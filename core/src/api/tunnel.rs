@@ -170,6 +170,8 @@ impl Tunnel {
     /// `tunnel.create`.
     ///
     /// Errors: `OPENVSWITCH_NOT_ACTIVE`, `TRANSPORT_PIF_NOT_CONFIGURED`, `IS_TUNNEL_ACCESS_PIF`.
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `protocol` = `"gre"`.
     pub fn create(
         session: &Session,
         transport_pif: &Ref<Pif>,
@@ -186,6 +188,8 @@ impl Tunnel {
     /// `Async.tunnel.create`: [`Tunnel::create`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `OPENVSWITCH_NOT_ACTIVE`, `TRANSPORT_PIF_NOT_CONFIGURED`, `IS_TUNNEL_ACCESS_PIF`.
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `protocol` = `"gre"`.
     pub fn async_create(
         session: &Session,
         transport_pif: &Ref<Pif>,

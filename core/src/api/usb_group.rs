@@ -100,6 +100,8 @@ impl UsbGroup {
     }
 
     /// `USB_group.create`.
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `name_label` = `""`, `name_description` = `""`, `other_config` = `{}`.
     pub fn create(
         session: &Session,
         name_label: &str,
@@ -114,6 +116,8 @@ impl UsbGroup {
     }
 
     /// `Async.USB_group.create`: [`UsbGroup::create`] as a task; wait for it with [`crate::task::wait`].
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `name_label` = `""`, `name_description` = `""`, `other_config` = `{}`.
     pub fn async_create(
         session: &Session,
         name_label: &str,

@@ -712,6 +712,8 @@ impl Vdi {
     /// `VDI.copy`.
     ///
     /// Errors: `VDI_READONLY`, `VDI_TOO_SMALL`, `VDI_NOT_SPARSE`.
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `sr` = `"OpaqueRef:NULL"`, `base_vdi` = `"OpaqueRef:NULL"`, `into_vdi` = `"OpaqueRef:NULL"`.
     pub fn copy(
         session: &Session,
         vdi: &Ref<Vdi>,
@@ -725,6 +727,8 @@ impl Vdi {
     /// `Async.VDI.copy`: [`Vdi::copy`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `VDI_READONLY`, `VDI_TOO_SMALL`, `VDI_NOT_SPARSE`.
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `sr` = `"OpaqueRef:NULL"`, `base_vdi` = `"OpaqueRef:NULL"`, `into_vdi` = `"OpaqueRef:NULL"`.
     pub fn async_copy(
         session: &Session,
         vdi: &Ref<Vdi>,
@@ -878,6 +882,8 @@ impl Vdi {
     }
 
     /// `VDI.clone`.
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `driver_params` = `{}`.
     pub fn clone(
         session: &Session,
         vdi: &Ref<Vdi>,
@@ -887,6 +893,8 @@ impl Vdi {
     }
 
     /// `Async.VDI.clone`: [`Vdi::clone`] as a task; wait for it with [`crate::task::wait`].
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `driver_params` = `{}`.
     pub fn async_clone(
         session: &Session,
         vdi: &Ref<Vdi>,
@@ -896,6 +904,8 @@ impl Vdi {
     }
 
     /// `VDI.snapshot`.
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `driver_params` = `{}`.
     pub fn snapshot(
         session: &Session,
         vdi: &Ref<Vdi>,
@@ -905,6 +915,8 @@ impl Vdi {
     }
 
     /// `Async.VDI.snapshot`: [`Vdi::snapshot`] as a task; wait for it with [`crate::task::wait`].
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `driver_params` = `{}`.
     pub fn async_snapshot(
         session: &Session,
         vdi: &Ref<Vdi>,

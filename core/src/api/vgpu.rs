@@ -131,6 +131,8 @@ impl Vgpu {
     }
 
     /// `VGPU.create`.
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `device` = `"0"`, `other_config` = `{}`, `type` = `"OpaqueRef:NULL"`.
     pub fn create(
         session: &Session,
         vm: &Ref<Vm>,
@@ -147,6 +149,8 @@ impl Vgpu {
     }
 
     /// `Async.VGPU.create`: [`Vgpu::create`] as a task; wait for it with [`crate::task::wait`].
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `device` = `"0"`, `other_config` = `{}`, `type` = `"OpaqueRef:NULL"`.
     pub fn async_create(
         session: &Session,
         vm: &Ref<Vm>,

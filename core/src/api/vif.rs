@@ -473,6 +473,8 @@ impl Vif {
     }
 
     /// `VIF.configure_ipv6`.
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `address` = `""`, `gateway` = `""`.
     pub fn configure_ipv6(
         session: &Session,
         vif: &Ref<Vif>,
@@ -488,6 +490,8 @@ impl Vif {
     }
 
     /// `Async.VIF.configure_ipv6`: [`Vif::configure_ipv6`] as a task; wait for it with [`crate::task::wait`].
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `address` = `""`, `gateway` = `""`.
     pub fn async_configure_ipv6(
         session: &Session,
         vif: &Ref<Vif>,
@@ -503,6 +507,8 @@ impl Vif {
     }
 
     /// `VIF.configure_ipv4`.
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `address` = `""`, `gateway` = `""`.
     pub fn configure_ipv4(
         session: &Session,
         vif: &Ref<Vif>,
@@ -518,6 +524,8 @@ impl Vif {
     }
 
     /// `Async.VIF.configure_ipv4`: [`Vif::configure_ipv4`] as a task; wait for it with [`crate::task::wait`].
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `address` = `""`, `gateway` = `""`.
     pub fn async_configure_ipv4(
         session: &Session,
         vif: &Ref<Vif>,

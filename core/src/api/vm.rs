@@ -1604,6 +1604,8 @@ impl Vm {
     }
 
     /// `VM.create_new_blob`.
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `public` = `false`.
     pub fn create_new_blob(
         session: &Session,
         vm: &Ref<Vm>,
@@ -1619,6 +1621,8 @@ impl Vm {
     }
 
     /// `Async.VM.create_new_blob`: [`Vm::create_new_blob`] as a task; wait for it with [`crate::task::wait`].
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `public` = `false`.
     pub fn async_create_new_blob(
         session: &Session,
         vm: &Ref<Vm>,
@@ -1786,6 +1790,8 @@ impl Vm {
     /// `VM.assert_can_migrate`.
     ///
     /// Errors: `LICENCE_RESTRICTION`.
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `vgpu_map` = `{}`.
     pub fn assert_can_migrate(
         session: &Session,
         vm: &Ref<Vm>,
@@ -1806,6 +1812,8 @@ impl Vm {
     /// `Async.VM.assert_can_migrate`: [`Vm::assert_can_migrate`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `LICENCE_RESTRICTION`.
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `vgpu_map` = `{}`.
     pub fn async_assert_can_migrate(
         session: &Session,
         vm: &Ref<Vm>,
@@ -1826,6 +1834,8 @@ impl Vm {
     /// `VM.migrate_send`.
     ///
     /// Errors: `VM_BAD_POWER_STATE`, `LICENCE_RESTRICTION`.
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `vgpu_map` = `{}`.
     pub fn migrate_send(
         session: &Session,
         vm: &Ref<Vm>,
@@ -1846,6 +1856,8 @@ impl Vm {
     /// `Async.VM.migrate_send`: [`Vm::migrate_send`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `VM_BAD_POWER_STATE`, `LICENCE_RESTRICTION`.
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `vgpu_map` = `{}`.
     pub fn async_migrate_send(
         session: &Session,
         vm: &Ref<Vm>,
@@ -2662,6 +2674,8 @@ impl Vm {
     /// `VM.snapshot`.
     ///
     /// Errors: `VM_BAD_POWER_STATE`, `SR_FULL`, `OPERATION_NOT_ALLOWED`.
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `ignore_vdis` = `[]`.
     pub fn snapshot(
         session: &Session,
         vm: &Ref<Vm>,
@@ -2674,6 +2688,8 @@ impl Vm {
     /// `Async.VM.snapshot`: [`Vm::snapshot`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `VM_BAD_POWER_STATE`, `SR_FULL`, `OPERATION_NOT_ALLOWED`.
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `ignore_vdis` = `[]`.
     pub fn async_snapshot(
         session: &Session,
         vm: &Ref<Vm>,

@@ -192,6 +192,8 @@ impl Vusb {
     }
 
     /// `VUSB.create`.
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `other_config` = `{}`.
     pub fn create(
         session: &Session,
         vm: &Ref<Vm>,
@@ -202,6 +204,8 @@ impl Vusb {
     }
 
     /// `Async.VUSB.create`: [`Vusb::create`] as a task; wait for it with [`crate::task::wait`].
+    ///
+    /// xapi's defaults, which a caller written for an older release leaves out: `other_config` = `{}`.
     pub fn async_create(
         session: &Session,
         vm: &Ref<Vm>,

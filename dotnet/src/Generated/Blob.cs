@@ -314,6 +314,24 @@ namespace XenAPI
             return XenRef<Blob>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary><c>blob.create</c> without the parameters later releases added (XenServer.NET's overload): it passes <c>public</c> = <c>false</c>, the defaults xapi fills in.</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_mime_type"><c>mime_type</c>: string.</param>
+        /// <returns>What the full form returns.</returns>
+        public static XenRef<Blob> create(Session session, string _mime_type)
+        {
+            return create(session, _mime_type, false);
+        }
+
+        /// <summary><c>Async.blob.create</c> without the parameters later releases added (XenServer.NET's overload): it passes <c>public</c> = <c>false</c>, the defaults xapi fills in.</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_mime_type"><c>mime_type</c>: string.</param>
+        /// <returns>The task.</returns>
+        public static XenRef<Task> async_create(Session session, string _mime_type)
+        {
+            return async_create(session, _mime_type, false);
+        }
+
         /// <summary><c>blob.set_public</c> (libxenapi <c>xenapi_blob_set_public</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_blob"><c>self</c>: blob ref.</param>

@@ -473,6 +473,52 @@ namespace XenAPI
             return XenRef<Bond>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary><c>Bond.create</c> without the parameters later releases added (XenServer.NET's overload): it passes <c>mode</c> = <c>"balance-slb"</c>, <c>properties</c> = <c>{}</c>, the defaults xapi fills in.</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_network"><c>network</c>: network ref.</param>
+        /// <param name="_members"><c>members</c>: PIF ref set.</param>
+        /// <param name="_mac"><c>MAC</c>: string.</param>
+        /// <returns>What the full form returns.</returns>
+        public static XenRef<Bond> create(Session session, string _network, List<XenRef<PIF>> _members, string _mac)
+        {
+            return create(session, _network, _members, _mac, bond_mode.balance_slb, new Dictionary<string, string>());
+        }
+
+        /// <summary><c>Async.Bond.create</c> without the parameters later releases added (XenServer.NET's overload): it passes <c>mode</c> = <c>"balance-slb"</c>, <c>properties</c> = <c>{}</c>, the defaults xapi fills in.</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_network"><c>network</c>: network ref.</param>
+        /// <param name="_members"><c>members</c>: PIF ref set.</param>
+        /// <param name="_mac"><c>MAC</c>: string.</param>
+        /// <returns>The task.</returns>
+        public static XenRef<Task> async_create(Session session, string _network, List<XenRef<PIF>> _members, string _mac)
+        {
+            return async_create(session, _network, _members, _mac, bond_mode.balance_slb, new Dictionary<string, string>());
+        }
+
+        /// <summary><c>Bond.create</c> without the parameters later releases added (XenServer.NET's overload): it passes <c>properties</c> = <c>{}</c>, the defaults xapi fills in.</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_network"><c>network</c>: network ref.</param>
+        /// <param name="_members"><c>members</c>: PIF ref set.</param>
+        /// <param name="_mac"><c>MAC</c>: string.</param>
+        /// <param name="_mode"><c>mode</c>: enum bond_mode.</param>
+        /// <returns>What the full form returns.</returns>
+        public static XenRef<Bond> create(Session session, string _network, List<XenRef<PIF>> _members, string _mac, bond_mode _mode)
+        {
+            return create(session, _network, _members, _mac, _mode, new Dictionary<string, string>());
+        }
+
+        /// <summary><c>Async.Bond.create</c> without the parameters later releases added (XenServer.NET's overload): it passes <c>properties</c> = <c>{}</c>, the defaults xapi fills in.</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_network"><c>network</c>: network ref.</param>
+        /// <param name="_members"><c>members</c>: PIF ref set.</param>
+        /// <param name="_mac"><c>MAC</c>: string.</param>
+        /// <param name="_mode"><c>mode</c>: enum bond_mode.</param>
+        /// <returns>The task.</returns>
+        public static XenRef<Task> async_create(Session session, string _network, List<XenRef<PIF>> _members, string _mac, bond_mode _mode)
+        {
+            return async_create(session, _network, _members, _mac, _mode, new Dictionary<string, string>());
+        }
+
         /// <summary><c>Bond.remove_from_other_config</c> (libxenapi <c>xenapi_bond_remove_from_other_config</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_bond"><c>self</c>: Bond ref.</param>

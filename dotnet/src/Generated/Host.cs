@@ -2482,6 +2482,25 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
+        /// <summary><c>host.apply_edition</c> without the parameters later releases added (XenServer.NET's overload): it passes <c>force</c> = <c>false</c>, the defaults xapi fills in.</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_host"><c>host</c>: host ref.</param>
+        /// <param name="_edition"><c>edition</c>: string.</param>
+        public static void apply_edition(Session session, string _host, string _edition)
+        {
+            apply_edition(session, _host, _edition, false);
+        }
+
+        /// <summary><c>Async.host.apply_edition</c> without the parameters later releases added (XenServer.NET's overload): it passes <c>force</c> = <c>false</c>, the defaults xapi fills in.</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_host"><c>host</c>: host ref.</param>
+        /// <param name="_edition"><c>edition</c>: string.</param>
+        /// <returns>The task.</returns>
+        public static XenRef<Task> async_apply_edition(Session session, string _host, string _edition)
+        {
+            return async_apply_edition(session, _host, _edition, false);
+        }
+
         /// <summary><c>host.reset_server_certificate</c> (libxenapi <c>xenapi_host_reset_server_certificate</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
@@ -3172,6 +3191,28 @@ namespace XenAPI
             return XenRef<Blob>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary><c>host.create_new_blob</c> without the parameters later releases added (XenServer.NET's overload): it passes <c>public</c> = <c>false</c>, the defaults xapi fills in.</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_host"><c>host</c>: host ref.</param>
+        /// <param name="_name"><c>name</c>: string.</param>
+        /// <param name="_mime_type"><c>mime_type</c>: string.</param>
+        /// <returns>What the full form returns.</returns>
+        public static XenRef<Blob> create_new_blob(Session session, string _host, string _name, string _mime_type)
+        {
+            return create_new_blob(session, _host, _name, _mime_type, false);
+        }
+
+        /// <summary><c>Async.host.create_new_blob</c> without the parameters later releases added (XenServer.NET's overload): it passes <c>public</c> = <c>false</c>, the defaults xapi fills in.</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_host"><c>host</c>: host ref.</param>
+        /// <param name="_name"><c>name</c>: string.</param>
+        /// <param name="_mime_type"><c>mime_type</c>: string.</param>
+        /// <returns>The task.</returns>
+        public static XenRef<Task> async_create_new_blob(Session session, string _host, string _name, string _mime_type)
+        {
+            return async_create_new_blob(session, _host, _name, _mime_type, false);
+        }
+
         /// <summary><c>host.backup_rrds</c> (libxenapi <c>xenapi_host_backup_rrds</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
@@ -3754,6 +3795,42 @@ namespace XenAPI
             using (var cancel = new NativeCancel(cancellationToken))
                 status = Native.xenapi_async_host_evacuate_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
             if (status != 0) throw Errors.FromNative(status, err);
+        }
+
+        /// <summary><c>host.evacuate</c> without the parameters later releases added (XenServer.NET's overload): it passes <c>network</c> = <c>"OpaqueRef:NULL"</c>, <c>evacuate_batch_size</c> = <c>0</c>, the defaults xapi fills in.</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_host"><c>host</c>: host ref.</param>
+        public static void evacuate(Session session, string _host)
+        {
+            evacuate(session, _host, "OpaqueRef:NULL", 0L);
+        }
+
+        /// <summary><c>Async.host.evacuate</c> without the parameters later releases added (XenServer.NET's overload): it passes <c>network</c> = <c>"OpaqueRef:NULL"</c>, <c>evacuate_batch_size</c> = <c>0</c>, the defaults xapi fills in.</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_host"><c>host</c>: host ref.</param>
+        /// <returns>The task.</returns>
+        public static XenRef<Task> async_evacuate(Session session, string _host)
+        {
+            return async_evacuate(session, _host, "OpaqueRef:NULL", 0L);
+        }
+
+        /// <summary><c>host.evacuate</c> without the parameters later releases added (XenServer.NET's overload): it passes <c>evacuate_batch_size</c> = <c>0</c>, the defaults xapi fills in.</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_host"><c>host</c>: host ref.</param>
+        /// <param name="_network"><c>network</c>: network ref.</param>
+        public static void evacuate(Session session, string _host, string _network)
+        {
+            evacuate(session, _host, _network, 0L);
+        }
+
+        /// <summary><c>Async.host.evacuate</c> without the parameters later releases added (XenServer.NET's overload): it passes <c>evacuate_batch_size</c> = <c>0</c>, the defaults xapi fills in.</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_host"><c>host</c>: host ref.</param>
+        /// <param name="_network"><c>network</c>: network ref.</param>
+        /// <returns>The task.</returns>
+        public static XenRef<Task> async_evacuate(Session session, string _host, string _network)
+        {
+            return async_evacuate(session, _host, _network, 0L);
         }
 
         /// <summary><c>host.get_uncooperative_resident_VMs</c> (libxenapi <c>xenapi_host_get_uncooperative_resident_vms</c>). Deprecated since tampa.</summary>

@@ -575,6 +575,28 @@ namespace XenAPI
             return XenRef<Blob>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary><c>network.create_new_blob</c> without the parameters later releases added (XenServer.NET's overload): it passes <c>public</c> = <c>false</c>, the defaults xapi fills in.</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_network"><c>network</c>: network ref.</param>
+        /// <param name="_name"><c>name</c>: string.</param>
+        /// <param name="_mime_type"><c>mime_type</c>: string.</param>
+        /// <returns>What the full form returns.</returns>
+        public static XenRef<Blob> create_new_blob(Session session, string _network, string _name, string _mime_type)
+        {
+            return create_new_blob(session, _network, _name, _mime_type, false);
+        }
+
+        /// <summary><c>Async.network.create_new_blob</c> without the parameters later releases added (XenServer.NET's overload): it passes <c>public</c> = <c>false</c>, the defaults xapi fills in.</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_network"><c>network</c>: network ref.</param>
+        /// <param name="_name"><c>name</c>: string.</param>
+        /// <param name="_mime_type"><c>mime_type</c>: string.</param>
+        /// <returns>The task.</returns>
+        public static XenRef<Task> async_create_new_blob(Session session, string _network, string _name, string _mime_type)
+        {
+            return async_create_new_blob(session, _network, _name, _mime_type, false);
+        }
+
         /// <summary><c>network.remove_tags</c> (libxenapi <c>xenapi_network_remove_tags</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_network"><c>self</c>: network ref.</param>

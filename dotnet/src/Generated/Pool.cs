@@ -3558,6 +3558,28 @@ namespace XenAPI
             return XenRef<Blob>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary><c>pool.create_new_blob</c> without the parameters later releases added (XenServer.NET's overload): it passes <c>public</c> = <c>false</c>, the defaults xapi fills in.</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_pool"><c>pool</c>: pool ref.</param>
+        /// <param name="_name"><c>name</c>: string.</param>
+        /// <param name="_mime_type"><c>mime_type</c>: string.</param>
+        /// <returns>What the full form returns.</returns>
+        public static XenRef<Blob> create_new_blob(Session session, string _pool, string _name, string _mime_type)
+        {
+            return create_new_blob(session, _pool, _name, _mime_type, false);
+        }
+
+        /// <summary><c>Async.pool.create_new_blob</c> without the parameters later releases added (XenServer.NET's overload): it passes <c>public</c> = <c>false</c>, the defaults xapi fills in.</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_pool"><c>pool</c>: pool ref.</param>
+        /// <param name="_name"><c>name</c>: string.</param>
+        /// <param name="_mime_type"><c>mime_type</c>: string.</param>
+        /// <returns>The task.</returns>
+        public static XenRef<Task> async_create_new_blob(Session session, string _pool, string _name, string _mime_type)
+        {
+            return async_create_new_blob(session, _pool, _name, _mime_type, false);
+        }
+
         /// <summary><c>pool.set_ha_host_failures_to_tolerate</c> (libxenapi <c>xenapi_pool_set_ha_host_failures_to_tolerate</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_pool"><c>self</c>: pool ref.</param>

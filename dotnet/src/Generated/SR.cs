@@ -931,6 +931,28 @@ namespace XenAPI
             return XenRef<Blob>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary><c>SR.create_new_blob</c> without the parameters later releases added (XenServer.NET's overload): it passes <c>public</c> = <c>false</c>, the defaults xapi fills in.</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_sr"><c>sr</c>: SR ref.</param>
+        /// <param name="_name"><c>name</c>: string.</param>
+        /// <param name="_mime_type"><c>mime_type</c>: string.</param>
+        /// <returns>What the full form returns.</returns>
+        public static XenRef<Blob> create_new_blob(Session session, string _sr, string _name, string _mime_type)
+        {
+            return create_new_blob(session, _sr, _name, _mime_type, false);
+        }
+
+        /// <summary><c>Async.SR.create_new_blob</c> without the parameters later releases added (XenServer.NET's overload): it passes <c>public</c> = <c>false</c>, the defaults xapi fills in.</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_sr"><c>sr</c>: SR ref.</param>
+        /// <param name="_name"><c>name</c>: string.</param>
+        /// <param name="_mime_type"><c>mime_type</c>: string.</param>
+        /// <returns>The task.</returns>
+        public static XenRef<Task> async_create_new_blob(Session session, string _sr, string _name, string _mime_type)
+        {
+            return async_create_new_blob(session, _sr, _name, _mime_type, false);
+        }
+
         /// <summary><c>SR.set_name_description</c> (libxenapi <c>xenapi_sr_set_name_description</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>

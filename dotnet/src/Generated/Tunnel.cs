@@ -296,6 +296,26 @@ namespace XenAPI
             return XenRef<Tunnel>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary><c>tunnel.create</c> without the parameters later releases added (XenServer.NET's overload): it passes <c>protocol</c> = <c>"gre"</c>, the defaults xapi fills in.</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_transport_pif"><c>transport_PIF</c>: PIF ref.</param>
+        /// <param name="_network"><c>network</c>: network ref.</param>
+        /// <returns>What the full form returns.</returns>
+        public static XenRef<Tunnel> create(Session session, string _transport_pif, string _network)
+        {
+            return create(session, _transport_pif, _network, tunnel_protocol.gre);
+        }
+
+        /// <summary><c>Async.tunnel.create</c> without the parameters later releases added (XenServer.NET's overload): it passes <c>protocol</c> = <c>"gre"</c>, the defaults xapi fills in.</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_transport_pif"><c>transport_PIF</c>: PIF ref.</param>
+        /// <param name="_network"><c>network</c>: network ref.</param>
+        /// <returns>The task.</returns>
+        public static XenRef<Task> async_create(Session session, string _transport_pif, string _network)
+        {
+            return async_create(session, _transport_pif, _network, tunnel_protocol.gre);
+        }
+
         /// <summary><c>tunnel.set_protocol</c> (libxenapi <c>xenapi_tunnel_set_protocol</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_tunnel"><c>self</c>: tunnel ref.</param>

@@ -1411,6 +1411,26 @@ namespace XenAPI
             return XenRef<VDI>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary><c>VDI.copy</c> without the parameters later releases added (XenServer.NET's overload): it passes <c>base_vdi</c> = <c>"OpaqueRef:NULL"</c>, <c>into_vdi</c> = <c>"OpaqueRef:NULL"</c>, the defaults xapi fills in.</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_vdi"><c>vdi</c>: VDI ref.</param>
+        /// <param name="_sr"><c>sr</c>: SR ref.</param>
+        /// <returns>What the full form returns.</returns>
+        public static XenRef<VDI> copy(Session session, string _vdi, string _sr)
+        {
+            return copy(session, _vdi, _sr, "OpaqueRef:NULL", "OpaqueRef:NULL");
+        }
+
+        /// <summary><c>Async.VDI.copy</c> without the parameters later releases added (XenServer.NET's overload): it passes <c>base_vdi</c> = <c>"OpaqueRef:NULL"</c>, <c>into_vdi</c> = <c>"OpaqueRef:NULL"</c>, the defaults xapi fills in.</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_vdi"><c>vdi</c>: VDI ref.</param>
+        /// <param name="_sr"><c>sr</c>: SR ref.</param>
+        /// <returns>The task.</returns>
+        public static XenRef<Task> async_copy(Session session, string _vdi, string _sr)
+        {
+            return async_copy(session, _vdi, _sr, "OpaqueRef:NULL", "OpaqueRef:NULL");
+        }
+
         /// <summary><c>VDI.update</c> (libxenapi <c>xenapi_vdi_update</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vdi"><c>vdi</c>: VDI ref.</param>
@@ -1725,6 +1745,24 @@ namespace XenAPI
             return XenRef<VDI>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary><c>VDI.clone</c> without the parameters later releases added (XenServer.NET's overload): it passes <c>driver_params</c> = <c>{}</c>, the defaults xapi fills in.</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_vdi"><c>vdi</c>: VDI ref.</param>
+        /// <returns>What the full form returns.</returns>
+        public static XenRef<VDI> clone(Session session, string _vdi)
+        {
+            return clone(session, _vdi, new Dictionary<string, string>());
+        }
+
+        /// <summary><c>Async.VDI.clone</c> without the parameters later releases added (XenServer.NET's overload): it passes <c>driver_params</c> = <c>{}</c>, the defaults xapi fills in.</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_vdi"><c>vdi</c>: VDI ref.</param>
+        /// <returns>The task.</returns>
+        public static XenRef<Task> async_clone(Session session, string _vdi)
+        {
+            return async_clone(session, _vdi, new Dictionary<string, string>());
+        }
+
         /// <summary><c>VDI.snapshot</c> (libxenapi <c>xenapi_vdi_snapshot</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vdi"><c>vdi</c>: VDI ref.</param>
@@ -1786,6 +1824,24 @@ namespace XenAPI
                 status = Native.xenapi_async_vdi_snapshot_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<VDI>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary><c>VDI.snapshot</c> without the parameters later releases added (XenServer.NET's overload): it passes <c>driver_params</c> = <c>{}</c>, the defaults xapi fills in.</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_vdi"><c>vdi</c>: VDI ref.</param>
+        /// <returns>What the full form returns.</returns>
+        public static XenRef<VDI> snapshot(Session session, string _vdi)
+        {
+            return snapshot(session, _vdi, new Dictionary<string, string>());
+        }
+
+        /// <summary><c>Async.VDI.snapshot</c> without the parameters later releases added (XenServer.NET's overload): it passes <c>driver_params</c> = <c>{}</c>, the defaults xapi fills in.</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_vdi"><c>vdi</c>: VDI ref.</param>
+        /// <returns>The task.</returns>
+        public static XenRef<Task> async_snapshot(Session session, string _vdi)
+        {
+            return async_snapshot(session, _vdi, new Dictionary<string, string>());
         }
 
         /// <summary><c>VDI.remove_tags</c> (libxenapi <c>xenapi_vdi_remove_tags</c>).</summary>

@@ -426,6 +426,30 @@ namespace XenAPI
             return XenRef<VGPU>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary><c>VGPU.create</c> without the parameters later releases added (XenServer.NET's overload): it passes <c>type</c> = <c>"OpaqueRef:NULL"</c>, the defaults xapi fills in.</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_vm"><c>VM</c>: VM ref.</param>
+        /// <param name="_gpu_group"><c>GPU_group</c>: GPU_group ref.</param>
+        /// <param name="_device"><c>device</c>: string.</param>
+        /// <param name="_other_config"><c>other_config</c>: (string -&gt; string) map.</param>
+        /// <returns>What the full form returns.</returns>
+        public static XenRef<VGPU> create(Session session, string _vm, string _gpu_group, string _device, Dictionary<string, string> _other_config)
+        {
+            return create(session, _vm, _gpu_group, _device, _other_config, "OpaqueRef:NULL");
+        }
+
+        /// <summary><c>Async.VGPU.create</c> without the parameters later releases added (XenServer.NET's overload): it passes <c>type</c> = <c>"OpaqueRef:NULL"</c>, the defaults xapi fills in.</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_vm"><c>VM</c>: VM ref.</param>
+        /// <param name="_gpu_group"><c>GPU_group</c>: GPU_group ref.</param>
+        /// <param name="_device"><c>device</c>: string.</param>
+        /// <param name="_other_config"><c>other_config</c>: (string -&gt; string) map.</param>
+        /// <returns>The task.</returns>
+        public static XenRef<Task> async_create(Session session, string _vm, string _gpu_group, string _device, Dictionary<string, string> _other_config)
+        {
+            return async_create(session, _vm, _gpu_group, _device, _other_config, "OpaqueRef:NULL");
+        }
+
         /// <summary><c>VGPU.set_extra_args</c> (libxenapi <c>xenapi_vgpu_set_extra_args</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vgpu"><c>self</c>: VGPU ref.</param>

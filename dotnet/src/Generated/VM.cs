@@ -2918,6 +2918,28 @@ namespace XenAPI
             return XenRef<Blob>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary><c>VM.create_new_blob</c> without the parameters later releases added (XenServer.NET's overload): it passes <c>public</c> = <c>false</c>, the defaults xapi fills in.</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_vm"><c>vm</c>: VM ref.</param>
+        /// <param name="_name"><c>name</c>: string.</param>
+        /// <param name="_mime_type"><c>mime_type</c>: string.</param>
+        /// <returns>What the full form returns.</returns>
+        public static XenRef<Blob> create_new_blob(Session session, string _vm, string _name, string _mime_type)
+        {
+            return create_new_blob(session, _vm, _name, _mime_type, false);
+        }
+
+        /// <summary><c>Async.VM.create_new_blob</c> without the parameters later releases added (XenServer.NET's overload): it passes <c>public</c> = <c>false</c>, the defaults xapi fills in.</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_vm"><c>vm</c>: VM ref.</param>
+        /// <param name="_name"><c>name</c>: string.</param>
+        /// <param name="_mime_type"><c>mime_type</c>: string.</param>
+        /// <returns>The task.</returns>
+        public static XenRef<Task> async_create_new_blob(Session session, string _vm, string _name, string _mime_type)
+        {
+            return async_create_new_blob(session, _vm, _name, _mime_type, false);
+        }
+
         /// <summary><c>VM.assert_can_boot_here</c> (libxenapi <c>xenapi_vm_assert_can_boot_here</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
@@ -3600,6 +3622,33 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
+        /// <summary><c>VM.assert_can_migrate</c> without the parameters later releases added (XenServer.NET's overload): it passes <c>vgpu_map</c> = <c>{}</c>, the defaults xapi fills in.</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_vm"><c>vm</c>: VM ref.</param>
+        /// <param name="_dest"><c>dest</c>: (string -&gt; string) map.</param>
+        /// <param name="_live"><c>live</c>: bool.</param>
+        /// <param name="_vdi_map"><c>vdi_map</c>: (VDI ref -&gt; SR ref) map.</param>
+        /// <param name="_vif_map"><c>vif_map</c>: (VIF ref -&gt; network ref) map.</param>
+        /// <param name="_options"><c>options</c>: (string -&gt; string) map.</param>
+        public static void assert_can_migrate(Session session, string _vm, Dictionary<string, string> _dest, bool _live, Dictionary<XenRef<VDI>, XenRef<SR>> _vdi_map, Dictionary<XenRef<VIF>, XenRef<Network>> _vif_map, Dictionary<string, string> _options)
+        {
+            assert_can_migrate(session, _vm, _dest, _live, _vdi_map, _vif_map, _options, new Dictionary<XenRef<VGPU>, XenRef<GPU_group>>());
+        }
+
+        /// <summary><c>Async.VM.assert_can_migrate</c> without the parameters later releases added (XenServer.NET's overload): it passes <c>vgpu_map</c> = <c>{}</c>, the defaults xapi fills in.</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_vm"><c>vm</c>: VM ref.</param>
+        /// <param name="_dest"><c>dest</c>: (string -&gt; string) map.</param>
+        /// <param name="_live"><c>live</c>: bool.</param>
+        /// <param name="_vdi_map"><c>vdi_map</c>: (VDI ref -&gt; SR ref) map.</param>
+        /// <param name="_vif_map"><c>vif_map</c>: (VIF ref -&gt; network ref) map.</param>
+        /// <param name="_options"><c>options</c>: (string -&gt; string) map.</param>
+        /// <returns>The task.</returns>
+        public static XenRef<Task> async_assert_can_migrate(Session session, string _vm, Dictionary<string, string> _dest, bool _live, Dictionary<XenRef<VDI>, XenRef<SR>> _vdi_map, Dictionary<XenRef<VIF>, XenRef<Network>> _vif_map, Dictionary<string, string> _options)
+        {
+            return async_assert_can_migrate(session, _vm, _dest, _live, _vdi_map, _vif_map, _options, new Dictionary<XenRef<VGPU>, XenRef<GPU_group>>());
+        }
+
         /// <summary><c>VM.migrate_send</c> (libxenapi <c>xenapi_vm_migrate_send</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
@@ -3735,6 +3784,34 @@ namespace XenAPI
                 status = Native.xenapi_async_vm_migrate_send_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<VM>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary><c>VM.migrate_send</c> without the parameters later releases added (XenServer.NET's overload): it passes <c>vgpu_map</c> = <c>{}</c>, the defaults xapi fills in.</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_vm"><c>vm</c>: VM ref.</param>
+        /// <param name="_dest"><c>dest</c>: (string -&gt; string) map.</param>
+        /// <param name="_live"><c>live</c>: bool.</param>
+        /// <param name="_vdi_map"><c>vdi_map</c>: (VDI ref -&gt; SR ref) map.</param>
+        /// <param name="_vif_map"><c>vif_map</c>: (VIF ref -&gt; network ref) map.</param>
+        /// <param name="_options"><c>options</c>: (string -&gt; string) map.</param>
+        /// <returns>What the full form returns.</returns>
+        public static XenRef<VM> migrate_send(Session session, string _vm, Dictionary<string, string> _dest, bool _live, Dictionary<XenRef<VDI>, XenRef<SR>> _vdi_map, Dictionary<XenRef<VIF>, XenRef<Network>> _vif_map, Dictionary<string, string> _options)
+        {
+            return migrate_send(session, _vm, _dest, _live, _vdi_map, _vif_map, _options, new Dictionary<XenRef<VGPU>, XenRef<GPU_group>>());
+        }
+
+        /// <summary><c>Async.VM.migrate_send</c> without the parameters later releases added (XenServer.NET's overload): it passes <c>vgpu_map</c> = <c>{}</c>, the defaults xapi fills in.</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_vm"><c>vm</c>: VM ref.</param>
+        /// <param name="_dest"><c>dest</c>: (string -&gt; string) map.</param>
+        /// <param name="_live"><c>live</c>: bool.</param>
+        /// <param name="_vdi_map"><c>vdi_map</c>: (VDI ref -&gt; SR ref) map.</param>
+        /// <param name="_vif_map"><c>vif_map</c>: (VIF ref -&gt; network ref) map.</param>
+        /// <param name="_options"><c>options</c>: (string -&gt; string) map.</param>
+        /// <returns>The task.</returns>
+        public static XenRef<Task> async_migrate_send(Session session, string _vm, Dictionary<string, string> _dest, bool _live, Dictionary<XenRef<VDI>, XenRef<SR>> _vdi_map, Dictionary<XenRef<VIF>, XenRef<Network>> _vif_map, Dictionary<string, string> _options)
+        {
+            return async_migrate_send(session, _vm, _dest, _live, _vdi_map, _vif_map, _options, new Dictionary<XenRef<VGPU>, XenRef<GPU_group>>());
         }
 
         /// <summary><c>VM.maximise_memory</c> (libxenapi <c>xenapi_vm_maximise_memory</c>).</summary>
@@ -5803,6 +5880,26 @@ namespace XenAPI
                 status = Native.xenapi_async_vm_snapshot_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<VM>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary><c>VM.snapshot</c> without the parameters later releases added (XenServer.NET's overload): it passes <c>ignore_vdis</c> = <c>[]</c>, the defaults xapi fills in.</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_vm"><c>vm</c>: VM ref.</param>
+        /// <param name="_new_name"><c>new_name</c>: string.</param>
+        /// <returns>What the full form returns.</returns>
+        public static XenRef<VM> snapshot(Session session, string _vm, string _new_name)
+        {
+            return snapshot(session, _vm, _new_name, new List<XenRef<VDI>>());
+        }
+
+        /// <summary><c>Async.VM.snapshot</c> without the parameters later releases added (XenServer.NET's overload): it passes <c>ignore_vdis</c> = <c>[]</c>, the defaults xapi fills in.</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_vm"><c>vm</c>: VM ref.</param>
+        /// <param name="_new_name"><c>new_name</c>: string.</param>
+        /// <returns>The task.</returns>
+        public static XenRef<Task> async_snapshot(Session session, string _vm, string _new_name)
+        {
+            return async_snapshot(session, _vm, _new_name, new List<XenRef<VDI>>());
         }
 
         /// <summary><c>VM.set_hardware_platform_version</c> (libxenapi <c>xenapi_vm_set_hardware_platform_version</c>).</summary>
