@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use xenapi::{DateTime, Value};
 
+use crate::blobs;
 use crate::datamodel;
 use crate::dialect::Dialect;
 use crate::events;
@@ -285,6 +286,13 @@ pub(crate) fn route(
         (c, m) if st.dialect == Dialect::Xend && modelled_for_xapi_only(c, m) => {
             Err(Failure::not_implemented(&method))
         }
+        (c, "create_new_blob") if blobs::OWNERS.contains(&c) => blobs::create_new(st, c, args),
+        ("blob", "create") => {
+            let public = matches!(args.get(1), Some(Value::Bool(true)));
+            let blob = blobs::create(st, arg_str(args, 0, "mime_type")?, public);
+            Ok(s(&blob))
+        }
+        ("blob", "destroy") => blobs::destroy(st, arg_str(args, 0, "self")?),
         ("PBD", "create") => pbd::create(st, args),
         ("PBD", "destroy") => pbd::destroy(st, arg_str(args, 0, "self")?),
         ("PBD", "plug") => pbd::plug(st, arg_str(args, 0, "self")?),
@@ -431,6 +439,8 @@ fn modelled_for_xapi_only(class: &str, message: &str) -> bool {
             | ("SR", "forget" | "destroy" | "introduce")
             | ("host", "disable" | "enable" | "reboot" | "shutdown")
             | ("VM", "pool_migrate")
+            | (_, "create_new_blob")
+            | ("blob", "create" | "destroy")
     )
 }
 

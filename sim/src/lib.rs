@@ -21,6 +21,7 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+mod blobs;
 mod control;
 mod datamodel;
 mod dialect;

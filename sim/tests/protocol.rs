@@ -143,6 +143,24 @@ fn xapi_fills_defaulted_trailing_parameters() {
         c.err("VM.snapshot", vec![s(&session), s(&vm)]),
         ["MESSAGE_PARAMETER_COUNT_MISMATCH", "VM.snapshot", "2", "1"]
     );
+    // VM.create_new_blob(vm, name, mime_type): public defaults to false.
+    let blob = c.ok(
+        "VM.create_new_blob",
+        vec![s(&session), s(&vm), s("notes"), s("")],
+    );
+    assert_eq!(
+        c.ok("blob.get_public", vec![s(&session), blob.clone()]),
+        Value::Bool(false)
+    );
+    assert_eq!(
+        c.ok("blob.get_mime_type", vec![s(&session), blob.clone()]),
+        s("application/octet-stream")
+    );
+    let blobs = c.ok("VM.get_blobs", vec![s(&session), s(&vm)]);
+    assert_eq!(blobs.get("notes"), Some(&blob));
+    c.ok("blob.destroy", vec![s(&session), blob.clone()]);
+    let blobs = c.ok("VM.get_blobs", vec![s(&session), s(&vm)]);
+    assert_eq!(blobs, Value::Struct(Vec::new()));
     // A message without defaults still needs every parameter.
     assert_eq!(
         c.err("VM.start", vec![s(&session), s(&vm), Value::Bool(false)]),
