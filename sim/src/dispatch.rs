@@ -201,6 +201,9 @@ pub(crate) fn route(
     let mut st = shared.lock();
     let st = &mut *st;
     match (class, message) {
+        (c, m) if st.dialect == Dialect::Xend && modelled_for_xapi_only(c, m) => {
+            Err(Failure::not_implemented(&method))
+        }
         ("session", "logout") | ("session", "local_logout") => {
             session::logout(st, session_ref);
             Ok(Value::String(String::new()))
@@ -281,11 +284,16 @@ pub(crate) fn route(
         }
         ("VM", "create") => lifecycle::create(st, args),
         ("VM", "pool_migrate") => migrate::pool_migrate(st, args),
+        ("VM", "start_on") | ("VM", "resume_on") => migrate::power_on_host(st, message, args, user),
+        ("VM", "assert_can_boot_here") => {
+            migrate::assert_can_boot_here(st, arg_str(args, 0, "self")?, arg_str(args, 1, "host")?)
+        }
+        ("VM", "get_possible_hosts") => migrate::possible_hosts(st, arg_str(args, 0, "vm")?),
+        ("host", "compute_free_memory") => {
+            migrate::compute_free_memory(st, arg_str(args, 0, "host")?)
+        }
         ("VM", "assert_can_migrate") => migrate::assert_can_migrate(st, args),
         ("VM", "migrate_send") => migrate::migrate_send(st, args),
-        (c, m) if st.dialect == Dialect::Xend && modelled_for_xapi_only(c, m) => {
-            Err(Failure::not_implemented(&method))
-        }
         (c, "create_new_blob") if blobs::OWNERS.contains(&c) => blobs::create_new(st, c, args),
         ("blob", "create") => {
             let public = matches!(args.get(1), Some(Value::Bool(true)));
@@ -438,7 +446,12 @@ fn modelled_for_xapi_only(class: &str, message: &str) -> bool {
         ("PBD", "create" | "destroy" | "plug" | "unplug")
             | ("SR", "forget" | "destroy" | "introduce")
             | ("host", "disable" | "enable" | "reboot" | "shutdown")
-            | ("VM", "pool_migrate")
+            | (
+                "VM",
+                "pool_migrate" | "start_on" | "resume_on" | "assert_can_boot_here"
+            )
+            | ("VM", "get_possible_hosts")
+            | ("host", "compute_free_memory")
             | (_, "create_new_blob")
             | ("blob", "create" | "destroy")
     )

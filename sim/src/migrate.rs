@@ -1,6 +1,8 @@
-//! Moving a running VM between the pool's hosts: `VM.pool_migrate`, and `VM.migrate_send` /
-//! `VM.assert_can_migrate` when the destination is a host of this pool; the placement check
-//! (`can_boot_here`) that `host.evacuate` shares. Cross-pool migration is not modelled.
+//! Where a VM may run, and moving it there: the placement check (`can_boot_here`) that
+//! `host.evacuate` shares, `VM.assert_can_boot_here`, `VM.get_possible_hosts`,
+//! `VM.start_on`/`resume_on`, `host.compute_free_memory`; `VM.pool_migrate`, and
+//! `VM.migrate_send` / `VM.assert_can_migrate` when the destination is a host of this pool.
+//! Cross-pool migration is not modelled.
 
 use xenapi::Value;
 
@@ -95,7 +97,7 @@ fn boot_check(st: &State, vm: &str, host: &str, check_srs: bool) -> Result<(), F
 
 /// The memory check of `assert_can_boot_here`: `HOST_NOT_ENOUGH_FREE_MEMORY [needed;
 /// available]`.
-fn enough_memory(st: &State, vm: &str, host: &str) -> Result<(), Failure> {
+pub(crate) fn enough_memory(st: &State, vm: &str, host: &str) -> Result<(), Failure> {
     let vrec = need(st, "VM", vm)?;
     if str_field(vrec, "resident_on") == host {
         return Ok(());
@@ -111,15 +113,24 @@ fn enough_memory(st: &State, vm: &str, host: &str) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Makes `host` the VM's `resident_on` (and keeps both hosts' `resident_VMs`).
-pub(crate) fn move_to(st: &mut State, vm: &str, host: &str) {
+/// Makes `host` the VM's `resident_on`, keeping both hosts' `resident_VMs`; whether it moved.
+fn relocate(st: &mut State, vm: &str, host: &str) -> bool {
     let old = get_str(st, "VM", vm, "resident_on");
     if old == host {
-        return;
+        return false;
     }
     st.modify("host", &old, |r| remove_from_set(r, "resident_VMs", vm));
     st.modify("host", host, |r| add_to_set(r, "resident_VMs", vm));
     put(st, "VM", vm, "resident_on", s(host));
+    true
+}
+
+/// Moves a running VM to `host`, as a migration (logged).
+pub(crate) fn move_to(st: &mut State, vm: &str, host: &str) {
+    let old = get_str(st, "VM", vm, "resident_on");
+    if !relocate(st, vm, host) {
+        return;
+    }
     let (name, from, to) = (
         get_str(st, "VM", vm, "name_label"),
         get_str(st, "host", &old, "name_label"),
@@ -247,4 +258,65 @@ pub(crate) fn migrate_send(st: &mut State, args: &[Value]) -> Result<Value, Fail
     }
     lifecycle::refresh(st, &vm);
     Ok(s(&vm))
+}
+
+/// `VM.assert_can_boot_here(self, host)`: `assert_can_boot_here` with memory, whatever the
+/// VM's power state (xapi_vm.ml `assert_can_boot_here`).
+pub(crate) fn assert_can_boot_here(st: &State, vm: &str, host: &str) -> Result<Value, Failure> {
+    need(st, "VM", vm)?;
+    can_boot_here(st, vm, host)?;
+    enough_memory(st, vm, host)?;
+    Ok(s(""))
+}
+
+/// `VM.get_possible_hosts(vm)`: the hosts that pass `assert_can_boot_here` (xapi_vm_helpers.ml
+/// `get_possible_hosts_for_vm`, `possible_hosts`).
+pub(crate) fn possible_hosts(st: &State, vm: &str) -> Result<Value, Failure> {
+    need(st, "VM", vm)?;
+    let hosts = st
+        .table("host")
+        .map(|t| t.refs().to_vec())
+        .unwrap_or_default();
+    Ok(Value::Array(
+        hosts
+            .into_iter()
+            .filter(|h| can_boot_here(st, vm, h).is_ok() && enough_memory(st, vm, h).is_ok())
+            .map(|h| s(&h))
+            .collect(),
+    ))
+}
+
+/// `host.compute_free_memory(host)`: what [`free_memory`] counts (xapi_host.ml
+/// `compute_free_memory`: `host_compute_free_memory_with_maximum_compression`).
+pub(crate) fn compute_free_memory(st: &State, host: &str) -> Result<Value, Failure> {
+    need(st, "host", host)?;
+    Ok(crate::state::int(free_memory(st, host, 0)))
+}
+
+/// `VM.start_on(vm, host, start_paused, force)` / `VM.resume_on(vm, host, start_paused,
+/// force)`: the operation's power state first (Halted; Suspended), then `assert_can_boot_here`
+/// on that host with memory, then the VM starts there (message_forwarding.ml `start_on`,
+/// `resume_on`).
+pub(crate) fn power_on_host(
+    st: &mut State,
+    message: &str,
+    args: &[Value],
+    user: &str,
+) -> Result<Value, Failure> {
+    let vm = arg_str(args, 0, "vm")?;
+    let host = arg_str(args, 1, "host")?;
+    let paused = matches!(args.get(2), Some(Value::Bool(true)));
+    need(st, "VM", vm)?;
+    need(st, "host", host)?;
+    lifecycle::check(st, vm, message)?;
+    can_boot_here(st, vm, host)?;
+    enough_memory(st, vm, host)?;
+    let op = if message == "start_on" {
+        crate::vm::Op::Start { paused }
+    } else {
+        crate::vm::Op::Resume { paused }
+    };
+    crate::vm::power(st, vm, op, user)?;
+    relocate(st, vm, host);
+    Ok(s(""))
 }

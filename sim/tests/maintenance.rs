@@ -319,3 +319,68 @@ fn migrate_send_within_the_pool() {
     );
     assert_eq!(err[0], "NOT_IMPLEMENTED");
 }
+
+#[test]
+fn start_on_possible_hosts_and_free_memory() {
+    let sim = pool();
+    let mut p = Pool::new(&sim);
+    let (h0, h1) = (p.hosts[0].clone(), p.hosts[1].clone());
+    let vm = p.c.vm(&p.ss.clone(), "vm02");
+    let both = p.ok("VM.get_possible_hosts", &[s(&vm)]);
+    assert_eq!(strings(&both).len(), 2);
+    p.ok("host.disable", &[s(&h1)]);
+    let possible = strings(&p.ok("VM.get_possible_hosts", &[s(&vm)]));
+    assert_eq!(possible.len(), 1);
+    assert_eq!(possible[0], h0);
+    assert_eq!(
+        p.err("VM.assert_can_boot_here", &[s(&vm), s(&h1)]),
+        ["HOST_DISABLED", &h1]
+    );
+    let no = Value::Bool(false);
+    assert_eq!(
+        p.err("VM.start_on", &[s(&vm), s(&h1), no.clone(), no.clone()]),
+        ["HOST_DISABLED", &h1]
+    );
+    p.ok("host.enable", &[s(&h1)]);
+    p.ok("VM.assert_can_boot_here", &[s(&vm), s(&h1)]);
+    let free = |p: &mut Pool| {
+        p.ok("host.compute_free_memory", &[s(&h1)])
+            .as_i64()
+            .expect("an int")
+    };
+    let before = free(&mut p);
+    p.ok("VM.start_on", &[s(&vm), s(&h1), no.clone(), no.clone()]);
+    assert_eq!(p.get("VM", "resident_on", &vm), s(&h1));
+    assert_eq!(p.get("VM", "power_state", &vm), s("Running"));
+    let needed = p.get("VM", "memory_dynamic_min", &vm).as_i64().unwrap()
+        + p.get("VM", "memory_overhead", &vm).as_i64().unwrap();
+    assert_eq!(before - free(&mut p), needed);
+    assert_eq!(
+        p.err("VM.start_on", &[s(&vm), s(&h0), no.clone(), no]),
+        ["VM_BAD_POWER_STATE", &vm, "halted", "running"]
+    );
+}
+
+#[test]
+fn xend_leaves_the_xapi_host_model_out() {
+    let sim = Simulator::start(Config {
+        dialect: xenapi_sim::Dialect::Xend,
+        ..Config::default()
+    })
+    .unwrap();
+    let mut c = Client::connect(sim.addr());
+    let ss = c.ok(
+        "session.login_with_password",
+        vec![s("root"), s("password")],
+    );
+    let host = c.ok("host.get_all", vec![ss.clone()]).as_array().unwrap()[0].clone();
+    assert_eq!(
+        c.err("host.disable", vec![ss.clone(), host.clone()]),
+        ["NOT_IMPLEMENTED", "host.disable"]
+    );
+    assert_eq!(
+        // xend counts parameters first and knows no defaults: the full form.
+        c.err("host.evacuate", vec![ss, host, s("OpaqueRef:NULL"), s("0")]),
+        ["MESSAGE_METHOD_UNKNOWN", "host.evacuate"]
+    );
+}
