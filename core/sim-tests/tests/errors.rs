@@ -175,14 +175,18 @@ fn a_login_with_arguments_as_given_is_the_servers_answer() {
         let sim = sim(d);
         let s = Session::new(Options::new(sim.url())).unwrap();
         // The method name the server quotes stays whole even if the password is "password".
+        // xend refuses five arguments; xapi reads its defaulted version and originator from
+        // what follows the password and ignores the rest (gen_server.ml), so it logs in below.
         let five = ["root", "password", "1.0", "me", "extra"].map(Value::from);
-        let e = s.login_with_password_args(&five).unwrap_err();
-        assert_eq!(
-            e.code(),
-            Some(codes::MESSAGE_PARAMETER_COUNT_MISMATCH),
-            "{d:?}"
-        );
-        assert!(e.to_string().contains("session.login_with_password"), "{e}");
+        if d == Dialect::Xend {
+            let e = s.login_with_password_args(&five).unwrap_err();
+            assert_eq!(
+                e.code(),
+                Some(codes::MESSAGE_PARAMETER_COUNT_MISMATCH),
+                "{d:?}"
+            );
+            assert!(e.to_string().contains("session.login_with_password"), "{e}");
+        }
         let wrong = [Value::from("root"), Value::from("hidden-pw")];
         let e = s.login_with_password_args(&wrong).unwrap_err();
         assert_eq!(e.code(), Some(codes::SESSION_AUTHENTICATION_FAILED));
@@ -190,8 +194,9 @@ fn a_login_with_arguments_as_given_is_the_servers_answer() {
         assert!(!s.is_logged_in());
         assert_eq!(sim.session_count(), 0);
         // Arguments the server takes give a working session, logged out on drop.
-        let right = [Value::from("root"), Value::from("password")];
-        s.login_with_password_args(&right).unwrap();
+        let two = [Value::from("root"), Value::from("password")];
+        let right: &[Value] = if d == Dialect::Xapi { &five } else { &two };
+        s.login_with_password_args(right).unwrap();
         assert!(s.call("VM.get_all", vec![]).is_ok());
         assert_eq!(sim.session_count(), 1);
         drop(s);
