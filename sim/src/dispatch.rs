@@ -308,6 +308,7 @@ pub(crate) fn route(
         ("SR", "forget") => pbd::sr_forget(st, arg_str(args, 0, "sr")?),
         ("SR", "destroy") => pbd::sr_destroy(st, arg_str(args, 0, "sr")?),
         ("SR", "introduce") => pbd::sr_introduce(st, args),
+        ("SR", "create") => pbd::sr_create(st, args),
         ("host", "disable") => host_ops::disable(st, args),
         ("host", "enable") => host_ops::enable(st, arg_str(args, 0, "host")?),
         ("host", "get_vms_which_prevent_evacuation") => {
@@ -444,7 +445,7 @@ fn modelled_for_xapi_only(class: &str, message: &str) -> bool {
     matches!(
         (class, message),
         ("PBD", "create" | "destroy" | "plug" | "unplug")
-            | ("SR", "forget" | "destroy" | "introduce")
+            | ("SR", "forget" | "destroy" | "introduce" | "create")
             | ("host", "disable" | "enable" | "reboot" | "shutdown")
             | (
                 "VM",

@@ -1,7 +1,7 @@
-//! Attaching storage to hosts, as repair scripts drive it: `PBD.create`/`destroy`/`plug`/
-//! `unplug` (xapi_pbd.ml, message_forwarding.ml `PBD`), the SR's `allowed_operations` that
-//! follow its PBDs (xapi_sr_operations.ml `valid_operations`), and `SR.forget` /
-//! `SR.introduce` (xapi_sr.ml `really_forget`, `introduce`).
+//! Attaching storage to hosts, as installers and repair scripts drive it: `PBD.create`/
+//! `destroy`/`plug`/`unplug` (xapi_pbd.ml, message_forwarding.ml `PBD`), the SR's
+//! `allowed_operations` that follow its PBDs (xapi_sr_operations.ml `valid_operations`), and
+//! `SR.create` / `destroy` / `forget` / `introduce` (xapi_sr.ml).
 
 use xenapi::Value;
 
@@ -222,11 +222,92 @@ pub(crate) fn sr_forget(st: &mut State, sr: &str) -> Result<Value, Failure> {
     Ok(s(""))
 }
 
-/// `SR.destroy(sr)`: the checks of the SR's `destroy` operation; the simulator has no SM
-/// backend to tell, so it then forgets the SR as `SR.forget` does.
+/// `SR.destroy(sr)`: the checks of the SR's `destroy` operation, and not an SR whose
+/// `other_config:indestructible` is `true` (`SR_INDESTRUCTIBLE [sr]`, message_forwarding.ml
+/// `SR.destroy`); the simulator has no SM backend to tell, so it then forgets the SR.
 pub(crate) fn sr_destroy(st: &mut State, sr: &str) -> Result<Value, Failure> {
     assert_sr_operation(st, sr, "destroy")?;
+    let indestructible = map_of(need(st, "SR", sr)?, "other_config")
+        .iter()
+        .any(|(k, v)| k == "indestructible" && v == "true");
+    if indestructible {
+        return Err(Failure::new("SR_INDESTRUCTIBLE", &[sr]));
+    }
     sr_forget(st, sr)
+}
+
+/// The SM drivers the simulated hosts have (those of a XenServer 8 host, **not confirmed**
+/// as complete); another type is `SR_UNKNOWN_DRIVER [type]` (storage_access.ml).
+const SM_DRIVERS: &[&str] = &[
+    "ext",
+    "file",
+    "nfs",
+    "lvm",
+    "lvmoiscsi",
+    "lvmohba",
+    "lvmofcoe",
+    "gfs2",
+    "iso",
+    "udev",
+    "smb",
+    "largeblock",
+    "dummy",
+];
+
+/// `SR.create(host, device_config, physical_size, name_label, name_description, type,
+/// content_type, shared, sm_config)` (xapi_sr.ml `create`): the SR as `SR.introduce` makes it,
+/// a PBD for `host` (for every host, the coordinator's first, when shared) with
+/// `device_config`, then each PBD plugged. Its size is `physical_size`, or 1 TiB when 0 (the
+/// simulated SM backend's answer).
+pub(crate) fn sr_create(st: &mut State, args: &[Value]) -> Result<Value, Failure> {
+    let host = arg_str(args, 0, "host")?.to_owned();
+    need(st, "host", &host)?;
+    let device_config = args.get(1).cloned().unwrap_or(Value::Struct(Vec::new()));
+    let size = args.get(2).and_then(Value::as_i64).unwrap_or(0);
+    let ty = arg_str(args, 5, "type")?.to_ascii_lowercase();
+    if !SM_DRIVERS.contains(&ty.as_str()) {
+        return Err(Failure::new("SR_UNKNOWN_DRIVER", &[&ty]));
+    }
+    let shared = matches!(args.get(7), Some(Value::Bool(true)));
+    let introduce_args = [
+        s(""),
+        args.get(3).cloned().unwrap_or(s("")),
+        args.get(4).cloned().unwrap_or(s("")),
+        s(&ty),
+        args.get(6).cloned().unwrap_or(s("")),
+        Value::Bool(shared),
+        args.get(8).cloned().unwrap_or(Value::Struct(Vec::new())),
+    ];
+    let sr = sr_introduce(st, &introduce_args)?
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_default();
+    let size = if size > 0 { size } else { INTRODUCED_SR_SIZE };
+    put(st, "SR", &sr, "physical_size", crate::state::int(size));
+    put(st, "SR", &sr, "physical_utilisation", crate::state::int(0));
+    let hosts = if shared {
+        let mut all: Vec<String> = st
+            .table("host")
+            .map(|t| t.refs().to_vec())
+            .unwrap_or_default();
+        let coordinator = st.coordinator.clone();
+        all.retain(|h| *h != coordinator);
+        all.insert(0, coordinator);
+        all
+    } else {
+        vec![host]
+    };
+    for h in hosts {
+        let record = Value::structure([
+            ("host", s(&h)),
+            ("SR", s(&sr)),
+            ("device_config", device_config.clone()),
+        ]);
+        let pbd = create(st, &[record])?;
+        plug(st, pbd.as_str().unwrap_or_default())?;
+    }
+    st.log(format!("SR.create {sr} ({ty})"));
+    Ok(s(&sr))
 }
 
 /// `SR.introduce(uuid, name_label, name_description, type, content_type, shared, sm_config)`:

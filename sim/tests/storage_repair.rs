@@ -213,3 +213,87 @@ fn unplug_forget_introduce_create_plug() {
     ]);
     ok(call("VDI.create", &[disk]));
 }
+
+#[test]
+fn sr_create_plugs_a_pbd_per_host_and_destroy_needs_them_unplugged() {
+    let sim = Simulator::start(Config {
+        hosts: 2,
+        seed: Some(4),
+        ..Config::default()
+    })
+    .unwrap();
+    let mut c = Client::connect(sim.addr());
+    let ss = c.login();
+    let mut call = |m: &str, args: Vec<Value>| {
+        let mut p = vec![s(&ss)];
+        p.extend(args);
+        c.call(m, p)
+    };
+    let ok = |env: Value| env.get("Value").cloned().expect("success");
+    let err =
+        |env: Value| -> Vec<String> { strings(env.get("ErrorDescription").expect("a failure")) };
+    let hosts = strings(&ok(call("host.get_all", vec![])));
+    let sr_args = |host: &str, ty: &str, shared: bool| {
+        vec![
+            s(host),
+            map(&[("server", "filer"), ("serverpath", "/vol")]),
+            s("0"),
+            s("new SR"),
+            s(""),
+            s(ty),
+            s("user"),
+            Value::Bool(shared),
+            map(&[]),
+        ]
+    };
+    assert_eq!(
+        err(call("SR.create", sr_args(&hosts[0], "bogus", true))),
+        ["SR_UNKNOWN_DRIVER", "bogus"]
+    );
+    let nfs = ok(call("SR.create", sr_args(&hosts[0], "NFS", true)));
+    assert_eq!(ok(call("SR.get_type", vec![nfs.clone()])), s("nfs"));
+    assert_eq!(
+        ok(call("SR.get_physical_size", vec![nfs.clone()])),
+        s(&(1i64 << 40).to_string())
+    );
+    let pbds = strings(&ok(call("SR.get_PBDs", vec![nfs.clone()])));
+    assert_eq!(pbds.len(), 2);
+    for p in &pbds {
+        assert_eq!(
+            ok(call("PBD.get_currently_attached", vec![s(p)])),
+            Value::Bool(true)
+        );
+    }
+    let local = ok(call("SR.create", sr_args(&hosts[1], "ext", false)));
+    let local_pbds = strings(&ok(call("SR.get_PBDs", vec![local.clone()])));
+    assert_eq!(local_pbds.len(), 1);
+    assert_eq!(
+        ok(call("PBD.get_host", vec![s(&local_pbds[0])])),
+        s(&hosts[1])
+    );
+
+    assert_eq!(
+        err(call("SR.destroy", vec![nfs.clone()])),
+        ["SR_HAS_PBD", nfs.as_str().unwrap()]
+    );
+    for p in &pbds {
+        ok(call("PBD.unplug", vec![s(p)]));
+    }
+    ok(call(
+        "SR.add_to_other_config",
+        vec![nfs.clone(), s("indestructible"), s("true")],
+    ));
+    assert_eq!(
+        err(call("SR.destroy", vec![nfs.clone()])),
+        ["SR_INDESTRUCTIBLE", nfs.as_str().unwrap()]
+    );
+    ok(call(
+        "SR.remove_from_other_config",
+        vec![nfs.clone(), s("indestructible")],
+    ));
+    ok(call("SR.destroy", vec![nfs.clone()]));
+    assert_eq!(err(call("SR.get_record", vec![nfs]))[0], "HANDLE_INVALID");
+    for p in &pbds {
+        assert_eq!(err(call("PBD.get_record", vec![s(p)]))[0], "HANDLE_INVALID");
+    }
+}
