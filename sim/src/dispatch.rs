@@ -8,6 +8,7 @@ use xenapi::{DateTime, Value};
 
 use crate::blobs;
 use crate::datamodel;
+use crate::devices;
 use crate::dialect::Dialect;
 use crate::events;
 use crate::generic;
@@ -289,6 +290,12 @@ pub(crate) fn route(
             migrate::assert_can_boot_here(st, arg_str(args, 0, "self")?, arg_str(args, 1, "host")?)
         }
         ("VM", "get_possible_hosts") => migrate::possible_hosts(st, arg_str(args, 0, "vm")?),
+        ("VM", "get_allowed_VBD_devices") => {
+            devices::allowed_vbd_devices(st, arg_str(args, 0, "vm")?)
+        }
+        ("VM", "get_allowed_VIF_devices") => {
+            devices::allowed_vif_devices(st, arg_str(args, 0, "vm")?)
+        }
         ("host", "compute_free_memory") => {
             migrate::compute_free_memory(st, arg_str(args, 0, "host")?)
         }
@@ -451,7 +458,10 @@ fn modelled_for_xapi_only(class: &str, message: &str) -> bool {
                 "VM",
                 "pool_migrate" | "start_on" | "resume_on" | "assert_can_boot_here"
             )
-            | ("VM", "get_possible_hosts")
+            | (
+                "VM",
+                "get_possible_hosts" | "get_allowed_VBD_devices" | "get_allowed_VIF_devices"
+            )
             | ("host", "compute_free_memory")
             | (_, "create_new_blob")
             | ("blob", "create" | "destroy")

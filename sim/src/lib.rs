@@ -24,6 +24,7 @@
 mod blobs;
 mod control;
 mod datamodel;
+mod devices;
 mod dialect;
 mod dispatch;
 mod events;

@@ -362,6 +362,24 @@ fn start_on_possible_hosts_and_free_memory() {
 }
 
 #[test]
+fn free_device_numbers_for_new_vbds_and_vifs() {
+    let sim = pool();
+    let mut p = Pool::new(&sim);
+    let vm = p.c.vm(&p.ss.clone(), "vm02");
+    // vm02 has a disk at 0 and a CD drive at 3, a VIF at 0.
+    let vbds = strings(&p.ok("VM.get_allowed_VBD_devices", &[s(&vm)]));
+    assert_eq!(vbds.len(), 255 - 2);
+    assert_eq!(&vbds[..3], ["1", "2", "4"]);
+    assert_eq!(vbds.last().map(String::as_str), Some("254"));
+    let vifs = strings(&p.ok("VM.get_allowed_VIF_devices", &[s(&vm)]));
+    assert_eq!(vifs, (1..=15).map(|n| n.to_string()).collect::<Vec<_>>());
+    assert_eq!(
+        p.err("VM.get_allowed_VIF_devices", &[s("OpaqueRef:none")]),
+        ["HANDLE_INVALID", "VM", "OpaqueRef:none"]
+    );
+}
+
+#[test]
 fn xend_leaves_the_xapi_host_model_out() {
     let sim = Simulator::start(Config {
         dialect: xenapi_sim::Dialect::Xend,
