@@ -99,6 +99,15 @@ def test_pool_migrate_and_migrate_send(pool):
     assert x.VM.migrate_send(vm, dest, True, vdi_map, {}, {}) == vm
     assert x.VM.get_resident_on(vm) == h0
 
+    # Placement: where a halted VM may start, and starting it there.
+    assert sorted(x.VM.get_possible_hosts(halted)) == sorted([h0, h1])
+    free = int(x.host.compute_free_memory(h1))
+    x.VM.start_on(halted, h1, False, False)
+    assert x.VM.get_resident_on(halted) == h1
+    assert int(x.host.compute_free_memory(h1)) < free
+    assert fails(mod, x.VM.start_on, halted, h0, False, False) == [
+        "VM_BAD_POWER_STATE", halted, "halted", "running"]
+
 
 def test_storage_repair(pool):
     mod, x, (h0, h1) = pool
@@ -122,6 +131,14 @@ def test_storage_repair(pool):
     x.PBD.plug(pbd)
     assert x.PBD.get_currently_attached(pbd) is True
     assert x.SR.get_uuid(sr) == record["uuid"]
+
+    # An installer's shared SR: a PBD per host, plugged.
+    nfs = x.SR.create(h0, {"server": "filer", "serverpath": "/vol"}, "0", "NFS", "", "nfs",
+                      "user", True, {})
+    assert sorted(x.PBD.get_host(p) for p in x.SR.get_PBDs(nfs)) == sorted([h0, h1])
+    assert all(x.PBD.get_currently_attached(p) for p in x.SR.get_PBDs(nfs))
+    assert fails(mod, x.SR.create, h0, {}, "0", "bad", "", "bogus", "user", True, {}) == [
+        "SR_UNKNOWN_DRIVER", "bogus"]
 
     # A running guest's disk keeps its SR plugged on its host.
     vm = guests_on(x, h1)[0] if guests_on(x, h1) else guests_on(x, h0)[0]
