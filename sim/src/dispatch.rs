@@ -338,6 +338,19 @@ pub(crate) fn route(
             lifecycle::set_memory(st, m, args)
         }
         ("VM", "set_is_a_template") => lifecycle::set_is_a_template(st, args),
+        // xapi_vm_lifecycle.ml `assert_operation_valid`, `update_allowed_operations`.
+        ("VM", "assert_operation_valid") => {
+            lifecycle::check(st, arg_str(args, 0, "self")?, arg_str(args, 1, "op")?)?;
+            Ok(empty())
+        }
+        ("VM", "update_allowed_operations") => {
+            let vm = arg_str(args, 0, "self")?;
+            if st.get("VM", vm).is_none() {
+                return Err(Failure::new("HANDLE_INVALID", &["VM", vm]));
+            }
+            lifecycle::refresh(st, vm);
+            Ok(empty())
+        }
         ("VM", "set_VCPUs_max") | ("VM", "set_VCPUs_at_startup") => {
             lifecycle::set_vcpus(st, message, args)
         }
@@ -390,7 +403,8 @@ pub(crate) fn route(
             net::network_destroy(st, arg_str(args, 0, "self")?)?;
             Ok(empty())
         }
-        ("SR", "scan") => {
+        // xapi_sr.ml `update`: the size and use from the SM backend, here the VDIs' sums.
+        ("SR", "scan") | ("SR", "update") => {
             storage::sr_scan(st, arg_str(args, 0, "sr")?)?;
             Ok(empty())
         }
@@ -452,7 +466,11 @@ fn modelled_for_xapi_only(class: &str, message: &str) -> bool {
     matches!(
         (class, message),
         ("PBD", "create" | "destroy" | "plug" | "unplug")
-            | ("SR", "forget" | "destroy" | "introduce" | "create")
+            | (
+                "SR",
+                "forget" | "destroy" | "introduce" | "create" | "update"
+            )
+            | ("VM", "assert_operation_valid" | "update_allowed_operations")
             | ("host", "disable" | "enable" | "reboot" | "shutdown")
             | (
                 "VM",

@@ -238,6 +238,14 @@ fn pool_migrate_moves_a_running_vm_and_refuses_what_xapi_refuses() {
         p.err("VM.pool_migrate", &[s(&vm), s(&h1), no_options.clone()]),
         ["HOST_DISABLED", &h1]
     );
+    // The operation checks on their own, and the allowed operations they give.
+    assert_eq!(
+        p.err("VM.assert_operation_valid", &[s(&vm), s("start")]),
+        ["VM_BAD_POWER_STATE", &vm, "halted", "running"]
+    );
+    p.ok("VM.assert_operation_valid", &[s(&vm), s("clean_shutdown")]);
+    p.ok("VM.update_allowed_operations", &[s(&vm)]);
+    assert!(strings(&p.get("VM", "allowed_operations", &vm)).contains(&"pool_migrate".to_owned()));
     // The control domain does not migrate.
     let dom0 = p.get("host", "control_domain", &h0);
     assert_eq!(

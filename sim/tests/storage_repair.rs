@@ -93,6 +93,8 @@ fn unplug_forget_introduce_create_plug() {
         err(call("VDI.create", std::slice::from_ref(&disk))),
         ["SR_NO_PBDS", &local]
     );
+    assert_eq!(err(call("SR.update", &[s(&local)])), ["SR_NO_PBDS", &local]);
+    ok(call("SR.update", std::slice::from_ref(&shared)));
 
     // Not shared: plugged on one host only.
     let other = ok(call(
