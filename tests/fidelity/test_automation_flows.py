@@ -74,7 +74,11 @@ def test_host_maintenance(pool):
         assert reason == ["NO_HOSTS_AVAILABLE", vm]
     assert fails(mod, x.host.evacuate, h1)[0] == "NO_HOSTS_AVAILABLE"
     assert fails(mod, x.host.assert_can_evacuate, h1)[0] == "CANNOT_EVACUATE_HOST"
-    x.host.enable(h0)
+
+    # Shutting the disabled h0 down: it stays down, and cannot be enabled.
+    x.host.shutdown(h0)
+    assert x.host_metrics.get_live(x.host.get_metrics(h0)) is False
+    assert fails(mod, x.host.enable, h0) == ["HOST_NOT_LIVE"]
 
 
 def test_pool_migrate_and_migrate_send(pool):
