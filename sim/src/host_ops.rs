@@ -54,7 +54,7 @@ fn set_enabled(st: &mut State, host: &str, enabled: bool) {
 /// disabled after a reboot.
 pub(crate) fn disable(st: &mut State, args: &[Value]) -> Result<Value, Failure> {
     let host = arg_str(args, 0, "host")?;
-    need(st, "host", host)?;
+    check_live(st, host)?;
     let auto_enable = !matches!(args.get(1), Some(Value::Bool(false)));
     if bool_of(need(st, "host", host)?, "enabled") && !auto_enable {
         st.no_auto_enable.push(host.to_owned());
@@ -63,15 +63,23 @@ pub(crate) fn disable(st: &mut State, args: &[Value]) -> Result<Value, Failure> 
     Ok(s(""))
 }
 
-/// `host.enable(host)`: refused while the host is down for a reboot (`HOST_NOT_LIVE`).
+/// `host.enable(host)`.
 pub(crate) fn enable(st: &mut State, host: &str) -> Result<Value, Failure> {
-    need(st, "host", host)?;
-    if !is_live(st, host) {
-        return Err(Failure::new("HOST_NOT_LIVE", &[]));
-    }
+    check_live(st, host)?;
     st.no_auto_enable.retain(|h| h != host);
     set_enabled(st, host, true);
     Ok(s(""))
+}
+
+/// What the coordinator checks before forwarding a call to a member: a member that is down
+/// gives `HOST_OFFLINE [host]`; the coordinator itself counts as live (message_forwarding.ml
+/// `do_op_on`, `check_live`).
+fn check_live(st: &State, host: &str) -> Result<(), Failure> {
+    need(st, "host", host)?;
+    if host != st.coordinator && !is_live(st, host) {
+        return Err(Failure::new("HOST_OFFLINE", &[host]));
+    }
+    Ok(())
 }
 
 fn is_live(st: &State, host: &str) -> bool {
@@ -201,11 +209,12 @@ fn network_usable(st: &State, network: &str, host: &str) -> Result<(), Failure> 
 }
 
 /// `host.reboot(host)` / `host.shutdown(host)` (xapi_host.ml `shutdown_and_reboot_common`):
-/// the host must be disabled (`HOST_NOT_DISABLED []`); the guests still resident are shut
+/// a member that is down `HOST_OFFLINE [host]`; the host must be disabled (`HOST_NOT_DISABLED []`); the guests still resident are shut
 /// down (`Vm_evacuation.ensure_no_vms` in `prepare_for_poweroff`). A rebooted host comes back
 /// at once, enabled unless it was disabled with `auto_enable` false; a shut-down host stays
 /// down (`host_metrics.live` false), as nothing here powers it on.
 pub(crate) fn power_off(st: &mut State, host: &str, reboot: bool) -> Result<Value, Failure> {
+    check_live(st, host)?;
     let rec = need(st, "host", host)?;
     if bool_of(rec, "enabled") {
         return Err(Failure::new("HOST_NOT_DISABLED", &[]));

@@ -75,10 +75,15 @@ def test_host_maintenance(pool):
     assert fails(mod, x.host.evacuate, h1)[0] == "NO_HOSTS_AVAILABLE"
     assert fails(mod, x.host.assert_can_evacuate, h1)[0] == "CANNOT_EVACUATE_HOST"
 
-    # Shutting the disabled h0 down: it stays down, and cannot be enabled.
-    x.host.shutdown(h0)
-    assert x.host_metrics.get_live(x.host.get_metrics(h0)) is False
-    assert fails(mod, x.host.enable, h0) == ["HOST_NOT_LIVE"]
+    x.host.enable(h0)
+
+    # Shutting the member h1 down halts its guests; it stays down, and the coordinator no
+    # longer forwards calls to it.
+    x.host.disable(h1)
+    x.host.shutdown(h1)
+    assert guests_on(x, h1) == []
+    assert x.host_metrics.get_live(x.host.get_metrics(h1)) is False
+    assert fails(mod, x.host.enable, h1) == ["HOST_OFFLINE", h1]
 
 
 def test_pool_migrate_and_migrate_send(pool):
