@@ -10,6 +10,7 @@
 //! [`c`], [`csharp`]) turns the model into `(path, contents)` pairs; this file formats (`.rs`
 //! files, with rustfmt), compares and writes them.
 
+mod abi;
 mod c;
 mod csharp;
 mod naming;
@@ -114,10 +115,22 @@ fn run(check: bool) -> Result<bool, String> {
     };
     let model = model::Model::parse(&json("datamodel.json")?, &json("errors.json")?)?;
 
+    // The C enum numbers: the committed table, extended with new datamodel values, never
+    // losing or moving one the last release had.
+    let read = |rel: &str| -> Result<String, String> {
+        std::fs::read_to_string(root.join(rel)).map_err(|e| format!("{rel}: {e}"))
+    };
+    let table = abi::EnumTable::parse(&read(abi::TABLE)?, abi::TABLE)?.extended(&model);
+    table.check_extends(&abi::EnumTable::parse(
+        &read(abi::RELEASED)?,
+        abi::RELEASED,
+    )?)?;
+
     let mut files = rust::generate(&model);
     files.extend(python::generate(&model));
-    files.extend(c::generate(&model));
-    files.extend(csharp::generate(&model));
+    files.extend(c::generate(&model, &table));
+    files.extend(csharp::generate(&model, &table));
+    files.push((abi::TABLE.to_owned(), table.to_json()));
     let written: BTreeSet<PathBuf> = files.iter().map(|(p, _)| root.join(p)).collect();
     let mut stale = Vec::new();
     for (rel, text) in &files {
