@@ -52,7 +52,8 @@ FFI_SIMS_load = $(FFI_RUN) --
 FFI_SIMS_cache = $(FFI_RUN) --env XEND --dialect xend --vms 4 --event-next-wait-ms 500 -- \
 	$(FFI_RUN) --vms 4 --
 FFI_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
-FFI_MAJOR := $(firstword $(subst ., ,$(FFI_VERSION)))
+# The ABI major version (the soname libxenapi.so.N), apart from the crate version.
+FFI_MAJOR := $(shell tr -d "[:space:]" < ffi/abi/MAJOR)
 VALGRIND ?= valgrind
 FFI_VALGRIND_FLAGS ?= --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1 \
 	--show-leak-kinds=definite --quiet \
