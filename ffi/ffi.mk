@@ -12,6 +12,12 @@
 #   ffi-bench-build   $(FFI_OUT)/bench_get_all_records, linked against the release libxenapi.a:
 #                     `bench_get_all_records URL ROUNDS` prints `c-typed MS` (best round)
 #   install           PREFIX=/usr/local (DESTDIR too): library, header and xenapi.pc (release)
+#   ffi-abi-check     abidiff of the release libxenapi.so and the header against the last
+#                     release's ABI (ffi/abi/release/); fails on an unannounced break
+#   ffi-abi-break-test  the check must fail on a renumbered enum, a changed signature and a
+#                     removed function (scratch copies; ffi/abi/break-test.sh)
+#   ffi-abi-baseline  after a release or an announced break (new ffi/abi/MAJOR): rewrite
+#                     ffi/abi/release/ (ffi/README.md says when)
 #
 # Each test program runs under `xenapi-sim run` ($(XENAPI_SIM), built when it is the default path),
 # which starts the simulators it reads (FFI_SIMS_<test> below; ffi/tests/harness.h's sim_get).
@@ -21,10 +27,10 @@
 # Keep the top-level Makefile's default goal: the first rule here must not become it.
 FFI_SAVED_DEFAULT_GOAL := $(.DEFAULT_GOAL)
 
-TEST_TARGETS += ffi-test ffi-valgrind
+TEST_TARGETS += ffi-test ffi-valgrind ffi-abi-check ffi-abi-break-test
 DEMO_TARGETS += ffi-examples
 DEMOS += ffi/examples/demo.sh
-DEPS_APT += valgrind
+DEPS_APT += valgrind abigail-tools
 
 CARGO ?= cargo
 FFI_TARGET ?= $(if $(CARGO_TARGET_DIR),$(CARGO_TARGET_DIR),target)
@@ -63,7 +69,7 @@ DESTDIR ?=
 FFI_PROFILE ?= release
 
 .PHONY: ffi-build ffi-header ffi-header-check ffi-test ffi-valgrind ffi-examples ffi-sim \
-	ffi-c-tests ffi-bench-build install
+	ffi-c-tests ffi-bench-build install ffi-abi-check ffi-abi-break-test ffi-abi-baseline
 
 ffi-build:
 	$(CARGO) build -p xenapi-ffi
@@ -145,5 +151,23 @@ install:
 		'Libs.private: $(FFI_STATIC_LIBS)' 'Cflags: -I$${includedir}' \
 		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/xenapi.pc
 	@echo "installed libxenapi $(FFI_VERSION) under $(DESTDIR)$(PREFIX)"
+
+# The ABI promise: the release library (it has debug info: [profile.release] debug = 1).
+FFI_ABI_LIB := $(FFI_TARGET)/release/libxenapi.so
+FFI_ABI_OUT := $(FFI_OUT)/abi
+
+ffi-abi-check: deps
+	$(CARGO) build --release -p xenapi-ffi
+	ffi/abi/abi.sh check $(FFI_ABI_LIB) $(FFI_ABI_OUT)
+
+ffi-abi-break-test: deps ffi-abi-check
+	ffi/abi/break-test.sh $(FFI_ABI_LIB) $(FFI_ABI_OUT)/break
+
+ffi-abi-baseline: deps
+	ffi/abi/abi.sh table
+	$(CARGO) run -q -p xenapi-codegen
+	$(CARGO) run -q -p xenapi-ffi-header
+	$(CARGO) build --release -p xenapi-ffi
+	ffi/abi/abi.sh baseline $(FFI_ABI_LIB) $(FFI_ABI_OUT)
 
 .DEFAULT_GOAL := $(FFI_SAVED_DEFAULT_GOAL)
