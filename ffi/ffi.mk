@@ -12,8 +12,8 @@
 #   ffi-bench-build   $(FFI_OUT)/bench_get_all_records, linked against the release libxenapi.a:
 #                     `bench_get_all_records URL ROUNDS` prints `c-typed MS` (best round)
 #   install           PREFIX=/usr/local (DESTDIR too): library, header and xenapi.pc (release)
-#   ffi-abi-check     abidiff of the release libxenapi.so and the header against the last
-#                     release's ABI (ffi/abi/release/); fails on an unannounced break
+#   ffi-abi-check     abidiff of libxenapi.so and the header against the last release's ABI
+#                     (ffi/abi/release/); fails on an unannounced break
 #   ffi-abi-break-test  the check must fail on a renumbered enum, a changed signature and a
 #                     removed function (scratch copies; ffi/abi/break-test.sh)
 #   ffi-abi-baseline  after a release or an announced break (new ffi/abi/MAJOR): rewrite
@@ -152,22 +152,24 @@ install:
 		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/xenapi.pc
 	@echo "installed libxenapi $(FFI_VERSION) under $(DESTDIR)$(PREFIX)"
 
-# The ABI promise: the release library (it has debug info: [profile.release] debug = 1).
-FFI_ABI_LIB := $(FFI_TARGET)/release/libxenapi.so
+# The ABI promise. The check reads no debug info (exports and soname from the library, types
+# from the header), so the debug build ffi-test makes anyway serves; FFI_ABI_PROFILE=release
+# checks the release build, as the release workflow does. The baseline is of a release build.
+FFI_ABI_PROFILE ?= debug
 FFI_ABI_OUT := $(FFI_OUT)/abi
 
 ffi-abi-check: deps
-	$(CARGO) build --release -p xenapi-ffi
-	ffi/abi/abi.sh check $(FFI_ABI_LIB) $(FFI_ABI_OUT)
+	$(CARGO) build -p xenapi-ffi $(if $(filter release,$(FFI_ABI_PROFILE)),--release,)
+	ffi/abi/abi.sh check $(FFI_TARGET)/$(FFI_ABI_PROFILE)/libxenapi.so $(FFI_ABI_OUT)
 
 ffi-abi-break-test: deps ffi-abi-check
-	ffi/abi/break-test.sh $(FFI_ABI_LIB) $(FFI_ABI_OUT)/break
+	ffi/abi/break-test.sh $(FFI_TARGET)/$(FFI_ABI_PROFILE)/libxenapi.so $(FFI_ABI_OUT)/break
 
 ffi-abi-baseline: deps
 	ffi/abi/abi.sh table
 	$(CARGO) run -q -p xenapi-codegen
 	$(CARGO) run -q -p xenapi-ffi-header
 	$(CARGO) build --release -p xenapi-ffi
-	ffi/abi/abi.sh baseline $(FFI_ABI_LIB) $(FFI_ABI_OUT)
+	ffi/abi/abi.sh baseline $(FFI_TARGET)/release/libxenapi.so $(FFI_ABI_OUT)
 
 .DEFAULT_GOAL := $(FFI_SAVED_DEFAULT_GOAL)

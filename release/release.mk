@@ -5,7 +5,8 @@
 #                 (make python-dist), the NuGet package (make dotnet-pack); then dist/MANIFEST.tsv
 #                 (file, target, size, what tested it) and dist/SHA256SUMS
 #   dist-sdk      the C SDK archives from build/natives/ (release/sdk.sh): linux-x64 and
-#                 linux-arm64 .tar.gz, win-x64 .zip; each extracted and xm.c built against it
+#                 linux-arm64 .tar.gz, win-x64 .zip; each extracted and xm.c built against it;
+#                 the linux-x64 library's ABI checked against the last release's first
 #   release-test  the release index (release/manifest.sh) on a scratch dist/
 #
 # The release workflow (.github/workflows/release.yml) does the same on GitHub's machines for
@@ -36,7 +37,9 @@ dist: deps
 	$(MAKE) dotnet-pack
 	release/manifest.sh $(RELEASE_DIST)
 
+# The linux-x64 natives keep the ABI promise too (the baseline is of x86-64).
 dist-sdk: deps
+	ffi/abi/abi.sh check $(RELEASE_NATIVES)/linux-x64/libxenapi.so build/sdk-abi
 	release/sdk.sh $(RELEASE_VERSION) $(RELEASE_ABI_MAJOR) $(RELEASE_NATIVES) $(RELEASE_DIST) \
 		$(RELEASE_SDK_RIDS)
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The ABI check of libxenapi against the last release (ffi/abi/release/), with libabigail.
 #
-#   ffi/abi/abi.sh check LIB OUT     fail if LIB (a release build with debug info) or the header
+#   ffi/abi/abi.sh check LIB OUT     fail if LIB (any build, stripped too) or the header
 #                                    breaks the ABI of ffi/abi/release/ under the same ABI major
 #   ffi/abi/abi.sh table             (make ffi-abi-baseline, before generating) a new ABI major
 #                                    starts from the committed enum table as it is
