@@ -101,7 +101,8 @@ check_linux_x64() {
   "$dir/xm" -u http://127.0.0.1:9/ list >"$dir/xm.out" 2>&1 || rc=$?
   [ "$rc" -eq 1 ] && grep -q '^xm: ' "$dir/xm.out" ||
     die "xm linked against the linux-x64 SDK did not run as expected (exit $rc): $(cat "$dir/xm.out")"
-  ldd "$dir/xm" | grep -q "libxenapi.so.$major => $dir/lib/" ||
+  # (grep on a captured output: grep -q in a pipe would stop the writer, failing pipefail.)
+  grep -q "libxenapi.so.$major => $dir/lib/" <<<"$(ldd "$dir/xm")" ||
     die "xm does not load libxenapi.so.$major from the SDK: $(ldd "$dir/xm")"
   echo "gcc via pkg-config (shared, run; static)"
 }
@@ -112,7 +113,7 @@ check_linux_arm64() {
   export PKG_CONFIG_LIBDIR=$dir/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=
   aarch64-linux-gnu-gcc -std=c99 -Wall -Werror $(pkg-config --cflags xenapi) ffi/examples/xm.c \
     -o "$dir/xm" $(pkg-config --libs xenapi) -Wl,-rpath,"$dir/lib"
-  readelf -d "$dir/xm" | grep -q "Shared library: \[libxenapi.so.$major\]" ||
+  grep -q "Shared library: \[libxenapi.so.$major\]" <<<"$(readelf -d "$dir/xm")" ||
     die "xm for arm64 does not need libxenapi.so.$major"
   if command -v qemu-aarch64 >/dev/null; then
     local rc=0
@@ -131,7 +132,7 @@ check_win_x64() {
   need x86_64-w64-mingw32-gcc gcc-mingw-w64-x86-64
   x86_64-w64-mingw32-gcc -std=c99 -Wall -Werror -I"$dir/include" ffi/examples/xm.c \
     -o "$dir/xm.exe" -L"$dir/lib" -l:xenapi.dll.a
-  x86_64-w64-mingw32-objdump -p "$dir/xm.exe" | grep -q 'DLL Name: xenapi.dll' ||
+  grep -q 'DLL Name: xenapi.dll' <<<"$(x86_64-w64-mingw32-objdump -p "$dir/xm.exe")" ||
     die "xm.exe does not import xenapi.dll"
   # The .def names every export of the DLL: MSVC users make their import library from it.
   local missing

@@ -182,6 +182,47 @@ mod tests {
         );
     }
 
+    /// A value gone from the datamodel (here `Crashed`, between `Halted` and `Paused`) keeps its
+    /// number in C and C#, and the values after it keep theirs.
+    #[test]
+    fn a_removed_value_keeps_its_number_in_every_binding() {
+        let model = Model::embedded().unwrap();
+        let table = EnumTable::parse(
+            r#"{"vm_power_state": ["Halted", "Crashed", "Paused", "Running", "Suspended"]}"#,
+            "t",
+        )
+        .unwrap()
+        .extended(&model);
+        let file = |files: &[(String, String)], path: &str| -> String {
+            files
+                .iter()
+                .find(|(p, _)| p == path)
+                .unwrap_or_else(|| panic!("{path}"))
+                .1
+                .clone()
+        };
+        let c = crate::c::generate(&model, &table);
+        let h = file(&c, "include/xenapi/types.h");
+        assert!(h.contains("/** `Crashed`: no longer in the datamodel; never produced, its number stays reserved */\n    XENAPI_VM_POWER_STATE_CRASHED = 2,"), "types.h");
+        assert!(h.contains("XENAPI_VM_POWER_STATE_PAUSED = 3,"), "types.h");
+        let rs = file(&c, "ffi/src/api/types.rs");
+        assert!(
+            rs.contains(r#"&["Halted\0", "Crashed\0", "Paused\0", "Running\0", "Suspended\0"]"#)
+        );
+        assert!(rs.contains("Self::Paused => 3,") && !rs.contains("Self::Crashed"));
+        let cs = file(
+            &crate::csharp::generate(&model, &table),
+            "dotnet/src/Generated/Enums.cs",
+        );
+        assert!(
+            cs.contains("Paused = 3,") && !cs.contains("Crashed ="),
+            "Enums.cs"
+        );
+        assert!(cs.contains(
+            "internal static vm_power_state FromNative(int v) => v >= 1 && v <= 5 && v != 2 ?"
+        ));
+    }
+
     #[test]
     fn a_duplicate_value_is_refused() {
         let err = EnumTable::parse(r#"{"power": ["Halted", "Halted"]}"#, "t").unwrap_err();
