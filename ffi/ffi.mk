@@ -136,9 +136,11 @@ ffi-bench-build:
 install:
 	$(CARGO) build -p xenapi-ffi $(if $(filter release,$(FFI_PROFILE)),--release,)
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	@# The file is named by soname and package version (libxenapi.so.1.0.2.0), found through
+	@# the soname link as ldconfig would make it.
 	install -m 0755 $(FFI_TARGET)/$(FFI_PROFILE)/libxenapi.so \
-		$(DESTDIR)$(PREFIX)/lib/libxenapi.so.$(FFI_VERSION)
-	ln -sf libxenapi.so.$(FFI_VERSION) $(DESTDIR)$(PREFIX)/lib/libxenapi.so.$(FFI_MAJOR)
+		$(DESTDIR)$(PREFIX)/lib/libxenapi.so.$(FFI_MAJOR).$(FFI_VERSION)
+	ln -sf libxenapi.so.$(FFI_MAJOR).$(FFI_VERSION) $(DESTDIR)$(PREFIX)/lib/libxenapi.so.$(FFI_MAJOR)
 	ln -sf libxenapi.so.$(FFI_MAJOR) $(DESTDIR)$(PREFIX)/lib/libxenapi.so
 	install -m 0644 $(FFI_TARGET)/$(FFI_PROFILE)/libxenapi.a $(DESTDIR)$(PREFIX)/lib/libxenapi.a
 	install -m 0644 include/xenapi.h $(DESTDIR)$(PREFIX)/include/xenapi.h
