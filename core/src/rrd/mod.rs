@@ -10,14 +10,18 @@
 //! - [`usage`]: what people ask first (a VM's or host's CPU per vCPU/pCPU, memory used and free,
 //!   disk and network throughput) over the last minutes of either.
 //!
+//! - [`fetch_updates`], [`fetch_host_rrd`], [`fetch_vm_rrd`]: the requests, with the session.
+//!
 //! Values are kept as the server sent them, `NaN` (no data) included.
 
 mod dump;
+mod fetch;
 mod updates;
 pub mod usage;
 mod xml;
 
 pub use dump::{Archive, DataSource, Rrd};
+pub use fetch::{fetch_host_rrd, fetch_updates, fetch_vm_rrd, UpdatesQuery};
 pub use updates::{Row, Updates};
 
 use std::fmt;
