@@ -39,7 +39,8 @@ namespace XenAPI
             string rid = os + "-" + ProcessArchitecture();
             string file = os == "win" ? "xenapi.dll" : os == "osx" ? "libxenapi.dylib" : "libxenapi.so";
             string pathVariable = os == "win" ? "PATH" : os == "osx" ? "DYLD_LIBRARY_PATH" : "LD_LIBRARY_PATH";
-            string systemPath = pathVariable + "=" + (Environment.GetEnvironmentVariable(pathVariable) ?? "");
+            string value = Environment.GetEnvironmentVariable(pathVariable);
+            string systemPath = string.IsNullOrEmpty(value) ? pathVariable + " unset" : pathVariable + "=" + value;
             return new XenApiNativeLibraryNotFoundException(rid, file, SearchedDirectories(), systemPath, e);
         }
 
