@@ -1,13 +1,16 @@
 # The .NET package (dotnet/): C# over libxenapi, built with Mono's mcs (no .NET SDK needed),
-# tested with Debian's NUnit 2.6 console under Mono, packed with Mono's nuget.
+# tested with Debian's NUnit 2.6 console under Mono and on .NET Core 3.1 (PyPI's dotnetcore2),
+# packed with Mono's nuget.
 #
-#   make dotnet-build   XenApi.dll, Xm.exe, XenServerStyle.exe, the test assembly and the bench,
-#                       into build/dotnet/
-#   make dotnet-test    the NUnit suite against xenapi-sim, then the XenServer.NET-style sample
-#   make dotnet-pack    build/dotnet/XenApi.<version>.nupkg, and check its layout
-#   make dotnet-demo    the talk's xm.exe walk against xenapi-sim (make demo runs it too)
-#   make dotnet-bench   VM.get_all_records of 2,000 VMs: the Rust core, C# and C, alternating rounds,
-#                       over JSON-RPC and over XML-RPC
+#   make dotnet-build          XenApi.dll, Xm.exe, XenServerStyle.exe, the test assembly and the
+#                              bench, into build/dotnet/
+#   make dotnet-test           the NUnit suite against xenapi-sim, then the XenServer.NET-style sample
+#   make dotnet-coreclr-test   the scenario driver and the sample on CoreCLR; the error a missing
+#                              native library gives, on Mono and CoreCLR
+#   make dotnet-pack           build/dotnet/XenApi.<version>.nupkg, and check its layout
+#   make dotnet-demo           the talk's xm.exe walk against xenapi-sim (make demo runs it too)
+#   make dotnet-bench          VM.get_all_records of 2,000 VMs: the Rust core, C# and C, alternating
+#                              rounds, over JSON-RPC and over XML-RPC
 #
 # The typed C# API (dotnet/src/Generated/, dotnet/tests/Generated/) is written by
 # `cargo run -p xenapi-codegen` (codegen/src/csharp.rs); it calls the generated C API of libxenapi.
@@ -15,7 +18,8 @@
 # Included from the repository root's Makefile; every path is relative to the root.
 
 DEPS_APT += mono-devel nunit-console nuget unzip
-TEST_TARGETS += dotnet-test dotnet-pack
+DEPS_PIP += dotnetcore2
+TEST_TARGETS += dotnet-test dotnet-coreclr-test dotnet-pack
 # `make demo` builds the C# side first, then scripts/demo.sh runs our walk with its simulator's URL.
 DEMO_TARGETS += dotnet-build
 DEMOS += dotnet/scripts/demo.sh
@@ -34,7 +38,9 @@ DOTNET_SIM := $(DOTNET_TARGET)/release/xenapi-sim
 DOTNET_MCS_FLAGS := -langversion:7.2 -debug -warnaserror+
 # The library is compiled against .NET Framework 4.6.1's reference assemblies (netstandard2.0's
 # floor there), so it uses no API that a netstandard2.0 build of XenApi.csproj would lack; it
-# references mscorlib only, which .NET Core 2.0+ / .NET 5+ and Mono provide.
+# references mscorlib only, which .NET Core 2.0+ / .NET 5+ and Mono provide. (-nostdlib with
+# Mono's Facades/netstandard.dll gives no netstandard assembly: mcs follows the facade's type
+# forwards and references mscorlib all the same.)
 # Debian's NUnit (2.6.x) framework assembly; found at build time, after `deps` installed it.
 DOTNET_NUNIT_FW = $(firstword $(wildcard /usr/lib/cli/nunit.framework-2.*/nunit.framework.dll))
 DOTNET_ENV := LD_LIBRARY_PATH=$(abspath $(DOTNET_OUT))$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH}
@@ -47,7 +53,8 @@ DOTNET_C_BENCH = $(FFI_OUT)/bench_get_all_records
 DOTNET_BENCH_ROUNDS ?= 1 2 3 4 5
 DOTNET_BENCH_ITERATIONS ?= 8
 
-.PHONY: dotnet-native dotnet-build dotnet-test dotnet-pack dotnet-demo dotnet-bench dotnet-clean
+.PHONY: dotnet-native dotnet-build dotnet-test dotnet-coreclr-test dotnet-pack dotnet-demo \
+	dotnet-bench dotnet-clean
 
 dotnet-native:
 	$(CARGO) build --release -p xenapi-ffi -p xenapi-sim
@@ -94,6 +101,64 @@ dotnet-test: dotnet-build
 	$(DOTNET_ENV) $(DOTNET_SIM) run --vms 3 -- sh -c '$(MONO) $(DOTNET_OUT)/XenServerStyle.exe "$$XENAPI_URL"'
 	$(DOTNET_ENV) $(DOTNET_SIM) run --vms 3 --dialect xend -- sh -c '$(MONO) $(DOTNET_OUT)/XenServerStyle.exe "$$XENAPI_URL"'
 
+
+# ---- .NET (Core) ----
+# PyPI's dotnetcore2 carries the .NET Core 3.1 runtime (no SDK): `dotnet APP.exe` runs an
+# mcs-built program given APP.runtimeconfig.json (dotnet/scripts/coreclr-config.sh writes it).
+# Found after `deps` installed it, hence `=`.
+DOTNET_CORECLR = $(shell $(PYTHON) -c 'import dotnetcore2, os; print(os.path.join(os.path.dirname(dotnetcore2.__file__), "bin", "dotnet"))' 2>/dev/null)
+DOTNET_CORECLR_OUT := $(DOTNET_OUT)/coreclr
+# This machine's RID, as the package's natives are named (the tests run the native for it).
+DOTNET_HOST_RID := linux-$(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x64)
+
+# The scenario's C# driver (tests/scenario/scenario.mk runs it on Mono) in every mode on CoreCLR;
+# the XenServer.NET-style sample in both dialects on CoreCLR, its lines compared with Mono's on an
+# identical simulator (same --seed: same references; sorted: a Dictionary's order is the
+# runtime's); and XenApi's error when libxenapi is out of reach, on Mono and CoreCLR.
+dotnet-coreclr-test: dotnet-build
+	@test -x "$(DOTNET_CORECLR)" || { echo "dotnet-coreclr-test: the .NET Core runtime (PyPI dotnetcore2) is missing; make deps installs it"; exit 1; }
+	rm -rf $(DOTNET_CORECLR_OUT) && mkdir -p $(DOTNET_CORECLR_OUT)/app $(DOTNET_CORECLR_OUT)/missing-native
+	cp $(DOTNET_OUT)/XenApi.dll $(DOTNET_OUT)/XenServerStyle.exe $(DOTNET_NATIVE) $(DOTNET_CORECLR_OUT)/app/
+	$(MCS) $(DOTNET_MCS_FLAGS) -nowarn:1591 -target:exe -r:$(DOTNET_OUT)/XenApi.dll \
+	  -out:$(DOTNET_CORECLR_OUT)/app/ScenarioDriver.exe tests/scenario/Driver.cs
+	cp $(DOTNET_OUT)/XenApi.dll dotnet/XenApi.dll.config $(DOTNET_CORECLR_OUT)/missing-native/
+	$(MCS) $(DOTNET_MCS_FLAGS) -nowarn:1591 -target:exe -r:$(DOTNET_OUT)/XenApi.dll \
+	  -out:$(DOTNET_CORECLR_OUT)/missing-native/MissingNative.exe dotnet/tests/native-missing/MissingNative.cs
+	for exe in app/ScenarioDriver.exe app/XenServerStyle.exe missing-native/MissingNative.exe; do \
+	  dotnet/scripts/coreclr-config.sh $(DOTNET_CORECLR_OUT)/$$exe || exit 1; done
+	@set -e; cd $(DOTNET_CORECLR_OUT); for mode in $(SCENARIO_MODES); do d=$${mode%%:*}; p=$${mode##*:}; \
+	  $(abspath $(DOTNET_SIM)) run --vms 4 --templates 0 --dialect $$d -- \
+	    $(DOTNET_CORECLR) app/ScenarioDriver.exe $(abspath $(SCENARIO)) $$p > scenario.log 2>&1 \
+	    || { grep FAILED scenario.log || cat scenario.log; exit 1; }; \
+	  last=$$(tail -n 1 scenario.log); \
+	  echo "$$last" | grep -qE "^scenario: [0-9]+ steps passed \(C#, $$d dialect, $$p\)$$" \
+	    || { echo "dotnet-coreclr-test: the scenario on CoreCLR ($$d, $$p) ended with: $$last"; exit 1; }; \
+	  echo "CoreCLR $$last"; \
+	done
+	@set -e; cd $(DOTNET_CORECLR_OUT); for dialect in xapi xend; do \
+	  $(abspath $(DOTNET_SIM)) run --vms 3 --seed 7 --dialect $$dialect -- sh -c \
+	    '$(MONO) app/XenServerStyle.exe "$$XENAPI_URL"' > sample-mono.log 2>&1 || { cat sample-mono.log; exit 1; }; \
+	  $(abspath $(DOTNET_SIM)) run --vms 3 --seed 7 --dialect $$dialect -- sh -c \
+	    '$(DOTNET_CORECLR) app/XenServerStyle.exe "$$XENAPI_URL"' > sample-coreclr.log 2>&1 \
+	    || { cat sample-coreclr.log; exit 1; }; \
+	  grep -q "MiB" sample-coreclr.log || { echo "dotnet-coreclr-test: the sample listed no VM on CoreCLR"; cat sample-coreclr.log; exit 1; }; \
+	  sort sample-mono.log > sample-mono.sorted; sort sample-coreclr.log > sample-coreclr.sorted; \
+	  diff -u sample-mono.sorted sample-coreclr.sorted || { echo "dotnet-coreclr-test: the sample's output on CoreCLR ($$dialect) differs from Mono's"; exit 1; }; \
+	  echo "CoreCLR XenServerStyle ($$dialect): $$(wc -l < sample-coreclr.log) lines, as on Mono"; \
+	done
+	@# No libxenapi beside XenApi.dll nor on the library path: both runtimes must say what they
+	@# looked for and where.
+	@set -e; cd $(DOTNET_CORECLR_OUT)/missing-native; dir=$$(pwd); \
+	for runtime in "$(MONO)" "$(DOTNET_CORECLR)"; do \
+	  env -u LD_LIBRARY_PATH $$runtime MissingNative.exe > missing.log 2>&1 || { cat missing.log; exit 1; }; \
+	  for want in "rid: $(DOTNET_HOST_RID)" "file: libxenapi.so" "searched: $$dir" "DllNotFoundException: yes" \
+	              "inner: DllNotFoundException"; do \
+	    grep -qxF "$$want" missing.log || { echo "dotnet-coreclr-test: $$runtime: no line '$$want' in:"; cat missing.log; exit 1; }; \
+	  done; \
+	  grep -qF "runtimes/$(DOTNET_HOST_RID)/native/libxenapi.so" missing.log \
+	    || { echo "dotnet-coreclr-test: $$runtime: the message does not name the package's file"; cat missing.log; exit 1; }; \
+	  echo "$$(basename $$runtime) without libxenapi: $$(grep '^message: ' missing.log | cut -c10-)"; \
+	done
 
 # NuGet layout: lib/netstandard2.0/XenApi.dll and runtimes/<rid>/native/<library>. Native libraries
 # built elsewhere are packed too when staged first under build/dotnet/stage/runtimes/win-x64/native/
