@@ -222,7 +222,9 @@ dotnet-consumer-test: dotnet-pack
 	rm -rf $(DOTNET_CONSUMER) && mkdir -p $(DOTNET_CONSUMER)/feed $(DOTNET_CONSUMER)/coreclr
 	cp $(DOTNET_OUT)/$(DOTNET_NUPKG) $(DOTNET_CONSUMER)/feed/
 	$(NUGET) install XenApi -Version $(DOTNET_VERSION) -Source $(abspath $(DOTNET_CONSUMER)/feed) \
-	  -OutputDirectory $(DOTNET_CONSUMER)/packages -NonInteractive
+	  -OutputDirectory $(DOTNET_CONSUMER)/packages -NonInteractive -NoCache
+	@# The package just built, not one of the same version from a cache.
+	cmp $(DOTNET_OUT)/XenApi.dll $(DOTNET_CONSUMER)/packages/XenApi.$(DOTNET_VERSION)/lib/netstandard2.0/XenApi.dll
 	$(XBUILD) /nologo /verbosity:quiet dotnet/tests/consumer/Consumer.csproj \
 	  /p:PackagesDir=$(abspath $(DOTNET_CONSUMER)/packages)/ /p:XenApiVersion=$(DOTNET_VERSION) \
 	  /p:ConsumerOut=$(abspath $(DOTNET_CONSUMER)/net462)/
