@@ -157,7 +157,7 @@ dotnet-coreclr-test: dotnet-build
 	for runtime in "$(MONO)" "$(DOTNET_CORECLR)"; do \
 	  env -u LD_LIBRARY_PATH $$runtime MissingNative.exe > missing.log 2>&1 || { cat missing.log; exit 1; }; \
 	  for want in "rid: $(DOTNET_HOST_RID)" "file: libxenapi.so" "searched: $$dir" "DllNotFoundException: yes" \
-	              "inner: DllNotFoundException"; do \
+	              "inner: DllNotFoundException" "NativeVersion: XenApiNativeLibraryNotFoundException for $(DOTNET_HOST_RID)"; do \
 	    grep -qxF "$$want" missing.log || { echo "dotnet-coreclr-test: $$runtime: no line '$$want' in:"; cat missing.log; exit 1; }; \
 	  done; \
 	  grep -qF "runtimes/$(DOTNET_HOST_RID)/native/libxenapi.so" missing.log \

@@ -9,7 +9,7 @@ namespace XenAPI
     /// reported once, as a <see cref="XenApiNativeLibraryNotFoundException"/> saying what was looked
     /// for and where, instead of a bare <see cref="DllNotFoundException"/> from some later call.
     /// Every native call needs an <see cref="Options"/> handle or the version first, so those two
-    /// places ask here.
+    /// places ask here (<c>Options.ToNative</c>, <c>NativeMethods.xenapi_version</c>).
     /// </summary>
     internal static class NativeLibraryProbe
     {
@@ -20,7 +20,7 @@ namespace XenAPI
             if (loaded) return;
             try
             {
-                NativeMethods.xenapi_version();
+                NativeMethods.xenapi_version_unchecked();
             }
             catch (DllNotFoundException e) when (!(e is XenApiNativeLibraryNotFoundException))
             {

@@ -389,14 +389,7 @@ namespace XenAPI
         }
 
         /// <summary>The libxenapi version, e.g. "0.1.0".</summary>
-        public static string NativeVersion
-        {
-            get
-            {
-                NativeLibraryProbe.EnsureLoaded();
-                return Utf8.Read(NativeMethods.xenapi_version());
-            }
-        }
+        public static string NativeVersion => Utf8.Read(NativeMethods.xenapi_version());
 
         /// <summary>Logs out (waiting at most 5 s for the server) and frees the native session. Calls
         /// still running on other threads finish first. Safe to call more than once; never throws.</summary>
