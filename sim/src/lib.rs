@@ -35,6 +35,7 @@ mod metrics;
 mod net;
 mod objects;
 mod pool;
+mod rrd;
 mod server;
 mod session;
 mod shared;
