@@ -42,7 +42,8 @@ test: deps lint generated-check rust-test python-codec-test $(TEST_TARGETS)
 
 # The lint rules, each in its committed configuration: rustfmt.toml and [workspace.lints]
 # (Cargo.toml), ruff and mypy (pyproject.toml: the Python, and the type stubs with a typed usage
-# file), clang-format (.clang-format: the hand-written C; generated files are the generators').
+# file), clang-format (.clang-format: the hand-written C; generated files are the generators'),
+# actionlint (the GitHub workflows).
 LINT_C := $(filter-out ffi/tests/test_records.c,$(sort $(wildcard ffi/tests/*.c ffi/tests/*.h \
 	ffi/examples/*.c ffi/bench/*.c tests/*/*.c)))
 LINT_STUBS := $(patsubst python/%,%,$(sort $(wildcard python/xenapi_rs/*.pyi))) tests/typed_usage.py
@@ -53,6 +54,7 @@ lint: deps
 	$(PYTHON) -m ruff check python tests core/fuzz
 	cd python && MYPYPATH=. $(PYTHON) -m mypy --config-file ../pyproject.toml $(LINT_STUBS)
 	clang-format --dry-run --Werror $(LINT_C)
+	node release/actionlint.cjs $(wildcard .github/workflows/*.yml)
 
 # Generated code is committed; this fails when it no longer matches the datamodel or generator,
 # or when a binding leaves a datamodel message without a typed function (--coverage prints them).

@@ -12,6 +12,12 @@
 #   ffi-bench-build   $(FFI_OUT)/bench_get_all_records, linked against the release libxenapi.a:
 #                     `bench_get_all_records URL ROUNDS` prints `c-typed MS` (best round)
 #   install           PREFIX=/usr/local (DESTDIR too): library, header and xenapi.pc (release)
+#   ffi-abi-check     abidiff of libxenapi.so and the header against the last release's ABI
+#                     (ffi/abi/release/); fails on an unannounced break
+#   ffi-abi-break-test  the check must fail on a renumbered enum, a changed signature and a
+#                     removed function (scratch copies; ffi/abi/break-test.sh)
+#   ffi-abi-baseline  after a release or an announced break (new ffi/abi/MAJOR): rewrite
+#                     ffi/abi/release/ (ffi/README.md says when)
 #
 # Each test program runs under `xenapi-sim run` ($(XENAPI_SIM), built when it is the default path),
 # which starts the simulators it reads (FFI_SIMS_<test> below; ffi/tests/harness.h's sim_get).
@@ -21,10 +27,10 @@
 # Keep the top-level Makefile's default goal: the first rule here must not become it.
 FFI_SAVED_DEFAULT_GOAL := $(.DEFAULT_GOAL)
 
-TEST_TARGETS += ffi-test ffi-valgrind
+TEST_TARGETS += ffi-test ffi-valgrind ffi-abi-check ffi-abi-break-test
 DEMO_TARGETS += ffi-examples
 DEMOS += ffi/examples/demo.sh
-DEPS_APT += valgrind
+DEPS_APT += valgrind abigail-tools
 
 CARGO ?= cargo
 FFI_TARGET ?= $(if $(CARGO_TARGET_DIR),$(CARGO_TARGET_DIR),target)
@@ -52,7 +58,8 @@ FFI_SIMS_load = $(FFI_RUN) --
 FFI_SIMS_cache = $(FFI_RUN) --env XEND --dialect xend --vms 4 --event-next-wait-ms 500 -- \
 	$(FFI_RUN) --vms 4 --
 FFI_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
-FFI_MAJOR := $(firstword $(subst ., ,$(FFI_VERSION)))
+# The ABI major version (the soname libxenapi.so.N), apart from the crate version.
+FFI_MAJOR := $(shell tr -d "[:space:]" < ffi/abi/MAJOR)
 VALGRIND ?= valgrind
 FFI_VALGRIND_FLAGS ?= --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1 \
 	--show-leak-kinds=definite --quiet \
@@ -62,7 +69,7 @@ DESTDIR ?=
 FFI_PROFILE ?= release
 
 .PHONY: ffi-build ffi-header ffi-header-check ffi-test ffi-valgrind ffi-examples ffi-sim \
-	ffi-c-tests ffi-bench-build install
+	ffi-c-tests ffi-bench-build install ffi-abi-check ffi-abi-break-test ffi-abi-baseline
 
 ffi-build:
 	$(CARGO) build -p xenapi-ffi
@@ -129,9 +136,11 @@ ffi-bench-build:
 install:
 	$(CARGO) build -p xenapi-ffi $(if $(filter release,$(FFI_PROFILE)),--release,)
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	@# The file is named by soname and package version (libxenapi.so.1.0.2.0), found through
+	@# the soname link as ldconfig would make it.
 	install -m 0755 $(FFI_TARGET)/$(FFI_PROFILE)/libxenapi.so \
-		$(DESTDIR)$(PREFIX)/lib/libxenapi.so.$(FFI_VERSION)
-	ln -sf libxenapi.so.$(FFI_VERSION) $(DESTDIR)$(PREFIX)/lib/libxenapi.so.$(FFI_MAJOR)
+		$(DESTDIR)$(PREFIX)/lib/libxenapi.so.$(FFI_MAJOR).$(FFI_VERSION)
+	ln -sf libxenapi.so.$(FFI_MAJOR).$(FFI_VERSION) $(DESTDIR)$(PREFIX)/lib/libxenapi.so.$(FFI_MAJOR)
 	ln -sf libxenapi.so.$(FFI_MAJOR) $(DESTDIR)$(PREFIX)/lib/libxenapi.so
 	install -m 0644 $(FFI_TARGET)/$(FFI_PROFILE)/libxenapi.a $(DESTDIR)$(PREFIX)/lib/libxenapi.a
 	install -m 0644 include/xenapi.h $(DESTDIR)$(PREFIX)/include/xenapi.h
@@ -144,5 +153,25 @@ install:
 		'Libs.private: $(FFI_STATIC_LIBS)' 'Cflags: -I$${includedir}' \
 		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/xenapi.pc
 	@echo "installed libxenapi $(FFI_VERSION) under $(DESTDIR)$(PREFIX)"
+
+# The ABI promise. The check reads no debug info (exports and soname from the library, types
+# from the header), so the debug build ffi-test makes anyway serves; FFI_ABI_PROFILE=release
+# checks the release build, as the release workflow does. The baseline is of a release build.
+FFI_ABI_PROFILE ?= debug
+FFI_ABI_OUT := $(FFI_OUT)/abi
+
+ffi-abi-check: deps
+	$(CARGO) build -p xenapi-ffi $(if $(filter release,$(FFI_ABI_PROFILE)),--release,)
+	ffi/abi/abi.sh check $(FFI_TARGET)/$(FFI_ABI_PROFILE)/libxenapi.so $(FFI_ABI_OUT)
+
+ffi-abi-break-test: deps ffi-abi-check
+	ffi/abi/break-test.sh $(FFI_TARGET)/$(FFI_ABI_PROFILE)/libxenapi.so $(FFI_ABI_OUT)/break
+
+ffi-abi-baseline: deps
+	ffi/abi/abi.sh table
+	$(CARGO) run -q -p xenapi-codegen
+	$(CARGO) run -q -p xenapi-ffi-header
+	$(CARGO) build --release -p xenapi-ffi
+	ffi/abi/abi.sh baseline $(FFI_TARGET)/release/libxenapi.so $(FFI_ABI_OUT)
 
 .DEFAULT_GOAL := $(FFI_SAVED_DEFAULT_GOAL)

@@ -66,10 +66,13 @@
 #include <stdint.h>
 
 /** The version of the header; compare with xenapi_version() at run time. */
-#define XENAPI_VERSION "0.1.0"
+#define XENAPI_VERSION "0.2.0"
 #define XENAPI_VERSION_MAJOR 0
-#define XENAPI_VERSION_MINOR 1
+#define XENAPI_VERSION_MINOR 2
 #define XENAPI_VERSION_PATCH 0
+
+/** The ABI's major version: the N of the soname libxenapi.so.N; it changes on every incompatible change. */
+#define XENAPI_ABI_MAJOR 1
 
 /** A list of strings (hand-written; also every generated `string set` and `<class> ref set`). */
 typedef struct xenapi_string_list xenapi_string_list;
@@ -378,7 +381,7 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * The version of the library, as a NUL-terminated static string such as `"0.1.0"` (equal to
+ * The version of the library, as a NUL-terminated static string such as `"0.2.0"` (equal to
  * the header's `XENAPI_VERSION` when header and library match).
  *
  * Ownership: the string is static; do not free it.

@@ -6,6 +6,7 @@
 #   DEPS_APT    Debian packages (apt-get, as root)
 #   DEPS_CARGO  cargo tools for the nightly toolchain, installed only when one is there
 #               (cargo-fuzz: `cargo +nightly fuzz`)
+#   DEPS_NPM    npm packages, installed globally (name@version)
 set -euo pipefail
 
 PYTHON=${PYTHON:-python3}
@@ -29,6 +30,15 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+need_npm=()
+for p in ${DEPS_NPM:-}; do
+  npm ls -g --depth=0 "${p%@*}" >/dev/null 2>&1 || need_npm+=("$p")
+done
+if [ ${#need_npm[@]} -gt 0 ]; then
+  echo "deps: npm install -g ${need_npm[*]}"
+  npm install -g --silent --no-fund --no-audit "${need_npm[@]}"
 fi
 
 if [ -n "${DEPS_CARGO:-}" ] && rustup toolchain list 2>/dev/null | grep -q '^nightly'; then

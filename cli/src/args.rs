@@ -33,6 +33,9 @@ commands:
   top [--once | --iterations N] [--interval SECS]
                          CPU and memory use of every VM and the host, refreshed
                          every SECS (default 2) until interrupted
+  rrd (host NAME | vm VM) [--minutes N]
+                         CPU (per vCPU/pCPU), memory, disk and network use over
+                         the last N minutes (default 5), from xapi's RRDs
   watch [--count N] [--seconds N] [CLASS...]
                          changes to objects of CLASS (default VM; e.g. VM host
                          SR) as they come, until interrupted
@@ -51,6 +54,13 @@ pub struct Args {
     pub protocol: xenapi::Protocol,
     pub verbose: bool,
     pub command: Command,
+}
+
+/// Whose RRD `xenctl rrd` reads: a host's or a VM's, by name label or UUID.
+#[derive(Debug, PartialEq)]
+pub enum RrdObject {
+    Host(String),
+    Vm(String),
 }
 
 #[derive(Debug, PartialEq)]
@@ -87,6 +97,11 @@ pub enum Command {
         /// Refreshes, `None`: until interrupted.
         iterations: Option<u32>,
         interval: Duration,
+    },
+    /// Figures from xapi's RRDs over the last minutes.
+    Rrd {
+        object: RrdObject,
+        minutes: u32,
     },
     Watch {
         /// Datamodel class names (`VM`, `host`).
@@ -196,7 +211,7 @@ fn command(words: &[&str]) -> Result<Command, String> {
     while i < rest.len() {
         let w = rest[i];
         match w {
-            "--count" | "--interval" | "--timeout" | "--iterations" | "--seconds" => {
+            "--count" | "--interval" | "--timeout" | "--iterations" | "--seconds" | "--minutes" => {
                 let v = rest
                     .get(i + 1)
                     .ok_or_else(|| format!("{w} needs a value"))?;
@@ -215,6 +230,7 @@ fn command(words: &[&str]) -> Result<Command, String> {
         "start" => &["--paused"],
         "shutdown" | "reboot" => &["--force"],
         "top" => &["--once", "--iterations", "--count", "--interval"],
+        "rrd" => &["--minutes"],
         "watch" => &["--count", "--seconds", "--timeout"],
         _ => &[],
     };
@@ -279,6 +295,18 @@ fn command(words: &[&str]) -> Result<Command, String> {
                     .unwrap_or(Duration::from_secs(2)),
             }
         }
+        "rrd" => {
+            let object = match values.as_slice() {
+                ["host", name] => RrdObject::Host((*name).to_owned()),
+                ["vm", name] => RrdObject::Vm((*name).to_owned()),
+                _ => return Err("rrd takes `host NAME` or `vm VM`".into()),
+            };
+            let minutes = count("--minutes")?.unwrap_or(5);
+            if minutes == 0 || minutes > 60 * 24 * 366 {
+                return Err("--minutes takes a number from 1 to a year's".into());
+            }
+            Command::Rrd { object, minutes }
+        }
         "watch" => {
             // --timeout: the older name of --seconds.
             let seconds_flag = if flag("--seconds") {
@@ -322,6 +350,29 @@ mod tests {
                 .find(|(n, _)| *n == k)
                 .map(|(_, v)| (*v).to_owned())
         })
+    }
+
+    #[test]
+    fn rrd_takes_an_object_and_minutes() {
+        let a = p("--url http://h rrd vm vm01 --minutes 15", &[]).unwrap();
+        assert_eq!(
+            a.command,
+            Command::Rrd {
+                object: RrdObject::Vm("vm01".into()),
+                minutes: 15
+            }
+        );
+        let a = p("--url http://h rrd host host01", &[]).unwrap();
+        assert_eq!(
+            a.command,
+            Command::Rrd {
+                object: RrdObject::Host("host01".into()),
+                minutes: 5
+            }
+        );
+        assert!(p("--url http://h rrd sr x", &[]).is_err());
+        assert!(p("--url http://h rrd vm", &[]).is_err());
+        assert!(p("--url http://h rrd vm a --minutes 0", &[]).is_err());
     }
 
     #[test]

@@ -7,11 +7,14 @@ use std::time::{Duration, Instant};
 
 use std::io::IsTerminal;
 
-use xenapi::api::{Class, Host, HostCpu, HostMetrics, Pool, Vm, VmMetrics, VmPowerState, VmRecord};
+use xenapi::api::{
+    Class, Host, HostCpu, HostMetrics, HostRecord, Pool, Vm, VmMetrics, VmPowerState, VmRecord,
+};
 use xenapi::cache::{Cache, Change, ChangeKind};
-use xenapi::{Error, ErrorKind, Ref, Session};
+use xenapi::rrd::{self, UpdatesQuery};
+use xenapi::{Dialect, Error, ErrorKind, Ref, Session};
 
-use crate::args::Command;
+use crate::args::{Command, RrdObject};
 use crate::table::Table;
 
 type Result<T> = std::result::Result<T, Error>;
@@ -123,6 +126,19 @@ fn run_command(
             count,
             seconds,
         } => watch(s, out, classes, *count, *seconds),
+        Command::Rrd { object, minutes } => {
+            let (kind, uuid, name) = match object {
+                RrdObject::Vm(key) => {
+                    let (r, name) = find_vm(key)?;
+                    ("vm", Vm::get_uuid(s, &r)?, name)
+                }
+                RrdObject::Host(key) => {
+                    let (uuid, name) = find_host(s, key)?;
+                    ("host", uuid, name)
+                }
+            };
+            rrd_usage(s, out, kind, &uuid, &name, *minutes)
+        }
         Command::Help => say(out, crate::args::USAGE),
     }
 }
@@ -215,6 +231,7 @@ fn coordinator(s: &Session) -> Result<Ref<Host>> {
 /// A VM's row for `list` and `top`.
 struct VmRow {
     name: String,
+    uuid: String,
     domid: Option<i64>,
     mem_mib: f64,
     vcpus: i64,
@@ -267,6 +284,7 @@ fn rows_of(s: &Session, vms: HashMap<Ref<Vm>, VmRecord>) -> Result<Vec<VmRow>> {
                 cpu_percent: if running { cpu } else { 0.0 },
                 is_dom0: r.is_control_domain,
                 name: r.name_label,
+                uuid: r.uuid,
             }
         })
         .collect();
@@ -336,24 +354,28 @@ fn top_once(s: &Session, cache: &Cache, out: &mut dyn Write) -> Result<()> {
     }
     .ok_or_else(|| Error::Protocol("the server lists no host".into()))?;
     let name = &host_rec.name_label;
-    // Host CPU: the mean utilisation of its physical CPUs.
-    let cpu: Vec<f64> = host_rec
-        .host_cpus
-        .iter()
-        .filter_map(|c| HostCpu::get_utilisation(s, c).ok())
-        .collect();
-    let cpu = if cpu.is_empty() {
-        0.0
-    } else {
-        100.0 * cpu.iter().sum::<f64>() / cpu.len() as f64
+    // On xapi the figures come from the RRDs (VM_metrics.VCPUs_utilisation and
+    // host_metrics.memory_free were removed in XenServer 6.1: zeros or MESSAGE_REMOVED); the
+    // fields are the fallback, and xend's source. /rrd_updates covers the host asked (the
+    // coordinator) and its VMs; VMs on other pool members fall back to the fields.
+    let updates = match s.dialect() {
+        Dialect::Xapi => rrd::fetch_updates(s, &UpdatesQuery::last(10)).ok(),
+        Dialect::Xend => None,
     };
-    let (mut total, mut free) = (0, 0);
-    if !host_rec.metrics.is_null() {
-        if let Ok(rec) = HostMetrics::get_record(s, &host_rec.metrics) {
-            total = rec.memory_total;
-            free = rec.memory_free;
-        }
-    }
+    let usage_of = |kind: &str, uuid: &str| {
+        updates
+            .as_ref()
+            .and_then(|u| rrd::usage::from_updates(u, kind, uuid, 10))
+    };
+    let host_usage = usage_of("host", &host_rec.uuid);
+    let (cpu, total, free) = match &host_usage {
+        Some(u) => (
+            100.0 * u.cpu_average().unwrap_or(0.0),
+            u.memory_total.unwrap_or(0.0) as i64,
+            u.memory_free.unwrap_or(0.0) as i64,
+        ),
+        None => host_fields(s, &host_rec),
+    };
     let mib = |b: i64| b as f64 / (1024.0 * 1024.0);
     say(
         out,
@@ -364,17 +386,156 @@ fn top_once(s: &Session, cache: &Cache, out: &mut dyn Write) -> Result<()> {
             mib(free)
         ),
     )?;
-    let mut t = Table::new(&["Name", "State", "CPU%", "VCPUs", "Mem MiB"]);
-    for r in rows_of(s, snapshot.records::<Vm>()?)? {
+    let mut t = Table::new(&["Name", "State", "CPU%", "VCPUs", "Mem MiB", "vCPU%"]);
+    for mut r in rows_of(s, snapshot.records::<Vm>()?)? {
+        let mut per_vcpu = "-".to_owned();
+        if let Some(u) = usage_of("vm", &r.uuid) {
+            if let Some(avg) = u.cpu_average() {
+                r.cpu_percent = 100.0 * avg;
+            }
+            if let Some(m) = u.memory_total {
+                r.mem_mib = m / (1024.0 * 1024.0);
+            }
+            per_vcpu = u
+                .cpus
+                .iter()
+                .map(|c| c.map_or("?".to_owned(), |c| format!("{:.0}", 100.0 * c)))
+                .collect::<Vec<_>>()
+                .join(",");
+        }
         t.row(vec![
             r.name,
             r.state,
             format!("{:.1}", r.cpu_percent),
             r.vcpus.to_string(),
             format!("{:.0}", r.mem_mib),
+            per_vcpu,
         ]);
     }
     say(out, t.render().trim_end())
+}
+
+/// The host whose name label or UUID is `key`: its UUID and name.
+fn find_host(s: &Session, key: &str) -> Result<(String, String)> {
+    let mut found: Vec<(String, String)> = Host::get_all_records(s)?
+        .into_values()
+        .filter(|h| h.uuid == key || h.name_label == key)
+        .map(|h| (h.uuid, h.name_label))
+        .collect();
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => Err(Error::InvalidArgument(format!(
+            "no host is named {key:?} or has that UUID"
+        ))),
+        n => Err(Error::InvalidArgument(format!(
+            "{n} hosts are named {key:?}: give the UUID instead"
+        ))),
+    }
+}
+
+/// `xenctl rrd`: an object's figures over the last `minutes`, from `/rrd_updates` (5 s rows up
+/// to 10 minutes, minute rows beyond).
+fn rrd_usage(
+    s: &Session,
+    out: &mut dyn Write,
+    kind: &str,
+    uuid: &str,
+    name: &str,
+    minutes: u32,
+) -> Result<()> {
+    if s.dialect() == Dialect::Xend {
+        return Err(Error::InvalidArgument(
+            "xend keeps no RRDs: its records carry the figures (xenctl top)".into(),
+        ));
+    }
+    let seconds = i64::from(minutes) * 60;
+    let q = UpdatesQuery {
+        interval: Some(if minutes <= 10 { 5 } else { 60 }),
+        vm_uuid: (kind == "vm").then(|| uuid.to_owned()),
+        host: kind == "host",
+        ..UpdatesQuery::last(seconds)
+    };
+    let updates = rrd::fetch_updates(s, &q)?;
+    let Some(u) = rrd::usage::from_updates(&updates, kind, uuid, seconds) else {
+        return Err(Error::InvalidArgument(format!(
+            "{name} has no RRD at {}: a VM has one only while it runs, on its host",
+            s.url()
+        )));
+    };
+    let mib = |b: f64| b / (1024.0 * 1024.0);
+    let rate = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{:.2} MB/s", v / 1e6));
+    let per_cpu: Vec<String> = u
+        .cpus
+        .iter()
+        .map(|c| c.map_or("?".to_owned(), |c| format!("{:.1}", 100.0 * c)))
+        .collect();
+    let unit = if kind == "vm" { "vCPU" } else { "pCPU" };
+    say(
+        out,
+        &format!(
+            "{kind} {name} ({uuid}), the last {minutes} min ({} rows of {} s)",
+            updates.rows.len(),
+            updates.step
+        ),
+    )?;
+    say(
+        out,
+        &format!(
+            "  CPU      {:.1}% average; per {unit}: {}",
+            100.0 * u.cpu_average().unwrap_or(0.0),
+            per_cpu.join(" ")
+        ),
+    )?;
+    match (u.memory_total, u.memory_free) {
+        (Some(t), Some(f)) => say(
+            out,
+            &format!(
+                "  memory   {:.0} MiB used of {:.0} MiB ({:.0} MiB free)",
+                mib(t - f),
+                mib(t),
+                mib(f)
+            ),
+        )?,
+        (Some(t), None) => say(out, &format!("  memory   {:.0} MiB", mib(t)))?,
+        _ => say(out, "  memory   -")?,
+    }
+    if kind == "vm" {
+        say(
+            out,
+            &format!(
+                "  disk     read {}, write {}",
+                rate(u.disk_read),
+                rate(u.disk_write)
+            ),
+        )?;
+    }
+    say(
+        out,
+        &format!("  network  rx {}, tx {}", rate(u.net_rx), rate(u.net_tx)),
+    )
+}
+
+/// A host's CPU use (%, the mean of its pCPUs) and memory total and free (bytes) from the
+/// datamodel's fields: xend's, and older xapi's.
+fn host_fields(s: &Session, host: &HostRecord) -> (f64, i64, i64) {
+    let cpu: Vec<f64> = host
+        .host_cpus
+        .iter()
+        .filter_map(|c| HostCpu::get_utilisation(s, c).ok())
+        .collect();
+    let cpu = if cpu.is_empty() {
+        0.0
+    } else {
+        100.0 * cpu.iter().sum::<f64>() / cpu.len() as f64
+    };
+    let (mut total, mut free) = (0, 0);
+    if !host.metrics.is_null() {
+        if let Ok(rec) = HostMetrics::get_record(s, &host.metrics) {
+            total = rec.memory_total;
+            free = rec.memory_free;
+        }
+    }
+    (cpu, total, free)
 }
 
 /// Prints each change to the objects of `classes` as it comes (from a live cache, so not the

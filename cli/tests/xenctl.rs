@@ -268,6 +268,17 @@ fn top_shows_host_and_vm_use() {
         assert_eq!(cols[1], "Running");
         let cpu: f64 = cols[2].parse().unwrap();
         assert!(cpu > 0.0 && cpu <= 100.0, "{vm03}");
+        // Per-vCPU use comes from the RRDs (/rrd_updates) on xapi; xend has none.
+        let per_vcpu = cols[5];
+        match d {
+            Dialect::Xapi => {
+                let vcpus: usize = cols[3].parse().unwrap();
+                let uses: Vec<f64> = per_vcpu.split(',').map(|c| c.parse().unwrap()).collect();
+                assert_eq!(uses.len(), vcpus, "one figure per vCPU: {vm03}");
+                assert!(uses.iter().all(|u| (0.0..=100.0).contains(u)), "{vm03}");
+            }
+            Dialect::Xend => assert_eq!(per_vcpu, "-", "{vm03}"),
+        }
         // Two rounds, a short interval apart, the VMs from the cache: a VM started between
         // them shows in the second.
         let s = session(&sim);
@@ -498,4 +509,57 @@ fn pool_member_url_follows_the_coordinator_unless_told_not_to() {
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("HOST_IS_SLAVE"), "{}", r.stderr);
     assert!(r.stderr.contains(&sim.addr().to_string()), "{}", r.stderr);
+}
+
+#[test]
+fn rrd_shows_a_vms_and_the_hosts_figures_from_xapis_rrds() {
+    let xapi = sim(Dialect::Xapi);
+    let xend = sim(Dialect::Xend);
+    let sim = xapi;
+    let out = ok(&sim, &["rrd", "vm", "vm01", "--minutes", "1"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("vm vm01 ("), "{out}");
+    assert!(lines[0].contains("rows of 5 s"), "{out}");
+    let cpu = lines
+        .iter()
+        .find(|l| l.trim_start().starts_with("CPU"))
+        .unwrap();
+    let per_vcpu = cpu.split("per vCPU:").nth(1).unwrap();
+    let uses: Vec<f64> = per_vcpu
+        .split_whitespace()
+        .map(|u| u.parse().unwrap())
+        .collect();
+    assert!(
+        !uses.is_empty() && uses.iter().all(|u| *u > 0.0 && *u <= 100.0),
+        "{out}"
+    );
+    assert!(out.contains("MiB used of"), "{out}");
+    assert!(
+        out.contains("disk     read") && out.contains("network  rx"),
+        "{out}"
+    );
+    let host = ok(&sim, &["rrd", "host", "host01", "--minutes", "30"]);
+    assert!(
+        host.contains("rows of 60 s"),
+        "minute rows past 10 minutes: {host}"
+    );
+    assert_eq!(
+        host.lines()
+            .nth(1)
+            .unwrap()
+            .split("pCPU:")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .count(),
+        8,
+        "{host}"
+    );
+    // A halted VM has no RRD; xend keeps none at all.
+    let r = xenctl(&sim, &["rrd", "vm", "vm02"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("has no RRD"), "{}", r.stderr);
+    let r = xenctl(&xend, &["rrd", "vm", "vm01"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("xend keeps no RRDs"), "{}", r.stderr);
 }

@@ -14,6 +14,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write;
 
+use crate::abi::EnumTable;
 use crate::model::{Class, Enum, Lifecycle, Message, Model, Ty};
 use crate::naming::{
     c_async_message, c_async_wait, c_class, c_enum, c_enum_unknown, c_enum_value, c_handle,
@@ -123,8 +124,8 @@ impl Func {
 }
 
 /// The generated C API, as (path, contents) pairs.
-pub fn generate(model: &Model) -> Vec<(String, String)> {
-    let g = Gen::new(model);
+pub fn generate(model: &Model, table: &EnumTable) -> Vec<(String, String)> {
+    let g = Gen::new(model, table);
     g.files()
 }
 
@@ -271,15 +272,18 @@ struct Gen<'a> {
     colls: BTreeMap<String, Coll>,
     /// Every enum, with its owner's datamodel order.
     enums: Vec<&'a Enum>,
+    /// The pinned C enum numbers (`ffi/abi/c-enums.json`).
+    table: &'a EnumTable,
     names: HashSet<String>,
 }
 
 impl<'a> Gen<'a> {
-    fn new(model: &'a Model) -> Self {
+    fn new(model: &'a Model, table: &'a EnumTable) -> Self {
         let mut g = Gen {
             model,
             colls: BTreeMap::new(),
             enums: Vec::new(),
+            table,
             names: HashSet::new(),
         };
         for c in &model.classes {
@@ -456,15 +460,22 @@ impl<'a> Gen<'a> {
             c_enum_unknown(&e.name)
         )
         .unwrap();
+        // Numbers from the pinned table; a value gone from the datamodel stays declared so that
+        // its number is never reused.
+        let pinned = self.table.pinned(e);
         let mut seen = HashSet::new();
-        for (i, v) in e.values.iter().enumerate() {
+        for (i, v) in pinned.iter().enumerate() {
             let cv = c_enum_value(&e.name, v);
             assert!(seen.insert(cv.clone()), "{}: two values {cv}", e.name);
-            writeln!(h, "    /** `{v}` */\n    {cv} = {},", i + 1).unwrap();
+            let note = if e.values.contains(v) {
+                ""
+            } else {
+                ": no longer in the datamodel; never produced, its number stays reserved"
+            };
+            writeln!(h, "    /** `{v}`{note} */\n    {cv} = {},", i + 1).unwrap();
         }
         writeln!(h, "}} {cname};\n").unwrap();
-        let names: Vec<String> = e
-            .values
+        let names: Vec<String> = pinned
             .iter()
             .map(|v| format!("{:?}", format!("{v}\0")))
             .collect();
@@ -475,8 +486,8 @@ impl<'a> Gen<'a> {
             names.join(", ")
         )
         .unwrap();
-        for (i, v) in e.values.iter().enumerate() {
-            writeln!(rs, "Self::{} => {},", variant(v), i + 1).unwrap();
+        for v in &e.values {
+            writeln!(rs, "Self::{} => {},", variant(v), self.table.number(e, v)).unwrap();
         }
         writeln!(
             rs,

@@ -18,6 +18,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write;
 
+use crate::abi::EnumTable;
 use crate::model::{Class, Enum, Lifecycle, Message, Model, Param, Stage, Ty, EVENT_BATCH};
 use crate::naming::{
     c_async_message, c_async_wait, c_enum, c_enum_unknown, c_enum_value, c_handle, c_message,
@@ -151,7 +152,7 @@ const CS_KEYWORDS: &[&str] = &[
 ];
 
 /// The files to write, as (path relative to the repository root, contents).
-pub fn generate(model: &Model) -> Vec<(String, String)> {
+pub fn generate(model: &Model, table: &EnumTable) -> Vec<(String, String)> {
     check_names(model);
     let mut g = Gen::default();
     let mut files = Vec::new();
@@ -173,7 +174,7 @@ pub fn generate(model: &Model) -> Vec<(String, String)> {
     ));
     files.push((
         "dotnet/src/Generated/Enums.cs".to_owned(),
-        enums_file(model),
+        enums_file(model, table),
     ));
     files.push((
         "dotnet/src/Generated/FailureCodes.cs".to_owned(),
@@ -440,11 +441,9 @@ fn mangle(ty: &Ty) -> String {
     }
 }
 
-/// The enum owner's values, and the C number of its wire value `unknown`, if it has one.
-fn enum_info<'a>(model: &'a Model, name: &str) -> (&'a Enum, Option<usize>) {
-    let (_, e) = model.enum_owner(name).expect("known enum");
-    let k = e.values.iter().position(|v| v == "unknown").map(|i| i + 1);
-    (e, k)
+/// The enum owner's definition.
+fn enum_info<'a>(model: &'a Model, name: &str) -> &'a Enum {
+    model.enum_owner(name).expect("known enum").1
 }
 
 /// Collects what `Native.cs` must declare and what `Convert.cs` must define.
@@ -1437,7 +1436,7 @@ fn wait_message(o: &mut String, model: &Model, class: &Class, m: &Message, g: &m
 
 // ---------------------------------------------------------------- enums and failures
 
-fn enums_file(model: &Model) -> String {
+fn enums_file(model: &Model, table: &EnumTable) -> String {
     let mut o = String::new();
     o.push_str(HEADER);
     o.push_str(usings());
@@ -1447,8 +1446,19 @@ fn enums_file(model: &Model) -> String {
             if model.enum_owner(&e.name).unwrap().0.name != c.name {
                 continue;
             }
-            let (_, k) = enum_info(model, &e.name);
-            let n = e.values.len();
+            // libxenapi's numbers (the pinned table): `unknown`'s, the highest, and those of
+            // values gone from the datamodel, which read as `unknown`.
+            let k = e
+                .values
+                .iter()
+                .any(|v| v == "unknown")
+                .then(|| table.number(e, "unknown"));
+            let n = table.pinned(e).len();
+            let gone: String = table
+                .reserved(e)
+                .iter()
+                .map(|r| format!(" && v != {r}"))
+                .collect();
             writeln!(
                 o,
                 "    /// <summary>The XenAPI enum <c>{}</c> (of class <c>{}</c>). Values are those \
@@ -1466,7 +1476,7 @@ fn enums_file(model: &Model) -> String {
             )
             .unwrap();
             let mut seen = HashSet::new();
-            for (i, v) in e.values.iter().enumerate() {
+            for v in &e.values {
                 if v == "unknown" {
                     continue;
                 }
@@ -1477,7 +1487,7 @@ fn enums_file(model: &Model) -> String {
                     "        /// <summary><c>{}</c> (<c>{}</c>).</summary>\n        {m} = {},",
                     xml(v),
                     c_enum_value(&e.name, v),
-                    i + 1
+                    table.number(e, v)
                 )
                 .unwrap();
             }
@@ -1523,10 +1533,13 @@ fn enums_file(model: &Model) -> String {
             .unwrap();
             let from = match k {
                 Some(k) => format!(
-                    "v >= 1 && v <= {n} && v != {k} ? ({}) v : {}.unknown",
+                    "v >= 1 && v <= {n} && v != {k}{gone} ? ({}) v : {}.unknown",
                     e.name, e.name
                 ),
-                None => format!("v >= 1 && v <= {n} ? ({}) v : {}.unknown", e.name, e.name),
+                None => format!(
+                    "v >= 1 && v <= {n}{gone} ? ({}) v : {}.unknown",
+                    e.name, e.name
+                ),
             };
             let to = match k {
                 Some(k) => format!("x == {}.unknown ? {k} : (int) x", e.name),
@@ -1991,7 +2004,7 @@ fn sample(model: &Model, ty: &Ty, seed: &str) -> Option<String> {
         Ty::DateTime => "new DateTime(2021, 2, 3, 4, 5, 6, DateTimeKind.Utc)".into(),
         Ty::Ref(c) => format!("new XenRef<{}>(\"OpaqueRef:{seed}\")", cs_class(c)),
         Ty::Enum(e) => {
-            let (en, _) = enum_info(model, e);
+            let en = enum_info(model, e);
             let v = en.values.iter().rev().find(|v| *v != "unknown")?;
             format!("{e}.{}", cs_enum_member(v))
         }
@@ -2102,7 +2115,7 @@ mod tests {
         let (covered, total) = coverage(&model);
         assert_eq!(covered, total, "{covered} of {total}");
         assert_eq!(session_hand_written(), LEFT_TO_SESSION);
-        let files = generate(&model);
+        let files = generate(&model, &EnumTable::default().extended(&model));
         let file = |name: &str| -> &str {
             &files
                 .iter()

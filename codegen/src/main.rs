@@ -10,6 +10,7 @@
 //! [`c`], [`csharp`]) turns the model into `(path, contents)` pairs; this file formats (`.rs`
 //! files, with rustfmt), compares and writes them.
 
+mod abi;
 mod c;
 mod csharp;
 mod naming;
@@ -93,8 +94,22 @@ fn coverage() -> ExitCode {
         println!("  {name:<7}{covered:>5} of {total}  ({what})");
         complete &= covered == total;
     }
+    // The C and C# outputs are counted as generated, with the committed enum table.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or(Path::new("."));
+    let table = std::fs::read_to_string(root.join(abi::TABLE))
+        .map_err(|e| format!("{}: {e}", abi::TABLE))
+        .and_then(|text| abi::EnumTable::parse(&text, abi::TABLE));
+    let table = match table {
+        Ok(t) => t.extended(&model),
+        Err(e) => {
+            eprintln!("xenapi-codegen: {e}");
+            return ExitCode::from(2);
+        }
+    };
     println!("parameter defaults of the datamodel, per binding (generated output counted):");
-    for (name, (found, expected), what) in overloads::coverage(&model) {
+    for (name, (found, expected), what) in overloads::coverage(&model, &table) {
         println!("  {name:<7}{found:>5} of {expected}  ({what})");
         complete &= found == expected;
     }
@@ -120,10 +135,22 @@ fn run(check: bool) -> Result<bool, String> {
     };
     let model = model::Model::parse(&json("datamodel.json")?, &json("errors.json")?)?;
 
+    // The C enum numbers: the committed table, extended with new datamodel values, never
+    // losing or moving one the last release had.
+    let read = |rel: &str| -> Result<String, String> {
+        std::fs::read_to_string(root.join(rel)).map_err(|e| format!("{rel}: {e}"))
+    };
+    let table = abi::EnumTable::parse(&read(abi::TABLE)?, abi::TABLE)?.extended(&model);
+    table.check_extends(&abi::EnumTable::parse(
+        &read(abi::RELEASED)?,
+        abi::RELEASED,
+    )?)?;
+
     let mut files = rust::generate(&model);
     files.extend(python::generate(&model));
-    files.extend(c::generate(&model));
-    files.extend(csharp::generate(&model));
+    files.extend(c::generate(&model, &table));
+    files.extend(csharp::generate(&model, &table));
+    files.push((abi::TABLE.to_owned(), table.to_json()));
     let written: BTreeSet<PathBuf> = files.iter().map(|(p, _)| root.join(p)).collect();
     let mut stale = Vec::new();
     for (rel, text) in &files {

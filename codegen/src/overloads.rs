@@ -11,6 +11,7 @@
 //! - Rust and C keep one function with every parameter (neither language has overloads or
 //!   default arguments); their documentation names each parameter's default.
 
+use crate::abi::EnumTable;
 use crate::model::{Message, Model, Param};
 use crate::{c, csharp, python, rust};
 
@@ -73,7 +74,10 @@ pub const PY_OPTIONAL: &str = " = ...";
 /// datamodel asks for (every message that takes a session, and its `Async.` form):
 /// C# overloads, Python optional parameters (the hand-written login's two included), Rust
 /// functions documenting their defaults, C parameters documenting theirs.
-pub fn coverage(model: &Model) -> Vec<(&'static str, (usize, usize), &'static str)> {
+pub fn coverage(
+    model: &Model,
+    table: &EnumTable,
+) -> Vec<(&'static str, (usize, usize), &'static str)> {
     let messages: Vec<&Message> = model
         .classes
         .iter()
@@ -114,13 +118,16 @@ pub fn coverage(model: &Model) -> Vec<(&'static str, (usize, usize), &'static st
         ),
         (
             "C",
-            (count(c::generate(model), ".h", C_DEFAULT), expect_params),
+            (
+                count(c::generate(model, table), ".h", C_DEFAULT),
+                expect_params,
+            ),
             "parameters documenting their default in the headers",
         ),
         (
             "C#",
             (
-                count(csharp::generate(model), ".cs", CS_OVERLOAD),
+                count(csharp::generate(model, table), ".cs", CS_OVERLOAD),
                 expect_cs,
             ),
             "XenServer.NET's shorter overloads, async_ forms included",

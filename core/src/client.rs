@@ -73,6 +73,21 @@ impl Client {
         }
     }
 
+    /// GETs one of the HTTP handlers xapi serves beside the API (`/rrd_updates`, `/host_rrd`,
+    /// …): `path` with `query` (names and values, percent-encoded here), the body of a 200 reply
+    /// of at most [`Options::max_response_bytes`]. The caller adds `session_id`.
+    pub fn http_get(&self, path: &str, query: &[(&str, &str)]) -> crate::Result<Vec<u8>> {
+        let mut target = path.to_owned();
+        for (i, (k, v)) in query.iter().enumerate() {
+            target.push(if i == 0 { '?' } else { '&' });
+            target.push_str(&percent_encode(k));
+            target.push('=');
+            target.push_str(&percent_encode(v));
+        }
+        self.transport
+            .get(&target, self.options.max_response_bytes, None)
+    }
+
     pub fn url(&self) -> &str {
         self.transport.url()
     }
@@ -198,6 +213,19 @@ pub fn unwrap_envelope(reply: Value) -> crate::Result<Value> {
         ))),
         None => Err(Error::Protocol("the reply has no Status member".into())),
     }
+}
+
+/// A query component as RFC 3986 wants it: unreserved bytes as they are, the rest `%XX`.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

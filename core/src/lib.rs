@@ -30,6 +30,7 @@ pub mod event;
 pub mod jsonrpc;
 mod options;
 mod reference;
+pub mod rrd;
 mod session;
 pub mod task;
 mod transport;

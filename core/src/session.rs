@@ -393,6 +393,16 @@ impl Session {
         self.client().url().to_owned()
     }
 
+    /// GETs an HTTP handler xapi serves beside the API (`/rrd_updates`, `/host_rrd`, `/vm_rrd`)
+    /// with this session's reference as `session_id`, at the session's current server; see
+    /// [`Client::http_get`]. The reference never appears in errors.
+    pub fn http_get(&self, path: &str, query: &[(&str, &str)]) -> crate::Result<Vec<u8>> {
+        let (handle, _) = self.current_handle()?;
+        let mut q: Vec<(&str, &str)> = vec![("session_id", handle.as_str())];
+        q.extend_from_slice(query);
+        self.client().http_get(path, &q)
+    }
+
     /// The endpoint below the session, for calls that take no session reference.
     pub fn client(&self) -> Arc<Client> {
         self.inner

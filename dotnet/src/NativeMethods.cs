@@ -24,7 +24,14 @@ namespace XenAPI
         const CallingConvention CC = CallingConvention.Cdecl;
 
         // ---- library ----
-        [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_version();
+        [DllImport(Lib, CallingConvention = CC, EntryPoint = "xenapi_version")] internal static extern IntPtr xenapi_version_unchecked();
+        /// <summary>xenapi_version, loading libxenapi first (<see cref="NativeLibraryProbe"/>): the call a
+        /// program may make before any session.</summary>
+        internal static IntPtr xenapi_version()
+        {
+            NativeLibraryProbe.EnsureLoaded();
+            return xenapi_version_unchecked();
+        }
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_status_name(int status);
 
         // ---- errors ----

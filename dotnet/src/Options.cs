@@ -111,6 +111,7 @@ namespace XenAPI
 
         internal OptionsHandle ToNative()
         {
+            NativeLibraryProbe.EnsureLoaded();
             int tls = (CaFile != null ? 1 : 0) + (Fingerprint != null ? 1 : 0) + (InsecureSkipVerify ? 1 : 0)
                 + (ServerCertificateValidationCallback != null ? 1 : 0);
             if (tls > 1)

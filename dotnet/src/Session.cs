@@ -388,7 +388,7 @@ namespace XenAPI
             using (result) return Values.FromNative(result.DangerousGetHandle());
         }
 
-        /// <summary>The libxenapi version, e.g. "0.1.0".</summary>
+        /// <summary>The libxenapi version, e.g. "0.2.0".</summary>
         public static string NativeVersion => Utf8.Read(NativeMethods.xenapi_version());
 
         /// <summary>Logs out (waiting at most 5 s for the server) and frees the native session. Calls

@@ -40,7 +40,7 @@ pub use value::{xenapi_value, xenapi_value_kind};
 
 use std::ffi::c_char;
 
-/// The version of the library, as a NUL-terminated static string such as `"0.1.0"` (equal to
+/// The version of the library, as a NUL-terminated static string such as `"0.2.0"` (equal to
 /// the header's `XENAPI_VERSION` when header and library match).
 ///
 /// Ownership: the string is static; do not free it.

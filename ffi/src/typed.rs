@@ -292,11 +292,13 @@ where
 
 // ---- enums ---------------------------------------------------------------------------------
 
-/// A generated enum: its wire names in datamodel order (C value `i + 1` is `NAMES[i]`), each
-/// with a trailing NUL so that it is also the C string.
+/// A generated enum: its wire names in the order of their pinned C numbers
+/// (`ffi/abi/c-enums.json`: C value `i + 1` is `NAMES[i]`, values gone from the datamodel
+/// included), each with a trailing NUL so that it is also the C string.
 pub(crate) trait CEnum: Sized {
     const NAMES: &'static [&'static str];
-    /// 1-based position in `NAMES`, 0 for a value this library does not know.
+    /// The pinned C number (1-based position in `NAMES`), 0 for a value this library does not
+    /// know.
     fn code(&self) -> c_int;
     fn wire(&self) -> &str;
     fn from_wire(s: &str) -> Self;

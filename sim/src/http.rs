@@ -283,7 +283,7 @@ pub(crate) fn serve<S: Read + Write>(s: S, shared: &Arc<Shared>, listener: &List
         }
         // Whether this host is a pool member is looked up per request: a failover promotes one.
         let member = shared.is_member(&listener.host);
-        let keep = match answer(&mut c.s, shared, member, &req) {
+        let keep = match answer(&mut c.s, shared, member, &listener.host, &req) {
             Ok(keep) => keep,
             Err(_) => return,
         };
@@ -298,6 +298,7 @@ fn answer<S: Write>(
     s: &mut S,
     shared: &Arc<Shared>,
     member: bool,
+    host: &str,
     req: &Request,
 ) -> io::Result<bool> {
     if req.path.starts_with("/sim/") {
@@ -306,6 +307,19 @@ fn answer<S: Write>(
         return Ok(true);
     }
     let dialect = shared.settings.dialect;
+    // xcp-rrdd's handlers, served beside the API on xapi (xend has the metrics in its records).
+    let rrd = match (dialect, req.method.as_str(), req.path.as_str()) {
+        (Dialect::Xapi, "GET", "/rrd_updates") => {
+            Some(crate::rrd::updates(shared, host, &req.query))
+        }
+        (Dialect::Xapi, "GET", "/host_rrd") => Some(crate::rrd::host_rrd(shared, host, &req.query)),
+        (Dialect::Xapi, "GET", "/vm_rrd") => Some(crate::rrd::vm_rrd(shared, host, &req.query)),
+        _ => None,
+    };
+    if let Some((status, content_type, body)) = rrd {
+        send(s, status, content_type, &body, req.close)?;
+        return Ok(true);
+    }
     // JSON-RPC on /jsonrpc, as xapi serves it; xend has none (any path is XML-RPC there).
     let json_path = dialect == Dialect::Xapi && req.path == "/jsonrpc";
     let rpc_path =

@@ -40,6 +40,7 @@ mod net;
 mod objects;
 mod pbd;
 mod pool;
+mod rrd;
 mod server;
 mod session;
 mod shared;

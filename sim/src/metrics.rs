@@ -7,6 +7,8 @@ use xenapi::Value;
 use crate::state::{field, int, mix, set_field, str_field, unix_now, State};
 use crate::vm::{PAUSED, RUNNING};
 
+/// The share of a CPU that `seed`'s CPU `i` used in the second `now`: the same figure in
+/// `VM_metrics`/`host_cpu` and in the RRDs (`crate::rrd`).
 fn fraction(seed: &str, i: i64, now: i64) -> f64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in seed.bytes() {
@@ -16,6 +18,30 @@ fn fraction(seed: &str, i: i64, now: i64) -> f64 {
     // Mostly light load, sometimes busy.
     let f = (x >> 11) as f64 / (1u64 << 53) as f64;
     (f * f * 0.95 + 0.01).min(1.0)
+}
+
+/// vCPU `i`'s use of a VM (by its `VM_metrics` reference) at second `t`: none unless running.
+pub(crate) fn vcpu_use(metrics: &str, i: i64, t: i64, running: bool) -> f64 {
+    if running {
+        fraction(metrics, i, t)
+    } else {
+        0.0
+    }
+}
+
+/// A physical CPU's use (by its `host_cpu` reference) at second `t`.
+pub(crate) fn pcpu_use(host_cpu: &str, t: i64) -> f64 {
+    fraction(host_cpu, 0, t) * 0.6
+}
+
+/// The memory a VM's domain has at second `t`: its target less a little that moves; none unless
+/// it is running or paused.
+pub(crate) fn memory_actual(metrics: &str, target: i64, t: i64, live: bool) -> i64 {
+    if live {
+        target - (fraction(metrics, -1, t) * 8.0) as i64 * 4096
+    } else {
+        0
+    }
 }
 
 /// Brings VM_metrics, host_cpu and host_metrics up to the current second.
@@ -49,12 +75,7 @@ pub(crate) fn refresh(st: &mut State) {
     for (m, state, vcpus, mem, host) in vms {
         let live = state == RUNNING || state == PAUSED;
         let running = state == RUNNING;
-        let wiggle = if live {
-            (fraction(&m, -1, now) * 8.0) as i64 * 4096
-        } else {
-            0
-        };
-        let actual = if live { mem - wiggle } else { 0 };
+        let actual = memory_actual(&m, mem, now, live);
         if live {
             match per_host_used.iter_mut().find(|(h, _)| *h == host) {
                 Some((_, used)) => *used += actual,
@@ -63,10 +84,7 @@ pub(crate) fn refresh(st: &mut State) {
         }
         st.touch("VM_metrics", &m, |r| {
             let util = (0..vcpus)
-                .map(|i| {
-                    let f = if running { fraction(&m, i, now) } else { 0.0 };
-                    (i.to_string(), Value::Double(f))
-                })
+                .map(|i| (i.to_string(), Value::Double(vcpu_use(&m, i, now, running))))
                 .collect();
             set_field(r, "VCPUs_utilisation", Value::Struct(util));
             set_field(r, "memory_actual", int(actual));
@@ -82,7 +100,7 @@ pub(crate) fn refresh(st: &mut State) {
         .map(|t| t.refs().to_vec())
         .unwrap_or_default();
     for c in cpus {
-        let f = fraction(&c, 0, now) * 0.6;
+        let f = pcpu_use(&c, now);
         st.touch("host_cpu", &c, |r| {
             set_field(r, "utilisation", Value::Double(f));
         });

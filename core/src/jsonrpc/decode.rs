@@ -23,6 +23,12 @@ pub fn decode_response_slice(input: &[u8], limits: Limits, id: u64) -> Result<Re
     Parser::new(SliceWindow::new(input, limits)?, limits).reply(id)
 }
 
+/// Decodes one JSON document (an object or an array) from bytes in memory, within `limits`: the
+/// JSON that xapi serves beside the API (`/rrd_updates?json=true`), read into [`Value`]s.
+pub fn decode_document_slice(input: &[u8], limits: Limits) -> Result<Value, CodecError> {
+    Parser::new(SliceWindow::new(input, limits)?, limits).document()
+}
+
 /// Decodes a JSON-RPC request (for a server): `(method, params, id)`; the id is kept as sent.
 pub fn decode_call_slice(
     input: &[u8],

@@ -10,7 +10,9 @@
 mod decode;
 mod encode;
 
-pub use decode::{decode_call_slice, decode_response, decode_response_slice};
+pub use decode::{
+    decode_call_slice, decode_document_slice, decode_response, decode_response_slice,
+};
 pub use encode::{encode_call, encode_response};
 
 use crate::{DateTime, Value};

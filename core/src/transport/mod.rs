@@ -206,6 +206,62 @@ impl Transport {
         })
     }
 
+    /// GETs `path_and_query` (`/rrd_updates?…`) from the server's root, beside the API, and
+    /// returns the body of a 200 reply, at most `max_bytes` of it (after decompression).
+    pub(crate) fn get(
+        &self,
+        path_and_query: &str,
+        max_bytes: u64,
+        deadline: Option<Duration>,
+    ) -> crate::Result<Vec<u8>> {
+        use std::io::Read;
+        let d = deadline.unwrap_or(self.timeout);
+        let root = self.request_url.trim_end_matches('/');
+        let url = format!("{root}{path_and_query}");
+        let mut request = self.agent.get(&url);
+        if d != self.timeout {
+            request = request.config().timeout_global(Some(d)).build();
+        }
+        let response = request
+            .call()
+            .map_err(|e| self.map_ureq(e, d, Stage::Exchange))?;
+        let status = response.status().as_u16();
+        if status != 200 {
+            let path = path_and_query.split('?').next().unwrap_or("");
+            let message = match status {
+                401 | 403 => format!("{path}: the server refused the session (expired or invalid)"),
+                404 => format!("{path}: the server has no such object or handler"),
+                _ => format!(
+                    "{path}: {}",
+                    response
+                        .status()
+                        .canonical_reason()
+                        .unwrap_or("unexpected status")
+                ),
+            };
+            return Err(Error::Http {
+                url: self.url.clone(),
+                status,
+                message,
+            });
+        }
+        let mut body = Vec::new();
+        response
+            .into_body()
+            .into_with_config()
+            .limit(u64::MAX)
+            .reader()
+            .take(max_bytes.saturating_add(1))
+            .read_to_end(&mut body)
+            .map_err(|e| self.map_io(e, d, Stage::Exchange))?;
+        if body.len() as u64 > max_bytes {
+            return Err(Error::Protocol(format!(
+                "the reply is larger than the limit of {max_bytes} bytes"
+            )));
+        }
+        Ok(body)
+    }
+
     /// Runs `attempt(deadline, fresh)` for one call of `method`, and once more, on a new
     /// connection and within what is left of the deadline, when the connection broke and
     /// repeating cannot do anything twice:

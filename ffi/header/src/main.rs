@@ -67,6 +67,17 @@ fn generate(ffi: &Path) -> Result<String, String> {
     let mut parts = version.split(['.', '-']);
     let mut next = || parts.next().unwrap_or("0").to_owned();
     let (major, minor, patch) = (next(), next(), next());
+    // The ABI's major version: the soname's number (libxenapi.so.N), kept in ffi/abi/MAJOR.
+    let abi_path = ffi.join("abi/MAJOR");
+    let abi = std::fs::read_to_string(&abi_path)
+        .map_err(|e| format!("cannot read {}: {e}", abi_path.display()))?;
+    let abi = abi.trim();
+    if abi.is_empty() || !abi.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "{} must hold one number, not {abi:?}",
+            abi_path.display()
+        ));
+    }
     config.header = Some(PREAMBLE.trim_end().to_owned());
     config.after_includes = Some(format!(
         "\n/** The version of the header; compare with xenapi_version() at run time. */\n\
@@ -74,6 +85,9 @@ fn generate(ffi: &Path) -> Result<String, String> {
          #define XENAPI_VERSION_MAJOR {major}\n\
          #define XENAPI_VERSION_MINOR {minor}\n\
          #define XENAPI_VERSION_PATCH {patch}\n\n\
+         /** The ABI's major version: the N of the soname libxenapi.so.N; it changes on every \
+         incompatible change. */\n\
+         #define XENAPI_ABI_MAJOR {abi}\n\n\
          /** A list of strings (hand-written; also every generated `string set` and `<class> ref set`). */\n\
          typedef struct xenapi_string_list xenapi_string_list;"
     ));
