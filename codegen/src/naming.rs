@@ -100,8 +100,8 @@ pub fn c_async_wait(class: &str, message: &str) -> String {
 }
 
 /// Words that cannot be C parameter names (C, C++ and Rust keywords, since the generated
-/// functions are written in Rust and compiled as C and C++), or that the generated functions
-/// use themselves.
+/// functions are written in Rust and compiled as C and C++; macros of the Windows headers), or
+/// that the generated functions use themselves.
 const C_RESERVED: &[&str] = &[
     // C and C++
     "auto",
@@ -196,6 +196,9 @@ const C_RESERVED: &[&str] = &[
     "use",
     "where",
     "yield",
+    // macros of <windows.h> (objbase.h: `#define interface struct`), so that a Windows program
+    // can include it before xenapi.h
+    "interface",
     // the generated functions' own
     "session",
     "err",

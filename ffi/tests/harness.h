@@ -8,14 +8,31 @@
 
 #define _POSIX_C_SOURCE 200809L
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The side channel's sockets: Winsock on Windows (tests/cross runs these programs under Wine),
+ * BSD sockets elsewhere. */
+#ifdef _WIN32
+#ifndef _WIN32_WINNT
+#define _WIN32_WINNT 0x0600 /* inet_pton */
+#endif
+#include <winsock2.h>
+#include <ws2tcpip.h>
+typedef SOCKET socket_t;
+#define SOCKET_BAD INVALID_SOCKET
+#define socket_close closesocket
+#else
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
+typedef int socket_t;
+#define SOCKET_BAD (-1)
+#define socket_close close
+#endif
 
 #include "xenapi.h"
 
@@ -138,10 +155,21 @@ static int http_at(const char *ip, int port, const char *method, const char *pat
     struct sockaddr_in addr;
     char req[256];
     size_t got = 0;
-    ssize_t n;
+    long n;
     char *body;
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    if (s < 0) {
+    socket_t s;
+#ifdef _WIN32
+    static int winsock_started = 0;
+    WSADATA wsa;
+    if (!winsock_started) {
+        if (WSAStartup(MAKEWORD(2, 2), &wsa) != 0) {
+            return -1;
+        }
+        winsock_started = 1;
+    }
+#endif
+    s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s == SOCKET_BAD) {
         return -1;
     }
     memset(&addr, 0, sizeof addr);
@@ -149,21 +177,22 @@ static int http_at(const char *ip, int port, const char *method, const char *pat
     addr.sin_port = htons((unsigned short)port);
     if (inet_pton(AF_INET, ip, &addr.sin_addr) != 1 ||
         connect(s, (struct sockaddr *)&addr, sizeof addr) != 0) {
-        close(s);
+        socket_close(s);
         return -1;
     }
     snprintf(req, sizeof req,
              "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", method,
              path, ip);
-    if (write(s, req, strlen(req)) < 0) {
-        close(s);
+    /* int lengths: what Winsock's send and recv take (the requests are small). */
+    if (send(s, req, (int)strlen(req), 0) < 0) {
+        socket_close(s);
         return -1;
     }
-    while (got + 1 < len && (n = read(s, buf + got, len - got - 1)) > 0) {
+    while (got + 1 < len && (n = (long)recv(s, buf + got, (int)(len - got - 1), 0)) > 0) {
         got += (size_t)n;
     }
     buf[got] = '\0';
-    close(s);
+    socket_close(s);
     body = strstr(buf, "\r\n\r\n");
     if (body != NULL) {
         memmove(buf, body + 4, strlen(body + 4) + 1);

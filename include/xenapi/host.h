@@ -3171,27 +3171,27 @@ xenapi_status xenapi_async_host_management_disable_wait(const xenapi_session *se
 /**
  * Calls `host.local_management_reconfigure`.
  *
- * Parameters: `interface`: string.
+ * Parameters: `interface_`: string.
  * Result: none.
  *
- * Ownership: `session`, `interface` are borrowed (read during the call only). `*err` as for every
+ * Ownership: `session`, `interface_` are borrowed (read during the call only). `*err` as for every
  * fallible function.
  */
-xenapi_status xenapi_host_local_management_reconfigure(const xenapi_session *session, const char *interface, xenapi_error **err);
+xenapi_status xenapi_host_local_management_reconfigure(const xenapi_session *session, const char *interface_, xenapi_error **err);
 
 /**
  * Calls `Async.host.local_management_reconfigure`: `host.local_management_reconfigure` as a server
  * task. Wait for it with xenapi_async_host_local_management_reconfigure_wait (the typed result) or
  * xenapi_task_wait.
  *
- * Parameters: `interface`: string.
+ * Parameters: `interface_`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `interface` are borrowed (read during the call only). On success
+ * Ownership: `session`, `interface_` are borrowed (read during the call only). On success
  * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
  * left as it was. `*err` as for every fallible function.
  */
-xenapi_status xenapi_async_host_local_management_reconfigure(const xenapi_session *session, const char *interface, char **out_task, xenapi_error **err);
+xenapi_status xenapi_async_host_local_management_reconfigure(const xenapi_session *session, const char *interface_, char **out_task, xenapi_error **err);
 
 /**
  * Waits for the task of `Async.host.local_management_reconfigure` (what

@@ -185,7 +185,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_async_host_license_remove_wait(SessionHandle session, byte[] task, double timeout_seconds, IntPtr cancel, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_async_host_list_methods(SessionHandle session, out IntPtr out_task, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_async_host_list_methods_wait(SessionHandle session, byte[] task, double timeout_seconds, IntPtr cancel, out IntPtr out_result, out IntPtr err);
-        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_async_host_local_management_reconfigure(SessionHandle session, byte[] @interface, out IntPtr out_task, out IntPtr err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_async_host_local_management_reconfigure(SessionHandle session, byte[] interface_, out IntPtr out_task, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_async_host_local_management_reconfigure_wait(SessionHandle session, byte[] task, double timeout_seconds, IntPtr cancel, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_async_host_management_disable(SessionHandle session, out IntPtr out_task, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_async_host_management_disable_wait(SessionHandle session, byte[] task, double timeout_seconds, IntPtr cancel, out IntPtr err);
@@ -1580,7 +1580,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_host_license_apply(SessionHandle session, byte[] host, byte[] contents, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_host_license_remove(SessionHandle session, byte[] host, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_host_list_methods(SessionHandle session, out IntPtr out_result, out IntPtr err);
-        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_host_local_management_reconfigure(SessionHandle session, byte[] @interface, out IntPtr err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_host_local_management_reconfigure(SessionHandle session, byte[] interface_, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_host_management_disable(SessionHandle session, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_host_management_reconfigure(SessionHandle session, byte[] pif, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_host_metrics_add_to_other_config(SessionHandle session, byte[] host_metrics, byte[] key, byte[] value, out IntPtr err);

@@ -4734,13 +4734,13 @@ pub unsafe extern "C" fn xenapi_async_host_management_disable_wait(
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_local_management_reconfigure(
     session: *const xenapi_session,
-    interface: *const c_char,
+    interface_: *const c_char,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
     run(err, &mut || {
         let session = session_of(session)?;
-        let interface = <String as Conv>::arg(interface, "interface")?;
-        Host::local_management_reconfigure(session, &interface)?;
+        let interface_ = <String as Conv>::arg(interface_, "interface_")?;
+        Host::local_management_reconfigure(session, &interface_)?;
         Ok(())
     })
 }
@@ -4749,17 +4749,17 @@ pub unsafe extern "C" fn xenapi_host_local_management_reconfigure(
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_async_host_local_management_reconfigure(
     session: *const xenapi_session,
-    interface: *const c_char,
+    interface_: *const c_char,
     out_task: *mut *mut c_char,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
     run(err, &mut || {
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
-        let interface = <String as Conv>::arg(interface, "interface")?;
+        let interface_ = <String as Conv>::arg(interface_, "interface_")?;
         ret(
             out_task,
-            Host::async_local_management_reconfigure(session, &interface)?,
+            Host::async_local_management_reconfigure(session, &interface_)?,
         )
     })
 }
