@@ -10,6 +10,8 @@ if [ $# -ne 3 ]; then
   exit 2
 fi
 sdist=$1 venv=$2 sim=$3
+mkdir -p "$venv"
+venv=$(cd "$venv" && pwd)
 root=$(cd "$(dirname "$0")/../.." && pwd)
 python=${PYTHON:-python3}
 
