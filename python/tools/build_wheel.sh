@@ -62,8 +62,11 @@ case "$platform" in
     [ "$triple" = x86_64-unknown-linux-gnu ] || debian_toolchain
     export CARGO_TARGET_DIR=$target_dir
     # The same glibc floor for both binaries: maturin's --zig links the module against 2.17.
-    cargo-zigbuild zigbuild --release -p xenapi-sim --target "$triple.2.17" "${build_std[@]}"
-    sim=$target_dir/$triple/release/xenapi-sim
+    # The simulator has a target dir of its own: maturin's zig wrappers differ from
+    # cargo-zigbuild's, and sharing one dir would rebuild every crate at each switch.
+    CARGO_TARGET_DIR=$target_dir/wheel-sim \
+      cargo-zigbuild zigbuild --release -p xenapi-sim --target "$triple.2.17" "${build_std[@]}"
+    sim=$target_dir/wheel-sim/$triple/release/xenapi-sim
     strip=${triple%%-*}-linux-gnu-strip
     [ "$triple" = x86_64-unknown-linux-gnu ] && strip=strip
     maturin_args=(--zig --compatibility manylinux2014)
