@@ -23,7 +23,12 @@ xenapi_rs`` costs no more than before):
 
 import xmlrpc.client as xmlrpclib  # noqa: F401  (XenAPI exports it; some scripts use XenAPI.xmlrpclib)
 
-from . import _native
+try:
+    from . import _native
+except ImportError as e:  # a wheel for another platform, or a build without the module
+    from ._platform import native_module_error
+
+    raise native_module_error(e) from e
 from ._errors import (
     BadReply,
     ConnectError,

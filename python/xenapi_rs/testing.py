@@ -42,6 +42,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import threading
 import urllib.request
 
@@ -49,7 +50,13 @@ USER, PASSWORD = "root", "password"
 # What the fixtures start: the simulator's default pool (it has templates to clone from).
 DEFAULT_ARGS = ()
 
-__all__ = ["Simulator", "find_simulator", "USER", "PASSWORD"]
+__all__ = ["Simulator", "find_simulator", "simulator_filename", "USER", "PASSWORD"]
+
+
+def simulator_filename(platform=sys.platform):
+    """The simulator's file name in the package (``bin/``) on ``platform`` (a ``sys.platform``):
+    Windows runs only executables named ``.exe``."""
+    return "xenapi-sim.exe" if platform == "win32" else "xenapi-sim"
 
 
 def find_simulator():
@@ -59,7 +66,7 @@ def find_simulator():
         if not os.path.isfile(env):
             raise FileNotFoundError("XENAPI_SIM=%s does not exist" % env)
         return env
-    shipped = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bin", "xenapi-sim")
+    shipped = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bin", simulator_filename())
     if os.path.isfile(shipped):
         if not os.access(shipped, os.X_OK):
             os.chmod(shipped, 0o755)
