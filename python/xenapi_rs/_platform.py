@@ -18,7 +18,7 @@ WHEELS = (
 )
 
 
-def this_platform():
+def this_platform() -> str:
     """This interpreter and platform, as a person would name them, with the platform tag."""
     libc, libc_version = platform.libc_ver()
     system = platform.system() or sys.platform
@@ -33,7 +33,7 @@ def this_platform():
     )
 
 
-def native_module_error(cause):
+def native_module_error(cause: BaseException) -> ImportError:
     """The ImportError for a ``xenapi_rs._native`` that failed to load with ``cause``."""
     wheels = "; ".join("%s (%s)" % w for w in WHEELS)
     message = (
