@@ -175,19 +175,24 @@ fn simple(
 
 /// The VM whose name label or UUID is `key`: its reference and name.
 fn find_vm(s: &Session, key: &str) -> Result<(Ref<Vm>, String)> {
-    let mut found: Vec<(Ref<Vm>, String)> = Vm::get_all_records(s)?
+    let found = Vm::get_all_records(s)?
         .into_iter()
         .filter(|(_, rec)| rec.uuid == key || rec.name_label == key)
         .filter(|(_, rec)| !rec.is_a_template)
         .map(|(r, rec)| (r, rec.name_label))
         .collect();
+    only_one(found, "VM", key, " (see xenctl list)")
+}
+
+/// The one object a name label or UUID `key` found, or an error saying none or several did.
+fn only_one<T>(mut found: Vec<T>, what: &str, key: &str, hint: &str) -> Result<T> {
     match found.len() {
         1 => Ok(found.remove(0)),
         0 => Err(Error::InvalidArgument(format!(
-            "no VM is named {key:?} or has that UUID (see xenctl list)"
+            "no {what} is named {key:?} or has that UUID{hint}"
         ))),
         n => Err(Error::InvalidArgument(format!(
-            "{n} VMs are named {key:?}: give the UUID instead"
+            "{n} {what}s are named {key:?}: give the UUID instead"
         ))),
     }
 }
@@ -417,20 +422,12 @@ fn top_once(s: &Session, cache: &Cache, out: &mut dyn Write) -> Result<()> {
 
 /// The host whose name label or UUID is `key`: its UUID and name.
 fn find_host(s: &Session, key: &str) -> Result<(String, String)> {
-    let mut found: Vec<(String, String)> = Host::get_all_records(s)?
+    let found = Host::get_all_records(s)?
         .into_values()
         .filter(|h| h.uuid == key || h.name_label == key)
         .map(|h| (h.uuid, h.name_label))
         .collect();
-    match found.len() {
-        1 => Ok(found.remove(0)),
-        0 => Err(Error::InvalidArgument(format!(
-            "no host is named {key:?} or has that UUID"
-        ))),
-        n => Err(Error::InvalidArgument(format!(
-            "{n} hosts are named {key:?}: give the UUID instead"
-        ))),
-    }
+    only_one(found, "host", key, "")
 }
 
 /// `xenctl rrd`: an object's figures over the last `minutes`, from `/rrd_updates` (5 s rows up
