@@ -103,7 +103,8 @@ impl HostFigures {
     }
 }
 
-/// Reads what the figures need, for the host `host` (a reference) and the VMs resident there.
+/// Reads what the figures need, for the host `host` (a reference) and the VMs resident there,
+/// its control domain included (xcp-rrdd keeps dom0's RRD like any VM's).
 fn figures(shared: &Shared, host: &str) -> Option<HostFigures> {
     let st = shared.lock();
     let h = st.get("host", host)?;
@@ -132,7 +133,6 @@ fn figures(shared: &Shared, host: &str) -> Option<HostFigures> {
         .map(|t| {
             t.iter()
                 .filter(|(_, r)| str_field(r, "resident_on") == host)
-                .filter(|(_, r)| !matches!(field(r, "is_control_domain"), Some(Value::Bool(true))))
                 .map(|(_, r)| {
                     let state = str_field(r, "power_state");
                     VmFigures {
