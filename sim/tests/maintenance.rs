@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{s, Client};
+use common::{s, strings, Client};
 use xenapi::Value;
 use xenapi_sim::{Config, Running, Simulator};
 
@@ -15,14 +15,6 @@ fn pool() -> Running {
         ..Config::default()
     })
     .expect("the simulator starts")
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .expect("a list")
-        .iter()
-        .map(|x| x.as_str().expect("a string").to_owned())
-        .collect()
 }
 
 struct Pool {

@@ -3,17 +3,9 @@
 
 mod common;
 
-use common::{s, Client};
+use common::{s, strings, Client};
 use xenapi::Value;
 use xenapi_sim::{Config, Simulator};
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .expect("a list")
-        .iter()
-        .map(|x| x.as_str().expect("a string").to_owned())
-        .collect()
-}
 
 fn map(pairs: &[(&str, &str)]) -> Value {
     Value::structure(pairs.iter().map(|(k, v)| (*k, s(v))))

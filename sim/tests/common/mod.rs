@@ -174,3 +174,12 @@ pub fn stats(addr: SocketAddr) -> serde_json::Value {
     assert_eq!(r.status, 200);
     serde_json::from_slice(&r.body).expect("json")
 }
+
+/// A list of strings from a reply (references, names).
+pub fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .expect("a list")
+        .iter()
+        .map(|x| x.as_str().expect("a string").to_owned())
+        .collect()
+}
