@@ -33,6 +33,7 @@ mod reference;
 pub mod rrd;
 mod session;
 pub mod task;
+pub mod transfer;
 mod transport;
 mod value;
 
