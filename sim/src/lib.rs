@@ -26,6 +26,7 @@ mod control;
 mod datamodel;
 mod devices;
 mod dialect;
+mod disks;
 mod dispatch;
 mod events;
 mod faults;
@@ -159,6 +160,9 @@ impl Simulator {
                 .unwrap_or(0x5eed)
         });
         let mut st = state::State::new(config.dialect, seed);
+        if let Some(path) = &config.state {
+            st.disks = Arc::new(disks::Disks::at(disks::Disks::beside(path)));
+        }
         let hosts = match &config.state {
             Some(path) => {
                 inventory::load(&mut st, path)?;
@@ -269,9 +273,10 @@ impl Running {
     }
 
     /// Writes the pool (every object but sessions and tasks) as a JSON inventory that
-    /// [`Config::state`] loads.
+    /// [`Config::state`] loads, and the disks' content into `PATH.disks` beside it.
     pub fn save_state(&self, path: &std::path::Path) -> std::io::Result<()> {
         let st = self.shared.lock();
+        st.disks.copy_all_to(&disks::Disks::beside(path))?;
         inventory::save(&st, path)
     }
 
