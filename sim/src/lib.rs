@@ -50,6 +50,8 @@ mod storage;
 mod tasks;
 mod template_disks;
 mod tls;
+mod transfer;
+mod transfer_vhd;
 mod vm;
 mod world;
 
@@ -201,6 +203,7 @@ impl Simulator {
                 session_timeout: config.session_timeout,
                 event_next_wait: config.event_next_wait,
                 task_delay: config.task_delay,
+                tls: config.tls,
             },
             faults::Faults::new(config.fault_delay.as_millis() as u64, config.drip_interval),
         ));
