@@ -191,3 +191,83 @@ fn transfers_go_over_tls_with_the_sessions_policy() {
     assert_eq!(*progress.lock().unwrap(), 2 * MIB);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A CONNECT proxy: records each tunnel's target and pipes bytes both ways.
+fn tunnel() -> (String, Arc<Mutex<Vec<String>>>) {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(mut down) = c else { return };
+            let record = Arc::clone(&record);
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut b = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if down.read(&mut b).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(b[0]);
+                }
+                let line = String::from_utf8_lossy(&head)
+                    .lines()
+                    .next()
+                    .unwrap()
+                    .to_owned();
+                let target = line.split(' ').nth(1).unwrap().to_owned();
+                record.lock().unwrap().push(line);
+                let Ok(mut up) = TcpStream::connect(&target) else {
+                    return;
+                };
+                down.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .unwrap();
+                let (mut d2, mut u2) = (down.try_clone().unwrap(), up.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut d2, &mut u2);
+                    let _ = u2.shutdown(std::net::Shutdown::Write);
+                });
+                let _ = std::io::copy(&mut up, &mut down);
+                let _ = down.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    (url, seen)
+}
+
+#[test]
+fn https_transfers_go_through_a_connect_tunnel_checked_end_to_end() {
+    let dir = std::env::temp_dir().join(format!("xenapi-transfer-proxy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cert = dir.join("cert.pem");
+    let sim = sim_with(Dialect::Xapi, |c| {
+        c.tls = true;
+        c.cert_out = Some(cert.clone());
+    });
+    let (proxy, seen) = tunnel();
+    let s = Session::connect(
+        Options::new(sim.url())
+            .tls(TlsPolicy::CaFile(cert.clone()))
+            .proxy(&proxy),
+        "root",
+        "password",
+    )
+    .unwrap();
+    let vdi = new_vdi(&s, MIB);
+    let data = content(MIB);
+    import(&s, &vdi, DiskFormat::Raw, &data).unwrap();
+    assert!(export(&s, &vdi, DiskFormat::Raw) == data);
+    let port = sim.addr().port();
+    let lines = seen.lock().unwrap().clone();
+    assert!(lines.len() >= 3, "probe, upload, download: {lines:?}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l == &format!("CONNECT 127.0.0.1:{port} HTTP/1.1")),
+        "{lines:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
