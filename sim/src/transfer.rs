@@ -538,7 +538,7 @@ fn receive_raw(
             )));
         }
         staging
-            .write_at(done, &buf[..n])
+            .write_sparse_at(done, &buf[..n])
             .map_err(|e| Stop::Failed(format!("writing the disk: {e}")))?;
         done += n as u64;
         if !moved(done, expected.unwrap_or(size)) {

@@ -466,3 +466,124 @@ fn content_is_kept_across_a_restart_with_state() {
     sim2.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_cancelled_transfer_stops_and_leaves_the_disk() {
+    let sim = sim(Dialect::Xapi);
+    let s = connect(&sim);
+    let size = 64 * MIB;
+    let vdi = new_vdi(&s, None, size);
+    let data = image(size, 4);
+    assert_eq!(
+        import(sim.addr(), &query(&s, &vdi, None, "raw"), &data, None).status,
+        200
+    );
+    // An export cancelled part-way: the connection closes early, the task is cancelled.
+    let task = new_task(&s);
+    let mut c = TcpStream::connect(sim.addr()).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let q = query(&s, &vdi, Some(&task), "raw");
+    write!(c, "GET /export_raw_vdi?{q} HTTP/1.1\r\n\r\n").unwrap();
+    let mut buf = vec![0u8; MIB];
+    c.read_exact(&mut buf).unwrap();
+    s.call("task.cancel", vec![task.as_str().into()]).unwrap();
+    let mut rest = Vec::new();
+    let _ = c.read_to_end(&mut rest);
+    assert!(rest.len() + MIB < size, "the export stopped early");
+    assert_eq!(str_of(task_field(&s, &task, "status")), "cancelled");
+    // An import cancelled part-way: the disk is as it was.
+    let task = new_task(&s);
+    let mut c = TcpStream::connect(sim.addr()).unwrap();
+    let q = query(&s, &vdi, Some(&task), "raw");
+    write!(
+        c,
+        "PUT /import_raw_vdi?{q} HTTP/1.1\r\nContent-Length: {size}\r\n\r\n"
+    )
+    .unwrap();
+    let other = vec![0x5Au8; size];
+    c.write_all(&other[..size / 2]).unwrap();
+    assert!(wait_until(Duration::from_secs(10), || {
+        task_field(&s, &task, "progress").as_f64().unwrap_or(0.0) > 0.2
+    }));
+    s.call("task.cancel", vec![task.as_str().into()]).unwrap();
+    let _ = c.write_all(&other[size / 2..]);
+    drop(c);
+    assert!(wait_until(Duration::from_secs(10), || {
+        str_of(task_field(&s, &task, "status")) == "cancelled"
+    }));
+    let r = export(sim.addr(), &query(&s, &vdi, None, "raw"));
+    assert!(r.body == data, "the disk is as it was");
+}
+
+#[test]
+fn the_event_stream_shows_a_transfers_task() {
+    let sim = sim(Dialect::Xapi);
+    let s = connect(&sim);
+    let vdi = new_vdi(&s, None, 4 * MIB);
+    let task = new_task(&s);
+    let from = s
+        .call(
+            "event.from",
+            vec![
+                Value::Array(vec!["task".into()]),
+                "".into(),
+                Value::Double(0.0),
+            ],
+        )
+        .unwrap();
+    let token = from
+        .as_struct()
+        .unwrap()
+        .iter()
+        .find(|(k, _)| k == "token")
+        .unwrap()
+        .1
+        .clone();
+    let r = import(
+        sim.addr(),
+        &query(&s, &vdi, Some(&task), "raw"),
+        &image(4 * MIB, 6),
+        None,
+    );
+    assert_eq!(r.status, 200);
+    let ev = s
+        .call(
+            "event.from",
+            vec![Value::Array(vec!["task".into()]), token, Value::Double(1.0)],
+        )
+        .unwrap();
+    let events = ev
+        .as_struct()
+        .unwrap()
+        .iter()
+        .find(|(k, _)| k == "events")
+        .unwrap()
+        .1
+        .as_array()
+        .unwrap();
+    let ours: Vec<&Value> = events
+        .iter()
+        .filter(|e| {
+            e.as_struct()
+                .unwrap()
+                .iter()
+                .any(|(k, v)| k == "ref" && v.as_str() == Some(task.as_str()))
+        })
+        .collect();
+    assert!(!ours.is_empty(), "events for the task: {events:?}");
+    let last = ours.last().unwrap().as_struct().unwrap();
+    let snapshot = last
+        .iter()
+        .find(|(k, _)| k == "snapshot")
+        .unwrap()
+        .1
+        .as_struct()
+        .unwrap();
+    let status = snapshot
+        .iter()
+        .find(|(k, _)| k == "status")
+        .unwrap()
+        .1
+        .as_str();
+    assert_eq!(status, Some("success"), "the last event has the outcome");
+}
