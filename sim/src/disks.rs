@@ -228,6 +228,11 @@ impl Disk {
         self.size
     }
 
+    /// When the content last changed (`None` for a disk never written).
+    pub fn modified(&self) -> Option<std::time::SystemTime> {
+        self.file.as_ref()?.metadata().ok()?.modified().ok()
+    }
+
     /// The next range `[start, end)` at or after `off` that may hold data (the rest reads as
     /// zeros): from the file's holes where the system reports them, else the file's extent.
     pub fn data_from(&self, off: u64) -> io::Result<Option<(u64, u64)>> {

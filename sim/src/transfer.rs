@@ -20,7 +20,8 @@
 //!    `VDI_IN_USE [vdi, "import_raw_vdi"]` and answers `500` (xapi's answer to a handler that
 //!    fails; xapi itself finds out when it attaches the disk).
 //! 7. `200` with `task-id:` and `Connection: close`, then the data. An export has a
-//!    `Content-Length` when its size is known (raw: the disk's size). The task's `progress`
+//!    `Content-Length` (raw: the disk's size; VHD: worked out from the blocks with data first;
+//!    xapi sends none and closes at the end, which a client reading to the close also handles). The task's `progress`
 //!    moves (one step per percent); the end sets it `success` (an import's `result` is the VDI)
 //!    or `failure` (`error_info`); a task cancelled meanwhile ends `cancelled`, the transfer
 //!    stopped. An import writes into a staging copy and replaces the disk only once the whole
@@ -469,28 +470,27 @@ impl Transfer<'_> {
             Format::Raw => ("application/octet-stream", "raw"),
             Format::Vhd => ("application/vhd", "vhd"),
         };
-        let length = match format {
-            Format::Raw => Some(self.size),
-            Format::Vhd => crate::transfer_vhd::length(&disk).ok(),
+        let plan = match format {
+            Format::Raw => None,
+            Format::Vhd => match crate::transfer_vhd::plan(&disk, &self.uuid) {
+                Ok(p) => Some(p),
+                Err(e) => return Some(Err(io_failure(&format!("reading the disk: {e}")))),
+            },
         };
+        let length = plan.as_ref().map_or(self.size, |p| p.length);
         let mut extra = format!(
             "Content-Type: {content_type}\r\nContent-Disposition: attachment; filename=\"{}.{ext}\"\r\n",
             self.uuid
         );
-        if let Some(n) = length {
-            extra.push_str(&format!("Content-Length: {n}\r\n"));
-        }
+        extra.push_str(&format!("Content-Length: {length}\r\n"));
         if self.ok_head(c, &extra).is_err() {
             return Some(Err(io_failure("the client went away")));
         }
         let mut last = 0;
-        let outcome = match format {
-            Format::Raw => send_raw(&disk, &mut c.s, &mut |done, total| {
-                self.moved(done, total, &mut last)
-            }),
-            Format::Vhd => crate::transfer_vhd::send(&disk, &mut c.s, &mut |done, total| {
-                self.moved(done, total, &mut last)
-            }),
+        let mut moved = |done, total| self.moved(done, total, &mut last);
+        let outcome = match &plan {
+            None => send_raw(&disk, &mut c.s, &mut moved),
+            Some(plan) => crate::transfer_vhd::send(plan, &disk, &mut c.s, &mut moved),
         };
         let _ = c.s.flush();
         match outcome {

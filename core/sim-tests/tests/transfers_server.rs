@@ -587,3 +587,131 @@ fn the_event_stream_shows_a_transfers_task() {
         .as_str();
     assert_eq!(status, Some("success"), "the last event has the outcome");
 }
+
+/// `disk` as a dynamic VHD (the blocks with data), made by the core's format module.
+fn to_vhd(disk: &[u8]) -> Vec<u8> {
+    let block = xenapi::vhd::BLOCK_SIZE as usize;
+    let blocks = (0..disk.len().div_ceil(block))
+        .filter(|b| {
+            disk[b * block..((b + 1) * block).min(disk.len())]
+                .iter()
+                .any(|x| *x != 0)
+        })
+        .map(|b| b as u64);
+    let mut out = Vec::new();
+    let options = xenapi::vhd::WriteOptions {
+        uuid: [9; 16],
+        timestamp: 1,
+    };
+    let mut src = disk.to_vec();
+    xenapi::vhd::write_dynamic(&mut out, disk.len() as u64, blocks, &mut src, &options).unwrap();
+    out
+}
+
+#[test]
+fn vhd_in_raw_out_and_raw_in_vhd_out() {
+    let sim = sim(Dialect::Xapi);
+    let s = connect(&sim);
+    let size = 10 * MIB;
+    let vdi = new_vdi(&s, None, size);
+    let data = image(size, 7);
+    // VHD in, raw out.
+    let task = new_task(&s);
+    let r = import(
+        sim.addr(),
+        &query(&s, &vdi, Some(&task), "vhd"),
+        &to_vhd(&data),
+        None,
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        str_of(task_field(&s, &task, "status")),
+        "success",
+        "{:?}",
+        error_info(&s, &task)
+    );
+    let r = export(sim.addr(), &query(&s, &vdi, None, "raw"));
+    assert!(r.body == data, "the VHD's content, byte for byte");
+    // Raw in (another disk), VHD out: parsed back, it is the disk; only blocks with data travel.
+    let other = new_vdi(&s, None, size);
+    let mut data2 = vec![0u8; size];
+    data2[size - 10..].copy_from_slice(b"at the end");
+    assert_eq!(
+        import(sim.addr(), &query(&s, &other, None, "raw"), &data2, None).status,
+        200
+    );
+    let r = export(sim.addr(), &query(&s, &other, None, "vhd"));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/vhd"));
+    assert_eq!(
+        r.header("content-length"),
+        Some(r.body.len().to_string().as_str())
+    );
+    let mut back = vec![0u8; size];
+    let info = xenapi::vhd::read(r.body.as_slice(), back.as_mut_slice()).expect("a VHD");
+    assert_eq!(info.virtual_size, size as u64);
+    assert_eq!(info.allocated_blocks, 1, "one block with data");
+    assert!(back == data2);
+    // The same disk exports to the same bytes.
+    let again = export(sim.addr(), &query(&s, &other, None, "vhd"));
+    assert!(again.body == r.body, "byte-identical repeated export");
+    // And it imports back as it was.
+    let third = new_vdi(&s, None, size);
+    assert_eq!(
+        import(sim.addr(), &query(&s, &third, None, "vhd"), &r.body, None).status,
+        200
+    );
+    assert!(export(sim.addr(), &query(&s, &third, None, "raw")).body == data2);
+}
+
+#[test]
+fn a_bad_or_cut_vhd_fails_and_leaves_the_disk() {
+    let sim = sim(Dialect::Xapi);
+    let s = connect(&sim);
+    let size = 4 * MIB;
+    let vdi = new_vdi(&s, None, size);
+    let data = image(size, 8);
+    assert_eq!(
+        import(sim.addr(), &query(&s, &vdi, None, "raw"), &data, None).status,
+        200
+    );
+    // Not a VHD at all.
+    let task = new_task(&s);
+    let r = import(
+        sim.addr(),
+        &query(&s, &vdi, Some(&task), "vhd"),
+        &vec![7u8; 4096],
+        None,
+    );
+    assert_eq!(r.status, 200);
+    assert!(wait_until(Duration::from_secs(5), || str_of(task_field(
+        &s, &task, "status"
+    )) == "failure"));
+    let info = error_info(&s, &task);
+    assert_eq!(info[0], "INTERNAL_ERROR");
+    assert!(info[1].contains("VHD"), "{info:?}");
+    // A VHD cut short.
+    let vhd = to_vhd(&image(size, 1));
+    let task = new_task(&s);
+    let r = import(
+        sim.addr(),
+        &query(&s, &vdi, Some(&task), "vhd"),
+        &vhd,
+        Some(vhd.len() - 600),
+    );
+    assert_eq!(r.status, 200);
+    assert!(wait_until(Duration::from_secs(5), || str_of(task_field(
+        &s, &task, "status"
+    )) == "failure"));
+    // A VHD of a larger disk.
+    let task = new_task(&s);
+    let big = to_vhd(&image(2 * size, 1));
+    import(sim.addr(), &query(&s, &vdi, Some(&task), "vhd"), &big, None);
+    assert!(wait_until(Duration::from_secs(5), || str_of(task_field(
+        &s, &task, "status"
+    )) == "failure"));
+    assert!(
+        export(sim.addr(), &query(&s, &vdi, None, "raw")).body == data,
+        "unchanged"
+    );
+}
