@@ -43,6 +43,9 @@ use crate::state::{str_field, State};
 use crate::tasks;
 use crate::vm::RUNNING;
 
+/// How long a transfer that broke off waits for its task's cancel (see `Transfer::failed`).
+const CANCEL_GRACE: std::time::Duration = std::time::Duration::from_millis(300);
+
 /// Whether this request is a transfer (served by [`serve`], not read whole).
 pub(crate) fn handles(shared: &Shared, head: &Head) -> bool {
     shared.settings.dialect == Dialect::Xapi
@@ -376,8 +379,20 @@ pub(crate) fn serve<S: Read + Write>(
 impl Transfer<'_> {
     /// Ends the task (then destroys it when it is the handler's own).
     fn end(&self, result: Result<Value, Failure>) {
-        tasks::finish(self.shared, &self.task, result);
+        // A transfer that broke off after a cancel (the client closes, then cancels) ends
+        // cancelled.
+        if result.is_ok() || !tasks::cancel_if_asked(self.shared, &self.task) {
+            tasks::finish(self.shared, &self.task, result);
+        }
         self.drop_own_task();
+    }
+
+    /// A transfer that broke off part-way. A client that cancels closes the connection first
+    /// and cancels the task next: the cancel is given a moment to arrive, so that the task ends
+    /// `cancelled` rather than `failure` (on xapi, vhd-tool's exit takes that long).
+    fn failed(&self, why: &str) -> Result<Value, Failure> {
+        tasks::wait_for_cancel(self.shared, &self.task, CANCEL_GRACE);
+        Err(io_failure(why))
     }
 
     fn drop_own_task(&self) {
@@ -423,6 +438,13 @@ impl Transfer<'_> {
         {
             return Some(Err(io_failure("the client went away")));
         }
+        if head.length == Some(0) {
+            // Nothing to write (a client's probe for redirects, as xen-orchestra sends).
+            return Some(match format {
+                Format::Raw => Ok(Value::String(self.vdi.clone())),
+                Format::Vhd => Err(io_failure("reading the VHD: an empty body is not a VHD")),
+            });
+        }
         let disks = Arc::clone(&self.shared.lock().disks);
         // Raw data lands over the disk's content (what it does not cover stays); a VHD is the
         // whole disk (what it leaves out reads as zeros).
@@ -442,7 +464,7 @@ impl Transfer<'_> {
                 self.drop_own_task();
                 return None;
             }
-            Err(Stop::Failed(why)) => return Some(Err(io_failure(&why))),
+            Err(Stop::Failed(why)) => return Some(self.failed(&why)),
         }
         // The task may have been cancelled after the last byte: then the disk stays.
         if !tasks::progress(self.shared, &self.task, 1.0) {
@@ -499,7 +521,7 @@ impl Transfer<'_> {
                 self.drop_own_task();
                 None
             }
-            Err(Stop::Failed(why)) => Some(Err(io_failure(&why))),
+            Err(Stop::Failed(why)) => Some(self.failed(&why)),
         }
     }
 }
