@@ -4,7 +4,7 @@
 //! to the disk as it arrives and the disk read as the reply goes out, one [`STEP`] at a time.
 //!
 //! What a request goes through, in xapi's order, and what each refusal answers:
-//! 1. `session_id` (query or cookie): missing or not a live session, `401` with
+//! 1. `session_id` (cookie or query): missing or not a live session, `401` with
 //!    `WWW-Authenticate: Basic realm="VDI.import"` (or `VDI.export_raw`); no task is touched.
 //! 2. `vdi`, a reference or a uuid: absent, an import answers `400` and fails `task_id` with
 //!    `VDI_MISSING`, an export `500`; not a VDI, `500` (`UUID_INVALID`, the task left as it is,
@@ -59,6 +59,19 @@ pub(crate) fn handles(shared: &Shared, head: &Head) -> bool {
 struct Query(Vec<(String, String)>);
 
 impl Query {
+    /// The cookie's pairs first, then the query's, as xapi looks them up.
+    fn of(head: &Head) -> Query {
+        let mut q = Query(
+            head.cookie
+                .split(';')
+                .filter_map(|p| p.trim().split_once('='))
+                .map(|(k, v)| (k.to_owned(), decode(v)))
+                .collect(),
+        );
+        q.0.extend(Query::parse(&head.query).0);
+        q
+    }
+
     fn parse(q: &str) -> Query {
         Query(
             q.split('&')
@@ -210,7 +223,7 @@ pub(crate) fn serve<S: Read + Write>(
     } else {
         "VDI.export_raw"
     };
-    let q = Query::parse(&head.query);
+    let q = Query::of(head);
     // 1. Credentials (Xapi_http.assert_credentials_ok). A handler on a pool member takes the
     // pool's sessions (it asks the coordinator).
     let authorised = q

@@ -303,6 +303,17 @@ fn bad_requests_get_xapis_answers() {
             Some("Basic realm=\"VDI.import\"")
         );
     }
+    // The session in a cookie, as xapi takes it.
+    let r = request(
+        addr,
+        "GET",
+        &format!("/export_raw_vdi?vdi={vdi}"),
+        &[("Cookie", &format!("session_id={}", s.handle().unwrap()))],
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body.len(), MIB);
     // An expired session too.
     let s2 = connect(&sim);
     let q = query(&s2, &vdi, None, "raw");
