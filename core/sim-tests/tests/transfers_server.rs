@@ -726,3 +726,35 @@ fn a_bad_or_cut_vhd_fails_and_leaves_the_disk() {
         "unchanged"
     );
 }
+
+#[test]
+fn disk_dir_keeps_content_in_sparse_files_by_uuid() {
+    let dir = std::env::temp_dir().join(format!("xenapi-disk-dir-{}", std::process::id()));
+    let sim = sim_with(Dialect::Xapi, |c| c.disk_dir = Some(dir.clone()));
+    let s = connect(&sim);
+    let size = 64 * MIB;
+    let vdi = new_vdi(&s, None, size);
+    let data = image(size, 4);
+    assert_eq!(
+        import(sim.addr(), &query(&s, &vdi, None, "raw"), &data, None).status,
+        200
+    );
+    let uuid = str_of(s.call("VDI.get_uuid", vec![vdi.as_str().into()]).unwrap());
+    let file = dir.join(format!("{uuid}.img"));
+    let meta = std::fs::metadata(&file).expect("the disk's file");
+    assert_eq!(meta.len(), size as u64);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        assert!(
+            meta.blocks() * 512 < (size / 4) as u64,
+            "sparse: {} blocks",
+            meta.blocks()
+        );
+    }
+    s.call("VDI.destroy", vec![vdi.as_str().into()]).unwrap();
+    assert!(!file.exists(), "destroyed with its VDI");
+    sim.stop();
+    assert!(dir.exists(), "a disk directory given is kept");
+    let _ = std::fs::remove_dir_all(&dir);
+}
