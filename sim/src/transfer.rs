@@ -16,9 +16,10 @@
 //! 5. `format` (`raw` by default, `vhd`): anything else fails the task with
 //!    `INTERNAL_ERROR ["Unknown format X"]` and answers `404`. An HTTP-chunked upload fails it with
 //!    `INTERNAL_ERROR ["Cannot handle encoding: chunked"]`, `404`.
-//! 6. An import into a VDI attached read-write to a running VM fails the task with
-//!    `VDI_IN_USE [vdi, "import_raw_vdi"]` and answers `500` (xapi's answer to a handler that
-//!    fails; xapi itself finds out when it attaches the disk).
+//! 6. An import into a read-only VDI fails the task with `VDI_READONLY [vdi]`, one into a VDI
+//!    attached read-write to a running VM with `VDI_IN_USE [vdi, "import_raw_vdi"]`; both answer
+//!    `500` (xapi's answer to a handler that fails; xapi itself finds out when it attaches the
+//!    disk).
 //! 7. `200` with `task-id:` and `Connection: close`, then the data. An export has a
 //!    `Content-Length` (raw: the disk's size; VHD: worked out from the blocks with data first;
 //!    xapi sends none and closes at the end, which a client reading to the close also handles). The task's `progress`
@@ -327,6 +328,10 @@ pub(crate) fn serve<S: Read + Write>(
         }
     };
     let busy = import && in_use_rw(&st, &vdi);
+    let read_only = import
+        && st
+            .get("VDI", &vdi)
+            .is_some_and(|rec| bool_of(rec, "read_only"));
     drop(st);
     shared.notify();
     let t = Transfer {
@@ -371,7 +376,13 @@ pub(crate) fn serve<S: Read + Write>(
             bare(c, 404, &[]);
             return;
         }
-        // 6. Not into a disk a running guest writes to.
+        // 6. Not into a read-only disk (xapi cannot attach it read-write), nor one a running
+        // guest writes to.
+        if read_only {
+            t.end(Err(Failure::new("VDI_READONLY", &[&t.vdi])));
+            refuse(c, 500, &[], "VDI_READONLY");
+            return;
+        }
         if busy {
             t.end(Err(Failure::new("VDI_IN_USE", &[&t.vdi, "import_raw_vdi"])));
             refuse(c, 500, &[], "VDI_IN_USE");

@@ -224,3 +224,44 @@ fn the_core_follows_a_redirect_to_the_member_with_the_disk() {
     .expect("import through the redirect");
     assert!(export(&s, &vdi, DiskFormat::Raw) == data);
 }
+
+#[test]
+fn transfers_over_tls_with_a_pinned_certificate() {
+    let sim = sim_with(Dialect::Xapi, |c| c.tls = true);
+    let pin = xenapi::TlsPolicy::fingerprint(sim.fingerprint().unwrap()).unwrap();
+    let options = xenapi::Options::new(sim.url())
+        .tls(pin)
+        .timeout(std::time::Duration::from_secs(20));
+    let s = Session::connect(options, "root", "password").unwrap();
+    let size = 4 * MIB;
+    let vdi = new_vdi(&s, None, size);
+    let data = pattern(size, 11);
+    transfer::import_vdi(
+        &s,
+        &vdi,
+        DiskFormat::Vhd,
+        &mut to_vhd_via_sim(&s, &data).as_slice(),
+        None,
+        Control::default(),
+    )
+    .expect("VHD import over TLS");
+    assert!(
+        export(&s, &vdi, DiskFormat::Raw) == data,
+        "over TLS, byte for byte"
+    );
+}
+
+/// `data` as a VHD, made by the simulator itself (raw in, VHD out of a scratch disk).
+fn to_vhd_via_sim(s: &Session, data: &[u8]) -> Vec<u8> {
+    let scratch = new_vdi(s, None, data.len());
+    transfer::import_vdi(
+        s,
+        &scratch,
+        DiskFormat::Raw,
+        &mut &data[..],
+        Some(data.len() as u64),
+        Control::default(),
+    )
+    .unwrap();
+    export(s, &scratch, DiskFormat::Vhd)
+}

@@ -379,6 +379,19 @@ fn a_disk_a_running_guest_writes_is_in_use() {
         error_info(&s, &task),
         ["VDI_IN_USE", &vdi, "import_raw_vdi"]
     );
+    // A read-only disk takes no import either.
+    let ro = new_vdi(&s, None, MIB);
+    s.call("VDI.set_read_only", vec![ro.as_str().into(), true.into()])
+        .unwrap();
+    let task = new_task(&s);
+    let r = import(
+        sim.addr(),
+        &query(&s, &ro, Some(&task), "raw"),
+        b"data",
+        None,
+    );
+    assert_eq!(r.status, 500);
+    assert_eq!(error_info(&s, &task), ["VDI_READONLY", &ro]);
     // Reading it is fine (the head is enough: the disk is large).
     let mut c = TcpStream::connect(sim.addr()).unwrap();
     let q = query(&s, &vdi, None, "raw");
