@@ -495,9 +495,18 @@ impl Transfer<'_> {
             self.drop_own_task();
             return None;
         }
+        if let Err(e) = staging.sync() {
+            return Some(Err(io_failure(&format!("writing the disk: {e}"))));
+        }
+        // Under the lock, so that a VDI.destroy meanwhile does not leave content behind.
+        let st = self.shared.lock();
+        if st.get("VDI", &self.vdi).is_none() {
+            return Some(Err(Failure::new("HANDLE_INVALID", &["VDI", &self.vdi])));
+        }
         if let Err(e) = staging.commit() {
             return Some(Err(io_failure(&format!("replacing the disk: {e}"))));
         }
+        drop(st);
         Some(Ok(Value::String(self.vdi.clone())))
     }
 
