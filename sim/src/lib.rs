@@ -107,6 +107,9 @@ pub struct Config {
     /// Start from this inventory (JSON, as [`Running::save_state`] writes it) instead of
     /// building a pool from `hosts`, `vms` and `templates`.
     pub state: Option<PathBuf>,
+    /// Where disk content lives (a sparse file per VDI, named by its uuid; kept). Default:
+    /// `STATE.disks` beside [`Config::state`], else a temporary directory removed at stop.
+    pub disk_dir: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -130,6 +133,7 @@ impl Default for Config {
             jsonrpc: true,
             xmlrpc: true,
             state: None,
+            disk_dir: None,
         }
     }
 }
@@ -162,8 +166,12 @@ impl Simulator {
                 .unwrap_or(0x5eed)
         });
         let mut st = state::State::new(config.dialect, seed);
-        if let Some(path) = &config.state {
-            st.disks = Arc::new(disks::Disks::at(disks::Disks::beside(path)));
+        match (&config.disk_dir, &config.state) {
+            (Some(dir), _) => st.disks = Arc::new(disks::Disks::at(dir.clone())),
+            (None, Some(path)) => {
+                st.disks = Arc::new(disks::Disks::at(disks::Disks::beside(path)));
+            }
+            (None, None) => {}
         }
         let hosts = match &config.state {
             Some(path) => {
