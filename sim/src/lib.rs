@@ -104,6 +104,12 @@ pub struct Config {
     /// Start from this inventory (JSON, as [`Running::save_state`] writes it) instead of
     /// building a pool from `hosts`, `vms` and `templates`.
     pub state: Option<PathBuf>,
+    /// Serve the metric fields xapi removed in XenServer 6.1 (`tampa`:
+    /// `VM_metrics.VCPUs_utilisation`, `host_metrics.memory_free`, …) as older xapi did: live
+    /// values and working getters. Off (the default), the xapi dialect answers their getters
+    /// `MESSAGE_REMOVED` and records carry `VCPUs_utilisation` as zeros, as today's xapi does.
+    /// The xend dialect always has them live.
+    pub old_metrics: bool,
 }
 
 impl Default for Config {
@@ -127,6 +133,7 @@ impl Default for Config {
             jsonrpc: true,
             xmlrpc: true,
             state: None,
+            old_metrics: false,
         }
     }
 }
@@ -159,6 +166,7 @@ impl Simulator {
                 .unwrap_or(0x5eed)
         });
         let mut st = state::State::new(config.dialect, seed);
+        st.old_metrics = config.old_metrics;
         let hosts = match &config.state {
             Some(path) => {
                 inventory::load(&mut st, path)?;
