@@ -141,6 +141,8 @@ pub(crate) struct State {
     pub no_auto_enable: Vec<String>,
     /// `Config::old_metrics`: removed fields live, as before xapi 6.1.
     pub old_metrics: bool,
+    /// Disk content, by VDI uuid (crate::disks).
+    pub disks: std::sync::Arc<crate::disks::Disks>,
 }
 
 impl State {
@@ -161,6 +163,7 @@ impl State {
             metrics_second: 0,
             no_auto_enable: Vec::new(),
             old_metrics: false,
+            disks: std::sync::Arc::new(crate::disks::Disks::temp()),
         }
     }
 
