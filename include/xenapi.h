@@ -300,6 +300,30 @@ typedef struct xenapi_error xenapi_error;
 typedef struct xenapi_options xenapi_options;
 
 /**
+ * A whole RRD (`/host_rrd`, `/vm_rrd`): its step, last update, data sources and archives (one
+ * per consolidation function and resolution, rows newest first). Made by `xenapi_rrd_fetch_host`,
+ * `xenapi_rrd_fetch_vm` or `xenapi_rrd_parse`, freed with `xenapi_rrd_free`. Immutable.
+ */
+typedef struct xenapi_rrd xenapi_rrd;
+
+/**
+ * The rows of `/rrd_updates`: start, end and step, one column per data source
+ * (`CF:kind:uuid:name`), and rows of a time and one value per column (`NaN` kept). Made by
+ * `xenapi_rrd_updates_fetch` or `xenapi_rrd_updates_parse`, freed with `xenapi_rrd_updates_free`.
+ * Immutable: any number of threads may read one at once.
+ */
+typedef struct xenapi_rrd_updates xenapi_rrd_updates;
+
+/**
+ * A VM's or host's usage averaged over a window: CPU per vCPU/pCPU (0 to 1), memory total, free
+ * and used (bytes), disk read and write, network receive and send (bytes per second). A figure
+ * the server had no data source for (or only `NaN`) is absent. Made by `xenapi_rrd_vm_usage`,
+ * `xenapi_rrd_host_usage`, `xenapi_rrd_usage_from_updates` or `xenapi_rrd_usage_from_rrd`, freed
+ * with `xenapi_rrd_usage_free`. Immutable.
+ */
+typedef struct xenapi_rrd_usage xenapi_rrd_usage;
+
+/**
  * A XenAPI session: a connection to one server (the pool coordinator after a redirect) and, once
  * logged in, a session reference.
  *
@@ -813,6 +837,399 @@ enum xenapi_status xenapi_options_set_certificate_callback(struct xenapi_options
                                                            void *user_data,
                                                            xenapi_user_data_finalizer finalizer,
                                                            struct xenapi_error **err);
+
+/**
+ * Fetches `/rrd_updates` from the session's host (`host_ref` NULL) or from the pool member
+ * `host_ref` (asked directly: a host answers only for itself and the VMs resident on it).
+ * `start`: seconds since the epoch, or a negative number for that many seconds back from now.
+ * `interval`: seconds between rows (xapi picks the archive: 5, 60, 3600, 86400); 0 for the
+ * server's default. `cf`: `"AVERAGE"`, `"MIN"`, `"MAX"` or `"LAST"`, or NULL for every one.
+ * `host`: include the host's own data sources. `vm_uuid`: only that VM's, or NULL for all.
+ *
+ * Fails with `XENAPI_STATUS_PROTOCOL` when the reply is not an RRD document, and
+ * `XENAPI_STATUS_INVALID_ARGUMENT` for an unknown `cf` or a negative `interval`.
+ *
+ * Ownership: every argument is borrowed. On success `*out` receives a handle the caller frees
+ * with `xenapi_rrd_updates_free`.
+ */
+enum xenapi_status xenapi_rrd_updates_fetch(const struct xenapi_session *session,
+                                            int64_t start,
+                                            int64_t interval,
+                                            const char *cf,
+                                            bool host,
+                                            const char *vm_uuid,
+                                            const char *host_ref,
+                                            struct xenapi_rrd_updates **out_updates,
+                                            struct xenapi_error **err);
+
+/**
+ * Reads an `/rrd_updates` document from memory: XML (`<xport>`) or JSON (xapi's `json=true`,
+ * with values as numbers or strings such as `"NaN"`, `data` beside or inside `meta`). `NaN`
+ * values are kept.
+ *
+ * Fails with `XENAPI_STATUS_INVALID_ARGUMENT` (saying what is wrong and where) when the bytes
+ * are not such a document; `data` may be NULL when `len` is 0 (which fails so).
+ *
+ * Ownership: `data` is borrowed (copied). On success `*out` receives a handle the caller frees
+ * with `xenapi_rrd_updates_free`.
+ */
+enum xenapi_status xenapi_rrd_updates_parse(const uint8_t *data,
+                                            size_t len,
+                                            struct xenapi_rrd_updates **out_updates,
+                                            struct xenapi_error **err);
+
+/**
+ * Frees an updates handle (NULL ignored); the strings borrowed from it go with it.
+ *
+ * Ownership: takes `updates`.
+ */
+void xenapi_rrd_updates_free(struct xenapi_rrd_updates *updates);
+
+/**
+ * The time of the first row asked for, in seconds since the epoch; -1 if `updates` is NULL.
+ *
+ * Ownership: `updates` is borrowed.
+ */
+int64_t xenapi_rrd_updates_start(const struct xenapi_rrd_updates *updates);
+
+/**
+ * The time of the last row, in seconds since the epoch; -1 if `updates` is NULL.
+ *
+ * Ownership: `updates` is borrowed.
+ */
+int64_t xenapi_rrd_updates_end(const struct xenapi_rrd_updates *updates);
+
+/**
+ * Seconds between rows; -1 if `updates` is NULL.
+ *
+ * Ownership: `updates` is borrowed.
+ */
+int64_t xenapi_rrd_updates_step(const struct xenapi_rrd_updates *updates);
+
+/**
+ * The number of columns (data sources); 0 if `updates` is NULL.
+ *
+ * Ownership: `updates` is borrowed.
+ */
+size_t xenapi_rrd_updates_column_count(const struct xenapi_rrd_updates *updates);
+
+/**
+ * The number of rows; 0 if `updates` is NULL.
+ *
+ * Ownership: `updates` is borrowed.
+ */
+size_t xenapi_rrd_updates_row_count(const struct xenapi_rrd_updates *updates);
+
+/**
+ * What column `col` (from 0) measures: its consolidation function (`"AVERAGE"`, ...), the
+ * object's kind (`"host"`, `"vm"`, `"sr"`, as xapi's legend has it), its UUID and the data
+ * source's name (`"cpu0"`, `"memory"`, ...). Each out-pointer may be NULL. Fails with
+ * `XENAPI_STATUS_INVALID_ARGUMENT` when `col` is out of range.
+ *
+ * Ownership: `updates` is borrowed; the strings are borrowed from it (valid until
+ * `xenapi_rrd_updates_free(updates)`).
+ */
+enum xenapi_status xenapi_rrd_updates_column(const struct xenapi_rrd_updates *updates,
+                                             size_t col,
+                                             const char **out_cf,
+                                             const char **out_kind,
+                                             const char **out_uuid,
+                                             const char **out_name,
+                                             struct xenapi_error **err);
+
+/**
+ * The time of row `row` (from 0, in the server's order), in seconds since the epoch. Fails
+ * with `XENAPI_STATUS_INVALID_ARGUMENT` when `row` is out of range.
+ *
+ * Ownership: `updates` is borrowed; `*out` is written on success.
+ */
+enum xenapi_status xenapi_rrd_updates_time(const struct xenapi_rrd_updates *updates,
+                                           size_t row,
+                                           int64_t *out_time,
+                                           struct xenapi_error **err);
+
+/**
+ * The value of column `col` in row `row`, as the server sent it: `NaN` (no data) and the
+ * infinities are kept (test with `isnan`). Fails with `XENAPI_STATUS_INVALID_ARGUMENT` when
+ * `row` or `col` is out of range.
+ *
+ * Ownership: `updates` is borrowed; `*out` is written on success.
+ */
+enum xenapi_status xenapi_rrd_updates_value(const struct xenapi_rrd_updates *updates,
+                                            size_t row,
+                                            size_t col,
+                                            double *out_value,
+                                            struct xenapi_error **err);
+
+/**
+ * Finds the column of data source `name` of the object `kind` (`"vm"`, `"host"`, ...) `uuid`,
+ * consolidated by `cf` (`"AVERAGE"`, ...; NULL: the first of any). Returns true and stores its
+ * index in `*out_col` (which may be NULL) when there is one; false otherwise, or when `updates`,
+ * `kind`, `uuid` or `name` is NULL or not UTF-8.
+ *
+ * Ownership: every argument is borrowed.
+ */
+bool xenapi_rrd_updates_find(const struct xenapi_rrd_updates *updates,
+                             const char *kind,
+                             const char *uuid,
+                             const char *name,
+                             const char *cf,
+                             size_t *out_col);
+
+/**
+ * Fetches the whole RRD of the session's host (`/host_rrd`). Fails with
+ * `XENAPI_STATUS_PROTOCOL` when the reply is not an RRD document.
+ *
+ * Ownership: `session` is borrowed. On success `*out` receives a handle the caller frees with
+ * `xenapi_rrd_free`.
+ */
+enum xenapi_status xenapi_rrd_fetch_host(const struct xenapi_session *session,
+                                         struct xenapi_rrd **out_rrd,
+                                         struct xenapi_error **err);
+
+/**
+ * Fetches the whole RRD of the VM `vm_uuid` (`/vm_rrd?uuid=`). xapi keeps a VM's RRD on the host
+ * it runs on: a halted VM may have none (the server's answer is reported as it comes).
+ *
+ * Ownership: `session` and `vm_uuid` are borrowed. On success `*out` receives a handle the
+ * caller frees with `xenapi_rrd_free`.
+ */
+enum xenapi_status xenapi_rrd_fetch_vm(const struct xenapi_session *session,
+                                       const char *vm_uuid,
+                                       struct xenapi_rrd **out_rrd,
+                                       struct xenapi_error **err);
+
+/**
+ * Reads a whole RRD document (`/host_rrd`, `/vm_rrd`: `<rrd>` XML) from memory. Fails with
+ * `XENAPI_STATUS_INVALID_ARGUMENT` when the bytes are not one.
+ *
+ * Ownership: `data` is borrowed (copied). On success `*out` receives a handle the caller frees
+ * with `xenapi_rrd_free`.
+ */
+enum xenapi_status xenapi_rrd_parse(const uint8_t *data,
+                                    size_t len,
+                                    struct xenapi_rrd **out_rrd,
+                                    struct xenapi_error **err);
+
+/**
+ * Frees an RRD handle (NULL ignored); the strings borrowed from it go with it.
+ *
+ * Ownership: takes `rrd`.
+ */
+void xenapi_rrd_free(struct xenapi_rrd *rrd);
+
+/**
+ * Seconds between primary data points; -1 if `rrd` is NULL.
+ *
+ * Ownership: `rrd` is borrowed.
+ */
+int64_t xenapi_rrd_step(const struct xenapi_rrd *rrd);
+
+/**
+ * The time of the last update, in seconds since the epoch; -1 if `rrd` is NULL.
+ *
+ * Ownership: `rrd` is borrowed.
+ */
+int64_t xenapi_rrd_last_update(const struct xenapi_rrd *rrd);
+
+/**
+ * The number of data sources; 0 if `rrd` is NULL.
+ *
+ * Ownership: `rrd` is borrowed.
+ */
+size_t xenapi_rrd_source_count(const struct xenapi_rrd *rrd);
+
+/**
+ * The name of data source `source` (from 0), e.g. `"cpu0"`; NULL if out of range or `rrd` is
+ * NULL.
+ *
+ * Ownership: `rrd` is borrowed; the string is borrowed from it (valid until `xenapi_rrd_free`).
+ */
+const char *xenapi_rrd_source_name(const struct xenapi_rrd *rrd,
+                                   size_t source);
+
+/**
+ * The index of the data source named `name`; returns false when there is none (or `rrd` or
+ * `name` is NULL). `out_source` may be NULL.
+ *
+ * Ownership: `rrd` and `name` are borrowed.
+ */
+bool xenapi_rrd_find_source(const struct xenapi_rrd *rrd,
+                            const char *name,
+                            size_t *out_source);
+
+/**
+ * The number of archives; 0 if `rrd` is NULL.
+ *
+ * Ownership: `rrd` is borrowed.
+ */
+size_t xenapi_rrd_archive_count(const struct xenapi_rrd *rrd);
+
+/**
+ * Archive `archive`'s consolidation function (`"AVERAGE"`, `"MIN"`, `"MAX"`, `"LAST"`); NULL if
+ * out of range or `rrd` is NULL.
+ *
+ * Ownership: `rrd` is borrowed; the string is borrowed from it.
+ */
+const char *xenapi_rrd_archive_cf(const struct xenapi_rrd *rrd,
+                                  size_t archive);
+
+/**
+ * Seconds between archive `archive`'s rows; -1 if out of range or `rrd` is NULL.
+ *
+ * Ownership: `rrd` is borrowed.
+ */
+int64_t xenapi_rrd_archive_step(const struct xenapi_rrd *rrd,
+                                size_t archive);
+
+/**
+ * The number of rows of archive `archive`; 0 if out of range or `rrd` is NULL.
+ *
+ * Ownership: `rrd` is borrowed.
+ */
+size_t xenapi_rrd_archive_row_count(const struct xenapi_rrd *rrd,
+                                    size_t archive);
+
+/**
+ * The time of row `row` (from 0: newest first) of archive `archive`, in seconds since the
+ * epoch. Fails with `XENAPI_STATUS_INVALID_ARGUMENT` when out of range.
+ *
+ * Ownership: `rrd` is borrowed; `*out_time` is written on success.
+ */
+enum xenapi_status xenapi_rrd_row_time(const struct xenapi_rrd *rrd,
+                                       size_t archive,
+                                       size_t row,
+                                       int64_t *out_time,
+                                       struct xenapi_error **err);
+
+/**
+ * The value of data source `source` in row `row` of archive `archive`, `NaN` kept. Fails with
+ * `XENAPI_STATUS_INVALID_ARGUMENT` when out of range.
+ *
+ * Ownership: `rrd` is borrowed; `*out_value` is written on success.
+ */
+enum xenapi_status xenapi_rrd_value(const struct xenapi_rrd *rrd,
+                                    size_t archive,
+                                    size_t row,
+                                    size_t source,
+                                    double *out_value,
+                                    struct xenapi_error **err);
+
+/**
+ * The usage of the object `kind` (`"vm"` or `"host"`) `uuid` from an updates handle, averaged
+ * over its rows of the last `seconds` (at least the newest row). Fails with
+ * `XENAPI_STATUS_INVALID_ARGUMENT` when the handle has no averaged column of that object.
+ *
+ * Ownership: every argument is borrowed. On success `*out_usage` receives a handle the caller
+ * frees with `xenapi_rrd_usage_free`.
+ */
+enum xenapi_status xenapi_rrd_usage_from_updates(const struct xenapi_rrd_updates *updates,
+                                                 const char *kind,
+                                                 const char *uuid,
+                                                 int64_t seconds,
+                                                 struct xenapi_rrd_usage **out_usage,
+                                                 struct xenapi_error **err);
+
+/**
+ * The usage from a whole RRD, averaged over the last `seconds` of its finest AVERAGE archive.
+ * Fails with `XENAPI_STATUS_INVALID_ARGUMENT` when it has no AVERAGE archive or no rows.
+ *
+ * Ownership: `rrd` is borrowed. On success `*out_usage` receives a handle the caller frees with
+ * `xenapi_rrd_usage_free`.
+ */
+enum xenapi_status xenapi_rrd_usage_from_rrd(const struct xenapi_rrd *rrd,
+                                             int64_t seconds,
+                                             struct xenapi_rrd_usage **out_usage,
+                                             struct xenapi_error **err);
+
+/**
+ * Frees a usage handle (NULL ignored).
+ *
+ * Ownership: takes `usage`.
+ */
+void xenapi_rrd_usage_free(struct xenapi_rrd_usage *usage);
+
+/**
+ * The number of vCPUs (VM) or pCPUs (host) the usage has a slot for; 0 if `usage` is NULL.
+ *
+ * Ownership: `usage` is borrowed.
+ */
+size_t xenapi_rrd_usage_cpu_count(const struct xenapi_rrd_usage *usage);
+
+/**
+ * CPU `i`'s use (0 to 1: the share of one physical CPU) into `*out`; false when absent (no data
+ * source, only `NaN`, `i` out of range, or `usage` NULL). `out` may be NULL.
+ *
+ * Ownership: `usage` is borrowed.
+ */
+bool xenapi_rrd_usage_cpu(const struct xenapi_rrd_usage *usage,
+                          size_t i,
+                          double *out);
+
+/**
+ * The average over every CPU that has a figure (0 to 1); false when none has.
+ *
+ * Ownership: `usage` is borrowed.
+ */
+bool xenapi_rrd_usage_cpu_average(const struct xenapi_rrd_usage *usage,
+                                  double *out);
+
+/**
+ * Memory in bytes: the VM's (its domain's) or the host's total; false when absent.
+ *
+ * Ownership: `usage` is borrowed.
+ */
+bool xenapi_rrd_usage_memory_total(const struct xenapi_rrd_usage *usage,
+                                   double *out);
+
+/**
+ * Free memory in bytes: inside the guest (VM, needs its guest agent) or on the host; false when
+ * absent.
+ *
+ * Ownership: `usage` is borrowed.
+ */
+bool xenapi_rrd_usage_memory_free(const struct xenapi_rrd_usage *usage,
+                                  double *out);
+
+/**
+ * Memory in use in bytes (total less free); false unless both are known.
+ *
+ * Ownership: `usage` is borrowed.
+ */
+bool xenapi_rrd_usage_memory_used(const struct xenapi_rrd_usage *usage,
+                                  double *out);
+
+/**
+ * Bytes per second read, over every disk; false when absent.
+ *
+ * Ownership: `usage` is borrowed.
+ */
+bool xenapi_rrd_usage_disk_read(const struct xenapi_rrd_usage *usage,
+                                double *out);
+
+/**
+ * Bytes per second written, over every disk; false when absent.
+ *
+ * Ownership: `usage` is borrowed.
+ */
+bool xenapi_rrd_usage_disk_write(const struct xenapi_rrd_usage *usage,
+                                 double *out);
+
+/**
+ * Bytes per second received, over every network interface; false when absent.
+ *
+ * Ownership: `usage` is borrowed.
+ */
+bool xenapi_rrd_usage_net_rx(const struct xenapi_rrd_usage *usage,
+                             double *out);
+
+/**
+ * Bytes per second sent, over every network interface; false when absent.
+ *
+ * Ownership: `usage` is borrowed.
+ */
+bool xenapi_rrd_usage_net_tx(const struct xenapi_rrd_usage *usage,
+                             double *out);
 
 /**
  * Creates a session object for the server in `options`, not yet logged in. Checks the options
