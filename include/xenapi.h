@@ -216,6 +216,38 @@ typedef enum xenapi_dialect {
 } xenapi_dialect;
 
 /**
+ * A disk image format for `xenapi_transfer_vdi_*` (xapi's `format=`).
+ */
+typedef enum xenapi_disk_format {
+    /**
+     * The disk's bytes, end to end.
+     */
+    XENAPI_DISK_FORMAT_RAW = 0,
+    /**
+     * A VHD (dynamic: only allocated blocks travel).
+     */
+    XENAPI_DISK_FORMAT_VHD = 1,
+} xenapi_disk_format;
+
+/**
+ * How `xenapi_transfer_vm_export*` compresses the XVA (xapi's `use_compression=`).
+ */
+typedef enum xenapi_compression {
+    /**
+     * Uncompressed.
+     */
+    XENAPI_COMPRESSION_NONE = 0,
+    /**
+     * gzip (`use_compression=true`).
+     */
+    XENAPI_COMPRESSION_GZIP = 1,
+    /**
+     * zstd (`use_compression=zstd`, xapi 1.249 and later).
+     */
+    XENAPI_COMPRESSION_ZSTD = 2,
+} xenapi_compression;
+
+/**
  * The kind of a value. A XenAPI int64 usually travels as a string: read it with
  * `xenapi_value_get_int64`, which accepts both; a reference (`OpaqueRef:...`) and an enum
  * (`Running`) are strings too.
@@ -339,6 +371,15 @@ typedef struct xenapi_rrd_usage xenapi_rrd_usage;
 typedef struct xenapi_session xenapi_session;
 
 /**
+ * What a transfer may be given besides its source or sink: a progress callback, a cancel
+ * request, the caller's task, an idle timeout. Every transfer takes a
+ * `const xenapi_transfer_options *`; NULL means none of them. Made by
+ * `xenapi_transfer_options_new`, changed by `xenapi_transfer_options_set_*` (not while a
+ * transfer uses it), freed with `xenapi_transfer_options_free`.
+ */
+typedef struct xenapi_transfer_options xenapi_transfer_options;
+
+/**
  * A value: a scalar, an array or a struct (records, maps).
  *
  * Owned handles come from the `xenapi_value_new_*` constructors, `xenapi_value_clone`,
@@ -399,6 +440,34 @@ typedef bool (*xenapi_certificate_callback)(void *user_data,
  * Called once with `user_data` when no session or options object uses the callback any more.
  */
 typedef void (*xenapi_user_data_finalizer)(void *user_data);
+
+/**
+ * Called as bytes move (at most once per MiB, and once at the end) with the bytes moved so far
+ * and the total (-1 when unknown). Return false to cancel the transfer (as
+ * `xenapi_cancel_cancel` does). Called on the thread that started the transfer; it must not
+ * unwind (no `longjmp` out of it, no C++ exception through it).
+ */
+typedef bool (*xenapi_progress_fn)(void *user,
+                                   uint64_t done,
+                                   int64_t total);
+
+/**
+ * Receives the next `len` bytes of a download (`data` is valid only during the call). Return
+ * false to abort: the transfer stops with `XENAPI_STATUS_INVALID_ARGUMENT` and the message
+ * "the write callback failed". Called on the thread that started the transfer.
+ */
+typedef bool (*xenapi_write_fn)(void *user,
+                                const uint8_t *data,
+                                size_t len);
+
+/**
+ * Fills `buf` with up to `cap` bytes of an upload and returns how many it wrote, 0 at the end,
+ * or -1 on failure (the transfer stops with `XENAPI_STATUS_INVALID_ARGUMENT`, "the read
+ * callback failed"). Called on the thread that started the transfer.
+ */
+typedef int64_t (*xenapi_read_fn)(void *user,
+                                  uint8_t *buf,
+                                  size_t cap);
 
 #ifdef __cplusplus
 extern "C" {
@@ -1531,6 +1600,261 @@ enum xenapi_status xenapi_task_wait_cancellable(const struct xenapi_session *ses
                                                 const struct xenapi_cancel *cancel,
                                                 struct xenapi_value **out_result,
                                                 struct xenapi_error **err);
+
+/**
+ * New transfer options: no progress callback, no cancel request, a task the transfer makes
+ * itself, the session's call deadline as the idle timeout.
+ *
+ * Ownership: on success `*out_options` receives an object the caller frees with
+ * `xenapi_transfer_options_free`.
+ */
+enum xenapi_status xenapi_transfer_options_new(struct xenapi_transfer_options **out_options,
+                                               struct xenapi_error **err);
+
+/**
+ * Frees transfer options (NULL ignored).
+ *
+ * Ownership: takes `options`.
+ */
+void xenapi_transfer_options_free(struct xenapi_transfer_options *options);
+
+/**
+ * Sets the progress callback and the `user` pointer passed to it (NULL `progress`: none).
+ *
+ * Ownership: `options` is borrowed; `user` is the caller's, passed back as is and never freed.
+ */
+enum xenapi_status xenapi_transfer_options_set_progress(struct xenapi_transfer_options *options,
+                                                        xenapi_progress_fn progress,
+                                                        void *user,
+                                                        struct xenapi_error **err);
+
+/**
+ * Sets a cancel request (NULL: none): `xenapi_cancel_cancel(cancel)` from any thread stops the
+ * transfer, cancels its task and makes it fail with `XENAPI_STATUS_API`, code `TASK_CANCELLED`.
+ *
+ * Ownership: `options` and `cancel` are borrowed; `cancel` must outlive the transfers that use
+ * these options.
+ */
+enum xenapi_status xenapi_transfer_options_set_cancel(struct xenapi_transfer_options *options,
+                                                      const struct xenapi_cancel *cancel,
+                                                      struct xenapi_error **err);
+
+/**
+ * Sets the task the transfer reports on (a reference from `xenapi_task_create`, which the
+ * caller watches and destroys); NULL: the transfer makes its own and destroys it at the end.
+ *
+ * Ownership: `options` and `task_ref` are borrowed (copied).
+ */
+enum xenapi_status xenapi_transfer_options_set_task(struct xenapi_transfer_options *options,
+                                                    const char *task_ref,
+                                                    struct xenapi_error **err);
+
+/**
+ * Sets the longest the server may stay silent (no byte moved either way) before the transfer
+ * fails with `XENAPI_STATUS_TIMEOUT`, in milliseconds; 0: the session's call deadline. A
+ * transfer as a whole has no deadline.
+ *
+ * Ownership: `options` is borrowed.
+ */
+enum xenapi_status xenapi_transfer_options_set_idle_timeout_ms(struct xenapi_transfer_options *options,
+                                                               uint64_t ms,
+                                                               struct xenapi_error **err);
+
+/**
+ * Downloads a disk's content (`/export_raw_vdi?vdi=&format=`) through `write_cb`, in `format`.
+ * `vdi` is a reference or a UUID. Follows a redirect to the host that holds the disk.
+ *
+ * Fails as an API call does (`XENAPI_STATUS_API` with the server's code, e.g. `HANDLE_INVALID`
+ * or `VDI_IN_USE`); `TASK_CANCELLED` when cancelled; `XENAPI_STATUS_INVALID_ARGUMENT`, "the
+ * write callback failed", when `write_cb` returned false.
+ *
+ * Ownership: every argument is borrowed; `user` is passed to `write_cb` and the progress callback
+ * as is. On success `*out_bytes` (may be NULL) receives the bytes moved.
+ */
+enum xenapi_status xenapi_transfer_vdi_export(const struct xenapi_session *session,
+                                              const char *vdi,
+                                              enum xenapi_disk_format format,
+                                              xenapi_write_fn write_cb,
+                                              void *user,
+                                              const struct xenapi_transfer_options *options,
+                                              uint64_t *out_bytes,
+                                              struct xenapi_error **err);
+
+/**
+ * `xenapi_transfer_vdi_export` into the file at `path` (created, or truncated), streamed: the
+ * disk is never held in memory. On a failure the file is removed.
+ *
+ * Ownership: every argument is borrowed. On success `*out_bytes` (may be NULL) receives the
+ * bytes written.
+ */
+enum xenapi_status xenapi_transfer_vdi_export_file(const struct xenapi_session *session,
+                                                   const char *vdi,
+                                                   enum xenapi_disk_format format,
+                                                   const char *path,
+                                                   const struct xenapi_transfer_options *options,
+                                                   uint64_t *out_bytes,
+                                                   struct xenapi_error **err);
+
+/**
+ * Replaces a disk's content (`/import_raw_vdi?vdi=&format=`) with what `read_cb` gives, in
+ * `format`. `length` is the body's size, or -1 when unknown. On a failure or a cancel the
+ * server leaves the disk as it was.
+ *
+ * Fails as `xenapi_transfer_vdi_export` does; "the read callback failed" when `read_cb` returned
+ * -1.
+ *
+ * Ownership: every argument is borrowed; `user` is passed to `read_cb` and the progress callback.
+ * On success `*out_bytes` (may be NULL) receives the bytes sent.
+ */
+enum xenapi_status xenapi_transfer_vdi_import(const struct xenapi_session *session,
+                                              const char *vdi,
+                                              enum xenapi_disk_format format,
+                                              xenapi_read_fn read_cb,
+                                              void *user,
+                                              int64_t length,
+                                              const struct xenapi_transfer_options *options,
+                                              uint64_t *out_bytes,
+                                              struct xenapi_error **err);
+
+/**
+ * `xenapi_transfer_vdi_import` from the file at `path`, streamed (its size is the length).
+ *
+ * Ownership: every argument is borrowed. On success `*out_bytes` (may be NULL) receives the
+ * bytes sent.
+ */
+enum xenapi_status xenapi_transfer_vdi_import_file(const struct xenapi_session *session,
+                                                   const char *vdi,
+                                                   enum xenapi_disk_format format,
+                                                   const char *path,
+                                                   const struct xenapi_transfer_options *options,
+                                                   uint64_t *out_bytes,
+                                                   struct xenapi_error **err);
+
+/**
+ * Downloads a VM as an XVA (`/export?uuid=&use_compression=`) through `write_cb`. `vm` is a UUID
+ * or a reference.
+ *
+ * Ownership: every argument is borrowed. On success `*out_bytes` (may be NULL) receives the
+ * bytes moved.
+ */
+enum xenapi_status xenapi_transfer_vm_export(const struct xenapi_session *session,
+                                             const char *vm,
+                                             enum xenapi_compression compression,
+                                             xenapi_write_fn write_cb,
+                                             void *user,
+                                             const struct xenapi_transfer_options *options,
+                                             uint64_t *out_bytes,
+                                             struct xenapi_error **err);
+
+/**
+ * `xenapi_transfer_vm_export` into the file at `path` (created, or truncated), streamed. On a
+ * failure the file is removed.
+ *
+ * Ownership: every argument is borrowed. On success `*out_bytes` (may be NULL) receives the
+ * bytes written.
+ */
+enum xenapi_status xenapi_transfer_vm_export_file(const struct xenapi_session *session,
+                                                  const char *vm,
+                                                  enum xenapi_compression compression,
+                                                  const char *path,
+                                                  const struct xenapi_transfer_options *options,
+                                                  uint64_t *out_bytes,
+                                                  struct xenapi_error **err);
+
+/**
+ * Imports an XVA (`/import?sr_id=`) that `read_cb` gives into the SR `sr` (a reference; NULL: the
+ * pool's default SR). `length` is the body's size, or -1 when unknown.
+ *
+ * Ownership: every argument is borrowed. On success `*out_vms` (may be NULL) receives the new
+ * VMs' references, a list the caller frees with `xenapi_string_list_free`.
+ */
+enum xenapi_status xenapi_transfer_vm_import(const struct xenapi_session *session,
+                                             xenapi_read_fn read_cb,
+                                             void *user,
+                                             int64_t length,
+                                             const char *sr,
+                                             const struct xenapi_transfer_options *options,
+                                             xenapi_string_list **out_vms,
+                                             struct xenapi_error **err);
+
+/**
+ * `xenapi_transfer_vm_import` from the XVA file at `path`, streamed.
+ *
+ * Ownership: every argument is borrowed. On success `*out_vms` (may be NULL) receives the new
+ * VMs' references, a list the caller frees with `xenapi_string_list_free`.
+ */
+enum xenapi_status xenapi_transfer_vm_import_file(const struct xenapi_session *session,
+                                                  const char *path,
+                                                  const char *sr,
+                                                  const struct xenapi_transfer_options *options,
+                                                  xenapi_string_list **out_vms,
+                                                  struct xenapi_error **err);
+
+/**
+ * GETs any handler beside the API (`path`, e.g. `"/export_raw_vdi"`) through `write_cb`. `query`
+ * is a NULL-terminated array of name, value pairs (`{"vdi", ref, "format", "raw", NULL}`), or
+ * NULL for none; `session_id` and `task_id` are added.
+ *
+ * Ownership: every argument is borrowed. On success `*out_bytes` (may be NULL) receives the
+ * bytes moved.
+ */
+enum xenapi_status xenapi_transfer_download(const struct xenapi_session *session,
+                                            const char *path,
+                                            const char *const *query,
+                                            xenapi_write_fn write_cb,
+                                            void *user,
+                                            const struct xenapi_transfer_options *options,
+                                            uint64_t *out_bytes,
+                                            struct xenapi_error **err);
+
+/**
+ * PUTs what `read_cb` gives to any handler beside the API (see `xenapi_transfer_download`).
+ * `length` is the body's size, or -1 when unknown.
+ *
+ * Ownership: every argument is borrowed. On success `*out_bytes` (may be NULL) receives the
+ * bytes sent.
+ */
+enum xenapi_status xenapi_transfer_upload(const struct xenapi_session *session,
+                                          const char *path,
+                                          const char *const *query,
+                                          xenapi_read_fn read_cb,
+                                          void *user,
+                                          int64_t length,
+                                          const struct xenapi_transfer_options *options,
+                                          uint64_t *out_bytes,
+                                          struct xenapi_error **err);
+
+/**
+ * GETs a whole URL (`https://host/export_raw_vdi?session_id=…&task_id=…&vdi=…`, the caller's
+ * query as is) through `write_cb`, without a session, under `options`' TLS policy, proxy and
+ * timeouts: XenServer.NET's `HTTP_actions` style.
+ *
+ * Ownership: every argument is borrowed. On success `*out_bytes` (may be NULL) receives the
+ * bytes moved.
+ */
+enum xenapi_status xenapi_transfer_download_url(const struct xenapi_options *options,
+                                                const char *url,
+                                                xenapi_write_fn write_cb,
+                                                void *user,
+                                                const struct xenapi_transfer_options *transfer_options,
+                                                uint64_t *out_bytes,
+                                                struct xenapi_error **err);
+
+/**
+ * PUTs what `read_cb` gives to a whole URL; see `xenapi_transfer_download_url`. `length` is the
+ * body's size, or -1 when unknown.
+ *
+ * Ownership: every argument is borrowed. On success `*out_bytes` (may be NULL) receives the
+ * bytes sent.
+ */
+enum xenapi_status xenapi_transfer_upload_url(const struct xenapi_options *options,
+                                              const char *url,
+                                              xenapi_read_fn read_cb,
+                                              void *user,
+                                              int64_t length,
+                                              const struct xenapi_transfer_options *transfer_options,
+                                              uint64_t *out_bytes,
+                                              struct xenapi_error **err);
 
 /**
  * A new nil value (`<nil/>`). Never NULL (aborts only if memory runs out).
