@@ -25,7 +25,7 @@ const USAGE: &str =
                   [--user U --password P] [--dialect xapi|xend]
                   [--session-timeout SECS] [--tls] [--cert-out FILE]
                   [--fault-delay-ms N] [--drip-interval-ms N] [--task-delay-ms N] [--seed N]
-                  [--event-next-wait-ms N] [--no-jsonrpc] [--no-xmlrpc]
+                  [--event-next-wait-ms N] [--no-jsonrpc] [--no-xmlrpc] [--old-metrics]
        xenapi-sim run [--env NAME] [the options above] -- CMD [ARG...]";
 
 /// Answering `get_all_records` of a large pool clones and encodes millions of small values;
@@ -88,6 +88,10 @@ fn parse(args: &[String], run: bool) -> Result<Options, String> {
         }
         if flag == "--no-jsonrpc" {
             c.jsonrpc = false;
+            continue;
+        }
+        if flag == "--old-metrics" {
+            c.old_metrics = true;
             continue;
         }
         if flag == "--no-xmlrpc" {
