@@ -324,7 +324,12 @@ pub(crate) fn serve<S: Read + Write>(
                 "Exporting raw VDI"
             };
             let t = tasks::create(&mut st, label, "");
-            (t.as_str().unwrap_or_default().to_owned(), true)
+            let t = t.as_str().unwrap_or_default().to_owned();
+            // Made by the host that serves the transfer, as xapi's context makes it.
+            st.touch("task", &t, |rec| {
+                crate::state::set_field(rec, "resident_on", Value::String(host.to_owned()))
+            });
+            (t, true)
         }
     };
     let busy = import && in_use_rw(&st, &vdi);
