@@ -1,11 +1,13 @@
-//! The client's transfers against the simulator's handlers: disks in and out byte for byte
-//! over HTTP and TLS; a cancel that leaves the disk as it was; xapi's refusals as
+//! The client's transfers against the simulator's handlers: disks in and out byte for byte, raw
+//! and VHD, over HTTP and TLS; a cancel that leaves the disk as it was; xapi's refusals as
 //! XenAPI errors.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use std::io::Read;
 use xenapi::api::{Pool, Task, TaskStatusType, Vbd, Vdi, VdiRecord, Vm};
+
 use xenapi::transfer::{self, Control, DiskFormat, CHUNK};
 use xenapi::{Options, Ref, Session, TlsPolicy};
 use xenapi_tests::*;
@@ -77,6 +79,24 @@ fn a_raw_disk_round_trips_byte_for_byte() {
     let mut out = Vec::new();
     transfer::export_vdi(&s, &uuid, DiskFormat::Raw, &mut out, Control::default()).unwrap();
     assert!(out == data);
+}
+
+#[test]
+fn a_vhd_round_trips_into_another_disk() {
+    let sim = sim(Dialect::Xapi);
+    let s = connect(&sim);
+    let a = new_vdi(&s, 8 * MIB);
+    let data = content(8 * MIB);
+    import(&s, &a, DiskFormat::Raw, &data).unwrap();
+    let vhd = export(&s, &a, DiskFormat::Vhd);
+    assert!(
+        (vhd.len() as u64) < 8 * MIB,
+        "a dynamic VHD carries only allocated blocks: {}",
+        vhd.len()
+    );
+    let b = new_vdi(&s, 8 * MIB);
+    import(&s, &b, DiskFormat::Vhd, &vhd).unwrap();
+    assert!(export(&s, &b, DiskFormat::Raw) == data);
 }
 
 #[test]
