@@ -5,9 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use std::io::Read;
 use xenapi::api::{Pool, Task, TaskStatusType, Vbd, Vdi, VdiRecord, Vm};
-
 use xenapi::transfer::{self, Control, DiskFormat, CHUNK};
 use xenapi::{Options, Ref, Session, TlsPolicy};
 use xenapi_tests::*;
