@@ -308,9 +308,42 @@ fn rows_of(s: &Session, vms: HashMap<Ref<Vm>, VmRecord>) -> Result<Vec<VmRow>> {
     Ok(rows)
 }
 
+/// Usage of every host and VM from the RRDs, keyed by (`host` or `vm`, UUID): on xapi, where
+/// `VM_metrics.VCPUs_utilisation` and `host_metrics.memory_free` were removed (XenServer 6.1:
+/// zeros or `MESSAGE_REMOVED`), the only live figures. `/rrd_updates` answers for the host asked
+/// and its VMs, so each pool member is asked; one that does not answer is left out (its VMs fall
+/// back to the fields). Empty on xend, whose fields have the figures.
+fn rrd_usages(s: &Session, seconds: i64) -> HashMap<(String, String), rrd::usage::Usage> {
+    let mut out = HashMap::new();
+    if s.dialect() != Dialect::Xapi {
+        return out;
+    }
+    let Ok(hosts) = Host::get_all(s) else {
+        return out;
+    };
+    for h in hosts {
+        let Ok(u) = rrd::fetch_updates_at(s, h.as_str(), &UpdatesQuery::last(seconds)) else {
+            continue;
+        };
+        for (kind, uuid) in u.objects() {
+            if let Some(usage) = rrd::usage::from_updates(&u, kind, uuid, seconds) {
+                out.insert((kind.to_owned(), uuid.to_owned()), usage);
+            }
+        }
+    }
+    out
+}
+
 fn list(s: &Session, out: &mut dyn Write) -> Result<()> {
     let mut t = Table::new(&["Name", "ID", "Mem MiB", "VCPUs", "State", "CPU%"]);
-    for r in vm_rows(s)? {
+    let usages = rrd_usages(s, 10);
+    for mut r in vm_rows(s)? {
+        if let Some(avg) = usages
+            .get(&("vm".to_owned(), r.uuid.clone()))
+            .and_then(|u| u.cpu_average())
+        {
+            r.cpu_percent = 100.0 * avg;
+        }
         t.row(vec![
             r.name,
             r.domid.map(|d| d.to_string()).unwrap_or_else(|| "-".into()),
@@ -370,19 +403,11 @@ fn top_once(s: &Session, cache: &Cache, out: &mut dyn Write) -> Result<()> {
     }
     .ok_or_else(|| Error::Protocol("the server lists no host".into()))?;
     let name = &host_rec.name_label;
-    // On xapi the figures come from the RRDs (VM_metrics.VCPUs_utilisation and
-    // host_metrics.memory_free were removed in XenServer 6.1: zeros or MESSAGE_REMOVED); the
-    // fields are the fallback, and xend's source. /rrd_updates covers the host asked (the
-    // coordinator) and its VMs; VMs on other pool members fall back to the fields.
-    let updates = match s.dialect() {
-        Dialect::Xapi => rrd::fetch_updates(s, &UpdatesQuery::last(10)).ok(),
-        Dialect::Xend => None,
-    };
-    let usage_of = |kind: &str, uuid: &str| {
-        updates
-            .as_ref()
-            .and_then(|u| rrd::usage::from_updates(u, kind, uuid, 10))
-    };
+    // On xapi the figures come from each pool member's RRDs (see rrd_usages); the fields are
+    // the fallback, and xend's source.
+    let usages = rrd_usages(s, 10);
+    let usage_of =
+        |kind: &str, uuid: &str| usages.get(&(kind.to_owned(), uuid.to_owned())).cloned();
     let host_usage = usage_of("host", &host_rec.uuid);
     let (cpu, total, free) = match &host_usage {
         Some(u) => (

@@ -106,7 +106,14 @@ pub fn host_usage(session: &Session, host_uuid: &str, seconds: i64) -> crate::Re
 /// its default port for a Unix socket session), only the host changed.
 pub(crate) fn member_options(session: &Session, address: &str) -> crate::Result<crate::Options> {
     let url = session.url();
-    let host = if address.contains(':') && !address.starts_with('[') {
+    let address = address.trim();
+    // An address with its own port (`10.0.0.2:443`, `[fe80::1]:443`; simulators on one machine
+    // give one) is used whole; a bare IPv6 address is bracketed.
+    let own_port = address.parse::<std::net::SocketAddr>().is_ok()
+        || address
+            .rsplit_once(':')
+            .is_some_and(|(h, p)| !h.contains(':') && p.parse::<u16>().is_ok());
+    let host = if !own_port && address.contains(':') && !address.starts_with('[') {
         format!("[{address}]")
     } else {
         address.to_owned()
@@ -117,7 +124,7 @@ pub(crate) fn member_options(session: &Session, address: &str) -> crate::Result<
             let authority = authority.rsplit('@').next().unwrap_or(authority);
             // The port: after the last ':' unless that is inside an IPv6 literal.
             let port = match authority.rfind(':') {
-                Some(i) if !authority[i..].contains(']') => &authority[i..],
+                Some(i) if !own_port && !authority[i..].contains(']') => &authority[i..],
                 _ => "",
             };
             format!("{scheme}://{host}{port}/")
