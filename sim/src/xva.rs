@@ -15,11 +15,7 @@ mod tar;
 
 use std::io::{self, Read, Write};
 
-use xenapi::codec::encode_value;
-use xenapi::Value;
-
 use crate::dispatch::Failure;
-use crate::state::State;
 
 #[cfg_attr(not(test), allow(unused_imports))]
 pub(crate) use meta::{
@@ -298,13 +294,6 @@ impl<'a> Reader<'a> {
         }
         Ok(())
     }
-}
-
-/// The task result of an import, as xapi sets it: the new VMs' references as an XML-RPC array
-/// (`API.rpc_of_ref_VM_set`).
-pub(crate) fn task_result(st: &State, vms: &[String]) -> String {
-    let v = Value::Array(vms.iter().map(|r| Value::String(r.clone())).collect());
-    encode_value(&v, &st.dialect.encoder())
 }
 
 #[cfg(test)]
