@@ -18,7 +18,8 @@ namespace XenAPI
     /// follows a <see cref="Session"/> this program made, when there is one:</para>
     /// <list type="number">
     /// <item>the live, logged-in session whose reference is the query's <c>session_id</c>; else</item>
-    /// <item>a live, logged-in session made for the URI's host.</item>
+    /// <item>a live, logged-in session made for the URI's host (and port, unless the URI has
+    /// <see cref="BuildUri"/>'s https:443).</item>
     /// </list>
     /// <para>A followed session gives its <see cref="Options"/> (CA file, fingerprint, certificate
     /// callback or "insecure", connect timeout) and, when the URI is <c>https</c> on port 443 (what
@@ -332,11 +333,12 @@ namespace XenAPI
         static OptionsHandle OptionsFor(ref Uri uri, IWebProxy proxy, int timeout_ms)
         {
             Options options;
-            Session followed = Session.Follow(QueryValue(uri, "session_id"), uri.Host);
+            bool defaultPort = uri.Scheme == Uri.UriSchemeHttps && uri.Port == DEFAULT_HTTPS_PORT;
+            Session followed = Session.Follow(QueryValue(uri, "session_id"), uri.Host, defaultPort ? (int?)null : uri.Port);
             if (followed != null)
             {
                 var server = new Uri(followed.Url);
-                if (uri.Scheme == Uri.UriSchemeHttps && uri.Port == DEFAULT_HTTPS_PORT)
+                if (defaultPort)
                     uri = new UriBuilder(uri) { Scheme = server.Scheme, Port = server.Port }.Uri;
                 options = followed.Settings.WithUrl(uri.GetLeftPart(UriPartial.Authority));
             }
@@ -424,8 +426,8 @@ namespace XenAPI
 
         /// <summary>The session an HTTP transfer follows (see <see cref="HTTP"/>): the live,
         /// logged-in one whose reference is <paramref name="sessionId"/>, else one made for
-        /// <paramref name="host"/>; null when none.</summary>
-        internal static Session Follow(string sessionId, string host)
+        /// <paramref name="host"/> (and <paramref name="port"/>, unless null); null when none.</summary>
+        internal static Session Follow(string sessionId, string host, int? port)
         {
             var candidates = new List<Session>();
             lock (live)
@@ -440,7 +442,9 @@ namespace XenAPI
                 {
                     if (!s.IsLoggedIn) continue;
                     if (sessionId != null && s.SessionRef == sessionId) return s;
-                    if (byHost == null && host != null && string.Equals(new Uri(s.Url).Host, host, StringComparison.OrdinalIgnoreCase))
+                    if (byHost != null || host == null) continue;
+                    var url = new Uri(s.Url);
+                    if (string.Equals(url.Host, host, StringComparison.OrdinalIgnoreCase) && (port == null || url.Port == port))
                         byHost = s;
                 }
                 catch (ObjectDisposedException)
