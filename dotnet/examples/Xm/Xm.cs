@@ -4,6 +4,8 @@
 //               list | start NAME | stop NAME [--hard] | reboot NAME [--hard] | pause NAME
 //               | unpause NAME | suspend NAME | resume NAME | dmesg [N] | log [N] | top | methods
 //
+// top: CPU and memory from the RRDs on xapi (/rrd_updates), from the metrics fields on xend.
+//
 // URL defaults to $XENAPI_URL, else http://127.0.0.1:9363 (xend's port); user root, password from
 // $XENAPI_PASSWORD, else "password".
 using System;
@@ -147,25 +149,57 @@ static class Xm
         }
     }
 
-    // CPU and memory of the host and of each running VM.
+    // CPU and memory of the host and of each running VM. xend has them as fields; xapi (since
+    // XenServer 6.1) only in its RRDs: VM_metrics.VCPUs_utilisation reads zeros there and
+    // host_metrics.memory_free is gone, so `top` asks /rrd_updates through Rrd (the last minute).
     static void Top(Session xen)
     {
+        if (xen.Dialect == Dialect.Xapi) { TopFromRrds(xen); return; }
         foreach (XenRef<XenAPI.Host> h in XenAPI.Host.get_all(xen))
         {
             XenAPI.Host host = XenAPI.Host.get_record(xen, h);
             Host_metrics m = Host_metrics.get_record(xen, host.metrics);
             double[] cpus = host.host_CPUs.Select(c => Host_cpu.get_utilisation(xen, c)).ToArray();
-            System.Console.WriteLine("host {0}: {1} CPUs at {2:0.0}%, memory {3} MiB used of {4} MiB",
-                host.name_label, cpus.Length, cpus.Length > 0 ? cpus.Average() * 100 : 0,
-                (m.memory_total - m.memory_free) >> 20, m.memory_total >> 20);
+            HostLine(host.name_label, cpus, m.memory_total - m.memory_free, m.memory_total);
         }
-        VM[] running = VM.get_all_records(xen).Values.Where(r => r.power_state == vm_power_state.Running).ToArray();
+        VM[] running = RunningVms(xen);
         int w = running.Select(r => r.name_label.Length).DefaultIfEmpty(4).Max();
         foreach (VM r in running)
         {
-            var v = VM_metrics.get_VCPUs_utilisation(xen, r.metrics).OrderBy(kv => kv.Key);
-            System.Console.WriteLine("  {0,-" + w + "} mem {1,6} MiB  vcpus {2}", r.name_label, VM_metrics.get_memory_actual(xen, r.metrics) >> 20,
-                string.Join(" ", v.Select(kv => (kv.Value * 100).ToString("0") + "%")));
+            var v = VM_metrics.get_VCPUs_utilisation(xen, r.metrics).OrderBy(kv => kv.Key).Select(kv => (double?)kv.Value);
+            VmLine(r.name_label, w, VM_metrics.get_memory_actual(xen, r.metrics), v);
         }
     }
+
+    static void TopFromRrds(Session xen)
+    {
+        foreach (XenRef<XenAPI.Host> h in XenAPI.Host.get_all(xen))
+        {
+            XenAPI.Host host = XenAPI.Host.get_record(xen, h);
+            Rrd.Usage u = Rrd.HostUsage(xen, host.uuid, 1);
+            double[] cpus = u.Cpus.Where(c => c.HasValue).Select(c => c.Value).ToArray();
+            double total = u.MemoryTotal ?? 0;
+            double used = u.MemoryUsed ?? (u.MemoryFree.HasValue ? total - u.MemoryFree.Value : 0);
+            HostLine(host.name_label, cpus, (long)used, (long)total);
+        }
+        VM[] running = RunningVms(xen);
+        int w = running.Select(r => r.name_label.Length).DefaultIfEmpty(4).Max();
+        foreach (VM r in running)
+        {
+            Rrd.Usage u = Rrd.VmUsage(xen, r.uuid, 1);
+            VmLine(r.name_label, w, (long)(u.MemoryTotal ?? 0), u.Cpus);
+        }
+    }
+
+    static VM[] RunningVms(Session xen) =>
+        VM.get_all_records(xen).Values.Where(r => r.power_state == vm_power_state.Running)
+            .OrderBy(r => r.name_label, StringComparer.Ordinal).ToArray();
+
+    static void HostLine(string name, double[] cpus, long used, long total) =>
+        System.Console.WriteLine("host {0}: {1} CPUs at {2:0.0}%, memory {3} MiB used of {4} MiB",
+            name, cpus.Length, cpus.Length > 0 ? cpus.Average() * 100 : 0, used >> 20, total >> 20);
+
+    static void VmLine(string name, int width, long memory, IEnumerable<double?> vcpus) =>
+        System.Console.WriteLine("  {0,-" + width + "} mem {1,6} MiB  vcpus {2}", name, memory >> 20,
+            string.Join(" ", vcpus.Select(c => c.HasValue ? (c.Value * 100).ToString("0") + "%" : "-")));
 }
