@@ -103,7 +103,7 @@ dotnet-test: dotnet-build
 	    set -- $(abspath $(DOTNET_SIM)) run --templates 0 --env $$name $$flags -- "$$@"; \
 	  done; $(DOTNET_ENV) "$$@"
 	@# The XenServer.NET-style sample, as its users would run it, in both dialects.
-	$(DOTNET_ENV) $(DOTNET_SIM) run --vms 3 -- sh -c '$(MONO) $(DOTNET_OUT)/XenServerStyle.exe "$$XENAPI_URL"'
+	$(DOTNET_ENV) $(DOTNET_SIM) run --vms 3 -- sh -c '$(MONO) $(DOTNET_OUT)/XenServerStyle.exe "$$XENAPI_URL" root password --disk'
 	$(DOTNET_ENV) $(DOTNET_SIM) run --vms 3 --dialect xend -- sh -c '$(MONO) $(DOTNET_OUT)/XenServerStyle.exe "$$XENAPI_URL"'
 
 
