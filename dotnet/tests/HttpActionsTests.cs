@@ -183,6 +183,20 @@ namespace XenAPI.Tests
         }
 
         [Test]
+        public void TlsFollowsTheSessionOfTheSessionId()
+        {
+            // BuildUri's https://127.0.0.1:443 becomes the session's https://127.0.0.1:PORT, under
+            // the session's certificate pin.
+            using (Sim tls = Sim.Start("--vms", "1", "--tls"))
+            using (Session pinned = Session.Connect(new Options(tls.Url) { Fingerprint = tls.Fingerprint }, Sim.User, Sim.Password))
+            {
+                string path = Disks.TempFile("pinned.xml");
+                HTTP_actions.rrd_updates(null, null, 10000, new Uri(tls.Url).Host, null, path, null, pinned.opaque_ref, -60, host: true);
+                Assert.Greater(Rrd.Parse(File.ReadAllBytes(path)).Columns.Count, 0);
+            }
+        }
+
+        [Test]
         public void TheProxyIsUsedUnlessItBypasses()
         {
             using (Sim sim = Sim.Start("--vms", "2"))
