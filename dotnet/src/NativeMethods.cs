@@ -252,6 +252,21 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_rrd_updates_time(RrdUpdatesHandle u, UIntPtr row, out long time, out ErrorHandle err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_rrd_updates_value(RrdUpdatesHandle u, UIntPtr row, UIntPtr col, out double value, out ErrorHandle err);
 
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_rrd_fetch_host(SessionHandle s, out RrdHandle rrd, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_rrd_fetch_vm(SessionHandle s, byte[] vmUuid, out RrdHandle rrd, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_rrd_parse(byte[] data, UIntPtr len, out RrdHandle rrd, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_rrd_free(IntPtr rrd);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern long xenapi_rrd_step(RrdHandle r);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern long xenapi_rrd_last_update(RrdHandle r);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_rrd_source_count(RrdHandle r);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_rrd_source_name(RrdHandle r, UIntPtr source);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_rrd_archive_count(RrdHandle r);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_rrd_archive_cf(RrdHandle r, UIntPtr archive);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern long xenapi_rrd_archive_step(RrdHandle r, UIntPtr archive);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_rrd_archive_row_count(RrdHandle r, UIntPtr archive);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_rrd_row_time(RrdHandle r, UIntPtr archive, UIntPtr row, out long time, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_rrd_value(RrdHandle r, UIntPtr archive, UIntPtr row, UIntPtr source, out double value, out ErrorHandle err);
+
         [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_rrd_vm_usage(SessionHandle s, byte[] vmUuid, long seconds, out RrdUsageHandle usage, out ErrorHandle err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_rrd_host_usage(SessionHandle s, byte[] hostUuid, long seconds, out RrdUsageHandle usage, out ErrorHandle err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_rrd_usage_free(IntPtr usage);
@@ -276,6 +291,12 @@ namespace XenAPI
     internal sealed class RrdUpdatesHandle : NativeHandle
     {
         protected override bool ReleaseHandle() { TransferNative.xenapi_rrd_updates_free(handle); return true; }
+    }
+
+    /// <summary><c>xenapi_rrd *</c>.</summary>
+    internal sealed class RrdHandle : NativeHandle
+    {
+        protected override bool ReleaseHandle() { TransferNative.xenapi_rrd_free(handle); return true; }
     }
 
     /// <summary><c>xenapi_rrd_usage *</c>.</summary>

@@ -34,7 +34,7 @@ namespace XenAPI
             public override string ToString() => Cf + ":" + Kind + ":" + Uuid + ":" + Name;
         }
 
-        /// <summary>One row: a time and one value per column (NaN where the server had none).</summary>
+        /// <summary>One row: a time and one value per column or data source (NaN where the server had none).</summary>
         public sealed class Row
         {
             /// <summary>Seconds since the epoch.</summary>
@@ -118,6 +118,95 @@ namespace XenAPI
                 NetRx = TransferNative.xenapi_rrd_usage_net_rx(u, out double rx) ? rx : (double?)null;
                 NetTx = TransferNative.xenapi_rrd_usage_net_tx(u, out double tx) ? tx : (double?)null;
             }
+        }
+
+        /// <summary>One archive of a whole RRD: a consolidation function at one resolution.</summary>
+        public sealed class Archive
+        {
+            /// <summary>AVERAGE, MIN, MAX or LAST.</summary>
+            public string Cf { get; }
+            /// <summary>Seconds between rows.</summary>
+            public long Step { get; }
+            /// <summary>Newest first; each row has one value per data source (NaN kept).</summary>
+            public ReadOnlyCollection<Row> Rows { get; }
+
+            internal Archive(string cf, long step, Row[] rows) { Cf = cf; Step = step; Rows = Array.AsReadOnly(rows); }
+        }
+
+        /// <summary>A whole RRD (<c>/host_rrd</c>, <c>/vm_rrd</c>).</summary>
+        public sealed class Dump
+        {
+            /// <summary>Seconds between primary data points.</summary>
+            public long Step { get; }
+            /// <summary>The last update, seconds since the epoch.</summary>
+            public long LastUpdate { get; }
+            /// <summary>The data sources' names, in value order (<c>cpu0</c>, <c>memory</c>, ...).</summary>
+            public ReadOnlyCollection<string> Sources { get; }
+            /// <summary>The archives.</summary>
+            public ReadOnlyCollection<Archive> Archives { get; }
+
+            internal Dump(long step, long lastUpdate, string[] sources, Archive[] archives)
+            {
+                Step = step; LastUpdate = lastUpdate;
+                Sources = Array.AsReadOnly(sources);
+                Archives = Array.AsReadOnly(archives);
+            }
+        }
+
+        /// <summary>The whole RRD of the session's host (<c>/host_rrd</c>).</summary>
+        public static Dump FetchHost(Session session)
+        {
+            if (session == null) throw new ArgumentNullException(nameof(session));
+            Check.Ok(TransferNative.xenapi_rrd_fetch_host(session.Handle, out RrdHandle r, out ErrorHandle err), err);
+            using (r) return Read(r);
+        }
+
+        /// <summary>The whole RRD of a VM (<c>/vm_rrd?uuid=</c>), from the host it runs on.</summary>
+        public static Dump FetchVm(Session session, string vmUuid)
+        {
+            if (session == null) throw new ArgumentNullException(nameof(session));
+            if (vmUuid == null) throw new ArgumentNullException(nameof(vmUuid));
+            Check.Ok(TransferNative.xenapi_rrd_fetch_vm(session.Handle, Utf8.Z(vmUuid), out RrdHandle r, out ErrorHandle err), err);
+            using (r) return Read(r);
+        }
+
+        /// <summary>Parses a whole RRD document (<c>&lt;rrd&gt;</c> XML), e.g. a file
+        /// <see cref="HTTP_actions.host_rrd"/> wrote.</summary>
+        public static Dump ParseDump(byte[] data)
+        {
+            if (data == null) throw new ArgumentNullException(nameof(data));
+            NativeLibraryProbe.EnsureLoaded();
+            Check.Ok(TransferNative.xenapi_rrd_parse(data, (UIntPtr)data.Length, out RrdHandle r, out ErrorHandle err), err);
+            using (r) return Read(r);
+        }
+
+        static Dump Read(RrdHandle r)
+        {
+            ErrorHandle err;
+            int nsources = (int)TransferNative.xenapi_rrd_source_count(r);
+            var sources = new string[nsources];
+            for (int i = 0; i < nsources; i++) sources[i] = Utf8.Read(TransferNative.xenapi_rrd_source_name(r, (UIntPtr)i));
+            int narchives = (int)TransferNative.xenapi_rrd_archive_count(r);
+            var archives = new Archive[narchives];
+            for (int a = 0; a < narchives; a++)
+            {
+                int nrows = (int)TransferNative.xenapi_rrd_archive_row_count(r, (UIntPtr)a);
+                var rows = new Row[nrows];
+                for (int row = 0; row < nrows; row++)
+                {
+                    Check.Ok(TransferNative.xenapi_rrd_row_time(r, (UIntPtr)a, (UIntPtr)row, out long t, out err), err);
+                    var values = new double[nsources];
+                    for (int s = 0; s < nsources; s++)
+                    {
+                        Check.Ok(TransferNative.xenapi_rrd_value(r, (UIntPtr)a, (UIntPtr)row, (UIntPtr)s, out double v, out err), err);
+                        values[s] = v;
+                    }
+                    rows[row] = new Row(t, values);
+                }
+                archives[a] = new Archive(Utf8.Read(TransferNative.xenapi_rrd_archive_cf(r, (UIntPtr)a)),
+                    TransferNative.xenapi_rrd_archive_step(r, (UIntPtr)a), rows);
+            }
+            return new Dump(TransferNative.xenapi_rrd_step(r), TransferNative.xenapi_rrd_last_update(r), sources, archives);
         }
 
         static readonly DateTime Epoch = new DateTime(1970, 1, 1, 0, 0, 0, DateTimeKind.Utc);

@@ -106,5 +106,29 @@ namespace XenAPI.Tests
                 Assert.LessOrEqual(u.MemoryFree.Value, u.MemoryTotal.Value);
             }
         }
+    
+        [Test]
+        public void WholeRrdsOfTheHostAndARunningVm()
+        {
+            using (Session xen = sim.Login())
+            {
+                Rrd.Dump host = Rrd.FetchHost(xen);
+                Assert.Greater(host.Step, 0);
+                Assert.Greater(host.LastUpdate, 0);
+                Assert.Contains("cpu0", host.Sources);
+                Assert.Greater(host.Archives.Count, 0);
+                Rrd.Archive average = host.Archives.First(a => a.Cf == "AVERAGE");
+                Assert.Greater(average.Rows.Count, 1);
+                Assert.Greater(average.Rows[0].Time, average.Rows[1].Time, "newest first");
+                Assert.IsTrue(average.Rows.All(r => r.Values.Count == host.Sources.Count));
+
+                VM vm = Running(xen, true);
+                Rrd.Dump dump = Rrd.FetchVm(xen, vm.uuid);
+                int cpu0 = dump.Sources.IndexOf("cpu0");
+                Assert.GreaterOrEqual(cpu0, 0);
+                double v = dump.Archives.First(a => a.Cf == "AVERAGE").Rows[0].Values[cpu0];
+                Assert.That(v, Is.InRange(0.0, 1.0));
+            }
+        }
     }
 }

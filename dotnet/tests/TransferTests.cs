@@ -33,15 +33,18 @@ namespace XenAPI.Tests
             return VDI.create(xen, record);
         }
 
-        /// <summary><paramref name="length"/> bytes of a seeded pattern, with zero runs between
-        /// (so that a VHD has blocks left out) and a recognisable head.</summary>
+        /// <summary>A VHD's block: 2 MiB.</summary>
+        const int VhdBlock = 2 << 20;
+
+        /// <summary><paramref name="length"/> bytes of a seeded pattern, every other VHD block
+        /// zero (so that a dynamic VHD leaves it out).</summary>
         internal static byte[] Content(int seed, long length = Size)
         {
             var rng = new Random(seed);
             var data = new byte[length];
             rng.NextBytes(data);
-            for (long block = 1; block * (1 << 20) < length; block += 2)
-                Array.Clear(data, (int)(block * (1 << 20)), (int)Math.Min(1 << 20, length - block * (1 << 20)));
+            for (long at = VhdBlock; at < length; at += 2 * VhdBlock)
+                Array.Clear(data, (int)at, (int)Math.Min(VhdBlock, length - at));
             return data;
         }
 
