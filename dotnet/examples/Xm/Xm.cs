@@ -137,11 +137,14 @@ static class Xm
         int w = Math.Max(4, vms.Select(r => r.name_label.Length).DefaultIfEmpty(0).Max());
         string row = "{0,-" + w + "} {1,5} {2,7} {3,5} {4,-10} {5,6}";
         System.Console.WriteLine(row, "Name", "ID", "Mem", "VCPUs", "State", "CPU%");
+        var updates = new Dictionary<string, Rrd.Updates>(); // fetched once, on the first running VM
         foreach (VM r in vms)
         {
             bool live = Live(r);
             long mem = live ? VM_metrics.get_memory_actual(xen, r.metrics) : r.memory_dynamic_max;
-            double[] cpu = live ? VM_metrics.get_VCPUs_utilisation(xen, r.metrics).Values.ToArray() : new double[0];
+            double[] cpu = !live ? new double[0]
+                : xen.Dialect == Dialect.Xapi ? VcpusFromRrd(xen, r, updates)
+                : VM_metrics.get_VCPUs_utilisation(xen, r.metrics).Values.ToArray();
             System.Console.WriteLine(row,
                 r.name_label, r.domid >= 0 ? r.domid.ToString() : "-", mem >> 20,
                 cpu.Length > 0 ? cpu.Length : r.VCPUs_max, r.power_state,
@@ -149,9 +152,26 @@ static class Xm
         }
     }
 
+    // A running VM's vCPUs from the last row of the session host's /rrd_updates (xapi since 6.1
+    // refuses VM_metrics.VCPUs_utilisation with MESSAGE_REMOVED). A host answers only for the VMs
+    // it runs: those elsewhere in a pool show "-" here (`top` asks each VM's own host).
+    static double[] VcpusFromRrd(Session xen, VM r, Dictionary<string, Rrd.Updates> cache)
+    {
+        if (!cache.TryGetValue("", out Rrd.Updates u))
+            cache[""] = u = Rrd.FetchUpdates(xen, -60, 0, "AVERAGE");
+        var cpus = new List<double>();
+        for (int i = 0; ; i++)
+        {
+            int col = u.Find("vm", r.uuid, "cpu" + i);
+            if (col < 0 || u.Rows.Count == 0) break;
+            cpus.Add(u.Rows[0].Values[col]);
+        }
+        return cpus.ToArray();
+    }
+
     // CPU and memory of the host and of each running VM. xend has them as fields; xapi (since
-    // XenServer 6.1) only in its RRDs: VM_metrics.VCPUs_utilisation reads zeros there and
-    // host_metrics.memory_free is gone, so `top` asks /rrd_updates through Rrd (the last minute).
+    // XenServer 6.1) only in its RRDs: VM_metrics.VCPUs_utilisation and host_metrics.memory_free
+    // are refused (MESSAGE_REMOVED; records carry zeros), so `top` asks the RRDs (the last minute).
     static void Top(Session xen)
     {
         if (xen.Dialect == Dialect.Xapi) { TopFromRrds(xen); return; }
