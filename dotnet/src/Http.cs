@@ -30,8 +30,9 @@ namespace XenAPI
     /// <see cref="InsecureSkipVerify"/>, and by default the Mozilla roots (verifying; XenServer.NET
     /// accepted any certificate). <c>hostname</c> may also be <c>host:port</c>.</para>
     /// <para><b>Proxy</b>: an <see cref="IWebProxy"/> that does not bypass the URI gives its address
-    /// to libxenapi (HTTP CONNECT); proxies that ask for credentials are not supported
-    /// (<see cref="ProxyServerAuthenticationException"/>). <b>timeout_ms</b>: the connect timeout
+    /// to libxenapi (a CONNECT tunnel for https), with its <see cref="IWebProxy.Credentials"/> for
+    /// that address sent as Basic whatever <see cref="CurrentProxyAuthenticationMethod"/> says
+    /// (never shown in errors). <b>timeout_ms</b>: the connect timeout
     /// and the longest the server may stay silent (0: libxenapi's defaults). <b>Cancelling</b>: the
     /// <see cref="FuncBool"/> is asked before the transfer and each time bytes have moved (about
     /// once per MiB); true stops it and throws <see cref="CancelledException"/>. The task in the
@@ -84,7 +85,8 @@ namespace XenAPI
             protected CancelledException(SerializationInfo info, StreamingContext context) : base(info, context) { }
         }
 
-        /// <summary>The proxy asked for credentials, which these transfers do not send.</summary>
+        /// <summary>The proxy refused the credentials; kept for source compatibility (libxenapi
+        /// reports a refusal as <see cref="XenApiTransportException"/>).</summary>
         [Serializable]
         public class ProxyServerAuthenticationException : Exception
         {
@@ -113,7 +115,7 @@ namespace XenAPI
         public const int DEFAULT_HTTPS_PORT = 443;
 
         /// <summary>XenServer.NET's proxy authentication schemes; kept for source compatibility
-        /// (see <see cref="ProxyServerAuthenticationException"/>).</summary>
+        /// (credentials go as Basic).</summary>
         public enum ProxyAuthenticationMethod
         {
             /// <summary>Basic.</summary>
@@ -122,7 +124,7 @@ namespace XenAPI
             Digest = 1,
         }
 
-        /// <summary>Kept for source compatibility; not used.</summary>
+        /// <summary>Kept for source compatibility; not used (credentials go as Basic).</summary>
         public static ProxyAuthenticationMethod CurrentProxyAuthenticationMethod = ProxyAuthenticationMethod.Digest;
 
         // ------------------------------------------------------------------ the policy
@@ -362,10 +364,24 @@ namespace XenAPI
                     Uri via = proxy.GetProxy(uri);
                     if (via != null && via != uri)
                     {
-                        NetworkCredential c = proxy.Credentials?.GetCredential(uri, "Basic");
+                        // Credentials travel in the proxy URL (libxenapi sends them as Basic and
+                        // never shows them); the URL's bytes are cleared after the call.
+                        NetworkCredential c = proxy.Credentials?.GetCredential(via, "Basic");
+                        var b = new UriBuilder(via.Scheme, via.Host, via.Port);
                         if (c != null && !string.IsNullOrEmpty(c.UserName))
-                            throw new ProxyServerAuthenticationException("the proxy " + via.Host + " asks for credentials, which these transfers do not send");
-                        Check.Ok(TransferNative.xenapi_options_set_proxy(h, Utf8.Z(via.GetLeftPart(UriPartial.Authority)), out ErrorHandle err), err);
+                        {
+                            b.UserName = Uri.EscapeDataString(c.UserName);
+                            b.Password = Uri.EscapeDataString(c.Password ?? "");
+                        }
+                        byte[] url = Utf8.Z(b.Uri.AbsoluteUri.TrimEnd('/'));
+                        try
+                        {
+                            Check.Ok(TransferNative.xenapi_options_set_proxy(h, url, out ErrorHandle err), err);
+                        }
+                        finally
+                        {
+                            Array.Clear(url, 0, url.Length);
+                        }
                     }
                 }
                 return h;

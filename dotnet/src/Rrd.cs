@@ -271,7 +271,8 @@ namespace XenAPI
         }
 
         /// <summary>The VM's CPU per vCPU, memory, disk and network over the last
-        /// <paramref name="minutes"/>, from the host it runs on.</summary>
+        /// <paramref name="minutes"/>, from the host it runs on. A VM that is not running has no
+        /// live figures: <see cref="XenApiException"/> (<see cref="ErrorKind.InvalidArgument"/>).</summary>
         public static Usage VmUsage(Session session, string vmUuid, int minutes = 5)
         {
             if (session == null) throw new ArgumentNullException(nameof(session));

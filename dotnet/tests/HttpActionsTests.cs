@@ -208,6 +208,12 @@ namespace XenAPI.Tests
                 var e = Assert.Throws<XenApiTransportException>(() =>
                     HTTP_actions.rrd_updates(null, null, 10000, host, proxy, path, null, session.opaque_ref, -60));
                 Assert.AreEqual(ErrorKind.Connect, e.Kind);
+                // Its credentials go with it, and never into an error.
+                proxy.Credentials = new NetworkCredential("proxy-user", "s3cr3t-proxy");
+                e = Assert.Throws<XenApiTransportException>(() =>
+                    HTTP_actions.rrd_updates(null, null, 10000, host, proxy, path, null, session.opaque_ref, -60));
+                StringAssert.DoesNotContain("s3cr3t-proxy", e.ToString());
+                StringAssert.DoesNotContain(session.opaque_ref, e.ToString());
                 proxy.Bypass = true;
                 HTTP_actions.rrd_updates(null, null, 10000, host, proxy, path, null, session.opaque_ref, -60);
                 Assert.Greater(new FileInfo(path).Length, 0);
