@@ -54,9 +54,11 @@ fn args(list: Option<&Value>, what: &str, optional: bool) -> Result<Vec<Arg>, St
                 ("bool", false) => "bool",
                 ("int64", true) => "long?",
                 ("int64", false) => "long",
-                (other, _) => return Err(format!(
+                (other, _) => {
+                    return Err(format!(
                     "spec/http_actions.json: {what}: argument {name:?} has unknown type {other:?}"
-                )),
+                ))
+                }
             };
             let csharp = a
                 .get("csharp")
