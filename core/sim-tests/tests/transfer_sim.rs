@@ -1,12 +1,14 @@
 //! The client's transfers against the simulator's handlers: disks in and out byte for byte, raw
-//! and VHD, over HTTP and TLS; a cancel that leaves the disk as it was; xapi's refusals as
+//! and VHD, over HTTP and TLS; VMs out and back in as XVAs; a cancel that leaves the disk as it was; xapi's refusals as
 //! XenAPI errors.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use std::io::Read;
 use xenapi::api::{Pool, Task, TaskStatusType, Vbd, Vdi, VdiRecord, Vm};
-use xenapi::transfer::{self, Control, DiskFormat, CHUNK};
+
+use xenapi::transfer::{self, Compression, Control, DiskFormat, CHUNK};
 use xenapi::{Options, Ref, Session, TlsPolicy};
 use xenapi_tests::*;
 
@@ -288,4 +290,75 @@ fn https_transfers_go_through_a_connect_tunnel_checked_end_to_end() {
         "{lines:?}"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_vm_exports_and_imports_back_with_its_disks() {
+    let sim = sim(Dialect::Xapi);
+    let s = connect(&sim);
+    // A copy of vm02 with one small disk with content (the default disks are tens of GiB).
+    let vm = Vm::clone(&s, &Ref::new(vm_ref(&s, "vm02")), "small").unwrap();
+    for vbd in Vm::get_vbds(&s, &vm).unwrap() {
+        Vbd::destroy(&s, &vbd).unwrap();
+    }
+    let disk = new_vdi(&s, 4 * MIB);
+    import(&s, &disk, DiskFormat::Raw, &content(4 * MIB)).unwrap();
+    Vbd::create(
+        &s,
+        &xenapi::api::VbdRecord {
+            vm: vm.clone(),
+            vdi: disk,
+            userdevice: "0".into(),
+            bootable: true,
+            mode: xenapi::api::VbdMode::Rw,
+            type_: xenapi::api::VbdType::Disk,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let uuid = Vm::get_uuid(&s, &vm).unwrap();
+    let disks = |v: &Ref<Vm>| Vm::get_vbds(&s, v).unwrap().len();
+    for compression in [Compression::None, Compression::Gzip] {
+        let mut xva = Vec::new();
+        let out =
+            transfer::export_vm(&s, &uuid, compression, &mut xva, Control::default()).unwrap();
+        assert_eq!(out.bytes, xva.len() as u64);
+        match compression {
+            Compression::Gzip => assert_eq!(&xva[..2], &[0x1f, 0x8b], "gzip"),
+            _ => assert_eq!(&xva[257..262], b"ustar", "a tar"),
+        }
+        let before = tasks(&s);
+        let new = transfer::import_vm(
+            &s,
+            &mut &xva[..],
+            Some(xva.len() as u64),
+            None,
+            Control::default(),
+        )
+        .unwrap();
+        assert_eq!(new.len(), 1, "{new:?}");
+        let copy = Ref::<Vm>::new(new[0].as_str());
+        assert_ne!(Vm::get_uuid(&s, &copy).unwrap(), uuid, "a new VM");
+        assert_eq!(
+            Vm::get_name_label(&s, &copy).unwrap(),
+            Vm::get_name_label(&s, &vm).unwrap()
+        );
+        assert_eq!(disks(&copy), disks(&vm), "with its disks");
+        let copied = Vbd::get_vdi(&s, &Vm::get_vbds(&s, &copy).unwrap()[0]).unwrap();
+        assert!(
+            export(&s, &copied, DiskFormat::Raw) == content(4 * MIB),
+            "and their content"
+        );
+        assert_eq!(tasks(&s), before);
+    }
+    // An unknown length goes too, into a named SR.
+    let mut xva = Vec::new();
+    transfer::export_vm(&s, &uuid, Compression::None, &mut xva, Control::default()).unwrap();
+    let pool = Pool::get_all(&s).unwrap().remove(0);
+    let sr = Pool::get_default_sr(&s, &pool).unwrap();
+    let sr_uuid = xenapi::api::Sr::get_uuid(&s, &sr).unwrap();
+    let mut source = std::io::Cursor::new(xva).chain(std::io::empty());
+    let new =
+        transfer::import_vm(&s, &mut source, None, Some(&sr_uuid), Control::default()).unwrap();
+    assert_eq!(new.len(), 1);
 }
