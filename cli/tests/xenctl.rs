@@ -942,3 +942,55 @@ fn vdi_import_and_export_round_trip_against_the_simulator_raw_and_vhd() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn vm_export_then_vm_import_against_the_simulator_prints_the_new_vm() {
+    use xenapi::api::{Pool, Vbd, VbdMode, VbdRecord, VbdType, Vdi, VdiRecord, VdiType, Vm};
+    use xenapi::Ref;
+    let sim = sim(Dialect::Xapi);
+    let s = session(&sim);
+    // A copy of vm02 with one small disk (the default ones are tens of GiB).
+    let copy = Vm::clone(&s, &Ref::new(vm(&s, "vm02")), "small").unwrap();
+    for vbd in Vm::get_vbds(&s, &copy).unwrap() {
+        Vbd::destroy(&s, &vbd).unwrap();
+    }
+    let pool = Pool::get_all(&s).unwrap().remove(0);
+    let vdi = Vdi::create(
+        &s,
+        &VdiRecord {
+            name_label: "small".into(),
+            sr: Pool::get_default_sr(&s, &pool).unwrap(),
+            virtual_size: 2 << 20,
+            type_: VdiType::User,
+            ..VdiRecord::default()
+        },
+    )
+    .unwrap();
+    Vbd::create(
+        &s,
+        &VbdRecord {
+            vm: copy.clone(),
+            vdi,
+            userdevice: "0".into(),
+            mode: VbdMode::Rw,
+            type_: VbdType::Disk,
+            ..VbdRecord::default()
+        },
+    )
+    .unwrap();
+    let dir = scratch("xva");
+    let file = dir.join("small.xva");
+    let out = ok(
+        &sim,
+        &["vm-export", "small", file.to_str().unwrap(), "--compress"],
+    );
+    assert!(out.contains("written to"), "{out}");
+    assert_eq!(&std::fs::read(&file).unwrap()[..2], &[0x1f, 0x8b], "gzip");
+    let out = ok(&sim, &["vm-import", file.to_str().unwrap()]);
+    let (name, uuid) = out.trim().split_once(' ').unwrap();
+    assert_eq!(name, "small");
+    assert_ne!(uuid, Vm::get_uuid(&s, &copy).unwrap(), "a new VM");
+    let imported = Vm::get_by_uuid(&s, uuid).unwrap();
+    assert_eq!(Vm::get_vbds(&s, &imported).unwrap().len(), 1);
+    let _ = std::fs::remove_dir_all(dir);
+}
