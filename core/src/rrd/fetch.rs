@@ -59,7 +59,11 @@ pub fn fetch_updates_at(session: &Session, host: &str, q: &UpdatesQuery) -> crat
         .iter()
         .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
         .collect();
-    let url = format!("{}rrd_updates?{}", options.url(), encoded.join("&"));
+    let url = format!(
+        "{}/rrd_updates?{}",
+        options.url().trim_end_matches('/'),
+        encoded.join("&")
+    );
     // Through the transfers' connection: the options' proxy applies, as to a transfer.
     let body = crate::transfer::get_bounded(&options, &url, options.max_response_bytes)?;
     Ok(Updates::parse(&body)?)
@@ -102,35 +106,10 @@ pub fn host_usage(session: &Session, host_uuid: &str, seconds: i64) -> crate::Re
         .ok_or_else(|| Error::Protocol(format!("the host {host_uuid} sent no figures of its own")))
 }
 
-/// The session's options for the pool member at `address`: the same scheme and port (https and
-/// its default port for a Unix socket session), only the host changed.
+/// The session's options for the pool member at `address`: the same scheme, and the same port
+/// unless the address names one (a simulator's pool); https for a Unix socket session.
 pub(crate) fn member_options(session: &Session, address: &str) -> crate::Result<crate::Options> {
-    let url = session.url();
-    let address = address.trim();
-    // An address with its own port (`10.0.0.2:443`, `[fe80::1]:443`; simulators on one machine
-    // give one) is used whole; a bare IPv6 address is bracketed.
-    let own_port = address.parse::<std::net::SocketAddr>().is_ok()
-        || address
-            .rsplit_once(':')
-            .is_some_and(|(h, p)| !h.contains(':') && p.parse::<u16>().is_ok());
-    let host = if !own_port && address.contains(':') && !address.starts_with('[') {
-        format!("[{address}]")
-    } else {
-        address.to_owned()
-    };
-    let member = match url.split_once("://") {
-        Some((scheme @ ("http" | "https"), rest)) => {
-            let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-            let authority = authority.rsplit('@').next().unwrap_or(authority);
-            // The port: after the last ':' unless that is inside an IPv6 literal.
-            let port = match authority.rfind(':') {
-                Some(i) if !own_port && !authority[i..].contains(']') => &authority[i..],
-                _ => "",
-            };
-            format!("{scheme}://{host}{port}/")
-        }
-        _ => format!("https://{host}/"),
-    };
+    let member = crate::session::coordinator_url(&session.url(), address)?;
     Ok(session.client().options().with_url(member))
 }
 
