@@ -109,6 +109,9 @@ pub struct Config {
     /// Start from this inventory (JSON, as [`Running::save_state`] writes it) instead of
     /// building a pool from `hosts`, `vms` and `templates`.
     pub state: Option<PathBuf>,
+    /// Where disk content lives (a sparse file per VDI, named by its uuid; kept). Default:
+    /// `STATE.disks` beside [`Config::state`], else a temporary directory removed at stop.
+    pub disk_dir: Option<PathBuf>,
     /// Serve the metric fields xapi removed in XenServer 6.1 (`tampa`:
     /// `VM_metrics.VCPUs_utilisation`, `host_metrics.memory_free`, …) as older xapi did: live
     /// values and working getters. Off (the default), the xapi dialect answers their getters
@@ -138,6 +141,7 @@ impl Default for Config {
             jsonrpc: true,
             xmlrpc: true,
             state: None,
+            disk_dir: None,
             old_metrics: false,
         }
     }
@@ -171,10 +175,14 @@ impl Simulator {
                 .unwrap_or(0x5eed)
         });
         let mut st = state::State::new(config.dialect, seed);
-        st.old_metrics = config.old_metrics;
-        if let Some(path) = &config.state {
-            st.disks = Arc::new(disks::Disks::at(disks::Disks::beside(path)));
+        match (&config.disk_dir, &config.state) {
+            (Some(dir), _) => st.disks = Arc::new(disks::Disks::at(dir.clone())),
+            (None, Some(path)) => {
+                st.disks = Arc::new(disks::Disks::at(disks::Disks::beside(path)));
+            }
+            (None, None) => {}
         }
+        st.old_metrics = config.old_metrics;
         let hosts = match &config.state {
             Some(path) => {
                 inventory::load(&mut st, path)?;

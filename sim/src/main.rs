@@ -21,7 +21,7 @@ use xenapi_sim::{Config, Dialect, Simulator};
 
 const USAGE: &str =
     "usage: xenapi-sim [--listen 127.0.0.1:9363] [--vms N] [--hosts N] [--templates N]
-                  [--state FILE] [--save FILE]
+                  [--state FILE] [--save FILE] [--disk-dir DIR]
                   [--user U --password P] [--dialect xapi|xend]
                   [--session-timeout SECS] [--tls] [--cert-out FILE]
                   [--fault-delay-ms N] [--drip-interval-ms N] [--task-delay-ms N] [--seed N]
@@ -119,6 +119,7 @@ fn parse(args: &[String], run: bool) -> Result<Options, String> {
             "--templates" => c.templates = num(&value)? as usize,
             "--state" => c.state = Some(value.into()),
             "--save" => save = Some(PathBuf::from(value)),
+            "--disk-dir" => c.disk_dir = Some(value.into()),
             "--hosts" => c.hosts = (num(&value)? as usize).max(1),
             "--user" => c.user = value,
             "--password" => c.password = value,
