@@ -310,7 +310,20 @@ fn rows_of(s: &Session, vms: HashMap<Ref<Vm>, VmRecord>) -> Result<Vec<VmRow>> {
 
 fn list(s: &Session, out: &mut dyn Write) -> Result<()> {
     let mut t = Table::new(&["Name", "ID", "Mem MiB", "VCPUs", "State", "CPU%"]);
-    for r in vm_rows(s)? {
+    // On xapi the CPU figure comes from the RRDs, as in `top`: since XenServer 6.1 the records'
+    // VCPUs_utilisation are zeros.
+    let updates = match s.dialect() {
+        Dialect::Xapi => rrd::fetch_updates(s, &UpdatesQuery::last(10)).ok(),
+        Dialect::Xend => None,
+    };
+    for mut r in vm_rows(s)? {
+        let avg = updates
+            .as_ref()
+            .and_then(|u| rrd::usage::from_updates(u, "vm", &r.uuid, 10))
+            .and_then(|u| u.cpu_average());
+        if let Some(avg) = avg {
+            r.cpu_percent = 100.0 * avg;
+        }
         t.row(vec![
             r.name,
             r.domid.map(|d| d.to_string()).unwrap_or_else(|| "-".into()),
