@@ -46,7 +46,8 @@ FFI_TESTS := scenario errors threads records protocol load control cache rrd tra
 # The simulators around each test: `run --env NAME` exports NAME_URL, … (sim/README.md); by the
 # tests' convention XENAPI is the xapi simulator and XEND the xend one.
 FFI_RUN = $(abspath $(XENAPI_SIM)) run --templates 0
-FFI_SIMS_scenario = $(FFI_RUN) --env XEND --dialect xend --vms 4 -- $(FFI_RUN) --vms 4 --
+# The talk's scenario reads VM_metrics.VCPUs_utilisation: live on xend, on xapi only as before 6.1.
+FFI_SIMS_scenario = $(FFI_RUN) --env XEND --dialect xend --vms 4 -- $(FFI_RUN) --old-metrics --vms 4 --
 FFI_SIMS_errors = $(FFI_RUN) --env TLS --tls -- $(FFI_RUN) --env XEND --dialect xend -- \
 	$(FFI_RUN) --vms 3 --
 FFI_SIMS_threads = $(FFI_RUN) --vms 16 --

@@ -347,7 +347,7 @@ pub(crate) fn serve<S: Read + Write>(s: S, shared: &Arc<Shared>, listener: &List
             }
             Ok(Some(head)) if crate::xva_http::handles(shared, &head) => {
                 if !listener.stopped() {
-                    crate::xva_http::serve(&mut c, shared, &head);
+                    crate::xva_http::serve(&mut c, shared, &listener.host, &head);
                 }
                 return;
             }

@@ -158,7 +158,12 @@ fn failure_page(f: &Failure) -> String {
 }
 
 /// Serves one XVA transfer; the connection closes afterwards.
-pub(crate) fn serve<S: Read + Write>(c: &mut Conn<S>, shared: &Arc<Shared>, head: &Head) {
+pub(crate) fn serve<S: Read + Write>(
+    c: &mut Conn<S>,
+    shared: &Arc<Shared>,
+    host: &str,
+    head: &Head,
+) {
     let import = head.method == "PUT";
     let realm = if import { "VM.import" } else { "VM.export" };
     let q = Query::of(head);
@@ -194,9 +199,14 @@ pub(crate) fn serve<S: Read + Write>(c: &mut Conn<S>, shared: &Arc<Shared>, head
         }
         None => {
             let t = tasks::create(&mut st, realm, "");
+            let id = t.as_str().unwrap_or_default().to_owned();
+            // Made by the host that serves the transfer, as xapi's context makes it.
+            st.touch("task", &id, |rec| {
+                crate::state::set_field(rec, "resident_on", Value::String(host.to_owned()))
+            });
             Task {
                 shared,
-                id: t.as_str().unwrap_or_default().to_owned(),
+                id,
                 own: true,
             }
         }
@@ -368,10 +378,22 @@ fn import_xva<S: Read + Write>(c: &mut Conn<S>, head: &Head, q: &Query, task: &T
         cancelled |= !go;
         go
     });
+    let io = |e: io::Error| Failure::new("VDI_IO_ERROR", &[&e.to_string()]);
     let committed = outcome.and_then(|()| {
+        for s in &store.stagings {
+            s.sync().map_err(io)?;
+        }
+        // Under the lock, so that a VDI destroyed meanwhile gets no content back.
+        let st = task.shared.lock();
+        if let Some(d) = imported
+            .disks
+            .iter()
+            .find(|d| st.get("VDI", &d.vdi).is_none())
+        {
+            return Err(Failure::new("HANDLE_INVALID", &["VDI", &d.vdi]));
+        }
         for s in store.stagings.drain(..) {
-            s.commit()
-                .map_err(|e| Failure::new("VDI_IO_ERROR", &[&e.to_string()]))?;
+            s.commit().map_err(io)?;
         }
         Ok(())
     });

@@ -139,7 +139,17 @@ def test_power_operations(sim):
     session.xenapi.session.logout()
 
 
-def test_metrics(sim):
+@pytest.fixture(params=["xend", "xapi --old-metrics"])
+def live_metrics_sim(request):
+    """A server that has the talk's metric fields live: xend, or xapi as before 6.1."""
+    dialect, *extra = request.param.split()
+    s = start_sim(dialect, *extra)
+    yield s
+    s.close()
+
+
+def test_metrics(live_metrics_sim):
+    sim = live_metrics_sim
     session = login(sim)
     x = session.xenapi
     running = vm_by_name(x, "vm03")
@@ -164,6 +174,25 @@ def test_metrics(sim):
     free = int(x.host_metrics.get_memory_free(hmx))
     assert total == 256 * GIB
     assert 0 < free < total
+    session.xenapi.session.logout()
+
+
+def test_removed_metric_fields_on_xapi(xapi_sim):
+    """Today's xapi: the getters of fields removed in 6.1 answer MESSAGE_REMOVED; records
+    still carry them (VCPUs_utilisation as zeros, memory_free live)."""
+    session = login(xapi_sim)
+    x = session.xenapi
+    m = x.VM.get_metrics(vm_by_name(x, "vm03"))
+    with pytest.raises(XenAPI.Failure) as e:
+        x.VM_metrics.get_VCPUs_utilisation(m)
+    assert details(e) == ["MESSAGE_REMOVED"]
+    assert x.VM_metrics.get_record(m)["VCPUs_utilisation"] == {"0": 0.0}
+    hm = x.host.get_metrics(x.host.get_all()[0])
+    with pytest.raises(XenAPI.Failure) as e:
+        x.host_metrics.get_memory_free(hm)
+    assert details(e) == ["MESSAGE_REMOVED"]
+    rec = x.host_metrics.get_record(hm)
+    assert 0 < int(rec["memory_free"]) < int(rec["memory_total"])
     session.xenapi.session.logout()
 
 
