@@ -98,3 +98,36 @@ class Cache:
     @property
     def closed(self) -> bool: ...
     def close(self) -> None: ...
+
+# xenapi_rs.rrd's backend: plain tuples, made named tuples there.
+_Row = Tuple[int, List[float]]
+_Updates = Tuple[int, int, int, List[Tuple[str, str, str, str]], List[_Row]]
+_Rrd = Tuple[
+    int, int, List[Tuple[str, str, float, float]], List[Tuple[str, int, int, List[_Row]]]
+]
+_Usage = Tuple[
+    List[Optional[float]],
+    Optional[float],
+    Optional[float],
+    Optional[float],
+    Optional[float],
+    Optional[float],
+    Optional[float],
+    Optional[float],
+]
+
+def rrd_fetch_updates(
+    session: Session,
+    start: int,
+    interval: Optional[int],
+    cf: Optional[str],
+    host: bool,
+    vm_uuid: Optional[str],
+    host_ref: Optional[str],
+) -> _Updates: ...
+def rrd_parse_updates(data: bytes) -> _Updates: ...
+def rrd_fetch_host_rrd(session: Session) -> _Rrd: ...
+def rrd_fetch_vm_rrd(session: Session, uuid: str) -> _Rrd: ...
+def rrd_parse_rrd(data: bytes) -> _Rrd: ...
+def rrd_vm_usage(session: Session, vm_uuid: str, minutes: float) -> Optional[_Usage]: ...
+def rrd_host_usage(session: Session, host_uuid: str, minutes: float) -> Optional[_Usage]: ...
