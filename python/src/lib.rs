@@ -16,6 +16,7 @@ mod cache;
 mod convert;
 mod errors;
 mod rrd;
+mod transfer;
 
 use std::mem::ManuallyDrop;
 use std::path::PathBuf;
@@ -135,7 +136,7 @@ impl PySession {
 #[pyclass(frozen, module = "xenapi_rs._native", name = "Cancel")]
 #[derive(Default)]
 pub struct PyCancel {
-    inner: xenapi::task::Cancel,
+    pub(crate) inner: xenapi::task::Cancel,
 }
 
 #[pymethods]
@@ -624,6 +625,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<cache::PySnapshot>()?;
     m.add_class::<PyCancel>()?;
     rrd::register(m)?;
+    transfer::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
