@@ -216,7 +216,7 @@ pub fn unwrap_envelope(reply: Value) -> crate::Result<Value> {
 }
 
 /// A query component as RFC 3986 wants it: unreserved bytes as they are, the rest `%XX`.
-fn percent_encode(s: &str) -> String {
+pub(crate) fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {

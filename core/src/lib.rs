@@ -36,6 +36,7 @@ pub mod task;
 pub mod transfer;
 mod transport;
 mod value;
+pub mod vhd;
 
 pub use certificate::{CertificateCallback, CertificateCheck, CertificateProblem};
 pub use client::{unwrap_envelope, Client};

@@ -1,6 +1,10 @@
 //! A small HTTP/1.1 server for one connection: keep-alive, `Content-Length` and chunked request
 //! bodies, `Expect: 100-continue`, `Connection: close`; XML-RPC on `/` and `/RPC2` (xend: any
 //! path), JSON-RPC on `/jsonrpc` (xapi dialect), the side channel on `/sim/…`, and the fault injection that tests arm.
+//!
+//! RPC requests are read whole (up to 64 MiB) before they are answered. The disk transfers
+//! (crate::transfer) are not: their handler gets the connection after the headers and streams
+//! the body in and the reply out, in bounded memory whatever the disk's size.
 
 use std::io::{self, Read, Write};
 use std::sync::Arc;
@@ -20,10 +24,23 @@ const MAX_HEADERS: usize = 100;
 const MAX_BODY: usize = 64 * 1024 * 1024;
 
 /// A byte stream with its own read buffer (works for TCP and TLS alike).
-struct Conn<S> {
-    s: S,
+pub(crate) struct Conn<S> {
+    pub s: S,
     buf: Vec<u8>,
     pos: usize,
+}
+
+/// Reads what the buffer holds first, then from the stream (a streamed request body).
+impl<S: Read + Write> Read for Conn<S> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.pos < self.buf.len() {
+            let n = out.len().min(self.buf.len() - self.pos);
+            out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+            self.pos += n;
+            return Ok(n);
+        }
+        self.s.read(out)
+    }
 }
 
 enum Bad {
@@ -95,6 +112,27 @@ impl<S: Read + Write> Conn<S> {
     }
 }
 
+/// A request's line and headers, before its body.
+pub(crate) struct Head {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub close: bool,
+    /// `Content-Length`.
+    pub length: Option<u64>,
+    /// A `Transfer-Encoding` header's value (`chunked`, …).
+    pub transfer_encoding: Option<String>,
+    pub expect_continue: bool,
+}
+
+impl Head {
+    pub fn chunked(&self) -> bool {
+        self.transfer_encoding
+            .as_deref()
+            .is_some_and(|t| t.to_ascii_lowercase().contains("chunked"))
+    }
+}
+
 struct Request {
     method: String,
     path: String,
@@ -103,7 +141,7 @@ struct Request {
     body: Vec<u8>,
 }
 
-fn read_request<S: Read + Write>(c: &mut Conn<S>) -> Result<Option<Request>, Bad> {
+fn read_head<S: Read + Write>(c: &mut Conn<S>) -> Result<Option<Head>, Bad> {
     // Tolerate blank lines between requests.
     let start = loop {
         match c.line()? {
@@ -122,8 +160,8 @@ fn read_request<S: Read + Write>(c: &mut Conn<S>) -> Result<Option<Request>, Bad
     }
     let mut close = version == "HTTP/1.0";
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let mut length: Option<usize> = None;
-    let mut chunked = false;
+    let mut length: Option<u64> = None;
+    let mut transfer_encoding = None;
     let mut expect_continue = false;
     for i in 0.. {
         if i > MAX_HEADERS {
@@ -141,15 +179,12 @@ fn read_request<S: Read + Write>(c: &mut Conn<S>) -> Result<Option<Request>, Bad
         let value = value.trim();
         match name.trim().to_ascii_lowercase().as_str() {
             "content-length" => {
-                let n: usize = value
+                let n: u64 = value
                     .parse()
                     .map_err(|_| Bad::Status(400, "bad Content-Length"))?;
-                if n > MAX_BODY {
-                    return Err(Bad::Status(413, "request body too large"));
-                }
                 length = Some(n);
             }
-            "transfer-encoding" => chunked = value.to_ascii_lowercase().contains("chunked"),
+            "transfer-encoding" => transfer_encoding = Some(value.to_owned()),
             "connection" => {
                 let v = value.to_ascii_lowercase();
                 if v.contains("close") {
@@ -162,7 +197,24 @@ fn read_request<S: Read + Write>(c: &mut Conn<S>) -> Result<Option<Request>, Bad
             _ => {}
         }
     }
-    if expect_continue && (chunked || length.unwrap_or(0) > 0) {
+    Ok(Some(Head {
+        method: method.to_owned(),
+        path: path.to_owned(),
+        query: query.to_owned(),
+        close,
+        length,
+        transfer_encoding,
+        expect_continue,
+    }))
+}
+
+/// Reads the whole body of an RPC request (at most 64 MiB).
+fn read_body<S: Read + Write>(c: &mut Conn<S>, head: Head) -> Result<Request, Bad> {
+    let chunked = head.chunked();
+    if head.length.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(Bad::Status(413, "request body too large"));
+    }
+    if head.expect_continue && (chunked || head.length.unwrap_or(0) > 0) {
         c.s.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
         c.s.flush()?;
     }
@@ -190,23 +242,27 @@ fn read_request<S: Read + Write>(c: &mut Conn<S>) -> Result<Option<Request>, Bad
             c.exact(size, &mut body)?;
             c.line()?;
         }
-    } else if let Some(n) = length {
+    } else if let Some(n) = head.length {
+        let n = n as usize;
         body.reserve(n);
         c.exact(n, &mut body)?;
     }
-    Ok(Some(Request {
-        method: method.to_owned(),
-        path: path.to_owned(),
-        query: query.to_owned(),
-        close,
+    Ok(Request {
+        method: head.method,
+        path: head.path,
+        query: head.query,
+        close: head.close,
         body,
-    }))
+    })
 }
 
-fn reason(status: u16) -> &'static str {
+pub(crate) fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        302 => "Found",
         400 => "Bad Request",
+        401 => "Unauthorised",
+        403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
         413 => "Payload Too Large",
@@ -246,7 +302,7 @@ fn send<S: Write>(
 }
 
 /// An HTML error page, as xapi sends for a request it cannot parse.
-fn page(status: u16, detail: &str) -> Vec<u8> {
+pub(crate) fn page(status: u16, detail: &str) -> Vec<u8> {
     let detail = detail
         .replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -270,9 +326,22 @@ pub(crate) fn serve<S: Read + Write>(s: S, shared: &Arc<Shared>, listener: &List
         if shared.stopping() || listener.stopped() {
             return;
         }
-        let req = match read_request(&mut c) {
-            Ok(Some(r)) => r,
-            Ok(None) | Err(Bad::Io) => return,
+        let req = match read_head(&mut c) {
+            Ok(Some(head)) if crate::transfer::handles(shared, &head) => {
+                // A transfer streams its body and reply itself, then the connection closes
+                // (as xapi's handlers close it).
+                if !listener.stopped() {
+                    crate::transfer::serve(&mut c, shared, &listener.host, &head);
+                }
+                return;
+            }
+            Ok(Some(head)) => read_body(&mut c, head),
+            Ok(None) => return,
+            Err(e) => Err(e),
+        };
+        let req = match req {
+            Ok(r) => r,
+            Err(Bad::Io) => return,
             Err(Bad::Status(code, why)) => {
                 let _ = send(&mut c.s, code, "text/html", &page(code, why), true);
                 return;

@@ -26,6 +26,7 @@ mod control;
 mod datamodel;
 mod devices;
 mod dialect;
+mod disks;
 mod dispatch;
 mod events;
 mod faults;
@@ -49,6 +50,8 @@ mod storage;
 mod tasks;
 mod template_disks;
 mod tls;
+mod transfer;
+mod transfer_vhd;
 mod vm;
 mod world;
 
@@ -159,6 +162,9 @@ impl Simulator {
                 .unwrap_or(0x5eed)
         });
         let mut st = state::State::new(config.dialect, seed);
+        if let Some(path) = &config.state {
+            st.disks = Arc::new(disks::Disks::at(disks::Disks::beside(path)));
+        }
         let hosts = match &config.state {
             Some(path) => {
                 inventory::load(&mut st, path)?;
@@ -197,6 +203,7 @@ impl Simulator {
                 session_timeout: config.session_timeout,
                 event_next_wait: config.event_next_wait,
                 task_delay: config.task_delay,
+                tls: config.tls,
             },
             faults::Faults::new(config.fault_delay.as_millis() as u64, config.drip_interval),
         ));
@@ -269,9 +276,10 @@ impl Running {
     }
 
     /// Writes the pool (every object but sessions and tasks) as a JSON inventory that
-    /// [`Config::state`] loads.
+    /// [`Config::state`] loads, and the disks' content into `PATH.disks` beside it.
     pub fn save_state(&self, path: &std::path::Path) -> std::io::Result<()> {
         let st = self.shared.lock();
+        st.disks.copy_all_to(&disks::Disks::beside(path))?;
         inventory::save(&st, path)
     }
 

@@ -23,6 +23,8 @@ pub(crate) struct Settings {
     pub event_next_wait: Duration,
     /// How long an `Async.*` task stays `pending` before it runs.
     pub task_delay: Duration,
+    /// Serving HTTPS (a transfer's redirect names the scheme).
+    pub tls: bool,
 }
 
 pub(crate) struct Shared {

@@ -274,9 +274,16 @@ pub(crate) fn vdi_destroy(st: &mut State, vdi: &str) -> Result<(), Failure> {
     if !vdi_attached(st, vdi).is_empty() {
         return Err(Failure::new("VDI_IN_USE", &[vdi, "destroy"]));
     }
-    let freed = st
-        .remove("VDI", vdi)
-        .map_or(0, |r| i64_of(&r, "physical_utilisation"));
+    let gone = st.remove("VDI", vdi);
+    let freed = gone
+        .as_ref()
+        .map_or(0, |r| i64_of(r, "physical_utilisation"));
+    if let Some(r) = &gone {
+        // Its content goes with it (crate::disks).
+        if let Err(e) = st.disks.remove(str_field(r, "uuid")) {
+            st.log(format!("VDI.destroy {vdi}: its content stays behind: {e}"));
+        }
+    }
     unlink(st, "SR", &sr, "VDIs", vdi);
     unlink(st, "VDI", &snapshot_of, "snapshots", vdi);
     let null = st.dialect.null_ref().to_owned();
@@ -340,7 +347,18 @@ fn duplicate(st: &mut State, vdi: &str, sr: &str, snapshot: bool) -> Result<Stri
             Value::DateTime(DateTime::from_unix(0)),
         );
     }
-    let r = store_vdi(st, r, rec, sr)?;
+    // The copy has the original's content (crate::disks), holes kept.
+    let size = u64::try_from(i64_of(&src, "virtual_size")).unwrap_or(0);
+    st.disks
+        .duplicate(str_field(&src, "uuid"), &uuid, size)
+        .map_err(|e| Failure::new("VDI_IO_ERROR", &[&format!("copying the content: {e}")]))?;
+    let r = match store_vdi(st, r, rec, sr) {
+        Ok(r) => r,
+        Err(f) => {
+            let _ = st.disks.remove(&uuid);
+            return Err(f);
+        }
+    };
     if snapshot {
         link(st, "VDI", vdi, "snapshots", &r);
     }

@@ -202,7 +202,9 @@ pub(crate) fn cancel(st: &mut State, task: &str) -> Result<Value, Failure> {
     Ok(Value::String(String::new()))
 }
 
-fn finish(shared: &Shared, task: &str, result: Result<Value, Failure>) {
+/// Ends `task`: `success` with `result` (an XML-RPC `<value>` fragment; none for an empty
+/// string) or `failure` with the error's description in `error_info`.
+pub(crate) fn finish(shared: &Shared, task: &str, result: Result<Value, Failure>) {
     let enc = shared.settings.dialect.encoder();
     let mut st = shared.lock();
     st.modify("task", task, |rec| {
@@ -226,4 +228,33 @@ fn finish(shared: &Shared, task: &str, result: Result<Value, Failure>) {
     });
     drop(st);
     shared.notify();
+}
+
+/// Moves a running task's `progress` (0.0 to 1.0); `false` when the task is being cancelled (or
+/// gone), and then it is `cancelled`: the caller stops its work.
+pub(crate) fn progress(shared: &Shared, task: &str, progress: f64) -> bool {
+    let mut st = shared.lock();
+    match st
+        .get("task", task)
+        .map(|rec| str_field(rec, "status").to_owned())
+    {
+        None => return false,
+        Some(status) if status == "cancelling" => {
+            st.modify("task", task, |rec| {
+                set_field(rec, "status", Value::String("cancelled".to_owned()));
+                set_field(rec, "finished", Value::DateTime(DateTime::now()));
+                set_field(rec, "allowed_operations", Value::Array(Vec::new()));
+            });
+            drop(st);
+            shared.notify();
+            return false;
+        }
+        Some(_) => {}
+    }
+    st.modify("task", task, |rec| {
+        set_field(rec, "progress", Value::Double(progress));
+    });
+    drop(st);
+    shared.notify();
+    true
 }

@@ -140,3 +140,71 @@ fn xend_has_no_rrd_handlers() {
     let e = rrd::fetch_updates(&s, &UpdatesQuery::last(60)).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Http, "{e}");
 }
+
+/// A pool of three: each member answers `/rrd_updates` for itself and the VMs resident there.
+#[test]
+fn each_pool_member_is_asked_for_its_own_figures() {
+    use xenapi::api::{Host, Vm};
+    let sim = sim_with(Dialect::Xapi, |c| c.hosts = 3);
+    let s = connect(&sim);
+    let hosts = Host::get_all(&s).unwrap();
+    assert_eq!(hosts.len(), 3);
+    for h in &hosts {
+        let uuid = Host::get_uuid(&s, h).unwrap();
+        let u = rrd::fetch_updates_at(&s, h.as_str(), &UpdatesQuery::last(60)).unwrap();
+        let kinds = u.objects();
+        assert!(
+            kinds.contains(&("host", uuid.as_str())),
+            "{uuid} answers for itself"
+        );
+        assert!(
+            kinds.iter().all(|(k, id)| *k != "host" || *id == uuid),
+            "and for no other host: {kinds:?}"
+        );
+        let usage = rrd::host_usage(&s, &uuid, 60).unwrap();
+        assert_eq!(usage.cpus.len(), 8);
+        assert!(usage.memory_total.unwrap() > usage.memory_free.unwrap());
+    }
+    // Every running VM's figures come from the host it runs on, wherever that is.
+    let mut running = 0;
+    for vm in Vm::get_all(&s).unwrap() {
+        let rec = Vm::get_record(&s, &vm).unwrap();
+        if rec.is_a_template || rec.is_control_domain {
+            continue;
+        }
+        let state = Vm::get_power_state(&s, &vm).unwrap().to_string();
+        if state == "Running" {
+            running += 1;
+            let u = rrd::vm_usage(&s, &rec.uuid, 60).unwrap();
+            assert_eq!(
+                u.cpus.len() as i64,
+                rec.vcpus_at_startup,
+                "{}",
+                rec.name_label
+            );
+            assert!(u.cpu_average().unwrap() > 0.0);
+        } else {
+            let e = rrd::vm_usage(&s, &rec.uuid, 60).unwrap_err();
+            assert!(e.to_string().contains("not running"), "{e}");
+        }
+    }
+    assert!(running >= 2);
+}
+
+#[test]
+fn a_members_address_keeps_the_sessions_scheme_and_port() {
+    let sim = sim_with(Dialect::Xapi, |c| c.hosts = 2);
+    let s = connect(&sim);
+    let port = sim.addr().port();
+    let host = host_ref(&s);
+    // The coordinator asked as a member: the same reply as fetch_updates.
+    let direct = rrd::fetch_updates_at(&s, &host, &UpdatesQuery::last(30)).unwrap();
+    let plain = rrd::fetch_updates(&s, &UpdatesQuery::last(30)).unwrap();
+    assert_eq!(direct.columns, plain.columns);
+    assert!(sim
+        .member_urls()
+        .iter()
+        .all(|u| u.ends_with(&format!(":{port}/"))));
+    let e = rrd::fetch_updates_at(&s, "OpaqueRef:nothing", &UpdatesQuery::last(30)).unwrap_err();
+    assert_eq!(e.code(), Some(xenapi::codes::HANDLE_INVALID), "{e}");
+}

@@ -2,8 +2,10 @@
 //! reference, TLS policy and limits. `/rrd_updates` answers for the host it is asked of (and the
 //! VMs resident there), so a pool's figures take one request per host.
 
+use super::usage::{self, Usage};
 use super::{Consolidation, Rrd, Updates};
-use crate::Session;
+use crate::api::{Host, Vm, VmPowerState};
+use crate::{Error, Ref, Session};
 
 /// What to ask `/rrd_updates` for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,23 +37,113 @@ impl UpdatesQuery {
 
 /// `/rrd_updates` from the session's server.
 pub fn fetch_updates(session: &Session, q: &UpdatesQuery) -> crate::Result<Updates> {
-    let start = q.start.to_string();
-    let interval = q.interval.map(|i| i.to_string());
-    let mut query: Vec<(&str, &str)> = vec![("start", &start)];
-    if let Some(i) = &interval {
-        query.push(("interval", i));
+    let body = session.http_get("/rrd_updates", &pairs(q).as_refs())?;
+    Ok(Updates::parse(&body)?)
+}
+
+/// `/rrd_updates` from one pool member, asked directly: the host `host` (a reference) at its
+/// `host.address`, with the session's scheme, port, TLS policy, limits and reference. xcp-rrdd
+/// answers only for the host it runs on and the VMs resident there, so a pool's figures take one
+/// request per host.
+pub fn fetch_updates_at(session: &Session, host: &str, q: &UpdatesQuery) -> crate::Result<Updates> {
+    let address = Host::get_address(session, &Ref::<Host>::new(host))?;
+    let client = crate::Client::new(member_options(session, &address)?)?;
+    let handle = session.handle().ok_or_else(|| {
+        Error::InvalidArgument("not logged in: call login_with_password first".into())
+    })?;
+    let mut query = vec![("session_id", handle.as_str())];
+    let owned = pairs(q);
+    query.extend(owned.as_refs());
+    let body = client.http_get("/rrd_updates", &query)?;
+    Ok(Updates::parse(&body)?)
+}
+
+/// A VM's usage over the last `seconds`, from the host it runs on (`VM.resident_on`). A VM that
+/// is not running (halted, suspended) has no live figures: an error says so.
+pub fn vm_usage(session: &Session, vm_uuid: &str, seconds: i64) -> crate::Result<Usage> {
+    let vm = Vm::get_by_uuid(session, vm_uuid)?;
+    let state = Vm::get_power_state(session, &vm)?;
+    if !matches!(state, VmPowerState::Running | VmPowerState::Paused) {
+        return Err(Error::InvalidArgument(format!(
+            "the VM {vm_uuid} is {state}, not running: only a running VM has live figures"
+        )));
+    }
+    let host = Vm::get_resident_on(session, &vm)?;
+    if host.is_null() {
+        return Err(Error::InvalidArgument(format!(
+            "the VM {vm_uuid} is not running on any host: it has no live figures"
+        )));
+    }
+    let q = UpdatesQuery {
+        host: false,
+        vm_uuid: Some(vm_uuid.to_owned()),
+        ..UpdatesQuery::last(seconds)
+    };
+    let u = fetch_updates_at(session, host.as_str(), &q)?;
+    usage::from_updates(&u, "vm", vm_uuid, seconds).ok_or_else(|| {
+        Error::Protocol(format!(
+            "the host the VM {vm_uuid} runs on sent no figures for it"
+        ))
+    })
+}
+
+/// A host's usage over the last `seconds`, asked of that host.
+pub fn host_usage(session: &Session, host_uuid: &str, seconds: i64) -> crate::Result<Usage> {
+    let host = Host::get_by_uuid(session, host_uuid)?;
+    let u = fetch_updates_at(session, host.as_str(), &UpdatesQuery::last(seconds))?;
+    usage::from_updates(&u, "host", host_uuid, seconds)
+        .ok_or_else(|| Error::Protocol(format!("the host {host_uuid} sent no figures of its own")))
+}
+
+/// The session's options for the pool member at `address`: the same scheme and port (https and
+/// its default port for a Unix socket session), only the host changed.
+pub(crate) fn member_options(session: &Session, address: &str) -> crate::Result<crate::Options> {
+    let url = session.url();
+    let host = if address.contains(':') && !address.starts_with('[') {
+        format!("[{address}]")
+    } else {
+        address.to_owned()
+    };
+    let member = match url.split_once("://") {
+        Some((scheme @ ("http" | "https"), rest)) => {
+            let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+            let authority = authority.rsplit('@').next().unwrap_or(authority);
+            // The port: after the last ':' unless that is inside an IPv6 literal.
+            let port = match authority.rfind(':') {
+                Some(i) if !authority[i..].contains(']') => &authority[i..],
+                _ => "",
+            };
+            format!("{scheme}://{host}{port}/")
+        }
+        _ => format!("https://{host}/"),
+    };
+    Ok(session.client().options().with_url(member))
+}
+
+/// The query of `/rrd_updates` (without `session_id`), owned.
+struct Pairs(Vec<(&'static str, String)>);
+
+impl Pairs {
+    fn as_refs(&self) -> Vec<(&str, &str)> {
+        self.0.iter().map(|(k, v)| (*k, v.as_str())).collect()
+    }
+}
+
+fn pairs(q: &UpdatesQuery) -> Pairs {
+    let mut out = vec![("start", q.start.to_string())];
+    if let Some(i) = q.interval {
+        out.push(("interval", i.to_string()));
     }
     if let Some(cf) = q.cf {
-        query.push(("cf", cf.as_str()));
+        out.push(("cf", cf.as_str().to_owned()));
     }
     if q.host {
-        query.push(("host", "true"));
+        out.push(("host", "true".to_owned()));
     }
     if let Some(u) = &q.vm_uuid {
-        query.push(("vm_uuid", u));
+        out.push(("vm_uuid", u.clone()));
     }
-    let body = session.http_get("/rrd_updates", &query)?;
-    Ok(Updates::parse(&body)?)
+    Pairs(out)
 }
 
 /// The whole RRD of the session's host (`/host_rrd`).

@@ -10,7 +10,9 @@
 //! - [`usage`]: what people ask first (a VM's or host's CPU per vCPU/pCPU, memory used and free,
 //!   disk and network throughput) over the last minutes of either.
 //!
-//! - [`fetch_updates`], [`fetch_host_rrd`], [`fetch_vm_rrd`]: the requests, with the session.
+//! - [`fetch_updates`], [`fetch_host_rrd`], [`fetch_vm_rrd`]: the requests, with the session;
+//!   [`fetch_updates_at`]: from one pool member; [`vm_usage`], [`host_usage`]: a VM's (from the
+//!   host it runs on) or a host's figures in one call.
 //!
 //! Values are kept as the server sent them, `NaN` (no data) included.
 
@@ -21,7 +23,10 @@ pub mod usage;
 mod xml;
 
 pub use dump::{Archive, DataSource, Rrd};
-pub use fetch::{fetch_host_rrd, fetch_updates, fetch_vm_rrd, UpdatesQuery};
+pub use fetch::{
+    fetch_host_rrd, fetch_updates, fetch_updates_at, fetch_vm_rrd, host_usage, vm_usage,
+    UpdatesQuery,
+};
 pub use updates::{Row, Updates};
 
 use std::fmt;

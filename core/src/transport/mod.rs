@@ -12,6 +12,7 @@
 
 mod connector;
 mod probe;
+pub(crate) mod raw;
 mod replay;
 mod resolver;
 mod tls;

@@ -1,0 +1,468 @@
+//! The simulator's disk transfers, `PUT /import_raw_vdi` and `GET /export_raw_vdi`, driven with a
+//! plain HTTP client (std's TcpStream) so that they test the server alone: round trips byte for
+//! byte, the task a transfer reports on, and xapi's answers to bad requests.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::time::Duration;
+
+use xenapi::{Session, Value};
+use xenapi_tests::*;
+
+const MIB: usize = 1 << 20;
+
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One request on a new connection; `body` is sent whole unless `cut` says how many of its bytes
+/// to send before closing our side. The reply is read to the end of the connection.
+fn request(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    cut: Option<usize>,
+) -> Reply {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if method == "PUT" && !headers.iter().any(|(k, _)| k.starts_with("Transfer")) {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    let send = &body[..cut.unwrap_or(body.len())];
+    // The server may stop reading early (a refusal): a failed write is its answer.
+    let _ = s.write_all(send);
+    if cut.is_some() {
+        let _ = s.shutdown(Shutdown::Write);
+    }
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    parse(&raw)
+}
+
+fn parse(raw: &[u8]) -> Reply {
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no reply head in {:?}", String::from_utf8_lossy(raw)));
+    let text = String::from_utf8_lossy(&raw[..end]).into_owned();
+    let mut lines = text.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: raw[end + 4..].to_vec(),
+    }
+}
+
+fn str_of(v: Value) -> String {
+    v.as_str().expect("a string").to_owned()
+}
+
+/// A new VDI of `size` bytes in the pool's default SR (or `sr`).
+fn new_vdi(s: &Session, sr: Option<&str>, size: usize) -> String {
+    let sr = match sr {
+        Some(sr) => sr.to_owned(),
+        None => {
+            let pool = s.call("pool.get_all", vec![]).unwrap();
+            let pool = pool.as_array().unwrap()[0].clone();
+            str_of(s.call("pool.get_default_SR", vec![pool]).unwrap())
+        }
+    };
+    let rec = Value::Struct(vec![
+        ("name_label".into(), "transfer".into()),
+        ("name_description".into(), "".into()),
+        ("SR".into(), sr.into()),
+        ("virtual_size".into(), Value::String(size.to_string())),
+        ("type".into(), "user".into()),
+        ("sharable".into(), false.into()),
+        ("read_only".into(), false.into()),
+        ("other_config".into(), Value::Struct(vec![])),
+        ("xenstore_data".into(), Value::Struct(vec![])),
+        ("sm_config".into(), Value::Struct(vec![])),
+        ("tags".into(), Value::Array(vec![])),
+    ]);
+    str_of(s.call("VDI.create", vec![rec]).expect("VDI.create"))
+}
+
+fn new_task(s: &Session) -> String {
+    str_of(
+        s.call("task.create", vec!["transfer".into(), "".into()])
+            .unwrap(),
+    )
+}
+
+fn task_field(s: &Session, task: &str, field: &str) -> Value {
+    s.call(&format!("task.get_{field}"), vec![task.into()])
+        .unwrap()
+}
+
+fn error_info(s: &Session, task: &str) -> Vec<String> {
+    task_field(s, task, "error_info")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn query(s: &Session, vdi: &str, task: Option<&str>, format: &str) -> String {
+    let mut q = format!(
+        "session_id={}&vdi={vdi}&format={format}",
+        s.handle().unwrap()
+    );
+    if let Some(t) = task {
+        q.push_str(&format!("&task_id={t}"));
+    }
+    q
+}
+
+fn import(addr: SocketAddr, q: &str, body: &[u8], cut: Option<usize>) -> Reply {
+    request(addr, "PUT", &format!("/import_raw_vdi?{q}"), &[], body, cut)
+}
+
+fn export(addr: SocketAddr, q: &str) -> Reply {
+    request(addr, "GET", &format!("/export_raw_vdi?{q}"), &[], &[], None)
+}
+
+/// A disk image of `size` bytes: a pattern in its first and last 4 KiB, zeros between.
+fn image(size: usize, seed: u8) -> Vec<u8> {
+    let mut d = vec![0u8; size];
+    for (i, b) in d[..4096].iter_mut().enumerate() {
+        *b = (i as u8).wrapping_mul(7).wrapping_add(seed) | 1;
+    }
+    for (i, b) in d[size - 4096..].iter_mut().enumerate() {
+        *b = (i as u8).wrapping_mul(13).wrapping_add(seed) | 1;
+    }
+    d
+}
+
+#[test]
+fn raw_round_trip_with_a_task_byte_for_byte() {
+    let sim = sim(Dialect::Xapi);
+    let s = connect(&sim);
+    let size = 8 * MIB + 4096;
+    let vdi = new_vdi(&s, None, size);
+    // A new disk reads as zeros.
+    let r = export(sim.addr(), &query(&s, &vdi, None, "raw"));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body.len(), size);
+    assert!(r.body.iter().all(|b| *b == 0));
+    let data = image(size, 1);
+    let task = new_task(&s);
+    let r = import(
+        sim.addr(),
+        &query(&s, &vdi, Some(&task), "raw"),
+        &data,
+        None,
+    );
+    assert_eq!(r.status, 200, "{:?}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.header("task-id"), Some(task.as_str()));
+    assert_eq!(str_of(task_field(&s, &task, "status")), "success");
+    assert_eq!(task_field(&s, &task, "progress").as_f64(), Some(1.0));
+    assert!(
+        str_of(task_field(&s, &task, "result")).contains(&vdi),
+        "an import's result is the VDI"
+    );
+    // By uuid too, as xapi takes it.
+    let uuid = str_of(s.call("VDI.get_uuid", vec![vdi.as_str().into()]).unwrap());
+    let task = new_task(&s);
+    let r = export(sim.addr(), &query(&s, &uuid, Some(&task), "raw"));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-length"), Some(size.to_string().as_str()));
+    assert_eq!(r.header("task-id"), Some(task.as_str()));
+    assert_eq!(
+        r.header("content-disposition"),
+        Some(format!("attachment; filename=\"{uuid}.raw\"").as_str())
+    );
+    assert!(r.body == data, "the export is the import, byte for byte");
+    assert_eq!(str_of(task_field(&s, &task, "status")), "success");
+    // A shorter upload writes the start and keeps the rest.
+    let r = import(
+        sim.addr(),
+        &query(&s, &vdi, None, "raw"),
+        &[0xAB; 1000],
+        None,
+    );
+    assert_eq!(r.status, 200);
+    let r = export(sim.addr(), &query(&s, &vdi, None, "raw"));
+    assert!(r.body[..1000].iter().all(|b| *b == 0xAB));
+    assert!(r.body[1000..] == data[1000..]);
+    // A clone has the content; the handler's own tasks are gone.
+    let clone = str_of(
+        s.call(
+            "VDI.clone",
+            vec![vdi.as_str().into(), Value::Struct(vec![])],
+        )
+        .unwrap(),
+    );
+    let c = export(sim.addr(), &query(&s, &clone, None, "raw"));
+    assert!(c.body == r.body, "a clone copies the content");
+    let tasks = s.call("task.get_all", vec![]).unwrap();
+    assert_eq!(tasks.as_array().unwrap().len(), 2, "only the two made here");
+}
+
+#[test]
+fn a_truncated_upload_leaves_the_disk_and_fails_the_task() {
+    let sim = sim(Dialect::Xapi);
+    let s = connect(&sim);
+    let size = 4 * MIB;
+    let vdi = new_vdi(&s, None, size);
+    let data = image(size, 2);
+    assert_eq!(
+        import(sim.addr(), &query(&s, &vdi, None, "raw"), &data, None).status,
+        200
+    );
+    let task = new_task(&s);
+    let other = image(size, 9);
+    let r = import(
+        sim.addr(),
+        &query(&s, &vdi, Some(&task), "raw"),
+        &other,
+        Some(3 * MIB),
+    );
+    assert_eq!(r.status, 200, "xapi answers before it reads");
+    assert!(wait_until(Duration::from_secs(5), || str_of(task_field(
+        &s, &task, "status"
+    )) == "failure"));
+    let info = error_info(&s, &task);
+    assert_eq!(info[0], "INTERNAL_ERROR", "{info:?}");
+    assert!(info[1].contains("ended after"), "{info:?}");
+    let r = export(sim.addr(), &query(&s, &vdi, None, "raw"));
+    assert!(r.body == data, "the disk is as it was");
+}
+
+#[test]
+fn bad_requests_get_xapis_answers() {
+    let sim = sim(Dialect::Xapi);
+    let s = connect(&sim);
+    let vdi = new_vdi(&s, None, MIB);
+    let addr = sim.addr();
+    // A bad format: 404 and the task failed.
+    let task = new_task(&s);
+    let r = export(addr, &query(&s, &vdi, Some(&task), "qcow3"));
+    assert_eq!(r.status, 404);
+    assert_eq!(str_of(task_field(&s, &task, "status")), "failure");
+    assert_eq!(
+        error_info(&s, &task),
+        ["INTERNAL_ERROR", "Unknown format qcow3"]
+    );
+    // An unknown VDI: 500, xapi's UUID_INVALID from its lookup.
+    let r = export(addr, &query(&s, "no-such-vdi", None, "raw"));
+    assert_eq!(r.status, 500);
+    assert!(String::from_utf8_lossy(&r.body).contains("UUID_INVALID"));
+    // No VDI at all: an import fails the task with VDI_MISSING, 400.
+    let task = new_task(&s);
+    let q = format!("session_id={}&task_id={task}", s.handle().unwrap());
+    assert_eq!(import(addr, &q, b"x", None).status, 400);
+    assert_eq!(error_info(&s, &task), ["VDI_MISSING"]);
+    // A bad or missing session: 401 with the realm, and nothing read.
+    for q in [
+        format!("session_id=OpaqueRef:nope&vdi={vdi}"),
+        format!("vdi={vdi}"),
+    ] {
+        let r = export(addr, &q);
+        assert_eq!(r.status, 401);
+        assert_eq!(
+            r.header("www-authenticate"),
+            Some("Basic realm=\"VDI.export_raw\"")
+        );
+        let r = import(addr, &q, b"data", None);
+        assert_eq!(r.status, 401);
+        assert_eq!(
+            r.header("www-authenticate"),
+            Some("Basic realm=\"VDI.import\"")
+        );
+    }
+    // An expired session too.
+    let s2 = connect(&sim);
+    let q = query(&s2, &vdi, None, "raw");
+    sim.expire_sessions();
+    assert_eq!(export(addr, &q).status, 401);
+    let s = connect(&sim);
+    // An HTTP-chunked upload is refused: 404, the task failed, the disk untouched.
+    let task = new_task(&s);
+    let r = request(
+        addr,
+        "PUT",
+        &format!("/import_raw_vdi?{}", query(&s, &vdi, Some(&task), "raw")),
+        &[("Transfer-Encoding", "chunked")],
+        b"5\r\nhello\r\n0\r\n\r\n",
+        None,
+    );
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        error_info(&s, &task),
+        ["INTERNAL_ERROR", "Cannot handle encoding: chunked"]
+    );
+    let r = export(addr, &query(&s, &vdi, None, "raw"));
+    assert!(r.body.iter().all(|b| *b == 0));
+    // Too much data for the disk.
+    let task = new_task(&s);
+    let r = import(
+        addr,
+        &query(&s, &vdi, Some(&task), "raw"),
+        &vec![1u8; MIB + 1],
+        None,
+    );
+    assert_eq!(r.status, 200);
+    assert!(wait_until(Duration::from_secs(5), || str_of(task_field(
+        &s, &task, "status"
+    )) == "failure"));
+    let r = export(addr, &query(&s, &vdi, None, "raw"));
+    assert!(r.body.iter().all(|b| *b == 0), "the disk is as it was");
+}
+
+#[test]
+fn a_disk_a_running_guest_writes_is_in_use() {
+    let sim = sim(Dialect::Xapi);
+    let s = connect(&sim);
+    let vm = vm_ref(&s, "vm01");
+    let vbds = s.call("VM.get_VBDs", vec![vm.as_str().into()]).unwrap();
+    let disk = vbds
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| str_of(s.call("VBD.get_type", vec![(*b).clone()]).unwrap()) == "Disk")
+        .cloned()
+        .expect("vm01 has a disk");
+    let vdi = str_of(s.call("VBD.get_VDI", vec![disk]).unwrap());
+    let task = new_task(&s);
+    let r = import(
+        sim.addr(),
+        &query(&s, &vdi, Some(&task), "raw"),
+        b"data",
+        None,
+    );
+    assert_eq!(r.status, 500);
+    assert_eq!(
+        error_info(&s, &task),
+        ["VDI_IN_USE", &vdi, "import_raw_vdi"]
+    );
+    // Reading it is fine (the head is enough: the disk is large).
+    let mut c = TcpStream::connect(sim.addr()).unwrap();
+    let q = query(&s, &vdi, None, "raw");
+    write!(c, "GET /export_raw_vdi?{q} HTTP/1.1\r\n\r\n").unwrap();
+    let mut head = [0u8; 12];
+    c.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
+}
+
+#[test]
+fn a_disk_on_another_members_local_sr_is_redirected_there() {
+    let sim = sim_with(Dialect::Xapi, |c| c.hosts = 2);
+    let s = connect(&sim);
+    let hosts = s.call("host.get_all", vec![]).unwrap();
+    let member = hosts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap().to_owned())
+        .find(|h| {
+            str_of(
+                s.call("host.get_name_label", vec![h.as_str().into()])
+                    .unwrap(),
+            ) == "host02"
+        })
+        .unwrap();
+    let srs = s.call("SR.get_all_records", vec![]).unwrap();
+    let local =
+        srs.as_struct()
+            .unwrap()
+            .iter()
+            .find(|(_, rec)| {
+                let rec = rec.as_struct().unwrap();
+                let get = |k: &str| rec.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+                get("name_label")
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .as_deref()
+                    == Some("Local storage")
+                    && get("PBDs").is_some_and(|p| {
+                        p.as_array().unwrap().iter().any(|p| {
+                            str_of(s.call("PBD.get_host", vec![p.clone()]).unwrap()) == member
+                        })
+                    })
+            })
+            .map(|(r, _)| r.clone())
+            .expect("host02's local SR");
+    let vdi = new_vdi(&s, Some(&local), MIB);
+    let task = new_task(&s);
+    let q = query(&s, &vdi, Some(&task), "raw");
+    let data = image(MIB, 5);
+    let r = import(sim.addr(), &q, &data, None);
+    assert_eq!(r.status, 302);
+    let member_url = sim.member_urls()[0].trim_end_matches('/').to_owned();
+    let location = r.header("location").expect("a Location").to_owned();
+    assert_eq!(
+        location,
+        format!("{member_url}/import_raw_vdi?{q}"),
+        "same path and query"
+    );
+    assert_eq!(
+        str_of(task_field(&s, &task, "status")),
+        "pending",
+        "the task is left for the member"
+    );
+    let member_addr: SocketAddr = member_url.trim_start_matches("http://").parse().unwrap();
+    let r = import(member_addr, &q, &data, None);
+    assert_eq!(r.status, 200);
+    assert_eq!(str_of(task_field(&s, &task, "status")), "success");
+    let r = export(sim.addr(), &query(&s, &vdi, None, "raw"));
+    assert_eq!(r.status, 302);
+    let r = export(member_addr, &query(&s, &vdi, None, "raw"));
+    assert!(r.body == data);
+}
+
+#[test]
+fn content_is_kept_across_a_restart_with_state() {
+    let dir = std::env::temp_dir().join(format!("xenapi-transfers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("pool.json");
+    let sim1 = sim(Dialect::Xapi);
+    let s = connect(&sim1);
+    let size = 2 * MIB;
+    let vdi = new_vdi(&s, None, size);
+    let data = image(size, 3);
+    assert_eq!(
+        import(sim1.addr(), &query(&s, &vdi, None, "raw"), &data, None).status,
+        200
+    );
+    sim1.save_state(&path).unwrap();
+    sim1.stop();
+    let sim2 = sim_with(Dialect::Xapi, |c| c.state = Some(path.clone()));
+    let s = connect(&sim2);
+    let r = export(sim2.addr(), &query(&s, &vdi, None, "raw"));
+    assert_eq!(r.status, 200);
+    assert!(r.body == data, "the content came back with the pool");
+    sim2.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
