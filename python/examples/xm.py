@@ -54,9 +54,10 @@ def show_use(session, vm):
         return show_use_from_fields(x, vm)
     from xenapi_rs import rrd
 
-    u = rrd.vm_usage(session, x.VM.get_uuid(vm), minutes=1)
-    if u is None:
-        print("  VM: no figures (not running)")
+    try:
+        u = rrd.vm_usage(session, x.VM.get_uuid(vm), minutes=1)
+    except XenAPI.InvalidArgument as e:  # not running: no live figures
+        print("  VM: %s" % e)
     else:
         print("  VM memory: %s MiB used of %s; VCPU use: %s" % (
             "-" if u.memory_used is None else mib(u.memory_used),
@@ -64,9 +65,6 @@ def show_use(session, vm):
             ", ".join("vcpu%d %s" % (i, percent(c)) for i, c in enumerate(u.cpus)) or "-"))
     for host in x.host.get_all():
         h = rrd.host_usage(session, x.host.get_uuid(host), minutes=1)
-        if h is None:
-            print("  host %s: no figures" % x.host.get_name_label(host))
-            continue
         print("  host %s: memory %s of %s MiB used" % (
             x.host.get_name_label(host),
             "-" if h.memory_used is None else mib(h.memory_used),

@@ -124,7 +124,7 @@ fn rrd_fetch_updates(
     let s = &*s;
     let result = py.detach(|| match &host_ref {
         None => rrd::fetch_updates(s, &query),
-        Some(h) => interim::fetch_updates_from(s, h, &query),
+        Some(h) => rrd::fetch_updates_at(s, h, &query),
     });
     result
         .map(updates_to_py)
@@ -167,75 +167,37 @@ fn rrd_parse_rrd(py: Python<'_>, data: &[u8]) -> PyResult<PyRrd> {
         .map_err(|e| errors::to_pyerr(py, e.into(), true))
 }
 
-/// A VM's usage over the last `minutes`, from the host it runs on; `None` when the server has
-/// no figures for it (a halted VM).
+/// A VM's usage over the last `minutes`, from the host it runs on; a VM that is not running
+/// has no live figures (`InvalidArgument`).
 #[pyfunction]
 fn rrd_vm_usage(
     py: Python<'_>,
     session: &PySession,
     vm_uuid: String,
     minutes: f64,
-) -> PyResult<Option<PyUsage>> {
+) -> PyResult<PyUsage> {
     let window = minutes_to_seconds(minutes)?;
     let s = session.view();
     let s = &*s;
-    py.detach(|| interim::vm_usage(s, &vm_uuid, window))
-        .map(|u| u.map(usage_to_py))
+    py.detach(|| rrd::vm_usage(s, &vm_uuid, window))
+        .map(usage_to_py)
         .map_err(|e| errors::to_pyerr(py, e, s.is_logged_in()))
 }
 
-/// A host's usage over the last `minutes`; `None` when the server has no figures for it.
+/// A host's usage over the last `minutes`, asked of that host.
 #[pyfunction]
 fn rrd_host_usage(
     py: Python<'_>,
     session: &PySession,
     host_uuid: String,
     minutes: f64,
-) -> PyResult<Option<PyUsage>> {
+) -> PyResult<PyUsage> {
     let window = minutes_to_seconds(minutes)?;
     let s = session.view();
     let s = &*s;
-    py.detach(|| interim::host_usage(s, &host_uuid, window))
-        .map(|u| u.map(usage_to_py))
+    py.detach(|| rrd::host_usage(s, &host_uuid, window))
+        .map(usage_to_py)
         .map_err(|e| errors::to_pyerr(py, e, s.is_logged_in()))
-}
-
-/// Until the core's `rrd::vm_usage`, `host_usage` and per-host fetch land (branch
-/// `core-transfer`): the same from the core's parts, on the session's host only.
-mod interim {
-    use xenapi::rrd::{self, usage, UpdatesQuery};
-    use xenapi::{Error, Session};
-
-    pub fn fetch_updates_from(
-        _s: &Session,
-        _host: &str,
-        _q: &UpdatesQuery,
-    ) -> xenapi::Result<rrd::Updates> {
-        Err(Error::InvalidArgument(
-            "host_ref: asking another pool member is not built yet".into(),
-        ))
-    }
-
-    fn query(window: i64, vm_uuid: Option<&str>) -> UpdatesQuery {
-        let mut q = UpdatesQuery::last(window.max(5) + 5);
-        q.host = vm_uuid.is_none();
-        q.vm_uuid = vm_uuid.map(str::to_owned);
-        q
-    }
-
-    pub fn vm_usage(s: &Session, uuid: &str, window: i64) -> xenapi::Result<Option<usage::Usage>> {
-        let u = rrd::fetch_updates(s, &query(window, Some(uuid)))?;
-        Ok(usage::from_updates(&u, "vm", uuid, window))
-    }
-
-    pub fn host_usage(
-        s: &Session,
-        uuid: &str,
-        window: i64,
-    ) -> xenapi::Result<Option<usage::Usage>> {
-        let u = rrd::fetch_updates(s, &query(window, None))?;
-        Ok(usage::from_updates(&u, "host", uuid, window))
-    }
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -49,8 +49,12 @@ def test_a_running_vm_and_its_host_have_typed_figures(sim, xr, rrd):
     assert 0.5 * actual <= u.memory_total <= 1.5 * actual
     assert u.memory_used == pytest.approx(u.memory_total - u.memory_free)
     assert u.disk_read is not None and u.net_tx is not None
-    # A halted VM has no RRD on any host.
-    assert rrd.vm_usage(s, halted["uuid"], minutes=1) is None
+    # A halted VM has no RRD on any host: the error says so.
+    with pytest.raises(xr.InvalidArgument, match="not running"):
+        rrd.vm_usage(s, halted["uuid"], minutes=1)
+    # host_ref= asks that member (here the only one) directly.
+    at = rrd.fetch_updates(s, start=-60, host_ref=host)
+    assert ("host", host_uuid) in at.objects() and ("vm", running["uuid"]) in at.objects()
 
     h = rrd.host_usage(s, host_uuid, minutes=1)
     assert len(h.cpus) == len(x.host.get_host_CPUs(host))

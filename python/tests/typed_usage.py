@@ -41,7 +41,7 @@ def cpu_and_backup(session: Session, vm_uuid: str, vdi: str) -> int:
     from xenapi_rs import rrd, transfer
 
     usage = rrd.vm_usage(session, vm_uuid, minutes=1)
-    if usage is not None and usage.cpu_average is not None and usage.memory_used is not None:
+    if usage.cpu_average is not None and usage.memory_used is not None:
         print("%.0f%% of a CPU, %d MiB" % (usage.cpu_average * 100, usage.memory_used // 2**20))
     updates = rrd.fetch_updates(session, start=-60, cf=None, vm_uuid=vm_uuid, host=False)
     col = updates.column("vm", vm_uuid, "cpu0")

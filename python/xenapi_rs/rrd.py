@@ -5,7 +5,7 @@ Since XenServer 6.1 the RRDs are the only source of live CPU, memory, disk and n
 
     from xenapi_rs import rrd
 
-    u = rrd.vm_usage(session, vm_uuid, minutes=5)      # Usage, or None for a halted VM
+    u = rrd.vm_usage(session, vm_uuid, minutes=5)      # a running VM's Usage
     print(u.cpus, u.memory_used, u.net_rx)
 
     updates = rrd.fetch_updates(session, start=-300)    # /rrd_updates: host and its VMs
@@ -247,13 +247,11 @@ def parse_rrd(data):
 
 
 def vm_usage(session, vm_uuid, minutes=5):
-    """A VM's CPU, memory, disk and network use over the last ``minutes``, or ``None`` when
-    the server has no figures for it (a halted VM)."""
-    u = _native.rrd_vm_usage(_native_session(session), vm_uuid, float(minutes))
-    return None if u is None else Usage(*u)
+    """A running VM's CPU, memory, disk and network use over the last ``minutes``, asked of the
+    host it runs on. A VM that is not running has no live figures: ``InvalidArgument``."""
+    return Usage(*_native.rrd_vm_usage(_native_session(session), vm_uuid, float(minutes)))
 
 
 def host_usage(session, host_uuid, minutes=5):
-    """A host's CPU, memory and network use over the last ``minutes``, or ``None``."""
-    u = _native.rrd_host_usage(_native_session(session), host_uuid, float(minutes))
-    return None if u is None else Usage(*u)
+    """A host's CPU, memory and network use over the last ``minutes``, asked of that host."""
+    return Usage(*_native.rrd_host_usage(_native_session(session), host_uuid, float(minutes)))
