@@ -8,8 +8,8 @@
 //!   bounded whatever the size;
 //! - the transfer runs on a helper thread while the calling thread waits without the GIL, waking
 //!   every [`WAKE`] to run Python's signal handlers: Ctrl-C (`KeyboardInterrupt`) cancels the
-//!   transfer (and its task) and is raised once the transfer has stopped. A `Cancel` given by the
-//!   caller is watched the same way, so that one `Cancel` may serve several transfers;
+//!   transfer (and its task; a `Cancel` the caller gave is cancelled with it) and is raised once
+//!   the transfer has stopped;
 //! - an exception raised by `write()`, `read()`, the iterator or the progress callable stops the
 //!   transfer (as a cancel) and is what the caller sees.
 
@@ -23,11 +23,11 @@ use std::time::Duration;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyIterator, PyString};
-use xenapi::transfer::{self, Cancel, Compression, Control, DiskFormat, Progress, Target};
+use xenapi::transfer::{self, Compression, Control, DiskFormat, Progress, Target};
 
 use crate::{errors, lock, PyCancel, PySession};
 
-/// How often the waiting thread looks for Ctrl-C and for the caller's `Cancel`.
+/// How often the waiting thread looks for Ctrl-C.
 const WAKE: Duration = Duration::from_millis(50);
 
 /// The first Python exception raised by a callback during a transfer.
@@ -322,8 +322,8 @@ struct Options<'a> {
 }
 
 /// Runs `work` on a helper thread with a [`Control`] made from `opts`, while this thread waits
-/// without the GIL, watching for Ctrl-C and the caller's `Cancel`; returns `work`'s result or
-/// the exception the caller should see.
+/// without the GIL, watching for Ctrl-C; returns `work`'s result or the exception the caller
+/// should see.
 fn run<T: Send>(
     py: Python<'_>,
     session: &PySession,
@@ -342,7 +342,8 @@ fn run<T: Send>(
                 })
         })
         .transpose()?;
-    let internal = Cancel::new();
+    // The caller's Cancel goes to the core as it is (noticed at once); Ctrl-C cancels it too.
+    let internal = opts.cancel.map(|c| c.inner.clone()).unwrap_or_default();
     let progress = opts.progress.map(|cb| {
         let raised = raised.clone();
         Box::new(move |p: Progress| {
@@ -362,7 +363,6 @@ fn run<T: Send>(
         task: opts.task,
         idle_timeout,
     };
-    let user_cancel = opts.cancel.map(|c| c.inner.clone());
     let s = session.view();
     let s = &*s;
     let mut interrupt: Option<PyErr> = None;
@@ -375,14 +375,8 @@ fn run<T: Send>(
             let _ = tx.send(());
             r
         });
-        loop {
-            if user_cancel.as_ref().is_some_and(Cancel::is_cancelled) {
-                internal.cancel();
-            }
-            match py.detach(|| lock(&rx).recv_timeout(WAKE)) {
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                _ => break,
-            }
+        while let Err(mpsc::RecvTimeoutError::Timeout) = py.detach(|| lock(&rx).recv_timeout(WAKE))
+        {
             if interrupt.is_none() {
                 if let Err(e) = py.check_signals() {
                     interrupt = Some(e);

@@ -28,7 +28,8 @@ that holds the disk, never sends a chunked body (xapi refuses them), and uses on
 MiB whatever the size. The GIL is released while bytes move (taken for each call of your file
 object, iterator or callable). A cancelled transfer cancels its task and raises
 :class:`xenapi_rs.Failure` ``TASK_CANCELLED``, like any other API failure, with the disk left
-as it was; Ctrl-C cancels the same way, then raises ``KeyboardInterrupt``. An exception raised
+as it was; Ctrl-C cancels the same way (and the ``cancel`` given, if any), then raises
+``KeyboardInterrupt``. An exception raised
 by your ``write()``, ``read()``, iterator or ``progress`` stops the transfer and is raised as is.
 A download into a path that fails removes the partial file.
 """
