@@ -421,3 +421,30 @@ def test_arguments_are_checked_before_any_request(sim, xr, transfer, tmp_path):
     with pytest.raises(TypeError):
         transfer.export_vdi(object(), vdi, io.BytesIO())
     s.xenapi.session.logout()
+
+
+def test_other_threads_run_while_bytes_move(session, transfer, tmp_path):
+    # A 64 MiB disk (sparse: it costs the simulator nothing) exported into a path: no Python
+    # code runs for it, so another thread gets the GIL all along.
+    vdi = session.new_vdi(size=64 * MIB)
+    ticks = []
+    stop = threading.Event()
+
+    def ticker():
+        while not stop.is_set():
+            ticks.append(time.monotonic())
+            time.sleep(0.001)
+
+    t = threading.Thread(target=ticker)
+    t.start()
+    try:
+        time.sleep(0.01)
+        start = time.monotonic()
+        assert transfer.export_vdi(session.s, vdi, tmp_path / "big.raw") == 64 * MIB
+        end = time.monotonic()
+    finally:
+        stop.set()
+        t.join()
+    during = [x for x in ticks if start < x < end]
+    assert (tmp_path / "big.raw").stat().st_size == 64 * MIB
+    assert len(during) >= min(3, int((end - start) / 0.002)), (len(during), end - start)
