@@ -42,7 +42,7 @@ FFI_CXX ?= g++
 FFI_CFLAGS ?= -std=c99 -Wall -Wextra -Werror -pedantic -g -O1
 FFI_CXXFLAGS ?= -std=c++11 -Wall -Wextra -Werror -pedantic
 FFI_STATIC_LIBS := -lpthread -ldl -lm -lrt -lutil -lgcc_s
-FFI_TESTS := scenario errors threads records protocol load control cache
+FFI_TESTS := scenario errors threads records protocol load control cache rrd transfer
 # The simulators around each test: `run --env NAME` exports NAME_URL, … (sim/README.md); by the
 # tests' convention XENAPI is the xapi simulator and XEND the xend one.
 FFI_RUN = $(abspath $(XENAPI_SIM)) run --templates 0
@@ -57,6 +57,8 @@ FFI_SIMS_control = $(FFI_RUN) --env POOL --hosts 4 -- \
 FFI_SIMS_load = $(FFI_RUN) --
 FFI_SIMS_cache = $(FFI_RUN) --env XEND --dialect xend --vms 4 --event-next-wait-ms 500 -- \
 	$(FFI_RUN) --vms 4 --
+FFI_SIMS_rrd = $(FFI_RUN) --vms 4 --
+FFI_SIMS_transfer = $(FFI_RUN) --vms 2 --
 FFI_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 # The ABI major version (the soname libxenapi.so.N), apart from the crate version.
 FFI_MAJOR := $(shell tr -d "[:space:]" < ffi/abi/MAJOR)
@@ -108,7 +110,7 @@ ffi-c-tests: ffi-build
 	ln -sf libxenapi.so.$(FFI_MAJOR) $(FFI_OUT)/lib/libxenapi.so
 	set -e; for t in $(FFI_TESTS); do \
 		$(FFI_CC) $(FFI_CFLAGS) -Iinclude -Iffi/tests ffi/tests/test_$$t.c -o $(FFI_OUT)/test_$$t \
-			-L$(FFI_OUT)/lib -lxenapi -lpthread -Wl,-rpath,$(abspath $(FFI_OUT))/lib; \
+			-L$(FFI_OUT)/lib -lxenapi -lpthread -lm -Wl,-rpath,$(abspath $(FFI_OUT))/lib; \
 	done
 
 ffi-test: ffi-header-check ffi-c-tests ffi-sim ffi-examples

@@ -216,6 +216,38 @@ typedef enum xenapi_dialect {
 } xenapi_dialect;
 
 /**
+ * A disk image format for `xenapi_transfer_vdi_*` (xapi's `format=`).
+ */
+typedef enum xenapi_disk_format {
+    /**
+     * The disk's bytes, end to end.
+     */
+    XENAPI_DISK_FORMAT_RAW = 0,
+    /**
+     * A VHD (dynamic: only allocated blocks travel).
+     */
+    XENAPI_DISK_FORMAT_VHD = 1,
+} xenapi_disk_format;
+
+/**
+ * How `xenapi_transfer_vm_export*` compresses the XVA (xapi's `use_compression=`).
+ */
+typedef enum xenapi_compression {
+    /**
+     * Uncompressed.
+     */
+    XENAPI_COMPRESSION_NONE = 0,
+    /**
+     * gzip (`use_compression=true`).
+     */
+    XENAPI_COMPRESSION_GZIP = 1,
+    /**
+     * zstd (`use_compression=zstd`, xapi 1.249 and later).
+     */
+    XENAPI_COMPRESSION_ZSTD = 2,
+} xenapi_compression;
+
+/**
  * The kind of a value. A XenAPI int64 usually travels as a string: read it with
  * `xenapi_value_get_int64`, which accepts both; a reference (`OpaqueRef:...`) and an enum
  * (`Running`) are strings too.
@@ -300,6 +332,30 @@ typedef struct xenapi_error xenapi_error;
 typedef struct xenapi_options xenapi_options;
 
 /**
+ * A whole RRD (`/host_rrd`, `/vm_rrd`): its step, last update, data sources and archives (one
+ * per consolidation function and resolution, rows newest first). Made by `xenapi_rrd_fetch_host`,
+ * `xenapi_rrd_fetch_vm` or `xenapi_rrd_parse`, freed with `xenapi_rrd_free`. Immutable.
+ */
+typedef struct xenapi_rrd xenapi_rrd;
+
+/**
+ * The rows of `/rrd_updates`: start, end and step, one column per data source
+ * (`CF:kind:uuid:name`), and rows of a time and one value per column (`NaN` kept). Made by
+ * `xenapi_rrd_updates_fetch` or `xenapi_rrd_updates_parse`, freed with `xenapi_rrd_updates_free`.
+ * Immutable: any number of threads may read one at once.
+ */
+typedef struct xenapi_rrd_updates xenapi_rrd_updates;
+
+/**
+ * A VM's or host's usage averaged over a window: CPU per vCPU/pCPU (0 to 1), memory total, free
+ * and used (bytes), disk read and write, network receive and send (bytes per second). A figure
+ * the server had no data source for (or only `NaN`) is absent. Made by `xenapi_rrd_vm_usage`,
+ * `xenapi_rrd_host_usage`, `xenapi_rrd_usage_from_updates` or `xenapi_rrd_usage_from_rrd`, freed
+ * with `xenapi_rrd_usage_free`. Immutable.
+ */
+typedef struct xenapi_rrd_usage xenapi_rrd_usage;
+
+/**
  * A XenAPI session: a connection to one server (the pool coordinator after a redirect) and, once
  * logged in, a session reference.
  *
@@ -313,6 +369,15 @@ typedef struct xenapi_options xenapi_options;
  * sessions never leak on the server.
  */
 typedef struct xenapi_session xenapi_session;
+
+/**
+ * What a transfer may be given besides its source or sink: a progress callback, a cancel
+ * request, the caller's task, an idle timeout. Every transfer takes a
+ * `const xenapi_transfer_options *`; NULL means none of them. Made by
+ * `xenapi_transfer_options_new`, changed by `xenapi_transfer_options_set_*` (not while a
+ * transfer uses it), freed with `xenapi_transfer_options_free`.
+ */
+typedef struct xenapi_transfer_options xenapi_transfer_options;
 
 /**
  * A value: a scalar, an array or a struct (records, maps).
@@ -375,6 +440,34 @@ typedef bool (*xenapi_certificate_callback)(void *user_data,
  * Called once with `user_data` when no session or options object uses the callback any more.
  */
 typedef void (*xenapi_user_data_finalizer)(void *user_data);
+
+/**
+ * Called as bytes move (at most once per MiB, and once at the end) with the bytes moved so far
+ * and the total (-1 when unknown). Return false to cancel the transfer (as
+ * `xenapi_cancel_cancel` does). Called on the thread that started the transfer; it must not
+ * unwind (no `longjmp` out of it, no C++ exception through it).
+ */
+typedef bool (*xenapi_progress_fn)(void *user,
+                                   uint64_t done,
+                                   int64_t total);
+
+/**
+ * Receives the next `len` bytes of a download (`data` is valid only during the call). Return
+ * false to abort: the transfer stops with `XENAPI_STATUS_INVALID_ARGUMENT` and the message
+ * "the write callback failed". Called on the thread that started the transfer.
+ */
+typedef bool (*xenapi_write_fn)(void *user,
+                                const uint8_t *data,
+                                size_t len);
+
+/**
+ * Fills `buf` with up to `cap` bytes of an upload and returns how many it wrote, 0 at the end,
+ * or -1 on failure (the transfer stops with `XENAPI_STATUS_INVALID_ARGUMENT`, "the read
+ * callback failed"). Called on the thread that started the transfer.
+ */
+typedef int64_t (*xenapi_read_fn)(void *user,
+                                  uint8_t *buf,
+                                  size_t cap);
 
 #ifdef __cplusplus
 extern "C" {
@@ -815,6 +908,399 @@ enum xenapi_status xenapi_options_set_certificate_callback(struct xenapi_options
                                                            struct xenapi_error **err);
 
 /**
+ * Fetches `/rrd_updates` from the session's host (`host_ref` NULL) or from the pool member
+ * `host_ref` (asked directly: a host answers only for itself and the VMs resident on it).
+ * `start`: seconds since the epoch, or a negative number for that many seconds back from now.
+ * `interval`: seconds between rows (xapi picks the archive: 5, 60, 3600, 86400); 0 for the
+ * server's default. `cf`: `"AVERAGE"`, `"MIN"`, `"MAX"` or `"LAST"`, or NULL for every one.
+ * `host`: include the host's own data sources. `vm_uuid`: only that VM's, or NULL for all.
+ *
+ * Fails with `XENAPI_STATUS_PROTOCOL` when the reply is not an RRD document, and
+ * `XENAPI_STATUS_INVALID_ARGUMENT` for an unknown `cf` or a negative `interval`.
+ *
+ * Ownership: every argument is borrowed. On success `*out` receives a handle the caller frees
+ * with `xenapi_rrd_updates_free`.
+ */
+enum xenapi_status xenapi_rrd_updates_fetch(const struct xenapi_session *session,
+                                            int64_t start,
+                                            int64_t interval,
+                                            const char *cf,
+                                            bool host,
+                                            const char *vm_uuid,
+                                            const char *host_ref,
+                                            struct xenapi_rrd_updates **out_updates,
+                                            struct xenapi_error **err);
+
+/**
+ * Reads an `/rrd_updates` document from memory: XML (`<xport>`) or JSON (xapi's `json=true`,
+ * with values as numbers or strings such as `"NaN"`, `data` beside or inside `meta`). `NaN`
+ * values are kept.
+ *
+ * Fails with `XENAPI_STATUS_INVALID_ARGUMENT` (saying what is wrong and where) when the bytes
+ * are not such a document; `data` may be NULL when `len` is 0 (which fails so).
+ *
+ * Ownership: `data` is borrowed (copied). On success `*out` receives a handle the caller frees
+ * with `xenapi_rrd_updates_free`.
+ */
+enum xenapi_status xenapi_rrd_updates_parse(const uint8_t *data,
+                                            size_t len,
+                                            struct xenapi_rrd_updates **out_updates,
+                                            struct xenapi_error **err);
+
+/**
+ * Frees an updates handle (NULL ignored); the strings borrowed from it go with it.
+ *
+ * Ownership: takes `updates`.
+ */
+void xenapi_rrd_updates_free(struct xenapi_rrd_updates *updates);
+
+/**
+ * The time of the first row asked for, in seconds since the epoch; -1 if `updates` is NULL.
+ *
+ * Ownership: `updates` is borrowed.
+ */
+int64_t xenapi_rrd_updates_start(const struct xenapi_rrd_updates *updates);
+
+/**
+ * The time of the last row, in seconds since the epoch; -1 if `updates` is NULL.
+ *
+ * Ownership: `updates` is borrowed.
+ */
+int64_t xenapi_rrd_updates_end(const struct xenapi_rrd_updates *updates);
+
+/**
+ * Seconds between rows; -1 if `updates` is NULL.
+ *
+ * Ownership: `updates` is borrowed.
+ */
+int64_t xenapi_rrd_updates_step(const struct xenapi_rrd_updates *updates);
+
+/**
+ * The number of columns (data sources); 0 if `updates` is NULL.
+ *
+ * Ownership: `updates` is borrowed.
+ */
+size_t xenapi_rrd_updates_column_count(const struct xenapi_rrd_updates *updates);
+
+/**
+ * The number of rows; 0 if `updates` is NULL.
+ *
+ * Ownership: `updates` is borrowed.
+ */
+size_t xenapi_rrd_updates_row_count(const struct xenapi_rrd_updates *updates);
+
+/**
+ * What column `col` (from 0) measures: its consolidation function (`"AVERAGE"`, ...), the
+ * object's kind (`"host"`, `"vm"`, `"sr"`, as xapi's legend has it), its UUID and the data
+ * source's name (`"cpu0"`, `"memory"`, ...). Each out-pointer may be NULL. Fails with
+ * `XENAPI_STATUS_INVALID_ARGUMENT` when `col` is out of range.
+ *
+ * Ownership: `updates` is borrowed; the strings are borrowed from it (valid until
+ * `xenapi_rrd_updates_free(updates)`).
+ */
+enum xenapi_status xenapi_rrd_updates_column(const struct xenapi_rrd_updates *updates,
+                                             size_t col,
+                                             const char **out_cf,
+                                             const char **out_kind,
+                                             const char **out_uuid,
+                                             const char **out_name,
+                                             struct xenapi_error **err);
+
+/**
+ * The time of row `row` (from 0, in the server's order), in seconds since the epoch. Fails
+ * with `XENAPI_STATUS_INVALID_ARGUMENT` when `row` is out of range.
+ *
+ * Ownership: `updates` is borrowed; `*out` is written on success.
+ */
+enum xenapi_status xenapi_rrd_updates_time(const struct xenapi_rrd_updates *updates,
+                                           size_t row,
+                                           int64_t *out_time,
+                                           struct xenapi_error **err);
+
+/**
+ * The value of column `col` in row `row`, as the server sent it: `NaN` (no data) and the
+ * infinities are kept (test with `isnan`). Fails with `XENAPI_STATUS_INVALID_ARGUMENT` when
+ * `row` or `col` is out of range.
+ *
+ * Ownership: `updates` is borrowed; `*out` is written on success.
+ */
+enum xenapi_status xenapi_rrd_updates_value(const struct xenapi_rrd_updates *updates,
+                                            size_t row,
+                                            size_t col,
+                                            double *out_value,
+                                            struct xenapi_error **err);
+
+/**
+ * Finds the column of data source `name` of the object `kind` (`"vm"`, `"host"`, ...) `uuid`,
+ * consolidated by `cf` (`"AVERAGE"`, ...; NULL: the first of any). Returns true and stores its
+ * index in `*out_col` (which may be NULL) when there is one; false otherwise, or when `updates`,
+ * `kind`, `uuid` or `name` is NULL or not UTF-8.
+ *
+ * Ownership: every argument is borrowed.
+ */
+bool xenapi_rrd_updates_find(const struct xenapi_rrd_updates *updates,
+                             const char *kind,
+                             const char *uuid,
+                             const char *name,
+                             const char *cf,
+                             size_t *out_col);
+
+/**
+ * Fetches the whole RRD of the session's host (`/host_rrd`). Fails with
+ * `XENAPI_STATUS_PROTOCOL` when the reply is not an RRD document.
+ *
+ * Ownership: `session` is borrowed. On success `*out` receives a handle the caller frees with
+ * `xenapi_rrd_free`.
+ */
+enum xenapi_status xenapi_rrd_fetch_host(const struct xenapi_session *session,
+                                         struct xenapi_rrd **out_rrd,
+                                         struct xenapi_error **err);
+
+/**
+ * Fetches the whole RRD of the VM `vm_uuid` (`/vm_rrd?uuid=`). xapi keeps a VM's RRD on the host
+ * it runs on: a halted VM may have none (the server's answer is reported as it comes).
+ *
+ * Ownership: `session` and `vm_uuid` are borrowed. On success `*out` receives a handle the
+ * caller frees with `xenapi_rrd_free`.
+ */
+enum xenapi_status xenapi_rrd_fetch_vm(const struct xenapi_session *session,
+                                       const char *vm_uuid,
+                                       struct xenapi_rrd **out_rrd,
+                                       struct xenapi_error **err);
+
+/**
+ * Reads a whole RRD document (`/host_rrd`, `/vm_rrd`: `<rrd>` XML) from memory. Fails with
+ * `XENAPI_STATUS_INVALID_ARGUMENT` when the bytes are not one.
+ *
+ * Ownership: `data` is borrowed (copied). On success `*out` receives a handle the caller frees
+ * with `xenapi_rrd_free`.
+ */
+enum xenapi_status xenapi_rrd_parse(const uint8_t *data,
+                                    size_t len,
+                                    struct xenapi_rrd **out_rrd,
+                                    struct xenapi_error **err);
+
+/**
+ * Frees an RRD handle (NULL ignored); the strings borrowed from it go with it.
+ *
+ * Ownership: takes `rrd`.
+ */
+void xenapi_rrd_free(struct xenapi_rrd *rrd);
+
+/**
+ * Seconds between primary data points; -1 if `rrd` is NULL.
+ *
+ * Ownership: `rrd` is borrowed.
+ */
+int64_t xenapi_rrd_step(const struct xenapi_rrd *rrd);
+
+/**
+ * The time of the last update, in seconds since the epoch; -1 if `rrd` is NULL.
+ *
+ * Ownership: `rrd` is borrowed.
+ */
+int64_t xenapi_rrd_last_update(const struct xenapi_rrd *rrd);
+
+/**
+ * The number of data sources; 0 if `rrd` is NULL.
+ *
+ * Ownership: `rrd` is borrowed.
+ */
+size_t xenapi_rrd_source_count(const struct xenapi_rrd *rrd);
+
+/**
+ * The name of data source `source` (from 0), e.g. `"cpu0"`; NULL if out of range or `rrd` is
+ * NULL.
+ *
+ * Ownership: `rrd` is borrowed; the string is borrowed from it (valid until `xenapi_rrd_free`).
+ */
+const char *xenapi_rrd_source_name(const struct xenapi_rrd *rrd,
+                                   size_t source);
+
+/**
+ * The index of the data source named `name`; returns false when there is none (or `rrd` or
+ * `name` is NULL). `out_source` may be NULL.
+ *
+ * Ownership: `rrd` and `name` are borrowed.
+ */
+bool xenapi_rrd_find_source(const struct xenapi_rrd *rrd,
+                            const char *name,
+                            size_t *out_source);
+
+/**
+ * The number of archives; 0 if `rrd` is NULL.
+ *
+ * Ownership: `rrd` is borrowed.
+ */
+size_t xenapi_rrd_archive_count(const struct xenapi_rrd *rrd);
+
+/**
+ * Archive `archive`'s consolidation function (`"AVERAGE"`, `"MIN"`, `"MAX"`, `"LAST"`); NULL if
+ * out of range or `rrd` is NULL.
+ *
+ * Ownership: `rrd` is borrowed; the string is borrowed from it.
+ */
+const char *xenapi_rrd_archive_cf(const struct xenapi_rrd *rrd,
+                                  size_t archive);
+
+/**
+ * Seconds between archive `archive`'s rows; -1 if out of range or `rrd` is NULL.
+ *
+ * Ownership: `rrd` is borrowed.
+ */
+int64_t xenapi_rrd_archive_step(const struct xenapi_rrd *rrd,
+                                size_t archive);
+
+/**
+ * The number of rows of archive `archive`; 0 if out of range or `rrd` is NULL.
+ *
+ * Ownership: `rrd` is borrowed.
+ */
+size_t xenapi_rrd_archive_row_count(const struct xenapi_rrd *rrd,
+                                    size_t archive);
+
+/**
+ * The time of row `row` (from 0: newest first) of archive `archive`, in seconds since the
+ * epoch. Fails with `XENAPI_STATUS_INVALID_ARGUMENT` when out of range.
+ *
+ * Ownership: `rrd` is borrowed; `*out_time` is written on success.
+ */
+enum xenapi_status xenapi_rrd_row_time(const struct xenapi_rrd *rrd,
+                                       size_t archive,
+                                       size_t row,
+                                       int64_t *out_time,
+                                       struct xenapi_error **err);
+
+/**
+ * The value of data source `source` in row `row` of archive `archive`, `NaN` kept. Fails with
+ * `XENAPI_STATUS_INVALID_ARGUMENT` when out of range.
+ *
+ * Ownership: `rrd` is borrowed; `*out_value` is written on success.
+ */
+enum xenapi_status xenapi_rrd_value(const struct xenapi_rrd *rrd,
+                                    size_t archive,
+                                    size_t row,
+                                    size_t source,
+                                    double *out_value,
+                                    struct xenapi_error **err);
+
+/**
+ * The usage of the object `kind` (`"vm"` or `"host"`) `uuid` from an updates handle, averaged
+ * over its rows of the last `seconds` (at least the newest row). Fails with
+ * `XENAPI_STATUS_INVALID_ARGUMENT` when the handle has no averaged column of that object.
+ *
+ * Ownership: every argument is borrowed. On success `*out_usage` receives a handle the caller
+ * frees with `xenapi_rrd_usage_free`.
+ */
+enum xenapi_status xenapi_rrd_usage_from_updates(const struct xenapi_rrd_updates *updates,
+                                                 const char *kind,
+                                                 const char *uuid,
+                                                 int64_t seconds,
+                                                 struct xenapi_rrd_usage **out_usage,
+                                                 struct xenapi_error **err);
+
+/**
+ * The usage from a whole RRD, averaged over the last `seconds` of its finest AVERAGE archive.
+ * Fails with `XENAPI_STATUS_INVALID_ARGUMENT` when it has no AVERAGE archive or no rows.
+ *
+ * Ownership: `rrd` is borrowed. On success `*out_usage` receives a handle the caller frees with
+ * `xenapi_rrd_usage_free`.
+ */
+enum xenapi_status xenapi_rrd_usage_from_rrd(const struct xenapi_rrd *rrd,
+                                             int64_t seconds,
+                                             struct xenapi_rrd_usage **out_usage,
+                                             struct xenapi_error **err);
+
+/**
+ * Frees a usage handle (NULL ignored).
+ *
+ * Ownership: takes `usage`.
+ */
+void xenapi_rrd_usage_free(struct xenapi_rrd_usage *usage);
+
+/**
+ * The number of vCPUs (VM) or pCPUs (host) the usage has a slot for; 0 if `usage` is NULL.
+ *
+ * Ownership: `usage` is borrowed.
+ */
+size_t xenapi_rrd_usage_cpu_count(const struct xenapi_rrd_usage *usage);
+
+/**
+ * CPU `i`'s use (0 to 1: the share of one physical CPU) into `*out`; false when absent (no data
+ * source, only `NaN`, `i` out of range, or `usage` NULL). `out` may be NULL.
+ *
+ * Ownership: `usage` is borrowed.
+ */
+bool xenapi_rrd_usage_cpu(const struct xenapi_rrd_usage *usage,
+                          size_t i,
+                          double *out);
+
+/**
+ * The average over every CPU that has a figure (0 to 1); false when none has.
+ *
+ * Ownership: `usage` is borrowed.
+ */
+bool xenapi_rrd_usage_cpu_average(const struct xenapi_rrd_usage *usage,
+                                  double *out);
+
+/**
+ * Memory in bytes: the VM's (its domain's) or the host's total; false when absent.
+ *
+ * Ownership: `usage` is borrowed.
+ */
+bool xenapi_rrd_usage_memory_total(const struct xenapi_rrd_usage *usage,
+                                   double *out);
+
+/**
+ * Free memory in bytes: inside the guest (VM, needs its guest agent) or on the host; false when
+ * absent.
+ *
+ * Ownership: `usage` is borrowed.
+ */
+bool xenapi_rrd_usage_memory_free(const struct xenapi_rrd_usage *usage,
+                                  double *out);
+
+/**
+ * Memory in use in bytes (total less free); false unless both are known.
+ *
+ * Ownership: `usage` is borrowed.
+ */
+bool xenapi_rrd_usage_memory_used(const struct xenapi_rrd_usage *usage,
+                                  double *out);
+
+/**
+ * Bytes per second read, over every disk; false when absent.
+ *
+ * Ownership: `usage` is borrowed.
+ */
+bool xenapi_rrd_usage_disk_read(const struct xenapi_rrd_usage *usage,
+                                double *out);
+
+/**
+ * Bytes per second written, over every disk; false when absent.
+ *
+ * Ownership: `usage` is borrowed.
+ */
+bool xenapi_rrd_usage_disk_write(const struct xenapi_rrd_usage *usage,
+                                 double *out);
+
+/**
+ * Bytes per second received, over every network interface; false when absent.
+ *
+ * Ownership: `usage` is borrowed.
+ */
+bool xenapi_rrd_usage_net_rx(const struct xenapi_rrd_usage *usage,
+                             double *out);
+
+/**
+ * Bytes per second sent, over every network interface; false when absent.
+ *
+ * Ownership: `usage` is borrowed.
+ */
+bool xenapi_rrd_usage_net_tx(const struct xenapi_rrd_usage *usage,
+                             double *out);
+
+/**
  * Creates a session object for the server in `options`, not yet logged in. Checks the options
  * (URL, CA file) but does not connect.
  *
@@ -1114,6 +1600,261 @@ enum xenapi_status xenapi_task_wait_cancellable(const struct xenapi_session *ses
                                                 const struct xenapi_cancel *cancel,
                                                 struct xenapi_value **out_result,
                                                 struct xenapi_error **err);
+
+/**
+ * New transfer options: no progress callback, no cancel request, a task the transfer makes
+ * itself, the session's call deadline as the idle timeout.
+ *
+ * Ownership: on success `*out_options` receives an object the caller frees with
+ * `xenapi_transfer_options_free`.
+ */
+enum xenapi_status xenapi_transfer_options_new(struct xenapi_transfer_options **out_options,
+                                               struct xenapi_error **err);
+
+/**
+ * Frees transfer options (NULL ignored).
+ *
+ * Ownership: takes `options`.
+ */
+void xenapi_transfer_options_free(struct xenapi_transfer_options *options);
+
+/**
+ * Sets the progress callback and the `user` pointer passed to it (NULL `progress`: none).
+ *
+ * Ownership: `options` is borrowed; `user` is the caller's, passed back as is and never freed.
+ */
+enum xenapi_status xenapi_transfer_options_set_progress(struct xenapi_transfer_options *options,
+                                                        xenapi_progress_fn progress,
+                                                        void *user,
+                                                        struct xenapi_error **err);
+
+/**
+ * Sets a cancel request (NULL: none): `xenapi_cancel_cancel(cancel)` from any thread stops the
+ * transfer, cancels its task and makes it fail with `XENAPI_STATUS_API`, code `TASK_CANCELLED`.
+ *
+ * Ownership: `options` and `cancel` are borrowed; `cancel` must outlive the transfers that use
+ * these options.
+ */
+enum xenapi_status xenapi_transfer_options_set_cancel(struct xenapi_transfer_options *options,
+                                                      const struct xenapi_cancel *cancel,
+                                                      struct xenapi_error **err);
+
+/**
+ * Sets the task the transfer reports on (a reference from `xenapi_task_create`, which the
+ * caller watches and destroys); NULL: the transfer makes its own and destroys it at the end.
+ *
+ * Ownership: `options` and `task_ref` are borrowed (copied).
+ */
+enum xenapi_status xenapi_transfer_options_set_task(struct xenapi_transfer_options *options,
+                                                    const char *task_ref,
+                                                    struct xenapi_error **err);
+
+/**
+ * Sets the longest the server may stay silent (no byte moved either way) before the transfer
+ * fails with `XENAPI_STATUS_TIMEOUT`, in milliseconds; 0: the session's call deadline. A
+ * transfer as a whole has no deadline.
+ *
+ * Ownership: `options` is borrowed.
+ */
+enum xenapi_status xenapi_transfer_options_set_idle_timeout_ms(struct xenapi_transfer_options *options,
+                                                               uint64_t ms,
+                                                               struct xenapi_error **err);
+
+/**
+ * Downloads a disk's content (`/export_raw_vdi?vdi=&format=`) through `write_cb`, in `format`.
+ * `vdi` is a reference or a UUID. Follows a redirect to the host that holds the disk.
+ *
+ * Fails as an API call does (`XENAPI_STATUS_API` with the server's code, e.g. `HANDLE_INVALID`
+ * or `VDI_IN_USE`); `TASK_CANCELLED` when cancelled; `XENAPI_STATUS_INVALID_ARGUMENT`, "the
+ * write callback failed", when `write_cb` returned false.
+ *
+ * Ownership: every argument is borrowed; `user` is passed to `write_cb` and the progress callback
+ * as is. On success `*out_bytes` (may be NULL) receives the bytes moved.
+ */
+enum xenapi_status xenapi_transfer_vdi_export(const struct xenapi_session *session,
+                                              const char *vdi,
+                                              enum xenapi_disk_format format,
+                                              xenapi_write_fn write_cb,
+                                              void *user,
+                                              const struct xenapi_transfer_options *options,
+                                              uint64_t *out_bytes,
+                                              struct xenapi_error **err);
+
+/**
+ * `xenapi_transfer_vdi_export` into the file at `path` (created, or truncated), streamed: the
+ * disk is never held in memory. On a failure the file is removed.
+ *
+ * Ownership: every argument is borrowed. On success `*out_bytes` (may be NULL) receives the
+ * bytes written.
+ */
+enum xenapi_status xenapi_transfer_vdi_export_file(const struct xenapi_session *session,
+                                                   const char *vdi,
+                                                   enum xenapi_disk_format format,
+                                                   const char *path,
+                                                   const struct xenapi_transfer_options *options,
+                                                   uint64_t *out_bytes,
+                                                   struct xenapi_error **err);
+
+/**
+ * Replaces a disk's content (`/import_raw_vdi?vdi=&format=`) with what `read_cb` gives, in
+ * `format`. `length` is the body's size, or -1 when unknown. On a failure or a cancel the
+ * server leaves the disk as it was.
+ *
+ * Fails as `xenapi_transfer_vdi_export` does; "the read callback failed" when `read_cb` returned
+ * -1.
+ *
+ * Ownership: every argument is borrowed; `user` is passed to `read_cb` and the progress callback.
+ * On success `*out_bytes` (may be NULL) receives the bytes sent.
+ */
+enum xenapi_status xenapi_transfer_vdi_import(const struct xenapi_session *session,
+                                              const char *vdi,
+                                              enum xenapi_disk_format format,
+                                              xenapi_read_fn read_cb,
+                                              void *user,
+                                              int64_t length,
+                                              const struct xenapi_transfer_options *options,
+                                              uint64_t *out_bytes,
+                                              struct xenapi_error **err);
+
+/**
+ * `xenapi_transfer_vdi_import` from the file at `path`, streamed (its size is the length).
+ *
+ * Ownership: every argument is borrowed. On success `*out_bytes` (may be NULL) receives the
+ * bytes sent.
+ */
+enum xenapi_status xenapi_transfer_vdi_import_file(const struct xenapi_session *session,
+                                                   const char *vdi,
+                                                   enum xenapi_disk_format format,
+                                                   const char *path,
+                                                   const struct xenapi_transfer_options *options,
+                                                   uint64_t *out_bytes,
+                                                   struct xenapi_error **err);
+
+/**
+ * Downloads a VM as an XVA (`/export?uuid=&use_compression=`) through `write_cb`. `vm` is a UUID
+ * or a reference.
+ *
+ * Ownership: every argument is borrowed. On success `*out_bytes` (may be NULL) receives the
+ * bytes moved.
+ */
+enum xenapi_status xenapi_transfer_vm_export(const struct xenapi_session *session,
+                                             const char *vm,
+                                             enum xenapi_compression compression,
+                                             xenapi_write_fn write_cb,
+                                             void *user,
+                                             const struct xenapi_transfer_options *options,
+                                             uint64_t *out_bytes,
+                                             struct xenapi_error **err);
+
+/**
+ * `xenapi_transfer_vm_export` into the file at `path` (created, or truncated), streamed. On a
+ * failure the file is removed.
+ *
+ * Ownership: every argument is borrowed. On success `*out_bytes` (may be NULL) receives the
+ * bytes written.
+ */
+enum xenapi_status xenapi_transfer_vm_export_file(const struct xenapi_session *session,
+                                                  const char *vm,
+                                                  enum xenapi_compression compression,
+                                                  const char *path,
+                                                  const struct xenapi_transfer_options *options,
+                                                  uint64_t *out_bytes,
+                                                  struct xenapi_error **err);
+
+/**
+ * Imports an XVA (`/import?sr_id=`) that `read_cb` gives into the SR `sr` (a reference; NULL: the
+ * pool's default SR). `length` is the body's size, or -1 when unknown.
+ *
+ * Ownership: every argument is borrowed. On success `*out_vms` (may be NULL) receives the new
+ * VMs' references, a list the caller frees with `xenapi_string_list_free`.
+ */
+enum xenapi_status xenapi_transfer_vm_import(const struct xenapi_session *session,
+                                             xenapi_read_fn read_cb,
+                                             void *user,
+                                             int64_t length,
+                                             const char *sr,
+                                             const struct xenapi_transfer_options *options,
+                                             xenapi_string_list **out_vms,
+                                             struct xenapi_error **err);
+
+/**
+ * `xenapi_transfer_vm_import` from the XVA file at `path`, streamed.
+ *
+ * Ownership: every argument is borrowed. On success `*out_vms` (may be NULL) receives the new
+ * VMs' references, a list the caller frees with `xenapi_string_list_free`.
+ */
+enum xenapi_status xenapi_transfer_vm_import_file(const struct xenapi_session *session,
+                                                  const char *path,
+                                                  const char *sr,
+                                                  const struct xenapi_transfer_options *options,
+                                                  xenapi_string_list **out_vms,
+                                                  struct xenapi_error **err);
+
+/**
+ * GETs any handler beside the API (`path`, e.g. `"/export_raw_vdi"`) through `write_cb`. `query`
+ * is a NULL-terminated array of name, value pairs (`{"vdi", ref, "format", "raw", NULL}`), or
+ * NULL for none; `session_id` and `task_id` are added.
+ *
+ * Ownership: every argument is borrowed. On success `*out_bytes` (may be NULL) receives the
+ * bytes moved.
+ */
+enum xenapi_status xenapi_transfer_download(const struct xenapi_session *session,
+                                            const char *path,
+                                            const char *const *query,
+                                            xenapi_write_fn write_cb,
+                                            void *user,
+                                            const struct xenapi_transfer_options *options,
+                                            uint64_t *out_bytes,
+                                            struct xenapi_error **err);
+
+/**
+ * PUTs what `read_cb` gives to any handler beside the API (see `xenapi_transfer_download`).
+ * `length` is the body's size, or -1 when unknown.
+ *
+ * Ownership: every argument is borrowed. On success `*out_bytes` (may be NULL) receives the
+ * bytes sent.
+ */
+enum xenapi_status xenapi_transfer_upload(const struct xenapi_session *session,
+                                          const char *path,
+                                          const char *const *query,
+                                          xenapi_read_fn read_cb,
+                                          void *user,
+                                          int64_t length,
+                                          const struct xenapi_transfer_options *options,
+                                          uint64_t *out_bytes,
+                                          struct xenapi_error **err);
+
+/**
+ * GETs a whole URL (`https://host/export_raw_vdi?session_id=…&task_id=…&vdi=…`, the caller's
+ * query as is) through `write_cb`, without a session, under `options`' TLS policy, proxy and
+ * timeouts: XenServer.NET's `HTTP_actions` style.
+ *
+ * Ownership: every argument is borrowed. On success `*out_bytes` (may be NULL) receives the
+ * bytes moved.
+ */
+enum xenapi_status xenapi_transfer_download_url(const struct xenapi_options *options,
+                                                const char *url,
+                                                xenapi_write_fn write_cb,
+                                                void *user,
+                                                const struct xenapi_transfer_options *transfer_options,
+                                                uint64_t *out_bytes,
+                                                struct xenapi_error **err);
+
+/**
+ * PUTs what `read_cb` gives to a whole URL; see `xenapi_transfer_download_url`. `length` is the
+ * body's size, or -1 when unknown.
+ *
+ * Ownership: every argument is borrowed. On success `*out_bytes` (may be NULL) receives the
+ * bytes sent.
+ */
+enum xenapi_status xenapi_transfer_upload_url(const struct xenapi_options *options,
+                                              const char *url,
+                                              xenapi_read_fn read_cb,
+                                              void *user,
+                                              int64_t length,
+                                              const struct xenapi_transfer_options *transfer_options,
+                                              uint64_t *out_bytes,
+                                              struct xenapi_error **err);
 
 /**
  * A new nil value (`<nil/>`). Never NULL (aborts only if memory runs out).

@@ -39,6 +39,17 @@ commands:
   watch [--count N] [--seconds N] [CLASS...]
                          changes to objects of CLASS (default VM; e.g. VM host
                          SR) as they come, until interrupted
+  vdi-export VDI-UUID FILE [--format raw|vhd]
+                         a disk's content into FILE (default raw)
+  vdi-import VDI-UUID FILE [--format raw|vhd]
+                         replace a disk's content with FILE's (default raw)
+  vm-export VM FILE [--compress]
+                         a VM as an XVA into FILE (--compress: gzip)
+  vm-import FILE [--sr SR-UUID]
+                         import the XVA in FILE (into the pool's default SR, or
+                         SR-UUID); prints the new VM's name and UUID
+                         Transfers show a progress bar on a terminal; Ctrl-C
+                         cancels them (and their task) and removes a partial FILE.
 
 VM is a name label or a UUID.";
 
@@ -108,6 +119,29 @@ pub enum Command {
         classes: Vec<String>,
         count: Option<u32>,
         seconds: Option<Duration>,
+    },
+    /// `/export_raw_vdi` into a file.
+    VdiExport {
+        vdi: String,
+        file: String,
+        format: xenapi::transfer::DiskFormat,
+    },
+    /// `/import_raw_vdi` from a file.
+    VdiImport {
+        vdi: String,
+        file: String,
+        format: xenapi::transfer::DiskFormat,
+    },
+    /// `/export` into a file.
+    VmExport {
+        vm: String,
+        file: String,
+        compress: bool,
+    },
+    /// `/import` from a file.
+    VmImport {
+        file: String,
+        sr: Option<String>,
     },
     Help,
 }
@@ -211,7 +245,8 @@ fn command(words: &[&str]) -> Result<Command, String> {
     while i < rest.len() {
         let w = rest[i];
         match w {
-            "--count" | "--interval" | "--timeout" | "--iterations" | "--seconds" | "--minutes" => {
+            "--count" | "--interval" | "--timeout" | "--iterations" | "--seconds" | "--minutes"
+            | "--format" | "--sr" => {
                 let v = rest
                     .get(i + 1)
                     .ok_or_else(|| format!("{w} needs a value"))?;
@@ -232,6 +267,9 @@ fn command(words: &[&str]) -> Result<Command, String> {
         "top" => &["--once", "--iterations", "--count", "--interval"],
         "rrd" => &["--minutes"],
         "watch" => &["--count", "--seconds", "--timeout"],
+        "vdi-export" | "vdi-import" => &["--format"],
+        "vm-export" => &["--compress"],
+        "vm-import" => &["--sr"],
         _ => &[],
     };
     if let Some((bad, _)) = flags.iter().find(|(n, _)| !allowed.contains(n)) {
@@ -324,6 +362,39 @@ fn command(words: &[&str]) -> Result<Command, String> {
                 seconds: flag_value(seconds_flag)
                     .map(|v| seconds(seconds_flag, v))
                     .transpose()?,
+            }
+        }
+        "vdi-export" | "vdi-import" => {
+            let [vdi, file] = values.as_slice() else {
+                return Err(format!("{name} takes a VDI's UUID and a file"));
+            };
+            let format =
+                xenapi::transfer::DiskFormat::parse(flag_value("--format").unwrap_or("raw"))
+                    .map_err(|_| "--format takes raw or vhd".to_owned())?;
+            let (vdi, file) = ((*vdi).to_owned(), (*file).to_owned());
+            if *name == "vdi-export" {
+                Command::VdiExport { vdi, file, format }
+            } else {
+                Command::VdiImport { vdi, file, format }
+            }
+        }
+        "vm-export" => {
+            let [vm, file] = values.as_slice() else {
+                return Err("vm-export takes a VM and a file".into());
+            };
+            Command::VmExport {
+                vm: (*vm).to_owned(),
+                file: (*file).to_owned(),
+                compress: flag("--compress"),
+            }
+        }
+        "vm-import" => {
+            let [file] = values.as_slice() else {
+                return Err("vm-import takes one file".into());
+            };
+            Command::VmImport {
+                file: (*file).to_owned(),
+                sr: flag_value("--sr").map(str::to_owned),
             }
         }
         "help" => Command::Help,
@@ -461,6 +532,51 @@ mod tests {
             }
         );
         assert!(cmd("watch --seconds 0").is_err());
+    }
+
+    #[test]
+    fn transfer_commands() {
+        use xenapi::transfer::DiskFormat;
+        let p = |w: &str, e: &[(&str, &str)]| p(&format!("--url http://x {w}"), e);
+        assert_eq!(
+            p("vdi-export 0a-1 /tmp/d.vhd --format vhd", &[])
+                .unwrap()
+                .command,
+            Command::VdiExport {
+                vdi: "0a-1".into(),
+                file: "/tmp/d.vhd".into(),
+                format: DiskFormat::Vhd
+            }
+        );
+        assert_eq!(
+            p("vdi-import 0a-1 d.raw", &[]).unwrap().command,
+            Command::VdiImport {
+                vdi: "0a-1".into(),
+                file: "d.raw".into(),
+                format: DiskFormat::Raw
+            }
+        );
+        assert_eq!(
+            p("vm-export vm01 vm.xva --compress", &[]).unwrap().command,
+            Command::VmExport {
+                vm: "vm01".into(),
+                file: "vm.xva".into(),
+                compress: true
+            }
+        );
+        assert_eq!(
+            p("vm-import vm.xva --sr 5r", &[]).unwrap().command,
+            Command::VmImport {
+                file: "vm.xva".into(),
+                sr: Some("5r".into())
+            }
+        );
+        assert!(p("vdi-export 0a-1 f --format qcow", &[])
+            .unwrap_err()
+            .contains("raw or vhd"));
+        assert!(p("vdi-export 0a-1", &[]).is_err());
+        assert!(p("vm-import a b", &[]).is_err());
+        assert!(p("vm-export vm01 f --sr x", &[]).is_err());
     }
 
     #[test]

@@ -139,6 +139,17 @@ fn run_command(
             };
             rrd_usage(s, out, kind, &uuid, &name, *minutes)
         }
+        Command::VdiExport { vdi, file, format } => {
+            crate::transfer::vdi_export(s, out, vdi, file, *format)
+        }
+        Command::VdiImport { vdi, file, format } => {
+            crate::transfer::vdi_import(s, out, vdi, file, *format)
+        }
+        Command::VmExport { vm, file, compress } => {
+            let (r, name) = find_vm(vm)?;
+            crate::transfer::vm_export(s, out, &r, &name, file, *compress)
+        }
+        Command::VmImport { file, sr } => crate::transfer::vm_import(s, out, file, sr.as_deref()),
         Command::Help => say(out, crate::args::USAGE),
     }
 }
@@ -146,7 +157,7 @@ fn run_command(
 /// Set when the reader of our output went away (`xenctl methods | head`): not a failure.
 pub static OUTPUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-fn say(out: &mut dyn Write, line: &str) -> Result<()> {
+pub(crate) fn say(out: &mut dyn Write, line: &str) -> Result<()> {
     writeln!(out, "{line}").map_err(|e| {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             OUTPUT_CLOSED.store(true, std::sync::atomic::Ordering::Relaxed);

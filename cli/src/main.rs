@@ -2,7 +2,9 @@
 
 mod args;
 mod commands;
+mod interrupt;
 mod table;
+mod transfer;
 
 use std::process::ExitCode;
 

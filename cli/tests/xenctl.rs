@@ -563,3 +563,313 @@ fn rrd_shows_a_vms_and_the_hosts_figures_from_xapis_rrds() {
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("xend keeps no RRDs"), "{}", r.stderr);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Transfers: xenctl against a scripted server that passes API calls to the simulator and serves
+// /export_raw_vdi, /import_raw_vdi, /export and /import from memory, as xapi would.
+
+mod disks {
+    use std::collections::HashMap;
+    use std::io::{Read, Write};
+    use std::net::{SocketAddr, TcpListener, TcpStream};
+    use std::sync::{Arc, Mutex};
+
+    use xenapi::api::{Task, TaskStatusType};
+    use xenapi::{Ref, Session};
+
+    /// What the server holds and saw.
+    #[derive(Default)]
+    pub struct Store {
+        /// Disk contents by the `vdi=` they were sent for.
+        pub disks: HashMap<String, Vec<u8>>,
+        /// `/import`'s task result (the new VMs).
+        pub import_result: String,
+        /// Exports stall after 2 MiB (for Ctrl-C).
+        pub stall: bool,
+        /// Whether a transfer request carried `Transfer-Encoding`.
+        pub chunked: bool,
+    }
+
+    pub struct Server {
+        pub url: String,
+        pub store: Arc<Mutex<Store>>,
+    }
+
+    fn head(s: &mut TcpStream) -> Option<String> {
+        let mut buf = Vec::new();
+        let mut b = [0u8; 1];
+        while !buf.ends_with(b"\r\n\r\n") {
+            if s.read(&mut b).ok()? == 0 {
+                return None;
+            }
+            buf.push(b[0]);
+        }
+        String::from_utf8(buf).ok()
+    }
+
+    fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+        head.split("\r\n")
+            .filter_map(|l| l.split_once(':'))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
+    }
+
+    fn param(target: &str, name: &str) -> Option<String> {
+        let q = target.split_once('?')?.1;
+        q.split('&').find_map(|p| {
+            let (k, v) = p.split_once('=')?;
+            (k == name).then(|| v.replace("%3A", ":"))
+        })
+    }
+
+    pub fn start(api: SocketAddr, admin: Arc<Session>) -> Server {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", l.local_addr().unwrap());
+        let store = Arc::new(Mutex::new(Store::default()));
+        let st = Arc::clone(&store);
+        std::thread::spawn(move || {
+            for c in l.incoming() {
+                let Ok(mut s) = c else { return };
+                let (st, admin) = (Arc::clone(&st), Arc::clone(&admin));
+                std::thread::spawn(move || {
+                    let Some(h) = head(&mut s) else { return };
+                    serve(&h, &mut s, api, &st, &admin);
+                });
+            }
+        });
+        Server { url, store }
+    }
+
+    fn serve(h: &str, s: &mut TcpStream, api: SocketAddr, st: &Mutex<Store>, admin: &Session) {
+        let first: Vec<&str> = h.split(' ').take(2).collect();
+        let (method, target) = (first[0], first[1]);
+        let length: u64 = header(h, "content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let mut body = Vec::new();
+        let _ = Read::by_ref(s).take(length).read_to_end(&mut body);
+        if method == "POST" {
+            let head: String = h
+                .split("\r\n")
+                .filter(|l| !l.is_empty() && !l.to_ascii_lowercase().starts_with("connection"))
+                .map(|l| format!("{l}\r\n"))
+                .collect();
+            let Ok(mut up) = TcpStream::connect(api) else {
+                return;
+            };
+            let _ = up.write_all(format!("{head}Connection: close\r\n\r\n").as_bytes());
+            let _ = up.write_all(&body);
+            let mut reply = Vec::new();
+            let _ = up.read_to_end(&mut reply);
+            let _ = s.write_all(&reply);
+            return;
+        }
+        if header(h, "transfer-encoding").is_some() {
+            st.lock().unwrap().chunked = true;
+        }
+        let Some(task) = param(target, "task_id") else {
+            // The client's redirect probe: nothing to do.
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+            return;
+        };
+        let task = Ref::<Task>::new(task);
+        let path = target.split('?').next().unwrap();
+        let done = |result: &str| {
+            Task::set_result(admin, &task, result).unwrap();
+            Task::set_status(admin, &task, TaskStatusType::Success).unwrap();
+        };
+        match path {
+            "/import_raw_vdi" => {
+                let vdi = param(target, "vdi").unwrap();
+                st.lock().unwrap().disks.insert(vdi, body);
+                done("");
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+            }
+            "/export_raw_vdi" | "/export" => {
+                let key = param(target, "vdi")
+                    .or_else(|| param(target, "uuid"))
+                    .unwrap();
+                let (data, stall) = {
+                    let g = st.lock().unwrap();
+                    (g.disks.get(&key).cloned().unwrap_or_default(), g.stall)
+                };
+                if stall {
+                    let _ = s.write_all(b"HTTP/1.1 200 OK\r\n\r\n");
+                    let _ = s.write_all(&vec![9u8; 2 << 20]);
+                    std::thread::sleep(std::time::Duration::from_secs(20));
+                    return;
+                }
+                done("");
+                let _ = s.write_all(
+                    format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", data.len()).as_bytes(),
+                );
+                let _ = s.write_all(&data);
+            }
+            "/import" => {
+                let result = st.lock().unwrap().import_result.clone();
+                done(&result);
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+            }
+            _ => {
+                let _ = s.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+            }
+        }
+    }
+}
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("xenctl-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn some_vdi(s: &Session) -> (String, String) {
+    let all = s.call("VDI.get_all", vec![]).unwrap();
+    let r = all.as_array().unwrap()[0].as_str().unwrap().to_owned();
+    let uuid = s
+        .call("VDI.get_uuid", vec![r.clone().into()])
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (r, uuid)
+}
+
+#[test]
+fn vdi_import_then_export_round_trips_a_file() {
+    let sim = sim(Dialect::Xapi);
+    let admin = std::sync::Arc::new(session(&sim));
+    let server = disks::start(sim.addr(), std::sync::Arc::clone(&admin));
+    let (vdi_ref, uuid) = some_vdi(&admin);
+    let dir = scratch("vdi");
+    let src = dir.join("in.raw");
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&src, &data).unwrap();
+    let r = xenctl_with(
+        &server.url,
+        "password",
+        &[
+            "vdi-import",
+            &uuid,
+            src.to_str().unwrap(),
+            "--format",
+            "raw",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("3000000 bytes (raw) imported"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stderr.is_empty(),
+        "no progress bar off a terminal: {}",
+        r.stderr
+    );
+    assert!(server.store.lock().unwrap().disks[&vdi_ref] == data);
+    let dst = dir.join("out.vhd");
+    let r = xenctl_with(
+        &server.url,
+        "password",
+        &[
+            "vdi-export",
+            &uuid,
+            dst.to_str().unwrap(),
+            "--format",
+            "vhd",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(std::fs::read(&dst).unwrap() == data);
+    assert!(!server.store.lock().unwrap().chunked, "never chunked");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn vm_export_and_vm_import_print_what_they_did() {
+    let sim = sim(Dialect::Xapi);
+    let admin = std::sync::Arc::new(session(&sim));
+    let server = disks::start(sim.addr(), std::sync::Arc::clone(&admin));
+    let vm01 = vm(&admin, "vm01");
+    let uuid = admin
+        .call("VM.get_uuid", vec![vm01.clone().into()])
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned();
+    server
+        .store
+        .lock()
+        .unwrap()
+        .disks
+        .insert(uuid.clone(), b"an XVA".to_vec());
+    server.store.lock().unwrap().import_result =
+        format!("<value><array><data><value>{vm01}</value></data></array></value>");
+    let dir = scratch("vm");
+    let file = dir.join("vm01.xva");
+    let r = xenctl_with(
+        &server.url,
+        "password",
+        &["vm-export", "vm01", file.to_str().unwrap()],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(std::fs::read(&file).unwrap(), b"an XVA");
+    let r = xenctl_with(
+        &server.url,
+        "password",
+        &["vm-import", file.to_str().unwrap()],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout.trim(), format!("vm01 {uuid}"));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_cancels_an_export_and_removes_the_partial_file() {
+    let sim = sim(Dialect::Xapi);
+    let admin = std::sync::Arc::new(session(&sim));
+    let server = disks::start(sim.addr(), std::sync::Arc::clone(&admin));
+    server.store.lock().unwrap().stall = true;
+    let (_, uuid) = some_vdi(&admin);
+    let dir = scratch("ctrlc");
+    let file = dir.join("partial.raw");
+    let child = Command::new(env!("CARGO_BIN_EXE_xenctl"))
+        .args([
+            "--url",
+            &server.url,
+            "vdi-export",
+            &uuid,
+            file.to_str().unwrap(),
+        ])
+        .env("XENAPI_PASSWORD", "password")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the first MiB is in the file.
+    let start = Instant::now();
+    while std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0) < 1 << 20 {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the export never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let at = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(at.elapsed() < Duration::from_secs(5), "{:?}", at.elapsed());
+    assert_ne!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("TASK_CANCELLED"), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(!file.exists(), "the partial file is removed");
+    let _ = std::fs::remove_dir_all(dir);
+}

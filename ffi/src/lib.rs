@@ -25,17 +25,24 @@ mod boundary;
 mod cache;
 mod error;
 mod options;
+mod rrd;
 mod session;
 mod strings;
 mod task;
+mod transfer;
 mod typed;
 mod value;
 
 pub use cache::{xenapi_cache, xenapi_cache_change, xenapi_cache_stats, xenapi_change_kind};
 pub use error::{xenapi_error, xenapi_status};
 pub use options::{xenapi_options, xenapi_protocol};
+pub use rrd::{xenapi_rrd, xenapi_rrd_updates, xenapi_rrd_usage};
 pub use session::{xenapi_dialect, xenapi_session};
 pub use strings::xenapi_string_list;
+pub use transfer::{
+    xenapi_compression, xenapi_disk_format, xenapi_progress_fn, xenapi_read_fn,
+    xenapi_transfer_options, xenapi_write_fn,
+};
 pub use value::{xenapi_value, xenapi_value_kind};
 
 use std::ffi::c_char;

@@ -211,11 +211,10 @@ fn copy_sparse(src: &Disk, dst: &File, size: u64) -> io::Result<()> {
     Ok(())
 }
 
-/// Whether every byte is zero (eight at a time).
+/// Whether every byte is zero (compared with zeros a step at a time: `memcmp`).
 pub(crate) fn is_zero(buf: &[u8]) -> bool {
-    let mut words = buf.chunks_exact(8);
-    words.all(|w| u64::from_ne_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]) == 0)
-        && words.remainder().iter().all(|b| *b == 0)
+    static ZEROS: [u8; STEP] = [0; STEP];
+    buf.chunks(STEP).all(|c| c == &ZEROS[..c.len()])
 }
 
 /// A disk open for reading: `size` bytes, zeros where nothing was written.
@@ -227,6 +226,11 @@ pub(crate) struct Disk {
 impl Disk {
     pub fn size(&self) -> u64 {
         self.size
+    }
+
+    /// When the content last changed (`None` for a disk never written).
+    pub fn modified(&self) -> Option<std::time::SystemTime> {
+        self.file.as_ref()?.metadata().ok()?.modified().ok()
     }
 
     /// The next range `[start, end)` at or after `off` that may hold data (the rest reads as
@@ -292,6 +296,23 @@ impl Staging {
             ));
         }
         write_all_at(&self.file, data, off)
+    }
+
+    /// Writes `data` at `off`, leaving a hole where the data is zeros and the copy already
+    /// reads zeros (a sparse upload stays sparse).
+    pub fn write_sparse_at(&self, off: u64, data: &[u8]) -> io::Result<()> {
+        if is_zero(data) && self.hole(off, data.len() as u64)? {
+            return Ok(());
+        }
+        self.write_at(off, data)
+    }
+
+    /// Whether `[off, off + len)` is a hole (reads zeros without data behind it).
+    fn hole(&self, off: u64, len: u64) -> io::Result<bool> {
+        Ok(match seek_data(&self.file, off)? {
+            Some(next) => next >= off.saturating_add(len),
+            None => false,
+        })
     }
 
     /// Reads what was written so far (zeros elsewhere).

@@ -9,6 +9,7 @@ use crate::datamodel::{self, Class, ClassExt, Ty};
 use crate::dispatch::{arg_str, Failure};
 use crate::metrics;
 use crate::state::{field, int, set_field, str_field, State};
+use xenapi_spec::Stage;
 
 /// `None` when `message` is not one of the generic forms (the caller answers NOT_IMPLEMENTED).
 pub(crate) fn handle(
@@ -64,6 +65,9 @@ pub(crate) fn handle(
             ))
         }
         m => {
+            if removed_field(st, c, m) {
+                return Some(Err(Failure::new("MESSAGE_REMOVED", &[])));
+            }
             if let Some(f) = m.strip_prefix("get_").filter(|f| c.field(f).is_some()) {
                 return Some(record(st, class, args).map(|rec| {
                     field(rec, f)
@@ -92,6 +96,21 @@ pub(crate) fn handle(
             return None;
         }
     })
+}
+
+/// Whether `message` reads or edits a field the datamodel marks removed, and the server is one
+/// that no longer has it: today's xapi answers such messages `MESSAGE_REMOVED` (its generated
+/// server refuses every message whose lifecycle ends in `Removed`), while records still carry the
+/// field. Not on xend, nor with `--old-metrics`.
+fn removed_field(st: &State, c: &Class, message: &str) -> bool {
+    if metrics::removed_live(st) {
+        return false;
+    }
+    ["get_", "set_", "add_to_", "remove_from_", "add_", "remove_"]
+        .iter()
+        .filter_map(|p| message.strip_prefix(p))
+        .filter_map(|f| c.field(f))
+        .any(|f| f.lifecycle.stage == Stage::Removed)
 }
 
 fn record<'a>(

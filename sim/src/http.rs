@@ -123,6 +123,8 @@ pub(crate) struct Head {
     /// A `Transfer-Encoding` header's value (`chunked`, …).
     pub transfer_encoding: Option<String>,
     pub expect_continue: bool,
+    /// `Cookie` (xapi's handlers take their parameters there too).
+    pub cookie: String,
 }
 
 impl Head {
@@ -163,6 +165,7 @@ fn read_head<S: Read + Write>(c: &mut Conn<S>) -> Result<Option<Head>, Bad> {
     let mut length: Option<u64> = None;
     let mut transfer_encoding = None;
     let mut expect_continue = false;
+    let mut cookie = String::new();
     for i in 0.. {
         if i > MAX_HEADERS {
             return Err(Bad::Status(431, "too many headers"));
@@ -194,6 +197,12 @@ fn read_head<S: Read + Write>(c: &mut Conn<S>) -> Result<Option<Head>, Bad> {
                 }
             }
             "expect" => expect_continue = value.eq_ignore_ascii_case("100-continue"),
+            "cookie" if cookie.len() < MAX_HEADER_LINE => {
+                if !cookie.is_empty() {
+                    cookie.push_str("; ");
+                }
+                cookie.push_str(value);
+            }
             _ => {}
         }
     }
@@ -205,6 +214,7 @@ fn read_head<S: Read + Write>(c: &mut Conn<S>) -> Result<Option<Head>, Bad> {
         length,
         transfer_encoding,
         expect_continue,
+        cookie,
     }))
 }
 

@@ -54,6 +54,9 @@ mod transfer;
 mod transfer_vhd;
 mod vm;
 mod world;
+// Not wired to HTTP until the disk store and streaming handlers land (branch sim-transfer).
+#[cfg_attr(not(test), allow(dead_code))]
+mod xva;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -107,6 +110,15 @@ pub struct Config {
     /// Start from this inventory (JSON, as [`Running::save_state`] writes it) instead of
     /// building a pool from `hosts`, `vms` and `templates`.
     pub state: Option<PathBuf>,
+    /// Where disk content lives (a sparse file per VDI, named by its uuid; kept). Default:
+    /// `STATE.disks` beside [`Config::state`], else a temporary directory removed at stop.
+    pub disk_dir: Option<PathBuf>,
+    /// Serve the metric fields xapi removed in XenServer 6.1 (`tampa`:
+    /// `VM_metrics.VCPUs_utilisation`, `host_metrics.memory_free`, …) as older xapi did: live
+    /// values and working getters. Off (the default), the xapi dialect answers their getters
+    /// `MESSAGE_REMOVED` and records carry `VCPUs_utilisation` as zeros, as today's xapi does.
+    /// The xend dialect always has them live.
+    pub old_metrics: bool,
 }
 
 impl Default for Config {
@@ -130,6 +142,8 @@ impl Default for Config {
             jsonrpc: true,
             xmlrpc: true,
             state: None,
+            disk_dir: None,
+            old_metrics: false,
         }
     }
 }
@@ -162,9 +176,14 @@ impl Simulator {
                 .unwrap_or(0x5eed)
         });
         let mut st = state::State::new(config.dialect, seed);
-        if let Some(path) = &config.state {
-            st.disks = Arc::new(disks::Disks::at(disks::Disks::beside(path)));
+        match (&config.disk_dir, &config.state) {
+            (Some(dir), _) => st.disks = Arc::new(disks::Disks::at(dir.clone())),
+            (None, Some(path)) => {
+                st.disks = Arc::new(disks::Disks::at(disks::Disks::beside(path)));
+            }
+            (None, None) => {}
         }
+        st.old_metrics = config.old_metrics;
         let hosts = match &config.state {
             Some(path) => {
                 inventory::load(&mut st, path)?;

@@ -21,11 +21,11 @@ use xenapi_sim::{Config, Dialect, Simulator};
 
 const USAGE: &str =
     "usage: xenapi-sim [--listen 127.0.0.1:9363] [--vms N] [--hosts N] [--templates N]
-                  [--state FILE] [--save FILE]
+                  [--state FILE] [--save FILE] [--disk-dir DIR]
                   [--user U --password P] [--dialect xapi|xend]
                   [--session-timeout SECS] [--tls] [--cert-out FILE]
                   [--fault-delay-ms N] [--drip-interval-ms N] [--task-delay-ms N] [--seed N]
-                  [--event-next-wait-ms N] [--no-jsonrpc] [--no-xmlrpc]
+                  [--event-next-wait-ms N] [--no-jsonrpc] [--no-xmlrpc] [--old-metrics]
        xenapi-sim run [--env NAME] [the options above] -- CMD [ARG...]";
 
 /// Answering `get_all_records` of a large pool clones and encodes millions of small values;
@@ -90,6 +90,10 @@ fn parse(args: &[String], run: bool) -> Result<Options, String> {
             c.jsonrpc = false;
             continue;
         }
+        if flag == "--old-metrics" {
+            c.old_metrics = true;
+            continue;
+        }
         if flag == "--no-xmlrpc" {
             c.xmlrpc = false;
             continue;
@@ -115,6 +119,7 @@ fn parse(args: &[String], run: bool) -> Result<Options, String> {
             "--templates" => c.templates = num(&value)? as usize,
             "--state" => c.state = Some(value.into()),
             "--save" => save = Some(PathBuf::from(value)),
+            "--disk-dir" => c.disk_dir = Some(value.into()),
             "--hosts" => c.hosts = (num(&value)? as usize).max(1),
             "--user" => c.user = value,
             "--password" => c.password = value,

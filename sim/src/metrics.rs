@@ -4,6 +4,7 @@
 
 use xenapi::Value;
 
+use crate::dialect::Dialect;
 use crate::state::{field, int, mix, set_field, str_field, unix_now, State};
 use crate::vm::{PAUSED, RUNNING};
 
@@ -44,6 +45,43 @@ pub(crate) fn memory_actual(metrics: &str, target: i64, t: i64, live: bool) -> i
     }
 }
 
+/// Whether the fields xapi removed in 6.1 (`tampa`) hold live values and answer their getters:
+/// always on xend, on xapi only with `--old-metrics`.
+pub(crate) fn removed_live(st: &State) -> bool {
+    st.dialect == Dialect::Xend || st.old_metrics
+}
+
+/// A VM's `VM_metrics.VCPUs_utilisation` at second `now`. Live where the field is
+/// ([`removed_live`]); otherwise what today's xapi stores and never updates: zeros, `{0: 0.0}`
+/// for a guest (`Xapi_vm_helpers.copy_metrics`), one per vCPU numbered from 1 for the control
+/// domain (`create_domain_zero_metrics_record`). The same figures are in the RRDs either way.
+pub(crate) fn vcpus_utilisation(
+    st: &State,
+    metrics: &str,
+    vcpus: i64,
+    now: i64,
+    running: bool,
+    control: bool,
+) -> Value {
+    let pairs: Vec<(String, Value)> = if removed_live(st) {
+        (0..vcpus)
+            .map(|i| {
+                (
+                    i.to_string(),
+                    Value::Double(vcpu_use(metrics, i, now, running)),
+                )
+            })
+            .collect()
+    } else if control {
+        (1..=vcpus.max(1))
+            .map(|i| (i.to_string(), Value::Double(0.0)))
+            .collect()
+    } else {
+        vec![("0".to_owned(), Value::Double(0.0))]
+    };
+    Value::Struct(pairs)
+}
+
 /// Brings VM_metrics, host_cpu and host_metrics up to the current second.
 pub(crate) fn refresh(st: &mut State) {
     let now = unix_now();
@@ -52,7 +90,7 @@ pub(crate) fn refresh(st: &mut State) {
     }
     st.metrics_second = now;
     let mut per_host_used: Vec<(String, i64)> = Vec::new();
-    let vms: Vec<(String, String, i64, i64, String)> = st
+    let vms: Vec<(String, String, i64, i64, String, bool)> = st
         .table("VM")
         .map(|t| {
             t.iter()
@@ -67,12 +105,15 @@ pub(crate) fn refresh(st: &mut State) {
                             .and_then(Value::as_i64)
                             .unwrap_or(0),
                         str_field(r, "resident_on").to_owned(),
+                        field(r, "is_control_domain")
+                            .and_then(Value::as_bool)
+                            .unwrap_or(false),
                     )
                 })
                 .collect()
         })
         .unwrap_or_default();
-    for (m, state, vcpus, mem, host) in vms {
+    for (m, state, vcpus, mem, host, control) in vms {
         let live = state == RUNNING || state == PAUSED;
         let running = state == RUNNING;
         let actual = memory_actual(&m, mem, now, live);
@@ -82,11 +123,9 @@ pub(crate) fn refresh(st: &mut State) {
                 None => per_host_used.push((host, actual)),
             }
         }
+        let util = vcpus_utilisation(st, &m, vcpus, now, running, control);
         st.touch("VM_metrics", &m, |r| {
-            let util = (0..vcpus)
-                .map(|i| (i.to_string(), Value::Double(vcpu_use(&m, i, now, running))))
-                .collect();
-            set_field(r, "VCPUs_utilisation", Value::Struct(util));
+            set_field(r, "VCPUs_utilisation", util);
             set_field(r, "memory_actual", int(actual));
             set_field(
                 r,

@@ -139,6 +139,8 @@ pub(crate) struct State {
     /// Hosts disabled with `host.disable(auto_enable=false)`: they stay disabled across a
     /// reboot (xapi keeps the flag in its local database, `host_auto_enable`).
     pub no_auto_enable: Vec<String>,
+    /// `Config::old_metrics`: removed fields live, as before xapi 6.1.
+    pub old_metrics: bool,
     /// Disk content, by VDI uuid (crate::disks).
     pub disks: std::sync::Arc<crate::disks::Disks>,
 }
@@ -160,6 +162,7 @@ impl State {
             started: Instant::now(),
             metrics_second: 0,
             no_auto_enable: Vec::new(),
+            old_metrics: false,
             disks: std::sync::Arc::new(crate::disks::Disks::temp()),
         }
     }

@@ -233,23 +233,12 @@ pub(crate) fn finish(shared: &Shared, task: &str, result: Result<Value, Failure>
 /// Moves a running task's `progress` (0.0 to 1.0); `false` when the task is being cancelled (or
 /// gone), and then it is `cancelled`: the caller stops its work.
 pub(crate) fn progress(shared: &Shared, task: &str, progress: f64) -> bool {
+    if cancel_if_asked(shared, task) {
+        return false;
+    }
     let mut st = shared.lock();
-    match st
-        .get("task", task)
-        .map(|rec| str_field(rec, "status").to_owned())
-    {
-        None => return false,
-        Some(status) if status == "cancelling" => {
-            st.modify("task", task, |rec| {
-                set_field(rec, "status", Value::String("cancelled".to_owned()));
-                set_field(rec, "finished", Value::DateTime(DateTime::now()));
-                set_field(rec, "allowed_operations", Value::Array(Vec::new()));
-            });
-            drop(st);
-            shared.notify();
-            return false;
-        }
-        Some(_) => {}
+    if st.get("task", task).is_none() {
+        return false;
     }
     st.modify("task", task, |rec| {
         set_field(rec, "progress", Value::Double(progress));
@@ -257,4 +246,39 @@ pub(crate) fn progress(shared: &Shared, task: &str, progress: f64) -> bool {
     drop(st);
     shared.notify();
     true
+}
+
+/// A task being cancelled (`task.cancel` made it `cancelling`) becomes `cancelled`; whether it
+/// was (a work that stops for any reason after a cancel ends cancelled, not failed).
+pub(crate) fn cancel_if_asked(shared: &Shared, task: &str) -> bool {
+    let mut st = shared.lock();
+    if st.get("task", task).map(|rec| str_field(rec, "status")) != Some("cancelling") {
+        return false;
+    }
+    st.modify("task", task, |rec| {
+        set_field(rec, "status", Value::String("cancelled".to_owned()));
+        set_field(rec, "finished", Value::DateTime(DateTime::now()));
+        set_field(rec, "allowed_operations", Value::Array(Vec::new()));
+    });
+    drop(st);
+    shared.notify();
+    true
+}
+
+/// Waits up to `d` for `task` to be `cancelling` (or no longer pending); whether it is.
+pub(crate) fn wait_for_cancel(shared: &Shared, task: &str, d: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + d;
+    let mut st = shared.lock();
+    loop {
+        match st.get("task", task).map(|rec| str_field(rec, "status")) {
+            Some("cancelling") => return true,
+            Some("pending") => {}
+            _ => return false,
+        }
+        let now = std::time::Instant::now();
+        if now >= deadline || shared.stopping() {
+            return false;
+        }
+        st = shared.wait(st, deadline - now);
+    }
 }

@@ -4,7 +4,7 @@
 //! to the disk as it arrives and the disk read as the reply goes out, one [`STEP`] at a time.
 //!
 //! What a request goes through, in xapi's order, and what each refusal answers:
-//! 1. `session_id` (query or cookie): missing or not a live session, `401` with
+//! 1. `session_id` (cookie or query): missing or not a live session, `401` with
 //!    `WWW-Authenticate: Basic realm="VDI.import"` (or `VDI.export_raw`); no task is touched.
 //! 2. `vdi`, a reference or a uuid: absent, an import answers `400` and fails `task_id` with
 //!    `VDI_MISSING`, an export `500`; not a VDI, `500` (`UUID_INVALID`, the task left as it is,
@@ -16,11 +16,13 @@
 //! 5. `format` (`raw` by default, `vhd`): anything else fails the task with
 //!    `INTERNAL_ERROR ["Unknown format X"]` and answers `404`. An HTTP-chunked upload fails it with
 //!    `INTERNAL_ERROR ["Cannot handle encoding: chunked"]`, `404`.
-//! 6. An import into a VDI attached read-write to a running VM fails the task with
-//!    `VDI_IN_USE [vdi, "import_raw_vdi"]` and answers `500` (xapi's answer to a handler that
-//!    fails; xapi itself finds out when it attaches the disk).
+//! 6. An import into a read-only VDI fails the task with `VDI_READONLY [vdi]`, one into a VDI
+//!    attached read-write to a running VM with `VDI_IN_USE [vdi, "import_raw_vdi"]`; both answer
+//!    `500` (xapi's answer to a handler that fails; xapi itself finds out when it attaches the
+//!    disk).
 //! 7. `200` with `task-id:` and `Connection: close`, then the data. An export has a
-//!    `Content-Length` when its size is known (raw: the disk's size). The task's `progress`
+//!    `Content-Length` (raw: the disk's size; VHD: worked out from the blocks with data first;
+//!    xapi sends none and closes at the end, which a client reading to the close also handles). The task's `progress`
 //!    moves (one step per percent); the end sets it `success` (an import's `result` is the VDI)
 //!    or `failure` (`error_info`); a task cancelled meanwhile ends `cancelled`, the transfer
 //!    stopped. An import writes into a staging copy and replaces the disk only once the whole
@@ -42,6 +44,9 @@ use crate::state::{str_field, State};
 use crate::tasks;
 use crate::vm::RUNNING;
 
+/// How long a transfer that broke off waits for its task's cancel (see `Transfer::failed`).
+const CANCEL_GRACE: std::time::Duration = std::time::Duration::from_millis(300);
+
 /// Whether this request is a transfer (served by [`serve`], not read whole).
 pub(crate) fn handles(shared: &Shared, head: &Head) -> bool {
     shared.settings.dialect == Dialect::Xapi
@@ -55,6 +60,19 @@ pub(crate) fn handles(shared: &Shared, head: &Head) -> bool {
 struct Query(Vec<(String, String)>);
 
 impl Query {
+    /// The cookie's pairs first, then the query's, as xapi looks them up.
+    fn of(head: &Head) -> Query {
+        let mut q = Query(
+            head.cookie
+                .split(';')
+                .filter_map(|p| p.trim().split_once('='))
+                .map(|(k, v)| (k.to_owned(), decode(v)))
+                .collect(),
+        );
+        q.0.extend(Query::parse(&head.query).0);
+        q
+    }
+
     fn parse(q: &str) -> Query {
         Query(
             q.split('&')
@@ -206,7 +224,7 @@ pub(crate) fn serve<S: Read + Write>(
     } else {
         "VDI.export_raw"
     };
-    let q = Query::parse(&head.query);
+    let q = Query::of(head);
     // 1. Credentials (Xapi_http.assert_credentials_ok). A handler on a pool member takes the
     // pool's sessions (it asks the coordinator).
     let authorised = q
@@ -310,6 +328,10 @@ pub(crate) fn serve<S: Read + Write>(
         }
     };
     let busy = import && in_use_rw(&st, &vdi);
+    let read_only = import
+        && st
+            .get("VDI", &vdi)
+            .is_some_and(|rec| bool_of(rec, "read_only"));
     drop(st);
     shared.notify();
     let t = Transfer {
@@ -354,7 +376,13 @@ pub(crate) fn serve<S: Read + Write>(
             bare(c, 404, &[]);
             return;
         }
-        // 6. Not into a disk a running guest writes to.
+        // 6. Not into a read-only disk (xapi cannot attach it read-write), nor one a running
+        // guest writes to.
+        if read_only {
+            t.end(Err(Failure::new("VDI_READONLY", &[&t.vdi])));
+            refuse(c, 500, &[], "VDI_READONLY");
+            return;
+        }
         if busy {
             t.end(Err(Failure::new("VDI_IN_USE", &[&t.vdi, "import_raw_vdi"])));
             refuse(c, 500, &[], "VDI_IN_USE");
@@ -375,8 +403,20 @@ pub(crate) fn serve<S: Read + Write>(
 impl Transfer<'_> {
     /// Ends the task (then destroys it when it is the handler's own).
     fn end(&self, result: Result<Value, Failure>) {
-        tasks::finish(self.shared, &self.task, result);
+        // A transfer that broke off after a cancel (the client closes, then cancels) ends
+        // cancelled.
+        if result.is_ok() || !tasks::cancel_if_asked(self.shared, &self.task) {
+            tasks::finish(self.shared, &self.task, result);
+        }
         self.drop_own_task();
+    }
+
+    /// A transfer that broke off part-way. A client that cancels closes the connection first
+    /// and cancels the task next: the cancel is given a moment to arrive, so that the task ends
+    /// `cancelled` rather than `failure` (on xapi, vhd-tool's exit takes that long).
+    fn failed(&self, why: &str) -> Result<Value, Failure> {
+        tasks::wait_for_cancel(self.shared, &self.task, CANCEL_GRACE);
+        Err(io_failure(why))
     }
 
     fn drop_own_task(&self) {
@@ -422,6 +462,13 @@ impl Transfer<'_> {
         {
             return Some(Err(io_failure("the client went away")));
         }
+        if head.length == Some(0) {
+            // Nothing to write (a client's probe for redirects, as xen-orchestra sends).
+            return Some(match format {
+                Format::Raw => Ok(Value::String(self.vdi.clone())),
+                Format::Vhd => Err(io_failure("reading the VHD: an empty body is not a VHD")),
+            });
+        }
         let disks = Arc::clone(&self.shared.lock().disks);
         // Raw data lands over the disk's content (what it does not cover stays); a VHD is the
         // whole disk (what it leaves out reads as zeros).
@@ -441,7 +488,7 @@ impl Transfer<'_> {
                 self.drop_own_task();
                 return None;
             }
-            Err(Stop::Failed(why)) => return Some(Err(io_failure(&why))),
+            Err(Stop::Failed(why)) => return Some(self.failed(&why)),
         }
         // The task may have been cancelled after the last byte: then the disk stays.
         if !tasks::progress(self.shared, &self.task, 1.0) {
@@ -469,28 +516,27 @@ impl Transfer<'_> {
             Format::Raw => ("application/octet-stream", "raw"),
             Format::Vhd => ("application/vhd", "vhd"),
         };
-        let length = match format {
-            Format::Raw => Some(self.size),
-            Format::Vhd => crate::transfer_vhd::length(&disk).ok(),
+        let plan = match format {
+            Format::Raw => None,
+            Format::Vhd => match crate::transfer_vhd::plan(&disk, &self.uuid) {
+                Ok(p) => Some(p),
+                Err(e) => return Some(Err(io_failure(&format!("reading the disk: {e}")))),
+            },
         };
+        let length = plan.as_ref().map_or(self.size, |p| p.length);
         let mut extra = format!(
             "Content-Type: {content_type}\r\nContent-Disposition: attachment; filename=\"{}.{ext}\"\r\n",
             self.uuid
         );
-        if let Some(n) = length {
-            extra.push_str(&format!("Content-Length: {n}\r\n"));
-        }
+        extra.push_str(&format!("Content-Length: {length}\r\n"));
         if self.ok_head(c, &extra).is_err() {
             return Some(Err(io_failure("the client went away")));
         }
         let mut last = 0;
-        let outcome = match format {
-            Format::Raw => send_raw(&disk, &mut c.s, &mut |done, total| {
-                self.moved(done, total, &mut last)
-            }),
-            Format::Vhd => crate::transfer_vhd::send(&disk, &mut c.s, &mut |done, total| {
-                self.moved(done, total, &mut last)
-            }),
+        let mut moved = |done, total| self.moved(done, total, &mut last);
+        let outcome = match &plan {
+            None => send_raw(&disk, &mut c.s, &mut moved),
+            Some(plan) => crate::transfer_vhd::send(plan, &disk, &mut c.s, &mut moved),
         };
         let _ = c.s.flush();
         match outcome {
@@ -499,7 +545,7 @@ impl Transfer<'_> {
                 self.drop_own_task();
                 None
             }
-            Err(Stop::Failed(why)) => Some(Err(io_failure(&why))),
+            Err(Stop::Failed(why)) => Some(self.failed(&why)),
         }
     }
 }
@@ -538,7 +584,7 @@ fn receive_raw(
             )));
         }
         staging
-            .write_at(done, &buf[..n])
+            .write_sparse_at(done, &buf[..n])
             .map_err(|e| Stop::Failed(format!("writing the disk: {e}")))?;
         done += n as u64;
         if !moved(done, expected.unwrap_or(size)) {

@@ -192,19 +192,23 @@ pub(crate) fn set_power(st: &mut State, vm: &str, from: &str, to: &str, reboot: 
         );
     });
     let now = DateTime::now();
+    let control = st
+        .get("VM", vm)
+        .and_then(|r| crate::state::field(r, "is_control_domain"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let util = crate::metrics::vcpus_utilisation(
+        st,
+        &metrics,
+        vcpus,
+        crate::state::unix_now(),
+        to == RUNNING,
+        control,
+    );
     st.modify("VM_metrics", &metrics, |r| {
-        let running = to == RUNNING;
         set_field(r, "memory_actual", int(if live(to) { memory } else { 0 }));
         set_field(r, "VCPUs_number", int(if live(to) { vcpus } else { 0 }));
-        let util = (0..vcpus)
-            .map(|i| {
-                (
-                    i.to_string(),
-                    Value::Double(if running { 0.05 } else { 0.0 }),
-                )
-            })
-            .collect();
-        set_field(r, "VCPUs_utilisation", Value::Struct(util));
+        set_field(r, "VCPUs_utilisation", util);
         let cpu = (0..vcpus)
             .map(|i| (i.to_string(), int(if live(to) { i % 8 } else { -1 })))
             .collect();

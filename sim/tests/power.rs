@@ -48,7 +48,12 @@ fn domid(c: &mut Client, session: &str, vm: &str) -> i64 {
 #[test]
 fn full_cycle_xapi() {
     let d = Dialect::Xapi;
-    let sim = Simulator::start(Config::default()).unwrap();
+    // The metric getters these walk through live, as before xapi 6.1 (`--old-metrics`).
+    let sim = Simulator::start(Config {
+        old_metrics: true,
+        ..Config::default()
+    })
+    .unwrap();
     let mut c = Client::connect(sim.addr());
     let ss = c.login();
     let vm = c.vm(&ss, "vm02");
@@ -248,7 +253,12 @@ fn put_in(c: &mut Client, d: Dialect, ss: &str, vm: &str, state: &str) {
 
 #[test]
 fn control_domain_and_bad_refs() {
-    let sim = Simulator::start(Config::default()).unwrap();
+    // The metric getters these walk through live, as before xapi 6.1 (`--old-metrics`).
+    let sim = Simulator::start(Config {
+        old_metrics: true,
+        ..Config::default()
+    })
+    .unwrap();
     let mut c = Client::connect(sim.addr());
     let ss = c.login();
     let all = c.ok("VM.get_all_records", vec![s(&ss)]);

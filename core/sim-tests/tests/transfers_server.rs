@@ -303,6 +303,17 @@ fn bad_requests_get_xapis_answers() {
             Some("Basic realm=\"VDI.import\"")
         );
     }
+    // The session in a cookie, as xapi takes it.
+    let r = request(
+        addr,
+        "GET",
+        &format!("/export_raw_vdi?vdi={vdi}"),
+        &[("Cookie", &format!("session_id={}", s.handle().unwrap()))],
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body.len(), MIB);
     // An expired session too.
     let s2 = connect(&sim);
     let q = query(&s2, &vdi, None, "raw");
@@ -368,6 +379,19 @@ fn a_disk_a_running_guest_writes_is_in_use() {
         error_info(&s, &task),
         ["VDI_IN_USE", &vdi, "import_raw_vdi"]
     );
+    // A read-only disk takes no import either.
+    let ro = new_vdi(&s, None, MIB);
+    s.call("VDI.set_read_only", vec![ro.as_str().into(), true.into()])
+        .unwrap();
+    let task = new_task(&s);
+    let r = import(
+        sim.addr(),
+        &query(&s, &ro, Some(&task), "raw"),
+        b"data",
+        None,
+    );
+    assert_eq!(r.status, 500);
+    assert_eq!(error_info(&s, &task), ["VDI_READONLY", &ro]);
     // Reading it is fine (the head is enough: the disk is large).
     let mut c = TcpStream::connect(sim.addr()).unwrap();
     let q = query(&s, &vdi, None, "raw");
@@ -464,5 +488,286 @@ fn content_is_kept_across_a_restart_with_state() {
     assert_eq!(r.status, 200);
     assert!(r.body == data, "the content came back with the pool");
     sim2.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_cancelled_transfer_stops_and_leaves_the_disk() {
+    let sim = sim(Dialect::Xapi);
+    let s = connect(&sim);
+    let size = 64 * MIB;
+    let vdi = new_vdi(&s, None, size);
+    let data = image(size, 4);
+    assert_eq!(
+        import(sim.addr(), &query(&s, &vdi, None, "raw"), &data, None).status,
+        200
+    );
+    // An export cancelled part-way: the connection closes early, the task is cancelled.
+    let task = new_task(&s);
+    let mut c = TcpStream::connect(sim.addr()).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let q = query(&s, &vdi, Some(&task), "raw");
+    write!(c, "GET /export_raw_vdi?{q} HTTP/1.1\r\n\r\n").unwrap();
+    let mut buf = vec![0u8; MIB];
+    c.read_exact(&mut buf).unwrap();
+    s.call("task.cancel", vec![task.as_str().into()]).unwrap();
+    let mut rest = Vec::new();
+    let _ = c.read_to_end(&mut rest);
+    assert!(rest.len() + MIB < size, "the export stopped early");
+    assert_eq!(str_of(task_field(&s, &task, "status")), "cancelled");
+    // An import cancelled part-way: the disk is as it was.
+    let task = new_task(&s);
+    let mut c = TcpStream::connect(sim.addr()).unwrap();
+    let q = query(&s, &vdi, Some(&task), "raw");
+    write!(
+        c,
+        "PUT /import_raw_vdi?{q} HTTP/1.1\r\nContent-Length: {size}\r\n\r\n"
+    )
+    .unwrap();
+    let other = vec![0x5Au8; size];
+    c.write_all(&other[..size / 2]).unwrap();
+    assert!(wait_until(Duration::from_secs(10), || {
+        task_field(&s, &task, "progress").as_f64().unwrap_or(0.0) > 0.2
+    }));
+    s.call("task.cancel", vec![task.as_str().into()]).unwrap();
+    let _ = c.write_all(&other[size / 2..]);
+    drop(c);
+    assert!(wait_until(Duration::from_secs(10), || {
+        str_of(task_field(&s, &task, "status")) == "cancelled"
+    }));
+    let r = export(sim.addr(), &query(&s, &vdi, None, "raw"));
+    assert!(r.body == data, "the disk is as it was");
+}
+
+#[test]
+fn the_event_stream_shows_a_transfers_task() {
+    let sim = sim(Dialect::Xapi);
+    let s = connect(&sim);
+    let vdi = new_vdi(&s, None, 4 * MIB);
+    let task = new_task(&s);
+    let from = s
+        .call(
+            "event.from",
+            vec![
+                Value::Array(vec!["task".into()]),
+                "".into(),
+                Value::Double(0.0),
+            ],
+        )
+        .unwrap();
+    let token = from
+        .as_struct()
+        .unwrap()
+        .iter()
+        .find(|(k, _)| k == "token")
+        .unwrap()
+        .1
+        .clone();
+    let r = import(
+        sim.addr(),
+        &query(&s, &vdi, Some(&task), "raw"),
+        &image(4 * MIB, 6),
+        None,
+    );
+    assert_eq!(r.status, 200);
+    let ev = s
+        .call(
+            "event.from",
+            vec![Value::Array(vec!["task".into()]), token, Value::Double(1.0)],
+        )
+        .unwrap();
+    let events = ev
+        .as_struct()
+        .unwrap()
+        .iter()
+        .find(|(k, _)| k == "events")
+        .unwrap()
+        .1
+        .as_array()
+        .unwrap();
+    let ours: Vec<&Value> = events
+        .iter()
+        .filter(|e| {
+            e.as_struct()
+                .unwrap()
+                .iter()
+                .any(|(k, v)| k == "ref" && v.as_str() == Some(task.as_str()))
+        })
+        .collect();
+    assert!(!ours.is_empty(), "events for the task: {events:?}");
+    let last = ours.last().unwrap().as_struct().unwrap();
+    let snapshot = last
+        .iter()
+        .find(|(k, _)| k == "snapshot")
+        .unwrap()
+        .1
+        .as_struct()
+        .unwrap();
+    let status = snapshot
+        .iter()
+        .find(|(k, _)| k == "status")
+        .unwrap()
+        .1
+        .as_str();
+    assert_eq!(status, Some("success"), "the last event has the outcome");
+}
+
+/// `disk` as a dynamic VHD (the blocks with data), made by the core's format module.
+fn to_vhd(disk: &[u8]) -> Vec<u8> {
+    let block = xenapi::vhd::BLOCK_SIZE as usize;
+    let blocks = (0..disk.len().div_ceil(block))
+        .filter(|b| {
+            disk[b * block..((b + 1) * block).min(disk.len())]
+                .iter()
+                .any(|x| *x != 0)
+        })
+        .map(|b| b as u64);
+    let mut out = Vec::new();
+    let options = xenapi::vhd::WriteOptions {
+        uuid: [9; 16],
+        timestamp: 1,
+    };
+    let mut src = disk.to_vec();
+    xenapi::vhd::write_dynamic(&mut out, disk.len() as u64, blocks, &mut src, &options).unwrap();
+    out
+}
+
+#[test]
+fn vhd_in_raw_out_and_raw_in_vhd_out() {
+    let sim = sim(Dialect::Xapi);
+    let s = connect(&sim);
+    let size = 10 * MIB;
+    let vdi = new_vdi(&s, None, size);
+    let data = image(size, 7);
+    // VHD in, raw out.
+    let task = new_task(&s);
+    let r = import(
+        sim.addr(),
+        &query(&s, &vdi, Some(&task), "vhd"),
+        &to_vhd(&data),
+        None,
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        str_of(task_field(&s, &task, "status")),
+        "success",
+        "{:?}",
+        error_info(&s, &task)
+    );
+    let r = export(sim.addr(), &query(&s, &vdi, None, "raw"));
+    assert!(r.body == data, "the VHD's content, byte for byte");
+    // Raw in (another disk), VHD out: parsed back, it is the disk; only blocks with data travel.
+    let other = new_vdi(&s, None, size);
+    let mut data2 = vec![0u8; size];
+    data2[size - 10..].copy_from_slice(b"at the end");
+    assert_eq!(
+        import(sim.addr(), &query(&s, &other, None, "raw"), &data2, None).status,
+        200
+    );
+    let r = export(sim.addr(), &query(&s, &other, None, "vhd"));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/vhd"));
+    assert_eq!(
+        r.header("content-length"),
+        Some(r.body.len().to_string().as_str())
+    );
+    let mut back = vec![0u8; size];
+    let info = xenapi::vhd::read(r.body.as_slice(), back.as_mut_slice()).expect("a VHD");
+    assert_eq!(info.virtual_size, size as u64);
+    assert_eq!(info.allocated_blocks, 1, "one block with data");
+    assert!(back == data2);
+    // The same disk exports to the same bytes.
+    let again = export(sim.addr(), &query(&s, &other, None, "vhd"));
+    assert!(again.body == r.body, "byte-identical repeated export");
+    // And it imports back as it was.
+    let third = new_vdi(&s, None, size);
+    assert_eq!(
+        import(sim.addr(), &query(&s, &third, None, "vhd"), &r.body, None).status,
+        200
+    );
+    assert!(export(sim.addr(), &query(&s, &third, None, "raw")).body == data2);
+}
+
+#[test]
+fn a_bad_or_cut_vhd_fails_and_leaves_the_disk() {
+    let sim = sim(Dialect::Xapi);
+    let s = connect(&sim);
+    let size = 4 * MIB;
+    let vdi = new_vdi(&s, None, size);
+    let data = image(size, 8);
+    assert_eq!(
+        import(sim.addr(), &query(&s, &vdi, None, "raw"), &data, None).status,
+        200
+    );
+    // Not a VHD at all.
+    let task = new_task(&s);
+    let r = import(
+        sim.addr(),
+        &query(&s, &vdi, Some(&task), "vhd"),
+        &vec![7u8; 4096],
+        None,
+    );
+    assert_eq!(r.status, 200);
+    assert!(wait_until(Duration::from_secs(5), || str_of(task_field(
+        &s, &task, "status"
+    )) == "failure"));
+    let info = error_info(&s, &task);
+    assert_eq!(info[0], "INTERNAL_ERROR");
+    assert!(info[1].contains("VHD"), "{info:?}");
+    // A VHD cut short.
+    let vhd = to_vhd(&image(size, 1));
+    let task = new_task(&s);
+    let r = import(
+        sim.addr(),
+        &query(&s, &vdi, Some(&task), "vhd"),
+        &vhd,
+        Some(vhd.len() - 600),
+    );
+    assert_eq!(r.status, 200);
+    assert!(wait_until(Duration::from_secs(5), || str_of(task_field(
+        &s, &task, "status"
+    )) == "failure"));
+    // A VHD of a larger disk.
+    let task = new_task(&s);
+    let big = to_vhd(&image(2 * size, 1));
+    import(sim.addr(), &query(&s, &vdi, Some(&task), "vhd"), &big, None);
+    assert!(wait_until(Duration::from_secs(5), || str_of(task_field(
+        &s, &task, "status"
+    )) == "failure"));
+    assert!(
+        export(sim.addr(), &query(&s, &vdi, None, "raw")).body == data,
+        "unchanged"
+    );
+}
+
+#[test]
+fn disk_dir_keeps_content_in_sparse_files_by_uuid() {
+    let dir = std::env::temp_dir().join(format!("xenapi-disk-dir-{}", std::process::id()));
+    let sim = sim_with(Dialect::Xapi, |c| c.disk_dir = Some(dir.clone()));
+    let s = connect(&sim);
+    let size = 64 * MIB;
+    let vdi = new_vdi(&s, None, size);
+    let data = image(size, 4);
+    assert_eq!(
+        import(sim.addr(), &query(&s, &vdi, None, "raw"), &data, None).status,
+        200
+    );
+    let uuid = str_of(s.call("VDI.get_uuid", vec![vdi.as_str().into()]).unwrap());
+    let file = dir.join(format!("{uuid}.img"));
+    let meta = std::fs::metadata(&file).expect("the disk's file");
+    assert_eq!(meta.len(), size as u64);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        assert!(
+            meta.blocks() * 512 < (size / 4) as u64,
+            "sparse: {} blocks",
+            meta.blocks()
+        );
+    }
+    s.call("VDI.destroy", vec![vdi.as_str().into()]).unwrap();
+    assert!(!file.exists(), "destroyed with its VDI");
+    sim.stop();
+    assert!(dir.exists(), "a disk directory given is kept");
     let _ = std::fs::remove_dir_all(&dir);
 }
