@@ -57,7 +57,7 @@ FFI_SIMS_control = $(FFI_RUN) --env POOL --hosts 4 -- \
 FFI_SIMS_load = $(FFI_RUN) --
 FFI_SIMS_cache = $(FFI_RUN) --env XEND --dialect xend --vms 4 --event-next-wait-ms 500 -- \
 	$(FFI_RUN) --vms 4 --
-FFI_SIMS_rrd = $(FFI_RUN) --vms 4 --
+FFI_SIMS_rrd = $(FFI_RUN) --hosts 2 --vms 6 --
 FFI_SIMS_transfer = $(FFI_RUN) --vms 2 --
 FFI_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 # The ABI major version (the soname libxenapi.so.N), apart from the crate version.

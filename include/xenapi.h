@@ -38,7 +38,15 @@
  * Threads. A xenapi_session is safe to share between threads: any number of threads may call
  * functions on one session at once (xenapi_session_free excepted). Options and values are not
  * synchronised: change one from one thread at a time; reading an unchanging value from several
- * threads is safe. Errors, lists and usage handles are immutable.
+ * threads is safe. Errors, lists and usage handles are immutable, and so are the RRD handles
+ * (xenapi_rrd_updates, xenapi_rrd, xenapi_rrd_usage).
+ *
+ * Transfers. xenapi_transfer_* move disks and VMs over HTTP beside the API, streamed in bounded
+ * memory. Bytes go through the caller's callbacks (xenapi_write_fn, xenapi_read_fn, each with a
+ * `void *user` passed back as is) or a file path; xenapi_transfer_options adds a progress
+ * callback, a xenapi_cancel, the caller's task and an idle timeout. Callbacks run on the thread
+ * that started the transfer, never after it returns, and must not unwind (longjmp, C++
+ * exceptions). A cancelled transfer fails with XENAPI_STATUS_API, code TASK_CANCELLED.
  *
  * Quick start
  * -----------
@@ -888,6 +896,20 @@ enum xenapi_status xenapi_options_set_originator(struct xenapi_options *options,
                                                  struct xenapi_error **err);
 
 /**
+ * An HTTP proxy for the HTTP transfers beside the API (`xenapi_transfer_*`) and RRD fetches
+ * from pool members: `http://proxy:3128`, or `http://user:password@proxy:3128` (sent as
+ * `Proxy-Authorization: Basic`, never shown in errors). An `https://` target is reached through
+ * a `CONNECT` tunnel (TLS end to end, checked as the options say). API calls themselves go
+ * straight to the host. NULL or an empty string: no proxy (the default; the environment's
+ * `http_proxy` is never read).
+ *
+ * Ownership: `options` and `proxy_url` are borrowed (`proxy_url` is copied).
+ */
+enum xenapi_status xenapi_options_set_proxy(struct xenapi_options *options,
+                                            const char *proxy_url,
+                                            struct xenapi_error **err);
+
+/**
  * Lets `callback` decide on each server certificate after the default check (the Mozilla
  * roots, the name, the dates): the way to apply a program's own rule, and what the C# package
  * does with .NET's `ServerCertificateValidationCallback`. A callback that always returns true
@@ -1210,6 +1232,33 @@ enum xenapi_status xenapi_rrd_usage_from_rrd(const struct xenapi_rrd *rrd,
                                              int64_t seconds,
                                              struct xenapi_rrd_usage **out_usage,
                                              struct xenapi_error **err);
+
+/**
+ * A VM's usage over the last `seconds`, asked of the host it runs on (`VM.resident_on`): CPU
+ * per vCPU, memory, disk and network. A VM that is not running has no live figures: that fails
+ * with `XENAPI_STATUS_INVALID_ARGUMENT`, saying so.
+ *
+ * Ownership: `session` and `vm_uuid` are borrowed. On success `*out_usage` receives a handle the
+ * caller frees with `xenapi_rrd_usage_free`.
+ */
+enum xenapi_status xenapi_rrd_vm_usage(const struct xenapi_session *session,
+                                       const char *vm_uuid,
+                                       int64_t seconds,
+                                       struct xenapi_rrd_usage **out_usage,
+                                       struct xenapi_error **err);
+
+/**
+ * A host's usage over the last `seconds`, asked of that host: CPU per pCPU, memory total, free
+ * and used, network throughput.
+ *
+ * Ownership: `session` and `host_uuid` are borrowed. On success `*out_usage` receives a handle
+ * the caller frees with `xenapi_rrd_usage_free`.
+ */
+enum xenapi_status xenapi_rrd_host_usage(const struct xenapi_session *session,
+                                         const char *host_uuid,
+                                         int64_t seconds,
+                                         struct xenapi_rrd_usage **out_usage,
+                                         struct xenapi_error **err);
 
 /**
  * Frees a usage handle (NULL ignored).

@@ -8,7 +8,8 @@
  *   shutdown NAME        clean shutdown (--hard: hard shutdown)
  *   reboot NAME          clean reboot (--hard: hard reboot)
  *   pause NAME | unpause NAME | suspend NAME | resume NAME
- *   top                  CPU and memory use of the host and of every running domain
+ *   top                  CPU (per vCPU) and memory of the hosts and every running domain: from
+ *                        the RRDs on xapi (the last minute), from the metrics fields on xend
  *   dmesg                the Xen console ring
  *   log                  the management daemon's log
  *   methods              the server's methods (host.list_methods)
@@ -182,7 +183,7 @@ static int cmd_vm(xenapi_session *s, const char *cmd, const char *name, bool har
     return 0;
 }
 
-/* Prints " N:P%" for every entry of a CPU number -> utilisation map, in CPU order. */
+/* Prints " N:P%" for every entry of a CPU number -> utilisation map, in CPU order (xend). */
 static void print_cpus(const xenapi_int64_double_map *u) {
     size_t c, n = xenapi_int64_double_map_len(u);
     int64_t cpu;
@@ -196,81 +197,209 @@ static void print_cpus(const xenapi_int64_double_map *u) {
     printf("\n");
 }
 
-static int cmd_top(xenapi_session *s) {
-    xenapi_string_list *hosts = NULL;
-    xenapi_vm_record_map *vms = NULL;
+/* Prints " N:P%" for every CPU of an RRD usage ("-" where it has no figure) (xapi). */
+static void print_usage_cpus(const xenapi_rrd_usage *u) {
+    size_t c, n = xenapi_rrd_usage_cpu_count(u);
+    for (c = 0; c < n; c++) {
+        double v;
+        if (xenapi_rrd_usage_cpu(u, c, &v)) {
+            printf(" %zu:%.0f%%", c, 100.0 * v);
+        } else {
+            printf(" %zu:-", c);
+        }
+    }
+    printf("\n");
+}
+
+/* A figure in MiB, or -1 when absent. */
+static long long usage_mib(bool (*get)(const xenapi_rrd_usage *, double *),
+                           const xenapi_rrd_usage *u) {
+    double v;
+    return get(u, &v) ? (long long)(v / 1048576.0) : -1;
+}
+
+/* The average CPU use in percent, or "-" when absent. */
+static const char *usage_cpu_text(const xenapi_rrd_usage *u, char *buf, size_t len) {
+    double v;
+    if (xenapi_rrd_usage_cpu_average(u, &v)) {
+        snprintf(buf, len, "%3.0f%%", 100.0 * v);
+    } else {
+        snprintf(buf, len, "   -");
+    }
+    return buf;
+}
+
+/* The last minute on xapi: since XenServer 6.1 the CPU and memory figures are in the RRDs only
+ * (VM_metrics.VCPUs_utilisation and host_metrics.memory_free were removed). A host's
+ * /rrd_updates has its own figures and those of every VM resident on it: one request per host,
+ * asked of that host. */
+#define TOP_SECONDS 60
+
+/* One line of figures: name, memory, average CPU, per-CPU use. */
+static void print_usage(const char *name, const char *cpus, const xenapi_rrd_usage *u) {
+    char cpu[16];
+    printf("%-24s %6lld MiB  CPU %s  %s", name, usage_mib(xenapi_rrd_usage_memory_total, u),
+           usage_cpu_text(u, cpu, sizeof cpu), cpus);
+    print_usage_cpus(u);
+}
+
+/* A host and the running VMs resident on it, from the host's /rrd_updates. */
+static int top_host_xapi(xenapi_session *s, const char *host, bool coordinator,
+                         const xenapi_host_record *hrec, const xenapi_vm_record_map *vms,
+                         const size_t *order) {
+    xenapi_rrd_updates *up = NULL;
+    xenapi_rrd_usage *u = NULL;
+    xenapi_error *err = NULL;
+    size_t i;
+    /* The coordinator is the session's own host; a member is asked directly. */
+    if (xenapi_rrd_updates_fetch(s, -TOP_SECONDS, 0, "AVERAGE", true, NULL,
+                                 coordinator ? NULL : host, &up, &err) != XENAPI_STATUS_OK) {
+        return fail("rrd_updates", err);
+    }
+    if (xenapi_rrd_usage_from_updates(up, "host", xenapi_host_record_uuid(hrec), TOP_SECONDS, &u,
+                                      &err) == XENAPI_STATUS_OK) {
+        printf("host %s: memory %lld MiB total, %lld MiB free\n", xenapi_host_record_name_label(hrec),
+               usage_mib(xenapi_rrd_usage_memory_total, u),
+               usage_mib(xenapi_rrd_usage_memory_free, u));
+        print_usage("  (host)", "pCPUs", u);
+        xenapi_rrd_usage_free(u);
+        u = NULL;
+    } else {
+        printf("host %s: no figures (%s)\n", xenapi_host_record_name_label(hrec),
+               xenapi_error_message(err));
+        xenapi_error_free(err);
+        err = NULL;
+    }
+    for (i = 0; order != NULL && i < xenapi_vm_record_map_len(vms); i++) {
+        const xenapi_vm_record *rec = xenapi_vm_record_map_value(vms, order[i]);
+        if (xenapi_vm_record_power_state(rec) != XENAPI_VM_POWER_STATE_RUNNING ||
+            strcmp(xenapi_vm_record_resident_on(rec), host) != 0) {
+            continue;
+        }
+        if (xenapi_rrd_usage_from_updates(up, "vm", xenapi_vm_record_uuid(rec), TOP_SECONDS, &u,
+                                          &err) == XENAPI_STATUS_OK) {
+            print_usage(xenapi_vm_record_name_label(rec), "VCPUs", u);
+            xenapi_rrd_usage_free(u);
+            u = NULL;
+        } else {
+            printf("%-24s no figures yet\n", xenapi_vm_record_name_label(rec));
+            xenapi_error_free(err);
+            err = NULL;
+        }
+    }
+    xenapi_rrd_updates_free(up);
+    return 0;
+}
+
+static int top_host_xend(xenapi_session *s, size_t h, const xenapi_host_record *hrec) {
+    xenapi_host_metrics_record *m = NULL;
     xenapi_int64_double_map *u = NULL;
     xenapi_error *err = NULL;
-    size_t h, i, c, *order;
+    const xenapi_string_list *cpus;
+    size_t c;
+    if (xenapi_host_metrics_get_record(s, xenapi_host_record_metrics(hrec), &m, &err) !=
+        XENAPI_STATUS_OK) {
+        return fail("host metrics", err);
+    }
+    printf("host %zu: memory %lld MiB total, %lld MiB free; CPUs", h,
+           (long long)(xenapi_host_metrics_record_memory_total(m) >> 20),
+           (long long)(xenapi_host_metrics_record_memory_free(m) >> 20));
+    xenapi_host_metrics_record_free(m);
+    /* Every physical CPU's host_cpu record: its number and utilisation. */
+    u = xenapi_int64_double_map_new();
+    cpus = xenapi_host_record_host_cpus(hrec);
+    for (c = 0; c < xenapi_string_list_len(cpus); c++) {
+        xenapi_host_cpu_record *cpu = NULL;
+        if (xenapi_host_cpu_get_record(s, xenapi_string_list_get(cpus, c), &cpu, &err) !=
+                XENAPI_STATUS_OK ||
+            xenapi_int64_double_map_set(u, xenapi_host_cpu_record_number(cpu),
+                                        xenapi_host_cpu_record_utilisation(cpu),
+                                        &err) != XENAPI_STATUS_OK) {
+            xenapi_host_cpu_record_free(cpu);
+            xenapi_int64_double_map_free(u);
+            return fail("host_cpu", err);
+        }
+        xenapi_host_cpu_record_free(cpu);
+    }
+    print_cpus(u);
+    xenapi_int64_double_map_free(u);
+    return 0;
+}
+
+static int top_vm_xend(xenapi_session *s, const xenapi_vm_record *rec) {
+    xenapi_int64_double_map *u = NULL;
+    xenapi_error *err = NULL;
+    int64_t mem = 0;
+    double sum = 0;
+    size_t i, n;
+    if (xenapi_vm_metrics_get_memory_actual(s, xenapi_vm_record_metrics(rec), &mem, &err) !=
+            XENAPI_STATUS_OK ||
+        xenapi_vm_metrics_get_vcpus_utilisation(s, xenapi_vm_record_metrics(rec), &u, &err) !=
+            XENAPI_STATUS_OK) {
+        return fail("VM metrics", err);
+    }
+    n = xenapi_int64_double_map_len(u);
+    for (i = 0; i < n; i++) {
+        sum += xenapi_int64_double_map_value(u, i);
+    }
+    if (n > 0) {
+        printf("%-24s %6lld MiB  CPU %3.0f%%  VCPUs", xenapi_vm_record_name_label(rec),
+               (long long)(mem >> 20), 100.0 * sum / (double)n);
+    } else {
+        printf("%-24s %6lld MiB  CPU    -  VCPUs", xenapi_vm_record_name_label(rec),
+               (long long)(mem >> 20));
+    }
+    print_cpus(u);
+    xenapi_int64_double_map_free(u);
+    return 0;
+}
+
+/* CPU and memory of every host and running domain: from the RRDs on xapi, from the metrics
+ * fields on xend (which has them). */
+static int cmd_top(xenapi_session *s) {
+    bool xapi = xenapi_session_get_dialect(s) == XENAPI_DIALECT_XAPI;
+    xenapi_string_list *hosts = NULL, *pools = NULL;
+    xenapi_vm_record_map *vms = NULL;
+    xenapi_error *err = NULL;
+    char *coordinator = NULL;
+    size_t h, i, *order;
+    int rc = 0;
     if (xenapi_host_get_all(s, &hosts, &err) != XENAPI_STATUS_OK) {
         return fail("host.get_all", err);
     }
-    for (h = 0; h < xenapi_string_list_len(hosts); h++) {
-        const char *host = xenapi_string_list_get(hosts, h);
-        xenapi_host_record *hrec = NULL;
-        xenapi_host_metrics_record *m = NULL;
-        const xenapi_string_list *cpus;
-        if (xenapi_host_get_record(s, host, &hrec, &err) != XENAPI_STATUS_OK ||
-            xenapi_host_metrics_get_record(s, xenapi_host_record_metrics(hrec), &m, &err) !=
-                XENAPI_STATUS_OK) {
-            xenapi_host_record_free(hrec);
-            xenapi_string_list_free(hosts);
-            return fail("host metrics", err);
-        }
-        printf("host %zu: memory %lld MiB total, %lld MiB free; CPUs", h,
-               (long long)(xenapi_host_metrics_record_memory_total(m) >> 20),
-               (long long)(xenapi_host_metrics_record_memory_free(m) >> 20));
-        xenapi_host_metrics_record_free(m);
-        /* Every physical CPU's host_cpu record: its number and utilisation. */
-        u = xenapi_int64_double_map_new();
-        cpus = xenapi_host_record_host_cpus(hrec);
-        for (c = 0; c < xenapi_string_list_len(cpus); c++) {
-            xenapi_host_cpu_record *cpu = NULL;
-            if (xenapi_host_cpu_get_record(s, xenapi_string_list_get(cpus, c), &cpu, &err) !=
-                    XENAPI_STATUS_OK ||
-                xenapi_int64_double_map_set(u, xenapi_host_cpu_record_number(cpu),
-                                            xenapi_host_cpu_record_utilisation(cpu),
-                                            &err) != XENAPI_STATUS_OK) {
-                xenapi_host_cpu_record_free(cpu);
-                xenapi_int64_double_map_free(u);
-                xenapi_host_record_free(hrec);
-                xenapi_string_list_free(hosts);
-                return fail("host_cpu", err);
-            }
-            xenapi_host_cpu_record_free(cpu);
-        }
-        print_cpus(u);
-        xenapi_int64_double_map_free(u);
-        u = NULL;
-        xenapi_host_record_free(hrec);
-    }
-    xenapi_string_list_free(hosts);
     if (xenapi_vm_get_all_records(s, &vms, &err) != XENAPI_STATUS_OK) {
+        xenapi_string_list_free(hosts);
         return fail("VM.get_all_records", err);
     }
+    if (xapi && (xenapi_pool_get_all(s, &pools, &err) != XENAPI_STATUS_OK ||
+                 xenapi_pool_get_master(s, xenapi_string_list_get(pools, 0), &coordinator,
+                                        &err) != XENAPI_STATUS_OK)) {
+        rc = fail("pool.get_master", err);
+    }
     order = sorted(vms);
-    for (i = 0; order != NULL && i < xenapi_vm_record_map_len(vms); i++) {
+    for (h = 0; rc == 0 && h < xenapi_string_list_len(hosts); h++) {
+        const char *host = xenapi_string_list_get(hosts, h);
+        xenapi_host_record *hrec = NULL;
+        if (xenapi_host_get_record(s, host, &hrec, &err) != XENAPI_STATUS_OK) {
+            rc = fail("host.get_record", err);
+            break;
+        }
+        rc = xapi ? top_host_xapi(s, host, strcmp(host, coordinator) == 0, hrec, vms, order)
+                  : top_host_xend(s, h, hrec);
+        xenapi_host_record_free(hrec);
+    }
+    for (i = 0; !xapi && rc == 0 && order != NULL && i < xenapi_vm_record_map_len(vms); i++) {
         const xenapi_vm_record *rec = xenapi_vm_record_map_value(vms, order[i]);
-        int64_t mem = 0;
-        if (xenapi_vm_record_power_state(rec) != XENAPI_VM_POWER_STATE_RUNNING) {
-            continue;
+        if (xenapi_vm_record_power_state(rec) == XENAPI_VM_POWER_STATE_RUNNING) {
+            rc = top_vm_xend(s, rec);
         }
-        if (xenapi_vm_metrics_get_memory_actual(s, xenapi_vm_record_metrics(rec), &mem, &err) !=
-                XENAPI_STATUS_OK ||
-            xenapi_vm_metrics_get_vcpus_utilisation(s, xenapi_vm_record_metrics(rec), &u, &err) !=
-                XENAPI_STATUS_OK) {
-            free(order);
-            xenapi_vm_record_map_free(vms);
-            return fail("VM metrics", err);
-        }
-        printf("%-24s %6lld MiB; VCPUs", xenapi_vm_record_name_label(rec), (long long)(mem >> 20));
-        print_cpus(u);
-        xenapi_int64_double_map_free(u);
-        u = NULL;
     }
     free(order);
+    xenapi_string_free(coordinator);
+    xenapi_string_list_free(pools);
+    xenapi_string_list_free(hosts);
     xenapi_vm_record_map_free(vms);
-    return 0;
+    return rc;
 }
 
 static int cmd_host_text(xenapi_session *s, bool dmesg) {

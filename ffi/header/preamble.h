@@ -38,7 +38,15 @@
  * Threads. A xenapi_session is safe to share between threads: any number of threads may call
  * functions on one session at once (xenapi_session_free excepted). Options and values are not
  * synchronised: change one from one thread at a time; reading an unchanging value from several
- * threads is safe. Errors, lists and usage handles are immutable.
+ * threads is safe. Errors, lists and usage handles are immutable, and so are the RRD handles
+ * (xenapi_rrd_updates, xenapi_rrd, xenapi_rrd_usage).
+ *
+ * Transfers. xenapi_transfer_* move disks and VMs over HTTP beside the API, streamed in bounded
+ * memory. Bytes go through the caller's callbacks (xenapi_write_fn, xenapi_read_fn, each with a
+ * `void *user` passed back as is) or a file path; xenapi_transfer_options adds a progress
+ * callback, a xenapi_cancel, the caller's task and an idle timeout. Callbacks run on the thread
+ * that started the transfer, never after it returns, and must not unwind (longjmp, C++
+ * exceptions). A cancelled transfer fails with XENAPI_STATUS_API, code TASK_CANCELLED.
  *
  * Quick start
  * -----------

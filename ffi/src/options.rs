@@ -360,6 +360,30 @@ pub unsafe extern "C" fn xenapi_options_set_originator(
     }
 }
 
+/// An HTTP proxy for the HTTP transfers beside the API (`xenapi_transfer_*`) and RRD fetches
+/// from pool members: `http://proxy:3128`, or `http://user:password@proxy:3128` (sent as
+/// `Proxy-Authorization: Basic`, never shown in errors). An `https://` target is reached through
+/// a `CONNECT` tunnel (TLS end to end, checked as the options say). API calls themselves go
+/// straight to the host. NULL or an empty string: no proxy (the default; the environment's
+/// `http_proxy` is never read).
+///
+/// Ownership: `options` and `proxy_url` are borrowed (`proxy_url` is copied).
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_options_set_proxy(
+    options: *mut xenapi_options,
+    proxy_url: *const std::ffi::c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        with_options(options, err, |o| {
+            let v = crate::boundary::opt_text(proxy_url, "proxy_url")?.unwrap_or("");
+            o.update(|x| x.proxy(v));
+            Ok(())
+        })
+    }
+}
+
 /// What the default certificate check found, as told to a `xenapi_certificate_callback`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

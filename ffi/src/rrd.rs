@@ -171,25 +171,12 @@ pub unsafe extern "C" fn xenapi_rrd_updates_fetch(
         };
         let u = match host_ref {
             None => xenapi::rrd::fetch_updates(s, &q)?,
-            Some(h) => fetch_updates_from(s, h, &q)?,
+            Some(h) => xenapi::rrd::fetch_updates_at(s, h, &q)?,
         };
         // SAFETY: checked above.
         unsafe { put(out_updates, boxed(xenapi_rrd_updates::new(u))) };
         Ok(())
     })
-}
-
-/// `/rrd_updates` of a pool member, asked directly.
-fn fetch_updates_from(
-    s: &xenapi::Session,
-    host_ref: &str,
-    q: &UpdatesQuery,
-) -> Result<Updates, Fail> {
-    let _ = (s, q);
-    Err(Fail::invalid(format!(
-        "asking the pool member {host_ref} directly is not available in this build: \
-         pass host_ref NULL"
-    )))
 }
 
 /// Reads an `/rrd_updates` document from memory: XML (`<xport>`) or JSON (xapi's `json=true`,
@@ -776,6 +763,53 @@ pub unsafe extern "C" fn xenapi_rrd_usage_from_rrd(
         let usage = xenapi::rrd::usage::from_rrd(&r.inner, seconds)
             .ok_or_else(|| Fail::invalid("the RRD has no rows of AVERAGE figures"))?;
         put_usage(out_usage, usage);
+        Ok(())
+    })
+}
+
+/// A VM's usage over the last `seconds`, asked of the host it runs on (`VM.resident_on`): CPU
+/// per vCPU, memory, disk and network. A VM that is not running has no live figures: that fails
+/// with `XENAPI_STATUS_INVALID_ARGUMENT`, saying so.
+///
+/// Ownership: `session` and `vm_uuid` are borrowed. On success `*out_usage` receives a handle the
+/// caller frees with `xenapi_rrd_usage_free`.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_rrd_vm_usage(
+    session: *const xenapi_session,
+    vm_uuid: *const c_char,
+    seconds: i64,
+    out_usage: *mut *mut xenapi_rrd_usage,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    fallible(err, || {
+        out(out_usage, "out_usage")?;
+        // SAFETY: NULL or a live session / a NUL-terminated string.
+        let s = unsafe { session_of(session) }?;
+        let uuid = unsafe { text(vm_uuid, "vm_uuid") }?;
+        put_usage(out_usage, xenapi::rrd::vm_usage(s, uuid, seconds)?);
+        Ok(())
+    })
+}
+
+/// A host's usage over the last `seconds`, asked of that host: CPU per pCPU, memory total, free
+/// and used, network throughput.
+///
+/// Ownership: `session` and `host_uuid` are borrowed. On success `*out_usage` receives a handle
+/// the caller frees with `xenapi_rrd_usage_free`.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_rrd_host_usage(
+    session: *const xenapi_session,
+    host_uuid: *const c_char,
+    seconds: i64,
+    out_usage: *mut *mut xenapi_rrd_usage,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    fallible(err, || {
+        out(out_usage, "out_usage")?;
+        // SAFETY: NULL or a live session / a NUL-terminated string.
+        let s = unsafe { session_of(session) }?;
+        let uuid = unsafe { text(host_uuid, "host_uuid") }?;
+        put_usage(out_usage, xenapi::rrd::host_usage(s, uuid, seconds)?);
         Ok(())
     })
 }

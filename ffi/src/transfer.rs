@@ -925,3 +925,92 @@ pub unsafe extern "C" fn xenapi_transfer_upload_url(
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CString;
+
+    unsafe extern "C" fn refuse(_: *mut c_void, _: *const u8, _: usize) -> bool {
+        false
+    }
+
+    unsafe extern "C" fn too_much(_: *mut c_void, _: *mut u8, cap: usize) -> i64 {
+        cap as i64 + 1
+    }
+
+    unsafe extern "C" fn broken(_: *mut c_void, _: *mut u8, _: usize) -> i64 {
+        -1
+    }
+
+    #[test]
+    fn query_pairs_up_to_the_null_name() {
+        assert!(unsafe { query_pairs(std::ptr::null()) }.unwrap().is_empty());
+        let (a, b, c) = (
+            CString::new("vdi").unwrap(),
+            CString::new("OpaqueRef:1").unwrap(),
+            CString::new("format").unwrap(),
+        );
+        let raw = CString::new("raw").unwrap();
+        let q = [
+            a.as_ptr(),
+            b.as_ptr(),
+            c.as_ptr(),
+            raw.as_ptr(),
+            std::ptr::null(),
+        ];
+        let pairs = unsafe { query_pairs(q.as_ptr()) }.unwrap();
+        assert_eq!(
+            pairs,
+            vec![
+                ("vdi".to_owned(), "OpaqueRef:1".to_owned()),
+                ("format".to_owned(), "raw".to_owned())
+            ]
+        );
+        let odd = [a.as_ptr(), std::ptr::null()];
+        let e = unsafe { query_pairs(odd.as_ptr()) }.unwrap_err();
+        assert_eq!(e.status, xenapi_status::InvalidArgument);
+    }
+
+    #[test]
+    fn lengths_from_c() {
+        assert_eq!(length(-1).unwrap(), None);
+        assert_eq!(length(0).unwrap(), Some(0));
+        assert_eq!(length(5).unwrap(), Some(5));
+        assert_eq!(
+            length(-2).unwrap_err().status,
+            xenapi_status::InvalidArgument
+        );
+    }
+
+    /// A callback's failure is what the caller hears, whatever the core made of the I/O error.
+    #[test]
+    fn a_failing_callback_is_named() {
+        let mut sink = unsafe { write_fn(Some(refuse), std::ptr::null_mut()) }.unwrap();
+        assert_eq!(sink.write(b"").unwrap(), 0, "nothing to write: no call");
+        assert!(sink.write(b"x").is_err());
+        let core = xenapi::Error::Protocol("the sink failed".into());
+        let fail = sink.stopped.explain(core);
+        assert_eq!(fail.status, xenapi_status::InvalidArgument);
+        let e = xenapi_error::from(fail);
+        let msg = unsafe { std::ffi::CStr::from_ptr(crate::error::xenapi_error_message(&e)) };
+        assert_eq!(msg.to_str().unwrap(), "the write callback failed");
+
+        let mut buf = [0u8; 8];
+        let mut src = unsafe { read_fn(Some(too_much), std::ptr::null_mut()) }.unwrap();
+        assert!(src.read(&mut buf).is_err());
+        assert!(src
+            .stopped
+            .0
+            .as_deref()
+            .unwrap()
+            .contains("more than the 8 bytes"));
+        let mut src = unsafe { read_fn(Some(broken), std::ptr::null_mut()) }.unwrap();
+        assert!(src.read(&mut buf).is_err());
+        assert_eq!(src.stopped.0.as_deref(), Some("the read callback failed"));
+        // No callback failure: the core's error stands.
+        let fail = Stopped(None).explain(xenapi::Error::Protocol("bad reply".into()));
+        assert_eq!(fail.status, xenapi_status::Protocol);
+        assert!(unsafe { write_fn(None, std::ptr::null_mut()) }.is_err());
+    }
+}

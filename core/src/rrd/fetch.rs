@@ -102,28 +102,10 @@ pub fn host_usage(session: &Session, host_uuid: &str, seconds: i64) -> crate::Re
         .ok_or_else(|| Error::Protocol(format!("the host {host_uuid} sent no figures of its own")))
 }
 
-/// The session's options for the pool member at `address`: the same scheme and port (https and
-/// its default port for a Unix socket session), only the host changed.
+/// The session's options for the pool member at `address`: the same scheme, and the same port
+/// unless the address names one (a simulator's pool); https for a Unix socket session.
 pub(crate) fn member_options(session: &Session, address: &str) -> crate::Result<crate::Options> {
-    let url = session.url();
-    let host = if address.contains(':') && !address.starts_with('[') {
-        format!("[{address}]")
-    } else {
-        address.to_owned()
-    };
-    let member = match url.split_once("://") {
-        Some((scheme @ ("http" | "https"), rest)) => {
-            let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-            let authority = authority.rsplit('@').next().unwrap_or(authority);
-            // The port: after the last ':' unless that is inside an IPv6 literal.
-            let port = match authority.rfind(':') {
-                Some(i) if !authority[i..].contains(']') => &authority[i..],
-                _ => "",
-            };
-            format!("{scheme}://{host}{port}/")
-        }
-        _ => format!("https://{host}/"),
-    };
+    let member = crate::session::coordinator_url(&session.url(), address)?;
     Ok(session.client().options().with_url(member))
 }
 
