@@ -5,8 +5,8 @@
 
 Connects and logs in, lists the API's methods and the VMs (``xm list``), starts a halted VM,
 pauses and unpauses it, shows Xen's console ring (``host.dmesg``) and the log (``host.get_log``),
-CPU and memory use, shuts the VM down and logs out. Written as for the official XenAPI module:
-only the import differs.
+CPU and memory use (from the RRDs on xapi, from the records on xend), shuts the VM down and
+logs out. Written as for the official XenAPI module: only the import and the RRDs differ.
 """
 
 import calendar
@@ -45,12 +45,44 @@ def xm_list(x):
     return records
 
 
-def show_use(x, vm):
+def show_use(session, vm):
+    """CPU and memory use (``xm top``). On xapi since XenServer 6.1 the figures are only in the
+    RRDs (``VM_metrics.VCPUs_utilisation`` and ``host_metrics.memory_free`` were removed); xend
+    has them in its records."""
+    x = session.xenapi
+    if getattr(session, "dialect", "xapi") == "xend":
+        return show_use_from_fields(x, vm)
+    from xenapi_rs import rrd
+
+    try:
+        u = rrd.vm_usage(session, x.VM.get_uuid(vm), minutes=1)
+    except XenAPI.InvalidArgument as e:  # not running: no live figures
+        print("  VM: %s" % e)
+    else:
+        print("  VM memory: %s MiB used of %s; VCPU use: %s" % (
+            "-" if u.memory_used is None else mib(u.memory_used),
+            "-" if u.memory_total is None else mib(u.memory_total),
+            ", ".join("vcpu%d %s" % (i, percent(c)) for i, c in enumerate(u.cpus)) or "-"))
+    for host in x.host.get_all():
+        h = rrd.host_usage(session, x.host.get_uuid(host), minutes=1)
+        print("  host %s: memory %s of %s MiB used" % (
+            x.host.get_name_label(host),
+            "-" if h.memory_used is None else mib(h.memory_used),
+            "-" if h.memory_total is None else mib(h.memory_total)))
+        if h.cpus:
+            print("  host CPUs: %s" % ", ".join(percent(c) for c in h.cpus))
+
+
+def percent(share):
+    return "-" if share is None else "%.0f%%" % (100 * share)
+
+
+def show_use_from_fields(x, vm):
     metrics = x.VM_metrics.get_record(x.VM.get_metrics(vm))
     cpus = metrics.get("VCPUs_utilisation", {})
     print("  VM memory_actual: %d MiB; VCPU use: %s" % (
         mib(metrics["memory_actual"]),
-        ", ".join("vcpu%s %.0f%%" % (k, 100 * float(v)) for k, v in sorted(cpus.items())) or "-"))
+        ", ".join("vcpu%s %s" % (k, percent(float(v))) for k, v in sorted(cpus.items())) or "-"))
     for host in x.host.get_all():
         hm = x.host_metrics.get_record(x.host.get_metrics(host))
         used = int(hm["memory_total"]) - int(hm["memory_free"])
@@ -58,7 +90,7 @@ def show_use(x, vm):
             x.host.get_name_label(host), mib(used), mib(hm["memory_total"])))
         cpus = [x.host_cpu.get_utilisation(c) for c in x.host.get_host_CPUs(host)]
         if cpus:
-            print("  host CPUs: %s" % ", ".join("%.0f%%" % (100 * float(u)) for u in cpus))
+            print("  host CPUs: %s" % ", ".join(percent(float(u)) for u in cpus))
 
 
 def main(argv):
@@ -109,7 +141,7 @@ def main(argv):
             print("  " + line)
 
         print("== CPU and memory use")
-        show_use(x, vm)
+        show_use(session, vm)
 
         print("== xm list")
         xm_list(x)

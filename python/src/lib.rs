@@ -15,6 +15,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod cache;
 mod convert;
 mod errors;
+mod rrd;
+mod transfer;
 
 use std::mem::ManuallyDrop;
 use std::path::PathBuf;
@@ -109,7 +111,7 @@ impl PySession {
     }
 
     /// The session as this thread's calls see it: with its `session.timeout(...)` deadline.
-    fn view(&self) -> std::borrow::Cow<'_, xenapi::Session> {
+    pub(crate) fn view(&self) -> std::borrow::Cow<'_, xenapi::Session> {
         if self.any_timeouts.load(Ordering::Relaxed) {
             let id = std::thread::current().id();
             if let Some(d) = lock(&self.timeouts).get(&id) {
@@ -134,7 +136,7 @@ impl PySession {
 #[pyclass(frozen, module = "xenapi_rs._native", name = "Cancel")]
 #[derive(Default)]
 pub struct PyCancel {
-    inner: xenapi::task::Cancel,
+    pub(crate) inner: xenapi::task::Cancel,
 }
 
 #[pymethods]
@@ -622,6 +624,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<cache::PyCache>()?;
     m.add_class::<cache::PySnapshot>()?;
     m.add_class::<PyCancel>()?;
+    rrd::register(m)?;
+    transfer::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

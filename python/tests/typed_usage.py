@@ -1,7 +1,7 @@
 """Code as users write it against the type stubs; `make lint` type-checks it with mypy (strict),
 so a stub that stops describing the API fails there. Not a test module: pytest never imports it."""
 
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import xenapi_rs
 from xenapi_rs import Failure, Session
@@ -35,3 +35,29 @@ def main(url: str) -> None:
         print(f.details[0])
     finally:
         session.xenapi.session.logout()
+
+
+def cpu_and_backup(session: Session, vm_uuid: str, vdi: str) -> int:
+    from xenapi_rs import rrd, transfer
+
+    usage = rrd.vm_usage(session, vm_uuid, minutes=1)
+    if usage.cpu_average is not None and usage.memory_used is not None:
+        print("%.0f%% of a CPU, %d MiB" % (usage.cpu_average * 100, usage.memory_used // 2**20))
+    updates = rrd.fetch_updates(session, start=-60, cf=None, vm_uuid=vm_uuid, host=False)
+    col = updates.column("vm", vm_uuid, "cpu0")
+    if col is not None:
+        for t, value in updates.series(col):
+            print(t, value)
+
+    def report(done: int, total: Optional[int]) -> bool:
+        print(done, total)
+        return True
+
+    cancel = xenapi_rs.Cancel()
+    moved = transfer.export_vdi(session, vdi, "disk.raw", progress=report, cancel=cancel)
+    with open("disk.vhd", "rb") as f:
+        moved += transfer.import_vdi(session, vdi, f, format="vhd")
+    moved += transfer.import_vdi(session, vdi, [b"\0" * 512, bytearray(512)])
+    refs: List[str] = transfer.import_vm(session, "vm.xva", sr=None)
+    print(refs)
+    return moved

@@ -19,6 +19,9 @@ xenapi_rs`` costs no more than before):
   records, without server calls; ``cache.changes(timeout)`` yields each change);
 - ``xenapi_rs.enums``: a ``str``-valued enum per datamodel enum (``enums.VmPowerState.HALTED ==
   "Halted"``). Results stay plain strings, as XenAPI.py returns them.
+
+And, beside the API over HTTP: ``xenapi_rs.rrd`` (CPU, memory, disk and network use from xapi's
+RRDs) and ``xenapi_rs.transfer`` (disks and VMs in and out, streamed).
 """
 
 import xmlrpc.client as xmlrpclib  # noqa: F401  (XenAPI exports it; some scripts use XenAPI.xmlrpclib)
@@ -53,8 +56,8 @@ from ._session import (
 
 __version__ = _native.__version__
 
-#: Generated submodules, imported on first use (PEP 562).
-_LAZY = ("codes", "enums")
+#: Submodules imported on first use (PEP 562): the generated ones, rrd and transfer.
+_LAZY = ("codes", "enums", "rrd", "transfer")
 
 
 def __getattr__(name):
@@ -90,6 +93,8 @@ __all__ = [
     "UDSTransport",
     "codes",
     "enums",
+    "rrd",
+    "transfer",
     "watch",
     "xapi_local",
 ]

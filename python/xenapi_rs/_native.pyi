@@ -98,3 +98,64 @@ class Cache:
     @property
     def closed(self) -> bool: ...
     def close(self) -> None: ...
+
+# xenapi_rs.rrd's backend: plain tuples, made named tuples there.
+_Row = Tuple[int, List[float]]
+_Updates = Tuple[int, int, int, List[Tuple[str, str, str, str]], List[_Row]]
+_Rrd = Tuple[
+    int, int, List[Tuple[str, str, float, float]], List[Tuple[str, int, int, List[_Row]]]
+]
+_Usage = Tuple[
+    List[Optional[float]],
+    Optional[float],
+    Optional[float],
+    Optional[float],
+    Optional[float],
+    Optional[float],
+    Optional[float],
+    Optional[float],
+]
+
+def rrd_fetch_updates(
+    session: Session,
+    start: int,
+    interval: Optional[int],
+    cf: Optional[str],
+    host: bool,
+    vm_uuid: Optional[str],
+    host_ref: Optional[str],
+) -> _Updates: ...
+def rrd_parse_updates(data: bytes) -> _Updates: ...
+def rrd_fetch_host_rrd(session: Session) -> _Rrd: ...
+def rrd_fetch_vm_rrd(session: Session, uuid: str) -> _Rrd: ...
+def rrd_parse_rrd(data: bytes) -> _Rrd: ...
+def rrd_vm_usage(session: Session, vm_uuid: str, minutes: float) -> _Usage: ...
+def rrd_host_usage(session: Session, host_uuid: str, minutes: float) -> _Usage: ...
+
+# xenapi_rs.transfer's backend: dest/source as that module checked them.
+CHUNK: int
+
+def transfer_export_vdi(
+    session: Session, vdi: str, format_: str, dest: Any, progress: Any, cancel: Optional[Cancel],
+    task: Optional[str], idle_timeout: Optional[float],
+) -> int: ...
+def transfer_import_vdi(
+    session: Session, vdi: str, format_: str, source: Any, length: Optional[int], progress: Any,
+    cancel: Optional[Cancel], task: Optional[str], idle_timeout: Optional[float],
+) -> int: ...
+def transfer_export_vm(
+    session: Session, vm: str, compression_: Optional[str], dest: Any, progress: Any,
+    cancel: Optional[Cancel], task: Optional[str], idle_timeout: Optional[float],
+) -> int: ...
+def transfer_import_vm(
+    session: Session, source: Any, length: Optional[int], sr: Optional[str], progress: Any,
+    cancel: Optional[Cancel], task: Optional[str], idle_timeout: Optional[float],
+) -> List[str]: ...
+def transfer_download(
+    session: Session, path: str, query: List[Tuple[str, str]], dest: Any, progress: Any,
+    cancel: Optional[Cancel], task: Optional[str], idle_timeout: Optional[float],
+) -> Tuple[int, str]: ...
+def transfer_upload(
+    session: Session, path: str, query: List[Tuple[str, str]], source: Any, length: Optional[int],
+    progress: Any, cancel: Optional[Cancel], task: Optional[str], idle_timeout: Optional[float],
+) -> Tuple[int, str]: ...

@@ -61,7 +61,9 @@ pub(crate) fn bind(
         let a = l.local_addr()?;
         out.push((l, a));
     }
-    Ok((out, false))
+    // A lone host's address is its IP alone, as xapi's always is: clients (the core's
+    // rrd::fetch_updates_at) reach it at the session's port.
+    Ok((out, members == 0))
 }
 
 /// The hosts in listener order: the coordinator first, then the others in creation order.
