@@ -356,14 +356,44 @@ enum Stop {
 struct Mover<'a> {
     progress: Option<Box<ProgressFn<'a>>>,
     cancel: Cancel,
+    /// Tells the server before the connection closes: `task.cancel`, so that the handler ends
+    /// the task cancelled (a closed upload of unknown length would otherwise read as its end).
+    on_cancel: OnCancel,
     done: u64,
     total: Option<u64>,
+}
+
+/// What a cancel does before the connection closes, once, from whichever thread sees it first.
+#[derive(Clone, Default)]
+struct OnCancel(Option<Arc<OnCancelInner>>);
+
+struct OnCancelInner {
+    done: AtomicBool,
+    run: Box<dyn Fn() + Send + Sync>,
+}
+
+impl OnCancel {
+    fn new(run: impl Fn() + Send + Sync + 'static) -> Self {
+        OnCancel(Some(Arc::new(OnCancelInner {
+            done: AtomicBool::new(false),
+            run: Box::new(run),
+        })))
+    }
+
+    fn fire(&self) {
+        if let Some(inner) = &self.0 {
+            if !inner.done.swap(true, Ordering::SeqCst) {
+                (inner.run)();
+            }
+        }
+    }
 }
 
 impl Mover<'_> {
     /// Reports progress; `false` when the transfer is to stop.
     fn report(&mut self) -> bool {
         if self.cancel.is_cancelled() {
+            self.on_cancel.fire();
             return false;
         }
         let p = Progress {
@@ -373,6 +403,7 @@ impl Mover<'_> {
         if let Some(f) = self.progress.as_mut() {
             if !f(p) {
                 self.cancel.cancel();
+                self.on_cancel.fire();
                 return false;
             }
         }
@@ -390,6 +421,7 @@ impl Mover<'_> {
 
     fn check(&self) -> Result<(), Stop> {
         if self.cancel.is_cancelled() {
+            self.on_cancel.fire();
             Err(Stop::Cancelled)
         } else {
             Ok(())
@@ -405,16 +437,18 @@ struct Watch {
 }
 
 impl Watch {
-    fn new(cancel: &Cancel, conn: &raw::Conn) -> Watch {
+    fn new(mover: &Mover<'_>, conn: &raw::Conn) -> Watch {
         let stop = Arc::new(AtomicBool::new(false));
         let thread = conn.closer().and_then(|sock| {
-            let cancel = cancel.clone();
+            let cancel = mover.cancel.clone();
+            let on_cancel = mover.on_cancel.clone();
             let stop = Arc::clone(&stop);
             std::thread::Builder::new()
                 .name("xenapi-transfer-cancel".into())
                 .spawn(move || {
                     while !stop.load(Ordering::SeqCst) {
                         if cancel.is_cancelled() {
+                            on_cancel.fire();
                             sock.shutdown(std::net::Shutdown::Both);
                             return;
                         }
@@ -491,7 +525,7 @@ fn get(
     for _ in 0..=MAX_REDIRECTS {
         mover.check()?;
         let mut conn = raw::connect(options, &url, idle).map_err(|e| mover.stop(e))?;
-        let _watch = Watch::new(&mover.cancel, &conn);
+        let _watch = Watch::new(mover, &conn);
         conn.send_head("GET", None).map_err(|e| mover.stop(e))?;
         let (head, mut body) = conn.read_reply().map_err(|e| mover.stop(e))?;
         if is_redirect(head.status) {
@@ -590,7 +624,7 @@ fn upload_target(
             ..url.clone()
         };
         let mut conn = raw::connect(options, &probe, idle).map_err(|e| mover.stop(e))?;
-        let _watch = Watch::new(&mover.cancel, &conn);
+        let _watch = Watch::new(mover, &conn);
         conn.send_head("PUT", Some(0)).map_err(|e| mover.stop(e))?;
         let head = match conn.read_reply() {
             Ok((head, _)) => head,
@@ -623,7 +657,7 @@ fn put(
     mover.total = length;
     let shown = url.shown();
     let mut conn = raw::connect(options, &url, idle).map_err(|e| mover.stop(e))?;
-    let watch = Watch::new(&mover.cancel, &conn);
+    let watch = Watch::new(mover, &conn);
     conn.send_head("PUT", Some(length.unwrap_or(UNKNOWN_LENGTH)))
         .map_err(|e| mover.stop(e))?;
     let mut buf = vec![0u8; CHUNK];
@@ -769,15 +803,22 @@ fn with_task<'a>(
     let outcome = (|| {
         let url = target_url(session, target, &handle, task.as_str())?;
         let options = session.client().options().clone();
+        let on_cancel = {
+            let (session, task) = (session.clone(), task.clone());
+            OnCancel::new(move || {
+                let _ = Task::cancel(&session, &task);
+            })
+        };
         let mut mover = Mover {
             progress: control.progress,
             cancel: control.cancel.unwrap_or_default(),
+            on_cancel: on_cancel.clone(),
             done: 0,
             total: None,
         };
         let moved = run(&options, url, idle, &mut mover);
         let cancelled = || {
-            let _ = Task::cancel(session, &task);
+            on_cancel.fire();
             Error::Api(Failure::with_code(
                 codes::TASK_CANCELLED,
                 &[task.as_str(), "the transfer was cancelled by the caller"],
@@ -877,6 +918,8 @@ fn without_session<'a>(
     let mut mover = Mover {
         progress: control.progress,
         cancel: control.cancel.unwrap_or_default(),
+        // The task is the caller's to cancel: it holds no session here.
+        on_cancel: OnCancel::default(),
         done: 0,
         total: None,
     };
