@@ -98,14 +98,9 @@ def settled_status(session, task, seconds=10.0):
 
 
 def expect_task_cancelled(session, task):
-    """The brief's rule: a cancelled transfer leaves its task ``cancelled``. Checked last in each
-    test (everything else about the cancel is asserted before): the core closes the connection
-    before it sends ``task.cancel``, so the server may take the close for a failed (or, with no
-    length, a finished) body first. Marked, not hidden, until the core cancels the task first."""
-    status = settled_status(session, task)
-    if status != "cancelled":
-        pytest.xfail("the task ended %r, not cancelled: the core cancels the task only after "
-                     "closing the connection (core-transfer)" % status)
+    """A cancelled transfer leaves its task ``cancelled``: the core sends ``task.cancel`` before
+    it closes the connection, so the server never takes the close for the end of the body."""
+    assert settled_status(session, task) == "cancelled"
 
 
 def export_bytes(transfer, s, vdi, fmt="raw"):
