@@ -103,7 +103,7 @@ dotnet-test: dotnet-build
 	    set -- $(abspath $(DOTNET_SIM)) run --templates 0 --env $$name $$flags -- "$$@"; \
 	  done; $(DOTNET_ENV) "$$@"
 	@# The XenServer.NET-style sample, as its users would run it, in both dialects.
-	$(DOTNET_ENV) $(DOTNET_SIM) run --vms 3 -- sh -c '$(MONO) $(DOTNET_OUT)/XenServerStyle.exe "$$XENAPI_URL"'
+	$(DOTNET_ENV) $(DOTNET_SIM) run --vms 3 -- sh -c '$(MONO) $(DOTNET_OUT)/XenServerStyle.exe "$$XENAPI_URL" root password --disk'
 	$(DOTNET_ENV) $(DOTNET_SIM) run --vms 3 --dialect xend -- sh -c '$(MONO) $(DOTNET_OUT)/XenServerStyle.exe "$$XENAPI_URL"'
 
 
@@ -117,7 +117,8 @@ DOTNET_CORECLR_OUT := $(DOTNET_OUT)/coreclr
 DOTNET_HOST_RID := linux-$(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x64)
 
 # The scenario's C# driver (tests/scenario/scenario.mk runs it on Mono) in every mode on CoreCLR;
-# the XenServer.NET-style sample in both dialects on CoreCLR, its lines compared with Mono's on an
+# the XenServer.NET-style sample in both dialects on CoreCLR (on xapi with its HTTP_actions disk
+# round trip), its lines compared with Mono's on an
 # identical simulator (same --seed: same references; sorted: a Dictionary's order is the
 # runtime's); and XenApi's error when libxenapi is out of reach, on Mono and CoreCLR.
 dotnet-coreclr-test: dotnet-build
@@ -141,10 +142,11 @@ dotnet-coreclr-test: dotnet-build
 	  echo "CoreCLR $$last"; \
 	done
 	@set -e; cd $(DOTNET_CORECLR_OUT); for dialect in xapi xend; do \
+	  disk=; if [ $$dialect = xapi ]; then disk=" root password --disk"; fi; \
 	  $(abspath $(DOTNET_SIM)) run --vms 3 --seed 7 --dialect $$dialect -- sh -c \
-	    '$(MONO) app/XenServerStyle.exe "$$XENAPI_URL"' > sample-mono.log 2>&1 || { cat sample-mono.log; exit 1; }; \
+	    '$(MONO) app/XenServerStyle.exe "$$XENAPI_URL"'"$$disk" > sample-mono.log 2>&1 || { cat sample-mono.log; exit 1; }; \
 	  $(abspath $(DOTNET_SIM)) run --vms 3 --seed 7 --dialect $$dialect -- sh -c \
-	    '$(DOTNET_CORECLR) app/XenServerStyle.exe "$$XENAPI_URL"' > sample-coreclr.log 2>&1 \
+	    '$(DOTNET_CORECLR) app/XenServerStyle.exe "$$XENAPI_URL"'"$$disk" > sample-coreclr.log 2>&1 \
 	    || { cat sample-coreclr.log; exit 1; }; \
 	  grep -q "MiB" sample-coreclr.log || { echo "dotnet-coreclr-test: the sample listed no VM on CoreCLR"; cat sample-coreclr.log; exit 1; }; \
 	  sort sample-mono.log > sample-mono.sorted; sort sample-coreclr.log > sample-coreclr.sorted; \

@@ -13,6 +13,7 @@
 mod abi;
 mod c;
 mod csharp;
+mod http_actions;
 mod naming;
 mod overloads;
 mod python;
@@ -150,6 +151,7 @@ fn run(check: bool) -> Result<bool, String> {
     files.extend(python::generate(&model));
     files.extend(c::generate(&model, &table));
     files.extend(csharp::generate(&model, &table));
+    files.push(http_actions::generate(&json("http_actions.json")?)?);
     files.push((abi::TABLE.to_owned(), table.to_json()));
     let written: BTreeSet<PathBuf> = files.iter().map(|(p, _)| root.join(p)).collect();
     let mut stale = Vec::new();

@@ -831,9 +831,10 @@ fn adapt_to_dialect(dialect: Dialect, method: &str, params: &mut Vec<Value>) {
     }
 }
 
-/// The URL of the coordinator named by `HOST_IS_SLAVE`, keeping the scheme (and so the TLS
-/// policy) and, when the address has none, the port of `current`.
-fn coordinator_url(current: &str, master: &str) -> crate::Result<String> {
+/// The URL of the pool member at `master` (the coordinator named by `HOST_IS_SLAVE`, or a
+/// `host.address`), keeping the scheme (and so the TLS policy) of `current` and, when the address
+/// has no port, its port.
+pub(crate) fn coordinator_url(current: &str, master: &str) -> crate::Result<String> {
     let master = master.trim();
     if master.is_empty() {
         return Err(Error::Protocol(

@@ -200,3 +200,108 @@ namespace XenAPI
         }
     }
 }
+
+namespace XenAPI
+{
+    using System.Runtime.InteropServices;
+
+    /// <summary>libxenapi's HTTP transfers and RRDs (include/xenapi.h, "transfers" and "RRD"):
+    /// callbacks run on the calling thread, inside the call; their delegates are kept alive by the
+    /// caller for the length of the call.</summary>
+    [System.Security.SuppressUnmanagedCodeSecurity]
+    internal static class TransferNative
+    {
+        const string Lib = NativeMethods.Lib;
+        const CallingConvention CC = CallingConvention.Cdecl;
+
+        [UnmanagedFunctionPointer(CC)] [return: MarshalAs(UnmanagedType.I1)]
+        internal delegate bool ProgressFn(IntPtr user, ulong done, long total);
+        [UnmanagedFunctionPointer(CC)] [return: MarshalAs(UnmanagedType.I1)]
+        internal delegate bool WriteFn(IntPtr user, IntPtr data, UIntPtr len);
+        [UnmanagedFunctionPointer(CC)]
+        internal delegate long ReadFn(IntPtr user, IntPtr buf, UIntPtr cap);
+
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_transfer_options_new(out TransferOptionsHandle o, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_transfer_options_free(IntPtr o);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_transfer_options_set_progress(TransferOptionsHandle o, ProgressFn fn, IntPtr user, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_transfer_options_set_cancel(TransferOptionsHandle o, IntPtr cancel, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_transfer_options_set_task(TransferOptionsHandle o, byte[] task, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_transfer_options_set_idle_timeout_ms(TransferOptionsHandle o, ulong ms, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_options_set_proxy(OptionsHandle o, byte[] proxyUrl, out ErrorHandle err);
+
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_transfer_vdi_export(SessionHandle s, byte[] vdi, int format, WriteFn write, IntPtr user, TransferOptionsHandle o, out ulong bytes, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_transfer_vdi_export_file(SessionHandle s, byte[] vdi, int format, byte[] path, TransferOptionsHandle o, out ulong bytes, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_transfer_vdi_import(SessionHandle s, byte[] vdi, int format, ReadFn read, IntPtr user, long length, TransferOptionsHandle o, out ulong bytes, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_transfer_vdi_import_file(SessionHandle s, byte[] vdi, int format, byte[] path, TransferOptionsHandle o, out ulong bytes, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_transfer_vm_export(SessionHandle s, byte[] vm, int compression, WriteFn write, IntPtr user, TransferOptionsHandle o, out ulong bytes, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_transfer_vm_export_file(SessionHandle s, byte[] vm, int compression, byte[] path, TransferOptionsHandle o, out ulong bytes, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_transfer_vm_import(SessionHandle s, ReadFn read, IntPtr user, long length, byte[] sr, TransferOptionsHandle o, out StringListHandle vms, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_transfer_vm_import_file(SessionHandle s, byte[] path, byte[] sr, TransferOptionsHandle o, out StringListHandle vms, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_transfer_download_url(OptionsHandle options, byte[] url, WriteFn write, IntPtr user, TransferOptionsHandle o, out ulong bytes, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_transfer_upload_url(OptionsHandle options, byte[] url, ReadFn read, IntPtr user, long length, TransferOptionsHandle o, out ulong bytes, out ErrorHandle err);
+
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_rrd_updates_fetch(SessionHandle s, long start, long interval, byte[] cf, [MarshalAs(UnmanagedType.U1)] bool host, byte[] vmUuid, byte[] hostRef, out RrdUpdatesHandle updates, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_rrd_updates_parse(byte[] data, UIntPtr len, out RrdUpdatesHandle updates, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_rrd_updates_free(IntPtr updates);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern long xenapi_rrd_updates_start(RrdUpdatesHandle u);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern long xenapi_rrd_updates_end(RrdUpdatesHandle u);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern long xenapi_rrd_updates_step(RrdUpdatesHandle u);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_rrd_updates_column_count(RrdUpdatesHandle u);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_rrd_updates_row_count(RrdUpdatesHandle u);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_rrd_updates_column(RrdUpdatesHandle u, UIntPtr col, out IntPtr cf, out IntPtr kind, out IntPtr uuid, out IntPtr name, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_rrd_updates_time(RrdUpdatesHandle u, UIntPtr row, out long time, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_rrd_updates_value(RrdUpdatesHandle u, UIntPtr row, UIntPtr col, out double value, out ErrorHandle err);
+
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_rrd_fetch_host(SessionHandle s, out RrdHandle rrd, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_rrd_fetch_vm(SessionHandle s, byte[] vmUuid, out RrdHandle rrd, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_rrd_parse(byte[] data, UIntPtr len, out RrdHandle rrd, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_rrd_free(IntPtr rrd);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern long xenapi_rrd_step(RrdHandle r);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern long xenapi_rrd_last_update(RrdHandle r);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_rrd_source_count(RrdHandle r);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_rrd_source_name(RrdHandle r, UIntPtr source);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_rrd_archive_count(RrdHandle r);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_rrd_archive_cf(RrdHandle r, UIntPtr archive);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern long xenapi_rrd_archive_step(RrdHandle r, UIntPtr archive);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_rrd_archive_row_count(RrdHandle r, UIntPtr archive);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_rrd_row_time(RrdHandle r, UIntPtr archive, UIntPtr row, out long time, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_rrd_value(RrdHandle r, UIntPtr archive, UIntPtr row, UIntPtr source, out double value, out ErrorHandle err);
+
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_rrd_vm_usage(SessionHandle s, byte[] vmUuid, long seconds, out RrdUsageHandle usage, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_rrd_host_usage(SessionHandle s, byte[] hostUuid, long seconds, out RrdUsageHandle usage, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_rrd_usage_free(IntPtr usage);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_rrd_usage_cpu_count(RrdUsageHandle u);
+        [DllImport(Lib, CallingConvention = CC)] [return: MarshalAs(UnmanagedType.U1)] internal static extern bool xenapi_rrd_usage_cpu(RrdUsageHandle u, UIntPtr i, out double value);
+        [DllImport(Lib, CallingConvention = CC)] [return: MarshalAs(UnmanagedType.U1)] internal static extern bool xenapi_rrd_usage_memory_total(RrdUsageHandle u, out double value);
+        [DllImport(Lib, CallingConvention = CC)] [return: MarshalAs(UnmanagedType.U1)] internal static extern bool xenapi_rrd_usage_memory_free(RrdUsageHandle u, out double value);
+        [DllImport(Lib, CallingConvention = CC)] [return: MarshalAs(UnmanagedType.U1)] internal static extern bool xenapi_rrd_usage_memory_used(RrdUsageHandle u, out double value);
+        [DllImport(Lib, CallingConvention = CC)] [return: MarshalAs(UnmanagedType.U1)] internal static extern bool xenapi_rrd_usage_disk_read(RrdUsageHandle u, out double value);
+        [DllImport(Lib, CallingConvention = CC)] [return: MarshalAs(UnmanagedType.U1)] internal static extern bool xenapi_rrd_usage_disk_write(RrdUsageHandle u, out double value);
+        [DllImport(Lib, CallingConvention = CC)] [return: MarshalAs(UnmanagedType.U1)] internal static extern bool xenapi_rrd_usage_net_rx(RrdUsageHandle u, out double value);
+        [DllImport(Lib, CallingConvention = CC)] [return: MarshalAs(UnmanagedType.U1)] internal static extern bool xenapi_rrd_usage_net_tx(RrdUsageHandle u, out double value);
+    }
+
+    /// <summary><c>xenapi_transfer_options *</c>.</summary>
+    internal sealed class TransferOptionsHandle : NativeHandle
+    {
+        protected override bool ReleaseHandle() { TransferNative.xenapi_transfer_options_free(handle); return true; }
+    }
+
+    /// <summary><c>xenapi_rrd_updates *</c>.</summary>
+    internal sealed class RrdUpdatesHandle : NativeHandle
+    {
+        protected override bool ReleaseHandle() { TransferNative.xenapi_rrd_updates_free(handle); return true; }
+    }
+
+    /// <summary><c>xenapi_rrd *</c>.</summary>
+    internal sealed class RrdHandle : NativeHandle
+    {
+        protected override bool ReleaseHandle() { TransferNative.xenapi_rrd_free(handle); return true; }
+    }
+
+    /// <summary><c>xenapi_rrd_usage *</c>.</summary>
+    internal sealed class RrdUsageHandle : NativeHandle
+    {
+        protected override bool ReleaseHandle() { TransferNative.xenapi_rrd_usage_free(handle); return true; }
+    }
+}

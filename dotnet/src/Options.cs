@@ -36,7 +36,7 @@ namespace XenAPI
         }
 
         /// <summary>The server URL.</summary>
-        public string Url { get; }
+        public string Url { get; private set; }
 
         /// <summary>How long to wait for the TCP (and TLS) connection. Default 10 s.</summary>
         public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
@@ -108,6 +108,14 @@ namespace XenAPI
         /// <summary>The wire protocol; results are the same values whichever carries them.
         /// Default <see cref="XenAPI.Protocol.Auto"/>.</summary>
         public Protocol Protocol { get; set; } = Protocol.Auto;
+
+        /// <summary>A copy of these options for another URL (HTTP transfers to a pool member).</summary>
+        internal Options WithUrl(string url)
+        {
+            var copy = (Options)MemberwiseClone();
+            copy.Url = url ?? throw new ArgumentNullException(nameof(url));
+            return copy;
+        }
 
         internal OptionsHandle ToNative()
         {

@@ -66,6 +66,7 @@ namespace XenAPI
             {
                 Check.Ok(NativeMethods.xenapi_session_new(o, out handle, out ErrorHandle err), err);
             }
+            Track(options);
         }
 
         static string UrlOf(string host, int port)

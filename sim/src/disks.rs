@@ -324,10 +324,15 @@ impl Staging {
         d.read_at(off, buf)
     }
 
+    /// Writes the copy's data through to storage (before a [`Staging::commit`] made under a
+    /// lock, so that the lock is not held for it).
+    pub fn sync(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+
     /// Replaces the disk's content with this copy, atomically: a reader sees the old content or
     /// the new, never a mix.
     pub fn commit(mut self) -> io::Result<()> {
-        self.file.sync_data()?;
         fs::rename(&self.path, &self.target)?;
         self.done = true;
         Ok(())

@@ -345,6 +345,12 @@ pub(crate) fn serve<S: Read + Write>(s: S, shared: &Arc<Shared>, listener: &List
                 }
                 return;
             }
+            Ok(Some(head)) if crate::xva_http::handles(shared, &head) => {
+                if !listener.stopped() {
+                    crate::xva_http::serve(&mut c, shared, &head);
+                }
+                return;
+            }
             Ok(Some(head)) => read_body(&mut c, head),
             Ok(None) => return,
             Err(e) => Err(e),

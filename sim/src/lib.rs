@@ -54,9 +54,8 @@ mod transfer;
 mod transfer_vhd;
 mod vm;
 mod world;
-// Not wired to HTTP until the disk store and streaming handlers land (branch sim-transfer).
-#[cfg_attr(not(test), allow(dead_code))]
 mod xva;
+mod xva_http;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

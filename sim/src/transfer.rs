@@ -57,11 +57,11 @@ pub(crate) fn handles(shared: &Shared, head: &Head) -> bool {
 }
 
 /// A query's parameters, percent-decoded.
-struct Query(Vec<(String, String)>);
+pub(crate) struct Query(Vec<(String, String)>);
 
 impl Query {
     /// The cookie's pairs first, then the query's, as xapi looks them up.
-    fn of(head: &Head) -> Query {
+    pub(crate) fn of(head: &Head) -> Query {
         let mut q = Query(
             head.cookie
                 .split(';')
@@ -73,7 +73,7 @@ impl Query {
         q
     }
 
-    fn parse(q: &str) -> Query {
+    pub(crate) fn parse(q: &str) -> Query {
         Query(
             q.split('&')
                 .filter(|p| !p.is_empty())
@@ -85,7 +85,7 @@ impl Query {
         )
     }
 
-    fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| k == name)
@@ -142,7 +142,12 @@ struct Transfer<'a> {
 }
 
 /// Answers an error page and closes (xapi's `response_error_html`).
-fn refuse<S: Read + Write>(c: &mut Conn<S>, status: u16, extra: &[(&str, &str)], detail: &str) {
+pub(crate) fn refuse<S: Read + Write>(
+    c: &mut Conn<S>,
+    status: u16,
+    extra: &[(&str, &str)],
+    detail: &str,
+) {
     let body = page(status, detail);
     let mut head = format!(
         "HTTP/1.1 {status} {}\r\nContent-Type: text/html\r\nConnection: close\r\nCache-Control: no-cache, no-store\r\n",
@@ -159,7 +164,7 @@ fn refuse<S: Read + Write>(c: &mut Conn<S>, status: u16, extra: &[(&str, &str)],
 
 /// Headers only, then the connection closes (xapi's `Http_svr.headers` with
 /// `http_404_missing`, `http_400_badrequest`, `http_302_redirect`).
-fn bare<S: Read + Write>(c: &mut Conn<S>, status: u16, extra: &[(&str, &str)]) {
+pub(crate) fn bare<S: Read + Write>(c: &mut Conn<S>, status: u16, extra: &[(&str, &str)]) {
     let mut head = format!(
         "HTTP/1.1 {status} {}\r\nConnection: close\r\nCache-Control: no-cache, no-store\r\n",
         reason(status)
@@ -324,7 +329,12 @@ pub(crate) fn serve<S: Read + Write>(
                 "Exporting raw VDI"
             };
             let t = tasks::create(&mut st, label, "");
-            (t.as_str().unwrap_or_default().to_owned(), true)
+            let t = t.as_str().unwrap_or_default().to_owned();
+            // Made by the host that serves the transfer, as xapi's context makes it.
+            st.touch("task", &t, |rec| {
+                crate::state::set_field(rec, "resident_on", Value::String(host.to_owned()))
+            });
+            (t, true)
         }
     };
     let busy = import && in_use_rw(&st, &vdi);
@@ -495,9 +505,18 @@ impl Transfer<'_> {
             self.drop_own_task();
             return None;
         }
+        if let Err(e) = staging.sync() {
+            return Some(Err(io_failure(&format!("writing the disk: {e}"))));
+        }
+        // Under the lock, so that a VDI.destroy meanwhile does not leave content behind.
+        let st = self.shared.lock();
+        if st.get("VDI", &self.vdi).is_none() {
+            return Some(Err(Failure::new("HANDLE_INVALID", &["VDI", &self.vdi])));
+        }
         if let Err(e) = staging.commit() {
             return Some(Err(io_failure(&format!("replacing the disk: {e}"))));
         }
+        drop(st);
         Some(Ok(Value::String(self.vdi.clone())))
     }
 

@@ -3,8 +3,9 @@
 //! in chunks of 1 MiB named `Ref:N/00000000`, `Ref:N/00000001`, …, each followed by its checksum
 //! (`.xxhash`, XXH64 in upper-case hex; older exports `.checksum`, SHA-1), as xapi's
 //! `stream_vdi.ml` writes them: the first and last chunk always, the others only when not all
-//! zeros (the reader fills the gaps with zeros). Optionally gzip-compressed
-//! (`use_compression=true`); an import recognises gzip by its magic number, as xapi does.
+//! zeros (the reader fills the gaps with zeros). Optionally compressed, gzip
+//! (`use_compression=true`) or zstd (`use_compression=zstd`); an import recognises either by its
+//! magic number, as xapi does.
 //!
 //! The disks' bytes come from and go to a [`DiskStore`]; memory stays at one chunk per
 //! transfer, whatever the disks' sizes.
@@ -15,11 +16,7 @@ mod tar;
 
 use std::io::{self, Read, Write};
 
-use xenapi::codec::encode_value;
-use xenapi::Value;
-
 use crate::dispatch::Failure;
-use crate::state::State;
 
 #[cfg_attr(not(test), allow(unused_imports))]
 pub(crate) use meta::{
@@ -44,23 +41,21 @@ pub(crate) trait DiskStore {
     fn open(&mut self, vdi: &str, size: u64) -> io::Result<Box<dyn DiskContent + '_>>;
 }
 
-/// `use_compression=`: `true`/`gzip` compresses with gzip; `zstd` is refused (this simulator
-/// has no zstd); anything else, or nothing, is none (as xapi's handler reads it).
+/// `use_compression=`: `true`/`gzip` compresses with gzip, `zstd` with zstd; anything else, or
+/// nothing, is none (as xapi's handler reads it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Compression {
     None,
     Gzip,
+    Zstd,
 }
 
 impl Compression {
-    pub(crate) fn from_query(value: Option<&str>) -> Result<Compression, Failure> {
+    pub(crate) fn from_query(value: Option<&str>) -> Compression {
         match value {
-            Some("true") | Some("gzip") => Ok(Compression::Gzip),
-            Some("zstd") => Err(Failure::new(
-                "VALUE_NOT_SUPPORTED",
-                &["use_compression", "zstd", "this server has no zstd"],
-            )),
-            _ => Ok(Compression::None),
+            Some("true") | Some("gzip") => Compression::Gzip,
+            Some("zstd") => Compression::Zstd,
+            _ => Compression::None,
         }
     }
 }
@@ -87,6 +82,11 @@ pub(crate) fn write(
             let mut gz = flate2::write::GzEncoder::new(out, flate2::Compression::fast());
             write_tar(plan, store, &mut gz, progress)?;
             gz.finish()?.flush()
+        }
+        Compression::Zstd => {
+            let mut z = zstd::stream::write::Encoder::new(out, 0)?;
+            write_tar(plan, store, &mut z, progress)?;
+            z.finish()?.flush()
         }
     }
 }
@@ -174,12 +174,6 @@ impl<'a> Reader<'a> {
         head.truncate(n);
         let gzip = head.starts_with(&[0x1f, 0x8b]);
         let zstd = head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
-        if zstd {
-            return Err(Failure::new(
-                "IMPORT_ERROR",
-                &["a zstd-compressed XVA: this server reads plain and gzip XVAs"],
-            ));
-        }
         let peeked = Peeked {
             head,
             at: 0,
@@ -187,6 +181,11 @@ impl<'a> Reader<'a> {
         };
         let mut input: Box<dyn Read + 'a> = if gzip {
             Box::new(flate2::read::GzDecoder::new(peeked))
+        } else if zstd {
+            Box::new(
+                zstd::stream::read::Decoder::new(peeked)
+                    .map_err(|e| Failure::new("IMPORT_ERROR", &[&e.to_string()]))?,
+            )
         } else {
             Box::new(peeked)
         };
@@ -298,13 +297,6 @@ impl<'a> Reader<'a> {
         }
         Ok(())
     }
-}
-
-/// The task result of an import, as xapi sets it: the new VMs' references as an XML-RPC array
-/// (`API.rpc_of_ref_VM_set`).
-pub(crate) fn task_result(st: &State, vms: &[String]) -> String {
-    let v = Value::Array(vms.iter().map(|r| Value::String(r.clone())).collect());
-    encode_value(&v, &st.dialect.encoder())
 }
 
 #[cfg(test)]

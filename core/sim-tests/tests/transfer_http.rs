@@ -704,3 +704,33 @@ fn memory_stays_bounded_whatever_the_size() {
     assert_eq!(sink.0, SIZE);
     assert_eq!(sink.1, CHUNK, "written a CHUNK at a time");
 }
+
+#[test]
+fn plain_http_goes_through_the_proxy_with_an_absolute_url_and_its_credentials() {
+    let proxy = script(None, |_, s| reply(s, "200 OK", "", b"via proxy"));
+    let authority = proxy
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    let options = Options::new("http://unused").proxy(format!("http://bob:s3cret@{authority}"));
+    assert!(!format!("{options:?}").contains("s3cret"));
+    let mut out = Vec::new();
+    transfer::download_url(
+        &options,
+        "http://xs.invalid:81/export_raw_vdi?session_id=OpaqueRef:x",
+        &mut out,
+        Control::default(),
+    )
+    .unwrap();
+    assert_eq!(out, b"via proxy");
+    let seen = proxy.seen.lock().unwrap()[0].clone();
+    assert_eq!(
+        seen.path, "http://xs.invalid:81/export_raw_vdi",
+        "an absolute URL"
+    );
+    assert_eq!(seen.query["session_id"], "OpaqueRef:x");
+    assert_eq!(
+        seen.header("proxy-authorization"),
+        Some("Basic Ym9iOnMzY3JldA==")
+    );
+}

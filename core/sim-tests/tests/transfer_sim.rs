@@ -1,5 +1,5 @@
-//! The client's transfers against the simulator's handlers: disks in and out byte for byte
-//! over HTTP and TLS; a cancel that leaves the disk as it was; xapi's refusals as
+//! The client's transfers against the simulator's handlers: disks in and out byte for byte, raw
+//! and VHD, over HTTP and TLS; a cancel that leaves the disk as it was; xapi's refusals as
 //! XenAPI errors.
 
 use std::sync::{Arc, Mutex};
@@ -77,6 +77,24 @@ fn a_raw_disk_round_trips_byte_for_byte() {
     let mut out = Vec::new();
     transfer::export_vdi(&s, &uuid, DiskFormat::Raw, &mut out, Control::default()).unwrap();
     assert!(out == data);
+}
+
+#[test]
+fn a_vhd_round_trips_into_another_disk() {
+    let sim = sim(Dialect::Xapi);
+    let s = connect(&sim);
+    let a = new_vdi(&s, 8 * MIB);
+    let data = content(8 * MIB);
+    import(&s, &a, DiskFormat::Raw, &data).unwrap();
+    let vhd = export(&s, &a, DiskFormat::Vhd);
+    assert!(
+        (vhd.len() as u64) < 8 * MIB,
+        "a dynamic VHD carries only allocated blocks: {}",
+        vhd.len()
+    );
+    let b = new_vdi(&s, 8 * MIB);
+    import(&s, &b, DiskFormat::Vhd, &vhd).unwrap();
+    assert!(export(&s, &b, DiskFormat::Raw) == data);
 }
 
 #[test]
@@ -189,5 +207,85 @@ fn transfers_go_over_tls_with_the_sessions_policy() {
     )
     .unwrap();
     assert_eq!(*progress.lock().unwrap(), 2 * MIB);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A CONNECT proxy: records each tunnel's target and pipes bytes both ways.
+fn tunnel() -> (String, Arc<Mutex<Vec<String>>>) {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(mut down) = c else { return };
+            let record = Arc::clone(&record);
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut b = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if down.read(&mut b).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(b[0]);
+                }
+                let line = String::from_utf8_lossy(&head)
+                    .lines()
+                    .next()
+                    .unwrap()
+                    .to_owned();
+                let target = line.split(' ').nth(1).unwrap().to_owned();
+                record.lock().unwrap().push(line);
+                let Ok(mut up) = TcpStream::connect(&target) else {
+                    return;
+                };
+                down.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .unwrap();
+                let (mut d2, mut u2) = (down.try_clone().unwrap(), up.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut d2, &mut u2);
+                    let _ = u2.shutdown(std::net::Shutdown::Write);
+                });
+                let _ = std::io::copy(&mut up, &mut down);
+                let _ = down.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    (url, seen)
+}
+
+#[test]
+fn https_transfers_go_through_a_connect_tunnel_checked_end_to_end() {
+    let dir = std::env::temp_dir().join(format!("xenapi-transfer-proxy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cert = dir.join("cert.pem");
+    let sim = sim_with(Dialect::Xapi, |c| {
+        c.tls = true;
+        c.cert_out = Some(cert.clone());
+    });
+    let (proxy, seen) = tunnel();
+    let s = Session::connect(
+        Options::new(sim.url())
+            .tls(TlsPolicy::CaFile(cert.clone()))
+            .proxy(&proxy),
+        "root",
+        "password",
+    )
+    .unwrap();
+    let vdi = new_vdi(&s, MIB);
+    let data = content(MIB);
+    import(&s, &vdi, DiskFormat::Raw, &data).unwrap();
+    assert!(export(&s, &vdi, DiskFormat::Raw) == data);
+    let port = sim.addr().port();
+    let lines = seen.lock().unwrap().clone();
+    assert!(lines.len() >= 3, "probe, upload, download: {lines:?}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l == &format!("CONNECT 127.0.0.1:{port} HTTP/1.1")),
+        "{lines:?}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

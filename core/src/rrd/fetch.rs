@@ -5,6 +5,7 @@
 use super::usage::{self, Usage};
 use super::{Consolidation, Rrd, Updates};
 use crate::api::{Host, Vm, VmPowerState};
+use crate::client::percent_encode;
 use crate::{Error, Ref, Session};
 
 /// What to ask `/rrd_updates` for.
@@ -47,14 +48,20 @@ pub fn fetch_updates(session: &Session, q: &UpdatesQuery) -> crate::Result<Updat
 /// request per host.
 pub fn fetch_updates_at(session: &Session, host: &str, q: &UpdatesQuery) -> crate::Result<Updates> {
     let address = Host::get_address(session, &Ref::<Host>::new(host))?;
-    let client = crate::Client::new(member_options(session, &address)?)?;
+    let options = member_options(session, &address)?;
     let handle = session.handle().ok_or_else(|| {
         Error::InvalidArgument("not logged in: call login_with_password first".into())
     })?;
     let mut query = vec![("session_id", handle.as_str())];
     let owned = pairs(q);
     query.extend(owned.as_refs());
-    let body = client.http_get("/rrd_updates", &query)?;
+    let encoded: Vec<String> = query
+        .iter()
+        .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
+        .collect();
+    let url = format!("{}rrd_updates?{}", options.url(), encoded.join("&"));
+    // Through the transfers' connection: the options' proxy applies, as to a transfer.
+    let body = crate::transfer::get_bounded(&options, &url, options.max_response_bytes)?;
     Ok(Updates::parse(&body)?)
 }
 
@@ -95,28 +102,10 @@ pub fn host_usage(session: &Session, host_uuid: &str, seconds: i64) -> crate::Re
         .ok_or_else(|| Error::Protocol(format!("the host {host_uuid} sent no figures of its own")))
 }
 
-/// The session's options for the pool member at `address`: the same scheme and port (https and
-/// its default port for a Unix socket session), only the host changed.
+/// The session's options for the pool member at `address`: the same scheme, and the same port
+/// unless the address names one (a simulator's pool); https for a Unix socket session.
 pub(crate) fn member_options(session: &Session, address: &str) -> crate::Result<crate::Options> {
-    let url = session.url();
-    let host = if address.contains(':') && !address.starts_with('[') {
-        format!("[{address}]")
-    } else {
-        address.to_owned()
-    };
-    let member = match url.split_once("://") {
-        Some((scheme @ ("http" | "https"), rest)) => {
-            let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-            let authority = authority.rsplit('@').next().unwrap_or(authority);
-            // The port: after the last ':' unless that is inside an IPv6 literal.
-            let port = match authority.rfind(':') {
-                Some(i) if !authority[i..].contains(']') => &authority[i..],
-                _ => "",
-            };
-            format!("{scheme}://{host}{port}/")
-        }
-        _ => format!("https://{host}/"),
-    };
+    let member = crate::session::coordinator_url(&session.url(), address)?;
     Ok(session.client().options().with_url(member))
 }
 

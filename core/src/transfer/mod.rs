@@ -300,6 +300,42 @@ pub fn upload_url(
     })
 }
 
+/// GETs a whole URL into memory, at most `max` bytes of body (more is [`Error::Protocol`]): for
+/// the small replies fetched beside the API through the same connection (RRDs from a pool
+/// member).
+pub(crate) fn get_bounded(options: &Options, url: &str, max: u64) -> crate::Result<Vec<u8>> {
+    struct Bounded {
+        buf: Vec<u8>,
+        max: u64,
+        over: bool,
+    }
+    impl Write for Bounded {
+        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+            if (self.buf.len() + data.len()) as u64 > self.max {
+                self.over = true;
+                return Err(std::io::Error::other("over the limit"));
+            }
+            self.buf.extend_from_slice(data);
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut sink = Bounded {
+        buf: Vec::new(),
+        max,
+        over: false,
+    };
+    match download_url(options, url, &mut sink, Control::default()) {
+        Ok(_) => Ok(sink.buf),
+        Err(_) if sink.over => Err(Error::Protocol(format!(
+            "the reply is larger than the limit of {max} bytes"
+        ))),
+        Err(e) => Err(e),
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 
 /// Why a transfer stopped before its end.

@@ -267,6 +267,8 @@ pub(crate) struct Conn {
     idle: Duration,
     /// Requests go to the proxy with an absolute URL (plain http through a proxy).
     absolute: bool,
+    /// `Proxy-Authorization` for those requests.
+    proxy_auth: Option<String>,
 }
 
 /// Sets up a connection to `url` under `options`, every read and write bounded by `idle`.
@@ -355,6 +357,7 @@ pub(crate) fn connect(options: &Options, url: &Url, idle: Duration) -> crate::Re
         url: url.clone(),
         idle,
         absolute: proxy.is_some() && !https,
+        proxy_auth: proxy.and_then(|p| p.auth).filter(|_| !https),
     })
 }
 
@@ -616,6 +619,9 @@ impl Conn {
         if let Some(n) = length {
             head.push_str(&format!("Content-Length: {n}\r\n"));
         }
+        if let Some(a) = &self.proxy_auth {
+            head.push_str(&format!("Proxy-Authorization: {a}\r\n"));
+        }
         head.push_str("\r\n");
         self.stream
             .write_all(head.as_bytes())
@@ -854,6 +860,7 @@ mod tests {
             url: Url::parse("http://x/").unwrap(),
             idle: Duration::from_secs(5),
             absolute: false,
+            proxy_auth: None,
         };
         let (head, mut body) = conn.read_reply().unwrap();
         assert!(head.chunked);

@@ -4,6 +4,8 @@
 //               list | start NAME | stop NAME [--hard] | reboot NAME [--hard] | pause NAME
 //               | unpause NAME | suspend NAME | resume NAME | dmesg [N] | log [N] | top | methods
 //
+// top: CPU and memory from the RRDs on xapi (/rrd_updates), from the metrics fields on xend.
+//
 // URL defaults to $XENAPI_URL, else http://127.0.0.1:9363 (xend's port); user root, password from
 // $XENAPI_PASSWORD, else "password".
 using System;
@@ -135,11 +137,14 @@ static class Xm
         int w = Math.Max(4, vms.Select(r => r.name_label.Length).DefaultIfEmpty(0).Max());
         string row = "{0,-" + w + "} {1,5} {2,7} {3,5} {4,-10} {5,6}";
         System.Console.WriteLine(row, "Name", "ID", "Mem", "VCPUs", "State", "CPU%");
+        var updates = new Dictionary<string, Rrd.Updates>(); // fetched once, on the first running VM
         foreach (VM r in vms)
         {
             bool live = Live(r);
             long mem = live ? VM_metrics.get_memory_actual(xen, r.metrics) : r.memory_dynamic_max;
-            double[] cpu = live ? VM_metrics.get_VCPUs_utilisation(xen, r.metrics).Values.ToArray() : new double[0];
+            double[] cpu = !live ? new double[0]
+                : xen.Dialect == Dialect.Xapi ? VcpusFromRrd(xen, r, updates)
+                : VM_metrics.get_VCPUs_utilisation(xen, r.metrics).Values.ToArray();
             System.Console.WriteLine(row,
                 r.name_label, r.domid >= 0 ? r.domid.ToString() : "-", mem >> 20,
                 cpu.Length > 0 ? cpu.Length : r.VCPUs_max, r.power_state,
@@ -147,25 +152,74 @@ static class Xm
         }
     }
 
-    // CPU and memory of the host and of each running VM.
+    // A running VM's vCPUs from the last row of the session host's /rrd_updates (xapi since 6.1
+    // refuses VM_metrics.VCPUs_utilisation with MESSAGE_REMOVED). A host answers only for the VMs
+    // it runs: those elsewhere in a pool show "-" here (`top` asks each VM's own host).
+    static double[] VcpusFromRrd(Session xen, VM r, Dictionary<string, Rrd.Updates> cache)
+    {
+        if (!cache.TryGetValue("", out Rrd.Updates u))
+            cache[""] = u = Rrd.FetchUpdates(xen, -60, 0, "AVERAGE");
+        var cpus = new List<double>();
+        for (int i = 0; ; i++)
+        {
+            int col = u.Find("vm", r.uuid, "cpu" + i);
+            if (col < 0 || u.Rows.Count == 0) break;
+            cpus.Add(u.Rows[0].Values[col]);
+        }
+        return cpus.ToArray();
+    }
+
+    // CPU and memory of the host and of each running VM. xend has them as fields; xapi (since
+    // XenServer 6.1) only in its RRDs: VM_metrics.VCPUs_utilisation and host_metrics.memory_free
+    // are refused (MESSAGE_REMOVED; records carry zeros), so `top` asks the RRDs (the last minute).
     static void Top(Session xen)
     {
+        if (xen.Dialect == Dialect.Xapi) { TopFromRrds(xen); return; }
         foreach (XenRef<XenAPI.Host> h in XenAPI.Host.get_all(xen))
         {
             XenAPI.Host host = XenAPI.Host.get_record(xen, h);
             Host_metrics m = Host_metrics.get_record(xen, host.metrics);
             double[] cpus = host.host_CPUs.Select(c => Host_cpu.get_utilisation(xen, c)).ToArray();
-            System.Console.WriteLine("host {0}: {1} CPUs at {2:0.0}%, memory {3} MiB used of {4} MiB",
-                host.name_label, cpus.Length, cpus.Length > 0 ? cpus.Average() * 100 : 0,
-                (m.memory_total - m.memory_free) >> 20, m.memory_total >> 20);
+            HostLine(host.name_label, cpus, m.memory_total - m.memory_free, m.memory_total);
         }
-        VM[] running = VM.get_all_records(xen).Values.Where(r => r.power_state == vm_power_state.Running).ToArray();
+        VM[] running = RunningVms(xen);
         int w = running.Select(r => r.name_label.Length).DefaultIfEmpty(4).Max();
         foreach (VM r in running)
         {
-            var v = VM_metrics.get_VCPUs_utilisation(xen, r.metrics).OrderBy(kv => kv.Key);
-            System.Console.WriteLine("  {0,-" + w + "} mem {1,6} MiB  vcpus {2}", r.name_label, VM_metrics.get_memory_actual(xen, r.metrics) >> 20,
-                string.Join(" ", v.Select(kv => (kv.Value * 100).ToString("0") + "%")));
+            var v = VM_metrics.get_VCPUs_utilisation(xen, r.metrics).OrderBy(kv => kv.Key).Select(kv => (double?)kv.Value);
+            VmLine(r.name_label, w, VM_metrics.get_memory_actual(xen, r.metrics), v);
         }
     }
+
+    static void TopFromRrds(Session xen)
+    {
+        foreach (XenRef<XenAPI.Host> h in XenAPI.Host.get_all(xen))
+        {
+            XenAPI.Host host = XenAPI.Host.get_record(xen, h);
+            Rrd.Usage u = Rrd.HostUsage(xen, host.uuid, 1);
+            double[] cpus = u.Cpus.Where(c => c.HasValue).Select(c => c.Value).ToArray();
+            double total = u.MemoryTotal ?? 0;
+            double used = u.MemoryUsed ?? (u.MemoryFree.HasValue ? total - u.MemoryFree.Value : 0);
+            HostLine(host.name_label, cpus, (long)used, (long)total);
+        }
+        VM[] running = RunningVms(xen);
+        int w = running.Select(r => r.name_label.Length).DefaultIfEmpty(4).Max();
+        foreach (VM r in running)
+        {
+            Rrd.Usage u = Rrd.VmUsage(xen, r.uuid, 1);
+            VmLine(r.name_label, w, (long)(u.MemoryTotal ?? 0), u.Cpus);
+        }
+    }
+
+    static VM[] RunningVms(Session xen) =>
+        VM.get_all_records(xen).Values.Where(r => r.power_state == vm_power_state.Running)
+            .OrderBy(r => r.name_label, StringComparer.Ordinal).ToArray();
+
+    static void HostLine(string name, double[] cpus, long used, long total) =>
+        System.Console.WriteLine("host {0}: {1} CPUs at {2:0.0}%, memory {3} MiB used of {4} MiB",
+            name, cpus.Length, cpus.Length > 0 ? cpus.Average() * 100 : 0, used >> 20, total >> 20);
+
+    static void VmLine(string name, int width, long memory, IEnumerable<double?> vcpus) =>
+        System.Console.WriteLine("  {0,-" + width + "} mem {1,6} MiB  vcpus {2}", name, memory >> 20,
+            string.Join(" ", vcpus.Select(c => c.HasValue ? (c.Value * 100).ToString("0") + "%" : "-")));
 }
