@@ -84,19 +84,12 @@ static size_t check_vcpus(xenapi_session *s, const char *vm, int xend) {
     xenapi_int64_double_map *util = NULL;
     size_t i, n = 0;
     if (!xend) {
-        /* The one host's /rrd_updates (a pool's figures are per host: xenapi_rrd_vm_usage finds
-         * the VM's; test_rrd runs it on a pool). */
         char *uuid = NULL;
-        xenapi_rrd_updates *up = NULL;
         xenapi_rrd_usage *u = NULL;
         CHECK_OK(xenapi_vm_get_uuid(s, vm, &uuid, &err), &err);
         clear_error(&err);
-        CHECK_OK(xenapi_rrd_updates_fetch(s, -60, 0, "AVERAGE", false, uuid, NULL, &up, &err),
-                 &err);
+        CHECK_OK(xenapi_rrd_vm_usage(s, uuid, 60, &u, &err), &err);
         clear_error(&err);
-        CHECK_OK(xenapi_rrd_usage_from_updates(up, "vm", uuid, 60, &u, &err), &err);
-        clear_error(&err);
-        xenapi_rrd_updates_free(up);
         for (i = 0; i < xenapi_rrd_usage_cpu_count(u); i++) {
             double f = -1;
             if (xenapi_rrd_usage_cpu(u, i, &f)) {
