@@ -230,64 +230,38 @@ static const char *usage_cpu_text(const xenapi_rrd_usage *u, char *buf, size_t l
 }
 
 /* The last minute on xapi: since XenServer 6.1 the CPU and memory figures are in the RRDs only
- * (VM_metrics.VCPUs_utilisation and host_metrics.memory_free were removed). A host's
- * /rrd_updates has its own figures and those of every VM resident on it: one request per host,
- * asked of that host. */
+ * (VM_metrics.VCPUs_utilisation and host_metrics.memory_free were removed), which the library
+ * asks of the right host: a host's own, a VM's the host it runs on. */
 #define TOP_SECONDS 60
 
-/* One line of figures: name, memory, average CPU, per-CPU use. */
-static void print_usage(const char *name, const char *cpus, const xenapi_rrd_usage *u) {
-    char cpu[16];
-    printf("%-24s %6lld MiB  CPU %s  %s", name, usage_mib(xenapi_rrd_usage_memory_total, u),
-           usage_cpu_text(u, cpu, sizeof cpu), cpus);
-    print_usage_cpus(u);
-}
-
-/* A host and the running VMs resident on it, from the host's /rrd_updates. */
-static int top_host_xapi(xenapi_session *s, const char *host, bool coordinator,
-                         const xenapi_host_record *hrec, const xenapi_vm_record_map *vms,
-                         const size_t *order) {
-    xenapi_rrd_updates *up = NULL;
+static int top_host_xapi(xenapi_session *s, size_t h, const xenapi_host_record *hrec) {
     xenapi_rrd_usage *u = NULL;
     xenapi_error *err = NULL;
-    size_t i;
-    /* The coordinator is the session's own host; a member is asked directly. */
-    if (xenapi_rrd_updates_fetch(s, -TOP_SECONDS, 0, "AVERAGE", true, NULL,
-                                 coordinator ? NULL : host, &up, &err) != XENAPI_STATUS_OK) {
-        return fail("rrd_updates", err);
+    char cpu[16];
+    if (xenapi_rrd_host_usage(s, xenapi_host_record_uuid(hrec), TOP_SECONDS, &u, &err) !=
+        XENAPI_STATUS_OK) {
+        return fail("host RRD", err);
     }
-    if (xenapi_rrd_usage_from_updates(up, "host", xenapi_host_record_uuid(hrec), TOP_SECONDS, &u,
-                                      &err) == XENAPI_STATUS_OK) {
-        printf("host %s: memory %lld MiB total, %lld MiB free\n", xenapi_host_record_name_label(hrec),
-               usage_mib(xenapi_rrd_usage_memory_total, u),
-               usage_mib(xenapi_rrd_usage_memory_free, u));
-        print_usage("  (host)", "pCPUs", u);
-        xenapi_rrd_usage_free(u);
-        u = NULL;
-    } else {
-        printf("host %s: no figures (%s)\n", xenapi_host_record_name_label(hrec),
-               xenapi_error_message(err));
-        xenapi_error_free(err);
-        err = NULL;
+    printf("host %zu: memory %lld MiB total, %lld MiB free; CPU %s; pCPUs", h,
+           usage_mib(xenapi_rrd_usage_memory_total, u), usage_mib(xenapi_rrd_usage_memory_free, u),
+           usage_cpu_text(u, cpu, sizeof cpu));
+    print_usage_cpus(u);
+    xenapi_rrd_usage_free(u);
+    return 0;
+}
+
+static int top_vm_xapi(xenapi_session *s, const xenapi_vm_record *rec) {
+    xenapi_rrd_usage *u = NULL;
+    xenapi_error *err = NULL;
+    char cpu[16];
+    if (xenapi_rrd_vm_usage(s, xenapi_vm_record_uuid(rec), TOP_SECONDS, &u, &err) !=
+        XENAPI_STATUS_OK) {
+        return fail("VM RRD", err);
     }
-    for (i = 0; order != NULL && i < xenapi_vm_record_map_len(vms); i++) {
-        const xenapi_vm_record *rec = xenapi_vm_record_map_value(vms, order[i]);
-        if (xenapi_vm_record_power_state(rec) != XENAPI_VM_POWER_STATE_RUNNING ||
-            strcmp(xenapi_vm_record_resident_on(rec), host) != 0) {
-            continue;
-        }
-        if (xenapi_rrd_usage_from_updates(up, "vm", xenapi_vm_record_uuid(rec), TOP_SECONDS, &u,
-                                          &err) == XENAPI_STATUS_OK) {
-            print_usage(xenapi_vm_record_name_label(rec), "VCPUs", u);
-            xenapi_rrd_usage_free(u);
-            u = NULL;
-        } else {
-            printf("%-24s no figures yet\n", xenapi_vm_record_name_label(rec));
-            xenapi_error_free(err);
-            err = NULL;
-        }
-    }
-    xenapi_rrd_updates_free(up);
+    printf("%-24s %6lld MiB  CPU %s  VCPUs", xenapi_vm_record_name_label(rec),
+           usage_mib(xenapi_rrd_usage_memory_total, u), usage_cpu_text(u, cpu, sizeof cpu));
+    print_usage_cpus(u);
+    xenapi_rrd_usage_free(u);
     return 0;
 }
 
@@ -358,46 +332,39 @@ static int top_vm_xend(xenapi_session *s, const xenapi_vm_record *rec) {
  * fields on xend (which has them). */
 static int cmd_top(xenapi_session *s) {
     bool xapi = xenapi_session_get_dialect(s) == XENAPI_DIALECT_XAPI;
-    xenapi_string_list *hosts = NULL, *pools = NULL;
+    xenapi_string_list *hosts = NULL;
     xenapi_vm_record_map *vms = NULL;
     xenapi_error *err = NULL;
-    char *coordinator = NULL;
     size_t h, i, *order;
     int rc = 0;
     if (xenapi_host_get_all(s, &hosts, &err) != XENAPI_STATUS_OK) {
         return fail("host.get_all", err);
     }
-    if (xenapi_vm_get_all_records(s, &vms, &err) != XENAPI_STATUS_OK) {
-        xenapi_string_list_free(hosts);
-        return fail("VM.get_all_records", err);
-    }
-    if (xapi && (xenapi_pool_get_all(s, &pools, &err) != XENAPI_STATUS_OK ||
-                 xenapi_pool_get_master(s, xenapi_string_list_get(pools, 0), &coordinator,
-                                        &err) != XENAPI_STATUS_OK)) {
-        rc = fail("pool.get_master", err);
-    }
-    order = sorted(vms);
     for (h = 0; rc == 0 && h < xenapi_string_list_len(hosts); h++) {
-        const char *host = xenapi_string_list_get(hosts, h);
         xenapi_host_record *hrec = NULL;
-        if (xenapi_host_get_record(s, host, &hrec, &err) != XENAPI_STATUS_OK) {
+        if (xenapi_host_get_record(s, xenapi_string_list_get(hosts, h), &hrec, &err) !=
+            XENAPI_STATUS_OK) {
             rc = fail("host.get_record", err);
             break;
         }
-        rc = xapi ? top_host_xapi(s, host, strcmp(host, coordinator) == 0, hrec, vms, order)
-                  : top_host_xend(s, h, hrec);
+        rc = xapi ? top_host_xapi(s, h, hrec) : top_host_xend(s, h, hrec);
         xenapi_host_record_free(hrec);
     }
-    for (i = 0; !xapi && rc == 0 && order != NULL && i < xenapi_vm_record_map_len(vms); i++) {
+    xenapi_string_list_free(hosts);
+    if (rc != 0) {
+        return rc;
+    }
+    if (xenapi_vm_get_all_records(s, &vms, &err) != XENAPI_STATUS_OK) {
+        return fail("VM.get_all_records", err);
+    }
+    order = sorted(vms);
+    for (i = 0; rc == 0 && order != NULL && i < xenapi_vm_record_map_len(vms); i++) {
         const xenapi_vm_record *rec = xenapi_vm_record_map_value(vms, order[i]);
         if (xenapi_vm_record_power_state(rec) == XENAPI_VM_POWER_STATE_RUNNING) {
-            rc = top_vm_xend(s, rec);
+            rc = xapi ? top_vm_xapi(s, rec) : top_vm_xend(s, rec);
         }
     }
     free(order);
-    xenapi_string_free(coordinator);
-    xenapi_string_list_free(pools);
-    xenapi_string_list_free(hosts);
     xenapi_vm_record_map_free(vms);
     return rc;
 }

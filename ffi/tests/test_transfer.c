@@ -270,6 +270,11 @@ static void test_options_and_arguments(xenapi_session *s) {
     src.data = &byte;
     src.len = 1;
 
+    /* The enums' numbers are the ABI (the C# binding passes them as integers). */
+    CHECK(XENAPI_DISK_FORMAT_RAW == 0 && XENAPI_DISK_FORMAT_VHD == 1);
+    CHECK(XENAPI_COMPRESSION_NONE == 0 && XENAPI_COMPRESSION_GZIP == 1 &&
+          XENAPI_COMPRESSION_ZSTD == 2);
+
     CHECK_OK(xenapi_transfer_options_new(&o, &err), &err);
     CHECK_STATUS(xenapi_transfer_options_new(NULL, &err), XENAPI_STATUS_NULL_ARGUMENT, &err);
     clear_error(&err);
