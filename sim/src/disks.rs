@@ -499,7 +499,10 @@ mod tests {
         }
         let _d = Disks::temp();
         assert!(!dead.exists(), "a dead simulator's directory goes");
-        assert!(live.exists() && other.exists(), "a live one's and others stay");
+        assert!(
+            live.exists() && other.exists(),
+            "a live one's and others stay"
+        );
         fs::remove_dir_all(&live).unwrap();
         fs::remove_dir_all(&other).unwrap();
     }
