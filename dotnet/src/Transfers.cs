@@ -27,8 +27,8 @@ namespace XenAPI
     }
 
     /// <summary>
-    /// Disks and VMs in and out over xapi's HTTP handlers, the .NET way (<see cref="Stream"/>,
-    /// <see cref="IProgress{T}"/> of bytes moved, <see cref="CancellationToken"/>); XenServer.NET's
+    /// Disks and VMs in and out over xapi's HTTP handlers, the .NET way (<see cref="System.IO.Stream"/>,
+    /// <see cref="IProgress{T}"/> of bytes moved, <see cref="System.Threading.CancellationToken"/>); XenServer.NET's
     /// file-based <see cref="HTTP_actions"/> are there too. Each runs over libxenapi's transfers:
     /// streamed both ways in bounded memory (one 1 MiB buffer), the session's TLS policy, a 302 to
     /// the host holding the disk followed, the task made (<c>task.create</c>) and read for the
