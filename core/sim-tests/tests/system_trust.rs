@@ -353,3 +353,22 @@ fn installed_by_update_ca_certificates_it_is_trusted_and_removed_it_is_refused()
     let seen = in_child(&sim.url(), &[]);
     assert_refused_naming(&seen, "the system's certificates (");
 }
+
+#[test]
+fn a_store_with_no_certificate_falls_back_to_the_mozilla_roots_and_says_so() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = scratch("empty");
+    let empty = dir.join("empty.pem");
+    std::fs::write(&empty, "").unwrap();
+    let sim = sim_signed_by(&make_pki("Example Corp"));
+    let seen = in_child(&sim.url(), &[("SSL_CERT_FILE", &empty)]);
+    assert_refused_naming(&seen, "the bundled Mozilla roots");
+    assert_refused_naming(
+        &seen,
+        &format!(
+            "no certificate found in the certificates of SSL_CERT_FILE={}",
+            empty.display()
+        ),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
