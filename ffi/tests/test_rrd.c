@@ -93,11 +93,9 @@ static void test_parse_xml(void) {
     CHECK(v == 1073741824.0);
     /* Out of range: an error, and the out-parameter untouched. */
     v = 42;
-    CHECK_STATUS(xenapi_rrd_updates_value(u, 2, 0, &v, &err), XENAPI_STATUS_INVALID_ARGUMENT,
-                 &err);
+    CHECK_STATUS(xenapi_rrd_updates_value(u, 2, 0, &v, &err), XENAPI_STATUS_INVALID_ARGUMENT, &err);
     clear_error(&err);
-    CHECK_STATUS(xenapi_rrd_updates_value(u, 0, 4, &v, &err), XENAPI_STATUS_INVALID_ARGUMENT,
-                 &err);
+    CHECK_STATUS(xenapi_rrd_updates_value(u, 0, 4, &v, &err), XENAPI_STATUS_INVALID_ARGUMENT, &err);
     clear_error(&err);
     CHECK(v == 42);
     CHECK_STATUS(xenapi_rrd_updates_time(u, 2, &t, &err), XENAPI_STATUS_INVALID_ARGUMENT, &err);
@@ -147,8 +145,7 @@ static void test_parse_json(void) {
     }
     CHECK(xenapi_rrd_updates_step(u) == 5);
     CHECK(xenapi_rrd_updates_column_count(u) == 2 && xenapi_rrd_updates_row_count(u) == 2);
-    CHECK(xenapi_rrd_updates_find(u, "host", "h1", "memory_free_kib", "AVERAGE", &col) &&
-          col == 1);
+    CHECK(xenapi_rrd_updates_find(u, "host", "h1", "memory_free_kib", "AVERAGE", &col) && col == 1);
     CHECK_OK(xenapi_rrd_updates_value(u, 0, 1, &v, &err), &err);
     CHECK(isnan(v));
     CHECK_OK(xenapi_rrd_updates_value(u, 1, 1, &v, &err), &err);
@@ -227,8 +224,7 @@ static void test_bad_documents_and_nulls(void) {
     CHECK_STATUS(xenapi_rrd_updates_parse((const uint8_t *)"{}", 2, &u, &err),
                  XENAPI_STATUS_INVALID_ARGUMENT, &err);
     clear_error(&err);
-    CHECK_STATUS(xenapi_rrd_updates_parse(NULL, 0, &u, &err), XENAPI_STATUS_INVALID_ARGUMENT,
-                 &err);
+    CHECK_STATUS(xenapi_rrd_updates_parse(NULL, 0, &u, &err), XENAPI_STATUS_INVALID_ARGUMENT, &err);
     clear_error(&err);
     CHECK_STATUS(xenapi_rrd_updates_parse(NULL, 5, &u, &err), XENAPI_STATUS_NULL_ARGUMENT, &err);
     clear_error(&err);
@@ -244,8 +240,7 @@ static void test_bad_documents_and_nulls(void) {
     /* NULL handles: the accessors' documented defaults, the fallible ones NULL_ARGUMENT. */
     CHECK(xenapi_rrd_updates_start(NULL) == -1 && xenapi_rrd_updates_step(NULL) == -1);
     CHECK(xenapi_rrd_updates_column_count(NULL) == 0 && xenapi_rrd_updates_row_count(NULL) == 0);
-    CHECK_STATUS(xenapi_rrd_updates_value(NULL, 0, 0, &v, &err), XENAPI_STATUS_NULL_ARGUMENT,
-                 &err);
+    CHECK_STATUS(xenapi_rrd_updates_value(NULL, 0, 0, &v, &err), XENAPI_STATUS_NULL_ARGUMENT, &err);
     clear_error(&err);
     CHECK_STATUS(xenapi_rrd_updates_time(NULL, 0, &t, &err), XENAPI_STATUS_NULL_ARGUMENT, &err);
     clear_error(&err);
@@ -374,8 +369,7 @@ static void test_fetch(xenapi_session *s) {
 
     /* The last minute, averages, with the host's own sources, asked of the host the running VM
      * is on (a host answers for itself and its VMs only). */
-    CHECK_OK(xenapi_rrd_updates_fetch(s, -60, 0, "AVERAGE", true, NULL, resident, &u, &err),
-             &err);
+    CHECK_OK(xenapi_rrd_updates_fetch(s, -60, 0, "AVERAGE", true, NULL, resident, &u, &err), &err);
     clear_error(&err);
     if (u != NULL) {
         rows = xenapi_rrd_updates_row_count(u);
@@ -406,8 +400,7 @@ static void test_fetch(xenapi_session *s) {
     }
 
     /* One VM's sources only, every CF: no host columns. */
-    CHECK_OK(xenapi_rrd_updates_fetch(s, -30, 5, NULL, false, running, resident, &u, &err),
-             &err);
+    CHECK_OK(xenapi_rrd_updates_fetch(s, -30, 5, NULL, false, running, resident, &u, &err), &err);
     clear_error(&err);
     if (u != NULL) {
         size_t i;
@@ -487,8 +480,7 @@ static void test_fetch(xenapi_session *s) {
         CHECK(xenapi_rrd_usage_memory_free(usage, &v) && v >= 0);
         xenapi_rrd_usage_free(usage);
     }
-    CHECK_STATUS(xenapi_rrd_vm_usage(s, NULL, 60, &usage, &err), XENAPI_STATUS_NULL_ARGUMENT,
-                 &err);
+    CHECK_STATUS(xenapi_rrd_vm_usage(s, NULL, 60, &usage, &err), XENAPI_STATUS_NULL_ARGUMENT, &err);
     clear_error(&err);
 }
 

@@ -244,7 +244,8 @@ static xenapi_task_status_type task_settled(xenapi_session *s, const char *task)
 }
 
 static int code_is(xenapi_error *err, const char *code) {
-    return err != NULL && xenapi_error_code(err) != NULL && strcmp(xenapi_error_code(err), code) == 0;
+    return err != NULL && xenapi_error_code(err) != NULL &&
+           strcmp(xenapi_error_code(err), code) == 0;
 }
 
 static int message_has(xenapi_error *err, const char *text) {
@@ -300,8 +301,8 @@ static void test_options_and_arguments(xenapi_session *s) {
     clear_error(&err);
 
     /* NULL required arguments: refused before anything reaches the server. */
-    CHECK_STATUS(xenapi_transfer_vdi_export(NULL, "v", XENAPI_DISK_FORMAT_RAW, write_cb, &sink,
-                                            o, &bytes, &err),
+    CHECK_STATUS(xenapi_transfer_vdi_export(NULL, "v", XENAPI_DISK_FORMAT_RAW, write_cb, &sink, o,
+                                            &bytes, &err),
                  XENAPI_STATUS_NULL_ARGUMENT, &err);
     clear_error(&err);
     CHECK_STATUS(xenapi_transfer_vdi_export(s, NULL, XENAPI_DISK_FORMAT_RAW, write_cb, &sink, o,
@@ -309,31 +310,31 @@ static void test_options_and_arguments(xenapi_session *s) {
                  XENAPI_STATUS_NULL_ARGUMENT, &err);
     CHECK(message_has(err, "vdi"));
     clear_error(&err);
-    CHECK_STATUS(xenapi_transfer_vdi_export(s, "v", XENAPI_DISK_FORMAT_RAW, NULL, &sink, o,
-                                            &bytes, &err),
-                 XENAPI_STATUS_NULL_ARGUMENT, &err);
+    CHECK_STATUS(
+        xenapi_transfer_vdi_export(s, "v", XENAPI_DISK_FORMAT_RAW, NULL, &sink, o, &bytes, &err),
+        XENAPI_STATUS_NULL_ARGUMENT, &err);
     CHECK(message_has(err, "write_cb"));
     clear_error(&err);
-    CHECK_STATUS(xenapi_transfer_vdi_import(s, "v", XENAPI_DISK_FORMAT_RAW, NULL, &src, 1, o,
-                                            &bytes, &err),
-                 XENAPI_STATUS_NULL_ARGUMENT, &err);
+    CHECK_STATUS(
+        xenapi_transfer_vdi_import(s, "v", XENAPI_DISK_FORMAT_RAW, NULL, &src, 1, o, &bytes, &err),
+        XENAPI_STATUS_NULL_ARGUMENT, &err);
     CHECK(message_has(err, "read_cb"));
     clear_error(&err);
-    CHECK_STATUS(xenapi_transfer_vdi_export_file(s, "v", XENAPI_DISK_FORMAT_RAW, NULL, o,
-                                                 &bytes, &err),
-                 XENAPI_STATUS_NULL_ARGUMENT, &err);
+    CHECK_STATUS(
+        xenapi_transfer_vdi_export_file(s, "v", XENAPI_DISK_FORMAT_RAW, NULL, o, &bytes, &err),
+        XENAPI_STATUS_NULL_ARGUMENT, &err);
     clear_error(&err);
-    CHECK_STATUS(xenapi_transfer_vdi_import_file(s, NULL, XENAPI_DISK_FORMAT_VHD, "/tmp/x", o,
-                                                 &bytes, &err),
-                 XENAPI_STATUS_NULL_ARGUMENT, &err);
+    CHECK_STATUS(
+        xenapi_transfer_vdi_import_file(s, NULL, XENAPI_DISK_FORMAT_VHD, "/tmp/x", o, &bytes, &err),
+        XENAPI_STATUS_NULL_ARGUMENT, &err);
     clear_error(&err);
     CHECK_STATUS(xenapi_transfer_vm_export(s, NULL, XENAPI_COMPRESSION_NONE, write_cb, &sink, o,
                                            &bytes, &err),
                  XENAPI_STATUS_NULL_ARGUMENT, &err);
     clear_error(&err);
-    CHECK_STATUS(xenapi_transfer_vm_export_file(s, "vm", XENAPI_COMPRESSION_GZIP, NULL, o,
-                                                &bytes, &err),
-                 XENAPI_STATUS_NULL_ARGUMENT, &err);
+    CHECK_STATUS(
+        xenapi_transfer_vm_export_file(s, "vm", XENAPI_COMPRESSION_GZIP, NULL, o, &bytes, &err),
+        XENAPI_STATUS_NULL_ARGUMENT, &err);
     clear_error(&err);
     CHECK_STATUS(xenapi_transfer_vm_import(s, NULL, &src, -1, NULL, o, &vms, &err),
                  XENAPI_STATUS_NULL_ARGUMENT, &err);
@@ -344,16 +345,13 @@ static void test_options_and_arguments(xenapi_session *s) {
     CHECK_STATUS(xenapi_transfer_download(s, NULL, NULL, write_cb, &sink, o, &bytes, &err),
                  XENAPI_STATUS_NULL_ARGUMENT, &err);
     clear_error(&err);
-    CHECK_STATUS(xenapi_transfer_upload(s, "/import_raw_vdi", NULL, NULL, &src, 1, o, &bytes,
-                                        &err),
+    CHECK_STATUS(xenapi_transfer_upload(s, "/import_raw_vdi", NULL, NULL, &src, 1, o, &bytes, &err),
                  XENAPI_STATUS_NULL_ARGUMENT, &err);
     clear_error(&err);
-    CHECK_STATUS(xenapi_transfer_download_url(NULL, "http://h/x", write_cb, &sink, o, &bytes,
-                                              &err),
+    CHECK_STATUS(xenapi_transfer_download_url(NULL, "http://h/x", write_cb, &sink, o, &bytes, &err),
                  XENAPI_STATUS_NULL_ARGUMENT, &err);
     clear_error(&err);
-    CHECK_STATUS(xenapi_transfer_upload_url(NULL, "http://h/x", read_cb, &src, 1, o, &bytes,
-                                            &err),
+    CHECK_STATUS(xenapi_transfer_upload_url(NULL, "http://h/x", read_cb, &src, 1, o, &bytes, &err),
                  XENAPI_STATUS_NULL_ARGUMENT, &err);
     clear_error(&err);
 
@@ -363,14 +361,14 @@ static void test_options_and_arguments(xenapi_session *s) {
                  XENAPI_STATUS_INVALID_ARGUMENT, &err);
     CHECK(message_has(err, "length"));
     clear_error(&err);
-    CHECK_STATUS(xenapi_transfer_download(s, "/export_raw_vdi", odd_query, write_cb, &sink, o,
-                                          &bytes, &err),
-                 XENAPI_STATUS_INVALID_ARGUMENT, &err);
+    CHECK_STATUS(
+        xenapi_transfer_download(s, "/export_raw_vdi", odd_query, write_cb, &sink, o, &bytes, &err),
+        XENAPI_STATUS_INVALID_ARGUMENT, &err);
     CHECK(message_has(err, "no value"));
     clear_error(&err);
-    CHECK_STATUS(xenapi_transfer_download(s, "export_raw_vdi", raw_query, write_cb, &sink, o,
-                                          &bytes, &err),
-                 XENAPI_STATUS_INVALID_ARGUMENT, &err);
+    CHECK_STATUS(
+        xenapi_transfer_download(s, "export_raw_vdi", raw_query, write_cb, &sink, o, &bytes, &err),
+        XENAPI_STATUS_INVALID_ARGUMENT, &err);
     clear_error(&err);
     CHECK_STATUS(xenapi_transfer_vdi_import_file(s, "v", XENAPI_DISK_FORMAT_RAW,
                                                  "/nonexistent/disk.raw", o, &bytes, &err),
@@ -485,8 +483,8 @@ static void test_raw_round_trip(xenapi_session *s, const char *vdi, const uint8_
 
     memset(&p, 0, sizeof p);
     bytes = 0;
-    CHECK_OK(xenapi_transfer_vdi_export(s, vdi, XENAPI_DISK_FORMAT_RAW, write_cb, &sink, o,
-                                        &bytes, &err),
+    CHECK_OK(xenapi_transfer_vdi_export(s, vdi, XENAPI_DISK_FORMAT_RAW, write_cb, &sink, o, &bytes,
+                                        &err),
              &err);
     clear_error(&err);
     CHECK(bytes == DISK_SIZE);
@@ -575,9 +573,9 @@ static void test_files(xenapi_session *s, const char *vdi, const char *other, co
     }
     fill_pattern(pattern2, DISK_SIZE, 7);
     CHECK(write_file(in, pattern2, DISK_SIZE) == 0);
-    CHECK_OK(xenapi_transfer_vdi_import_file(s, other, XENAPI_DISK_FORMAT_RAW, in, NULL, &bytes,
-                                             &err),
-             &err);
+    CHECK_OK(
+        xenapi_transfer_vdi_import_file(s, other, XENAPI_DISK_FORMAT_RAW, in, NULL, &bytes, &err),
+        &err);
     clear_error(&err);
     CHECK(bytes == DISK_SIZE);
     /* Out (as VHD) to a file, that file into the first disk, then raw to a file. */
@@ -585,15 +583,15 @@ static void test_files(xenapi_session *s, const char *vdi, const char *other, co
     clear_error(&err);
     CHECK_OK(xenapi_transfer_vdi_import_file(s, vdi, fmt, out, NULL, NULL, &err), &err);
     clear_error(&err);
-    CHECK_OK(xenapi_transfer_vdi_export_file(s, vdi, XENAPI_DISK_FORMAT_RAW, back, NULL, &bytes,
-                                             &err),
-             &err);
+    CHECK_OK(
+        xenapi_transfer_vdi_export_file(s, vdi, XENAPI_DISK_FORMAT_RAW, back, NULL, &bytes, &err),
+        &err);
     clear_error(&err);
     CHECK(bytes == DISK_SIZE);
     CHECK(read_file(back, &sink) == 0 && same(&sink, pattern2, DISK_SIZE));
     /* A failed export to a file leaves no partial file. */
-    CHECK(xenapi_transfer_vdi_export_file(s, "OpaqueRef:no-such-vdi", XENAPI_DISK_FORMAT_RAW,
-                                          back, NULL, NULL, &err) != XENAPI_STATUS_OK);
+    CHECK(xenapi_transfer_vdi_export_file(s, "OpaqueRef:no-such-vdi", XENAPI_DISK_FORMAT_RAW, back,
+                                          NULL, NULL, &err) != XENAPI_STATUS_OK);
     clear_error(&err);
     CHECK(!file_exists(back));
     remove(in);
@@ -625,9 +623,9 @@ static void test_generic_and_url(xenapi_session *s, const sim_t *sim, const char
     uint64_t bytes = 0;
 
     memset(&sink, 0, sizeof sink);
-    CHECK_OK(xenapi_transfer_download(s, "/export_raw_vdi", query, write_cb, &sink, NULL, &bytes,
-                                      &err),
-             &err);
+    CHECK_OK(
+        xenapi_transfer_download(s, "/export_raw_vdi", query, write_cb, &sink, NULL, &bytes, &err),
+        &err);
     clear_error(&err);
     CHECK(bytes == DISK_SIZE && same(&sink, data, DISK_SIZE));
     sink_reset(&sink);
@@ -661,8 +659,8 @@ static void test_generic_and_url(xenapi_session *s, const sim_t *sim, const char
         CHECK_STATUS(xenapi_options_set_proxy(NULL, "http://p:3128", &err),
                      XENAPI_STATUS_NULL_ARGUMENT, &err);
         clear_error(&err);
-        snprintf(url, sizeof url, "%s/export_raw_vdi?session_id=OpaqueRef:bogus&vdi=%s",
-                 sim->url, vdi_uuid);
+        snprintf(url, sizeof url, "%s/export_raw_vdi?session_id=OpaqueRef:bogus&vdi=%s", sim->url,
+                 vdi_uuid);
         CHECK(xenapi_transfer_download_url(opts, url, write_cb, &sink, NULL, &bytes, &err) !=
               XENAPI_STATUS_OK);
         CHECK(err != NULL && strstr(xenapi_error_message(err), "OpaqueRef:bogus") == NULL);
@@ -754,8 +752,8 @@ static void test_cancel_and_failures(xenapi_session *s, const char *vdi, const u
     /* A write callback refusing: "the write callback failed". */
     sink_reset(&sink);
     sink.fail_after = 1;
-    CHECK_STATUS(xenapi_transfer_vdi_export(s, vdi, XENAPI_DISK_FORMAT_RAW, write_cb, &sink,
-                                            NULL, NULL, &err),
+    CHECK_STATUS(xenapi_transfer_vdi_export(s, vdi, XENAPI_DISK_FORMAT_RAW, write_cb, &sink, NULL,
+                                            NULL, &err),
                  XENAPI_STATUS_INVALID_ARGUMENT, &err);
     CHECK(err != NULL && strcmp(xenapi_error_message(err), "the write callback failed") == 0);
     clear_error(&err);
@@ -763,8 +761,8 @@ static void test_cancel_and_failures(xenapi_session *s, const char *vdi, const u
     sink_reset(&sink);
 
     /* An unknown disk: the server's answer, as an API error or an HTTP status. */
-    CHECK(xenapi_transfer_vdi_export(s, "OpaqueRef:no-such-vdi", XENAPI_DISK_FORMAT_RAW,
-                                     write_cb, &sink, NULL, NULL, &err) != XENAPI_STATUS_OK);
+    CHECK(xenapi_transfer_vdi_export(s, "OpaqueRef:no-such-vdi", XENAPI_DISK_FORMAT_RAW, write_cb,
+                                     &sink, NULL, NULL, &err) != XENAPI_STATUS_OK);
     CHECK(err != NULL && xenapi_error_message(err)[0] != '\0');
     clear_error(&err);
     CHECK(sink.len == 0);
@@ -820,9 +818,9 @@ static void test_vm_round_trip(xenapi_session *s) {
     if (ref[0] == '\0' || !xva_there(s, ref)) {
         return;
     }
-    CHECK_OK(xenapi_transfer_vm_export_file(s, ref, XENAPI_COMPRESSION_NONE, xva, NULL, &bytes,
-                                            &err),
-             &err);
+    CHECK_OK(
+        xenapi_transfer_vm_export_file(s, ref, XENAPI_COMPRESSION_NONE, xva, NULL, &bytes, &err),
+        &err);
     clear_error(&err);
     CHECK(bytes > 0);
     CHECK_OK(xenapi_transfer_vm_import_file(s, xva, NULL, NULL, &vms, &err), &err);
@@ -856,8 +854,7 @@ static void test_vm_round_trip(xenapi_session *s) {
     memset(&src, 0, sizeof src);
     src.data = sink.buf;
     src.len = sink.len;
-    CHECK_OK(xenapi_transfer_vm_import(s, read_cb, &src, (int64_t)sink.len, NULL, NULL, &vms,
-                                       &err),
+    CHECK_OK(xenapi_transfer_vm_import(s, read_cb, &src, (int64_t)sink.len, NULL, NULL, &vms, &err),
              &err);
     clear_error(&err);
     CHECK(xenapi_string_list_len(vms) == 1);

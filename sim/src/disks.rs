@@ -33,6 +33,34 @@ pub(crate) struct Disks {
 
 static TEMP_SEQ: AtomicU64 = AtomicU64::new(0);
 
+/// A temporary directory's name: this, the simulator's process id, `-`, a sequence number.
+const TEMP_PREFIX: &str = "xenapi-sim-disks-";
+
+/// Removes the temporary disk directories in `tmp` whose simulator process is gone (Linux, where
+/// `/proc` says; elsewhere they stay until the system cleans its temporary directory).
+fn sweep_dead(tmp: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = fs::read_dir(tmp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(TEMP_PREFIX))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// A disk's name on disk: its uuid, checked so that no request names a path.
 fn checked(uuid: &str) -> io::Result<&str> {
     if !uuid.is_empty()
@@ -51,10 +79,12 @@ fn checked(uuid: &str) -> io::Result<&str> {
 }
 
 impl Disks {
-    /// A temporary directory (made on the first write), removed when dropped.
+    /// A temporary directory (made on the first write), removed when dropped. Those of
+    /// simulators that died without dropping theirs (killed by a test harness) are removed here.
     pub fn temp() -> Disks {
+        sweep_dead(&std::env::temp_dir());
         let dir = std::env::temp_dir().join(format!(
-            "xenapi-sim-disks-{}-{}",
+            "{TEMP_PREFIX}{}-{}",
             std::process::id(),
             TEMP_SEQ.fetch_add(1, Ordering::Relaxed)
         ));
@@ -453,5 +483,27 @@ mod tests {
         assert!(d.open("../x", 1).is_err(), "no paths");
         drop(d);
         assert!(!dir.exists(), "a temporary directory goes");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_directories_of_dead_simulators_are_swept() {
+        let tmp = std::env::temp_dir();
+        // No process has a pid this large (the kernel's limit is 2^22).
+        let dead = tmp.join(format!("{TEMP_PREFIX}4294967290-0"));
+        let live = tmp.join(format!("{TEMP_PREFIX}{}-999", std::process::id()));
+        let other = tmp.join("xenapi-sim-disks-not-ours");
+        for d in [&dead, &live, &other] {
+            fs::create_dir_all(d).unwrap();
+            fs::write(d.join("x"), b"x").unwrap();
+        }
+        let _d = Disks::temp();
+        assert!(!dead.exists(), "a dead simulator's directory goes");
+        assert!(
+            live.exists() && other.exists(),
+            "a live one's and others stay"
+        );
+        fs::remove_dir_all(&live).unwrap();
+        fs::remove_dir_all(&other).unwrap();
     }
 }
