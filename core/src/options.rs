@@ -7,7 +7,13 @@ use std::time::Duration;
 /// How the server's TLS certificate is checked. Verification is on unless asked off by name.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub enum TlsPolicy {
-    /// Verify against the Mozilla roots (webpki-roots).
+    /// Verify against what the platform trusts, as XenAPI.py and XenServer.NET do: on Linux and
+    /// other Unix the system bundle and directory (`/etc/ssl/certs`, as `update-ca-certificates`
+    /// writes it), or `SSL_CERT_FILE` / `SSL_CERT_DIR` instead when set, as with OpenSSL; on
+    /// Windows the certificate store's trusted roots; on macOS the keychain. The bundled Mozilla
+    /// roots (webpki-roots) only when the platform yields no certificate. A refusal names the
+    /// store consulted. The store is read when a session or transfer connection is set up and
+    /// reused until it changes.
     #[default]
     Verify,
     /// Verify against the certificates of this PEM file (a private CA, or the host's own

@@ -27,7 +27,7 @@ namespace XenAPI
     /// <c>http://host:8080</c> transfers over <c>http://host:8080</c>. Without one, the request
     /// goes to the URI as it is, under this class's policy: <see cref="CaFile"/>,
     /// <see cref="Fingerprint"/>, <see cref="ServerCertificateValidationCallback"/> or
-    /// <see cref="InsecureSkipVerify"/>, and by default the Mozilla roots (verifying; XenServer.NET
+    /// <see cref="InsecureSkipVerify"/>, and by default the system's certificates (verifying; XenServer.NET
     /// accepted any certificate). <c>hostname</c> may also be <c>host:port</c>.</para>
     /// <para><b>Proxy</b>: an <see cref="IWebProxy"/> that does not bypass the URI gives its address
     /// to libxenapi (a CONNECT tunnel for https), with its <see cref="IWebProxy.Credentials"/> for
@@ -130,7 +130,7 @@ namespace XenAPI
         // ------------------------------------------------------------------ the policy
 
         /// <summary>Transfers that follow no <see cref="Session"/>: trust the PEM certificates in
-        /// this file instead of the Mozilla roots.</summary>
+        /// this file instead of the system's certificates.</summary>
         public static string CaFile { get; set; }
 
         /// <summary>Transfers that follow no <see cref="Session"/>: accept exactly the certificate

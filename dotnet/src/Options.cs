@@ -15,8 +15,8 @@ namespace XenAPI
     }
 
     /// <summary>
-    /// How to reach a server. Defaults are safe: TLS verified against the Mozilla roots, connect
-    /// timeout 10 s, call deadline 300 s, logins follow the pool coordinator.
+    /// How to reach a server. Defaults are safe: TLS verified against the system's trusted
+    /// certificates (Windows' store; SSL_CERT_FILE/SSL_CERT_DIR on Linux), connect timeout 10 s, call deadline 300 s, logins follow the pool coordinator.
     /// <code>
     /// var o = new Options("https://xs1") { Fingerprint = "sha256:AB:CD:...", Timeout = TimeSpan.FromMinutes(1) };
     /// using (var xen = new Session(o)) { ... }
@@ -48,7 +48,7 @@ namespace XenAPI
         public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(300);
 
         /// <summary>Verify the server against the PEM certificates in this file (a private CA or the
-        /// host's own self-signed certificate) instead of the Mozilla roots.</summary>
+        /// host's own self-signed certificate) instead of the system's certificates.</summary>
         public string CaFile { get; set; }
 
         /// <summary>Accept exactly the certificate with this SHA-256 fingerprint (64 hex digits,

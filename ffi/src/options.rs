@@ -11,8 +11,8 @@ use crate::error::{xenapi_error, xenapi_status, Fail};
 /// `xenapi_options_set_*` functions, read (copied) by `xenapi_session_new`, freed with
 /// `xenapi_options_free`. Not safe to change from several threads at once.
 ///
-/// Defaults: connect timeout 10 s, call timeout 300 s, TLS verified against the Mozilla roots,
-/// coordinator redirect on, login version `1.0`, originator `xenapi-rs`.
+/// Defaults: connect timeout 10 s, call timeout 300 s, TLS verified against the system's trusted
+/// certificates (`SSL_CERT_FILE`/`SSL_CERT_DIR` when set), coordinator redirect on, login version `1.0`, originator `xenapi-rs`.
 pub struct xenapi_options {
     pub(crate) inner: Options,
 }
@@ -118,7 +118,7 @@ pub unsafe extern "C" fn xenapi_options_set_timeout_ms(
 }
 
 /// Verifies the server's certificate against the PEM certificates in the file `path` (a private CA,
-/// or the host's own self-signed certificate) instead of the Mozilla roots. The file is read when
+/// or the host's own self-signed certificate) instead of the system's certificates. The file is read when
 /// the session is created.
 ///
 /// Ownership: `options` and `path` are borrowed (`path` is copied).
@@ -161,8 +161,8 @@ pub unsafe extern "C" fn xenapi_options_set_fingerprint(
 }
 
 /// With `skip` true, accepts any certificate: anyone on the path can read and change the traffic,
-/// so only for tests and labs. With `skip` false, goes back to verifying against the Mozilla roots
-/// if verification was skipped (a CA file or pin set earlier stays).
+/// so only for tests and labs. With `skip` false, goes back to verifying against the system's
+/// certificates if verification was skipped (a CA file or pin set earlier stays).
 ///
 /// Ownership: `options` is borrowed.
 #[no_mangle]

@@ -92,6 +92,9 @@ pub struct Config {
     pub tls: bool,
     /// Write the certificate (PEM) here, for clients to use as a CA file.
     pub cert_out: Option<PathBuf>,
+    /// With `tls`: serve this certificate chain and private key (both PEM, e.g. a certificate a
+    /// test CA signed) instead of a self-signed one.
+    pub tls_identity: Option<(String, String)>,
     /// Delay before every XML-RPC reply.
     pub fault_delay: Duration,
     /// The byte interval of the `drip` fault (2 s by default).
@@ -133,6 +136,7 @@ impl Default for Config {
             session_timeout: Duration::from_secs(24 * 3600),
             tls: false,
             cert_out: None,
+            tls_identity: None,
             fault_delay: Duration::ZERO,
             drip_interval: Duration::from_secs(2),
             task_delay: Duration::from_millis(50),
@@ -201,7 +205,10 @@ impl Simulator {
         pool::set_addresses(&mut st, &host_refs, &addrs, same_port);
         let tls = if config.tls {
             let names: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
-            let t = tls::make(&names)?;
+            let t = match &config.tls_identity {
+                Some((chain, key)) => tls::from_pem(chain, key)?,
+                None => tls::make(&names)?,
+            };
             if let Some(path) = &config.cert_out {
                 std::fs::write(path, &t.pem)?;
             }

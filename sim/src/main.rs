@@ -24,6 +24,7 @@ const USAGE: &str =
                   [--state FILE] [--save FILE] [--disk-dir DIR]
                   [--user U --password P] [--dialect xapi|xend]
                   [--session-timeout SECS] [--tls] [--cert-out FILE]
+                  [--tls-cert CHAIN.pem --tls-key KEY.pem]
                   [--fault-delay-ms N] [--drip-interval-ms N] [--task-delay-ms N] [--seed N]
                   [--event-next-wait-ms N] [--no-jsonrpc] [--no-xmlrpc] [--old-metrics]
        xenapi-sim run [--env NAME] [the options above] -- CMD [ARG...]";
@@ -80,6 +81,7 @@ fn parse(args: &[String], run: bool) -> Result<Options, String> {
     };
     let mut save = None;
     let mut env_prefix = "XENAPI".to_owned();
+    let (mut tls_cert, mut tls_key) = (None::<String>, None::<String>);
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         if flag == "--tls" {
@@ -129,6 +131,8 @@ fn parse(args: &[String], run: bool) -> Result<Options, String> {
             }
             "--session-timeout" => c.session_timeout = Duration::from_secs(num(&value)?),
             "--cert-out" => c.cert_out = Some(value.into()),
+            "--tls-cert" => tls_cert = Some(value),
+            "--tls-key" => tls_key = Some(value),
             "--fault-delay-ms" => c.fault_delay = Duration::from_millis(num(&value)?),
             "--drip-interval-ms" => c.drip_interval = Duration::from_millis(num(&value)?),
             "--task-delay-ms" => c.task_delay = Duration::from_millis(num(&value)?),
@@ -148,6 +152,15 @@ fn parse(args: &[String], run: bool) -> Result<Options, String> {
             }
             other => return Err(format!("unknown flag {other}")),
         }
+    }
+    match (tls_cert, tls_key) {
+        (Some(cert), Some(key)) => {
+            let read = |p: &str| std::fs::read_to_string(p).map_err(|e| format!("{p}: {e}"));
+            c.tls = true;
+            c.tls_identity = Some((read(&cert)?, read(&key)?));
+        }
+        (None, None) => {}
+        _ => return Err("--tls-cert and --tls-key go together".to_owned()),
     }
     Ok(Options {
         config: c,

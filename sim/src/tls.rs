@@ -34,18 +34,39 @@ pub(crate) fn make(extra_names: &[String]) -> io::Result<Tls> {
     let ck = rcgen::generate_simple_self_signed(names).map_err(other)?;
     let der: CertificateDer<'static> = ck.cert.der().clone();
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
-    let fingerprint = fingerprint(der.as_ref());
+    serve(vec![der], key, ck.cert.pem())
+}
+
+/// Serves a given chain (leaf first) and key, both PEM.
+pub(crate) fn from_pem(chain_pem: &str, key_pem: &str) -> io::Result<Tls> {
+    use rustls_pki_types::pem::PemObject;
+    let chain = CertificateDer::pem_slice_iter(chain_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(other)?;
+    if chain.is_empty() {
+        return Err(other("the TLS identity holds no certificate"));
+    }
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(other)?;
+    serve(chain, key, chain_pem.to_owned())
+}
+
+fn serve(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    pem: String,
+) -> io::Result<Tls> {
+    let fingerprint = fingerprint(chain[0].as_ref());
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(other)?
         .with_no_client_auth()
-        .with_single_cert(vec![der], key)
+        .with_single_cert(chain, key)
         .map_err(other)?;
     Ok(Tls {
         config: Arc::new(config),
         fingerprint,
-        pem: ck.cert.pem(),
+        pem,
     })
 }
 

@@ -136,9 +136,54 @@ struct Transfer<'a> {
     vdi: String,
     uuid: String,
     size: u64,
-    task: String,
+    task: TransferTask<'a>,
+}
+
+/// A transfer's task (disk or XVA): the caller's `task_id`, or the handler's own, destroyed at
+/// the end.
+pub(crate) struct TransferTask<'a> {
+    pub(crate) shared: &'a Arc<Shared>,
+    pub(crate) id: String,
     /// The task is the handler's own: destroyed at the end.
-    own_task: bool,
+    pub(crate) own: bool,
+}
+
+impl TransferTask<'_> {
+    /// Ends the task (then destroys it when it is the handler's own). A transfer that broke off
+    /// after a cancel (the client cancels, then closes) ends cancelled.
+    pub(crate) fn end(&self, result: Result<Value, Failure>) {
+        if result.is_ok() || !tasks::cancel_if_asked(self.shared, &self.id) {
+            tasks::finish(self.shared, &self.id, result);
+        }
+        self.drop_own();
+    }
+
+    pub(crate) fn drop_own(&self) {
+        if self.own {
+            self.shared.lock().remove("task", &self.id);
+            self.shared.notify();
+        }
+    }
+
+    /// Reports progress, one step per percent; `false` when the task was cancelled.
+    pub(crate) fn moved(&self, done: u64, total: u64, last: &mut u64) -> bool {
+        let pct = (done.saturating_mul(100)).checked_div(total).unwrap_or(100);
+        if pct == *last {
+            return true;
+        }
+        *last = pct;
+        tasks::progress(self.shared, &self.id, pct as f64 / 100.0)
+    }
+
+    /// The head of a 200 that closes at the end, naming the task as xapi does.
+    pub(crate) fn ok_head<S: Read + Write>(&self, c: &mut Conn<S>, extra: &str) -> io::Result<()> {
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nConnection: close\r\nCache-Control: no-cache, no-store\r\ntask-id: {}\r\n{extra}\r\n",
+            self.id
+        );
+        c.s.write_all(head.as_bytes())?;
+        c.s.flush()
+    }
 }
 
 /// Answers an error page and closes (xapi's `response_error_html`).
@@ -349,8 +394,11 @@ pub(crate) fn serve<S: Read + Write>(
         vdi,
         uuid,
         size,
-        task,
-        own_task,
+        task: TransferTask {
+            shared,
+            id: task,
+            own: own_task,
+        },
     };
     // 5. Format and encoding.
     let format = match q.get("format").map(str::to_ascii_lowercase).as_deref() {
@@ -411,48 +459,16 @@ pub(crate) fn serve<S: Read + Write>(
 }
 
 impl Transfer<'_> {
-    /// Ends the task (then destroys it when it is the handler's own).
     fn end(&self, result: Result<Value, Failure>) {
-        // A transfer that broke off after a cancel (the client closes, then cancels) ends
-        // cancelled.
-        if result.is_ok() || !tasks::cancel_if_asked(self.shared, &self.task) {
-            tasks::finish(self.shared, &self.task, result);
-        }
-        self.drop_own_task();
+        self.task.end(result);
     }
 
     /// A transfer that broke off part-way. A client that cancels closes the connection first
     /// and cancels the task next: the cancel is given a moment to arrive, so that the task ends
     /// `cancelled` rather than `failure` (on xapi, vhd-tool's exit takes that long).
     fn failed(&self, why: &str) -> Result<Value, Failure> {
-        tasks::wait_for_cancel(self.shared, &self.task, CANCEL_GRACE);
+        tasks::wait_for_cancel(self.shared, &self.task.id, CANCEL_GRACE);
         Err(io_failure(why))
-    }
-
-    fn drop_own_task(&self) {
-        if self.own_task {
-            self.shared.lock().remove("task", &self.task);
-            self.shared.notify();
-        }
-    }
-
-    /// Reports progress, one step per percent; `false` when the task was cancelled.
-    fn moved(&self, done: u64, total: u64, last: &mut u64) -> bool {
-        let pct = (done.saturating_mul(100)).checked_div(total).unwrap_or(100);
-        if pct == *last {
-            return true;
-        }
-        *last = pct;
-        tasks::progress(self.shared, &self.task, pct as f64 / 100.0)
-    }
-
-    fn ok_head<S: Read + Write>(&self, c: &mut Conn<S>, extra: &str) -> io::Result<()> {
-        let head = format!(
-            "HTTP/1.1 200 OK\r\nConnection: close\r\nCache-Control: no-cache, no-store\r\ntask-id: {}\r\n{extra}\r\n",
-            self.task
-        );
-        c.s.write_all(head.as_bytes())?;
-        c.s.flush()
     }
 
     /// Streams the request body into a staging copy of the disk; the disk takes it only once
@@ -487,7 +503,7 @@ impl Transfer<'_> {
             Err(e) => return Some(Err(io_failure(&format!("no staging copy: {e}")))),
         };
         let mut last = 0;
-        let mut moved = |done, total| self.moved(done, total, &mut last);
+        let mut moved = |done, total| self.task.moved(done, total, &mut last);
         let outcome = match format {
             Format::Raw => receive_raw(c, head.length, &staging, &mut moved),
             Format::Vhd => crate::transfer_vhd::receive(c, head.length, &staging, &mut moved),
@@ -495,14 +511,14 @@ impl Transfer<'_> {
         match outcome {
             Ok(()) => {}
             Err(Stop::Cancelled) => {
-                self.drop_own_task();
+                self.task.drop_own();
                 return None;
             }
             Err(Stop::Failed(why)) => return Some(self.failed(&why)),
         }
         // The task may have been cancelled after the last byte: then the disk stays.
-        if !tasks::progress(self.shared, &self.task, 1.0) {
-            self.drop_own_task();
+        if !tasks::progress(self.shared, &self.task.id, 1.0) {
+            self.task.drop_own();
             return None;
         }
         if let Err(e) = staging.sync() {
@@ -548,11 +564,11 @@ impl Transfer<'_> {
             self.uuid
         );
         extra.push_str(&format!("Content-Length: {length}\r\n"));
-        if self.ok_head(c, &extra).is_err() {
+        if self.task.ok_head(c, &extra).is_err() {
             return Some(Err(io_failure("the client went away")));
         }
         let mut last = 0;
-        let mut moved = |done, total| self.moved(done, total, &mut last);
+        let mut moved = |done, total| self.task.moved(done, total, &mut last);
         let outcome = match &plan {
             None => send_raw(&disk, &mut c.s, &mut moved),
             Some(plan) => crate::transfer_vhd::send(plan, &disk, &mut c.s, &mut moved),
@@ -561,7 +577,7 @@ impl Transfer<'_> {
         match outcome {
             Ok(()) => Some(Ok(Value::String(String::new()))),
             Err(Stop::Cancelled) => {
-                self.drop_own_task();
+                self.task.drop_own();
                 None
             }
             Err(Stop::Failed(why)) => Some(self.failed(&why)),

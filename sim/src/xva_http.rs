@@ -31,7 +31,7 @@ use crate::session;
 use crate::shared::Shared;
 use crate::state::{str_field, State};
 use crate::tasks;
-use crate::transfer::{bare, refuse, Query};
+use crate::transfer::{bare, refuse, Query, TransferTask as Task};
 use crate::xva::{self, Compression, DiskContent, DiskStore};
 
 /// Whether this request is an XVA transfer.
@@ -110,46 +110,6 @@ impl DiskStore for WriteStore {
         self.stagings.push(self.disks.staging(&uuid, size, false)?);
         let staging = self.stagings.last().expect("pushed");
         Ok(Box::new(WriteDisk(staging)))
-    }
-}
-
-/// One XVA transfer's task.
-struct Task<'a> {
-    shared: &'a Arc<Shared>,
-    id: String,
-    own: bool,
-}
-
-impl Task<'_> {
-    fn end(&self, result: Result<Value, Failure>) {
-        tasks::finish(self.shared, &self.id, result);
-        self.drop_own();
-    }
-
-    fn drop_own(&self) {
-        if self.own {
-            self.shared.lock().remove("task", &self.id);
-            self.shared.notify();
-        }
-    }
-
-    /// One step per percent; `false` once the task is cancelled.
-    fn moved(&self, done: u64, total: u64, last: &mut u64) -> bool {
-        let pct = (done.saturating_mul(100)).checked_div(total).unwrap_or(100);
-        if pct == *last {
-            return true;
-        }
-        *last = pct;
-        tasks::progress(self.shared, &self.id, pct as f64 / 100.0)
-    }
-
-    fn ok_head<S: Read + Write>(&self, c: &mut Conn<S>, extra: &str) -> io::Result<()> {
-        let head = format!(
-            "HTTP/1.1 200 OK\r\nConnection: close\r\nCache-Control: no-cache, no-store\r\ntask-id: {}\r\n{extra}\r\n",
-            self.id
-        );
-        c.s.write_all(head.as_bytes())?;
-        c.s.flush()
     }
 }
 

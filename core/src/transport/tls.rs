@@ -4,8 +4,8 @@
 //! wrong in words (and, when the certificate is not trusted, the fingerprint to pin):
 //!
 //! - [`TlsPolicy::Verify`] / [`TlsPolicy::CaFile`]: rustls' WebPKI verifier (chain, name, dates)
-//!   over the Mozilla roots or the file's certificates, wrapped to add the presented
-//!   certificate's fingerprint to a rejection.
+//!   over the platform's trust store ([`system_roots`]) or the file's certificates, wrapped to
+//!   name the store consulted and add the presented certificate's fingerprint to a rejection.
 //! - [`TlsPolicy::Fingerprint`]: [`PinVerifier`], which accepts exactly the certificate whose DER
 //!   SHA-256 is the pin. The handshake signatures are still checked against that certificate's
 //!   key, so the server must hold the private key of the pinned certificate.
@@ -14,7 +14,8 @@
 //!   finding the program's callback turns into the decision; signatures are still checked.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
@@ -33,32 +34,29 @@ pub(super) fn client_config(policy: &TlsPolicy) -> crate::Result<Arc<ClientConfi
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier: Arc<dyn ServerCertVerifier> = match policy {
         TlsPolicy::Verify => {
-            let roots = RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-            };
-            Arc::new(Explaining::new(roots, &provider, None)?)
+            let system = system_roots();
+            Arc::new(Explaining::new(
+                Arc::clone(&system.roots),
+                &provider,
+                system.source.clone(),
+            )?)
         }
         TlsPolicy::CaFile(path) => {
             let roots = read_ca_file(path)?;
             Arc::new(Explaining::new(
-                roots,
+                Arc::new(roots),
                 &provider,
-                Some(path.display().to_string()),
+                format!("the CA file {}", path.display()),
             )?)
         }
         TlsPolicy::Fingerprint(pin) => Arc::new(PinVerifier {
             pin: *pin,
             algorithms: provider.signature_verification_algorithms,
         }),
-        TlsPolicy::Callback(callback) => {
-            let roots = RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-            };
-            Arc::new(Deciding {
-                check: Explaining::new(roots, &provider, None)?,
-                callback: callback.clone(),
-            })
-        }
+        TlsPolicy::Callback(callback) => Arc::new(Deciding {
+            check: Explaining::new(mozilla_roots(), &provider, MOZILLA.to_owned())?,
+            callback: callback.clone(),
+        }),
         TlsPolicy::InsecureSkipVerify => Arc::new(AcceptAny {
             schemes: provider
                 .signature_verification_algorithms
@@ -72,6 +70,151 @@ pub(super) fn client_config(policy: &TlsPolicy) -> crate::Result<Arc<ClientConfi
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
     Ok(Arc::new(config))
+}
+
+const MOZILLA: &str = "the bundled Mozilla roots";
+
+fn mozilla_roots() -> Arc<RootCertStore> {
+    Arc::new(RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    })
+}
+
+/// The trust anchors [`TlsPolicy::Verify`] checks against, and where they came from in words.
+struct SystemRoots {
+    roots: Arc<RootCertStore>,
+    /// Names the store in a rejection: "the system's certificates (/etc/ssl/…)",
+    /// "SSL_CERT_FILE=…", "the Windows certificate store", or the Mozilla fallback and why.
+    source: String,
+}
+
+/// What makes a loaded store stale: the variables that choose it, and on Linux the time stamps
+/// of the files and directories it was read from (update-ca-certificates rewrites both).
+#[derive(PartialEq, Eq)]
+struct StoreKey {
+    cert_file: Option<std::ffi::OsString>,
+    cert_dir: Option<std::ffi::OsString>,
+    stamps: Vec<Option<SystemTime>>,
+}
+
+/// How long a loaded store is reused without looking at the platform again (Windows and macOS,
+/// whose stores have no time stamp to check; on Linux the stamps catch a change sooner).
+const STORE_REUSE: Duration = Duration::from_secs(300);
+
+const ENV_FILE: &str = "SSL_CERT_FILE";
+const ENV_DIR: &str = "SSL_CERT_DIR";
+
+fn store_key() -> StoreKey {
+    let cert_file = std::env::var_os(ENV_FILE);
+    let cert_dir = std::env::var_os(ENV_DIR);
+    let mut paths: Vec<std::path::PathBuf> = Vec::new();
+    if let Some(f) = &cert_file {
+        paths.push(f.into());
+    }
+    if let Some(d) = &cert_dir {
+        paths.extend(std::env::split_paths(d));
+    }
+    #[cfg(all(unix, not(target_os = "macos")))]
+    if paths.is_empty() {
+        let probe = openssl_probe::probe();
+        paths.extend(probe.cert_file);
+        paths.extend(probe.cert_dir);
+    }
+    let stamps = paths
+        .iter()
+        .map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+        .collect();
+    StoreKey {
+        cert_file,
+        cert_dir,
+        stamps,
+    }
+}
+
+/// The platform's trust store, read once and reused until it changes (reading /etc/ssl/certs
+/// takes milliseconds, and every session builds a TLS configuration).
+fn system_roots() -> Arc<SystemRoots> {
+    static CACHE: Mutex<Option<(StoreKey, Instant, Arc<SystemRoots>)>> = Mutex::new(None);
+    let key = store_key();
+    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((k, at, roots)) = cache.as_ref() {
+        if *k == key && at.elapsed() < STORE_REUSE {
+            return Arc::clone(roots);
+        }
+    }
+    let roots = Arc::new(load_system_roots(&key));
+    *cache = Some((key, Instant::now(), Arc::clone(&roots)));
+    roots
+}
+
+/// Where the platform's certificates are read from, in words.
+fn store_name(key: &StoreKey) -> String {
+    let mut named = Vec::new();
+    if let Some(f) = &key.cert_file {
+        named.push(format!("{ENV_FILE}={}", f.to_string_lossy()));
+    }
+    if let Some(d) = &key.cert_dir {
+        named.push(format!("{ENV_DIR}={}", d.to_string_lossy()));
+    }
+    if !named.is_empty() {
+        return format!("the certificates of {}", named.join(" and "));
+    }
+    platform_store_name()
+}
+
+#[cfg(all(unix, not(target_os = "macos")))]
+fn platform_store_name() -> String {
+    let probe = openssl_probe::probe();
+    let places: Vec<String> = probe
+        .cert_file
+        .iter()
+        .chain(probe.cert_dir.iter())
+        .map(|p| p.display().to_string())
+        .collect();
+    if places.is_empty() {
+        "the system's certificates (no CA bundle or directory found)".to_owned()
+    } else {
+        format!("the system's certificates ({})", places.join(", "))
+    }
+}
+
+#[cfg(windows)]
+fn platform_store_name() -> String {
+    "the Windows certificate store (Trusted Root Certification Authorities)".to_owned()
+}
+
+#[cfg(target_os = "macos")]
+fn platform_store_name() -> String {
+    "the macOS keychain's trusted certificates".to_owned()
+}
+
+#[cfg(not(any(unix, windows)))]
+fn platform_store_name() -> String {
+    "the platform's certificates".to_owned()
+}
+
+/// Reads the platform's store; the bundled Mozilla roots only when it yields no usable
+/// certificate (a minimal container without ca-certificates, a broken `SSL_CERT_FILE`), and then
+/// the source says so, so that a refusal names both.
+fn load_system_roots(key: &StoreKey) -> SystemRoots {
+    let name = store_name(key);
+    let found = rustls_native_certs::load_native_certs();
+    let mut roots = RootCertStore::empty();
+    let (_added, _unusable) = roots.add_parsable_certificates(found.certs);
+    if !roots.is_empty() {
+        return SystemRoots {
+            roots: Arc::new(roots),
+            source: name,
+        };
+    }
+    let why = match found.errors.first() {
+        Some(e) => format!("no certificate found in {name}: {e}"),
+        None => format!("no certificate found in {name}"),
+    };
+    SystemRoots {
+        roots: mozilla_roots(),
+        source: format!("{MOZILLA} ({why})"),
+    }
 }
 
 fn read_ca_file(path: &std::path::Path) -> crate::Result<RootCertStore> {
@@ -183,32 +326,30 @@ impl ServerCertVerifier for PinVerifier {
 #[derive(Debug)]
 struct Explaining {
     inner: Arc<WebPkiServerVerifier>,
-    /// The CA file, when the roots come from one (named in the message).
-    ca_file: Option<String>,
+    /// The trust store in words ("the CA file …", "the system's certificates (…)"), named in a
+    /// rejection.
+    store: String,
 }
 
 impl Explaining {
     fn new(
-        roots: RootCertStore,
+        roots: Arc<RootCertStore>,
         provider: &Arc<CryptoProvider>,
-        ca_file: Option<String>,
+        store: String,
     ) -> crate::Result<Self> {
-        let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        let inner = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
             .build()
             .map_err(|e| Error::InvalidArgument(format!("TLS setup failed: {e}")))?;
-        Ok(Explaining { inner, ca_file })
+        Ok(Explaining { inner, store })
     }
 
     fn explain(&self, e: &CertificateError, end_entity: &CertificateDer<'_>) -> String {
         let fp = fingerprint_text(&fingerprint(end_entity));
-        let trust = match &self.ca_file {
-            Some(f) => format!("the CA file {f}"),
-            None => "the Mozilla root store".to_owned(),
-        };
+        let trust = &self.store;
         match e {
             CertificateError::UnknownIssuer => format!(
-                "certificate not trusted (unknown issuer): it is not signed by a certificate of \
-                 {trust}; if this is the host's own self-signed certificate, check its SHA-256 \
+                "certificate not trusted (unknown issuer): not trusted by {trust}; if this is \
+                 the host's own self-signed certificate, check its SHA-256 \
                  fingerprint {fp} on the host and pin it, or pass its CA file"
             ),
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
