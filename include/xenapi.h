@@ -334,8 +334,8 @@ typedef struct xenapi_error xenapi_error;
  * `xenapi_options_set_*` functions, read (copied) by `xenapi_session_new`, freed with
  * `xenapi_options_free`. Not safe to change from several threads at once.
  *
- * Defaults: connect timeout 10 s, call timeout 300 s, TLS verified against the Mozilla roots,
- * coordinator redirect on, login version `1.0`, originator `xenapi-rs`.
+ * Defaults: connect timeout 10 s, call timeout 300 s, TLS verified against the system's trusted
+ * certificates (`SSL_CERT_FILE`/`SSL_CERT_DIR` when set), coordinator redirect on, login version `1.0`, originator `xenapi-rs`.
  */
 typedef struct xenapi_options xenapi_options;
 
@@ -788,7 +788,7 @@ enum xenapi_status xenapi_options_set_timeout_ms(struct xenapi_options *options,
 
 /**
  * Verifies the server's certificate against the PEM certificates in the file `path` (a private CA,
- * or the host's own self-signed certificate) instead of the Mozilla roots. The file is read when
+ * or the host's own self-signed certificate) instead of the system's certificates. The file is read when
  * the session is created.
  *
  * Ownership: `options` and `path` are borrowed (`path` is copied).
@@ -811,8 +811,8 @@ enum xenapi_status xenapi_options_set_fingerprint(struct xenapi_options *options
 
 /**
  * With `skip` true, accepts any certificate: anyone on the path can read and change the traffic,
- * so only for tests and labs. With `skip` false, goes back to verifying against the Mozilla roots
- * if verification was skipped (a CA file or pin set earlier stays).
+ * so only for tests and labs. With `skip` false, goes back to verifying against the system's
+ * certificates if verification was skipped (a CA file or pin set earlier stays).
  *
  * Ownership: `options` is borrowed.
  */

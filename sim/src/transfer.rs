@@ -483,6 +483,7 @@ impl Transfer<'_> {
             return Some(Err(io_failure("the client went away")));
         }
         if self
+            .task
             .ok_head(c, "Content-Type: application/octet-stream\r\n")
             .is_err()
         {
