@@ -134,3 +134,37 @@ pub fn state_word(dialect: Dialect, state: &str) -> String {
         Dialect::Xend => state.to_owned(),
     }
 }
+
+/// A new user VDI of `size` bytes in `sr` (the pool's default SR when `None`), for the
+/// transfer tests.
+pub fn new_vdi(s: &Session, sr: Option<&str>, size: usize) -> String {
+    let sr = match sr {
+        Some(sr) => sr.to_owned(),
+        None => {
+            let pool = s.call("pool.get_all", vec![]).unwrap();
+            let pool = pool.as_array().unwrap()[0].clone();
+            ref_of(s.call("pool.get_default_SR", vec![pool]).unwrap())
+        }
+    };
+    let rec = Value::Struct(vec![
+        ("name_label".into(), "transfer".into()),
+        ("name_description".into(), "".into()),
+        ("SR".into(), sr.into()),
+        ("virtual_size".into(), Value::String(size.to_string())),
+        ("type".into(), "user".into()),
+        ("sharable".into(), false.into()),
+        ("read_only".into(), false.into()),
+        ("other_config".into(), Value::Struct(vec![])),
+        ("xenstore_data".into(), Value::Struct(vec![])),
+        ("sm_config".into(), Value::Struct(vec![])),
+        ("tags".into(), Value::Array(vec![])),
+    ]);
+    ref_of(s.call("VDI.create", vec![rec]).expect("VDI.create"))
+}
+
+fn ref_of(v: Value) -> String {
+    match v {
+        Value::String(s) => s,
+        other => panic!("expected a reference, got {other:?}"),
+    }
+}

@@ -14,27 +14,6 @@ fn str_of(v: Value) -> String {
     v.as_str().expect("a string").to_owned()
 }
 
-fn new_vdi(s: &Session, sr: Option<String>, size: usize) -> String {
-    let sr = sr.unwrap_or_else(|| {
-        let pool = s.call("pool.get_all", vec![]).unwrap().as_array().unwrap()[0].clone();
-        str_of(s.call("pool.get_default_SR", vec![pool]).unwrap())
-    });
-    let rec = Value::Struct(vec![
-        ("name_label".into(), "client".into()),
-        ("name_description".into(), "".into()),
-        ("SR".into(), sr.into()),
-        ("virtual_size".into(), Value::String(size.to_string())),
-        ("type".into(), "user".into()),
-        ("sharable".into(), false.into()),
-        ("read_only".into(), false.into()),
-        ("other_config".into(), Value::Struct(vec![])),
-        ("xenstore_data".into(), Value::Struct(vec![])),
-        ("sm_config".into(), Value::Struct(vec![])),
-        ("tags".into(), Value::Array(vec![])),
-    ]);
-    str_of(s.call("VDI.create", vec![rec]).unwrap())
-}
-
 fn pattern(size: usize, seed: u8) -> Vec<u8> {
     let mut d = vec![0u8; size];
     for (i, b) in d[..4096].iter_mut().enumerate() {
@@ -211,7 +190,7 @@ fn the_core_follows_a_redirect_to_the_member_with_the_disk() {
         .map(|sr| str_of(sr.clone()))
         .expect("host02's local SR");
     let size = 2 * MIB;
-    let vdi = new_vdi(&s, Some(local), size);
+    let vdi = new_vdi(&s, Some(&local), size);
     let data = pattern(size, 9);
     transfer::import_vdi(
         &s,

@@ -88,32 +88,6 @@ fn str_of(v: Value) -> String {
     v.as_str().expect("a string").to_owned()
 }
 
-/// A new VDI of `size` bytes in the pool's default SR (or `sr`).
-fn new_vdi(s: &Session, sr: Option<&str>, size: usize) -> String {
-    let sr = match sr {
-        Some(sr) => sr.to_owned(),
-        None => {
-            let pool = s.call("pool.get_all", vec![]).unwrap();
-            let pool = pool.as_array().unwrap()[0].clone();
-            str_of(s.call("pool.get_default_SR", vec![pool]).unwrap())
-        }
-    };
-    let rec = Value::Struct(vec![
-        ("name_label".into(), "transfer".into()),
-        ("name_description".into(), "".into()),
-        ("SR".into(), sr.into()),
-        ("virtual_size".into(), Value::String(size.to_string())),
-        ("type".into(), "user".into()),
-        ("sharable".into(), false.into()),
-        ("read_only".into(), false.into()),
-        ("other_config".into(), Value::Struct(vec![])),
-        ("xenstore_data".into(), Value::Struct(vec![])),
-        ("sm_config".into(), Value::Struct(vec![])),
-        ("tags".into(), Value::Array(vec![])),
-    ]);
-    str_of(s.call("VDI.create", vec![rec]).expect("VDI.create"))
-}
-
 fn new_task(s: &Session) -> String {
     str_of(
         s.call("task.create", vec!["transfer".into(), "".into()])
