@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""The Python side of ``make everyday-bench`` (tests/bench/README.md), against a running server.
+
+    everyday.py small CLIENT URL time SECONDS   VM.get_power_state in a loop for SECONDS on one
+                                                session; prints ``small python-CLIENT CALLS SECS``
+    everyday.py small CLIENT URL count CALLS    CALLS calls between two marker system calls (a
+                                                stat of /xenapi-bench-mark/begin and .../end) for
+                                                a tracer to count; prints ``count python-CLIENT N``
+    everyday.py interrupt CLIENT URL HOLD       a held call (event.from on a quiet server, HOLD
+                                                seconds): prints ``calling`` just before it, then
+                                                ``interrupted usable|unusable`` when SIGINT raised
+                                                KeyboardInterrupt (the session tried again
+                                                afterwards), or ``returned`` (the driver sends the
+                                                SIGINT and times the gap)
+    everyday.py stall URL SECONDS               xenapi_rs.aio: 100 calls in flight on one session
+                                                for SECONDS while a ticker scheduled every 1 ms
+                                                measures the longest gap between its ticks;
+                                                prints ``stall python MAX_MS BASELINE_MS CALLS/S``
+                                                (BASELINE_MS: the same ticker with no calls), or
+                                                ``stall python n/a`` without xenapi_rs.aio
+
+CLIENT is ``xenapi_rs`` or ``XenAPI`` (the official module). Every mode logs in
+(``XENAPI_USER``, ``XENAPI_PASSWORD``; root / password by default) and warms up first.
+"""
+
+import asyncio
+import importlib.util
+import os
+import sys
+import time
+
+WARM_UP = 200
+IN_FLIGHT = 100
+TICK = 0.001
+
+
+def credentials():
+    return os.environ.get("XENAPI_USER", "root"), os.environ.get("XENAPI_PASSWORD", "password")
+
+
+def session(client, url):
+    if client == "xenapi_rs":
+        import xenapi_rs
+
+        s = xenapi_rs.Session(url)
+    elif client == "XenAPI":
+        import XenAPI
+
+        s = XenAPI.Session(url)
+    else:
+        raise SystemExit("everyday.py: CLIENT is xenapi_rs or XenAPI, not %r" % client)
+    user, password = credentials()
+    s.xenapi.login_with_password(user, password, "1.0", "xenapi-rs-everyday-bench")
+    return s
+
+
+def warm(s):
+    vm = s.xenapi.VM.get_all()[0]
+    get_power_state = s.xenapi.VM.get_power_state
+    for _ in range(WARM_UP):
+        get_power_state(vm)
+    return vm, get_power_state
+
+
+def mark(what):
+    try:
+        os.stat("/xenapi-bench-mark/" + what)
+    except OSError:
+        pass
+
+
+def small(client, url, mode, n):
+    s = session(client, url)
+    vm, get_power_state = warm(s)
+    if mode == "time":
+        span = float(n)
+        calls = 0
+        t0 = t = time.perf_counter()
+        while t - t0 < span:
+            get_power_state(vm)
+            calls += 1
+            t = time.perf_counter()
+        print("small python-%s %d %.6f" % (client, calls, t - t0), flush=True)
+    elif mode == "count":
+        calls = int(float(n))
+        mark("begin")
+        for _ in range(calls):
+            get_power_state(vm)
+        mark("end")
+        print("count python-%s %d" % (client, calls), flush=True)
+    else:
+        raise SystemExit("everyday.py: the mode is time or count, not %r" % mode)
+    s.xenapi.session.logout()
+
+
+def interrupt(client, url, hold):
+    s = session(client, url)
+    vm, get_power_state = warm(s)
+    event_from = getattr(s.xenapi.event, "from")
+    token = event_from(["vm"], "", 0.0)["token"]
+    outcome = "returned"
+    try:
+        print("calling", flush=True)
+        event_from(["vm"], token, float(hold))
+    except KeyboardInterrupt:
+        outcome = "interrupted"
+    # A KeyboardInterrupt raised only once the call returned lands in the try above as well;
+    # the driver's clock tells the two apart.
+    if outcome == "interrupted":
+        try:
+            get_power_state(vm)
+            outcome += " usable"
+        except Exception as e:  # the figure is whether the session still answers
+            outcome += " unusable (%s)" % type(e).__name__
+    print(outcome, flush=True)
+
+
+async def ticker(stop):
+    """The longest gap, in seconds, between ticks scheduled every TICK until ``stop`` is set."""
+    loop = asyncio.get_running_loop()
+    worst = 0.0
+    last = loop.time()
+    while not stop.is_set():
+        await asyncio.sleep(TICK)
+        now = loop.time()
+        worst = max(worst, now - last)
+        last = now
+    return worst
+
+
+async def stall_run(url, seconds):
+    import xenapi_rs.aio as aio
+
+    user, password = credentials()
+    async with aio.Session(url) as s:
+        await s.xenapi.login_with_password(user, password)
+        vm = (await s.xenapi.VM.get_all())[0]
+        for _ in range(WARM_UP // 10):
+            await s.xenapi.VM.get_power_state(vm)
+
+        stop = asyncio.Event()
+        idle = asyncio.ensure_future(ticker(stop))
+        await asyncio.sleep(min(seconds, 1.0))
+        stop.set()
+        baseline = await idle
+
+        stop = asyncio.Event()
+        calls = [0]
+
+        async def worker():
+            while not stop.is_set():
+                await s.xenapi.VM.get_power_state(vm)
+                calls[0] += 1
+
+        tick = asyncio.ensure_future(ticker(stop))
+        workers = [asyncio.ensure_future(worker()) for _ in range(IN_FLIGHT)]
+        t0 = time.perf_counter()
+        await asyncio.sleep(seconds)
+        stop.set()
+        worst = await tick
+        await asyncio.gather(*workers)
+        rate = calls[0] / (time.perf_counter() - t0)
+    return worst, baseline, rate
+
+
+def stall(url, seconds):
+    if importlib.util.find_spec("xenapi_rs") is None:
+        raise SystemExit("everyday.py: xenapi_rs is not installed")
+    if importlib.util.find_spec("xenapi_rs.aio") is None:
+        print("stall python n/a", flush=True)
+        return
+    worst, baseline, rate = asyncio.run(stall_run(url, float(seconds)))
+    print("stall python %.2f %.2f %.0f" % (worst * 1000, baseline * 1000, rate), flush=True)
+
+
+def main(argv):
+    usage = (
+        "usage: everyday.py small CLIENT URL time|count N | interrupt CLIENT URL HOLD"
+        " | stall URL SECONDS"
+    )
+    if len(argv) < 2:
+        raise SystemExit(usage)
+    if argv[1] == "small" and len(argv) == 6:
+        small(argv[2], argv[3], argv[4], argv[5])
+    elif argv[1] == "interrupt" and len(argv) == 5:
+        interrupt(argv[2], argv[3], argv[4])
+    elif argv[1] == "stall" and len(argv) == 4:
+        stall(argv[2], argv[3])
+    else:
+        raise SystemExit(usage)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
