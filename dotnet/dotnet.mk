@@ -77,8 +77,6 @@ dotnet-build: deps dotnet-native
 	  -out:$(DOTNET_OUT)/GetAllRecords.exe dotnet/bench/GetAllRecords.cs
 	$(MCS) $(DOTNET_MCS_FLAGS) -nowarn:1591 -target:exe -r:$(DOTNET_OUT)/XenApi.dll \
 	  -out:$(DOTNET_OUT)/Load.exe dotnet/bench/Load.cs
-	$(MCS) $(DOTNET_MCS_FLAGS) -nowarn:1591 -target:exe -r:$(DOTNET_OUT)/XenApi.dll \
-	  -out:$(DOTNET_OUT)/SmallCalls.exe dotnet/bench/SmallCalls.cs
 	@test -n "$(DOTNET_NUNIT_FW)" || { echo "nunit.framework.dll not found (make deps installs nunit-console)"; exit 1; }
 	cp $(DOTNET_NUNIT_FW) $(DOTNET_OUT)/
 	$(MCS) $(DOTNET_MCS_FLAGS) -nowarn:1591 -target:library -r:$(DOTNET_OUT)/XenApi.dll \

@@ -139,8 +139,8 @@ static int interrupt(const xenapi_session *s, const char *vm, double hold) {
     if (event_token(s, classes, token, sizeof token) != 0) {
         goto out;
     }
-    if (xenapi_call_options_new(&copts, &err) != XENAPI_STATUS_OK ||
-        xenapi_call_options_set_cancel(copts, c.cancel, &err) != XENAPI_STATUS_OK ||
+    copts = xenapi_call_options_new();
+    if (xenapi_call_options_set_cancel(copts, c.cancel, &err) != XENAPI_STATUS_OK ||
         xenapi_session_with_call_options(s, copts, &view, &err) != XENAPI_STATUS_OK) {
         report("per-call options", &err);
         goto out;
@@ -154,6 +154,8 @@ static int interrupt(const xenapi_session *s, const char *vm, double hold) {
     pthread_join(thread, NULL);
     if (st == XENAPI_STATUS_OK) {
         outcome = "returned";
+    } else if (st == XENAPI_STATUS_CANCELLED) {
+        outcome = "cancelled";
     } else if (xenapi_error_code(err) != NULL) {
         outcome = xenapi_error_code(err);
     } else {

@@ -14,8 +14,8 @@
 #
 # The programs: core/sim-tests/examples/small_calls.rs, ffi/bench/small_calls.c (linked to the
 # release libxenapi.a; compiled with XENAPI_BENCH_CALL_OPTIONS once include/xenapi.h declares
-# xenapi_session_with_call_options), dotnet/bench/SmallCalls.cs (dotnet-build) and
-# python/bench/everyday.py (on the installed wheel, python-install).
+# xenapi_session_with_call_options), dotnet/bench/SmallCalls.cs (beside XenApi.dll, which
+# dotnet-build makes) and python/bench/small_calls.py (on the installed wheel, python-install).
 
 DEPS_APT += strace
 
@@ -30,6 +30,8 @@ everyday-bench-build: deps python-install dotnet-build
 	$(CARGO) build --release -p xenapi-sim --bin xenapi-sim -p xenapi-ffi
 	$(CARGO) build --release -p xenapi-tests --example small_calls
 	@mkdir -p $(BENCH_OUT)
+	$(MCS) $(DOTNET_MCS_FLAGS) -nowarn:1591 -target:exe -r:$(DOTNET_OUT)/XenApi.dll \
+	  -out:$(DOTNET_OUT)/SmallCalls.exe dotnet/bench/SmallCalls.cs
 	@# The per-call cancel is measured once the C ABI has it; until then the program says n/a.
 	@if grep -q 'xenapi_session_with_call_options' include/xenapi.h; then \
 		echo "ffi/bench/small_calls.c: with per-call options (xenapi_session_with_call_options)"; \

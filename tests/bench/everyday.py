@@ -11,7 +11,7 @@ Each binding is a program of its own (so that a tracer sees only that client), s
 small protocol (``PROGRAM URL time SECONDS`` prints ``small NAME CALLS SECONDS``, ``PROGRAM URL
 count CALLS`` makes CALLS calls between two marker system calls, ``PROGRAM URL interrupt HOLD``
 prints ``interrupt NAME MS OUTCOME USABLE`` or ``interrupt NAME n/a``); Python's are the
-subcommands of python/bench/everyday.py. Exits 1 when a program fails, not when a figure misses
+subcommands of python/bench/small_calls.py. Exits 1 when a program fails, not when a figure misses
 its target: the figures are for people to read.
 """
 
@@ -30,14 +30,14 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-PY_BENCH = os.path.join(ROOT, "python", "bench", "everyday.py")
+PY_BENCH = os.path.join(ROOT, "python", "bench", "small_calls.py")
 
 #: The issue's targets.
 SYSCALL_BUDGET = 5.0
 RATIO_TARGET = 3.0
 INTERRUPT_TARGET_MS = 200.0
 STALL_TARGET_MS = 20.0
-#: Calls in flight in the stall run (python/bench/everyday.py's IN_FLIGHT).
+#: Calls in flight in the stall run (python/bench/small_calls.py's IN_FLIGHT).
 IN_FLIGHT = 100
 
 #: A line of ``strace -f`` output that starts a system call: an optional pid, the call's name and

@@ -1,23 +1,22 @@
 #!/usr/bin/env python3
 """The Python side of ``make everyday-bench`` (tests/bench/README.md), against a running server.
 
-    everyday.py small CLIENT URL time SECONDS   VM.get_power_state in a loop for SECONDS on one
-                                                session; prints ``small python-CLIENT CALLS SECS``
-    everyday.py small CLIENT URL count CALLS    CALLS calls between two marker system calls (a
-                                                stat of /xenapi-bench-mark/begin and .../end) for
-                                                a tracer to count; prints ``count python-CLIENT N``
-    everyday.py interrupt CLIENT URL HOLD       a held call (event.from on a quiet server, HOLD
-                                                seconds): prints ``calling`` just before it, then
-                                                ``interrupted usable|unusable`` when SIGINT raised
-                                                KeyboardInterrupt (the session tried again
-                                                afterwards), or ``returned`` (the driver sends the
-                                                SIGINT and times the gap)
-    everyday.py stall URL SECONDS               xenapi_rs.aio: 100 calls in flight on one session
-                                                for SECONDS while a ticker scheduled every 1 ms
-                                                measures the longest gap between its ticks;
-                                                prints ``stall python MAX_MS BASELINE_MS CALLS/S``
-                                                (BASELINE_MS: the same ticker with no calls), or
-                                                ``stall python n/a`` without xenapi_rs.aio
+    small_calls.py small CLIENT URL time SECONDS
+        VM.get_power_state in a loop for SECONDS on one session; prints
+        ``small python-CLIENT CALLS SECS``
+    small_calls.py small CLIENT URL count CALLS
+        CALLS calls between two marker system calls (a stat of /xenapi-bench-mark/begin and
+        .../end) for a tracer to count; prints ``count python-CLIENT CALLS``
+    small_calls.py interrupt CLIENT URL HOLD
+        a held call (event.from on a quiet server, HOLD seconds): prints ``calling`` just
+        before it, then ``interrupted usable|unusable`` when SIGINT raised KeyboardInterrupt
+        (the session tried again afterwards), or ``returned``; the driver sends the SIGINT and
+        times the gap
+    small_calls.py stall URL SECONDS
+        xenapi_rs.aio: 100 calls in flight on one session for SECONDS while a ticker scheduled
+        every 1 ms measures the longest gap between its ticks; prints
+        ``stall python MAX_MS BASELINE_MS CALLS/S`` (BASELINE_MS: the same ticker with no call
+        in flight), or ``stall python n/a`` without xenapi_rs.aio
 
 CLIENT is ``xenapi_rs`` or ``XenAPI`` (the official module). Every mode logs in
 (``XENAPI_USER``, ``XENAPI_PASSWORD``; root / password by default) and warms up first.
@@ -48,7 +47,7 @@ def session(client, url):
 
         s = XenAPI.Session(url)
     else:
-        raise SystemExit("everyday.py: CLIENT is xenapi_rs or XenAPI, not %r" % client)
+        raise SystemExit("small_calls.py: CLIENT is xenapi_rs or XenAPI, not %r" % client)
     user, password = credentials()
     s.xenapi.login_with_password(user, password, "1.0", "xenapi-rs-everyday-bench")
     return s
@@ -89,7 +88,7 @@ def small(client, url, mode, n):
         mark("end")
         print("count python-%s %d" % (client, calls), flush=True)
     else:
-        raise SystemExit("everyday.py: the mode is time or count, not %r" % mode)
+        raise SystemExit("small_calls.py: the mode is time or count, not %r" % mode)
     s.xenapi.session.logout()
 
 
@@ -132,7 +131,7 @@ async def stall_run(url, seconds):
     import xenapi_rs.aio as aio
 
     user, password = credentials()
-    async with aio.Session(url) as s:
+    async with aio.Session(url, max_concurrent_calls=IN_FLIGHT) as s:
         await s.xenapi.login_with_password(user, password)
         vm = (await s.xenapi.VM.get_all())[0]
         for _ in range(WARM_UP // 10):
@@ -165,7 +164,7 @@ async def stall_run(url, seconds):
 
 def stall(url, seconds):
     if importlib.util.find_spec("xenapi_rs") is None:
-        raise SystemExit("everyday.py: xenapi_rs is not installed")
+        raise SystemExit("small_calls.py: xenapi_rs is not installed")
     if importlib.util.find_spec("xenapi_rs.aio") is None:
         print("stall python n/a", flush=True)
         return
@@ -175,7 +174,7 @@ def stall(url, seconds):
 
 def main(argv):
     usage = (
-        "usage: everyday.py small CLIENT URL time|count N | interrupt CLIENT URL HOLD"
+        "usage: small_calls.py small CLIENT URL time|count N | interrupt CLIENT URL HOLD"
         " | stall URL SECONDS"
     )
     if len(argv) < 2:
