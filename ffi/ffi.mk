@@ -10,7 +10,9 @@
 #   ffi-valgrind      the C tests under valgrind (definite leaks and memory errors fail)
 #   ffi-examples      ffi/examples/xm.c (linked statically against libxenapi.a)
 #   ffi-bench-build   $(FFI_OUT)/bench_get_all_records, linked against the release libxenapi.a:
-#                     `bench_get_all_records URL ROUNDS` prints `c-typed MS` (best round)
+#                     `bench_get_all_records URL ROUNDS` prints `c-typed MS` (best round);
+#                     $(FFI_OUT)/cancel_latency: `cancel_latency SIM_URL [ROUNDS]` prints
+#                     `cancel_ms=N` (from xenapi_cancel_cancel to the held call's return)
 #   install           PREFIX=/usr/local (DESTDIR too): library, header and xenapi.pc (release)
 #   ffi-abi-check     abidiff of libxenapi.so and the header against the last release's ABI
 #                     (ffi/abi/release/); fails on an unannounced break
@@ -139,7 +141,9 @@ ffi-bench-build:
 	@mkdir -p $(FFI_OUT)
 	$(FFI_CC) -std=c99 -Wall -Wextra -Werror -pedantic -O2 -Iinclude ffi/bench/bench_get_all_records.c \
 		-o $(FFI_OUT)/bench_get_all_records $(FFI_TARGET)/release/libxenapi.a $(FFI_STATIC_LIBS)
-	@echo "built $(FFI_OUT)/bench_get_all_records"
+	$(FFI_CC) -std=c99 -Wall -Wextra -Werror -pedantic -O2 -Iinclude ffi/bench/cancel_latency.c \
+		-o $(FFI_OUT)/cancel_latency $(FFI_TARGET)/release/libxenapi.a $(FFI_STATIC_LIBS)
+	@echo "built $(FFI_OUT)/bench_get_all_records and $(FFI_OUT)/cancel_latency"
 
 install:
 	$(CARGO) build -p xenapi-ffi $(if $(filter release,$(FFI_PROFILE)),--release,)
