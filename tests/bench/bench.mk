@@ -27,7 +27,7 @@ EVERYDAY_ARGS ?=
 .PHONY: everyday-bench everyday-bench-build
 
 everyday-bench-build: deps python-install dotnet-build
-	$(CARGO) build --release -p xenapi-sim --bin xenapi-sim -p xenapi-ffi
+	$(CARGO) build --release -p xenapi-sim -p xenapi-ffi
 	$(CARGO) build --release -p xenapi-tests --example small_calls
 	@mkdir -p $(BENCH_OUT)
 	$(MCS) $(DOTNET_MCS_FLAGS) -nowarn:1591 -target:exe -r:$(DOTNET_OUT)/XenApi.dll \
