@@ -88,16 +88,23 @@ namespace XenAPI.Tests
                 sim.Post("/sim/delay?ms=1500");
                 var options = new Options(sim.Url) { Timeout = TimeSpan.FromSeconds(2) };
                 var clock = Stopwatch.StartNew();
+                // The login's calls take 1.5 s each: it ends at the deadline, in a timeout, or
+                // just after the login itself when the core gives up on the pool's members
+                // (failover's best effort), but never a second later.
                 Session s = null;
+                string outcome = "logged in";
                 try
                 {
-                    Assert.Throws<XenApiTimeoutException>(() => s = Session.Connect(options, Sim.User, Sim.Password));
+                    s = Session.Connect(options, Sim.User, Sim.Password);
                 }
-                finally
+                catch (XenApiTimeoutException e)
                 {
-                    s?.Dispose();
+                    outcome = e.Message;
                 }
-                Assert.Less(clock.Elapsed.TotalSeconds, 2.3, "the login took " + clock.Elapsed.TotalSeconds + " s");
+                double took = clock.Elapsed.TotalSeconds;
+                s?.Dispose();
+                Assert.Greater(took, 1.4, "the server held the login");
+                Assert.Less(took, 2.3, "the login took " + took + " s: " + outcome);
                 // The constructor alone sends nothing.
                 clock.Restart();
                 using (new Session(options)) { }

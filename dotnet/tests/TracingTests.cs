@@ -125,6 +125,7 @@ namespace XenAPI.Tests
                 try
                 {
                     StringAssert.IsMatch("^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$", activity.Id);
+                    Assert.AreEqual(activity.Id, Tracing.Current(), "XenApi finds the current activity");
                     Assert.IsNotEmpty(VM.get_all(s));
                     CollectionAssert.AreEqual(new[] { activity.Id }, Headers(relay.Sent, "traceparent"));
                     // The task form reads it on the caller's thread, and the token overload too.
