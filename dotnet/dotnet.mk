@@ -131,6 +131,7 @@ DOTNET_CORECLR_OUT := $(DOTNET_OUT)/coreclr
 DOTNET_HOST_RID := linux-$(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x64)
 
 # The scenario's C# driver (tests/scenario/scenario.mk runs it on Mono) in every mode on CoreCLR;
+# traceparent from the real Activity (dotnet/tests/coreclr-tracing);
 # the XenServer.NET-style sample in both dialects on CoreCLR (on xapi with its HTTP_actions disk
 # round trip), its lines compared with Mono's on an
 # identical simulator (same --seed: same references; sorted: a Dictionary's order is the
@@ -144,8 +145,14 @@ dotnet-coreclr-test: dotnet-build
 	cp $(DOTNET_OUT)/XenApi.dll dotnet/XenApi.dll.config $(DOTNET_CORECLR_OUT)/missing-native/
 	$(MCS) $(DOTNET_MCS_FLAGS) -nowarn:1591 -target:exe -r:$(DOTNET_OUT)/XenApi.dll \
 	  -out:$(DOTNET_CORECLR_OUT)/missing-native/MissingNative.exe dotnet/tests/native-missing/MissingNative.cs
-	for exe in app/ScenarioDriver.exe app/XenServerStyle.exe missing-native/MissingNative.exe; do \
+	$(MCS) $(DOTNET_MCS_FLAGS) -nowarn:1591 -target:exe -r:$(DOTNET_OUT)/XenApi.dll \
+	  -out:$(DOTNET_CORECLR_OUT)/app/Tracing.exe dotnet/tests/coreclr-tracing/Tracing.cs
+	for exe in app/ScenarioDriver.exe app/XenServerStyle.exe app/Tracing.exe missing-native/MissingNative.exe; do \
 	  dotnet/scripts/coreclr-config.sh $(DOTNET_CORECLR_OUT)/$$exe || exit 1; done
+	@# The real System.Diagnostics.Activity (Mono's NUnit run has a stand-in): its W3C id is
+	@# each call's traceparent.
+	cd $(DOTNET_CORECLR_OUT) && $(abspath $(DOTNET_SIM)) run --vms 2 --templates 0 -- \
+	  sh -c '$(DOTNET_CORECLR) app/Tracing.exe "$$XENAPI_URL"'
 	@set -e; cd $(DOTNET_CORECLR_OUT); for mode in $(SCENARIO_MODES); do d=$${mode%%:*}; p=$${mode##*:}; \
 	  $(abspath $(DOTNET_SIM)) run --vms 4 --templates 0 --dialect $$d -- \
 	    $(DOTNET_CORECLR) app/ScenarioDriver.exe $(abspath $(SCENARIO)) $$p > scenario.log 2>&1 \
