@@ -30,8 +30,9 @@ static class CancelLatency
                 {
                     long cancelledAt = 0;
                     var clock = Stopwatch.StartNew();
-                    cts.Token.Register(() => Interlocked.Exchange(ref cancelledAt, clock.ElapsedTicks));
-                    cts.CancelAfter(300);
+                    // The time is taken just before Cancel, on the thread that cancels.
+                    var timer = new Timer(_ => { Interlocked.Exchange(ref cancelledAt, clock.ElapsedTicks); cts.Cancel(); },
+                        null, 300, Timeout.Infinite);
                     try
                     {
                         Event.from(session, new[] { "vm" }, token, 30.0, cts.Token);
@@ -41,6 +42,10 @@ static class CancelLatency
                     catch (OperationCanceledException)
                     {
                         times[r] = (clock.ElapsedTicks - Interlocked.Read(ref cancelledAt)) * 1000.0 / Stopwatch.Frequency;
+                    }
+                    finally
+                    {
+                        timer.Dispose();
                     }
                     System.Console.WriteLine("round {0} cancel_ms={1:0.0}", r + 1, times[r]);
                     if (times[r] >= 5000) return 1;

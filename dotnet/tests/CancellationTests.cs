@@ -26,9 +26,9 @@ namespace XenAPI.Tests
                 sim.Post("/sim/delay?ms=5000");
                 long cancelledAt = 0;
                 var clock = Stopwatch.StartNew();
-                using (cts.Token.Register(() => Interlocked.Exchange(ref cancelledAt, clock.ElapsedTicks)))
+                // The time is taken just before Cancel, from the thread that cancels.
+                using (new Timer(_ => { Interlocked.Exchange(ref cancelledAt, clock.ElapsedTicks); cts.Cancel(); }, null, 300, Timeout.Infinite))
                 {
-                    cts.CancelAfter(300);
                     var e = Assert.Throws<OperationCanceledException>(() => VM.get_all(s, cts.Token));
                     double afterCancel = (clock.ElapsedTicks - Interlocked.Read(ref cancelledAt)) * 1000.0 / Stopwatch.Frequency;
                     Assert.AreEqual(cts.Token, e.CancellationToken, "the exception carries the caller's token");
