@@ -6,7 +6,8 @@
 // A relay in front of the simulator keeps what the client sends. The program starts a W3C
 // Activity (by reflection: mcs compiles this against .NET Framework's reference assemblies, which
 // lack it), calls VM.get_all through the relay, and checks that the request carried the
-// activity's id as its traceparent and a User-Agent naming XenApi.NET. Prints one line per check;
+// activity's id as its traceparent and a User-Agent naming XenApi.NET, then the same through
+// VM.get_allAsync (completed by libxenapi's callback on this runtime). Prints one line per check;
 // exits 1 on the first failure.
 using System;
 using System.Net;
@@ -85,6 +86,15 @@ static class Tracing
             if (sent.IndexOf("\nuser-agent: XenApi.NET/", StringComparison.OrdinalIgnoreCase) < 0)
                 return Fail("no User-Agent naming XenApi.NET");
             System.Console.WriteLine("user-agent: XenApi.NET");
+            // The Task form on this runtime: completed from libxenapi's thread, same answer, and
+            // the activity read on the calling thread.
+            var vms = VM.get_allAsync(s).Result;
+            if (vms.Count != n) return Fail("get_allAsync gave " + vms.Count + " VMs, get_all " + n);
+            lock (Sent) sent = Sent.ToString();
+            int at = sent.IndexOf("\ntraceparent: " + id + "\r\n", StringComparison.OrdinalIgnoreCase);
+            if (at < 0 || sent.IndexOf("\ntraceparent: " + id + "\r\n", at + 1, StringComparison.OrdinalIgnoreCase) < 0)
+                return Fail("the Task form sent no traceparent");
+            System.Console.WriteLine("async: " + vms.Count + " VMs, traceparent sent");
         }
         activity.GetMethod("Stop").Invoke(a, null);
         return 0;
