@@ -211,6 +211,23 @@ namespace XenAPI.Tests
         }
 
         [Test]
+        public void AnEventBatchReadsAsTheBlockingForm()
+        {
+            using (Sim sim = Sim.Start(CancellationTests.Flag, CancellationTests.Vms))
+            using (Session s = sim.Login())
+            {
+                EventBatch batch = Event.fromAsync(s, new[] { "vm" }, "", 0.0).Result;
+                EventBatch same = Event.from(s, new[] { "vm" }, "", 0.0);
+                Assert.IsNotEmpty(batch.token);
+                Assert.AreEqual(same.events.Count, batch.events.Count);
+                CollectionAssert.AreEquivalent(same.events.Select(e => e.opaqueRef), batch.events.Select(e => e.opaqueRef));
+                Assert.IsTrue(batch.events.All(e => e.snapshot is Dictionary<string, object>), "snapshots as untyped records");
+                // Nothing changed since: a short poll from the new token gives no event.
+                Assert.IsEmpty(Event.fromAsync(s, new[] { "vm" }, batch.token, 0.1).Result.events);
+            }
+        }
+
+        [Test]
         public void CancellingAnAwaitedHeldCallEndsIt()
         {
             using (Sim sim = Sim.Start(CancellationTests.Flag, CancellationTests.Vms))
