@@ -2341,4 +2341,55 @@ mod tests {
             assert!(file("Session").contains(sig), "Session.cs: {sig}");
         }
     }
+
+    /// Issue 22: every message has a token overload and a Task form, and the forms without a
+    /// token are the token overloads with none (one body per message).
+    #[test]
+    fn token_overloads_and_task_forms() {
+        let model = Model::embedded().unwrap();
+        let files = generate(&model, &EnumTable::default().extended(&model));
+        let file = |name: &str| -> &str {
+            &files
+                .iter()
+                .find(|(p, _)| p == &format!("dotnet/src/Generated/{name}.cs"))
+                .unwrap_or_else(|| panic!("{name}.cs"))
+                .1
+        };
+        for class in &model.classes {
+            let ms = messages(class);
+            if ms.is_empty() {
+                continue;
+            }
+            let code = file(&cs_class(&class.name));
+            for m in ms {
+                let n = &m.name;
+                assert!(
+                    code.contains(&format!(" {n}Async(Session session")),
+                    "{n}Async"
+                );
+                assert!(
+                    code.contains(&format!("\"{}.{n}\", cancellationToken", class.name)),
+                    "{}.{n}: the Task form calls the wire name",
+                    class.name
+                );
+            }
+        }
+        let vm = file("VM");
+        for sig in [
+            "public static vm_power_state get_power_state(Session session, string _vm, \
+             System.Threading.CancellationToken cancellationToken)",
+            "return get_power_state(session, _vm, System.Threading.CancellationToken.None);",
+            "public static System.Threading.Tasks.Task<vm_power_state> get_power_stateAsync(Session \
+             session, string _vm, System.Threading.CancellationToken cancellationToken = default)",
+            "public static System.Threading.Tasks.Task startAsync(Session session, string _vm, bool \
+             _start_paused, bool _force, System.Threading.CancellationToken cancellationToken = \
+             default)",
+            "public static XenRef<Task> async_start(Session session, string _vm, bool _start_paused, \
+             bool _force, System.Threading.CancellationToken cancellationToken)",
+            "v => ValueRead.Map(v, k0 => XenRef<VM>.Create(k0), x0 => VM.FromValueHandle(x0))",
+            "(_args ?? new VM()).WireStruct()",
+        ] {
+            assert!(vm.contains(sig), "VM.cs: {sig}");
+        }
+    }
 }
