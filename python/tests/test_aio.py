@@ -92,7 +92,7 @@ def test_login_failures(sim, xr, aio):
         assert e.value.details[0] == "SESSION_AUTHENTICATION_FAILED"
         assert "wrong" not in str(e.value)
         with pytest.raises(NotImplementedError):
-            s.xenapi.login_with_token
+            s.xenapi.login_with_token()
         with pytest.raises(xr.ConnectError):
             await aio.Session("http://127.0.0.1:9", connect_timeout=1).xenapi.login_with_password(
                 USER, PASSWORD
