@@ -250,7 +250,8 @@ fn aio_call(
     view.call_async(method, params, move |result| {
         if gave_up.is_cancelled() {
             // The awaiting task was cancelled: nobody reads this outcome.
-            Python::attach(|_| drop(future));
+            // Released without the GIL (PyO3 defers it): the interpreter may be exiting.
+            drop(future);
             return;
         }
         let reply = Reply {
