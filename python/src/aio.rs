@@ -23,7 +23,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::PyTuple;
 use xenapi::{CallOptions, Cancel, Value};
 
-use crate::cache::{cache_options, change_to_python, seconds, PyCache};
+use crate::cache::{cache_options, seconds, PyCache};
 use crate::{convert, errors, lock, tracing, Login, PyCancel, PySession};
 
 /// `xenapi_rs.aio._complete(future, ok, value, undelivered)`.
@@ -386,41 +386,38 @@ fn aio_watch(
 #[pyfunction]
 #[pyo3(signature = (cache, timeout, event_loop, future))]
 fn aio_next_change(
-    py: Python<'_>,
     cache: Py<PyCache>,
     timeout: Option<f64>,
     event_loop: Py<PyAny>,
     future: Py<PyAny>,
 ) -> PyResult<PyCancel> {
     let target = Target { event_loop, future };
-    if let Some(c) = cache.get().take_unread() {
-        target.settle(py, Ok(c), None);
-        return Ok(PyCancel::default());
-    }
     let deadline = match timeout {
         Some(t) => Some(Instant::now() + seconds("timeout", t)?),
         None => None,
     };
     let cancel = Cancel::new();
     let stop = cancel.clone();
-    let inner = std::sync::Arc::clone(&cache.get().inner);
     std::thread::Builder::new()
         .name("xenapi-aio".into())
         .spawn(move || {
             // In ticks, so that a cancelled wait ends its thread soon.
+            let this = cache.get();
             let change = loop {
                 let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
                 let tick = left.map_or(xenapi::call::TICK, |l| l.min(xenapi::call::TICK));
-                if let Some(c) = inner.next_change(tick) {
+                // Each tick also looks at the changes a cancelled wait gave back.
+                if let Some(c) = this.read(tick) {
                     break Some(c);
                 }
-                if stop.is_cancelled() || inner.is_closed() || left.is_some_and(|l| l <= tick) {
+                if stop.is_cancelled() || this.inner.is_closed() || left.is_some_and(|l| l <= tick)
+                {
                     break None;
                 }
             };
             Python::attach(|py| {
                 let outcome = match change {
-                    Some(c) => change_to_python(py, c),
+                    Some(c) => c.into_python(py),
                     None if stop.is_cancelled() => return,
                     None => Ok(py.None()),
                 };

@@ -34,6 +34,32 @@ impl PyCache {
     pub(crate) fn take_unread(&self) -> Option<Py<PyAny>> {
         crate::lock(&self.unread).pop_front()
     }
+
+    /// The next change (an undelivered one first), waiting at most `wait` for the queue; no
+    /// GIL needed.
+    pub(crate) fn read(&self, wait: Duration) -> Option<Read> {
+        if let Some(c) = self.take_unread() {
+            return Some(Read::Given(c));
+        }
+        self.inner.next_change(wait).map(Read::Queued)
+    }
+}
+
+/// A change as [`PyCache::read`] found it.
+pub(crate) enum Read {
+    /// From the cache's queue.
+    Queued(xenapi::cache::Change),
+    /// Given back by a cancelled wait, converted already.
+    Given(Py<PyAny>),
+}
+
+impl Read {
+    pub(crate) fn into_python(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        match self {
+            Read::Queued(c) => change_to_python(py, c),
+            Read::Given(c) => Ok(c),
+        }
+    }
 }
 
 /// The cache's options from `watch`'s keywords.
@@ -103,24 +129,20 @@ impl PyCache {
             Some(t) => seconds("timeout", t)?,
             None => Duration::from_secs(u32::MAX as u64),
         };
-        if let Some(c) = self.take_unread() {
-            return Ok(Some(c));
-        }
-        let inner = &self.inner;
         let deadline = std::time::Instant::now() + wait;
         let change = interrupt::wait(
             py,
             |tick| {
                 let left = deadline.saturating_duration_since(std::time::Instant::now());
-                match inner.next_change(left.min(tick)) {
+                match self.read(left.min(tick)) {
                     Some(c) => Some(Some(c)),
-                    None if inner.is_closed() || left <= tick => Some(None),
+                    None if self.inner.is_closed() || left <= tick => Some(None),
                     None => None,
                 }
             },
             || false,
         )?;
-        change.map(|c| change_to_python(py, c)).transpose()
+        change.map(|c| c.into_python(py)).transpose()
     }
 
     /// `{"polls", "events", "refetches", "errors", "connected", "last_error"}`.
