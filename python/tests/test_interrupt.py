@@ -111,3 +111,35 @@ def test_ctrl_c_ends_a_held_call_within_200_ms(sim, what):
     after = [ln for ln in lines if ln.startswith("after %s " % what)]
     assert after and int(after[0].split()[-1]) > 0, (lines, stderr)
     assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+
+
+def test_cancelled_is_an_error_with_the_message(xr):
+    from xenapi_rs import _errors
+
+    e = _errors._from_native("cancelled", "interrupted", None, "http://h/", 0)
+    assert isinstance(e, xr.Cancelled) and isinstance(e, xr.Error)
+    assert str(e) == "interrupted" and e.url == "http://h/"
+    assert "Cancelled" in xr.__all__
+
+
+def test_calls_off_the_main_thread_are_not_interrupted(sim, xr):
+    """Only the main thread runs signal handlers: a pending SIGINT is the main thread's to
+    raise, and a call on another thread goes on."""
+    import threading
+
+    s = sim.session()
+    out = []
+
+    def work():
+        out.append(len(s.xenapi.VM.get_all()))
+
+    sim.delay(0.5)
+    t = threading.Thread(target=work)
+    t.start()
+    time.sleep(0.1)
+    with pytest.raises(KeyboardInterrupt):
+        signal.raise_signal(signal.SIGINT)
+        time.sleep(1)
+    t.join(5)
+    sim.delay(0)
+    assert out and out[0] > 0
