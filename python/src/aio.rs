@@ -9,10 +9,11 @@
 //! drain, on the loop's thread, converts the replies and sets the futures, a few milliseconds'
 //! worth at a time, so that a burst of replies never holds up the loop's other callbacks.
 //!
-//! Each function returns a `Cancel`: the Python side fires it when the awaiting task is
-//! cancelled, which ends the request (the core drops its connection) or the wait. Nothing here
-//! raises on a worker thread: when the loop is closed or the future already cancelled, the
-//! outcome is dropped.
+//! A call and a cache wait return a `Cancel`, and a task wait takes one: the Python side fires
+//! it when the awaiting task is cancelled, which ends the request (the core drops its
+//! connection) or the wait. A login, a logout or a cache's start or close, once begun, runs to
+//! its end. Nothing here raises on a worker thread: when the loop is closed or the future
+//! already cancelled, the outcome is dropped.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
