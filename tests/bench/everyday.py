@@ -306,7 +306,7 @@ def main():
             top = sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))
             which = ", ".join("%s %.1f" % kv for kv in top if kv[1] >= 0.05)
             rest = sum(v for _, v in top if v < 0.05)
-            if rest:
+            if rest >= 0.005:
                 which += ", other %.2f" % rest
             verdict = "" if not b.xenapi_rs else "ok" if per <= SYSCALL_BUDGET else "over %g" % SYSCALL_BUDGET
             say("%-18s %8s  %-17s %8.1f %-8s %s" % (b.label, rate, spread, per, verdict, which))
