@@ -40,9 +40,11 @@ pub mod vhd;
 
 pub use certificate::{CertificateCallback, CertificateCheck, CertificateProblem};
 pub use client::{unwrap_envelope, Client};
-pub use convert::{FromValue, MapKey, ToValue};
+pub use convert::{FromValue, MapArg, MapKey, ToValue};
 pub use datetime::{DateTime, DateTimeParts};
 pub use error::{codes, Error, ErrorKind, Failure};
+/// The map of the typed API: the order the server sent (see [`convert`]).
+pub use indexmap::{self, IndexMap};
 pub use jsonrpc::Protocol;
 pub use options::{Options, TlsPolicy, DEFAULT_MAX_CONCURRENT_CALLS};
 pub use reference::{Ref, NULL_REF};
