@@ -2,6 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
+use crate::call::CallCtx;
 use crate::codec::{self, Encoder, Response};
 use crate::jsonrpc::{self, Reply};
 use crate::transport::Transport;
@@ -62,12 +63,13 @@ impl Client {
         &self,
         method: &str,
         params: &[Value],
-        deadline: Option<std::time::Duration>,
+        ctx: &CallCtx<'_>,
     ) -> crate::Result<Value> {
         sendable(method, params)?;
+        let deadline = ctx.go_on(self.url())?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let body = jsonrpc::encode_call(method, params, id);
-        match self.transport.post_json(method, body, id, deadline)? {
+        match self.transport.post_json(method, body, id, Some(deadline))? {
             Reply::Result(v) => Ok(jsonrpc::normalise(method, v)),
             Reply::Error(description) => Err(Error::Api(Failure::new(description))),
         }
@@ -103,7 +105,8 @@ impl Client {
     pub fn call_raw(&self, method: &str, params: &[Value]) -> crate::Result<Value> {
         sendable(method, params)?;
         if self.json() {
-            return Ok(match self.call_json(method, params, None) {
+            let ctx = CallCtx::within(self.options.timeout);
+            return Ok(match self.call_json(method, params, &ctx) {
                 Ok(v) => Value::structure([("Status", "Success".into()), ("Value", v)]),
                 Err(Error::Api(f)) => Value::structure([
                     ("Status", "Failure".into()),
@@ -130,7 +133,7 @@ impl Client {
     ) -> crate::Result<Value> {
         sendable(method, params)?;
         if self.json() {
-            return self.call_json(method, params, Some(deadline));
+            return self.call_json(method, params, &CallCtx::within(deadline));
         }
         let body = codec::encode_call(method, params, &Encoder::default());
         match self
@@ -161,9 +164,23 @@ impl Client {
     /// on any other `Status`.
     pub fn call(&self, method: &str, params: &[Value]) -> crate::Result<Value> {
         if self.json() {
-            return self.call_json(method, params, None);
+            return self.call_json(method, params, &CallCtx::within(self.options.timeout));
         }
         unwrap_envelope(self.call_raw(method, params)?)
+    }
+
+    /// [`Client::call`] within `ctx`: its deadline, cancel and trace context.
+    pub(crate) fn call_ctx(
+        &self,
+        method: &str,
+        params: &[Value],
+        ctx: &CallCtx<'_>,
+    ) -> crate::Result<Value> {
+        if self.json() {
+            return self.call_json(method, params, ctx);
+        }
+        let left = ctx.go_on(self.url())?;
+        self.call_with_deadline(method, params, left)
     }
 }
 

@@ -27,6 +27,11 @@ pub enum Error {
     Protocol(String),
     /// The caller passed something unusable (a bad URL, an option that makes no sense).
     InvalidArgument(String),
+    /// The caller stopped the call: its [`crate::Cancel`] fired, or the binding's interrupt
+    /// check ([`crate::call::with_interrupt_check`], Ctrl-C in Python) said so. The connection
+    /// it used was dropped, never reused; the session stays usable. The server may or may not
+    /// have carried the call out.
+    Cancelled { url: String, message: String },
 }
 
 /// The kind of an [`Error`], for bindings that map it to a status code or an exception class.
@@ -39,6 +44,7 @@ pub enum ErrorKind {
     Timeout,
     Protocol,
     InvalidArgument,
+    Cancelled,
 }
 
 impl Error {
@@ -51,6 +57,7 @@ impl Error {
             Error::Timeout { .. } => ErrorKind::Timeout,
             Error::Protocol(_) => ErrorKind::Protocol,
             Error::InvalidArgument(_) => ErrorKind::InvalidArgument,
+            Error::Cancelled { .. } => ErrorKind::Cancelled,
         }
     }
 
@@ -88,6 +95,7 @@ impl fmt::Display for Error {
             Error::Timeout { url, message } => write!(f, "timed out talking to {url}: {message}"),
             Error::Protocol(m) => write!(f, "not a valid XenAPI reply: {m}"),
             Error::InvalidArgument(m) => write!(f, "invalid argument: {m}"),
+            Error::Cancelled { url, message } => write!(f, "call to {url} cancelled: {message}"),
         }
     }
 }

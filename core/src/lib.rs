@@ -20,6 +20,7 @@
 
 pub mod api;
 pub mod cache;
+pub mod call;
 pub mod certificate;
 mod client;
 pub mod codec;
@@ -38,6 +39,7 @@ mod transport;
 mod value;
 pub mod vhd;
 
+pub use call::CallOptions;
 pub use certificate::{CertificateCallback, CertificateCheck, CertificateProblem};
 pub use client::{unwrap_envelope, Client};
 pub use convert::{FromValue, MapArg, MapKey, ToValue};
@@ -49,6 +51,7 @@ pub use jsonrpc::Protocol;
 pub use options::{Options, TlsPolicy, DEFAULT_MAX_CONCURRENT_CALLS};
 pub use reference::{Ref, NULL_REF};
 pub use session::{Dialect, Session};
+pub use task::Cancel;
 pub use value::Value;
 
 /// For the fuzz targets only: the HTTP reply handling on fixed bytes.

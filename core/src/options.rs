@@ -75,6 +75,8 @@ pub struct Options {
     pub(crate) originator: String,
     pub(crate) protocol: crate::Protocol,
     pub(crate) proxy: Option<String>,
+    /// The binding's product token for the User-Agent (`xenapi-rs-python/0.9.0`).
+    pub(crate) binding: Option<String>,
 }
 
 impl Options {
@@ -100,6 +102,7 @@ impl Options {
             originator: "xenapi-rs".to_owned(),
             protocol: crate::Protocol::Auto,
             proxy: None,
+            binding: None,
         }
     }
 
@@ -208,6 +211,34 @@ impl Options {
         self
     }
 
+    /// Names the binding that makes the calls, for the `User-Agent` header xapi logs:
+    /// `{name}/{version} xenapi-rs/{core version}` (the core alone sends `xenapi-rs/{version}`).
+    /// Characters other than letters, digits and `!#$%&'*+-.^_`|~` become `_`.
+    pub fn binding(mut self, name: &str, version: &str) -> Self {
+        let token = |s: &str| -> String {
+            s.chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c) {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect()
+        };
+        self.binding = Some(format!("{}/{}", token(name), token(version)));
+        self
+    }
+
+    /// The `User-Agent` header calls and transfers send.
+    pub fn user_agent(&self) -> String {
+        let core = concat!("xenapi-rs/", env!("CARGO_PKG_VERSION"));
+        match &self.binding {
+            Some(b) => format!("{b} {core}"),
+            None => core.to_owned(),
+        }
+    }
+
     /// The proxy set by [`Options::proxy`], if any.
     pub fn proxy_url(&self) -> Option<&str> {
         self.proxy.as_deref()
@@ -250,6 +281,7 @@ impl fmt::Debug for Options {
             .field("originator", &self.originator)
             .field("protocol", &self.protocol)
             .field("proxy", &self.proxy.as_deref().map(redact_userinfo))
+            .field("binding", &self.binding)
             .finish()
     }
 }

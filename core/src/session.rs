@@ -8,8 +8,10 @@ use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
+use crate::call::{self, CallCtx, CallOptions};
 use crate::client::Client;
 use crate::error::codes;
+use crate::task::Cancel;
 use crate::{Error, Options, Protocol, Value};
 
 /// Which XenAPI server family is on the other end; found out at login.
@@ -27,11 +29,25 @@ pub enum Dialect {
 /// At most [`Options::max_concurrent_calls`] calls (default 20) are in flight at once, over all
 /// clones; more wait for a slot within their deadline. With [`Options::failover`] (default on)
 /// the session follows the pool to a new coordinator when the one it talks to stops answering.
+///
+/// A timeout bounds the whole operation it was given to, the session's own calls inside it
+/// included. The operations that make calls of their own:
+/// - a login ([`Session::connect`], [`Session::login_with_password`]): with
+///   [`crate::Protocol::Auto`] a JSON-RPC login first (then XML-RPC if the server has no
+///   JSON-RPC, then a two-argument login for xend), a move to the coordinator on
+///   `HOST_IS_SLAVE`, a logout of the session it replaces, and `host.get_all_records` to note the
+///   pool's members for failover (at most 10 s of what is left);
+/// - a call: one new login and a retry after `SESSION_INVALID`; with failover, probes of the pool's
+///   members, a login at the new coordinator and a retry of a call that was not carried out;
+/// - dropping the last clone: `session.logout`, within the options' timeout and at most 5 s.
 #[derive(Clone)]
 pub struct Session {
     inner: Arc<Inner>,
     /// This view's deadline per call ([`Session::with_timeout`]); `None`: the options'.
     timeout: Option<Duration>,
+    /// This view's cancel and trace context ([`Session::with_call_options`]).
+    cancel: Option<Cancel>,
+    traceparent: Option<Arc<str>>,
 }
 
 struct Inner {
@@ -56,22 +72,26 @@ struct Slots {
 struct Slot<'a>(&'a Slots);
 
 impl Slots {
-    /// A slot, and whether it had to wait for one.
-    fn acquire(&self, deadline: Instant) -> Option<(Slot<'_>, bool)> {
+    /// A slot, or `None` when the deadline of `ctx` passed first; [`Error::Cancelled`] when it
+    /// is stopped while waiting (it looks every [`call::TICK`]).
+    fn acquire(&self, ctx: &CallCtx<'_>, url: &str) -> crate::Result<Option<Slot<'_>>> {
         let mut used = lock(&self.used);
-        let waited = *used >= self.max;
         while *used >= self.max {
+            ctx.check(url)?;
             let now = Instant::now();
-            if now >= deadline {
-                return None;
+            if now >= ctx.deadline {
+                return Ok(None);
             }
-            used = match self.freed.wait_timeout(used, deadline - now) {
+            used = match self
+                .freed
+                .wait_timeout(used, (ctx.deadline - now).min(call::TICK))
+            {
                 Ok((g, _)) => g,
                 Err(p) => p.into_inner().0,
             };
         }
         *used += 1;
-        Some((Slot(self), waited))
+        Ok(Some(Slot(self)))
     }
 }
 
@@ -111,7 +131,8 @@ struct Credentials {
     originator: Option<String>,
 }
 
-/// How long the logout on drop may take: dropping must not hang on a dead server.
+/// How long the logout on drop may take at most (less when the options' timeout is shorter):
+/// dropping must not hang on a dead server.
 const DROP_LOGOUT_DEADLINE: Duration = Duration::from_secs(5);
 /// Coordinator redirects followed at most, in case a pool misreports its coordinator.
 const MAX_REDIRECTS: usize = 3;
@@ -143,6 +164,8 @@ impl Session {
                 },
             }),
             timeout: None,
+            cancel: None,
+            traceparent: None,
         })
     }
 
@@ -154,8 +177,44 @@ impl Session {
     /// be cancelled.
     pub fn with_timeout(&self, d: Duration) -> Session {
         Session {
-            inner: Arc::clone(&self.inner),
             timeout: Some(d),
+            ..self.clone()
+        }
+    }
+
+    /// A view of this session whose calls follow `options` (deadline, cancel, trace context);
+    /// what `options` leaves unset stays as in this view. Like [`Session::with_timeout`] it
+    /// shares the login, the connections and the call cap.
+    ///
+    /// ```no_run
+    /// # fn f(session: &xenapi::Session) -> xenapi::Result<()> {
+    /// use xenapi::{CallOptions, Cancel};
+    /// let cancel = Cancel::new();
+    /// let view = session.with_call_options(&CallOptions::new().cancel(cancel.clone()));
+    /// // another thread: cancel.cancel() ends the call below within 100 ms
+    /// view.call("event.from", vec![vec!["vm"].into(), "".into(), 30.0.into()])?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_call_options(&self, options: &CallOptions) -> Session {
+        Session {
+            inner: Arc::clone(&self.inner),
+            timeout: options.timeout.or(self.timeout),
+            cancel: options.cancel.clone().or_else(|| self.cancel.clone()),
+            traceparent: options
+                .traceparent
+                .clone()
+                .or_else(|| self.traceparent.clone()),
+        }
+    }
+
+    /// The context of one operation of this view starting now.
+    fn ctx(&self) -> CallCtx<'_> {
+        let timeout = self.timeout();
+        CallCtx {
+            deadline: Instant::now() + timeout,
+            timeout,
+            cancel: self.cancel.as_ref(),
+            traceparent: self.traceparent.as_deref(),
         }
     }
 
@@ -190,6 +249,10 @@ impl Session {
     /// is asked again with two. On `HOST_IS_SLAVE` the login moves to the pool coordinator unless
     /// [`Options::follow_coordinator`] is off. The password is kept, zeroized on drop, only to log
     /// in again when the server expires the session.
+    ///
+    /// The view's timeout bounds the whole login: the protocol probe, the login itself, a move
+    /// to the coordinator and the `host.get_all_records` that notes the pool's members for
+    /// failover.
     pub fn login_with_password(&self, user: &str, password: &str) -> crate::Result<()> {
         self.login_with_password_as(user, password, None, None)
     }
@@ -209,19 +272,16 @@ impl Session {
             version: version.map(str::to_owned),
             originator: originator.map(str::to_owned),
         };
+        let ctx = self.ctx();
         let mut auth = lock(&self.inner.auth);
-        if let Some(old) = auth.handle.take() {
-            let _ = self
-                .client()
-                .call(auth.logout_method(), &[Value::String(old)]);
-        }
-        let handle = self.login_at_coordinator(&credentials)?;
+        self.drop_old_handle(&mut auth, &ctx);
+        let handle = self.login_at_coordinator(&ctx, &credentials)?;
         auth.handle = Some(handle);
         auth.credentials = Some(credentials);
         auth.local = false;
         auth.generation += 1;
         drop(auth);
-        self.note_pool_addresses();
+        self.note_pool_addresses(&ctx);
         Ok(())
     }
 
@@ -231,12 +291,9 @@ impl Session {
     /// not log in again when the session expires (the password is not kept). The session ends
     /// with `session.local_logout` ([`Session::local_logout`], [`Session::logout`], or drop).
     pub fn slave_local_login_with_password(&self, user: &str, password: &str) -> crate::Result<()> {
+        let ctx = self.ctx();
         let mut auth = lock(&self.inner.auth);
-        if let Some(old) = auth.handle.take() {
-            let _ = self
-                .client()
-                .call(auth.logout_method(), &[Value::String(old)]);
-        }
+        self.drop_old_handle(&mut auth, &ctx);
         auth.credentials = None;
         let args = [
             Value::String(user.to_owned()),
@@ -244,7 +301,7 @@ impl Session {
         ];
         let reply = self
             .client()
-            .call("session.slave_local_login_with_password", &args)
+            .call_ctx("session.slave_local_login_with_password", &args, &ctx)
             .map_err(|e| redact(e, password))?;
         auth.handle = Some(session_reference(reply)?);
         auth.local = true;
@@ -258,17 +315,14 @@ impl Session {
     /// second argument (the password) masked in it. A session the server grants is kept, but
     /// with no credentials to log in again with when it expires.
     pub fn login_with_password_args(&self, args: &[Value]) -> crate::Result<()> {
+        let ctx = self.ctx();
         let mut auth = lock(&self.inner.auth);
-        if let Some(old) = auth.handle.take() {
-            let _ = self
-                .client()
-                .call(auth.logout_method(), &[Value::String(old)]);
-        }
+        self.drop_old_handle(&mut auth, &ctx);
         auth.credentials = None;
         let secret = args.get(1).and_then(Value::as_str).unwrap_or("");
         let reply = self
             .client()
-            .call("session.login_with_password", args)
+            .call_ctx("session.login_with_password", args, &ctx)
             .map_err(|e| redact(e, secret))?;
         auth.handle = Some(session_reference(reply)?);
         auth.local = false;
@@ -288,15 +342,45 @@ impl Session {
     /// view's deadline ([`Session::with_timeout`], else [`Options::timeout`]) from the start,
     /// the wait included. When the coordinator is gone, see [`Options::failover`].
     pub fn call(&self, method: &str, args: Vec<Value>) -> crate::Result<Value> {
+        self.call_in(&self.ctx(), method, args)
+    }
+
+    /// Runs [`Session::call`] on one of the library's worker threads and hands its outcome to
+    /// `done` there, so that the caller never blocks: for event loops (Python's asyncio, .NET
+    /// tasks, a C callback). The deadline counts from now, the wait for a worker and for a call
+    /// slot included; the view's cancel stops it as it stops a blocking call. `done` runs once,
+    /// on a worker thread; it should hand the result over and return quickly.
+    pub fn call_async(
+        &self,
+        method: &str,
+        args: Vec<Value>,
+        done: impl FnOnce(crate::Result<Value>) + Send + 'static,
+    ) {
+        let view = self.clone();
+        let method = method.to_owned();
         let timeout = self.timeout();
         let deadline = Instant::now() + timeout;
-        let Some((_slot, waited)) = self.inner.slots.acquire(deadline) else {
+        call::spawn(Box::new(move || {
+            let ctx = CallCtx {
+                deadline,
+                timeout,
+                cancel: view.cancel.as_ref(),
+                traceparent: view.traceparent.as_deref(),
+            };
+            let result = view.call_in(&ctx, &method, args);
+            done(result)
+        }));
+    }
+
+    /// [`Session::call`] within `ctx`.
+    fn call_in(&self, ctx: &CallCtx<'_>, method: &str, args: Vec<Value>) -> crate::Result<Value> {
+        let Some(_slot) = self.inner.slots.acquire(ctx, &self.url())? else {
             return Err(Error::Timeout {
                 url: self.url(),
                 message: format!(
                     "{method} waited its whole deadline of {:?} for one of the session's {} \
                      call slots (Options::max_concurrent_calls)",
-                    timeout, self.inner.slots.max
+                    ctx.timeout, self.inner.slots.max
                 ),
             });
         };
@@ -306,22 +390,15 @@ impl Session {
         params.extend(args);
         adapt_to_dialect(self.dialect(), method, &mut params);
         let client = self.client();
-        // The options' deadline is the transport's own: no per-request override to build.
-        let first_deadline = if self.timeout.is_none() && !waited {
-            None
-        } else {
-            left(deadline, &client)?
-        };
-        let first = client.call_within(method, &params, first_deadline);
+        let first = client.call_ctx(method, &params, ctx);
         let unsent = crate::transport::last_call_unsent();
         match first {
             Err(e) if e.code() == Some(codes::SESSION_INVALID) => {
-                if !self.relogin(generation)? {
+                if !self.relogin(ctx, generation)? {
                     return Err(e);
                 }
                 params[0] = Value::String(self.current_handle()?.0);
-                let client = self.client();
-                client.call_within(method, &params, left(deadline, &client)?)
+                self.client().call_ctx(method, &params, ctx)
             }
             Err(e) if self.may_fail_over(&e) => {
                 // A HOST_IS_SLAVE reply was not carried out; names the new coordinator.
@@ -333,17 +410,25 @@ impl Session {
                     ),
                     None => (unsent, None),
                 };
-                match self.fail_over(&client, hint, deadline) {
+                match self.fail_over(ctx, &client, hint) {
                     Ok(true) if unsent || crate::transport::read_only(method) => {
                         params[0] = Value::String(self.current_handle()?.0);
-                        let client = self.client();
-                        client.call_within(method, &params, left(deadline, &client)?)
+                        self.client().call_ctx(method, &params, ctx)
                     }
                     Ok(true) => Err(carried_out_maybe(e, method, &self.url())),
                     Ok(false) | Err(_) => Err(e),
                 }
             }
             other => other,
+        }
+    }
+
+    /// Logs out the handle `auth` holds, if any, before a new login (best effort).
+    fn drop_old_handle(&self, auth: &mut Auth, ctx: &CallCtx<'_>) {
+        if let Some(old) = auth.handle.take() {
+            let _ = self
+                .client()
+                .call_ctx(auth.logout_method(), &[Value::String(old)], ctx);
         }
     }
 
@@ -356,7 +441,7 @@ impl Session {
         };
         match self
             .client()
-            .call(auth.logout_method(), &[Value::String(handle)])
+            .call_ctx(auth.logout_method(), &[Value::String(handle)], &self.ctx())
         {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some(codes::SESSION_INVALID) => Ok(()),
@@ -424,7 +509,7 @@ impl Session {
 
     /// Logs in again after `SESSION_INVALID`, unless another thread already did since
     /// `generation`. Returns whether a retry makes sense.
-    fn relogin(&self, generation: u64) -> crate::Result<bool> {
+    fn relogin(&self, ctx: &CallCtx<'_>, generation: u64) -> crate::Result<bool> {
         let mut auth = lock(&self.inner.auth);
         if auth.generation != generation {
             return Ok(auth.handle.is_some());
@@ -432,13 +517,13 @@ impl Session {
         let Some(credentials) = auth.credentials.take() else {
             return Ok(false);
         };
-        let result = self.login_at_coordinator(&credentials);
+        let result = self.login_at_coordinator(ctx, &credentials);
         auth.credentials = Some(credentials);
         let handle = result?;
         auth.handle = Some(handle);
         auth.generation += 1;
         drop(auth);
-        self.note_pool_addresses();
+        self.note_pool_addresses(ctx);
         Ok(true)
     }
 
@@ -471,10 +556,11 @@ impl Session {
     /// rounds until `deadline`. Returns whether the session moved (or another thread moved it).
     fn fail_over(
         &self,
+        ctx: &CallCtx<'_>,
         failed: &Arc<Client>,
         hint: Option<String>,
-        deadline: Instant,
     ) -> crate::Result<bool> {
+        let deadline = ctx.deadline;
         let _one = lock(&self.inner.failing_over);
         if !Arc::ptr_eq(&self.client(), failed) {
             return Ok(true);
@@ -511,9 +597,10 @@ impl Session {
             if first_round && hint.is_none() {
                 // Is the coordinator still there? A reset may have been only that.
                 let c = probe(&current)?;
-                match c.call(
+                match c.call_ctx(
                     "session.get_this_host",
                     &[Value::String(handle.clone()), Value::String(handle.clone())],
+                    &ctx.at_most(PROBE_TIMEOUT),
                 ) {
                     Ok(_) => return Ok(false),
                     Err(Error::Api(f)) if f.is(codes::HOST_IS_SLAVE) => {
@@ -540,7 +627,7 @@ impl Session {
                 }
                 tried.push(url.clone());
                 let c = probe(&url)?;
-                match self.login_once(&c, &credentials) {
+                match self.login_once(&ctx.at_most(PROBE_TIMEOUT), &c, &credentials) {
                     Ok(new_handle) => {
                         let client = Arc::new(Client::new(Options {
                             url,
@@ -553,7 +640,7 @@ impl Session {
                             auth.handle = Some(new_handle);
                             auth.generation += 1;
                         }
-                        self.note_pool_addresses();
+                        self.note_pool_addresses(ctx);
                         return Ok(true);
                     }
                     Err(Error::Api(f)) if f.is(codes::HOST_IS_SLAVE) => {
@@ -576,14 +663,14 @@ impl Session {
                         .into(),
                 });
             }
-            std::thread::sleep(PROBE_ROUND_PAUSE.min(deadline - now));
+            call::sleep(ctx, PROBE_ROUND_PAUSE.min(deadline - now), &current)?;
         }
     }
 
     /// Notes the pool's host addresses (`host.address` of `host.get_all_records`) for failover.
     /// Only with failover on, on xapi, for a pool login over the network; a failure leaves the
     /// last list.
-    fn note_pool_addresses(&self) {
+    fn note_pool_addresses(&self, ctx: &CallCtx<'_>) {
         let client = self.client();
         if !client.options().failover
             || self.dialect() == Dialect::Xend
@@ -598,11 +685,10 @@ impl Session {
                 _ => return,
             }
         };
-        let deadline = client.options().timeout.min(MEMBERS_DEADLINE);
-        let Ok(Value::Struct(hosts)) = client.call_within(
+        let Ok(Value::Struct(hosts)) = client.call_ctx(
             "host.get_all_records",
             &[Value::String(handle)],
-            Some(deadline),
+            &ctx.at_most(MEMBERS_DEADLINE),
         ) else {
             return;
         };
@@ -622,10 +708,14 @@ impl Session {
     }
 
     /// Logs in, following `HOST_IS_SLAVE` to the coordinator when allowed.
-    fn login_at_coordinator(&self, credentials: &Credentials) -> crate::Result<String> {
+    fn login_at_coordinator(
+        &self,
+        ctx: &CallCtx<'_>,
+        credentials: &Credentials,
+    ) -> crate::Result<String> {
         let mut client = self.client();
         for _ in 0..=MAX_REDIRECTS {
-            match self.login_once(&client, credentials) {
+            match self.login_once(ctx, &client, credentials) {
                 Err(Error::Api(f))
                     if f.is(codes::HOST_IS_SLAVE) && client.options().follow_coordinator =>
                 {
@@ -652,12 +742,22 @@ impl Session {
         ))
     }
 
-    fn login_once(&self, client: &Client, c: &Credentials) -> crate::Result<String> {
-        self.login_once_unredacted(client, c)
+    fn login_once(
+        &self,
+        ctx: &CallCtx<'_>,
+        client: &Client,
+        c: &Credentials,
+    ) -> crate::Result<String> {
+        self.login_once_unredacted(ctx, client, c)
             .map_err(|e| redact(e, c.password.as_str()))
     }
 
-    fn login_once_unredacted(&self, client: &Client, c: &Credentials) -> crate::Result<String> {
+    fn login_once_unredacted(
+        &self,
+        ctx: &CallCtx<'_>,
+        client: &Client,
+        c: &Credentials,
+    ) -> crate::Result<String> {
         let opts = client.options();
         let four = [
             Value::String(c.user.clone()),
@@ -675,7 +775,7 @@ impl Session {
             // 404 and close before reading the request body, which breaks the connection under
             // the client (EPIPE, ECONNRESET). XML-RPC is then tried, and reports any real
             // connection failure itself.
-            match client.call_json("session.login_with_password", &four, None) {
+            match client.call_json("session.login_with_password", &four, ctx) {
                 Err(Error::Http { .. }) | Err(Error::Protocol(_)) | Err(Error::Connect { .. }) => {
                     client.set_protocol(Protocol::XmlRpc)
                 }
@@ -699,11 +799,11 @@ impl Session {
         // A session that already found xend (a re-login, a redirect) asks with two at once.
         let known_xend = self.dialect() == Dialect::Xend;
         let first = if known_xend { &four[..2] } else { &four[..] };
-        let reply = match client.call("session.login_with_password", first) {
+        let reply = match client.call_ctx("session.login_with_password", first, ctx) {
             Err(e) if known_xend => return Err(e),
             Err(e) if e.code() == Some(codes::MESSAGE_PARAMETER_COUNT_MISMATCH) => {
                 // xend (and libxenserver's fallback): login takes only user and password.
-                let reply = client.call("session.login_with_password", &four[..2])?;
+                let reply = client.call_ctx("session.login_with_password", &four[..2], ctx)?;
                 self.inner.dialect.store(1, Ordering::Relaxed);
                 reply
             }
@@ -720,16 +820,6 @@ impl Session {
 }
 
 /// What is left of `deadline`, or the timeout error when nothing is.
-fn left(deadline: Instant, client: &Client) -> crate::Result<Option<Duration>> {
-    match deadline.checked_duration_since(Instant::now()) {
-        Some(d) if !d.is_zero() => Ok(Some(d)),
-        _ => Err(Error::Timeout {
-            url: client.url().to_owned(),
-            message: "the call's deadline passed before it could be sent".into(),
-        }),
-    }
-}
-
 /// The error of a call with side effects that was in flight when the coordinator died.
 fn carried_out_maybe(e: Error, method: &str, now_at: &str) -> Error {
     let note = format!(
@@ -800,6 +890,10 @@ fn redact(e: Error, secret: &str) -> Error {
         },
         Error::Protocol(m) => Error::Protocol(r(m)),
         Error::InvalidArgument(m) => Error::InvalidArgument(r(m)),
+        Error::Cancelled { url, message } => Error::Cancelled {
+            url: r(url),
+            message: r(message),
+        },
     }
 }
 
@@ -879,11 +973,8 @@ impl Drop for Inner {
                 .read()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone();
-            let _ = client.call_with_deadline(
-                auth.logout_method(),
-                &[Value::String(handle)],
-                DROP_LOGOUT_DEADLINE,
-            );
+            let ctx = CallCtx::within(client.options().timeout.min(DROP_LOGOUT_DEADLINE));
+            let _ = client.call_ctx(auth.logout_method(), &[Value::String(handle)], &ctx);
         }
     }
 }

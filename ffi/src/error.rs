@@ -35,6 +35,10 @@ pub enum xenapi_status {
     NullArgument = 8,
     /// A bug in libxenapi (a caught panic). The library stays usable; please report it.
     Panic = 9,
+    /// The caller cancelled the call (an `xenapi_cancel` given through
+    /// `xenapi_session_with_call_options`). The connection it used was dropped; the session
+    /// stays usable. The server may or may not have carried the call out.
+    Cancelled = 10,
 }
 
 impl From<xenapi::ErrorKind> for xenapi_status {
@@ -48,6 +52,7 @@ impl From<xenapi::ErrorKind> for xenapi_status {
             K::Timeout => xenapi_status::Timeout,
             K::Protocol => xenapi_status::Protocol,
             K::InvalidArgument => xenapi_status::InvalidArgument,
+            K::Cancelled => xenapi_status::Cancelled,
         }
     }
 }

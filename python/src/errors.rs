@@ -42,6 +42,7 @@ fn build(py: Python<'_>, e: Error, logged_in: bool) -> PyResult<PyErr> {
             Error::Protocol(_) => ("protocol", None, None, 0),
             Error::InvalidArgument(_) if !logged_in => ("not_logged_in", None, None, 0),
             Error::InvalidArgument(_) => ("invalid_argument", None, None, 0),
+            Error::Cancelled { url, .. } => ("cancelled", None, Some(url.clone()), 0),
             _ => ("other", None, None, 0),
         };
     let exc = factory.call1((kind, message, details, url, status))?;

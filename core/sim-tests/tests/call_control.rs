@@ -100,3 +100,92 @@ fn waiting_for_a_slot_counts_against_the_deadline() {
     assert!(e.to_string().contains("call slots"), "{e}");
     busy.join().unwrap().unwrap();
 }
+
+#[test]
+fn call_async_completes_on_a_worker_with_the_blocking_result() {
+    let sim = sim(Dialect::Xapi);
+    let s = connect(&sim);
+    let (tx, rx) = std::sync::mpsc::channel();
+    for _ in 0..50 {
+        let tx = tx.clone();
+        s.call_async("VM.get_all", vec![], move |r| {
+            let _ = tx.send((std::thread::current().name().map(str::to_owned), r));
+        });
+    }
+    let blocking = s.call("VM.get_all", vec![]).unwrap();
+    for _ in 0..50 {
+        let (thread, r) = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+        assert_eq!(thread.as_deref(), Some("xenapi-call"));
+        assert_eq!(r.unwrap(), blocking);
+    }
+    // Failures come back the same way.
+    s.call_async("VM.get_record", vec!["OpaqueRef:nope".into()], move |r| {
+        let _ = tx.send((None, r));
+    });
+    let (_, r) = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert_eq!(r.unwrap_err().code(), Some("HANDLE_INVALID"));
+}
+
+#[test]
+fn a_fired_cancel_stops_calls_of_its_view_only() {
+    let sim = sim(Dialect::Xapi);
+    let s = connect(&sim);
+    let cancel = xenapi::Cancel::new();
+    let view = s.with_call_options(&xenapi::CallOptions::new().cancel(cancel.clone()));
+    assert!(view.call("VM.get_all", vec![]).is_ok());
+    cancel.cancel();
+    let e = view.call("VM.get_all", vec![]).unwrap_err();
+    assert!(matches!(e, Error::Cancelled { .. }), "{e}");
+    assert_eq!(e.kind(), xenapi::ErrorKind::Cancelled);
+    assert!(
+        s.call("VM.get_all", vec![]).is_ok(),
+        "the session stays usable"
+    );
+    // A later view keeps the cancel unless it sets another.
+    let later = view.with_timeout(Duration::from_secs(5));
+    assert!(later.call("VM.get_all", vec![]).is_err());
+}
+
+#[test]
+fn the_timeout_bounds_the_whole_login() {
+    let sim = sim(Dialect::Xapi);
+    // Each request takes 400 ms; a login makes three (the JSON-RPC login, then the pool's
+    // members for failover): with a 1 s timeout the whole login must end by about 1 s.
+    sim.set_delay(Duration::from_millis(400));
+    let started = Instant::now();
+    let r = Session::connect(
+        Options::new(sim.url()).timeout(Duration::from_millis(1000)),
+        "root",
+        "password",
+    );
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_millis(1500),
+        "login took {took:?}: {r:?}"
+    );
+}
+
+#[test]
+fn traceparents_are_checked() {
+    assert!(xenapi::CallOptions::new()
+        .traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+        .is_ok());
+    assert!(xenapi::CallOptions::new()
+        .traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\nX: 1")
+        .is_err());
+}
+
+#[test]
+fn the_user_agent_names_the_binding() {
+    let o = Options::new("http://h").binding("xenapi-rs-python", "1.2.3");
+    assert_eq!(
+        o.user_agent(),
+        format!(
+            "xenapi-rs-python/1.2.3 xenapi-rs/{}",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+    assert!(Options::new("http://h")
+        .user_agent()
+        .starts_with("xenapi-rs/"));
+}

@@ -146,7 +146,7 @@ impl Transport {
             .max_redirects(0)
             // Management traffic goes straight to the host, never through an environment proxy.
             .proxy(None)
-            .user_agent(concat!("xenapi-rs/", env!("CARGO_PKG_VERSION")))
+            .user_agent(opts.user_agent())
             .build()
     }
 

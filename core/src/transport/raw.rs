@@ -269,6 +269,7 @@ pub(crate) struct Conn {
     absolute: bool,
     /// `Proxy-Authorization` for those requests.
     proxy_auth: Option<String>,
+    user_agent: String,
 }
 
 /// Sets up a connection to `url` under `options`, every read and write bounded by `idle`.
@@ -358,6 +359,7 @@ pub(crate) fn connect(options: &Options, url: &Url, idle: Duration) -> crate::Re
         idle,
         absolute: proxy.is_some() && !https,
         proxy_auth: proxy.and_then(|p| p.auth).filter(|_| !https),
+        user_agent: options.user_agent(),
     })
 }
 
@@ -612,9 +614,9 @@ impl Conn {
             self.url.authority()
         };
         let mut head = format!(
-            "{method} {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: xenapi-rs/{}\r\n\
+            "{method} {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {}\r\n\
              Accept: */*\r\nConnection: close\r\n",
-            env!("CARGO_PKG_VERSION")
+            self.user_agent
         );
         if let Some(n) = length {
             head.push_str(&format!("Content-Length: {n}\r\n"));
@@ -861,6 +863,7 @@ mod tests {
             idle: Duration::from_secs(5),
             absolute: false,
             proxy_auth: None,
+            user_agent: "xenapi-rs/test".into(),
         };
         let (head, mut body) = conn.read_reply().unwrap();
         assert!(head.chunked);
