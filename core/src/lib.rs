@@ -17,6 +17,9 @@
 //! Layers, bottom up: [`codec`] (XML-RPC) and [`jsonrpc`] (JSON-RPC), the HTTP(S) transport, [`Client`] (envelope, no
 //! session), [`Session`] (login, re-login, coordinator, logout), and [`api`] (typed classes
 //! generated from the datamodel).
+//!
+//! Typed maps (record fields such as `other_config`, `get_all_records` results) are
+//! [`IndexMap`]s in the order the server sent them, the same from call to call: see [`convert`].
 
 pub mod api;
 pub mod cache;
