@@ -366,7 +366,8 @@ impl<'a> Gen<'a> {
              pub(crate) use crate::typed::{\n\
              check_out, enum_conv, enum_from_string, enum_to_string, extra_from_c, extra_to_c, \
              field, field_extra, field_name, free, list_get, list_get_name, list_items, list_len, \
-             list_new, list_push, map_entries, map_find, map_int_get, map_int_sorted, map_key, \
+             list_new, list_push, map_entries, map_find, map_int_find, map_int_get, map_int_sorted, \
+             map_key, \
              map_key_name, map_len, map_new, map_set, map_value, \
              map_value_name, record_conv, record_from_value, record_new, ret, run, session_of, set_field, CEnum, \
              Conv, EnumVal, List, Map, S, xenapi_session,\n};\n\
@@ -777,17 +778,27 @@ impl<'a> Gen<'a> {
         self.emit(
             Func {
                 name: format!("{handle}_find"),
-                doc:
+                doc: format!(
                     "Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or \
-                      false if absent (or `map` is NULL).\n\nOwnership: all arguments are borrowed."
-                        .into(),
+                     false if absent (or `map` is NULL){}.\n\nOwnership: all arguments are \
+                     borrowed.",
+                    if let Ty::Int = k {
+                        "; by the key order (as `_get`), not a scan"
+                    } else {
+                        ""
+                    }
+                ),
                 params: vec![
                     ("map".into(), hc.clone()),
                     ("key".into(), get_ty(k)),
                     ("out_index".into(), idx.ptr()),
                 ],
                 ret: Some(cty("bool", "bool")),
-                body: format!("map_find::<{tys}>(map, key, out_index)"),
+                body: if let Ty::Int = k {
+                    "map_int_find(map, key, out_index)".to_owned()
+                } else {
+                    format!("map_find::<{tys}>(map, key, out_index)")
+                },
             },
             rs,
             h,

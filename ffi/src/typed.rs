@@ -862,6 +862,26 @@ pub(crate) unsafe fn map_int_get<V: Conv>(
     true
 }
 
+/// [`map_find`] for int keys: by the key order, without a scan.
+///
+/// # Safety
+/// `m` is NULL or a live map; `out_index` NULL or writable.
+pub(crate) unsafe fn map_int_find<V>(
+    m: *const Map<i64, V>,
+    key: i64,
+    out_index: *mut usize,
+) -> bool {
+    // SAFETY: the caller's contract.
+    let Some(i) = (unsafe { m.as_ref() }).and_then(|m| m.position(key)) else {
+        return false;
+    };
+    if !out_index.is_null() {
+        // SAFETY: the caller's contract.
+        unsafe { out_index.write(i) };
+    }
+    true
+}
+
 /// Writes the positions of the first `capacity` entries of `m` in ascending key order into
 /// `indices` (when not NULL); the map's length, whatever `capacity` (0 for NULL).
 ///

@@ -165,6 +165,8 @@ static void int_keys_by_key(void) {
     CHECK(!xenapi_int64_double_map_get(m, 4, &v) && v == -1);
     CHECK(!xenapi_int64_double_map_get(m, 13, NULL));
     CHECK(xenapi_int64_double_map_get(m, 12, NULL));
+    CHECK(xenapi_int64_double_map_find(m, 12, &i) && i == 2);
+    CHECK(!xenapi_int64_double_map_find(m, 4, NULL));
     /* Room for 2: the first two in key order, and the length. */
     CHECK(xenapi_int64_double_map_sorted(m, order, 2) == NCPUS);
     CHECK(order[0] == 1 && order[1] == 4);

@@ -3498,7 +3498,7 @@ size_t xenapi_int64_double_map_entries(const xenapi_int64_double_map *map, int64
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
- * `map` is NULL).
+ * `map` is NULL); by the key order (as `_get`), not a scan.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -3582,7 +3582,7 @@ size_t xenapi_int64_int64_map_entries(const xenapi_int64_int64_map *map, int64_t
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
- * `map` is NULL).
+ * `map` is NULL); by the key order (as `_get`), not a scan.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -3711,7 +3711,7 @@ size_t xenapi_int64_string_list_map_entries(const xenapi_int64_string_list_map *
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
- * `map` is NULL).
+ * `map` is NULL); by the key order (as `_get`), not a scan.
  *
  * Ownership: all arguments are borrowed.
  */

@@ -4038,7 +4038,7 @@ pub unsafe extern "C" fn xenapi_int64_double_map_find(
     key: i64,
     out_index: *mut usize,
 ) -> bool {
-    map_find::<i64, f64>(map, key, out_index)
+    map_int_find(map, key, out_index)
 }
 
 /// `xenapi_int64_double_map_get`: see the header.
@@ -4129,7 +4129,7 @@ pub unsafe extern "C" fn xenapi_int64_int64_map_find(
     key: i64,
     out_index: *mut usize,
 ) -> bool {
-    map_find::<i64, i64>(map, key, out_index)
+    map_int_find(map, key, out_index)
 }
 
 /// `xenapi_int64_int64_map_get`: see the header.
@@ -4272,7 +4272,7 @@ pub unsafe extern "C" fn xenapi_int64_string_list_map_find(
     key: i64,
     out_index: *mut usize,
 ) -> bool {
-    map_find::<i64, Vec<String>>(map, key, out_index)
+    map_int_find(map, key, out_index)
 }
 
 /// `xenapi_int64_string_list_map_get`: see the header.
