@@ -246,6 +246,14 @@ pub(crate) fn spawn(job: Job) {
             .spawn(work);
         if started.is_ok() {
             state.workers += 1;
+        } else if state.workers == 0 {
+            // No thread could be started and none is there to take the job: run it here rather
+            // than never (its completion must run exactly once).
+            let job = state.jobs.pop_back();
+            drop(state);
+            if let Some(job) = job {
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+            }
         }
     }
 }
