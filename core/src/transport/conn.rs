@@ -56,7 +56,7 @@ impl std::fmt::Display for Stop {
 impl std::error::Error for Stop {}
 
 fn stop(e: Error) -> io::Error {
-    io::Error::new(io::ErrorKind::Other, Stop(e))
+    io::Error::other(Stop(e))
 }
 
 /// The error an [`Io`] stopped with, if `e` is one.

@@ -45,6 +45,14 @@ pub(crate) fn last_call_unsent() -> bool {
     LAST_UNSENT.with(Cell::get)
 }
 
+/// One request as the exchange sends it: its bytes, what its reply is in (for messages), and
+/// the error of a status other than 200.
+struct Req<'a> {
+    bytes: &'a [u8],
+    what: &'a str,
+    status: &'a dyn Fn(&Head) -> Error,
+}
+
 /// How a call's body is encoded, and so how its reply is decoded.
 #[derive(Clone, Copy)]
 pub(crate) enum Wire {
@@ -190,17 +198,15 @@ impl Transport {
             Wire::Xml => "XML-RPC",
             Wire::Json(_) => "JSON-RPC",
         };
-        self.exchange(
-            method,
-            &request,
-            ctx,
+        let req = Req {
+            bytes: &request,
             what,
-            &|head| self.status_error(head),
-            &mut |reader| match wire {
-                Wire::Xml => codec::decode_response(reader, limits).map(Decoded::Xml),
-                Wire::Json(id) => jsonrpc::decode_response(reader, limits, id).map(Decoded::Json),
-            },
-        )
+            status: &|head| self.status_error(head),
+        };
+        self.exchange(method, ctx, &req, &mut |reader| match wire {
+            Wire::Xml => codec::decode_response(reader, limits).map(Decoded::Xml),
+            Wire::Json(id) => jsonrpc::decode_response(reader, limits, id).map(Decoded::Json),
+        })
     }
 
     /// GETs `path_and_query` (`/rrd_updates?…`) from the server's root, beside the API, and
@@ -214,37 +220,36 @@ impl Transport {
         let target = format!("{}{path_and_query}", self.root);
         let request = self.request("GET", &target, None, &[], ctx);
         let path = path_and_query.split('?').next().unwrap_or("");
-        self.exchange(
-            "GET",
-            &request,
-            ctx,
-            "HTTP",
-            &|head| {
-                let message = match head.status {
-                    401 | 403 => {
-                        format!("{path}: the server refused the session (expired or invalid)")
-                    }
-                    404 => format!("{path}: the server has no such object or handler"),
-                    s => format!("{path}: {}", reason(s)),
-                };
-                Error::Http {
-                    url: self.url.clone(),
-                    status: head.status,
-                    message,
+        let status = |head: &Head| {
+            let message = match head.status {
+                401 | 403 => {
+                    format!("{path}: the server refused the session (expired or invalid)")
                 }
-            },
-            &mut |reader| {
-                let mut body = Vec::new();
-                reader
-                    .take(max_bytes.saturating_add(1))
-                    .read_to_end(&mut body)
-                    .map_err(CodecError::Io)?;
-                if body.len() as u64 > max_bytes {
-                    return Err(CodecError::TooLarge(max_bytes));
-                }
-                Ok(body)
-            },
-        )
+                404 => format!("{path}: the server has no such object or handler"),
+                s => format!("{path}: {}", reason(s)),
+            };
+            Error::Http {
+                url: self.url.clone(),
+                status: head.status,
+                message,
+            }
+        };
+        let req = Req {
+            bytes: &request,
+            what: "HTTP",
+            status: &status,
+        };
+        self.exchange("GET", ctx, &req, &mut |reader| {
+            let mut body = Vec::new();
+            reader
+                .take(max_bytes.saturating_add(1))
+                .read_to_end(&mut body)
+                .map_err(CodecError::Io)?;
+            if body.len() as u64 > max_bytes {
+                return Err(CodecError::TooLarge(max_bytes));
+            }
+            Ok(body)
+        })
     }
 
     /// The request's bytes, head and body in one buffer (one write).
@@ -294,15 +299,13 @@ impl Transport {
     fn exchange<T>(
         &self,
         method: &str,
-        request: &[u8],
         ctx: &CallCtx<'_>,
-        what: &str,
-        status: &dyn Fn(&Head) -> Error,
+        req: &Req<'_>,
         read: &mut dyn FnMut(&mut dyn BufRead) -> Result<T, CodecError>,
     ) -> crate::Result<T> {
         LAST_UNSENT.with(|c| c.set(false));
         let mut seen = Seen::default();
-        let e = match self.attempt(request, ctx, false, &mut seen, what, status, read) {
+        let e = match self.attempt(ctx, req, false, &mut seen, read) {
             Ok(v) => return Ok(v),
             Err(e) => e,
         };
@@ -318,7 +321,7 @@ impl Transport {
             return Err(e);
         }
         let mut again = Seen::default();
-        let r = self.attempt(request, ctx, true, &mut again, what, status, read);
+        let r = self.attempt(ctx, req, true, &mut again, read);
         unsent &= !again.sent;
         LAST_UNSENT.with(|c| c.set(unsent && r.is_err()));
         r
@@ -329,12 +332,10 @@ impl Transport {
     /// reply was read whole and the server keeps it open.
     fn attempt<T>(
         &self,
-        request: &[u8],
         ctx: &CallCtx<'_>,
+        req: &Req<'_>,
         fresh: bool,
         seen: &mut Seen,
-        what: &str,
-        status: &dyn Fn(&Head) -> Error,
         read: &mut dyn FnMut(&mut dyn BufRead) -> Result<T, CodecError>,
     ) -> crate::Result<T> {
         let pooled = if fresh { None } else { self.pool.take() };
@@ -343,7 +344,7 @@ impl Transport {
             Some(c) => c,
             None => self.dialer.dial(ctx)?,
         };
-        let (value, keep) = self.on(&mut conn, request, ctx, seen, what, status, read)?;
+        let (value, keep) = self.on(&mut conn, ctx, req, seen, read)?;
         if keep {
             self.pool.put(conn);
         }
@@ -353,11 +354,9 @@ impl Transport {
     fn on<T>(
         &self,
         conn: &mut Conn,
-        request: &[u8],
         ctx: &CallCtx<'_>,
+        req: &Req<'_>,
         seen: &mut Seen,
-        what: &str,
-        status: &dyn Fn(&Head) -> Error,
         read: &mut dyn FnMut(&mut dyn BufRead) -> Result<T, CodecError>,
     ) -> crate::Result<(T, bool)> {
         let mut io = Io {
@@ -366,14 +365,14 @@ impl Transport {
             url: &self.url,
             seen,
         };
-        io.write_all(request)
+        io.write_all(req.bytes)
             .and_then(|()| io.flush())
             .map_err(|e| self.map_io(e, Stage::Exchange))?;
         io.seen.sent = true;
         let mut reader = BufReader::with_capacity(16 * 1024, io);
         let head = raw::read_head(&mut reader, &self.url, &|e| self.map_io(e, Stage::Exchange))?;
         if head.status != 200 {
-            return Err(status(&head));
+            return Err((req.status)(&head));
         }
         let mut body = Body::new(&mut reader, &head, true);
         let value = match head.encoding.as_deref() {
@@ -382,11 +381,11 @@ impl Transport {
                 // reads of 4 KiB and more: a buffer no larger than that passes them straight
                 // through.
                 let mut r = BufReader::with_capacity(4 * 1024, &mut body);
-                read(&mut r).map_err(|e| self.map_codec(e, None, what))?
+                read(&mut r).map_err(|e| self.map_codec(e, None, req.what))?
             }
             Some(gz @ ("gzip" | "x-gzip")) => {
                 let mut r = BufReader::new(flate2::read::GzDecoder::new(&mut body));
-                read(&mut r).map_err(|e| self.map_codec(e, Some(gz), what))?
+                read(&mut r).map_err(|e| self.map_codec(e, Some(gz), req.what))?
             }
             Some(other) => {
                 return Err(Error::Protocol(format!(
