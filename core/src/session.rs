@@ -29,6 +29,17 @@ pub enum Dialect {
 /// At most [`Options::max_concurrent_calls`] calls (default 20) are in flight at once, over all
 /// clones; more wait for a slot within their deadline. With [`Options::failover`] (default on)
 /// the session follows the pool to a new coordinator when the one it talks to stops answering.
+///
+/// A timeout bounds the whole operation it was given to, the session's own calls inside it
+/// included. The operations that make calls of their own:
+/// - a login ([`Session::connect`], [`Session::login_with_password`]): with
+///   [`crate::Protocol::Auto`] a JSON-RPC login first (then XML-RPC if the server has no
+///   JSON-RPC, then a two-argument login for xend), a move to the coordinator on
+///   `HOST_IS_SLAVE`, a logout of the session it replaces, and `host.get_all_records` to note the
+///   pool's members for failover (at most 10 s of what is left);
+/// - a call: one new login and a retry after `SESSION_INVALID`; with failover, probes of the pool's
+///   members, a login at the new coordinator and a retry of a call that was not carried out;
+/// - dropping the last clone: `session.logout`, within the options' timeout and at most 5 s.
 #[derive(Clone)]
 pub struct Session {
     inner: Arc<Inner>,

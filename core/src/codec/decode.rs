@@ -539,6 +539,13 @@ impl<W: Window> Parser<W> {
             b'/' => self.end_tag().map(Markup::Tag),
             b'!' => self.bang(),
             b'?' => {
+                // A processing instruction starts with its target's name: `<?>` and `<??` are
+                // not one (and `<?>…?>` must not pass for one closed further on).
+                if !self.have(3)? || matches!(self.win.bytes()[2], b'?' | b'>') {
+                    return Err(CodecError::Malformed(
+                        "a processing instruction without a target".into(),
+                    ));
+                }
                 self.win.advance(2);
                 self.skip_past(b"?>", "a processing instruction")?;
                 Ok(Markup::Skipped)

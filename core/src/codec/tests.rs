@@ -437,6 +437,19 @@ fn rich_document() -> Vec<u8> {
     doc.into_bytes()
 }
 
+#[test]
+fn a_processing_instruction_needs_a_target() {
+    // Found by the proptest below: the reference refuses `<?>`, which once passed here as a
+    // processing instruction closed by the next `?>`.
+    let doc = String::from_utf8(rich_document()).unwrap().replacen(
+        "<?xml",
+        "<?xml version=\"1.0\"?>\n<?>ml",
+        1,
+    );
+    same_as_reference(doc.as_bytes(), Limits::default());
+    assert!(decode_response_slice(b"<?>?><methodResponse/>", Limits::default()).is_err());
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 4096, ..ProptestConfig::default() })]
 
