@@ -207,3 +207,37 @@ fn every_request_names_the_client_and_carries_the_trace_context() {
     assert_eq!(with_tp.len(), 1, "only the traced view's call: {heads:?}");
     assert!(heads.last().unwrap().starts_with("POST / HTTP/1.1\r\n"));
 }
+
+#[test]
+fn over_tls_a_held_call_reads_on_through_its_ticks_and_stops_at_a_cancel() {
+    let sim = sim_with(Dialect::Xapi, |c| c.tls = true);
+    let s = Session::connect(
+        Options::new(sim.url())
+            .tls(xenapi::TlsPolicy::InsecureSkipVerify)
+            .timeout(Duration::from_secs(20)),
+        "root",
+        "password",
+    )
+    .unwrap();
+    let quick = s.call("VM.get_all_records", vec![]).unwrap();
+    // Several ticks pass with nothing to read: rustls is asked again each time, and the reply
+    // comes whole.
+    sim.set_delay(Duration::from_millis(450));
+    assert_eq!(s.call("VM.get_all_records", vec![]).unwrap(), quick);
+
+    sim.set_delay(Duration::from_secs(3));
+    let cancel = Cancel::new();
+    let view = s.with_call_options(&CallOptions::new().cancel(cancel.clone()));
+    let c = cancel.clone();
+    let fire = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        c.cancel();
+        Instant::now()
+    });
+    let e = view.call("VM.get_all", vec![]).unwrap_err();
+    let late = Instant::now().duration_since(fire.join().unwrap());
+    assert!(matches!(e, Error::Cancelled { .. }), "{e:?}");
+    assert!(late < PROMPT, "ended {late:?} after the cancel");
+    sim.set_delay(Duration::ZERO);
+    assert_eq!(s.call("VM.get_all_records", vec![]).unwrap(), quick);
+}

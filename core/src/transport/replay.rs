@@ -26,3 +26,48 @@ pub fn replay_reply(reply: &[u8], chunk: usize, json: bool, method: &str) -> cra
         t.call(method, Wire::Xml, &body, &ctx).map(drop)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Error, Value};
+
+    fn xml_reply(head: &str) -> Vec<u8> {
+        let v = Value::structure([("Status", "Success".into()), ("Value", "Running".into())]);
+        let body = crate::codec::encode_response(&v, &crate::codec::Encoder::default());
+        let mut out = format!("{head}Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+        out.extend_from_slice(&body);
+        out
+    }
+
+    #[test]
+    fn replies_split_into_any_reads_decode_alike() {
+        let reply = xml_reply("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n");
+        for chunk in [1, 2, 7, 4096] {
+            replay_reply(&reply, chunk, false, "VM.get_power_state").unwrap();
+        }
+    }
+
+    #[test]
+    fn a_cut_reply_is_a_broken_connection_and_garbage_a_protocol_error() {
+        let reply = xml_reply("HTTP/1.1 200 OK\r\n");
+        let e = replay_reply(&reply[..reply.len() - 10], 5, false, "VM.start").unwrap_err();
+        assert!(matches!(e, Error::Connect { .. }), "{e:?}");
+        let e = replay_reply(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc",
+            3,
+            true,
+            "x.y",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("JSON-RPC"), "{e}");
+        let e = replay_reply(
+            b"HTTP/1.1 302 Found\r\nLocation: https://b/\r\n\r\n",
+            9,
+            false,
+            "x",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("redirects to https://b/"), "{e}");
+    }
+}
