@@ -16,6 +16,8 @@
 #   make dotnet-demo           the talk's xm.exe walk against xenapi-sim (make demo runs it too)
 #   make dotnet-bench          VM.get_all_records of 2,000 VMs: the Rust core, C# and C, alternating
 #                              rounds, over JSON-RPC and over XML-RPC
+#   build/dotnet/CancelLatency.exe URL   (built by dotnet-build) prints cancel_ms=<n>: how long a
+#                              cancelled CancellationToken takes to end a call the server holds
 #
 # The typed C# API (dotnet/src/Generated/, dotnet/tests/Generated/) is written by
 # `cargo run -p xenapi-codegen` (codegen/src/csharp.rs); it calls the generated C API of libxenapi.
@@ -77,10 +79,16 @@ dotnet-build: deps dotnet-native
 	  -out:$(DOTNET_OUT)/GetAllRecords.exe dotnet/bench/GetAllRecords.cs
 	$(MCS) $(DOTNET_MCS_FLAGS) -nowarn:1591 -target:exe -r:$(DOTNET_OUT)/XenApi.dll \
 	  -out:$(DOTNET_OUT)/Load.exe dotnet/bench/Load.cs
+	$(MCS) $(DOTNET_MCS_FLAGS) -nowarn:1591 -target:exe -r:$(DOTNET_OUT)/XenApi.dll \
+	  -out:$(DOTNET_OUT)/CancelLatency.exe dotnet/bench/CancelLatency.cs
 	@test -n "$(DOTNET_NUNIT_FW)" || { echo "nunit.framework.dll not found (make deps installs nunit-console)"; exit 1; }
 	cp $(DOTNET_NUNIT_FW) $(DOTNET_OUT)/
+	@# Mono has no System.Diagnostics.DiagnosticSource: TracingTests runs on a stand-in Activity.
+	$(MCS) $(DOTNET_MCS_FLAGS) -nowarn:1591 -target:library \
+	  -out:$(DOTNET_OUT)/System.Diagnostics.DiagnosticSource.dll dotnet/tests/activity-stub/Activity.cs
 	$(MCS) $(DOTNET_MCS_FLAGS) -nowarn:1591 -target:library -r:$(DOTNET_OUT)/XenApi.dll \
-	  -r:$(DOTNET_OUT)/nunit.framework.dll -out:$(DOTNET_OUT)/XenApi.Tests.dll $(DOTNET_TEST_SRC)
+	  -r:$(DOTNET_OUT)/nunit.framework.dll -r:$(DOTNET_OUT)/System.Diagnostics.DiagnosticSource.dll \
+	  -out:$(DOTNET_OUT)/XenApi.Tests.dll $(DOTNET_TEST_SRC)
 
 # Every simulator the NUnit suite asks for (Sim.Start(flags) in dotnet/tests/Sim.cs), one set of
 # flags each: the suite runs once under nested `xenapi-sim run --env SIM_<FLAGS> FLAGS --` (the
@@ -94,14 +102,20 @@ DOTNET_SIMS := '--vms 1' '--vms 2' '--vms 3' '--vms 4' '--vms 6' '--vms 2000' '-
 	'--vms 1 --dialect xend' '--vms 2 --dialect xend' '--vms 3 --dialect xend' '--vms 4 --dialect xend' \
 	'--vms 3 --dialect xapi --task-delay-ms 800' '--vms 3 --dialect xend --task-delay-ms 800' \
 	'--vms 3 --task-delay-ms 800' '--vms 2 --hosts 4' \
-	'--vms 4 --seed 7' '--vms 4 --dialect xend --event-next-wait-ms 500'
+	'--vms 4 --seed 7' '--vms 4 --dialect xend --event-next-wait-ms 500' '--vms 5'
+# SystemTrustTests: a simulator (SIM_TRUST) serving a certificate that a CA made for the run
+# signed (dotnet/scripts/test-ca.sh); the test finds the CA files through XENAPI_TRUST_DIR.
+DOTNET_TRUST_DIR := $(DOTNET_OUT)/trust
 
 dotnet-test: dotnet-build
+	dotnet/scripts/test-ca.sh $(DOTNET_TRUST_DIR)
 	cd $(DOTNET_OUT) && set -- $(NUNIT_CONSOLE) -nologo -noshadow -labels -xml=TestResult.xml \
 	  $(DOTNET_NUNIT_ARGS) XenApi.Tests.dll; for flags in $(DOTNET_SIMS); do \
 	    name=SIM_$$(echo "$$flags" | sed 's/^-*//; s/[^A-Za-z0-9][^A-Za-z0-9]*/_/g' | tr a-z A-Z); \
 	    set -- $(abspath $(DOTNET_SIM)) run --templates 0 --env $$name $$flags -- "$$@"; \
-	  done; $(DOTNET_ENV) "$$@"
+	  done; set -- $(abspath $(DOTNET_SIM)) run --templates 0 --env SIM_TRUST --vms 2 \
+	    --tls-cert $(abspath $(DOTNET_TRUST_DIR))/server.pem --tls-key $(abspath $(DOTNET_TRUST_DIR))/server.key -- "$$@"; \
+	  $(DOTNET_ENV) XENAPI_TRUST_DIR=$(abspath $(DOTNET_TRUST_DIR)) "$$@"
 	@# The XenServer.NET-style sample, as its users would run it, in both dialects.
 	$(DOTNET_ENV) $(DOTNET_SIM) run --vms 3 -- sh -c '$(MONO) $(DOTNET_OUT)/XenServerStyle.exe "$$XENAPI_URL" root password --disk'
 	$(DOTNET_ENV) $(DOTNET_SIM) run --vms 3 --dialect xend -- sh -c '$(MONO) $(DOTNET_OUT)/XenServerStyle.exe "$$XENAPI_URL"'
@@ -117,6 +131,7 @@ DOTNET_CORECLR_OUT := $(DOTNET_OUT)/coreclr
 DOTNET_HOST_RID := linux-$(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x64)
 
 # The scenario's C# driver (tests/scenario/scenario.mk runs it on Mono) in every mode on CoreCLR;
+# traceparent from the real Activity (dotnet/tests/coreclr-tracing);
 # the XenServer.NET-style sample in both dialects on CoreCLR (on xapi with its HTTP_actions disk
 # round trip), its lines compared with Mono's on an
 # identical simulator (same --seed: same references; sorted: a Dictionary's order is the
@@ -130,8 +145,14 @@ dotnet-coreclr-test: dotnet-build
 	cp $(DOTNET_OUT)/XenApi.dll dotnet/XenApi.dll.config $(DOTNET_CORECLR_OUT)/missing-native/
 	$(MCS) $(DOTNET_MCS_FLAGS) -nowarn:1591 -target:exe -r:$(DOTNET_OUT)/XenApi.dll \
 	  -out:$(DOTNET_CORECLR_OUT)/missing-native/MissingNative.exe dotnet/tests/native-missing/MissingNative.cs
-	for exe in app/ScenarioDriver.exe app/XenServerStyle.exe missing-native/MissingNative.exe; do \
+	$(MCS) $(DOTNET_MCS_FLAGS) -nowarn:1591 -target:exe -r:$(DOTNET_OUT)/XenApi.dll \
+	  -out:$(DOTNET_CORECLR_OUT)/app/Tracing.exe dotnet/tests/coreclr-tracing/Tracing.cs
+	for exe in app/ScenarioDriver.exe app/XenServerStyle.exe app/Tracing.exe missing-native/MissingNative.exe; do \
 	  dotnet/scripts/coreclr-config.sh $(DOTNET_CORECLR_OUT)/$$exe || exit 1; done
+	@# The real System.Diagnostics.Activity (Mono's NUnit run has a stand-in): its W3C id is
+	@# each call's traceparent.
+	cd $(DOTNET_CORECLR_OUT) && $(abspath $(DOTNET_SIM)) run --vms 2 --templates 0 -- \
+	  sh -c '$(DOTNET_CORECLR) app/Tracing.exe "$$XENAPI_URL"'
 	@set -e; cd $(DOTNET_CORECLR_OUT); for mode in $(SCENARIO_MODES); do d=$${mode%%:*}; p=$${mode##*:}; \
 	  $(abspath $(DOTNET_SIM)) run --vms 4 --templates 0 --dialect $$d -- \
 	    $(DOTNET_CORECLR) app/ScenarioDriver.exe $(abspath $(SCENARIO)) $$p > scenario.log 2>&1 \

@@ -10,7 +10,9 @@
 #   ffi-valgrind      the C tests under valgrind (definite leaks and memory errors fail)
 #   ffi-examples      ffi/examples/xm.c (linked statically against libxenapi.a)
 #   ffi-bench-build   $(FFI_OUT)/bench_get_all_records, linked against the release libxenapi.a:
-#                     `bench_get_all_records URL ROUNDS` prints `c-typed MS` (best round)
+#                     `bench_get_all_records URL ROUNDS` prints `c-typed MS` (best round);
+#                     $(FFI_OUT)/cancel_latency: `cancel_latency SIM_URL [ROUNDS]` prints
+#                     `cancel_ms=N` (from xenapi_cancel_cancel to the held call's return)
 #   install           PREFIX=/usr/local (DESTDIR too): library, header and xenapi.pc (release)
 #   ffi-abi-check     abidiff of libxenapi.so and the header against the last release's ABI
 #                     (ffi/abi/release/); fails on an unannounced break
@@ -42,7 +44,8 @@ FFI_CXX ?= g++
 FFI_CFLAGS ?= -std=c99 -Wall -Wextra -Werror -pedantic -g -O1
 FFI_CXXFLAGS ?= -std=c++11 -Wall -Wextra -Werror -pedantic
 FFI_STATIC_LIBS := -lpthread -ldl -lm -lrt -lutil -lgcc_s
-FFI_TESTS := scenario errors threads records protocol load control cache rrd transfer trust
+FFI_TESTS := scenario errors threads records protocol load control cache rrd transfer trust \
+	call_options
 # The simulators around each test: `run --env NAME` exports NAME_URL, … (sim/README.md); by the
 # tests' convention XENAPI is the xapi simulator and XEND the xend one.
 FFI_RUN = $(abspath $(XENAPI_SIM)) run --templates 0
@@ -60,6 +63,8 @@ FFI_SIMS_cache = $(FFI_RUN) --env XEND --dialect xend --vms 4 --event-next-wait-
 	$(FFI_RUN) --vms 4 --
 FFI_SIMS_rrd = $(FFI_RUN) --hosts 2 --vms 6 --
 FFI_SIMS_transfer = $(FFI_RUN) --vms 2 --
+# test_call_options holds replies with the simulator's delay and runs its own tiny server.
+FFI_SIMS_call_options = $(FFI_RUN) --vms 4 --
 # test_trust makes a CA, then starts its own simulator serving a certificate that CA signed.
 FFI_SIMS_trust = XENAPI_SIM_BIN=$(abspath $(XENAPI_SIM))
 FFI_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
@@ -136,7 +141,9 @@ ffi-bench-build:
 	@mkdir -p $(FFI_OUT)
 	$(FFI_CC) -std=c99 -Wall -Wextra -Werror -pedantic -O2 -Iinclude ffi/bench/bench_get_all_records.c \
 		-o $(FFI_OUT)/bench_get_all_records $(FFI_TARGET)/release/libxenapi.a $(FFI_STATIC_LIBS)
-	@echo "built $(FFI_OUT)/bench_get_all_records"
+	$(FFI_CC) -std=c99 -Wall -Wextra -Werror -pedantic -O2 -Iinclude ffi/bench/cancel_latency.c \
+		-o $(FFI_OUT)/cancel_latency $(FFI_TARGET)/release/libxenapi.a $(FFI_STATIC_LIBS)
+	@echo "built $(FFI_OUT)/bench_get_all_records and $(FFI_OUT)/cancel_latency"
 
 install:
 	$(CARGO) build -p xenapi-ffi $(if $(filter release,$(FFI_PROFILE)),--release,)

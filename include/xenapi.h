@@ -48,6 +48,17 @@
  * that started the transfer, never after it returns, and must not unwind (longjmp, C++
  * exceptions). A cancelled transfer fails with XENAPI_STATUS_API, code TASK_CANCELLED.
  *
+ * Deadlines, cancel, asynchronous calls. The options' timeout (xenapi_options_set_timeout_ms)
+ * bounds each whole operation a caller starts, the library's own calls inside it included:
+ * a login (xenapi_session_connect, xenapi_session_login_with_password) makes the protocol probe,
+ * the login (again at the pool coordinator after HOST_IS_SLAVE) and host.get_all_records for
+ * failover; a call may log in again after SESSION_INVALID and fail over to a new coordinator;
+ * xenapi_session_free of the last handle logs out, waiting at most min(timeout, 5 s). A view
+ * of a session (xenapi_session_with_timeout, xenapi_session_with_call_options) gives its calls
+ * another deadline, a xenapi_cancel (a running call ends within 100 ms with
+ * XENAPI_STATUS_CANCELLED) and a W3C traceparent. xenapi_session_call_async runs a call on a
+ * library thread and hands its outcome to a callback there (xenapi_call_done_fn).
+ *
  * Quick start
  * -----------
  *     xenapi_options *opts = NULL;
@@ -134,6 +145,14 @@ typedef enum xenapi_status {
      * A bug in libxenapi (a caught panic). The library stays usable; please report it.
      */
     XENAPI_STATUS_PANIC = 9,
+    /**
+     * The caller cancelled the call (`xenapi_cancel_cancel` on the cancel request of a view made
+     * with `xenapi_call_options_set_cancel` and `xenapi_session_with_call_options`): a running
+     * call ends within 100 ms. The connection it used was dropped; the session stays usable
+     * (through handles without that cancel). The server may or may not have carried the call
+     * out.
+     */
+    XENAPI_STATUS_CANCELLED = 10,
 } xenapi_status;
 
 /**
@@ -312,8 +331,29 @@ typedef struct xenapi_cache_change xenapi_cache_change;
 typedef struct xenapi_cache_snapshot xenapi_cache_snapshot;
 
 /**
- * A cancel request for task waits: `xenapi_cancel_cancel` from any thread ends every wait given
- * it (within half a second), which then cancels and destroys its task.
+ * What the calls of a session view follow (`xenapi_session_with_call_options`): a deadline, a
+ * cancel request and a W3C `traceparent`. Each is unset in new options; what is unset stays as
+ * in the session the view is made from. Made by `xenapi_call_options_new`, freed by
+ * `xenapi_call_options_free`; read (copied) when a view is made, so that changing or freeing
+ * the options afterwards does not change the view.
+ *
+ * Thread safety: not synchronised; change one from one thread at a time.
+ */
+typedef struct xenapi_call_options xenapi_call_options;
+
+/**
+ * A cancel request: `xenapi_cancel_cancel`, from any thread, stops everything given it.
+ * - Calls of a session view made with call options holding it
+ *   (`xenapi_call_options_set_cancel`, `xenapi_session_with_call_options`), typed, untyped and
+ *   asynchronous: a running call ends within 100 ms with `XENAPI_STATUS_CANCELLED` (its
+ *   connection is dropped; the server may or may not have carried the call out), a later call
+ *   fails at once with it.
+ * - Task waits (`xenapi_task_wait_cancellable`, `xenapi_async_*_wait`): the wait ends within
+ *   half a second, cancels and destroys its task, and fails with `XENAPI_STATUS_API`, code
+ *   `TASK_CANCELLED`.
+ * - Transfers (`xenapi_transfer_options_set_cancel`): as task waits.
+ *
+ * A cancel stays fired: use a new one for the next operations.
  *
  * Thread safety: every function taking a `const xenapi_cancel *` may be called from any thread
  * at once; only `xenapi_cancel_free` must not race with another use.
@@ -335,7 +375,8 @@ typedef struct xenapi_error xenapi_error;
  * `xenapi_options_free`. Not safe to change from several threads at once.
  *
  * Defaults: connect timeout 10 s, call timeout 300 s, TLS verified against the system's trusted
- * certificates (`SSL_CERT_FILE`/`SSL_CERT_DIR` when set), coordinator redirect on, login version `1.0`, originator `xenapi-rs`.
+ * certificates (`SSL_CERT_FILE`/`SSL_CERT_DIR` when set), coordinator redirect on, login
+ * version `1.0`, originator `xenapi-rs`, User-Agent `libxenapi/{version} xenapi-rs/{version}`.
  */
 typedef struct xenapi_options xenapi_options;
 
@@ -373,8 +414,12 @@ typedef struct xenapi_rrd_usage xenapi_rrd_usage;
  * other use.
  *
  * When the server expires the session (`SESSION_INVALID`), the next call logs in again with the
- * remembered credentials and retries once. `xenapi_session_free` logs out if still logged in, so
- * sessions never leak on the server.
+ * remembered credentials and retries once. `xenapi_session_free` of the last handle of a session
+ * (views included) logs out if still logged in, so sessions never leak on the server.
+ *
+ * A view (`xenapi_session_with_timeout`, `xenapi_session_with_call_options`) is a handle of the
+ * same session (login, connections, call cap) whose calls have their own deadline, cancel
+ * request or traceparent; it is used and freed as any session handle.
  */
 typedef struct xenapi_session xenapi_session;
 
@@ -424,6 +469,20 @@ typedef struct xenapi_cache_stats {
      */
     bool connected;
 } xenapi_cache_stats;
+
+/**
+ * The completion of `xenapi_session_call_async`: called exactly once, on a library thread,
+ * with the `user` pointer given, the call's status, and either its result (status
+ * `XENAPI_STATUS_OK`; `err` is NULL) or its error (any other status; `result` is NULL). The
+ * function owns both: free `result` with `xenapi_value_free` and `err` with
+ * `xenapi_error_free`. It should hand them over and return quickly (it holds one of the
+ * library's threads), must not unwind (longjmp, C++ exceptions), and may call any libxenapi
+ * function, `xenapi_session_call_async` included.
+ */
+typedef void (*xenapi_call_done_fn)(void *user,
+                                    enum xenapi_status status,
+                                    struct xenapi_value *result,
+                                    struct xenapi_error *err);
 
 /**
  * A program's decision on a server's certificate: return true to accept it.
@@ -674,6 +733,111 @@ const struct xenapi_value *xenapi_cache_change_record(const struct xenapi_cache_
 void xenapi_cache_change_free(struct xenapi_cache_change *change);
 
 /**
+ * New call options with nothing set.
+ *
+ * Ownership: the caller frees the result with `xenapi_call_options_free`. Never NULL.
+ */
+struct xenapi_call_options *xenapi_call_options_new(void);
+
+/**
+ * Frees call options (NULL is ignored). Views made from them keep what they read.
+ *
+ * Ownership: takes `options`.
+ */
+void xenapi_call_options_free(struct xenapi_call_options *options);
+
+/**
+ * Sets the deadline of each call of the view, in seconds (> 0): from the moment the call is
+ * made (a wait for a call slot or, for `xenapi_session_call_async`, for a library thread
+ * included) to the last byte of its reply, the library's own calls inside it included (a new
+ * login after `SESSION_INVALID`, a failover to a new pool coordinator). It replaces the
+ * options' timeout (`xenapi_options_set_timeout_ms`). When it passes the call fails with
+ * `XENAPI_STATUS_TIMEOUT`. Zero, negative, NaN or absurdly large values give
+ * `XENAPI_STATUS_INVALID_ARGUMENT`.
+ *
+ * Ownership: `options` is borrowed.
+ */
+enum xenapi_status xenapi_call_options_set_timeout(struct xenapi_call_options *options,
+                                                   double seconds,
+                                                   struct xenapi_error **err);
+
+/**
+ * Sets the cancel request of the view's calls: once `xenapi_cancel_cancel(cancel)` is called
+ * (from any thread), every call of the view that is running ends within 100 ms with
+ * `XENAPI_STATUS_CANCELLED` (the connection it used is dropped; the server may or may not have
+ * carried the call out), and every later call of the view fails at once with that status. A
+ * cancel stays fired: for later calls, make a new cancel and a new view. NULL removes the
+ * cancel from the options.
+ *
+ * Ownership: `options` and `cancel` are borrowed; the options keep their own reference to the
+ * cancel request, so `cancel` may be freed afterwards (`xenapi_cancel_cancel` needs a live
+ * handle, though: keep one to cancel with).
+ */
+enum xenapi_status xenapi_call_options_set_cancel(struct xenapi_call_options *options,
+                                                  const struct xenapi_cancel *cancel,
+                                                  struct xenapi_error **err);
+
+/**
+ * Sets the W3C trace context sent as the `traceparent` HTTP header with each call of the view,
+ * so that xapi's spans join the caller's trace: `"00-<32 hex>-<16 hex>-<2 hex>"` (trace id,
+ * parent id, flags; ids not all zero). A malformed value gives
+ * `XENAPI_STATUS_INVALID_ARGUMENT` and leaves the options unchanged. NULL removes it from the
+ * options (a view then keeps the traceparent of the session it is made from, if any).
+ *
+ * Ownership: `options` and `traceparent` are borrowed (`traceparent` is copied).
+ */
+enum xenapi_status xenapi_call_options_set_traceparent(struct xenapi_call_options *options,
+                                                       const char *traceparent,
+                                                       struct xenapi_error **err);
+
+/**
+ * A view of `session` whose calls, typed (`xenapi_vm_get_all`, ...) and untyped
+ * (`xenapi_session_call`, `xenapi_session_call_async`), follow `options`: their deadline,
+ * cancel and traceparent; what `options` leaves unset stays as in `session` (itself maybe a
+ * view). Pass the view to any function taking a session. It shares the login, the connections
+ * and the call cap with `session`; a logout through either is a logout of both. Freeing a view
+ * with `xenapi_session_free` logs out only if it is the last handle of the session (the
+ * session and all its views freed), as with `xenapi_session_with_timeout`.
+ *
+ * Ownership: `session` and `options` are borrowed (`options` is copied: free it whenever you
+ * like). On success `*out_session` receives a session handle the caller frees with
+ * `xenapi_session_free`.
+ */
+enum xenapi_status xenapi_session_with_call_options(const struct xenapi_session *session,
+                                                    const struct xenapi_call_options *options,
+                                                    struct xenapi_session **out_session,
+                                                    struct xenapi_error **err);
+
+/**
+ * Calls any XenAPI method as `xenapi_session_call` does, but returns at once: the call runs on
+ * one of the library's threads (at most 64; more calls queue) and its outcome goes to `done`
+ * (see `xenapi_call_done_fn`), with `user` passed as is. The deadline (the session's, or the
+ * view's: `xenapi_session_with_timeout`, `xenapi_session_with_call_options`) counts from now,
+ * the waits for a thread and for a call slot included. For a per-call cancel, call through a
+ * view with call options holding a `xenapi_cancel`: `done` then gets `XENAPI_STATUS_CANCELLED`
+ * within 100 ms of `xenapi_cancel_cancel`.
+ *
+ * Two kinds of failure: an unusable argument (NULL `session`, `method` or `done`, invalid
+ * UTF-8, a NULL `args[i]`) is returned here, and `done` is never called; everything the call
+ * itself finds (not logged in: `XENAPI_STATUS_INVALID_ARGUMENT`; a server failure:
+ * `XENAPI_STATUS_API` with its code; a timeout, a cancel, a broken connection) goes to `done`.
+ * When this returns `XENAPI_STATUS_OK`, `done` is called exactly once, maybe before this
+ * returns.
+ *
+ * Ownership: `session`, `method`, `args` and every `args[i]` are borrowed and copied before
+ * this returns: free them whenever you like. The call keeps the session alive: freeing
+ * `session` while the call runs is allowed (the logout then happens when the call ends).
+ * `done` owns what it is given (see `xenapi_call_done_fn`).
+ */
+enum xenapi_status xenapi_session_call_async(const struct xenapi_session *session,
+                                             const char *method,
+                                             const struct xenapi_value *const *args,
+                                             size_t nargs,
+                                             xenapi_call_done_fn done,
+                                             void *user,
+                                             struct xenapi_error **err);
+
+/**
  * The status of the failure `err` describes (never `XENAPI_STATUS_OK` for an error object).
  * NULL gives `XENAPI_STATUS_NULL_ARGUMENT`.
  *
@@ -777,8 +941,15 @@ enum xenapi_status xenapi_options_set_connect_timeout_ms(struct xenapi_options *
                                                          struct xenapi_error **err);
 
 /**
- * Sets the deadline of a whole call, from connecting to the last byte of the reply, in
- * milliseconds (at least 1).
+ * Sets the deadline of a whole operation, in milliseconds (at least 1): from the moment a
+ * function is called to the last byte of the last reply, the library's own calls inside it
+ * included. Those are: for a login (`xenapi_session_connect`,
+ * `xenapi_session_login_with_password`), the protocol probe, the login itself (again at the
+ * pool coordinator after `HOST_IS_SLAVE`) and `host.get_all_records` noting the pool's members
+ * for failover; for a call, a new login after `SESSION_INVALID` and a failover to a new
+ * coordinator (`xenapi_options_set_failover`); for `xenapi_session_free`, the logout, which
+ * waits at most the smaller of this timeout and 5 s. Default 300 s. A view of a session
+ * (`xenapi_session_with_timeout`, `xenapi_session_with_call_options`) may have its own.
  *
  * Ownership: `options` is borrowed.
  */
@@ -894,6 +1065,20 @@ enum xenapi_status xenapi_options_set_version(struct xenapi_options *options,
 enum xenapi_status xenapi_options_set_originator(struct xenapi_options *options,
                                                  const char *originator,
                                                  struct xenapi_error **err);
+
+/**
+ * Names the program (or binding) making the calls, for the `User-Agent` header every request
+ * sends (xapi logs it): `"{name}/{version} xenapi-rs/{core version}"`. Characters other than
+ * letters, digits and `!#$%&'*+-.^_`|~` become `_`. Default: `"libxenapi/{library version}"`
+ * (the version `xenapi_version()` gives). A binding over this library (the .NET package) sets
+ * its own name and version.
+ *
+ * Ownership: `options`, `name` and `version` are borrowed (copied).
+ */
+enum xenapi_status xenapi_options_set_binding(struct xenapi_options *options,
+                                              const char *name,
+                                              const char *version,
+                                              struct xenapi_error **err);
 
 /**
  * An HTTP proxy for the HTTP transfers beside the API (`xenapi_transfer_*`) and RRD fetches
@@ -1362,7 +1547,10 @@ enum xenapi_status xenapi_session_new(const struct xenapi_options *options,
 
 /**
  * `xenapi_session_new` then `xenapi_session_login_with_password` with the version and originator
- * of the options. On failure nothing is left to free.
+ * of the options. On failure nothing is left to free. The options' timeout
+ * (`xenapi_options_set_timeout_ms`) bounds the whole connect: the protocol probe, the login, a
+ * move to the pool coordinator and the `host.get_all_records` noting the pool's members, one
+ * deadline for all (`XENAPI_STATUS_TIMEOUT` when it passes).
  *
  * Ownership: all arguments are borrowed. On success `*out_session` receives a logged-in session
  * the caller frees with `xenapi_session_free`.
@@ -1382,6 +1570,10 @@ enum xenapi_status xenapi_session_connect(const struct xenapi_options *options,
  *
  * The password is kept in memory (zeroed when the session is freed) only to log in again when the
  * server expires the session.
+ *
+ * The session's timeout (the options', or the view's) bounds the whole login: logging out the
+ * old session, the protocol probe, the login, a move to the coordinator and the
+ * `host.get_all_records` that notes the pool's members for failover.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -1426,8 +1618,11 @@ enum xenapi_status xenapi_session_local_logout(const struct xenapi_session *sess
                                                struct xenapi_error **err);
 
 /**
- * Frees a session, logging out first if still logged in (waiting at most 5 s for the server).
- * NULL is allowed. No other thread may be using the session.
+ * Frees a session handle. Freeing the last handle of a session (the session and every view of
+ * it, `xenapi_session_with_timeout`, `xenapi_session_with_call_options`, and every
+ * `xenapi_session_call_async` still running) logs out if still logged in, waiting for the
+ * server at most the smaller of the options' timeout and 5 s; freeing any other handle makes
+ * no call. NULL is allowed. No other thread may be using this handle.
  *
  * Ownership: takes `session`.
  */
@@ -1481,6 +1676,11 @@ enum xenapi_status xenapi_session_get_reference(const struct xenapi_session *ses
  * Calls any XenAPI method, e.g. `"VM.get_all_records"` or `"Async.VM.start"`, with the session
  * reference first and then `args[0..nargs]`. `args` may be NULL when `nargs` is 0. A server
  * failure gives `XENAPI_STATUS_API` (an unknown method: code `MESSAGE_METHOD_UNKNOWN`).
+ *
+ * The session's timeout (the options', or the view's) bounds the whole call, the wait for a
+ * call slot and the library's own calls inside it included: one new login and a retry after
+ * `SESSION_INVALID`, and a failover to a new pool coordinator (`xenapi_options_set_failover`).
+ * Every typed function (`xenapi_vm_get_all`, ...) calls the same way.
  *
  * Ownership: `session`, `method`, `args` and every `args[i]` are borrowed (the caller still frees
  * its argument values). On success `*out_result` receives the reply's value, which the caller
@@ -1598,8 +1798,8 @@ enum xenapi_status xenapi_string_list_push(xenapi_string_list *list,
 struct xenapi_cancel *xenapi_cancel_new(void);
 
 /**
- * Cancels: the waits given `cancel` stop, cancel and destroy their task, and fail with
- * `XENAPI_STATUS_API` (`TASK_CANCELLED`). Harmless on NULL and when called twice.
+ * Cancels: the calls, waits and transfers given `cancel` stop (see `xenapi_cancel`). Harmless
+ * on NULL and when called twice. Never blocks.
  *
  * Ownership: `cancel` is borrowed.
  */

@@ -35,7 +35,8 @@ PY_SDIST    := $(PY_DIST)/xenapi_rs-$(PY_VERSION).tar.gz
 TEST_TARGETS += python-test
 DEMO_TARGETS += python-install
 DEMOS        += $(PY_ROOT)/python/examples/xm.py
-DEPS_PIP     += maturin>=1.5,<2 pytest xenapi ziglang cargo-zigbuild auditwheel twine
+DEPS_PIP     += maturin>=1.5,<2 pytest xenapi ziglang cargo-zigbuild auditwheel twine \
+                opentelemetry-api opentelemetry-sdk
 # Cross builds (aarch64, Windows): Debian's compiler with the standard library's source, the
 # linkers and strip tools; qemu-user runs the aarch64 simulator in python-dist.
 DEPS_APT     += rustc-web cargo-web rust-web-src gcc-aarch64-linux-gnu gcc-mingw-w64-x86-64 \

@@ -309,6 +309,12 @@ fn check_names(model: &Model) {
         }
         for m in messages(c) {
             assert!(members.insert(m.name.clone()), "{}.{}", c.name, m.name);
+            assert!(
+                members.insert(format!("{}Async", m.name)),
+                "{}.{}Async",
+                c.name,
+                m.name
+            );
             if m.has_async() {
                 assert!(
                     members.insert(format!("async_{}", m.name)),
@@ -771,6 +777,7 @@ fn class_file(model: &Model, class: &Class, g: &mut Gen) -> String {
     }
     for m in messages(class) {
         message(&mut o, model, class, m, false, g);
+        task_form(&mut o, model, class, m);
         if m.has_async() {
             message(&mut o, model, class, m, true, g);
             wait_message(&mut o, model, class, m, g);
@@ -899,7 +906,7 @@ fn record_only_file(model: &Model, class: &Class, g: &mut Gen) -> String {
     o.push_str(usings());
     writeln!(
         o,
-        "    /// <summary>\n    /// What <c>event.from</c> returns (<see cref=\"Event.from\"/>): the \
+        "    /// <summary>\n    /// What <c>event.from</c> returns (<see cref=\"Event.from(Session, string[], string, double)\"/>): the \
          events, the number of objects of\n    /// each class, and the token to pass to the next \
          call.\n    /// </summary>\n    public partial class {name} : XenObject<{name}>\n    {{"
     )
@@ -989,6 +996,27 @@ fn record_body(o: &mut String, model: &Model, class: &Class, g: &mut Gen) {
          Native.{free}(rec);\n            }}\n        }}\n"
     )
     .unwrap();
+    if is_param_record(model, &class.name) {
+        // For the async forms (an untyped call): the struct the typed C function would send.
+        writeln!(
+            o,
+            "        /// <summary>The record as the struct a call sends (every field, by its \
+             datamodel name).</summary>\n        internal Dictionary<string, object> \
+             WireStruct()\n        {{\n            return new Dictionary<string, object>({})\n            \
+             {{",
+            class.fields.len()
+        )
+        .unwrap();
+        for f in &class.fields {
+            let p = cs_field(&class.name, &f.name);
+            let v = match &f.ty {
+                Ty::Enum(_) => format!("{p}.StringOf()"),
+                _ => p,
+            };
+            writeln!(o, "                {{ {:?}, {v} }},", f.name).unwrap();
+        }
+        o.push_str("            };\n        }\n\n");
+    }
     writeln!(
         o,
         "        /// <summary>Copies every field of <paramref name=\"record\"/> into this \
@@ -1062,6 +1090,17 @@ fn record_classes_file(model: &Model) -> String {
     }
     o.push_str("        };\n    }\n}\n");
     o
+}
+
+/// Whether a message takes a record of `class` (its C# record then gets `WireStruct`).
+fn is_param_record(model: &Model, class: &str) -> bool {
+    model.classes.iter().any(|c| {
+        messages(c).iter().any(|m| {
+            m.params
+                .iter()
+                .any(|p| p.ty == Ty::Record(class.to_owned()))
+        })
+    })
 }
 
 /// The private field behind a record property.
@@ -1286,9 +1325,32 @@ fn message(o: &mut String, model: &Model, class: &Class, m: &Message, is_async: 
     } else {
         m.name.clone()
     };
+    // The form without a token is XenServer.NET's; it is the token overload with none.
+    let mut forward = vec!["session".to_owned()];
+    forward.extend(names.iter().cloned());
+    forward.push("System.Threading.CancellationToken.None".to_owned());
     writeln!(
         o,
-        "        public static {ret_cs} {fname}({})\n        {{",
+        "        public static {ret_cs} {fname}({})\n        {{\n            {}{fname}({});\n        \
+         }}\n",
+        sig.join(", "),
+        if result == Ty::Void { "" } else { "return " },
+        forward.join(", ")
+    )
+    .unwrap();
+    writeln!(
+        o,
+        "        /// <summary><c>{}</c> (libxenapi <c>{cname}</c>) that ends within 200 ms of \
+         <paramref name=\"cancellationToken\"/>\n        /// being cancelled, with <see \
+         cref=\"OperationCanceledException\"/>; the session stays usable.</summary>",
+        xml(&wire)
+    )
+    .unwrap();
+    sig.push("System.Threading.CancellationToken cancellationToken".to_owned());
+    writeln!(
+        o,
+        "        public static {ret_cs} {fname}({})\n        {{\n            using (var call = \
+         CallView.Open(session, cancellationToken))\n            {{",
         sig.join(", ")
     )
     .unwrap();
@@ -1299,19 +1361,126 @@ fn message(o: &mut String, model: &Model, class: &Class, m: &Message, is_async: 
         .enumerate()
         .map(|(i, (p, n))| write_arg(&p.ty, n, &format!("h{i}")))
         .collect();
-    let mut call_args = vec!["Session.NativeOf(session)".to_owned()];
+    let mut call_args = vec!["call.Handle".to_owned()];
     call_args.extend(args.iter().map(|(_, a)| a.clone()));
     if result != Ty::Void {
         call_args.push(format!("out {} result", native_get(&result)));
     }
     call_args.push("out IntPtr err".into());
     let mut body = format!(
-        "int status = Native.{cname}({});\nif (status != 0) throw Errors.FromNative(status, err);\n",
+        "int status = Native.{cname}({});\nif (status != 0) throw call.Error(status, err);\n",
         call_args.join(", ")
     );
     body.push_str(&result_tail(model, &result, g));
-    o.push_str(&wrap(&args, &body, "            "));
-    o.push_str("        }\n\n");
+    o.push_str(&wrap(&args, &body, "                "));
+    o.push_str("            }\n        }\n\n");
+}
+
+/// `<message>Async(session, ..., cancellationToken = default)`: the message as a .NET task that
+/// libxenapi completes from its own thread (`xenapi_session_call_async`), the reply read into the
+/// message's C# type by the shape helpers of `dotnet/src/AsyncCall.cs` (`ValueRead`).
+fn task_form(o: &mut String, model: &Model, class: &Class, m: &Message) {
+    let names = param_names(class, m);
+    let wire = format!("{}.{}", class.name, m.name);
+    let ret = if m.result == Ty::Void {
+        "System.Threading.Tasks.Task".to_owned()
+    } else {
+        format!("System.Threading.Tasks.Task<{}>", cs_type(&m.result))
+    };
+    writeln!(
+        o,
+        "        /// <summary><c>{w}</c> as a task: no thread waits for the reply, libxenapi \
+         completes the task\n        /// from its own thread (continuations run where the \
+         awaiting code's context says). Cancelling\n        /// <paramref \
+         name=\"cancellationToken\"/> ends the request and cancels the task. Failures are those \
+         of <c>{n}</c>.</summary>",
+        w = xml(&wire),
+        n = xml(&m.name),
+    )
+    .unwrap();
+    let mut sig = vec!["Session session".to_owned()];
+    for (p, n) in m.params.iter().zip(&names) {
+        sig.push(format!("{} {n}", param_type(&p.ty)));
+    }
+    sig.push("System.Threading.CancellationToken cancellationToken = default".to_owned());
+    let mut args = vec![
+        "session".to_owned(),
+        format!("{wire:?}"),
+        "cancellationToken".to_owned(),
+    ];
+    if m.result != Ty::Void {
+        args.push(format!("v => {}", value_read(model, &m.result, "v", 0)));
+    }
+    for (p, n) in m.params.iter().zip(&names) {
+        args.push(value_arg(&p.ty, n));
+    }
+    writeln!(
+        o,
+        "        public static {ret} {}Async({})\n        {{\n            return AsyncCall.{}({});\n        \
+         }}\n",
+        m.name,
+        sig.join(", "),
+        if m.result == Ty::Void { "StartVoid" } else { "Start" },
+        args.join(", ")
+    )
+    .unwrap();
+}
+
+/// The C# expression reading the borrowed `xenapi_value *` in `var` as a `ty` (the async forms'
+/// replies); `depth` keeps nested lambdas' names apart.
+fn value_read(model: &Model, ty: &Ty, var: &str, depth: usize) -> String {
+    let inner = |t: &Ty| {
+        let x = format!("x{depth}");
+        format!("{x} => {}", value_read(model, t, &x, depth + 1))
+    };
+    match ty {
+        Ty::String => format!("ValueRead.Str({var})"),
+        Ty::Int => format!("ValueRead.Long({var})"),
+        Ty::Float => format!("ValueRead.Double({var})"),
+        Ty::Bool => format!("ValueRead.Bool({var})"),
+        Ty::DateTime => format!("ValueRead.Time({var})"),
+        Ty::Ref(c) => format!("ValueRead.Ref<{}>({var})", cs_class(c)),
+        Ty::Enum(e) => {
+            let _ = enum_info(model, e);
+            format!("{e}_helper.FromString(ValueRead.Str({var}))")
+        }
+        Ty::Option(t) => format!("ValueRead.Option({var}, {})", inner(t)),
+        Ty::Set(t) => {
+            let list = cs_type(ty).starts_with("List<");
+            format!(
+                "ValueRead.{}({var}, {})",
+                if list { "List" } else { "Array" },
+                inner(t)
+            )
+        }
+        Ty::Map(k, v) => {
+            let key = format!("k{depth}");
+            let key_expr = match &**k {
+                Ty::String => key.clone(),
+                Ty::Ref(c) => format!("XenRef<{}>.Create({key})", cs_class(c)),
+                Ty::Enum(e) => format!("{e}_helper.FromString({key})"),
+                Ty::Int => format!("ValueRead.KeyLong({key})"),
+                other => panic!("a map key of type {other:?}"),
+            };
+            format!("ValueRead.Map({var}, {key} => {key_expr}, {})", inner(v))
+        }
+        Ty::Record(c) => format!("{}.FromValueHandle({var})", cs_record(c)),
+        Ty::Any => format!("Conv.Any({var})"),
+        Ty::Void => unreachable!(),
+    }
+}
+
+/// How a parameter `name` of type `ty` goes into the untyped call of an async form (turned into a
+/// `xenapi_value` by `Values.ToNative`), as the typed C function would send it.
+fn value_arg(ty: &Ty, name: &str) -> String {
+    match ty {
+        Ty::String | Ty::Ref(_) => format!("{name} ?? \"\""),
+        Ty::Enum(_) => format!("{name}.StringOf()"),
+        Ty::Set(_) => format!("ValueArgs.Set({name})"),
+        Ty::Map(..) => format!("ValueArgs.Map({name})"),
+        Ty::Record(c) => format!("({name} ?? new {}()).WireStruct()", cs_record(c)),
+        _ => name.to_owned(),
+    }
 }
 
 /// The statements that turn a message's `out result` into its C# value (and free it).
@@ -2170,6 +2339,57 @@ mod tests {
             "public XenRef<Host> this_host\n",
         ] {
             assert!(file("Session").contains(sig), "Session.cs: {sig}");
+        }
+    }
+
+    /// Issue 22: every message has a token overload and a Task form, and the forms without a
+    /// token are the token overloads with none (one body per message).
+    #[test]
+    fn token_overloads_and_task_forms() {
+        let model = Model::embedded().unwrap();
+        let files = generate(&model, &EnumTable::default().extended(&model));
+        let file = |name: &str| -> &str {
+            &files
+                .iter()
+                .find(|(p, _)| p == &format!("dotnet/src/Generated/{name}.cs"))
+                .unwrap_or_else(|| panic!("{name}.cs"))
+                .1
+        };
+        for class in &model.classes {
+            let ms = messages(class);
+            if ms.is_empty() {
+                continue;
+            }
+            let code = file(&cs_class(&class.name));
+            for m in ms {
+                let n = &m.name;
+                assert!(
+                    code.contains(&format!(" {n}Async(Session session")),
+                    "{n}Async"
+                );
+                assert!(
+                    code.contains(&format!("\"{}.{n}\", cancellationToken", class.name)),
+                    "{}.{n}: the Task form calls the wire name",
+                    class.name
+                );
+            }
+        }
+        let vm = file("VM");
+        for sig in [
+            "public static vm_power_state get_power_state(Session session, string _vm, \
+             System.Threading.CancellationToken cancellationToken)",
+            "return get_power_state(session, _vm, System.Threading.CancellationToken.None);",
+            "public static System.Threading.Tasks.Task<vm_power_state> get_power_stateAsync(Session \
+             session, string _vm, System.Threading.CancellationToken cancellationToken = default)",
+            "public static System.Threading.Tasks.Task startAsync(Session session, string _vm, bool \
+             _start_paused, bool _force, System.Threading.CancellationToken cancellationToken = \
+             default)",
+            "public static XenRef<Task> async_start(Session session, string _vm, bool _start_paused, \
+             bool _force, System.Threading.CancellationToken cancellationToken)",
+            "v => ValueRead.Map(v, k0 => XenRef<VM>.Create(k0), x0 => VM.FromValueHandle(x0))",
+            "(_args ?? new VM()).WireStruct()",
+        ] {
+            assert!(vm.contains(sig), "VM.cs: {sig}");
         }
     }
 }

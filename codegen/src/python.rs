@@ -2,6 +2,9 @@
 //!
 //! - `python/xenapi_rs/_api.pyi`, the types of `Session.xenapi`, so that editors and type
 //!   checkers know `s.xenapi.VM.start(vm, False, False)`;
+//! - `python/xenapi_rs/_aio_api.pyi`, the same for `xenapi_rs.aio.Session.xenapi`: every
+//!   message an `async def` with the same parameters and result (records and enums imported
+//!   from `_api.pyi`);
 //! - `python/xenapi_rs/codes.py`, run-time: a constant per error code of `errors.json`
 //!   (`HANDLE_INVALID = "HANDLE_INVALID"`) and `ERROR_PARAMS`, code to parameter names;
 //! - `python/xenapi_rs/enums.py`, run-time: a `str`-valued `enum.Enum` per datamodel enum
@@ -30,6 +33,7 @@ use crate::naming::{camel, words};
 use crate::overloads;
 
 pub const STUB: &str = "python/xenapi_rs/_api.pyi";
+pub const AIO_STUB: &str = "python/xenapi_rs/_aio_api.pyi";
 pub const CODES: &str = "python/xenapi_rs/codes.py";
 pub const ENUMS: &str = "python/xenapi_rs/enums.py";
 
@@ -93,6 +97,7 @@ pub fn generate(model: &Model) -> Vec<(String, String)> {
     check_names(model);
     vec![
         (STUB.to_owned(), stub(model)),
+        (AIO_STUB.to_owned(), aio_stub(model)),
         (CODES.to_owned(), codes(model)),
         (ENUMS.to_owned(), enums(model)),
     ]
@@ -540,11 +545,11 @@ fn stub(model: &Model) -> String {
 
     for c in &model.classes {
         o.push_str("\n\n");
-        class_stub(&mut o, c, false);
+        class_stub(&mut o, c, false, false);
     }
     for c in &model.classes {
         o.push_str("\n\n");
-        class_stub(&mut o, c, true);
+        class_stub(&mut o, c, true, false);
     }
 
     o.push_str("\n\nclass _Async:\n");
@@ -568,14 +573,20 @@ fn stub(model: &Model) -> String {
     o
 }
 
-/// `class _VM:` (or `class _Async_VM:` when `is_async`) with one method per message.
-fn class_stub(o: &mut String, c: &Class, is_async: bool) {
-    let messages: Vec<&Message> = c
-        .messages
+/// The messages `class_stub` types for `c`.
+fn stub_messages(c: &Class, is_async: bool) -> Vec<&Message> {
+    c.messages
         .iter()
         .filter(|m| m.takes_session && !(c.name == "session" && LOGINS.contains(&m.name.as_str())))
         .filter(|m| !is_async || has_async(m))
-        .collect();
+        .collect()
+}
+
+/// `class _VM:` (or `class _Async_VM:` when `is_async`) with one method per message; with
+/// `aio`, each an `async def` (for `xenapi_rs.aio`).
+fn class_stub(o: &mut String, c: &Class, is_async: bool, aio: bool) {
+    let messages = stub_messages(c, is_async);
+    let def = if aio { "async def" } else { "def" };
     if is_async {
         writeln!(o, "class _Async_{}:", c.name).unwrap();
     } else {
@@ -644,10 +655,10 @@ fn class_stub(o: &mut String, c: &Class, is_async: bool) {
             })
             .collect();
         let one_line = if args.is_empty() {
-            format!("    def {}(self) -> {result}: ...", m.name)
+            format!("    {def} {}(self) -> {result}: ...", m.name)
         } else {
             format!(
-                "    def {}(self, {}, /) -> {result}: ...",
+                "    {def} {}(self, {}, /) -> {result}: ...",
                 m.name,
                 args.join(", ")
             )
@@ -655,7 +666,7 @@ fn class_stub(o: &mut String, c: &Class, is_async: bool) {
         if one_line.len() <= 99 {
             writeln!(o, "{one_line}").unwrap();
         } else {
-            writeln!(o, "    def {}(", m.name).unwrap();
+            writeln!(o, "    {def} {}(", m.name).unwrap();
             o.push_str("        self,\n");
             for a in &args {
                 writeln!(o, "        {a},").unwrap();
@@ -666,6 +677,95 @@ fn class_stub(o: &mut String, c: &Class, is_async: bool) {
     if !wrote {
         o.push_str("    ...\n");
     }
+}
+
+/// `python/xenapi_rs/_aio_api.pyi`: `_api.pyi`'s classes with `async def` methods, and
+/// `AsyncXenAPIProxy`, the type of `xenapi_rs.aio.Session.xenapi`.
+fn aio_stub(model: &Model) -> String {
+    let mut body = String::new();
+    for is_async in [false, true] {
+        for c in &model.classes {
+            body.push_str("\n\n");
+            class_stub(&mut body, c, is_async, true);
+        }
+    }
+    body.push_str("\n\nclass _Async:\n");
+    body.push_str(
+        "    \"\"\"`xenapi_rs.aio.Session.xenapi.Async`: every call gives the task running it.\"\"\"\n\n",
+    );
+    for c in &model.classes {
+        writeln!(body, "    {}: _Async_{}", c.name, c.name).unwrap();
+    }
+    body.push_str(
+        "\n\nclass AsyncXenAPIProxy:\n    \"\"\"The type of ``xenapi_rs.aio.Session.xenapi``.\"\"\"\n\n    \
+         Async: _Async\n",
+    );
+    for c in &model.classes {
+        writeln!(body, "    {}: _{}", c.name, c.name).unwrap();
+    }
+    body.push_str(
+        "\n    async def login_with_password(\n        self,\n        username: str,\n        \
+         password: str,\n        version: str = ...,\n        originator: str = ...,\n        \
+         /,\n    ) -> None: ...\n    async def logout(self) -> None: ...\n",
+    );
+
+    // What the body names: the typing helpers it uses, and the enums and records of _api.pyi.
+    let mut from_api: Vec<String> = vec!["OpaqueRef".to_owned()];
+    for c in &model.classes {
+        // A message named like a keyword is not written: its types are not named.
+        for m in stub_messages(c, false)
+            .into_iter()
+            .filter(|m| !PY_KEYWORDS.contains(&m.name.as_str()))
+        {
+            for ty in m.params.iter().map(|p| &p.ty).chain([&m.result]) {
+                let _ = ty.visit(&mut |t| -> Result<(), ()> {
+                    let name = match t {
+                        Ty::Enum(n) => n.clone(),
+                        Ty::Record(class) => record_name(class),
+                        _ => return Ok(()),
+                    };
+                    if !from_api.contains(&name) {
+                        from_api.push(name);
+                    }
+                    Ok(())
+                });
+            }
+        }
+    }
+    from_api.sort();
+    let typing: Vec<&str> = [
+        "Any", "Dict", "List", "Mapping", "Optional", "Sequence", "Union",
+    ]
+    .into_iter()
+    .filter(|n| body.contains(&format!("{n}[")) || body.contains(&format!(" {n}")))
+    .collect();
+
+    let mut o = String::new();
+    o.push_str(
+        "# @generated by xenapi-codegen (codegen/src/python.rs) from spec/datamodel.json.\n\
+         # Do not edit: run `cargo run -p xenapi-codegen`.\n\
+         #\n\
+         # The types of xenapi_rs.aio.Session.xenapi: the messages of _api.pyi, each awaited for\n\
+         # the same result.\n",
+    );
+    if body.contains("datetime.datetime") {
+        o.push_str("import datetime\n");
+    }
+    o.push_str("from typing import (\n");
+    for n in &typing {
+        writeln!(o, "    {n},").unwrap();
+    }
+    o.push_str(")\n");
+    if body.contains("DateTime") {
+        o.push_str("from xmlrpc.client import DateTime\n");
+    }
+    o.push_str("\nfrom typing_extensions import deprecated\n\nfrom ._api import (\n");
+    for n in &from_api {
+        writeln!(o, "    {n},").unwrap();
+    }
+    o.push_str(")\n");
+    o.push_str(&body);
+    o
 }
 
 #[cfg(test)]

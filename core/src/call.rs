@@ -236,7 +236,10 @@ pub(crate) fn spawn(job: Job) {
     state.jobs.push_back(job);
     if state.idle > 0 {
         pool.more.notify_one();
-        return;
+        // Enough idle workers for every queued job: none to start.
+        if state.idle >= state.jobs.len() {
+            return;
+        }
     }
     if state.workers < MAX_WORKERS {
         let started = std::thread::Builder::new()
@@ -244,6 +247,14 @@ pub(crate) fn spawn(job: Job) {
             .spawn(work);
         if started.is_ok() {
             state.workers += 1;
+        } else if state.workers == 0 {
+            // No thread could be started and none is there to take the job: run it here rather
+            // than never (its completion must run exactly once).
+            let job = state.jobs.pop_back();
+            drop(state);
+            if let Some(job) = job {
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+            }
         }
     }
 }
@@ -309,6 +320,29 @@ mod tests {
         assert!(!interrupted());
         let _ = std::panic::catch_unwind(|| with_interrupt_check(&yes, || panic!("x")));
         assert!(!has_interrupt_check());
+    }
+
+    #[test]
+    fn a_burst_of_jobs_runs_in_parallel() {
+        // Once a worker exists and idles, a burst must still start more: 20 jobs of 200 ms each
+        // take about 200 ms, not 4 s one after another.
+        let (tx, rx) = std::sync::mpsc::channel();
+        spawn(Box::new(move || tx.send(()).unwrap()));
+        rx.recv().unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        let started = Instant::now();
+        let (tx, rx) = std::sync::mpsc::channel();
+        for _ in 0..20 {
+            let tx = tx.clone();
+            spawn(Box::new(move || {
+                std::thread::sleep(Duration::from_millis(200));
+                tx.send(()).unwrap();
+            }));
+        }
+        for _ in 0..20 {
+            rx.recv().unwrap();
+        }
+        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
     }
 
     #[test]

@@ -268,8 +268,16 @@ fn poll(session: &Session, task: &Ref<Task>, deadline: Instant, cancel: &Cancel)
         if now >= deadline {
             return Ok(Waited::Deadline);
         }
-        // Short sleeps, so that a cancel is noticed soon.
-        std::thread::sleep(interval.min(deadline - now).min(EVENT_WAIT));
+        // Short sleeps, so that a cancel is noticed soon; an interrupt (Ctrl-C) within a tick.
+        let pause = interval.min(deadline - now).min(EVENT_WAIT);
+        let ctx = crate::call::CallCtx {
+            cancel: Some(cancel),
+            ..crate::call::CallCtx::within(pause)
+        };
+        match crate::call::sleep(&ctx, pause, &session.url()) {
+            Err(Error::Cancelled { .. }) if cancel.is_cancelled() => return Ok(Waited::Cancelled),
+            other => other?,
+        }
         interval = (interval * 3 / 2).min(MAX_POLL_INTERVAL);
     }
 }

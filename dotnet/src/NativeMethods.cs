@@ -168,11 +168,16 @@ namespace XenAPI
     internal static class Errors
     {
         /// <summary>The exception for a failed generated call: reads and frees <paramref name="err"/>.</summary>
-        internal static XenApiException FromNative(int status, IntPtr err)
+        internal static Exception FromNative(int status, IntPtr err) => FromNative(status, err, default);
+
+        /// <summary><see cref="FromNative(int, IntPtr)"/>; a cancelled call
+        /// (<c>XENAPI_STATUS_CANCELLED</c>) is an <see cref="OperationCanceledException"/>
+        /// carrying <paramref name="token"/>.</summary>
+        internal static Exception FromNative(int status, IntPtr err, System.Threading.CancellationToken token)
         {
             try
             {
-                return Read(status, err);
+                return Read(status, err, token);
             }
             finally
             {
@@ -181,8 +186,15 @@ namespace XenAPI
         }
 
         /// <summary>The exception <paramref name="err"/> (borrowed; may be NULL) describes.</summary>
-        internal static XenApiException Read(int status, IntPtr err)
+        internal static Exception Read(int status, IntPtr err) => Read(status, err, default);
+
+        static Exception Read(int status, IntPtr err, System.Threading.CancellationToken token)
         {
+            if (status == CallNative.Cancelled)
+            {
+                string why = err == IntPtr.Zero ? "the call was cancelled" : Utf8.Read(NativeMethods.xenapi_error_message(err));
+                return new OperationCanceledException(why, token);
+            }
             if (err == IntPtr.Zero)
                 return XenApiException.Create((ErrorKind)status, Utf8.Read(NativeMethods.xenapi_status_name(status)), null, 0);
             string message = Utf8.Read(NativeMethods.xenapi_error_message(err));

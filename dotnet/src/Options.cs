@@ -117,6 +117,20 @@ namespace XenAPI
             return copy;
         }
 
+        /// <summary>The binding's product token in the User-Agent xapi logs.</summary>
+        internal const string BindingName = "XenApi.NET";
+
+        /// <summary>This assembly's version (its informational version: the package's).</summary>
+        internal static readonly string BindingVersion = ReadVersion();
+
+        static string ReadVersion()
+        {
+            var a = typeof(Options).Assembly;
+            var info = (System.Reflection.AssemblyInformationalVersionAttribute)Attribute.GetCustomAttribute(a,
+                typeof(System.Reflection.AssemblyInformationalVersionAttribute));
+            return info?.InformationalVersion ?? a.GetName().Version.ToString(3);
+        }
+
         internal OptionsHandle ToNative()
         {
             NativeLibraryProbe.EnsureLoaded();
@@ -141,6 +155,8 @@ namespace XenAPI
                     Check.Ok(NativeMethods.xenapi_options_set_insecure_skip_verify(h, true, out err), err);
                 if (decide != null)
                     CertificateDecision.Install(h, decide, Url);
+                // The User-Agent names this package: "XenApi.NET/<version> xenapi-rs/<core version>".
+                Check.Ok(CallNative.xenapi_options_set_binding(h, Utf8.Z(BindingName), Utf8.Z(BindingVersion), out err), err);
                 Check.Ok(NativeMethods.xenapi_options_set_follow_coordinator(h, FollowCoordinator, out err), err);
                 Check.Ok(NativeMethods.xenapi_options_set_failover(h, Failover, out err), err);
                 if (MaxConcurrentCalls.HasValue)

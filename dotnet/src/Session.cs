@@ -338,9 +338,13 @@ namespace XenAPI
             {
                 for (int i = 0; i < args.Length; i++)
                     raw[i] = Values.ToNative(args[i]);
-                Check.Ok(NativeMethods.xenapi_session_call(Handle, Utf8.Z(method), raw, (UIntPtr)raw.Length, out ValueHandle result, out ErrorHandle err), err);
-                using (result)
-                    return Values.FromNative(result.DangerousGetHandle());
+                // A view only when there is a current Activity to send as the traceparent.
+                using (var call = CallView.Open(this, CancellationToken.None))
+                {
+                    Check.Ok(NativeMethods.xenapi_session_call(call.Handle, Utf8.Z(method), raw, (UIntPtr)raw.Length, out ValueHandle result, out ErrorHandle err), err);
+                    using (result)
+                        return Values.FromNative(result.DangerousGetHandle());
+                }
             }
             finally
             {

@@ -48,6 +48,17 @@
  * that started the transfer, never after it returns, and must not unwind (longjmp, C++
  * exceptions). A cancelled transfer fails with XENAPI_STATUS_API, code TASK_CANCELLED.
  *
+ * Deadlines, cancel, asynchronous calls. The options' timeout (xenapi_options_set_timeout_ms)
+ * bounds each whole operation a caller starts, the library's own calls inside it included:
+ * a login (xenapi_session_connect, xenapi_session_login_with_password) makes the protocol probe,
+ * the login (again at the pool coordinator after HOST_IS_SLAVE) and host.get_all_records for
+ * failover; a call may log in again after SESSION_INVALID and fail over to a new coordinator;
+ * xenapi_session_free of the last handle logs out, waiting at most min(timeout, 5 s). A view
+ * of a session (xenapi_session_with_timeout, xenapi_session_with_call_options) gives its calls
+ * another deadline, a xenapi_cancel (a running call ends within 100 ms with
+ * XENAPI_STATUS_CANCELLED) and a W3C traceparent. xenapi_session_call_async runs a call on a
+ * library thread and hands its outcome to a callback there (xenapi_call_done_fn).
+ *
  * Quick start
  * -----------
  *     xenapi_options *opts = NULL;

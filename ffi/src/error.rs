@@ -35,9 +35,11 @@ pub enum xenapi_status {
     NullArgument = 8,
     /// A bug in libxenapi (a caught panic). The library stays usable; please report it.
     Panic = 9,
-    /// The caller cancelled the call (an `xenapi_cancel` given through
-    /// `xenapi_session_with_call_options`). The connection it used was dropped; the session
-    /// stays usable. The server may or may not have carried the call out.
+    /// The caller cancelled the call (`xenapi_cancel_cancel` on the cancel request of a view made
+    /// with `xenapi_call_options_set_cancel` and `xenapi_session_with_call_options`): a running
+    /// call ends within 100 ms. The connection it used was dropped; the session stays usable
+    /// (through handles without that cancel). The server may or may not have carried the call
+    /// out.
     Cancelled = 10,
 }
 
@@ -284,6 +286,7 @@ pub extern "C" fn xenapi_status_name(status: i32) -> *const c_char {
         7 => "XENAPI_STATUS_INVALID_ARGUMENT\0",
         8 => "XENAPI_STATUS_NULL_ARGUMENT\0",
         9 => "XENAPI_STATUS_PANIC\0",
+        10 => "XENAPI_STATUS_CANCELLED\0",
         _ => "XENAPI_STATUS_UNKNOWN\0",
     };
     name.as_ptr().cast()

@@ -23,6 +23,7 @@
 mod api;
 mod boundary;
 mod cache;
+mod call_options;
 mod error;
 mod options;
 mod rrd;
@@ -34,6 +35,7 @@ mod typed;
 mod value;
 
 pub use cache::{xenapi_cache, xenapi_cache_change, xenapi_cache_stats, xenapi_change_kind};
+pub use call_options::{xenapi_call_done_fn, xenapi_call_options};
 pub use error::{xenapi_error, xenapi_status};
 pub use options::{xenapi_options, xenapi_protocol};
 pub use rrd::{xenapi_rrd, xenapi_rrd_updates, xenapi_rrd_usage};

@@ -12,10 +12,14 @@ use crate::error::{xenapi_error, xenapi_status, Fail};
 /// `xenapi_options_free`. Not safe to change from several threads at once.
 ///
 /// Defaults: connect timeout 10 s, call timeout 300 s, TLS verified against the system's trusted
-/// certificates (`SSL_CERT_FILE`/`SSL_CERT_DIR` when set), coordinator redirect on, login version `1.0`, originator `xenapi-rs`.
+/// certificates (`SSL_CERT_FILE`/`SSL_CERT_DIR` when set), coordinator redirect on, login
+/// version `1.0`, originator `xenapi-rs`, User-Agent `libxenapi/{version} xenapi-rs/{version}`.
 pub struct xenapi_options {
     pub(crate) inner: Options,
 }
+
+/// The product token of the User-Agent unless `xenapi_options_set_binding` says otherwise.
+const BINDING: &str = "libxenapi";
 
 impl xenapi_options {
     fn update(&mut self, f: impl FnOnce(Options) -> Options) {
@@ -41,7 +45,7 @@ pub unsafe extern "C" fn xenapi_options_new(
         // SAFETY: NULL or a NUL-terminated string.
         let url = unsafe { text(url, "url") }?;
         let boxed = Box::new(xenapi_options {
-            inner: Options::new(url),
+            inner: Options::new(url).binding(BINDING, env!("CARGO_PKG_VERSION")),
         });
         // SAFETY: checked above.
         unsafe { put(out_options, Box::into_raw(boxed)) };
@@ -95,8 +99,15 @@ pub unsafe extern "C" fn xenapi_options_set_connect_timeout_ms(
     }
 }
 
-/// Sets the deadline of a whole call, from connecting to the last byte of the reply, in
-/// milliseconds (at least 1).
+/// Sets the deadline of a whole operation, in milliseconds (at least 1): from the moment a
+/// function is called to the last byte of the last reply, the library's own calls inside it
+/// included. Those are: for a login (`xenapi_session_connect`,
+/// `xenapi_session_login_with_password`), the protocol probe, the login itself (again at the
+/// pool coordinator after `HOST_IS_SLAVE`) and `host.get_all_records` noting the pool's members
+/// for failover; for a call, a new login after `SESSION_INVALID` and a failover to a new
+/// coordinator (`xenapi_options_set_failover`); for `xenapi_session_free`, the logout, which
+/// waits at most the smaller of this timeout and 5 s. Default 300 s. A view of a session
+/// (`xenapi_session_with_timeout`, `xenapi_session_with_call_options`) may have its own.
 ///
 /// Ownership: `options` is borrowed.
 #[no_mangle]
@@ -355,6 +366,36 @@ pub unsafe extern "C" fn xenapi_options_set_originator(
         with_options(options, err, |o| {
             let v = text(originator, "originator")?;
             o.update(|x| x.originator(v));
+            Ok(())
+        })
+    }
+}
+
+/// Names the program (or binding) making the calls, for the `User-Agent` header every request
+/// sends (xapi logs it): `"{name}/{version} xenapi-rs/{core version}"`. Characters other than
+/// letters, digits and `!#$%&'*+-.^_`|~` become `_`. Default: `"libxenapi/{library version}"`
+/// (the version `xenapi_version()` gives). A binding over this library (the .NET package) sets
+/// its own name and version.
+///
+/// Ownership: `options`, `name` and `version` are borrowed (copied).
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_options_set_binding(
+    options: *mut xenapi_options,
+    name: *const std::ffi::c_char,
+    version: *const std::ffi::c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        with_options(options, err, |o| {
+            let name = text(name, "name")?;
+            let version = text(version, "version")?;
+            if name.is_empty() || version.is_empty() {
+                return Err(Fail::invalid(
+                    "the binding's name and version must not be empty",
+                ));
+            }
+            o.update(|x| x.binding(name, version));
             Ok(())
         })
     }

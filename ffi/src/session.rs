@@ -19,8 +19,12 @@ use crate::value::xenapi_value;
 /// other use.
 ///
 /// When the server expires the session (`SESSION_INVALID`), the next call logs in again with the
-/// remembered credentials and retries once. `xenapi_session_free` logs out if still logged in, so
-/// sessions never leak on the server.
+/// remembered credentials and retries once. `xenapi_session_free` of the last handle of a session
+/// (views included) logs out if still logged in, so sessions never leak on the server.
+///
+/// A view (`xenapi_session_with_timeout`, `xenapi_session_with_call_options`) is a handle of the
+/// same session (login, connections, call cap) whose calls have their own deadline, cancel
+/// request or traceparent; it is used and freed as any session handle.
 pub struct xenapi_session {
     pub(crate) inner: Session,
 }
@@ -69,7 +73,10 @@ pub unsafe extern "C" fn xenapi_session_new(
 }
 
 /// `xenapi_session_new` then `xenapi_session_login_with_password` with the version and originator
-/// of the options. On failure nothing is left to free.
+/// of the options. On failure nothing is left to free. The options' timeout
+/// (`xenapi_options_set_timeout_ms`) bounds the whole connect: the protocol probe, the login, a
+/// move to the pool coordinator and the `host.get_all_records` noting the pool's members, one
+/// deadline for all (`XENAPI_STATUS_TIMEOUT` when it passes).
 ///
 /// Ownership: all arguments are borrowed. On success `*out_session` receives a logged-in session
 /// the caller frees with `xenapi_session_free`.
@@ -107,6 +114,10 @@ pub unsafe extern "C" fn xenapi_session_connect(
 ///
 /// The password is kept in memory (zeroed when the session is freed) only to log in again when the
 /// server expires the session.
+///
+/// The session's timeout (the options', or the view's) bounds the whole login: logging out the
+/// old session, the protocol probe, the login, a move to the coordinator and the
+/// `host.get_all_records` that notes the pool's members for failover.
 ///
 /// Ownership: all arguments are borrowed.
 #[no_mangle]
@@ -187,8 +198,11 @@ pub unsafe extern "C" fn xenapi_session_local_logout(
     })
 }
 
-/// Frees a session, logging out first if still logged in (waiting at most 5 s for the server).
-/// NULL is allowed. No other thread may be using the session.
+/// Frees a session handle. Freeing the last handle of a session (the session and every view of
+/// it, `xenapi_session_with_timeout`, `xenapi_session_with_call_options`, and every
+/// `xenapi_session_call_async` still running) logs out if still logged in, waiting for the
+/// server at most the smaller of the options' timeout and 5 s; freeing any other handle makes
+/// no call. NULL is allowed. No other thread may be using this handle.
 ///
 /// Ownership: takes `session`.
 #[no_mangle]
@@ -293,6 +307,11 @@ pub unsafe extern "C" fn xenapi_session_get_reference(
 /// Calls any XenAPI method, e.g. `"VM.get_all_records"` or `"Async.VM.start"`, with the session
 /// reference first and then `args[0..nargs]`. `args` may be NULL when `nargs` is 0. A server
 /// failure gives `XENAPI_STATUS_API` (an unknown method: code `MESSAGE_METHOD_UNKNOWN`).
+///
+/// The session's timeout (the options', or the view's) bounds the whole call, the wait for a
+/// call slot and the library's own calls inside it included: one new login and a retry after
+/// `SESSION_INVALID`, and a failover to a new pool coordinator (`xenapi_options_set_failover`).
+/// Every typed function (`xenapi_vm_get_all`, ...) calls the same way.
 ///
 /// Ownership: `session`, `method`, `args` and every `args[i]` are borrowed (the caller still frees
 /// its argument values). On success `*out_result` receives the reply's value, which the caller
@@ -420,7 +439,7 @@ pub unsafe extern "C" fn xenapi_session_get_max_concurrent_calls(
 }
 
 /// A positive number of seconds as a deadline.
-fn seconds(s: f64) -> Result<std::time::Duration, Fail> {
+pub(crate) fn seconds(s: f64) -> Result<std::time::Duration, Fail> {
     std::time::Duration::try_from_secs_f64(s)
         .ok()
         .filter(|d| !d.is_zero() && d.as_secs() < 100 * 365 * 24 * 3600)

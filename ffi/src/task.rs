@@ -17,13 +17,30 @@ use crate::value::xenapi_value;
 /// What "no limit" means for a task wait: far beyond any task, short of overflowing a deadline.
 const NO_LIMIT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
-/// A cancel request for task waits: `xenapi_cancel_cancel` from any thread ends every wait given
-/// it (within half a second), which then cancels and destroys its task.
+/// A cancel request: `xenapi_cancel_cancel`, from any thread, stops everything given it.
+/// - Calls of a session view made with call options holding it
+///   (`xenapi_call_options_set_cancel`, `xenapi_session_with_call_options`), typed, untyped and
+///   asynchronous: a running call ends within 100 ms with `XENAPI_STATUS_CANCELLED` (its
+///   connection is dropped; the server may or may not have carried the call out), a later call
+///   fails at once with it.
+/// - Task waits (`xenapi_task_wait_cancellable`, `xenapi_async_*_wait`): the wait ends within
+///   half a second, cancels and destroys its task, and fails with `XENAPI_STATUS_API`, code
+///   `TASK_CANCELLED`.
+/// - Transfers (`xenapi_transfer_options_set_cancel`): as task waits.
+///
+/// A cancel stays fired: use a new one for the next operations.
 ///
 /// Thread safety: every function taking a `const xenapi_cancel *` may be called from any thread
 /// at once; only `xenapi_cancel_free` must not race with another use.
 pub struct xenapi_cancel {
     inner: xenapi::task::Cancel,
+}
+
+impl xenapi_cancel {
+    /// The core's cancel request (shared: cancelling either cancels both).
+    pub(crate) fn core(&self) -> xenapi::task::Cancel {
+        self.inner.clone()
+    }
 }
 
 /// A new, not cancelled, cancel request.
@@ -36,8 +53,8 @@ pub extern "C" fn xenapi_cancel_new() -> *mut xenapi_cancel {
     }))
 }
 
-/// Cancels: the waits given `cancel` stop, cancel and destroy their task, and fail with
-/// `XENAPI_STATUS_API` (`TASK_CANCELLED`). Harmless on NULL and when called twice.
+/// Cancels: the calls, waits and transfers given `cancel` stop (see `xenapi_cancel`). Harmless
+/// on NULL and when called twice. Never blocks.
 ///
 /// Ownership: `cancel` is borrowed.
 #[no_mangle]

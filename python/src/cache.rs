@@ -2,6 +2,7 @@
 //! cache and its thread are the core's; records are converted to the dicts `get_record` returns
 //! (the same conversion as replies), only when read.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use pyo3::exceptions::PyValueError;
@@ -9,15 +10,74 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use xenapi::cache::{Cache, CacheOptions, Snapshot};
 
-use crate::{convert, errors, PySession};
+use crate::{convert, errors, interrupt, PySession};
 
 /// A live object cache over a session (`xenapi_rs.watch` wraps it).
 #[pyclass(frozen, module = "xenapi_rs._native", name = "Cache")]
 pub struct PyCache {
-    inner: Cache,
+    /// Shared with the thread of an interrupted `close` and with `xenapi_rs.aio`'s waits.
+    pub(crate) inner: Arc<Cache>,
+    /// Changes read from the queue but not delivered (their `xenapi_rs.aio` wait was
+    /// cancelled): the next read gives them first, in order.
+    pub(crate) unread: std::sync::Mutex<std::collections::VecDeque<Py<PyAny>>>,
 }
 
-fn seconds(name: &str, s: f64) -> PyResult<Duration> {
+impl PyCache {
+    pub(crate) fn new_from(inner: Cache) -> Self {
+        PyCache {
+            inner: Arc::new(inner),
+            unread: Default::default(),
+        }
+    }
+
+    /// The oldest undelivered change, if any.
+    pub(crate) fn take_unread(&self) -> Option<Py<PyAny>> {
+        crate::lock(&self.unread).pop_front()
+    }
+
+    /// The next change (an undelivered one first), waiting at most `wait` for the queue; no
+    /// GIL needed.
+    pub(crate) fn read(&self, wait: Duration) -> Option<Read> {
+        if let Some(c) = self.take_unread() {
+            return Some(Read::Given(c));
+        }
+        self.inner.next_change(wait).map(Read::Queued)
+    }
+}
+
+/// A change as [`PyCache::read`] found it.
+pub(crate) enum Read {
+    /// From the cache's queue.
+    Queued(xenapi::cache::Change),
+    /// Given back by a cancelled wait, converted already.
+    Given(Py<PyAny>),
+}
+
+impl Read {
+    pub(crate) fn into_python(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        match self {
+            Read::Queued(c) => change_to_python(py, c),
+            Read::Given(c) => Ok(c),
+        }
+    }
+}
+
+/// The cache's options from `watch`'s keywords.
+pub(crate) fn cache_options(
+    poll_timeout: Option<f64>,
+    queue_capacity: Option<usize>,
+) -> PyResult<CacheOptions> {
+    let mut opts = CacheOptions::default();
+    if let Some(t) = poll_timeout {
+        opts.poll_timeout = seconds("poll_timeout", t)?;
+    }
+    if let Some(n) = queue_capacity {
+        opts.queue_capacity = n;
+    }
+    Ok(opts)
+}
+
+pub(crate) fn seconds(name: &str, s: f64) -> PyResult<Duration> {
     Duration::try_from_secs_f64(s)
         .map_err(|_| PyValueError::new_err(format!("{name} must be a number of seconds >= 0")))
 }
@@ -34,20 +94,18 @@ impl PyCache {
         poll_timeout: Option<f64>,
         queue_capacity: Option<usize>,
     ) -> PyResult<Self> {
-        let mut opts = CacheOptions::default();
-        if let Some(t) = poll_timeout {
-            opts.poll_timeout = seconds("poll_timeout", t)?;
-        }
-        if let Some(n) = queue_capacity {
-            opts.queue_capacity = n;
-        }
+        let opts = cache_options(poll_timeout, queue_capacity)?;
         let session = session.get().session().clone();
         let logged_in = session.is_logged_in();
         let names: Vec<&str> = classes.iter().map(String::as_str).collect();
-        let inner = py
-            .detach(|| Cache::with_options(&session, &names, opts))
+        let inner = interrupt::blocking(py, || Cache::with_options(&session, &names, opts))?
             .map_err(|e| errors::to_pyerr(py, e, logged_in))?;
-        Ok(PyCache { inner })
+        Ok(PyCache::new_from(inner))
+    }
+
+    /// Gives back a change an `xenapi_rs.aio` wait read but could not deliver.
+    fn _unread(&self, change: Py<PyAny>) {
+        crate::lock(&self.unread).push_back(change);
     }
 
     /// The cache now: a consistent snapshot.
@@ -71,35 +129,20 @@ impl PyCache {
             Some(t) => seconds("timeout", t)?,
             None => Duration::from_secs(u32::MAX as u64),
         };
-        let inner = &self.inner;
-        // In slices, so that Ctrl-C (a pending signal) is seen between them.
         let deadline = std::time::Instant::now() + wait;
-        loop {
-            let now = std::time::Instant::now();
-            let slice = deadline
-                .saturating_duration_since(now)
-                .min(Duration::from_millis(200));
-            if let Some(c) = py.detach(|| inner.next_change(slice)) {
-                let record = match &c.record {
-                    Some(v) => convert::reply_to_python(py, (**v).clone())?,
-                    None => py.None(),
-                };
-                let t = PyTuple::new(
-                    py,
-                    [
-                        c.kind.as_str().into_pyobject(py)?.into_any().unbind(),
-                        c.class.into_pyobject(py)?.into_any().unbind(),
-                        c.reference.into_pyobject(py)?.into_any().unbind(),
-                        record,
-                    ],
-                )?;
-                return Ok(Some(t.into_any().unbind()));
-            }
-            py.check_signals()?;
-            if inner.is_closed() || std::time::Instant::now() >= deadline {
-                return Ok(None);
-            }
-        }
+        let change = interrupt::wait(
+            py,
+            |tick| {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                match self.read(left.min(tick)) {
+                    Some(c) => Some(Some(c)),
+                    None if self.inner.is_closed() || left <= tick => Some(None),
+                    None => None,
+                }
+            },
+            || false,
+        )?;
+        change.map(|c| c.into_python(py)).transpose()
     }
 
     /// `{"polls", "events", "refetches", "errors", "connected", "last_error"}`.
@@ -120,11 +163,46 @@ impl PyCache {
         self.inner.is_closed()
     }
 
-    /// Stops following (promptly); reads still see the last state.
-    fn close(&self, py: Python<'_>) {
-        let inner = &self.inner;
-        py.detach(|| inner.close());
+    /// Stops following (promptly); reads still see the last state. Ctrl-C ends the wait for
+    /// the cache's thread; the closing goes on in the background.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let inner = Arc::clone(&self.inner);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("xenapi-cache-close".into())
+            .spawn(move || {
+                inner.close();
+                let _ = tx.send(());
+            })
+            .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
+        let rx = std::sync::Mutex::new(rx);
+        interrupt::wait(
+            py,
+            |tick| match crate::lock(&rx).recv_timeout(tick) {
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
+                _ => Some(()),
+            },
+            || false,
+        )
     }
+}
+
+/// A change as `(operation, class, ref, record or None)`.
+pub(crate) fn change_to_python(py: Python<'_>, c: xenapi::cache::Change) -> PyResult<Py<PyAny>> {
+    let record = match &c.record {
+        Some(v) => convert::reply_to_python(py, (**v).clone())?,
+        None => py.None(),
+    };
+    let t = PyTuple::new(
+        py,
+        [
+            c.kind.as_str().into_pyobject(py)?.into_any().unbind(),
+            c.class.into_pyobject(py)?.into_any().unbind(),
+            c.reference.into_pyobject(py)?.into_any().unbind(),
+            record,
+        ],
+    )?;
+    Ok(t.into_any().unbind())
 }
 
 impl Drop for PyCache {

@@ -12,10 +12,13 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod aio;
 mod cache;
 mod convert;
 mod errors;
+mod interrupt;
 mod rrd;
+mod tracing;
 mod transfer;
 
 use std::mem::ManuallyDrop;
@@ -70,7 +73,8 @@ fn make_options(
     };
     let mut o = Options::new(url)
         .tls(tls)
-        .follow_coordinator(follow_coordinator);
+        .follow_coordinator(follow_coordinator)
+        .binding("xenapi-rs-python", env!("CARGO_PKG_VERSION"));
     if let Some(t) = timeout {
         o = o.timeout(seconds("timeout", t)?);
         if connect_timeout.is_none() {
@@ -110,6 +114,11 @@ impl PySession {
         &self.inner
     }
 
+    /// After a login: `API_version` is read from the server when next asked.
+    pub(crate) fn forget_api_version(&self) {
+        *lock(&self.api_version) = None;
+    }
+
     /// The session as this thread's calls see it: with its `session.timeout(...)` deadline.
     pub(crate) fn view(&self) -> std::borrow::Cow<'_, xenapi::Session> {
         if self.any_timeouts.load(Ordering::Relaxed) {
@@ -121,13 +130,68 @@ impl PySession {
         std::borrow::Cow::Borrowed(&self.inner)
     }
 
+    /// `base` with the caller's trace context (OpenTelemetry's current span), if any.
+    fn traced<'a>(
+        py: Python<'_>,
+        base: std::borrow::Cow<'a, xenapi::Session>,
+    ) -> std::borrow::Cow<'a, xenapi::Session> {
+        let Some(tp) = tracing::traceparent(py) else {
+            return base;
+        };
+        match xenapi::CallOptions::new().traceparent(&tp) {
+            Ok(o) => std::borrow::Cow::Owned(base.with_call_options(&o)),
+            Err(_) => base,
+        }
+    }
+
+    /// [`PySession::view`] with the caller's trace context: what this thread's calls go through.
+    pub(crate) fn call_view(&self, py: Python<'_>) -> std::borrow::Cow<'_, xenapi::Session> {
+        Self::traced(py, self.view())
+    }
+
     fn call_value(&self, py: Python<'_>, method: &str, params: Vec<Value>) -> PyResult<Py<PyAny>> {
-        let inner = self.view();
+        let inner = self.call_view(py);
         let inner = &*inner;
-        match py.detach(|| inner.call(method, params)) {
+        match interrupt::blocking(py, || inner.call(method, params))? {
             Ok(v) => convert::reply_to_python(py, v),
             Err(e) => Err(errors::to_pyerr(py, e, inner.is_logged_in())),
         }
+    }
+}
+
+/// A `login_with_password` as the caller gave it.
+pub(crate) enum Login {
+    /// `(user, password[, version[, originator]])`: the session's own login.
+    Strings(Vec<String>),
+    /// Anything else goes to the server as it is, as XenAPI.py sends it: its answer (e.g.
+    /// MESSAGE_PARAMETER_COUNT_MISMATCH) is the Failure the caller sees.
+    AsGiven(Vec<Value>),
+}
+
+impl Login {
+    pub(crate) fn from_args(params: &Bound<'_, PyTuple>) -> PyResult<Self> {
+        let text: Option<Vec<String>> = params.iter().map(|p| p.extract::<String>().ok()).collect();
+        Ok(match text {
+            Some(t) if (2..=4).contains(&t.len()) => Login::Strings(t),
+            _ => Login::AsGiven(convert::args_to_values(params)?),
+        })
+    }
+
+    pub(crate) fn run(&self, session: &xenapi::Session) -> xenapi::Result<()> {
+        match self {
+            Login::Strings(t) => session.login_with_password_as(
+                &t[0],
+                &t[1],
+                t.get(2).map(String::as_str),
+                t.get(3).map(String::as_str),
+            ),
+            Login::AsGiven(values) => session.login_with_password_args(values),
+        }
+    }
+
+    /// The `logged_in` of [`errors::to_pyerr`] for this login's error.
+    pub(crate) fn logged_in_if_refused(&self) -> bool {
+        matches!(self, Login::Strings(_))
     }
 }
 
@@ -282,10 +346,12 @@ impl PySession {
             .filter(|d| !d.is_zero())
             .ok_or_else(|| PyValueError::new_err("timeout must be a positive number of seconds"))?;
         let cancel = cancel.map(|c| c.inner.clone()).unwrap_or_default();
-        let inner = self.view();
+        let inner = self.call_view(py);
         let inner = &*inner;
         let task = xenapi::Ref::new(task);
-        match py.detach(|| xenapi::task::wait_cancellable(inner, &task, d, &cancel)) {
+        match interrupt::blocking(py, || {
+            xenapi::task::wait_cancellable(inner, &task, d, &cancel)
+        })? {
             Ok(v) => convert::reply_to_python(py, v),
             Err(e) => Err(errors::to_pyerr(py, e, inner.is_logged_in())),
         }
@@ -294,34 +360,12 @@ impl PySession {
     /// `login_with_password(user, password[, version[, originator]])`, as in XenAPI.py.
     #[pyo3(signature = (*params))]
     fn login_with_password(&self, py: Python<'_>, params: &Bound<'_, PyTuple>) -> PyResult<()> {
-        let text: Option<Vec<String>> = params.iter().map(|p| p.extract::<String>().ok()).collect();
-        let text = match text {
-            Some(t) if (2..=4).contains(&t.len()) => t,
-            // As XenAPI.py does, anything else goes to the server as it is: its answer (e.g.
-            // MESSAGE_PARAMETER_COUNT_MISMATCH) is the Failure the caller sees.
-            _ => return self.login_as_given(py, params),
-        };
-        let inner = &self.inner;
-        let result = py.detach(|| {
-            inner.login_with_password_as(
-                &text[0],
-                &text[1],
-                text.get(2).map(String::as_str),
-                text.get(3).map(String::as_str),
-            )
-        });
+        let login = Login::from_args(params)?;
+        let inner = Self::traced(py, std::borrow::Cow::Borrowed(&*self.inner));
+        let inner = &*inner;
+        let result = interrupt::blocking(py, || login.run(inner))?;
         *lock(&self.api_version) = None;
-        result.map_err(|e| errors::to_pyerr(py, e, true))
-    }
-
-    /// `session.login_with_password` with arguments the session would not send itself (a wrong
-    /// count, not strings), as XenAPI.py sends them: the server's refusal is the `Failure`.
-    fn login_as_given(&self, py: Python<'_>, params: &Bound<'_, PyTuple>) -> PyResult<()> {
-        let values = convert::args_to_values(params)?;
-        let inner = &self.inner;
-        let result = py.detach(|| inner.login_with_password_args(&values));
-        *lock(&self.api_version) = None;
-        result.map_err(|e| errors::to_pyerr(py, e, false))
+        result.map_err(|e| errors::to_pyerr(py, e, login.logged_in_if_refused()))
     }
 
     /// `slave_local_login_with_password(user, password)`, as in XenAPI.py: a login to this pool
@@ -332,16 +376,20 @@ impl PySession {
         user: String,
         password: String,
     ) -> PyResult<()> {
-        let inner = &self.inner;
-        let result = py.detach(|| inner.slave_local_login_with_password(&user, &password));
+        let inner = Self::traced(py, std::borrow::Cow::Borrowed(&*self.inner));
+        let inner = &*inner;
+        let result = interrupt::blocking(py, || {
+            inner.slave_local_login_with_password(&user, &password)
+        })?;
         *lock(&self.api_version) = None;
         result.map_err(|e| errors::to_pyerr(py, e, true))
     }
 
     /// Logs out (harmless when not logged in).
     fn logout(&self, py: Python<'_>) -> PyResult<()> {
-        let inner = &self.inner;
-        let result = py.detach(|| inner.logout());
+        let inner = Self::traced(py, std::borrow::Cow::Borrowed(&*self.inner));
+        let inner = &*inner;
+        let result = interrupt::blocking(py, || inner.logout())?;
         *lock(&self.api_version) = Some("1.1".to_owned());
         result.map_err(|e| errors::to_pyerr(py, e, true))
     }
@@ -362,7 +410,7 @@ impl PySession {
     ) -> PyResult<Py<PyAny>> {
         let params = convert::args_to_values(args)?;
         let client = self.inner.client();
-        match py.detach(|| client.call_raw(method, &params)) {
+        match interrupt::blocking(py, || client.call_raw(method, &params))? {
             Ok(v) => convert::reply_to_python(py, v),
             Err(e) => Err(errors::to_pyerr(py, e, true)),
         }
@@ -480,7 +528,7 @@ impl PyClient {
     ) -> PyResult<Py<PyAny>> {
         let params = convert::args_to_values(args)?;
         let client = &self.inner;
-        match py.detach(|| client.call_raw(method, &params)) {
+        match interrupt::blocking(py, || client.call_raw(method, &params))? {
             Ok(v) => convert::reply_to_python(py, v),
             Err(e) => Err(errors::to_pyerr(py, e, true)),
         }
@@ -625,6 +673,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<cache::PySnapshot>()?;
     m.add_class::<PyCancel>()?;
     rrd::register(m)?;
+    aio::register(m)?;
     transfer::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -6,7 +6,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use xenapi::rrd::{self, Consolidation, Rrd, Updates};
 
-use crate::{errors, PySession};
+use crate::{errors, interrupt, PySession};
 
 /// `(cf, kind, uuid, name)`.
 type PyColumn = (&'static str, String, String, String);
@@ -120,12 +120,12 @@ fn rrd_fetch_updates(
         host,
         vm_uuid,
     };
-    let s = session.view();
+    let s = session.call_view(py);
     let s = &*s;
-    let result = py.detach(|| match &host_ref {
+    let result = interrupt::blocking(py, || match &host_ref {
         None => rrd::fetch_updates(s, &query),
         Some(h) => rrd::fetch_updates_at(s, h, &query),
-    });
+    })?;
     result
         .map(updates_to_py)
         .map_err(|e| errors::to_pyerr(py, e, s.is_logged_in()))
@@ -142,9 +142,9 @@ fn rrd_parse_updates(py: Python<'_>, data: &[u8]) -> PyResult<PyUpdates> {
 /// `/host_rrd`: the whole RRD of the session's host.
 #[pyfunction]
 fn rrd_fetch_host_rrd(py: Python<'_>, session: &PySession) -> PyResult<PyRrd> {
-    let s = session.view();
+    let s = session.call_view(py);
     let s = &*s;
-    py.detach(|| rrd::fetch_host_rrd(s))
+    interrupt::blocking(py, || rrd::fetch_host_rrd(s))?
         .map(rrd_to_py)
         .map_err(|e| errors::to_pyerr(py, e, s.is_logged_in()))
 }
@@ -152,9 +152,9 @@ fn rrd_fetch_host_rrd(py: Python<'_>, session: &PySession) -> PyResult<PyRrd> {
 /// `/vm_rrd?uuid=`: the whole RRD of a VM.
 #[pyfunction]
 fn rrd_fetch_vm_rrd(py: Python<'_>, session: &PySession, uuid: String) -> PyResult<PyRrd> {
-    let s = session.view();
+    let s = session.call_view(py);
     let s = &*s;
-    py.detach(|| rrd::fetch_vm_rrd(s, &uuid))
+    interrupt::blocking(py, || rrd::fetch_vm_rrd(s, &uuid))?
         .map(rrd_to_py)
         .map_err(|e| errors::to_pyerr(py, e, s.is_logged_in()))
 }
@@ -177,9 +177,9 @@ fn rrd_vm_usage(
     minutes: f64,
 ) -> PyResult<PyUsage> {
     let window = minutes_to_seconds(minutes)?;
-    let s = session.view();
+    let s = session.call_view(py);
     let s = &*s;
-    py.detach(|| rrd::vm_usage(s, &vm_uuid, window))
+    interrupt::blocking(py, || rrd::vm_usage(s, &vm_uuid, window))?
         .map(usage_to_py)
         .map_err(|e| errors::to_pyerr(py, e, s.is_logged_in()))
 }
@@ -193,9 +193,9 @@ fn rrd_host_usage(
     minutes: f64,
 ) -> PyResult<PyUsage> {
     let window = minutes_to_seconds(minutes)?;
-    let s = session.view();
+    let s = session.call_view(py);
     let s = &*s;
-    py.detach(|| rrd::host_usage(s, &host_uuid, window))
+    interrupt::blocking(py, || rrd::host_usage(s, &host_uuid, window))?
         .map(usage_to_py)
         .map_err(|e| errors::to_pyerr(py, e, s.is_logged_in()))
 }

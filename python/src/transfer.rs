@@ -7,9 +7,9 @@
 //!   the GIL taken for each chunk ([`xenapi::transfer::CHUNK`] bytes at most), so memory stays
 //!   bounded whatever the size;
 //! - the transfer runs on a helper thread while the calling thread waits without the GIL, waking
-//!   every [`WAKE`] to run Python's signal handlers: Ctrl-C (`KeyboardInterrupt`) cancels the
-//!   transfer (and its task; a `Cancel` the caller gave is cancelled with it) and is raised once
-//!   the transfer has stopped;
+//!   every [`xenapi::call::TICK`] to run Python's signal handlers ([`crate::interrupt::wait`]):
+//!   Ctrl-C (`KeyboardInterrupt`) cancels the transfer (and its task; a `Cancel` the caller gave
+//!   is cancelled with it) and is raised once the transfer has stopped;
 //! - an exception raised by `write()`, `read()`, the iterator or the progress callable stops the
 //!   transfer (as a cancel) and is what the caller sees.
 
@@ -25,10 +25,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyIterator, PyString};
 use xenapi::transfer::{self, Compression, Control, DiskFormat, Progress, Target};
 
-use crate::{errors, lock, PyCancel, PySession};
-
-/// How often the waiting thread looks for Ctrl-C.
-const WAKE: Duration = Duration::from_millis(50);
+use crate::{errors, interrupt, lock, PyCancel, PySession};
 
 /// The first Python exception raised by a callback during a transfer.
 #[derive(Clone, Default)]
@@ -363,10 +360,9 @@ fn run<T: Send>(
         task: opts.task,
         idle_timeout,
     };
-    let s = session.view();
+    let s = session.call_view(py);
     let s = &*s;
-    let mut interrupt: Option<PyErr> = None;
-    let result = std::thread::scope(|scope| {
+    let (waited, result) = std::thread::scope(|scope| {
         let (tx, rx) = mpsc::channel::<()>();
         // Shared with the detached closure (which must be Send): a Receiver is not Sync.
         let rx = Mutex::new(rx);
@@ -375,16 +371,19 @@ fn run<T: Send>(
             let _ = tx.send(());
             r
         });
-        while let Err(mpsc::RecvTimeoutError::Timeout) = py.detach(|| lock(&rx).recv_timeout(WAKE))
-        {
-            if interrupt.is_none() {
-                if let Err(e) = py.check_signals() {
-                    interrupt = Some(e);
-                    internal.cancel();
-                }
-            }
-        }
-        py.detach(|| worker.join())
+        // Ctrl-C cancels the transfer; the exception is raised once it has stopped.
+        let waited = interrupt::wait(
+            py,
+            |tick| match lock(&rx).recv_timeout(tick) {
+                Err(mpsc::RecvTimeoutError::Timeout) => None,
+                _ => Some(()),
+            },
+            || {
+                internal.cancel();
+                true
+            },
+        );
+        (waited, py.detach(|| worker.join()))
     });
     let result = match result {
         Ok(r) => r,
@@ -394,9 +393,7 @@ fn run<T: Send>(
             ))
         }
     };
-    if let Some(e) = interrupt {
-        return Err(e);
-    }
+    waited?;
     if let Some(e) = raised.take() {
         return Err(e);
     }

@@ -38,6 +38,8 @@ class _Quiet(SimpleXMLRPCRequestHandler):
     def do_POST(self):
         # What reached the server, for tests of the transport: (path, Host header).
         self.server.requests.append((self.path, self.headers.get("Host")))
+        # Every request's headers, for tests of what the client sends (User-Agent, traceparent).
+        self.server.headers_seen.append(dict(self.headers))
         super().do_POST()
 
     def log_message(self, *args):
@@ -78,6 +80,7 @@ class FakeXapi:
             self.server = _UnixXMLRPCServer(str(unix_path))
             self.url = "unix://%s" % unix_path
         self.server.requests = []
+        self.server.headers_seen = []
         self.server.register_instance(self)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()

@@ -61,3 +61,33 @@ def cpu_and_backup(session: Session, vm_uuid: str, vdi: str) -> int:
     refs: List[str] = transfer.import_vm(session, "vm.xva", sr=None)
     print(refs)
     return moved
+
+
+async def aio_usage(url: str) -> List[str]:
+    import asyncio
+
+    import xenapi_rs.aio
+
+    async with xenapi_rs.aio.Session(url, max_concurrent_calls=5) as s:
+        await s.xenapi.login_with_password("root", "password", "1.0", "typed-usage")
+        vms = await s.xenapi.VM.get_all()
+        names: List[str] = list(
+            await asyncio.gather(*(s.xenapi.VM.get_name_label(vm) for vm in vms))
+        )
+        record = await s.xenapi.VM.get_record(vms[0])
+        if record["power_state"] == "Halted":
+            task: str = await s.xenapi.Async.VM.start(vms[0], False, False)
+            await s.wait_task(task, timeout=60.0)
+        asyncio.ensure_future(s.xenapi.VM.get_all()).cancel()
+        try:
+            await s.xenapi.VM.get_name_label("OpaqueRef:nosuch")
+        except Failure as f:
+            print(f.details)
+        async with await xenapi_rs.aio.watch(s, ["VM"]) as cache:
+            print(len(cache["VM"]))
+            async for change in cache.changes(timeout=1.0):
+                print(change.operation, change.ref)
+            first: Optional[xenapi_rs.Change] = await cache.next_change(0.5)
+            print(first)
+        await s.xenapi.session.logout()
+    return names

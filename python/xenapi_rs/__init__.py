@@ -20,6 +20,9 @@ xenapi_rs`` costs no more than before):
 - ``xenapi_rs.enums``: a ``str``-valued enum per datamodel enum (``enums.VmPowerState.HALTED ==
   "Halted"``). Results stay plain strings, as XenAPI.py returns them.
 
+``xenapi_rs.aio`` is the same API for asyncio (``async with xenapi_rs.aio.Session(url) as s``,
+``await s.xenapi.VM.get_all()``).
+
 And, beside the API over HTTP: ``xenapi_rs.rrd`` (CPU, memory, disk and network use from xapi's
 RRDs) and ``xenapi_rs.transfer`` (disks and VMs in and out, streamed).
 """
@@ -34,6 +37,7 @@ except ImportError as e:  # a wheel for another platform, or a build without the
     raise native_module_error(e) from e
 from ._errors import (
     BadReply,
+    Cancelled,
     ConnectError,
     Error,
     Failure,
@@ -56,8 +60,8 @@ from ._session import (
 
 __version__ = _native.__version__
 
-#: Submodules imported on first use (PEP 562): the generated ones, rrd and transfer.
-_LAZY = ("codes", "enums", "rrd", "transfer")
+#: Submodules imported on first use (PEP 562): the generated ones, rrd, transfer and aio.
+_LAZY = ("aio", "codes", "enums", "rrd", "transfer")
 
 
 def __getattr__(name):
@@ -78,6 +82,7 @@ __all__ = [
     "BadReply",
     "Cache",
     "Cancel",
+    "Cancelled",
     "Change",
     "ClassView",
     "ConnectError",
@@ -91,6 +96,7 @@ __all__ = [
     "Timeout",
     "TlsError",
     "UDSTransport",
+    "aio",
     "codes",
     "enums",
     "rrd",

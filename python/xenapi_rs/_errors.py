@@ -13,7 +13,11 @@ deadline passed           ``Timeout`` (``TimeoutError``)              ``TimeoutE
 HTTP error status         ``HttpError`` (``xmlrpc.client.ProtocolError``)  same base
 not a XenAPI reply        ``BadReply`` (``xmlrpc.client.Fault``, 500)  ``Fault(500, ...)``
 call before login         ``NotLoggedIn`` (``xmlrpc.client.Fault``, 401)  ``Fault(401, ...)``
+call cancelled            ``Cancelled``                               (no cancel)
 ========================  ==========================================  ============================
+
+Ctrl-C during a call raises ``KeyboardInterrupt`` (whatever the SIGINT handler raises), not
+``Cancelled``; the session stays usable.
 
 All but ``Failure`` also derive from ``xenapi_rs.Error``.
 """
@@ -32,6 +36,7 @@ __all__ = [
     "BadReply",
     "NotLoggedIn",
     "InvalidArgument",
+    "Cancelled",
 ]
 
 
@@ -98,6 +103,11 @@ class InvalidArgument(Error, ValueError):
     """An unusable argument or option (a bad URL, a bad fingerprint)."""
 
 
+class Cancelled(Error):
+    """The call was cancelled before it completed (its connection was dropped, the session
+    stays usable)."""
+
+
 def _from_native(kind, message, details, url, status):
     """Called by the native module to build the exception for a core error."""
     if kind == "api":
@@ -118,6 +128,8 @@ def _from_native(kind, message, details, url, status):
         return exc
     elif kind == "invalid_argument":
         exc = InvalidArgument(message)
+    elif kind == "cancelled":
+        exc = Cancelled(message)
     else:
         exc = Error(message)
     exc._message = message

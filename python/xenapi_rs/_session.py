@@ -52,6 +52,52 @@ def _tls_options(ignore_ssl, verify, ca_file, fingerprint):
     return dict(insecure=insecure, ca_file=ca_file, fingerprint=fingerprint)
 
 
+def _make_native(
+    uri,
+    transport=None,
+    encoding=None,
+    verbose=False,
+    allow_none=True,
+    ignore_ssl=False,
+    *,
+    verify=True,
+    ca_file=None,
+    fingerprint=None,
+    timeout=None,
+    connect_timeout=None,
+    follow_coordinator=True,
+    originator=None,
+    version=None,
+    protocol="auto",
+    max_response_bytes=None,
+    failover=True,
+    max_concurrent_calls=None,
+):
+    """The native session for :class:`Session`'s arguments (and ``xenapi_rs.aio.Session``'s,
+    which are the same)."""
+    if transport is not None and not isinstance(transport, UDSTransport):
+        warnings.warn(
+            "xenapi_rs.Session ignores transport=: the Rust core does the HTTP(S)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    if isinstance(transport, UDSTransport):
+        uri = _unix_uri(uri)
+    return _native.Session(
+        uri,
+        timeout=timeout,
+        connect_timeout=connect_timeout,
+        follow_coordinator=follow_coordinator,
+        originator=originator,
+        version=version,
+        protocol=protocol,
+        max_response_bytes=max_response_bytes,
+        failover=failover,
+        max_concurrent_calls=max_concurrent_calls,
+        **_tls_options(ignore_ssl, verify, ca_file, fingerprint),
+    )
+
+
 class Session:
     """A XenAPI session, used as ``XenAPI.Session``.
 
@@ -87,49 +133,8 @@ class Session:
     ``Async`` task and returns what the synchronous call would have.
     """
 
-    def __init__(
-        self,
-        uri,
-        transport=None,
-        encoding=None,
-        verbose=False,
-        allow_none=True,
-        ignore_ssl=False,
-        *,
-        verify=True,
-        ca_file=None,
-        fingerprint=None,
-        timeout=None,
-        connect_timeout=None,
-        follow_coordinator=True,
-        originator=None,
-        version=None,
-        protocol="auto",
-        max_response_bytes=None,
-        failover=True,
-        max_concurrent_calls=None,
-    ):
-        if transport is not None and not isinstance(transport, UDSTransport):
-            warnings.warn(
-                "xenapi_rs.Session ignores transport=: the Rust core does the HTTP(S)",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-        if isinstance(transport, UDSTransport):
-            uri = _unix_uri(uri)
-        native = _native.Session(
-            uri,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            follow_coordinator=follow_coordinator,
-            originator=originator,
-            version=version,
-            protocol=protocol,
-            max_response_bytes=max_response_bytes,
-            failover=failover,
-            max_concurrent_calls=max_concurrent_calls,
-            **_tls_options(ignore_ssl, verify, ca_file, fingerprint),
-        )
+    def __init__(self, uri, transport=None, *args, **options):
+        native = _make_native(uri, transport, *args, **options)
         self.__dict__["_native"] = native
         self.__dict__["xenapi"] = _native.Dispatcher(native)
         self.__dict__["_raw"] = _native.Dispatcher(native, True)

@@ -19,16 +19,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[] get_group_membership(Session session, string _subject_identifier)
         {
-            int status = Native.xenapi_auth_get_group_membership(Session.NativeOf(session), Utf8.Z(_subject_identifier ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_group_membership(session, _subject_identifier, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>auth.get_group_membership</c> (libxenapi <c>xenapi_auth_get_group_membership</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[] get_group_membership(Session session, string _subject_identifier, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_string(result);
+                int status = Native.xenapi_auth_get_group_membership(call.Handle, Utf8.Z(_subject_identifier ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>auth.get_group_membership</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_group_membership</c>.</summary>
+        public static System.Threading.Tasks.Task<string[]> get_group_membershipAsync(Session session, string _subject_identifier, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "auth.get_group_membership", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Str(x0)), _subject_identifier ?? "");
         }
 
         /// <summary><c>Async.auth.get_group_membership</c> (libxenapi <c>xenapi_async_auth_get_group_membership</c>): <c>get_group_membership</c> as a server task. Wait for its typed result with <c>async_get_group_membership_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -39,9 +57,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_group_membership(Session session, string _subject_identifier)
         {
-            int status = Native.xenapi_async_auth_get_group_membership(Session.NativeOf(session), Utf8.Z(_subject_identifier ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_group_membership(session, _subject_identifier, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.auth.get_group_membership</c> (libxenapi <c>xenapi_async_auth_get_group_membership</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_group_membership(Session session, string _subject_identifier, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_auth_get_group_membership(call.Handle, Utf8.Z(_subject_identifier ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.auth.get_group_membership</c> (what <c>async_get_group_membership</c> returned; libxenapi <c>xenapi_async_auth_get_group_membership_wait</c>) and returns its result as <c>get_group_membership</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -78,16 +106,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_subject_information_from_identifier(Session session, string _subject_identifier)
         {
-            int status = Native.xenapi_auth_get_subject_information_from_identifier(Session.NativeOf(session), Utf8.Z(_subject_identifier ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_subject_information_from_identifier(session, _subject_identifier, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>auth.get_subject_information_from_identifier</c> (libxenapi <c>xenapi_auth_get_subject_information_from_identifier</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_subject_information_from_identifier(Session session, string _subject_identifier, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_auth_get_subject_information_from_identifier(call.Handle, Utf8.Z(_subject_identifier ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>auth.get_subject_information_from_identifier</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_subject_information_from_identifier</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_subject_information_from_identifierAsync(Session session, string _subject_identifier, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "auth.get_subject_information_from_identifier", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _subject_identifier ?? "");
         }
 
         /// <summary><c>Async.auth.get_subject_information_from_identifier</c> (libxenapi <c>xenapi_async_auth_get_subject_information_from_identifier</c>): <c>get_subject_information_from_identifier</c> as a server task. Wait for its typed result with <c>async_get_subject_information_from_identifier_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -98,9 +144,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_subject_information_from_identifier(Session session, string _subject_identifier)
         {
-            int status = Native.xenapi_async_auth_get_subject_information_from_identifier(Session.NativeOf(session), Utf8.Z(_subject_identifier ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_subject_information_from_identifier(session, _subject_identifier, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.auth.get_subject_information_from_identifier</c> (libxenapi <c>xenapi_async_auth_get_subject_information_from_identifier</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_subject_information_from_identifier(Session session, string _subject_identifier, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_auth_get_subject_information_from_identifier(call.Handle, Utf8.Z(_subject_identifier ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.auth.get_subject_information_from_identifier</c> (what <c>async_get_subject_information_from_identifier</c> returned; libxenapi <c>xenapi_async_auth_get_subject_information_from_identifier_wait</c>) and returns its result as <c>get_subject_information_from_identifier</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -137,9 +193,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_subject_identifier(Session session, string _subject_name)
         {
-            int status = Native.xenapi_auth_get_subject_identifier(Session.NativeOf(session), Utf8.Z(_subject_name ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_subject_identifier(session, _subject_name, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>auth.get_subject_identifier</c> (libxenapi <c>xenapi_auth_get_subject_identifier</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_subject_identifier(Session session, string _subject_name, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_auth_get_subject_identifier(call.Handle, Utf8.Z(_subject_name ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>auth.get_subject_identifier</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_subject_identifier</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_subject_identifierAsync(Session session, string _subject_name, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "auth.get_subject_identifier", cancellationToken, v => ValueRead.Str(v), _subject_name ?? "");
         }
 
         /// <summary><c>Async.auth.get_subject_identifier</c> (libxenapi <c>xenapi_async_auth_get_subject_identifier</c>): <c>get_subject_identifier</c> as a server task. Wait for its typed result with <c>async_get_subject_identifier_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -150,9 +224,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_subject_identifier(Session session, string _subject_name)
         {
-            int status = Native.xenapi_async_auth_get_subject_identifier(Session.NativeOf(session), Utf8.Z(_subject_name ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_subject_identifier(session, _subject_name, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.auth.get_subject_identifier</c> (libxenapi <c>xenapi_async_auth_get_subject_identifier</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_subject_identifier(Session session, string _subject_name, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_auth_get_subject_identifier(call.Handle, Utf8.Z(_subject_name ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.auth.get_subject_identifier</c> (what <c>async_get_subject_identifier</c> returned; libxenapi <c>xenapi_async_auth_get_subject_identifier_wait</c>) and returns its result as <c>get_subject_identifier</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>

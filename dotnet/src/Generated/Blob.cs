@@ -196,16 +196,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<Blob>, Blob> get_all_records(Session session)
         {
-            int status = Native.xenapi_blob_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>blob.get_all_records</c> (libxenapi <c>xenapi_blob_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<Blob>, Blob> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_blob_to_record_blob_end(result);
+                int status = Native.xenapi_blob_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_blob_to_record_blob_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_blob_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_blob_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>blob.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<Blob>, Blob>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "blob.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<Blob>.Create(k0), x0 => Blob.FromValueHandle(x0)));
         }
 
         /// <summary><c>blob.get_all</c> (libxenapi <c>xenapi_blob_get_all</c>).</summary>
@@ -215,16 +233,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Blob>> get_all(Session session)
         {
-            int status = Native.xenapi_blob_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>blob.get_all</c> (libxenapi <c>xenapi_blob_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Blob>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_blob(result);
+                int status = Native.xenapi_blob_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_blob(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>blob.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Blob>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "blob.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Blob>(x0)));
         }
 
         /// <summary><c>blob.destroy</c> (libxenapi <c>xenapi_blob_destroy</c>).</summary>
@@ -234,8 +270,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy(Session session, string _blob)
         {
-            int status = Native.xenapi_blob_destroy(Session.NativeOf(session), Utf8.Z(_blob ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            destroy(session, _blob, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>blob.destroy</c> (libxenapi <c>xenapi_blob_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy(Session session, string _blob, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_blob_destroy(call.Handle, Utf8.Z(_blob ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>blob.destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy</c>.</summary>
+        public static System.Threading.Tasks.Task destroyAsync(Session session, string _blob, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "blob.destroy", cancellationToken, _blob ?? "");
         }
 
         /// <summary><c>Async.blob.destroy</c> (libxenapi <c>xenapi_async_blob_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -246,9 +300,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy(Session session, string _blob)
         {
-            int status = Native.xenapi_async_blob_destroy(Session.NativeOf(session), Utf8.Z(_blob ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_destroy(session, _blob, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.blob.destroy</c> (libxenapi <c>xenapi_async_blob_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy(Session session, string _blob, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_blob_destroy(call.Handle, Utf8.Z(_blob ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.blob.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_blob_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -276,9 +340,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Blob> create(Session session, string _mime_type, bool _public)
         {
-            int status = Native.xenapi_blob_create(Session.NativeOf(session), Utf8.Z(_mime_type ?? ""), (_public ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Blob>.Create(Conv.TakeStr(result));
+            return create(session, _mime_type, _public, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>blob.create</c> (libxenapi <c>xenapi_blob_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Blob> create(Session session, string _mime_type, bool _public, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_blob_create(call.Handle, Utf8.Z(_mime_type ?? ""), (_public ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Blob>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>blob.create</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Blob>> createAsync(Session session, string _mime_type, bool _public, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "blob.create", cancellationToken, v => ValueRead.Ref<Blob>(v), _mime_type ?? "", _public);
         }
 
         /// <summary><c>Async.blob.create</c> (libxenapi <c>xenapi_async_blob_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -290,9 +372,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create(Session session, string _mime_type, bool _public)
         {
-            int status = Native.xenapi_async_blob_create(Session.NativeOf(session), Utf8.Z(_mime_type ?? ""), (_public ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_create(session, _mime_type, _public, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.blob.create</c> (libxenapi <c>xenapi_async_blob_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create(Session session, string _mime_type, bool _public, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_blob_create(call.Handle, Utf8.Z(_mime_type ?? ""), (_public ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.blob.create</c> (what <c>async_create</c> returned; libxenapi <c>xenapi_async_blob_create_wait</c>) and returns its result as <c>create</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -340,8 +432,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_public(Session session, string _blob, bool _value)
         {
-            int status = Native.xenapi_blob_set_public(Session.NativeOf(session), Utf8.Z(_blob ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_public(session, _blob, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>blob.set_public</c> (libxenapi <c>xenapi_blob_set_public</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_public(Session session, string _blob, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_blob_set_public(call.Handle, Utf8.Z(_blob ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>blob.set_public</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_public</c>.</summary>
+        public static System.Threading.Tasks.Task set_publicAsync(Session session, string _blob, bool _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "blob.set_public", cancellationToken, _blob ?? "", _value);
         }
 
         /// <summary><c>blob.set_name_description</c> (libxenapi <c>xenapi_blob_set_name_description</c>).</summary>
@@ -352,8 +462,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_name_description(Session session, string _blob, string _value)
         {
-            int status = Native.xenapi_blob_set_name_description(Session.NativeOf(session), Utf8.Z(_blob ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_name_description(session, _blob, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>blob.set_name_description</c> (libxenapi <c>xenapi_blob_set_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_name_description(Session session, string _blob, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_blob_set_name_description(call.Handle, Utf8.Z(_blob ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>blob.set_name_description</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_name_description</c>.</summary>
+        public static System.Threading.Tasks.Task set_name_descriptionAsync(Session session, string _blob, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "blob.set_name_description", cancellationToken, _blob ?? "", _value ?? "");
         }
 
         /// <summary><c>blob.set_name_label</c> (libxenapi <c>xenapi_blob_set_name_label</c>).</summary>
@@ -364,8 +492,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_name_label(Session session, string _blob, string _value)
         {
-            int status = Native.xenapi_blob_set_name_label(Session.NativeOf(session), Utf8.Z(_blob ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_name_label(session, _blob, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>blob.set_name_label</c> (libxenapi <c>xenapi_blob_set_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_name_label(Session session, string _blob, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_blob_set_name_label(call.Handle, Utf8.Z(_blob ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>blob.set_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task set_name_labelAsync(Session session, string _blob, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "blob.set_name_label", cancellationToken, _blob ?? "", _value ?? "");
         }
 
         /// <summary><c>blob.get_mime_type</c> (libxenapi <c>xenapi_blob_get_mime_type</c>).</summary>
@@ -376,9 +522,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_mime_type(Session session, string _blob)
         {
-            int status = Native.xenapi_blob_get_mime_type(Session.NativeOf(session), Utf8.Z(_blob ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_mime_type(session, _blob, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>blob.get_mime_type</c> (libxenapi <c>xenapi_blob_get_mime_type</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_mime_type(Session session, string _blob, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_blob_get_mime_type(call.Handle, Utf8.Z(_blob ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>blob.get_mime_type</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_mime_type</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_mime_typeAsync(Session session, string _blob, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "blob.get_mime_type", cancellationToken, v => ValueRead.Str(v), _blob ?? "");
         }
 
         /// <summary><c>blob.get_last_updated</c> (libxenapi <c>xenapi_blob_get_last_updated</c>).</summary>
@@ -389,9 +553,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static DateTime get_last_updated(Session session, string _blob)
         {
-            int status = Native.xenapi_blob_get_last_updated(Session.NativeOf(session), Utf8.Z(_blob ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.Time(result);
+            return get_last_updated(session, _blob, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>blob.get_last_updated</c> (libxenapi <c>xenapi_blob_get_last_updated</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static DateTime get_last_updated(Session session, string _blob, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_blob_get_last_updated(call.Handle, Utf8.Z(_blob ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.Time(result);
+            }
+        }
+
+        /// <summary><c>blob.get_last_updated</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_last_updated</c>.</summary>
+        public static System.Threading.Tasks.Task<DateTime> get_last_updatedAsync(Session session, string _blob, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "blob.get_last_updated", cancellationToken, v => ValueRead.Time(v), _blob ?? "");
         }
 
         /// <summary><c>blob.get_public</c> (libxenapi <c>xenapi_blob_get_public</c>).</summary>
@@ -402,9 +584,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_public(Session session, string _blob)
         {
-            int status = Native.xenapi_blob_get_public(Session.NativeOf(session), Utf8.Z(_blob ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_public(session, _blob, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>blob.get_public</c> (libxenapi <c>xenapi_blob_get_public</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_public(Session session, string _blob, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_blob_get_public(call.Handle, Utf8.Z(_blob ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>blob.get_public</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_public</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_publicAsync(Session session, string _blob, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "blob.get_public", cancellationToken, v => ValueRead.Bool(v), _blob ?? "");
         }
 
         /// <summary><c>blob.get_size</c> (libxenapi <c>xenapi_blob_get_size</c>).</summary>
@@ -415,9 +615,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_size(Session session, string _blob)
         {
-            int status = Native.xenapi_blob_get_size(Session.NativeOf(session), Utf8.Z(_blob ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_size(session, _blob, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>blob.get_size</c> (libxenapi <c>xenapi_blob_get_size</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_size(Session session, string _blob, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_blob_get_size(call.Handle, Utf8.Z(_blob ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>blob.get_size</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_size</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_sizeAsync(Session session, string _blob, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "blob.get_size", cancellationToken, v => ValueRead.Long(v), _blob ?? "");
         }
 
         /// <summary><c>blob.get_name_description</c> (libxenapi <c>xenapi_blob_get_name_description</c>).</summary>
@@ -428,9 +646,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_description(Session session, string _blob)
         {
-            int status = Native.xenapi_blob_get_name_description(Session.NativeOf(session), Utf8.Z(_blob ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_description(session, _blob, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>blob.get_name_description</c> (libxenapi <c>xenapi_blob_get_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_description(Session session, string _blob, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_blob_get_name_description(call.Handle, Utf8.Z(_blob ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>blob.get_name_description</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_description</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_descriptionAsync(Session session, string _blob, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "blob.get_name_description", cancellationToken, v => ValueRead.Str(v), _blob ?? "");
         }
 
         /// <summary><c>blob.get_name_label</c> (libxenapi <c>xenapi_blob_get_name_label</c>).</summary>
@@ -441,9 +677,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_label(Session session, string _blob)
         {
-            int status = Native.xenapi_blob_get_name_label(Session.NativeOf(session), Utf8.Z(_blob ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_label(session, _blob, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>blob.get_name_label</c> (libxenapi <c>xenapi_blob_get_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_label(Session session, string _blob, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_blob_get_name_label(call.Handle, Utf8.Z(_blob ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>blob.get_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_labelAsync(Session session, string _blob, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "blob.get_name_label", cancellationToken, v => ValueRead.Str(v), _blob ?? "");
         }
 
         /// <summary><c>blob.get_uuid</c> (libxenapi <c>xenapi_blob_get_uuid</c>).</summary>
@@ -454,9 +708,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _blob)
         {
-            int status = Native.xenapi_blob_get_uuid(Session.NativeOf(session), Utf8.Z(_blob ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _blob, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>blob.get_uuid</c> (libxenapi <c>xenapi_blob_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _blob, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_blob_get_uuid(call.Handle, Utf8.Z(_blob ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>blob.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _blob, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "blob.get_uuid", cancellationToken, v => ValueRead.Str(v), _blob ?? "");
         }
 
         /// <summary><c>blob.get_by_name_label</c> (libxenapi <c>xenapi_blob_get_by_name_label</c>).</summary>
@@ -467,16 +739,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Blob>> get_by_name_label(Session session, string _label)
         {
-            int status = Native.xenapi_blob_get_by_name_label(Session.NativeOf(session), Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_by_name_label(session, _label, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>blob.get_by_name_label</c> (libxenapi <c>xenapi_blob_get_by_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Blob>> get_by_name_label(Session session, string _label, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_blob(result);
+                int status = Native.xenapi_blob_get_by_name_label(call.Handle, Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_blob(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>blob.get_by_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Blob>>> get_by_name_labelAsync(Session session, string _label, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "blob.get_by_name_label", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Blob>(x0)), _label ?? "");
         }
 
         /// <summary><c>blob.get_by_uuid</c> (libxenapi <c>xenapi_blob_get_by_uuid</c>).</summary>
@@ -487,9 +777,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Blob> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_blob_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Blob>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>blob.get_by_uuid</c> (libxenapi <c>xenapi_blob_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Blob> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_blob_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Blob>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>blob.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Blob>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "blob.get_by_uuid", cancellationToken, v => ValueRead.Ref<Blob>(v), _uuid ?? "");
         }
 
         /// <summary><c>blob.get_record</c> (libxenapi <c>xenapi_blob_get_record</c>).</summary>
@@ -500,16 +808,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Blob get_record(Session session, string _blob)
         {
-            int status = Native.xenapi_blob_get_record(Session.NativeOf(session), Utf8.Z(_blob ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _blob, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>blob.get_record</c> (libxenapi <c>xenapi_blob_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Blob get_record(Session session, string _blob, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_blob(result);
+                int status = Native.xenapi_blob_get_record(call.Handle, Utf8.Z(_blob ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_blob(result);
+                }
+                finally
+                {
+                    Native.xenapi_blob_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_blob_record_free(result);
-            }
+        }
+
+        /// <summary><c>blob.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<Blob> get_recordAsync(Session session, string _blob, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "blob.get_record", cancellationToken, v => Blob.FromValueHandle(v), _blob ?? "");
         }
 
     }

@@ -231,16 +231,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<Bond>, Bond> get_all_records(Session session)
         {
-            int status = Native.xenapi_bond_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Bond.get_all_records</c> (libxenapi <c>xenapi_bond_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<Bond>, Bond> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_Bond_to_record_Bond_end(result);
+                int status = Native.xenapi_bond_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_Bond_to_record_Bond_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_bond_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_bond_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>Bond.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<Bond>, Bond>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Bond.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<Bond>.Create(k0), x0 => Bond.FromValueHandle(x0)));
         }
 
         /// <summary><c>Bond.get_all</c> (libxenapi <c>xenapi_bond_get_all</c>).</summary>
@@ -250,16 +268,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Bond>> get_all(Session session)
         {
-            int status = Native.xenapi_bond_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Bond.get_all</c> (libxenapi <c>xenapi_bond_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Bond>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_Bond(result);
+                int status = Native.xenapi_bond_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_Bond(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>Bond.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Bond>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Bond.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Bond>(x0)));
         }
 
         /// <summary><c>Bond.set_property</c> (libxenapi <c>xenapi_bond_set_property</c>).</summary>
@@ -271,8 +307,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_property(Session session, string _bond, string _name, string _value)
         {
-            int status = Native.xenapi_bond_set_property(Session.NativeOf(session), Utf8.Z(_bond ?? ""), Utf8.Z(_name ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_property(session, _bond, _name, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Bond.set_property</c> (libxenapi <c>xenapi_bond_set_property</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_property(Session session, string _bond, string _name, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_bond_set_property(call.Handle, Utf8.Z(_bond ?? ""), Utf8.Z(_name ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>Bond.set_property</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_property</c>.</summary>
+        public static System.Threading.Tasks.Task set_propertyAsync(Session session, string _bond, string _name, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "Bond.set_property", cancellationToken, _bond ?? "", _name ?? "", _value ?? "");
         }
 
         /// <summary><c>Async.Bond.set_property</c> (libxenapi <c>xenapi_async_bond_set_property</c>): <c>set_property</c> as a server task. Wait for its typed result with <c>async_set_property_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -285,9 +339,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_property(Session session, string _bond, string _name, string _value)
         {
-            int status = Native.xenapi_async_bond_set_property(Session.NativeOf(session), Utf8.Z(_bond ?? ""), Utf8.Z(_name ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_property(session, _bond, _name, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.Bond.set_property</c> (libxenapi <c>xenapi_async_bond_set_property</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_property(Session session, string _bond, string _name, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_bond_set_property(call.Handle, Utf8.Z(_bond ?? ""), Utf8.Z(_name ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.Bond.set_property</c> (what <c>async_set_property</c> returned; libxenapi <c>xenapi_async_bond_set_property_wait</c>) and returns its result as <c>set_property</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -314,8 +378,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_mode(Session session, string _bond, bond_mode _value)
         {
-            int status = Native.xenapi_bond_set_mode(Session.NativeOf(session), Utf8.Z(_bond ?? ""), bond_mode_helper.ToNative(_value), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_mode(session, _bond, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Bond.set_mode</c> (libxenapi <c>xenapi_bond_set_mode</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_mode(Session session, string _bond, bond_mode _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_bond_set_mode(call.Handle, Utf8.Z(_bond ?? ""), bond_mode_helper.ToNative(_value), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>Bond.set_mode</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_mode</c>.</summary>
+        public static System.Threading.Tasks.Task set_modeAsync(Session session, string _bond, bond_mode _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "Bond.set_mode", cancellationToken, _bond ?? "", _value.StringOf());
         }
 
         /// <summary><c>Async.Bond.set_mode</c> (libxenapi <c>xenapi_async_bond_set_mode</c>): <c>set_mode</c> as a server task. Wait for its typed result with <c>async_set_mode_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -327,9 +409,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_mode(Session session, string _bond, bond_mode _value)
         {
-            int status = Native.xenapi_async_bond_set_mode(Session.NativeOf(session), Utf8.Z(_bond ?? ""), bond_mode_helper.ToNative(_value), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_mode(session, _bond, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.Bond.set_mode</c> (libxenapi <c>xenapi_async_bond_set_mode</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_mode(Session session, string _bond, bond_mode _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_bond_set_mode(call.Handle, Utf8.Z(_bond ?? ""), bond_mode_helper.ToNative(_value), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.Bond.set_mode</c> (what <c>async_set_mode</c> returned; libxenapi <c>xenapi_async_bond_set_mode_wait</c>) and returns its result as <c>set_mode</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -355,8 +447,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy(Session session, string _bond)
         {
-            int status = Native.xenapi_bond_destroy(Session.NativeOf(session), Utf8.Z(_bond ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            destroy(session, _bond, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Bond.destroy</c> (libxenapi <c>xenapi_bond_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy(Session session, string _bond, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_bond_destroy(call.Handle, Utf8.Z(_bond ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>Bond.destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy</c>.</summary>
+        public static System.Threading.Tasks.Task destroyAsync(Session session, string _bond, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "Bond.destroy", cancellationToken, _bond ?? "");
         }
 
         /// <summary><c>Async.Bond.destroy</c> (libxenapi <c>xenapi_async_bond_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -367,9 +477,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy(Session session, string _bond)
         {
-            int status = Native.xenapi_async_bond_destroy(Session.NativeOf(session), Utf8.Z(_bond ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_destroy(session, _bond, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.Bond.destroy</c> (libxenapi <c>xenapi_async_bond_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy(Session session, string _bond, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_bond_destroy(call.Handle, Utf8.Z(_bond ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.Bond.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_bond_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -400,25 +520,43 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Bond> create(Session session, string _network, List<XenRef<PIF>> _members, string _mac, bond_mode _mode, Dictionary<string, string> _properties)
         {
-            IntPtr h1 = Conv.W_set_ref_PIF(_members);
-            try
+            return create(session, _network, _members, _mac, _mode, _properties, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Bond.create</c> (libxenapi <c>xenapi_bond_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Bond> create(Session session, string _network, List<XenRef<PIF>> _members, string _mac, bond_mode _mode, Dictionary<string, string> _properties, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                IntPtr h4 = Conv.W_map_string_to_string_end(_properties);
+                IntPtr h1 = Conv.W_set_ref_PIF(_members);
                 try
                 {
-                    int status = Native.xenapi_bond_create(Session.NativeOf(session), Utf8.Z(_network ?? ""), h1, Utf8.Z(_mac ?? ""), bond_mode_helper.ToNative(_mode), h4, out IntPtr result, out IntPtr err);
-                    if (status != 0) throw Errors.FromNative(status, err);
-                    return XenRef<Bond>.Create(Conv.TakeStr(result));
+                    IntPtr h4 = Conv.W_map_string_to_string_end(_properties);
+                    try
+                    {
+                        int status = Native.xenapi_bond_create(call.Handle, Utf8.Z(_network ?? ""), h1, Utf8.Z(_mac ?? ""), bond_mode_helper.ToNative(_mode), h4, out IntPtr result, out IntPtr err);
+                        if (status != 0) throw call.Error(status, err);
+                        return XenRef<Bond>.Create(Conv.TakeStr(result));
+                    }
+                    finally
+                    {
+                        Native.xenapi_string_map_free(h4);
+                    }
                 }
                 finally
                 {
-                    Native.xenapi_string_map_free(h4);
+                    Native.xenapi_string_list_free(h1);
                 }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(h1);
-            }
+        }
+
+        /// <summary><c>Bond.create</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Bond>> createAsync(Session session, string _network, List<XenRef<PIF>> _members, string _mac, bond_mode _mode, Dictionary<string, string> _properties, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Bond.create", cancellationToken, v => ValueRead.Ref<Bond>(v), _network ?? "", ValueArgs.Set(_members), _mac ?? "", _mode.StringOf(), ValueArgs.Map(_properties));
         }
 
         /// <summary><c>Async.Bond.create</c> (libxenapi <c>xenapi_async_bond_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -433,24 +571,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create(Session session, string _network, List<XenRef<PIF>> _members, string _mac, bond_mode _mode, Dictionary<string, string> _properties)
         {
-            IntPtr h1 = Conv.W_set_ref_PIF(_members);
-            try
+            return async_create(session, _network, _members, _mac, _mode, _properties, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.Bond.create</c> (libxenapi <c>xenapi_async_bond_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create(Session session, string _network, List<XenRef<PIF>> _members, string _mac, bond_mode _mode, Dictionary<string, string> _properties, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                IntPtr h4 = Conv.W_map_string_to_string_end(_properties);
+                IntPtr h1 = Conv.W_set_ref_PIF(_members);
                 try
                 {
-                    int status = Native.xenapi_async_bond_create(Session.NativeOf(session), Utf8.Z(_network ?? ""), h1, Utf8.Z(_mac ?? ""), bond_mode_helper.ToNative(_mode), h4, out IntPtr result, out IntPtr err);
-                    if (status != 0) throw Errors.FromNative(status, err);
-                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                    IntPtr h4 = Conv.W_map_string_to_string_end(_properties);
+                    try
+                    {
+                        int status = Native.xenapi_async_bond_create(call.Handle, Utf8.Z(_network ?? ""), h1, Utf8.Z(_mac ?? ""), bond_mode_helper.ToNative(_mode), h4, out IntPtr result, out IntPtr err);
+                        if (status != 0) throw call.Error(status, err);
+                        return XenRef<Task>.Create(Conv.TakeStr(result));
+                    }
+                    finally
+                    {
+                        Native.xenapi_string_map_free(h4);
+                    }
                 }
                 finally
                 {
-                    Native.xenapi_string_map_free(h4);
+                    Native.xenapi_string_list_free(h1);
                 }
-            }
-            finally
-            {
-                Native.xenapi_string_list_free(h1);
             }
         }
 
@@ -527,8 +675,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_other_config(Session session, string _bond, string _key)
         {
-            int status = Native.xenapi_bond_remove_from_other_config(Session.NativeOf(session), Utf8.Z(_bond ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_other_config(session, _bond, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Bond.remove_from_other_config</c> (libxenapi <c>xenapi_bond_remove_from_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_other_config(Session session, string _bond, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_bond_remove_from_other_config(call.Handle, Utf8.Z(_bond ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>Bond.remove_from_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_other_configAsync(Session session, string _bond, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "Bond.remove_from_other_config", cancellationToken, _bond ?? "", _key ?? "");
         }
 
         /// <summary><c>Bond.add_to_other_config</c> (libxenapi <c>xenapi_bond_add_to_other_config</c>).</summary>
@@ -540,8 +706,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_other_config(Session session, string _bond, string _key, string _value)
         {
-            int status = Native.xenapi_bond_add_to_other_config(Session.NativeOf(session), Utf8.Z(_bond ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_other_config(session, _bond, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Bond.add_to_other_config</c> (libxenapi <c>xenapi_bond_add_to_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_other_config(Session session, string _bond, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_bond_add_to_other_config(call.Handle, Utf8.Z(_bond ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>Bond.add_to_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_other_configAsync(Session session, string _bond, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "Bond.add_to_other_config", cancellationToken, _bond ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>Bond.set_other_config</c> (libxenapi <c>xenapi_bond_set_other_config</c>).</summary>
@@ -552,16 +736,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_other_config(Session session, string _bond, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_other_config(session, _bond, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Bond.set_other_config</c> (libxenapi <c>xenapi_bond_set_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_other_config(Session session, string _bond, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_bond_set_other_config(Session.NativeOf(session), Utf8.Z(_bond ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_bond_set_other_config(call.Handle, Utf8.Z(_bond ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>Bond.set_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_other_configAsync(Session session, string _bond, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "Bond.set_other_config", cancellationToken, _bond ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>Bond.get_auto_update_mac</c> (libxenapi <c>xenapi_bond_get_auto_update_mac</c>).</summary>
@@ -572,9 +774,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_auto_update_mac(Session session, string _bond)
         {
-            int status = Native.xenapi_bond_get_auto_update_mac(Session.NativeOf(session), Utf8.Z(_bond ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_auto_update_mac(session, _bond, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Bond.get_auto_update_mac</c> (libxenapi <c>xenapi_bond_get_auto_update_mac</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_auto_update_mac(Session session, string _bond, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_bond_get_auto_update_mac(call.Handle, Utf8.Z(_bond ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>Bond.get_auto_update_mac</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_auto_update_mac</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_auto_update_macAsync(Session session, string _bond, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Bond.get_auto_update_mac", cancellationToken, v => ValueRead.Bool(v), _bond ?? "");
         }
 
         /// <summary><c>Bond.get_links_up</c> (libxenapi <c>xenapi_bond_get_links_up</c>).</summary>
@@ -585,9 +805,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_links_up(Session session, string _bond)
         {
-            int status = Native.xenapi_bond_get_links_up(Session.NativeOf(session), Utf8.Z(_bond ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_links_up(session, _bond, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Bond.get_links_up</c> (libxenapi <c>xenapi_bond_get_links_up</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_links_up(Session session, string _bond, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_bond_get_links_up(call.Handle, Utf8.Z(_bond ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>Bond.get_links_up</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_links_up</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_links_upAsync(Session session, string _bond, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Bond.get_links_up", cancellationToken, v => ValueRead.Long(v), _bond ?? "");
         }
 
         /// <summary><c>Bond.get_properties</c> (libxenapi <c>xenapi_bond_get_properties</c>).</summary>
@@ -598,16 +836,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_properties(Session session, string _bond)
         {
-            int status = Native.xenapi_bond_get_properties(Session.NativeOf(session), Utf8.Z(_bond ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_properties(session, _bond, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Bond.get_properties</c> (libxenapi <c>xenapi_bond_get_properties</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_properties(Session session, string _bond, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_bond_get_properties(call.Handle, Utf8.Z(_bond ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>Bond.get_properties</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_properties</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_propertiesAsync(Session session, string _bond, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Bond.get_properties", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _bond ?? "");
         }
 
         /// <summary><c>Bond.get_mode</c> (libxenapi <c>xenapi_bond_get_mode</c>).</summary>
@@ -618,9 +874,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bond_mode get_mode(Session session, string _bond)
         {
-            int status = Native.xenapi_bond_get_mode(Session.NativeOf(session), Utf8.Z(_bond ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return bond_mode_helper.FromNative(result);
+            return get_mode(session, _bond, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Bond.get_mode</c> (libxenapi <c>xenapi_bond_get_mode</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bond_mode get_mode(Session session, string _bond, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_bond_get_mode(call.Handle, Utf8.Z(_bond ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return bond_mode_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>Bond.get_mode</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_mode</c>.</summary>
+        public static System.Threading.Tasks.Task<bond_mode> get_modeAsync(Session session, string _bond, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Bond.get_mode", cancellationToken, v => bond_mode_helper.FromString(ValueRead.Str(v)), _bond ?? "");
         }
 
         /// <summary><c>Bond.get_primary_slave</c> (libxenapi <c>xenapi_bond_get_primary_slave</c>).</summary>
@@ -631,9 +905,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<PIF> get_primary_slave(Session session, string _bond)
         {
-            int status = Native.xenapi_bond_get_primary_slave(Session.NativeOf(session), Utf8.Z(_bond ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<PIF>.Create(Conv.TakeStr(result));
+            return get_primary_slave(session, _bond, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Bond.get_primary_slave</c> (libxenapi <c>xenapi_bond_get_primary_slave</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<PIF> get_primary_slave(Session session, string _bond, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_bond_get_primary_slave(call.Handle, Utf8.Z(_bond ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<PIF>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>Bond.get_primary_slave</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_primary_slave</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<PIF>> get_primary_slaveAsync(Session session, string _bond, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Bond.get_primary_slave", cancellationToken, v => ValueRead.Ref<PIF>(v), _bond ?? "");
         }
 
         /// <summary><c>Bond.get_other_config</c> (libxenapi <c>xenapi_bond_get_other_config</c>).</summary>
@@ -644,16 +936,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _bond)
         {
-            int status = Native.xenapi_bond_get_other_config(Session.NativeOf(session), Utf8.Z(_bond ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _bond, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Bond.get_other_config</c> (libxenapi <c>xenapi_bond_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _bond, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_bond_get_other_config(call.Handle, Utf8.Z(_bond ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>Bond.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _bond, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Bond.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _bond ?? "");
         }
 
         /// <summary><c>Bond.get_slaves</c> (libxenapi <c>xenapi_bond_get_slaves</c>).</summary>
@@ -664,16 +974,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<PIF>> get_slaves(Session session, string _bond)
         {
-            int status = Native.xenapi_bond_get_slaves(Session.NativeOf(session), Utf8.Z(_bond ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_slaves(session, _bond, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Bond.get_slaves</c> (libxenapi <c>xenapi_bond_get_slaves</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<PIF>> get_slaves(Session session, string _bond, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_PIF(result);
+                int status = Native.xenapi_bond_get_slaves(call.Handle, Utf8.Z(_bond ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_PIF(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>Bond.get_slaves</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_slaves</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<PIF>>> get_slavesAsync(Session session, string _bond, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Bond.get_slaves", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<PIF>(x0)), _bond ?? "");
         }
 
         /// <summary><c>Bond.get_master</c> (libxenapi <c>xenapi_bond_get_master</c>).</summary>
@@ -684,9 +1012,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<PIF> get_master(Session session, string _bond)
         {
-            int status = Native.xenapi_bond_get_master(Session.NativeOf(session), Utf8.Z(_bond ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<PIF>.Create(Conv.TakeStr(result));
+            return get_master(session, _bond, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Bond.get_master</c> (libxenapi <c>xenapi_bond_get_master</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<PIF> get_master(Session session, string _bond, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_bond_get_master(call.Handle, Utf8.Z(_bond ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<PIF>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>Bond.get_master</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_master</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<PIF>> get_masterAsync(Session session, string _bond, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Bond.get_master", cancellationToken, v => ValueRead.Ref<PIF>(v), _bond ?? "");
         }
 
         /// <summary><c>Bond.get_uuid</c> (libxenapi <c>xenapi_bond_get_uuid</c>).</summary>
@@ -697,9 +1043,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _bond)
         {
-            int status = Native.xenapi_bond_get_uuid(Session.NativeOf(session), Utf8.Z(_bond ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _bond, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Bond.get_uuid</c> (libxenapi <c>xenapi_bond_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _bond, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_bond_get_uuid(call.Handle, Utf8.Z(_bond ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>Bond.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _bond, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Bond.get_uuid", cancellationToken, v => ValueRead.Str(v), _bond ?? "");
         }
 
         /// <summary><c>Bond.get_by_uuid</c> (libxenapi <c>xenapi_bond_get_by_uuid</c>).</summary>
@@ -710,9 +1074,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Bond> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_bond_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Bond>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Bond.get_by_uuid</c> (libxenapi <c>xenapi_bond_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Bond> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_bond_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Bond>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>Bond.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Bond>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Bond.get_by_uuid", cancellationToken, v => ValueRead.Ref<Bond>(v), _uuid ?? "");
         }
 
         /// <summary><c>Bond.get_record</c> (libxenapi <c>xenapi_bond_get_record</c>).</summary>
@@ -723,16 +1105,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Bond get_record(Session session, string _bond)
         {
-            int status = Native.xenapi_bond_get_record(Session.NativeOf(session), Utf8.Z(_bond ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _bond, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Bond.get_record</c> (libxenapi <c>xenapi_bond_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Bond get_record(Session session, string _bond, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_Bond(result);
+                int status = Native.xenapi_bond_get_record(call.Handle, Utf8.Z(_bond ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_Bond(result);
+                }
+                finally
+                {
+                    Native.xenapi_bond_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_bond_record_free(result);
-            }
+        }
+
+        /// <summary><c>Bond.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<Bond> get_recordAsync(Session session, string _bond, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Bond.get_record", cancellationToken, v => Bond.FromValueHandle(v), _bond ?? "");
         }
 
     }

@@ -196,16 +196,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<Certificate>, Certificate> get_all_records(Session session)
         {
-            int status = Native.xenapi_certificate_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Certificate.get_all_records</c> (libxenapi <c>xenapi_certificate_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<Certificate>, Certificate> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_Certificate_to_record_Certificate_end(result);
+                int status = Native.xenapi_certificate_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_Certificate_to_record_Certificate_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_certificate_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_certificate_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>Certificate.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<Certificate>, Certificate>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Certificate.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<Certificate>.Create(k0), x0 => Certificate.FromValueHandle(x0)));
         }
 
         /// <summary><c>Certificate.get_all</c> (libxenapi <c>xenapi_certificate_get_all</c>).</summary>
@@ -215,16 +233,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Certificate>> get_all(Session session)
         {
-            int status = Native.xenapi_certificate_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Certificate.get_all</c> (libxenapi <c>xenapi_certificate_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Certificate>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_Certificate(result);
+                int status = Native.xenapi_certificate_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_Certificate(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>Certificate.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Certificate>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Certificate.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Certificate>(x0)));
         }
 
         /// <summary><c>Certificate.get_fingerprint</c> (libxenapi <c>xenapi_certificate_get_fingerprint</c>).</summary>
@@ -235,9 +271,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_fingerprint(Session session, string _certificate)
         {
-            int status = Native.xenapi_certificate_get_fingerprint(Session.NativeOf(session), Utf8.Z(_certificate ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_fingerprint(session, _certificate, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Certificate.get_fingerprint</c> (libxenapi <c>xenapi_certificate_get_fingerprint</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_fingerprint(Session session, string _certificate, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_certificate_get_fingerprint(call.Handle, Utf8.Z(_certificate ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>Certificate.get_fingerprint</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_fingerprint</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_fingerprintAsync(Session session, string _certificate, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Certificate.get_fingerprint", cancellationToken, v => ValueRead.Str(v), _certificate ?? "");
         }
 
         /// <summary><c>Certificate.get_not_after</c> (libxenapi <c>xenapi_certificate_get_not_after</c>).</summary>
@@ -248,9 +302,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static DateTime get_not_after(Session session, string _certificate)
         {
-            int status = Native.xenapi_certificate_get_not_after(Session.NativeOf(session), Utf8.Z(_certificate ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.Time(result);
+            return get_not_after(session, _certificate, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Certificate.get_not_after</c> (libxenapi <c>xenapi_certificate_get_not_after</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static DateTime get_not_after(Session session, string _certificate, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_certificate_get_not_after(call.Handle, Utf8.Z(_certificate ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.Time(result);
+            }
+        }
+
+        /// <summary><c>Certificate.get_not_after</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_not_after</c>.</summary>
+        public static System.Threading.Tasks.Task<DateTime> get_not_afterAsync(Session session, string _certificate, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Certificate.get_not_after", cancellationToken, v => ValueRead.Time(v), _certificate ?? "");
         }
 
         /// <summary><c>Certificate.get_not_before</c> (libxenapi <c>xenapi_certificate_get_not_before</c>).</summary>
@@ -261,9 +333,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static DateTime get_not_before(Session session, string _certificate)
         {
-            int status = Native.xenapi_certificate_get_not_before(Session.NativeOf(session), Utf8.Z(_certificate ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.Time(result);
+            return get_not_before(session, _certificate, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Certificate.get_not_before</c> (libxenapi <c>xenapi_certificate_get_not_before</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static DateTime get_not_before(Session session, string _certificate, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_certificate_get_not_before(call.Handle, Utf8.Z(_certificate ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.Time(result);
+            }
+        }
+
+        /// <summary><c>Certificate.get_not_before</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_not_before</c>.</summary>
+        public static System.Threading.Tasks.Task<DateTime> get_not_beforeAsync(Session session, string _certificate, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Certificate.get_not_before", cancellationToken, v => ValueRead.Time(v), _certificate ?? "");
         }
 
         /// <summary><c>Certificate.get_host</c> (libxenapi <c>xenapi_certificate_get_host</c>).</summary>
@@ -274,9 +364,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Host> get_host(Session session, string _certificate)
         {
-            int status = Native.xenapi_certificate_get_host(Session.NativeOf(session), Utf8.Z(_certificate ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Host>.Create(Conv.TakeStr(result));
+            return get_host(session, _certificate, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Certificate.get_host</c> (libxenapi <c>xenapi_certificate_get_host</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Host> get_host(Session session, string _certificate, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_certificate_get_host(call.Handle, Utf8.Z(_certificate ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Host>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>Certificate.get_host</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_host</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Host>> get_hostAsync(Session session, string _certificate, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Certificate.get_host", cancellationToken, v => ValueRead.Ref<Host>(v), _certificate ?? "");
         }
 
         /// <summary><c>Certificate.get_type</c> (libxenapi <c>xenapi_certificate_get_type</c>).</summary>
@@ -287,9 +395,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static certificate_type get_type(Session session, string _certificate)
         {
-            int status = Native.xenapi_certificate_get_type(Session.NativeOf(session), Utf8.Z(_certificate ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return certificate_type_helper.FromNative(result);
+            return get_type(session, _certificate, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Certificate.get_type</c> (libxenapi <c>xenapi_certificate_get_type</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static certificate_type get_type(Session session, string _certificate, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_certificate_get_type(call.Handle, Utf8.Z(_certificate ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return certificate_type_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>Certificate.get_type</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_type</c>.</summary>
+        public static System.Threading.Tasks.Task<certificate_type> get_typeAsync(Session session, string _certificate, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Certificate.get_type", cancellationToken, v => certificate_type_helper.FromString(ValueRead.Str(v)), _certificate ?? "");
         }
 
         /// <summary><c>Certificate.get_name</c> (libxenapi <c>xenapi_certificate_get_name</c>).</summary>
@@ -300,9 +426,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name(Session session, string _certificate)
         {
-            int status = Native.xenapi_certificate_get_name(Session.NativeOf(session), Utf8.Z(_certificate ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name(session, _certificate, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Certificate.get_name</c> (libxenapi <c>xenapi_certificate_get_name</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name(Session session, string _certificate, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_certificate_get_name(call.Handle, Utf8.Z(_certificate ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>Certificate.get_name</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_nameAsync(Session session, string _certificate, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Certificate.get_name", cancellationToken, v => ValueRead.Str(v), _certificate ?? "");
         }
 
         /// <summary><c>Certificate.get_uuid</c> (libxenapi <c>xenapi_certificate_get_uuid</c>).</summary>
@@ -313,9 +457,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _certificate)
         {
-            int status = Native.xenapi_certificate_get_uuid(Session.NativeOf(session), Utf8.Z(_certificate ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _certificate, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Certificate.get_uuid</c> (libxenapi <c>xenapi_certificate_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _certificate, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_certificate_get_uuid(call.Handle, Utf8.Z(_certificate ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>Certificate.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _certificate, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Certificate.get_uuid", cancellationToken, v => ValueRead.Str(v), _certificate ?? "");
         }
 
         /// <summary><c>Certificate.get_by_uuid</c> (libxenapi <c>xenapi_certificate_get_by_uuid</c>).</summary>
@@ -326,9 +488,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Certificate> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_certificate_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Certificate>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Certificate.get_by_uuid</c> (libxenapi <c>xenapi_certificate_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Certificate> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_certificate_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Certificate>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>Certificate.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Certificate>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Certificate.get_by_uuid", cancellationToken, v => ValueRead.Ref<Certificate>(v), _uuid ?? "");
         }
 
         /// <summary><c>Certificate.get_record</c> (libxenapi <c>xenapi_certificate_get_record</c>).</summary>
@@ -339,16 +519,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Certificate get_record(Session session, string _certificate)
         {
-            int status = Native.xenapi_certificate_get_record(Session.NativeOf(session), Utf8.Z(_certificate ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _certificate, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Certificate.get_record</c> (libxenapi <c>xenapi_certificate_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Certificate get_record(Session session, string _certificate, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_Certificate(result);
+                int status = Native.xenapi_certificate_get_record(call.Handle, Utf8.Z(_certificate ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_Certificate(result);
+                }
+                finally
+                {
+                    Native.xenapi_certificate_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_certificate_record_free(result);
-            }
+        }
+
+        /// <summary><c>Certificate.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<Certificate> get_recordAsync(Session session, string _certificate, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Certificate.get_record", cancellationToken, v => Certificate.FromValueHandle(v), _certificate ?? "");
         }
 
     }

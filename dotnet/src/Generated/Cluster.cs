@@ -345,16 +345,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<Cluster>, Cluster> get_all_records(Session session)
         {
-            int status = Native.xenapi_cluster_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster.get_all_records</c> (libxenapi <c>xenapi_cluster_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<Cluster>, Cluster> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_Cluster_to_record_Cluster_end(result);
+                int status = Native.xenapi_cluster_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_Cluster_to_record_Cluster_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_cluster_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_cluster_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>Cluster.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<Cluster>, Cluster>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Cluster.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<Cluster>.Create(k0), x0 => Cluster.FromValueHandle(x0)));
         }
 
         /// <summary><c>Cluster.get_all</c> (libxenapi <c>xenapi_cluster_get_all</c>).</summary>
@@ -364,16 +382,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Cluster>> get_all(Session session)
         {
-            int status = Native.xenapi_cluster_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster.get_all</c> (libxenapi <c>xenapi_cluster_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Cluster>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_Cluster(result);
+                int status = Native.xenapi_cluster_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_Cluster(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>Cluster.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Cluster>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Cluster.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Cluster>(x0)));
         }
 
         /// <summary><c>Cluster.pool_resync</c> (libxenapi <c>xenapi_cluster_pool_resync</c>).</summary>
@@ -383,8 +419,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void pool_resync(Session session, string _cluster)
         {
-            int status = Native.xenapi_cluster_pool_resync(Session.NativeOf(session), Utf8.Z(_cluster ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            pool_resync(session, _cluster, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster.pool_resync</c> (libxenapi <c>xenapi_cluster_pool_resync</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void pool_resync(Session session, string _cluster, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_cluster_pool_resync(call.Handle, Utf8.Z(_cluster ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>Cluster.pool_resync</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>pool_resync</c>.</summary>
+        public static System.Threading.Tasks.Task pool_resyncAsync(Session session, string _cluster, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "Cluster.pool_resync", cancellationToken, _cluster ?? "");
         }
 
         /// <summary><c>Async.Cluster.pool_resync</c> (libxenapi <c>xenapi_async_cluster_pool_resync</c>): <c>pool_resync</c> as a server task. Wait for its typed result with <c>async_pool_resync_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -395,9 +449,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_pool_resync(Session session, string _cluster)
         {
-            int status = Native.xenapi_async_cluster_pool_resync(Session.NativeOf(session), Utf8.Z(_cluster ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_pool_resync(session, _cluster, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.Cluster.pool_resync</c> (libxenapi <c>xenapi_async_cluster_pool_resync</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_pool_resync(Session session, string _cluster, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_cluster_pool_resync(call.Handle, Utf8.Z(_cluster ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.Cluster.pool_resync</c> (what <c>async_pool_resync</c> returned; libxenapi <c>xenapi_async_cluster_pool_resync_wait</c>) and returns its result as <c>pool_resync</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -423,8 +487,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void pool_destroy(Session session, string _cluster)
         {
-            int status = Native.xenapi_cluster_pool_destroy(Session.NativeOf(session), Utf8.Z(_cluster ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            pool_destroy(session, _cluster, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster.pool_destroy</c> (libxenapi <c>xenapi_cluster_pool_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void pool_destroy(Session session, string _cluster, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_cluster_pool_destroy(call.Handle, Utf8.Z(_cluster ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>Cluster.pool_destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>pool_destroy</c>.</summary>
+        public static System.Threading.Tasks.Task pool_destroyAsync(Session session, string _cluster, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "Cluster.pool_destroy", cancellationToken, _cluster ?? "");
         }
 
         /// <summary><c>Async.Cluster.pool_destroy</c> (libxenapi <c>xenapi_async_cluster_pool_destroy</c>): <c>pool_destroy</c> as a server task. Wait for its typed result with <c>async_pool_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -435,9 +517,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_pool_destroy(Session session, string _cluster)
         {
-            int status = Native.xenapi_async_cluster_pool_destroy(Session.NativeOf(session), Utf8.Z(_cluster ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_pool_destroy(session, _cluster, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.Cluster.pool_destroy</c> (libxenapi <c>xenapi_async_cluster_pool_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_pool_destroy(Session session, string _cluster, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_cluster_pool_destroy(call.Handle, Utf8.Z(_cluster ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.Cluster.pool_destroy</c> (what <c>async_pool_destroy</c> returned; libxenapi <c>xenapi_async_cluster_pool_destroy_wait</c>) and returns its result as <c>pool_destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -463,8 +555,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void pool_force_destroy(Session session, string _cluster)
         {
-            int status = Native.xenapi_cluster_pool_force_destroy(Session.NativeOf(session), Utf8.Z(_cluster ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            pool_force_destroy(session, _cluster, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster.pool_force_destroy</c> (libxenapi <c>xenapi_cluster_pool_force_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void pool_force_destroy(Session session, string _cluster, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_cluster_pool_force_destroy(call.Handle, Utf8.Z(_cluster ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>Cluster.pool_force_destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>pool_force_destroy</c>.</summary>
+        public static System.Threading.Tasks.Task pool_force_destroyAsync(Session session, string _cluster, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "Cluster.pool_force_destroy", cancellationToken, _cluster ?? "");
         }
 
         /// <summary><c>Async.Cluster.pool_force_destroy</c> (libxenapi <c>xenapi_async_cluster_pool_force_destroy</c>): <c>pool_force_destroy</c> as a server task. Wait for its typed result with <c>async_pool_force_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -475,9 +585,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_pool_force_destroy(Session session, string _cluster)
         {
-            int status = Native.xenapi_async_cluster_pool_force_destroy(Session.NativeOf(session), Utf8.Z(_cluster ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_pool_force_destroy(session, _cluster, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.Cluster.pool_force_destroy</c> (libxenapi <c>xenapi_async_cluster_pool_force_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_pool_force_destroy(Session session, string _cluster, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_cluster_pool_force_destroy(call.Handle, Utf8.Z(_cluster ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.Cluster.pool_force_destroy</c> (what <c>async_pool_force_destroy</c> returned; libxenapi <c>xenapi_async_cluster_pool_force_destroy_wait</c>) and returns its result as <c>pool_force_destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -507,9 +627,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Cluster> pool_create(Session session, string _network, string _cluster_stack, double _token_timeout, double _token_timeout_coefficient)
         {
-            int status = Native.xenapi_cluster_pool_create(Session.NativeOf(session), Utf8.Z(_network ?? ""), Utf8.Z(_cluster_stack ?? ""), _token_timeout, _token_timeout_coefficient, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Cluster>.Create(Conv.TakeStr(result));
+            return pool_create(session, _network, _cluster_stack, _token_timeout, _token_timeout_coefficient, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster.pool_create</c> (libxenapi <c>xenapi_cluster_pool_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Cluster> pool_create(Session session, string _network, string _cluster_stack, double _token_timeout, double _token_timeout_coefficient, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_cluster_pool_create(call.Handle, Utf8.Z(_network ?? ""), Utf8.Z(_cluster_stack ?? ""), _token_timeout, _token_timeout_coefficient, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Cluster>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>Cluster.pool_create</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>pool_create</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Cluster>> pool_createAsync(Session session, string _network, string _cluster_stack, double _token_timeout, double _token_timeout_coefficient, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Cluster.pool_create", cancellationToken, v => ValueRead.Ref<Cluster>(v), _network ?? "", _cluster_stack ?? "", _token_timeout, _token_timeout_coefficient);
         }
 
         /// <summary><c>Async.Cluster.pool_create</c> (libxenapi <c>xenapi_async_cluster_pool_create</c>): <c>pool_create</c> as a server task. Wait for its typed result with <c>async_pool_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -523,9 +661,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_pool_create(Session session, string _network, string _cluster_stack, double _token_timeout, double _token_timeout_coefficient)
         {
-            int status = Native.xenapi_async_cluster_pool_create(Session.NativeOf(session), Utf8.Z(_network ?? ""), Utf8.Z(_cluster_stack ?? ""), _token_timeout, _token_timeout_coefficient, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_pool_create(session, _network, _cluster_stack, _token_timeout, _token_timeout_coefficient, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.Cluster.pool_create</c> (libxenapi <c>xenapi_async_cluster_pool_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_pool_create(Session session, string _network, string _cluster_stack, double _token_timeout, double _token_timeout_coefficient, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_cluster_pool_create(call.Handle, Utf8.Z(_network ?? ""), Utf8.Z(_cluster_stack ?? ""), _token_timeout, _token_timeout_coefficient, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.Cluster.pool_create</c> (what <c>async_pool_create</c> returned; libxenapi <c>xenapi_async_cluster_pool_create_wait</c>) and returns its result as <c>pool_create</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -555,9 +703,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Network> get_network(Session session, string _cluster)
         {
-            int status = Native.xenapi_cluster_get_network(Session.NativeOf(session), Utf8.Z(_cluster ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Network>.Create(Conv.TakeStr(result));
+            return get_network(session, _cluster, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster.get_network</c> (libxenapi <c>xenapi_cluster_get_network</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Network> get_network(Session session, string _cluster, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_cluster_get_network(call.Handle, Utf8.Z(_cluster ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Network>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>Cluster.get_network</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_network</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Network>> get_networkAsync(Session session, string _cluster, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Cluster.get_network", cancellationToken, v => ValueRead.Ref<Network>(v), _cluster ?? "");
         }
 
         /// <summary><c>Async.Cluster.get_network</c> (libxenapi <c>xenapi_async_cluster_get_network</c>): <c>get_network</c> as a server task. Wait for its typed result with <c>async_get_network_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -568,9 +734,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_network(Session session, string _cluster)
         {
-            int status = Native.xenapi_async_cluster_get_network(Session.NativeOf(session), Utf8.Z(_cluster ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_network(session, _cluster, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.Cluster.get_network</c> (libxenapi <c>xenapi_async_cluster_get_network</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_network(Session session, string _cluster, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_cluster_get_network(call.Handle, Utf8.Z(_cluster ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.Cluster.get_network</c> (what <c>async_get_network</c> returned; libxenapi <c>xenapi_async_cluster_get_network_wait</c>) and returns its result as <c>get_network</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -599,8 +775,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy(Session session, string _cluster)
         {
-            int status = Native.xenapi_cluster_destroy(Session.NativeOf(session), Utf8.Z(_cluster ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            destroy(session, _cluster, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster.destroy</c> (libxenapi <c>xenapi_cluster_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy(Session session, string _cluster, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_cluster_destroy(call.Handle, Utf8.Z(_cluster ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>Cluster.destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy</c>.</summary>
+        public static System.Threading.Tasks.Task destroyAsync(Session session, string _cluster, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "Cluster.destroy", cancellationToken, _cluster ?? "");
         }
 
         /// <summary><c>Async.Cluster.destroy</c> (libxenapi <c>xenapi_async_cluster_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -611,9 +805,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy(Session session, string _cluster)
         {
-            int status = Native.xenapi_async_cluster_destroy(Session.NativeOf(session), Utf8.Z(_cluster ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_destroy(session, _cluster, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.Cluster.destroy</c> (libxenapi <c>xenapi_async_cluster_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy(Session session, string _cluster, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_cluster_destroy(call.Handle, Utf8.Z(_cluster ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.Cluster.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_cluster_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -644,9 +848,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Cluster> create(Session session, string _pif, string _cluster_stack, bool _pool_auto_join, double _token_timeout, double _token_timeout_coefficient)
         {
-            int status = Native.xenapi_cluster_create(Session.NativeOf(session), Utf8.Z(_pif ?? ""), Utf8.Z(_cluster_stack ?? ""), (_pool_auto_join ? (byte)1 : (byte)0), _token_timeout, _token_timeout_coefficient, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Cluster>.Create(Conv.TakeStr(result));
+            return create(session, _pif, _cluster_stack, _pool_auto_join, _token_timeout, _token_timeout_coefficient, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster.create</c> (libxenapi <c>xenapi_cluster_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Cluster> create(Session session, string _pif, string _cluster_stack, bool _pool_auto_join, double _token_timeout, double _token_timeout_coefficient, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_cluster_create(call.Handle, Utf8.Z(_pif ?? ""), Utf8.Z(_cluster_stack ?? ""), (_pool_auto_join ? (byte)1 : (byte)0), _token_timeout, _token_timeout_coefficient, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Cluster>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>Cluster.create</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Cluster>> createAsync(Session session, string _pif, string _cluster_stack, bool _pool_auto_join, double _token_timeout, double _token_timeout_coefficient, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Cluster.create", cancellationToken, v => ValueRead.Ref<Cluster>(v), _pif ?? "", _cluster_stack ?? "", _pool_auto_join, _token_timeout, _token_timeout_coefficient);
         }
 
         /// <summary><c>Async.Cluster.create</c> (libxenapi <c>xenapi_async_cluster_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -661,9 +883,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create(Session session, string _pif, string _cluster_stack, bool _pool_auto_join, double _token_timeout, double _token_timeout_coefficient)
         {
-            int status = Native.xenapi_async_cluster_create(Session.NativeOf(session), Utf8.Z(_pif ?? ""), Utf8.Z(_cluster_stack ?? ""), (_pool_auto_join ? (byte)1 : (byte)0), _token_timeout, _token_timeout_coefficient, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_create(session, _pif, _cluster_stack, _pool_auto_join, _token_timeout, _token_timeout_coefficient, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.Cluster.create</c> (libxenapi <c>xenapi_async_cluster_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create(Session session, string _pif, string _cluster_stack, bool _pool_auto_join, double _token_timeout, double _token_timeout_coefficient, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_cluster_create(call.Handle, Utf8.Z(_pif ?? ""), Utf8.Z(_cluster_stack ?? ""), (_pool_auto_join ? (byte)1 : (byte)0), _token_timeout, _token_timeout_coefficient, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.Cluster.create</c> (what <c>async_create</c> returned; libxenapi <c>xenapi_async_cluster_create_wait</c>) and returns its result as <c>create</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -693,8 +925,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_other_config(Session session, string _cluster, string _key)
         {
-            int status = Native.xenapi_cluster_remove_from_other_config(Session.NativeOf(session), Utf8.Z(_cluster ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_other_config(session, _cluster, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster.remove_from_other_config</c> (libxenapi <c>xenapi_cluster_remove_from_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_other_config(Session session, string _cluster, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_cluster_remove_from_other_config(call.Handle, Utf8.Z(_cluster ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>Cluster.remove_from_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_other_configAsync(Session session, string _cluster, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "Cluster.remove_from_other_config", cancellationToken, _cluster ?? "", _key ?? "");
         }
 
         /// <summary><c>Cluster.add_to_other_config</c> (libxenapi <c>xenapi_cluster_add_to_other_config</c>).</summary>
@@ -706,8 +956,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_other_config(Session session, string _cluster, string _key, string _value)
         {
-            int status = Native.xenapi_cluster_add_to_other_config(Session.NativeOf(session), Utf8.Z(_cluster ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_other_config(session, _cluster, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster.add_to_other_config</c> (libxenapi <c>xenapi_cluster_add_to_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_other_config(Session session, string _cluster, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_cluster_add_to_other_config(call.Handle, Utf8.Z(_cluster ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>Cluster.add_to_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_other_configAsync(Session session, string _cluster, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "Cluster.add_to_other_config", cancellationToken, _cluster ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>Cluster.set_other_config</c> (libxenapi <c>xenapi_cluster_set_other_config</c>).</summary>
@@ -718,16 +986,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_other_config(Session session, string _cluster, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_other_config(session, _cluster, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster.set_other_config</c> (libxenapi <c>xenapi_cluster_set_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_other_config(Session session, string _cluster, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_cluster_set_other_config(Session.NativeOf(session), Utf8.Z(_cluster ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_cluster_set_other_config(call.Handle, Utf8.Z(_cluster ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>Cluster.set_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_other_configAsync(Session session, string _cluster, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "Cluster.set_other_config", cancellationToken, _cluster ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>Cluster.get_other_config</c> (libxenapi <c>xenapi_cluster_get_other_config</c>).</summary>
@@ -738,16 +1024,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _cluster)
         {
-            int status = Native.xenapi_cluster_get_other_config(Session.NativeOf(session), Utf8.Z(_cluster ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _cluster, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster.get_other_config</c> (libxenapi <c>xenapi_cluster_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _cluster, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_cluster_get_other_config(call.Handle, Utf8.Z(_cluster ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>Cluster.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _cluster, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Cluster.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _cluster ?? "");
         }
 
         /// <summary><c>Cluster.get_cluster_config</c> (libxenapi <c>xenapi_cluster_get_cluster_config</c>).</summary>
@@ -758,16 +1062,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_cluster_config(Session session, string _cluster)
         {
-            int status = Native.xenapi_cluster_get_cluster_config(Session.NativeOf(session), Utf8.Z(_cluster ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_cluster_config(session, _cluster, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster.get_cluster_config</c> (libxenapi <c>xenapi_cluster_get_cluster_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_cluster_config(Session session, string _cluster, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_cluster_get_cluster_config(call.Handle, Utf8.Z(_cluster ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>Cluster.get_cluster_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_cluster_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_cluster_configAsync(Session session, string _cluster, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Cluster.get_cluster_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _cluster ?? "");
         }
 
         /// <summary><c>Cluster.get_token_timeout_coefficient</c> (libxenapi <c>xenapi_cluster_get_token_timeout_coefficient</c>).</summary>
@@ -778,9 +1100,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static double get_token_timeout_coefficient(Session session, string _cluster)
         {
-            int status = Native.xenapi_cluster_get_token_timeout_coefficient(Session.NativeOf(session), Utf8.Z(_cluster ?? ""), out double result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_token_timeout_coefficient(session, _cluster, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster.get_token_timeout_coefficient</c> (libxenapi <c>xenapi_cluster_get_token_timeout_coefficient</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static double get_token_timeout_coefficient(Session session, string _cluster, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_cluster_get_token_timeout_coefficient(call.Handle, Utf8.Z(_cluster ?? ""), out double result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>Cluster.get_token_timeout_coefficient</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_token_timeout_coefficient</c>.</summary>
+        public static System.Threading.Tasks.Task<double> get_token_timeout_coefficientAsync(Session session, string _cluster, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Cluster.get_token_timeout_coefficient", cancellationToken, v => ValueRead.Double(v), _cluster ?? "");
         }
 
         /// <summary><c>Cluster.get_token_timeout</c> (libxenapi <c>xenapi_cluster_get_token_timeout</c>).</summary>
@@ -791,9 +1131,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static double get_token_timeout(Session session, string _cluster)
         {
-            int status = Native.xenapi_cluster_get_token_timeout(Session.NativeOf(session), Utf8.Z(_cluster ?? ""), out double result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_token_timeout(session, _cluster, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster.get_token_timeout</c> (libxenapi <c>xenapi_cluster_get_token_timeout</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static double get_token_timeout(Session session, string _cluster, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_cluster_get_token_timeout(call.Handle, Utf8.Z(_cluster ?? ""), out double result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>Cluster.get_token_timeout</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_token_timeout</c>.</summary>
+        public static System.Threading.Tasks.Task<double> get_token_timeoutAsync(Session session, string _cluster, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Cluster.get_token_timeout", cancellationToken, v => ValueRead.Double(v), _cluster ?? "");
         }
 
         /// <summary><c>Cluster.get_pool_auto_join</c> (libxenapi <c>xenapi_cluster_get_pool_auto_join</c>).</summary>
@@ -804,9 +1162,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_pool_auto_join(Session session, string _cluster)
         {
-            int status = Native.xenapi_cluster_get_pool_auto_join(Session.NativeOf(session), Utf8.Z(_cluster ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_pool_auto_join(session, _cluster, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster.get_pool_auto_join</c> (libxenapi <c>xenapi_cluster_get_pool_auto_join</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_pool_auto_join(Session session, string _cluster, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_cluster_get_pool_auto_join(call.Handle, Utf8.Z(_cluster ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>Cluster.get_pool_auto_join</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_pool_auto_join</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_pool_auto_joinAsync(Session session, string _cluster, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Cluster.get_pool_auto_join", cancellationToken, v => ValueRead.Bool(v), _cluster ?? "");
         }
 
         /// <summary><c>Cluster.get_current_operations</c> (libxenapi <c>xenapi_cluster_get_current_operations</c>).</summary>
@@ -817,16 +1193,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, cluster_operation> get_current_operations(Session session, string _cluster)
         {
-            int status = Native.xenapi_cluster_get_current_operations(Session.NativeOf(session), Utf8.Z(_cluster ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_current_operations(session, _cluster, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster.get_current_operations</c> (libxenapi <c>xenapi_cluster_get_current_operations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, cluster_operation> get_current_operations(Session session, string _cluster, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_enum_cluster_operation_end(result);
+                int status = Native.xenapi_cluster_get_current_operations(call.Handle, Utf8.Z(_cluster ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_enum_cluster_operation_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_cluster_operation_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_cluster_operation_map_free(result);
-            }
+        }
+
+        /// <summary><c>Cluster.get_current_operations</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_current_operations</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, cluster_operation>> get_current_operationsAsync(Session session, string _cluster, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Cluster.get_current_operations", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => cluster_operation_helper.FromString(ValueRead.Str(x0))), _cluster ?? "");
         }
 
         /// <summary><c>Cluster.get_allowed_operations</c> (libxenapi <c>xenapi_cluster_get_allowed_operations</c>).</summary>
@@ -837,16 +1231,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<cluster_operation> get_allowed_operations(Session session, string _cluster)
         {
-            int status = Native.xenapi_cluster_get_allowed_operations(Session.NativeOf(session), Utf8.Z(_cluster ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_allowed_operations(session, _cluster, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster.get_allowed_operations</c> (libxenapi <c>xenapi_cluster_get_allowed_operations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<cluster_operation> get_allowed_operations(Session session, string _cluster, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_enum_cluster_operation(result);
+                int status = Native.xenapi_cluster_get_allowed_operations(call.Handle, Utf8.Z(_cluster ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_enum_cluster_operation(result);
+                }
+                finally
+                {
+                    Native.xenapi_cluster_operation_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_cluster_operation_list_free(result);
-            }
+        }
+
+        /// <summary><c>Cluster.get_allowed_operations</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_allowed_operations</c>.</summary>
+        public static System.Threading.Tasks.Task<List<cluster_operation>> get_allowed_operationsAsync(Session session, string _cluster, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Cluster.get_allowed_operations", cancellationToken, v => ValueRead.List(v, x0 => cluster_operation_helper.FromString(ValueRead.Str(x0))), _cluster ?? "");
         }
 
         /// <summary><c>Cluster.get_live_hosts</c> (libxenapi <c>xenapi_cluster_get_live_hosts</c>). Prototype since 24.3.0: may change.</summary>
@@ -857,9 +1269,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_live_hosts(Session session, string _cluster)
         {
-            int status = Native.xenapi_cluster_get_live_hosts(Session.NativeOf(session), Utf8.Z(_cluster ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_live_hosts(session, _cluster, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster.get_live_hosts</c> (libxenapi <c>xenapi_cluster_get_live_hosts</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_live_hosts(Session session, string _cluster, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_cluster_get_live_hosts(call.Handle, Utf8.Z(_cluster ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>Cluster.get_live_hosts</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_live_hosts</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_live_hostsAsync(Session session, string _cluster, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Cluster.get_live_hosts", cancellationToken, v => ValueRead.Long(v), _cluster ?? "");
         }
 
         /// <summary><c>Cluster.get_quorum</c> (libxenapi <c>xenapi_cluster_get_quorum</c>). Prototype since 24.3.0: may change.</summary>
@@ -870,9 +1300,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_quorum(Session session, string _cluster)
         {
-            int status = Native.xenapi_cluster_get_quorum(Session.NativeOf(session), Utf8.Z(_cluster ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_quorum(session, _cluster, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster.get_quorum</c> (libxenapi <c>xenapi_cluster_get_quorum</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_quorum(Session session, string _cluster, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_cluster_get_quorum(call.Handle, Utf8.Z(_cluster ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>Cluster.get_quorum</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_quorum</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_quorumAsync(Session session, string _cluster, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Cluster.get_quorum", cancellationToken, v => ValueRead.Long(v), _cluster ?? "");
         }
 
         /// <summary><c>Cluster.get_is_quorate</c> (libxenapi <c>xenapi_cluster_get_is_quorate</c>). Prototype since 24.3.0: may change.</summary>
@@ -883,9 +1331,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_is_quorate(Session session, string _cluster)
         {
-            int status = Native.xenapi_cluster_get_is_quorate(Session.NativeOf(session), Utf8.Z(_cluster ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_is_quorate(session, _cluster, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster.get_is_quorate</c> (libxenapi <c>xenapi_cluster_get_is_quorate</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_is_quorate(Session session, string _cluster, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_cluster_get_is_quorate(call.Handle, Utf8.Z(_cluster ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>Cluster.get_is_quorate</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_is_quorate</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_is_quorateAsync(Session session, string _cluster, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Cluster.get_is_quorate", cancellationToken, v => ValueRead.Bool(v), _cluster ?? "");
         }
 
         /// <summary><c>Cluster.get_cluster_stack</c> (libxenapi <c>xenapi_cluster_get_cluster_stack</c>).</summary>
@@ -896,9 +1362,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_cluster_stack(Session session, string _cluster)
         {
-            int status = Native.xenapi_cluster_get_cluster_stack(Session.NativeOf(session), Utf8.Z(_cluster ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_cluster_stack(session, _cluster, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster.get_cluster_stack</c> (libxenapi <c>xenapi_cluster_get_cluster_stack</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_cluster_stack(Session session, string _cluster, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_cluster_get_cluster_stack(call.Handle, Utf8.Z(_cluster ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>Cluster.get_cluster_stack</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_cluster_stack</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_cluster_stackAsync(Session session, string _cluster, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Cluster.get_cluster_stack", cancellationToken, v => ValueRead.Str(v), _cluster ?? "");
         }
 
         /// <summary><c>Cluster.get_cluster_token</c> (libxenapi <c>xenapi_cluster_get_cluster_token</c>).</summary>
@@ -909,9 +1393,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_cluster_token(Session session, string _cluster)
         {
-            int status = Native.xenapi_cluster_get_cluster_token(Session.NativeOf(session), Utf8.Z(_cluster ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_cluster_token(session, _cluster, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster.get_cluster_token</c> (libxenapi <c>xenapi_cluster_get_cluster_token</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_cluster_token(Session session, string _cluster, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_cluster_get_cluster_token(call.Handle, Utf8.Z(_cluster ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>Cluster.get_cluster_token</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_cluster_token</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_cluster_tokenAsync(Session session, string _cluster, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Cluster.get_cluster_token", cancellationToken, v => ValueRead.Str(v), _cluster ?? "");
         }
 
         /// <summary><c>Cluster.get_pending_forget</c> (libxenapi <c>xenapi_cluster_get_pending_forget</c>).</summary>
@@ -922,16 +1424,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[] get_pending_forget(Session session, string _cluster)
         {
-            int status = Native.xenapi_cluster_get_pending_forget(Session.NativeOf(session), Utf8.Z(_cluster ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_pending_forget(session, _cluster, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster.get_pending_forget</c> (libxenapi <c>xenapi_cluster_get_pending_forget</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[] get_pending_forget(Session session, string _cluster, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_string(result);
+                int status = Native.xenapi_cluster_get_pending_forget(call.Handle, Utf8.Z(_cluster ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>Cluster.get_pending_forget</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_pending_forget</c>.</summary>
+        public static System.Threading.Tasks.Task<string[]> get_pending_forgetAsync(Session session, string _cluster, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Cluster.get_pending_forget", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Str(x0)), _cluster ?? "");
         }
 
         /// <summary><c>Cluster.get_cluster_hosts</c> (libxenapi <c>xenapi_cluster_get_cluster_hosts</c>).</summary>
@@ -942,16 +1462,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Cluster_host>> get_cluster_hosts(Session session, string _cluster)
         {
-            int status = Native.xenapi_cluster_get_cluster_hosts(Session.NativeOf(session), Utf8.Z(_cluster ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_cluster_hosts(session, _cluster, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster.get_cluster_hosts</c> (libxenapi <c>xenapi_cluster_get_cluster_hosts</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Cluster_host>> get_cluster_hosts(Session session, string _cluster, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_Cluster_host(result);
+                int status = Native.xenapi_cluster_get_cluster_hosts(call.Handle, Utf8.Z(_cluster ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_Cluster_host(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>Cluster.get_cluster_hosts</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_cluster_hosts</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Cluster_host>>> get_cluster_hostsAsync(Session session, string _cluster, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Cluster.get_cluster_hosts", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Cluster_host>(x0)), _cluster ?? "");
         }
 
         /// <summary><c>Cluster.get_uuid</c> (libxenapi <c>xenapi_cluster_get_uuid</c>).</summary>
@@ -962,9 +1500,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _cluster)
         {
-            int status = Native.xenapi_cluster_get_uuid(Session.NativeOf(session), Utf8.Z(_cluster ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _cluster, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster.get_uuid</c> (libxenapi <c>xenapi_cluster_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _cluster, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_cluster_get_uuid(call.Handle, Utf8.Z(_cluster ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>Cluster.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _cluster, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Cluster.get_uuid", cancellationToken, v => ValueRead.Str(v), _cluster ?? "");
         }
 
         /// <summary><c>Cluster.get_by_uuid</c> (libxenapi <c>xenapi_cluster_get_by_uuid</c>).</summary>
@@ -975,9 +1531,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Cluster> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_cluster_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Cluster>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster.get_by_uuid</c> (libxenapi <c>xenapi_cluster_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Cluster> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_cluster_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Cluster>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>Cluster.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Cluster>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Cluster.get_by_uuid", cancellationToken, v => ValueRead.Ref<Cluster>(v), _uuid ?? "");
         }
 
         /// <summary><c>Cluster.get_record</c> (libxenapi <c>xenapi_cluster_get_record</c>).</summary>
@@ -988,16 +1562,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Cluster get_record(Session session, string _cluster)
         {
-            int status = Native.xenapi_cluster_get_record(Session.NativeOf(session), Utf8.Z(_cluster ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _cluster, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster.get_record</c> (libxenapi <c>xenapi_cluster_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Cluster get_record(Session session, string _cluster, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_Cluster(result);
+                int status = Native.xenapi_cluster_get_record(call.Handle, Utf8.Z(_cluster ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_Cluster(result);
+                }
+                finally
+                {
+                    Native.xenapi_cluster_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_cluster_record_free(result);
-            }
+        }
+
+        /// <summary><c>Cluster.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<Cluster> get_recordAsync(Session session, string _cluster, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Cluster.get_record", cancellationToken, v => Cluster.FromValueHandle(v), _cluster ?? "");
         }
 
     }

@@ -269,16 +269,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<Cluster_host>, Cluster_host> get_all_records(Session session)
         {
-            int status = Native.xenapi_cluster_host_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster_host.get_all_records</c> (libxenapi <c>xenapi_cluster_host_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<Cluster_host>, Cluster_host> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_Cluster_host_to_record_Cluster_host_end(result);
+                int status = Native.xenapi_cluster_host_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_Cluster_host_to_record_Cluster_host_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_cluster_host_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_cluster_host_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>Cluster_host.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<Cluster_host>, Cluster_host>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Cluster_host.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<Cluster_host>.Create(k0), x0 => Cluster_host.FromValueHandle(x0)));
         }
 
         /// <summary><c>Cluster_host.get_all</c> (libxenapi <c>xenapi_cluster_host_get_all</c>).</summary>
@@ -288,16 +306,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Cluster_host>> get_all(Session session)
         {
-            int status = Native.xenapi_cluster_host_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster_host.get_all</c> (libxenapi <c>xenapi_cluster_host_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Cluster_host>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_Cluster_host(result);
+                int status = Native.xenapi_cluster_host_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_Cluster_host(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>Cluster_host.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Cluster_host>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Cluster_host.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Cluster_host>(x0)));
         }
 
         /// <summary><c>Cluster_host.disable</c> (libxenapi <c>xenapi_cluster_host_disable</c>).</summary>
@@ -307,8 +343,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void disable(Session session, string _cluster_host)
         {
-            int status = Native.xenapi_cluster_host_disable(Session.NativeOf(session), Utf8.Z(_cluster_host ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            disable(session, _cluster_host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster_host.disable</c> (libxenapi <c>xenapi_cluster_host_disable</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void disable(Session session, string _cluster_host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_cluster_host_disable(call.Handle, Utf8.Z(_cluster_host ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>Cluster_host.disable</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>disable</c>.</summary>
+        public static System.Threading.Tasks.Task disableAsync(Session session, string _cluster_host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "Cluster_host.disable", cancellationToken, _cluster_host ?? "");
         }
 
         /// <summary><c>Async.Cluster_host.disable</c> (libxenapi <c>xenapi_async_cluster_host_disable</c>): <c>disable</c> as a server task. Wait for its typed result with <c>async_disable_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -319,9 +373,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_disable(Session session, string _cluster_host)
         {
-            int status = Native.xenapi_async_cluster_host_disable(Session.NativeOf(session), Utf8.Z(_cluster_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_disable(session, _cluster_host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.Cluster_host.disable</c> (libxenapi <c>xenapi_async_cluster_host_disable</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_disable(Session session, string _cluster_host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_cluster_host_disable(call.Handle, Utf8.Z(_cluster_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.Cluster_host.disable</c> (what <c>async_disable</c> returned; libxenapi <c>xenapi_async_cluster_host_disable_wait</c>) and returns its result as <c>disable</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -347,8 +411,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void force_destroy(Session session, string _cluster_host)
         {
-            int status = Native.xenapi_cluster_host_force_destroy(Session.NativeOf(session), Utf8.Z(_cluster_host ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            force_destroy(session, _cluster_host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster_host.force_destroy</c> (libxenapi <c>xenapi_cluster_host_force_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void force_destroy(Session session, string _cluster_host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_cluster_host_force_destroy(call.Handle, Utf8.Z(_cluster_host ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>Cluster_host.force_destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>force_destroy</c>.</summary>
+        public static System.Threading.Tasks.Task force_destroyAsync(Session session, string _cluster_host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "Cluster_host.force_destroy", cancellationToken, _cluster_host ?? "");
         }
 
         /// <summary><c>Async.Cluster_host.force_destroy</c> (libxenapi <c>xenapi_async_cluster_host_force_destroy</c>): <c>force_destroy</c> as a server task. Wait for its typed result with <c>async_force_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -359,9 +441,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_force_destroy(Session session, string _cluster_host)
         {
-            int status = Native.xenapi_async_cluster_host_force_destroy(Session.NativeOf(session), Utf8.Z(_cluster_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_force_destroy(session, _cluster_host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.Cluster_host.force_destroy</c> (libxenapi <c>xenapi_async_cluster_host_force_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_force_destroy(Session session, string _cluster_host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_cluster_host_force_destroy(call.Handle, Utf8.Z(_cluster_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.Cluster_host.force_destroy</c> (what <c>async_force_destroy</c> returned; libxenapi <c>xenapi_async_cluster_host_force_destroy_wait</c>) and returns its result as <c>force_destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -387,8 +479,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void enable(Session session, string _cluster_host)
         {
-            int status = Native.xenapi_cluster_host_enable(Session.NativeOf(session), Utf8.Z(_cluster_host ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            enable(session, _cluster_host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster_host.enable</c> (libxenapi <c>xenapi_cluster_host_enable</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void enable(Session session, string _cluster_host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_cluster_host_enable(call.Handle, Utf8.Z(_cluster_host ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>Cluster_host.enable</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>enable</c>.</summary>
+        public static System.Threading.Tasks.Task enableAsync(Session session, string _cluster_host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "Cluster_host.enable", cancellationToken, _cluster_host ?? "");
         }
 
         /// <summary><c>Async.Cluster_host.enable</c> (libxenapi <c>xenapi_async_cluster_host_enable</c>): <c>enable</c> as a server task. Wait for its typed result with <c>async_enable_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -399,9 +509,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_enable(Session session, string _cluster_host)
         {
-            int status = Native.xenapi_async_cluster_host_enable(Session.NativeOf(session), Utf8.Z(_cluster_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_enable(session, _cluster_host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.Cluster_host.enable</c> (libxenapi <c>xenapi_async_cluster_host_enable</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_enable(Session session, string _cluster_host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_cluster_host_enable(call.Handle, Utf8.Z(_cluster_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.Cluster_host.enable</c> (what <c>async_enable</c> returned; libxenapi <c>xenapi_async_cluster_host_enable_wait</c>) and returns its result as <c>enable</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -427,8 +547,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy(Session session, string _cluster_host)
         {
-            int status = Native.xenapi_cluster_host_destroy(Session.NativeOf(session), Utf8.Z(_cluster_host ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            destroy(session, _cluster_host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster_host.destroy</c> (libxenapi <c>xenapi_cluster_host_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy(Session session, string _cluster_host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_cluster_host_destroy(call.Handle, Utf8.Z(_cluster_host ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>Cluster_host.destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy</c>.</summary>
+        public static System.Threading.Tasks.Task destroyAsync(Session session, string _cluster_host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "Cluster_host.destroy", cancellationToken, _cluster_host ?? "");
         }
 
         /// <summary><c>Async.Cluster_host.destroy</c> (libxenapi <c>xenapi_async_cluster_host_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -439,9 +577,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy(Session session, string _cluster_host)
         {
-            int status = Native.xenapi_async_cluster_host_destroy(Session.NativeOf(session), Utf8.Z(_cluster_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_destroy(session, _cluster_host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.Cluster_host.destroy</c> (libxenapi <c>xenapi_async_cluster_host_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy(Session session, string _cluster_host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_cluster_host_destroy(call.Handle, Utf8.Z(_cluster_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.Cluster_host.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_cluster_host_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -470,9 +618,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Cluster_host> create(Session session, string _cluster, string _host, string _pif)
         {
-            int status = Native.xenapi_cluster_host_create(Session.NativeOf(session), Utf8.Z(_cluster ?? ""), Utf8.Z(_host ?? ""), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Cluster_host>.Create(Conv.TakeStr(result));
+            return create(session, _cluster, _host, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster_host.create</c> (libxenapi <c>xenapi_cluster_host_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Cluster_host> create(Session session, string _cluster, string _host, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_cluster_host_create(call.Handle, Utf8.Z(_cluster ?? ""), Utf8.Z(_host ?? ""), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Cluster_host>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>Cluster_host.create</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Cluster_host>> createAsync(Session session, string _cluster, string _host, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Cluster_host.create", cancellationToken, v => ValueRead.Ref<Cluster_host>(v), _cluster ?? "", _host ?? "", _pif ?? "");
         }
 
         /// <summary><c>Async.Cluster_host.create</c> (libxenapi <c>xenapi_async_cluster_host_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -485,9 +651,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create(Session session, string _cluster, string _host, string _pif)
         {
-            int status = Native.xenapi_async_cluster_host_create(Session.NativeOf(session), Utf8.Z(_cluster ?? ""), Utf8.Z(_host ?? ""), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_create(session, _cluster, _host, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.Cluster_host.create</c> (libxenapi <c>xenapi_async_cluster_host_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create(Session session, string _cluster, string _host, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_cluster_host_create(call.Handle, Utf8.Z(_cluster ?? ""), Utf8.Z(_host ?? ""), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.Cluster_host.create</c> (what <c>async_create</c> returned; libxenapi <c>xenapi_async_cluster_host_create_wait</c>) and returns its result as <c>create</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -517,16 +693,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _cluster_host)
         {
-            int status = Native.xenapi_cluster_host_get_other_config(Session.NativeOf(session), Utf8.Z(_cluster_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _cluster_host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster_host.get_other_config</c> (libxenapi <c>xenapi_cluster_host_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _cluster_host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_cluster_host_get_other_config(call.Handle, Utf8.Z(_cluster_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>Cluster_host.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _cluster_host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Cluster_host.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _cluster_host ?? "");
         }
 
         /// <summary><c>Cluster_host.get_current_operations</c> (libxenapi <c>xenapi_cluster_host_get_current_operations</c>).</summary>
@@ -537,16 +731,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, cluster_host_operation> get_current_operations(Session session, string _cluster_host)
         {
-            int status = Native.xenapi_cluster_host_get_current_operations(Session.NativeOf(session), Utf8.Z(_cluster_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_current_operations(session, _cluster_host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster_host.get_current_operations</c> (libxenapi <c>xenapi_cluster_host_get_current_operations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, cluster_host_operation> get_current_operations(Session session, string _cluster_host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_enum_cluster_host_operation_end(result);
+                int status = Native.xenapi_cluster_host_get_current_operations(call.Handle, Utf8.Z(_cluster_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_enum_cluster_host_operation_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_cluster_host_operation_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_cluster_host_operation_map_free(result);
-            }
+        }
+
+        /// <summary><c>Cluster_host.get_current_operations</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_current_operations</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, cluster_host_operation>> get_current_operationsAsync(Session session, string _cluster_host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Cluster_host.get_current_operations", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => cluster_host_operation_helper.FromString(ValueRead.Str(x0))), _cluster_host ?? "");
         }
 
         /// <summary><c>Cluster_host.get_allowed_operations</c> (libxenapi <c>xenapi_cluster_host_get_allowed_operations</c>).</summary>
@@ -557,16 +769,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<cluster_host_operation> get_allowed_operations(Session session, string _cluster_host)
         {
-            int status = Native.xenapi_cluster_host_get_allowed_operations(Session.NativeOf(session), Utf8.Z(_cluster_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_allowed_operations(session, _cluster_host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster_host.get_allowed_operations</c> (libxenapi <c>xenapi_cluster_host_get_allowed_operations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<cluster_host_operation> get_allowed_operations(Session session, string _cluster_host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_enum_cluster_host_operation(result);
+                int status = Native.xenapi_cluster_host_get_allowed_operations(call.Handle, Utf8.Z(_cluster_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_enum_cluster_host_operation(result);
+                }
+                finally
+                {
+                    Native.xenapi_cluster_host_operation_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_cluster_host_operation_list_free(result);
-            }
+        }
+
+        /// <summary><c>Cluster_host.get_allowed_operations</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_allowed_operations</c>.</summary>
+        public static System.Threading.Tasks.Task<List<cluster_host_operation>> get_allowed_operationsAsync(Session session, string _cluster_host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Cluster_host.get_allowed_operations", cancellationToken, v => ValueRead.List(v, x0 => cluster_host_operation_helper.FromString(ValueRead.Str(x0))), _cluster_host ?? "");
         }
 
         /// <summary><c>Cluster_host.get_last_update_live</c> (libxenapi <c>xenapi_cluster_host_get_last_update_live</c>). Prototype since 24.3.0: may change.</summary>
@@ -577,9 +807,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static DateTime get_last_update_live(Session session, string _cluster_host)
         {
-            int status = Native.xenapi_cluster_host_get_last_update_live(Session.NativeOf(session), Utf8.Z(_cluster_host ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.Time(result);
+            return get_last_update_live(session, _cluster_host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster_host.get_last_update_live</c> (libxenapi <c>xenapi_cluster_host_get_last_update_live</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static DateTime get_last_update_live(Session session, string _cluster_host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_cluster_host_get_last_update_live(call.Handle, Utf8.Z(_cluster_host ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.Time(result);
+            }
+        }
+
+        /// <summary><c>Cluster_host.get_last_update_live</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_last_update_live</c>.</summary>
+        public static System.Threading.Tasks.Task<DateTime> get_last_update_liveAsync(Session session, string _cluster_host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Cluster_host.get_last_update_live", cancellationToken, v => ValueRead.Time(v), _cluster_host ?? "");
         }
 
         /// <summary><c>Cluster_host.get_live</c> (libxenapi <c>xenapi_cluster_host_get_live</c>). Prototype since 24.3.0: may change.</summary>
@@ -590,9 +838,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_live(Session session, string _cluster_host)
         {
-            int status = Native.xenapi_cluster_host_get_live(Session.NativeOf(session), Utf8.Z(_cluster_host ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_live(session, _cluster_host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster_host.get_live</c> (libxenapi <c>xenapi_cluster_host_get_live</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_live(Session session, string _cluster_host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_cluster_host_get_live(call.Handle, Utf8.Z(_cluster_host ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>Cluster_host.get_live</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_live</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_liveAsync(Session session, string _cluster_host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Cluster_host.get_live", cancellationToken, v => ValueRead.Bool(v), _cluster_host ?? "");
         }
 
         /// <summary><c>Cluster_host.get_joined</c> (libxenapi <c>xenapi_cluster_host_get_joined</c>).</summary>
@@ -603,9 +869,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_joined(Session session, string _cluster_host)
         {
-            int status = Native.xenapi_cluster_host_get_joined(Session.NativeOf(session), Utf8.Z(_cluster_host ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_joined(session, _cluster_host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster_host.get_joined</c> (libxenapi <c>xenapi_cluster_host_get_joined</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_joined(Session session, string _cluster_host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_cluster_host_get_joined(call.Handle, Utf8.Z(_cluster_host ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>Cluster_host.get_joined</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_joined</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_joinedAsync(Session session, string _cluster_host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Cluster_host.get_joined", cancellationToken, v => ValueRead.Bool(v), _cluster_host ?? "");
         }
 
         /// <summary><c>Cluster_host.get_PIF</c> (libxenapi <c>xenapi_cluster_host_get_pif</c>).</summary>
@@ -616,9 +900,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<PIF> get_PIF(Session session, string _cluster_host)
         {
-            int status = Native.xenapi_cluster_host_get_pif(Session.NativeOf(session), Utf8.Z(_cluster_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<PIF>.Create(Conv.TakeStr(result));
+            return get_PIF(session, _cluster_host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster_host.get_PIF</c> (libxenapi <c>xenapi_cluster_host_get_pif</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<PIF> get_PIF(Session session, string _cluster_host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_cluster_host_get_pif(call.Handle, Utf8.Z(_cluster_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<PIF>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>Cluster_host.get_PIF</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_PIF</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<PIF>> get_PIFAsync(Session session, string _cluster_host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Cluster_host.get_PIF", cancellationToken, v => ValueRead.Ref<PIF>(v), _cluster_host ?? "");
         }
 
         /// <summary><c>Cluster_host.get_enabled</c> (libxenapi <c>xenapi_cluster_host_get_enabled</c>).</summary>
@@ -629,9 +931,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_enabled(Session session, string _cluster_host)
         {
-            int status = Native.xenapi_cluster_host_get_enabled(Session.NativeOf(session), Utf8.Z(_cluster_host ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_enabled(session, _cluster_host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster_host.get_enabled</c> (libxenapi <c>xenapi_cluster_host_get_enabled</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_enabled(Session session, string _cluster_host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_cluster_host_get_enabled(call.Handle, Utf8.Z(_cluster_host ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>Cluster_host.get_enabled</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_enabled</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_enabledAsync(Session session, string _cluster_host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Cluster_host.get_enabled", cancellationToken, v => ValueRead.Bool(v), _cluster_host ?? "");
         }
 
         /// <summary><c>Cluster_host.get_host</c> (libxenapi <c>xenapi_cluster_host_get_host</c>).</summary>
@@ -642,9 +962,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Host> get_host(Session session, string _cluster_host)
         {
-            int status = Native.xenapi_cluster_host_get_host(Session.NativeOf(session), Utf8.Z(_cluster_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Host>.Create(Conv.TakeStr(result));
+            return get_host(session, _cluster_host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster_host.get_host</c> (libxenapi <c>xenapi_cluster_host_get_host</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Host> get_host(Session session, string _cluster_host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_cluster_host_get_host(call.Handle, Utf8.Z(_cluster_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Host>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>Cluster_host.get_host</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_host</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Host>> get_hostAsync(Session session, string _cluster_host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Cluster_host.get_host", cancellationToken, v => ValueRead.Ref<Host>(v), _cluster_host ?? "");
         }
 
         /// <summary><c>Cluster_host.get_cluster</c> (libxenapi <c>xenapi_cluster_host_get_cluster</c>).</summary>
@@ -655,9 +993,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Cluster> get_cluster(Session session, string _cluster_host)
         {
-            int status = Native.xenapi_cluster_host_get_cluster(Session.NativeOf(session), Utf8.Z(_cluster_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Cluster>.Create(Conv.TakeStr(result));
+            return get_cluster(session, _cluster_host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster_host.get_cluster</c> (libxenapi <c>xenapi_cluster_host_get_cluster</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Cluster> get_cluster(Session session, string _cluster_host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_cluster_host_get_cluster(call.Handle, Utf8.Z(_cluster_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Cluster>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>Cluster_host.get_cluster</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_cluster</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Cluster>> get_clusterAsync(Session session, string _cluster_host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Cluster_host.get_cluster", cancellationToken, v => ValueRead.Ref<Cluster>(v), _cluster_host ?? "");
         }
 
         /// <summary><c>Cluster_host.get_uuid</c> (libxenapi <c>xenapi_cluster_host_get_uuid</c>).</summary>
@@ -668,9 +1024,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _cluster_host)
         {
-            int status = Native.xenapi_cluster_host_get_uuid(Session.NativeOf(session), Utf8.Z(_cluster_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _cluster_host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster_host.get_uuid</c> (libxenapi <c>xenapi_cluster_host_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _cluster_host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_cluster_host_get_uuid(call.Handle, Utf8.Z(_cluster_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>Cluster_host.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _cluster_host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Cluster_host.get_uuid", cancellationToken, v => ValueRead.Str(v), _cluster_host ?? "");
         }
 
         /// <summary><c>Cluster_host.get_by_uuid</c> (libxenapi <c>xenapi_cluster_host_get_by_uuid</c>).</summary>
@@ -681,9 +1055,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Cluster_host> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_cluster_host_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Cluster_host>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster_host.get_by_uuid</c> (libxenapi <c>xenapi_cluster_host_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Cluster_host> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_cluster_host_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Cluster_host>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>Cluster_host.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Cluster_host>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Cluster_host.get_by_uuid", cancellationToken, v => ValueRead.Ref<Cluster_host>(v), _uuid ?? "");
         }
 
         /// <summary><c>Cluster_host.get_record</c> (libxenapi <c>xenapi_cluster_host_get_record</c>).</summary>
@@ -694,16 +1086,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Cluster_host get_record(Session session, string _cluster_host)
         {
-            int status = Native.xenapi_cluster_host_get_record(Session.NativeOf(session), Utf8.Z(_cluster_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _cluster_host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Cluster_host.get_record</c> (libxenapi <c>xenapi_cluster_host_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Cluster_host get_record(Session session, string _cluster_host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_Cluster_host(result);
+                int status = Native.xenapi_cluster_host_get_record(call.Handle, Utf8.Z(_cluster_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_Cluster_host(result);
+                }
+                finally
+                {
+                    Native.xenapi_cluster_host_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_cluster_host_record_free(result);
-            }
+        }
+
+        /// <summary><c>Cluster_host.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<Cluster_host> get_recordAsync(Session session, string _cluster_host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Cluster_host.get_record", cancellationToken, v => Cluster_host.FromValueHandle(v), _cluster_host ?? "");
         }
 
     }

@@ -52,6 +52,19 @@ namespace XenAPI
             }
         }
 
+        /// <summary>The record as the struct a call sends (every field, by its datamodel name).</summary>
+        internal Dictionary<string, object> WireStruct()
+        {
+            return new Dictionary<string, object>(5)
+            {
+                { "uuid", uuid },
+                { "protocol", protocol.StringOf() },
+                { "location", location },
+                { "VM", VM },
+                { "other_config", other_config },
+            };
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(Console record)
         {
@@ -158,16 +171,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<Console>, Console> get_all_records(Session session)
         {
-            int status = Native.xenapi_console_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>console.get_all_records</c> (libxenapi <c>xenapi_console_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<Console>, Console> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_console_to_record_console_end(result);
+                int status = Native.xenapi_console_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_console_to_record_console_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_console_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_console_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>console.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<Console>, Console>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "console.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<Console>.Create(k0), x0 => Console.FromValueHandle(x0)));
         }
 
         /// <summary><c>console.get_all</c> (libxenapi <c>xenapi_console_get_all</c>).</summary>
@@ -177,16 +208,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Console>> get_all(Session session)
         {
-            int status = Native.xenapi_console_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>console.get_all</c> (libxenapi <c>xenapi_console_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Console>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_console(result);
+                int status = Native.xenapi_console_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_console(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>console.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Console>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "console.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Console>(x0)));
         }
 
         /// <summary><c>console.remove_from_other_config</c> (libxenapi <c>xenapi_console_remove_from_other_config</c>).</summary>
@@ -197,8 +246,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_other_config(Session session, string _console, string _key)
         {
-            int status = Native.xenapi_console_remove_from_other_config(Session.NativeOf(session), Utf8.Z(_console ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_other_config(session, _console, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>console.remove_from_other_config</c> (libxenapi <c>xenapi_console_remove_from_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_other_config(Session session, string _console, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_console_remove_from_other_config(call.Handle, Utf8.Z(_console ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>console.remove_from_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_other_configAsync(Session session, string _console, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "console.remove_from_other_config", cancellationToken, _console ?? "", _key ?? "");
         }
 
         /// <summary><c>console.add_to_other_config</c> (libxenapi <c>xenapi_console_add_to_other_config</c>).</summary>
@@ -210,8 +277,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_other_config(Session session, string _console, string _key, string _value)
         {
-            int status = Native.xenapi_console_add_to_other_config(Session.NativeOf(session), Utf8.Z(_console ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_other_config(session, _console, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>console.add_to_other_config</c> (libxenapi <c>xenapi_console_add_to_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_other_config(Session session, string _console, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_console_add_to_other_config(call.Handle, Utf8.Z(_console ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>console.add_to_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_other_configAsync(Session session, string _console, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "console.add_to_other_config", cancellationToken, _console ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>console.set_other_config</c> (libxenapi <c>xenapi_console_set_other_config</c>).</summary>
@@ -222,16 +307,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_other_config(Session session, string _console, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_other_config(session, _console, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>console.set_other_config</c> (libxenapi <c>xenapi_console_set_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_other_config(Session session, string _console, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_console_set_other_config(Session.NativeOf(session), Utf8.Z(_console ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_console_set_other_config(call.Handle, Utf8.Z(_console ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>console.set_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_other_configAsync(Session session, string _console, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "console.set_other_config", cancellationToken, _console ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>console.get_other_config</c> (libxenapi <c>xenapi_console_get_other_config</c>).</summary>
@@ -242,16 +345,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _console)
         {
-            int status = Native.xenapi_console_get_other_config(Session.NativeOf(session), Utf8.Z(_console ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _console, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>console.get_other_config</c> (libxenapi <c>xenapi_console_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _console, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_console_get_other_config(call.Handle, Utf8.Z(_console ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>console.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _console, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "console.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _console ?? "");
         }
 
         /// <summary><c>console.get_VM</c> (libxenapi <c>xenapi_console_get_vm</c>).</summary>
@@ -262,9 +383,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VM> get_VM(Session session, string _console)
         {
-            int status = Native.xenapi_console_get_vm(Session.NativeOf(session), Utf8.Z(_console ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VM>.Create(Conv.TakeStr(result));
+            return get_VM(session, _console, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>console.get_VM</c> (libxenapi <c>xenapi_console_get_vm</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VM> get_VM(Session session, string _console, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_console_get_vm(call.Handle, Utf8.Z(_console ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VM>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>console.get_VM</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_VM</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VM>> get_VMAsync(Session session, string _console, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "console.get_VM", cancellationToken, v => ValueRead.Ref<VM>(v), _console ?? "");
         }
 
         /// <summary><c>console.get_location</c> (libxenapi <c>xenapi_console_get_location</c>).</summary>
@@ -275,9 +414,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_location(Session session, string _console)
         {
-            int status = Native.xenapi_console_get_location(Session.NativeOf(session), Utf8.Z(_console ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_location(session, _console, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>console.get_location</c> (libxenapi <c>xenapi_console_get_location</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_location(Session session, string _console, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_console_get_location(call.Handle, Utf8.Z(_console ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>console.get_location</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_location</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_locationAsync(Session session, string _console, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "console.get_location", cancellationToken, v => ValueRead.Str(v), _console ?? "");
         }
 
         /// <summary><c>console.get_protocol</c> (libxenapi <c>xenapi_console_get_protocol</c>).</summary>
@@ -288,9 +445,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static console_protocol get_protocol(Session session, string _console)
         {
-            int status = Native.xenapi_console_get_protocol(Session.NativeOf(session), Utf8.Z(_console ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return console_protocol_helper.FromNative(result);
+            return get_protocol(session, _console, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>console.get_protocol</c> (libxenapi <c>xenapi_console_get_protocol</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static console_protocol get_protocol(Session session, string _console, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_console_get_protocol(call.Handle, Utf8.Z(_console ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return console_protocol_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>console.get_protocol</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_protocol</c>.</summary>
+        public static System.Threading.Tasks.Task<console_protocol> get_protocolAsync(Session session, string _console, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "console.get_protocol", cancellationToken, v => console_protocol_helper.FromString(ValueRead.Str(v)), _console ?? "");
         }
 
         /// <summary><c>console.get_uuid</c> (libxenapi <c>xenapi_console_get_uuid</c>).</summary>
@@ -301,9 +476,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _console)
         {
-            int status = Native.xenapi_console_get_uuid(Session.NativeOf(session), Utf8.Z(_console ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _console, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>console.get_uuid</c> (libxenapi <c>xenapi_console_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _console, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_console_get_uuid(call.Handle, Utf8.Z(_console ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>console.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _console, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "console.get_uuid", cancellationToken, v => ValueRead.Str(v), _console ?? "");
         }
 
         /// <summary><c>console.destroy</c> (libxenapi <c>xenapi_console_destroy</c>).</summary>
@@ -313,8 +506,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy(Session session, string _console)
         {
-            int status = Native.xenapi_console_destroy(Session.NativeOf(session), Utf8.Z(_console ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            destroy(session, _console, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>console.destroy</c> (libxenapi <c>xenapi_console_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy(Session session, string _console, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_console_destroy(call.Handle, Utf8.Z(_console ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>console.destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy</c>.</summary>
+        public static System.Threading.Tasks.Task destroyAsync(Session session, string _console, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "console.destroy", cancellationToken, _console ?? "");
         }
 
         /// <summary><c>Async.console.destroy</c> (libxenapi <c>xenapi_async_console_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -325,9 +536,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy(Session session, string _console)
         {
-            int status = Native.xenapi_async_console_destroy(Session.NativeOf(session), Utf8.Z(_console ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_destroy(session, _console, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.console.destroy</c> (libxenapi <c>xenapi_async_console_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy(Session session, string _console, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_console_destroy(call.Handle, Utf8.Z(_console ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.console.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_console_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -354,17 +575,35 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Console> create(Session session, Console _args)
         {
-            IntPtr h0 = Conv.W_record_console(_args);
-            try
+            return create(session, _args, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>console.create</c> (libxenapi <c>xenapi_console_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Console> create(Session session, Console _args, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_console_create(Session.NativeOf(session), h0, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Console>.Create(Conv.TakeStr(result));
+                IntPtr h0 = Conv.W_record_console(_args);
+                try
+                {
+                    int status = Native.xenapi_console_create(call.Handle, h0, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Console>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_console_record_free(h0);
+                }
             }
-            finally
-            {
-                Native.xenapi_console_record_free(h0);
-            }
+        }
+
+        /// <summary><c>console.create</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Console>> createAsync(Session session, Console _args, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "console.create", cancellationToken, v => ValueRead.Ref<Console>(v), (_args ?? new Console()).WireStruct());
         }
 
         /// <summary><c>Async.console.create</c> (libxenapi <c>xenapi_async_console_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -375,16 +614,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create(Session session, Console _args)
         {
-            IntPtr h0 = Conv.W_record_console(_args);
-            try
+            return async_create(session, _args, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.console.create</c> (libxenapi <c>xenapi_async_console_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create(Session session, Console _args, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_console_create(Session.NativeOf(session), h0, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_console_record_free(h0);
+                IntPtr h0 = Conv.W_record_console(_args);
+                try
+                {
+                    int status = Native.xenapi_async_console_create(call.Handle, h0, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_console_record_free(h0);
+                }
             }
         }
 
@@ -415,9 +664,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Console> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_console_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Console>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>console.get_by_uuid</c> (libxenapi <c>xenapi_console_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Console> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_console_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Console>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>console.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Console>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "console.get_by_uuid", cancellationToken, v => ValueRead.Ref<Console>(v), _uuid ?? "");
         }
 
         /// <summary><c>console.get_record</c> (libxenapi <c>xenapi_console_get_record</c>).</summary>
@@ -428,16 +695,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Console get_record(Session session, string _console)
         {
-            int status = Native.xenapi_console_get_record(Session.NativeOf(session), Utf8.Z(_console ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _console, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>console.get_record</c> (libxenapi <c>xenapi_console_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Console get_record(Session session, string _console, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_console(result);
+                int status = Native.xenapi_console_get_record(call.Handle, Utf8.Z(_console ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_console(result);
+                }
+                finally
+                {
+                    Native.xenapi_console_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_console_record_free(result);
-            }
+        }
+
+        /// <summary><c>console.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<Console> get_recordAsync(Session session, string _console, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "console.get_record", cancellationToken, v => Console.FromValueHandle(v), _console ?? "");
         }
 
     }

@@ -139,16 +139,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<Crashdump>, Crashdump> get_all_records(Session session)
         {
-            int status = Native.xenapi_crashdump_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>crashdump.get_all_records</c> (libxenapi <c>xenapi_crashdump_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<Crashdump>, Crashdump> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_crashdump_to_record_crashdump_end(result);
+                int status = Native.xenapi_crashdump_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_crashdump_to_record_crashdump_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_crashdump_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_crashdump_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>crashdump.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<Crashdump>, Crashdump>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "crashdump.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<Crashdump>.Create(k0), x0 => Crashdump.FromValueHandle(x0)));
         }
 
         /// <summary><c>crashdump.get_all</c> (libxenapi <c>xenapi_crashdump_get_all</c>). Deprecated since inverness.</summary>
@@ -158,16 +176,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Crashdump>> get_all(Session session)
         {
-            int status = Native.xenapi_crashdump_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>crashdump.get_all</c> (libxenapi <c>xenapi_crashdump_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Crashdump>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_crashdump(result);
+                int status = Native.xenapi_crashdump_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_crashdump(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>crashdump.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Crashdump>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "crashdump.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Crashdump>(x0)));
         }
 
         /// <summary><c>crashdump.destroy</c> (libxenapi <c>xenapi_crashdump_destroy</c>).</summary>
@@ -177,8 +213,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy(Session session, string _crashdump)
         {
-            int status = Native.xenapi_crashdump_destroy(Session.NativeOf(session), Utf8.Z(_crashdump ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            destroy(session, _crashdump, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>crashdump.destroy</c> (libxenapi <c>xenapi_crashdump_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy(Session session, string _crashdump, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_crashdump_destroy(call.Handle, Utf8.Z(_crashdump ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>crashdump.destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy</c>.</summary>
+        public static System.Threading.Tasks.Task destroyAsync(Session session, string _crashdump, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "crashdump.destroy", cancellationToken, _crashdump ?? "");
         }
 
         /// <summary><c>Async.crashdump.destroy</c> (libxenapi <c>xenapi_async_crashdump_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -189,9 +243,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy(Session session, string _crashdump)
         {
-            int status = Native.xenapi_async_crashdump_destroy(Session.NativeOf(session), Utf8.Z(_crashdump ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_destroy(session, _crashdump, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.crashdump.destroy</c> (libxenapi <c>xenapi_async_crashdump_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy(Session session, string _crashdump, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_crashdump_destroy(call.Handle, Utf8.Z(_crashdump ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.crashdump.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_crashdump_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -218,8 +282,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_other_config(Session session, string _crashdump, string _key)
         {
-            int status = Native.xenapi_crashdump_remove_from_other_config(Session.NativeOf(session), Utf8.Z(_crashdump ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_other_config(session, _crashdump, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>crashdump.remove_from_other_config</c> (libxenapi <c>xenapi_crashdump_remove_from_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_other_config(Session session, string _crashdump, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_crashdump_remove_from_other_config(call.Handle, Utf8.Z(_crashdump ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>crashdump.remove_from_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_other_configAsync(Session session, string _crashdump, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "crashdump.remove_from_other_config", cancellationToken, _crashdump ?? "", _key ?? "");
         }
 
         /// <summary><c>crashdump.add_to_other_config</c> (libxenapi <c>xenapi_crashdump_add_to_other_config</c>).</summary>
@@ -231,8 +313,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_other_config(Session session, string _crashdump, string _key, string _value)
         {
-            int status = Native.xenapi_crashdump_add_to_other_config(Session.NativeOf(session), Utf8.Z(_crashdump ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_other_config(session, _crashdump, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>crashdump.add_to_other_config</c> (libxenapi <c>xenapi_crashdump_add_to_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_other_config(Session session, string _crashdump, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_crashdump_add_to_other_config(call.Handle, Utf8.Z(_crashdump ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>crashdump.add_to_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_other_configAsync(Session session, string _crashdump, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "crashdump.add_to_other_config", cancellationToken, _crashdump ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>crashdump.set_other_config</c> (libxenapi <c>xenapi_crashdump_set_other_config</c>).</summary>
@@ -243,16 +343,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_other_config(Session session, string _crashdump, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_other_config(session, _crashdump, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>crashdump.set_other_config</c> (libxenapi <c>xenapi_crashdump_set_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_other_config(Session session, string _crashdump, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_crashdump_set_other_config(Session.NativeOf(session), Utf8.Z(_crashdump ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_crashdump_set_other_config(call.Handle, Utf8.Z(_crashdump ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>crashdump.set_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_other_configAsync(Session session, string _crashdump, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "crashdump.set_other_config", cancellationToken, _crashdump ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>crashdump.get_other_config</c> (libxenapi <c>xenapi_crashdump_get_other_config</c>).</summary>
@@ -263,16 +381,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _crashdump)
         {
-            int status = Native.xenapi_crashdump_get_other_config(Session.NativeOf(session), Utf8.Z(_crashdump ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _crashdump, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>crashdump.get_other_config</c> (libxenapi <c>xenapi_crashdump_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _crashdump, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_crashdump_get_other_config(call.Handle, Utf8.Z(_crashdump ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>crashdump.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _crashdump, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "crashdump.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _crashdump ?? "");
         }
 
         /// <summary><c>crashdump.get_VDI</c> (libxenapi <c>xenapi_crashdump_get_vdi</c>).</summary>
@@ -283,9 +419,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VDI> get_VDI(Session session, string _crashdump)
         {
-            int status = Native.xenapi_crashdump_get_vdi(Session.NativeOf(session), Utf8.Z(_crashdump ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VDI>.Create(Conv.TakeStr(result));
+            return get_VDI(session, _crashdump, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>crashdump.get_VDI</c> (libxenapi <c>xenapi_crashdump_get_vdi</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VDI> get_VDI(Session session, string _crashdump, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_crashdump_get_vdi(call.Handle, Utf8.Z(_crashdump ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VDI>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>crashdump.get_VDI</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_VDI</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VDI>> get_VDIAsync(Session session, string _crashdump, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "crashdump.get_VDI", cancellationToken, v => ValueRead.Ref<VDI>(v), _crashdump ?? "");
         }
 
         /// <summary><c>crashdump.get_VM</c> (libxenapi <c>xenapi_crashdump_get_vm</c>).</summary>
@@ -296,9 +450,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VM> get_VM(Session session, string _crashdump)
         {
-            int status = Native.xenapi_crashdump_get_vm(Session.NativeOf(session), Utf8.Z(_crashdump ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VM>.Create(Conv.TakeStr(result));
+            return get_VM(session, _crashdump, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>crashdump.get_VM</c> (libxenapi <c>xenapi_crashdump_get_vm</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VM> get_VM(Session session, string _crashdump, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_crashdump_get_vm(call.Handle, Utf8.Z(_crashdump ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VM>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>crashdump.get_VM</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_VM</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VM>> get_VMAsync(Session session, string _crashdump, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "crashdump.get_VM", cancellationToken, v => ValueRead.Ref<VM>(v), _crashdump ?? "");
         }
 
         /// <summary><c>crashdump.get_uuid</c> (libxenapi <c>xenapi_crashdump_get_uuid</c>).</summary>
@@ -309,9 +481,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _crashdump)
         {
-            int status = Native.xenapi_crashdump_get_uuid(Session.NativeOf(session), Utf8.Z(_crashdump ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _crashdump, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>crashdump.get_uuid</c> (libxenapi <c>xenapi_crashdump_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _crashdump, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_crashdump_get_uuid(call.Handle, Utf8.Z(_crashdump ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>crashdump.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _crashdump, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "crashdump.get_uuid", cancellationToken, v => ValueRead.Str(v), _crashdump ?? "");
         }
 
         /// <summary><c>crashdump.get_by_uuid</c> (libxenapi <c>xenapi_crashdump_get_by_uuid</c>). Deprecated since inverness.</summary>
@@ -322,9 +512,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Crashdump> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_crashdump_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Crashdump>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>crashdump.get_by_uuid</c> (libxenapi <c>xenapi_crashdump_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Crashdump> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_crashdump_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Crashdump>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>crashdump.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Crashdump>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "crashdump.get_by_uuid", cancellationToken, v => ValueRead.Ref<Crashdump>(v), _uuid ?? "");
         }
 
         /// <summary><c>crashdump.get_record</c> (libxenapi <c>xenapi_crashdump_get_record</c>). Deprecated since inverness.</summary>
@@ -335,16 +543,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Crashdump get_record(Session session, string _crashdump)
         {
-            int status = Native.xenapi_crashdump_get_record(Session.NativeOf(session), Utf8.Z(_crashdump ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _crashdump, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>crashdump.get_record</c> (libxenapi <c>xenapi_crashdump_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Crashdump get_record(Session session, string _crashdump, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_crashdump(result);
+                int status = Native.xenapi_crashdump_get_record(call.Handle, Utf8.Z(_crashdump ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_crashdump(result);
+                }
+                finally
+                {
+                    Native.xenapi_crashdump_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_crashdump_record_free(result);
-            }
+        }
+
+        /// <summary><c>crashdump.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<Crashdump> get_recordAsync(Session session, string _crashdump, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "crashdump.get_record", cancellationToken, v => Crashdump.FromValueHandle(v), _crashdump ?? "");
         }
 
     }

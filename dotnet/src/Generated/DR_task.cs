@@ -103,16 +103,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<DR_task>, DR_task> get_all_records(Session session)
         {
-            int status = Native.xenapi_dr_task_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>DR_task.get_all_records</c> (libxenapi <c>xenapi_dr_task_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<DR_task>, DR_task> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_DR_task_to_record_DR_task_end(result);
+                int status = Native.xenapi_dr_task_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_DR_task_to_record_DR_task_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_dr_task_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_dr_task_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>DR_task.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<DR_task>, DR_task>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "DR_task.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<DR_task>.Create(k0), x0 => DR_task.FromValueHandle(x0)));
         }
 
         /// <summary><c>DR_task.get_all</c> (libxenapi <c>xenapi_dr_task_get_all</c>).</summary>
@@ -122,16 +140,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<DR_task>> get_all(Session session)
         {
-            int status = Native.xenapi_dr_task_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>DR_task.get_all</c> (libxenapi <c>xenapi_dr_task_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<DR_task>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_DR_task(result);
+                int status = Native.xenapi_dr_task_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_DR_task(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>DR_task.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<DR_task>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "DR_task.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<DR_task>(x0)));
         }
 
         /// <summary><c>DR_task.destroy</c> (libxenapi <c>xenapi_dr_task_destroy</c>).</summary>
@@ -141,8 +177,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy(Session session, string _dr_task)
         {
-            int status = Native.xenapi_dr_task_destroy(Session.NativeOf(session), Utf8.Z(_dr_task ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            destroy(session, _dr_task, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>DR_task.destroy</c> (libxenapi <c>xenapi_dr_task_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy(Session session, string _dr_task, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_dr_task_destroy(call.Handle, Utf8.Z(_dr_task ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>DR_task.destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy</c>.</summary>
+        public static System.Threading.Tasks.Task destroyAsync(Session session, string _dr_task, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "DR_task.destroy", cancellationToken, _dr_task ?? "");
         }
 
         /// <summary><c>Async.DR_task.destroy</c> (libxenapi <c>xenapi_async_dr_task_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -153,9 +207,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy(Session session, string _dr_task)
         {
-            int status = Native.xenapi_async_dr_task_destroy(Session.NativeOf(session), Utf8.Z(_dr_task ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_destroy(session, _dr_task, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.DR_task.destroy</c> (libxenapi <c>xenapi_async_dr_task_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy(Session session, string _dr_task, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_dr_task_destroy(call.Handle, Utf8.Z(_dr_task ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.DR_task.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_dr_task_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -184,25 +248,43 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<DR_task> create(Session session, string _type, Dictionary<string, string> _device_config, string[] _whitelist)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_device_config);
-            try
+            return create(session, _type, _device_config, _whitelist, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>DR_task.create</c> (libxenapi <c>xenapi_dr_task_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<DR_task> create(Session session, string _type, Dictionary<string, string> _device_config, string[] _whitelist, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                IntPtr h2 = Conv.W_set_string(_whitelist);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_device_config);
                 try
                 {
-                    int status = Native.xenapi_dr_task_create(Session.NativeOf(session), Utf8.Z(_type ?? ""), h1, h2, out IntPtr result, out IntPtr err);
-                    if (status != 0) throw Errors.FromNative(status, err);
-                    return XenRef<DR_task>.Create(Conv.TakeStr(result));
+                    IntPtr h2 = Conv.W_set_string(_whitelist);
+                    try
+                    {
+                        int status = Native.xenapi_dr_task_create(call.Handle, Utf8.Z(_type ?? ""), h1, h2, out IntPtr result, out IntPtr err);
+                        if (status != 0) throw call.Error(status, err);
+                        return XenRef<DR_task>.Create(Conv.TakeStr(result));
+                    }
+                    finally
+                    {
+                        Native.xenapi_string_list_free(h2);
+                    }
                 }
                 finally
                 {
-                    Native.xenapi_string_list_free(h2);
+                    Native.xenapi_string_map_free(h1);
                 }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>DR_task.create</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<DR_task>> createAsync(Session session, string _type, Dictionary<string, string> _device_config, string[] _whitelist, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "DR_task.create", cancellationToken, v => ValueRead.Ref<DR_task>(v), _type ?? "", ValueArgs.Map(_device_config), ValueArgs.Set(_whitelist));
         }
 
         /// <summary><c>Async.DR_task.create</c> (libxenapi <c>xenapi_async_dr_task_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -215,24 +297,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create(Session session, string _type, Dictionary<string, string> _device_config, string[] _whitelist)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_device_config);
-            try
+            return async_create(session, _type, _device_config, _whitelist, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.DR_task.create</c> (libxenapi <c>xenapi_async_dr_task_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create(Session session, string _type, Dictionary<string, string> _device_config, string[] _whitelist, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                IntPtr h2 = Conv.W_set_string(_whitelist);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_device_config);
                 try
                 {
-                    int status = Native.xenapi_async_dr_task_create(Session.NativeOf(session), Utf8.Z(_type ?? ""), h1, h2, out IntPtr result, out IntPtr err);
-                    if (status != 0) throw Errors.FromNative(status, err);
-                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                    IntPtr h2 = Conv.W_set_string(_whitelist);
+                    try
+                    {
+                        int status = Native.xenapi_async_dr_task_create(call.Handle, Utf8.Z(_type ?? ""), h1, h2, out IntPtr result, out IntPtr err);
+                        if (status != 0) throw call.Error(status, err);
+                        return XenRef<Task>.Create(Conv.TakeStr(result));
+                    }
+                    finally
+                    {
+                        Native.xenapi_string_list_free(h2);
+                    }
                 }
                 finally
                 {
-                    Native.xenapi_string_list_free(h2);
+                    Native.xenapi_string_map_free(h1);
                 }
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
             }
         }
 
@@ -263,16 +355,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<SR>> get_introduced_SRs(Session session, string _dr_task)
         {
-            int status = Native.xenapi_dr_task_get_introduced_srs(Session.NativeOf(session), Utf8.Z(_dr_task ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_introduced_SRs(session, _dr_task, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>DR_task.get_introduced_SRs</c> (libxenapi <c>xenapi_dr_task_get_introduced_srs</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<SR>> get_introduced_SRs(Session session, string _dr_task, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_SR(result);
+                int status = Native.xenapi_dr_task_get_introduced_srs(call.Handle, Utf8.Z(_dr_task ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_SR(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>DR_task.get_introduced_SRs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_introduced_SRs</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<SR>>> get_introduced_SRsAsync(Session session, string _dr_task, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "DR_task.get_introduced_SRs", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<SR>(x0)), _dr_task ?? "");
         }
 
         /// <summary><c>DR_task.get_uuid</c> (libxenapi <c>xenapi_dr_task_get_uuid</c>).</summary>
@@ -283,9 +393,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _dr_task)
         {
-            int status = Native.xenapi_dr_task_get_uuid(Session.NativeOf(session), Utf8.Z(_dr_task ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _dr_task, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>DR_task.get_uuid</c> (libxenapi <c>xenapi_dr_task_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _dr_task, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_dr_task_get_uuid(call.Handle, Utf8.Z(_dr_task ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>DR_task.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _dr_task, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "DR_task.get_uuid", cancellationToken, v => ValueRead.Str(v), _dr_task ?? "");
         }
 
         /// <summary><c>DR_task.get_by_uuid</c> (libxenapi <c>xenapi_dr_task_get_by_uuid</c>).</summary>
@@ -296,9 +424,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<DR_task> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_dr_task_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<DR_task>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>DR_task.get_by_uuid</c> (libxenapi <c>xenapi_dr_task_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<DR_task> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_dr_task_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<DR_task>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>DR_task.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<DR_task>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "DR_task.get_by_uuid", cancellationToken, v => ValueRead.Ref<DR_task>(v), _uuid ?? "");
         }
 
         /// <summary><c>DR_task.get_record</c> (libxenapi <c>xenapi_dr_task_get_record</c>).</summary>
@@ -309,16 +455,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static DR_task get_record(Session session, string _dr_task)
         {
-            int status = Native.xenapi_dr_task_get_record(Session.NativeOf(session), Utf8.Z(_dr_task ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _dr_task, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>DR_task.get_record</c> (libxenapi <c>xenapi_dr_task_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static DR_task get_record(Session session, string _dr_task, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_DR_task(result);
+                int status = Native.xenapi_dr_task_get_record(call.Handle, Utf8.Z(_dr_task ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_DR_task(result);
+                }
+                finally
+                {
+                    Native.xenapi_dr_task_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_dr_task_record_free(result);
-            }
+        }
+
+        /// <summary><c>DR_task.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<DR_task> get_recordAsync(Session session, string _dr_task, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "DR_task.get_record", cancellationToken, v => DR_task.FromValueHandle(v), _dr_task ?? "");
         }
 
     }

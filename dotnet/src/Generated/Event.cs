@@ -197,9 +197,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string inject(Session session, string _class, string _ref)
         {
-            int status = Native.xenapi_event_inject(Session.NativeOf(session), Utf8.Z(_class ?? ""), Utf8.Z(_ref ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return inject(session, _class, _ref, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>event.inject</c> (libxenapi <c>xenapi_event_inject</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string inject(Session session, string _class, string _ref, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_event_inject(call.Handle, Utf8.Z(_class ?? ""), Utf8.Z(_ref ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>event.inject</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>inject</c>.</summary>
+        public static System.Threading.Tasks.Task<string> injectAsync(Session session, string _class, string _ref, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "event.inject", cancellationToken, v => ValueRead.Str(v), _class ?? "", _ref ?? "");
         }
 
         /// <summary><c>Async.event.inject</c> (libxenapi <c>xenapi_async_event_inject</c>): <c>inject</c> as a server task. Wait for its typed result with <c>async_inject_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -211,9 +229,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_inject(Session session, string _class, string _ref)
         {
-            int status = Native.xenapi_async_event_inject(Session.NativeOf(session), Utf8.Z(_class ?? ""), Utf8.Z(_ref ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_inject(session, _class, _ref, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.event.inject</c> (libxenapi <c>xenapi_async_event_inject</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_inject(Session session, string _class, string _ref, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_event_inject(call.Handle, Utf8.Z(_class ?? ""), Utf8.Z(_ref ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.event.inject</c> (what <c>async_inject</c> returned; libxenapi <c>xenapi_async_event_inject_wait</c>) and returns its result as <c>inject</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -242,9 +270,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_current_id(Session session)
         {
-            int status = Native.xenapi_event_get_current_id(Session.NativeOf(session), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_current_id(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>event.get_current_id</c> (libxenapi <c>xenapi_event_get_current_id</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_current_id(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_event_get_current_id(call.Handle, out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>event.get_current_id</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_current_id</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_current_idAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "event.get_current_id", cancellationToken, v => ValueRead.Long(v));
         }
 
         /// <summary><c>Async.event.get_current_id</c> (libxenapi <c>xenapi_async_event_get_current_id</c>): <c>get_current_id</c> as a server task. Wait for its typed result with <c>async_get_current_id_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -254,9 +300,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_current_id(Session session)
         {
-            int status = Native.xenapi_async_event_get_current_id(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_current_id(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.event.get_current_id</c> (libxenapi <c>xenapi_async_event_get_current_id</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_current_id(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_event_get_current_id(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.event.get_current_id</c> (what <c>async_get_current_id</c> returned; libxenapi <c>xenapi_async_event_get_current_id_wait</c>) and returns its result as <c>get_current_id</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -288,24 +344,42 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static EventBatch from(Session session, string[] _classes, string _token, double _timeout)
         {
-            IntPtr h0 = Conv.W_set_string(_classes);
-            try
+            return from(session, _classes, _token, _timeout, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>event.from</c> (libxenapi <c>xenapi_event_from</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static EventBatch from(Session session, string[] _classes, string _token, double _timeout, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_event_from(Session.NativeOf(session), h0, Utf8.Z(_token ?? ""), _timeout, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h0 = Conv.W_set_string(_classes);
                 try
                 {
-                    return Conv.R_record_event_batch(result);
+                    int status = Native.xenapi_event_from(call.Handle, h0, Utf8.Z(_token ?? ""), _timeout, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    try
+                    {
+                        return Conv.R_record_event_batch(result);
+                    }
+                    finally
+                    {
+                        Native.xenapi_event_batch_free(result);
+                    }
                 }
                 finally
                 {
-                    Native.xenapi_event_batch_free(result);
+                    Native.xenapi_string_list_free(h0);
                 }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(h0);
-            }
+        }
+
+        /// <summary><c>event.from</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>from</c>.</summary>
+        public static System.Threading.Tasks.Task<EventBatch> fromAsync(Session session, string[] _classes, string _token, double _timeout, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "event.from", cancellationToken, v => EventBatch.FromValueHandle(v), ValueArgs.Set(_classes), _token ?? "", _timeout);
         }
 
         /// <summary><c>Async.event.from</c> (libxenapi <c>xenapi_async_event_from</c>): <c>from</c> as a server task. Wait for its typed result with <c>async_from_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -318,16 +392,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_from(Session session, string[] _classes, string _token, double _timeout)
         {
-            IntPtr h0 = Conv.W_set_string(_classes);
-            try
+            return async_from(session, _classes, _token, _timeout, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.event.from</c> (libxenapi <c>xenapi_async_event_from</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_from(Session session, string[] _classes, string _token, double _timeout, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_event_from(Session.NativeOf(session), h0, Utf8.Z(_token ?? ""), _timeout, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_list_free(h0);
+                IntPtr h0 = Conv.W_set_string(_classes);
+                try
+                {
+                    int status = Native.xenapi_async_event_from(call.Handle, h0, Utf8.Z(_token ?? ""), _timeout, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(h0);
+                }
             }
         }
 
@@ -364,16 +448,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<Event> next(Session session)
         {
-            int status = Native.xenapi_event_next(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return next(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>event.next</c> (libxenapi <c>xenapi_event_next</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<Event> next(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_record_event(result);
+                int status = Native.xenapi_event_next(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_record_event(result);
+                }
+                finally
+                {
+                    Native.xenapi_event_record_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_event_record_list_free(result);
-            }
+        }
+
+        /// <summary><c>event.next</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>next</c>.</summary>
+        public static System.Threading.Tasks.Task<List<Event>> nextAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "event.next", cancellationToken, v => ValueRead.List(v, x0 => Event.FromValueHandle(x0)));
         }
 
         /// <summary><c>Async.event.next</c> (libxenapi <c>xenapi_async_event_next</c>): <c>next</c> as a server task. Wait for its typed result with <c>async_next_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since boston.</summary>
@@ -383,9 +485,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_next(Session session)
         {
-            int status = Native.xenapi_async_event_next(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_next(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.event.next</c> (libxenapi <c>xenapi_async_event_next</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_next(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_event_next(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.event.next</c> (what <c>async_next</c> returned; libxenapi <c>xenapi_async_event_next_wait</c>) and returns its result as <c>next</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -421,16 +533,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void unregister(Session session, string[] _classes)
         {
-            IntPtr h0 = Conv.W_set_string(_classes);
-            try
+            unregister(session, _classes, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>event.unregister</c> (libxenapi <c>xenapi_event_unregister</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void unregister(Session session, string[] _classes, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_event_unregister(Session.NativeOf(session), h0, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h0 = Conv.W_set_string(_classes);
+                try
+                {
+                    int status = Native.xenapi_event_unregister(call.Handle, h0, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(h0);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(h0);
-            }
+        }
+
+        /// <summary><c>event.unregister</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>unregister</c>.</summary>
+        public static System.Threading.Tasks.Task unregisterAsync(Session session, string[] _classes, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "event.unregister", cancellationToken, ValueArgs.Set(_classes));
         }
 
         /// <summary><c>Async.event.unregister</c> (libxenapi <c>xenapi_async_event_unregister</c>): <c>unregister</c> as a server task. Wait for its typed result with <c>async_unregister_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since boston.</summary>
@@ -441,16 +571,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_unregister(Session session, string[] _classes)
         {
-            IntPtr h0 = Conv.W_set_string(_classes);
-            try
+            return async_unregister(session, _classes, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.event.unregister</c> (libxenapi <c>xenapi_async_event_unregister</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_unregister(Session session, string[] _classes, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_event_unregister(Session.NativeOf(session), h0, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_list_free(h0);
+                IntPtr h0 = Conv.W_set_string(_classes);
+                try
+                {
+                    int status = Native.xenapi_async_event_unregister(call.Handle, h0, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(h0);
+                }
             }
         }
 
@@ -477,16 +617,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void register(Session session, string[] _classes)
         {
-            IntPtr h0 = Conv.W_set_string(_classes);
-            try
+            register(session, _classes, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>event.register</c> (libxenapi <c>xenapi_event_register</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void register(Session session, string[] _classes, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_event_register(Session.NativeOf(session), h0, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h0 = Conv.W_set_string(_classes);
+                try
+                {
+                    int status = Native.xenapi_event_register(call.Handle, h0, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(h0);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(h0);
-            }
+        }
+
+        /// <summary><c>event.register</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>register</c>.</summary>
+        public static System.Threading.Tasks.Task registerAsync(Session session, string[] _classes, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "event.register", cancellationToken, ValueArgs.Set(_classes));
         }
 
         /// <summary><c>Async.event.register</c> (libxenapi <c>xenapi_async_event_register</c>): <c>register</c> as a server task. Wait for its typed result with <c>async_register_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since boston.</summary>
@@ -497,16 +655,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_register(Session session, string[] _classes)
         {
-            IntPtr h0 = Conv.W_set_string(_classes);
-            try
+            return async_register(session, _classes, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.event.register</c> (libxenapi <c>xenapi_async_event_register</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_register(Session session, string[] _classes, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_event_register(Session.NativeOf(session), h0, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_list_free(h0);
+                IntPtr h0 = Conv.W_set_string(_classes);
+                try
+                {
+                    int status = Native.xenapi_async_event_register(call.Handle, h0, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(h0);
+                }
             }
         }
 

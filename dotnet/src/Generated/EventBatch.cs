@@ -7,7 +7,7 @@ using System.Collections.Generic;
 namespace XenAPI
 {
     /// <summary>
-    /// What <c>event.from</c> returns (<see cref="Event.from"/>): the events, the number of objects of
+    /// What <c>event.from</c> returns (<see cref="Event.from(Session, string[], string, double)"/>): the events, the number of objects of
     /// each class, and the token to pass to the next call.
     /// </summary>
     public partial class EventBatch : XenObject<EventBatch>

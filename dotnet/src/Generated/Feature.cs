@@ -195,16 +195,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<Feature>, Feature> get_all_records(Session session)
         {
-            int status = Native.xenapi_feature_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Feature.get_all_records</c> (libxenapi <c>xenapi_feature_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<Feature>, Feature> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_Feature_to_record_Feature_end(result);
+                int status = Native.xenapi_feature_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_Feature_to_record_Feature_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_feature_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_feature_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>Feature.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<Feature>, Feature>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Feature.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<Feature>.Create(k0), x0 => Feature.FromValueHandle(x0)));
         }
 
         /// <summary><c>Feature.get_all</c> (libxenapi <c>xenapi_feature_get_all</c>).</summary>
@@ -214,16 +232,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Feature>> get_all(Session session)
         {
-            int status = Native.xenapi_feature_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Feature.get_all</c> (libxenapi <c>xenapi_feature_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Feature>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_Feature(result);
+                int status = Native.xenapi_feature_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_Feature(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>Feature.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Feature>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Feature.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Feature>(x0)));
         }
 
         /// <summary><c>Feature.get_host</c> (libxenapi <c>xenapi_feature_get_host</c>).</summary>
@@ -234,9 +270,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Host> get_host(Session session, string _feature)
         {
-            int status = Native.xenapi_feature_get_host(Session.NativeOf(session), Utf8.Z(_feature ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Host>.Create(Conv.TakeStr(result));
+            return get_host(session, _feature, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Feature.get_host</c> (libxenapi <c>xenapi_feature_get_host</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Host> get_host(Session session, string _feature, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_feature_get_host(call.Handle, Utf8.Z(_feature ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Host>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>Feature.get_host</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_host</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Host>> get_hostAsync(Session session, string _feature, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Feature.get_host", cancellationToken, v => ValueRead.Ref<Host>(v), _feature ?? "");
         }
 
         /// <summary><c>Feature.get_version</c> (libxenapi <c>xenapi_feature_get_version</c>).</summary>
@@ -247,9 +301,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_version(Session session, string _feature)
         {
-            int status = Native.xenapi_feature_get_version(Session.NativeOf(session), Utf8.Z(_feature ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_version(session, _feature, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Feature.get_version</c> (libxenapi <c>xenapi_feature_get_version</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_version(Session session, string _feature, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_feature_get_version(call.Handle, Utf8.Z(_feature ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>Feature.get_version</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_version</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_versionAsync(Session session, string _feature, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Feature.get_version", cancellationToken, v => ValueRead.Str(v), _feature ?? "");
         }
 
         /// <summary><c>Feature.get_experimental</c> (libxenapi <c>xenapi_feature_get_experimental</c>).</summary>
@@ -260,9 +332,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_experimental(Session session, string _feature)
         {
-            int status = Native.xenapi_feature_get_experimental(Session.NativeOf(session), Utf8.Z(_feature ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_experimental(session, _feature, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Feature.get_experimental</c> (libxenapi <c>xenapi_feature_get_experimental</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_experimental(Session session, string _feature, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_feature_get_experimental(call.Handle, Utf8.Z(_feature ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>Feature.get_experimental</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_experimental</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_experimentalAsync(Session session, string _feature, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Feature.get_experimental", cancellationToken, v => ValueRead.Bool(v), _feature ?? "");
         }
 
         /// <summary><c>Feature.get_enabled</c> (libxenapi <c>xenapi_feature_get_enabled</c>).</summary>
@@ -273,9 +363,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_enabled(Session session, string _feature)
         {
-            int status = Native.xenapi_feature_get_enabled(Session.NativeOf(session), Utf8.Z(_feature ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_enabled(session, _feature, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Feature.get_enabled</c> (libxenapi <c>xenapi_feature_get_enabled</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_enabled(Session session, string _feature, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_feature_get_enabled(call.Handle, Utf8.Z(_feature ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>Feature.get_enabled</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_enabled</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_enabledAsync(Session session, string _feature, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Feature.get_enabled", cancellationToken, v => ValueRead.Bool(v), _feature ?? "");
         }
 
         /// <summary><c>Feature.get_name_description</c> (libxenapi <c>xenapi_feature_get_name_description</c>).</summary>
@@ -286,9 +394,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_description(Session session, string _feature)
         {
-            int status = Native.xenapi_feature_get_name_description(Session.NativeOf(session), Utf8.Z(_feature ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_description(session, _feature, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Feature.get_name_description</c> (libxenapi <c>xenapi_feature_get_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_description(Session session, string _feature, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_feature_get_name_description(call.Handle, Utf8.Z(_feature ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>Feature.get_name_description</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_description</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_descriptionAsync(Session session, string _feature, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Feature.get_name_description", cancellationToken, v => ValueRead.Str(v), _feature ?? "");
         }
 
         /// <summary><c>Feature.get_name_label</c> (libxenapi <c>xenapi_feature_get_name_label</c>).</summary>
@@ -299,9 +425,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_label(Session session, string _feature)
         {
-            int status = Native.xenapi_feature_get_name_label(Session.NativeOf(session), Utf8.Z(_feature ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_label(session, _feature, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Feature.get_name_label</c> (libxenapi <c>xenapi_feature_get_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_label(Session session, string _feature, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_feature_get_name_label(call.Handle, Utf8.Z(_feature ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>Feature.get_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_labelAsync(Session session, string _feature, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Feature.get_name_label", cancellationToken, v => ValueRead.Str(v), _feature ?? "");
         }
 
         /// <summary><c>Feature.get_uuid</c> (libxenapi <c>xenapi_feature_get_uuid</c>).</summary>
@@ -312,9 +456,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _feature)
         {
-            int status = Native.xenapi_feature_get_uuid(Session.NativeOf(session), Utf8.Z(_feature ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _feature, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Feature.get_uuid</c> (libxenapi <c>xenapi_feature_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _feature, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_feature_get_uuid(call.Handle, Utf8.Z(_feature ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>Feature.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _feature, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Feature.get_uuid", cancellationToken, v => ValueRead.Str(v), _feature ?? "");
         }
 
         /// <summary><c>Feature.get_by_name_label</c> (libxenapi <c>xenapi_feature_get_by_name_label</c>).</summary>
@@ -325,16 +487,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Feature>> get_by_name_label(Session session, string _label)
         {
-            int status = Native.xenapi_feature_get_by_name_label(Session.NativeOf(session), Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_by_name_label(session, _label, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Feature.get_by_name_label</c> (libxenapi <c>xenapi_feature_get_by_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Feature>> get_by_name_label(Session session, string _label, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_Feature(result);
+                int status = Native.xenapi_feature_get_by_name_label(call.Handle, Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_Feature(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>Feature.get_by_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Feature>>> get_by_name_labelAsync(Session session, string _label, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Feature.get_by_name_label", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Feature>(x0)), _label ?? "");
         }
 
         /// <summary><c>Feature.get_by_uuid</c> (libxenapi <c>xenapi_feature_get_by_uuid</c>).</summary>
@@ -345,9 +525,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Feature> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_feature_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Feature>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Feature.get_by_uuid</c> (libxenapi <c>xenapi_feature_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Feature> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_feature_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Feature>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>Feature.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Feature>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Feature.get_by_uuid", cancellationToken, v => ValueRead.Ref<Feature>(v), _uuid ?? "");
         }
 
         /// <summary><c>Feature.get_record</c> (libxenapi <c>xenapi_feature_get_record</c>).</summary>
@@ -358,16 +556,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Feature get_record(Session session, string _feature)
         {
-            int status = Native.xenapi_feature_get_record(Session.NativeOf(session), Utf8.Z(_feature ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _feature, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Feature.get_record</c> (libxenapi <c>xenapi_feature_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Feature get_record(Session session, string _feature, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_Feature(result);
+                int status = Native.xenapi_feature_get_record(call.Handle, Utf8.Z(_feature ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_Feature(result);
+                }
+                finally
+                {
+                    Native.xenapi_feature_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_feature_record_free(result);
-            }
+        }
+
+        /// <summary><c>Feature.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<Feature> get_recordAsync(Session session, string _feature, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Feature.get_record", cancellationToken, v => Feature.FromValueHandle(v), _feature ?? "");
         }
 
     }

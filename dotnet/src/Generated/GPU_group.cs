@@ -254,16 +254,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<GPU_group>, GPU_group> get_all_records(Session session)
         {
-            int status = Native.xenapi_gpu_group_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>GPU_group.get_all_records</c> (libxenapi <c>xenapi_gpu_group_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<GPU_group>, GPU_group> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_GPU_group_to_record_GPU_group_end(result);
+                int status = Native.xenapi_gpu_group_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_GPU_group_to_record_GPU_group_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_gpu_group_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_gpu_group_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>GPU_group.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<GPU_group>, GPU_group>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "GPU_group.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<GPU_group>.Create(k0), x0 => GPU_group.FromValueHandle(x0)));
         }
 
         /// <summary><c>GPU_group.get_all</c> (libxenapi <c>xenapi_gpu_group_get_all</c>).</summary>
@@ -273,16 +291,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<GPU_group>> get_all(Session session)
         {
-            int status = Native.xenapi_gpu_group_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>GPU_group.get_all</c> (libxenapi <c>xenapi_gpu_group_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<GPU_group>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_GPU_group(result);
+                int status = Native.xenapi_gpu_group_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_GPU_group(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>GPU_group.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<GPU_group>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "GPU_group.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<GPU_group>(x0)));
         }
 
         /// <summary><c>GPU_group.get_remaining_capacity</c> (libxenapi <c>xenapi_gpu_group_get_remaining_capacity</c>).</summary>
@@ -294,9 +330,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_remaining_capacity(Session session, string _gpu_group, string _vgpu_type)
         {
-            int status = Native.xenapi_gpu_group_get_remaining_capacity(Session.NativeOf(session), Utf8.Z(_gpu_group ?? ""), Utf8.Z(_vgpu_type ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_remaining_capacity(session, _gpu_group, _vgpu_type, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>GPU_group.get_remaining_capacity</c> (libxenapi <c>xenapi_gpu_group_get_remaining_capacity</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_remaining_capacity(Session session, string _gpu_group, string _vgpu_type, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_gpu_group_get_remaining_capacity(call.Handle, Utf8.Z(_gpu_group ?? ""), Utf8.Z(_vgpu_type ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>GPU_group.get_remaining_capacity</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_remaining_capacity</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_remaining_capacityAsync(Session session, string _gpu_group, string _vgpu_type, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "GPU_group.get_remaining_capacity", cancellationToken, v => ValueRead.Long(v), _gpu_group ?? "", _vgpu_type ?? "");
         }
 
         /// <summary><c>Async.GPU_group.get_remaining_capacity</c> (libxenapi <c>xenapi_async_gpu_group_get_remaining_capacity</c>): <c>get_remaining_capacity</c> as a server task. Wait for its typed result with <c>async_get_remaining_capacity_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -308,9 +362,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_remaining_capacity(Session session, string _gpu_group, string _vgpu_type)
         {
-            int status = Native.xenapi_async_gpu_group_get_remaining_capacity(Session.NativeOf(session), Utf8.Z(_gpu_group ?? ""), Utf8.Z(_vgpu_type ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_remaining_capacity(session, _gpu_group, _vgpu_type, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.GPU_group.get_remaining_capacity</c> (libxenapi <c>xenapi_async_gpu_group_get_remaining_capacity</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_remaining_capacity(Session session, string _gpu_group, string _vgpu_type, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_gpu_group_get_remaining_capacity(call.Handle, Utf8.Z(_gpu_group ?? ""), Utf8.Z(_vgpu_type ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.GPU_group.get_remaining_capacity</c> (what <c>async_get_remaining_capacity</c> returned; libxenapi <c>xenapi_async_gpu_group_get_remaining_capacity_wait</c>) and returns its result as <c>get_remaining_capacity</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -339,8 +403,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy(Session session, string _gpu_group)
         {
-            int status = Native.xenapi_gpu_group_destroy(Session.NativeOf(session), Utf8.Z(_gpu_group ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            destroy(session, _gpu_group, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>GPU_group.destroy</c> (libxenapi <c>xenapi_gpu_group_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy(Session session, string _gpu_group, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_gpu_group_destroy(call.Handle, Utf8.Z(_gpu_group ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>GPU_group.destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy</c>.</summary>
+        public static System.Threading.Tasks.Task destroyAsync(Session session, string _gpu_group, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "GPU_group.destroy", cancellationToken, _gpu_group ?? "");
         }
 
         /// <summary><c>Async.GPU_group.destroy</c> (libxenapi <c>xenapi_async_gpu_group_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -351,9 +433,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy(Session session, string _gpu_group)
         {
-            int status = Native.xenapi_async_gpu_group_destroy(Session.NativeOf(session), Utf8.Z(_gpu_group ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_destroy(session, _gpu_group, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.GPU_group.destroy</c> (libxenapi <c>xenapi_async_gpu_group_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy(Session session, string _gpu_group, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_gpu_group_destroy(call.Handle, Utf8.Z(_gpu_group ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.GPU_group.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_gpu_group_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -382,17 +474,35 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<GPU_group> create(Session session, string _name_label, string _name_description, Dictionary<string, string> _other_config)
         {
-            IntPtr h2 = Conv.W_map_string_to_string_end(_other_config);
-            try
+            return create(session, _name_label, _name_description, _other_config, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>GPU_group.create</c> (libxenapi <c>xenapi_gpu_group_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<GPU_group> create(Session session, string _name_label, string _name_description, Dictionary<string, string> _other_config, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_gpu_group_create(Session.NativeOf(session), Utf8.Z(_name_label ?? ""), Utf8.Z(_name_description ?? ""), h2, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<GPU_group>.Create(Conv.TakeStr(result));
+                IntPtr h2 = Conv.W_map_string_to_string_end(_other_config);
+                try
+                {
+                    int status = Native.xenapi_gpu_group_create(call.Handle, Utf8.Z(_name_label ?? ""), Utf8.Z(_name_description ?? ""), h2, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<GPU_group>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h2);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h2);
-            }
+        }
+
+        /// <summary><c>GPU_group.create</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<GPU_group>> createAsync(Session session, string _name_label, string _name_description, Dictionary<string, string> _other_config, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "GPU_group.create", cancellationToken, v => ValueRead.Ref<GPU_group>(v), _name_label ?? "", _name_description ?? "", ValueArgs.Map(_other_config));
         }
 
         /// <summary><c>Async.GPU_group.create</c> (libxenapi <c>xenapi_async_gpu_group_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -405,16 +515,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create(Session session, string _name_label, string _name_description, Dictionary<string, string> _other_config)
         {
-            IntPtr h2 = Conv.W_map_string_to_string_end(_other_config);
-            try
+            return async_create(session, _name_label, _name_description, _other_config, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.GPU_group.create</c> (libxenapi <c>xenapi_async_gpu_group_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create(Session session, string _name_label, string _name_description, Dictionary<string, string> _other_config, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_gpu_group_create(Session.NativeOf(session), Utf8.Z(_name_label ?? ""), Utf8.Z(_name_description ?? ""), h2, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h2);
+                IntPtr h2 = Conv.W_map_string_to_string_end(_other_config);
+                try
+                {
+                    int status = Native.xenapi_async_gpu_group_create(call.Handle, Utf8.Z(_name_label ?? ""), Utf8.Z(_name_description ?? ""), h2, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h2);
+                }
             }
         }
 
@@ -445,8 +565,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_allocation_algorithm(Session session, string _gpu_group, allocation_algorithm _value)
         {
-            int status = Native.xenapi_gpu_group_set_allocation_algorithm(Session.NativeOf(session), Utf8.Z(_gpu_group ?? ""), allocation_algorithm_helper.ToNative(_value), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_allocation_algorithm(session, _gpu_group, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>GPU_group.set_allocation_algorithm</c> (libxenapi <c>xenapi_gpu_group_set_allocation_algorithm</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_allocation_algorithm(Session session, string _gpu_group, allocation_algorithm _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_gpu_group_set_allocation_algorithm(call.Handle, Utf8.Z(_gpu_group ?? ""), allocation_algorithm_helper.ToNative(_value), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>GPU_group.set_allocation_algorithm</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_allocation_algorithm</c>.</summary>
+        public static System.Threading.Tasks.Task set_allocation_algorithmAsync(Session session, string _gpu_group, allocation_algorithm _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "GPU_group.set_allocation_algorithm", cancellationToken, _gpu_group ?? "", _value.StringOf());
         }
 
         /// <summary><c>GPU_group.remove_from_other_config</c> (libxenapi <c>xenapi_gpu_group_remove_from_other_config</c>).</summary>
@@ -457,8 +595,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_other_config(Session session, string _gpu_group, string _key)
         {
-            int status = Native.xenapi_gpu_group_remove_from_other_config(Session.NativeOf(session), Utf8.Z(_gpu_group ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_other_config(session, _gpu_group, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>GPU_group.remove_from_other_config</c> (libxenapi <c>xenapi_gpu_group_remove_from_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_other_config(Session session, string _gpu_group, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_gpu_group_remove_from_other_config(call.Handle, Utf8.Z(_gpu_group ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>GPU_group.remove_from_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_other_configAsync(Session session, string _gpu_group, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "GPU_group.remove_from_other_config", cancellationToken, _gpu_group ?? "", _key ?? "");
         }
 
         /// <summary><c>GPU_group.add_to_other_config</c> (libxenapi <c>xenapi_gpu_group_add_to_other_config</c>).</summary>
@@ -470,8 +626,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_other_config(Session session, string _gpu_group, string _key, string _value)
         {
-            int status = Native.xenapi_gpu_group_add_to_other_config(Session.NativeOf(session), Utf8.Z(_gpu_group ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_other_config(session, _gpu_group, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>GPU_group.add_to_other_config</c> (libxenapi <c>xenapi_gpu_group_add_to_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_other_config(Session session, string _gpu_group, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_gpu_group_add_to_other_config(call.Handle, Utf8.Z(_gpu_group ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>GPU_group.add_to_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_other_configAsync(Session session, string _gpu_group, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "GPU_group.add_to_other_config", cancellationToken, _gpu_group ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>GPU_group.set_other_config</c> (libxenapi <c>xenapi_gpu_group_set_other_config</c>).</summary>
@@ -482,16 +656,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_other_config(Session session, string _gpu_group, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_other_config(session, _gpu_group, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>GPU_group.set_other_config</c> (libxenapi <c>xenapi_gpu_group_set_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_other_config(Session session, string _gpu_group, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_gpu_group_set_other_config(Session.NativeOf(session), Utf8.Z(_gpu_group ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_gpu_group_set_other_config(call.Handle, Utf8.Z(_gpu_group ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>GPU_group.set_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_other_configAsync(Session session, string _gpu_group, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "GPU_group.set_other_config", cancellationToken, _gpu_group ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>GPU_group.set_name_description</c> (libxenapi <c>xenapi_gpu_group_set_name_description</c>).</summary>
@@ -502,8 +694,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_name_description(Session session, string _gpu_group, string _value)
         {
-            int status = Native.xenapi_gpu_group_set_name_description(Session.NativeOf(session), Utf8.Z(_gpu_group ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_name_description(session, _gpu_group, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>GPU_group.set_name_description</c> (libxenapi <c>xenapi_gpu_group_set_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_name_description(Session session, string _gpu_group, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_gpu_group_set_name_description(call.Handle, Utf8.Z(_gpu_group ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>GPU_group.set_name_description</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_name_description</c>.</summary>
+        public static System.Threading.Tasks.Task set_name_descriptionAsync(Session session, string _gpu_group, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "GPU_group.set_name_description", cancellationToken, _gpu_group ?? "", _value ?? "");
         }
 
         /// <summary><c>GPU_group.set_name_label</c> (libxenapi <c>xenapi_gpu_group_set_name_label</c>).</summary>
@@ -514,8 +724,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_name_label(Session session, string _gpu_group, string _value)
         {
-            int status = Native.xenapi_gpu_group_set_name_label(Session.NativeOf(session), Utf8.Z(_gpu_group ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_name_label(session, _gpu_group, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>GPU_group.set_name_label</c> (libxenapi <c>xenapi_gpu_group_set_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_name_label(Session session, string _gpu_group, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_gpu_group_set_name_label(call.Handle, Utf8.Z(_gpu_group ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>GPU_group.set_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task set_name_labelAsync(Session session, string _gpu_group, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "GPU_group.set_name_label", cancellationToken, _gpu_group ?? "", _value ?? "");
         }
 
         /// <summary><c>GPU_group.get_enabled_VGPU_types</c> (libxenapi <c>xenapi_gpu_group_get_enabled_vgpu_types</c>).</summary>
@@ -526,16 +754,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VGPU_type>> get_enabled_VGPU_types(Session session, string _gpu_group)
         {
-            int status = Native.xenapi_gpu_group_get_enabled_vgpu_types(Session.NativeOf(session), Utf8.Z(_gpu_group ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_enabled_VGPU_types(session, _gpu_group, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>GPU_group.get_enabled_VGPU_types</c> (libxenapi <c>xenapi_gpu_group_get_enabled_vgpu_types</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VGPU_type>> get_enabled_VGPU_types(Session session, string _gpu_group, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VGPU_type(result);
+                int status = Native.xenapi_gpu_group_get_enabled_vgpu_types(call.Handle, Utf8.Z(_gpu_group ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VGPU_type(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>GPU_group.get_enabled_VGPU_types</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_enabled_VGPU_types</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VGPU_type>>> get_enabled_VGPU_typesAsync(Session session, string _gpu_group, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "GPU_group.get_enabled_VGPU_types", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VGPU_type>(x0)), _gpu_group ?? "");
         }
 
         /// <summary><c>GPU_group.get_supported_VGPU_types</c> (libxenapi <c>xenapi_gpu_group_get_supported_vgpu_types</c>).</summary>
@@ -546,16 +792,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VGPU_type>> get_supported_VGPU_types(Session session, string _gpu_group)
         {
-            int status = Native.xenapi_gpu_group_get_supported_vgpu_types(Session.NativeOf(session), Utf8.Z(_gpu_group ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_supported_VGPU_types(session, _gpu_group, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>GPU_group.get_supported_VGPU_types</c> (libxenapi <c>xenapi_gpu_group_get_supported_vgpu_types</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VGPU_type>> get_supported_VGPU_types(Session session, string _gpu_group, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VGPU_type(result);
+                int status = Native.xenapi_gpu_group_get_supported_vgpu_types(call.Handle, Utf8.Z(_gpu_group ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VGPU_type(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>GPU_group.get_supported_VGPU_types</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_supported_VGPU_types</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VGPU_type>>> get_supported_VGPU_typesAsync(Session session, string _gpu_group, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "GPU_group.get_supported_VGPU_types", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VGPU_type>(x0)), _gpu_group ?? "");
         }
 
         /// <summary><c>GPU_group.get_allocation_algorithm</c> (libxenapi <c>xenapi_gpu_group_get_allocation_algorithm</c>).</summary>
@@ -566,9 +830,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static allocation_algorithm get_allocation_algorithm(Session session, string _gpu_group)
         {
-            int status = Native.xenapi_gpu_group_get_allocation_algorithm(Session.NativeOf(session), Utf8.Z(_gpu_group ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return allocation_algorithm_helper.FromNative(result);
+            return get_allocation_algorithm(session, _gpu_group, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>GPU_group.get_allocation_algorithm</c> (libxenapi <c>xenapi_gpu_group_get_allocation_algorithm</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static allocation_algorithm get_allocation_algorithm(Session session, string _gpu_group, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_gpu_group_get_allocation_algorithm(call.Handle, Utf8.Z(_gpu_group ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return allocation_algorithm_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>GPU_group.get_allocation_algorithm</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_allocation_algorithm</c>.</summary>
+        public static System.Threading.Tasks.Task<allocation_algorithm> get_allocation_algorithmAsync(Session session, string _gpu_group, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "GPU_group.get_allocation_algorithm", cancellationToken, v => allocation_algorithm_helper.FromString(ValueRead.Str(v)), _gpu_group ?? "");
         }
 
         /// <summary><c>GPU_group.get_other_config</c> (libxenapi <c>xenapi_gpu_group_get_other_config</c>).</summary>
@@ -579,16 +861,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _gpu_group)
         {
-            int status = Native.xenapi_gpu_group_get_other_config(Session.NativeOf(session), Utf8.Z(_gpu_group ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _gpu_group, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>GPU_group.get_other_config</c> (libxenapi <c>xenapi_gpu_group_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _gpu_group, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_gpu_group_get_other_config(call.Handle, Utf8.Z(_gpu_group ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>GPU_group.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _gpu_group, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "GPU_group.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _gpu_group ?? "");
         }
 
         /// <summary><c>GPU_group.get_GPU_types</c> (libxenapi <c>xenapi_gpu_group_get_gpu_types</c>).</summary>
@@ -599,16 +899,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[] get_GPU_types(Session session, string _gpu_group)
         {
-            int status = Native.xenapi_gpu_group_get_gpu_types(Session.NativeOf(session), Utf8.Z(_gpu_group ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_GPU_types(session, _gpu_group, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>GPU_group.get_GPU_types</c> (libxenapi <c>xenapi_gpu_group_get_gpu_types</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[] get_GPU_types(Session session, string _gpu_group, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_string(result);
+                int status = Native.xenapi_gpu_group_get_gpu_types(call.Handle, Utf8.Z(_gpu_group ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>GPU_group.get_GPU_types</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_GPU_types</c>.</summary>
+        public static System.Threading.Tasks.Task<string[]> get_GPU_typesAsync(Session session, string _gpu_group, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "GPU_group.get_GPU_types", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Str(x0)), _gpu_group ?? "");
         }
 
         /// <summary><c>GPU_group.get_VGPUs</c> (libxenapi <c>xenapi_gpu_group_get_vgpus</c>).</summary>
@@ -619,16 +937,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VGPU>> get_VGPUs(Session session, string _gpu_group)
         {
-            int status = Native.xenapi_gpu_group_get_vgpus(Session.NativeOf(session), Utf8.Z(_gpu_group ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_VGPUs(session, _gpu_group, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>GPU_group.get_VGPUs</c> (libxenapi <c>xenapi_gpu_group_get_vgpus</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VGPU>> get_VGPUs(Session session, string _gpu_group, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VGPU(result);
+                int status = Native.xenapi_gpu_group_get_vgpus(call.Handle, Utf8.Z(_gpu_group ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VGPU(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>GPU_group.get_VGPUs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_VGPUs</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VGPU>>> get_VGPUsAsync(Session session, string _gpu_group, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "GPU_group.get_VGPUs", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VGPU>(x0)), _gpu_group ?? "");
         }
 
         /// <summary><c>GPU_group.get_PGPUs</c> (libxenapi <c>xenapi_gpu_group_get_pgpus</c>).</summary>
@@ -639,16 +975,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<PGPU>> get_PGPUs(Session session, string _gpu_group)
         {
-            int status = Native.xenapi_gpu_group_get_pgpus(Session.NativeOf(session), Utf8.Z(_gpu_group ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_PGPUs(session, _gpu_group, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>GPU_group.get_PGPUs</c> (libxenapi <c>xenapi_gpu_group_get_pgpus</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<PGPU>> get_PGPUs(Session session, string _gpu_group, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_PGPU(result);
+                int status = Native.xenapi_gpu_group_get_pgpus(call.Handle, Utf8.Z(_gpu_group ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_PGPU(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>GPU_group.get_PGPUs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_PGPUs</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<PGPU>>> get_PGPUsAsync(Session session, string _gpu_group, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "GPU_group.get_PGPUs", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<PGPU>(x0)), _gpu_group ?? "");
         }
 
         /// <summary><c>GPU_group.get_name_description</c> (libxenapi <c>xenapi_gpu_group_get_name_description</c>).</summary>
@@ -659,9 +1013,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_description(Session session, string _gpu_group)
         {
-            int status = Native.xenapi_gpu_group_get_name_description(Session.NativeOf(session), Utf8.Z(_gpu_group ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_description(session, _gpu_group, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>GPU_group.get_name_description</c> (libxenapi <c>xenapi_gpu_group_get_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_description(Session session, string _gpu_group, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_gpu_group_get_name_description(call.Handle, Utf8.Z(_gpu_group ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>GPU_group.get_name_description</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_description</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_descriptionAsync(Session session, string _gpu_group, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "GPU_group.get_name_description", cancellationToken, v => ValueRead.Str(v), _gpu_group ?? "");
         }
 
         /// <summary><c>GPU_group.get_name_label</c> (libxenapi <c>xenapi_gpu_group_get_name_label</c>).</summary>
@@ -672,9 +1044,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_label(Session session, string _gpu_group)
         {
-            int status = Native.xenapi_gpu_group_get_name_label(Session.NativeOf(session), Utf8.Z(_gpu_group ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_label(session, _gpu_group, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>GPU_group.get_name_label</c> (libxenapi <c>xenapi_gpu_group_get_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_label(Session session, string _gpu_group, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_gpu_group_get_name_label(call.Handle, Utf8.Z(_gpu_group ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>GPU_group.get_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_labelAsync(Session session, string _gpu_group, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "GPU_group.get_name_label", cancellationToken, v => ValueRead.Str(v), _gpu_group ?? "");
         }
 
         /// <summary><c>GPU_group.get_uuid</c> (libxenapi <c>xenapi_gpu_group_get_uuid</c>).</summary>
@@ -685,9 +1075,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _gpu_group)
         {
-            int status = Native.xenapi_gpu_group_get_uuid(Session.NativeOf(session), Utf8.Z(_gpu_group ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _gpu_group, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>GPU_group.get_uuid</c> (libxenapi <c>xenapi_gpu_group_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _gpu_group, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_gpu_group_get_uuid(call.Handle, Utf8.Z(_gpu_group ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>GPU_group.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _gpu_group, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "GPU_group.get_uuid", cancellationToken, v => ValueRead.Str(v), _gpu_group ?? "");
         }
 
         /// <summary><c>GPU_group.get_by_name_label</c> (libxenapi <c>xenapi_gpu_group_get_by_name_label</c>).</summary>
@@ -698,16 +1106,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<GPU_group>> get_by_name_label(Session session, string _label)
         {
-            int status = Native.xenapi_gpu_group_get_by_name_label(Session.NativeOf(session), Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_by_name_label(session, _label, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>GPU_group.get_by_name_label</c> (libxenapi <c>xenapi_gpu_group_get_by_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<GPU_group>> get_by_name_label(Session session, string _label, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_GPU_group(result);
+                int status = Native.xenapi_gpu_group_get_by_name_label(call.Handle, Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_GPU_group(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>GPU_group.get_by_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<GPU_group>>> get_by_name_labelAsync(Session session, string _label, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "GPU_group.get_by_name_label", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<GPU_group>(x0)), _label ?? "");
         }
 
         /// <summary><c>GPU_group.get_by_uuid</c> (libxenapi <c>xenapi_gpu_group_get_by_uuid</c>).</summary>
@@ -718,9 +1144,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<GPU_group> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_gpu_group_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<GPU_group>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>GPU_group.get_by_uuid</c> (libxenapi <c>xenapi_gpu_group_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<GPU_group> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_gpu_group_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<GPU_group>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>GPU_group.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<GPU_group>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "GPU_group.get_by_uuid", cancellationToken, v => ValueRead.Ref<GPU_group>(v), _uuid ?? "");
         }
 
         /// <summary><c>GPU_group.get_record</c> (libxenapi <c>xenapi_gpu_group_get_record</c>).</summary>
@@ -731,16 +1175,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static GPU_group get_record(Session session, string _gpu_group)
         {
-            int status = Native.xenapi_gpu_group_get_record(Session.NativeOf(session), Utf8.Z(_gpu_group ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _gpu_group, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>GPU_group.get_record</c> (libxenapi <c>xenapi_gpu_group_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static GPU_group get_record(Session session, string _gpu_group, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_GPU_group(result);
+                int status = Native.xenapi_gpu_group_get_record(call.Handle, Utf8.Z(_gpu_group ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_GPU_group(result);
+                }
+                finally
+                {
+                    Native.xenapi_gpu_group_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_gpu_group_record_free(result);
-            }
+        }
+
+        /// <summary><c>GPU_group.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<GPU_group> get_recordAsync(Session session, string _gpu_group, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "GPU_group.get_record", cancellationToken, v => GPU_group.FromValueHandle(v), _gpu_group ?? "");
         }
 
     }

@@ -1380,16 +1380,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<Host>, Host> get_all_records(Session session)
         {
-            int status = Native.xenapi_host_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_all_records</c> (libxenapi <c>xenapi_host_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<Host>, Host> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_host_to_record_host_end(result);
+                int status = Native.xenapi_host_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_host_to_record_host_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_host_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_host_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<Host>, Host>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<Host>.Create(k0), x0 => Host.FromValueHandle(x0)));
         }
 
         /// <summary><c>host.get_all</c> (libxenapi <c>xenapi_host_get_all</c>).</summary>
@@ -1399,16 +1417,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Host>> get_all(Session session)
         {
-            int status = Native.xenapi_host_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_all</c> (libxenapi <c>xenapi_host_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Host>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_host(result);
+                int status = Native.xenapi_host_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_host(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Host>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Host>(x0)));
         }
 
         /// <summary><c>host.emergency_clear_mandatory_guidance</c> (libxenapi <c>xenapi_host_emergency_clear_mandatory_guidance</c>). Prototype since 24.10.0: may change.</summary>
@@ -1417,8 +1453,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void emergency_clear_mandatory_guidance(Session session)
         {
-            int status = Native.xenapi_host_emergency_clear_mandatory_guidance(Session.NativeOf(session), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            emergency_clear_mandatory_guidance(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.emergency_clear_mandatory_guidance</c> (libxenapi <c>xenapi_host_emergency_clear_mandatory_guidance</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void emergency_clear_mandatory_guidance(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_emergency_clear_mandatory_guidance(call.Handle, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.emergency_clear_mandatory_guidance</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>emergency_clear_mandatory_guidance</c>.</summary>
+        public static System.Threading.Tasks.Task emergency_clear_mandatory_guidanceAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.emergency_clear_mandatory_guidance", cancellationToken);
         }
 
         /// <summary><c>Async.host.emergency_clear_mandatory_guidance</c> (libxenapi <c>xenapi_async_host_emergency_clear_mandatory_guidance</c>): <c>emergency_clear_mandatory_guidance</c> as a server task. Wait for its typed result with <c>async_emergency_clear_mandatory_guidance_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 24.10.0: may change.</summary>
@@ -1428,9 +1482,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_emergency_clear_mandatory_guidance(Session session)
         {
-            int status = Native.xenapi_async_host_emergency_clear_mandatory_guidance(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_emergency_clear_mandatory_guidance(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.emergency_clear_mandatory_guidance</c> (libxenapi <c>xenapi_async_host_emergency_clear_mandatory_guidance</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_emergency_clear_mandatory_guidance(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_emergency_clear_mandatory_guidance(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.emergency_clear_mandatory_guidance</c> (what <c>async_emergency_clear_mandatory_guidance</c> returned; libxenapi <c>xenapi_async_host_emergency_clear_mandatory_guidance_wait</c>) and returns its result as <c>emergency_clear_mandatory_guidance</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1456,8 +1520,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void apply_recommended_guidances(Session session, string _host)
         {
-            int status = Native.xenapi_host_apply_recommended_guidances(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            apply_recommended_guidances(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.apply_recommended_guidances</c> (libxenapi <c>xenapi_host_apply_recommended_guidances</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void apply_recommended_guidances(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_apply_recommended_guidances(call.Handle, Utf8.Z(_host ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.apply_recommended_guidances</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>apply_recommended_guidances</c>.</summary>
+        public static System.Threading.Tasks.Task apply_recommended_guidancesAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.apply_recommended_guidances", cancellationToken, _host ?? "");
         }
 
         /// <summary><c>Async.host.apply_recommended_guidances</c> (libxenapi <c>xenapi_async_host_apply_recommended_guidances</c>): <c>apply_recommended_guidances</c> as a server task. Wait for its typed result with <c>async_apply_recommended_guidances_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in 23.25.0: only older servers have it.</summary>
@@ -1468,9 +1550,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_apply_recommended_guidances(Session session, string _host)
         {
-            int status = Native.xenapi_async_host_apply_recommended_guidances(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_apply_recommended_guidances(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.apply_recommended_guidances</c> (libxenapi <c>xenapi_async_host_apply_recommended_guidances</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_apply_recommended_guidances(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_apply_recommended_guidances(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.apply_recommended_guidances</c> (what <c>async_apply_recommended_guidances</c> returned; libxenapi <c>xenapi_async_host_apply_recommended_guidances_wait</c>) and returns its result as <c>apply_recommended_guidances</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1497,8 +1589,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_https_only(Session session, string _host, bool _value)
         {
-            int status = Native.xenapi_host_set_https_only(Session.NativeOf(session), Utf8.Z(_host ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_https_only(session, _host, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.set_https_only</c> (libxenapi <c>xenapi_host_set_https_only</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_https_only(Session session, string _host, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_set_https_only(call.Handle, Utf8.Z(_host ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.set_https_only</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_https_only</c>.</summary>
+        public static System.Threading.Tasks.Task set_https_onlyAsync(Session session, string _host, bool _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.set_https_only", cancellationToken, _host ?? "", _value);
         }
 
         /// <summary><c>Async.host.set_https_only</c> (libxenapi <c>xenapi_async_host_set_https_only</c>): <c>set_https_only</c> as a server task. Wait for its typed result with <c>async_set_https_only_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 22.27.0: may change.</summary>
@@ -1510,9 +1620,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_https_only(Session session, string _host, bool _value)
         {
-            int status = Native.xenapi_async_host_set_https_only(Session.NativeOf(session), Utf8.Z(_host ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_https_only(session, _host, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.set_https_only</c> (libxenapi <c>xenapi_async_host_set_https_only</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_https_only(Session session, string _host, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_set_https_only(call.Handle, Utf8.Z(_host ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.set_https_only</c> (what <c>async_set_https_only</c> returned; libxenapi <c>xenapi_async_host_set_https_only_wait</c>) and returns its result as <c>set_https_only</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1540,16 +1660,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[][] apply_updates(Session session, string _host, string _hash)
         {
-            int status = Native.xenapi_host_apply_updates(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_hash ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return apply_updates(session, _host, _hash, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.apply_updates</c> (libxenapi <c>xenapi_host_apply_updates</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[][] apply_updates(Session session, string _host, string _hash, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_set_string(result);
+                int status = Native.xenapi_host_apply_updates(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_hash ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_list_free(result);
-            }
+        }
+
+        /// <summary><c>host.apply_updates</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>apply_updates</c>.</summary>
+        public static System.Threading.Tasks.Task<string[][]> apply_updatesAsync(Session session, string _host, string _hash, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.apply_updates", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Array(x0, x1 => ValueRead.Str(x1))), _host ?? "", _hash ?? "");
         }
 
         /// <summary><c>Async.host.apply_updates</c> (libxenapi <c>xenapi_async_host_apply_updates</c>): <c>apply_updates</c> as a server task. Wait for its typed result with <c>async_apply_updates_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1561,9 +1699,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_apply_updates(Session session, string _host, string _hash)
         {
-            int status = Native.xenapi_async_host_apply_updates(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_hash ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_apply_updates(session, _host, _hash, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.apply_updates</c> (libxenapi <c>xenapi_async_host_apply_updates</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_apply_updates(Session session, string _host, string _hash, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_apply_updates(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_hash ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.apply_updates</c> (what <c>async_apply_updates</c> returned; libxenapi <c>xenapi_async_host_apply_updates_wait</c>) and returns its result as <c>apply_updates</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1598,8 +1746,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void emergency_reenable_tls_verification(Session session)
         {
-            int status = Native.xenapi_host_emergency_reenable_tls_verification(Session.NativeOf(session), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            emergency_reenable_tls_verification(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.emergency_reenable_tls_verification</c> (libxenapi <c>xenapi_host_emergency_reenable_tls_verification</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void emergency_reenable_tls_verification(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_emergency_reenable_tls_verification(call.Handle, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.emergency_reenable_tls_verification</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>emergency_reenable_tls_verification</c>.</summary>
+        public static System.Threading.Tasks.Task emergency_reenable_tls_verificationAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.emergency_reenable_tls_verification", cancellationToken);
         }
 
         /// <summary><c>Async.host.emergency_reenable_tls_verification</c> (libxenapi <c>xenapi_async_host_emergency_reenable_tls_verification</c>): <c>emergency_reenable_tls_verification</c> as a server task. Wait for its typed result with <c>async_emergency_reenable_tls_verification_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1609,9 +1775,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_emergency_reenable_tls_verification(Session session)
         {
-            int status = Native.xenapi_async_host_emergency_reenable_tls_verification(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_emergency_reenable_tls_verification(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.emergency_reenable_tls_verification</c> (libxenapi <c>xenapi_async_host_emergency_reenable_tls_verification</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_emergency_reenable_tls_verification(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_emergency_reenable_tls_verification(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.emergency_reenable_tls_verification</c> (what <c>async_emergency_reenable_tls_verification</c> returned; libxenapi <c>xenapi_async_host_emergency_reenable_tls_verification_wait</c>) and returns its result as <c>emergency_reenable_tls_verification</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1636,8 +1812,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void emergency_disable_tls_verification(Session session)
         {
-            int status = Native.xenapi_host_emergency_disable_tls_verification(Session.NativeOf(session), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            emergency_disable_tls_verification(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.emergency_disable_tls_verification</c> (libxenapi <c>xenapi_host_emergency_disable_tls_verification</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void emergency_disable_tls_verification(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_emergency_disable_tls_verification(call.Handle, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.emergency_disable_tls_verification</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>emergency_disable_tls_verification</c>.</summary>
+        public static System.Threading.Tasks.Task emergency_disable_tls_verificationAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.emergency_disable_tls_verification", cancellationToken);
         }
 
         /// <summary><c>Async.host.emergency_disable_tls_verification</c> (libxenapi <c>xenapi_async_host_emergency_disable_tls_verification</c>): <c>emergency_disable_tls_verification</c> as a server task. Wait for its typed result with <c>async_emergency_disable_tls_verification_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1647,9 +1841,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_emergency_disable_tls_verification(Session session)
         {
-            int status = Native.xenapi_async_host_emergency_disable_tls_verification(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_emergency_disable_tls_verification(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.emergency_disable_tls_verification</c> (libxenapi <c>xenapi_async_host_emergency_disable_tls_verification</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_emergency_disable_tls_verification(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_emergency_disable_tls_verification(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.emergency_disable_tls_verification</c> (what <c>async_emergency_disable_tls_verification</c> returned; libxenapi <c>xenapi_async_host_emergency_disable_tls_verification_wait</c>) and returns its result as <c>emergency_disable_tls_verification</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1676,8 +1880,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_numa_affinity_policy(Session session, string _host, host_numa_affinity_policy _value)
         {
-            int status = Native.xenapi_host_set_numa_affinity_policy(Session.NativeOf(session), Utf8.Z(_host ?? ""), host_numa_affinity_policy_helper.ToNative(_value), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_numa_affinity_policy(session, _host, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.set_numa_affinity_policy</c> (libxenapi <c>xenapi_host_set_numa_affinity_policy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_numa_affinity_policy(Session session, string _host, host_numa_affinity_policy _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_set_numa_affinity_policy(call.Handle, Utf8.Z(_host ?? ""), host_numa_affinity_policy_helper.ToNative(_value), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.set_numa_affinity_policy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_numa_affinity_policy</c>.</summary>
+        public static System.Threading.Tasks.Task set_numa_affinity_policyAsync(Session session, string _host, host_numa_affinity_policy _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.set_numa_affinity_policy", cancellationToken, _host ?? "", _value.StringOf());
         }
 
         /// <summary><c>Async.host.set_numa_affinity_policy</c> (libxenapi <c>xenapi_async_host_set_numa_affinity_policy</c>): <c>set_numa_affinity_policy</c> as a server task. Wait for its typed result with <c>async_set_numa_affinity_policy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 24.0.0: may change.</summary>
@@ -1689,9 +1911,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_numa_affinity_policy(Session session, string _host, host_numa_affinity_policy _value)
         {
-            int status = Native.xenapi_async_host_set_numa_affinity_policy(Session.NativeOf(session), Utf8.Z(_host ?? ""), host_numa_affinity_policy_helper.ToNative(_value), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_numa_affinity_policy(session, _host, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.set_numa_affinity_policy</c> (libxenapi <c>xenapi_async_host_set_numa_affinity_policy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_numa_affinity_policy(Session session, string _host, host_numa_affinity_policy _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_set_numa_affinity_policy(call.Handle, Utf8.Z(_host ?? ""), host_numa_affinity_policy_helper.ToNative(_value), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.set_numa_affinity_policy</c> (what <c>async_set_numa_affinity_policy</c> returned; libxenapi <c>xenapi_async_host_set_numa_affinity_policy_wait</c>) and returns its result as <c>set_numa_affinity_policy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1718,9 +1950,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static host_sched_gran get_sched_gran(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_sched_gran(Session.NativeOf(session), Utf8.Z(_host ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return host_sched_gran_helper.FromNative(result);
+            return get_sched_gran(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_sched_gran</c> (libxenapi <c>xenapi_host_get_sched_gran</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static host_sched_gran get_sched_gran(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_sched_gran(call.Handle, Utf8.Z(_host ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return host_sched_gran_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>host.get_sched_gran</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_sched_gran</c>.</summary>
+        public static System.Threading.Tasks.Task<host_sched_gran> get_sched_granAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_sched_gran", cancellationToken, v => host_sched_gran_helper.FromString(ValueRead.Str(v)), _host ?? "");
         }
 
         /// <summary><c>Async.host.get_sched_gran</c> (libxenapi <c>xenapi_async_host_get_sched_gran</c>): <c>get_sched_gran</c> as a server task. Wait for its typed result with <c>async_get_sched_gran_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1731,9 +1981,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_sched_gran(Session session, string _host)
         {
-            int status = Native.xenapi_async_host_get_sched_gran(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_sched_gran(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.get_sched_gran</c> (libxenapi <c>xenapi_async_host_get_sched_gran</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_sched_gran(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_get_sched_gran(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.get_sched_gran</c> (what <c>async_get_sched_gran</c> returned; libxenapi <c>xenapi_async_host_get_sched_gran_wait</c>) and returns its result as <c>get_sched_gran</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1763,8 +2023,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_sched_gran(Session session, string _host, host_sched_gran _value)
         {
-            int status = Native.xenapi_host_set_sched_gran(Session.NativeOf(session), Utf8.Z(_host ?? ""), host_sched_gran_helper.ToNative(_value), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_sched_gran(session, _host, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.set_sched_gran</c> (libxenapi <c>xenapi_host_set_sched_gran</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_sched_gran(Session session, string _host, host_sched_gran _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_set_sched_gran(call.Handle, Utf8.Z(_host ?? ""), host_sched_gran_helper.ToNative(_value), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.set_sched_gran</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_sched_gran</c>.</summary>
+        public static System.Threading.Tasks.Task set_sched_granAsync(Session session, string _host, host_sched_gran _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.set_sched_gran", cancellationToken, _host ?? "", _value.StringOf());
         }
 
         /// <summary><c>Async.host.set_sched_gran</c> (libxenapi <c>xenapi_async_host_set_sched_gran</c>): <c>set_sched_gran</c> as a server task. Wait for its typed result with <c>async_set_sched_gran_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1776,9 +2054,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_sched_gran(Session session, string _host, host_sched_gran _value)
         {
-            int status = Native.xenapi_async_host_set_sched_gran(Session.NativeOf(session), Utf8.Z(_host ?? ""), host_sched_gran_helper.ToNative(_value), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_sched_gran(session, _host, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.set_sched_gran</c> (libxenapi <c>xenapi_async_host_set_sched_gran</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_sched_gran(Session session, string _host, host_sched_gran _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_set_sched_gran(call.Handle, Utf8.Z(_host ?? ""), host_sched_gran_helper.ToNative(_value), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.set_sched_gran</c> (what <c>async_set_sched_gran</c> returned; libxenapi <c>xenapi_async_host_set_sched_gran_wait</c>) and returns its result as <c>set_sched_gran</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1805,8 +2093,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_uefi_certificates(Session session, string _host, string _value)
         {
-            int status = Native.xenapi_host_set_uefi_certificates(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_uefi_certificates(session, _host, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.set_uefi_certificates</c> (libxenapi <c>xenapi_host_set_uefi_certificates</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_uefi_certificates(Session session, string _host, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_set_uefi_certificates(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.set_uefi_certificates</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_uefi_certificates</c>.</summary>
+        public static System.Threading.Tasks.Task set_uefi_certificatesAsync(Session session, string _host, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.set_uefi_certificates", cancellationToken, _host ?? "", _value ?? "");
         }
 
         /// <summary><c>Async.host.set_uefi_certificates</c> (libxenapi <c>xenapi_async_host_set_uefi_certificates</c>): <c>set_uefi_certificates</c> as a server task. Wait for its typed result with <c>async_set_uefi_certificates_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since 22.16.0.</summary>
@@ -1818,9 +2124,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_uefi_certificates(Session session, string _host, string _value)
         {
-            int status = Native.xenapi_async_host_set_uefi_certificates(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_uefi_certificates(session, _host, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.set_uefi_certificates</c> (libxenapi <c>xenapi_async_host_set_uefi_certificates</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_uefi_certificates(Session session, string _host, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_set_uefi_certificates(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.set_uefi_certificates</c> (what <c>async_set_uefi_certificates</c> returned; libxenapi <c>xenapi_async_host_set_uefi_certificates_wait</c>) and returns its result as <c>set_uefi_certificates</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1847,8 +2163,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_multipathing(Session session, string _host, bool _value)
         {
-            int status = Native.xenapi_host_set_multipathing(Session.NativeOf(session), Utf8.Z(_host ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_multipathing(session, _host, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.set_multipathing</c> (libxenapi <c>xenapi_host_set_multipathing</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_multipathing(Session session, string _host, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_set_multipathing(call.Handle, Utf8.Z(_host ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.set_multipathing</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_multipathing</c>.</summary>
+        public static System.Threading.Tasks.Task set_multipathingAsync(Session session, string _host, bool _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.set_multipathing", cancellationToken, _host ?? "", _value);
         }
 
         /// <summary><c>Async.host.set_multipathing</c> (libxenapi <c>xenapi_async_host_set_multipathing</c>): <c>set_multipathing</c> as a server task. Wait for its typed result with <c>async_set_multipathing_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1860,9 +2194,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_multipathing(Session session, string _host, bool _value)
         {
-            int status = Native.xenapi_async_host_set_multipathing(Session.NativeOf(session), Utf8.Z(_host ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_multipathing(session, _host, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.set_multipathing</c> (libxenapi <c>xenapi_async_host_set_multipathing</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_multipathing(Session session, string _host, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_set_multipathing(call.Handle, Utf8.Z(_host ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.set_multipathing</c> (what <c>async_set_multipathing</c> returned; libxenapi <c>xenapi_async_host_set_multipathing_wait</c>) and returns its result as <c>set_multipathing</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1889,8 +2233,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_iscsi_iqn(Session session, string _host, string _value)
         {
-            int status = Native.xenapi_host_set_iscsi_iqn(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_iscsi_iqn(session, _host, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.set_iscsi_iqn</c> (libxenapi <c>xenapi_host_set_iscsi_iqn</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_iscsi_iqn(Session session, string _host, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_set_iscsi_iqn(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.set_iscsi_iqn</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_iscsi_iqn</c>.</summary>
+        public static System.Threading.Tasks.Task set_iscsi_iqnAsync(Session session, string _host, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.set_iscsi_iqn", cancellationToken, _host ?? "", _value ?? "");
         }
 
         /// <summary><c>Async.host.set_iscsi_iqn</c> (libxenapi <c>xenapi_async_host_set_iscsi_iqn</c>): <c>set_iscsi_iqn</c> as a server task. Wait for its typed result with <c>async_set_iscsi_iqn_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1902,9 +2264,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_iscsi_iqn(Session session, string _host, string _value)
         {
-            int status = Native.xenapi_async_host_set_iscsi_iqn(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_iscsi_iqn(session, _host, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.set_iscsi_iqn</c> (libxenapi <c>xenapi_async_host_set_iscsi_iqn</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_iscsi_iqn(Session session, string _host, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_set_iscsi_iqn(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.set_iscsi_iqn</c> (what <c>async_set_iscsi_iqn</c> returned; libxenapi <c>xenapi_async_host_set_iscsi_iqn_wait</c>) and returns its result as <c>set_iscsi_iqn</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1931,8 +2303,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_ssl_legacy(Session session, string _host, bool _value)
         {
-            int status = Native.xenapi_host_set_ssl_legacy(Session.NativeOf(session), Utf8.Z(_host ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_ssl_legacy(session, _host, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.set_ssl_legacy</c> (libxenapi <c>xenapi_host_set_ssl_legacy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_ssl_legacy(Session session, string _host, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_set_ssl_legacy(call.Handle, Utf8.Z(_host ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.set_ssl_legacy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_ssl_legacy</c>.</summary>
+        public static System.Threading.Tasks.Task set_ssl_legacyAsync(Session session, string _host, bool _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.set_ssl_legacy", cancellationToken, _host ?? "", _value);
         }
 
         /// <summary><c>Async.host.set_ssl_legacy</c> (libxenapi <c>xenapi_async_host_set_ssl_legacy</c>): <c>set_ssl_legacy</c> as a server task. Wait for its typed result with <c>async_set_ssl_legacy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1944,9 +2334,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_ssl_legacy(Session session, string _host, bool _value)
         {
-            int status = Native.xenapi_async_host_set_ssl_legacy(Session.NativeOf(session), Utf8.Z(_host ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_ssl_legacy(session, _host, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.set_ssl_legacy</c> (libxenapi <c>xenapi_async_host_set_ssl_legacy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_ssl_legacy(Session session, string _host, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_set_ssl_legacy(call.Handle, Utf8.Z(_host ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.set_ssl_legacy</c> (what <c>async_set_ssl_legacy</c> returned; libxenapi <c>xenapi_async_host_set_ssl_legacy_wait</c>) and returns its result as <c>set_ssl_legacy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1973,9 +2373,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static host_display disable_display(Session session, string _host)
         {
-            int status = Native.xenapi_host_disable_display(Session.NativeOf(session), Utf8.Z(_host ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return host_display_helper.FromNative(result);
+            return disable_display(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.disable_display</c> (libxenapi <c>xenapi_host_disable_display</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static host_display disable_display(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_disable_display(call.Handle, Utf8.Z(_host ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return host_display_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>host.disable_display</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>disable_display</c>.</summary>
+        public static System.Threading.Tasks.Task<host_display> disable_displayAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.disable_display", cancellationToken, v => host_display_helper.FromString(ValueRead.Str(v)), _host ?? "");
         }
 
         /// <summary><c>Async.host.disable_display</c> (libxenapi <c>xenapi_async_host_disable_display</c>): <c>disable_display</c> as a server task. Wait for its typed result with <c>async_disable_display_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1986,9 +2404,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_disable_display(Session session, string _host)
         {
-            int status = Native.xenapi_async_host_disable_display(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_disable_display(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.disable_display</c> (libxenapi <c>xenapi_async_host_disable_display</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_disable_display(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_disable_display(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.disable_display</c> (what <c>async_disable_display</c> returned; libxenapi <c>xenapi_async_host_disable_display_wait</c>) and returns its result as <c>disable_display</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2018,9 +2446,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static host_display enable_display(Session session, string _host)
         {
-            int status = Native.xenapi_host_enable_display(Session.NativeOf(session), Utf8.Z(_host ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return host_display_helper.FromNative(result);
+            return enable_display(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.enable_display</c> (libxenapi <c>xenapi_host_enable_display</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static host_display enable_display(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_enable_display(call.Handle, Utf8.Z(_host ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return host_display_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>host.enable_display</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>enable_display</c>.</summary>
+        public static System.Threading.Tasks.Task<host_display> enable_displayAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.enable_display", cancellationToken, v => host_display_helper.FromString(ValueRead.Str(v)), _host ?? "");
         }
 
         /// <summary><c>Async.host.enable_display</c> (libxenapi <c>xenapi_async_host_enable_display</c>): <c>enable_display</c> as a server task. Wait for its typed result with <c>async_enable_display_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2031,9 +2477,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_enable_display(Session session, string _host)
         {
-            int status = Native.xenapi_async_host_enable_display(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_enable_display(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.enable_display</c> (libxenapi <c>xenapi_async_host_enable_display</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_enable_display(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_enable_display(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.enable_display</c> (what <c>async_enable_display</c> returned; libxenapi <c>xenapi_async_host_enable_display_wait</c>) and returns its result as <c>enable_display</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2062,8 +2518,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void declare_dead(Session session, string _host)
         {
-            int status = Native.xenapi_host_declare_dead(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            declare_dead(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.declare_dead</c> (libxenapi <c>xenapi_host_declare_dead</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void declare_dead(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_declare_dead(call.Handle, Utf8.Z(_host ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.declare_dead</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>declare_dead</c>.</summary>
+        public static System.Threading.Tasks.Task declare_deadAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.declare_dead", cancellationToken, _host ?? "");
         }
 
         /// <summary><c>Async.host.declare_dead</c> (libxenapi <c>xenapi_async_host_declare_dead</c>): <c>declare_dead</c> as a server task. Wait for its typed result with <c>async_declare_dead_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2074,9 +2548,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_declare_dead(Session session, string _host)
         {
-            int status = Native.xenapi_async_host_declare_dead(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_declare_dead(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.declare_dead</c> (libxenapi <c>xenapi_async_host_declare_dead</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_declare_dead(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_declare_dead(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.declare_dead</c> (what <c>async_declare_dead</c> returned; libxenapi <c>xenapi_async_host_declare_dead_wait</c>) and returns its result as <c>declare_dead</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2105,24 +2589,42 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> migrate_receive(Session session, string _host, string _network, Dictionary<string, string> _options)
         {
-            IntPtr h2 = Conv.W_map_string_to_string_end(_options);
-            try
+            return migrate_receive(session, _host, _network, _options, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.migrate_receive</c> (libxenapi <c>xenapi_host_migrate_receive</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> migrate_receive(Session session, string _host, string _network, Dictionary<string, string> _options, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_host_migrate_receive(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_network ?? ""), h2, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h2 = Conv.W_map_string_to_string_end(_options);
                 try
                 {
-                    return Conv.R_map_string_to_string_end(result);
+                    int status = Native.xenapi_host_migrate_receive(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_network ?? ""), h2, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    try
+                    {
+                        return Conv.R_map_string_to_string_end(result);
+                    }
+                    finally
+                    {
+                        Native.xenapi_string_map_free(result);
+                    }
                 }
                 finally
                 {
-                    Native.xenapi_string_map_free(result);
+                    Native.xenapi_string_map_free(h2);
                 }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h2);
-            }
+        }
+
+        /// <summary><c>host.migrate_receive</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>migrate_receive</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> migrate_receiveAsync(Session session, string _host, string _network, Dictionary<string, string> _options, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.migrate_receive", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _host ?? "", _network ?? "", ValueArgs.Map(_options));
         }
 
         /// <summary><c>Async.host.migrate_receive</c> (libxenapi <c>xenapi_async_host_migrate_receive</c>): <c>migrate_receive</c> as a server task. Wait for its typed result with <c>async_migrate_receive_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2135,16 +2637,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_migrate_receive(Session session, string _host, string _network, Dictionary<string, string> _options)
         {
-            IntPtr h2 = Conv.W_map_string_to_string_end(_options);
-            try
+            return async_migrate_receive(session, _host, _network, _options, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.migrate_receive</c> (libxenapi <c>xenapi_async_host_migrate_receive</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_migrate_receive(Session session, string _host, string _network, Dictionary<string, string> _options, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_host_migrate_receive(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_network ?? ""), h2, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h2);
+                IntPtr h2 = Conv.W_map_string_to_string_end(_options);
+                try
+                {
+                    int status = Native.xenapi_async_host_migrate_receive(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_network ?? ""), h2, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h2);
+                }
             }
         }
 
@@ -2181,8 +2693,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void disable_local_storage_caching(Session session, string _host)
         {
-            int status = Native.xenapi_host_disable_local_storage_caching(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            disable_local_storage_caching(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.disable_local_storage_caching</c> (libxenapi <c>xenapi_host_disable_local_storage_caching</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void disable_local_storage_caching(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_disable_local_storage_caching(call.Handle, Utf8.Z(_host ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.disable_local_storage_caching</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>disable_local_storage_caching</c>.</summary>
+        public static System.Threading.Tasks.Task disable_local_storage_cachingAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.disable_local_storage_caching", cancellationToken, _host ?? "");
         }
 
         /// <summary><c>Async.host.disable_local_storage_caching</c> (libxenapi <c>xenapi_async_host_disable_local_storage_caching</c>): <c>disable_local_storage_caching</c> as a server task. Wait for its typed result with <c>async_disable_local_storage_caching_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2193,9 +2723,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_disable_local_storage_caching(Session session, string _host)
         {
-            int status = Native.xenapi_async_host_disable_local_storage_caching(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_disable_local_storage_caching(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.disable_local_storage_caching</c> (libxenapi <c>xenapi_async_host_disable_local_storage_caching</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_disable_local_storage_caching(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_disable_local_storage_caching(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.disable_local_storage_caching</c> (what <c>async_disable_local_storage_caching</c> returned; libxenapi <c>xenapi_async_host_disable_local_storage_caching_wait</c>) and returns its result as <c>disable_local_storage_caching</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2222,8 +2762,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void enable_local_storage_caching(Session session, string _host, string _sr)
         {
-            int status = Native.xenapi_host_enable_local_storage_caching(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_sr ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            enable_local_storage_caching(session, _host, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.enable_local_storage_caching</c> (libxenapi <c>xenapi_host_enable_local_storage_caching</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void enable_local_storage_caching(Session session, string _host, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_enable_local_storage_caching(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_sr ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.enable_local_storage_caching</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>enable_local_storage_caching</c>.</summary>
+        public static System.Threading.Tasks.Task enable_local_storage_cachingAsync(Session session, string _host, string _sr, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.enable_local_storage_caching", cancellationToken, _host ?? "", _sr ?? "");
         }
 
         /// <summary><c>Async.host.enable_local_storage_caching</c> (libxenapi <c>xenapi_async_host_enable_local_storage_caching</c>): <c>enable_local_storage_caching</c> as a server task. Wait for its typed result with <c>async_enable_local_storage_caching_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2235,9 +2793,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_enable_local_storage_caching(Session session, string _host, string _sr)
         {
-            int status = Native.xenapi_async_host_enable_local_storage_caching(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_enable_local_storage_caching(session, _host, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.enable_local_storage_caching</c> (libxenapi <c>xenapi_async_host_enable_local_storage_caching</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_enable_local_storage_caching(Session session, string _host, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_enable_local_storage_caching(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.enable_local_storage_caching</c> (what <c>async_enable_local_storage_caching</c> returned; libxenapi <c>xenapi_async_host_enable_local_storage_caching_wait</c>) and returns its result as <c>enable_local_storage_caching</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2263,8 +2831,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void reset_cpu_features(Session session, string _host)
         {
-            int status = Native.xenapi_host_reset_cpu_features(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            reset_cpu_features(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.reset_cpu_features</c> (libxenapi <c>xenapi_host_reset_cpu_features</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void reset_cpu_features(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_reset_cpu_features(call.Handle, Utf8.Z(_host ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.reset_cpu_features</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>reset_cpu_features</c>.</summary>
+        public static System.Threading.Tasks.Task reset_cpu_featuresAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.reset_cpu_features", cancellationToken, _host ?? "");
         }
 
         /// <summary><c>Async.host.reset_cpu_features</c> (libxenapi <c>xenapi_async_host_reset_cpu_features</c>): <c>reset_cpu_features</c> as a server task. Wait for its typed result with <c>async_reset_cpu_features_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in dundee: only older servers have it.</summary>
@@ -2275,9 +2861,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_reset_cpu_features(Session session, string _host)
         {
-            int status = Native.xenapi_async_host_reset_cpu_features(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_reset_cpu_features(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.reset_cpu_features</c> (libxenapi <c>xenapi_async_host_reset_cpu_features</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_reset_cpu_features(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_reset_cpu_features(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.reset_cpu_features</c> (what <c>async_reset_cpu_features</c> returned; libxenapi <c>xenapi_async_host_reset_cpu_features_wait</c>) and returns its result as <c>reset_cpu_features</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2304,8 +2900,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_cpu_features(Session session, string _host, string _features)
         {
-            int status = Native.xenapi_host_set_cpu_features(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_features ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_cpu_features(session, _host, _features, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.set_cpu_features</c> (libxenapi <c>xenapi_host_set_cpu_features</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_cpu_features(Session session, string _host, string _features, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_set_cpu_features(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_features ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.set_cpu_features</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_cpu_features</c>.</summary>
+        public static System.Threading.Tasks.Task set_cpu_featuresAsync(Session session, string _host, string _features, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.set_cpu_features", cancellationToken, _host ?? "", _features ?? "");
         }
 
         /// <summary><c>Async.host.set_cpu_features</c> (libxenapi <c>xenapi_async_host_set_cpu_features</c>): <c>set_cpu_features</c> as a server task. Wait for its typed result with <c>async_set_cpu_features_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in dundee: only older servers have it.</summary>
@@ -2317,9 +2931,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_cpu_features(Session session, string _host, string _features)
         {
-            int status = Native.xenapi_async_host_set_cpu_features(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_features ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_cpu_features(session, _host, _features, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.set_cpu_features</c> (libxenapi <c>xenapi_async_host_set_cpu_features</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_cpu_features(Session session, string _host, string _features, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_set_cpu_features(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_features ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.set_cpu_features</c> (what <c>async_set_cpu_features</c> returned; libxenapi <c>xenapi_async_host_set_cpu_features_wait</c>) and returns its result as <c>set_cpu_features</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2347,16 +2971,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_power_on_mode(Session session, string _host, string _power_on_mode, Dictionary<string, string> _power_on_config)
         {
-            IntPtr h2 = Conv.W_map_string_to_string_end(_power_on_config);
-            try
+            set_power_on_mode(session, _host, _power_on_mode, _power_on_config, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.set_power_on_mode</c> (libxenapi <c>xenapi_host_set_power_on_mode</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_power_on_mode(Session session, string _host, string _power_on_mode, Dictionary<string, string> _power_on_config, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_host_set_power_on_mode(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_power_on_mode ?? ""), h2, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h2 = Conv.W_map_string_to_string_end(_power_on_config);
+                try
+                {
+                    int status = Native.xenapi_host_set_power_on_mode(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_power_on_mode ?? ""), h2, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h2);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h2);
-            }
+        }
+
+        /// <summary><c>host.set_power_on_mode</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_power_on_mode</c>.</summary>
+        public static System.Threading.Tasks.Task set_power_on_modeAsync(Session session, string _host, string _power_on_mode, Dictionary<string, string> _power_on_config, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.set_power_on_mode", cancellationToken, _host ?? "", _power_on_mode ?? "", ValueArgs.Map(_power_on_config));
         }
 
         /// <summary><c>Async.host.set_power_on_mode</c> (libxenapi <c>xenapi_async_host_set_power_on_mode</c>): <c>set_power_on_mode</c> as a server task. Wait for its typed result with <c>async_set_power_on_mode_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2369,16 +3011,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_power_on_mode(Session session, string _host, string _power_on_mode, Dictionary<string, string> _power_on_config)
         {
-            IntPtr h2 = Conv.W_map_string_to_string_end(_power_on_config);
-            try
+            return async_set_power_on_mode(session, _host, _power_on_mode, _power_on_config, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.set_power_on_mode</c> (libxenapi <c>xenapi_async_host_set_power_on_mode</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_power_on_mode(Session session, string _host, string _power_on_mode, Dictionary<string, string> _power_on_config, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_host_set_power_on_mode(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_power_on_mode ?? ""), h2, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h2);
+                IntPtr h2 = Conv.W_map_string_to_string_end(_power_on_config);
+                try
+                {
+                    int status = Native.xenapi_async_host_set_power_on_mode(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_power_on_mode ?? ""), h2, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h2);
+                }
             }
         }
 
@@ -2405,8 +3057,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void refresh_pack_info(Session session, string _host)
         {
-            int status = Native.xenapi_host_refresh_pack_info(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            refresh_pack_info(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.refresh_pack_info</c> (libxenapi <c>xenapi_host_refresh_pack_info</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void refresh_pack_info(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_refresh_pack_info(call.Handle, Utf8.Z(_host ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.refresh_pack_info</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>refresh_pack_info</c>.</summary>
+        public static System.Threading.Tasks.Task refresh_pack_infoAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.refresh_pack_info", cancellationToken, _host ?? "");
         }
 
         /// <summary><c>Async.host.refresh_pack_info</c> (libxenapi <c>xenapi_async_host_refresh_pack_info</c>): <c>refresh_pack_info</c> as a server task. Wait for its typed result with <c>async_refresh_pack_info_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since ely.</summary>
@@ -2417,9 +3087,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_refresh_pack_info(Session session, string _host)
         {
-            int status = Native.xenapi_async_host_refresh_pack_info(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_refresh_pack_info(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.refresh_pack_info</c> (libxenapi <c>xenapi_async_host_refresh_pack_info</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_refresh_pack_info(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_refresh_pack_info(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.refresh_pack_info</c> (what <c>async_refresh_pack_info</c> returned; libxenapi <c>xenapi_async_host_refresh_pack_info_wait</c>) and returns its result as <c>refresh_pack_info</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2447,8 +3127,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void apply_edition(Session session, string _host, string _edition, bool _force)
         {
-            int status = Native.xenapi_host_apply_edition(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_edition ?? ""), (_force ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            apply_edition(session, _host, _edition, _force, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.apply_edition</c> (libxenapi <c>xenapi_host_apply_edition</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void apply_edition(Session session, string _host, string _edition, bool _force, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_apply_edition(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_edition ?? ""), (_force ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.apply_edition</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>apply_edition</c>.</summary>
+        public static System.Threading.Tasks.Task apply_editionAsync(Session session, string _host, string _edition, bool _force, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.apply_edition", cancellationToken, _host ?? "", _edition ?? "", _force);
         }
 
         /// <summary><c>Async.host.apply_edition</c> (libxenapi <c>xenapi_async_host_apply_edition</c>): <c>apply_edition</c> as a server task. Wait for its typed result with <c>async_apply_edition_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2461,9 +3159,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_apply_edition(Session session, string _host, string _edition, bool _force)
         {
-            int status = Native.xenapi_async_host_apply_edition(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_edition ?? ""), (_force ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_apply_edition(session, _host, _edition, _force, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.apply_edition</c> (libxenapi <c>xenapi_async_host_apply_edition</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_apply_edition(Session session, string _host, string _edition, bool _force, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_apply_edition(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_edition ?? ""), (_force ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.apply_edition</c> (what <c>async_apply_edition</c> returned; libxenapi <c>xenapi_async_host_apply_edition_wait</c>) and returns its result as <c>apply_edition</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2508,8 +3216,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void reset_server_certificate(Session session, string _host)
         {
-            int status = Native.xenapi_host_reset_server_certificate(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            reset_server_certificate(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.reset_server_certificate</c> (libxenapi <c>xenapi_host_reset_server_certificate</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void reset_server_certificate(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_reset_server_certificate(call.Handle, Utf8.Z(_host ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.reset_server_certificate</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>reset_server_certificate</c>.</summary>
+        public static System.Threading.Tasks.Task reset_server_certificateAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.reset_server_certificate", cancellationToken, _host ?? "");
         }
 
         /// <summary><c>Async.host.reset_server_certificate</c> (libxenapi <c>xenapi_async_host_reset_server_certificate</c>): <c>reset_server_certificate</c> as a server task. Wait for its typed result with <c>async_reset_server_certificate_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2520,9 +3246,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_reset_server_certificate(Session session, string _host)
         {
-            int status = Native.xenapi_async_host_reset_server_certificate(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_reset_server_certificate(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.reset_server_certificate</c> (libxenapi <c>xenapi_async_host_reset_server_certificate</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_reset_server_certificate(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_reset_server_certificate(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.reset_server_certificate</c> (what <c>async_reset_server_certificate</c> returned; libxenapi <c>xenapi_async_host_reset_server_certificate_wait</c>) and returns its result as <c>reset_server_certificate</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2547,8 +3283,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void emergency_reset_server_certificate(Session session)
         {
-            int status = Native.xenapi_host_emergency_reset_server_certificate(Session.NativeOf(session), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            emergency_reset_server_certificate(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.emergency_reset_server_certificate</c> (libxenapi <c>xenapi_host_emergency_reset_server_certificate</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void emergency_reset_server_certificate(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_emergency_reset_server_certificate(call.Handle, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.emergency_reset_server_certificate</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>emergency_reset_server_certificate</c>.</summary>
+        public static System.Threading.Tasks.Task emergency_reset_server_certificateAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.emergency_reset_server_certificate", cancellationToken);
         }
 
         /// <summary><c>Async.host.emergency_reset_server_certificate</c> (libxenapi <c>xenapi_async_host_emergency_reset_server_certificate</c>): <c>emergency_reset_server_certificate</c> as a server task. Wait for its typed result with <c>async_emergency_reset_server_certificate_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2558,9 +3312,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_emergency_reset_server_certificate(Session session)
         {
-            int status = Native.xenapi_async_host_emergency_reset_server_certificate(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_emergency_reset_server_certificate(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.emergency_reset_server_certificate</c> (libxenapi <c>xenapi_async_host_emergency_reset_server_certificate</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_emergency_reset_server_certificate(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_emergency_reset_server_certificate(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.emergency_reset_server_certificate</c> (what <c>async_emergency_reset_server_certificate</c> returned; libxenapi <c>xenapi_async_host_emergency_reset_server_certificate_wait</c>) and returns its result as <c>emergency_reset_server_certificate</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2589,8 +3353,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void install_server_certificate(Session session, string _host, string _certificate, string _private_key, string _certificate_chain)
         {
-            int status = Native.xenapi_host_install_server_certificate(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_certificate ?? ""), Utf8.Z(_private_key ?? ""), Utf8.Z(_certificate_chain ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            install_server_certificate(session, _host, _certificate, _private_key, _certificate_chain, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.install_server_certificate</c> (libxenapi <c>xenapi_host_install_server_certificate</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void install_server_certificate(Session session, string _host, string _certificate, string _private_key, string _certificate_chain, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_install_server_certificate(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_certificate ?? ""), Utf8.Z(_private_key ?? ""), Utf8.Z(_certificate_chain ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.install_server_certificate</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>install_server_certificate</c>.</summary>
+        public static System.Threading.Tasks.Task install_server_certificateAsync(Session session, string _host, string _certificate, string _private_key, string _certificate_chain, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.install_server_certificate", cancellationToken, _host ?? "", _certificate ?? "", _private_key ?? "", _certificate_chain ?? "");
         }
 
         /// <summary><c>Async.host.install_server_certificate</c> (libxenapi <c>xenapi_async_host_install_server_certificate</c>): <c>install_server_certificate</c> as a server task. Wait for its typed result with <c>async_install_server_certificate_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2604,9 +3386,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_install_server_certificate(Session session, string _host, string _certificate, string _private_key, string _certificate_chain)
         {
-            int status = Native.xenapi_async_host_install_server_certificate(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_certificate ?? ""), Utf8.Z(_private_key ?? ""), Utf8.Z(_certificate_chain ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_install_server_certificate(session, _host, _certificate, _private_key, _certificate_chain, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.install_server_certificate</c> (libxenapi <c>xenapi_async_host_install_server_certificate</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_install_server_certificate(Session session, string _host, string _certificate, string _private_key, string _certificate_chain, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_install_server_certificate(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_certificate ?? ""), Utf8.Z(_private_key ?? ""), Utf8.Z(_certificate_chain ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.install_server_certificate</c> (what <c>async_install_server_certificate</c> returned; libxenapi <c>xenapi_async_host_install_server_certificate_wait</c>) and returns its result as <c>install_server_certificate</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2632,8 +3424,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void refresh_server_certificate(Session session, string _host)
         {
-            int status = Native.xenapi_host_refresh_server_certificate(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            refresh_server_certificate(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.refresh_server_certificate</c> (libxenapi <c>xenapi_host_refresh_server_certificate</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void refresh_server_certificate(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_refresh_server_certificate(call.Handle, Utf8.Z(_host ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.refresh_server_certificate</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>refresh_server_certificate</c>.</summary>
+        public static System.Threading.Tasks.Task refresh_server_certificateAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.refresh_server_certificate", cancellationToken, _host ?? "");
         }
 
         /// <summary><c>Async.host.refresh_server_certificate</c> (libxenapi <c>xenapi_async_host_refresh_server_certificate</c>): <c>refresh_server_certificate</c> as a server task. Wait for its typed result with <c>async_refresh_server_certificate_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2644,9 +3454,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_refresh_server_certificate(Session session, string _host)
         {
-            int status = Native.xenapi_async_host_refresh_server_certificate(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_refresh_server_certificate(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.refresh_server_certificate</c> (libxenapi <c>xenapi_async_host_refresh_server_certificate</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_refresh_server_certificate(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_refresh_server_certificate(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.refresh_server_certificate</c> (what <c>async_refresh_server_certificate</c> returned; libxenapi <c>xenapi_async_host_refresh_server_certificate_wait</c>) and returns its result as <c>refresh_server_certificate</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2673,9 +3493,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_server_certificate(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_server_certificate(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_server_certificate(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_server_certificate</c> (libxenapi <c>xenapi_host_get_server_certificate</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_server_certificate(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_server_certificate(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>host.get_server_certificate</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_server_certificate</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_server_certificateAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_server_certificate", cancellationToken, v => ValueRead.Str(v), _host ?? "");
         }
 
         /// <summary><c>Async.host.get_server_certificate</c> (libxenapi <c>xenapi_async_host_get_server_certificate</c>): <c>get_server_certificate</c> as a server task. Wait for its typed result with <c>async_get_server_certificate_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2686,9 +3524,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_server_certificate(Session session, string _host)
         {
-            int status = Native.xenapi_async_host_get_server_certificate(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_server_certificate(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.get_server_certificate</c> (libxenapi <c>xenapi_async_host_get_server_certificate</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_server_certificate(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_get_server_certificate(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.get_server_certificate</c> (what <c>async_get_server_certificate</c> returned; libxenapi <c>xenapi_async_host_get_server_certificate_wait</c>) and returns its result as <c>get_server_certificate</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2718,16 +3566,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<VM>, string[]> retrieve_wlb_evacuate_recommendations(Session session, string _host)
         {
-            int status = Native.xenapi_host_retrieve_wlb_evacuate_recommendations(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return retrieve_wlb_evacuate_recommendations(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.retrieve_wlb_evacuate_recommendations</c> (libxenapi <c>xenapi_host_retrieve_wlb_evacuate_recommendations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<VM>, string[]> retrieve_wlb_evacuate_recommendations(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_VM_to_set_string_end(result);
+                int status = Native.xenapi_host_retrieve_wlb_evacuate_recommendations(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_VM_to_set_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_string_list_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_string_list_map_free(result);
-            }
+        }
+
+        /// <summary><c>host.retrieve_wlb_evacuate_recommendations</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>retrieve_wlb_evacuate_recommendations</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<VM>, string[]>> retrieve_wlb_evacuate_recommendationsAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.retrieve_wlb_evacuate_recommendations", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<VM>.Create(k0), x0 => ValueRead.Array(x0, x1 => ValueRead.Str(x1))), _host ?? "");
         }
 
         /// <summary><c>Async.host.retrieve_wlb_evacuate_recommendations</c> (libxenapi <c>xenapi_async_host_retrieve_wlb_evacuate_recommendations</c>): <c>retrieve_wlb_evacuate_recommendations</c> as a server task. Wait for its typed result with <c>async_retrieve_wlb_evacuate_recommendations_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2738,9 +3604,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_retrieve_wlb_evacuate_recommendations(Session session, string _host)
         {
-            int status = Native.xenapi_async_host_retrieve_wlb_evacuate_recommendations(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_retrieve_wlb_evacuate_recommendations(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.retrieve_wlb_evacuate_recommendations</c> (libxenapi <c>xenapi_async_host_retrieve_wlb_evacuate_recommendations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_retrieve_wlb_evacuate_recommendations(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_retrieve_wlb_evacuate_recommendations(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.retrieve_wlb_evacuate_recommendations</c> (what <c>async_retrieve_wlb_evacuate_recommendations</c> returned; libxenapi <c>xenapi_async_host_retrieve_wlb_evacuate_recommendations_wait</c>) and returns its result as <c>retrieve_wlb_evacuate_recommendations</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2777,16 +3653,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void disable_external_auth(Session session, string _host, Dictionary<string, string> _config)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_config);
-            try
+            disable_external_auth(session, _host, _config, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.disable_external_auth</c> (libxenapi <c>xenapi_host_disable_external_auth</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void disable_external_auth(Session session, string _host, Dictionary<string, string> _config, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_host_disable_external_auth(Session.NativeOf(session), Utf8.Z(_host ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_config);
+                try
+                {
+                    int status = Native.xenapi_host_disable_external_auth(call.Handle, Utf8.Z(_host ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>host.disable_external_auth</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>disable_external_auth</c>.</summary>
+        public static System.Threading.Tasks.Task disable_external_authAsync(Session session, string _host, Dictionary<string, string> _config, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.disable_external_auth", cancellationToken, _host ?? "", ValueArgs.Map(_config));
         }
 
         /// <summary><c>Async.host.disable_external_auth</c> (libxenapi <c>xenapi_async_host_disable_external_auth</c>): <c>disable_external_auth</c> as a server task. Wait for its typed result with <c>async_disable_external_auth_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2798,16 +3692,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_disable_external_auth(Session session, string _host, Dictionary<string, string> _config)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_config);
-            try
+            return async_disable_external_auth(session, _host, _config, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.disable_external_auth</c> (libxenapi <c>xenapi_async_host_disable_external_auth</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_disable_external_auth(Session session, string _host, Dictionary<string, string> _config, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_host_disable_external_auth(Session.NativeOf(session), Utf8.Z(_host ?? ""), h1, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_config);
+                try
+                {
+                    int status = Native.xenapi_async_host_disable_external_auth(call.Handle, Utf8.Z(_host ?? ""), h1, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
         }
 
@@ -2837,16 +3741,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void enable_external_auth(Session session, string _host, Dictionary<string, string> _config, string _service_name, string _auth_type)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_config);
-            try
+            enable_external_auth(session, _host, _config, _service_name, _auth_type, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.enable_external_auth</c> (libxenapi <c>xenapi_host_enable_external_auth</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void enable_external_auth(Session session, string _host, Dictionary<string, string> _config, string _service_name, string _auth_type, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_host_enable_external_auth(Session.NativeOf(session), Utf8.Z(_host ?? ""), h1, Utf8.Z(_service_name ?? ""), Utf8.Z(_auth_type ?? ""), out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_config);
+                try
+                {
+                    int status = Native.xenapi_host_enable_external_auth(call.Handle, Utf8.Z(_host ?? ""), h1, Utf8.Z(_service_name ?? ""), Utf8.Z(_auth_type ?? ""), out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>host.enable_external_auth</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>enable_external_auth</c>.</summary>
+        public static System.Threading.Tasks.Task enable_external_authAsync(Session session, string _host, Dictionary<string, string> _config, string _service_name, string _auth_type, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.enable_external_auth", cancellationToken, _host ?? "", ValueArgs.Map(_config), _service_name ?? "", _auth_type ?? "");
         }
 
         /// <summary><c>Async.host.enable_external_auth</c> (libxenapi <c>xenapi_async_host_enable_external_auth</c>): <c>enable_external_auth</c> as a server task. Wait for its typed result with <c>async_enable_external_auth_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2860,16 +3782,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_enable_external_auth(Session session, string _host, Dictionary<string, string> _config, string _service_name, string _auth_type)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_config);
-            try
+            return async_enable_external_auth(session, _host, _config, _service_name, _auth_type, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.enable_external_auth</c> (libxenapi <c>xenapi_async_host_enable_external_auth</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_enable_external_auth(Session session, string _host, Dictionary<string, string> _config, string _service_name, string _auth_type, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_host_enable_external_auth(Session.NativeOf(session), Utf8.Z(_host ?? ""), h1, Utf8.Z(_service_name ?? ""), Utf8.Z(_auth_type ?? ""), out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_config);
+                try
+                {
+                    int status = Native.xenapi_async_host_enable_external_auth(call.Handle, Utf8.Z(_host ?? ""), h1, Utf8.Z(_service_name ?? ""), Utf8.Z(_auth_type ?? ""), out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
         }
 
@@ -2897,9 +3829,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static DateTime get_server_localtime(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_server_localtime(Session.NativeOf(session), Utf8.Z(_host ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.Time(result);
+            return get_server_localtime(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_server_localtime</c> (libxenapi <c>xenapi_host_get_server_localtime</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static DateTime get_server_localtime(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_server_localtime(call.Handle, Utf8.Z(_host ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.Time(result);
+            }
+        }
+
+        /// <summary><c>host.get_server_localtime</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_server_localtime</c>.</summary>
+        public static System.Threading.Tasks.Task<DateTime> get_server_localtimeAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_server_localtime", cancellationToken, v => ValueRead.Time(v), _host ?? "");
         }
 
         /// <summary><c>Async.host.get_server_localtime</c> (libxenapi <c>xenapi_async_host_get_server_localtime</c>): <c>get_server_localtime</c> as a server task. Wait for its typed result with <c>async_get_server_localtime_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2910,9 +3860,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_server_localtime(Session session, string _host)
         {
-            int status = Native.xenapi_async_host_get_server_localtime(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_server_localtime(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.get_server_localtime</c> (libxenapi <c>xenapi_async_host_get_server_localtime</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_server_localtime(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_get_server_localtime(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.get_server_localtime</c> (what <c>async_get_server_localtime</c> returned; libxenapi <c>xenapi_async_host_get_server_localtime_wait</c>) and returns its result as <c>get_server_localtime</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2942,9 +3902,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static DateTime get_servertime(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_servertime(Session.NativeOf(session), Utf8.Z(_host ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.Time(result);
+            return get_servertime(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_servertime</c> (libxenapi <c>xenapi_host_get_servertime</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static DateTime get_servertime(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_servertime(call.Handle, Utf8.Z(_host ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.Time(result);
+            }
+        }
+
+        /// <summary><c>host.get_servertime</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_servertime</c>.</summary>
+        public static System.Threading.Tasks.Task<DateTime> get_servertimeAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_servertime", cancellationToken, v => ValueRead.Time(v), _host ?? "");
         }
 
         /// <summary><c>Async.host.get_servertime</c> (libxenapi <c>xenapi_async_host_get_servertime</c>): <c>get_servertime</c> as a server task. Wait for its typed result with <c>async_get_servertime_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2955,9 +3933,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_servertime(Session session, string _host)
         {
-            int status = Native.xenapi_async_host_get_servertime(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_servertime(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.get_servertime</c> (libxenapi <c>xenapi_async_host_get_servertime</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_servertime(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_get_servertime(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.get_servertime</c> (what <c>async_get_servertime</c> returned; libxenapi <c>xenapi_async_host_get_servertime_wait</c>) and returns its result as <c>get_servertime</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2988,9 +3976,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string call_extension(Session session, string _host, string _call)
         {
-            int status = Native.xenapi_host_call_extension(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_call ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return call_extension(session, _host, _call, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.call_extension</c> (libxenapi <c>xenapi_host_call_extension</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string call_extension(Session session, string _host, string _call, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_call_extension(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_call ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>host.call_extension</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>call_extension</c>.</summary>
+        public static System.Threading.Tasks.Task<string> call_extensionAsync(Session session, string _host, string _call, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.call_extension", cancellationToken, v => ValueRead.Str(v), _host ?? "", _call ?? "");
         }
 
         /// <summary><c>Async.host.call_extension</c> (libxenapi <c>xenapi_async_host_call_extension</c>): <c>call_extension</c> as a server task. Wait for its typed result with <c>async_call_extension_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3002,9 +4008,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_call_extension(Session session, string _host, string _call)
         {
-            int status = Native.xenapi_async_host_call_extension(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_call ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_call_extension(session, _host, _call, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.call_extension</c> (libxenapi <c>xenapi_async_host_call_extension</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_call_extension(Session session, string _host, string _call, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_call_extension(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_call ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.call_extension</c> (what <c>async_call_extension</c> returned; libxenapi <c>xenapi_async_host_call_extension_wait</c>) and returns its result as <c>call_extension</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3035,9 +4051,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool has_extension(Session session, string _host, string _name)
         {
-            int status = Native.xenapi_host_has_extension(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_name ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return has_extension(session, _host, _name, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.has_extension</c> (libxenapi <c>xenapi_host_has_extension</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool has_extension(Session session, string _host, string _name, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_has_extension(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_name ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>host.has_extension</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>has_extension</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> has_extensionAsync(Session session, string _host, string _name, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.has_extension", cancellationToken, v => ValueRead.Bool(v), _host ?? "", _name ?? "");
         }
 
         /// <summary><c>Async.host.has_extension</c> (libxenapi <c>xenapi_async_host_has_extension</c>): <c>has_extension</c> as a server task. Wait for its typed result with <c>async_has_extension_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3049,9 +4083,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_has_extension(Session session, string _host, string _name)
         {
-            int status = Native.xenapi_async_host_has_extension(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_name ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_has_extension(session, _host, _name, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.has_extension</c> (libxenapi <c>xenapi_async_host_has_extension</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_has_extension(Session session, string _host, string _name, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_has_extension(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_name ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.has_extension</c> (what <c>async_has_extension</c> returned; libxenapi <c>xenapi_async_host_has_extension_wait</c>) and returns its result as <c>has_extension</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3084,17 +4128,35 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string call_plugin(Session session, string _host, string _plugin, string _fn, Dictionary<string, string> _args)
         {
-            IntPtr h3 = Conv.W_map_string_to_string_end(_args);
-            try
+            return call_plugin(session, _host, _plugin, _fn, _args, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.call_plugin</c> (libxenapi <c>xenapi_host_call_plugin</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string call_plugin(Session session, string _host, string _plugin, string _fn, Dictionary<string, string> _args, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_host_call_plugin(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_plugin ?? ""), Utf8.Z(_fn ?? ""), h3, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return Conv.TakeStr(result);
+                IntPtr h3 = Conv.W_map_string_to_string_end(_args);
+                try
+                {
+                    int status = Native.xenapi_host_call_plugin(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_plugin ?? ""), Utf8.Z(_fn ?? ""), h3, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return Conv.TakeStr(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h3);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h3);
-            }
+        }
+
+        /// <summary><c>host.call_plugin</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>call_plugin</c>.</summary>
+        public static System.Threading.Tasks.Task<string> call_pluginAsync(Session session, string _host, string _plugin, string _fn, Dictionary<string, string> _args, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.call_plugin", cancellationToken, v => ValueRead.Str(v), _host ?? "", _plugin ?? "", _fn ?? "", ValueArgs.Map(_args));
         }
 
         /// <summary><c>Async.host.call_plugin</c> (libxenapi <c>xenapi_async_host_call_plugin</c>): <c>call_plugin</c> as a server task. Wait for its typed result with <c>async_call_plugin_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3108,16 +4170,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_call_plugin(Session session, string _host, string _plugin, string _fn, Dictionary<string, string> _args)
         {
-            IntPtr h3 = Conv.W_map_string_to_string_end(_args);
-            try
+            return async_call_plugin(session, _host, _plugin, _fn, _args, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.call_plugin</c> (libxenapi <c>xenapi_async_host_call_plugin</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_call_plugin(Session session, string _host, string _plugin, string _fn, Dictionary<string, string> _args, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_host_call_plugin(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_plugin ?? ""), Utf8.Z(_fn ?? ""), h3, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h3);
+                IntPtr h3 = Conv.W_map_string_to_string_end(_args);
+                try
+                {
+                    int status = Native.xenapi_async_host_call_plugin(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_plugin ?? ""), Utf8.Z(_fn ?? ""), h3, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h3);
+                }
             }
         }
 
@@ -3151,9 +4223,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Blob> create_new_blob(Session session, string _host, string _name, string _mime_type, bool _public)
         {
-            int status = Native.xenapi_host_create_new_blob(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_name ?? ""), Utf8.Z(_mime_type ?? ""), (_public ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Blob>.Create(Conv.TakeStr(result));
+            return create_new_blob(session, _host, _name, _mime_type, _public, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.create_new_blob</c> (libxenapi <c>xenapi_host_create_new_blob</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Blob> create_new_blob(Session session, string _host, string _name, string _mime_type, bool _public, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_create_new_blob(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_name ?? ""), Utf8.Z(_mime_type ?? ""), (_public ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Blob>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>host.create_new_blob</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create_new_blob</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Blob>> create_new_blobAsync(Session session, string _host, string _name, string _mime_type, bool _public, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.create_new_blob", cancellationToken, v => ValueRead.Ref<Blob>(v), _host ?? "", _name ?? "", _mime_type ?? "", _public);
         }
 
         /// <summary><c>Async.host.create_new_blob</c> (libxenapi <c>xenapi_async_host_create_new_blob</c>): <c>create_new_blob</c> as a server task. Wait for its typed result with <c>async_create_new_blob_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3167,9 +4257,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create_new_blob(Session session, string _host, string _name, string _mime_type, bool _public)
         {
-            int status = Native.xenapi_async_host_create_new_blob(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_name ?? ""), Utf8.Z(_mime_type ?? ""), (_public ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_create_new_blob(session, _host, _name, _mime_type, _public, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.create_new_blob</c> (libxenapi <c>xenapi_async_host_create_new_blob</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create_new_blob(Session session, string _host, string _name, string _mime_type, bool _public, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_create_new_blob(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_name ?? ""), Utf8.Z(_mime_type ?? ""), (_public ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.create_new_blob</c> (what <c>async_create_new_blob</c> returned; libxenapi <c>xenapi_async_host_create_new_blob_wait</c>) and returns its result as <c>create_new_blob</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3221,8 +4321,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void backup_rrds(Session session, string _host, double _delay)
         {
-            int status = Native.xenapi_host_backup_rrds(Session.NativeOf(session), Utf8.Z(_host ?? ""), _delay, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            backup_rrds(session, _host, _delay, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.backup_rrds</c> (libxenapi <c>xenapi_host_backup_rrds</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void backup_rrds(Session session, string _host, double _delay, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_backup_rrds(call.Handle, Utf8.Z(_host ?? ""), _delay, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.backup_rrds</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>backup_rrds</c>.</summary>
+        public static System.Threading.Tasks.Task backup_rrdsAsync(Session session, string _host, double _delay, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.backup_rrds", cancellationToken, _host ?? "", _delay);
         }
 
         /// <summary><c>Async.host.backup_rrds</c> (libxenapi <c>xenapi_async_host_backup_rrds</c>): <c>backup_rrds</c> as a server task. Wait for its typed result with <c>async_backup_rrds_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3234,9 +4352,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_backup_rrds(Session session, string _host, double _delay)
         {
-            int status = Native.xenapi_async_host_backup_rrds(Session.NativeOf(session), Utf8.Z(_host ?? ""), _delay, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_backup_rrds(session, _host, _delay, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.backup_rrds</c> (libxenapi <c>xenapi_async_host_backup_rrds</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_backup_rrds(Session session, string _host, double _delay, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_backup_rrds(call.Handle, Utf8.Z(_host ?? ""), _delay, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.backup_rrds</c> (what <c>async_backup_rrds</c> returned; libxenapi <c>xenapi_async_host_backup_rrds_wait</c>) and returns its result as <c>backup_rrds</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3262,8 +4390,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void sync_data(Session session, string _host)
         {
-            int status = Native.xenapi_host_sync_data(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            sync_data(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.sync_data</c> (libxenapi <c>xenapi_host_sync_data</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void sync_data(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_sync_data(call.Handle, Utf8.Z(_host ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.sync_data</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>sync_data</c>.</summary>
+        public static System.Threading.Tasks.Task sync_dataAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.sync_data", cancellationToken, _host ?? "");
         }
 
         /// <summary><c>Async.host.sync_data</c> (libxenapi <c>xenapi_async_host_sync_data</c>): <c>sync_data</c> as a server task. Wait for its typed result with <c>async_sync_data_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3274,9 +4420,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_sync_data(Session session, string _host)
         {
-            int status = Native.xenapi_async_host_sync_data(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_sync_data(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.sync_data</c> (libxenapi <c>xenapi_async_host_sync_data</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_sync_data(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_sync_data(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.sync_data</c> (what <c>async_sync_data</c> returned; libxenapi <c>xenapi_async_host_sync_data_wait</c>) and returns its result as <c>sync_data</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3303,9 +4459,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long compute_memory_overhead(Session session, string _host)
         {
-            int status = Native.xenapi_host_compute_memory_overhead(Session.NativeOf(session), Utf8.Z(_host ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return compute_memory_overhead(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.compute_memory_overhead</c> (libxenapi <c>xenapi_host_compute_memory_overhead</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long compute_memory_overhead(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_compute_memory_overhead(call.Handle, Utf8.Z(_host ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>host.compute_memory_overhead</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>compute_memory_overhead</c>.</summary>
+        public static System.Threading.Tasks.Task<long> compute_memory_overheadAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.compute_memory_overhead", cancellationToken, v => ValueRead.Long(v), _host ?? "");
         }
 
         /// <summary><c>Async.host.compute_memory_overhead</c> (libxenapi <c>xenapi_async_host_compute_memory_overhead</c>): <c>compute_memory_overhead</c> as a server task. Wait for its typed result with <c>async_compute_memory_overhead_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3316,9 +4490,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_compute_memory_overhead(Session session, string _host)
         {
-            int status = Native.xenapi_async_host_compute_memory_overhead(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_compute_memory_overhead(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.compute_memory_overhead</c> (libxenapi <c>xenapi_async_host_compute_memory_overhead</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_compute_memory_overhead(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_compute_memory_overhead(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.compute_memory_overhead</c> (what <c>async_compute_memory_overhead</c> returned; libxenapi <c>xenapi_async_host_compute_memory_overhead_wait</c>) and returns its result as <c>compute_memory_overhead</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3348,9 +4532,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long compute_free_memory(Session session, string _host)
         {
-            int status = Native.xenapi_host_compute_free_memory(Session.NativeOf(session), Utf8.Z(_host ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return compute_free_memory(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.compute_free_memory</c> (libxenapi <c>xenapi_host_compute_free_memory</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long compute_free_memory(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_compute_free_memory(call.Handle, Utf8.Z(_host ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>host.compute_free_memory</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>compute_free_memory</c>.</summary>
+        public static System.Threading.Tasks.Task<long> compute_free_memoryAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.compute_free_memory", cancellationToken, v => ValueRead.Long(v), _host ?? "");
         }
 
         /// <summary><c>Async.host.compute_free_memory</c> (libxenapi <c>xenapi_async_host_compute_free_memory</c>): <c>compute_free_memory</c> as a server task. Wait for its typed result with <c>async_compute_free_memory_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3361,9 +4563,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_compute_free_memory(Session session, string _host)
         {
-            int status = Native.xenapi_async_host_compute_free_memory(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_compute_free_memory(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.compute_free_memory</c> (libxenapi <c>xenapi_async_host_compute_free_memory</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_compute_free_memory(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_compute_free_memory(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.compute_free_memory</c> (what <c>async_compute_free_memory</c> returned; libxenapi <c>xenapi_async_host_compute_free_memory_wait</c>) and returns its result as <c>compute_free_memory</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3393,8 +4605,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_hostname_live(Session session, string _host, string _hostname)
         {
-            int status = Native.xenapi_host_set_hostname_live(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_hostname ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_hostname_live(session, _host, _hostname, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.set_hostname_live</c> (libxenapi <c>xenapi_host_set_hostname_live</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_hostname_live(Session session, string _host, string _hostname, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_set_hostname_live(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_hostname ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.set_hostname_live</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_hostname_live</c>.</summary>
+        public static System.Threading.Tasks.Task set_hostname_liveAsync(Session session, string _host, string _hostname, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.set_hostname_live", cancellationToken, _host ?? "", _hostname ?? "");
         }
 
         /// <summary><c>Async.host.set_hostname_live</c> (libxenapi <c>xenapi_async_host_set_hostname_live</c>): <c>set_hostname_live</c> as a server task. Wait for its typed result with <c>async_set_hostname_live_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3406,9 +4636,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_hostname_live(Session session, string _host, string _hostname)
         {
-            int status = Native.xenapi_async_host_set_hostname_live(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_hostname ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_hostname_live(session, _host, _hostname, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.set_hostname_live</c> (libxenapi <c>xenapi_async_host_set_hostname_live</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_hostname_live(Session session, string _host, string _hostname, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_set_hostname_live(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_hostname ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.set_hostname_live</c> (what <c>async_set_hostname_live</c> returned; libxenapi <c>xenapi_async_host_set_hostname_live_wait</c>) and returns its result as <c>set_hostname_live</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3433,8 +4673,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void shutdown_agent(Session session)
         {
-            int status = Native.xenapi_host_shutdown_agent(Session.NativeOf(session), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            shutdown_agent(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.shutdown_agent</c> (libxenapi <c>xenapi_host_shutdown_agent</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void shutdown_agent(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_shutdown_agent(call.Handle, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.shutdown_agent</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>shutdown_agent</c>.</summary>
+        public static System.Threading.Tasks.Task shutdown_agentAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.shutdown_agent", cancellationToken);
         }
 
         /// <summary><c>Async.host.shutdown_agent</c> (libxenapi <c>xenapi_async_host_shutdown_agent</c>): <c>shutdown_agent</c> as a server task. Wait for its typed result with <c>async_shutdown_agent_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3444,9 +4702,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_shutdown_agent(Session session)
         {
-            int status = Native.xenapi_async_host_shutdown_agent(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_shutdown_agent(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.shutdown_agent</c> (libxenapi <c>xenapi_async_host_shutdown_agent</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_shutdown_agent(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_shutdown_agent(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.shutdown_agent</c> (what <c>async_shutdown_agent</c> returned; libxenapi <c>xenapi_async_host_shutdown_agent_wait</c>) and returns its result as <c>shutdown_agent</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3472,8 +4740,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void restart_agent(Session session, string _host)
         {
-            int status = Native.xenapi_host_restart_agent(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            restart_agent(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.restart_agent</c> (libxenapi <c>xenapi_host_restart_agent</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void restart_agent(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_restart_agent(call.Handle, Utf8.Z(_host ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.restart_agent</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>restart_agent</c>.</summary>
+        public static System.Threading.Tasks.Task restart_agentAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.restart_agent", cancellationToken, _host ?? "");
         }
 
         /// <summary><c>Async.host.restart_agent</c> (libxenapi <c>xenapi_async_host_restart_agent</c>): <c>restart_agent</c> as a server task. Wait for its typed result with <c>async_restart_agent_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3484,9 +4770,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_restart_agent(Session session, string _host)
         {
-            int status = Native.xenapi_async_host_restart_agent(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_restart_agent(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.restart_agent</c> (libxenapi <c>xenapi_async_host_restart_agent</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_restart_agent(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_restart_agent(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.restart_agent</c> (what <c>async_restart_agent</c> returned; libxenapi <c>xenapi_async_host_restart_agent_wait</c>) and returns its result as <c>restart_agent</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3513,9 +4809,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_system_status_capabilities(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_system_status_capabilities(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_system_status_capabilities(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_system_status_capabilities</c> (libxenapi <c>xenapi_host_get_system_status_capabilities</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_system_status_capabilities(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_system_status_capabilities(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>host.get_system_status_capabilities</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_system_status_capabilities</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_system_status_capabilitiesAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_system_status_capabilities", cancellationToken, v => ValueRead.Str(v), _host ?? "");
         }
 
         /// <summary><c>Async.host.get_system_status_capabilities</c> (libxenapi <c>xenapi_async_host_get_system_status_capabilities</c>): <c>get_system_status_capabilities</c> as a server task. Wait for its typed result with <c>async_get_system_status_capabilities_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3526,9 +4840,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_system_status_capabilities(Session session, string _host)
         {
-            int status = Native.xenapi_async_host_get_system_status_capabilities(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_system_status_capabilities(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.get_system_status_capabilities</c> (libxenapi <c>xenapi_async_host_get_system_status_capabilities</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_system_status_capabilities(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_get_system_status_capabilities(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.get_system_status_capabilities</c> (what <c>async_get_system_status_capabilities</c> returned; libxenapi <c>xenapi_async_host_get_system_status_capabilities_wait</c>) and returns its result as <c>get_system_status_capabilities</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3558,9 +4882,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<PIF> get_management_interface(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_management_interface(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<PIF>.Create(Conv.TakeStr(result));
+            return get_management_interface(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_management_interface</c> (libxenapi <c>xenapi_host_get_management_interface</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<PIF> get_management_interface(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_management_interface(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<PIF>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>host.get_management_interface</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_management_interface</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<PIF>> get_management_interfaceAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_management_interface", cancellationToken, v => ValueRead.Ref<PIF>(v), _host ?? "");
         }
 
         /// <summary><c>Async.host.get_management_interface</c> (libxenapi <c>xenapi_async_host_get_management_interface</c>): <c>get_management_interface</c> as a server task. Wait for its typed result with <c>async_get_management_interface_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3571,9 +4913,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_management_interface(Session session, string _host)
         {
-            int status = Native.xenapi_async_host_get_management_interface(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_management_interface(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.get_management_interface</c> (libxenapi <c>xenapi_async_host_get_management_interface</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_management_interface(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_get_management_interface(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.get_management_interface</c> (what <c>async_get_management_interface</c> returned; libxenapi <c>xenapi_async_host_get_management_interface_wait</c>) and returns its result as <c>get_management_interface</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3601,8 +4953,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void management_disable(Session session)
         {
-            int status = Native.xenapi_host_management_disable(Session.NativeOf(session), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            management_disable(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.management_disable</c> (libxenapi <c>xenapi_host_management_disable</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void management_disable(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_management_disable(call.Handle, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.management_disable</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>management_disable</c>.</summary>
+        public static System.Threading.Tasks.Task management_disableAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.management_disable", cancellationToken);
         }
 
         /// <summary><c>Async.host.management_disable</c> (libxenapi <c>xenapi_async_host_management_disable</c>): <c>management_disable</c> as a server task. Wait for its typed result with <c>async_management_disable_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3612,9 +4982,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_management_disable(Session session)
         {
-            int status = Native.xenapi_async_host_management_disable(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_management_disable(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.management_disable</c> (libxenapi <c>xenapi_async_host_management_disable</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_management_disable(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_management_disable(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.management_disable</c> (what <c>async_management_disable</c> returned; libxenapi <c>xenapi_async_host_management_disable_wait</c>) and returns its result as <c>management_disable</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3640,8 +5020,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void local_management_reconfigure(Session session, string _interface)
         {
-            int status = Native.xenapi_host_local_management_reconfigure(Session.NativeOf(session), Utf8.Z(_interface ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            local_management_reconfigure(session, _interface, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.local_management_reconfigure</c> (libxenapi <c>xenapi_host_local_management_reconfigure</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void local_management_reconfigure(Session session, string _interface, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_local_management_reconfigure(call.Handle, Utf8.Z(_interface ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.local_management_reconfigure</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>local_management_reconfigure</c>.</summary>
+        public static System.Threading.Tasks.Task local_management_reconfigureAsync(Session session, string _interface, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.local_management_reconfigure", cancellationToken, _interface ?? "");
         }
 
         /// <summary><c>Async.host.local_management_reconfigure</c> (libxenapi <c>xenapi_async_host_local_management_reconfigure</c>): <c>local_management_reconfigure</c> as a server task. Wait for its typed result with <c>async_local_management_reconfigure_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3652,9 +5050,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_local_management_reconfigure(Session session, string _interface)
         {
-            int status = Native.xenapi_async_host_local_management_reconfigure(Session.NativeOf(session), Utf8.Z(_interface ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_local_management_reconfigure(session, _interface, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.local_management_reconfigure</c> (libxenapi <c>xenapi_async_host_local_management_reconfigure</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_local_management_reconfigure(Session session, string _interface, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_local_management_reconfigure(call.Handle, Utf8.Z(_interface ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.local_management_reconfigure</c> (what <c>async_local_management_reconfigure</c> returned; libxenapi <c>xenapi_async_host_local_management_reconfigure_wait</c>) and returns its result as <c>local_management_reconfigure</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3680,8 +5088,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void management_reconfigure(Session session, string _pif)
         {
-            int status = Native.xenapi_host_management_reconfigure(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            management_reconfigure(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.management_reconfigure</c> (libxenapi <c>xenapi_host_management_reconfigure</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void management_reconfigure(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_management_reconfigure(call.Handle, Utf8.Z(_pif ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.management_reconfigure</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>management_reconfigure</c>.</summary>
+        public static System.Threading.Tasks.Task management_reconfigureAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.management_reconfigure", cancellationToken, _pif ?? "");
         }
 
         /// <summary><c>Async.host.management_reconfigure</c> (libxenapi <c>xenapi_async_host_management_reconfigure</c>): <c>management_reconfigure</c> as a server task. Wait for its typed result with <c>async_management_reconfigure_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3692,9 +5118,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_management_reconfigure(Session session, string _pif)
         {
-            int status = Native.xenapi_async_host_management_reconfigure(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_management_reconfigure(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.management_reconfigure</c> (libxenapi <c>xenapi_async_host_management_reconfigure</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_management_reconfigure(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_management_reconfigure(call.Handle, Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.management_reconfigure</c> (what <c>async_management_reconfigure</c> returned; libxenapi <c>xenapi_async_host_management_reconfigure_wait</c>) and returns its result as <c>management_reconfigure</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3720,8 +5156,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void syslog_reconfigure(Session session, string _host)
         {
-            int status = Native.xenapi_host_syslog_reconfigure(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            syslog_reconfigure(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.syslog_reconfigure</c> (libxenapi <c>xenapi_host_syslog_reconfigure</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void syslog_reconfigure(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_syslog_reconfigure(call.Handle, Utf8.Z(_host ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.syslog_reconfigure</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>syslog_reconfigure</c>.</summary>
+        public static System.Threading.Tasks.Task syslog_reconfigureAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.syslog_reconfigure", cancellationToken, _host ?? "");
         }
 
         /// <summary><c>Async.host.syslog_reconfigure</c> (libxenapi <c>xenapi_async_host_syslog_reconfigure</c>): <c>syslog_reconfigure</c> as a server task. Wait for its typed result with <c>async_syslog_reconfigure_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3732,9 +5186,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_syslog_reconfigure(Session session, string _host)
         {
-            int status = Native.xenapi_async_host_syslog_reconfigure(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_syslog_reconfigure(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.syslog_reconfigure</c> (libxenapi <c>xenapi_async_host_syslog_reconfigure</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_syslog_reconfigure(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_syslog_reconfigure(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.syslog_reconfigure</c> (what <c>async_syslog_reconfigure</c> returned; libxenapi <c>xenapi_async_host_syslog_reconfigure_wait</c>) and returns its result as <c>syslog_reconfigure</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3762,8 +5226,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void evacuate(Session session, string _host, string _network, long _evacuate_batch_size)
         {
-            int status = Native.xenapi_host_evacuate(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_network ?? ""), _evacuate_batch_size, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            evacuate(session, _host, _network, _evacuate_batch_size, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.evacuate</c> (libxenapi <c>xenapi_host_evacuate</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void evacuate(Session session, string _host, string _network, long _evacuate_batch_size, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_evacuate(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_network ?? ""), _evacuate_batch_size, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.evacuate</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>evacuate</c>.</summary>
+        public static System.Threading.Tasks.Task evacuateAsync(Session session, string _host, string _network, long _evacuate_batch_size, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.evacuate", cancellationToken, _host ?? "", _network ?? "", _evacuate_batch_size);
         }
 
         /// <summary><c>Async.host.evacuate</c> (libxenapi <c>xenapi_async_host_evacuate</c>): <c>evacuate</c> as a server task. Wait for its typed result with <c>async_evacuate_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3776,9 +5258,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_evacuate(Session session, string _host, string _network, long _evacuate_batch_size)
         {
-            int status = Native.xenapi_async_host_evacuate(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_network ?? ""), _evacuate_batch_size, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_evacuate(session, _host, _network, _evacuate_batch_size, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.evacuate</c> (libxenapi <c>xenapi_async_host_evacuate</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_evacuate(Session session, string _host, string _network, long _evacuate_batch_size, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_evacuate(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_network ?? ""), _evacuate_batch_size, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.evacuate</c> (what <c>async_evacuate</c> returned; libxenapi <c>xenapi_async_host_evacuate_wait</c>) and returns its result as <c>evacuate</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3841,16 +5333,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VM>> get_uncooperative_resident_VMs(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_uncooperative_resident_vms(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_uncooperative_resident_VMs(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_uncooperative_resident_VMs</c> (libxenapi <c>xenapi_host_get_uncooperative_resident_vms</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VM>> get_uncooperative_resident_VMs(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VM(result);
+                int status = Native.xenapi_host_get_uncooperative_resident_vms(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VM(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_uncooperative_resident_VMs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uncooperative_resident_VMs</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VM>>> get_uncooperative_resident_VMsAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_uncooperative_resident_VMs", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VM>(x0)), _host ?? "");
         }
 
         /// <summary><c>Async.host.get_uncooperative_resident_VMs</c> (libxenapi <c>xenapi_async_host_get_uncooperative_resident_vms</c>): <c>get_uncooperative_resident_VMs</c> as a server task. Wait for its typed result with <c>async_get_uncooperative_resident_VMs_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since tampa.</summary>
@@ -3861,9 +5371,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_uncooperative_resident_VMs(Session session, string _host)
         {
-            int status = Native.xenapi_async_host_get_uncooperative_resident_vms(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_uncooperative_resident_VMs(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.get_uncooperative_resident_VMs</c> (libxenapi <c>xenapi_async_host_get_uncooperative_resident_vms</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_uncooperative_resident_VMs(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_get_uncooperative_resident_vms(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.get_uncooperative_resident_VMs</c> (what <c>async_get_uncooperative_resident_VMs</c> returned; libxenapi <c>xenapi_async_host_get_uncooperative_resident_vms_wait</c>) and returns its result as <c>get_uncooperative_resident_VMs</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3900,16 +5420,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<VM>, string[]> get_vms_which_prevent_evacuation(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_vms_which_prevent_evacuation(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_vms_which_prevent_evacuation(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_vms_which_prevent_evacuation</c> (libxenapi <c>xenapi_host_get_vms_which_prevent_evacuation</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<VM>, string[]> get_vms_which_prevent_evacuation(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_VM_to_set_string_end(result);
+                int status = Native.xenapi_host_get_vms_which_prevent_evacuation(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_VM_to_set_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_string_list_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_string_list_map_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_vms_which_prevent_evacuation</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_vms_which_prevent_evacuation</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<VM>, string[]>> get_vms_which_prevent_evacuationAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_vms_which_prevent_evacuation", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<VM>.Create(k0), x0 => ValueRead.Array(x0, x1 => ValueRead.Str(x1))), _host ?? "");
         }
 
         /// <summary><c>Async.host.get_vms_which_prevent_evacuation</c> (libxenapi <c>xenapi_async_host_get_vms_which_prevent_evacuation</c>): <c>get_vms_which_prevent_evacuation</c> as a server task. Wait for its typed result with <c>async_get_vms_which_prevent_evacuation_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3920,9 +5458,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_vms_which_prevent_evacuation(Session session, string _host)
         {
-            int status = Native.xenapi_async_host_get_vms_which_prevent_evacuation(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_vms_which_prevent_evacuation(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.get_vms_which_prevent_evacuation</c> (libxenapi <c>xenapi_async_host_get_vms_which_prevent_evacuation</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_vms_which_prevent_evacuation(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_get_vms_which_prevent_evacuation(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.get_vms_which_prevent_evacuation</c> (what <c>async_get_vms_which_prevent_evacuation</c> returned; libxenapi <c>xenapi_async_host_get_vms_which_prevent_evacuation_wait</c>) and returns its result as <c>get_vms_which_prevent_evacuation</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3958,8 +5506,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void assert_can_evacuate(Session session, string _host)
         {
-            int status = Native.xenapi_host_assert_can_evacuate(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            assert_can_evacuate(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.assert_can_evacuate</c> (libxenapi <c>xenapi_host_assert_can_evacuate</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void assert_can_evacuate(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_assert_can_evacuate(call.Handle, Utf8.Z(_host ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.assert_can_evacuate</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>assert_can_evacuate</c>.</summary>
+        public static System.Threading.Tasks.Task assert_can_evacuateAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.assert_can_evacuate", cancellationToken, _host ?? "");
         }
 
         /// <summary><c>Async.host.assert_can_evacuate</c> (libxenapi <c>xenapi_async_host_assert_can_evacuate</c>): <c>assert_can_evacuate</c> as a server task. Wait for its typed result with <c>async_assert_can_evacuate_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3970,9 +5536,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_assert_can_evacuate(Session session, string _host)
         {
-            int status = Native.xenapi_async_host_assert_can_evacuate(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_assert_can_evacuate(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.assert_can_evacuate</c> (libxenapi <c>xenapi_async_host_assert_can_evacuate</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_assert_can_evacuate(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_assert_can_evacuate(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.assert_can_evacuate</c> (what <c>async_assert_can_evacuate</c> returned; libxenapi <c>xenapi_async_host_assert_can_evacuate_wait</c>) and returns its result as <c>assert_can_evacuate</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3999,8 +5575,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void forget_data_source_archives(Session session, string _host, string _data_source)
         {
-            int status = Native.xenapi_host_forget_data_source_archives(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            forget_data_source_archives(session, _host, _data_source, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.forget_data_source_archives</c> (libxenapi <c>xenapi_host_forget_data_source_archives</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void forget_data_source_archives(Session session, string _host, string _data_source, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_forget_data_source_archives(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.forget_data_source_archives</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>forget_data_source_archives</c>.</summary>
+        public static System.Threading.Tasks.Task forget_data_source_archivesAsync(Session session, string _host, string _data_source, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.forget_data_source_archives", cancellationToken, _host ?? "", _data_source ?? "");
         }
 
         /// <summary><c>Async.host.forget_data_source_archives</c> (libxenapi <c>xenapi_async_host_forget_data_source_archives</c>): <c>forget_data_source_archives</c> as a server task. Wait for its typed result with <c>async_forget_data_source_archives_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4012,9 +5606,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_forget_data_source_archives(Session session, string _host, string _data_source)
         {
-            int status = Native.xenapi_async_host_forget_data_source_archives(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_forget_data_source_archives(session, _host, _data_source, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.forget_data_source_archives</c> (libxenapi <c>xenapi_async_host_forget_data_source_archives</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_forget_data_source_archives(Session session, string _host, string _data_source, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_forget_data_source_archives(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.forget_data_source_archives</c> (what <c>async_forget_data_source_archives</c> returned; libxenapi <c>xenapi_async_host_forget_data_source_archives_wait</c>) and returns its result as <c>forget_data_source_archives</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4042,9 +5646,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static double query_data_source(Session session, string _host, string _data_source)
         {
-            int status = Native.xenapi_host_query_data_source(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_data_source ?? ""), out double result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return query_data_source(session, _host, _data_source, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.query_data_source</c> (libxenapi <c>xenapi_host_query_data_source</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static double query_data_source(Session session, string _host, string _data_source, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_query_data_source(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_data_source ?? ""), out double result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>host.query_data_source</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>query_data_source</c>.</summary>
+        public static System.Threading.Tasks.Task<double> query_data_sourceAsync(Session session, string _host, string _data_source, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.query_data_source", cancellationToken, v => ValueRead.Double(v), _host ?? "", _data_source ?? "");
         }
 
         /// <summary><c>Async.host.query_data_source</c> (libxenapi <c>xenapi_async_host_query_data_source</c>): <c>query_data_source</c> as a server task. Wait for its typed result with <c>async_query_data_source_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4056,9 +5678,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_query_data_source(Session session, string _host, string _data_source)
         {
-            int status = Native.xenapi_async_host_query_data_source(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_query_data_source(session, _host, _data_source, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.query_data_source</c> (libxenapi <c>xenapi_async_host_query_data_source</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_query_data_source(Session session, string _host, string _data_source, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_query_data_source(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.query_data_source</c> (what <c>async_query_data_source</c> returned; libxenapi <c>xenapi_async_host_query_data_source_wait</c>) and returns its result as <c>query_data_source</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4088,8 +5720,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void record_data_source(Session session, string _host, string _data_source)
         {
-            int status = Native.xenapi_host_record_data_source(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            record_data_source(session, _host, _data_source, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.record_data_source</c> (libxenapi <c>xenapi_host_record_data_source</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void record_data_source(Session session, string _host, string _data_source, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_record_data_source(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.record_data_source</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>record_data_source</c>.</summary>
+        public static System.Threading.Tasks.Task record_data_sourceAsync(Session session, string _host, string _data_source, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.record_data_source", cancellationToken, _host ?? "", _data_source ?? "");
         }
 
         /// <summary><c>Async.host.record_data_source</c> (libxenapi <c>xenapi_async_host_record_data_source</c>): <c>record_data_source</c> as a server task. Wait for its typed result with <c>async_record_data_source_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4101,9 +5751,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_record_data_source(Session session, string _host, string _data_source)
         {
-            int status = Native.xenapi_async_host_record_data_source(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_record_data_source(session, _host, _data_source, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.record_data_source</c> (libxenapi <c>xenapi_async_host_record_data_source</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_record_data_source(Session session, string _host, string _data_source, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_record_data_source(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.record_data_source</c> (what <c>async_record_data_source</c> returned; libxenapi <c>xenapi_async_host_record_data_source_wait</c>) and returns its result as <c>record_data_source</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4130,16 +5790,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<Data_source> get_data_sources(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_data_sources(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_data_sources(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_data_sources</c> (libxenapi <c>xenapi_host_get_data_sources</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<Data_source> get_data_sources(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_record_data_source(result);
+                int status = Native.xenapi_host_get_data_sources(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_record_data_source(result);
+                }
+                finally
+                {
+                    Native.xenapi_data_source_record_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_data_source_record_list_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_data_sources</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_data_sources</c>.</summary>
+        public static System.Threading.Tasks.Task<List<Data_source>> get_data_sourcesAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_data_sources", cancellationToken, v => ValueRead.List(v, x0 => Data_source.FromValueHandle(x0)), _host ?? "");
         }
 
         /// <summary><c>Async.host.get_data_sources</c> (libxenapi <c>xenapi_async_host_get_data_sources</c>): <c>get_data_sources</c> as a server task. Wait for its typed result with <c>async_get_data_sources_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4150,9 +5828,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_data_sources(Session session, string _host)
         {
-            int status = Native.xenapi_async_host_get_data_sources(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_data_sources(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.get_data_sources</c> (libxenapi <c>xenapi_async_host_get_data_sources</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_data_sources(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_get_data_sources(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.get_data_sources</c> (what <c>async_get_data_sources</c> returned; libxenapi <c>xenapi_async_host_get_data_sources_wait</c>) and returns its result as <c>get_data_sources</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4188,8 +5876,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void emergency_ha_disable(Session session, bool _soft)
         {
-            int status = Native.xenapi_host_emergency_ha_disable(Session.NativeOf(session), (_soft ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            emergency_ha_disable(session, _soft, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.emergency_ha_disable</c> (libxenapi <c>xenapi_host_emergency_ha_disable</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void emergency_ha_disable(Session session, bool _soft, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_emergency_ha_disable(call.Handle, (_soft ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.emergency_ha_disable</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>emergency_ha_disable</c>.</summary>
+        public static System.Threading.Tasks.Task emergency_ha_disableAsync(Session session, bool _soft, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.emergency_ha_disable", cancellationToken, _soft);
         }
 
         /// <summary><c>Async.host.emergency_ha_disable</c> (libxenapi <c>xenapi_async_host_emergency_ha_disable</c>): <c>emergency_ha_disable</c> as a server task. Wait for its typed result with <c>async_emergency_ha_disable_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4200,9 +5906,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_emergency_ha_disable(Session session, bool _soft)
         {
-            int status = Native.xenapi_async_host_emergency_ha_disable(Session.NativeOf(session), (_soft ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_emergency_ha_disable(session, _soft, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.emergency_ha_disable</c> (libxenapi <c>xenapi_async_host_emergency_ha_disable</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_emergency_ha_disable(Session session, bool _soft, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_emergency_ha_disable(call.Handle, (_soft ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.emergency_ha_disable</c> (what <c>async_emergency_ha_disable</c> returned; libxenapi <c>xenapi_async_host_emergency_ha_disable_wait</c>) and returns its result as <c>emergency_ha_disable</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4228,8 +5944,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void power_on(Session session, string _host)
         {
-            int status = Native.xenapi_host_power_on(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            power_on(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.power_on</c> (libxenapi <c>xenapi_host_power_on</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void power_on(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_power_on(call.Handle, Utf8.Z(_host ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.power_on</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>power_on</c>.</summary>
+        public static System.Threading.Tasks.Task power_onAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.power_on", cancellationToken, _host ?? "");
         }
 
         /// <summary><c>Async.host.power_on</c> (libxenapi <c>xenapi_async_host_power_on</c>): <c>power_on</c> as a server task. Wait for its typed result with <c>async_power_on_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4240,9 +5974,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_power_on(Session session, string _host)
         {
-            int status = Native.xenapi_async_host_power_on(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_power_on(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.power_on</c> (libxenapi <c>xenapi_async_host_power_on</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_power_on(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_power_on(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.power_on</c> (what <c>async_power_on</c> returned; libxenapi <c>xenapi_async_host_power_on_wait</c>) and returns its result as <c>power_on</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4268,8 +6012,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy(Session session, string _host)
         {
-            int status = Native.xenapi_host_destroy(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            destroy(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.destroy</c> (libxenapi <c>xenapi_host_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_destroy(call.Handle, Utf8.Z(_host ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy</c>.</summary>
+        public static System.Threading.Tasks.Task destroyAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.destroy", cancellationToken, _host ?? "");
         }
 
         /// <summary><c>Async.host.destroy</c> (libxenapi <c>xenapi_async_host_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4280,9 +6042,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy(Session session, string _host)
         {
-            int status = Native.xenapi_async_host_destroy(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_destroy(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.destroy</c> (libxenapi <c>xenapi_async_host_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_destroy(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_host_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4308,8 +6080,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void license_remove(Session session, string _host)
         {
-            int status = Native.xenapi_host_license_remove(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            license_remove(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.license_remove</c> (libxenapi <c>xenapi_host_license_remove</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void license_remove(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_license_remove(call.Handle, Utf8.Z(_host ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.license_remove</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>license_remove</c>.</summary>
+        public static System.Threading.Tasks.Task license_removeAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.license_remove", cancellationToken, _host ?? "");
         }
 
         /// <summary><c>Async.host.license_remove</c> (libxenapi <c>xenapi_async_host_license_remove</c>): <c>license_remove</c> as a server task. Wait for its typed result with <c>async_license_remove_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4320,9 +6110,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_license_remove(Session session, string _host)
         {
-            int status = Native.xenapi_async_host_license_remove(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_license_remove(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.license_remove</c> (libxenapi <c>xenapi_async_host_license_remove</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_license_remove(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_license_remove(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.license_remove</c> (what <c>async_license_remove</c> returned; libxenapi <c>xenapi_async_host_license_remove_wait</c>) and returns its result as <c>license_remove</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4349,8 +6149,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void license_add(Session session, string _host, string _contents)
         {
-            int status = Native.xenapi_host_license_add(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_contents ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            license_add(session, _host, _contents, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.license_add</c> (libxenapi <c>xenapi_host_license_add</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void license_add(Session session, string _host, string _contents, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_license_add(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_contents ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.license_add</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>license_add</c>.</summary>
+        public static System.Threading.Tasks.Task license_addAsync(Session session, string _host, string _contents, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.license_add", cancellationToken, _host ?? "", _contents ?? "");
         }
 
         /// <summary><c>Async.host.license_add</c> (libxenapi <c>xenapi_async_host_license_add</c>): <c>license_add</c> as a server task. Wait for its typed result with <c>async_license_add_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4362,9 +6180,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_license_add(Session session, string _host, string _contents)
         {
-            int status = Native.xenapi_async_host_license_add(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_contents ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_license_add(session, _host, _contents, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.license_add</c> (libxenapi <c>xenapi_async_host_license_add</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_license_add(Session session, string _host, string _contents, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_license_add(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_contents ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.license_add</c> (what <c>async_license_add</c> returned; libxenapi <c>xenapi_async_host_license_add_wait</c>) and returns its result as <c>license_add</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4391,8 +6219,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void license_apply(Session session, string _host, string _contents)
         {
-            int status = Native.xenapi_host_license_apply(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_contents ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            license_apply(session, _host, _contents, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.license_apply</c> (libxenapi <c>xenapi_host_license_apply</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void license_apply(Session session, string _host, string _contents, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_license_apply(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_contents ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.license_apply</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>license_apply</c>.</summary>
+        public static System.Threading.Tasks.Task license_applyAsync(Session session, string _host, string _contents, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.license_apply", cancellationToken, _host ?? "", _contents ?? "");
         }
 
         /// <summary><c>Async.host.license_apply</c> (libxenapi <c>xenapi_async_host_license_apply</c>): <c>license_apply</c> as a server task. Wait for its typed result with <c>async_license_apply_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
@@ -4404,9 +6250,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_license_apply(Session session, string _host, string _contents)
         {
-            int status = Native.xenapi_async_host_license_apply(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_contents ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_license_apply(session, _host, _contents, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.license_apply</c> (libxenapi <c>xenapi_async_host_license_apply</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_license_apply(Session session, string _host, string _contents, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_license_apply(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_contents ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.license_apply</c> (what <c>async_license_apply</c> returned; libxenapi <c>xenapi_async_host_license_apply_wait</c>) and returns its result as <c>license_apply</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4432,16 +6288,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[] list_methods(Session session)
         {
-            int status = Native.xenapi_host_list_methods(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return list_methods(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.list_methods</c> (libxenapi <c>xenapi_host_list_methods</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[] list_methods(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_string(result);
+                int status = Native.xenapi_host_list_methods(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>host.list_methods</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>list_methods</c>.</summary>
+        public static System.Threading.Tasks.Task<string[]> list_methodsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.list_methods", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Str(x0)));
         }
 
         /// <summary><c>Async.host.list_methods</c> (libxenapi <c>xenapi_async_host_list_methods</c>): <c>list_methods</c> as a server task. Wait for its typed result with <c>async_list_methods_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4451,9 +6325,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_list_methods(Session session)
         {
-            int status = Native.xenapi_async_host_list_methods(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_list_methods(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.list_methods</c> (libxenapi <c>xenapi_async_host_list_methods</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_list_methods(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_list_methods(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.list_methods</c> (what <c>async_list_methods</c> returned; libxenapi <c>xenapi_async_host_list_methods_wait</c>) and returns its result as <c>list_methods</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4491,16 +6375,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void bugreport_upload(Session session, string _host, string _url, Dictionary<string, string> _options)
         {
-            IntPtr h2 = Conv.W_map_string_to_string_end(_options);
-            try
+            bugreport_upload(session, _host, _url, _options, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.bugreport_upload</c> (libxenapi <c>xenapi_host_bugreport_upload</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void bugreport_upload(Session session, string _host, string _url, Dictionary<string, string> _options, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_host_bugreport_upload(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_url ?? ""), h2, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h2 = Conv.W_map_string_to_string_end(_options);
+                try
+                {
+                    int status = Native.xenapi_host_bugreport_upload(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_url ?? ""), h2, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h2);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h2);
-            }
+        }
+
+        /// <summary><c>host.bugreport_upload</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>bugreport_upload</c>.</summary>
+        public static System.Threading.Tasks.Task bugreport_uploadAsync(Session session, string _host, string _url, Dictionary<string, string> _options, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.bugreport_upload", cancellationToken, _host ?? "", _url ?? "", ValueArgs.Map(_options));
         }
 
         /// <summary><c>Async.host.bugreport_upload</c> (libxenapi <c>xenapi_async_host_bugreport_upload</c>): <c>bugreport_upload</c> as a server task. Wait for its typed result with <c>async_bugreport_upload_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4513,16 +6415,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_bugreport_upload(Session session, string _host, string _url, Dictionary<string, string> _options)
         {
-            IntPtr h2 = Conv.W_map_string_to_string_end(_options);
-            try
+            return async_bugreport_upload(session, _host, _url, _options, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.bugreport_upload</c> (libxenapi <c>xenapi_async_host_bugreport_upload</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_bugreport_upload(Session session, string _host, string _url, Dictionary<string, string> _options, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_host_bugreport_upload(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_url ?? ""), h2, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h2);
+                IntPtr h2 = Conv.W_map_string_to_string_end(_options);
+                try
+                {
+                    int status = Native.xenapi_async_host_bugreport_upload(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_url ?? ""), h2, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h2);
+                }
             }
         }
 
@@ -4550,8 +6462,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void send_debug_keys(Session session, string _host, string _keys)
         {
-            int status = Native.xenapi_host_send_debug_keys(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_keys ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            send_debug_keys(session, _host, _keys, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.send_debug_keys</c> (libxenapi <c>xenapi_host_send_debug_keys</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void send_debug_keys(Session session, string _host, string _keys, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_send_debug_keys(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_keys ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.send_debug_keys</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>send_debug_keys</c>.</summary>
+        public static System.Threading.Tasks.Task send_debug_keysAsync(Session session, string _host, string _keys, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.send_debug_keys", cancellationToken, _host ?? "", _keys ?? "");
         }
 
         /// <summary><c>Async.host.send_debug_keys</c> (libxenapi <c>xenapi_async_host_send_debug_keys</c>): <c>send_debug_keys</c> as a server task. Wait for its typed result with <c>async_send_debug_keys_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4563,9 +6493,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_send_debug_keys(Session session, string _host, string _keys)
         {
-            int status = Native.xenapi_async_host_send_debug_keys(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_keys ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_send_debug_keys(session, _host, _keys, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.send_debug_keys</c> (libxenapi <c>xenapi_async_host_send_debug_keys</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_send_debug_keys(Session session, string _host, string _keys, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_send_debug_keys(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_keys ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.send_debug_keys</c> (what <c>async_send_debug_keys</c> returned; libxenapi <c>xenapi_async_host_send_debug_keys_wait</c>) and returns its result as <c>send_debug_keys</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4592,9 +6532,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_log(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_log(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_log(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_log</c> (libxenapi <c>xenapi_host_get_log</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_log(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_log(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>host.get_log</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_log</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_logAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_log", cancellationToken, v => ValueRead.Str(v), _host ?? "");
         }
 
         /// <summary><c>Async.host.get_log</c> (libxenapi <c>xenapi_async_host_get_log</c>): <c>get_log</c> as a server task. Wait for its typed result with <c>async_get_log_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4605,9 +6563,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_log(Session session, string _host)
         {
-            int status = Native.xenapi_async_host_get_log(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_log(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.get_log</c> (libxenapi <c>xenapi_async_host_get_log</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_log(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_get_log(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.get_log</c> (what <c>async_get_log</c> returned; libxenapi <c>xenapi_async_host_get_log_wait</c>) and returns its result as <c>get_log</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4637,9 +6605,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string dmesg_clear(Session session, string _host)
         {
-            int status = Native.xenapi_host_dmesg_clear(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return dmesg_clear(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.dmesg_clear</c> (libxenapi <c>xenapi_host_dmesg_clear</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string dmesg_clear(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_dmesg_clear(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>host.dmesg_clear</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>dmesg_clear</c>.</summary>
+        public static System.Threading.Tasks.Task<string> dmesg_clearAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.dmesg_clear", cancellationToken, v => ValueRead.Str(v), _host ?? "");
         }
 
         /// <summary><c>Async.host.dmesg_clear</c> (libxenapi <c>xenapi_async_host_dmesg_clear</c>): <c>dmesg_clear</c> as a server task. Wait for its typed result with <c>async_dmesg_clear_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4650,9 +6636,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_dmesg_clear(Session session, string _host)
         {
-            int status = Native.xenapi_async_host_dmesg_clear(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_dmesg_clear(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.dmesg_clear</c> (libxenapi <c>xenapi_async_host_dmesg_clear</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_dmesg_clear(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_dmesg_clear(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.dmesg_clear</c> (what <c>async_dmesg_clear</c> returned; libxenapi <c>xenapi_async_host_dmesg_clear_wait</c>) and returns its result as <c>dmesg_clear</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4682,9 +6678,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string dmesg(Session session, string _host)
         {
-            int status = Native.xenapi_host_dmesg(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return dmesg(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.dmesg</c> (libxenapi <c>xenapi_host_dmesg</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string dmesg(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_dmesg(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>host.dmesg</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>dmesg</c>.</summary>
+        public static System.Threading.Tasks.Task<string> dmesgAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.dmesg", cancellationToken, v => ValueRead.Str(v), _host ?? "");
         }
 
         /// <summary><c>Async.host.dmesg</c> (libxenapi <c>xenapi_async_host_dmesg</c>): <c>dmesg</c> as a server task. Wait for its typed result with <c>async_dmesg_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4695,9 +6709,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_dmesg(Session session, string _host)
         {
-            int status = Native.xenapi_async_host_dmesg(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_dmesg(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.dmesg</c> (libxenapi <c>xenapi_async_host_dmesg</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_dmesg(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_dmesg(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.dmesg</c> (what <c>async_dmesg</c> returned; libxenapi <c>xenapi_async_host_dmesg_wait</c>) and returns its result as <c>dmesg</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4726,8 +6750,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void reboot(Session session, string _host)
         {
-            int status = Native.xenapi_host_reboot(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            reboot(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.reboot</c> (libxenapi <c>xenapi_host_reboot</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void reboot(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_reboot(call.Handle, Utf8.Z(_host ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.reboot</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>reboot</c>.</summary>
+        public static System.Threading.Tasks.Task rebootAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.reboot", cancellationToken, _host ?? "");
         }
 
         /// <summary><c>Async.host.reboot</c> (libxenapi <c>xenapi_async_host_reboot</c>): <c>reboot</c> as a server task. Wait for its typed result with <c>async_reboot_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4738,9 +6780,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_reboot(Session session, string _host)
         {
-            int status = Native.xenapi_async_host_reboot(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_reboot(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.reboot</c> (libxenapi <c>xenapi_async_host_reboot</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_reboot(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_reboot(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.reboot</c> (what <c>async_reboot</c> returned; libxenapi <c>xenapi_async_host_reboot_wait</c>) and returns its result as <c>reboot</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4766,8 +6818,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void shutdown(Session session, string _host)
         {
-            int status = Native.xenapi_host_shutdown(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            shutdown(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.shutdown</c> (libxenapi <c>xenapi_host_shutdown</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void shutdown(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_shutdown(call.Handle, Utf8.Z(_host ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.shutdown</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>shutdown</c>.</summary>
+        public static System.Threading.Tasks.Task shutdownAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.shutdown", cancellationToken, _host ?? "");
         }
 
         /// <summary><c>Async.host.shutdown</c> (libxenapi <c>xenapi_async_host_shutdown</c>): <c>shutdown</c> as a server task. Wait for its typed result with <c>async_shutdown_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4778,9 +6848,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_shutdown(Session session, string _host)
         {
-            int status = Native.xenapi_async_host_shutdown(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_shutdown(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.shutdown</c> (libxenapi <c>xenapi_async_host_shutdown</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_shutdown(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_shutdown(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.shutdown</c> (what <c>async_shutdown</c> returned; libxenapi <c>xenapi_async_host_shutdown_wait</c>) and returns its result as <c>shutdown</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4806,8 +6886,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void enable(Session session, string _host)
         {
-            int status = Native.xenapi_host_enable(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            enable(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.enable</c> (libxenapi <c>xenapi_host_enable</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void enable(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_enable(call.Handle, Utf8.Z(_host ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.enable</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>enable</c>.</summary>
+        public static System.Threading.Tasks.Task enableAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.enable", cancellationToken, _host ?? "");
         }
 
         /// <summary><c>Async.host.enable</c> (libxenapi <c>xenapi_async_host_enable</c>): <c>enable</c> as a server task. Wait for its typed result with <c>async_enable_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4818,9 +6916,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_enable(Session session, string _host)
         {
-            int status = Native.xenapi_async_host_enable(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_enable(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.enable</c> (libxenapi <c>xenapi_async_host_enable</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_enable(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_enable(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.enable</c> (what <c>async_enable</c> returned; libxenapi <c>xenapi_async_host_enable_wait</c>) and returns its result as <c>enable</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4846,8 +6954,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void disable(Session session, string _host)
         {
-            int status = Native.xenapi_host_disable(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            disable(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.disable</c> (libxenapi <c>xenapi_host_disable</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void disable(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_disable(call.Handle, Utf8.Z(_host ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.disable</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>disable</c>.</summary>
+        public static System.Threading.Tasks.Task disableAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.disable", cancellationToken, _host ?? "");
         }
 
         /// <summary><c>Async.host.disable</c> (libxenapi <c>xenapi_async_host_disable</c>): <c>disable</c> as a server task. Wait for its typed result with <c>async_disable_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4858,9 +6984,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_disable(Session session, string _host)
         {
-            int status = Native.xenapi_async_host_disable(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_disable(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host.disable</c> (libxenapi <c>xenapi_async_host_disable</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_disable(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_disable(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host.disable</c> (what <c>async_disable</c> returned; libxenapi <c>xenapi_async_host_disable_wait</c>) and returns its result as <c>disable</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4887,8 +7023,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_display(Session session, string _host, host_display _value)
         {
-            int status = Native.xenapi_host_set_display(Session.NativeOf(session), Utf8.Z(_host ?? ""), host_display_helper.ToNative(_value), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_display(session, _host, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.set_display</c> (libxenapi <c>xenapi_host_set_display</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_display(Session session, string _host, host_display _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_set_display(call.Handle, Utf8.Z(_host ?? ""), host_display_helper.ToNative(_value), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.set_display</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_display</c>.</summary>
+        public static System.Threading.Tasks.Task set_displayAsync(Session session, string _host, host_display _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.set_display", cancellationToken, _host ?? "", _value.StringOf());
         }
 
         /// <summary><c>host.remove_from_guest_VCPUs_params</c> (libxenapi <c>xenapi_host_remove_from_guest_vcpus_params</c>).</summary>
@@ -4899,8 +7053,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_guest_VCPUs_params(Session session, string _host, string _key)
         {
-            int status = Native.xenapi_host_remove_from_guest_vcpus_params(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_guest_VCPUs_params(session, _host, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.remove_from_guest_VCPUs_params</c> (libxenapi <c>xenapi_host_remove_from_guest_vcpus_params</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_guest_VCPUs_params(Session session, string _host, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_remove_from_guest_vcpus_params(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.remove_from_guest_VCPUs_params</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_guest_VCPUs_params</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_guest_VCPUs_paramsAsync(Session session, string _host, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.remove_from_guest_VCPUs_params", cancellationToken, _host ?? "", _key ?? "");
         }
 
         /// <summary><c>host.add_to_guest_VCPUs_params</c> (libxenapi <c>xenapi_host_add_to_guest_vcpus_params</c>).</summary>
@@ -4912,8 +7084,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_guest_VCPUs_params(Session session, string _host, string _key, string _value)
         {
-            int status = Native.xenapi_host_add_to_guest_vcpus_params(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_guest_VCPUs_params(session, _host, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.add_to_guest_VCPUs_params</c> (libxenapi <c>xenapi_host_add_to_guest_vcpus_params</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_guest_VCPUs_params(Session session, string _host, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_add_to_guest_vcpus_params(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.add_to_guest_VCPUs_params</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_guest_VCPUs_params</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_guest_VCPUs_paramsAsync(Session session, string _host, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.add_to_guest_VCPUs_params", cancellationToken, _host ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>host.set_guest_VCPUs_params</c> (libxenapi <c>xenapi_host_set_guest_vcpus_params</c>).</summary>
@@ -4924,16 +7114,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_guest_VCPUs_params(Session session, string _host, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_guest_VCPUs_params(session, _host, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.set_guest_VCPUs_params</c> (libxenapi <c>xenapi_host_set_guest_vcpus_params</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_guest_VCPUs_params(Session session, string _host, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_host_set_guest_vcpus_params(Session.NativeOf(session), Utf8.Z(_host ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_host_set_guest_vcpus_params(call.Handle, Utf8.Z(_host ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>host.set_guest_VCPUs_params</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_guest_VCPUs_params</c>.</summary>
+        public static System.Threading.Tasks.Task set_guest_VCPUs_paramsAsync(Session session, string _host, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.set_guest_VCPUs_params", cancellationToken, _host ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>host.remove_from_license_server</c> (libxenapi <c>xenapi_host_remove_from_license_server</c>).</summary>
@@ -4944,8 +7152,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_license_server(Session session, string _host, string _key)
         {
-            int status = Native.xenapi_host_remove_from_license_server(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_license_server(session, _host, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.remove_from_license_server</c> (libxenapi <c>xenapi_host_remove_from_license_server</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_license_server(Session session, string _host, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_remove_from_license_server(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.remove_from_license_server</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_license_server</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_license_serverAsync(Session session, string _host, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.remove_from_license_server", cancellationToken, _host ?? "", _key ?? "");
         }
 
         /// <summary><c>host.add_to_license_server</c> (libxenapi <c>xenapi_host_add_to_license_server</c>).</summary>
@@ -4957,8 +7183,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_license_server(Session session, string _host, string _key, string _value)
         {
-            int status = Native.xenapi_host_add_to_license_server(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_license_server(session, _host, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.add_to_license_server</c> (libxenapi <c>xenapi_host_add_to_license_server</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_license_server(Session session, string _host, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_add_to_license_server(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.add_to_license_server</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_license_server</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_license_serverAsync(Session session, string _host, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.add_to_license_server", cancellationToken, _host ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>host.set_license_server</c> (libxenapi <c>xenapi_host_set_license_server</c>).</summary>
@@ -4969,16 +7213,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_license_server(Session session, string _host, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_license_server(session, _host, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.set_license_server</c> (libxenapi <c>xenapi_host_set_license_server</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_license_server(Session session, string _host, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_host_set_license_server(Session.NativeOf(session), Utf8.Z(_host ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_host_set_license_server(call.Handle, Utf8.Z(_host ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>host.set_license_server</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_license_server</c>.</summary>
+        public static System.Threading.Tasks.Task set_license_serverAsync(Session session, string _host, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.set_license_server", cancellationToken, _host ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>host.remove_tags</c> (libxenapi <c>xenapi_host_remove_tags</c>).</summary>
@@ -4989,8 +7251,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_tags(Session session, string _host, string _value)
         {
-            int status = Native.xenapi_host_remove_tags(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_tags(session, _host, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.remove_tags</c> (libxenapi <c>xenapi_host_remove_tags</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_tags(Session session, string _host, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_remove_tags(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.remove_tags</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_tags</c>.</summary>
+        public static System.Threading.Tasks.Task remove_tagsAsync(Session session, string _host, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.remove_tags", cancellationToken, _host ?? "", _value ?? "");
         }
 
         /// <summary><c>host.add_tags</c> (libxenapi <c>xenapi_host_add_tags</c>).</summary>
@@ -5001,8 +7281,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_tags(Session session, string _host, string _value)
         {
-            int status = Native.xenapi_host_add_tags(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_tags(session, _host, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.add_tags</c> (libxenapi <c>xenapi_host_add_tags</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_tags(Session session, string _host, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_add_tags(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.add_tags</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_tags</c>.</summary>
+        public static System.Threading.Tasks.Task add_tagsAsync(Session session, string _host, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.add_tags", cancellationToken, _host ?? "", _value ?? "");
         }
 
         /// <summary><c>host.set_tags</c> (libxenapi <c>xenapi_host_set_tags</c>).</summary>
@@ -5013,16 +7311,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_tags(Session session, string _host, string[] _value)
         {
-            IntPtr h1 = Conv.W_set_string(_value);
-            try
+            set_tags(session, _host, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.set_tags</c> (libxenapi <c>xenapi_host_set_tags</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_tags(Session session, string _host, string[] _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_host_set_tags(Session.NativeOf(session), Utf8.Z(_host ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_set_string(_value);
+                try
+                {
+                    int status = Native.xenapi_host_set_tags(call.Handle, Utf8.Z(_host ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(h1);
-            }
+        }
+
+        /// <summary><c>host.set_tags</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_tags</c>.</summary>
+        public static System.Threading.Tasks.Task set_tagsAsync(Session session, string _host, string[] _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.set_tags", cancellationToken, _host ?? "", ValueArgs.Set(_value));
         }
 
         /// <summary><c>host.set_address</c> (libxenapi <c>xenapi_host_set_address</c>).</summary>
@@ -5033,8 +7349,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_address(Session session, string _host, string _value)
         {
-            int status = Native.xenapi_host_set_address(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_address(session, _host, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.set_address</c> (libxenapi <c>xenapi_host_set_address</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_address(Session session, string _host, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_set_address(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.set_address</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_address</c>.</summary>
+        public static System.Threading.Tasks.Task set_addressAsync(Session session, string _host, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.set_address", cancellationToken, _host ?? "", _value ?? "");
         }
 
         /// <summary><c>host.set_hostname</c> (libxenapi <c>xenapi_host_set_hostname</c>).</summary>
@@ -5045,8 +7379,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_hostname(Session session, string _host, string _value)
         {
-            int status = Native.xenapi_host_set_hostname(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_hostname(session, _host, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.set_hostname</c> (libxenapi <c>xenapi_host_set_hostname</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_hostname(Session session, string _host, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_set_hostname(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.set_hostname</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_hostname</c>.</summary>
+        public static System.Threading.Tasks.Task set_hostnameAsync(Session session, string _host, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.set_hostname", cancellationToken, _host ?? "", _value ?? "");
         }
 
         /// <summary><c>host.set_crash_dump_sr</c> (libxenapi <c>xenapi_host_set_crash_dump_sr</c>).</summary>
@@ -5057,8 +7409,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_crash_dump_sr(Session session, string _host, string _value)
         {
-            int status = Native.xenapi_host_set_crash_dump_sr(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_crash_dump_sr(session, _host, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.set_crash_dump_sr</c> (libxenapi <c>xenapi_host_set_crash_dump_sr</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_crash_dump_sr(Session session, string _host, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_set_crash_dump_sr(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.set_crash_dump_sr</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_crash_dump_sr</c>.</summary>
+        public static System.Threading.Tasks.Task set_crash_dump_srAsync(Session session, string _host, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.set_crash_dump_sr", cancellationToken, _host ?? "", _value ?? "");
         }
 
         /// <summary><c>host.set_suspend_image_sr</c> (libxenapi <c>xenapi_host_set_suspend_image_sr</c>).</summary>
@@ -5069,8 +7439,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_suspend_image_sr(Session session, string _host, string _value)
         {
-            int status = Native.xenapi_host_set_suspend_image_sr(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_suspend_image_sr(session, _host, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.set_suspend_image_sr</c> (libxenapi <c>xenapi_host_set_suspend_image_sr</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_suspend_image_sr(Session session, string _host, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_set_suspend_image_sr(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.set_suspend_image_sr</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_suspend_image_sr</c>.</summary>
+        public static System.Threading.Tasks.Task set_suspend_image_srAsync(Session session, string _host, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.set_suspend_image_sr", cancellationToken, _host ?? "", _value ?? "");
         }
 
         /// <summary><c>host.remove_from_logging</c> (libxenapi <c>xenapi_host_remove_from_logging</c>).</summary>
@@ -5081,8 +7469,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_logging(Session session, string _host, string _key)
         {
-            int status = Native.xenapi_host_remove_from_logging(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_logging(session, _host, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.remove_from_logging</c> (libxenapi <c>xenapi_host_remove_from_logging</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_logging(Session session, string _host, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_remove_from_logging(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.remove_from_logging</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_logging</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_loggingAsync(Session session, string _host, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.remove_from_logging", cancellationToken, _host ?? "", _key ?? "");
         }
 
         /// <summary><c>host.add_to_logging</c> (libxenapi <c>xenapi_host_add_to_logging</c>).</summary>
@@ -5094,8 +7500,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_logging(Session session, string _host, string _key, string _value)
         {
-            int status = Native.xenapi_host_add_to_logging(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_logging(session, _host, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.add_to_logging</c> (libxenapi <c>xenapi_host_add_to_logging</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_logging(Session session, string _host, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_add_to_logging(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.add_to_logging</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_logging</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_loggingAsync(Session session, string _host, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.add_to_logging", cancellationToken, _host ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>host.set_logging</c> (libxenapi <c>xenapi_host_set_logging</c>).</summary>
@@ -5106,16 +7530,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_logging(Session session, string _host, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_logging(session, _host, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.set_logging</c> (libxenapi <c>xenapi_host_set_logging</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_logging(Session session, string _host, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_host_set_logging(Session.NativeOf(session), Utf8.Z(_host ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_host_set_logging(call.Handle, Utf8.Z(_host ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>host.set_logging</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_logging</c>.</summary>
+        public static System.Threading.Tasks.Task set_loggingAsync(Session session, string _host, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.set_logging", cancellationToken, _host ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>host.remove_from_other_config</c> (libxenapi <c>xenapi_host_remove_from_other_config</c>).</summary>
@@ -5126,8 +7568,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_other_config(Session session, string _host, string _key)
         {
-            int status = Native.xenapi_host_remove_from_other_config(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_other_config(session, _host, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.remove_from_other_config</c> (libxenapi <c>xenapi_host_remove_from_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_other_config(Session session, string _host, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_remove_from_other_config(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.remove_from_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_other_configAsync(Session session, string _host, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.remove_from_other_config", cancellationToken, _host ?? "", _key ?? "");
         }
 
         /// <summary><c>host.add_to_other_config</c> (libxenapi <c>xenapi_host_add_to_other_config</c>).</summary>
@@ -5139,8 +7599,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_other_config(Session session, string _host, string _key, string _value)
         {
-            int status = Native.xenapi_host_add_to_other_config(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_other_config(session, _host, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.add_to_other_config</c> (libxenapi <c>xenapi_host_add_to_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_other_config(Session session, string _host, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_add_to_other_config(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.add_to_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_other_configAsync(Session session, string _host, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.add_to_other_config", cancellationToken, _host ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>host.set_other_config</c> (libxenapi <c>xenapi_host_set_other_config</c>).</summary>
@@ -5151,16 +7629,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_other_config(Session session, string _host, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_other_config(session, _host, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.set_other_config</c> (libxenapi <c>xenapi_host_set_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_other_config(Session session, string _host, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_host_set_other_config(Session.NativeOf(session), Utf8.Z(_host ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_host_set_other_config(call.Handle, Utf8.Z(_host ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>host.set_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_other_configAsync(Session session, string _host, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.set_other_config", cancellationToken, _host ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>host.set_name_description</c> (libxenapi <c>xenapi_host_set_name_description</c>).</summary>
@@ -5171,8 +7667,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_name_description(Session session, string _host, string _value)
         {
-            int status = Native.xenapi_host_set_name_description(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_name_description(session, _host, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.set_name_description</c> (libxenapi <c>xenapi_host_set_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_name_description(Session session, string _host, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_set_name_description(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.set_name_description</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_name_description</c>.</summary>
+        public static System.Threading.Tasks.Task set_name_descriptionAsync(Session session, string _host, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.set_name_description", cancellationToken, _host ?? "", _value ?? "");
         }
 
         /// <summary><c>host.set_name_label</c> (libxenapi <c>xenapi_host_set_name_label</c>).</summary>
@@ -5183,8 +7697,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_name_label(Session session, string _host, string _value)
         {
-            int status = Native.xenapi_host_set_name_label(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_name_label(session, _host, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.set_name_label</c> (libxenapi <c>xenapi_host_set_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_name_label(Session session, string _host, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_set_name_label(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host.set_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task set_name_labelAsync(Session session, string _host, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host.set_name_label", cancellationToken, _host ?? "", _value ?? "");
         }
 
         /// <summary><c>host.get_last_update_hash</c> (libxenapi <c>xenapi_host_get_last_update_hash</c>). Prototype since 24.10.0: may change.</summary>
@@ -5195,9 +7727,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_last_update_hash(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_last_update_hash(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_last_update_hash(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_last_update_hash</c> (libxenapi <c>xenapi_host_get_last_update_hash</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_last_update_hash(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_last_update_hash(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>host.get_last_update_hash</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_last_update_hash</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_last_update_hashAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_last_update_hash", cancellationToken, v => ValueRead.Str(v), _host ?? "");
         }
 
         /// <summary><c>host.get_pending_guidances_full</c> (libxenapi <c>xenapi_host_get_pending_guidances_full</c>). Prototype since 24.10.0: may change.</summary>
@@ -5208,16 +7758,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<update_guidances> get_pending_guidances_full(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_pending_guidances_full(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_pending_guidances_full(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_pending_guidances_full</c> (libxenapi <c>xenapi_host_get_pending_guidances_full</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<update_guidances> get_pending_guidances_full(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_enum_update_guidances(result);
+                int status = Native.xenapi_host_get_pending_guidances_full(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_enum_update_guidances(result);
+                }
+                finally
+                {
+                    Native.xenapi_update_guidances_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_update_guidances_list_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_pending_guidances_full</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_pending_guidances_full</c>.</summary>
+        public static System.Threading.Tasks.Task<List<update_guidances>> get_pending_guidances_fullAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_pending_guidances_full", cancellationToken, v => ValueRead.List(v, x0 => update_guidances_helper.FromString(ValueRead.Str(x0))), _host ?? "");
         }
 
         /// <summary><c>host.get_pending_guidances_recommended</c> (libxenapi <c>xenapi_host_get_pending_guidances_recommended</c>). Prototype since 24.10.0: may change.</summary>
@@ -5228,16 +7796,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<update_guidances> get_pending_guidances_recommended(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_pending_guidances_recommended(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_pending_guidances_recommended(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_pending_guidances_recommended</c> (libxenapi <c>xenapi_host_get_pending_guidances_recommended</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<update_guidances> get_pending_guidances_recommended(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_enum_update_guidances(result);
+                int status = Native.xenapi_host_get_pending_guidances_recommended(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_enum_update_guidances(result);
+                }
+                finally
+                {
+                    Native.xenapi_update_guidances_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_update_guidances_list_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_pending_guidances_recommended</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_pending_guidances_recommended</c>.</summary>
+        public static System.Threading.Tasks.Task<List<update_guidances>> get_pending_guidances_recommendedAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_pending_guidances_recommended", cancellationToken, v => ValueRead.List(v, x0 => update_guidances_helper.FromString(ValueRead.Str(x0))), _host ?? "");
         }
 
         /// <summary><c>host.get_numa_affinity_policy</c> (libxenapi <c>xenapi_host_get_numa_affinity_policy</c>). Prototype since 24.0.0: may change.</summary>
@@ -5248,9 +7834,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static host_numa_affinity_policy get_numa_affinity_policy(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_numa_affinity_policy(Session.NativeOf(session), Utf8.Z(_host ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return host_numa_affinity_policy_helper.FromNative(result);
+            return get_numa_affinity_policy(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_numa_affinity_policy</c> (libxenapi <c>xenapi_host_get_numa_affinity_policy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static host_numa_affinity_policy get_numa_affinity_policy(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_numa_affinity_policy(call.Handle, Utf8.Z(_host ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return host_numa_affinity_policy_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>host.get_numa_affinity_policy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_numa_affinity_policy</c>.</summary>
+        public static System.Threading.Tasks.Task<host_numa_affinity_policy> get_numa_affinity_policyAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_numa_affinity_policy", cancellationToken, v => host_numa_affinity_policy_helper.FromString(ValueRead.Str(v)), _host ?? "");
         }
 
         /// <summary><c>host.get_latest_synced_updates_applied</c> (libxenapi <c>xenapi_host_get_latest_synced_updates_applied</c>). Prototype since 23.18.0: may change.</summary>
@@ -5261,9 +7865,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static latest_synced_updates_applied_state get_latest_synced_updates_applied(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_latest_synced_updates_applied(Session.NativeOf(session), Utf8.Z(_host ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return latest_synced_updates_applied_state_helper.FromNative(result);
+            return get_latest_synced_updates_applied(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_latest_synced_updates_applied</c> (libxenapi <c>xenapi_host_get_latest_synced_updates_applied</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static latest_synced_updates_applied_state get_latest_synced_updates_applied(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_latest_synced_updates_applied(call.Handle, Utf8.Z(_host ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return latest_synced_updates_applied_state_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>host.get_latest_synced_updates_applied</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_latest_synced_updates_applied</c>.</summary>
+        public static System.Threading.Tasks.Task<latest_synced_updates_applied_state> get_latest_synced_updates_appliedAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_latest_synced_updates_applied", cancellationToken, v => latest_synced_updates_applied_state_helper.FromString(ValueRead.Str(v)), _host ?? "");
         }
 
         /// <summary><c>host.get_https_only</c> (libxenapi <c>xenapi_host_get_https_only</c>). Prototype since 22.27.0: may change.</summary>
@@ -5274,9 +7896,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_https_only(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_https_only(Session.NativeOf(session), Utf8.Z(_host ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_https_only(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_https_only</c> (libxenapi <c>xenapi_host_get_https_only</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_https_only(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_https_only(call.Handle, Utf8.Z(_host ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>host.get_https_only</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_https_only</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_https_onlyAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_https_only", cancellationToken, v => ValueRead.Bool(v), _host ?? "");
         }
 
         /// <summary><c>host.get_last_software_update</c> (libxenapi <c>xenapi_host_get_last_software_update</c>). Prototype since 22.20.0: may change.</summary>
@@ -5287,9 +7927,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static DateTime get_last_software_update(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_last_software_update(Session.NativeOf(session), Utf8.Z(_host ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.Time(result);
+            return get_last_software_update(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_last_software_update</c> (libxenapi <c>xenapi_host_get_last_software_update</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static DateTime get_last_software_update(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_last_software_update(call.Handle, Utf8.Z(_host ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.Time(result);
+            }
+        }
+
+        /// <summary><c>host.get_last_software_update</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_last_software_update</c>.</summary>
+        public static System.Threading.Tasks.Task<DateTime> get_last_software_updateAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_last_software_update", cancellationToken, v => ValueRead.Time(v), _host ?? "");
         }
 
         /// <summary><c>host.get_tls_verification_enabled</c> (libxenapi <c>xenapi_host_get_tls_verification_enabled</c>).</summary>
@@ -5300,9 +7958,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_tls_verification_enabled(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_tls_verification_enabled(Session.NativeOf(session), Utf8.Z(_host ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_tls_verification_enabled(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_tls_verification_enabled</c> (libxenapi <c>xenapi_host_get_tls_verification_enabled</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_tls_verification_enabled(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_tls_verification_enabled(call.Handle, Utf8.Z(_host ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>host.get_tls_verification_enabled</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_tls_verification_enabled</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_tls_verification_enabledAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_tls_verification_enabled", cancellationToken, v => ValueRead.Bool(v), _host ?? "");
         }
 
         /// <summary><c>host.get_pending_guidances</c> (libxenapi <c>xenapi_host_get_pending_guidances</c>).</summary>
@@ -5313,16 +7989,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<update_guidances> get_pending_guidances(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_pending_guidances(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_pending_guidances(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_pending_guidances</c> (libxenapi <c>xenapi_host_get_pending_guidances</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<update_guidances> get_pending_guidances(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_enum_update_guidances(result);
+                int status = Native.xenapi_host_get_pending_guidances(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_enum_update_guidances(result);
+                }
+                finally
+                {
+                    Native.xenapi_update_guidances_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_update_guidances_list_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_pending_guidances</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_pending_guidances</c>.</summary>
+        public static System.Threading.Tasks.Task<List<update_guidances>> get_pending_guidancesAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_pending_guidances", cancellationToken, v => ValueRead.List(v, x0 => update_guidances_helper.FromString(ValueRead.Str(x0))), _host ?? "");
         }
 
         /// <summary><c>host.get_editions</c> (libxenapi <c>xenapi_host_get_editions</c>).</summary>
@@ -5333,16 +8027,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[] get_editions(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_editions(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_editions(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_editions</c> (libxenapi <c>xenapi_host_get_editions</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[] get_editions(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_string(result);
+                int status = Native.xenapi_host_get_editions(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_editions</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_editions</c>.</summary>
+        public static System.Threading.Tasks.Task<string[]> get_editionsAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_editions", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Str(x0)), _host ?? "");
         }
 
         /// <summary><c>host.get_certificates</c> (libxenapi <c>xenapi_host_get_certificates</c>).</summary>
@@ -5353,16 +8065,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Certificate>> get_certificates(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_certificates(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_certificates(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_certificates</c> (libxenapi <c>xenapi_host_get_certificates</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Certificate>> get_certificates(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_Certificate(result);
+                int status = Native.xenapi_host_get_certificates(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_Certificate(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_certificates</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_certificates</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Certificate>>> get_certificatesAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_certificates", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Certificate>(x0)), _host ?? "");
         }
 
         /// <summary><c>host.get_uefi_certificates</c> (libxenapi <c>xenapi_host_get_uefi_certificates</c>). Deprecated since 22.16.0.</summary>
@@ -5373,9 +8103,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uefi_certificates(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_uefi_certificates(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uefi_certificates(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_uefi_certificates</c> (libxenapi <c>xenapi_host_get_uefi_certificates</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uefi_certificates(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_uefi_certificates(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>host.get_uefi_certificates</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uefi_certificates</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uefi_certificatesAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_uefi_certificates", cancellationToken, v => ValueRead.Str(v), _host ?? "");
         }
 
         /// <summary><c>host.get_multipathing</c> (libxenapi <c>xenapi_host_get_multipathing</c>).</summary>
@@ -5386,9 +8134,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_multipathing(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_multipathing(Session.NativeOf(session), Utf8.Z(_host ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_multipathing(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_multipathing</c> (libxenapi <c>xenapi_host_get_multipathing</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_multipathing(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_multipathing(call.Handle, Utf8.Z(_host ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>host.get_multipathing</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_multipathing</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_multipathingAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_multipathing", cancellationToken, v => ValueRead.Bool(v), _host ?? "");
         }
 
         /// <summary><c>host.get_iscsi_iqn</c> (libxenapi <c>xenapi_host_get_iscsi_iqn</c>).</summary>
@@ -5399,9 +8165,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_iscsi_iqn(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_iscsi_iqn(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_iscsi_iqn(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_iscsi_iqn</c> (libxenapi <c>xenapi_host_get_iscsi_iqn</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_iscsi_iqn(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_iscsi_iqn(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>host.get_iscsi_iqn</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_iscsi_iqn</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_iscsi_iqnAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_iscsi_iqn", cancellationToken, v => ValueRead.Str(v), _host ?? "");
         }
 
         /// <summary><c>host.get_features</c> (libxenapi <c>xenapi_host_get_features</c>).</summary>
@@ -5412,16 +8196,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Feature>> get_features(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_features(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_features(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_features</c> (libxenapi <c>xenapi_host_get_features</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Feature>> get_features(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_Feature(result);
+                int status = Native.xenapi_host_get_features(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_Feature(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_features</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_features</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Feature>>> get_featuresAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_features", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Feature>(x0)), _host ?? "");
         }
 
         /// <summary><c>host.get_updates_requiring_reboot</c> (libxenapi <c>xenapi_host_get_updates_requiring_reboot</c>).</summary>
@@ -5432,16 +8234,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Pool_update>> get_updates_requiring_reboot(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_updates_requiring_reboot(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_updates_requiring_reboot(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_updates_requiring_reboot</c> (libxenapi <c>xenapi_host_get_updates_requiring_reboot</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Pool_update>> get_updates_requiring_reboot(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_pool_update(result);
+                int status = Native.xenapi_host_get_updates_requiring_reboot(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_pool_update(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_updates_requiring_reboot</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_updates_requiring_reboot</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Pool_update>>> get_updates_requiring_rebootAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_updates_requiring_reboot", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Pool_update>(x0)), _host ?? "");
         }
 
         /// <summary><c>host.get_control_domain</c> (libxenapi <c>xenapi_host_get_control_domain</c>).</summary>
@@ -5452,9 +8272,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VM> get_control_domain(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_control_domain(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VM>.Create(Conv.TakeStr(result));
+            return get_control_domain(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_control_domain</c> (libxenapi <c>xenapi_host_get_control_domain</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VM> get_control_domain(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_control_domain(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VM>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>host.get_control_domain</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_control_domain</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VM>> get_control_domainAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_control_domain", cancellationToken, v => ValueRead.Ref<VM>(v), _host ?? "");
         }
 
         /// <summary><c>host.get_virtual_hardware_platform_versions</c> (libxenapi <c>xenapi_host_get_virtual_hardware_platform_versions</c>).</summary>
@@ -5465,16 +8303,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long[] get_virtual_hardware_platform_versions(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_virtual_hardware_platform_versions(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_virtual_hardware_platform_versions(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_virtual_hardware_platform_versions</c> (libxenapi <c>xenapi_host_get_virtual_hardware_platform_versions</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long[] get_virtual_hardware_platform_versions(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_int(result);
+                int status = Native.xenapi_host_get_virtual_hardware_platform_versions(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_int(result);
+                }
+                finally
+                {
+                    Native.xenapi_int64_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_int64_list_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_virtual_hardware_platform_versions</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_virtual_hardware_platform_versions</c>.</summary>
+        public static System.Threading.Tasks.Task<long[]> get_virtual_hardware_platform_versionsAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_virtual_hardware_platform_versions", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Long(x0)), _host ?? "");
         }
 
         /// <summary><c>host.get_display</c> (libxenapi <c>xenapi_host_get_display</c>).</summary>
@@ -5485,9 +8341,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static host_display get_display(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_display(Session.NativeOf(session), Utf8.Z(_host ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return host_display_helper.FromNative(result);
+            return get_display(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_display</c> (libxenapi <c>xenapi_host_get_display</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static host_display get_display(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_display(call.Handle, Utf8.Z(_host ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return host_display_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>host.get_display</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_display</c>.</summary>
+        public static System.Threading.Tasks.Task<host_display> get_displayAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_display", cancellationToken, v => host_display_helper.FromString(ValueRead.Str(v)), _host ?? "");
         }
 
         /// <summary><c>host.get_guest_VCPUs_params</c> (libxenapi <c>xenapi_host_get_guest_vcpus_params</c>).</summary>
@@ -5498,16 +8372,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_guest_VCPUs_params(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_guest_vcpus_params(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_guest_VCPUs_params(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_guest_VCPUs_params</c> (libxenapi <c>xenapi_host_get_guest_vcpus_params</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_guest_VCPUs_params(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_host_get_guest_vcpus_params(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_guest_VCPUs_params</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_guest_VCPUs_params</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_guest_VCPUs_paramsAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_guest_VCPUs_params", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _host ?? "");
         }
 
         /// <summary><c>host.get_ssl_legacy</c> (libxenapi <c>xenapi_host_get_ssl_legacy</c>). Deprecated since stockholm.</summary>
@@ -5518,9 +8410,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_ssl_legacy(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_ssl_legacy(Session.NativeOf(session), Utf8.Z(_host ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_ssl_legacy(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_ssl_legacy</c> (libxenapi <c>xenapi_host_get_ssl_legacy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_ssl_legacy(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_ssl_legacy(call.Handle, Utf8.Z(_host ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>host.get_ssl_legacy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_ssl_legacy</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_ssl_legacyAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_ssl_legacy", cancellationToken, v => ValueRead.Bool(v), _host ?? "");
         }
 
         /// <summary><c>host.get_PUSBs</c> (libxenapi <c>xenapi_host_get_pusbs</c>).</summary>
@@ -5531,16 +8441,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<PUSB>> get_PUSBs(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_pusbs(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_PUSBs(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_PUSBs</c> (libxenapi <c>xenapi_host_get_pusbs</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<PUSB>> get_PUSBs(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_PUSB(result);
+                int status = Native.xenapi_host_get_pusbs(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_PUSB(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_PUSBs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_PUSBs</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<PUSB>>> get_PUSBsAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_PUSBs", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<PUSB>(x0)), _host ?? "");
         }
 
         /// <summary><c>host.get_PGPUs</c> (libxenapi <c>xenapi_host_get_pgpus</c>).</summary>
@@ -5551,16 +8479,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<PGPU>> get_PGPUs(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_pgpus(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_PGPUs(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_PGPUs</c> (libxenapi <c>xenapi_host_get_pgpus</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<PGPU>> get_PGPUs(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_PGPU(result);
+                int status = Native.xenapi_host_get_pgpus(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_PGPU(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_PGPUs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_PGPUs</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<PGPU>>> get_PGPUsAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_PGPUs", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<PGPU>(x0)), _host ?? "");
         }
 
         /// <summary><c>host.get_PCIs</c> (libxenapi <c>xenapi_host_get_pcis</c>).</summary>
@@ -5571,16 +8517,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<PCI>> get_PCIs(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_pcis(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_PCIs(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_PCIs</c> (libxenapi <c>xenapi_host_get_pcis</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<PCI>> get_PCIs(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_PCI(result);
+                int status = Native.xenapi_host_get_pcis(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_PCI(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_PCIs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_PCIs</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<PCI>>> get_PCIsAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_PCIs", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<PCI>(x0)), _host ?? "");
         }
 
         /// <summary><c>host.get_chipset_info</c> (libxenapi <c>xenapi_host_get_chipset_info</c>).</summary>
@@ -5591,16 +8555,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_chipset_info(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_chipset_info(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_chipset_info(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_chipset_info</c> (libxenapi <c>xenapi_host_get_chipset_info</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_chipset_info(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_host_get_chipset_info(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_chipset_info</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_chipset_info</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_chipset_infoAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_chipset_info", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _host ?? "");
         }
 
         /// <summary><c>host.get_local_cache_sr</c> (libxenapi <c>xenapi_host_get_local_cache_sr</c>).</summary>
@@ -5611,9 +8593,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<SR> get_local_cache_sr(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_local_cache_sr(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<SR>.Create(Conv.TakeStr(result));
+            return get_local_cache_sr(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_local_cache_sr</c> (libxenapi <c>xenapi_host_get_local_cache_sr</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<SR> get_local_cache_sr(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_local_cache_sr(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<SR>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>host.get_local_cache_sr</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_local_cache_sr</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<SR>> get_local_cache_srAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_local_cache_sr", cancellationToken, v => ValueRead.Ref<SR>(v), _host ?? "");
         }
 
         /// <summary><c>host.get_power_on_config</c> (libxenapi <c>xenapi_host_get_power_on_config</c>).</summary>
@@ -5624,16 +8624,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_power_on_config(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_power_on_config(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_power_on_config(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_power_on_config</c> (libxenapi <c>xenapi_host_get_power_on_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_power_on_config(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_host_get_power_on_config(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_power_on_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_power_on_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_power_on_configAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_power_on_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _host ?? "");
         }
 
         /// <summary><c>host.get_power_on_mode</c> (libxenapi <c>xenapi_host_get_power_on_mode</c>).</summary>
@@ -5644,9 +8662,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_power_on_mode(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_power_on_mode(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_power_on_mode(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_power_on_mode</c> (libxenapi <c>xenapi_host_get_power_on_mode</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_power_on_mode(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_power_on_mode(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>host.get_power_on_mode</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_power_on_mode</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_power_on_modeAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_power_on_mode", cancellationToken, v => ValueRead.Str(v), _host ?? "");
         }
 
         /// <summary><c>host.get_bios_strings</c> (libxenapi <c>xenapi_host_get_bios_strings</c>).</summary>
@@ -5657,16 +8693,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_bios_strings(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_bios_strings(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_bios_strings(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_bios_strings</c> (libxenapi <c>xenapi_host_get_bios_strings</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_bios_strings(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_host_get_bios_strings(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_bios_strings</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_bios_strings</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_bios_stringsAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_bios_strings", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _host ?? "");
         }
 
         /// <summary><c>host.get_license_server</c> (libxenapi <c>xenapi_host_get_license_server</c>).</summary>
@@ -5677,16 +8731,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_license_server(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_license_server(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_license_server(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_license_server</c> (libxenapi <c>xenapi_host_get_license_server</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_license_server(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_host_get_license_server(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_license_server</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_license_server</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_license_serverAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_license_server", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _host ?? "");
         }
 
         /// <summary><c>host.get_edition</c> (libxenapi <c>xenapi_host_get_edition</c>).</summary>
@@ -5697,9 +8769,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_edition(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_edition(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_edition(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_edition</c> (libxenapi <c>xenapi_host_get_edition</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_edition(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_edition(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>host.get_edition</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_edition</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_editionAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_edition", cancellationToken, v => ValueRead.Str(v), _host ?? "");
         }
 
         /// <summary><c>host.get_external_auth_configuration</c> (libxenapi <c>xenapi_host_get_external_auth_configuration</c>).</summary>
@@ -5710,16 +8800,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_external_auth_configuration(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_external_auth_configuration(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_external_auth_configuration(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_external_auth_configuration</c> (libxenapi <c>xenapi_host_get_external_auth_configuration</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_external_auth_configuration(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_host_get_external_auth_configuration(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_external_auth_configuration</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_external_auth_configuration</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_external_auth_configurationAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_external_auth_configuration", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _host ?? "");
         }
 
         /// <summary><c>host.get_external_auth_service_name</c> (libxenapi <c>xenapi_host_get_external_auth_service_name</c>).</summary>
@@ -5730,9 +8838,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_external_auth_service_name(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_external_auth_service_name(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_external_auth_service_name(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_external_auth_service_name</c> (libxenapi <c>xenapi_host_get_external_auth_service_name</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_external_auth_service_name(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_external_auth_service_name(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>host.get_external_auth_service_name</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_external_auth_service_name</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_external_auth_service_nameAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_external_auth_service_name", cancellationToken, v => ValueRead.Str(v), _host ?? "");
         }
 
         /// <summary><c>host.get_external_auth_type</c> (libxenapi <c>xenapi_host_get_external_auth_type</c>).</summary>
@@ -5743,9 +8869,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_external_auth_type(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_external_auth_type(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_external_auth_type(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_external_auth_type</c> (libxenapi <c>xenapi_host_get_external_auth_type</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_external_auth_type(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_external_auth_type(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>host.get_external_auth_type</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_external_auth_type</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_external_auth_typeAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_external_auth_type", cancellationToken, v => ValueRead.Str(v), _host ?? "");
         }
 
         /// <summary><c>host.get_tags</c> (libxenapi <c>xenapi_host_get_tags</c>).</summary>
@@ -5756,16 +8900,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[] get_tags(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_tags(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_tags(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_tags</c> (libxenapi <c>xenapi_host_get_tags</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[] get_tags(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_string(result);
+                int status = Native.xenapi_host_get_tags(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_tags</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_tags</c>.</summary>
+        public static System.Threading.Tasks.Task<string[]> get_tagsAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_tags", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Str(x0)), _host ?? "");
         }
 
         /// <summary><c>host.get_blobs</c> (libxenapi <c>xenapi_host_get_blobs</c>).</summary>
@@ -5776,16 +8938,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, XenRef<Blob>> get_blobs(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_blobs(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_blobs(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_blobs</c> (libxenapi <c>xenapi_host_get_blobs</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, XenRef<Blob>> get_blobs(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_ref_blob_end(result);
+                int status = Native.xenapi_host_get_blobs(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_ref_blob_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_blobs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_blobs</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, XenRef<Blob>>> get_blobsAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_blobs", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Ref<Blob>(x0)), _host ?? "");
         }
 
         /// <summary><c>host.get_ha_network_peers</c> (libxenapi <c>xenapi_host_get_ha_network_peers</c>).</summary>
@@ -5796,16 +8976,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[] get_ha_network_peers(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_ha_network_peers(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_ha_network_peers(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_ha_network_peers</c> (libxenapi <c>xenapi_host_get_ha_network_peers</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[] get_ha_network_peers(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_string(result);
+                int status = Native.xenapi_host_get_ha_network_peers(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_ha_network_peers</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_ha_network_peers</c>.</summary>
+        public static System.Threading.Tasks.Task<string[]> get_ha_network_peersAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_ha_network_peers", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Str(x0)), _host ?? "");
         }
 
         /// <summary><c>host.get_ha_statefiles</c> (libxenapi <c>xenapi_host_get_ha_statefiles</c>).</summary>
@@ -5816,16 +9014,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[] get_ha_statefiles(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_ha_statefiles(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_ha_statefiles(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_ha_statefiles</c> (libxenapi <c>xenapi_host_get_ha_statefiles</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[] get_ha_statefiles(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_string(result);
+                int status = Native.xenapi_host_get_ha_statefiles(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_ha_statefiles</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_ha_statefiles</c>.</summary>
+        public static System.Threading.Tasks.Task<string[]> get_ha_statefilesAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_ha_statefiles", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Str(x0)), _host ?? "");
         }
 
         /// <summary><c>host.get_license_params</c> (libxenapi <c>xenapi_host_get_license_params</c>).</summary>
@@ -5836,16 +9052,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_license_params(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_license_params(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_license_params(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_license_params</c> (libxenapi <c>xenapi_host_get_license_params</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_license_params(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_host_get_license_params(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_license_params</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_license_params</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_license_paramsAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_license_params", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _host ?? "");
         }
 
         /// <summary><c>host.get_metrics</c> (libxenapi <c>xenapi_host_get_metrics</c>).</summary>
@@ -5856,9 +9090,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Host_metrics> get_metrics(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_metrics(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Host_metrics>.Create(Conv.TakeStr(result));
+            return get_metrics(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_metrics</c> (libxenapi <c>xenapi_host_get_metrics</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Host_metrics> get_metrics(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_metrics(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Host_metrics>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>host.get_metrics</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_metrics</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Host_metrics>> get_metricsAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_metrics", cancellationToken, v => ValueRead.Ref<Host_metrics>(v), _host ?? "");
         }
 
         /// <summary><c>host.get_address</c> (libxenapi <c>xenapi_host_get_address</c>).</summary>
@@ -5869,9 +9121,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_address(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_address(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_address(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_address</c> (libxenapi <c>xenapi_host_get_address</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_address(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_address(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>host.get_address</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_address</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_addressAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_address", cancellationToken, v => ValueRead.Str(v), _host ?? "");
         }
 
         /// <summary><c>host.get_hostname</c> (libxenapi <c>xenapi_host_get_hostname</c>).</summary>
@@ -5882,9 +9152,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_hostname(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_hostname(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_hostname(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_hostname</c> (libxenapi <c>xenapi_host_get_hostname</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_hostname(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_hostname(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>host.get_hostname</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_hostname</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_hostnameAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_hostname", cancellationToken, v => ValueRead.Str(v), _host ?? "");
         }
 
         /// <summary><c>host.get_cpu_info</c> (libxenapi <c>xenapi_host_get_cpu_info</c>).</summary>
@@ -5895,16 +9183,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_cpu_info(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_cpu_info(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_cpu_info(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_cpu_info</c> (libxenapi <c>xenapi_host_get_cpu_info</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_cpu_info(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_host_get_cpu_info(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_cpu_info</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_cpu_info</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_cpu_infoAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_cpu_info", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _host ?? "");
         }
 
         /// <summary><c>host.get_host_CPUs</c> (libxenapi <c>xenapi_host_get_host_cpus</c>).</summary>
@@ -5915,16 +9221,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Host_cpu>> get_host_CPUs(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_host_cpus(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_host_CPUs(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_host_CPUs</c> (libxenapi <c>xenapi_host_get_host_cpus</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Host_cpu>> get_host_CPUs(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_host_cpu(result);
+                int status = Native.xenapi_host_get_host_cpus(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_host_cpu(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_host_CPUs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_host_CPUs</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Host_cpu>>> get_host_CPUsAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_host_CPUs", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Host_cpu>(x0)), _host ?? "");
         }
 
         /// <summary><c>host.get_PBDs</c> (libxenapi <c>xenapi_host_get_pbds</c>).</summary>
@@ -5935,16 +9259,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<PBD>> get_PBDs(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_pbds(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_PBDs(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_PBDs</c> (libxenapi <c>xenapi_host_get_pbds</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<PBD>> get_PBDs(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_PBD(result);
+                int status = Native.xenapi_host_get_pbds(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_PBD(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_PBDs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_PBDs</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<PBD>>> get_PBDsAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_PBDs", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<PBD>(x0)), _host ?? "");
         }
 
         /// <summary><c>host.get_updates</c> (libxenapi <c>xenapi_host_get_updates</c>).</summary>
@@ -5955,16 +9297,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Pool_update>> get_updates(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_updates(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_updates(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_updates</c> (libxenapi <c>xenapi_host_get_updates</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Pool_update>> get_updates(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_pool_update(result);
+                int status = Native.xenapi_host_get_updates(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_pool_update(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_updates</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_updates</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Pool_update>>> get_updatesAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_updates", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Pool_update>(x0)), _host ?? "");
         }
 
         /// <summary><c>host.get_patches</c> (libxenapi <c>xenapi_host_get_patches</c>). Deprecated since ely.</summary>
@@ -5975,16 +9335,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Host_patch>> get_patches(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_patches(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_patches(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_patches</c> (libxenapi <c>xenapi_host_get_patches</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Host_patch>> get_patches(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_host_patch(result);
+                int status = Native.xenapi_host_get_patches(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_host_patch(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_patches</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_patches</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Host_patch>>> get_patchesAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_patches", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Host_patch>(x0)), _host ?? "");
         }
 
         /// <summary><c>host.get_crashdumps</c> (libxenapi <c>xenapi_host_get_crashdumps</c>).</summary>
@@ -5995,16 +9373,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Host_crashdump>> get_crashdumps(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_crashdumps(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_crashdumps(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_crashdumps</c> (libxenapi <c>xenapi_host_get_crashdumps</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Host_crashdump>> get_crashdumps(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_host_crashdump(result);
+                int status = Native.xenapi_host_get_crashdumps(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_host_crashdump(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_crashdumps</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_crashdumps</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Host_crashdump>>> get_crashdumpsAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_crashdumps", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Host_crashdump>(x0)), _host ?? "");
         }
 
         /// <summary><c>host.get_crash_dump_sr</c> (libxenapi <c>xenapi_host_get_crash_dump_sr</c>).</summary>
@@ -6015,9 +9411,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<SR> get_crash_dump_sr(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_crash_dump_sr(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<SR>.Create(Conv.TakeStr(result));
+            return get_crash_dump_sr(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_crash_dump_sr</c> (libxenapi <c>xenapi_host_get_crash_dump_sr</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<SR> get_crash_dump_sr(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_crash_dump_sr(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<SR>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>host.get_crash_dump_sr</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_crash_dump_sr</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<SR>> get_crash_dump_srAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_crash_dump_sr", cancellationToken, v => ValueRead.Ref<SR>(v), _host ?? "");
         }
 
         /// <summary><c>host.get_suspend_image_sr</c> (libxenapi <c>xenapi_host_get_suspend_image_sr</c>).</summary>
@@ -6028,9 +9442,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<SR> get_suspend_image_sr(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_suspend_image_sr(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<SR>.Create(Conv.TakeStr(result));
+            return get_suspend_image_sr(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_suspend_image_sr</c> (libxenapi <c>xenapi_host_get_suspend_image_sr</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<SR> get_suspend_image_sr(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_suspend_image_sr(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<SR>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>host.get_suspend_image_sr</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_suspend_image_sr</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<SR>> get_suspend_image_srAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_suspend_image_sr", cancellationToken, v => ValueRead.Ref<SR>(v), _host ?? "");
         }
 
         /// <summary><c>host.get_PIFs</c> (libxenapi <c>xenapi_host_get_pifs</c>).</summary>
@@ -6041,16 +9473,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<PIF>> get_PIFs(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_pifs(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_PIFs(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_PIFs</c> (libxenapi <c>xenapi_host_get_pifs</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<PIF>> get_PIFs(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_PIF(result);
+                int status = Native.xenapi_host_get_pifs(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_PIF(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_PIFs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_PIFs</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<PIF>>> get_PIFsAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_PIFs", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<PIF>(x0)), _host ?? "");
         }
 
         /// <summary><c>host.get_logging</c> (libxenapi <c>xenapi_host_get_logging</c>).</summary>
@@ -6061,16 +9511,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_logging(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_logging(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_logging(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_logging</c> (libxenapi <c>xenapi_host_get_logging</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_logging(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_host_get_logging(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_logging</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_logging</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_loggingAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_logging", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _host ?? "");
         }
 
         /// <summary><c>host.get_resident_VMs</c> (libxenapi <c>xenapi_host_get_resident_vms</c>).</summary>
@@ -6081,16 +9549,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VM>> get_resident_VMs(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_resident_vms(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_resident_VMs(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_resident_VMs</c> (libxenapi <c>xenapi_host_get_resident_vms</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VM>> get_resident_VMs(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VM(result);
+                int status = Native.xenapi_host_get_resident_vms(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VM(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_resident_VMs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_resident_VMs</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VM>>> get_resident_VMsAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_resident_VMs", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VM>(x0)), _host ?? "");
         }
 
         /// <summary><c>host.get_supported_bootloaders</c> (libxenapi <c>xenapi_host_get_supported_bootloaders</c>).</summary>
@@ -6101,16 +9587,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[] get_supported_bootloaders(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_supported_bootloaders(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_supported_bootloaders(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_supported_bootloaders</c> (libxenapi <c>xenapi_host_get_supported_bootloaders</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[] get_supported_bootloaders(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_string(result);
+                int status = Native.xenapi_host_get_supported_bootloaders(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_supported_bootloaders</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_supported_bootloaders</c>.</summary>
+        public static System.Threading.Tasks.Task<string[]> get_supported_bootloadersAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_supported_bootloaders", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Str(x0)), _host ?? "");
         }
 
         /// <summary><c>host.get_sched_policy</c> (libxenapi <c>xenapi_host_get_sched_policy</c>).</summary>
@@ -6121,9 +9625,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_sched_policy(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_sched_policy(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_sched_policy(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_sched_policy</c> (libxenapi <c>xenapi_host_get_sched_policy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_sched_policy(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_sched_policy(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>host.get_sched_policy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_sched_policy</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_sched_policyAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_sched_policy", cancellationToken, v => ValueRead.Str(v), _host ?? "");
         }
 
         /// <summary><c>host.get_cpu_configuration</c> (libxenapi <c>xenapi_host_get_cpu_configuration</c>).</summary>
@@ -6134,16 +9656,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_cpu_configuration(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_cpu_configuration(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_cpu_configuration(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_cpu_configuration</c> (libxenapi <c>xenapi_host_get_cpu_configuration</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_cpu_configuration(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_host_get_cpu_configuration(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_cpu_configuration</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_cpu_configuration</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_cpu_configurationAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_cpu_configuration", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _host ?? "");
         }
 
         /// <summary><c>host.get_capabilities</c> (libxenapi <c>xenapi_host_get_capabilities</c>).</summary>
@@ -6154,16 +9694,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[] get_capabilities(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_capabilities(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_capabilities(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_capabilities</c> (libxenapi <c>xenapi_host_get_capabilities</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[] get_capabilities(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_string(result);
+                int status = Native.xenapi_host_get_capabilities(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_capabilities</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_capabilities</c>.</summary>
+        public static System.Threading.Tasks.Task<string[]> get_capabilitiesAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_capabilities", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Str(x0)), _host ?? "");
         }
 
         /// <summary><c>host.get_other_config</c> (libxenapi <c>xenapi_host_get_other_config</c>).</summary>
@@ -6174,16 +9732,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_other_config(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_other_config</c> (libxenapi <c>xenapi_host_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_host_get_other_config(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _host ?? "");
         }
 
         /// <summary><c>host.get_software_version</c> (libxenapi <c>xenapi_host_get_software_version</c>).</summary>
@@ -6194,16 +9770,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_software_version(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_software_version(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_software_version(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_software_version</c> (libxenapi <c>xenapi_host_get_software_version</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_software_version(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_host_get_software_version(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_software_version</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_software_version</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_software_versionAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_software_version", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _host ?? "");
         }
 
         /// <summary><c>host.get_enabled</c> (libxenapi <c>xenapi_host_get_enabled</c>).</summary>
@@ -6214,9 +9808,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_enabled(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_enabled(Session.NativeOf(session), Utf8.Z(_host ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_enabled(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_enabled</c> (libxenapi <c>xenapi_host_get_enabled</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_enabled(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_enabled(call.Handle, Utf8.Z(_host ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>host.get_enabled</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_enabled</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_enabledAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_enabled", cancellationToken, v => ValueRead.Bool(v), _host ?? "");
         }
 
         /// <summary><c>host.get_API_version_vendor_implementation</c> (libxenapi <c>xenapi_host_get_api_version_vendor_implementation</c>).</summary>
@@ -6227,16 +9839,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_API_version_vendor_implementation(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_api_version_vendor_implementation(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_API_version_vendor_implementation(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_API_version_vendor_implementation</c> (libxenapi <c>xenapi_host_get_api_version_vendor_implementation</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_API_version_vendor_implementation(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_host_get_api_version_vendor_implementation(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_API_version_vendor_implementation</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_API_version_vendor_implementation</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_API_version_vendor_implementationAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_API_version_vendor_implementation", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _host ?? "");
         }
 
         /// <summary><c>host.get_API_version_vendor</c> (libxenapi <c>xenapi_host_get_api_version_vendor</c>).</summary>
@@ -6247,9 +9877,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_API_version_vendor(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_api_version_vendor(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_API_version_vendor(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_API_version_vendor</c> (libxenapi <c>xenapi_host_get_api_version_vendor</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_API_version_vendor(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_api_version_vendor(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>host.get_API_version_vendor</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_API_version_vendor</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_API_version_vendorAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_API_version_vendor", cancellationToken, v => ValueRead.Str(v), _host ?? "");
         }
 
         /// <summary><c>host.get_API_version_minor</c> (libxenapi <c>xenapi_host_get_api_version_minor</c>).</summary>
@@ -6260,9 +9908,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_API_version_minor(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_api_version_minor(Session.NativeOf(session), Utf8.Z(_host ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_API_version_minor(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_API_version_minor</c> (libxenapi <c>xenapi_host_get_api_version_minor</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_API_version_minor(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_api_version_minor(call.Handle, Utf8.Z(_host ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>host.get_API_version_minor</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_API_version_minor</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_API_version_minorAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_API_version_minor", cancellationToken, v => ValueRead.Long(v), _host ?? "");
         }
 
         /// <summary><c>host.get_API_version_major</c> (libxenapi <c>xenapi_host_get_api_version_major</c>).</summary>
@@ -6273,9 +9939,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_API_version_major(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_api_version_major(Session.NativeOf(session), Utf8.Z(_host ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_API_version_major(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_API_version_major</c> (libxenapi <c>xenapi_host_get_api_version_major</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_API_version_major(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_api_version_major(call.Handle, Utf8.Z(_host ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>host.get_API_version_major</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_API_version_major</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_API_version_majorAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_API_version_major", cancellationToken, v => ValueRead.Long(v), _host ?? "");
         }
 
         /// <summary><c>host.get_current_operations</c> (libxenapi <c>xenapi_host_get_current_operations</c>).</summary>
@@ -6286,16 +9970,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, host_allowed_operations> get_current_operations(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_current_operations(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_current_operations(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_current_operations</c> (libxenapi <c>xenapi_host_get_current_operations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, host_allowed_operations> get_current_operations(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_enum_host_allowed_operations_end(result);
+                int status = Native.xenapi_host_get_current_operations(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_enum_host_allowed_operations_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_host_allowed_operations_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_host_allowed_operations_map_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_current_operations</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_current_operations</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, host_allowed_operations>> get_current_operationsAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_current_operations", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => host_allowed_operations_helper.FromString(ValueRead.Str(x0))), _host ?? "");
         }
 
         /// <summary><c>host.get_allowed_operations</c> (libxenapi <c>xenapi_host_get_allowed_operations</c>).</summary>
@@ -6306,16 +10008,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<host_allowed_operations> get_allowed_operations(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_allowed_operations(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_allowed_operations(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_allowed_operations</c> (libxenapi <c>xenapi_host_get_allowed_operations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<host_allowed_operations> get_allowed_operations(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_enum_host_allowed_operations(result);
+                int status = Native.xenapi_host_get_allowed_operations(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_enum_host_allowed_operations(result);
+                }
+                finally
+                {
+                    Native.xenapi_host_allowed_operations_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_host_allowed_operations_list_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_allowed_operations</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_allowed_operations</c>.</summary>
+        public static System.Threading.Tasks.Task<List<host_allowed_operations>> get_allowed_operationsAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_allowed_operations", cancellationToken, v => ValueRead.List(v, x0 => host_allowed_operations_helper.FromString(ValueRead.Str(x0))), _host ?? "");
         }
 
         /// <summary><c>host.get_memory_overhead</c> (libxenapi <c>xenapi_host_get_memory_overhead</c>).</summary>
@@ -6326,9 +10046,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_memory_overhead(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_memory_overhead(Session.NativeOf(session), Utf8.Z(_host ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_memory_overhead(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_memory_overhead</c> (libxenapi <c>xenapi_host_get_memory_overhead</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_memory_overhead(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_memory_overhead(call.Handle, Utf8.Z(_host ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>host.get_memory_overhead</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_memory_overhead</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_memory_overheadAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_memory_overhead", cancellationToken, v => ValueRead.Long(v), _host ?? "");
         }
 
         /// <summary><c>host.get_name_description</c> (libxenapi <c>xenapi_host_get_name_description</c>).</summary>
@@ -6339,9 +10077,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_description(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_name_description(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_description(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_name_description</c> (libxenapi <c>xenapi_host_get_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_description(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_name_description(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>host.get_name_description</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_description</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_descriptionAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_name_description", cancellationToken, v => ValueRead.Str(v), _host ?? "");
         }
 
         /// <summary><c>host.get_name_label</c> (libxenapi <c>xenapi_host_get_name_label</c>).</summary>
@@ -6352,9 +10108,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_label(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_name_label(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_label(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_name_label</c> (libxenapi <c>xenapi_host_get_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_label(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_name_label(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>host.get_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_labelAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_name_label", cancellationToken, v => ValueRead.Str(v), _host ?? "");
         }
 
         /// <summary><c>host.get_uuid</c> (libxenapi <c>xenapi_host_get_uuid</c>).</summary>
@@ -6365,9 +10139,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_uuid(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_uuid</c> (libxenapi <c>xenapi_host_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_uuid(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>host.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_uuid", cancellationToken, v => ValueRead.Str(v), _host ?? "");
         }
 
         /// <summary><c>host.get_by_name_label</c> (libxenapi <c>xenapi_host_get_by_name_label</c>).</summary>
@@ -6378,16 +10170,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Host>> get_by_name_label(Session session, string _label)
         {
-            int status = Native.xenapi_host_get_by_name_label(Session.NativeOf(session), Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_by_name_label(session, _label, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_by_name_label</c> (libxenapi <c>xenapi_host_get_by_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Host>> get_by_name_label(Session session, string _label, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_host(result);
+                int status = Native.xenapi_host_get_by_name_label(call.Handle, Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_host(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_by_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Host>>> get_by_name_labelAsync(Session session, string _label, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_by_name_label", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Host>(x0)), _label ?? "");
         }
 
         /// <summary><c>host.get_by_uuid</c> (libxenapi <c>xenapi_host_get_by_uuid</c>).</summary>
@@ -6398,9 +10208,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Host> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_host_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Host>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_by_uuid</c> (libxenapi <c>xenapi_host_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Host> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Host>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>host.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Host>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_by_uuid", cancellationToken, v => ValueRead.Ref<Host>(v), _uuid ?? "");
         }
 
         /// <summary><c>host.get_record</c> (libxenapi <c>xenapi_host_get_record</c>).</summary>
@@ -6411,16 +10239,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Host get_record(Session session, string _host)
         {
-            int status = Native.xenapi_host_get_record(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host.get_record</c> (libxenapi <c>xenapi_host_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Host get_record(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_host(result);
+                int status = Native.xenapi_host_get_record(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_host(result);
+                }
+                finally
+                {
+                    Native.xenapi_host_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_host_record_free(result);
-            }
+        }
+
+        /// <summary><c>host.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<Host> get_recordAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host.get_record", cancellationToken, v => Host.FromValueHandle(v), _host ?? "");
         }
 
     }

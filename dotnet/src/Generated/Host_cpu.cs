@@ -306,16 +306,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<Host_cpu>, Host_cpu> get_all_records(Session session)
         {
-            int status = Native.xenapi_host_cpu_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_cpu.get_all_records</c> (libxenapi <c>xenapi_host_cpu_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<Host_cpu>, Host_cpu> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_host_cpu_to_record_host_cpu_end(result);
+                int status = Native.xenapi_host_cpu_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_host_cpu_to_record_host_cpu_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_host_cpu_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_host_cpu_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>host_cpu.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<Host_cpu>, Host_cpu>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_cpu.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<Host_cpu>.Create(k0), x0 => Host_cpu.FromValueHandle(x0)));
         }
 
         /// <summary><c>host_cpu.get_all</c> (libxenapi <c>xenapi_host_cpu_get_all</c>). Deprecated since midnight-ride.</summary>
@@ -325,16 +343,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Host_cpu>> get_all(Session session)
         {
-            int status = Native.xenapi_host_cpu_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_cpu.get_all</c> (libxenapi <c>xenapi_host_cpu_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Host_cpu>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_host_cpu(result);
+                int status = Native.xenapi_host_cpu_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_host_cpu(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>host_cpu.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Host_cpu>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_cpu.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Host_cpu>(x0)));
         }
 
         /// <summary><c>host_cpu.remove_from_other_config</c> (libxenapi <c>xenapi_host_cpu_remove_from_other_config</c>).</summary>
@@ -345,8 +381,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_other_config(Session session, string _host_cpu, string _key)
         {
-            int status = Native.xenapi_host_cpu_remove_from_other_config(Session.NativeOf(session), Utf8.Z(_host_cpu ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_other_config(session, _host_cpu, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_cpu.remove_from_other_config</c> (libxenapi <c>xenapi_host_cpu_remove_from_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_other_config(Session session, string _host_cpu, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_cpu_remove_from_other_config(call.Handle, Utf8.Z(_host_cpu ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host_cpu.remove_from_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_other_configAsync(Session session, string _host_cpu, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host_cpu.remove_from_other_config", cancellationToken, _host_cpu ?? "", _key ?? "");
         }
 
         /// <summary><c>host_cpu.add_to_other_config</c> (libxenapi <c>xenapi_host_cpu_add_to_other_config</c>).</summary>
@@ -358,8 +412,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_other_config(Session session, string _host_cpu, string _key, string _value)
         {
-            int status = Native.xenapi_host_cpu_add_to_other_config(Session.NativeOf(session), Utf8.Z(_host_cpu ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_other_config(session, _host_cpu, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_cpu.add_to_other_config</c> (libxenapi <c>xenapi_host_cpu_add_to_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_other_config(Session session, string _host_cpu, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_cpu_add_to_other_config(call.Handle, Utf8.Z(_host_cpu ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host_cpu.add_to_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_other_configAsync(Session session, string _host_cpu, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host_cpu.add_to_other_config", cancellationToken, _host_cpu ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>host_cpu.set_other_config</c> (libxenapi <c>xenapi_host_cpu_set_other_config</c>).</summary>
@@ -370,16 +442,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_other_config(Session session, string _host_cpu, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_other_config(session, _host_cpu, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_cpu.set_other_config</c> (libxenapi <c>xenapi_host_cpu_set_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_other_config(Session session, string _host_cpu, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_host_cpu_set_other_config(Session.NativeOf(session), Utf8.Z(_host_cpu ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_host_cpu_set_other_config(call.Handle, Utf8.Z(_host_cpu ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>host_cpu.set_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_other_configAsync(Session session, string _host_cpu, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host_cpu.set_other_config", cancellationToken, _host_cpu ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>host_cpu.get_other_config</c> (libxenapi <c>xenapi_host_cpu_get_other_config</c>).</summary>
@@ -390,16 +480,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _host_cpu)
         {
-            int status = Native.xenapi_host_cpu_get_other_config(Session.NativeOf(session), Utf8.Z(_host_cpu ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _host_cpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_cpu.get_other_config</c> (libxenapi <c>xenapi_host_cpu_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _host_cpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_host_cpu_get_other_config(call.Handle, Utf8.Z(_host_cpu ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>host_cpu.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _host_cpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_cpu.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _host_cpu ?? "");
         }
 
         /// <summary><c>host_cpu.get_utilisation</c> (libxenapi <c>xenapi_host_cpu_get_utilisation</c>).</summary>
@@ -410,9 +518,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static double get_utilisation(Session session, string _host_cpu)
         {
-            int status = Native.xenapi_host_cpu_get_utilisation(Session.NativeOf(session), Utf8.Z(_host_cpu ?? ""), out double result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_utilisation(session, _host_cpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_cpu.get_utilisation</c> (libxenapi <c>xenapi_host_cpu_get_utilisation</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static double get_utilisation(Session session, string _host_cpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_cpu_get_utilisation(call.Handle, Utf8.Z(_host_cpu ?? ""), out double result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>host_cpu.get_utilisation</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_utilisation</c>.</summary>
+        public static System.Threading.Tasks.Task<double> get_utilisationAsync(Session session, string _host_cpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_cpu.get_utilisation", cancellationToken, v => ValueRead.Double(v), _host_cpu ?? "");
         }
 
         /// <summary><c>host_cpu.get_features</c> (libxenapi <c>xenapi_host_cpu_get_features</c>).</summary>
@@ -423,9 +549,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_features(Session session, string _host_cpu)
         {
-            int status = Native.xenapi_host_cpu_get_features(Session.NativeOf(session), Utf8.Z(_host_cpu ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_features(session, _host_cpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_cpu.get_features</c> (libxenapi <c>xenapi_host_cpu_get_features</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_features(Session session, string _host_cpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_cpu_get_features(call.Handle, Utf8.Z(_host_cpu ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>host_cpu.get_features</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_features</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_featuresAsync(Session session, string _host_cpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_cpu.get_features", cancellationToken, v => ValueRead.Str(v), _host_cpu ?? "");
         }
 
         /// <summary><c>host_cpu.get_flags</c> (libxenapi <c>xenapi_host_cpu_get_flags</c>).</summary>
@@ -436,9 +580,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_flags(Session session, string _host_cpu)
         {
-            int status = Native.xenapi_host_cpu_get_flags(Session.NativeOf(session), Utf8.Z(_host_cpu ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_flags(session, _host_cpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_cpu.get_flags</c> (libxenapi <c>xenapi_host_cpu_get_flags</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_flags(Session session, string _host_cpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_cpu_get_flags(call.Handle, Utf8.Z(_host_cpu ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>host_cpu.get_flags</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_flags</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_flagsAsync(Session session, string _host_cpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_cpu.get_flags", cancellationToken, v => ValueRead.Str(v), _host_cpu ?? "");
         }
 
         /// <summary><c>host_cpu.get_stepping</c> (libxenapi <c>xenapi_host_cpu_get_stepping</c>).</summary>
@@ -449,9 +611,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_stepping(Session session, string _host_cpu)
         {
-            int status = Native.xenapi_host_cpu_get_stepping(Session.NativeOf(session), Utf8.Z(_host_cpu ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_stepping(session, _host_cpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_cpu.get_stepping</c> (libxenapi <c>xenapi_host_cpu_get_stepping</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_stepping(Session session, string _host_cpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_cpu_get_stepping(call.Handle, Utf8.Z(_host_cpu ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>host_cpu.get_stepping</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_stepping</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_steppingAsync(Session session, string _host_cpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_cpu.get_stepping", cancellationToken, v => ValueRead.Str(v), _host_cpu ?? "");
         }
 
         /// <summary><c>host_cpu.get_model</c> (libxenapi <c>xenapi_host_cpu_get_model</c>).</summary>
@@ -462,9 +642,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_model(Session session, string _host_cpu)
         {
-            int status = Native.xenapi_host_cpu_get_model(Session.NativeOf(session), Utf8.Z(_host_cpu ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_model(session, _host_cpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_cpu.get_model</c> (libxenapi <c>xenapi_host_cpu_get_model</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_model(Session session, string _host_cpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_cpu_get_model(call.Handle, Utf8.Z(_host_cpu ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>host_cpu.get_model</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_model</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_modelAsync(Session session, string _host_cpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_cpu.get_model", cancellationToken, v => ValueRead.Long(v), _host_cpu ?? "");
         }
 
         /// <summary><c>host_cpu.get_family</c> (libxenapi <c>xenapi_host_cpu_get_family</c>).</summary>
@@ -475,9 +673,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_family(Session session, string _host_cpu)
         {
-            int status = Native.xenapi_host_cpu_get_family(Session.NativeOf(session), Utf8.Z(_host_cpu ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_family(session, _host_cpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_cpu.get_family</c> (libxenapi <c>xenapi_host_cpu_get_family</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_family(Session session, string _host_cpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_cpu_get_family(call.Handle, Utf8.Z(_host_cpu ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>host_cpu.get_family</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_family</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_familyAsync(Session session, string _host_cpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_cpu.get_family", cancellationToken, v => ValueRead.Long(v), _host_cpu ?? "");
         }
 
         /// <summary><c>host_cpu.get_modelname</c> (libxenapi <c>xenapi_host_cpu_get_modelname</c>).</summary>
@@ -488,9 +704,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_modelname(Session session, string _host_cpu)
         {
-            int status = Native.xenapi_host_cpu_get_modelname(Session.NativeOf(session), Utf8.Z(_host_cpu ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_modelname(session, _host_cpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_cpu.get_modelname</c> (libxenapi <c>xenapi_host_cpu_get_modelname</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_modelname(Session session, string _host_cpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_cpu_get_modelname(call.Handle, Utf8.Z(_host_cpu ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>host_cpu.get_modelname</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_modelname</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_modelnameAsync(Session session, string _host_cpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_cpu.get_modelname", cancellationToken, v => ValueRead.Str(v), _host_cpu ?? "");
         }
 
         /// <summary><c>host_cpu.get_speed</c> (libxenapi <c>xenapi_host_cpu_get_speed</c>).</summary>
@@ -501,9 +735,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_speed(Session session, string _host_cpu)
         {
-            int status = Native.xenapi_host_cpu_get_speed(Session.NativeOf(session), Utf8.Z(_host_cpu ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_speed(session, _host_cpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_cpu.get_speed</c> (libxenapi <c>xenapi_host_cpu_get_speed</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_speed(Session session, string _host_cpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_cpu_get_speed(call.Handle, Utf8.Z(_host_cpu ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>host_cpu.get_speed</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_speed</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_speedAsync(Session session, string _host_cpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_cpu.get_speed", cancellationToken, v => ValueRead.Long(v), _host_cpu ?? "");
         }
 
         /// <summary><c>host_cpu.get_vendor</c> (libxenapi <c>xenapi_host_cpu_get_vendor</c>).</summary>
@@ -514,9 +766,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_vendor(Session session, string _host_cpu)
         {
-            int status = Native.xenapi_host_cpu_get_vendor(Session.NativeOf(session), Utf8.Z(_host_cpu ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_vendor(session, _host_cpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_cpu.get_vendor</c> (libxenapi <c>xenapi_host_cpu_get_vendor</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_vendor(Session session, string _host_cpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_cpu_get_vendor(call.Handle, Utf8.Z(_host_cpu ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>host_cpu.get_vendor</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_vendor</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_vendorAsync(Session session, string _host_cpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_cpu.get_vendor", cancellationToken, v => ValueRead.Str(v), _host_cpu ?? "");
         }
 
         /// <summary><c>host_cpu.get_number</c> (libxenapi <c>xenapi_host_cpu_get_number</c>).</summary>
@@ -527,9 +797,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_number(Session session, string _host_cpu)
         {
-            int status = Native.xenapi_host_cpu_get_number(Session.NativeOf(session), Utf8.Z(_host_cpu ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_number(session, _host_cpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_cpu.get_number</c> (libxenapi <c>xenapi_host_cpu_get_number</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_number(Session session, string _host_cpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_cpu_get_number(call.Handle, Utf8.Z(_host_cpu ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>host_cpu.get_number</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_number</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_numberAsync(Session session, string _host_cpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_cpu.get_number", cancellationToken, v => ValueRead.Long(v), _host_cpu ?? "");
         }
 
         /// <summary><c>host_cpu.get_host</c> (libxenapi <c>xenapi_host_cpu_get_host</c>).</summary>
@@ -540,9 +828,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Host> get_host(Session session, string _host_cpu)
         {
-            int status = Native.xenapi_host_cpu_get_host(Session.NativeOf(session), Utf8.Z(_host_cpu ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Host>.Create(Conv.TakeStr(result));
+            return get_host(session, _host_cpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_cpu.get_host</c> (libxenapi <c>xenapi_host_cpu_get_host</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Host> get_host(Session session, string _host_cpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_cpu_get_host(call.Handle, Utf8.Z(_host_cpu ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Host>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>host_cpu.get_host</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_host</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Host>> get_hostAsync(Session session, string _host_cpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_cpu.get_host", cancellationToken, v => ValueRead.Ref<Host>(v), _host_cpu ?? "");
         }
 
         /// <summary><c>host_cpu.get_uuid</c> (libxenapi <c>xenapi_host_cpu_get_uuid</c>).</summary>
@@ -553,9 +859,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _host_cpu)
         {
-            int status = Native.xenapi_host_cpu_get_uuid(Session.NativeOf(session), Utf8.Z(_host_cpu ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _host_cpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_cpu.get_uuid</c> (libxenapi <c>xenapi_host_cpu_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _host_cpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_cpu_get_uuid(call.Handle, Utf8.Z(_host_cpu ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>host_cpu.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _host_cpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_cpu.get_uuid", cancellationToken, v => ValueRead.Str(v), _host_cpu ?? "");
         }
 
         /// <summary><c>host_cpu.get_by_uuid</c> (libxenapi <c>xenapi_host_cpu_get_by_uuid</c>). Deprecated since midnight-ride.</summary>
@@ -566,9 +890,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Host_cpu> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_host_cpu_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Host_cpu>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_cpu.get_by_uuid</c> (libxenapi <c>xenapi_host_cpu_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Host_cpu> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_cpu_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Host_cpu>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>host_cpu.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Host_cpu>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_cpu.get_by_uuid", cancellationToken, v => ValueRead.Ref<Host_cpu>(v), _uuid ?? "");
         }
 
         /// <summary><c>host_cpu.get_record</c> (libxenapi <c>xenapi_host_cpu_get_record</c>). Deprecated since midnight-ride.</summary>
@@ -579,16 +921,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Host_cpu get_record(Session session, string _host_cpu)
         {
-            int status = Native.xenapi_host_cpu_get_record(Session.NativeOf(session), Utf8.Z(_host_cpu ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _host_cpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_cpu.get_record</c> (libxenapi <c>xenapi_host_cpu_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Host_cpu get_record(Session session, string _host_cpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_host_cpu(result);
+                int status = Native.xenapi_host_cpu_get_record(call.Handle, Utf8.Z(_host_cpu ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_host_cpu(result);
+                }
+                finally
+                {
+                    Native.xenapi_host_cpu_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_host_cpu_record_free(result);
-            }
+        }
+
+        /// <summary><c>host_cpu.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<Host_cpu> get_recordAsync(Session session, string _host_cpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_cpu.get_record", cancellationToken, v => Host_cpu.FromValueHandle(v), _host_cpu ?? "");
         }
 
     }

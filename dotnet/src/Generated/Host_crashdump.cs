@@ -158,16 +158,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<Host_crashdump>, Host_crashdump> get_all_records(Session session)
         {
-            int status = Native.xenapi_host_crashdump_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_crashdump.get_all_records</c> (libxenapi <c>xenapi_host_crashdump_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<Host_crashdump>, Host_crashdump> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_host_crashdump_to_record_host_crashdump_end(result);
+                int status = Native.xenapi_host_crashdump_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_host_crashdump_to_record_host_crashdump_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_host_crashdump_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_host_crashdump_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>host_crashdump.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<Host_crashdump>, Host_crashdump>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_crashdump.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<Host_crashdump>.Create(k0), x0 => Host_crashdump.FromValueHandle(x0)));
         }
 
         /// <summary><c>host_crashdump.get_all</c> (libxenapi <c>xenapi_host_crashdump_get_all</c>).</summary>
@@ -177,16 +195,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Host_crashdump>> get_all(Session session)
         {
-            int status = Native.xenapi_host_crashdump_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_crashdump.get_all</c> (libxenapi <c>xenapi_host_crashdump_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Host_crashdump>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_host_crashdump(result);
+                int status = Native.xenapi_host_crashdump_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_host_crashdump(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>host_crashdump.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Host_crashdump>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_crashdump.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Host_crashdump>(x0)));
         }
 
         /// <summary><c>host_crashdump.upload</c> (libxenapi <c>xenapi_host_crashdump_upload</c>).</summary>
@@ -198,16 +234,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void upload(Session session, string _host_crashdump, string _url, Dictionary<string, string> _options)
         {
-            IntPtr h2 = Conv.W_map_string_to_string_end(_options);
-            try
+            upload(session, _host_crashdump, _url, _options, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_crashdump.upload</c> (libxenapi <c>xenapi_host_crashdump_upload</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void upload(Session session, string _host_crashdump, string _url, Dictionary<string, string> _options, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_host_crashdump_upload(Session.NativeOf(session), Utf8.Z(_host_crashdump ?? ""), Utf8.Z(_url ?? ""), h2, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h2 = Conv.W_map_string_to_string_end(_options);
+                try
+                {
+                    int status = Native.xenapi_host_crashdump_upload(call.Handle, Utf8.Z(_host_crashdump ?? ""), Utf8.Z(_url ?? ""), h2, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h2);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h2);
-            }
+        }
+
+        /// <summary><c>host_crashdump.upload</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>upload</c>.</summary>
+        public static System.Threading.Tasks.Task uploadAsync(Session session, string _host_crashdump, string _url, Dictionary<string, string> _options, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host_crashdump.upload", cancellationToken, _host_crashdump ?? "", _url ?? "", ValueArgs.Map(_options));
         }
 
         /// <summary><c>Async.host_crashdump.upload</c> (libxenapi <c>xenapi_async_host_crashdump_upload</c>): <c>upload</c> as a server task. Wait for its typed result with <c>async_upload_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -220,16 +274,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_upload(Session session, string _host_crashdump, string _url, Dictionary<string, string> _options)
         {
-            IntPtr h2 = Conv.W_map_string_to_string_end(_options);
-            try
+            return async_upload(session, _host_crashdump, _url, _options, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host_crashdump.upload</c> (libxenapi <c>xenapi_async_host_crashdump_upload</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_upload(Session session, string _host_crashdump, string _url, Dictionary<string, string> _options, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_host_crashdump_upload(Session.NativeOf(session), Utf8.Z(_host_crashdump ?? ""), Utf8.Z(_url ?? ""), h2, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h2);
+                IntPtr h2 = Conv.W_map_string_to_string_end(_options);
+                try
+                {
+                    int status = Native.xenapi_async_host_crashdump_upload(call.Handle, Utf8.Z(_host_crashdump ?? ""), Utf8.Z(_url ?? ""), h2, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h2);
+                }
             }
         }
 
@@ -256,8 +320,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy(Session session, string _host_crashdump)
         {
-            int status = Native.xenapi_host_crashdump_destroy(Session.NativeOf(session), Utf8.Z(_host_crashdump ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            destroy(session, _host_crashdump, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_crashdump.destroy</c> (libxenapi <c>xenapi_host_crashdump_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy(Session session, string _host_crashdump, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_crashdump_destroy(call.Handle, Utf8.Z(_host_crashdump ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host_crashdump.destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy</c>.</summary>
+        public static System.Threading.Tasks.Task destroyAsync(Session session, string _host_crashdump, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host_crashdump.destroy", cancellationToken, _host_crashdump ?? "");
         }
 
         /// <summary><c>Async.host_crashdump.destroy</c> (libxenapi <c>xenapi_async_host_crashdump_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -268,9 +350,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy(Session session, string _host_crashdump)
         {
-            int status = Native.xenapi_async_host_crashdump_destroy(Session.NativeOf(session), Utf8.Z(_host_crashdump ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_destroy(session, _host_crashdump, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host_crashdump.destroy</c> (libxenapi <c>xenapi_async_host_crashdump_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy(Session session, string _host_crashdump, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_crashdump_destroy(call.Handle, Utf8.Z(_host_crashdump ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host_crashdump.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_host_crashdump_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -297,8 +389,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_other_config(Session session, string _host_crashdump, string _key)
         {
-            int status = Native.xenapi_host_crashdump_remove_from_other_config(Session.NativeOf(session), Utf8.Z(_host_crashdump ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_other_config(session, _host_crashdump, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_crashdump.remove_from_other_config</c> (libxenapi <c>xenapi_host_crashdump_remove_from_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_other_config(Session session, string _host_crashdump, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_crashdump_remove_from_other_config(call.Handle, Utf8.Z(_host_crashdump ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host_crashdump.remove_from_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_other_configAsync(Session session, string _host_crashdump, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host_crashdump.remove_from_other_config", cancellationToken, _host_crashdump ?? "", _key ?? "");
         }
 
         /// <summary><c>host_crashdump.add_to_other_config</c> (libxenapi <c>xenapi_host_crashdump_add_to_other_config</c>).</summary>
@@ -310,8 +420,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_other_config(Session session, string _host_crashdump, string _key, string _value)
         {
-            int status = Native.xenapi_host_crashdump_add_to_other_config(Session.NativeOf(session), Utf8.Z(_host_crashdump ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_other_config(session, _host_crashdump, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_crashdump.add_to_other_config</c> (libxenapi <c>xenapi_host_crashdump_add_to_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_other_config(Session session, string _host_crashdump, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_crashdump_add_to_other_config(call.Handle, Utf8.Z(_host_crashdump ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host_crashdump.add_to_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_other_configAsync(Session session, string _host_crashdump, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host_crashdump.add_to_other_config", cancellationToken, _host_crashdump ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>host_crashdump.set_other_config</c> (libxenapi <c>xenapi_host_crashdump_set_other_config</c>).</summary>
@@ -322,16 +450,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_other_config(Session session, string _host_crashdump, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_other_config(session, _host_crashdump, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_crashdump.set_other_config</c> (libxenapi <c>xenapi_host_crashdump_set_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_other_config(Session session, string _host_crashdump, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_host_crashdump_set_other_config(Session.NativeOf(session), Utf8.Z(_host_crashdump ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_host_crashdump_set_other_config(call.Handle, Utf8.Z(_host_crashdump ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>host_crashdump.set_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_other_configAsync(Session session, string _host_crashdump, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host_crashdump.set_other_config", cancellationToken, _host_crashdump ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>host_crashdump.get_other_config</c> (libxenapi <c>xenapi_host_crashdump_get_other_config</c>).</summary>
@@ -342,16 +488,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _host_crashdump)
         {
-            int status = Native.xenapi_host_crashdump_get_other_config(Session.NativeOf(session), Utf8.Z(_host_crashdump ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _host_crashdump, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_crashdump.get_other_config</c> (libxenapi <c>xenapi_host_crashdump_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _host_crashdump, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_host_crashdump_get_other_config(call.Handle, Utf8.Z(_host_crashdump ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>host_crashdump.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _host_crashdump, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_crashdump.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _host_crashdump ?? "");
         }
 
         /// <summary><c>host_crashdump.get_size</c> (libxenapi <c>xenapi_host_crashdump_get_size</c>).</summary>
@@ -362,9 +526,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_size(Session session, string _host_crashdump)
         {
-            int status = Native.xenapi_host_crashdump_get_size(Session.NativeOf(session), Utf8.Z(_host_crashdump ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_size(session, _host_crashdump, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_crashdump.get_size</c> (libxenapi <c>xenapi_host_crashdump_get_size</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_size(Session session, string _host_crashdump, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_crashdump_get_size(call.Handle, Utf8.Z(_host_crashdump ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>host_crashdump.get_size</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_size</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_sizeAsync(Session session, string _host_crashdump, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_crashdump.get_size", cancellationToken, v => ValueRead.Long(v), _host_crashdump ?? "");
         }
 
         /// <summary><c>host_crashdump.get_timestamp</c> (libxenapi <c>xenapi_host_crashdump_get_timestamp</c>).</summary>
@@ -375,9 +557,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static DateTime get_timestamp(Session session, string _host_crashdump)
         {
-            int status = Native.xenapi_host_crashdump_get_timestamp(Session.NativeOf(session), Utf8.Z(_host_crashdump ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.Time(result);
+            return get_timestamp(session, _host_crashdump, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_crashdump.get_timestamp</c> (libxenapi <c>xenapi_host_crashdump_get_timestamp</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static DateTime get_timestamp(Session session, string _host_crashdump, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_crashdump_get_timestamp(call.Handle, Utf8.Z(_host_crashdump ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.Time(result);
+            }
+        }
+
+        /// <summary><c>host_crashdump.get_timestamp</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_timestamp</c>.</summary>
+        public static System.Threading.Tasks.Task<DateTime> get_timestampAsync(Session session, string _host_crashdump, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_crashdump.get_timestamp", cancellationToken, v => ValueRead.Time(v), _host_crashdump ?? "");
         }
 
         /// <summary><c>host_crashdump.get_host</c> (libxenapi <c>xenapi_host_crashdump_get_host</c>).</summary>
@@ -388,9 +588,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Host> get_host(Session session, string _host_crashdump)
         {
-            int status = Native.xenapi_host_crashdump_get_host(Session.NativeOf(session), Utf8.Z(_host_crashdump ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Host>.Create(Conv.TakeStr(result));
+            return get_host(session, _host_crashdump, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_crashdump.get_host</c> (libxenapi <c>xenapi_host_crashdump_get_host</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Host> get_host(Session session, string _host_crashdump, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_crashdump_get_host(call.Handle, Utf8.Z(_host_crashdump ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Host>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>host_crashdump.get_host</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_host</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Host>> get_hostAsync(Session session, string _host_crashdump, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_crashdump.get_host", cancellationToken, v => ValueRead.Ref<Host>(v), _host_crashdump ?? "");
         }
 
         /// <summary><c>host_crashdump.get_uuid</c> (libxenapi <c>xenapi_host_crashdump_get_uuid</c>).</summary>
@@ -401,9 +619,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _host_crashdump)
         {
-            int status = Native.xenapi_host_crashdump_get_uuid(Session.NativeOf(session), Utf8.Z(_host_crashdump ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _host_crashdump, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_crashdump.get_uuid</c> (libxenapi <c>xenapi_host_crashdump_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _host_crashdump, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_crashdump_get_uuid(call.Handle, Utf8.Z(_host_crashdump ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>host_crashdump.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _host_crashdump, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_crashdump.get_uuid", cancellationToken, v => ValueRead.Str(v), _host_crashdump ?? "");
         }
 
         /// <summary><c>host_crashdump.get_by_uuid</c> (libxenapi <c>xenapi_host_crashdump_get_by_uuid</c>).</summary>
@@ -414,9 +650,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Host_crashdump> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_host_crashdump_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Host_crashdump>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_crashdump.get_by_uuid</c> (libxenapi <c>xenapi_host_crashdump_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Host_crashdump> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_crashdump_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Host_crashdump>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>host_crashdump.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Host_crashdump>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_crashdump.get_by_uuid", cancellationToken, v => ValueRead.Ref<Host_crashdump>(v), _uuid ?? "");
         }
 
         /// <summary><c>host_crashdump.get_record</c> (libxenapi <c>xenapi_host_crashdump_get_record</c>).</summary>
@@ -427,16 +681,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Host_crashdump get_record(Session session, string _host_crashdump)
         {
-            int status = Native.xenapi_host_crashdump_get_record(Session.NativeOf(session), Utf8.Z(_host_crashdump ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _host_crashdump, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_crashdump.get_record</c> (libxenapi <c>xenapi_host_crashdump_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Host_crashdump get_record(Session session, string _host_crashdump, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_host_crashdump(result);
+                int status = Native.xenapi_host_crashdump_get_record(call.Handle, Utf8.Z(_host_crashdump ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_host_crashdump(result);
+                }
+                finally
+                {
+                    Native.xenapi_host_crashdump_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_host_crashdump_record_free(result);
-            }
+        }
+
+        /// <summary><c>host_crashdump.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<Host_crashdump> get_recordAsync(Session session, string _host_crashdump, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_crashdump.get_record", cancellationToken, v => Host_crashdump.FromValueHandle(v), _host_crashdump ?? "");
         }
 
     }

@@ -176,16 +176,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<Host_metrics>, Host_metrics> get_all_records(Session session)
         {
-            int status = Native.xenapi_host_metrics_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_metrics.get_all_records</c> (libxenapi <c>xenapi_host_metrics_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<Host_metrics>, Host_metrics> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_host_metrics_to_record_host_metrics_end(result);
+                int status = Native.xenapi_host_metrics_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_host_metrics_to_record_host_metrics_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_host_metrics_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_host_metrics_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>host_metrics.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<Host_metrics>, Host_metrics>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_metrics.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<Host_metrics>.Create(k0), x0 => Host_metrics.FromValueHandle(x0)));
         }
 
         /// <summary><c>host_metrics.get_all</c> (libxenapi <c>xenapi_host_metrics_get_all</c>).</summary>
@@ -195,16 +213,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Host_metrics>> get_all(Session session)
         {
-            int status = Native.xenapi_host_metrics_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_metrics.get_all</c> (libxenapi <c>xenapi_host_metrics_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Host_metrics>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_host_metrics(result);
+                int status = Native.xenapi_host_metrics_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_host_metrics(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>host_metrics.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Host_metrics>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_metrics.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Host_metrics>(x0)));
         }
 
         /// <summary><c>host_metrics.remove_from_other_config</c> (libxenapi <c>xenapi_host_metrics_remove_from_other_config</c>).</summary>
@@ -215,8 +251,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_other_config(Session session, string _host_metrics, string _key)
         {
-            int status = Native.xenapi_host_metrics_remove_from_other_config(Session.NativeOf(session), Utf8.Z(_host_metrics ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_other_config(session, _host_metrics, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_metrics.remove_from_other_config</c> (libxenapi <c>xenapi_host_metrics_remove_from_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_other_config(Session session, string _host_metrics, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_metrics_remove_from_other_config(call.Handle, Utf8.Z(_host_metrics ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host_metrics.remove_from_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_other_configAsync(Session session, string _host_metrics, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host_metrics.remove_from_other_config", cancellationToken, _host_metrics ?? "", _key ?? "");
         }
 
         /// <summary><c>host_metrics.add_to_other_config</c> (libxenapi <c>xenapi_host_metrics_add_to_other_config</c>).</summary>
@@ -228,8 +282,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_other_config(Session session, string _host_metrics, string _key, string _value)
         {
-            int status = Native.xenapi_host_metrics_add_to_other_config(Session.NativeOf(session), Utf8.Z(_host_metrics ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_other_config(session, _host_metrics, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_metrics.add_to_other_config</c> (libxenapi <c>xenapi_host_metrics_add_to_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_other_config(Session session, string _host_metrics, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_metrics_add_to_other_config(call.Handle, Utf8.Z(_host_metrics ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host_metrics.add_to_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_other_configAsync(Session session, string _host_metrics, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host_metrics.add_to_other_config", cancellationToken, _host_metrics ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>host_metrics.set_other_config</c> (libxenapi <c>xenapi_host_metrics_set_other_config</c>).</summary>
@@ -240,16 +312,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_other_config(Session session, string _host_metrics, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_other_config(session, _host_metrics, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_metrics.set_other_config</c> (libxenapi <c>xenapi_host_metrics_set_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_other_config(Session session, string _host_metrics, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_host_metrics_set_other_config(Session.NativeOf(session), Utf8.Z(_host_metrics ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_host_metrics_set_other_config(call.Handle, Utf8.Z(_host_metrics ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>host_metrics.set_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_other_configAsync(Session session, string _host_metrics, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host_metrics.set_other_config", cancellationToken, _host_metrics ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>host_metrics.get_other_config</c> (libxenapi <c>xenapi_host_metrics_get_other_config</c>).</summary>
@@ -260,16 +350,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _host_metrics)
         {
-            int status = Native.xenapi_host_metrics_get_other_config(Session.NativeOf(session), Utf8.Z(_host_metrics ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _host_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_metrics.get_other_config</c> (libxenapi <c>xenapi_host_metrics_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _host_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_host_metrics_get_other_config(call.Handle, Utf8.Z(_host_metrics ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>host_metrics.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _host_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_metrics.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _host_metrics ?? "");
         }
 
         /// <summary><c>host_metrics.get_last_updated</c> (libxenapi <c>xenapi_host_metrics_get_last_updated</c>).</summary>
@@ -280,9 +388,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static DateTime get_last_updated(Session session, string _host_metrics)
         {
-            int status = Native.xenapi_host_metrics_get_last_updated(Session.NativeOf(session), Utf8.Z(_host_metrics ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.Time(result);
+            return get_last_updated(session, _host_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_metrics.get_last_updated</c> (libxenapi <c>xenapi_host_metrics_get_last_updated</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static DateTime get_last_updated(Session session, string _host_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_metrics_get_last_updated(call.Handle, Utf8.Z(_host_metrics ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.Time(result);
+            }
+        }
+
+        /// <summary><c>host_metrics.get_last_updated</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_last_updated</c>.</summary>
+        public static System.Threading.Tasks.Task<DateTime> get_last_updatedAsync(Session session, string _host_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_metrics.get_last_updated", cancellationToken, v => ValueRead.Time(v), _host_metrics ?? "");
         }
 
         /// <summary><c>host_metrics.get_live</c> (libxenapi <c>xenapi_host_metrics_get_live</c>).</summary>
@@ -293,9 +419,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_live(Session session, string _host_metrics)
         {
-            int status = Native.xenapi_host_metrics_get_live(Session.NativeOf(session), Utf8.Z(_host_metrics ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_live(session, _host_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_metrics.get_live</c> (libxenapi <c>xenapi_host_metrics_get_live</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_live(Session session, string _host_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_metrics_get_live(call.Handle, Utf8.Z(_host_metrics ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>host_metrics.get_live</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_live</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_liveAsync(Session session, string _host_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_metrics.get_live", cancellationToken, v => ValueRead.Bool(v), _host_metrics ?? "");
         }
 
         /// <summary><c>host_metrics.get_memory_free</c> (libxenapi <c>xenapi_host_metrics_get_memory_free</c>). Removed in tampa: only older servers have it.</summary>
@@ -306,9 +450,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_memory_free(Session session, string _host_metrics)
         {
-            int status = Native.xenapi_host_metrics_get_memory_free(Session.NativeOf(session), Utf8.Z(_host_metrics ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_memory_free(session, _host_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_metrics.get_memory_free</c> (libxenapi <c>xenapi_host_metrics_get_memory_free</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_memory_free(Session session, string _host_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_metrics_get_memory_free(call.Handle, Utf8.Z(_host_metrics ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>host_metrics.get_memory_free</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_memory_free</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_memory_freeAsync(Session session, string _host_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_metrics.get_memory_free", cancellationToken, v => ValueRead.Long(v), _host_metrics ?? "");
         }
 
         /// <summary><c>host_metrics.get_memory_total</c> (libxenapi <c>xenapi_host_metrics_get_memory_total</c>).</summary>
@@ -319,9 +481,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_memory_total(Session session, string _host_metrics)
         {
-            int status = Native.xenapi_host_metrics_get_memory_total(Session.NativeOf(session), Utf8.Z(_host_metrics ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_memory_total(session, _host_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_metrics.get_memory_total</c> (libxenapi <c>xenapi_host_metrics_get_memory_total</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_memory_total(Session session, string _host_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_metrics_get_memory_total(call.Handle, Utf8.Z(_host_metrics ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>host_metrics.get_memory_total</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_memory_total</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_memory_totalAsync(Session session, string _host_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_metrics.get_memory_total", cancellationToken, v => ValueRead.Long(v), _host_metrics ?? "");
         }
 
         /// <summary><c>host_metrics.get_uuid</c> (libxenapi <c>xenapi_host_metrics_get_uuid</c>).</summary>
@@ -332,9 +512,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _host_metrics)
         {
-            int status = Native.xenapi_host_metrics_get_uuid(Session.NativeOf(session), Utf8.Z(_host_metrics ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _host_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_metrics.get_uuid</c> (libxenapi <c>xenapi_host_metrics_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _host_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_metrics_get_uuid(call.Handle, Utf8.Z(_host_metrics ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>host_metrics.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _host_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_metrics.get_uuid", cancellationToken, v => ValueRead.Str(v), _host_metrics ?? "");
         }
 
         /// <summary><c>host_metrics.get_by_uuid</c> (libxenapi <c>xenapi_host_metrics_get_by_uuid</c>).</summary>
@@ -345,9 +543,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Host_metrics> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_host_metrics_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Host_metrics>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_metrics.get_by_uuid</c> (libxenapi <c>xenapi_host_metrics_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Host_metrics> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_metrics_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Host_metrics>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>host_metrics.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Host_metrics>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_metrics.get_by_uuid", cancellationToken, v => ValueRead.Ref<Host_metrics>(v), _uuid ?? "");
         }
 
         /// <summary><c>host_metrics.get_record</c> (libxenapi <c>xenapi_host_metrics_get_record</c>).</summary>
@@ -358,16 +574,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Host_metrics get_record(Session session, string _host_metrics)
         {
-            int status = Native.xenapi_host_metrics_get_record(Session.NativeOf(session), Utf8.Z(_host_metrics ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _host_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_metrics.get_record</c> (libxenapi <c>xenapi_host_metrics_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Host_metrics get_record(Session session, string _host_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_host_metrics(result);
+                int status = Native.xenapi_host_metrics_get_record(call.Handle, Utf8.Z(_host_metrics ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_host_metrics(result);
+                }
+                finally
+                {
+                    Native.xenapi_host_metrics_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_host_metrics_record_free(result);
-            }
+        }
+
+        /// <summary><c>host_metrics.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<Host_metrics> get_recordAsync(Session session, string _host_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_metrics.get_record", cancellationToken, v => Host_metrics.FromValueHandle(v), _host_metrics ?? "");
         }
 
     }

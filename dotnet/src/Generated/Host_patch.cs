@@ -251,16 +251,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<Host_patch>, Host_patch> get_all_records(Session session)
         {
-            int status = Native.xenapi_host_patch_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_patch.get_all_records</c> (libxenapi <c>xenapi_host_patch_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<Host_patch>, Host_patch> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_host_patch_to_record_host_patch_end(result);
+                int status = Native.xenapi_host_patch_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_host_patch_to_record_host_patch_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_host_patch_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_host_patch_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>host_patch.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<Host_patch>, Host_patch>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_patch.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<Host_patch>.Create(k0), x0 => Host_patch.FromValueHandle(x0)));
         }
 
         /// <summary><c>host_patch.get_all</c> (libxenapi <c>xenapi_host_patch_get_all</c>). Deprecated since ely.</summary>
@@ -270,16 +288,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Host_patch>> get_all(Session session)
         {
-            int status = Native.xenapi_host_patch_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_patch.get_all</c> (libxenapi <c>xenapi_host_patch_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Host_patch>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_host_patch(result);
+                int status = Native.xenapi_host_patch_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_host_patch(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>host_patch.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Host_patch>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_patch.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Host_patch>(x0)));
         }
 
         /// <summary><c>host_patch.apply</c> (libxenapi <c>xenapi_host_patch_apply</c>). Deprecated since miami.</summary>
@@ -290,9 +326,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string apply(Session session, string _host_patch)
         {
-            int status = Native.xenapi_host_patch_apply(Session.NativeOf(session), Utf8.Z(_host_patch ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return apply(session, _host_patch, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_patch.apply</c> (libxenapi <c>xenapi_host_patch_apply</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string apply(Session session, string _host_patch, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_patch_apply(call.Handle, Utf8.Z(_host_patch ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>host_patch.apply</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>apply</c>.</summary>
+        public static System.Threading.Tasks.Task<string> applyAsync(Session session, string _host_patch, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_patch.apply", cancellationToken, v => ValueRead.Str(v), _host_patch ?? "");
         }
 
         /// <summary><c>Async.host_patch.apply</c> (libxenapi <c>xenapi_async_host_patch_apply</c>): <c>apply</c> as a server task. Wait for its typed result with <c>async_apply_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since miami.</summary>
@@ -303,9 +357,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_apply(Session session, string _host_patch)
         {
-            int status = Native.xenapi_async_host_patch_apply(Session.NativeOf(session), Utf8.Z(_host_patch ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_apply(session, _host_patch, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host_patch.apply</c> (libxenapi <c>xenapi_async_host_patch_apply</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_apply(Session session, string _host_patch, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_patch_apply(call.Handle, Utf8.Z(_host_patch ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host_patch.apply</c> (what <c>async_apply</c> returned; libxenapi <c>xenapi_async_host_patch_apply_wait</c>) and returns its result as <c>apply</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -334,8 +398,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy(Session session, string _host_patch)
         {
-            int status = Native.xenapi_host_patch_destroy(Session.NativeOf(session), Utf8.Z(_host_patch ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            destroy(session, _host_patch, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_patch.destroy</c> (libxenapi <c>xenapi_host_patch_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy(Session session, string _host_patch, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_patch_destroy(call.Handle, Utf8.Z(_host_patch ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host_patch.destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy</c>.</summary>
+        public static System.Threading.Tasks.Task destroyAsync(Session session, string _host_patch, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host_patch.destroy", cancellationToken, _host_patch ?? "");
         }
 
         /// <summary><c>Async.host_patch.destroy</c> (libxenapi <c>xenapi_async_host_patch_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since miami.</summary>
@@ -346,9 +428,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy(Session session, string _host_patch)
         {
-            int status = Native.xenapi_async_host_patch_destroy(Session.NativeOf(session), Utf8.Z(_host_patch ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_destroy(session, _host_patch, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.host_patch.destroy</c> (libxenapi <c>xenapi_async_host_patch_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy(Session session, string _host_patch, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_host_patch_destroy(call.Handle, Utf8.Z(_host_patch ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.host_patch.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_host_patch_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -375,8 +467,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_other_config(Session session, string _host_patch, string _key)
         {
-            int status = Native.xenapi_host_patch_remove_from_other_config(Session.NativeOf(session), Utf8.Z(_host_patch ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_other_config(session, _host_patch, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_patch.remove_from_other_config</c> (libxenapi <c>xenapi_host_patch_remove_from_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_other_config(Session session, string _host_patch, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_patch_remove_from_other_config(call.Handle, Utf8.Z(_host_patch ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host_patch.remove_from_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_other_configAsync(Session session, string _host_patch, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host_patch.remove_from_other_config", cancellationToken, _host_patch ?? "", _key ?? "");
         }
 
         /// <summary><c>host_patch.add_to_other_config</c> (libxenapi <c>xenapi_host_patch_add_to_other_config</c>).</summary>
@@ -388,8 +498,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_other_config(Session session, string _host_patch, string _key, string _value)
         {
-            int status = Native.xenapi_host_patch_add_to_other_config(Session.NativeOf(session), Utf8.Z(_host_patch ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_other_config(session, _host_patch, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_patch.add_to_other_config</c> (libxenapi <c>xenapi_host_patch_add_to_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_other_config(Session session, string _host_patch, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_patch_add_to_other_config(call.Handle, Utf8.Z(_host_patch ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>host_patch.add_to_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_other_configAsync(Session session, string _host_patch, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host_patch.add_to_other_config", cancellationToken, _host_patch ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>host_patch.set_other_config</c> (libxenapi <c>xenapi_host_patch_set_other_config</c>).</summary>
@@ -400,16 +528,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_other_config(Session session, string _host_patch, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_other_config(session, _host_patch, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_patch.set_other_config</c> (libxenapi <c>xenapi_host_patch_set_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_other_config(Session session, string _host_patch, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_host_patch_set_other_config(Session.NativeOf(session), Utf8.Z(_host_patch ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_host_patch_set_other_config(call.Handle, Utf8.Z(_host_patch ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>host_patch.set_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_other_configAsync(Session session, string _host_patch, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "host_patch.set_other_config", cancellationToken, _host_patch ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>host_patch.get_other_config</c> (libxenapi <c>xenapi_host_patch_get_other_config</c>).</summary>
@@ -420,16 +566,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _host_patch)
         {
-            int status = Native.xenapi_host_patch_get_other_config(Session.NativeOf(session), Utf8.Z(_host_patch ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _host_patch, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_patch.get_other_config</c> (libxenapi <c>xenapi_host_patch_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _host_patch, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_host_patch_get_other_config(call.Handle, Utf8.Z(_host_patch ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>host_patch.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _host_patch, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_patch.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _host_patch ?? "");
         }
 
         /// <summary><c>host_patch.get_pool_patch</c> (libxenapi <c>xenapi_host_patch_get_pool_patch</c>).</summary>
@@ -440,9 +604,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Pool_patch> get_pool_patch(Session session, string _host_patch)
         {
-            int status = Native.xenapi_host_patch_get_pool_patch(Session.NativeOf(session), Utf8.Z(_host_patch ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Pool_patch>.Create(Conv.TakeStr(result));
+            return get_pool_patch(session, _host_patch, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_patch.get_pool_patch</c> (libxenapi <c>xenapi_host_patch_get_pool_patch</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Pool_patch> get_pool_patch(Session session, string _host_patch, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_patch_get_pool_patch(call.Handle, Utf8.Z(_host_patch ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Pool_patch>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>host_patch.get_pool_patch</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_pool_patch</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Pool_patch>> get_pool_patchAsync(Session session, string _host_patch, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_patch.get_pool_patch", cancellationToken, v => ValueRead.Ref<Pool_patch>(v), _host_patch ?? "");
         }
 
         /// <summary><c>host_patch.get_size</c> (libxenapi <c>xenapi_host_patch_get_size</c>).</summary>
@@ -453,9 +635,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_size(Session session, string _host_patch)
         {
-            int status = Native.xenapi_host_patch_get_size(Session.NativeOf(session), Utf8.Z(_host_patch ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_size(session, _host_patch, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_patch.get_size</c> (libxenapi <c>xenapi_host_patch_get_size</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_size(Session session, string _host_patch, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_patch_get_size(call.Handle, Utf8.Z(_host_patch ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>host_patch.get_size</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_size</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_sizeAsync(Session session, string _host_patch, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_patch.get_size", cancellationToken, v => ValueRead.Long(v), _host_patch ?? "");
         }
 
         /// <summary><c>host_patch.get_timestamp_applied</c> (libxenapi <c>xenapi_host_patch_get_timestamp_applied</c>).</summary>
@@ -466,9 +666,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static DateTime get_timestamp_applied(Session session, string _host_patch)
         {
-            int status = Native.xenapi_host_patch_get_timestamp_applied(Session.NativeOf(session), Utf8.Z(_host_patch ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.Time(result);
+            return get_timestamp_applied(session, _host_patch, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_patch.get_timestamp_applied</c> (libxenapi <c>xenapi_host_patch_get_timestamp_applied</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static DateTime get_timestamp_applied(Session session, string _host_patch, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_patch_get_timestamp_applied(call.Handle, Utf8.Z(_host_patch ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.Time(result);
+            }
+        }
+
+        /// <summary><c>host_patch.get_timestamp_applied</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_timestamp_applied</c>.</summary>
+        public static System.Threading.Tasks.Task<DateTime> get_timestamp_appliedAsync(Session session, string _host_patch, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_patch.get_timestamp_applied", cancellationToken, v => ValueRead.Time(v), _host_patch ?? "");
         }
 
         /// <summary><c>host_patch.get_applied</c> (libxenapi <c>xenapi_host_patch_get_applied</c>).</summary>
@@ -479,9 +697,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_applied(Session session, string _host_patch)
         {
-            int status = Native.xenapi_host_patch_get_applied(Session.NativeOf(session), Utf8.Z(_host_patch ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_applied(session, _host_patch, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_patch.get_applied</c> (libxenapi <c>xenapi_host_patch_get_applied</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_applied(Session session, string _host_patch, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_patch_get_applied(call.Handle, Utf8.Z(_host_patch ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>host_patch.get_applied</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_applied</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_appliedAsync(Session session, string _host_patch, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_patch.get_applied", cancellationToken, v => ValueRead.Bool(v), _host_patch ?? "");
         }
 
         /// <summary><c>host_patch.get_host</c> (libxenapi <c>xenapi_host_patch_get_host</c>).</summary>
@@ -492,9 +728,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Host> get_host(Session session, string _host_patch)
         {
-            int status = Native.xenapi_host_patch_get_host(Session.NativeOf(session), Utf8.Z(_host_patch ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Host>.Create(Conv.TakeStr(result));
+            return get_host(session, _host_patch, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_patch.get_host</c> (libxenapi <c>xenapi_host_patch_get_host</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Host> get_host(Session session, string _host_patch, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_patch_get_host(call.Handle, Utf8.Z(_host_patch ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Host>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>host_patch.get_host</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_host</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Host>> get_hostAsync(Session session, string _host_patch, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_patch.get_host", cancellationToken, v => ValueRead.Ref<Host>(v), _host_patch ?? "");
         }
 
         /// <summary><c>host_patch.get_version</c> (libxenapi <c>xenapi_host_patch_get_version</c>).</summary>
@@ -505,9 +759,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_version(Session session, string _host_patch)
         {
-            int status = Native.xenapi_host_patch_get_version(Session.NativeOf(session), Utf8.Z(_host_patch ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_version(session, _host_patch, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_patch.get_version</c> (libxenapi <c>xenapi_host_patch_get_version</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_version(Session session, string _host_patch, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_patch_get_version(call.Handle, Utf8.Z(_host_patch ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>host_patch.get_version</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_version</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_versionAsync(Session session, string _host_patch, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_patch.get_version", cancellationToken, v => ValueRead.Str(v), _host_patch ?? "");
         }
 
         /// <summary><c>host_patch.get_name_description</c> (libxenapi <c>xenapi_host_patch_get_name_description</c>).</summary>
@@ -518,9 +790,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_description(Session session, string _host_patch)
         {
-            int status = Native.xenapi_host_patch_get_name_description(Session.NativeOf(session), Utf8.Z(_host_patch ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_description(session, _host_patch, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_patch.get_name_description</c> (libxenapi <c>xenapi_host_patch_get_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_description(Session session, string _host_patch, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_patch_get_name_description(call.Handle, Utf8.Z(_host_patch ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>host_patch.get_name_description</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_description</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_descriptionAsync(Session session, string _host_patch, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_patch.get_name_description", cancellationToken, v => ValueRead.Str(v), _host_patch ?? "");
         }
 
         /// <summary><c>host_patch.get_name_label</c> (libxenapi <c>xenapi_host_patch_get_name_label</c>).</summary>
@@ -531,9 +821,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_label(Session session, string _host_patch)
         {
-            int status = Native.xenapi_host_patch_get_name_label(Session.NativeOf(session), Utf8.Z(_host_patch ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_label(session, _host_patch, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_patch.get_name_label</c> (libxenapi <c>xenapi_host_patch_get_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_label(Session session, string _host_patch, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_patch_get_name_label(call.Handle, Utf8.Z(_host_patch ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>host_patch.get_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_labelAsync(Session session, string _host_patch, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_patch.get_name_label", cancellationToken, v => ValueRead.Str(v), _host_patch ?? "");
         }
 
         /// <summary><c>host_patch.get_uuid</c> (libxenapi <c>xenapi_host_patch_get_uuid</c>).</summary>
@@ -544,9 +852,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _host_patch)
         {
-            int status = Native.xenapi_host_patch_get_uuid(Session.NativeOf(session), Utf8.Z(_host_patch ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _host_patch, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_patch.get_uuid</c> (libxenapi <c>xenapi_host_patch_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _host_patch, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_patch_get_uuid(call.Handle, Utf8.Z(_host_patch ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>host_patch.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _host_patch, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_patch.get_uuid", cancellationToken, v => ValueRead.Str(v), _host_patch ?? "");
         }
 
         /// <summary><c>host_patch.get_by_name_label</c> (libxenapi <c>xenapi_host_patch_get_by_name_label</c>). Deprecated since ely.</summary>
@@ -557,16 +883,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Host_patch>> get_by_name_label(Session session, string _label)
         {
-            int status = Native.xenapi_host_patch_get_by_name_label(Session.NativeOf(session), Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_by_name_label(session, _label, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_patch.get_by_name_label</c> (libxenapi <c>xenapi_host_patch_get_by_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Host_patch>> get_by_name_label(Session session, string _label, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_host_patch(result);
+                int status = Native.xenapi_host_patch_get_by_name_label(call.Handle, Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_host_patch(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>host_patch.get_by_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Host_patch>>> get_by_name_labelAsync(Session session, string _label, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_patch.get_by_name_label", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Host_patch>(x0)), _label ?? "");
         }
 
         /// <summary><c>host_patch.get_by_uuid</c> (libxenapi <c>xenapi_host_patch_get_by_uuid</c>). Deprecated since ely.</summary>
@@ -577,9 +921,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Host_patch> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_host_patch_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Host_patch>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_patch.get_by_uuid</c> (libxenapi <c>xenapi_host_patch_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Host_patch> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_host_patch_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Host_patch>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>host_patch.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Host_patch>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_patch.get_by_uuid", cancellationToken, v => ValueRead.Ref<Host_patch>(v), _uuid ?? "");
         }
 
         /// <summary><c>host_patch.get_record</c> (libxenapi <c>xenapi_host_patch_get_record</c>). Deprecated since ely.</summary>
@@ -590,16 +952,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Host_patch get_record(Session session, string _host_patch)
         {
-            int status = Native.xenapi_host_patch_get_record(Session.NativeOf(session), Utf8.Z(_host_patch ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _host_patch, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>host_patch.get_record</c> (libxenapi <c>xenapi_host_patch_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Host_patch get_record(Session session, string _host_patch, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_host_patch(result);
+                int status = Native.xenapi_host_patch_get_record(call.Handle, Utf8.Z(_host_patch ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_host_patch(result);
+                }
+                finally
+                {
+                    Native.xenapi_host_patch_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_host_patch_record_free(result);
-            }
+        }
+
+        /// <summary><c>host_patch.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<Host_patch> get_recordAsync(Session session, string _host_patch, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "host_patch.get_record", cancellationToken, v => Host_patch.FromValueHandle(v), _host_patch ?? "");
         }
 
     }

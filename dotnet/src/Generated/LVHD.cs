@@ -88,9 +88,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string enable_thin_provisioning(Session session, string _host, string _sr, long _initial_allocation, long _allocation_quantum)
         {
-            int status = Native.xenapi_lvhd_enable_thin_provisioning(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_sr ?? ""), _initial_allocation, _allocation_quantum, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return enable_thin_provisioning(session, _host, _sr, _initial_allocation, _allocation_quantum, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>LVHD.enable_thin_provisioning</c> (libxenapi <c>xenapi_lvhd_enable_thin_provisioning</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string enable_thin_provisioning(Session session, string _host, string _sr, long _initial_allocation, long _allocation_quantum, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_lvhd_enable_thin_provisioning(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_sr ?? ""), _initial_allocation, _allocation_quantum, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>LVHD.enable_thin_provisioning</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>enable_thin_provisioning</c>.</summary>
+        public static System.Threading.Tasks.Task<string> enable_thin_provisioningAsync(Session session, string _host, string _sr, long _initial_allocation, long _allocation_quantum, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "LVHD.enable_thin_provisioning", cancellationToken, v => ValueRead.Str(v), _host ?? "", _sr ?? "", _initial_allocation, _allocation_quantum);
         }
 
         /// <summary><c>Async.LVHD.enable_thin_provisioning</c> (libxenapi <c>xenapi_async_lvhd_enable_thin_provisioning</c>): <c>enable_thin_provisioning</c> as a server task. Wait for its typed result with <c>async_enable_thin_provisioning_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -104,9 +122,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_enable_thin_provisioning(Session session, string _host, string _sr, long _initial_allocation, long _allocation_quantum)
         {
-            int status = Native.xenapi_async_lvhd_enable_thin_provisioning(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_sr ?? ""), _initial_allocation, _allocation_quantum, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_enable_thin_provisioning(session, _host, _sr, _initial_allocation, _allocation_quantum, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.LVHD.enable_thin_provisioning</c> (libxenapi <c>xenapi_async_lvhd_enable_thin_provisioning</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_enable_thin_provisioning(Session session, string _host, string _sr, long _initial_allocation, long _allocation_quantum, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_lvhd_enable_thin_provisioning(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_sr ?? ""), _initial_allocation, _allocation_quantum, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.LVHD.enable_thin_provisioning</c> (what <c>async_enable_thin_provisioning</c> returned; libxenapi <c>xenapi_async_lvhd_enable_thin_provisioning_wait</c>) and returns its result as <c>enable_thin_provisioning</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -136,9 +164,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _lvhd)
         {
-            int status = Native.xenapi_lvhd_get_uuid(Session.NativeOf(session), Utf8.Z(_lvhd ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _lvhd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>LVHD.get_uuid</c> (libxenapi <c>xenapi_lvhd_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _lvhd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_lvhd_get_uuid(call.Handle, Utf8.Z(_lvhd ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>LVHD.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _lvhd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "LVHD.get_uuid", cancellationToken, v => ValueRead.Str(v), _lvhd ?? "");
         }
 
         /// <summary><c>LVHD.get_by_uuid</c> (libxenapi <c>xenapi_lvhd_get_by_uuid</c>).</summary>
@@ -149,9 +195,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<LVHD> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_lvhd_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<LVHD>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>LVHD.get_by_uuid</c> (libxenapi <c>xenapi_lvhd_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<LVHD> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_lvhd_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<LVHD>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>LVHD.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<LVHD>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "LVHD.get_by_uuid", cancellationToken, v => ValueRead.Ref<LVHD>(v), _uuid ?? "");
         }
 
         /// <summary><c>LVHD.get_record</c> (libxenapi <c>xenapi_lvhd_get_record</c>).</summary>
@@ -162,16 +226,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static LVHD get_record(Session session, string _lvhd)
         {
-            int status = Native.xenapi_lvhd_get_record(Session.NativeOf(session), Utf8.Z(_lvhd ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _lvhd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>LVHD.get_record</c> (libxenapi <c>xenapi_lvhd_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static LVHD get_record(Session session, string _lvhd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_LVHD(result);
+                int status = Native.xenapi_lvhd_get_record(call.Handle, Utf8.Z(_lvhd ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_LVHD(result);
+                }
+                finally
+                {
+                    Native.xenapi_lvhd_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_lvhd_record_free(result);
-            }
+        }
+
+        /// <summary><c>LVHD.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<LVHD> get_recordAsync(Session session, string _lvhd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "LVHD.get_record", cancellationToken, v => LVHD.FromValueHandle(v), _lvhd ?? "");
         }
 
     }

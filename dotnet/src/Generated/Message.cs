@@ -197,16 +197,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<Message>, Message> get_all_records_where(Session session, string _expr)
         {
-            int status = Native.xenapi_message_get_all_records_where(Session.NativeOf(session), Utf8.Z(_expr ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records_where(session, _expr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>message.get_all_records_where</c> (libxenapi <c>xenapi_message_get_all_records_where</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<Message>, Message> get_all_records_where(Session session, string _expr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_message_to_record_message_end(result);
+                int status = Native.xenapi_message_get_all_records_where(call.Handle, Utf8.Z(_expr ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_message_to_record_message_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_message_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_message_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>message.get_all_records_where</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records_where</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<Message>, Message>> get_all_records_whereAsync(Session session, string _expr, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "message.get_all_records_where", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<Message>.Create(k0), x0 => Message.FromValueHandle(x0)), _expr ?? "");
         }
 
         /// <summary><c>Async.message.get_all_records_where</c> (libxenapi <c>xenapi_async_message_get_all_records_where</c>): <c>get_all_records_where</c> as a server task. Wait for its typed result with <c>async_get_all_records_where_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -217,9 +235,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_all_records_where(Session session, string _expr)
         {
-            int status = Native.xenapi_async_message_get_all_records_where(Session.NativeOf(session), Utf8.Z(_expr ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_all_records_where(session, _expr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.message.get_all_records_where</c> (libxenapi <c>xenapi_async_message_get_all_records_where</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_all_records_where(Session session, string _expr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_message_get_all_records_where(call.Handle, Utf8.Z(_expr ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.message.get_all_records_where</c> (what <c>async_get_all_records_where</c> returned; libxenapi <c>xenapi_async_message_get_all_records_where_wait</c>) and returns its result as <c>get_all_records_where</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -255,16 +283,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<Message>, Message> get_all_records(Session session)
         {
-            int status = Native.xenapi_message_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>message.get_all_records</c> (libxenapi <c>xenapi_message_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<Message>, Message> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_message_to_record_message_end(result);
+                int status = Native.xenapi_message_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_message_to_record_message_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_message_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_message_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>message.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<Message>, Message>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "message.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<Message>.Create(k0), x0 => Message.FromValueHandle(x0)));
         }
 
         /// <summary><c>Async.message.get_all_records</c> (libxenapi <c>xenapi_async_message_get_all_records</c>): <c>get_all_records</c> as a server task. Wait for its typed result with <c>async_get_all_records_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -274,9 +320,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_all_records(Session session)
         {
-            int status = Native.xenapi_async_message_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.message.get_all_records</c> (libxenapi <c>xenapi_async_message_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_message_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.message.get_all_records</c> (what <c>async_get_all_records</c> returned; libxenapi <c>xenapi_async_message_get_all_records_wait</c>) and returns its result as <c>get_all_records</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -313,9 +369,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Message> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_message_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Message>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>message.get_by_uuid</c> (libxenapi <c>xenapi_message_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Message> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_message_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Message>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>message.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Message>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "message.get_by_uuid", cancellationToken, v => ValueRead.Ref<Message>(v), _uuid ?? "");
         }
 
         /// <summary><c>Async.message.get_by_uuid</c> (libxenapi <c>xenapi_async_message_get_by_uuid</c>): <c>get_by_uuid</c> as a server task. Wait for its typed result with <c>async_get_by_uuid_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -326,9 +400,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_async_message_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.message.get_by_uuid</c> (libxenapi <c>xenapi_async_message_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_message_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.message.get_by_uuid</c> (what <c>async_get_by_uuid</c> returned; libxenapi <c>xenapi_async_message_get_by_uuid_wait</c>) and returns its result as <c>get_by_uuid</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -358,16 +442,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Message get_record(Session session, string _message)
         {
-            int status = Native.xenapi_message_get_record(Session.NativeOf(session), Utf8.Z(_message ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _message, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>message.get_record</c> (libxenapi <c>xenapi_message_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Message get_record(Session session, string _message, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_message(result);
+                int status = Native.xenapi_message_get_record(call.Handle, Utf8.Z(_message ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_message(result);
+                }
+                finally
+                {
+                    Native.xenapi_message_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_message_record_free(result);
-            }
+        }
+
+        /// <summary><c>message.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<Message> get_recordAsync(Session session, string _message, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "message.get_record", cancellationToken, v => Message.FromValueHandle(v), _message ?? "");
         }
 
         /// <summary><c>Async.message.get_record</c> (libxenapi <c>xenapi_async_message_get_record</c>): <c>get_record</c> as a server task. Wait for its typed result with <c>async_get_record_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -378,9 +480,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_record(Session session, string _message)
         {
-            int status = Native.xenapi_async_message_get_record(Session.NativeOf(session), Utf8.Z(_message ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_record(session, _message, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.message.get_record</c> (libxenapi <c>xenapi_async_message_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_record(Session session, string _message, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_message_get_record(call.Handle, Utf8.Z(_message ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.message.get_record</c> (what <c>async_get_record</c> returned; libxenapi <c>xenapi_async_message_get_record_wait</c>) and returns its result as <c>get_record</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -417,16 +529,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<Message>, Message> get_since(Session session, DateTime _since)
         {
-            int status = Native.xenapi_message_get_since(Session.NativeOf(session), Conv.Unix(_since), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_since(session, _since, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>message.get_since</c> (libxenapi <c>xenapi_message_get_since</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<Message>, Message> get_since(Session session, DateTime _since, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_message_to_record_message_end(result);
+                int status = Native.xenapi_message_get_since(call.Handle, Conv.Unix(_since), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_message_to_record_message_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_message_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_message_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>message.get_since</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_since</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<Message>, Message>> get_sinceAsync(Session session, DateTime _since, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "message.get_since", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<Message>.Create(k0), x0 => Message.FromValueHandle(x0)), _since);
         }
 
         /// <summary><c>Async.message.get_since</c> (libxenapi <c>xenapi_async_message_get_since</c>): <c>get_since</c> as a server task. Wait for its typed result with <c>async_get_since_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -437,9 +567,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_since(Session session, DateTime _since)
         {
-            int status = Native.xenapi_async_message_get_since(Session.NativeOf(session), Conv.Unix(_since), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_since(session, _since, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.message.get_since</c> (libxenapi <c>xenapi_async_message_get_since</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_since(Session session, DateTime _since, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_message_get_since(call.Handle, Conv.Unix(_since), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.message.get_since</c> (what <c>async_get_since</c> returned; libxenapi <c>xenapi_async_message_get_since_wait</c>) and returns its result as <c>get_since</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -475,16 +615,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Message>> get_all(Session session)
         {
-            int status = Native.xenapi_message_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>message.get_all</c> (libxenapi <c>xenapi_message_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Message>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_message(result);
+                int status = Native.xenapi_message_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_message(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>message.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Message>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "message.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Message>(x0)));
         }
 
         /// <summary><c>Async.message.get_all</c> (libxenapi <c>xenapi_async_message_get_all</c>): <c>get_all</c> as a server task. Wait for its typed result with <c>async_get_all_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -494,9 +652,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_all(Session session)
         {
-            int status = Native.xenapi_async_message_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.message.get_all</c> (libxenapi <c>xenapi_async_message_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_message_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.message.get_all</c> (what <c>async_get_all</c> returned; libxenapi <c>xenapi_async_message_get_all_wait</c>) and returns its result as <c>get_all</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -535,16 +703,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<Message>, Message> get(Session session, cls _cls, string _obj_uuid, DateTime _since)
         {
-            int status = Native.xenapi_message_get(Session.NativeOf(session), cls_helper.ToNative(_cls), Utf8.Z(_obj_uuid ?? ""), Conv.Unix(_since), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get(session, _cls, _obj_uuid, _since, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>message.get</c> (libxenapi <c>xenapi_message_get</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<Message>, Message> get(Session session, cls _cls, string _obj_uuid, DateTime _since, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_message_to_record_message_end(result);
+                int status = Native.xenapi_message_get(call.Handle, cls_helper.ToNative(_cls), Utf8.Z(_obj_uuid ?? ""), Conv.Unix(_since), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_message_to_record_message_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_message_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_message_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>message.get</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<Message>, Message>> getAsync(Session session, cls _cls, string _obj_uuid, DateTime _since, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "message.get", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<Message>.Create(k0), x0 => Message.FromValueHandle(x0)), _cls.StringOf(), _obj_uuid ?? "", _since);
         }
 
         /// <summary><c>Async.message.get</c> (libxenapi <c>xenapi_async_message_get</c>): <c>get</c> as a server task. Wait for its typed result with <c>async_get_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -557,9 +743,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get(Session session, cls _cls, string _obj_uuid, DateTime _since)
         {
-            int status = Native.xenapi_async_message_get(Session.NativeOf(session), cls_helper.ToNative(_cls), Utf8.Z(_obj_uuid ?? ""), Conv.Unix(_since), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get(session, _cls, _obj_uuid, _since, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.message.get</c> (libxenapi <c>xenapi_async_message_get</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get(Session session, cls _cls, string _obj_uuid, DateTime _since, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_message_get(call.Handle, cls_helper.ToNative(_cls), Utf8.Z(_obj_uuid ?? ""), Conv.Unix(_since), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.message.get</c> (what <c>async_get</c> returned; libxenapi <c>xenapi_async_message_get_wait</c>) and returns its result as <c>get</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -595,16 +791,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy_many(Session session, List<XenRef<Message>> _messages)
         {
-            IntPtr h0 = Conv.W_set_ref_message(_messages);
-            try
+            destroy_many(session, _messages, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>message.destroy_many</c> (libxenapi <c>xenapi_message_destroy_many</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy_many(Session session, List<XenRef<Message>> _messages, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_message_destroy_many(Session.NativeOf(session), h0, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h0 = Conv.W_set_ref_message(_messages);
+                try
+                {
+                    int status = Native.xenapi_message_destroy_many(call.Handle, h0, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(h0);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(h0);
-            }
+        }
+
+        /// <summary><c>message.destroy_many</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy_many</c>.</summary>
+        public static System.Threading.Tasks.Task destroy_manyAsync(Session session, List<XenRef<Message>> _messages, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "message.destroy_many", cancellationToken, ValueArgs.Set(_messages));
         }
 
         /// <summary><c>Async.message.destroy_many</c> (libxenapi <c>xenapi_async_message_destroy_many</c>): <c>destroy_many</c> as a server task. Wait for its typed result with <c>async_destroy_many_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 22.19.0: may change.</summary>
@@ -615,16 +829,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy_many(Session session, List<XenRef<Message>> _messages)
         {
-            IntPtr h0 = Conv.W_set_ref_message(_messages);
-            try
+            return async_destroy_many(session, _messages, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.message.destroy_many</c> (libxenapi <c>xenapi_async_message_destroy_many</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy_many(Session session, List<XenRef<Message>> _messages, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_message_destroy_many(Session.NativeOf(session), h0, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_list_free(h0);
+                IntPtr h0 = Conv.W_set_ref_message(_messages);
+                try
+                {
+                    int status = Native.xenapi_async_message_destroy_many(call.Handle, h0, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(h0);
+                }
             }
         }
 
@@ -651,8 +875,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy(Session session, string _message)
         {
-            int status = Native.xenapi_message_destroy(Session.NativeOf(session), Utf8.Z(_message ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            destroy(session, _message, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>message.destroy</c> (libxenapi <c>xenapi_message_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy(Session session, string _message, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_message_destroy(call.Handle, Utf8.Z(_message ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>message.destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy</c>.</summary>
+        public static System.Threading.Tasks.Task destroyAsync(Session session, string _message, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "message.destroy", cancellationToken, _message ?? "");
         }
 
         /// <summary><c>Async.message.destroy</c> (libxenapi <c>xenapi_async_message_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -663,9 +905,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy(Session session, string _message)
         {
-            int status = Native.xenapi_async_message_destroy(Session.NativeOf(session), Utf8.Z(_message ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_destroy(session, _message, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.message.destroy</c> (libxenapi <c>xenapi_async_message_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy(Session session, string _message, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_message_destroy(call.Handle, Utf8.Z(_message ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.message.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_message_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -696,9 +948,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Message> create(Session session, string _name, long _priority, cls _cls, string _obj_uuid, string _body)
         {
-            int status = Native.xenapi_message_create(Session.NativeOf(session), Utf8.Z(_name ?? ""), _priority, cls_helper.ToNative(_cls), Utf8.Z(_obj_uuid ?? ""), Utf8.Z(_body ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Message>.Create(Conv.TakeStr(result));
+            return create(session, _name, _priority, _cls, _obj_uuid, _body, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>message.create</c> (libxenapi <c>xenapi_message_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Message> create(Session session, string _name, long _priority, cls _cls, string _obj_uuid, string _body, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_message_create(call.Handle, Utf8.Z(_name ?? ""), _priority, cls_helper.ToNative(_cls), Utf8.Z(_obj_uuid ?? ""), Utf8.Z(_body ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Message>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>message.create</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Message>> createAsync(Session session, string _name, long _priority, cls _cls, string _obj_uuid, string _body, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "message.create", cancellationToken, v => ValueRead.Ref<Message>(v), _name ?? "", _priority, _cls.StringOf(), _obj_uuid ?? "", _body ?? "");
         }
 
         /// <summary><c>Async.message.create</c> (libxenapi <c>xenapi_async_message_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -713,9 +983,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create(Session session, string _name, long _priority, cls _cls, string _obj_uuid, string _body)
         {
-            int status = Native.xenapi_async_message_create(Session.NativeOf(session), Utf8.Z(_name ?? ""), _priority, cls_helper.ToNative(_cls), Utf8.Z(_obj_uuid ?? ""), Utf8.Z(_body ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_create(session, _name, _priority, _cls, _obj_uuid, _body, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.message.create</c> (libxenapi <c>xenapi_async_message_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create(Session session, string _name, long _priority, cls _cls, string _obj_uuid, string _body, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_message_create(call.Handle, Utf8.Z(_name ?? ""), _priority, cls_helper.ToNative(_cls), Utf8.Z(_obj_uuid ?? ""), Utf8.Z(_body ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.message.create</c> (what <c>async_create</c> returned; libxenapi <c>xenapi_async_message_create_wait</c>) and returns its result as <c>create</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>

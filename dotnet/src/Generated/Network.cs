@@ -73,6 +73,30 @@ namespace XenAPI
             }
         }
 
+        /// <summary>The record as the struct a call sends (every field, by its datamodel name).</summary>
+        internal Dictionary<string, object> WireStruct()
+        {
+            return new Dictionary<string, object>(16)
+            {
+                { "uuid", uuid },
+                { "name_label", name_label },
+                { "name_description", name_description },
+                { "allowed_operations", allowed_operations },
+                { "current_operations", current_operations },
+                { "VIFs", VIFs },
+                { "PIFs", PIFs },
+                { "MTU", MTU },
+                { "other_config", other_config },
+                { "bridge", bridge },
+                { "managed", managed },
+                { "blobs", blobs },
+                { "tags", tags },
+                { "default_locking_mode", default_locking_mode.StringOf() },
+                { "assigned_ips", assigned_ips },
+                { "purpose", purpose },
+            };
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(Network record)
         {
@@ -367,16 +391,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<Network>, Network> get_all_records(Session session)
         {
-            int status = Native.xenapi_network_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network.get_all_records</c> (libxenapi <c>xenapi_network_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<Network>, Network> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_network_to_record_network_end(result);
+                int status = Native.xenapi_network_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_network_to_record_network_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_network_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_network_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>network.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<Network>, Network>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "network.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<Network>.Create(k0), x0 => Network.FromValueHandle(x0)));
         }
 
         /// <summary><c>network.get_all</c> (libxenapi <c>xenapi_network_get_all</c>).</summary>
@@ -386,16 +428,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Network>> get_all(Session session)
         {
-            int status = Native.xenapi_network_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network.get_all</c> (libxenapi <c>xenapi_network_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Network>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_network(result);
+                int status = Native.xenapi_network_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_network(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>network.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Network>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "network.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Network>(x0)));
         }
 
         /// <summary><c>network.remove_purpose</c> (libxenapi <c>xenapi_network_remove_purpose</c>).</summary>
@@ -406,8 +466,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_purpose(Session session, string _network, network_purpose _value)
         {
-            int status = Native.xenapi_network_remove_purpose(Session.NativeOf(session), Utf8.Z(_network ?? ""), network_purpose_helper.ToNative(_value), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_purpose(session, _network, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network.remove_purpose</c> (libxenapi <c>xenapi_network_remove_purpose</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_purpose(Session session, string _network, network_purpose _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_network_remove_purpose(call.Handle, Utf8.Z(_network ?? ""), network_purpose_helper.ToNative(_value), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>network.remove_purpose</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_purpose</c>.</summary>
+        public static System.Threading.Tasks.Task remove_purposeAsync(Session session, string _network, network_purpose _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "network.remove_purpose", cancellationToken, _network ?? "", _value.StringOf());
         }
 
         /// <summary><c>Async.network.remove_purpose</c> (libxenapi <c>xenapi_async_network_remove_purpose</c>): <c>remove_purpose</c> as a server task. Wait for its typed result with <c>async_remove_purpose_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -419,9 +497,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_remove_purpose(Session session, string _network, network_purpose _value)
         {
-            int status = Native.xenapi_async_network_remove_purpose(Session.NativeOf(session), Utf8.Z(_network ?? ""), network_purpose_helper.ToNative(_value), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_remove_purpose(session, _network, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.network.remove_purpose</c> (libxenapi <c>xenapi_async_network_remove_purpose</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_remove_purpose(Session session, string _network, network_purpose _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_network_remove_purpose(call.Handle, Utf8.Z(_network ?? ""), network_purpose_helper.ToNative(_value), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.network.remove_purpose</c> (what <c>async_remove_purpose</c> returned; libxenapi <c>xenapi_async_network_remove_purpose_wait</c>) and returns its result as <c>remove_purpose</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -448,8 +536,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_purpose(Session session, string _network, network_purpose _value)
         {
-            int status = Native.xenapi_network_add_purpose(Session.NativeOf(session), Utf8.Z(_network ?? ""), network_purpose_helper.ToNative(_value), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_purpose(session, _network, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network.add_purpose</c> (libxenapi <c>xenapi_network_add_purpose</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_purpose(Session session, string _network, network_purpose _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_network_add_purpose(call.Handle, Utf8.Z(_network ?? ""), network_purpose_helper.ToNative(_value), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>network.add_purpose</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_purpose</c>.</summary>
+        public static System.Threading.Tasks.Task add_purposeAsync(Session session, string _network, network_purpose _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "network.add_purpose", cancellationToken, _network ?? "", _value.StringOf());
         }
 
         /// <summary><c>Async.network.add_purpose</c> (libxenapi <c>xenapi_async_network_add_purpose</c>): <c>add_purpose</c> as a server task. Wait for its typed result with <c>async_add_purpose_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -461,9 +567,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_add_purpose(Session session, string _network, network_purpose _value)
         {
-            int status = Native.xenapi_async_network_add_purpose(Session.NativeOf(session), Utf8.Z(_network ?? ""), network_purpose_helper.ToNative(_value), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_add_purpose(session, _network, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.network.add_purpose</c> (libxenapi <c>xenapi_async_network_add_purpose</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_add_purpose(Session session, string _network, network_purpose _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_network_add_purpose(call.Handle, Utf8.Z(_network ?? ""), network_purpose_helper.ToNative(_value), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.network.add_purpose</c> (what <c>async_add_purpose</c> returned; libxenapi <c>xenapi_async_network_add_purpose_wait</c>) and returns its result as <c>add_purpose</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -490,8 +606,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_default_locking_mode(Session session, string _network, network_default_locking_mode _value)
         {
-            int status = Native.xenapi_network_set_default_locking_mode(Session.NativeOf(session), Utf8.Z(_network ?? ""), network_default_locking_mode_helper.ToNative(_value), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_default_locking_mode(session, _network, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network.set_default_locking_mode</c> (libxenapi <c>xenapi_network_set_default_locking_mode</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_default_locking_mode(Session session, string _network, network_default_locking_mode _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_network_set_default_locking_mode(call.Handle, Utf8.Z(_network ?? ""), network_default_locking_mode_helper.ToNative(_value), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>network.set_default_locking_mode</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_default_locking_mode</c>.</summary>
+        public static System.Threading.Tasks.Task set_default_locking_modeAsync(Session session, string _network, network_default_locking_mode _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "network.set_default_locking_mode", cancellationToken, _network ?? "", _value.StringOf());
         }
 
         /// <summary><c>Async.network.set_default_locking_mode</c> (libxenapi <c>xenapi_async_network_set_default_locking_mode</c>): <c>set_default_locking_mode</c> as a server task. Wait for its typed result with <c>async_set_default_locking_mode_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -503,9 +637,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_default_locking_mode(Session session, string _network, network_default_locking_mode _value)
         {
-            int status = Native.xenapi_async_network_set_default_locking_mode(Session.NativeOf(session), Utf8.Z(_network ?? ""), network_default_locking_mode_helper.ToNative(_value), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_default_locking_mode(session, _network, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.network.set_default_locking_mode</c> (libxenapi <c>xenapi_async_network_set_default_locking_mode</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_default_locking_mode(Session session, string _network, network_default_locking_mode _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_network_set_default_locking_mode(call.Handle, Utf8.Z(_network ?? ""), network_default_locking_mode_helper.ToNative(_value), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.network.set_default_locking_mode</c> (what <c>async_set_default_locking_mode</c> returned; libxenapi <c>xenapi_async_network_set_default_locking_mode_wait</c>) and returns its result as <c>set_default_locking_mode</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -535,9 +679,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Blob> create_new_blob(Session session, string _network, string _name, string _mime_type, bool _public)
         {
-            int status = Native.xenapi_network_create_new_blob(Session.NativeOf(session), Utf8.Z(_network ?? ""), Utf8.Z(_name ?? ""), Utf8.Z(_mime_type ?? ""), (_public ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Blob>.Create(Conv.TakeStr(result));
+            return create_new_blob(session, _network, _name, _mime_type, _public, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network.create_new_blob</c> (libxenapi <c>xenapi_network_create_new_blob</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Blob> create_new_blob(Session session, string _network, string _name, string _mime_type, bool _public, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_network_create_new_blob(call.Handle, Utf8.Z(_network ?? ""), Utf8.Z(_name ?? ""), Utf8.Z(_mime_type ?? ""), (_public ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Blob>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>network.create_new_blob</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create_new_blob</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Blob>> create_new_blobAsync(Session session, string _network, string _name, string _mime_type, bool _public, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "network.create_new_blob", cancellationToken, v => ValueRead.Ref<Blob>(v), _network ?? "", _name ?? "", _mime_type ?? "", _public);
         }
 
         /// <summary><c>Async.network.create_new_blob</c> (libxenapi <c>xenapi_async_network_create_new_blob</c>): <c>create_new_blob</c> as a server task. Wait for its typed result with <c>async_create_new_blob_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -551,9 +713,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create_new_blob(Session session, string _network, string _name, string _mime_type, bool _public)
         {
-            int status = Native.xenapi_async_network_create_new_blob(Session.NativeOf(session), Utf8.Z(_network ?? ""), Utf8.Z(_name ?? ""), Utf8.Z(_mime_type ?? ""), (_public ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_create_new_blob(session, _network, _name, _mime_type, _public, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.network.create_new_blob</c> (libxenapi <c>xenapi_async_network_create_new_blob</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create_new_blob(Session session, string _network, string _name, string _mime_type, bool _public, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_network_create_new_blob(call.Handle, Utf8.Z(_network ?? ""), Utf8.Z(_name ?? ""), Utf8.Z(_mime_type ?? ""), (_public ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.network.create_new_blob</c> (what <c>async_create_new_blob</c> returned; libxenapi <c>xenapi_async_network_create_new_blob_wait</c>) and returns its result as <c>create_new_blob</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -605,8 +777,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_tags(Session session, string _network, string _value)
         {
-            int status = Native.xenapi_network_remove_tags(Session.NativeOf(session), Utf8.Z(_network ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_tags(session, _network, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network.remove_tags</c> (libxenapi <c>xenapi_network_remove_tags</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_tags(Session session, string _network, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_network_remove_tags(call.Handle, Utf8.Z(_network ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>network.remove_tags</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_tags</c>.</summary>
+        public static System.Threading.Tasks.Task remove_tagsAsync(Session session, string _network, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "network.remove_tags", cancellationToken, _network ?? "", _value ?? "");
         }
 
         /// <summary><c>network.add_tags</c> (libxenapi <c>xenapi_network_add_tags</c>).</summary>
@@ -617,8 +807,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_tags(Session session, string _network, string _value)
         {
-            int status = Native.xenapi_network_add_tags(Session.NativeOf(session), Utf8.Z(_network ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_tags(session, _network, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network.add_tags</c> (libxenapi <c>xenapi_network_add_tags</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_tags(Session session, string _network, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_network_add_tags(call.Handle, Utf8.Z(_network ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>network.add_tags</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_tags</c>.</summary>
+        public static System.Threading.Tasks.Task add_tagsAsync(Session session, string _network, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "network.add_tags", cancellationToken, _network ?? "", _value ?? "");
         }
 
         /// <summary><c>network.set_tags</c> (libxenapi <c>xenapi_network_set_tags</c>).</summary>
@@ -629,16 +837,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_tags(Session session, string _network, string[] _value)
         {
-            IntPtr h1 = Conv.W_set_string(_value);
-            try
+            set_tags(session, _network, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network.set_tags</c> (libxenapi <c>xenapi_network_set_tags</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_tags(Session session, string _network, string[] _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_network_set_tags(Session.NativeOf(session), Utf8.Z(_network ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_set_string(_value);
+                try
+                {
+                    int status = Native.xenapi_network_set_tags(call.Handle, Utf8.Z(_network ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(h1);
-            }
+        }
+
+        /// <summary><c>network.set_tags</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_tags</c>.</summary>
+        public static System.Threading.Tasks.Task set_tagsAsync(Session session, string _network, string[] _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "network.set_tags", cancellationToken, _network ?? "", ValueArgs.Set(_value));
         }
 
         /// <summary><c>network.remove_from_other_config</c> (libxenapi <c>xenapi_network_remove_from_other_config</c>).</summary>
@@ -649,8 +875,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_other_config(Session session, string _network, string _key)
         {
-            int status = Native.xenapi_network_remove_from_other_config(Session.NativeOf(session), Utf8.Z(_network ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_other_config(session, _network, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network.remove_from_other_config</c> (libxenapi <c>xenapi_network_remove_from_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_other_config(Session session, string _network, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_network_remove_from_other_config(call.Handle, Utf8.Z(_network ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>network.remove_from_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_other_configAsync(Session session, string _network, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "network.remove_from_other_config", cancellationToken, _network ?? "", _key ?? "");
         }
 
         /// <summary><c>network.add_to_other_config</c> (libxenapi <c>xenapi_network_add_to_other_config</c>).</summary>
@@ -662,8 +906,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_other_config(Session session, string _network, string _key, string _value)
         {
-            int status = Native.xenapi_network_add_to_other_config(Session.NativeOf(session), Utf8.Z(_network ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_other_config(session, _network, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network.add_to_other_config</c> (libxenapi <c>xenapi_network_add_to_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_other_config(Session session, string _network, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_network_add_to_other_config(call.Handle, Utf8.Z(_network ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>network.add_to_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_other_configAsync(Session session, string _network, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "network.add_to_other_config", cancellationToken, _network ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>network.set_other_config</c> (libxenapi <c>xenapi_network_set_other_config</c>).</summary>
@@ -674,16 +936,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_other_config(Session session, string _network, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_other_config(session, _network, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network.set_other_config</c> (libxenapi <c>xenapi_network_set_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_other_config(Session session, string _network, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_network_set_other_config(Session.NativeOf(session), Utf8.Z(_network ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_network_set_other_config(call.Handle, Utf8.Z(_network ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>network.set_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_other_configAsync(Session session, string _network, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "network.set_other_config", cancellationToken, _network ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>network.set_MTU</c> (libxenapi <c>xenapi_network_set_mtu</c>).</summary>
@@ -694,8 +974,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_MTU(Session session, string _network, long _value)
         {
-            int status = Native.xenapi_network_set_mtu(Session.NativeOf(session), Utf8.Z(_network ?? ""), _value, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_MTU(session, _network, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network.set_MTU</c> (libxenapi <c>xenapi_network_set_mtu</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_MTU(Session session, string _network, long _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_network_set_mtu(call.Handle, Utf8.Z(_network ?? ""), _value, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>network.set_MTU</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_MTU</c>.</summary>
+        public static System.Threading.Tasks.Task set_MTUAsync(Session session, string _network, long _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "network.set_MTU", cancellationToken, _network ?? "", _value);
         }
 
         /// <summary><c>network.set_name_description</c> (libxenapi <c>xenapi_network_set_name_description</c>).</summary>
@@ -706,8 +1004,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_name_description(Session session, string _network, string _value)
         {
-            int status = Native.xenapi_network_set_name_description(Session.NativeOf(session), Utf8.Z(_network ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_name_description(session, _network, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network.set_name_description</c> (libxenapi <c>xenapi_network_set_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_name_description(Session session, string _network, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_network_set_name_description(call.Handle, Utf8.Z(_network ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>network.set_name_description</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_name_description</c>.</summary>
+        public static System.Threading.Tasks.Task set_name_descriptionAsync(Session session, string _network, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "network.set_name_description", cancellationToken, _network ?? "", _value ?? "");
         }
 
         /// <summary><c>network.set_name_label</c> (libxenapi <c>xenapi_network_set_name_label</c>).</summary>
@@ -718,8 +1034,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_name_label(Session session, string _network, string _value)
         {
-            int status = Native.xenapi_network_set_name_label(Session.NativeOf(session), Utf8.Z(_network ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_name_label(session, _network, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network.set_name_label</c> (libxenapi <c>xenapi_network_set_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_name_label(Session session, string _network, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_network_set_name_label(call.Handle, Utf8.Z(_network ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>network.set_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task set_name_labelAsync(Session session, string _network, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "network.set_name_label", cancellationToken, _network ?? "", _value ?? "");
         }
 
         /// <summary><c>network.get_purpose</c> (libxenapi <c>xenapi_network_get_purpose</c>).</summary>
@@ -730,16 +1064,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<network_purpose> get_purpose(Session session, string _network)
         {
-            int status = Native.xenapi_network_get_purpose(Session.NativeOf(session), Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_purpose(session, _network, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network.get_purpose</c> (libxenapi <c>xenapi_network_get_purpose</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<network_purpose> get_purpose(Session session, string _network, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_enum_network_purpose(result);
+                int status = Native.xenapi_network_get_purpose(call.Handle, Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_enum_network_purpose(result);
+                }
+                finally
+                {
+                    Native.xenapi_network_purpose_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_network_purpose_list_free(result);
-            }
+        }
+
+        /// <summary><c>network.get_purpose</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_purpose</c>.</summary>
+        public static System.Threading.Tasks.Task<List<network_purpose>> get_purposeAsync(Session session, string _network, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "network.get_purpose", cancellationToken, v => ValueRead.List(v, x0 => network_purpose_helper.FromString(ValueRead.Str(x0))), _network ?? "");
         }
 
         /// <summary><c>network.get_assigned_ips</c> (libxenapi <c>xenapi_network_get_assigned_ips</c>).</summary>
@@ -750,16 +1102,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<VIF>, string> get_assigned_ips(Session session, string _network)
         {
-            int status = Native.xenapi_network_get_assigned_ips(Session.NativeOf(session), Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_assigned_ips(session, _network, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network.get_assigned_ips</c> (libxenapi <c>xenapi_network_get_assigned_ips</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<VIF>, string> get_assigned_ips(Session session, string _network, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_VIF_to_string_end(result);
+                int status = Native.xenapi_network_get_assigned_ips(call.Handle, Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_VIF_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>network.get_assigned_ips</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_assigned_ips</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<VIF>, string>> get_assigned_ipsAsync(Session session, string _network, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "network.get_assigned_ips", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<VIF>.Create(k0), x0 => ValueRead.Str(x0)), _network ?? "");
         }
 
         /// <summary><c>network.get_default_locking_mode</c> (libxenapi <c>xenapi_network_get_default_locking_mode</c>).</summary>
@@ -770,9 +1140,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static network_default_locking_mode get_default_locking_mode(Session session, string _network)
         {
-            int status = Native.xenapi_network_get_default_locking_mode(Session.NativeOf(session), Utf8.Z(_network ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return network_default_locking_mode_helper.FromNative(result);
+            return get_default_locking_mode(session, _network, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network.get_default_locking_mode</c> (libxenapi <c>xenapi_network_get_default_locking_mode</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static network_default_locking_mode get_default_locking_mode(Session session, string _network, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_network_get_default_locking_mode(call.Handle, Utf8.Z(_network ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return network_default_locking_mode_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>network.get_default_locking_mode</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_default_locking_mode</c>.</summary>
+        public static System.Threading.Tasks.Task<network_default_locking_mode> get_default_locking_modeAsync(Session session, string _network, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "network.get_default_locking_mode", cancellationToken, v => network_default_locking_mode_helper.FromString(ValueRead.Str(v)), _network ?? "");
         }
 
         /// <summary><c>network.get_tags</c> (libxenapi <c>xenapi_network_get_tags</c>).</summary>
@@ -783,16 +1171,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[] get_tags(Session session, string _network)
         {
-            int status = Native.xenapi_network_get_tags(Session.NativeOf(session), Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_tags(session, _network, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network.get_tags</c> (libxenapi <c>xenapi_network_get_tags</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[] get_tags(Session session, string _network, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_string(result);
+                int status = Native.xenapi_network_get_tags(call.Handle, Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>network.get_tags</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_tags</c>.</summary>
+        public static System.Threading.Tasks.Task<string[]> get_tagsAsync(Session session, string _network, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "network.get_tags", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Str(x0)), _network ?? "");
         }
 
         /// <summary><c>network.get_blobs</c> (libxenapi <c>xenapi_network_get_blobs</c>).</summary>
@@ -803,16 +1209,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, XenRef<Blob>> get_blobs(Session session, string _network)
         {
-            int status = Native.xenapi_network_get_blobs(Session.NativeOf(session), Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_blobs(session, _network, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network.get_blobs</c> (libxenapi <c>xenapi_network_get_blobs</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, XenRef<Blob>> get_blobs(Session session, string _network, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_ref_blob_end(result);
+                int status = Native.xenapi_network_get_blobs(call.Handle, Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_ref_blob_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>network.get_blobs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_blobs</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, XenRef<Blob>>> get_blobsAsync(Session session, string _network, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "network.get_blobs", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Ref<Blob>(x0)), _network ?? "");
         }
 
         /// <summary><c>network.get_managed</c> (libxenapi <c>xenapi_network_get_managed</c>).</summary>
@@ -823,9 +1247,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_managed(Session session, string _network)
         {
-            int status = Native.xenapi_network_get_managed(Session.NativeOf(session), Utf8.Z(_network ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_managed(session, _network, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network.get_managed</c> (libxenapi <c>xenapi_network_get_managed</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_managed(Session session, string _network, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_network_get_managed(call.Handle, Utf8.Z(_network ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>network.get_managed</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_managed</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_managedAsync(Session session, string _network, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "network.get_managed", cancellationToken, v => ValueRead.Bool(v), _network ?? "");
         }
 
         /// <summary><c>network.get_bridge</c> (libxenapi <c>xenapi_network_get_bridge</c>).</summary>
@@ -836,9 +1278,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_bridge(Session session, string _network)
         {
-            int status = Native.xenapi_network_get_bridge(Session.NativeOf(session), Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_bridge(session, _network, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network.get_bridge</c> (libxenapi <c>xenapi_network_get_bridge</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_bridge(Session session, string _network, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_network_get_bridge(call.Handle, Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>network.get_bridge</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_bridge</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_bridgeAsync(Session session, string _network, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "network.get_bridge", cancellationToken, v => ValueRead.Str(v), _network ?? "");
         }
 
         /// <summary><c>network.get_other_config</c> (libxenapi <c>xenapi_network_get_other_config</c>).</summary>
@@ -849,16 +1309,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _network)
         {
-            int status = Native.xenapi_network_get_other_config(Session.NativeOf(session), Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _network, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network.get_other_config</c> (libxenapi <c>xenapi_network_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _network, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_network_get_other_config(call.Handle, Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>network.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _network, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "network.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _network ?? "");
         }
 
         /// <summary><c>network.get_MTU</c> (libxenapi <c>xenapi_network_get_mtu</c>).</summary>
@@ -869,9 +1347,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_MTU(Session session, string _network)
         {
-            int status = Native.xenapi_network_get_mtu(Session.NativeOf(session), Utf8.Z(_network ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_MTU(session, _network, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network.get_MTU</c> (libxenapi <c>xenapi_network_get_mtu</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_MTU(Session session, string _network, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_network_get_mtu(call.Handle, Utf8.Z(_network ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>network.get_MTU</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_MTU</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_MTUAsync(Session session, string _network, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "network.get_MTU", cancellationToken, v => ValueRead.Long(v), _network ?? "");
         }
 
         /// <summary><c>network.get_PIFs</c> (libxenapi <c>xenapi_network_get_pifs</c>).</summary>
@@ -882,16 +1378,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<PIF>> get_PIFs(Session session, string _network)
         {
-            int status = Native.xenapi_network_get_pifs(Session.NativeOf(session), Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_PIFs(session, _network, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network.get_PIFs</c> (libxenapi <c>xenapi_network_get_pifs</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<PIF>> get_PIFs(Session session, string _network, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_PIF(result);
+                int status = Native.xenapi_network_get_pifs(call.Handle, Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_PIF(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>network.get_PIFs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_PIFs</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<PIF>>> get_PIFsAsync(Session session, string _network, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "network.get_PIFs", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<PIF>(x0)), _network ?? "");
         }
 
         /// <summary><c>network.get_VIFs</c> (libxenapi <c>xenapi_network_get_vifs</c>).</summary>
@@ -902,16 +1416,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VIF>> get_VIFs(Session session, string _network)
         {
-            int status = Native.xenapi_network_get_vifs(Session.NativeOf(session), Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_VIFs(session, _network, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network.get_VIFs</c> (libxenapi <c>xenapi_network_get_vifs</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VIF>> get_VIFs(Session session, string _network, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VIF(result);
+                int status = Native.xenapi_network_get_vifs(call.Handle, Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VIF(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>network.get_VIFs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_VIFs</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VIF>>> get_VIFsAsync(Session session, string _network, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "network.get_VIFs", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VIF>(x0)), _network ?? "");
         }
 
         /// <summary><c>network.get_current_operations</c> (libxenapi <c>xenapi_network_get_current_operations</c>).</summary>
@@ -922,16 +1454,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, network_operations> get_current_operations(Session session, string _network)
         {
-            int status = Native.xenapi_network_get_current_operations(Session.NativeOf(session), Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_current_operations(session, _network, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network.get_current_operations</c> (libxenapi <c>xenapi_network_get_current_operations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, network_operations> get_current_operations(Session session, string _network, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_enum_network_operations_end(result);
+                int status = Native.xenapi_network_get_current_operations(call.Handle, Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_enum_network_operations_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_network_operations_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_network_operations_map_free(result);
-            }
+        }
+
+        /// <summary><c>network.get_current_operations</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_current_operations</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, network_operations>> get_current_operationsAsync(Session session, string _network, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "network.get_current_operations", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => network_operations_helper.FromString(ValueRead.Str(x0))), _network ?? "");
         }
 
         /// <summary><c>network.get_allowed_operations</c> (libxenapi <c>xenapi_network_get_allowed_operations</c>).</summary>
@@ -942,16 +1492,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<network_operations> get_allowed_operations(Session session, string _network)
         {
-            int status = Native.xenapi_network_get_allowed_operations(Session.NativeOf(session), Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_allowed_operations(session, _network, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network.get_allowed_operations</c> (libxenapi <c>xenapi_network_get_allowed_operations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<network_operations> get_allowed_operations(Session session, string _network, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_enum_network_operations(result);
+                int status = Native.xenapi_network_get_allowed_operations(call.Handle, Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_enum_network_operations(result);
+                }
+                finally
+                {
+                    Native.xenapi_network_operations_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_network_operations_list_free(result);
-            }
+        }
+
+        /// <summary><c>network.get_allowed_operations</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_allowed_operations</c>.</summary>
+        public static System.Threading.Tasks.Task<List<network_operations>> get_allowed_operationsAsync(Session session, string _network, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "network.get_allowed_operations", cancellationToken, v => ValueRead.List(v, x0 => network_operations_helper.FromString(ValueRead.Str(x0))), _network ?? "");
         }
 
         /// <summary><c>network.get_name_description</c> (libxenapi <c>xenapi_network_get_name_description</c>).</summary>
@@ -962,9 +1530,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_description(Session session, string _network)
         {
-            int status = Native.xenapi_network_get_name_description(Session.NativeOf(session), Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_description(session, _network, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network.get_name_description</c> (libxenapi <c>xenapi_network_get_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_description(Session session, string _network, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_network_get_name_description(call.Handle, Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>network.get_name_description</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_description</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_descriptionAsync(Session session, string _network, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "network.get_name_description", cancellationToken, v => ValueRead.Str(v), _network ?? "");
         }
 
         /// <summary><c>network.get_name_label</c> (libxenapi <c>xenapi_network_get_name_label</c>).</summary>
@@ -975,9 +1561,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_label(Session session, string _network)
         {
-            int status = Native.xenapi_network_get_name_label(Session.NativeOf(session), Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_label(session, _network, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network.get_name_label</c> (libxenapi <c>xenapi_network_get_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_label(Session session, string _network, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_network_get_name_label(call.Handle, Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>network.get_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_labelAsync(Session session, string _network, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "network.get_name_label", cancellationToken, v => ValueRead.Str(v), _network ?? "");
         }
 
         /// <summary><c>network.get_uuid</c> (libxenapi <c>xenapi_network_get_uuid</c>).</summary>
@@ -988,9 +1592,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _network)
         {
-            int status = Native.xenapi_network_get_uuid(Session.NativeOf(session), Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _network, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network.get_uuid</c> (libxenapi <c>xenapi_network_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _network, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_network_get_uuid(call.Handle, Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>network.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _network, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "network.get_uuid", cancellationToken, v => ValueRead.Str(v), _network ?? "");
         }
 
         /// <summary><c>network.get_by_name_label</c> (libxenapi <c>xenapi_network_get_by_name_label</c>).</summary>
@@ -1001,16 +1623,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Network>> get_by_name_label(Session session, string _label)
         {
-            int status = Native.xenapi_network_get_by_name_label(Session.NativeOf(session), Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_by_name_label(session, _label, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network.get_by_name_label</c> (libxenapi <c>xenapi_network_get_by_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Network>> get_by_name_label(Session session, string _label, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_network(result);
+                int status = Native.xenapi_network_get_by_name_label(call.Handle, Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_network(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>network.get_by_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Network>>> get_by_name_labelAsync(Session session, string _label, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "network.get_by_name_label", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Network>(x0)), _label ?? "");
         }
 
         /// <summary><c>network.destroy</c> (libxenapi <c>xenapi_network_destroy</c>).</summary>
@@ -1020,8 +1660,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy(Session session, string _network)
         {
-            int status = Native.xenapi_network_destroy(Session.NativeOf(session), Utf8.Z(_network ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            destroy(session, _network, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network.destroy</c> (libxenapi <c>xenapi_network_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy(Session session, string _network, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_network_destroy(call.Handle, Utf8.Z(_network ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>network.destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy</c>.</summary>
+        public static System.Threading.Tasks.Task destroyAsync(Session session, string _network, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "network.destroy", cancellationToken, _network ?? "");
         }
 
         /// <summary><c>Async.network.destroy</c> (libxenapi <c>xenapi_async_network_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1032,9 +1690,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy(Session session, string _network)
         {
-            int status = Native.xenapi_async_network_destroy(Session.NativeOf(session), Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_destroy(session, _network, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.network.destroy</c> (libxenapi <c>xenapi_async_network_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy(Session session, string _network, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_network_destroy(call.Handle, Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.network.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_network_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1061,17 +1729,35 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Network> create(Session session, Network _args)
         {
-            IntPtr h0 = Conv.W_record_network(_args);
-            try
+            return create(session, _args, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network.create</c> (libxenapi <c>xenapi_network_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Network> create(Session session, Network _args, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_network_create(Session.NativeOf(session), h0, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Network>.Create(Conv.TakeStr(result));
+                IntPtr h0 = Conv.W_record_network(_args);
+                try
+                {
+                    int status = Native.xenapi_network_create(call.Handle, h0, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Network>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_network_record_free(h0);
+                }
             }
-            finally
-            {
-                Native.xenapi_network_record_free(h0);
-            }
+        }
+
+        /// <summary><c>network.create</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Network>> createAsync(Session session, Network _args, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "network.create", cancellationToken, v => ValueRead.Ref<Network>(v), (_args ?? new Network()).WireStruct());
         }
 
         /// <summary><c>Async.network.create</c> (libxenapi <c>xenapi_async_network_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1082,16 +1768,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create(Session session, Network _args)
         {
-            IntPtr h0 = Conv.W_record_network(_args);
-            try
+            return async_create(session, _args, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.network.create</c> (libxenapi <c>xenapi_async_network_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create(Session session, Network _args, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_network_create(Session.NativeOf(session), h0, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_network_record_free(h0);
+                IntPtr h0 = Conv.W_record_network(_args);
+                try
+                {
+                    int status = Native.xenapi_async_network_create(call.Handle, h0, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_network_record_free(h0);
+                }
             }
         }
 
@@ -1122,9 +1818,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Network> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_network_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Network>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network.get_by_uuid</c> (libxenapi <c>xenapi_network_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Network> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_network_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Network>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>network.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Network>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "network.get_by_uuid", cancellationToken, v => ValueRead.Ref<Network>(v), _uuid ?? "");
         }
 
         /// <summary><c>network.get_record</c> (libxenapi <c>xenapi_network_get_record</c>).</summary>
@@ -1135,16 +1849,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Network get_record(Session session, string _network)
         {
-            int status = Native.xenapi_network_get_record(Session.NativeOf(session), Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _network, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network.get_record</c> (libxenapi <c>xenapi_network_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Network get_record(Session session, string _network, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_network(result);
+                int status = Native.xenapi_network_get_record(call.Handle, Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_network(result);
+                }
+                finally
+                {
+                    Native.xenapi_network_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_network_record_free(result);
-            }
+        }
+
+        /// <summary><c>network.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<Network> get_recordAsync(Session session, string _network, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "network.get_record", cancellationToken, v => Network.FromValueHandle(v), _network ?? "");
         }
 
     }

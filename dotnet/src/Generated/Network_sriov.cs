@@ -156,16 +156,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<Network_sriov>, Network_sriov> get_all_records(Session session)
         {
-            int status = Native.xenapi_network_sriov_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network_sriov.get_all_records</c> (libxenapi <c>xenapi_network_sriov_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<Network_sriov>, Network_sriov> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_network_sriov_to_record_network_sriov_end(result);
+                int status = Native.xenapi_network_sriov_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_network_sriov_to_record_network_sriov_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_network_sriov_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_network_sriov_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>network_sriov.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<Network_sriov>, Network_sriov>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "network_sriov.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<Network_sriov>.Create(k0), x0 => Network_sriov.FromValueHandle(x0)));
         }
 
         /// <summary><c>network_sriov.get_all</c> (libxenapi <c>xenapi_network_sriov_get_all</c>).</summary>
@@ -175,16 +193,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Network_sriov>> get_all(Session session)
         {
-            int status = Native.xenapi_network_sriov_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network_sriov.get_all</c> (libxenapi <c>xenapi_network_sriov_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Network_sriov>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_network_sriov(result);
+                int status = Native.xenapi_network_sriov_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_network_sriov(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>network_sriov.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Network_sriov>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "network_sriov.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Network_sriov>(x0)));
         }
 
         /// <summary><c>network_sriov.get_remaining_capacity</c> (libxenapi <c>xenapi_network_sriov_get_remaining_capacity</c>).</summary>
@@ -195,9 +231,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_remaining_capacity(Session session, string _network_sriov)
         {
-            int status = Native.xenapi_network_sriov_get_remaining_capacity(Session.NativeOf(session), Utf8.Z(_network_sriov ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_remaining_capacity(session, _network_sriov, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network_sriov.get_remaining_capacity</c> (libxenapi <c>xenapi_network_sriov_get_remaining_capacity</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_remaining_capacity(Session session, string _network_sriov, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_network_sriov_get_remaining_capacity(call.Handle, Utf8.Z(_network_sriov ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>network_sriov.get_remaining_capacity</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_remaining_capacity</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_remaining_capacityAsync(Session session, string _network_sriov, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "network_sriov.get_remaining_capacity", cancellationToken, v => ValueRead.Long(v), _network_sriov ?? "");
         }
 
         /// <summary><c>Async.network_sriov.get_remaining_capacity</c> (libxenapi <c>xenapi_async_network_sriov_get_remaining_capacity</c>): <c>get_remaining_capacity</c> as a server task. Wait for its typed result with <c>async_get_remaining_capacity_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -208,9 +262,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_remaining_capacity(Session session, string _network_sriov)
         {
-            int status = Native.xenapi_async_network_sriov_get_remaining_capacity(Session.NativeOf(session), Utf8.Z(_network_sriov ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_remaining_capacity(session, _network_sriov, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.network_sriov.get_remaining_capacity</c> (libxenapi <c>xenapi_async_network_sriov_get_remaining_capacity</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_remaining_capacity(Session session, string _network_sriov, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_network_sriov_get_remaining_capacity(call.Handle, Utf8.Z(_network_sriov ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.network_sriov.get_remaining_capacity</c> (what <c>async_get_remaining_capacity</c> returned; libxenapi <c>xenapi_async_network_sriov_get_remaining_capacity_wait</c>) and returns its result as <c>get_remaining_capacity</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -239,8 +303,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy(Session session, string _network_sriov)
         {
-            int status = Native.xenapi_network_sriov_destroy(Session.NativeOf(session), Utf8.Z(_network_sriov ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            destroy(session, _network_sriov, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network_sriov.destroy</c> (libxenapi <c>xenapi_network_sriov_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy(Session session, string _network_sriov, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_network_sriov_destroy(call.Handle, Utf8.Z(_network_sriov ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>network_sriov.destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy</c>.</summary>
+        public static System.Threading.Tasks.Task destroyAsync(Session session, string _network_sriov, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "network_sriov.destroy", cancellationToken, _network_sriov ?? "");
         }
 
         /// <summary><c>Async.network_sriov.destroy</c> (libxenapi <c>xenapi_async_network_sriov_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -251,9 +333,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy(Session session, string _network_sriov)
         {
-            int status = Native.xenapi_async_network_sriov_destroy(Session.NativeOf(session), Utf8.Z(_network_sriov ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_destroy(session, _network_sriov, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.network_sriov.destroy</c> (libxenapi <c>xenapi_async_network_sriov_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy(Session session, string _network_sriov, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_network_sriov_destroy(call.Handle, Utf8.Z(_network_sriov ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.network_sriov.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_network_sriov_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -281,9 +373,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Network_sriov> create(Session session, string _pif, string _network)
         {
-            int status = Native.xenapi_network_sriov_create(Session.NativeOf(session), Utf8.Z(_pif ?? ""), Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Network_sriov>.Create(Conv.TakeStr(result));
+            return create(session, _pif, _network, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network_sriov.create</c> (libxenapi <c>xenapi_network_sriov_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Network_sriov> create(Session session, string _pif, string _network, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_network_sriov_create(call.Handle, Utf8.Z(_pif ?? ""), Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Network_sriov>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>network_sriov.create</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Network_sriov>> createAsync(Session session, string _pif, string _network, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "network_sriov.create", cancellationToken, v => ValueRead.Ref<Network_sriov>(v), _pif ?? "", _network ?? "");
         }
 
         /// <summary><c>Async.network_sriov.create</c> (libxenapi <c>xenapi_async_network_sriov_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -295,9 +405,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create(Session session, string _pif, string _network)
         {
-            int status = Native.xenapi_async_network_sriov_create(Session.NativeOf(session), Utf8.Z(_pif ?? ""), Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_create(session, _pif, _network, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.network_sriov.create</c> (libxenapi <c>xenapi_async_network_sriov_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create(Session session, string _pif, string _network, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_network_sriov_create(call.Handle, Utf8.Z(_pif ?? ""), Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.network_sriov.create</c> (what <c>async_create</c> returned; libxenapi <c>xenapi_async_network_sriov_create_wait</c>) and returns its result as <c>create</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -327,9 +447,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static sriov_configuration_mode get_configuration_mode(Session session, string _network_sriov)
         {
-            int status = Native.xenapi_network_sriov_get_configuration_mode(Session.NativeOf(session), Utf8.Z(_network_sriov ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return sriov_configuration_mode_helper.FromNative(result);
+            return get_configuration_mode(session, _network_sriov, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network_sriov.get_configuration_mode</c> (libxenapi <c>xenapi_network_sriov_get_configuration_mode</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static sriov_configuration_mode get_configuration_mode(Session session, string _network_sriov, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_network_sriov_get_configuration_mode(call.Handle, Utf8.Z(_network_sriov ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return sriov_configuration_mode_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>network_sriov.get_configuration_mode</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_configuration_mode</c>.</summary>
+        public static System.Threading.Tasks.Task<sriov_configuration_mode> get_configuration_modeAsync(Session session, string _network_sriov, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "network_sriov.get_configuration_mode", cancellationToken, v => sriov_configuration_mode_helper.FromString(ValueRead.Str(v)), _network_sriov ?? "");
         }
 
         /// <summary><c>network_sriov.get_requires_reboot</c> (libxenapi <c>xenapi_network_sriov_get_requires_reboot</c>).</summary>
@@ -340,9 +478,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_requires_reboot(Session session, string _network_sriov)
         {
-            int status = Native.xenapi_network_sriov_get_requires_reboot(Session.NativeOf(session), Utf8.Z(_network_sriov ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_requires_reboot(session, _network_sriov, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network_sriov.get_requires_reboot</c> (libxenapi <c>xenapi_network_sriov_get_requires_reboot</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_requires_reboot(Session session, string _network_sriov, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_network_sriov_get_requires_reboot(call.Handle, Utf8.Z(_network_sriov ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>network_sriov.get_requires_reboot</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_requires_reboot</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_requires_rebootAsync(Session session, string _network_sriov, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "network_sriov.get_requires_reboot", cancellationToken, v => ValueRead.Bool(v), _network_sriov ?? "");
         }
 
         /// <summary><c>network_sriov.get_logical_PIF</c> (libxenapi <c>xenapi_network_sriov_get_logical_pif</c>).</summary>
@@ -353,9 +509,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<PIF> get_logical_PIF(Session session, string _network_sriov)
         {
-            int status = Native.xenapi_network_sriov_get_logical_pif(Session.NativeOf(session), Utf8.Z(_network_sriov ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<PIF>.Create(Conv.TakeStr(result));
+            return get_logical_PIF(session, _network_sriov, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network_sriov.get_logical_PIF</c> (libxenapi <c>xenapi_network_sriov_get_logical_pif</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<PIF> get_logical_PIF(Session session, string _network_sriov, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_network_sriov_get_logical_pif(call.Handle, Utf8.Z(_network_sriov ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<PIF>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>network_sriov.get_logical_PIF</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_logical_PIF</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<PIF>> get_logical_PIFAsync(Session session, string _network_sriov, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "network_sriov.get_logical_PIF", cancellationToken, v => ValueRead.Ref<PIF>(v), _network_sriov ?? "");
         }
 
         /// <summary><c>network_sriov.get_physical_PIF</c> (libxenapi <c>xenapi_network_sriov_get_physical_pif</c>).</summary>
@@ -366,9 +540,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<PIF> get_physical_PIF(Session session, string _network_sriov)
         {
-            int status = Native.xenapi_network_sriov_get_physical_pif(Session.NativeOf(session), Utf8.Z(_network_sriov ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<PIF>.Create(Conv.TakeStr(result));
+            return get_physical_PIF(session, _network_sriov, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network_sriov.get_physical_PIF</c> (libxenapi <c>xenapi_network_sriov_get_physical_pif</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<PIF> get_physical_PIF(Session session, string _network_sriov, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_network_sriov_get_physical_pif(call.Handle, Utf8.Z(_network_sriov ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<PIF>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>network_sriov.get_physical_PIF</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_physical_PIF</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<PIF>> get_physical_PIFAsync(Session session, string _network_sriov, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "network_sriov.get_physical_PIF", cancellationToken, v => ValueRead.Ref<PIF>(v), _network_sriov ?? "");
         }
 
         /// <summary><c>network_sriov.get_uuid</c> (libxenapi <c>xenapi_network_sriov_get_uuid</c>).</summary>
@@ -379,9 +571,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _network_sriov)
         {
-            int status = Native.xenapi_network_sriov_get_uuid(Session.NativeOf(session), Utf8.Z(_network_sriov ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _network_sriov, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network_sriov.get_uuid</c> (libxenapi <c>xenapi_network_sriov_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _network_sriov, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_network_sriov_get_uuid(call.Handle, Utf8.Z(_network_sriov ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>network_sriov.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _network_sriov, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "network_sriov.get_uuid", cancellationToken, v => ValueRead.Str(v), _network_sriov ?? "");
         }
 
         /// <summary><c>network_sriov.get_by_uuid</c> (libxenapi <c>xenapi_network_sriov_get_by_uuid</c>).</summary>
@@ -392,9 +602,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Network_sriov> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_network_sriov_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Network_sriov>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network_sriov.get_by_uuid</c> (libxenapi <c>xenapi_network_sriov_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Network_sriov> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_network_sriov_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Network_sriov>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>network_sriov.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Network_sriov>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "network_sriov.get_by_uuid", cancellationToken, v => ValueRead.Ref<Network_sriov>(v), _uuid ?? "");
         }
 
         /// <summary><c>network_sriov.get_record</c> (libxenapi <c>xenapi_network_sriov_get_record</c>).</summary>
@@ -405,16 +633,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Network_sriov get_record(Session session, string _network_sriov)
         {
-            int status = Native.xenapi_network_sriov_get_record(Session.NativeOf(session), Utf8.Z(_network_sriov ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _network_sriov, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>network_sriov.get_record</c> (libxenapi <c>xenapi_network_sriov_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Network_sriov get_record(Session session, string _network_sriov, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_network_sriov(result);
+                int status = Native.xenapi_network_sriov_get_record(call.Handle, Utf8.Z(_network_sriov ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_network_sriov(result);
+                }
+                finally
+                {
+                    Native.xenapi_network_sriov_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_network_sriov_record_free(result);
-            }
+        }
+
+        /// <summary><c>network_sriov.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<Network_sriov> get_recordAsync(Session session, string _network_sriov, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "network_sriov.get_record", cancellationToken, v => Network_sriov.FromValueHandle(v), _network_sriov ?? "");
         }
 
     }

@@ -59,6 +59,22 @@ namespace XenAPI
             }
         }
 
+        /// <summary>The record as the struct a call sends (every field, by its datamodel name).</summary>
+        internal Dictionary<string, object> WireStruct()
+        {
+            return new Dictionary<string, object>(8)
+            {
+                { "uuid", uuid },
+                { "name_label", name_label },
+                { "name_description", name_description },
+                { "hosts", hosts },
+                { "attributes", attributes },
+                { "endpoints", endpoints },
+                { "components", components },
+                { "enabled", enabled },
+            };
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(Observer record)
         {
@@ -216,16 +232,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<Observer>, Observer> get_all_records(Session session)
         {
-            int status = Native.xenapi_observer_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Observer.get_all_records</c> (libxenapi <c>xenapi_observer_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<Observer>, Observer> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_Observer_to_record_Observer_end(result);
+                int status = Native.xenapi_observer_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_Observer_to_record_Observer_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_observer_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_observer_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>Observer.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<Observer>, Observer>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Observer.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<Observer>.Create(k0), x0 => Observer.FromValueHandle(x0)));
         }
 
         /// <summary><c>Observer.get_all</c> (libxenapi <c>xenapi_observer_get_all</c>). Prototype since 23.14.0: may change.</summary>
@@ -235,16 +269,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Observer>> get_all(Session session)
         {
-            int status = Native.xenapi_observer_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Observer.get_all</c> (libxenapi <c>xenapi_observer_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Observer>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_Observer(result);
+                int status = Native.xenapi_observer_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_Observer(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>Observer.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Observer>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Observer.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Observer>(x0)));
         }
 
         /// <summary><c>Observer.set_components</c> (libxenapi <c>xenapi_observer_set_components</c>). Prototype since 23.14.0: may change.</summary>
@@ -255,16 +307,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_components(Session session, string _observer, string[] _value)
         {
-            IntPtr h1 = Conv.W_set_string(_value);
-            try
+            set_components(session, _observer, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Observer.set_components</c> (libxenapi <c>xenapi_observer_set_components</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_components(Session session, string _observer, string[] _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_observer_set_components(Session.NativeOf(session), Utf8.Z(_observer ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_set_string(_value);
+                try
+                {
+                    int status = Native.xenapi_observer_set_components(call.Handle, Utf8.Z(_observer ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(h1);
-            }
+        }
+
+        /// <summary><c>Observer.set_components</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_components</c>.</summary>
+        public static System.Threading.Tasks.Task set_componentsAsync(Session session, string _observer, string[] _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "Observer.set_components", cancellationToken, _observer ?? "", ValueArgs.Set(_value));
         }
 
         /// <summary><c>Async.Observer.set_components</c> (libxenapi <c>xenapi_async_observer_set_components</c>): <c>set_components</c> as a server task. Wait for its typed result with <c>async_set_components_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.14.0: may change.</summary>
@@ -276,16 +346,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_components(Session session, string _observer, string[] _value)
         {
-            IntPtr h1 = Conv.W_set_string(_value);
-            try
+            return async_set_components(session, _observer, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.Observer.set_components</c> (libxenapi <c>xenapi_async_observer_set_components</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_components(Session session, string _observer, string[] _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_observer_set_components(Session.NativeOf(session), Utf8.Z(_observer ?? ""), h1, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_list_free(h1);
+                IntPtr h1 = Conv.W_set_string(_value);
+                try
+                {
+                    int status = Native.xenapi_async_observer_set_components(call.Handle, Utf8.Z(_observer ?? ""), h1, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(h1);
+                }
             }
         }
 
@@ -313,16 +393,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_endpoints(Session session, string _observer, string[] _value)
         {
-            IntPtr h1 = Conv.W_set_string(_value);
-            try
+            set_endpoints(session, _observer, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Observer.set_endpoints</c> (libxenapi <c>xenapi_observer_set_endpoints</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_endpoints(Session session, string _observer, string[] _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_observer_set_endpoints(Session.NativeOf(session), Utf8.Z(_observer ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_set_string(_value);
+                try
+                {
+                    int status = Native.xenapi_observer_set_endpoints(call.Handle, Utf8.Z(_observer ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(h1);
-            }
+        }
+
+        /// <summary><c>Observer.set_endpoints</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_endpoints</c>.</summary>
+        public static System.Threading.Tasks.Task set_endpointsAsync(Session session, string _observer, string[] _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "Observer.set_endpoints", cancellationToken, _observer ?? "", ValueArgs.Set(_value));
         }
 
         /// <summary><c>Async.Observer.set_endpoints</c> (libxenapi <c>xenapi_async_observer_set_endpoints</c>): <c>set_endpoints</c> as a server task. Wait for its typed result with <c>async_set_endpoints_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.14.0: may change.</summary>
@@ -334,16 +432,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_endpoints(Session session, string _observer, string[] _value)
         {
-            IntPtr h1 = Conv.W_set_string(_value);
-            try
+            return async_set_endpoints(session, _observer, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.Observer.set_endpoints</c> (libxenapi <c>xenapi_async_observer_set_endpoints</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_endpoints(Session session, string _observer, string[] _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_observer_set_endpoints(Session.NativeOf(session), Utf8.Z(_observer ?? ""), h1, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_list_free(h1);
+                IntPtr h1 = Conv.W_set_string(_value);
+                try
+                {
+                    int status = Native.xenapi_async_observer_set_endpoints(call.Handle, Utf8.Z(_observer ?? ""), h1, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(h1);
+                }
             }
         }
 
@@ -371,16 +479,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_attributes(Session session, string _observer, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_attributes(session, _observer, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Observer.set_attributes</c> (libxenapi <c>xenapi_observer_set_attributes</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_attributes(Session session, string _observer, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_observer_set_attributes(Session.NativeOf(session), Utf8.Z(_observer ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_observer_set_attributes(call.Handle, Utf8.Z(_observer ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>Observer.set_attributes</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_attributes</c>.</summary>
+        public static System.Threading.Tasks.Task set_attributesAsync(Session session, string _observer, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "Observer.set_attributes", cancellationToken, _observer ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>Async.Observer.set_attributes</c> (libxenapi <c>xenapi_async_observer_set_attributes</c>): <c>set_attributes</c> as a server task. Wait for its typed result with <c>async_set_attributes_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.14.0: may change.</summary>
@@ -392,16 +518,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_attributes(Session session, string _observer, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            return async_set_attributes(session, _observer, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.Observer.set_attributes</c> (libxenapi <c>xenapi_async_observer_set_attributes</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_attributes(Session session, string _observer, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_observer_set_attributes(Session.NativeOf(session), Utf8.Z(_observer ?? ""), h1, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_async_observer_set_attributes(call.Handle, Utf8.Z(_observer ?? ""), h1, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
         }
 
@@ -429,8 +565,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_enabled(Session session, string _observer, bool _value)
         {
-            int status = Native.xenapi_observer_set_enabled(Session.NativeOf(session), Utf8.Z(_observer ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_enabled(session, _observer, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Observer.set_enabled</c> (libxenapi <c>xenapi_observer_set_enabled</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_enabled(Session session, string _observer, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_observer_set_enabled(call.Handle, Utf8.Z(_observer ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>Observer.set_enabled</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_enabled</c>.</summary>
+        public static System.Threading.Tasks.Task set_enabledAsync(Session session, string _observer, bool _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "Observer.set_enabled", cancellationToken, _observer ?? "", _value);
         }
 
         /// <summary><c>Async.Observer.set_enabled</c> (libxenapi <c>xenapi_async_observer_set_enabled</c>): <c>set_enabled</c> as a server task. Wait for its typed result with <c>async_set_enabled_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.14.0: may change.</summary>
@@ -442,9 +596,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_enabled(Session session, string _observer, bool _value)
         {
-            int status = Native.xenapi_async_observer_set_enabled(Session.NativeOf(session), Utf8.Z(_observer ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_enabled(session, _observer, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.Observer.set_enabled</c> (libxenapi <c>xenapi_async_observer_set_enabled</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_enabled(Session session, string _observer, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_observer_set_enabled(call.Handle, Utf8.Z(_observer ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.Observer.set_enabled</c> (what <c>async_set_enabled</c> returned; libxenapi <c>xenapi_async_observer_set_enabled_wait</c>) and returns its result as <c>set_enabled</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -471,16 +635,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_hosts(Session session, string _observer, List<XenRef<Host>> _value)
         {
-            IntPtr h1 = Conv.W_set_ref_host(_value);
-            try
+            set_hosts(session, _observer, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Observer.set_hosts</c> (libxenapi <c>xenapi_observer_set_hosts</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_hosts(Session session, string _observer, List<XenRef<Host>> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_observer_set_hosts(Session.NativeOf(session), Utf8.Z(_observer ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_set_ref_host(_value);
+                try
+                {
+                    int status = Native.xenapi_observer_set_hosts(call.Handle, Utf8.Z(_observer ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(h1);
-            }
+        }
+
+        /// <summary><c>Observer.set_hosts</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_hosts</c>.</summary>
+        public static System.Threading.Tasks.Task set_hostsAsync(Session session, string _observer, List<XenRef<Host>> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "Observer.set_hosts", cancellationToken, _observer ?? "", ValueArgs.Set(_value));
         }
 
         /// <summary><c>Async.Observer.set_hosts</c> (libxenapi <c>xenapi_async_observer_set_hosts</c>): <c>set_hosts</c> as a server task. Wait for its typed result with <c>async_set_hosts_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.14.0: may change.</summary>
@@ -492,16 +674,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_hosts(Session session, string _observer, List<XenRef<Host>> _value)
         {
-            IntPtr h1 = Conv.W_set_ref_host(_value);
-            try
+            return async_set_hosts(session, _observer, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.Observer.set_hosts</c> (libxenapi <c>xenapi_async_observer_set_hosts</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_hosts(Session session, string _observer, List<XenRef<Host>> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_observer_set_hosts(Session.NativeOf(session), Utf8.Z(_observer ?? ""), h1, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_list_free(h1);
+                IntPtr h1 = Conv.W_set_ref_host(_value);
+                try
+                {
+                    int status = Native.xenapi_async_observer_set_hosts(call.Handle, Utf8.Z(_observer ?? ""), h1, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(h1);
+                }
             }
         }
 
@@ -529,8 +721,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_name_description(Session session, string _observer, string _value)
         {
-            int status = Native.xenapi_observer_set_name_description(Session.NativeOf(session), Utf8.Z(_observer ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_name_description(session, _observer, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Observer.set_name_description</c> (libxenapi <c>xenapi_observer_set_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_name_description(Session session, string _observer, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_observer_set_name_description(call.Handle, Utf8.Z(_observer ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>Observer.set_name_description</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_name_description</c>.</summary>
+        public static System.Threading.Tasks.Task set_name_descriptionAsync(Session session, string _observer, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "Observer.set_name_description", cancellationToken, _observer ?? "", _value ?? "");
         }
 
         /// <summary><c>Observer.set_name_label</c> (libxenapi <c>xenapi_observer_set_name_label</c>).</summary>
@@ -541,8 +751,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_name_label(Session session, string _observer, string _value)
         {
-            int status = Native.xenapi_observer_set_name_label(Session.NativeOf(session), Utf8.Z(_observer ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_name_label(session, _observer, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Observer.set_name_label</c> (libxenapi <c>xenapi_observer_set_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_name_label(Session session, string _observer, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_observer_set_name_label(call.Handle, Utf8.Z(_observer ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>Observer.set_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task set_name_labelAsync(Session session, string _observer, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "Observer.set_name_label", cancellationToken, _observer ?? "", _value ?? "");
         }
 
         /// <summary><c>Observer.get_enabled</c> (libxenapi <c>xenapi_observer_get_enabled</c>). Prototype since 23.14.0: may change.</summary>
@@ -553,9 +781,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_enabled(Session session, string _observer)
         {
-            int status = Native.xenapi_observer_get_enabled(Session.NativeOf(session), Utf8.Z(_observer ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_enabled(session, _observer, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Observer.get_enabled</c> (libxenapi <c>xenapi_observer_get_enabled</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_enabled(Session session, string _observer, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_observer_get_enabled(call.Handle, Utf8.Z(_observer ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>Observer.get_enabled</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_enabled</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_enabledAsync(Session session, string _observer, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Observer.get_enabled", cancellationToken, v => ValueRead.Bool(v), _observer ?? "");
         }
 
         /// <summary><c>Observer.get_components</c> (libxenapi <c>xenapi_observer_get_components</c>). Prototype since 23.14.0: may change.</summary>
@@ -566,16 +812,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[] get_components(Session session, string _observer)
         {
-            int status = Native.xenapi_observer_get_components(Session.NativeOf(session), Utf8.Z(_observer ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_components(session, _observer, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Observer.get_components</c> (libxenapi <c>xenapi_observer_get_components</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[] get_components(Session session, string _observer, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_string(result);
+                int status = Native.xenapi_observer_get_components(call.Handle, Utf8.Z(_observer ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>Observer.get_components</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_components</c>.</summary>
+        public static System.Threading.Tasks.Task<string[]> get_componentsAsync(Session session, string _observer, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Observer.get_components", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Str(x0)), _observer ?? "");
         }
 
         /// <summary><c>Observer.get_endpoints</c> (libxenapi <c>xenapi_observer_get_endpoints</c>). Prototype since 23.14.0: may change.</summary>
@@ -586,16 +850,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[] get_endpoints(Session session, string _observer)
         {
-            int status = Native.xenapi_observer_get_endpoints(Session.NativeOf(session), Utf8.Z(_observer ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_endpoints(session, _observer, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Observer.get_endpoints</c> (libxenapi <c>xenapi_observer_get_endpoints</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[] get_endpoints(Session session, string _observer, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_string(result);
+                int status = Native.xenapi_observer_get_endpoints(call.Handle, Utf8.Z(_observer ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>Observer.get_endpoints</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_endpoints</c>.</summary>
+        public static System.Threading.Tasks.Task<string[]> get_endpointsAsync(Session session, string _observer, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Observer.get_endpoints", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Str(x0)), _observer ?? "");
         }
 
         /// <summary><c>Observer.get_attributes</c> (libxenapi <c>xenapi_observer_get_attributes</c>). Prototype since 23.14.0: may change.</summary>
@@ -606,16 +888,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_attributes(Session session, string _observer)
         {
-            int status = Native.xenapi_observer_get_attributes(Session.NativeOf(session), Utf8.Z(_observer ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_attributes(session, _observer, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Observer.get_attributes</c> (libxenapi <c>xenapi_observer_get_attributes</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_attributes(Session session, string _observer, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_observer_get_attributes(call.Handle, Utf8.Z(_observer ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>Observer.get_attributes</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_attributes</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_attributesAsync(Session session, string _observer, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Observer.get_attributes", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _observer ?? "");
         }
 
         /// <summary><c>Observer.get_hosts</c> (libxenapi <c>xenapi_observer_get_hosts</c>). Prototype since 23.14.0: may change.</summary>
@@ -626,16 +926,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Host>> get_hosts(Session session, string _observer)
         {
-            int status = Native.xenapi_observer_get_hosts(Session.NativeOf(session), Utf8.Z(_observer ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_hosts(session, _observer, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Observer.get_hosts</c> (libxenapi <c>xenapi_observer_get_hosts</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Host>> get_hosts(Session session, string _observer, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_host(result);
+                int status = Native.xenapi_observer_get_hosts(call.Handle, Utf8.Z(_observer ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_host(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>Observer.get_hosts</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_hosts</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Host>>> get_hostsAsync(Session session, string _observer, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Observer.get_hosts", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Host>(x0)), _observer ?? "");
         }
 
         /// <summary><c>Observer.get_name_description</c> (libxenapi <c>xenapi_observer_get_name_description</c>).</summary>
@@ -646,9 +964,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_description(Session session, string _observer)
         {
-            int status = Native.xenapi_observer_get_name_description(Session.NativeOf(session), Utf8.Z(_observer ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_description(session, _observer, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Observer.get_name_description</c> (libxenapi <c>xenapi_observer_get_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_description(Session session, string _observer, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_observer_get_name_description(call.Handle, Utf8.Z(_observer ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>Observer.get_name_description</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_description</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_descriptionAsync(Session session, string _observer, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Observer.get_name_description", cancellationToken, v => ValueRead.Str(v), _observer ?? "");
         }
 
         /// <summary><c>Observer.get_name_label</c> (libxenapi <c>xenapi_observer_get_name_label</c>).</summary>
@@ -659,9 +995,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_label(Session session, string _observer)
         {
-            int status = Native.xenapi_observer_get_name_label(Session.NativeOf(session), Utf8.Z(_observer ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_label(session, _observer, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Observer.get_name_label</c> (libxenapi <c>xenapi_observer_get_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_label(Session session, string _observer, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_observer_get_name_label(call.Handle, Utf8.Z(_observer ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>Observer.get_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_labelAsync(Session session, string _observer, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Observer.get_name_label", cancellationToken, v => ValueRead.Str(v), _observer ?? "");
         }
 
         /// <summary><c>Observer.get_uuid</c> (libxenapi <c>xenapi_observer_get_uuid</c>). Prototype since 23.14.0: may change.</summary>
@@ -672,9 +1026,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _observer)
         {
-            int status = Native.xenapi_observer_get_uuid(Session.NativeOf(session), Utf8.Z(_observer ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _observer, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Observer.get_uuid</c> (libxenapi <c>xenapi_observer_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _observer, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_observer_get_uuid(call.Handle, Utf8.Z(_observer ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>Observer.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _observer, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Observer.get_uuid", cancellationToken, v => ValueRead.Str(v), _observer ?? "");
         }
 
         /// <summary><c>Observer.get_by_name_label</c> (libxenapi <c>xenapi_observer_get_by_name_label</c>). Prototype since 23.14.0: may change.</summary>
@@ -685,16 +1057,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Observer>> get_by_name_label(Session session, string _label)
         {
-            int status = Native.xenapi_observer_get_by_name_label(Session.NativeOf(session), Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_by_name_label(session, _label, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Observer.get_by_name_label</c> (libxenapi <c>xenapi_observer_get_by_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Observer>> get_by_name_label(Session session, string _label, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_Observer(result);
+                int status = Native.xenapi_observer_get_by_name_label(call.Handle, Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_Observer(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>Observer.get_by_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Observer>>> get_by_name_labelAsync(Session session, string _label, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Observer.get_by_name_label", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Observer>(x0)), _label ?? "");
         }
 
         /// <summary><c>Observer.destroy</c> (libxenapi <c>xenapi_observer_destroy</c>). Prototype since 23.14.0: may change.</summary>
@@ -704,8 +1094,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy(Session session, string _observer)
         {
-            int status = Native.xenapi_observer_destroy(Session.NativeOf(session), Utf8.Z(_observer ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            destroy(session, _observer, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Observer.destroy</c> (libxenapi <c>xenapi_observer_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy(Session session, string _observer, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_observer_destroy(call.Handle, Utf8.Z(_observer ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>Observer.destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy</c>.</summary>
+        public static System.Threading.Tasks.Task destroyAsync(Session session, string _observer, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "Observer.destroy", cancellationToken, _observer ?? "");
         }
 
         /// <summary><c>Async.Observer.destroy</c> (libxenapi <c>xenapi_async_observer_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.14.0: may change.</summary>
@@ -716,9 +1124,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy(Session session, string _observer)
         {
-            int status = Native.xenapi_async_observer_destroy(Session.NativeOf(session), Utf8.Z(_observer ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_destroy(session, _observer, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.Observer.destroy</c> (libxenapi <c>xenapi_async_observer_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy(Session session, string _observer, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_observer_destroy(call.Handle, Utf8.Z(_observer ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.Observer.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_observer_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -745,17 +1163,35 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Observer> create(Session session, Observer _args)
         {
-            IntPtr h0 = Conv.W_record_Observer(_args);
-            try
+            return create(session, _args, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Observer.create</c> (libxenapi <c>xenapi_observer_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Observer> create(Session session, Observer _args, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_observer_create(Session.NativeOf(session), h0, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Observer>.Create(Conv.TakeStr(result));
+                IntPtr h0 = Conv.W_record_Observer(_args);
+                try
+                {
+                    int status = Native.xenapi_observer_create(call.Handle, h0, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Observer>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_observer_record_free(h0);
+                }
             }
-            finally
-            {
-                Native.xenapi_observer_record_free(h0);
-            }
+        }
+
+        /// <summary><c>Observer.create</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Observer>> createAsync(Session session, Observer _args, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Observer.create", cancellationToken, v => ValueRead.Ref<Observer>(v), (_args ?? new Observer()).WireStruct());
         }
 
         /// <summary><c>Async.Observer.create</c> (libxenapi <c>xenapi_async_observer_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.14.0: may change.</summary>
@@ -766,16 +1202,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create(Session session, Observer _args)
         {
-            IntPtr h0 = Conv.W_record_Observer(_args);
-            try
+            return async_create(session, _args, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.Observer.create</c> (libxenapi <c>xenapi_async_observer_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create(Session session, Observer _args, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_observer_create(Session.NativeOf(session), h0, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_observer_record_free(h0);
+                IntPtr h0 = Conv.W_record_Observer(_args);
+                try
+                {
+                    int status = Native.xenapi_async_observer_create(call.Handle, h0, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_observer_record_free(h0);
+                }
             }
         }
 
@@ -806,9 +1252,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Observer> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_observer_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Observer>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Observer.get_by_uuid</c> (libxenapi <c>xenapi_observer_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Observer> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_observer_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Observer>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>Observer.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Observer>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Observer.get_by_uuid", cancellationToken, v => ValueRead.Ref<Observer>(v), _uuid ?? "");
         }
 
         /// <summary><c>Observer.get_record</c> (libxenapi <c>xenapi_observer_get_record</c>). Prototype since 23.14.0: may change.</summary>
@@ -819,16 +1283,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Observer get_record(Session session, string _observer)
         {
-            int status = Native.xenapi_observer_get_record(Session.NativeOf(session), Utf8.Z(_observer ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _observer, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Observer.get_record</c> (libxenapi <c>xenapi_observer_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Observer get_record(Session session, string _observer, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_Observer(result);
+                int status = Native.xenapi_observer_get_record(call.Handle, Utf8.Z(_observer ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_Observer(result);
+                }
+                finally
+                {
+                    Native.xenapi_observer_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_observer_record_free(result);
-            }
+        }
+
+        /// <summary><c>Observer.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<Observer> get_recordAsync(Session session, string _observer, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Observer.get_record", cancellationToken, v => Observer.FromValueHandle(v), _observer ?? "");
         }
 
     }

@@ -53,6 +53,20 @@ namespace XenAPI
             }
         }
 
+        /// <summary>The record as the struct a call sends (every field, by its datamodel name).</summary>
+        internal Dictionary<string, object> WireStruct()
+        {
+            return new Dictionary<string, object>(6)
+            {
+                { "uuid", uuid },
+                { "host", host },
+                { "SR", SR },
+                { "device_config", device_config },
+                { "currently_attached", currently_attached },
+                { "other_config", other_config },
+            };
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(PBD record)
         {
@@ -176,16 +190,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<PBD>, PBD> get_all_records(Session session)
         {
-            int status = Native.xenapi_pbd_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PBD.get_all_records</c> (libxenapi <c>xenapi_pbd_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<PBD>, PBD> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_PBD_to_record_PBD_end(result);
+                int status = Native.xenapi_pbd_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_PBD_to_record_PBD_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_pbd_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_pbd_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>PBD.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<PBD>, PBD>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PBD.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<PBD>.Create(k0), x0 => PBD.FromValueHandle(x0)));
         }
 
         /// <summary><c>PBD.get_all</c> (libxenapi <c>xenapi_pbd_get_all</c>).</summary>
@@ -195,16 +227,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<PBD>> get_all(Session session)
         {
-            int status = Native.xenapi_pbd_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PBD.get_all</c> (libxenapi <c>xenapi_pbd_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<PBD>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_PBD(result);
+                int status = Native.xenapi_pbd_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_PBD(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>PBD.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<PBD>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PBD.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<PBD>(x0)));
         }
 
         /// <summary><c>PBD.set_device_config</c> (libxenapi <c>xenapi_pbd_set_device_config</c>).</summary>
@@ -215,16 +265,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_device_config(Session session, string _pbd, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_device_config(session, _pbd, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PBD.set_device_config</c> (libxenapi <c>xenapi_pbd_set_device_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_device_config(Session session, string _pbd, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_pbd_set_device_config(Session.NativeOf(session), Utf8.Z(_pbd ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_pbd_set_device_config(call.Handle, Utf8.Z(_pbd ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>PBD.set_device_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_device_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_device_configAsync(Session session, string _pbd, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PBD.set_device_config", cancellationToken, _pbd ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>Async.PBD.set_device_config</c> (libxenapi <c>xenapi_async_pbd_set_device_config</c>): <c>set_device_config</c> as a server task. Wait for its typed result with <c>async_set_device_config_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -236,16 +304,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_device_config(Session session, string _pbd, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            return async_set_device_config(session, _pbd, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.PBD.set_device_config</c> (libxenapi <c>xenapi_async_pbd_set_device_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_device_config(Session session, string _pbd, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_pbd_set_device_config(Session.NativeOf(session), Utf8.Z(_pbd ?? ""), h1, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_async_pbd_set_device_config(call.Handle, Utf8.Z(_pbd ?? ""), h1, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
         }
 
@@ -272,8 +350,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void unplug(Session session, string _pbd)
         {
-            int status = Native.xenapi_pbd_unplug(Session.NativeOf(session), Utf8.Z(_pbd ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            unplug(session, _pbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PBD.unplug</c> (libxenapi <c>xenapi_pbd_unplug</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void unplug(Session session, string _pbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pbd_unplug(call.Handle, Utf8.Z(_pbd ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>PBD.unplug</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>unplug</c>.</summary>
+        public static System.Threading.Tasks.Task unplugAsync(Session session, string _pbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PBD.unplug", cancellationToken, _pbd ?? "");
         }
 
         /// <summary><c>Async.PBD.unplug</c> (libxenapi <c>xenapi_async_pbd_unplug</c>): <c>unplug</c> as a server task. Wait for its typed result with <c>async_unplug_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -284,9 +380,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_unplug(Session session, string _pbd)
         {
-            int status = Native.xenapi_async_pbd_unplug(Session.NativeOf(session), Utf8.Z(_pbd ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_unplug(session, _pbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.PBD.unplug</c> (libxenapi <c>xenapi_async_pbd_unplug</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_unplug(Session session, string _pbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pbd_unplug(call.Handle, Utf8.Z(_pbd ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.PBD.unplug</c> (what <c>async_unplug</c> returned; libxenapi <c>xenapi_async_pbd_unplug_wait</c>) and returns its result as <c>unplug</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -312,8 +418,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void plug(Session session, string _pbd)
         {
-            int status = Native.xenapi_pbd_plug(Session.NativeOf(session), Utf8.Z(_pbd ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            plug(session, _pbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PBD.plug</c> (libxenapi <c>xenapi_pbd_plug</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void plug(Session session, string _pbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pbd_plug(call.Handle, Utf8.Z(_pbd ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>PBD.plug</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>plug</c>.</summary>
+        public static System.Threading.Tasks.Task plugAsync(Session session, string _pbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PBD.plug", cancellationToken, _pbd ?? "");
         }
 
         /// <summary><c>Async.PBD.plug</c> (libxenapi <c>xenapi_async_pbd_plug</c>): <c>plug</c> as a server task. Wait for its typed result with <c>async_plug_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -324,9 +448,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_plug(Session session, string _pbd)
         {
-            int status = Native.xenapi_async_pbd_plug(Session.NativeOf(session), Utf8.Z(_pbd ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_plug(session, _pbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.PBD.plug</c> (libxenapi <c>xenapi_async_pbd_plug</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_plug(Session session, string _pbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pbd_plug(call.Handle, Utf8.Z(_pbd ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.PBD.plug</c> (what <c>async_plug</c> returned; libxenapi <c>xenapi_async_pbd_plug_wait</c>) and returns its result as <c>plug</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -353,8 +487,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_other_config(Session session, string _pbd, string _key)
         {
-            int status = Native.xenapi_pbd_remove_from_other_config(Session.NativeOf(session), Utf8.Z(_pbd ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_other_config(session, _pbd, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PBD.remove_from_other_config</c> (libxenapi <c>xenapi_pbd_remove_from_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_other_config(Session session, string _pbd, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pbd_remove_from_other_config(call.Handle, Utf8.Z(_pbd ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>PBD.remove_from_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_other_configAsync(Session session, string _pbd, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PBD.remove_from_other_config", cancellationToken, _pbd ?? "", _key ?? "");
         }
 
         /// <summary><c>PBD.add_to_other_config</c> (libxenapi <c>xenapi_pbd_add_to_other_config</c>).</summary>
@@ -366,8 +518,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_other_config(Session session, string _pbd, string _key, string _value)
         {
-            int status = Native.xenapi_pbd_add_to_other_config(Session.NativeOf(session), Utf8.Z(_pbd ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_other_config(session, _pbd, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PBD.add_to_other_config</c> (libxenapi <c>xenapi_pbd_add_to_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_other_config(Session session, string _pbd, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pbd_add_to_other_config(call.Handle, Utf8.Z(_pbd ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>PBD.add_to_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_other_configAsync(Session session, string _pbd, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PBD.add_to_other_config", cancellationToken, _pbd ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>PBD.set_other_config</c> (libxenapi <c>xenapi_pbd_set_other_config</c>).</summary>
@@ -378,16 +548,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_other_config(Session session, string _pbd, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_other_config(session, _pbd, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PBD.set_other_config</c> (libxenapi <c>xenapi_pbd_set_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_other_config(Session session, string _pbd, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_pbd_set_other_config(Session.NativeOf(session), Utf8.Z(_pbd ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_pbd_set_other_config(call.Handle, Utf8.Z(_pbd ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>PBD.set_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_other_configAsync(Session session, string _pbd, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PBD.set_other_config", cancellationToken, _pbd ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>PBD.get_other_config</c> (libxenapi <c>xenapi_pbd_get_other_config</c>).</summary>
@@ -398,16 +586,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _pbd)
         {
-            int status = Native.xenapi_pbd_get_other_config(Session.NativeOf(session), Utf8.Z(_pbd ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _pbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PBD.get_other_config</c> (libxenapi <c>xenapi_pbd_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _pbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_pbd_get_other_config(call.Handle, Utf8.Z(_pbd ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>PBD.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _pbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PBD.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _pbd ?? "");
         }
 
         /// <summary><c>PBD.get_currently_attached</c> (libxenapi <c>xenapi_pbd_get_currently_attached</c>).</summary>
@@ -418,9 +624,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_currently_attached(Session session, string _pbd)
         {
-            int status = Native.xenapi_pbd_get_currently_attached(Session.NativeOf(session), Utf8.Z(_pbd ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_currently_attached(session, _pbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PBD.get_currently_attached</c> (libxenapi <c>xenapi_pbd_get_currently_attached</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_currently_attached(Session session, string _pbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pbd_get_currently_attached(call.Handle, Utf8.Z(_pbd ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>PBD.get_currently_attached</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_currently_attached</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_currently_attachedAsync(Session session, string _pbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PBD.get_currently_attached", cancellationToken, v => ValueRead.Bool(v), _pbd ?? "");
         }
 
         /// <summary><c>PBD.get_device_config</c> (libxenapi <c>xenapi_pbd_get_device_config</c>).</summary>
@@ -431,16 +655,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_device_config(Session session, string _pbd)
         {
-            int status = Native.xenapi_pbd_get_device_config(Session.NativeOf(session), Utf8.Z(_pbd ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_device_config(session, _pbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PBD.get_device_config</c> (libxenapi <c>xenapi_pbd_get_device_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_device_config(Session session, string _pbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_pbd_get_device_config(call.Handle, Utf8.Z(_pbd ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>PBD.get_device_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_device_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_device_configAsync(Session session, string _pbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PBD.get_device_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _pbd ?? "");
         }
 
         /// <summary><c>PBD.get_SR</c> (libxenapi <c>xenapi_pbd_get_sr</c>).</summary>
@@ -451,9 +693,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<SR> get_SR(Session session, string _pbd)
         {
-            int status = Native.xenapi_pbd_get_sr(Session.NativeOf(session), Utf8.Z(_pbd ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<SR>.Create(Conv.TakeStr(result));
+            return get_SR(session, _pbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PBD.get_SR</c> (libxenapi <c>xenapi_pbd_get_sr</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<SR> get_SR(Session session, string _pbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pbd_get_sr(call.Handle, Utf8.Z(_pbd ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<SR>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>PBD.get_SR</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_SR</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<SR>> get_SRAsync(Session session, string _pbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PBD.get_SR", cancellationToken, v => ValueRead.Ref<SR>(v), _pbd ?? "");
         }
 
         /// <summary><c>PBD.get_host</c> (libxenapi <c>xenapi_pbd_get_host</c>).</summary>
@@ -464,9 +724,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Host> get_host(Session session, string _pbd)
         {
-            int status = Native.xenapi_pbd_get_host(Session.NativeOf(session), Utf8.Z(_pbd ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Host>.Create(Conv.TakeStr(result));
+            return get_host(session, _pbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PBD.get_host</c> (libxenapi <c>xenapi_pbd_get_host</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Host> get_host(Session session, string _pbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pbd_get_host(call.Handle, Utf8.Z(_pbd ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Host>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>PBD.get_host</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_host</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Host>> get_hostAsync(Session session, string _pbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PBD.get_host", cancellationToken, v => ValueRead.Ref<Host>(v), _pbd ?? "");
         }
 
         /// <summary><c>PBD.get_uuid</c> (libxenapi <c>xenapi_pbd_get_uuid</c>).</summary>
@@ -477,9 +755,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _pbd)
         {
-            int status = Native.xenapi_pbd_get_uuid(Session.NativeOf(session), Utf8.Z(_pbd ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _pbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PBD.get_uuid</c> (libxenapi <c>xenapi_pbd_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _pbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pbd_get_uuid(call.Handle, Utf8.Z(_pbd ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PBD.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _pbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PBD.get_uuid", cancellationToken, v => ValueRead.Str(v), _pbd ?? "");
         }
 
         /// <summary><c>PBD.destroy</c> (libxenapi <c>xenapi_pbd_destroy</c>).</summary>
@@ -489,8 +785,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy(Session session, string _pbd)
         {
-            int status = Native.xenapi_pbd_destroy(Session.NativeOf(session), Utf8.Z(_pbd ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            destroy(session, _pbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PBD.destroy</c> (libxenapi <c>xenapi_pbd_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy(Session session, string _pbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pbd_destroy(call.Handle, Utf8.Z(_pbd ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>PBD.destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy</c>.</summary>
+        public static System.Threading.Tasks.Task destroyAsync(Session session, string _pbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PBD.destroy", cancellationToken, _pbd ?? "");
         }
 
         /// <summary><c>Async.PBD.destroy</c> (libxenapi <c>xenapi_async_pbd_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -501,9 +815,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy(Session session, string _pbd)
         {
-            int status = Native.xenapi_async_pbd_destroy(Session.NativeOf(session), Utf8.Z(_pbd ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_destroy(session, _pbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.PBD.destroy</c> (libxenapi <c>xenapi_async_pbd_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy(Session session, string _pbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pbd_destroy(call.Handle, Utf8.Z(_pbd ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.PBD.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_pbd_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -530,17 +854,35 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<PBD> create(Session session, PBD _args)
         {
-            IntPtr h0 = Conv.W_record_PBD(_args);
-            try
+            return create(session, _args, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PBD.create</c> (libxenapi <c>xenapi_pbd_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<PBD> create(Session session, PBD _args, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_pbd_create(Session.NativeOf(session), h0, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<PBD>.Create(Conv.TakeStr(result));
+                IntPtr h0 = Conv.W_record_PBD(_args);
+                try
+                {
+                    int status = Native.xenapi_pbd_create(call.Handle, h0, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<PBD>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_pbd_record_free(h0);
+                }
             }
-            finally
-            {
-                Native.xenapi_pbd_record_free(h0);
-            }
+        }
+
+        /// <summary><c>PBD.create</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<PBD>> createAsync(Session session, PBD _args, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PBD.create", cancellationToken, v => ValueRead.Ref<PBD>(v), (_args ?? new PBD()).WireStruct());
         }
 
         /// <summary><c>Async.PBD.create</c> (libxenapi <c>xenapi_async_pbd_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -551,16 +893,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create(Session session, PBD _args)
         {
-            IntPtr h0 = Conv.W_record_PBD(_args);
-            try
+            return async_create(session, _args, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.PBD.create</c> (libxenapi <c>xenapi_async_pbd_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create(Session session, PBD _args, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_pbd_create(Session.NativeOf(session), h0, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_pbd_record_free(h0);
+                IntPtr h0 = Conv.W_record_PBD(_args);
+                try
+                {
+                    int status = Native.xenapi_async_pbd_create(call.Handle, h0, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_pbd_record_free(h0);
+                }
             }
         }
 
@@ -591,9 +943,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<PBD> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_pbd_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<PBD>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PBD.get_by_uuid</c> (libxenapi <c>xenapi_pbd_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<PBD> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pbd_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<PBD>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>PBD.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<PBD>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PBD.get_by_uuid", cancellationToken, v => ValueRead.Ref<PBD>(v), _uuid ?? "");
         }
 
         /// <summary><c>PBD.get_record</c> (libxenapi <c>xenapi_pbd_get_record</c>).</summary>
@@ -604,16 +974,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static PBD get_record(Session session, string _pbd)
         {
-            int status = Native.xenapi_pbd_get_record(Session.NativeOf(session), Utf8.Z(_pbd ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _pbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PBD.get_record</c> (libxenapi <c>xenapi_pbd_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static PBD get_record(Session session, string _pbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_PBD(result);
+                int status = Native.xenapi_pbd_get_record(call.Handle, Utf8.Z(_pbd ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_PBD(result);
+                }
+                finally
+                {
+                    Native.xenapi_pbd_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_pbd_record_free(result);
-            }
+        }
+
+        /// <summary><c>PBD.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<PBD> get_recordAsync(Session session, string _pbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PBD.get_record", cancellationToken, v => PBD.FromValueHandle(v), _pbd ?? "");
         }
 
     }

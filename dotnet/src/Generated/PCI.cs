@@ -273,16 +273,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<PCI>, PCI> get_all_records(Session session)
         {
-            int status = Native.xenapi_pci_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PCI.get_all_records</c> (libxenapi <c>xenapi_pci_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<PCI>, PCI> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_PCI_to_record_PCI_end(result);
+                int status = Native.xenapi_pci_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_PCI_to_record_PCI_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_pci_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_pci_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>PCI.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<PCI>, PCI>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PCI.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<PCI>.Create(k0), x0 => PCI.FromValueHandle(x0)));
         }
 
         /// <summary><c>PCI.get_all</c> (libxenapi <c>xenapi_pci_get_all</c>).</summary>
@@ -292,16 +310,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<PCI>> get_all(Session session)
         {
-            int status = Native.xenapi_pci_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PCI.get_all</c> (libxenapi <c>xenapi_pci_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<PCI>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_PCI(result);
+                int status = Native.xenapi_pci_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_PCI(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>PCI.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<PCI>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PCI.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<PCI>(x0)));
         }
 
         /// <summary><c>PCI.remove_from_other_config</c> (libxenapi <c>xenapi_pci_remove_from_other_config</c>).</summary>
@@ -312,8 +348,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_other_config(Session session, string _pci, string _key)
         {
-            int status = Native.xenapi_pci_remove_from_other_config(Session.NativeOf(session), Utf8.Z(_pci ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_other_config(session, _pci, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PCI.remove_from_other_config</c> (libxenapi <c>xenapi_pci_remove_from_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_other_config(Session session, string _pci, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pci_remove_from_other_config(call.Handle, Utf8.Z(_pci ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>PCI.remove_from_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_other_configAsync(Session session, string _pci, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PCI.remove_from_other_config", cancellationToken, _pci ?? "", _key ?? "");
         }
 
         /// <summary><c>PCI.add_to_other_config</c> (libxenapi <c>xenapi_pci_add_to_other_config</c>).</summary>
@@ -325,8 +379,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_other_config(Session session, string _pci, string _key, string _value)
         {
-            int status = Native.xenapi_pci_add_to_other_config(Session.NativeOf(session), Utf8.Z(_pci ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_other_config(session, _pci, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PCI.add_to_other_config</c> (libxenapi <c>xenapi_pci_add_to_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_other_config(Session session, string _pci, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pci_add_to_other_config(call.Handle, Utf8.Z(_pci ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>PCI.add_to_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_other_configAsync(Session session, string _pci, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PCI.add_to_other_config", cancellationToken, _pci ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>PCI.set_other_config</c> (libxenapi <c>xenapi_pci_set_other_config</c>).</summary>
@@ -337,16 +409,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_other_config(Session session, string _pci, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_other_config(session, _pci, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PCI.set_other_config</c> (libxenapi <c>xenapi_pci_set_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_other_config(Session session, string _pci, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_pci_set_other_config(Session.NativeOf(session), Utf8.Z(_pci ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_pci_set_other_config(call.Handle, Utf8.Z(_pci ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>PCI.set_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_other_configAsync(Session session, string _pci, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PCI.set_other_config", cancellationToken, _pci ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>PCI.get_driver_name</c> (libxenapi <c>xenapi_pci_get_driver_name</c>).</summary>
@@ -357,9 +447,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_driver_name(Session session, string _pci)
         {
-            int status = Native.xenapi_pci_get_driver_name(Session.NativeOf(session), Utf8.Z(_pci ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_driver_name(session, _pci, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PCI.get_driver_name</c> (libxenapi <c>xenapi_pci_get_driver_name</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_driver_name(Session session, string _pci, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pci_get_driver_name(call.Handle, Utf8.Z(_pci ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PCI.get_driver_name</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_driver_name</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_driver_nameAsync(Session session, string _pci, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PCI.get_driver_name", cancellationToken, v => ValueRead.Str(v), _pci ?? "");
         }
 
         /// <summary><c>PCI.get_subsystem_device_name</c> (libxenapi <c>xenapi_pci_get_subsystem_device_name</c>).</summary>
@@ -370,9 +478,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_subsystem_device_name(Session session, string _pci)
         {
-            int status = Native.xenapi_pci_get_subsystem_device_name(Session.NativeOf(session), Utf8.Z(_pci ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_subsystem_device_name(session, _pci, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PCI.get_subsystem_device_name</c> (libxenapi <c>xenapi_pci_get_subsystem_device_name</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_subsystem_device_name(Session session, string _pci, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pci_get_subsystem_device_name(call.Handle, Utf8.Z(_pci ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PCI.get_subsystem_device_name</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_subsystem_device_name</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_subsystem_device_nameAsync(Session session, string _pci, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PCI.get_subsystem_device_name", cancellationToken, v => ValueRead.Str(v), _pci ?? "");
         }
 
         /// <summary><c>PCI.get_subsystem_vendor_name</c> (libxenapi <c>xenapi_pci_get_subsystem_vendor_name</c>).</summary>
@@ -383,9 +509,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_subsystem_vendor_name(Session session, string _pci)
         {
-            int status = Native.xenapi_pci_get_subsystem_vendor_name(Session.NativeOf(session), Utf8.Z(_pci ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_subsystem_vendor_name(session, _pci, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PCI.get_subsystem_vendor_name</c> (libxenapi <c>xenapi_pci_get_subsystem_vendor_name</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_subsystem_vendor_name(Session session, string _pci, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pci_get_subsystem_vendor_name(call.Handle, Utf8.Z(_pci ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PCI.get_subsystem_vendor_name</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_subsystem_vendor_name</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_subsystem_vendor_nameAsync(Session session, string _pci, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PCI.get_subsystem_vendor_name", cancellationToken, v => ValueRead.Str(v), _pci ?? "");
         }
 
         /// <summary><c>PCI.get_other_config</c> (libxenapi <c>xenapi_pci_get_other_config</c>).</summary>
@@ -396,16 +540,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _pci)
         {
-            int status = Native.xenapi_pci_get_other_config(Session.NativeOf(session), Utf8.Z(_pci ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _pci, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PCI.get_other_config</c> (libxenapi <c>xenapi_pci_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _pci, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_pci_get_other_config(call.Handle, Utf8.Z(_pci ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>PCI.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _pci, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PCI.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _pci ?? "");
         }
 
         /// <summary><c>PCI.get_dependencies</c> (libxenapi <c>xenapi_pci_get_dependencies</c>).</summary>
@@ -416,16 +578,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<PCI>> get_dependencies(Session session, string _pci)
         {
-            int status = Native.xenapi_pci_get_dependencies(Session.NativeOf(session), Utf8.Z(_pci ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_dependencies(session, _pci, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PCI.get_dependencies</c> (libxenapi <c>xenapi_pci_get_dependencies</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<PCI>> get_dependencies(Session session, string _pci, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_PCI(result);
+                int status = Native.xenapi_pci_get_dependencies(call.Handle, Utf8.Z(_pci ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_PCI(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>PCI.get_dependencies</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_dependencies</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<PCI>>> get_dependenciesAsync(Session session, string _pci, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PCI.get_dependencies", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<PCI>(x0)), _pci ?? "");
         }
 
         /// <summary><c>PCI.get_pci_id</c> (libxenapi <c>xenapi_pci_get_pci_id</c>).</summary>
@@ -436,9 +616,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_pci_id(Session session, string _pci)
         {
-            int status = Native.xenapi_pci_get_pci_id(Session.NativeOf(session), Utf8.Z(_pci ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_pci_id(session, _pci, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PCI.get_pci_id</c> (libxenapi <c>xenapi_pci_get_pci_id</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_pci_id(Session session, string _pci, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pci_get_pci_id(call.Handle, Utf8.Z(_pci ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PCI.get_pci_id</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_pci_id</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_pci_idAsync(Session session, string _pci, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PCI.get_pci_id", cancellationToken, v => ValueRead.Str(v), _pci ?? "");
         }
 
         /// <summary><c>PCI.get_host</c> (libxenapi <c>xenapi_pci_get_host</c>).</summary>
@@ -449,9 +647,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Host> get_host(Session session, string _pci)
         {
-            int status = Native.xenapi_pci_get_host(Session.NativeOf(session), Utf8.Z(_pci ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Host>.Create(Conv.TakeStr(result));
+            return get_host(session, _pci, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PCI.get_host</c> (libxenapi <c>xenapi_pci_get_host</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Host> get_host(Session session, string _pci, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pci_get_host(call.Handle, Utf8.Z(_pci ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Host>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>PCI.get_host</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_host</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Host>> get_hostAsync(Session session, string _pci, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PCI.get_host", cancellationToken, v => ValueRead.Ref<Host>(v), _pci ?? "");
         }
 
         /// <summary><c>PCI.get_device_name</c> (libxenapi <c>xenapi_pci_get_device_name</c>).</summary>
@@ -462,9 +678,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_device_name(Session session, string _pci)
         {
-            int status = Native.xenapi_pci_get_device_name(Session.NativeOf(session), Utf8.Z(_pci ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_device_name(session, _pci, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PCI.get_device_name</c> (libxenapi <c>xenapi_pci_get_device_name</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_device_name(Session session, string _pci, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pci_get_device_name(call.Handle, Utf8.Z(_pci ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PCI.get_device_name</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_device_name</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_device_nameAsync(Session session, string _pci, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PCI.get_device_name", cancellationToken, v => ValueRead.Str(v), _pci ?? "");
         }
 
         /// <summary><c>PCI.get_vendor_name</c> (libxenapi <c>xenapi_pci_get_vendor_name</c>).</summary>
@@ -475,9 +709,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_vendor_name(Session session, string _pci)
         {
-            int status = Native.xenapi_pci_get_vendor_name(Session.NativeOf(session), Utf8.Z(_pci ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_vendor_name(session, _pci, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PCI.get_vendor_name</c> (libxenapi <c>xenapi_pci_get_vendor_name</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_vendor_name(Session session, string _pci, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pci_get_vendor_name(call.Handle, Utf8.Z(_pci ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PCI.get_vendor_name</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_vendor_name</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_vendor_nameAsync(Session session, string _pci, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PCI.get_vendor_name", cancellationToken, v => ValueRead.Str(v), _pci ?? "");
         }
 
         /// <summary><c>PCI.get_class_name</c> (libxenapi <c>xenapi_pci_get_class_name</c>).</summary>
@@ -488,9 +740,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_class_name(Session session, string _pci)
         {
-            int status = Native.xenapi_pci_get_class_name(Session.NativeOf(session), Utf8.Z(_pci ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_class_name(session, _pci, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PCI.get_class_name</c> (libxenapi <c>xenapi_pci_get_class_name</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_class_name(Session session, string _pci, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pci_get_class_name(call.Handle, Utf8.Z(_pci ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PCI.get_class_name</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_class_name</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_class_nameAsync(Session session, string _pci, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PCI.get_class_name", cancellationToken, v => ValueRead.Str(v), _pci ?? "");
         }
 
         /// <summary><c>PCI.get_uuid</c> (libxenapi <c>xenapi_pci_get_uuid</c>).</summary>
@@ -501,9 +771,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _pci)
         {
-            int status = Native.xenapi_pci_get_uuid(Session.NativeOf(session), Utf8.Z(_pci ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _pci, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PCI.get_uuid</c> (libxenapi <c>xenapi_pci_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _pci, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pci_get_uuid(call.Handle, Utf8.Z(_pci ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PCI.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _pci, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PCI.get_uuid", cancellationToken, v => ValueRead.Str(v), _pci ?? "");
         }
 
         /// <summary><c>PCI.get_by_uuid</c> (libxenapi <c>xenapi_pci_get_by_uuid</c>).</summary>
@@ -514,9 +802,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<PCI> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_pci_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<PCI>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PCI.get_by_uuid</c> (libxenapi <c>xenapi_pci_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<PCI> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pci_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<PCI>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>PCI.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<PCI>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PCI.get_by_uuid", cancellationToken, v => ValueRead.Ref<PCI>(v), _uuid ?? "");
         }
 
         /// <summary><c>PCI.get_record</c> (libxenapi <c>xenapi_pci_get_record</c>).</summary>
@@ -527,16 +833,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static PCI get_record(Session session, string _pci)
         {
-            int status = Native.xenapi_pci_get_record(Session.NativeOf(session), Utf8.Z(_pci ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _pci, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PCI.get_record</c> (libxenapi <c>xenapi_pci_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static PCI get_record(Session session, string _pci, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_PCI(result);
+                int status = Native.xenapi_pci_get_record(call.Handle, Utf8.Z(_pci ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_PCI(result);
+                }
+                finally
+                {
+                    Native.xenapi_pci_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_pci_record_free(result);
-            }
+        }
+
+        /// <summary><c>PCI.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<PCI> get_recordAsync(Session session, string _pci, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PCI.get_record", cancellationToken, v => PCI.FromValueHandle(v), _pci ?? "");
         }
 
     }

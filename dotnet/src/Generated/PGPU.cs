@@ -288,16 +288,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<PGPU>, PGPU> get_all_records(Session session)
         {
-            int status = Native.xenapi_pgpu_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PGPU.get_all_records</c> (libxenapi <c>xenapi_pgpu_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<PGPU>, PGPU> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_PGPU_to_record_PGPU_end(result);
+                int status = Native.xenapi_pgpu_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_PGPU_to_record_PGPU_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_pgpu_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_pgpu_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>PGPU.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<PGPU>, PGPU>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PGPU.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<PGPU>.Create(k0), x0 => PGPU.FromValueHandle(x0)));
         }
 
         /// <summary><c>PGPU.get_all</c> (libxenapi <c>xenapi_pgpu_get_all</c>).</summary>
@@ -307,16 +325,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<PGPU>> get_all(Session session)
         {
-            int status = Native.xenapi_pgpu_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PGPU.get_all</c> (libxenapi <c>xenapi_pgpu_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<PGPU>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_PGPU(result);
+                int status = Native.xenapi_pgpu_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_PGPU(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>PGPU.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<PGPU>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PGPU.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<PGPU>(x0)));
         }
 
         /// <summary><c>PGPU.disable_dom0_access</c> (libxenapi <c>xenapi_pgpu_disable_dom0_access</c>).</summary>
@@ -327,9 +363,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static pgpu_dom0_access disable_dom0_access(Session session, string _pgpu)
         {
-            int status = Native.xenapi_pgpu_disable_dom0_access(Session.NativeOf(session), Utf8.Z(_pgpu ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return pgpu_dom0_access_helper.FromNative(result);
+            return disable_dom0_access(session, _pgpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PGPU.disable_dom0_access</c> (libxenapi <c>xenapi_pgpu_disable_dom0_access</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static pgpu_dom0_access disable_dom0_access(Session session, string _pgpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pgpu_disable_dom0_access(call.Handle, Utf8.Z(_pgpu ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return pgpu_dom0_access_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>PGPU.disable_dom0_access</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>disable_dom0_access</c>.</summary>
+        public static System.Threading.Tasks.Task<pgpu_dom0_access> disable_dom0_accessAsync(Session session, string _pgpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PGPU.disable_dom0_access", cancellationToken, v => pgpu_dom0_access_helper.FromString(ValueRead.Str(v)), _pgpu ?? "");
         }
 
         /// <summary><c>Async.PGPU.disable_dom0_access</c> (libxenapi <c>xenapi_async_pgpu_disable_dom0_access</c>): <c>disable_dom0_access</c> as a server task. Wait for its typed result with <c>async_disable_dom0_access_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -340,9 +394,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_disable_dom0_access(Session session, string _pgpu)
         {
-            int status = Native.xenapi_async_pgpu_disable_dom0_access(Session.NativeOf(session), Utf8.Z(_pgpu ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_disable_dom0_access(session, _pgpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.PGPU.disable_dom0_access</c> (libxenapi <c>xenapi_async_pgpu_disable_dom0_access</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_disable_dom0_access(Session session, string _pgpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pgpu_disable_dom0_access(call.Handle, Utf8.Z(_pgpu ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.PGPU.disable_dom0_access</c> (what <c>async_disable_dom0_access</c> returned; libxenapi <c>xenapi_async_pgpu_disable_dom0_access_wait</c>) and returns its result as <c>disable_dom0_access</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -372,9 +436,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static pgpu_dom0_access enable_dom0_access(Session session, string _pgpu)
         {
-            int status = Native.xenapi_pgpu_enable_dom0_access(Session.NativeOf(session), Utf8.Z(_pgpu ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return pgpu_dom0_access_helper.FromNative(result);
+            return enable_dom0_access(session, _pgpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PGPU.enable_dom0_access</c> (libxenapi <c>xenapi_pgpu_enable_dom0_access</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static pgpu_dom0_access enable_dom0_access(Session session, string _pgpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pgpu_enable_dom0_access(call.Handle, Utf8.Z(_pgpu ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return pgpu_dom0_access_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>PGPU.enable_dom0_access</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>enable_dom0_access</c>.</summary>
+        public static System.Threading.Tasks.Task<pgpu_dom0_access> enable_dom0_accessAsync(Session session, string _pgpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PGPU.enable_dom0_access", cancellationToken, v => pgpu_dom0_access_helper.FromString(ValueRead.Str(v)), _pgpu ?? "");
         }
 
         /// <summary><c>Async.PGPU.enable_dom0_access</c> (libxenapi <c>xenapi_async_pgpu_enable_dom0_access</c>): <c>enable_dom0_access</c> as a server task. Wait for its typed result with <c>async_enable_dom0_access_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -385,9 +467,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_enable_dom0_access(Session session, string _pgpu)
         {
-            int status = Native.xenapi_async_pgpu_enable_dom0_access(Session.NativeOf(session), Utf8.Z(_pgpu ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_enable_dom0_access(session, _pgpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.PGPU.enable_dom0_access</c> (libxenapi <c>xenapi_async_pgpu_enable_dom0_access</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_enable_dom0_access(Session session, string _pgpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pgpu_enable_dom0_access(call.Handle, Utf8.Z(_pgpu ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.PGPU.enable_dom0_access</c> (what <c>async_enable_dom0_access</c> returned; libxenapi <c>xenapi_async_pgpu_enable_dom0_access_wait</c>) and returns its result as <c>enable_dom0_access</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -418,9 +510,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_remaining_capacity(Session session, string _pgpu, string _vgpu_type)
         {
-            int status = Native.xenapi_pgpu_get_remaining_capacity(Session.NativeOf(session), Utf8.Z(_pgpu ?? ""), Utf8.Z(_vgpu_type ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_remaining_capacity(session, _pgpu, _vgpu_type, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PGPU.get_remaining_capacity</c> (libxenapi <c>xenapi_pgpu_get_remaining_capacity</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_remaining_capacity(Session session, string _pgpu, string _vgpu_type, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pgpu_get_remaining_capacity(call.Handle, Utf8.Z(_pgpu ?? ""), Utf8.Z(_vgpu_type ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>PGPU.get_remaining_capacity</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_remaining_capacity</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_remaining_capacityAsync(Session session, string _pgpu, string _vgpu_type, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PGPU.get_remaining_capacity", cancellationToken, v => ValueRead.Long(v), _pgpu ?? "", _vgpu_type ?? "");
         }
 
         /// <summary><c>Async.PGPU.get_remaining_capacity</c> (libxenapi <c>xenapi_async_pgpu_get_remaining_capacity</c>): <c>get_remaining_capacity</c> as a server task. Wait for its typed result with <c>async_get_remaining_capacity_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -432,9 +542,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_remaining_capacity(Session session, string _pgpu, string _vgpu_type)
         {
-            int status = Native.xenapi_async_pgpu_get_remaining_capacity(Session.NativeOf(session), Utf8.Z(_pgpu ?? ""), Utf8.Z(_vgpu_type ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_remaining_capacity(session, _pgpu, _vgpu_type, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.PGPU.get_remaining_capacity</c> (libxenapi <c>xenapi_async_pgpu_get_remaining_capacity</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_remaining_capacity(Session session, string _pgpu, string _vgpu_type, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pgpu_get_remaining_capacity(call.Handle, Utf8.Z(_pgpu ?? ""), Utf8.Z(_vgpu_type ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.PGPU.get_remaining_capacity</c> (what <c>async_get_remaining_capacity</c> returned; libxenapi <c>xenapi_async_pgpu_get_remaining_capacity_wait</c>) and returns its result as <c>get_remaining_capacity</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -464,8 +584,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_GPU_group(Session session, string _pgpu, string _value)
         {
-            int status = Native.xenapi_pgpu_set_gpu_group(Session.NativeOf(session), Utf8.Z(_pgpu ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_GPU_group(session, _pgpu, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PGPU.set_GPU_group</c> (libxenapi <c>xenapi_pgpu_set_gpu_group</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_GPU_group(Session session, string _pgpu, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pgpu_set_gpu_group(call.Handle, Utf8.Z(_pgpu ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>PGPU.set_GPU_group</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_GPU_group</c>.</summary>
+        public static System.Threading.Tasks.Task set_GPU_groupAsync(Session session, string _pgpu, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PGPU.set_GPU_group", cancellationToken, _pgpu ?? "", _value ?? "");
         }
 
         /// <summary><c>Async.PGPU.set_GPU_group</c> (libxenapi <c>xenapi_async_pgpu_set_gpu_group</c>): <c>set_GPU_group</c> as a server task. Wait for its typed result with <c>async_set_GPU_group_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -477,9 +615,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_GPU_group(Session session, string _pgpu, string _value)
         {
-            int status = Native.xenapi_async_pgpu_set_gpu_group(Session.NativeOf(session), Utf8.Z(_pgpu ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_GPU_group(session, _pgpu, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.PGPU.set_GPU_group</c> (libxenapi <c>xenapi_async_pgpu_set_gpu_group</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_GPU_group(Session session, string _pgpu, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pgpu_set_gpu_group(call.Handle, Utf8.Z(_pgpu ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.PGPU.set_GPU_group</c> (what <c>async_set_GPU_group</c> returned; libxenapi <c>xenapi_async_pgpu_set_gpu_group_wait</c>) and returns its result as <c>set_GPU_group</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -506,16 +654,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_enabled_VGPU_types(Session session, string _pgpu, List<XenRef<VGPU_type>> _value)
         {
-            IntPtr h1 = Conv.W_set_ref_VGPU_type(_value);
-            try
+            set_enabled_VGPU_types(session, _pgpu, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PGPU.set_enabled_VGPU_types</c> (libxenapi <c>xenapi_pgpu_set_enabled_vgpu_types</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_enabled_VGPU_types(Session session, string _pgpu, List<XenRef<VGPU_type>> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_pgpu_set_enabled_vgpu_types(Session.NativeOf(session), Utf8.Z(_pgpu ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_set_ref_VGPU_type(_value);
+                try
+                {
+                    int status = Native.xenapi_pgpu_set_enabled_vgpu_types(call.Handle, Utf8.Z(_pgpu ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(h1);
-            }
+        }
+
+        /// <summary><c>PGPU.set_enabled_VGPU_types</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_enabled_VGPU_types</c>.</summary>
+        public static System.Threading.Tasks.Task set_enabled_VGPU_typesAsync(Session session, string _pgpu, List<XenRef<VGPU_type>> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PGPU.set_enabled_VGPU_types", cancellationToken, _pgpu ?? "", ValueArgs.Set(_value));
         }
 
         /// <summary><c>Async.PGPU.set_enabled_VGPU_types</c> (libxenapi <c>xenapi_async_pgpu_set_enabled_vgpu_types</c>): <c>set_enabled_VGPU_types</c> as a server task. Wait for its typed result with <c>async_set_enabled_VGPU_types_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -527,16 +693,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_enabled_VGPU_types(Session session, string _pgpu, List<XenRef<VGPU_type>> _value)
         {
-            IntPtr h1 = Conv.W_set_ref_VGPU_type(_value);
-            try
+            return async_set_enabled_VGPU_types(session, _pgpu, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.PGPU.set_enabled_VGPU_types</c> (libxenapi <c>xenapi_async_pgpu_set_enabled_vgpu_types</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_enabled_VGPU_types(Session session, string _pgpu, List<XenRef<VGPU_type>> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_pgpu_set_enabled_vgpu_types(Session.NativeOf(session), Utf8.Z(_pgpu ?? ""), h1, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_list_free(h1);
+                IntPtr h1 = Conv.W_set_ref_VGPU_type(_value);
+                try
+                {
+                    int status = Native.xenapi_async_pgpu_set_enabled_vgpu_types(call.Handle, Utf8.Z(_pgpu ?? ""), h1, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(h1);
+                }
             }
         }
 
@@ -564,8 +740,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_enabled_VGPU_types(Session session, string _pgpu, string _value)
         {
-            int status = Native.xenapi_pgpu_remove_enabled_vgpu_types(Session.NativeOf(session), Utf8.Z(_pgpu ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_enabled_VGPU_types(session, _pgpu, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PGPU.remove_enabled_VGPU_types</c> (libxenapi <c>xenapi_pgpu_remove_enabled_vgpu_types</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_enabled_VGPU_types(Session session, string _pgpu, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pgpu_remove_enabled_vgpu_types(call.Handle, Utf8.Z(_pgpu ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>PGPU.remove_enabled_VGPU_types</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_enabled_VGPU_types</c>.</summary>
+        public static System.Threading.Tasks.Task remove_enabled_VGPU_typesAsync(Session session, string _pgpu, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PGPU.remove_enabled_VGPU_types", cancellationToken, _pgpu ?? "", _value ?? "");
         }
 
         /// <summary><c>Async.PGPU.remove_enabled_VGPU_types</c> (libxenapi <c>xenapi_async_pgpu_remove_enabled_vgpu_types</c>): <c>remove_enabled_VGPU_types</c> as a server task. Wait for its typed result with <c>async_remove_enabled_VGPU_types_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -577,9 +771,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_remove_enabled_VGPU_types(Session session, string _pgpu, string _value)
         {
-            int status = Native.xenapi_async_pgpu_remove_enabled_vgpu_types(Session.NativeOf(session), Utf8.Z(_pgpu ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_remove_enabled_VGPU_types(session, _pgpu, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.PGPU.remove_enabled_VGPU_types</c> (libxenapi <c>xenapi_async_pgpu_remove_enabled_vgpu_types</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_remove_enabled_VGPU_types(Session session, string _pgpu, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pgpu_remove_enabled_vgpu_types(call.Handle, Utf8.Z(_pgpu ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.PGPU.remove_enabled_VGPU_types</c> (what <c>async_remove_enabled_VGPU_types</c> returned; libxenapi <c>xenapi_async_pgpu_remove_enabled_vgpu_types_wait</c>) and returns its result as <c>remove_enabled_VGPU_types</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -606,8 +810,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_enabled_VGPU_types(Session session, string _pgpu, string _value)
         {
-            int status = Native.xenapi_pgpu_add_enabled_vgpu_types(Session.NativeOf(session), Utf8.Z(_pgpu ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_enabled_VGPU_types(session, _pgpu, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PGPU.add_enabled_VGPU_types</c> (libxenapi <c>xenapi_pgpu_add_enabled_vgpu_types</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_enabled_VGPU_types(Session session, string _pgpu, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pgpu_add_enabled_vgpu_types(call.Handle, Utf8.Z(_pgpu ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>PGPU.add_enabled_VGPU_types</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_enabled_VGPU_types</c>.</summary>
+        public static System.Threading.Tasks.Task add_enabled_VGPU_typesAsync(Session session, string _pgpu, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PGPU.add_enabled_VGPU_types", cancellationToken, _pgpu ?? "", _value ?? "");
         }
 
         /// <summary><c>Async.PGPU.add_enabled_VGPU_types</c> (libxenapi <c>xenapi_async_pgpu_add_enabled_vgpu_types</c>): <c>add_enabled_VGPU_types</c> as a server task. Wait for its typed result with <c>async_add_enabled_VGPU_types_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -619,9 +841,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_add_enabled_VGPU_types(Session session, string _pgpu, string _value)
         {
-            int status = Native.xenapi_async_pgpu_add_enabled_vgpu_types(Session.NativeOf(session), Utf8.Z(_pgpu ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_add_enabled_VGPU_types(session, _pgpu, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.PGPU.add_enabled_VGPU_types</c> (libxenapi <c>xenapi_async_pgpu_add_enabled_vgpu_types</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_add_enabled_VGPU_types(Session session, string _pgpu, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pgpu_add_enabled_vgpu_types(call.Handle, Utf8.Z(_pgpu ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.PGPU.add_enabled_VGPU_types</c> (what <c>async_add_enabled_VGPU_types</c> returned; libxenapi <c>xenapi_async_pgpu_add_enabled_vgpu_types_wait</c>) and returns its result as <c>add_enabled_VGPU_types</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -648,8 +880,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_other_config(Session session, string _pgpu, string _key)
         {
-            int status = Native.xenapi_pgpu_remove_from_other_config(Session.NativeOf(session), Utf8.Z(_pgpu ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_other_config(session, _pgpu, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PGPU.remove_from_other_config</c> (libxenapi <c>xenapi_pgpu_remove_from_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_other_config(Session session, string _pgpu, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pgpu_remove_from_other_config(call.Handle, Utf8.Z(_pgpu ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>PGPU.remove_from_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_other_configAsync(Session session, string _pgpu, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PGPU.remove_from_other_config", cancellationToken, _pgpu ?? "", _key ?? "");
         }
 
         /// <summary><c>PGPU.add_to_other_config</c> (libxenapi <c>xenapi_pgpu_add_to_other_config</c>).</summary>
@@ -661,8 +911,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_other_config(Session session, string _pgpu, string _key, string _value)
         {
-            int status = Native.xenapi_pgpu_add_to_other_config(Session.NativeOf(session), Utf8.Z(_pgpu ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_other_config(session, _pgpu, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PGPU.add_to_other_config</c> (libxenapi <c>xenapi_pgpu_add_to_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_other_config(Session session, string _pgpu, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pgpu_add_to_other_config(call.Handle, Utf8.Z(_pgpu ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>PGPU.add_to_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_other_configAsync(Session session, string _pgpu, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PGPU.add_to_other_config", cancellationToken, _pgpu ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>PGPU.set_other_config</c> (libxenapi <c>xenapi_pgpu_set_other_config</c>).</summary>
@@ -673,16 +941,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_other_config(Session session, string _pgpu, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_other_config(session, _pgpu, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PGPU.set_other_config</c> (libxenapi <c>xenapi_pgpu_set_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_other_config(Session session, string _pgpu, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_pgpu_set_other_config(Session.NativeOf(session), Utf8.Z(_pgpu ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_pgpu_set_other_config(call.Handle, Utf8.Z(_pgpu ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>PGPU.set_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_other_configAsync(Session session, string _pgpu, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PGPU.set_other_config", cancellationToken, _pgpu ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>PGPU.get_compatibility_metadata</c> (libxenapi <c>xenapi_pgpu_get_compatibility_metadata</c>).</summary>
@@ -693,16 +979,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_compatibility_metadata(Session session, string _pgpu)
         {
-            int status = Native.xenapi_pgpu_get_compatibility_metadata(Session.NativeOf(session), Utf8.Z(_pgpu ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_compatibility_metadata(session, _pgpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PGPU.get_compatibility_metadata</c> (libxenapi <c>xenapi_pgpu_get_compatibility_metadata</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_compatibility_metadata(Session session, string _pgpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_pgpu_get_compatibility_metadata(call.Handle, Utf8.Z(_pgpu ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>PGPU.get_compatibility_metadata</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_compatibility_metadata</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_compatibility_metadataAsync(Session session, string _pgpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PGPU.get_compatibility_metadata", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _pgpu ?? "");
         }
 
         /// <summary><c>PGPU.get_is_system_display_device</c> (libxenapi <c>xenapi_pgpu_get_is_system_display_device</c>).</summary>
@@ -713,9 +1017,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_is_system_display_device(Session session, string _pgpu)
         {
-            int status = Native.xenapi_pgpu_get_is_system_display_device(Session.NativeOf(session), Utf8.Z(_pgpu ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_is_system_display_device(session, _pgpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PGPU.get_is_system_display_device</c> (libxenapi <c>xenapi_pgpu_get_is_system_display_device</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_is_system_display_device(Session session, string _pgpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pgpu_get_is_system_display_device(call.Handle, Utf8.Z(_pgpu ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>PGPU.get_is_system_display_device</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_is_system_display_device</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_is_system_display_deviceAsync(Session session, string _pgpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PGPU.get_is_system_display_device", cancellationToken, v => ValueRead.Bool(v), _pgpu ?? "");
         }
 
         /// <summary><c>PGPU.get_dom0_access</c> (libxenapi <c>xenapi_pgpu_get_dom0_access</c>).</summary>
@@ -726,9 +1048,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static pgpu_dom0_access get_dom0_access(Session session, string _pgpu)
         {
-            int status = Native.xenapi_pgpu_get_dom0_access(Session.NativeOf(session), Utf8.Z(_pgpu ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return pgpu_dom0_access_helper.FromNative(result);
+            return get_dom0_access(session, _pgpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PGPU.get_dom0_access</c> (libxenapi <c>xenapi_pgpu_get_dom0_access</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static pgpu_dom0_access get_dom0_access(Session session, string _pgpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pgpu_get_dom0_access(call.Handle, Utf8.Z(_pgpu ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return pgpu_dom0_access_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>PGPU.get_dom0_access</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_dom0_access</c>.</summary>
+        public static System.Threading.Tasks.Task<pgpu_dom0_access> get_dom0_accessAsync(Session session, string _pgpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PGPU.get_dom0_access", cancellationToken, v => pgpu_dom0_access_helper.FromString(ValueRead.Str(v)), _pgpu ?? "");
         }
 
         /// <summary><c>PGPU.get_supported_VGPU_max_capacities</c> (libxenapi <c>xenapi_pgpu_get_supported_vgpu_max_capacities</c>).</summary>
@@ -739,16 +1079,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<VGPU_type>, long> get_supported_VGPU_max_capacities(Session session, string _pgpu)
         {
-            int status = Native.xenapi_pgpu_get_supported_vgpu_max_capacities(Session.NativeOf(session), Utf8.Z(_pgpu ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_supported_VGPU_max_capacities(session, _pgpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PGPU.get_supported_VGPU_max_capacities</c> (libxenapi <c>xenapi_pgpu_get_supported_vgpu_max_capacities</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<VGPU_type>, long> get_supported_VGPU_max_capacities(Session session, string _pgpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_VGPU_type_to_int_end(result);
+                int status = Native.xenapi_pgpu_get_supported_vgpu_max_capacities(call.Handle, Utf8.Z(_pgpu ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_VGPU_type_to_int_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_int64_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_int64_map_free(result);
-            }
+        }
+
+        /// <summary><c>PGPU.get_supported_VGPU_max_capacities</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_supported_VGPU_max_capacities</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<VGPU_type>, long>> get_supported_VGPU_max_capacitiesAsync(Session session, string _pgpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PGPU.get_supported_VGPU_max_capacities", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<VGPU_type>.Create(k0), x0 => ValueRead.Long(x0)), _pgpu ?? "");
         }
 
         /// <summary><c>PGPU.get_resident_VGPUs</c> (libxenapi <c>xenapi_pgpu_get_resident_vgpus</c>).</summary>
@@ -759,16 +1117,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VGPU>> get_resident_VGPUs(Session session, string _pgpu)
         {
-            int status = Native.xenapi_pgpu_get_resident_vgpus(Session.NativeOf(session), Utf8.Z(_pgpu ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_resident_VGPUs(session, _pgpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PGPU.get_resident_VGPUs</c> (libxenapi <c>xenapi_pgpu_get_resident_vgpus</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VGPU>> get_resident_VGPUs(Session session, string _pgpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VGPU(result);
+                int status = Native.xenapi_pgpu_get_resident_vgpus(call.Handle, Utf8.Z(_pgpu ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VGPU(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>PGPU.get_resident_VGPUs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_resident_VGPUs</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VGPU>>> get_resident_VGPUsAsync(Session session, string _pgpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PGPU.get_resident_VGPUs", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VGPU>(x0)), _pgpu ?? "");
         }
 
         /// <summary><c>PGPU.get_enabled_VGPU_types</c> (libxenapi <c>xenapi_pgpu_get_enabled_vgpu_types</c>).</summary>
@@ -779,16 +1155,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VGPU_type>> get_enabled_VGPU_types(Session session, string _pgpu)
         {
-            int status = Native.xenapi_pgpu_get_enabled_vgpu_types(Session.NativeOf(session), Utf8.Z(_pgpu ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_enabled_VGPU_types(session, _pgpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PGPU.get_enabled_VGPU_types</c> (libxenapi <c>xenapi_pgpu_get_enabled_vgpu_types</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VGPU_type>> get_enabled_VGPU_types(Session session, string _pgpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VGPU_type(result);
+                int status = Native.xenapi_pgpu_get_enabled_vgpu_types(call.Handle, Utf8.Z(_pgpu ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VGPU_type(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>PGPU.get_enabled_VGPU_types</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_enabled_VGPU_types</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VGPU_type>>> get_enabled_VGPU_typesAsync(Session session, string _pgpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PGPU.get_enabled_VGPU_types", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VGPU_type>(x0)), _pgpu ?? "");
         }
 
         /// <summary><c>PGPU.get_supported_VGPU_types</c> (libxenapi <c>xenapi_pgpu_get_supported_vgpu_types</c>).</summary>
@@ -799,16 +1193,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VGPU_type>> get_supported_VGPU_types(Session session, string _pgpu)
         {
-            int status = Native.xenapi_pgpu_get_supported_vgpu_types(Session.NativeOf(session), Utf8.Z(_pgpu ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_supported_VGPU_types(session, _pgpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PGPU.get_supported_VGPU_types</c> (libxenapi <c>xenapi_pgpu_get_supported_vgpu_types</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VGPU_type>> get_supported_VGPU_types(Session session, string _pgpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VGPU_type(result);
+                int status = Native.xenapi_pgpu_get_supported_vgpu_types(call.Handle, Utf8.Z(_pgpu ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VGPU_type(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>PGPU.get_supported_VGPU_types</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_supported_VGPU_types</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VGPU_type>>> get_supported_VGPU_typesAsync(Session session, string _pgpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PGPU.get_supported_VGPU_types", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VGPU_type>(x0)), _pgpu ?? "");
         }
 
         /// <summary><c>PGPU.get_other_config</c> (libxenapi <c>xenapi_pgpu_get_other_config</c>).</summary>
@@ -819,16 +1231,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _pgpu)
         {
-            int status = Native.xenapi_pgpu_get_other_config(Session.NativeOf(session), Utf8.Z(_pgpu ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _pgpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PGPU.get_other_config</c> (libxenapi <c>xenapi_pgpu_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _pgpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_pgpu_get_other_config(call.Handle, Utf8.Z(_pgpu ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>PGPU.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _pgpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PGPU.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _pgpu ?? "");
         }
 
         /// <summary><c>PGPU.get_host</c> (libxenapi <c>xenapi_pgpu_get_host</c>).</summary>
@@ -839,9 +1269,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Host> get_host(Session session, string _pgpu)
         {
-            int status = Native.xenapi_pgpu_get_host(Session.NativeOf(session), Utf8.Z(_pgpu ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Host>.Create(Conv.TakeStr(result));
+            return get_host(session, _pgpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PGPU.get_host</c> (libxenapi <c>xenapi_pgpu_get_host</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Host> get_host(Session session, string _pgpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pgpu_get_host(call.Handle, Utf8.Z(_pgpu ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Host>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>PGPU.get_host</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_host</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Host>> get_hostAsync(Session session, string _pgpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PGPU.get_host", cancellationToken, v => ValueRead.Ref<Host>(v), _pgpu ?? "");
         }
 
         /// <summary><c>PGPU.get_GPU_group</c> (libxenapi <c>xenapi_pgpu_get_gpu_group</c>).</summary>
@@ -852,9 +1300,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<GPU_group> get_GPU_group(Session session, string _pgpu)
         {
-            int status = Native.xenapi_pgpu_get_gpu_group(Session.NativeOf(session), Utf8.Z(_pgpu ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<GPU_group>.Create(Conv.TakeStr(result));
+            return get_GPU_group(session, _pgpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PGPU.get_GPU_group</c> (libxenapi <c>xenapi_pgpu_get_gpu_group</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<GPU_group> get_GPU_group(Session session, string _pgpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pgpu_get_gpu_group(call.Handle, Utf8.Z(_pgpu ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<GPU_group>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>PGPU.get_GPU_group</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_GPU_group</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<GPU_group>> get_GPU_groupAsync(Session session, string _pgpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PGPU.get_GPU_group", cancellationToken, v => ValueRead.Ref<GPU_group>(v), _pgpu ?? "");
         }
 
         /// <summary><c>PGPU.get_PCI</c> (libxenapi <c>xenapi_pgpu_get_pci</c>).</summary>
@@ -865,9 +1331,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<PCI> get_PCI(Session session, string _pgpu)
         {
-            int status = Native.xenapi_pgpu_get_pci(Session.NativeOf(session), Utf8.Z(_pgpu ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<PCI>.Create(Conv.TakeStr(result));
+            return get_PCI(session, _pgpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PGPU.get_PCI</c> (libxenapi <c>xenapi_pgpu_get_pci</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<PCI> get_PCI(Session session, string _pgpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pgpu_get_pci(call.Handle, Utf8.Z(_pgpu ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<PCI>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>PGPU.get_PCI</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_PCI</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<PCI>> get_PCIAsync(Session session, string _pgpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PGPU.get_PCI", cancellationToken, v => ValueRead.Ref<PCI>(v), _pgpu ?? "");
         }
 
         /// <summary><c>PGPU.get_uuid</c> (libxenapi <c>xenapi_pgpu_get_uuid</c>).</summary>
@@ -878,9 +1362,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _pgpu)
         {
-            int status = Native.xenapi_pgpu_get_uuid(Session.NativeOf(session), Utf8.Z(_pgpu ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _pgpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PGPU.get_uuid</c> (libxenapi <c>xenapi_pgpu_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _pgpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pgpu_get_uuid(call.Handle, Utf8.Z(_pgpu ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PGPU.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _pgpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PGPU.get_uuid", cancellationToken, v => ValueRead.Str(v), _pgpu ?? "");
         }
 
         /// <summary><c>PGPU.get_by_uuid</c> (libxenapi <c>xenapi_pgpu_get_by_uuid</c>).</summary>
@@ -891,9 +1393,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<PGPU> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_pgpu_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<PGPU>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PGPU.get_by_uuid</c> (libxenapi <c>xenapi_pgpu_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<PGPU> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pgpu_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<PGPU>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>PGPU.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<PGPU>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PGPU.get_by_uuid", cancellationToken, v => ValueRead.Ref<PGPU>(v), _uuid ?? "");
         }
 
         /// <summary><c>PGPU.get_record</c> (libxenapi <c>xenapi_pgpu_get_record</c>).</summary>
@@ -904,16 +1424,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static PGPU get_record(Session session, string _pgpu)
         {
-            int status = Native.xenapi_pgpu_get_record(Session.NativeOf(session), Utf8.Z(_pgpu ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _pgpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PGPU.get_record</c> (libxenapi <c>xenapi_pgpu_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static PGPU get_record(Session session, string _pgpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_PGPU(result);
+                int status = Native.xenapi_pgpu_get_record(call.Handle, Utf8.Z(_pgpu ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_PGPU(result);
+                }
+                finally
+                {
+                    Native.xenapi_pgpu_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_pgpu_record_free(result);
-            }
+        }
+
+        /// <summary><c>PGPU.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<PGPU> get_recordAsync(Session session, string _pgpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PGPU.get_record", cancellationToken, v => PGPU.FromValueHandle(v), _pgpu ?? "");
         }
 
     }

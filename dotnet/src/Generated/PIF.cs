@@ -713,16 +713,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<PIF>, PIF> get_all_records(Session session)
         {
-            int status = Native.xenapi_pif_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_all_records</c> (libxenapi <c>xenapi_pif_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<PIF>, PIF> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_PIF_to_record_PIF_end(result);
+                int status = Native.xenapi_pif_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_PIF_to_record_PIF_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_pif_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_pif_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>PIF.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<PIF>, PIF>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<PIF>.Create(k0), x0 => PIF.FromValueHandle(x0)));
         }
 
         /// <summary><c>PIF.get_all</c> (libxenapi <c>xenapi_pif_get_all</c>).</summary>
@@ -732,16 +750,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<PIF>> get_all(Session session)
         {
-            int status = Native.xenapi_pif_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_all</c> (libxenapi <c>xenapi_pif_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<PIF>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_PIF(result);
+                int status = Native.xenapi_pif_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_PIF(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>PIF.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<PIF>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<PIF>(x0)));
         }
 
         /// <summary><c>PIF.set_property</c> (libxenapi <c>xenapi_pif_set_property</c>).</summary>
@@ -753,8 +789,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_property(Session session, string _pif, string _name, string _value)
         {
-            int status = Native.xenapi_pif_set_property(Session.NativeOf(session), Utf8.Z(_pif ?? ""), Utf8.Z(_name ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_property(session, _pif, _name, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.set_property</c> (libxenapi <c>xenapi_pif_set_property</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_property(Session session, string _pif, string _name, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_set_property(call.Handle, Utf8.Z(_pif ?? ""), Utf8.Z(_name ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>PIF.set_property</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_property</c>.</summary>
+        public static System.Threading.Tasks.Task set_propertyAsync(Session session, string _pif, string _name, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PIF.set_property", cancellationToken, _pif ?? "", _name ?? "", _value ?? "");
         }
 
         /// <summary><c>Async.PIF.set_property</c> (libxenapi <c>xenapi_async_pif_set_property</c>): <c>set_property</c> as a server task. Wait for its typed result with <c>async_set_property_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -767,9 +821,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_property(Session session, string _pif, string _name, string _value)
         {
-            int status = Native.xenapi_async_pif_set_property(Session.NativeOf(session), Utf8.Z(_pif ?? ""), Utf8.Z(_name ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_property(session, _pif, _name, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.PIF.set_property</c> (libxenapi <c>xenapi_async_pif_set_property</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_property(Session session, string _pif, string _name, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pif_set_property(call.Handle, Utf8.Z(_pif ?? ""), Utf8.Z(_name ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.PIF.set_property</c> (what <c>async_set_property</c> returned; libxenapi <c>xenapi_async_pif_set_property_wait</c>) and returns its result as <c>set_property</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -795,8 +859,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void db_forget(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_db_forget(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            db_forget(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.db_forget</c> (libxenapi <c>xenapi_pif_db_forget</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void db_forget(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_db_forget(call.Handle, Utf8.Z(_pif ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>PIF.db_forget</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>db_forget</c>.</summary>
+        public static System.Threading.Tasks.Task db_forgetAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PIF.db_forget", cancellationToken, _pif ?? "");
         }
 
         /// <summary><c>Async.PIF.db_forget</c> (libxenapi <c>xenapi_async_pif_db_forget</c>): <c>db_forget</c> as a server task. Wait for its typed result with <c>async_db_forget_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -807,9 +889,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_db_forget(Session session, string _pif)
         {
-            int status = Native.xenapi_async_pif_db_forget(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_db_forget(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.PIF.db_forget</c> (libxenapi <c>xenapi_async_pif_db_forget</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_db_forget(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pif_db_forget(call.Handle, Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.PIF.db_forget</c> (what <c>async_db_forget</c> returned; libxenapi <c>xenapi_async_pif_db_forget_wait</c>) and returns its result as <c>db_forget</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -858,33 +950,51 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<PIF> db_introduce(Session session, string _device, string _network, string _host, string _mac, long _mtu, long _vlan, bool _physical, ip_configuration_mode _ip_configuration_mode, string _ip, string _netmask, string _gateway, string _dns, string _bond_slave_of, string _vlan_master_of, bool _management, Dictionary<string, string> _other_config, bool _disallow_unplug, ipv6_configuration_mode _ipv6_configuration_mode, string[] _ipv6, string _ipv6_gateway, primary_address_type _primary_address_type, bool _managed, Dictionary<string, string> _properties)
         {
-            IntPtr h15 = Conv.W_map_string_to_string_end(_other_config);
-            try
+            return db_introduce(session, _device, _network, _host, _mac, _mtu, _vlan, _physical, _ip_configuration_mode, _ip, _netmask, _gateway, _dns, _bond_slave_of, _vlan_master_of, _management, _other_config, _disallow_unplug, _ipv6_configuration_mode, _ipv6, _ipv6_gateway, _primary_address_type, _managed, _properties, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.db_introduce</c> (libxenapi <c>xenapi_pif_db_introduce</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<PIF> db_introduce(Session session, string _device, string _network, string _host, string _mac, long _mtu, long _vlan, bool _physical, ip_configuration_mode _ip_configuration_mode, string _ip, string _netmask, string _gateway, string _dns, string _bond_slave_of, string _vlan_master_of, bool _management, Dictionary<string, string> _other_config, bool _disallow_unplug, ipv6_configuration_mode _ipv6_configuration_mode, string[] _ipv6, string _ipv6_gateway, primary_address_type _primary_address_type, bool _managed, Dictionary<string, string> _properties, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                IntPtr h18 = Conv.W_set_string(_ipv6);
+                IntPtr h15 = Conv.W_map_string_to_string_end(_other_config);
                 try
                 {
-                    IntPtr h22 = Conv.W_map_string_to_string_end(_properties);
+                    IntPtr h18 = Conv.W_set_string(_ipv6);
                     try
                     {
-                        int status = Native.xenapi_pif_db_introduce(Session.NativeOf(session), Utf8.Z(_device ?? ""), Utf8.Z(_network ?? ""), Utf8.Z(_host ?? ""), Utf8.Z(_mac ?? ""), _mtu, _vlan, (_physical ? (byte)1 : (byte)0), ip_configuration_mode_helper.ToNative(_ip_configuration_mode), Utf8.Z(_ip ?? ""), Utf8.Z(_netmask ?? ""), Utf8.Z(_gateway ?? ""), Utf8.Z(_dns ?? ""), Utf8.Z(_bond_slave_of ?? ""), Utf8.Z(_vlan_master_of ?? ""), (_management ? (byte)1 : (byte)0), h15, (_disallow_unplug ? (byte)1 : (byte)0), ipv6_configuration_mode_helper.ToNative(_ipv6_configuration_mode), h18, Utf8.Z(_ipv6_gateway ?? ""), primary_address_type_helper.ToNative(_primary_address_type), (_managed ? (byte)1 : (byte)0), h22, out IntPtr result, out IntPtr err);
-                        if (status != 0) throw Errors.FromNative(status, err);
-                        return XenRef<PIF>.Create(Conv.TakeStr(result));
+                        IntPtr h22 = Conv.W_map_string_to_string_end(_properties);
+                        try
+                        {
+                            int status = Native.xenapi_pif_db_introduce(call.Handle, Utf8.Z(_device ?? ""), Utf8.Z(_network ?? ""), Utf8.Z(_host ?? ""), Utf8.Z(_mac ?? ""), _mtu, _vlan, (_physical ? (byte)1 : (byte)0), ip_configuration_mode_helper.ToNative(_ip_configuration_mode), Utf8.Z(_ip ?? ""), Utf8.Z(_netmask ?? ""), Utf8.Z(_gateway ?? ""), Utf8.Z(_dns ?? ""), Utf8.Z(_bond_slave_of ?? ""), Utf8.Z(_vlan_master_of ?? ""), (_management ? (byte)1 : (byte)0), h15, (_disallow_unplug ? (byte)1 : (byte)0), ipv6_configuration_mode_helper.ToNative(_ipv6_configuration_mode), h18, Utf8.Z(_ipv6_gateway ?? ""), primary_address_type_helper.ToNative(_primary_address_type), (_managed ? (byte)1 : (byte)0), h22, out IntPtr result, out IntPtr err);
+                            if (status != 0) throw call.Error(status, err);
+                            return XenRef<PIF>.Create(Conv.TakeStr(result));
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(h22);
+                        }
                     }
                     finally
                     {
-                        Native.xenapi_string_map_free(h22);
+                        Native.xenapi_string_list_free(h18);
                     }
                 }
                 finally
                 {
-                    Native.xenapi_string_list_free(h18);
+                    Native.xenapi_string_map_free(h15);
                 }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h15);
-            }
+        }
+
+        /// <summary><c>PIF.db_introduce</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>db_introduce</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<PIF>> db_introduceAsync(Session session, string _device, string _network, string _host, string _mac, long _mtu, long _vlan, bool _physical, ip_configuration_mode _ip_configuration_mode, string _ip, string _netmask, string _gateway, string _dns, string _bond_slave_of, string _vlan_master_of, bool _management, Dictionary<string, string> _other_config, bool _disallow_unplug, ipv6_configuration_mode _ipv6_configuration_mode, string[] _ipv6, string _ipv6_gateway, primary_address_type _primary_address_type, bool _managed, Dictionary<string, string> _properties, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.db_introduce", cancellationToken, v => ValueRead.Ref<PIF>(v), _device ?? "", _network ?? "", _host ?? "", _mac ?? "", _mtu, _vlan, _physical, _ip_configuration_mode.StringOf(), _ip ?? "", _netmask ?? "", _gateway ?? "", _dns ?? "", _bond_slave_of ?? "", _vlan_master_of ?? "", _management, ValueArgs.Map(_other_config), _disallow_unplug, _ipv6_configuration_mode.StringOf(), ValueArgs.Set(_ipv6), _ipv6_gateway ?? "", _primary_address_type.StringOf(), _managed, ValueArgs.Map(_properties));
         }
 
         /// <summary><c>Async.PIF.db_introduce</c> (libxenapi <c>xenapi_async_pif_db_introduce</c>): <c>db_introduce</c> as a server task. Wait for its typed result with <c>async_db_introduce_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -917,32 +1027,42 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_db_introduce(Session session, string _device, string _network, string _host, string _mac, long _mtu, long _vlan, bool _physical, ip_configuration_mode _ip_configuration_mode, string _ip, string _netmask, string _gateway, string _dns, string _bond_slave_of, string _vlan_master_of, bool _management, Dictionary<string, string> _other_config, bool _disallow_unplug, ipv6_configuration_mode _ipv6_configuration_mode, string[] _ipv6, string _ipv6_gateway, primary_address_type _primary_address_type, bool _managed, Dictionary<string, string> _properties)
         {
-            IntPtr h15 = Conv.W_map_string_to_string_end(_other_config);
-            try
+            return async_db_introduce(session, _device, _network, _host, _mac, _mtu, _vlan, _physical, _ip_configuration_mode, _ip, _netmask, _gateway, _dns, _bond_slave_of, _vlan_master_of, _management, _other_config, _disallow_unplug, _ipv6_configuration_mode, _ipv6, _ipv6_gateway, _primary_address_type, _managed, _properties, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.PIF.db_introduce</c> (libxenapi <c>xenapi_async_pif_db_introduce</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_db_introduce(Session session, string _device, string _network, string _host, string _mac, long _mtu, long _vlan, bool _physical, ip_configuration_mode _ip_configuration_mode, string _ip, string _netmask, string _gateway, string _dns, string _bond_slave_of, string _vlan_master_of, bool _management, Dictionary<string, string> _other_config, bool _disallow_unplug, ipv6_configuration_mode _ipv6_configuration_mode, string[] _ipv6, string _ipv6_gateway, primary_address_type _primary_address_type, bool _managed, Dictionary<string, string> _properties, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                IntPtr h18 = Conv.W_set_string(_ipv6);
+                IntPtr h15 = Conv.W_map_string_to_string_end(_other_config);
                 try
                 {
-                    IntPtr h22 = Conv.W_map_string_to_string_end(_properties);
+                    IntPtr h18 = Conv.W_set_string(_ipv6);
                     try
                     {
-                        int status = Native.xenapi_async_pif_db_introduce(Session.NativeOf(session), Utf8.Z(_device ?? ""), Utf8.Z(_network ?? ""), Utf8.Z(_host ?? ""), Utf8.Z(_mac ?? ""), _mtu, _vlan, (_physical ? (byte)1 : (byte)0), ip_configuration_mode_helper.ToNative(_ip_configuration_mode), Utf8.Z(_ip ?? ""), Utf8.Z(_netmask ?? ""), Utf8.Z(_gateway ?? ""), Utf8.Z(_dns ?? ""), Utf8.Z(_bond_slave_of ?? ""), Utf8.Z(_vlan_master_of ?? ""), (_management ? (byte)1 : (byte)0), h15, (_disallow_unplug ? (byte)1 : (byte)0), ipv6_configuration_mode_helper.ToNative(_ipv6_configuration_mode), h18, Utf8.Z(_ipv6_gateway ?? ""), primary_address_type_helper.ToNative(_primary_address_type), (_managed ? (byte)1 : (byte)0), h22, out IntPtr result, out IntPtr err);
-                        if (status != 0) throw Errors.FromNative(status, err);
-                        return XenRef<Task>.Create(Conv.TakeStr(result));
+                        IntPtr h22 = Conv.W_map_string_to_string_end(_properties);
+                        try
+                        {
+                            int status = Native.xenapi_async_pif_db_introduce(call.Handle, Utf8.Z(_device ?? ""), Utf8.Z(_network ?? ""), Utf8.Z(_host ?? ""), Utf8.Z(_mac ?? ""), _mtu, _vlan, (_physical ? (byte)1 : (byte)0), ip_configuration_mode_helper.ToNative(_ip_configuration_mode), Utf8.Z(_ip ?? ""), Utf8.Z(_netmask ?? ""), Utf8.Z(_gateway ?? ""), Utf8.Z(_dns ?? ""), Utf8.Z(_bond_slave_of ?? ""), Utf8.Z(_vlan_master_of ?? ""), (_management ? (byte)1 : (byte)0), h15, (_disallow_unplug ? (byte)1 : (byte)0), ipv6_configuration_mode_helper.ToNative(_ipv6_configuration_mode), h18, Utf8.Z(_ipv6_gateway ?? ""), primary_address_type_helper.ToNative(_primary_address_type), (_managed ? (byte)1 : (byte)0), h22, out IntPtr result, out IntPtr err);
+                            if (status != 0) throw call.Error(status, err);
+                            return XenRef<Task>.Create(Conv.TakeStr(result));
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(h22);
+                        }
                     }
                     finally
                     {
-                        Native.xenapi_string_map_free(h22);
+                        Native.xenapi_string_list_free(h18);
                     }
                 }
                 finally
                 {
-                    Native.xenapi_string_list_free(h18);
+                    Native.xenapi_string_map_free(h15);
                 }
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h15);
             }
         }
 
@@ -972,8 +1092,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void plug(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_plug(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            plug(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.plug</c> (libxenapi <c>xenapi_pif_plug</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void plug(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_plug(call.Handle, Utf8.Z(_pif ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>PIF.plug</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>plug</c>.</summary>
+        public static System.Threading.Tasks.Task plugAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PIF.plug", cancellationToken, _pif ?? "");
         }
 
         /// <summary><c>Async.PIF.plug</c> (libxenapi <c>xenapi_async_pif_plug</c>): <c>plug</c> as a server task. Wait for its typed result with <c>async_plug_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -984,9 +1122,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_plug(Session session, string _pif)
         {
-            int status = Native.xenapi_async_pif_plug(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_plug(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.PIF.plug</c> (libxenapi <c>xenapi_async_pif_plug</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_plug(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pif_plug(call.Handle, Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.PIF.plug</c> (what <c>async_plug</c> returned; libxenapi <c>xenapi_async_pif_plug_wait</c>) and returns its result as <c>plug</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1013,8 +1161,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_disallow_unplug(Session session, string _pif, bool _value)
         {
-            int status = Native.xenapi_pif_set_disallow_unplug(Session.NativeOf(session), Utf8.Z(_pif ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_disallow_unplug(session, _pif, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.set_disallow_unplug</c> (libxenapi <c>xenapi_pif_set_disallow_unplug</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_disallow_unplug(Session session, string _pif, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_set_disallow_unplug(call.Handle, Utf8.Z(_pif ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>PIF.set_disallow_unplug</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_disallow_unplug</c>.</summary>
+        public static System.Threading.Tasks.Task set_disallow_unplugAsync(Session session, string _pif, bool _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PIF.set_disallow_unplug", cancellationToken, _pif ?? "", _value);
         }
 
         /// <summary><c>Async.PIF.set_disallow_unplug</c> (libxenapi <c>xenapi_async_pif_set_disallow_unplug</c>): <c>set_disallow_unplug</c> as a server task. Wait for its typed result with <c>async_set_disallow_unplug_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1026,9 +1192,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_disallow_unplug(Session session, string _pif, bool _value)
         {
-            int status = Native.xenapi_async_pif_set_disallow_unplug(Session.NativeOf(session), Utf8.Z(_pif ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_disallow_unplug(session, _pif, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.PIF.set_disallow_unplug</c> (libxenapi <c>xenapi_async_pif_set_disallow_unplug</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_disallow_unplug(Session session, string _pif, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pif_set_disallow_unplug(call.Handle, Utf8.Z(_pif ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.PIF.set_disallow_unplug</c> (what <c>async_set_disallow_unplug</c> returned; libxenapi <c>xenapi_async_pif_set_disallow_unplug_wait</c>) and returns its result as <c>set_disallow_unplug</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1054,8 +1230,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void unplug(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_unplug(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            unplug(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.unplug</c> (libxenapi <c>xenapi_pif_unplug</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void unplug(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_unplug(call.Handle, Utf8.Z(_pif ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>PIF.unplug</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>unplug</c>.</summary>
+        public static System.Threading.Tasks.Task unplugAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PIF.unplug", cancellationToken, _pif ?? "");
         }
 
         /// <summary><c>Async.PIF.unplug</c> (libxenapi <c>xenapi_async_pif_unplug</c>): <c>unplug</c> as a server task. Wait for its typed result with <c>async_unplug_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1066,9 +1260,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_unplug(Session session, string _pif)
         {
-            int status = Native.xenapi_async_pif_unplug(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_unplug(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.PIF.unplug</c> (libxenapi <c>xenapi_async_pif_unplug</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_unplug(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pif_unplug(call.Handle, Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.PIF.unplug</c> (what <c>async_unplug</c> returned; libxenapi <c>xenapi_async_pif_unplug_wait</c>) and returns its result as <c>unplug</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1094,8 +1298,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void forget(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_forget(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            forget(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.forget</c> (libxenapi <c>xenapi_pif_forget</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void forget(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_forget(call.Handle, Utf8.Z(_pif ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>PIF.forget</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>forget</c>.</summary>
+        public static System.Threading.Tasks.Task forgetAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PIF.forget", cancellationToken, _pif ?? "");
         }
 
         /// <summary><c>Async.PIF.forget</c> (libxenapi <c>xenapi_async_pif_forget</c>): <c>forget</c> as a server task. Wait for its typed result with <c>async_forget_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1106,9 +1328,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_forget(Session session, string _pif)
         {
-            int status = Native.xenapi_async_pif_forget(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_forget(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.PIF.forget</c> (libxenapi <c>xenapi_async_pif_forget</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_forget(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pif_forget(call.Handle, Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.PIF.forget</c> (what <c>async_forget</c> returned; libxenapi <c>xenapi_async_pif_forget_wait</c>) and returns its result as <c>forget</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1138,9 +1370,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<PIF> introduce(Session session, string _host, string _mac, string _device, bool _managed)
         {
-            int status = Native.xenapi_pif_introduce(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_mac ?? ""), Utf8.Z(_device ?? ""), (_managed ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<PIF>.Create(Conv.TakeStr(result));
+            return introduce(session, _host, _mac, _device, _managed, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.introduce</c> (libxenapi <c>xenapi_pif_introduce</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<PIF> introduce(Session session, string _host, string _mac, string _device, bool _managed, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_introduce(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_mac ?? ""), Utf8.Z(_device ?? ""), (_managed ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<PIF>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>PIF.introduce</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>introduce</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<PIF>> introduceAsync(Session session, string _host, string _mac, string _device, bool _managed, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.introduce", cancellationToken, v => ValueRead.Ref<PIF>(v), _host ?? "", _mac ?? "", _device ?? "", _managed);
         }
 
         /// <summary><c>Async.PIF.introduce</c> (libxenapi <c>xenapi_async_pif_introduce</c>): <c>introduce</c> as a server task. Wait for its typed result with <c>async_introduce_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1154,9 +1404,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_introduce(Session session, string _host, string _mac, string _device, bool _managed)
         {
-            int status = Native.xenapi_async_pif_introduce(Session.NativeOf(session), Utf8.Z(_host ?? ""), Utf8.Z(_mac ?? ""), Utf8.Z(_device ?? ""), (_managed ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_introduce(session, _host, _mac, _device, _managed, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.PIF.introduce</c> (libxenapi <c>xenapi_async_pif_introduce</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_introduce(Session session, string _host, string _mac, string _device, bool _managed, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pif_introduce(call.Handle, Utf8.Z(_host ?? ""), Utf8.Z(_mac ?? ""), Utf8.Z(_device ?? ""), (_managed ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.PIF.introduce</c> (what <c>async_introduce</c> returned; libxenapi <c>xenapi_async_pif_introduce_wait</c>) and returns its result as <c>introduce</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1185,8 +1445,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void scan(Session session, string _host)
         {
-            int status = Native.xenapi_pif_scan(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            scan(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.scan</c> (libxenapi <c>xenapi_pif_scan</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void scan(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_scan(call.Handle, Utf8.Z(_host ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>PIF.scan</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>scan</c>.</summary>
+        public static System.Threading.Tasks.Task scanAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PIF.scan", cancellationToken, _host ?? "");
         }
 
         /// <summary><c>Async.PIF.scan</c> (libxenapi <c>xenapi_async_pif_scan</c>): <c>scan</c> as a server task. Wait for its typed result with <c>async_scan_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1197,9 +1475,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_scan(Session session, string _host)
         {
-            int status = Native.xenapi_async_pif_scan(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_scan(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.PIF.scan</c> (libxenapi <c>xenapi_async_pif_scan</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_scan(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pif_scan(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.PIF.scan</c> (what <c>async_scan</c> returned; libxenapi <c>xenapi_async_pif_scan_wait</c>) and returns its result as <c>scan</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1226,8 +1514,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_primary_address_type(Session session, string _pif, primary_address_type _primary_address_type)
         {
-            int status = Native.xenapi_pif_set_primary_address_type(Session.NativeOf(session), Utf8.Z(_pif ?? ""), primary_address_type_helper.ToNative(_primary_address_type), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_primary_address_type(session, _pif, _primary_address_type, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.set_primary_address_type</c> (libxenapi <c>xenapi_pif_set_primary_address_type</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_primary_address_type(Session session, string _pif, primary_address_type _primary_address_type, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_set_primary_address_type(call.Handle, Utf8.Z(_pif ?? ""), primary_address_type_helper.ToNative(_primary_address_type), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>PIF.set_primary_address_type</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_primary_address_type</c>.</summary>
+        public static System.Threading.Tasks.Task set_primary_address_typeAsync(Session session, string _pif, primary_address_type _primary_address_type, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PIF.set_primary_address_type", cancellationToken, _pif ?? "", _primary_address_type.StringOf());
         }
 
         /// <summary><c>Async.PIF.set_primary_address_type</c> (libxenapi <c>xenapi_async_pif_set_primary_address_type</c>): <c>set_primary_address_type</c> as a server task. Wait for its typed result with <c>async_set_primary_address_type_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1239,9 +1545,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_primary_address_type(Session session, string _pif, primary_address_type _primary_address_type)
         {
-            int status = Native.xenapi_async_pif_set_primary_address_type(Session.NativeOf(session), Utf8.Z(_pif ?? ""), primary_address_type_helper.ToNative(_primary_address_type), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_primary_address_type(session, _pif, _primary_address_type, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.PIF.set_primary_address_type</c> (libxenapi <c>xenapi_async_pif_set_primary_address_type</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_primary_address_type(Session session, string _pif, primary_address_type _primary_address_type, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pif_set_primary_address_type(call.Handle, Utf8.Z(_pif ?? ""), primary_address_type_helper.ToNative(_primary_address_type), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.PIF.set_primary_address_type</c> (what <c>async_set_primary_address_type</c> returned; libxenapi <c>xenapi_async_pif_set_primary_address_type_wait</c>) and returns its result as <c>set_primary_address_type</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1271,8 +1587,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void reconfigure_ipv6(Session session, string _pif, ipv6_configuration_mode _mode, string _ipv6, string _gateway, string _dns)
         {
-            int status = Native.xenapi_pif_reconfigure_ipv6(Session.NativeOf(session), Utf8.Z(_pif ?? ""), ipv6_configuration_mode_helper.ToNative(_mode), Utf8.Z(_ipv6 ?? ""), Utf8.Z(_gateway ?? ""), Utf8.Z(_dns ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            reconfigure_ipv6(session, _pif, _mode, _ipv6, _gateway, _dns, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.reconfigure_ipv6</c> (libxenapi <c>xenapi_pif_reconfigure_ipv6</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void reconfigure_ipv6(Session session, string _pif, ipv6_configuration_mode _mode, string _ipv6, string _gateway, string _dns, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_reconfigure_ipv6(call.Handle, Utf8.Z(_pif ?? ""), ipv6_configuration_mode_helper.ToNative(_mode), Utf8.Z(_ipv6 ?? ""), Utf8.Z(_gateway ?? ""), Utf8.Z(_dns ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>PIF.reconfigure_ipv6</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>reconfigure_ipv6</c>.</summary>
+        public static System.Threading.Tasks.Task reconfigure_ipv6Async(Session session, string _pif, ipv6_configuration_mode _mode, string _ipv6, string _gateway, string _dns, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PIF.reconfigure_ipv6", cancellationToken, _pif ?? "", _mode.StringOf(), _ipv6 ?? "", _gateway ?? "", _dns ?? "");
         }
 
         /// <summary><c>Async.PIF.reconfigure_ipv6</c> (libxenapi <c>xenapi_async_pif_reconfigure_ipv6</c>): <c>reconfigure_ipv6</c> as a server task. Wait for its typed result with <c>async_reconfigure_ipv6_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1287,9 +1621,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_reconfigure_ipv6(Session session, string _pif, ipv6_configuration_mode _mode, string _ipv6, string _gateway, string _dns)
         {
-            int status = Native.xenapi_async_pif_reconfigure_ipv6(Session.NativeOf(session), Utf8.Z(_pif ?? ""), ipv6_configuration_mode_helper.ToNative(_mode), Utf8.Z(_ipv6 ?? ""), Utf8.Z(_gateway ?? ""), Utf8.Z(_dns ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_reconfigure_ipv6(session, _pif, _mode, _ipv6, _gateway, _dns, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.PIF.reconfigure_ipv6</c> (libxenapi <c>xenapi_async_pif_reconfigure_ipv6</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_reconfigure_ipv6(Session session, string _pif, ipv6_configuration_mode _mode, string _ipv6, string _gateway, string _dns, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pif_reconfigure_ipv6(call.Handle, Utf8.Z(_pif ?? ""), ipv6_configuration_mode_helper.ToNative(_mode), Utf8.Z(_ipv6 ?? ""), Utf8.Z(_gateway ?? ""), Utf8.Z(_dns ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.PIF.reconfigure_ipv6</c> (what <c>async_reconfigure_ipv6</c> returned; libxenapi <c>xenapi_async_pif_reconfigure_ipv6_wait</c>) and returns its result as <c>reconfigure_ipv6</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1320,8 +1664,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void reconfigure_ip(Session session, string _pif, ip_configuration_mode _mode, string _ip, string _netmask, string _gateway, string _dns)
         {
-            int status = Native.xenapi_pif_reconfigure_ip(Session.NativeOf(session), Utf8.Z(_pif ?? ""), ip_configuration_mode_helper.ToNative(_mode), Utf8.Z(_ip ?? ""), Utf8.Z(_netmask ?? ""), Utf8.Z(_gateway ?? ""), Utf8.Z(_dns ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            reconfigure_ip(session, _pif, _mode, _ip, _netmask, _gateway, _dns, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.reconfigure_ip</c> (libxenapi <c>xenapi_pif_reconfigure_ip</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void reconfigure_ip(Session session, string _pif, ip_configuration_mode _mode, string _ip, string _netmask, string _gateway, string _dns, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_reconfigure_ip(call.Handle, Utf8.Z(_pif ?? ""), ip_configuration_mode_helper.ToNative(_mode), Utf8.Z(_ip ?? ""), Utf8.Z(_netmask ?? ""), Utf8.Z(_gateway ?? ""), Utf8.Z(_dns ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>PIF.reconfigure_ip</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>reconfigure_ip</c>.</summary>
+        public static System.Threading.Tasks.Task reconfigure_ipAsync(Session session, string _pif, ip_configuration_mode _mode, string _ip, string _netmask, string _gateway, string _dns, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PIF.reconfigure_ip", cancellationToken, _pif ?? "", _mode.StringOf(), _ip ?? "", _netmask ?? "", _gateway ?? "", _dns ?? "");
         }
 
         /// <summary><c>Async.PIF.reconfigure_ip</c> (libxenapi <c>xenapi_async_pif_reconfigure_ip</c>): <c>reconfigure_ip</c> as a server task. Wait for its typed result with <c>async_reconfigure_ip_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1337,9 +1699,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_reconfigure_ip(Session session, string _pif, ip_configuration_mode _mode, string _ip, string _netmask, string _gateway, string _dns)
         {
-            int status = Native.xenapi_async_pif_reconfigure_ip(Session.NativeOf(session), Utf8.Z(_pif ?? ""), ip_configuration_mode_helper.ToNative(_mode), Utf8.Z(_ip ?? ""), Utf8.Z(_netmask ?? ""), Utf8.Z(_gateway ?? ""), Utf8.Z(_dns ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_reconfigure_ip(session, _pif, _mode, _ip, _netmask, _gateway, _dns, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.PIF.reconfigure_ip</c> (libxenapi <c>xenapi_async_pif_reconfigure_ip</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_reconfigure_ip(Session session, string _pif, ip_configuration_mode _mode, string _ip, string _netmask, string _gateway, string _dns, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pif_reconfigure_ip(call.Handle, Utf8.Z(_pif ?? ""), ip_configuration_mode_helper.ToNative(_mode), Utf8.Z(_ip ?? ""), Utf8.Z(_netmask ?? ""), Utf8.Z(_gateway ?? ""), Utf8.Z(_dns ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.PIF.reconfigure_ip</c> (what <c>async_reconfigure_ip</c> returned; libxenapi <c>xenapi_async_pif_reconfigure_ip_wait</c>) and returns its result as <c>reconfigure_ip</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1365,8 +1737,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_destroy(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            destroy(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.destroy</c> (libxenapi <c>xenapi_pif_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_destroy(call.Handle, Utf8.Z(_pif ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>PIF.destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy</c>.</summary>
+        public static System.Threading.Tasks.Task destroyAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PIF.destroy", cancellationToken, _pif ?? "");
         }
 
         /// <summary><c>Async.PIF.destroy</c> (libxenapi <c>xenapi_async_pif_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since miami.</summary>
@@ -1377,9 +1767,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy(Session session, string _pif)
         {
-            int status = Native.xenapi_async_pif_destroy(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_destroy(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.PIF.destroy</c> (libxenapi <c>xenapi_async_pif_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pif_destroy(call.Handle, Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.PIF.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_pif_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1409,9 +1809,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<PIF> create_VLAN(Session session, string _device, string _network, string _host, long _vlan)
         {
-            int status = Native.xenapi_pif_create_vlan(Session.NativeOf(session), Utf8.Z(_device ?? ""), Utf8.Z(_network ?? ""), Utf8.Z(_host ?? ""), _vlan, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<PIF>.Create(Conv.TakeStr(result));
+            return create_VLAN(session, _device, _network, _host, _vlan, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.create_VLAN</c> (libxenapi <c>xenapi_pif_create_vlan</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<PIF> create_VLAN(Session session, string _device, string _network, string _host, long _vlan, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_create_vlan(call.Handle, Utf8.Z(_device ?? ""), Utf8.Z(_network ?? ""), Utf8.Z(_host ?? ""), _vlan, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<PIF>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>PIF.create_VLAN</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create_VLAN</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<PIF>> create_VLANAsync(Session session, string _device, string _network, string _host, long _vlan, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.create_VLAN", cancellationToken, v => ValueRead.Ref<PIF>(v), _device ?? "", _network ?? "", _host ?? "", _vlan);
         }
 
         /// <summary><c>Async.PIF.create_VLAN</c> (libxenapi <c>xenapi_async_pif_create_vlan</c>): <c>create_VLAN</c> as a server task. Wait for its typed result with <c>async_create_VLAN_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since miami.</summary>
@@ -1425,9 +1843,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create_VLAN(Session session, string _device, string _network, string _host, long _vlan)
         {
-            int status = Native.xenapi_async_pif_create_vlan(Session.NativeOf(session), Utf8.Z(_device ?? ""), Utf8.Z(_network ?? ""), Utf8.Z(_host ?? ""), _vlan, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_create_VLAN(session, _device, _network, _host, _vlan, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.PIF.create_VLAN</c> (libxenapi <c>xenapi_async_pif_create_vlan</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create_VLAN(Session session, string _device, string _network, string _host, long _vlan, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pif_create_vlan(call.Handle, Utf8.Z(_device ?? ""), Utf8.Z(_network ?? ""), Utf8.Z(_host ?? ""), _vlan, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.PIF.create_VLAN</c> (what <c>async_create_VLAN</c> returned; libxenapi <c>xenapi_async_pif_create_vlan_wait</c>) and returns its result as <c>create_VLAN</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1457,8 +1885,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_other_config(Session session, string _pif, string _key)
         {
-            int status = Native.xenapi_pif_remove_from_other_config(Session.NativeOf(session), Utf8.Z(_pif ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_other_config(session, _pif, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.remove_from_other_config</c> (libxenapi <c>xenapi_pif_remove_from_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_other_config(Session session, string _pif, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_remove_from_other_config(call.Handle, Utf8.Z(_pif ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>PIF.remove_from_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_other_configAsync(Session session, string _pif, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PIF.remove_from_other_config", cancellationToken, _pif ?? "", _key ?? "");
         }
 
         /// <summary><c>PIF.add_to_other_config</c> (libxenapi <c>xenapi_pif_add_to_other_config</c>).</summary>
@@ -1470,8 +1916,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_other_config(Session session, string _pif, string _key, string _value)
         {
-            int status = Native.xenapi_pif_add_to_other_config(Session.NativeOf(session), Utf8.Z(_pif ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_other_config(session, _pif, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.add_to_other_config</c> (libxenapi <c>xenapi_pif_add_to_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_other_config(Session session, string _pif, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_add_to_other_config(call.Handle, Utf8.Z(_pif ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>PIF.add_to_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_other_configAsync(Session session, string _pif, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PIF.add_to_other_config", cancellationToken, _pif ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>PIF.set_other_config</c> (libxenapi <c>xenapi_pif_set_other_config</c>).</summary>
@@ -1482,16 +1946,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_other_config(Session session, string _pif, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_other_config(session, _pif, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.set_other_config</c> (libxenapi <c>xenapi_pif_set_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_other_config(Session session, string _pif, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_pif_set_other_config(Session.NativeOf(session), Utf8.Z(_pif ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_pif_set_other_config(call.Handle, Utf8.Z(_pif ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>PIF.set_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_other_configAsync(Session session, string _pif, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PIF.set_other_config", cancellationToken, _pif ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>PIF.get_PCI</c> (libxenapi <c>xenapi_pif_get_pci</c>).</summary>
@@ -1502,9 +1984,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<PCI> get_PCI(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_get_pci(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<PCI>.Create(Conv.TakeStr(result));
+            return get_PCI(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_PCI</c> (libxenapi <c>xenapi_pif_get_pci</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<PCI> get_PCI(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_get_pci(call.Handle, Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<PCI>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>PIF.get_PCI</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_PCI</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<PCI>> get_PCIAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_PCI", cancellationToken, v => ValueRead.Ref<PCI>(v), _pif ?? "");
         }
 
         /// <summary><c>PIF.get_sriov_logical_PIF_of</c> (libxenapi <c>xenapi_pif_get_sriov_logical_pif_of</c>).</summary>
@@ -1515,16 +2015,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Network_sriov>> get_sriov_logical_PIF_of(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_get_sriov_logical_pif_of(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_sriov_logical_PIF_of(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_sriov_logical_PIF_of</c> (libxenapi <c>xenapi_pif_get_sriov_logical_pif_of</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Network_sriov>> get_sriov_logical_PIF_of(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_network_sriov(result);
+                int status = Native.xenapi_pif_get_sriov_logical_pif_of(call.Handle, Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_network_sriov(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>PIF.get_sriov_logical_PIF_of</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_sriov_logical_PIF_of</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Network_sriov>>> get_sriov_logical_PIF_ofAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_sriov_logical_PIF_of", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Network_sriov>(x0)), _pif ?? "");
         }
 
         /// <summary><c>PIF.get_sriov_physical_PIF_of</c> (libxenapi <c>xenapi_pif_get_sriov_physical_pif_of</c>).</summary>
@@ -1535,16 +2053,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Network_sriov>> get_sriov_physical_PIF_of(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_get_sriov_physical_pif_of(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_sriov_physical_PIF_of(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_sriov_physical_PIF_of</c> (libxenapi <c>xenapi_pif_get_sriov_physical_pif_of</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Network_sriov>> get_sriov_physical_PIF_of(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_network_sriov(result);
+                int status = Native.xenapi_pif_get_sriov_physical_pif_of(call.Handle, Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_network_sriov(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>PIF.get_sriov_physical_PIF_of</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_sriov_physical_PIF_of</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Network_sriov>>> get_sriov_physical_PIF_ofAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_sriov_physical_PIF_of", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Network_sriov>(x0)), _pif ?? "");
         }
 
         /// <summary><c>PIF.get_igmp_snooping_status</c> (libxenapi <c>xenapi_pif_get_igmp_snooping_status</c>).</summary>
@@ -1555,9 +2091,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static pif_igmp_status get_igmp_snooping_status(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_get_igmp_snooping_status(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return pif_igmp_status_helper.FromNative(result);
+            return get_igmp_snooping_status(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_igmp_snooping_status</c> (libxenapi <c>xenapi_pif_get_igmp_snooping_status</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static pif_igmp_status get_igmp_snooping_status(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_get_igmp_snooping_status(call.Handle, Utf8.Z(_pif ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return pif_igmp_status_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>PIF.get_igmp_snooping_status</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_igmp_snooping_status</c>.</summary>
+        public static System.Threading.Tasks.Task<pif_igmp_status> get_igmp_snooping_statusAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_igmp_snooping_status", cancellationToken, v => pif_igmp_status_helper.FromString(ValueRead.Str(v)), _pif ?? "");
         }
 
         /// <summary><c>PIF.get_capabilities</c> (libxenapi <c>xenapi_pif_get_capabilities</c>).</summary>
@@ -1568,16 +2122,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[] get_capabilities(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_get_capabilities(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_capabilities(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_capabilities</c> (libxenapi <c>xenapi_pif_get_capabilities</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[] get_capabilities(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_string(result);
+                int status = Native.xenapi_pif_get_capabilities(call.Handle, Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>PIF.get_capabilities</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_capabilities</c>.</summary>
+        public static System.Threading.Tasks.Task<string[]> get_capabilitiesAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_capabilities", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Str(x0)), _pif ?? "");
         }
 
         /// <summary><c>PIF.get_properties</c> (libxenapi <c>xenapi_pif_get_properties</c>).</summary>
@@ -1588,16 +2160,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_properties(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_get_properties(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_properties(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_properties</c> (libxenapi <c>xenapi_pif_get_properties</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_properties(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_pif_get_properties(call.Handle, Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>PIF.get_properties</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_properties</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_propertiesAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_properties", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _pif ?? "");
         }
 
         /// <summary><c>PIF.get_managed</c> (libxenapi <c>xenapi_pif_get_managed</c>).</summary>
@@ -1608,9 +2198,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_managed(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_get_managed(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_managed(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_managed</c> (libxenapi <c>xenapi_pif_get_managed</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_managed(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_get_managed(call.Handle, Utf8.Z(_pif ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>PIF.get_managed</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_managed</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_managedAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_managed", cancellationToken, v => ValueRead.Bool(v), _pif ?? "");
         }
 
         /// <summary><c>PIF.get_primary_address_type</c> (libxenapi <c>xenapi_pif_get_primary_address_type</c>).</summary>
@@ -1621,9 +2229,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static primary_address_type get_primary_address_type(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_get_primary_address_type(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return primary_address_type_helper.FromNative(result);
+            return get_primary_address_type(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_primary_address_type</c> (libxenapi <c>xenapi_pif_get_primary_address_type</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static primary_address_type get_primary_address_type(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_get_primary_address_type(call.Handle, Utf8.Z(_pif ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return primary_address_type_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>PIF.get_primary_address_type</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_primary_address_type</c>.</summary>
+        public static System.Threading.Tasks.Task<primary_address_type> get_primary_address_typeAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_primary_address_type", cancellationToken, v => primary_address_type_helper.FromString(ValueRead.Str(v)), _pif ?? "");
         }
 
         /// <summary><c>PIF.get_ipv6_gateway</c> (libxenapi <c>xenapi_pif_get_ipv6_gateway</c>).</summary>
@@ -1634,9 +2260,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_ipv6_gateway(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_get_ipv6_gateway(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_ipv6_gateway(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_ipv6_gateway</c> (libxenapi <c>xenapi_pif_get_ipv6_gateway</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_ipv6_gateway(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_get_ipv6_gateway(call.Handle, Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PIF.get_ipv6_gateway</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_ipv6_gateway</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_ipv6_gatewayAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_ipv6_gateway", cancellationToken, v => ValueRead.Str(v), _pif ?? "");
         }
 
         /// <summary><c>PIF.get_IPv6</c> (libxenapi <c>xenapi_pif_get_ipv6</c>).</summary>
@@ -1647,16 +2291,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[] get_IPv6(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_get_ipv6(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_IPv6(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_IPv6</c> (libxenapi <c>xenapi_pif_get_ipv6</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[] get_IPv6(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_string(result);
+                int status = Native.xenapi_pif_get_ipv6(call.Handle, Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>PIF.get_IPv6</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_IPv6</c>.</summary>
+        public static System.Threading.Tasks.Task<string[]> get_IPv6Async(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_IPv6", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Str(x0)), _pif ?? "");
         }
 
         /// <summary><c>PIF.get_ipv6_configuration_mode</c> (libxenapi <c>xenapi_pif_get_ipv6_configuration_mode</c>).</summary>
@@ -1667,9 +2329,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static ipv6_configuration_mode get_ipv6_configuration_mode(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_get_ipv6_configuration_mode(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return ipv6_configuration_mode_helper.FromNative(result);
+            return get_ipv6_configuration_mode(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_ipv6_configuration_mode</c> (libxenapi <c>xenapi_pif_get_ipv6_configuration_mode</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static ipv6_configuration_mode get_ipv6_configuration_mode(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_get_ipv6_configuration_mode(call.Handle, Utf8.Z(_pif ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return ipv6_configuration_mode_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>PIF.get_ipv6_configuration_mode</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_ipv6_configuration_mode</c>.</summary>
+        public static System.Threading.Tasks.Task<ipv6_configuration_mode> get_ipv6_configuration_modeAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_ipv6_configuration_mode", cancellationToken, v => ipv6_configuration_mode_helper.FromString(ValueRead.Str(v)), _pif ?? "");
         }
 
         /// <summary><c>PIF.get_tunnel_transport_PIF_of</c> (libxenapi <c>xenapi_pif_get_tunnel_transport_pif_of</c>).</summary>
@@ -1680,16 +2360,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Tunnel>> get_tunnel_transport_PIF_of(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_get_tunnel_transport_pif_of(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_tunnel_transport_PIF_of(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_tunnel_transport_PIF_of</c> (libxenapi <c>xenapi_pif_get_tunnel_transport_pif_of</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Tunnel>> get_tunnel_transport_PIF_of(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_tunnel(result);
+                int status = Native.xenapi_pif_get_tunnel_transport_pif_of(call.Handle, Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_tunnel(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>PIF.get_tunnel_transport_PIF_of</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_tunnel_transport_PIF_of</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Tunnel>>> get_tunnel_transport_PIF_ofAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_tunnel_transport_PIF_of", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Tunnel>(x0)), _pif ?? "");
         }
 
         /// <summary><c>PIF.get_tunnel_access_PIF_of</c> (libxenapi <c>xenapi_pif_get_tunnel_access_pif_of</c>).</summary>
@@ -1700,16 +2398,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Tunnel>> get_tunnel_access_PIF_of(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_get_tunnel_access_pif_of(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_tunnel_access_PIF_of(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_tunnel_access_PIF_of</c> (libxenapi <c>xenapi_pif_get_tunnel_access_pif_of</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Tunnel>> get_tunnel_access_PIF_of(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_tunnel(result);
+                int status = Native.xenapi_pif_get_tunnel_access_pif_of(call.Handle, Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_tunnel(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>PIF.get_tunnel_access_PIF_of</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_tunnel_access_PIF_of</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Tunnel>>> get_tunnel_access_PIF_ofAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_tunnel_access_PIF_of", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Tunnel>(x0)), _pif ?? "");
         }
 
         /// <summary><c>PIF.get_disallow_unplug</c> (libxenapi <c>xenapi_pif_get_disallow_unplug</c>).</summary>
@@ -1720,9 +2436,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_disallow_unplug(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_get_disallow_unplug(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_disallow_unplug(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_disallow_unplug</c> (libxenapi <c>xenapi_pif_get_disallow_unplug</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_disallow_unplug(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_get_disallow_unplug(call.Handle, Utf8.Z(_pif ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>PIF.get_disallow_unplug</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_disallow_unplug</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_disallow_unplugAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_disallow_unplug", cancellationToken, v => ValueRead.Bool(v), _pif ?? "");
         }
 
         /// <summary><c>PIF.get_other_config</c> (libxenapi <c>xenapi_pif_get_other_config</c>).</summary>
@@ -1733,16 +2467,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_get_other_config(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_other_config</c> (libxenapi <c>xenapi_pif_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_pif_get_other_config(call.Handle, Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>PIF.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _pif ?? "");
         }
 
         /// <summary><c>PIF.get_management</c> (libxenapi <c>xenapi_pif_get_management</c>).</summary>
@@ -1753,9 +2505,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_management(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_get_management(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_management(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_management</c> (libxenapi <c>xenapi_pif_get_management</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_management(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_get_management(call.Handle, Utf8.Z(_pif ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>PIF.get_management</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_management</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_managementAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_management", cancellationToken, v => ValueRead.Bool(v), _pif ?? "");
         }
 
         /// <summary><c>PIF.get_VLAN_slave_of</c> (libxenapi <c>xenapi_pif_get_vlan_slave_of</c>).</summary>
@@ -1766,16 +2536,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VLAN>> get_VLAN_slave_of(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_get_vlan_slave_of(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_VLAN_slave_of(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_VLAN_slave_of</c> (libxenapi <c>xenapi_pif_get_vlan_slave_of</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VLAN>> get_VLAN_slave_of(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VLAN(result);
+                int status = Native.xenapi_pif_get_vlan_slave_of(call.Handle, Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VLAN(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>PIF.get_VLAN_slave_of</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_VLAN_slave_of</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VLAN>>> get_VLAN_slave_ofAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_VLAN_slave_of", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VLAN>(x0)), _pif ?? "");
         }
 
         /// <summary><c>PIF.get_VLAN_master_of</c> (libxenapi <c>xenapi_pif_get_vlan_master_of</c>).</summary>
@@ -1786,9 +2574,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VLAN> get_VLAN_master_of(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_get_vlan_master_of(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VLAN>.Create(Conv.TakeStr(result));
+            return get_VLAN_master_of(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_VLAN_master_of</c> (libxenapi <c>xenapi_pif_get_vlan_master_of</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VLAN> get_VLAN_master_of(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_get_vlan_master_of(call.Handle, Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VLAN>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>PIF.get_VLAN_master_of</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_VLAN_master_of</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VLAN>> get_VLAN_master_ofAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_VLAN_master_of", cancellationToken, v => ValueRead.Ref<VLAN>(v), _pif ?? "");
         }
 
         /// <summary><c>PIF.get_bond_master_of</c> (libxenapi <c>xenapi_pif_get_bond_master_of</c>).</summary>
@@ -1799,16 +2605,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Bond>> get_bond_master_of(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_get_bond_master_of(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_bond_master_of(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_bond_master_of</c> (libxenapi <c>xenapi_pif_get_bond_master_of</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Bond>> get_bond_master_of(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_Bond(result);
+                int status = Native.xenapi_pif_get_bond_master_of(call.Handle, Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_Bond(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>PIF.get_bond_master_of</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_bond_master_of</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Bond>>> get_bond_master_ofAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_bond_master_of", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Bond>(x0)), _pif ?? "");
         }
 
         /// <summary><c>PIF.get_bond_slave_of</c> (libxenapi <c>xenapi_pif_get_bond_slave_of</c>).</summary>
@@ -1819,9 +2643,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Bond> get_bond_slave_of(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_get_bond_slave_of(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Bond>.Create(Conv.TakeStr(result));
+            return get_bond_slave_of(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_bond_slave_of</c> (libxenapi <c>xenapi_pif_get_bond_slave_of</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Bond> get_bond_slave_of(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_get_bond_slave_of(call.Handle, Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Bond>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>PIF.get_bond_slave_of</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_bond_slave_of</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Bond>> get_bond_slave_ofAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_bond_slave_of", cancellationToken, v => ValueRead.Ref<Bond>(v), _pif ?? "");
         }
 
         /// <summary><c>PIF.get_DNS</c> (libxenapi <c>xenapi_pif_get_dns</c>).</summary>
@@ -1832,9 +2674,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_DNS(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_get_dns(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_DNS(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_DNS</c> (libxenapi <c>xenapi_pif_get_dns</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_DNS(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_get_dns(call.Handle, Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PIF.get_DNS</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_DNS</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_DNSAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_DNS", cancellationToken, v => ValueRead.Str(v), _pif ?? "");
         }
 
         /// <summary><c>PIF.get_gateway</c> (libxenapi <c>xenapi_pif_get_gateway</c>).</summary>
@@ -1845,9 +2705,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_gateway(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_get_gateway(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_gateway(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_gateway</c> (libxenapi <c>xenapi_pif_get_gateway</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_gateway(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_get_gateway(call.Handle, Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PIF.get_gateway</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_gateway</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_gatewayAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_gateway", cancellationToken, v => ValueRead.Str(v), _pif ?? "");
         }
 
         /// <summary><c>PIF.get_netmask</c> (libxenapi <c>xenapi_pif_get_netmask</c>).</summary>
@@ -1858,9 +2736,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_netmask(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_get_netmask(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_netmask(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_netmask</c> (libxenapi <c>xenapi_pif_get_netmask</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_netmask(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_get_netmask(call.Handle, Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PIF.get_netmask</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_netmask</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_netmaskAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_netmask", cancellationToken, v => ValueRead.Str(v), _pif ?? "");
         }
 
         /// <summary><c>PIF.get_IP</c> (libxenapi <c>xenapi_pif_get_ip</c>).</summary>
@@ -1871,9 +2767,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_IP(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_get_ip(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_IP(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_IP</c> (libxenapi <c>xenapi_pif_get_ip</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_IP(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_get_ip(call.Handle, Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PIF.get_IP</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_IP</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_IPAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_IP", cancellationToken, v => ValueRead.Str(v), _pif ?? "");
         }
 
         /// <summary><c>PIF.get_ip_configuration_mode</c> (libxenapi <c>xenapi_pif_get_ip_configuration_mode</c>).</summary>
@@ -1884,9 +2798,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static ip_configuration_mode get_ip_configuration_mode(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_get_ip_configuration_mode(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return ip_configuration_mode_helper.FromNative(result);
+            return get_ip_configuration_mode(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_ip_configuration_mode</c> (libxenapi <c>xenapi_pif_get_ip_configuration_mode</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static ip_configuration_mode get_ip_configuration_mode(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_get_ip_configuration_mode(call.Handle, Utf8.Z(_pif ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return ip_configuration_mode_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>PIF.get_ip_configuration_mode</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_ip_configuration_mode</c>.</summary>
+        public static System.Threading.Tasks.Task<ip_configuration_mode> get_ip_configuration_modeAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_ip_configuration_mode", cancellationToken, v => ip_configuration_mode_helper.FromString(ValueRead.Str(v)), _pif ?? "");
         }
 
         /// <summary><c>PIF.get_currently_attached</c> (libxenapi <c>xenapi_pif_get_currently_attached</c>).</summary>
@@ -1897,9 +2829,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_currently_attached(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_get_currently_attached(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_currently_attached(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_currently_attached</c> (libxenapi <c>xenapi_pif_get_currently_attached</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_currently_attached(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_get_currently_attached(call.Handle, Utf8.Z(_pif ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>PIF.get_currently_attached</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_currently_attached</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_currently_attachedAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_currently_attached", cancellationToken, v => ValueRead.Bool(v), _pif ?? "");
         }
 
         /// <summary><c>PIF.get_physical</c> (libxenapi <c>xenapi_pif_get_physical</c>).</summary>
@@ -1910,9 +2860,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_physical(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_get_physical(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_physical(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_physical</c> (libxenapi <c>xenapi_pif_get_physical</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_physical(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_get_physical(call.Handle, Utf8.Z(_pif ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>PIF.get_physical</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_physical</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_physicalAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_physical", cancellationToken, v => ValueRead.Bool(v), _pif ?? "");
         }
 
         /// <summary><c>PIF.get_metrics</c> (libxenapi <c>xenapi_pif_get_metrics</c>).</summary>
@@ -1923,9 +2891,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<PIF_metrics> get_metrics(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_get_metrics(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<PIF_metrics>.Create(Conv.TakeStr(result));
+            return get_metrics(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_metrics</c> (libxenapi <c>xenapi_pif_get_metrics</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<PIF_metrics> get_metrics(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_get_metrics(call.Handle, Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<PIF_metrics>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>PIF.get_metrics</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_metrics</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<PIF_metrics>> get_metricsAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_metrics", cancellationToken, v => ValueRead.Ref<PIF_metrics>(v), _pif ?? "");
         }
 
         /// <summary><c>PIF.get_VLAN</c> (libxenapi <c>xenapi_pif_get_vlan</c>).</summary>
@@ -1936,9 +2922,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_VLAN(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_get_vlan(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_VLAN(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_VLAN</c> (libxenapi <c>xenapi_pif_get_vlan</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_VLAN(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_get_vlan(call.Handle, Utf8.Z(_pif ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>PIF.get_VLAN</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_VLAN</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_VLANAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_VLAN", cancellationToken, v => ValueRead.Long(v), _pif ?? "");
         }
 
         /// <summary><c>PIF.get_MTU</c> (libxenapi <c>xenapi_pif_get_mtu</c>).</summary>
@@ -1949,9 +2953,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_MTU(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_get_mtu(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_MTU(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_MTU</c> (libxenapi <c>xenapi_pif_get_mtu</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_MTU(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_get_mtu(call.Handle, Utf8.Z(_pif ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>PIF.get_MTU</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_MTU</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_MTUAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_MTU", cancellationToken, v => ValueRead.Long(v), _pif ?? "");
         }
 
         /// <summary><c>PIF.get_MAC</c> (libxenapi <c>xenapi_pif_get_mac</c>).</summary>
@@ -1962,9 +2984,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_MAC(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_get_mac(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_MAC(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_MAC</c> (libxenapi <c>xenapi_pif_get_mac</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_MAC(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_get_mac(call.Handle, Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PIF.get_MAC</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_MAC</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_MACAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_MAC", cancellationToken, v => ValueRead.Str(v), _pif ?? "");
         }
 
         /// <summary><c>PIF.get_host</c> (libxenapi <c>xenapi_pif_get_host</c>).</summary>
@@ -1975,9 +3015,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Host> get_host(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_get_host(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Host>.Create(Conv.TakeStr(result));
+            return get_host(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_host</c> (libxenapi <c>xenapi_pif_get_host</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Host> get_host(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_get_host(call.Handle, Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Host>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>PIF.get_host</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_host</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Host>> get_hostAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_host", cancellationToken, v => ValueRead.Ref<Host>(v), _pif ?? "");
         }
 
         /// <summary><c>PIF.get_network</c> (libxenapi <c>xenapi_pif_get_network</c>).</summary>
@@ -1988,9 +3046,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Network> get_network(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_get_network(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Network>.Create(Conv.TakeStr(result));
+            return get_network(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_network</c> (libxenapi <c>xenapi_pif_get_network</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Network> get_network(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_get_network(call.Handle, Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Network>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>PIF.get_network</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_network</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Network>> get_networkAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_network", cancellationToken, v => ValueRead.Ref<Network>(v), _pif ?? "");
         }
 
         /// <summary><c>PIF.get_device</c> (libxenapi <c>xenapi_pif_get_device</c>).</summary>
@@ -2001,9 +3077,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_device(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_get_device(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_device(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_device</c> (libxenapi <c>xenapi_pif_get_device</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_device(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_get_device(call.Handle, Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PIF.get_device</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_device</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_deviceAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_device", cancellationToken, v => ValueRead.Str(v), _pif ?? "");
         }
 
         /// <summary><c>PIF.get_uuid</c> (libxenapi <c>xenapi_pif_get_uuid</c>).</summary>
@@ -2014,9 +3108,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_get_uuid(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_uuid</c> (libxenapi <c>xenapi_pif_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_get_uuid(call.Handle, Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PIF.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_uuid", cancellationToken, v => ValueRead.Str(v), _pif ?? "");
         }
 
         /// <summary><c>PIF.get_by_uuid</c> (libxenapi <c>xenapi_pif_get_by_uuid</c>).</summary>
@@ -2027,9 +3139,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<PIF> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_pif_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<PIF>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_by_uuid</c> (libxenapi <c>xenapi_pif_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<PIF> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<PIF>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>PIF.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<PIF>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_by_uuid", cancellationToken, v => ValueRead.Ref<PIF>(v), _uuid ?? "");
         }
 
         /// <summary><c>PIF.get_record</c> (libxenapi <c>xenapi_pif_get_record</c>).</summary>
@@ -2040,16 +3170,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static PIF get_record(Session session, string _pif)
         {
-            int status = Native.xenapi_pif_get_record(Session.NativeOf(session), Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _pif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF.get_record</c> (libxenapi <c>xenapi_pif_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static PIF get_record(Session session, string _pif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_PIF(result);
+                int status = Native.xenapi_pif_get_record(call.Handle, Utf8.Z(_pif ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_PIF(result);
+                }
+                finally
+                {
+                    Native.xenapi_pif_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_pif_record_free(result);
-            }
+        }
+
+        /// <summary><c>PIF.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<PIF> get_recordAsync(Session session, string _pif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF.get_record", cancellationToken, v => PIF.FromValueHandle(v), _pif ?? "");
         }
 
     }

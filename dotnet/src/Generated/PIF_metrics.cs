@@ -307,16 +307,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<PIF_metrics>, PIF_metrics> get_all_records(Session session)
         {
-            int status = Native.xenapi_pif_metrics_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF_metrics.get_all_records</c> (libxenapi <c>xenapi_pif_metrics_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<PIF_metrics>, PIF_metrics> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_PIF_metrics_to_record_PIF_metrics_end(result);
+                int status = Native.xenapi_pif_metrics_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_PIF_metrics_to_record_PIF_metrics_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_pif_metrics_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_pif_metrics_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>PIF_metrics.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<PIF_metrics>, PIF_metrics>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF_metrics.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<PIF_metrics>.Create(k0), x0 => PIF_metrics.FromValueHandle(x0)));
         }
 
         /// <summary><c>PIF_metrics.get_all</c> (libxenapi <c>xenapi_pif_metrics_get_all</c>).</summary>
@@ -326,16 +344,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<PIF_metrics>> get_all(Session session)
         {
-            int status = Native.xenapi_pif_metrics_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF_metrics.get_all</c> (libxenapi <c>xenapi_pif_metrics_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<PIF_metrics>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_PIF_metrics(result);
+                int status = Native.xenapi_pif_metrics_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_PIF_metrics(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>PIF_metrics.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<PIF_metrics>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF_metrics.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<PIF_metrics>(x0)));
         }
 
         /// <summary><c>PIF_metrics.remove_from_other_config</c> (libxenapi <c>xenapi_pif_metrics_remove_from_other_config</c>).</summary>
@@ -346,8 +382,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_other_config(Session session, string _pif_metrics, string _key)
         {
-            int status = Native.xenapi_pif_metrics_remove_from_other_config(Session.NativeOf(session), Utf8.Z(_pif_metrics ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_other_config(session, _pif_metrics, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF_metrics.remove_from_other_config</c> (libxenapi <c>xenapi_pif_metrics_remove_from_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_other_config(Session session, string _pif_metrics, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_metrics_remove_from_other_config(call.Handle, Utf8.Z(_pif_metrics ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>PIF_metrics.remove_from_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_other_configAsync(Session session, string _pif_metrics, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PIF_metrics.remove_from_other_config", cancellationToken, _pif_metrics ?? "", _key ?? "");
         }
 
         /// <summary><c>PIF_metrics.add_to_other_config</c> (libxenapi <c>xenapi_pif_metrics_add_to_other_config</c>).</summary>
@@ -359,8 +413,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_other_config(Session session, string _pif_metrics, string _key, string _value)
         {
-            int status = Native.xenapi_pif_metrics_add_to_other_config(Session.NativeOf(session), Utf8.Z(_pif_metrics ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_other_config(session, _pif_metrics, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF_metrics.add_to_other_config</c> (libxenapi <c>xenapi_pif_metrics_add_to_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_other_config(Session session, string _pif_metrics, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_metrics_add_to_other_config(call.Handle, Utf8.Z(_pif_metrics ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>PIF_metrics.add_to_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_other_configAsync(Session session, string _pif_metrics, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PIF_metrics.add_to_other_config", cancellationToken, _pif_metrics ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>PIF_metrics.set_other_config</c> (libxenapi <c>xenapi_pif_metrics_set_other_config</c>).</summary>
@@ -371,16 +443,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_other_config(Session session, string _pif_metrics, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_other_config(session, _pif_metrics, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF_metrics.set_other_config</c> (libxenapi <c>xenapi_pif_metrics_set_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_other_config(Session session, string _pif_metrics, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_pif_metrics_set_other_config(Session.NativeOf(session), Utf8.Z(_pif_metrics ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_pif_metrics_set_other_config(call.Handle, Utf8.Z(_pif_metrics ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>PIF_metrics.set_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_other_configAsync(Session session, string _pif_metrics, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PIF_metrics.set_other_config", cancellationToken, _pif_metrics ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>PIF_metrics.get_other_config</c> (libxenapi <c>xenapi_pif_metrics_get_other_config</c>).</summary>
@@ -391,16 +481,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _pif_metrics)
         {
-            int status = Native.xenapi_pif_metrics_get_other_config(Session.NativeOf(session), Utf8.Z(_pif_metrics ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _pif_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF_metrics.get_other_config</c> (libxenapi <c>xenapi_pif_metrics_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _pif_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_pif_metrics_get_other_config(call.Handle, Utf8.Z(_pif_metrics ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>PIF_metrics.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _pif_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF_metrics.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _pif_metrics ?? "");
         }
 
         /// <summary><c>PIF_metrics.get_last_updated</c> (libxenapi <c>xenapi_pif_metrics_get_last_updated</c>).</summary>
@@ -411,9 +519,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static DateTime get_last_updated(Session session, string _pif_metrics)
         {
-            int status = Native.xenapi_pif_metrics_get_last_updated(Session.NativeOf(session), Utf8.Z(_pif_metrics ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.Time(result);
+            return get_last_updated(session, _pif_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF_metrics.get_last_updated</c> (libxenapi <c>xenapi_pif_metrics_get_last_updated</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static DateTime get_last_updated(Session session, string _pif_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_metrics_get_last_updated(call.Handle, Utf8.Z(_pif_metrics ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.Time(result);
+            }
+        }
+
+        /// <summary><c>PIF_metrics.get_last_updated</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_last_updated</c>.</summary>
+        public static System.Threading.Tasks.Task<DateTime> get_last_updatedAsync(Session session, string _pif_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF_metrics.get_last_updated", cancellationToken, v => ValueRead.Time(v), _pif_metrics ?? "");
         }
 
         /// <summary><c>PIF_metrics.get_pci_bus_path</c> (libxenapi <c>xenapi_pif_metrics_get_pci_bus_path</c>).</summary>
@@ -424,9 +550,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_pci_bus_path(Session session, string _pif_metrics)
         {
-            int status = Native.xenapi_pif_metrics_get_pci_bus_path(Session.NativeOf(session), Utf8.Z(_pif_metrics ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_pci_bus_path(session, _pif_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF_metrics.get_pci_bus_path</c> (libxenapi <c>xenapi_pif_metrics_get_pci_bus_path</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_pci_bus_path(Session session, string _pif_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_metrics_get_pci_bus_path(call.Handle, Utf8.Z(_pif_metrics ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PIF_metrics.get_pci_bus_path</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_pci_bus_path</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_pci_bus_pathAsync(Session session, string _pif_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF_metrics.get_pci_bus_path", cancellationToken, v => ValueRead.Str(v), _pif_metrics ?? "");
         }
 
         /// <summary><c>PIF_metrics.get_duplex</c> (libxenapi <c>xenapi_pif_metrics_get_duplex</c>).</summary>
@@ -437,9 +581,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_duplex(Session session, string _pif_metrics)
         {
-            int status = Native.xenapi_pif_metrics_get_duplex(Session.NativeOf(session), Utf8.Z(_pif_metrics ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_duplex(session, _pif_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF_metrics.get_duplex</c> (libxenapi <c>xenapi_pif_metrics_get_duplex</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_duplex(Session session, string _pif_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_metrics_get_duplex(call.Handle, Utf8.Z(_pif_metrics ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>PIF_metrics.get_duplex</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_duplex</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_duplexAsync(Session session, string _pif_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF_metrics.get_duplex", cancellationToken, v => ValueRead.Bool(v), _pif_metrics ?? "");
         }
 
         /// <summary><c>PIF_metrics.get_speed</c> (libxenapi <c>xenapi_pif_metrics_get_speed</c>).</summary>
@@ -450,9 +612,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_speed(Session session, string _pif_metrics)
         {
-            int status = Native.xenapi_pif_metrics_get_speed(Session.NativeOf(session), Utf8.Z(_pif_metrics ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_speed(session, _pif_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF_metrics.get_speed</c> (libxenapi <c>xenapi_pif_metrics_get_speed</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_speed(Session session, string _pif_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_metrics_get_speed(call.Handle, Utf8.Z(_pif_metrics ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>PIF_metrics.get_speed</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_speed</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_speedAsync(Session session, string _pif_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF_metrics.get_speed", cancellationToken, v => ValueRead.Long(v), _pif_metrics ?? "");
         }
 
         /// <summary><c>PIF_metrics.get_device_name</c> (libxenapi <c>xenapi_pif_metrics_get_device_name</c>).</summary>
@@ -463,9 +643,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_device_name(Session session, string _pif_metrics)
         {
-            int status = Native.xenapi_pif_metrics_get_device_name(Session.NativeOf(session), Utf8.Z(_pif_metrics ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_device_name(session, _pif_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF_metrics.get_device_name</c> (libxenapi <c>xenapi_pif_metrics_get_device_name</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_device_name(Session session, string _pif_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_metrics_get_device_name(call.Handle, Utf8.Z(_pif_metrics ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PIF_metrics.get_device_name</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_device_name</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_device_nameAsync(Session session, string _pif_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF_metrics.get_device_name", cancellationToken, v => ValueRead.Str(v), _pif_metrics ?? "");
         }
 
         /// <summary><c>PIF_metrics.get_device_id</c> (libxenapi <c>xenapi_pif_metrics_get_device_id</c>).</summary>
@@ -476,9 +674,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_device_id(Session session, string _pif_metrics)
         {
-            int status = Native.xenapi_pif_metrics_get_device_id(Session.NativeOf(session), Utf8.Z(_pif_metrics ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_device_id(session, _pif_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF_metrics.get_device_id</c> (libxenapi <c>xenapi_pif_metrics_get_device_id</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_device_id(Session session, string _pif_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_metrics_get_device_id(call.Handle, Utf8.Z(_pif_metrics ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PIF_metrics.get_device_id</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_device_id</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_device_idAsync(Session session, string _pif_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF_metrics.get_device_id", cancellationToken, v => ValueRead.Str(v), _pif_metrics ?? "");
         }
 
         /// <summary><c>PIF_metrics.get_vendor_name</c> (libxenapi <c>xenapi_pif_metrics_get_vendor_name</c>).</summary>
@@ -489,9 +705,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_vendor_name(Session session, string _pif_metrics)
         {
-            int status = Native.xenapi_pif_metrics_get_vendor_name(Session.NativeOf(session), Utf8.Z(_pif_metrics ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_vendor_name(session, _pif_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF_metrics.get_vendor_name</c> (libxenapi <c>xenapi_pif_metrics_get_vendor_name</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_vendor_name(Session session, string _pif_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_metrics_get_vendor_name(call.Handle, Utf8.Z(_pif_metrics ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PIF_metrics.get_vendor_name</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_vendor_name</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_vendor_nameAsync(Session session, string _pif_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF_metrics.get_vendor_name", cancellationToken, v => ValueRead.Str(v), _pif_metrics ?? "");
         }
 
         /// <summary><c>PIF_metrics.get_vendor_id</c> (libxenapi <c>xenapi_pif_metrics_get_vendor_id</c>).</summary>
@@ -502,9 +736,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_vendor_id(Session session, string _pif_metrics)
         {
-            int status = Native.xenapi_pif_metrics_get_vendor_id(Session.NativeOf(session), Utf8.Z(_pif_metrics ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_vendor_id(session, _pif_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF_metrics.get_vendor_id</c> (libxenapi <c>xenapi_pif_metrics_get_vendor_id</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_vendor_id(Session session, string _pif_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_metrics_get_vendor_id(call.Handle, Utf8.Z(_pif_metrics ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PIF_metrics.get_vendor_id</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_vendor_id</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_vendor_idAsync(Session session, string _pif_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF_metrics.get_vendor_id", cancellationToken, v => ValueRead.Str(v), _pif_metrics ?? "");
         }
 
         /// <summary><c>PIF_metrics.get_carrier</c> (libxenapi <c>xenapi_pif_metrics_get_carrier</c>).</summary>
@@ -515,9 +767,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_carrier(Session session, string _pif_metrics)
         {
-            int status = Native.xenapi_pif_metrics_get_carrier(Session.NativeOf(session), Utf8.Z(_pif_metrics ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_carrier(session, _pif_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF_metrics.get_carrier</c> (libxenapi <c>xenapi_pif_metrics_get_carrier</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_carrier(Session session, string _pif_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_metrics_get_carrier(call.Handle, Utf8.Z(_pif_metrics ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>PIF_metrics.get_carrier</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_carrier</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_carrierAsync(Session session, string _pif_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF_metrics.get_carrier", cancellationToken, v => ValueRead.Bool(v), _pif_metrics ?? "");
         }
 
         /// <summary><c>PIF_metrics.get_io_write_kbs</c> (libxenapi <c>xenapi_pif_metrics_get_io_write_kbs</c>). Removed in tampa: only older servers have it.</summary>
@@ -528,9 +798,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static double get_io_write_kbs(Session session, string _pif_metrics)
         {
-            int status = Native.xenapi_pif_metrics_get_io_write_kbs(Session.NativeOf(session), Utf8.Z(_pif_metrics ?? ""), out double result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_io_write_kbs(session, _pif_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF_metrics.get_io_write_kbs</c> (libxenapi <c>xenapi_pif_metrics_get_io_write_kbs</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static double get_io_write_kbs(Session session, string _pif_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_metrics_get_io_write_kbs(call.Handle, Utf8.Z(_pif_metrics ?? ""), out double result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>PIF_metrics.get_io_write_kbs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_io_write_kbs</c>.</summary>
+        public static System.Threading.Tasks.Task<double> get_io_write_kbsAsync(Session session, string _pif_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF_metrics.get_io_write_kbs", cancellationToken, v => ValueRead.Double(v), _pif_metrics ?? "");
         }
 
         /// <summary><c>PIF_metrics.get_io_read_kbs</c> (libxenapi <c>xenapi_pif_metrics_get_io_read_kbs</c>). Removed in tampa: only older servers have it.</summary>
@@ -541,9 +829,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static double get_io_read_kbs(Session session, string _pif_metrics)
         {
-            int status = Native.xenapi_pif_metrics_get_io_read_kbs(Session.NativeOf(session), Utf8.Z(_pif_metrics ?? ""), out double result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_io_read_kbs(session, _pif_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF_metrics.get_io_read_kbs</c> (libxenapi <c>xenapi_pif_metrics_get_io_read_kbs</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static double get_io_read_kbs(Session session, string _pif_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_metrics_get_io_read_kbs(call.Handle, Utf8.Z(_pif_metrics ?? ""), out double result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>PIF_metrics.get_io_read_kbs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_io_read_kbs</c>.</summary>
+        public static System.Threading.Tasks.Task<double> get_io_read_kbsAsync(Session session, string _pif_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF_metrics.get_io_read_kbs", cancellationToken, v => ValueRead.Double(v), _pif_metrics ?? "");
         }
 
         /// <summary><c>PIF_metrics.get_uuid</c> (libxenapi <c>xenapi_pif_metrics_get_uuid</c>).</summary>
@@ -554,9 +860,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _pif_metrics)
         {
-            int status = Native.xenapi_pif_metrics_get_uuid(Session.NativeOf(session), Utf8.Z(_pif_metrics ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _pif_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF_metrics.get_uuid</c> (libxenapi <c>xenapi_pif_metrics_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _pif_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_metrics_get_uuid(call.Handle, Utf8.Z(_pif_metrics ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PIF_metrics.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _pif_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF_metrics.get_uuid", cancellationToken, v => ValueRead.Str(v), _pif_metrics ?? "");
         }
 
         /// <summary><c>PIF_metrics.get_by_uuid</c> (libxenapi <c>xenapi_pif_metrics_get_by_uuid</c>).</summary>
@@ -567,9 +891,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<PIF_metrics> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_pif_metrics_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<PIF_metrics>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF_metrics.get_by_uuid</c> (libxenapi <c>xenapi_pif_metrics_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<PIF_metrics> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pif_metrics_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<PIF_metrics>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>PIF_metrics.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<PIF_metrics>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF_metrics.get_by_uuid", cancellationToken, v => ValueRead.Ref<PIF_metrics>(v), _uuid ?? "");
         }
 
         /// <summary><c>PIF_metrics.get_record</c> (libxenapi <c>xenapi_pif_metrics_get_record</c>).</summary>
@@ -580,16 +922,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static PIF_metrics get_record(Session session, string _pif_metrics)
         {
-            int status = Native.xenapi_pif_metrics_get_record(Session.NativeOf(session), Utf8.Z(_pif_metrics ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _pif_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PIF_metrics.get_record</c> (libxenapi <c>xenapi_pif_metrics_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static PIF_metrics get_record(Session session, string _pif_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_PIF_metrics(result);
+                int status = Native.xenapi_pif_metrics_get_record(call.Handle, Utf8.Z(_pif_metrics ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_PIF_metrics(result);
+                }
+                finally
+                {
+                    Native.xenapi_pif_metrics_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_pif_metrics_record_free(result);
-            }
+        }
+
+        /// <summary><c>PIF_metrics.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<PIF_metrics> get_recordAsync(Session session, string _pif_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PIF_metrics.get_record", cancellationToken, v => PIF_metrics.FromValueHandle(v), _pif_metrics ?? "");
         }
 
     }

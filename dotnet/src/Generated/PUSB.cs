@@ -327,16 +327,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<PUSB>, PUSB> get_all_records(Session session)
         {
-            int status = Native.xenapi_pusb_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PUSB.get_all_records</c> (libxenapi <c>xenapi_pusb_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<PUSB>, PUSB> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_PUSB_to_record_PUSB_end(result);
+                int status = Native.xenapi_pusb_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_PUSB_to_record_PUSB_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_pusb_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_pusb_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>PUSB.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<PUSB>, PUSB>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PUSB.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<PUSB>.Create(k0), x0 => PUSB.FromValueHandle(x0)));
         }
 
         /// <summary><c>PUSB.get_all</c> (libxenapi <c>xenapi_pusb_get_all</c>).</summary>
@@ -346,16 +364,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<PUSB>> get_all(Session session)
         {
-            int status = Native.xenapi_pusb_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PUSB.get_all</c> (libxenapi <c>xenapi_pusb_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<PUSB>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_PUSB(result);
+                int status = Native.xenapi_pusb_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_PUSB(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>PUSB.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<PUSB>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PUSB.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<PUSB>(x0)));
         }
 
         /// <summary><c>PUSB.set_passthrough_enabled</c> (libxenapi <c>xenapi_pusb_set_passthrough_enabled</c>).</summary>
@@ -366,8 +402,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_passthrough_enabled(Session session, string _pusb, bool _value)
         {
-            int status = Native.xenapi_pusb_set_passthrough_enabled(Session.NativeOf(session), Utf8.Z(_pusb ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_passthrough_enabled(session, _pusb, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PUSB.set_passthrough_enabled</c> (libxenapi <c>xenapi_pusb_set_passthrough_enabled</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_passthrough_enabled(Session session, string _pusb, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pusb_set_passthrough_enabled(call.Handle, Utf8.Z(_pusb ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>PUSB.set_passthrough_enabled</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_passthrough_enabled</c>.</summary>
+        public static System.Threading.Tasks.Task set_passthrough_enabledAsync(Session session, string _pusb, bool _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PUSB.set_passthrough_enabled", cancellationToken, _pusb ?? "", _value);
         }
 
         /// <summary><c>Async.PUSB.set_passthrough_enabled</c> (libxenapi <c>xenapi_async_pusb_set_passthrough_enabled</c>): <c>set_passthrough_enabled</c> as a server task. Wait for its typed result with <c>async_set_passthrough_enabled_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -379,9 +433,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_passthrough_enabled(Session session, string _pusb, bool _value)
         {
-            int status = Native.xenapi_async_pusb_set_passthrough_enabled(Session.NativeOf(session), Utf8.Z(_pusb ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_passthrough_enabled(session, _pusb, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.PUSB.set_passthrough_enabled</c> (libxenapi <c>xenapi_async_pusb_set_passthrough_enabled</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_passthrough_enabled(Session session, string _pusb, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pusb_set_passthrough_enabled(call.Handle, Utf8.Z(_pusb ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.PUSB.set_passthrough_enabled</c> (what <c>async_set_passthrough_enabled</c> returned; libxenapi <c>xenapi_async_pusb_set_passthrough_enabled_wait</c>) and returns its result as <c>set_passthrough_enabled</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -407,8 +471,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void scan(Session session, string _host)
         {
-            int status = Native.xenapi_pusb_scan(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            scan(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PUSB.scan</c> (libxenapi <c>xenapi_pusb_scan</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void scan(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pusb_scan(call.Handle, Utf8.Z(_host ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>PUSB.scan</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>scan</c>.</summary>
+        public static System.Threading.Tasks.Task scanAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PUSB.scan", cancellationToken, _host ?? "");
         }
 
         /// <summary><c>Async.PUSB.scan</c> (libxenapi <c>xenapi_async_pusb_scan</c>): <c>scan</c> as a server task. Wait for its typed result with <c>async_scan_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -419,9 +501,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_scan(Session session, string _host)
         {
-            int status = Native.xenapi_async_pusb_scan(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_scan(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.PUSB.scan</c> (libxenapi <c>xenapi_async_pusb_scan</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_scan(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pusb_scan(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.PUSB.scan</c> (what <c>async_scan</c> returned; libxenapi <c>xenapi_async_pusb_scan_wait</c>) and returns its result as <c>scan</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -448,8 +540,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_other_config(Session session, string _pusb, string _key)
         {
-            int status = Native.xenapi_pusb_remove_from_other_config(Session.NativeOf(session), Utf8.Z(_pusb ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_other_config(session, _pusb, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PUSB.remove_from_other_config</c> (libxenapi <c>xenapi_pusb_remove_from_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_other_config(Session session, string _pusb, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pusb_remove_from_other_config(call.Handle, Utf8.Z(_pusb ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>PUSB.remove_from_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_other_configAsync(Session session, string _pusb, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PUSB.remove_from_other_config", cancellationToken, _pusb ?? "", _key ?? "");
         }
 
         /// <summary><c>PUSB.add_to_other_config</c> (libxenapi <c>xenapi_pusb_add_to_other_config</c>).</summary>
@@ -461,8 +571,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_other_config(Session session, string _pusb, string _key, string _value)
         {
-            int status = Native.xenapi_pusb_add_to_other_config(Session.NativeOf(session), Utf8.Z(_pusb ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_other_config(session, _pusb, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PUSB.add_to_other_config</c> (libxenapi <c>xenapi_pusb_add_to_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_other_config(Session session, string _pusb, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pusb_add_to_other_config(call.Handle, Utf8.Z(_pusb ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>PUSB.add_to_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_other_configAsync(Session session, string _pusb, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PUSB.add_to_other_config", cancellationToken, _pusb ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>PUSB.set_other_config</c> (libxenapi <c>xenapi_pusb_set_other_config</c>).</summary>
@@ -473,16 +601,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_other_config(Session session, string _pusb, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_other_config(session, _pusb, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PUSB.set_other_config</c> (libxenapi <c>xenapi_pusb_set_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_other_config(Session session, string _pusb, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_pusb_set_other_config(Session.NativeOf(session), Utf8.Z(_pusb ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_pusb_set_other_config(call.Handle, Utf8.Z(_pusb ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>PUSB.set_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_other_configAsync(Session session, string _pusb, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PUSB.set_other_config", cancellationToken, _pusb ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>PUSB.get_speed</c> (libxenapi <c>xenapi_pusb_get_speed</c>).</summary>
@@ -493,9 +639,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static double get_speed(Session session, string _pusb)
         {
-            int status = Native.xenapi_pusb_get_speed(Session.NativeOf(session), Utf8.Z(_pusb ?? ""), out double result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_speed(session, _pusb, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PUSB.get_speed</c> (libxenapi <c>xenapi_pusb_get_speed</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static double get_speed(Session session, string _pusb, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pusb_get_speed(call.Handle, Utf8.Z(_pusb ?? ""), out double result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>PUSB.get_speed</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_speed</c>.</summary>
+        public static System.Threading.Tasks.Task<double> get_speedAsync(Session session, string _pusb, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PUSB.get_speed", cancellationToken, v => ValueRead.Double(v), _pusb ?? "");
         }
 
         /// <summary><c>PUSB.get_other_config</c> (libxenapi <c>xenapi_pusb_get_other_config</c>).</summary>
@@ -506,16 +670,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _pusb)
         {
-            int status = Native.xenapi_pusb_get_other_config(Session.NativeOf(session), Utf8.Z(_pusb ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _pusb, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PUSB.get_other_config</c> (libxenapi <c>xenapi_pusb_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _pusb, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_pusb_get_other_config(call.Handle, Utf8.Z(_pusb ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>PUSB.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _pusb, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PUSB.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _pusb ?? "");
         }
 
         /// <summary><c>PUSB.get_passthrough_enabled</c> (libxenapi <c>xenapi_pusb_get_passthrough_enabled</c>).</summary>
@@ -526,9 +708,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_passthrough_enabled(Session session, string _pusb)
         {
-            int status = Native.xenapi_pusb_get_passthrough_enabled(Session.NativeOf(session), Utf8.Z(_pusb ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_passthrough_enabled(session, _pusb, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PUSB.get_passthrough_enabled</c> (libxenapi <c>xenapi_pusb_get_passthrough_enabled</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_passthrough_enabled(Session session, string _pusb, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pusb_get_passthrough_enabled(call.Handle, Utf8.Z(_pusb ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>PUSB.get_passthrough_enabled</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_passthrough_enabled</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_passthrough_enabledAsync(Session session, string _pusb, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PUSB.get_passthrough_enabled", cancellationToken, v => ValueRead.Bool(v), _pusb ?? "");
         }
 
         /// <summary><c>PUSB.get_description</c> (libxenapi <c>xenapi_pusb_get_description</c>).</summary>
@@ -539,9 +739,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_description(Session session, string _pusb)
         {
-            int status = Native.xenapi_pusb_get_description(Session.NativeOf(session), Utf8.Z(_pusb ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_description(session, _pusb, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PUSB.get_description</c> (libxenapi <c>xenapi_pusb_get_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_description(Session session, string _pusb, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pusb_get_description(call.Handle, Utf8.Z(_pusb ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PUSB.get_description</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_description</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_descriptionAsync(Session session, string _pusb, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PUSB.get_description", cancellationToken, v => ValueRead.Str(v), _pusb ?? "");
         }
 
         /// <summary><c>PUSB.get_version</c> (libxenapi <c>xenapi_pusb_get_version</c>).</summary>
@@ -552,9 +770,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_version(Session session, string _pusb)
         {
-            int status = Native.xenapi_pusb_get_version(Session.NativeOf(session), Utf8.Z(_pusb ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_version(session, _pusb, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PUSB.get_version</c> (libxenapi <c>xenapi_pusb_get_version</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_version(Session session, string _pusb, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pusb_get_version(call.Handle, Utf8.Z(_pusb ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PUSB.get_version</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_version</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_versionAsync(Session session, string _pusb, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PUSB.get_version", cancellationToken, v => ValueRead.Str(v), _pusb ?? "");
         }
 
         /// <summary><c>PUSB.get_serial</c> (libxenapi <c>xenapi_pusb_get_serial</c>).</summary>
@@ -565,9 +801,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_serial(Session session, string _pusb)
         {
-            int status = Native.xenapi_pusb_get_serial(Session.NativeOf(session), Utf8.Z(_pusb ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_serial(session, _pusb, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PUSB.get_serial</c> (libxenapi <c>xenapi_pusb_get_serial</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_serial(Session session, string _pusb, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pusb_get_serial(call.Handle, Utf8.Z(_pusb ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PUSB.get_serial</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_serial</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_serialAsync(Session session, string _pusb, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PUSB.get_serial", cancellationToken, v => ValueRead.Str(v), _pusb ?? "");
         }
 
         /// <summary><c>PUSB.get_product_desc</c> (libxenapi <c>xenapi_pusb_get_product_desc</c>).</summary>
@@ -578,9 +832,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_product_desc(Session session, string _pusb)
         {
-            int status = Native.xenapi_pusb_get_product_desc(Session.NativeOf(session), Utf8.Z(_pusb ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_product_desc(session, _pusb, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PUSB.get_product_desc</c> (libxenapi <c>xenapi_pusb_get_product_desc</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_product_desc(Session session, string _pusb, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pusb_get_product_desc(call.Handle, Utf8.Z(_pusb ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PUSB.get_product_desc</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_product_desc</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_product_descAsync(Session session, string _pusb, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PUSB.get_product_desc", cancellationToken, v => ValueRead.Str(v), _pusb ?? "");
         }
 
         /// <summary><c>PUSB.get_product_id</c> (libxenapi <c>xenapi_pusb_get_product_id</c>).</summary>
@@ -591,9 +863,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_product_id(Session session, string _pusb)
         {
-            int status = Native.xenapi_pusb_get_product_id(Session.NativeOf(session), Utf8.Z(_pusb ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_product_id(session, _pusb, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PUSB.get_product_id</c> (libxenapi <c>xenapi_pusb_get_product_id</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_product_id(Session session, string _pusb, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pusb_get_product_id(call.Handle, Utf8.Z(_pusb ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PUSB.get_product_id</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_product_id</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_product_idAsync(Session session, string _pusb, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PUSB.get_product_id", cancellationToken, v => ValueRead.Str(v), _pusb ?? "");
         }
 
         /// <summary><c>PUSB.get_vendor_desc</c> (libxenapi <c>xenapi_pusb_get_vendor_desc</c>).</summary>
@@ -604,9 +894,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_vendor_desc(Session session, string _pusb)
         {
-            int status = Native.xenapi_pusb_get_vendor_desc(Session.NativeOf(session), Utf8.Z(_pusb ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_vendor_desc(session, _pusb, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PUSB.get_vendor_desc</c> (libxenapi <c>xenapi_pusb_get_vendor_desc</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_vendor_desc(Session session, string _pusb, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pusb_get_vendor_desc(call.Handle, Utf8.Z(_pusb ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PUSB.get_vendor_desc</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_vendor_desc</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_vendor_descAsync(Session session, string _pusb, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PUSB.get_vendor_desc", cancellationToken, v => ValueRead.Str(v), _pusb ?? "");
         }
 
         /// <summary><c>PUSB.get_vendor_id</c> (libxenapi <c>xenapi_pusb_get_vendor_id</c>).</summary>
@@ -617,9 +925,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_vendor_id(Session session, string _pusb)
         {
-            int status = Native.xenapi_pusb_get_vendor_id(Session.NativeOf(session), Utf8.Z(_pusb ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_vendor_id(session, _pusb, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PUSB.get_vendor_id</c> (libxenapi <c>xenapi_pusb_get_vendor_id</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_vendor_id(Session session, string _pusb, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pusb_get_vendor_id(call.Handle, Utf8.Z(_pusb ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PUSB.get_vendor_id</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_vendor_id</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_vendor_idAsync(Session session, string _pusb, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PUSB.get_vendor_id", cancellationToken, v => ValueRead.Str(v), _pusb ?? "");
         }
 
         /// <summary><c>PUSB.get_path</c> (libxenapi <c>xenapi_pusb_get_path</c>).</summary>
@@ -630,9 +956,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_path(Session session, string _pusb)
         {
-            int status = Native.xenapi_pusb_get_path(Session.NativeOf(session), Utf8.Z(_pusb ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_path(session, _pusb, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PUSB.get_path</c> (libxenapi <c>xenapi_pusb_get_path</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_path(Session session, string _pusb, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pusb_get_path(call.Handle, Utf8.Z(_pusb ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PUSB.get_path</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_path</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_pathAsync(Session session, string _pusb, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PUSB.get_path", cancellationToken, v => ValueRead.Str(v), _pusb ?? "");
         }
 
         /// <summary><c>PUSB.get_host</c> (libxenapi <c>xenapi_pusb_get_host</c>).</summary>
@@ -643,9 +987,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Host> get_host(Session session, string _pusb)
         {
-            int status = Native.xenapi_pusb_get_host(Session.NativeOf(session), Utf8.Z(_pusb ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Host>.Create(Conv.TakeStr(result));
+            return get_host(session, _pusb, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PUSB.get_host</c> (libxenapi <c>xenapi_pusb_get_host</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Host> get_host(Session session, string _pusb, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pusb_get_host(call.Handle, Utf8.Z(_pusb ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Host>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>PUSB.get_host</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_host</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Host>> get_hostAsync(Session session, string _pusb, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PUSB.get_host", cancellationToken, v => ValueRead.Ref<Host>(v), _pusb ?? "");
         }
 
         /// <summary><c>PUSB.get_USB_group</c> (libxenapi <c>xenapi_pusb_get_usb_group</c>).</summary>
@@ -656,9 +1018,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<USB_group> get_USB_group(Session session, string _pusb)
         {
-            int status = Native.xenapi_pusb_get_usb_group(Session.NativeOf(session), Utf8.Z(_pusb ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<USB_group>.Create(Conv.TakeStr(result));
+            return get_USB_group(session, _pusb, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PUSB.get_USB_group</c> (libxenapi <c>xenapi_pusb_get_usb_group</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<USB_group> get_USB_group(Session session, string _pusb, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pusb_get_usb_group(call.Handle, Utf8.Z(_pusb ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<USB_group>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>PUSB.get_USB_group</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_USB_group</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<USB_group>> get_USB_groupAsync(Session session, string _pusb, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PUSB.get_USB_group", cancellationToken, v => ValueRead.Ref<USB_group>(v), _pusb ?? "");
         }
 
         /// <summary><c>PUSB.get_uuid</c> (libxenapi <c>xenapi_pusb_get_uuid</c>).</summary>
@@ -669,9 +1049,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _pusb)
         {
-            int status = Native.xenapi_pusb_get_uuid(Session.NativeOf(session), Utf8.Z(_pusb ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _pusb, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PUSB.get_uuid</c> (libxenapi <c>xenapi_pusb_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _pusb, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pusb_get_uuid(call.Handle, Utf8.Z(_pusb ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PUSB.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _pusb, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PUSB.get_uuid", cancellationToken, v => ValueRead.Str(v), _pusb ?? "");
         }
 
         /// <summary><c>PUSB.get_by_uuid</c> (libxenapi <c>xenapi_pusb_get_by_uuid</c>).</summary>
@@ -682,9 +1080,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<PUSB> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_pusb_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<PUSB>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PUSB.get_by_uuid</c> (libxenapi <c>xenapi_pusb_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<PUSB> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pusb_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<PUSB>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>PUSB.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<PUSB>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PUSB.get_by_uuid", cancellationToken, v => ValueRead.Ref<PUSB>(v), _uuid ?? "");
         }
 
         /// <summary><c>PUSB.get_record</c> (libxenapi <c>xenapi_pusb_get_record</c>).</summary>
@@ -695,16 +1111,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static PUSB get_record(Session session, string _pusb)
         {
-            int status = Native.xenapi_pusb_get_record(Session.NativeOf(session), Utf8.Z(_pusb ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _pusb, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PUSB.get_record</c> (libxenapi <c>xenapi_pusb_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static PUSB get_record(Session session, string _pusb, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_PUSB(result);
+                int status = Native.xenapi_pusb_get_record(call.Handle, Utf8.Z(_pusb ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_PUSB(result);
+                }
+                finally
+                {
+                    Native.xenapi_pusb_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_pusb_record_free(result);
-            }
+        }
+
+        /// <summary><c>PUSB.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<PUSB> get_recordAsync(Session session, string _pusb, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PUSB.get_record", cancellationToken, v => PUSB.FromValueHandle(v), _pusb ?? "");
         }
 
     }

@@ -51,6 +51,20 @@ namespace XenAPI
             }
         }
 
+        /// <summary>The record as the struct a call sends (every field, by its datamodel name).</summary>
+        internal Dictionary<string, object> WireStruct()
+        {
+            return new Dictionary<string, object>(6)
+            {
+                { "uuid", uuid },
+                { "host", host },
+                { "SR", SR },
+                { "site", site },
+                { "size", size },
+                { "VDI", VDI },
+            };
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(PVS_cache_storage record)
         {
@@ -174,16 +188,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<PVS_cache_storage>, PVS_cache_storage> get_all_records(Session session)
         {
-            int status = Native.xenapi_pvs_cache_storage_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_cache_storage.get_all_records</c> (libxenapi <c>xenapi_pvs_cache_storage_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<PVS_cache_storage>, PVS_cache_storage> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_PVS_cache_storage_to_record_PVS_cache_storage_end(result);
+                int status = Native.xenapi_pvs_cache_storage_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_PVS_cache_storage_to_record_PVS_cache_storage_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_pvs_cache_storage_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_pvs_cache_storage_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>PVS_cache_storage.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<PVS_cache_storage>, PVS_cache_storage>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_cache_storage.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<PVS_cache_storage>.Create(k0), x0 => PVS_cache_storage.FromValueHandle(x0)));
         }
 
         /// <summary><c>PVS_cache_storage.get_all</c> (libxenapi <c>xenapi_pvs_cache_storage_get_all</c>).</summary>
@@ -193,16 +225,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<PVS_cache_storage>> get_all(Session session)
         {
-            int status = Native.xenapi_pvs_cache_storage_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_cache_storage.get_all</c> (libxenapi <c>xenapi_pvs_cache_storage_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<PVS_cache_storage>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_PVS_cache_storage(result);
+                int status = Native.xenapi_pvs_cache_storage_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_PVS_cache_storage(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>PVS_cache_storage.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<PVS_cache_storage>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_cache_storage.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<PVS_cache_storage>(x0)));
         }
 
         /// <summary><c>PVS_cache_storage.get_VDI</c> (libxenapi <c>xenapi_pvs_cache_storage_get_vdi</c>).</summary>
@@ -213,9 +263,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VDI> get_VDI(Session session, string _pvs_cache_storage)
         {
-            int status = Native.xenapi_pvs_cache_storage_get_vdi(Session.NativeOf(session), Utf8.Z(_pvs_cache_storage ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VDI>.Create(Conv.TakeStr(result));
+            return get_VDI(session, _pvs_cache_storage, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_cache_storage.get_VDI</c> (libxenapi <c>xenapi_pvs_cache_storage_get_vdi</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VDI> get_VDI(Session session, string _pvs_cache_storage, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pvs_cache_storage_get_vdi(call.Handle, Utf8.Z(_pvs_cache_storage ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VDI>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>PVS_cache_storage.get_VDI</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_VDI</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VDI>> get_VDIAsync(Session session, string _pvs_cache_storage, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_cache_storage.get_VDI", cancellationToken, v => ValueRead.Ref<VDI>(v), _pvs_cache_storage ?? "");
         }
 
         /// <summary><c>PVS_cache_storage.get_size</c> (libxenapi <c>xenapi_pvs_cache_storage_get_size</c>).</summary>
@@ -226,9 +294,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_size(Session session, string _pvs_cache_storage)
         {
-            int status = Native.xenapi_pvs_cache_storage_get_size(Session.NativeOf(session), Utf8.Z(_pvs_cache_storage ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_size(session, _pvs_cache_storage, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_cache_storage.get_size</c> (libxenapi <c>xenapi_pvs_cache_storage_get_size</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_size(Session session, string _pvs_cache_storage, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pvs_cache_storage_get_size(call.Handle, Utf8.Z(_pvs_cache_storage ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>PVS_cache_storage.get_size</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_size</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_sizeAsync(Session session, string _pvs_cache_storage, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_cache_storage.get_size", cancellationToken, v => ValueRead.Long(v), _pvs_cache_storage ?? "");
         }
 
         /// <summary><c>PVS_cache_storage.get_site</c> (libxenapi <c>xenapi_pvs_cache_storage_get_site</c>).</summary>
@@ -239,9 +325,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<PVS_site> get_site(Session session, string _pvs_cache_storage)
         {
-            int status = Native.xenapi_pvs_cache_storage_get_site(Session.NativeOf(session), Utf8.Z(_pvs_cache_storage ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<PVS_site>.Create(Conv.TakeStr(result));
+            return get_site(session, _pvs_cache_storage, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_cache_storage.get_site</c> (libxenapi <c>xenapi_pvs_cache_storage_get_site</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<PVS_site> get_site(Session session, string _pvs_cache_storage, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pvs_cache_storage_get_site(call.Handle, Utf8.Z(_pvs_cache_storage ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<PVS_site>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>PVS_cache_storage.get_site</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_site</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<PVS_site>> get_siteAsync(Session session, string _pvs_cache_storage, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_cache_storage.get_site", cancellationToken, v => ValueRead.Ref<PVS_site>(v), _pvs_cache_storage ?? "");
         }
 
         /// <summary><c>PVS_cache_storage.get_SR</c> (libxenapi <c>xenapi_pvs_cache_storage_get_sr</c>).</summary>
@@ -252,9 +356,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<SR> get_SR(Session session, string _pvs_cache_storage)
         {
-            int status = Native.xenapi_pvs_cache_storage_get_sr(Session.NativeOf(session), Utf8.Z(_pvs_cache_storage ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<SR>.Create(Conv.TakeStr(result));
+            return get_SR(session, _pvs_cache_storage, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_cache_storage.get_SR</c> (libxenapi <c>xenapi_pvs_cache_storage_get_sr</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<SR> get_SR(Session session, string _pvs_cache_storage, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pvs_cache_storage_get_sr(call.Handle, Utf8.Z(_pvs_cache_storage ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<SR>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>PVS_cache_storage.get_SR</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_SR</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<SR>> get_SRAsync(Session session, string _pvs_cache_storage, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_cache_storage.get_SR", cancellationToken, v => ValueRead.Ref<SR>(v), _pvs_cache_storage ?? "");
         }
 
         /// <summary><c>PVS_cache_storage.get_host</c> (libxenapi <c>xenapi_pvs_cache_storage_get_host</c>).</summary>
@@ -265,9 +387,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Host> get_host(Session session, string _pvs_cache_storage)
         {
-            int status = Native.xenapi_pvs_cache_storage_get_host(Session.NativeOf(session), Utf8.Z(_pvs_cache_storage ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Host>.Create(Conv.TakeStr(result));
+            return get_host(session, _pvs_cache_storage, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_cache_storage.get_host</c> (libxenapi <c>xenapi_pvs_cache_storage_get_host</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Host> get_host(Session session, string _pvs_cache_storage, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pvs_cache_storage_get_host(call.Handle, Utf8.Z(_pvs_cache_storage ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Host>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>PVS_cache_storage.get_host</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_host</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Host>> get_hostAsync(Session session, string _pvs_cache_storage, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_cache_storage.get_host", cancellationToken, v => ValueRead.Ref<Host>(v), _pvs_cache_storage ?? "");
         }
 
         /// <summary><c>PVS_cache_storage.get_uuid</c> (libxenapi <c>xenapi_pvs_cache_storage_get_uuid</c>).</summary>
@@ -278,9 +418,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _pvs_cache_storage)
         {
-            int status = Native.xenapi_pvs_cache_storage_get_uuid(Session.NativeOf(session), Utf8.Z(_pvs_cache_storage ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _pvs_cache_storage, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_cache_storage.get_uuid</c> (libxenapi <c>xenapi_pvs_cache_storage_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _pvs_cache_storage, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pvs_cache_storage_get_uuid(call.Handle, Utf8.Z(_pvs_cache_storage ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PVS_cache_storage.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _pvs_cache_storage, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_cache_storage.get_uuid", cancellationToken, v => ValueRead.Str(v), _pvs_cache_storage ?? "");
         }
 
         /// <summary><c>PVS_cache_storage.destroy</c> (libxenapi <c>xenapi_pvs_cache_storage_destroy</c>).</summary>
@@ -290,8 +448,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy(Session session, string _pvs_cache_storage)
         {
-            int status = Native.xenapi_pvs_cache_storage_destroy(Session.NativeOf(session), Utf8.Z(_pvs_cache_storage ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            destroy(session, _pvs_cache_storage, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_cache_storage.destroy</c> (libxenapi <c>xenapi_pvs_cache_storage_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy(Session session, string _pvs_cache_storage, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pvs_cache_storage_destroy(call.Handle, Utf8.Z(_pvs_cache_storage ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>PVS_cache_storage.destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy</c>.</summary>
+        public static System.Threading.Tasks.Task destroyAsync(Session session, string _pvs_cache_storage, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PVS_cache_storage.destroy", cancellationToken, _pvs_cache_storage ?? "");
         }
 
         /// <summary><c>Async.PVS_cache_storage.destroy</c> (libxenapi <c>xenapi_async_pvs_cache_storage_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -302,9 +478,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy(Session session, string _pvs_cache_storage)
         {
-            int status = Native.xenapi_async_pvs_cache_storage_destroy(Session.NativeOf(session), Utf8.Z(_pvs_cache_storage ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_destroy(session, _pvs_cache_storage, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.PVS_cache_storage.destroy</c> (libxenapi <c>xenapi_async_pvs_cache_storage_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy(Session session, string _pvs_cache_storage, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pvs_cache_storage_destroy(call.Handle, Utf8.Z(_pvs_cache_storage ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.PVS_cache_storage.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_pvs_cache_storage_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -331,17 +517,35 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<PVS_cache_storage> create(Session session, PVS_cache_storage _args)
         {
-            IntPtr h0 = Conv.W_record_PVS_cache_storage(_args);
-            try
+            return create(session, _args, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_cache_storage.create</c> (libxenapi <c>xenapi_pvs_cache_storage_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<PVS_cache_storage> create(Session session, PVS_cache_storage _args, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_pvs_cache_storage_create(Session.NativeOf(session), h0, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<PVS_cache_storage>.Create(Conv.TakeStr(result));
+                IntPtr h0 = Conv.W_record_PVS_cache_storage(_args);
+                try
+                {
+                    int status = Native.xenapi_pvs_cache_storage_create(call.Handle, h0, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<PVS_cache_storage>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_pvs_cache_storage_record_free(h0);
+                }
             }
-            finally
-            {
-                Native.xenapi_pvs_cache_storage_record_free(h0);
-            }
+        }
+
+        /// <summary><c>PVS_cache_storage.create</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<PVS_cache_storage>> createAsync(Session session, PVS_cache_storage _args, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_cache_storage.create", cancellationToken, v => ValueRead.Ref<PVS_cache_storage>(v), (_args ?? new PVS_cache_storage()).WireStruct());
         }
 
         /// <summary><c>Async.PVS_cache_storage.create</c> (libxenapi <c>xenapi_async_pvs_cache_storage_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -352,16 +556,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create(Session session, PVS_cache_storage _args)
         {
-            IntPtr h0 = Conv.W_record_PVS_cache_storage(_args);
-            try
+            return async_create(session, _args, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.PVS_cache_storage.create</c> (libxenapi <c>xenapi_async_pvs_cache_storage_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create(Session session, PVS_cache_storage _args, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_pvs_cache_storage_create(Session.NativeOf(session), h0, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_pvs_cache_storage_record_free(h0);
+                IntPtr h0 = Conv.W_record_PVS_cache_storage(_args);
+                try
+                {
+                    int status = Native.xenapi_async_pvs_cache_storage_create(call.Handle, h0, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_pvs_cache_storage_record_free(h0);
+                }
             }
         }
 
@@ -392,9 +606,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<PVS_cache_storage> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_pvs_cache_storage_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<PVS_cache_storage>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_cache_storage.get_by_uuid</c> (libxenapi <c>xenapi_pvs_cache_storage_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<PVS_cache_storage> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pvs_cache_storage_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<PVS_cache_storage>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>PVS_cache_storage.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<PVS_cache_storage>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_cache_storage.get_by_uuid", cancellationToken, v => ValueRead.Ref<PVS_cache_storage>(v), _uuid ?? "");
         }
 
         /// <summary><c>PVS_cache_storage.get_record</c> (libxenapi <c>xenapi_pvs_cache_storage_get_record</c>).</summary>
@@ -405,16 +637,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static PVS_cache_storage get_record(Session session, string _pvs_cache_storage)
         {
-            int status = Native.xenapi_pvs_cache_storage_get_record(Session.NativeOf(session), Utf8.Z(_pvs_cache_storage ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _pvs_cache_storage, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_cache_storage.get_record</c> (libxenapi <c>xenapi_pvs_cache_storage_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static PVS_cache_storage get_record(Session session, string _pvs_cache_storage, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_PVS_cache_storage(result);
+                int status = Native.xenapi_pvs_cache_storage_get_record(call.Handle, Utf8.Z(_pvs_cache_storage ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_PVS_cache_storage(result);
+                }
+                finally
+                {
+                    Native.xenapi_pvs_cache_storage_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_pvs_cache_storage_record_free(result);
-            }
+        }
+
+        /// <summary><c>PVS_cache_storage.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<PVS_cache_storage> get_recordAsync(Session session, string _pvs_cache_storage, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_cache_storage.get_record", cancellationToken, v => PVS_cache_storage.FromValueHandle(v), _pvs_cache_storage ?? "");
         }
 
     }

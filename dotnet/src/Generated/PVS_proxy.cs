@@ -156,16 +156,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<PVS_proxy>, PVS_proxy> get_all_records(Session session)
         {
-            int status = Native.xenapi_pvs_proxy_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_proxy.get_all_records</c> (libxenapi <c>xenapi_pvs_proxy_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<PVS_proxy>, PVS_proxy> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_PVS_proxy_to_record_PVS_proxy_end(result);
+                int status = Native.xenapi_pvs_proxy_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_PVS_proxy_to_record_PVS_proxy_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_pvs_proxy_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_pvs_proxy_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>PVS_proxy.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<PVS_proxy>, PVS_proxy>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_proxy.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<PVS_proxy>.Create(k0), x0 => PVS_proxy.FromValueHandle(x0)));
         }
 
         /// <summary><c>PVS_proxy.get_all</c> (libxenapi <c>xenapi_pvs_proxy_get_all</c>).</summary>
@@ -175,16 +193,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<PVS_proxy>> get_all(Session session)
         {
-            int status = Native.xenapi_pvs_proxy_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_proxy.get_all</c> (libxenapi <c>xenapi_pvs_proxy_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<PVS_proxy>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_PVS_proxy(result);
+                int status = Native.xenapi_pvs_proxy_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_PVS_proxy(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>PVS_proxy.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<PVS_proxy>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_proxy.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<PVS_proxy>(x0)));
         }
 
         /// <summary><c>PVS_proxy.destroy</c> (libxenapi <c>xenapi_pvs_proxy_destroy</c>).</summary>
@@ -194,8 +230,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy(Session session, string _pvs_proxy)
         {
-            int status = Native.xenapi_pvs_proxy_destroy(Session.NativeOf(session), Utf8.Z(_pvs_proxy ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            destroy(session, _pvs_proxy, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_proxy.destroy</c> (libxenapi <c>xenapi_pvs_proxy_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy(Session session, string _pvs_proxy, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pvs_proxy_destroy(call.Handle, Utf8.Z(_pvs_proxy ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>PVS_proxy.destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy</c>.</summary>
+        public static System.Threading.Tasks.Task destroyAsync(Session session, string _pvs_proxy, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PVS_proxy.destroy", cancellationToken, _pvs_proxy ?? "");
         }
 
         /// <summary><c>Async.PVS_proxy.destroy</c> (libxenapi <c>xenapi_async_pvs_proxy_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -206,9 +260,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy(Session session, string _pvs_proxy)
         {
-            int status = Native.xenapi_async_pvs_proxy_destroy(Session.NativeOf(session), Utf8.Z(_pvs_proxy ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_destroy(session, _pvs_proxy, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.PVS_proxy.destroy</c> (libxenapi <c>xenapi_async_pvs_proxy_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy(Session session, string _pvs_proxy, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pvs_proxy_destroy(call.Handle, Utf8.Z(_pvs_proxy ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.PVS_proxy.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_pvs_proxy_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -236,9 +300,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<PVS_proxy> create(Session session, string _site, string _vif)
         {
-            int status = Native.xenapi_pvs_proxy_create(Session.NativeOf(session), Utf8.Z(_site ?? ""), Utf8.Z(_vif ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<PVS_proxy>.Create(Conv.TakeStr(result));
+            return create(session, _site, _vif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_proxy.create</c> (libxenapi <c>xenapi_pvs_proxy_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<PVS_proxy> create(Session session, string _site, string _vif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pvs_proxy_create(call.Handle, Utf8.Z(_site ?? ""), Utf8.Z(_vif ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<PVS_proxy>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>PVS_proxy.create</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<PVS_proxy>> createAsync(Session session, string _site, string _vif, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_proxy.create", cancellationToken, v => ValueRead.Ref<PVS_proxy>(v), _site ?? "", _vif ?? "");
         }
 
         /// <summary><c>Async.PVS_proxy.create</c> (libxenapi <c>xenapi_async_pvs_proxy_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -250,9 +332,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create(Session session, string _site, string _vif)
         {
-            int status = Native.xenapi_async_pvs_proxy_create(Session.NativeOf(session), Utf8.Z(_site ?? ""), Utf8.Z(_vif ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_create(session, _site, _vif, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.PVS_proxy.create</c> (libxenapi <c>xenapi_async_pvs_proxy_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create(Session session, string _site, string _vif, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pvs_proxy_create(call.Handle, Utf8.Z(_site ?? ""), Utf8.Z(_vif ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.PVS_proxy.create</c> (what <c>async_create</c> returned; libxenapi <c>xenapi_async_pvs_proxy_create_wait</c>) and returns its result as <c>create</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -282,9 +374,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static pvs_proxy_status get_status(Session session, string _pvs_proxy)
         {
-            int status = Native.xenapi_pvs_proxy_get_status(Session.NativeOf(session), Utf8.Z(_pvs_proxy ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return pvs_proxy_status_helper.FromNative(result);
+            return get_status(session, _pvs_proxy, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_proxy.get_status</c> (libxenapi <c>xenapi_pvs_proxy_get_status</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static pvs_proxy_status get_status(Session session, string _pvs_proxy, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pvs_proxy_get_status(call.Handle, Utf8.Z(_pvs_proxy ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return pvs_proxy_status_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>PVS_proxy.get_status</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_status</c>.</summary>
+        public static System.Threading.Tasks.Task<pvs_proxy_status> get_statusAsync(Session session, string _pvs_proxy, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_proxy.get_status", cancellationToken, v => pvs_proxy_status_helper.FromString(ValueRead.Str(v)), _pvs_proxy ?? "");
         }
 
         /// <summary><c>PVS_proxy.get_currently_attached</c> (libxenapi <c>xenapi_pvs_proxy_get_currently_attached</c>).</summary>
@@ -295,9 +405,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_currently_attached(Session session, string _pvs_proxy)
         {
-            int status = Native.xenapi_pvs_proxy_get_currently_attached(Session.NativeOf(session), Utf8.Z(_pvs_proxy ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_currently_attached(session, _pvs_proxy, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_proxy.get_currently_attached</c> (libxenapi <c>xenapi_pvs_proxy_get_currently_attached</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_currently_attached(Session session, string _pvs_proxy, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pvs_proxy_get_currently_attached(call.Handle, Utf8.Z(_pvs_proxy ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>PVS_proxy.get_currently_attached</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_currently_attached</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_currently_attachedAsync(Session session, string _pvs_proxy, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_proxy.get_currently_attached", cancellationToken, v => ValueRead.Bool(v), _pvs_proxy ?? "");
         }
 
         /// <summary><c>PVS_proxy.get_VIF</c> (libxenapi <c>xenapi_pvs_proxy_get_vif</c>).</summary>
@@ -308,9 +436,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VIF> get_VIF(Session session, string _pvs_proxy)
         {
-            int status = Native.xenapi_pvs_proxy_get_vif(Session.NativeOf(session), Utf8.Z(_pvs_proxy ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VIF>.Create(Conv.TakeStr(result));
+            return get_VIF(session, _pvs_proxy, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_proxy.get_VIF</c> (libxenapi <c>xenapi_pvs_proxy_get_vif</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VIF> get_VIF(Session session, string _pvs_proxy, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pvs_proxy_get_vif(call.Handle, Utf8.Z(_pvs_proxy ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VIF>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>PVS_proxy.get_VIF</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_VIF</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VIF>> get_VIFAsync(Session session, string _pvs_proxy, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_proxy.get_VIF", cancellationToken, v => ValueRead.Ref<VIF>(v), _pvs_proxy ?? "");
         }
 
         /// <summary><c>PVS_proxy.get_site</c> (libxenapi <c>xenapi_pvs_proxy_get_site</c>).</summary>
@@ -321,9 +467,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<PVS_site> get_site(Session session, string _pvs_proxy)
         {
-            int status = Native.xenapi_pvs_proxy_get_site(Session.NativeOf(session), Utf8.Z(_pvs_proxy ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<PVS_site>.Create(Conv.TakeStr(result));
+            return get_site(session, _pvs_proxy, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_proxy.get_site</c> (libxenapi <c>xenapi_pvs_proxy_get_site</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<PVS_site> get_site(Session session, string _pvs_proxy, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pvs_proxy_get_site(call.Handle, Utf8.Z(_pvs_proxy ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<PVS_site>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>PVS_proxy.get_site</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_site</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<PVS_site>> get_siteAsync(Session session, string _pvs_proxy, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_proxy.get_site", cancellationToken, v => ValueRead.Ref<PVS_site>(v), _pvs_proxy ?? "");
         }
 
         /// <summary><c>PVS_proxy.get_uuid</c> (libxenapi <c>xenapi_pvs_proxy_get_uuid</c>).</summary>
@@ -334,9 +498,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _pvs_proxy)
         {
-            int status = Native.xenapi_pvs_proxy_get_uuid(Session.NativeOf(session), Utf8.Z(_pvs_proxy ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _pvs_proxy, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_proxy.get_uuid</c> (libxenapi <c>xenapi_pvs_proxy_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _pvs_proxy, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pvs_proxy_get_uuid(call.Handle, Utf8.Z(_pvs_proxy ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PVS_proxy.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _pvs_proxy, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_proxy.get_uuid", cancellationToken, v => ValueRead.Str(v), _pvs_proxy ?? "");
         }
 
         /// <summary><c>PVS_proxy.get_by_uuid</c> (libxenapi <c>xenapi_pvs_proxy_get_by_uuid</c>).</summary>
@@ -347,9 +529,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<PVS_proxy> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_pvs_proxy_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<PVS_proxy>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_proxy.get_by_uuid</c> (libxenapi <c>xenapi_pvs_proxy_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<PVS_proxy> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pvs_proxy_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<PVS_proxy>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>PVS_proxy.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<PVS_proxy>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_proxy.get_by_uuid", cancellationToken, v => ValueRead.Ref<PVS_proxy>(v), _uuid ?? "");
         }
 
         /// <summary><c>PVS_proxy.get_record</c> (libxenapi <c>xenapi_pvs_proxy_get_record</c>).</summary>
@@ -360,16 +560,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static PVS_proxy get_record(Session session, string _pvs_proxy)
         {
-            int status = Native.xenapi_pvs_proxy_get_record(Session.NativeOf(session), Utf8.Z(_pvs_proxy ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _pvs_proxy, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_proxy.get_record</c> (libxenapi <c>xenapi_pvs_proxy_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static PVS_proxy get_record(Session session, string _pvs_proxy, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_PVS_proxy(result);
+                int status = Native.xenapi_pvs_proxy_get_record(call.Handle, Utf8.Z(_pvs_proxy ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_PVS_proxy(result);
+                }
+                finally
+                {
+                    Native.xenapi_pvs_proxy_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_pvs_proxy_record_free(result);
-            }
+        }
+
+        /// <summary><c>PVS_proxy.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<PVS_proxy> get_recordAsync(Session session, string _pvs_proxy, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_proxy.get_record", cancellationToken, v => PVS_proxy.FromValueHandle(v), _pvs_proxy ?? "");
         }
 
     }

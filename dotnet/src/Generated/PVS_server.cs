@@ -157,16 +157,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<PVS_server>, PVS_server> get_all_records(Session session)
         {
-            int status = Native.xenapi_pvs_server_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_server.get_all_records</c> (libxenapi <c>xenapi_pvs_server_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<PVS_server>, PVS_server> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_PVS_server_to_record_PVS_server_end(result);
+                int status = Native.xenapi_pvs_server_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_PVS_server_to_record_PVS_server_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_pvs_server_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_pvs_server_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>PVS_server.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<PVS_server>, PVS_server>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_server.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<PVS_server>.Create(k0), x0 => PVS_server.FromValueHandle(x0)));
         }
 
         /// <summary><c>PVS_server.get_all</c> (libxenapi <c>xenapi_pvs_server_get_all</c>).</summary>
@@ -176,16 +194,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<PVS_server>> get_all(Session session)
         {
-            int status = Native.xenapi_pvs_server_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_server.get_all</c> (libxenapi <c>xenapi_pvs_server_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<PVS_server>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_PVS_server(result);
+                int status = Native.xenapi_pvs_server_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_PVS_server(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>PVS_server.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<PVS_server>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_server.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<PVS_server>(x0)));
         }
 
         /// <summary><c>PVS_server.forget</c> (libxenapi <c>xenapi_pvs_server_forget</c>).</summary>
@@ -195,8 +231,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void forget(Session session, string _pvs_server)
         {
-            int status = Native.xenapi_pvs_server_forget(Session.NativeOf(session), Utf8.Z(_pvs_server ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            forget(session, _pvs_server, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_server.forget</c> (libxenapi <c>xenapi_pvs_server_forget</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void forget(Session session, string _pvs_server, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pvs_server_forget(call.Handle, Utf8.Z(_pvs_server ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>PVS_server.forget</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>forget</c>.</summary>
+        public static System.Threading.Tasks.Task forgetAsync(Session session, string _pvs_server, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PVS_server.forget", cancellationToken, _pvs_server ?? "");
         }
 
         /// <summary><c>Async.PVS_server.forget</c> (libxenapi <c>xenapi_async_pvs_server_forget</c>): <c>forget</c> as a server task. Wait for its typed result with <c>async_forget_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -207,9 +261,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_forget(Session session, string _pvs_server)
         {
-            int status = Native.xenapi_async_pvs_server_forget(Session.NativeOf(session), Utf8.Z(_pvs_server ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_forget(session, _pvs_server, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.PVS_server.forget</c> (libxenapi <c>xenapi_async_pvs_server_forget</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_forget(Session session, string _pvs_server, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pvs_server_forget(call.Handle, Utf8.Z(_pvs_server ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.PVS_server.forget</c> (what <c>async_forget</c> returned; libxenapi <c>xenapi_async_pvs_server_forget_wait</c>) and returns its result as <c>forget</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -239,17 +303,35 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<PVS_server> introduce(Session session, string[] _addresses, long _first_port, long _last_port, string _site)
         {
-            IntPtr h0 = Conv.W_set_string(_addresses);
-            try
+            return introduce(session, _addresses, _first_port, _last_port, _site, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_server.introduce</c> (libxenapi <c>xenapi_pvs_server_introduce</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<PVS_server> introduce(Session session, string[] _addresses, long _first_port, long _last_port, string _site, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_pvs_server_introduce(Session.NativeOf(session), h0, _first_port, _last_port, Utf8.Z(_site ?? ""), out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<PVS_server>.Create(Conv.TakeStr(result));
+                IntPtr h0 = Conv.W_set_string(_addresses);
+                try
+                {
+                    int status = Native.xenapi_pvs_server_introduce(call.Handle, h0, _first_port, _last_port, Utf8.Z(_site ?? ""), out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<PVS_server>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(h0);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(h0);
-            }
+        }
+
+        /// <summary><c>PVS_server.introduce</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>introduce</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<PVS_server>> introduceAsync(Session session, string[] _addresses, long _first_port, long _last_port, string _site, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_server.introduce", cancellationToken, v => ValueRead.Ref<PVS_server>(v), ValueArgs.Set(_addresses), _first_port, _last_port, _site ?? "");
         }
 
         /// <summary><c>Async.PVS_server.introduce</c> (libxenapi <c>xenapi_async_pvs_server_introduce</c>): <c>introduce</c> as a server task. Wait for its typed result with <c>async_introduce_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -263,16 +345,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_introduce(Session session, string[] _addresses, long _first_port, long _last_port, string _site)
         {
-            IntPtr h0 = Conv.W_set_string(_addresses);
-            try
+            return async_introduce(session, _addresses, _first_port, _last_port, _site, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.PVS_server.introduce</c> (libxenapi <c>xenapi_async_pvs_server_introduce</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_introduce(Session session, string[] _addresses, long _first_port, long _last_port, string _site, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_pvs_server_introduce(Session.NativeOf(session), h0, _first_port, _last_port, Utf8.Z(_site ?? ""), out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_list_free(h0);
+                IntPtr h0 = Conv.W_set_string(_addresses);
+                try
+                {
+                    int status = Native.xenapi_async_pvs_server_introduce(call.Handle, h0, _first_port, _last_port, Utf8.Z(_site ?? ""), out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(h0);
+                }
             }
         }
 
@@ -303,9 +395,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<PVS_site> get_site(Session session, string _pvs_server)
         {
-            int status = Native.xenapi_pvs_server_get_site(Session.NativeOf(session), Utf8.Z(_pvs_server ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<PVS_site>.Create(Conv.TakeStr(result));
+            return get_site(session, _pvs_server, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_server.get_site</c> (libxenapi <c>xenapi_pvs_server_get_site</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<PVS_site> get_site(Session session, string _pvs_server, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pvs_server_get_site(call.Handle, Utf8.Z(_pvs_server ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<PVS_site>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>PVS_server.get_site</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_site</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<PVS_site>> get_siteAsync(Session session, string _pvs_server, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_server.get_site", cancellationToken, v => ValueRead.Ref<PVS_site>(v), _pvs_server ?? "");
         }
 
         /// <summary><c>PVS_server.get_last_port</c> (libxenapi <c>xenapi_pvs_server_get_last_port</c>).</summary>
@@ -316,9 +426,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_last_port(Session session, string _pvs_server)
         {
-            int status = Native.xenapi_pvs_server_get_last_port(Session.NativeOf(session), Utf8.Z(_pvs_server ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_last_port(session, _pvs_server, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_server.get_last_port</c> (libxenapi <c>xenapi_pvs_server_get_last_port</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_last_port(Session session, string _pvs_server, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pvs_server_get_last_port(call.Handle, Utf8.Z(_pvs_server ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>PVS_server.get_last_port</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_last_port</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_last_portAsync(Session session, string _pvs_server, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_server.get_last_port", cancellationToken, v => ValueRead.Long(v), _pvs_server ?? "");
         }
 
         /// <summary><c>PVS_server.get_first_port</c> (libxenapi <c>xenapi_pvs_server_get_first_port</c>).</summary>
@@ -329,9 +457,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_first_port(Session session, string _pvs_server)
         {
-            int status = Native.xenapi_pvs_server_get_first_port(Session.NativeOf(session), Utf8.Z(_pvs_server ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_first_port(session, _pvs_server, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_server.get_first_port</c> (libxenapi <c>xenapi_pvs_server_get_first_port</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_first_port(Session session, string _pvs_server, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pvs_server_get_first_port(call.Handle, Utf8.Z(_pvs_server ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>PVS_server.get_first_port</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_first_port</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_first_portAsync(Session session, string _pvs_server, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_server.get_first_port", cancellationToken, v => ValueRead.Long(v), _pvs_server ?? "");
         }
 
         /// <summary><c>PVS_server.get_addresses</c> (libxenapi <c>xenapi_pvs_server_get_addresses</c>).</summary>
@@ -342,16 +488,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[] get_addresses(Session session, string _pvs_server)
         {
-            int status = Native.xenapi_pvs_server_get_addresses(Session.NativeOf(session), Utf8.Z(_pvs_server ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_addresses(session, _pvs_server, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_server.get_addresses</c> (libxenapi <c>xenapi_pvs_server_get_addresses</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[] get_addresses(Session session, string _pvs_server, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_string(result);
+                int status = Native.xenapi_pvs_server_get_addresses(call.Handle, Utf8.Z(_pvs_server ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>PVS_server.get_addresses</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_addresses</c>.</summary>
+        public static System.Threading.Tasks.Task<string[]> get_addressesAsync(Session session, string _pvs_server, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_server.get_addresses", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Str(x0)), _pvs_server ?? "");
         }
 
         /// <summary><c>PVS_server.get_uuid</c> (libxenapi <c>xenapi_pvs_server_get_uuid</c>).</summary>
@@ -362,9 +526,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _pvs_server)
         {
-            int status = Native.xenapi_pvs_server_get_uuid(Session.NativeOf(session), Utf8.Z(_pvs_server ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _pvs_server, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_server.get_uuid</c> (libxenapi <c>xenapi_pvs_server_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _pvs_server, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pvs_server_get_uuid(call.Handle, Utf8.Z(_pvs_server ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PVS_server.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _pvs_server, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_server.get_uuid", cancellationToken, v => ValueRead.Str(v), _pvs_server ?? "");
         }
 
         /// <summary><c>PVS_server.get_by_uuid</c> (libxenapi <c>xenapi_pvs_server_get_by_uuid</c>).</summary>
@@ -375,9 +557,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<PVS_server> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_pvs_server_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<PVS_server>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_server.get_by_uuid</c> (libxenapi <c>xenapi_pvs_server_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<PVS_server> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pvs_server_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<PVS_server>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>PVS_server.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<PVS_server>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_server.get_by_uuid", cancellationToken, v => ValueRead.Ref<PVS_server>(v), _uuid ?? "");
         }
 
         /// <summary><c>PVS_server.get_record</c> (libxenapi <c>xenapi_pvs_server_get_record</c>).</summary>
@@ -388,16 +588,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static PVS_server get_record(Session session, string _pvs_server)
         {
-            int status = Native.xenapi_pvs_server_get_record(Session.NativeOf(session), Utf8.Z(_pvs_server ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _pvs_server, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_server.get_record</c> (libxenapi <c>xenapi_pvs_server_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static PVS_server get_record(Session session, string _pvs_server, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_PVS_server(result);
+                int status = Native.xenapi_pvs_server_get_record(call.Handle, Utf8.Z(_pvs_server ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_PVS_server(result);
+                }
+                finally
+                {
+                    Native.xenapi_pvs_server_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_pvs_server_record_free(result);
-            }
+        }
+
+        /// <summary><c>PVS_server.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<PVS_server> get_recordAsync(Session session, string _pvs_server, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_server.get_record", cancellationToken, v => PVS_server.FromValueHandle(v), _pvs_server ?? "");
         }
 
     }

@@ -198,16 +198,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<PVS_site>, PVS_site> get_all_records(Session session)
         {
-            int status = Native.xenapi_pvs_site_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_site.get_all_records</c> (libxenapi <c>xenapi_pvs_site_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<PVS_site>, PVS_site> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_PVS_site_to_record_PVS_site_end(result);
+                int status = Native.xenapi_pvs_site_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_PVS_site_to_record_PVS_site_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_pvs_site_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_pvs_site_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>PVS_site.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<PVS_site>, PVS_site>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_site.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<PVS_site>.Create(k0), x0 => PVS_site.FromValueHandle(x0)));
         }
 
         /// <summary><c>PVS_site.get_all</c> (libxenapi <c>xenapi_pvs_site_get_all</c>).</summary>
@@ -217,16 +235,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<PVS_site>> get_all(Session session)
         {
-            int status = Native.xenapi_pvs_site_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_site.get_all</c> (libxenapi <c>xenapi_pvs_site_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<PVS_site>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_PVS_site(result);
+                int status = Native.xenapi_pvs_site_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_PVS_site(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>PVS_site.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<PVS_site>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_site.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<PVS_site>(x0)));
         }
 
         /// <summary><c>PVS_site.set_PVS_uuid</c> (libxenapi <c>xenapi_pvs_site_set_pvs_uuid</c>).</summary>
@@ -237,8 +273,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_PVS_uuid(Session session, string _pvs_site, string _value)
         {
-            int status = Native.xenapi_pvs_site_set_pvs_uuid(Session.NativeOf(session), Utf8.Z(_pvs_site ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_PVS_uuid(session, _pvs_site, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_site.set_PVS_uuid</c> (libxenapi <c>xenapi_pvs_site_set_pvs_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_PVS_uuid(Session session, string _pvs_site, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pvs_site_set_pvs_uuid(call.Handle, Utf8.Z(_pvs_site ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>PVS_site.set_PVS_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_PVS_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task set_PVS_uuidAsync(Session session, string _pvs_site, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PVS_site.set_PVS_uuid", cancellationToken, _pvs_site ?? "", _value ?? "");
         }
 
         /// <summary><c>Async.PVS_site.set_PVS_uuid</c> (libxenapi <c>xenapi_async_pvs_site_set_pvs_uuid</c>): <c>set_PVS_uuid</c> as a server task. Wait for its typed result with <c>async_set_PVS_uuid_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -250,9 +304,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_PVS_uuid(Session session, string _pvs_site, string _value)
         {
-            int status = Native.xenapi_async_pvs_site_set_pvs_uuid(Session.NativeOf(session), Utf8.Z(_pvs_site ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_PVS_uuid(session, _pvs_site, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.PVS_site.set_PVS_uuid</c> (libxenapi <c>xenapi_async_pvs_site_set_pvs_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_PVS_uuid(Session session, string _pvs_site, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pvs_site_set_pvs_uuid(call.Handle, Utf8.Z(_pvs_site ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.PVS_site.set_PVS_uuid</c> (what <c>async_set_PVS_uuid</c> returned; libxenapi <c>xenapi_async_pvs_site_set_pvs_uuid_wait</c>) and returns its result as <c>set_PVS_uuid</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -278,8 +342,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void forget(Session session, string _pvs_site)
         {
-            int status = Native.xenapi_pvs_site_forget(Session.NativeOf(session), Utf8.Z(_pvs_site ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            forget(session, _pvs_site, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_site.forget</c> (libxenapi <c>xenapi_pvs_site_forget</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void forget(Session session, string _pvs_site, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pvs_site_forget(call.Handle, Utf8.Z(_pvs_site ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>PVS_site.forget</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>forget</c>.</summary>
+        public static System.Threading.Tasks.Task forgetAsync(Session session, string _pvs_site, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PVS_site.forget", cancellationToken, _pvs_site ?? "");
         }
 
         /// <summary><c>Async.PVS_site.forget</c> (libxenapi <c>xenapi_async_pvs_site_forget</c>): <c>forget</c> as a server task. Wait for its typed result with <c>async_forget_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -290,9 +372,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_forget(Session session, string _pvs_site)
         {
-            int status = Native.xenapi_async_pvs_site_forget(Session.NativeOf(session), Utf8.Z(_pvs_site ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_forget(session, _pvs_site, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.PVS_site.forget</c> (libxenapi <c>xenapi_async_pvs_site_forget</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_forget(Session session, string _pvs_site, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pvs_site_forget(call.Handle, Utf8.Z(_pvs_site ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.PVS_site.forget</c> (what <c>async_forget</c> returned; libxenapi <c>xenapi_async_pvs_site_forget_wait</c>) and returns its result as <c>forget</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -321,9 +413,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<PVS_site> introduce(Session session, string _name_label, string _name_description, string _pvs_uuid)
         {
-            int status = Native.xenapi_pvs_site_introduce(Session.NativeOf(session), Utf8.Z(_name_label ?? ""), Utf8.Z(_name_description ?? ""), Utf8.Z(_pvs_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<PVS_site>.Create(Conv.TakeStr(result));
+            return introduce(session, _name_label, _name_description, _pvs_uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_site.introduce</c> (libxenapi <c>xenapi_pvs_site_introduce</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<PVS_site> introduce(Session session, string _name_label, string _name_description, string _pvs_uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pvs_site_introduce(call.Handle, Utf8.Z(_name_label ?? ""), Utf8.Z(_name_description ?? ""), Utf8.Z(_pvs_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<PVS_site>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>PVS_site.introduce</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>introduce</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<PVS_site>> introduceAsync(Session session, string _name_label, string _name_description, string _pvs_uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_site.introduce", cancellationToken, v => ValueRead.Ref<PVS_site>(v), _name_label ?? "", _name_description ?? "", _pvs_uuid ?? "");
         }
 
         /// <summary><c>Async.PVS_site.introduce</c> (libxenapi <c>xenapi_async_pvs_site_introduce</c>): <c>introduce</c> as a server task. Wait for its typed result with <c>async_introduce_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -336,9 +446,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_introduce(Session session, string _name_label, string _name_description, string _pvs_uuid)
         {
-            int status = Native.xenapi_async_pvs_site_introduce(Session.NativeOf(session), Utf8.Z(_name_label ?? ""), Utf8.Z(_name_description ?? ""), Utf8.Z(_pvs_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_introduce(session, _name_label, _name_description, _pvs_uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.PVS_site.introduce</c> (libxenapi <c>xenapi_async_pvs_site_introduce</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_introduce(Session session, string _name_label, string _name_description, string _pvs_uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pvs_site_introduce(call.Handle, Utf8.Z(_name_label ?? ""), Utf8.Z(_name_description ?? ""), Utf8.Z(_pvs_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.PVS_site.introduce</c> (what <c>async_introduce</c> returned; libxenapi <c>xenapi_async_pvs_site_introduce_wait</c>) and returns its result as <c>introduce</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -368,8 +488,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_name_description(Session session, string _pvs_site, string _value)
         {
-            int status = Native.xenapi_pvs_site_set_name_description(Session.NativeOf(session), Utf8.Z(_pvs_site ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_name_description(session, _pvs_site, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_site.set_name_description</c> (libxenapi <c>xenapi_pvs_site_set_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_name_description(Session session, string _pvs_site, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pvs_site_set_name_description(call.Handle, Utf8.Z(_pvs_site ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>PVS_site.set_name_description</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_name_description</c>.</summary>
+        public static System.Threading.Tasks.Task set_name_descriptionAsync(Session session, string _pvs_site, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PVS_site.set_name_description", cancellationToken, _pvs_site ?? "", _value ?? "");
         }
 
         /// <summary><c>PVS_site.set_name_label</c> (libxenapi <c>xenapi_pvs_site_set_name_label</c>).</summary>
@@ -380,8 +518,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_name_label(Session session, string _pvs_site, string _value)
         {
-            int status = Native.xenapi_pvs_site_set_name_label(Session.NativeOf(session), Utf8.Z(_pvs_site ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_name_label(session, _pvs_site, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_site.set_name_label</c> (libxenapi <c>xenapi_pvs_site_set_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_name_label(Session session, string _pvs_site, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pvs_site_set_name_label(call.Handle, Utf8.Z(_pvs_site ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>PVS_site.set_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task set_name_labelAsync(Session session, string _pvs_site, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "PVS_site.set_name_label", cancellationToken, _pvs_site ?? "", _value ?? "");
         }
 
         /// <summary><c>PVS_site.get_proxies</c> (libxenapi <c>xenapi_pvs_site_get_proxies</c>).</summary>
@@ -392,16 +548,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<PVS_proxy>> get_proxies(Session session, string _pvs_site)
         {
-            int status = Native.xenapi_pvs_site_get_proxies(Session.NativeOf(session), Utf8.Z(_pvs_site ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_proxies(session, _pvs_site, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_site.get_proxies</c> (libxenapi <c>xenapi_pvs_site_get_proxies</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<PVS_proxy>> get_proxies(Session session, string _pvs_site, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_PVS_proxy(result);
+                int status = Native.xenapi_pvs_site_get_proxies(call.Handle, Utf8.Z(_pvs_site ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_PVS_proxy(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>PVS_site.get_proxies</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_proxies</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<PVS_proxy>>> get_proxiesAsync(Session session, string _pvs_site, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_site.get_proxies", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<PVS_proxy>(x0)), _pvs_site ?? "");
         }
 
         /// <summary><c>PVS_site.get_servers</c> (libxenapi <c>xenapi_pvs_site_get_servers</c>).</summary>
@@ -412,16 +586,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<PVS_server>> get_servers(Session session, string _pvs_site)
         {
-            int status = Native.xenapi_pvs_site_get_servers(Session.NativeOf(session), Utf8.Z(_pvs_site ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_servers(session, _pvs_site, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_site.get_servers</c> (libxenapi <c>xenapi_pvs_site_get_servers</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<PVS_server>> get_servers(Session session, string _pvs_site, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_PVS_server(result);
+                int status = Native.xenapi_pvs_site_get_servers(call.Handle, Utf8.Z(_pvs_site ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_PVS_server(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>PVS_site.get_servers</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_servers</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<PVS_server>>> get_serversAsync(Session session, string _pvs_site, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_site.get_servers", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<PVS_server>(x0)), _pvs_site ?? "");
         }
 
         /// <summary><c>PVS_site.get_cache_storage</c> (libxenapi <c>xenapi_pvs_site_get_cache_storage</c>).</summary>
@@ -432,16 +624,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<PVS_cache_storage>> get_cache_storage(Session session, string _pvs_site)
         {
-            int status = Native.xenapi_pvs_site_get_cache_storage(Session.NativeOf(session), Utf8.Z(_pvs_site ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_cache_storage(session, _pvs_site, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_site.get_cache_storage</c> (libxenapi <c>xenapi_pvs_site_get_cache_storage</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<PVS_cache_storage>> get_cache_storage(Session session, string _pvs_site, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_PVS_cache_storage(result);
+                int status = Native.xenapi_pvs_site_get_cache_storage(call.Handle, Utf8.Z(_pvs_site ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_PVS_cache_storage(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>PVS_site.get_cache_storage</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_cache_storage</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<PVS_cache_storage>>> get_cache_storageAsync(Session session, string _pvs_site, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_site.get_cache_storage", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<PVS_cache_storage>(x0)), _pvs_site ?? "");
         }
 
         /// <summary><c>PVS_site.get_PVS_uuid</c> (libxenapi <c>xenapi_pvs_site_get_pvs_uuid</c>).</summary>
@@ -452,9 +662,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_PVS_uuid(Session session, string _pvs_site)
         {
-            int status = Native.xenapi_pvs_site_get_pvs_uuid(Session.NativeOf(session), Utf8.Z(_pvs_site ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_PVS_uuid(session, _pvs_site, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_site.get_PVS_uuid</c> (libxenapi <c>xenapi_pvs_site_get_pvs_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_PVS_uuid(Session session, string _pvs_site, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pvs_site_get_pvs_uuid(call.Handle, Utf8.Z(_pvs_site ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PVS_site.get_PVS_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_PVS_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_PVS_uuidAsync(Session session, string _pvs_site, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_site.get_PVS_uuid", cancellationToken, v => ValueRead.Str(v), _pvs_site ?? "");
         }
 
         /// <summary><c>PVS_site.get_name_description</c> (libxenapi <c>xenapi_pvs_site_get_name_description</c>).</summary>
@@ -465,9 +693,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_description(Session session, string _pvs_site)
         {
-            int status = Native.xenapi_pvs_site_get_name_description(Session.NativeOf(session), Utf8.Z(_pvs_site ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_description(session, _pvs_site, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_site.get_name_description</c> (libxenapi <c>xenapi_pvs_site_get_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_description(Session session, string _pvs_site, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pvs_site_get_name_description(call.Handle, Utf8.Z(_pvs_site ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PVS_site.get_name_description</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_description</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_descriptionAsync(Session session, string _pvs_site, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_site.get_name_description", cancellationToken, v => ValueRead.Str(v), _pvs_site ?? "");
         }
 
         /// <summary><c>PVS_site.get_name_label</c> (libxenapi <c>xenapi_pvs_site_get_name_label</c>).</summary>
@@ -478,9 +724,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_label(Session session, string _pvs_site)
         {
-            int status = Native.xenapi_pvs_site_get_name_label(Session.NativeOf(session), Utf8.Z(_pvs_site ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_label(session, _pvs_site, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_site.get_name_label</c> (libxenapi <c>xenapi_pvs_site_get_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_label(Session session, string _pvs_site, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pvs_site_get_name_label(call.Handle, Utf8.Z(_pvs_site ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PVS_site.get_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_labelAsync(Session session, string _pvs_site, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_site.get_name_label", cancellationToken, v => ValueRead.Str(v), _pvs_site ?? "");
         }
 
         /// <summary><c>PVS_site.get_uuid</c> (libxenapi <c>xenapi_pvs_site_get_uuid</c>).</summary>
@@ -491,9 +755,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _pvs_site)
         {
-            int status = Native.xenapi_pvs_site_get_uuid(Session.NativeOf(session), Utf8.Z(_pvs_site ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _pvs_site, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_site.get_uuid</c> (libxenapi <c>xenapi_pvs_site_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _pvs_site, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pvs_site_get_uuid(call.Handle, Utf8.Z(_pvs_site ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>PVS_site.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _pvs_site, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_site.get_uuid", cancellationToken, v => ValueRead.Str(v), _pvs_site ?? "");
         }
 
         /// <summary><c>PVS_site.get_by_name_label</c> (libxenapi <c>xenapi_pvs_site_get_by_name_label</c>).</summary>
@@ -504,16 +786,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<PVS_site>> get_by_name_label(Session session, string _label)
         {
-            int status = Native.xenapi_pvs_site_get_by_name_label(Session.NativeOf(session), Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_by_name_label(session, _label, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_site.get_by_name_label</c> (libxenapi <c>xenapi_pvs_site_get_by_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<PVS_site>> get_by_name_label(Session session, string _label, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_PVS_site(result);
+                int status = Native.xenapi_pvs_site_get_by_name_label(call.Handle, Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_PVS_site(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>PVS_site.get_by_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<PVS_site>>> get_by_name_labelAsync(Session session, string _label, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_site.get_by_name_label", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<PVS_site>(x0)), _label ?? "");
         }
 
         /// <summary><c>PVS_site.get_by_uuid</c> (libxenapi <c>xenapi_pvs_site_get_by_uuid</c>).</summary>
@@ -524,9 +824,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<PVS_site> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_pvs_site_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<PVS_site>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_site.get_by_uuid</c> (libxenapi <c>xenapi_pvs_site_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<PVS_site> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pvs_site_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<PVS_site>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>PVS_site.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<PVS_site>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_site.get_by_uuid", cancellationToken, v => ValueRead.Ref<PVS_site>(v), _uuid ?? "");
         }
 
         /// <summary><c>PVS_site.get_record</c> (libxenapi <c>xenapi_pvs_site_get_record</c>).</summary>
@@ -537,16 +855,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static PVS_site get_record(Session session, string _pvs_site)
         {
-            int status = Native.xenapi_pvs_site_get_record(Session.NativeOf(session), Utf8.Z(_pvs_site ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _pvs_site, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>PVS_site.get_record</c> (libxenapi <c>xenapi_pvs_site_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static PVS_site get_record(Session session, string _pvs_site, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_PVS_site(result);
+                int status = Native.xenapi_pvs_site_get_record(call.Handle, Utf8.Z(_pvs_site ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_PVS_site(result);
+                }
+                finally
+                {
+                    Native.xenapi_pvs_site_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_pvs_site_record_free(result);
-            }
+        }
+
+        /// <summary><c>PVS_site.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<PVS_site> get_recordAsync(Session session, string _pvs_site, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "PVS_site.get_record", cancellationToken, v => PVS_site.FromValueHandle(v), _pvs_site ?? "");
         }
 
     }

@@ -1120,16 +1120,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<Pool>, Pool> get_all_records(Session session)
         {
-            int status = Native.xenapi_pool_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_all_records</c> (libxenapi <c>xenapi_pool_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<Pool>, Pool> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_pool_to_record_pool_end(result);
+                int status = Native.xenapi_pool_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_pool_to_record_pool_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_pool_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_pool_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>pool.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<Pool>, Pool>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<Pool>.Create(k0), x0 => Pool.FromValueHandle(x0)));
         }
 
         /// <summary><c>pool.get_all</c> (libxenapi <c>xenapi_pool_get_all</c>).</summary>
@@ -1139,16 +1157,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Pool>> get_all(Session session)
         {
-            int status = Native.xenapi_pool_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_all</c> (libxenapi <c>xenapi_pool_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Pool>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_pool(result);
+                int status = Native.xenapi_pool_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_pool(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>pool.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Pool>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Pool>(x0)));
         }
 
         /// <summary><c>pool.set_ext_auth_max_threads</c> (libxenapi <c>xenapi_pool_set_ext_auth_max_threads</c>). Prototype since 23.27.0: may change.</summary>
@@ -1159,8 +1195,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_ext_auth_max_threads(Session session, string _pool, long _value)
         {
-            int status = Native.xenapi_pool_set_ext_auth_max_threads(Session.NativeOf(session), Utf8.Z(_pool ?? ""), _value, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_ext_auth_max_threads(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.set_ext_auth_max_threads</c> (libxenapi <c>xenapi_pool_set_ext_auth_max_threads</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_ext_auth_max_threads(Session session, string _pool, long _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_set_ext_auth_max_threads(call.Handle, Utf8.Z(_pool ?? ""), _value, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.set_ext_auth_max_threads</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_ext_auth_max_threads</c>.</summary>
+        public static System.Threading.Tasks.Task set_ext_auth_max_threadsAsync(Session session, string _pool, long _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.set_ext_auth_max_threads", cancellationToken, _pool ?? "", _value);
         }
 
         /// <summary><c>Async.pool.set_ext_auth_max_threads</c> (libxenapi <c>xenapi_async_pool_set_ext_auth_max_threads</c>): <c>set_ext_auth_max_threads</c> as a server task. Wait for its typed result with <c>async_set_ext_auth_max_threads_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.27.0: may change.</summary>
@@ -1172,9 +1226,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_ext_auth_max_threads(Session session, string _pool, long _value)
         {
-            int status = Native.xenapi_async_pool_set_ext_auth_max_threads(Session.NativeOf(session), Utf8.Z(_pool ?? ""), _value, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_ext_auth_max_threads(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.set_ext_auth_max_threads</c> (libxenapi <c>xenapi_async_pool_set_ext_auth_max_threads</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_ext_auth_max_threads(Session session, string _pool, long _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_set_ext_auth_max_threads(call.Handle, Utf8.Z(_pool ?? ""), _value, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.set_ext_auth_max_threads</c> (what <c>async_set_ext_auth_max_threads</c> returned; libxenapi <c>xenapi_async_pool_set_ext_auth_max_threads_wait</c>) and returns its result as <c>set_ext_auth_max_threads</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1201,8 +1265,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_local_auth_max_threads(Session session, string _pool, long _value)
         {
-            int status = Native.xenapi_pool_set_local_auth_max_threads(Session.NativeOf(session), Utf8.Z(_pool ?? ""), _value, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_local_auth_max_threads(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.set_local_auth_max_threads</c> (libxenapi <c>xenapi_pool_set_local_auth_max_threads</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_local_auth_max_threads(Session session, string _pool, long _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_set_local_auth_max_threads(call.Handle, Utf8.Z(_pool ?? ""), _value, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.set_local_auth_max_threads</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_local_auth_max_threads</c>.</summary>
+        public static System.Threading.Tasks.Task set_local_auth_max_threadsAsync(Session session, string _pool, long _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.set_local_auth_max_threads", cancellationToken, _pool ?? "", _value);
         }
 
         /// <summary><c>Async.pool.set_local_auth_max_threads</c> (libxenapi <c>xenapi_async_pool_set_local_auth_max_threads</c>): <c>set_local_auth_max_threads</c> as a server task. Wait for its typed result with <c>async_set_local_auth_max_threads_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.27.0: may change.</summary>
@@ -1214,9 +1296,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_local_auth_max_threads(Session session, string _pool, long _value)
         {
-            int status = Native.xenapi_async_pool_set_local_auth_max_threads(Session.NativeOf(session), Utf8.Z(_pool ?? ""), _value, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_local_auth_max_threads(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.set_local_auth_max_threads</c> (libxenapi <c>xenapi_async_pool_set_local_auth_max_threads</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_local_auth_max_threads(Session session, string _pool, long _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_set_local_auth_max_threads(call.Handle, Utf8.Z(_pool ?? ""), _value, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.set_local_auth_max_threads</c> (what <c>async_set_local_auth_max_threads</c> returned; libxenapi <c>xenapi_async_pool_set_local_auth_max_threads_wait</c>) and returns its result as <c>set_local_auth_max_threads</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1243,8 +1335,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_update_sync_enabled(Session session, string _pool, bool _value)
         {
-            int status = Native.xenapi_pool_set_update_sync_enabled(Session.NativeOf(session), Utf8.Z(_pool ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_update_sync_enabled(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.set_update_sync_enabled</c> (libxenapi <c>xenapi_pool_set_update_sync_enabled</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_update_sync_enabled(Session session, string _pool, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_set_update_sync_enabled(call.Handle, Utf8.Z(_pool ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.set_update_sync_enabled</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_update_sync_enabled</c>.</summary>
+        public static System.Threading.Tasks.Task set_update_sync_enabledAsync(Session session, string _pool, bool _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.set_update_sync_enabled", cancellationToken, _pool ?? "", _value);
         }
 
         /// <summary><c>Async.pool.set_update_sync_enabled</c> (libxenapi <c>xenapi_async_pool_set_update_sync_enabled</c>): <c>set_update_sync_enabled</c> as a server task. Wait for its typed result with <c>async_set_update_sync_enabled_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.18.0: may change.</summary>
@@ -1256,9 +1366,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_update_sync_enabled(Session session, string _pool, bool _value)
         {
-            int status = Native.xenapi_async_pool_set_update_sync_enabled(Session.NativeOf(session), Utf8.Z(_pool ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_update_sync_enabled(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.set_update_sync_enabled</c> (libxenapi <c>xenapi_async_pool_set_update_sync_enabled</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_update_sync_enabled(Session session, string _pool, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_set_update_sync_enabled(call.Handle, Utf8.Z(_pool ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.set_update_sync_enabled</c> (what <c>async_set_update_sync_enabled</c> returned; libxenapi <c>xenapi_async_pool_set_update_sync_enabled_wait</c>) and returns its result as <c>set_update_sync_enabled</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1286,8 +1406,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void configure_update_sync(Session session, string _pool, update_sync_frequency _update_sync_frequency, long _update_sync_day)
         {
-            int status = Native.xenapi_pool_configure_update_sync(Session.NativeOf(session), Utf8.Z(_pool ?? ""), update_sync_frequency_helper.ToNative(_update_sync_frequency), _update_sync_day, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            configure_update_sync(session, _pool, _update_sync_frequency, _update_sync_day, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.configure_update_sync</c> (libxenapi <c>xenapi_pool_configure_update_sync</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void configure_update_sync(Session session, string _pool, update_sync_frequency _update_sync_frequency, long _update_sync_day, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_configure_update_sync(call.Handle, Utf8.Z(_pool ?? ""), update_sync_frequency_helper.ToNative(_update_sync_frequency), _update_sync_day, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.configure_update_sync</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>configure_update_sync</c>.</summary>
+        public static System.Threading.Tasks.Task configure_update_syncAsync(Session session, string _pool, update_sync_frequency _update_sync_frequency, long _update_sync_day, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.configure_update_sync", cancellationToken, _pool ?? "", _update_sync_frequency.StringOf(), _update_sync_day);
         }
 
         /// <summary><c>Async.pool.configure_update_sync</c> (libxenapi <c>xenapi_async_pool_configure_update_sync</c>): <c>configure_update_sync</c> as a server task. Wait for its typed result with <c>async_configure_update_sync_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.18.0: may change.</summary>
@@ -1300,9 +1438,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_configure_update_sync(Session session, string _pool, update_sync_frequency _update_sync_frequency, long _update_sync_day)
         {
-            int status = Native.xenapi_async_pool_configure_update_sync(Session.NativeOf(session), Utf8.Z(_pool ?? ""), update_sync_frequency_helper.ToNative(_update_sync_frequency), _update_sync_day, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_configure_update_sync(session, _pool, _update_sync_frequency, _update_sync_day, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.configure_update_sync</c> (libxenapi <c>xenapi_async_pool_configure_update_sync</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_configure_update_sync(Session session, string _pool, update_sync_frequency _update_sync_frequency, long _update_sync_day, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_configure_update_sync(call.Handle, Utf8.Z(_pool ?? ""), update_sync_frequency_helper.ToNative(_update_sync_frequency), _update_sync_day, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.configure_update_sync</c> (what <c>async_configure_update_sync</c> returned; libxenapi <c>xenapi_async_pool_configure_update_sync_wait</c>) and returns its result as <c>configure_update_sync</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1328,8 +1476,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void reset_telemetry_uuid(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_reset_telemetry_uuid(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            reset_telemetry_uuid(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.reset_telemetry_uuid</c> (libxenapi <c>xenapi_pool_reset_telemetry_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void reset_telemetry_uuid(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_reset_telemetry_uuid(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.reset_telemetry_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>reset_telemetry_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task reset_telemetry_uuidAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.reset_telemetry_uuid", cancellationToken, _pool ?? "");
         }
 
         /// <summary><c>Async.pool.reset_telemetry_uuid</c> (libxenapi <c>xenapi_async_pool_reset_telemetry_uuid</c>): <c>reset_telemetry_uuid</c> as a server task. Wait for its typed result with <c>async_reset_telemetry_uuid_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.9.0: may change.</summary>
@@ -1340,9 +1506,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_reset_telemetry_uuid(Session session, string _pool)
         {
-            int status = Native.xenapi_async_pool_reset_telemetry_uuid(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_reset_telemetry_uuid(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.reset_telemetry_uuid</c> (libxenapi <c>xenapi_async_pool_reset_telemetry_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_reset_telemetry_uuid(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_reset_telemetry_uuid(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.reset_telemetry_uuid</c> (what <c>async_reset_telemetry_uuid</c> returned; libxenapi <c>xenapi_async_pool_reset_telemetry_uuid_wait</c>) and returns its result as <c>reset_telemetry_uuid</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1369,8 +1545,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_telemetry_next_collection(Session session, string _pool, DateTime _value)
         {
-            int status = Native.xenapi_pool_set_telemetry_next_collection(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Conv.Unix(_value), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_telemetry_next_collection(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.set_telemetry_next_collection</c> (libxenapi <c>xenapi_pool_set_telemetry_next_collection</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_telemetry_next_collection(Session session, string _pool, DateTime _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_set_telemetry_next_collection(call.Handle, Utf8.Z(_pool ?? ""), Conv.Unix(_value), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.set_telemetry_next_collection</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_telemetry_next_collection</c>.</summary>
+        public static System.Threading.Tasks.Task set_telemetry_next_collectionAsync(Session session, string _pool, DateTime _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.set_telemetry_next_collection", cancellationToken, _pool ?? "", _value);
         }
 
         /// <summary><c>Async.pool.set_telemetry_next_collection</c> (libxenapi <c>xenapi_async_pool_set_telemetry_next_collection</c>): <c>set_telemetry_next_collection</c> as a server task. Wait for its typed result with <c>async_set_telemetry_next_collection_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.9.0: may change.</summary>
@@ -1382,9 +1576,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_telemetry_next_collection(Session session, string _pool, DateTime _value)
         {
-            int status = Native.xenapi_async_pool_set_telemetry_next_collection(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Conv.Unix(_value), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_telemetry_next_collection(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.set_telemetry_next_collection</c> (libxenapi <c>xenapi_async_pool_set_telemetry_next_collection</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_telemetry_next_collection(Session session, string _pool, DateTime _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_set_telemetry_next_collection(call.Handle, Utf8.Z(_pool ?? ""), Conv.Unix(_value), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.set_telemetry_next_collection</c> (what <c>async_set_telemetry_next_collection</c> returned; libxenapi <c>xenapi_async_pool_set_telemetry_next_collection_wait</c>) and returns its result as <c>set_telemetry_next_collection</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1411,8 +1615,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_https_only(Session session, string _pool, bool _value)
         {
-            int status = Native.xenapi_pool_set_https_only(Session.NativeOf(session), Utf8.Z(_pool ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_https_only(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.set_https_only</c> (libxenapi <c>xenapi_pool_set_https_only</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_https_only(Session session, string _pool, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_set_https_only(call.Handle, Utf8.Z(_pool ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.set_https_only</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_https_only</c>.</summary>
+        public static System.Threading.Tasks.Task set_https_onlyAsync(Session session, string _pool, bool _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.set_https_only", cancellationToken, _pool ?? "", _value);
         }
 
         /// <summary><c>Async.pool.set_https_only</c> (libxenapi <c>xenapi_async_pool_set_https_only</c>): <c>set_https_only</c> as a server task. Wait for its typed result with <c>async_set_https_only_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 22.27.0: may change.</summary>
@@ -1424,9 +1646,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_https_only(Session session, string _pool, bool _value)
         {
-            int status = Native.xenapi_async_pool_set_https_only(Session.NativeOf(session), Utf8.Z(_pool ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_https_only(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.set_https_only</c> (libxenapi <c>xenapi_async_pool_set_https_only</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_https_only(Session session, string _pool, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_set_https_only(call.Handle, Utf8.Z(_pool ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.set_https_only</c> (what <c>async_set_https_only</c> returned; libxenapi <c>xenapi_async_pool_set_https_only_wait</c>) and returns its result as <c>set_https_only</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1453,8 +1685,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_custom_uefi_certificates(Session session, string _pool, string _value)
         {
-            int status = Native.xenapi_pool_set_custom_uefi_certificates(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_custom_uefi_certificates(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.set_custom_uefi_certificates</c> (libxenapi <c>xenapi_pool_set_custom_uefi_certificates</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_custom_uefi_certificates(Session session, string _pool, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_set_custom_uefi_certificates(call.Handle, Utf8.Z(_pool ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.set_custom_uefi_certificates</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_custom_uefi_certificates</c>.</summary>
+        public static System.Threading.Tasks.Task set_custom_uefi_certificatesAsync(Session session, string _pool, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.set_custom_uefi_certificates", cancellationToken, _pool ?? "", _value ?? "");
         }
 
         /// <summary><c>Async.pool.set_custom_uefi_certificates</c> (libxenapi <c>xenapi_async_pool_set_custom_uefi_certificates</c>): <c>set_custom_uefi_certificates</c> as a server task. Wait for its typed result with <c>async_set_custom_uefi_certificates_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 24.0.0: may change.</summary>
@@ -1466,9 +1716,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_custom_uefi_certificates(Session session, string _pool, string _value)
         {
-            int status = Native.xenapi_async_pool_set_custom_uefi_certificates(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_custom_uefi_certificates(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.set_custom_uefi_certificates</c> (libxenapi <c>xenapi_async_pool_set_custom_uefi_certificates</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_custom_uefi_certificates(Session session, string _pool, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_set_custom_uefi_certificates(call.Handle, Utf8.Z(_pool ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.set_custom_uefi_certificates</c> (what <c>async_set_custom_uefi_certificates</c> returned; libxenapi <c>xenapi_async_pool_set_custom_uefi_certificates_wait</c>) and returns its result as <c>set_custom_uefi_certificates</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1495,8 +1755,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_uefi_certificates(Session session, string _pool, string _value)
         {
-            int status = Native.xenapi_pool_set_uefi_certificates(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_uefi_certificates(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.set_uefi_certificates</c> (libxenapi <c>xenapi_pool_set_uefi_certificates</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_uefi_certificates(Session session, string _pool, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_set_uefi_certificates(call.Handle, Utf8.Z(_pool ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.set_uefi_certificates</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_uefi_certificates</c>.</summary>
+        public static System.Threading.Tasks.Task set_uefi_certificatesAsync(Session session, string _pool, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.set_uefi_certificates", cancellationToken, _pool ?? "", _value ?? "");
         }
 
         /// <summary><c>Async.pool.set_uefi_certificates</c> (libxenapi <c>xenapi_async_pool_set_uefi_certificates</c>): <c>set_uefi_certificates</c> as a server task. Wait for its typed result with <c>async_set_uefi_certificates_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since 24.0.0.</summary>
@@ -1508,9 +1786,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_uefi_certificates(Session session, string _pool, string _value)
         {
-            int status = Native.xenapi_async_pool_set_uefi_certificates(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_uefi_certificates(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.set_uefi_certificates</c> (libxenapi <c>xenapi_async_pool_set_uefi_certificates</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_uefi_certificates(Session session, string _pool, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_set_uefi_certificates(call.Handle, Utf8.Z(_pool ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.set_uefi_certificates</c> (what <c>async_set_uefi_certificates</c> returned; libxenapi <c>xenapi_async_pool_set_uefi_certificates_wait</c>) and returns its result as <c>set_uefi_certificates</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1536,8 +1824,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void disable_repository_proxy(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_disable_repository_proxy(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            disable_repository_proxy(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.disable_repository_proxy</c> (libxenapi <c>xenapi_pool_disable_repository_proxy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void disable_repository_proxy(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_disable_repository_proxy(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.disable_repository_proxy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>disable_repository_proxy</c>.</summary>
+        public static System.Threading.Tasks.Task disable_repository_proxyAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.disable_repository_proxy", cancellationToken, _pool ?? "");
         }
 
         /// <summary><c>Async.pool.disable_repository_proxy</c> (libxenapi <c>xenapi_async_pool_disable_repository_proxy</c>): <c>disable_repository_proxy</c> as a server task. Wait for its typed result with <c>async_disable_repository_proxy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1548,9 +1854,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_disable_repository_proxy(Session session, string _pool)
         {
-            int status = Native.xenapi_async_pool_disable_repository_proxy(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_disable_repository_proxy(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.disable_repository_proxy</c> (libxenapi <c>xenapi_async_pool_disable_repository_proxy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_disable_repository_proxy(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_disable_repository_proxy(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.disable_repository_proxy</c> (what <c>async_disable_repository_proxy</c> returned; libxenapi <c>xenapi_async_pool_disable_repository_proxy_wait</c>) and returns its result as <c>disable_repository_proxy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1579,8 +1895,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void configure_repository_proxy(Session session, string _pool, string _url, string _username, string _password)
         {
-            int status = Native.xenapi_pool_configure_repository_proxy(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_url ?? ""), Utf8.Z(_username ?? ""), Utf8.Z(_password ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            configure_repository_proxy(session, _pool, _url, _username, _password, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.configure_repository_proxy</c> (libxenapi <c>xenapi_pool_configure_repository_proxy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void configure_repository_proxy(Session session, string _pool, string _url, string _username, string _password, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_configure_repository_proxy(call.Handle, Utf8.Z(_pool ?? ""), Utf8.Z(_url ?? ""), Utf8.Z(_username ?? ""), Utf8.Z(_password ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.configure_repository_proxy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>configure_repository_proxy</c>.</summary>
+        public static System.Threading.Tasks.Task configure_repository_proxyAsync(Session session, string _pool, string _url, string _username, string _password, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.configure_repository_proxy", cancellationToken, _pool ?? "", _url ?? "", _username ?? "", _password ?? "");
         }
 
         /// <summary><c>Async.pool.configure_repository_proxy</c> (libxenapi <c>xenapi_async_pool_configure_repository_proxy</c>): <c>configure_repository_proxy</c> as a server task. Wait for its typed result with <c>async_configure_repository_proxy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1594,9 +1928,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_configure_repository_proxy(Session session, string _pool, string _url, string _username, string _password)
         {
-            int status = Native.xenapi_async_pool_configure_repository_proxy(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_url ?? ""), Utf8.Z(_username ?? ""), Utf8.Z(_password ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_configure_repository_proxy(session, _pool, _url, _username, _password, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.configure_repository_proxy</c> (libxenapi <c>xenapi_async_pool_configure_repository_proxy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_configure_repository_proxy(Session session, string _pool, string _url, string _username, string _password, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_configure_repository_proxy(call.Handle, Utf8.Z(_pool ?? ""), Utf8.Z(_url ?? ""), Utf8.Z(_username ?? ""), Utf8.Z(_password ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.configure_repository_proxy</c> (what <c>async_configure_repository_proxy</c> returned; libxenapi <c>xenapi_async_pool_configure_repository_proxy_wait</c>) and returns its result as <c>configure_repository_proxy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1622,8 +1966,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void disable_client_certificate_auth(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_disable_client_certificate_auth(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            disable_client_certificate_auth(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.disable_client_certificate_auth</c> (libxenapi <c>xenapi_pool_disable_client_certificate_auth</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void disable_client_certificate_auth(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_disable_client_certificate_auth(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.disable_client_certificate_auth</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>disable_client_certificate_auth</c>.</summary>
+        public static System.Threading.Tasks.Task disable_client_certificate_authAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.disable_client_certificate_auth", cancellationToken, _pool ?? "");
         }
 
         /// <summary><c>Async.pool.disable_client_certificate_auth</c> (libxenapi <c>xenapi_async_pool_disable_client_certificate_auth</c>): <c>disable_client_certificate_auth</c> as a server task. Wait for its typed result with <c>async_disable_client_certificate_auth_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1634,9 +1996,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_disable_client_certificate_auth(Session session, string _pool)
         {
-            int status = Native.xenapi_async_pool_disable_client_certificate_auth(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_disable_client_certificate_auth(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.disable_client_certificate_auth</c> (libxenapi <c>xenapi_async_pool_disable_client_certificate_auth</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_disable_client_certificate_auth(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_disable_client_certificate_auth(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.disable_client_certificate_auth</c> (what <c>async_disable_client_certificate_auth</c> returned; libxenapi <c>xenapi_async_pool_disable_client_certificate_auth_wait</c>) and returns its result as <c>disable_client_certificate_auth</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1663,8 +2035,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void enable_client_certificate_auth(Session session, string _pool, string _name)
         {
-            int status = Native.xenapi_pool_enable_client_certificate_auth(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_name ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            enable_client_certificate_auth(session, _pool, _name, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.enable_client_certificate_auth</c> (libxenapi <c>xenapi_pool_enable_client_certificate_auth</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void enable_client_certificate_auth(Session session, string _pool, string _name, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_enable_client_certificate_auth(call.Handle, Utf8.Z(_pool ?? ""), Utf8.Z(_name ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.enable_client_certificate_auth</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>enable_client_certificate_auth</c>.</summary>
+        public static System.Threading.Tasks.Task enable_client_certificate_authAsync(Session session, string _pool, string _name, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.enable_client_certificate_auth", cancellationToken, _pool ?? "", _name ?? "");
         }
 
         /// <summary><c>Async.pool.enable_client_certificate_auth</c> (libxenapi <c>xenapi_async_pool_enable_client_certificate_auth</c>): <c>enable_client_certificate_auth</c> as a server task. Wait for its typed result with <c>async_enable_client_certificate_auth_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1676,9 +2066,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_enable_client_certificate_auth(Session session, string _pool, string _name)
         {
-            int status = Native.xenapi_async_pool_enable_client_certificate_auth(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_name ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_enable_client_certificate_auth(session, _pool, _name, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.enable_client_certificate_auth</c> (libxenapi <c>xenapi_async_pool_enable_client_certificate_auth</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_enable_client_certificate_auth(Session session, string _pool, string _name, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_enable_client_certificate_auth(call.Handle, Utf8.Z(_pool ?? ""), Utf8.Z(_name ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.enable_client_certificate_auth</c> (what <c>async_enable_client_certificate_auth</c> returned; libxenapi <c>xenapi_async_pool_enable_client_certificate_auth_wait</c>) and returns its result as <c>enable_client_certificate_auth</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1706,16 +2106,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[][] check_update_readiness(Session session, string _pool, bool _requires_reboot)
         {
-            int status = Native.xenapi_pool_check_update_readiness(Session.NativeOf(session), Utf8.Z(_pool ?? ""), (_requires_reboot ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return check_update_readiness(session, _pool, _requires_reboot, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.check_update_readiness</c> (libxenapi <c>xenapi_pool_check_update_readiness</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[][] check_update_readiness(Session session, string _pool, bool _requires_reboot, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_set_string(result);
+                int status = Native.xenapi_pool_check_update_readiness(call.Handle, Utf8.Z(_pool ?? ""), (_requires_reboot ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_list_free(result);
-            }
+        }
+
+        /// <summary><c>pool.check_update_readiness</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>check_update_readiness</c>.</summary>
+        public static System.Threading.Tasks.Task<string[][]> check_update_readinessAsync(Session session, string _pool, bool _requires_reboot, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.check_update_readiness", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Array(x0, x1 => ValueRead.Str(x1))), _pool ?? "", _requires_reboot);
         }
 
         /// <summary><c>Async.pool.check_update_readiness</c> (libxenapi <c>xenapi_async_pool_check_update_readiness</c>): <c>check_update_readiness</c> as a server task. Wait for its typed result with <c>async_check_update_readiness_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1727,9 +2145,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_check_update_readiness(Session session, string _pool, bool _requires_reboot)
         {
-            int status = Native.xenapi_async_pool_check_update_readiness(Session.NativeOf(session), Utf8.Z(_pool ?? ""), (_requires_reboot ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_check_update_readiness(session, _pool, _requires_reboot, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.check_update_readiness</c> (libxenapi <c>xenapi_async_pool_check_update_readiness</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_check_update_readiness(Session session, string _pool, bool _requires_reboot, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_check_update_readiness(call.Handle, Utf8.Z(_pool ?? ""), (_requires_reboot ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.check_update_readiness</c> (what <c>async_check_update_readiness</c> returned; libxenapi <c>xenapi_async_pool_check_update_readiness_wait</c>) and returns its result as <c>check_update_readiness</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1769,9 +2197,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string sync_updates(Session session, string _pool, bool _force, string _token, string _token_id)
         {
-            int status = Native.xenapi_pool_sync_updates(Session.NativeOf(session), Utf8.Z(_pool ?? ""), (_force ? (byte)1 : (byte)0), Utf8.Z(_token ?? ""), Utf8.Z(_token_id ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return sync_updates(session, _pool, _force, _token, _token_id, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.sync_updates</c> (libxenapi <c>xenapi_pool_sync_updates</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string sync_updates(Session session, string _pool, bool _force, string _token, string _token_id, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_sync_updates(call.Handle, Utf8.Z(_pool ?? ""), (_force ? (byte)1 : (byte)0), Utf8.Z(_token ?? ""), Utf8.Z(_token_id ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>pool.sync_updates</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>sync_updates</c>.</summary>
+        public static System.Threading.Tasks.Task<string> sync_updatesAsync(Session session, string _pool, bool _force, string _token, string _token_id, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.sync_updates", cancellationToken, v => ValueRead.Str(v), _pool ?? "", _force, _token ?? "", _token_id ?? "");
         }
 
         /// <summary><c>Async.pool.sync_updates</c> (libxenapi <c>xenapi_async_pool_sync_updates</c>): <c>sync_updates</c> as a server task. Wait for its typed result with <c>async_sync_updates_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1785,9 +2231,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_sync_updates(Session session, string _pool, bool _force, string _token, string _token_id)
         {
-            int status = Native.xenapi_async_pool_sync_updates(Session.NativeOf(session), Utf8.Z(_pool ?? ""), (_force ? (byte)1 : (byte)0), Utf8.Z(_token ?? ""), Utf8.Z(_token_id ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_sync_updates(session, _pool, _force, _token, _token_id, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.sync_updates</c> (libxenapi <c>xenapi_async_pool_sync_updates</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_sync_updates(Session session, string _pool, bool _force, string _token, string _token_id, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_sync_updates(call.Handle, Utf8.Z(_pool ?? ""), (_force ? (byte)1 : (byte)0), Utf8.Z(_token ?? ""), Utf8.Z(_token_id ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.sync_updates</c> (what <c>async_sync_updates</c> returned; libxenapi <c>xenapi_async_pool_sync_updates_wait</c>) and returns its result as <c>sync_updates</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1817,8 +2273,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_repository(Session session, string _pool, string _value)
         {
-            int status = Native.xenapi_pool_remove_repository(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_repository(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.remove_repository</c> (libxenapi <c>xenapi_pool_remove_repository</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_repository(Session session, string _pool, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_remove_repository(call.Handle, Utf8.Z(_pool ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.remove_repository</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_repository</c>.</summary>
+        public static System.Threading.Tasks.Task remove_repositoryAsync(Session session, string _pool, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.remove_repository", cancellationToken, _pool ?? "", _value ?? "");
         }
 
         /// <summary><c>Async.pool.remove_repository</c> (libxenapi <c>xenapi_async_pool_remove_repository</c>): <c>remove_repository</c> as a server task. Wait for its typed result with <c>async_remove_repository_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1830,9 +2304,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_remove_repository(Session session, string _pool, string _value)
         {
-            int status = Native.xenapi_async_pool_remove_repository(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_remove_repository(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.remove_repository</c> (libxenapi <c>xenapi_async_pool_remove_repository</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_remove_repository(Session session, string _pool, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_remove_repository(call.Handle, Utf8.Z(_pool ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.remove_repository</c> (what <c>async_remove_repository</c> returned; libxenapi <c>xenapi_async_pool_remove_repository_wait</c>) and returns its result as <c>remove_repository</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1859,8 +2343,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_repository(Session session, string _pool, string _value)
         {
-            int status = Native.xenapi_pool_add_repository(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_repository(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.add_repository</c> (libxenapi <c>xenapi_pool_add_repository</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_repository(Session session, string _pool, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_add_repository(call.Handle, Utf8.Z(_pool ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.add_repository</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_repository</c>.</summary>
+        public static System.Threading.Tasks.Task add_repositoryAsync(Session session, string _pool, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.add_repository", cancellationToken, _pool ?? "", _value ?? "");
         }
 
         /// <summary><c>Async.pool.add_repository</c> (libxenapi <c>xenapi_async_pool_add_repository</c>): <c>add_repository</c> as a server task. Wait for its typed result with <c>async_add_repository_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1872,9 +2374,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_add_repository(Session session, string _pool, string _value)
         {
-            int status = Native.xenapi_async_pool_add_repository(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_add_repository(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.add_repository</c> (libxenapi <c>xenapi_async_pool_add_repository</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_add_repository(Session session, string _pool, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_add_repository(call.Handle, Utf8.Z(_pool ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.add_repository</c> (what <c>async_add_repository</c> returned; libxenapi <c>xenapi_async_pool_add_repository_wait</c>) and returns its result as <c>add_repository</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1901,16 +2413,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_repositories(Session session, string _pool, List<XenRef<Repository>> _value)
         {
-            IntPtr h1 = Conv.W_set_ref_Repository(_value);
-            try
+            set_repositories(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.set_repositories</c> (libxenapi <c>xenapi_pool_set_repositories</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_repositories(Session session, string _pool, List<XenRef<Repository>> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_pool_set_repositories(Session.NativeOf(session), Utf8.Z(_pool ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_set_ref_Repository(_value);
+                try
+                {
+                    int status = Native.xenapi_pool_set_repositories(call.Handle, Utf8.Z(_pool ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(h1);
-            }
+        }
+
+        /// <summary><c>pool.set_repositories</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_repositories</c>.</summary>
+        public static System.Threading.Tasks.Task set_repositoriesAsync(Session session, string _pool, List<XenRef<Repository>> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.set_repositories", cancellationToken, _pool ?? "", ValueArgs.Set(_value));
         }
 
         /// <summary><c>Async.pool.set_repositories</c> (libxenapi <c>xenapi_async_pool_set_repositories</c>): <c>set_repositories</c> as a server task. Wait for its typed result with <c>async_set_repositories_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1922,16 +2452,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_repositories(Session session, string _pool, List<XenRef<Repository>> _value)
         {
-            IntPtr h1 = Conv.W_set_ref_Repository(_value);
-            try
+            return async_set_repositories(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.set_repositories</c> (libxenapi <c>xenapi_async_pool_set_repositories</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_repositories(Session session, string _pool, List<XenRef<Repository>> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_pool_set_repositories(Session.NativeOf(session), Utf8.Z(_pool ?? ""), h1, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_list_free(h1);
+                IntPtr h1 = Conv.W_set_ref_Repository(_value);
+                try
+                {
+                    int status = Native.xenapi_async_pool_set_repositories(call.Handle, Utf8.Z(_pool ?? ""), h1, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(h1);
+                }
             }
         }
 
@@ -1957,8 +2497,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void rotate_secret(Session session)
         {
-            int status = Native.xenapi_pool_rotate_secret(Session.NativeOf(session), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            rotate_secret(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.rotate_secret</c> (libxenapi <c>xenapi_pool_rotate_secret</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void rotate_secret(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_rotate_secret(call.Handle, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.rotate_secret</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>rotate_secret</c>.</summary>
+        public static System.Threading.Tasks.Task rotate_secretAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.rotate_secret", cancellationToken);
         }
 
         /// <summary><c>Async.pool.rotate_secret</c> (libxenapi <c>xenapi_async_pool_rotate_secret</c>): <c>rotate_secret</c> as a server task. Wait for its typed result with <c>async_rotate_secret_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1968,9 +2526,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_rotate_secret(Session session)
         {
-            int status = Native.xenapi_async_pool_rotate_secret(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_rotate_secret(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.rotate_secret</c> (libxenapi <c>xenapi_async_pool_rotate_secret</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_rotate_secret(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_rotate_secret(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.rotate_secret</c> (what <c>async_rotate_secret</c> returned; libxenapi <c>xenapi_async_pool_rotate_secret_wait</c>) and returns its result as <c>rotate_secret</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1997,8 +2565,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_guest_agent_config(Session session, string _pool, string _key)
         {
-            int status = Native.xenapi_pool_remove_from_guest_agent_config(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_guest_agent_config(session, _pool, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.remove_from_guest_agent_config</c> (libxenapi <c>xenapi_pool_remove_from_guest_agent_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_guest_agent_config(Session session, string _pool, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_remove_from_guest_agent_config(call.Handle, Utf8.Z(_pool ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.remove_from_guest_agent_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_guest_agent_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_guest_agent_configAsync(Session session, string _pool, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.remove_from_guest_agent_config", cancellationToken, _pool ?? "", _key ?? "");
         }
 
         /// <summary><c>Async.pool.remove_from_guest_agent_config</c> (libxenapi <c>xenapi_async_pool_remove_from_guest_agent_config</c>): <c>remove_from_guest_agent_config</c> as a server task. Wait for its typed result with <c>async_remove_from_guest_agent_config_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2010,9 +2596,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_remove_from_guest_agent_config(Session session, string _pool, string _key)
         {
-            int status = Native.xenapi_async_pool_remove_from_guest_agent_config(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_key ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_remove_from_guest_agent_config(session, _pool, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.remove_from_guest_agent_config</c> (libxenapi <c>xenapi_async_pool_remove_from_guest_agent_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_remove_from_guest_agent_config(Session session, string _pool, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_remove_from_guest_agent_config(call.Handle, Utf8.Z(_pool ?? ""), Utf8.Z(_key ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.remove_from_guest_agent_config</c> (what <c>async_remove_from_guest_agent_config</c> returned; libxenapi <c>xenapi_async_pool_remove_from_guest_agent_config_wait</c>) and returns its result as <c>remove_from_guest_agent_config</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2040,8 +2636,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_guest_agent_config(Session session, string _pool, string _key, string _value)
         {
-            int status = Native.xenapi_pool_add_to_guest_agent_config(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_guest_agent_config(session, _pool, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.add_to_guest_agent_config</c> (libxenapi <c>xenapi_pool_add_to_guest_agent_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_guest_agent_config(Session session, string _pool, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_add_to_guest_agent_config(call.Handle, Utf8.Z(_pool ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.add_to_guest_agent_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_guest_agent_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_guest_agent_configAsync(Session session, string _pool, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.add_to_guest_agent_config", cancellationToken, _pool ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>Async.pool.add_to_guest_agent_config</c> (libxenapi <c>xenapi_async_pool_add_to_guest_agent_config</c>): <c>add_to_guest_agent_config</c> as a server task. Wait for its typed result with <c>async_add_to_guest_agent_config_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2054,9 +2668,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_add_to_guest_agent_config(Session session, string _pool, string _key, string _value)
         {
-            int status = Native.xenapi_async_pool_add_to_guest_agent_config(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_add_to_guest_agent_config(session, _pool, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.add_to_guest_agent_config</c> (libxenapi <c>xenapi_async_pool_add_to_guest_agent_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_add_to_guest_agent_config(Session session, string _pool, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_add_to_guest_agent_config(call.Handle, Utf8.Z(_pool ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.add_to_guest_agent_config</c> (what <c>async_add_to_guest_agent_config</c> returned; libxenapi <c>xenapi_async_pool_add_to_guest_agent_config_wait</c>) and returns its result as <c>add_to_guest_agent_config</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2084,9 +2708,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool has_extension(Session session, string _pool, string _name)
         {
-            int status = Native.xenapi_pool_has_extension(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_name ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return has_extension(session, _pool, _name, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.has_extension</c> (libxenapi <c>xenapi_pool_has_extension</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool has_extension(Session session, string _pool, string _name, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_has_extension(call.Handle, Utf8.Z(_pool ?? ""), Utf8.Z(_name ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>pool.has_extension</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>has_extension</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> has_extensionAsync(Session session, string _pool, string _name, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.has_extension", cancellationToken, v => ValueRead.Bool(v), _pool ?? "", _name ?? "");
         }
 
         /// <summary><c>Async.pool.has_extension</c> (libxenapi <c>xenapi_async_pool_has_extension</c>): <c>has_extension</c> as a server task. Wait for its typed result with <c>async_has_extension_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2098,9 +2740,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_has_extension(Session session, string _pool, string _name)
         {
-            int status = Native.xenapi_async_pool_has_extension(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_name ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_has_extension(session, _pool, _name, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.has_extension</c> (libxenapi <c>xenapi_async_pool_has_extension</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_has_extension(Session session, string _pool, string _name, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_has_extension(call.Handle, Utf8.Z(_pool ?? ""), Utf8.Z(_name ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.has_extension</c> (what <c>async_has_extension</c> returned; libxenapi <c>xenapi_async_pool_has_extension_wait</c>) and returns its result as <c>has_extension</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2130,8 +2782,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_igmp_snooping_enabled(Session session, string _pool, bool _value)
         {
-            int status = Native.xenapi_pool_set_igmp_snooping_enabled(Session.NativeOf(session), Utf8.Z(_pool ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_igmp_snooping_enabled(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.set_igmp_snooping_enabled</c> (libxenapi <c>xenapi_pool_set_igmp_snooping_enabled</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_igmp_snooping_enabled(Session session, string _pool, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_set_igmp_snooping_enabled(call.Handle, Utf8.Z(_pool ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.set_igmp_snooping_enabled</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_igmp_snooping_enabled</c>.</summary>
+        public static System.Threading.Tasks.Task set_igmp_snooping_enabledAsync(Session session, string _pool, bool _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.set_igmp_snooping_enabled", cancellationToken, _pool ?? "", _value);
         }
 
         /// <summary><c>Async.pool.set_igmp_snooping_enabled</c> (libxenapi <c>xenapi_async_pool_set_igmp_snooping_enabled</c>): <c>set_igmp_snooping_enabled</c> as a server task. Wait for its typed result with <c>async_set_igmp_snooping_enabled_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2143,9 +2813,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_igmp_snooping_enabled(Session session, string _pool, bool _value)
         {
-            int status = Native.xenapi_async_pool_set_igmp_snooping_enabled(Session.NativeOf(session), Utf8.Z(_pool ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_igmp_snooping_enabled(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.set_igmp_snooping_enabled</c> (libxenapi <c>xenapi_async_pool_set_igmp_snooping_enabled</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_igmp_snooping_enabled(Session session, string _pool, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_set_igmp_snooping_enabled(call.Handle, Utf8.Z(_pool ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.set_igmp_snooping_enabled</c> (what <c>async_set_igmp_snooping_enabled</c> returned; libxenapi <c>xenapi_async_pool_set_igmp_snooping_enabled_wait</c>) and returns its result as <c>set_igmp_snooping_enabled</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2171,8 +2851,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void disable_ssl_legacy(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_disable_ssl_legacy(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            disable_ssl_legacy(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.disable_ssl_legacy</c> (libxenapi <c>xenapi_pool_disable_ssl_legacy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void disable_ssl_legacy(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_disable_ssl_legacy(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.disable_ssl_legacy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>disable_ssl_legacy</c>.</summary>
+        public static System.Threading.Tasks.Task disable_ssl_legacyAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.disable_ssl_legacy", cancellationToken, _pool ?? "");
         }
 
         /// <summary><c>Async.pool.disable_ssl_legacy</c> (libxenapi <c>xenapi_async_pool_disable_ssl_legacy</c>): <c>disable_ssl_legacy</c> as a server task. Wait for its typed result with <c>async_disable_ssl_legacy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since stockholm.</summary>
@@ -2183,9 +2881,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_disable_ssl_legacy(Session session, string _pool)
         {
-            int status = Native.xenapi_async_pool_disable_ssl_legacy(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_disable_ssl_legacy(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.disable_ssl_legacy</c> (libxenapi <c>xenapi_async_pool_disable_ssl_legacy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_disable_ssl_legacy(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_disable_ssl_legacy(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.disable_ssl_legacy</c> (what <c>async_disable_ssl_legacy</c> returned; libxenapi <c>xenapi_async_pool_disable_ssl_legacy_wait</c>) and returns its result as <c>disable_ssl_legacy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2211,8 +2919,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void enable_ssl_legacy(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_enable_ssl_legacy(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            enable_ssl_legacy(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.enable_ssl_legacy</c> (libxenapi <c>xenapi_pool_enable_ssl_legacy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void enable_ssl_legacy(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_enable_ssl_legacy(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.enable_ssl_legacy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>enable_ssl_legacy</c>.</summary>
+        public static System.Threading.Tasks.Task enable_ssl_legacyAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.enable_ssl_legacy", cancellationToken, _pool ?? "");
         }
 
         /// <summary><c>Async.pool.enable_ssl_legacy</c> (libxenapi <c>xenapi_async_pool_enable_ssl_legacy</c>): <c>enable_ssl_legacy</c> as a server task. Wait for its typed result with <c>async_enable_ssl_legacy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in stockholm: only older servers have it.</summary>
@@ -2223,9 +2949,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_enable_ssl_legacy(Session session, string _pool)
         {
-            int status = Native.xenapi_async_pool_enable_ssl_legacy(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_enable_ssl_legacy(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.enable_ssl_legacy</c> (libxenapi <c>xenapi_async_pool_enable_ssl_legacy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_enable_ssl_legacy(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_enable_ssl_legacy(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.enable_ssl_legacy</c> (what <c>async_enable_ssl_legacy</c> returned; libxenapi <c>xenapi_async_pool_enable_ssl_legacy_wait</c>) and returns its result as <c>enable_ssl_legacy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2252,8 +2988,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void apply_edition(Session session, string _pool, string _edition)
         {
-            int status = Native.xenapi_pool_apply_edition(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_edition ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            apply_edition(session, _pool, _edition, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.apply_edition</c> (libxenapi <c>xenapi_pool_apply_edition</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void apply_edition(Session session, string _pool, string _edition, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_apply_edition(call.Handle, Utf8.Z(_pool ?? ""), Utf8.Z(_edition ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.apply_edition</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>apply_edition</c>.</summary>
+        public static System.Threading.Tasks.Task apply_editionAsync(Session session, string _pool, string _edition, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.apply_edition", cancellationToken, _pool ?? "", _edition ?? "");
         }
 
         /// <summary><c>Async.pool.apply_edition</c> (libxenapi <c>xenapi_async_pool_apply_edition</c>): <c>apply_edition</c> as a server task. Wait for its typed result with <c>async_apply_edition_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2265,9 +3019,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_apply_edition(Session session, string _pool, string _edition)
         {
-            int status = Native.xenapi_async_pool_apply_edition(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_edition ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_apply_edition(session, _pool, _edition, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.apply_edition</c> (libxenapi <c>xenapi_async_pool_apply_edition</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_apply_edition(Session session, string _pool, string _edition, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_apply_edition(call.Handle, Utf8.Z(_pool ?? ""), Utf8.Z(_edition ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.apply_edition</c> (what <c>async_apply_edition</c> returned; libxenapi <c>xenapi_async_pool_apply_edition_wait</c>) and returns its result as <c>apply_edition</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2294,16 +3058,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_license_state(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_license_state(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_license_state(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_license_state</c> (libxenapi <c>xenapi_pool_get_license_state</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_license_state(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_pool_get_license_state(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>pool.get_license_state</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_license_state</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_license_stateAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_license_state", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _pool ?? "");
         }
 
         /// <summary><c>Async.pool.get_license_state</c> (libxenapi <c>xenapi_async_pool_get_license_state</c>): <c>get_license_state</c> as a server task. Wait for its typed result with <c>async_get_license_state_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2314,9 +3096,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_license_state(Session session, string _pool)
         {
-            int status = Native.xenapi_async_pool_get_license_state(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_license_state(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.get_license_state</c> (libxenapi <c>xenapi_async_pool_get_license_state</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_license_state(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_get_license_state(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.get_license_state</c> (what <c>async_get_license_state</c> returned; libxenapi <c>xenapi_async_pool_get_license_state_wait</c>) and returns its result as <c>get_license_state</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2352,8 +3144,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void disable_local_storage_caching(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_disable_local_storage_caching(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            disable_local_storage_caching(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.disable_local_storage_caching</c> (libxenapi <c>xenapi_pool_disable_local_storage_caching</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void disable_local_storage_caching(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_disable_local_storage_caching(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.disable_local_storage_caching</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>disable_local_storage_caching</c>.</summary>
+        public static System.Threading.Tasks.Task disable_local_storage_cachingAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.disable_local_storage_caching", cancellationToken, _pool ?? "");
         }
 
         /// <summary><c>Async.pool.disable_local_storage_caching</c> (libxenapi <c>xenapi_async_pool_disable_local_storage_caching</c>): <c>disable_local_storage_caching</c> as a server task. Wait for its typed result with <c>async_disable_local_storage_caching_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2364,9 +3174,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_disable_local_storage_caching(Session session, string _pool)
         {
-            int status = Native.xenapi_async_pool_disable_local_storage_caching(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_disable_local_storage_caching(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.disable_local_storage_caching</c> (libxenapi <c>xenapi_async_pool_disable_local_storage_caching</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_disable_local_storage_caching(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_disable_local_storage_caching(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.disable_local_storage_caching</c> (what <c>async_disable_local_storage_caching</c> returned; libxenapi <c>xenapi_async_pool_disable_local_storage_caching_wait</c>) and returns its result as <c>disable_local_storage_caching</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2392,8 +3212,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void enable_local_storage_caching(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_enable_local_storage_caching(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            enable_local_storage_caching(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.enable_local_storage_caching</c> (libxenapi <c>xenapi_pool_enable_local_storage_caching</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void enable_local_storage_caching(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_enable_local_storage_caching(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.enable_local_storage_caching</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>enable_local_storage_caching</c>.</summary>
+        public static System.Threading.Tasks.Task enable_local_storage_cachingAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.enable_local_storage_caching", cancellationToken, _pool ?? "");
         }
 
         /// <summary><c>Async.pool.enable_local_storage_caching</c> (libxenapi <c>xenapi_async_pool_enable_local_storage_caching</c>): <c>enable_local_storage_caching</c> as a server task. Wait for its typed result with <c>async_enable_local_storage_caching_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2404,9 +3242,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_enable_local_storage_caching(Session session, string _pool)
         {
-            int status = Native.xenapi_async_pool_enable_local_storage_caching(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_enable_local_storage_caching(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.enable_local_storage_caching</c> (libxenapi <c>xenapi_async_pool_enable_local_storage_caching</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_enable_local_storage_caching(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_enable_local_storage_caching(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.enable_local_storage_caching</c> (what <c>async_enable_local_storage_caching</c> returned; libxenapi <c>xenapi_async_pool_enable_local_storage_caching_wait</c>) and returns its result as <c>enable_local_storage_caching</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2434,17 +3282,35 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string test_archive_target(Session session, string _pool, Dictionary<string, string> _config)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_config);
-            try
+            return test_archive_target(session, _pool, _config, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.test_archive_target</c> (libxenapi <c>xenapi_pool_test_archive_target</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string test_archive_target(Session session, string _pool, Dictionary<string, string> _config, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_pool_test_archive_target(Session.NativeOf(session), Utf8.Z(_pool ?? ""), h1, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return Conv.TakeStr(result);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_config);
+                try
+                {
+                    int status = Native.xenapi_pool_test_archive_target(call.Handle, Utf8.Z(_pool ?? ""), h1, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return Conv.TakeStr(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>pool.test_archive_target</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>test_archive_target</c>.</summary>
+        public static System.Threading.Tasks.Task<string> test_archive_targetAsync(Session session, string _pool, Dictionary<string, string> _config, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.test_archive_target", cancellationToken, v => ValueRead.Str(v), _pool ?? "", ValueArgs.Map(_config));
         }
 
         /// <summary><c>Async.pool.test_archive_target</c> (libxenapi <c>xenapi_async_pool_test_archive_target</c>): <c>test_archive_target</c> as a server task. Wait for its typed result with <c>async_test_archive_target_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2456,16 +3322,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_test_archive_target(Session session, string _pool, Dictionary<string, string> _config)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_config);
-            try
+            return async_test_archive_target(session, _pool, _config, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.test_archive_target</c> (libxenapi <c>xenapi_async_pool_test_archive_target</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_test_archive_target(Session session, string _pool, Dictionary<string, string> _config, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_pool_test_archive_target(Session.NativeOf(session), Utf8.Z(_pool ?? ""), h1, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_config);
+                try
+                {
+                    int status = Native.xenapi_async_pool_test_archive_target(call.Handle, Utf8.Z(_pool ?? ""), h1, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
         }
 
@@ -2495,8 +3371,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_vswitch_controller(Session session, string _address)
         {
-            int status = Native.xenapi_pool_set_vswitch_controller(Session.NativeOf(session), Utf8.Z(_address ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_vswitch_controller(session, _address, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.set_vswitch_controller</c> (libxenapi <c>xenapi_pool_set_vswitch_controller</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_vswitch_controller(Session session, string _address, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_set_vswitch_controller(call.Handle, Utf8.Z(_address ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.set_vswitch_controller</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_vswitch_controller</c>.</summary>
+        public static System.Threading.Tasks.Task set_vswitch_controllerAsync(Session session, string _address, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.set_vswitch_controller", cancellationToken, _address ?? "");
         }
 
         /// <summary><c>Async.pool.set_vswitch_controller</c> (libxenapi <c>xenapi_async_pool_set_vswitch_controller</c>): <c>set_vswitch_controller</c> as a server task. Wait for its typed result with <c>async_set_vswitch_controller_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since falcon.</summary>
@@ -2507,9 +3401,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_vswitch_controller(Session session, string _address)
         {
-            int status = Native.xenapi_async_pool_set_vswitch_controller(Session.NativeOf(session), Utf8.Z(_address ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_vswitch_controller(session, _address, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.set_vswitch_controller</c> (libxenapi <c>xenapi_async_pool_set_vswitch_controller</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_vswitch_controller(Session session, string _address, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_set_vswitch_controller(call.Handle, Utf8.Z(_address ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.set_vswitch_controller</c> (what <c>async_set_vswitch_controller</c> returned; libxenapi <c>xenapi_async_pool_set_vswitch_controller_wait</c>) and returns its result as <c>set_vswitch_controller</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2534,8 +3438,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void disable_redo_log(Session session)
         {
-            int status = Native.xenapi_pool_disable_redo_log(Session.NativeOf(session), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            disable_redo_log(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.disable_redo_log</c> (libxenapi <c>xenapi_pool_disable_redo_log</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void disable_redo_log(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_disable_redo_log(call.Handle, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.disable_redo_log</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>disable_redo_log</c>.</summary>
+        public static System.Threading.Tasks.Task disable_redo_logAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.disable_redo_log", cancellationToken);
         }
 
         /// <summary><c>Async.pool.disable_redo_log</c> (libxenapi <c>xenapi_async_pool_disable_redo_log</c>): <c>disable_redo_log</c> as a server task. Wait for its typed result with <c>async_disable_redo_log_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2545,9 +3467,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_disable_redo_log(Session session)
         {
-            int status = Native.xenapi_async_pool_disable_redo_log(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_disable_redo_log(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.disable_redo_log</c> (libxenapi <c>xenapi_async_pool_disable_redo_log</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_disable_redo_log(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_disable_redo_log(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.disable_redo_log</c> (what <c>async_disable_redo_log</c> returned; libxenapi <c>xenapi_async_pool_disable_redo_log_wait</c>) and returns its result as <c>disable_redo_log</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2573,8 +3505,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void enable_redo_log(Session session, string _sr)
         {
-            int status = Native.xenapi_pool_enable_redo_log(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            enable_redo_log(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.enable_redo_log</c> (libxenapi <c>xenapi_pool_enable_redo_log</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void enable_redo_log(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_enable_redo_log(call.Handle, Utf8.Z(_sr ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.enable_redo_log</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>enable_redo_log</c>.</summary>
+        public static System.Threading.Tasks.Task enable_redo_logAsync(Session session, string _sr, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.enable_redo_log", cancellationToken, _sr ?? "");
         }
 
         /// <summary><c>Async.pool.enable_redo_log</c> (libxenapi <c>xenapi_async_pool_enable_redo_log</c>): <c>enable_redo_log</c> as a server task. Wait for its typed result with <c>async_enable_redo_log_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2585,9 +3535,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_enable_redo_log(Session session, string _sr)
         {
-            int status = Native.xenapi_async_pool_enable_redo_log(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_enable_redo_log(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.enable_redo_log</c> (libxenapi <c>xenapi_async_pool_enable_redo_log</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_enable_redo_log(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_enable_redo_log(call.Handle, Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.enable_redo_log</c> (what <c>async_enable_redo_log</c> returned; libxenapi <c>xenapi_async_pool_enable_redo_log_wait</c>) and returns its result as <c>enable_redo_log</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2612,8 +3572,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void enable_tls_verification(Session session)
         {
-            int status = Native.xenapi_pool_enable_tls_verification(Session.NativeOf(session), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            enable_tls_verification(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.enable_tls_verification</c> (libxenapi <c>xenapi_pool_enable_tls_verification</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void enable_tls_verification(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_enable_tls_verification(call.Handle, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.enable_tls_verification</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>enable_tls_verification</c>.</summary>
+        public static System.Threading.Tasks.Task enable_tls_verificationAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.enable_tls_verification", cancellationToken);
         }
 
         /// <summary><c>Async.pool.enable_tls_verification</c> (libxenapi <c>xenapi_async_pool_enable_tls_verification</c>): <c>enable_tls_verification</c> as a server task. Wait for its typed result with <c>async_enable_tls_verification_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2623,9 +3601,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_enable_tls_verification(Session session)
         {
-            int status = Native.xenapi_async_pool_enable_tls_verification(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_enable_tls_verification(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.enable_tls_verification</c> (libxenapi <c>xenapi_async_pool_enable_tls_verification</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_enable_tls_verification(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_enable_tls_verification(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.enable_tls_verification</c> (what <c>async_enable_tls_verification</c> returned; libxenapi <c>xenapi_async_pool_enable_tls_verification_wait</c>) and returns its result as <c>enable_tls_verification</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2650,8 +3638,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void certificate_sync(Session session)
         {
-            int status = Native.xenapi_pool_certificate_sync(Session.NativeOf(session), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            certificate_sync(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.certificate_sync</c> (libxenapi <c>xenapi_pool_certificate_sync</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void certificate_sync(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_certificate_sync(call.Handle, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.certificate_sync</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>certificate_sync</c>.</summary>
+        public static System.Threading.Tasks.Task certificate_syncAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.certificate_sync", cancellationToken);
         }
 
         /// <summary><c>Async.pool.certificate_sync</c> (libxenapi <c>xenapi_async_pool_certificate_sync</c>): <c>certificate_sync</c> as a server task. Wait for its typed result with <c>async_certificate_sync_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2661,9 +3667,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_certificate_sync(Session session)
         {
-            int status = Native.xenapi_async_pool_certificate_sync(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_certificate_sync(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.certificate_sync</c> (libxenapi <c>xenapi_async_pool_certificate_sync</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_certificate_sync(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_certificate_sync(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.certificate_sync</c> (what <c>async_certificate_sync</c> returned; libxenapi <c>xenapi_async_pool_certificate_sync_wait</c>) and returns its result as <c>certificate_sync</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2689,16 +3705,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[] crl_list(Session session)
         {
-            int status = Native.xenapi_pool_crl_list(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return crl_list(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.crl_list</c> (libxenapi <c>xenapi_pool_crl_list</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[] crl_list(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_string(result);
+                int status = Native.xenapi_pool_crl_list(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>pool.crl_list</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>crl_list</c>.</summary>
+        public static System.Threading.Tasks.Task<string[]> crl_listAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.crl_list", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Str(x0)));
         }
 
         /// <summary><c>Async.pool.crl_list</c> (libxenapi <c>xenapi_async_pool_crl_list</c>): <c>crl_list</c> as a server task. Wait for its typed result with <c>async_crl_list_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2708,9 +3742,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_crl_list(Session session)
         {
-            int status = Native.xenapi_async_pool_crl_list(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_crl_list(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.crl_list</c> (libxenapi <c>xenapi_async_pool_crl_list</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_crl_list(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_crl_list(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.crl_list</c> (what <c>async_crl_list</c> returned; libxenapi <c>xenapi_async_pool_crl_list_wait</c>) and returns its result as <c>crl_list</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2746,8 +3790,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void crl_uninstall(Session session, string _name)
         {
-            int status = Native.xenapi_pool_crl_uninstall(Session.NativeOf(session), Utf8.Z(_name ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            crl_uninstall(session, _name, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.crl_uninstall</c> (libxenapi <c>xenapi_pool_crl_uninstall</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void crl_uninstall(Session session, string _name, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_crl_uninstall(call.Handle, Utf8.Z(_name ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.crl_uninstall</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>crl_uninstall</c>.</summary>
+        public static System.Threading.Tasks.Task crl_uninstallAsync(Session session, string _name, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.crl_uninstall", cancellationToken, _name ?? "");
         }
 
         /// <summary><c>Async.pool.crl_uninstall</c> (libxenapi <c>xenapi_async_pool_crl_uninstall</c>): <c>crl_uninstall</c> as a server task. Wait for its typed result with <c>async_crl_uninstall_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2758,9 +3820,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_crl_uninstall(Session session, string _name)
         {
-            int status = Native.xenapi_async_pool_crl_uninstall(Session.NativeOf(session), Utf8.Z(_name ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_crl_uninstall(session, _name, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.crl_uninstall</c> (libxenapi <c>xenapi_async_pool_crl_uninstall</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_crl_uninstall(Session session, string _name, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_crl_uninstall(call.Handle, Utf8.Z(_name ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.crl_uninstall</c> (what <c>async_crl_uninstall</c> returned; libxenapi <c>xenapi_async_pool_crl_uninstall_wait</c>) and returns its result as <c>crl_uninstall</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2787,8 +3859,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void crl_install(Session session, string _name, string _cert)
         {
-            int status = Native.xenapi_pool_crl_install(Session.NativeOf(session), Utf8.Z(_name ?? ""), Utf8.Z(_cert ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            crl_install(session, _name, _cert, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.crl_install</c> (libxenapi <c>xenapi_pool_crl_install</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void crl_install(Session session, string _name, string _cert, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_crl_install(call.Handle, Utf8.Z(_name ?? ""), Utf8.Z(_cert ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.crl_install</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>crl_install</c>.</summary>
+        public static System.Threading.Tasks.Task crl_installAsync(Session session, string _name, string _cert, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.crl_install", cancellationToken, _name ?? "", _cert ?? "");
         }
 
         /// <summary><c>Async.pool.crl_install</c> (libxenapi <c>xenapi_async_pool_crl_install</c>): <c>crl_install</c> as a server task. Wait for its typed result with <c>async_crl_install_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2800,9 +3890,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_crl_install(Session session, string _name, string _cert)
         {
-            int status = Native.xenapi_async_pool_crl_install(Session.NativeOf(session), Utf8.Z(_name ?? ""), Utf8.Z(_cert ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_crl_install(session, _name, _cert, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.crl_install</c> (libxenapi <c>xenapi_async_pool_crl_install</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_crl_install(Session session, string _name, string _cert, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_crl_install(call.Handle, Utf8.Z(_name ?? ""), Utf8.Z(_cert ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.crl_install</c> (what <c>async_crl_install</c> returned; libxenapi <c>xenapi_async_pool_crl_install_wait</c>) and returns its result as <c>crl_install</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2828,8 +3928,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void uninstall_ca_certificate(Session session, string _name)
         {
-            int status = Native.xenapi_pool_uninstall_ca_certificate(Session.NativeOf(session), Utf8.Z(_name ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            uninstall_ca_certificate(session, _name, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.uninstall_ca_certificate</c> (libxenapi <c>xenapi_pool_uninstall_ca_certificate</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void uninstall_ca_certificate(Session session, string _name, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_uninstall_ca_certificate(call.Handle, Utf8.Z(_name ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.uninstall_ca_certificate</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>uninstall_ca_certificate</c>.</summary>
+        public static System.Threading.Tasks.Task uninstall_ca_certificateAsync(Session session, string _name, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.uninstall_ca_certificate", cancellationToken, _name ?? "");
         }
 
         /// <summary><c>Async.pool.uninstall_ca_certificate</c> (libxenapi <c>xenapi_async_pool_uninstall_ca_certificate</c>): <c>uninstall_ca_certificate</c> as a server task. Wait for its typed result with <c>async_uninstall_ca_certificate_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2840,9 +3958,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_uninstall_ca_certificate(Session session, string _name)
         {
-            int status = Native.xenapi_async_pool_uninstall_ca_certificate(Session.NativeOf(session), Utf8.Z(_name ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_uninstall_ca_certificate(session, _name, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.uninstall_ca_certificate</c> (libxenapi <c>xenapi_async_pool_uninstall_ca_certificate</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_uninstall_ca_certificate(Session session, string _name, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_uninstall_ca_certificate(call.Handle, Utf8.Z(_name ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.uninstall_ca_certificate</c> (what <c>async_uninstall_ca_certificate</c> returned; libxenapi <c>xenapi_async_pool_uninstall_ca_certificate_wait</c>) and returns its result as <c>uninstall_ca_certificate</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2869,8 +3997,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void install_ca_certificate(Session session, string _name, string _cert)
         {
-            int status = Native.xenapi_pool_install_ca_certificate(Session.NativeOf(session), Utf8.Z(_name ?? ""), Utf8.Z(_cert ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            install_ca_certificate(session, _name, _cert, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.install_ca_certificate</c> (libxenapi <c>xenapi_pool_install_ca_certificate</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void install_ca_certificate(Session session, string _name, string _cert, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_install_ca_certificate(call.Handle, Utf8.Z(_name ?? ""), Utf8.Z(_cert ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.install_ca_certificate</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>install_ca_certificate</c>.</summary>
+        public static System.Threading.Tasks.Task install_ca_certificateAsync(Session session, string _name, string _cert, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.install_ca_certificate", cancellationToken, _name ?? "", _cert ?? "");
         }
 
         /// <summary><c>Async.pool.install_ca_certificate</c> (libxenapi <c>xenapi_async_pool_install_ca_certificate</c>): <c>install_ca_certificate</c> as a server task. Wait for its typed result with <c>async_install_ca_certificate_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2882,9 +4028,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_install_ca_certificate(Session session, string _name, string _cert)
         {
-            int status = Native.xenapi_async_pool_install_ca_certificate(Session.NativeOf(session), Utf8.Z(_name ?? ""), Utf8.Z(_cert ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_install_ca_certificate(session, _name, _cert, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.install_ca_certificate</c> (libxenapi <c>xenapi_async_pool_install_ca_certificate</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_install_ca_certificate(Session session, string _name, string _cert, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_install_ca_certificate(call.Handle, Utf8.Z(_name ?? ""), Utf8.Z(_cert ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.install_ca_certificate</c> (what <c>async_install_ca_certificate</c> returned; libxenapi <c>xenapi_async_pool_install_ca_certificate_wait</c>) and returns its result as <c>install_ca_certificate</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2910,16 +4066,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[] certificate_list(Session session)
         {
-            int status = Native.xenapi_pool_certificate_list(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return certificate_list(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.certificate_list</c> (libxenapi <c>xenapi_pool_certificate_list</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[] certificate_list(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_string(result);
+                int status = Native.xenapi_pool_certificate_list(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>pool.certificate_list</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>certificate_list</c>.</summary>
+        public static System.Threading.Tasks.Task<string[]> certificate_listAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.certificate_list", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Str(x0)));
         }
 
         /// <summary><c>Async.pool.certificate_list</c> (libxenapi <c>xenapi_async_pool_certificate_list</c>): <c>certificate_list</c> as a server task. Wait for its typed result with <c>async_certificate_list_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since 1.290.0.</summary>
@@ -2929,9 +4103,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_certificate_list(Session session)
         {
-            int status = Native.xenapi_async_pool_certificate_list(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_certificate_list(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.certificate_list</c> (libxenapi <c>xenapi_async_pool_certificate_list</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_certificate_list(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_certificate_list(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.certificate_list</c> (what <c>async_certificate_list</c> returned; libxenapi <c>xenapi_async_pool_certificate_list_wait</c>) and returns its result as <c>certificate_list</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2967,8 +4151,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void certificate_uninstall(Session session, string _name)
         {
-            int status = Native.xenapi_pool_certificate_uninstall(Session.NativeOf(session), Utf8.Z(_name ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            certificate_uninstall(session, _name, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.certificate_uninstall</c> (libxenapi <c>xenapi_pool_certificate_uninstall</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void certificate_uninstall(Session session, string _name, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_certificate_uninstall(call.Handle, Utf8.Z(_name ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.certificate_uninstall</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>certificate_uninstall</c>.</summary>
+        public static System.Threading.Tasks.Task certificate_uninstallAsync(Session session, string _name, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.certificate_uninstall", cancellationToken, _name ?? "");
         }
 
         /// <summary><c>Async.pool.certificate_uninstall</c> (libxenapi <c>xenapi_async_pool_certificate_uninstall</c>): <c>certificate_uninstall</c> as a server task. Wait for its typed result with <c>async_certificate_uninstall_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since 1.290.0.</summary>
@@ -2979,9 +4181,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_certificate_uninstall(Session session, string _name)
         {
-            int status = Native.xenapi_async_pool_certificate_uninstall(Session.NativeOf(session), Utf8.Z(_name ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_certificate_uninstall(session, _name, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.certificate_uninstall</c> (libxenapi <c>xenapi_async_pool_certificate_uninstall</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_certificate_uninstall(Session session, string _name, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_certificate_uninstall(call.Handle, Utf8.Z(_name ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.certificate_uninstall</c> (what <c>async_certificate_uninstall</c> returned; libxenapi <c>xenapi_async_pool_certificate_uninstall_wait</c>) and returns its result as <c>certificate_uninstall</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3008,8 +4220,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void certificate_install(Session session, string _name, string _cert)
         {
-            int status = Native.xenapi_pool_certificate_install(Session.NativeOf(session), Utf8.Z(_name ?? ""), Utf8.Z(_cert ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            certificate_install(session, _name, _cert, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.certificate_install</c> (libxenapi <c>xenapi_pool_certificate_install</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void certificate_install(Session session, string _name, string _cert, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_certificate_install(call.Handle, Utf8.Z(_name ?? ""), Utf8.Z(_cert ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.certificate_install</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>certificate_install</c>.</summary>
+        public static System.Threading.Tasks.Task certificate_installAsync(Session session, string _name, string _cert, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.certificate_install", cancellationToken, _name ?? "", _cert ?? "");
         }
 
         /// <summary><c>Async.pool.certificate_install</c> (libxenapi <c>xenapi_async_pool_certificate_install</c>): <c>certificate_install</c> as a server task. Wait for its typed result with <c>async_certificate_install_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since 1.290.0.</summary>
@@ -3021,9 +4251,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_certificate_install(Session session, string _name, string _cert)
         {
-            int status = Native.xenapi_async_pool_certificate_install(Session.NativeOf(session), Utf8.Z(_name ?? ""), Utf8.Z(_cert ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_certificate_install(session, _name, _cert, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.certificate_install</c> (libxenapi <c>xenapi_async_pool_certificate_install</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_certificate_install(Session session, string _name, string _cert, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_certificate_install(call.Handle, Utf8.Z(_name ?? ""), Utf8.Z(_cert ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.certificate_install</c> (what <c>async_certificate_install</c> returned; libxenapi <c>xenapi_async_pool_certificate_install_wait</c>) and returns its result as <c>certificate_install</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3052,9 +4292,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string send_test_post(Session session, string _host, long _port, string _body)
         {
-            int status = Native.xenapi_pool_send_test_post(Session.NativeOf(session), Utf8.Z(_host ?? ""), _port, Utf8.Z(_body ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return send_test_post(session, _host, _port, _body, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.send_test_post</c> (libxenapi <c>xenapi_pool_send_test_post</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string send_test_post(Session session, string _host, long _port, string _body, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_send_test_post(call.Handle, Utf8.Z(_host ?? ""), _port, Utf8.Z(_body ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>pool.send_test_post</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>send_test_post</c>.</summary>
+        public static System.Threading.Tasks.Task<string> send_test_postAsync(Session session, string _host, long _port, string _body, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.send_test_post", cancellationToken, v => ValueRead.Str(v), _host ?? "", _port, _body ?? "");
         }
 
         /// <summary><c>Async.pool.send_test_post</c> (libxenapi <c>xenapi_async_pool_send_test_post</c>): <c>send_test_post</c> as a server task. Wait for its typed result with <c>async_send_test_post_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3067,9 +4325,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_send_test_post(Session session, string _host, long _port, string _body)
         {
-            int status = Native.xenapi_async_pool_send_test_post(Session.NativeOf(session), Utf8.Z(_host ?? ""), _port, Utf8.Z(_body ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_send_test_post(session, _host, _port, _body, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.send_test_post</c> (libxenapi <c>xenapi_async_pool_send_test_post</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_send_test_post(Session session, string _host, long _port, string _body, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_send_test_post(call.Handle, Utf8.Z(_host ?? ""), _port, Utf8.Z(_body ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.send_test_post</c> (what <c>async_send_test_post</c> returned; libxenapi <c>xenapi_async_pool_send_test_post_wait</c>) and returns its result as <c>send_test_post</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3098,16 +4366,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<VM>, string[]> retrieve_wlb_recommendations(Session session)
         {
-            int status = Native.xenapi_pool_retrieve_wlb_recommendations(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return retrieve_wlb_recommendations(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.retrieve_wlb_recommendations</c> (libxenapi <c>xenapi_pool_retrieve_wlb_recommendations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<VM>, string[]> retrieve_wlb_recommendations(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_VM_to_set_string_end(result);
+                int status = Native.xenapi_pool_retrieve_wlb_recommendations(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_VM_to_set_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_string_list_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_string_list_map_free(result);
-            }
+        }
+
+        /// <summary><c>pool.retrieve_wlb_recommendations</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>retrieve_wlb_recommendations</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<VM>, string[]>> retrieve_wlb_recommendationsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.retrieve_wlb_recommendations", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<VM>.Create(k0), x0 => ValueRead.Array(x0, x1 => ValueRead.Str(x1))));
         }
 
         /// <summary><c>Async.pool.retrieve_wlb_recommendations</c> (libxenapi <c>xenapi_async_pool_retrieve_wlb_recommendations</c>): <c>retrieve_wlb_recommendations</c> as a server task. Wait for its typed result with <c>async_retrieve_wlb_recommendations_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3117,9 +4403,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_retrieve_wlb_recommendations(Session session)
         {
-            int status = Native.xenapi_async_pool_retrieve_wlb_recommendations(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_retrieve_wlb_recommendations(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.retrieve_wlb_recommendations</c> (libxenapi <c>xenapi_async_pool_retrieve_wlb_recommendations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_retrieve_wlb_recommendations(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_retrieve_wlb_recommendations(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.retrieve_wlb_recommendations</c> (what <c>async_retrieve_wlb_recommendations</c> returned; libxenapi <c>xenapi_async_pool_retrieve_wlb_recommendations_wait</c>) and returns its result as <c>retrieve_wlb_recommendations</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3155,16 +4451,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> retrieve_wlb_configuration(Session session)
         {
-            int status = Native.xenapi_pool_retrieve_wlb_configuration(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return retrieve_wlb_configuration(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.retrieve_wlb_configuration</c> (libxenapi <c>xenapi_pool_retrieve_wlb_configuration</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> retrieve_wlb_configuration(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_pool_retrieve_wlb_configuration(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>pool.retrieve_wlb_configuration</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>retrieve_wlb_configuration</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> retrieve_wlb_configurationAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.retrieve_wlb_configuration", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)));
         }
 
         /// <summary><c>Async.pool.retrieve_wlb_configuration</c> (libxenapi <c>xenapi_async_pool_retrieve_wlb_configuration</c>): <c>retrieve_wlb_configuration</c> as a server task. Wait for its typed result with <c>async_retrieve_wlb_configuration_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3174,9 +4488,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_retrieve_wlb_configuration(Session session)
         {
-            int status = Native.xenapi_async_pool_retrieve_wlb_configuration(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_retrieve_wlb_configuration(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.retrieve_wlb_configuration</c> (libxenapi <c>xenapi_async_pool_retrieve_wlb_configuration</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_retrieve_wlb_configuration(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_retrieve_wlb_configuration(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.retrieve_wlb_configuration</c> (what <c>async_retrieve_wlb_configuration</c> returned; libxenapi <c>xenapi_async_pool_retrieve_wlb_configuration_wait</c>) and returns its result as <c>retrieve_wlb_configuration</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3212,16 +4536,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void send_wlb_configuration(Session session, Dictionary<string, string> _config)
         {
-            IntPtr h0 = Conv.W_map_string_to_string_end(_config);
-            try
+            send_wlb_configuration(session, _config, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.send_wlb_configuration</c> (libxenapi <c>xenapi_pool_send_wlb_configuration</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void send_wlb_configuration(Session session, Dictionary<string, string> _config, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_pool_send_wlb_configuration(Session.NativeOf(session), h0, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h0 = Conv.W_map_string_to_string_end(_config);
+                try
+                {
+                    int status = Native.xenapi_pool_send_wlb_configuration(call.Handle, h0, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h0);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h0);
-            }
+        }
+
+        /// <summary><c>pool.send_wlb_configuration</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>send_wlb_configuration</c>.</summary>
+        public static System.Threading.Tasks.Task send_wlb_configurationAsync(Session session, Dictionary<string, string> _config, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.send_wlb_configuration", cancellationToken, ValueArgs.Map(_config));
         }
 
         /// <summary><c>Async.pool.send_wlb_configuration</c> (libxenapi <c>xenapi_async_pool_send_wlb_configuration</c>): <c>send_wlb_configuration</c> as a server task. Wait for its typed result with <c>async_send_wlb_configuration_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3232,16 +4574,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_send_wlb_configuration(Session session, Dictionary<string, string> _config)
         {
-            IntPtr h0 = Conv.W_map_string_to_string_end(_config);
-            try
+            return async_send_wlb_configuration(session, _config, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.send_wlb_configuration</c> (libxenapi <c>xenapi_async_pool_send_wlb_configuration</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_send_wlb_configuration(Session session, Dictionary<string, string> _config, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_pool_send_wlb_configuration(Session.NativeOf(session), h0, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h0);
+                IntPtr h0 = Conv.W_map_string_to_string_end(_config);
+                try
+                {
+                    int status = Native.xenapi_async_pool_send_wlb_configuration(call.Handle, h0, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h0);
+                }
             }
         }
 
@@ -3267,8 +4619,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void deconfigure_wlb(Session session)
         {
-            int status = Native.xenapi_pool_deconfigure_wlb(Session.NativeOf(session), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            deconfigure_wlb(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.deconfigure_wlb</c> (libxenapi <c>xenapi_pool_deconfigure_wlb</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void deconfigure_wlb(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_deconfigure_wlb(call.Handle, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.deconfigure_wlb</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>deconfigure_wlb</c>.</summary>
+        public static System.Threading.Tasks.Task deconfigure_wlbAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.deconfigure_wlb", cancellationToken);
         }
 
         /// <summary><c>Async.pool.deconfigure_wlb</c> (libxenapi <c>xenapi_async_pool_deconfigure_wlb</c>): <c>deconfigure_wlb</c> as a server task. Wait for its typed result with <c>async_deconfigure_wlb_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3278,9 +4648,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_deconfigure_wlb(Session session)
         {
-            int status = Native.xenapi_async_pool_deconfigure_wlb(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_deconfigure_wlb(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.deconfigure_wlb</c> (libxenapi <c>xenapi_async_pool_deconfigure_wlb</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_deconfigure_wlb(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_deconfigure_wlb(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.deconfigure_wlb</c> (what <c>async_deconfigure_wlb</c> returned; libxenapi <c>xenapi_async_pool_deconfigure_wlb_wait</c>) and returns its result as <c>deconfigure_wlb</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3310,8 +4690,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void initialize_wlb(Session session, string _wlb_url, string _wlb_username, string _wlb_password, string _xenserver_username, string _xenserver_password)
         {
-            int status = Native.xenapi_pool_initialize_wlb(Session.NativeOf(session), Utf8.Z(_wlb_url ?? ""), Utf8.Z(_wlb_username ?? ""), Utf8.Z(_wlb_password ?? ""), Utf8.Z(_xenserver_username ?? ""), Utf8.Z(_xenserver_password ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            initialize_wlb(session, _wlb_url, _wlb_username, _wlb_password, _xenserver_username, _xenserver_password, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.initialize_wlb</c> (libxenapi <c>xenapi_pool_initialize_wlb</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void initialize_wlb(Session session, string _wlb_url, string _wlb_username, string _wlb_password, string _xenserver_username, string _xenserver_password, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_initialize_wlb(call.Handle, Utf8.Z(_wlb_url ?? ""), Utf8.Z(_wlb_username ?? ""), Utf8.Z(_wlb_password ?? ""), Utf8.Z(_xenserver_username ?? ""), Utf8.Z(_xenserver_password ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.initialize_wlb</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>initialize_wlb</c>.</summary>
+        public static System.Threading.Tasks.Task initialize_wlbAsync(Session session, string _wlb_url, string _wlb_username, string _wlb_password, string _xenserver_username, string _xenserver_password, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.initialize_wlb", cancellationToken, _wlb_url ?? "", _wlb_username ?? "", _wlb_password ?? "", _xenserver_username ?? "", _xenserver_password ?? "");
         }
 
         /// <summary><c>Async.pool.initialize_wlb</c> (libxenapi <c>xenapi_async_pool_initialize_wlb</c>): <c>initialize_wlb</c> as a server task. Wait for its typed result with <c>async_initialize_wlb_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3326,9 +4724,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_initialize_wlb(Session session, string _wlb_url, string _wlb_username, string _wlb_password, string _xenserver_username, string _xenserver_password)
         {
-            int status = Native.xenapi_async_pool_initialize_wlb(Session.NativeOf(session), Utf8.Z(_wlb_url ?? ""), Utf8.Z(_wlb_username ?? ""), Utf8.Z(_wlb_password ?? ""), Utf8.Z(_xenserver_username ?? ""), Utf8.Z(_xenserver_password ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_initialize_wlb(session, _wlb_url, _wlb_username, _wlb_password, _xenserver_username, _xenserver_password, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.initialize_wlb</c> (libxenapi <c>xenapi_async_pool_initialize_wlb</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_initialize_wlb(Session session, string _wlb_url, string _wlb_username, string _wlb_password, string _xenserver_username, string _xenserver_password, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_initialize_wlb(call.Handle, Utf8.Z(_wlb_url ?? ""), Utf8.Z(_wlb_username ?? ""), Utf8.Z(_wlb_password ?? ""), Utf8.Z(_xenserver_username ?? ""), Utf8.Z(_xenserver_password ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.initialize_wlb</c> (what <c>async_initialize_wlb</c> returned; libxenapi <c>xenapi_async_pool_initialize_wlb_wait</c>) and returns its result as <c>initialize_wlb</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3354,8 +4762,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void detect_nonhomogeneous_external_auth(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_detect_nonhomogeneous_external_auth(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            detect_nonhomogeneous_external_auth(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.detect_nonhomogeneous_external_auth</c> (libxenapi <c>xenapi_pool_detect_nonhomogeneous_external_auth</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void detect_nonhomogeneous_external_auth(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_detect_nonhomogeneous_external_auth(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.detect_nonhomogeneous_external_auth</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>detect_nonhomogeneous_external_auth</c>.</summary>
+        public static System.Threading.Tasks.Task detect_nonhomogeneous_external_authAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.detect_nonhomogeneous_external_auth", cancellationToken, _pool ?? "");
         }
 
         /// <summary><c>Async.pool.detect_nonhomogeneous_external_auth</c> (libxenapi <c>xenapi_async_pool_detect_nonhomogeneous_external_auth</c>): <c>detect_nonhomogeneous_external_auth</c> as a server task. Wait for its typed result with <c>async_detect_nonhomogeneous_external_auth_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3366,9 +4792,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_detect_nonhomogeneous_external_auth(Session session, string _pool)
         {
-            int status = Native.xenapi_async_pool_detect_nonhomogeneous_external_auth(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_detect_nonhomogeneous_external_auth(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.detect_nonhomogeneous_external_auth</c> (libxenapi <c>xenapi_async_pool_detect_nonhomogeneous_external_auth</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_detect_nonhomogeneous_external_auth(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_detect_nonhomogeneous_external_auth(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.detect_nonhomogeneous_external_auth</c> (what <c>async_detect_nonhomogeneous_external_auth</c> returned; libxenapi <c>xenapi_async_pool_detect_nonhomogeneous_external_auth_wait</c>) and returns its result as <c>detect_nonhomogeneous_external_auth</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3395,16 +4831,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void disable_external_auth(Session session, string _pool, Dictionary<string, string> _config)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_config);
-            try
+            disable_external_auth(session, _pool, _config, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.disable_external_auth</c> (libxenapi <c>xenapi_pool_disable_external_auth</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void disable_external_auth(Session session, string _pool, Dictionary<string, string> _config, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_pool_disable_external_auth(Session.NativeOf(session), Utf8.Z(_pool ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_config);
+                try
+                {
+                    int status = Native.xenapi_pool_disable_external_auth(call.Handle, Utf8.Z(_pool ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>pool.disable_external_auth</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>disable_external_auth</c>.</summary>
+        public static System.Threading.Tasks.Task disable_external_authAsync(Session session, string _pool, Dictionary<string, string> _config, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.disable_external_auth", cancellationToken, _pool ?? "", ValueArgs.Map(_config));
         }
 
         /// <summary><c>Async.pool.disable_external_auth</c> (libxenapi <c>xenapi_async_pool_disable_external_auth</c>): <c>disable_external_auth</c> as a server task. Wait for its typed result with <c>async_disable_external_auth_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3416,16 +4870,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_disable_external_auth(Session session, string _pool, Dictionary<string, string> _config)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_config);
-            try
+            return async_disable_external_auth(session, _pool, _config, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.disable_external_auth</c> (libxenapi <c>xenapi_async_pool_disable_external_auth</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_disable_external_auth(Session session, string _pool, Dictionary<string, string> _config, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_pool_disable_external_auth(Session.NativeOf(session), Utf8.Z(_pool ?? ""), h1, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_config);
+                try
+                {
+                    int status = Native.xenapi_async_pool_disable_external_auth(call.Handle, Utf8.Z(_pool ?? ""), h1, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
         }
 
@@ -3455,16 +4919,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void enable_external_auth(Session session, string _pool, Dictionary<string, string> _config, string _service_name, string _auth_type)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_config);
-            try
+            enable_external_auth(session, _pool, _config, _service_name, _auth_type, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.enable_external_auth</c> (libxenapi <c>xenapi_pool_enable_external_auth</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void enable_external_auth(Session session, string _pool, Dictionary<string, string> _config, string _service_name, string _auth_type, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_pool_enable_external_auth(Session.NativeOf(session), Utf8.Z(_pool ?? ""), h1, Utf8.Z(_service_name ?? ""), Utf8.Z(_auth_type ?? ""), out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_config);
+                try
+                {
+                    int status = Native.xenapi_pool_enable_external_auth(call.Handle, Utf8.Z(_pool ?? ""), h1, Utf8.Z(_service_name ?? ""), Utf8.Z(_auth_type ?? ""), out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>pool.enable_external_auth</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>enable_external_auth</c>.</summary>
+        public static System.Threading.Tasks.Task enable_external_authAsync(Session session, string _pool, Dictionary<string, string> _config, string _service_name, string _auth_type, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.enable_external_auth", cancellationToken, _pool ?? "", ValueArgs.Map(_config), _service_name ?? "", _auth_type ?? "");
         }
 
         /// <summary><c>Async.pool.enable_external_auth</c> (libxenapi <c>xenapi_async_pool_enable_external_auth</c>): <c>enable_external_auth</c> as a server task. Wait for its typed result with <c>async_enable_external_auth_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3478,16 +4960,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_enable_external_auth(Session session, string _pool, Dictionary<string, string> _config, string _service_name, string _auth_type)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_config);
-            try
+            return async_enable_external_auth(session, _pool, _config, _service_name, _auth_type, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.enable_external_auth</c> (libxenapi <c>xenapi_async_pool_enable_external_auth</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_enable_external_auth(Session session, string _pool, Dictionary<string, string> _config, string _service_name, string _auth_type, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_pool_enable_external_auth(Session.NativeOf(session), Utf8.Z(_pool ?? ""), h1, Utf8.Z(_service_name ?? ""), Utf8.Z(_auth_type ?? ""), out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_config);
+                try
+                {
+                    int status = Native.xenapi_async_pool_enable_external_auth(call.Handle, Utf8.Z(_pool ?? ""), h1, Utf8.Z(_service_name ?? ""), Utf8.Z(_auth_type ?? ""), out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
         }
 
@@ -3518,9 +5010,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Blob> create_new_blob(Session session, string _pool, string _name, string _mime_type, bool _public)
         {
-            int status = Native.xenapi_pool_create_new_blob(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_name ?? ""), Utf8.Z(_mime_type ?? ""), (_public ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Blob>.Create(Conv.TakeStr(result));
+            return create_new_blob(session, _pool, _name, _mime_type, _public, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.create_new_blob</c> (libxenapi <c>xenapi_pool_create_new_blob</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Blob> create_new_blob(Session session, string _pool, string _name, string _mime_type, bool _public, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_create_new_blob(call.Handle, Utf8.Z(_pool ?? ""), Utf8.Z(_name ?? ""), Utf8.Z(_mime_type ?? ""), (_public ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Blob>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>pool.create_new_blob</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create_new_blob</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Blob>> create_new_blobAsync(Session session, string _pool, string _name, string _mime_type, bool _public, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.create_new_blob", cancellationToken, v => ValueRead.Ref<Blob>(v), _pool ?? "", _name ?? "", _mime_type ?? "", _public);
         }
 
         /// <summary><c>Async.pool.create_new_blob</c> (libxenapi <c>xenapi_async_pool_create_new_blob</c>): <c>create_new_blob</c> as a server task. Wait for its typed result with <c>async_create_new_blob_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3534,9 +5044,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create_new_blob(Session session, string _pool, string _name, string _mime_type, bool _public)
         {
-            int status = Native.xenapi_async_pool_create_new_blob(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_name ?? ""), Utf8.Z(_mime_type ?? ""), (_public ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_create_new_blob(session, _pool, _name, _mime_type, _public, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.create_new_blob</c> (libxenapi <c>xenapi_async_pool_create_new_blob</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create_new_blob(Session session, string _pool, string _name, string _mime_type, bool _public, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_create_new_blob(call.Handle, Utf8.Z(_pool ?? ""), Utf8.Z(_name ?? ""), Utf8.Z(_mime_type ?? ""), (_public ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.create_new_blob</c> (what <c>async_create_new_blob</c> returned; libxenapi <c>xenapi_async_pool_create_new_blob_wait</c>) and returns its result as <c>create_new_blob</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3588,8 +5108,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_ha_host_failures_to_tolerate(Session session, string _pool, long _value)
         {
-            int status = Native.xenapi_pool_set_ha_host_failures_to_tolerate(Session.NativeOf(session), Utf8.Z(_pool ?? ""), _value, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_ha_host_failures_to_tolerate(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.set_ha_host_failures_to_tolerate</c> (libxenapi <c>xenapi_pool_set_ha_host_failures_to_tolerate</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_ha_host_failures_to_tolerate(Session session, string _pool, long _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_set_ha_host_failures_to_tolerate(call.Handle, Utf8.Z(_pool ?? ""), _value, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.set_ha_host_failures_to_tolerate</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_ha_host_failures_to_tolerate</c>.</summary>
+        public static System.Threading.Tasks.Task set_ha_host_failures_to_tolerateAsync(Session session, string _pool, long _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.set_ha_host_failures_to_tolerate", cancellationToken, _pool ?? "", _value);
         }
 
         /// <summary><c>Async.pool.set_ha_host_failures_to_tolerate</c> (libxenapi <c>xenapi_async_pool_set_ha_host_failures_to_tolerate</c>): <c>set_ha_host_failures_to_tolerate</c> as a server task. Wait for its typed result with <c>async_set_ha_host_failures_to_tolerate_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3601,9 +5139,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_ha_host_failures_to_tolerate(Session session, string _pool, long _value)
         {
-            int status = Native.xenapi_async_pool_set_ha_host_failures_to_tolerate(Session.NativeOf(session), Utf8.Z(_pool ?? ""), _value, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_ha_host_failures_to_tolerate(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.set_ha_host_failures_to_tolerate</c> (libxenapi <c>xenapi_async_pool_set_ha_host_failures_to_tolerate</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_ha_host_failures_to_tolerate(Session session, string _pool, long _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_set_ha_host_failures_to_tolerate(call.Handle, Utf8.Z(_pool ?? ""), _value, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.set_ha_host_failures_to_tolerate</c> (what <c>async_set_ha_host_failures_to_tolerate</c> returned; libxenapi <c>xenapi_async_pool_set_ha_host_failures_to_tolerate_wait</c>) and returns its result as <c>set_ha_host_failures_to_tolerate</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3631,32 +5179,50 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<VM>, Dictionary<string, string>> ha_compute_vm_failover_plan(Session session, List<XenRef<Host>> _failed_hosts, List<XenRef<VM>> _failed_vms)
         {
-            IntPtr h0 = Conv.W_set_ref_host(_failed_hosts);
-            try
+            return ha_compute_vm_failover_plan(session, _failed_hosts, _failed_vms, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.ha_compute_vm_failover_plan</c> (libxenapi <c>xenapi_pool_ha_compute_vm_failover_plan</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<VM>, Dictionary<string, string>> ha_compute_vm_failover_plan(Session session, List<XenRef<Host>> _failed_hosts, List<XenRef<VM>> _failed_vms, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                IntPtr h1 = Conv.W_set_ref_VM(_failed_vms);
+                IntPtr h0 = Conv.W_set_ref_host(_failed_hosts);
                 try
                 {
-                    int status = Native.xenapi_pool_ha_compute_vm_failover_plan(Session.NativeOf(session), h0, h1, out IntPtr result, out IntPtr err);
-                    if (status != 0) throw Errors.FromNative(status, err);
+                    IntPtr h1 = Conv.W_set_ref_VM(_failed_vms);
                     try
                     {
-                        return Conv.R_map_ref_VM_to_map_string_to_string_end_end(result);
+                        int status = Native.xenapi_pool_ha_compute_vm_failover_plan(call.Handle, h0, h1, out IntPtr result, out IntPtr err);
+                        if (status != 0) throw call.Error(status, err);
+                        try
+                        {
+                            return Conv.R_map_ref_VM_to_map_string_to_string_end_end(result);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_string_map_map_free(result);
+                        }
                     }
                     finally
                     {
-                        Native.xenapi_string_string_map_map_free(result);
+                        Native.xenapi_string_list_free(h1);
                     }
                 }
                 finally
                 {
-                    Native.xenapi_string_list_free(h1);
+                    Native.xenapi_string_list_free(h0);
                 }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(h0);
-            }
+        }
+
+        /// <summary><c>pool.ha_compute_vm_failover_plan</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>ha_compute_vm_failover_plan</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<VM>, Dictionary<string, string>>> ha_compute_vm_failover_planAsync(Session session, List<XenRef<Host>> _failed_hosts, List<XenRef<VM>> _failed_vms, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.ha_compute_vm_failover_plan", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<VM>.Create(k0), x0 => ValueRead.Map(x0, k1 => k1, x1 => ValueRead.Str(x1))), ValueArgs.Set(_failed_hosts), ValueArgs.Set(_failed_vms));
         }
 
         /// <summary><c>Async.pool.ha_compute_vm_failover_plan</c> (libxenapi <c>xenapi_async_pool_ha_compute_vm_failover_plan</c>): <c>ha_compute_vm_failover_plan</c> as a server task. Wait for its typed result with <c>async_ha_compute_vm_failover_plan_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3668,24 +5234,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_ha_compute_vm_failover_plan(Session session, List<XenRef<Host>> _failed_hosts, List<XenRef<VM>> _failed_vms)
         {
-            IntPtr h0 = Conv.W_set_ref_host(_failed_hosts);
-            try
+            return async_ha_compute_vm_failover_plan(session, _failed_hosts, _failed_vms, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.ha_compute_vm_failover_plan</c> (libxenapi <c>xenapi_async_pool_ha_compute_vm_failover_plan</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_ha_compute_vm_failover_plan(Session session, List<XenRef<Host>> _failed_hosts, List<XenRef<VM>> _failed_vms, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                IntPtr h1 = Conv.W_set_ref_VM(_failed_vms);
+                IntPtr h0 = Conv.W_set_ref_host(_failed_hosts);
                 try
                 {
-                    int status = Native.xenapi_async_pool_ha_compute_vm_failover_plan(Session.NativeOf(session), h0, h1, out IntPtr result, out IntPtr err);
-                    if (status != 0) throw Errors.FromNative(status, err);
-                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                    IntPtr h1 = Conv.W_set_ref_VM(_failed_vms);
+                    try
+                    {
+                        int status = Native.xenapi_async_pool_ha_compute_vm_failover_plan(call.Handle, h0, h1, out IntPtr result, out IntPtr err);
+                        if (status != 0) throw call.Error(status, err);
+                        return XenRef<Task>.Create(Conv.TakeStr(result));
+                    }
+                    finally
+                    {
+                        Native.xenapi_string_list_free(h1);
+                    }
                 }
                 finally
                 {
-                    Native.xenapi_string_list_free(h1);
+                    Native.xenapi_string_list_free(h0);
                 }
-            }
-            finally
-            {
-                Native.xenapi_string_list_free(h0);
             }
         }
 
@@ -3723,17 +5299,35 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long ha_compute_hypothetical_max_host_failures_to_tolerate(Session session, Dictionary<XenRef<VM>, string> _configuration)
         {
-            IntPtr h0 = Conv.W_map_ref_VM_to_string_end(_configuration);
-            try
+            return ha_compute_hypothetical_max_host_failures_to_tolerate(session, _configuration, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.ha_compute_hypothetical_max_host_failures_to_tolerate</c> (libxenapi <c>xenapi_pool_ha_compute_hypothetical_max_host_failures_to_tolerate</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long ha_compute_hypothetical_max_host_failures_to_tolerate(Session session, Dictionary<XenRef<VM>, string> _configuration, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_pool_ha_compute_hypothetical_max_host_failures_to_tolerate(Session.NativeOf(session), h0, out long result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return result;
+                IntPtr h0 = Conv.W_map_ref_VM_to_string_end(_configuration);
+                try
+                {
+                    int status = Native.xenapi_pool_ha_compute_hypothetical_max_host_failures_to_tolerate(call.Handle, h0, out long result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return result;
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h0);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h0);
-            }
+        }
+
+        /// <summary><c>pool.ha_compute_hypothetical_max_host_failures_to_tolerate</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>ha_compute_hypothetical_max_host_failures_to_tolerate</c>.</summary>
+        public static System.Threading.Tasks.Task<long> ha_compute_hypothetical_max_host_failures_to_tolerateAsync(Session session, Dictionary<XenRef<VM>, string> _configuration, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.ha_compute_hypothetical_max_host_failures_to_tolerate", cancellationToken, v => ValueRead.Long(v), ValueArgs.Map(_configuration));
         }
 
         /// <summary><c>Async.pool.ha_compute_hypothetical_max_host_failures_to_tolerate</c> (libxenapi <c>xenapi_async_pool_ha_compute_hypothetical_max_host_failures_to_tolerate</c>): <c>ha_compute_hypothetical_max_host_failures_to_tolerate</c> as a server task. Wait for its typed result with <c>async_ha_compute_hypothetical_max_host_failures_to_tolerate_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3744,16 +5338,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_ha_compute_hypothetical_max_host_failures_to_tolerate(Session session, Dictionary<XenRef<VM>, string> _configuration)
         {
-            IntPtr h0 = Conv.W_map_ref_VM_to_string_end(_configuration);
-            try
+            return async_ha_compute_hypothetical_max_host_failures_to_tolerate(session, _configuration, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.ha_compute_hypothetical_max_host_failures_to_tolerate</c> (libxenapi <c>xenapi_async_pool_ha_compute_hypothetical_max_host_failures_to_tolerate</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_ha_compute_hypothetical_max_host_failures_to_tolerate(Session session, Dictionary<XenRef<VM>, string> _configuration, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_pool_ha_compute_hypothetical_max_host_failures_to_tolerate(Session.NativeOf(session), h0, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h0);
+                IntPtr h0 = Conv.W_map_ref_VM_to_string_end(_configuration);
+                try
+                {
+                    int status = Native.xenapi_async_pool_ha_compute_hypothetical_max_host_failures_to_tolerate(call.Handle, h0, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h0);
+                }
             }
         }
 
@@ -3783,9 +5387,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long ha_compute_max_host_failures_to_tolerate(Session session)
         {
-            int status = Native.xenapi_pool_ha_compute_max_host_failures_to_tolerate(Session.NativeOf(session), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return ha_compute_max_host_failures_to_tolerate(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.ha_compute_max_host_failures_to_tolerate</c> (libxenapi <c>xenapi_pool_ha_compute_max_host_failures_to_tolerate</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long ha_compute_max_host_failures_to_tolerate(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_ha_compute_max_host_failures_to_tolerate(call.Handle, out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>pool.ha_compute_max_host_failures_to_tolerate</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>ha_compute_max_host_failures_to_tolerate</c>.</summary>
+        public static System.Threading.Tasks.Task<long> ha_compute_max_host_failures_to_tolerateAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.ha_compute_max_host_failures_to_tolerate", cancellationToken, v => ValueRead.Long(v));
         }
 
         /// <summary><c>Async.pool.ha_compute_max_host_failures_to_tolerate</c> (libxenapi <c>xenapi_async_pool_ha_compute_max_host_failures_to_tolerate</c>): <c>ha_compute_max_host_failures_to_tolerate</c> as a server task. Wait for its typed result with <c>async_ha_compute_max_host_failures_to_tolerate_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3795,9 +5417,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_ha_compute_max_host_failures_to_tolerate(Session session)
         {
-            int status = Native.xenapi_async_pool_ha_compute_max_host_failures_to_tolerate(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_ha_compute_max_host_failures_to_tolerate(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.ha_compute_max_host_failures_to_tolerate</c> (libxenapi <c>xenapi_async_pool_ha_compute_max_host_failures_to_tolerate</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_ha_compute_max_host_failures_to_tolerate(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_ha_compute_max_host_failures_to_tolerate(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.ha_compute_max_host_failures_to_tolerate</c> (what <c>async_ha_compute_max_host_failures_to_tolerate</c> returned; libxenapi <c>xenapi_async_pool_ha_compute_max_host_failures_to_tolerate_wait</c>) and returns its result as <c>ha_compute_max_host_failures_to_tolerate</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3827,9 +5459,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool ha_failover_plan_exists(Session session, long _n)
         {
-            int status = Native.xenapi_pool_ha_failover_plan_exists(Session.NativeOf(session), _n, out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return ha_failover_plan_exists(session, _n, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.ha_failover_plan_exists</c> (libxenapi <c>xenapi_pool_ha_failover_plan_exists</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool ha_failover_plan_exists(Session session, long _n, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_ha_failover_plan_exists(call.Handle, _n, out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>pool.ha_failover_plan_exists</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>ha_failover_plan_exists</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> ha_failover_plan_existsAsync(Session session, long _n, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.ha_failover_plan_exists", cancellationToken, v => ValueRead.Bool(v), _n);
         }
 
         /// <summary><c>Async.pool.ha_failover_plan_exists</c> (libxenapi <c>xenapi_async_pool_ha_failover_plan_exists</c>): <c>ha_failover_plan_exists</c> as a server task. Wait for its typed result with <c>async_ha_failover_plan_exists_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3840,9 +5490,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_ha_failover_plan_exists(Session session, long _n)
         {
-            int status = Native.xenapi_async_pool_ha_failover_plan_exists(Session.NativeOf(session), _n, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_ha_failover_plan_exists(session, _n, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.ha_failover_plan_exists</c> (libxenapi <c>xenapi_async_pool_ha_failover_plan_exists</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_ha_failover_plan_exists(Session session, long _n, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_ha_failover_plan_exists(call.Handle, _n, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.ha_failover_plan_exists</c> (what <c>async_ha_failover_plan_exists</c> returned; libxenapi <c>xenapi_async_pool_ha_failover_plan_exists_wait</c>) and returns its result as <c>ha_failover_plan_exists</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3871,8 +5531,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void ha_prevent_restarts_for(Session session, long _seconds)
         {
-            int status = Native.xenapi_pool_ha_prevent_restarts_for(Session.NativeOf(session), _seconds, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            ha_prevent_restarts_for(session, _seconds, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.ha_prevent_restarts_for</c> (libxenapi <c>xenapi_pool_ha_prevent_restarts_for</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void ha_prevent_restarts_for(Session session, long _seconds, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_ha_prevent_restarts_for(call.Handle, _seconds, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.ha_prevent_restarts_for</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>ha_prevent_restarts_for</c>.</summary>
+        public static System.Threading.Tasks.Task ha_prevent_restarts_forAsync(Session session, long _seconds, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.ha_prevent_restarts_for", cancellationToken, _seconds);
         }
 
         /// <summary><c>Async.pool.ha_prevent_restarts_for</c> (libxenapi <c>xenapi_async_pool_ha_prevent_restarts_for</c>): <c>ha_prevent_restarts_for</c> as a server task. Wait for its typed result with <c>async_ha_prevent_restarts_for_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3883,9 +5561,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_ha_prevent_restarts_for(Session session, long _seconds)
         {
-            int status = Native.xenapi_async_pool_ha_prevent_restarts_for(Session.NativeOf(session), _seconds, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_ha_prevent_restarts_for(session, _seconds, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.ha_prevent_restarts_for</c> (libxenapi <c>xenapi_async_pool_ha_prevent_restarts_for</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_ha_prevent_restarts_for(Session session, long _seconds, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_ha_prevent_restarts_for(call.Handle, _seconds, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.ha_prevent_restarts_for</c> (what <c>async_ha_prevent_restarts_for</c> returned; libxenapi <c>xenapi_async_pool_ha_prevent_restarts_for_wait</c>) and returns its result as <c>ha_prevent_restarts_for</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3911,8 +5599,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void designate_new_master(Session session, string _host)
         {
-            int status = Native.xenapi_pool_designate_new_master(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            designate_new_master(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.designate_new_master</c> (libxenapi <c>xenapi_pool_designate_new_master</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void designate_new_master(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_designate_new_master(call.Handle, Utf8.Z(_host ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.designate_new_master</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>designate_new_master</c>.</summary>
+        public static System.Threading.Tasks.Task designate_new_masterAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.designate_new_master", cancellationToken, _host ?? "");
         }
 
         /// <summary><c>Async.pool.designate_new_master</c> (libxenapi <c>xenapi_async_pool_designate_new_master</c>): <c>designate_new_master</c> as a server task. Wait for its typed result with <c>async_designate_new_master_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3923,9 +5629,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_designate_new_master(Session session, string _host)
         {
-            int status = Native.xenapi_async_pool_designate_new_master(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_designate_new_master(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.designate_new_master</c> (libxenapi <c>xenapi_async_pool_designate_new_master</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_designate_new_master(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_designate_new_master(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.designate_new_master</c> (what <c>async_designate_new_master</c> returned; libxenapi <c>xenapi_async_pool_designate_new_master_wait</c>) and returns its result as <c>designate_new_master</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3950,8 +5666,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void sync_database(Session session)
         {
-            int status = Native.xenapi_pool_sync_database(Session.NativeOf(session), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            sync_database(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.sync_database</c> (libxenapi <c>xenapi_pool_sync_database</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void sync_database(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_sync_database(call.Handle, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.sync_database</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>sync_database</c>.</summary>
+        public static System.Threading.Tasks.Task sync_databaseAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.sync_database", cancellationToken);
         }
 
         /// <summary><c>Async.pool.sync_database</c> (libxenapi <c>xenapi_async_pool_sync_database</c>): <c>sync_database</c> as a server task. Wait for its typed result with <c>async_sync_database_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3961,9 +5695,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_sync_database(Session session)
         {
-            int status = Native.xenapi_async_pool_sync_database(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_sync_database(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.sync_database</c> (libxenapi <c>xenapi_async_pool_sync_database</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_sync_database(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_sync_database(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.sync_database</c> (what <c>async_sync_database</c> returned; libxenapi <c>xenapi_async_pool_sync_database_wait</c>) and returns its result as <c>sync_database</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3988,8 +5732,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void disable_ha(Session session)
         {
-            int status = Native.xenapi_pool_disable_ha(Session.NativeOf(session), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            disable_ha(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.disable_ha</c> (libxenapi <c>xenapi_pool_disable_ha</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void disable_ha(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_disable_ha(call.Handle, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.disable_ha</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>disable_ha</c>.</summary>
+        public static System.Threading.Tasks.Task disable_haAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.disable_ha", cancellationToken);
         }
 
         /// <summary><c>Async.pool.disable_ha</c> (libxenapi <c>xenapi_async_pool_disable_ha</c>): <c>disable_ha</c> as a server task. Wait for its typed result with <c>async_disable_ha_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3999,9 +5761,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_disable_ha(Session session)
         {
-            int status = Native.xenapi_async_pool_disable_ha(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_disable_ha(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.disable_ha</c> (libxenapi <c>xenapi_async_pool_disable_ha</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_disable_ha(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_disable_ha(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.disable_ha</c> (what <c>async_disable_ha</c> returned; libxenapi <c>xenapi_async_pool_disable_ha_wait</c>) and returns its result as <c>disable_ha</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4028,24 +5800,42 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void enable_ha(Session session, List<XenRef<SR>> _heartbeat_srs, Dictionary<string, string> _configuration)
         {
-            IntPtr h0 = Conv.W_set_ref_SR(_heartbeat_srs);
-            try
+            enable_ha(session, _heartbeat_srs, _configuration, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.enable_ha</c> (libxenapi <c>xenapi_pool_enable_ha</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void enable_ha(Session session, List<XenRef<SR>> _heartbeat_srs, Dictionary<string, string> _configuration, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                IntPtr h1 = Conv.W_map_string_to_string_end(_configuration);
+                IntPtr h0 = Conv.W_set_ref_SR(_heartbeat_srs);
                 try
                 {
-                    int status = Native.xenapi_pool_enable_ha(Session.NativeOf(session), h0, h1, out IntPtr err);
-                    if (status != 0) throw Errors.FromNative(status, err);
+                    IntPtr h1 = Conv.W_map_string_to_string_end(_configuration);
+                    try
+                    {
+                        int status = Native.xenapi_pool_enable_ha(call.Handle, h0, h1, out IntPtr err);
+                        if (status != 0) throw call.Error(status, err);
+                    }
+                    finally
+                    {
+                        Native.xenapi_string_map_free(h1);
+                    }
                 }
                 finally
                 {
-                    Native.xenapi_string_map_free(h1);
+                    Native.xenapi_string_list_free(h0);
                 }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(h0);
-            }
+        }
+
+        /// <summary><c>pool.enable_ha</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>enable_ha</c>.</summary>
+        public static System.Threading.Tasks.Task enable_haAsync(Session session, List<XenRef<SR>> _heartbeat_srs, Dictionary<string, string> _configuration, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.enable_ha", cancellationToken, ValueArgs.Set(_heartbeat_srs), ValueArgs.Map(_configuration));
         }
 
         /// <summary><c>Async.pool.enable_ha</c> (libxenapi <c>xenapi_async_pool_enable_ha</c>): <c>enable_ha</c> as a server task. Wait for its typed result with <c>async_enable_ha_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4057,24 +5847,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_enable_ha(Session session, List<XenRef<SR>> _heartbeat_srs, Dictionary<string, string> _configuration)
         {
-            IntPtr h0 = Conv.W_set_ref_SR(_heartbeat_srs);
-            try
+            return async_enable_ha(session, _heartbeat_srs, _configuration, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.enable_ha</c> (libxenapi <c>xenapi_async_pool_enable_ha</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_enable_ha(Session session, List<XenRef<SR>> _heartbeat_srs, Dictionary<string, string> _configuration, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                IntPtr h1 = Conv.W_map_string_to_string_end(_configuration);
+                IntPtr h0 = Conv.W_set_ref_SR(_heartbeat_srs);
                 try
                 {
-                    int status = Native.xenapi_async_pool_enable_ha(Session.NativeOf(session), h0, h1, out IntPtr result, out IntPtr err);
-                    if (status != 0) throw Errors.FromNative(status, err);
-                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                    IntPtr h1 = Conv.W_map_string_to_string_end(_configuration);
+                    try
+                    {
+                        int status = Native.xenapi_async_pool_enable_ha(call.Handle, h0, h1, out IntPtr result, out IntPtr err);
+                        if (status != 0) throw call.Error(status, err);
+                        return XenRef<Task>.Create(Conv.TakeStr(result));
+                    }
+                    finally
+                    {
+                        Native.xenapi_string_map_free(h1);
+                    }
                 }
                 finally
                 {
-                    Native.xenapi_string_map_free(h1);
+                    Native.xenapi_string_list_free(h0);
                 }
-            }
-            finally
-            {
-                Native.xenapi_string_list_free(h0);
             }
         }
 
@@ -4104,16 +5904,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<PIF>> create_VLAN_from_PIF(Session session, string _pif, string _network, long _vlan)
         {
-            int status = Native.xenapi_pool_create_vlan_from_pif(Session.NativeOf(session), Utf8.Z(_pif ?? ""), Utf8.Z(_network ?? ""), _vlan, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return create_VLAN_from_PIF(session, _pif, _network, _vlan, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.create_VLAN_from_PIF</c> (libxenapi <c>xenapi_pool_create_vlan_from_pif</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<PIF>> create_VLAN_from_PIF(Session session, string _pif, string _network, long _vlan, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_PIF(result);
+                int status = Native.xenapi_pool_create_vlan_from_pif(call.Handle, Utf8.Z(_pif ?? ""), Utf8.Z(_network ?? ""), _vlan, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_PIF(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>pool.create_VLAN_from_PIF</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create_VLAN_from_PIF</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<PIF>>> create_VLAN_from_PIFAsync(Session session, string _pif, string _network, long _vlan, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.create_VLAN_from_PIF", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<PIF>(x0)), _pif ?? "", _network ?? "", _vlan);
         }
 
         /// <summary><c>Async.pool.create_VLAN_from_PIF</c> (libxenapi <c>xenapi_async_pool_create_vlan_from_pif</c>): <c>create_VLAN_from_PIF</c> as a server task. Wait for its typed result with <c>async_create_VLAN_from_PIF_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4126,9 +5944,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create_VLAN_from_PIF(Session session, string _pif, string _network, long _vlan)
         {
-            int status = Native.xenapi_async_pool_create_vlan_from_pif(Session.NativeOf(session), Utf8.Z(_pif ?? ""), Utf8.Z(_network ?? ""), _vlan, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_create_VLAN_from_PIF(session, _pif, _network, _vlan, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.create_VLAN_from_PIF</c> (libxenapi <c>xenapi_async_pool_create_vlan_from_pif</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create_VLAN_from_PIF(Session session, string _pif, string _network, long _vlan, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_create_vlan_from_pif(call.Handle, Utf8.Z(_pif ?? ""), Utf8.Z(_network ?? ""), _vlan, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.create_VLAN_from_PIF</c> (what <c>async_create_VLAN_from_PIF</c> returned; libxenapi <c>xenapi_async_pool_create_vlan_from_pif_wait</c>) and returns its result as <c>create_VLAN_from_PIF</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4164,8 +5992,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void management_reconfigure(Session session, string _network)
         {
-            int status = Native.xenapi_pool_management_reconfigure(Session.NativeOf(session), Utf8.Z(_network ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            management_reconfigure(session, _network, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.management_reconfigure</c> (libxenapi <c>xenapi_pool_management_reconfigure</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void management_reconfigure(Session session, string _network, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_management_reconfigure(call.Handle, Utf8.Z(_network ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.management_reconfigure</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>management_reconfigure</c>.</summary>
+        public static System.Threading.Tasks.Task management_reconfigureAsync(Session session, string _network, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.management_reconfigure", cancellationToken, _network ?? "");
         }
 
         /// <summary><c>Async.pool.management_reconfigure</c> (libxenapi <c>xenapi_async_pool_management_reconfigure</c>): <c>management_reconfigure</c> as a server task. Wait for its typed result with <c>async_management_reconfigure_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4176,9 +6022,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_management_reconfigure(Session session, string _network)
         {
-            int status = Native.xenapi_async_pool_management_reconfigure(Session.NativeOf(session), Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_management_reconfigure(session, _network, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.management_reconfigure</c> (libxenapi <c>xenapi_async_pool_management_reconfigure</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_management_reconfigure(Session session, string _network, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_management_reconfigure(call.Handle, Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.management_reconfigure</c> (what <c>async_management_reconfigure</c> returned; libxenapi <c>xenapi_async_pool_management_reconfigure_wait</c>) and returns its result as <c>management_reconfigure</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4207,16 +6063,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<PIF>> create_VLAN(Session session, string _device, string _network, long _vlan)
         {
-            int status = Native.xenapi_pool_create_vlan(Session.NativeOf(session), Utf8.Z(_device ?? ""), Utf8.Z(_network ?? ""), _vlan, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return create_VLAN(session, _device, _network, _vlan, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.create_VLAN</c> (libxenapi <c>xenapi_pool_create_vlan</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<PIF>> create_VLAN(Session session, string _device, string _network, long _vlan, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_PIF(result);
+                int status = Native.xenapi_pool_create_vlan(call.Handle, Utf8.Z(_device ?? ""), Utf8.Z(_network ?? ""), _vlan, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_PIF(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>pool.create_VLAN</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create_VLAN</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<PIF>>> create_VLANAsync(Session session, string _device, string _network, long _vlan, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.create_VLAN", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<PIF>(x0)), _device ?? "", _network ?? "", _vlan);
         }
 
         /// <summary><c>Async.pool.create_VLAN</c> (libxenapi <c>xenapi_async_pool_create_vlan</c>): <c>create_VLAN</c> as a server task. Wait for its typed result with <c>async_create_VLAN_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4229,9 +6103,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create_VLAN(Session session, string _device, string _network, long _vlan)
         {
-            int status = Native.xenapi_async_pool_create_vlan(Session.NativeOf(session), Utf8.Z(_device ?? ""), Utf8.Z(_network ?? ""), _vlan, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_create_VLAN(session, _device, _network, _vlan, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.create_VLAN</c> (libxenapi <c>xenapi_async_pool_create_vlan</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create_VLAN(Session session, string _device, string _network, long _vlan, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_create_vlan(call.Handle, Utf8.Z(_device ?? ""), Utf8.Z(_network ?? ""), _vlan, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.create_VLAN</c> (what <c>async_create_VLAN</c> returned; libxenapi <c>xenapi_async_pool_create_vlan_wait</c>) and returns its result as <c>create_VLAN</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4267,16 +6151,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Host>> recover_slaves(Session session)
         {
-            int status = Native.xenapi_pool_recover_slaves(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return recover_slaves(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.recover_slaves</c> (libxenapi <c>xenapi_pool_recover_slaves</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Host>> recover_slaves(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_host(result);
+                int status = Native.xenapi_pool_recover_slaves(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_host(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>pool.recover_slaves</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>recover_slaves</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Host>>> recover_slavesAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.recover_slaves", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Host>(x0)));
         }
 
         /// <summary><c>Async.pool.recover_slaves</c> (libxenapi <c>xenapi_async_pool_recover_slaves</c>): <c>recover_slaves</c> as a server task. Wait for its typed result with <c>async_recover_slaves_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4286,9 +6188,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_recover_slaves(Session session)
         {
-            int status = Native.xenapi_async_pool_recover_slaves(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_recover_slaves(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.recover_slaves</c> (libxenapi <c>xenapi_async_pool_recover_slaves</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_recover_slaves(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_recover_slaves(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.recover_slaves</c> (what <c>async_recover_slaves</c> returned; libxenapi <c>xenapi_async_pool_recover_slaves_wait</c>) and returns its result as <c>recover_slaves</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4324,8 +6236,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void emergency_reset_master(Session session, string _master_address)
         {
-            int status = Native.xenapi_pool_emergency_reset_master(Session.NativeOf(session), Utf8.Z(_master_address ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            emergency_reset_master(session, _master_address, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.emergency_reset_master</c> (libxenapi <c>xenapi_pool_emergency_reset_master</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void emergency_reset_master(Session session, string _master_address, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_emergency_reset_master(call.Handle, Utf8.Z(_master_address ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.emergency_reset_master</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>emergency_reset_master</c>.</summary>
+        public static System.Threading.Tasks.Task emergency_reset_masterAsync(Session session, string _master_address, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.emergency_reset_master", cancellationToken, _master_address ?? "");
         }
 
         /// <summary><c>Async.pool.emergency_reset_master</c> (libxenapi <c>xenapi_async_pool_emergency_reset_master</c>): <c>emergency_reset_master</c> as a server task. Wait for its typed result with <c>async_emergency_reset_master_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4336,9 +6266,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_emergency_reset_master(Session session, string _master_address)
         {
-            int status = Native.xenapi_async_pool_emergency_reset_master(Session.NativeOf(session), Utf8.Z(_master_address ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_emergency_reset_master(session, _master_address, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.emergency_reset_master</c> (libxenapi <c>xenapi_async_pool_emergency_reset_master</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_emergency_reset_master(Session session, string _master_address, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_emergency_reset_master(call.Handle, Utf8.Z(_master_address ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.emergency_reset_master</c> (what <c>async_emergency_reset_master</c> returned; libxenapi <c>xenapi_async_pool_emergency_reset_master_wait</c>) and returns its result as <c>emergency_reset_master</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4363,8 +6303,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void emergency_transition_to_master(Session session)
         {
-            int status = Native.xenapi_pool_emergency_transition_to_master(Session.NativeOf(session), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            emergency_transition_to_master(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.emergency_transition_to_master</c> (libxenapi <c>xenapi_pool_emergency_transition_to_master</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void emergency_transition_to_master(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_emergency_transition_to_master(call.Handle, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.emergency_transition_to_master</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>emergency_transition_to_master</c>.</summary>
+        public static System.Threading.Tasks.Task emergency_transition_to_masterAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.emergency_transition_to_master", cancellationToken);
         }
 
         /// <summary><c>Async.pool.emergency_transition_to_master</c> (libxenapi <c>xenapi_async_pool_emergency_transition_to_master</c>): <c>emergency_transition_to_master</c> as a server task. Wait for its typed result with <c>async_emergency_transition_to_master_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4374,9 +6332,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_emergency_transition_to_master(Session session)
         {
-            int status = Native.xenapi_async_pool_emergency_transition_to_master(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_emergency_transition_to_master(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.emergency_transition_to_master</c> (libxenapi <c>xenapi_async_pool_emergency_transition_to_master</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_emergency_transition_to_master(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_emergency_transition_to_master(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.emergency_transition_to_master</c> (what <c>async_emergency_transition_to_master</c> returned; libxenapi <c>xenapi_async_pool_emergency_transition_to_master_wait</c>) and returns its result as <c>emergency_transition_to_master</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4402,8 +6370,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void eject(Session session, string _host)
         {
-            int status = Native.xenapi_pool_eject(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            eject(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.eject</c> (libxenapi <c>xenapi_pool_eject</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void eject(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_eject(call.Handle, Utf8.Z(_host ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.eject</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>eject</c>.</summary>
+        public static System.Threading.Tasks.Task ejectAsync(Session session, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.eject", cancellationToken, _host ?? "");
         }
 
         /// <summary><c>Async.pool.eject</c> (libxenapi <c>xenapi_async_pool_eject</c>): <c>eject</c> as a server task. Wait for its typed result with <c>async_eject_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4414,9 +6400,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_eject(Session session, string _host)
         {
-            int status = Native.xenapi_async_pool_eject(Session.NativeOf(session), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_eject(session, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.eject</c> (libxenapi <c>xenapi_async_pool_eject</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_eject(Session session, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_eject(call.Handle, Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.eject</c> (what <c>async_eject</c> returned; libxenapi <c>xenapi_async_pool_eject_wait</c>) and returns its result as <c>eject</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4444,8 +6440,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void join_force(Session session, string _master_address, string _master_username, string _master_password)
         {
-            int status = Native.xenapi_pool_join_force(Session.NativeOf(session), Utf8.Z(_master_address ?? ""), Utf8.Z(_master_username ?? ""), Utf8.Z(_master_password ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            join_force(session, _master_address, _master_username, _master_password, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.join_force</c> (libxenapi <c>xenapi_pool_join_force</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void join_force(Session session, string _master_address, string _master_username, string _master_password, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_join_force(call.Handle, Utf8.Z(_master_address ?? ""), Utf8.Z(_master_username ?? ""), Utf8.Z(_master_password ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.join_force</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>join_force</c>.</summary>
+        public static System.Threading.Tasks.Task join_forceAsync(Session session, string _master_address, string _master_username, string _master_password, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.join_force", cancellationToken, _master_address ?? "", _master_username ?? "", _master_password ?? "");
         }
 
         /// <summary><c>Async.pool.join_force</c> (libxenapi <c>xenapi_async_pool_join_force</c>): <c>join_force</c> as a server task. Wait for its typed result with <c>async_join_force_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4458,9 +6472,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_join_force(Session session, string _master_address, string _master_username, string _master_password)
         {
-            int status = Native.xenapi_async_pool_join_force(Session.NativeOf(session), Utf8.Z(_master_address ?? ""), Utf8.Z(_master_username ?? ""), Utf8.Z(_master_password ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_join_force(session, _master_address, _master_username, _master_password, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.join_force</c> (libxenapi <c>xenapi_async_pool_join_force</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_join_force(Session session, string _master_address, string _master_username, string _master_password, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_join_force(call.Handle, Utf8.Z(_master_address ?? ""), Utf8.Z(_master_username ?? ""), Utf8.Z(_master_password ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.join_force</c> (what <c>async_join_force</c> returned; libxenapi <c>xenapi_async_pool_join_force_wait</c>) and returns its result as <c>join_force</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4488,8 +6512,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void join(Session session, string _master_address, string _master_username, string _master_password)
         {
-            int status = Native.xenapi_pool_join(Session.NativeOf(session), Utf8.Z(_master_address ?? ""), Utf8.Z(_master_username ?? ""), Utf8.Z(_master_password ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            join(session, _master_address, _master_username, _master_password, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.join</c> (libxenapi <c>xenapi_pool_join</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void join(Session session, string _master_address, string _master_username, string _master_password, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_join(call.Handle, Utf8.Z(_master_address ?? ""), Utf8.Z(_master_username ?? ""), Utf8.Z(_master_password ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.join</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>join</c>.</summary>
+        public static System.Threading.Tasks.Task joinAsync(Session session, string _master_address, string _master_username, string _master_password, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.join", cancellationToken, _master_address ?? "", _master_username ?? "", _master_password ?? "");
         }
 
         /// <summary><c>Async.pool.join</c> (libxenapi <c>xenapi_async_pool_join</c>): <c>join</c> as a server task. Wait for its typed result with <c>async_join_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4502,9 +6544,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_join(Session session, string _master_address, string _master_username, string _master_password)
         {
-            int status = Native.xenapi_async_pool_join(Session.NativeOf(session), Utf8.Z(_master_address ?? ""), Utf8.Z(_master_username ?? ""), Utf8.Z(_master_password ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_join(session, _master_address, _master_username, _master_password, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool.join</c> (libxenapi <c>xenapi_async_pool_join</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_join(Session session, string _master_address, string _master_username, string _master_password, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_join(call.Handle, Utf8.Z(_master_address ?? ""), Utf8.Z(_master_username ?? ""), Utf8.Z(_master_password ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool.join</c> (what <c>async_join</c> returned; libxenapi <c>xenapi_async_pool_join_wait</c>) and returns its result as <c>join</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4531,8 +6583,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_coordinator_bias(Session session, string _pool, bool _value)
         {
-            int status = Native.xenapi_pool_set_coordinator_bias(Session.NativeOf(session), Utf8.Z(_pool ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_coordinator_bias(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.set_coordinator_bias</c> (libxenapi <c>xenapi_pool_set_coordinator_bias</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_coordinator_bias(Session session, string _pool, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_set_coordinator_bias(call.Handle, Utf8.Z(_pool ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.set_coordinator_bias</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_coordinator_bias</c>.</summary>
+        public static System.Threading.Tasks.Task set_coordinator_biasAsync(Session session, string _pool, bool _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.set_coordinator_bias", cancellationToken, _pool ?? "", _value);
         }
 
         /// <summary><c>pool.set_migration_compression</c> (libxenapi <c>xenapi_pool_set_migration_compression</c>). Prototype since 22.33.0: may change.</summary>
@@ -4543,8 +6613,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_migration_compression(Session session, string _pool, bool _value)
         {
-            int status = Native.xenapi_pool_set_migration_compression(Session.NativeOf(session), Utf8.Z(_pool ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_migration_compression(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.set_migration_compression</c> (libxenapi <c>xenapi_pool_set_migration_compression</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_migration_compression(Session session, string _pool, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_set_migration_compression(call.Handle, Utf8.Z(_pool ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.set_migration_compression</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_migration_compression</c>.</summary>
+        public static System.Threading.Tasks.Task set_migration_compressionAsync(Session session, string _pool, bool _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.set_migration_compression", cancellationToken, _pool ?? "", _value);
         }
 
         /// <summary><c>pool.set_is_psr_pending</c> (libxenapi <c>xenapi_pool_set_is_psr_pending</c>).</summary>
@@ -4555,8 +6643,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_is_psr_pending(Session session, string _pool, bool _value)
         {
-            int status = Native.xenapi_pool_set_is_psr_pending(Session.NativeOf(session), Utf8.Z(_pool ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_is_psr_pending(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.set_is_psr_pending</c> (libxenapi <c>xenapi_pool_set_is_psr_pending</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_is_psr_pending(Session session, string _pool, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_set_is_psr_pending(call.Handle, Utf8.Z(_pool ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.set_is_psr_pending</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_is_psr_pending</c>.</summary>
+        public static System.Threading.Tasks.Task set_is_psr_pendingAsync(Session session, string _pool, bool _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.set_is_psr_pending", cancellationToken, _pool ?? "", _value);
         }
 
         /// <summary><c>pool.set_live_patching_disabled</c> (libxenapi <c>xenapi_pool_set_live_patching_disabled</c>).</summary>
@@ -4567,8 +6673,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_live_patching_disabled(Session session, string _pool, bool _value)
         {
-            int status = Native.xenapi_pool_set_live_patching_disabled(Session.NativeOf(session), Utf8.Z(_pool ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_live_patching_disabled(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.set_live_patching_disabled</c> (libxenapi <c>xenapi_pool_set_live_patching_disabled</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_live_patching_disabled(Session session, string _pool, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_set_live_patching_disabled(call.Handle, Utf8.Z(_pool ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.set_live_patching_disabled</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_live_patching_disabled</c>.</summary>
+        public static System.Threading.Tasks.Task set_live_patching_disabledAsync(Session session, string _pool, bool _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.set_live_patching_disabled", cancellationToken, _pool ?? "", _value);
         }
 
         /// <summary><c>pool.set_policy_no_vendor_device</c> (libxenapi <c>xenapi_pool_set_policy_no_vendor_device</c>).</summary>
@@ -4579,8 +6703,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_policy_no_vendor_device(Session session, string _pool, bool _value)
         {
-            int status = Native.xenapi_pool_set_policy_no_vendor_device(Session.NativeOf(session), Utf8.Z(_pool ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_policy_no_vendor_device(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.set_policy_no_vendor_device</c> (libxenapi <c>xenapi_pool_set_policy_no_vendor_device</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_policy_no_vendor_device(Session session, string _pool, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_set_policy_no_vendor_device(call.Handle, Utf8.Z(_pool ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.set_policy_no_vendor_device</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_policy_no_vendor_device</c>.</summary>
+        public static System.Threading.Tasks.Task set_policy_no_vendor_deviceAsync(Session session, string _pool, bool _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.set_policy_no_vendor_device", cancellationToken, _pool ?? "", _value);
         }
 
         /// <summary><c>pool.set_wlb_verify_cert</c> (libxenapi <c>xenapi_pool_set_wlb_verify_cert</c>). Deprecated since 1.290.0.</summary>
@@ -4591,8 +6733,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_wlb_verify_cert(Session session, string _pool, bool _value)
         {
-            int status = Native.xenapi_pool_set_wlb_verify_cert(Session.NativeOf(session), Utf8.Z(_pool ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_wlb_verify_cert(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.set_wlb_verify_cert</c> (libxenapi <c>xenapi_pool_set_wlb_verify_cert</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_wlb_verify_cert(Session session, string _pool, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_set_wlb_verify_cert(call.Handle, Utf8.Z(_pool ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.set_wlb_verify_cert</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_wlb_verify_cert</c>.</summary>
+        public static System.Threading.Tasks.Task set_wlb_verify_certAsync(Session session, string _pool, bool _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.set_wlb_verify_cert", cancellationToken, _pool ?? "", _value);
         }
 
         /// <summary><c>pool.set_wlb_enabled</c> (libxenapi <c>xenapi_pool_set_wlb_enabled</c>).</summary>
@@ -4603,8 +6763,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_wlb_enabled(Session session, string _pool, bool _value)
         {
-            int status = Native.xenapi_pool_set_wlb_enabled(Session.NativeOf(session), Utf8.Z(_pool ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_wlb_enabled(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.set_wlb_enabled</c> (libxenapi <c>xenapi_pool_set_wlb_enabled</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_wlb_enabled(Session session, string _pool, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_set_wlb_enabled(call.Handle, Utf8.Z(_pool ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.set_wlb_enabled</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_wlb_enabled</c>.</summary>
+        public static System.Threading.Tasks.Task set_wlb_enabledAsync(Session session, string _pool, bool _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.set_wlb_enabled", cancellationToken, _pool ?? "", _value);
         }
 
         /// <summary><c>pool.remove_from_health_check_config</c> (libxenapi <c>xenapi_pool_remove_from_health_check_config</c>).</summary>
@@ -4615,8 +6793,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_health_check_config(Session session, string _pool, string _key)
         {
-            int status = Native.xenapi_pool_remove_from_health_check_config(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_health_check_config(session, _pool, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.remove_from_health_check_config</c> (libxenapi <c>xenapi_pool_remove_from_health_check_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_health_check_config(Session session, string _pool, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_remove_from_health_check_config(call.Handle, Utf8.Z(_pool ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.remove_from_health_check_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_health_check_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_health_check_configAsync(Session session, string _pool, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.remove_from_health_check_config", cancellationToken, _pool ?? "", _key ?? "");
         }
 
         /// <summary><c>pool.add_to_health_check_config</c> (libxenapi <c>xenapi_pool_add_to_health_check_config</c>).</summary>
@@ -4628,8 +6824,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_health_check_config(Session session, string _pool, string _key, string _value)
         {
-            int status = Native.xenapi_pool_add_to_health_check_config(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_health_check_config(session, _pool, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.add_to_health_check_config</c> (libxenapi <c>xenapi_pool_add_to_health_check_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_health_check_config(Session session, string _pool, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_add_to_health_check_config(call.Handle, Utf8.Z(_pool ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.add_to_health_check_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_health_check_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_health_check_configAsync(Session session, string _pool, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.add_to_health_check_config", cancellationToken, _pool ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>pool.set_health_check_config</c> (libxenapi <c>xenapi_pool_set_health_check_config</c>).</summary>
@@ -4640,16 +6854,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_health_check_config(Session session, string _pool, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_health_check_config(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.set_health_check_config</c> (libxenapi <c>xenapi_pool_set_health_check_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_health_check_config(Session session, string _pool, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_pool_set_health_check_config(Session.NativeOf(session), Utf8.Z(_pool ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_pool_set_health_check_config(call.Handle, Utf8.Z(_pool ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>pool.set_health_check_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_health_check_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_health_check_configAsync(Session session, string _pool, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.set_health_check_config", cancellationToken, _pool ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>pool.remove_from_gui_config</c> (libxenapi <c>xenapi_pool_remove_from_gui_config</c>).</summary>
@@ -4660,8 +6892,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_gui_config(Session session, string _pool, string _key)
         {
-            int status = Native.xenapi_pool_remove_from_gui_config(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_gui_config(session, _pool, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.remove_from_gui_config</c> (libxenapi <c>xenapi_pool_remove_from_gui_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_gui_config(Session session, string _pool, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_remove_from_gui_config(call.Handle, Utf8.Z(_pool ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.remove_from_gui_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_gui_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_gui_configAsync(Session session, string _pool, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.remove_from_gui_config", cancellationToken, _pool ?? "", _key ?? "");
         }
 
         /// <summary><c>pool.add_to_gui_config</c> (libxenapi <c>xenapi_pool_add_to_gui_config</c>).</summary>
@@ -4673,8 +6923,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_gui_config(Session session, string _pool, string _key, string _value)
         {
-            int status = Native.xenapi_pool_add_to_gui_config(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_gui_config(session, _pool, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.add_to_gui_config</c> (libxenapi <c>xenapi_pool_add_to_gui_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_gui_config(Session session, string _pool, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_add_to_gui_config(call.Handle, Utf8.Z(_pool ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.add_to_gui_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_gui_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_gui_configAsync(Session session, string _pool, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.add_to_gui_config", cancellationToken, _pool ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>pool.set_gui_config</c> (libxenapi <c>xenapi_pool_set_gui_config</c>).</summary>
@@ -4685,16 +6953,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_gui_config(Session session, string _pool, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_gui_config(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.set_gui_config</c> (libxenapi <c>xenapi_pool_set_gui_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_gui_config(Session session, string _pool, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_pool_set_gui_config(Session.NativeOf(session), Utf8.Z(_pool ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_pool_set_gui_config(call.Handle, Utf8.Z(_pool ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>pool.set_gui_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_gui_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_gui_configAsync(Session session, string _pool, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.set_gui_config", cancellationToken, _pool ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>pool.remove_tags</c> (libxenapi <c>xenapi_pool_remove_tags</c>).</summary>
@@ -4705,8 +6991,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_tags(Session session, string _pool, string _value)
         {
-            int status = Native.xenapi_pool_remove_tags(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_tags(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.remove_tags</c> (libxenapi <c>xenapi_pool_remove_tags</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_tags(Session session, string _pool, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_remove_tags(call.Handle, Utf8.Z(_pool ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.remove_tags</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_tags</c>.</summary>
+        public static System.Threading.Tasks.Task remove_tagsAsync(Session session, string _pool, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.remove_tags", cancellationToken, _pool ?? "", _value ?? "");
         }
 
         /// <summary><c>pool.add_tags</c> (libxenapi <c>xenapi_pool_add_tags</c>).</summary>
@@ -4717,8 +7021,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_tags(Session session, string _pool, string _value)
         {
-            int status = Native.xenapi_pool_add_tags(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_tags(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.add_tags</c> (libxenapi <c>xenapi_pool_add_tags</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_tags(Session session, string _pool, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_add_tags(call.Handle, Utf8.Z(_pool ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.add_tags</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_tags</c>.</summary>
+        public static System.Threading.Tasks.Task add_tagsAsync(Session session, string _pool, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.add_tags", cancellationToken, _pool ?? "", _value ?? "");
         }
 
         /// <summary><c>pool.set_tags</c> (libxenapi <c>xenapi_pool_set_tags</c>).</summary>
@@ -4729,16 +7051,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_tags(Session session, string _pool, string[] _value)
         {
-            IntPtr h1 = Conv.W_set_string(_value);
-            try
+            set_tags(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.set_tags</c> (libxenapi <c>xenapi_pool_set_tags</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_tags(Session session, string _pool, string[] _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_pool_set_tags(Session.NativeOf(session), Utf8.Z(_pool ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_set_string(_value);
+                try
+                {
+                    int status = Native.xenapi_pool_set_tags(call.Handle, Utf8.Z(_pool ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(h1);
-            }
+        }
+
+        /// <summary><c>pool.set_tags</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_tags</c>.</summary>
+        public static System.Threading.Tasks.Task set_tagsAsync(Session session, string _pool, string[] _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.set_tags", cancellationToken, _pool ?? "", ValueArgs.Set(_value));
         }
 
         /// <summary><c>pool.set_ha_allow_overcommit</c> (libxenapi <c>xenapi_pool_set_ha_allow_overcommit</c>).</summary>
@@ -4749,8 +7089,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_ha_allow_overcommit(Session session, string _pool, bool _value)
         {
-            int status = Native.xenapi_pool_set_ha_allow_overcommit(Session.NativeOf(session), Utf8.Z(_pool ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_ha_allow_overcommit(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.set_ha_allow_overcommit</c> (libxenapi <c>xenapi_pool_set_ha_allow_overcommit</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_ha_allow_overcommit(Session session, string _pool, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_set_ha_allow_overcommit(call.Handle, Utf8.Z(_pool ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.set_ha_allow_overcommit</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_ha_allow_overcommit</c>.</summary>
+        public static System.Threading.Tasks.Task set_ha_allow_overcommitAsync(Session session, string _pool, bool _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.set_ha_allow_overcommit", cancellationToken, _pool ?? "", _value);
         }
 
         /// <summary><c>pool.remove_from_other_config</c> (libxenapi <c>xenapi_pool_remove_from_other_config</c>).</summary>
@@ -4761,8 +7119,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_other_config(Session session, string _pool, string _key)
         {
-            int status = Native.xenapi_pool_remove_from_other_config(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_other_config(session, _pool, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.remove_from_other_config</c> (libxenapi <c>xenapi_pool_remove_from_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_other_config(Session session, string _pool, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_remove_from_other_config(call.Handle, Utf8.Z(_pool ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.remove_from_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_other_configAsync(Session session, string _pool, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.remove_from_other_config", cancellationToken, _pool ?? "", _key ?? "");
         }
 
         /// <summary><c>pool.add_to_other_config</c> (libxenapi <c>xenapi_pool_add_to_other_config</c>).</summary>
@@ -4774,8 +7150,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_other_config(Session session, string _pool, string _key, string _value)
         {
-            int status = Native.xenapi_pool_add_to_other_config(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_other_config(session, _pool, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.add_to_other_config</c> (libxenapi <c>xenapi_pool_add_to_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_other_config(Session session, string _pool, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_add_to_other_config(call.Handle, Utf8.Z(_pool ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.add_to_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_other_configAsync(Session session, string _pool, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.add_to_other_config", cancellationToken, _pool ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>pool.set_other_config</c> (libxenapi <c>xenapi_pool_set_other_config</c>).</summary>
@@ -4786,16 +7180,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_other_config(Session session, string _pool, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_other_config(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.set_other_config</c> (libxenapi <c>xenapi_pool_set_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_other_config(Session session, string _pool, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_pool_set_other_config(Session.NativeOf(session), Utf8.Z(_pool ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_pool_set_other_config(call.Handle, Utf8.Z(_pool ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>pool.set_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_other_configAsync(Session session, string _pool, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.set_other_config", cancellationToken, _pool ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>pool.set_crash_dump_SR</c> (libxenapi <c>xenapi_pool_set_crash_dump_sr</c>).</summary>
@@ -4806,8 +7218,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_crash_dump_SR(Session session, string _pool, string _value)
         {
-            int status = Native.xenapi_pool_set_crash_dump_sr(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_crash_dump_SR(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.set_crash_dump_SR</c> (libxenapi <c>xenapi_pool_set_crash_dump_sr</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_crash_dump_SR(Session session, string _pool, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_set_crash_dump_sr(call.Handle, Utf8.Z(_pool ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.set_crash_dump_SR</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_crash_dump_SR</c>.</summary>
+        public static System.Threading.Tasks.Task set_crash_dump_SRAsync(Session session, string _pool, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.set_crash_dump_SR", cancellationToken, _pool ?? "", _value ?? "");
         }
 
         /// <summary><c>pool.set_suspend_image_SR</c> (libxenapi <c>xenapi_pool_set_suspend_image_sr</c>).</summary>
@@ -4818,8 +7248,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_suspend_image_SR(Session session, string _pool, string _value)
         {
-            int status = Native.xenapi_pool_set_suspend_image_sr(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_suspend_image_SR(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.set_suspend_image_SR</c> (libxenapi <c>xenapi_pool_set_suspend_image_sr</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_suspend_image_SR(Session session, string _pool, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_set_suspend_image_sr(call.Handle, Utf8.Z(_pool ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.set_suspend_image_SR</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_suspend_image_SR</c>.</summary>
+        public static System.Threading.Tasks.Task set_suspend_image_SRAsync(Session session, string _pool, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.set_suspend_image_SR", cancellationToken, _pool ?? "", _value ?? "");
         }
 
         /// <summary><c>pool.set_default_SR</c> (libxenapi <c>xenapi_pool_set_default_sr</c>).</summary>
@@ -4830,8 +7278,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_default_SR(Session session, string _pool, string _value)
         {
-            int status = Native.xenapi_pool_set_default_sr(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_default_SR(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.set_default_SR</c> (libxenapi <c>xenapi_pool_set_default_sr</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_default_SR(Session session, string _pool, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_set_default_sr(call.Handle, Utf8.Z(_pool ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.set_default_SR</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_default_SR</c>.</summary>
+        public static System.Threading.Tasks.Task set_default_SRAsync(Session session, string _pool, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.set_default_SR", cancellationToken, _pool ?? "", _value ?? "");
         }
 
         /// <summary><c>pool.set_name_description</c> (libxenapi <c>xenapi_pool_set_name_description</c>).</summary>
@@ -4842,8 +7308,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_name_description(Session session, string _pool, string _value)
         {
-            int status = Native.xenapi_pool_set_name_description(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_name_description(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.set_name_description</c> (libxenapi <c>xenapi_pool_set_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_name_description(Session session, string _pool, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_set_name_description(call.Handle, Utf8.Z(_pool ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.set_name_description</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_name_description</c>.</summary>
+        public static System.Threading.Tasks.Task set_name_descriptionAsync(Session session, string _pool, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.set_name_description", cancellationToken, _pool ?? "", _value ?? "");
         }
 
         /// <summary><c>pool.set_name_label</c> (libxenapi <c>xenapi_pool_set_name_label</c>).</summary>
@@ -4854,8 +7338,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_name_label(Session session, string _pool, string _value)
         {
-            int status = Native.xenapi_pool_set_name_label(Session.NativeOf(session), Utf8.Z(_pool ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_name_label(session, _pool, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.set_name_label</c> (libxenapi <c>xenapi_pool_set_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_name_label(Session session, string _pool, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_set_name_label(call.Handle, Utf8.Z(_pool ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool.set_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task set_name_labelAsync(Session session, string _pool, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool.set_name_label", cancellationToken, _pool ?? "", _value ?? "");
         }
 
         /// <summary><c>pool.get_update_sync_enabled</c> (libxenapi <c>xenapi_pool_get_update_sync_enabled</c>). Prototype since 23.18.0: may change.</summary>
@@ -4866,9 +7368,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_update_sync_enabled(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_update_sync_enabled(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_update_sync_enabled(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_update_sync_enabled</c> (libxenapi <c>xenapi_pool_get_update_sync_enabled</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_update_sync_enabled(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_update_sync_enabled(call.Handle, Utf8.Z(_pool ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>pool.get_update_sync_enabled</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_update_sync_enabled</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_update_sync_enabledAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_update_sync_enabled", cancellationToken, v => ValueRead.Bool(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_update_sync_day</c> (libxenapi <c>xenapi_pool_get_update_sync_day</c>). Prototype since 23.18.0: may change.</summary>
@@ -4879,9 +7399,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_update_sync_day(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_update_sync_day(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_update_sync_day(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_update_sync_day</c> (libxenapi <c>xenapi_pool_get_update_sync_day</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_update_sync_day(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_update_sync_day(call.Handle, Utf8.Z(_pool ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>pool.get_update_sync_day</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_update_sync_day</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_update_sync_dayAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_update_sync_day", cancellationToken, v => ValueRead.Long(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_update_sync_frequency</c> (libxenapi <c>xenapi_pool_get_update_sync_frequency</c>). Prototype since 23.18.0: may change.</summary>
@@ -4892,9 +7430,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static update_sync_frequency get_update_sync_frequency(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_update_sync_frequency(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return update_sync_frequency_helper.FromNative(result);
+            return get_update_sync_frequency(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_update_sync_frequency</c> (libxenapi <c>xenapi_pool_get_update_sync_frequency</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static update_sync_frequency get_update_sync_frequency(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_update_sync_frequency(call.Handle, Utf8.Z(_pool ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return update_sync_frequency_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>pool.get_update_sync_frequency</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_update_sync_frequency</c>.</summary>
+        public static System.Threading.Tasks.Task<update_sync_frequency> get_update_sync_frequencyAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_update_sync_frequency", cancellationToken, v => update_sync_frequency_helper.FromString(ValueRead.Str(v)), _pool ?? "");
         }
 
         /// <summary><c>pool.get_last_update_sync</c> (libxenapi <c>xenapi_pool_get_last_update_sync</c>). Prototype since 23.18.0: may change.</summary>
@@ -4905,9 +7461,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static DateTime get_last_update_sync(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_last_update_sync(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.Time(result);
+            return get_last_update_sync(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_last_update_sync</c> (libxenapi <c>xenapi_pool_get_last_update_sync</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static DateTime get_last_update_sync(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_last_update_sync(call.Handle, Utf8.Z(_pool ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.Time(result);
+            }
+        }
+
+        /// <summary><c>pool.get_last_update_sync</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_last_update_sync</c>.</summary>
+        public static System.Threading.Tasks.Task<DateTime> get_last_update_syncAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_last_update_sync", cancellationToken, v => ValueRead.Time(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_telemetry_next_collection</c> (libxenapi <c>xenapi_pool_get_telemetry_next_collection</c>). Prototype since 23.9.0: may change.</summary>
@@ -4918,9 +7492,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static DateTime get_telemetry_next_collection(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_telemetry_next_collection(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.Time(result);
+            return get_telemetry_next_collection(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_telemetry_next_collection</c> (libxenapi <c>xenapi_pool_get_telemetry_next_collection</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static DateTime get_telemetry_next_collection(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_telemetry_next_collection(call.Handle, Utf8.Z(_pool ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.Time(result);
+            }
+        }
+
+        /// <summary><c>pool.get_telemetry_next_collection</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_telemetry_next_collection</c>.</summary>
+        public static System.Threading.Tasks.Task<DateTime> get_telemetry_next_collectionAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_telemetry_next_collection", cancellationToken, v => ValueRead.Time(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_telemetry_frequency</c> (libxenapi <c>xenapi_pool_get_telemetry_frequency</c>). Prototype since 23.9.0: may change.</summary>
@@ -4931,9 +7523,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static telemetry_frequency get_telemetry_frequency(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_telemetry_frequency(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return telemetry_frequency_helper.FromNative(result);
+            return get_telemetry_frequency(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_telemetry_frequency</c> (libxenapi <c>xenapi_pool_get_telemetry_frequency</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static telemetry_frequency get_telemetry_frequency(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_telemetry_frequency(call.Handle, Utf8.Z(_pool ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return telemetry_frequency_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>pool.get_telemetry_frequency</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_telemetry_frequency</c>.</summary>
+        public static System.Threading.Tasks.Task<telemetry_frequency> get_telemetry_frequencyAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_telemetry_frequency", cancellationToken, v => telemetry_frequency_helper.FromString(ValueRead.Str(v)), _pool ?? "");
         }
 
         /// <summary><c>pool.get_telemetry_uuid</c> (libxenapi <c>xenapi_pool_get_telemetry_uuid</c>). Prototype since 23.9.0: may change.</summary>
@@ -4944,9 +7554,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Secret> get_telemetry_uuid(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_telemetry_uuid(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Secret>.Create(Conv.TakeStr(result));
+            return get_telemetry_uuid(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_telemetry_uuid</c> (libxenapi <c>xenapi_pool_get_telemetry_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Secret> get_telemetry_uuid(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_telemetry_uuid(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Secret>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>pool.get_telemetry_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_telemetry_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Secret>> get_telemetry_uuidAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_telemetry_uuid", cancellationToken, v => ValueRead.Ref<Secret>(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_ext_auth_max_threads</c> (libxenapi <c>xenapi_pool_get_ext_auth_max_threads</c>). Prototype since 23.27.0: may change.</summary>
@@ -4957,9 +7585,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_ext_auth_max_threads(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_ext_auth_max_threads(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_ext_auth_max_threads(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_ext_auth_max_threads</c> (libxenapi <c>xenapi_pool_get_ext_auth_max_threads</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_ext_auth_max_threads(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_ext_auth_max_threads(call.Handle, Utf8.Z(_pool ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>pool.get_ext_auth_max_threads</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_ext_auth_max_threads</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_ext_auth_max_threadsAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_ext_auth_max_threads", cancellationToken, v => ValueRead.Long(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_local_auth_max_threads</c> (libxenapi <c>xenapi_pool_get_local_auth_max_threads</c>). Prototype since 23.27.0: may change.</summary>
@@ -4970,9 +7616,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_local_auth_max_threads(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_local_auth_max_threads(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_local_auth_max_threads(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_local_auth_max_threads</c> (libxenapi <c>xenapi_pool_get_local_auth_max_threads</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_local_auth_max_threads(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_local_auth_max_threads(call.Handle, Utf8.Z(_pool ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>pool.get_local_auth_max_threads</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_local_auth_max_threads</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_local_auth_max_threadsAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_local_auth_max_threads", cancellationToken, v => ValueRead.Long(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_coordinator_bias</c> (libxenapi <c>xenapi_pool_get_coordinator_bias</c>).</summary>
@@ -4983,9 +7647,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_coordinator_bias(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_coordinator_bias(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_coordinator_bias(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_coordinator_bias</c> (libxenapi <c>xenapi_pool_get_coordinator_bias</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_coordinator_bias(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_coordinator_bias(call.Handle, Utf8.Z(_pool ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>pool.get_coordinator_bias</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_coordinator_bias</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_coordinator_biasAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_coordinator_bias", cancellationToken, v => ValueRead.Bool(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_migration_compression</c> (libxenapi <c>xenapi_pool_get_migration_compression</c>). Prototype since 22.33.0: may change.</summary>
@@ -4996,9 +7678,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_migration_compression(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_migration_compression(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_migration_compression(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_migration_compression</c> (libxenapi <c>xenapi_pool_get_migration_compression</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_migration_compression(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_migration_compression(call.Handle, Utf8.Z(_pool ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>pool.get_migration_compression</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_migration_compression</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_migration_compressionAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_migration_compression", cancellationToken, v => ValueRead.Bool(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_repository_proxy_password</c> (libxenapi <c>xenapi_pool_get_repository_proxy_password</c>).</summary>
@@ -5009,9 +7709,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Secret> get_repository_proxy_password(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_repository_proxy_password(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Secret>.Create(Conv.TakeStr(result));
+            return get_repository_proxy_password(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_repository_proxy_password</c> (libxenapi <c>xenapi_pool_get_repository_proxy_password</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Secret> get_repository_proxy_password(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_repository_proxy_password(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Secret>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>pool.get_repository_proxy_password</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_repository_proxy_password</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Secret>> get_repository_proxy_passwordAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_repository_proxy_password", cancellationToken, v => ValueRead.Ref<Secret>(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_repository_proxy_username</c> (libxenapi <c>xenapi_pool_get_repository_proxy_username</c>).</summary>
@@ -5022,9 +7740,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_repository_proxy_username(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_repository_proxy_username(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_repository_proxy_username(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_repository_proxy_username</c> (libxenapi <c>xenapi_pool_get_repository_proxy_username</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_repository_proxy_username(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_repository_proxy_username(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>pool.get_repository_proxy_username</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_repository_proxy_username</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_repository_proxy_usernameAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_repository_proxy_username", cancellationToken, v => ValueRead.Str(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_repository_proxy_url</c> (libxenapi <c>xenapi_pool_get_repository_proxy_url</c>).</summary>
@@ -5035,9 +7771,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_repository_proxy_url(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_repository_proxy_url(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_repository_proxy_url(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_repository_proxy_url</c> (libxenapi <c>xenapi_pool_get_repository_proxy_url</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_repository_proxy_url(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_repository_proxy_url(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>pool.get_repository_proxy_url</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_repository_proxy_url</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_repository_proxy_urlAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_repository_proxy_url", cancellationToken, v => ValueRead.Str(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_client_certificate_auth_name</c> (libxenapi <c>xenapi_pool_get_client_certificate_auth_name</c>).</summary>
@@ -5048,9 +7802,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_client_certificate_auth_name(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_client_certificate_auth_name(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_client_certificate_auth_name(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_client_certificate_auth_name</c> (libxenapi <c>xenapi_pool_get_client_certificate_auth_name</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_client_certificate_auth_name(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_client_certificate_auth_name(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>pool.get_client_certificate_auth_name</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_client_certificate_auth_name</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_client_certificate_auth_nameAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_client_certificate_auth_name", cancellationToken, v => ValueRead.Str(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_client_certificate_auth_enabled</c> (libxenapi <c>xenapi_pool_get_client_certificate_auth_enabled</c>).</summary>
@@ -5061,9 +7833,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_client_certificate_auth_enabled(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_client_certificate_auth_enabled(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_client_certificate_auth_enabled(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_client_certificate_auth_enabled</c> (libxenapi <c>xenapi_pool_get_client_certificate_auth_enabled</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_client_certificate_auth_enabled(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_client_certificate_auth_enabled(call.Handle, Utf8.Z(_pool ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>pool.get_client_certificate_auth_enabled</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_client_certificate_auth_enabled</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_client_certificate_auth_enabledAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_client_certificate_auth_enabled", cancellationToken, v => ValueRead.Bool(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_repositories</c> (libxenapi <c>xenapi_pool_get_repositories</c>).</summary>
@@ -5074,16 +7864,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Repository>> get_repositories(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_repositories(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_repositories(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_repositories</c> (libxenapi <c>xenapi_pool_get_repositories</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Repository>> get_repositories(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_Repository(result);
+                int status = Native.xenapi_pool_get_repositories(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_Repository(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>pool.get_repositories</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_repositories</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Repository>>> get_repositoriesAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_repositories", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Repository>(x0)), _pool ?? "");
         }
 
         /// <summary><c>pool.get_tls_verification_enabled</c> (libxenapi <c>xenapi_pool_get_tls_verification_enabled</c>).</summary>
@@ -5094,9 +7902,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_tls_verification_enabled(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_tls_verification_enabled(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_tls_verification_enabled(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_tls_verification_enabled</c> (libxenapi <c>xenapi_pool_get_tls_verification_enabled</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_tls_verification_enabled(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_tls_verification_enabled(call.Handle, Utf8.Z(_pool ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>pool.get_tls_verification_enabled</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_tls_verification_enabled</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_tls_verification_enabledAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_tls_verification_enabled", cancellationToken, v => ValueRead.Bool(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_is_psr_pending</c> (libxenapi <c>xenapi_pool_get_is_psr_pending</c>).</summary>
@@ -5107,9 +7933,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_is_psr_pending(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_is_psr_pending(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_is_psr_pending(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_is_psr_pending</c> (libxenapi <c>xenapi_pool_get_is_psr_pending</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_is_psr_pending(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_is_psr_pending(call.Handle, Utf8.Z(_pool ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>pool.get_is_psr_pending</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_is_psr_pending</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_is_psr_pendingAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_is_psr_pending", cancellationToken, v => ValueRead.Bool(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_custom_uefi_certificates</c> (libxenapi <c>xenapi_pool_get_custom_uefi_certificates</c>). Prototype since 24.0.0: may change.</summary>
@@ -5120,9 +7964,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_custom_uefi_certificates(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_custom_uefi_certificates(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_custom_uefi_certificates(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_custom_uefi_certificates</c> (libxenapi <c>xenapi_pool_get_custom_uefi_certificates</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_custom_uefi_certificates(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_custom_uefi_certificates(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>pool.get_custom_uefi_certificates</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_custom_uefi_certificates</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_custom_uefi_certificatesAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_custom_uefi_certificates", cancellationToken, v => ValueRead.Str(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_uefi_certificates</c> (libxenapi <c>xenapi_pool_get_uefi_certificates</c>).</summary>
@@ -5133,9 +7995,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uefi_certificates(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_uefi_certificates(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uefi_certificates(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_uefi_certificates</c> (libxenapi <c>xenapi_pool_get_uefi_certificates</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uefi_certificates(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_uefi_certificates(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>pool.get_uefi_certificates</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uefi_certificates</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uefi_certificatesAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_uefi_certificates", cancellationToken, v => ValueRead.Str(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_igmp_snooping_enabled</c> (libxenapi <c>xenapi_pool_get_igmp_snooping_enabled</c>).</summary>
@@ -5146,9 +8026,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_igmp_snooping_enabled(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_igmp_snooping_enabled(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_igmp_snooping_enabled(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_igmp_snooping_enabled</c> (libxenapi <c>xenapi_pool_get_igmp_snooping_enabled</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_igmp_snooping_enabled(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_igmp_snooping_enabled(call.Handle, Utf8.Z(_pool ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>pool.get_igmp_snooping_enabled</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_igmp_snooping_enabled</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_igmp_snooping_enabledAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_igmp_snooping_enabled", cancellationToken, v => ValueRead.Bool(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_live_patching_disabled</c> (libxenapi <c>xenapi_pool_get_live_patching_disabled</c>).</summary>
@@ -5159,9 +8057,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_live_patching_disabled(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_live_patching_disabled(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_live_patching_disabled(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_live_patching_disabled</c> (libxenapi <c>xenapi_pool_get_live_patching_disabled</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_live_patching_disabled(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_live_patching_disabled(call.Handle, Utf8.Z(_pool ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>pool.get_live_patching_disabled</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_live_patching_disabled</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_live_patching_disabledAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_live_patching_disabled", cancellationToken, v => ValueRead.Bool(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_policy_no_vendor_device</c> (libxenapi <c>xenapi_pool_get_policy_no_vendor_device</c>).</summary>
@@ -5172,9 +8088,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_policy_no_vendor_device(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_policy_no_vendor_device(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_policy_no_vendor_device(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_policy_no_vendor_device</c> (libxenapi <c>xenapi_pool_get_policy_no_vendor_device</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_policy_no_vendor_device(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_policy_no_vendor_device(call.Handle, Utf8.Z(_pool ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>pool.get_policy_no_vendor_device</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_policy_no_vendor_device</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_policy_no_vendor_deviceAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_policy_no_vendor_device", cancellationToken, v => ValueRead.Bool(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_cpu_info</c> (libxenapi <c>xenapi_pool_get_cpu_info</c>).</summary>
@@ -5185,16 +8119,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_cpu_info(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_cpu_info(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_cpu_info(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_cpu_info</c> (libxenapi <c>xenapi_pool_get_cpu_info</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_cpu_info(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_pool_get_cpu_info(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>pool.get_cpu_info</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_cpu_info</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_cpu_infoAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_cpu_info", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _pool ?? "");
         }
 
         /// <summary><c>pool.get_guest_agent_config</c> (libxenapi <c>xenapi_pool_get_guest_agent_config</c>).</summary>
@@ -5205,16 +8157,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_guest_agent_config(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_guest_agent_config(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_guest_agent_config(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_guest_agent_config</c> (libxenapi <c>xenapi_pool_get_guest_agent_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_guest_agent_config(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_pool_get_guest_agent_config(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>pool.get_guest_agent_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_guest_agent_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_guest_agent_configAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_guest_agent_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _pool ?? "");
         }
 
         /// <summary><c>pool.get_current_operations</c> (libxenapi <c>xenapi_pool_get_current_operations</c>).</summary>
@@ -5225,16 +8195,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, pool_allowed_operations> get_current_operations(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_current_operations(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_current_operations(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_current_operations</c> (libxenapi <c>xenapi_pool_get_current_operations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, pool_allowed_operations> get_current_operations(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_enum_pool_allowed_operations_end(result);
+                int status = Native.xenapi_pool_get_current_operations(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_enum_pool_allowed_operations_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_pool_allowed_operations_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_pool_allowed_operations_map_free(result);
-            }
+        }
+
+        /// <summary><c>pool.get_current_operations</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_current_operations</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, pool_allowed_operations>> get_current_operationsAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_current_operations", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => pool_allowed_operations_helper.FromString(ValueRead.Str(x0))), _pool ?? "");
         }
 
         /// <summary><c>pool.get_allowed_operations</c> (libxenapi <c>xenapi_pool_get_allowed_operations</c>).</summary>
@@ -5245,16 +8233,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<pool_allowed_operations> get_allowed_operations(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_allowed_operations(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_allowed_operations(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_allowed_operations</c> (libxenapi <c>xenapi_pool_get_allowed_operations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<pool_allowed_operations> get_allowed_operations(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_enum_pool_allowed_operations(result);
+                int status = Native.xenapi_pool_get_allowed_operations(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_enum_pool_allowed_operations(result);
+                }
+                finally
+                {
+                    Native.xenapi_pool_allowed_operations_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_pool_allowed_operations_list_free(result);
-            }
+        }
+
+        /// <summary><c>pool.get_allowed_operations</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_allowed_operations</c>.</summary>
+        public static System.Threading.Tasks.Task<List<pool_allowed_operations>> get_allowed_operationsAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_allowed_operations", cancellationToken, v => ValueRead.List(v, x0 => pool_allowed_operations_helper.FromString(ValueRead.Str(x0))), _pool ?? "");
         }
 
         /// <summary><c>pool.get_ha_cluster_stack</c> (libxenapi <c>xenapi_pool_get_ha_cluster_stack</c>).</summary>
@@ -5265,9 +8271,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_ha_cluster_stack(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_ha_cluster_stack(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_ha_cluster_stack(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_ha_cluster_stack</c> (libxenapi <c>xenapi_pool_get_ha_cluster_stack</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_ha_cluster_stack(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_ha_cluster_stack(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>pool.get_ha_cluster_stack</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_ha_cluster_stack</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_ha_cluster_stackAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_ha_cluster_stack", cancellationToken, v => ValueRead.Str(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_metadata_VDIs</c> (libxenapi <c>xenapi_pool_get_metadata_vdis</c>).</summary>
@@ -5278,16 +8302,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VDI>> get_metadata_VDIs(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_metadata_vdis(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_metadata_VDIs(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_metadata_VDIs</c> (libxenapi <c>xenapi_pool_get_metadata_vdis</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VDI>> get_metadata_VDIs(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VDI(result);
+                int status = Native.xenapi_pool_get_metadata_vdis(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VDI(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>pool.get_metadata_VDIs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_metadata_VDIs</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VDI>>> get_metadata_VDIsAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_metadata_VDIs", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VDI>(x0)), _pool ?? "");
         }
 
         /// <summary><c>pool.get_restrictions</c> (libxenapi <c>xenapi_pool_get_restrictions</c>).</summary>
@@ -5298,16 +8340,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_restrictions(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_restrictions(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_restrictions(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_restrictions</c> (libxenapi <c>xenapi_pool_get_restrictions</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_restrictions(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_pool_get_restrictions(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>pool.get_restrictions</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_restrictions</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_restrictionsAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_restrictions", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _pool ?? "");
         }
 
         /// <summary><c>pool.get_vswitch_controller</c> (libxenapi <c>xenapi_pool_get_vswitch_controller</c>). Deprecated since falcon.</summary>
@@ -5318,9 +8378,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_vswitch_controller(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_vswitch_controller(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_vswitch_controller(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_vswitch_controller</c> (libxenapi <c>xenapi_pool_get_vswitch_controller</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_vswitch_controller(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_vswitch_controller(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>pool.get_vswitch_controller</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_vswitch_controller</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_vswitch_controllerAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_vswitch_controller", cancellationToken, v => ValueRead.Str(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_redo_log_vdi</c> (libxenapi <c>xenapi_pool_get_redo_log_vdi</c>).</summary>
@@ -5331,9 +8409,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VDI> get_redo_log_vdi(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_redo_log_vdi(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VDI>.Create(Conv.TakeStr(result));
+            return get_redo_log_vdi(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_redo_log_vdi</c> (libxenapi <c>xenapi_pool_get_redo_log_vdi</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VDI> get_redo_log_vdi(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_redo_log_vdi(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VDI>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>pool.get_redo_log_vdi</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_redo_log_vdi</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VDI>> get_redo_log_vdiAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_redo_log_vdi", cancellationToken, v => ValueRead.Ref<VDI>(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_redo_log_enabled</c> (libxenapi <c>xenapi_pool_get_redo_log_enabled</c>).</summary>
@@ -5344,9 +8440,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_redo_log_enabled(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_redo_log_enabled(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_redo_log_enabled(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_redo_log_enabled</c> (libxenapi <c>xenapi_pool_get_redo_log_enabled</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_redo_log_enabled(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_redo_log_enabled(call.Handle, Utf8.Z(_pool ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>pool.get_redo_log_enabled</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_redo_log_enabled</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_redo_log_enabledAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_redo_log_enabled", cancellationToken, v => ValueRead.Bool(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_wlb_verify_cert</c> (libxenapi <c>xenapi_pool_get_wlb_verify_cert</c>). Deprecated since 1.290.0.</summary>
@@ -5357,9 +8471,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_wlb_verify_cert(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_wlb_verify_cert(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_wlb_verify_cert(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_wlb_verify_cert</c> (libxenapi <c>xenapi_pool_get_wlb_verify_cert</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_wlb_verify_cert(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_wlb_verify_cert(call.Handle, Utf8.Z(_pool ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>pool.get_wlb_verify_cert</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_wlb_verify_cert</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_wlb_verify_certAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_wlb_verify_cert", cancellationToken, v => ValueRead.Bool(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_wlb_enabled</c> (libxenapi <c>xenapi_pool_get_wlb_enabled</c>).</summary>
@@ -5370,9 +8502,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_wlb_enabled(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_wlb_enabled(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_wlb_enabled(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_wlb_enabled</c> (libxenapi <c>xenapi_pool_get_wlb_enabled</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_wlb_enabled(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_wlb_enabled(call.Handle, Utf8.Z(_pool ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>pool.get_wlb_enabled</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_wlb_enabled</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_wlb_enabledAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_wlb_enabled", cancellationToken, v => ValueRead.Bool(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_wlb_username</c> (libxenapi <c>xenapi_pool_get_wlb_username</c>).</summary>
@@ -5383,9 +8533,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_wlb_username(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_wlb_username(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_wlb_username(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_wlb_username</c> (libxenapi <c>xenapi_pool_get_wlb_username</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_wlb_username(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_wlb_username(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>pool.get_wlb_username</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_wlb_username</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_wlb_usernameAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_wlb_username", cancellationToken, v => ValueRead.Str(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_wlb_url</c> (libxenapi <c>xenapi_pool_get_wlb_url</c>).</summary>
@@ -5396,9 +8564,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_wlb_url(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_wlb_url(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_wlb_url(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_wlb_url</c> (libxenapi <c>xenapi_pool_get_wlb_url</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_wlb_url(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_wlb_url(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>pool.get_wlb_url</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_wlb_url</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_wlb_urlAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_wlb_url", cancellationToken, v => ValueRead.Str(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_health_check_config</c> (libxenapi <c>xenapi_pool_get_health_check_config</c>).</summary>
@@ -5409,16 +8595,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_health_check_config(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_health_check_config(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_health_check_config(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_health_check_config</c> (libxenapi <c>xenapi_pool_get_health_check_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_health_check_config(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_pool_get_health_check_config(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>pool.get_health_check_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_health_check_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_health_check_configAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_health_check_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _pool ?? "");
         }
 
         /// <summary><c>pool.get_gui_config</c> (libxenapi <c>xenapi_pool_get_gui_config</c>).</summary>
@@ -5429,16 +8633,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_gui_config(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_gui_config(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_gui_config(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_gui_config</c> (libxenapi <c>xenapi_pool_get_gui_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_gui_config(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_pool_get_gui_config(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>pool.get_gui_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_gui_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_gui_configAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_gui_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _pool ?? "");
         }
 
         /// <summary><c>pool.get_tags</c> (libxenapi <c>xenapi_pool_get_tags</c>).</summary>
@@ -5449,16 +8671,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[] get_tags(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_tags(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_tags(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_tags</c> (libxenapi <c>xenapi_pool_get_tags</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[] get_tags(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_string(result);
+                int status = Native.xenapi_pool_get_tags(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>pool.get_tags</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_tags</c>.</summary>
+        public static System.Threading.Tasks.Task<string[]> get_tagsAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_tags", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Str(x0)), _pool ?? "");
         }
 
         /// <summary><c>pool.get_blobs</c> (libxenapi <c>xenapi_pool_get_blobs</c>).</summary>
@@ -5469,16 +8709,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, XenRef<Blob>> get_blobs(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_blobs(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_blobs(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_blobs</c> (libxenapi <c>xenapi_pool_get_blobs</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, XenRef<Blob>> get_blobs(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_ref_blob_end(result);
+                int status = Native.xenapi_pool_get_blobs(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_ref_blob_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>pool.get_blobs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_blobs</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, XenRef<Blob>>> get_blobsAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_blobs", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Ref<Blob>(x0)), _pool ?? "");
         }
 
         /// <summary><c>pool.get_ha_overcommitted</c> (libxenapi <c>xenapi_pool_get_ha_overcommitted</c>).</summary>
@@ -5489,9 +8747,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_ha_overcommitted(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_ha_overcommitted(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_ha_overcommitted(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_ha_overcommitted</c> (libxenapi <c>xenapi_pool_get_ha_overcommitted</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_ha_overcommitted(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_ha_overcommitted(call.Handle, Utf8.Z(_pool ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>pool.get_ha_overcommitted</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_ha_overcommitted</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_ha_overcommittedAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_ha_overcommitted", cancellationToken, v => ValueRead.Bool(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_ha_allow_overcommit</c> (libxenapi <c>xenapi_pool_get_ha_allow_overcommit</c>).</summary>
@@ -5502,9 +8778,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_ha_allow_overcommit(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_ha_allow_overcommit(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_ha_allow_overcommit(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_ha_allow_overcommit</c> (libxenapi <c>xenapi_pool_get_ha_allow_overcommit</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_ha_allow_overcommit(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_ha_allow_overcommit(call.Handle, Utf8.Z(_pool ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>pool.get_ha_allow_overcommit</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_ha_allow_overcommit</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_ha_allow_overcommitAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_ha_allow_overcommit", cancellationToken, v => ValueRead.Bool(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_ha_plan_exists_for</c> (libxenapi <c>xenapi_pool_get_ha_plan_exists_for</c>).</summary>
@@ -5515,9 +8809,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_ha_plan_exists_for(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_ha_plan_exists_for(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_ha_plan_exists_for(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_ha_plan_exists_for</c> (libxenapi <c>xenapi_pool_get_ha_plan_exists_for</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_ha_plan_exists_for(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_ha_plan_exists_for(call.Handle, Utf8.Z(_pool ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>pool.get_ha_plan_exists_for</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_ha_plan_exists_for</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_ha_plan_exists_forAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_ha_plan_exists_for", cancellationToken, v => ValueRead.Long(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_ha_host_failures_to_tolerate</c> (libxenapi <c>xenapi_pool_get_ha_host_failures_to_tolerate</c>).</summary>
@@ -5528,9 +8840,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_ha_host_failures_to_tolerate(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_ha_host_failures_to_tolerate(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_ha_host_failures_to_tolerate(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_ha_host_failures_to_tolerate</c> (libxenapi <c>xenapi_pool_get_ha_host_failures_to_tolerate</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_ha_host_failures_to_tolerate(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_ha_host_failures_to_tolerate(call.Handle, Utf8.Z(_pool ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>pool.get_ha_host_failures_to_tolerate</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_ha_host_failures_to_tolerate</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_ha_host_failures_to_tolerateAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_ha_host_failures_to_tolerate", cancellationToken, v => ValueRead.Long(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_ha_statefiles</c> (libxenapi <c>xenapi_pool_get_ha_statefiles</c>).</summary>
@@ -5541,16 +8871,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[] get_ha_statefiles(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_ha_statefiles(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_ha_statefiles(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_ha_statefiles</c> (libxenapi <c>xenapi_pool_get_ha_statefiles</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[] get_ha_statefiles(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_string(result);
+                int status = Native.xenapi_pool_get_ha_statefiles(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>pool.get_ha_statefiles</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_ha_statefiles</c>.</summary>
+        public static System.Threading.Tasks.Task<string[]> get_ha_statefilesAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_ha_statefiles", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Str(x0)), _pool ?? "");
         }
 
         /// <summary><c>pool.get_ha_configuration</c> (libxenapi <c>xenapi_pool_get_ha_configuration</c>).</summary>
@@ -5561,16 +8909,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_ha_configuration(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_ha_configuration(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_ha_configuration(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_ha_configuration</c> (libxenapi <c>xenapi_pool_get_ha_configuration</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_ha_configuration(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_pool_get_ha_configuration(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>pool.get_ha_configuration</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_ha_configuration</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_ha_configurationAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_ha_configuration", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _pool ?? "");
         }
 
         /// <summary><c>pool.get_ha_enabled</c> (libxenapi <c>xenapi_pool_get_ha_enabled</c>).</summary>
@@ -5581,9 +8947,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_ha_enabled(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_ha_enabled(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_ha_enabled(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_ha_enabled</c> (libxenapi <c>xenapi_pool_get_ha_enabled</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_ha_enabled(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_ha_enabled(call.Handle, Utf8.Z(_pool ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>pool.get_ha_enabled</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_ha_enabled</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_ha_enabledAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_ha_enabled", cancellationToken, v => ValueRead.Bool(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_other_config</c> (libxenapi <c>xenapi_pool_get_other_config</c>).</summary>
@@ -5594,16 +8978,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_other_config(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_other_config</c> (libxenapi <c>xenapi_pool_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_pool_get_other_config(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>pool.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _pool ?? "");
         }
 
         /// <summary><c>pool.get_crash_dump_SR</c> (libxenapi <c>xenapi_pool_get_crash_dump_sr</c>).</summary>
@@ -5614,9 +9016,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<SR> get_crash_dump_SR(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_crash_dump_sr(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<SR>.Create(Conv.TakeStr(result));
+            return get_crash_dump_SR(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_crash_dump_SR</c> (libxenapi <c>xenapi_pool_get_crash_dump_sr</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<SR> get_crash_dump_SR(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_crash_dump_sr(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<SR>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>pool.get_crash_dump_SR</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_crash_dump_SR</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<SR>> get_crash_dump_SRAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_crash_dump_SR", cancellationToken, v => ValueRead.Ref<SR>(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_suspend_image_SR</c> (libxenapi <c>xenapi_pool_get_suspend_image_sr</c>).</summary>
@@ -5627,9 +9047,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<SR> get_suspend_image_SR(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_suspend_image_sr(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<SR>.Create(Conv.TakeStr(result));
+            return get_suspend_image_SR(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_suspend_image_SR</c> (libxenapi <c>xenapi_pool_get_suspend_image_sr</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<SR> get_suspend_image_SR(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_suspend_image_sr(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<SR>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>pool.get_suspend_image_SR</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_suspend_image_SR</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<SR>> get_suspend_image_SRAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_suspend_image_SR", cancellationToken, v => ValueRead.Ref<SR>(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_default_SR</c> (libxenapi <c>xenapi_pool_get_default_sr</c>).</summary>
@@ -5640,9 +9078,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<SR> get_default_SR(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_default_sr(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<SR>.Create(Conv.TakeStr(result));
+            return get_default_SR(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_default_SR</c> (libxenapi <c>xenapi_pool_get_default_sr</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<SR> get_default_SR(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_default_sr(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<SR>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>pool.get_default_SR</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_default_SR</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<SR>> get_default_SRAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_default_SR", cancellationToken, v => ValueRead.Ref<SR>(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_master</c> (libxenapi <c>xenapi_pool_get_master</c>).</summary>
@@ -5653,9 +9109,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Host> get_master(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_master(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Host>.Create(Conv.TakeStr(result));
+            return get_master(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_master</c> (libxenapi <c>xenapi_pool_get_master</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Host> get_master(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_master(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Host>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>pool.get_master</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_master</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Host>> get_masterAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_master", cancellationToken, v => ValueRead.Ref<Host>(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_name_description</c> (libxenapi <c>xenapi_pool_get_name_description</c>).</summary>
@@ -5666,9 +9140,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_description(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_name_description(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_description(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_name_description</c> (libxenapi <c>xenapi_pool_get_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_description(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_name_description(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>pool.get_name_description</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_description</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_descriptionAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_name_description", cancellationToken, v => ValueRead.Str(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_name_label</c> (libxenapi <c>xenapi_pool_get_name_label</c>).</summary>
@@ -5679,9 +9171,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_label(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_name_label(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_label(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_name_label</c> (libxenapi <c>xenapi_pool_get_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_label(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_name_label(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>pool.get_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_labelAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_name_label", cancellationToken, v => ValueRead.Str(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_uuid</c> (libxenapi <c>xenapi_pool_get_uuid</c>).</summary>
@@ -5692,9 +9202,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_uuid(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_uuid</c> (libxenapi <c>xenapi_pool_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_uuid(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>pool.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_uuid", cancellationToken, v => ValueRead.Str(v), _pool ?? "");
         }
 
         /// <summary><c>pool.get_by_uuid</c> (libxenapi <c>xenapi_pool_get_by_uuid</c>).</summary>
@@ -5705,9 +9233,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Pool> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_pool_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Pool>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_by_uuid</c> (libxenapi <c>xenapi_pool_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Pool> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Pool>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>pool.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Pool>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_by_uuid", cancellationToken, v => ValueRead.Ref<Pool>(v), _uuid ?? "");
         }
 
         /// <summary><c>pool.get_record</c> (libxenapi <c>xenapi_pool_get_record</c>).</summary>
@@ -5718,16 +9264,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Pool get_record(Session session, string _pool)
         {
-            int status = Native.xenapi_pool_get_record(Session.NativeOf(session), Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _pool, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool.get_record</c> (libxenapi <c>xenapi_pool_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Pool get_record(Session session, string _pool, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_pool(result);
+                int status = Native.xenapi_pool_get_record(call.Handle, Utf8.Z(_pool ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_pool(result);
+                }
+                finally
+                {
+                    Native.xenapi_pool_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_pool_record_free(result);
-            }
+        }
+
+        /// <summary><c>pool.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<Pool> get_recordAsync(Session session, string _pool, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool.get_record", cancellationToken, v => Pool.FromValueHandle(v), _pool ?? "");
         }
 
     }

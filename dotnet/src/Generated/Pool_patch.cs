@@ -252,16 +252,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<Pool_patch>, Pool_patch> get_all_records(Session session)
         {
-            int status = Native.xenapi_pool_patch_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_patch.get_all_records</c> (libxenapi <c>xenapi_pool_patch_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<Pool_patch>, Pool_patch> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_pool_patch_to_record_pool_patch_end(result);
+                int status = Native.xenapi_pool_patch_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_pool_patch_to_record_pool_patch_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_pool_patch_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_pool_patch_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>pool_patch.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<Pool_patch>, Pool_patch>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool_patch.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<Pool_patch>.Create(k0), x0 => Pool_patch.FromValueHandle(x0)));
         }
 
         /// <summary><c>pool_patch.get_all</c> (libxenapi <c>xenapi_pool_patch_get_all</c>). Deprecated since ely.</summary>
@@ -271,16 +289,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Pool_patch>> get_all(Session session)
         {
-            int status = Native.xenapi_pool_patch_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_patch.get_all</c> (libxenapi <c>xenapi_pool_patch_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Pool_patch>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_pool_patch(result);
+                int status = Native.xenapi_pool_patch_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_pool_patch(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>pool_patch.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Pool_patch>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool_patch.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Pool_patch>(x0)));
         }
 
         /// <summary><c>pool_patch.clean_on_host</c> (libxenapi <c>xenapi_pool_patch_clean_on_host</c>). Deprecated since ely.</summary>
@@ -291,8 +327,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void clean_on_host(Session session, string _pool_patch, string _host)
         {
-            int status = Native.xenapi_pool_patch_clean_on_host(Session.NativeOf(session), Utf8.Z(_pool_patch ?? ""), Utf8.Z(_host ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            clean_on_host(session, _pool_patch, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_patch.clean_on_host</c> (libxenapi <c>xenapi_pool_patch_clean_on_host</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void clean_on_host(Session session, string _pool_patch, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_patch_clean_on_host(call.Handle, Utf8.Z(_pool_patch ?? ""), Utf8.Z(_host ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool_patch.clean_on_host</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>clean_on_host</c>.</summary>
+        public static System.Threading.Tasks.Task clean_on_hostAsync(Session session, string _pool_patch, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool_patch.clean_on_host", cancellationToken, _pool_patch ?? "", _host ?? "");
         }
 
         /// <summary><c>Async.pool_patch.clean_on_host</c> (libxenapi <c>xenapi_async_pool_patch_clean_on_host</c>): <c>clean_on_host</c> as a server task. Wait for its typed result with <c>async_clean_on_host_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since ely.</summary>
@@ -304,9 +358,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_clean_on_host(Session session, string _pool_patch, string _host)
         {
-            int status = Native.xenapi_async_pool_patch_clean_on_host(Session.NativeOf(session), Utf8.Z(_pool_patch ?? ""), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_clean_on_host(session, _pool_patch, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool_patch.clean_on_host</c> (libxenapi <c>xenapi_async_pool_patch_clean_on_host</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_clean_on_host(Session session, string _pool_patch, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_patch_clean_on_host(call.Handle, Utf8.Z(_pool_patch ?? ""), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool_patch.clean_on_host</c> (what <c>async_clean_on_host</c> returned; libxenapi <c>xenapi_async_pool_patch_clean_on_host_wait</c>) and returns its result as <c>clean_on_host</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -332,8 +396,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy(Session session, string _pool_patch)
         {
-            int status = Native.xenapi_pool_patch_destroy(Session.NativeOf(session), Utf8.Z(_pool_patch ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            destroy(session, _pool_patch, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_patch.destroy</c> (libxenapi <c>xenapi_pool_patch_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy(Session session, string _pool_patch, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_patch_destroy(call.Handle, Utf8.Z(_pool_patch ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool_patch.destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy</c>.</summary>
+        public static System.Threading.Tasks.Task destroyAsync(Session session, string _pool_patch, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool_patch.destroy", cancellationToken, _pool_patch ?? "");
         }
 
         /// <summary><c>Async.pool_patch.destroy</c> (libxenapi <c>xenapi_async_pool_patch_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since ely.</summary>
@@ -344,9 +426,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy(Session session, string _pool_patch)
         {
-            int status = Native.xenapi_async_pool_patch_destroy(Session.NativeOf(session), Utf8.Z(_pool_patch ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_destroy(session, _pool_patch, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool_patch.destroy</c> (libxenapi <c>xenapi_async_pool_patch_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy(Session session, string _pool_patch, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_patch_destroy(call.Handle, Utf8.Z(_pool_patch ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool_patch.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_pool_patch_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -372,8 +464,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void pool_clean(Session session, string _pool_patch)
         {
-            int status = Native.xenapi_pool_patch_pool_clean(Session.NativeOf(session), Utf8.Z(_pool_patch ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            pool_clean(session, _pool_patch, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_patch.pool_clean</c> (libxenapi <c>xenapi_pool_patch_pool_clean</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void pool_clean(Session session, string _pool_patch, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_patch_pool_clean(call.Handle, Utf8.Z(_pool_patch ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool_patch.pool_clean</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>pool_clean</c>.</summary>
+        public static System.Threading.Tasks.Task pool_cleanAsync(Session session, string _pool_patch, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool_patch.pool_clean", cancellationToken, _pool_patch ?? "");
         }
 
         /// <summary><c>Async.pool_patch.pool_clean</c> (libxenapi <c>xenapi_async_pool_patch_pool_clean</c>): <c>pool_clean</c> as a server task. Wait for its typed result with <c>async_pool_clean_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since ely.</summary>
@@ -384,9 +494,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_pool_clean(Session session, string _pool_patch)
         {
-            int status = Native.xenapi_async_pool_patch_pool_clean(Session.NativeOf(session), Utf8.Z(_pool_patch ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_pool_clean(session, _pool_patch, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool_patch.pool_clean</c> (libxenapi <c>xenapi_async_pool_patch_pool_clean</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_pool_clean(Session session, string _pool_patch, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_patch_pool_clean(call.Handle, Utf8.Z(_pool_patch ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool_patch.pool_clean</c> (what <c>async_pool_clean</c> returned; libxenapi <c>xenapi_async_pool_patch_pool_clean_wait</c>) and returns its result as <c>pool_clean</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -412,8 +532,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void clean(Session session, string _pool_patch)
         {
-            int status = Native.xenapi_pool_patch_clean(Session.NativeOf(session), Utf8.Z(_pool_patch ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            clean(session, _pool_patch, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_patch.clean</c> (libxenapi <c>xenapi_pool_patch_clean</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void clean(Session session, string _pool_patch, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_patch_clean(call.Handle, Utf8.Z(_pool_patch ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool_patch.clean</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>clean</c>.</summary>
+        public static System.Threading.Tasks.Task cleanAsync(Session session, string _pool_patch, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool_patch.clean", cancellationToken, _pool_patch ?? "");
         }
 
         /// <summary><c>Async.pool_patch.clean</c> (libxenapi <c>xenapi_async_pool_patch_clean</c>): <c>clean</c> as a server task. Wait for its typed result with <c>async_clean_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since ely.</summary>
@@ -424,9 +562,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_clean(Session session, string _pool_patch)
         {
-            int status = Native.xenapi_async_pool_patch_clean(Session.NativeOf(session), Utf8.Z(_pool_patch ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_clean(session, _pool_patch, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool_patch.clean</c> (libxenapi <c>xenapi_async_pool_patch_clean</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_clean(Session session, string _pool_patch, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_patch_clean(call.Handle, Utf8.Z(_pool_patch ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool_patch.clean</c> (what <c>async_clean</c> returned; libxenapi <c>xenapi_async_pool_patch_clean_wait</c>) and returns its result as <c>clean</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -454,9 +602,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string precheck(Session session, string _pool_patch, string _host)
         {
-            int status = Native.xenapi_pool_patch_precheck(Session.NativeOf(session), Utf8.Z(_pool_patch ?? ""), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return precheck(session, _pool_patch, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_patch.precheck</c> (libxenapi <c>xenapi_pool_patch_precheck</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string precheck(Session session, string _pool_patch, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_patch_precheck(call.Handle, Utf8.Z(_pool_patch ?? ""), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>pool_patch.precheck</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>precheck</c>.</summary>
+        public static System.Threading.Tasks.Task<string> precheckAsync(Session session, string _pool_patch, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool_patch.precheck", cancellationToken, v => ValueRead.Str(v), _pool_patch ?? "", _host ?? "");
         }
 
         /// <summary><c>Async.pool_patch.precheck</c> (libxenapi <c>xenapi_async_pool_patch_precheck</c>): <c>precheck</c> as a server task. Wait for its typed result with <c>async_precheck_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since ely.</summary>
@@ -468,9 +634,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_precheck(Session session, string _pool_patch, string _host)
         {
-            int status = Native.xenapi_async_pool_patch_precheck(Session.NativeOf(session), Utf8.Z(_pool_patch ?? ""), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_precheck(session, _pool_patch, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool_patch.precheck</c> (libxenapi <c>xenapi_async_pool_patch_precheck</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_precheck(Session session, string _pool_patch, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_patch_precheck(call.Handle, Utf8.Z(_pool_patch ?? ""), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool_patch.precheck</c> (what <c>async_precheck</c> returned; libxenapi <c>xenapi_async_pool_patch_precheck_wait</c>) and returns its result as <c>precheck</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -499,8 +675,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void pool_apply(Session session, string _pool_patch)
         {
-            int status = Native.xenapi_pool_patch_pool_apply(Session.NativeOf(session), Utf8.Z(_pool_patch ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            pool_apply(session, _pool_patch, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_patch.pool_apply</c> (libxenapi <c>xenapi_pool_patch_pool_apply</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void pool_apply(Session session, string _pool_patch, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_patch_pool_apply(call.Handle, Utf8.Z(_pool_patch ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool_patch.pool_apply</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>pool_apply</c>.</summary>
+        public static System.Threading.Tasks.Task pool_applyAsync(Session session, string _pool_patch, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool_patch.pool_apply", cancellationToken, _pool_patch ?? "");
         }
 
         /// <summary><c>Async.pool_patch.pool_apply</c> (libxenapi <c>xenapi_async_pool_patch_pool_apply</c>): <c>pool_apply</c> as a server task. Wait for its typed result with <c>async_pool_apply_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since ely.</summary>
@@ -511,9 +705,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_pool_apply(Session session, string _pool_patch)
         {
-            int status = Native.xenapi_async_pool_patch_pool_apply(Session.NativeOf(session), Utf8.Z(_pool_patch ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_pool_apply(session, _pool_patch, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool_patch.pool_apply</c> (libxenapi <c>xenapi_async_pool_patch_pool_apply</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_pool_apply(Session session, string _pool_patch, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_patch_pool_apply(call.Handle, Utf8.Z(_pool_patch ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool_patch.pool_apply</c> (what <c>async_pool_apply</c> returned; libxenapi <c>xenapi_async_pool_patch_pool_apply_wait</c>) and returns its result as <c>pool_apply</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -541,9 +745,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string apply(Session session, string _pool_patch, string _host)
         {
-            int status = Native.xenapi_pool_patch_apply(Session.NativeOf(session), Utf8.Z(_pool_patch ?? ""), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return apply(session, _pool_patch, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_patch.apply</c> (libxenapi <c>xenapi_pool_patch_apply</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string apply(Session session, string _pool_patch, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_patch_apply(call.Handle, Utf8.Z(_pool_patch ?? ""), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>pool_patch.apply</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>apply</c>.</summary>
+        public static System.Threading.Tasks.Task<string> applyAsync(Session session, string _pool_patch, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool_patch.apply", cancellationToken, v => ValueRead.Str(v), _pool_patch ?? "", _host ?? "");
         }
 
         /// <summary><c>Async.pool_patch.apply</c> (libxenapi <c>xenapi_async_pool_patch_apply</c>): <c>apply</c> as a server task. Wait for its typed result with <c>async_apply_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since ely.</summary>
@@ -555,9 +777,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_apply(Session session, string _pool_patch, string _host)
         {
-            int status = Native.xenapi_async_pool_patch_apply(Session.NativeOf(session), Utf8.Z(_pool_patch ?? ""), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_apply(session, _pool_patch, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool_patch.apply</c> (libxenapi <c>xenapi_async_pool_patch_apply</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_apply(Session session, string _pool_patch, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_patch_apply(call.Handle, Utf8.Z(_pool_patch ?? ""), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool_patch.apply</c> (what <c>async_apply</c> returned; libxenapi <c>xenapi_async_pool_patch_apply_wait</c>) and returns its result as <c>apply</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -587,8 +819,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_other_config(Session session, string _pool_patch, string _key)
         {
-            int status = Native.xenapi_pool_patch_remove_from_other_config(Session.NativeOf(session), Utf8.Z(_pool_patch ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_other_config(session, _pool_patch, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_patch.remove_from_other_config</c> (libxenapi <c>xenapi_pool_patch_remove_from_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_other_config(Session session, string _pool_patch, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_patch_remove_from_other_config(call.Handle, Utf8.Z(_pool_patch ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool_patch.remove_from_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_other_configAsync(Session session, string _pool_patch, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool_patch.remove_from_other_config", cancellationToken, _pool_patch ?? "", _key ?? "");
         }
 
         /// <summary><c>pool_patch.add_to_other_config</c> (libxenapi <c>xenapi_pool_patch_add_to_other_config</c>).</summary>
@@ -600,8 +850,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_other_config(Session session, string _pool_patch, string _key, string _value)
         {
-            int status = Native.xenapi_pool_patch_add_to_other_config(Session.NativeOf(session), Utf8.Z(_pool_patch ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_other_config(session, _pool_patch, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_patch.add_to_other_config</c> (libxenapi <c>xenapi_pool_patch_add_to_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_other_config(Session session, string _pool_patch, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_patch_add_to_other_config(call.Handle, Utf8.Z(_pool_patch ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool_patch.add_to_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_other_configAsync(Session session, string _pool_patch, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool_patch.add_to_other_config", cancellationToken, _pool_patch ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>pool_patch.set_other_config</c> (libxenapi <c>xenapi_pool_patch_set_other_config</c>).</summary>
@@ -612,16 +880,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_other_config(Session session, string _pool_patch, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_other_config(session, _pool_patch, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_patch.set_other_config</c> (libxenapi <c>xenapi_pool_patch_set_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_other_config(Session session, string _pool_patch, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_pool_patch_set_other_config(Session.NativeOf(session), Utf8.Z(_pool_patch ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_pool_patch_set_other_config(call.Handle, Utf8.Z(_pool_patch ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>pool_patch.set_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_other_configAsync(Session session, string _pool_patch, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool_patch.set_other_config", cancellationToken, _pool_patch ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>pool_patch.get_other_config</c> (libxenapi <c>xenapi_pool_patch_get_other_config</c>).</summary>
@@ -632,16 +918,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _pool_patch)
         {
-            int status = Native.xenapi_pool_patch_get_other_config(Session.NativeOf(session), Utf8.Z(_pool_patch ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _pool_patch, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_patch.get_other_config</c> (libxenapi <c>xenapi_pool_patch_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _pool_patch, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_pool_patch_get_other_config(call.Handle, Utf8.Z(_pool_patch ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>pool_patch.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _pool_patch, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool_patch.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _pool_patch ?? "");
         }
 
         /// <summary><c>pool_patch.get_pool_update</c> (libxenapi <c>xenapi_pool_patch_get_pool_update</c>).</summary>
@@ -652,9 +956,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Pool_update> get_pool_update(Session session, string _pool_patch)
         {
-            int status = Native.xenapi_pool_patch_get_pool_update(Session.NativeOf(session), Utf8.Z(_pool_patch ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Pool_update>.Create(Conv.TakeStr(result));
+            return get_pool_update(session, _pool_patch, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_patch.get_pool_update</c> (libxenapi <c>xenapi_pool_patch_get_pool_update</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Pool_update> get_pool_update(Session session, string _pool_patch, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_patch_get_pool_update(call.Handle, Utf8.Z(_pool_patch ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Pool_update>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>pool_patch.get_pool_update</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_pool_update</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Pool_update>> get_pool_updateAsync(Session session, string _pool_patch, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool_patch.get_pool_update", cancellationToken, v => ValueRead.Ref<Pool_update>(v), _pool_patch ?? "");
         }
 
         /// <summary><c>pool_patch.get_after_apply_guidance</c> (libxenapi <c>xenapi_pool_patch_get_after_apply_guidance</c>).</summary>
@@ -665,16 +987,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<after_apply_guidance> get_after_apply_guidance(Session session, string _pool_patch)
         {
-            int status = Native.xenapi_pool_patch_get_after_apply_guidance(Session.NativeOf(session), Utf8.Z(_pool_patch ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_after_apply_guidance(session, _pool_patch, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_patch.get_after_apply_guidance</c> (libxenapi <c>xenapi_pool_patch_get_after_apply_guidance</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<after_apply_guidance> get_after_apply_guidance(Session session, string _pool_patch, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_enum_after_apply_guidance(result);
+                int status = Native.xenapi_pool_patch_get_after_apply_guidance(call.Handle, Utf8.Z(_pool_patch ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_enum_after_apply_guidance(result);
+                }
+                finally
+                {
+                    Native.xenapi_after_apply_guidance_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_after_apply_guidance_list_free(result);
-            }
+        }
+
+        /// <summary><c>pool_patch.get_after_apply_guidance</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_after_apply_guidance</c>.</summary>
+        public static System.Threading.Tasks.Task<List<after_apply_guidance>> get_after_apply_guidanceAsync(Session session, string _pool_patch, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool_patch.get_after_apply_guidance", cancellationToken, v => ValueRead.List(v, x0 => after_apply_guidance_helper.FromString(ValueRead.Str(x0))), _pool_patch ?? "");
         }
 
         /// <summary><c>pool_patch.get_host_patches</c> (libxenapi <c>xenapi_pool_patch_get_host_patches</c>).</summary>
@@ -685,16 +1025,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Host_patch>> get_host_patches(Session session, string _pool_patch)
         {
-            int status = Native.xenapi_pool_patch_get_host_patches(Session.NativeOf(session), Utf8.Z(_pool_patch ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_host_patches(session, _pool_patch, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_patch.get_host_patches</c> (libxenapi <c>xenapi_pool_patch_get_host_patches</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Host_patch>> get_host_patches(Session session, string _pool_patch, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_host_patch(result);
+                int status = Native.xenapi_pool_patch_get_host_patches(call.Handle, Utf8.Z(_pool_patch ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_host_patch(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>pool_patch.get_host_patches</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_host_patches</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Host_patch>>> get_host_patchesAsync(Session session, string _pool_patch, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool_patch.get_host_patches", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Host_patch>(x0)), _pool_patch ?? "");
         }
 
         /// <summary><c>pool_patch.get_pool_applied</c> (libxenapi <c>xenapi_pool_patch_get_pool_applied</c>).</summary>
@@ -705,9 +1063,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_pool_applied(Session session, string _pool_patch)
         {
-            int status = Native.xenapi_pool_patch_get_pool_applied(Session.NativeOf(session), Utf8.Z(_pool_patch ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_pool_applied(session, _pool_patch, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_patch.get_pool_applied</c> (libxenapi <c>xenapi_pool_patch_get_pool_applied</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_pool_applied(Session session, string _pool_patch, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_patch_get_pool_applied(call.Handle, Utf8.Z(_pool_patch ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>pool_patch.get_pool_applied</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_pool_applied</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_pool_appliedAsync(Session session, string _pool_patch, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool_patch.get_pool_applied", cancellationToken, v => ValueRead.Bool(v), _pool_patch ?? "");
         }
 
         /// <summary><c>pool_patch.get_size</c> (libxenapi <c>xenapi_pool_patch_get_size</c>).</summary>
@@ -718,9 +1094,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_size(Session session, string _pool_patch)
         {
-            int status = Native.xenapi_pool_patch_get_size(Session.NativeOf(session), Utf8.Z(_pool_patch ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_size(session, _pool_patch, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_patch.get_size</c> (libxenapi <c>xenapi_pool_patch_get_size</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_size(Session session, string _pool_patch, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_patch_get_size(call.Handle, Utf8.Z(_pool_patch ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>pool_patch.get_size</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_size</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_sizeAsync(Session session, string _pool_patch, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool_patch.get_size", cancellationToken, v => ValueRead.Long(v), _pool_patch ?? "");
         }
 
         /// <summary><c>pool_patch.get_version</c> (libxenapi <c>xenapi_pool_patch_get_version</c>).</summary>
@@ -731,9 +1125,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_version(Session session, string _pool_patch)
         {
-            int status = Native.xenapi_pool_patch_get_version(Session.NativeOf(session), Utf8.Z(_pool_patch ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_version(session, _pool_patch, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_patch.get_version</c> (libxenapi <c>xenapi_pool_patch_get_version</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_version(Session session, string _pool_patch, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_patch_get_version(call.Handle, Utf8.Z(_pool_patch ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>pool_patch.get_version</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_version</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_versionAsync(Session session, string _pool_patch, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool_patch.get_version", cancellationToken, v => ValueRead.Str(v), _pool_patch ?? "");
         }
 
         /// <summary><c>pool_patch.get_name_description</c> (libxenapi <c>xenapi_pool_patch_get_name_description</c>).</summary>
@@ -744,9 +1156,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_description(Session session, string _pool_patch)
         {
-            int status = Native.xenapi_pool_patch_get_name_description(Session.NativeOf(session), Utf8.Z(_pool_patch ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_description(session, _pool_patch, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_patch.get_name_description</c> (libxenapi <c>xenapi_pool_patch_get_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_description(Session session, string _pool_patch, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_patch_get_name_description(call.Handle, Utf8.Z(_pool_patch ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>pool_patch.get_name_description</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_description</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_descriptionAsync(Session session, string _pool_patch, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool_patch.get_name_description", cancellationToken, v => ValueRead.Str(v), _pool_patch ?? "");
         }
 
         /// <summary><c>pool_patch.get_name_label</c> (libxenapi <c>xenapi_pool_patch_get_name_label</c>).</summary>
@@ -757,9 +1187,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_label(Session session, string _pool_patch)
         {
-            int status = Native.xenapi_pool_patch_get_name_label(Session.NativeOf(session), Utf8.Z(_pool_patch ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_label(session, _pool_patch, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_patch.get_name_label</c> (libxenapi <c>xenapi_pool_patch_get_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_label(Session session, string _pool_patch, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_patch_get_name_label(call.Handle, Utf8.Z(_pool_patch ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>pool_patch.get_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_labelAsync(Session session, string _pool_patch, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool_patch.get_name_label", cancellationToken, v => ValueRead.Str(v), _pool_patch ?? "");
         }
 
         /// <summary><c>pool_patch.get_uuid</c> (libxenapi <c>xenapi_pool_patch_get_uuid</c>).</summary>
@@ -770,9 +1218,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _pool_patch)
         {
-            int status = Native.xenapi_pool_patch_get_uuid(Session.NativeOf(session), Utf8.Z(_pool_patch ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _pool_patch, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_patch.get_uuid</c> (libxenapi <c>xenapi_pool_patch_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _pool_patch, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_patch_get_uuid(call.Handle, Utf8.Z(_pool_patch ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>pool_patch.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _pool_patch, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool_patch.get_uuid", cancellationToken, v => ValueRead.Str(v), _pool_patch ?? "");
         }
 
         /// <summary><c>pool_patch.get_by_name_label</c> (libxenapi <c>xenapi_pool_patch_get_by_name_label</c>). Deprecated since ely.</summary>
@@ -783,16 +1249,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Pool_patch>> get_by_name_label(Session session, string _label)
         {
-            int status = Native.xenapi_pool_patch_get_by_name_label(Session.NativeOf(session), Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_by_name_label(session, _label, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_patch.get_by_name_label</c> (libxenapi <c>xenapi_pool_patch_get_by_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Pool_patch>> get_by_name_label(Session session, string _label, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_pool_patch(result);
+                int status = Native.xenapi_pool_patch_get_by_name_label(call.Handle, Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_pool_patch(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>pool_patch.get_by_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Pool_patch>>> get_by_name_labelAsync(Session session, string _label, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool_patch.get_by_name_label", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Pool_patch>(x0)), _label ?? "");
         }
 
         /// <summary><c>pool_patch.get_by_uuid</c> (libxenapi <c>xenapi_pool_patch_get_by_uuid</c>). Deprecated since ely.</summary>
@@ -803,9 +1287,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Pool_patch> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_pool_patch_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Pool_patch>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_patch.get_by_uuid</c> (libxenapi <c>xenapi_pool_patch_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Pool_patch> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_patch_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Pool_patch>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>pool_patch.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Pool_patch>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool_patch.get_by_uuid", cancellationToken, v => ValueRead.Ref<Pool_patch>(v), _uuid ?? "");
         }
 
         /// <summary><c>pool_patch.get_record</c> (libxenapi <c>xenapi_pool_patch_get_record</c>). Deprecated since ely.</summary>
@@ -816,16 +1318,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Pool_patch get_record(Session session, string _pool_patch)
         {
-            int status = Native.xenapi_pool_patch_get_record(Session.NativeOf(session), Utf8.Z(_pool_patch ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _pool_patch, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_patch.get_record</c> (libxenapi <c>xenapi_pool_patch_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Pool_patch get_record(Session session, string _pool_patch, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_pool_patch(result);
+                int status = Native.xenapi_pool_patch_get_record(call.Handle, Utf8.Z(_pool_patch ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_pool_patch(result);
+                }
+                finally
+                {
+                    Native.xenapi_pool_patch_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_pool_patch_record_free(result);
-            }
+        }
+
+        /// <summary><c>pool_patch.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<Pool_patch> get_recordAsync(Session session, string _pool_patch, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool_patch.get_record", cancellationToken, v => Pool_patch.FromValueHandle(v), _pool_patch ?? "");
         }
 
     }

@@ -271,16 +271,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<Pool_update>, Pool_update> get_all_records(Session session)
         {
-            int status = Native.xenapi_pool_update_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_update.get_all_records</c> (libxenapi <c>xenapi_pool_update_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<Pool_update>, Pool_update> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_pool_update_to_record_pool_update_end(result);
+                int status = Native.xenapi_pool_update_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_pool_update_to_record_pool_update_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_pool_update_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_pool_update_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>pool_update.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<Pool_update>, Pool_update>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool_update.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<Pool_update>.Create(k0), x0 => Pool_update.FromValueHandle(x0)));
         }
 
         /// <summary><c>pool_update.get_all</c> (libxenapi <c>xenapi_pool_update_get_all</c>).</summary>
@@ -290,16 +308,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Pool_update>> get_all(Session session)
         {
-            int status = Native.xenapi_pool_update_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_update.get_all</c> (libxenapi <c>xenapi_pool_update_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Pool_update>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_pool_update(result);
+                int status = Native.xenapi_pool_update_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_pool_update(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>pool_update.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Pool_update>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool_update.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Pool_update>(x0)));
         }
 
         /// <summary><c>pool_update.destroy</c> (libxenapi <c>xenapi_pool_update_destroy</c>).</summary>
@@ -309,8 +345,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy(Session session, string _pool_update)
         {
-            int status = Native.xenapi_pool_update_destroy(Session.NativeOf(session), Utf8.Z(_pool_update ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            destroy(session, _pool_update, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_update.destroy</c> (libxenapi <c>xenapi_pool_update_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy(Session session, string _pool_update, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_update_destroy(call.Handle, Utf8.Z(_pool_update ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool_update.destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy</c>.</summary>
+        public static System.Threading.Tasks.Task destroyAsync(Session session, string _pool_update, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool_update.destroy", cancellationToken, _pool_update ?? "");
         }
 
         /// <summary><c>Async.pool_update.destroy</c> (libxenapi <c>xenapi_async_pool_update_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -321,9 +375,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy(Session session, string _pool_update)
         {
-            int status = Native.xenapi_async_pool_update_destroy(Session.NativeOf(session), Utf8.Z(_pool_update ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_destroy(session, _pool_update, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool_update.destroy</c> (libxenapi <c>xenapi_async_pool_update_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy(Session session, string _pool_update, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_update_destroy(call.Handle, Utf8.Z(_pool_update ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool_update.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_pool_update_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -349,8 +413,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void pool_clean(Session session, string _pool_update)
         {
-            int status = Native.xenapi_pool_update_pool_clean(Session.NativeOf(session), Utf8.Z(_pool_update ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            pool_clean(session, _pool_update, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_update.pool_clean</c> (libxenapi <c>xenapi_pool_update_pool_clean</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void pool_clean(Session session, string _pool_update, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_update_pool_clean(call.Handle, Utf8.Z(_pool_update ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool_update.pool_clean</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>pool_clean</c>.</summary>
+        public static System.Threading.Tasks.Task pool_cleanAsync(Session session, string _pool_update, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool_update.pool_clean", cancellationToken, _pool_update ?? "");
         }
 
         /// <summary><c>Async.pool_update.pool_clean</c> (libxenapi <c>xenapi_async_pool_update_pool_clean</c>): <c>pool_clean</c> as a server task. Wait for its typed result with <c>async_pool_clean_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -361,9 +443,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_pool_clean(Session session, string _pool_update)
         {
-            int status = Native.xenapi_async_pool_update_pool_clean(Session.NativeOf(session), Utf8.Z(_pool_update ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_pool_clean(session, _pool_update, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool_update.pool_clean</c> (libxenapi <c>xenapi_async_pool_update_pool_clean</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_pool_clean(Session session, string _pool_update, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_update_pool_clean(call.Handle, Utf8.Z(_pool_update ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool_update.pool_clean</c> (what <c>async_pool_clean</c> returned; libxenapi <c>xenapi_async_pool_update_pool_clean_wait</c>) and returns its result as <c>pool_clean</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -389,8 +481,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void pool_apply(Session session, string _pool_update)
         {
-            int status = Native.xenapi_pool_update_pool_apply(Session.NativeOf(session), Utf8.Z(_pool_update ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            pool_apply(session, _pool_update, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_update.pool_apply</c> (libxenapi <c>xenapi_pool_update_pool_apply</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void pool_apply(Session session, string _pool_update, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_update_pool_apply(call.Handle, Utf8.Z(_pool_update ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool_update.pool_apply</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>pool_apply</c>.</summary>
+        public static System.Threading.Tasks.Task pool_applyAsync(Session session, string _pool_update, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool_update.pool_apply", cancellationToken, _pool_update ?? "");
         }
 
         /// <summary><c>Async.pool_update.pool_apply</c> (libxenapi <c>xenapi_async_pool_update_pool_apply</c>): <c>pool_apply</c> as a server task. Wait for its typed result with <c>async_pool_apply_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -401,9 +511,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_pool_apply(Session session, string _pool_update)
         {
-            int status = Native.xenapi_async_pool_update_pool_apply(Session.NativeOf(session), Utf8.Z(_pool_update ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_pool_apply(session, _pool_update, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool_update.pool_apply</c> (libxenapi <c>xenapi_async_pool_update_pool_apply</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_pool_apply(Session session, string _pool_update, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_update_pool_apply(call.Handle, Utf8.Z(_pool_update ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool_update.pool_apply</c> (what <c>async_pool_apply</c> returned; libxenapi <c>xenapi_async_pool_update_pool_apply_wait</c>) and returns its result as <c>pool_apply</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -430,8 +550,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void apply(Session session, string _pool_update, string _host)
         {
-            int status = Native.xenapi_pool_update_apply(Session.NativeOf(session), Utf8.Z(_pool_update ?? ""), Utf8.Z(_host ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            apply(session, _pool_update, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_update.apply</c> (libxenapi <c>xenapi_pool_update_apply</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void apply(Session session, string _pool_update, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_update_apply(call.Handle, Utf8.Z(_pool_update ?? ""), Utf8.Z(_host ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool_update.apply</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>apply</c>.</summary>
+        public static System.Threading.Tasks.Task applyAsync(Session session, string _pool_update, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool_update.apply", cancellationToken, _pool_update ?? "", _host ?? "");
         }
 
         /// <summary><c>Async.pool_update.apply</c> (libxenapi <c>xenapi_async_pool_update_apply</c>): <c>apply</c> as a server task. Wait for its typed result with <c>async_apply_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -443,9 +581,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_apply(Session session, string _pool_update, string _host)
         {
-            int status = Native.xenapi_async_pool_update_apply(Session.NativeOf(session), Utf8.Z(_pool_update ?? ""), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_apply(session, _pool_update, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool_update.apply</c> (libxenapi <c>xenapi_async_pool_update_apply</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_apply(Session session, string _pool_update, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_update_apply(call.Handle, Utf8.Z(_pool_update ?? ""), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool_update.apply</c> (what <c>async_apply</c> returned; libxenapi <c>xenapi_async_pool_update_apply_wait</c>) and returns its result as <c>apply</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -473,9 +621,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static livepatch_status precheck(Session session, string _pool_update, string _host)
         {
-            int status = Native.xenapi_pool_update_precheck(Session.NativeOf(session), Utf8.Z(_pool_update ?? ""), Utf8.Z(_host ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return livepatch_status_helper.FromNative(result);
+            return precheck(session, _pool_update, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_update.precheck</c> (libxenapi <c>xenapi_pool_update_precheck</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static livepatch_status precheck(Session session, string _pool_update, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_update_precheck(call.Handle, Utf8.Z(_pool_update ?? ""), Utf8.Z(_host ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return livepatch_status_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>pool_update.precheck</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>precheck</c>.</summary>
+        public static System.Threading.Tasks.Task<livepatch_status> precheckAsync(Session session, string _pool_update, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool_update.precheck", cancellationToken, v => livepatch_status_helper.FromString(ValueRead.Str(v)), _pool_update ?? "", _host ?? "");
         }
 
         /// <summary><c>Async.pool_update.precheck</c> (libxenapi <c>xenapi_async_pool_update_precheck</c>): <c>precheck</c> as a server task. Wait for its typed result with <c>async_precheck_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -487,9 +653,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_precheck(Session session, string _pool_update, string _host)
         {
-            int status = Native.xenapi_async_pool_update_precheck(Session.NativeOf(session), Utf8.Z(_pool_update ?? ""), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_precheck(session, _pool_update, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool_update.precheck</c> (libxenapi <c>xenapi_async_pool_update_precheck</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_precheck(Session session, string _pool_update, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_update_precheck(call.Handle, Utf8.Z(_pool_update ?? ""), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool_update.precheck</c> (what <c>async_precheck</c> returned; libxenapi <c>xenapi_async_pool_update_precheck_wait</c>) and returns its result as <c>precheck</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -519,9 +695,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Pool_update> introduce(Session session, string _vdi)
         {
-            int status = Native.xenapi_pool_update_introduce(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Pool_update>.Create(Conv.TakeStr(result));
+            return introduce(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_update.introduce</c> (libxenapi <c>xenapi_pool_update_introduce</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Pool_update> introduce(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_update_introduce(call.Handle, Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Pool_update>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>pool_update.introduce</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>introduce</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Pool_update>> introduceAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool_update.introduce", cancellationToken, v => ValueRead.Ref<Pool_update>(v), _vdi ?? "");
         }
 
         /// <summary><c>Async.pool_update.introduce</c> (libxenapi <c>xenapi_async_pool_update_introduce</c>): <c>introduce</c> as a server task. Wait for its typed result with <c>async_introduce_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -532,9 +726,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_introduce(Session session, string _vdi)
         {
-            int status = Native.xenapi_async_pool_update_introduce(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_introduce(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.pool_update.introduce</c> (libxenapi <c>xenapi_async_pool_update_introduce</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_introduce(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_pool_update_introduce(call.Handle, Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.pool_update.introduce</c> (what <c>async_introduce</c> returned; libxenapi <c>xenapi_async_pool_update_introduce_wait</c>) and returns its result as <c>introduce</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -564,8 +768,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_other_config(Session session, string _pool_update, string _key)
         {
-            int status = Native.xenapi_pool_update_remove_from_other_config(Session.NativeOf(session), Utf8.Z(_pool_update ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_other_config(session, _pool_update, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_update.remove_from_other_config</c> (libxenapi <c>xenapi_pool_update_remove_from_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_other_config(Session session, string _pool_update, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_update_remove_from_other_config(call.Handle, Utf8.Z(_pool_update ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool_update.remove_from_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_other_configAsync(Session session, string _pool_update, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool_update.remove_from_other_config", cancellationToken, _pool_update ?? "", _key ?? "");
         }
 
         /// <summary><c>pool_update.add_to_other_config</c> (libxenapi <c>xenapi_pool_update_add_to_other_config</c>).</summary>
@@ -577,8 +799,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_other_config(Session session, string _pool_update, string _key, string _value)
         {
-            int status = Native.xenapi_pool_update_add_to_other_config(Session.NativeOf(session), Utf8.Z(_pool_update ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_other_config(session, _pool_update, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_update.add_to_other_config</c> (libxenapi <c>xenapi_pool_update_add_to_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_other_config(Session session, string _pool_update, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_update_add_to_other_config(call.Handle, Utf8.Z(_pool_update ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>pool_update.add_to_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_other_configAsync(Session session, string _pool_update, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool_update.add_to_other_config", cancellationToken, _pool_update ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>pool_update.set_other_config</c> (libxenapi <c>xenapi_pool_update_set_other_config</c>).</summary>
@@ -589,16 +829,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_other_config(Session session, string _pool_update, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_other_config(session, _pool_update, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_update.set_other_config</c> (libxenapi <c>xenapi_pool_update_set_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_other_config(Session session, string _pool_update, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_pool_update_set_other_config(Session.NativeOf(session), Utf8.Z(_pool_update ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_pool_update_set_other_config(call.Handle, Utf8.Z(_pool_update ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>pool_update.set_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_other_configAsync(Session session, string _pool_update, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "pool_update.set_other_config", cancellationToken, _pool_update ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>pool_update.get_enforce_homogeneity</c> (libxenapi <c>xenapi_pool_update_get_enforce_homogeneity</c>).</summary>
@@ -609,9 +867,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_enforce_homogeneity(Session session, string _pool_update)
         {
-            int status = Native.xenapi_pool_update_get_enforce_homogeneity(Session.NativeOf(session), Utf8.Z(_pool_update ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_enforce_homogeneity(session, _pool_update, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_update.get_enforce_homogeneity</c> (libxenapi <c>xenapi_pool_update_get_enforce_homogeneity</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_enforce_homogeneity(Session session, string _pool_update, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_update_get_enforce_homogeneity(call.Handle, Utf8.Z(_pool_update ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>pool_update.get_enforce_homogeneity</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_enforce_homogeneity</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_enforce_homogeneityAsync(Session session, string _pool_update, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool_update.get_enforce_homogeneity", cancellationToken, v => ValueRead.Bool(v), _pool_update ?? "");
         }
 
         /// <summary><c>pool_update.get_other_config</c> (libxenapi <c>xenapi_pool_update_get_other_config</c>).</summary>
@@ -622,16 +898,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _pool_update)
         {
-            int status = Native.xenapi_pool_update_get_other_config(Session.NativeOf(session), Utf8.Z(_pool_update ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _pool_update, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_update.get_other_config</c> (libxenapi <c>xenapi_pool_update_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _pool_update, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_pool_update_get_other_config(call.Handle, Utf8.Z(_pool_update ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>pool_update.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _pool_update, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool_update.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _pool_update ?? "");
         }
 
         /// <summary><c>pool_update.get_hosts</c> (libxenapi <c>xenapi_pool_update_get_hosts</c>).</summary>
@@ -642,16 +936,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Host>> get_hosts(Session session, string _pool_update)
         {
-            int status = Native.xenapi_pool_update_get_hosts(Session.NativeOf(session), Utf8.Z(_pool_update ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_hosts(session, _pool_update, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_update.get_hosts</c> (libxenapi <c>xenapi_pool_update_get_hosts</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Host>> get_hosts(Session session, string _pool_update, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_host(result);
+                int status = Native.xenapi_pool_update_get_hosts(call.Handle, Utf8.Z(_pool_update ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_host(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>pool_update.get_hosts</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_hosts</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Host>>> get_hostsAsync(Session session, string _pool_update, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool_update.get_hosts", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Host>(x0)), _pool_update ?? "");
         }
 
         /// <summary><c>pool_update.get_vdi</c> (libxenapi <c>xenapi_pool_update_get_vdi</c>).</summary>
@@ -662,9 +974,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VDI> get_vdi(Session session, string _pool_update)
         {
-            int status = Native.xenapi_pool_update_get_vdi(Session.NativeOf(session), Utf8.Z(_pool_update ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VDI>.Create(Conv.TakeStr(result));
+            return get_vdi(session, _pool_update, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_update.get_vdi</c> (libxenapi <c>xenapi_pool_update_get_vdi</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VDI> get_vdi(Session session, string _pool_update, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_update_get_vdi(call.Handle, Utf8.Z(_pool_update ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VDI>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>pool_update.get_vdi</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_vdi</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VDI>> get_vdiAsync(Session session, string _pool_update, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool_update.get_vdi", cancellationToken, v => ValueRead.Ref<VDI>(v), _pool_update ?? "");
         }
 
         /// <summary><c>pool_update.get_after_apply_guidance</c> (libxenapi <c>xenapi_pool_update_get_after_apply_guidance</c>).</summary>
@@ -675,16 +1005,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<update_after_apply_guidance> get_after_apply_guidance(Session session, string _pool_update)
         {
-            int status = Native.xenapi_pool_update_get_after_apply_guidance(Session.NativeOf(session), Utf8.Z(_pool_update ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_after_apply_guidance(session, _pool_update, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_update.get_after_apply_guidance</c> (libxenapi <c>xenapi_pool_update_get_after_apply_guidance</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<update_after_apply_guidance> get_after_apply_guidance(Session session, string _pool_update, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_enum_update_after_apply_guidance(result);
+                int status = Native.xenapi_pool_update_get_after_apply_guidance(call.Handle, Utf8.Z(_pool_update ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_enum_update_after_apply_guidance(result);
+                }
+                finally
+                {
+                    Native.xenapi_update_after_apply_guidance_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_update_after_apply_guidance_list_free(result);
-            }
+        }
+
+        /// <summary><c>pool_update.get_after_apply_guidance</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_after_apply_guidance</c>.</summary>
+        public static System.Threading.Tasks.Task<List<update_after_apply_guidance>> get_after_apply_guidanceAsync(Session session, string _pool_update, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool_update.get_after_apply_guidance", cancellationToken, v => ValueRead.List(v, x0 => update_after_apply_guidance_helper.FromString(ValueRead.Str(x0))), _pool_update ?? "");
         }
 
         /// <summary><c>pool_update.get_key</c> (libxenapi <c>xenapi_pool_update_get_key</c>).</summary>
@@ -695,9 +1043,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_key(Session session, string _pool_update)
         {
-            int status = Native.xenapi_pool_update_get_key(Session.NativeOf(session), Utf8.Z(_pool_update ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_key(session, _pool_update, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_update.get_key</c> (libxenapi <c>xenapi_pool_update_get_key</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_key(Session session, string _pool_update, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_update_get_key(call.Handle, Utf8.Z(_pool_update ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>pool_update.get_key</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_key</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_keyAsync(Session session, string _pool_update, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool_update.get_key", cancellationToken, v => ValueRead.Str(v), _pool_update ?? "");
         }
 
         /// <summary><c>pool_update.get_installation_size</c> (libxenapi <c>xenapi_pool_update_get_installation_size</c>).</summary>
@@ -708,9 +1074,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_installation_size(Session session, string _pool_update)
         {
-            int status = Native.xenapi_pool_update_get_installation_size(Session.NativeOf(session), Utf8.Z(_pool_update ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_installation_size(session, _pool_update, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_update.get_installation_size</c> (libxenapi <c>xenapi_pool_update_get_installation_size</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_installation_size(Session session, string _pool_update, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_update_get_installation_size(call.Handle, Utf8.Z(_pool_update ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>pool_update.get_installation_size</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_installation_size</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_installation_sizeAsync(Session session, string _pool_update, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool_update.get_installation_size", cancellationToken, v => ValueRead.Long(v), _pool_update ?? "");
         }
 
         /// <summary><c>pool_update.get_version</c> (libxenapi <c>xenapi_pool_update_get_version</c>).</summary>
@@ -721,9 +1105,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_version(Session session, string _pool_update)
         {
-            int status = Native.xenapi_pool_update_get_version(Session.NativeOf(session), Utf8.Z(_pool_update ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_version(session, _pool_update, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_update.get_version</c> (libxenapi <c>xenapi_pool_update_get_version</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_version(Session session, string _pool_update, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_update_get_version(call.Handle, Utf8.Z(_pool_update ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>pool_update.get_version</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_version</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_versionAsync(Session session, string _pool_update, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool_update.get_version", cancellationToken, v => ValueRead.Str(v), _pool_update ?? "");
         }
 
         /// <summary><c>pool_update.get_name_description</c> (libxenapi <c>xenapi_pool_update_get_name_description</c>).</summary>
@@ -734,9 +1136,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_description(Session session, string _pool_update)
         {
-            int status = Native.xenapi_pool_update_get_name_description(Session.NativeOf(session), Utf8.Z(_pool_update ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_description(session, _pool_update, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_update.get_name_description</c> (libxenapi <c>xenapi_pool_update_get_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_description(Session session, string _pool_update, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_update_get_name_description(call.Handle, Utf8.Z(_pool_update ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>pool_update.get_name_description</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_description</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_descriptionAsync(Session session, string _pool_update, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool_update.get_name_description", cancellationToken, v => ValueRead.Str(v), _pool_update ?? "");
         }
 
         /// <summary><c>pool_update.get_name_label</c> (libxenapi <c>xenapi_pool_update_get_name_label</c>).</summary>
@@ -747,9 +1167,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_label(Session session, string _pool_update)
         {
-            int status = Native.xenapi_pool_update_get_name_label(Session.NativeOf(session), Utf8.Z(_pool_update ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_label(session, _pool_update, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_update.get_name_label</c> (libxenapi <c>xenapi_pool_update_get_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_label(Session session, string _pool_update, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_update_get_name_label(call.Handle, Utf8.Z(_pool_update ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>pool_update.get_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_labelAsync(Session session, string _pool_update, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool_update.get_name_label", cancellationToken, v => ValueRead.Str(v), _pool_update ?? "");
         }
 
         /// <summary><c>pool_update.get_uuid</c> (libxenapi <c>xenapi_pool_update_get_uuid</c>).</summary>
@@ -760,9 +1198,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _pool_update)
         {
-            int status = Native.xenapi_pool_update_get_uuid(Session.NativeOf(session), Utf8.Z(_pool_update ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _pool_update, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_update.get_uuid</c> (libxenapi <c>xenapi_pool_update_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _pool_update, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_update_get_uuid(call.Handle, Utf8.Z(_pool_update ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>pool_update.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _pool_update, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool_update.get_uuid", cancellationToken, v => ValueRead.Str(v), _pool_update ?? "");
         }
 
         /// <summary><c>pool_update.get_by_name_label</c> (libxenapi <c>xenapi_pool_update_get_by_name_label</c>).</summary>
@@ -773,16 +1229,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Pool_update>> get_by_name_label(Session session, string _label)
         {
-            int status = Native.xenapi_pool_update_get_by_name_label(Session.NativeOf(session), Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_by_name_label(session, _label, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_update.get_by_name_label</c> (libxenapi <c>xenapi_pool_update_get_by_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Pool_update>> get_by_name_label(Session session, string _label, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_pool_update(result);
+                int status = Native.xenapi_pool_update_get_by_name_label(call.Handle, Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_pool_update(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>pool_update.get_by_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Pool_update>>> get_by_name_labelAsync(Session session, string _label, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool_update.get_by_name_label", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Pool_update>(x0)), _label ?? "");
         }
 
         /// <summary><c>pool_update.get_by_uuid</c> (libxenapi <c>xenapi_pool_update_get_by_uuid</c>).</summary>
@@ -793,9 +1267,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Pool_update> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_pool_update_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Pool_update>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_update.get_by_uuid</c> (libxenapi <c>xenapi_pool_update_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Pool_update> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_pool_update_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Pool_update>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>pool_update.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Pool_update>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool_update.get_by_uuid", cancellationToken, v => ValueRead.Ref<Pool_update>(v), _uuid ?? "");
         }
 
         /// <summary><c>pool_update.get_record</c> (libxenapi <c>xenapi_pool_update_get_record</c>).</summary>
@@ -806,16 +1298,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Pool_update get_record(Session session, string _pool_update)
         {
-            int status = Native.xenapi_pool_update_get_record(Session.NativeOf(session), Utf8.Z(_pool_update ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _pool_update, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>pool_update.get_record</c> (libxenapi <c>xenapi_pool_update_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Pool_update get_record(Session session, string _pool_update, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_pool_update(result);
+                int status = Native.xenapi_pool_update_get_record(call.Handle, Utf8.Z(_pool_update ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_pool_update(result);
+                }
+                finally
+                {
+                    Native.xenapi_pool_update_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_pool_update_record_free(result);
-            }
+        }
+
+        /// <summary><c>pool_update.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<Pool_update> get_recordAsync(Session session, string _pool_update, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "pool_update.get_record", cancellationToken, v => Pool_update.FromValueHandle(v), _pool_update ?? "");
         }
 
     }

@@ -234,16 +234,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<Repository>, Repository> get_all_records(Session session)
         {
-            int status = Native.xenapi_repository_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Repository.get_all_records</c> (libxenapi <c>xenapi_repository_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<Repository>, Repository> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_Repository_to_record_Repository_end(result);
+                int status = Native.xenapi_repository_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_Repository_to_record_Repository_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_repository_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_repository_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>Repository.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<Repository>, Repository>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Repository.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<Repository>.Create(k0), x0 => Repository.FromValueHandle(x0)));
         }
 
         /// <summary><c>Repository.get_all</c> (libxenapi <c>xenapi_repository_get_all</c>).</summary>
@@ -253,16 +271,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Repository>> get_all(Session session)
         {
-            int status = Native.xenapi_repository_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Repository.get_all</c> (libxenapi <c>xenapi_repository_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Repository>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_Repository(result);
+                int status = Native.xenapi_repository_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_Repository(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>Repository.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Repository>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Repository.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Repository>(x0)));
         }
 
         /// <summary><c>Repository.set_gpgkey_path</c> (libxenapi <c>xenapi_repository_set_gpgkey_path</c>). Prototype since 22.12.0: may change.</summary>
@@ -273,8 +309,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_gpgkey_path(Session session, string _repository, string _value)
         {
-            int status = Native.xenapi_repository_set_gpgkey_path(Session.NativeOf(session), Utf8.Z(_repository ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_gpgkey_path(session, _repository, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Repository.set_gpgkey_path</c> (libxenapi <c>xenapi_repository_set_gpgkey_path</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_gpgkey_path(Session session, string _repository, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_repository_set_gpgkey_path(call.Handle, Utf8.Z(_repository ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>Repository.set_gpgkey_path</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_gpgkey_path</c>.</summary>
+        public static System.Threading.Tasks.Task set_gpgkey_pathAsync(Session session, string _repository, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "Repository.set_gpgkey_path", cancellationToken, _repository ?? "", _value ?? "");
         }
 
         /// <summary><c>Async.Repository.set_gpgkey_path</c> (libxenapi <c>xenapi_async_repository_set_gpgkey_path</c>): <c>set_gpgkey_path</c> as a server task. Wait for its typed result with <c>async_set_gpgkey_path_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 22.12.0: may change.</summary>
@@ -286,9 +340,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_gpgkey_path(Session session, string _repository, string _value)
         {
-            int status = Native.xenapi_async_repository_set_gpgkey_path(Session.NativeOf(session), Utf8.Z(_repository ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_gpgkey_path(session, _repository, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.Repository.set_gpgkey_path</c> (libxenapi <c>xenapi_async_repository_set_gpgkey_path</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_gpgkey_path(Session session, string _repository, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_repository_set_gpgkey_path(call.Handle, Utf8.Z(_repository ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.Repository.set_gpgkey_path</c> (what <c>async_set_gpgkey_path</c> returned; libxenapi <c>xenapi_async_repository_set_gpgkey_path_wait</c>) and returns its result as <c>set_gpgkey_path</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -314,8 +378,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void forget(Session session, string _repository)
         {
-            int status = Native.xenapi_repository_forget(Session.NativeOf(session), Utf8.Z(_repository ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            forget(session, _repository, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Repository.forget</c> (libxenapi <c>xenapi_repository_forget</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void forget(Session session, string _repository, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_repository_forget(call.Handle, Utf8.Z(_repository ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>Repository.forget</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>forget</c>.</summary>
+        public static System.Threading.Tasks.Task forgetAsync(Session session, string _repository, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "Repository.forget", cancellationToken, _repository ?? "");
         }
 
         /// <summary><c>Async.Repository.forget</c> (libxenapi <c>xenapi_async_repository_forget</c>): <c>forget</c> as a server task. Wait for its typed result with <c>async_forget_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -326,9 +408,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_forget(Session session, string _repository)
         {
-            int status = Native.xenapi_async_repository_forget(Session.NativeOf(session), Utf8.Z(_repository ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_forget(session, _repository, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.Repository.forget</c> (libxenapi <c>xenapi_async_repository_forget</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_forget(Session session, string _repository, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_repository_forget(call.Handle, Utf8.Z(_repository ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.Repository.forget</c> (what <c>async_forget</c> returned; libxenapi <c>xenapi_async_repository_forget_wait</c>) and returns its result as <c>forget</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -360,9 +452,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Repository> introduce(Session session, string _name_label, string _name_description, string _binary_url, string _source_url, bool _update, string _gpgkey_path)
         {
-            int status = Native.xenapi_repository_introduce(Session.NativeOf(session), Utf8.Z(_name_label ?? ""), Utf8.Z(_name_description ?? ""), Utf8.Z(_binary_url ?? ""), Utf8.Z(_source_url ?? ""), (_update ? (byte)1 : (byte)0), Utf8.Z(_gpgkey_path ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Repository>.Create(Conv.TakeStr(result));
+            return introduce(session, _name_label, _name_description, _binary_url, _source_url, _update, _gpgkey_path, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Repository.introduce</c> (libxenapi <c>xenapi_repository_introduce</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Repository> introduce(Session session, string _name_label, string _name_description, string _binary_url, string _source_url, bool _update, string _gpgkey_path, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_repository_introduce(call.Handle, Utf8.Z(_name_label ?? ""), Utf8.Z(_name_description ?? ""), Utf8.Z(_binary_url ?? ""), Utf8.Z(_source_url ?? ""), (_update ? (byte)1 : (byte)0), Utf8.Z(_gpgkey_path ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Repository>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>Repository.introduce</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>introduce</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Repository>> introduceAsync(Session session, string _name_label, string _name_description, string _binary_url, string _source_url, bool _update, string _gpgkey_path, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Repository.introduce", cancellationToken, v => ValueRead.Ref<Repository>(v), _name_label ?? "", _name_description ?? "", _binary_url ?? "", _source_url ?? "", _update, _gpgkey_path ?? "");
         }
 
         /// <summary><c>Async.Repository.introduce</c> (libxenapi <c>xenapi_async_repository_introduce</c>): <c>introduce</c> as a server task. Wait for its typed result with <c>async_introduce_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -378,9 +488,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_introduce(Session session, string _name_label, string _name_description, string _binary_url, string _source_url, bool _update, string _gpgkey_path)
         {
-            int status = Native.xenapi_async_repository_introduce(Session.NativeOf(session), Utf8.Z(_name_label ?? ""), Utf8.Z(_name_description ?? ""), Utf8.Z(_binary_url ?? ""), Utf8.Z(_source_url ?? ""), (_update ? (byte)1 : (byte)0), Utf8.Z(_gpgkey_path ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_introduce(session, _name_label, _name_description, _binary_url, _source_url, _update, _gpgkey_path, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.Repository.introduce</c> (libxenapi <c>xenapi_async_repository_introduce</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_introduce(Session session, string _name_label, string _name_description, string _binary_url, string _source_url, bool _update, string _gpgkey_path, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_repository_introduce(call.Handle, Utf8.Z(_name_label ?? ""), Utf8.Z(_name_description ?? ""), Utf8.Z(_binary_url ?? ""), Utf8.Z(_source_url ?? ""), (_update ? (byte)1 : (byte)0), Utf8.Z(_gpgkey_path ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.Repository.introduce</c> (what <c>async_introduce</c> returned; libxenapi <c>xenapi_async_repository_introduce_wait</c>) and returns its result as <c>introduce</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -410,8 +530,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_name_description(Session session, string _repository, string _value)
         {
-            int status = Native.xenapi_repository_set_name_description(Session.NativeOf(session), Utf8.Z(_repository ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_name_description(session, _repository, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Repository.set_name_description</c> (libxenapi <c>xenapi_repository_set_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_name_description(Session session, string _repository, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_repository_set_name_description(call.Handle, Utf8.Z(_repository ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>Repository.set_name_description</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_name_description</c>.</summary>
+        public static System.Threading.Tasks.Task set_name_descriptionAsync(Session session, string _repository, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "Repository.set_name_description", cancellationToken, _repository ?? "", _value ?? "");
         }
 
         /// <summary><c>Repository.set_name_label</c> (libxenapi <c>xenapi_repository_set_name_label</c>).</summary>
@@ -422,8 +560,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_name_label(Session session, string _repository, string _value)
         {
-            int status = Native.xenapi_repository_set_name_label(Session.NativeOf(session), Utf8.Z(_repository ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_name_label(session, _repository, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Repository.set_name_label</c> (libxenapi <c>xenapi_repository_set_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_name_label(Session session, string _repository, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_repository_set_name_label(call.Handle, Utf8.Z(_repository ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>Repository.set_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task set_name_labelAsync(Session session, string _repository, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "Repository.set_name_label", cancellationToken, _repository ?? "", _value ?? "");
         }
 
         /// <summary><c>Repository.get_gpgkey_path</c> (libxenapi <c>xenapi_repository_get_gpgkey_path</c>). Prototype since 22.12.0: may change.</summary>
@@ -434,9 +590,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_gpgkey_path(Session session, string _repository)
         {
-            int status = Native.xenapi_repository_get_gpgkey_path(Session.NativeOf(session), Utf8.Z(_repository ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_gpgkey_path(session, _repository, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Repository.get_gpgkey_path</c> (libxenapi <c>xenapi_repository_get_gpgkey_path</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_gpgkey_path(Session session, string _repository, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_repository_get_gpgkey_path(call.Handle, Utf8.Z(_repository ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>Repository.get_gpgkey_path</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_gpgkey_path</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_gpgkey_pathAsync(Session session, string _repository, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Repository.get_gpgkey_path", cancellationToken, v => ValueRead.Str(v), _repository ?? "");
         }
 
         /// <summary><c>Repository.get_up_to_date</c> (libxenapi <c>xenapi_repository_get_up_to_date</c>). Removed in 23.18.0: only older servers have it.</summary>
@@ -447,9 +621,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_up_to_date(Session session, string _repository)
         {
-            int status = Native.xenapi_repository_get_up_to_date(Session.NativeOf(session), Utf8.Z(_repository ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_up_to_date(session, _repository, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Repository.get_up_to_date</c> (libxenapi <c>xenapi_repository_get_up_to_date</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_up_to_date(Session session, string _repository, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_repository_get_up_to_date(call.Handle, Utf8.Z(_repository ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>Repository.get_up_to_date</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_up_to_date</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_up_to_dateAsync(Session session, string _repository, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Repository.get_up_to_date", cancellationToken, v => ValueRead.Bool(v), _repository ?? "");
         }
 
         /// <summary><c>Repository.get_hash</c> (libxenapi <c>xenapi_repository_get_hash</c>).</summary>
@@ -460,9 +652,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_hash(Session session, string _repository)
         {
-            int status = Native.xenapi_repository_get_hash(Session.NativeOf(session), Utf8.Z(_repository ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_hash(session, _repository, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Repository.get_hash</c> (libxenapi <c>xenapi_repository_get_hash</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_hash(Session session, string _repository, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_repository_get_hash(call.Handle, Utf8.Z(_repository ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>Repository.get_hash</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_hash</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_hashAsync(Session session, string _repository, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Repository.get_hash", cancellationToken, v => ValueRead.Str(v), _repository ?? "");
         }
 
         /// <summary><c>Repository.get_update</c> (libxenapi <c>xenapi_repository_get_update</c>).</summary>
@@ -473,9 +683,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_update(Session session, string _repository)
         {
-            int status = Native.xenapi_repository_get_update(Session.NativeOf(session), Utf8.Z(_repository ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_update(session, _repository, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Repository.get_update</c> (libxenapi <c>xenapi_repository_get_update</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_update(Session session, string _repository, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_repository_get_update(call.Handle, Utf8.Z(_repository ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>Repository.get_update</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_update</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_updateAsync(Session session, string _repository, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Repository.get_update", cancellationToken, v => ValueRead.Bool(v), _repository ?? "");
         }
 
         /// <summary><c>Repository.get_source_url</c> (libxenapi <c>xenapi_repository_get_source_url</c>).</summary>
@@ -486,9 +714,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_source_url(Session session, string _repository)
         {
-            int status = Native.xenapi_repository_get_source_url(Session.NativeOf(session), Utf8.Z(_repository ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_source_url(session, _repository, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Repository.get_source_url</c> (libxenapi <c>xenapi_repository_get_source_url</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_source_url(Session session, string _repository, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_repository_get_source_url(call.Handle, Utf8.Z(_repository ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>Repository.get_source_url</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_source_url</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_source_urlAsync(Session session, string _repository, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Repository.get_source_url", cancellationToken, v => ValueRead.Str(v), _repository ?? "");
         }
 
         /// <summary><c>Repository.get_binary_url</c> (libxenapi <c>xenapi_repository_get_binary_url</c>).</summary>
@@ -499,9 +745,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_binary_url(Session session, string _repository)
         {
-            int status = Native.xenapi_repository_get_binary_url(Session.NativeOf(session), Utf8.Z(_repository ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_binary_url(session, _repository, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Repository.get_binary_url</c> (libxenapi <c>xenapi_repository_get_binary_url</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_binary_url(Session session, string _repository, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_repository_get_binary_url(call.Handle, Utf8.Z(_repository ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>Repository.get_binary_url</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_binary_url</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_binary_urlAsync(Session session, string _repository, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Repository.get_binary_url", cancellationToken, v => ValueRead.Str(v), _repository ?? "");
         }
 
         /// <summary><c>Repository.get_name_description</c> (libxenapi <c>xenapi_repository_get_name_description</c>).</summary>
@@ -512,9 +776,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_description(Session session, string _repository)
         {
-            int status = Native.xenapi_repository_get_name_description(Session.NativeOf(session), Utf8.Z(_repository ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_description(session, _repository, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Repository.get_name_description</c> (libxenapi <c>xenapi_repository_get_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_description(Session session, string _repository, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_repository_get_name_description(call.Handle, Utf8.Z(_repository ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>Repository.get_name_description</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_description</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_descriptionAsync(Session session, string _repository, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Repository.get_name_description", cancellationToken, v => ValueRead.Str(v), _repository ?? "");
         }
 
         /// <summary><c>Repository.get_name_label</c> (libxenapi <c>xenapi_repository_get_name_label</c>).</summary>
@@ -525,9 +807,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_label(Session session, string _repository)
         {
-            int status = Native.xenapi_repository_get_name_label(Session.NativeOf(session), Utf8.Z(_repository ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_label(session, _repository, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Repository.get_name_label</c> (libxenapi <c>xenapi_repository_get_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_label(Session session, string _repository, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_repository_get_name_label(call.Handle, Utf8.Z(_repository ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>Repository.get_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_labelAsync(Session session, string _repository, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Repository.get_name_label", cancellationToken, v => ValueRead.Str(v), _repository ?? "");
         }
 
         /// <summary><c>Repository.get_uuid</c> (libxenapi <c>xenapi_repository_get_uuid</c>).</summary>
@@ -538,9 +838,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _repository)
         {
-            int status = Native.xenapi_repository_get_uuid(Session.NativeOf(session), Utf8.Z(_repository ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _repository, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Repository.get_uuid</c> (libxenapi <c>xenapi_repository_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _repository, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_repository_get_uuid(call.Handle, Utf8.Z(_repository ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>Repository.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _repository, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Repository.get_uuid", cancellationToken, v => ValueRead.Str(v), _repository ?? "");
         }
 
         /// <summary><c>Repository.get_by_name_label</c> (libxenapi <c>xenapi_repository_get_by_name_label</c>).</summary>
@@ -551,16 +869,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Repository>> get_by_name_label(Session session, string _label)
         {
-            int status = Native.xenapi_repository_get_by_name_label(Session.NativeOf(session), Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_by_name_label(session, _label, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Repository.get_by_name_label</c> (libxenapi <c>xenapi_repository_get_by_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Repository>> get_by_name_label(Session session, string _label, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_Repository(result);
+                int status = Native.xenapi_repository_get_by_name_label(call.Handle, Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_Repository(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>Repository.get_by_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Repository>>> get_by_name_labelAsync(Session session, string _label, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Repository.get_by_name_label", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Repository>(x0)), _label ?? "");
         }
 
         /// <summary><c>Repository.get_by_uuid</c> (libxenapi <c>xenapi_repository_get_by_uuid</c>).</summary>
@@ -571,9 +907,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Repository> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_repository_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Repository>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Repository.get_by_uuid</c> (libxenapi <c>xenapi_repository_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Repository> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_repository_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Repository>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>Repository.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Repository>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Repository.get_by_uuid", cancellationToken, v => ValueRead.Ref<Repository>(v), _uuid ?? "");
         }
 
         /// <summary><c>Repository.get_record</c> (libxenapi <c>xenapi_repository_get_record</c>).</summary>
@@ -584,16 +938,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Repository get_record(Session session, string _repository)
         {
-            int status = Native.xenapi_repository_get_record(Session.NativeOf(session), Utf8.Z(_repository ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _repository, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Repository.get_record</c> (libxenapi <c>xenapi_repository_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Repository get_record(Session session, string _repository, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_Repository(result);
+                int status = Native.xenapi_repository_get_record(call.Handle, Utf8.Z(_repository ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_Repository(result);
+                }
+                finally
+                {
+                    Native.xenapi_repository_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_repository_record_free(result);
-            }
+        }
+
+        /// <summary><c>Repository.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<Repository> get_recordAsync(Session session, string _repository, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "Repository.get_record", cancellationToken, v => Repository.FromValueHandle(v), _repository ?? "");
         }
 
     }

@@ -159,16 +159,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<Role>, Role> get_all_records(Session session)
         {
-            int status = Native.xenapi_role_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>role.get_all_records</c> (libxenapi <c>xenapi_role_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<Role>, Role> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_role_to_record_role_end(result);
+                int status = Native.xenapi_role_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_role_to_record_role_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_role_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_role_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>role.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<Role>, Role>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "role.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<Role>.Create(k0), x0 => Role.FromValueHandle(x0)));
         }
 
         /// <summary><c>role.get_all</c> (libxenapi <c>xenapi_role_get_all</c>).</summary>
@@ -178,16 +196,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Role>> get_all(Session session)
         {
-            int status = Native.xenapi_role_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>role.get_all</c> (libxenapi <c>xenapi_role_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Role>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_role(result);
+                int status = Native.xenapi_role_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_role(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>role.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Role>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "role.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Role>(x0)));
         }
 
         /// <summary><c>role.get_by_permission_name_label</c> (libxenapi <c>xenapi_role_get_by_permission_name_label</c>).</summary>
@@ -198,16 +234,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Role>> get_by_permission_name_label(Session session, string _label)
         {
-            int status = Native.xenapi_role_get_by_permission_name_label(Session.NativeOf(session), Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_by_permission_name_label(session, _label, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>role.get_by_permission_name_label</c> (libxenapi <c>xenapi_role_get_by_permission_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Role>> get_by_permission_name_label(Session session, string _label, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_role(result);
+                int status = Native.xenapi_role_get_by_permission_name_label(call.Handle, Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_role(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>role.get_by_permission_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_permission_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Role>>> get_by_permission_name_labelAsync(Session session, string _label, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "role.get_by_permission_name_label", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Role>(x0)), _label ?? "");
         }
 
         /// <summary><c>Async.role.get_by_permission_name_label</c> (libxenapi <c>xenapi_async_role_get_by_permission_name_label</c>): <c>get_by_permission_name_label</c> as a server task. Wait for its typed result with <c>async_get_by_permission_name_label_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -218,9 +272,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_by_permission_name_label(Session session, string _label)
         {
-            int status = Native.xenapi_async_role_get_by_permission_name_label(Session.NativeOf(session), Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_by_permission_name_label(session, _label, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.role.get_by_permission_name_label</c> (libxenapi <c>xenapi_async_role_get_by_permission_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_by_permission_name_label(Session session, string _label, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_role_get_by_permission_name_label(call.Handle, Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.role.get_by_permission_name_label</c> (what <c>async_get_by_permission_name_label</c> returned; libxenapi <c>xenapi_async_role_get_by_permission_name_label_wait</c>) and returns its result as <c>get_by_permission_name_label</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -257,16 +321,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Role>> get_by_permission(Session session, string _permission)
         {
-            int status = Native.xenapi_role_get_by_permission(Session.NativeOf(session), Utf8.Z(_permission ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_by_permission(session, _permission, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>role.get_by_permission</c> (libxenapi <c>xenapi_role_get_by_permission</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Role>> get_by_permission(Session session, string _permission, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_role(result);
+                int status = Native.xenapi_role_get_by_permission(call.Handle, Utf8.Z(_permission ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_role(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>role.get_by_permission</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_permission</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Role>>> get_by_permissionAsync(Session session, string _permission, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "role.get_by_permission", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Role>(x0)), _permission ?? "");
         }
 
         /// <summary><c>Async.role.get_by_permission</c> (libxenapi <c>xenapi_async_role_get_by_permission</c>): <c>get_by_permission</c> as a server task. Wait for its typed result with <c>async_get_by_permission_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -277,9 +359,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_by_permission(Session session, string _permission)
         {
-            int status = Native.xenapi_async_role_get_by_permission(Session.NativeOf(session), Utf8.Z(_permission ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_by_permission(session, _permission, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.role.get_by_permission</c> (libxenapi <c>xenapi_async_role_get_by_permission</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_by_permission(Session session, string _permission, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_role_get_by_permission(call.Handle, Utf8.Z(_permission ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.role.get_by_permission</c> (what <c>async_get_by_permission</c> returned; libxenapi <c>xenapi_async_role_get_by_permission_wait</c>) and returns its result as <c>get_by_permission</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -316,16 +408,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[] get_permissions_name_label(Session session, string _role)
         {
-            int status = Native.xenapi_role_get_permissions_name_label(Session.NativeOf(session), Utf8.Z(_role ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_permissions_name_label(session, _role, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>role.get_permissions_name_label</c> (libxenapi <c>xenapi_role_get_permissions_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[] get_permissions_name_label(Session session, string _role, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_string(result);
+                int status = Native.xenapi_role_get_permissions_name_label(call.Handle, Utf8.Z(_role ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>role.get_permissions_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_permissions_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<string[]> get_permissions_name_labelAsync(Session session, string _role, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "role.get_permissions_name_label", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Str(x0)), _role ?? "");
         }
 
         /// <summary><c>Async.role.get_permissions_name_label</c> (libxenapi <c>xenapi_async_role_get_permissions_name_label</c>): <c>get_permissions_name_label</c> as a server task. Wait for its typed result with <c>async_get_permissions_name_label_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -336,9 +446,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_permissions_name_label(Session session, string _role)
         {
-            int status = Native.xenapi_async_role_get_permissions_name_label(Session.NativeOf(session), Utf8.Z(_role ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_permissions_name_label(session, _role, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.role.get_permissions_name_label</c> (libxenapi <c>xenapi_async_role_get_permissions_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_permissions_name_label(Session session, string _role, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_role_get_permissions_name_label(call.Handle, Utf8.Z(_role ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.role.get_permissions_name_label</c> (what <c>async_get_permissions_name_label</c> returned; libxenapi <c>xenapi_async_role_get_permissions_name_label_wait</c>) and returns its result as <c>get_permissions_name_label</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -375,16 +495,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Role>> get_permissions(Session session, string _role)
         {
-            int status = Native.xenapi_role_get_permissions(Session.NativeOf(session), Utf8.Z(_role ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_permissions(session, _role, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>role.get_permissions</c> (libxenapi <c>xenapi_role_get_permissions</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Role>> get_permissions(Session session, string _role, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_role(result);
+                int status = Native.xenapi_role_get_permissions(call.Handle, Utf8.Z(_role ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_role(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>role.get_permissions</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_permissions</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Role>>> get_permissionsAsync(Session session, string _role, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "role.get_permissions", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Role>(x0)), _role ?? "");
         }
 
         /// <summary><c>Async.role.get_permissions</c> (libxenapi <c>xenapi_async_role_get_permissions</c>): <c>get_permissions</c> as a server task. Wait for its typed result with <c>async_get_permissions_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -395,9 +533,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_permissions(Session session, string _role)
         {
-            int status = Native.xenapi_async_role_get_permissions(Session.NativeOf(session), Utf8.Z(_role ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_permissions(session, _role, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.role.get_permissions</c> (libxenapi <c>xenapi_async_role_get_permissions</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_permissions(Session session, string _role, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_role_get_permissions(call.Handle, Utf8.Z(_role ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.role.get_permissions</c> (what <c>async_get_permissions</c> returned; libxenapi <c>xenapi_async_role_get_permissions_wait</c>) and returns its result as <c>get_permissions</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -434,9 +582,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_is_internal(Session session, string _role)
         {
-            int status = Native.xenapi_role_get_is_internal(Session.NativeOf(session), Utf8.Z(_role ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_is_internal(session, _role, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>role.get_is_internal</c> (libxenapi <c>xenapi_role_get_is_internal</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_is_internal(Session session, string _role, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_role_get_is_internal(call.Handle, Utf8.Z(_role ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>role.get_is_internal</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_is_internal</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_is_internalAsync(Session session, string _role, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "role.get_is_internal", cancellationToken, v => ValueRead.Bool(v), _role ?? "");
         }
 
         /// <summary><c>role.get_subroles</c> (libxenapi <c>xenapi_role_get_subroles</c>).</summary>
@@ -447,16 +613,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Role>> get_subroles(Session session, string _role)
         {
-            int status = Native.xenapi_role_get_subroles(Session.NativeOf(session), Utf8.Z(_role ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_subroles(session, _role, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>role.get_subroles</c> (libxenapi <c>xenapi_role_get_subroles</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Role>> get_subroles(Session session, string _role, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_role(result);
+                int status = Native.xenapi_role_get_subroles(call.Handle, Utf8.Z(_role ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_role(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>role.get_subroles</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_subroles</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Role>>> get_subrolesAsync(Session session, string _role, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "role.get_subroles", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Role>(x0)), _role ?? "");
         }
 
         /// <summary><c>role.get_name_description</c> (libxenapi <c>xenapi_role_get_name_description</c>).</summary>
@@ -467,9 +651,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_description(Session session, string _role)
         {
-            int status = Native.xenapi_role_get_name_description(Session.NativeOf(session), Utf8.Z(_role ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_description(session, _role, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>role.get_name_description</c> (libxenapi <c>xenapi_role_get_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_description(Session session, string _role, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_role_get_name_description(call.Handle, Utf8.Z(_role ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>role.get_name_description</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_description</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_descriptionAsync(Session session, string _role, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "role.get_name_description", cancellationToken, v => ValueRead.Str(v), _role ?? "");
         }
 
         /// <summary><c>role.get_name_label</c> (libxenapi <c>xenapi_role_get_name_label</c>).</summary>
@@ -480,9 +682,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_label(Session session, string _role)
         {
-            int status = Native.xenapi_role_get_name_label(Session.NativeOf(session), Utf8.Z(_role ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_label(session, _role, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>role.get_name_label</c> (libxenapi <c>xenapi_role_get_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_label(Session session, string _role, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_role_get_name_label(call.Handle, Utf8.Z(_role ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>role.get_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_labelAsync(Session session, string _role, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "role.get_name_label", cancellationToken, v => ValueRead.Str(v), _role ?? "");
         }
 
         /// <summary><c>role.get_uuid</c> (libxenapi <c>xenapi_role_get_uuid</c>).</summary>
@@ -493,9 +713,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _role)
         {
-            int status = Native.xenapi_role_get_uuid(Session.NativeOf(session), Utf8.Z(_role ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _role, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>role.get_uuid</c> (libxenapi <c>xenapi_role_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _role, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_role_get_uuid(call.Handle, Utf8.Z(_role ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>role.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _role, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "role.get_uuid", cancellationToken, v => ValueRead.Str(v), _role ?? "");
         }
 
         /// <summary><c>role.get_by_name_label</c> (libxenapi <c>xenapi_role_get_by_name_label</c>).</summary>
@@ -506,16 +744,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Role>> get_by_name_label(Session session, string _label)
         {
-            int status = Native.xenapi_role_get_by_name_label(Session.NativeOf(session), Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_by_name_label(session, _label, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>role.get_by_name_label</c> (libxenapi <c>xenapi_role_get_by_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Role>> get_by_name_label(Session session, string _label, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_role(result);
+                int status = Native.xenapi_role_get_by_name_label(call.Handle, Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_role(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>role.get_by_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Role>>> get_by_name_labelAsync(Session session, string _label, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "role.get_by_name_label", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Role>(x0)), _label ?? "");
         }
 
         /// <summary><c>role.get_by_uuid</c> (libxenapi <c>xenapi_role_get_by_uuid</c>).</summary>
@@ -526,9 +782,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Role> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_role_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Role>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>role.get_by_uuid</c> (libxenapi <c>xenapi_role_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Role> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_role_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Role>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>role.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Role>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "role.get_by_uuid", cancellationToken, v => ValueRead.Ref<Role>(v), _uuid ?? "");
         }
 
         /// <summary><c>role.get_record</c> (libxenapi <c>xenapi_role_get_record</c>).</summary>
@@ -539,16 +813,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Role get_record(Session session, string _role)
         {
-            int status = Native.xenapi_role_get_record(Session.NativeOf(session), Utf8.Z(_role ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _role, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>role.get_record</c> (libxenapi <c>xenapi_role_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Role get_record(Session session, string _role, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_role(result);
+                int status = Native.xenapi_role_get_record(call.Handle, Utf8.Z(_role ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_role(result);
+                }
+                finally
+                {
+                    Native.xenapi_role_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_role_record_free(result);
-            }
+        }
+
+        /// <summary><c>role.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<Role> get_recordAsync(Session session, string _role, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "role.get_record", cancellationToken, v => Role.FromValueHandle(v), _role ?? "");
         }
 
     }

@@ -139,16 +139,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<SDN_controller>, SDN_controller> get_all_records(Session session)
         {
-            int status = Native.xenapi_sdn_controller_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SDN_controller.get_all_records</c> (libxenapi <c>xenapi_sdn_controller_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<SDN_controller>, SDN_controller> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_SDN_controller_to_record_SDN_controller_end(result);
+                int status = Native.xenapi_sdn_controller_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_SDN_controller_to_record_SDN_controller_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_sdn_controller_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_sdn_controller_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>SDN_controller.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<SDN_controller>, SDN_controller>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SDN_controller.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<SDN_controller>.Create(k0), x0 => SDN_controller.FromValueHandle(x0)));
         }
 
         /// <summary><c>SDN_controller.get_all</c> (libxenapi <c>xenapi_sdn_controller_get_all</c>).</summary>
@@ -158,16 +176,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<SDN_controller>> get_all(Session session)
         {
-            int status = Native.xenapi_sdn_controller_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SDN_controller.get_all</c> (libxenapi <c>xenapi_sdn_controller_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<SDN_controller>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_SDN_controller(result);
+                int status = Native.xenapi_sdn_controller_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_SDN_controller(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>SDN_controller.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<SDN_controller>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SDN_controller.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<SDN_controller>(x0)));
         }
 
         /// <summary><c>SDN_controller.forget</c> (libxenapi <c>xenapi_sdn_controller_forget</c>).</summary>
@@ -177,8 +213,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void forget(Session session, string _sdn_controller)
         {
-            int status = Native.xenapi_sdn_controller_forget(Session.NativeOf(session), Utf8.Z(_sdn_controller ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            forget(session, _sdn_controller, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SDN_controller.forget</c> (libxenapi <c>xenapi_sdn_controller_forget</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void forget(Session session, string _sdn_controller, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sdn_controller_forget(call.Handle, Utf8.Z(_sdn_controller ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>SDN_controller.forget</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>forget</c>.</summary>
+        public static System.Threading.Tasks.Task forgetAsync(Session session, string _sdn_controller, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "SDN_controller.forget", cancellationToken, _sdn_controller ?? "");
         }
 
         /// <summary><c>Async.SDN_controller.forget</c> (libxenapi <c>xenapi_async_sdn_controller_forget</c>): <c>forget</c> as a server task. Wait for its typed result with <c>async_forget_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -189,9 +243,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_forget(Session session, string _sdn_controller)
         {
-            int status = Native.xenapi_async_sdn_controller_forget(Session.NativeOf(session), Utf8.Z(_sdn_controller ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_forget(session, _sdn_controller, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.SDN_controller.forget</c> (libxenapi <c>xenapi_async_sdn_controller_forget</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_forget(Session session, string _sdn_controller, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_sdn_controller_forget(call.Handle, Utf8.Z(_sdn_controller ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.SDN_controller.forget</c> (what <c>async_forget</c> returned; libxenapi <c>xenapi_async_sdn_controller_forget_wait</c>) and returns its result as <c>forget</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -220,9 +284,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<SDN_controller> introduce(Session session, sdn_controller_protocol _protocol, string _address, long _port)
         {
-            int status = Native.xenapi_sdn_controller_introduce(Session.NativeOf(session), sdn_controller_protocol_helper.ToNative(_protocol), Utf8.Z(_address ?? ""), _port, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<SDN_controller>.Create(Conv.TakeStr(result));
+            return introduce(session, _protocol, _address, _port, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SDN_controller.introduce</c> (libxenapi <c>xenapi_sdn_controller_introduce</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<SDN_controller> introduce(Session session, sdn_controller_protocol _protocol, string _address, long _port, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sdn_controller_introduce(call.Handle, sdn_controller_protocol_helper.ToNative(_protocol), Utf8.Z(_address ?? ""), _port, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<SDN_controller>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>SDN_controller.introduce</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>introduce</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<SDN_controller>> introduceAsync(Session session, sdn_controller_protocol _protocol, string _address, long _port, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SDN_controller.introduce", cancellationToken, v => ValueRead.Ref<SDN_controller>(v), _protocol.StringOf(), _address ?? "", _port);
         }
 
         /// <summary><c>Async.SDN_controller.introduce</c> (libxenapi <c>xenapi_async_sdn_controller_introduce</c>): <c>introduce</c> as a server task. Wait for its typed result with <c>async_introduce_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -235,9 +317,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_introduce(Session session, sdn_controller_protocol _protocol, string _address, long _port)
         {
-            int status = Native.xenapi_async_sdn_controller_introduce(Session.NativeOf(session), sdn_controller_protocol_helper.ToNative(_protocol), Utf8.Z(_address ?? ""), _port, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_introduce(session, _protocol, _address, _port, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.SDN_controller.introduce</c> (libxenapi <c>xenapi_async_sdn_controller_introduce</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_introduce(Session session, sdn_controller_protocol _protocol, string _address, long _port, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_sdn_controller_introduce(call.Handle, sdn_controller_protocol_helper.ToNative(_protocol), Utf8.Z(_address ?? ""), _port, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.SDN_controller.introduce</c> (what <c>async_introduce</c> returned; libxenapi <c>xenapi_async_sdn_controller_introduce_wait</c>) and returns its result as <c>introduce</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -267,9 +359,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_port(Session session, string _sdn_controller)
         {
-            int status = Native.xenapi_sdn_controller_get_port(Session.NativeOf(session), Utf8.Z(_sdn_controller ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_port(session, _sdn_controller, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SDN_controller.get_port</c> (libxenapi <c>xenapi_sdn_controller_get_port</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_port(Session session, string _sdn_controller, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sdn_controller_get_port(call.Handle, Utf8.Z(_sdn_controller ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>SDN_controller.get_port</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_port</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_portAsync(Session session, string _sdn_controller, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SDN_controller.get_port", cancellationToken, v => ValueRead.Long(v), _sdn_controller ?? "");
         }
 
         /// <summary><c>SDN_controller.get_address</c> (libxenapi <c>xenapi_sdn_controller_get_address</c>).</summary>
@@ -280,9 +390,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_address(Session session, string _sdn_controller)
         {
-            int status = Native.xenapi_sdn_controller_get_address(Session.NativeOf(session), Utf8.Z(_sdn_controller ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_address(session, _sdn_controller, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SDN_controller.get_address</c> (libxenapi <c>xenapi_sdn_controller_get_address</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_address(Session session, string _sdn_controller, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sdn_controller_get_address(call.Handle, Utf8.Z(_sdn_controller ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>SDN_controller.get_address</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_address</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_addressAsync(Session session, string _sdn_controller, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SDN_controller.get_address", cancellationToken, v => ValueRead.Str(v), _sdn_controller ?? "");
         }
 
         /// <summary><c>SDN_controller.get_protocol</c> (libxenapi <c>xenapi_sdn_controller_get_protocol</c>).</summary>
@@ -293,9 +421,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static sdn_controller_protocol get_protocol(Session session, string _sdn_controller)
         {
-            int status = Native.xenapi_sdn_controller_get_protocol(Session.NativeOf(session), Utf8.Z(_sdn_controller ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return sdn_controller_protocol_helper.FromNative(result);
+            return get_protocol(session, _sdn_controller, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SDN_controller.get_protocol</c> (libxenapi <c>xenapi_sdn_controller_get_protocol</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static sdn_controller_protocol get_protocol(Session session, string _sdn_controller, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sdn_controller_get_protocol(call.Handle, Utf8.Z(_sdn_controller ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return sdn_controller_protocol_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>SDN_controller.get_protocol</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_protocol</c>.</summary>
+        public static System.Threading.Tasks.Task<sdn_controller_protocol> get_protocolAsync(Session session, string _sdn_controller, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SDN_controller.get_protocol", cancellationToken, v => sdn_controller_protocol_helper.FromString(ValueRead.Str(v)), _sdn_controller ?? "");
         }
 
         /// <summary><c>SDN_controller.get_uuid</c> (libxenapi <c>xenapi_sdn_controller_get_uuid</c>).</summary>
@@ -306,9 +452,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _sdn_controller)
         {
-            int status = Native.xenapi_sdn_controller_get_uuid(Session.NativeOf(session), Utf8.Z(_sdn_controller ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _sdn_controller, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SDN_controller.get_uuid</c> (libxenapi <c>xenapi_sdn_controller_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _sdn_controller, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sdn_controller_get_uuid(call.Handle, Utf8.Z(_sdn_controller ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>SDN_controller.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _sdn_controller, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SDN_controller.get_uuid", cancellationToken, v => ValueRead.Str(v), _sdn_controller ?? "");
         }
 
         /// <summary><c>SDN_controller.get_by_uuid</c> (libxenapi <c>xenapi_sdn_controller_get_by_uuid</c>).</summary>
@@ -319,9 +483,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<SDN_controller> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_sdn_controller_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<SDN_controller>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SDN_controller.get_by_uuid</c> (libxenapi <c>xenapi_sdn_controller_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<SDN_controller> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sdn_controller_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<SDN_controller>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>SDN_controller.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<SDN_controller>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SDN_controller.get_by_uuid", cancellationToken, v => ValueRead.Ref<SDN_controller>(v), _uuid ?? "");
         }
 
         /// <summary><c>SDN_controller.get_record</c> (libxenapi <c>xenapi_sdn_controller_get_record</c>).</summary>
@@ -332,16 +514,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static SDN_controller get_record(Session session, string _sdn_controller)
         {
-            int status = Native.xenapi_sdn_controller_get_record(Session.NativeOf(session), Utf8.Z(_sdn_controller ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _sdn_controller, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SDN_controller.get_record</c> (libxenapi <c>xenapi_sdn_controller_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static SDN_controller get_record(Session session, string _sdn_controller, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_SDN_controller(result);
+                int status = Native.xenapi_sdn_controller_get_record(call.Handle, Utf8.Z(_sdn_controller ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_SDN_controller(result);
+                }
+                finally
+                {
+                    Native.xenapi_sdn_controller_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_sdn_controller_record_free(result);
-            }
+        }
+
+        /// <summary><c>SDN_controller.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<SDN_controller> get_recordAsync(Session session, string _sdn_controller, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SDN_controller.get_record", cancellationToken, v => SDN_controller.FromValueHandle(v), _sdn_controller ?? "");
         }
 
     }

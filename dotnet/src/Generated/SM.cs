@@ -331,16 +331,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<SM>, SM> get_all_records(Session session)
         {
-            int status = Native.xenapi_sm_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SM.get_all_records</c> (libxenapi <c>xenapi_sm_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<SM>, SM> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_SM_to_record_SM_end(result);
+                int status = Native.xenapi_sm_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_SM_to_record_SM_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_sm_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_sm_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>SM.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<SM>, SM>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SM.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<SM>.Create(k0), x0 => SM.FromValueHandle(x0)));
         }
 
         /// <summary><c>SM.get_all</c> (libxenapi <c>xenapi_sm_get_all</c>).</summary>
@@ -350,16 +368,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<SM>> get_all(Session session)
         {
-            int status = Native.xenapi_sm_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SM.get_all</c> (libxenapi <c>xenapi_sm_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<SM>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_SM(result);
+                int status = Native.xenapi_sm_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_SM(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>SM.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<SM>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SM.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<SM>(x0)));
         }
 
         /// <summary><c>SM.remove_from_other_config</c> (libxenapi <c>xenapi_sm_remove_from_other_config</c>).</summary>
@@ -370,8 +406,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_other_config(Session session, string _sm, string _key)
         {
-            int status = Native.xenapi_sm_remove_from_other_config(Session.NativeOf(session), Utf8.Z(_sm ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_other_config(session, _sm, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SM.remove_from_other_config</c> (libxenapi <c>xenapi_sm_remove_from_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_other_config(Session session, string _sm, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sm_remove_from_other_config(call.Handle, Utf8.Z(_sm ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>SM.remove_from_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_other_configAsync(Session session, string _sm, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "SM.remove_from_other_config", cancellationToken, _sm ?? "", _key ?? "");
         }
 
         /// <summary><c>SM.add_to_other_config</c> (libxenapi <c>xenapi_sm_add_to_other_config</c>).</summary>
@@ -383,8 +437,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_other_config(Session session, string _sm, string _key, string _value)
         {
-            int status = Native.xenapi_sm_add_to_other_config(Session.NativeOf(session), Utf8.Z(_sm ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_other_config(session, _sm, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SM.add_to_other_config</c> (libxenapi <c>xenapi_sm_add_to_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_other_config(Session session, string _sm, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sm_add_to_other_config(call.Handle, Utf8.Z(_sm ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>SM.add_to_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_other_configAsync(Session session, string _sm, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "SM.add_to_other_config", cancellationToken, _sm ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>SM.set_other_config</c> (libxenapi <c>xenapi_sm_set_other_config</c>).</summary>
@@ -395,16 +467,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_other_config(Session session, string _sm, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_other_config(session, _sm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SM.set_other_config</c> (libxenapi <c>xenapi_sm_set_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_other_config(Session session, string _sm, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_sm_set_other_config(Session.NativeOf(session), Utf8.Z(_sm ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_sm_set_other_config(call.Handle, Utf8.Z(_sm ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>SM.set_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_other_configAsync(Session session, string _sm, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "SM.set_other_config", cancellationToken, _sm ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>SM.get_required_cluster_stack</c> (libxenapi <c>xenapi_sm_get_required_cluster_stack</c>).</summary>
@@ -415,16 +505,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[] get_required_cluster_stack(Session session, string _sm)
         {
-            int status = Native.xenapi_sm_get_required_cluster_stack(Session.NativeOf(session), Utf8.Z(_sm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_required_cluster_stack(session, _sm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SM.get_required_cluster_stack</c> (libxenapi <c>xenapi_sm_get_required_cluster_stack</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[] get_required_cluster_stack(Session session, string _sm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_string(result);
+                int status = Native.xenapi_sm_get_required_cluster_stack(call.Handle, Utf8.Z(_sm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>SM.get_required_cluster_stack</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_required_cluster_stack</c>.</summary>
+        public static System.Threading.Tasks.Task<string[]> get_required_cluster_stackAsync(Session session, string _sm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SM.get_required_cluster_stack", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Str(x0)), _sm ?? "");
         }
 
         /// <summary><c>SM.get_driver_filename</c> (libxenapi <c>xenapi_sm_get_driver_filename</c>).</summary>
@@ -435,9 +543,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_driver_filename(Session session, string _sm)
         {
-            int status = Native.xenapi_sm_get_driver_filename(Session.NativeOf(session), Utf8.Z(_sm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_driver_filename(session, _sm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SM.get_driver_filename</c> (libxenapi <c>xenapi_sm_get_driver_filename</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_driver_filename(Session session, string _sm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sm_get_driver_filename(call.Handle, Utf8.Z(_sm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>SM.get_driver_filename</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_driver_filename</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_driver_filenameAsync(Session session, string _sm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SM.get_driver_filename", cancellationToken, v => ValueRead.Str(v), _sm ?? "");
         }
 
         /// <summary><c>SM.get_other_config</c> (libxenapi <c>xenapi_sm_get_other_config</c>).</summary>
@@ -448,16 +574,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _sm)
         {
-            int status = Native.xenapi_sm_get_other_config(Session.NativeOf(session), Utf8.Z(_sm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _sm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SM.get_other_config</c> (libxenapi <c>xenapi_sm_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _sm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_sm_get_other_config(call.Handle, Utf8.Z(_sm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>SM.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _sm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SM.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _sm ?? "");
         }
 
         /// <summary><c>SM.get_features</c> (libxenapi <c>xenapi_sm_get_features</c>).</summary>
@@ -468,16 +612,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, long> get_features(Session session, string _sm)
         {
-            int status = Native.xenapi_sm_get_features(Session.NativeOf(session), Utf8.Z(_sm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_features(session, _sm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SM.get_features</c> (libxenapi <c>xenapi_sm_get_features</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, long> get_features(Session session, string _sm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_int_end(result);
+                int status = Native.xenapi_sm_get_features(call.Handle, Utf8.Z(_sm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_int_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_int64_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_int64_map_free(result);
-            }
+        }
+
+        /// <summary><c>SM.get_features</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_features</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, long>> get_featuresAsync(Session session, string _sm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SM.get_features", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Long(x0)), _sm ?? "");
         }
 
         /// <summary><c>SM.get_capabilities</c> (libxenapi <c>xenapi_sm_get_capabilities</c>). Deprecated since clearwater.</summary>
@@ -488,16 +650,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[] get_capabilities(Session session, string _sm)
         {
-            int status = Native.xenapi_sm_get_capabilities(Session.NativeOf(session), Utf8.Z(_sm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_capabilities(session, _sm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SM.get_capabilities</c> (libxenapi <c>xenapi_sm_get_capabilities</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[] get_capabilities(Session session, string _sm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_string(result);
+                int status = Native.xenapi_sm_get_capabilities(call.Handle, Utf8.Z(_sm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>SM.get_capabilities</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_capabilities</c>.</summary>
+        public static System.Threading.Tasks.Task<string[]> get_capabilitiesAsync(Session session, string _sm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SM.get_capabilities", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Str(x0)), _sm ?? "");
         }
 
         /// <summary><c>SM.get_configuration</c> (libxenapi <c>xenapi_sm_get_configuration</c>).</summary>
@@ -508,16 +688,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_configuration(Session session, string _sm)
         {
-            int status = Native.xenapi_sm_get_configuration(Session.NativeOf(session), Utf8.Z(_sm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_configuration(session, _sm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SM.get_configuration</c> (libxenapi <c>xenapi_sm_get_configuration</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_configuration(Session session, string _sm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_sm_get_configuration(call.Handle, Utf8.Z(_sm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>SM.get_configuration</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_configuration</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_configurationAsync(Session session, string _sm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SM.get_configuration", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _sm ?? "");
         }
 
         /// <summary><c>SM.get_required_api_version</c> (libxenapi <c>xenapi_sm_get_required_api_version</c>).</summary>
@@ -528,9 +726,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_required_api_version(Session session, string _sm)
         {
-            int status = Native.xenapi_sm_get_required_api_version(Session.NativeOf(session), Utf8.Z(_sm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_required_api_version(session, _sm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SM.get_required_api_version</c> (libxenapi <c>xenapi_sm_get_required_api_version</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_required_api_version(Session session, string _sm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sm_get_required_api_version(call.Handle, Utf8.Z(_sm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>SM.get_required_api_version</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_required_api_version</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_required_api_versionAsync(Session session, string _sm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SM.get_required_api_version", cancellationToken, v => ValueRead.Str(v), _sm ?? "");
         }
 
         /// <summary><c>SM.get_version</c> (libxenapi <c>xenapi_sm_get_version</c>).</summary>
@@ -541,9 +757,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_version(Session session, string _sm)
         {
-            int status = Native.xenapi_sm_get_version(Session.NativeOf(session), Utf8.Z(_sm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_version(session, _sm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SM.get_version</c> (libxenapi <c>xenapi_sm_get_version</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_version(Session session, string _sm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sm_get_version(call.Handle, Utf8.Z(_sm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>SM.get_version</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_version</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_versionAsync(Session session, string _sm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SM.get_version", cancellationToken, v => ValueRead.Str(v), _sm ?? "");
         }
 
         /// <summary><c>SM.get_copyright</c> (libxenapi <c>xenapi_sm_get_copyright</c>).</summary>
@@ -554,9 +788,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_copyright(Session session, string _sm)
         {
-            int status = Native.xenapi_sm_get_copyright(Session.NativeOf(session), Utf8.Z(_sm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_copyright(session, _sm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SM.get_copyright</c> (libxenapi <c>xenapi_sm_get_copyright</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_copyright(Session session, string _sm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sm_get_copyright(call.Handle, Utf8.Z(_sm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>SM.get_copyright</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_copyright</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_copyrightAsync(Session session, string _sm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SM.get_copyright", cancellationToken, v => ValueRead.Str(v), _sm ?? "");
         }
 
         /// <summary><c>SM.get_vendor</c> (libxenapi <c>xenapi_sm_get_vendor</c>).</summary>
@@ -567,9 +819,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_vendor(Session session, string _sm)
         {
-            int status = Native.xenapi_sm_get_vendor(Session.NativeOf(session), Utf8.Z(_sm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_vendor(session, _sm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SM.get_vendor</c> (libxenapi <c>xenapi_sm_get_vendor</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_vendor(Session session, string _sm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sm_get_vendor(call.Handle, Utf8.Z(_sm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>SM.get_vendor</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_vendor</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_vendorAsync(Session session, string _sm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SM.get_vendor", cancellationToken, v => ValueRead.Str(v), _sm ?? "");
         }
 
         /// <summary><c>SM.get_type</c> (libxenapi <c>xenapi_sm_get_type</c>).</summary>
@@ -580,9 +850,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_type(Session session, string _sm)
         {
-            int status = Native.xenapi_sm_get_type(Session.NativeOf(session), Utf8.Z(_sm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_type(session, _sm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SM.get_type</c> (libxenapi <c>xenapi_sm_get_type</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_type(Session session, string _sm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sm_get_type(call.Handle, Utf8.Z(_sm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>SM.get_type</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_type</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_typeAsync(Session session, string _sm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SM.get_type", cancellationToken, v => ValueRead.Str(v), _sm ?? "");
         }
 
         /// <summary><c>SM.get_name_description</c> (libxenapi <c>xenapi_sm_get_name_description</c>).</summary>
@@ -593,9 +881,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_description(Session session, string _sm)
         {
-            int status = Native.xenapi_sm_get_name_description(Session.NativeOf(session), Utf8.Z(_sm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_description(session, _sm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SM.get_name_description</c> (libxenapi <c>xenapi_sm_get_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_description(Session session, string _sm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sm_get_name_description(call.Handle, Utf8.Z(_sm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>SM.get_name_description</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_description</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_descriptionAsync(Session session, string _sm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SM.get_name_description", cancellationToken, v => ValueRead.Str(v), _sm ?? "");
         }
 
         /// <summary><c>SM.get_name_label</c> (libxenapi <c>xenapi_sm_get_name_label</c>).</summary>
@@ -606,9 +912,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_label(Session session, string _sm)
         {
-            int status = Native.xenapi_sm_get_name_label(Session.NativeOf(session), Utf8.Z(_sm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_label(session, _sm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SM.get_name_label</c> (libxenapi <c>xenapi_sm_get_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_label(Session session, string _sm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sm_get_name_label(call.Handle, Utf8.Z(_sm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>SM.get_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_labelAsync(Session session, string _sm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SM.get_name_label", cancellationToken, v => ValueRead.Str(v), _sm ?? "");
         }
 
         /// <summary><c>SM.get_uuid</c> (libxenapi <c>xenapi_sm_get_uuid</c>).</summary>
@@ -619,9 +943,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _sm)
         {
-            int status = Native.xenapi_sm_get_uuid(Session.NativeOf(session), Utf8.Z(_sm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _sm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SM.get_uuid</c> (libxenapi <c>xenapi_sm_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _sm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sm_get_uuid(call.Handle, Utf8.Z(_sm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>SM.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _sm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SM.get_uuid", cancellationToken, v => ValueRead.Str(v), _sm ?? "");
         }
 
         /// <summary><c>SM.get_by_name_label</c> (libxenapi <c>xenapi_sm_get_by_name_label</c>).</summary>
@@ -632,16 +974,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<SM>> get_by_name_label(Session session, string _label)
         {
-            int status = Native.xenapi_sm_get_by_name_label(Session.NativeOf(session), Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_by_name_label(session, _label, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SM.get_by_name_label</c> (libxenapi <c>xenapi_sm_get_by_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<SM>> get_by_name_label(Session session, string _label, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_SM(result);
+                int status = Native.xenapi_sm_get_by_name_label(call.Handle, Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_SM(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>SM.get_by_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<SM>>> get_by_name_labelAsync(Session session, string _label, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SM.get_by_name_label", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<SM>(x0)), _label ?? "");
         }
 
         /// <summary><c>SM.get_by_uuid</c> (libxenapi <c>xenapi_sm_get_by_uuid</c>).</summary>
@@ -652,9 +1012,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<SM> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_sm_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<SM>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SM.get_by_uuid</c> (libxenapi <c>xenapi_sm_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<SM> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sm_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<SM>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>SM.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<SM>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SM.get_by_uuid", cancellationToken, v => ValueRead.Ref<SM>(v), _uuid ?? "");
         }
 
         /// <summary><c>SM.get_record</c> (libxenapi <c>xenapi_sm_get_record</c>).</summary>
@@ -665,16 +1043,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static SM get_record(Session session, string _sm)
         {
-            int status = Native.xenapi_sm_get_record(Session.NativeOf(session), Utf8.Z(_sm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _sm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SM.get_record</c> (libxenapi <c>xenapi_sm_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static SM get_record(Session session, string _sm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_SM(result);
+                int status = Native.xenapi_sm_get_record(call.Handle, Utf8.Z(_sm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_SM(result);
+                }
+                finally
+                {
+                    Native.xenapi_sm_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_sm_record_free(result);
-            }
+        }
+
+        /// <summary><c>SM.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<SM> get_recordAsync(Session session, string _sm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SM.get_record", cancellationToken, v => SM.FromValueHandle(v), _sm ?? "");
         }
 
     }

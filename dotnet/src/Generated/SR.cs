@@ -457,16 +457,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<SR>, SR> get_all_records(Session session)
         {
-            int status = Native.xenapi_sr_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.get_all_records</c> (libxenapi <c>xenapi_sr_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<SR>, SR> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_SR_to_record_SR_end(result);
+                int status = Native.xenapi_sr_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_SR_to_record_SR_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_sr_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_sr_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>SR.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<SR>, SR>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SR.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<SR>.Create(k0), x0 => SR.FromValueHandle(x0)));
         }
 
         /// <summary><c>SR.get_all</c> (libxenapi <c>xenapi_sr_get_all</c>).</summary>
@@ -476,16 +494,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<SR>> get_all(Session session)
         {
-            int status = Native.xenapi_sr_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.get_all</c> (libxenapi <c>xenapi_sr_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<SR>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_SR(result);
+                int status = Native.xenapi_sr_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_SR(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>SR.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<SR>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SR.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<SR>(x0)));
         }
 
         /// <summary><c>SR.forget_data_source_archives</c> (libxenapi <c>xenapi_sr_forget_data_source_archives</c>).</summary>
@@ -496,8 +532,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void forget_data_source_archives(Session session, string _sr, string _data_source)
         {
-            int status = Native.xenapi_sr_forget_data_source_archives(Session.NativeOf(session), Utf8.Z(_sr ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            forget_data_source_archives(session, _sr, _data_source, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.forget_data_source_archives</c> (libxenapi <c>xenapi_sr_forget_data_source_archives</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void forget_data_source_archives(Session session, string _sr, string _data_source, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sr_forget_data_source_archives(call.Handle, Utf8.Z(_sr ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>SR.forget_data_source_archives</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>forget_data_source_archives</c>.</summary>
+        public static System.Threading.Tasks.Task forget_data_source_archivesAsync(Session session, string _sr, string _data_source, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "SR.forget_data_source_archives", cancellationToken, _sr ?? "", _data_source ?? "");
         }
 
         /// <summary><c>Async.SR.forget_data_source_archives</c> (libxenapi <c>xenapi_async_sr_forget_data_source_archives</c>): <c>forget_data_source_archives</c> as a server task. Wait for its typed result with <c>async_forget_data_source_archives_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -509,9 +563,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_forget_data_source_archives(Session session, string _sr, string _data_source)
         {
-            int status = Native.xenapi_async_sr_forget_data_source_archives(Session.NativeOf(session), Utf8.Z(_sr ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_forget_data_source_archives(session, _sr, _data_source, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.SR.forget_data_source_archives</c> (libxenapi <c>xenapi_async_sr_forget_data_source_archives</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_forget_data_source_archives(Session session, string _sr, string _data_source, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_sr_forget_data_source_archives(call.Handle, Utf8.Z(_sr ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.SR.forget_data_source_archives</c> (what <c>async_forget_data_source_archives</c> returned; libxenapi <c>xenapi_async_sr_forget_data_source_archives_wait</c>) and returns its result as <c>forget_data_source_archives</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -539,9 +603,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static double query_data_source(Session session, string _sr, string _data_source)
         {
-            int status = Native.xenapi_sr_query_data_source(Session.NativeOf(session), Utf8.Z(_sr ?? ""), Utf8.Z(_data_source ?? ""), out double result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return query_data_source(session, _sr, _data_source, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.query_data_source</c> (libxenapi <c>xenapi_sr_query_data_source</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static double query_data_source(Session session, string _sr, string _data_source, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sr_query_data_source(call.Handle, Utf8.Z(_sr ?? ""), Utf8.Z(_data_source ?? ""), out double result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>SR.query_data_source</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>query_data_source</c>.</summary>
+        public static System.Threading.Tasks.Task<double> query_data_sourceAsync(Session session, string _sr, string _data_source, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SR.query_data_source", cancellationToken, v => ValueRead.Double(v), _sr ?? "", _data_source ?? "");
         }
 
         /// <summary><c>Async.SR.query_data_source</c> (libxenapi <c>xenapi_async_sr_query_data_source</c>): <c>query_data_source</c> as a server task. Wait for its typed result with <c>async_query_data_source_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -553,9 +635,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_query_data_source(Session session, string _sr, string _data_source)
         {
-            int status = Native.xenapi_async_sr_query_data_source(Session.NativeOf(session), Utf8.Z(_sr ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_query_data_source(session, _sr, _data_source, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.SR.query_data_source</c> (libxenapi <c>xenapi_async_sr_query_data_source</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_query_data_source(Session session, string _sr, string _data_source, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_sr_query_data_source(call.Handle, Utf8.Z(_sr ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.SR.query_data_source</c> (what <c>async_query_data_source</c> returned; libxenapi <c>xenapi_async_sr_query_data_source_wait</c>) and returns its result as <c>query_data_source</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -585,8 +677,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void record_data_source(Session session, string _sr, string _data_source)
         {
-            int status = Native.xenapi_sr_record_data_source(Session.NativeOf(session), Utf8.Z(_sr ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            record_data_source(session, _sr, _data_source, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.record_data_source</c> (libxenapi <c>xenapi_sr_record_data_source</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void record_data_source(Session session, string _sr, string _data_source, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sr_record_data_source(call.Handle, Utf8.Z(_sr ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>SR.record_data_source</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>record_data_source</c>.</summary>
+        public static System.Threading.Tasks.Task record_data_sourceAsync(Session session, string _sr, string _data_source, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "SR.record_data_source", cancellationToken, _sr ?? "", _data_source ?? "");
         }
 
         /// <summary><c>Async.SR.record_data_source</c> (libxenapi <c>xenapi_async_sr_record_data_source</c>): <c>record_data_source</c> as a server task. Wait for its typed result with <c>async_record_data_source_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -598,9 +708,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_record_data_source(Session session, string _sr, string _data_source)
         {
-            int status = Native.xenapi_async_sr_record_data_source(Session.NativeOf(session), Utf8.Z(_sr ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_record_data_source(session, _sr, _data_source, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.SR.record_data_source</c> (libxenapi <c>xenapi_async_sr_record_data_source</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_record_data_source(Session session, string _sr, string _data_source, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_sr_record_data_source(call.Handle, Utf8.Z(_sr ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.SR.record_data_source</c> (what <c>async_record_data_source</c> returned; libxenapi <c>xenapi_async_sr_record_data_source_wait</c>) and returns its result as <c>record_data_source</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -627,16 +747,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<Data_source> get_data_sources(Session session, string _sr)
         {
-            int status = Native.xenapi_sr_get_data_sources(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_data_sources(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.get_data_sources</c> (libxenapi <c>xenapi_sr_get_data_sources</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<Data_source> get_data_sources(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_record_data_source(result);
+                int status = Native.xenapi_sr_get_data_sources(call.Handle, Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_record_data_source(result);
+                }
+                finally
+                {
+                    Native.xenapi_data_source_record_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_data_source_record_list_free(result);
-            }
+        }
+
+        /// <summary><c>SR.get_data_sources</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_data_sources</c>.</summary>
+        public static System.Threading.Tasks.Task<List<Data_source>> get_data_sourcesAsync(Session session, string _sr, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SR.get_data_sources", cancellationToken, v => ValueRead.List(v, x0 => Data_source.FromValueHandle(x0)), _sr ?? "");
         }
 
         /// <summary><c>Async.SR.get_data_sources</c> (libxenapi <c>xenapi_async_sr_get_data_sources</c>): <c>get_data_sources</c> as a server task. Wait for its typed result with <c>async_get_data_sources_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -647,9 +785,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_data_sources(Session session, string _sr)
         {
-            int status = Native.xenapi_async_sr_get_data_sources(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_data_sources(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.SR.get_data_sources</c> (libxenapi <c>xenapi_async_sr_get_data_sources</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_data_sources(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_sr_get_data_sources(call.Handle, Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.SR.get_data_sources</c> (what <c>async_get_data_sources</c> returned; libxenapi <c>xenapi_async_sr_get_data_sources_wait</c>) and returns its result as <c>get_data_sources</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -685,8 +833,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void disable_database_replication(Session session, string _sr)
         {
-            int status = Native.xenapi_sr_disable_database_replication(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            disable_database_replication(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.disable_database_replication</c> (libxenapi <c>xenapi_sr_disable_database_replication</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void disable_database_replication(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sr_disable_database_replication(call.Handle, Utf8.Z(_sr ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>SR.disable_database_replication</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>disable_database_replication</c>.</summary>
+        public static System.Threading.Tasks.Task disable_database_replicationAsync(Session session, string _sr, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "SR.disable_database_replication", cancellationToken, _sr ?? "");
         }
 
         /// <summary><c>Async.SR.disable_database_replication</c> (libxenapi <c>xenapi_async_sr_disable_database_replication</c>): <c>disable_database_replication</c> as a server task. Wait for its typed result with <c>async_disable_database_replication_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -697,9 +863,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_disable_database_replication(Session session, string _sr)
         {
-            int status = Native.xenapi_async_sr_disable_database_replication(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_disable_database_replication(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.SR.disable_database_replication</c> (libxenapi <c>xenapi_async_sr_disable_database_replication</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_disable_database_replication(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_sr_disable_database_replication(call.Handle, Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.SR.disable_database_replication</c> (what <c>async_disable_database_replication</c> returned; libxenapi <c>xenapi_async_sr_disable_database_replication_wait</c>) and returns its result as <c>disable_database_replication</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -725,8 +901,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void enable_database_replication(Session session, string _sr)
         {
-            int status = Native.xenapi_sr_enable_database_replication(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            enable_database_replication(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.enable_database_replication</c> (libxenapi <c>xenapi_sr_enable_database_replication</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void enable_database_replication(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sr_enable_database_replication(call.Handle, Utf8.Z(_sr ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>SR.enable_database_replication</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>enable_database_replication</c>.</summary>
+        public static System.Threading.Tasks.Task enable_database_replicationAsync(Session session, string _sr, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "SR.enable_database_replication", cancellationToken, _sr ?? "");
         }
 
         /// <summary><c>Async.SR.enable_database_replication</c> (libxenapi <c>xenapi_async_sr_enable_database_replication</c>): <c>enable_database_replication</c> as a server task. Wait for its typed result with <c>async_enable_database_replication_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -737,9 +931,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_enable_database_replication(Session session, string _sr)
         {
-            int status = Native.xenapi_async_sr_enable_database_replication(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_enable_database_replication(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.SR.enable_database_replication</c> (libxenapi <c>xenapi_async_sr_enable_database_replication</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_enable_database_replication(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_sr_enable_database_replication(call.Handle, Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.SR.enable_database_replication</c> (what <c>async_enable_database_replication</c> returned; libxenapi <c>xenapi_async_sr_enable_database_replication_wait</c>) and returns its result as <c>enable_database_replication</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -765,8 +969,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void assert_supports_database_replication(Session session, string _sr)
         {
-            int status = Native.xenapi_sr_assert_supports_database_replication(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            assert_supports_database_replication(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.assert_supports_database_replication</c> (libxenapi <c>xenapi_sr_assert_supports_database_replication</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void assert_supports_database_replication(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sr_assert_supports_database_replication(call.Handle, Utf8.Z(_sr ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>SR.assert_supports_database_replication</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>assert_supports_database_replication</c>.</summary>
+        public static System.Threading.Tasks.Task assert_supports_database_replicationAsync(Session session, string _sr, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "SR.assert_supports_database_replication", cancellationToken, _sr ?? "");
         }
 
         /// <summary><c>Async.SR.assert_supports_database_replication</c> (libxenapi <c>xenapi_async_sr_assert_supports_database_replication</c>): <c>assert_supports_database_replication</c> as a server task. Wait for its typed result with <c>async_assert_supports_database_replication_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -777,9 +999,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_assert_supports_database_replication(Session session, string _sr)
         {
-            int status = Native.xenapi_async_sr_assert_supports_database_replication(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_assert_supports_database_replication(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.SR.assert_supports_database_replication</c> (libxenapi <c>xenapi_async_sr_assert_supports_database_replication</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_assert_supports_database_replication(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_sr_assert_supports_database_replication(call.Handle, Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.SR.assert_supports_database_replication</c> (what <c>async_assert_supports_database_replication</c> returned; libxenapi <c>xenapi_async_sr_assert_supports_database_replication_wait</c>) and returns its result as <c>assert_supports_database_replication</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -805,8 +1037,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void assert_can_host_ha_statefile(Session session, string _sr)
         {
-            int status = Native.xenapi_sr_assert_can_host_ha_statefile(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            assert_can_host_ha_statefile(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.assert_can_host_ha_statefile</c> (libxenapi <c>xenapi_sr_assert_can_host_ha_statefile</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void assert_can_host_ha_statefile(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sr_assert_can_host_ha_statefile(call.Handle, Utf8.Z(_sr ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>SR.assert_can_host_ha_statefile</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>assert_can_host_ha_statefile</c>.</summary>
+        public static System.Threading.Tasks.Task assert_can_host_ha_statefileAsync(Session session, string _sr, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "SR.assert_can_host_ha_statefile", cancellationToken, _sr ?? "");
         }
 
         /// <summary><c>Async.SR.assert_can_host_ha_statefile</c> (libxenapi <c>xenapi_async_sr_assert_can_host_ha_statefile</c>): <c>assert_can_host_ha_statefile</c> as a server task. Wait for its typed result with <c>async_assert_can_host_ha_statefile_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -817,9 +1067,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_assert_can_host_ha_statefile(Session session, string _sr)
         {
-            int status = Native.xenapi_async_sr_assert_can_host_ha_statefile(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_assert_can_host_ha_statefile(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.SR.assert_can_host_ha_statefile</c> (libxenapi <c>xenapi_async_sr_assert_can_host_ha_statefile</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_assert_can_host_ha_statefile(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_sr_assert_can_host_ha_statefile(call.Handle, Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.SR.assert_can_host_ha_statefile</c> (what <c>async_assert_can_host_ha_statefile</c> returned; libxenapi <c>xenapi_async_sr_assert_can_host_ha_statefile_wait</c>) and returns its result as <c>assert_can_host_ha_statefile</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -846,8 +1106,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_physical_size(Session session, string _sr, long _value)
         {
-            int status = Native.xenapi_sr_set_physical_size(Session.NativeOf(session), Utf8.Z(_sr ?? ""), _value, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_physical_size(session, _sr, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.set_physical_size</c> (libxenapi <c>xenapi_sr_set_physical_size</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_physical_size(Session session, string _sr, long _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sr_set_physical_size(call.Handle, Utf8.Z(_sr ?? ""), _value, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>SR.set_physical_size</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_physical_size</c>.</summary>
+        public static System.Threading.Tasks.Task set_physical_sizeAsync(Session session, string _sr, long _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "SR.set_physical_size", cancellationToken, _sr ?? "", _value);
         }
 
         /// <summary><c>Async.SR.set_physical_size</c> (libxenapi <c>xenapi_async_sr_set_physical_size</c>): <c>set_physical_size</c> as a server task. Wait for its typed result with <c>async_set_physical_size_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -859,9 +1137,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_physical_size(Session session, string _sr, long _value)
         {
-            int status = Native.xenapi_async_sr_set_physical_size(Session.NativeOf(session), Utf8.Z(_sr ?? ""), _value, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_physical_size(session, _sr, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.SR.set_physical_size</c> (libxenapi <c>xenapi_async_sr_set_physical_size</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_physical_size(Session session, string _sr, long _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_sr_set_physical_size(call.Handle, Utf8.Z(_sr ?? ""), _value, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.SR.set_physical_size</c> (what <c>async_set_physical_size</c> returned; libxenapi <c>xenapi_async_sr_set_physical_size_wait</c>) and returns its result as <c>set_physical_size</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -891,9 +1179,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Blob> create_new_blob(Session session, string _sr, string _name, string _mime_type, bool _public)
         {
-            int status = Native.xenapi_sr_create_new_blob(Session.NativeOf(session), Utf8.Z(_sr ?? ""), Utf8.Z(_name ?? ""), Utf8.Z(_mime_type ?? ""), (_public ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Blob>.Create(Conv.TakeStr(result));
+            return create_new_blob(session, _sr, _name, _mime_type, _public, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.create_new_blob</c> (libxenapi <c>xenapi_sr_create_new_blob</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Blob> create_new_blob(Session session, string _sr, string _name, string _mime_type, bool _public, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sr_create_new_blob(call.Handle, Utf8.Z(_sr ?? ""), Utf8.Z(_name ?? ""), Utf8.Z(_mime_type ?? ""), (_public ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Blob>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>SR.create_new_blob</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create_new_blob</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Blob>> create_new_blobAsync(Session session, string _sr, string _name, string _mime_type, bool _public, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SR.create_new_blob", cancellationToken, v => ValueRead.Ref<Blob>(v), _sr ?? "", _name ?? "", _mime_type ?? "", _public);
         }
 
         /// <summary><c>Async.SR.create_new_blob</c> (libxenapi <c>xenapi_async_sr_create_new_blob</c>): <c>create_new_blob</c> as a server task. Wait for its typed result with <c>async_create_new_blob_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -907,9 +1213,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create_new_blob(Session session, string _sr, string _name, string _mime_type, bool _public)
         {
-            int status = Native.xenapi_async_sr_create_new_blob(Session.NativeOf(session), Utf8.Z(_sr ?? ""), Utf8.Z(_name ?? ""), Utf8.Z(_mime_type ?? ""), (_public ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_create_new_blob(session, _sr, _name, _mime_type, _public, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.SR.create_new_blob</c> (libxenapi <c>xenapi_async_sr_create_new_blob</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create_new_blob(Session session, string _sr, string _name, string _mime_type, bool _public, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_sr_create_new_blob(call.Handle, Utf8.Z(_sr ?? ""), Utf8.Z(_name ?? ""), Utf8.Z(_mime_type ?? ""), (_public ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.SR.create_new_blob</c> (what <c>async_create_new_blob</c> returned; libxenapi <c>xenapi_async_sr_create_new_blob_wait</c>) and returns its result as <c>create_new_blob</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -961,8 +1277,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_name_description(Session session, string _sr, string _value)
         {
-            int status = Native.xenapi_sr_set_name_description(Session.NativeOf(session), Utf8.Z(_sr ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_name_description(session, _sr, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.set_name_description</c> (libxenapi <c>xenapi_sr_set_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_name_description(Session session, string _sr, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sr_set_name_description(call.Handle, Utf8.Z(_sr ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>SR.set_name_description</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_name_description</c>.</summary>
+        public static System.Threading.Tasks.Task set_name_descriptionAsync(Session session, string _sr, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "SR.set_name_description", cancellationToken, _sr ?? "", _value ?? "");
         }
 
         /// <summary><c>Async.SR.set_name_description</c> (libxenapi <c>xenapi_async_sr_set_name_description</c>): <c>set_name_description</c> as a server task. Wait for its typed result with <c>async_set_name_description_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -974,9 +1308,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_name_description(Session session, string _sr, string _value)
         {
-            int status = Native.xenapi_async_sr_set_name_description(Session.NativeOf(session), Utf8.Z(_sr ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_name_description(session, _sr, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.SR.set_name_description</c> (libxenapi <c>xenapi_async_sr_set_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_name_description(Session session, string _sr, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_sr_set_name_description(call.Handle, Utf8.Z(_sr ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.SR.set_name_description</c> (what <c>async_set_name_description</c> returned; libxenapi <c>xenapi_async_sr_set_name_description_wait</c>) and returns its result as <c>set_name_description</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1003,8 +1347,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_name_label(Session session, string _sr, string _value)
         {
-            int status = Native.xenapi_sr_set_name_label(Session.NativeOf(session), Utf8.Z(_sr ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_name_label(session, _sr, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.set_name_label</c> (libxenapi <c>xenapi_sr_set_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_name_label(Session session, string _sr, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sr_set_name_label(call.Handle, Utf8.Z(_sr ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>SR.set_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task set_name_labelAsync(Session session, string _sr, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "SR.set_name_label", cancellationToken, _sr ?? "", _value ?? "");
         }
 
         /// <summary><c>Async.SR.set_name_label</c> (libxenapi <c>xenapi_async_sr_set_name_label</c>): <c>set_name_label</c> as a server task. Wait for its typed result with <c>async_set_name_label_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1016,9 +1378,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_name_label(Session session, string _sr, string _value)
         {
-            int status = Native.xenapi_async_sr_set_name_label(Session.NativeOf(session), Utf8.Z(_sr ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_name_label(session, _sr, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.SR.set_name_label</c> (libxenapi <c>xenapi_async_sr_set_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_name_label(Session session, string _sr, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_sr_set_name_label(call.Handle, Utf8.Z(_sr ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.SR.set_name_label</c> (what <c>async_set_name_label</c> returned; libxenapi <c>xenapi_async_sr_set_name_label_wait</c>) and returns its result as <c>set_name_label</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1045,8 +1417,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_shared(Session session, string _sr, bool _value)
         {
-            int status = Native.xenapi_sr_set_shared(Session.NativeOf(session), Utf8.Z(_sr ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_shared(session, _sr, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.set_shared</c> (libxenapi <c>xenapi_sr_set_shared</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_shared(Session session, string _sr, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sr_set_shared(call.Handle, Utf8.Z(_sr ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>SR.set_shared</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_shared</c>.</summary>
+        public static System.Threading.Tasks.Task set_sharedAsync(Session session, string _sr, bool _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "SR.set_shared", cancellationToken, _sr ?? "", _value);
         }
 
         /// <summary><c>Async.SR.set_shared</c> (libxenapi <c>xenapi_async_sr_set_shared</c>): <c>set_shared</c> as a server task. Wait for its typed result with <c>async_set_shared_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1058,9 +1448,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_shared(Session session, string _sr, bool _value)
         {
-            int status = Native.xenapi_async_sr_set_shared(Session.NativeOf(session), Utf8.Z(_sr ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_shared(session, _sr, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.SR.set_shared</c> (libxenapi <c>xenapi_async_sr_set_shared</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_shared(Session session, string _sr, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_sr_set_shared(call.Handle, Utf8.Z(_sr ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.SR.set_shared</c> (what <c>async_set_shared</c> returned; libxenapi <c>xenapi_async_sr_set_shared_wait</c>) and returns its result as <c>set_shared</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1090,32 +1490,50 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<Probe_result> probe_ext(Session session, string _host, Dictionary<string, string> _device_config, string _type, Dictionary<string, string> _sm_config)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_device_config);
-            try
+            return probe_ext(session, _host, _device_config, _type, _sm_config, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.probe_ext</c> (libxenapi <c>xenapi_sr_probe_ext</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<Probe_result> probe_ext(Session session, string _host, Dictionary<string, string> _device_config, string _type, Dictionary<string, string> _sm_config, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                IntPtr h3 = Conv.W_map_string_to_string_end(_sm_config);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_device_config);
                 try
                 {
-                    int status = Native.xenapi_sr_probe_ext(Session.NativeOf(session), Utf8.Z(_host ?? ""), h1, Utf8.Z(_type ?? ""), h3, out IntPtr result, out IntPtr err);
-                    if (status != 0) throw Errors.FromNative(status, err);
+                    IntPtr h3 = Conv.W_map_string_to_string_end(_sm_config);
                     try
                     {
-                        return Conv.R_set_record_probe_result(result);
+                        int status = Native.xenapi_sr_probe_ext(call.Handle, Utf8.Z(_host ?? ""), h1, Utf8.Z(_type ?? ""), h3, out IntPtr result, out IntPtr err);
+                        if (status != 0) throw call.Error(status, err);
+                        try
+                        {
+                            return Conv.R_set_record_probe_result(result);
+                        }
+                        finally
+                        {
+                            Native.xenapi_probe_result_record_list_free(result);
+                        }
                     }
                     finally
                     {
-                        Native.xenapi_probe_result_record_list_free(result);
+                        Native.xenapi_string_map_free(h3);
                     }
                 }
                 finally
                 {
-                    Native.xenapi_string_map_free(h3);
+                    Native.xenapi_string_map_free(h1);
                 }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>SR.probe_ext</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>probe_ext</c>.</summary>
+        public static System.Threading.Tasks.Task<List<Probe_result>> probe_extAsync(Session session, string _host, Dictionary<string, string> _device_config, string _type, Dictionary<string, string> _sm_config, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SR.probe_ext", cancellationToken, v => ValueRead.List(v, x0 => Probe_result.FromValueHandle(x0)), _host ?? "", ValueArgs.Map(_device_config), _type ?? "", ValueArgs.Map(_sm_config));
         }
 
         /// <summary><c>Async.SR.probe_ext</c> (libxenapi <c>xenapi_async_sr_probe_ext</c>): <c>probe_ext</c> as a server task. Wait for its typed result with <c>async_probe_ext_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1129,24 +1547,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_probe_ext(Session session, string _host, Dictionary<string, string> _device_config, string _type, Dictionary<string, string> _sm_config)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_device_config);
-            try
+            return async_probe_ext(session, _host, _device_config, _type, _sm_config, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.SR.probe_ext</c> (libxenapi <c>xenapi_async_sr_probe_ext</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_probe_ext(Session session, string _host, Dictionary<string, string> _device_config, string _type, Dictionary<string, string> _sm_config, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                IntPtr h3 = Conv.W_map_string_to_string_end(_sm_config);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_device_config);
                 try
                 {
-                    int status = Native.xenapi_async_sr_probe_ext(Session.NativeOf(session), Utf8.Z(_host ?? ""), h1, Utf8.Z(_type ?? ""), h3, out IntPtr result, out IntPtr err);
-                    if (status != 0) throw Errors.FromNative(status, err);
-                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                    IntPtr h3 = Conv.W_map_string_to_string_end(_sm_config);
+                    try
+                    {
+                        int status = Native.xenapi_async_sr_probe_ext(call.Handle, Utf8.Z(_host ?? ""), h1, Utf8.Z(_type ?? ""), h3, out IntPtr result, out IntPtr err);
+                        if (status != 0) throw call.Error(status, err);
+                        return XenRef<Task>.Create(Conv.TakeStr(result));
+                    }
+                    finally
+                    {
+                        Native.xenapi_string_map_free(h3);
+                    }
                 }
                 finally
                 {
-                    Native.xenapi_string_map_free(h3);
+                    Native.xenapi_string_map_free(h1);
                 }
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
             }
         }
 
@@ -1187,25 +1615,43 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string probe(Session session, string _host, Dictionary<string, string> _device_config, string _type, Dictionary<string, string> _sm_config)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_device_config);
-            try
+            return probe(session, _host, _device_config, _type, _sm_config, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.probe</c> (libxenapi <c>xenapi_sr_probe</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string probe(Session session, string _host, Dictionary<string, string> _device_config, string _type, Dictionary<string, string> _sm_config, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                IntPtr h3 = Conv.W_map_string_to_string_end(_sm_config);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_device_config);
                 try
                 {
-                    int status = Native.xenapi_sr_probe(Session.NativeOf(session), Utf8.Z(_host ?? ""), h1, Utf8.Z(_type ?? ""), h3, out IntPtr result, out IntPtr err);
-                    if (status != 0) throw Errors.FromNative(status, err);
-                    return Conv.TakeStr(result);
+                    IntPtr h3 = Conv.W_map_string_to_string_end(_sm_config);
+                    try
+                    {
+                        int status = Native.xenapi_sr_probe(call.Handle, Utf8.Z(_host ?? ""), h1, Utf8.Z(_type ?? ""), h3, out IntPtr result, out IntPtr err);
+                        if (status != 0) throw call.Error(status, err);
+                        return Conv.TakeStr(result);
+                    }
+                    finally
+                    {
+                        Native.xenapi_string_map_free(h3);
+                    }
                 }
                 finally
                 {
-                    Native.xenapi_string_map_free(h3);
+                    Native.xenapi_string_map_free(h1);
                 }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>SR.probe</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>probe</c>.</summary>
+        public static System.Threading.Tasks.Task<string> probeAsync(Session session, string _host, Dictionary<string, string> _device_config, string _type, Dictionary<string, string> _sm_config, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SR.probe", cancellationToken, v => ValueRead.Str(v), _host ?? "", ValueArgs.Map(_device_config), _type ?? "", ValueArgs.Map(_sm_config));
         }
 
         /// <summary><c>Async.SR.probe</c> (libxenapi <c>xenapi_async_sr_probe</c>): <c>probe</c> as a server task. Wait for its typed result with <c>async_probe_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1219,24 +1665,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_probe(Session session, string _host, Dictionary<string, string> _device_config, string _type, Dictionary<string, string> _sm_config)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_device_config);
-            try
+            return async_probe(session, _host, _device_config, _type, _sm_config, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.SR.probe</c> (libxenapi <c>xenapi_async_sr_probe</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_probe(Session session, string _host, Dictionary<string, string> _device_config, string _type, Dictionary<string, string> _sm_config, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                IntPtr h3 = Conv.W_map_string_to_string_end(_sm_config);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_device_config);
                 try
                 {
-                    int status = Native.xenapi_async_sr_probe(Session.NativeOf(session), Utf8.Z(_host ?? ""), h1, Utf8.Z(_type ?? ""), h3, out IntPtr result, out IntPtr err);
-                    if (status != 0) throw Errors.FromNative(status, err);
-                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                    IntPtr h3 = Conv.W_map_string_to_string_end(_sm_config);
+                    try
+                    {
+                        int status = Native.xenapi_async_sr_probe(call.Handle, Utf8.Z(_host ?? ""), h1, Utf8.Z(_type ?? ""), h3, out IntPtr result, out IntPtr err);
+                        if (status != 0) throw call.Error(status, err);
+                        return XenRef<Task>.Create(Conv.TakeStr(result));
+                    }
+                    finally
+                    {
+                        Native.xenapi_string_map_free(h3);
+                    }
                 }
                 finally
                 {
-                    Native.xenapi_string_map_free(h3);
+                    Native.xenapi_string_map_free(h1);
                 }
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
             }
         }
 
@@ -1266,8 +1722,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void scan(Session session, string _sr)
         {
-            int status = Native.xenapi_sr_scan(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            scan(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.scan</c> (libxenapi <c>xenapi_sr_scan</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void scan(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sr_scan(call.Handle, Utf8.Z(_sr ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>SR.scan</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>scan</c>.</summary>
+        public static System.Threading.Tasks.Task scanAsync(Session session, string _sr, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "SR.scan", cancellationToken, _sr ?? "");
         }
 
         /// <summary><c>Async.SR.scan</c> (libxenapi <c>xenapi_async_sr_scan</c>): <c>scan</c> as a server task. Wait for its typed result with <c>async_scan_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1278,9 +1752,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_scan(Session session, string _sr)
         {
-            int status = Native.xenapi_async_sr_scan(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_scan(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.SR.scan</c> (libxenapi <c>xenapi_async_sr_scan</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_scan(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_sr_scan(call.Handle, Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.SR.scan</c> (what <c>async_scan</c> returned; libxenapi <c>xenapi_async_sr_scan_wait</c>) and returns its result as <c>scan</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1306,16 +1790,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[] get_supported_types(Session session)
         {
-            int status = Native.xenapi_sr_get_supported_types(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_supported_types(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.get_supported_types</c> (libxenapi <c>xenapi_sr_get_supported_types</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[] get_supported_types(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_string(result);
+                int status = Native.xenapi_sr_get_supported_types(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>SR.get_supported_types</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_supported_types</c>.</summary>
+        public static System.Threading.Tasks.Task<string[]> get_supported_typesAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SR.get_supported_types", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Str(x0)));
         }
 
         /// <summary><c>Async.SR.get_supported_types</c> (libxenapi <c>xenapi_async_sr_get_supported_types</c>): <c>get_supported_types</c> as a server task. Wait for its typed result with <c>async_get_supported_types_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1325,9 +1827,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_supported_types(Session session)
         {
-            int status = Native.xenapi_async_sr_get_supported_types(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_supported_types(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.SR.get_supported_types</c> (libxenapi <c>xenapi_async_sr_get_supported_types</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_supported_types(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_sr_get_supported_types(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.SR.get_supported_types</c> (what <c>async_get_supported_types</c> returned; libxenapi <c>xenapi_async_sr_get_supported_types_wait</c>) and returns its result as <c>get_supported_types</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1363,8 +1875,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void update(Session session, string _sr)
         {
-            int status = Native.xenapi_sr_update(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            update(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.update</c> (libxenapi <c>xenapi_sr_update</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void update(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sr_update(call.Handle, Utf8.Z(_sr ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>SR.update</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>update</c>.</summary>
+        public static System.Threading.Tasks.Task updateAsync(Session session, string _sr, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "SR.update", cancellationToken, _sr ?? "");
         }
 
         /// <summary><c>Async.SR.update</c> (libxenapi <c>xenapi_async_sr_update</c>): <c>update</c> as a server task. Wait for its typed result with <c>async_update_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1375,9 +1905,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_update(Session session, string _sr)
         {
-            int status = Native.xenapi_async_sr_update(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_update(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.SR.update</c> (libxenapi <c>xenapi_async_sr_update</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_update(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_sr_update(call.Handle, Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.SR.update</c> (what <c>async_update</c> returned; libxenapi <c>xenapi_async_sr_update_wait</c>) and returns its result as <c>update</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1403,8 +1943,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void forget(Session session, string _sr)
         {
-            int status = Native.xenapi_sr_forget(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            forget(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.forget</c> (libxenapi <c>xenapi_sr_forget</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void forget(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sr_forget(call.Handle, Utf8.Z(_sr ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>SR.forget</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>forget</c>.</summary>
+        public static System.Threading.Tasks.Task forgetAsync(Session session, string _sr, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "SR.forget", cancellationToken, _sr ?? "");
         }
 
         /// <summary><c>Async.SR.forget</c> (libxenapi <c>xenapi_async_sr_forget</c>): <c>forget</c> as a server task. Wait for its typed result with <c>async_forget_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1415,9 +1973,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_forget(Session session, string _sr)
         {
-            int status = Native.xenapi_async_sr_forget(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_forget(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.SR.forget</c> (libxenapi <c>xenapi_async_sr_forget</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_forget(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_sr_forget(call.Handle, Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.SR.forget</c> (what <c>async_forget</c> returned; libxenapi <c>xenapi_async_sr_forget_wait</c>) and returns its result as <c>forget</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1443,8 +2011,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy(Session session, string _sr)
         {
-            int status = Native.xenapi_sr_destroy(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            destroy(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.destroy</c> (libxenapi <c>xenapi_sr_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sr_destroy(call.Handle, Utf8.Z(_sr ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>SR.destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy</c>.</summary>
+        public static System.Threading.Tasks.Task destroyAsync(Session session, string _sr, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "SR.destroy", cancellationToken, _sr ?? "");
         }
 
         /// <summary><c>Async.SR.destroy</c> (libxenapi <c>xenapi_async_sr_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1455,9 +2041,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy(Session session, string _sr)
         {
-            int status = Native.xenapi_async_sr_destroy(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_destroy(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.SR.destroy</c> (libxenapi <c>xenapi_async_sr_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_sr_destroy(call.Handle, Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.SR.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_sr_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1491,25 +2087,43 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string make(Session session, string _host, Dictionary<string, string> _device_config, long _physical_size, string _name_label, string _name_description, string _type, string _content_type, Dictionary<string, string> _sm_config)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_device_config);
-            try
+            return make(session, _host, _device_config, _physical_size, _name_label, _name_description, _type, _content_type, _sm_config, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.make</c> (libxenapi <c>xenapi_sr_make</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string make(Session session, string _host, Dictionary<string, string> _device_config, long _physical_size, string _name_label, string _name_description, string _type, string _content_type, Dictionary<string, string> _sm_config, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                IntPtr h7 = Conv.W_map_string_to_string_end(_sm_config);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_device_config);
                 try
                 {
-                    int status = Native.xenapi_sr_make(Session.NativeOf(session), Utf8.Z(_host ?? ""), h1, _physical_size, Utf8.Z(_name_label ?? ""), Utf8.Z(_name_description ?? ""), Utf8.Z(_type ?? ""), Utf8.Z(_content_type ?? ""), h7, out IntPtr result, out IntPtr err);
-                    if (status != 0) throw Errors.FromNative(status, err);
-                    return Conv.TakeStr(result);
+                    IntPtr h7 = Conv.W_map_string_to_string_end(_sm_config);
+                    try
+                    {
+                        int status = Native.xenapi_sr_make(call.Handle, Utf8.Z(_host ?? ""), h1, _physical_size, Utf8.Z(_name_label ?? ""), Utf8.Z(_name_description ?? ""), Utf8.Z(_type ?? ""), Utf8.Z(_content_type ?? ""), h7, out IntPtr result, out IntPtr err);
+                        if (status != 0) throw call.Error(status, err);
+                        return Conv.TakeStr(result);
+                    }
+                    finally
+                    {
+                        Native.xenapi_string_map_free(h7);
+                    }
                 }
                 finally
                 {
-                    Native.xenapi_string_map_free(h7);
+                    Native.xenapi_string_map_free(h1);
                 }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>SR.make</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>make</c>.</summary>
+        public static System.Threading.Tasks.Task<string> makeAsync(Session session, string _host, Dictionary<string, string> _device_config, long _physical_size, string _name_label, string _name_description, string _type, string _content_type, Dictionary<string, string> _sm_config, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SR.make", cancellationToken, v => ValueRead.Str(v), _host ?? "", ValueArgs.Map(_device_config), _physical_size, _name_label ?? "", _name_description ?? "", _type ?? "", _content_type ?? "", ValueArgs.Map(_sm_config));
         }
 
         /// <summary><c>Async.SR.make</c> (libxenapi <c>xenapi_async_sr_make</c>): <c>make</c> as a server task. Wait for its typed result with <c>async_make_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since miami.</summary>
@@ -1527,24 +2141,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_make(Session session, string _host, Dictionary<string, string> _device_config, long _physical_size, string _name_label, string _name_description, string _type, string _content_type, Dictionary<string, string> _sm_config)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_device_config);
-            try
+            return async_make(session, _host, _device_config, _physical_size, _name_label, _name_description, _type, _content_type, _sm_config, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.SR.make</c> (libxenapi <c>xenapi_async_sr_make</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_make(Session session, string _host, Dictionary<string, string> _device_config, long _physical_size, string _name_label, string _name_description, string _type, string _content_type, Dictionary<string, string> _sm_config, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                IntPtr h7 = Conv.W_map_string_to_string_end(_sm_config);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_device_config);
                 try
                 {
-                    int status = Native.xenapi_async_sr_make(Session.NativeOf(session), Utf8.Z(_host ?? ""), h1, _physical_size, Utf8.Z(_name_label ?? ""), Utf8.Z(_name_description ?? ""), Utf8.Z(_type ?? ""), Utf8.Z(_content_type ?? ""), h7, out IntPtr result, out IntPtr err);
-                    if (status != 0) throw Errors.FromNative(status, err);
-                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                    IntPtr h7 = Conv.W_map_string_to_string_end(_sm_config);
+                    try
+                    {
+                        int status = Native.xenapi_async_sr_make(call.Handle, Utf8.Z(_host ?? ""), h1, _physical_size, Utf8.Z(_name_label ?? ""), Utf8.Z(_name_description ?? ""), Utf8.Z(_type ?? ""), Utf8.Z(_content_type ?? ""), h7, out IntPtr result, out IntPtr err);
+                        if (status != 0) throw call.Error(status, err);
+                        return XenRef<Task>.Create(Conv.TakeStr(result));
+                    }
+                    finally
+                    {
+                        Native.xenapi_string_map_free(h7);
+                    }
                 }
                 finally
                 {
-                    Native.xenapi_string_map_free(h7);
+                    Native.xenapi_string_map_free(h1);
                 }
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
             }
         }
 
@@ -1581,17 +2205,35 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<SR> introduce(Session session, string _uuid, string _name_label, string _name_description, string _type, string _content_type, bool _shared, Dictionary<string, string> _sm_config)
         {
-            IntPtr h6 = Conv.W_map_string_to_string_end(_sm_config);
-            try
+            return introduce(session, _uuid, _name_label, _name_description, _type, _content_type, _shared, _sm_config, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.introduce</c> (libxenapi <c>xenapi_sr_introduce</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<SR> introduce(Session session, string _uuid, string _name_label, string _name_description, string _type, string _content_type, bool _shared, Dictionary<string, string> _sm_config, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_sr_introduce(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), Utf8.Z(_name_label ?? ""), Utf8.Z(_name_description ?? ""), Utf8.Z(_type ?? ""), Utf8.Z(_content_type ?? ""), (_shared ? (byte)1 : (byte)0), h6, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<SR>.Create(Conv.TakeStr(result));
+                IntPtr h6 = Conv.W_map_string_to_string_end(_sm_config);
+                try
+                {
+                    int status = Native.xenapi_sr_introduce(call.Handle, Utf8.Z(_uuid ?? ""), Utf8.Z(_name_label ?? ""), Utf8.Z(_name_description ?? ""), Utf8.Z(_type ?? ""), Utf8.Z(_content_type ?? ""), (_shared ? (byte)1 : (byte)0), h6, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<SR>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h6);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h6);
-            }
+        }
+
+        /// <summary><c>SR.introduce</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>introduce</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<SR>> introduceAsync(Session session, string _uuid, string _name_label, string _name_description, string _type, string _content_type, bool _shared, Dictionary<string, string> _sm_config, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SR.introduce", cancellationToken, v => ValueRead.Ref<SR>(v), _uuid ?? "", _name_label ?? "", _name_description ?? "", _type ?? "", _content_type ?? "", _shared, ValueArgs.Map(_sm_config));
         }
 
         /// <summary><c>Async.SR.introduce</c> (libxenapi <c>xenapi_async_sr_introduce</c>): <c>introduce</c> as a server task. Wait for its typed result with <c>async_introduce_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1608,16 +2250,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_introduce(Session session, string _uuid, string _name_label, string _name_description, string _type, string _content_type, bool _shared, Dictionary<string, string> _sm_config)
         {
-            IntPtr h6 = Conv.W_map_string_to_string_end(_sm_config);
-            try
+            return async_introduce(session, _uuid, _name_label, _name_description, _type, _content_type, _shared, _sm_config, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.SR.introduce</c> (libxenapi <c>xenapi_async_sr_introduce</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_introduce(Session session, string _uuid, string _name_label, string _name_description, string _type, string _content_type, bool _shared, Dictionary<string, string> _sm_config, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_sr_introduce(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), Utf8.Z(_name_label ?? ""), Utf8.Z(_name_description ?? ""), Utf8.Z(_type ?? ""), Utf8.Z(_content_type ?? ""), (_shared ? (byte)1 : (byte)0), h6, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h6);
+                IntPtr h6 = Conv.W_map_string_to_string_end(_sm_config);
+                try
+                {
+                    int status = Native.xenapi_async_sr_introduce(call.Handle, Utf8.Z(_uuid ?? ""), Utf8.Z(_name_label ?? ""), Utf8.Z(_name_description ?? ""), Utf8.Z(_type ?? ""), Utf8.Z(_content_type ?? ""), (_shared ? (byte)1 : (byte)0), h6, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h6);
+                }
             }
         }
 
@@ -1656,25 +2308,43 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<SR> create(Session session, string _host, Dictionary<string, string> _device_config, long _physical_size, string _name_label, string _name_description, string _type, string _content_type, bool _shared, Dictionary<string, string> _sm_config)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_device_config);
-            try
+            return create(session, _host, _device_config, _physical_size, _name_label, _name_description, _type, _content_type, _shared, _sm_config, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.create</c> (libxenapi <c>xenapi_sr_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<SR> create(Session session, string _host, Dictionary<string, string> _device_config, long _physical_size, string _name_label, string _name_description, string _type, string _content_type, bool _shared, Dictionary<string, string> _sm_config, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                IntPtr h8 = Conv.W_map_string_to_string_end(_sm_config);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_device_config);
                 try
                 {
-                    int status = Native.xenapi_sr_create(Session.NativeOf(session), Utf8.Z(_host ?? ""), h1, _physical_size, Utf8.Z(_name_label ?? ""), Utf8.Z(_name_description ?? ""), Utf8.Z(_type ?? ""), Utf8.Z(_content_type ?? ""), (_shared ? (byte)1 : (byte)0), h8, out IntPtr result, out IntPtr err);
-                    if (status != 0) throw Errors.FromNative(status, err);
-                    return XenRef<SR>.Create(Conv.TakeStr(result));
+                    IntPtr h8 = Conv.W_map_string_to_string_end(_sm_config);
+                    try
+                    {
+                        int status = Native.xenapi_sr_create(call.Handle, Utf8.Z(_host ?? ""), h1, _physical_size, Utf8.Z(_name_label ?? ""), Utf8.Z(_name_description ?? ""), Utf8.Z(_type ?? ""), Utf8.Z(_content_type ?? ""), (_shared ? (byte)1 : (byte)0), h8, out IntPtr result, out IntPtr err);
+                        if (status != 0) throw call.Error(status, err);
+                        return XenRef<SR>.Create(Conv.TakeStr(result));
+                    }
+                    finally
+                    {
+                        Native.xenapi_string_map_free(h8);
+                    }
                 }
                 finally
                 {
-                    Native.xenapi_string_map_free(h8);
+                    Native.xenapi_string_map_free(h1);
                 }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>SR.create</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<SR>> createAsync(Session session, string _host, Dictionary<string, string> _device_config, long _physical_size, string _name_label, string _name_description, string _type, string _content_type, bool _shared, Dictionary<string, string> _sm_config, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SR.create", cancellationToken, v => ValueRead.Ref<SR>(v), _host ?? "", ValueArgs.Map(_device_config), _physical_size, _name_label ?? "", _name_description ?? "", _type ?? "", _content_type ?? "", _shared, ValueArgs.Map(_sm_config));
         }
 
         /// <summary><c>Async.SR.create</c> (libxenapi <c>xenapi_async_sr_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1693,24 +2363,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create(Session session, string _host, Dictionary<string, string> _device_config, long _physical_size, string _name_label, string _name_description, string _type, string _content_type, bool _shared, Dictionary<string, string> _sm_config)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_device_config);
-            try
+            return async_create(session, _host, _device_config, _physical_size, _name_label, _name_description, _type, _content_type, _shared, _sm_config, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.SR.create</c> (libxenapi <c>xenapi_async_sr_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create(Session session, string _host, Dictionary<string, string> _device_config, long _physical_size, string _name_label, string _name_description, string _type, string _content_type, bool _shared, Dictionary<string, string> _sm_config, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                IntPtr h8 = Conv.W_map_string_to_string_end(_sm_config);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_device_config);
                 try
                 {
-                    int status = Native.xenapi_async_sr_create(Session.NativeOf(session), Utf8.Z(_host ?? ""), h1, _physical_size, Utf8.Z(_name_label ?? ""), Utf8.Z(_name_description ?? ""), Utf8.Z(_type ?? ""), Utf8.Z(_content_type ?? ""), (_shared ? (byte)1 : (byte)0), h8, out IntPtr result, out IntPtr err);
-                    if (status != 0) throw Errors.FromNative(status, err);
-                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                    IntPtr h8 = Conv.W_map_string_to_string_end(_sm_config);
+                    try
+                    {
+                        int status = Native.xenapi_async_sr_create(call.Handle, Utf8.Z(_host ?? ""), h1, _physical_size, Utf8.Z(_name_label ?? ""), Utf8.Z(_name_description ?? ""), Utf8.Z(_type ?? ""), Utf8.Z(_content_type ?? ""), (_shared ? (byte)1 : (byte)0), h8, out IntPtr result, out IntPtr err);
+                        if (status != 0) throw call.Error(status, err);
+                        return XenRef<Task>.Create(Conv.TakeStr(result));
+                    }
+                    finally
+                    {
+                        Native.xenapi_string_map_free(h8);
+                    }
                 }
                 finally
                 {
-                    Native.xenapi_string_map_free(h8);
+                    Native.xenapi_string_map_free(h1);
                 }
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
             }
         }
 
@@ -1741,8 +2421,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_sm_config(Session session, string _sr, string _key)
         {
-            int status = Native.xenapi_sr_remove_from_sm_config(Session.NativeOf(session), Utf8.Z(_sr ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_sm_config(session, _sr, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.remove_from_sm_config</c> (libxenapi <c>xenapi_sr_remove_from_sm_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_sm_config(Session session, string _sr, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sr_remove_from_sm_config(call.Handle, Utf8.Z(_sr ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>SR.remove_from_sm_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_sm_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_sm_configAsync(Session session, string _sr, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "SR.remove_from_sm_config", cancellationToken, _sr ?? "", _key ?? "");
         }
 
         /// <summary><c>SR.add_to_sm_config</c> (libxenapi <c>xenapi_sr_add_to_sm_config</c>).</summary>
@@ -1754,8 +2452,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_sm_config(Session session, string _sr, string _key, string _value)
         {
-            int status = Native.xenapi_sr_add_to_sm_config(Session.NativeOf(session), Utf8.Z(_sr ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_sm_config(session, _sr, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.add_to_sm_config</c> (libxenapi <c>xenapi_sr_add_to_sm_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_sm_config(Session session, string _sr, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sr_add_to_sm_config(call.Handle, Utf8.Z(_sr ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>SR.add_to_sm_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_sm_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_sm_configAsync(Session session, string _sr, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "SR.add_to_sm_config", cancellationToken, _sr ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>SR.set_sm_config</c> (libxenapi <c>xenapi_sr_set_sm_config</c>).</summary>
@@ -1766,16 +2482,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_sm_config(Session session, string _sr, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_sm_config(session, _sr, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.set_sm_config</c> (libxenapi <c>xenapi_sr_set_sm_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_sm_config(Session session, string _sr, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_sr_set_sm_config(Session.NativeOf(session), Utf8.Z(_sr ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_sr_set_sm_config(call.Handle, Utf8.Z(_sr ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>SR.set_sm_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_sm_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_sm_configAsync(Session session, string _sr, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "SR.set_sm_config", cancellationToken, _sr ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>SR.remove_tags</c> (libxenapi <c>xenapi_sr_remove_tags</c>).</summary>
@@ -1786,8 +2520,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_tags(Session session, string _sr, string _value)
         {
-            int status = Native.xenapi_sr_remove_tags(Session.NativeOf(session), Utf8.Z(_sr ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_tags(session, _sr, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.remove_tags</c> (libxenapi <c>xenapi_sr_remove_tags</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_tags(Session session, string _sr, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sr_remove_tags(call.Handle, Utf8.Z(_sr ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>SR.remove_tags</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_tags</c>.</summary>
+        public static System.Threading.Tasks.Task remove_tagsAsync(Session session, string _sr, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "SR.remove_tags", cancellationToken, _sr ?? "", _value ?? "");
         }
 
         /// <summary><c>SR.add_tags</c> (libxenapi <c>xenapi_sr_add_tags</c>).</summary>
@@ -1798,8 +2550,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_tags(Session session, string _sr, string _value)
         {
-            int status = Native.xenapi_sr_add_tags(Session.NativeOf(session), Utf8.Z(_sr ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_tags(session, _sr, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.add_tags</c> (libxenapi <c>xenapi_sr_add_tags</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_tags(Session session, string _sr, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sr_add_tags(call.Handle, Utf8.Z(_sr ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>SR.add_tags</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_tags</c>.</summary>
+        public static System.Threading.Tasks.Task add_tagsAsync(Session session, string _sr, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "SR.add_tags", cancellationToken, _sr ?? "", _value ?? "");
         }
 
         /// <summary><c>SR.set_tags</c> (libxenapi <c>xenapi_sr_set_tags</c>).</summary>
@@ -1810,16 +2580,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_tags(Session session, string _sr, string[] _value)
         {
-            IntPtr h1 = Conv.W_set_string(_value);
-            try
+            set_tags(session, _sr, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.set_tags</c> (libxenapi <c>xenapi_sr_set_tags</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_tags(Session session, string _sr, string[] _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_sr_set_tags(Session.NativeOf(session), Utf8.Z(_sr ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_set_string(_value);
+                try
+                {
+                    int status = Native.xenapi_sr_set_tags(call.Handle, Utf8.Z(_sr ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(h1);
-            }
+        }
+
+        /// <summary><c>SR.set_tags</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_tags</c>.</summary>
+        public static System.Threading.Tasks.Task set_tagsAsync(Session session, string _sr, string[] _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "SR.set_tags", cancellationToken, _sr ?? "", ValueArgs.Set(_value));
         }
 
         /// <summary><c>SR.remove_from_other_config</c> (libxenapi <c>xenapi_sr_remove_from_other_config</c>).</summary>
@@ -1830,8 +2618,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_other_config(Session session, string _sr, string _key)
         {
-            int status = Native.xenapi_sr_remove_from_other_config(Session.NativeOf(session), Utf8.Z(_sr ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_other_config(session, _sr, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.remove_from_other_config</c> (libxenapi <c>xenapi_sr_remove_from_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_other_config(Session session, string _sr, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sr_remove_from_other_config(call.Handle, Utf8.Z(_sr ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>SR.remove_from_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_other_configAsync(Session session, string _sr, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "SR.remove_from_other_config", cancellationToken, _sr ?? "", _key ?? "");
         }
 
         /// <summary><c>SR.add_to_other_config</c> (libxenapi <c>xenapi_sr_add_to_other_config</c>).</summary>
@@ -1843,8 +2649,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_other_config(Session session, string _sr, string _key, string _value)
         {
-            int status = Native.xenapi_sr_add_to_other_config(Session.NativeOf(session), Utf8.Z(_sr ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_other_config(session, _sr, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.add_to_other_config</c> (libxenapi <c>xenapi_sr_add_to_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_other_config(Session session, string _sr, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sr_add_to_other_config(call.Handle, Utf8.Z(_sr ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>SR.add_to_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_other_configAsync(Session session, string _sr, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "SR.add_to_other_config", cancellationToken, _sr ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>SR.set_other_config</c> (libxenapi <c>xenapi_sr_set_other_config</c>).</summary>
@@ -1855,16 +2679,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_other_config(Session session, string _sr, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_other_config(session, _sr, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.set_other_config</c> (libxenapi <c>xenapi_sr_set_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_other_config(Session session, string _sr, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_sr_set_other_config(Session.NativeOf(session), Utf8.Z(_sr ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_sr_set_other_config(call.Handle, Utf8.Z(_sr ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>SR.set_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_other_configAsync(Session session, string _sr, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "SR.set_other_config", cancellationToken, _sr ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>SR.get_is_tools_sr</c> (libxenapi <c>xenapi_sr_get_is_tools_sr</c>).</summary>
@@ -1875,9 +2717,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_is_tools_sr(Session session, string _sr)
         {
-            int status = Native.xenapi_sr_get_is_tools_sr(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_is_tools_sr(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.get_is_tools_sr</c> (libxenapi <c>xenapi_sr_get_is_tools_sr</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_is_tools_sr(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sr_get_is_tools_sr(call.Handle, Utf8.Z(_sr ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>SR.get_is_tools_sr</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_is_tools_sr</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_is_tools_srAsync(Session session, string _sr, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SR.get_is_tools_sr", cancellationToken, v => ValueRead.Bool(v), _sr ?? "");
         }
 
         /// <summary><c>SR.get_clustered</c> (libxenapi <c>xenapi_sr_get_clustered</c>).</summary>
@@ -1888,9 +2748,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_clustered(Session session, string _sr)
         {
-            int status = Native.xenapi_sr_get_clustered(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_clustered(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.get_clustered</c> (libxenapi <c>xenapi_sr_get_clustered</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_clustered(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sr_get_clustered(call.Handle, Utf8.Z(_sr ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>SR.get_clustered</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_clustered</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_clusteredAsync(Session session, string _sr, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SR.get_clustered", cancellationToken, v => ValueRead.Bool(v), _sr ?? "");
         }
 
         /// <summary><c>SR.get_introduced_by</c> (libxenapi <c>xenapi_sr_get_introduced_by</c>).</summary>
@@ -1901,9 +2779,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<DR_task> get_introduced_by(Session session, string _sr)
         {
-            int status = Native.xenapi_sr_get_introduced_by(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<DR_task>.Create(Conv.TakeStr(result));
+            return get_introduced_by(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.get_introduced_by</c> (libxenapi <c>xenapi_sr_get_introduced_by</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<DR_task> get_introduced_by(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sr_get_introduced_by(call.Handle, Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<DR_task>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>SR.get_introduced_by</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_introduced_by</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<DR_task>> get_introduced_byAsync(Session session, string _sr, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SR.get_introduced_by", cancellationToken, v => ValueRead.Ref<DR_task>(v), _sr ?? "");
         }
 
         /// <summary><c>SR.get_local_cache_enabled</c> (libxenapi <c>xenapi_sr_get_local_cache_enabled</c>).</summary>
@@ -1914,9 +2810,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_local_cache_enabled(Session session, string _sr)
         {
-            int status = Native.xenapi_sr_get_local_cache_enabled(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_local_cache_enabled(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.get_local_cache_enabled</c> (libxenapi <c>xenapi_sr_get_local_cache_enabled</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_local_cache_enabled(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sr_get_local_cache_enabled(call.Handle, Utf8.Z(_sr ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>SR.get_local_cache_enabled</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_local_cache_enabled</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_local_cache_enabledAsync(Session session, string _sr, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SR.get_local_cache_enabled", cancellationToken, v => ValueRead.Bool(v), _sr ?? "");
         }
 
         /// <summary><c>SR.get_blobs</c> (libxenapi <c>xenapi_sr_get_blobs</c>).</summary>
@@ -1927,16 +2841,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, XenRef<Blob>> get_blobs(Session session, string _sr)
         {
-            int status = Native.xenapi_sr_get_blobs(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_blobs(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.get_blobs</c> (libxenapi <c>xenapi_sr_get_blobs</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, XenRef<Blob>> get_blobs(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_ref_blob_end(result);
+                int status = Native.xenapi_sr_get_blobs(call.Handle, Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_ref_blob_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>SR.get_blobs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_blobs</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, XenRef<Blob>>> get_blobsAsync(Session session, string _sr, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SR.get_blobs", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Ref<Blob>(x0)), _sr ?? "");
         }
 
         /// <summary><c>SR.get_sm_config</c> (libxenapi <c>xenapi_sr_get_sm_config</c>).</summary>
@@ -1947,16 +2879,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_sm_config(Session session, string _sr)
         {
-            int status = Native.xenapi_sr_get_sm_config(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_sm_config(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.get_sm_config</c> (libxenapi <c>xenapi_sr_get_sm_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_sm_config(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_sr_get_sm_config(call.Handle, Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>SR.get_sm_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_sm_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_sm_configAsync(Session session, string _sr, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SR.get_sm_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _sr ?? "");
         }
 
         /// <summary><c>SR.get_tags</c> (libxenapi <c>xenapi_sr_get_tags</c>).</summary>
@@ -1967,16 +2917,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[] get_tags(Session session, string _sr)
         {
-            int status = Native.xenapi_sr_get_tags(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_tags(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.get_tags</c> (libxenapi <c>xenapi_sr_get_tags</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[] get_tags(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_string(result);
+                int status = Native.xenapi_sr_get_tags(call.Handle, Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>SR.get_tags</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_tags</c>.</summary>
+        public static System.Threading.Tasks.Task<string[]> get_tagsAsync(Session session, string _sr, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SR.get_tags", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Str(x0)), _sr ?? "");
         }
 
         /// <summary><c>SR.get_other_config</c> (libxenapi <c>xenapi_sr_get_other_config</c>).</summary>
@@ -1987,16 +2955,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _sr)
         {
-            int status = Native.xenapi_sr_get_other_config(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.get_other_config</c> (libxenapi <c>xenapi_sr_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_sr_get_other_config(call.Handle, Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>SR.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _sr, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SR.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _sr ?? "");
         }
 
         /// <summary><c>SR.get_shared</c> (libxenapi <c>xenapi_sr_get_shared</c>).</summary>
@@ -2007,9 +2993,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_shared(Session session, string _sr)
         {
-            int status = Native.xenapi_sr_get_shared(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_shared(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.get_shared</c> (libxenapi <c>xenapi_sr_get_shared</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_shared(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sr_get_shared(call.Handle, Utf8.Z(_sr ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>SR.get_shared</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_shared</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_sharedAsync(Session session, string _sr, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SR.get_shared", cancellationToken, v => ValueRead.Bool(v), _sr ?? "");
         }
 
         /// <summary><c>SR.get_content_type</c> (libxenapi <c>xenapi_sr_get_content_type</c>).</summary>
@@ -2020,9 +3024,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_content_type(Session session, string _sr)
         {
-            int status = Native.xenapi_sr_get_content_type(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_content_type(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.get_content_type</c> (libxenapi <c>xenapi_sr_get_content_type</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_content_type(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sr_get_content_type(call.Handle, Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>SR.get_content_type</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_content_type</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_content_typeAsync(Session session, string _sr, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SR.get_content_type", cancellationToken, v => ValueRead.Str(v), _sr ?? "");
         }
 
         /// <summary><c>SR.get_type</c> (libxenapi <c>xenapi_sr_get_type</c>).</summary>
@@ -2033,9 +3055,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_type(Session session, string _sr)
         {
-            int status = Native.xenapi_sr_get_type(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_type(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.get_type</c> (libxenapi <c>xenapi_sr_get_type</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_type(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sr_get_type(call.Handle, Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>SR.get_type</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_type</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_typeAsync(Session session, string _sr, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SR.get_type", cancellationToken, v => ValueRead.Str(v), _sr ?? "");
         }
 
         /// <summary><c>SR.get_physical_size</c> (libxenapi <c>xenapi_sr_get_physical_size</c>).</summary>
@@ -2046,9 +3086,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_physical_size(Session session, string _sr)
         {
-            int status = Native.xenapi_sr_get_physical_size(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_physical_size(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.get_physical_size</c> (libxenapi <c>xenapi_sr_get_physical_size</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_physical_size(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sr_get_physical_size(call.Handle, Utf8.Z(_sr ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>SR.get_physical_size</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_physical_size</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_physical_sizeAsync(Session session, string _sr, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SR.get_physical_size", cancellationToken, v => ValueRead.Long(v), _sr ?? "");
         }
 
         /// <summary><c>SR.get_physical_utilisation</c> (libxenapi <c>xenapi_sr_get_physical_utilisation</c>).</summary>
@@ -2059,9 +3117,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_physical_utilisation(Session session, string _sr)
         {
-            int status = Native.xenapi_sr_get_physical_utilisation(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_physical_utilisation(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.get_physical_utilisation</c> (libxenapi <c>xenapi_sr_get_physical_utilisation</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_physical_utilisation(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sr_get_physical_utilisation(call.Handle, Utf8.Z(_sr ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>SR.get_physical_utilisation</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_physical_utilisation</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_physical_utilisationAsync(Session session, string _sr, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SR.get_physical_utilisation", cancellationToken, v => ValueRead.Long(v), _sr ?? "");
         }
 
         /// <summary><c>SR.get_virtual_allocation</c> (libxenapi <c>xenapi_sr_get_virtual_allocation</c>).</summary>
@@ -2072,9 +3148,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_virtual_allocation(Session session, string _sr)
         {
-            int status = Native.xenapi_sr_get_virtual_allocation(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_virtual_allocation(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.get_virtual_allocation</c> (libxenapi <c>xenapi_sr_get_virtual_allocation</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_virtual_allocation(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sr_get_virtual_allocation(call.Handle, Utf8.Z(_sr ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>SR.get_virtual_allocation</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_virtual_allocation</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_virtual_allocationAsync(Session session, string _sr, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SR.get_virtual_allocation", cancellationToken, v => ValueRead.Long(v), _sr ?? "");
         }
 
         /// <summary><c>SR.get_PBDs</c> (libxenapi <c>xenapi_sr_get_pbds</c>).</summary>
@@ -2085,16 +3179,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<PBD>> get_PBDs(Session session, string _sr)
         {
-            int status = Native.xenapi_sr_get_pbds(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_PBDs(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.get_PBDs</c> (libxenapi <c>xenapi_sr_get_pbds</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<PBD>> get_PBDs(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_PBD(result);
+                int status = Native.xenapi_sr_get_pbds(call.Handle, Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_PBD(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>SR.get_PBDs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_PBDs</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<PBD>>> get_PBDsAsync(Session session, string _sr, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SR.get_PBDs", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<PBD>(x0)), _sr ?? "");
         }
 
         /// <summary><c>SR.get_VDIs</c> (libxenapi <c>xenapi_sr_get_vdis</c>).</summary>
@@ -2105,16 +3217,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VDI>> get_VDIs(Session session, string _sr)
         {
-            int status = Native.xenapi_sr_get_vdis(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_VDIs(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.get_VDIs</c> (libxenapi <c>xenapi_sr_get_vdis</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VDI>> get_VDIs(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VDI(result);
+                int status = Native.xenapi_sr_get_vdis(call.Handle, Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VDI(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>SR.get_VDIs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_VDIs</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VDI>>> get_VDIsAsync(Session session, string _sr, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SR.get_VDIs", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VDI>(x0)), _sr ?? "");
         }
 
         /// <summary><c>SR.get_current_operations</c> (libxenapi <c>xenapi_sr_get_current_operations</c>).</summary>
@@ -2125,16 +3255,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, storage_operations> get_current_operations(Session session, string _sr)
         {
-            int status = Native.xenapi_sr_get_current_operations(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_current_operations(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.get_current_operations</c> (libxenapi <c>xenapi_sr_get_current_operations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, storage_operations> get_current_operations(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_enum_storage_operations_end(result);
+                int status = Native.xenapi_sr_get_current_operations(call.Handle, Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_enum_storage_operations_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_storage_operations_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_storage_operations_map_free(result);
-            }
+        }
+
+        /// <summary><c>SR.get_current_operations</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_current_operations</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, storage_operations>> get_current_operationsAsync(Session session, string _sr, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SR.get_current_operations", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => storage_operations_helper.FromString(ValueRead.Str(x0))), _sr ?? "");
         }
 
         /// <summary><c>SR.get_allowed_operations</c> (libxenapi <c>xenapi_sr_get_allowed_operations</c>).</summary>
@@ -2145,16 +3293,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<storage_operations> get_allowed_operations(Session session, string _sr)
         {
-            int status = Native.xenapi_sr_get_allowed_operations(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_allowed_operations(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.get_allowed_operations</c> (libxenapi <c>xenapi_sr_get_allowed_operations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<storage_operations> get_allowed_operations(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_enum_storage_operations(result);
+                int status = Native.xenapi_sr_get_allowed_operations(call.Handle, Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_enum_storage_operations(result);
+                }
+                finally
+                {
+                    Native.xenapi_storage_operations_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_storage_operations_list_free(result);
-            }
+        }
+
+        /// <summary><c>SR.get_allowed_operations</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_allowed_operations</c>.</summary>
+        public static System.Threading.Tasks.Task<List<storage_operations>> get_allowed_operationsAsync(Session session, string _sr, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SR.get_allowed_operations", cancellationToken, v => ValueRead.List(v, x0 => storage_operations_helper.FromString(ValueRead.Str(x0))), _sr ?? "");
         }
 
         /// <summary><c>SR.get_name_description</c> (libxenapi <c>xenapi_sr_get_name_description</c>).</summary>
@@ -2165,9 +3331,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_description(Session session, string _sr)
         {
-            int status = Native.xenapi_sr_get_name_description(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_description(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.get_name_description</c> (libxenapi <c>xenapi_sr_get_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_description(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sr_get_name_description(call.Handle, Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>SR.get_name_description</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_description</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_descriptionAsync(Session session, string _sr, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SR.get_name_description", cancellationToken, v => ValueRead.Str(v), _sr ?? "");
         }
 
         /// <summary><c>SR.get_name_label</c> (libxenapi <c>xenapi_sr_get_name_label</c>).</summary>
@@ -2178,9 +3362,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_label(Session session, string _sr)
         {
-            int status = Native.xenapi_sr_get_name_label(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_label(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.get_name_label</c> (libxenapi <c>xenapi_sr_get_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_label(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sr_get_name_label(call.Handle, Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>SR.get_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_labelAsync(Session session, string _sr, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SR.get_name_label", cancellationToken, v => ValueRead.Str(v), _sr ?? "");
         }
 
         /// <summary><c>SR.get_uuid</c> (libxenapi <c>xenapi_sr_get_uuid</c>).</summary>
@@ -2191,9 +3393,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _sr)
         {
-            int status = Native.xenapi_sr_get_uuid(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.get_uuid</c> (libxenapi <c>xenapi_sr_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sr_get_uuid(call.Handle, Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>SR.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _sr, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SR.get_uuid", cancellationToken, v => ValueRead.Str(v), _sr ?? "");
         }
 
         /// <summary><c>SR.get_by_name_label</c> (libxenapi <c>xenapi_sr_get_by_name_label</c>).</summary>
@@ -2204,16 +3424,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<SR>> get_by_name_label(Session session, string _label)
         {
-            int status = Native.xenapi_sr_get_by_name_label(Session.NativeOf(session), Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_by_name_label(session, _label, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.get_by_name_label</c> (libxenapi <c>xenapi_sr_get_by_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<SR>> get_by_name_label(Session session, string _label, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_SR(result);
+                int status = Native.xenapi_sr_get_by_name_label(call.Handle, Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_SR(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>SR.get_by_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<SR>>> get_by_name_labelAsync(Session session, string _label, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SR.get_by_name_label", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<SR>(x0)), _label ?? "");
         }
 
         /// <summary><c>SR.get_by_uuid</c> (libxenapi <c>xenapi_sr_get_by_uuid</c>).</summary>
@@ -2224,9 +3462,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<SR> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_sr_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<SR>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.get_by_uuid</c> (libxenapi <c>xenapi_sr_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<SR> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_sr_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<SR>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>SR.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<SR>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SR.get_by_uuid", cancellationToken, v => ValueRead.Ref<SR>(v), _uuid ?? "");
         }
 
         /// <summary><c>SR.get_record</c> (libxenapi <c>xenapi_sr_get_record</c>).</summary>
@@ -2237,16 +3493,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static SR get_record(Session session, string _sr)
         {
-            int status = Native.xenapi_sr_get_record(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>SR.get_record</c> (libxenapi <c>xenapi_sr_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static SR get_record(Session session, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_SR(result);
+                int status = Native.xenapi_sr_get_record(call.Handle, Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_SR(result);
+                }
+                finally
+                {
+                    Native.xenapi_sr_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_sr_record_free(result);
-            }
+        }
+
+        /// <summary><c>SR.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<SR> get_recordAsync(Session session, string _sr, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "SR.get_record", cancellationToken, v => SR.FromValueHandle(v), _sr ?? "");
         }
 
     }

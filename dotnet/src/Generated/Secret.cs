@@ -50,6 +50,17 @@ namespace XenAPI
             }
         }
 
+        /// <summary>The record as the struct a call sends (every field, by its datamodel name).</summary>
+        internal Dictionary<string, object> WireStruct()
+        {
+            return new Dictionary<string, object>(3)
+            {
+                { "uuid", uuid },
+                { "value", value },
+                { "other_config", other_config },
+            };
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(Secret record)
         {
@@ -122,16 +133,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<Secret>, Secret> get_all_records(Session session)
         {
-            int status = Native.xenapi_secret_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>secret.get_all_records</c> (libxenapi <c>xenapi_secret_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<Secret>, Secret> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_secret_to_record_secret_end(result);
+                int status = Native.xenapi_secret_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_secret_to_record_secret_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_secret_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_secret_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>secret.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<Secret>, Secret>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "secret.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<Secret>.Create(k0), x0 => Secret.FromValueHandle(x0)));
         }
 
         /// <summary><c>secret.get_all</c> (libxenapi <c>xenapi_secret_get_all</c>).</summary>
@@ -141,16 +170,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Secret>> get_all(Session session)
         {
-            int status = Native.xenapi_secret_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>secret.get_all</c> (libxenapi <c>xenapi_secret_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Secret>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_secret(result);
+                int status = Native.xenapi_secret_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_secret(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>secret.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Secret>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "secret.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Secret>(x0)));
         }
 
         /// <summary><c>secret.remove_from_other_config</c> (libxenapi <c>xenapi_secret_remove_from_other_config</c>).</summary>
@@ -161,8 +208,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_other_config(Session session, string _secret, string _key)
         {
-            int status = Native.xenapi_secret_remove_from_other_config(Session.NativeOf(session), Utf8.Z(_secret ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_other_config(session, _secret, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>secret.remove_from_other_config</c> (libxenapi <c>xenapi_secret_remove_from_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_other_config(Session session, string _secret, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_secret_remove_from_other_config(call.Handle, Utf8.Z(_secret ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>secret.remove_from_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_other_configAsync(Session session, string _secret, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "secret.remove_from_other_config", cancellationToken, _secret ?? "", _key ?? "");
         }
 
         /// <summary><c>secret.add_to_other_config</c> (libxenapi <c>xenapi_secret_add_to_other_config</c>).</summary>
@@ -174,8 +239,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_other_config(Session session, string _secret, string _key, string _value)
         {
-            int status = Native.xenapi_secret_add_to_other_config(Session.NativeOf(session), Utf8.Z(_secret ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_other_config(session, _secret, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>secret.add_to_other_config</c> (libxenapi <c>xenapi_secret_add_to_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_other_config(Session session, string _secret, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_secret_add_to_other_config(call.Handle, Utf8.Z(_secret ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>secret.add_to_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_other_configAsync(Session session, string _secret, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "secret.add_to_other_config", cancellationToken, _secret ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>secret.set_other_config</c> (libxenapi <c>xenapi_secret_set_other_config</c>).</summary>
@@ -186,16 +269,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_other_config(Session session, string _secret, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_other_config(session, _secret, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>secret.set_other_config</c> (libxenapi <c>xenapi_secret_set_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_other_config(Session session, string _secret, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_secret_set_other_config(Session.NativeOf(session), Utf8.Z(_secret ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_secret_set_other_config(call.Handle, Utf8.Z(_secret ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>secret.set_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_other_configAsync(Session session, string _secret, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "secret.set_other_config", cancellationToken, _secret ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>secret.set_value</c> (libxenapi <c>xenapi_secret_set_value</c>).</summary>
@@ -206,8 +307,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_value(Session session, string _secret, string _value)
         {
-            int status = Native.xenapi_secret_set_value(Session.NativeOf(session), Utf8.Z(_secret ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_value(session, _secret, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>secret.set_value</c> (libxenapi <c>xenapi_secret_set_value</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_value(Session session, string _secret, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_secret_set_value(call.Handle, Utf8.Z(_secret ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>secret.set_value</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_value</c>.</summary>
+        public static System.Threading.Tasks.Task set_valueAsync(Session session, string _secret, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "secret.set_value", cancellationToken, _secret ?? "", _value ?? "");
         }
 
         /// <summary><c>secret.get_other_config</c> (libxenapi <c>xenapi_secret_get_other_config</c>).</summary>
@@ -218,16 +337,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _secret)
         {
-            int status = Native.xenapi_secret_get_other_config(Session.NativeOf(session), Utf8.Z(_secret ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _secret, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>secret.get_other_config</c> (libxenapi <c>xenapi_secret_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _secret, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_secret_get_other_config(call.Handle, Utf8.Z(_secret ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>secret.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _secret, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "secret.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _secret ?? "");
         }
 
         /// <summary><c>secret.get_value</c> (libxenapi <c>xenapi_secret_get_value</c>).</summary>
@@ -238,9 +375,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_value(Session session, string _secret)
         {
-            int status = Native.xenapi_secret_get_value(Session.NativeOf(session), Utf8.Z(_secret ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_value(session, _secret, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>secret.get_value</c> (libxenapi <c>xenapi_secret_get_value</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_value(Session session, string _secret, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_secret_get_value(call.Handle, Utf8.Z(_secret ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>secret.get_value</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_value</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_valueAsync(Session session, string _secret, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "secret.get_value", cancellationToken, v => ValueRead.Str(v), _secret ?? "");
         }
 
         /// <summary><c>secret.get_uuid</c> (libxenapi <c>xenapi_secret_get_uuid</c>).</summary>
@@ -251,9 +406,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _secret)
         {
-            int status = Native.xenapi_secret_get_uuid(Session.NativeOf(session), Utf8.Z(_secret ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _secret, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>secret.get_uuid</c> (libxenapi <c>xenapi_secret_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _secret, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_secret_get_uuid(call.Handle, Utf8.Z(_secret ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>secret.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _secret, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "secret.get_uuid", cancellationToken, v => ValueRead.Str(v), _secret ?? "");
         }
 
         /// <summary><c>secret.destroy</c> (libxenapi <c>xenapi_secret_destroy</c>).</summary>
@@ -263,8 +436,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy(Session session, string _secret)
         {
-            int status = Native.xenapi_secret_destroy(Session.NativeOf(session), Utf8.Z(_secret ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            destroy(session, _secret, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>secret.destroy</c> (libxenapi <c>xenapi_secret_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy(Session session, string _secret, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_secret_destroy(call.Handle, Utf8.Z(_secret ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>secret.destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy</c>.</summary>
+        public static System.Threading.Tasks.Task destroyAsync(Session session, string _secret, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "secret.destroy", cancellationToken, _secret ?? "");
         }
 
         /// <summary><c>Async.secret.destroy</c> (libxenapi <c>xenapi_async_secret_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -275,9 +466,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy(Session session, string _secret)
         {
-            int status = Native.xenapi_async_secret_destroy(Session.NativeOf(session), Utf8.Z(_secret ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_destroy(session, _secret, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.secret.destroy</c> (libxenapi <c>xenapi_async_secret_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy(Session session, string _secret, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_secret_destroy(call.Handle, Utf8.Z(_secret ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.secret.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_secret_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -304,17 +505,35 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Secret> create(Session session, Secret _args)
         {
-            IntPtr h0 = Conv.W_record_secret(_args);
-            try
+            return create(session, _args, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>secret.create</c> (libxenapi <c>xenapi_secret_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Secret> create(Session session, Secret _args, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_secret_create(Session.NativeOf(session), h0, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Secret>.Create(Conv.TakeStr(result));
+                IntPtr h0 = Conv.W_record_secret(_args);
+                try
+                {
+                    int status = Native.xenapi_secret_create(call.Handle, h0, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Secret>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_secret_record_free(h0);
+                }
             }
-            finally
-            {
-                Native.xenapi_secret_record_free(h0);
-            }
+        }
+
+        /// <summary><c>secret.create</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Secret>> createAsync(Session session, Secret _args, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "secret.create", cancellationToken, v => ValueRead.Ref<Secret>(v), (_args ?? new Secret()).WireStruct());
         }
 
         /// <summary><c>Async.secret.create</c> (libxenapi <c>xenapi_async_secret_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -325,16 +544,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create(Session session, Secret _args)
         {
-            IntPtr h0 = Conv.W_record_secret(_args);
-            try
+            return async_create(session, _args, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.secret.create</c> (libxenapi <c>xenapi_async_secret_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create(Session session, Secret _args, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_secret_create(Session.NativeOf(session), h0, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_secret_record_free(h0);
+                IntPtr h0 = Conv.W_record_secret(_args);
+                try
+                {
+                    int status = Native.xenapi_async_secret_create(call.Handle, h0, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_secret_record_free(h0);
+                }
             }
         }
 
@@ -365,9 +594,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Secret> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_secret_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Secret>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>secret.get_by_uuid</c> (libxenapi <c>xenapi_secret_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Secret> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_secret_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Secret>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>secret.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Secret>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "secret.get_by_uuid", cancellationToken, v => ValueRead.Ref<Secret>(v), _uuid ?? "");
         }
 
         /// <summary><c>secret.get_record</c> (libxenapi <c>xenapi_secret_get_record</c>).</summary>
@@ -378,16 +625,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Secret get_record(Session session, string _secret)
         {
-            int status = Native.xenapi_secret_get_record(Session.NativeOf(session), Utf8.Z(_secret ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _secret, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>secret.get_record</c> (libxenapi <c>xenapi_secret_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Secret get_record(Session session, string _secret, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_secret(result);
+                int status = Native.xenapi_secret_get_record(call.Handle, Utf8.Z(_secret ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_secret(result);
+                }
+                finally
+                {
+                    Native.xenapi_secret_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_secret_record_free(result);
-            }
+        }
+
+        /// <summary><c>secret.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<Secret> get_recordAsync(Session session, string _secret, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "secret.get_record", cancellationToken, v => Secret.FromValueHandle(v), _secret ?? "");
         }
 
     }

@@ -360,8 +360,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void logout_subject_identifier(Session session, string _subject_identifier)
         {
-            int status = Native.xenapi_session_logout_subject_identifier(Session.NativeOf(session), Utf8.Z(_subject_identifier ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            logout_subject_identifier(session, _subject_identifier, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>session.logout_subject_identifier</c> (libxenapi <c>xenapi_session_logout_subject_identifier</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void logout_subject_identifier(Session session, string _subject_identifier, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_session_logout_subject_identifier(call.Handle, Utf8.Z(_subject_identifier ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>session.logout_subject_identifier</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>logout_subject_identifier</c>.</summary>
+        public static System.Threading.Tasks.Task logout_subject_identifierAsync(Session session, string _subject_identifier, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "session.logout_subject_identifier", cancellationToken, _subject_identifier ?? "");
         }
 
         /// <summary><c>Async.session.logout_subject_identifier</c> (libxenapi <c>xenapi_async_session_logout_subject_identifier</c>): <c>logout_subject_identifier</c> as a server task. Wait for its typed result with <c>async_logout_subject_identifier_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -372,9 +390,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_logout_subject_identifier(Session session, string _subject_identifier)
         {
-            int status = Native.xenapi_async_session_logout_subject_identifier(Session.NativeOf(session), Utf8.Z(_subject_identifier ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_logout_subject_identifier(session, _subject_identifier, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.session.logout_subject_identifier</c> (libxenapi <c>xenapi_async_session_logout_subject_identifier</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_logout_subject_identifier(Session session, string _subject_identifier, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_session_logout_subject_identifier(call.Handle, Utf8.Z(_subject_identifier ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.session.logout_subject_identifier</c> (what <c>async_logout_subject_identifier</c> returned; libxenapi <c>xenapi_async_session_logout_subject_identifier_wait</c>) and returns its result as <c>logout_subject_identifier</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -400,16 +428,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[] get_all_subject_identifiers(Session session)
         {
-            int status = Native.xenapi_session_get_all_subject_identifiers(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_subject_identifiers(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>session.get_all_subject_identifiers</c> (libxenapi <c>xenapi_session_get_all_subject_identifiers</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[] get_all_subject_identifiers(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_string(result);
+                int status = Native.xenapi_session_get_all_subject_identifiers(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>session.get_all_subject_identifiers</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_subject_identifiers</c>.</summary>
+        public static System.Threading.Tasks.Task<string[]> get_all_subject_identifiersAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "session.get_all_subject_identifiers", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Str(x0)));
         }
 
         /// <summary><c>Async.session.get_all_subject_identifiers</c> (libxenapi <c>xenapi_async_session_get_all_subject_identifiers</c>): <c>get_all_subject_identifiers</c> as a server task. Wait for its typed result with <c>async_get_all_subject_identifiers_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -419,9 +465,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_all_subject_identifiers(Session session)
         {
-            int status = Native.xenapi_async_session_get_all_subject_identifiers(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_all_subject_identifiers(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.session.get_all_subject_identifiers</c> (libxenapi <c>xenapi_async_session_get_all_subject_identifiers</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_all_subject_identifiers(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_session_get_all_subject_identifiers(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.session.get_all_subject_identifiers</c> (what <c>async_get_all_subject_identifiers</c> returned; libxenapi <c>xenapi_async_session_get_all_subject_identifiers_wait</c>) and returns its result as <c>get_all_subject_identifiers</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -458,9 +514,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Session> create_from_db_file(Session session, string _filename)
         {
-            int status = Native.xenapi_session_create_from_db_file(Session.NativeOf(session), Utf8.Z(_filename ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Session>.Create(Conv.TakeStr(result));
+            return create_from_db_file(session, _filename, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>session.create_from_db_file</c> (libxenapi <c>xenapi_session_create_from_db_file</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Session> create_from_db_file(Session session, string _filename, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_session_create_from_db_file(call.Handle, Utf8.Z(_filename ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Session>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>session.create_from_db_file</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create_from_db_file</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Session>> create_from_db_fileAsync(Session session, string _filename, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "session.create_from_db_file", cancellationToken, v => ValueRead.Ref<Session>(v), _filename ?? "");
         }
 
         /// <summary><c>Async.session.create_from_db_file</c> (libxenapi <c>xenapi_async_session_create_from_db_file</c>): <c>create_from_db_file</c> as a server task. Wait for its typed result with <c>async_create_from_db_file_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -471,9 +545,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create_from_db_file(Session session, string _filename)
         {
-            int status = Native.xenapi_async_session_create_from_db_file(Session.NativeOf(session), Utf8.Z(_filename ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_create_from_db_file(session, _filename, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.session.create_from_db_file</c> (libxenapi <c>xenapi_async_session_create_from_db_file</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create_from_db_file(Session session, string _filename, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_session_create_from_db_file(call.Handle, Utf8.Z(_filename ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.session.create_from_db_file</c> (what <c>async_create_from_db_file</c> returned; libxenapi <c>xenapi_async_session_create_from_db_file_wait</c>) and returns its result as <c>create_from_db_file</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -503,8 +587,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void change_password(Session session, string _old_pwd, string _new_pwd)
         {
-            int status = Native.xenapi_session_change_password(Session.NativeOf(session), Utf8.Z(_old_pwd ?? ""), Utf8.Z(_new_pwd ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            change_password(session, _old_pwd, _new_pwd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>session.change_password</c> (libxenapi <c>xenapi_session_change_password</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void change_password(Session session, string _old_pwd, string _new_pwd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_session_change_password(call.Handle, Utf8.Z(_old_pwd ?? ""), Utf8.Z(_new_pwd ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>session.change_password</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>change_password</c>.</summary>
+        public static System.Threading.Tasks.Task change_passwordAsync(Session session, string _old_pwd, string _new_pwd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "session.change_password", cancellationToken, _old_pwd ?? "", _new_pwd ?? "");
         }
 
         /// <summary><c>Async.session.change_password</c> (libxenapi <c>xenapi_async_session_change_password</c>): <c>change_password</c> as a server task. Wait for its typed result with <c>async_change_password_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -516,9 +618,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_change_password(Session session, string _old_pwd, string _new_pwd)
         {
-            int status = Native.xenapi_async_session_change_password(Session.NativeOf(session), Utf8.Z(_old_pwd ?? ""), Utf8.Z(_new_pwd ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_change_password(session, _old_pwd, _new_pwd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.session.change_password</c> (libxenapi <c>xenapi_async_session_change_password</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_change_password(Session session, string _old_pwd, string _new_pwd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_session_change_password(call.Handle, Utf8.Z(_old_pwd ?? ""), Utf8.Z(_new_pwd ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.session.change_password</c> (what <c>async_change_password</c> returned; libxenapi <c>xenapi_async_session_change_password_wait</c>) and returns its result as <c>change_password</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -545,8 +657,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_other_config(Session session, string _session, string _key)
         {
-            int status = Native.xenapi_session_remove_from_other_config(Session.NativeOf(session), Utf8.Z(_session ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_other_config(session, _session, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>session.remove_from_other_config</c> (libxenapi <c>xenapi_session_remove_from_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_other_config(Session session, string _session, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_session_remove_from_other_config(call.Handle, Utf8.Z(_session ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>session.remove_from_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_other_configAsync(Session session, string _session, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "session.remove_from_other_config", cancellationToken, _session ?? "", _key ?? "");
         }
 
         /// <summary><c>session.add_to_other_config</c> (libxenapi <c>xenapi_session_add_to_other_config</c>).</summary>
@@ -558,8 +688,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_other_config(Session session, string _session, string _key, string _value)
         {
-            int status = Native.xenapi_session_add_to_other_config(Session.NativeOf(session), Utf8.Z(_session ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_other_config(session, _session, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>session.add_to_other_config</c> (libxenapi <c>xenapi_session_add_to_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_other_config(Session session, string _session, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_session_add_to_other_config(call.Handle, Utf8.Z(_session ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>session.add_to_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_other_configAsync(Session session, string _session, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "session.add_to_other_config", cancellationToken, _session ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>session.set_other_config</c> (libxenapi <c>xenapi_session_set_other_config</c>).</summary>
@@ -570,16 +718,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_other_config(Session session, string _session, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_other_config(session, _session, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>session.set_other_config</c> (libxenapi <c>xenapi_session_set_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_other_config(Session session, string _session, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_session_set_other_config(Session.NativeOf(session), Utf8.Z(_session ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_session_set_other_config(call.Handle, Utf8.Z(_session ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>session.set_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_other_configAsync(Session session, string _session, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "session.set_other_config", cancellationToken, _session ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>session.get_client_certificate</c> (libxenapi <c>xenapi_session_get_client_certificate</c>).</summary>
@@ -590,9 +756,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_client_certificate(Session session, string _session)
         {
-            int status = Native.xenapi_session_get_client_certificate(Session.NativeOf(session), Utf8.Z(_session ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_client_certificate(session, _session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>session.get_client_certificate</c> (libxenapi <c>xenapi_session_get_client_certificate</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_client_certificate(Session session, string _session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_session_get_client_certificate(call.Handle, Utf8.Z(_session ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>session.get_client_certificate</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_client_certificate</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_client_certificateAsync(Session session, string _session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "session.get_client_certificate", cancellationToken, v => ValueRead.Bool(v), _session ?? "");
         }
 
         /// <summary><c>session.get_originator</c> (libxenapi <c>xenapi_session_get_originator</c>).</summary>
@@ -603,9 +787,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_originator(Session session, string _session)
         {
-            int status = Native.xenapi_session_get_originator(Session.NativeOf(session), Utf8.Z(_session ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_originator(session, _session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>session.get_originator</c> (libxenapi <c>xenapi_session_get_originator</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_originator(Session session, string _session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_session_get_originator(call.Handle, Utf8.Z(_session ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>session.get_originator</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_originator</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_originatorAsync(Session session, string _session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "session.get_originator", cancellationToken, v => ValueRead.Str(v), _session ?? "");
         }
 
         /// <summary><c>session.get_parent</c> (libxenapi <c>xenapi_session_get_parent</c>).</summary>
@@ -616,9 +818,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Session> get_parent(Session session, string _session)
         {
-            int status = Native.xenapi_session_get_parent(Session.NativeOf(session), Utf8.Z(_session ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Session>.Create(Conv.TakeStr(result));
+            return get_parent(session, _session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>session.get_parent</c> (libxenapi <c>xenapi_session_get_parent</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Session> get_parent(Session session, string _session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_session_get_parent(call.Handle, Utf8.Z(_session ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Session>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>session.get_parent</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_parent</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Session>> get_parentAsync(Session session, string _session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "session.get_parent", cancellationToken, v => ValueRead.Ref<Session>(v), _session ?? "");
         }
 
         /// <summary><c>session.get_tasks</c> (libxenapi <c>xenapi_session_get_tasks</c>).</summary>
@@ -629,16 +849,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Task>> get_tasks(Session session, string _session)
         {
-            int status = Native.xenapi_session_get_tasks(Session.NativeOf(session), Utf8.Z(_session ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_tasks(session, _session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>session.get_tasks</c> (libxenapi <c>xenapi_session_get_tasks</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Task>> get_tasks(Session session, string _session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_task(result);
+                int status = Native.xenapi_session_get_tasks(call.Handle, Utf8.Z(_session ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_task(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>session.get_tasks</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_tasks</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Task>>> get_tasksAsync(Session session, string _session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "session.get_tasks", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Task>(x0)), _session ?? "");
         }
 
         /// <summary><c>session.get_rbac_permissions</c> (libxenapi <c>xenapi_session_get_rbac_permissions</c>).</summary>
@@ -649,16 +887,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[] get_rbac_permissions(Session session, string _session)
         {
-            int status = Native.xenapi_session_get_rbac_permissions(Session.NativeOf(session), Utf8.Z(_session ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_rbac_permissions(session, _session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>session.get_rbac_permissions</c> (libxenapi <c>xenapi_session_get_rbac_permissions</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[] get_rbac_permissions(Session session, string _session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_string(result);
+                int status = Native.xenapi_session_get_rbac_permissions(call.Handle, Utf8.Z(_session ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>session.get_rbac_permissions</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_rbac_permissions</c>.</summary>
+        public static System.Threading.Tasks.Task<string[]> get_rbac_permissionsAsync(Session session, string _session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "session.get_rbac_permissions", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Str(x0)), _session ?? "");
         }
 
         /// <summary><c>session.get_auth_user_name</c> (libxenapi <c>xenapi_session_get_auth_user_name</c>).</summary>
@@ -669,9 +925,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_auth_user_name(Session session, string _session)
         {
-            int status = Native.xenapi_session_get_auth_user_name(Session.NativeOf(session), Utf8.Z(_session ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_auth_user_name(session, _session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>session.get_auth_user_name</c> (libxenapi <c>xenapi_session_get_auth_user_name</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_auth_user_name(Session session, string _session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_session_get_auth_user_name(call.Handle, Utf8.Z(_session ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>session.get_auth_user_name</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_auth_user_name</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_auth_user_nameAsync(Session session, string _session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "session.get_auth_user_name", cancellationToken, v => ValueRead.Str(v), _session ?? "");
         }
 
         /// <summary><c>session.get_auth_user_sid</c> (libxenapi <c>xenapi_session_get_auth_user_sid</c>).</summary>
@@ -682,9 +956,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_auth_user_sid(Session session, string _session)
         {
-            int status = Native.xenapi_session_get_auth_user_sid(Session.NativeOf(session), Utf8.Z(_session ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_auth_user_sid(session, _session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>session.get_auth_user_sid</c> (libxenapi <c>xenapi_session_get_auth_user_sid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_auth_user_sid(Session session, string _session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_session_get_auth_user_sid(call.Handle, Utf8.Z(_session ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>session.get_auth_user_sid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_auth_user_sid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_auth_user_sidAsync(Session session, string _session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "session.get_auth_user_sid", cancellationToken, v => ValueRead.Str(v), _session ?? "");
         }
 
         /// <summary><c>session.get_validation_time</c> (libxenapi <c>xenapi_session_get_validation_time</c>).</summary>
@@ -695,9 +987,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static DateTime get_validation_time(Session session, string _session)
         {
-            int status = Native.xenapi_session_get_validation_time(Session.NativeOf(session), Utf8.Z(_session ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.Time(result);
+            return get_validation_time(session, _session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>session.get_validation_time</c> (libxenapi <c>xenapi_session_get_validation_time</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static DateTime get_validation_time(Session session, string _session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_session_get_validation_time(call.Handle, Utf8.Z(_session ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.Time(result);
+            }
+        }
+
+        /// <summary><c>session.get_validation_time</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_validation_time</c>.</summary>
+        public static System.Threading.Tasks.Task<DateTime> get_validation_timeAsync(Session session, string _session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "session.get_validation_time", cancellationToken, v => ValueRead.Time(v), _session ?? "");
         }
 
         /// <summary><c>session.get_subject</c> (libxenapi <c>xenapi_session_get_subject</c>).</summary>
@@ -708,9 +1018,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Subject> get_subject(Session session, string _session)
         {
-            int status = Native.xenapi_session_get_subject(Session.NativeOf(session), Utf8.Z(_session ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Subject>.Create(Conv.TakeStr(result));
+            return get_subject(session, _session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>session.get_subject</c> (libxenapi <c>xenapi_session_get_subject</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Subject> get_subject(Session session, string _session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_session_get_subject(call.Handle, Utf8.Z(_session ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Subject>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>session.get_subject</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_subject</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Subject>> get_subjectAsync(Session session, string _session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "session.get_subject", cancellationToken, v => ValueRead.Ref<Subject>(v), _session ?? "");
         }
 
         /// <summary><c>session.get_is_local_superuser</c> (libxenapi <c>xenapi_session_get_is_local_superuser</c>).</summary>
@@ -721,9 +1049,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_is_local_superuser(Session session, string _session)
         {
-            int status = Native.xenapi_session_get_is_local_superuser(Session.NativeOf(session), Utf8.Z(_session ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_is_local_superuser(session, _session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>session.get_is_local_superuser</c> (libxenapi <c>xenapi_session_get_is_local_superuser</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_is_local_superuser(Session session, string _session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_session_get_is_local_superuser(call.Handle, Utf8.Z(_session ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>session.get_is_local_superuser</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_is_local_superuser</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_is_local_superuserAsync(Session session, string _session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "session.get_is_local_superuser", cancellationToken, v => ValueRead.Bool(v), _session ?? "");
         }
 
         /// <summary><c>session.get_other_config</c> (libxenapi <c>xenapi_session_get_other_config</c>).</summary>
@@ -734,16 +1080,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _session)
         {
-            int status = Native.xenapi_session_get_other_config(Session.NativeOf(session), Utf8.Z(_session ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>session.get_other_config</c> (libxenapi <c>xenapi_session_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_session_get_other_config(call.Handle, Utf8.Z(_session ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>session.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "session.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _session ?? "");
         }
 
         /// <summary><c>session.get_pool</c> (libxenapi <c>xenapi_session_get_pool</c>).</summary>
@@ -754,9 +1118,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_pool(Session session, string _session)
         {
-            int status = Native.xenapi_session_get_pool(Session.NativeOf(session), Utf8.Z(_session ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_pool(session, _session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>session.get_pool</c> (libxenapi <c>xenapi_session_get_pool</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_pool(Session session, string _session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_session_get_pool(call.Handle, Utf8.Z(_session ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>session.get_pool</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_pool</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_poolAsync(Session session, string _session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "session.get_pool", cancellationToken, v => ValueRead.Bool(v), _session ?? "");
         }
 
         /// <summary><c>session.get_last_active</c> (libxenapi <c>xenapi_session_get_last_active</c>).</summary>
@@ -767,9 +1149,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static DateTime get_last_active(Session session, string _session)
         {
-            int status = Native.xenapi_session_get_last_active(Session.NativeOf(session), Utf8.Z(_session ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.Time(result);
+            return get_last_active(session, _session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>session.get_last_active</c> (libxenapi <c>xenapi_session_get_last_active</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static DateTime get_last_active(Session session, string _session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_session_get_last_active(call.Handle, Utf8.Z(_session ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.Time(result);
+            }
+        }
+
+        /// <summary><c>session.get_last_active</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_last_active</c>.</summary>
+        public static System.Threading.Tasks.Task<DateTime> get_last_activeAsync(Session session, string _session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "session.get_last_active", cancellationToken, v => ValueRead.Time(v), _session ?? "");
         }
 
         /// <summary><c>session.get_this_user</c> (libxenapi <c>xenapi_session_get_this_user</c>).</summary>
@@ -780,9 +1180,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<User> get_this_user(Session session, string _session)
         {
-            int status = Native.xenapi_session_get_this_user(Session.NativeOf(session), Utf8.Z(_session ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<User>.Create(Conv.TakeStr(result));
+            return get_this_user(session, _session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>session.get_this_user</c> (libxenapi <c>xenapi_session_get_this_user</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<User> get_this_user(Session session, string _session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_session_get_this_user(call.Handle, Utf8.Z(_session ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<User>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>session.get_this_user</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_this_user</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<User>> get_this_userAsync(Session session, string _session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "session.get_this_user", cancellationToken, v => ValueRead.Ref<User>(v), _session ?? "");
         }
 
         /// <summary><c>session.get_this_host</c> (libxenapi <c>xenapi_session_get_this_host</c>).</summary>
@@ -793,9 +1211,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Host> get_this_host(Session session, string _session)
         {
-            int status = Native.xenapi_session_get_this_host(Session.NativeOf(session), Utf8.Z(_session ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Host>.Create(Conv.TakeStr(result));
+            return get_this_host(session, _session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>session.get_this_host</c> (libxenapi <c>xenapi_session_get_this_host</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Host> get_this_host(Session session, string _session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_session_get_this_host(call.Handle, Utf8.Z(_session ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Host>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>session.get_this_host</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_this_host</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Host>> get_this_hostAsync(Session session, string _session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "session.get_this_host", cancellationToken, v => ValueRead.Ref<Host>(v), _session ?? "");
         }
 
         /// <summary><c>session.get_uuid</c> (libxenapi <c>xenapi_session_get_uuid</c>).</summary>
@@ -806,9 +1242,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _session)
         {
-            int status = Native.xenapi_session_get_uuid(Session.NativeOf(session), Utf8.Z(_session ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>session.get_uuid</c> (libxenapi <c>xenapi_session_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_session_get_uuid(call.Handle, Utf8.Z(_session ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>session.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "session.get_uuid", cancellationToken, v => ValueRead.Str(v), _session ?? "");
         }
 
         /// <summary><c>session.get_by_uuid</c> (libxenapi <c>xenapi_session_get_by_uuid</c>).</summary>
@@ -819,9 +1273,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Session> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_session_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Session>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>session.get_by_uuid</c> (libxenapi <c>xenapi_session_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Session> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_session_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Session>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>session.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Session>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "session.get_by_uuid", cancellationToken, v => ValueRead.Ref<Session>(v), _uuid ?? "");
         }
 
         /// <summary><c>session.get_record</c> (libxenapi <c>xenapi_session_get_record</c>).</summary>
@@ -832,16 +1304,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Session get_record(Session session, string _session)
         {
-            int status = Native.xenapi_session_get_record(Session.NativeOf(session), Utf8.Z(_session ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>session.get_record</c> (libxenapi <c>xenapi_session_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Session get_record(Session session, string _session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_session(result);
+                int status = Native.xenapi_session_get_record(call.Handle, Utf8.Z(_session ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_session(result);
+                }
+                finally
+                {
+                    Native.xenapi_session_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_session_record_free(result);
-            }
+        }
+
+        /// <summary><c>session.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<Session> get_recordAsync(Session session, string _session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "session.get_record", cancellationToken, v => Session.FromValueHandle(v), _session ?? "");
         }
 
     }

@@ -52,6 +52,18 @@ namespace XenAPI
             }
         }
 
+        /// <summary>The record as the struct a call sends (every field, by its datamodel name).</summary>
+        internal Dictionary<string, object> WireStruct()
+        {
+            return new Dictionary<string, object>(4)
+            {
+                { "uuid", uuid },
+                { "subject_identifier", subject_identifier },
+                { "other_config", other_config },
+                { "roles", roles },
+            };
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(Subject record)
         {
@@ -141,16 +153,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<Subject>, Subject> get_all_records(Session session)
         {
-            int status = Native.xenapi_subject_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>subject.get_all_records</c> (libxenapi <c>xenapi_subject_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<Subject>, Subject> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_subject_to_record_subject_end(result);
+                int status = Native.xenapi_subject_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_subject_to_record_subject_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_subject_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_subject_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>subject.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<Subject>, Subject>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "subject.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<Subject>.Create(k0), x0 => Subject.FromValueHandle(x0)));
         }
 
         /// <summary><c>subject.get_all</c> (libxenapi <c>xenapi_subject_get_all</c>).</summary>
@@ -160,16 +190,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Subject>> get_all(Session session)
         {
-            int status = Native.xenapi_subject_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>subject.get_all</c> (libxenapi <c>xenapi_subject_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Subject>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_subject(result);
+                int status = Native.xenapi_subject_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_subject(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>subject.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Subject>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "subject.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Subject>(x0)));
         }
 
         /// <summary><c>subject.get_permissions_name_label</c> (libxenapi <c>xenapi_subject_get_permissions_name_label</c>).</summary>
@@ -180,16 +228,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[] get_permissions_name_label(Session session, string _subject)
         {
-            int status = Native.xenapi_subject_get_permissions_name_label(Session.NativeOf(session), Utf8.Z(_subject ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_permissions_name_label(session, _subject, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>subject.get_permissions_name_label</c> (libxenapi <c>xenapi_subject_get_permissions_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[] get_permissions_name_label(Session session, string _subject, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_string(result);
+                int status = Native.xenapi_subject_get_permissions_name_label(call.Handle, Utf8.Z(_subject ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>subject.get_permissions_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_permissions_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<string[]> get_permissions_name_labelAsync(Session session, string _subject, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "subject.get_permissions_name_label", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Str(x0)), _subject ?? "");
         }
 
         /// <summary><c>Async.subject.get_permissions_name_label</c> (libxenapi <c>xenapi_async_subject_get_permissions_name_label</c>): <c>get_permissions_name_label</c> as a server task. Wait for its typed result with <c>async_get_permissions_name_label_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -200,9 +266,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_permissions_name_label(Session session, string _subject)
         {
-            int status = Native.xenapi_async_subject_get_permissions_name_label(Session.NativeOf(session), Utf8.Z(_subject ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_permissions_name_label(session, _subject, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.subject.get_permissions_name_label</c> (libxenapi <c>xenapi_async_subject_get_permissions_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_permissions_name_label(Session session, string _subject, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_subject_get_permissions_name_label(call.Handle, Utf8.Z(_subject ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.subject.get_permissions_name_label</c> (what <c>async_get_permissions_name_label</c> returned; libxenapi <c>xenapi_async_subject_get_permissions_name_label_wait</c>) and returns its result as <c>get_permissions_name_label</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -239,8 +315,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_roles(Session session, string _subject, string _role)
         {
-            int status = Native.xenapi_subject_remove_from_roles(Session.NativeOf(session), Utf8.Z(_subject ?? ""), Utf8.Z(_role ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_roles(session, _subject, _role, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>subject.remove_from_roles</c> (libxenapi <c>xenapi_subject_remove_from_roles</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_roles(Session session, string _subject, string _role, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_subject_remove_from_roles(call.Handle, Utf8.Z(_subject ?? ""), Utf8.Z(_role ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>subject.remove_from_roles</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_roles</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_rolesAsync(Session session, string _subject, string _role, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "subject.remove_from_roles", cancellationToken, _subject ?? "", _role ?? "");
         }
 
         /// <summary><c>Async.subject.remove_from_roles</c> (libxenapi <c>xenapi_async_subject_remove_from_roles</c>): <c>remove_from_roles</c> as a server task. Wait for its typed result with <c>async_remove_from_roles_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -252,9 +346,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_remove_from_roles(Session session, string _subject, string _role)
         {
-            int status = Native.xenapi_async_subject_remove_from_roles(Session.NativeOf(session), Utf8.Z(_subject ?? ""), Utf8.Z(_role ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_remove_from_roles(session, _subject, _role, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.subject.remove_from_roles</c> (libxenapi <c>xenapi_async_subject_remove_from_roles</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_remove_from_roles(Session session, string _subject, string _role, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_subject_remove_from_roles(call.Handle, Utf8.Z(_subject ?? ""), Utf8.Z(_role ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.subject.remove_from_roles</c> (what <c>async_remove_from_roles</c> returned; libxenapi <c>xenapi_async_subject_remove_from_roles_wait</c>) and returns its result as <c>remove_from_roles</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -281,8 +385,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_roles(Session session, string _subject, string _role)
         {
-            int status = Native.xenapi_subject_add_to_roles(Session.NativeOf(session), Utf8.Z(_subject ?? ""), Utf8.Z(_role ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_roles(session, _subject, _role, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>subject.add_to_roles</c> (libxenapi <c>xenapi_subject_add_to_roles</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_roles(Session session, string _subject, string _role, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_subject_add_to_roles(call.Handle, Utf8.Z(_subject ?? ""), Utf8.Z(_role ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>subject.add_to_roles</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_roles</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_rolesAsync(Session session, string _subject, string _role, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "subject.add_to_roles", cancellationToken, _subject ?? "", _role ?? "");
         }
 
         /// <summary><c>Async.subject.add_to_roles</c> (libxenapi <c>xenapi_async_subject_add_to_roles</c>): <c>add_to_roles</c> as a server task. Wait for its typed result with <c>async_add_to_roles_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -294,9 +416,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_add_to_roles(Session session, string _subject, string _role)
         {
-            int status = Native.xenapi_async_subject_add_to_roles(Session.NativeOf(session), Utf8.Z(_subject ?? ""), Utf8.Z(_role ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_add_to_roles(session, _subject, _role, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.subject.add_to_roles</c> (libxenapi <c>xenapi_async_subject_add_to_roles</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_add_to_roles(Session session, string _subject, string _role, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_subject_add_to_roles(call.Handle, Utf8.Z(_subject ?? ""), Utf8.Z(_role ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.subject.add_to_roles</c> (what <c>async_add_to_roles</c> returned; libxenapi <c>xenapi_async_subject_add_to_roles_wait</c>) and returns its result as <c>add_to_roles</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -323,16 +455,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Role>> get_roles(Session session, string _subject)
         {
-            int status = Native.xenapi_subject_get_roles(Session.NativeOf(session), Utf8.Z(_subject ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_roles(session, _subject, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>subject.get_roles</c> (libxenapi <c>xenapi_subject_get_roles</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Role>> get_roles(Session session, string _subject, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_role(result);
+                int status = Native.xenapi_subject_get_roles(call.Handle, Utf8.Z(_subject ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_role(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>subject.get_roles</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_roles</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Role>>> get_rolesAsync(Session session, string _subject, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "subject.get_roles", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Role>(x0)), _subject ?? "");
         }
 
         /// <summary><c>subject.get_other_config</c> (libxenapi <c>xenapi_subject_get_other_config</c>).</summary>
@@ -343,16 +493,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _subject)
         {
-            int status = Native.xenapi_subject_get_other_config(Session.NativeOf(session), Utf8.Z(_subject ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _subject, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>subject.get_other_config</c> (libxenapi <c>xenapi_subject_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _subject, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_subject_get_other_config(call.Handle, Utf8.Z(_subject ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>subject.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _subject, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "subject.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _subject ?? "");
         }
 
         /// <summary><c>subject.get_subject_identifier</c> (libxenapi <c>xenapi_subject_get_subject_identifier</c>).</summary>
@@ -363,9 +531,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_subject_identifier(Session session, string _subject)
         {
-            int status = Native.xenapi_subject_get_subject_identifier(Session.NativeOf(session), Utf8.Z(_subject ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_subject_identifier(session, _subject, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>subject.get_subject_identifier</c> (libxenapi <c>xenapi_subject_get_subject_identifier</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_subject_identifier(Session session, string _subject, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_subject_get_subject_identifier(call.Handle, Utf8.Z(_subject ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>subject.get_subject_identifier</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_subject_identifier</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_subject_identifierAsync(Session session, string _subject, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "subject.get_subject_identifier", cancellationToken, v => ValueRead.Str(v), _subject ?? "");
         }
 
         /// <summary><c>subject.get_uuid</c> (libxenapi <c>xenapi_subject_get_uuid</c>).</summary>
@@ -376,9 +562,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _subject)
         {
-            int status = Native.xenapi_subject_get_uuid(Session.NativeOf(session), Utf8.Z(_subject ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _subject, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>subject.get_uuid</c> (libxenapi <c>xenapi_subject_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _subject, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_subject_get_uuid(call.Handle, Utf8.Z(_subject ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>subject.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _subject, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "subject.get_uuid", cancellationToken, v => ValueRead.Str(v), _subject ?? "");
         }
 
         /// <summary><c>subject.destroy</c> (libxenapi <c>xenapi_subject_destroy</c>).</summary>
@@ -388,8 +592,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy(Session session, string _subject)
         {
-            int status = Native.xenapi_subject_destroy(Session.NativeOf(session), Utf8.Z(_subject ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            destroy(session, _subject, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>subject.destroy</c> (libxenapi <c>xenapi_subject_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy(Session session, string _subject, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_subject_destroy(call.Handle, Utf8.Z(_subject ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>subject.destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy</c>.</summary>
+        public static System.Threading.Tasks.Task destroyAsync(Session session, string _subject, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "subject.destroy", cancellationToken, _subject ?? "");
         }
 
         /// <summary><c>Async.subject.destroy</c> (libxenapi <c>xenapi_async_subject_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -400,9 +622,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy(Session session, string _subject)
         {
-            int status = Native.xenapi_async_subject_destroy(Session.NativeOf(session), Utf8.Z(_subject ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_destroy(session, _subject, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.subject.destroy</c> (libxenapi <c>xenapi_async_subject_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy(Session session, string _subject, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_subject_destroy(call.Handle, Utf8.Z(_subject ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.subject.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_subject_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -429,17 +661,35 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Subject> create(Session session, Subject _args)
         {
-            IntPtr h0 = Conv.W_record_subject(_args);
-            try
+            return create(session, _args, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>subject.create</c> (libxenapi <c>xenapi_subject_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Subject> create(Session session, Subject _args, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_subject_create(Session.NativeOf(session), h0, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Subject>.Create(Conv.TakeStr(result));
+                IntPtr h0 = Conv.W_record_subject(_args);
+                try
+                {
+                    int status = Native.xenapi_subject_create(call.Handle, h0, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Subject>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_subject_record_free(h0);
+                }
             }
-            finally
-            {
-                Native.xenapi_subject_record_free(h0);
-            }
+        }
+
+        /// <summary><c>subject.create</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Subject>> createAsync(Session session, Subject _args, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "subject.create", cancellationToken, v => ValueRead.Ref<Subject>(v), (_args ?? new Subject()).WireStruct());
         }
 
         /// <summary><c>Async.subject.create</c> (libxenapi <c>xenapi_async_subject_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -450,16 +700,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create(Session session, Subject _args)
         {
-            IntPtr h0 = Conv.W_record_subject(_args);
-            try
+            return async_create(session, _args, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.subject.create</c> (libxenapi <c>xenapi_async_subject_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create(Session session, Subject _args, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_subject_create(Session.NativeOf(session), h0, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_subject_record_free(h0);
+                IntPtr h0 = Conv.W_record_subject(_args);
+                try
+                {
+                    int status = Native.xenapi_async_subject_create(call.Handle, h0, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_subject_record_free(h0);
+                }
             }
         }
 
@@ -490,9 +750,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Subject> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_subject_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Subject>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>subject.get_by_uuid</c> (libxenapi <c>xenapi_subject_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Subject> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_subject_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Subject>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>subject.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Subject>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "subject.get_by_uuid", cancellationToken, v => ValueRead.Ref<Subject>(v), _uuid ?? "");
         }
 
         /// <summary><c>subject.get_record</c> (libxenapi <c>xenapi_subject_get_record</c>).</summary>
@@ -503,16 +781,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Subject get_record(Session session, string _subject)
         {
-            int status = Native.xenapi_subject_get_record(Session.NativeOf(session), Utf8.Z(_subject ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _subject, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>subject.get_record</c> (libxenapi <c>xenapi_subject_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Subject get_record(Session session, string _subject, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_subject(result);
+                int status = Native.xenapi_subject_get_record(call.Handle, Utf8.Z(_subject ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_subject(result);
+                }
+                finally
+                {
+                    Native.xenapi_subject_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_subject_record_free(result);
-            }
+        }
+
+        /// <summary><c>subject.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<Subject> get_recordAsync(Session session, string _subject, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "subject.get_record", cancellationToken, v => Subject.FromValueHandle(v), _subject ?? "");
         }
 
     }

@@ -385,16 +385,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<Task>, Task> get_all_records(Session session)
         {
-            int status = Native.xenapi_task_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>task.get_all_records</c> (libxenapi <c>xenapi_task_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<Task>, Task> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_task_to_record_task_end(result);
+                int status = Native.xenapi_task_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_task_to_record_task_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_task_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_task_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>task.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<Task>, Task>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "task.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<Task>.Create(k0), x0 => Task.FromValueHandle(x0)));
         }
 
         /// <summary><c>task.get_all</c> (libxenapi <c>xenapi_task_get_all</c>).</summary>
@@ -404,16 +422,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Task>> get_all(Session session)
         {
-            int status = Native.xenapi_task_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>task.get_all</c> (libxenapi <c>xenapi_task_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Task>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_task(result);
+                int status = Native.xenapi_task_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_task(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>task.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Task>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "task.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Task>(x0)));
         }
 
         /// <summary><c>task.set_error_info</c> (libxenapi <c>xenapi_task_set_error_info</c>).</summary>
@@ -424,16 +460,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_error_info(Session session, string _task, string[] _value)
         {
-            IntPtr h1 = Conv.W_set_string(_value);
-            try
+            set_error_info(session, _task, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>task.set_error_info</c> (libxenapi <c>xenapi_task_set_error_info</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_error_info(Session session, string _task, string[] _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_task_set_error_info(Session.NativeOf(session), Utf8.Z(_task ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_set_string(_value);
+                try
+                {
+                    int status = Native.xenapi_task_set_error_info(call.Handle, Utf8.Z(_task ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(h1);
-            }
+        }
+
+        /// <summary><c>task.set_error_info</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_error_info</c>.</summary>
+        public static System.Threading.Tasks.Task set_error_infoAsync(Session session, string _task, string[] _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "task.set_error_info", cancellationToken, _task ?? "", ValueArgs.Set(_value));
         }
 
         /// <summary><c>Async.task.set_error_info</c> (libxenapi <c>xenapi_async_task_set_error_info</c>): <c>set_error_info</c> as a server task. Wait for its typed result with <c>async_set_error_info_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -445,16 +499,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_error_info(Session session, string _task, string[] _value)
         {
-            IntPtr h1 = Conv.W_set_string(_value);
-            try
+            return async_set_error_info(session, _task, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.task.set_error_info</c> (libxenapi <c>xenapi_async_task_set_error_info</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_error_info(Session session, string _task, string[] _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_task_set_error_info(Session.NativeOf(session), Utf8.Z(_task ?? ""), h1, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_list_free(h1);
+                IntPtr h1 = Conv.W_set_string(_value);
+                try
+                {
+                    int status = Native.xenapi_async_task_set_error_info(call.Handle, Utf8.Z(_task ?? ""), h1, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(h1);
+                }
             }
         }
 
@@ -482,8 +546,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_result(Session session, string _task, string _value)
         {
-            int status = Native.xenapi_task_set_result(Session.NativeOf(session), Utf8.Z(_task ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_result(session, _task, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>task.set_result</c> (libxenapi <c>xenapi_task_set_result</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_result(Session session, string _task, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_task_set_result(call.Handle, Utf8.Z(_task ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>task.set_result</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_result</c>.</summary>
+        public static System.Threading.Tasks.Task set_resultAsync(Session session, string _task, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "task.set_result", cancellationToken, _task ?? "", _value ?? "");
         }
 
         /// <summary><c>Async.task.set_result</c> (libxenapi <c>xenapi_async_task_set_result</c>): <c>set_result</c> as a server task. Wait for its typed result with <c>async_set_result_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -495,9 +577,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_result(Session session, string _task, string _value)
         {
-            int status = Native.xenapi_async_task_set_result(Session.NativeOf(session), Utf8.Z(_task ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_result(session, _task, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.task.set_result</c> (libxenapi <c>xenapi_async_task_set_result</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_result(Session session, string _task, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_task_set_result(call.Handle, Utf8.Z(_task ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.task.set_result</c> (what <c>async_set_result</c> returned; libxenapi <c>xenapi_async_task_set_result_wait</c>) and returns its result as <c>set_result</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -524,8 +616,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_progress(Session session, string _task, double _value)
         {
-            int status = Native.xenapi_task_set_progress(Session.NativeOf(session), Utf8.Z(_task ?? ""), _value, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_progress(session, _task, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>task.set_progress</c> (libxenapi <c>xenapi_task_set_progress</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_progress(Session session, string _task, double _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_task_set_progress(call.Handle, Utf8.Z(_task ?? ""), _value, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>task.set_progress</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_progress</c>.</summary>
+        public static System.Threading.Tasks.Task set_progressAsync(Session session, string _task, double _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "task.set_progress", cancellationToken, _task ?? "", _value);
         }
 
         /// <summary><c>Async.task.set_progress</c> (libxenapi <c>xenapi_async_task_set_progress</c>): <c>set_progress</c> as a server task. Wait for its typed result with <c>async_set_progress_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -537,9 +647,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_progress(Session session, string _task, double _value)
         {
-            int status = Native.xenapi_async_task_set_progress(Session.NativeOf(session), Utf8.Z(_task ?? ""), _value, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_progress(session, _task, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.task.set_progress</c> (libxenapi <c>xenapi_async_task_set_progress</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_progress(Session session, string _task, double _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_task_set_progress(call.Handle, Utf8.Z(_task ?? ""), _value, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.task.set_progress</c> (what <c>async_set_progress</c> returned; libxenapi <c>xenapi_async_task_set_progress_wait</c>) and returns its result as <c>set_progress</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -566,8 +686,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_status(Session session, string _task, task_status_type _value)
         {
-            int status = Native.xenapi_task_set_status(Session.NativeOf(session), Utf8.Z(_task ?? ""), task_status_type_helper.ToNative(_value), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_status(session, _task, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>task.set_status</c> (libxenapi <c>xenapi_task_set_status</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_status(Session session, string _task, task_status_type _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_task_set_status(call.Handle, Utf8.Z(_task ?? ""), task_status_type_helper.ToNative(_value), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>task.set_status</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_status</c>.</summary>
+        public static System.Threading.Tasks.Task set_statusAsync(Session session, string _task, task_status_type _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "task.set_status", cancellationToken, _task ?? "", _value.StringOf());
         }
 
         /// <summary><c>Async.task.set_status</c> (libxenapi <c>xenapi_async_task_set_status</c>): <c>set_status</c> as a server task. Wait for its typed result with <c>async_set_status_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -579,9 +717,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_status(Session session, string _task, task_status_type _value)
         {
-            int status = Native.xenapi_async_task_set_status(Session.NativeOf(session), Utf8.Z(_task ?? ""), task_status_type_helper.ToNative(_value), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_status(session, _task, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.task.set_status</c> (libxenapi <c>xenapi_async_task_set_status</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_status(Session session, string _task, task_status_type _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_task_set_status(call.Handle, Utf8.Z(_task ?? ""), task_status_type_helper.ToNative(_value), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.task.set_status</c> (what <c>async_set_status</c> returned; libxenapi <c>xenapi_async_task_set_status_wait</c>) and returns its result as <c>set_status</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -607,8 +755,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void cancel(Session session, string _task)
         {
-            int status = Native.xenapi_task_cancel(Session.NativeOf(session), Utf8.Z(_task ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            cancel(session, _task, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>task.cancel</c> (libxenapi <c>xenapi_task_cancel</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void cancel(Session session, string _task, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_task_cancel(call.Handle, Utf8.Z(_task ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>task.cancel</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>cancel</c>.</summary>
+        public static System.Threading.Tasks.Task cancelAsync(Session session, string _task, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "task.cancel", cancellationToken, _task ?? "");
         }
 
         /// <summary><c>Async.task.cancel</c> (libxenapi <c>xenapi_async_task_cancel</c>): <c>cancel</c> as a server task. Wait for its typed result with <c>async_cancel_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -619,9 +785,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_cancel(Session session, string _task)
         {
-            int status = Native.xenapi_async_task_cancel(Session.NativeOf(session), Utf8.Z(_task ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_cancel(session, _task, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.task.cancel</c> (libxenapi <c>xenapi_async_task_cancel</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_cancel(Session session, string _task, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_task_cancel(call.Handle, Utf8.Z(_task ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.task.cancel</c> (what <c>async_cancel</c> returned; libxenapi <c>xenapi_async_task_cancel_wait</c>) and returns its result as <c>cancel</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -647,8 +823,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy(Session session, string _task)
         {
-            int status = Native.xenapi_task_destroy(Session.NativeOf(session), Utf8.Z(_task ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            destroy(session, _task, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>task.destroy</c> (libxenapi <c>xenapi_task_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy(Session session, string _task, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_task_destroy(call.Handle, Utf8.Z(_task ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>task.destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy</c>.</summary>
+        public static System.Threading.Tasks.Task destroyAsync(Session session, string _task, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "task.destroy", cancellationToken, _task ?? "");
         }
 
         /// <summary><c>Async.task.destroy</c> (libxenapi <c>xenapi_async_task_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -659,9 +853,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy(Session session, string _task)
         {
-            int status = Native.xenapi_async_task_destroy(Session.NativeOf(session), Utf8.Z(_task ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_destroy(session, _task, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.task.destroy</c> (libxenapi <c>xenapi_async_task_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy(Session session, string _task, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_task_destroy(call.Handle, Utf8.Z(_task ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.task.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_task_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -689,9 +893,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> create(Session session, string _label, string _description)
         {
-            int status = Native.xenapi_task_create(Session.NativeOf(session), Utf8.Z(_label ?? ""), Utf8.Z(_description ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return create(session, _label, _description, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>task.create</c> (libxenapi <c>xenapi_task_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> create(Session session, string _label, string _description, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_task_create(call.Handle, Utf8.Z(_label ?? ""), Utf8.Z(_description ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>task.create</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Task>> createAsync(Session session, string _label, string _description, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "task.create", cancellationToken, v => ValueRead.Ref<Task>(v), _label ?? "", _description ?? "");
         }
 
         /// <summary><c>Async.task.create</c> (libxenapi <c>xenapi_async_task_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -703,9 +925,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create(Session session, string _label, string _description)
         {
-            int status = Native.xenapi_async_task_create(Session.NativeOf(session), Utf8.Z(_label ?? ""), Utf8.Z(_description ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_create(session, _label, _description, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.task.create</c> (libxenapi <c>xenapi_async_task_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create(Session session, string _label, string _description, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_task_create(call.Handle, Utf8.Z(_label ?? ""), Utf8.Z(_description ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.task.create</c> (what <c>async_create</c> returned; libxenapi <c>xenapi_async_task_create_wait</c>) and returns its result as <c>create</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -735,8 +967,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_other_config(Session session, string _task, string _key)
         {
-            int status = Native.xenapi_task_remove_from_other_config(Session.NativeOf(session), Utf8.Z(_task ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_other_config(session, _task, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>task.remove_from_other_config</c> (libxenapi <c>xenapi_task_remove_from_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_other_config(Session session, string _task, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_task_remove_from_other_config(call.Handle, Utf8.Z(_task ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>task.remove_from_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_other_configAsync(Session session, string _task, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "task.remove_from_other_config", cancellationToken, _task ?? "", _key ?? "");
         }
 
         /// <summary><c>task.add_to_other_config</c> (libxenapi <c>xenapi_task_add_to_other_config</c>).</summary>
@@ -748,8 +998,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_other_config(Session session, string _task, string _key, string _value)
         {
-            int status = Native.xenapi_task_add_to_other_config(Session.NativeOf(session), Utf8.Z(_task ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_other_config(session, _task, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>task.add_to_other_config</c> (libxenapi <c>xenapi_task_add_to_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_other_config(Session session, string _task, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_task_add_to_other_config(call.Handle, Utf8.Z(_task ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>task.add_to_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_other_configAsync(Session session, string _task, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "task.add_to_other_config", cancellationToken, _task ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>task.set_other_config</c> (libxenapi <c>xenapi_task_set_other_config</c>).</summary>
@@ -760,16 +1028,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_other_config(Session session, string _task, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_other_config(session, _task, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>task.set_other_config</c> (libxenapi <c>xenapi_task_set_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_other_config(Session session, string _task, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_task_set_other_config(Session.NativeOf(session), Utf8.Z(_task ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_task_set_other_config(call.Handle, Utf8.Z(_task ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>task.set_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_other_configAsync(Session session, string _task, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "task.set_other_config", cancellationToken, _task ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>task.get_backtrace</c> (libxenapi <c>xenapi_task_get_backtrace</c>).</summary>
@@ -780,9 +1066,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_backtrace(Session session, string _task)
         {
-            int status = Native.xenapi_task_get_backtrace(Session.NativeOf(session), Utf8.Z(_task ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_backtrace(session, _task, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>task.get_backtrace</c> (libxenapi <c>xenapi_task_get_backtrace</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_backtrace(Session session, string _task, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_task_get_backtrace(call.Handle, Utf8.Z(_task ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>task.get_backtrace</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_backtrace</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_backtraceAsync(Session session, string _task, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "task.get_backtrace", cancellationToken, v => ValueRead.Str(v), _task ?? "");
         }
 
         /// <summary><c>task.get_subtasks</c> (libxenapi <c>xenapi_task_get_subtasks</c>).</summary>
@@ -793,16 +1097,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Task>> get_subtasks(Session session, string _task)
         {
-            int status = Native.xenapi_task_get_subtasks(Session.NativeOf(session), Utf8.Z(_task ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_subtasks(session, _task, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>task.get_subtasks</c> (libxenapi <c>xenapi_task_get_subtasks</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Task>> get_subtasks(Session session, string _task, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_task(result);
+                int status = Native.xenapi_task_get_subtasks(call.Handle, Utf8.Z(_task ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_task(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>task.get_subtasks</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_subtasks</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Task>>> get_subtasksAsync(Session session, string _task, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "task.get_subtasks", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Task>(x0)), _task ?? "");
         }
 
         /// <summary><c>task.get_subtask_of</c> (libxenapi <c>xenapi_task_get_subtask_of</c>).</summary>
@@ -813,9 +1135,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> get_subtask_of(Session session, string _task)
         {
-            int status = Native.xenapi_task_get_subtask_of(Session.NativeOf(session), Utf8.Z(_task ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return get_subtask_of(session, _task, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>task.get_subtask_of</c> (libxenapi <c>xenapi_task_get_subtask_of</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> get_subtask_of(Session session, string _task, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_task_get_subtask_of(call.Handle, Utf8.Z(_task ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>task.get_subtask_of</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_subtask_of</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Task>> get_subtask_ofAsync(Session session, string _task, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "task.get_subtask_of", cancellationToken, v => ValueRead.Ref<Task>(v), _task ?? "");
         }
 
         /// <summary><c>task.get_other_config</c> (libxenapi <c>xenapi_task_get_other_config</c>).</summary>
@@ -826,16 +1166,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _task)
         {
-            int status = Native.xenapi_task_get_other_config(Session.NativeOf(session), Utf8.Z(_task ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _task, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>task.get_other_config</c> (libxenapi <c>xenapi_task_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _task, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_task_get_other_config(call.Handle, Utf8.Z(_task ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>task.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _task, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "task.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _task ?? "");
         }
 
         /// <summary><c>task.get_error_info</c> (libxenapi <c>xenapi_task_get_error_info</c>).</summary>
@@ -846,16 +1204,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[] get_error_info(Session session, string _task)
         {
-            int status = Native.xenapi_task_get_error_info(Session.NativeOf(session), Utf8.Z(_task ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_error_info(session, _task, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>task.get_error_info</c> (libxenapi <c>xenapi_task_get_error_info</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[] get_error_info(Session session, string _task, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_string(result);
+                int status = Native.xenapi_task_get_error_info(call.Handle, Utf8.Z(_task ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>task.get_error_info</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_error_info</c>.</summary>
+        public static System.Threading.Tasks.Task<string[]> get_error_infoAsync(Session session, string _task, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "task.get_error_info", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Str(x0)), _task ?? "");
         }
 
         /// <summary><c>task.get_result</c> (libxenapi <c>xenapi_task_get_result</c>).</summary>
@@ -866,9 +1242,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_result(Session session, string _task)
         {
-            int status = Native.xenapi_task_get_result(Session.NativeOf(session), Utf8.Z(_task ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_result(session, _task, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>task.get_result</c> (libxenapi <c>xenapi_task_get_result</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_result(Session session, string _task, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_task_get_result(call.Handle, Utf8.Z(_task ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>task.get_result</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_result</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_resultAsync(Session session, string _task, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "task.get_result", cancellationToken, v => ValueRead.Str(v), _task ?? "");
         }
 
         /// <summary><c>task.get_type</c> (libxenapi <c>xenapi_task_get_type</c>).</summary>
@@ -879,9 +1273,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_type(Session session, string _task)
         {
-            int status = Native.xenapi_task_get_type(Session.NativeOf(session), Utf8.Z(_task ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_type(session, _task, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>task.get_type</c> (libxenapi <c>xenapi_task_get_type</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_type(Session session, string _task, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_task_get_type(call.Handle, Utf8.Z(_task ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>task.get_type</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_type</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_typeAsync(Session session, string _task, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "task.get_type", cancellationToken, v => ValueRead.Str(v), _task ?? "");
         }
 
         /// <summary><c>task.get_progress</c> (libxenapi <c>xenapi_task_get_progress</c>).</summary>
@@ -892,9 +1304,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static double get_progress(Session session, string _task)
         {
-            int status = Native.xenapi_task_get_progress(Session.NativeOf(session), Utf8.Z(_task ?? ""), out double result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_progress(session, _task, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>task.get_progress</c> (libxenapi <c>xenapi_task_get_progress</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static double get_progress(Session session, string _task, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_task_get_progress(call.Handle, Utf8.Z(_task ?? ""), out double result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>task.get_progress</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_progress</c>.</summary>
+        public static System.Threading.Tasks.Task<double> get_progressAsync(Session session, string _task, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "task.get_progress", cancellationToken, v => ValueRead.Double(v), _task ?? "");
         }
 
         /// <summary><c>task.get_resident_on</c> (libxenapi <c>xenapi_task_get_resident_on</c>).</summary>
@@ -905,9 +1335,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Host> get_resident_on(Session session, string _task)
         {
-            int status = Native.xenapi_task_get_resident_on(Session.NativeOf(session), Utf8.Z(_task ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Host>.Create(Conv.TakeStr(result));
+            return get_resident_on(session, _task, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>task.get_resident_on</c> (libxenapi <c>xenapi_task_get_resident_on</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Host> get_resident_on(Session session, string _task, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_task_get_resident_on(call.Handle, Utf8.Z(_task ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Host>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>task.get_resident_on</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_resident_on</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Host>> get_resident_onAsync(Session session, string _task, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "task.get_resident_on", cancellationToken, v => ValueRead.Ref<Host>(v), _task ?? "");
         }
 
         /// <summary><c>task.get_status</c> (libxenapi <c>xenapi_task_get_status</c>).</summary>
@@ -918,9 +1366,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static task_status_type get_status(Session session, string _task)
         {
-            int status = Native.xenapi_task_get_status(Session.NativeOf(session), Utf8.Z(_task ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return task_status_type_helper.FromNative(result);
+            return get_status(session, _task, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>task.get_status</c> (libxenapi <c>xenapi_task_get_status</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static task_status_type get_status(Session session, string _task, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_task_get_status(call.Handle, Utf8.Z(_task ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return task_status_type_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>task.get_status</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_status</c>.</summary>
+        public static System.Threading.Tasks.Task<task_status_type> get_statusAsync(Session session, string _task, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "task.get_status", cancellationToken, v => task_status_type_helper.FromString(ValueRead.Str(v)), _task ?? "");
         }
 
         /// <summary><c>task.get_finished</c> (libxenapi <c>xenapi_task_get_finished</c>).</summary>
@@ -931,9 +1397,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static DateTime get_finished(Session session, string _task)
         {
-            int status = Native.xenapi_task_get_finished(Session.NativeOf(session), Utf8.Z(_task ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.Time(result);
+            return get_finished(session, _task, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>task.get_finished</c> (libxenapi <c>xenapi_task_get_finished</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static DateTime get_finished(Session session, string _task, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_task_get_finished(call.Handle, Utf8.Z(_task ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.Time(result);
+            }
+        }
+
+        /// <summary><c>task.get_finished</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_finished</c>.</summary>
+        public static System.Threading.Tasks.Task<DateTime> get_finishedAsync(Session session, string _task, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "task.get_finished", cancellationToken, v => ValueRead.Time(v), _task ?? "");
         }
 
         /// <summary><c>task.get_created</c> (libxenapi <c>xenapi_task_get_created</c>).</summary>
@@ -944,9 +1428,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static DateTime get_created(Session session, string _task)
         {
-            int status = Native.xenapi_task_get_created(Session.NativeOf(session), Utf8.Z(_task ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.Time(result);
+            return get_created(session, _task, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>task.get_created</c> (libxenapi <c>xenapi_task_get_created</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static DateTime get_created(Session session, string _task, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_task_get_created(call.Handle, Utf8.Z(_task ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.Time(result);
+            }
+        }
+
+        /// <summary><c>task.get_created</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_created</c>.</summary>
+        public static System.Threading.Tasks.Task<DateTime> get_createdAsync(Session session, string _task, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "task.get_created", cancellationToken, v => ValueRead.Time(v), _task ?? "");
         }
 
         /// <summary><c>task.get_current_operations</c> (libxenapi <c>xenapi_task_get_current_operations</c>).</summary>
@@ -957,16 +1459,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, task_allowed_operations> get_current_operations(Session session, string _task)
         {
-            int status = Native.xenapi_task_get_current_operations(Session.NativeOf(session), Utf8.Z(_task ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_current_operations(session, _task, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>task.get_current_operations</c> (libxenapi <c>xenapi_task_get_current_operations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, task_allowed_operations> get_current_operations(Session session, string _task, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_enum_task_allowed_operations_end(result);
+                int status = Native.xenapi_task_get_current_operations(call.Handle, Utf8.Z(_task ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_enum_task_allowed_operations_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_task_allowed_operations_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_task_allowed_operations_map_free(result);
-            }
+        }
+
+        /// <summary><c>task.get_current_operations</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_current_operations</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, task_allowed_operations>> get_current_operationsAsync(Session session, string _task, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "task.get_current_operations", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => task_allowed_operations_helper.FromString(ValueRead.Str(x0))), _task ?? "");
         }
 
         /// <summary><c>task.get_allowed_operations</c> (libxenapi <c>xenapi_task_get_allowed_operations</c>).</summary>
@@ -977,16 +1497,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<task_allowed_operations> get_allowed_operations(Session session, string _task)
         {
-            int status = Native.xenapi_task_get_allowed_operations(Session.NativeOf(session), Utf8.Z(_task ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_allowed_operations(session, _task, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>task.get_allowed_operations</c> (libxenapi <c>xenapi_task_get_allowed_operations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<task_allowed_operations> get_allowed_operations(Session session, string _task, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_enum_task_allowed_operations(result);
+                int status = Native.xenapi_task_get_allowed_operations(call.Handle, Utf8.Z(_task ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_enum_task_allowed_operations(result);
+                }
+                finally
+                {
+                    Native.xenapi_task_allowed_operations_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_task_allowed_operations_list_free(result);
-            }
+        }
+
+        /// <summary><c>task.get_allowed_operations</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_allowed_operations</c>.</summary>
+        public static System.Threading.Tasks.Task<List<task_allowed_operations>> get_allowed_operationsAsync(Session session, string _task, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "task.get_allowed_operations", cancellationToken, v => ValueRead.List(v, x0 => task_allowed_operations_helper.FromString(ValueRead.Str(x0))), _task ?? "");
         }
 
         /// <summary><c>task.get_name_description</c> (libxenapi <c>xenapi_task_get_name_description</c>).</summary>
@@ -997,9 +1535,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_description(Session session, string _task)
         {
-            int status = Native.xenapi_task_get_name_description(Session.NativeOf(session), Utf8.Z(_task ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_description(session, _task, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>task.get_name_description</c> (libxenapi <c>xenapi_task_get_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_description(Session session, string _task, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_task_get_name_description(call.Handle, Utf8.Z(_task ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>task.get_name_description</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_description</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_descriptionAsync(Session session, string _task, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "task.get_name_description", cancellationToken, v => ValueRead.Str(v), _task ?? "");
         }
 
         /// <summary><c>task.get_name_label</c> (libxenapi <c>xenapi_task_get_name_label</c>).</summary>
@@ -1010,9 +1566,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_label(Session session, string _task)
         {
-            int status = Native.xenapi_task_get_name_label(Session.NativeOf(session), Utf8.Z(_task ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_label(session, _task, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>task.get_name_label</c> (libxenapi <c>xenapi_task_get_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_label(Session session, string _task, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_task_get_name_label(call.Handle, Utf8.Z(_task ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>task.get_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_labelAsync(Session session, string _task, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "task.get_name_label", cancellationToken, v => ValueRead.Str(v), _task ?? "");
         }
 
         /// <summary><c>task.get_uuid</c> (libxenapi <c>xenapi_task_get_uuid</c>).</summary>
@@ -1023,9 +1597,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _task)
         {
-            int status = Native.xenapi_task_get_uuid(Session.NativeOf(session), Utf8.Z(_task ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _task, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>task.get_uuid</c> (libxenapi <c>xenapi_task_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _task, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_task_get_uuid(call.Handle, Utf8.Z(_task ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>task.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _task, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "task.get_uuid", cancellationToken, v => ValueRead.Str(v), _task ?? "");
         }
 
         /// <summary><c>task.get_by_name_label</c> (libxenapi <c>xenapi_task_get_by_name_label</c>).</summary>
@@ -1036,16 +1628,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Task>> get_by_name_label(Session session, string _label)
         {
-            int status = Native.xenapi_task_get_by_name_label(Session.NativeOf(session), Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_by_name_label(session, _label, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>task.get_by_name_label</c> (libxenapi <c>xenapi_task_get_by_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Task>> get_by_name_label(Session session, string _label, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_task(result);
+                int status = Native.xenapi_task_get_by_name_label(call.Handle, Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_task(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>task.get_by_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Task>>> get_by_name_labelAsync(Session session, string _label, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "task.get_by_name_label", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Task>(x0)), _label ?? "");
         }
 
         /// <summary><c>task.get_by_uuid</c> (libxenapi <c>xenapi_task_get_by_uuid</c>).</summary>
@@ -1056,9 +1666,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_task_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>task.get_by_uuid</c> (libxenapi <c>xenapi_task_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_task_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>task.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Task>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "task.get_by_uuid", cancellationToken, v => ValueRead.Ref<Task>(v), _uuid ?? "");
         }
 
         /// <summary><c>task.get_record</c> (libxenapi <c>xenapi_task_get_record</c>).</summary>
@@ -1069,16 +1697,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Task get_record(Session session, string _task)
         {
-            int status = Native.xenapi_task_get_record(Session.NativeOf(session), Utf8.Z(_task ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _task, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>task.get_record</c> (libxenapi <c>xenapi_task_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Task get_record(Session session, string _task, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_task(result);
+                int status = Native.xenapi_task_get_record(call.Handle, Utf8.Z(_task ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_task(result);
+                }
+                finally
+                {
+                    Native.xenapi_task_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_task_record_free(result);
-            }
+        }
+
+        /// <summary><c>task.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<Task> get_recordAsync(Session session, string _task, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "task.get_record", cancellationToken, v => Task.FromValueHandle(v), _task ?? "");
         }
 
     }

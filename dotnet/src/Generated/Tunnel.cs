@@ -176,16 +176,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<Tunnel>, Tunnel> get_all_records(Session session)
         {
-            int status = Native.xenapi_tunnel_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>tunnel.get_all_records</c> (libxenapi <c>xenapi_tunnel_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<Tunnel>, Tunnel> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_tunnel_to_record_tunnel_end(result);
+                int status = Native.xenapi_tunnel_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_tunnel_to_record_tunnel_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_tunnel_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_tunnel_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>tunnel.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<Tunnel>, Tunnel>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "tunnel.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<Tunnel>.Create(k0), x0 => Tunnel.FromValueHandle(x0)));
         }
 
         /// <summary><c>tunnel.get_all</c> (libxenapi <c>xenapi_tunnel_get_all</c>).</summary>
@@ -195,16 +213,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Tunnel>> get_all(Session session)
         {
-            int status = Native.xenapi_tunnel_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>tunnel.get_all</c> (libxenapi <c>xenapi_tunnel_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Tunnel>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_tunnel(result);
+                int status = Native.xenapi_tunnel_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_tunnel(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>tunnel.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Tunnel>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "tunnel.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Tunnel>(x0)));
         }
 
         /// <summary><c>tunnel.destroy</c> (libxenapi <c>xenapi_tunnel_destroy</c>).</summary>
@@ -214,8 +250,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy(Session session, string _tunnel)
         {
-            int status = Native.xenapi_tunnel_destroy(Session.NativeOf(session), Utf8.Z(_tunnel ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            destroy(session, _tunnel, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>tunnel.destroy</c> (libxenapi <c>xenapi_tunnel_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy(Session session, string _tunnel, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_tunnel_destroy(call.Handle, Utf8.Z(_tunnel ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>tunnel.destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy</c>.</summary>
+        public static System.Threading.Tasks.Task destroyAsync(Session session, string _tunnel, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "tunnel.destroy", cancellationToken, _tunnel ?? "");
         }
 
         /// <summary><c>Async.tunnel.destroy</c> (libxenapi <c>xenapi_async_tunnel_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -226,9 +280,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy(Session session, string _tunnel)
         {
-            int status = Native.xenapi_async_tunnel_destroy(Session.NativeOf(session), Utf8.Z(_tunnel ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_destroy(session, _tunnel, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.tunnel.destroy</c> (libxenapi <c>xenapi_async_tunnel_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy(Session session, string _tunnel, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_tunnel_destroy(call.Handle, Utf8.Z(_tunnel ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.tunnel.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_tunnel_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -257,9 +321,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Tunnel> create(Session session, string _transport_pif, string _network, tunnel_protocol _protocol)
         {
-            int status = Native.xenapi_tunnel_create(Session.NativeOf(session), Utf8.Z(_transport_pif ?? ""), Utf8.Z(_network ?? ""), tunnel_protocol_helper.ToNative(_protocol), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Tunnel>.Create(Conv.TakeStr(result));
+            return create(session, _transport_pif, _network, _protocol, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>tunnel.create</c> (libxenapi <c>xenapi_tunnel_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Tunnel> create(Session session, string _transport_pif, string _network, tunnel_protocol _protocol, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_tunnel_create(call.Handle, Utf8.Z(_transport_pif ?? ""), Utf8.Z(_network ?? ""), tunnel_protocol_helper.ToNative(_protocol), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Tunnel>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>tunnel.create</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Tunnel>> createAsync(Session session, string _transport_pif, string _network, tunnel_protocol _protocol, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "tunnel.create", cancellationToken, v => ValueRead.Ref<Tunnel>(v), _transport_pif ?? "", _network ?? "", _protocol.StringOf());
         }
 
         /// <summary><c>Async.tunnel.create</c> (libxenapi <c>xenapi_async_tunnel_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -272,9 +354,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create(Session session, string _transport_pif, string _network, tunnel_protocol _protocol)
         {
-            int status = Native.xenapi_async_tunnel_create(Session.NativeOf(session), Utf8.Z(_transport_pif ?? ""), Utf8.Z(_network ?? ""), tunnel_protocol_helper.ToNative(_protocol), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_create(session, _transport_pif, _network, _protocol, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.tunnel.create</c> (libxenapi <c>xenapi_async_tunnel_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create(Session session, string _transport_pif, string _network, tunnel_protocol _protocol, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_tunnel_create(call.Handle, Utf8.Z(_transport_pif ?? ""), Utf8.Z(_network ?? ""), tunnel_protocol_helper.ToNative(_protocol), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.tunnel.create</c> (what <c>async_create</c> returned; libxenapi <c>xenapi_async_tunnel_create_wait</c>) and returns its result as <c>create</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -324,8 +416,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_protocol(Session session, string _tunnel, tunnel_protocol _value)
         {
-            int status = Native.xenapi_tunnel_set_protocol(Session.NativeOf(session), Utf8.Z(_tunnel ?? ""), tunnel_protocol_helper.ToNative(_value), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_protocol(session, _tunnel, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>tunnel.set_protocol</c> (libxenapi <c>xenapi_tunnel_set_protocol</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_protocol(Session session, string _tunnel, tunnel_protocol _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_tunnel_set_protocol(call.Handle, Utf8.Z(_tunnel ?? ""), tunnel_protocol_helper.ToNative(_value), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>tunnel.set_protocol</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_protocol</c>.</summary>
+        public static System.Threading.Tasks.Task set_protocolAsync(Session session, string _tunnel, tunnel_protocol _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "tunnel.set_protocol", cancellationToken, _tunnel ?? "", _value.StringOf());
         }
 
         /// <summary><c>tunnel.remove_from_other_config</c> (libxenapi <c>xenapi_tunnel_remove_from_other_config</c>).</summary>
@@ -336,8 +446,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_other_config(Session session, string _tunnel, string _key)
         {
-            int status = Native.xenapi_tunnel_remove_from_other_config(Session.NativeOf(session), Utf8.Z(_tunnel ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_other_config(session, _tunnel, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>tunnel.remove_from_other_config</c> (libxenapi <c>xenapi_tunnel_remove_from_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_other_config(Session session, string _tunnel, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_tunnel_remove_from_other_config(call.Handle, Utf8.Z(_tunnel ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>tunnel.remove_from_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_other_configAsync(Session session, string _tunnel, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "tunnel.remove_from_other_config", cancellationToken, _tunnel ?? "", _key ?? "");
         }
 
         /// <summary><c>tunnel.add_to_other_config</c> (libxenapi <c>xenapi_tunnel_add_to_other_config</c>).</summary>
@@ -349,8 +477,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_other_config(Session session, string _tunnel, string _key, string _value)
         {
-            int status = Native.xenapi_tunnel_add_to_other_config(Session.NativeOf(session), Utf8.Z(_tunnel ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_other_config(session, _tunnel, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>tunnel.add_to_other_config</c> (libxenapi <c>xenapi_tunnel_add_to_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_other_config(Session session, string _tunnel, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_tunnel_add_to_other_config(call.Handle, Utf8.Z(_tunnel ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>tunnel.add_to_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_other_configAsync(Session session, string _tunnel, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "tunnel.add_to_other_config", cancellationToken, _tunnel ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>tunnel.set_other_config</c> (libxenapi <c>xenapi_tunnel_set_other_config</c>).</summary>
@@ -361,16 +507,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_other_config(Session session, string _tunnel, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_other_config(session, _tunnel, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>tunnel.set_other_config</c> (libxenapi <c>xenapi_tunnel_set_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_other_config(Session session, string _tunnel, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_tunnel_set_other_config(Session.NativeOf(session), Utf8.Z(_tunnel ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_tunnel_set_other_config(call.Handle, Utf8.Z(_tunnel ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>tunnel.set_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_other_configAsync(Session session, string _tunnel, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "tunnel.set_other_config", cancellationToken, _tunnel ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>tunnel.remove_from_status</c> (libxenapi <c>xenapi_tunnel_remove_from_status</c>).</summary>
@@ -381,8 +545,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_status(Session session, string _tunnel, string _key)
         {
-            int status = Native.xenapi_tunnel_remove_from_status(Session.NativeOf(session), Utf8.Z(_tunnel ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_status(session, _tunnel, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>tunnel.remove_from_status</c> (libxenapi <c>xenapi_tunnel_remove_from_status</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_status(Session session, string _tunnel, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_tunnel_remove_from_status(call.Handle, Utf8.Z(_tunnel ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>tunnel.remove_from_status</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_status</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_statusAsync(Session session, string _tunnel, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "tunnel.remove_from_status", cancellationToken, _tunnel ?? "", _key ?? "");
         }
 
         /// <summary><c>tunnel.add_to_status</c> (libxenapi <c>xenapi_tunnel_add_to_status</c>).</summary>
@@ -394,8 +576,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_status(Session session, string _tunnel, string _key, string _value)
         {
-            int status = Native.xenapi_tunnel_add_to_status(Session.NativeOf(session), Utf8.Z(_tunnel ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_status(session, _tunnel, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>tunnel.add_to_status</c> (libxenapi <c>xenapi_tunnel_add_to_status</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_status(Session session, string _tunnel, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_tunnel_add_to_status(call.Handle, Utf8.Z(_tunnel ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>tunnel.add_to_status</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_status</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_statusAsync(Session session, string _tunnel, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "tunnel.add_to_status", cancellationToken, _tunnel ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>tunnel.set_status</c> (libxenapi <c>xenapi_tunnel_set_status</c>).</summary>
@@ -406,16 +606,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_status(Session session, string _tunnel, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_status(session, _tunnel, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>tunnel.set_status</c> (libxenapi <c>xenapi_tunnel_set_status</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_status(Session session, string _tunnel, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_tunnel_set_status(Session.NativeOf(session), Utf8.Z(_tunnel ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_tunnel_set_status(call.Handle, Utf8.Z(_tunnel ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>tunnel.set_status</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_status</c>.</summary>
+        public static System.Threading.Tasks.Task set_statusAsync(Session session, string _tunnel, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "tunnel.set_status", cancellationToken, _tunnel ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>tunnel.get_protocol</c> (libxenapi <c>xenapi_tunnel_get_protocol</c>).</summary>
@@ -426,9 +644,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static tunnel_protocol get_protocol(Session session, string _tunnel)
         {
-            int status = Native.xenapi_tunnel_get_protocol(Session.NativeOf(session), Utf8.Z(_tunnel ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return tunnel_protocol_helper.FromNative(result);
+            return get_protocol(session, _tunnel, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>tunnel.get_protocol</c> (libxenapi <c>xenapi_tunnel_get_protocol</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static tunnel_protocol get_protocol(Session session, string _tunnel, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_tunnel_get_protocol(call.Handle, Utf8.Z(_tunnel ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return tunnel_protocol_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>tunnel.get_protocol</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_protocol</c>.</summary>
+        public static System.Threading.Tasks.Task<tunnel_protocol> get_protocolAsync(Session session, string _tunnel, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "tunnel.get_protocol", cancellationToken, v => tunnel_protocol_helper.FromString(ValueRead.Str(v)), _tunnel ?? "");
         }
 
         /// <summary><c>tunnel.get_other_config</c> (libxenapi <c>xenapi_tunnel_get_other_config</c>).</summary>
@@ -439,16 +675,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _tunnel)
         {
-            int status = Native.xenapi_tunnel_get_other_config(Session.NativeOf(session), Utf8.Z(_tunnel ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _tunnel, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>tunnel.get_other_config</c> (libxenapi <c>xenapi_tunnel_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _tunnel, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_tunnel_get_other_config(call.Handle, Utf8.Z(_tunnel ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>tunnel.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _tunnel, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "tunnel.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _tunnel ?? "");
         }
 
         /// <summary><c>tunnel.get_status</c> (libxenapi <c>xenapi_tunnel_get_status</c>).</summary>
@@ -459,16 +713,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_status(Session session, string _tunnel)
         {
-            int status = Native.xenapi_tunnel_get_status(Session.NativeOf(session), Utf8.Z(_tunnel ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_status(session, _tunnel, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>tunnel.get_status</c> (libxenapi <c>xenapi_tunnel_get_status</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_status(Session session, string _tunnel, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_tunnel_get_status(call.Handle, Utf8.Z(_tunnel ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>tunnel.get_status</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_status</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_statusAsync(Session session, string _tunnel, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "tunnel.get_status", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _tunnel ?? "");
         }
 
         /// <summary><c>tunnel.get_transport_PIF</c> (libxenapi <c>xenapi_tunnel_get_transport_pif</c>).</summary>
@@ -479,9 +751,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<PIF> get_transport_PIF(Session session, string _tunnel)
         {
-            int status = Native.xenapi_tunnel_get_transport_pif(Session.NativeOf(session), Utf8.Z(_tunnel ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<PIF>.Create(Conv.TakeStr(result));
+            return get_transport_PIF(session, _tunnel, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>tunnel.get_transport_PIF</c> (libxenapi <c>xenapi_tunnel_get_transport_pif</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<PIF> get_transport_PIF(Session session, string _tunnel, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_tunnel_get_transport_pif(call.Handle, Utf8.Z(_tunnel ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<PIF>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>tunnel.get_transport_PIF</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_transport_PIF</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<PIF>> get_transport_PIFAsync(Session session, string _tunnel, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "tunnel.get_transport_PIF", cancellationToken, v => ValueRead.Ref<PIF>(v), _tunnel ?? "");
         }
 
         /// <summary><c>tunnel.get_access_PIF</c> (libxenapi <c>xenapi_tunnel_get_access_pif</c>).</summary>
@@ -492,9 +782,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<PIF> get_access_PIF(Session session, string _tunnel)
         {
-            int status = Native.xenapi_tunnel_get_access_pif(Session.NativeOf(session), Utf8.Z(_tunnel ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<PIF>.Create(Conv.TakeStr(result));
+            return get_access_PIF(session, _tunnel, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>tunnel.get_access_PIF</c> (libxenapi <c>xenapi_tunnel_get_access_pif</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<PIF> get_access_PIF(Session session, string _tunnel, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_tunnel_get_access_pif(call.Handle, Utf8.Z(_tunnel ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<PIF>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>tunnel.get_access_PIF</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_access_PIF</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<PIF>> get_access_PIFAsync(Session session, string _tunnel, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "tunnel.get_access_PIF", cancellationToken, v => ValueRead.Ref<PIF>(v), _tunnel ?? "");
         }
 
         /// <summary><c>tunnel.get_uuid</c> (libxenapi <c>xenapi_tunnel_get_uuid</c>).</summary>
@@ -505,9 +813,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _tunnel)
         {
-            int status = Native.xenapi_tunnel_get_uuid(Session.NativeOf(session), Utf8.Z(_tunnel ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _tunnel, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>tunnel.get_uuid</c> (libxenapi <c>xenapi_tunnel_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _tunnel, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_tunnel_get_uuid(call.Handle, Utf8.Z(_tunnel ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>tunnel.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _tunnel, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "tunnel.get_uuid", cancellationToken, v => ValueRead.Str(v), _tunnel ?? "");
         }
 
         /// <summary><c>tunnel.get_by_uuid</c> (libxenapi <c>xenapi_tunnel_get_by_uuid</c>).</summary>
@@ -518,9 +844,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Tunnel> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_tunnel_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Tunnel>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>tunnel.get_by_uuid</c> (libxenapi <c>xenapi_tunnel_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Tunnel> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_tunnel_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Tunnel>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>tunnel.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Tunnel>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "tunnel.get_by_uuid", cancellationToken, v => ValueRead.Ref<Tunnel>(v), _uuid ?? "");
         }
 
         /// <summary><c>tunnel.get_record</c> (libxenapi <c>xenapi_tunnel_get_record</c>).</summary>
@@ -531,16 +875,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Tunnel get_record(Session session, string _tunnel)
         {
-            int status = Native.xenapi_tunnel_get_record(Session.NativeOf(session), Utf8.Z(_tunnel ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _tunnel, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>tunnel.get_record</c> (libxenapi <c>xenapi_tunnel_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Tunnel get_record(Session session, string _tunnel, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_tunnel(result);
+                int status = Native.xenapi_tunnel_get_record(call.Handle, Utf8.Z(_tunnel ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_tunnel(result);
+                }
+                finally
+                {
+                    Native.xenapi_tunnel_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_tunnel_record_free(result);
-            }
+        }
+
+        /// <summary><c>tunnel.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<Tunnel> get_recordAsync(Session session, string _tunnel, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "tunnel.get_record", cancellationToken, v => Tunnel.FromValueHandle(v), _tunnel ?? "");
         }
 
     }

@@ -179,16 +179,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<USB_group>, USB_group> get_all_records(Session session)
         {
-            int status = Native.xenapi_usb_group_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>USB_group.get_all_records</c> (libxenapi <c>xenapi_usb_group_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<USB_group>, USB_group> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_USB_group_to_record_USB_group_end(result);
+                int status = Native.xenapi_usb_group_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_USB_group_to_record_USB_group_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_usb_group_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_usb_group_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>USB_group.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<USB_group>, USB_group>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "USB_group.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<USB_group>.Create(k0), x0 => USB_group.FromValueHandle(x0)));
         }
 
         /// <summary><c>USB_group.get_all</c> (libxenapi <c>xenapi_usb_group_get_all</c>).</summary>
@@ -198,16 +216,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<USB_group>> get_all(Session session)
         {
-            int status = Native.xenapi_usb_group_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>USB_group.get_all</c> (libxenapi <c>xenapi_usb_group_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<USB_group>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_USB_group(result);
+                int status = Native.xenapi_usb_group_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_USB_group(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>USB_group.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<USB_group>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "USB_group.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<USB_group>(x0)));
         }
 
         /// <summary><c>USB_group.destroy</c> (libxenapi <c>xenapi_usb_group_destroy</c>).</summary>
@@ -217,8 +253,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy(Session session, string _usb_group)
         {
-            int status = Native.xenapi_usb_group_destroy(Session.NativeOf(session), Utf8.Z(_usb_group ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            destroy(session, _usb_group, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>USB_group.destroy</c> (libxenapi <c>xenapi_usb_group_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy(Session session, string _usb_group, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_usb_group_destroy(call.Handle, Utf8.Z(_usb_group ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>USB_group.destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy</c>.</summary>
+        public static System.Threading.Tasks.Task destroyAsync(Session session, string _usb_group, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "USB_group.destroy", cancellationToken, _usb_group ?? "");
         }
 
         /// <summary><c>Async.USB_group.destroy</c> (libxenapi <c>xenapi_async_usb_group_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -229,9 +283,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy(Session session, string _usb_group)
         {
-            int status = Native.xenapi_async_usb_group_destroy(Session.NativeOf(session), Utf8.Z(_usb_group ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_destroy(session, _usb_group, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.USB_group.destroy</c> (libxenapi <c>xenapi_async_usb_group_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy(Session session, string _usb_group, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_usb_group_destroy(call.Handle, Utf8.Z(_usb_group ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.USB_group.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_usb_group_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -260,17 +324,35 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<USB_group> create(Session session, string _name_label, string _name_description, Dictionary<string, string> _other_config)
         {
-            IntPtr h2 = Conv.W_map_string_to_string_end(_other_config);
-            try
+            return create(session, _name_label, _name_description, _other_config, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>USB_group.create</c> (libxenapi <c>xenapi_usb_group_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<USB_group> create(Session session, string _name_label, string _name_description, Dictionary<string, string> _other_config, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_usb_group_create(Session.NativeOf(session), Utf8.Z(_name_label ?? ""), Utf8.Z(_name_description ?? ""), h2, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<USB_group>.Create(Conv.TakeStr(result));
+                IntPtr h2 = Conv.W_map_string_to_string_end(_other_config);
+                try
+                {
+                    int status = Native.xenapi_usb_group_create(call.Handle, Utf8.Z(_name_label ?? ""), Utf8.Z(_name_description ?? ""), h2, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<USB_group>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h2);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h2);
-            }
+        }
+
+        /// <summary><c>USB_group.create</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<USB_group>> createAsync(Session session, string _name_label, string _name_description, Dictionary<string, string> _other_config, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "USB_group.create", cancellationToken, v => ValueRead.Ref<USB_group>(v), _name_label ?? "", _name_description ?? "", ValueArgs.Map(_other_config));
         }
 
         /// <summary><c>Async.USB_group.create</c> (libxenapi <c>xenapi_async_usb_group_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -283,16 +365,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create(Session session, string _name_label, string _name_description, Dictionary<string, string> _other_config)
         {
-            IntPtr h2 = Conv.W_map_string_to_string_end(_other_config);
-            try
+            return async_create(session, _name_label, _name_description, _other_config, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.USB_group.create</c> (libxenapi <c>xenapi_async_usb_group_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create(Session session, string _name_label, string _name_description, Dictionary<string, string> _other_config, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_usb_group_create(Session.NativeOf(session), Utf8.Z(_name_label ?? ""), Utf8.Z(_name_description ?? ""), h2, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h2);
+                IntPtr h2 = Conv.W_map_string_to_string_end(_other_config);
+                try
+                {
+                    int status = Native.xenapi_async_usb_group_create(call.Handle, Utf8.Z(_name_label ?? ""), Utf8.Z(_name_description ?? ""), h2, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h2);
+                }
             }
         }
 
@@ -323,8 +415,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_other_config(Session session, string _usb_group, string _key)
         {
-            int status = Native.xenapi_usb_group_remove_from_other_config(Session.NativeOf(session), Utf8.Z(_usb_group ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_other_config(session, _usb_group, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>USB_group.remove_from_other_config</c> (libxenapi <c>xenapi_usb_group_remove_from_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_other_config(Session session, string _usb_group, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_usb_group_remove_from_other_config(call.Handle, Utf8.Z(_usb_group ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>USB_group.remove_from_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_other_configAsync(Session session, string _usb_group, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "USB_group.remove_from_other_config", cancellationToken, _usb_group ?? "", _key ?? "");
         }
 
         /// <summary><c>USB_group.add_to_other_config</c> (libxenapi <c>xenapi_usb_group_add_to_other_config</c>).</summary>
@@ -336,8 +446,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_other_config(Session session, string _usb_group, string _key, string _value)
         {
-            int status = Native.xenapi_usb_group_add_to_other_config(Session.NativeOf(session), Utf8.Z(_usb_group ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_other_config(session, _usb_group, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>USB_group.add_to_other_config</c> (libxenapi <c>xenapi_usb_group_add_to_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_other_config(Session session, string _usb_group, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_usb_group_add_to_other_config(call.Handle, Utf8.Z(_usb_group ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>USB_group.add_to_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_other_configAsync(Session session, string _usb_group, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "USB_group.add_to_other_config", cancellationToken, _usb_group ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>USB_group.set_other_config</c> (libxenapi <c>xenapi_usb_group_set_other_config</c>).</summary>
@@ -348,16 +476,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_other_config(Session session, string _usb_group, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_other_config(session, _usb_group, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>USB_group.set_other_config</c> (libxenapi <c>xenapi_usb_group_set_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_other_config(Session session, string _usb_group, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_usb_group_set_other_config(Session.NativeOf(session), Utf8.Z(_usb_group ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_usb_group_set_other_config(call.Handle, Utf8.Z(_usb_group ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>USB_group.set_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_other_configAsync(Session session, string _usb_group, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "USB_group.set_other_config", cancellationToken, _usb_group ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>USB_group.set_name_description</c> (libxenapi <c>xenapi_usb_group_set_name_description</c>).</summary>
@@ -368,8 +514,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_name_description(Session session, string _usb_group, string _value)
         {
-            int status = Native.xenapi_usb_group_set_name_description(Session.NativeOf(session), Utf8.Z(_usb_group ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_name_description(session, _usb_group, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>USB_group.set_name_description</c> (libxenapi <c>xenapi_usb_group_set_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_name_description(Session session, string _usb_group, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_usb_group_set_name_description(call.Handle, Utf8.Z(_usb_group ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>USB_group.set_name_description</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_name_description</c>.</summary>
+        public static System.Threading.Tasks.Task set_name_descriptionAsync(Session session, string _usb_group, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "USB_group.set_name_description", cancellationToken, _usb_group ?? "", _value ?? "");
         }
 
         /// <summary><c>USB_group.set_name_label</c> (libxenapi <c>xenapi_usb_group_set_name_label</c>).</summary>
@@ -380,8 +544,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_name_label(Session session, string _usb_group, string _value)
         {
-            int status = Native.xenapi_usb_group_set_name_label(Session.NativeOf(session), Utf8.Z(_usb_group ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_name_label(session, _usb_group, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>USB_group.set_name_label</c> (libxenapi <c>xenapi_usb_group_set_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_name_label(Session session, string _usb_group, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_usb_group_set_name_label(call.Handle, Utf8.Z(_usb_group ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>USB_group.set_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task set_name_labelAsync(Session session, string _usb_group, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "USB_group.set_name_label", cancellationToken, _usb_group ?? "", _value ?? "");
         }
 
         /// <summary><c>USB_group.get_other_config</c> (libxenapi <c>xenapi_usb_group_get_other_config</c>).</summary>
@@ -392,16 +574,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _usb_group)
         {
-            int status = Native.xenapi_usb_group_get_other_config(Session.NativeOf(session), Utf8.Z(_usb_group ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _usb_group, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>USB_group.get_other_config</c> (libxenapi <c>xenapi_usb_group_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _usb_group, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_usb_group_get_other_config(call.Handle, Utf8.Z(_usb_group ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>USB_group.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _usb_group, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "USB_group.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _usb_group ?? "");
         }
 
         /// <summary><c>USB_group.get_VUSBs</c> (libxenapi <c>xenapi_usb_group_get_vusbs</c>).</summary>
@@ -412,16 +612,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VUSB>> get_VUSBs(Session session, string _usb_group)
         {
-            int status = Native.xenapi_usb_group_get_vusbs(Session.NativeOf(session), Utf8.Z(_usb_group ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_VUSBs(session, _usb_group, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>USB_group.get_VUSBs</c> (libxenapi <c>xenapi_usb_group_get_vusbs</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VUSB>> get_VUSBs(Session session, string _usb_group, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VUSB(result);
+                int status = Native.xenapi_usb_group_get_vusbs(call.Handle, Utf8.Z(_usb_group ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VUSB(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>USB_group.get_VUSBs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_VUSBs</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VUSB>>> get_VUSBsAsync(Session session, string _usb_group, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "USB_group.get_VUSBs", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VUSB>(x0)), _usb_group ?? "");
         }
 
         /// <summary><c>USB_group.get_PUSBs</c> (libxenapi <c>xenapi_usb_group_get_pusbs</c>).</summary>
@@ -432,16 +650,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<PUSB>> get_PUSBs(Session session, string _usb_group)
         {
-            int status = Native.xenapi_usb_group_get_pusbs(Session.NativeOf(session), Utf8.Z(_usb_group ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_PUSBs(session, _usb_group, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>USB_group.get_PUSBs</c> (libxenapi <c>xenapi_usb_group_get_pusbs</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<PUSB>> get_PUSBs(Session session, string _usb_group, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_PUSB(result);
+                int status = Native.xenapi_usb_group_get_pusbs(call.Handle, Utf8.Z(_usb_group ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_PUSB(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>USB_group.get_PUSBs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_PUSBs</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<PUSB>>> get_PUSBsAsync(Session session, string _usb_group, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "USB_group.get_PUSBs", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<PUSB>(x0)), _usb_group ?? "");
         }
 
         /// <summary><c>USB_group.get_name_description</c> (libxenapi <c>xenapi_usb_group_get_name_description</c>).</summary>
@@ -452,9 +688,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_description(Session session, string _usb_group)
         {
-            int status = Native.xenapi_usb_group_get_name_description(Session.NativeOf(session), Utf8.Z(_usb_group ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_description(session, _usb_group, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>USB_group.get_name_description</c> (libxenapi <c>xenapi_usb_group_get_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_description(Session session, string _usb_group, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_usb_group_get_name_description(call.Handle, Utf8.Z(_usb_group ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>USB_group.get_name_description</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_description</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_descriptionAsync(Session session, string _usb_group, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "USB_group.get_name_description", cancellationToken, v => ValueRead.Str(v), _usb_group ?? "");
         }
 
         /// <summary><c>USB_group.get_name_label</c> (libxenapi <c>xenapi_usb_group_get_name_label</c>).</summary>
@@ -465,9 +719,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_label(Session session, string _usb_group)
         {
-            int status = Native.xenapi_usb_group_get_name_label(Session.NativeOf(session), Utf8.Z(_usb_group ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_label(session, _usb_group, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>USB_group.get_name_label</c> (libxenapi <c>xenapi_usb_group_get_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_label(Session session, string _usb_group, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_usb_group_get_name_label(call.Handle, Utf8.Z(_usb_group ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>USB_group.get_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_labelAsync(Session session, string _usb_group, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "USB_group.get_name_label", cancellationToken, v => ValueRead.Str(v), _usb_group ?? "");
         }
 
         /// <summary><c>USB_group.get_uuid</c> (libxenapi <c>xenapi_usb_group_get_uuid</c>).</summary>
@@ -478,9 +750,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _usb_group)
         {
-            int status = Native.xenapi_usb_group_get_uuid(Session.NativeOf(session), Utf8.Z(_usb_group ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _usb_group, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>USB_group.get_uuid</c> (libxenapi <c>xenapi_usb_group_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _usb_group, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_usb_group_get_uuid(call.Handle, Utf8.Z(_usb_group ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>USB_group.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _usb_group, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "USB_group.get_uuid", cancellationToken, v => ValueRead.Str(v), _usb_group ?? "");
         }
 
         /// <summary><c>USB_group.get_by_name_label</c> (libxenapi <c>xenapi_usb_group_get_by_name_label</c>).</summary>
@@ -491,16 +781,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<USB_group>> get_by_name_label(Session session, string _label)
         {
-            int status = Native.xenapi_usb_group_get_by_name_label(Session.NativeOf(session), Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_by_name_label(session, _label, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>USB_group.get_by_name_label</c> (libxenapi <c>xenapi_usb_group_get_by_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<USB_group>> get_by_name_label(Session session, string _label, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_USB_group(result);
+                int status = Native.xenapi_usb_group_get_by_name_label(call.Handle, Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_USB_group(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>USB_group.get_by_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<USB_group>>> get_by_name_labelAsync(Session session, string _label, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "USB_group.get_by_name_label", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<USB_group>(x0)), _label ?? "");
         }
 
         /// <summary><c>USB_group.get_by_uuid</c> (libxenapi <c>xenapi_usb_group_get_by_uuid</c>).</summary>
@@ -511,9 +819,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<USB_group> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_usb_group_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<USB_group>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>USB_group.get_by_uuid</c> (libxenapi <c>xenapi_usb_group_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<USB_group> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_usb_group_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<USB_group>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>USB_group.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<USB_group>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "USB_group.get_by_uuid", cancellationToken, v => ValueRead.Ref<USB_group>(v), _uuid ?? "");
         }
 
         /// <summary><c>USB_group.get_record</c> (libxenapi <c>xenapi_usb_group_get_record</c>).</summary>
@@ -524,16 +850,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static USB_group get_record(Session session, string _usb_group)
         {
-            int status = Native.xenapi_usb_group_get_record(Session.NativeOf(session), Utf8.Z(_usb_group ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _usb_group, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>USB_group.get_record</c> (libxenapi <c>xenapi_usb_group_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static USB_group get_record(Session session, string _usb_group, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_USB_group(result);
+                int status = Native.xenapi_usb_group_get_record(call.Handle, Utf8.Z(_usb_group ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_USB_group(result);
+                }
+                finally
+                {
+                    Native.xenapi_usb_group_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_usb_group_record_free(result);
-            }
+        }
+
+        /// <summary><c>USB_group.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<USB_group> get_recordAsync(Session session, string _usb_group, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "USB_group.get_record", cancellationToken, v => USB_group.FromValueHandle(v), _usb_group ?? "");
         }
 
     }

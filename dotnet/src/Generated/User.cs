@@ -52,6 +52,18 @@ namespace XenAPI
             }
         }
 
+        /// <summary>The record as the struct a call sends (every field, by its datamodel name).</summary>
+        internal Dictionary<string, object> WireStruct()
+        {
+            return new Dictionary<string, object>(4)
+            {
+                { "uuid", uuid },
+                { "short_name", short_name },
+                { "fullname", fullname },
+                { "other_config", other_config },
+            };
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(User record)
         {
@@ -142,8 +154,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_other_config(Session session, string _user, string _key)
         {
-            int status = Native.xenapi_user_remove_from_other_config(Session.NativeOf(session), Utf8.Z(_user ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_other_config(session, _user, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>user.remove_from_other_config</c> (libxenapi <c>xenapi_user_remove_from_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_other_config(Session session, string _user, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_user_remove_from_other_config(call.Handle, Utf8.Z(_user ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>user.remove_from_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_other_configAsync(Session session, string _user, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "user.remove_from_other_config", cancellationToken, _user ?? "", _key ?? "");
         }
 
         /// <summary><c>user.add_to_other_config</c> (libxenapi <c>xenapi_user_add_to_other_config</c>).</summary>
@@ -155,8 +185,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_other_config(Session session, string _user, string _key, string _value)
         {
-            int status = Native.xenapi_user_add_to_other_config(Session.NativeOf(session), Utf8.Z(_user ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_other_config(session, _user, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>user.add_to_other_config</c> (libxenapi <c>xenapi_user_add_to_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_other_config(Session session, string _user, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_user_add_to_other_config(call.Handle, Utf8.Z(_user ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>user.add_to_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_other_configAsync(Session session, string _user, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "user.add_to_other_config", cancellationToken, _user ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>user.set_other_config</c> (libxenapi <c>xenapi_user_set_other_config</c>).</summary>
@@ -167,16 +215,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_other_config(Session session, string _user, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_other_config(session, _user, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>user.set_other_config</c> (libxenapi <c>xenapi_user_set_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_other_config(Session session, string _user, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_user_set_other_config(Session.NativeOf(session), Utf8.Z(_user ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_user_set_other_config(call.Handle, Utf8.Z(_user ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>user.set_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_other_configAsync(Session session, string _user, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "user.set_other_config", cancellationToken, _user ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>user.set_fullname</c> (libxenapi <c>xenapi_user_set_fullname</c>).</summary>
@@ -187,8 +253,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_fullname(Session session, string _user, string _value)
         {
-            int status = Native.xenapi_user_set_fullname(Session.NativeOf(session), Utf8.Z(_user ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_fullname(session, _user, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>user.set_fullname</c> (libxenapi <c>xenapi_user_set_fullname</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_fullname(Session session, string _user, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_user_set_fullname(call.Handle, Utf8.Z(_user ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>user.set_fullname</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_fullname</c>.</summary>
+        public static System.Threading.Tasks.Task set_fullnameAsync(Session session, string _user, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "user.set_fullname", cancellationToken, _user ?? "", _value ?? "");
         }
 
         /// <summary><c>user.get_other_config</c> (libxenapi <c>xenapi_user_get_other_config</c>).</summary>
@@ -199,16 +283,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _user)
         {
-            int status = Native.xenapi_user_get_other_config(Session.NativeOf(session), Utf8.Z(_user ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _user, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>user.get_other_config</c> (libxenapi <c>xenapi_user_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _user, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_user_get_other_config(call.Handle, Utf8.Z(_user ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>user.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _user, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "user.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _user ?? "");
         }
 
         /// <summary><c>user.get_fullname</c> (libxenapi <c>xenapi_user_get_fullname</c>).</summary>
@@ -219,9 +321,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_fullname(Session session, string _user)
         {
-            int status = Native.xenapi_user_get_fullname(Session.NativeOf(session), Utf8.Z(_user ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_fullname(session, _user, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>user.get_fullname</c> (libxenapi <c>xenapi_user_get_fullname</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_fullname(Session session, string _user, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_user_get_fullname(call.Handle, Utf8.Z(_user ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>user.get_fullname</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_fullname</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_fullnameAsync(Session session, string _user, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "user.get_fullname", cancellationToken, v => ValueRead.Str(v), _user ?? "");
         }
 
         /// <summary><c>user.get_short_name</c> (libxenapi <c>xenapi_user_get_short_name</c>).</summary>
@@ -232,9 +352,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_short_name(Session session, string _user)
         {
-            int status = Native.xenapi_user_get_short_name(Session.NativeOf(session), Utf8.Z(_user ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_short_name(session, _user, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>user.get_short_name</c> (libxenapi <c>xenapi_user_get_short_name</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_short_name(Session session, string _user, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_user_get_short_name(call.Handle, Utf8.Z(_user ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>user.get_short_name</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_short_name</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_short_nameAsync(Session session, string _user, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "user.get_short_name", cancellationToken, v => ValueRead.Str(v), _user ?? "");
         }
 
         /// <summary><c>user.get_uuid</c> (libxenapi <c>xenapi_user_get_uuid</c>).</summary>
@@ -245,9 +383,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _user)
         {
-            int status = Native.xenapi_user_get_uuid(Session.NativeOf(session), Utf8.Z(_user ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _user, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>user.get_uuid</c> (libxenapi <c>xenapi_user_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _user, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_user_get_uuid(call.Handle, Utf8.Z(_user ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>user.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _user, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "user.get_uuid", cancellationToken, v => ValueRead.Str(v), _user ?? "");
         }
 
         /// <summary><c>user.destroy</c> (libxenapi <c>xenapi_user_destroy</c>). Deprecated since george.</summary>
@@ -257,8 +413,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy(Session session, string _user)
         {
-            int status = Native.xenapi_user_destroy(Session.NativeOf(session), Utf8.Z(_user ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            destroy(session, _user, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>user.destroy</c> (libxenapi <c>xenapi_user_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy(Session session, string _user, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_user_destroy(call.Handle, Utf8.Z(_user ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>user.destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy</c>.</summary>
+        public static System.Threading.Tasks.Task destroyAsync(Session session, string _user, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "user.destroy", cancellationToken, _user ?? "");
         }
 
         /// <summary><c>Async.user.destroy</c> (libxenapi <c>xenapi_async_user_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since george.</summary>
@@ -269,9 +443,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy(Session session, string _user)
         {
-            int status = Native.xenapi_async_user_destroy(Session.NativeOf(session), Utf8.Z(_user ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_destroy(session, _user, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.user.destroy</c> (libxenapi <c>xenapi_async_user_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy(Session session, string _user, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_user_destroy(call.Handle, Utf8.Z(_user ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.user.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_user_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -298,17 +482,35 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<User> create(Session session, User _args)
         {
-            IntPtr h0 = Conv.W_record_user(_args);
-            try
+            return create(session, _args, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>user.create</c> (libxenapi <c>xenapi_user_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<User> create(Session session, User _args, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_user_create(Session.NativeOf(session), h0, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<User>.Create(Conv.TakeStr(result));
+                IntPtr h0 = Conv.W_record_user(_args);
+                try
+                {
+                    int status = Native.xenapi_user_create(call.Handle, h0, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<User>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_user_record_free(h0);
+                }
             }
-            finally
-            {
-                Native.xenapi_user_record_free(h0);
-            }
+        }
+
+        /// <summary><c>user.create</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<User>> createAsync(Session session, User _args, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "user.create", cancellationToken, v => ValueRead.Ref<User>(v), (_args ?? new User()).WireStruct());
         }
 
         /// <summary><c>Async.user.create</c> (libxenapi <c>xenapi_async_user_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since george.</summary>
@@ -319,16 +521,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create(Session session, User _args)
         {
-            IntPtr h0 = Conv.W_record_user(_args);
-            try
+            return async_create(session, _args, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.user.create</c> (libxenapi <c>xenapi_async_user_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create(Session session, User _args, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_user_create(Session.NativeOf(session), h0, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_user_record_free(h0);
+                IntPtr h0 = Conv.W_record_user(_args);
+                try
+                {
+                    int status = Native.xenapi_async_user_create(call.Handle, h0, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_user_record_free(h0);
+                }
             }
         }
 
@@ -359,9 +571,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<User> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_user_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<User>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>user.get_by_uuid</c> (libxenapi <c>xenapi_user_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<User> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_user_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<User>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>user.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<User>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "user.get_by_uuid", cancellationToken, v => ValueRead.Ref<User>(v), _uuid ?? "");
         }
 
         /// <summary><c>user.get_record</c> (libxenapi <c>xenapi_user_get_record</c>). Deprecated since george.</summary>
@@ -372,16 +602,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static User get_record(Session session, string _user)
         {
-            int status = Native.xenapi_user_get_record(Session.NativeOf(session), Utf8.Z(_user ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _user, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>user.get_record</c> (libxenapi <c>xenapi_user_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static User get_record(Session session, string _user, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_user(result);
+                int status = Native.xenapi_user_get_record(call.Handle, Utf8.Z(_user ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_user(result);
+                }
+                finally
+                {
+                    Native.xenapi_user_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_user_record_free(result);
-            }
+        }
+
+        /// <summary><c>user.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<User> get_recordAsync(Session session, string _user, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "user.get_record", cancellationToken, v => User.FromValueHandle(v), _user ?? "");
         }
 
     }

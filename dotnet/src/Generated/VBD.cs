@@ -77,6 +77,36 @@ namespace XenAPI
             }
         }
 
+        /// <summary>The record as the struct a call sends (every field, by its datamodel name).</summary>
+        internal Dictionary<string, object> WireStruct()
+        {
+            return new Dictionary<string, object>(22)
+            {
+                { "uuid", uuid },
+                { "allowed_operations", allowed_operations },
+                { "current_operations", current_operations },
+                { "VM", VM },
+                { "VDI", VDI },
+                { "device", device },
+                { "userdevice", userdevice },
+                { "bootable", bootable },
+                { "mode", mode.StringOf() },
+                { "type", type.StringOf() },
+                { "unpluggable", unpluggable },
+                { "storage_lock", storage_lock },
+                { "empty", empty },
+                { "other_config", other_config },
+                { "currently_attached", currently_attached },
+                { "status_code", status_code },
+                { "status_detail", status_detail },
+                { "runtime_properties", runtime_properties },
+                { "qos_algorithm_type", qos_algorithm_type },
+                { "qos_algorithm_params", qos_algorithm_params },
+                { "qos_supported_algorithms", qos_supported_algorithms },
+                { "metrics", metrics },
+            };
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(VBD record)
         {
@@ -473,16 +503,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<VBD>, VBD> get_all_records(Session session)
         {
-            int status = Native.xenapi_vbd_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.get_all_records</c> (libxenapi <c>xenapi_vbd_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<VBD>, VBD> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_VBD_to_record_VBD_end(result);
+                int status = Native.xenapi_vbd_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_VBD_to_record_VBD_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_vbd_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_vbd_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>VBD.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<VBD>, VBD>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VBD.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<VBD>.Create(k0), x0 => VBD.FromValueHandle(x0)));
         }
 
         /// <summary><c>VBD.get_all</c> (libxenapi <c>xenapi_vbd_get_all</c>).</summary>
@@ -492,16 +540,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VBD>> get_all(Session session)
         {
-            int status = Native.xenapi_vbd_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.get_all</c> (libxenapi <c>xenapi_vbd_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VBD>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VBD(result);
+                int status = Native.xenapi_vbd_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VBD(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VBD.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VBD>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VBD.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VBD>(x0)));
         }
 
         /// <summary><c>VBD.set_mode</c> (libxenapi <c>xenapi_vbd_set_mode</c>).</summary>
@@ -512,8 +578,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_mode(Session session, string _vbd, vbd_mode _value)
         {
-            int status = Native.xenapi_vbd_set_mode(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), vbd_mode_helper.ToNative(_value), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_mode(session, _vbd, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.set_mode</c> (libxenapi <c>xenapi_vbd_set_mode</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_mode(Session session, string _vbd, vbd_mode _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vbd_set_mode(call.Handle, Utf8.Z(_vbd ?? ""), vbd_mode_helper.ToNative(_value), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VBD.set_mode</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_mode</c>.</summary>
+        public static System.Threading.Tasks.Task set_modeAsync(Session session, string _vbd, vbd_mode _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VBD.set_mode", cancellationToken, _vbd ?? "", _value.StringOf());
         }
 
         /// <summary><c>Async.VBD.set_mode</c> (libxenapi <c>xenapi_async_vbd_set_mode</c>): <c>set_mode</c> as a server task. Wait for its typed result with <c>async_set_mode_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -525,9 +609,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_mode(Session session, string _vbd, vbd_mode _value)
         {
-            int status = Native.xenapi_async_vbd_set_mode(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), vbd_mode_helper.ToNative(_value), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_mode(session, _vbd, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VBD.set_mode</c> (libxenapi <c>xenapi_async_vbd_set_mode</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_mode(Session session, string _vbd, vbd_mode _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vbd_set_mode(call.Handle, Utf8.Z(_vbd ?? ""), vbd_mode_helper.ToNative(_value), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VBD.set_mode</c> (what <c>async_set_mode</c> returned; libxenapi <c>xenapi_async_vbd_set_mode_wait</c>) and returns its result as <c>set_mode</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -553,8 +647,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void assert_attachable(Session session, string _vbd)
         {
-            int status = Native.xenapi_vbd_assert_attachable(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            assert_attachable(session, _vbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.assert_attachable</c> (libxenapi <c>xenapi_vbd_assert_attachable</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void assert_attachable(Session session, string _vbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vbd_assert_attachable(call.Handle, Utf8.Z(_vbd ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VBD.assert_attachable</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>assert_attachable</c>.</summary>
+        public static System.Threading.Tasks.Task assert_attachableAsync(Session session, string _vbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VBD.assert_attachable", cancellationToken, _vbd ?? "");
         }
 
         /// <summary><c>Async.VBD.assert_attachable</c> (libxenapi <c>xenapi_async_vbd_assert_attachable</c>): <c>assert_attachable</c> as a server task. Wait for its typed result with <c>async_assert_attachable_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -565,9 +677,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_assert_attachable(Session session, string _vbd)
         {
-            int status = Native.xenapi_async_vbd_assert_attachable(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_assert_attachable(session, _vbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VBD.assert_attachable</c> (libxenapi <c>xenapi_async_vbd_assert_attachable</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_assert_attachable(Session session, string _vbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vbd_assert_attachable(call.Handle, Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VBD.assert_attachable</c> (what <c>async_assert_attachable</c> returned; libxenapi <c>xenapi_async_vbd_assert_attachable_wait</c>) and returns its result as <c>assert_attachable</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -593,8 +715,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void unplug_force(Session session, string _vbd)
         {
-            int status = Native.xenapi_vbd_unplug_force(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            unplug_force(session, _vbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.unplug_force</c> (libxenapi <c>xenapi_vbd_unplug_force</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void unplug_force(Session session, string _vbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vbd_unplug_force(call.Handle, Utf8.Z(_vbd ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VBD.unplug_force</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>unplug_force</c>.</summary>
+        public static System.Threading.Tasks.Task unplug_forceAsync(Session session, string _vbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VBD.unplug_force", cancellationToken, _vbd ?? "");
         }
 
         /// <summary><c>Async.VBD.unplug_force</c> (libxenapi <c>xenapi_async_vbd_unplug_force</c>): <c>unplug_force</c> as a server task. Wait for its typed result with <c>async_unplug_force_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -605,9 +745,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_unplug_force(Session session, string _vbd)
         {
-            int status = Native.xenapi_async_vbd_unplug_force(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_unplug_force(session, _vbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VBD.unplug_force</c> (libxenapi <c>xenapi_async_vbd_unplug_force</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_unplug_force(Session session, string _vbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vbd_unplug_force(call.Handle, Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VBD.unplug_force</c> (what <c>async_unplug_force</c> returned; libxenapi <c>xenapi_async_vbd_unplug_force_wait</c>) and returns its result as <c>unplug_force</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -633,8 +783,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void unplug(Session session, string _vbd)
         {
-            int status = Native.xenapi_vbd_unplug(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            unplug(session, _vbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.unplug</c> (libxenapi <c>xenapi_vbd_unplug</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void unplug(Session session, string _vbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vbd_unplug(call.Handle, Utf8.Z(_vbd ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VBD.unplug</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>unplug</c>.</summary>
+        public static System.Threading.Tasks.Task unplugAsync(Session session, string _vbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VBD.unplug", cancellationToken, _vbd ?? "");
         }
 
         /// <summary><c>Async.VBD.unplug</c> (libxenapi <c>xenapi_async_vbd_unplug</c>): <c>unplug</c> as a server task. Wait for its typed result with <c>async_unplug_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -645,9 +813,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_unplug(Session session, string _vbd)
         {
-            int status = Native.xenapi_async_vbd_unplug(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_unplug(session, _vbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VBD.unplug</c> (libxenapi <c>xenapi_async_vbd_unplug</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_unplug(Session session, string _vbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vbd_unplug(call.Handle, Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VBD.unplug</c> (what <c>async_unplug</c> returned; libxenapi <c>xenapi_async_vbd_unplug_wait</c>) and returns its result as <c>unplug</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -673,8 +851,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void plug(Session session, string _vbd)
         {
-            int status = Native.xenapi_vbd_plug(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            plug(session, _vbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.plug</c> (libxenapi <c>xenapi_vbd_plug</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void plug(Session session, string _vbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vbd_plug(call.Handle, Utf8.Z(_vbd ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VBD.plug</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>plug</c>.</summary>
+        public static System.Threading.Tasks.Task plugAsync(Session session, string _vbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VBD.plug", cancellationToken, _vbd ?? "");
         }
 
         /// <summary><c>Async.VBD.plug</c> (libxenapi <c>xenapi_async_vbd_plug</c>): <c>plug</c> as a server task. Wait for its typed result with <c>async_plug_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -685,9 +881,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_plug(Session session, string _vbd)
         {
-            int status = Native.xenapi_async_vbd_plug(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_plug(session, _vbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VBD.plug</c> (libxenapi <c>xenapi_async_vbd_plug</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_plug(Session session, string _vbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vbd_plug(call.Handle, Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VBD.plug</c> (what <c>async_plug</c> returned; libxenapi <c>xenapi_async_vbd_plug_wait</c>) and returns its result as <c>plug</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -714,8 +920,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void insert(Session session, string _vbd, string _vdi)
         {
-            int status = Native.xenapi_vbd_insert(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), Utf8.Z(_vdi ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            insert(session, _vbd, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.insert</c> (libxenapi <c>xenapi_vbd_insert</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void insert(Session session, string _vbd, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vbd_insert(call.Handle, Utf8.Z(_vbd ?? ""), Utf8.Z(_vdi ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VBD.insert</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>insert</c>.</summary>
+        public static System.Threading.Tasks.Task insertAsync(Session session, string _vbd, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VBD.insert", cancellationToken, _vbd ?? "", _vdi ?? "");
         }
 
         /// <summary><c>Async.VBD.insert</c> (libxenapi <c>xenapi_async_vbd_insert</c>): <c>insert</c> as a server task. Wait for its typed result with <c>async_insert_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -727,9 +951,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_insert(Session session, string _vbd, string _vdi)
         {
-            int status = Native.xenapi_async_vbd_insert(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_insert(session, _vbd, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VBD.insert</c> (libxenapi <c>xenapi_async_vbd_insert</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_insert(Session session, string _vbd, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vbd_insert(call.Handle, Utf8.Z(_vbd ?? ""), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VBD.insert</c> (what <c>async_insert</c> returned; libxenapi <c>xenapi_async_vbd_insert_wait</c>) and returns its result as <c>insert</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -755,8 +989,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void eject(Session session, string _vbd)
         {
-            int status = Native.xenapi_vbd_eject(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            eject(session, _vbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.eject</c> (libxenapi <c>xenapi_vbd_eject</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void eject(Session session, string _vbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vbd_eject(call.Handle, Utf8.Z(_vbd ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VBD.eject</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>eject</c>.</summary>
+        public static System.Threading.Tasks.Task ejectAsync(Session session, string _vbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VBD.eject", cancellationToken, _vbd ?? "");
         }
 
         /// <summary><c>Async.VBD.eject</c> (libxenapi <c>xenapi_async_vbd_eject</c>): <c>eject</c> as a server task. Wait for its typed result with <c>async_eject_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -767,9 +1019,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_eject(Session session, string _vbd)
         {
-            int status = Native.xenapi_async_vbd_eject(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_eject(session, _vbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VBD.eject</c> (libxenapi <c>xenapi_async_vbd_eject</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_eject(Session session, string _vbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vbd_eject(call.Handle, Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VBD.eject</c> (what <c>async_eject</c> returned; libxenapi <c>xenapi_async_vbd_eject_wait</c>) and returns its result as <c>eject</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -796,8 +1058,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_qos_algorithm_params(Session session, string _vbd, string _key)
         {
-            int status = Native.xenapi_vbd_remove_from_qos_algorithm_params(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_qos_algorithm_params(session, _vbd, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.remove_from_qos_algorithm_params</c> (libxenapi <c>xenapi_vbd_remove_from_qos_algorithm_params</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_qos_algorithm_params(Session session, string _vbd, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vbd_remove_from_qos_algorithm_params(call.Handle, Utf8.Z(_vbd ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VBD.remove_from_qos_algorithm_params</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_qos_algorithm_params</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_qos_algorithm_paramsAsync(Session session, string _vbd, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VBD.remove_from_qos_algorithm_params", cancellationToken, _vbd ?? "", _key ?? "");
         }
 
         /// <summary><c>VBD.add_to_qos_algorithm_params</c> (libxenapi <c>xenapi_vbd_add_to_qos_algorithm_params</c>).</summary>
@@ -809,8 +1089,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_qos_algorithm_params(Session session, string _vbd, string _key, string _value)
         {
-            int status = Native.xenapi_vbd_add_to_qos_algorithm_params(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_qos_algorithm_params(session, _vbd, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.add_to_qos_algorithm_params</c> (libxenapi <c>xenapi_vbd_add_to_qos_algorithm_params</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_qos_algorithm_params(Session session, string _vbd, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vbd_add_to_qos_algorithm_params(call.Handle, Utf8.Z(_vbd ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VBD.add_to_qos_algorithm_params</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_qos_algorithm_params</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_qos_algorithm_paramsAsync(Session session, string _vbd, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VBD.add_to_qos_algorithm_params", cancellationToken, _vbd ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>VBD.set_qos_algorithm_params</c> (libxenapi <c>xenapi_vbd_set_qos_algorithm_params</c>).</summary>
@@ -821,16 +1119,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_qos_algorithm_params(Session session, string _vbd, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_qos_algorithm_params(session, _vbd, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.set_qos_algorithm_params</c> (libxenapi <c>xenapi_vbd_set_qos_algorithm_params</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_qos_algorithm_params(Session session, string _vbd, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vbd_set_qos_algorithm_params(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_vbd_set_qos_algorithm_params(call.Handle, Utf8.Z(_vbd ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>VBD.set_qos_algorithm_params</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_qos_algorithm_params</c>.</summary>
+        public static System.Threading.Tasks.Task set_qos_algorithm_paramsAsync(Session session, string _vbd, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VBD.set_qos_algorithm_params", cancellationToken, _vbd ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>VBD.set_qos_algorithm_type</c> (libxenapi <c>xenapi_vbd_set_qos_algorithm_type</c>).</summary>
@@ -841,8 +1157,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_qos_algorithm_type(Session session, string _vbd, string _value)
         {
-            int status = Native.xenapi_vbd_set_qos_algorithm_type(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_qos_algorithm_type(session, _vbd, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.set_qos_algorithm_type</c> (libxenapi <c>xenapi_vbd_set_qos_algorithm_type</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_qos_algorithm_type(Session session, string _vbd, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vbd_set_qos_algorithm_type(call.Handle, Utf8.Z(_vbd ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VBD.set_qos_algorithm_type</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_qos_algorithm_type</c>.</summary>
+        public static System.Threading.Tasks.Task set_qos_algorithm_typeAsync(Session session, string _vbd, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VBD.set_qos_algorithm_type", cancellationToken, _vbd ?? "", _value ?? "");
         }
 
         /// <summary><c>VBD.remove_from_other_config</c> (libxenapi <c>xenapi_vbd_remove_from_other_config</c>).</summary>
@@ -853,8 +1187,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_other_config(Session session, string _vbd, string _key)
         {
-            int status = Native.xenapi_vbd_remove_from_other_config(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_other_config(session, _vbd, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.remove_from_other_config</c> (libxenapi <c>xenapi_vbd_remove_from_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_other_config(Session session, string _vbd, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vbd_remove_from_other_config(call.Handle, Utf8.Z(_vbd ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VBD.remove_from_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_other_configAsync(Session session, string _vbd, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VBD.remove_from_other_config", cancellationToken, _vbd ?? "", _key ?? "");
         }
 
         /// <summary><c>VBD.add_to_other_config</c> (libxenapi <c>xenapi_vbd_add_to_other_config</c>).</summary>
@@ -866,8 +1218,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_other_config(Session session, string _vbd, string _key, string _value)
         {
-            int status = Native.xenapi_vbd_add_to_other_config(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_other_config(session, _vbd, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.add_to_other_config</c> (libxenapi <c>xenapi_vbd_add_to_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_other_config(Session session, string _vbd, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vbd_add_to_other_config(call.Handle, Utf8.Z(_vbd ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VBD.add_to_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_other_configAsync(Session session, string _vbd, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VBD.add_to_other_config", cancellationToken, _vbd ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>VBD.set_other_config</c> (libxenapi <c>xenapi_vbd_set_other_config</c>).</summary>
@@ -878,16 +1248,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_other_config(Session session, string _vbd, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_other_config(session, _vbd, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.set_other_config</c> (libxenapi <c>xenapi_vbd_set_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_other_config(Session session, string _vbd, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vbd_set_other_config(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_vbd_set_other_config(call.Handle, Utf8.Z(_vbd ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>VBD.set_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_other_configAsync(Session session, string _vbd, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VBD.set_other_config", cancellationToken, _vbd ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>VBD.set_unpluggable</c> (libxenapi <c>xenapi_vbd_set_unpluggable</c>).</summary>
@@ -898,8 +1286,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_unpluggable(Session session, string _vbd, bool _value)
         {
-            int status = Native.xenapi_vbd_set_unpluggable(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_unpluggable(session, _vbd, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.set_unpluggable</c> (libxenapi <c>xenapi_vbd_set_unpluggable</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_unpluggable(Session session, string _vbd, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vbd_set_unpluggable(call.Handle, Utf8.Z(_vbd ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VBD.set_unpluggable</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_unpluggable</c>.</summary>
+        public static System.Threading.Tasks.Task set_unpluggableAsync(Session session, string _vbd, bool _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VBD.set_unpluggable", cancellationToken, _vbd ?? "", _value);
         }
 
         /// <summary><c>VBD.set_type</c> (libxenapi <c>xenapi_vbd_set_type</c>).</summary>
@@ -910,8 +1316,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_type(Session session, string _vbd, vbd_type _value)
         {
-            int status = Native.xenapi_vbd_set_type(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), vbd_type_helper.ToNative(_value), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_type(session, _vbd, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.set_type</c> (libxenapi <c>xenapi_vbd_set_type</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_type(Session session, string _vbd, vbd_type _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vbd_set_type(call.Handle, Utf8.Z(_vbd ?? ""), vbd_type_helper.ToNative(_value), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VBD.set_type</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_type</c>.</summary>
+        public static System.Threading.Tasks.Task set_typeAsync(Session session, string _vbd, vbd_type _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VBD.set_type", cancellationToken, _vbd ?? "", _value.StringOf());
         }
 
         /// <summary><c>VBD.set_bootable</c> (libxenapi <c>xenapi_vbd_set_bootable</c>).</summary>
@@ -922,8 +1346,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_bootable(Session session, string _vbd, bool _value)
         {
-            int status = Native.xenapi_vbd_set_bootable(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_bootable(session, _vbd, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.set_bootable</c> (libxenapi <c>xenapi_vbd_set_bootable</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_bootable(Session session, string _vbd, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vbd_set_bootable(call.Handle, Utf8.Z(_vbd ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VBD.set_bootable</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_bootable</c>.</summary>
+        public static System.Threading.Tasks.Task set_bootableAsync(Session session, string _vbd, bool _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VBD.set_bootable", cancellationToken, _vbd ?? "", _value);
         }
 
         /// <summary><c>VBD.set_userdevice</c> (libxenapi <c>xenapi_vbd_set_userdevice</c>).</summary>
@@ -934,8 +1376,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_userdevice(Session session, string _vbd, string _value)
         {
-            int status = Native.xenapi_vbd_set_userdevice(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_userdevice(session, _vbd, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.set_userdevice</c> (libxenapi <c>xenapi_vbd_set_userdevice</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_userdevice(Session session, string _vbd, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vbd_set_userdevice(call.Handle, Utf8.Z(_vbd ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VBD.set_userdevice</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_userdevice</c>.</summary>
+        public static System.Threading.Tasks.Task set_userdeviceAsync(Session session, string _vbd, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VBD.set_userdevice", cancellationToken, _vbd ?? "", _value ?? "");
         }
 
         /// <summary><c>VBD.get_metrics</c> (libxenapi <c>xenapi_vbd_get_metrics</c>). Removed in tampa: only older servers have it.</summary>
@@ -946,9 +1406,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VBD_metrics> get_metrics(Session session, string _vbd)
         {
-            int status = Native.xenapi_vbd_get_metrics(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VBD_metrics>.Create(Conv.TakeStr(result));
+            return get_metrics(session, _vbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.get_metrics</c> (libxenapi <c>xenapi_vbd_get_metrics</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VBD_metrics> get_metrics(Session session, string _vbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vbd_get_metrics(call.Handle, Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VBD_metrics>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VBD.get_metrics</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_metrics</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VBD_metrics>> get_metricsAsync(Session session, string _vbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VBD.get_metrics", cancellationToken, v => ValueRead.Ref<VBD_metrics>(v), _vbd ?? "");
         }
 
         /// <summary><c>VBD.get_qos_supported_algorithms</c> (libxenapi <c>xenapi_vbd_get_qos_supported_algorithms</c>).</summary>
@@ -959,16 +1437,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[] get_qos_supported_algorithms(Session session, string _vbd)
         {
-            int status = Native.xenapi_vbd_get_qos_supported_algorithms(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_qos_supported_algorithms(session, _vbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.get_qos_supported_algorithms</c> (libxenapi <c>xenapi_vbd_get_qos_supported_algorithms</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[] get_qos_supported_algorithms(Session session, string _vbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_string(result);
+                int status = Native.xenapi_vbd_get_qos_supported_algorithms(call.Handle, Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VBD.get_qos_supported_algorithms</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_qos_supported_algorithms</c>.</summary>
+        public static System.Threading.Tasks.Task<string[]> get_qos_supported_algorithmsAsync(Session session, string _vbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VBD.get_qos_supported_algorithms", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Str(x0)), _vbd ?? "");
         }
 
         /// <summary><c>VBD.get_qos_algorithm_params</c> (libxenapi <c>xenapi_vbd_get_qos_algorithm_params</c>).</summary>
@@ -979,16 +1475,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_qos_algorithm_params(Session session, string _vbd)
         {
-            int status = Native.xenapi_vbd_get_qos_algorithm_params(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_qos_algorithm_params(session, _vbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.get_qos_algorithm_params</c> (libxenapi <c>xenapi_vbd_get_qos_algorithm_params</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_qos_algorithm_params(Session session, string _vbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_vbd_get_qos_algorithm_params(call.Handle, Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>VBD.get_qos_algorithm_params</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_qos_algorithm_params</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_qos_algorithm_paramsAsync(Session session, string _vbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VBD.get_qos_algorithm_params", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _vbd ?? "");
         }
 
         /// <summary><c>VBD.get_qos_algorithm_type</c> (libxenapi <c>xenapi_vbd_get_qos_algorithm_type</c>).</summary>
@@ -999,9 +1513,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_qos_algorithm_type(Session session, string _vbd)
         {
-            int status = Native.xenapi_vbd_get_qos_algorithm_type(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_qos_algorithm_type(session, _vbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.get_qos_algorithm_type</c> (libxenapi <c>xenapi_vbd_get_qos_algorithm_type</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_qos_algorithm_type(Session session, string _vbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vbd_get_qos_algorithm_type(call.Handle, Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VBD.get_qos_algorithm_type</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_qos_algorithm_type</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_qos_algorithm_typeAsync(Session session, string _vbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VBD.get_qos_algorithm_type", cancellationToken, v => ValueRead.Str(v), _vbd ?? "");
         }
 
         /// <summary><c>VBD.get_runtime_properties</c> (libxenapi <c>xenapi_vbd_get_runtime_properties</c>).</summary>
@@ -1012,16 +1544,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_runtime_properties(Session session, string _vbd)
         {
-            int status = Native.xenapi_vbd_get_runtime_properties(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_runtime_properties(session, _vbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.get_runtime_properties</c> (libxenapi <c>xenapi_vbd_get_runtime_properties</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_runtime_properties(Session session, string _vbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_vbd_get_runtime_properties(call.Handle, Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>VBD.get_runtime_properties</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_runtime_properties</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_runtime_propertiesAsync(Session session, string _vbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VBD.get_runtime_properties", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _vbd ?? "");
         }
 
         /// <summary><c>VBD.get_status_detail</c> (libxenapi <c>xenapi_vbd_get_status_detail</c>).</summary>
@@ -1032,9 +1582,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_status_detail(Session session, string _vbd)
         {
-            int status = Native.xenapi_vbd_get_status_detail(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_status_detail(session, _vbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.get_status_detail</c> (libxenapi <c>xenapi_vbd_get_status_detail</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_status_detail(Session session, string _vbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vbd_get_status_detail(call.Handle, Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VBD.get_status_detail</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_status_detail</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_status_detailAsync(Session session, string _vbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VBD.get_status_detail", cancellationToken, v => ValueRead.Str(v), _vbd ?? "");
         }
 
         /// <summary><c>VBD.get_status_code</c> (libxenapi <c>xenapi_vbd_get_status_code</c>).</summary>
@@ -1045,9 +1613,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_status_code(Session session, string _vbd)
         {
-            int status = Native.xenapi_vbd_get_status_code(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_status_code(session, _vbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.get_status_code</c> (libxenapi <c>xenapi_vbd_get_status_code</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_status_code(Session session, string _vbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vbd_get_status_code(call.Handle, Utf8.Z(_vbd ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>VBD.get_status_code</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_status_code</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_status_codeAsync(Session session, string _vbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VBD.get_status_code", cancellationToken, v => ValueRead.Long(v), _vbd ?? "");
         }
 
         /// <summary><c>VBD.get_currently_attached</c> (libxenapi <c>xenapi_vbd_get_currently_attached</c>).</summary>
@@ -1058,9 +1644,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_currently_attached(Session session, string _vbd)
         {
-            int status = Native.xenapi_vbd_get_currently_attached(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_currently_attached(session, _vbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.get_currently_attached</c> (libxenapi <c>xenapi_vbd_get_currently_attached</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_currently_attached(Session session, string _vbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vbd_get_currently_attached(call.Handle, Utf8.Z(_vbd ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VBD.get_currently_attached</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_currently_attached</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_currently_attachedAsync(Session session, string _vbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VBD.get_currently_attached", cancellationToken, v => ValueRead.Bool(v), _vbd ?? "");
         }
 
         /// <summary><c>VBD.get_other_config</c> (libxenapi <c>xenapi_vbd_get_other_config</c>).</summary>
@@ -1071,16 +1675,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _vbd)
         {
-            int status = Native.xenapi_vbd_get_other_config(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _vbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.get_other_config</c> (libxenapi <c>xenapi_vbd_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _vbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_vbd_get_other_config(call.Handle, Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>VBD.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _vbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VBD.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _vbd ?? "");
         }
 
         /// <summary><c>VBD.get_empty</c> (libxenapi <c>xenapi_vbd_get_empty</c>).</summary>
@@ -1091,9 +1713,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_empty(Session session, string _vbd)
         {
-            int status = Native.xenapi_vbd_get_empty(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_empty(session, _vbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.get_empty</c> (libxenapi <c>xenapi_vbd_get_empty</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_empty(Session session, string _vbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vbd_get_empty(call.Handle, Utf8.Z(_vbd ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VBD.get_empty</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_empty</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_emptyAsync(Session session, string _vbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VBD.get_empty", cancellationToken, v => ValueRead.Bool(v), _vbd ?? "");
         }
 
         /// <summary><c>VBD.get_storage_lock</c> (libxenapi <c>xenapi_vbd_get_storage_lock</c>).</summary>
@@ -1104,9 +1744,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_storage_lock(Session session, string _vbd)
         {
-            int status = Native.xenapi_vbd_get_storage_lock(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_storage_lock(session, _vbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.get_storage_lock</c> (libxenapi <c>xenapi_vbd_get_storage_lock</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_storage_lock(Session session, string _vbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vbd_get_storage_lock(call.Handle, Utf8.Z(_vbd ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VBD.get_storage_lock</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_storage_lock</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_storage_lockAsync(Session session, string _vbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VBD.get_storage_lock", cancellationToken, v => ValueRead.Bool(v), _vbd ?? "");
         }
 
         /// <summary><c>VBD.get_unpluggable</c> (libxenapi <c>xenapi_vbd_get_unpluggable</c>).</summary>
@@ -1117,9 +1775,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_unpluggable(Session session, string _vbd)
         {
-            int status = Native.xenapi_vbd_get_unpluggable(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_unpluggable(session, _vbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.get_unpluggable</c> (libxenapi <c>xenapi_vbd_get_unpluggable</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_unpluggable(Session session, string _vbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vbd_get_unpluggable(call.Handle, Utf8.Z(_vbd ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VBD.get_unpluggable</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_unpluggable</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_unpluggableAsync(Session session, string _vbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VBD.get_unpluggable", cancellationToken, v => ValueRead.Bool(v), _vbd ?? "");
         }
 
         /// <summary><c>VBD.get_type</c> (libxenapi <c>xenapi_vbd_get_type</c>).</summary>
@@ -1130,9 +1806,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static vbd_type get_type(Session session, string _vbd)
         {
-            int status = Native.xenapi_vbd_get_type(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return vbd_type_helper.FromNative(result);
+            return get_type(session, _vbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.get_type</c> (libxenapi <c>xenapi_vbd_get_type</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static vbd_type get_type(Session session, string _vbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vbd_get_type(call.Handle, Utf8.Z(_vbd ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return vbd_type_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>VBD.get_type</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_type</c>.</summary>
+        public static System.Threading.Tasks.Task<vbd_type> get_typeAsync(Session session, string _vbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VBD.get_type", cancellationToken, v => vbd_type_helper.FromString(ValueRead.Str(v)), _vbd ?? "");
         }
 
         /// <summary><c>VBD.get_mode</c> (libxenapi <c>xenapi_vbd_get_mode</c>).</summary>
@@ -1143,9 +1837,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static vbd_mode get_mode(Session session, string _vbd)
         {
-            int status = Native.xenapi_vbd_get_mode(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return vbd_mode_helper.FromNative(result);
+            return get_mode(session, _vbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.get_mode</c> (libxenapi <c>xenapi_vbd_get_mode</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static vbd_mode get_mode(Session session, string _vbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vbd_get_mode(call.Handle, Utf8.Z(_vbd ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return vbd_mode_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>VBD.get_mode</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_mode</c>.</summary>
+        public static System.Threading.Tasks.Task<vbd_mode> get_modeAsync(Session session, string _vbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VBD.get_mode", cancellationToken, v => vbd_mode_helper.FromString(ValueRead.Str(v)), _vbd ?? "");
         }
 
         /// <summary><c>VBD.get_bootable</c> (libxenapi <c>xenapi_vbd_get_bootable</c>).</summary>
@@ -1156,9 +1868,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_bootable(Session session, string _vbd)
         {
-            int status = Native.xenapi_vbd_get_bootable(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_bootable(session, _vbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.get_bootable</c> (libxenapi <c>xenapi_vbd_get_bootable</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_bootable(Session session, string _vbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vbd_get_bootable(call.Handle, Utf8.Z(_vbd ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VBD.get_bootable</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_bootable</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_bootableAsync(Session session, string _vbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VBD.get_bootable", cancellationToken, v => ValueRead.Bool(v), _vbd ?? "");
         }
 
         /// <summary><c>VBD.get_userdevice</c> (libxenapi <c>xenapi_vbd_get_userdevice</c>).</summary>
@@ -1169,9 +1899,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_userdevice(Session session, string _vbd)
         {
-            int status = Native.xenapi_vbd_get_userdevice(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_userdevice(session, _vbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.get_userdevice</c> (libxenapi <c>xenapi_vbd_get_userdevice</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_userdevice(Session session, string _vbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vbd_get_userdevice(call.Handle, Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VBD.get_userdevice</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_userdevice</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_userdeviceAsync(Session session, string _vbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VBD.get_userdevice", cancellationToken, v => ValueRead.Str(v), _vbd ?? "");
         }
 
         /// <summary><c>VBD.get_device</c> (libxenapi <c>xenapi_vbd_get_device</c>).</summary>
@@ -1182,9 +1930,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_device(Session session, string _vbd)
         {
-            int status = Native.xenapi_vbd_get_device(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_device(session, _vbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.get_device</c> (libxenapi <c>xenapi_vbd_get_device</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_device(Session session, string _vbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vbd_get_device(call.Handle, Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VBD.get_device</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_device</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_deviceAsync(Session session, string _vbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VBD.get_device", cancellationToken, v => ValueRead.Str(v), _vbd ?? "");
         }
 
         /// <summary><c>VBD.get_VDI</c> (libxenapi <c>xenapi_vbd_get_vdi</c>).</summary>
@@ -1195,9 +1961,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VDI> get_VDI(Session session, string _vbd)
         {
-            int status = Native.xenapi_vbd_get_vdi(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VDI>.Create(Conv.TakeStr(result));
+            return get_VDI(session, _vbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.get_VDI</c> (libxenapi <c>xenapi_vbd_get_vdi</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VDI> get_VDI(Session session, string _vbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vbd_get_vdi(call.Handle, Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VDI>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VBD.get_VDI</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_VDI</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VDI>> get_VDIAsync(Session session, string _vbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VBD.get_VDI", cancellationToken, v => ValueRead.Ref<VDI>(v), _vbd ?? "");
         }
 
         /// <summary><c>VBD.get_VM</c> (libxenapi <c>xenapi_vbd_get_vm</c>).</summary>
@@ -1208,9 +1992,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VM> get_VM(Session session, string _vbd)
         {
-            int status = Native.xenapi_vbd_get_vm(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VM>.Create(Conv.TakeStr(result));
+            return get_VM(session, _vbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.get_VM</c> (libxenapi <c>xenapi_vbd_get_vm</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VM> get_VM(Session session, string _vbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vbd_get_vm(call.Handle, Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VM>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VBD.get_VM</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_VM</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VM>> get_VMAsync(Session session, string _vbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VBD.get_VM", cancellationToken, v => ValueRead.Ref<VM>(v), _vbd ?? "");
         }
 
         /// <summary><c>VBD.get_current_operations</c> (libxenapi <c>xenapi_vbd_get_current_operations</c>).</summary>
@@ -1221,16 +2023,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, vbd_operations> get_current_operations(Session session, string _vbd)
         {
-            int status = Native.xenapi_vbd_get_current_operations(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_current_operations(session, _vbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.get_current_operations</c> (libxenapi <c>xenapi_vbd_get_current_operations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, vbd_operations> get_current_operations(Session session, string _vbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_enum_vbd_operations_end(result);
+                int status = Native.xenapi_vbd_get_current_operations(call.Handle, Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_enum_vbd_operations_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_vbd_operations_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_vbd_operations_map_free(result);
-            }
+        }
+
+        /// <summary><c>VBD.get_current_operations</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_current_operations</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, vbd_operations>> get_current_operationsAsync(Session session, string _vbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VBD.get_current_operations", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => vbd_operations_helper.FromString(ValueRead.Str(x0))), _vbd ?? "");
         }
 
         /// <summary><c>VBD.get_allowed_operations</c> (libxenapi <c>xenapi_vbd_get_allowed_operations</c>).</summary>
@@ -1241,16 +2061,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<vbd_operations> get_allowed_operations(Session session, string _vbd)
         {
-            int status = Native.xenapi_vbd_get_allowed_operations(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_allowed_operations(session, _vbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.get_allowed_operations</c> (libxenapi <c>xenapi_vbd_get_allowed_operations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<vbd_operations> get_allowed_operations(Session session, string _vbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_enum_vbd_operations(result);
+                int status = Native.xenapi_vbd_get_allowed_operations(call.Handle, Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_enum_vbd_operations(result);
+                }
+                finally
+                {
+                    Native.xenapi_vbd_operations_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_vbd_operations_list_free(result);
-            }
+        }
+
+        /// <summary><c>VBD.get_allowed_operations</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_allowed_operations</c>.</summary>
+        public static System.Threading.Tasks.Task<List<vbd_operations>> get_allowed_operationsAsync(Session session, string _vbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VBD.get_allowed_operations", cancellationToken, v => ValueRead.List(v, x0 => vbd_operations_helper.FromString(ValueRead.Str(x0))), _vbd ?? "");
         }
 
         /// <summary><c>VBD.get_uuid</c> (libxenapi <c>xenapi_vbd_get_uuid</c>).</summary>
@@ -1261,9 +2099,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _vbd)
         {
-            int status = Native.xenapi_vbd_get_uuid(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _vbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.get_uuid</c> (libxenapi <c>xenapi_vbd_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _vbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vbd_get_uuid(call.Handle, Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VBD.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _vbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VBD.get_uuid", cancellationToken, v => ValueRead.Str(v), _vbd ?? "");
         }
 
         /// <summary><c>VBD.destroy</c> (libxenapi <c>xenapi_vbd_destroy</c>).</summary>
@@ -1273,8 +2129,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy(Session session, string _vbd)
         {
-            int status = Native.xenapi_vbd_destroy(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            destroy(session, _vbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.destroy</c> (libxenapi <c>xenapi_vbd_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy(Session session, string _vbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vbd_destroy(call.Handle, Utf8.Z(_vbd ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VBD.destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy</c>.</summary>
+        public static System.Threading.Tasks.Task destroyAsync(Session session, string _vbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VBD.destroy", cancellationToken, _vbd ?? "");
         }
 
         /// <summary><c>Async.VBD.destroy</c> (libxenapi <c>xenapi_async_vbd_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1285,9 +2159,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy(Session session, string _vbd)
         {
-            int status = Native.xenapi_async_vbd_destroy(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_destroy(session, _vbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VBD.destroy</c> (libxenapi <c>xenapi_async_vbd_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy(Session session, string _vbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vbd_destroy(call.Handle, Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VBD.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_vbd_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1314,17 +2198,35 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VBD> create(Session session, VBD _args)
         {
-            IntPtr h0 = Conv.W_record_VBD(_args);
-            try
+            return create(session, _args, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.create</c> (libxenapi <c>xenapi_vbd_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VBD> create(Session session, VBD _args, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vbd_create(Session.NativeOf(session), h0, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<VBD>.Create(Conv.TakeStr(result));
+                IntPtr h0 = Conv.W_record_VBD(_args);
+                try
+                {
+                    int status = Native.xenapi_vbd_create(call.Handle, h0, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<VBD>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_vbd_record_free(h0);
+                }
             }
-            finally
-            {
-                Native.xenapi_vbd_record_free(h0);
-            }
+        }
+
+        /// <summary><c>VBD.create</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VBD>> createAsync(Session session, VBD _args, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VBD.create", cancellationToken, v => ValueRead.Ref<VBD>(v), (_args ?? new VBD()).WireStruct());
         }
 
         /// <summary><c>Async.VBD.create</c> (libxenapi <c>xenapi_async_vbd_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1335,16 +2237,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create(Session session, VBD _args)
         {
-            IntPtr h0 = Conv.W_record_VBD(_args);
-            try
+            return async_create(session, _args, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VBD.create</c> (libxenapi <c>xenapi_async_vbd_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create(Session session, VBD _args, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_vbd_create(Session.NativeOf(session), h0, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_vbd_record_free(h0);
+                IntPtr h0 = Conv.W_record_VBD(_args);
+                try
+                {
+                    int status = Native.xenapi_async_vbd_create(call.Handle, h0, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_vbd_record_free(h0);
+                }
             }
         }
 
@@ -1375,9 +2287,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VBD> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_vbd_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VBD>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.get_by_uuid</c> (libxenapi <c>xenapi_vbd_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VBD> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vbd_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VBD>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VBD.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VBD>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VBD.get_by_uuid", cancellationToken, v => ValueRead.Ref<VBD>(v), _uuid ?? "");
         }
 
         /// <summary><c>VBD.get_record</c> (libxenapi <c>xenapi_vbd_get_record</c>).</summary>
@@ -1388,16 +2318,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static VBD get_record(Session session, string _vbd)
         {
-            int status = Native.xenapi_vbd_get_record(Session.NativeOf(session), Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _vbd, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VBD.get_record</c> (libxenapi <c>xenapi_vbd_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static VBD get_record(Session session, string _vbd, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_VBD(result);
+                int status = Native.xenapi_vbd_get_record(call.Handle, Utf8.Z(_vbd ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_VBD(result);
+                }
+                finally
+                {
+                    Native.xenapi_vbd_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_vbd_record_free(result);
-            }
+        }
+
+        /// <summary><c>VBD.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<VBD> get_recordAsync(Session session, string _vbd, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VBD.get_record", cancellationToken, v => VBD.FromValueHandle(v), _vbd ?? "");
         }
 
     }

@@ -90,6 +90,46 @@ namespace XenAPI
             }
         }
 
+        /// <summary>The record as the struct a call sends (every field, by its datamodel name).</summary>
+        internal Dictionary<string, object> WireStruct()
+        {
+            return new Dictionary<string, object>(32)
+            {
+                { "uuid", uuid },
+                { "name_label", name_label },
+                { "name_description", name_description },
+                { "allowed_operations", allowed_operations },
+                { "current_operations", current_operations },
+                { "SR", SR },
+                { "VBDs", VBDs },
+                { "crash_dumps", crash_dumps },
+                { "virtual_size", virtual_size },
+                { "physical_utilisation", physical_utilisation },
+                { "type", type.StringOf() },
+                { "sharable", sharable },
+                { "read_only", read_only },
+                { "other_config", other_config },
+                { "storage_lock", storage_lock },
+                { "location", location },
+                { "managed", managed },
+                { "missing", missing },
+                { "parent", parent },
+                { "xenstore_data", xenstore_data },
+                { "sm_config", sm_config },
+                { "is_a_snapshot", is_a_snapshot },
+                { "snapshot_of", snapshot_of },
+                { "snapshots", snapshots },
+                { "snapshot_time", snapshot_time },
+                { "tags", tags },
+                { "allow_caching", allow_caching },
+                { "on_boot", on_boot.StringOf() },
+                { "metadata_of_pool", metadata_of_pool },
+                { "metadata_latest", metadata_latest },
+                { "is_tools_iso", is_tools_iso },
+                { "cbt_enabled", cbt_enabled },
+            };
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(VDI record)
         {
@@ -656,16 +696,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<VDI>, VDI> get_all_records(Session session)
         {
-            int status = Native.xenapi_vdi_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.get_all_records</c> (libxenapi <c>xenapi_vdi_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<VDI>, VDI> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_VDI_to_record_VDI_end(result);
+                int status = Native.xenapi_vdi_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_VDI_to_record_VDI_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_vdi_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_vdi_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>VDI.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<VDI>, VDI>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<VDI>.Create(k0), x0 => VDI.FromValueHandle(x0)));
         }
 
         /// <summary><c>VDI.get_all</c> (libxenapi <c>xenapi_vdi_get_all</c>).</summary>
@@ -675,16 +733,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VDI>> get_all(Session session)
         {
-            int status = Native.xenapi_vdi_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.get_all</c> (libxenapi <c>xenapi_vdi_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VDI>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VDI(result);
+                int status = Native.xenapi_vdi_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VDI(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VDI.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VDI>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VDI>(x0)));
         }
 
         /// <summary><c>VDI.get_nbd_info</c> (libxenapi <c>xenapi_vdi_get_nbd_info</c>).</summary>
@@ -695,16 +771,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<Vdi_nbd_server_info> get_nbd_info(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_get_nbd_info(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_nbd_info(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.get_nbd_info</c> (libxenapi <c>xenapi_vdi_get_nbd_info</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<Vdi_nbd_server_info> get_nbd_info(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_record_vdi_nbd_server_info(result);
+                int status = Native.xenapi_vdi_get_nbd_info(call.Handle, Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_record_vdi_nbd_server_info(result);
+                }
+                finally
+                {
+                    Native.xenapi_vdi_nbd_server_info_record_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_vdi_nbd_server_info_record_list_free(result);
-            }
+        }
+
+        /// <summary><c>VDI.get_nbd_info</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_nbd_info</c>.</summary>
+        public static System.Threading.Tasks.Task<List<Vdi_nbd_server_info>> get_nbd_infoAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.get_nbd_info", cancellationToken, v => ValueRead.List(v, x0 => Vdi_nbd_server_info.FromValueHandle(x0)), _vdi ?? "");
         }
 
         /// <summary><c>Async.VDI.get_nbd_info</c> (libxenapi <c>xenapi_async_vdi_get_nbd_info</c>): <c>get_nbd_info</c> as a server task. Wait for its typed result with <c>async_get_nbd_info_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -715,9 +809,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_nbd_info(Session session, string _vdi)
         {
-            int status = Native.xenapi_async_vdi_get_nbd_info(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_nbd_info(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VDI.get_nbd_info</c> (libxenapi <c>xenapi_async_vdi_get_nbd_info</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_nbd_info(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vdi_get_nbd_info(call.Handle, Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VDI.get_nbd_info</c> (what <c>async_get_nbd_info</c> returned; libxenapi <c>xenapi_async_vdi_get_nbd_info_wait</c>) and returns its result as <c>get_nbd_info</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -755,9 +859,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string list_changed_blocks(Session session, string _vdi_from, string _vdi_to)
         {
-            int status = Native.xenapi_vdi_list_changed_blocks(Session.NativeOf(session), Utf8.Z(_vdi_from ?? ""), Utf8.Z(_vdi_to ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return list_changed_blocks(session, _vdi_from, _vdi_to, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.list_changed_blocks</c> (libxenapi <c>xenapi_vdi_list_changed_blocks</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string list_changed_blocks(Session session, string _vdi_from, string _vdi_to, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_list_changed_blocks(call.Handle, Utf8.Z(_vdi_from ?? ""), Utf8.Z(_vdi_to ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VDI.list_changed_blocks</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>list_changed_blocks</c>.</summary>
+        public static System.Threading.Tasks.Task<string> list_changed_blocksAsync(Session session, string _vdi_from, string _vdi_to, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.list_changed_blocks", cancellationToken, v => ValueRead.Str(v), _vdi_from ?? "", _vdi_to ?? "");
         }
 
         /// <summary><c>Async.VDI.list_changed_blocks</c> (libxenapi <c>xenapi_async_vdi_list_changed_blocks</c>): <c>list_changed_blocks</c> as a server task. Wait for its typed result with <c>async_list_changed_blocks_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -769,9 +891,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_list_changed_blocks(Session session, string _vdi_from, string _vdi_to)
         {
-            int status = Native.xenapi_async_vdi_list_changed_blocks(Session.NativeOf(session), Utf8.Z(_vdi_from ?? ""), Utf8.Z(_vdi_to ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_list_changed_blocks(session, _vdi_from, _vdi_to, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VDI.list_changed_blocks</c> (libxenapi <c>xenapi_async_vdi_list_changed_blocks</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_list_changed_blocks(Session session, string _vdi_from, string _vdi_to, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vdi_list_changed_blocks(call.Handle, Utf8.Z(_vdi_from ?? ""), Utf8.Z(_vdi_to ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VDI.list_changed_blocks</c> (what <c>async_list_changed_blocks</c> returned; libxenapi <c>xenapi_async_vdi_list_changed_blocks_wait</c>) and returns its result as <c>list_changed_blocks</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -800,8 +932,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void data_destroy(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_data_destroy(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            data_destroy(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.data_destroy</c> (libxenapi <c>xenapi_vdi_data_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void data_destroy(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_data_destroy(call.Handle, Utf8.Z(_vdi ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VDI.data_destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>data_destroy</c>.</summary>
+        public static System.Threading.Tasks.Task data_destroyAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VDI.data_destroy", cancellationToken, _vdi ?? "");
         }
 
         /// <summary><c>Async.VDI.data_destroy</c> (libxenapi <c>xenapi_async_vdi_data_destroy</c>): <c>data_destroy</c> as a server task. Wait for its typed result with <c>async_data_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -812,9 +962,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_data_destroy(Session session, string _vdi)
         {
-            int status = Native.xenapi_async_vdi_data_destroy(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_data_destroy(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VDI.data_destroy</c> (libxenapi <c>xenapi_async_vdi_data_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_data_destroy(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vdi_data_destroy(call.Handle, Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VDI.data_destroy</c> (what <c>async_data_destroy</c> returned; libxenapi <c>xenapi_async_vdi_data_destroy_wait</c>) and returns its result as <c>data_destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -840,8 +1000,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void disable_cbt(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_disable_cbt(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            disable_cbt(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.disable_cbt</c> (libxenapi <c>xenapi_vdi_disable_cbt</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void disable_cbt(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_disable_cbt(call.Handle, Utf8.Z(_vdi ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VDI.disable_cbt</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>disable_cbt</c>.</summary>
+        public static System.Threading.Tasks.Task disable_cbtAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VDI.disable_cbt", cancellationToken, _vdi ?? "");
         }
 
         /// <summary><c>Async.VDI.disable_cbt</c> (libxenapi <c>xenapi_async_vdi_disable_cbt</c>): <c>disable_cbt</c> as a server task. Wait for its typed result with <c>async_disable_cbt_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -852,9 +1030,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_disable_cbt(Session session, string _vdi)
         {
-            int status = Native.xenapi_async_vdi_disable_cbt(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_disable_cbt(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VDI.disable_cbt</c> (libxenapi <c>xenapi_async_vdi_disable_cbt</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_disable_cbt(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vdi_disable_cbt(call.Handle, Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VDI.disable_cbt</c> (what <c>async_disable_cbt</c> returned; libxenapi <c>xenapi_async_vdi_disable_cbt_wait</c>) and returns its result as <c>disable_cbt</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -880,8 +1068,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void enable_cbt(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_enable_cbt(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            enable_cbt(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.enable_cbt</c> (libxenapi <c>xenapi_vdi_enable_cbt</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void enable_cbt(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_enable_cbt(call.Handle, Utf8.Z(_vdi ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VDI.enable_cbt</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>enable_cbt</c>.</summary>
+        public static System.Threading.Tasks.Task enable_cbtAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VDI.enable_cbt", cancellationToken, _vdi ?? "");
         }
 
         /// <summary><c>Async.VDI.enable_cbt</c> (libxenapi <c>xenapi_async_vdi_enable_cbt</c>): <c>enable_cbt</c> as a server task. Wait for its typed result with <c>async_enable_cbt_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -892,9 +1098,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_enable_cbt(Session session, string _vdi)
         {
-            int status = Native.xenapi_async_vdi_enable_cbt(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_enable_cbt(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VDI.enable_cbt</c> (libxenapi <c>xenapi_async_vdi_enable_cbt</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_enable_cbt(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vdi_enable_cbt(call.Handle, Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VDI.enable_cbt</c> (what <c>async_enable_cbt</c> returned; libxenapi <c>xenapi_async_vdi_enable_cbt_wait</c>) and returns its result as <c>enable_cbt</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -923,17 +1139,35 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VDI> pool_migrate(Session session, string _vdi, string _sr, Dictionary<string, string> _options)
         {
-            IntPtr h2 = Conv.W_map_string_to_string_end(_options);
-            try
+            return pool_migrate(session, _vdi, _sr, _options, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.pool_migrate</c> (libxenapi <c>xenapi_vdi_pool_migrate</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VDI> pool_migrate(Session session, string _vdi, string _sr, Dictionary<string, string> _options, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vdi_pool_migrate(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), Utf8.Z(_sr ?? ""), h2, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<VDI>.Create(Conv.TakeStr(result));
+                IntPtr h2 = Conv.W_map_string_to_string_end(_options);
+                try
+                {
+                    int status = Native.xenapi_vdi_pool_migrate(call.Handle, Utf8.Z(_vdi ?? ""), Utf8.Z(_sr ?? ""), h2, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<VDI>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h2);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h2);
-            }
+        }
+
+        /// <summary><c>VDI.pool_migrate</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>pool_migrate</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VDI>> pool_migrateAsync(Session session, string _vdi, string _sr, Dictionary<string, string> _options, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.pool_migrate", cancellationToken, v => ValueRead.Ref<VDI>(v), _vdi ?? "", _sr ?? "", ValueArgs.Map(_options));
         }
 
         /// <summary><c>Async.VDI.pool_migrate</c> (libxenapi <c>xenapi_async_vdi_pool_migrate</c>): <c>pool_migrate</c> as a server task. Wait for its typed result with <c>async_pool_migrate_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -946,16 +1180,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_pool_migrate(Session session, string _vdi, string _sr, Dictionary<string, string> _options)
         {
-            IntPtr h2 = Conv.W_map_string_to_string_end(_options);
-            try
+            return async_pool_migrate(session, _vdi, _sr, _options, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VDI.pool_migrate</c> (libxenapi <c>xenapi_async_vdi_pool_migrate</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_pool_migrate(Session session, string _vdi, string _sr, Dictionary<string, string> _options, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_vdi_pool_migrate(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), Utf8.Z(_sr ?? ""), h2, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h2);
+                IntPtr h2 = Conv.W_map_string_to_string_end(_options);
+                try
+                {
+                    int status = Native.xenapi_async_vdi_pool_migrate(call.Handle, Utf8.Z(_vdi ?? ""), Utf8.Z(_sr ?? ""), h2, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h2);
+                }
             }
         }
 
@@ -986,9 +1230,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string read_database_pool_uuid(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_read_database_pool_uuid(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return read_database_pool_uuid(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.read_database_pool_uuid</c> (libxenapi <c>xenapi_vdi_read_database_pool_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string read_database_pool_uuid(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_read_database_pool_uuid(call.Handle, Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VDI.read_database_pool_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>read_database_pool_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> read_database_pool_uuidAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.read_database_pool_uuid", cancellationToken, v => ValueRead.Str(v), _vdi ?? "");
         }
 
         /// <summary><c>Async.VDI.read_database_pool_uuid</c> (libxenapi <c>xenapi_async_vdi_read_database_pool_uuid</c>): <c>read_database_pool_uuid</c> as a server task. Wait for its typed result with <c>async_read_database_pool_uuid_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -999,9 +1261,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_read_database_pool_uuid(Session session, string _vdi)
         {
-            int status = Native.xenapi_async_vdi_read_database_pool_uuid(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_read_database_pool_uuid(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VDI.read_database_pool_uuid</c> (libxenapi <c>xenapi_async_vdi_read_database_pool_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_read_database_pool_uuid(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vdi_read_database_pool_uuid(call.Handle, Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VDI.read_database_pool_uuid</c> (what <c>async_read_database_pool_uuid</c> returned; libxenapi <c>xenapi_async_vdi_read_database_pool_uuid_wait</c>) and returns its result as <c>read_database_pool_uuid</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1031,9 +1303,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Session> open_database(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_open_database(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Session>.Create(Conv.TakeStr(result));
+            return open_database(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.open_database</c> (libxenapi <c>xenapi_vdi_open_database</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Session> open_database(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_open_database(call.Handle, Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Session>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VDI.open_database</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>open_database</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Session>> open_databaseAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.open_database", cancellationToken, v => ValueRead.Ref<Session>(v), _vdi ?? "");
         }
 
         /// <summary><c>Async.VDI.open_database</c> (libxenapi <c>xenapi_async_vdi_open_database</c>): <c>open_database</c> as a server task. Wait for its typed result with <c>async_open_database_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1044,9 +1334,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_open_database(Session session, string _vdi)
         {
-            int status = Native.xenapi_async_vdi_open_database(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_open_database(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VDI.open_database</c> (libxenapi <c>xenapi_async_vdi_open_database</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_open_database(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vdi_open_database(call.Handle, Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VDI.open_database</c> (what <c>async_open_database</c> returned; libxenapi <c>xenapi_async_vdi_open_database_wait</c>) and returns its result as <c>open_database</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1076,8 +1376,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_allow_caching(Session session, string _vdi, bool _value)
         {
-            int status = Native.xenapi_vdi_set_allow_caching(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_allow_caching(session, _vdi, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.set_allow_caching</c> (libxenapi <c>xenapi_vdi_set_allow_caching</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_allow_caching(Session session, string _vdi, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_set_allow_caching(call.Handle, Utf8.Z(_vdi ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VDI.set_allow_caching</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_allow_caching</c>.</summary>
+        public static System.Threading.Tasks.Task set_allow_cachingAsync(Session session, string _vdi, bool _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VDI.set_allow_caching", cancellationToken, _vdi ?? "", _value);
         }
 
         /// <summary><c>Async.VDI.set_allow_caching</c> (libxenapi <c>xenapi_async_vdi_set_allow_caching</c>): <c>set_allow_caching</c> as a server task. Wait for its typed result with <c>async_set_allow_caching_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1089,9 +1407,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_allow_caching(Session session, string _vdi, bool _value)
         {
-            int status = Native.xenapi_async_vdi_set_allow_caching(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_allow_caching(session, _vdi, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VDI.set_allow_caching</c> (libxenapi <c>xenapi_async_vdi_set_allow_caching</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_allow_caching(Session session, string _vdi, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vdi_set_allow_caching(call.Handle, Utf8.Z(_vdi ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VDI.set_allow_caching</c> (what <c>async_set_allow_caching</c> returned; libxenapi <c>xenapi_async_vdi_set_allow_caching_wait</c>) and returns its result as <c>set_allow_caching</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1118,8 +1446,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_on_boot(Session session, string _vdi, on_boot _value)
         {
-            int status = Native.xenapi_vdi_set_on_boot(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), on_boot_helper.ToNative(_value), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_on_boot(session, _vdi, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.set_on_boot</c> (libxenapi <c>xenapi_vdi_set_on_boot</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_on_boot(Session session, string _vdi, on_boot _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_set_on_boot(call.Handle, Utf8.Z(_vdi ?? ""), on_boot_helper.ToNative(_value), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VDI.set_on_boot</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_on_boot</c>.</summary>
+        public static System.Threading.Tasks.Task set_on_bootAsync(Session session, string _vdi, on_boot _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VDI.set_on_boot", cancellationToken, _vdi ?? "", _value.StringOf());
         }
 
         /// <summary><c>Async.VDI.set_on_boot</c> (libxenapi <c>xenapi_async_vdi_set_on_boot</c>): <c>set_on_boot</c> as a server task. Wait for its typed result with <c>async_set_on_boot_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1131,9 +1477,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_on_boot(Session session, string _vdi, on_boot _value)
         {
-            int status = Native.xenapi_async_vdi_set_on_boot(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), on_boot_helper.ToNative(_value), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_on_boot(session, _vdi, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VDI.set_on_boot</c> (libxenapi <c>xenapi_async_vdi_set_on_boot</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_on_boot(Session session, string _vdi, on_boot _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vdi_set_on_boot(call.Handle, Utf8.Z(_vdi ?? ""), on_boot_helper.ToNative(_value), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VDI.set_on_boot</c> (what <c>async_set_on_boot</c> returned; libxenapi <c>xenapi_async_vdi_set_on_boot_wait</c>) and returns its result as <c>set_on_boot</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1160,8 +1516,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_name_description(Session session, string _vdi, string _value)
         {
-            int status = Native.xenapi_vdi_set_name_description(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_name_description(session, _vdi, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.set_name_description</c> (libxenapi <c>xenapi_vdi_set_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_name_description(Session session, string _vdi, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_set_name_description(call.Handle, Utf8.Z(_vdi ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VDI.set_name_description</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_name_description</c>.</summary>
+        public static System.Threading.Tasks.Task set_name_descriptionAsync(Session session, string _vdi, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VDI.set_name_description", cancellationToken, _vdi ?? "", _value ?? "");
         }
 
         /// <summary><c>Async.VDI.set_name_description</c> (libxenapi <c>xenapi_async_vdi_set_name_description</c>): <c>set_name_description</c> as a server task. Wait for its typed result with <c>async_set_name_description_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1173,9 +1547,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_name_description(Session session, string _vdi, string _value)
         {
-            int status = Native.xenapi_async_vdi_set_name_description(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_name_description(session, _vdi, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VDI.set_name_description</c> (libxenapi <c>xenapi_async_vdi_set_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_name_description(Session session, string _vdi, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vdi_set_name_description(call.Handle, Utf8.Z(_vdi ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VDI.set_name_description</c> (what <c>async_set_name_description</c> returned; libxenapi <c>xenapi_async_vdi_set_name_description_wait</c>) and returns its result as <c>set_name_description</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1202,8 +1586,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_name_label(Session session, string _vdi, string _value)
         {
-            int status = Native.xenapi_vdi_set_name_label(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_name_label(session, _vdi, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.set_name_label</c> (libxenapi <c>xenapi_vdi_set_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_name_label(Session session, string _vdi, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_set_name_label(call.Handle, Utf8.Z(_vdi ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VDI.set_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task set_name_labelAsync(Session session, string _vdi, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VDI.set_name_label", cancellationToken, _vdi ?? "", _value ?? "");
         }
 
         /// <summary><c>Async.VDI.set_name_label</c> (libxenapi <c>xenapi_async_vdi_set_name_label</c>): <c>set_name_label</c> as a server task. Wait for its typed result with <c>async_set_name_label_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1215,9 +1617,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_name_label(Session session, string _vdi, string _value)
         {
-            int status = Native.xenapi_async_vdi_set_name_label(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_name_label(session, _vdi, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VDI.set_name_label</c> (libxenapi <c>xenapi_async_vdi_set_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_name_label(Session session, string _vdi, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vdi_set_name_label(call.Handle, Utf8.Z(_vdi ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VDI.set_name_label</c> (what <c>async_set_name_label</c> returned; libxenapi <c>xenapi_async_vdi_set_name_label_wait</c>) and returns its result as <c>set_name_label</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1244,8 +1656,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_read_only(Session session, string _vdi, bool _value)
         {
-            int status = Native.xenapi_vdi_set_read_only(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_read_only(session, _vdi, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.set_read_only</c> (libxenapi <c>xenapi_vdi_set_read_only</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_read_only(Session session, string _vdi, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_set_read_only(call.Handle, Utf8.Z(_vdi ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VDI.set_read_only</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_read_only</c>.</summary>
+        public static System.Threading.Tasks.Task set_read_onlyAsync(Session session, string _vdi, bool _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VDI.set_read_only", cancellationToken, _vdi ?? "", _value);
         }
 
         /// <summary><c>Async.VDI.set_read_only</c> (libxenapi <c>xenapi_async_vdi_set_read_only</c>): <c>set_read_only</c> as a server task. Wait for its typed result with <c>async_set_read_only_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1257,9 +1687,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_read_only(Session session, string _vdi, bool _value)
         {
-            int status = Native.xenapi_async_vdi_set_read_only(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_read_only(session, _vdi, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VDI.set_read_only</c> (libxenapi <c>xenapi_async_vdi_set_read_only</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_read_only(Session session, string _vdi, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vdi_set_read_only(call.Handle, Utf8.Z(_vdi ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VDI.set_read_only</c> (what <c>async_set_read_only</c> returned; libxenapi <c>xenapi_async_vdi_set_read_only_wait</c>) and returns its result as <c>set_read_only</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1286,8 +1726,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_sharable(Session session, string _vdi, bool _value)
         {
-            int status = Native.xenapi_vdi_set_sharable(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_sharable(session, _vdi, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.set_sharable</c> (libxenapi <c>xenapi_vdi_set_sharable</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_sharable(Session session, string _vdi, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_set_sharable(call.Handle, Utf8.Z(_vdi ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VDI.set_sharable</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_sharable</c>.</summary>
+        public static System.Threading.Tasks.Task set_sharableAsync(Session session, string _vdi, bool _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VDI.set_sharable", cancellationToken, _vdi ?? "", _value);
         }
 
         /// <summary><c>Async.VDI.set_sharable</c> (libxenapi <c>xenapi_async_vdi_set_sharable</c>): <c>set_sharable</c> as a server task. Wait for its typed result with <c>async_set_sharable_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1299,9 +1757,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_sharable(Session session, string _vdi, bool _value)
         {
-            int status = Native.xenapi_async_vdi_set_sharable(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_sharable(session, _vdi, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VDI.set_sharable</c> (libxenapi <c>xenapi_async_vdi_set_sharable</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_sharable(Session session, string _vdi, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vdi_set_sharable(call.Handle, Utf8.Z(_vdi ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VDI.set_sharable</c> (what <c>async_set_sharable</c> returned; libxenapi <c>xenapi_async_vdi_set_sharable_wait</c>) and returns its result as <c>set_sharable</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1327,8 +1795,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void forget(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_forget(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            forget(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.forget</c> (libxenapi <c>xenapi_vdi_forget</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void forget(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_forget(call.Handle, Utf8.Z(_vdi ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VDI.forget</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>forget</c>.</summary>
+        public static System.Threading.Tasks.Task forgetAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VDI.forget", cancellationToken, _vdi ?? "");
         }
 
         /// <summary><c>Async.VDI.forget</c> (libxenapi <c>xenapi_async_vdi_forget</c>): <c>forget</c> as a server task. Wait for its typed result with <c>async_forget_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1339,9 +1825,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_forget(Session session, string _vdi)
         {
-            int status = Native.xenapi_async_vdi_forget(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_forget(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VDI.forget</c> (libxenapi <c>xenapi_async_vdi_forget</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_forget(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vdi_forget(call.Handle, Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VDI.forget</c> (what <c>async_forget</c> returned; libxenapi <c>xenapi_async_vdi_forget_wait</c>) and returns its result as <c>forget</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1371,9 +1867,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VDI> copy(Session session, string _vdi, string _sr, string _base_vdi, string _into_vdi)
         {
-            int status = Native.xenapi_vdi_copy(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), Utf8.Z(_sr ?? ""), Utf8.Z(_base_vdi ?? ""), Utf8.Z(_into_vdi ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VDI>.Create(Conv.TakeStr(result));
+            return copy(session, _vdi, _sr, _base_vdi, _into_vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.copy</c> (libxenapi <c>xenapi_vdi_copy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VDI> copy(Session session, string _vdi, string _sr, string _base_vdi, string _into_vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_copy(call.Handle, Utf8.Z(_vdi ?? ""), Utf8.Z(_sr ?? ""), Utf8.Z(_base_vdi ?? ""), Utf8.Z(_into_vdi ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VDI>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VDI.copy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>copy</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VDI>> copyAsync(Session session, string _vdi, string _sr, string _base_vdi, string _into_vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.copy", cancellationToken, v => ValueRead.Ref<VDI>(v), _vdi ?? "", _sr ?? "", _base_vdi ?? "", _into_vdi ?? "");
         }
 
         /// <summary><c>Async.VDI.copy</c> (libxenapi <c>xenapi_async_vdi_copy</c>): <c>copy</c> as a server task. Wait for its typed result with <c>async_copy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1387,9 +1901,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_copy(Session session, string _vdi, string _sr, string _base_vdi, string _into_vdi)
         {
-            int status = Native.xenapi_async_vdi_copy(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), Utf8.Z(_sr ?? ""), Utf8.Z(_base_vdi ?? ""), Utf8.Z(_into_vdi ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_copy(session, _vdi, _sr, _base_vdi, _into_vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VDI.copy</c> (libxenapi <c>xenapi_async_vdi_copy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_copy(Session session, string _vdi, string _sr, string _base_vdi, string _into_vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vdi_copy(call.Handle, Utf8.Z(_vdi ?? ""), Utf8.Z(_sr ?? ""), Utf8.Z(_base_vdi ?? ""), Utf8.Z(_into_vdi ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VDI.copy</c> (what <c>async_copy</c> returned; libxenapi <c>xenapi_async_vdi_copy_wait</c>) and returns its result as <c>copy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1438,8 +1962,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void update(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_update(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            update(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.update</c> (libxenapi <c>xenapi_vdi_update</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void update(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_update(call.Handle, Utf8.Z(_vdi ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VDI.update</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>update</c>.</summary>
+        public static System.Threading.Tasks.Task updateAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VDI.update", cancellationToken, _vdi ?? "");
         }
 
         /// <summary><c>Async.VDI.update</c> (libxenapi <c>xenapi_async_vdi_update</c>): <c>update</c> as a server task. Wait for its typed result with <c>async_update_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1450,9 +1992,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_update(Session session, string _vdi)
         {
-            int status = Native.xenapi_async_vdi_update(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_update(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VDI.update</c> (libxenapi <c>xenapi_async_vdi_update</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_update(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vdi_update(call.Handle, Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VDI.update</c> (what <c>async_update</c> returned; libxenapi <c>xenapi_async_vdi_update_wait</c>) and returns its result as <c>update</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1496,33 +2048,51 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VDI> introduce(Session session, string _uuid, string _name_label, string _name_description, string _sr, vdi_type _type, bool _sharable, bool _read_only, Dictionary<string, string> _other_config, string _location, Dictionary<string, string> _xenstore_data, Dictionary<string, string> _sm_config, bool _managed, long _virtual_size, long _physical_utilisation, string _metadata_of_pool, bool _is_a_snapshot, DateTime _snapshot_time, string _snapshot_of)
         {
-            IntPtr h7 = Conv.W_map_string_to_string_end(_other_config);
-            try
+            return introduce(session, _uuid, _name_label, _name_description, _sr, _type, _sharable, _read_only, _other_config, _location, _xenstore_data, _sm_config, _managed, _virtual_size, _physical_utilisation, _metadata_of_pool, _is_a_snapshot, _snapshot_time, _snapshot_of, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.introduce</c> (libxenapi <c>xenapi_vdi_introduce</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VDI> introduce(Session session, string _uuid, string _name_label, string _name_description, string _sr, vdi_type _type, bool _sharable, bool _read_only, Dictionary<string, string> _other_config, string _location, Dictionary<string, string> _xenstore_data, Dictionary<string, string> _sm_config, bool _managed, long _virtual_size, long _physical_utilisation, string _metadata_of_pool, bool _is_a_snapshot, DateTime _snapshot_time, string _snapshot_of, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                IntPtr h9 = Conv.W_map_string_to_string_end(_xenstore_data);
+                IntPtr h7 = Conv.W_map_string_to_string_end(_other_config);
                 try
                 {
-                    IntPtr h10 = Conv.W_map_string_to_string_end(_sm_config);
+                    IntPtr h9 = Conv.W_map_string_to_string_end(_xenstore_data);
                     try
                     {
-                        int status = Native.xenapi_vdi_introduce(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), Utf8.Z(_name_label ?? ""), Utf8.Z(_name_description ?? ""), Utf8.Z(_sr ?? ""), vdi_type_helper.ToNative(_type), (_sharable ? (byte)1 : (byte)0), (_read_only ? (byte)1 : (byte)0), h7, Utf8.Z(_location ?? ""), h9, h10, (_managed ? (byte)1 : (byte)0), _virtual_size, _physical_utilisation, Utf8.Z(_metadata_of_pool ?? ""), (_is_a_snapshot ? (byte)1 : (byte)0), Conv.Unix(_snapshot_time), Utf8.Z(_snapshot_of ?? ""), out IntPtr result, out IntPtr err);
-                        if (status != 0) throw Errors.FromNative(status, err);
-                        return XenRef<VDI>.Create(Conv.TakeStr(result));
+                        IntPtr h10 = Conv.W_map_string_to_string_end(_sm_config);
+                        try
+                        {
+                            int status = Native.xenapi_vdi_introduce(call.Handle, Utf8.Z(_uuid ?? ""), Utf8.Z(_name_label ?? ""), Utf8.Z(_name_description ?? ""), Utf8.Z(_sr ?? ""), vdi_type_helper.ToNative(_type), (_sharable ? (byte)1 : (byte)0), (_read_only ? (byte)1 : (byte)0), h7, Utf8.Z(_location ?? ""), h9, h10, (_managed ? (byte)1 : (byte)0), _virtual_size, _physical_utilisation, Utf8.Z(_metadata_of_pool ?? ""), (_is_a_snapshot ? (byte)1 : (byte)0), Conv.Unix(_snapshot_time), Utf8.Z(_snapshot_of ?? ""), out IntPtr result, out IntPtr err);
+                            if (status != 0) throw call.Error(status, err);
+                            return XenRef<VDI>.Create(Conv.TakeStr(result));
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(h10);
+                        }
                     }
                     finally
                     {
-                        Native.xenapi_string_map_free(h10);
+                        Native.xenapi_string_map_free(h9);
                     }
                 }
                 finally
                 {
-                    Native.xenapi_string_map_free(h9);
+                    Native.xenapi_string_map_free(h7);
                 }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h7);
-            }
+        }
+
+        /// <summary><c>VDI.introduce</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>introduce</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VDI>> introduceAsync(Session session, string _uuid, string _name_label, string _name_description, string _sr, vdi_type _type, bool _sharable, bool _read_only, Dictionary<string, string> _other_config, string _location, Dictionary<string, string> _xenstore_data, Dictionary<string, string> _sm_config, bool _managed, long _virtual_size, long _physical_utilisation, string _metadata_of_pool, bool _is_a_snapshot, DateTime _snapshot_time, string _snapshot_of, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.introduce", cancellationToken, v => ValueRead.Ref<VDI>(v), _uuid ?? "", _name_label ?? "", _name_description ?? "", _sr ?? "", _type.StringOf(), _sharable, _read_only, ValueArgs.Map(_other_config), _location ?? "", ValueArgs.Map(_xenstore_data), ValueArgs.Map(_sm_config), _managed, _virtual_size, _physical_utilisation, _metadata_of_pool ?? "", _is_a_snapshot, _snapshot_time, _snapshot_of ?? "");
         }
 
         /// <summary><c>Async.VDI.introduce</c> (libxenapi <c>xenapi_async_vdi_introduce</c>): <c>introduce</c> as a server task. Wait for its typed result with <c>async_introduce_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1550,32 +2120,42 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_introduce(Session session, string _uuid, string _name_label, string _name_description, string _sr, vdi_type _type, bool _sharable, bool _read_only, Dictionary<string, string> _other_config, string _location, Dictionary<string, string> _xenstore_data, Dictionary<string, string> _sm_config, bool _managed, long _virtual_size, long _physical_utilisation, string _metadata_of_pool, bool _is_a_snapshot, DateTime _snapshot_time, string _snapshot_of)
         {
-            IntPtr h7 = Conv.W_map_string_to_string_end(_other_config);
-            try
+            return async_introduce(session, _uuid, _name_label, _name_description, _sr, _type, _sharable, _read_only, _other_config, _location, _xenstore_data, _sm_config, _managed, _virtual_size, _physical_utilisation, _metadata_of_pool, _is_a_snapshot, _snapshot_time, _snapshot_of, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VDI.introduce</c> (libxenapi <c>xenapi_async_vdi_introduce</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_introduce(Session session, string _uuid, string _name_label, string _name_description, string _sr, vdi_type _type, bool _sharable, bool _read_only, Dictionary<string, string> _other_config, string _location, Dictionary<string, string> _xenstore_data, Dictionary<string, string> _sm_config, bool _managed, long _virtual_size, long _physical_utilisation, string _metadata_of_pool, bool _is_a_snapshot, DateTime _snapshot_time, string _snapshot_of, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                IntPtr h9 = Conv.W_map_string_to_string_end(_xenstore_data);
+                IntPtr h7 = Conv.W_map_string_to_string_end(_other_config);
                 try
                 {
-                    IntPtr h10 = Conv.W_map_string_to_string_end(_sm_config);
+                    IntPtr h9 = Conv.W_map_string_to_string_end(_xenstore_data);
                     try
                     {
-                        int status = Native.xenapi_async_vdi_introduce(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), Utf8.Z(_name_label ?? ""), Utf8.Z(_name_description ?? ""), Utf8.Z(_sr ?? ""), vdi_type_helper.ToNative(_type), (_sharable ? (byte)1 : (byte)0), (_read_only ? (byte)1 : (byte)0), h7, Utf8.Z(_location ?? ""), h9, h10, (_managed ? (byte)1 : (byte)0), _virtual_size, _physical_utilisation, Utf8.Z(_metadata_of_pool ?? ""), (_is_a_snapshot ? (byte)1 : (byte)0), Conv.Unix(_snapshot_time), Utf8.Z(_snapshot_of ?? ""), out IntPtr result, out IntPtr err);
-                        if (status != 0) throw Errors.FromNative(status, err);
-                        return XenRef<Task>.Create(Conv.TakeStr(result));
+                        IntPtr h10 = Conv.W_map_string_to_string_end(_sm_config);
+                        try
+                        {
+                            int status = Native.xenapi_async_vdi_introduce(call.Handle, Utf8.Z(_uuid ?? ""), Utf8.Z(_name_label ?? ""), Utf8.Z(_name_description ?? ""), Utf8.Z(_sr ?? ""), vdi_type_helper.ToNative(_type), (_sharable ? (byte)1 : (byte)0), (_read_only ? (byte)1 : (byte)0), h7, Utf8.Z(_location ?? ""), h9, h10, (_managed ? (byte)1 : (byte)0), _virtual_size, _physical_utilisation, Utf8.Z(_metadata_of_pool ?? ""), (_is_a_snapshot ? (byte)1 : (byte)0), Conv.Unix(_snapshot_time), Utf8.Z(_snapshot_of ?? ""), out IntPtr result, out IntPtr err);
+                            if (status != 0) throw call.Error(status, err);
+                            return XenRef<Task>.Create(Conv.TakeStr(result));
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(h10);
+                        }
                     }
                     finally
                     {
-                        Native.xenapi_string_map_free(h10);
+                        Native.xenapi_string_map_free(h9);
                     }
                 }
                 finally
                 {
-                    Native.xenapi_string_map_free(h9);
+                    Native.xenapi_string_map_free(h7);
                 }
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h7);
             }
         }
 
@@ -1606,8 +2186,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void resize_online(Session session, string _vdi, long _size)
         {
-            int status = Native.xenapi_vdi_resize_online(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), _size, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            resize_online(session, _vdi, _size, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.resize_online</c> (libxenapi <c>xenapi_vdi_resize_online</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void resize_online(Session session, string _vdi, long _size, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_resize_online(call.Handle, Utf8.Z(_vdi ?? ""), _size, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VDI.resize_online</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>resize_online</c>.</summary>
+        public static System.Threading.Tasks.Task resize_onlineAsync(Session session, string _vdi, long _size, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VDI.resize_online", cancellationToken, _vdi ?? "", _size);
         }
 
         /// <summary><c>Async.VDI.resize_online</c> (libxenapi <c>xenapi_async_vdi_resize_online</c>): <c>resize_online</c> as a server task. Wait for its typed result with <c>async_resize_online_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in inverness: only older servers have it.</summary>
@@ -1619,9 +2217,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_resize_online(Session session, string _vdi, long _size)
         {
-            int status = Native.xenapi_async_vdi_resize_online(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), _size, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_resize_online(session, _vdi, _size, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VDI.resize_online</c> (libxenapi <c>xenapi_async_vdi_resize_online</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_resize_online(Session session, string _vdi, long _size, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vdi_resize_online(call.Handle, Utf8.Z(_vdi ?? ""), _size, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VDI.resize_online</c> (what <c>async_resize_online</c> returned; libxenapi <c>xenapi_async_vdi_resize_online_wait</c>) and returns its result as <c>resize_online</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1648,8 +2256,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void resize(Session session, string _vdi, long _size)
         {
-            int status = Native.xenapi_vdi_resize(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), _size, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            resize(session, _vdi, _size, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.resize</c> (libxenapi <c>xenapi_vdi_resize</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void resize(Session session, string _vdi, long _size, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_resize(call.Handle, Utf8.Z(_vdi ?? ""), _size, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VDI.resize</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>resize</c>.</summary>
+        public static System.Threading.Tasks.Task resizeAsync(Session session, string _vdi, long _size, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VDI.resize", cancellationToken, _vdi ?? "", _size);
         }
 
         /// <summary><c>Async.VDI.resize</c> (libxenapi <c>xenapi_async_vdi_resize</c>): <c>resize</c> as a server task. Wait for its typed result with <c>async_resize_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1661,9 +2287,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_resize(Session session, string _vdi, long _size)
         {
-            int status = Native.xenapi_async_vdi_resize(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), _size, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_resize(session, _vdi, _size, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VDI.resize</c> (libxenapi <c>xenapi_async_vdi_resize</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_resize(Session session, string _vdi, long _size, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vdi_resize(call.Handle, Utf8.Z(_vdi ?? ""), _size, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VDI.resize</c> (what <c>async_resize</c> returned; libxenapi <c>xenapi_async_vdi_resize_wait</c>) and returns its result as <c>resize</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1691,17 +2327,35 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VDI> clone(Session session, string _vdi, Dictionary<string, string> _driver_params)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_driver_params);
-            try
+            return clone(session, _vdi, _driver_params, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.clone</c> (libxenapi <c>xenapi_vdi_clone</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VDI> clone(Session session, string _vdi, Dictionary<string, string> _driver_params, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vdi_clone(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), h1, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<VDI>.Create(Conv.TakeStr(result));
+                IntPtr h1 = Conv.W_map_string_to_string_end(_driver_params);
+                try
+                {
+                    int status = Native.xenapi_vdi_clone(call.Handle, Utf8.Z(_vdi ?? ""), h1, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<VDI>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>VDI.clone</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>clone</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VDI>> cloneAsync(Session session, string _vdi, Dictionary<string, string> _driver_params, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.clone", cancellationToken, v => ValueRead.Ref<VDI>(v), _vdi ?? "", ValueArgs.Map(_driver_params));
         }
 
         /// <summary><c>Async.VDI.clone</c> (libxenapi <c>xenapi_async_vdi_clone</c>): <c>clone</c> as a server task. Wait for its typed result with <c>async_clone_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1713,16 +2367,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_clone(Session session, string _vdi, Dictionary<string, string> _driver_params)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_driver_params);
-            try
+            return async_clone(session, _vdi, _driver_params, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VDI.clone</c> (libxenapi <c>xenapi_async_vdi_clone</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_clone(Session session, string _vdi, Dictionary<string, string> _driver_params, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_vdi_clone(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), h1, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_driver_params);
+                try
+                {
+                    int status = Native.xenapi_async_vdi_clone(call.Handle, Utf8.Z(_vdi ?? ""), h1, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
         }
 
@@ -1772,17 +2436,35 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VDI> snapshot(Session session, string _vdi, Dictionary<string, string> _driver_params)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_driver_params);
-            try
+            return snapshot(session, _vdi, _driver_params, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.snapshot</c> (libxenapi <c>xenapi_vdi_snapshot</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VDI> snapshot(Session session, string _vdi, Dictionary<string, string> _driver_params, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vdi_snapshot(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), h1, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<VDI>.Create(Conv.TakeStr(result));
+                IntPtr h1 = Conv.W_map_string_to_string_end(_driver_params);
+                try
+                {
+                    int status = Native.xenapi_vdi_snapshot(call.Handle, Utf8.Z(_vdi ?? ""), h1, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<VDI>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>VDI.snapshot</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>snapshot</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VDI>> snapshotAsync(Session session, string _vdi, Dictionary<string, string> _driver_params, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.snapshot", cancellationToken, v => ValueRead.Ref<VDI>(v), _vdi ?? "", ValueArgs.Map(_driver_params));
         }
 
         /// <summary><c>Async.VDI.snapshot</c> (libxenapi <c>xenapi_async_vdi_snapshot</c>): <c>snapshot</c> as a server task. Wait for its typed result with <c>async_snapshot_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1794,16 +2476,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_snapshot(Session session, string _vdi, Dictionary<string, string> _driver_params)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_driver_params);
-            try
+            return async_snapshot(session, _vdi, _driver_params, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VDI.snapshot</c> (libxenapi <c>xenapi_async_vdi_snapshot</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_snapshot(Session session, string _vdi, Dictionary<string, string> _driver_params, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_vdi_snapshot(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), h1, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_driver_params);
+                try
+                {
+                    int status = Native.xenapi_async_vdi_snapshot(call.Handle, Utf8.Z(_vdi ?? ""), h1, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
         }
 
@@ -1852,8 +2544,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_tags(Session session, string _vdi, string _value)
         {
-            int status = Native.xenapi_vdi_remove_tags(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_tags(session, _vdi, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.remove_tags</c> (libxenapi <c>xenapi_vdi_remove_tags</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_tags(Session session, string _vdi, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_remove_tags(call.Handle, Utf8.Z(_vdi ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VDI.remove_tags</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_tags</c>.</summary>
+        public static System.Threading.Tasks.Task remove_tagsAsync(Session session, string _vdi, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VDI.remove_tags", cancellationToken, _vdi ?? "", _value ?? "");
         }
 
         /// <summary><c>VDI.add_tags</c> (libxenapi <c>xenapi_vdi_add_tags</c>).</summary>
@@ -1864,8 +2574,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_tags(Session session, string _vdi, string _value)
         {
-            int status = Native.xenapi_vdi_add_tags(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_tags(session, _vdi, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.add_tags</c> (libxenapi <c>xenapi_vdi_add_tags</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_tags(Session session, string _vdi, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_add_tags(call.Handle, Utf8.Z(_vdi ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VDI.add_tags</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_tags</c>.</summary>
+        public static System.Threading.Tasks.Task add_tagsAsync(Session session, string _vdi, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VDI.add_tags", cancellationToken, _vdi ?? "", _value ?? "");
         }
 
         /// <summary><c>VDI.set_tags</c> (libxenapi <c>xenapi_vdi_set_tags</c>).</summary>
@@ -1876,16 +2604,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_tags(Session session, string _vdi, string[] _value)
         {
-            IntPtr h1 = Conv.W_set_string(_value);
-            try
+            set_tags(session, _vdi, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.set_tags</c> (libxenapi <c>xenapi_vdi_set_tags</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_tags(Session session, string _vdi, string[] _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vdi_set_tags(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_set_string(_value);
+                try
+                {
+                    int status = Native.xenapi_vdi_set_tags(call.Handle, Utf8.Z(_vdi ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(h1);
-            }
+        }
+
+        /// <summary><c>VDI.set_tags</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_tags</c>.</summary>
+        public static System.Threading.Tasks.Task set_tagsAsync(Session session, string _vdi, string[] _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VDI.set_tags", cancellationToken, _vdi ?? "", ValueArgs.Set(_value));
         }
 
         /// <summary><c>VDI.remove_from_sm_config</c> (libxenapi <c>xenapi_vdi_remove_from_sm_config</c>).</summary>
@@ -1896,8 +2642,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_sm_config(Session session, string _vdi, string _key)
         {
-            int status = Native.xenapi_vdi_remove_from_sm_config(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_sm_config(session, _vdi, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.remove_from_sm_config</c> (libxenapi <c>xenapi_vdi_remove_from_sm_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_sm_config(Session session, string _vdi, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_remove_from_sm_config(call.Handle, Utf8.Z(_vdi ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VDI.remove_from_sm_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_sm_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_sm_configAsync(Session session, string _vdi, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VDI.remove_from_sm_config", cancellationToken, _vdi ?? "", _key ?? "");
         }
 
         /// <summary><c>VDI.add_to_sm_config</c> (libxenapi <c>xenapi_vdi_add_to_sm_config</c>).</summary>
@@ -1909,8 +2673,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_sm_config(Session session, string _vdi, string _key, string _value)
         {
-            int status = Native.xenapi_vdi_add_to_sm_config(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_sm_config(session, _vdi, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.add_to_sm_config</c> (libxenapi <c>xenapi_vdi_add_to_sm_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_sm_config(Session session, string _vdi, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_add_to_sm_config(call.Handle, Utf8.Z(_vdi ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VDI.add_to_sm_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_sm_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_sm_configAsync(Session session, string _vdi, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VDI.add_to_sm_config", cancellationToken, _vdi ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>VDI.set_sm_config</c> (libxenapi <c>xenapi_vdi_set_sm_config</c>).</summary>
@@ -1921,16 +2703,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_sm_config(Session session, string _vdi, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_sm_config(session, _vdi, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.set_sm_config</c> (libxenapi <c>xenapi_vdi_set_sm_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_sm_config(Session session, string _vdi, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vdi_set_sm_config(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_vdi_set_sm_config(call.Handle, Utf8.Z(_vdi ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>VDI.set_sm_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_sm_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_sm_configAsync(Session session, string _vdi, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VDI.set_sm_config", cancellationToken, _vdi ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>VDI.remove_from_xenstore_data</c> (libxenapi <c>xenapi_vdi_remove_from_xenstore_data</c>).</summary>
@@ -1941,8 +2741,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_xenstore_data(Session session, string _vdi, string _key)
         {
-            int status = Native.xenapi_vdi_remove_from_xenstore_data(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_xenstore_data(session, _vdi, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.remove_from_xenstore_data</c> (libxenapi <c>xenapi_vdi_remove_from_xenstore_data</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_xenstore_data(Session session, string _vdi, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_remove_from_xenstore_data(call.Handle, Utf8.Z(_vdi ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VDI.remove_from_xenstore_data</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_xenstore_data</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_xenstore_dataAsync(Session session, string _vdi, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VDI.remove_from_xenstore_data", cancellationToken, _vdi ?? "", _key ?? "");
         }
 
         /// <summary><c>VDI.add_to_xenstore_data</c> (libxenapi <c>xenapi_vdi_add_to_xenstore_data</c>).</summary>
@@ -1954,8 +2772,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_xenstore_data(Session session, string _vdi, string _key, string _value)
         {
-            int status = Native.xenapi_vdi_add_to_xenstore_data(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_xenstore_data(session, _vdi, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.add_to_xenstore_data</c> (libxenapi <c>xenapi_vdi_add_to_xenstore_data</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_xenstore_data(Session session, string _vdi, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_add_to_xenstore_data(call.Handle, Utf8.Z(_vdi ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VDI.add_to_xenstore_data</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_xenstore_data</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_xenstore_dataAsync(Session session, string _vdi, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VDI.add_to_xenstore_data", cancellationToken, _vdi ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>VDI.set_xenstore_data</c> (libxenapi <c>xenapi_vdi_set_xenstore_data</c>).</summary>
@@ -1966,16 +2802,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_xenstore_data(Session session, string _vdi, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_xenstore_data(session, _vdi, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.set_xenstore_data</c> (libxenapi <c>xenapi_vdi_set_xenstore_data</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_xenstore_data(Session session, string _vdi, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vdi_set_xenstore_data(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_vdi_set_xenstore_data(call.Handle, Utf8.Z(_vdi ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>VDI.set_xenstore_data</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_xenstore_data</c>.</summary>
+        public static System.Threading.Tasks.Task set_xenstore_dataAsync(Session session, string _vdi, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VDI.set_xenstore_data", cancellationToken, _vdi ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>VDI.remove_from_other_config</c> (libxenapi <c>xenapi_vdi_remove_from_other_config</c>).</summary>
@@ -1986,8 +2840,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_other_config(Session session, string _vdi, string _key)
         {
-            int status = Native.xenapi_vdi_remove_from_other_config(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_other_config(session, _vdi, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.remove_from_other_config</c> (libxenapi <c>xenapi_vdi_remove_from_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_other_config(Session session, string _vdi, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_remove_from_other_config(call.Handle, Utf8.Z(_vdi ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VDI.remove_from_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_other_configAsync(Session session, string _vdi, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VDI.remove_from_other_config", cancellationToken, _vdi ?? "", _key ?? "");
         }
 
         /// <summary><c>VDI.add_to_other_config</c> (libxenapi <c>xenapi_vdi_add_to_other_config</c>).</summary>
@@ -1999,8 +2871,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_other_config(Session session, string _vdi, string _key, string _value)
         {
-            int status = Native.xenapi_vdi_add_to_other_config(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_other_config(session, _vdi, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.add_to_other_config</c> (libxenapi <c>xenapi_vdi_add_to_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_other_config(Session session, string _vdi, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_add_to_other_config(call.Handle, Utf8.Z(_vdi ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VDI.add_to_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_other_configAsync(Session session, string _vdi, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VDI.add_to_other_config", cancellationToken, _vdi ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>VDI.set_other_config</c> (libxenapi <c>xenapi_vdi_set_other_config</c>).</summary>
@@ -2011,16 +2901,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_other_config(Session session, string _vdi, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_other_config(session, _vdi, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.set_other_config</c> (libxenapi <c>xenapi_vdi_set_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_other_config(Session session, string _vdi, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vdi_set_other_config(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_vdi_set_other_config(call.Handle, Utf8.Z(_vdi ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>VDI.set_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_other_configAsync(Session session, string _vdi, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VDI.set_other_config", cancellationToken, _vdi ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>VDI.get_cbt_enabled</c> (libxenapi <c>xenapi_vdi_get_cbt_enabled</c>).</summary>
@@ -2031,9 +2939,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_cbt_enabled(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_get_cbt_enabled(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_cbt_enabled(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.get_cbt_enabled</c> (libxenapi <c>xenapi_vdi_get_cbt_enabled</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_cbt_enabled(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_get_cbt_enabled(call.Handle, Utf8.Z(_vdi ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VDI.get_cbt_enabled</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_cbt_enabled</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_cbt_enabledAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.get_cbt_enabled", cancellationToken, v => ValueRead.Bool(v), _vdi ?? "");
         }
 
         /// <summary><c>VDI.get_is_tools_iso</c> (libxenapi <c>xenapi_vdi_get_is_tools_iso</c>).</summary>
@@ -2044,9 +2970,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_is_tools_iso(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_get_is_tools_iso(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_is_tools_iso(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.get_is_tools_iso</c> (libxenapi <c>xenapi_vdi_get_is_tools_iso</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_is_tools_iso(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_get_is_tools_iso(call.Handle, Utf8.Z(_vdi ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VDI.get_is_tools_iso</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_is_tools_iso</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_is_tools_isoAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.get_is_tools_iso", cancellationToken, v => ValueRead.Bool(v), _vdi ?? "");
         }
 
         /// <summary><c>VDI.get_metadata_latest</c> (libxenapi <c>xenapi_vdi_get_metadata_latest</c>).</summary>
@@ -2057,9 +3001,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_metadata_latest(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_get_metadata_latest(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_metadata_latest(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.get_metadata_latest</c> (libxenapi <c>xenapi_vdi_get_metadata_latest</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_metadata_latest(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_get_metadata_latest(call.Handle, Utf8.Z(_vdi ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VDI.get_metadata_latest</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_metadata_latest</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_metadata_latestAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.get_metadata_latest", cancellationToken, v => ValueRead.Bool(v), _vdi ?? "");
         }
 
         /// <summary><c>VDI.get_metadata_of_pool</c> (libxenapi <c>xenapi_vdi_get_metadata_of_pool</c>).</summary>
@@ -2070,9 +3032,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Pool> get_metadata_of_pool(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_get_metadata_of_pool(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Pool>.Create(Conv.TakeStr(result));
+            return get_metadata_of_pool(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.get_metadata_of_pool</c> (libxenapi <c>xenapi_vdi_get_metadata_of_pool</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Pool> get_metadata_of_pool(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_get_metadata_of_pool(call.Handle, Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Pool>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VDI.get_metadata_of_pool</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_metadata_of_pool</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Pool>> get_metadata_of_poolAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.get_metadata_of_pool", cancellationToken, v => ValueRead.Ref<Pool>(v), _vdi ?? "");
         }
 
         /// <summary><c>VDI.get_on_boot</c> (libxenapi <c>xenapi_vdi_get_on_boot</c>).</summary>
@@ -2083,9 +3063,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static on_boot get_on_boot(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_get_on_boot(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return on_boot_helper.FromNative(result);
+            return get_on_boot(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.get_on_boot</c> (libxenapi <c>xenapi_vdi_get_on_boot</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static on_boot get_on_boot(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_get_on_boot(call.Handle, Utf8.Z(_vdi ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return on_boot_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>VDI.get_on_boot</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_on_boot</c>.</summary>
+        public static System.Threading.Tasks.Task<on_boot> get_on_bootAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.get_on_boot", cancellationToken, v => on_boot_helper.FromString(ValueRead.Str(v)), _vdi ?? "");
         }
 
         /// <summary><c>VDI.get_allow_caching</c> (libxenapi <c>xenapi_vdi_get_allow_caching</c>).</summary>
@@ -2096,9 +3094,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_allow_caching(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_get_allow_caching(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_allow_caching(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.get_allow_caching</c> (libxenapi <c>xenapi_vdi_get_allow_caching</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_allow_caching(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_get_allow_caching(call.Handle, Utf8.Z(_vdi ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VDI.get_allow_caching</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_allow_caching</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_allow_cachingAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.get_allow_caching", cancellationToken, v => ValueRead.Bool(v), _vdi ?? "");
         }
 
         /// <summary><c>VDI.get_tags</c> (libxenapi <c>xenapi_vdi_get_tags</c>).</summary>
@@ -2109,16 +3125,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[] get_tags(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_get_tags(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_tags(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.get_tags</c> (libxenapi <c>xenapi_vdi_get_tags</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[] get_tags(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_string(result);
+                int status = Native.xenapi_vdi_get_tags(call.Handle, Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VDI.get_tags</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_tags</c>.</summary>
+        public static System.Threading.Tasks.Task<string[]> get_tagsAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.get_tags", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Str(x0)), _vdi ?? "");
         }
 
         /// <summary><c>VDI.get_snapshot_time</c> (libxenapi <c>xenapi_vdi_get_snapshot_time</c>).</summary>
@@ -2129,9 +3163,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static DateTime get_snapshot_time(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_get_snapshot_time(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.Time(result);
+            return get_snapshot_time(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.get_snapshot_time</c> (libxenapi <c>xenapi_vdi_get_snapshot_time</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static DateTime get_snapshot_time(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_get_snapshot_time(call.Handle, Utf8.Z(_vdi ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.Time(result);
+            }
+        }
+
+        /// <summary><c>VDI.get_snapshot_time</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_snapshot_time</c>.</summary>
+        public static System.Threading.Tasks.Task<DateTime> get_snapshot_timeAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.get_snapshot_time", cancellationToken, v => ValueRead.Time(v), _vdi ?? "");
         }
 
         /// <summary><c>VDI.get_snapshots</c> (libxenapi <c>xenapi_vdi_get_snapshots</c>).</summary>
@@ -2142,16 +3194,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VDI>> get_snapshots(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_get_snapshots(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_snapshots(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.get_snapshots</c> (libxenapi <c>xenapi_vdi_get_snapshots</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VDI>> get_snapshots(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VDI(result);
+                int status = Native.xenapi_vdi_get_snapshots(call.Handle, Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VDI(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VDI.get_snapshots</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_snapshots</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VDI>>> get_snapshotsAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.get_snapshots", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VDI>(x0)), _vdi ?? "");
         }
 
         /// <summary><c>VDI.get_snapshot_of</c> (libxenapi <c>xenapi_vdi_get_snapshot_of</c>).</summary>
@@ -2162,9 +3232,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VDI> get_snapshot_of(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_get_snapshot_of(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VDI>.Create(Conv.TakeStr(result));
+            return get_snapshot_of(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.get_snapshot_of</c> (libxenapi <c>xenapi_vdi_get_snapshot_of</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VDI> get_snapshot_of(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_get_snapshot_of(call.Handle, Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VDI>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VDI.get_snapshot_of</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_snapshot_of</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VDI>> get_snapshot_ofAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.get_snapshot_of", cancellationToken, v => ValueRead.Ref<VDI>(v), _vdi ?? "");
         }
 
         /// <summary><c>VDI.get_is_a_snapshot</c> (libxenapi <c>xenapi_vdi_get_is_a_snapshot</c>).</summary>
@@ -2175,9 +3263,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_is_a_snapshot(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_get_is_a_snapshot(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_is_a_snapshot(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.get_is_a_snapshot</c> (libxenapi <c>xenapi_vdi_get_is_a_snapshot</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_is_a_snapshot(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_get_is_a_snapshot(call.Handle, Utf8.Z(_vdi ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VDI.get_is_a_snapshot</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_is_a_snapshot</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_is_a_snapshotAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.get_is_a_snapshot", cancellationToken, v => ValueRead.Bool(v), _vdi ?? "");
         }
 
         /// <summary><c>VDI.get_sm_config</c> (libxenapi <c>xenapi_vdi_get_sm_config</c>).</summary>
@@ -2188,16 +3294,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_sm_config(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_get_sm_config(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_sm_config(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.get_sm_config</c> (libxenapi <c>xenapi_vdi_get_sm_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_sm_config(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_vdi_get_sm_config(call.Handle, Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>VDI.get_sm_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_sm_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_sm_configAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.get_sm_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _vdi ?? "");
         }
 
         /// <summary><c>VDI.get_xenstore_data</c> (libxenapi <c>xenapi_vdi_get_xenstore_data</c>).</summary>
@@ -2208,16 +3332,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_xenstore_data(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_get_xenstore_data(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_xenstore_data(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.get_xenstore_data</c> (libxenapi <c>xenapi_vdi_get_xenstore_data</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_xenstore_data(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_vdi_get_xenstore_data(call.Handle, Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>VDI.get_xenstore_data</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_xenstore_data</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_xenstore_dataAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.get_xenstore_data", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _vdi ?? "");
         }
 
         /// <summary><c>VDI.get_parent</c> (libxenapi <c>xenapi_vdi_get_parent</c>). Deprecated since ely.</summary>
@@ -2228,9 +3370,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VDI> get_parent(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_get_parent(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VDI>.Create(Conv.TakeStr(result));
+            return get_parent(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.get_parent</c> (libxenapi <c>xenapi_vdi_get_parent</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VDI> get_parent(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_get_parent(call.Handle, Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VDI>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VDI.get_parent</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_parent</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VDI>> get_parentAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.get_parent", cancellationToken, v => ValueRead.Ref<VDI>(v), _vdi ?? "");
         }
 
         /// <summary><c>VDI.get_missing</c> (libxenapi <c>xenapi_vdi_get_missing</c>).</summary>
@@ -2241,9 +3401,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_missing(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_get_missing(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_missing(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.get_missing</c> (libxenapi <c>xenapi_vdi_get_missing</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_missing(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_get_missing(call.Handle, Utf8.Z(_vdi ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VDI.get_missing</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_missing</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_missingAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.get_missing", cancellationToken, v => ValueRead.Bool(v), _vdi ?? "");
         }
 
         /// <summary><c>VDI.get_managed</c> (libxenapi <c>xenapi_vdi_get_managed</c>).</summary>
@@ -2254,9 +3432,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_managed(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_get_managed(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_managed(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.get_managed</c> (libxenapi <c>xenapi_vdi_get_managed</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_managed(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_get_managed(call.Handle, Utf8.Z(_vdi ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VDI.get_managed</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_managed</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_managedAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.get_managed", cancellationToken, v => ValueRead.Bool(v), _vdi ?? "");
         }
 
         /// <summary><c>VDI.get_location</c> (libxenapi <c>xenapi_vdi_get_location</c>).</summary>
@@ -2267,9 +3463,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_location(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_get_location(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_location(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.get_location</c> (libxenapi <c>xenapi_vdi_get_location</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_location(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_get_location(call.Handle, Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VDI.get_location</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_location</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_locationAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.get_location", cancellationToken, v => ValueRead.Str(v), _vdi ?? "");
         }
 
         /// <summary><c>VDI.get_storage_lock</c> (libxenapi <c>xenapi_vdi_get_storage_lock</c>).</summary>
@@ -2280,9 +3494,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_storage_lock(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_get_storage_lock(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_storage_lock(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.get_storage_lock</c> (libxenapi <c>xenapi_vdi_get_storage_lock</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_storage_lock(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_get_storage_lock(call.Handle, Utf8.Z(_vdi ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VDI.get_storage_lock</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_storage_lock</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_storage_lockAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.get_storage_lock", cancellationToken, v => ValueRead.Bool(v), _vdi ?? "");
         }
 
         /// <summary><c>VDI.get_other_config</c> (libxenapi <c>xenapi_vdi_get_other_config</c>).</summary>
@@ -2293,16 +3525,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_get_other_config(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.get_other_config</c> (libxenapi <c>xenapi_vdi_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_vdi_get_other_config(call.Handle, Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>VDI.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _vdi ?? "");
         }
 
         /// <summary><c>VDI.get_read_only</c> (libxenapi <c>xenapi_vdi_get_read_only</c>).</summary>
@@ -2313,9 +3563,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_read_only(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_get_read_only(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_read_only(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.get_read_only</c> (libxenapi <c>xenapi_vdi_get_read_only</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_read_only(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_get_read_only(call.Handle, Utf8.Z(_vdi ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VDI.get_read_only</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_read_only</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_read_onlyAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.get_read_only", cancellationToken, v => ValueRead.Bool(v), _vdi ?? "");
         }
 
         /// <summary><c>VDI.get_sharable</c> (libxenapi <c>xenapi_vdi_get_sharable</c>).</summary>
@@ -2326,9 +3594,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_sharable(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_get_sharable(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_sharable(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.get_sharable</c> (libxenapi <c>xenapi_vdi_get_sharable</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_sharable(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_get_sharable(call.Handle, Utf8.Z(_vdi ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VDI.get_sharable</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_sharable</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_sharableAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.get_sharable", cancellationToken, v => ValueRead.Bool(v), _vdi ?? "");
         }
 
         /// <summary><c>VDI.get_type</c> (libxenapi <c>xenapi_vdi_get_type</c>).</summary>
@@ -2339,9 +3625,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static vdi_type get_type(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_get_type(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return vdi_type_helper.FromNative(result);
+            return get_type(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.get_type</c> (libxenapi <c>xenapi_vdi_get_type</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static vdi_type get_type(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_get_type(call.Handle, Utf8.Z(_vdi ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return vdi_type_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>VDI.get_type</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_type</c>.</summary>
+        public static System.Threading.Tasks.Task<vdi_type> get_typeAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.get_type", cancellationToken, v => vdi_type_helper.FromString(ValueRead.Str(v)), _vdi ?? "");
         }
 
         /// <summary><c>VDI.get_physical_utilisation</c> (libxenapi <c>xenapi_vdi_get_physical_utilisation</c>).</summary>
@@ -2352,9 +3656,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_physical_utilisation(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_get_physical_utilisation(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_physical_utilisation(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.get_physical_utilisation</c> (libxenapi <c>xenapi_vdi_get_physical_utilisation</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_physical_utilisation(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_get_physical_utilisation(call.Handle, Utf8.Z(_vdi ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>VDI.get_physical_utilisation</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_physical_utilisation</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_physical_utilisationAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.get_physical_utilisation", cancellationToken, v => ValueRead.Long(v), _vdi ?? "");
         }
 
         /// <summary><c>VDI.get_virtual_size</c> (libxenapi <c>xenapi_vdi_get_virtual_size</c>).</summary>
@@ -2365,9 +3687,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_virtual_size(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_get_virtual_size(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_virtual_size(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.get_virtual_size</c> (libxenapi <c>xenapi_vdi_get_virtual_size</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_virtual_size(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_get_virtual_size(call.Handle, Utf8.Z(_vdi ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>VDI.get_virtual_size</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_virtual_size</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_virtual_sizeAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.get_virtual_size", cancellationToken, v => ValueRead.Long(v), _vdi ?? "");
         }
 
         /// <summary><c>VDI.get_crash_dumps</c> (libxenapi <c>xenapi_vdi_get_crash_dumps</c>).</summary>
@@ -2378,16 +3718,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Crashdump>> get_crash_dumps(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_get_crash_dumps(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_crash_dumps(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.get_crash_dumps</c> (libxenapi <c>xenapi_vdi_get_crash_dumps</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Crashdump>> get_crash_dumps(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_crashdump(result);
+                int status = Native.xenapi_vdi_get_crash_dumps(call.Handle, Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_crashdump(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VDI.get_crash_dumps</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_crash_dumps</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Crashdump>>> get_crash_dumpsAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.get_crash_dumps", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Crashdump>(x0)), _vdi ?? "");
         }
 
         /// <summary><c>VDI.get_VBDs</c> (libxenapi <c>xenapi_vdi_get_vbds</c>).</summary>
@@ -2398,16 +3756,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VBD>> get_VBDs(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_get_vbds(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_VBDs(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.get_VBDs</c> (libxenapi <c>xenapi_vdi_get_vbds</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VBD>> get_VBDs(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VBD(result);
+                int status = Native.xenapi_vdi_get_vbds(call.Handle, Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VBD(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VDI.get_VBDs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_VBDs</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VBD>>> get_VBDsAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.get_VBDs", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VBD>(x0)), _vdi ?? "");
         }
 
         /// <summary><c>VDI.get_SR</c> (libxenapi <c>xenapi_vdi_get_sr</c>).</summary>
@@ -2418,9 +3794,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<SR> get_SR(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_get_sr(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<SR>.Create(Conv.TakeStr(result));
+            return get_SR(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.get_SR</c> (libxenapi <c>xenapi_vdi_get_sr</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<SR> get_SR(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_get_sr(call.Handle, Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<SR>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VDI.get_SR</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_SR</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<SR>> get_SRAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.get_SR", cancellationToken, v => ValueRead.Ref<SR>(v), _vdi ?? "");
         }
 
         /// <summary><c>VDI.get_current_operations</c> (libxenapi <c>xenapi_vdi_get_current_operations</c>).</summary>
@@ -2431,16 +3825,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, vdi_operations> get_current_operations(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_get_current_operations(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_current_operations(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.get_current_operations</c> (libxenapi <c>xenapi_vdi_get_current_operations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, vdi_operations> get_current_operations(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_enum_vdi_operations_end(result);
+                int status = Native.xenapi_vdi_get_current_operations(call.Handle, Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_enum_vdi_operations_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_vdi_operations_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_vdi_operations_map_free(result);
-            }
+        }
+
+        /// <summary><c>VDI.get_current_operations</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_current_operations</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, vdi_operations>> get_current_operationsAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.get_current_operations", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => vdi_operations_helper.FromString(ValueRead.Str(x0))), _vdi ?? "");
         }
 
         /// <summary><c>VDI.get_allowed_operations</c> (libxenapi <c>xenapi_vdi_get_allowed_operations</c>).</summary>
@@ -2451,16 +3863,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<vdi_operations> get_allowed_operations(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_get_allowed_operations(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_allowed_operations(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.get_allowed_operations</c> (libxenapi <c>xenapi_vdi_get_allowed_operations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<vdi_operations> get_allowed_operations(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_enum_vdi_operations(result);
+                int status = Native.xenapi_vdi_get_allowed_operations(call.Handle, Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_enum_vdi_operations(result);
+                }
+                finally
+                {
+                    Native.xenapi_vdi_operations_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_vdi_operations_list_free(result);
-            }
+        }
+
+        /// <summary><c>VDI.get_allowed_operations</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_allowed_operations</c>.</summary>
+        public static System.Threading.Tasks.Task<List<vdi_operations>> get_allowed_operationsAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.get_allowed_operations", cancellationToken, v => ValueRead.List(v, x0 => vdi_operations_helper.FromString(ValueRead.Str(x0))), _vdi ?? "");
         }
 
         /// <summary><c>VDI.get_name_description</c> (libxenapi <c>xenapi_vdi_get_name_description</c>).</summary>
@@ -2471,9 +3901,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_description(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_get_name_description(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_description(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.get_name_description</c> (libxenapi <c>xenapi_vdi_get_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_description(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_get_name_description(call.Handle, Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VDI.get_name_description</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_description</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_descriptionAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.get_name_description", cancellationToken, v => ValueRead.Str(v), _vdi ?? "");
         }
 
         /// <summary><c>VDI.get_name_label</c> (libxenapi <c>xenapi_vdi_get_name_label</c>).</summary>
@@ -2484,9 +3932,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_label(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_get_name_label(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_label(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.get_name_label</c> (libxenapi <c>xenapi_vdi_get_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_label(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_get_name_label(call.Handle, Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VDI.get_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_labelAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.get_name_label", cancellationToken, v => ValueRead.Str(v), _vdi ?? "");
         }
 
         /// <summary><c>VDI.get_uuid</c> (libxenapi <c>xenapi_vdi_get_uuid</c>).</summary>
@@ -2497,9 +3963,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_get_uuid(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.get_uuid</c> (libxenapi <c>xenapi_vdi_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_get_uuid(call.Handle, Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VDI.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.get_uuid", cancellationToken, v => ValueRead.Str(v), _vdi ?? "");
         }
 
         /// <summary><c>VDI.get_by_name_label</c> (libxenapi <c>xenapi_vdi_get_by_name_label</c>).</summary>
@@ -2510,16 +3994,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VDI>> get_by_name_label(Session session, string _label)
         {
-            int status = Native.xenapi_vdi_get_by_name_label(Session.NativeOf(session), Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_by_name_label(session, _label, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.get_by_name_label</c> (libxenapi <c>xenapi_vdi_get_by_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VDI>> get_by_name_label(Session session, string _label, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VDI(result);
+                int status = Native.xenapi_vdi_get_by_name_label(call.Handle, Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VDI(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VDI.get_by_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VDI>>> get_by_name_labelAsync(Session session, string _label, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.get_by_name_label", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VDI>(x0)), _label ?? "");
         }
 
         /// <summary><c>VDI.destroy</c> (libxenapi <c>xenapi_vdi_destroy</c>).</summary>
@@ -2529,8 +4031,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_destroy(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            destroy(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.destroy</c> (libxenapi <c>xenapi_vdi_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_destroy(call.Handle, Utf8.Z(_vdi ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VDI.destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy</c>.</summary>
+        public static System.Threading.Tasks.Task destroyAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VDI.destroy", cancellationToken, _vdi ?? "");
         }
 
         /// <summary><c>Async.VDI.destroy</c> (libxenapi <c>xenapi_async_vdi_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2541,9 +4061,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy(Session session, string _vdi)
         {
-            int status = Native.xenapi_async_vdi_destroy(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_destroy(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VDI.destroy</c> (libxenapi <c>xenapi_async_vdi_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vdi_destroy(call.Handle, Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VDI.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_vdi_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2570,17 +4100,35 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VDI> create(Session session, VDI _args)
         {
-            IntPtr h0 = Conv.W_record_VDI(_args);
-            try
+            return create(session, _args, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.create</c> (libxenapi <c>xenapi_vdi_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VDI> create(Session session, VDI _args, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vdi_create(Session.NativeOf(session), h0, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<VDI>.Create(Conv.TakeStr(result));
+                IntPtr h0 = Conv.W_record_VDI(_args);
+                try
+                {
+                    int status = Native.xenapi_vdi_create(call.Handle, h0, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<VDI>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_vdi_record_free(h0);
+                }
             }
-            finally
-            {
-                Native.xenapi_vdi_record_free(h0);
-            }
+        }
+
+        /// <summary><c>VDI.create</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VDI>> createAsync(Session session, VDI _args, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.create", cancellationToken, v => ValueRead.Ref<VDI>(v), (_args ?? new VDI()).WireStruct());
         }
 
         /// <summary><c>Async.VDI.create</c> (libxenapi <c>xenapi_async_vdi_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2591,16 +4139,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create(Session session, VDI _args)
         {
-            IntPtr h0 = Conv.W_record_VDI(_args);
-            try
+            return async_create(session, _args, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VDI.create</c> (libxenapi <c>xenapi_async_vdi_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create(Session session, VDI _args, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_vdi_create(Session.NativeOf(session), h0, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_vdi_record_free(h0);
+                IntPtr h0 = Conv.W_record_VDI(_args);
+                try
+                {
+                    int status = Native.xenapi_async_vdi_create(call.Handle, h0, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_vdi_record_free(h0);
+                }
             }
         }
 
@@ -2631,9 +4189,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VDI> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_vdi_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VDI>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.get_by_uuid</c> (libxenapi <c>xenapi_vdi_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VDI> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vdi_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VDI>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VDI.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VDI>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.get_by_uuid", cancellationToken, v => ValueRead.Ref<VDI>(v), _uuid ?? "");
         }
 
         /// <summary><c>VDI.get_record</c> (libxenapi <c>xenapi_vdi_get_record</c>).</summary>
@@ -2644,16 +4220,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static VDI get_record(Session session, string _vdi)
         {
-            int status = Native.xenapi_vdi_get_record(Session.NativeOf(session), Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _vdi, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VDI.get_record</c> (libxenapi <c>xenapi_vdi_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static VDI get_record(Session session, string _vdi, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_VDI(result);
+                int status = Native.xenapi_vdi_get_record(call.Handle, Utf8.Z(_vdi ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_VDI(result);
+                }
+                finally
+                {
+                    Native.xenapi_vdi_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_vdi_record_free(result);
-            }
+        }
+
+        /// <summary><c>VDI.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<VDI> get_recordAsync(Session session, string _vdi, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VDI.get_record", cancellationToken, v => VDI.FromValueHandle(v), _vdi ?? "");
         }
 
     }

@@ -286,16 +286,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<VGPU>, VGPU> get_all_records(Session session)
         {
-            int status = Native.xenapi_vgpu_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU.get_all_records</c> (libxenapi <c>xenapi_vgpu_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<VGPU>, VGPU> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_VGPU_to_record_VGPU_end(result);
+                int status = Native.xenapi_vgpu_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_VGPU_to_record_VGPU_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_vgpu_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_vgpu_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>VGPU.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<VGPU>, VGPU>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VGPU.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<VGPU>.Create(k0), x0 => VGPU.FromValueHandle(x0)));
         }
 
         /// <summary><c>VGPU.get_all</c> (libxenapi <c>xenapi_vgpu_get_all</c>).</summary>
@@ -305,16 +323,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VGPU>> get_all(Session session)
         {
-            int status = Native.xenapi_vgpu_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU.get_all</c> (libxenapi <c>xenapi_vgpu_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VGPU>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VGPU(result);
+                int status = Native.xenapi_vgpu_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VGPU(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VGPU.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VGPU>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VGPU.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VGPU>(x0)));
         }
 
         /// <summary><c>VGPU.destroy</c> (libxenapi <c>xenapi_vgpu_destroy</c>).</summary>
@@ -324,8 +360,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy(Session session, string _vgpu)
         {
-            int status = Native.xenapi_vgpu_destroy(Session.NativeOf(session), Utf8.Z(_vgpu ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            destroy(session, _vgpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU.destroy</c> (libxenapi <c>xenapi_vgpu_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy(Session session, string _vgpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vgpu_destroy(call.Handle, Utf8.Z(_vgpu ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VGPU.destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy</c>.</summary>
+        public static System.Threading.Tasks.Task destroyAsync(Session session, string _vgpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VGPU.destroy", cancellationToken, _vgpu ?? "");
         }
 
         /// <summary><c>Async.VGPU.destroy</c> (libxenapi <c>xenapi_async_vgpu_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -336,9 +390,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy(Session session, string _vgpu)
         {
-            int status = Native.xenapi_async_vgpu_destroy(Session.NativeOf(session), Utf8.Z(_vgpu ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_destroy(session, _vgpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VGPU.destroy</c> (libxenapi <c>xenapi_async_vgpu_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy(Session session, string _vgpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vgpu_destroy(call.Handle, Utf8.Z(_vgpu ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VGPU.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_vgpu_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -369,17 +433,35 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VGPU> create(Session session, string _vm, string _gpu_group, string _device, Dictionary<string, string> _other_config, string _type)
         {
-            IntPtr h3 = Conv.W_map_string_to_string_end(_other_config);
-            try
+            return create(session, _vm, _gpu_group, _device, _other_config, _type, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU.create</c> (libxenapi <c>xenapi_vgpu_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VGPU> create(Session session, string _vm, string _gpu_group, string _device, Dictionary<string, string> _other_config, string _type, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vgpu_create(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_gpu_group ?? ""), Utf8.Z(_device ?? ""), h3, Utf8.Z(_type ?? ""), out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<VGPU>.Create(Conv.TakeStr(result));
+                IntPtr h3 = Conv.W_map_string_to_string_end(_other_config);
+                try
+                {
+                    int status = Native.xenapi_vgpu_create(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_gpu_group ?? ""), Utf8.Z(_device ?? ""), h3, Utf8.Z(_type ?? ""), out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<VGPU>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h3);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h3);
-            }
+        }
+
+        /// <summary><c>VGPU.create</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VGPU>> createAsync(Session session, string _vm, string _gpu_group, string _device, Dictionary<string, string> _other_config, string _type, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VGPU.create", cancellationToken, v => ValueRead.Ref<VGPU>(v), _vm ?? "", _gpu_group ?? "", _device ?? "", ValueArgs.Map(_other_config), _type ?? "");
         }
 
         /// <summary><c>Async.VGPU.create</c> (libxenapi <c>xenapi_async_vgpu_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -394,16 +476,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create(Session session, string _vm, string _gpu_group, string _device, Dictionary<string, string> _other_config, string _type)
         {
-            IntPtr h3 = Conv.W_map_string_to_string_end(_other_config);
-            try
+            return async_create(session, _vm, _gpu_group, _device, _other_config, _type, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VGPU.create</c> (libxenapi <c>xenapi_async_vgpu_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create(Session session, string _vm, string _gpu_group, string _device, Dictionary<string, string> _other_config, string _type, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_vgpu_create(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_gpu_group ?? ""), Utf8.Z(_device ?? ""), h3, Utf8.Z(_type ?? ""), out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h3);
+                IntPtr h3 = Conv.W_map_string_to_string_end(_other_config);
+                try
+                {
+                    int status = Native.xenapi_async_vgpu_create(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_gpu_group ?? ""), Utf8.Z(_device ?? ""), h3, Utf8.Z(_type ?? ""), out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h3);
+                }
             }
         }
 
@@ -458,8 +550,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_extra_args(Session session, string _vgpu, string _value)
         {
-            int status = Native.xenapi_vgpu_set_extra_args(Session.NativeOf(session), Utf8.Z(_vgpu ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_extra_args(session, _vgpu, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU.set_extra_args</c> (libxenapi <c>xenapi_vgpu_set_extra_args</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_extra_args(Session session, string _vgpu, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vgpu_set_extra_args(call.Handle, Utf8.Z(_vgpu ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VGPU.set_extra_args</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_extra_args</c>.</summary>
+        public static System.Threading.Tasks.Task set_extra_argsAsync(Session session, string _vgpu, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VGPU.set_extra_args", cancellationToken, _vgpu ?? "", _value ?? "");
         }
 
         /// <summary><c>VGPU.remove_from_other_config</c> (libxenapi <c>xenapi_vgpu_remove_from_other_config</c>).</summary>
@@ -470,8 +580,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_other_config(Session session, string _vgpu, string _key)
         {
-            int status = Native.xenapi_vgpu_remove_from_other_config(Session.NativeOf(session), Utf8.Z(_vgpu ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_other_config(session, _vgpu, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU.remove_from_other_config</c> (libxenapi <c>xenapi_vgpu_remove_from_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_other_config(Session session, string _vgpu, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vgpu_remove_from_other_config(call.Handle, Utf8.Z(_vgpu ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VGPU.remove_from_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_other_configAsync(Session session, string _vgpu, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VGPU.remove_from_other_config", cancellationToken, _vgpu ?? "", _key ?? "");
         }
 
         /// <summary><c>VGPU.add_to_other_config</c> (libxenapi <c>xenapi_vgpu_add_to_other_config</c>).</summary>
@@ -483,8 +611,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_other_config(Session session, string _vgpu, string _key, string _value)
         {
-            int status = Native.xenapi_vgpu_add_to_other_config(Session.NativeOf(session), Utf8.Z(_vgpu ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_other_config(session, _vgpu, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU.add_to_other_config</c> (libxenapi <c>xenapi_vgpu_add_to_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_other_config(Session session, string _vgpu, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vgpu_add_to_other_config(call.Handle, Utf8.Z(_vgpu ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VGPU.add_to_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_other_configAsync(Session session, string _vgpu, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VGPU.add_to_other_config", cancellationToken, _vgpu ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>VGPU.set_other_config</c> (libxenapi <c>xenapi_vgpu_set_other_config</c>).</summary>
@@ -495,16 +641,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_other_config(Session session, string _vgpu, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_other_config(session, _vgpu, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU.set_other_config</c> (libxenapi <c>xenapi_vgpu_set_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_other_config(Session session, string _vgpu, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vgpu_set_other_config(Session.NativeOf(session), Utf8.Z(_vgpu ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_vgpu_set_other_config(call.Handle, Utf8.Z(_vgpu ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>VGPU.set_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_other_configAsync(Session session, string _vgpu, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VGPU.set_other_config", cancellationToken, _vgpu ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>VGPU.get_PCI</c> (libxenapi <c>xenapi_vgpu_get_pci</c>).</summary>
@@ -515,9 +679,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<PCI> get_PCI(Session session, string _vgpu)
         {
-            int status = Native.xenapi_vgpu_get_pci(Session.NativeOf(session), Utf8.Z(_vgpu ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<PCI>.Create(Conv.TakeStr(result));
+            return get_PCI(session, _vgpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU.get_PCI</c> (libxenapi <c>xenapi_vgpu_get_pci</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<PCI> get_PCI(Session session, string _vgpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vgpu_get_pci(call.Handle, Utf8.Z(_vgpu ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<PCI>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VGPU.get_PCI</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_PCI</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<PCI>> get_PCIAsync(Session session, string _vgpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VGPU.get_PCI", cancellationToken, v => ValueRead.Ref<PCI>(v), _vgpu ?? "");
         }
 
         /// <summary><c>VGPU.get_extra_args</c> (libxenapi <c>xenapi_vgpu_get_extra_args</c>).</summary>
@@ -528,9 +710,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_extra_args(Session session, string _vgpu)
         {
-            int status = Native.xenapi_vgpu_get_extra_args(Session.NativeOf(session), Utf8.Z(_vgpu ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_extra_args(session, _vgpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU.get_extra_args</c> (libxenapi <c>xenapi_vgpu_get_extra_args</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_extra_args(Session session, string _vgpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vgpu_get_extra_args(call.Handle, Utf8.Z(_vgpu ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VGPU.get_extra_args</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_extra_args</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_extra_argsAsync(Session session, string _vgpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VGPU.get_extra_args", cancellationToken, v => ValueRead.Str(v), _vgpu ?? "");
         }
 
         /// <summary><c>VGPU.get_compatibility_metadata</c> (libxenapi <c>xenapi_vgpu_get_compatibility_metadata</c>).</summary>
@@ -541,16 +741,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_compatibility_metadata(Session session, string _vgpu)
         {
-            int status = Native.xenapi_vgpu_get_compatibility_metadata(Session.NativeOf(session), Utf8.Z(_vgpu ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_compatibility_metadata(session, _vgpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU.get_compatibility_metadata</c> (libxenapi <c>xenapi_vgpu_get_compatibility_metadata</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_compatibility_metadata(Session session, string _vgpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_vgpu_get_compatibility_metadata(call.Handle, Utf8.Z(_vgpu ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>VGPU.get_compatibility_metadata</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_compatibility_metadata</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_compatibility_metadataAsync(Session session, string _vgpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VGPU.get_compatibility_metadata", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _vgpu ?? "");
         }
 
         /// <summary><c>VGPU.get_scheduled_to_be_resident_on</c> (libxenapi <c>xenapi_vgpu_get_scheduled_to_be_resident_on</c>).</summary>
@@ -561,9 +779,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<PGPU> get_scheduled_to_be_resident_on(Session session, string _vgpu)
         {
-            int status = Native.xenapi_vgpu_get_scheduled_to_be_resident_on(Session.NativeOf(session), Utf8.Z(_vgpu ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<PGPU>.Create(Conv.TakeStr(result));
+            return get_scheduled_to_be_resident_on(session, _vgpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU.get_scheduled_to_be_resident_on</c> (libxenapi <c>xenapi_vgpu_get_scheduled_to_be_resident_on</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<PGPU> get_scheduled_to_be_resident_on(Session session, string _vgpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vgpu_get_scheduled_to_be_resident_on(call.Handle, Utf8.Z(_vgpu ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<PGPU>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VGPU.get_scheduled_to_be_resident_on</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_scheduled_to_be_resident_on</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<PGPU>> get_scheduled_to_be_resident_onAsync(Session session, string _vgpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VGPU.get_scheduled_to_be_resident_on", cancellationToken, v => ValueRead.Ref<PGPU>(v), _vgpu ?? "");
         }
 
         /// <summary><c>VGPU.get_resident_on</c> (libxenapi <c>xenapi_vgpu_get_resident_on</c>).</summary>
@@ -574,9 +810,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<PGPU> get_resident_on(Session session, string _vgpu)
         {
-            int status = Native.xenapi_vgpu_get_resident_on(Session.NativeOf(session), Utf8.Z(_vgpu ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<PGPU>.Create(Conv.TakeStr(result));
+            return get_resident_on(session, _vgpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU.get_resident_on</c> (libxenapi <c>xenapi_vgpu_get_resident_on</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<PGPU> get_resident_on(Session session, string _vgpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vgpu_get_resident_on(call.Handle, Utf8.Z(_vgpu ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<PGPU>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VGPU.get_resident_on</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_resident_on</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<PGPU>> get_resident_onAsync(Session session, string _vgpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VGPU.get_resident_on", cancellationToken, v => ValueRead.Ref<PGPU>(v), _vgpu ?? "");
         }
 
         /// <summary><c>VGPU.get_type</c> (libxenapi <c>xenapi_vgpu_get_type</c>).</summary>
@@ -587,9 +841,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VGPU_type> get_type(Session session, string _vgpu)
         {
-            int status = Native.xenapi_vgpu_get_type(Session.NativeOf(session), Utf8.Z(_vgpu ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VGPU_type>.Create(Conv.TakeStr(result));
+            return get_type(session, _vgpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU.get_type</c> (libxenapi <c>xenapi_vgpu_get_type</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VGPU_type> get_type(Session session, string _vgpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vgpu_get_type(call.Handle, Utf8.Z(_vgpu ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VGPU_type>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VGPU.get_type</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_type</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VGPU_type>> get_typeAsync(Session session, string _vgpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VGPU.get_type", cancellationToken, v => ValueRead.Ref<VGPU_type>(v), _vgpu ?? "");
         }
 
         /// <summary><c>VGPU.get_other_config</c> (libxenapi <c>xenapi_vgpu_get_other_config</c>).</summary>
@@ -600,16 +872,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _vgpu)
         {
-            int status = Native.xenapi_vgpu_get_other_config(Session.NativeOf(session), Utf8.Z(_vgpu ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _vgpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU.get_other_config</c> (libxenapi <c>xenapi_vgpu_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _vgpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_vgpu_get_other_config(call.Handle, Utf8.Z(_vgpu ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>VGPU.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _vgpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VGPU.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _vgpu ?? "");
         }
 
         /// <summary><c>VGPU.get_currently_attached</c> (libxenapi <c>xenapi_vgpu_get_currently_attached</c>).</summary>
@@ -620,9 +910,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_currently_attached(Session session, string _vgpu)
         {
-            int status = Native.xenapi_vgpu_get_currently_attached(Session.NativeOf(session), Utf8.Z(_vgpu ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_currently_attached(session, _vgpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU.get_currently_attached</c> (libxenapi <c>xenapi_vgpu_get_currently_attached</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_currently_attached(Session session, string _vgpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vgpu_get_currently_attached(call.Handle, Utf8.Z(_vgpu ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VGPU.get_currently_attached</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_currently_attached</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_currently_attachedAsync(Session session, string _vgpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VGPU.get_currently_attached", cancellationToken, v => ValueRead.Bool(v), _vgpu ?? "");
         }
 
         /// <summary><c>VGPU.get_device</c> (libxenapi <c>xenapi_vgpu_get_device</c>).</summary>
@@ -633,9 +941,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_device(Session session, string _vgpu)
         {
-            int status = Native.xenapi_vgpu_get_device(Session.NativeOf(session), Utf8.Z(_vgpu ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_device(session, _vgpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU.get_device</c> (libxenapi <c>xenapi_vgpu_get_device</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_device(Session session, string _vgpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vgpu_get_device(call.Handle, Utf8.Z(_vgpu ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VGPU.get_device</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_device</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_deviceAsync(Session session, string _vgpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VGPU.get_device", cancellationToken, v => ValueRead.Str(v), _vgpu ?? "");
         }
 
         /// <summary><c>VGPU.get_GPU_group</c> (libxenapi <c>xenapi_vgpu_get_gpu_group</c>).</summary>
@@ -646,9 +972,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<GPU_group> get_GPU_group(Session session, string _vgpu)
         {
-            int status = Native.xenapi_vgpu_get_gpu_group(Session.NativeOf(session), Utf8.Z(_vgpu ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<GPU_group>.Create(Conv.TakeStr(result));
+            return get_GPU_group(session, _vgpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU.get_GPU_group</c> (libxenapi <c>xenapi_vgpu_get_gpu_group</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<GPU_group> get_GPU_group(Session session, string _vgpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vgpu_get_gpu_group(call.Handle, Utf8.Z(_vgpu ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<GPU_group>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VGPU.get_GPU_group</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_GPU_group</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<GPU_group>> get_GPU_groupAsync(Session session, string _vgpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VGPU.get_GPU_group", cancellationToken, v => ValueRead.Ref<GPU_group>(v), _vgpu ?? "");
         }
 
         /// <summary><c>VGPU.get_VM</c> (libxenapi <c>xenapi_vgpu_get_vm</c>).</summary>
@@ -659,9 +1003,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VM> get_VM(Session session, string _vgpu)
         {
-            int status = Native.xenapi_vgpu_get_vm(Session.NativeOf(session), Utf8.Z(_vgpu ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VM>.Create(Conv.TakeStr(result));
+            return get_VM(session, _vgpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU.get_VM</c> (libxenapi <c>xenapi_vgpu_get_vm</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VM> get_VM(Session session, string _vgpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vgpu_get_vm(call.Handle, Utf8.Z(_vgpu ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VM>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VGPU.get_VM</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_VM</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VM>> get_VMAsync(Session session, string _vgpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VGPU.get_VM", cancellationToken, v => ValueRead.Ref<VM>(v), _vgpu ?? "");
         }
 
         /// <summary><c>VGPU.get_uuid</c> (libxenapi <c>xenapi_vgpu_get_uuid</c>).</summary>
@@ -672,9 +1034,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _vgpu)
         {
-            int status = Native.xenapi_vgpu_get_uuid(Session.NativeOf(session), Utf8.Z(_vgpu ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _vgpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU.get_uuid</c> (libxenapi <c>xenapi_vgpu_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _vgpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vgpu_get_uuid(call.Handle, Utf8.Z(_vgpu ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VGPU.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _vgpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VGPU.get_uuid", cancellationToken, v => ValueRead.Str(v), _vgpu ?? "");
         }
 
         /// <summary><c>VGPU.get_by_uuid</c> (libxenapi <c>xenapi_vgpu_get_by_uuid</c>).</summary>
@@ -685,9 +1065,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VGPU> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_vgpu_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VGPU>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU.get_by_uuid</c> (libxenapi <c>xenapi_vgpu_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VGPU> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vgpu_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VGPU>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VGPU.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VGPU>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VGPU.get_by_uuid", cancellationToken, v => ValueRead.Ref<VGPU>(v), _uuid ?? "");
         }
 
         /// <summary><c>VGPU.get_record</c> (libxenapi <c>xenapi_vgpu_get_record</c>).</summary>
@@ -698,16 +1096,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static VGPU get_record(Session session, string _vgpu)
         {
-            int status = Native.xenapi_vgpu_get_record(Session.NativeOf(session), Utf8.Z(_vgpu ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _vgpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU.get_record</c> (libxenapi <c>xenapi_vgpu_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static VGPU get_record(Session session, string _vgpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_VGPU(result);
+                int status = Native.xenapi_vgpu_get_record(call.Handle, Utf8.Z(_vgpu ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_VGPU(result);
+                }
+                finally
+                {
+                    Native.xenapi_vgpu_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_vgpu_record_free(result);
-            }
+        }
+
+        /// <summary><c>VGPU.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<VGPU> get_recordAsync(Session session, string _vgpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VGPU.get_record", cancellationToken, v => VGPU.FromValueHandle(v), _vgpu ?? "");
         }
 
     }

@@ -363,16 +363,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<VGPU_type>, VGPU_type> get_all_records(Session session)
         {
-            int status = Native.xenapi_vgpu_type_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU_type.get_all_records</c> (libxenapi <c>xenapi_vgpu_type_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<VGPU_type>, VGPU_type> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_VGPU_type_to_record_VGPU_type_end(result);
+                int status = Native.xenapi_vgpu_type_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_VGPU_type_to_record_VGPU_type_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_vgpu_type_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_vgpu_type_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>VGPU_type.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<VGPU_type>, VGPU_type>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VGPU_type.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<VGPU_type>.Create(k0), x0 => VGPU_type.FromValueHandle(x0)));
         }
 
         /// <summary><c>VGPU_type.get_all</c> (libxenapi <c>xenapi_vgpu_type_get_all</c>).</summary>
@@ -382,16 +400,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VGPU_type>> get_all(Session session)
         {
-            int status = Native.xenapi_vgpu_type_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU_type.get_all</c> (libxenapi <c>xenapi_vgpu_type_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VGPU_type>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VGPU_type(result);
+                int status = Native.xenapi_vgpu_type_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VGPU_type(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VGPU_type.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VGPU_type>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VGPU_type.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VGPU_type>(x0)));
         }
 
         /// <summary><c>VGPU_type.get_compatible_types_in_vm</c> (libxenapi <c>xenapi_vgpu_type_get_compatible_types_in_vm</c>).</summary>
@@ -402,16 +438,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VGPU_type>> get_compatible_types_in_vm(Session session, string _vgpu_type)
         {
-            int status = Native.xenapi_vgpu_type_get_compatible_types_in_vm(Session.NativeOf(session), Utf8.Z(_vgpu_type ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_compatible_types_in_vm(session, _vgpu_type, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU_type.get_compatible_types_in_vm</c> (libxenapi <c>xenapi_vgpu_type_get_compatible_types_in_vm</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VGPU_type>> get_compatible_types_in_vm(Session session, string _vgpu_type, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VGPU_type(result);
+                int status = Native.xenapi_vgpu_type_get_compatible_types_in_vm(call.Handle, Utf8.Z(_vgpu_type ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VGPU_type(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VGPU_type.get_compatible_types_in_vm</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_compatible_types_in_vm</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VGPU_type>>> get_compatible_types_in_vmAsync(Session session, string _vgpu_type, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VGPU_type.get_compatible_types_in_vm", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VGPU_type>(x0)), _vgpu_type ?? "");
         }
 
         /// <summary><c>VGPU_type.get_experimental</c> (libxenapi <c>xenapi_vgpu_type_get_experimental</c>).</summary>
@@ -422,9 +476,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_experimental(Session session, string _vgpu_type)
         {
-            int status = Native.xenapi_vgpu_type_get_experimental(Session.NativeOf(session), Utf8.Z(_vgpu_type ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_experimental(session, _vgpu_type, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU_type.get_experimental</c> (libxenapi <c>xenapi_vgpu_type_get_experimental</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_experimental(Session session, string _vgpu_type, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vgpu_type_get_experimental(call.Handle, Utf8.Z(_vgpu_type ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VGPU_type.get_experimental</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_experimental</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_experimentalAsync(Session session, string _vgpu_type, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VGPU_type.get_experimental", cancellationToken, v => ValueRead.Bool(v), _vgpu_type ?? "");
         }
 
         /// <summary><c>VGPU_type.get_identifier</c> (libxenapi <c>xenapi_vgpu_type_get_identifier</c>).</summary>
@@ -435,9 +507,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_identifier(Session session, string _vgpu_type)
         {
-            int status = Native.xenapi_vgpu_type_get_identifier(Session.NativeOf(session), Utf8.Z(_vgpu_type ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_identifier(session, _vgpu_type, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU_type.get_identifier</c> (libxenapi <c>xenapi_vgpu_type_get_identifier</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_identifier(Session session, string _vgpu_type, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vgpu_type_get_identifier(call.Handle, Utf8.Z(_vgpu_type ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VGPU_type.get_identifier</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_identifier</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_identifierAsync(Session session, string _vgpu_type, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VGPU_type.get_identifier", cancellationToken, v => ValueRead.Str(v), _vgpu_type ?? "");
         }
 
         /// <summary><c>VGPU_type.get_implementation</c> (libxenapi <c>xenapi_vgpu_type_get_implementation</c>).</summary>
@@ -448,9 +538,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static vgpu_type_implementation get_implementation(Session session, string _vgpu_type)
         {
-            int status = Native.xenapi_vgpu_type_get_implementation(Session.NativeOf(session), Utf8.Z(_vgpu_type ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return vgpu_type_implementation_helper.FromNative(result);
+            return get_implementation(session, _vgpu_type, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU_type.get_implementation</c> (libxenapi <c>xenapi_vgpu_type_get_implementation</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static vgpu_type_implementation get_implementation(Session session, string _vgpu_type, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vgpu_type_get_implementation(call.Handle, Utf8.Z(_vgpu_type ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return vgpu_type_implementation_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>VGPU_type.get_implementation</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_implementation</c>.</summary>
+        public static System.Threading.Tasks.Task<vgpu_type_implementation> get_implementationAsync(Session session, string _vgpu_type, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VGPU_type.get_implementation", cancellationToken, v => vgpu_type_implementation_helper.FromString(ValueRead.Str(v)), _vgpu_type ?? "");
         }
 
         /// <summary><c>VGPU_type.get_enabled_on_GPU_groups</c> (libxenapi <c>xenapi_vgpu_type_get_enabled_on_gpu_groups</c>).</summary>
@@ -461,16 +569,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<GPU_group>> get_enabled_on_GPU_groups(Session session, string _vgpu_type)
         {
-            int status = Native.xenapi_vgpu_type_get_enabled_on_gpu_groups(Session.NativeOf(session), Utf8.Z(_vgpu_type ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_enabled_on_GPU_groups(session, _vgpu_type, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU_type.get_enabled_on_GPU_groups</c> (libxenapi <c>xenapi_vgpu_type_get_enabled_on_gpu_groups</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<GPU_group>> get_enabled_on_GPU_groups(Session session, string _vgpu_type, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_GPU_group(result);
+                int status = Native.xenapi_vgpu_type_get_enabled_on_gpu_groups(call.Handle, Utf8.Z(_vgpu_type ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_GPU_group(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VGPU_type.get_enabled_on_GPU_groups</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_enabled_on_GPU_groups</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<GPU_group>>> get_enabled_on_GPU_groupsAsync(Session session, string _vgpu_type, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VGPU_type.get_enabled_on_GPU_groups", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<GPU_group>(x0)), _vgpu_type ?? "");
         }
 
         /// <summary><c>VGPU_type.get_supported_on_GPU_groups</c> (libxenapi <c>xenapi_vgpu_type_get_supported_on_gpu_groups</c>).</summary>
@@ -481,16 +607,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<GPU_group>> get_supported_on_GPU_groups(Session session, string _vgpu_type)
         {
-            int status = Native.xenapi_vgpu_type_get_supported_on_gpu_groups(Session.NativeOf(session), Utf8.Z(_vgpu_type ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_supported_on_GPU_groups(session, _vgpu_type, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU_type.get_supported_on_GPU_groups</c> (libxenapi <c>xenapi_vgpu_type_get_supported_on_gpu_groups</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<GPU_group>> get_supported_on_GPU_groups(Session session, string _vgpu_type, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_GPU_group(result);
+                int status = Native.xenapi_vgpu_type_get_supported_on_gpu_groups(call.Handle, Utf8.Z(_vgpu_type ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_GPU_group(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VGPU_type.get_supported_on_GPU_groups</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_supported_on_GPU_groups</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<GPU_group>>> get_supported_on_GPU_groupsAsync(Session session, string _vgpu_type, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VGPU_type.get_supported_on_GPU_groups", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<GPU_group>(x0)), _vgpu_type ?? "");
         }
 
         /// <summary><c>VGPU_type.get_VGPUs</c> (libxenapi <c>xenapi_vgpu_type_get_vgpus</c>).</summary>
@@ -501,16 +645,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VGPU>> get_VGPUs(Session session, string _vgpu_type)
         {
-            int status = Native.xenapi_vgpu_type_get_vgpus(Session.NativeOf(session), Utf8.Z(_vgpu_type ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_VGPUs(session, _vgpu_type, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU_type.get_VGPUs</c> (libxenapi <c>xenapi_vgpu_type_get_vgpus</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VGPU>> get_VGPUs(Session session, string _vgpu_type, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VGPU(result);
+                int status = Native.xenapi_vgpu_type_get_vgpus(call.Handle, Utf8.Z(_vgpu_type ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VGPU(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VGPU_type.get_VGPUs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_VGPUs</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VGPU>>> get_VGPUsAsync(Session session, string _vgpu_type, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VGPU_type.get_VGPUs", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VGPU>(x0)), _vgpu_type ?? "");
         }
 
         /// <summary><c>VGPU_type.get_enabled_on_PGPUs</c> (libxenapi <c>xenapi_vgpu_type_get_enabled_on_pgpus</c>).</summary>
@@ -521,16 +683,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<PGPU>> get_enabled_on_PGPUs(Session session, string _vgpu_type)
         {
-            int status = Native.xenapi_vgpu_type_get_enabled_on_pgpus(Session.NativeOf(session), Utf8.Z(_vgpu_type ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_enabled_on_PGPUs(session, _vgpu_type, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU_type.get_enabled_on_PGPUs</c> (libxenapi <c>xenapi_vgpu_type_get_enabled_on_pgpus</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<PGPU>> get_enabled_on_PGPUs(Session session, string _vgpu_type, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_PGPU(result);
+                int status = Native.xenapi_vgpu_type_get_enabled_on_pgpus(call.Handle, Utf8.Z(_vgpu_type ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_PGPU(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VGPU_type.get_enabled_on_PGPUs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_enabled_on_PGPUs</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<PGPU>>> get_enabled_on_PGPUsAsync(Session session, string _vgpu_type, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VGPU_type.get_enabled_on_PGPUs", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<PGPU>(x0)), _vgpu_type ?? "");
         }
 
         /// <summary><c>VGPU_type.get_supported_on_PGPUs</c> (libxenapi <c>xenapi_vgpu_type_get_supported_on_pgpus</c>).</summary>
@@ -541,16 +721,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<PGPU>> get_supported_on_PGPUs(Session session, string _vgpu_type)
         {
-            int status = Native.xenapi_vgpu_type_get_supported_on_pgpus(Session.NativeOf(session), Utf8.Z(_vgpu_type ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_supported_on_PGPUs(session, _vgpu_type, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU_type.get_supported_on_PGPUs</c> (libxenapi <c>xenapi_vgpu_type_get_supported_on_pgpus</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<PGPU>> get_supported_on_PGPUs(Session session, string _vgpu_type, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_PGPU(result);
+                int status = Native.xenapi_vgpu_type_get_supported_on_pgpus(call.Handle, Utf8.Z(_vgpu_type ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_PGPU(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VGPU_type.get_supported_on_PGPUs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_supported_on_PGPUs</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<PGPU>>> get_supported_on_PGPUsAsync(Session session, string _vgpu_type, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VGPU_type.get_supported_on_PGPUs", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<PGPU>(x0)), _vgpu_type ?? "");
         }
 
         /// <summary><c>VGPU_type.get_max_resolution_y</c> (libxenapi <c>xenapi_vgpu_type_get_max_resolution_y</c>).</summary>
@@ -561,9 +759,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_max_resolution_y(Session session, string _vgpu_type)
         {
-            int status = Native.xenapi_vgpu_type_get_max_resolution_y(Session.NativeOf(session), Utf8.Z(_vgpu_type ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_max_resolution_y(session, _vgpu_type, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU_type.get_max_resolution_y</c> (libxenapi <c>xenapi_vgpu_type_get_max_resolution_y</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_max_resolution_y(Session session, string _vgpu_type, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vgpu_type_get_max_resolution_y(call.Handle, Utf8.Z(_vgpu_type ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>VGPU_type.get_max_resolution_y</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_max_resolution_y</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_max_resolution_yAsync(Session session, string _vgpu_type, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VGPU_type.get_max_resolution_y", cancellationToken, v => ValueRead.Long(v), _vgpu_type ?? "");
         }
 
         /// <summary><c>VGPU_type.get_max_resolution_x</c> (libxenapi <c>xenapi_vgpu_type_get_max_resolution_x</c>).</summary>
@@ -574,9 +790,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_max_resolution_x(Session session, string _vgpu_type)
         {
-            int status = Native.xenapi_vgpu_type_get_max_resolution_x(Session.NativeOf(session), Utf8.Z(_vgpu_type ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_max_resolution_x(session, _vgpu_type, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU_type.get_max_resolution_x</c> (libxenapi <c>xenapi_vgpu_type_get_max_resolution_x</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_max_resolution_x(Session session, string _vgpu_type, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vgpu_type_get_max_resolution_x(call.Handle, Utf8.Z(_vgpu_type ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>VGPU_type.get_max_resolution_x</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_max_resolution_x</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_max_resolution_xAsync(Session session, string _vgpu_type, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VGPU_type.get_max_resolution_x", cancellationToken, v => ValueRead.Long(v), _vgpu_type ?? "");
         }
 
         /// <summary><c>VGPU_type.get_max_heads</c> (libxenapi <c>xenapi_vgpu_type_get_max_heads</c>).</summary>
@@ -587,9 +821,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_max_heads(Session session, string _vgpu_type)
         {
-            int status = Native.xenapi_vgpu_type_get_max_heads(Session.NativeOf(session), Utf8.Z(_vgpu_type ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_max_heads(session, _vgpu_type, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU_type.get_max_heads</c> (libxenapi <c>xenapi_vgpu_type_get_max_heads</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_max_heads(Session session, string _vgpu_type, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vgpu_type_get_max_heads(call.Handle, Utf8.Z(_vgpu_type ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>VGPU_type.get_max_heads</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_max_heads</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_max_headsAsync(Session session, string _vgpu_type, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VGPU_type.get_max_heads", cancellationToken, v => ValueRead.Long(v), _vgpu_type ?? "");
         }
 
         /// <summary><c>VGPU_type.get_framebuffer_size</c> (libxenapi <c>xenapi_vgpu_type_get_framebuffer_size</c>).</summary>
@@ -600,9 +852,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_framebuffer_size(Session session, string _vgpu_type)
         {
-            int status = Native.xenapi_vgpu_type_get_framebuffer_size(Session.NativeOf(session), Utf8.Z(_vgpu_type ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_framebuffer_size(session, _vgpu_type, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU_type.get_framebuffer_size</c> (libxenapi <c>xenapi_vgpu_type_get_framebuffer_size</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_framebuffer_size(Session session, string _vgpu_type, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vgpu_type_get_framebuffer_size(call.Handle, Utf8.Z(_vgpu_type ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>VGPU_type.get_framebuffer_size</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_framebuffer_size</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_framebuffer_sizeAsync(Session session, string _vgpu_type, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VGPU_type.get_framebuffer_size", cancellationToken, v => ValueRead.Long(v), _vgpu_type ?? "");
         }
 
         /// <summary><c>VGPU_type.get_model_name</c> (libxenapi <c>xenapi_vgpu_type_get_model_name</c>).</summary>
@@ -613,9 +883,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_model_name(Session session, string _vgpu_type)
         {
-            int status = Native.xenapi_vgpu_type_get_model_name(Session.NativeOf(session), Utf8.Z(_vgpu_type ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_model_name(session, _vgpu_type, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU_type.get_model_name</c> (libxenapi <c>xenapi_vgpu_type_get_model_name</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_model_name(Session session, string _vgpu_type, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vgpu_type_get_model_name(call.Handle, Utf8.Z(_vgpu_type ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VGPU_type.get_model_name</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_model_name</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_model_nameAsync(Session session, string _vgpu_type, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VGPU_type.get_model_name", cancellationToken, v => ValueRead.Str(v), _vgpu_type ?? "");
         }
 
         /// <summary><c>VGPU_type.get_vendor_name</c> (libxenapi <c>xenapi_vgpu_type_get_vendor_name</c>).</summary>
@@ -626,9 +914,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_vendor_name(Session session, string _vgpu_type)
         {
-            int status = Native.xenapi_vgpu_type_get_vendor_name(Session.NativeOf(session), Utf8.Z(_vgpu_type ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_vendor_name(session, _vgpu_type, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU_type.get_vendor_name</c> (libxenapi <c>xenapi_vgpu_type_get_vendor_name</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_vendor_name(Session session, string _vgpu_type, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vgpu_type_get_vendor_name(call.Handle, Utf8.Z(_vgpu_type ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VGPU_type.get_vendor_name</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_vendor_name</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_vendor_nameAsync(Session session, string _vgpu_type, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VGPU_type.get_vendor_name", cancellationToken, v => ValueRead.Str(v), _vgpu_type ?? "");
         }
 
         /// <summary><c>VGPU_type.get_uuid</c> (libxenapi <c>xenapi_vgpu_type_get_uuid</c>).</summary>
@@ -639,9 +945,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _vgpu_type)
         {
-            int status = Native.xenapi_vgpu_type_get_uuid(Session.NativeOf(session), Utf8.Z(_vgpu_type ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _vgpu_type, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU_type.get_uuid</c> (libxenapi <c>xenapi_vgpu_type_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _vgpu_type, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vgpu_type_get_uuid(call.Handle, Utf8.Z(_vgpu_type ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VGPU_type.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _vgpu_type, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VGPU_type.get_uuid", cancellationToken, v => ValueRead.Str(v), _vgpu_type ?? "");
         }
 
         /// <summary><c>VGPU_type.get_by_uuid</c> (libxenapi <c>xenapi_vgpu_type_get_by_uuid</c>).</summary>
@@ -652,9 +976,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VGPU_type> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_vgpu_type_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VGPU_type>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU_type.get_by_uuid</c> (libxenapi <c>xenapi_vgpu_type_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VGPU_type> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vgpu_type_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VGPU_type>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VGPU_type.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VGPU_type>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VGPU_type.get_by_uuid", cancellationToken, v => ValueRead.Ref<VGPU_type>(v), _uuid ?? "");
         }
 
         /// <summary><c>VGPU_type.get_record</c> (libxenapi <c>xenapi_vgpu_type_get_record</c>).</summary>
@@ -665,16 +1007,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static VGPU_type get_record(Session session, string _vgpu_type)
         {
-            int status = Native.xenapi_vgpu_type_get_record(Session.NativeOf(session), Utf8.Z(_vgpu_type ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _vgpu_type, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VGPU_type.get_record</c> (libxenapi <c>xenapi_vgpu_type_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static VGPU_type get_record(Session session, string _vgpu_type, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_VGPU_type(result);
+                int status = Native.xenapi_vgpu_type_get_record(call.Handle, Utf8.Z(_vgpu_type ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_VGPU_type(result);
+                }
+                finally
+                {
+                    Native.xenapi_vgpu_type_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_vgpu_type_record_free(result);
-            }
+        }
+
+        /// <summary><c>VGPU_type.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<VGPU_type> get_recordAsync(Session session, string _vgpu_type, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VGPU_type.get_record", cancellationToken, v => VGPU_type.FromValueHandle(v), _vgpu_type ?? "");
         }
 
     }

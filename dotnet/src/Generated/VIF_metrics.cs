@@ -158,16 +158,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<VIF_metrics>, VIF_metrics> get_all_records(Session session)
         {
-            int status = Native.xenapi_vif_metrics_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VIF_metrics.get_all_records</c> (libxenapi <c>xenapi_vif_metrics_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<VIF_metrics>, VIF_metrics> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_VIF_metrics_to_record_VIF_metrics_end(result);
+                int status = Native.xenapi_vif_metrics_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_VIF_metrics_to_record_VIF_metrics_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_vif_metrics_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_vif_metrics_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>VIF_metrics.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<VIF_metrics>, VIF_metrics>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VIF_metrics.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<VIF_metrics>.Create(k0), x0 => VIF_metrics.FromValueHandle(x0)));
         }
 
         /// <summary><c>VIF_metrics.get_all</c> (libxenapi <c>xenapi_vif_metrics_get_all</c>). Removed in tampa: only older servers have it.</summary>
@@ -177,16 +195,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VIF_metrics>> get_all(Session session)
         {
-            int status = Native.xenapi_vif_metrics_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VIF_metrics.get_all</c> (libxenapi <c>xenapi_vif_metrics_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VIF_metrics>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VIF_metrics(result);
+                int status = Native.xenapi_vif_metrics_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VIF_metrics(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VIF_metrics.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VIF_metrics>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VIF_metrics.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VIF_metrics>(x0)));
         }
 
         /// <summary><c>VIF_metrics.remove_from_other_config</c> (libxenapi <c>xenapi_vif_metrics_remove_from_other_config</c>).</summary>
@@ -197,8 +233,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_other_config(Session session, string _vif_metrics, string _key)
         {
-            int status = Native.xenapi_vif_metrics_remove_from_other_config(Session.NativeOf(session), Utf8.Z(_vif_metrics ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_other_config(session, _vif_metrics, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VIF_metrics.remove_from_other_config</c> (libxenapi <c>xenapi_vif_metrics_remove_from_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_other_config(Session session, string _vif_metrics, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vif_metrics_remove_from_other_config(call.Handle, Utf8.Z(_vif_metrics ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VIF_metrics.remove_from_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_other_configAsync(Session session, string _vif_metrics, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VIF_metrics.remove_from_other_config", cancellationToken, _vif_metrics ?? "", _key ?? "");
         }
 
         /// <summary><c>VIF_metrics.add_to_other_config</c> (libxenapi <c>xenapi_vif_metrics_add_to_other_config</c>).</summary>
@@ -210,8 +264,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_other_config(Session session, string _vif_metrics, string _key, string _value)
         {
-            int status = Native.xenapi_vif_metrics_add_to_other_config(Session.NativeOf(session), Utf8.Z(_vif_metrics ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_other_config(session, _vif_metrics, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VIF_metrics.add_to_other_config</c> (libxenapi <c>xenapi_vif_metrics_add_to_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_other_config(Session session, string _vif_metrics, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vif_metrics_add_to_other_config(call.Handle, Utf8.Z(_vif_metrics ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VIF_metrics.add_to_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_other_configAsync(Session session, string _vif_metrics, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VIF_metrics.add_to_other_config", cancellationToken, _vif_metrics ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>VIF_metrics.set_other_config</c> (libxenapi <c>xenapi_vif_metrics_set_other_config</c>).</summary>
@@ -222,16 +294,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_other_config(Session session, string _vif_metrics, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_other_config(session, _vif_metrics, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VIF_metrics.set_other_config</c> (libxenapi <c>xenapi_vif_metrics_set_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_other_config(Session session, string _vif_metrics, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vif_metrics_set_other_config(Session.NativeOf(session), Utf8.Z(_vif_metrics ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_vif_metrics_set_other_config(call.Handle, Utf8.Z(_vif_metrics ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>VIF_metrics.set_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_other_configAsync(Session session, string _vif_metrics, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VIF_metrics.set_other_config", cancellationToken, _vif_metrics ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>VIF_metrics.get_other_config</c> (libxenapi <c>xenapi_vif_metrics_get_other_config</c>).</summary>
@@ -242,16 +332,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _vif_metrics)
         {
-            int status = Native.xenapi_vif_metrics_get_other_config(Session.NativeOf(session), Utf8.Z(_vif_metrics ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _vif_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VIF_metrics.get_other_config</c> (libxenapi <c>xenapi_vif_metrics_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _vif_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_vif_metrics_get_other_config(call.Handle, Utf8.Z(_vif_metrics ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>VIF_metrics.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _vif_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VIF_metrics.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _vif_metrics ?? "");
         }
 
         /// <summary><c>VIF_metrics.get_last_updated</c> (libxenapi <c>xenapi_vif_metrics_get_last_updated</c>).</summary>
@@ -262,9 +370,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static DateTime get_last_updated(Session session, string _vif_metrics)
         {
-            int status = Native.xenapi_vif_metrics_get_last_updated(Session.NativeOf(session), Utf8.Z(_vif_metrics ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.Time(result);
+            return get_last_updated(session, _vif_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VIF_metrics.get_last_updated</c> (libxenapi <c>xenapi_vif_metrics_get_last_updated</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static DateTime get_last_updated(Session session, string _vif_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vif_metrics_get_last_updated(call.Handle, Utf8.Z(_vif_metrics ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.Time(result);
+            }
+        }
+
+        /// <summary><c>VIF_metrics.get_last_updated</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_last_updated</c>.</summary>
+        public static System.Threading.Tasks.Task<DateTime> get_last_updatedAsync(Session session, string _vif_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VIF_metrics.get_last_updated", cancellationToken, v => ValueRead.Time(v), _vif_metrics ?? "");
         }
 
         /// <summary><c>VIF_metrics.get_io_write_kbs</c> (libxenapi <c>xenapi_vif_metrics_get_io_write_kbs</c>). Removed in tampa: only older servers have it.</summary>
@@ -275,9 +401,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static double get_io_write_kbs(Session session, string _vif_metrics)
         {
-            int status = Native.xenapi_vif_metrics_get_io_write_kbs(Session.NativeOf(session), Utf8.Z(_vif_metrics ?? ""), out double result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_io_write_kbs(session, _vif_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VIF_metrics.get_io_write_kbs</c> (libxenapi <c>xenapi_vif_metrics_get_io_write_kbs</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static double get_io_write_kbs(Session session, string _vif_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vif_metrics_get_io_write_kbs(call.Handle, Utf8.Z(_vif_metrics ?? ""), out double result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>VIF_metrics.get_io_write_kbs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_io_write_kbs</c>.</summary>
+        public static System.Threading.Tasks.Task<double> get_io_write_kbsAsync(Session session, string _vif_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VIF_metrics.get_io_write_kbs", cancellationToken, v => ValueRead.Double(v), _vif_metrics ?? "");
         }
 
         /// <summary><c>VIF_metrics.get_io_read_kbs</c> (libxenapi <c>xenapi_vif_metrics_get_io_read_kbs</c>). Removed in tampa: only older servers have it.</summary>
@@ -288,9 +432,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static double get_io_read_kbs(Session session, string _vif_metrics)
         {
-            int status = Native.xenapi_vif_metrics_get_io_read_kbs(Session.NativeOf(session), Utf8.Z(_vif_metrics ?? ""), out double result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_io_read_kbs(session, _vif_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VIF_metrics.get_io_read_kbs</c> (libxenapi <c>xenapi_vif_metrics_get_io_read_kbs</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static double get_io_read_kbs(Session session, string _vif_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vif_metrics_get_io_read_kbs(call.Handle, Utf8.Z(_vif_metrics ?? ""), out double result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>VIF_metrics.get_io_read_kbs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_io_read_kbs</c>.</summary>
+        public static System.Threading.Tasks.Task<double> get_io_read_kbsAsync(Session session, string _vif_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VIF_metrics.get_io_read_kbs", cancellationToken, v => ValueRead.Double(v), _vif_metrics ?? "");
         }
 
         /// <summary><c>VIF_metrics.get_uuid</c> (libxenapi <c>xenapi_vif_metrics_get_uuid</c>).</summary>
@@ -301,9 +463,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _vif_metrics)
         {
-            int status = Native.xenapi_vif_metrics_get_uuid(Session.NativeOf(session), Utf8.Z(_vif_metrics ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _vif_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VIF_metrics.get_uuid</c> (libxenapi <c>xenapi_vif_metrics_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _vif_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vif_metrics_get_uuid(call.Handle, Utf8.Z(_vif_metrics ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VIF_metrics.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _vif_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VIF_metrics.get_uuid", cancellationToken, v => ValueRead.Str(v), _vif_metrics ?? "");
         }
 
         /// <summary><c>VIF_metrics.get_by_uuid</c> (libxenapi <c>xenapi_vif_metrics_get_by_uuid</c>). Removed in tampa: only older servers have it.</summary>
@@ -314,9 +494,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VIF_metrics> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_vif_metrics_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VIF_metrics>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VIF_metrics.get_by_uuid</c> (libxenapi <c>xenapi_vif_metrics_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VIF_metrics> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vif_metrics_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VIF_metrics>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VIF_metrics.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VIF_metrics>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VIF_metrics.get_by_uuid", cancellationToken, v => ValueRead.Ref<VIF_metrics>(v), _uuid ?? "");
         }
 
         /// <summary><c>VIF_metrics.get_record</c> (libxenapi <c>xenapi_vif_metrics_get_record</c>). Removed in tampa: only older servers have it.</summary>
@@ -327,16 +525,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static VIF_metrics get_record(Session session, string _vif_metrics)
         {
-            int status = Native.xenapi_vif_metrics_get_record(Session.NativeOf(session), Utf8.Z(_vif_metrics ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _vif_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VIF_metrics.get_record</c> (libxenapi <c>xenapi_vif_metrics_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static VIF_metrics get_record(Session session, string _vif_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_VIF_metrics(result);
+                int status = Native.xenapi_vif_metrics_get_record(call.Handle, Utf8.Z(_vif_metrics ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_VIF_metrics(result);
+                }
+                finally
+                {
+                    Native.xenapi_vif_metrics_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_vif_metrics_record_free(result);
-            }
+        }
+
+        /// <summary><c>VIF_metrics.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<VIF_metrics> get_recordAsync(Session session, string _vif_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VIF_metrics.get_record", cancellationToken, v => VIF_metrics.FromValueHandle(v), _vif_metrics ?? "");
         }
 
     }

@@ -157,16 +157,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<VLAN>, VLAN> get_all_records(Session session)
         {
-            int status = Native.xenapi_vlan_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VLAN.get_all_records</c> (libxenapi <c>xenapi_vlan_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<VLAN>, VLAN> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_VLAN_to_record_VLAN_end(result);
+                int status = Native.xenapi_vlan_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_VLAN_to_record_VLAN_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_vlan_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_vlan_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>VLAN.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<VLAN>, VLAN>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VLAN.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<VLAN>.Create(k0), x0 => VLAN.FromValueHandle(x0)));
         }
 
         /// <summary><c>VLAN.get_all</c> (libxenapi <c>xenapi_vlan_get_all</c>).</summary>
@@ -176,16 +194,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VLAN>> get_all(Session session)
         {
-            int status = Native.xenapi_vlan_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VLAN.get_all</c> (libxenapi <c>xenapi_vlan_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VLAN>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VLAN(result);
+                int status = Native.xenapi_vlan_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VLAN(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VLAN.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VLAN>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VLAN.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VLAN>(x0)));
         }
 
         /// <summary><c>VLAN.destroy</c> (libxenapi <c>xenapi_vlan_destroy</c>).</summary>
@@ -195,8 +231,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy(Session session, string _vlan)
         {
-            int status = Native.xenapi_vlan_destroy(Session.NativeOf(session), Utf8.Z(_vlan ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            destroy(session, _vlan, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VLAN.destroy</c> (libxenapi <c>xenapi_vlan_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy(Session session, string _vlan, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vlan_destroy(call.Handle, Utf8.Z(_vlan ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VLAN.destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy</c>.</summary>
+        public static System.Threading.Tasks.Task destroyAsync(Session session, string _vlan, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VLAN.destroy", cancellationToken, _vlan ?? "");
         }
 
         /// <summary><c>Async.VLAN.destroy</c> (libxenapi <c>xenapi_async_vlan_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -207,9 +261,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy(Session session, string _vlan)
         {
-            int status = Native.xenapi_async_vlan_destroy(Session.NativeOf(session), Utf8.Z(_vlan ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_destroy(session, _vlan, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VLAN.destroy</c> (libxenapi <c>xenapi_async_vlan_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy(Session session, string _vlan, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vlan_destroy(call.Handle, Utf8.Z(_vlan ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VLAN.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_vlan_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -238,9 +302,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VLAN> create(Session session, string _tagged_pif, long _tag, string _network)
         {
-            int status = Native.xenapi_vlan_create(Session.NativeOf(session), Utf8.Z(_tagged_pif ?? ""), _tag, Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VLAN>.Create(Conv.TakeStr(result));
+            return create(session, _tagged_pif, _tag, _network, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VLAN.create</c> (libxenapi <c>xenapi_vlan_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VLAN> create(Session session, string _tagged_pif, long _tag, string _network, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vlan_create(call.Handle, Utf8.Z(_tagged_pif ?? ""), _tag, Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VLAN>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VLAN.create</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VLAN>> createAsync(Session session, string _tagged_pif, long _tag, string _network, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VLAN.create", cancellationToken, v => ValueRead.Ref<VLAN>(v), _tagged_pif ?? "", _tag, _network ?? "");
         }
 
         /// <summary><c>Async.VLAN.create</c> (libxenapi <c>xenapi_async_vlan_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -253,9 +335,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create(Session session, string _tagged_pif, long _tag, string _network)
         {
-            int status = Native.xenapi_async_vlan_create(Session.NativeOf(session), Utf8.Z(_tagged_pif ?? ""), _tag, Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_create(session, _tagged_pif, _tag, _network, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VLAN.create</c> (libxenapi <c>xenapi_async_vlan_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create(Session session, string _tagged_pif, long _tag, string _network, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vlan_create(call.Handle, Utf8.Z(_tagged_pif ?? ""), _tag, Utf8.Z(_network ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VLAN.create</c> (what <c>async_create</c> returned; libxenapi <c>xenapi_async_vlan_create_wait</c>) and returns its result as <c>create</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -285,8 +377,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_other_config(Session session, string _vlan, string _key)
         {
-            int status = Native.xenapi_vlan_remove_from_other_config(Session.NativeOf(session), Utf8.Z(_vlan ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_other_config(session, _vlan, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VLAN.remove_from_other_config</c> (libxenapi <c>xenapi_vlan_remove_from_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_other_config(Session session, string _vlan, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vlan_remove_from_other_config(call.Handle, Utf8.Z(_vlan ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VLAN.remove_from_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_other_configAsync(Session session, string _vlan, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VLAN.remove_from_other_config", cancellationToken, _vlan ?? "", _key ?? "");
         }
 
         /// <summary><c>VLAN.add_to_other_config</c> (libxenapi <c>xenapi_vlan_add_to_other_config</c>).</summary>
@@ -298,8 +408,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_other_config(Session session, string _vlan, string _key, string _value)
         {
-            int status = Native.xenapi_vlan_add_to_other_config(Session.NativeOf(session), Utf8.Z(_vlan ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_other_config(session, _vlan, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VLAN.add_to_other_config</c> (libxenapi <c>xenapi_vlan_add_to_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_other_config(Session session, string _vlan, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vlan_add_to_other_config(call.Handle, Utf8.Z(_vlan ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VLAN.add_to_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_other_configAsync(Session session, string _vlan, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VLAN.add_to_other_config", cancellationToken, _vlan ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>VLAN.set_other_config</c> (libxenapi <c>xenapi_vlan_set_other_config</c>).</summary>
@@ -310,16 +438,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_other_config(Session session, string _vlan, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_other_config(session, _vlan, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VLAN.set_other_config</c> (libxenapi <c>xenapi_vlan_set_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_other_config(Session session, string _vlan, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vlan_set_other_config(Session.NativeOf(session), Utf8.Z(_vlan ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_vlan_set_other_config(call.Handle, Utf8.Z(_vlan ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>VLAN.set_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_other_configAsync(Session session, string _vlan, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VLAN.set_other_config", cancellationToken, _vlan ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>VLAN.get_other_config</c> (libxenapi <c>xenapi_vlan_get_other_config</c>).</summary>
@@ -330,16 +476,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _vlan)
         {
-            int status = Native.xenapi_vlan_get_other_config(Session.NativeOf(session), Utf8.Z(_vlan ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _vlan, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VLAN.get_other_config</c> (libxenapi <c>xenapi_vlan_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _vlan, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_vlan_get_other_config(call.Handle, Utf8.Z(_vlan ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>VLAN.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _vlan, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VLAN.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _vlan ?? "");
         }
 
         /// <summary><c>VLAN.get_tag</c> (libxenapi <c>xenapi_vlan_get_tag</c>).</summary>
@@ -350,9 +514,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_tag(Session session, string _vlan)
         {
-            int status = Native.xenapi_vlan_get_tag(Session.NativeOf(session), Utf8.Z(_vlan ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_tag(session, _vlan, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VLAN.get_tag</c> (libxenapi <c>xenapi_vlan_get_tag</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_tag(Session session, string _vlan, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vlan_get_tag(call.Handle, Utf8.Z(_vlan ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>VLAN.get_tag</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_tag</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_tagAsync(Session session, string _vlan, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VLAN.get_tag", cancellationToken, v => ValueRead.Long(v), _vlan ?? "");
         }
 
         /// <summary><c>VLAN.get_untagged_PIF</c> (libxenapi <c>xenapi_vlan_get_untagged_pif</c>).</summary>
@@ -363,9 +545,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<PIF> get_untagged_PIF(Session session, string _vlan)
         {
-            int status = Native.xenapi_vlan_get_untagged_pif(Session.NativeOf(session), Utf8.Z(_vlan ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<PIF>.Create(Conv.TakeStr(result));
+            return get_untagged_PIF(session, _vlan, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VLAN.get_untagged_PIF</c> (libxenapi <c>xenapi_vlan_get_untagged_pif</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<PIF> get_untagged_PIF(Session session, string _vlan, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vlan_get_untagged_pif(call.Handle, Utf8.Z(_vlan ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<PIF>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VLAN.get_untagged_PIF</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_untagged_PIF</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<PIF>> get_untagged_PIFAsync(Session session, string _vlan, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VLAN.get_untagged_PIF", cancellationToken, v => ValueRead.Ref<PIF>(v), _vlan ?? "");
         }
 
         /// <summary><c>VLAN.get_tagged_PIF</c> (libxenapi <c>xenapi_vlan_get_tagged_pif</c>).</summary>
@@ -376,9 +576,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<PIF> get_tagged_PIF(Session session, string _vlan)
         {
-            int status = Native.xenapi_vlan_get_tagged_pif(Session.NativeOf(session), Utf8.Z(_vlan ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<PIF>.Create(Conv.TakeStr(result));
+            return get_tagged_PIF(session, _vlan, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VLAN.get_tagged_PIF</c> (libxenapi <c>xenapi_vlan_get_tagged_pif</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<PIF> get_tagged_PIF(Session session, string _vlan, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vlan_get_tagged_pif(call.Handle, Utf8.Z(_vlan ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<PIF>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VLAN.get_tagged_PIF</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_tagged_PIF</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<PIF>> get_tagged_PIFAsync(Session session, string _vlan, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VLAN.get_tagged_PIF", cancellationToken, v => ValueRead.Ref<PIF>(v), _vlan ?? "");
         }
 
         /// <summary><c>VLAN.get_uuid</c> (libxenapi <c>xenapi_vlan_get_uuid</c>).</summary>
@@ -389,9 +607,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _vlan)
         {
-            int status = Native.xenapi_vlan_get_uuid(Session.NativeOf(session), Utf8.Z(_vlan ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _vlan, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VLAN.get_uuid</c> (libxenapi <c>xenapi_vlan_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _vlan, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vlan_get_uuid(call.Handle, Utf8.Z(_vlan ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VLAN.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _vlan, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VLAN.get_uuid", cancellationToken, v => ValueRead.Str(v), _vlan ?? "");
         }
 
         /// <summary><c>VLAN.get_by_uuid</c> (libxenapi <c>xenapi_vlan_get_by_uuid</c>).</summary>
@@ -402,9 +638,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VLAN> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_vlan_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VLAN>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VLAN.get_by_uuid</c> (libxenapi <c>xenapi_vlan_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VLAN> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vlan_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VLAN>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VLAN.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VLAN>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VLAN.get_by_uuid", cancellationToken, v => ValueRead.Ref<VLAN>(v), _uuid ?? "");
         }
 
         /// <summary><c>VLAN.get_record</c> (libxenapi <c>xenapi_vlan_get_record</c>).</summary>
@@ -415,16 +669,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static VLAN get_record(Session session, string _vlan)
         {
-            int status = Native.xenapi_vlan_get_record(Session.NativeOf(session), Utf8.Z(_vlan ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _vlan, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VLAN.get_record</c> (libxenapi <c>xenapi_vlan_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static VLAN get_record(Session session, string _vlan, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_VLAN(result);
+                int status = Native.xenapi_vlan_get_record(call.Handle, Utf8.Z(_vlan ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_VLAN(result);
+                }
+                finally
+                {
+                    Native.xenapi_vlan_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_vlan_record_free(result);
-            }
+        }
+
+        /// <summary><c>VLAN.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<VLAN> get_recordAsync(Session session, string _vlan, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VLAN.get_record", cancellationToken, v => VLAN.FromValueHandle(v), _vlan ?? "");
         }
 
     }

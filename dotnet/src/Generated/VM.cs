@@ -181,6 +181,104 @@ namespace XenAPI
             }
         }
 
+        /// <summary>The record as the struct a call sends (every field, by its datamodel name).</summary>
+        internal Dictionary<string, object> WireStruct()
+        {
+            return new Dictionary<string, object>(90)
+            {
+                { "uuid", uuid },
+                { "allowed_operations", allowed_operations },
+                { "current_operations", current_operations },
+                { "name_label", name_label },
+                { "name_description", name_description },
+                { "power_state", power_state.StringOf() },
+                { "user_version", user_version },
+                { "is_a_template", is_a_template },
+                { "is_default_template", is_default_template },
+                { "suspend_VDI", suspend_VDI },
+                { "resident_on", resident_on },
+                { "scheduled_to_be_resident_on", scheduled_to_be_resident_on },
+                { "affinity", affinity },
+                { "memory_overhead", memory_overhead },
+                { "memory_target", memory_target },
+                { "memory_static_max", memory_static_max },
+                { "memory_dynamic_max", memory_dynamic_max },
+                { "memory_dynamic_min", memory_dynamic_min },
+                { "memory_static_min", memory_static_min },
+                { "VCPUs_params", VCPUs_params },
+                { "VCPUs_max", VCPUs_max },
+                { "VCPUs_at_startup", VCPUs_at_startup },
+                { "actions_after_softreboot", actions_after_softreboot.StringOf() },
+                { "actions_after_shutdown", actions_after_shutdown.StringOf() },
+                { "actions_after_reboot", actions_after_reboot.StringOf() },
+                { "actions_after_crash", actions_after_crash.StringOf() },
+                { "consoles", consoles },
+                { "VIFs", VIFs },
+                { "VBDs", VBDs },
+                { "VUSBs", VUSBs },
+                { "crash_dumps", crash_dumps },
+                { "VTPMs", VTPMs },
+                { "PV_bootloader", PV_bootloader },
+                { "PV_kernel", PV_kernel },
+                { "PV_ramdisk", PV_ramdisk },
+                { "PV_args", PV_args },
+                { "PV_bootloader_args", PV_bootloader_args },
+                { "PV_legacy_args", PV_legacy_args },
+                { "HVM_boot_policy", HVM_boot_policy },
+                { "HVM_boot_params", HVM_boot_params },
+                { "HVM_shadow_multiplier", HVM_shadow_multiplier },
+                { "platform", platform },
+                { "PCI_bus", PCI_bus },
+                { "other_config", other_config },
+                { "domid", domid },
+                { "domarch", domarch },
+                { "last_boot_CPU_flags", last_boot_CPU_flags },
+                { "is_control_domain", is_control_domain },
+                { "metrics", metrics },
+                { "guest_metrics", guest_metrics },
+                { "last_booted_record", last_booted_record },
+                { "recommendations", recommendations },
+                { "xenstore_data", xenstore_data },
+                { "ha_always_run", ha_always_run },
+                { "ha_restart_priority", ha_restart_priority },
+                { "is_a_snapshot", is_a_snapshot },
+                { "snapshot_of", snapshot_of },
+                { "snapshots", snapshots },
+                { "snapshot_time", snapshot_time },
+                { "transportable_snapshot_id", transportable_snapshot_id },
+                { "blobs", blobs },
+                { "tags", tags },
+                { "blocked_operations", blocked_operations },
+                { "snapshot_info", snapshot_info },
+                { "snapshot_metadata", snapshot_metadata },
+                { "parent", parent },
+                { "children", children },
+                { "bios_strings", bios_strings },
+                { "protection_policy", protection_policy },
+                { "is_snapshot_from_vmpp", is_snapshot_from_vmpp },
+                { "snapshot_schedule", snapshot_schedule },
+                { "is_vmss_snapshot", is_vmss_snapshot },
+                { "appliance", appliance },
+                { "start_delay", start_delay },
+                { "shutdown_delay", shutdown_delay },
+                { "order", order },
+                { "VGPUs", VGPUs },
+                { "attached_PCIs", attached_PCIs },
+                { "suspend_SR", suspend_SR },
+                { "version", version },
+                { "generation_id", generation_id },
+                { "hardware_platform_version", hardware_platform_version },
+                { "has_vendor_device", has_vendor_device },
+                { "requires_reboot", requires_reboot },
+                { "reference_label", reference_label },
+                { "domain_type", domain_type.StringOf() },
+                { "NVRAM", NVRAM },
+                { "pending_guidances", pending_guidances },
+                { "pending_guidances_recommended", pending_guidances_recommended },
+                { "pending_guidances_full", pending_guidances_full },
+            };
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(VM record)
         {
@@ -1733,16 +1831,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<VM>, VM> get_all_records(Session session)
         {
-            int status = Native.xenapi_vm_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_all_records</c> (libxenapi <c>xenapi_vm_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<VM>, VM> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_VM_to_record_VM_end(result);
+                int status = Native.xenapi_vm_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_VM_to_record_VM_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_vm_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_vm_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>VM.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<VM>, VM>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<VM>.Create(k0), x0 => VM.FromValueHandle(x0)));
         }
 
         /// <summary><c>VM.get_all</c> (libxenapi <c>xenapi_vm_get_all</c>).</summary>
@@ -1752,16 +1868,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VM>> get_all(Session session)
         {
-            int status = Native.xenapi_vm_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_all</c> (libxenapi <c>xenapi_vm_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VM>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VM(result);
+                int status = Native.xenapi_vm_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VM(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VM.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VM>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VM>(x0)));
         }
 
         /// <summary><c>VM.restart_device_models</c> (libxenapi <c>xenapi_vm_restart_device_models</c>). Prototype since 23.30.0: may change.</summary>
@@ -1771,8 +1905,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void restart_device_models(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_restart_device_models(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            restart_device_models(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.restart_device_models</c> (libxenapi <c>xenapi_vm_restart_device_models</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void restart_device_models(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_restart_device_models(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.restart_device_models</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>restart_device_models</c>.</summary>
+        public static System.Threading.Tasks.Task restart_device_modelsAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.restart_device_models", cancellationToken, _vm ?? "");
         }
 
         /// <summary><c>Async.VM.restart_device_models</c> (libxenapi <c>xenapi_async_vm_restart_device_models</c>): <c>restart_device_models</c> as a server task. Wait for its typed result with <c>async_restart_device_models_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.30.0: may change.</summary>
@@ -1783,9 +1935,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_restart_device_models(Session session, string _vm)
         {
-            int status = Native.xenapi_async_vm_restart_device_models(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_restart_device_models(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.restart_device_models</c> (libxenapi <c>xenapi_async_vm_restart_device_models</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_restart_device_models(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_restart_device_models(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.restart_device_models</c> (what <c>async_restart_device_models</c> returned; libxenapi <c>xenapi_async_vm_restart_device_models_wait</c>) and returns its result as <c>restart_device_models</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1812,8 +1974,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_HVM_boot_policy(Session session, string _vm, string _value)
         {
-            int status = Native.xenapi_vm_set_hvm_boot_policy(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_HVM_boot_policy(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_HVM_boot_policy</c> (libxenapi <c>xenapi_vm_set_hvm_boot_policy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_HVM_boot_policy(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_hvm_boot_policy(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_HVM_boot_policy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_HVM_boot_policy</c>.</summary>
+        public static System.Threading.Tasks.Task set_HVM_boot_policyAsync(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_HVM_boot_policy", cancellationToken, _vm ?? "", _value ?? "");
         }
 
         /// <summary><c>Async.VM.set_HVM_boot_policy</c> (libxenapi <c>xenapi_async_vm_set_hvm_boot_policy</c>): <c>set_HVM_boot_policy</c> as a server task. Wait for its typed result with <c>async_set_HVM_boot_policy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since kolkata.</summary>
@@ -1825,9 +2005,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_HVM_boot_policy(Session session, string _vm, string _value)
         {
-            int status = Native.xenapi_async_vm_set_hvm_boot_policy(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_HVM_boot_policy(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.set_HVM_boot_policy</c> (libxenapi <c>xenapi_async_vm_set_hvm_boot_policy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_HVM_boot_policy(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_set_hvm_boot_policy(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.set_HVM_boot_policy</c> (what <c>async_set_HVM_boot_policy</c> returned; libxenapi <c>xenapi_async_vm_set_hvm_boot_policy_wait</c>) and returns its result as <c>set_HVM_boot_policy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1854,8 +2044,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_domain_type(Session session, string _vm, domain_type _value)
         {
-            int status = Native.xenapi_vm_set_domain_type(Session.NativeOf(session), Utf8.Z(_vm ?? ""), domain_type_helper.ToNative(_value), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_domain_type(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_domain_type</c> (libxenapi <c>xenapi_vm_set_domain_type</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_domain_type(Session session, string _vm, domain_type _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_domain_type(call.Handle, Utf8.Z(_vm ?? ""), domain_type_helper.ToNative(_value), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_domain_type</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_domain_type</c>.</summary>
+        public static System.Threading.Tasks.Task set_domain_typeAsync(Session session, string _vm, domain_type _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_domain_type", cancellationToken, _vm ?? "", _value.StringOf());
         }
 
         /// <summary><c>Async.VM.set_domain_type</c> (libxenapi <c>xenapi_async_vm_set_domain_type</c>): <c>set_domain_type</c> as a server task. Wait for its typed result with <c>async_set_domain_type_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1867,9 +2075,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_domain_type(Session session, string _vm, domain_type _value)
         {
-            int status = Native.xenapi_async_vm_set_domain_type(Session.NativeOf(session), Utf8.Z(_vm ?? ""), domain_type_helper.ToNative(_value), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_domain_type(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.set_domain_type</c> (libxenapi <c>xenapi_async_vm_set_domain_type</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_domain_type(Session session, string _vm, domain_type _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_set_domain_type(call.Handle, Utf8.Z(_vm ?? ""), domain_type_helper.ToNative(_value), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.set_domain_type</c> (what <c>async_set_domain_type</c> returned; libxenapi <c>xenapi_async_vm_set_domain_type_wait</c>) and returns its result as <c>set_domain_type</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1896,8 +2114,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_actions_after_crash(Session session, string _vm, on_crash_behaviour _value)
         {
-            int status = Native.xenapi_vm_set_actions_after_crash(Session.NativeOf(session), Utf8.Z(_vm ?? ""), on_crash_behaviour_helper.ToNative(_value), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_actions_after_crash(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_actions_after_crash</c> (libxenapi <c>xenapi_vm_set_actions_after_crash</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_actions_after_crash(Session session, string _vm, on_crash_behaviour _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_actions_after_crash(call.Handle, Utf8.Z(_vm ?? ""), on_crash_behaviour_helper.ToNative(_value), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_actions_after_crash</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_actions_after_crash</c>.</summary>
+        public static System.Threading.Tasks.Task set_actions_after_crashAsync(Session session, string _vm, on_crash_behaviour _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_actions_after_crash", cancellationToken, _vm ?? "", _value.StringOf());
         }
 
         /// <summary><c>Async.VM.set_actions_after_crash</c> (libxenapi <c>xenapi_async_vm_set_actions_after_crash</c>): <c>set_actions_after_crash</c> as a server task. Wait for its typed result with <c>async_set_actions_after_crash_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1909,9 +2145,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_actions_after_crash(Session session, string _vm, on_crash_behaviour _value)
         {
-            int status = Native.xenapi_async_vm_set_actions_after_crash(Session.NativeOf(session), Utf8.Z(_vm ?? ""), on_crash_behaviour_helper.ToNative(_value), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_actions_after_crash(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.set_actions_after_crash</c> (libxenapi <c>xenapi_async_vm_set_actions_after_crash</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_actions_after_crash(Session session, string _vm, on_crash_behaviour _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_set_actions_after_crash(call.Handle, Utf8.Z(_vm ?? ""), on_crash_behaviour_helper.ToNative(_value), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.set_actions_after_crash</c> (what <c>async_set_actions_after_crash</c> returned; libxenapi <c>xenapi_async_vm_set_actions_after_crash_wait</c>) and returns its result as <c>set_actions_after_crash</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1941,16 +2187,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VM>> import(Session session, string _url, string _sr, bool _full_restore, bool _force)
         {
-            int status = Native.xenapi_vm_import(Session.NativeOf(session), Utf8.Z(_url ?? ""), Utf8.Z(_sr ?? ""), (_full_restore ? (byte)1 : (byte)0), (_force ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return import(session, _url, _sr, _full_restore, _force, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.import</c> (libxenapi <c>xenapi_vm_import</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VM>> import(Session session, string _url, string _sr, bool _full_restore, bool _force, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VM(result);
+                int status = Native.xenapi_vm_import(call.Handle, Utf8.Z(_url ?? ""), Utf8.Z(_sr ?? ""), (_full_restore ? (byte)1 : (byte)0), (_force ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VM(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VM.import</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>import</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VM>>> importAsync(Session session, string _url, string _sr, bool _full_restore, bool _force, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.import", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VM>(x0)), _url ?? "", _sr ?? "", _full_restore, _force);
         }
 
         /// <summary><c>Async.VM.import</c> (libxenapi <c>xenapi_async_vm_import</c>): <c>import</c> as a server task. Wait for its typed result with <c>async_import_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -1964,9 +2228,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_import(Session session, string _url, string _sr, bool _full_restore, bool _force)
         {
-            int status = Native.xenapi_async_vm_import(Session.NativeOf(session), Utf8.Z(_url ?? ""), Utf8.Z(_sr ?? ""), (_full_restore ? (byte)1 : (byte)0), (_force ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_import(session, _url, _sr, _full_restore, _force, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.import</c> (libxenapi <c>xenapi_async_vm_import</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_import(Session session, string _url, string _sr, bool _full_restore, bool _force, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_import(call.Handle, Utf8.Z(_url ?? ""), Utf8.Z(_sr ?? ""), (_full_restore ? (byte)1 : (byte)0), (_force ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.import</c> (what <c>async_import</c> returned; libxenapi <c>xenapi_async_vm_import_wait</c>) and returns its result as <c>import</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2003,8 +2277,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_has_vendor_device(Session session, string _vm, bool _value)
         {
-            int status = Native.xenapi_vm_set_has_vendor_device(Session.NativeOf(session), Utf8.Z(_vm ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_has_vendor_device(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_has_vendor_device</c> (libxenapi <c>xenapi_vm_set_has_vendor_device</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_has_vendor_device(Session session, string _vm, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_has_vendor_device(call.Handle, Utf8.Z(_vm ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_has_vendor_device</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_has_vendor_device</c>.</summary>
+        public static System.Threading.Tasks.Task set_has_vendor_deviceAsync(Session session, string _vm, bool _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_has_vendor_device", cancellationToken, _vm ?? "", _value);
         }
 
         /// <summary><c>Async.VM.set_has_vendor_device</c> (libxenapi <c>xenapi_async_vm_set_has_vendor_device</c>): <c>set_has_vendor_device</c> as a server task. Wait for its typed result with <c>async_set_has_vendor_device_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2016,9 +2308,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_has_vendor_device(Session session, string _vm, bool _value)
         {
-            int status = Native.xenapi_async_vm_set_has_vendor_device(Session.NativeOf(session), Utf8.Z(_vm ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_has_vendor_device(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.set_has_vendor_device</c> (libxenapi <c>xenapi_async_vm_set_has_vendor_device</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_has_vendor_device(Session session, string _vm, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_set_has_vendor_device(call.Handle, Utf8.Z(_vm ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.set_has_vendor_device</c> (what <c>async_set_has_vendor_device</c> returned; libxenapi <c>xenapi_async_vm_set_has_vendor_device_wait</c>) and returns its result as <c>set_has_vendor_device</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2048,17 +2350,35 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string call_plugin(Session session, string _vm, string _plugin, string _fn, Dictionary<string, string> _args)
         {
-            IntPtr h3 = Conv.W_map_string_to_string_end(_args);
-            try
+            return call_plugin(session, _vm, _plugin, _fn, _args, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.call_plugin</c> (libxenapi <c>xenapi_vm_call_plugin</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string call_plugin(Session session, string _vm, string _plugin, string _fn, Dictionary<string, string> _args, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vm_call_plugin(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_plugin ?? ""), Utf8.Z(_fn ?? ""), h3, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return Conv.TakeStr(result);
+                IntPtr h3 = Conv.W_map_string_to_string_end(_args);
+                try
+                {
+                    int status = Native.xenapi_vm_call_plugin(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_plugin ?? ""), Utf8.Z(_fn ?? ""), h3, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return Conv.TakeStr(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h3);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h3);
-            }
+        }
+
+        /// <summary><c>VM.call_plugin</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>call_plugin</c>.</summary>
+        public static System.Threading.Tasks.Task<string> call_pluginAsync(Session session, string _vm, string _plugin, string _fn, Dictionary<string, string> _args, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.call_plugin", cancellationToken, v => ValueRead.Str(v), _vm ?? "", _plugin ?? "", _fn ?? "", ValueArgs.Map(_args));
         }
 
         /// <summary><c>Async.VM.call_plugin</c> (libxenapi <c>xenapi_async_vm_call_plugin</c>): <c>call_plugin</c> as a server task. Wait for its typed result with <c>async_call_plugin_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2072,16 +2392,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_call_plugin(Session session, string _vm, string _plugin, string _fn, Dictionary<string, string> _args)
         {
-            IntPtr h3 = Conv.W_map_string_to_string_end(_args);
-            try
+            return async_call_plugin(session, _vm, _plugin, _fn, _args, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.call_plugin</c> (libxenapi <c>xenapi_async_vm_call_plugin</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_call_plugin(Session session, string _vm, string _plugin, string _fn, Dictionary<string, string> _args, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_vm_call_plugin(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_plugin ?? ""), Utf8.Z(_fn ?? ""), h3, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h3);
+                IntPtr h3 = Conv.W_map_string_to_string_end(_args);
+                try
+                {
+                    int status = Native.xenapi_async_vm_call_plugin(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_plugin ?? ""), Utf8.Z(_fn ?? ""), h3, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h3);
+                }
             }
         }
 
@@ -2112,16 +2442,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> query_services(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_query_services(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return query_services(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.query_services</c> (libxenapi <c>xenapi_vm_query_services</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> query_services(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_vm_query_services(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>VM.query_services</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>query_services</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> query_servicesAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.query_services", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _vm ?? "");
         }
 
         /// <summary><c>Async.VM.query_services</c> (libxenapi <c>xenapi_async_vm_query_services</c>): <c>query_services</c> as a server task. Wait for its typed result with <c>async_query_services_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2132,9 +2480,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_query_services(Session session, string _vm)
         {
-            int status = Native.xenapi_async_vm_query_services(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_query_services(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.query_services</c> (libxenapi <c>xenapi_async_vm_query_services</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_query_services(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_query_services(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.query_services</c> (what <c>async_query_services</c> returned; libxenapi <c>xenapi_async_vm_query_services_wait</c>) and returns its result as <c>query_services</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2171,8 +2529,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_appliance(Session session, string _vm, string _value)
         {
-            int status = Native.xenapi_vm_set_appliance(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_appliance(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_appliance</c> (libxenapi <c>xenapi_vm_set_appliance</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_appliance(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_appliance(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_appliance</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_appliance</c>.</summary>
+        public static System.Threading.Tasks.Task set_applianceAsync(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_appliance", cancellationToken, _vm ?? "", _value ?? "");
         }
 
         /// <summary><c>Async.VM.set_appliance</c> (libxenapi <c>xenapi_async_vm_set_appliance</c>): <c>set_appliance</c> as a server task. Wait for its typed result with <c>async_set_appliance_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2184,9 +2560,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_appliance(Session session, string _vm, string _value)
         {
-            int status = Native.xenapi_async_vm_set_appliance(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_appliance(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.set_appliance</c> (libxenapi <c>xenapi_async_vm_set_appliance</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_appliance(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_set_appliance(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.set_appliance</c> (what <c>async_set_appliance</c> returned; libxenapi <c>xenapi_async_vm_set_appliance_wait</c>) and returns its result as <c>set_appliance</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2216,16 +2602,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void import_convert(Session session, string _type, string _username, string _password, string _sr, Dictionary<string, string> _remote_config)
         {
-            IntPtr h4 = Conv.W_map_string_to_string_end(_remote_config);
-            try
+            import_convert(session, _type, _username, _password, _sr, _remote_config, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.import_convert</c> (libxenapi <c>xenapi_vm_import_convert</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void import_convert(Session session, string _type, string _username, string _password, string _sr, Dictionary<string, string> _remote_config, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vm_import_convert(Session.NativeOf(session), Utf8.Z(_type ?? ""), Utf8.Z(_username ?? ""), Utf8.Z(_password ?? ""), Utf8.Z(_sr ?? ""), h4, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h4 = Conv.W_map_string_to_string_end(_remote_config);
+                try
+                {
+                    int status = Native.xenapi_vm_import_convert(call.Handle, Utf8.Z(_type ?? ""), Utf8.Z(_username ?? ""), Utf8.Z(_password ?? ""), Utf8.Z(_sr ?? ""), h4, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h4);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h4);
-            }
+        }
+
+        /// <summary><c>VM.import_convert</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>import_convert</c>.</summary>
+        public static System.Threading.Tasks.Task import_convertAsync(Session session, string _type, string _username, string _password, string _sr, Dictionary<string, string> _remote_config, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.import_convert", cancellationToken, _type ?? "", _username ?? "", _password ?? "", _sr ?? "", ValueArgs.Map(_remote_config));
         }
 
         /// <summary><c>Async.VM.import_convert</c> (libxenapi <c>xenapi_async_vm_import_convert</c>): <c>import_convert</c> as a server task. Wait for its typed result with <c>async_import_convert_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2240,16 +2644,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_import_convert(Session session, string _type, string _username, string _password, string _sr, Dictionary<string, string> _remote_config)
         {
-            IntPtr h4 = Conv.W_map_string_to_string_end(_remote_config);
-            try
+            return async_import_convert(session, _type, _username, _password, _sr, _remote_config, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.import_convert</c> (libxenapi <c>xenapi_async_vm_import_convert</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_import_convert(Session session, string _type, string _username, string _password, string _sr, Dictionary<string, string> _remote_config, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_vm_import_convert(Session.NativeOf(session), Utf8.Z(_type ?? ""), Utf8.Z(_username ?? ""), Utf8.Z(_password ?? ""), Utf8.Z(_sr ?? ""), h4, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h4);
+                IntPtr h4 = Conv.W_map_string_to_string_end(_remote_config);
+                try
+                {
+                    int status = Native.xenapi_async_vm_import_convert(call.Handle, Utf8.Z(_type ?? ""), Utf8.Z(_username ?? ""), Utf8.Z(_password ?? ""), Utf8.Z(_sr ?? ""), h4, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h4);
+                }
             }
         }
 
@@ -2278,8 +2692,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void recover(Session session, string _vm, string _session_to, bool _force)
         {
-            int status = Native.xenapi_vm_recover(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_session_to ?? ""), (_force ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            recover(session, _vm, _session_to, _force, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.recover</c> (libxenapi <c>xenapi_vm_recover</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void recover(Session session, string _vm, string _session_to, bool _force, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_recover(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_session_to ?? ""), (_force ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.recover</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>recover</c>.</summary>
+        public static System.Threading.Tasks.Task recoverAsync(Session session, string _vm, string _session_to, bool _force, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.recover", cancellationToken, _vm ?? "", _session_to ?? "", _force);
         }
 
         /// <summary><c>Async.VM.recover</c> (libxenapi <c>xenapi_async_vm_recover</c>): <c>recover</c> as a server task. Wait for its typed result with <c>async_recover_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2292,9 +2724,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_recover(Session session, string _vm, string _session_to, bool _force)
         {
-            int status = Native.xenapi_async_vm_recover(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_session_to ?? ""), (_force ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_recover(session, _vm, _session_to, _force, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.recover</c> (libxenapi <c>xenapi_async_vm_recover</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_recover(Session session, string _vm, string _session_to, bool _force, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_recover(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_session_to ?? ""), (_force ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.recover</c> (what <c>async_recover</c> returned; libxenapi <c>xenapi_async_vm_recover_wait</c>) and returns its result as <c>recover</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2322,16 +2764,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<SR>> get_SRs_required_for_recovery(Session session, string _vm, string _session_to)
         {
-            int status = Native.xenapi_vm_get_srs_required_for_recovery(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_session_to ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_SRs_required_for_recovery(session, _vm, _session_to, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_SRs_required_for_recovery</c> (libxenapi <c>xenapi_vm_get_srs_required_for_recovery</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<SR>> get_SRs_required_for_recovery(Session session, string _vm, string _session_to, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_SR(result);
+                int status = Native.xenapi_vm_get_srs_required_for_recovery(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_session_to ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_SR(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VM.get_SRs_required_for_recovery</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_SRs_required_for_recovery</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<SR>>> get_SRs_required_for_recoveryAsync(Session session, string _vm, string _session_to, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_SRs_required_for_recovery", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<SR>(x0)), _vm ?? "", _session_to ?? "");
         }
 
         /// <summary><c>Async.VM.get_SRs_required_for_recovery</c> (libxenapi <c>xenapi_async_vm_get_srs_required_for_recovery</c>): <c>get_SRs_required_for_recovery</c> as a server task. Wait for its typed result with <c>async_get_SRs_required_for_recovery_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2343,9 +2803,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_SRs_required_for_recovery(Session session, string _vm, string _session_to)
         {
-            int status = Native.xenapi_async_vm_get_srs_required_for_recovery(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_session_to ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_SRs_required_for_recovery(session, _vm, _session_to, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.get_SRs_required_for_recovery</c> (libxenapi <c>xenapi_async_vm_get_srs_required_for_recovery</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_SRs_required_for_recovery(Session session, string _vm, string _session_to, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_get_srs_required_for_recovery(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_session_to ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.get_SRs_required_for_recovery</c> (what <c>async_get_SRs_required_for_recovery</c> returned; libxenapi <c>xenapi_async_vm_get_srs_required_for_recovery_wait</c>) and returns its result as <c>get_SRs_required_for_recovery</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2382,8 +2852,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void assert_can_be_recovered(Session session, string _vm, string _session_to)
         {
-            int status = Native.xenapi_vm_assert_can_be_recovered(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_session_to ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            assert_can_be_recovered(session, _vm, _session_to, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.assert_can_be_recovered</c> (libxenapi <c>xenapi_vm_assert_can_be_recovered</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void assert_can_be_recovered(Session session, string _vm, string _session_to, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_assert_can_be_recovered(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_session_to ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.assert_can_be_recovered</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>assert_can_be_recovered</c>.</summary>
+        public static System.Threading.Tasks.Task assert_can_be_recoveredAsync(Session session, string _vm, string _session_to, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.assert_can_be_recovered", cancellationToken, _vm ?? "", _session_to ?? "");
         }
 
         /// <summary><c>Async.VM.assert_can_be_recovered</c> (libxenapi <c>xenapi_async_vm_assert_can_be_recovered</c>): <c>assert_can_be_recovered</c> as a server task. Wait for its typed result with <c>async_assert_can_be_recovered_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2395,9 +2883,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_assert_can_be_recovered(Session session, string _vm, string _session_to)
         {
-            int status = Native.xenapi_async_vm_assert_can_be_recovered(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_session_to ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_assert_can_be_recovered(session, _vm, _session_to, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.assert_can_be_recovered</c> (libxenapi <c>xenapi_async_vm_assert_can_be_recovered</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_assert_can_be_recovered(Session session, string _vm, string _session_to, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_assert_can_be_recovered(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_session_to ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.assert_can_be_recovered</c> (what <c>async_assert_can_be_recovered</c> returned; libxenapi <c>xenapi_async_vm_assert_can_be_recovered_wait</c>) and returns its result as <c>assert_can_be_recovered</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2424,8 +2922,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_suspend_VDI(Session session, string _vm, string _value)
         {
-            int status = Native.xenapi_vm_set_suspend_vdi(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_suspend_VDI(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_suspend_VDI</c> (libxenapi <c>xenapi_vm_set_suspend_vdi</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_suspend_VDI(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_suspend_vdi(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_suspend_VDI</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_suspend_VDI</c>.</summary>
+        public static System.Threading.Tasks.Task set_suspend_VDIAsync(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_suspend_VDI", cancellationToken, _vm ?? "", _value ?? "");
         }
 
         /// <summary><c>Async.VM.set_suspend_VDI</c> (libxenapi <c>xenapi_async_vm_set_suspend_vdi</c>): <c>set_suspend_VDI</c> as a server task. Wait for its typed result with <c>async_set_suspend_VDI_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2437,9 +2953,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_suspend_VDI(Session session, string _vm, string _value)
         {
-            int status = Native.xenapi_async_vm_set_suspend_vdi(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_suspend_VDI(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.set_suspend_VDI</c> (libxenapi <c>xenapi_async_vm_set_suspend_vdi</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_suspend_VDI(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_set_suspend_vdi(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.set_suspend_VDI</c> (what <c>async_set_suspend_VDI</c> returned; libxenapi <c>xenapi_async_vm_set_suspend_vdi_wait</c>) and returns its result as <c>set_suspend_VDI</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2466,8 +2992,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_order(Session session, string _vm, long _value)
         {
-            int status = Native.xenapi_vm_set_order(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_order(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_order</c> (libxenapi <c>xenapi_vm_set_order</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_order(Session session, string _vm, long _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_order(call.Handle, Utf8.Z(_vm ?? ""), _value, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_order</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_order</c>.</summary>
+        public static System.Threading.Tasks.Task set_orderAsync(Session session, string _vm, long _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_order", cancellationToken, _vm ?? "", _value);
         }
 
         /// <summary><c>Async.VM.set_order</c> (libxenapi <c>xenapi_async_vm_set_order</c>): <c>set_order</c> as a server task. Wait for its typed result with <c>async_set_order_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2479,9 +3023,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_order(Session session, string _vm, long _value)
         {
-            int status = Native.xenapi_async_vm_set_order(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_order(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.set_order</c> (libxenapi <c>xenapi_async_vm_set_order</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_order(Session session, string _vm, long _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_set_order(call.Handle, Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.set_order</c> (what <c>async_set_order</c> returned; libxenapi <c>xenapi_async_vm_set_order_wait</c>) and returns its result as <c>set_order</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2508,8 +3062,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_shutdown_delay(Session session, string _vm, long _value)
         {
-            int status = Native.xenapi_vm_set_shutdown_delay(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_shutdown_delay(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_shutdown_delay</c> (libxenapi <c>xenapi_vm_set_shutdown_delay</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_shutdown_delay(Session session, string _vm, long _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_shutdown_delay(call.Handle, Utf8.Z(_vm ?? ""), _value, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_shutdown_delay</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_shutdown_delay</c>.</summary>
+        public static System.Threading.Tasks.Task set_shutdown_delayAsync(Session session, string _vm, long _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_shutdown_delay", cancellationToken, _vm ?? "", _value);
         }
 
         /// <summary><c>Async.VM.set_shutdown_delay</c> (libxenapi <c>xenapi_async_vm_set_shutdown_delay</c>): <c>set_shutdown_delay</c> as a server task. Wait for its typed result with <c>async_set_shutdown_delay_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2521,9 +3093,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_shutdown_delay(Session session, string _vm, long _value)
         {
-            int status = Native.xenapi_async_vm_set_shutdown_delay(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_shutdown_delay(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.set_shutdown_delay</c> (libxenapi <c>xenapi_async_vm_set_shutdown_delay</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_shutdown_delay(Session session, string _vm, long _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_set_shutdown_delay(call.Handle, Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.set_shutdown_delay</c> (what <c>async_set_shutdown_delay</c> returned; libxenapi <c>xenapi_async_vm_set_shutdown_delay_wait</c>) and returns its result as <c>set_shutdown_delay</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2550,8 +3132,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_start_delay(Session session, string _vm, long _value)
         {
-            int status = Native.xenapi_vm_set_start_delay(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_start_delay(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_start_delay</c> (libxenapi <c>xenapi_vm_set_start_delay</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_start_delay(Session session, string _vm, long _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_start_delay(call.Handle, Utf8.Z(_vm ?? ""), _value, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_start_delay</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_start_delay</c>.</summary>
+        public static System.Threading.Tasks.Task set_start_delayAsync(Session session, string _vm, long _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_start_delay", cancellationToken, _vm ?? "", _value);
         }
 
         /// <summary><c>Async.VM.set_start_delay</c> (libxenapi <c>xenapi_async_vm_set_start_delay</c>): <c>set_start_delay</c> as a server task. Wait for its typed result with <c>async_set_start_delay_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2563,9 +3163,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_start_delay(Session session, string _vm, long _value)
         {
-            int status = Native.xenapi_async_vm_set_start_delay(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_start_delay(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.set_start_delay</c> (libxenapi <c>xenapi_async_vm_set_start_delay</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_start_delay(Session session, string _vm, long _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_set_start_delay(call.Handle, Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.set_start_delay</c> (what <c>async_set_start_delay</c> returned; libxenapi <c>xenapi_async_vm_set_start_delay_wait</c>) and returns its result as <c>set_start_delay</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2592,8 +3202,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_snapshot_schedule(Session session, string _vm, string _value)
         {
-            int status = Native.xenapi_vm_set_snapshot_schedule(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_snapshot_schedule(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_snapshot_schedule</c> (libxenapi <c>xenapi_vm_set_snapshot_schedule</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_snapshot_schedule(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_snapshot_schedule(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_snapshot_schedule</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_snapshot_schedule</c>.</summary>
+        public static System.Threading.Tasks.Task set_snapshot_scheduleAsync(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_snapshot_schedule", cancellationToken, _vm ?? "", _value ?? "");
         }
 
         /// <summary><c>Async.VM.set_snapshot_schedule</c> (libxenapi <c>xenapi_async_vm_set_snapshot_schedule</c>): <c>set_snapshot_schedule</c> as a server task. Wait for its typed result with <c>async_set_snapshot_schedule_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2605,9 +3233,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_snapshot_schedule(Session session, string _vm, string _value)
         {
-            int status = Native.xenapi_async_vm_set_snapshot_schedule(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_snapshot_schedule(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.set_snapshot_schedule</c> (libxenapi <c>xenapi_async_vm_set_snapshot_schedule</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_snapshot_schedule(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_set_snapshot_schedule(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.set_snapshot_schedule</c> (what <c>async_set_snapshot_schedule</c> returned; libxenapi <c>xenapi_async_vm_set_snapshot_schedule_wait</c>) and returns its result as <c>set_snapshot_schedule</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2634,8 +3272,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_protection_policy(Session session, string _vm, string _value)
         {
-            int status = Native.xenapi_vm_set_protection_policy(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_protection_policy(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_protection_policy</c> (libxenapi <c>xenapi_vm_set_protection_policy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_protection_policy(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_protection_policy(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_protection_policy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_protection_policy</c>.</summary>
+        public static System.Threading.Tasks.Task set_protection_policyAsync(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_protection_policy", cancellationToken, _vm ?? "", _value ?? "");
         }
 
         /// <summary><c>Async.VM.set_protection_policy</c> (libxenapi <c>xenapi_async_vm_set_protection_policy</c>): <c>set_protection_policy</c> as a server task. Wait for its typed result with <c>async_set_protection_policy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
@@ -2647,9 +3303,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_protection_policy(Session session, string _vm, string _value)
         {
-            int status = Native.xenapi_async_vm_set_protection_policy(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_protection_policy(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.set_protection_policy</c> (libxenapi <c>xenapi_async_vm_set_protection_policy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_protection_policy(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_set_protection_policy(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.set_protection_policy</c> (what <c>async_set_protection_policy</c> returned; libxenapi <c>xenapi_async_vm_set_protection_policy_wait</c>) and returns its result as <c>set_protection_policy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2676,8 +3342,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void copy_bios_strings(Session session, string _vm, string _host)
         {
-            int status = Native.xenapi_vm_copy_bios_strings(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_host ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            copy_bios_strings(session, _vm, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.copy_bios_strings</c> (libxenapi <c>xenapi_vm_copy_bios_strings</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void copy_bios_strings(Session session, string _vm, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_copy_bios_strings(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_host ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.copy_bios_strings</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>copy_bios_strings</c>.</summary>
+        public static System.Threading.Tasks.Task copy_bios_stringsAsync(Session session, string _vm, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.copy_bios_strings", cancellationToken, _vm ?? "", _host ?? "");
         }
 
         /// <summary><c>Async.VM.copy_bios_strings</c> (libxenapi <c>xenapi_async_vm_copy_bios_strings</c>): <c>copy_bios_strings</c> as a server task. Wait for its typed result with <c>async_copy_bios_strings_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2689,9 +3373,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_copy_bios_strings(Session session, string _vm, string _host)
         {
-            int status = Native.xenapi_async_vm_copy_bios_strings(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_copy_bios_strings(session, _vm, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.copy_bios_strings</c> (libxenapi <c>xenapi_async_vm_copy_bios_strings</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_copy_bios_strings(Session session, string _vm, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_copy_bios_strings(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.copy_bios_strings</c> (what <c>async_copy_bios_strings</c> returned; libxenapi <c>xenapi_async_vm_copy_bios_strings_wait</c>) and returns its result as <c>copy_bios_strings</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2718,16 +3412,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_bios_strings(Session session, string _vm, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_bios_strings(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_bios_strings</c> (libxenapi <c>xenapi_vm_set_bios_strings</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_bios_strings(Session session, string _vm, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vm_set_bios_strings(Session.NativeOf(session), Utf8.Z(_vm ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_vm_set_bios_strings(call.Handle, Utf8.Z(_vm ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>VM.set_bios_strings</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_bios_strings</c>.</summary>
+        public static System.Threading.Tasks.Task set_bios_stringsAsync(Session session, string _vm, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_bios_strings", cancellationToken, _vm ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>Async.VM.set_bios_strings</c> (libxenapi <c>xenapi_async_vm_set_bios_strings</c>): <c>set_bios_strings</c> as a server task. Wait for its typed result with <c>async_set_bios_strings_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2739,16 +3451,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_bios_strings(Session session, string _vm, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            return async_set_bios_strings(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.set_bios_strings</c> (libxenapi <c>xenapi_async_vm_set_bios_strings</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_bios_strings(Session session, string _vm, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_vm_set_bios_strings(Session.NativeOf(session), Utf8.Z(_vm ?? ""), h1, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_async_vm_set_bios_strings(call.Handle, Utf8.Z(_vm ?? ""), h1, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
         }
 
@@ -2776,16 +3498,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<Host>, string[]> retrieve_wlb_recommendations(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_retrieve_wlb_recommendations(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return retrieve_wlb_recommendations(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.retrieve_wlb_recommendations</c> (libxenapi <c>xenapi_vm_retrieve_wlb_recommendations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<Host>, string[]> retrieve_wlb_recommendations(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_host_to_set_string_end(result);
+                int status = Native.xenapi_vm_retrieve_wlb_recommendations(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_host_to_set_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_string_list_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_string_list_map_free(result);
-            }
+        }
+
+        /// <summary><c>VM.retrieve_wlb_recommendations</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>retrieve_wlb_recommendations</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<Host>, string[]>> retrieve_wlb_recommendationsAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.retrieve_wlb_recommendations", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<Host>.Create(k0), x0 => ValueRead.Array(x0, x1 => ValueRead.Str(x1))), _vm ?? "");
         }
 
         /// <summary><c>Async.VM.retrieve_wlb_recommendations</c> (libxenapi <c>xenapi_async_vm_retrieve_wlb_recommendations</c>): <c>retrieve_wlb_recommendations</c> as a server task. Wait for its typed result with <c>async_retrieve_wlb_recommendations_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2796,9 +3536,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_retrieve_wlb_recommendations(Session session, string _vm)
         {
-            int status = Native.xenapi_async_vm_retrieve_wlb_recommendations(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_retrieve_wlb_recommendations(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.retrieve_wlb_recommendations</c> (libxenapi <c>xenapi_async_vm_retrieve_wlb_recommendations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_retrieve_wlb_recommendations(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_retrieve_wlb_recommendations(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.retrieve_wlb_recommendations</c> (what <c>async_retrieve_wlb_recommendations</c> returned; libxenapi <c>xenapi_async_vm_retrieve_wlb_recommendations_wait</c>) and returns its result as <c>retrieve_wlb_recommendations</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2834,8 +3584,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void assert_agile(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_assert_agile(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            assert_agile(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.assert_agile</c> (libxenapi <c>xenapi_vm_assert_agile</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void assert_agile(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_assert_agile(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.assert_agile</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>assert_agile</c>.</summary>
+        public static System.Threading.Tasks.Task assert_agileAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.assert_agile", cancellationToken, _vm ?? "");
         }
 
         /// <summary><c>Async.VM.assert_agile</c> (libxenapi <c>xenapi_async_vm_assert_agile</c>): <c>assert_agile</c> as a server task. Wait for its typed result with <c>async_assert_agile_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2846,9 +3614,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_assert_agile(Session session, string _vm)
         {
-            int status = Native.xenapi_async_vm_assert_agile(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_assert_agile(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.assert_agile</c> (libxenapi <c>xenapi_async_vm_assert_agile</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_assert_agile(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_assert_agile(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.assert_agile</c> (what <c>async_assert_agile</c> returned; libxenapi <c>xenapi_async_vm_assert_agile_wait</c>) and returns its result as <c>assert_agile</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2878,9 +3656,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Blob> create_new_blob(Session session, string _vm, string _name, string _mime_type, bool _public)
         {
-            int status = Native.xenapi_vm_create_new_blob(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_name ?? ""), Utf8.Z(_mime_type ?? ""), (_public ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Blob>.Create(Conv.TakeStr(result));
+            return create_new_blob(session, _vm, _name, _mime_type, _public, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.create_new_blob</c> (libxenapi <c>xenapi_vm_create_new_blob</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Blob> create_new_blob(Session session, string _vm, string _name, string _mime_type, bool _public, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_create_new_blob(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_name ?? ""), Utf8.Z(_mime_type ?? ""), (_public ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Blob>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VM.create_new_blob</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create_new_blob</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Blob>> create_new_blobAsync(Session session, string _vm, string _name, string _mime_type, bool _public, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.create_new_blob", cancellationToken, v => ValueRead.Ref<Blob>(v), _vm ?? "", _name ?? "", _mime_type ?? "", _public);
         }
 
         /// <summary><c>Async.VM.create_new_blob</c> (libxenapi <c>xenapi_async_vm_create_new_blob</c>): <c>create_new_blob</c> as a server task. Wait for its typed result with <c>async_create_new_blob_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2894,9 +3690,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create_new_blob(Session session, string _vm, string _name, string _mime_type, bool _public)
         {
-            int status = Native.xenapi_async_vm_create_new_blob(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_name ?? ""), Utf8.Z(_mime_type ?? ""), (_public ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_create_new_blob(session, _vm, _name, _mime_type, _public, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.create_new_blob</c> (libxenapi <c>xenapi_async_vm_create_new_blob</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create_new_blob(Session session, string _vm, string _name, string _mime_type, bool _public, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_create_new_blob(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_name ?? ""), Utf8.Z(_mime_type ?? ""), (_public ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.create_new_blob</c> (what <c>async_create_new_blob</c> returned; libxenapi <c>xenapi_async_vm_create_new_blob_wait</c>) and returns its result as <c>create_new_blob</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2948,8 +3754,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void assert_can_boot_here(Session session, string _vm, string _host)
         {
-            int status = Native.xenapi_vm_assert_can_boot_here(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_host ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            assert_can_boot_here(session, _vm, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.assert_can_boot_here</c> (libxenapi <c>xenapi_vm_assert_can_boot_here</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void assert_can_boot_here(Session session, string _vm, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_assert_can_boot_here(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_host ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.assert_can_boot_here</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>assert_can_boot_here</c>.</summary>
+        public static System.Threading.Tasks.Task assert_can_boot_hereAsync(Session session, string _vm, string _host, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.assert_can_boot_here", cancellationToken, _vm ?? "", _host ?? "");
         }
 
         /// <summary><c>Async.VM.assert_can_boot_here</c> (libxenapi <c>xenapi_async_vm_assert_can_boot_here</c>): <c>assert_can_boot_here</c> as a server task. Wait for its typed result with <c>async_assert_can_boot_here_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -2961,9 +3785,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_assert_can_boot_here(Session session, string _vm, string _host)
         {
-            int status = Native.xenapi_async_vm_assert_can_boot_here(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_assert_can_boot_here(session, _vm, _host, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.assert_can_boot_here</c> (libxenapi <c>xenapi_async_vm_assert_can_boot_here</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_assert_can_boot_here(Session session, string _vm, string _host, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_assert_can_boot_here(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.assert_can_boot_here</c> (what <c>async_assert_can_boot_here</c> returned; libxenapi <c>xenapi_async_vm_assert_can_boot_here_wait</c>) and returns its result as <c>assert_can_boot_here</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -2990,16 +3824,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Host>> get_possible_hosts(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_possible_hosts(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_possible_hosts(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_possible_hosts</c> (libxenapi <c>xenapi_vm_get_possible_hosts</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Host>> get_possible_hosts(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_host(result);
+                int status = Native.xenapi_vm_get_possible_hosts(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_host(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VM.get_possible_hosts</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_possible_hosts</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Host>>> get_possible_hostsAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_possible_hosts", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Host>(x0)), _vm ?? "");
         }
 
         /// <summary><c>Async.VM.get_possible_hosts</c> (libxenapi <c>xenapi_async_vm_get_possible_hosts</c>): <c>get_possible_hosts</c> as a server task. Wait for its typed result with <c>async_get_possible_hosts_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3010,9 +3862,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_possible_hosts(Session session, string _vm)
         {
-            int status = Native.xenapi_async_vm_get_possible_hosts(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_possible_hosts(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.get_possible_hosts</c> (libxenapi <c>xenapi_async_vm_get_possible_hosts</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_possible_hosts(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_get_possible_hosts(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.get_possible_hosts</c> (what <c>async_get_possible_hosts</c> returned; libxenapi <c>xenapi_async_vm_get_possible_hosts_wait</c>) and returns its result as <c>get_possible_hosts</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3049,16 +3911,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[] get_allowed_VIF_devices(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_allowed_vif_devices(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_allowed_VIF_devices(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_allowed_VIF_devices</c> (libxenapi <c>xenapi_vm_get_allowed_vif_devices</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[] get_allowed_VIF_devices(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_string(result);
+                int status = Native.xenapi_vm_get_allowed_vif_devices(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VM.get_allowed_VIF_devices</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_allowed_VIF_devices</c>.</summary>
+        public static System.Threading.Tasks.Task<string[]> get_allowed_VIF_devicesAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_allowed_VIF_devices", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Str(x0)), _vm ?? "");
         }
 
         /// <summary><c>Async.VM.get_allowed_VIF_devices</c> (libxenapi <c>xenapi_async_vm_get_allowed_vif_devices</c>): <c>get_allowed_VIF_devices</c> as a server task. Wait for its typed result with <c>async_get_allowed_VIF_devices_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3069,9 +3949,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_allowed_VIF_devices(Session session, string _vm)
         {
-            int status = Native.xenapi_async_vm_get_allowed_vif_devices(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_allowed_VIF_devices(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.get_allowed_VIF_devices</c> (libxenapi <c>xenapi_async_vm_get_allowed_vif_devices</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_allowed_VIF_devices(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_get_allowed_vif_devices(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.get_allowed_VIF_devices</c> (what <c>async_get_allowed_VIF_devices</c> returned; libxenapi <c>xenapi_async_vm_get_allowed_vif_devices_wait</c>) and returns its result as <c>get_allowed_VIF_devices</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3108,16 +3998,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[] get_allowed_VBD_devices(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_allowed_vbd_devices(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_allowed_VBD_devices(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_allowed_VBD_devices</c> (libxenapi <c>xenapi_vm_get_allowed_vbd_devices</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[] get_allowed_VBD_devices(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_string(result);
+                int status = Native.xenapi_vm_get_allowed_vbd_devices(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VM.get_allowed_VBD_devices</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_allowed_VBD_devices</c>.</summary>
+        public static System.Threading.Tasks.Task<string[]> get_allowed_VBD_devicesAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_allowed_VBD_devices", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Str(x0)), _vm ?? "");
         }
 
         /// <summary><c>Async.VM.get_allowed_VBD_devices</c> (libxenapi <c>xenapi_async_vm_get_allowed_vbd_devices</c>): <c>get_allowed_VBD_devices</c> as a server task. Wait for its typed result with <c>async_get_allowed_VBD_devices_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3128,9 +4036,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_allowed_VBD_devices(Session session, string _vm)
         {
-            int status = Native.xenapi_async_vm_get_allowed_vbd_devices(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_allowed_VBD_devices(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.get_allowed_VBD_devices</c> (libxenapi <c>xenapi_async_vm_get_allowed_vbd_devices</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_allowed_VBD_devices(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_get_allowed_vbd_devices(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.get_allowed_VBD_devices</c> (what <c>async_get_allowed_VBD_devices</c> returned; libxenapi <c>xenapi_async_vm_get_allowed_vbd_devices_wait</c>) and returns its result as <c>get_allowed_VBD_devices</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3166,8 +4084,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void update_allowed_operations(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_update_allowed_operations(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            update_allowed_operations(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.update_allowed_operations</c> (libxenapi <c>xenapi_vm_update_allowed_operations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void update_allowed_operations(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_update_allowed_operations(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.update_allowed_operations</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>update_allowed_operations</c>.</summary>
+        public static System.Threading.Tasks.Task update_allowed_operationsAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.update_allowed_operations", cancellationToken, _vm ?? "");
         }
 
         /// <summary><c>Async.VM.update_allowed_operations</c> (libxenapi <c>xenapi_async_vm_update_allowed_operations</c>): <c>update_allowed_operations</c> as a server task. Wait for its typed result with <c>async_update_allowed_operations_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3178,9 +4114,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_update_allowed_operations(Session session, string _vm)
         {
-            int status = Native.xenapi_async_vm_update_allowed_operations(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_update_allowed_operations(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.update_allowed_operations</c> (libxenapi <c>xenapi_async_vm_update_allowed_operations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_update_allowed_operations(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_update_allowed_operations(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.update_allowed_operations</c> (what <c>async_update_allowed_operations</c> returned; libxenapi <c>xenapi_async_vm_update_allowed_operations_wait</c>) and returns its result as <c>update_allowed_operations</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3207,8 +4153,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void assert_operation_valid(Session session, string _vm, vm_operations _op)
         {
-            int status = Native.xenapi_vm_assert_operation_valid(Session.NativeOf(session), Utf8.Z(_vm ?? ""), vm_operations_helper.ToNative(_op), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            assert_operation_valid(session, _vm, _op, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.assert_operation_valid</c> (libxenapi <c>xenapi_vm_assert_operation_valid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void assert_operation_valid(Session session, string _vm, vm_operations _op, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_assert_operation_valid(call.Handle, Utf8.Z(_vm ?? ""), vm_operations_helper.ToNative(_op), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.assert_operation_valid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>assert_operation_valid</c>.</summary>
+        public static System.Threading.Tasks.Task assert_operation_validAsync(Session session, string _vm, vm_operations _op, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.assert_operation_valid", cancellationToken, _vm ?? "", _op.StringOf());
         }
 
         /// <summary><c>Async.VM.assert_operation_valid</c> (libxenapi <c>xenapi_async_vm_assert_operation_valid</c>): <c>assert_operation_valid</c> as a server task. Wait for its typed result with <c>async_assert_operation_valid_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3220,9 +4184,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_assert_operation_valid(Session session, string _vm, vm_operations _op)
         {
-            int status = Native.xenapi_async_vm_assert_operation_valid(Session.NativeOf(session), Utf8.Z(_vm ?? ""), vm_operations_helper.ToNative(_op), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_assert_operation_valid(session, _vm, _op, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.assert_operation_valid</c> (libxenapi <c>xenapi_async_vm_assert_operation_valid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_assert_operation_valid(Session session, string _vm, vm_operations _op, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_assert_operation_valid(call.Handle, Utf8.Z(_vm ?? ""), vm_operations_helper.ToNative(_op), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.assert_operation_valid</c> (what <c>async_assert_operation_valid</c> returned; libxenapi <c>xenapi_async_vm_assert_operation_valid_wait</c>) and returns its result as <c>assert_operation_valid</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3249,8 +4223,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void forget_data_source_archives(Session session, string _vm, string _data_source)
         {
-            int status = Native.xenapi_vm_forget_data_source_archives(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            forget_data_source_archives(session, _vm, _data_source, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.forget_data_source_archives</c> (libxenapi <c>xenapi_vm_forget_data_source_archives</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void forget_data_source_archives(Session session, string _vm, string _data_source, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_forget_data_source_archives(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.forget_data_source_archives</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>forget_data_source_archives</c>.</summary>
+        public static System.Threading.Tasks.Task forget_data_source_archivesAsync(Session session, string _vm, string _data_source, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.forget_data_source_archives", cancellationToken, _vm ?? "", _data_source ?? "");
         }
 
         /// <summary><c>Async.VM.forget_data_source_archives</c> (libxenapi <c>xenapi_async_vm_forget_data_source_archives</c>): <c>forget_data_source_archives</c> as a server task. Wait for its typed result with <c>async_forget_data_source_archives_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3262,9 +4254,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_forget_data_source_archives(Session session, string _vm, string _data_source)
         {
-            int status = Native.xenapi_async_vm_forget_data_source_archives(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_forget_data_source_archives(session, _vm, _data_source, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.forget_data_source_archives</c> (libxenapi <c>xenapi_async_vm_forget_data_source_archives</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_forget_data_source_archives(Session session, string _vm, string _data_source, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_forget_data_source_archives(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.forget_data_source_archives</c> (what <c>async_forget_data_source_archives</c> returned; libxenapi <c>xenapi_async_vm_forget_data_source_archives_wait</c>) and returns its result as <c>forget_data_source_archives</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3292,9 +4294,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static double query_data_source(Session session, string _vm, string _data_source)
         {
-            int status = Native.xenapi_vm_query_data_source(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_data_source ?? ""), out double result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return query_data_source(session, _vm, _data_source, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.query_data_source</c> (libxenapi <c>xenapi_vm_query_data_source</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static double query_data_source(Session session, string _vm, string _data_source, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_query_data_source(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_data_source ?? ""), out double result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>VM.query_data_source</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>query_data_source</c>.</summary>
+        public static System.Threading.Tasks.Task<double> query_data_sourceAsync(Session session, string _vm, string _data_source, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.query_data_source", cancellationToken, v => ValueRead.Double(v), _vm ?? "", _data_source ?? "");
         }
 
         /// <summary><c>Async.VM.query_data_source</c> (libxenapi <c>xenapi_async_vm_query_data_source</c>): <c>query_data_source</c> as a server task. Wait for its typed result with <c>async_query_data_source_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3306,9 +4326,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_query_data_source(Session session, string _vm, string _data_source)
         {
-            int status = Native.xenapi_async_vm_query_data_source(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_query_data_source(session, _vm, _data_source, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.query_data_source</c> (libxenapi <c>xenapi_async_vm_query_data_source</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_query_data_source(Session session, string _vm, string _data_source, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_query_data_source(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.query_data_source</c> (what <c>async_query_data_source</c> returned; libxenapi <c>xenapi_async_vm_query_data_source_wait</c>) and returns its result as <c>query_data_source</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3338,8 +4368,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void record_data_source(Session session, string _vm, string _data_source)
         {
-            int status = Native.xenapi_vm_record_data_source(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            record_data_source(session, _vm, _data_source, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.record_data_source</c> (libxenapi <c>xenapi_vm_record_data_source</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void record_data_source(Session session, string _vm, string _data_source, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_record_data_source(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.record_data_source</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>record_data_source</c>.</summary>
+        public static System.Threading.Tasks.Task record_data_sourceAsync(Session session, string _vm, string _data_source, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.record_data_source", cancellationToken, _vm ?? "", _data_source ?? "");
         }
 
         /// <summary><c>Async.VM.record_data_source</c> (libxenapi <c>xenapi_async_vm_record_data_source</c>): <c>record_data_source</c> as a server task. Wait for its typed result with <c>async_record_data_source_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3351,9 +4399,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_record_data_source(Session session, string _vm, string _data_source)
         {
-            int status = Native.xenapi_async_vm_record_data_source(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_record_data_source(session, _vm, _data_source, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.record_data_source</c> (libxenapi <c>xenapi_async_vm_record_data_source</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_record_data_source(Session session, string _vm, string _data_source, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_record_data_source(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.record_data_source</c> (what <c>async_record_data_source</c> returned; libxenapi <c>xenapi_async_vm_record_data_source_wait</c>) and returns its result as <c>record_data_source</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3380,16 +4438,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<Data_source> get_data_sources(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_data_sources(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_data_sources(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_data_sources</c> (libxenapi <c>xenapi_vm_get_data_sources</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<Data_source> get_data_sources(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_record_data_source(result);
+                int status = Native.xenapi_vm_get_data_sources(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_record_data_source(result);
+                }
+                finally
+                {
+                    Native.xenapi_data_source_record_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_data_source_record_list_free(result);
-            }
+        }
+
+        /// <summary><c>VM.get_data_sources</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_data_sources</c>.</summary>
+        public static System.Threading.Tasks.Task<List<Data_source>> get_data_sourcesAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_data_sources", cancellationToken, v => ValueRead.List(v, x0 => Data_source.FromValueHandle(x0)), _vm ?? "");
         }
 
         /// <summary><c>Async.VM.get_data_sources</c> (libxenapi <c>xenapi_async_vm_get_data_sources</c>): <c>get_data_sources</c> as a server task. Wait for its typed result with <c>async_get_data_sources_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3400,9 +4476,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_data_sources(Session session, string _vm)
         {
-            int status = Native.xenapi_async_vm_get_data_sources(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_data_sources(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.get_data_sources</c> (libxenapi <c>xenapi_async_vm_get_data_sources</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_data_sources(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_get_data_sources(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.get_data_sources</c> (what <c>async_get_data_sources</c> returned; libxenapi <c>xenapi_async_vm_get_data_sources_wait</c>) and returns its result as <c>get_data_sources</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3439,16 +4525,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static VM get_boot_record(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_boot_record(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_boot_record(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_boot_record</c> (libxenapi <c>xenapi_vm_get_boot_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static VM get_boot_record(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_VM(result);
+                int status = Native.xenapi_vm_get_boot_record(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_VM(result);
+                }
+                finally
+                {
+                    Native.xenapi_vm_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_vm_record_free(result);
-            }
+        }
+
+        /// <summary><c>VM.get_boot_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_boot_record</c>.</summary>
+        public static System.Threading.Tasks.Task<VM> get_boot_recordAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_boot_record", cancellationToken, v => VM.FromValueHandle(v), _vm ?? "");
         }
 
         /// <summary><c>Async.VM.get_boot_record</c> (libxenapi <c>xenapi_async_vm_get_boot_record</c>): <c>get_boot_record</c> as a server task. Wait for its typed result with <c>async_get_boot_record_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since inverness.</summary>
@@ -3459,9 +4563,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_boot_record(Session session, string _vm)
         {
-            int status = Native.xenapi_async_vm_get_boot_record(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_boot_record(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.get_boot_record</c> (libxenapi <c>xenapi_async_vm_get_boot_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_boot_record(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_get_boot_record(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.get_boot_record</c> (what <c>async_get_boot_record</c> returned; libxenapi <c>xenapi_async_vm_get_boot_record_wait</c>) and returns its result as <c>get_boot_record</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3503,48 +4617,66 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void assert_can_migrate(Session session, string _vm, Dictionary<string, string> _dest, bool _live, Dictionary<XenRef<VDI>, XenRef<SR>> _vdi_map, Dictionary<XenRef<VIF>, XenRef<Network>> _vif_map, Dictionary<string, string> _options, Dictionary<XenRef<VGPU>, XenRef<GPU_group>> _vgpu_map)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_dest);
-            try
+            assert_can_migrate(session, _vm, _dest, _live, _vdi_map, _vif_map, _options, _vgpu_map, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.assert_can_migrate</c> (libxenapi <c>xenapi_vm_assert_can_migrate</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void assert_can_migrate(Session session, string _vm, Dictionary<string, string> _dest, bool _live, Dictionary<XenRef<VDI>, XenRef<SR>> _vdi_map, Dictionary<XenRef<VIF>, XenRef<Network>> _vif_map, Dictionary<string, string> _options, Dictionary<XenRef<VGPU>, XenRef<GPU_group>> _vgpu_map, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                IntPtr h3 = Conv.W_map_ref_VDI_to_ref_SR_end(_vdi_map);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_dest);
                 try
                 {
-                    IntPtr h4 = Conv.W_map_ref_VIF_to_ref_network_end(_vif_map);
+                    IntPtr h3 = Conv.W_map_ref_VDI_to_ref_SR_end(_vdi_map);
                     try
                     {
-                        IntPtr h5 = Conv.W_map_string_to_string_end(_options);
+                        IntPtr h4 = Conv.W_map_ref_VIF_to_ref_network_end(_vif_map);
                         try
                         {
-                            IntPtr h6 = Conv.W_map_ref_VGPU_to_ref_GPU_group_end(_vgpu_map);
+                            IntPtr h5 = Conv.W_map_string_to_string_end(_options);
                             try
                             {
-                                int status = Native.xenapi_vm_assert_can_migrate(Session.NativeOf(session), Utf8.Z(_vm ?? ""), h1, (_live ? (byte)1 : (byte)0), h3, h4, h5, h6, out IntPtr err);
-                                if (status != 0) throw Errors.FromNative(status, err);
+                                IntPtr h6 = Conv.W_map_ref_VGPU_to_ref_GPU_group_end(_vgpu_map);
+                                try
+                                {
+                                    int status = Native.xenapi_vm_assert_can_migrate(call.Handle, Utf8.Z(_vm ?? ""), h1, (_live ? (byte)1 : (byte)0), h3, h4, h5, h6, out IntPtr err);
+                                    if (status != 0) throw call.Error(status, err);
+                                }
+                                finally
+                                {
+                                    Native.xenapi_string_map_free(h6);
+                                }
                             }
                             finally
                             {
-                                Native.xenapi_string_map_free(h6);
+                                Native.xenapi_string_map_free(h5);
                             }
                         }
                         finally
                         {
-                            Native.xenapi_string_map_free(h5);
+                            Native.xenapi_string_map_free(h4);
                         }
                     }
                     finally
                     {
-                        Native.xenapi_string_map_free(h4);
+                        Native.xenapi_string_map_free(h3);
                     }
                 }
                 finally
                 {
-                    Native.xenapi_string_map_free(h3);
+                    Native.xenapi_string_map_free(h1);
                 }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>VM.assert_can_migrate</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>assert_can_migrate</c>.</summary>
+        public static System.Threading.Tasks.Task assert_can_migrateAsync(Session session, string _vm, Dictionary<string, string> _dest, bool _live, Dictionary<XenRef<VDI>, XenRef<SR>> _vdi_map, Dictionary<XenRef<VIF>, XenRef<Network>> _vif_map, Dictionary<string, string> _options, Dictionary<XenRef<VGPU>, XenRef<GPU_group>> _vgpu_map, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.assert_can_migrate", cancellationToken, _vm ?? "", ValueArgs.Map(_dest), _live, ValueArgs.Map(_vdi_map), ValueArgs.Map(_vif_map), ValueArgs.Map(_options), ValueArgs.Map(_vgpu_map));
         }
 
         /// <summary><c>Async.VM.assert_can_migrate</c> (libxenapi <c>xenapi_async_vm_assert_can_migrate</c>): <c>assert_can_migrate</c> as a server task. Wait for its typed result with <c>async_assert_can_migrate_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3561,48 +4693,58 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_assert_can_migrate(Session session, string _vm, Dictionary<string, string> _dest, bool _live, Dictionary<XenRef<VDI>, XenRef<SR>> _vdi_map, Dictionary<XenRef<VIF>, XenRef<Network>> _vif_map, Dictionary<string, string> _options, Dictionary<XenRef<VGPU>, XenRef<GPU_group>> _vgpu_map)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_dest);
-            try
+            return async_assert_can_migrate(session, _vm, _dest, _live, _vdi_map, _vif_map, _options, _vgpu_map, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.assert_can_migrate</c> (libxenapi <c>xenapi_async_vm_assert_can_migrate</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_assert_can_migrate(Session session, string _vm, Dictionary<string, string> _dest, bool _live, Dictionary<XenRef<VDI>, XenRef<SR>> _vdi_map, Dictionary<XenRef<VIF>, XenRef<Network>> _vif_map, Dictionary<string, string> _options, Dictionary<XenRef<VGPU>, XenRef<GPU_group>> _vgpu_map, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                IntPtr h3 = Conv.W_map_ref_VDI_to_ref_SR_end(_vdi_map);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_dest);
                 try
                 {
-                    IntPtr h4 = Conv.W_map_ref_VIF_to_ref_network_end(_vif_map);
+                    IntPtr h3 = Conv.W_map_ref_VDI_to_ref_SR_end(_vdi_map);
                     try
                     {
-                        IntPtr h5 = Conv.W_map_string_to_string_end(_options);
+                        IntPtr h4 = Conv.W_map_ref_VIF_to_ref_network_end(_vif_map);
                         try
                         {
-                            IntPtr h6 = Conv.W_map_ref_VGPU_to_ref_GPU_group_end(_vgpu_map);
+                            IntPtr h5 = Conv.W_map_string_to_string_end(_options);
                             try
                             {
-                                int status = Native.xenapi_async_vm_assert_can_migrate(Session.NativeOf(session), Utf8.Z(_vm ?? ""), h1, (_live ? (byte)1 : (byte)0), h3, h4, h5, h6, out IntPtr result, out IntPtr err);
-                                if (status != 0) throw Errors.FromNative(status, err);
-                                return XenRef<Task>.Create(Conv.TakeStr(result));
+                                IntPtr h6 = Conv.W_map_ref_VGPU_to_ref_GPU_group_end(_vgpu_map);
+                                try
+                                {
+                                    int status = Native.xenapi_async_vm_assert_can_migrate(call.Handle, Utf8.Z(_vm ?? ""), h1, (_live ? (byte)1 : (byte)0), h3, h4, h5, h6, out IntPtr result, out IntPtr err);
+                                    if (status != 0) throw call.Error(status, err);
+                                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                                }
+                                finally
+                                {
+                                    Native.xenapi_string_map_free(h6);
+                                }
                             }
                             finally
                             {
-                                Native.xenapi_string_map_free(h6);
+                                Native.xenapi_string_map_free(h5);
                             }
                         }
                         finally
                         {
-                            Native.xenapi_string_map_free(h5);
+                            Native.xenapi_string_map_free(h4);
                         }
                     }
                     finally
                     {
-                        Native.xenapi_string_map_free(h4);
+                        Native.xenapi_string_map_free(h3);
                     }
                 }
                 finally
                 {
-                    Native.xenapi_string_map_free(h3);
+                    Native.xenapi_string_map_free(h1);
                 }
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
             }
         }
 
@@ -3663,49 +4805,67 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VM> migrate_send(Session session, string _vm, Dictionary<string, string> _dest, bool _live, Dictionary<XenRef<VDI>, XenRef<SR>> _vdi_map, Dictionary<XenRef<VIF>, XenRef<Network>> _vif_map, Dictionary<string, string> _options, Dictionary<XenRef<VGPU>, XenRef<GPU_group>> _vgpu_map)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_dest);
-            try
+            return migrate_send(session, _vm, _dest, _live, _vdi_map, _vif_map, _options, _vgpu_map, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.migrate_send</c> (libxenapi <c>xenapi_vm_migrate_send</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VM> migrate_send(Session session, string _vm, Dictionary<string, string> _dest, bool _live, Dictionary<XenRef<VDI>, XenRef<SR>> _vdi_map, Dictionary<XenRef<VIF>, XenRef<Network>> _vif_map, Dictionary<string, string> _options, Dictionary<XenRef<VGPU>, XenRef<GPU_group>> _vgpu_map, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                IntPtr h3 = Conv.W_map_ref_VDI_to_ref_SR_end(_vdi_map);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_dest);
                 try
                 {
-                    IntPtr h4 = Conv.W_map_ref_VIF_to_ref_network_end(_vif_map);
+                    IntPtr h3 = Conv.W_map_ref_VDI_to_ref_SR_end(_vdi_map);
                     try
                     {
-                        IntPtr h5 = Conv.W_map_string_to_string_end(_options);
+                        IntPtr h4 = Conv.W_map_ref_VIF_to_ref_network_end(_vif_map);
                         try
                         {
-                            IntPtr h6 = Conv.W_map_ref_VGPU_to_ref_GPU_group_end(_vgpu_map);
+                            IntPtr h5 = Conv.W_map_string_to_string_end(_options);
                             try
                             {
-                                int status = Native.xenapi_vm_migrate_send(Session.NativeOf(session), Utf8.Z(_vm ?? ""), h1, (_live ? (byte)1 : (byte)0), h3, h4, h5, h6, out IntPtr result, out IntPtr err);
-                                if (status != 0) throw Errors.FromNative(status, err);
-                                return XenRef<VM>.Create(Conv.TakeStr(result));
+                                IntPtr h6 = Conv.W_map_ref_VGPU_to_ref_GPU_group_end(_vgpu_map);
+                                try
+                                {
+                                    int status = Native.xenapi_vm_migrate_send(call.Handle, Utf8.Z(_vm ?? ""), h1, (_live ? (byte)1 : (byte)0), h3, h4, h5, h6, out IntPtr result, out IntPtr err);
+                                    if (status != 0) throw call.Error(status, err);
+                                    return XenRef<VM>.Create(Conv.TakeStr(result));
+                                }
+                                finally
+                                {
+                                    Native.xenapi_string_map_free(h6);
+                                }
                             }
                             finally
                             {
-                                Native.xenapi_string_map_free(h6);
+                                Native.xenapi_string_map_free(h5);
                             }
                         }
                         finally
                         {
-                            Native.xenapi_string_map_free(h5);
+                            Native.xenapi_string_map_free(h4);
                         }
                     }
                     finally
                     {
-                        Native.xenapi_string_map_free(h4);
+                        Native.xenapi_string_map_free(h3);
                     }
                 }
                 finally
                 {
-                    Native.xenapi_string_map_free(h3);
+                    Native.xenapi_string_map_free(h1);
                 }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>VM.migrate_send</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>migrate_send</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VM>> migrate_sendAsync(Session session, string _vm, Dictionary<string, string> _dest, bool _live, Dictionary<XenRef<VDI>, XenRef<SR>> _vdi_map, Dictionary<XenRef<VIF>, XenRef<Network>> _vif_map, Dictionary<string, string> _options, Dictionary<XenRef<VGPU>, XenRef<GPU_group>> _vgpu_map, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.migrate_send", cancellationToken, v => ValueRead.Ref<VM>(v), _vm ?? "", ValueArgs.Map(_dest), _live, ValueArgs.Map(_vdi_map), ValueArgs.Map(_vif_map), ValueArgs.Map(_options), ValueArgs.Map(_vgpu_map));
         }
 
         /// <summary><c>Async.VM.migrate_send</c> (libxenapi <c>xenapi_async_vm_migrate_send</c>): <c>migrate_send</c> as a server task. Wait for its typed result with <c>async_migrate_send_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3722,48 +4882,58 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_migrate_send(Session session, string _vm, Dictionary<string, string> _dest, bool _live, Dictionary<XenRef<VDI>, XenRef<SR>> _vdi_map, Dictionary<XenRef<VIF>, XenRef<Network>> _vif_map, Dictionary<string, string> _options, Dictionary<XenRef<VGPU>, XenRef<GPU_group>> _vgpu_map)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_dest);
-            try
+            return async_migrate_send(session, _vm, _dest, _live, _vdi_map, _vif_map, _options, _vgpu_map, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.migrate_send</c> (libxenapi <c>xenapi_async_vm_migrate_send</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_migrate_send(Session session, string _vm, Dictionary<string, string> _dest, bool _live, Dictionary<XenRef<VDI>, XenRef<SR>> _vdi_map, Dictionary<XenRef<VIF>, XenRef<Network>> _vif_map, Dictionary<string, string> _options, Dictionary<XenRef<VGPU>, XenRef<GPU_group>> _vgpu_map, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                IntPtr h3 = Conv.W_map_ref_VDI_to_ref_SR_end(_vdi_map);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_dest);
                 try
                 {
-                    IntPtr h4 = Conv.W_map_ref_VIF_to_ref_network_end(_vif_map);
+                    IntPtr h3 = Conv.W_map_ref_VDI_to_ref_SR_end(_vdi_map);
                     try
                     {
-                        IntPtr h5 = Conv.W_map_string_to_string_end(_options);
+                        IntPtr h4 = Conv.W_map_ref_VIF_to_ref_network_end(_vif_map);
                         try
                         {
-                            IntPtr h6 = Conv.W_map_ref_VGPU_to_ref_GPU_group_end(_vgpu_map);
+                            IntPtr h5 = Conv.W_map_string_to_string_end(_options);
                             try
                             {
-                                int status = Native.xenapi_async_vm_migrate_send(Session.NativeOf(session), Utf8.Z(_vm ?? ""), h1, (_live ? (byte)1 : (byte)0), h3, h4, h5, h6, out IntPtr result, out IntPtr err);
-                                if (status != 0) throw Errors.FromNative(status, err);
-                                return XenRef<Task>.Create(Conv.TakeStr(result));
+                                IntPtr h6 = Conv.W_map_ref_VGPU_to_ref_GPU_group_end(_vgpu_map);
+                                try
+                                {
+                                    int status = Native.xenapi_async_vm_migrate_send(call.Handle, Utf8.Z(_vm ?? ""), h1, (_live ? (byte)1 : (byte)0), h3, h4, h5, h6, out IntPtr result, out IntPtr err);
+                                    if (status != 0) throw call.Error(status, err);
+                                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                                }
+                                finally
+                                {
+                                    Native.xenapi_string_map_free(h6);
+                                }
                             }
                             finally
                             {
-                                Native.xenapi_string_map_free(h6);
+                                Native.xenapi_string_map_free(h5);
                             }
                         }
                         finally
                         {
-                            Native.xenapi_string_map_free(h5);
+                            Native.xenapi_string_map_free(h4);
                         }
                     }
                     finally
                     {
-                        Native.xenapi_string_map_free(h4);
+                        Native.xenapi_string_map_free(h3);
                     }
                 }
                 finally
                 {
-                    Native.xenapi_string_map_free(h3);
+                    Native.xenapi_string_map_free(h1);
                 }
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
             }
         }
 
@@ -3824,9 +4994,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long maximise_memory(Session session, string _vm, long _total, bool _approximate)
         {
-            int status = Native.xenapi_vm_maximise_memory(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _total, (_approximate ? (byte)1 : (byte)0), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return maximise_memory(session, _vm, _total, _approximate, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.maximise_memory</c> (libxenapi <c>xenapi_vm_maximise_memory</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long maximise_memory(Session session, string _vm, long _total, bool _approximate, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_maximise_memory(call.Handle, Utf8.Z(_vm ?? ""), _total, (_approximate ? (byte)1 : (byte)0), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>VM.maximise_memory</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>maximise_memory</c>.</summary>
+        public static System.Threading.Tasks.Task<long> maximise_memoryAsync(Session session, string _vm, long _total, bool _approximate, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.maximise_memory", cancellationToken, v => ValueRead.Long(v), _vm ?? "", _total, _approximate);
         }
 
         /// <summary><c>Async.VM.maximise_memory</c> (libxenapi <c>xenapi_async_vm_maximise_memory</c>): <c>maximise_memory</c> as a server task. Wait for its typed result with <c>async_maximise_memory_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3839,9 +5027,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_maximise_memory(Session session, string _vm, long _total, bool _approximate)
         {
-            int status = Native.xenapi_async_vm_maximise_memory(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _total, (_approximate ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_maximise_memory(session, _vm, _total, _approximate, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.maximise_memory</c> (libxenapi <c>xenapi_async_vm_maximise_memory</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_maximise_memory(Session session, string _vm, long _total, bool _approximate, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_maximise_memory(call.Handle, Utf8.Z(_vm ?? ""), _total, (_approximate ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.maximise_memory</c> (what <c>async_maximise_memory</c> returned; libxenapi <c>xenapi_async_vm_maximise_memory_wait</c>) and returns its result as <c>maximise_memory</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3871,8 +5069,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void send_trigger(Session session, string _vm, string _trigger)
         {
-            int status = Native.xenapi_vm_send_trigger(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_trigger ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            send_trigger(session, _vm, _trigger, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.send_trigger</c> (libxenapi <c>xenapi_vm_send_trigger</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void send_trigger(Session session, string _vm, string _trigger, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_send_trigger(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_trigger ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.send_trigger</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>send_trigger</c>.</summary>
+        public static System.Threading.Tasks.Task send_triggerAsync(Session session, string _vm, string _trigger, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.send_trigger", cancellationToken, _vm ?? "", _trigger ?? "");
         }
 
         /// <summary><c>Async.VM.send_trigger</c> (libxenapi <c>xenapi_async_vm_send_trigger</c>): <c>send_trigger</c> as a server task. Wait for its typed result with <c>async_send_trigger_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3884,9 +5100,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_send_trigger(Session session, string _vm, string _trigger)
         {
-            int status = Native.xenapi_async_vm_send_trigger(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_trigger ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_send_trigger(session, _vm, _trigger, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.send_trigger</c> (libxenapi <c>xenapi_async_vm_send_trigger</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_send_trigger(Session session, string _vm, string _trigger, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_send_trigger(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_trigger ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.send_trigger</c> (what <c>async_send_trigger</c> returned; libxenapi <c>xenapi_async_vm_send_trigger_wait</c>) and returns its result as <c>send_trigger</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3913,8 +5139,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void send_sysrq(Session session, string _vm, string _key)
         {
-            int status = Native.xenapi_vm_send_sysrq(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            send_sysrq(session, _vm, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.send_sysrq</c> (libxenapi <c>xenapi_vm_send_sysrq</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void send_sysrq(Session session, string _vm, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_send_sysrq(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.send_sysrq</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>send_sysrq</c>.</summary>
+        public static System.Threading.Tasks.Task send_sysrqAsync(Session session, string _vm, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.send_sysrq", cancellationToken, _vm ?? "", _key ?? "");
         }
 
         /// <summary><c>Async.VM.send_sysrq</c> (libxenapi <c>xenapi_async_vm_send_sysrq</c>): <c>send_sysrq</c> as a server task. Wait for its typed result with <c>async_send_sysrq_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3926,9 +5170,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_send_sysrq(Session session, string _vm, string _key)
         {
-            int status = Native.xenapi_async_vm_send_sysrq(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_send_sysrq(session, _vm, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.send_sysrq</c> (libxenapi <c>xenapi_async_vm_send_sysrq</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_send_sysrq(Session session, string _vm, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_send_sysrq(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.send_sysrq</c> (what <c>async_send_sysrq</c> returned; libxenapi <c>xenapi_async_vm_send_sysrq_wait</c>) and returns its result as <c>send_sysrq</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3955,8 +5209,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_VCPUs_at_startup(Session session, string _vm, long _value)
         {
-            int status = Native.xenapi_vm_set_vcpus_at_startup(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_VCPUs_at_startup(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_VCPUs_at_startup</c> (libxenapi <c>xenapi_vm_set_vcpus_at_startup</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_VCPUs_at_startup(Session session, string _vm, long _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_vcpus_at_startup(call.Handle, Utf8.Z(_vm ?? ""), _value, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_VCPUs_at_startup</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_VCPUs_at_startup</c>.</summary>
+        public static System.Threading.Tasks.Task set_VCPUs_at_startupAsync(Session session, string _vm, long _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_VCPUs_at_startup", cancellationToken, _vm ?? "", _value);
         }
 
         /// <summary><c>Async.VM.set_VCPUs_at_startup</c> (libxenapi <c>xenapi_async_vm_set_vcpus_at_startup</c>): <c>set_VCPUs_at_startup</c> as a server task. Wait for its typed result with <c>async_set_VCPUs_at_startup_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -3968,9 +5240,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_VCPUs_at_startup(Session session, string _vm, long _value)
         {
-            int status = Native.xenapi_async_vm_set_vcpus_at_startup(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_VCPUs_at_startup(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.set_VCPUs_at_startup</c> (libxenapi <c>xenapi_async_vm_set_vcpus_at_startup</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_VCPUs_at_startup(Session session, string _vm, long _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_set_vcpus_at_startup(call.Handle, Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.set_VCPUs_at_startup</c> (what <c>async_set_VCPUs_at_startup</c> returned; libxenapi <c>xenapi_async_vm_set_vcpus_at_startup_wait</c>) and returns its result as <c>set_VCPUs_at_startup</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -3997,8 +5279,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_VCPUs_max(Session session, string _vm, long _value)
         {
-            int status = Native.xenapi_vm_set_vcpus_max(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_VCPUs_max(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_VCPUs_max</c> (libxenapi <c>xenapi_vm_set_vcpus_max</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_VCPUs_max(Session session, string _vm, long _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_vcpus_max(call.Handle, Utf8.Z(_vm ?? ""), _value, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_VCPUs_max</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_VCPUs_max</c>.</summary>
+        public static System.Threading.Tasks.Task set_VCPUs_maxAsync(Session session, string _vm, long _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_VCPUs_max", cancellationToken, _vm ?? "", _value);
         }
 
         /// <summary><c>Async.VM.set_VCPUs_max</c> (libxenapi <c>xenapi_async_vm_set_vcpus_max</c>): <c>set_VCPUs_max</c> as a server task. Wait for its typed result with <c>async_set_VCPUs_max_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4010,9 +5310,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_VCPUs_max(Session session, string _vm, long _value)
         {
-            int status = Native.xenapi_async_vm_set_vcpus_max(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_VCPUs_max(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.set_VCPUs_max</c> (libxenapi <c>xenapi_async_vm_set_vcpus_max</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_VCPUs_max(Session session, string _vm, long _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_set_vcpus_max(call.Handle, Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.set_VCPUs_max</c> (what <c>async_set_VCPUs_max</c> returned; libxenapi <c>xenapi_async_vm_set_vcpus_max_wait</c>) and returns its result as <c>set_VCPUs_max</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4039,8 +5349,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_shadow_multiplier_live(Session session, string _vm, double _multiplier)
         {
-            int status = Native.xenapi_vm_set_shadow_multiplier_live(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _multiplier, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_shadow_multiplier_live(session, _vm, _multiplier, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_shadow_multiplier_live</c> (libxenapi <c>xenapi_vm_set_shadow_multiplier_live</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_shadow_multiplier_live(Session session, string _vm, double _multiplier, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_shadow_multiplier_live(call.Handle, Utf8.Z(_vm ?? ""), _multiplier, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_shadow_multiplier_live</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_shadow_multiplier_live</c>.</summary>
+        public static System.Threading.Tasks.Task set_shadow_multiplier_liveAsync(Session session, string _vm, double _multiplier, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_shadow_multiplier_live", cancellationToken, _vm ?? "", _multiplier);
         }
 
         /// <summary><c>Async.VM.set_shadow_multiplier_live</c> (libxenapi <c>xenapi_async_vm_set_shadow_multiplier_live</c>): <c>set_shadow_multiplier_live</c> as a server task. Wait for its typed result with <c>async_set_shadow_multiplier_live_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4052,9 +5380,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_shadow_multiplier_live(Session session, string _vm, double _multiplier)
         {
-            int status = Native.xenapi_async_vm_set_shadow_multiplier_live(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _multiplier, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_shadow_multiplier_live(session, _vm, _multiplier, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.set_shadow_multiplier_live</c> (libxenapi <c>xenapi_async_vm_set_shadow_multiplier_live</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_shadow_multiplier_live(Session session, string _vm, double _multiplier, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_set_shadow_multiplier_live(call.Handle, Utf8.Z(_vm ?? ""), _multiplier, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.set_shadow_multiplier_live</c> (what <c>async_set_shadow_multiplier_live</c> returned; libxenapi <c>xenapi_async_vm_set_shadow_multiplier_live_wait</c>) and returns its result as <c>set_shadow_multiplier_live</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4081,8 +5419,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_HVM_shadow_multiplier(Session session, string _vm, double _value)
         {
-            int status = Native.xenapi_vm_set_hvm_shadow_multiplier(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_HVM_shadow_multiplier(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_HVM_shadow_multiplier</c> (libxenapi <c>xenapi_vm_set_hvm_shadow_multiplier</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_HVM_shadow_multiplier(Session session, string _vm, double _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_hvm_shadow_multiplier(call.Handle, Utf8.Z(_vm ?? ""), _value, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_HVM_shadow_multiplier</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_HVM_shadow_multiplier</c>.</summary>
+        public static System.Threading.Tasks.Task set_HVM_shadow_multiplierAsync(Session session, string _vm, double _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_HVM_shadow_multiplier", cancellationToken, _vm ?? "", _value);
         }
 
         /// <summary><c>Async.VM.set_HVM_shadow_multiplier</c> (libxenapi <c>xenapi_async_vm_set_hvm_shadow_multiplier</c>): <c>set_HVM_shadow_multiplier</c> as a server task. Wait for its typed result with <c>async_set_HVM_shadow_multiplier_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4094,9 +5450,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_HVM_shadow_multiplier(Session session, string _vm, double _value)
         {
-            int status = Native.xenapi_async_vm_set_hvm_shadow_multiplier(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_HVM_shadow_multiplier(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.set_HVM_shadow_multiplier</c> (libxenapi <c>xenapi_async_vm_set_hvm_shadow_multiplier</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_HVM_shadow_multiplier(Session session, string _vm, double _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_set_hvm_shadow_multiplier(call.Handle, Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.set_HVM_shadow_multiplier</c> (what <c>async_set_HVM_shadow_multiplier</c> returned; libxenapi <c>xenapi_async_vm_set_hvm_shadow_multiplier_wait</c>) and returns its result as <c>set_HVM_shadow_multiplier</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4123,9 +5489,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_cooperative(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_cooperative(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_cooperative(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_cooperative</c> (libxenapi <c>xenapi_vm_get_cooperative</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_cooperative(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_cooperative(call.Handle, Utf8.Z(_vm ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VM.get_cooperative</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_cooperative</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_cooperativeAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_cooperative", cancellationToken, v => ValueRead.Bool(v), _vm ?? "");
         }
 
         /// <summary><c>Async.VM.get_cooperative</c> (libxenapi <c>xenapi_async_vm_get_cooperative</c>): <c>get_cooperative</c> as a server task. Wait for its typed result with <c>async_get_cooperative_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since tampa.</summary>
@@ -4136,9 +5520,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_cooperative(Session session, string _vm)
         {
-            int status = Native.xenapi_async_vm_get_cooperative(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_cooperative(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.get_cooperative</c> (libxenapi <c>xenapi_async_vm_get_cooperative</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_cooperative(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_get_cooperative(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.get_cooperative</c> (what <c>async_get_cooperative</c> returned; libxenapi <c>xenapi_async_vm_get_cooperative_wait</c>) and returns its result as <c>get_cooperative</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4167,8 +5561,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void wait_memory_target_live(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_wait_memory_target_live(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            wait_memory_target_live(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.wait_memory_target_live</c> (libxenapi <c>xenapi_vm_wait_memory_target_live</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void wait_memory_target_live(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_wait_memory_target_live(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.wait_memory_target_live</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>wait_memory_target_live</c>.</summary>
+        public static System.Threading.Tasks.Task wait_memory_target_liveAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.wait_memory_target_live", cancellationToken, _vm ?? "");
         }
 
         /// <summary><c>Async.VM.wait_memory_target_live</c> (libxenapi <c>xenapi_async_vm_wait_memory_target_live</c>): <c>wait_memory_target_live</c> as a server task. Wait for its typed result with <c>async_wait_memory_target_live_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since midnight-ride.</summary>
@@ -4179,9 +5591,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_wait_memory_target_live(Session session, string _vm)
         {
-            int status = Native.xenapi_async_vm_wait_memory_target_live(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_wait_memory_target_live(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.wait_memory_target_live</c> (libxenapi <c>xenapi_async_vm_wait_memory_target_live</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_wait_memory_target_live(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_wait_memory_target_live(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.wait_memory_target_live</c> (what <c>async_wait_memory_target_live</c> returned; libxenapi <c>xenapi_async_vm_wait_memory_target_live_wait</c>) and returns its result as <c>wait_memory_target_live</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4208,8 +5630,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_memory_target_live(Session session, string _vm, long _target)
         {
-            int status = Native.xenapi_vm_set_memory_target_live(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _target, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_memory_target_live(session, _vm, _target, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_memory_target_live</c> (libxenapi <c>xenapi_vm_set_memory_target_live</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_memory_target_live(Session session, string _vm, long _target, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_memory_target_live(call.Handle, Utf8.Z(_vm ?? ""), _target, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_memory_target_live</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_memory_target_live</c>.</summary>
+        public static System.Threading.Tasks.Task set_memory_target_liveAsync(Session session, string _vm, long _target, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_memory_target_live", cancellationToken, _vm ?? "", _target);
         }
 
         /// <summary><c>Async.VM.set_memory_target_live</c> (libxenapi <c>xenapi_async_vm_set_memory_target_live</c>): <c>set_memory_target_live</c> as a server task. Wait for its typed result with <c>async_set_memory_target_live_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since midnight-ride.</summary>
@@ -4221,9 +5661,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_memory_target_live(Session session, string _vm, long _target)
         {
-            int status = Native.xenapi_async_vm_set_memory_target_live(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _target, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_memory_target_live(session, _vm, _target, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.set_memory_target_live</c> (libxenapi <c>xenapi_async_vm_set_memory_target_live</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_memory_target_live(Session session, string _vm, long _target, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_set_memory_target_live(call.Handle, Utf8.Z(_vm ?? ""), _target, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.set_memory_target_live</c> (what <c>async_set_memory_target_live</c> returned; libxenapi <c>xenapi_async_vm_set_memory_target_live_wait</c>) and returns its result as <c>set_memory_target_live</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4250,8 +5700,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_memory(Session session, string _vm, long _value)
         {
-            int status = Native.xenapi_vm_set_memory(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_memory(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_memory</c> (libxenapi <c>xenapi_vm_set_memory</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_memory(Session session, string _vm, long _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_memory(call.Handle, Utf8.Z(_vm ?? ""), _value, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_memory</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_memory</c>.</summary>
+        public static System.Threading.Tasks.Task set_memoryAsync(Session session, string _vm, long _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_memory", cancellationToken, _vm ?? "", _value);
         }
 
         /// <summary><c>Async.VM.set_memory</c> (libxenapi <c>xenapi_async_vm_set_memory</c>): <c>set_memory</c> as a server task. Wait for its typed result with <c>async_set_memory_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4263,9 +5731,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_memory(Session session, string _vm, long _value)
         {
-            int status = Native.xenapi_async_vm_set_memory(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_memory(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.set_memory</c> (libxenapi <c>xenapi_async_vm_set_memory</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_memory(Session session, string _vm, long _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_set_memory(call.Handle, Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.set_memory</c> (what <c>async_set_memory</c> returned; libxenapi <c>xenapi_async_vm_set_memory_wait</c>) and returns its result as <c>set_memory</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4295,8 +5773,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_memory_limits(Session session, string _vm, long _static_min, long _static_max, long _dynamic_min, long _dynamic_max)
         {
-            int status = Native.xenapi_vm_set_memory_limits(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _static_min, _static_max, _dynamic_min, _dynamic_max, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_memory_limits(session, _vm, _static_min, _static_max, _dynamic_min, _dynamic_max, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_memory_limits</c> (libxenapi <c>xenapi_vm_set_memory_limits</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_memory_limits(Session session, string _vm, long _static_min, long _static_max, long _dynamic_min, long _dynamic_max, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_memory_limits(call.Handle, Utf8.Z(_vm ?? ""), _static_min, _static_max, _dynamic_min, _dynamic_max, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_memory_limits</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_memory_limits</c>.</summary>
+        public static System.Threading.Tasks.Task set_memory_limitsAsync(Session session, string _vm, long _static_min, long _static_max, long _dynamic_min, long _dynamic_max, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_memory_limits", cancellationToken, _vm ?? "", _static_min, _static_max, _dynamic_min, _dynamic_max);
         }
 
         /// <summary><c>Async.VM.set_memory_limits</c> (libxenapi <c>xenapi_async_vm_set_memory_limits</c>): <c>set_memory_limits</c> as a server task. Wait for its typed result with <c>async_set_memory_limits_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4311,9 +5807,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_memory_limits(Session session, string _vm, long _static_min, long _static_max, long _dynamic_min, long _dynamic_max)
         {
-            int status = Native.xenapi_async_vm_set_memory_limits(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _static_min, _static_max, _dynamic_min, _dynamic_max, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_memory_limits(session, _vm, _static_min, _static_max, _dynamic_min, _dynamic_max, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.set_memory_limits</c> (libxenapi <c>xenapi_async_vm_set_memory_limits</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_memory_limits(Session session, string _vm, long _static_min, long _static_max, long _dynamic_min, long _dynamic_max, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_set_memory_limits(call.Handle, Utf8.Z(_vm ?? ""), _static_min, _static_max, _dynamic_min, _dynamic_max, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.set_memory_limits</c> (what <c>async_set_memory_limits</c> returned; libxenapi <c>xenapi_async_vm_set_memory_limits_wait</c>) and returns its result as <c>set_memory_limits</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4341,8 +5847,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_memory_static_range(Session session, string _vm, long _min, long _max)
         {
-            int status = Native.xenapi_vm_set_memory_static_range(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _min, _max, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_memory_static_range(session, _vm, _min, _max, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_memory_static_range</c> (libxenapi <c>xenapi_vm_set_memory_static_range</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_memory_static_range(Session session, string _vm, long _min, long _max, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_memory_static_range(call.Handle, Utf8.Z(_vm ?? ""), _min, _max, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_memory_static_range</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_memory_static_range</c>.</summary>
+        public static System.Threading.Tasks.Task set_memory_static_rangeAsync(Session session, string _vm, long _min, long _max, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_memory_static_range", cancellationToken, _vm ?? "", _min, _max);
         }
 
         /// <summary><c>Async.VM.set_memory_static_range</c> (libxenapi <c>xenapi_async_vm_set_memory_static_range</c>): <c>set_memory_static_range</c> as a server task. Wait for its typed result with <c>async_set_memory_static_range_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4355,9 +5879,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_memory_static_range(Session session, string _vm, long _min, long _max)
         {
-            int status = Native.xenapi_async_vm_set_memory_static_range(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _min, _max, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_memory_static_range(session, _vm, _min, _max, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.set_memory_static_range</c> (libxenapi <c>xenapi_async_vm_set_memory_static_range</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_memory_static_range(Session session, string _vm, long _min, long _max, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_set_memory_static_range(call.Handle, Utf8.Z(_vm ?? ""), _min, _max, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.set_memory_static_range</c> (what <c>async_set_memory_static_range</c> returned; libxenapi <c>xenapi_async_vm_set_memory_static_range_wait</c>) and returns its result as <c>set_memory_static_range</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4384,8 +5918,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_memory_static_min(Session session, string _vm, long _value)
         {
-            int status = Native.xenapi_vm_set_memory_static_min(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_memory_static_min(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_memory_static_min</c> (libxenapi <c>xenapi_vm_set_memory_static_min</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_memory_static_min(Session session, string _vm, long _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_memory_static_min(call.Handle, Utf8.Z(_vm ?? ""), _value, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_memory_static_min</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_memory_static_min</c>.</summary>
+        public static System.Threading.Tasks.Task set_memory_static_minAsync(Session session, string _vm, long _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_memory_static_min", cancellationToken, _vm ?? "", _value);
         }
 
         /// <summary><c>Async.VM.set_memory_static_min</c> (libxenapi <c>xenapi_async_vm_set_memory_static_min</c>): <c>set_memory_static_min</c> as a server task. Wait for its typed result with <c>async_set_memory_static_min_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4397,9 +5949,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_memory_static_min(Session session, string _vm, long _value)
         {
-            int status = Native.xenapi_async_vm_set_memory_static_min(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_memory_static_min(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.set_memory_static_min</c> (libxenapi <c>xenapi_async_vm_set_memory_static_min</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_memory_static_min(Session session, string _vm, long _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_set_memory_static_min(call.Handle, Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.set_memory_static_min</c> (what <c>async_set_memory_static_min</c> returned; libxenapi <c>xenapi_async_vm_set_memory_static_min_wait</c>) and returns its result as <c>set_memory_static_min</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4426,8 +5988,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_memory_static_max(Session session, string _vm, long _value)
         {
-            int status = Native.xenapi_vm_set_memory_static_max(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_memory_static_max(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_memory_static_max</c> (libxenapi <c>xenapi_vm_set_memory_static_max</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_memory_static_max(Session session, string _vm, long _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_memory_static_max(call.Handle, Utf8.Z(_vm ?? ""), _value, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_memory_static_max</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_memory_static_max</c>.</summary>
+        public static System.Threading.Tasks.Task set_memory_static_maxAsync(Session session, string _vm, long _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_memory_static_max", cancellationToken, _vm ?? "", _value);
         }
 
         /// <summary><c>Async.VM.set_memory_static_max</c> (libxenapi <c>xenapi_async_vm_set_memory_static_max</c>): <c>set_memory_static_max</c> as a server task. Wait for its typed result with <c>async_set_memory_static_max_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4439,9 +6019,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_memory_static_max(Session session, string _vm, long _value)
         {
-            int status = Native.xenapi_async_vm_set_memory_static_max(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_memory_static_max(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.set_memory_static_max</c> (libxenapi <c>xenapi_async_vm_set_memory_static_max</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_memory_static_max(Session session, string _vm, long _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_set_memory_static_max(call.Handle, Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.set_memory_static_max</c> (what <c>async_set_memory_static_max</c> returned; libxenapi <c>xenapi_async_vm_set_memory_static_max_wait</c>) and returns its result as <c>set_memory_static_max</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4469,8 +6059,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_memory_dynamic_range(Session session, string _vm, long _min, long _max)
         {
-            int status = Native.xenapi_vm_set_memory_dynamic_range(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _min, _max, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_memory_dynamic_range(session, _vm, _min, _max, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_memory_dynamic_range</c> (libxenapi <c>xenapi_vm_set_memory_dynamic_range</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_memory_dynamic_range(Session session, string _vm, long _min, long _max, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_memory_dynamic_range(call.Handle, Utf8.Z(_vm ?? ""), _min, _max, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_memory_dynamic_range</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_memory_dynamic_range</c>.</summary>
+        public static System.Threading.Tasks.Task set_memory_dynamic_rangeAsync(Session session, string _vm, long _min, long _max, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_memory_dynamic_range", cancellationToken, _vm ?? "", _min, _max);
         }
 
         /// <summary><c>Async.VM.set_memory_dynamic_range</c> (libxenapi <c>xenapi_async_vm_set_memory_dynamic_range</c>): <c>set_memory_dynamic_range</c> as a server task. Wait for its typed result with <c>async_set_memory_dynamic_range_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4483,9 +6091,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_memory_dynamic_range(Session session, string _vm, long _min, long _max)
         {
-            int status = Native.xenapi_async_vm_set_memory_dynamic_range(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _min, _max, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_memory_dynamic_range(session, _vm, _min, _max, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.set_memory_dynamic_range</c> (libxenapi <c>xenapi_async_vm_set_memory_dynamic_range</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_memory_dynamic_range(Session session, string _vm, long _min, long _max, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_set_memory_dynamic_range(call.Handle, Utf8.Z(_vm ?? ""), _min, _max, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.set_memory_dynamic_range</c> (what <c>async_set_memory_dynamic_range</c> returned; libxenapi <c>xenapi_async_vm_set_memory_dynamic_range_wait</c>) and returns its result as <c>set_memory_dynamic_range</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4512,8 +6130,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_memory_dynamic_min(Session session, string _vm, long _value)
         {
-            int status = Native.xenapi_vm_set_memory_dynamic_min(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_memory_dynamic_min(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_memory_dynamic_min</c> (libxenapi <c>xenapi_vm_set_memory_dynamic_min</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_memory_dynamic_min(Session session, string _vm, long _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_memory_dynamic_min(call.Handle, Utf8.Z(_vm ?? ""), _value, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_memory_dynamic_min</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_memory_dynamic_min</c>.</summary>
+        public static System.Threading.Tasks.Task set_memory_dynamic_minAsync(Session session, string _vm, long _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_memory_dynamic_min", cancellationToken, _vm ?? "", _value);
         }
 
         /// <summary><c>Async.VM.set_memory_dynamic_min</c> (libxenapi <c>xenapi_async_vm_set_memory_dynamic_min</c>): <c>set_memory_dynamic_min</c> as a server task. Wait for its typed result with <c>async_set_memory_dynamic_min_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4525,9 +6161,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_memory_dynamic_min(Session session, string _vm, long _value)
         {
-            int status = Native.xenapi_async_vm_set_memory_dynamic_min(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_memory_dynamic_min(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.set_memory_dynamic_min</c> (libxenapi <c>xenapi_async_vm_set_memory_dynamic_min</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_memory_dynamic_min(Session session, string _vm, long _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_set_memory_dynamic_min(call.Handle, Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.set_memory_dynamic_min</c> (what <c>async_set_memory_dynamic_min</c> returned; libxenapi <c>xenapi_async_vm_set_memory_dynamic_min_wait</c>) and returns its result as <c>set_memory_dynamic_min</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4554,8 +6200,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_memory_dynamic_max(Session session, string _vm, long _value)
         {
-            int status = Native.xenapi_vm_set_memory_dynamic_max(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_memory_dynamic_max(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_memory_dynamic_max</c> (libxenapi <c>xenapi_vm_set_memory_dynamic_max</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_memory_dynamic_max(Session session, string _vm, long _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_memory_dynamic_max(call.Handle, Utf8.Z(_vm ?? ""), _value, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_memory_dynamic_max</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_memory_dynamic_max</c>.</summary>
+        public static System.Threading.Tasks.Task set_memory_dynamic_maxAsync(Session session, string _vm, long _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_memory_dynamic_max", cancellationToken, _vm ?? "", _value);
         }
 
         /// <summary><c>Async.VM.set_memory_dynamic_max</c> (libxenapi <c>xenapi_async_vm_set_memory_dynamic_max</c>): <c>set_memory_dynamic_max</c> as a server task. Wait for its typed result with <c>async_set_memory_dynamic_max_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4567,9 +6231,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_memory_dynamic_max(Session session, string _vm, long _value)
         {
-            int status = Native.xenapi_async_vm_set_memory_dynamic_max(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_memory_dynamic_max(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.set_memory_dynamic_max</c> (libxenapi <c>xenapi_async_vm_set_memory_dynamic_max</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_memory_dynamic_max(Session session, string _vm, long _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_set_memory_dynamic_max(call.Handle, Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.set_memory_dynamic_max</c> (what <c>async_set_memory_dynamic_max</c> returned; libxenapi <c>xenapi_async_vm_set_memory_dynamic_max_wait</c>) and returns its result as <c>set_memory_dynamic_max</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4596,9 +6270,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long compute_memory_overhead(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_compute_memory_overhead(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return compute_memory_overhead(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.compute_memory_overhead</c> (libxenapi <c>xenapi_vm_compute_memory_overhead</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long compute_memory_overhead(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_compute_memory_overhead(call.Handle, Utf8.Z(_vm ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>VM.compute_memory_overhead</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>compute_memory_overhead</c>.</summary>
+        public static System.Threading.Tasks.Task<long> compute_memory_overheadAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.compute_memory_overhead", cancellationToken, v => ValueRead.Long(v), _vm ?? "");
         }
 
         /// <summary><c>Async.VM.compute_memory_overhead</c> (libxenapi <c>xenapi_async_vm_compute_memory_overhead</c>): <c>compute_memory_overhead</c> as a server task. Wait for its typed result with <c>async_compute_memory_overhead_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4609,9 +6301,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_compute_memory_overhead(Session session, string _vm)
         {
-            int status = Native.xenapi_async_vm_compute_memory_overhead(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_compute_memory_overhead(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.compute_memory_overhead</c> (libxenapi <c>xenapi_async_vm_compute_memory_overhead</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_compute_memory_overhead(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_compute_memory_overhead(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.compute_memory_overhead</c> (what <c>async_compute_memory_overhead</c> returned; libxenapi <c>xenapi_async_vm_compute_memory_overhead_wait</c>) and returns its result as <c>compute_memory_overhead</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4641,8 +6343,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_ha_always_run(Session session, string _vm, bool _value)
         {
-            int status = Native.xenapi_vm_set_ha_always_run(Session.NativeOf(session), Utf8.Z(_vm ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_ha_always_run(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_ha_always_run</c> (libxenapi <c>xenapi_vm_set_ha_always_run</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_ha_always_run(Session session, string _vm, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_ha_always_run(call.Handle, Utf8.Z(_vm ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_ha_always_run</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_ha_always_run</c>.</summary>
+        public static System.Threading.Tasks.Task set_ha_always_runAsync(Session session, string _vm, bool _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_ha_always_run", cancellationToken, _vm ?? "", _value);
         }
 
         /// <summary><c>Async.VM.set_ha_always_run</c> (libxenapi <c>xenapi_async_vm_set_ha_always_run</c>): <c>set_ha_always_run</c> as a server task. Wait for its typed result with <c>async_set_ha_always_run_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since boston.</summary>
@@ -4654,9 +6374,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_ha_always_run(Session session, string _vm, bool _value)
         {
-            int status = Native.xenapi_async_vm_set_ha_always_run(Session.NativeOf(session), Utf8.Z(_vm ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_ha_always_run(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.set_ha_always_run</c> (libxenapi <c>xenapi_async_vm_set_ha_always_run</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_ha_always_run(Session session, string _vm, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_set_ha_always_run(call.Handle, Utf8.Z(_vm ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.set_ha_always_run</c> (what <c>async_set_ha_always_run</c> returned; libxenapi <c>xenapi_async_vm_set_ha_always_run_wait</c>) and returns its result as <c>set_ha_always_run</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4683,8 +6413,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_ha_restart_priority(Session session, string _vm, string _value)
         {
-            int status = Native.xenapi_vm_set_ha_restart_priority(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_ha_restart_priority(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_ha_restart_priority</c> (libxenapi <c>xenapi_vm_set_ha_restart_priority</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_ha_restart_priority(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_ha_restart_priority(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_ha_restart_priority</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_ha_restart_priority</c>.</summary>
+        public static System.Threading.Tasks.Task set_ha_restart_priorityAsync(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_ha_restart_priority", cancellationToken, _vm ?? "", _value ?? "");
         }
 
         /// <summary><c>Async.VM.set_ha_restart_priority</c> (libxenapi <c>xenapi_async_vm_set_ha_restart_priority</c>): <c>set_ha_restart_priority</c> as a server task. Wait for its typed result with <c>async_set_ha_restart_priority_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4696,9 +6444,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_ha_restart_priority(Session session, string _vm, string _value)
         {
-            int status = Native.xenapi_async_vm_set_ha_restart_priority(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_ha_restart_priority(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.set_ha_restart_priority</c> (libxenapi <c>xenapi_async_vm_set_ha_restart_priority</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_ha_restart_priority(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_set_ha_restart_priority(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.set_ha_restart_priority</c> (what <c>async_set_ha_restart_priority</c> returned; libxenapi <c>xenapi_async_vm_set_ha_restart_priority_wait</c>) and returns its result as <c>set_ha_restart_priority</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4725,8 +6483,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_NVRAM(Session session, string _vm, string _key)
         {
-            int status = Native.xenapi_vm_remove_from_nvram(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_NVRAM(session, _vm, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.remove_from_NVRAM</c> (libxenapi <c>xenapi_vm_remove_from_nvram</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_NVRAM(Session session, string _vm, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_remove_from_nvram(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.remove_from_NVRAM</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_NVRAM</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_NVRAMAsync(Session session, string _vm, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.remove_from_NVRAM", cancellationToken, _vm ?? "", _key ?? "");
         }
 
         /// <summary><c>Async.VM.remove_from_NVRAM</c> (libxenapi <c>xenapi_async_vm_remove_from_nvram</c>): <c>remove_from_NVRAM</c> as a server task. Wait for its typed result with <c>async_remove_from_NVRAM_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4738,9 +6514,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_remove_from_NVRAM(Session session, string _vm, string _key)
         {
-            int status = Native.xenapi_async_vm_remove_from_nvram(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_remove_from_NVRAM(session, _vm, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.remove_from_NVRAM</c> (libxenapi <c>xenapi_async_vm_remove_from_nvram</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_remove_from_NVRAM(Session session, string _vm, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_remove_from_nvram(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.remove_from_NVRAM</c> (what <c>async_remove_from_NVRAM</c> returned; libxenapi <c>xenapi_async_vm_remove_from_nvram_wait</c>) and returns its result as <c>remove_from_NVRAM</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4768,8 +6554,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_NVRAM(Session session, string _vm, string _key, string _value)
         {
-            int status = Native.xenapi_vm_add_to_nvram(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_NVRAM(session, _vm, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.add_to_NVRAM</c> (libxenapi <c>xenapi_vm_add_to_nvram</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_NVRAM(Session session, string _vm, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_add_to_nvram(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.add_to_NVRAM</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_NVRAM</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_NVRAMAsync(Session session, string _vm, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.add_to_NVRAM", cancellationToken, _vm ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>Async.VM.add_to_NVRAM</c> (libxenapi <c>xenapi_async_vm_add_to_nvram</c>): <c>add_to_NVRAM</c> as a server task. Wait for its typed result with <c>async_add_to_NVRAM_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4782,9 +6586,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_add_to_NVRAM(Session session, string _vm, string _key, string _value)
         {
-            int status = Native.xenapi_async_vm_add_to_nvram(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_add_to_NVRAM(session, _vm, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.add_to_NVRAM</c> (libxenapi <c>xenapi_async_vm_add_to_nvram</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_add_to_NVRAM(Session session, string _vm, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_add_to_nvram(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.add_to_NVRAM</c> (what <c>async_add_to_NVRAM</c> returned; libxenapi <c>xenapi_async_vm_add_to_nvram_wait</c>) and returns its result as <c>add_to_NVRAM</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4811,16 +6625,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_NVRAM(Session session, string _vm, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_NVRAM(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_NVRAM</c> (libxenapi <c>xenapi_vm_set_nvram</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_NVRAM(Session session, string _vm, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vm_set_nvram(Session.NativeOf(session), Utf8.Z(_vm ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_vm_set_nvram(call.Handle, Utf8.Z(_vm ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>VM.set_NVRAM</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_NVRAM</c>.</summary>
+        public static System.Threading.Tasks.Task set_NVRAMAsync(Session session, string _vm, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_NVRAM", cancellationToken, _vm ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>Async.VM.set_NVRAM</c> (libxenapi <c>xenapi_async_vm_set_nvram</c>): <c>set_NVRAM</c> as a server task. Wait for its typed result with <c>async_set_NVRAM_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4832,16 +6664,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_NVRAM(Session session, string _vm, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            return async_set_NVRAM(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.set_NVRAM</c> (libxenapi <c>xenapi_async_vm_set_nvram</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_NVRAM(Session session, string _vm, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_vm_set_nvram(Session.NativeOf(session), Utf8.Z(_vm ?? ""), h1, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_async_vm_set_nvram(call.Handle, Utf8.Z(_vm ?? ""), h1, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
         }
 
@@ -4870,8 +6712,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_VCPUs_params_live(Session session, string _vm, string _key, string _value)
         {
-            int status = Native.xenapi_vm_add_to_vcpus_params_live(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_VCPUs_params_live(session, _vm, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.add_to_VCPUs_params_live</c> (libxenapi <c>xenapi_vm_add_to_vcpus_params_live</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_VCPUs_params_live(Session session, string _vm, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_add_to_vcpus_params_live(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.add_to_VCPUs_params_live</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_VCPUs_params_live</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_VCPUs_params_liveAsync(Session session, string _vm, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.add_to_VCPUs_params_live", cancellationToken, _vm ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>Async.VM.add_to_VCPUs_params_live</c> (libxenapi <c>xenapi_async_vm_add_to_vcpus_params_live</c>): <c>add_to_VCPUs_params_live</c> as a server task. Wait for its typed result with <c>async_add_to_VCPUs_params_live_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4884,9 +6744,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_add_to_VCPUs_params_live(Session session, string _vm, string _key, string _value)
         {
-            int status = Native.xenapi_async_vm_add_to_vcpus_params_live(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_add_to_VCPUs_params_live(session, _vm, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.add_to_VCPUs_params_live</c> (libxenapi <c>xenapi_async_vm_add_to_vcpus_params_live</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_add_to_VCPUs_params_live(Session session, string _vm, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_add_to_vcpus_params_live(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.add_to_VCPUs_params_live</c> (what <c>async_add_to_VCPUs_params_live</c> returned; libxenapi <c>xenapi_async_vm_add_to_vcpus_params_live_wait</c>) and returns its result as <c>add_to_VCPUs_params_live</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4913,8 +6783,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_VCPUs_number_live(Session session, string _vm, long _nvcpu)
         {
-            int status = Native.xenapi_vm_set_vcpus_number_live(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _nvcpu, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_VCPUs_number_live(session, _vm, _nvcpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_VCPUs_number_live</c> (libxenapi <c>xenapi_vm_set_vcpus_number_live</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_VCPUs_number_live(Session session, string _vm, long _nvcpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_vcpus_number_live(call.Handle, Utf8.Z(_vm ?? ""), _nvcpu, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_VCPUs_number_live</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_VCPUs_number_live</c>.</summary>
+        public static System.Threading.Tasks.Task set_VCPUs_number_liveAsync(Session session, string _vm, long _nvcpu, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_VCPUs_number_live", cancellationToken, _vm ?? "", _nvcpu);
         }
 
         /// <summary><c>Async.VM.set_VCPUs_number_live</c> (libxenapi <c>xenapi_async_vm_set_vcpus_number_live</c>): <c>set_VCPUs_number_live</c> as a server task. Wait for its typed result with <c>async_set_VCPUs_number_live_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4926,9 +6814,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_VCPUs_number_live(Session session, string _vm, long _nvcpu)
         {
-            int status = Native.xenapi_async_vm_set_vcpus_number_live(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _nvcpu, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_VCPUs_number_live(session, _vm, _nvcpu, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.set_VCPUs_number_live</c> (libxenapi <c>xenapi_async_vm_set_vcpus_number_live</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_VCPUs_number_live(Session session, string _vm, long _nvcpu, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_set_vcpus_number_live(call.Handle, Utf8.Z(_vm ?? ""), _nvcpu, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.set_VCPUs_number_live</c> (what <c>async_set_VCPUs_number_live</c> returned; libxenapi <c>xenapi_async_vm_set_vcpus_number_live_wait</c>) and returns its result as <c>set_VCPUs_number_live</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -4956,16 +6854,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void pool_migrate(Session session, string _vm, string _host, Dictionary<string, string> _options)
         {
-            IntPtr h2 = Conv.W_map_string_to_string_end(_options);
-            try
+            pool_migrate(session, _vm, _host, _options, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.pool_migrate</c> (libxenapi <c>xenapi_vm_pool_migrate</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void pool_migrate(Session session, string _vm, string _host, Dictionary<string, string> _options, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vm_pool_migrate(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_host ?? ""), h2, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h2 = Conv.W_map_string_to_string_end(_options);
+                try
+                {
+                    int status = Native.xenapi_vm_pool_migrate(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_host ?? ""), h2, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h2);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h2);
-            }
+        }
+
+        /// <summary><c>VM.pool_migrate</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>pool_migrate</c>.</summary>
+        public static System.Threading.Tasks.Task pool_migrateAsync(Session session, string _vm, string _host, Dictionary<string, string> _options, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.pool_migrate", cancellationToken, _vm ?? "", _host ?? "", ValueArgs.Map(_options));
         }
 
         /// <summary><c>Async.VM.pool_migrate</c> (libxenapi <c>xenapi_async_vm_pool_migrate</c>): <c>pool_migrate</c> as a server task. Wait for its typed result with <c>async_pool_migrate_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -4978,16 +6894,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_pool_migrate(Session session, string _vm, string _host, Dictionary<string, string> _options)
         {
-            IntPtr h2 = Conv.W_map_string_to_string_end(_options);
-            try
+            return async_pool_migrate(session, _vm, _host, _options, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.pool_migrate</c> (libxenapi <c>xenapi_async_vm_pool_migrate</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_pool_migrate(Session session, string _vm, string _host, Dictionary<string, string> _options, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_vm_pool_migrate(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_host ?? ""), h2, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h2);
+                IntPtr h2 = Conv.W_map_string_to_string_end(_options);
+                try
+                {
+                    int status = Native.xenapi_async_vm_pool_migrate(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_host ?? ""), h2, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h2);
+                }
             }
         }
 
@@ -5017,8 +6943,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void resume_on(Session session, string _vm, string _host, bool _start_paused, bool _force)
         {
-            int status = Native.xenapi_vm_resume_on(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_host ?? ""), (_start_paused ? (byte)1 : (byte)0), (_force ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            resume_on(session, _vm, _host, _start_paused, _force, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.resume_on</c> (libxenapi <c>xenapi_vm_resume_on</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void resume_on(Session session, string _vm, string _host, bool _start_paused, bool _force, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_resume_on(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_host ?? ""), (_start_paused ? (byte)1 : (byte)0), (_force ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.resume_on</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>resume_on</c>.</summary>
+        public static System.Threading.Tasks.Task resume_onAsync(Session session, string _vm, string _host, bool _start_paused, bool _force, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.resume_on", cancellationToken, _vm ?? "", _host ?? "", _start_paused, _force);
         }
 
         /// <summary><c>Async.VM.resume_on</c> (libxenapi <c>xenapi_async_vm_resume_on</c>): <c>resume_on</c> as a server task. Wait for its typed result with <c>async_resume_on_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -5032,9 +6976,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_resume_on(Session session, string _vm, string _host, bool _start_paused, bool _force)
         {
-            int status = Native.xenapi_async_vm_resume_on(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_host ?? ""), (_start_paused ? (byte)1 : (byte)0), (_force ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_resume_on(session, _vm, _host, _start_paused, _force, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.resume_on</c> (libxenapi <c>xenapi_async_vm_resume_on</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_resume_on(Session session, string _vm, string _host, bool _start_paused, bool _force, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_resume_on(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_host ?? ""), (_start_paused ? (byte)1 : (byte)0), (_force ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.resume_on</c> (what <c>async_resume_on</c> returned; libxenapi <c>xenapi_async_vm_resume_on_wait</c>) and returns its result as <c>resume_on</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -5062,8 +7016,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void resume(Session session, string _vm, bool _start_paused, bool _force)
         {
-            int status = Native.xenapi_vm_resume(Session.NativeOf(session), Utf8.Z(_vm ?? ""), (_start_paused ? (byte)1 : (byte)0), (_force ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            resume(session, _vm, _start_paused, _force, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.resume</c> (libxenapi <c>xenapi_vm_resume</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void resume(Session session, string _vm, bool _start_paused, bool _force, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_resume(call.Handle, Utf8.Z(_vm ?? ""), (_start_paused ? (byte)1 : (byte)0), (_force ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.resume</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>resume</c>.</summary>
+        public static System.Threading.Tasks.Task resumeAsync(Session session, string _vm, bool _start_paused, bool _force, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.resume", cancellationToken, _vm ?? "", _start_paused, _force);
         }
 
         /// <summary><c>Async.VM.resume</c> (libxenapi <c>xenapi_async_vm_resume</c>): <c>resume</c> as a server task. Wait for its typed result with <c>async_resume_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -5076,9 +7048,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_resume(Session session, string _vm, bool _start_paused, bool _force)
         {
-            int status = Native.xenapi_async_vm_resume(Session.NativeOf(session), Utf8.Z(_vm ?? ""), (_start_paused ? (byte)1 : (byte)0), (_force ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_resume(session, _vm, _start_paused, _force, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.resume</c> (libxenapi <c>xenapi_async_vm_resume</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_resume(Session session, string _vm, bool _start_paused, bool _force, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_resume(call.Handle, Utf8.Z(_vm ?? ""), (_start_paused ? (byte)1 : (byte)0), (_force ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.resume</c> (what <c>async_resume</c> returned; libxenapi <c>xenapi_async_vm_resume_wait</c>) and returns its result as <c>resume</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -5104,8 +7086,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void suspend(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_suspend(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            suspend(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.suspend</c> (libxenapi <c>xenapi_vm_suspend</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void suspend(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_suspend(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.suspend</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>suspend</c>.</summary>
+        public static System.Threading.Tasks.Task suspendAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.suspend", cancellationToken, _vm ?? "");
         }
 
         /// <summary><c>Async.VM.suspend</c> (libxenapi <c>xenapi_async_vm_suspend</c>): <c>suspend</c> as a server task. Wait for its typed result with <c>async_suspend_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -5116,9 +7116,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_suspend(Session session, string _vm)
         {
-            int status = Native.xenapi_async_vm_suspend(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_suspend(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.suspend</c> (libxenapi <c>xenapi_async_vm_suspend</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_suspend(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_suspend(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.suspend</c> (what <c>async_suspend</c> returned; libxenapi <c>xenapi_async_vm_suspend_wait</c>) and returns its result as <c>suspend</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -5144,8 +7154,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void hard_reboot(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_hard_reboot(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            hard_reboot(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.hard_reboot</c> (libxenapi <c>xenapi_vm_hard_reboot</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void hard_reboot(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_hard_reboot(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.hard_reboot</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>hard_reboot</c>.</summary>
+        public static System.Threading.Tasks.Task hard_rebootAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.hard_reboot", cancellationToken, _vm ?? "");
         }
 
         /// <summary><c>Async.VM.hard_reboot</c> (libxenapi <c>xenapi_async_vm_hard_reboot</c>): <c>hard_reboot</c> as a server task. Wait for its typed result with <c>async_hard_reboot_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -5156,9 +7184,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_hard_reboot(Session session, string _vm)
         {
-            int status = Native.xenapi_async_vm_hard_reboot(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_hard_reboot(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.hard_reboot</c> (libxenapi <c>xenapi_async_vm_hard_reboot</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_hard_reboot(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_hard_reboot(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.hard_reboot</c> (what <c>async_hard_reboot</c> returned; libxenapi <c>xenapi_async_vm_hard_reboot_wait</c>) and returns its result as <c>hard_reboot</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -5184,8 +7222,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void power_state_reset(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_power_state_reset(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            power_state_reset(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.power_state_reset</c> (libxenapi <c>xenapi_vm_power_state_reset</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void power_state_reset(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_power_state_reset(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.power_state_reset</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>power_state_reset</c>.</summary>
+        public static System.Threading.Tasks.Task power_state_resetAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.power_state_reset", cancellationToken, _vm ?? "");
         }
 
         /// <summary><c>Async.VM.power_state_reset</c> (libxenapi <c>xenapi_async_vm_power_state_reset</c>): <c>power_state_reset</c> as a server task. Wait for its typed result with <c>async_power_state_reset_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -5196,9 +7252,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_power_state_reset(Session session, string _vm)
         {
-            int status = Native.xenapi_async_vm_power_state_reset(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_power_state_reset(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.power_state_reset</c> (libxenapi <c>xenapi_async_vm_power_state_reset</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_power_state_reset(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_power_state_reset(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.power_state_reset</c> (what <c>async_power_state_reset</c> returned; libxenapi <c>xenapi_async_vm_power_state_reset_wait</c>) and returns its result as <c>power_state_reset</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -5224,8 +7290,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void hard_shutdown(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_hard_shutdown(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            hard_shutdown(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.hard_shutdown</c> (libxenapi <c>xenapi_vm_hard_shutdown</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void hard_shutdown(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_hard_shutdown(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.hard_shutdown</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>hard_shutdown</c>.</summary>
+        public static System.Threading.Tasks.Task hard_shutdownAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.hard_shutdown", cancellationToken, _vm ?? "");
         }
 
         /// <summary><c>Async.VM.hard_shutdown</c> (libxenapi <c>xenapi_async_vm_hard_shutdown</c>): <c>hard_shutdown</c> as a server task. Wait for its typed result with <c>async_hard_shutdown_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -5236,9 +7320,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_hard_shutdown(Session session, string _vm)
         {
-            int status = Native.xenapi_async_vm_hard_shutdown(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_hard_shutdown(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.hard_shutdown</c> (libxenapi <c>xenapi_async_vm_hard_shutdown</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_hard_shutdown(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_hard_shutdown(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.hard_shutdown</c> (what <c>async_hard_shutdown</c> returned; libxenapi <c>xenapi_async_vm_hard_shutdown_wait</c>) and returns its result as <c>hard_shutdown</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -5264,8 +7358,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void clean_reboot(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_clean_reboot(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            clean_reboot(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.clean_reboot</c> (libxenapi <c>xenapi_vm_clean_reboot</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void clean_reboot(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_clean_reboot(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.clean_reboot</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>clean_reboot</c>.</summary>
+        public static System.Threading.Tasks.Task clean_rebootAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.clean_reboot", cancellationToken, _vm ?? "");
         }
 
         /// <summary><c>Async.VM.clean_reboot</c> (libxenapi <c>xenapi_async_vm_clean_reboot</c>): <c>clean_reboot</c> as a server task. Wait for its typed result with <c>async_clean_reboot_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -5276,9 +7388,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_clean_reboot(Session session, string _vm)
         {
-            int status = Native.xenapi_async_vm_clean_reboot(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_clean_reboot(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.clean_reboot</c> (libxenapi <c>xenapi_async_vm_clean_reboot</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_clean_reboot(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_clean_reboot(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.clean_reboot</c> (what <c>async_clean_reboot</c> returned; libxenapi <c>xenapi_async_vm_clean_reboot_wait</c>) and returns its result as <c>clean_reboot</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -5304,8 +7426,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void shutdown(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_shutdown(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            shutdown(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.shutdown</c> (libxenapi <c>xenapi_vm_shutdown</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void shutdown(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_shutdown(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.shutdown</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>shutdown</c>.</summary>
+        public static System.Threading.Tasks.Task shutdownAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.shutdown", cancellationToken, _vm ?? "");
         }
 
         /// <summary><c>Async.VM.shutdown</c> (libxenapi <c>xenapi_async_vm_shutdown</c>): <c>shutdown</c> as a server task. Wait for its typed result with <c>async_shutdown_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -5316,9 +7456,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_shutdown(Session session, string _vm)
         {
-            int status = Native.xenapi_async_vm_shutdown(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_shutdown(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.shutdown</c> (libxenapi <c>xenapi_async_vm_shutdown</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_shutdown(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_shutdown(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.shutdown</c> (what <c>async_shutdown</c> returned; libxenapi <c>xenapi_async_vm_shutdown_wait</c>) and returns its result as <c>shutdown</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -5344,8 +7494,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void clean_shutdown(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_clean_shutdown(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            clean_shutdown(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.clean_shutdown</c> (libxenapi <c>xenapi_vm_clean_shutdown</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void clean_shutdown(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_clean_shutdown(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.clean_shutdown</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>clean_shutdown</c>.</summary>
+        public static System.Threading.Tasks.Task clean_shutdownAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.clean_shutdown", cancellationToken, _vm ?? "");
         }
 
         /// <summary><c>Async.VM.clean_shutdown</c> (libxenapi <c>xenapi_async_vm_clean_shutdown</c>): <c>clean_shutdown</c> as a server task. Wait for its typed result with <c>async_clean_shutdown_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -5356,9 +7524,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_clean_shutdown(Session session, string _vm)
         {
-            int status = Native.xenapi_async_vm_clean_shutdown(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_clean_shutdown(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.clean_shutdown</c> (libxenapi <c>xenapi_async_vm_clean_shutdown</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_clean_shutdown(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_clean_shutdown(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.clean_shutdown</c> (what <c>async_clean_shutdown</c> returned; libxenapi <c>xenapi_async_vm_clean_shutdown_wait</c>) and returns its result as <c>clean_shutdown</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -5384,8 +7562,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void unpause(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_unpause(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            unpause(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.unpause</c> (libxenapi <c>xenapi_vm_unpause</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void unpause(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_unpause(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.unpause</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>unpause</c>.</summary>
+        public static System.Threading.Tasks.Task unpauseAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.unpause", cancellationToken, _vm ?? "");
         }
 
         /// <summary><c>Async.VM.unpause</c> (libxenapi <c>xenapi_async_vm_unpause</c>): <c>unpause</c> as a server task. Wait for its typed result with <c>async_unpause_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -5396,9 +7592,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_unpause(Session session, string _vm)
         {
-            int status = Native.xenapi_async_vm_unpause(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_unpause(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.unpause</c> (libxenapi <c>xenapi_async_vm_unpause</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_unpause(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_unpause(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.unpause</c> (what <c>async_unpause</c> returned; libxenapi <c>xenapi_async_vm_unpause_wait</c>) and returns its result as <c>unpause</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -5424,8 +7630,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void pause(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_pause(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            pause(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.pause</c> (libxenapi <c>xenapi_vm_pause</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void pause(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_pause(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.pause</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>pause</c>.</summary>
+        public static System.Threading.Tasks.Task pauseAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.pause", cancellationToken, _vm ?? "");
         }
 
         /// <summary><c>Async.VM.pause</c> (libxenapi <c>xenapi_async_vm_pause</c>): <c>pause</c> as a server task. Wait for its typed result with <c>async_pause_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -5436,9 +7660,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_pause(Session session, string _vm)
         {
-            int status = Native.xenapi_async_vm_pause(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_pause(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.pause</c> (libxenapi <c>xenapi_async_vm_pause</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_pause(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_pause(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.pause</c> (what <c>async_pause</c> returned; libxenapi <c>xenapi_async_vm_pause_wait</c>) and returns its result as <c>pause</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -5467,8 +7701,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void start_on(Session session, string _vm, string _host, bool _start_paused, bool _force)
         {
-            int status = Native.xenapi_vm_start_on(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_host ?? ""), (_start_paused ? (byte)1 : (byte)0), (_force ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            start_on(session, _vm, _host, _start_paused, _force, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.start_on</c> (libxenapi <c>xenapi_vm_start_on</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void start_on(Session session, string _vm, string _host, bool _start_paused, bool _force, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_start_on(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_host ?? ""), (_start_paused ? (byte)1 : (byte)0), (_force ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.start_on</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>start_on</c>.</summary>
+        public static System.Threading.Tasks.Task start_onAsync(Session session, string _vm, string _host, bool _start_paused, bool _force, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.start_on", cancellationToken, _vm ?? "", _host ?? "", _start_paused, _force);
         }
 
         /// <summary><c>Async.VM.start_on</c> (libxenapi <c>xenapi_async_vm_start_on</c>): <c>start_on</c> as a server task. Wait for its typed result with <c>async_start_on_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -5482,9 +7734,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_start_on(Session session, string _vm, string _host, bool _start_paused, bool _force)
         {
-            int status = Native.xenapi_async_vm_start_on(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_host ?? ""), (_start_paused ? (byte)1 : (byte)0), (_force ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_start_on(session, _vm, _host, _start_paused, _force, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.start_on</c> (libxenapi <c>xenapi_async_vm_start_on</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_start_on(Session session, string _vm, string _host, bool _start_paused, bool _force, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_start_on(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_host ?? ""), (_start_paused ? (byte)1 : (byte)0), (_force ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.start_on</c> (what <c>async_start_on</c> returned; libxenapi <c>xenapi_async_vm_start_on_wait</c>) and returns its result as <c>start_on</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -5512,8 +7774,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void start(Session session, string _vm, bool _start_paused, bool _force)
         {
-            int status = Native.xenapi_vm_start(Session.NativeOf(session), Utf8.Z(_vm ?? ""), (_start_paused ? (byte)1 : (byte)0), (_force ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            start(session, _vm, _start_paused, _force, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.start</c> (libxenapi <c>xenapi_vm_start</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void start(Session session, string _vm, bool _start_paused, bool _force, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_start(call.Handle, Utf8.Z(_vm ?? ""), (_start_paused ? (byte)1 : (byte)0), (_force ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.start</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>start</c>.</summary>
+        public static System.Threading.Tasks.Task startAsync(Session session, string _vm, bool _start_paused, bool _force, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.start", cancellationToken, _vm ?? "", _start_paused, _force);
         }
 
         /// <summary><c>Async.VM.start</c> (libxenapi <c>xenapi_async_vm_start</c>): <c>start</c> as a server task. Wait for its typed result with <c>async_start_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -5526,9 +7806,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_start(Session session, string _vm, bool _start_paused, bool _force)
         {
-            int status = Native.xenapi_async_vm_start(Session.NativeOf(session), Utf8.Z(_vm ?? ""), (_start_paused ? (byte)1 : (byte)0), (_force ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_start(session, _vm, _start_paused, _force, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.start</c> (libxenapi <c>xenapi_async_vm_start</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_start(Session session, string _vm, bool _start_paused, bool _force, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_start(call.Handle, Utf8.Z(_vm ?? ""), (_start_paused ? (byte)1 : (byte)0), (_force ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.start</c> (what <c>async_start</c> returned; libxenapi <c>xenapi_async_vm_start_wait</c>) and returns its result as <c>start</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -5554,8 +7844,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void provision(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_provision(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            provision(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.provision</c> (libxenapi <c>xenapi_vm_provision</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void provision(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_provision(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.provision</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>provision</c>.</summary>
+        public static System.Threading.Tasks.Task provisionAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.provision", cancellationToken, _vm ?? "");
         }
 
         /// <summary><c>Async.VM.provision</c> (libxenapi <c>xenapi_async_vm_provision</c>): <c>provision</c> as a server task. Wait for its typed result with <c>async_provision_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -5566,9 +7874,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_provision(Session session, string _vm)
         {
-            int status = Native.xenapi_async_vm_provision(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_provision(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.provision</c> (libxenapi <c>xenapi_async_vm_provision</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_provision(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_provision(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.provision</c> (what <c>async_provision</c> returned; libxenapi <c>xenapi_async_vm_provision_wait</c>) and returns its result as <c>provision</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -5596,9 +7914,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VM> checkpoint(Session session, string _vm, string _new_name)
         {
-            int status = Native.xenapi_vm_checkpoint(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_new_name ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VM>.Create(Conv.TakeStr(result));
+            return checkpoint(session, _vm, _new_name, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.checkpoint</c> (libxenapi <c>xenapi_vm_checkpoint</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VM> checkpoint(Session session, string _vm, string _new_name, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_checkpoint(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_new_name ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VM>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VM.checkpoint</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>checkpoint</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VM>> checkpointAsync(Session session, string _vm, string _new_name, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.checkpoint", cancellationToken, v => ValueRead.Ref<VM>(v), _vm ?? "", _new_name ?? "");
         }
 
         /// <summary><c>Async.VM.checkpoint</c> (libxenapi <c>xenapi_async_vm_checkpoint</c>): <c>checkpoint</c> as a server task. Wait for its typed result with <c>async_checkpoint_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -5610,9 +7946,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_checkpoint(Session session, string _vm, string _new_name)
         {
-            int status = Native.xenapi_async_vm_checkpoint(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_new_name ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_checkpoint(session, _vm, _new_name, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.checkpoint</c> (libxenapi <c>xenapi_async_vm_checkpoint</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_checkpoint(Session session, string _vm, string _new_name, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_checkpoint(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_new_name ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.checkpoint</c> (what <c>async_checkpoint</c> returned; libxenapi <c>xenapi_async_vm_checkpoint_wait</c>) and returns its result as <c>checkpoint</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -5641,8 +7987,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void revert(Session session, string _snapshot)
         {
-            int status = Native.xenapi_vm_revert(Session.NativeOf(session), Utf8.Z(_snapshot ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            revert(session, _snapshot, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.revert</c> (libxenapi <c>xenapi_vm_revert</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void revert(Session session, string _snapshot, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_revert(call.Handle, Utf8.Z(_snapshot ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.revert</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>revert</c>.</summary>
+        public static System.Threading.Tasks.Task revertAsync(Session session, string _snapshot, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.revert", cancellationToken, _snapshot ?? "");
         }
 
         /// <summary><c>Async.VM.revert</c> (libxenapi <c>xenapi_async_vm_revert</c>): <c>revert</c> as a server task. Wait for its typed result with <c>async_revert_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -5653,9 +8017,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_revert(Session session, string _snapshot)
         {
-            int status = Native.xenapi_async_vm_revert(Session.NativeOf(session), Utf8.Z(_snapshot ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_revert(session, _snapshot, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.revert</c> (libxenapi <c>xenapi_async_vm_revert</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_revert(Session session, string _snapshot, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_revert(call.Handle, Utf8.Z(_snapshot ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.revert</c> (what <c>async_revert</c> returned; libxenapi <c>xenapi_async_vm_revert_wait</c>) and returns its result as <c>revert</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -5684,9 +8058,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VM> copy(Session session, string _vm, string _new_name, string _sr)
         {
-            int status = Native.xenapi_vm_copy(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_new_name ?? ""), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VM>.Create(Conv.TakeStr(result));
+            return copy(session, _vm, _new_name, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.copy</c> (libxenapi <c>xenapi_vm_copy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VM> copy(Session session, string _vm, string _new_name, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_copy(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_new_name ?? ""), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VM>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VM.copy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>copy</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VM>> copyAsync(Session session, string _vm, string _new_name, string _sr, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.copy", cancellationToken, v => ValueRead.Ref<VM>(v), _vm ?? "", _new_name ?? "", _sr ?? "");
         }
 
         /// <summary><c>Async.VM.copy</c> (libxenapi <c>xenapi_async_vm_copy</c>): <c>copy</c> as a server task. Wait for its typed result with <c>async_copy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -5699,9 +8091,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_copy(Session session, string _vm, string _new_name, string _sr)
         {
-            int status = Native.xenapi_async_vm_copy(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_new_name ?? ""), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_copy(session, _vm, _new_name, _sr, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.copy</c> (libxenapi <c>xenapi_async_vm_copy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_copy(Session session, string _vm, string _new_name, string _sr, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_copy(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_new_name ?? ""), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.copy</c> (what <c>async_copy</c> returned; libxenapi <c>xenapi_async_vm_copy_wait</c>) and returns its result as <c>copy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -5732,9 +8134,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VM> clone(Session session, string _vm, string _new_name)
         {
-            int status = Native.xenapi_vm_clone(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_new_name ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VM>.Create(Conv.TakeStr(result));
+            return clone(session, _vm, _new_name, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.clone</c> (libxenapi <c>xenapi_vm_clone</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VM> clone(Session session, string _vm, string _new_name, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_clone(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_new_name ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VM>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VM.clone</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>clone</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VM>> cloneAsync(Session session, string _vm, string _new_name, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.clone", cancellationToken, v => ValueRead.Ref<VM>(v), _vm ?? "", _new_name ?? "");
         }
 
         /// <summary><c>Async.VM.clone</c> (libxenapi <c>xenapi_async_vm_clone</c>): <c>clone</c> as a server task. Wait for its typed result with <c>async_clone_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -5746,9 +8166,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_clone(Session session, string _vm, string _new_name)
         {
-            int status = Native.xenapi_async_vm_clone(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_new_name ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_clone(session, _vm, _new_name, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.clone</c> (libxenapi <c>xenapi_async_vm_clone</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_clone(Session session, string _vm, string _new_name, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_clone(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_new_name ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.clone</c> (what <c>async_clone</c> returned; libxenapi <c>xenapi_async_vm_clone_wait</c>) and returns its result as <c>clone</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -5779,9 +8209,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VM> snapshot_with_quiesce(Session session, string _vm, string _new_name)
         {
-            int status = Native.xenapi_vm_snapshot_with_quiesce(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_new_name ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VM>.Create(Conv.TakeStr(result));
+            return snapshot_with_quiesce(session, _vm, _new_name, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.snapshot_with_quiesce</c> (libxenapi <c>xenapi_vm_snapshot_with_quiesce</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VM> snapshot_with_quiesce(Session session, string _vm, string _new_name, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_snapshot_with_quiesce(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_new_name ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VM>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VM.snapshot_with_quiesce</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>snapshot_with_quiesce</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VM>> snapshot_with_quiesceAsync(Session session, string _vm, string _new_name, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.snapshot_with_quiesce", cancellationToken, v => ValueRead.Ref<VM>(v), _vm ?? "", _new_name ?? "");
         }
 
         /// <summary><c>Async.VM.snapshot_with_quiesce</c> (libxenapi <c>xenapi_async_vm_snapshot_with_quiesce</c>): <c>snapshot_with_quiesce</c> as a server task. Wait for its typed result with <c>async_snapshot_with_quiesce_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in quebec: only older servers have it.</summary>
@@ -5793,9 +8241,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_snapshot_with_quiesce(Session session, string _vm, string _new_name)
         {
-            int status = Native.xenapi_async_vm_snapshot_with_quiesce(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_new_name ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_snapshot_with_quiesce(session, _vm, _new_name, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.snapshot_with_quiesce</c> (libxenapi <c>xenapi_async_vm_snapshot_with_quiesce</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_snapshot_with_quiesce(Session session, string _vm, string _new_name, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_snapshot_with_quiesce(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_new_name ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.snapshot_with_quiesce</c> (what <c>async_snapshot_with_quiesce</c> returned; libxenapi <c>xenapi_async_vm_snapshot_with_quiesce_wait</c>) and returns its result as <c>snapshot_with_quiesce</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -5827,17 +8285,35 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VM> snapshot(Session session, string _vm, string _new_name, List<XenRef<VDI>> _ignore_vdis)
         {
-            IntPtr h2 = Conv.W_set_ref_VDI(_ignore_vdis);
-            try
+            return snapshot(session, _vm, _new_name, _ignore_vdis, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.snapshot</c> (libxenapi <c>xenapi_vm_snapshot</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VM> snapshot(Session session, string _vm, string _new_name, List<XenRef<VDI>> _ignore_vdis, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vm_snapshot(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_new_name ?? ""), h2, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<VM>.Create(Conv.TakeStr(result));
+                IntPtr h2 = Conv.W_set_ref_VDI(_ignore_vdis);
+                try
+                {
+                    int status = Native.xenapi_vm_snapshot(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_new_name ?? ""), h2, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<VM>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(h2);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(h2);
-            }
+        }
+
+        /// <summary><c>VM.snapshot</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>snapshot</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VM>> snapshotAsync(Session session, string _vm, string _new_name, List<XenRef<VDI>> _ignore_vdis, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.snapshot", cancellationToken, v => ValueRead.Ref<VM>(v), _vm ?? "", _new_name ?? "", ValueArgs.Set(_ignore_vdis));
         }
 
         /// <summary><c>Async.VM.snapshot</c> (libxenapi <c>xenapi_async_vm_snapshot</c>): <c>snapshot</c> as a server task. Wait for its typed result with <c>async_snapshot_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -5850,16 +8326,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_snapshot(Session session, string _vm, string _new_name, List<XenRef<VDI>> _ignore_vdis)
         {
-            IntPtr h2 = Conv.W_set_ref_VDI(_ignore_vdis);
-            try
+            return async_snapshot(session, _vm, _new_name, _ignore_vdis, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.snapshot</c> (libxenapi <c>xenapi_async_vm_snapshot</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_snapshot(Session session, string _vm, string _new_name, List<XenRef<VDI>> _ignore_vdis, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_vm_snapshot(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_new_name ?? ""), h2, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_list_free(h2);
+                IntPtr h2 = Conv.W_set_ref_VDI(_ignore_vdis);
+                try
+                {
+                    int status = Native.xenapi_async_vm_snapshot(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_new_name ?? ""), h2, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(h2);
+                }
             }
         }
 
@@ -5910,8 +8396,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_hardware_platform_version(Session session, string _vm, long _value)
         {
-            int status = Native.xenapi_vm_set_hardware_platform_version(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_hardware_platform_version(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_hardware_platform_version</c> (libxenapi <c>xenapi_vm_set_hardware_platform_version</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_hardware_platform_version(Session session, string _vm, long _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_hardware_platform_version(call.Handle, Utf8.Z(_vm ?? ""), _value, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_hardware_platform_version</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_hardware_platform_version</c>.</summary>
+        public static System.Threading.Tasks.Task set_hardware_platform_versionAsync(Session session, string _vm, long _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_hardware_platform_version", cancellationToken, _vm ?? "", _value);
         }
 
         /// <summary><c>VM.set_suspend_SR</c> (libxenapi <c>xenapi_vm_set_suspend_sr</c>).</summary>
@@ -5922,8 +8426,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_suspend_SR(Session session, string _vm, string _value)
         {
-            int status = Native.xenapi_vm_set_suspend_sr(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_suspend_SR(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_suspend_SR</c> (libxenapi <c>xenapi_vm_set_suspend_sr</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_suspend_SR(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_suspend_sr(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_suspend_SR</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_suspend_SR</c>.</summary>
+        public static System.Threading.Tasks.Task set_suspend_SRAsync(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_suspend_SR", cancellationToken, _vm ?? "", _value ?? "");
         }
 
         /// <summary><c>VM.remove_from_blocked_operations</c> (libxenapi <c>xenapi_vm_remove_from_blocked_operations</c>).</summary>
@@ -5934,8 +8456,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_blocked_operations(Session session, string _vm, vm_operations _key)
         {
-            int status = Native.xenapi_vm_remove_from_blocked_operations(Session.NativeOf(session), Utf8.Z(_vm ?? ""), vm_operations_helper.ToNative(_key), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_blocked_operations(session, _vm, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.remove_from_blocked_operations</c> (libxenapi <c>xenapi_vm_remove_from_blocked_operations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_blocked_operations(Session session, string _vm, vm_operations _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_remove_from_blocked_operations(call.Handle, Utf8.Z(_vm ?? ""), vm_operations_helper.ToNative(_key), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.remove_from_blocked_operations</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_blocked_operations</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_blocked_operationsAsync(Session session, string _vm, vm_operations _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.remove_from_blocked_operations", cancellationToken, _vm ?? "", _key.StringOf());
         }
 
         /// <summary><c>VM.add_to_blocked_operations</c> (libxenapi <c>xenapi_vm_add_to_blocked_operations</c>).</summary>
@@ -5947,8 +8487,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_blocked_operations(Session session, string _vm, vm_operations _key, string _value)
         {
-            int status = Native.xenapi_vm_add_to_blocked_operations(Session.NativeOf(session), Utf8.Z(_vm ?? ""), vm_operations_helper.ToNative(_key), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_blocked_operations(session, _vm, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.add_to_blocked_operations</c> (libxenapi <c>xenapi_vm_add_to_blocked_operations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_blocked_operations(Session session, string _vm, vm_operations _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_add_to_blocked_operations(call.Handle, Utf8.Z(_vm ?? ""), vm_operations_helper.ToNative(_key), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.add_to_blocked_operations</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_blocked_operations</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_blocked_operationsAsync(Session session, string _vm, vm_operations _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.add_to_blocked_operations", cancellationToken, _vm ?? "", _key.StringOf(), _value ?? "");
         }
 
         /// <summary><c>VM.set_blocked_operations</c> (libxenapi <c>xenapi_vm_set_blocked_operations</c>).</summary>
@@ -5959,16 +8517,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_blocked_operations(Session session, string _vm, Dictionary<vm_operations, string> _value)
         {
-            IntPtr h1 = Conv.W_map_enum_vm_operations_to_string_end(_value);
-            try
+            set_blocked_operations(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_blocked_operations</c> (libxenapi <c>xenapi_vm_set_blocked_operations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_blocked_operations(Session session, string _vm, Dictionary<vm_operations, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vm_set_blocked_operations(Session.NativeOf(session), Utf8.Z(_vm ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_enum_vm_operations_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_vm_set_blocked_operations(call.Handle, Utf8.Z(_vm ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_vm_operations_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_vm_operations_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>VM.set_blocked_operations</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_blocked_operations</c>.</summary>
+        public static System.Threading.Tasks.Task set_blocked_operationsAsync(Session session, string _vm, Dictionary<vm_operations, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_blocked_operations", cancellationToken, _vm ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>VM.remove_tags</c> (libxenapi <c>xenapi_vm_remove_tags</c>).</summary>
@@ -5979,8 +8555,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_tags(Session session, string _vm, string _value)
         {
-            int status = Native.xenapi_vm_remove_tags(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_tags(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.remove_tags</c> (libxenapi <c>xenapi_vm_remove_tags</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_tags(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_remove_tags(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.remove_tags</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_tags</c>.</summary>
+        public static System.Threading.Tasks.Task remove_tagsAsync(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.remove_tags", cancellationToken, _vm ?? "", _value ?? "");
         }
 
         /// <summary><c>VM.add_tags</c> (libxenapi <c>xenapi_vm_add_tags</c>).</summary>
@@ -5991,8 +8585,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_tags(Session session, string _vm, string _value)
         {
-            int status = Native.xenapi_vm_add_tags(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_tags(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.add_tags</c> (libxenapi <c>xenapi_vm_add_tags</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_tags(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_add_tags(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.add_tags</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_tags</c>.</summary>
+        public static System.Threading.Tasks.Task add_tagsAsync(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.add_tags", cancellationToken, _vm ?? "", _value ?? "");
         }
 
         /// <summary><c>VM.set_tags</c> (libxenapi <c>xenapi_vm_set_tags</c>).</summary>
@@ -6003,16 +8615,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_tags(Session session, string _vm, string[] _value)
         {
-            IntPtr h1 = Conv.W_set_string(_value);
-            try
+            set_tags(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_tags</c> (libxenapi <c>xenapi_vm_set_tags</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_tags(Session session, string _vm, string[] _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vm_set_tags(Session.NativeOf(session), Utf8.Z(_vm ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_set_string(_value);
+                try
+                {
+                    int status = Native.xenapi_vm_set_tags(call.Handle, Utf8.Z(_vm ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(h1);
-            }
+        }
+
+        /// <summary><c>VM.set_tags</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_tags</c>.</summary>
+        public static System.Threading.Tasks.Task set_tagsAsync(Session session, string _vm, string[] _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_tags", cancellationToken, _vm ?? "", ValueArgs.Set(_value));
         }
 
         /// <summary><c>VM.remove_from_xenstore_data</c> (libxenapi <c>xenapi_vm_remove_from_xenstore_data</c>).</summary>
@@ -6023,8 +8653,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_xenstore_data(Session session, string _vm, string _key)
         {
-            int status = Native.xenapi_vm_remove_from_xenstore_data(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_xenstore_data(session, _vm, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.remove_from_xenstore_data</c> (libxenapi <c>xenapi_vm_remove_from_xenstore_data</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_xenstore_data(Session session, string _vm, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_remove_from_xenstore_data(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.remove_from_xenstore_data</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_xenstore_data</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_xenstore_dataAsync(Session session, string _vm, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.remove_from_xenstore_data", cancellationToken, _vm ?? "", _key ?? "");
         }
 
         /// <summary><c>VM.add_to_xenstore_data</c> (libxenapi <c>xenapi_vm_add_to_xenstore_data</c>).</summary>
@@ -6036,8 +8684,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_xenstore_data(Session session, string _vm, string _key, string _value)
         {
-            int status = Native.xenapi_vm_add_to_xenstore_data(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_xenstore_data(session, _vm, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.add_to_xenstore_data</c> (libxenapi <c>xenapi_vm_add_to_xenstore_data</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_xenstore_data(Session session, string _vm, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_add_to_xenstore_data(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.add_to_xenstore_data</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_xenstore_data</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_xenstore_dataAsync(Session session, string _vm, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.add_to_xenstore_data", cancellationToken, _vm ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>VM.set_xenstore_data</c> (libxenapi <c>xenapi_vm_set_xenstore_data</c>).</summary>
@@ -6048,16 +8714,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_xenstore_data(Session session, string _vm, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_xenstore_data(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_xenstore_data</c> (libxenapi <c>xenapi_vm_set_xenstore_data</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_xenstore_data(Session session, string _vm, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vm_set_xenstore_data(Session.NativeOf(session), Utf8.Z(_vm ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_vm_set_xenstore_data(call.Handle, Utf8.Z(_vm ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>VM.set_xenstore_data</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_xenstore_data</c>.</summary>
+        public static System.Threading.Tasks.Task set_xenstore_dataAsync(Session session, string _vm, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_xenstore_data", cancellationToken, _vm ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>VM.set_recommendations</c> (libxenapi <c>xenapi_vm_set_recommendations</c>).</summary>
@@ -6068,8 +8752,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_recommendations(Session session, string _vm, string _value)
         {
-            int status = Native.xenapi_vm_set_recommendations(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_recommendations(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_recommendations</c> (libxenapi <c>xenapi_vm_set_recommendations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_recommendations(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_recommendations(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_recommendations</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_recommendations</c>.</summary>
+        public static System.Threading.Tasks.Task set_recommendationsAsync(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_recommendations", cancellationToken, _vm ?? "", _value ?? "");
         }
 
         /// <summary><c>VM.remove_from_other_config</c> (libxenapi <c>xenapi_vm_remove_from_other_config</c>).</summary>
@@ -6080,8 +8782,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_other_config(Session session, string _vm, string _key)
         {
-            int status = Native.xenapi_vm_remove_from_other_config(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_other_config(session, _vm, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.remove_from_other_config</c> (libxenapi <c>xenapi_vm_remove_from_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_other_config(Session session, string _vm, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_remove_from_other_config(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.remove_from_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_other_configAsync(Session session, string _vm, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.remove_from_other_config", cancellationToken, _vm ?? "", _key ?? "");
         }
 
         /// <summary><c>VM.add_to_other_config</c> (libxenapi <c>xenapi_vm_add_to_other_config</c>).</summary>
@@ -6093,8 +8813,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_other_config(Session session, string _vm, string _key, string _value)
         {
-            int status = Native.xenapi_vm_add_to_other_config(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_other_config(session, _vm, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.add_to_other_config</c> (libxenapi <c>xenapi_vm_add_to_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_other_config(Session session, string _vm, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_add_to_other_config(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.add_to_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_other_configAsync(Session session, string _vm, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.add_to_other_config", cancellationToken, _vm ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>VM.set_other_config</c> (libxenapi <c>xenapi_vm_set_other_config</c>).</summary>
@@ -6105,16 +8843,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_other_config(Session session, string _vm, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_other_config(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_other_config</c> (libxenapi <c>xenapi_vm_set_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_other_config(Session session, string _vm, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vm_set_other_config(Session.NativeOf(session), Utf8.Z(_vm ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_vm_set_other_config(call.Handle, Utf8.Z(_vm ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>VM.set_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_other_configAsync(Session session, string _vm, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_other_config", cancellationToken, _vm ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>VM.set_PCI_bus</c> (libxenapi <c>xenapi_vm_set_pci_bus</c>). Deprecated since boston.</summary>
@@ -6125,8 +8881,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_PCI_bus(Session session, string _vm, string _value)
         {
-            int status = Native.xenapi_vm_set_pci_bus(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_PCI_bus(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_PCI_bus</c> (libxenapi <c>xenapi_vm_set_pci_bus</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_PCI_bus(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_pci_bus(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_PCI_bus</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_PCI_bus</c>.</summary>
+        public static System.Threading.Tasks.Task set_PCI_busAsync(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_PCI_bus", cancellationToken, _vm ?? "", _value ?? "");
         }
 
         /// <summary><c>VM.remove_from_platform</c> (libxenapi <c>xenapi_vm_remove_from_platform</c>).</summary>
@@ -6137,8 +8911,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_platform(Session session, string _vm, string _key)
         {
-            int status = Native.xenapi_vm_remove_from_platform(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_platform(session, _vm, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.remove_from_platform</c> (libxenapi <c>xenapi_vm_remove_from_platform</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_platform(Session session, string _vm, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_remove_from_platform(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.remove_from_platform</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_platform</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_platformAsync(Session session, string _vm, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.remove_from_platform", cancellationToken, _vm ?? "", _key ?? "");
         }
 
         /// <summary><c>VM.add_to_platform</c> (libxenapi <c>xenapi_vm_add_to_platform</c>).</summary>
@@ -6150,8 +8942,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_platform(Session session, string _vm, string _key, string _value)
         {
-            int status = Native.xenapi_vm_add_to_platform(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_platform(session, _vm, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.add_to_platform</c> (libxenapi <c>xenapi_vm_add_to_platform</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_platform(Session session, string _vm, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_add_to_platform(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.add_to_platform</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_platform</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_platformAsync(Session session, string _vm, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.add_to_platform", cancellationToken, _vm ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>VM.set_platform</c> (libxenapi <c>xenapi_vm_set_platform</c>).</summary>
@@ -6162,16 +8972,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_platform(Session session, string _vm, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_platform(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_platform</c> (libxenapi <c>xenapi_vm_set_platform</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_platform(Session session, string _vm, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vm_set_platform(Session.NativeOf(session), Utf8.Z(_vm ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_vm_set_platform(call.Handle, Utf8.Z(_vm ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>VM.set_platform</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_platform</c>.</summary>
+        public static System.Threading.Tasks.Task set_platformAsync(Session session, string _vm, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_platform", cancellationToken, _vm ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>VM.remove_from_HVM_boot_params</c> (libxenapi <c>xenapi_vm_remove_from_hvm_boot_params</c>).</summary>
@@ -6182,8 +9010,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_HVM_boot_params(Session session, string _vm, string _key)
         {
-            int status = Native.xenapi_vm_remove_from_hvm_boot_params(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_HVM_boot_params(session, _vm, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.remove_from_HVM_boot_params</c> (libxenapi <c>xenapi_vm_remove_from_hvm_boot_params</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_HVM_boot_params(Session session, string _vm, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_remove_from_hvm_boot_params(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.remove_from_HVM_boot_params</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_HVM_boot_params</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_HVM_boot_paramsAsync(Session session, string _vm, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.remove_from_HVM_boot_params", cancellationToken, _vm ?? "", _key ?? "");
         }
 
         /// <summary><c>VM.add_to_HVM_boot_params</c> (libxenapi <c>xenapi_vm_add_to_hvm_boot_params</c>).</summary>
@@ -6195,8 +9041,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_HVM_boot_params(Session session, string _vm, string _key, string _value)
         {
-            int status = Native.xenapi_vm_add_to_hvm_boot_params(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_HVM_boot_params(session, _vm, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.add_to_HVM_boot_params</c> (libxenapi <c>xenapi_vm_add_to_hvm_boot_params</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_HVM_boot_params(Session session, string _vm, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_add_to_hvm_boot_params(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.add_to_HVM_boot_params</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_HVM_boot_params</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_HVM_boot_paramsAsync(Session session, string _vm, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.add_to_HVM_boot_params", cancellationToken, _vm ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>VM.set_HVM_boot_params</c> (libxenapi <c>xenapi_vm_set_hvm_boot_params</c>).</summary>
@@ -6207,16 +9071,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_HVM_boot_params(Session session, string _vm, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_HVM_boot_params(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_HVM_boot_params</c> (libxenapi <c>xenapi_vm_set_hvm_boot_params</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_HVM_boot_params(Session session, string _vm, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vm_set_hvm_boot_params(Session.NativeOf(session), Utf8.Z(_vm ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_vm_set_hvm_boot_params(call.Handle, Utf8.Z(_vm ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>VM.set_HVM_boot_params</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_HVM_boot_params</c>.</summary>
+        public static System.Threading.Tasks.Task set_HVM_boot_paramsAsync(Session session, string _vm, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_HVM_boot_params", cancellationToken, _vm ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>VM.set_PV_legacy_args</c> (libxenapi <c>xenapi_vm_set_pv_legacy_args</c>).</summary>
@@ -6227,8 +9109,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_PV_legacy_args(Session session, string _vm, string _value)
         {
-            int status = Native.xenapi_vm_set_pv_legacy_args(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_PV_legacy_args(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_PV_legacy_args</c> (libxenapi <c>xenapi_vm_set_pv_legacy_args</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_PV_legacy_args(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_pv_legacy_args(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_PV_legacy_args</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_PV_legacy_args</c>.</summary>
+        public static System.Threading.Tasks.Task set_PV_legacy_argsAsync(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_PV_legacy_args", cancellationToken, _vm ?? "", _value ?? "");
         }
 
         /// <summary><c>VM.set_PV_bootloader_args</c> (libxenapi <c>xenapi_vm_set_pv_bootloader_args</c>).</summary>
@@ -6239,8 +9139,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_PV_bootloader_args(Session session, string _vm, string _value)
         {
-            int status = Native.xenapi_vm_set_pv_bootloader_args(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_PV_bootloader_args(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_PV_bootloader_args</c> (libxenapi <c>xenapi_vm_set_pv_bootloader_args</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_PV_bootloader_args(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_pv_bootloader_args(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_PV_bootloader_args</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_PV_bootloader_args</c>.</summary>
+        public static System.Threading.Tasks.Task set_PV_bootloader_argsAsync(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_PV_bootloader_args", cancellationToken, _vm ?? "", _value ?? "");
         }
 
         /// <summary><c>VM.set_PV_args</c> (libxenapi <c>xenapi_vm_set_pv_args</c>).</summary>
@@ -6251,8 +9169,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_PV_args(Session session, string _vm, string _value)
         {
-            int status = Native.xenapi_vm_set_pv_args(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_PV_args(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_PV_args</c> (libxenapi <c>xenapi_vm_set_pv_args</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_PV_args(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_pv_args(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_PV_args</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_PV_args</c>.</summary>
+        public static System.Threading.Tasks.Task set_PV_argsAsync(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_PV_args", cancellationToken, _vm ?? "", _value ?? "");
         }
 
         /// <summary><c>VM.set_PV_ramdisk</c> (libxenapi <c>xenapi_vm_set_pv_ramdisk</c>).</summary>
@@ -6263,8 +9199,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_PV_ramdisk(Session session, string _vm, string _value)
         {
-            int status = Native.xenapi_vm_set_pv_ramdisk(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_PV_ramdisk(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_PV_ramdisk</c> (libxenapi <c>xenapi_vm_set_pv_ramdisk</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_PV_ramdisk(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_pv_ramdisk(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_PV_ramdisk</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_PV_ramdisk</c>.</summary>
+        public static System.Threading.Tasks.Task set_PV_ramdiskAsync(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_PV_ramdisk", cancellationToken, _vm ?? "", _value ?? "");
         }
 
         /// <summary><c>VM.set_PV_kernel</c> (libxenapi <c>xenapi_vm_set_pv_kernel</c>).</summary>
@@ -6275,8 +9229,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_PV_kernel(Session session, string _vm, string _value)
         {
-            int status = Native.xenapi_vm_set_pv_kernel(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_PV_kernel(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_PV_kernel</c> (libxenapi <c>xenapi_vm_set_pv_kernel</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_PV_kernel(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_pv_kernel(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_PV_kernel</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_PV_kernel</c>.</summary>
+        public static System.Threading.Tasks.Task set_PV_kernelAsync(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_PV_kernel", cancellationToken, _vm ?? "", _value ?? "");
         }
 
         /// <summary><c>VM.set_PV_bootloader</c> (libxenapi <c>xenapi_vm_set_pv_bootloader</c>).</summary>
@@ -6287,8 +9259,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_PV_bootloader(Session session, string _vm, string _value)
         {
-            int status = Native.xenapi_vm_set_pv_bootloader(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_PV_bootloader(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_PV_bootloader</c> (libxenapi <c>xenapi_vm_set_pv_bootloader</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_PV_bootloader(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_pv_bootloader(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_PV_bootloader</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_PV_bootloader</c>.</summary>
+        public static System.Threading.Tasks.Task set_PV_bootloaderAsync(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_PV_bootloader", cancellationToken, _vm ?? "", _value ?? "");
         }
 
         /// <summary><c>VM.set_actions_after_reboot</c> (libxenapi <c>xenapi_vm_set_actions_after_reboot</c>).</summary>
@@ -6299,8 +9289,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_actions_after_reboot(Session session, string _vm, on_normal_exit _value)
         {
-            int status = Native.xenapi_vm_set_actions_after_reboot(Session.NativeOf(session), Utf8.Z(_vm ?? ""), on_normal_exit_helper.ToNative(_value), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_actions_after_reboot(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_actions_after_reboot</c> (libxenapi <c>xenapi_vm_set_actions_after_reboot</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_actions_after_reboot(Session session, string _vm, on_normal_exit _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_actions_after_reboot(call.Handle, Utf8.Z(_vm ?? ""), on_normal_exit_helper.ToNative(_value), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_actions_after_reboot</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_actions_after_reboot</c>.</summary>
+        public static System.Threading.Tasks.Task set_actions_after_rebootAsync(Session session, string _vm, on_normal_exit _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_actions_after_reboot", cancellationToken, _vm ?? "", _value.StringOf());
         }
 
         /// <summary><c>VM.set_actions_after_shutdown</c> (libxenapi <c>xenapi_vm_set_actions_after_shutdown</c>).</summary>
@@ -6311,8 +9319,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_actions_after_shutdown(Session session, string _vm, on_normal_exit _value)
         {
-            int status = Native.xenapi_vm_set_actions_after_shutdown(Session.NativeOf(session), Utf8.Z(_vm ?? ""), on_normal_exit_helper.ToNative(_value), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_actions_after_shutdown(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_actions_after_shutdown</c> (libxenapi <c>xenapi_vm_set_actions_after_shutdown</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_actions_after_shutdown(Session session, string _vm, on_normal_exit _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_actions_after_shutdown(call.Handle, Utf8.Z(_vm ?? ""), on_normal_exit_helper.ToNative(_value), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_actions_after_shutdown</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_actions_after_shutdown</c>.</summary>
+        public static System.Threading.Tasks.Task set_actions_after_shutdownAsync(Session session, string _vm, on_normal_exit _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_actions_after_shutdown", cancellationToken, _vm ?? "", _value.StringOf());
         }
 
         /// <summary><c>VM.set_actions_after_softreboot</c> (libxenapi <c>xenapi_vm_set_actions_after_softreboot</c>). Prototype since 23.1.0: may change.</summary>
@@ -6323,8 +9349,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_actions_after_softreboot(Session session, string _vm, on_softreboot_behavior _value)
         {
-            int status = Native.xenapi_vm_set_actions_after_softreboot(Session.NativeOf(session), Utf8.Z(_vm ?? ""), on_softreboot_behavior_helper.ToNative(_value), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_actions_after_softreboot(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_actions_after_softreboot</c> (libxenapi <c>xenapi_vm_set_actions_after_softreboot</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_actions_after_softreboot(Session session, string _vm, on_softreboot_behavior _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_actions_after_softreboot(call.Handle, Utf8.Z(_vm ?? ""), on_softreboot_behavior_helper.ToNative(_value), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_actions_after_softreboot</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_actions_after_softreboot</c>.</summary>
+        public static System.Threading.Tasks.Task set_actions_after_softrebootAsync(Session session, string _vm, on_softreboot_behavior _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_actions_after_softreboot", cancellationToken, _vm ?? "", _value.StringOf());
         }
 
         /// <summary><c>VM.remove_from_VCPUs_params</c> (libxenapi <c>xenapi_vm_remove_from_vcpus_params</c>).</summary>
@@ -6335,8 +9379,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_VCPUs_params(Session session, string _vm, string _key)
         {
-            int status = Native.xenapi_vm_remove_from_vcpus_params(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_VCPUs_params(session, _vm, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.remove_from_VCPUs_params</c> (libxenapi <c>xenapi_vm_remove_from_vcpus_params</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_VCPUs_params(Session session, string _vm, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_remove_from_vcpus_params(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.remove_from_VCPUs_params</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_VCPUs_params</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_VCPUs_paramsAsync(Session session, string _vm, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.remove_from_VCPUs_params", cancellationToken, _vm ?? "", _key ?? "");
         }
 
         /// <summary><c>VM.add_to_VCPUs_params</c> (libxenapi <c>xenapi_vm_add_to_vcpus_params</c>).</summary>
@@ -6348,8 +9410,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_VCPUs_params(Session session, string _vm, string _key, string _value)
         {
-            int status = Native.xenapi_vm_add_to_vcpus_params(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_VCPUs_params(session, _vm, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.add_to_VCPUs_params</c> (libxenapi <c>xenapi_vm_add_to_vcpus_params</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_VCPUs_params(Session session, string _vm, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_add_to_vcpus_params(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.add_to_VCPUs_params</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_VCPUs_params</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_VCPUs_paramsAsync(Session session, string _vm, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.add_to_VCPUs_params", cancellationToken, _vm ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>VM.set_VCPUs_params</c> (libxenapi <c>xenapi_vm_set_vcpus_params</c>).</summary>
@@ -6360,16 +9440,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_VCPUs_params(Session session, string _vm, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_VCPUs_params(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_VCPUs_params</c> (libxenapi <c>xenapi_vm_set_vcpus_params</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_VCPUs_params(Session session, string _vm, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vm_set_vcpus_params(Session.NativeOf(session), Utf8.Z(_vm ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_vm_set_vcpus_params(call.Handle, Utf8.Z(_vm ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>VM.set_VCPUs_params</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_VCPUs_params</c>.</summary>
+        public static System.Threading.Tasks.Task set_VCPUs_paramsAsync(Session session, string _vm, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_VCPUs_params", cancellationToken, _vm ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>VM.set_affinity</c> (libxenapi <c>xenapi_vm_set_affinity</c>).</summary>
@@ -6380,8 +9478,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_affinity(Session session, string _vm, string _value)
         {
-            int status = Native.xenapi_vm_set_affinity(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_affinity(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_affinity</c> (libxenapi <c>xenapi_vm_set_affinity</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_affinity(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_affinity(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_affinity</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_affinity</c>.</summary>
+        public static System.Threading.Tasks.Task set_affinityAsync(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_affinity", cancellationToken, _vm ?? "", _value ?? "");
         }
 
         /// <summary><c>VM.set_is_a_template</c> (libxenapi <c>xenapi_vm_set_is_a_template</c>).</summary>
@@ -6392,8 +9508,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_is_a_template(Session session, string _vm, bool _value)
         {
-            int status = Native.xenapi_vm_set_is_a_template(Session.NativeOf(session), Utf8.Z(_vm ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_is_a_template(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_is_a_template</c> (libxenapi <c>xenapi_vm_set_is_a_template</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_is_a_template(Session session, string _vm, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_is_a_template(call.Handle, Utf8.Z(_vm ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_is_a_template</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_is_a_template</c>.</summary>
+        public static System.Threading.Tasks.Task set_is_a_templateAsync(Session session, string _vm, bool _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_is_a_template", cancellationToken, _vm ?? "", _value);
         }
 
         /// <summary><c>VM.set_user_version</c> (libxenapi <c>xenapi_vm_set_user_version</c>).</summary>
@@ -6404,8 +9538,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_user_version(Session session, string _vm, long _value)
         {
-            int status = Native.xenapi_vm_set_user_version(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_user_version(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_user_version</c> (libxenapi <c>xenapi_vm_set_user_version</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_user_version(Session session, string _vm, long _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_user_version(call.Handle, Utf8.Z(_vm ?? ""), _value, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_user_version</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_user_version</c>.</summary>
+        public static System.Threading.Tasks.Task set_user_versionAsync(Session session, string _vm, long _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_user_version", cancellationToken, _vm ?? "", _value);
         }
 
         /// <summary><c>VM.set_name_description</c> (libxenapi <c>xenapi_vm_set_name_description</c>).</summary>
@@ -6416,8 +9568,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_name_description(Session session, string _vm, string _value)
         {
-            int status = Native.xenapi_vm_set_name_description(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_name_description(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_name_description</c> (libxenapi <c>xenapi_vm_set_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_name_description(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_name_description(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_name_description</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_name_description</c>.</summary>
+        public static System.Threading.Tasks.Task set_name_descriptionAsync(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_name_description", cancellationToken, _vm ?? "", _value ?? "");
         }
 
         /// <summary><c>VM.set_name_label</c> (libxenapi <c>xenapi_vm_set_name_label</c>).</summary>
@@ -6428,8 +9598,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_name_label(Session session, string _vm, string _value)
         {
-            int status = Native.xenapi_vm_set_name_label(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_name_label(session, _vm, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.set_name_label</c> (libxenapi <c>xenapi_vm_set_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_name_label(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_set_name_label(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.set_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task set_name_labelAsync(Session session, string _vm, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.set_name_label", cancellationToken, _vm ?? "", _value ?? "");
         }
 
         /// <summary><c>VM.get_pending_guidances_full</c> (libxenapi <c>xenapi_vm_get_pending_guidances_full</c>). Prototype since 24.10.0: may change.</summary>
@@ -6440,16 +9628,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<update_guidances> get_pending_guidances_full(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_pending_guidances_full(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_pending_guidances_full(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_pending_guidances_full</c> (libxenapi <c>xenapi_vm_get_pending_guidances_full</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<update_guidances> get_pending_guidances_full(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_enum_update_guidances(result);
+                int status = Native.xenapi_vm_get_pending_guidances_full(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_enum_update_guidances(result);
+                }
+                finally
+                {
+                    Native.xenapi_update_guidances_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_update_guidances_list_free(result);
-            }
+        }
+
+        /// <summary><c>VM.get_pending_guidances_full</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_pending_guidances_full</c>.</summary>
+        public static System.Threading.Tasks.Task<List<update_guidances>> get_pending_guidances_fullAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_pending_guidances_full", cancellationToken, v => ValueRead.List(v, x0 => update_guidances_helper.FromString(ValueRead.Str(x0))), _vm ?? "");
         }
 
         /// <summary><c>VM.get_pending_guidances_recommended</c> (libxenapi <c>xenapi_vm_get_pending_guidances_recommended</c>). Prototype since 24.10.0: may change.</summary>
@@ -6460,16 +9666,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<update_guidances> get_pending_guidances_recommended(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_pending_guidances_recommended(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_pending_guidances_recommended(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_pending_guidances_recommended</c> (libxenapi <c>xenapi_vm_get_pending_guidances_recommended</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<update_guidances> get_pending_guidances_recommended(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_enum_update_guidances(result);
+                int status = Native.xenapi_vm_get_pending_guidances_recommended(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_enum_update_guidances(result);
+                }
+                finally
+                {
+                    Native.xenapi_update_guidances_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_update_guidances_list_free(result);
-            }
+        }
+
+        /// <summary><c>VM.get_pending_guidances_recommended</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_pending_guidances_recommended</c>.</summary>
+        public static System.Threading.Tasks.Task<List<update_guidances>> get_pending_guidances_recommendedAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_pending_guidances_recommended", cancellationToken, v => ValueRead.List(v, x0 => update_guidances_helper.FromString(ValueRead.Str(x0))), _vm ?? "");
         }
 
         /// <summary><c>VM.get_pending_guidances</c> (libxenapi <c>xenapi_vm_get_pending_guidances</c>).</summary>
@@ -6480,16 +9704,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<update_guidances> get_pending_guidances(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_pending_guidances(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_pending_guidances(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_pending_guidances</c> (libxenapi <c>xenapi_vm_get_pending_guidances</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<update_guidances> get_pending_guidances(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_enum_update_guidances(result);
+                int status = Native.xenapi_vm_get_pending_guidances(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_enum_update_guidances(result);
+                }
+                finally
+                {
+                    Native.xenapi_update_guidances_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_update_guidances_list_free(result);
-            }
+        }
+
+        /// <summary><c>VM.get_pending_guidances</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_pending_guidances</c>.</summary>
+        public static System.Threading.Tasks.Task<List<update_guidances>> get_pending_guidancesAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_pending_guidances", cancellationToken, v => ValueRead.List(v, x0 => update_guidances_helper.FromString(ValueRead.Str(x0))), _vm ?? "");
         }
 
         /// <summary><c>VM.get_NVRAM</c> (libxenapi <c>xenapi_vm_get_nvram</c>).</summary>
@@ -6500,16 +9742,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_NVRAM(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_nvram(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_NVRAM(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_NVRAM</c> (libxenapi <c>xenapi_vm_get_nvram</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_NVRAM(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_vm_get_nvram(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>VM.get_NVRAM</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_NVRAM</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_NVRAMAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_NVRAM", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _vm ?? "");
         }
 
         /// <summary><c>VM.get_domain_type</c> (libxenapi <c>xenapi_vm_get_domain_type</c>).</summary>
@@ -6520,9 +9780,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static domain_type get_domain_type(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_domain_type(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return domain_type_helper.FromNative(result);
+            return get_domain_type(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_domain_type</c> (libxenapi <c>xenapi_vm_get_domain_type</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static domain_type get_domain_type(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_domain_type(call.Handle, Utf8.Z(_vm ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return domain_type_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>VM.get_domain_type</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_domain_type</c>.</summary>
+        public static System.Threading.Tasks.Task<domain_type> get_domain_typeAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_domain_type", cancellationToken, v => domain_type_helper.FromString(ValueRead.Str(v)), _vm ?? "");
         }
 
         /// <summary><c>VM.get_reference_label</c> (libxenapi <c>xenapi_vm_get_reference_label</c>).</summary>
@@ -6533,9 +9811,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_reference_label(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_reference_label(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_reference_label(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_reference_label</c> (libxenapi <c>xenapi_vm_get_reference_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_reference_label(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_reference_label(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VM.get_reference_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_reference_label</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_reference_labelAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_reference_label", cancellationToken, v => ValueRead.Str(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_requires_reboot</c> (libxenapi <c>xenapi_vm_get_requires_reboot</c>).</summary>
@@ -6546,9 +9842,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_requires_reboot(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_requires_reboot(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_requires_reboot(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_requires_reboot</c> (libxenapi <c>xenapi_vm_get_requires_reboot</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_requires_reboot(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_requires_reboot(call.Handle, Utf8.Z(_vm ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VM.get_requires_reboot</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_requires_reboot</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_requires_rebootAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_requires_reboot", cancellationToken, v => ValueRead.Bool(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_has_vendor_device</c> (libxenapi <c>xenapi_vm_get_has_vendor_device</c>).</summary>
@@ -6559,9 +9873,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_has_vendor_device(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_has_vendor_device(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_has_vendor_device(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_has_vendor_device</c> (libxenapi <c>xenapi_vm_get_has_vendor_device</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_has_vendor_device(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_has_vendor_device(call.Handle, Utf8.Z(_vm ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VM.get_has_vendor_device</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_has_vendor_device</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_has_vendor_deviceAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_has_vendor_device", cancellationToken, v => ValueRead.Bool(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_hardware_platform_version</c> (libxenapi <c>xenapi_vm_get_hardware_platform_version</c>).</summary>
@@ -6572,9 +9904,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_hardware_platform_version(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_hardware_platform_version(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_hardware_platform_version(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_hardware_platform_version</c> (libxenapi <c>xenapi_vm_get_hardware_platform_version</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_hardware_platform_version(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_hardware_platform_version(call.Handle, Utf8.Z(_vm ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>VM.get_hardware_platform_version</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_hardware_platform_version</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_hardware_platform_versionAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_hardware_platform_version", cancellationToken, v => ValueRead.Long(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_generation_id</c> (libxenapi <c>xenapi_vm_get_generation_id</c>).</summary>
@@ -6585,9 +9935,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_generation_id(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_generation_id(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_generation_id(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_generation_id</c> (libxenapi <c>xenapi_vm_get_generation_id</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_generation_id(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_generation_id(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VM.get_generation_id</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_generation_id</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_generation_idAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_generation_id", cancellationToken, v => ValueRead.Str(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_version</c> (libxenapi <c>xenapi_vm_get_version</c>).</summary>
@@ -6598,9 +9966,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_version(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_version(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_version(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_version</c> (libxenapi <c>xenapi_vm_get_version</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_version(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_version(call.Handle, Utf8.Z(_vm ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>VM.get_version</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_version</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_versionAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_version", cancellationToken, v => ValueRead.Long(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_suspend_SR</c> (libxenapi <c>xenapi_vm_get_suspend_sr</c>).</summary>
@@ -6611,9 +9997,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<SR> get_suspend_SR(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_suspend_sr(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<SR>.Create(Conv.TakeStr(result));
+            return get_suspend_SR(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_suspend_SR</c> (libxenapi <c>xenapi_vm_get_suspend_sr</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<SR> get_suspend_SR(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_suspend_sr(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<SR>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VM.get_suspend_SR</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_suspend_SR</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<SR>> get_suspend_SRAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_suspend_SR", cancellationToken, v => ValueRead.Ref<SR>(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_attached_PCIs</c> (libxenapi <c>xenapi_vm_get_attached_pcis</c>).</summary>
@@ -6624,16 +10028,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<PCI>> get_attached_PCIs(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_attached_pcis(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_attached_PCIs(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_attached_PCIs</c> (libxenapi <c>xenapi_vm_get_attached_pcis</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<PCI>> get_attached_PCIs(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_PCI(result);
+                int status = Native.xenapi_vm_get_attached_pcis(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_PCI(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VM.get_attached_PCIs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_attached_PCIs</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<PCI>>> get_attached_PCIsAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_attached_PCIs", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<PCI>(x0)), _vm ?? "");
         }
 
         /// <summary><c>VM.get_VGPUs</c> (libxenapi <c>xenapi_vm_get_vgpus</c>).</summary>
@@ -6644,16 +10066,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VGPU>> get_VGPUs(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_vgpus(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_VGPUs(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_VGPUs</c> (libxenapi <c>xenapi_vm_get_vgpus</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VGPU>> get_VGPUs(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VGPU(result);
+                int status = Native.xenapi_vm_get_vgpus(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VGPU(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VM.get_VGPUs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_VGPUs</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VGPU>>> get_VGPUsAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_VGPUs", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VGPU>(x0)), _vm ?? "");
         }
 
         /// <summary><c>VM.get_order</c> (libxenapi <c>xenapi_vm_get_order</c>).</summary>
@@ -6664,9 +10104,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_order(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_order(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_order(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_order</c> (libxenapi <c>xenapi_vm_get_order</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_order(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_order(call.Handle, Utf8.Z(_vm ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>VM.get_order</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_order</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_orderAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_order", cancellationToken, v => ValueRead.Long(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_shutdown_delay</c> (libxenapi <c>xenapi_vm_get_shutdown_delay</c>).</summary>
@@ -6677,9 +10135,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_shutdown_delay(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_shutdown_delay(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_shutdown_delay(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_shutdown_delay</c> (libxenapi <c>xenapi_vm_get_shutdown_delay</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_shutdown_delay(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_shutdown_delay(call.Handle, Utf8.Z(_vm ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>VM.get_shutdown_delay</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_shutdown_delay</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_shutdown_delayAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_shutdown_delay", cancellationToken, v => ValueRead.Long(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_start_delay</c> (libxenapi <c>xenapi_vm_get_start_delay</c>).</summary>
@@ -6690,9 +10166,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_start_delay(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_start_delay(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_start_delay(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_start_delay</c> (libxenapi <c>xenapi_vm_get_start_delay</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_start_delay(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_start_delay(call.Handle, Utf8.Z(_vm ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>VM.get_start_delay</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_start_delay</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_start_delayAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_start_delay", cancellationToken, v => ValueRead.Long(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_appliance</c> (libxenapi <c>xenapi_vm_get_appliance</c>).</summary>
@@ -6703,9 +10197,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VM_appliance> get_appliance(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_appliance(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VM_appliance>.Create(Conv.TakeStr(result));
+            return get_appliance(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_appliance</c> (libxenapi <c>xenapi_vm_get_appliance</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VM_appliance> get_appliance(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_appliance(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VM_appliance>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VM.get_appliance</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_appliance</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VM_appliance>> get_applianceAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_appliance", cancellationToken, v => ValueRead.Ref<VM_appliance>(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_is_vmss_snapshot</c> (libxenapi <c>xenapi_vm_get_is_vmss_snapshot</c>).</summary>
@@ -6716,9 +10228,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_is_vmss_snapshot(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_is_vmss_snapshot(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_is_vmss_snapshot(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_is_vmss_snapshot</c> (libxenapi <c>xenapi_vm_get_is_vmss_snapshot</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_is_vmss_snapshot(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_is_vmss_snapshot(call.Handle, Utf8.Z(_vm ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VM.get_is_vmss_snapshot</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_is_vmss_snapshot</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_is_vmss_snapshotAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_is_vmss_snapshot", cancellationToken, v => ValueRead.Bool(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_snapshot_schedule</c> (libxenapi <c>xenapi_vm_get_snapshot_schedule</c>).</summary>
@@ -6729,9 +10259,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VMSS> get_snapshot_schedule(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_snapshot_schedule(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VMSS>.Create(Conv.TakeStr(result));
+            return get_snapshot_schedule(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_snapshot_schedule</c> (libxenapi <c>xenapi_vm_get_snapshot_schedule</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VMSS> get_snapshot_schedule(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_snapshot_schedule(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VMSS>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VM.get_snapshot_schedule</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_snapshot_schedule</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VMSS>> get_snapshot_scheduleAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_snapshot_schedule", cancellationToken, v => ValueRead.Ref<VMSS>(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_is_snapshot_from_vmpp</c> (libxenapi <c>xenapi_vm_get_is_snapshot_from_vmpp</c>). Removed in clearwater: only older servers have it.</summary>
@@ -6742,9 +10290,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_is_snapshot_from_vmpp(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_is_snapshot_from_vmpp(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_is_snapshot_from_vmpp(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_is_snapshot_from_vmpp</c> (libxenapi <c>xenapi_vm_get_is_snapshot_from_vmpp</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_is_snapshot_from_vmpp(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_is_snapshot_from_vmpp(call.Handle, Utf8.Z(_vm ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VM.get_is_snapshot_from_vmpp</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_is_snapshot_from_vmpp</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_is_snapshot_from_vmppAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_is_snapshot_from_vmpp", cancellationToken, v => ValueRead.Bool(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_protection_policy</c> (libxenapi <c>xenapi_vm_get_protection_policy</c>). Deprecated since clearwater.</summary>
@@ -6755,9 +10321,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VMPP> get_protection_policy(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_protection_policy(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VMPP>.Create(Conv.TakeStr(result));
+            return get_protection_policy(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_protection_policy</c> (libxenapi <c>xenapi_vm_get_protection_policy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VMPP> get_protection_policy(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_protection_policy(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VMPP>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VM.get_protection_policy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_protection_policy</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VMPP>> get_protection_policyAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_protection_policy", cancellationToken, v => ValueRead.Ref<VMPP>(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_bios_strings</c> (libxenapi <c>xenapi_vm_get_bios_strings</c>).</summary>
@@ -6768,16 +10352,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_bios_strings(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_bios_strings(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_bios_strings(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_bios_strings</c> (libxenapi <c>xenapi_vm_get_bios_strings</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_bios_strings(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_vm_get_bios_strings(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>VM.get_bios_strings</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_bios_strings</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_bios_stringsAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_bios_strings", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _vm ?? "");
         }
 
         /// <summary><c>VM.get_children</c> (libxenapi <c>xenapi_vm_get_children</c>).</summary>
@@ -6788,16 +10390,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VM>> get_children(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_children(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_children(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_children</c> (libxenapi <c>xenapi_vm_get_children</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VM>> get_children(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VM(result);
+                int status = Native.xenapi_vm_get_children(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VM(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VM.get_children</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_children</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VM>>> get_childrenAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_children", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VM>(x0)), _vm ?? "");
         }
 
         /// <summary><c>VM.get_parent</c> (libxenapi <c>xenapi_vm_get_parent</c>).</summary>
@@ -6808,9 +10428,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VM> get_parent(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_parent(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VM>.Create(Conv.TakeStr(result));
+            return get_parent(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_parent</c> (libxenapi <c>xenapi_vm_get_parent</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VM> get_parent(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_parent(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VM>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VM.get_parent</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_parent</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VM>> get_parentAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_parent", cancellationToken, v => ValueRead.Ref<VM>(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_snapshot_metadata</c> (libxenapi <c>xenapi_vm_get_snapshot_metadata</c>).</summary>
@@ -6821,9 +10459,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_snapshot_metadata(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_snapshot_metadata(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_snapshot_metadata(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_snapshot_metadata</c> (libxenapi <c>xenapi_vm_get_snapshot_metadata</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_snapshot_metadata(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_snapshot_metadata(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VM.get_snapshot_metadata</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_snapshot_metadata</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_snapshot_metadataAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_snapshot_metadata", cancellationToken, v => ValueRead.Str(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_snapshot_info</c> (libxenapi <c>xenapi_vm_get_snapshot_info</c>).</summary>
@@ -6834,16 +10490,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_snapshot_info(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_snapshot_info(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_snapshot_info(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_snapshot_info</c> (libxenapi <c>xenapi_vm_get_snapshot_info</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_snapshot_info(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_vm_get_snapshot_info(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>VM.get_snapshot_info</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_snapshot_info</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_snapshot_infoAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_snapshot_info", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _vm ?? "");
         }
 
         /// <summary><c>VM.get_blocked_operations</c> (libxenapi <c>xenapi_vm_get_blocked_operations</c>).</summary>
@@ -6854,16 +10528,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<vm_operations, string> get_blocked_operations(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_blocked_operations(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_blocked_operations(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_blocked_operations</c> (libxenapi <c>xenapi_vm_get_blocked_operations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<vm_operations, string> get_blocked_operations(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_enum_vm_operations_to_string_end(result);
+                int status = Native.xenapi_vm_get_blocked_operations(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_enum_vm_operations_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_vm_operations_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_vm_operations_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>VM.get_blocked_operations</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_blocked_operations</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<vm_operations, string>> get_blocked_operationsAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_blocked_operations", cancellationToken, v => ValueRead.Map(v, k0 => vm_operations_helper.FromString(k0), x0 => ValueRead.Str(x0)), _vm ?? "");
         }
 
         /// <summary><c>VM.get_tags</c> (libxenapi <c>xenapi_vm_get_tags</c>).</summary>
@@ -6874,16 +10566,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[] get_tags(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_tags(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_tags(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_tags</c> (libxenapi <c>xenapi_vm_get_tags</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[] get_tags(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_string(result);
+                int status = Native.xenapi_vm_get_tags(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VM.get_tags</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_tags</c>.</summary>
+        public static System.Threading.Tasks.Task<string[]> get_tagsAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_tags", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Str(x0)), _vm ?? "");
         }
 
         /// <summary><c>VM.get_blobs</c> (libxenapi <c>xenapi_vm_get_blobs</c>).</summary>
@@ -6894,16 +10604,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, XenRef<Blob>> get_blobs(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_blobs(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_blobs(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_blobs</c> (libxenapi <c>xenapi_vm_get_blobs</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, XenRef<Blob>> get_blobs(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_ref_blob_end(result);
+                int status = Native.xenapi_vm_get_blobs(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_ref_blob_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>VM.get_blobs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_blobs</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, XenRef<Blob>>> get_blobsAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_blobs", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Ref<Blob>(x0)), _vm ?? "");
         }
 
         /// <summary><c>VM.get_transportable_snapshot_id</c> (libxenapi <c>xenapi_vm_get_transportable_snapshot_id</c>).</summary>
@@ -6914,9 +10642,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_transportable_snapshot_id(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_transportable_snapshot_id(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_transportable_snapshot_id(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_transportable_snapshot_id</c> (libxenapi <c>xenapi_vm_get_transportable_snapshot_id</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_transportable_snapshot_id(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_transportable_snapshot_id(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VM.get_transportable_snapshot_id</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_transportable_snapshot_id</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_transportable_snapshot_idAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_transportable_snapshot_id", cancellationToken, v => ValueRead.Str(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_snapshot_time</c> (libxenapi <c>xenapi_vm_get_snapshot_time</c>).</summary>
@@ -6927,9 +10673,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static DateTime get_snapshot_time(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_snapshot_time(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.Time(result);
+            return get_snapshot_time(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_snapshot_time</c> (libxenapi <c>xenapi_vm_get_snapshot_time</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static DateTime get_snapshot_time(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_snapshot_time(call.Handle, Utf8.Z(_vm ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.Time(result);
+            }
+        }
+
+        /// <summary><c>VM.get_snapshot_time</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_snapshot_time</c>.</summary>
+        public static System.Threading.Tasks.Task<DateTime> get_snapshot_timeAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_snapshot_time", cancellationToken, v => ValueRead.Time(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_snapshots</c> (libxenapi <c>xenapi_vm_get_snapshots</c>).</summary>
@@ -6940,16 +10704,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VM>> get_snapshots(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_snapshots(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_snapshots(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_snapshots</c> (libxenapi <c>xenapi_vm_get_snapshots</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VM>> get_snapshots(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VM(result);
+                int status = Native.xenapi_vm_get_snapshots(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VM(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VM.get_snapshots</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_snapshots</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VM>>> get_snapshotsAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_snapshots", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VM>(x0)), _vm ?? "");
         }
 
         /// <summary><c>VM.get_snapshot_of</c> (libxenapi <c>xenapi_vm_get_snapshot_of</c>).</summary>
@@ -6960,9 +10742,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VM> get_snapshot_of(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_snapshot_of(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VM>.Create(Conv.TakeStr(result));
+            return get_snapshot_of(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_snapshot_of</c> (libxenapi <c>xenapi_vm_get_snapshot_of</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VM> get_snapshot_of(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_snapshot_of(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VM>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VM.get_snapshot_of</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_snapshot_of</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VM>> get_snapshot_ofAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_snapshot_of", cancellationToken, v => ValueRead.Ref<VM>(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_is_a_snapshot</c> (libxenapi <c>xenapi_vm_get_is_a_snapshot</c>).</summary>
@@ -6973,9 +10773,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_is_a_snapshot(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_is_a_snapshot(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_is_a_snapshot(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_is_a_snapshot</c> (libxenapi <c>xenapi_vm_get_is_a_snapshot</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_is_a_snapshot(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_is_a_snapshot(call.Handle, Utf8.Z(_vm ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VM.get_is_a_snapshot</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_is_a_snapshot</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_is_a_snapshotAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_is_a_snapshot", cancellationToken, v => ValueRead.Bool(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_ha_restart_priority</c> (libxenapi <c>xenapi_vm_get_ha_restart_priority</c>).</summary>
@@ -6986,9 +10804,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_ha_restart_priority(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_ha_restart_priority(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_ha_restart_priority(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_ha_restart_priority</c> (libxenapi <c>xenapi_vm_get_ha_restart_priority</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_ha_restart_priority(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_ha_restart_priority(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VM.get_ha_restart_priority</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_ha_restart_priority</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_ha_restart_priorityAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_ha_restart_priority", cancellationToken, v => ValueRead.Str(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_ha_always_run</c> (libxenapi <c>xenapi_vm_get_ha_always_run</c>). Deprecated since boston.</summary>
@@ -6999,9 +10835,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_ha_always_run(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_ha_always_run(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_ha_always_run(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_ha_always_run</c> (libxenapi <c>xenapi_vm_get_ha_always_run</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_ha_always_run(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_ha_always_run(call.Handle, Utf8.Z(_vm ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VM.get_ha_always_run</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_ha_always_run</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_ha_always_runAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_ha_always_run", cancellationToken, v => ValueRead.Bool(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_xenstore_data</c> (libxenapi <c>xenapi_vm_get_xenstore_data</c>).</summary>
@@ -7012,16 +10866,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_xenstore_data(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_xenstore_data(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_xenstore_data(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_xenstore_data</c> (libxenapi <c>xenapi_vm_get_xenstore_data</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_xenstore_data(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_vm_get_xenstore_data(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>VM.get_xenstore_data</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_xenstore_data</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_xenstore_dataAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_xenstore_data", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _vm ?? "");
         }
 
         /// <summary><c>VM.get_recommendations</c> (libxenapi <c>xenapi_vm_get_recommendations</c>).</summary>
@@ -7032,9 +10904,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_recommendations(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_recommendations(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_recommendations(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_recommendations</c> (libxenapi <c>xenapi_vm_get_recommendations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_recommendations(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_recommendations(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VM.get_recommendations</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_recommendations</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_recommendationsAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_recommendations", cancellationToken, v => ValueRead.Str(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_last_booted_record</c> (libxenapi <c>xenapi_vm_get_last_booted_record</c>).</summary>
@@ -7045,9 +10935,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_last_booted_record(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_last_booted_record(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_last_booted_record(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_last_booted_record</c> (libxenapi <c>xenapi_vm_get_last_booted_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_last_booted_record(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_last_booted_record(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VM.get_last_booted_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_last_booted_record</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_last_booted_recordAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_last_booted_record", cancellationToken, v => ValueRead.Str(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_guest_metrics</c> (libxenapi <c>xenapi_vm_get_guest_metrics</c>).</summary>
@@ -7058,9 +10966,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VM_guest_metrics> get_guest_metrics(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_guest_metrics(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VM_guest_metrics>.Create(Conv.TakeStr(result));
+            return get_guest_metrics(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_guest_metrics</c> (libxenapi <c>xenapi_vm_get_guest_metrics</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VM_guest_metrics> get_guest_metrics(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_guest_metrics(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VM_guest_metrics>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VM.get_guest_metrics</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_guest_metrics</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VM_guest_metrics>> get_guest_metricsAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_guest_metrics", cancellationToken, v => ValueRead.Ref<VM_guest_metrics>(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_metrics</c> (libxenapi <c>xenapi_vm_get_metrics</c>).</summary>
@@ -7071,9 +10997,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VM_metrics> get_metrics(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_metrics(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VM_metrics>.Create(Conv.TakeStr(result));
+            return get_metrics(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_metrics</c> (libxenapi <c>xenapi_vm_get_metrics</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VM_metrics> get_metrics(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_metrics(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VM_metrics>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VM.get_metrics</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_metrics</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VM_metrics>> get_metricsAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_metrics", cancellationToken, v => ValueRead.Ref<VM_metrics>(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_is_control_domain</c> (libxenapi <c>xenapi_vm_get_is_control_domain</c>).</summary>
@@ -7084,9 +11028,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_is_control_domain(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_is_control_domain(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_is_control_domain(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_is_control_domain</c> (libxenapi <c>xenapi_vm_get_is_control_domain</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_is_control_domain(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_is_control_domain(call.Handle, Utf8.Z(_vm ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VM.get_is_control_domain</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_is_control_domain</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_is_control_domainAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_is_control_domain", cancellationToken, v => ValueRead.Bool(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_last_boot_CPU_flags</c> (libxenapi <c>xenapi_vm_get_last_boot_cpu_flags</c>).</summary>
@@ -7097,16 +11059,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_last_boot_CPU_flags(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_last_boot_cpu_flags(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_last_boot_CPU_flags(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_last_boot_CPU_flags</c> (libxenapi <c>xenapi_vm_get_last_boot_cpu_flags</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_last_boot_CPU_flags(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_vm_get_last_boot_cpu_flags(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>VM.get_last_boot_CPU_flags</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_last_boot_CPU_flags</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_last_boot_CPU_flagsAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_last_boot_CPU_flags", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _vm ?? "");
         }
 
         /// <summary><c>VM.get_domarch</c> (libxenapi <c>xenapi_vm_get_domarch</c>).</summary>
@@ -7117,9 +11097,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_domarch(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_domarch(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_domarch(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_domarch</c> (libxenapi <c>xenapi_vm_get_domarch</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_domarch(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_domarch(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VM.get_domarch</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_domarch</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_domarchAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_domarch", cancellationToken, v => ValueRead.Str(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_domid</c> (libxenapi <c>xenapi_vm_get_domid</c>).</summary>
@@ -7130,9 +11128,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_domid(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_domid(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_domid(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_domid</c> (libxenapi <c>xenapi_vm_get_domid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_domid(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_domid(call.Handle, Utf8.Z(_vm ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>VM.get_domid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_domid</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_domidAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_domid", cancellationToken, v => ValueRead.Long(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_other_config</c> (libxenapi <c>xenapi_vm_get_other_config</c>).</summary>
@@ -7143,16 +11159,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_other_config(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_other_config</c> (libxenapi <c>xenapi_vm_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_vm_get_other_config(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>VM.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _vm ?? "");
         }
 
         /// <summary><c>VM.get_PCI_bus</c> (libxenapi <c>xenapi_vm_get_pci_bus</c>). Deprecated since boston.</summary>
@@ -7163,9 +11197,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_PCI_bus(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_pci_bus(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_PCI_bus(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_PCI_bus</c> (libxenapi <c>xenapi_vm_get_pci_bus</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_PCI_bus(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_pci_bus(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VM.get_PCI_bus</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_PCI_bus</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_PCI_busAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_PCI_bus", cancellationToken, v => ValueRead.Str(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_platform</c> (libxenapi <c>xenapi_vm_get_platform</c>).</summary>
@@ -7176,16 +11228,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_platform(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_platform(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_platform(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_platform</c> (libxenapi <c>xenapi_vm_get_platform</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_platform(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_vm_get_platform(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>VM.get_platform</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_platform</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_platformAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_platform", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _vm ?? "");
         }
 
         /// <summary><c>VM.get_HVM_shadow_multiplier</c> (libxenapi <c>xenapi_vm_get_hvm_shadow_multiplier</c>).</summary>
@@ -7196,9 +11266,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static double get_HVM_shadow_multiplier(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_hvm_shadow_multiplier(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out double result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_HVM_shadow_multiplier(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_HVM_shadow_multiplier</c> (libxenapi <c>xenapi_vm_get_hvm_shadow_multiplier</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static double get_HVM_shadow_multiplier(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_hvm_shadow_multiplier(call.Handle, Utf8.Z(_vm ?? ""), out double result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>VM.get_HVM_shadow_multiplier</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_HVM_shadow_multiplier</c>.</summary>
+        public static System.Threading.Tasks.Task<double> get_HVM_shadow_multiplierAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_HVM_shadow_multiplier", cancellationToken, v => ValueRead.Double(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_HVM_boot_params</c> (libxenapi <c>xenapi_vm_get_hvm_boot_params</c>).</summary>
@@ -7209,16 +11297,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_HVM_boot_params(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_hvm_boot_params(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_HVM_boot_params(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_HVM_boot_params</c> (libxenapi <c>xenapi_vm_get_hvm_boot_params</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_HVM_boot_params(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_vm_get_hvm_boot_params(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>VM.get_HVM_boot_params</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_HVM_boot_params</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_HVM_boot_paramsAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_HVM_boot_params", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _vm ?? "");
         }
 
         /// <summary><c>VM.get_HVM_boot_policy</c> (libxenapi <c>xenapi_vm_get_hvm_boot_policy</c>). Deprecated since kolkata.</summary>
@@ -7229,9 +11335,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_HVM_boot_policy(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_hvm_boot_policy(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_HVM_boot_policy(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_HVM_boot_policy</c> (libxenapi <c>xenapi_vm_get_hvm_boot_policy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_HVM_boot_policy(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_hvm_boot_policy(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VM.get_HVM_boot_policy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_HVM_boot_policy</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_HVM_boot_policyAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_HVM_boot_policy", cancellationToken, v => ValueRead.Str(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_PV_legacy_args</c> (libxenapi <c>xenapi_vm_get_pv_legacy_args</c>).</summary>
@@ -7242,9 +11366,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_PV_legacy_args(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_pv_legacy_args(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_PV_legacy_args(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_PV_legacy_args</c> (libxenapi <c>xenapi_vm_get_pv_legacy_args</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_PV_legacy_args(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_pv_legacy_args(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VM.get_PV_legacy_args</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_PV_legacy_args</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_PV_legacy_argsAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_PV_legacy_args", cancellationToken, v => ValueRead.Str(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_PV_bootloader_args</c> (libxenapi <c>xenapi_vm_get_pv_bootloader_args</c>).</summary>
@@ -7255,9 +11397,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_PV_bootloader_args(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_pv_bootloader_args(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_PV_bootloader_args(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_PV_bootloader_args</c> (libxenapi <c>xenapi_vm_get_pv_bootloader_args</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_PV_bootloader_args(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_pv_bootloader_args(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VM.get_PV_bootloader_args</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_PV_bootloader_args</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_PV_bootloader_argsAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_PV_bootloader_args", cancellationToken, v => ValueRead.Str(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_PV_args</c> (libxenapi <c>xenapi_vm_get_pv_args</c>).</summary>
@@ -7268,9 +11428,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_PV_args(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_pv_args(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_PV_args(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_PV_args</c> (libxenapi <c>xenapi_vm_get_pv_args</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_PV_args(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_pv_args(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VM.get_PV_args</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_PV_args</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_PV_argsAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_PV_args", cancellationToken, v => ValueRead.Str(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_PV_ramdisk</c> (libxenapi <c>xenapi_vm_get_pv_ramdisk</c>).</summary>
@@ -7281,9 +11459,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_PV_ramdisk(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_pv_ramdisk(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_PV_ramdisk(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_PV_ramdisk</c> (libxenapi <c>xenapi_vm_get_pv_ramdisk</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_PV_ramdisk(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_pv_ramdisk(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VM.get_PV_ramdisk</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_PV_ramdisk</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_PV_ramdiskAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_PV_ramdisk", cancellationToken, v => ValueRead.Str(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_PV_kernel</c> (libxenapi <c>xenapi_vm_get_pv_kernel</c>).</summary>
@@ -7294,9 +11490,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_PV_kernel(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_pv_kernel(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_PV_kernel(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_PV_kernel</c> (libxenapi <c>xenapi_vm_get_pv_kernel</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_PV_kernel(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_pv_kernel(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VM.get_PV_kernel</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_PV_kernel</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_PV_kernelAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_PV_kernel", cancellationToken, v => ValueRead.Str(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_PV_bootloader</c> (libxenapi <c>xenapi_vm_get_pv_bootloader</c>).</summary>
@@ -7307,9 +11521,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_PV_bootloader(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_pv_bootloader(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_PV_bootloader(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_PV_bootloader</c> (libxenapi <c>xenapi_vm_get_pv_bootloader</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_PV_bootloader(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_pv_bootloader(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VM.get_PV_bootloader</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_PV_bootloader</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_PV_bootloaderAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_PV_bootloader", cancellationToken, v => ValueRead.Str(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_VTPMs</c> (libxenapi <c>xenapi_vm_get_vtpms</c>).</summary>
@@ -7320,16 +11552,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VTPM>> get_VTPMs(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_vtpms(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_VTPMs(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_VTPMs</c> (libxenapi <c>xenapi_vm_get_vtpms</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VTPM>> get_VTPMs(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VTPM(result);
+                int status = Native.xenapi_vm_get_vtpms(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VTPM(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VM.get_VTPMs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_VTPMs</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VTPM>>> get_VTPMsAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_VTPMs", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VTPM>(x0)), _vm ?? "");
         }
 
         /// <summary><c>VM.get_crash_dumps</c> (libxenapi <c>xenapi_vm_get_crash_dumps</c>).</summary>
@@ -7340,16 +11590,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Crashdump>> get_crash_dumps(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_crash_dumps(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_crash_dumps(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_crash_dumps</c> (libxenapi <c>xenapi_vm_get_crash_dumps</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Crashdump>> get_crash_dumps(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_crashdump(result);
+                int status = Native.xenapi_vm_get_crash_dumps(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_crashdump(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VM.get_crash_dumps</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_crash_dumps</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Crashdump>>> get_crash_dumpsAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_crash_dumps", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Crashdump>(x0)), _vm ?? "");
         }
 
         /// <summary><c>VM.get_VUSBs</c> (libxenapi <c>xenapi_vm_get_vusbs</c>).</summary>
@@ -7360,16 +11628,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VUSB>> get_VUSBs(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_vusbs(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_VUSBs(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_VUSBs</c> (libxenapi <c>xenapi_vm_get_vusbs</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VUSB>> get_VUSBs(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VUSB(result);
+                int status = Native.xenapi_vm_get_vusbs(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VUSB(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VM.get_VUSBs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_VUSBs</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VUSB>>> get_VUSBsAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_VUSBs", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VUSB>(x0)), _vm ?? "");
         }
 
         /// <summary><c>VM.get_VBDs</c> (libxenapi <c>xenapi_vm_get_vbds</c>).</summary>
@@ -7380,16 +11666,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VBD>> get_VBDs(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_vbds(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_VBDs(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_VBDs</c> (libxenapi <c>xenapi_vm_get_vbds</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VBD>> get_VBDs(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VBD(result);
+                int status = Native.xenapi_vm_get_vbds(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VBD(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VM.get_VBDs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_VBDs</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VBD>>> get_VBDsAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_VBDs", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VBD>(x0)), _vm ?? "");
         }
 
         /// <summary><c>VM.get_VIFs</c> (libxenapi <c>xenapi_vm_get_vifs</c>).</summary>
@@ -7400,16 +11704,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VIF>> get_VIFs(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_vifs(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_VIFs(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_VIFs</c> (libxenapi <c>xenapi_vm_get_vifs</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VIF>> get_VIFs(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VIF(result);
+                int status = Native.xenapi_vm_get_vifs(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VIF(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VM.get_VIFs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_VIFs</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VIF>>> get_VIFsAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_VIFs", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VIF>(x0)), _vm ?? "");
         }
 
         /// <summary><c>VM.get_consoles</c> (libxenapi <c>xenapi_vm_get_consoles</c>).</summary>
@@ -7420,16 +11742,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<Console>> get_consoles(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_consoles(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_consoles(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_consoles</c> (libxenapi <c>xenapi_vm_get_consoles</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<Console>> get_consoles(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_console(result);
+                int status = Native.xenapi_vm_get_consoles(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_console(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VM.get_consoles</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_consoles</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<Console>>> get_consolesAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_consoles", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<Console>(x0)), _vm ?? "");
         }
 
         /// <summary><c>VM.get_actions_after_crash</c> (libxenapi <c>xenapi_vm_get_actions_after_crash</c>).</summary>
@@ -7440,9 +11780,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static on_crash_behaviour get_actions_after_crash(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_actions_after_crash(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return on_crash_behaviour_helper.FromNative(result);
+            return get_actions_after_crash(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_actions_after_crash</c> (libxenapi <c>xenapi_vm_get_actions_after_crash</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static on_crash_behaviour get_actions_after_crash(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_actions_after_crash(call.Handle, Utf8.Z(_vm ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return on_crash_behaviour_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>VM.get_actions_after_crash</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_actions_after_crash</c>.</summary>
+        public static System.Threading.Tasks.Task<on_crash_behaviour> get_actions_after_crashAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_actions_after_crash", cancellationToken, v => on_crash_behaviour_helper.FromString(ValueRead.Str(v)), _vm ?? "");
         }
 
         /// <summary><c>VM.get_actions_after_reboot</c> (libxenapi <c>xenapi_vm_get_actions_after_reboot</c>).</summary>
@@ -7453,9 +11811,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static on_normal_exit get_actions_after_reboot(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_actions_after_reboot(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return on_normal_exit_helper.FromNative(result);
+            return get_actions_after_reboot(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_actions_after_reboot</c> (libxenapi <c>xenapi_vm_get_actions_after_reboot</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static on_normal_exit get_actions_after_reboot(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_actions_after_reboot(call.Handle, Utf8.Z(_vm ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return on_normal_exit_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>VM.get_actions_after_reboot</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_actions_after_reboot</c>.</summary>
+        public static System.Threading.Tasks.Task<on_normal_exit> get_actions_after_rebootAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_actions_after_reboot", cancellationToken, v => on_normal_exit_helper.FromString(ValueRead.Str(v)), _vm ?? "");
         }
 
         /// <summary><c>VM.get_actions_after_shutdown</c> (libxenapi <c>xenapi_vm_get_actions_after_shutdown</c>).</summary>
@@ -7466,9 +11842,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static on_normal_exit get_actions_after_shutdown(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_actions_after_shutdown(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return on_normal_exit_helper.FromNative(result);
+            return get_actions_after_shutdown(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_actions_after_shutdown</c> (libxenapi <c>xenapi_vm_get_actions_after_shutdown</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static on_normal_exit get_actions_after_shutdown(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_actions_after_shutdown(call.Handle, Utf8.Z(_vm ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return on_normal_exit_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>VM.get_actions_after_shutdown</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_actions_after_shutdown</c>.</summary>
+        public static System.Threading.Tasks.Task<on_normal_exit> get_actions_after_shutdownAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_actions_after_shutdown", cancellationToken, v => on_normal_exit_helper.FromString(ValueRead.Str(v)), _vm ?? "");
         }
 
         /// <summary><c>VM.get_actions_after_softreboot</c> (libxenapi <c>xenapi_vm_get_actions_after_softreboot</c>). Prototype since 23.1.0: may change.</summary>
@@ -7479,9 +11873,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static on_softreboot_behavior get_actions_after_softreboot(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_actions_after_softreboot(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return on_softreboot_behavior_helper.FromNative(result);
+            return get_actions_after_softreboot(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_actions_after_softreboot</c> (libxenapi <c>xenapi_vm_get_actions_after_softreboot</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static on_softreboot_behavior get_actions_after_softreboot(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_actions_after_softreboot(call.Handle, Utf8.Z(_vm ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return on_softreboot_behavior_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>VM.get_actions_after_softreboot</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_actions_after_softreboot</c>.</summary>
+        public static System.Threading.Tasks.Task<on_softreboot_behavior> get_actions_after_softrebootAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_actions_after_softreboot", cancellationToken, v => on_softreboot_behavior_helper.FromString(ValueRead.Str(v)), _vm ?? "");
         }
 
         /// <summary><c>VM.get_VCPUs_at_startup</c> (libxenapi <c>xenapi_vm_get_vcpus_at_startup</c>).</summary>
@@ -7492,9 +11904,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_VCPUs_at_startup(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_vcpus_at_startup(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_VCPUs_at_startup(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_VCPUs_at_startup</c> (libxenapi <c>xenapi_vm_get_vcpus_at_startup</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_VCPUs_at_startup(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_vcpus_at_startup(call.Handle, Utf8.Z(_vm ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>VM.get_VCPUs_at_startup</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_VCPUs_at_startup</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_VCPUs_at_startupAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_VCPUs_at_startup", cancellationToken, v => ValueRead.Long(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_VCPUs_max</c> (libxenapi <c>xenapi_vm_get_vcpus_max</c>).</summary>
@@ -7505,9 +11935,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_VCPUs_max(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_vcpus_max(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_VCPUs_max(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_VCPUs_max</c> (libxenapi <c>xenapi_vm_get_vcpus_max</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_VCPUs_max(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_vcpus_max(call.Handle, Utf8.Z(_vm ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>VM.get_VCPUs_max</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_VCPUs_max</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_VCPUs_maxAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_VCPUs_max", cancellationToken, v => ValueRead.Long(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_VCPUs_params</c> (libxenapi <c>xenapi_vm_get_vcpus_params</c>).</summary>
@@ -7518,16 +11966,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_VCPUs_params(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_vcpus_params(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_VCPUs_params(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_VCPUs_params</c> (libxenapi <c>xenapi_vm_get_vcpus_params</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_VCPUs_params(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_vm_get_vcpus_params(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>VM.get_VCPUs_params</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_VCPUs_params</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_VCPUs_paramsAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_VCPUs_params", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _vm ?? "");
         }
 
         /// <summary><c>VM.get_memory_static_min</c> (libxenapi <c>xenapi_vm_get_memory_static_min</c>).</summary>
@@ -7538,9 +12004,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_memory_static_min(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_memory_static_min(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_memory_static_min(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_memory_static_min</c> (libxenapi <c>xenapi_vm_get_memory_static_min</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_memory_static_min(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_memory_static_min(call.Handle, Utf8.Z(_vm ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>VM.get_memory_static_min</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_memory_static_min</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_memory_static_minAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_memory_static_min", cancellationToken, v => ValueRead.Long(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_memory_dynamic_min</c> (libxenapi <c>xenapi_vm_get_memory_dynamic_min</c>).</summary>
@@ -7551,9 +12035,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_memory_dynamic_min(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_memory_dynamic_min(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_memory_dynamic_min(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_memory_dynamic_min</c> (libxenapi <c>xenapi_vm_get_memory_dynamic_min</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_memory_dynamic_min(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_memory_dynamic_min(call.Handle, Utf8.Z(_vm ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>VM.get_memory_dynamic_min</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_memory_dynamic_min</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_memory_dynamic_minAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_memory_dynamic_min", cancellationToken, v => ValueRead.Long(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_memory_dynamic_max</c> (libxenapi <c>xenapi_vm_get_memory_dynamic_max</c>).</summary>
@@ -7564,9 +12066,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_memory_dynamic_max(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_memory_dynamic_max(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_memory_dynamic_max(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_memory_dynamic_max</c> (libxenapi <c>xenapi_vm_get_memory_dynamic_max</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_memory_dynamic_max(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_memory_dynamic_max(call.Handle, Utf8.Z(_vm ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>VM.get_memory_dynamic_max</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_memory_dynamic_max</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_memory_dynamic_maxAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_memory_dynamic_max", cancellationToken, v => ValueRead.Long(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_memory_static_max</c> (libxenapi <c>xenapi_vm_get_memory_static_max</c>).</summary>
@@ -7577,9 +12097,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_memory_static_max(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_memory_static_max(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_memory_static_max(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_memory_static_max</c> (libxenapi <c>xenapi_vm_get_memory_static_max</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_memory_static_max(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_memory_static_max(call.Handle, Utf8.Z(_vm ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>VM.get_memory_static_max</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_memory_static_max</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_memory_static_maxAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_memory_static_max", cancellationToken, v => ValueRead.Long(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_memory_target</c> (libxenapi <c>xenapi_vm_get_memory_target</c>). Deprecated since midnight-ride.</summary>
@@ -7590,9 +12128,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_memory_target(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_memory_target(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_memory_target(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_memory_target</c> (libxenapi <c>xenapi_vm_get_memory_target</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_memory_target(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_memory_target(call.Handle, Utf8.Z(_vm ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>VM.get_memory_target</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_memory_target</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_memory_targetAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_memory_target", cancellationToken, v => ValueRead.Long(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_memory_overhead</c> (libxenapi <c>xenapi_vm_get_memory_overhead</c>).</summary>
@@ -7603,9 +12159,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_memory_overhead(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_memory_overhead(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_memory_overhead(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_memory_overhead</c> (libxenapi <c>xenapi_vm_get_memory_overhead</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_memory_overhead(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_memory_overhead(call.Handle, Utf8.Z(_vm ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>VM.get_memory_overhead</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_memory_overhead</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_memory_overheadAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_memory_overhead", cancellationToken, v => ValueRead.Long(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_affinity</c> (libxenapi <c>xenapi_vm_get_affinity</c>).</summary>
@@ -7616,9 +12190,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Host> get_affinity(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_affinity(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Host>.Create(Conv.TakeStr(result));
+            return get_affinity(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_affinity</c> (libxenapi <c>xenapi_vm_get_affinity</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Host> get_affinity(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_affinity(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Host>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VM.get_affinity</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_affinity</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Host>> get_affinityAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_affinity", cancellationToken, v => ValueRead.Ref<Host>(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_scheduled_to_be_resident_on</c> (libxenapi <c>xenapi_vm_get_scheduled_to_be_resident_on</c>).</summary>
@@ -7629,9 +12221,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Host> get_scheduled_to_be_resident_on(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_scheduled_to_be_resident_on(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Host>.Create(Conv.TakeStr(result));
+            return get_scheduled_to_be_resident_on(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_scheduled_to_be_resident_on</c> (libxenapi <c>xenapi_vm_get_scheduled_to_be_resident_on</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Host> get_scheduled_to_be_resident_on(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_scheduled_to_be_resident_on(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Host>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VM.get_scheduled_to_be_resident_on</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_scheduled_to_be_resident_on</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Host>> get_scheduled_to_be_resident_onAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_scheduled_to_be_resident_on", cancellationToken, v => ValueRead.Ref<Host>(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_resident_on</c> (libxenapi <c>xenapi_vm_get_resident_on</c>).</summary>
@@ -7642,9 +12252,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Host> get_resident_on(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_resident_on(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Host>.Create(Conv.TakeStr(result));
+            return get_resident_on(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_resident_on</c> (libxenapi <c>xenapi_vm_get_resident_on</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Host> get_resident_on(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_resident_on(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Host>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VM.get_resident_on</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_resident_on</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<Host>> get_resident_onAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_resident_on", cancellationToken, v => ValueRead.Ref<Host>(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_suspend_VDI</c> (libxenapi <c>xenapi_vm_get_suspend_vdi</c>).</summary>
@@ -7655,9 +12283,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VDI> get_suspend_VDI(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_suspend_vdi(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VDI>.Create(Conv.TakeStr(result));
+            return get_suspend_VDI(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_suspend_VDI</c> (libxenapi <c>xenapi_vm_get_suspend_vdi</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VDI> get_suspend_VDI(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_suspend_vdi(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VDI>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VM.get_suspend_VDI</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_suspend_VDI</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VDI>> get_suspend_VDIAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_suspend_VDI", cancellationToken, v => ValueRead.Ref<VDI>(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_is_default_template</c> (libxenapi <c>xenapi_vm_get_is_default_template</c>).</summary>
@@ -7668,9 +12314,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_is_default_template(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_is_default_template(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_is_default_template(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_is_default_template</c> (libxenapi <c>xenapi_vm_get_is_default_template</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_is_default_template(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_is_default_template(call.Handle, Utf8.Z(_vm ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VM.get_is_default_template</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_is_default_template</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_is_default_templateAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_is_default_template", cancellationToken, v => ValueRead.Bool(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_is_a_template</c> (libxenapi <c>xenapi_vm_get_is_a_template</c>).</summary>
@@ -7681,9 +12345,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_is_a_template(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_is_a_template(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_is_a_template(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_is_a_template</c> (libxenapi <c>xenapi_vm_get_is_a_template</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_is_a_template(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_is_a_template(call.Handle, Utf8.Z(_vm ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VM.get_is_a_template</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_is_a_template</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_is_a_templateAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_is_a_template", cancellationToken, v => ValueRead.Bool(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_user_version</c> (libxenapi <c>xenapi_vm_get_user_version</c>).</summary>
@@ -7694,9 +12376,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_user_version(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_user_version(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_user_version(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_user_version</c> (libxenapi <c>xenapi_vm_get_user_version</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_user_version(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_user_version(call.Handle, Utf8.Z(_vm ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>VM.get_user_version</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_user_version</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_user_versionAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_user_version", cancellationToken, v => ValueRead.Long(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_power_state</c> (libxenapi <c>xenapi_vm_get_power_state</c>).</summary>
@@ -7707,9 +12407,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static vm_power_state get_power_state(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_power_state(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return vm_power_state_helper.FromNative(result);
+            return get_power_state(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_power_state</c> (libxenapi <c>xenapi_vm_get_power_state</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static vm_power_state get_power_state(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_power_state(call.Handle, Utf8.Z(_vm ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return vm_power_state_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>VM.get_power_state</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_power_state</c>.</summary>
+        public static System.Threading.Tasks.Task<vm_power_state> get_power_stateAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_power_state", cancellationToken, v => vm_power_state_helper.FromString(ValueRead.Str(v)), _vm ?? "");
         }
 
         /// <summary><c>VM.get_name_description</c> (libxenapi <c>xenapi_vm_get_name_description</c>).</summary>
@@ -7720,9 +12438,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_description(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_name_description(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_description(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_name_description</c> (libxenapi <c>xenapi_vm_get_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_description(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_name_description(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VM.get_name_description</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_description</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_descriptionAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_name_description", cancellationToken, v => ValueRead.Str(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_name_label</c> (libxenapi <c>xenapi_vm_get_name_label</c>).</summary>
@@ -7733,9 +12469,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_label(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_name_label(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_label(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_name_label</c> (libxenapi <c>xenapi_vm_get_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_label(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_name_label(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VM.get_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_labelAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_name_label", cancellationToken, v => ValueRead.Str(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_current_operations</c> (libxenapi <c>xenapi_vm_get_current_operations</c>).</summary>
@@ -7746,16 +12500,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, vm_operations> get_current_operations(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_current_operations(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_current_operations(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_current_operations</c> (libxenapi <c>xenapi_vm_get_current_operations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, vm_operations> get_current_operations(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_enum_vm_operations_end(result);
+                int status = Native.xenapi_vm_get_current_operations(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_enum_vm_operations_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_vm_operations_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_vm_operations_map_free(result);
-            }
+        }
+
+        /// <summary><c>VM.get_current_operations</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_current_operations</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, vm_operations>> get_current_operationsAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_current_operations", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => vm_operations_helper.FromString(ValueRead.Str(x0))), _vm ?? "");
         }
 
         /// <summary><c>VM.get_allowed_operations</c> (libxenapi <c>xenapi_vm_get_allowed_operations</c>).</summary>
@@ -7766,16 +12538,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<vm_operations> get_allowed_operations(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_allowed_operations(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_allowed_operations(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_allowed_operations</c> (libxenapi <c>xenapi_vm_get_allowed_operations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<vm_operations> get_allowed_operations(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_enum_vm_operations(result);
+                int status = Native.xenapi_vm_get_allowed_operations(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_enum_vm_operations(result);
+                }
+                finally
+                {
+                    Native.xenapi_vm_operations_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_vm_operations_list_free(result);
-            }
+        }
+
+        /// <summary><c>VM.get_allowed_operations</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_allowed_operations</c>.</summary>
+        public static System.Threading.Tasks.Task<List<vm_operations>> get_allowed_operationsAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_allowed_operations", cancellationToken, v => ValueRead.List(v, x0 => vm_operations_helper.FromString(ValueRead.Str(x0))), _vm ?? "");
         }
 
         /// <summary><c>VM.get_uuid</c> (libxenapi <c>xenapi_vm_get_uuid</c>).</summary>
@@ -7786,9 +12576,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_uuid(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_uuid</c> (libxenapi <c>xenapi_vm_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_uuid(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VM.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_uuid", cancellationToken, v => ValueRead.Str(v), _vm ?? "");
         }
 
         /// <summary><c>VM.get_by_name_label</c> (libxenapi <c>xenapi_vm_get_by_name_label</c>).</summary>
@@ -7799,16 +12607,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VM>> get_by_name_label(Session session, string _label)
         {
-            int status = Native.xenapi_vm_get_by_name_label(Session.NativeOf(session), Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_by_name_label(session, _label, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_by_name_label</c> (libxenapi <c>xenapi_vm_get_by_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VM>> get_by_name_label(Session session, string _label, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VM(result);
+                int status = Native.xenapi_vm_get_by_name_label(call.Handle, Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VM(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VM.get_by_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VM>>> get_by_name_labelAsync(Session session, string _label, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_by_name_label", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VM>(x0)), _label ?? "");
         }
 
         /// <summary><c>VM.destroy</c> (libxenapi <c>xenapi_vm_destroy</c>).</summary>
@@ -7818,8 +12644,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_destroy(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            destroy(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.destroy</c> (libxenapi <c>xenapi_vm_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_destroy(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM.destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy</c>.</summary>
+        public static System.Threading.Tasks.Task destroyAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM.destroy", cancellationToken, _vm ?? "");
         }
 
         /// <summary><c>Async.VM.destroy</c> (libxenapi <c>xenapi_async_vm_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -7830,9 +12674,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy(Session session, string _vm)
         {
-            int status = Native.xenapi_async_vm_destroy(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_destroy(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.destroy</c> (libxenapi <c>xenapi_async_vm_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_destroy(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_vm_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -7859,17 +12713,35 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VM> create(Session session, VM _args)
         {
-            IntPtr h0 = Conv.W_record_VM(_args);
-            try
+            return create(session, _args, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.create</c> (libxenapi <c>xenapi_vm_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VM> create(Session session, VM _args, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vm_create(Session.NativeOf(session), h0, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<VM>.Create(Conv.TakeStr(result));
+                IntPtr h0 = Conv.W_record_VM(_args);
+                try
+                {
+                    int status = Native.xenapi_vm_create(call.Handle, h0, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<VM>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_vm_record_free(h0);
+                }
             }
-            finally
-            {
-                Native.xenapi_vm_record_free(h0);
-            }
+        }
+
+        /// <summary><c>VM.create</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VM>> createAsync(Session session, VM _args, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.create", cancellationToken, v => ValueRead.Ref<VM>(v), (_args ?? new VM()).WireStruct());
         }
 
         /// <summary><c>Async.VM.create</c> (libxenapi <c>xenapi_async_vm_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -7880,16 +12752,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create(Session session, VM _args)
         {
-            IntPtr h0 = Conv.W_record_VM(_args);
-            try
+            return async_create(session, _args, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM.create</c> (libxenapi <c>xenapi_async_vm_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create(Session session, VM _args, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_vm_create(Session.NativeOf(session), h0, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_vm_record_free(h0);
+                IntPtr h0 = Conv.W_record_VM(_args);
+                try
+                {
+                    int status = Native.xenapi_async_vm_create(call.Handle, h0, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_vm_record_free(h0);
+                }
             }
         }
 
@@ -7920,9 +12802,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VM> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_vm_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VM>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_by_uuid</c> (libxenapi <c>xenapi_vm_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VM> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VM>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VM.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VM>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_by_uuid", cancellationToken, v => ValueRead.Ref<VM>(v), _uuid ?? "");
         }
 
         /// <summary><c>VM.get_record</c> (libxenapi <c>xenapi_vm_get_record</c>).</summary>
@@ -7933,16 +12833,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static VM get_record(Session session, string _vm)
         {
-            int status = Native.xenapi_vm_get_record(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _vm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM.get_record</c> (libxenapi <c>xenapi_vm_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static VM get_record(Session session, string _vm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_VM(result);
+                int status = Native.xenapi_vm_get_record(call.Handle, Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_VM(result);
+                }
+                finally
+                {
+                    Native.xenapi_vm_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_vm_record_free(result);
-            }
+        }
+
+        /// <summary><c>VM.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<VM> get_recordAsync(Session session, string _vm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM.get_record", cancellationToken, v => VM.FromValueHandle(v), _vm ?? "");
         }
 
     }

@@ -75,6 +75,34 @@ namespace XenAPI
             }
         }
 
+        /// <summary>The record as the struct a call sends (every field, by its datamodel name).</summary>
+        internal Dictionary<string, object> WireStruct()
+        {
+            return new Dictionary<string, object>(20)
+            {
+                { "uuid", uuid },
+                { "name_label", name_label },
+                { "name_description", name_description },
+                { "is_policy_enabled", is_policy_enabled },
+                { "backup_type", backup_type.StringOf() },
+                { "backup_retention_value", backup_retention_value },
+                { "backup_frequency", backup_frequency.StringOf() },
+                { "backup_schedule", backup_schedule },
+                { "is_backup_running", is_backup_running },
+                { "backup_last_run_time", backup_last_run_time },
+                { "archive_target_type", archive_target_type.StringOf() },
+                { "archive_target_config", archive_target_config },
+                { "archive_frequency", archive_frequency.StringOf() },
+                { "archive_schedule", archive_schedule },
+                { "is_archive_running", is_archive_running },
+                { "archive_last_run_time", archive_last_run_time },
+                { "VMs", VMs },
+                { "is_alarm_enabled", is_alarm_enabled },
+                { "alarm_config", alarm_config },
+                { "recent_alerts", recent_alerts },
+            };
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(VMPP record)
         {
@@ -436,16 +464,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<VMPP>, VMPP> get_all_records(Session session)
         {
-            int status = Native.xenapi_vmpp_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.get_all_records</c> (libxenapi <c>xenapi_vmpp_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<VMPP>, VMPP> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_VMPP_to_record_VMPP_end(result);
+                int status = Native.xenapi_vmpp_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_VMPP_to_record_VMPP_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_vmpp_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_vmpp_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>VMPP.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<VMPP>, VMPP>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMPP.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<VMPP>.Create(k0), x0 => VMPP.FromValueHandle(x0)));
         }
 
         /// <summary><c>VMPP.get_all</c> (libxenapi <c>xenapi_vmpp_get_all</c>). Removed in clearwater: only older servers have it.</summary>
@@ -455,16 +501,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VMPP>> get_all(Session session)
         {
-            int status = Native.xenapi_vmpp_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.get_all</c> (libxenapi <c>xenapi_vmpp_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VMPP>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VMPP(result);
+                int status = Native.xenapi_vmpp_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VMPP(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VMPP.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VMPP>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMPP.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VMPP>(x0)));
         }
 
         /// <summary><c>VMPP.set_archive_last_run_time</c> (libxenapi <c>xenapi_vmpp_set_archive_last_run_time</c>). Removed in clearwater: only older servers have it.</summary>
@@ -475,8 +539,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_archive_last_run_time(Session session, string _vmpp, DateTime _value)
         {
-            int status = Native.xenapi_vmpp_set_archive_last_run_time(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Conv.Unix(_value), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_archive_last_run_time(session, _vmpp, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.set_archive_last_run_time</c> (libxenapi <c>xenapi_vmpp_set_archive_last_run_time</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_archive_last_run_time(Session session, string _vmpp, DateTime _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmpp_set_archive_last_run_time(call.Handle, Utf8.Z(_vmpp ?? ""), Conv.Unix(_value), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VMPP.set_archive_last_run_time</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_archive_last_run_time</c>.</summary>
+        public static System.Threading.Tasks.Task set_archive_last_run_timeAsync(Session session, string _vmpp, DateTime _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VMPP.set_archive_last_run_time", cancellationToken, _vmpp ?? "", _value);
         }
 
         /// <summary><c>Async.VMPP.set_archive_last_run_time</c> (libxenapi <c>xenapi_async_vmpp_set_archive_last_run_time</c>): <c>set_archive_last_run_time</c> as a server task. Wait for its typed result with <c>async_set_archive_last_run_time_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
@@ -488,9 +570,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_archive_last_run_time(Session session, string _vmpp, DateTime _value)
         {
-            int status = Native.xenapi_async_vmpp_set_archive_last_run_time(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Conv.Unix(_value), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_archive_last_run_time(session, _vmpp, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VMPP.set_archive_last_run_time</c> (libxenapi <c>xenapi_async_vmpp_set_archive_last_run_time</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_archive_last_run_time(Session session, string _vmpp, DateTime _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vmpp_set_archive_last_run_time(call.Handle, Utf8.Z(_vmpp ?? ""), Conv.Unix(_value), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VMPP.set_archive_last_run_time</c> (what <c>async_set_archive_last_run_time</c> returned; libxenapi <c>xenapi_async_vmpp_set_archive_last_run_time_wait</c>) and returns its result as <c>set_archive_last_run_time</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -517,8 +609,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_backup_last_run_time(Session session, string _vmpp, DateTime _value)
         {
-            int status = Native.xenapi_vmpp_set_backup_last_run_time(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Conv.Unix(_value), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_backup_last_run_time(session, _vmpp, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.set_backup_last_run_time</c> (libxenapi <c>xenapi_vmpp_set_backup_last_run_time</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_backup_last_run_time(Session session, string _vmpp, DateTime _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmpp_set_backup_last_run_time(call.Handle, Utf8.Z(_vmpp ?? ""), Conv.Unix(_value), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VMPP.set_backup_last_run_time</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_backup_last_run_time</c>.</summary>
+        public static System.Threading.Tasks.Task set_backup_last_run_timeAsync(Session session, string _vmpp, DateTime _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VMPP.set_backup_last_run_time", cancellationToken, _vmpp ?? "", _value);
         }
 
         /// <summary><c>Async.VMPP.set_backup_last_run_time</c> (libxenapi <c>xenapi_async_vmpp_set_backup_last_run_time</c>): <c>set_backup_last_run_time</c> as a server task. Wait for its typed result with <c>async_set_backup_last_run_time_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
@@ -530,9 +640,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_backup_last_run_time(Session session, string _vmpp, DateTime _value)
         {
-            int status = Native.xenapi_async_vmpp_set_backup_last_run_time(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Conv.Unix(_value), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_backup_last_run_time(session, _vmpp, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VMPP.set_backup_last_run_time</c> (libxenapi <c>xenapi_async_vmpp_set_backup_last_run_time</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_backup_last_run_time(Session session, string _vmpp, DateTime _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vmpp_set_backup_last_run_time(call.Handle, Utf8.Z(_vmpp ?? ""), Conv.Unix(_value), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VMPP.set_backup_last_run_time</c> (what <c>async_set_backup_last_run_time</c> returned; libxenapi <c>xenapi_async_vmpp_set_backup_last_run_time_wait</c>) and returns its result as <c>set_backup_last_run_time</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -559,8 +679,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_alarm_config(Session session, string _vmpp, string _key)
         {
-            int status = Native.xenapi_vmpp_remove_from_alarm_config(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_alarm_config(session, _vmpp, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.remove_from_alarm_config</c> (libxenapi <c>xenapi_vmpp_remove_from_alarm_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_alarm_config(Session session, string _vmpp, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmpp_remove_from_alarm_config(call.Handle, Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VMPP.remove_from_alarm_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_alarm_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_alarm_configAsync(Session session, string _vmpp, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VMPP.remove_from_alarm_config", cancellationToken, _vmpp ?? "", _key ?? "");
         }
 
         /// <summary><c>Async.VMPP.remove_from_alarm_config</c> (libxenapi <c>xenapi_async_vmpp_remove_from_alarm_config</c>): <c>remove_from_alarm_config</c> as a server task. Wait for its typed result with <c>async_remove_from_alarm_config_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
@@ -572,9 +710,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_remove_from_alarm_config(Session session, string _vmpp, string _key)
         {
-            int status = Native.xenapi_async_vmpp_remove_from_alarm_config(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_remove_from_alarm_config(session, _vmpp, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VMPP.remove_from_alarm_config</c> (libxenapi <c>xenapi_async_vmpp_remove_from_alarm_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_remove_from_alarm_config(Session session, string _vmpp, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vmpp_remove_from_alarm_config(call.Handle, Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VMPP.remove_from_alarm_config</c> (what <c>async_remove_from_alarm_config</c> returned; libxenapi <c>xenapi_async_vmpp_remove_from_alarm_config_wait</c>) and returns its result as <c>remove_from_alarm_config</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -601,8 +749,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_archive_schedule(Session session, string _vmpp, string _key)
         {
-            int status = Native.xenapi_vmpp_remove_from_archive_schedule(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_archive_schedule(session, _vmpp, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.remove_from_archive_schedule</c> (libxenapi <c>xenapi_vmpp_remove_from_archive_schedule</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_archive_schedule(Session session, string _vmpp, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmpp_remove_from_archive_schedule(call.Handle, Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VMPP.remove_from_archive_schedule</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_archive_schedule</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_archive_scheduleAsync(Session session, string _vmpp, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VMPP.remove_from_archive_schedule", cancellationToken, _vmpp ?? "", _key ?? "");
         }
 
         /// <summary><c>Async.VMPP.remove_from_archive_schedule</c> (libxenapi <c>xenapi_async_vmpp_remove_from_archive_schedule</c>): <c>remove_from_archive_schedule</c> as a server task. Wait for its typed result with <c>async_remove_from_archive_schedule_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
@@ -614,9 +780,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_remove_from_archive_schedule(Session session, string _vmpp, string _key)
         {
-            int status = Native.xenapi_async_vmpp_remove_from_archive_schedule(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_remove_from_archive_schedule(session, _vmpp, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VMPP.remove_from_archive_schedule</c> (libxenapi <c>xenapi_async_vmpp_remove_from_archive_schedule</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_remove_from_archive_schedule(Session session, string _vmpp, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vmpp_remove_from_archive_schedule(call.Handle, Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VMPP.remove_from_archive_schedule</c> (what <c>async_remove_from_archive_schedule</c> returned; libxenapi <c>xenapi_async_vmpp_remove_from_archive_schedule_wait</c>) and returns its result as <c>remove_from_archive_schedule</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -643,8 +819,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_archive_target_config(Session session, string _vmpp, string _key)
         {
-            int status = Native.xenapi_vmpp_remove_from_archive_target_config(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_archive_target_config(session, _vmpp, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.remove_from_archive_target_config</c> (libxenapi <c>xenapi_vmpp_remove_from_archive_target_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_archive_target_config(Session session, string _vmpp, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmpp_remove_from_archive_target_config(call.Handle, Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VMPP.remove_from_archive_target_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_archive_target_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_archive_target_configAsync(Session session, string _vmpp, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VMPP.remove_from_archive_target_config", cancellationToken, _vmpp ?? "", _key ?? "");
         }
 
         /// <summary><c>Async.VMPP.remove_from_archive_target_config</c> (libxenapi <c>xenapi_async_vmpp_remove_from_archive_target_config</c>): <c>remove_from_archive_target_config</c> as a server task. Wait for its typed result with <c>async_remove_from_archive_target_config_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
@@ -656,9 +850,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_remove_from_archive_target_config(Session session, string _vmpp, string _key)
         {
-            int status = Native.xenapi_async_vmpp_remove_from_archive_target_config(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_remove_from_archive_target_config(session, _vmpp, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VMPP.remove_from_archive_target_config</c> (libxenapi <c>xenapi_async_vmpp_remove_from_archive_target_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_remove_from_archive_target_config(Session session, string _vmpp, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vmpp_remove_from_archive_target_config(call.Handle, Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VMPP.remove_from_archive_target_config</c> (what <c>async_remove_from_archive_target_config</c> returned; libxenapi <c>xenapi_async_vmpp_remove_from_archive_target_config_wait</c>) and returns its result as <c>remove_from_archive_target_config</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -685,8 +889,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_backup_schedule(Session session, string _vmpp, string _key)
         {
-            int status = Native.xenapi_vmpp_remove_from_backup_schedule(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_backup_schedule(session, _vmpp, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.remove_from_backup_schedule</c> (libxenapi <c>xenapi_vmpp_remove_from_backup_schedule</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_backup_schedule(Session session, string _vmpp, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmpp_remove_from_backup_schedule(call.Handle, Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VMPP.remove_from_backup_schedule</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_backup_schedule</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_backup_scheduleAsync(Session session, string _vmpp, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VMPP.remove_from_backup_schedule", cancellationToken, _vmpp ?? "", _key ?? "");
         }
 
         /// <summary><c>Async.VMPP.remove_from_backup_schedule</c> (libxenapi <c>xenapi_async_vmpp_remove_from_backup_schedule</c>): <c>remove_from_backup_schedule</c> as a server task. Wait for its typed result with <c>async_remove_from_backup_schedule_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
@@ -698,9 +920,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_remove_from_backup_schedule(Session session, string _vmpp, string _key)
         {
-            int status = Native.xenapi_async_vmpp_remove_from_backup_schedule(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_remove_from_backup_schedule(session, _vmpp, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VMPP.remove_from_backup_schedule</c> (libxenapi <c>xenapi_async_vmpp_remove_from_backup_schedule</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_remove_from_backup_schedule(Session session, string _vmpp, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vmpp_remove_from_backup_schedule(call.Handle, Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VMPP.remove_from_backup_schedule</c> (what <c>async_remove_from_backup_schedule</c> returned; libxenapi <c>xenapi_async_vmpp_remove_from_backup_schedule_wait</c>) and returns its result as <c>remove_from_backup_schedule</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -728,8 +960,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_alarm_config(Session session, string _vmpp, string _key, string _value)
         {
-            int status = Native.xenapi_vmpp_add_to_alarm_config(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_alarm_config(session, _vmpp, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.add_to_alarm_config</c> (libxenapi <c>xenapi_vmpp_add_to_alarm_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_alarm_config(Session session, string _vmpp, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmpp_add_to_alarm_config(call.Handle, Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VMPP.add_to_alarm_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_alarm_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_alarm_configAsync(Session session, string _vmpp, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VMPP.add_to_alarm_config", cancellationToken, _vmpp ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>Async.VMPP.add_to_alarm_config</c> (libxenapi <c>xenapi_async_vmpp_add_to_alarm_config</c>): <c>add_to_alarm_config</c> as a server task. Wait for its typed result with <c>async_add_to_alarm_config_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
@@ -742,9 +992,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_add_to_alarm_config(Session session, string _vmpp, string _key, string _value)
         {
-            int status = Native.xenapi_async_vmpp_add_to_alarm_config(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_add_to_alarm_config(session, _vmpp, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VMPP.add_to_alarm_config</c> (libxenapi <c>xenapi_async_vmpp_add_to_alarm_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_add_to_alarm_config(Session session, string _vmpp, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vmpp_add_to_alarm_config(call.Handle, Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VMPP.add_to_alarm_config</c> (what <c>async_add_to_alarm_config</c> returned; libxenapi <c>xenapi_async_vmpp_add_to_alarm_config_wait</c>) and returns its result as <c>add_to_alarm_config</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -772,8 +1032,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_archive_schedule(Session session, string _vmpp, string _key, string _value)
         {
-            int status = Native.xenapi_vmpp_add_to_archive_schedule(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_archive_schedule(session, _vmpp, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.add_to_archive_schedule</c> (libxenapi <c>xenapi_vmpp_add_to_archive_schedule</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_archive_schedule(Session session, string _vmpp, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmpp_add_to_archive_schedule(call.Handle, Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VMPP.add_to_archive_schedule</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_archive_schedule</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_archive_scheduleAsync(Session session, string _vmpp, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VMPP.add_to_archive_schedule", cancellationToken, _vmpp ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>Async.VMPP.add_to_archive_schedule</c> (libxenapi <c>xenapi_async_vmpp_add_to_archive_schedule</c>): <c>add_to_archive_schedule</c> as a server task. Wait for its typed result with <c>async_add_to_archive_schedule_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
@@ -786,9 +1064,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_add_to_archive_schedule(Session session, string _vmpp, string _key, string _value)
         {
-            int status = Native.xenapi_async_vmpp_add_to_archive_schedule(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_add_to_archive_schedule(session, _vmpp, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VMPP.add_to_archive_schedule</c> (libxenapi <c>xenapi_async_vmpp_add_to_archive_schedule</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_add_to_archive_schedule(Session session, string _vmpp, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vmpp_add_to_archive_schedule(call.Handle, Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VMPP.add_to_archive_schedule</c> (what <c>async_add_to_archive_schedule</c> returned; libxenapi <c>xenapi_async_vmpp_add_to_archive_schedule_wait</c>) and returns its result as <c>add_to_archive_schedule</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -816,8 +1104,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_archive_target_config(Session session, string _vmpp, string _key, string _value)
         {
-            int status = Native.xenapi_vmpp_add_to_archive_target_config(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_archive_target_config(session, _vmpp, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.add_to_archive_target_config</c> (libxenapi <c>xenapi_vmpp_add_to_archive_target_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_archive_target_config(Session session, string _vmpp, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmpp_add_to_archive_target_config(call.Handle, Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VMPP.add_to_archive_target_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_archive_target_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_archive_target_configAsync(Session session, string _vmpp, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VMPP.add_to_archive_target_config", cancellationToken, _vmpp ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>Async.VMPP.add_to_archive_target_config</c> (libxenapi <c>xenapi_async_vmpp_add_to_archive_target_config</c>): <c>add_to_archive_target_config</c> as a server task. Wait for its typed result with <c>async_add_to_archive_target_config_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
@@ -830,9 +1136,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_add_to_archive_target_config(Session session, string _vmpp, string _key, string _value)
         {
-            int status = Native.xenapi_async_vmpp_add_to_archive_target_config(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_add_to_archive_target_config(session, _vmpp, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VMPP.add_to_archive_target_config</c> (libxenapi <c>xenapi_async_vmpp_add_to_archive_target_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_add_to_archive_target_config(Session session, string _vmpp, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vmpp_add_to_archive_target_config(call.Handle, Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VMPP.add_to_archive_target_config</c> (what <c>async_add_to_archive_target_config</c> returned; libxenapi <c>xenapi_async_vmpp_add_to_archive_target_config_wait</c>) and returns its result as <c>add_to_archive_target_config</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -860,8 +1176,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_backup_schedule(Session session, string _vmpp, string _key, string _value)
         {
-            int status = Native.xenapi_vmpp_add_to_backup_schedule(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_backup_schedule(session, _vmpp, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.add_to_backup_schedule</c> (libxenapi <c>xenapi_vmpp_add_to_backup_schedule</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_backup_schedule(Session session, string _vmpp, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmpp_add_to_backup_schedule(call.Handle, Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VMPP.add_to_backup_schedule</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_backup_schedule</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_backup_scheduleAsync(Session session, string _vmpp, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VMPP.add_to_backup_schedule", cancellationToken, _vmpp ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>Async.VMPP.add_to_backup_schedule</c> (libxenapi <c>xenapi_async_vmpp_add_to_backup_schedule</c>): <c>add_to_backup_schedule</c> as a server task. Wait for its typed result with <c>async_add_to_backup_schedule_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
@@ -874,9 +1208,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_add_to_backup_schedule(Session session, string _vmpp, string _key, string _value)
         {
-            int status = Native.xenapi_async_vmpp_add_to_backup_schedule(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_add_to_backup_schedule(session, _vmpp, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VMPP.add_to_backup_schedule</c> (libxenapi <c>xenapi_async_vmpp_add_to_backup_schedule</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_add_to_backup_schedule(Session session, string _vmpp, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vmpp_add_to_backup_schedule(call.Handle, Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VMPP.add_to_backup_schedule</c> (what <c>async_add_to_backup_schedule</c> returned; libxenapi <c>xenapi_async_vmpp_add_to_backup_schedule_wait</c>) and returns its result as <c>add_to_backup_schedule</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -903,16 +1247,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_alarm_config(Session session, string _vmpp, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_alarm_config(session, _vmpp, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.set_alarm_config</c> (libxenapi <c>xenapi_vmpp_set_alarm_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_alarm_config(Session session, string _vmpp, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vmpp_set_alarm_config(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_vmpp_set_alarm_config(call.Handle, Utf8.Z(_vmpp ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>VMPP.set_alarm_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_alarm_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_alarm_configAsync(Session session, string _vmpp, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VMPP.set_alarm_config", cancellationToken, _vmpp ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>Async.VMPP.set_alarm_config</c> (libxenapi <c>xenapi_async_vmpp_set_alarm_config</c>): <c>set_alarm_config</c> as a server task. Wait for its typed result with <c>async_set_alarm_config_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
@@ -924,16 +1286,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_alarm_config(Session session, string _vmpp, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            return async_set_alarm_config(session, _vmpp, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VMPP.set_alarm_config</c> (libxenapi <c>xenapi_async_vmpp_set_alarm_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_alarm_config(Session session, string _vmpp, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_vmpp_set_alarm_config(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), h1, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_async_vmpp_set_alarm_config(call.Handle, Utf8.Z(_vmpp ?? ""), h1, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
         }
 
@@ -961,8 +1333,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_is_alarm_enabled(Session session, string _vmpp, bool _value)
         {
-            int status = Native.xenapi_vmpp_set_is_alarm_enabled(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_is_alarm_enabled(session, _vmpp, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.set_is_alarm_enabled</c> (libxenapi <c>xenapi_vmpp_set_is_alarm_enabled</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_is_alarm_enabled(Session session, string _vmpp, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmpp_set_is_alarm_enabled(call.Handle, Utf8.Z(_vmpp ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VMPP.set_is_alarm_enabled</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_is_alarm_enabled</c>.</summary>
+        public static System.Threading.Tasks.Task set_is_alarm_enabledAsync(Session session, string _vmpp, bool _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VMPP.set_is_alarm_enabled", cancellationToken, _vmpp ?? "", _value);
         }
 
         /// <summary><c>Async.VMPP.set_is_alarm_enabled</c> (libxenapi <c>xenapi_async_vmpp_set_is_alarm_enabled</c>): <c>set_is_alarm_enabled</c> as a server task. Wait for its typed result with <c>async_set_is_alarm_enabled_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
@@ -974,9 +1364,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_is_alarm_enabled(Session session, string _vmpp, bool _value)
         {
-            int status = Native.xenapi_async_vmpp_set_is_alarm_enabled(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_is_alarm_enabled(session, _vmpp, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VMPP.set_is_alarm_enabled</c> (libxenapi <c>xenapi_async_vmpp_set_is_alarm_enabled</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_is_alarm_enabled(Session session, string _vmpp, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vmpp_set_is_alarm_enabled(call.Handle, Utf8.Z(_vmpp ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VMPP.set_is_alarm_enabled</c> (what <c>async_set_is_alarm_enabled</c> returned; libxenapi <c>xenapi_async_vmpp_set_is_alarm_enabled_wait</c>) and returns its result as <c>set_is_alarm_enabled</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1003,16 +1403,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_archive_target_config(Session session, string _vmpp, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_archive_target_config(session, _vmpp, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.set_archive_target_config</c> (libxenapi <c>xenapi_vmpp_set_archive_target_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_archive_target_config(Session session, string _vmpp, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vmpp_set_archive_target_config(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_vmpp_set_archive_target_config(call.Handle, Utf8.Z(_vmpp ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>VMPP.set_archive_target_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_archive_target_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_archive_target_configAsync(Session session, string _vmpp, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VMPP.set_archive_target_config", cancellationToken, _vmpp ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>Async.VMPP.set_archive_target_config</c> (libxenapi <c>xenapi_async_vmpp_set_archive_target_config</c>): <c>set_archive_target_config</c> as a server task. Wait for its typed result with <c>async_set_archive_target_config_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
@@ -1024,16 +1442,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_archive_target_config(Session session, string _vmpp, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            return async_set_archive_target_config(session, _vmpp, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VMPP.set_archive_target_config</c> (libxenapi <c>xenapi_async_vmpp_set_archive_target_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_archive_target_config(Session session, string _vmpp, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_vmpp_set_archive_target_config(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), h1, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_async_vmpp_set_archive_target_config(call.Handle, Utf8.Z(_vmpp ?? ""), h1, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
         }
 
@@ -1061,8 +1489,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_archive_target_type(Session session, string _vmpp, vmpp_archive_target_type _value)
         {
-            int status = Native.xenapi_vmpp_set_archive_target_type(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), vmpp_archive_target_type_helper.ToNative(_value), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_archive_target_type(session, _vmpp, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.set_archive_target_type</c> (libxenapi <c>xenapi_vmpp_set_archive_target_type</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_archive_target_type(Session session, string _vmpp, vmpp_archive_target_type _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmpp_set_archive_target_type(call.Handle, Utf8.Z(_vmpp ?? ""), vmpp_archive_target_type_helper.ToNative(_value), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VMPP.set_archive_target_type</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_archive_target_type</c>.</summary>
+        public static System.Threading.Tasks.Task set_archive_target_typeAsync(Session session, string _vmpp, vmpp_archive_target_type _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VMPP.set_archive_target_type", cancellationToken, _vmpp ?? "", _value.StringOf());
         }
 
         /// <summary><c>Async.VMPP.set_archive_target_type</c> (libxenapi <c>xenapi_async_vmpp_set_archive_target_type</c>): <c>set_archive_target_type</c> as a server task. Wait for its typed result with <c>async_set_archive_target_type_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
@@ -1074,9 +1520,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_archive_target_type(Session session, string _vmpp, vmpp_archive_target_type _value)
         {
-            int status = Native.xenapi_async_vmpp_set_archive_target_type(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), vmpp_archive_target_type_helper.ToNative(_value), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_archive_target_type(session, _vmpp, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VMPP.set_archive_target_type</c> (libxenapi <c>xenapi_async_vmpp_set_archive_target_type</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_archive_target_type(Session session, string _vmpp, vmpp_archive_target_type _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vmpp_set_archive_target_type(call.Handle, Utf8.Z(_vmpp ?? ""), vmpp_archive_target_type_helper.ToNative(_value), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VMPP.set_archive_target_type</c> (what <c>async_set_archive_target_type</c> returned; libxenapi <c>xenapi_async_vmpp_set_archive_target_type_wait</c>) and returns its result as <c>set_archive_target_type</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1103,16 +1559,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_archive_schedule(Session session, string _vmpp, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_archive_schedule(session, _vmpp, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.set_archive_schedule</c> (libxenapi <c>xenapi_vmpp_set_archive_schedule</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_archive_schedule(Session session, string _vmpp, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vmpp_set_archive_schedule(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_vmpp_set_archive_schedule(call.Handle, Utf8.Z(_vmpp ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>VMPP.set_archive_schedule</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_archive_schedule</c>.</summary>
+        public static System.Threading.Tasks.Task set_archive_scheduleAsync(Session session, string _vmpp, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VMPP.set_archive_schedule", cancellationToken, _vmpp ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>Async.VMPP.set_archive_schedule</c> (libxenapi <c>xenapi_async_vmpp_set_archive_schedule</c>): <c>set_archive_schedule</c> as a server task. Wait for its typed result with <c>async_set_archive_schedule_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
@@ -1124,16 +1598,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_archive_schedule(Session session, string _vmpp, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            return async_set_archive_schedule(session, _vmpp, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VMPP.set_archive_schedule</c> (libxenapi <c>xenapi_async_vmpp_set_archive_schedule</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_archive_schedule(Session session, string _vmpp, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_vmpp_set_archive_schedule(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), h1, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_async_vmpp_set_archive_schedule(call.Handle, Utf8.Z(_vmpp ?? ""), h1, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
         }
 
@@ -1161,8 +1645,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_archive_frequency(Session session, string _vmpp, vmpp_archive_frequency _value)
         {
-            int status = Native.xenapi_vmpp_set_archive_frequency(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), vmpp_archive_frequency_helper.ToNative(_value), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_archive_frequency(session, _vmpp, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.set_archive_frequency</c> (libxenapi <c>xenapi_vmpp_set_archive_frequency</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_archive_frequency(Session session, string _vmpp, vmpp_archive_frequency _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmpp_set_archive_frequency(call.Handle, Utf8.Z(_vmpp ?? ""), vmpp_archive_frequency_helper.ToNative(_value), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VMPP.set_archive_frequency</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_archive_frequency</c>.</summary>
+        public static System.Threading.Tasks.Task set_archive_frequencyAsync(Session session, string _vmpp, vmpp_archive_frequency _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VMPP.set_archive_frequency", cancellationToken, _vmpp ?? "", _value.StringOf());
         }
 
         /// <summary><c>Async.VMPP.set_archive_frequency</c> (libxenapi <c>xenapi_async_vmpp_set_archive_frequency</c>): <c>set_archive_frequency</c> as a server task. Wait for its typed result with <c>async_set_archive_frequency_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
@@ -1174,9 +1676,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_archive_frequency(Session session, string _vmpp, vmpp_archive_frequency _value)
         {
-            int status = Native.xenapi_async_vmpp_set_archive_frequency(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), vmpp_archive_frequency_helper.ToNative(_value), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_archive_frequency(session, _vmpp, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VMPP.set_archive_frequency</c> (libxenapi <c>xenapi_async_vmpp_set_archive_frequency</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_archive_frequency(Session session, string _vmpp, vmpp_archive_frequency _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vmpp_set_archive_frequency(call.Handle, Utf8.Z(_vmpp ?? ""), vmpp_archive_frequency_helper.ToNative(_value), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VMPP.set_archive_frequency</c> (what <c>async_set_archive_frequency</c> returned; libxenapi <c>xenapi_async_vmpp_set_archive_frequency_wait</c>) and returns its result as <c>set_archive_frequency</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1203,16 +1715,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_backup_schedule(Session session, string _vmpp, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_backup_schedule(session, _vmpp, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.set_backup_schedule</c> (libxenapi <c>xenapi_vmpp_set_backup_schedule</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_backup_schedule(Session session, string _vmpp, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vmpp_set_backup_schedule(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_vmpp_set_backup_schedule(call.Handle, Utf8.Z(_vmpp ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>VMPP.set_backup_schedule</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_backup_schedule</c>.</summary>
+        public static System.Threading.Tasks.Task set_backup_scheduleAsync(Session session, string _vmpp, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VMPP.set_backup_schedule", cancellationToken, _vmpp ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>Async.VMPP.set_backup_schedule</c> (libxenapi <c>xenapi_async_vmpp_set_backup_schedule</c>): <c>set_backup_schedule</c> as a server task. Wait for its typed result with <c>async_set_backup_schedule_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
@@ -1224,16 +1754,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_backup_schedule(Session session, string _vmpp, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            return async_set_backup_schedule(session, _vmpp, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VMPP.set_backup_schedule</c> (libxenapi <c>xenapi_async_vmpp_set_backup_schedule</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_backup_schedule(Session session, string _vmpp, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_vmpp_set_backup_schedule(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), h1, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_async_vmpp_set_backup_schedule(call.Handle, Utf8.Z(_vmpp ?? ""), h1, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
         }
 
@@ -1261,8 +1801,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_backup_frequency(Session session, string _vmpp, vmpp_backup_frequency _value)
         {
-            int status = Native.xenapi_vmpp_set_backup_frequency(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), vmpp_backup_frequency_helper.ToNative(_value), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_backup_frequency(session, _vmpp, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.set_backup_frequency</c> (libxenapi <c>xenapi_vmpp_set_backup_frequency</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_backup_frequency(Session session, string _vmpp, vmpp_backup_frequency _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmpp_set_backup_frequency(call.Handle, Utf8.Z(_vmpp ?? ""), vmpp_backup_frequency_helper.ToNative(_value), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VMPP.set_backup_frequency</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_backup_frequency</c>.</summary>
+        public static System.Threading.Tasks.Task set_backup_frequencyAsync(Session session, string _vmpp, vmpp_backup_frequency _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VMPP.set_backup_frequency", cancellationToken, _vmpp ?? "", _value.StringOf());
         }
 
         /// <summary><c>Async.VMPP.set_backup_frequency</c> (libxenapi <c>xenapi_async_vmpp_set_backup_frequency</c>): <c>set_backup_frequency</c> as a server task. Wait for its typed result with <c>async_set_backup_frequency_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
@@ -1274,9 +1832,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_backup_frequency(Session session, string _vmpp, vmpp_backup_frequency _value)
         {
-            int status = Native.xenapi_async_vmpp_set_backup_frequency(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), vmpp_backup_frequency_helper.ToNative(_value), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_backup_frequency(session, _vmpp, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VMPP.set_backup_frequency</c> (libxenapi <c>xenapi_async_vmpp_set_backup_frequency</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_backup_frequency(Session session, string _vmpp, vmpp_backup_frequency _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vmpp_set_backup_frequency(call.Handle, Utf8.Z(_vmpp ?? ""), vmpp_backup_frequency_helper.ToNative(_value), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VMPP.set_backup_frequency</c> (what <c>async_set_backup_frequency</c> returned; libxenapi <c>xenapi_async_vmpp_set_backup_frequency_wait</c>) and returns its result as <c>set_backup_frequency</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1303,8 +1871,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_backup_retention_value(Session session, string _vmpp, long _value)
         {
-            int status = Native.xenapi_vmpp_set_backup_retention_value(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), _value, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_backup_retention_value(session, _vmpp, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.set_backup_retention_value</c> (libxenapi <c>xenapi_vmpp_set_backup_retention_value</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_backup_retention_value(Session session, string _vmpp, long _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmpp_set_backup_retention_value(call.Handle, Utf8.Z(_vmpp ?? ""), _value, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VMPP.set_backup_retention_value</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_backup_retention_value</c>.</summary>
+        public static System.Threading.Tasks.Task set_backup_retention_valueAsync(Session session, string _vmpp, long _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VMPP.set_backup_retention_value", cancellationToken, _vmpp ?? "", _value);
         }
 
         /// <summary><c>Async.VMPP.set_backup_retention_value</c> (libxenapi <c>xenapi_async_vmpp_set_backup_retention_value</c>): <c>set_backup_retention_value</c> as a server task. Wait for its typed result with <c>async_set_backup_retention_value_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
@@ -1316,9 +1902,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_backup_retention_value(Session session, string _vmpp, long _value)
         {
-            int status = Native.xenapi_async_vmpp_set_backup_retention_value(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), _value, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_backup_retention_value(session, _vmpp, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VMPP.set_backup_retention_value</c> (libxenapi <c>xenapi_async_vmpp_set_backup_retention_value</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_backup_retention_value(Session session, string _vmpp, long _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vmpp_set_backup_retention_value(call.Handle, Utf8.Z(_vmpp ?? ""), _value, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VMPP.set_backup_retention_value</c> (what <c>async_set_backup_retention_value</c> returned; libxenapi <c>xenapi_async_vmpp_set_backup_retention_value_wait</c>) and returns its result as <c>set_backup_retention_value</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1346,16 +1942,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[] get_alerts(Session session, string _vmpp, long _hours_from_now)
         {
-            int status = Native.xenapi_vmpp_get_alerts(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), _hours_from_now, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_alerts(session, _vmpp, _hours_from_now, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.get_alerts</c> (libxenapi <c>xenapi_vmpp_get_alerts</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[] get_alerts(Session session, string _vmpp, long _hours_from_now, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_string(result);
+                int status = Native.xenapi_vmpp_get_alerts(call.Handle, Utf8.Z(_vmpp ?? ""), _hours_from_now, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VMPP.get_alerts</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_alerts</c>.</summary>
+        public static System.Threading.Tasks.Task<string[]> get_alertsAsync(Session session, string _vmpp, long _hours_from_now, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMPP.get_alerts", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Str(x0)), _vmpp ?? "", _hours_from_now);
         }
 
         /// <summary><c>Async.VMPP.get_alerts</c> (libxenapi <c>xenapi_async_vmpp_get_alerts</c>): <c>get_alerts</c> as a server task. Wait for its typed result with <c>async_get_alerts_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
@@ -1367,9 +1981,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_alerts(Session session, string _vmpp, long _hours_from_now)
         {
-            int status = Native.xenapi_async_vmpp_get_alerts(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), _hours_from_now, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_alerts(session, _vmpp, _hours_from_now, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VMPP.get_alerts</c> (libxenapi <c>xenapi_async_vmpp_get_alerts</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_alerts(Session session, string _vmpp, long _hours_from_now, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vmpp_get_alerts(call.Handle, Utf8.Z(_vmpp ?? ""), _hours_from_now, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VMPP.get_alerts</c> (what <c>async_get_alerts</c> returned; libxenapi <c>xenapi_async_vmpp_get_alerts_wait</c>) and returns its result as <c>get_alerts</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1406,9 +2030,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string archive_now(Session session, string _snapshot)
         {
-            int status = Native.xenapi_vmpp_archive_now(Session.NativeOf(session), Utf8.Z(_snapshot ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return archive_now(session, _snapshot, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.archive_now</c> (libxenapi <c>xenapi_vmpp_archive_now</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string archive_now(Session session, string _snapshot, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmpp_archive_now(call.Handle, Utf8.Z(_snapshot ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VMPP.archive_now</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>archive_now</c>.</summary>
+        public static System.Threading.Tasks.Task<string> archive_nowAsync(Session session, string _snapshot, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMPP.archive_now", cancellationToken, v => ValueRead.Str(v), _snapshot ?? "");
         }
 
         /// <summary><c>Async.VMPP.archive_now</c> (libxenapi <c>xenapi_async_vmpp_archive_now</c>): <c>archive_now</c> as a server task. Wait for its typed result with <c>async_archive_now_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
@@ -1419,9 +2061,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_archive_now(Session session, string _snapshot)
         {
-            int status = Native.xenapi_async_vmpp_archive_now(Session.NativeOf(session), Utf8.Z(_snapshot ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_archive_now(session, _snapshot, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VMPP.archive_now</c> (libxenapi <c>xenapi_async_vmpp_archive_now</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_archive_now(Session session, string _snapshot, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vmpp_archive_now(call.Handle, Utf8.Z(_snapshot ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VMPP.archive_now</c> (what <c>async_archive_now</c> returned; libxenapi <c>xenapi_async_vmpp_archive_now_wait</c>) and returns its result as <c>archive_now</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1451,9 +2103,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string protect_now(Session session, string _vmpp)
         {
-            int status = Native.xenapi_vmpp_protect_now(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return protect_now(session, _vmpp, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.protect_now</c> (libxenapi <c>xenapi_vmpp_protect_now</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string protect_now(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmpp_protect_now(call.Handle, Utf8.Z(_vmpp ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VMPP.protect_now</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>protect_now</c>.</summary>
+        public static System.Threading.Tasks.Task<string> protect_nowAsync(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMPP.protect_now", cancellationToken, v => ValueRead.Str(v), _vmpp ?? "");
         }
 
         /// <summary><c>Async.VMPP.protect_now</c> (libxenapi <c>xenapi_async_vmpp_protect_now</c>): <c>protect_now</c> as a server task. Wait for its typed result with <c>async_protect_now_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
@@ -1464,9 +2134,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_protect_now(Session session, string _vmpp)
         {
-            int status = Native.xenapi_async_vmpp_protect_now(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_protect_now(session, _vmpp, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VMPP.protect_now</c> (libxenapi <c>xenapi_async_vmpp_protect_now</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_protect_now(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vmpp_protect_now(call.Handle, Utf8.Z(_vmpp ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VMPP.protect_now</c> (what <c>async_protect_now</c> returned; libxenapi <c>xenapi_async_vmpp_protect_now_wait</c>) and returns its result as <c>protect_now</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1496,8 +2176,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_backup_type(Session session, string _vmpp, vmpp_backup_type _value)
         {
-            int status = Native.xenapi_vmpp_set_backup_type(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), vmpp_backup_type_helper.ToNative(_value), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_backup_type(session, _vmpp, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.set_backup_type</c> (libxenapi <c>xenapi_vmpp_set_backup_type</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_backup_type(Session session, string _vmpp, vmpp_backup_type _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmpp_set_backup_type(call.Handle, Utf8.Z(_vmpp ?? ""), vmpp_backup_type_helper.ToNative(_value), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VMPP.set_backup_type</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_backup_type</c>.</summary>
+        public static System.Threading.Tasks.Task set_backup_typeAsync(Session session, string _vmpp, vmpp_backup_type _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VMPP.set_backup_type", cancellationToken, _vmpp ?? "", _value.StringOf());
         }
 
         /// <summary><c>VMPP.set_is_policy_enabled</c> (libxenapi <c>xenapi_vmpp_set_is_policy_enabled</c>). Removed in clearwater: only older servers have it.</summary>
@@ -1508,8 +2206,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_is_policy_enabled(Session session, string _vmpp, bool _value)
         {
-            int status = Native.xenapi_vmpp_set_is_policy_enabled(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_is_policy_enabled(session, _vmpp, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.set_is_policy_enabled</c> (libxenapi <c>xenapi_vmpp_set_is_policy_enabled</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_is_policy_enabled(Session session, string _vmpp, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmpp_set_is_policy_enabled(call.Handle, Utf8.Z(_vmpp ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VMPP.set_is_policy_enabled</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_is_policy_enabled</c>.</summary>
+        public static System.Threading.Tasks.Task set_is_policy_enabledAsync(Session session, string _vmpp, bool _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VMPP.set_is_policy_enabled", cancellationToken, _vmpp ?? "", _value);
         }
 
         /// <summary><c>VMPP.set_name_description</c> (libxenapi <c>xenapi_vmpp_set_name_description</c>).</summary>
@@ -1520,8 +2236,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_name_description(Session session, string _vmpp, string _value)
         {
-            int status = Native.xenapi_vmpp_set_name_description(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_name_description(session, _vmpp, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.set_name_description</c> (libxenapi <c>xenapi_vmpp_set_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_name_description(Session session, string _vmpp, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmpp_set_name_description(call.Handle, Utf8.Z(_vmpp ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VMPP.set_name_description</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_name_description</c>.</summary>
+        public static System.Threading.Tasks.Task set_name_descriptionAsync(Session session, string _vmpp, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VMPP.set_name_description", cancellationToken, _vmpp ?? "", _value ?? "");
         }
 
         /// <summary><c>VMPP.set_name_label</c> (libxenapi <c>xenapi_vmpp_set_name_label</c>).</summary>
@@ -1532,8 +2266,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_name_label(Session session, string _vmpp, string _value)
         {
-            int status = Native.xenapi_vmpp_set_name_label(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_name_label(session, _vmpp, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.set_name_label</c> (libxenapi <c>xenapi_vmpp_set_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_name_label(Session session, string _vmpp, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmpp_set_name_label(call.Handle, Utf8.Z(_vmpp ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VMPP.set_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task set_name_labelAsync(Session session, string _vmpp, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VMPP.set_name_label", cancellationToken, _vmpp ?? "", _value ?? "");
         }
 
         /// <summary><c>VMPP.get_recent_alerts</c> (libxenapi <c>xenapi_vmpp_get_recent_alerts</c>). Removed in clearwater: only older servers have it.</summary>
@@ -1544,16 +2296,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[] get_recent_alerts(Session session, string _vmpp)
         {
-            int status = Native.xenapi_vmpp_get_recent_alerts(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_recent_alerts(session, _vmpp, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.get_recent_alerts</c> (libxenapi <c>xenapi_vmpp_get_recent_alerts</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[] get_recent_alerts(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_string(result);
+                int status = Native.xenapi_vmpp_get_recent_alerts(call.Handle, Utf8.Z(_vmpp ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VMPP.get_recent_alerts</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_recent_alerts</c>.</summary>
+        public static System.Threading.Tasks.Task<string[]> get_recent_alertsAsync(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMPP.get_recent_alerts", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Str(x0)), _vmpp ?? "");
         }
 
         /// <summary><c>VMPP.get_alarm_config</c> (libxenapi <c>xenapi_vmpp_get_alarm_config</c>). Removed in clearwater: only older servers have it.</summary>
@@ -1564,16 +2334,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_alarm_config(Session session, string _vmpp)
         {
-            int status = Native.xenapi_vmpp_get_alarm_config(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_alarm_config(session, _vmpp, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.get_alarm_config</c> (libxenapi <c>xenapi_vmpp_get_alarm_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_alarm_config(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_vmpp_get_alarm_config(call.Handle, Utf8.Z(_vmpp ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>VMPP.get_alarm_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_alarm_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_alarm_configAsync(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMPP.get_alarm_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _vmpp ?? "");
         }
 
         /// <summary><c>VMPP.get_is_alarm_enabled</c> (libxenapi <c>xenapi_vmpp_get_is_alarm_enabled</c>). Removed in clearwater: only older servers have it.</summary>
@@ -1584,9 +2372,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_is_alarm_enabled(Session session, string _vmpp)
         {
-            int status = Native.xenapi_vmpp_get_is_alarm_enabled(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_is_alarm_enabled(session, _vmpp, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.get_is_alarm_enabled</c> (libxenapi <c>xenapi_vmpp_get_is_alarm_enabled</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_is_alarm_enabled(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmpp_get_is_alarm_enabled(call.Handle, Utf8.Z(_vmpp ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VMPP.get_is_alarm_enabled</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_is_alarm_enabled</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_is_alarm_enabledAsync(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMPP.get_is_alarm_enabled", cancellationToken, v => ValueRead.Bool(v), _vmpp ?? "");
         }
 
         /// <summary><c>VMPP.get_VMs</c> (libxenapi <c>xenapi_vmpp_get_vms</c>). Removed in clearwater: only older servers have it.</summary>
@@ -1597,16 +2403,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VM>> get_VMs(Session session, string _vmpp)
         {
-            int status = Native.xenapi_vmpp_get_vms(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_VMs(session, _vmpp, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.get_VMs</c> (libxenapi <c>xenapi_vmpp_get_vms</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VM>> get_VMs(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VM(result);
+                int status = Native.xenapi_vmpp_get_vms(call.Handle, Utf8.Z(_vmpp ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VM(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VMPP.get_VMs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_VMs</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VM>>> get_VMsAsync(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMPP.get_VMs", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VM>(x0)), _vmpp ?? "");
         }
 
         /// <summary><c>VMPP.get_archive_last_run_time</c> (libxenapi <c>xenapi_vmpp_get_archive_last_run_time</c>). Removed in clearwater: only older servers have it.</summary>
@@ -1617,9 +2441,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static DateTime get_archive_last_run_time(Session session, string _vmpp)
         {
-            int status = Native.xenapi_vmpp_get_archive_last_run_time(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.Time(result);
+            return get_archive_last_run_time(session, _vmpp, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.get_archive_last_run_time</c> (libxenapi <c>xenapi_vmpp_get_archive_last_run_time</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static DateTime get_archive_last_run_time(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmpp_get_archive_last_run_time(call.Handle, Utf8.Z(_vmpp ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.Time(result);
+            }
+        }
+
+        /// <summary><c>VMPP.get_archive_last_run_time</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_archive_last_run_time</c>.</summary>
+        public static System.Threading.Tasks.Task<DateTime> get_archive_last_run_timeAsync(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMPP.get_archive_last_run_time", cancellationToken, v => ValueRead.Time(v), _vmpp ?? "");
         }
 
         /// <summary><c>VMPP.get_is_archive_running</c> (libxenapi <c>xenapi_vmpp_get_is_archive_running</c>). Removed in clearwater: only older servers have it.</summary>
@@ -1630,9 +2472,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_is_archive_running(Session session, string _vmpp)
         {
-            int status = Native.xenapi_vmpp_get_is_archive_running(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_is_archive_running(session, _vmpp, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.get_is_archive_running</c> (libxenapi <c>xenapi_vmpp_get_is_archive_running</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_is_archive_running(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmpp_get_is_archive_running(call.Handle, Utf8.Z(_vmpp ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VMPP.get_is_archive_running</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_is_archive_running</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_is_archive_runningAsync(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMPP.get_is_archive_running", cancellationToken, v => ValueRead.Bool(v), _vmpp ?? "");
         }
 
         /// <summary><c>VMPP.get_archive_schedule</c> (libxenapi <c>xenapi_vmpp_get_archive_schedule</c>). Removed in clearwater: only older servers have it.</summary>
@@ -1643,16 +2503,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_archive_schedule(Session session, string _vmpp)
         {
-            int status = Native.xenapi_vmpp_get_archive_schedule(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_archive_schedule(session, _vmpp, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.get_archive_schedule</c> (libxenapi <c>xenapi_vmpp_get_archive_schedule</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_archive_schedule(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_vmpp_get_archive_schedule(call.Handle, Utf8.Z(_vmpp ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>VMPP.get_archive_schedule</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_archive_schedule</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_archive_scheduleAsync(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMPP.get_archive_schedule", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _vmpp ?? "");
         }
 
         /// <summary><c>VMPP.get_archive_frequency</c> (libxenapi <c>xenapi_vmpp_get_archive_frequency</c>). Removed in clearwater: only older servers have it.</summary>
@@ -1663,9 +2541,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static vmpp_archive_frequency get_archive_frequency(Session session, string _vmpp)
         {
-            int status = Native.xenapi_vmpp_get_archive_frequency(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return vmpp_archive_frequency_helper.FromNative(result);
+            return get_archive_frequency(session, _vmpp, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.get_archive_frequency</c> (libxenapi <c>xenapi_vmpp_get_archive_frequency</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static vmpp_archive_frequency get_archive_frequency(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmpp_get_archive_frequency(call.Handle, Utf8.Z(_vmpp ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return vmpp_archive_frequency_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>VMPP.get_archive_frequency</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_archive_frequency</c>.</summary>
+        public static System.Threading.Tasks.Task<vmpp_archive_frequency> get_archive_frequencyAsync(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMPP.get_archive_frequency", cancellationToken, v => vmpp_archive_frequency_helper.FromString(ValueRead.Str(v)), _vmpp ?? "");
         }
 
         /// <summary><c>VMPP.get_archive_target_config</c> (libxenapi <c>xenapi_vmpp_get_archive_target_config</c>). Removed in clearwater: only older servers have it.</summary>
@@ -1676,16 +2572,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_archive_target_config(Session session, string _vmpp)
         {
-            int status = Native.xenapi_vmpp_get_archive_target_config(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_archive_target_config(session, _vmpp, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.get_archive_target_config</c> (libxenapi <c>xenapi_vmpp_get_archive_target_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_archive_target_config(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_vmpp_get_archive_target_config(call.Handle, Utf8.Z(_vmpp ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>VMPP.get_archive_target_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_archive_target_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_archive_target_configAsync(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMPP.get_archive_target_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _vmpp ?? "");
         }
 
         /// <summary><c>VMPP.get_archive_target_type</c> (libxenapi <c>xenapi_vmpp_get_archive_target_type</c>). Removed in clearwater: only older servers have it.</summary>
@@ -1696,9 +2610,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static vmpp_archive_target_type get_archive_target_type(Session session, string _vmpp)
         {
-            int status = Native.xenapi_vmpp_get_archive_target_type(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return vmpp_archive_target_type_helper.FromNative(result);
+            return get_archive_target_type(session, _vmpp, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.get_archive_target_type</c> (libxenapi <c>xenapi_vmpp_get_archive_target_type</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static vmpp_archive_target_type get_archive_target_type(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmpp_get_archive_target_type(call.Handle, Utf8.Z(_vmpp ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return vmpp_archive_target_type_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>VMPP.get_archive_target_type</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_archive_target_type</c>.</summary>
+        public static System.Threading.Tasks.Task<vmpp_archive_target_type> get_archive_target_typeAsync(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMPP.get_archive_target_type", cancellationToken, v => vmpp_archive_target_type_helper.FromString(ValueRead.Str(v)), _vmpp ?? "");
         }
 
         /// <summary><c>VMPP.get_backup_last_run_time</c> (libxenapi <c>xenapi_vmpp_get_backup_last_run_time</c>). Removed in clearwater: only older servers have it.</summary>
@@ -1709,9 +2641,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static DateTime get_backup_last_run_time(Session session, string _vmpp)
         {
-            int status = Native.xenapi_vmpp_get_backup_last_run_time(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.Time(result);
+            return get_backup_last_run_time(session, _vmpp, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.get_backup_last_run_time</c> (libxenapi <c>xenapi_vmpp_get_backup_last_run_time</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static DateTime get_backup_last_run_time(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmpp_get_backup_last_run_time(call.Handle, Utf8.Z(_vmpp ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.Time(result);
+            }
+        }
+
+        /// <summary><c>VMPP.get_backup_last_run_time</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_backup_last_run_time</c>.</summary>
+        public static System.Threading.Tasks.Task<DateTime> get_backup_last_run_timeAsync(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMPP.get_backup_last_run_time", cancellationToken, v => ValueRead.Time(v), _vmpp ?? "");
         }
 
         /// <summary><c>VMPP.get_is_backup_running</c> (libxenapi <c>xenapi_vmpp_get_is_backup_running</c>). Removed in clearwater: only older servers have it.</summary>
@@ -1722,9 +2672,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_is_backup_running(Session session, string _vmpp)
         {
-            int status = Native.xenapi_vmpp_get_is_backup_running(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_is_backup_running(session, _vmpp, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.get_is_backup_running</c> (libxenapi <c>xenapi_vmpp_get_is_backup_running</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_is_backup_running(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmpp_get_is_backup_running(call.Handle, Utf8.Z(_vmpp ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VMPP.get_is_backup_running</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_is_backup_running</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_is_backup_runningAsync(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMPP.get_is_backup_running", cancellationToken, v => ValueRead.Bool(v), _vmpp ?? "");
         }
 
         /// <summary><c>VMPP.get_backup_schedule</c> (libxenapi <c>xenapi_vmpp_get_backup_schedule</c>). Removed in clearwater: only older servers have it.</summary>
@@ -1735,16 +2703,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_backup_schedule(Session session, string _vmpp)
         {
-            int status = Native.xenapi_vmpp_get_backup_schedule(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_backup_schedule(session, _vmpp, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.get_backup_schedule</c> (libxenapi <c>xenapi_vmpp_get_backup_schedule</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_backup_schedule(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_vmpp_get_backup_schedule(call.Handle, Utf8.Z(_vmpp ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>VMPP.get_backup_schedule</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_backup_schedule</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_backup_scheduleAsync(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMPP.get_backup_schedule", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _vmpp ?? "");
         }
 
         /// <summary><c>VMPP.get_backup_frequency</c> (libxenapi <c>xenapi_vmpp_get_backup_frequency</c>). Removed in clearwater: only older servers have it.</summary>
@@ -1755,9 +2741,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static vmpp_backup_frequency get_backup_frequency(Session session, string _vmpp)
         {
-            int status = Native.xenapi_vmpp_get_backup_frequency(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return vmpp_backup_frequency_helper.FromNative(result);
+            return get_backup_frequency(session, _vmpp, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.get_backup_frequency</c> (libxenapi <c>xenapi_vmpp_get_backup_frequency</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static vmpp_backup_frequency get_backup_frequency(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmpp_get_backup_frequency(call.Handle, Utf8.Z(_vmpp ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return vmpp_backup_frequency_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>VMPP.get_backup_frequency</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_backup_frequency</c>.</summary>
+        public static System.Threading.Tasks.Task<vmpp_backup_frequency> get_backup_frequencyAsync(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMPP.get_backup_frequency", cancellationToken, v => vmpp_backup_frequency_helper.FromString(ValueRead.Str(v)), _vmpp ?? "");
         }
 
         /// <summary><c>VMPP.get_backup_retention_value</c> (libxenapi <c>xenapi_vmpp_get_backup_retention_value</c>). Removed in clearwater: only older servers have it.</summary>
@@ -1768,9 +2772,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_backup_retention_value(Session session, string _vmpp)
         {
-            int status = Native.xenapi_vmpp_get_backup_retention_value(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_backup_retention_value(session, _vmpp, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.get_backup_retention_value</c> (libxenapi <c>xenapi_vmpp_get_backup_retention_value</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_backup_retention_value(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmpp_get_backup_retention_value(call.Handle, Utf8.Z(_vmpp ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>VMPP.get_backup_retention_value</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_backup_retention_value</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_backup_retention_valueAsync(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMPP.get_backup_retention_value", cancellationToken, v => ValueRead.Long(v), _vmpp ?? "");
         }
 
         /// <summary><c>VMPP.get_backup_type</c> (libxenapi <c>xenapi_vmpp_get_backup_type</c>). Removed in clearwater: only older servers have it.</summary>
@@ -1781,9 +2803,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static vmpp_backup_type get_backup_type(Session session, string _vmpp)
         {
-            int status = Native.xenapi_vmpp_get_backup_type(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return vmpp_backup_type_helper.FromNative(result);
+            return get_backup_type(session, _vmpp, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.get_backup_type</c> (libxenapi <c>xenapi_vmpp_get_backup_type</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static vmpp_backup_type get_backup_type(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmpp_get_backup_type(call.Handle, Utf8.Z(_vmpp ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return vmpp_backup_type_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>VMPP.get_backup_type</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_backup_type</c>.</summary>
+        public static System.Threading.Tasks.Task<vmpp_backup_type> get_backup_typeAsync(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMPP.get_backup_type", cancellationToken, v => vmpp_backup_type_helper.FromString(ValueRead.Str(v)), _vmpp ?? "");
         }
 
         /// <summary><c>VMPP.get_is_policy_enabled</c> (libxenapi <c>xenapi_vmpp_get_is_policy_enabled</c>). Removed in clearwater: only older servers have it.</summary>
@@ -1794,9 +2834,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_is_policy_enabled(Session session, string _vmpp)
         {
-            int status = Native.xenapi_vmpp_get_is_policy_enabled(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_is_policy_enabled(session, _vmpp, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.get_is_policy_enabled</c> (libxenapi <c>xenapi_vmpp_get_is_policy_enabled</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_is_policy_enabled(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmpp_get_is_policy_enabled(call.Handle, Utf8.Z(_vmpp ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VMPP.get_is_policy_enabled</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_is_policy_enabled</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_is_policy_enabledAsync(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMPP.get_is_policy_enabled", cancellationToken, v => ValueRead.Bool(v), _vmpp ?? "");
         }
 
         /// <summary><c>VMPP.get_name_description</c> (libxenapi <c>xenapi_vmpp_get_name_description</c>).</summary>
@@ -1807,9 +2865,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_description(Session session, string _vmpp)
         {
-            int status = Native.xenapi_vmpp_get_name_description(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_description(session, _vmpp, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.get_name_description</c> (libxenapi <c>xenapi_vmpp_get_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_description(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmpp_get_name_description(call.Handle, Utf8.Z(_vmpp ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VMPP.get_name_description</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_description</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_descriptionAsync(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMPP.get_name_description", cancellationToken, v => ValueRead.Str(v), _vmpp ?? "");
         }
 
         /// <summary><c>VMPP.get_name_label</c> (libxenapi <c>xenapi_vmpp_get_name_label</c>).</summary>
@@ -1820,9 +2896,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_label(Session session, string _vmpp)
         {
-            int status = Native.xenapi_vmpp_get_name_label(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_label(session, _vmpp, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.get_name_label</c> (libxenapi <c>xenapi_vmpp_get_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_label(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmpp_get_name_label(call.Handle, Utf8.Z(_vmpp ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VMPP.get_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_labelAsync(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMPP.get_name_label", cancellationToken, v => ValueRead.Str(v), _vmpp ?? "");
         }
 
         /// <summary><c>VMPP.get_uuid</c> (libxenapi <c>xenapi_vmpp_get_uuid</c>). Removed in clearwater: only older servers have it.</summary>
@@ -1833,9 +2927,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _vmpp)
         {
-            int status = Native.xenapi_vmpp_get_uuid(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _vmpp, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.get_uuid</c> (libxenapi <c>xenapi_vmpp_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmpp_get_uuid(call.Handle, Utf8.Z(_vmpp ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VMPP.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMPP.get_uuid", cancellationToken, v => ValueRead.Str(v), _vmpp ?? "");
         }
 
         /// <summary><c>VMPP.get_by_name_label</c> (libxenapi <c>xenapi_vmpp_get_by_name_label</c>). Removed in clearwater: only older servers have it.</summary>
@@ -1846,16 +2958,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VMPP>> get_by_name_label(Session session, string _label)
         {
-            int status = Native.xenapi_vmpp_get_by_name_label(Session.NativeOf(session), Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_by_name_label(session, _label, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.get_by_name_label</c> (libxenapi <c>xenapi_vmpp_get_by_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VMPP>> get_by_name_label(Session session, string _label, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VMPP(result);
+                int status = Native.xenapi_vmpp_get_by_name_label(call.Handle, Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VMPP(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VMPP.get_by_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VMPP>>> get_by_name_labelAsync(Session session, string _label, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMPP.get_by_name_label", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VMPP>(x0)), _label ?? "");
         }
 
         /// <summary><c>VMPP.destroy</c> (libxenapi <c>xenapi_vmpp_destroy</c>). Removed in clearwater: only older servers have it.</summary>
@@ -1865,8 +2995,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy(Session session, string _vmpp)
         {
-            int status = Native.xenapi_vmpp_destroy(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            destroy(session, _vmpp, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.destroy</c> (libxenapi <c>xenapi_vmpp_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmpp_destroy(call.Handle, Utf8.Z(_vmpp ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VMPP.destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy</c>.</summary>
+        public static System.Threading.Tasks.Task destroyAsync(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VMPP.destroy", cancellationToken, _vmpp ?? "");
         }
 
         /// <summary><c>Async.VMPP.destroy</c> (libxenapi <c>xenapi_async_vmpp_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
@@ -1877,9 +3025,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy(Session session, string _vmpp)
         {
-            int status = Native.xenapi_async_vmpp_destroy(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_destroy(session, _vmpp, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VMPP.destroy</c> (libxenapi <c>xenapi_async_vmpp_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vmpp_destroy(call.Handle, Utf8.Z(_vmpp ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VMPP.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_vmpp_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -1906,17 +3064,35 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VMPP> create(Session session, VMPP _args)
         {
-            IntPtr h0 = Conv.W_record_VMPP(_args);
-            try
+            return create(session, _args, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.create</c> (libxenapi <c>xenapi_vmpp_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VMPP> create(Session session, VMPP _args, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vmpp_create(Session.NativeOf(session), h0, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<VMPP>.Create(Conv.TakeStr(result));
+                IntPtr h0 = Conv.W_record_VMPP(_args);
+                try
+                {
+                    int status = Native.xenapi_vmpp_create(call.Handle, h0, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<VMPP>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_vmpp_record_free(h0);
+                }
             }
-            finally
-            {
-                Native.xenapi_vmpp_record_free(h0);
-            }
+        }
+
+        /// <summary><c>VMPP.create</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VMPP>> createAsync(Session session, VMPP _args, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMPP.create", cancellationToken, v => ValueRead.Ref<VMPP>(v), (_args ?? new VMPP()).WireStruct());
         }
 
         /// <summary><c>Async.VMPP.create</c> (libxenapi <c>xenapi_async_vmpp_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
@@ -1927,16 +3103,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create(Session session, VMPP _args)
         {
-            IntPtr h0 = Conv.W_record_VMPP(_args);
-            try
+            return async_create(session, _args, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VMPP.create</c> (libxenapi <c>xenapi_async_vmpp_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create(Session session, VMPP _args, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_vmpp_create(Session.NativeOf(session), h0, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_vmpp_record_free(h0);
+                IntPtr h0 = Conv.W_record_VMPP(_args);
+                try
+                {
+                    int status = Native.xenapi_async_vmpp_create(call.Handle, h0, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_vmpp_record_free(h0);
+                }
             }
         }
 
@@ -1967,9 +3153,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VMPP> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_vmpp_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VMPP>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.get_by_uuid</c> (libxenapi <c>xenapi_vmpp_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VMPP> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmpp_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VMPP>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VMPP.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VMPP>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMPP.get_by_uuid", cancellationToken, v => ValueRead.Ref<VMPP>(v), _uuid ?? "");
         }
 
         /// <summary><c>VMPP.get_record</c> (libxenapi <c>xenapi_vmpp_get_record</c>). Removed in clearwater: only older servers have it.</summary>
@@ -1980,16 +3184,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static VMPP get_record(Session session, string _vmpp)
         {
-            int status = Native.xenapi_vmpp_get_record(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _vmpp, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMPP.get_record</c> (libxenapi <c>xenapi_vmpp_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static VMPP get_record(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_VMPP(result);
+                int status = Native.xenapi_vmpp_get_record(call.Handle, Utf8.Z(_vmpp ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_VMPP(result);
+                }
+                finally
+                {
+                    Native.xenapi_vmpp_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_vmpp_record_free(result);
-            }
+        }
+
+        /// <summary><c>VMPP.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<VMPP> get_recordAsync(Session session, string _vmpp, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMPP.get_record", cancellationToken, v => VMPP.FromValueHandle(v), _vmpp ?? "");
         }
 
     }

@@ -60,6 +60,24 @@ namespace XenAPI
             }
         }
 
+        /// <summary>The record as the struct a call sends (every field, by its datamodel name).</summary>
+        internal Dictionary<string, object> WireStruct()
+        {
+            return new Dictionary<string, object>(10)
+            {
+                { "uuid", uuid },
+                { "name_label", name_label },
+                { "name_description", name_description },
+                { "enabled", enabled },
+                { "type", type.StringOf() },
+                { "retained_snapshots", retained_snapshots },
+                { "frequency", frequency.StringOf() },
+                { "schedule", schedule },
+                { "last_run_time", last_run_time },
+                { "VMs", VMs },
+            };
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(VMSS record)
         {
@@ -251,16 +269,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<VMSS>, VMSS> get_all_records(Session session)
         {
-            int status = Native.xenapi_vmss_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMSS.get_all_records</c> (libxenapi <c>xenapi_vmss_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<VMSS>, VMSS> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_VMSS_to_record_VMSS_end(result);
+                int status = Native.xenapi_vmss_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_VMSS_to_record_VMSS_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_vmss_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_vmss_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>VMSS.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<VMSS>, VMSS>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMSS.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<VMSS>.Create(k0), x0 => VMSS.FromValueHandle(x0)));
         }
 
         /// <summary><c>VMSS.get_all</c> (libxenapi <c>xenapi_vmss_get_all</c>).</summary>
@@ -270,16 +306,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VMSS>> get_all(Session session)
         {
-            int status = Native.xenapi_vmss_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMSS.get_all</c> (libxenapi <c>xenapi_vmss_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VMSS>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VMSS(result);
+                int status = Native.xenapi_vmss_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VMSS(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VMSS.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VMSS>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMSS.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VMSS>(x0)));
         }
 
         /// <summary><c>VMSS.set_type</c> (libxenapi <c>xenapi_vmss_set_type</c>).</summary>
@@ -290,8 +344,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_type(Session session, string _vmss, vmss_type _value)
         {
-            int status = Native.xenapi_vmss_set_type(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), vmss_type_helper.ToNative(_value), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_type(session, _vmss, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMSS.set_type</c> (libxenapi <c>xenapi_vmss_set_type</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_type(Session session, string _vmss, vmss_type _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmss_set_type(call.Handle, Utf8.Z(_vmss ?? ""), vmss_type_helper.ToNative(_value), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VMSS.set_type</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_type</c>.</summary>
+        public static System.Threading.Tasks.Task set_typeAsync(Session session, string _vmss, vmss_type _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VMSS.set_type", cancellationToken, _vmss ?? "", _value.StringOf());
         }
 
         /// <summary><c>Async.VMSS.set_type</c> (libxenapi <c>xenapi_async_vmss_set_type</c>): <c>set_type</c> as a server task. Wait for its typed result with <c>async_set_type_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -303,9 +375,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_type(Session session, string _vmss, vmss_type _value)
         {
-            int status = Native.xenapi_async_vmss_set_type(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), vmss_type_helper.ToNative(_value), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_type(session, _vmss, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VMSS.set_type</c> (libxenapi <c>xenapi_async_vmss_set_type</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_type(Session session, string _vmss, vmss_type _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vmss_set_type(call.Handle, Utf8.Z(_vmss ?? ""), vmss_type_helper.ToNative(_value), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VMSS.set_type</c> (what <c>async_set_type</c> returned; libxenapi <c>xenapi_async_vmss_set_type_wait</c>) and returns its result as <c>set_type</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -332,8 +414,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_last_run_time(Session session, string _vmss, DateTime _value)
         {
-            int status = Native.xenapi_vmss_set_last_run_time(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), Conv.Unix(_value), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_last_run_time(session, _vmss, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMSS.set_last_run_time</c> (libxenapi <c>xenapi_vmss_set_last_run_time</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_last_run_time(Session session, string _vmss, DateTime _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmss_set_last_run_time(call.Handle, Utf8.Z(_vmss ?? ""), Conv.Unix(_value), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VMSS.set_last_run_time</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_last_run_time</c>.</summary>
+        public static System.Threading.Tasks.Task set_last_run_timeAsync(Session session, string _vmss, DateTime _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VMSS.set_last_run_time", cancellationToken, _vmss ?? "", _value);
         }
 
         /// <summary><c>Async.VMSS.set_last_run_time</c> (libxenapi <c>xenapi_async_vmss_set_last_run_time</c>): <c>set_last_run_time</c> as a server task. Wait for its typed result with <c>async_set_last_run_time_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -345,9 +445,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_last_run_time(Session session, string _vmss, DateTime _value)
         {
-            int status = Native.xenapi_async_vmss_set_last_run_time(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), Conv.Unix(_value), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_last_run_time(session, _vmss, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VMSS.set_last_run_time</c> (libxenapi <c>xenapi_async_vmss_set_last_run_time</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_last_run_time(Session session, string _vmss, DateTime _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vmss_set_last_run_time(call.Handle, Utf8.Z(_vmss ?? ""), Conv.Unix(_value), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VMSS.set_last_run_time</c> (what <c>async_set_last_run_time</c> returned; libxenapi <c>xenapi_async_vmss_set_last_run_time_wait</c>) and returns its result as <c>set_last_run_time</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -374,8 +484,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_schedule(Session session, string _vmss, string _key)
         {
-            int status = Native.xenapi_vmss_remove_from_schedule(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_schedule(session, _vmss, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMSS.remove_from_schedule</c> (libxenapi <c>xenapi_vmss_remove_from_schedule</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_schedule(Session session, string _vmss, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmss_remove_from_schedule(call.Handle, Utf8.Z(_vmss ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VMSS.remove_from_schedule</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_schedule</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_scheduleAsync(Session session, string _vmss, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VMSS.remove_from_schedule", cancellationToken, _vmss ?? "", _key ?? "");
         }
 
         /// <summary><c>Async.VMSS.remove_from_schedule</c> (libxenapi <c>xenapi_async_vmss_remove_from_schedule</c>): <c>remove_from_schedule</c> as a server task. Wait for its typed result with <c>async_remove_from_schedule_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -387,9 +515,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_remove_from_schedule(Session session, string _vmss, string _key)
         {
-            int status = Native.xenapi_async_vmss_remove_from_schedule(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), Utf8.Z(_key ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_remove_from_schedule(session, _vmss, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VMSS.remove_from_schedule</c> (libxenapi <c>xenapi_async_vmss_remove_from_schedule</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_remove_from_schedule(Session session, string _vmss, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vmss_remove_from_schedule(call.Handle, Utf8.Z(_vmss ?? ""), Utf8.Z(_key ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VMSS.remove_from_schedule</c> (what <c>async_remove_from_schedule</c> returned; libxenapi <c>xenapi_async_vmss_remove_from_schedule_wait</c>) and returns its result as <c>remove_from_schedule</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -417,8 +555,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_schedule(Session session, string _vmss, string _key, string _value)
         {
-            int status = Native.xenapi_vmss_add_to_schedule(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_schedule(session, _vmss, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMSS.add_to_schedule</c> (libxenapi <c>xenapi_vmss_add_to_schedule</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_schedule(Session session, string _vmss, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmss_add_to_schedule(call.Handle, Utf8.Z(_vmss ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VMSS.add_to_schedule</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_schedule</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_scheduleAsync(Session session, string _vmss, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VMSS.add_to_schedule", cancellationToken, _vmss ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>Async.VMSS.add_to_schedule</c> (libxenapi <c>xenapi_async_vmss_add_to_schedule</c>): <c>add_to_schedule</c> as a server task. Wait for its typed result with <c>async_add_to_schedule_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -431,9 +587,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_add_to_schedule(Session session, string _vmss, string _key, string _value)
         {
-            int status = Native.xenapi_async_vmss_add_to_schedule(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_add_to_schedule(session, _vmss, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VMSS.add_to_schedule</c> (libxenapi <c>xenapi_async_vmss_add_to_schedule</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_add_to_schedule(Session session, string _vmss, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vmss_add_to_schedule(call.Handle, Utf8.Z(_vmss ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VMSS.add_to_schedule</c> (what <c>async_add_to_schedule</c> returned; libxenapi <c>xenapi_async_vmss_add_to_schedule_wait</c>) and returns its result as <c>add_to_schedule</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -460,16 +626,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_schedule(Session session, string _vmss, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_schedule(session, _vmss, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMSS.set_schedule</c> (libxenapi <c>xenapi_vmss_set_schedule</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_schedule(Session session, string _vmss, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vmss_set_schedule(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_vmss_set_schedule(call.Handle, Utf8.Z(_vmss ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>VMSS.set_schedule</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_schedule</c>.</summary>
+        public static System.Threading.Tasks.Task set_scheduleAsync(Session session, string _vmss, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VMSS.set_schedule", cancellationToken, _vmss ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>Async.VMSS.set_schedule</c> (libxenapi <c>xenapi_async_vmss_set_schedule</c>): <c>set_schedule</c> as a server task. Wait for its typed result with <c>async_set_schedule_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -481,16 +665,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_schedule(Session session, string _vmss, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            return async_set_schedule(session, _vmss, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VMSS.set_schedule</c> (libxenapi <c>xenapi_async_vmss_set_schedule</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_schedule(Session session, string _vmss, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_vmss_set_schedule(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), h1, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_async_vmss_set_schedule(call.Handle, Utf8.Z(_vmss ?? ""), h1, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
         }
 
@@ -518,8 +712,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_frequency(Session session, string _vmss, vmss_frequency _value)
         {
-            int status = Native.xenapi_vmss_set_frequency(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), vmss_frequency_helper.ToNative(_value), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_frequency(session, _vmss, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMSS.set_frequency</c> (libxenapi <c>xenapi_vmss_set_frequency</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_frequency(Session session, string _vmss, vmss_frequency _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmss_set_frequency(call.Handle, Utf8.Z(_vmss ?? ""), vmss_frequency_helper.ToNative(_value), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VMSS.set_frequency</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_frequency</c>.</summary>
+        public static System.Threading.Tasks.Task set_frequencyAsync(Session session, string _vmss, vmss_frequency _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VMSS.set_frequency", cancellationToken, _vmss ?? "", _value.StringOf());
         }
 
         /// <summary><c>Async.VMSS.set_frequency</c> (libxenapi <c>xenapi_async_vmss_set_frequency</c>): <c>set_frequency</c> as a server task. Wait for its typed result with <c>async_set_frequency_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -531,9 +743,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_frequency(Session session, string _vmss, vmss_frequency _value)
         {
-            int status = Native.xenapi_async_vmss_set_frequency(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), vmss_frequency_helper.ToNative(_value), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_frequency(session, _vmss, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VMSS.set_frequency</c> (libxenapi <c>xenapi_async_vmss_set_frequency</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_frequency(Session session, string _vmss, vmss_frequency _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vmss_set_frequency(call.Handle, Utf8.Z(_vmss ?? ""), vmss_frequency_helper.ToNative(_value), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VMSS.set_frequency</c> (what <c>async_set_frequency</c> returned; libxenapi <c>xenapi_async_vmss_set_frequency_wait</c>) and returns its result as <c>set_frequency</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -560,8 +782,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_retained_snapshots(Session session, string _vmss, long _value)
         {
-            int status = Native.xenapi_vmss_set_retained_snapshots(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), _value, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_retained_snapshots(session, _vmss, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMSS.set_retained_snapshots</c> (libxenapi <c>xenapi_vmss_set_retained_snapshots</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_retained_snapshots(Session session, string _vmss, long _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmss_set_retained_snapshots(call.Handle, Utf8.Z(_vmss ?? ""), _value, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VMSS.set_retained_snapshots</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_retained_snapshots</c>.</summary>
+        public static System.Threading.Tasks.Task set_retained_snapshotsAsync(Session session, string _vmss, long _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VMSS.set_retained_snapshots", cancellationToken, _vmss ?? "", _value);
         }
 
         /// <summary><c>Async.VMSS.set_retained_snapshots</c> (libxenapi <c>xenapi_async_vmss_set_retained_snapshots</c>): <c>set_retained_snapshots</c> as a server task. Wait for its typed result with <c>async_set_retained_snapshots_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -573,9 +813,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_set_retained_snapshots(Session session, string _vmss, long _value)
         {
-            int status = Native.xenapi_async_vmss_set_retained_snapshots(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), _value, out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_set_retained_snapshots(session, _vmss, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VMSS.set_retained_snapshots</c> (libxenapi <c>xenapi_async_vmss_set_retained_snapshots</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_set_retained_snapshots(Session session, string _vmss, long _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vmss_set_retained_snapshots(call.Handle, Utf8.Z(_vmss ?? ""), _value, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VMSS.set_retained_snapshots</c> (what <c>async_set_retained_snapshots</c> returned; libxenapi <c>xenapi_async_vmss_set_retained_snapshots_wait</c>) and returns its result as <c>set_retained_snapshots</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -602,9 +852,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string snapshot_now(Session session, string _vmss)
         {
-            int status = Native.xenapi_vmss_snapshot_now(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return snapshot_now(session, _vmss, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMSS.snapshot_now</c> (libxenapi <c>xenapi_vmss_snapshot_now</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string snapshot_now(Session session, string _vmss, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmss_snapshot_now(call.Handle, Utf8.Z(_vmss ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VMSS.snapshot_now</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>snapshot_now</c>.</summary>
+        public static System.Threading.Tasks.Task<string> snapshot_nowAsync(Session session, string _vmss, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMSS.snapshot_now", cancellationToken, v => ValueRead.Str(v), _vmss ?? "");
         }
 
         /// <summary><c>Async.VMSS.snapshot_now</c> (libxenapi <c>xenapi_async_vmss_snapshot_now</c>): <c>snapshot_now</c> as a server task. Wait for its typed result with <c>async_snapshot_now_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -615,9 +883,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_snapshot_now(Session session, string _vmss)
         {
-            int status = Native.xenapi_async_vmss_snapshot_now(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_snapshot_now(session, _vmss, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VMSS.snapshot_now</c> (libxenapi <c>xenapi_async_vmss_snapshot_now</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_snapshot_now(Session session, string _vmss, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vmss_snapshot_now(call.Handle, Utf8.Z(_vmss ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VMSS.snapshot_now</c> (what <c>async_snapshot_now</c> returned; libxenapi <c>xenapi_async_vmss_snapshot_now_wait</c>) and returns its result as <c>snapshot_now</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -647,8 +925,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_enabled(Session session, string _vmss, bool _value)
         {
-            int status = Native.xenapi_vmss_set_enabled(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_enabled(session, _vmss, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMSS.set_enabled</c> (libxenapi <c>xenapi_vmss_set_enabled</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_enabled(Session session, string _vmss, bool _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmss_set_enabled(call.Handle, Utf8.Z(_vmss ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VMSS.set_enabled</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_enabled</c>.</summary>
+        public static System.Threading.Tasks.Task set_enabledAsync(Session session, string _vmss, bool _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VMSS.set_enabled", cancellationToken, _vmss ?? "", _value);
         }
 
         /// <summary><c>VMSS.set_name_description</c> (libxenapi <c>xenapi_vmss_set_name_description</c>).</summary>
@@ -659,8 +955,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_name_description(Session session, string _vmss, string _value)
         {
-            int status = Native.xenapi_vmss_set_name_description(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_name_description(session, _vmss, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMSS.set_name_description</c> (libxenapi <c>xenapi_vmss_set_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_name_description(Session session, string _vmss, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmss_set_name_description(call.Handle, Utf8.Z(_vmss ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VMSS.set_name_description</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_name_description</c>.</summary>
+        public static System.Threading.Tasks.Task set_name_descriptionAsync(Session session, string _vmss, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VMSS.set_name_description", cancellationToken, _vmss ?? "", _value ?? "");
         }
 
         /// <summary><c>VMSS.set_name_label</c> (libxenapi <c>xenapi_vmss_set_name_label</c>).</summary>
@@ -671,8 +985,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_name_label(Session session, string _vmss, string _value)
         {
-            int status = Native.xenapi_vmss_set_name_label(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_name_label(session, _vmss, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMSS.set_name_label</c> (libxenapi <c>xenapi_vmss_set_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_name_label(Session session, string _vmss, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmss_set_name_label(call.Handle, Utf8.Z(_vmss ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VMSS.set_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task set_name_labelAsync(Session session, string _vmss, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VMSS.set_name_label", cancellationToken, _vmss ?? "", _value ?? "");
         }
 
         /// <summary><c>VMSS.get_VMs</c> (libxenapi <c>xenapi_vmss_get_vms</c>).</summary>
@@ -683,16 +1015,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VM>> get_VMs(Session session, string _vmss)
         {
-            int status = Native.xenapi_vmss_get_vms(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_VMs(session, _vmss, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMSS.get_VMs</c> (libxenapi <c>xenapi_vmss_get_vms</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VM>> get_VMs(Session session, string _vmss, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VM(result);
+                int status = Native.xenapi_vmss_get_vms(call.Handle, Utf8.Z(_vmss ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VM(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VMSS.get_VMs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_VMs</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VM>>> get_VMsAsync(Session session, string _vmss, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMSS.get_VMs", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VM>(x0)), _vmss ?? "");
         }
 
         /// <summary><c>VMSS.get_last_run_time</c> (libxenapi <c>xenapi_vmss_get_last_run_time</c>).</summary>
@@ -703,9 +1053,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static DateTime get_last_run_time(Session session, string _vmss)
         {
-            int status = Native.xenapi_vmss_get_last_run_time(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.Time(result);
+            return get_last_run_time(session, _vmss, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMSS.get_last_run_time</c> (libxenapi <c>xenapi_vmss_get_last_run_time</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static DateTime get_last_run_time(Session session, string _vmss, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmss_get_last_run_time(call.Handle, Utf8.Z(_vmss ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.Time(result);
+            }
+        }
+
+        /// <summary><c>VMSS.get_last_run_time</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_last_run_time</c>.</summary>
+        public static System.Threading.Tasks.Task<DateTime> get_last_run_timeAsync(Session session, string _vmss, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMSS.get_last_run_time", cancellationToken, v => ValueRead.Time(v), _vmss ?? "");
         }
 
         /// <summary><c>VMSS.get_schedule</c> (libxenapi <c>xenapi_vmss_get_schedule</c>).</summary>
@@ -716,16 +1084,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_schedule(Session session, string _vmss)
         {
-            int status = Native.xenapi_vmss_get_schedule(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_schedule(session, _vmss, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMSS.get_schedule</c> (libxenapi <c>xenapi_vmss_get_schedule</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_schedule(Session session, string _vmss, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_vmss_get_schedule(call.Handle, Utf8.Z(_vmss ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>VMSS.get_schedule</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_schedule</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_scheduleAsync(Session session, string _vmss, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMSS.get_schedule", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _vmss ?? "");
         }
 
         /// <summary><c>VMSS.get_frequency</c> (libxenapi <c>xenapi_vmss_get_frequency</c>).</summary>
@@ -736,9 +1122,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static vmss_frequency get_frequency(Session session, string _vmss)
         {
-            int status = Native.xenapi_vmss_get_frequency(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return vmss_frequency_helper.FromNative(result);
+            return get_frequency(session, _vmss, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMSS.get_frequency</c> (libxenapi <c>xenapi_vmss_get_frequency</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static vmss_frequency get_frequency(Session session, string _vmss, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmss_get_frequency(call.Handle, Utf8.Z(_vmss ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return vmss_frequency_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>VMSS.get_frequency</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_frequency</c>.</summary>
+        public static System.Threading.Tasks.Task<vmss_frequency> get_frequencyAsync(Session session, string _vmss, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMSS.get_frequency", cancellationToken, v => vmss_frequency_helper.FromString(ValueRead.Str(v)), _vmss ?? "");
         }
 
         /// <summary><c>VMSS.get_retained_snapshots</c> (libxenapi <c>xenapi_vmss_get_retained_snapshots</c>).</summary>
@@ -749,9 +1153,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_retained_snapshots(Session session, string _vmss)
         {
-            int status = Native.xenapi_vmss_get_retained_snapshots(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_retained_snapshots(session, _vmss, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMSS.get_retained_snapshots</c> (libxenapi <c>xenapi_vmss_get_retained_snapshots</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_retained_snapshots(Session session, string _vmss, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmss_get_retained_snapshots(call.Handle, Utf8.Z(_vmss ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>VMSS.get_retained_snapshots</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_retained_snapshots</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_retained_snapshotsAsync(Session session, string _vmss, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMSS.get_retained_snapshots", cancellationToken, v => ValueRead.Long(v), _vmss ?? "");
         }
 
         /// <summary><c>VMSS.get_type</c> (libxenapi <c>xenapi_vmss_get_type</c>).</summary>
@@ -762,9 +1184,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static vmss_type get_type(Session session, string _vmss)
         {
-            int status = Native.xenapi_vmss_get_type(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return vmss_type_helper.FromNative(result);
+            return get_type(session, _vmss, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMSS.get_type</c> (libxenapi <c>xenapi_vmss_get_type</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static vmss_type get_type(Session session, string _vmss, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmss_get_type(call.Handle, Utf8.Z(_vmss ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return vmss_type_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>VMSS.get_type</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_type</c>.</summary>
+        public static System.Threading.Tasks.Task<vmss_type> get_typeAsync(Session session, string _vmss, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMSS.get_type", cancellationToken, v => vmss_type_helper.FromString(ValueRead.Str(v)), _vmss ?? "");
         }
 
         /// <summary><c>VMSS.get_enabled</c> (libxenapi <c>xenapi_vmss_get_enabled</c>).</summary>
@@ -775,9 +1215,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_enabled(Session session, string _vmss)
         {
-            int status = Native.xenapi_vmss_get_enabled(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_enabled(session, _vmss, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMSS.get_enabled</c> (libxenapi <c>xenapi_vmss_get_enabled</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_enabled(Session session, string _vmss, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmss_get_enabled(call.Handle, Utf8.Z(_vmss ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VMSS.get_enabled</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_enabled</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_enabledAsync(Session session, string _vmss, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMSS.get_enabled", cancellationToken, v => ValueRead.Bool(v), _vmss ?? "");
         }
 
         /// <summary><c>VMSS.get_name_description</c> (libxenapi <c>xenapi_vmss_get_name_description</c>).</summary>
@@ -788,9 +1246,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_description(Session session, string _vmss)
         {
-            int status = Native.xenapi_vmss_get_name_description(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_description(session, _vmss, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMSS.get_name_description</c> (libxenapi <c>xenapi_vmss_get_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_description(Session session, string _vmss, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmss_get_name_description(call.Handle, Utf8.Z(_vmss ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VMSS.get_name_description</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_description</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_descriptionAsync(Session session, string _vmss, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMSS.get_name_description", cancellationToken, v => ValueRead.Str(v), _vmss ?? "");
         }
 
         /// <summary><c>VMSS.get_name_label</c> (libxenapi <c>xenapi_vmss_get_name_label</c>).</summary>
@@ -801,9 +1277,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_label(Session session, string _vmss)
         {
-            int status = Native.xenapi_vmss_get_name_label(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_label(session, _vmss, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMSS.get_name_label</c> (libxenapi <c>xenapi_vmss_get_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_label(Session session, string _vmss, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmss_get_name_label(call.Handle, Utf8.Z(_vmss ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VMSS.get_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_labelAsync(Session session, string _vmss, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMSS.get_name_label", cancellationToken, v => ValueRead.Str(v), _vmss ?? "");
         }
 
         /// <summary><c>VMSS.get_uuid</c> (libxenapi <c>xenapi_vmss_get_uuid</c>).</summary>
@@ -814,9 +1308,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _vmss)
         {
-            int status = Native.xenapi_vmss_get_uuid(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _vmss, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMSS.get_uuid</c> (libxenapi <c>xenapi_vmss_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _vmss, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmss_get_uuid(call.Handle, Utf8.Z(_vmss ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VMSS.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _vmss, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMSS.get_uuid", cancellationToken, v => ValueRead.Str(v), _vmss ?? "");
         }
 
         /// <summary><c>VMSS.get_by_name_label</c> (libxenapi <c>xenapi_vmss_get_by_name_label</c>).</summary>
@@ -827,16 +1339,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VMSS>> get_by_name_label(Session session, string _label)
         {
-            int status = Native.xenapi_vmss_get_by_name_label(Session.NativeOf(session), Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_by_name_label(session, _label, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMSS.get_by_name_label</c> (libxenapi <c>xenapi_vmss_get_by_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VMSS>> get_by_name_label(Session session, string _label, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VMSS(result);
+                int status = Native.xenapi_vmss_get_by_name_label(call.Handle, Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VMSS(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VMSS.get_by_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VMSS>>> get_by_name_labelAsync(Session session, string _label, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMSS.get_by_name_label", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VMSS>(x0)), _label ?? "");
         }
 
         /// <summary><c>VMSS.destroy</c> (libxenapi <c>xenapi_vmss_destroy</c>).</summary>
@@ -846,8 +1376,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy(Session session, string _vmss)
         {
-            int status = Native.xenapi_vmss_destroy(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            destroy(session, _vmss, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMSS.destroy</c> (libxenapi <c>xenapi_vmss_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy(Session session, string _vmss, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmss_destroy(call.Handle, Utf8.Z(_vmss ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VMSS.destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy</c>.</summary>
+        public static System.Threading.Tasks.Task destroyAsync(Session session, string _vmss, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VMSS.destroy", cancellationToken, _vmss ?? "");
         }
 
         /// <summary><c>Async.VMSS.destroy</c> (libxenapi <c>xenapi_async_vmss_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -858,9 +1406,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy(Session session, string _vmss)
         {
-            int status = Native.xenapi_async_vmss_destroy(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_destroy(session, _vmss, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VMSS.destroy</c> (libxenapi <c>xenapi_async_vmss_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy(Session session, string _vmss, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vmss_destroy(call.Handle, Utf8.Z(_vmss ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VMSS.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_vmss_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -887,17 +1445,35 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VMSS> create(Session session, VMSS _args)
         {
-            IntPtr h0 = Conv.W_record_VMSS(_args);
-            try
+            return create(session, _args, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMSS.create</c> (libxenapi <c>xenapi_vmss_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VMSS> create(Session session, VMSS _args, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vmss_create(Session.NativeOf(session), h0, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<VMSS>.Create(Conv.TakeStr(result));
+                IntPtr h0 = Conv.W_record_VMSS(_args);
+                try
+                {
+                    int status = Native.xenapi_vmss_create(call.Handle, h0, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<VMSS>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_vmss_record_free(h0);
+                }
             }
-            finally
-            {
-                Native.xenapi_vmss_record_free(h0);
-            }
+        }
+
+        /// <summary><c>VMSS.create</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VMSS>> createAsync(Session session, VMSS _args, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMSS.create", cancellationToken, v => ValueRead.Ref<VMSS>(v), (_args ?? new VMSS()).WireStruct());
         }
 
         /// <summary><c>Async.VMSS.create</c> (libxenapi <c>xenapi_async_vmss_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -908,16 +1484,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create(Session session, VMSS _args)
         {
-            IntPtr h0 = Conv.W_record_VMSS(_args);
-            try
+            return async_create(session, _args, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VMSS.create</c> (libxenapi <c>xenapi_async_vmss_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create(Session session, VMSS _args, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_vmss_create(Session.NativeOf(session), h0, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_vmss_record_free(h0);
+                IntPtr h0 = Conv.W_record_VMSS(_args);
+                try
+                {
+                    int status = Native.xenapi_async_vmss_create(call.Handle, h0, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_vmss_record_free(h0);
+                }
             }
         }
 
@@ -948,9 +1534,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VMSS> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_vmss_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VMSS>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMSS.get_by_uuid</c> (libxenapi <c>xenapi_vmss_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VMSS> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vmss_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VMSS>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VMSS.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VMSS>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMSS.get_by_uuid", cancellationToken, v => ValueRead.Ref<VMSS>(v), _uuid ?? "");
         }
 
         /// <summary><c>VMSS.get_record</c> (libxenapi <c>xenapi_vmss_get_record</c>).</summary>
@@ -961,16 +1565,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static VMSS get_record(Session session, string _vmss)
         {
-            int status = Native.xenapi_vmss_get_record(Session.NativeOf(session), Utf8.Z(_vmss ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _vmss, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VMSS.get_record</c> (libxenapi <c>xenapi_vmss_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static VMSS get_record(Session session, string _vmss, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_VMSS(result);
+                int status = Native.xenapi_vmss_get_record(call.Handle, Utf8.Z(_vmss ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_VMSS(result);
+                }
+                finally
+                {
+                    Native.xenapi_vmss_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_vmss_record_free(result);
-            }
+        }
+
+        /// <summary><c>VMSS.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<VMSS> get_recordAsync(Session session, string _vmss, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VMSS.get_record", cancellationToken, v => VMSS.FromValueHandle(v), _vmss ?? "");
         }
 
     }

@@ -56,6 +56,20 @@ namespace XenAPI
             }
         }
 
+        /// <summary>The record as the struct a call sends (every field, by its datamodel name).</summary>
+        internal Dictionary<string, object> WireStruct()
+        {
+            return new Dictionary<string, object>(6)
+            {
+                { "uuid", uuid },
+                { "name_label", name_label },
+                { "name_description", name_description },
+                { "allowed_operations", allowed_operations },
+                { "current_operations", current_operations },
+                { "VMs", VMs },
+            };
+        }
+
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
         public override void UpdateFrom(VM_appliance record)
         {
@@ -180,16 +194,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<VM_appliance>, VM_appliance> get_all_records(Session session)
         {
-            int status = Native.xenapi_vm_appliance_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_appliance.get_all_records</c> (libxenapi <c>xenapi_vm_appliance_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<VM_appliance>, VM_appliance> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_VM_appliance_to_record_VM_appliance_end(result);
+                int status = Native.xenapi_vm_appliance_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_VM_appliance_to_record_VM_appliance_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_vm_appliance_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_vm_appliance_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>VM_appliance.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<VM_appliance>, VM_appliance>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_appliance.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<VM_appliance>.Create(k0), x0 => VM_appliance.FromValueHandle(x0)));
         }
 
         /// <summary><c>VM_appliance.get_all</c> (libxenapi <c>xenapi_vm_appliance_get_all</c>).</summary>
@@ -199,16 +231,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VM_appliance>> get_all(Session session)
         {
-            int status = Native.xenapi_vm_appliance_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_appliance.get_all</c> (libxenapi <c>xenapi_vm_appliance_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VM_appliance>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VM_appliance(result);
+                int status = Native.xenapi_vm_appliance_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VM_appliance(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VM_appliance.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VM_appliance>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_appliance.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VM_appliance>(x0)));
         }
 
         /// <summary><c>VM_appliance.recover</c> (libxenapi <c>xenapi_vm_appliance_recover</c>).</summary>
@@ -220,8 +270,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void recover(Session session, string _vm_appliance, string _session_to, bool _force)
         {
-            int status = Native.xenapi_vm_appliance_recover(Session.NativeOf(session), Utf8.Z(_vm_appliance ?? ""), Utf8.Z(_session_to ?? ""), (_force ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            recover(session, _vm_appliance, _session_to, _force, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_appliance.recover</c> (libxenapi <c>xenapi_vm_appliance_recover</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void recover(Session session, string _vm_appliance, string _session_to, bool _force, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_appliance_recover(call.Handle, Utf8.Z(_vm_appliance ?? ""), Utf8.Z(_session_to ?? ""), (_force ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM_appliance.recover</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>recover</c>.</summary>
+        public static System.Threading.Tasks.Task recoverAsync(Session session, string _vm_appliance, string _session_to, bool _force, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM_appliance.recover", cancellationToken, _vm_appliance ?? "", _session_to ?? "", _force);
         }
 
         /// <summary><c>Async.VM_appliance.recover</c> (libxenapi <c>xenapi_async_vm_appliance_recover</c>): <c>recover</c> as a server task. Wait for its typed result with <c>async_recover_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -234,9 +302,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_recover(Session session, string _vm_appliance, string _session_to, bool _force)
         {
-            int status = Native.xenapi_async_vm_appliance_recover(Session.NativeOf(session), Utf8.Z(_vm_appliance ?? ""), Utf8.Z(_session_to ?? ""), (_force ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_recover(session, _vm_appliance, _session_to, _force, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM_appliance.recover</c> (libxenapi <c>xenapi_async_vm_appliance_recover</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_recover(Session session, string _vm_appliance, string _session_to, bool _force, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_appliance_recover(call.Handle, Utf8.Z(_vm_appliance ?? ""), Utf8.Z(_session_to ?? ""), (_force ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM_appliance.recover</c> (what <c>async_recover</c> returned; libxenapi <c>xenapi_async_vm_appliance_recover_wait</c>) and returns its result as <c>recover</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -264,16 +342,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<SR>> get_SRs_required_for_recovery(Session session, string _vm_appliance, string _session_to)
         {
-            int status = Native.xenapi_vm_appliance_get_srs_required_for_recovery(Session.NativeOf(session), Utf8.Z(_vm_appliance ?? ""), Utf8.Z(_session_to ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_SRs_required_for_recovery(session, _vm_appliance, _session_to, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_appliance.get_SRs_required_for_recovery</c> (libxenapi <c>xenapi_vm_appliance_get_srs_required_for_recovery</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<SR>> get_SRs_required_for_recovery(Session session, string _vm_appliance, string _session_to, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_SR(result);
+                int status = Native.xenapi_vm_appliance_get_srs_required_for_recovery(call.Handle, Utf8.Z(_vm_appliance ?? ""), Utf8.Z(_session_to ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_SR(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VM_appliance.get_SRs_required_for_recovery</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_SRs_required_for_recovery</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<SR>>> get_SRs_required_for_recoveryAsync(Session session, string _vm_appliance, string _session_to, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_appliance.get_SRs_required_for_recovery", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<SR>(x0)), _vm_appliance ?? "", _session_to ?? "");
         }
 
         /// <summary><c>Async.VM_appliance.get_SRs_required_for_recovery</c> (libxenapi <c>xenapi_async_vm_appliance_get_srs_required_for_recovery</c>): <c>get_SRs_required_for_recovery</c> as a server task. Wait for its typed result with <c>async_get_SRs_required_for_recovery_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -285,9 +381,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_get_SRs_required_for_recovery(Session session, string _vm_appliance, string _session_to)
         {
-            int status = Native.xenapi_async_vm_appliance_get_srs_required_for_recovery(Session.NativeOf(session), Utf8.Z(_vm_appliance ?? ""), Utf8.Z(_session_to ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_get_SRs_required_for_recovery(session, _vm_appliance, _session_to, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM_appliance.get_SRs_required_for_recovery</c> (libxenapi <c>xenapi_async_vm_appliance_get_srs_required_for_recovery</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_get_SRs_required_for_recovery(Session session, string _vm_appliance, string _session_to, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_appliance_get_srs_required_for_recovery(call.Handle, Utf8.Z(_vm_appliance ?? ""), Utf8.Z(_session_to ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM_appliance.get_SRs_required_for_recovery</c> (what <c>async_get_SRs_required_for_recovery</c> returned; libxenapi <c>xenapi_async_vm_appliance_get_srs_required_for_recovery_wait</c>) and returns its result as <c>get_SRs_required_for_recovery</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -324,8 +430,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void assert_can_be_recovered(Session session, string _vm_appliance, string _session_to)
         {
-            int status = Native.xenapi_vm_appliance_assert_can_be_recovered(Session.NativeOf(session), Utf8.Z(_vm_appliance ?? ""), Utf8.Z(_session_to ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            assert_can_be_recovered(session, _vm_appliance, _session_to, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_appliance.assert_can_be_recovered</c> (libxenapi <c>xenapi_vm_appliance_assert_can_be_recovered</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void assert_can_be_recovered(Session session, string _vm_appliance, string _session_to, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_appliance_assert_can_be_recovered(call.Handle, Utf8.Z(_vm_appliance ?? ""), Utf8.Z(_session_to ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM_appliance.assert_can_be_recovered</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>assert_can_be_recovered</c>.</summary>
+        public static System.Threading.Tasks.Task assert_can_be_recoveredAsync(Session session, string _vm_appliance, string _session_to, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM_appliance.assert_can_be_recovered", cancellationToken, _vm_appliance ?? "", _session_to ?? "");
         }
 
         /// <summary><c>Async.VM_appliance.assert_can_be_recovered</c> (libxenapi <c>xenapi_async_vm_appliance_assert_can_be_recovered</c>): <c>assert_can_be_recovered</c> as a server task. Wait for its typed result with <c>async_assert_can_be_recovered_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -337,9 +461,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_assert_can_be_recovered(Session session, string _vm_appliance, string _session_to)
         {
-            int status = Native.xenapi_async_vm_appliance_assert_can_be_recovered(Session.NativeOf(session), Utf8.Z(_vm_appliance ?? ""), Utf8.Z(_session_to ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_assert_can_be_recovered(session, _vm_appliance, _session_to, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM_appliance.assert_can_be_recovered</c> (libxenapi <c>xenapi_async_vm_appliance_assert_can_be_recovered</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_assert_can_be_recovered(Session session, string _vm_appliance, string _session_to, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_appliance_assert_can_be_recovered(call.Handle, Utf8.Z(_vm_appliance ?? ""), Utf8.Z(_session_to ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM_appliance.assert_can_be_recovered</c> (what <c>async_assert_can_be_recovered</c> returned; libxenapi <c>xenapi_async_vm_appliance_assert_can_be_recovered_wait</c>) and returns its result as <c>assert_can_be_recovered</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -365,8 +499,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void shutdown(Session session, string _vm_appliance)
         {
-            int status = Native.xenapi_vm_appliance_shutdown(Session.NativeOf(session), Utf8.Z(_vm_appliance ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            shutdown(session, _vm_appliance, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_appliance.shutdown</c> (libxenapi <c>xenapi_vm_appliance_shutdown</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void shutdown(Session session, string _vm_appliance, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_appliance_shutdown(call.Handle, Utf8.Z(_vm_appliance ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM_appliance.shutdown</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>shutdown</c>.</summary>
+        public static System.Threading.Tasks.Task shutdownAsync(Session session, string _vm_appliance, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM_appliance.shutdown", cancellationToken, _vm_appliance ?? "");
         }
 
         /// <summary><c>Async.VM_appliance.shutdown</c> (libxenapi <c>xenapi_async_vm_appliance_shutdown</c>): <c>shutdown</c> as a server task. Wait for its typed result with <c>async_shutdown_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -377,9 +529,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_shutdown(Session session, string _vm_appliance)
         {
-            int status = Native.xenapi_async_vm_appliance_shutdown(Session.NativeOf(session), Utf8.Z(_vm_appliance ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_shutdown(session, _vm_appliance, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM_appliance.shutdown</c> (libxenapi <c>xenapi_async_vm_appliance_shutdown</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_shutdown(Session session, string _vm_appliance, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_appliance_shutdown(call.Handle, Utf8.Z(_vm_appliance ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM_appliance.shutdown</c> (what <c>async_shutdown</c> returned; libxenapi <c>xenapi_async_vm_appliance_shutdown_wait</c>) and returns its result as <c>shutdown</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -405,8 +567,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void hard_shutdown(Session session, string _vm_appliance)
         {
-            int status = Native.xenapi_vm_appliance_hard_shutdown(Session.NativeOf(session), Utf8.Z(_vm_appliance ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            hard_shutdown(session, _vm_appliance, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_appliance.hard_shutdown</c> (libxenapi <c>xenapi_vm_appliance_hard_shutdown</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void hard_shutdown(Session session, string _vm_appliance, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_appliance_hard_shutdown(call.Handle, Utf8.Z(_vm_appliance ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM_appliance.hard_shutdown</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>hard_shutdown</c>.</summary>
+        public static System.Threading.Tasks.Task hard_shutdownAsync(Session session, string _vm_appliance, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM_appliance.hard_shutdown", cancellationToken, _vm_appliance ?? "");
         }
 
         /// <summary><c>Async.VM_appliance.hard_shutdown</c> (libxenapi <c>xenapi_async_vm_appliance_hard_shutdown</c>): <c>hard_shutdown</c> as a server task. Wait for its typed result with <c>async_hard_shutdown_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -417,9 +597,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_hard_shutdown(Session session, string _vm_appliance)
         {
-            int status = Native.xenapi_async_vm_appliance_hard_shutdown(Session.NativeOf(session), Utf8.Z(_vm_appliance ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_hard_shutdown(session, _vm_appliance, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM_appliance.hard_shutdown</c> (libxenapi <c>xenapi_async_vm_appliance_hard_shutdown</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_hard_shutdown(Session session, string _vm_appliance, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_appliance_hard_shutdown(call.Handle, Utf8.Z(_vm_appliance ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM_appliance.hard_shutdown</c> (what <c>async_hard_shutdown</c> returned; libxenapi <c>xenapi_async_vm_appliance_hard_shutdown_wait</c>) and returns its result as <c>hard_shutdown</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -445,8 +635,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void clean_shutdown(Session session, string _vm_appliance)
         {
-            int status = Native.xenapi_vm_appliance_clean_shutdown(Session.NativeOf(session), Utf8.Z(_vm_appliance ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            clean_shutdown(session, _vm_appliance, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_appliance.clean_shutdown</c> (libxenapi <c>xenapi_vm_appliance_clean_shutdown</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void clean_shutdown(Session session, string _vm_appliance, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_appliance_clean_shutdown(call.Handle, Utf8.Z(_vm_appliance ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM_appliance.clean_shutdown</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>clean_shutdown</c>.</summary>
+        public static System.Threading.Tasks.Task clean_shutdownAsync(Session session, string _vm_appliance, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM_appliance.clean_shutdown", cancellationToken, _vm_appliance ?? "");
         }
 
         /// <summary><c>Async.VM_appliance.clean_shutdown</c> (libxenapi <c>xenapi_async_vm_appliance_clean_shutdown</c>): <c>clean_shutdown</c> as a server task. Wait for its typed result with <c>async_clean_shutdown_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -457,9 +665,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_clean_shutdown(Session session, string _vm_appliance)
         {
-            int status = Native.xenapi_async_vm_appliance_clean_shutdown(Session.NativeOf(session), Utf8.Z(_vm_appliance ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_clean_shutdown(session, _vm_appliance, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM_appliance.clean_shutdown</c> (libxenapi <c>xenapi_async_vm_appliance_clean_shutdown</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_clean_shutdown(Session session, string _vm_appliance, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_appliance_clean_shutdown(call.Handle, Utf8.Z(_vm_appliance ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM_appliance.clean_shutdown</c> (what <c>async_clean_shutdown</c> returned; libxenapi <c>xenapi_async_vm_appliance_clean_shutdown_wait</c>) and returns its result as <c>clean_shutdown</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -486,8 +704,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void start(Session session, string _vm_appliance, bool _paused)
         {
-            int status = Native.xenapi_vm_appliance_start(Session.NativeOf(session), Utf8.Z(_vm_appliance ?? ""), (_paused ? (byte)1 : (byte)0), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            start(session, _vm_appliance, _paused, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_appliance.start</c> (libxenapi <c>xenapi_vm_appliance_start</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void start(Session session, string _vm_appliance, bool _paused, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_appliance_start(call.Handle, Utf8.Z(_vm_appliance ?? ""), (_paused ? (byte)1 : (byte)0), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM_appliance.start</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>start</c>.</summary>
+        public static System.Threading.Tasks.Task startAsync(Session session, string _vm_appliance, bool _paused, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM_appliance.start", cancellationToken, _vm_appliance ?? "", _paused);
         }
 
         /// <summary><c>Async.VM_appliance.start</c> (libxenapi <c>xenapi_async_vm_appliance_start</c>): <c>start</c> as a server task. Wait for its typed result with <c>async_start_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -499,9 +735,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_start(Session session, string _vm_appliance, bool _paused)
         {
-            int status = Native.xenapi_async_vm_appliance_start(Session.NativeOf(session), Utf8.Z(_vm_appliance ?? ""), (_paused ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_start(session, _vm_appliance, _paused, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM_appliance.start</c> (libxenapi <c>xenapi_async_vm_appliance_start</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_start(Session session, string _vm_appliance, bool _paused, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_appliance_start(call.Handle, Utf8.Z(_vm_appliance ?? ""), (_paused ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM_appliance.start</c> (what <c>async_start</c> returned; libxenapi <c>xenapi_async_vm_appliance_start_wait</c>) and returns its result as <c>start</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -528,8 +774,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_name_description(Session session, string _vm_appliance, string _value)
         {
-            int status = Native.xenapi_vm_appliance_set_name_description(Session.NativeOf(session), Utf8.Z(_vm_appliance ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_name_description(session, _vm_appliance, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_appliance.set_name_description</c> (libxenapi <c>xenapi_vm_appliance_set_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_name_description(Session session, string _vm_appliance, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_appliance_set_name_description(call.Handle, Utf8.Z(_vm_appliance ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM_appliance.set_name_description</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_name_description</c>.</summary>
+        public static System.Threading.Tasks.Task set_name_descriptionAsync(Session session, string _vm_appliance, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM_appliance.set_name_description", cancellationToken, _vm_appliance ?? "", _value ?? "");
         }
 
         /// <summary><c>VM_appliance.set_name_label</c> (libxenapi <c>xenapi_vm_appliance_set_name_label</c>).</summary>
@@ -540,8 +804,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_name_label(Session session, string _vm_appliance, string _value)
         {
-            int status = Native.xenapi_vm_appliance_set_name_label(Session.NativeOf(session), Utf8.Z(_vm_appliance ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            set_name_label(session, _vm_appliance, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_appliance.set_name_label</c> (libxenapi <c>xenapi_vm_appliance_set_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_name_label(Session session, string _vm_appliance, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_appliance_set_name_label(call.Handle, Utf8.Z(_vm_appliance ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM_appliance.set_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task set_name_labelAsync(Session session, string _vm_appliance, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM_appliance.set_name_label", cancellationToken, _vm_appliance ?? "", _value ?? "");
         }
 
         /// <summary><c>VM_appliance.get_VMs</c> (libxenapi <c>xenapi_vm_appliance_get_vms</c>).</summary>
@@ -552,16 +834,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VM>> get_VMs(Session session, string _vm_appliance)
         {
-            int status = Native.xenapi_vm_appliance_get_vms(Session.NativeOf(session), Utf8.Z(_vm_appliance ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_VMs(session, _vm_appliance, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_appliance.get_VMs</c> (libxenapi <c>xenapi_vm_appliance_get_vms</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VM>> get_VMs(Session session, string _vm_appliance, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VM(result);
+                int status = Native.xenapi_vm_appliance_get_vms(call.Handle, Utf8.Z(_vm_appliance ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VM(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VM_appliance.get_VMs</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_VMs</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VM>>> get_VMsAsync(Session session, string _vm_appliance, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_appliance.get_VMs", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VM>(x0)), _vm_appliance ?? "");
         }
 
         /// <summary><c>VM_appliance.get_current_operations</c> (libxenapi <c>xenapi_vm_appliance_get_current_operations</c>).</summary>
@@ -572,16 +872,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, vm_appliance_operation> get_current_operations(Session session, string _vm_appliance)
         {
-            int status = Native.xenapi_vm_appliance_get_current_operations(Session.NativeOf(session), Utf8.Z(_vm_appliance ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_current_operations(session, _vm_appliance, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_appliance.get_current_operations</c> (libxenapi <c>xenapi_vm_appliance_get_current_operations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, vm_appliance_operation> get_current_operations(Session session, string _vm_appliance, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_enum_vm_appliance_operation_end(result);
+                int status = Native.xenapi_vm_appliance_get_current_operations(call.Handle, Utf8.Z(_vm_appliance ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_enum_vm_appliance_operation_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_vm_appliance_operation_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_vm_appliance_operation_map_free(result);
-            }
+        }
+
+        /// <summary><c>VM_appliance.get_current_operations</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_current_operations</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, vm_appliance_operation>> get_current_operationsAsync(Session session, string _vm_appliance, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_appliance.get_current_operations", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => vm_appliance_operation_helper.FromString(ValueRead.Str(x0))), _vm_appliance ?? "");
         }
 
         /// <summary><c>VM_appliance.get_allowed_operations</c> (libxenapi <c>xenapi_vm_appliance_get_allowed_operations</c>).</summary>
@@ -592,16 +910,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<vm_appliance_operation> get_allowed_operations(Session session, string _vm_appliance)
         {
-            int status = Native.xenapi_vm_appliance_get_allowed_operations(Session.NativeOf(session), Utf8.Z(_vm_appliance ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_allowed_operations(session, _vm_appliance, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_appliance.get_allowed_operations</c> (libxenapi <c>xenapi_vm_appliance_get_allowed_operations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<vm_appliance_operation> get_allowed_operations(Session session, string _vm_appliance, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_enum_vm_appliance_operation(result);
+                int status = Native.xenapi_vm_appliance_get_allowed_operations(call.Handle, Utf8.Z(_vm_appliance ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_enum_vm_appliance_operation(result);
+                }
+                finally
+                {
+                    Native.xenapi_vm_appliance_operation_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_vm_appliance_operation_list_free(result);
-            }
+        }
+
+        /// <summary><c>VM_appliance.get_allowed_operations</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_allowed_operations</c>.</summary>
+        public static System.Threading.Tasks.Task<List<vm_appliance_operation>> get_allowed_operationsAsync(Session session, string _vm_appliance, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_appliance.get_allowed_operations", cancellationToken, v => ValueRead.List(v, x0 => vm_appliance_operation_helper.FromString(ValueRead.Str(x0))), _vm_appliance ?? "");
         }
 
         /// <summary><c>VM_appliance.get_name_description</c> (libxenapi <c>xenapi_vm_appliance_get_name_description</c>).</summary>
@@ -612,9 +948,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_description(Session session, string _vm_appliance)
         {
-            int status = Native.xenapi_vm_appliance_get_name_description(Session.NativeOf(session), Utf8.Z(_vm_appliance ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_description(session, _vm_appliance, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_appliance.get_name_description</c> (libxenapi <c>xenapi_vm_appliance_get_name_description</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_description(Session session, string _vm_appliance, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_appliance_get_name_description(call.Handle, Utf8.Z(_vm_appliance ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VM_appliance.get_name_description</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_description</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_descriptionAsync(Session session, string _vm_appliance, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_appliance.get_name_description", cancellationToken, v => ValueRead.Str(v), _vm_appliance ?? "");
         }
 
         /// <summary><c>VM_appliance.get_name_label</c> (libxenapi <c>xenapi_vm_appliance_get_name_label</c>).</summary>
@@ -625,9 +979,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_name_label(Session session, string _vm_appliance)
         {
-            int status = Native.xenapi_vm_appliance_get_name_label(Session.NativeOf(session), Utf8.Z(_vm_appliance ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_name_label(session, _vm_appliance, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_appliance.get_name_label</c> (libxenapi <c>xenapi_vm_appliance_get_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_name_label(Session session, string _vm_appliance, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_appliance_get_name_label(call.Handle, Utf8.Z(_vm_appliance ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VM_appliance.get_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_name_labelAsync(Session session, string _vm_appliance, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_appliance.get_name_label", cancellationToken, v => ValueRead.Str(v), _vm_appliance ?? "");
         }
 
         /// <summary><c>VM_appliance.get_uuid</c> (libxenapi <c>xenapi_vm_appliance_get_uuid</c>).</summary>
@@ -638,9 +1010,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _vm_appliance)
         {
-            int status = Native.xenapi_vm_appliance_get_uuid(Session.NativeOf(session), Utf8.Z(_vm_appliance ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _vm_appliance, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_appliance.get_uuid</c> (libxenapi <c>xenapi_vm_appliance_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _vm_appliance, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_appliance_get_uuid(call.Handle, Utf8.Z(_vm_appliance ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VM_appliance.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _vm_appliance, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_appliance.get_uuid", cancellationToken, v => ValueRead.Str(v), _vm_appliance ?? "");
         }
 
         /// <summary><c>VM_appliance.get_by_name_label</c> (libxenapi <c>xenapi_vm_appliance_get_by_name_label</c>).</summary>
@@ -651,16 +1041,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VM_appliance>> get_by_name_label(Session session, string _label)
         {
-            int status = Native.xenapi_vm_appliance_get_by_name_label(Session.NativeOf(session), Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_by_name_label(session, _label, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_appliance.get_by_name_label</c> (libxenapi <c>xenapi_vm_appliance_get_by_name_label</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VM_appliance>> get_by_name_label(Session session, string _label, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VM_appliance(result);
+                int status = Native.xenapi_vm_appliance_get_by_name_label(call.Handle, Utf8.Z(_label ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VM_appliance(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VM_appliance.get_by_name_label</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_name_label</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VM_appliance>>> get_by_name_labelAsync(Session session, string _label, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_appliance.get_by_name_label", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VM_appliance>(x0)), _label ?? "");
         }
 
         /// <summary><c>VM_appliance.destroy</c> (libxenapi <c>xenapi_vm_appliance_destroy</c>).</summary>
@@ -670,8 +1078,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy(Session session, string _vm_appliance)
         {
-            int status = Native.xenapi_vm_appliance_destroy(Session.NativeOf(session), Utf8.Z(_vm_appliance ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            destroy(session, _vm_appliance, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_appliance.destroy</c> (libxenapi <c>xenapi_vm_appliance_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy(Session session, string _vm_appliance, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_appliance_destroy(call.Handle, Utf8.Z(_vm_appliance ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM_appliance.destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy</c>.</summary>
+        public static System.Threading.Tasks.Task destroyAsync(Session session, string _vm_appliance, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM_appliance.destroy", cancellationToken, _vm_appliance ?? "");
         }
 
         /// <summary><c>Async.VM_appliance.destroy</c> (libxenapi <c>xenapi_async_vm_appliance_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -682,9 +1108,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy(Session session, string _vm_appliance)
         {
-            int status = Native.xenapi_async_vm_appliance_destroy(Session.NativeOf(session), Utf8.Z(_vm_appliance ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_destroy(session, _vm_appliance, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM_appliance.destroy</c> (libxenapi <c>xenapi_async_vm_appliance_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy(Session session, string _vm_appliance, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vm_appliance_destroy(call.Handle, Utf8.Z(_vm_appliance ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VM_appliance.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_vm_appliance_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -711,17 +1147,35 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VM_appliance> create(Session session, VM_appliance _args)
         {
-            IntPtr h0 = Conv.W_record_VM_appliance(_args);
-            try
+            return create(session, _args, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_appliance.create</c> (libxenapi <c>xenapi_vm_appliance_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VM_appliance> create(Session session, VM_appliance _args, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vm_appliance_create(Session.NativeOf(session), h0, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<VM_appliance>.Create(Conv.TakeStr(result));
+                IntPtr h0 = Conv.W_record_VM_appliance(_args);
+                try
+                {
+                    int status = Native.xenapi_vm_appliance_create(call.Handle, h0, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<VM_appliance>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_vm_appliance_record_free(h0);
+                }
             }
-            finally
-            {
-                Native.xenapi_vm_appliance_record_free(h0);
-            }
+        }
+
+        /// <summary><c>VM_appliance.create</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VM_appliance>> createAsync(Session session, VM_appliance _args, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_appliance.create", cancellationToken, v => ValueRead.Ref<VM_appliance>(v), (_args ?? new VM_appliance()).WireStruct());
         }
 
         /// <summary><c>Async.VM_appliance.create</c> (libxenapi <c>xenapi_async_vm_appliance_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -732,16 +1186,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create(Session session, VM_appliance _args)
         {
-            IntPtr h0 = Conv.W_record_VM_appliance(_args);
-            try
+            return async_create(session, _args, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VM_appliance.create</c> (libxenapi <c>xenapi_async_vm_appliance_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create(Session session, VM_appliance _args, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_vm_appliance_create(Session.NativeOf(session), h0, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_vm_appliance_record_free(h0);
+                IntPtr h0 = Conv.W_record_VM_appliance(_args);
+                try
+                {
+                    int status = Native.xenapi_async_vm_appliance_create(call.Handle, h0, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_vm_appliance_record_free(h0);
+                }
             }
         }
 
@@ -772,9 +1236,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VM_appliance> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_vm_appliance_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VM_appliance>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_appliance.get_by_uuid</c> (libxenapi <c>xenapi_vm_appliance_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VM_appliance> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_appliance_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VM_appliance>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VM_appliance.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VM_appliance>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_appliance.get_by_uuid", cancellationToken, v => ValueRead.Ref<VM_appliance>(v), _uuid ?? "");
         }
 
         /// <summary><c>VM_appliance.get_record</c> (libxenapi <c>xenapi_vm_appliance_get_record</c>).</summary>
@@ -785,16 +1267,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static VM_appliance get_record(Session session, string _vm_appliance)
         {
-            int status = Native.xenapi_vm_appliance_get_record(Session.NativeOf(session), Utf8.Z(_vm_appliance ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _vm_appliance, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_appliance.get_record</c> (libxenapi <c>xenapi_vm_appliance_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static VM_appliance get_record(Session session, string _vm_appliance, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_VM_appliance(result);
+                int status = Native.xenapi_vm_appliance_get_record(call.Handle, Utf8.Z(_vm_appliance ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_VM_appliance(result);
+                }
+                finally
+                {
+                    Native.xenapi_vm_appliance_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_vm_appliance_record_free(result);
-            }
+        }
+
+        /// <summary><c>VM_appliance.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<VM_appliance> get_recordAsync(Session session, string _vm_appliance, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_appliance.get_record", cancellationToken, v => VM_appliance.FromValueHandle(v), _vm_appliance ?? "");
         }
 
     }

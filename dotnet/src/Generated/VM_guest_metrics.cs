@@ -326,16 +326,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<VM_guest_metrics>, VM_guest_metrics> get_all_records(Session session)
         {
-            int status = Native.xenapi_vm_guest_metrics_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_guest_metrics.get_all_records</c> (libxenapi <c>xenapi_vm_guest_metrics_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<VM_guest_metrics>, VM_guest_metrics> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_VM_guest_metrics_to_record_VM_guest_metrics_end(result);
+                int status = Native.xenapi_vm_guest_metrics_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_VM_guest_metrics_to_record_VM_guest_metrics_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_vm_guest_metrics_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_vm_guest_metrics_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>VM_guest_metrics.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<VM_guest_metrics>, VM_guest_metrics>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_guest_metrics.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<VM_guest_metrics>.Create(k0), x0 => VM_guest_metrics.FromValueHandle(x0)));
         }
 
         /// <summary><c>VM_guest_metrics.get_all</c> (libxenapi <c>xenapi_vm_guest_metrics_get_all</c>).</summary>
@@ -345,16 +363,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VM_guest_metrics>> get_all(Session session)
         {
-            int status = Native.xenapi_vm_guest_metrics_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_guest_metrics.get_all</c> (libxenapi <c>xenapi_vm_guest_metrics_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VM_guest_metrics>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VM_guest_metrics(result);
+                int status = Native.xenapi_vm_guest_metrics_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VM_guest_metrics(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VM_guest_metrics.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VM_guest_metrics>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_guest_metrics.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VM_guest_metrics>(x0)));
         }
 
         /// <summary><c>VM_guest_metrics.remove_from_other_config</c> (libxenapi <c>xenapi_vm_guest_metrics_remove_from_other_config</c>).</summary>
@@ -365,8 +401,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_other_config(Session session, string _vm_guest_metrics, string _key)
         {
-            int status = Native.xenapi_vm_guest_metrics_remove_from_other_config(Session.NativeOf(session), Utf8.Z(_vm_guest_metrics ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_other_config(session, _vm_guest_metrics, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_guest_metrics.remove_from_other_config</c> (libxenapi <c>xenapi_vm_guest_metrics_remove_from_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_other_config(Session session, string _vm_guest_metrics, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_guest_metrics_remove_from_other_config(call.Handle, Utf8.Z(_vm_guest_metrics ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM_guest_metrics.remove_from_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_other_configAsync(Session session, string _vm_guest_metrics, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM_guest_metrics.remove_from_other_config", cancellationToken, _vm_guest_metrics ?? "", _key ?? "");
         }
 
         /// <summary><c>VM_guest_metrics.add_to_other_config</c> (libxenapi <c>xenapi_vm_guest_metrics_add_to_other_config</c>).</summary>
@@ -378,8 +432,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_other_config(Session session, string _vm_guest_metrics, string _key, string _value)
         {
-            int status = Native.xenapi_vm_guest_metrics_add_to_other_config(Session.NativeOf(session), Utf8.Z(_vm_guest_metrics ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_other_config(session, _vm_guest_metrics, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_guest_metrics.add_to_other_config</c> (libxenapi <c>xenapi_vm_guest_metrics_add_to_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_other_config(Session session, string _vm_guest_metrics, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_guest_metrics_add_to_other_config(call.Handle, Utf8.Z(_vm_guest_metrics ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM_guest_metrics.add_to_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_other_configAsync(Session session, string _vm_guest_metrics, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM_guest_metrics.add_to_other_config", cancellationToken, _vm_guest_metrics ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>VM_guest_metrics.set_other_config</c> (libxenapi <c>xenapi_vm_guest_metrics_set_other_config</c>).</summary>
@@ -390,16 +462,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_other_config(Session session, string _vm_guest_metrics, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_other_config(session, _vm_guest_metrics, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_guest_metrics.set_other_config</c> (libxenapi <c>xenapi_vm_guest_metrics_set_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_other_config(Session session, string _vm_guest_metrics, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vm_guest_metrics_set_other_config(Session.NativeOf(session), Utf8.Z(_vm_guest_metrics ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_vm_guest_metrics_set_other_config(call.Handle, Utf8.Z(_vm_guest_metrics ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>VM_guest_metrics.set_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_other_configAsync(Session session, string _vm_guest_metrics, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM_guest_metrics.set_other_config", cancellationToken, _vm_guest_metrics ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>VM_guest_metrics.get_PV_drivers_detected</c> (libxenapi <c>xenapi_vm_guest_metrics_get_pv_drivers_detected</c>).</summary>
@@ -410,9 +500,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_PV_drivers_detected(Session session, string _vm_guest_metrics)
         {
-            int status = Native.xenapi_vm_guest_metrics_get_pv_drivers_detected(Session.NativeOf(session), Utf8.Z(_vm_guest_metrics ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_PV_drivers_detected(session, _vm_guest_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_guest_metrics.get_PV_drivers_detected</c> (libxenapi <c>xenapi_vm_guest_metrics_get_pv_drivers_detected</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_PV_drivers_detected(Session session, string _vm_guest_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_guest_metrics_get_pv_drivers_detected(call.Handle, Utf8.Z(_vm_guest_metrics ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VM_guest_metrics.get_PV_drivers_detected</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_PV_drivers_detected</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_PV_drivers_detectedAsync(Session session, string _vm_guest_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_guest_metrics.get_PV_drivers_detected", cancellationToken, v => ValueRead.Bool(v), _vm_guest_metrics ?? "");
         }
 
         /// <summary><c>VM_guest_metrics.get_can_use_hotplug_vif</c> (libxenapi <c>xenapi_vm_guest_metrics_get_can_use_hotplug_vif</c>).</summary>
@@ -423,9 +531,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static tristate_type get_can_use_hotplug_vif(Session session, string _vm_guest_metrics)
         {
-            int status = Native.xenapi_vm_guest_metrics_get_can_use_hotplug_vif(Session.NativeOf(session), Utf8.Z(_vm_guest_metrics ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return tristate_type_helper.FromNative(result);
+            return get_can_use_hotplug_vif(session, _vm_guest_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_guest_metrics.get_can_use_hotplug_vif</c> (libxenapi <c>xenapi_vm_guest_metrics_get_can_use_hotplug_vif</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static tristate_type get_can_use_hotplug_vif(Session session, string _vm_guest_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_guest_metrics_get_can_use_hotplug_vif(call.Handle, Utf8.Z(_vm_guest_metrics ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return tristate_type_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>VM_guest_metrics.get_can_use_hotplug_vif</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_can_use_hotplug_vif</c>.</summary>
+        public static System.Threading.Tasks.Task<tristate_type> get_can_use_hotplug_vifAsync(Session session, string _vm_guest_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_guest_metrics.get_can_use_hotplug_vif", cancellationToken, v => tristate_type_helper.FromString(ValueRead.Str(v)), _vm_guest_metrics ?? "");
         }
 
         /// <summary><c>VM_guest_metrics.get_can_use_hotplug_vbd</c> (libxenapi <c>xenapi_vm_guest_metrics_get_can_use_hotplug_vbd</c>).</summary>
@@ -436,9 +562,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static tristate_type get_can_use_hotplug_vbd(Session session, string _vm_guest_metrics)
         {
-            int status = Native.xenapi_vm_guest_metrics_get_can_use_hotplug_vbd(Session.NativeOf(session), Utf8.Z(_vm_guest_metrics ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return tristate_type_helper.FromNative(result);
+            return get_can_use_hotplug_vbd(session, _vm_guest_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_guest_metrics.get_can_use_hotplug_vbd</c> (libxenapi <c>xenapi_vm_guest_metrics_get_can_use_hotplug_vbd</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static tristate_type get_can_use_hotplug_vbd(Session session, string _vm_guest_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_guest_metrics_get_can_use_hotplug_vbd(call.Handle, Utf8.Z(_vm_guest_metrics ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return tristate_type_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>VM_guest_metrics.get_can_use_hotplug_vbd</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_can_use_hotplug_vbd</c>.</summary>
+        public static System.Threading.Tasks.Task<tristate_type> get_can_use_hotplug_vbdAsync(Session session, string _vm_guest_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_guest_metrics.get_can_use_hotplug_vbd", cancellationToken, v => tristate_type_helper.FromString(ValueRead.Str(v)), _vm_guest_metrics ?? "");
         }
 
         /// <summary><c>VM_guest_metrics.get_live</c> (libxenapi <c>xenapi_vm_guest_metrics_get_live</c>).</summary>
@@ -449,9 +593,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_live(Session session, string _vm_guest_metrics)
         {
-            int status = Native.xenapi_vm_guest_metrics_get_live(Session.NativeOf(session), Utf8.Z(_vm_guest_metrics ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_live(session, _vm_guest_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_guest_metrics.get_live</c> (libxenapi <c>xenapi_vm_guest_metrics_get_live</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_live(Session session, string _vm_guest_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_guest_metrics_get_live(call.Handle, Utf8.Z(_vm_guest_metrics ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VM_guest_metrics.get_live</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_live</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_liveAsync(Session session, string _vm_guest_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_guest_metrics.get_live", cancellationToken, v => ValueRead.Bool(v), _vm_guest_metrics ?? "");
         }
 
         /// <summary><c>VM_guest_metrics.get_other_config</c> (libxenapi <c>xenapi_vm_guest_metrics_get_other_config</c>).</summary>
@@ -462,16 +624,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _vm_guest_metrics)
         {
-            int status = Native.xenapi_vm_guest_metrics_get_other_config(Session.NativeOf(session), Utf8.Z(_vm_guest_metrics ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _vm_guest_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_guest_metrics.get_other_config</c> (libxenapi <c>xenapi_vm_guest_metrics_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _vm_guest_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_vm_guest_metrics_get_other_config(call.Handle, Utf8.Z(_vm_guest_metrics ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>VM_guest_metrics.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _vm_guest_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_guest_metrics.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _vm_guest_metrics ?? "");
         }
 
         /// <summary><c>VM_guest_metrics.get_last_updated</c> (libxenapi <c>xenapi_vm_guest_metrics_get_last_updated</c>).</summary>
@@ -482,9 +662,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static DateTime get_last_updated(Session session, string _vm_guest_metrics)
         {
-            int status = Native.xenapi_vm_guest_metrics_get_last_updated(Session.NativeOf(session), Utf8.Z(_vm_guest_metrics ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.Time(result);
+            return get_last_updated(session, _vm_guest_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_guest_metrics.get_last_updated</c> (libxenapi <c>xenapi_vm_guest_metrics_get_last_updated</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static DateTime get_last_updated(Session session, string _vm_guest_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_guest_metrics_get_last_updated(call.Handle, Utf8.Z(_vm_guest_metrics ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.Time(result);
+            }
+        }
+
+        /// <summary><c>VM_guest_metrics.get_last_updated</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_last_updated</c>.</summary>
+        public static System.Threading.Tasks.Task<DateTime> get_last_updatedAsync(Session session, string _vm_guest_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_guest_metrics.get_last_updated", cancellationToken, v => ValueRead.Time(v), _vm_guest_metrics ?? "");
         }
 
         /// <summary><c>VM_guest_metrics.get_other</c> (libxenapi <c>xenapi_vm_guest_metrics_get_other</c>).</summary>
@@ -495,16 +693,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other(Session session, string _vm_guest_metrics)
         {
-            int status = Native.xenapi_vm_guest_metrics_get_other(Session.NativeOf(session), Utf8.Z(_vm_guest_metrics ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other(session, _vm_guest_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_guest_metrics.get_other</c> (libxenapi <c>xenapi_vm_guest_metrics_get_other</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other(Session session, string _vm_guest_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_vm_guest_metrics_get_other(call.Handle, Utf8.Z(_vm_guest_metrics ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>VM_guest_metrics.get_other</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_otherAsync(Session session, string _vm_guest_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_guest_metrics.get_other", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _vm_guest_metrics ?? "");
         }
 
         /// <summary><c>VM_guest_metrics.get_networks</c> (libxenapi <c>xenapi_vm_guest_metrics_get_networks</c>).</summary>
@@ -515,16 +731,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_networks(Session session, string _vm_guest_metrics)
         {
-            int status = Native.xenapi_vm_guest_metrics_get_networks(Session.NativeOf(session), Utf8.Z(_vm_guest_metrics ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_networks(session, _vm_guest_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_guest_metrics.get_networks</c> (libxenapi <c>xenapi_vm_guest_metrics_get_networks</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_networks(Session session, string _vm_guest_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_vm_guest_metrics_get_networks(call.Handle, Utf8.Z(_vm_guest_metrics ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>VM_guest_metrics.get_networks</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_networks</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_networksAsync(Session session, string _vm_guest_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_guest_metrics.get_networks", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _vm_guest_metrics ?? "");
         }
 
         /// <summary><c>VM_guest_metrics.get_disks</c> (libxenapi <c>xenapi_vm_guest_metrics_get_disks</c>). Removed in orlando: only older servers have it.</summary>
@@ -535,16 +769,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_disks(Session session, string _vm_guest_metrics)
         {
-            int status = Native.xenapi_vm_guest_metrics_get_disks(Session.NativeOf(session), Utf8.Z(_vm_guest_metrics ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_disks(session, _vm_guest_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_guest_metrics.get_disks</c> (libxenapi <c>xenapi_vm_guest_metrics_get_disks</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_disks(Session session, string _vm_guest_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_vm_guest_metrics_get_disks(call.Handle, Utf8.Z(_vm_guest_metrics ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>VM_guest_metrics.get_disks</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_disks</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_disksAsync(Session session, string _vm_guest_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_guest_metrics.get_disks", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _vm_guest_metrics ?? "");
         }
 
         /// <summary><c>VM_guest_metrics.get_memory</c> (libxenapi <c>xenapi_vm_guest_metrics_get_memory</c>). Removed in george: only older servers have it.</summary>
@@ -555,16 +807,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_memory(Session session, string _vm_guest_metrics)
         {
-            int status = Native.xenapi_vm_guest_metrics_get_memory(Session.NativeOf(session), Utf8.Z(_vm_guest_metrics ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_memory(session, _vm_guest_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_guest_metrics.get_memory</c> (libxenapi <c>xenapi_vm_guest_metrics_get_memory</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_memory(Session session, string _vm_guest_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_vm_guest_metrics_get_memory(call.Handle, Utf8.Z(_vm_guest_metrics ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>VM_guest_metrics.get_memory</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_memory</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_memoryAsync(Session session, string _vm_guest_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_guest_metrics.get_memory", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _vm_guest_metrics ?? "");
         }
 
         /// <summary><c>VM_guest_metrics.get_PV_drivers_up_to_date</c> (libxenapi <c>xenapi_vm_guest_metrics_get_pv_drivers_up_to_date</c>). Deprecated since dundee.</summary>
@@ -575,9 +845,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_PV_drivers_up_to_date(Session session, string _vm_guest_metrics)
         {
-            int status = Native.xenapi_vm_guest_metrics_get_pv_drivers_up_to_date(Session.NativeOf(session), Utf8.Z(_vm_guest_metrics ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_PV_drivers_up_to_date(session, _vm_guest_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_guest_metrics.get_PV_drivers_up_to_date</c> (libxenapi <c>xenapi_vm_guest_metrics_get_pv_drivers_up_to_date</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_PV_drivers_up_to_date(Session session, string _vm_guest_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_guest_metrics_get_pv_drivers_up_to_date(call.Handle, Utf8.Z(_vm_guest_metrics ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VM_guest_metrics.get_PV_drivers_up_to_date</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_PV_drivers_up_to_date</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_PV_drivers_up_to_dateAsync(Session session, string _vm_guest_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_guest_metrics.get_PV_drivers_up_to_date", cancellationToken, v => ValueRead.Bool(v), _vm_guest_metrics ?? "");
         }
 
         /// <summary><c>VM_guest_metrics.get_PV_drivers_version</c> (libxenapi <c>xenapi_vm_guest_metrics_get_pv_drivers_version</c>).</summary>
@@ -588,16 +876,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_PV_drivers_version(Session session, string _vm_guest_metrics)
         {
-            int status = Native.xenapi_vm_guest_metrics_get_pv_drivers_version(Session.NativeOf(session), Utf8.Z(_vm_guest_metrics ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_PV_drivers_version(session, _vm_guest_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_guest_metrics.get_PV_drivers_version</c> (libxenapi <c>xenapi_vm_guest_metrics_get_pv_drivers_version</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_PV_drivers_version(Session session, string _vm_guest_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_vm_guest_metrics_get_pv_drivers_version(call.Handle, Utf8.Z(_vm_guest_metrics ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>VM_guest_metrics.get_PV_drivers_version</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_PV_drivers_version</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_PV_drivers_versionAsync(Session session, string _vm_guest_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_guest_metrics.get_PV_drivers_version", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _vm_guest_metrics ?? "");
         }
 
         /// <summary><c>VM_guest_metrics.get_os_version</c> (libxenapi <c>xenapi_vm_guest_metrics_get_os_version</c>).</summary>
@@ -608,16 +914,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_os_version(Session session, string _vm_guest_metrics)
         {
-            int status = Native.xenapi_vm_guest_metrics_get_os_version(Session.NativeOf(session), Utf8.Z(_vm_guest_metrics ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_os_version(session, _vm_guest_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_guest_metrics.get_os_version</c> (libxenapi <c>xenapi_vm_guest_metrics_get_os_version</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_os_version(Session session, string _vm_guest_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_vm_guest_metrics_get_os_version(call.Handle, Utf8.Z(_vm_guest_metrics ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>VM_guest_metrics.get_os_version</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_os_version</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_os_versionAsync(Session session, string _vm_guest_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_guest_metrics.get_os_version", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _vm_guest_metrics ?? "");
         }
 
         /// <summary><c>VM_guest_metrics.get_uuid</c> (libxenapi <c>xenapi_vm_guest_metrics_get_uuid</c>).</summary>
@@ -628,9 +952,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _vm_guest_metrics)
         {
-            int status = Native.xenapi_vm_guest_metrics_get_uuid(Session.NativeOf(session), Utf8.Z(_vm_guest_metrics ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _vm_guest_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_guest_metrics.get_uuid</c> (libxenapi <c>xenapi_vm_guest_metrics_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _vm_guest_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_guest_metrics_get_uuid(call.Handle, Utf8.Z(_vm_guest_metrics ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VM_guest_metrics.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _vm_guest_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_guest_metrics.get_uuid", cancellationToken, v => ValueRead.Str(v), _vm_guest_metrics ?? "");
         }
 
         /// <summary><c>VM_guest_metrics.get_by_uuid</c> (libxenapi <c>xenapi_vm_guest_metrics_get_by_uuid</c>).</summary>
@@ -641,9 +983,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VM_guest_metrics> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_vm_guest_metrics_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VM_guest_metrics>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_guest_metrics.get_by_uuid</c> (libxenapi <c>xenapi_vm_guest_metrics_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VM_guest_metrics> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_guest_metrics_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VM_guest_metrics>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VM_guest_metrics.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VM_guest_metrics>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_guest_metrics.get_by_uuid", cancellationToken, v => ValueRead.Ref<VM_guest_metrics>(v), _uuid ?? "");
         }
 
         /// <summary><c>VM_guest_metrics.get_record</c> (libxenapi <c>xenapi_vm_guest_metrics_get_record</c>).</summary>
@@ -654,16 +1014,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static VM_guest_metrics get_record(Session session, string _vm_guest_metrics)
         {
-            int status = Native.xenapi_vm_guest_metrics_get_record(Session.NativeOf(session), Utf8.Z(_vm_guest_metrics ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _vm_guest_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_guest_metrics.get_record</c> (libxenapi <c>xenapi_vm_guest_metrics_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static VM_guest_metrics get_record(Session session, string _vm_guest_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_VM_guest_metrics(result);
+                int status = Native.xenapi_vm_guest_metrics_get_record(call.Handle, Utf8.Z(_vm_guest_metrics ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_VM_guest_metrics(result);
+                }
+                finally
+                {
+                    Native.xenapi_vm_guest_metrics_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_vm_guest_metrics_record_free(result);
-            }
+        }
+
+        /// <summary><c>VM_guest_metrics.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<VM_guest_metrics> get_recordAsync(Session session, string _vm_guest_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_guest_metrics.get_record", cancellationToken, v => VM_guest_metrics.FromValueHandle(v), _vm_guest_metrics ?? "");
         }
 
     }

@@ -363,16 +363,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<VM_metrics>, VM_metrics> get_all_records(Session session)
         {
-            int status = Native.xenapi_vm_metrics_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_metrics.get_all_records</c> (libxenapi <c>xenapi_vm_metrics_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<VM_metrics>, VM_metrics> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_VM_metrics_to_record_VM_metrics_end(result);
+                int status = Native.xenapi_vm_metrics_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_VM_metrics_to_record_VM_metrics_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_vm_metrics_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_vm_metrics_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>VM_metrics.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<VM_metrics>, VM_metrics>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_metrics.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<VM_metrics>.Create(k0), x0 => VM_metrics.FromValueHandle(x0)));
         }
 
         /// <summary><c>VM_metrics.get_all</c> (libxenapi <c>xenapi_vm_metrics_get_all</c>).</summary>
@@ -382,16 +400,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VM_metrics>> get_all(Session session)
         {
-            int status = Native.xenapi_vm_metrics_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_metrics.get_all</c> (libxenapi <c>xenapi_vm_metrics_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VM_metrics>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VM_metrics(result);
+                int status = Native.xenapi_vm_metrics_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VM_metrics(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VM_metrics.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VM_metrics>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_metrics.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VM_metrics>(x0)));
         }
 
         /// <summary><c>VM_metrics.remove_from_other_config</c> (libxenapi <c>xenapi_vm_metrics_remove_from_other_config</c>).</summary>
@@ -402,8 +438,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_other_config(Session session, string _vm_metrics, string _key)
         {
-            int status = Native.xenapi_vm_metrics_remove_from_other_config(Session.NativeOf(session), Utf8.Z(_vm_metrics ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_other_config(session, _vm_metrics, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_metrics.remove_from_other_config</c> (libxenapi <c>xenapi_vm_metrics_remove_from_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_other_config(Session session, string _vm_metrics, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_metrics_remove_from_other_config(call.Handle, Utf8.Z(_vm_metrics ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM_metrics.remove_from_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_other_configAsync(Session session, string _vm_metrics, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM_metrics.remove_from_other_config", cancellationToken, _vm_metrics ?? "", _key ?? "");
         }
 
         /// <summary><c>VM_metrics.add_to_other_config</c> (libxenapi <c>xenapi_vm_metrics_add_to_other_config</c>).</summary>
@@ -415,8 +469,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_other_config(Session session, string _vm_metrics, string _key, string _value)
         {
-            int status = Native.xenapi_vm_metrics_add_to_other_config(Session.NativeOf(session), Utf8.Z(_vm_metrics ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_other_config(session, _vm_metrics, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_metrics.add_to_other_config</c> (libxenapi <c>xenapi_vm_metrics_add_to_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_other_config(Session session, string _vm_metrics, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_metrics_add_to_other_config(call.Handle, Utf8.Z(_vm_metrics ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VM_metrics.add_to_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_other_configAsync(Session session, string _vm_metrics, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM_metrics.add_to_other_config", cancellationToken, _vm_metrics ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>VM_metrics.set_other_config</c> (libxenapi <c>xenapi_vm_metrics_set_other_config</c>).</summary>
@@ -427,16 +499,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_other_config(Session session, string _vm_metrics, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_other_config(session, _vm_metrics, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_metrics.set_other_config</c> (libxenapi <c>xenapi_vm_metrics_set_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_other_config(Session session, string _vm_metrics, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vm_metrics_set_other_config(Session.NativeOf(session), Utf8.Z(_vm_metrics ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_vm_metrics_set_other_config(call.Handle, Utf8.Z(_vm_metrics ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>VM_metrics.set_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_other_configAsync(Session session, string _vm_metrics, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VM_metrics.set_other_config", cancellationToken, _vm_metrics ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>VM_metrics.get_current_domain_type</c> (libxenapi <c>xenapi_vm_metrics_get_current_domain_type</c>).</summary>
@@ -447,9 +537,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static domain_type get_current_domain_type(Session session, string _vm_metrics)
         {
-            int status = Native.xenapi_vm_metrics_get_current_domain_type(Session.NativeOf(session), Utf8.Z(_vm_metrics ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return domain_type_helper.FromNative(result);
+            return get_current_domain_type(session, _vm_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_metrics.get_current_domain_type</c> (libxenapi <c>xenapi_vm_metrics_get_current_domain_type</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static domain_type get_current_domain_type(Session session, string _vm_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_metrics_get_current_domain_type(call.Handle, Utf8.Z(_vm_metrics ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return domain_type_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>VM_metrics.get_current_domain_type</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_current_domain_type</c>.</summary>
+        public static System.Threading.Tasks.Task<domain_type> get_current_domain_typeAsync(Session session, string _vm_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_metrics.get_current_domain_type", cancellationToken, v => domain_type_helper.FromString(ValueRead.Str(v)), _vm_metrics ?? "");
         }
 
         /// <summary><c>VM_metrics.get_nomigrate</c> (libxenapi <c>xenapi_vm_metrics_get_nomigrate</c>).</summary>
@@ -460,9 +568,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_nomigrate(Session session, string _vm_metrics)
         {
-            int status = Native.xenapi_vm_metrics_get_nomigrate(Session.NativeOf(session), Utf8.Z(_vm_metrics ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_nomigrate(session, _vm_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_metrics.get_nomigrate</c> (libxenapi <c>xenapi_vm_metrics_get_nomigrate</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_nomigrate(Session session, string _vm_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_metrics_get_nomigrate(call.Handle, Utf8.Z(_vm_metrics ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VM_metrics.get_nomigrate</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_nomigrate</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_nomigrateAsync(Session session, string _vm_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_metrics.get_nomigrate", cancellationToken, v => ValueRead.Bool(v), _vm_metrics ?? "");
         }
 
         /// <summary><c>VM_metrics.get_nested_virt</c> (libxenapi <c>xenapi_vm_metrics_get_nested_virt</c>).</summary>
@@ -473,9 +599,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_nested_virt(Session session, string _vm_metrics)
         {
-            int status = Native.xenapi_vm_metrics_get_nested_virt(Session.NativeOf(session), Utf8.Z(_vm_metrics ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_nested_virt(session, _vm_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_metrics.get_nested_virt</c> (libxenapi <c>xenapi_vm_metrics_get_nested_virt</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_nested_virt(Session session, string _vm_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_metrics_get_nested_virt(call.Handle, Utf8.Z(_vm_metrics ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VM_metrics.get_nested_virt</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_nested_virt</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_nested_virtAsync(Session session, string _vm_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_metrics.get_nested_virt", cancellationToken, v => ValueRead.Bool(v), _vm_metrics ?? "");
         }
 
         /// <summary><c>VM_metrics.get_hvm</c> (libxenapi <c>xenapi_vm_metrics_get_hvm</c>).</summary>
@@ -486,9 +630,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_hvm(Session session, string _vm_metrics)
         {
-            int status = Native.xenapi_vm_metrics_get_hvm(Session.NativeOf(session), Utf8.Z(_vm_metrics ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_hvm(session, _vm_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_metrics.get_hvm</c> (libxenapi <c>xenapi_vm_metrics_get_hvm</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_hvm(Session session, string _vm_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_metrics_get_hvm(call.Handle, Utf8.Z(_vm_metrics ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VM_metrics.get_hvm</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_hvm</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_hvmAsync(Session session, string _vm_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_metrics.get_hvm", cancellationToken, v => ValueRead.Bool(v), _vm_metrics ?? "");
         }
 
         /// <summary><c>VM_metrics.get_other_config</c> (libxenapi <c>xenapi_vm_metrics_get_other_config</c>).</summary>
@@ -499,16 +661,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _vm_metrics)
         {
-            int status = Native.xenapi_vm_metrics_get_other_config(Session.NativeOf(session), Utf8.Z(_vm_metrics ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _vm_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_metrics.get_other_config</c> (libxenapi <c>xenapi_vm_metrics_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _vm_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_vm_metrics_get_other_config(call.Handle, Utf8.Z(_vm_metrics ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>VM_metrics.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _vm_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_metrics.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _vm_metrics ?? "");
         }
 
         /// <summary><c>VM_metrics.get_last_updated</c> (libxenapi <c>xenapi_vm_metrics_get_last_updated</c>).</summary>
@@ -519,9 +699,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static DateTime get_last_updated(Session session, string _vm_metrics)
         {
-            int status = Native.xenapi_vm_metrics_get_last_updated(Session.NativeOf(session), Utf8.Z(_vm_metrics ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.Time(result);
+            return get_last_updated(session, _vm_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_metrics.get_last_updated</c> (libxenapi <c>xenapi_vm_metrics_get_last_updated</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static DateTime get_last_updated(Session session, string _vm_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_metrics_get_last_updated(call.Handle, Utf8.Z(_vm_metrics ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.Time(result);
+            }
+        }
+
+        /// <summary><c>VM_metrics.get_last_updated</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_last_updated</c>.</summary>
+        public static System.Threading.Tasks.Task<DateTime> get_last_updatedAsync(Session session, string _vm_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_metrics.get_last_updated", cancellationToken, v => ValueRead.Time(v), _vm_metrics ?? "");
         }
 
         /// <summary><c>VM_metrics.get_install_time</c> (libxenapi <c>xenapi_vm_metrics_get_install_time</c>).</summary>
@@ -532,9 +730,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static DateTime get_install_time(Session session, string _vm_metrics)
         {
-            int status = Native.xenapi_vm_metrics_get_install_time(Session.NativeOf(session), Utf8.Z(_vm_metrics ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.Time(result);
+            return get_install_time(session, _vm_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_metrics.get_install_time</c> (libxenapi <c>xenapi_vm_metrics_get_install_time</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static DateTime get_install_time(Session session, string _vm_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_metrics_get_install_time(call.Handle, Utf8.Z(_vm_metrics ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.Time(result);
+            }
+        }
+
+        /// <summary><c>VM_metrics.get_install_time</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_install_time</c>.</summary>
+        public static System.Threading.Tasks.Task<DateTime> get_install_timeAsync(Session session, string _vm_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_metrics.get_install_time", cancellationToken, v => ValueRead.Time(v), _vm_metrics ?? "");
         }
 
         /// <summary><c>VM_metrics.get_start_time</c> (libxenapi <c>xenapi_vm_metrics_get_start_time</c>).</summary>
@@ -545,9 +761,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static DateTime get_start_time(Session session, string _vm_metrics)
         {
-            int status = Native.xenapi_vm_metrics_get_start_time(Session.NativeOf(session), Utf8.Z(_vm_metrics ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.Time(result);
+            return get_start_time(session, _vm_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_metrics.get_start_time</c> (libxenapi <c>xenapi_vm_metrics_get_start_time</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static DateTime get_start_time(Session session, string _vm_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_metrics_get_start_time(call.Handle, Utf8.Z(_vm_metrics ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.Time(result);
+            }
+        }
+
+        /// <summary><c>VM_metrics.get_start_time</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_start_time</c>.</summary>
+        public static System.Threading.Tasks.Task<DateTime> get_start_timeAsync(Session session, string _vm_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_metrics.get_start_time", cancellationToken, v => ValueRead.Time(v), _vm_metrics ?? "");
         }
 
         /// <summary><c>VM_metrics.get_state</c> (libxenapi <c>xenapi_vm_metrics_get_state</c>).</summary>
@@ -558,16 +792,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string[] get_state(Session session, string _vm_metrics)
         {
-            int status = Native.xenapi_vm_metrics_get_state(Session.NativeOf(session), Utf8.Z(_vm_metrics ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_state(session, _vm_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_metrics.get_state</c> (libxenapi <c>xenapi_vm_metrics_get_state</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string[] get_state(Session session, string _vm_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_string(result);
+                int status = Native.xenapi_vm_metrics_get_state(call.Handle, Utf8.Z(_vm_metrics ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_string(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VM_metrics.get_state</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_state</c>.</summary>
+        public static System.Threading.Tasks.Task<string[]> get_stateAsync(Session session, string _vm_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_metrics.get_state", cancellationToken, v => ValueRead.Array(v, x0 => ValueRead.Str(x0)), _vm_metrics ?? "");
         }
 
         /// <summary><c>VM_metrics.get_VCPUs_flags</c> (libxenapi <c>xenapi_vm_metrics_get_vcpus_flags</c>).</summary>
@@ -578,16 +830,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<long, string[]> get_VCPUs_flags(Session session, string _vm_metrics)
         {
-            int status = Native.xenapi_vm_metrics_get_vcpus_flags(Session.NativeOf(session), Utf8.Z(_vm_metrics ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_VCPUs_flags(session, _vm_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_metrics.get_VCPUs_flags</c> (libxenapi <c>xenapi_vm_metrics_get_vcpus_flags</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<long, string[]> get_VCPUs_flags(Session session, string _vm_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_int_to_set_string_end(result);
+                int status = Native.xenapi_vm_metrics_get_vcpus_flags(call.Handle, Utf8.Z(_vm_metrics ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_int_to_set_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_int64_string_list_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_int64_string_list_map_free(result);
-            }
+        }
+
+        /// <summary><c>VM_metrics.get_VCPUs_flags</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_VCPUs_flags</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<long, string[]>> get_VCPUs_flagsAsync(Session session, string _vm_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_metrics.get_VCPUs_flags", cancellationToken, v => ValueRead.Map(v, k0 => ValueRead.KeyLong(k0), x0 => ValueRead.Array(x0, x1 => ValueRead.Str(x1))), _vm_metrics ?? "");
         }
 
         /// <summary><c>VM_metrics.get_VCPUs_params</c> (libxenapi <c>xenapi_vm_metrics_get_vcpus_params</c>).</summary>
@@ -598,16 +868,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_VCPUs_params(Session session, string _vm_metrics)
         {
-            int status = Native.xenapi_vm_metrics_get_vcpus_params(Session.NativeOf(session), Utf8.Z(_vm_metrics ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_VCPUs_params(session, _vm_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_metrics.get_VCPUs_params</c> (libxenapi <c>xenapi_vm_metrics_get_vcpus_params</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_VCPUs_params(Session session, string _vm_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_vm_metrics_get_vcpus_params(call.Handle, Utf8.Z(_vm_metrics ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>VM_metrics.get_VCPUs_params</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_VCPUs_params</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_VCPUs_paramsAsync(Session session, string _vm_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_metrics.get_VCPUs_params", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _vm_metrics ?? "");
         }
 
         /// <summary><c>VM_metrics.get_VCPUs_CPU</c> (libxenapi <c>xenapi_vm_metrics_get_vcpus_cpu</c>).</summary>
@@ -618,16 +906,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<long, long> get_VCPUs_CPU(Session session, string _vm_metrics)
         {
-            int status = Native.xenapi_vm_metrics_get_vcpus_cpu(Session.NativeOf(session), Utf8.Z(_vm_metrics ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_VCPUs_CPU(session, _vm_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_metrics.get_VCPUs_CPU</c> (libxenapi <c>xenapi_vm_metrics_get_vcpus_cpu</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<long, long> get_VCPUs_CPU(Session session, string _vm_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_int_to_int_end(result);
+                int status = Native.xenapi_vm_metrics_get_vcpus_cpu(call.Handle, Utf8.Z(_vm_metrics ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_int_to_int_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_int64_int64_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_int64_int64_map_free(result);
-            }
+        }
+
+        /// <summary><c>VM_metrics.get_VCPUs_CPU</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_VCPUs_CPU</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<long, long>> get_VCPUs_CPUAsync(Session session, string _vm_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_metrics.get_VCPUs_CPU", cancellationToken, v => ValueRead.Map(v, k0 => ValueRead.KeyLong(k0), x0 => ValueRead.Long(x0)), _vm_metrics ?? "");
         }
 
         /// <summary><c>VM_metrics.get_VCPUs_utilisation</c> (libxenapi <c>xenapi_vm_metrics_get_vcpus_utilisation</c>). Removed in tampa: only older servers have it.</summary>
@@ -638,16 +944,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<long, double> get_VCPUs_utilisation(Session session, string _vm_metrics)
         {
-            int status = Native.xenapi_vm_metrics_get_vcpus_utilisation(Session.NativeOf(session), Utf8.Z(_vm_metrics ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_VCPUs_utilisation(session, _vm_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_metrics.get_VCPUs_utilisation</c> (libxenapi <c>xenapi_vm_metrics_get_vcpus_utilisation</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<long, double> get_VCPUs_utilisation(Session session, string _vm_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_int_to_float_end(result);
+                int status = Native.xenapi_vm_metrics_get_vcpus_utilisation(call.Handle, Utf8.Z(_vm_metrics ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_int_to_float_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_int64_double_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_int64_double_map_free(result);
-            }
+        }
+
+        /// <summary><c>VM_metrics.get_VCPUs_utilisation</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_VCPUs_utilisation</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<long, double>> get_VCPUs_utilisationAsync(Session session, string _vm_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_metrics.get_VCPUs_utilisation", cancellationToken, v => ValueRead.Map(v, k0 => ValueRead.KeyLong(k0), x0 => ValueRead.Double(x0)), _vm_metrics ?? "");
         }
 
         /// <summary><c>VM_metrics.get_VCPUs_number</c> (libxenapi <c>xenapi_vm_metrics_get_vcpus_number</c>).</summary>
@@ -658,9 +982,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_VCPUs_number(Session session, string _vm_metrics)
         {
-            int status = Native.xenapi_vm_metrics_get_vcpus_number(Session.NativeOf(session), Utf8.Z(_vm_metrics ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_VCPUs_number(session, _vm_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_metrics.get_VCPUs_number</c> (libxenapi <c>xenapi_vm_metrics_get_vcpus_number</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_VCPUs_number(Session session, string _vm_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_metrics_get_vcpus_number(call.Handle, Utf8.Z(_vm_metrics ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>VM_metrics.get_VCPUs_number</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_VCPUs_number</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_VCPUs_numberAsync(Session session, string _vm_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_metrics.get_VCPUs_number", cancellationToken, v => ValueRead.Long(v), _vm_metrics ?? "");
         }
 
         /// <summary><c>VM_metrics.get_memory_actual</c> (libxenapi <c>xenapi_vm_metrics_get_memory_actual</c>).</summary>
@@ -671,9 +1013,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static long get_memory_actual(Session session, string _vm_metrics)
         {
-            int status = Native.xenapi_vm_metrics_get_memory_actual(Session.NativeOf(session), Utf8.Z(_vm_metrics ?? ""), out long result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return result;
+            return get_memory_actual(session, _vm_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_metrics.get_memory_actual</c> (libxenapi <c>xenapi_vm_metrics_get_memory_actual</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static long get_memory_actual(Session session, string _vm_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_metrics_get_memory_actual(call.Handle, Utf8.Z(_vm_metrics ?? ""), out long result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return result;
+            }
+        }
+
+        /// <summary><c>VM_metrics.get_memory_actual</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_memory_actual</c>.</summary>
+        public static System.Threading.Tasks.Task<long> get_memory_actualAsync(Session session, string _vm_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_metrics.get_memory_actual", cancellationToken, v => ValueRead.Long(v), _vm_metrics ?? "");
         }
 
         /// <summary><c>VM_metrics.get_uuid</c> (libxenapi <c>xenapi_vm_metrics_get_uuid</c>).</summary>
@@ -684,9 +1044,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _vm_metrics)
         {
-            int status = Native.xenapi_vm_metrics_get_uuid(Session.NativeOf(session), Utf8.Z(_vm_metrics ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _vm_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_metrics.get_uuid</c> (libxenapi <c>xenapi_vm_metrics_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _vm_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_metrics_get_uuid(call.Handle, Utf8.Z(_vm_metrics ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VM_metrics.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _vm_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_metrics.get_uuid", cancellationToken, v => ValueRead.Str(v), _vm_metrics ?? "");
         }
 
         /// <summary><c>VM_metrics.get_by_uuid</c> (libxenapi <c>xenapi_vm_metrics_get_by_uuid</c>).</summary>
@@ -697,9 +1075,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VM_metrics> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_vm_metrics_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VM_metrics>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_metrics.get_by_uuid</c> (libxenapi <c>xenapi_vm_metrics_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VM_metrics> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vm_metrics_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VM_metrics>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VM_metrics.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VM_metrics>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_metrics.get_by_uuid", cancellationToken, v => ValueRead.Ref<VM_metrics>(v), _uuid ?? "");
         }
 
         /// <summary><c>VM_metrics.get_record</c> (libxenapi <c>xenapi_vm_metrics_get_record</c>).</summary>
@@ -710,16 +1106,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static VM_metrics get_record(Session session, string _vm_metrics)
         {
-            int status = Native.xenapi_vm_metrics_get_record(Session.NativeOf(session), Utf8.Z(_vm_metrics ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _vm_metrics, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VM_metrics.get_record</c> (libxenapi <c>xenapi_vm_metrics_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static VM_metrics get_record(Session session, string _vm_metrics, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_VM_metrics(result);
+                int status = Native.xenapi_vm_metrics_get_record(call.Handle, Utf8.Z(_vm_metrics ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_VM_metrics(result);
+                }
+                finally
+                {
+                    Native.xenapi_vm_metrics_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_vm_metrics_record_free(result);
-            }
+        }
+
+        /// <summary><c>VM_metrics.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<VM_metrics> get_recordAsync(Session session, string _vm_metrics, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VM_metrics.get_record", cancellationToken, v => VM_metrics.FromValueHandle(v), _vm_metrics ?? "");
         }
 
     }

@@ -213,16 +213,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<VTPM>, VTPM> get_all_records(Session session)
         {
-            int status = Native.xenapi_vtpm_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VTPM.get_all_records</c> (libxenapi <c>xenapi_vtpm_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<VTPM>, VTPM> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_VTPM_to_record_VTPM_end(result);
+                int status = Native.xenapi_vtpm_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_VTPM_to_record_VTPM_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_vtpm_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_vtpm_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>VTPM.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<VTPM>, VTPM>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VTPM.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<VTPM>.Create(k0), x0 => VTPM.FromValueHandle(x0)));
         }
 
         /// <summary><c>VTPM.get_all</c> (libxenapi <c>xenapi_vtpm_get_all</c>). Prototype since 22.26.0: may change.</summary>
@@ -232,16 +250,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VTPM>> get_all(Session session)
         {
-            int status = Native.xenapi_vtpm_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VTPM.get_all</c> (libxenapi <c>xenapi_vtpm_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VTPM>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VTPM(result);
+                int status = Native.xenapi_vtpm_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VTPM(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VTPM.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VTPM>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VTPM.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VTPM>(x0)));
         }
 
         /// <summary><c>VTPM.destroy</c> (libxenapi <c>xenapi_vtpm_destroy</c>). Prototype since 22.26.0: may change.</summary>
@@ -251,8 +287,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy(Session session, string _vtpm)
         {
-            int status = Native.xenapi_vtpm_destroy(Session.NativeOf(session), Utf8.Z(_vtpm ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            destroy(session, _vtpm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VTPM.destroy</c> (libxenapi <c>xenapi_vtpm_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy(Session session, string _vtpm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vtpm_destroy(call.Handle, Utf8.Z(_vtpm ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VTPM.destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy</c>.</summary>
+        public static System.Threading.Tasks.Task destroyAsync(Session session, string _vtpm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VTPM.destroy", cancellationToken, _vtpm ?? "");
         }
 
         /// <summary><c>Async.VTPM.destroy</c> (libxenapi <c>xenapi_async_vtpm_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 22.26.0: may change.</summary>
@@ -263,9 +317,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy(Session session, string _vtpm)
         {
-            int status = Native.xenapi_async_vtpm_destroy(Session.NativeOf(session), Utf8.Z(_vtpm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_destroy(session, _vtpm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VTPM.destroy</c> (libxenapi <c>xenapi_async_vtpm_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy(Session session, string _vtpm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vtpm_destroy(call.Handle, Utf8.Z(_vtpm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VTPM.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_vtpm_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -293,9 +357,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VTPM> create(Session session, string _vm, bool _is_unique)
         {
-            int status = Native.xenapi_vtpm_create(Session.NativeOf(session), Utf8.Z(_vm ?? ""), (_is_unique ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VTPM>.Create(Conv.TakeStr(result));
+            return create(session, _vm, _is_unique, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VTPM.create</c> (libxenapi <c>xenapi_vtpm_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VTPM> create(Session session, string _vm, bool _is_unique, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vtpm_create(call.Handle, Utf8.Z(_vm ?? ""), (_is_unique ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VTPM>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VTPM.create</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VTPM>> createAsync(Session session, string _vm, bool _is_unique, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VTPM.create", cancellationToken, v => ValueRead.Ref<VTPM>(v), _vm ?? "", _is_unique);
         }
 
         /// <summary><c>Async.VTPM.create</c> (libxenapi <c>xenapi_async_vtpm_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 22.26.0: may change.</summary>
@@ -307,9 +389,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create(Session session, string _vm, bool _is_unique)
         {
-            int status = Native.xenapi_async_vtpm_create(Session.NativeOf(session), Utf8.Z(_vm ?? ""), (_is_unique ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_create(session, _vm, _is_unique, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VTPM.create</c> (libxenapi <c>xenapi_async_vtpm_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create(Session session, string _vm, bool _is_unique, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vtpm_create(call.Handle, Utf8.Z(_vm ?? ""), (_is_unique ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VTPM.create</c> (what <c>async_create</c> returned; libxenapi <c>xenapi_async_vtpm_create_wait</c>) and returns its result as <c>create</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -339,9 +431,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_is_protected(Session session, string _vtpm)
         {
-            int status = Native.xenapi_vtpm_get_is_protected(Session.NativeOf(session), Utf8.Z(_vtpm ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_is_protected(session, _vtpm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VTPM.get_is_protected</c> (libxenapi <c>xenapi_vtpm_get_is_protected</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_is_protected(Session session, string _vtpm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vtpm_get_is_protected(call.Handle, Utf8.Z(_vtpm ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VTPM.get_is_protected</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_is_protected</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_is_protectedAsync(Session session, string _vtpm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VTPM.get_is_protected", cancellationToken, v => ValueRead.Bool(v), _vtpm ?? "");
         }
 
         /// <summary><c>VTPM.get_is_unique</c> (libxenapi <c>xenapi_vtpm_get_is_unique</c>). Prototype since 22.26.0: may change.</summary>
@@ -352,9 +462,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_is_unique(Session session, string _vtpm)
         {
-            int status = Native.xenapi_vtpm_get_is_unique(Session.NativeOf(session), Utf8.Z(_vtpm ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_is_unique(session, _vtpm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VTPM.get_is_unique</c> (libxenapi <c>xenapi_vtpm_get_is_unique</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_is_unique(Session session, string _vtpm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vtpm_get_is_unique(call.Handle, Utf8.Z(_vtpm ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VTPM.get_is_unique</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_is_unique</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_is_uniqueAsync(Session session, string _vtpm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VTPM.get_is_unique", cancellationToken, v => ValueRead.Bool(v), _vtpm ?? "");
         }
 
         /// <summary><c>VTPM.get_persistence_backend</c> (libxenapi <c>xenapi_vtpm_get_persistence_backend</c>). Prototype since 22.26.0: may change.</summary>
@@ -365,9 +493,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static persistence_backend get_persistence_backend(Session session, string _vtpm)
         {
-            int status = Native.xenapi_vtpm_get_persistence_backend(Session.NativeOf(session), Utf8.Z(_vtpm ?? ""), out int result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return persistence_backend_helper.FromNative(result);
+            return get_persistence_backend(session, _vtpm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VTPM.get_persistence_backend</c> (libxenapi <c>xenapi_vtpm_get_persistence_backend</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static persistence_backend get_persistence_backend(Session session, string _vtpm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vtpm_get_persistence_backend(call.Handle, Utf8.Z(_vtpm ?? ""), out int result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return persistence_backend_helper.FromNative(result);
+            }
+        }
+
+        /// <summary><c>VTPM.get_persistence_backend</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_persistence_backend</c>.</summary>
+        public static System.Threading.Tasks.Task<persistence_backend> get_persistence_backendAsync(Session session, string _vtpm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VTPM.get_persistence_backend", cancellationToken, v => persistence_backend_helper.FromString(ValueRead.Str(v)), _vtpm ?? "");
         }
 
         /// <summary><c>VTPM.get_backend</c> (libxenapi <c>xenapi_vtpm_get_backend</c>).</summary>
@@ -378,9 +524,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VM> get_backend(Session session, string _vtpm)
         {
-            int status = Native.xenapi_vtpm_get_backend(Session.NativeOf(session), Utf8.Z(_vtpm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VM>.Create(Conv.TakeStr(result));
+            return get_backend(session, _vtpm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VTPM.get_backend</c> (libxenapi <c>xenapi_vtpm_get_backend</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VM> get_backend(Session session, string _vtpm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vtpm_get_backend(call.Handle, Utf8.Z(_vtpm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VM>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VTPM.get_backend</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_backend</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VM>> get_backendAsync(Session session, string _vtpm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VTPM.get_backend", cancellationToken, v => ValueRead.Ref<VM>(v), _vtpm ?? "");
         }
 
         /// <summary><c>VTPM.get_VM</c> (libxenapi <c>xenapi_vtpm_get_vm</c>).</summary>
@@ -391,9 +555,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VM> get_VM(Session session, string _vtpm)
         {
-            int status = Native.xenapi_vtpm_get_vm(Session.NativeOf(session), Utf8.Z(_vtpm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VM>.Create(Conv.TakeStr(result));
+            return get_VM(session, _vtpm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VTPM.get_VM</c> (libxenapi <c>xenapi_vtpm_get_vm</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VM> get_VM(Session session, string _vtpm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vtpm_get_vm(call.Handle, Utf8.Z(_vtpm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VM>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VTPM.get_VM</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_VM</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VM>> get_VMAsync(Session session, string _vtpm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VTPM.get_VM", cancellationToken, v => ValueRead.Ref<VM>(v), _vtpm ?? "");
         }
 
         /// <summary><c>VTPM.get_current_operations</c> (libxenapi <c>xenapi_vtpm_get_current_operations</c>).</summary>
@@ -404,16 +586,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, vtpm_operations> get_current_operations(Session session, string _vtpm)
         {
-            int status = Native.xenapi_vtpm_get_current_operations(Session.NativeOf(session), Utf8.Z(_vtpm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_current_operations(session, _vtpm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VTPM.get_current_operations</c> (libxenapi <c>xenapi_vtpm_get_current_operations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, vtpm_operations> get_current_operations(Session session, string _vtpm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_enum_vtpm_operations_end(result);
+                int status = Native.xenapi_vtpm_get_current_operations(call.Handle, Utf8.Z(_vtpm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_enum_vtpm_operations_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_vtpm_operations_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_vtpm_operations_map_free(result);
-            }
+        }
+
+        /// <summary><c>VTPM.get_current_operations</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_current_operations</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, vtpm_operations>> get_current_operationsAsync(Session session, string _vtpm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VTPM.get_current_operations", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => vtpm_operations_helper.FromString(ValueRead.Str(x0))), _vtpm ?? "");
         }
 
         /// <summary><c>VTPM.get_allowed_operations</c> (libxenapi <c>xenapi_vtpm_get_allowed_operations</c>).</summary>
@@ -424,16 +624,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<vtpm_operations> get_allowed_operations(Session session, string _vtpm)
         {
-            int status = Native.xenapi_vtpm_get_allowed_operations(Session.NativeOf(session), Utf8.Z(_vtpm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_allowed_operations(session, _vtpm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VTPM.get_allowed_operations</c> (libxenapi <c>xenapi_vtpm_get_allowed_operations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<vtpm_operations> get_allowed_operations(Session session, string _vtpm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_enum_vtpm_operations(result);
+                int status = Native.xenapi_vtpm_get_allowed_operations(call.Handle, Utf8.Z(_vtpm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_enum_vtpm_operations(result);
+                }
+                finally
+                {
+                    Native.xenapi_vtpm_operations_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_vtpm_operations_list_free(result);
-            }
+        }
+
+        /// <summary><c>VTPM.get_allowed_operations</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_allowed_operations</c>.</summary>
+        public static System.Threading.Tasks.Task<List<vtpm_operations>> get_allowed_operationsAsync(Session session, string _vtpm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VTPM.get_allowed_operations", cancellationToken, v => ValueRead.List(v, x0 => vtpm_operations_helper.FromString(ValueRead.Str(x0))), _vtpm ?? "");
         }
 
         /// <summary><c>VTPM.get_uuid</c> (libxenapi <c>xenapi_vtpm_get_uuid</c>).</summary>
@@ -444,9 +662,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _vtpm)
         {
-            int status = Native.xenapi_vtpm_get_uuid(Session.NativeOf(session), Utf8.Z(_vtpm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _vtpm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VTPM.get_uuid</c> (libxenapi <c>xenapi_vtpm_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _vtpm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vtpm_get_uuid(call.Handle, Utf8.Z(_vtpm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VTPM.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _vtpm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VTPM.get_uuid", cancellationToken, v => ValueRead.Str(v), _vtpm ?? "");
         }
 
         /// <summary><c>VTPM.get_by_uuid</c> (libxenapi <c>xenapi_vtpm_get_by_uuid</c>). Prototype since 22.26.0: may change.</summary>
@@ -457,9 +693,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VTPM> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_vtpm_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VTPM>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VTPM.get_by_uuid</c> (libxenapi <c>xenapi_vtpm_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VTPM> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vtpm_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VTPM>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VTPM.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VTPM>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VTPM.get_by_uuid", cancellationToken, v => ValueRead.Ref<VTPM>(v), _uuid ?? "");
         }
 
         /// <summary><c>VTPM.get_record</c> (libxenapi <c>xenapi_vtpm_get_record</c>). Prototype since 22.26.0: may change.</summary>
@@ -470,16 +724,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static VTPM get_record(Session session, string _vtpm)
         {
-            int status = Native.xenapi_vtpm_get_record(Session.NativeOf(session), Utf8.Z(_vtpm ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _vtpm, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VTPM.get_record</c> (libxenapi <c>xenapi_vtpm_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static VTPM get_record(Session session, string _vtpm, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_VTPM(result);
+                int status = Native.xenapi_vtpm_get_record(call.Handle, Utf8.Z(_vtpm ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_VTPM(result);
+                }
+                finally
+                {
+                    Native.xenapi_vtpm_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_vtpm_record_free(result);
-            }
+        }
+
+        /// <summary><c>VTPM.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<VTPM> get_recordAsync(Session session, string _vtpm, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VTPM.get_record", cancellationToken, v => VTPM.FromValueHandle(v), _vtpm ?? "");
         }
 
     }

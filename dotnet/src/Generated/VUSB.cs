@@ -196,16 +196,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<XenRef<VUSB>, VUSB> get_all_records(Session session)
         {
-            int status = Native.xenapi_vusb_get_all_records(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all_records(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VUSB.get_all_records</c> (libxenapi <c>xenapi_vusb_get_all_records</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<XenRef<VUSB>, VUSB> get_all_records(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_ref_VUSB_to_record_VUSB_end(result);
+                int status = Native.xenapi_vusb_get_all_records(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_ref_VUSB_to_record_VUSB_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_vusb_record_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_vusb_record_map_free(result);
-            }
+        }
+
+        /// <summary><c>VUSB.get_all_records</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all_records</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<XenRef<VUSB>, VUSB>> get_all_recordsAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VUSB.get_all_records", cancellationToken, v => ValueRead.Map(v, k0 => XenRef<VUSB>.Create(k0), x0 => VUSB.FromValueHandle(x0)));
         }
 
         /// <summary><c>VUSB.get_all</c> (libxenapi <c>xenapi_vusb_get_all</c>).</summary>
@@ -215,16 +233,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<XenRef<VUSB>> get_all(Session session)
         {
-            int status = Native.xenapi_vusb_get_all(Session.NativeOf(session), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_all(session, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VUSB.get_all</c> (libxenapi <c>xenapi_vusb_get_all</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<XenRef<VUSB>> get_all(Session session, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_ref_VUSB(result);
+                int status = Native.xenapi_vusb_get_all(call.Handle, out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_ref_VUSB(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_list_free(result);
-            }
+        }
+
+        /// <summary><c>VUSB.get_all</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_all</c>.</summary>
+        public static System.Threading.Tasks.Task<List<XenRef<VUSB>>> get_allAsync(Session session, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VUSB.get_all", cancellationToken, v => ValueRead.List(v, x0 => ValueRead.Ref<VUSB>(x0)));
         }
 
         /// <summary><c>VUSB.destroy</c> (libxenapi <c>xenapi_vusb_destroy</c>).</summary>
@@ -234,8 +270,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void destroy(Session session, string _vusb)
         {
-            int status = Native.xenapi_vusb_destroy(Session.NativeOf(session), Utf8.Z(_vusb ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            destroy(session, _vusb, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VUSB.destroy</c> (libxenapi <c>xenapi_vusb_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void destroy(Session session, string _vusb, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vusb_destroy(call.Handle, Utf8.Z(_vusb ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VUSB.destroy</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>destroy</c>.</summary>
+        public static System.Threading.Tasks.Task destroyAsync(Session session, string _vusb, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VUSB.destroy", cancellationToken, _vusb ?? "");
         }
 
         /// <summary><c>Async.VUSB.destroy</c> (libxenapi <c>xenapi_async_vusb_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -246,9 +300,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_destroy(Session session, string _vusb)
         {
-            int status = Native.xenapi_async_vusb_destroy(Session.NativeOf(session), Utf8.Z(_vusb ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_destroy(session, _vusb, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VUSB.destroy</c> (libxenapi <c>xenapi_async_vusb_destroy</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_destroy(Session session, string _vusb, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vusb_destroy(call.Handle, Utf8.Z(_vusb ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VUSB.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_vusb_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -274,8 +338,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void unplug(Session session, string _vusb)
         {
-            int status = Native.xenapi_vusb_unplug(Session.NativeOf(session), Utf8.Z(_vusb ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            unplug(session, _vusb, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VUSB.unplug</c> (libxenapi <c>xenapi_vusb_unplug</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void unplug(Session session, string _vusb, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vusb_unplug(call.Handle, Utf8.Z(_vusb ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VUSB.unplug</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>unplug</c>.</summary>
+        public static System.Threading.Tasks.Task unplugAsync(Session session, string _vusb, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VUSB.unplug", cancellationToken, _vusb ?? "");
         }
 
         /// <summary><c>Async.VUSB.unplug</c> (libxenapi <c>xenapi_async_vusb_unplug</c>): <c>unplug</c> as a server task. Wait for its typed result with <c>async_unplug_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -286,9 +368,19 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_unplug(Session session, string _vusb)
         {
-            int status = Native.xenapi_async_vusb_unplug(Session.NativeOf(session), Utf8.Z(_vusb ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<Task>.Create(Conv.TakeStr(result));
+            return async_unplug(session, _vusb, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VUSB.unplug</c> (libxenapi <c>xenapi_async_vusb_unplug</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_unplug(Session session, string _vusb, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_async_vusb_unplug(call.Handle, Utf8.Z(_vusb ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<Task>.Create(Conv.TakeStr(result));
+            }
         }
 
         /// <summary>Waits for the task of <c>Async.VUSB.unplug</c> (what <c>async_unplug</c> returned; libxenapi <c>xenapi_async_vusb_unplug_wait</c>) and returns its result as <c>unplug</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
@@ -317,17 +409,35 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VUSB> create(Session session, string _vm, string _usb_group, Dictionary<string, string> _other_config)
         {
-            IntPtr h2 = Conv.W_map_string_to_string_end(_other_config);
-            try
+            return create(session, _vm, _usb_group, _other_config, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VUSB.create</c> (libxenapi <c>xenapi_vusb_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VUSB> create(Session session, string _vm, string _usb_group, Dictionary<string, string> _other_config, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vusb_create(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_usb_group ?? ""), h2, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<VUSB>.Create(Conv.TakeStr(result));
+                IntPtr h2 = Conv.W_map_string_to_string_end(_other_config);
+                try
+                {
+                    int status = Native.xenapi_vusb_create(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_usb_group ?? ""), h2, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<VUSB>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h2);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h2);
-            }
+        }
+
+        /// <summary><c>VUSB.create</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>create</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VUSB>> createAsync(Session session, string _vm, string _usb_group, Dictionary<string, string> _other_config, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VUSB.create", cancellationToken, v => ValueRead.Ref<VUSB>(v), _vm ?? "", _usb_group ?? "", ValueArgs.Map(_other_config));
         }
 
         /// <summary><c>Async.VUSB.create</c> (libxenapi <c>xenapi_async_vusb_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
@@ -340,16 +450,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<Task> async_create(Session session, string _vm, string _usb_group, Dictionary<string, string> _other_config)
         {
-            IntPtr h2 = Conv.W_map_string_to_string_end(_other_config);
-            try
+            return async_create(session, _vm, _usb_group, _other_config, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>Async.VUSB.create</c> (libxenapi <c>xenapi_async_vusb_create</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<Task> async_create(Session session, string _vm, string _usb_group, Dictionary<string, string> _other_config, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_async_vusb_create(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_usb_group ?? ""), h2, out IntPtr result, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
-                return XenRef<Task>.Create(Conv.TakeStr(result));
-            }
-            finally
-            {
-                Native.xenapi_string_map_free(h2);
+                IntPtr h2 = Conv.W_map_string_to_string_end(_other_config);
+                try
+                {
+                    int status = Native.xenapi_async_vusb_create(call.Handle, Utf8.Z(_vm ?? ""), Utf8.Z(_usb_group ?? ""), h2, out IntPtr result, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                    return XenRef<Task>.Create(Conv.TakeStr(result));
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h2);
+                }
             }
         }
 
@@ -380,8 +500,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void remove_from_other_config(Session session, string _vusb, string _key)
         {
-            int status = Native.xenapi_vusb_remove_from_other_config(Session.NativeOf(session), Utf8.Z(_vusb ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            remove_from_other_config(session, _vusb, _key, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VUSB.remove_from_other_config</c> (libxenapi <c>xenapi_vusb_remove_from_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void remove_from_other_config(Session session, string _vusb, string _key, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vusb_remove_from_other_config(call.Handle, Utf8.Z(_vusb ?? ""), Utf8.Z(_key ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VUSB.remove_from_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>remove_from_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task remove_from_other_configAsync(Session session, string _vusb, string _key, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VUSB.remove_from_other_config", cancellationToken, _vusb ?? "", _key ?? "");
         }
 
         /// <summary><c>VUSB.add_to_other_config</c> (libxenapi <c>xenapi_vusb_add_to_other_config</c>).</summary>
@@ -393,8 +531,26 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void add_to_other_config(Session session, string _vusb, string _key, string _value)
         {
-            int status = Native.xenapi_vusb_add_to_other_config(Session.NativeOf(session), Utf8.Z(_vusb ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
+            add_to_other_config(session, _vusb, _key, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VUSB.add_to_other_config</c> (libxenapi <c>xenapi_vusb_add_to_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void add_to_other_config(Session session, string _vusb, string _key, string _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vusb_add_to_other_config(call.Handle, Utf8.Z(_vusb ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+            }
+        }
+
+        /// <summary><c>VUSB.add_to_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>add_to_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task add_to_other_configAsync(Session session, string _vusb, string _key, string _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VUSB.add_to_other_config", cancellationToken, _vusb ?? "", _key ?? "", _value ?? "");
         }
 
         /// <summary><c>VUSB.set_other_config</c> (libxenapi <c>xenapi_vusb_set_other_config</c>).</summary>
@@ -405,16 +561,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static void set_other_config(Session session, string _vusb, Dictionary<string, string> _value)
         {
-            IntPtr h1 = Conv.W_map_string_to_string_end(_value);
-            try
+            set_other_config(session, _vusb, _value, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VUSB.set_other_config</c> (libxenapi <c>xenapi_vusb_set_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static void set_other_config(Session session, string _vusb, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                int status = Native.xenapi_vusb_set_other_config(Session.NativeOf(session), Utf8.Z(_vusb ?? ""), h1, out IntPtr err);
-                if (status != 0) throw Errors.FromNative(status, err);
+                IntPtr h1 = Conv.W_map_string_to_string_end(_value);
+                try
+                {
+                    int status = Native.xenapi_vusb_set_other_config(call.Handle, Utf8.Z(_vusb ?? ""), h1, out IntPtr err);
+                    if (status != 0) throw call.Error(status, err);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(h1);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(h1);
-            }
+        }
+
+        /// <summary><c>VUSB.set_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>set_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task set_other_configAsync(Session session, string _vusb, Dictionary<string, string> _value, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.StartVoid(session, "VUSB.set_other_config", cancellationToken, _vusb ?? "", ValueArgs.Map(_value));
         }
 
         /// <summary><c>VUSB.get_currently_attached</c> (libxenapi <c>xenapi_vusb_get_currently_attached</c>).</summary>
@@ -425,9 +599,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static bool get_currently_attached(Session session, string _vusb)
         {
-            int status = Native.xenapi_vusb_get_currently_attached(Session.NativeOf(session), Utf8.Z(_vusb ?? ""), out byte result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return (result != 0);
+            return get_currently_attached(session, _vusb, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VUSB.get_currently_attached</c> (libxenapi <c>xenapi_vusb_get_currently_attached</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static bool get_currently_attached(Session session, string _vusb, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vusb_get_currently_attached(call.Handle, Utf8.Z(_vusb ?? ""), out byte result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return (result != 0);
+            }
+        }
+
+        /// <summary><c>VUSB.get_currently_attached</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_currently_attached</c>.</summary>
+        public static System.Threading.Tasks.Task<bool> get_currently_attachedAsync(Session session, string _vusb, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VUSB.get_currently_attached", cancellationToken, v => ValueRead.Bool(v), _vusb ?? "");
         }
 
         /// <summary><c>VUSB.get_other_config</c> (libxenapi <c>xenapi_vusb_get_other_config</c>).</summary>
@@ -438,16 +630,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, string> get_other_config(Session session, string _vusb)
         {
-            int status = Native.xenapi_vusb_get_other_config(Session.NativeOf(session), Utf8.Z(_vusb ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_other_config(session, _vusb, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VUSB.get_other_config</c> (libxenapi <c>xenapi_vusb_get_other_config</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, string> get_other_config(Session session, string _vusb, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_string_end(result);
+                int status = Native.xenapi_vusb_get_other_config(call.Handle, Utf8.Z(_vusb ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_string_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_map_free(result);
-            }
+        }
+
+        /// <summary><c>VUSB.get_other_config</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_other_config</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, string>> get_other_configAsync(Session session, string _vusb, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VUSB.get_other_config", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => ValueRead.Str(x0)), _vusb ?? "");
         }
 
         /// <summary><c>VUSB.get_USB_group</c> (libxenapi <c>xenapi_vusb_get_usb_group</c>).</summary>
@@ -458,9 +668,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<USB_group> get_USB_group(Session session, string _vusb)
         {
-            int status = Native.xenapi_vusb_get_usb_group(Session.NativeOf(session), Utf8.Z(_vusb ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<USB_group>.Create(Conv.TakeStr(result));
+            return get_USB_group(session, _vusb, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VUSB.get_USB_group</c> (libxenapi <c>xenapi_vusb_get_usb_group</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<USB_group> get_USB_group(Session session, string _vusb, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vusb_get_usb_group(call.Handle, Utf8.Z(_vusb ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<USB_group>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VUSB.get_USB_group</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_USB_group</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<USB_group>> get_USB_groupAsync(Session session, string _vusb, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VUSB.get_USB_group", cancellationToken, v => ValueRead.Ref<USB_group>(v), _vusb ?? "");
         }
 
         /// <summary><c>VUSB.get_VM</c> (libxenapi <c>xenapi_vusb_get_vm</c>).</summary>
@@ -471,9 +699,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VM> get_VM(Session session, string _vusb)
         {
-            int status = Native.xenapi_vusb_get_vm(Session.NativeOf(session), Utf8.Z(_vusb ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VM>.Create(Conv.TakeStr(result));
+            return get_VM(session, _vusb, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VUSB.get_VM</c> (libxenapi <c>xenapi_vusb_get_vm</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VM> get_VM(Session session, string _vusb, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vusb_get_vm(call.Handle, Utf8.Z(_vusb ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VM>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VUSB.get_VM</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_VM</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VM>> get_VMAsync(Session session, string _vusb, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VUSB.get_VM", cancellationToken, v => ValueRead.Ref<VM>(v), _vusb ?? "");
         }
 
         /// <summary><c>VUSB.get_current_operations</c> (libxenapi <c>xenapi_vusb_get_current_operations</c>).</summary>
@@ -484,16 +730,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static Dictionary<string, vusb_operations> get_current_operations(Session session, string _vusb)
         {
-            int status = Native.xenapi_vusb_get_current_operations(Session.NativeOf(session), Utf8.Z(_vusb ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_current_operations(session, _vusb, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VUSB.get_current_operations</c> (libxenapi <c>xenapi_vusb_get_current_operations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static Dictionary<string, vusb_operations> get_current_operations(Session session, string _vusb, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_map_string_to_enum_vusb_operations_end(result);
+                int status = Native.xenapi_vusb_get_current_operations(call.Handle, Utf8.Z(_vusb ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_map_string_to_enum_vusb_operations_end(result);
+                }
+                finally
+                {
+                    Native.xenapi_string_vusb_operations_map_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_string_vusb_operations_map_free(result);
-            }
+        }
+
+        /// <summary><c>VUSB.get_current_operations</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_current_operations</c>.</summary>
+        public static System.Threading.Tasks.Task<Dictionary<string, vusb_operations>> get_current_operationsAsync(Session session, string _vusb, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VUSB.get_current_operations", cancellationToken, v => ValueRead.Map(v, k0 => k0, x0 => vusb_operations_helper.FromString(ValueRead.Str(x0))), _vusb ?? "");
         }
 
         /// <summary><c>VUSB.get_allowed_operations</c> (libxenapi <c>xenapi_vusb_get_allowed_operations</c>).</summary>
@@ -504,16 +768,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static List<vusb_operations> get_allowed_operations(Session session, string _vusb)
         {
-            int status = Native.xenapi_vusb_get_allowed_operations(Session.NativeOf(session), Utf8.Z(_vusb ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_allowed_operations(session, _vusb, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VUSB.get_allowed_operations</c> (libxenapi <c>xenapi_vusb_get_allowed_operations</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static List<vusb_operations> get_allowed_operations(Session session, string _vusb, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_set_enum_vusb_operations(result);
+                int status = Native.xenapi_vusb_get_allowed_operations(call.Handle, Utf8.Z(_vusb ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_set_enum_vusb_operations(result);
+                }
+                finally
+                {
+                    Native.xenapi_vusb_operations_list_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_vusb_operations_list_free(result);
-            }
+        }
+
+        /// <summary><c>VUSB.get_allowed_operations</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_allowed_operations</c>.</summary>
+        public static System.Threading.Tasks.Task<List<vusb_operations>> get_allowed_operationsAsync(Session session, string _vusb, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VUSB.get_allowed_operations", cancellationToken, v => ValueRead.List(v, x0 => vusb_operations_helper.FromString(ValueRead.Str(x0))), _vusb ?? "");
         }
 
         /// <summary><c>VUSB.get_uuid</c> (libxenapi <c>xenapi_vusb_get_uuid</c>).</summary>
@@ -524,9 +806,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static string get_uuid(Session session, string _vusb)
         {
-            int status = Native.xenapi_vusb_get_uuid(Session.NativeOf(session), Utf8.Z(_vusb ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return Conv.TakeStr(result);
+            return get_uuid(session, _vusb, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VUSB.get_uuid</c> (libxenapi <c>xenapi_vusb_get_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static string get_uuid(Session session, string _vusb, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vusb_get_uuid(call.Handle, Utf8.Z(_vusb ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return Conv.TakeStr(result);
+            }
+        }
+
+        /// <summary><c>VUSB.get_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<string> get_uuidAsync(Session session, string _vusb, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VUSB.get_uuid", cancellationToken, v => ValueRead.Str(v), _vusb ?? "");
         }
 
         /// <summary><c>VUSB.get_by_uuid</c> (libxenapi <c>xenapi_vusb_get_by_uuid</c>).</summary>
@@ -537,9 +837,27 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static XenRef<VUSB> get_by_uuid(Session session, string _uuid)
         {
-            int status = Native.xenapi_vusb_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            return XenRef<VUSB>.Create(Conv.TakeStr(result));
+            return get_by_uuid(session, _uuid, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VUSB.get_by_uuid</c> (libxenapi <c>xenapi_vusb_get_by_uuid</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static XenRef<VUSB> get_by_uuid(Session session, string _uuid, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
+            {
+                int status = Native.xenapi_vusb_get_by_uuid(call.Handle, Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                return XenRef<VUSB>.Create(Conv.TakeStr(result));
+            }
+        }
+
+        /// <summary><c>VUSB.get_by_uuid</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_by_uuid</c>.</summary>
+        public static System.Threading.Tasks.Task<XenRef<VUSB>> get_by_uuidAsync(Session session, string _uuid, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VUSB.get_by_uuid", cancellationToken, v => ValueRead.Ref<VUSB>(v), _uuid ?? "");
         }
 
         /// <summary><c>VUSB.get_record</c> (libxenapi <c>xenapi_vusb_get_record</c>).</summary>
@@ -550,16 +868,34 @@ namespace XenAPI
         /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
         public static VUSB get_record(Session session, string _vusb)
         {
-            int status = Native.xenapi_vusb_get_record(Session.NativeOf(session), Utf8.Z(_vusb ?? ""), out IntPtr result, out IntPtr err);
-            if (status != 0) throw Errors.FromNative(status, err);
-            try
+            return get_record(session, _vusb, System.Threading.CancellationToken.None);
+        }
+
+        /// <summary><c>VUSB.get_record</c> (libxenapi <c>xenapi_vusb_get_record</c>) that ends within 200 ms of <paramref name="cancellationToken"/>
+        /// being cancelled, with <see cref="OperationCanceledException"/>; the session stays usable.</summary>
+        public static VUSB get_record(Session session, string _vusb, System.Threading.CancellationToken cancellationToken)
+        {
+            using (var call = CallView.Open(session, cancellationToken))
             {
-                return Conv.R_record_VUSB(result);
+                int status = Native.xenapi_vusb_get_record(call.Handle, Utf8.Z(_vusb ?? ""), out IntPtr result, out IntPtr err);
+                if (status != 0) throw call.Error(status, err);
+                try
+                {
+                    return Conv.R_record_VUSB(result);
+                }
+                finally
+                {
+                    Native.xenapi_vusb_record_free(result);
+                }
             }
-            finally
-            {
-                Native.xenapi_vusb_record_free(result);
-            }
+        }
+
+        /// <summary><c>VUSB.get_record</c> as a task: no thread waits for the reply, libxenapi completes the task
+        /// from its own thread (continuations run where the awaiting code's context says). Cancelling
+        /// <paramref name="cancellationToken"/> ends the request and cancels the task. Failures are those of <c>get_record</c>.</summary>
+        public static System.Threading.Tasks.Task<VUSB> get_recordAsync(Session session, string _vusb, System.Threading.CancellationToken cancellationToken = default)
+        {
+            return AsyncCall.Start(session, "VUSB.get_record", cancellationToken, v => VUSB.FromValueHandle(v), _vusb ?? "");
         }
 
     }
