@@ -771,8 +771,29 @@ fn shapes(model: &Model) -> String {
     let mut o = String::new();
     o.push_str(HEADER);
     o.push_str(
-        "\n//! Result and field shapes for normalising JSON-RPC replies (see `crate::jsonrpc`).\n\n\
-         use crate::jsonrpc::Shape::{self, *};\n\n\
+        "\n//! Result and field shapes for normalising JSON-RPC replies (see `crate::jsonrpc`, which \
+         uses these tables;\n//! this module imports nothing of the crate).\n\n\
+         use Shape::*;\n\n\
+         /// What a result looks like on the wire, as far as JSON-RPC and XML-RPC differ.\n\
+         #[derive(Clone, Copy, Debug, PartialEq)]\n\
+         pub enum Shape {\n\
+         /// Travels alike (string, bool, ref, enum, untyped).\n\
+         Keep,\n\
+         /// int64: a JSON number, a string of digits over XML-RPC.\n\
+         Int,\n\
+         /// A JSON number (maybe without a fraction), a `<double>` over XML-RPC.\n\
+         Float,\n\
+         /// A JSON string, a `<dateTime.iso8601>` over XML-RPC.\n\
+         DateTime,\n\
+         /// No result: `null` (or `\"\"`), an empty string over XML-RPC.\n\
+         Void,\n\
+         /// A set of values of this shape.\n\
+         Set(&'static Shape),\n\
+         /// A map: its values' shape (keys are strings either way).\n\
+         Map(&'static Shape),\n\
+         /// A record of this class (wire name).\n\
+         Record(&'static str),\n\
+         }\n\n\
          /// The shape of `method`'s result (`Async.` stripped), or `None` when it travels alike \
          over both protocols.\n\
          pub(crate) fn result_shape(method: &str) -> Option<Shape> {\n\
