@@ -14,9 +14,10 @@ export CARGO_TERM_COLOR ?= never
 TEST_TARGETS :=
 DEMO_TARGETS :=
 DEMOS :=
-# The linters (`make lint`): ruff and mypy for the Python, clang-format for the C sources.
+# The linters (`make lint`): ruff and mypy for the Python, clang-format for the C sources;
+# strace for the core's system-calls-per-call guard (core/sim-tests/tests/syscalls.rs).
 DEPS_PIP := pytest xenapi ruff mypy
-DEPS_APT := clang-format
+DEPS_APT := clang-format strace
 DEPS_CARGO :=
 PYTHON ?= python3
 

@@ -45,7 +45,7 @@ FFI_CFLAGS ?= -std=c99 -Wall -Wextra -Werror -pedantic -g -O1
 FFI_CXXFLAGS ?= -std=c++11 -Wall -Wextra -Werror -pedantic
 FFI_STATIC_LIBS := -lpthread -ldl -lm -lrt -lutil -lgcc_s
 FFI_TESTS := scenario errors threads records protocol load control cache rrd transfer trust \
-	call_options
+	call_options map_order
 # The simulators around each test: `run --env NAME` exports NAME_URL, … (sim/README.md); by the
 # tests' convention XENAPI is the xapi simulator and XEND the xend one.
 FFI_RUN = $(abspath $(XENAPI_SIM)) run --templates 0
@@ -65,6 +65,7 @@ FFI_SIMS_rrd = $(FFI_RUN) --hosts 2 --vms 6 --
 FFI_SIMS_transfer = $(FFI_RUN) --vms 2 --
 # test_call_options holds replies with the simulator's delay and runs its own tiny server.
 FFI_SIMS_call_options = $(FFI_RUN) --vms 4 --
+FFI_SIMS_map_order = $(FFI_RUN) --env XEND --dialect xend --vms 3 -- $(FFI_RUN) --vms 8 --
 # test_trust makes a CA, then starts its own simulator serving a certificate that CA signed.
 FFI_SIMS_trust = XENAPI_SIM_BIN=$(abspath $(XENAPI_SIM))
 FFI_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)

@@ -261,16 +261,17 @@ fn vm_rows(s: &Session) -> Result<Vec<VmRow>> {
 }
 
 /// The rows of `vms` (from the server or a cache), with their metrics read now.
-fn rows_of(s: &Session, vms: HashMap<Ref<Vm>, VmRecord>) -> Result<Vec<VmRow>> {
+fn rows_of(s: &Session, vms: impl IntoIterator<Item = (Ref<Vm>, VmRecord)>) -> Result<Vec<VmRow>> {
     // One call for every VM's metrics, instead of one per VM. A server without the call (or
     // that refuses it) has no metrics; a reply of the wrong type is an error.
     let metrics = match VmMetrics::get_all_records(s) {
         Ok(m) => m,
         Err(e) if e.kind() == ErrorKind::Protocol => return Err(e),
-        Err(_) => HashMap::new(),
+        Err(_) => xenapi::IndexMap::new(),
     };
     let mut rows: Vec<VmRow> = vms
-        .into_values()
+        .into_iter()
+        .map(|(_, r)| r)
         .filter(|r| !r.is_a_template && !r.is_a_snapshot)
         .map(|r| {
             let m = metrics.get(&r.metrics);

@@ -357,7 +357,7 @@ impl<'a> Gen<'a> {
              documented in the header.\n#![allow(clippy::too_many_arguments, \
              clippy::missing_safety_doc, unused_imports)]\n\n\
              /// What every generated file uses.\nmod prelude {\n\
-             pub(crate) use std::collections::HashMap;\n\
+             pub(crate) use xenapi::IndexMap;\n\
              pub(crate) use std::ffi::{c_char, c_int};\n\
              pub(crate) use xenapi::api::*;\n\
              pub(crate) use xenapi::{DateTime, Ref, Value};\n\
@@ -366,8 +366,9 @@ impl<'a> Gen<'a> {
              pub(crate) use crate::typed::{\n\
              check_out, enum_conv, enum_from_string, enum_to_string, extra_from_c, extra_to_c, \
              field, field_extra, field_name, free, list_get, list_get_name, list_items, list_len, \
-             list_new, list_push, map_entries, map_find, map_key, map_key_name, map_len, map_new, \
-             map_set, map_value, \
+             list_new, list_push, map_entries, map_find, map_int_find, map_int_get, map_int_sorted, \
+             map_key, \
+             map_key_name, map_len, map_new, map_set, map_value, \
              map_value_name, record_conv, record_from_value, record_new, ret, run, session_of, set_field, CEnum, \
              Conv, EnumVal, List, Map, S, xenapi_session,\n};\n\
              pub(crate) use crate::task::{cancel_of, wait_timeout, xenapi_cancel};\n\
@@ -682,7 +683,12 @@ impl<'a> Gen<'a> {
         self.emit(
             Func {
                 name: format!("{handle}_len"),
-                doc: format!("The number of entries in {what}; 0 if `map` is NULL.\n\nOwnership: `map` is borrowed."),
+                doc: format!(
+                    "The number of entries in {what}; 0 if `map` is NULL. Entries are in the \
+                              order the server sent them (entry `i` is its `i`-th member), the \
+                              same from call to call; in a map made with `{handle}_new`, in the \
+                              order of `{handle}_set`.\n\nOwnership: `map` is borrowed."
+                ),
                 params: vec![("map".into(), hc.clone())],
                 ret: Some(idx.clone()),
                 body: "map_len(map)".into(),
@@ -772,21 +778,34 @@ impl<'a> Gen<'a> {
         self.emit(
             Func {
                 name: format!("{handle}_find"),
-                doc:
+                doc: format!(
                     "Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or \
-                      false if absent (or `map` is NULL).\n\nOwnership: all arguments are borrowed."
-                        .into(),
+                     false if absent (or `map` is NULL){}.\n\nOwnership: all arguments are \
+                     borrowed.",
+                    if let Ty::Int = k {
+                        "; by the key order (as `_get`), not a scan"
+                    } else {
+                        ""
+                    }
+                ),
                 params: vec![
                     ("map".into(), hc.clone()),
                     ("key".into(), get_ty(k)),
                     ("out_index".into(), idx.ptr()),
                 ],
                 ret: Some(cty("bool", "bool")),
-                body: format!("map_find::<{tys}>(map, key, out_index)"),
+                body: if let Ty::Int = k {
+                    "map_int_find(map, key, out_index)".to_owned()
+                } else {
+                    format!("map_find::<{tys}>(map, key, out_index)")
+                },
             },
             rs,
             h,
         );
+        if let Ty::Int = k {
+            self.int_keyed(handle, v, &hc, rs, h);
+        }
         self.emit(
             Func {
                 name: format!("{handle}_new"),
@@ -826,6 +845,61 @@ impl<'a> Gen<'a> {
                 params: vec![("map".into(), hm)],
                 ret: None,
                 body: "free(map)".into(),
+            },
+            rs,
+            h,
+        );
+    }
+
+    /// The key order of a map keyed by ints (per-CPU maps: `VCPUs_utilisation`, `VCPUs_CPU`,
+    /// ...): a lookup that does not scan, and the entries in ascending key order. The map's own
+    /// entry order stays the server's.
+    fn int_keyed(&mut self, handle: &str, v: &Ty, hc: &CTy, rs: &mut String, h: &mut String) {
+        let cv = core_ty(v, false);
+        let idx = cty("size_t", "usize");
+        self.emit(
+            Func {
+                name: format!("{handle}_get"),
+                doc: format!(
+                    "The value of int key `key`: true and `*out_value` (when not NULL) set to it, \
+                     or false if absent (or `map` is NULL). A binary search in the key order \
+                     (made once per map, on first use), not a scan.\n\nOwnership: `map` is \
+                     borrowed; `out_value` is the caller's.{}",
+                    if is_pointer(v) {
+                        " The value written is borrowed from `map`: valid until it is freed or set."
+                    } else {
+                        ""
+                    }
+                ),
+                params: vec![
+                    ("map".into(), hc.clone()),
+                    ("key".into(), get_ty(&Ty::Int)),
+                    ("out_value".into(), get_ty(v).ptr()),
+                ],
+                ret: Some(cty("bool", "bool")),
+                body: format!("map_int_get::<{cv}>(map, key, out_value)"),
+            },
+            rs,
+            h,
+        );
+        self.emit(
+            Func {
+                name: format!("{handle}_sorted"),
+                doc: format!(
+                    "Writes the entry indices of the first `capacity` entries in ascending key \
+                     order into `indices` (for `{handle}_key`/`_value`); returns the map's \
+                     length, whatever `capacity` (0 if `map` is NULL). The entries themselves \
+                     stay in the server's order. `indices` may be NULL, to ask the length.\n\n\
+                     Ownership: `map` is borrowed; `indices` is the caller's, with room for \
+                     `capacity` items."
+                ),
+                params: vec![
+                    ("map".into(), hc.clone()),
+                    ("indices".into(), idx.ptr()),
+                    ("capacity".into(), idx.clone()),
+                ],
+                ret: Some(idx),
+                body: "map_int_sorted(map, indices, capacity)".into(),
             },
             rs,
             h,

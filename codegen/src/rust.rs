@@ -206,7 +206,9 @@ fn codes(model: &Model) -> String {
 #[derive(Default)]
 struct Uses {
     names: BTreeSet<String>,
-    hashmap: bool,
+    map: bool,
+    /// A message takes a map parameter (`&dyn MapArg<K, V>`).
+    map_arg: bool,
     datetime: bool,
     value: bool,
     reference: bool,
@@ -216,7 +218,7 @@ impl Uses {
     fn ty(&mut self, model: &Model, own: &Class, ty: &Ty) {
         let _ = ty.visit(&mut |t| -> Result<(), ()> {
             match t {
-                Ty::Map(..) => self.hashmap = true,
+                Ty::Map(..) => self.map = true,
                 Ty::DateTime => self.datetime = true,
                 Ty::Any => self.value = true,
                 Ty::Ref(c) => {
@@ -265,6 +267,7 @@ fn class_file(model: &Model, class: &Class) -> String {
         uses.ty(model, class, &m.result);
         for p in &m.params {
             uses.ty(model, class, &p.ty);
+            uses.map_arg |= matches!(p.ty, Ty::Map(..));
         }
         if m.has_async() {
             uses.ty(model, class, &Ty::Ref("task".into()));
@@ -296,6 +299,9 @@ fn class_file(model: &Model, class: &Class) -> String {
     if !messages.is_empty() {
         convert.insert("call");
     }
+    if uses.map_arg {
+        convert.insert("MapArg");
+    }
 
     let mut o = String::new();
     writeln!(
@@ -316,8 +322,9 @@ fn class_file(model: &Model, class: &Class) -> String {
     .unwrap();
     o.push_str(HEADER);
     o.push('\n');
-    if uses.hashmap {
-        o.push_str("use std::collections::HashMap;\n");
+    if uses.map {
+        // Maps keep the order the server sent (crate::convert).
+        o.push_str("use indexmap::IndexMap;\n");
     }
     if !own_enums.is_empty() {
         o.push_str("use std::fmt;\n");
@@ -631,7 +638,7 @@ pub(crate) fn owned(ty: &Ty, in_record: bool) -> String {
         Ty::Ref(c) => format!("Ref<{}>", rust_class(c)),
         Ty::Enum(e) => camel(e),
         Ty::Set(t) => format!("Vec<{}>", owned(t, false)),
-        Ty::Map(k, v) => format!("HashMap<{}, {}>", owned(k, false), owned(v, false)),
+        Ty::Map(k, v) => format!("IndexMap<{}, {}>", owned(k, false), owned(v, false)),
         Ty::Record(c) => rust_record(c),
         Ty::Option(t) => format!("Option<{}>", owned(t, false)),
         Ty::Any if in_record => "Option<Value>".into(),
@@ -640,12 +647,14 @@ pub(crate) fn owned(ty: &Ty, in_record: bool) -> String {
     }
 }
 
-/// The Rust type of a parameter: scalars and enums by value, the rest borrowed.
+/// The Rust type of a parameter: scalars and enums by value, the rest borrowed; a map as any map
+/// of its key and value types (`IndexMap` in its order, `HashMap` or `BTreeMap` sorted).
 fn argument(ty: &Ty) -> String {
     match ty {
         Ty::String => "&str".into(),
         Ty::Int | Ty::Float | Ty::Bool | Ty::Enum(_) => owned(ty, false),
         Ty::Set(t) => format!("&[{}]", owned(t, false)),
+        Ty::Map(k, v) => format!("&dyn MapArg<{}, {}>", owned(k, false), owned(v, false)),
         _ => format!("&{}", owned(ty, false)),
     }
 }
@@ -762,8 +771,29 @@ fn shapes(model: &Model) -> String {
     let mut o = String::new();
     o.push_str(HEADER);
     o.push_str(
-        "\n//! Result and field shapes for normalising JSON-RPC replies (see `crate::jsonrpc`).\n\n\
-         use crate::jsonrpc::Shape::{self, *};\n\n\
+        "\n//! Result and field shapes for normalising JSON-RPC replies (see `crate::jsonrpc`, which \
+         uses these tables;\n//! this module imports nothing of the crate).\n\n\
+         use Shape::*;\n\n\
+         /// What a result looks like on the wire, as far as JSON-RPC and XML-RPC differ.\n\
+         #[derive(Clone, Copy, Debug, PartialEq)]\n\
+         pub enum Shape {\n\
+         /// Travels alike (string, bool, ref, enum, untyped).\n\
+         Keep,\n\
+         /// int64: a JSON number, a string of digits over XML-RPC.\n\
+         Int,\n\
+         /// A JSON number (maybe without a fraction), a `<double>` over XML-RPC.\n\
+         Float,\n\
+         /// A JSON string, a `<dateTime.iso8601>` over XML-RPC.\n\
+         DateTime,\n\
+         /// No result: `null` (or `\"\"`), an empty string over XML-RPC.\n\
+         Void,\n\
+         /// A set of values of this shape.\n\
+         Set(&'static Shape),\n\
+         /// A map: its values' shape (keys are strings either way).\n\
+         Map(&'static Shape),\n\
+         /// A record of this class (wire name).\n\
+         Record(&'static str),\n\
+         }\n\n\
          /// The shape of `method`'s result (`Async.` stripped), or `None` when it travels alike \
          over both protocols.\n\
          pub(crate) fn result_shape(method: &str) -> Option<Shape> {\n\

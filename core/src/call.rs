@@ -84,8 +84,7 @@ pub(crate) struct CallCtx<'a> {
     /// The operation's whole timeout (for messages).
     pub(crate) timeout: Duration,
     pub(crate) cancel: Option<&'a Cancel>,
-    // Read by the transport when it sends the request's headers.
-    #[allow(dead_code)]
+    /// Sent as the request's `traceparent` header.
     pub(crate) traceparent: Option<&'a str>,
 }
 
@@ -181,9 +180,8 @@ pub(crate) fn interrupted() -> bool {
     INTERRUPT.with(Cell::get).is_some_and(|check| check())
 }
 
-/// Whether this thread has an interrupt check installed (a blocked call must then wake every
-/// [`TICK`] to ask it).
-#[allow(dead_code)] // for the transport's blocking reads
+/// Whether this thread has an interrupt check installed (a new connection is then waited for on
+/// another thread, so that the check is asked every [`TICK`] while the connect goes on).
 pub(crate) fn has_interrupt_check() -> bool {
     INTERRUPT.with(Cell::get).is_some()
 }

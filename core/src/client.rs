@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use crate::call::CallCtx;
 use crate::codec::{self, Encoder, Response};
 use crate::jsonrpc::{self, Reply};
-use crate::transport::Transport;
+use crate::transport::{Decoded, Transport, Wire};
 use crate::{Error, Failure, Options, Protocol, Value};
 
 /// A connection to one XenAPI server, below sessions: for `session.login_with_password` itself,
@@ -54,25 +54,69 @@ impl Client {
         self.protocol.store(protocol_code(p), Ordering::Relaxed);
     }
 
-    fn json(&self) -> bool {
-        self.protocol() == Protocol::JsonRpc
+    pub fn url(&self) -> &str {
+        self.transport.url()
     }
 
-    /// One JSON-RPC call; the result normalised to what XML-RPC would have carried.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// Calls `method` and unwraps the XenAPI envelope: the `Value` on success, [`Error::Api`]
+    /// on any other `Status`.
+    pub fn call(&self, method: &str, params: &[Value]) -> crate::Result<Value> {
+        self.call_ctx(method, params, &CallCtx::within(self.options.timeout))
+    }
+
+    /// [`Client::call`] with its own deadline (`None`: the options').
+    pub fn call_within(
+        &self,
+        method: &str,
+        params: &[Value],
+        deadline: Option<std::time::Duration>,
+    ) -> crate::Result<Value> {
+        let ctx = CallCtx::within(deadline.unwrap_or(self.options.timeout));
+        self.call_ctx(method, params, &ctx)
+    }
+
+    /// Calls `method` with `params` exactly as given and returns the reply's value as is: for a
+    /// XenAPI server, the `{Status, Value | ErrorDescription}` struct. A `<fault>` is an error.
+    ///
+    /// Over JSON-RPC the envelope is made up from the reply, so that it reads the same.
+    pub fn call_raw(&self, method: &str, params: &[Value]) -> crate::Result<Value> {
+        let ctx = CallCtx::within(self.options.timeout);
+        Ok(match self.send(method, params, &ctx, self.json())? {
+            Decoded::Xml(r) => xml_value(r)?,
+            Decoded::Json(Reply::Result(v)) => Value::structure([
+                ("Status", "Success".into()),
+                ("Value", jsonrpc::normalise(method, v)),
+            ]),
+            Decoded::Json(Reply::Error(description)) => Value::structure([
+                ("Status", "Failure".into()),
+                ("ErrorDescription", Value::from(description)),
+            ]),
+        })
+    }
+
+    /// [`Client::call`] within `ctx`: its deadline, cancel and trace context.
+    pub(crate) fn call_ctx(
+        &self,
+        method: &str,
+        params: &[Value],
+        ctx: &CallCtx<'_>,
+    ) -> crate::Result<Value> {
+        unwrap(method, self.send(method, params, ctx, self.json())?)
+    }
+
+    /// One JSON-RPC call whatever the protocol in use (the login's probe); the result
+    /// normalised to what XML-RPC would have carried.
     pub(crate) fn call_json(
         &self,
         method: &str,
         params: &[Value],
         ctx: &CallCtx<'_>,
     ) -> crate::Result<Value> {
-        sendable(method, params)?;
-        let deadline = ctx.go_on(self.url())?;
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let body = jsonrpc::encode_call(method, params, id);
-        match self.transport.post_json(method, body, id, Some(deadline))? {
-            Reply::Result(v) => Ok(jsonrpc::normalise(method, v)),
-            Reply::Error(description) => Err(Error::Api(Failure::new(description))),
-        }
+        unwrap(method, self.send(method, params, ctx, true)?)
     }
 
     /// GETs one of the HTTP handlers xapi serves beside the API (`/rrd_updates`, `/host_rrd`,
@@ -86,101 +130,53 @@ impl Client {
             target.push('=');
             target.push_str(&percent_encode(v));
         }
+        let ctx = CallCtx::within(self.options.timeout);
         self.transport
-            .get(&target, self.options.max_response_bytes, None)
+            .get(&target, self.options.max_response_bytes, &ctx)
     }
 
-    pub fn url(&self) -> &str {
-        self.transport.url()
+    fn json(&self) -> bool {
+        self.protocol() == Protocol::JsonRpc
     }
 
-    pub fn options(&self) -> &Options {
-        &self.options
-    }
-
-    /// Calls `method` with `params` exactly as given and returns the reply's value as is: for a
-    /// XenAPI server, the `{Status, Value | ErrorDescription}` struct. A `<fault>` is an error.
-    ///
-    /// Over JSON-RPC the envelope is made up from the reply, so that it reads the same.
-    pub fn call_raw(&self, method: &str, params: &[Value]) -> crate::Result<Value> {
-        sendable(method, params)?;
-        if self.json() {
-            let ctx = CallCtx::within(self.options.timeout);
-            return Ok(match self.call_json(method, params, &ctx) {
-                Ok(v) => Value::structure([("Status", "Success".into()), ("Value", v)]),
-                Err(Error::Api(f)) => Value::structure([
-                    ("Status", "Failure".into()),
-                    ("ErrorDescription", Value::from(f.description().to_vec())),
-                ]),
-                Err(e) => return Err(e),
-            });
-        }
-        let body = codec::encode_call(method, params, &Encoder::default());
-        match self.transport.post(method, body)? {
-            Response::Value(v) => Ok(v),
-            Response::Fault { code, message } => Err(Error::Protocol(format!(
-                "the server answered with an XML-RPC fault {code}: {message}"
-            ))),
-        }
-    }
-
-    /// [`Client::call`] with a shorter deadline than the options' (used by the logout on drop).
-    pub(crate) fn call_with_deadline(
-        &self,
-        method: &str,
-        params: &[Value],
-        deadline: std::time::Duration,
-    ) -> crate::Result<Value> {
-        sendable(method, params)?;
-        if self.json() {
-            return self.call_json(method, params, &CallCtx::within(deadline));
-        }
-        let body = codec::encode_call(method, params, &Encoder::default());
-        match self
-            .transport
-            .post_with_deadline(method, body, Some(deadline))?
-        {
-            Response::Value(v) => unwrap_envelope(v),
-            Response::Fault { code, message } => Err(Error::Protocol(format!(
-                "the server answered with an XML-RPC fault {code}: {message}"
-            ))),
-        }
-    }
-
-    /// [`Client::call`] with its own deadline (`None`: the options').
-    pub fn call_within(
-        &self,
-        method: &str,
-        params: &[Value],
-        deadline: Option<std::time::Duration>,
-    ) -> crate::Result<Value> {
-        match deadline {
-            Some(d) => self.call_with_deadline(method, params, d),
-            None => self.call(method, params),
-        }
-    }
-
-    /// Calls `method` and unwraps the XenAPI envelope: the `Value` on success, [`Error::Api`]
-    /// on any other `Status`.
-    pub fn call(&self, method: &str, params: &[Value]) -> crate::Result<Value> {
-        if self.json() {
-            return self.call_json(method, params, &CallCtx::within(self.options.timeout));
-        }
-        unwrap_envelope(self.call_raw(method, params)?)
-    }
-
-    /// [`Client::call`] within `ctx`: its deadline, cancel and trace context.
-    pub(crate) fn call_ctx(
+    /// The one path of every call: checked, encoded, sent and decoded by the transport.
+    fn send(
         &self,
         method: &str,
         params: &[Value],
         ctx: &CallCtx<'_>,
-    ) -> crate::Result<Value> {
-        if self.json() {
-            return self.call_json(method, params, ctx);
+        json: bool,
+    ) -> crate::Result<Decoded> {
+        sendable(method, params)?;
+        ctx.go_on(self.url())?;
+        if json {
+            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+            let body = jsonrpc::encode_call(method, params, id);
+            self.transport.call(method, Wire::Json(id), &body, ctx)
+        } else {
+            let body = codec::encode_call(method, params, &Encoder::default());
+            self.transport.call(method, Wire::Xml, &body, ctx)
         }
-        let left = ctx.go_on(self.url())?;
-        self.call_with_deadline(method, params, left)
+    }
+}
+
+/// A decoded reply to the call's result: the envelope unwrapped (XML-RPC), the result
+/// normalised (JSON-RPC).
+fn unwrap(method: &str, reply: Decoded) -> crate::Result<Value> {
+    match reply {
+        Decoded::Xml(r) => unwrap_envelope(xml_value(r)?),
+        Decoded::Json(Reply::Result(v)) => Ok(jsonrpc::normalise(method, v)),
+        Decoded::Json(Reply::Error(description)) => Err(Error::Api(Failure::new(description))),
+    }
+}
+
+/// An XML-RPC reply's value; a `<fault>` is an error.
+fn xml_value(r: Response) -> crate::Result<Value> {
+    match r {
+        Response::Value(v) => Ok(v),
+        Response::Fault { code, message } => Err(Error::Protocol(format!(
+            "the server answered with an XML-RPC fault {code}: {message}"
+        ))),
     }
 }
 

@@ -9,6 +9,10 @@
 //! - `bool` is a `<boolean>`, or the strings `true`/`false`/`1`/`0`;
 //! - a ref is a string; sets are arrays; maps are structs whose member names are the keys
 //!   ([`MapKey`]: strings, refs, enums, ints stringified);
+//! - maps read as [`IndexMap`]s, in the order the server sent their members (xapi sends its
+//!   database's order, which is stable from call to call): iterating a typed map gives the
+//!   server's order, as XenAPI.py's dicts do. A struct that repeats a key keeps the first
+//!   place and the last value. [`HashMap`] can still be read, without an order;
 //! - `()` (void) accepts any value: xapi sends `""`, xend sometimes `<nil/>`, and failing a call
 //!   the server has already carried out, because of a value nobody reads, would invite a retry.
 //!
@@ -17,8 +21,10 @@
 //! type never becomes a silent default. In records, a member that is missing or `<nil/>` (xend's
 //! None) takes its type's default instead: that is how older servers say "not set".
 
-use std::collections::HashMap;
-use std::hash::Hash;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher, Hash};
+
+use indexmap::IndexMap;
 
 use crate::{DateTime, Error, Ref, Result, Session, Value};
 
@@ -232,12 +238,14 @@ impl<T: FromValue> FromValue for Vec<T> {
     }
 }
 
-impl<K: MapKey + Eq + Hash, V: FromValue> FromValue for HashMap<K, V> {
+/// In the order the server sent the members: `map.iter()`, `map.keys()`, `map[i]` by position
+/// (`get_index`) all follow it.
+impl<K: MapKey + Eq + Hash, V: FromValue> FromValue for IndexMap<K, V> {
     fn from_value(v: Value) -> Result<Self> {
         let Value::Struct(members) = v else {
             return Err(wrong("a map (a struct)", &v));
         };
-        let mut out = HashMap::with_capacity(members.len());
+        let mut out = IndexMap::with_capacity(members.len());
         for (k, v) in members {
             let value = match V::from_value(v) {
                 Ok(value) => value,
@@ -249,6 +257,13 @@ impl<K: MapKey + Eq + Hash, V: FromValue> FromValue for HashMap<K, V> {
             };
         }
         Ok(out)
+    }
+}
+
+/// Without the server's order: for code that asks for a `HashMap` by name.
+impl<K: MapKey + Eq + Hash, V: FromValue> FromValue for HashMap<K, V> {
+    fn from_value(v: Value) -> Result<Self> {
+        Ok(IndexMap::<K, V>::from_value(v)?.into_iter().collect())
     }
 }
 
@@ -365,6 +380,39 @@ impl<K: MapKey, V: ToValue, S> ToValue for HashMap<K, V, S> {
     }
 }
 
+/// Members in the map's own order: the order the server sent a map read from it, the order of
+/// insertion for one built by the caller.
+impl<K: MapKey, V: ToValue, S> ToValue for IndexMap<K, V, S> {
+    fn to_value(&self) -> Value {
+        let mut members = Vec::with_capacity(self.len());
+        for (k, v) in self {
+            members.push((k.to_key(), v.to_value()));
+        }
+        Value::Struct(members)
+    }
+}
+
+/// Members in key order.
+impl<K: MapKey, V: ToValue> ToValue for BTreeMap<K, V> {
+    fn to_value(&self) -> Value {
+        let mut members = Vec::with_capacity(self.len());
+        for (k, v) in self {
+            members.push((k.to_key(), v.to_value()));
+        }
+        Value::Struct(members)
+    }
+}
+
+/// A map parameter of the typed API (`&dyn MapArg<K, V>`): an [`IndexMap`] (sent in its order,
+/// so a map read from the server goes back as it came), a [`HashMap`] (sent sorted by key, so
+/// that a request is the same bytes every time) or a [`BTreeMap`] (in key order), all with
+/// keys `K` and values `V`.
+pub trait MapArg<K, V>: ToValue {}
+
+impl<K: MapKey, V: ToValue, S> MapArg<K, V> for IndexMap<K, V, S> {}
+impl<K: MapKey, V: ToValue, S: BuildHasher> MapArg<K, V> for HashMap<K, V, S> {}
+impl<K: MapKey, V: ToValue> MapArg<K, V> for BTreeMap<K, V> {}
+
 fn sorted_struct(mut members: Vec<(String, Value)>) -> Value {
     members.sort_by(|a, b| a.0.cmp(&b.0));
     Value::Struct(members)
@@ -408,6 +456,64 @@ mod tests {
             e.to_string(),
             "not a valid XenAPI reply: [2]: expected a string, got a double"
         );
+    }
+
+    /// Keys in an order that is neither sorted nor a hash order of these keys.
+    fn unsorted() -> Value {
+        Value::structure([
+            ("z", Value::Int(1)),
+            ("a", Value::Int(2)),
+            ("m", Value::Int(3)),
+            ("b", Value::Int(4)),
+            ("y", Value::Int(5)),
+        ])
+    }
+
+    #[test]
+    fn maps_keep_the_servers_order() {
+        let m = IndexMap::<String, i64>::from_value(unsorted()).unwrap();
+        let keys: Vec<&str> = m.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["z", "a", "m", "b", "y"]);
+        assert_eq!(m.get_index(2), Some((&"m".to_owned(), &3)));
+        // And back out in the same order.
+        assert_eq!(m.to_value(), unsorted());
+        let ints = IndexMap::<i64, String>::from_value(Value::structure([
+            ("3", Value::from("c")),
+            ("0", Value::from("a")),
+            ("12", Value::from("l")),
+        ]))
+        .unwrap();
+        assert_eq!(ints.keys().copied().collect::<Vec<_>>(), [3, 0, 12]);
+    }
+
+    #[test]
+    fn a_repeated_key_keeps_its_first_place_and_last_value() {
+        let v = Value::structure([
+            ("b", Value::Int(1)),
+            ("a", Value::Int(2)),
+            ("b", Value::Int(3)),
+        ]);
+        let m = IndexMap::<String, i64>::from_value(v).unwrap();
+        assert_eq!(
+            m.into_iter().collect::<Vec<_>>(),
+            [("b".to_owned(), 3), ("a".to_owned(), 2)]
+        );
+    }
+
+    #[test]
+    fn hash_and_btree_maps_still_convert() {
+        let h = HashMap::<String, i64>::from_value(unsorted()).unwrap();
+        assert_eq!((h.len(), h["m"]), (5, 3));
+        let b: BTreeMap<i64, bool> = [(10, true), (9, false)].into();
+        assert_eq!(
+            b.to_value(),
+            Value::structure([("9", Value::Bool(false)), ("10", Value::Bool(true))])
+        );
+        // Each is a map parameter of the typed API.
+        fn takes(_: &dyn MapArg<String, i64>) {}
+        takes(&h);
+        takes(&IndexMap::<String, i64>::new());
+        takes(&BTreeMap::<String, i64>::new());
     }
 
     #[test]

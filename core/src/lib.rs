@@ -17,6 +17,9 @@
 //! Layers, bottom up: [`codec`] (XML-RPC) and [`jsonrpc`] (JSON-RPC), the HTTP(S) transport, [`Client`] (envelope, no
 //! session), [`Session`] (login, re-login, coordinator, logout), and [`api`] (typed classes
 //! generated from the datamodel).
+//!
+//! Typed maps (record fields such as `other_config`, `get_all_records` results) are
+//! [`IndexMap`]s in the order the server sent them, the same from call to call: see [`convert`].
 
 pub mod api;
 pub mod cache;
@@ -42,9 +45,11 @@ pub mod vhd;
 pub use call::CallOptions;
 pub use certificate::{CertificateCallback, CertificateCheck, CertificateProblem};
 pub use client::{unwrap_envelope, Client};
-pub use convert::{FromValue, MapKey, ToValue};
+pub use convert::{FromValue, MapArg, MapKey, ToValue};
 pub use datetime::{DateTime, DateTimeParts};
 pub use error::{codes, Error, ErrorKind, Failure};
+/// The map of the typed API: the order the server sent (see [`convert`]).
+pub use indexmap::{self, IndexMap};
 pub use jsonrpc::Protocol;
 pub use options::{Options, TlsPolicy, DEFAULT_MAX_CONCURRENT_CALLS};
 pub use reference::{Ref, NULL_REF};

@@ -97,8 +97,16 @@ impl Slots {
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        *lock(&self.0.used) -= 1;
-        self.0.freed.notify_one();
+        // Only a full set of slots has waiters; waking none costs a system call all the same.
+        let was_full = {
+            let mut used = lock(&self.0.used);
+            let full = *used >= self.0.max;
+            *used -= 1;
+            full
+        };
+        if was_full {
+            self.0.freed.notify_one();
+        }
     }
 }
 

@@ -452,6 +452,46 @@ fn keep_alive_reuses_one_connection() {
 }
 
 #[test]
+fn a_connection_the_server_closes_after_its_reply_is_not_reused() {
+    let server = spawn_server(None, |_, w| {
+        respond(
+            w,
+            "200 OK",
+            &[("Connection", "close")],
+            &xml(&success("once")),
+        );
+        // Kept open all the same: a client that reused it would be answered here.
+        Flow::KeepAlive
+    });
+    let c = client(server.url("http"), Duration::from_secs(2));
+    for _ in 0..3 {
+        assert_eq!(ping(&c).unwrap(), Value::from("once"));
+    }
+    assert_eq!(server.accepts.load(Ordering::SeqCst), 3);
+}
+
+#[test]
+fn a_chunked_reply_keeps_its_connection() {
+    let server = spawn_server(None, |_, w| {
+        let body = xml(&success("chunks"));
+        let (a, b) = body.split_at(body.len() / 2);
+        let _ = w.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+        for part in [a, b] {
+            let _ = write!(w, "{:x}\r\n", part.len());
+            let _ = w.write_all(part);
+            let _ = w.write_all(b"\r\n");
+        }
+        let _ = w.write_all(b"0\r\n\r\n");
+        Flow::KeepAlive
+    });
+    let c = client(server.url("http"), Duration::from_secs(2));
+    for _ in 0..3 {
+        assert_eq!(ping(&c).unwrap(), Value::from("chunks"));
+    }
+    assert_eq!(server.accepts.load(Ordering::SeqCst), 1);
+}
+
+#[test]
 fn one_client_serves_eight_threads() {
     let server = xenapi_server(None, |_, params| {
         thread::sleep(Duration::from_millis(5));

@@ -8,7 +8,7 @@ use xenapi::api::{
     VmRecord, ERROR_CODES,
 };
 use xenapi::codec::{decode_value, encode_value, Encoder, Limits};
-use xenapi::{api, DateTime, Error, ErrorKind, Failure, FromValue, Ref, ToValue, Value};
+use xenapi::{api, DateTime, Error, ErrorKind, Failure, FromValue, IndexMap, Ref, ToValue, Value};
 
 /// A `VM.get_record` reply as xapi sends it: ints as strings, plus a field from a newer server
 /// and a power state this client does not know.
@@ -261,12 +261,15 @@ fn typed_functions_have_the_expected_shapes() {
     use xenapi::{Result, Session};
     let _: fn(&Session, &Ref<api::Vm>, bool, bool) -> Result<()> = api::Vm::start;
     let _: fn(&Session, &Ref<api::Vm>, bool, bool) -> Result<Ref<api::Task>> = api::Vm::async_start;
-    let _: fn(&Session) -> Result<HashMap<Ref<api::Vm>, VmRecord>> = api::Vm::get_all_records;
+    let _: fn(&Session) -> Result<IndexMap<Ref<api::Vm>, VmRecord>> = api::Vm::get_all_records;
     let _: fn(&Session, &Ref<api::Vm>) -> Result<VmPowerState> = api::Vm::get_power_state;
-    let _: fn(&Session, &Ref<api::VmMetrics>) -> Result<HashMap<i64, f64>> =
+    let _: fn(&Session, &Ref<api::VmMetrics>) -> Result<IndexMap<i64, f64>> =
         api::VmMetrics::get_vcpus_utilisation;
     let _: fn(&Session, &Ref<api::HostCpu>) -> Result<f64> = api::HostCpu::get_utilisation;
     let _: fn(&Session, &Ref<api::Host>) -> Result<String> = api::Host::dmesg;
     let _: fn(&Session, &Ref<api::Vm>, &str) -> Result<()> = api::Vm::set_name_label;
     let _: fn(&Session, &VmRecord) -> Result<Ref<api::Vm>> = api::Vm::create;
+    // A map parameter takes any map of its types: a typed map read back, a HashMap, a BTreeMap.
+    let _: fn(&Session, &Ref<api::Vm>, &dyn xenapi::MapArg<String, String>) -> Result<()> =
+        api::Vm::set_other_config;
 }

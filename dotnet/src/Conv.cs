@@ -26,6 +26,13 @@ namespace XenAPI
     /// the keys of <c>other_config</c>): the readers that take a <c>seen</c> array compare the C text
     /// with the string last read at that slot, byte by byte, and reuse it when equal instead of
     /// decoding a new one. Slots are shared across threads; a stale read only costs a decode.
+    /// <para>Map order: every map reader (here and in <c>Generated/Convert.cs</c>) fills a new
+    /// <c>Dictionary&lt;K, V&gt;</c> entry by entry in the native map's order, which is the order
+    /// the server sent the members (libxenapi keeps it), and never removes from it. A Dictionary
+    /// that has had no removal enumerates in insertion order on .NET Framework, Mono and .NET
+    /// (Core) alike; the documentation does not promise it, so MapOrderTests checks it on the
+    /// runtime the suite runs on. The public type stays <c>Dictionary&lt;K, V&gt;</c>, as
+    /// XenServer.NET's records have it. Writers send a dictionary in its enumeration order.</para>
     /// </summary>
     internal static partial class Conv
     {

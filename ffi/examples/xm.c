@@ -76,44 +76,19 @@ static int64_t memory_actual(xenapi_session *s, const xenapi_vm_record *rec, int
     return mem;
 }
 
-/* Map entries sorted by name, then reference, so that listings are stable. */
-static const xenapi_vm_record_map *sort_map;
-
-static int by_name(const void *a, const void *b) {
-    size_t i = *(const size_t *)a, j = *(const size_t *)b;
-    int c = strcmp(xenapi_vm_record_name_label(xenapi_vm_record_map_value(sort_map, i)),
-                   xenapi_vm_record_name_label(xenapi_vm_record_map_value(sort_map, j)));
-    return c != 0 ? c
-                  : strcmp(xenapi_vm_record_map_key(sort_map, i),
-                           xenapi_vm_record_map_key(sort_map, j));
-}
-
-static size_t *sorted(const xenapi_vm_record_map *vms) {
-    size_t i, n = xenapi_vm_record_map_len(vms);
-    size_t *order = malloc((n + 1) * sizeof *order);
-    if (order == NULL) {
-        return NULL;
-    }
-    for (i = 0; i < n; i++) {
-        order[i] = i;
-    }
-    sort_map = vms;
-    qsort(order, n, sizeof *order, by_name);
-    return order;
-}
-
+/* Domains in the server's order (the map keeps it: xapi's database order, the same from call to
+ * call), as xm listed them. */
 static int cmd_list(xenapi_session *s) {
     xenapi_vm_record_map *vms = NULL;
     xenapi_error *err = NULL;
-    size_t i, n, *order;
+    size_t i, n;
     if (xenapi_vm_get_all_records(s, &vms, &err) != XENAPI_STATUS_OK) {
         return fail("VM.get_all_records", err);
     }
     n = xenapi_vm_record_map_len(vms);
-    order = sorted(vms);
     printf("%-30s %4s %6s %5s %6s %9s\n", "Name", "ID", "Mem", "VCPUs", "State", "Time(s)");
-    for (i = 0; order != NULL && i < n; i++) {
-        const xenapi_vm_record *rec = xenapi_vm_record_map_value(vms, order[i]);
+    for (i = 0; i < n; i++) {
+        const xenapi_vm_record *rec = xenapi_vm_record_map_value(vms, i);
         xenapi_vm_power_state st = xenapi_vm_record_power_state(rec);
         int64_t mem = xenapi_vm_record_memory_static_max(rec);
         bool live = st == XENAPI_VM_POWER_STATE_RUNNING || st == XENAPI_VM_POWER_STATE_PAUSED;
@@ -131,7 +106,6 @@ static int cmd_list(xenapi_session *s) {
                (long long)(mem >> 20), (long long)xenapi_vm_record_vcpus_max(rec), state_flags(rec),
                live ? uptime(s, rec) : 0.0);
     }
-    free(order);
     xenapi_vm_record_map_free(vms);
     return 0;
 }
@@ -183,17 +157,17 @@ static int cmd_vm(xenapi_session *s, const char *cmd, const char *name, bool har
     return 0;
 }
 
-/* Prints " N:P%" for every entry of a CPU number -> utilisation map, in CPU order (xend). */
+/* Prints " N:P%" for every entry of a CPU number -> utilisation map, in CPU order (xend): the
+ * map's key order, its entries staying as the server sent them. */
 static void print_cpus(const xenapi_int64_double_map *u) {
-    size_t c, n = xenapi_int64_double_map_len(u);
-    int64_t cpu;
-    for (cpu = 0, c = 0; c < n && cpu < 4096; cpu++) {
-        size_t at;
-        if (xenapi_int64_double_map_find(u, cpu, &at)) {
-            printf(" %lld:%.0f%%", (long long)cpu, 100.0 * xenapi_int64_double_map_value(u, at));
-            c++;
-        }
+    size_t c, n = xenapi_int64_double_map_sorted(u, NULL, 0);
+    size_t *order = malloc((n + 1) * sizeof *order);
+    n = order != NULL ? xenapi_int64_double_map_sorted(u, order, n) : 0;
+    for (c = 0; c < n; c++) {
+        printf(" %lld:%.0f%%", (long long)xenapi_int64_double_map_key(u, order[c]),
+               100.0 * xenapi_int64_double_map_value(u, order[c]));
     }
+    free(order);
     printf("\n");
 }
 
@@ -335,7 +309,7 @@ static int cmd_top(xenapi_session *s) {
     xenapi_string_list *hosts = NULL;
     xenapi_vm_record_map *vms = NULL;
     xenapi_error *err = NULL;
-    size_t h, i, *order;
+    size_t h, i;
     int rc = 0;
     if (xenapi_host_get_all(s, &hosts, &err) != XENAPI_STATUS_OK) {
         return fail("host.get_all", err);
@@ -357,14 +331,13 @@ static int cmd_top(xenapi_session *s) {
     if (xenapi_vm_get_all_records(s, &vms, &err) != XENAPI_STATUS_OK) {
         return fail("VM.get_all_records", err);
     }
-    order = sorted(vms);
-    for (i = 0; rc == 0 && order != NULL && i < xenapi_vm_record_map_len(vms); i++) {
-        const xenapi_vm_record *rec = xenapi_vm_record_map_value(vms, order[i]);
+    /* In the server's order, as `list`. */
+    for (i = 0; rc == 0 && i < xenapi_vm_record_map_len(vms); i++) {
+        const xenapi_vm_record *rec = xenapi_vm_record_map_value(vms, i);
         if (xenapi_vm_record_power_state(rec) == XENAPI_VM_POWER_STATE_RUNNING) {
             rc = xapi ? top_vm_xapi(s, rec) : top_vm_xend(s, rec);
         }
     }
-    free(order);
     xenapi_vm_record_map_free(vms);
     return rc;
 }

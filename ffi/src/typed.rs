@@ -2,24 +2,27 @@
 //!
 //! The generated functions stay one-liners over the few generic helpers here, so that thousands
 //! of entry points compile quickly:
-//! - [`Conv`] ties each core type (`String`, `Ref<C>`, `i64`, enums, `Vec<T>`, `HashMap<K, V>`,
+//! - [`Conv`] ties each core type (`String`, `Ref<C>`, `i64`, enums, `Vec<T>`, `IndexMap<K, V>`,
 //!   records, ...) to its C storage (`CString`, [`List`], [`Map`], record handles), its getter
 //!   type, its result (out-pointer) type and its parameter type, with the conversions both ways.
 //!   Storage is built once from the core value, so getters only borrow.
 //! - [`run`] is the one non-generic panic boundary every generated fallible function goes
 //!   through (`&mut dyn FnMut`: `catch_unwind` is instantiated once, not per entry point).
-//! - [`List`] and [`Map`] are the storage behind every list and map handle.
+//! - [`List`] and [`Map`] are the storage behind every list and map handle. A map's entries are
+//!   in the order the server sent them (the core's `IndexMap`), entry `i` the `i`-th member;
+//!   maps keyed by ints (per-CPU maps) also have a lookup by key and a key order, through an
+//!   index sorted once, on first use.
 //!
 //! Text from the server with an interior NUL cannot be a C string: it is a
 //! `XENAPI_STATUS_PROTOCOL` failure, never a string cut short.
 
-use std::collections::HashMap;
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::hash::Hash;
 use std::marker::PhantomData;
 use std::ptr;
+use std::sync::OnceLock;
 
-use xenapi::{DateTime, Ref, Value};
+use xenapi::{DateTime, IndexMap, Ref, Value};
 
 use crate::boundary::{fallible, handle, handle_mut, put, text};
 use crate::error::{xenapi_error, xenapi_status, Fail};
@@ -552,9 +555,41 @@ pub struct List<T> {
     pub(crate) items: Vec<T>,
 }
 
-/// The storage of every map handle, in the order the core gives.
+/// The storage of every map handle, in the order the core gives (the server's).
 pub struct Map<K, V> {
     pub(crate) entries: Vec<(K, V)>,
+    /// For int keys: the entries' positions in key order, made on first use (readers may be on
+    /// several threads), dropped by every change.
+    by_key: OnceLock<Box<[usize]>>,
+}
+
+impl<K, V> Map<K, V> {
+    pub(crate) fn new(entries: Vec<(K, V)>) -> Self {
+        Map {
+            entries,
+            by_key: OnceLock::new(),
+        }
+    }
+}
+
+impl<V> Map<i64, V> {
+    /// The entries' positions in ascending key order.
+    fn by_key(&self) -> &[usize] {
+        self.by_key.get_or_init(|| {
+            let mut order: Vec<usize> = (0..self.entries.len()).collect();
+            order.sort_by_key(|&i| self.entries[i].0);
+            order.into_boxed_slice()
+        })
+    }
+
+    /// The position of the entry of `key`, by binary search in the key order.
+    fn position(&self, key: i64) -> Option<usize> {
+        let order = self.by_key();
+        order
+            .binary_search_by_key(&key, |&i| self.entries[i].0)
+            .ok()
+            .map(|at| order[at])
+    }
 }
 
 impl<T: Conv> Conv for Vec<T> {
@@ -585,7 +620,9 @@ impl<T: Conv> Conv for Vec<T> {
     }
 }
 
-impl<K: Conv + Eq + Hash, V: Conv> Conv for HashMap<K, V> {
+/// Entries in the map's order: the server's for a map read from it, the caller's (order of
+/// `_set`) for a parameter.
+impl<K: Conv + Eq + Hash, V: Conv> Conv for IndexMap<K, V> {
     type C = Map<K::C, V::C>;
     type Get = *const Map<K::C, V::C>;
     type Out = *mut Map<K::C, V::C>;
@@ -595,7 +632,7 @@ impl<K: Conv + Eq + Hash, V: Conv> Conv for HashMap<K, V> {
         for (k, v) in self {
             entries.push((k.to_c()?, v.to_c()?));
         }
-        Ok(Map { entries })
+        Ok(Map::new(entries))
     }
     fn from_c(c: &Self::C) -> Self {
         c.entries
@@ -801,10 +838,75 @@ where
     }
 }
 
+/// The value of int key `key` through `out` (when not NULL), without a scan: a binary search in
+/// the key order; false if absent or `m` is NULL.
+///
+/// # Safety
+/// `m` is NULL or a live map; `out` NULL or writable.
+pub(crate) unsafe fn map_int_get<V: Conv>(
+    m: *const Map<i64, V::C>,
+    key: i64,
+    out: *mut V::Get,
+) -> bool {
+    // SAFETY: the caller's contract.
+    let Some(m) = (unsafe { m.as_ref() }) else {
+        return false;
+    };
+    let Some(i) = m.position(key) else {
+        return false;
+    };
+    if !out.is_null() {
+        // SAFETY: the caller's contract.
+        unsafe { out.write(V::get(Some(&m.entries[i].1))) };
+    }
+    true
+}
+
+/// [`map_find`] for int keys: by the key order, without a scan.
+///
+/// # Safety
+/// `m` is NULL or a live map; `out_index` NULL or writable.
+pub(crate) unsafe fn map_int_find<V>(
+    m: *const Map<i64, V>,
+    key: i64,
+    out_index: *mut usize,
+) -> bool {
+    // SAFETY: the caller's contract.
+    let Some(i) = (unsafe { m.as_ref() }).and_then(|m| m.position(key)) else {
+        return false;
+    };
+    if !out_index.is_null() {
+        // SAFETY: the caller's contract.
+        unsafe { out_index.write(i) };
+    }
+    true
+}
+
+/// Writes the positions of the first `capacity` entries of `m` in ascending key order into
+/// `indices` (when not NULL); the map's length, whatever `capacity` (0 for NULL).
+///
+/// # Safety
+/// `m` is NULL or a live map; `indices` is NULL or has room for `capacity` items.
+pub(crate) unsafe fn map_int_sorted<V>(
+    m: *const Map<i64, V>,
+    indices: *mut usize,
+    capacity: usize,
+) -> usize {
+    // SAFETY: the caller's contract.
+    let Some(m) = (unsafe { m.as_ref() }) else {
+        return 0;
+    };
+    if !indices.is_null() {
+        for (i, &at) in m.by_key().iter().take(capacity).enumerate() {
+            // SAFETY: `i < capacity`, within `indices` by the caller's contract.
+            unsafe { indices.add(i).write(at) };
+        }
+    }
+    m.entries.len()
+}
+
 pub(crate) fn map_new<K, V>() -> *mut Map<K, V> {
-    boxed(Map {
-        entries: Vec::new(),
-    })
+    boxed(Map::new(Vec::new()))
 }
 
 /// # Safety
@@ -825,7 +927,10 @@ where
         let v = unsafe { V::arg(value, "value") }?.to_c()?;
         match m.entries.iter_mut().find(|e| e.0 == k) {
             Some(e) => e.1 = v,
-            None => m.entries.push((k, v)),
+            None => {
+                m.entries.push((k, v));
+                m.by_key = OnceLock::new();
+            }
         }
         Ok(())
     })

@@ -2222,7 +2222,9 @@ xenapi_status xenapi_after_apply_guidance_list_push(xenapi_after_apply_guidance_
 void xenapi_after_apply_guidance_list_free(xenapi_after_apply_guidance_list *list);
 
 /**
- * The number of entries in a map from string to blob record; 0 if `map` is NULL.
+ * The number of entries in a map from string to blob record; 0 if `map` is NULL. Entries are in the
+ * order the server sent them (entry `i` is its `i`-th member), the same from call to call; in a map
+ * made with `xenapi_blob_record_map_new`, in the order of `xenapi_blob_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -2285,7 +2287,9 @@ xenapi_status xenapi_blob_record_map_set(xenapi_blob_record_map *map, const char
 void xenapi_blob_record_map_free(xenapi_blob_record_map *map);
 
 /**
- * The number of entries in a map from string to Bond record; 0 if `map` is NULL.
+ * The number of entries in a map from string to Bond record; 0 if `map` is NULL. Entries are in the
+ * order the server sent them (entry `i` is its `i`-th member), the same from call to call; in a map
+ * made with `xenapi_bond_record_map_new`, in the order of `xenapi_bond_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -2348,7 +2352,10 @@ xenapi_status xenapi_bond_record_map_set(xenapi_bond_record_map *map, const char
 void xenapi_bond_record_map_free(xenapi_bond_record_map *map);
 
 /**
- * The number of entries in a map from string to Certificate record; 0 if `map` is NULL.
+ * The number of entries in a map from string to Certificate record; 0 if `map` is NULL. Entries are
+ * in the order the server sent them (entry `i` is its `i`-th member), the same from call to call;
+ * in a map made with `xenapi_certificate_record_map_new`, in the order of
+ * `xenapi_certificate_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -2465,7 +2472,10 @@ xenapi_status xenapi_cluster_host_operation_list_push(xenapi_cluster_host_operat
 void xenapi_cluster_host_operation_list_free(xenapi_cluster_host_operation_list *list);
 
 /**
- * The number of entries in a map from string to Cluster_host record; 0 if `map` is NULL.
+ * The number of entries in a map from string to Cluster_host record; 0 if `map` is NULL. Entries
+ * are in the order the server sent them (entry `i` is its `i`-th member), the same from call to
+ * call; in a map made with `xenapi_cluster_host_record_map_new`, in the order of
+ * `xenapi_cluster_host_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -2582,7 +2592,9 @@ xenapi_status xenapi_cluster_operation_list_push(xenapi_cluster_operation_list *
 void xenapi_cluster_operation_list_free(xenapi_cluster_operation_list *list);
 
 /**
- * The number of entries in a map from string to Cluster record; 0 if `map` is NULL.
+ * The number of entries in a map from string to Cluster record; 0 if `map` is NULL. Entries are in
+ * the order the server sent them (entry `i` is its `i`-th member), the same from call to call; in a
+ * map made with `xenapi_cluster_record_map_new`, in the order of `xenapi_cluster_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -2645,7 +2657,9 @@ xenapi_status xenapi_cluster_record_map_set(xenapi_cluster_record_map *map, cons
 void xenapi_cluster_record_map_free(xenapi_cluster_record_map *map);
 
 /**
- * The number of entries in a map from string to console record; 0 if `map` is NULL.
+ * The number of entries in a map from string to console record; 0 if `map` is NULL. Entries are in
+ * the order the server sent them (entry `i` is its `i`-th member), the same from call to call; in a
+ * map made with `xenapi_console_record_map_new`, in the order of `xenapi_console_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -2708,7 +2722,10 @@ xenapi_status xenapi_console_record_map_set(xenapi_console_record_map *map, cons
 void xenapi_console_record_map_free(xenapi_console_record_map *map);
 
 /**
- * The number of entries in a map from string to crashdump record; 0 if `map` is NULL.
+ * The number of entries in a map from string to crashdump record; 0 if `map` is NULL. Entries are
+ * in the order the server sent them (entry `i` is its `i`-th member), the same from call to call;
+ * in a map made with `xenapi_crashdump_record_map_new`, in the order of
+ * `xenapi_crashdump_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -2819,7 +2836,9 @@ xenapi_status xenapi_data_source_record_list_push(xenapi_data_source_record_list
 void xenapi_data_source_record_list_free(xenapi_data_source_record_list *list);
 
 /**
- * The number of entries in a map from string to DR_task record; 0 if `map` is NULL.
+ * The number of entries in a map from string to DR_task record; 0 if `map` is NULL. Entries are in
+ * the order the server sent them (entry `i` is its `i`-th member), the same from call to call; in a
+ * map made with `xenapi_dr_task_record_map_new`, in the order of `xenapi_dr_task_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -2930,7 +2949,9 @@ xenapi_status xenapi_event_record_list_push(xenapi_event_record_list *list, cons
 void xenapi_event_record_list_free(xenapi_event_record_list *list);
 
 /**
- * The number of entries in a map from string to Feature record; 0 if `map` is NULL.
+ * The number of entries in a map from string to Feature record; 0 if `map` is NULL. Entries are in
+ * the order the server sent them (entry `i` is its `i`-th member), the same from call to call; in a
+ * map made with `xenapi_feature_record_map_new`, in the order of `xenapi_feature_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -2993,7 +3014,10 @@ xenapi_status xenapi_feature_record_map_set(xenapi_feature_record_map *map, cons
 void xenapi_feature_record_map_free(xenapi_feature_record_map *map);
 
 /**
- * The number of entries in a map from string to GPU_group record; 0 if `map` is NULL.
+ * The number of entries in a map from string to GPU_group record; 0 if `map` is NULL. Entries are
+ * in the order the server sent them (entry `i` is its `i`-th member), the same from call to call;
+ * in a map made with `xenapi_gpu_group_record_map_new`, in the order of
+ * `xenapi_gpu_group_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -3110,7 +3134,9 @@ xenapi_status xenapi_host_allowed_operations_list_push(xenapi_host_allowed_opera
 void xenapi_host_allowed_operations_list_free(xenapi_host_allowed_operations_list *list);
 
 /**
- * The number of entries in a map from string to host_cpu record; 0 if `map` is NULL.
+ * The number of entries in a map from string to host_cpu record; 0 if `map` is NULL. Entries are in
+ * the order the server sent them (entry `i` is its `i`-th member), the same from call to call; in a
+ * map made with `xenapi_host_cpu_record_map_new`, in the order of `xenapi_host_cpu_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -3173,7 +3199,10 @@ xenapi_status xenapi_host_cpu_record_map_set(xenapi_host_cpu_record_map *map, co
 void xenapi_host_cpu_record_map_free(xenapi_host_cpu_record_map *map);
 
 /**
- * The number of entries in a map from string to host_crashdump record; 0 if `map` is NULL.
+ * The number of entries in a map from string to host_crashdump record; 0 if `map` is NULL. Entries
+ * are in the order the server sent them (entry `i` is its `i`-th member), the same from call to
+ * call; in a map made with `xenapi_host_crashdump_record_map_new`, in the order of
+ * `xenapi_host_crashdump_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -3236,7 +3265,10 @@ xenapi_status xenapi_host_crashdump_record_map_set(xenapi_host_crashdump_record_
 void xenapi_host_crashdump_record_map_free(xenapi_host_crashdump_record_map *map);
 
 /**
- * The number of entries in a map from string to host_metrics record; 0 if `map` is NULL.
+ * The number of entries in a map from string to host_metrics record; 0 if `map` is NULL. Entries
+ * are in the order the server sent them (entry `i` is its `i`-th member), the same from call to
+ * call; in a map made with `xenapi_host_metrics_record_map_new`, in the order of
+ * `xenapi_host_metrics_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -3299,7 +3331,10 @@ xenapi_status xenapi_host_metrics_record_map_set(xenapi_host_metrics_record_map 
 void xenapi_host_metrics_record_map_free(xenapi_host_metrics_record_map *map);
 
 /**
- * The number of entries in a map from string to host_patch record; 0 if `map` is NULL.
+ * The number of entries in a map from string to host_patch record; 0 if `map` is NULL. Entries are
+ * in the order the server sent them (entry `i` is its `i`-th member), the same from call to call;
+ * in a map made with `xenapi_host_patch_record_map_new`, in the order of
+ * `xenapi_host_patch_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -3362,7 +3397,9 @@ xenapi_status xenapi_host_patch_record_map_set(xenapi_host_patch_record_map *map
 void xenapi_host_patch_record_map_free(xenapi_host_patch_record_map *map);
 
 /**
- * The number of entries in a map from string to host record; 0 if `map` is NULL.
+ * The number of entries in a map from string to host record; 0 if `map` is NULL. Entries are in the
+ * order the server sent them (entry `i` is its `i`-th member), the same from call to call; in a map
+ * made with `xenapi_host_record_map_new`, in the order of `xenapi_host_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -3425,7 +3462,9 @@ xenapi_status xenapi_host_record_map_set(xenapi_host_record_map *map, const char
 void xenapi_host_record_map_free(xenapi_host_record_map *map);
 
 /**
- * The number of entries in a map from int to float; 0 if `map` is NULL.
+ * The number of entries in a map from int to float; 0 if `map` is NULL. Entries are in the order
+ * the server sent them (entry `i` is its `i`-th member), the same from call to call; in a map made
+ * with `xenapi_int64_double_map_new`, in the order of `xenapi_int64_double_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -3459,11 +3498,30 @@ size_t xenapi_int64_double_map_entries(const xenapi_int64_double_map *map, int64
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
- * `map` is NULL).
+ * `map` is NULL); by the key order (as `_get`), not a scan.
  *
  * Ownership: all arguments are borrowed.
  */
 bool xenapi_int64_double_map_find(const xenapi_int64_double_map *map, int64_t key, size_t *out_index);
+
+/**
+ * The value of int key `key`: true and `*out_value` (when not NULL) set to it, or false if absent
+ * (or `map` is NULL). A binary search in the key order (made once per map, on first use), not a
+ * scan.
+ *
+ * Ownership: `map` is borrowed; `out_value` is the caller's.
+ */
+bool xenapi_int64_double_map_get(const xenapi_int64_double_map *map, int64_t key, double *out_value);
+
+/**
+ * Writes the entry indices of the first `capacity` entries in ascending key order into `indices`
+ * (for `xenapi_int64_double_map_key`/`_value`); returns the map's length, whatever `capacity` (0 if
+ * `map` is NULL). The entries themselves stay in the server's order. `indices` may be NULL, to ask
+ * the length.
+ *
+ * Ownership: `map` is borrowed; `indices` is the caller's, with room for `capacity` items.
+ */
+size_t xenapi_int64_double_map_sorted(const xenapi_int64_double_map *map, size_t *indices, size_t capacity);
 
 /**
  * A new empty a map from int to float, for parameters.
@@ -3488,7 +3546,9 @@ xenapi_status xenapi_int64_double_map_set(xenapi_int64_double_map *map, int64_t 
 void xenapi_int64_double_map_free(xenapi_int64_double_map *map);
 
 /**
- * The number of entries in a map from int to int; 0 if `map` is NULL.
+ * The number of entries in a map from int to int; 0 if `map` is NULL. Entries are in the order the
+ * server sent them (entry `i` is its `i`-th member), the same from call to call; in a map made with
+ * `xenapi_int64_int64_map_new`, in the order of `xenapi_int64_int64_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -3522,11 +3582,30 @@ size_t xenapi_int64_int64_map_entries(const xenapi_int64_int64_map *map, int64_t
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
- * `map` is NULL).
+ * `map` is NULL); by the key order (as `_get`), not a scan.
  *
  * Ownership: all arguments are borrowed.
  */
 bool xenapi_int64_int64_map_find(const xenapi_int64_int64_map *map, int64_t key, size_t *out_index);
+
+/**
+ * The value of int key `key`: true and `*out_value` (when not NULL) set to it, or false if absent
+ * (or `map` is NULL). A binary search in the key order (made once per map, on first use), not a
+ * scan.
+ *
+ * Ownership: `map` is borrowed; `out_value` is the caller's.
+ */
+bool xenapi_int64_int64_map_get(const xenapi_int64_int64_map *map, int64_t key, int64_t *out_value);
+
+/**
+ * Writes the entry indices of the first `capacity` entries in ascending key order into `indices`
+ * (for `xenapi_int64_int64_map_key`/`_value`); returns the map's length, whatever `capacity` (0 if
+ * `map` is NULL). The entries themselves stay in the server's order. `indices` may be NULL, to ask
+ * the length.
+ *
+ * Ownership: `map` is borrowed; `indices` is the caller's, with room for `capacity` items.
+ */
+size_t xenapi_int64_int64_map_sorted(const xenapi_int64_int64_map *map, size_t *indices, size_t capacity);
 
 /**
  * A new empty a map from int to int, for parameters.
@@ -3596,7 +3675,9 @@ xenapi_status xenapi_int64_list_push(xenapi_int64_list *list, int64_t item, xena
 void xenapi_int64_list_free(xenapi_int64_list *list);
 
 /**
- * The number of entries in a map from int to string set; 0 if `map` is NULL.
+ * The number of entries in a map from int to string set; 0 if `map` is NULL. Entries are in the
+ * order the server sent them (entry `i` is its `i`-th member), the same from call to call; in a map
+ * made with `xenapi_int64_string_list_map_new`, in the order of `xenapi_int64_string_list_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -3630,11 +3711,31 @@ size_t xenapi_int64_string_list_map_entries(const xenapi_int64_string_list_map *
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
- * `map` is NULL).
+ * `map` is NULL); by the key order (as `_get`), not a scan.
  *
  * Ownership: all arguments are borrowed.
  */
 bool xenapi_int64_string_list_map_find(const xenapi_int64_string_list_map *map, int64_t key, size_t *out_index);
+
+/**
+ * The value of int key `key`: true and `*out_value` (when not NULL) set to it, or false if absent
+ * (or `map` is NULL). A binary search in the key order (made once per map, on first use), not a
+ * scan.
+ *
+ * Ownership: `map` is borrowed; `out_value` is the caller's. The value written is borrowed from
+ * `map`: valid until it is freed or set.
+ */
+bool xenapi_int64_string_list_map_get(const xenapi_int64_string_list_map *map, int64_t key, const xenapi_string_list **out_value);
+
+/**
+ * Writes the entry indices of the first `capacity` entries in ascending key order into `indices`
+ * (for `xenapi_int64_string_list_map_key`/`_value`); returns the map's length, whatever `capacity`
+ * (0 if `map` is NULL). The entries themselves stay in the server's order. `indices` may be NULL,
+ * to ask the length.
+ *
+ * Ownership: `map` is borrowed; `indices` is the caller's, with room for `capacity` items.
+ */
+size_t xenapi_int64_string_list_map_sorted(const xenapi_int64_string_list_map *map, size_t *indices, size_t capacity);
 
 /**
  * A new empty a map from int to string set, for parameters.
@@ -3659,7 +3760,9 @@ xenapi_status xenapi_int64_string_list_map_set(xenapi_int64_string_list_map *map
 void xenapi_int64_string_list_map_free(xenapi_int64_string_list_map *map);
 
 /**
- * The number of entries in a map from string to message record; 0 if `map` is NULL.
+ * The number of entries in a map from string to message record; 0 if `map` is NULL. Entries are in
+ * the order the server sent them (entry `i` is its `i`-th member), the same from call to call; in a
+ * map made with `xenapi_message_record_map_new`, in the order of `xenapi_message_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -3830,7 +3933,9 @@ xenapi_status xenapi_network_purpose_list_push(xenapi_network_purpose_list *list
 void xenapi_network_purpose_list_free(xenapi_network_purpose_list *list);
 
 /**
- * The number of entries in a map from string to network record; 0 if `map` is NULL.
+ * The number of entries in a map from string to network record; 0 if `map` is NULL. Entries are in
+ * the order the server sent them (entry `i` is its `i`-th member), the same from call to call; in a
+ * map made with `xenapi_network_record_map_new`, in the order of `xenapi_network_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -3893,7 +3998,10 @@ xenapi_status xenapi_network_record_map_set(xenapi_network_record_map *map, cons
 void xenapi_network_record_map_free(xenapi_network_record_map *map);
 
 /**
- * The number of entries in a map from string to network_sriov record; 0 if `map` is NULL.
+ * The number of entries in a map from string to network_sriov record; 0 if `map` is NULL. Entries
+ * are in the order the server sent them (entry `i` is its `i`-th member), the same from call to
+ * call; in a map made with `xenapi_network_sriov_record_map_new`, in the order of
+ * `xenapi_network_sriov_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -3956,7 +4064,9 @@ xenapi_status xenapi_network_sriov_record_map_set(xenapi_network_sriov_record_ma
 void xenapi_network_sriov_record_map_free(xenapi_network_sriov_record_map *map);
 
 /**
- * The number of entries in a map from string to Observer record; 0 if `map` is NULL.
+ * The number of entries in a map from string to Observer record; 0 if `map` is NULL. Entries are in
+ * the order the server sent them (entry `i` is its `i`-th member), the same from call to call; in a
+ * map made with `xenapi_observer_record_map_new`, in the order of `xenapi_observer_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -4019,7 +4129,9 @@ xenapi_status xenapi_observer_record_map_set(xenapi_observer_record_map *map, co
 void xenapi_observer_record_map_free(xenapi_observer_record_map *map);
 
 /**
- * The number of entries in a map from string to PBD record; 0 if `map` is NULL.
+ * The number of entries in a map from string to PBD record; 0 if `map` is NULL. Entries are in the
+ * order the server sent them (entry `i` is its `i`-th member), the same from call to call; in a map
+ * made with `xenapi_pbd_record_map_new`, in the order of `xenapi_pbd_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -4082,7 +4194,9 @@ xenapi_status xenapi_pbd_record_map_set(xenapi_pbd_record_map *map, const char *
 void xenapi_pbd_record_map_free(xenapi_pbd_record_map *map);
 
 /**
- * The number of entries in a map from string to PCI record; 0 if `map` is NULL.
+ * The number of entries in a map from string to PCI record; 0 if `map` is NULL. Entries are in the
+ * order the server sent them (entry `i` is its `i`-th member), the same from call to call; in a map
+ * made with `xenapi_pci_record_map_new`, in the order of `xenapi_pci_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -4145,7 +4259,9 @@ xenapi_status xenapi_pci_record_map_set(xenapi_pci_record_map *map, const char *
 void xenapi_pci_record_map_free(xenapi_pci_record_map *map);
 
 /**
- * The number of entries in a map from string to PGPU record; 0 if `map` is NULL.
+ * The number of entries in a map from string to PGPU record; 0 if `map` is NULL. Entries are in the
+ * order the server sent them (entry `i` is its `i`-th member), the same from call to call; in a map
+ * made with `xenapi_pgpu_record_map_new`, in the order of `xenapi_pgpu_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -4208,7 +4324,10 @@ xenapi_status xenapi_pgpu_record_map_set(xenapi_pgpu_record_map *map, const char
 void xenapi_pgpu_record_map_free(xenapi_pgpu_record_map *map);
 
 /**
- * The number of entries in a map from string to PIF_metrics record; 0 if `map` is NULL.
+ * The number of entries in a map from string to PIF_metrics record; 0 if `map` is NULL. Entries are
+ * in the order the server sent them (entry `i` is its `i`-th member), the same from call to call;
+ * in a map made with `xenapi_pif_metrics_record_map_new`, in the order of
+ * `xenapi_pif_metrics_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -4271,7 +4390,9 @@ xenapi_status xenapi_pif_metrics_record_map_set(xenapi_pif_metrics_record_map *m
 void xenapi_pif_metrics_record_map_free(xenapi_pif_metrics_record_map *map);
 
 /**
- * The number of entries in a map from string to PIF record; 0 if `map` is NULL.
+ * The number of entries in a map from string to PIF record; 0 if `map` is NULL. Entries are in the
+ * order the server sent them (entry `i` is its `i`-th member), the same from call to call; in a map
+ * made with `xenapi_pif_record_map_new`, in the order of `xenapi_pif_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -4388,7 +4509,10 @@ xenapi_status xenapi_pool_allowed_operations_list_push(xenapi_pool_allowed_opera
 void xenapi_pool_allowed_operations_list_free(xenapi_pool_allowed_operations_list *list);
 
 /**
- * The number of entries in a map from string to pool_patch record; 0 if `map` is NULL.
+ * The number of entries in a map from string to pool_patch record; 0 if `map` is NULL. Entries are
+ * in the order the server sent them (entry `i` is its `i`-th member), the same from call to call;
+ * in a map made with `xenapi_pool_patch_record_map_new`, in the order of
+ * `xenapi_pool_patch_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -4451,7 +4575,9 @@ xenapi_status xenapi_pool_patch_record_map_set(xenapi_pool_patch_record_map *map
 void xenapi_pool_patch_record_map_free(xenapi_pool_patch_record_map *map);
 
 /**
- * The number of entries in a map from string to pool record; 0 if `map` is NULL.
+ * The number of entries in a map from string to pool record; 0 if `map` is NULL. Entries are in the
+ * order the server sent them (entry `i` is its `i`-th member), the same from call to call; in a map
+ * made with `xenapi_pool_record_map_new`, in the order of `xenapi_pool_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -4514,7 +4640,10 @@ xenapi_status xenapi_pool_record_map_set(xenapi_pool_record_map *map, const char
 void xenapi_pool_record_map_free(xenapi_pool_record_map *map);
 
 /**
- * The number of entries in a map from string to pool_update record; 0 if `map` is NULL.
+ * The number of entries in a map from string to pool_update record; 0 if `map` is NULL. Entries are
+ * in the order the server sent them (entry `i` is its `i`-th member), the same from call to call;
+ * in a map made with `xenapi_pool_update_record_map_new`, in the order of
+ * `xenapi_pool_update_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -4625,7 +4754,9 @@ xenapi_status xenapi_probe_result_record_list_push(xenapi_probe_result_record_li
 void xenapi_probe_result_record_list_free(xenapi_probe_result_record_list *list);
 
 /**
- * The number of entries in a map from string to PUSB record; 0 if `map` is NULL.
+ * The number of entries in a map from string to PUSB record; 0 if `map` is NULL. Entries are in the
+ * order the server sent them (entry `i` is its `i`-th member), the same from call to call; in a map
+ * made with `xenapi_pusb_record_map_new`, in the order of `xenapi_pusb_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -4689,6 +4820,9 @@ void xenapi_pusb_record_map_free(xenapi_pusb_record_map *map);
 
 /**
  * The number of entries in a map from string to PVS_cache_storage record; 0 if `map` is NULL.
+ * Entries are in the order the server sent them (entry `i` is its `i`-th member), the same from
+ * call to call; in a map made with `xenapi_pvs_cache_storage_record_map_new`, in the order of
+ * `xenapi_pvs_cache_storage_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -4752,7 +4886,10 @@ xenapi_status xenapi_pvs_cache_storage_record_map_set(xenapi_pvs_cache_storage_r
 void xenapi_pvs_cache_storage_record_map_free(xenapi_pvs_cache_storage_record_map *map);
 
 /**
- * The number of entries in a map from string to PVS_proxy record; 0 if `map` is NULL.
+ * The number of entries in a map from string to PVS_proxy record; 0 if `map` is NULL. Entries are
+ * in the order the server sent them (entry `i` is its `i`-th member), the same from call to call;
+ * in a map made with `xenapi_pvs_proxy_record_map_new`, in the order of
+ * `xenapi_pvs_proxy_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -4815,7 +4952,10 @@ xenapi_status xenapi_pvs_proxy_record_map_set(xenapi_pvs_proxy_record_map *map, 
 void xenapi_pvs_proxy_record_map_free(xenapi_pvs_proxy_record_map *map);
 
 /**
- * The number of entries in a map from string to PVS_server record; 0 if `map` is NULL.
+ * The number of entries in a map from string to PVS_server record; 0 if `map` is NULL. Entries are
+ * in the order the server sent them (entry `i` is its `i`-th member), the same from call to call;
+ * in a map made with `xenapi_pvs_server_record_map_new`, in the order of
+ * `xenapi_pvs_server_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -4878,7 +5018,9 @@ xenapi_status xenapi_pvs_server_record_map_set(xenapi_pvs_server_record_map *map
 void xenapi_pvs_server_record_map_free(xenapi_pvs_server_record_map *map);
 
 /**
- * The number of entries in a map from string to PVS_site record; 0 if `map` is NULL.
+ * The number of entries in a map from string to PVS_site record; 0 if `map` is NULL. Entries are in
+ * the order the server sent them (entry `i` is its `i`-th member), the same from call to call; in a
+ * map made with `xenapi_pvs_site_record_map_new`, in the order of `xenapi_pvs_site_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -4941,7 +5083,10 @@ xenapi_status xenapi_pvs_site_record_map_set(xenapi_pvs_site_record_map *map, co
 void xenapi_pvs_site_record_map_free(xenapi_pvs_site_record_map *map);
 
 /**
- * The number of entries in a map from string to Repository record; 0 if `map` is NULL.
+ * The number of entries in a map from string to Repository record; 0 if `map` is NULL. Entries are
+ * in the order the server sent them (entry `i` is its `i`-th member), the same from call to call;
+ * in a map made with `xenapi_repository_record_map_new`, in the order of
+ * `xenapi_repository_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -5004,7 +5149,9 @@ xenapi_status xenapi_repository_record_map_set(xenapi_repository_record_map *map
 void xenapi_repository_record_map_free(xenapi_repository_record_map *map);
 
 /**
- * The number of entries in a map from string to role record; 0 if `map` is NULL.
+ * The number of entries in a map from string to role record; 0 if `map` is NULL. Entries are in the
+ * order the server sent them (entry `i` is its `i`-th member), the same from call to call; in a map
+ * made with `xenapi_role_record_map_new`, in the order of `xenapi_role_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -5067,7 +5214,10 @@ xenapi_status xenapi_role_record_map_set(xenapi_role_record_map *map, const char
 void xenapi_role_record_map_free(xenapi_role_record_map *map);
 
 /**
- * The number of entries in a map from string to SDN_controller record; 0 if `map` is NULL.
+ * The number of entries in a map from string to SDN_controller record; 0 if `map` is NULL. Entries
+ * are in the order the server sent them (entry `i` is its `i`-th member), the same from call to
+ * call; in a map made with `xenapi_sdn_controller_record_map_new`, in the order of
+ * `xenapi_sdn_controller_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -5130,7 +5280,9 @@ xenapi_status xenapi_sdn_controller_record_map_set(xenapi_sdn_controller_record_
 void xenapi_sdn_controller_record_map_free(xenapi_sdn_controller_record_map *map);
 
 /**
- * The number of entries in a map from string to secret record; 0 if `map` is NULL.
+ * The number of entries in a map from string to secret record; 0 if `map` is NULL. Entries are in
+ * the order the server sent them (entry `i` is its `i`-th member), the same from call to call; in a
+ * map made with `xenapi_secret_record_map_new`, in the order of `xenapi_secret_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -5193,7 +5345,9 @@ xenapi_status xenapi_secret_record_map_set(xenapi_secret_record_map *map, const 
 void xenapi_secret_record_map_free(xenapi_secret_record_map *map);
 
 /**
- * The number of entries in a map from string to SM record; 0 if `map` is NULL.
+ * The number of entries in a map from string to SM record; 0 if `map` is NULL. Entries are in the
+ * order the server sent them (entry `i` is its `i`-th member), the same from call to call; in a map
+ * made with `xenapi_sm_record_map_new`, in the order of `xenapi_sm_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -5256,7 +5410,9 @@ xenapi_status xenapi_sm_record_map_set(xenapi_sm_record_map *map, const char *ke
 void xenapi_sm_record_map_free(xenapi_sm_record_map *map);
 
 /**
- * The number of entries in a map from string to SR record; 0 if `map` is NULL.
+ * The number of entries in a map from string to SR record; 0 if `map` is NULL. Entries are in the
+ * order the server sent them (entry `i` is its `i`-th member), the same from call to call; in a map
+ * made with `xenapi_sr_record_map_new`, in the order of `xenapi_sr_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -5374,6 +5530,9 @@ void xenapi_storage_operations_list_free(xenapi_storage_operations_list *list);
 
 /**
  * The number of entries in a map from string to enum cluster_host_operation; 0 if `map` is NULL.
+ * Entries are in the order the server sent them (entry `i` is its `i`-th member), the same from
+ * call to call; in a map made with `xenapi_string_cluster_host_operation_map_new`, in the order of
+ * `xenapi_string_cluster_host_operation_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -5446,7 +5605,10 @@ xenapi_status xenapi_string_cluster_host_operation_map_set(xenapi_string_cluster
 void xenapi_string_cluster_host_operation_map_free(xenapi_string_cluster_host_operation_map *map);
 
 /**
- * The number of entries in a map from string to enum cluster_operation; 0 if `map` is NULL.
+ * The number of entries in a map from string to enum cluster_operation; 0 if `map` is NULL. Entries
+ * are in the order the server sent them (entry `i` is its `i`-th member), the same from call to
+ * call; in a map made with `xenapi_string_cluster_operation_map_new`, in the order of
+ * `xenapi_string_cluster_operation_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -5518,6 +5680,9 @@ void xenapi_string_cluster_operation_map_free(xenapi_string_cluster_operation_ma
 
 /**
  * The number of entries in a map from string to enum host_allowed_operations; 0 if `map` is NULL.
+ * Entries are in the order the server sent them (entry `i` is its `i`-th member), the same from
+ * call to call; in a map made with `xenapi_string_host_allowed_operations_map_new`, in the order of
+ * `xenapi_string_host_allowed_operations_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -5590,7 +5755,9 @@ xenapi_status xenapi_string_host_allowed_operations_map_set(xenapi_string_host_a
 void xenapi_string_host_allowed_operations_map_free(xenapi_string_host_allowed_operations_map *map);
 
 /**
- * The number of entries in a map from string to int; 0 if `map` is NULL.
+ * The number of entries in a map from string to int; 0 if `map` is NULL. Entries are in the order
+ * the server sent them (entry `i` is its `i`-th member), the same from call to call; in a map made
+ * with `xenapi_string_int64_map_new`, in the order of `xenapi_string_int64_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -5700,7 +5867,9 @@ xenapi_status xenapi_string_list_list_push(xenapi_string_list_list *list, const 
 void xenapi_string_list_list_free(xenapi_string_list_list *list);
 
 /**
- * The number of entries in a map from string to string; 0 if `map` is NULL.
+ * The number of entries in a map from string to string; 0 if `map` is NULL. Entries are in the
+ * order the server sent them (entry `i` is its `i`-th member), the same from call to call; in a map
+ * made with `xenapi_string_map_new`, in the order of `xenapi_string_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -5764,6 +5933,9 @@ void xenapi_string_map_free(xenapi_string_map *map);
 
 /**
  * The number of entries in a map from string to enum network_operations; 0 if `map` is NULL.
+ * Entries are in the order the server sent them (entry `i` is its `i`-th member), the same from
+ * call to call; in a map made with `xenapi_string_network_operations_map_new`, in the order of
+ * `xenapi_string_network_operations_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -5835,6 +6007,9 @@ void xenapi_string_network_operations_map_free(xenapi_string_network_operations_
 
 /**
  * The number of entries in a map from string to enum pool_allowed_operations; 0 if `map` is NULL.
+ * Entries are in the order the server sent them (entry `i` is its `i`-th member), the same from
+ * call to call; in a map made with `xenapi_string_pool_allowed_operations_map_new`, in the order of
+ * `xenapi_string_pool_allowed_operations_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -5908,6 +6083,9 @@ void xenapi_string_pool_allowed_operations_map_free(xenapi_string_pool_allowed_o
 
 /**
  * The number of entries in a map from string to enum storage_operations; 0 if `map` is NULL.
+ * Entries are in the order the server sent them (entry `i` is its `i`-th member), the same from
+ * call to call; in a map made with `xenapi_string_storage_operations_map_new`, in the order of
+ * `xenapi_string_storage_operations_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -5978,7 +6156,10 @@ xenapi_status xenapi_string_storage_operations_map_set(xenapi_string_storage_ope
 void xenapi_string_storage_operations_map_free(xenapi_string_storage_operations_map *map);
 
 /**
- * The number of entries in a map from string to string set; 0 if `map` is NULL.
+ * The number of entries in a map from string to string set; 0 if `map` is NULL. Entries are in the
+ * order the server sent them (entry `i` is its `i`-th member), the same from call to call; in a map
+ * made with `xenapi_string_string_list_map_new`, in the order of
+ * `xenapi_string_string_list_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -6041,7 +6222,10 @@ xenapi_status xenapi_string_string_list_map_set(xenapi_string_string_list_map *m
 void xenapi_string_string_list_map_free(xenapi_string_string_list_map *map);
 
 /**
- * The number of entries in a map from string to (string -> string) map; 0 if `map` is NULL.
+ * The number of entries in a map from string to (string -> string) map; 0 if `map` is NULL. Entries
+ * are in the order the server sent them (entry `i` is its `i`-th member), the same from call to
+ * call; in a map made with `xenapi_string_string_map_map_new`, in the order of
+ * `xenapi_string_string_map_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -6105,6 +6289,9 @@ void xenapi_string_string_map_map_free(xenapi_string_string_map_map *map);
 
 /**
  * The number of entries in a map from string to enum task_allowed_operations; 0 if `map` is NULL.
+ * Entries are in the order the server sent them (entry `i` is its `i`-th member), the same from
+ * call to call; in a map made with `xenapi_string_task_allowed_operations_map_new`, in the order of
+ * `xenapi_string_task_allowed_operations_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -6177,7 +6364,10 @@ xenapi_status xenapi_string_task_allowed_operations_map_set(xenapi_string_task_a
 void xenapi_string_task_allowed_operations_map_free(xenapi_string_task_allowed_operations_map *map);
 
 /**
- * The number of entries in a map from string to enum vbd_operations; 0 if `map` is NULL.
+ * The number of entries in a map from string to enum vbd_operations; 0 if `map` is NULL. Entries
+ * are in the order the server sent them (entry `i` is its `i`-th member), the same from call to
+ * call; in a map made with `xenapi_string_vbd_operations_map_new`, in the order of
+ * `xenapi_string_vbd_operations_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -6248,7 +6438,10 @@ xenapi_status xenapi_string_vbd_operations_map_set(xenapi_string_vbd_operations_
 void xenapi_string_vbd_operations_map_free(xenapi_string_vbd_operations_map *map);
 
 /**
- * The number of entries in a map from string to enum vdi_operations; 0 if `map` is NULL.
+ * The number of entries in a map from string to enum vdi_operations; 0 if `map` is NULL. Entries
+ * are in the order the server sent them (entry `i` is its `i`-th member), the same from call to
+ * call; in a map made with `xenapi_string_vdi_operations_map_new`, in the order of
+ * `xenapi_string_vdi_operations_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -6319,7 +6512,10 @@ xenapi_status xenapi_string_vdi_operations_map_set(xenapi_string_vdi_operations_
 void xenapi_string_vdi_operations_map_free(xenapi_string_vdi_operations_map *map);
 
 /**
- * The number of entries in a map from string to enum vif_operations; 0 if `map` is NULL.
+ * The number of entries in a map from string to enum vif_operations; 0 if `map` is NULL. Entries
+ * are in the order the server sent them (entry `i` is its `i`-th member), the same from call to
+ * call; in a map made with `xenapi_string_vif_operations_map_new`, in the order of
+ * `xenapi_string_vif_operations_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -6391,6 +6587,9 @@ void xenapi_string_vif_operations_map_free(xenapi_string_vif_operations_map *map
 
 /**
  * The number of entries in a map from string to enum vm_appliance_operation; 0 if `map` is NULL.
+ * Entries are in the order the server sent them (entry `i` is its `i`-th member), the same from
+ * call to call; in a map made with `xenapi_string_vm_appliance_operation_map_new`, in the order of
+ * `xenapi_string_vm_appliance_operation_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -6463,7 +6662,10 @@ xenapi_status xenapi_string_vm_appliance_operation_map_set(xenapi_string_vm_appl
 void xenapi_string_vm_appliance_operation_map_free(xenapi_string_vm_appliance_operation_map *map);
 
 /**
- * The number of entries in a map from string to enum vm_operations; 0 if `map` is NULL.
+ * The number of entries in a map from string to enum vm_operations; 0 if `map` is NULL. Entries are
+ * in the order the server sent them (entry `i` is its `i`-th member), the same from call to call;
+ * in a map made with `xenapi_string_vm_operations_map_new`, in the order of
+ * `xenapi_string_vm_operations_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -6534,7 +6736,10 @@ xenapi_status xenapi_string_vm_operations_map_set(xenapi_string_vm_operations_ma
 void xenapi_string_vm_operations_map_free(xenapi_string_vm_operations_map *map);
 
 /**
- * The number of entries in a map from string to enum vtpm_operations; 0 if `map` is NULL.
+ * The number of entries in a map from string to enum vtpm_operations; 0 if `map` is NULL. Entries
+ * are in the order the server sent them (entry `i` is its `i`-th member), the same from call to
+ * call; in a map made with `xenapi_string_vtpm_operations_map_new`, in the order of
+ * `xenapi_string_vtpm_operations_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -6605,7 +6810,10 @@ xenapi_status xenapi_string_vtpm_operations_map_set(xenapi_string_vtpm_operation
 void xenapi_string_vtpm_operations_map_free(xenapi_string_vtpm_operations_map *map);
 
 /**
- * The number of entries in a map from string to enum vusb_operations; 0 if `map` is NULL.
+ * The number of entries in a map from string to enum vusb_operations; 0 if `map` is NULL. Entries
+ * are in the order the server sent them (entry `i` is its `i`-th member), the same from call to
+ * call; in a map made with `xenapi_string_vusb_operations_map_new`, in the order of
+ * `xenapi_string_vusb_operations_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -6676,7 +6884,9 @@ xenapi_status xenapi_string_vusb_operations_map_set(xenapi_string_vusb_operation
 void xenapi_string_vusb_operations_map_free(xenapi_string_vusb_operations_map *map);
 
 /**
- * The number of entries in a map from string to subject record; 0 if `map` is NULL.
+ * The number of entries in a map from string to subject record; 0 if `map` is NULL. Entries are in
+ * the order the server sent them (entry `i` is its `i`-th member), the same from call to call; in a
+ * map made with `xenapi_subject_record_map_new`, in the order of `xenapi_subject_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -6793,7 +7003,9 @@ xenapi_status xenapi_task_allowed_operations_list_push(xenapi_task_allowed_opera
 void xenapi_task_allowed_operations_list_free(xenapi_task_allowed_operations_list *list);
 
 /**
- * The number of entries in a map from string to task record; 0 if `map` is NULL.
+ * The number of entries in a map from string to task record; 0 if `map` is NULL. Entries are in the
+ * order the server sent them (entry `i` is its `i`-th member), the same from call to call; in a map
+ * made with `xenapi_task_record_map_new`, in the order of `xenapi_task_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -6856,7 +7068,9 @@ xenapi_status xenapi_task_record_map_set(xenapi_task_record_map *map, const char
 void xenapi_task_record_map_free(xenapi_task_record_map *map);
 
 /**
- * The number of entries in a map from string to tunnel record; 0 if `map` is NULL.
+ * The number of entries in a map from string to tunnel record; 0 if `map` is NULL. Entries are in
+ * the order the server sent them (entry `i` is its `i`-th member), the same from call to call; in a
+ * map made with `xenapi_tunnel_record_map_new`, in the order of `xenapi_tunnel_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -7027,7 +7241,10 @@ xenapi_status xenapi_update_guidances_list_push(xenapi_update_guidances_list *li
 void xenapi_update_guidances_list_free(xenapi_update_guidances_list *list);
 
 /**
- * The number of entries in a map from string to USB_group record; 0 if `map` is NULL.
+ * The number of entries in a map from string to USB_group record; 0 if `map` is NULL. Entries are
+ * in the order the server sent them (entry `i` is its `i`-th member), the same from call to call;
+ * in a map made with `xenapi_usb_group_record_map_new`, in the order of
+ * `xenapi_usb_group_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -7090,7 +7307,10 @@ xenapi_status xenapi_usb_group_record_map_set(xenapi_usb_group_record_map *map, 
 void xenapi_usb_group_record_map_free(xenapi_usb_group_record_map *map);
 
 /**
- * The number of entries in a map from string to VBD_metrics record; 0 if `map` is NULL.
+ * The number of entries in a map from string to VBD_metrics record; 0 if `map` is NULL. Entries are
+ * in the order the server sent them (entry `i` is its `i`-th member), the same from call to call;
+ * in a map made with `xenapi_vbd_metrics_record_map_new`, in the order of
+ * `xenapi_vbd_metrics_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -7207,7 +7427,9 @@ xenapi_status xenapi_vbd_operations_list_push(xenapi_vbd_operations_list *list, 
 void xenapi_vbd_operations_list_free(xenapi_vbd_operations_list *list);
 
 /**
- * The number of entries in a map from string to VBD record; 0 if `map` is NULL.
+ * The number of entries in a map from string to VBD record; 0 if `map` is NULL. Entries are in the
+ * order the server sent them (entry `i` is its `i`-th member), the same from call to call; in a map
+ * made with `xenapi_vbd_record_map_new`, in the order of `xenapi_vbd_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -7372,7 +7594,9 @@ xenapi_status xenapi_vdi_operations_list_push(xenapi_vdi_operations_list *list, 
 void xenapi_vdi_operations_list_free(xenapi_vdi_operations_list *list);
 
 /**
- * The number of entries in a map from string to VDI record; 0 if `map` is NULL.
+ * The number of entries in a map from string to VDI record; 0 if `map` is NULL. Entries are in the
+ * order the server sent them (entry `i` is its `i`-th member), the same from call to call; in a map
+ * made with `xenapi_vdi_record_map_new`, in the order of `xenapi_vdi_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -7435,7 +7659,9 @@ xenapi_status xenapi_vdi_record_map_set(xenapi_vdi_record_map *map, const char *
 void xenapi_vdi_record_map_free(xenapi_vdi_record_map *map);
 
 /**
- * The number of entries in a map from string to VGPU record; 0 if `map` is NULL.
+ * The number of entries in a map from string to VGPU record; 0 if `map` is NULL. Entries are in the
+ * order the server sent them (entry `i` is its `i`-th member), the same from call to call; in a map
+ * made with `xenapi_vgpu_record_map_new`, in the order of `xenapi_vgpu_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -7498,7 +7724,10 @@ xenapi_status xenapi_vgpu_record_map_set(xenapi_vgpu_record_map *map, const char
 void xenapi_vgpu_record_map_free(xenapi_vgpu_record_map *map);
 
 /**
- * The number of entries in a map from string to VGPU_type record; 0 if `map` is NULL.
+ * The number of entries in a map from string to VGPU_type record; 0 if `map` is NULL. Entries are
+ * in the order the server sent them (entry `i` is its `i`-th member), the same from call to call;
+ * in a map made with `xenapi_vgpu_type_record_map_new`, in the order of
+ * `xenapi_vgpu_type_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -7561,7 +7790,10 @@ xenapi_status xenapi_vgpu_type_record_map_set(xenapi_vgpu_type_record_map *map, 
 void xenapi_vgpu_type_record_map_free(xenapi_vgpu_type_record_map *map);
 
 /**
- * The number of entries in a map from string to VIF_metrics record; 0 if `map` is NULL.
+ * The number of entries in a map from string to VIF_metrics record; 0 if `map` is NULL. Entries are
+ * in the order the server sent them (entry `i` is its `i`-th member), the same from call to call;
+ * in a map made with `xenapi_vif_metrics_record_map_new`, in the order of
+ * `xenapi_vif_metrics_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -7678,7 +7910,9 @@ xenapi_status xenapi_vif_operations_list_push(xenapi_vif_operations_list *list, 
 void xenapi_vif_operations_list_free(xenapi_vif_operations_list *list);
 
 /**
- * The number of entries in a map from string to VIF record; 0 if `map` is NULL.
+ * The number of entries in a map from string to VIF record; 0 if `map` is NULL. Entries are in the
+ * order the server sent them (entry `i` is its `i`-th member), the same from call to call; in a map
+ * made with `xenapi_vif_record_map_new`, in the order of `xenapi_vif_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -7741,7 +7975,9 @@ xenapi_status xenapi_vif_record_map_set(xenapi_vif_record_map *map, const char *
 void xenapi_vif_record_map_free(xenapi_vif_record_map *map);
 
 /**
- * The number of entries in a map from string to VLAN record; 0 if `map` is NULL.
+ * The number of entries in a map from string to VLAN record; 0 if `map` is NULL. Entries are in the
+ * order the server sent them (entry `i` is its `i`-th member), the same from call to call; in a map
+ * made with `xenapi_vlan_record_map_new`, in the order of `xenapi_vlan_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -7858,7 +8094,10 @@ xenapi_status xenapi_vm_appliance_operation_list_push(xenapi_vm_appliance_operat
 void xenapi_vm_appliance_operation_list_free(xenapi_vm_appliance_operation_list *list);
 
 /**
- * The number of entries in a map from string to VM_appliance record; 0 if `map` is NULL.
+ * The number of entries in a map from string to VM_appliance record; 0 if `map` is NULL. Entries
+ * are in the order the server sent them (entry `i` is its `i`-th member), the same from call to
+ * call; in a map made with `xenapi_vm_appliance_record_map_new`, in the order of
+ * `xenapi_vm_appliance_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -7922,6 +8161,9 @@ void xenapi_vm_appliance_record_map_free(xenapi_vm_appliance_record_map *map);
 
 /**
  * The number of entries in a map from string to VM_guest_metrics record; 0 if `map` is NULL.
+ * Entries are in the order the server sent them (entry `i` is its `i`-th member), the same from
+ * call to call; in a map made with `xenapi_vm_guest_metrics_record_map_new`, in the order of
+ * `xenapi_vm_guest_metrics_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -7984,7 +8226,10 @@ xenapi_status xenapi_vm_guest_metrics_record_map_set(xenapi_vm_guest_metrics_rec
 void xenapi_vm_guest_metrics_record_map_free(xenapi_vm_guest_metrics_record_map *map);
 
 /**
- * The number of entries in a map from string to VM_metrics record; 0 if `map` is NULL.
+ * The number of entries in a map from string to VM_metrics record; 0 if `map` is NULL. Entries are
+ * in the order the server sent them (entry `i` is its `i`-th member), the same from call to call;
+ * in a map made with `xenapi_vm_metrics_record_map_new`, in the order of
+ * `xenapi_vm_metrics_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -8101,7 +8346,10 @@ xenapi_status xenapi_vm_operations_list_push(xenapi_vm_operations_list *list, xe
 void xenapi_vm_operations_list_free(xenapi_vm_operations_list *list);
 
 /**
- * The number of entries in a map from enum vm_operations to string; 0 if `map` is NULL.
+ * The number of entries in a map from enum vm_operations to string; 0 if `map` is NULL. Entries are
+ * in the order the server sent them (entry `i` is its `i`-th member), the same from call to call;
+ * in a map made with `xenapi_vm_operations_string_map_new`, in the order of
+ * `xenapi_vm_operations_string_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -8172,7 +8420,9 @@ xenapi_status xenapi_vm_operations_string_map_set(xenapi_vm_operations_string_ma
 void xenapi_vm_operations_string_map_free(xenapi_vm_operations_string_map *map);
 
 /**
- * The number of entries in a map from string to VM record; 0 if `map` is NULL.
+ * The number of entries in a map from string to VM record; 0 if `map` is NULL. Entries are in the
+ * order the server sent them (entry `i` is its `i`-th member), the same from call to call; in a map
+ * made with `xenapi_vm_record_map_new`, in the order of `xenapi_vm_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -8235,7 +8485,9 @@ xenapi_status xenapi_vm_record_map_set(xenapi_vm_record_map *map, const char *ke
 void xenapi_vm_record_map_free(xenapi_vm_record_map *map);
 
 /**
- * The number of entries in a map from string to VMPP record; 0 if `map` is NULL.
+ * The number of entries in a map from string to VMPP record; 0 if `map` is NULL. Entries are in the
+ * order the server sent them (entry `i` is its `i`-th member), the same from call to call; in a map
+ * made with `xenapi_vmpp_record_map_new`, in the order of `xenapi_vmpp_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -8298,7 +8550,9 @@ xenapi_status xenapi_vmpp_record_map_set(xenapi_vmpp_record_map *map, const char
 void xenapi_vmpp_record_map_free(xenapi_vmpp_record_map *map);
 
 /**
- * The number of entries in a map from string to VMSS record; 0 if `map` is NULL.
+ * The number of entries in a map from string to VMSS record; 0 if `map` is NULL. Entries are in the
+ * order the server sent them (entry `i` is its `i`-th member), the same from call to call; in a map
+ * made with `xenapi_vmss_record_map_new`, in the order of `xenapi_vmss_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -8415,7 +8669,9 @@ xenapi_status xenapi_vtpm_operations_list_push(xenapi_vtpm_operations_list *list
 void xenapi_vtpm_operations_list_free(xenapi_vtpm_operations_list *list);
 
 /**
- * The number of entries in a map from string to VTPM record; 0 if `map` is NULL.
+ * The number of entries in a map from string to VTPM record; 0 if `map` is NULL. Entries are in the
+ * order the server sent them (entry `i` is its `i`-th member), the same from call to call; in a map
+ * made with `xenapi_vtpm_record_map_new`, in the order of `xenapi_vtpm_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */
@@ -8532,7 +8788,9 @@ xenapi_status xenapi_vusb_operations_list_push(xenapi_vusb_operations_list *list
 void xenapi_vusb_operations_list_free(xenapi_vusb_operations_list *list);
 
 /**
- * The number of entries in a map from string to VUSB record; 0 if `map` is NULL.
+ * The number of entries in a map from string to VUSB record; 0 if `map` is NULL. Entries are in the
+ * order the server sent them (entry `i` is its `i`-th member), the same from call to call; in a map
+ * made with `xenapi_vusb_record_map_new`, in the order of `xenapi_vusb_record_map_set`.
  *
  * Ownership: `map` is borrowed.
  */

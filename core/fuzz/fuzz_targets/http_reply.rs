@@ -1,4 +1,4 @@
-//! The HTTP reply handling: ureq's status line, headers, chunked and gzip bodies behind our
+//! The HTTP reply handling: the status line, headers, chunked and gzip bodies behind our
 //! agent configuration, status and error mapping, then the decoder, on a server's whole answer.
 //! First byte: the most bytes one read delivers; second: bit 0 for JSON-RPC, bit 1 for a
 //! read-only method (which the transport may retry).

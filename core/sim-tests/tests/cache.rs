@@ -47,7 +47,9 @@ fn power(c: &Change) -> Option<String> {
 /// The cache holds what `VM.get_all_records` says, record for record (once the events in
 /// flight are applied).
 fn assert_matches_server(cache: &Cache, s: &xenapi::Session) {
-    let server = Vm::get_all_records(s).unwrap();
+    // The cache keeps no order (a hash map by reference); the server's reply has one.
+    let server: std::collections::HashMap<_, _> =
+        Vm::get_all_records(s).unwrap().into_iter().collect();
     wait_until(Duration::from_secs(5), || {
         cache.records::<Vm>().unwrap() == server
     });

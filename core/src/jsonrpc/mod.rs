@@ -59,25 +59,8 @@ pub enum Reply {
 }
 
 /// What a result looks like on the wire, as far as JSON-RPC and XML-RPC differ; generated from
-/// the datamodel into `crate::api::shapes`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Shape {
-    /// Travels alike (string, bool, ref, enum, untyped).
-    Keep,
-    /// int64: a JSON number, a string of digits over XML-RPC.
-    Int,
-    /// A JSON number (maybe without a fraction), a `<double>` over XML-RPC.
-    Float,
-    /// A JSON string, a `<dateTime.iso8601>` over XML-RPC.
-    DateTime,
-    /// No result: `null` (or `""`), an empty string over XML-RPC.
-    Void,
-    Set(&'static Shape),
-    /// A map: its values' shape (keys are strings either way).
-    Map(&'static Shape),
-    /// A record of this class (wire name).
-    Record(&'static str),
-}
+/// the datamodel with its tables into `crate::api::shapes`, which imports nothing of this module.
+pub use crate::api::shapes::Shape;
 
 /// The shape of `method`'s result, from the datamodel (`None`: travels alike).
 pub fn result_shape(method: &str) -> Option<Shape> {
@@ -210,16 +193,8 @@ fn denormalise_shape(shape: &Shape, v: Value) -> Value {
     }
 }
 
-/// The URL of the JSON-RPC endpoint of a server whose XML-RPC URL is `url`: `/jsonrpc` at its root.
-pub(crate) fn jsonrpc_url(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let authority = rest.split('/').next().unwrap_or(rest);
-            format!("{scheme}://{authority}/jsonrpc")
-        }
-        None => format!("{}/jsonrpc", url.trim_end_matches('/')),
-    }
-}
+/// Where xapi serves JSON-RPC: `/jsonrpc` at the server's root, whatever the XML-RPC URL's path.
+pub(crate) const PATH: &str = "/jsonrpc";
 
 #[cfg(test)]
 mod tests;

@@ -170,16 +170,6 @@ fn normalise_restores_xmlrpc_types() {
     );
 }
 
-#[test]
-fn urls() {
-    assert_eq!(jsonrpc_url("http://h:1/"), "http://h:1/jsonrpc");
-    assert_eq!(jsonrpc_url("https://h"), "https://h/jsonrpc");
-    assert_eq!(
-        jsonrpc_url("http://localhost/RPC2"),
-        "http://localhost/jsonrpc"
-    );
-}
-
 /// The same verdict and value whether the reply is in memory, streamed, or streamed 3 bytes at a
 /// time (tokens cut at every place).
 fn agree(doc: &[u8]) {

@@ -1,47 +1,42 @@
-//! HTTP(S) transport: one ureq agent (keep-alive pool) per server, posting XML-RPC documents and
-//! decoding the reply as it streams in.
+//! HTTP(S) transport for API calls: HTTP/1.1 on keep-alive connections of our own (TCP, TLS
+//! with the [`crate::TlsPolicy`]'s verifier, or xapi's Unix socket), one function from request
+//! bytes to decoded reply ([`Transport::call`], [`Transport::get`]), with the retry rule inside.
 //!
-//! The agent is built from parts (`Agent::with_parts`): ureq's TCP connector, then our own TLS
-//! connector whose rustls configuration carries the verifier of the [`crate::TlsPolicy`] (ureq's
-//! `TlsConfig` has no verifier hook, and a fingerprint pin needs one). A `unix://PATH` URL gets a
-//! connector that dials the socket instead.
+//! A small call costs the client one write (request head and body in one buffer) and, for a
+//! small reply, one read: a pooled connection is used without any probe ([`pool`]), and its
+//! socket options were set once when it was made ([`conn`]). A blocked read or write wakes
+//! every [`crate::call::TICK`] to look at the call's cancel, the thread's interrupt check and
+//! the deadline, which bounds the whole call: connect, TLS handshake, sending and reading the
+//! whole body; the connect part alone is also bounded by [`Options::connect_timeout`].
 //!
-//! Every call has one deadline ([`Options::timeout`], ureq's `timeout_global`) covering connect,
-//! TLS handshake, sending and reading the whole body; the connect part alone is also bounded by
-//! [`Options::connect_timeout`].
+//! The pieces: [`raw`] (URLs, sockets, TLS set-up, reply heads and body framing, shared with
+//! the transfers), [`conn`] (one connection and how it is made), [`pool`] (idle connections),
+//! [`tls`] (policies and verifiers).
 
-mod connector;
-mod probe;
+mod conn;
+mod pool;
 pub(crate) mod raw;
 mod replay;
-mod resolver;
 mod tls;
-#[cfg(unix)]
-mod unix;
 
 use std::cell::Cell;
-use std::io::{self, BufReader};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
-
-use ureq::unversioned::transport::{Connector, TcpConnector};
+use std::time::Duration;
 
 #[doc(hidden)]
 pub use replay::replay_reply;
 
+use crate::call::CallCtx;
 use crate::codec::{self, CodecError, Limits, Response};
+use crate::jsonrpc::{self, Reply};
 use crate::{Error, Options};
+use conn::{Conn, Dialer, Io, Seen};
+use raw::{Body, Head, Scheme, Url};
 
 thread_local! {
-    /// The error being mapped on this thread came from connecting (refused, unreachable, the
-    /// connect timeout, the name lookup): no byte of the request went out.
-    static CONNECT_FAILED: Cell<bool> = const { Cell::new(false) };
     /// The last call on this thread failed without any attempt sending its request.
     static LAST_UNSENT: Cell<bool> = const { Cell::new(false) };
-}
-
-fn connect_failed() {
-    CONNECT_FAILED.with(|c| c.set(true));
 }
 
 /// Whether the last call of this thread that failed did so before any attempt could send its
@@ -50,30 +45,48 @@ pub(crate) fn last_call_unsent() -> bool {
     LAST_UNSENT.with(Cell::get)
 }
 
-/// Posts XML-RPC calls to one URL.
+/// One request as the exchange sends it: its bytes, what its reply is in (for messages), and
+/// the error of a status other than 200.
+struct Req<'a> {
+    bytes: &'a [u8],
+    what: &'a str,
+    status: &'a dyn Fn(&Head) -> Error,
+}
+
+/// How a call's body is encoded, and so how its reply is decoded.
+#[derive(Clone, Copy)]
+pub(crate) enum Wire {
+    /// XML-RPC, posted to the URL.
+    Xml,
+    /// JSON-RPC with this request id, posted to `/jsonrpc`.
+    Json(u64),
+}
+
+/// A decoded reply.
+pub(crate) enum Decoded {
+    Xml(Response),
+    Json(Reply),
+}
+
+/// Calls one server.
 pub(crate) struct Transport {
-    agent: ureq::Agent,
     /// The URL as the user gave it (in messages).
     url: String,
-    /// The URL requests go to (`http://localhost/` for a Unix socket).
-    request_url: String,
-    /// Where JSON-RPC requests go: `/jsonrpc` at the root of `request_url`.
-    json_url: String,
+    dialer: Dialer,
+    pool: pool::Pool,
+    /// Where XML-RPC requests go: the URL's path and query (`/` for a Unix socket).
+    xml_target: String,
+    /// The URL's path without its last `/`, before the path of a GET (`/rrd_updates`).
+    root: String,
+    /// `Host`, `User-Agent` and `Accept-Encoding`, as sent with every request.
+    fixed_headers: String,
     limits: Limits,
-    connect_timeout: Duration,
-    timeout: Duration,
 }
 
-/// Where a URL leads.
-enum Endpoint {
-    Tcp,
-    #[cfg_attr(not(unix), allow(dead_code))]
-    Unix(PathBuf),
-}
-
-fn endpoint(url: &str) -> crate::Result<Endpoint> {
+/// Refuses what is not an `http://`, `https://` or absolute `unix://` URL, in words.
+fn check_url(url: &str) -> crate::Result<()> {
     if url.starts_with("http://") || url.starts_with("https://") {
-        return Ok(Endpoint::Tcp);
+        return Ok(());
     }
     if let Some(path) = url.strip_prefix("unix://") {
         if !path.starts_with('/') {
@@ -82,7 +95,13 @@ fn endpoint(url: &str) -> crate::Result<Endpoint> {
                  unix:///var/lib/xcp/xapi"
             )));
         }
-        return Ok(Endpoint::Unix(PathBuf::from(path)));
+        if cfg!(not(unix)) {
+            return Err(Error::InvalidArgument(format!(
+                "unsupported URL {url:?}: unix:// sockets exist only on Unix-like systems \
+                 (xapi's and xend's local socket); on this platform use http:// or https://"
+            )));
+        }
+        return Ok(());
     }
     Err(Error::InvalidArgument(format!(
         "unsupported URL {url:?}: use http://, https:// or unix:///path/to/socket"
@@ -92,118 +111,101 @@ fn endpoint(url: &str) -> crate::Result<Endpoint> {
 impl Transport {
     pub(crate) fn new(opts: &Options) -> crate::Result<Self> {
         let url = opts.url.clone();
-        let endpoint = endpoint(&url)?;
+        check_url(&url)?;
         if opts.timeout.is_zero() || opts.connect_timeout.is_zero() {
             return Err(Error::InvalidArgument(
                 "the connect timeout and the call deadline must be longer than zero".into(),
             ));
         }
-        let config = Self::config(opts);
-        let (agent, request_url) = match endpoint {
-            Endpoint::Tcp => {
-                let connector =
-                    ().chain(TcpConnector::default())
-                        .chain(connector::TlsConnector::new(tls::client_config(&opts.tls)?))
-                        .chain(probe::ProbeConnector);
-                let agent = ureq::Agent::with_parts(
-                    config,
-                    connector,
-                    resolver::CachingResolver::default(),
-                );
-                (agent, url.clone())
-            }
-            #[cfg(unix)]
-            Endpoint::Unix(path) => {
+        let parsed = Url::parse(&url)?;
+        let (dialer, host_header, xml_target) = match &parsed.scheme {
+            Scheme::Unix(path) => (
                 // The socket carries plain HTTP; the TLS policy stays in the options for a
                 // coordinator redirect, which goes to https://.
-                let connector = unix::UnixConnector::new(path).chain(probe::ProbeConnector);
-                let agent = ureq::Agent::with_parts(config, connector, connector::NoLookup);
-                (agent, "http://localhost/".to_owned())
-            }
-            #[cfg(not(unix))]
-            Endpoint::Unix(_) => {
-                return Err(Error::InvalidArgument(format!(
-                    "unsupported URL {url:?}: unix:// sockets exist only on Unix-like systems \
-                     (xapi's and xend's local socket); on this platform use http:// or https://"
-                )));
+                Dialer::unix(&url, PathBuf::from(path), opts.connect_timeout),
+                "localhost".to_owned(),
+                "/".to_owned(),
+            ),
+            scheme => {
+                let https = *scheme == Scheme::Https;
+                let tls = if https {
+                    Some(tls::client_config(&opts.tls)?)
+                } else {
+                    None
+                };
+                let default_port = if https { 443 } else { 80 };
+                let host = if parsed.host.contains(':') {
+                    format!("[{}]", parsed.host)
+                } else {
+                    parsed.host.clone()
+                };
+                let host_header = if parsed.port == default_port {
+                    host
+                } else {
+                    format!("{host}:{}", parsed.port)
+                };
+                let target = if parsed.query.is_empty() {
+                    parsed.path.clone()
+                } else {
+                    format!("{}?{}", parsed.path, parsed.query)
+                };
+                let dialer =
+                    Dialer::tcp(&url, &parsed.host, parsed.port, tls, opts.connect_timeout)?;
+                (dialer, host_header, target)
             }
         };
-        Ok(Self::with_agent(opts, agent, request_url))
-    }
-
-    /// The agent's configuration: one deadline per call, a keep-alive pool, no redirects.
-    fn config(opts: &Options) -> ureq::config::Config {
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_connect(Some(opts.connect_timeout))
-            .timeout_global(Some(opts.timeout))
-            // Room for one idle connection per thread of a 64-thread caller sharing a session,
-            // so that a busy pool does not open (and the server accept) a connection per call.
-            .max_idle_connections_per_host(POOL_SIZE)
-            .max_idle_connections(POOL_SIZE)
-            // A 3xx is reported (with its Location), not followed: following would turn the POST
-            // into a GET or resend the login to wherever the server points.
-            .max_redirects(0)
-            // Management traffic goes straight to the host, never through an environment proxy.
-            .proxy(None)
-            .user_agent(opts.user_agent())
-            .build()
-    }
-
-    fn with_agent(opts: &Options, agent: ureq::Agent, request_url: String) -> Self {
-        let url = opts.url.clone();
-        let json_url = crate::jsonrpc::jsonrpc_url(&request_url);
-        Transport {
-            agent,
+        let root = match &parsed.scheme {
+            Scheme::Unix(_) => String::new(),
+            _ => parsed.path.trim_end_matches('/').to_owned(),
+        };
+        Ok(Transport {
+            fixed_headers: format!(
+                "Host: {host_header}\r\nUser-Agent: {}\r\nAccept-Encoding: gzip\r\n",
+                opts.user_agent()
+            ),
             url,
-            request_url,
-            json_url,
+            dialer,
+            pool: pool::Pool::default(),
+            xml_target,
+            root,
             limits: Limits {
                 max_bytes: opts.max_response_bytes,
                 max_value_bytes: opts.max_response_bytes,
                 ..Limits::default()
             },
-            connect_timeout: opts.connect_timeout,
-            timeout: opts.timeout,
-        }
+        })
     }
 
     pub(crate) fn url(&self) -> &str {
         &self.url
     }
 
-    /// Sends one `<methodCall>` of `method` and decodes the `<methodResponse>`.
-    pub(crate) fn post(&self, method: &str, body: Vec<u8>) -> crate::Result<Response> {
-        self.post_with_deadline(method, body, None)
-    }
-
-    /// [`Transport::post`] with a deadline shorter than the agent's.
-    pub(crate) fn post_with_deadline(
+    /// Posts one call of `method` (its encoded `body`) and decodes the reply, within `ctx`.
+    pub(crate) fn call(
         &self,
         method: &str,
-        body: Vec<u8>,
-        deadline: Option<Duration>,
-    ) -> crate::Result<Response> {
-        self.with_retry(method, deadline, |d, fresh| {
-            let reader = self.exchange(&self.request_url, "text/xml", &body, d, fresh)?;
-            codec::decode_response(reader, self.limits).map_err(|e| self.map_codec(e, d))
-        })
-    }
-
-    /// Sends one JSON-RPC request of `method` with id `id` to `/jsonrpc` and decodes the reply.
-    pub(crate) fn post_json(
-        &self,
-        method: &str,
-        body: Vec<u8>,
-        id: u64,
-        deadline: Option<Duration>,
-    ) -> crate::Result<crate::jsonrpc::Reply> {
-        self.with_retry(method, deadline, |d, fresh| {
-            let reader = self.exchange(&self.json_url, "application/json", &body, d, fresh)?;
-            crate::jsonrpc::decode_response(reader, self.limits, id).map_err(|e| match e {
-                CodecError::Malformed(m) => Error::Protocol(format!("malformed JSON-RPC: {m}")),
-                other => self.map_codec(other, d),
-            })
+        wire: Wire,
+        body: &[u8],
+        ctx: &CallCtx<'_>,
+    ) -> crate::Result<Decoded> {
+        let (target, content_type) = match wire {
+            Wire::Xml => (self.xml_target.as_str(), "text/xml"),
+            Wire::Json(_) => (jsonrpc::PATH, "application/json"),
+        };
+        let request = self.request("POST", target, Some(content_type), body, ctx);
+        let limits = self.limits;
+        let what = match wire {
+            Wire::Xml => "XML-RPC",
+            Wire::Json(_) => "JSON-RPC",
+        };
+        let req = Req {
+            bytes: &request,
+            what,
+            status: &|head| self.status_error(head),
+        };
+        self.exchange(method, ctx, &req, &mut |reader| match wire {
+            Wire::Xml => codec::decode_response(reader, limits).map(Decoded::Xml),
+            Wire::Json(id) => jsonrpc::decode_response(reader, limits, id).map(Decoded::Json),
         })
     }
 
@@ -213,306 +215,277 @@ impl Transport {
         &self,
         path_and_query: &str,
         max_bytes: u64,
-        deadline: Option<Duration>,
+        ctx: &CallCtx<'_>,
     ) -> crate::Result<Vec<u8>> {
-        use std::io::Read;
-        let d = deadline.unwrap_or(self.timeout);
-        let root = self.request_url.trim_end_matches('/');
-        let url = format!("{root}{path_and_query}");
-        let mut request = self.agent.get(&url);
-        if d != self.timeout {
-            request = request.config().timeout_global(Some(d)).build();
-        }
-        let response = request
-            .call()
-            .map_err(|e| self.map_ureq(e, d, Stage::Exchange))?;
-        let status = response.status().as_u16();
-        if status != 200 {
-            let path = path_and_query.split('?').next().unwrap_or("");
-            let message = match status {
-                401 | 403 => format!("{path}: the server refused the session (expired or invalid)"),
+        let target = format!("{}{path_and_query}", self.root);
+        let request = self.request("GET", &target, None, &[], ctx);
+        let path = path_and_query.split('?').next().unwrap_or("");
+        let status = |head: &Head| {
+            let message = match head.status {
+                401 | 403 => {
+                    format!("{path}: the server refused the session (expired or invalid)")
+                }
                 404 => format!("{path}: the server has no such object or handler"),
-                _ => format!(
-                    "{path}: {}",
-                    response
-                        .status()
-                        .canonical_reason()
-                        .unwrap_or("unexpected status")
-                ),
+                s => format!("{path}: {}", reason(s)),
             };
-            return Err(Error::Http {
+            Error::Http {
                 url: self.url.clone(),
-                status,
+                status: head.status,
                 message,
-            });
-        }
-        let mut body = Vec::new();
-        response
-            .into_body()
-            .into_with_config()
-            .limit(u64::MAX)
-            .reader()
-            .take(max_bytes.saturating_add(1))
-            .read_to_end(&mut body)
-            .map_err(|e| self.map_io(e, d, Stage::Exchange))?;
-        if body.len() as u64 > max_bytes {
-            return Err(Error::Protocol(format!(
-                "the reply is larger than the limit of {max_bytes} bytes"
-            )));
-        }
-        Ok(body)
+            }
+        };
+        let req = Req {
+            bytes: &request,
+            what: "HTTP",
+            status: &status,
+        };
+        self.exchange("GET", ctx, &req, &mut |reader| {
+            let mut body = Vec::new();
+            reader
+                .take(max_bytes.saturating_add(1))
+                .read_to_end(&mut body)
+                .map_err(CodecError::Io)?;
+            if body.len() as u64 > max_bytes {
+                return Err(CodecError::TooLarge(max_bytes));
+            }
+            Ok(body)
+        })
     }
 
-    /// Runs `attempt(deadline, fresh)` for one call of `method`, and once more, on a new
-    /// connection and within what is left of the deadline, when the connection broke and
-    /// repeating cannot do anything twice:
+    /// The request's bytes, head and body in one buffer (one write).
+    fn request(
+        &self,
+        verb: &str,
+        target: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+        ctx: &CallCtx<'_>,
+    ) -> Vec<u8> {
+        let mut head = String::with_capacity(256);
+        head.push_str(verb);
+        head.push(' ');
+        head.push_str(target);
+        head.push_str(" HTTP/1.1\r\n");
+        head.push_str(&self.fixed_headers);
+        if let Some(t) = content_type {
+            head.push_str("Content-Type: ");
+            head.push_str(t);
+            head.push_str("\r\nContent-Length: ");
+            head.push_str(&body.len().to_string());
+            head.push_str("\r\n");
+        }
+        if let Some(tp) = ctx.traceparent {
+            head.push_str("traceparent: ");
+            head.push_str(tp);
+            head.push_str("\r\n");
+        }
+        head.push_str("\r\n");
+        let mut out = Vec::with_capacity(head.len() + body.len());
+        out.extend_from_slice(head.as_bytes());
+        out.extend_from_slice(body);
+        out
+    }
+
+    /// Sends `request` for one call of `method` and reads the reply with `read`, and once
+    /// more, on a new connection and within what is left of the deadline, when the connection
+    /// broke and repeating cannot do anything twice:
     /// - a pooled connection that ended before any byte of the reply: the server had closed it
     ///   between calls (an idle timeout, a restart) and never read the request; any call;
     /// - a connection that broke anywhere else, in the middle of the reply included: only for a
     ///   read-only call ([`read_only`]); a call with side effects reports the error, since the
     ///   server may have carried it out.
     ///
-    /// A timeout, an HTTP status, a fault or a failure is never retried.
-    fn with_retry<T>(
+    /// A timeout, a cancel, an HTTP status, a fault or a failure is never retried.
+    fn exchange<T>(
         &self,
         method: &str,
-        deadline: Option<Duration>,
-        mut attempt: impl FnMut(Duration, bool) -> crate::Result<T>,
+        ctx: &CallCtx<'_>,
+        req: &Req<'_>,
+        read: &mut dyn FnMut(&mut dyn BufRead) -> Result<T, CodecError>,
     ) -> crate::Result<T> {
-        let total = deadline.unwrap_or(self.timeout);
-        let start = Instant::now();
-        probe::reset();
-        CONNECT_FAILED.with(|c| c.set(false));
         LAST_UNSENT.with(|c| c.set(false));
-        let e = match attempt(total, false) {
+        let mut seen = Seen::default();
+        let e = match self.attempt(ctx, req, false, &mut seen, read) {
             Ok(v) => return Ok(v),
             Err(e) => e,
         };
-        let mut unsent = CONNECT_FAILED.with(|c| c.replace(false));
+        let mut unsent = !seen.sent;
         LAST_UNSENT.with(|c| c.set(unsent));
-        let seen = probe::take();
         let broke = seen.broke
             && matches!(
                 e,
                 Error::Connect { .. } | Error::Protocol(_) | Error::Tls { .. }
             );
         let unread = !seen.fresh && !seen.received;
-        if !broke || !(unread || read_only(method)) {
+        if !broke || !(unread || read_only(method)) || ctx.go_on(&self.url).is_err() {
             return Err(e);
         }
-        let Some(left) = total.checked_sub(start.elapsed()).filter(|d| !d.is_zero()) else {
-            return Err(e);
-        };
-        probe::reset();
-        let again = attempt(left, true);
-        probe::take();
-        unsent &= CONNECT_FAILED.with(|c| c.replace(false));
-        LAST_UNSENT.with(|c| c.set(unsent && again.is_err()));
-        again
+        let mut again = Seen::default();
+        let r = self.attempt(ctx, req, true, &mut again, read);
+        unsent &= !again.sent;
+        LAST_UNSENT.with(|c| c.set(unsent && r.is_err()));
+        r
     }
 
-    /// Posts `body` to `url` and returns the body of a 200 reply as it streams in; `fresh`
-    /// takes a new connection rather than one from the pool.
-    fn exchange(
+    /// One attempt: a connection (pooled unless `fresh`), the request written, the reply head
+    /// read and its body decoded by `read`; the connection back to the pool only when the
+    /// reply was read whole and the server keeps it open.
+    fn attempt<T>(
         &self,
-        url: &str,
-        content_type: &str,
-        body: &[u8],
-        deadline: Duration,
+        ctx: &CallCtx<'_>,
+        req: &Req<'_>,
         fresh: bool,
-    ) -> crate::Result<BufReader<impl io::Read>> {
-        let mut request = self.agent.post(url).header("Content-Type", content_type);
-        if deadline != self.timeout || fresh {
-            let mut config = request.config().timeout_global(Some(deadline));
-            if fresh {
-                // Every pooled connection is older than zero: none is used.
-                config = config.max_idle_age(Duration::ZERO);
-            }
-            request = config.build();
+        seen: &mut Seen,
+        read: &mut dyn FnMut(&mut dyn BufRead) -> Result<T, CodecError>,
+    ) -> crate::Result<T> {
+        let pooled = if fresh { None } else { self.pool.take() };
+        seen.fresh = pooled.is_none();
+        let mut conn = match pooled {
+            Some(c) => c,
+            None => self.dialer.dial(ctx)?,
+        };
+        let (value, keep) = self.on(&mut conn, ctx, req, seen, read)?;
+        if keep {
+            self.pool.put(conn);
         }
-        let response = request
-            .send(body)
-            .map_err(|e| self.map_ureq(e, deadline, Stage::Exchange))?;
-        let status = response.status();
-        if status.as_u16() != 200 {
-            let mut message = status.canonical_reason().unwrap_or("").to_owned();
-            if status.is_redirection() {
-                let location = response
-                    .headers()
-                    .get("location")
-                    .and_then(|l| l.to_str().ok())
-                    .unwrap_or("?");
-                message = format!(
-                    "{message}; the server redirects to {location}: use that URL (redirects are \
-                     not followed)"
-                );
-            }
-            return Err(Error::Http {
-                url: self.url.clone(),
-                status: status.as_u16(),
-                message,
-            });
-        }
-        let reader = response
-            .into_body()
-            .into_with_config()
-            .limit(u64::MAX) // the codec enforces the limit after decompression
-            .reader();
-        // Both decoders read through a window buffer of their own (codec/window.rs), in reads of
-        // 4 KiB and more: a BufReader no larger than that passes them straight through instead of
-        // copying every byte of the reply twice.
-        Ok(BufReader::with_capacity(4 * 1024, reader))
+        Ok(value)
     }
 
-    fn map_codec(&self, e: CodecError, deadline: Duration) -> Error {
+    fn on<T>(
+        &self,
+        conn: &mut Conn,
+        ctx: &CallCtx<'_>,
+        req: &Req<'_>,
+        seen: &mut Seen,
+        read: &mut dyn FnMut(&mut dyn BufRead) -> Result<T, CodecError>,
+    ) -> crate::Result<(T, bool)> {
+        let mut io = Io {
+            stream: &mut conn.stream,
+            ctx,
+            url: &self.url,
+            seen,
+        };
+        io.write_all(req.bytes)
+            .and_then(|()| io.flush())
+            .map_err(|e| self.map_io(e, Stage::Exchange))?;
+        io.seen.sent = true;
+        let mut reader = BufReader::with_capacity(16 * 1024, io);
+        let head = raw::read_head(&mut reader, &self.url, &|e| self.map_io(e, Stage::Exchange))?;
+        if head.status != 200 {
+            return Err((req.status)(&head));
+        }
+        let mut body = Body::new(&mut reader, &head, true);
+        let value = match head.encoding.as_deref() {
+            None => {
+                // Both decoders read through a window buffer of their own (codec/window.rs), in
+                // reads of 4 KiB and more: a buffer no larger than that passes them straight
+                // through.
+                let mut r = BufReader::with_capacity(4 * 1024, &mut body);
+                read(&mut r).map_err(|e| self.map_codec(e, None, req.what))?
+            }
+            Some(gz @ ("gzip" | "x-gzip")) => {
+                let mut r = BufReader::new(flate2::read::GzDecoder::new(&mut body));
+                read(&mut r).map_err(|e| self.map_codec(e, Some(gz), req.what))?
+            }
+            Some(other) => {
+                return Err(Error::Protocol(format!(
+                    "the server at {} sent its reply in an encoding this client does not \
+                     read ({other:?})",
+                    self.url
+                )))
+            }
+        };
+        let keep = head.keep_alive
+            && !body.until_close()
+            && body.complete()
+            && body.reader().buffer().is_empty();
+        Ok((value, keep))
+    }
+
+    fn map_codec(&self, e: CodecError, encoding: Option<&str>, what: &str) -> Error {
         match e {
-            CodecError::Io(io) => self.map_io(io, deadline, Stage::Body),
+            CodecError::Io(io) => match conn::stopped(io) {
+                Ok(stop) => stop,
+                Err(io)
+                    if encoding.is_some()
+                        && matches!(
+                            io.kind(),
+                            io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput
+                        ) =>
+                {
+                    Error::Protocol(format!(
+                        "the {} reply body is corrupt: {io}",
+                        encoding.unwrap_or("")
+                    ))
+                }
+                Err(io) => self.map_io(io, Stage::Body),
+            },
+            CodecError::Malformed(m) => Error::Protocol(format!("malformed {what}: {m}")),
             other => other.into_error(&self.url),
         }
     }
 
-    /// An I/O error, which may carry a ureq error (a timeout, a TLS alert) inside.
-    fn map_io(&self, e: io::Error, deadline: Duration, stage: Stage) -> Error {
-        if e.get_ref().is_some_and(|i| i.is::<ureq::Error>()) {
-            let inner = e.into_inner().expect("checked above");
-            let ureq = inner.downcast::<ureq::Error>().expect("checked above");
-            return self.map_ureq(*ureq, deadline, stage);
-        }
+    /// An I/O error of a call, which may be why it stopped ([`conn::Stop`]).
+    fn map_io(&self, e: io::Error, stage: Stage) -> Error {
+        let e = match conn::stopped(e) {
+            Ok(stop) => return stop,
+            Err(e) => e,
+        };
         let url = self.url.clone();
         if let Some(message) = tls::tls_error_in(&e) {
             return Error::Tls { url, message };
         }
-        #[cfg(unix)]
-        if let Some(u) = e
-            .get_ref()
-            .and_then(|i| i.downcast_ref::<unix::UnixConnectError>())
-        {
-            connect_failed();
-            return Error::Connect {
-                url,
-                message: u.to_string(),
-            };
-        }
-        match e.kind() {
-            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => Error::Timeout {
-                url,
-                message: self.deadline_message(deadline),
-            },
-            io::ErrorKind::ConnectionRefused => {
-                connect_failed();
-                Error::Connect {
-                    url,
-                    message: "connection refused: nothing listens at that address and port".into(),
-                }
-            }
-            io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => {
-                connect_failed();
-                Error::Connect {
-                    url,
-                    message: format!("the host is unreachable ({e})"),
-                }
-            }
-            _ => Error::Connect {
-                url,
-                message: match stage {
-                    Stage::Exchange => {
-                        format!("the connection broke before the reply arrived ({e})")
-                    }
-                    Stage::Body => {
-                        format!("the connection broke while reading the reply ({e})")
-                    }
-                },
+        Error::Connect {
+            url,
+            message: match stage {
+                Stage::Exchange => format!("the connection broke before the reply arrived ({e})"),
+                Stage::Body => format!("the connection broke while reading the reply ({e})"),
             },
         }
     }
 
-    fn deadline_message(&self, deadline: Duration) -> String {
-        format!(
-            "the call did not complete within its deadline of {}",
-            seconds(deadline)
-        )
-    }
-
-    fn map_ureq(&self, e: ureq::Error, deadline: Duration, stage: Stage) -> Error {
-        use ureq::Timeout as T;
-        let url = self.url.clone();
-        match e {
-            ureq::Error::Timeout(T::Connect) => {
-                connect_failed();
-                Error::Timeout {
-                    url,
-                    message: format!(
-                        "could not connect within the connect timeout of {}",
-                        seconds(self.connect_timeout.min(deadline))
-                    ),
-                }
-            }
-            ureq::Error::Timeout(T::Resolve) => {
-                connect_failed();
-                Error::Timeout {
-                    url,
-                    message: "the host name lookup did not finish in time".into(),
-                }
-            }
-            ureq::Error::Timeout(_) => Error::Timeout {
-                url,
-                message: self.deadline_message(deadline),
-            },
-            ureq::Error::HostNotFound => {
-                connect_failed();
-                Error::Connect {
-                    url,
-                    message: "host name not found".into(),
-                }
-            }
-            ureq::Error::ConnectionFailed => {
-                connect_failed();
-                Error::Connect {
-                    url,
-                    message: "connection failed".into(),
-                }
-            }
-            ureq::Error::Io(io) => self.map_io(io, deadline, stage),
-            ureq::Error::Tls(m) => Error::Tls {
-                url,
-                message: m.to_owned(),
-            },
-            ureq::Error::Rustls(r) => Error::Tls {
-                url,
-                message: tls::describe_rustls(&r),
-            },
-            ureq::Error::BadUri(u) => Error::InvalidArgument(format!("bad URL {url:?}: {u}")),
-            ureq::Error::StatusCode(status) => Error::Http {
-                url,
-                status,
-                message: String::new(),
-            },
-            ureq::Error::Protocol(p) => Error::Protocol(format!(
-                "the server at {url} did not answer in HTTP/1.1 ({p})"
-            )),
-            ureq::Error::LargeResponseHeader(..) => Error::Protocol(format!(
-                "the server at {url} sent HTTP headers larger than accepted"
-            )),
-            ureq::Error::Decompress(what, io) => match io.kind() {
-                io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput => {
-                    Error::Protocol(format!("the {what} reply body is corrupt: {io}"))
-                }
-                // The connection below the decoder broke or timed out.
-                _ => self.map_io(io, deadline, stage),
-            },
-            ureq::Error::BodyExceedsLimit(n) => {
-                Error::Protocol(format!("the reply is larger than the limit of {n} bytes"))
-            }
-            other => Error::Connect {
-                url,
-                message: other.to_string(),
-            },
+    fn status_error(&self, head: &Head) -> Error {
+        let mut message = reason(head.status).to_owned();
+        if (300..400).contains(&head.status) {
+            message = format!(
+                "{message}; the server redirects to {}: use that URL (redirects are not \
+                 followed)",
+                head.location.as_deref().unwrap_or("?")
+            );
+        }
+        Error::Http {
+            url: self.url.clone(),
+            status: head.status,
+            message,
         }
     }
 }
 
-/// Idle connections kept for reuse, per host and in all.
-const POOL_SIZE: usize = 64;
+/// The standard reason phrase of an HTTP status (the server's own is not shown: it is the
+/// server's text, not ours).
+fn reason(status: u16) -> &'static str {
+    match status {
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        413 => "Payload Too Large",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "unexpected status",
+    }
+}
 
 /// Whether `method` only reads: a getter (`VM.get_power_state`, `VM.get_all_records`,
 /// `session.get_this_host`: the name after the class's dot starts with `get_`), which may be
@@ -533,11 +506,45 @@ enum Stage {
     Body,
 }
 
-fn seconds(d: Duration) -> String {
+/// `1 s`, `0.5 s`: a duration in messages.
+pub(crate) fn seconds(d: Duration) -> String {
     let s = d.as_secs_f64();
     if s.fract() == 0.0 {
         format!("{s:.0} s")
     } else {
         format!("{s:.1} s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_only_methods() {
+        assert!(read_only("VM.get_power_state"));
+        assert!(!read_only("Async.VM.get_power_state"));
+        assert!(!read_only("VM.start"));
+        assert!(!read_only("GET"));
+    }
+
+    #[test]
+    fn one_buffer_per_request_with_the_trace_context() {
+        let t = Transport::new(&Options::new("http://h:8080/")).unwrap();
+        let mut ctx = CallCtx::within(Duration::from_secs(1));
+        ctx.traceparent = Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+        let r = t.request("POST", "/", Some("text/xml"), b"<x/>", &ctx);
+        let text = String::from_utf8(r).unwrap();
+        assert!(text.starts_with("POST / HTTP/1.1\r\nHost: h:8080\r\nUser-Agent: xenapi-rs/"));
+        assert!(text.contains("\r\nContent-Length: 4\r\n"), "{text}");
+        assert!(text.contains(
+            "\r\ntraceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n"
+        ));
+        assert!(text.ends_with("\r\n\r\n<x/>"), "{text}");
+        let t = Transport::new(&Options::new("http://localhost/RPC2")).unwrap();
+        assert_eq!(t.xml_target, "/RPC2");
+        let t = Transport::new(&Options::new("https://[::1]/")).unwrap();
+        let r = t.request("GET", "/rrd_updates", None, &[], &ctx);
+        assert!(String::from_utf8(r).unwrap().contains("Host: [::1]\r\n"));
     }
 }

@@ -13,7 +13,7 @@
 //! Errors name the URL without its query, so that `session_id` never shows.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -184,7 +184,7 @@ impl Sock {
         };
     }
 
-    fn set_timeouts(&self, d: Duration) -> io::Result<()> {
+    pub(crate) fn set_timeouts(&self, d: Duration) -> io::Result<()> {
         match self {
             Sock::Tcp(s) => {
                 s.set_read_timeout(Some(d))?;
@@ -223,14 +223,29 @@ impl Write for Sock {
     }
 }
 
-enum Stream {
+/// A connection's byte stream: plain, TLS over the socket, or (for the fuzz targets) bytes in
+/// memory.
+pub(crate) enum Stream {
     Plain(Sock),
     Tls(Box<StreamOwned<ClientConnection, Sock>>),
+    /// A reply replayed from memory ([`super::replay_reply`]): reads deliver at most `chunk`
+    /// bytes each, writes are discarded.
+    Mem {
+        reply: Vec<u8>,
+        at: usize,
+        chunk: usize,
+    },
 }
 
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
+            Stream::Mem { reply, at, chunk } => {
+                let n = buf.len().min(*chunk).min(reply.len() - *at);
+                buf[..n].copy_from_slice(&reply[*at..*at + n]);
+                *at += n;
+                Ok(n)
+            }
             Stream::Plain(s) => s.read(buf),
             Stream::Tls(s) => match s.read(buf) {
                 // A server that closes without close_notify ends the body all the same (xapi
@@ -247,6 +262,7 @@ impl Write for Stream {
         match self {
             Stream::Plain(s) => s.write(buf),
             Stream::Tls(s) => s.write(buf),
+            Stream::Mem { .. } => Ok(buf.len()),
         }
     }
 
@@ -254,6 +270,7 @@ impl Write for Stream {
         match self {
             Stream::Plain(s) => s.flush(),
             Stream::Tls(s) => s.flush(),
+            Stream::Mem { .. } => Ok(()),
         }
     }
 }
@@ -325,29 +342,13 @@ pub(crate) fn connect(options: &Options, url: &Url, idle: Duration) -> crate::Re
                 url: shown.clone(),
                 message: super::tls::describe_rustls(&e),
             })?;
-        while conn.is_handshaking() {
-            conn.complete_io(&mut sock).map_err(|e| {
-                if let Some(m) = super::tls::tls_error_in(&e) {
-                    return Error::Tls {
-                        url: shown.clone(),
-                        message: m,
-                    };
-                }
-                match e.kind() {
-                    io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => Error::Timeout {
-                        url: shown.clone(),
-                        message: "the TLS handshake did not finish in time".into(),
-                    },
-                    _ => Error::Tls {
-                        url: shown.clone(),
-                        message: format!(
-                            "the server closed the connection during the TLS handshake ({e}); is \
-                             this an https port?"
-                        ),
-                    },
-                }
-            })?;
-        }
+        // The socket's timeout is the idle timeout: the first one to pass ends the handshake.
+        handshake(&mut conn, &mut sock, &shown, &mut || {
+            Err(Error::Timeout {
+                url: shown.clone(),
+                message: "the TLS handshake did not finish in time".into(),
+            })
+        })?;
         Stream::Tls(Box::new(StreamOwned::new(conn, sock)))
     } else {
         Stream::Plain(sock)
@@ -363,16 +364,68 @@ pub(crate) fn connect(options: &Options, url: &Url, idle: Duration) -> crate::Re
     })
 }
 
-fn dial(host: &str, port: u16, timeout: Duration, shown: &str) -> crate::Result<TcpStream> {
-    let addrs: Vec<_> = (host, port)
+/// Runs a TLS handshake on `sock` to its end; `wait` is asked what to do each time the socket's
+/// timeout passes with nothing moving (an error ends the handshake, `Ok` waits on).
+pub(crate) fn handshake(
+    conn: &mut ClientConnection,
+    sock: &mut Sock,
+    shown: &str,
+    wait: &mut dyn FnMut() -> crate::Result<()>,
+) -> crate::Result<()> {
+    while conn.is_handshaking() {
+        match conn.complete_io(sock) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+                ) =>
+            {
+                wait()?
+            }
+            Err(e) => {
+                return Err(Error::Tls {
+                    url: shown.to_owned(),
+                    message: match super::tls::tls_error_in(&e) {
+                        Some(m) => m,
+                        None => format!(
+                            "the server closed the connection during the TLS handshake ({e}); \
+                             is this an https port? does the server accept TLS 1.2 or 1.3?"
+                        ),
+                    },
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `host`'s addresses (no lookup for an IP address).
+pub(crate) fn resolve(host: &str, port: u16, shown: &str) -> crate::Result<Vec<SocketAddr>> {
+    Ok((host, port)
         .to_socket_addrs()
         .map_err(|e| Error::Connect {
             url: shown.to_owned(),
             message: format!("cannot resolve {host:?} ({e})"),
         })?
-        .collect();
+        .collect())
+}
+
+fn dial(host: &str, port: u16, timeout: Duration, shown: &str) -> crate::Result<TcpStream> {
+    dial_addrs(&resolve(host, port, shown)?, host, port, timeout, shown)
+}
+
+/// Connects to the first of `addrs` that answers within `timeout` each, `TCP_NODELAY` set.
+pub(crate) fn dial_addrs(
+    addrs: &[SocketAddr],
+    host: &str,
+    port: u16,
+    timeout: Duration,
+    shown: &str,
+) -> crate::Result<TcpStream> {
     let mut last = None;
-    for a in &addrs {
+    for a in addrs {
         match TcpStream::connect_timeout(a, timeout) {
             Ok(s) => {
                 let _ = s.set_nodelay(true);
@@ -385,8 +438,8 @@ fn dial(host: &str, port: u16, timeout: Duration, shown: &str) -> crate::Result<
         Some(e) if e.kind() == io::ErrorKind::TimedOut => Error::Timeout {
             url: shown.to_owned(),
             message: format!(
-                "could not connect to {host}:{port} within the connect timeout of {} s",
-                timeout.as_secs_f64()
+                "could not connect to {host}:{port} within the connect timeout of {}",
+                super::seconds(timeout)
             ),
         },
         Some(e) if e.kind() == io::ErrorKind::ConnectionRefused => Error::Connect {
@@ -510,7 +563,7 @@ fn percent_decode(s: &str) -> Vec<u8> {
     out
 }
 
-/// A reply's status line and the headers a transfer needs.
+/// A reply's status line and the headers a transfer or a call needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Head {
     pub(crate) status: u16,
@@ -518,6 +571,27 @@ pub(crate) struct Head {
     pub(crate) length: Option<u64>,
     pub(crate) chunked: bool,
     pub(crate) location: Option<String>,
+    /// The connection may carry another request: HTTP/1.1 without `Connection: close`, or
+    /// HTTP/1.0 with `Connection: keep-alive`.
+    pub(crate) keep_alive: bool,
+    /// `Content-Encoding`, lower case, when there is one other than `identity`.
+    pub(crate) encoding: Option<String>,
+}
+
+impl Head {
+    /// How the body is framed: so many bytes, chunks, or up to the close.
+    fn framing(&self) -> BodyKind {
+        if self.chunked {
+            BodyKind::Chunked {
+                left: 0,
+                done: false,
+            }
+        } else if let Some(n) = self.length {
+            BodyKind::Length(n)
+        } else {
+            BodyKind::Close
+        }
+    }
 }
 
 fn parse_head(bytes: &[u8]) -> Result<Head, String> {
@@ -543,6 +617,8 @@ fn parse_head(bytes: &[u8]) -> Result<Head, String> {
         length: None,
         chunked: false,
         location: None,
+        keep_alive: version == "HTTP/1.1",
+        encoding: None,
     };
     for line in lines {
         let Some((name, value)) = line.split_once(':') else {
@@ -561,10 +637,65 @@ fn parse_head(bytes: &[u8]) -> Result<Head, String> {
                 head.chunked = value.to_ascii_lowercase().contains("chunked");
             }
             "location" => head.location = Some(value.to_owned()),
+            "connection" => {
+                let v = value.to_ascii_lowercase();
+                if v.contains("close") {
+                    head.keep_alive = false;
+                } else if v.contains("keep-alive") {
+                    head.keep_alive = true;
+                }
+            }
+            "content-encoding" => {
+                let v = value.to_ascii_lowercase();
+                if v != "identity" {
+                    head.encoding = Some(v);
+                }
+            }
             _ => {}
         }
     }
     Ok(head)
+}
+
+/// Reads a reply head (status line and headers, a `1xx` skipped) of at most [`MAX_HEAD`] bytes
+/// from `reader`; `io` maps a read error.
+pub(crate) fn read_head<R: BufRead>(
+    reader: &mut R,
+    shown: &str,
+    io: &dyn Fn(io::Error) -> Error,
+) -> crate::Result<Head> {
+    let mut buf = Vec::new();
+    loop {
+        let n = reader
+            .by_ref()
+            .take((MAX_HEAD - buf.len()) as u64 + 1)
+            .read_until(b'\n', &mut buf)
+            .map_err(io)?;
+        if n == 0 {
+            return Err(Error::Connect {
+                url: shown.to_owned(),
+                message: if buf.is_empty() {
+                    "the server closed the connection without a reply".into()
+                } else {
+                    "the server closed the connection in the middle of its reply head".into()
+                },
+            });
+        }
+        if buf.len() > MAX_HEAD {
+            return Err(Error::Protocol(format!(
+                "the reply head from {shown} is larger than {MAX_HEAD} bytes"
+            )));
+        }
+        if buf.ends_with(b"\r\n\r\n") || buf == b"\r\n" || buf.ends_with(b"\n\n") {
+            // A 1xx is followed by the real reply.
+            if buf.starts_with(b"HTTP/1.1 1") || buf.starts_with(b"HTTP/1.0 1") {
+                buf.clear();
+                continue;
+            }
+            break;
+        }
+    }
+    parse_head(&buf).map_err(|m| Error::Protocol(format!("{shown}: {m}")))
 }
 
 /// An I/O error of a transfer as the client's error, the URL without its query.
@@ -654,56 +785,12 @@ impl Conn {
         let shown = self.url.shown();
         let idle = self.idle;
         let mut reader = BufReader::with_capacity(16 * 1024, self.stream);
-        let mut buf = Vec::new();
-        loop {
-            let n = reader
-                .by_ref()
-                .take((MAX_HEAD - buf.len()) as u64 + 1)
-                .read_until(b'\n', &mut buf)
-                .map_err(|e| map_io(e, &shown, idle, "waiting for the reply"))?;
-            if n == 0 {
-                return Err(Error::Connect {
-                    url: shown,
-                    message: if buf.is_empty() {
-                        "the server closed the connection without a reply".into()
-                    } else {
-                        "the server closed the connection in the middle of its reply head".into()
-                    },
-                });
-            }
-            if buf.len() > MAX_HEAD {
-                return Err(Error::Protocol(format!(
-                    "the reply head from {shown} is larger than {MAX_HEAD} bytes"
-                )));
-            }
-            if buf.ends_with(b"\r\n\r\n") || buf == b"\r\n" || buf.ends_with(b"\n\n") {
-                // A 1xx is followed by the real reply.
-                if buf.starts_with(b"HTTP/1.1 1") || buf.starts_with(b"HTTP/1.0 1") {
-                    buf.clear();
-                    continue;
-                }
-                break;
-            }
-        }
-        let head = parse_head(&buf).map_err(|m| Error::Protocol(format!("{shown}: {m}")))?;
-        let kind = if head.chunked {
-            BodyKind::Chunked {
-                left: 0,
-                done: false,
-            }
-        } else if let Some(n) = head.length {
-            BodyKind::Length(n)
-        } else {
-            BodyKind::Close
-        };
-        Ok((
-            head,
-            Body {
-                reader,
-                kind,
-                _raw: self.raw,
-            },
-        ))
+        let head = read_head(&mut reader, &shown, &|e| {
+            map_io(e, &shown, idle, "waiting for the reply")
+        })?;
+        let mut body = Body::new(reader, &head, false);
+        body._raw = Some(self.raw);
+        Ok((head, body))
     }
 }
 
@@ -714,13 +801,26 @@ enum BodyKind {
 }
 
 /// A reply body, as its framing says: so many bytes, chunks, or up to the close.
-pub(crate) struct Body {
-    reader: BufReader<Stream>,
+pub(crate) struct Body<R = BufReader<Stream>> {
+    reader: R,
     kind: BodyKind,
-    _raw: Sock,
+    /// A body that ends before its framing says it does is an error (`UnexpectedEof`), not
+    /// an early end of file.
+    strict: bool,
+    _raw: Option<Sock>,
 }
 
-impl Body {
+impl<R: BufRead> Body<R> {
+    /// The body that follows `head` in `reader`.
+    pub(crate) fn new(reader: R, head: &Head, strict: bool) -> Self {
+        Body {
+            reader,
+            kind: head.framing(),
+            strict,
+            _raw: None,
+        }
+    }
+
     /// Whether the body ended as its framing says it would (a `Content-Length` body read whole,
     /// the last chunk seen); a body up to the close always has.
     pub(crate) fn complete(&self) -> bool {
@@ -729,6 +829,17 @@ impl Body {
             BodyKind::Chunked { done, .. } => done,
             BodyKind::Close => true,
         }
+    }
+
+    /// Whether the body runs up to the connection's close (then the connection cannot carry
+    /// another request).
+    pub(crate) fn until_close(&self) -> bool {
+        matches!(self.kind, BodyKind::Close)
+    }
+
+    /// The reader below, for what follows the body.
+    pub(crate) fn reader(&self) -> &R {
+        &self.reader
     }
 
     fn chunk_line(&mut self) -> io::Result<String> {
@@ -745,9 +856,21 @@ impl Body {
         }
         Ok(String::from_utf8_lossy(&line).trim().to_owned())
     }
+
+    /// An end of file before the framing's end: nothing more (lenient) or an error (strict).
+    fn cut_short(&self) -> io::Result<usize> {
+        if self.strict {
+            Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the reply ended before its announced end",
+            ))
+        } else {
+            Ok(0)
+        }
+    }
 }
 
-impl Read for Body {
+impl<R: BufRead> Read for Body<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
@@ -758,6 +881,9 @@ impl Read for Body {
             BodyKind::Length(left) => {
                 let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
                 let n = self.reader.read(&mut buf[..want])?;
+                if n == 0 {
+                    return self.cut_short();
+                }
                 self.kind = BodyKind::Length(left - n as u64);
                 Ok(n)
             }
@@ -786,7 +912,7 @@ impl Read for Body {
                 let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
                 let n = self.reader.read(&mut buf[..want])?;
                 if n == 0 {
-                    return Ok(0);
+                    return self.cut_short();
                 }
                 left -= n as u64;
                 if left == 0 {

@@ -1,92 +1,12 @@
-//! The HTTP reply handling without a network, for the fuzz targets (`core/fuzz/`): a connector whose
-//! connections discard what is sent and read back fixed bytes, behind the same agent
-//! configuration, status handling, body decompression and decoding as a real call.
+//! The HTTP reply handling without a network, for the fuzz targets (`core/fuzz/`): connections
+//! that discard what is sent and read back fixed bytes, behind the same request, status
+//! handling, body framing, decompression, decoding and retry rule as a real call.
 
-use std::fmt;
+use std::time::Duration;
 
-use ureq::unversioned::transport::{
-    Buffers, ConnectionDetails, Connector, LazyBuffers, NextTimeout, Transport as UreqTransport,
-};
-
-use super::{connector, Transport};
+use super::{conn::Dialer, Transport, Wire};
+use crate::call::CallCtx;
 use crate::Options;
-
-/// Gives every connection the same reply.
-struct Replay {
-    reply: Vec<u8>,
-    /// The most bytes one read delivers (at least 1), so that the parsers see split input.
-    chunk: usize,
-}
-
-impl fmt::Debug for Replay {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Replay")
-            .field("len", &self.reply.len())
-            .finish()
-    }
-}
-
-impl Connector<()> for Replay {
-    type Out = ReplayTransport;
-
-    fn connect(
-        &self,
-        details: &ConnectionDetails,
-        _chained: Option<()>,
-    ) -> Result<Option<Self::Out>, ureq::Error> {
-        Ok(Some(ReplayTransport {
-            buffers: LazyBuffers::new(
-                details.config.input_buffer_size(),
-                details.config.output_buffer_size(),
-            ),
-            reply: self.reply.clone(),
-            at: 0,
-            chunk: self.chunk,
-        }))
-    }
-}
-
-struct ReplayTransport {
-    buffers: LazyBuffers,
-    reply: Vec<u8>,
-    at: usize,
-    chunk: usize,
-}
-
-impl fmt::Debug for ReplayTransport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReplayTransport")
-            .field("at", &self.at)
-            .finish()
-    }
-}
-
-impl UreqTransport for ReplayTransport {
-    fn buffers(&mut self) -> &mut dyn Buffers {
-        &mut self.buffers
-    }
-
-    fn transmit_output(
-        &mut self,
-        _amount: usize,
-        _timeout: NextTimeout,
-    ) -> Result<(), ureq::Error> {
-        Ok(())
-    }
-
-    fn await_input(&mut self, _timeout: NextTimeout) -> Result<bool, ureq::Error> {
-        let input = self.buffers.input_append_buf();
-        let n = input.len().min(self.chunk).min(self.reply.len() - self.at);
-        input[..n].copy_from_slice(&self.reply[self.at..self.at + n]);
-        self.at += n;
-        self.buffers.input_appended(n);
-        Ok(n > 0)
-    }
-
-    fn is_open(&mut self) -> bool {
-        false
-    }
-}
 
 /// Makes one call of `method` (XML-RPC, or JSON-RPC when `json`) to a server whose whole answer,
 /// status line and headers included, is `reply`, delivered at most `chunk` bytes per read, and
@@ -94,19 +14,60 @@ impl UreqTransport for ReplayTransport {
 /// the start.
 #[doc(hidden)]
 pub fn replay_reply(reply: &[u8], chunk: usize, json: bool, method: &str) -> crate::Result<()> {
-    let opts = Options::new("http://replay.invalid/");
-    let connector = Replay {
-        reply: reply.to_vec(),
-        chunk: chunk.max(1),
-    };
-    let agent = ureq::Agent::with_parts(Transport::config(&opts), connector, connector::NoLookup);
-    let t = Transport::with_agent(&opts, agent, opts.url.clone());
+    let mut t = Transport::new(&Options::new("http://replay.invalid/"))?;
+    t.dialer = Dialer::replay(reply.to_vec(), chunk);
     let params = [crate::Value::from("OpaqueRef:replay")];
+    let ctx = CallCtx::within(Duration::from_secs(5));
     if json {
         let body = crate::jsonrpc::encode_call(method, &params, 1);
-        t.post_json(method, body, 1, None).map(drop)
+        t.call(method, Wire::Json(1), &body, &ctx).map(drop)
     } else {
         let body = crate::codec::encode_call(method, &params, &crate::codec::Encoder::default());
-        t.post(method, body).map(drop)
+        t.call(method, Wire::Xml, &body, &ctx).map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Error, Value};
+
+    fn xml_reply(head: &str) -> Vec<u8> {
+        let v = Value::structure([("Status", "Success".into()), ("Value", "Running".into())]);
+        let body = crate::codec::encode_response(&v, &crate::codec::Encoder::default());
+        let mut out = format!("{head}Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+        out.extend_from_slice(&body);
+        out
+    }
+
+    #[test]
+    fn replies_split_into_any_reads_decode_alike() {
+        let reply = xml_reply("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n");
+        for chunk in [1, 2, 7, 4096] {
+            replay_reply(&reply, chunk, false, "VM.get_power_state").unwrap();
+        }
+    }
+
+    #[test]
+    fn a_cut_reply_is_a_broken_connection_and_garbage_a_protocol_error() {
+        let reply = xml_reply("HTTP/1.1 200 OK\r\n");
+        let e = replay_reply(&reply[..reply.len() - 10], 5, false, "VM.start").unwrap_err();
+        assert!(matches!(e, Error::Connect { .. }), "{e:?}");
+        let e = replay_reply(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc",
+            3,
+            true,
+            "x.y",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("JSON-RPC"), "{e}");
+        let e = replay_reply(
+            b"HTTP/1.1 302 Found\r\nLocation: https://b/\r\n\r\n",
+            9,
+            false,
+            "x",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("redirects to https://b/"), "{e}");
     }
 }

@@ -122,7 +122,7 @@ pub unsafe extern "C" fn xenapi_async_auth_get_subject_information_from_identifi
         let cancel = cancel_of(cancel);
         ret(
             out_result,
-            xenapi::task::wait_for_cancellable::<HashMap<String, String>>(
+            xenapi::task::wait_for_cancellable::<IndexMap<String, String>>(
                 session, &task, timeout, &cancel,
             )?,
         )

@@ -10,10 +10,10 @@ pub struct xenapi_bond_record {
     uuid: S<String>,
     master: S<Ref<Pif>>,
     slaves: S<Vec<Ref<Pif>>>,
-    other_config: S<HashMap<String, String>>,
+    other_config: S<IndexMap<String, String>>,
     primary_slave: S<Ref<Pif>>,
     mode: S<BondMode>,
-    properties: S<HashMap<String, String>>,
+    properties: S<IndexMap<String, String>>,
     links_up: S<i64>,
     auto_update_mac: S<bool>,
     extra: xenapi_value,
@@ -203,7 +203,7 @@ pub unsafe extern "C" fn xenapi_bond_record_set_slaves(
 pub unsafe extern "C" fn xenapi_bond_record_other_config(
     rec: *const xenapi_bond_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_bond_record_set_other_config`: see the header.
@@ -213,7 +213,7 @@ pub unsafe extern "C" fn xenapi_bond_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_bond_record_primary_slave`: see the header.
@@ -263,7 +263,7 @@ pub unsafe extern "C" fn xenapi_bond_record_set_mode(
 pub unsafe extern "C" fn xenapi_bond_record_properties(
     rec: *const xenapi_bond_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.properties)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.properties)
 }
 
 /// `xenapi_bond_record_set_properties`: see the header.
@@ -273,7 +273,7 @@ pub unsafe extern "C" fn xenapi_bond_record_set_properties(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.properties, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.properties, err)
 }
 
 /// `xenapi_bond_record_links_up`: see the header.
@@ -530,7 +530,7 @@ pub unsafe extern "C" fn xenapi_bond_create(
         let members = <Vec<Ref<Pif>> as Conv>::arg(members, "members")?;
         let mac = <String as Conv>::arg(mac, "mac")?;
         let mode = <BondMode as Conv>::arg(mode, "mode")?;
-        let properties = <HashMap<String, String> as Conv>::arg(properties, "properties")?;
+        let properties = <IndexMap<String, String> as Conv>::arg(properties, "properties")?;
         ret(
             out_result,
             Bond::create(session, &network, &members, &mac, mode, &properties)?,
@@ -557,7 +557,7 @@ pub unsafe extern "C" fn xenapi_async_bond_create(
         let members = <Vec<Ref<Pif>> as Conv>::arg(members, "members")?;
         let mac = <String as Conv>::arg(mac, "mac")?;
         let mode = <BondMode as Conv>::arg(mode, "mode")?;
-        let properties = <HashMap<String, String> as Conv>::arg(properties, "properties")?;
+        let properties = <IndexMap<String, String> as Conv>::arg(properties, "properties")?;
         ret(
             out_task,
             Bond::async_create(session, &network, &members, &mac, mode, &properties)?,
@@ -635,7 +635,7 @@ pub unsafe extern "C" fn xenapi_bond_set_other_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let bond = <Ref<Bond> as Conv>::arg(bond, "bond")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Bond::set_other_config(session, &bond, &value)?;
         Ok(())
     })

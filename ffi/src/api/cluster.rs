@@ -16,12 +16,12 @@ pub struct xenapi_cluster_record {
     quorum: S<i64>,
     live_hosts: S<i64>,
     allowed_operations: S<Vec<ClusterOperation>>,
-    current_operations: S<HashMap<String, ClusterOperation>>,
+    current_operations: S<IndexMap<String, ClusterOperation>>,
     pool_auto_join: S<bool>,
     token_timeout: S<f64>,
     token_timeout_coefficient: S<f64>,
-    cluster_config: S<HashMap<String, String>>,
-    other_config: S<HashMap<String, String>>,
+    cluster_config: S<IndexMap<String, String>>,
+    other_config: S<IndexMap<String, String>>,
     extra: xenapi_value,
 }
 
@@ -365,7 +365,7 @@ pub unsafe extern "C" fn xenapi_cluster_record_set_allowed_operations(
 pub unsafe extern "C" fn xenapi_cluster_record_current_operations(
     rec: *const xenapi_cluster_record,
 ) -> *const xenapi_string_cluster_operation_map {
-    field::<_, HashMap<String, ClusterOperation>>(rec, |r| &r.current_operations)
+    field::<_, IndexMap<String, ClusterOperation>>(rec, |r| &r.current_operations)
 }
 
 /// `xenapi_cluster_record_set_current_operations`: see the header.
@@ -375,7 +375,7 @@ pub unsafe extern "C" fn xenapi_cluster_record_set_current_operations(
     value: *const xenapi_string_cluster_operation_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, ClusterOperation>>(
+    set_field::<_, IndexMap<String, ClusterOperation>>(
         rec,
         value,
         |r| &mut r.current_operations,
@@ -442,7 +442,7 @@ pub unsafe extern "C" fn xenapi_cluster_record_set_token_timeout_coefficient(
 pub unsafe extern "C" fn xenapi_cluster_record_cluster_config(
     rec: *const xenapi_cluster_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.cluster_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.cluster_config)
 }
 
 /// `xenapi_cluster_record_set_cluster_config`: see the header.
@@ -452,7 +452,7 @@ pub unsafe extern "C" fn xenapi_cluster_record_set_cluster_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.cluster_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.cluster_config, err)
 }
 
 /// `xenapi_cluster_record_other_config`: see the header.
@@ -460,7 +460,7 @@ pub unsafe extern "C" fn xenapi_cluster_record_set_cluster_config(
 pub unsafe extern "C" fn xenapi_cluster_record_other_config(
     rec: *const xenapi_cluster_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_cluster_record_set_other_config`: see the header.
@@ -470,7 +470,7 @@ pub unsafe extern "C" fn xenapi_cluster_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_cluster_record_extra`: see the header.
@@ -994,7 +994,7 @@ pub unsafe extern "C" fn xenapi_cluster_set_other_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let cluster = <Ref<Cluster> as Conv>::arg(cluster, "cluster")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Cluster::set_other_config(session, &cluster, &value)?;
         Ok(())
     })

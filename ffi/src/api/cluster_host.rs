@@ -16,8 +16,8 @@ pub struct xenapi_cluster_host_record {
     live: S<bool>,
     last_update_live: S<DateTime>,
     allowed_operations: S<Vec<ClusterHostOperation>>,
-    current_operations: S<HashMap<String, ClusterHostOperation>>,
-    other_config: S<HashMap<String, String>>,
+    current_operations: S<IndexMap<String, ClusterHostOperation>>,
+    other_config: S<IndexMap<String, String>>,
     extra: xenapi_value,
 }
 
@@ -331,7 +331,7 @@ pub unsafe extern "C" fn xenapi_cluster_host_record_set_allowed_operations(
 pub unsafe extern "C" fn xenapi_cluster_host_record_current_operations(
     rec: *const xenapi_cluster_host_record,
 ) -> *const xenapi_string_cluster_host_operation_map {
-    field::<_, HashMap<String, ClusterHostOperation>>(rec, |r| &r.current_operations)
+    field::<_, IndexMap<String, ClusterHostOperation>>(rec, |r| &r.current_operations)
 }
 
 /// `xenapi_cluster_host_record_set_current_operations`: see the header.
@@ -341,7 +341,7 @@ pub unsafe extern "C" fn xenapi_cluster_host_record_set_current_operations(
     value: *const xenapi_string_cluster_host_operation_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, ClusterHostOperation>>(
+    set_field::<_, IndexMap<String, ClusterHostOperation>>(
         rec,
         value,
         |r| &mut r.current_operations,
@@ -354,7 +354,7 @@ pub unsafe extern "C" fn xenapi_cluster_host_record_set_current_operations(
 pub unsafe extern "C" fn xenapi_cluster_host_record_other_config(
     rec: *const xenapi_cluster_host_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_cluster_host_record_set_other_config`: see the header.
@@ -364,7 +364,7 @@ pub unsafe extern "C" fn xenapi_cluster_host_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_cluster_host_record_extra`: see the header.

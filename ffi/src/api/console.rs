@@ -11,7 +11,7 @@ pub struct xenapi_console_record {
     protocol: S<ConsoleProtocol>,
     location: S<String>,
     vm: S<Ref<Vm>>,
-    other_config: S<HashMap<String, String>>,
+    other_config: S<IndexMap<String, String>>,
     extra: xenapi_value,
 }
 
@@ -195,7 +195,7 @@ pub unsafe extern "C" fn xenapi_console_record_set_vm(
 pub unsafe extern "C" fn xenapi_console_record_other_config(
     rec: *const xenapi_console_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_console_record_set_other_config`: see the header.
@@ -205,7 +205,7 @@ pub unsafe extern "C" fn xenapi_console_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_console_record_extra`: see the header.
@@ -291,7 +291,7 @@ pub unsafe extern "C" fn xenapi_console_set_other_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let console = <Ref<Console> as Conv>::arg(console, "console")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Console::set_other_config(session, &console, &value)?;
         Ok(())
     })

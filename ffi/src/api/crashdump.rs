@@ -10,7 +10,7 @@ pub struct xenapi_crashdump_record {
     uuid: S<String>,
     vm: S<Ref<Vm>>,
     vdi: S<Ref<Vdi>>,
-    other_config: S<HashMap<String, String>>,
+    other_config: S<IndexMap<String, String>>,
     extra: xenapi_value,
 }
 
@@ -160,7 +160,7 @@ pub unsafe extern "C" fn xenapi_crashdump_record_set_vdi(
 pub unsafe extern "C" fn xenapi_crashdump_record_other_config(
     rec: *const xenapi_crashdump_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_crashdump_record_set_other_config`: see the header.
@@ -170,7 +170,7 @@ pub unsafe extern "C" fn xenapi_crashdump_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_crashdump_record_extra`: see the header.
@@ -306,7 +306,7 @@ pub unsafe extern "C" fn xenapi_crashdump_set_other_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let crashdump = <Ref<Crashdump> as Conv>::arg(crashdump, "crashdump")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Crashdump::set_other_config(session, &crashdump, &value)?;
         Ok(())
     })

@@ -219,7 +219,8 @@ pub unsafe extern "C" fn xenapi_dr_task_create(
         check_out(out_result, "out_result")?;
         let session = session_of(session)?;
         let type_ = <String as Conv>::arg(type_, "type_")?;
-        let device_config = <HashMap<String, String> as Conv>::arg(device_config, "device_config")?;
+        let device_config =
+            <IndexMap<String, String> as Conv>::arg(device_config, "device_config")?;
         let whitelist = <Vec<String> as Conv>::arg(whitelist, "whitelist")?;
         ret(
             out_result,
@@ -242,7 +243,8 @@ pub unsafe extern "C" fn xenapi_async_dr_task_create(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         let type_ = <String as Conv>::arg(type_, "type_")?;
-        let device_config = <HashMap<String, String> as Conv>::arg(device_config, "device_config")?;
+        let device_config =
+            <IndexMap<String, String> as Conv>::arg(device_config, "device_config")?;
         let whitelist = <Vec<String> as Conv>::arg(whitelist, "whitelist")?;
         ret(
             out_task,

@@ -265,7 +265,7 @@ pub unsafe extern "C" fn xenapi_event_record_extra(
 /// The C storage of [`EventBatch`]: built once from the core record, so that getters only borrow.
 pub struct xenapi_event_batch {
     events: S<Vec<EventRecord>>,
-    valid_ref_counts: S<HashMap<String, i64>>,
+    valid_ref_counts: S<IndexMap<String, i64>>,
     token: S<String>,
     extra: xenapi_value,
 }
@@ -372,7 +372,7 @@ pub unsafe extern "C" fn xenapi_event_batch_set_events(
 pub unsafe extern "C" fn xenapi_event_batch_valid_ref_counts(
     rec: *const xenapi_event_batch,
 ) -> *const xenapi_string_int64_map {
-    field::<_, HashMap<String, i64>>(rec, |r| &r.valid_ref_counts)
+    field::<_, IndexMap<String, i64>>(rec, |r| &r.valid_ref_counts)
 }
 
 /// `xenapi_event_batch_set_valid_ref_counts`: see the header.
@@ -382,7 +382,7 @@ pub unsafe extern "C" fn xenapi_event_batch_set_valid_ref_counts(
     value: *const xenapi_string_int64_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, i64>>(rec, value, |r| &mut r.valid_ref_counts, err)
+    set_field::<_, IndexMap<String, i64>>(rec, value, |r| &mut r.valid_ref_counts, err)
 }
 
 /// `xenapi_event_batch_token`: see the header.

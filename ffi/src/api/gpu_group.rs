@@ -13,7 +13,7 @@ pub struct xenapi_gpu_group_record {
     pgpus: S<Vec<Ref<Pgpu>>>,
     vgpus: S<Vec<Ref<Vgpu>>>,
     gpu_types: S<Vec<String>>,
-    other_config: S<HashMap<String, String>>,
+    other_config: S<IndexMap<String, String>>,
     allocation_algorithm: S<AllocationAlgorithm>,
     supported_vgpu_types: S<Vec<Ref<VgpuType>>>,
     enabled_vgpu_types: S<Vec<Ref<VgpuType>>>,
@@ -268,7 +268,7 @@ pub unsafe extern "C" fn xenapi_gpu_group_record_set_gpu_types(
 pub unsafe extern "C" fn xenapi_gpu_group_record_other_config(
     rec: *const xenapi_gpu_group_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_gpu_group_record_set_other_config`: see the header.
@@ -278,7 +278,7 @@ pub unsafe extern "C" fn xenapi_gpu_group_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_gpu_group_record_allocation_algorithm`: see the header.
@@ -509,7 +509,7 @@ pub unsafe extern "C" fn xenapi_gpu_group_create(
         let session = session_of(session)?;
         let name_label = <String as Conv>::arg(name_label, "name_label")?;
         let name_description = <String as Conv>::arg(name_description, "name_description")?;
-        let other_config = <HashMap<String, String> as Conv>::arg(other_config, "other_config")?;
+        let other_config = <IndexMap<String, String> as Conv>::arg(other_config, "other_config")?;
         ret(
             out_result,
             GpuGroup::create(session, &name_label, &name_description, &other_config)?,
@@ -532,7 +532,7 @@ pub unsafe extern "C" fn xenapi_async_gpu_group_create(
         let session = session_of(session)?;
         let name_label = <String as Conv>::arg(name_label, "name_label")?;
         let name_description = <String as Conv>::arg(name_description, "name_description")?;
-        let other_config = <HashMap<String, String> as Conv>::arg(other_config, "other_config")?;
+        let other_config = <IndexMap<String, String> as Conv>::arg(other_config, "other_config")?;
         ret(
             out_task,
             GpuGroup::async_create(session, &name_label, &name_description, &other_config)?,
@@ -627,7 +627,7 @@ pub unsafe extern "C" fn xenapi_gpu_group_set_other_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let gpu_group = <Ref<GpuGroup> as Conv>::arg(gpu_group, "gpu_group")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         GpuGroup::set_other_config(session, &gpu_group, &value)?;
         Ok(())
     })

@@ -12,20 +12,20 @@ pub struct xenapi_host_record {
     name_description: S<String>,
     memory_overhead: S<i64>,
     allowed_operations: S<Vec<HostAllowedOperations>>,
-    current_operations: S<HashMap<String, HostAllowedOperations>>,
+    current_operations: S<IndexMap<String, HostAllowedOperations>>,
     api_version_major: S<i64>,
     api_version_minor: S<i64>,
     api_version_vendor: S<String>,
-    api_version_vendor_implementation: S<HashMap<String, String>>,
+    api_version_vendor_implementation: S<IndexMap<String, String>>,
     enabled: S<bool>,
-    software_version: S<HashMap<String, String>>,
-    other_config: S<HashMap<String, String>>,
+    software_version: S<IndexMap<String, String>>,
+    other_config: S<IndexMap<String, String>>,
     capabilities: S<Vec<String>>,
-    cpu_configuration: S<HashMap<String, String>>,
+    cpu_configuration: S<IndexMap<String, String>>,
     sched_policy: S<String>,
     supported_bootloaders: S<Vec<String>>,
     resident_vms: S<Vec<Ref<Vm>>>,
-    logging: S<HashMap<String, String>>,
+    logging: S<IndexMap<String, String>>,
     pifs: S<Vec<Ref<Pif>>>,
     suspend_image_sr: S<Ref<Sr>>,
     crash_dump_sr: S<Ref<Sr>>,
@@ -34,30 +34,30 @@ pub struct xenapi_host_record {
     updates: S<Vec<Ref<PoolUpdate>>>,
     pbds: S<Vec<Ref<Pbd>>>,
     host_cpus: S<Vec<Ref<HostCpu>>>,
-    cpu_info: S<HashMap<String, String>>,
+    cpu_info: S<IndexMap<String, String>>,
     hostname: S<String>,
     address: S<String>,
     metrics: S<Ref<HostMetrics>>,
-    license_params: S<HashMap<String, String>>,
+    license_params: S<IndexMap<String, String>>,
     ha_statefiles: S<Vec<String>>,
     ha_network_peers: S<Vec<String>>,
-    blobs: S<HashMap<String, Ref<Blob>>>,
+    blobs: S<IndexMap<String, Ref<Blob>>>,
     tags: S<Vec<String>>,
     external_auth_type: S<String>,
     external_auth_service_name: S<String>,
-    external_auth_configuration: S<HashMap<String, String>>,
+    external_auth_configuration: S<IndexMap<String, String>>,
     edition: S<String>,
-    license_server: S<HashMap<String, String>>,
-    bios_strings: S<HashMap<String, String>>,
+    license_server: S<IndexMap<String, String>>,
+    bios_strings: S<IndexMap<String, String>>,
     power_on_mode: S<String>,
-    power_on_config: S<HashMap<String, String>>,
+    power_on_config: S<IndexMap<String, String>>,
     local_cache_sr: S<Ref<Sr>>,
-    chipset_info: S<HashMap<String, String>>,
+    chipset_info: S<IndexMap<String, String>>,
     pcis: S<Vec<Ref<Pci>>>,
     pgpus: S<Vec<Ref<Pgpu>>>,
     pusbs: S<Vec<Ref<Pusb>>>,
     ssl_legacy: S<bool>,
-    guest_vcpus_params: S<HashMap<String, String>>,
+    guest_vcpus_params: S<IndexMap<String, String>>,
     display: S<HostDisplay>,
     virtual_hardware_platform_versions: S<Vec<i64>>,
     control_domain: S<Ref<Vm>>,
@@ -786,7 +786,7 @@ pub unsafe extern "C" fn xenapi_host_record_set_allowed_operations(
 pub unsafe extern "C" fn xenapi_host_record_current_operations(
     rec: *const xenapi_host_record,
 ) -> *const xenapi_string_host_allowed_operations_map {
-    field::<_, HashMap<String, HostAllowedOperations>>(rec, |r| &r.current_operations)
+    field::<_, IndexMap<String, HostAllowedOperations>>(rec, |r| &r.current_operations)
 }
 
 /// `xenapi_host_record_set_current_operations`: see the header.
@@ -796,7 +796,7 @@ pub unsafe extern "C" fn xenapi_host_record_set_current_operations(
     value: *const xenapi_string_host_allowed_operations_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, HostAllowedOperations>>(
+    set_field::<_, IndexMap<String, HostAllowedOperations>>(
         rec,
         value,
         |r| &mut r.current_operations,
@@ -863,7 +863,7 @@ pub unsafe extern "C" fn xenapi_host_record_set_api_version_vendor(
 pub unsafe extern "C" fn xenapi_host_record_api_version_vendor_implementation(
     rec: *const xenapi_host_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.api_version_vendor_implementation)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.api_version_vendor_implementation)
 }
 
 /// `xenapi_host_record_set_api_version_vendor_implementation`: see the header.
@@ -873,7 +873,7 @@ pub unsafe extern "C" fn xenapi_host_record_set_api_version_vendor_implementatio
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(
+    set_field::<_, IndexMap<String, String>>(
         rec,
         value,
         |r| &mut r.api_version_vendor_implementation,
@@ -902,7 +902,7 @@ pub unsafe extern "C" fn xenapi_host_record_set_enabled(
 pub unsafe extern "C" fn xenapi_host_record_software_version(
     rec: *const xenapi_host_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.software_version)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.software_version)
 }
 
 /// `xenapi_host_record_set_software_version`: see the header.
@@ -912,7 +912,7 @@ pub unsafe extern "C" fn xenapi_host_record_set_software_version(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.software_version, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.software_version, err)
 }
 
 /// `xenapi_host_record_other_config`: see the header.
@@ -920,7 +920,7 @@ pub unsafe extern "C" fn xenapi_host_record_set_software_version(
 pub unsafe extern "C" fn xenapi_host_record_other_config(
     rec: *const xenapi_host_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_host_record_set_other_config`: see the header.
@@ -930,7 +930,7 @@ pub unsafe extern "C" fn xenapi_host_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_host_record_capabilities`: see the header.
@@ -956,7 +956,7 @@ pub unsafe extern "C" fn xenapi_host_record_set_capabilities(
 pub unsafe extern "C" fn xenapi_host_record_cpu_configuration(
     rec: *const xenapi_host_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.cpu_configuration)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.cpu_configuration)
 }
 
 /// `xenapi_host_record_set_cpu_configuration`: see the header.
@@ -966,7 +966,7 @@ pub unsafe extern "C" fn xenapi_host_record_set_cpu_configuration(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.cpu_configuration, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.cpu_configuration, err)
 }
 
 /// `xenapi_host_record_sched_policy`: see the header.
@@ -1028,7 +1028,7 @@ pub unsafe extern "C" fn xenapi_host_record_set_resident_vms(
 pub unsafe extern "C" fn xenapi_host_record_logging(
     rec: *const xenapi_host_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.logging)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.logging)
 }
 
 /// `xenapi_host_record_set_logging`: see the header.
@@ -1038,7 +1038,7 @@ pub unsafe extern "C" fn xenapi_host_record_set_logging(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.logging, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.logging, err)
 }
 
 /// `xenapi_host_record_pifs`: see the header.
@@ -1190,7 +1190,7 @@ pub unsafe extern "C" fn xenapi_host_record_set_host_cpus(
 pub unsafe extern "C" fn xenapi_host_record_cpu_info(
     rec: *const xenapi_host_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.cpu_info)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.cpu_info)
 }
 
 /// `xenapi_host_record_set_cpu_info`: see the header.
@@ -1200,7 +1200,7 @@ pub unsafe extern "C" fn xenapi_host_record_set_cpu_info(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.cpu_info, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.cpu_info, err)
 }
 
 /// `xenapi_host_record_hostname`: see the header.
@@ -1262,7 +1262,7 @@ pub unsafe extern "C" fn xenapi_host_record_set_metrics(
 pub unsafe extern "C" fn xenapi_host_record_license_params(
     rec: *const xenapi_host_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.license_params)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.license_params)
 }
 
 /// `xenapi_host_record_set_license_params`: see the header.
@@ -1272,7 +1272,7 @@ pub unsafe extern "C" fn xenapi_host_record_set_license_params(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.license_params, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.license_params, err)
 }
 
 /// `xenapi_host_record_ha_statefiles`: see the header.
@@ -1316,7 +1316,7 @@ pub unsafe extern "C" fn xenapi_host_record_set_ha_network_peers(
 pub unsafe extern "C" fn xenapi_host_record_blobs(
     rec: *const xenapi_host_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, Ref<Blob>>>(rec, |r| &r.blobs)
+    field::<_, IndexMap<String, Ref<Blob>>>(rec, |r| &r.blobs)
 }
 
 /// `xenapi_host_record_set_blobs`: see the header.
@@ -1326,7 +1326,7 @@ pub unsafe extern "C" fn xenapi_host_record_set_blobs(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, Ref<Blob>>>(rec, value, |r| &mut r.blobs, err)
+    set_field::<_, IndexMap<String, Ref<Blob>>>(rec, value, |r| &mut r.blobs, err)
 }
 
 /// `xenapi_host_record_tags`: see the header.
@@ -1388,7 +1388,7 @@ pub unsafe extern "C" fn xenapi_host_record_set_external_auth_service_name(
 pub unsafe extern "C" fn xenapi_host_record_external_auth_configuration(
     rec: *const xenapi_host_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.external_auth_configuration)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.external_auth_configuration)
 }
 
 /// `xenapi_host_record_set_external_auth_configuration`: see the header.
@@ -1398,7 +1398,12 @@ pub unsafe extern "C" fn xenapi_host_record_set_external_auth_configuration(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.external_auth_configuration, err)
+    set_field::<_, IndexMap<String, String>>(
+        rec,
+        value,
+        |r| &mut r.external_auth_configuration,
+        err,
+    )
 }
 
 /// `xenapi_host_record_edition`: see the header.
@@ -1424,7 +1429,7 @@ pub unsafe extern "C" fn xenapi_host_record_set_edition(
 pub unsafe extern "C" fn xenapi_host_record_license_server(
     rec: *const xenapi_host_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.license_server)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.license_server)
 }
 
 /// `xenapi_host_record_set_license_server`: see the header.
@@ -1434,7 +1439,7 @@ pub unsafe extern "C" fn xenapi_host_record_set_license_server(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.license_server, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.license_server, err)
 }
 
 /// `xenapi_host_record_bios_strings`: see the header.
@@ -1442,7 +1447,7 @@ pub unsafe extern "C" fn xenapi_host_record_set_license_server(
 pub unsafe extern "C" fn xenapi_host_record_bios_strings(
     rec: *const xenapi_host_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.bios_strings)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.bios_strings)
 }
 
 /// `xenapi_host_record_set_bios_strings`: see the header.
@@ -1452,7 +1457,7 @@ pub unsafe extern "C" fn xenapi_host_record_set_bios_strings(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.bios_strings, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.bios_strings, err)
 }
 
 /// `xenapi_host_record_power_on_mode`: see the header.
@@ -1478,7 +1483,7 @@ pub unsafe extern "C" fn xenapi_host_record_set_power_on_mode(
 pub unsafe extern "C" fn xenapi_host_record_power_on_config(
     rec: *const xenapi_host_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.power_on_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.power_on_config)
 }
 
 /// `xenapi_host_record_set_power_on_config`: see the header.
@@ -1488,7 +1493,7 @@ pub unsafe extern "C" fn xenapi_host_record_set_power_on_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.power_on_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.power_on_config, err)
 }
 
 /// `xenapi_host_record_local_cache_sr`: see the header.
@@ -1514,7 +1519,7 @@ pub unsafe extern "C" fn xenapi_host_record_set_local_cache_sr(
 pub unsafe extern "C" fn xenapi_host_record_chipset_info(
     rec: *const xenapi_host_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.chipset_info)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.chipset_info)
 }
 
 /// `xenapi_host_record_set_chipset_info`: see the header.
@@ -1524,7 +1529,7 @@ pub unsafe extern "C" fn xenapi_host_record_set_chipset_info(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.chipset_info, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.chipset_info, err)
 }
 
 /// `xenapi_host_record_pcis`: see the header.
@@ -1602,7 +1607,7 @@ pub unsafe extern "C" fn xenapi_host_record_set_ssl_legacy(
 pub unsafe extern "C" fn xenapi_host_record_guest_vcpus_params(
     rec: *const xenapi_host_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.guest_vcpus_params)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.guest_vcpus_params)
 }
 
 /// `xenapi_host_record_set_guest_vcpus_params`: see the header.
@@ -1612,7 +1617,7 @@ pub unsafe extern "C" fn xenapi_host_record_set_guest_vcpus_params(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.guest_vcpus_params, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.guest_vcpus_params, err)
 }
 
 /// `xenapi_host_record_display`: see the header.
@@ -2899,7 +2904,7 @@ pub unsafe extern "C" fn xenapi_host_migrate_receive(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         let network = <Ref<Network> as Conv>::arg(network, "network")?;
-        let options = <HashMap<String, String> as Conv>::arg(options, "options")?;
+        let options = <IndexMap<String, String> as Conv>::arg(options, "options")?;
         ret(
             out_result,
             Host::migrate_receive(session, &host, &network, &options)?,
@@ -2922,7 +2927,7 @@ pub unsafe extern "C" fn xenapi_async_host_migrate_receive(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         let network = <Ref<Network> as Conv>::arg(network, "network")?;
-        let options = <HashMap<String, String> as Conv>::arg(options, "options")?;
+        let options = <IndexMap<String, String> as Conv>::arg(options, "options")?;
         ret(
             out_task,
             Host::async_migrate_receive(session, &host, &network, &options)?,
@@ -2948,7 +2953,7 @@ pub unsafe extern "C" fn xenapi_async_host_migrate_receive_wait(
         let cancel = cancel_of(cancel);
         ret(
             out_result,
-            xenapi::task::wait_for_cancellable::<HashMap<String, String>>(
+            xenapi::task::wait_for_cancellable::<IndexMap<String, String>>(
                 session, &task, timeout, &cancel,
             )?,
         )
@@ -3186,7 +3191,7 @@ pub unsafe extern "C" fn xenapi_host_set_power_on_mode(
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         let power_on_mode = <String as Conv>::arg(power_on_mode, "power_on_mode")?;
         let power_on_config =
-            <HashMap<String, String> as Conv>::arg(power_on_config, "power_on_config")?;
+            <IndexMap<String, String> as Conv>::arg(power_on_config, "power_on_config")?;
         Host::set_power_on_mode(session, &host, &power_on_mode, &power_on_config)?;
         Ok(())
     })
@@ -3208,7 +3213,7 @@ pub unsafe extern "C" fn xenapi_async_host_set_power_on_mode(
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         let power_on_mode = <String as Conv>::arg(power_on_mode, "power_on_mode")?;
         let power_on_config =
-            <HashMap<String, String> as Conv>::arg(power_on_config, "power_on_config")?;
+            <IndexMap<String, String> as Conv>::arg(power_on_config, "power_on_config")?;
         ret(
             out_task,
             Host::async_set_power_on_mode(session, &host, &power_on_mode, &power_on_config)?,
@@ -3692,7 +3697,7 @@ pub unsafe extern "C" fn xenapi_async_host_retrieve_wlb_evacuate_recommendations
         let cancel = cancel_of(cancel);
         ret(
             out_result,
-            xenapi::task::wait_for_cancellable::<HashMap<Ref<Vm>, Vec<String>>>(
+            xenapi::task::wait_for_cancellable::<IndexMap<Ref<Vm>, Vec<String>>>(
                 session, &task, timeout, &cancel,
             )?,
         )
@@ -3710,7 +3715,7 @@ pub unsafe extern "C" fn xenapi_host_disable_external_auth(
     run(err, &mut || {
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
-        let config = <HashMap<String, String> as Conv>::arg(config, "config")?;
+        let config = <IndexMap<String, String> as Conv>::arg(config, "config")?;
         Host::disable_external_auth(session, &host, &config)?;
         Ok(())
     })
@@ -3729,7 +3734,7 @@ pub unsafe extern "C" fn xenapi_async_host_disable_external_auth(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
-        let config = <HashMap<String, String> as Conv>::arg(config, "config")?;
+        let config = <IndexMap<String, String> as Conv>::arg(config, "config")?;
         ret(
             out_task,
             Host::async_disable_external_auth(session, &host, &config)?,
@@ -3769,7 +3774,7 @@ pub unsafe extern "C" fn xenapi_host_enable_external_auth(
     run(err, &mut || {
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
-        let config = <HashMap<String, String> as Conv>::arg(config, "config")?;
+        let config = <IndexMap<String, String> as Conv>::arg(config, "config")?;
         let service_name = <String as Conv>::arg(service_name, "service_name")?;
         let auth_type = <String as Conv>::arg(auth_type, "auth_type")?;
         Host::enable_external_auth(session, &host, &config, &service_name, &auth_type)?;
@@ -3792,7 +3797,7 @@ pub unsafe extern "C" fn xenapi_async_host_enable_external_auth(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
-        let config = <HashMap<String, String> as Conv>::arg(config, "config")?;
+        let config = <IndexMap<String, String> as Conv>::arg(config, "config")?;
         let service_name = <String as Conv>::arg(service_name, "service_name")?;
         let auth_type = <String as Conv>::arg(auth_type, "auth_type")?;
         ret(
@@ -4066,7 +4071,7 @@ pub unsafe extern "C" fn xenapi_host_call_plugin(
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         let plugin = <String as Conv>::arg(plugin, "plugin")?;
         let fn_ = <String as Conv>::arg(fn_, "fn_")?;
-        let args = <HashMap<String, String> as Conv>::arg(args, "args")?;
+        let args = <IndexMap<String, String> as Conv>::arg(args, "args")?;
         ret(
             out_result,
             Host::call_plugin(session, &host, &plugin, &fn_, &args)?,
@@ -4091,7 +4096,7 @@ pub unsafe extern "C" fn xenapi_async_host_call_plugin(
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         let plugin = <String as Conv>::arg(plugin, "plugin")?;
         let fn_ = <String as Conv>::arg(fn_, "fn_")?;
-        let args = <HashMap<String, String> as Conv>::arg(args, "args")?;
+        let args = <IndexMap<String, String> as Conv>::arg(args, "args")?;
         ret(
             out_task,
             Host::async_call_plugin(session, &host, &plugin, &fn_, &args)?,
@@ -5061,7 +5066,7 @@ pub unsafe extern "C" fn xenapi_async_host_get_vms_which_prevent_evacuation_wait
         let cancel = cancel_of(cancel);
         ret(
             out_result,
-            xenapi::task::wait_for_cancellable::<HashMap<Ref<Vm>, Vec<String>>>(
+            xenapi::task::wait_for_cancellable::<IndexMap<Ref<Vm>, Vec<String>>>(
                 session, &task, timeout, &cancel,
             )?,
         )
@@ -5732,7 +5737,7 @@ pub unsafe extern "C" fn xenapi_host_bugreport_upload(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         let url = <String as Conv>::arg(url, "url")?;
-        let options = <HashMap<String, String> as Conv>::arg(options, "options")?;
+        let options = <IndexMap<String, String> as Conv>::arg(options, "options")?;
         Host::bugreport_upload(session, &host, &url, &options)?;
         Ok(())
     })
@@ -5753,7 +5758,7 @@ pub unsafe extern "C" fn xenapi_async_host_bugreport_upload(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         let url = <String as Conv>::arg(url, "url")?;
-        let options = <HashMap<String, String> as Conv>::arg(options, "options")?;
+        let options = <IndexMap<String, String> as Conv>::arg(options, "options")?;
         ret(
             out_task,
             Host::async_bugreport_upload(session, &host, &url, &options)?,
@@ -6266,7 +6271,7 @@ pub unsafe extern "C" fn xenapi_host_set_guest_vcpus_params(
     run(err, &mut || {
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Host::set_guest_vcpus_params(session, &host, &value)?;
         Ok(())
     })
@@ -6319,7 +6324,7 @@ pub unsafe extern "C" fn xenapi_host_set_license_server(
     run(err, &mut || {
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Host::set_license_server(session, &host, &value)?;
         Ok(())
     })
@@ -6491,7 +6496,7 @@ pub unsafe extern "C" fn xenapi_host_set_logging(
     run(err, &mut || {
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Host::set_logging(session, &host, &value)?;
         Ok(())
     })
@@ -6544,7 +6549,7 @@ pub unsafe extern "C" fn xenapi_host_set_other_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Host::set_other_config(session, &host, &value)?;
         Ok(())
     })

@@ -19,7 +19,7 @@ pub struct xenapi_host_cpu_record {
     flags: S<String>,
     features: S<String>,
     utilisation: S<f64>,
-    other_config: S<HashMap<String, String>>,
+    other_config: S<IndexMap<String, String>>,
     extra: xenapi_value,
 }
 
@@ -395,7 +395,7 @@ pub unsafe extern "C" fn xenapi_host_cpu_record_set_utilisation(
 pub unsafe extern "C" fn xenapi_host_cpu_record_other_config(
     rec: *const xenapi_host_cpu_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_host_cpu_record_set_other_config`: see the header.
@@ -405,7 +405,7 @@ pub unsafe extern "C" fn xenapi_host_cpu_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_host_cpu_record_extra`: see the header.
@@ -491,7 +491,7 @@ pub unsafe extern "C" fn xenapi_host_cpu_set_other_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let host_cpu = <Ref<HostCpu> as Conv>::arg(host_cpu, "host_cpu")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         HostCpu::set_other_config(session, &host_cpu, &value)?;
         Ok(())
     })

@@ -11,7 +11,7 @@ pub struct xenapi_host_crashdump_record {
     host: S<Ref<Host>>,
     timestamp: S<DateTime>,
     size: S<i64>,
-    other_config: S<HashMap<String, String>>,
+    other_config: S<IndexMap<String, String>>,
     extra: xenapi_value,
 }
 
@@ -187,7 +187,7 @@ pub unsafe extern "C" fn xenapi_host_crashdump_record_set_size(
 pub unsafe extern "C" fn xenapi_host_crashdump_record_other_config(
     rec: *const xenapi_host_crashdump_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_host_crashdump_record_set_other_config`: see the header.
@@ -197,7 +197,7 @@ pub unsafe extern "C" fn xenapi_host_crashdump_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_host_crashdump_record_extra`: see the header.
@@ -249,7 +249,7 @@ pub unsafe extern "C" fn xenapi_host_crashdump_upload(
         let session = session_of(session)?;
         let host_crashdump = <Ref<HostCrashdump> as Conv>::arg(host_crashdump, "host_crashdump")?;
         let url = <String as Conv>::arg(url, "url")?;
-        let options = <HashMap<String, String> as Conv>::arg(options, "options")?;
+        let options = <IndexMap<String, String> as Conv>::arg(options, "options")?;
         HostCrashdump::upload(session, &host_crashdump, &url, &options)?;
         Ok(())
     })
@@ -270,7 +270,7 @@ pub unsafe extern "C" fn xenapi_async_host_crashdump_upload(
         let session = session_of(session)?;
         let host_crashdump = <Ref<HostCrashdump> as Conv>::arg(host_crashdump, "host_crashdump")?;
         let url = <String as Conv>::arg(url, "url")?;
-        let options = <HashMap<String, String> as Conv>::arg(options, "options")?;
+        let options = <IndexMap<String, String> as Conv>::arg(options, "options")?;
         ret(
             out_task,
             HostCrashdump::async_upload(session, &host_crashdump, &url, &options)?,
@@ -397,7 +397,7 @@ pub unsafe extern "C" fn xenapi_host_crashdump_set_other_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let host_crashdump = <Ref<HostCrashdump> as Conv>::arg(host_crashdump, "host_crashdump")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         HostCrashdump::set_other_config(session, &host_crashdump, &value)?;
         Ok(())
     })

@@ -12,7 +12,7 @@ pub struct xenapi_host_metrics_record {
     memory_free: S<i64>,
     live: S<bool>,
     last_updated: S<DateTime>,
-    other_config: S<HashMap<String, String>>,
+    other_config: S<IndexMap<String, String>>,
     extra: xenapi_value,
 }
 
@@ -214,7 +214,7 @@ pub unsafe extern "C" fn xenapi_host_metrics_record_set_last_updated(
 pub unsafe extern "C" fn xenapi_host_metrics_record_other_config(
     rec: *const xenapi_host_metrics_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_host_metrics_record_set_other_config`: see the header.
@@ -224,7 +224,7 @@ pub unsafe extern "C" fn xenapi_host_metrics_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_host_metrics_record_extra`: see the header.
@@ -310,7 +310,7 @@ pub unsafe extern "C" fn xenapi_host_metrics_set_other_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let host_metrics = <Ref<HostMetrics> as Conv>::arg(host_metrics, "host_metrics")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         HostMetrics::set_other_config(session, &host_metrics, &value)?;
         Ok(())
     })

@@ -16,7 +16,7 @@ pub struct xenapi_host_patch_record {
     timestamp_applied: S<DateTime>,
     size: S<i64>,
     pool_patch: S<Ref<PoolPatch>>,
-    other_config: S<HashMap<String, String>>,
+    other_config: S<IndexMap<String, String>>,
     extra: xenapi_value,
 }
 
@@ -322,7 +322,7 @@ pub unsafe extern "C" fn xenapi_host_patch_record_set_pool_patch(
 pub unsafe extern "C" fn xenapi_host_patch_record_other_config(
     rec: *const xenapi_host_patch_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_host_patch_record_set_other_config`: see the header.
@@ -332,7 +332,7 @@ pub unsafe extern "C" fn xenapi_host_patch_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_host_patch_record_extra`: see the header.
@@ -523,7 +523,7 @@ pub unsafe extern "C" fn xenapi_host_patch_set_other_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let host_patch = <Ref<HostPatch> as Conv>::arg(host_patch, "host_patch")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         HostPatch::set_other_config(session, &host_patch, &value)?;
         Ok(())
     })

@@ -317,7 +317,7 @@ pub unsafe extern "C" fn xenapi_async_message_get_all_records_where_wait(
         let cancel = cancel_of(cancel);
         ret(
             out_result,
-            xenapi::task::wait_for_cancellable::<HashMap<Ref<Message>, MessageRecord>>(
+            xenapi::task::wait_for_cancellable::<IndexMap<Ref<Message>, MessageRecord>>(
                 session, &task, timeout, &cancel,
             )?,
         )
@@ -370,7 +370,7 @@ pub unsafe extern "C" fn xenapi_async_message_get_all_records_wait(
         let cancel = cancel_of(cancel);
         ret(
             out_result,
-            xenapi::task::wait_for_cancellable::<HashMap<Ref<Message>, MessageRecord>>(
+            xenapi::task::wait_for_cancellable::<IndexMap<Ref<Message>, MessageRecord>>(
                 session, &task, timeout, &cancel,
             )?,
         )
@@ -537,7 +537,7 @@ pub unsafe extern "C" fn xenapi_async_message_get_since_wait(
         let cancel = cancel_of(cancel);
         ret(
             out_result,
-            xenapi::task::wait_for_cancellable::<HashMap<Ref<Message>, MessageRecord>>(
+            xenapi::task::wait_for_cancellable::<IndexMap<Ref<Message>, MessageRecord>>(
                 session, &task, timeout, &cancel,
             )?,
         )
@@ -658,7 +658,7 @@ pub unsafe extern "C" fn xenapi_async_message_get_wait(
         let cancel = cancel_of(cancel);
         ret(
             out_result,
-            xenapi::task::wait_for_cancellable::<HashMap<Ref<Message>, MessageRecord>>(
+            xenapi::task::wait_for_cancellable::<IndexMap<Ref<Message>, MessageRecord>>(
                 session, &task, timeout, &cancel,
             )?,
         )

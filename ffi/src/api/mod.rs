@@ -16,14 +16,15 @@ mod prelude {
     pub(crate) use crate::typed::{
         check_out, enum_conv, enum_from_string, enum_to_string, extra_from_c, extra_to_c, field,
         field_extra, field_name, free, list_get, list_get_name, list_items, list_len, list_new,
-        list_push, map_entries, map_find, map_key, map_key_name, map_len, map_new, map_set,
-        map_value, map_value_name, record_conv, record_from_value, record_new, ret, run,
-        session_of, set_field, xenapi_session, CEnum, Conv, EnumVal, List, Map, S,
+        list_push, map_entries, map_find, map_int_find, map_int_get, map_int_sorted, map_key,
+        map_key_name, map_len, map_new, map_set, map_value, map_value_name, record_conv,
+        record_from_value, record_new, ret, run, session_of, set_field, xenapi_session, CEnum,
+        Conv, EnumVal, List, Map, S,
     };
     pub(crate) use crate::value::xenapi_value;
-    pub(crate) use std::collections::HashMap;
     pub(crate) use std::ffi::{c_char, c_int};
     pub(crate) use xenapi::api::*;
+    pub(crate) use xenapi::IndexMap;
     pub(crate) use xenapi::{DateTime, Ref, Value};
 }
 

@@ -11,17 +11,17 @@ pub struct xenapi_network_record {
     name_label: S<String>,
     name_description: S<String>,
     allowed_operations: S<Vec<NetworkOperations>>,
-    current_operations: S<HashMap<String, NetworkOperations>>,
+    current_operations: S<IndexMap<String, NetworkOperations>>,
     vifs: S<Vec<Ref<Vif>>>,
     pifs: S<Vec<Ref<Pif>>>,
     mtu: S<i64>,
-    other_config: S<HashMap<String, String>>,
+    other_config: S<IndexMap<String, String>>,
     bridge: S<String>,
     managed: S<bool>,
-    blobs: S<HashMap<String, Ref<Blob>>>,
+    blobs: S<IndexMap<String, Ref<Blob>>>,
     tags: S<Vec<String>>,
     default_locking_mode: S<NetworkDefaultLockingMode>,
-    assigned_ips: S<HashMap<Ref<Vif>, String>>,
+    assigned_ips: S<IndexMap<Ref<Vif>, String>>,
     purpose: S<Vec<NetworkPurpose>>,
     extra: xenapi_value,
 }
@@ -286,7 +286,7 @@ pub unsafe extern "C" fn xenapi_network_record_set_allowed_operations(
 pub unsafe extern "C" fn xenapi_network_record_current_operations(
     rec: *const xenapi_network_record,
 ) -> *const xenapi_string_network_operations_map {
-    field::<_, HashMap<String, NetworkOperations>>(rec, |r| &r.current_operations)
+    field::<_, IndexMap<String, NetworkOperations>>(rec, |r| &r.current_operations)
 }
 
 /// `xenapi_network_record_set_current_operations`: see the header.
@@ -296,7 +296,7 @@ pub unsafe extern "C" fn xenapi_network_record_set_current_operations(
     value: *const xenapi_string_network_operations_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, NetworkOperations>>(
+    set_field::<_, IndexMap<String, NetworkOperations>>(
         rec,
         value,
         |r| &mut r.current_operations,
@@ -361,7 +361,7 @@ pub unsafe extern "C" fn xenapi_network_record_set_mtu(
 pub unsafe extern "C" fn xenapi_network_record_other_config(
     rec: *const xenapi_network_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_network_record_set_other_config`: see the header.
@@ -371,7 +371,7 @@ pub unsafe extern "C" fn xenapi_network_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_network_record_bridge`: see the header.
@@ -413,7 +413,7 @@ pub unsafe extern "C" fn xenapi_network_record_set_managed(
 pub unsafe extern "C" fn xenapi_network_record_blobs(
     rec: *const xenapi_network_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, Ref<Blob>>>(rec, |r| &r.blobs)
+    field::<_, IndexMap<String, Ref<Blob>>>(rec, |r| &r.blobs)
 }
 
 /// `xenapi_network_record_set_blobs`: see the header.
@@ -423,7 +423,7 @@ pub unsafe extern "C" fn xenapi_network_record_set_blobs(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, Ref<Blob>>>(rec, value, |r| &mut r.blobs, err)
+    set_field::<_, IndexMap<String, Ref<Blob>>>(rec, value, |r| &mut r.blobs, err)
 }
 
 /// `xenapi_network_record_tags`: see the header.
@@ -475,7 +475,7 @@ pub unsafe extern "C" fn xenapi_network_record_set_default_locking_mode(
 pub unsafe extern "C" fn xenapi_network_record_assigned_ips(
     rec: *const xenapi_network_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<Ref<Vif>, String>>(rec, |r| &r.assigned_ips)
+    field::<_, IndexMap<Ref<Vif>, String>>(rec, |r| &r.assigned_ips)
 }
 
 /// `xenapi_network_record_set_assigned_ips`: see the header.
@@ -485,7 +485,7 @@ pub unsafe extern "C" fn xenapi_network_record_set_assigned_ips(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<Ref<Vif>, String>>(rec, value, |r| &mut r.assigned_ips, err)
+    set_field::<_, IndexMap<Ref<Vif>, String>>(rec, value, |r| &mut r.assigned_ips, err)
 }
 
 /// `xenapi_network_record_purpose`: see the header.
@@ -884,7 +884,7 @@ pub unsafe extern "C" fn xenapi_network_set_other_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let network = <Ref<Network> as Conv>::arg(network, "network")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Network::set_other_config(session, &network, &value)?;
         Ok(())
     })

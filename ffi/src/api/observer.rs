@@ -11,7 +11,7 @@ pub struct xenapi_observer_record {
     name_label: S<String>,
     name_description: S<String>,
     hosts: S<Vec<Ref<Host>>>,
-    attributes: S<HashMap<String, String>>,
+    attributes: S<IndexMap<String, String>>,
     endpoints: S<Vec<String>>,
     components: S<Vec<String>>,
     enabled: S<bool>,
@@ -214,7 +214,7 @@ pub unsafe extern "C" fn xenapi_observer_record_set_hosts(
 pub unsafe extern "C" fn xenapi_observer_record_attributes(
     rec: *const xenapi_observer_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.attributes)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.attributes)
 }
 
 /// `xenapi_observer_record_set_attributes`: see the header.
@@ -224,7 +224,7 @@ pub unsafe extern "C" fn xenapi_observer_record_set_attributes(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.attributes, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.attributes, err)
 }
 
 /// `xenapi_observer_record_endpoints`: see the header.
@@ -442,7 +442,7 @@ pub unsafe extern "C" fn xenapi_observer_set_attributes(
     run(err, &mut || {
         let session = session_of(session)?;
         let observer = <Ref<Observer> as Conv>::arg(observer, "observer")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Observer::set_attributes(session, &observer, &value)?;
         Ok(())
     })
@@ -461,7 +461,7 @@ pub unsafe extern "C" fn xenapi_async_observer_set_attributes(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         let observer = <Ref<Observer> as Conv>::arg(observer, "observer")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         ret(
             out_task,
             Observer::async_set_attributes(session, &observer, &value)?,

@@ -10,9 +10,9 @@ pub struct xenapi_pbd_record {
     uuid: S<String>,
     host: S<Ref<Host>>,
     sr: S<Ref<Sr>>,
-    device_config: S<HashMap<String, String>>,
+    device_config: S<IndexMap<String, String>>,
     currently_attached: S<bool>,
-    other_config: S<HashMap<String, String>>,
+    other_config: S<IndexMap<String, String>>,
     extra: xenapi_value,
 }
 
@@ -172,7 +172,7 @@ pub unsafe extern "C" fn xenapi_pbd_record_set_sr(
 pub unsafe extern "C" fn xenapi_pbd_record_device_config(
     rec: *const xenapi_pbd_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.device_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.device_config)
 }
 
 /// `xenapi_pbd_record_set_device_config`: see the header.
@@ -182,7 +182,7 @@ pub unsafe extern "C" fn xenapi_pbd_record_set_device_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.device_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.device_config, err)
 }
 
 /// `xenapi_pbd_record_currently_attached`: see the header.
@@ -208,7 +208,7 @@ pub unsafe extern "C" fn xenapi_pbd_record_set_currently_attached(
 pub unsafe extern "C" fn xenapi_pbd_record_other_config(
     rec: *const xenapi_pbd_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_pbd_record_set_other_config`: see the header.
@@ -218,7 +218,7 @@ pub unsafe extern "C" fn xenapi_pbd_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_pbd_record_extra`: see the header.
@@ -268,7 +268,7 @@ pub unsafe extern "C" fn xenapi_pbd_set_device_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let pbd = <Ref<Pbd> as Conv>::arg(pbd, "pbd")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Pbd::set_device_config(session, &pbd, &value)?;
         Ok(())
     })
@@ -287,7 +287,7 @@ pub unsafe extern "C" fn xenapi_async_pbd_set_device_config(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         let pbd = <Ref<Pbd> as Conv>::arg(pbd, "pbd")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         ret(
             out_task,
             Pbd::async_set_device_config(session, &pbd, &value)?,
@@ -461,7 +461,7 @@ pub unsafe extern "C" fn xenapi_pbd_set_other_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let pbd = <Ref<Pbd> as Conv>::arg(pbd, "pbd")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Pbd::set_other_config(session, &pbd, &value)?;
         Ok(())
     })

@@ -14,7 +14,7 @@ pub struct xenapi_pci_record {
     host: S<Ref<Host>>,
     pci_id: S<String>,
     dependencies: S<Vec<Ref<Pci>>>,
-    other_config: S<HashMap<String, String>>,
+    other_config: S<IndexMap<String, String>>,
     subsystem_vendor_name: S<String>,
     subsystem_device_name: S<String>,
     driver_name: S<String>,
@@ -289,7 +289,7 @@ pub unsafe extern "C" fn xenapi_pci_record_set_dependencies(
 pub unsafe extern "C" fn xenapi_pci_record_other_config(
     rec: *const xenapi_pci_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_pci_record_set_other_config`: see the header.
@@ -299,7 +299,7 @@ pub unsafe extern "C" fn xenapi_pci_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_pci_record_subsystem_vendor_name`: see the header.
@@ -439,7 +439,7 @@ pub unsafe extern "C" fn xenapi_pci_set_other_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let pci = <Ref<Pci> as Conv>::arg(pci, "pci")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Pci::set_other_config(session, &pci, &value)?;
         Ok(())
     })

@@ -11,14 +11,14 @@ pub struct xenapi_pgpu_record {
     pci: S<Ref<Pci>>,
     gpu_group: S<Ref<GpuGroup>>,
     host: S<Ref<Host>>,
-    other_config: S<HashMap<String, String>>,
+    other_config: S<IndexMap<String, String>>,
     supported_vgpu_types: S<Vec<Ref<VgpuType>>>,
     enabled_vgpu_types: S<Vec<Ref<VgpuType>>>,
     resident_vgpus: S<Vec<Ref<Vgpu>>>,
-    supported_vgpu_max_capacities: S<HashMap<Ref<VgpuType>, i64>>,
+    supported_vgpu_max_capacities: S<IndexMap<Ref<VgpuType>, i64>>,
     dom0_access: S<PgpuDom0Access>,
     is_system_display_device: S<bool>,
-    compatibility_metadata: S<HashMap<String, String>>,
+    compatibility_metadata: S<IndexMap<String, String>>,
     extra: xenapi_value,
 }
 
@@ -244,7 +244,7 @@ pub unsafe extern "C" fn xenapi_pgpu_record_set_host(
 pub unsafe extern "C" fn xenapi_pgpu_record_other_config(
     rec: *const xenapi_pgpu_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_pgpu_record_set_other_config`: see the header.
@@ -254,7 +254,7 @@ pub unsafe extern "C" fn xenapi_pgpu_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_pgpu_record_supported_vgpu_types`: see the header.
@@ -316,7 +316,7 @@ pub unsafe extern "C" fn xenapi_pgpu_record_set_resident_vgpus(
 pub unsafe extern "C" fn xenapi_pgpu_record_supported_vgpu_max_capacities(
     rec: *const xenapi_pgpu_record,
 ) -> *const xenapi_string_int64_map {
-    field::<_, HashMap<Ref<VgpuType>, i64>>(rec, |r| &r.supported_vgpu_max_capacities)
+    field::<_, IndexMap<Ref<VgpuType>, i64>>(rec, |r| &r.supported_vgpu_max_capacities)
 }
 
 /// `xenapi_pgpu_record_set_supported_vgpu_max_capacities`: see the header.
@@ -326,7 +326,7 @@ pub unsafe extern "C" fn xenapi_pgpu_record_set_supported_vgpu_max_capacities(
     value: *const xenapi_string_int64_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<Ref<VgpuType>, i64>>(
+    set_field::<_, IndexMap<Ref<VgpuType>, i64>>(
         rec,
         value,
         |r| &mut r.supported_vgpu_max_capacities,
@@ -381,7 +381,7 @@ pub unsafe extern "C" fn xenapi_pgpu_record_set_is_system_display_device(
 pub unsafe extern "C" fn xenapi_pgpu_record_compatibility_metadata(
     rec: *const xenapi_pgpu_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.compatibility_metadata)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.compatibility_metadata)
 }
 
 /// `xenapi_pgpu_record_set_compatibility_metadata`: see the header.
@@ -391,7 +391,7 @@ pub unsafe extern "C" fn xenapi_pgpu_record_set_compatibility_metadata(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.compatibility_metadata, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.compatibility_metadata, err)
 }
 
 /// `xenapi_pgpu_record_extra`: see the header.
@@ -877,7 +877,7 @@ pub unsafe extern "C" fn xenapi_pgpu_set_other_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let pgpu = <Ref<Pgpu> as Conv>::arg(pgpu, "pgpu")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Pgpu::set_other_config(session, &pgpu, &value)?;
         Ok(())
     })

@@ -27,7 +27,7 @@ pub struct xenapi_pif_record {
     vlan_master_of: S<Ref<Vlan>>,
     vlan_slave_of: S<Vec<Ref<Vlan>>>,
     management: S<bool>,
-    other_config: S<HashMap<String, String>>,
+    other_config: S<IndexMap<String, String>>,
     disallow_unplug: S<bool>,
     tunnel_access_pif_of: S<Vec<Ref<Tunnel>>>,
     tunnel_transport_pif_of: S<Vec<Ref<Tunnel>>>,
@@ -36,7 +36,7 @@ pub struct xenapi_pif_record {
     ipv6_gateway: S<String>,
     primary_address_type: S<PrimaryAddressType>,
     managed: S<bool>,
-    properties: S<HashMap<String, String>>,
+    properties: S<IndexMap<String, String>>,
     capabilities: S<Vec<String>>,
     igmp_snooping_status: S<PifIgmpStatus>,
     sriov_physical_pif_of: S<Vec<Ref<NetworkSriov>>>,
@@ -725,7 +725,7 @@ pub unsafe extern "C" fn xenapi_pif_record_set_management(
 pub unsafe extern "C" fn xenapi_pif_record_other_config(
     rec: *const xenapi_pif_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_pif_record_set_other_config`: see the header.
@@ -735,7 +735,7 @@ pub unsafe extern "C" fn xenapi_pif_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_pif_record_disallow_unplug`: see the header.
@@ -899,7 +899,7 @@ pub unsafe extern "C" fn xenapi_pif_record_set_managed(
 pub unsafe extern "C" fn xenapi_pif_record_properties(
     rec: *const xenapi_pif_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.properties)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.properties)
 }
 
 /// `xenapi_pif_record_set_properties`: see the header.
@@ -909,7 +909,7 @@ pub unsafe extern "C" fn xenapi_pif_record_set_properties(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.properties, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.properties, err)
 }
 
 /// `xenapi_pif_record_capabilities`: see the header.
@@ -1204,7 +1204,7 @@ pub unsafe extern "C" fn xenapi_pif_db_introduce(
         let bond_slave_of = <Ref<Bond> as Conv>::arg(bond_slave_of, "bond_slave_of")?;
         let vlan_master_of = <Ref<Vlan> as Conv>::arg(vlan_master_of, "vlan_master_of")?;
         let management = <bool as Conv>::arg(management, "management")?;
-        let other_config = <HashMap<String, String> as Conv>::arg(other_config, "other_config")?;
+        let other_config = <IndexMap<String, String> as Conv>::arg(other_config, "other_config")?;
         let disallow_unplug = <bool as Conv>::arg(disallow_unplug, "disallow_unplug")?;
         let ipv6_configuration_mode = <Ipv6ConfigurationMode as Conv>::arg(
             ipv6_configuration_mode,
@@ -1215,7 +1215,7 @@ pub unsafe extern "C" fn xenapi_pif_db_introduce(
         let primary_address_type =
             <PrimaryAddressType as Conv>::arg(primary_address_type, "primary_address_type")?;
         let managed = <bool as Conv>::arg(managed, "managed")?;
-        let properties = <HashMap<String, String> as Conv>::arg(properties, "properties")?;
+        let properties = <IndexMap<String, String> as Conv>::arg(properties, "properties")?;
         ret(
             out_result,
             Pif::db_introduce(
@@ -1297,7 +1297,7 @@ pub unsafe extern "C" fn xenapi_async_pif_db_introduce(
         let bond_slave_of = <Ref<Bond> as Conv>::arg(bond_slave_of, "bond_slave_of")?;
         let vlan_master_of = <Ref<Vlan> as Conv>::arg(vlan_master_of, "vlan_master_of")?;
         let management = <bool as Conv>::arg(management, "management")?;
-        let other_config = <HashMap<String, String> as Conv>::arg(other_config, "other_config")?;
+        let other_config = <IndexMap<String, String> as Conv>::arg(other_config, "other_config")?;
         let disallow_unplug = <bool as Conv>::arg(disallow_unplug, "disallow_unplug")?;
         let ipv6_configuration_mode = <Ipv6ConfigurationMode as Conv>::arg(
             ipv6_configuration_mode,
@@ -1308,7 +1308,7 @@ pub unsafe extern "C" fn xenapi_async_pif_db_introduce(
         let primary_address_type =
             <PrimaryAddressType as Conv>::arg(primary_address_type, "primary_address_type")?;
         let managed = <bool as Conv>::arg(managed, "managed")?;
-        let properties = <HashMap<String, String> as Conv>::arg(properties, "properties")?;
+        let properties = <IndexMap<String, String> as Conv>::arg(properties, "properties")?;
         ret(
             out_task,
             Pif::async_db_introduce(
@@ -2065,7 +2065,7 @@ pub unsafe extern "C" fn xenapi_pif_set_other_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let pif = <Ref<Pif> as Conv>::arg(pif, "pif")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Pif::set_other_config(session, &pif, &value)?;
         Ok(())
     })

@@ -19,7 +19,7 @@ pub struct xenapi_pif_metrics_record {
     duplex: S<bool>,
     pci_bus_path: S<String>,
     last_updated: S<DateTime>,
-    other_config: S<HashMap<String, String>>,
+    other_config: S<IndexMap<String, String>>,
     extra: xenapi_value,
 }
 
@@ -403,7 +403,7 @@ pub unsafe extern "C" fn xenapi_pif_metrics_record_set_last_updated(
 pub unsafe extern "C" fn xenapi_pif_metrics_record_other_config(
     rec: *const xenapi_pif_metrics_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_pif_metrics_record_set_other_config`: see the header.
@@ -413,7 +413,7 @@ pub unsafe extern "C" fn xenapi_pif_metrics_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_pif_metrics_record_extra`: see the header.
@@ -499,7 +499,7 @@ pub unsafe extern "C" fn xenapi_pif_metrics_set_other_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let pif_metrics = <Ref<PifMetrics> as Conv>::arg(pif_metrics, "pif_metrics")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         PifMetrics::set_other_config(session, &pif_metrics, &value)?;
         Ok(())
     })

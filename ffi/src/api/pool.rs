@@ -14,18 +14,18 @@ pub struct xenapi_pool_record {
     default_sr: S<Ref<Sr>>,
     suspend_image_sr: S<Ref<Sr>>,
     crash_dump_sr: S<Ref<Sr>>,
-    other_config: S<HashMap<String, String>>,
+    other_config: S<IndexMap<String, String>>,
     ha_enabled: S<bool>,
-    ha_configuration: S<HashMap<String, String>>,
+    ha_configuration: S<IndexMap<String, String>>,
     ha_statefiles: S<Vec<String>>,
     ha_host_failures_to_tolerate: S<i64>,
     ha_plan_exists_for: S<i64>,
     ha_allow_overcommit: S<bool>,
     ha_overcommitted: S<bool>,
-    blobs: S<HashMap<String, Ref<Blob>>>,
+    blobs: S<IndexMap<String, Ref<Blob>>>,
     tags: S<Vec<String>>,
-    gui_config: S<HashMap<String, String>>,
-    health_check_config: S<HashMap<String, String>>,
+    gui_config: S<IndexMap<String, String>>,
+    health_check_config: S<IndexMap<String, String>>,
     wlb_url: S<String>,
     wlb_username: S<String>,
     wlb_enabled: S<bool>,
@@ -33,13 +33,13 @@ pub struct xenapi_pool_record {
     redo_log_enabled: S<bool>,
     redo_log_vdi: S<Ref<Vdi>>,
     vswitch_controller: S<String>,
-    restrictions: S<HashMap<String, String>>,
+    restrictions: S<IndexMap<String, String>>,
     metadata_vdis: S<Vec<Ref<Vdi>>>,
     ha_cluster_stack: S<String>,
     allowed_operations: S<Vec<PoolAllowedOperations>>,
-    current_operations: S<HashMap<String, PoolAllowedOperations>>,
-    guest_agent_config: S<HashMap<String, String>>,
-    cpu_info: S<HashMap<String, String>>,
+    current_operations: S<IndexMap<String, PoolAllowedOperations>>,
+    guest_agent_config: S<IndexMap<String, String>>,
+    cpu_info: S<IndexMap<String, String>>,
     policy_no_vendor_device: S<bool>,
     live_patching_disabled: S<bool>,
     igmp_snooping_enabled: S<bool>,
@@ -707,7 +707,7 @@ pub unsafe extern "C" fn xenapi_pool_record_set_crash_dump_sr(
 pub unsafe extern "C" fn xenapi_pool_record_other_config(
     rec: *const xenapi_pool_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_pool_record_set_other_config`: see the header.
@@ -717,7 +717,7 @@ pub unsafe extern "C" fn xenapi_pool_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_pool_record_ha_enabled`: see the header.
@@ -741,7 +741,7 @@ pub unsafe extern "C" fn xenapi_pool_record_set_ha_enabled(
 pub unsafe extern "C" fn xenapi_pool_record_ha_configuration(
     rec: *const xenapi_pool_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.ha_configuration)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.ha_configuration)
 }
 
 /// `xenapi_pool_record_set_ha_configuration`: see the header.
@@ -751,7 +751,7 @@ pub unsafe extern "C" fn xenapi_pool_record_set_ha_configuration(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.ha_configuration, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.ha_configuration, err)
 }
 
 /// `xenapi_pool_record_ha_statefiles`: see the header.
@@ -849,7 +849,7 @@ pub unsafe extern "C" fn xenapi_pool_record_set_ha_overcommitted(
 pub unsafe extern "C" fn xenapi_pool_record_blobs(
     rec: *const xenapi_pool_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, Ref<Blob>>>(rec, |r| &r.blobs)
+    field::<_, IndexMap<String, Ref<Blob>>>(rec, |r| &r.blobs)
 }
 
 /// `xenapi_pool_record_set_blobs`: see the header.
@@ -859,7 +859,7 @@ pub unsafe extern "C" fn xenapi_pool_record_set_blobs(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, Ref<Blob>>>(rec, value, |r| &mut r.blobs, err)
+    set_field::<_, IndexMap<String, Ref<Blob>>>(rec, value, |r| &mut r.blobs, err)
 }
 
 /// `xenapi_pool_record_tags`: see the header.
@@ -885,7 +885,7 @@ pub unsafe extern "C" fn xenapi_pool_record_set_tags(
 pub unsafe extern "C" fn xenapi_pool_record_gui_config(
     rec: *const xenapi_pool_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.gui_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.gui_config)
 }
 
 /// `xenapi_pool_record_set_gui_config`: see the header.
@@ -895,7 +895,7 @@ pub unsafe extern "C" fn xenapi_pool_record_set_gui_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.gui_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.gui_config, err)
 }
 
 /// `xenapi_pool_record_health_check_config`: see the header.
@@ -903,7 +903,7 @@ pub unsafe extern "C" fn xenapi_pool_record_set_gui_config(
 pub unsafe extern "C" fn xenapi_pool_record_health_check_config(
     rec: *const xenapi_pool_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.health_check_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.health_check_config)
 }
 
 /// `xenapi_pool_record_set_health_check_config`: see the header.
@@ -913,7 +913,7 @@ pub unsafe extern "C" fn xenapi_pool_record_set_health_check_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.health_check_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.health_check_config, err)
 }
 
 /// `xenapi_pool_record_wlb_url`: see the header.
@@ -1045,7 +1045,7 @@ pub unsafe extern "C" fn xenapi_pool_record_set_vswitch_controller(
 pub unsafe extern "C" fn xenapi_pool_record_restrictions(
     rec: *const xenapi_pool_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.restrictions)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.restrictions)
 }
 
 /// `xenapi_pool_record_set_restrictions`: see the header.
@@ -1055,7 +1055,7 @@ pub unsafe extern "C" fn xenapi_pool_record_set_restrictions(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.restrictions, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.restrictions, err)
 }
 
 /// `xenapi_pool_record_metadata_vdis`: see the header.
@@ -1117,7 +1117,7 @@ pub unsafe extern "C" fn xenapi_pool_record_set_allowed_operations(
 pub unsafe extern "C" fn xenapi_pool_record_current_operations(
     rec: *const xenapi_pool_record,
 ) -> *const xenapi_string_pool_allowed_operations_map {
-    field::<_, HashMap<String, PoolAllowedOperations>>(rec, |r| &r.current_operations)
+    field::<_, IndexMap<String, PoolAllowedOperations>>(rec, |r| &r.current_operations)
 }
 
 /// `xenapi_pool_record_set_current_operations`: see the header.
@@ -1127,7 +1127,7 @@ pub unsafe extern "C" fn xenapi_pool_record_set_current_operations(
     value: *const xenapi_string_pool_allowed_operations_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, PoolAllowedOperations>>(
+    set_field::<_, IndexMap<String, PoolAllowedOperations>>(
         rec,
         value,
         |r| &mut r.current_operations,
@@ -1140,7 +1140,7 @@ pub unsafe extern "C" fn xenapi_pool_record_set_current_operations(
 pub unsafe extern "C" fn xenapi_pool_record_guest_agent_config(
     rec: *const xenapi_pool_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.guest_agent_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.guest_agent_config)
 }
 
 /// `xenapi_pool_record_set_guest_agent_config`: see the header.
@@ -1150,7 +1150,7 @@ pub unsafe extern "C" fn xenapi_pool_record_set_guest_agent_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.guest_agent_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.guest_agent_config, err)
 }
 
 /// `xenapi_pool_record_cpu_info`: see the header.
@@ -1158,7 +1158,7 @@ pub unsafe extern "C" fn xenapi_pool_record_set_guest_agent_config(
 pub unsafe extern "C" fn xenapi_pool_record_cpu_info(
     rec: *const xenapi_pool_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.cpu_info)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.cpu_info)
 }
 
 /// `xenapi_pool_record_set_cpu_info`: see the header.
@@ -1168,7 +1168,7 @@ pub unsafe extern "C" fn xenapi_pool_record_set_cpu_info(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.cpu_info, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.cpu_info, err)
 }
 
 /// `xenapi_pool_record_policy_no_vendor_device`: see the header.
@@ -3191,7 +3191,7 @@ pub unsafe extern "C" fn xenapi_async_pool_get_license_state_wait(
         let cancel = cancel_of(cancel);
         ret(
             out_result,
-            xenapi::task::wait_for_cancellable::<HashMap<String, String>>(
+            xenapi::task::wait_for_cancellable::<IndexMap<String, String>>(
                 session, &task, timeout, &cancel,
             )?,
         )
@@ -3317,7 +3317,7 @@ pub unsafe extern "C" fn xenapi_pool_test_archive_target(
         check_out(out_result, "out_result")?;
         let session = session_of(session)?;
         let pool = <Ref<Pool> as Conv>::arg(pool, "pool")?;
-        let config = <HashMap<String, String> as Conv>::arg(config, "config")?;
+        let config = <IndexMap<String, String> as Conv>::arg(config, "config")?;
         ret(
             out_result,
             Pool::test_archive_target(session, &pool, &config)?,
@@ -3338,7 +3338,7 @@ pub unsafe extern "C" fn xenapi_async_pool_test_archive_target(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         let pool = <Ref<Pool> as Conv>::arg(pool, "pool")?;
-        let config = <HashMap<String, String> as Conv>::arg(config, "config")?;
+        let config = <IndexMap<String, String> as Conv>::arg(config, "config")?;
         ret(
             out_task,
             Pool::async_test_archive_target(session, &pool, &config)?,
@@ -4148,7 +4148,7 @@ pub unsafe extern "C" fn xenapi_async_pool_retrieve_wlb_recommendations_wait(
         let cancel = cancel_of(cancel);
         ret(
             out_result,
-            xenapi::task::wait_for_cancellable::<HashMap<Ref<Vm>, Vec<String>>>(
+            xenapi::task::wait_for_cancellable::<IndexMap<Ref<Vm>, Vec<String>>>(
                 session, &task, timeout, &cancel,
             )?,
         )
@@ -4201,7 +4201,7 @@ pub unsafe extern "C" fn xenapi_async_pool_retrieve_wlb_configuration_wait(
         let cancel = cancel_of(cancel);
         ret(
             out_result,
-            xenapi::task::wait_for_cancellable::<HashMap<String, String>>(
+            xenapi::task::wait_for_cancellable::<IndexMap<String, String>>(
                 session, &task, timeout, &cancel,
             )?,
         )
@@ -4217,7 +4217,7 @@ pub unsafe extern "C" fn xenapi_pool_send_wlb_configuration(
 ) -> xenapi_status {
     run(err, &mut || {
         let session = session_of(session)?;
-        let config = <HashMap<String, String> as Conv>::arg(config, "config")?;
+        let config = <IndexMap<String, String> as Conv>::arg(config, "config")?;
         Pool::send_wlb_configuration(session, &config)?;
         Ok(())
     })
@@ -4234,7 +4234,7 @@ pub unsafe extern "C" fn xenapi_async_pool_send_wlb_configuration(
     run(err, &mut || {
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
-        let config = <HashMap<String, String> as Conv>::arg(config, "config")?;
+        let config = <IndexMap<String, String> as Conv>::arg(config, "config")?;
         ret(
             out_task,
             Pool::async_send_wlb_configuration(session, &config)?,
@@ -4454,7 +4454,7 @@ pub unsafe extern "C" fn xenapi_pool_disable_external_auth(
     run(err, &mut || {
         let session = session_of(session)?;
         let pool = <Ref<Pool> as Conv>::arg(pool, "pool")?;
-        let config = <HashMap<String, String> as Conv>::arg(config, "config")?;
+        let config = <IndexMap<String, String> as Conv>::arg(config, "config")?;
         Pool::disable_external_auth(session, &pool, &config)?;
         Ok(())
     })
@@ -4473,7 +4473,7 @@ pub unsafe extern "C" fn xenapi_async_pool_disable_external_auth(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         let pool = <Ref<Pool> as Conv>::arg(pool, "pool")?;
-        let config = <HashMap<String, String> as Conv>::arg(config, "config")?;
+        let config = <IndexMap<String, String> as Conv>::arg(config, "config")?;
         ret(
             out_task,
             Pool::async_disable_external_auth(session, &pool, &config)?,
@@ -4513,7 +4513,7 @@ pub unsafe extern "C" fn xenapi_pool_enable_external_auth(
     run(err, &mut || {
         let session = session_of(session)?;
         let pool = <Ref<Pool> as Conv>::arg(pool, "pool")?;
-        let config = <HashMap<String, String> as Conv>::arg(config, "config")?;
+        let config = <IndexMap<String, String> as Conv>::arg(config, "config")?;
         let service_name = <String as Conv>::arg(service_name, "service_name")?;
         let auth_type = <String as Conv>::arg(auth_type, "auth_type")?;
         Pool::enable_external_auth(session, &pool, &config, &service_name, &auth_type)?;
@@ -4536,7 +4536,7 @@ pub unsafe extern "C" fn xenapi_async_pool_enable_external_auth(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         let pool = <Ref<Pool> as Conv>::arg(pool, "pool")?;
-        let config = <HashMap<String, String> as Conv>::arg(config, "config")?;
+        let config = <IndexMap<String, String> as Conv>::arg(config, "config")?;
         let service_name = <String as Conv>::arg(service_name, "service_name")?;
         let auth_type = <String as Conv>::arg(auth_type, "auth_type")?;
         ret(
@@ -4755,7 +4755,7 @@ pub unsafe extern "C" fn xenapi_async_pool_ha_compute_vm_failover_plan_wait(
         let cancel = cancel_of(cancel);
         ret(
             out_result,
-            xenapi::task::wait_for_cancellable::<HashMap<Ref<Vm>, HashMap<String, String>>>(
+            xenapi::task::wait_for_cancellable::<IndexMap<Ref<Vm>, IndexMap<String, String>>>(
                 session, &task, timeout, &cancel,
             )?,
         )
@@ -4774,7 +4774,7 @@ pub unsafe extern "C" fn xenapi_pool_ha_compute_hypothetical_max_host_failures_t
         check_out(out_result, "out_result")?;
         let session = session_of(session)?;
         let configuration =
-            <HashMap<Ref<Vm>, String> as Conv>::arg(configuration, "configuration")?;
+            <IndexMap<Ref<Vm>, String> as Conv>::arg(configuration, "configuration")?;
         ret(
             out_result,
             Pool::ha_compute_hypothetical_max_host_failures_to_tolerate(session, &configuration)?,
@@ -4794,7 +4794,7 @@ pub unsafe extern "C" fn xenapi_async_pool_ha_compute_hypothetical_max_host_fail
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         let configuration =
-            <HashMap<Ref<Vm>, String> as Conv>::arg(configuration, "configuration")?;
+            <IndexMap<Ref<Vm>, String> as Conv>::arg(configuration, "configuration")?;
         ret(
             out_task,
             Pool::async_ha_compute_hypothetical_max_host_failures_to_tolerate(
@@ -5146,7 +5146,8 @@ pub unsafe extern "C" fn xenapi_pool_enable_ha(
     run(err, &mut || {
         let session = session_of(session)?;
         let heartbeat_srs = <Vec<Ref<Sr>> as Conv>::arg(heartbeat_srs, "heartbeat_srs")?;
-        let configuration = <HashMap<String, String> as Conv>::arg(configuration, "configuration")?;
+        let configuration =
+            <IndexMap<String, String> as Conv>::arg(configuration, "configuration")?;
         Pool::enable_ha(session, &heartbeat_srs, &configuration)?;
         Ok(())
     })
@@ -5165,7 +5166,8 @@ pub unsafe extern "C" fn xenapi_async_pool_enable_ha(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         let heartbeat_srs = <Vec<Ref<Sr>> as Conv>::arg(heartbeat_srs, "heartbeat_srs")?;
-        let configuration = <HashMap<String, String> as Conv>::arg(configuration, "configuration")?;
+        let configuration =
+            <IndexMap<String, String> as Conv>::arg(configuration, "configuration")?;
         ret(
             out_task,
             Pool::async_enable_ha(session, &heartbeat_srs, &configuration)?,
@@ -5874,7 +5876,7 @@ pub unsafe extern "C" fn xenapi_pool_set_health_check_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let pool = <Ref<Pool> as Conv>::arg(pool, "pool")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Pool::set_health_check_config(session, &pool, &value)?;
         Ok(())
     })
@@ -5927,7 +5929,7 @@ pub unsafe extern "C" fn xenapi_pool_set_gui_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let pool = <Ref<Pool> as Conv>::arg(pool, "pool")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Pool::set_gui_config(session, &pool, &value)?;
         Ok(())
     })
@@ -6048,7 +6050,7 @@ pub unsafe extern "C" fn xenapi_pool_set_other_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let pool = <Ref<Pool> as Conv>::arg(pool, "pool")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Pool::set_other_config(session, &pool, &value)?;
         Ok(())
     })

@@ -16,7 +16,7 @@ pub struct xenapi_pool_patch_record {
     host_patches: S<Vec<Ref<HostPatch>>>,
     after_apply_guidance: S<Vec<AfterApplyGuidance>>,
     pool_update: S<Ref<PoolUpdate>>,
-    other_config: S<HashMap<String, String>>,
+    other_config: S<IndexMap<String, String>>,
     extra: xenapi_value,
 }
 
@@ -322,7 +322,7 @@ pub unsafe extern "C" fn xenapi_pool_patch_record_set_pool_update(
 pub unsafe extern "C" fn xenapi_pool_patch_record_other_config(
     rec: *const xenapi_pool_patch_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_pool_patch_record_set_other_config`: see the header.
@@ -332,7 +332,7 @@ pub unsafe extern "C" fn xenapi_pool_patch_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_pool_patch_record_extra`: see the header.
@@ -802,7 +802,7 @@ pub unsafe extern "C" fn xenapi_pool_patch_set_other_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let pool_patch = <Ref<PoolPatch> as Conv>::arg(pool_patch, "pool_patch")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         PoolPatch::set_other_config(session, &pool_patch, &value)?;
         Ok(())
     })

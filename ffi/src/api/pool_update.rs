@@ -16,7 +16,7 @@ pub struct xenapi_pool_update_record {
     after_apply_guidance: S<Vec<UpdateAfterApplyGuidance>>,
     vdi: S<Ref<Vdi>>,
     hosts: S<Vec<Ref<Host>>>,
-    other_config: S<HashMap<String, String>>,
+    other_config: S<IndexMap<String, String>>,
     enforce_homogeneity: S<bool>,
     extra: xenapi_value,
 }
@@ -331,7 +331,7 @@ pub unsafe extern "C" fn xenapi_pool_update_record_set_hosts(
 pub unsafe extern "C" fn xenapi_pool_update_record_other_config(
     rec: *const xenapi_pool_update_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_pool_update_record_set_other_config`: see the header.
@@ -341,7 +341,7 @@ pub unsafe extern "C" fn xenapi_pool_update_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_pool_update_record_enforce_homogeneity`: see the header.
@@ -782,7 +782,7 @@ pub unsafe extern "C" fn xenapi_pool_update_set_other_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let pool_update = <Ref<PoolUpdate> as Conv>::arg(pool_update, "pool_update")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         PoolUpdate::set_other_config(session, &pool_update, &value)?;
         Ok(())
     })

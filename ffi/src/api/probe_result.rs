@@ -7,10 +7,10 @@ use super::prelude::*;
 
 /// The C storage of [`ProbeResultRecord`]: built once from the core record, so that getters only borrow.
 pub struct xenapi_probe_result_record {
-    configuration: S<HashMap<String, String>>,
+    configuration: S<IndexMap<String, String>>,
     complete: S<bool>,
     sr: S<Option<SrStatRecord>>,
-    extra_info: S<HashMap<String, String>>,
+    extra_info: S<IndexMap<String, String>>,
     extra: xenapi_value,
 }
 
@@ -106,7 +106,7 @@ pub unsafe extern "C" fn xenapi_probe_result_record_fields(
 pub unsafe extern "C" fn xenapi_probe_result_record_configuration(
     rec: *const xenapi_probe_result_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.configuration)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.configuration)
 }
 
 /// `xenapi_probe_result_record_set_configuration`: see the header.
@@ -116,7 +116,7 @@ pub unsafe extern "C" fn xenapi_probe_result_record_set_configuration(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.configuration, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.configuration, err)
 }
 
 /// `xenapi_probe_result_record_complete`: see the header.
@@ -160,7 +160,7 @@ pub unsafe extern "C" fn xenapi_probe_result_record_set_sr(
 pub unsafe extern "C" fn xenapi_probe_result_record_extra_info(
     rec: *const xenapi_probe_result_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.extra_info)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.extra_info)
 }
 
 /// `xenapi_probe_result_record_set_extra_info`: see the header.
@@ -170,7 +170,7 @@ pub unsafe extern "C" fn xenapi_probe_result_record_set_extra_info(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.extra_info, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.extra_info, err)
 }
 
 /// `xenapi_probe_result_record_extra`: see the header.

@@ -19,7 +19,7 @@ pub struct xenapi_pusb_record {
     version: S<String>,
     description: S<String>,
     passthrough_enabled: S<bool>,
-    other_config: S<HashMap<String, String>>,
+    other_config: S<IndexMap<String, String>>,
     speed: S<f64>,
     extra: xenapi_value,
 }
@@ -406,7 +406,7 @@ pub unsafe extern "C" fn xenapi_pusb_record_set_passthrough_enabled(
 pub unsafe extern "C" fn xenapi_pusb_record_other_config(
     rec: *const xenapi_pusb_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_pusb_record_set_other_config`: see the header.
@@ -416,7 +416,7 @@ pub unsafe extern "C" fn xenapi_pusb_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_pusb_record_speed`: see the header.
@@ -625,7 +625,7 @@ pub unsafe extern "C" fn xenapi_pusb_set_other_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let pusb = <Ref<Pusb> as Conv>::arg(pusb, "pusb")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Pusb::set_other_config(session, &pusb, &value)?;
         Ok(())
     })

@@ -9,7 +9,7 @@ use super::prelude::*;
 pub struct xenapi_secret_record {
     uuid: S<String>,
     value: S<String>,
-    other_config: S<HashMap<String, String>>,
+    other_config: S<IndexMap<String, String>>,
     extra: xenapi_value,
 }
 
@@ -133,7 +133,7 @@ pub unsafe extern "C" fn xenapi_secret_record_set_value(
 pub unsafe extern "C" fn xenapi_secret_record_other_config(
     rec: *const xenapi_secret_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_secret_record_set_other_config`: see the header.
@@ -143,7 +143,7 @@ pub unsafe extern "C" fn xenapi_secret_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_secret_record_extra`: see the header.
@@ -229,7 +229,7 @@ pub unsafe extern "C" fn xenapi_secret_set_other_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let secret = <Ref<Secret> as Conv>::arg(secret, "secret")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Secret::set_other_config(session, &secret, &value)?;
         Ok(())
     })

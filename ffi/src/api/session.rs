@@ -12,7 +12,7 @@ pub struct xenapi_session_record {
     this_user: S<Ref<User>>,
     last_active: S<DateTime>,
     pool: S<bool>,
-    other_config: S<HashMap<String, String>>,
+    other_config: S<IndexMap<String, String>>,
     is_local_superuser: S<bool>,
     subject: S<Ref<Subject>>,
     validation_time: S<DateTime>,
@@ -302,7 +302,7 @@ pub unsafe extern "C" fn xenapi_session_record_set_pool(
 pub unsafe extern "C" fn xenapi_session_record_other_config(
     rec: *const xenapi_session_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_session_record_set_other_config`: see the header.
@@ -312,7 +312,7 @@ pub unsafe extern "C" fn xenapi_session_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_session_record_is_local_superuser`: see the header.
@@ -780,7 +780,7 @@ pub unsafe extern "C" fn xenapi_session_set_other_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let session_ = <Ref<SessionClass> as Conv>::arg(session_, "session_")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         SessionClass::set_other_config(session, &session_, &value)?;
         Ok(())
     })

@@ -15,10 +15,10 @@ pub struct xenapi_sm_record {
     copyright: S<String>,
     version: S<String>,
     required_api_version: S<String>,
-    configuration: S<HashMap<String, String>>,
+    configuration: S<IndexMap<String, String>>,
     capabilities: S<Vec<String>>,
-    features: S<HashMap<String, i64>>,
-    other_config: S<HashMap<String, String>>,
+    features: S<IndexMap<String, i64>>,
+    other_config: S<IndexMap<String, String>>,
     driver_filename: S<String>,
     required_cluster_stack: S<Vec<String>>,
     extra: xenapi_value,
@@ -330,7 +330,7 @@ pub unsafe extern "C" fn xenapi_sm_record_set_required_api_version(
 pub unsafe extern "C" fn xenapi_sm_record_configuration(
     rec: *const xenapi_sm_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.configuration)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.configuration)
 }
 
 /// `xenapi_sm_record_set_configuration`: see the header.
@@ -340,7 +340,7 @@ pub unsafe extern "C" fn xenapi_sm_record_set_configuration(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.configuration, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.configuration, err)
 }
 
 /// `xenapi_sm_record_capabilities`: see the header.
@@ -366,7 +366,7 @@ pub unsafe extern "C" fn xenapi_sm_record_set_capabilities(
 pub unsafe extern "C" fn xenapi_sm_record_features(
     rec: *const xenapi_sm_record,
 ) -> *const xenapi_string_int64_map {
-    field::<_, HashMap<String, i64>>(rec, |r| &r.features)
+    field::<_, IndexMap<String, i64>>(rec, |r| &r.features)
 }
 
 /// `xenapi_sm_record_set_features`: see the header.
@@ -376,7 +376,7 @@ pub unsafe extern "C" fn xenapi_sm_record_set_features(
     value: *const xenapi_string_int64_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, i64>>(rec, value, |r| &mut r.features, err)
+    set_field::<_, IndexMap<String, i64>>(rec, value, |r| &mut r.features, err)
 }
 
 /// `xenapi_sm_record_other_config`: see the header.
@@ -384,7 +384,7 @@ pub unsafe extern "C" fn xenapi_sm_record_set_features(
 pub unsafe extern "C" fn xenapi_sm_record_other_config(
     rec: *const xenapi_sm_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_sm_record_set_other_config`: see the header.
@@ -394,7 +394,7 @@ pub unsafe extern "C" fn xenapi_sm_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_sm_record_driver_filename`: see the header.
@@ -516,7 +516,7 @@ pub unsafe extern "C" fn xenapi_sm_set_other_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let sm = <Ref<Sm> as Conv>::arg(sm, "sm")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Sm::set_other_config(session, &sm, &value)?;
         Ok(())
     })

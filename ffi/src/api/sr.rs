@@ -11,7 +11,7 @@ pub struct xenapi_sr_record {
     name_label: S<String>,
     name_description: S<String>,
     allowed_operations: S<Vec<StorageOperations>>,
-    current_operations: S<HashMap<String, StorageOperations>>,
+    current_operations: S<IndexMap<String, StorageOperations>>,
     vdis: S<Vec<Ref<Vdi>>>,
     pbds: S<Vec<Ref<Pbd>>>,
     virtual_allocation: S<i64>,
@@ -20,10 +20,10 @@ pub struct xenapi_sr_record {
     type_: S<String>,
     content_type: S<String>,
     shared: S<bool>,
-    other_config: S<HashMap<String, String>>,
+    other_config: S<IndexMap<String, String>>,
     tags: S<Vec<String>>,
-    sm_config: S<HashMap<String, String>>,
-    blobs: S<HashMap<String, Ref<Blob>>>,
+    sm_config: S<IndexMap<String, String>>,
+    blobs: S<IndexMap<String, Ref<Blob>>>,
     local_cache_enabled: S<bool>,
     introduced_by: S<Ref<DrTask>>,
     clustered: S<bool>,
@@ -329,7 +329,7 @@ pub unsafe extern "C" fn xenapi_sr_record_set_allowed_operations(
 pub unsafe extern "C" fn xenapi_sr_record_current_operations(
     rec: *const xenapi_sr_record,
 ) -> *const xenapi_string_storage_operations_map {
-    field::<_, HashMap<String, StorageOperations>>(rec, |r| &r.current_operations)
+    field::<_, IndexMap<String, StorageOperations>>(rec, |r| &r.current_operations)
 }
 
 /// `xenapi_sr_record_set_current_operations`: see the header.
@@ -339,7 +339,7 @@ pub unsafe extern "C" fn xenapi_sr_record_set_current_operations(
     value: *const xenapi_string_storage_operations_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, StorageOperations>>(
+    set_field::<_, IndexMap<String, StorageOperations>>(
         rec,
         value,
         |r| &mut r.current_operations,
@@ -488,7 +488,7 @@ pub unsafe extern "C" fn xenapi_sr_record_set_shared(
 pub unsafe extern "C" fn xenapi_sr_record_other_config(
     rec: *const xenapi_sr_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_sr_record_set_other_config`: see the header.
@@ -498,7 +498,7 @@ pub unsafe extern "C" fn xenapi_sr_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_sr_record_tags`: see the header.
@@ -524,7 +524,7 @@ pub unsafe extern "C" fn xenapi_sr_record_set_tags(
 pub unsafe extern "C" fn xenapi_sr_record_sm_config(
     rec: *const xenapi_sr_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.sm_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.sm_config)
 }
 
 /// `xenapi_sr_record_set_sm_config`: see the header.
@@ -534,7 +534,7 @@ pub unsafe extern "C" fn xenapi_sr_record_set_sm_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.sm_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.sm_config, err)
 }
 
 /// `xenapi_sr_record_blobs`: see the header.
@@ -542,7 +542,7 @@ pub unsafe extern "C" fn xenapi_sr_record_set_sm_config(
 pub unsafe extern "C" fn xenapi_sr_record_blobs(
     rec: *const xenapi_sr_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, Ref<Blob>>>(rec, |r| &r.blobs)
+    field::<_, IndexMap<String, Ref<Blob>>>(rec, |r| &r.blobs)
 }
 
 /// `xenapi_sr_record_set_blobs`: see the header.
@@ -552,7 +552,7 @@ pub unsafe extern "C" fn xenapi_sr_record_set_blobs(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, Ref<Blob>>>(rec, value, |r| &mut r.blobs, err)
+    set_field::<_, IndexMap<String, Ref<Blob>>>(rec, value, |r| &mut r.blobs, err)
 }
 
 /// `xenapi_sr_record_local_cache_enabled`: see the header.
@@ -1414,9 +1414,10 @@ pub unsafe extern "C" fn xenapi_sr_probe_ext(
         check_out(out_result, "out_result")?;
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
-        let device_config = <HashMap<String, String> as Conv>::arg(device_config, "device_config")?;
+        let device_config =
+            <IndexMap<String, String> as Conv>::arg(device_config, "device_config")?;
         let type_ = <String as Conv>::arg(type_, "type_")?;
-        let sm_config = <HashMap<String, String> as Conv>::arg(sm_config, "sm_config")?;
+        let sm_config = <IndexMap<String, String> as Conv>::arg(sm_config, "sm_config")?;
         ret(
             out_result,
             Sr::probe_ext(session, &host, &device_config, &type_, &sm_config)?,
@@ -1439,9 +1440,10 @@ pub unsafe extern "C" fn xenapi_async_sr_probe_ext(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
-        let device_config = <HashMap<String, String> as Conv>::arg(device_config, "device_config")?;
+        let device_config =
+            <IndexMap<String, String> as Conv>::arg(device_config, "device_config")?;
         let type_ = <String as Conv>::arg(type_, "type_")?;
-        let sm_config = <HashMap<String, String> as Conv>::arg(sm_config, "sm_config")?;
+        let sm_config = <IndexMap<String, String> as Conv>::arg(sm_config, "sm_config")?;
         ret(
             out_task,
             Sr::async_probe_ext(session, &host, &device_config, &type_, &sm_config)?,
@@ -1489,9 +1491,10 @@ pub unsafe extern "C" fn xenapi_sr_probe(
         check_out(out_result, "out_result")?;
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
-        let device_config = <HashMap<String, String> as Conv>::arg(device_config, "device_config")?;
+        let device_config =
+            <IndexMap<String, String> as Conv>::arg(device_config, "device_config")?;
         let type_ = <String as Conv>::arg(type_, "type_")?;
-        let sm_config = <HashMap<String, String> as Conv>::arg(sm_config, "sm_config")?;
+        let sm_config = <IndexMap<String, String> as Conv>::arg(sm_config, "sm_config")?;
         ret(
             out_result,
             Sr::probe(session, &host, &device_config, &type_, &sm_config)?,
@@ -1514,9 +1517,10 @@ pub unsafe extern "C" fn xenapi_async_sr_probe(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
-        let device_config = <HashMap<String, String> as Conv>::arg(device_config, "device_config")?;
+        let device_config =
+            <IndexMap<String, String> as Conv>::arg(device_config, "device_config")?;
         let type_ = <String as Conv>::arg(type_, "type_")?;
-        let sm_config = <HashMap<String, String> as Conv>::arg(sm_config, "sm_config")?;
+        let sm_config = <IndexMap<String, String> as Conv>::arg(sm_config, "sm_config")?;
         ret(
             out_task,
             Sr::async_probe(session, &host, &device_config, &type_, &sm_config)?,
@@ -1817,13 +1821,14 @@ pub unsafe extern "C" fn xenapi_sr_make(
         check_out(out_result, "out_result")?;
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
-        let device_config = <HashMap<String, String> as Conv>::arg(device_config, "device_config")?;
+        let device_config =
+            <IndexMap<String, String> as Conv>::arg(device_config, "device_config")?;
         let physical_size = <i64 as Conv>::arg(physical_size, "physical_size")?;
         let name_label = <String as Conv>::arg(name_label, "name_label")?;
         let name_description = <String as Conv>::arg(name_description, "name_description")?;
         let type_ = <String as Conv>::arg(type_, "type_")?;
         let content_type = <String as Conv>::arg(content_type, "content_type")?;
-        let sm_config = <HashMap<String, String> as Conv>::arg(sm_config, "sm_config")?;
+        let sm_config = <IndexMap<String, String> as Conv>::arg(sm_config, "sm_config")?;
         ret(
             out_result,
             Sr::make(
@@ -1860,13 +1865,14 @@ pub unsafe extern "C" fn xenapi_async_sr_make(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
-        let device_config = <HashMap<String, String> as Conv>::arg(device_config, "device_config")?;
+        let device_config =
+            <IndexMap<String, String> as Conv>::arg(device_config, "device_config")?;
         let physical_size = <i64 as Conv>::arg(physical_size, "physical_size")?;
         let name_label = <String as Conv>::arg(name_label, "name_label")?;
         let name_description = <String as Conv>::arg(name_description, "name_description")?;
         let type_ = <String as Conv>::arg(type_, "type_")?;
         let content_type = <String as Conv>::arg(content_type, "content_type")?;
-        let sm_config = <HashMap<String, String> as Conv>::arg(sm_config, "sm_config")?;
+        let sm_config = <IndexMap<String, String> as Conv>::arg(sm_config, "sm_config")?;
         ret(
             out_task,
             Sr::async_make(
@@ -1930,7 +1936,7 @@ pub unsafe extern "C" fn xenapi_sr_introduce(
         let type_ = <String as Conv>::arg(type_, "type_")?;
         let content_type = <String as Conv>::arg(content_type, "content_type")?;
         let shared = <bool as Conv>::arg(shared, "shared")?;
-        let sm_config = <HashMap<String, String> as Conv>::arg(sm_config, "sm_config")?;
+        let sm_config = <IndexMap<String, String> as Conv>::arg(sm_config, "sm_config")?;
         ret(
             out_result,
             Sr::introduce(
@@ -1970,7 +1976,7 @@ pub unsafe extern "C" fn xenapi_async_sr_introduce(
         let type_ = <String as Conv>::arg(type_, "type_")?;
         let content_type = <String as Conv>::arg(content_type, "content_type")?;
         let shared = <bool as Conv>::arg(shared, "shared")?;
-        let sm_config = <HashMap<String, String> as Conv>::arg(sm_config, "sm_config")?;
+        let sm_config = <IndexMap<String, String> as Conv>::arg(sm_config, "sm_config")?;
         ret(
             out_task,
             Sr::async_introduce(
@@ -2030,14 +2036,15 @@ pub unsafe extern "C" fn xenapi_sr_create(
         check_out(out_result, "out_result")?;
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
-        let device_config = <HashMap<String, String> as Conv>::arg(device_config, "device_config")?;
+        let device_config =
+            <IndexMap<String, String> as Conv>::arg(device_config, "device_config")?;
         let physical_size = <i64 as Conv>::arg(physical_size, "physical_size")?;
         let name_label = <String as Conv>::arg(name_label, "name_label")?;
         let name_description = <String as Conv>::arg(name_description, "name_description")?;
         let type_ = <String as Conv>::arg(type_, "type_")?;
         let content_type = <String as Conv>::arg(content_type, "content_type")?;
         let shared = <bool as Conv>::arg(shared, "shared")?;
-        let sm_config = <HashMap<String, String> as Conv>::arg(sm_config, "sm_config")?;
+        let sm_config = <IndexMap<String, String> as Conv>::arg(sm_config, "sm_config")?;
         ret(
             out_result,
             Sr::create(
@@ -2076,14 +2083,15 @@ pub unsafe extern "C" fn xenapi_async_sr_create(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
-        let device_config = <HashMap<String, String> as Conv>::arg(device_config, "device_config")?;
+        let device_config =
+            <IndexMap<String, String> as Conv>::arg(device_config, "device_config")?;
         let physical_size = <i64 as Conv>::arg(physical_size, "physical_size")?;
         let name_label = <String as Conv>::arg(name_label, "name_label")?;
         let name_description = <String as Conv>::arg(name_description, "name_description")?;
         let type_ = <String as Conv>::arg(type_, "type_")?;
         let content_type = <String as Conv>::arg(content_type, "content_type")?;
         let shared = <bool as Conv>::arg(shared, "shared")?;
-        let sm_config = <HashMap<String, String> as Conv>::arg(sm_config, "sm_config")?;
+        let sm_config = <IndexMap<String, String> as Conv>::arg(sm_config, "sm_config")?;
         ret(
             out_task,
             Sr::async_create(
@@ -2172,7 +2180,7 @@ pub unsafe extern "C" fn xenapi_sr_set_sm_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let sr = <Ref<Sr> as Conv>::arg(sr, "sr")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Sr::set_sm_config(session, &sr, &value)?;
         Ok(())
     })
@@ -2276,7 +2284,7 @@ pub unsafe extern "C" fn xenapi_sr_set_other_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let sr = <Ref<Sr> as Conv>::arg(sr, "sr")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Sr::set_other_config(session, &sr, &value)?;
         Ok(())
     })

@@ -9,7 +9,7 @@ use super::prelude::*;
 pub struct xenapi_subject_record {
     uuid: S<String>,
     subject_identifier: S<String>,
-    other_config: S<HashMap<String, String>>,
+    other_config: S<IndexMap<String, String>>,
     roles: S<Vec<Ref<Role>>>,
     extra: xenapi_value,
 }
@@ -142,7 +142,7 @@ pub unsafe extern "C" fn xenapi_subject_record_set_subject_identifier(
 pub unsafe extern "C" fn xenapi_subject_record_other_config(
     rec: *const xenapi_subject_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_subject_record_set_other_config`: see the header.
@@ -152,7 +152,7 @@ pub unsafe extern "C" fn xenapi_subject_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_subject_record_roles`: see the header.

@@ -11,7 +11,7 @@ pub struct xenapi_task_record {
     name_label: S<String>,
     name_description: S<String>,
     allowed_operations: S<Vec<TaskAllowedOperations>>,
-    current_operations: S<HashMap<String, TaskAllowedOperations>>,
+    current_operations: S<IndexMap<String, TaskAllowedOperations>>,
     created: S<DateTime>,
     finished: S<DateTime>,
     status: S<TaskStatusType>,
@@ -20,7 +20,7 @@ pub struct xenapi_task_record {
     type_: S<String>,
     result: S<String>,
     error_info: S<Vec<String>>,
-    other_config: S<HashMap<String, String>>,
+    other_config: S<IndexMap<String, String>>,
     subtask_of: S<Ref<Task>>,
     subtasks: S<Vec<Ref<Task>>>,
     backtrace: S<String>,
@@ -293,7 +293,7 @@ pub unsafe extern "C" fn xenapi_task_record_set_allowed_operations(
 pub unsafe extern "C" fn xenapi_task_record_current_operations(
     rec: *const xenapi_task_record,
 ) -> *const xenapi_string_task_allowed_operations_map {
-    field::<_, HashMap<String, TaskAllowedOperations>>(rec, |r| &r.current_operations)
+    field::<_, IndexMap<String, TaskAllowedOperations>>(rec, |r| &r.current_operations)
 }
 
 /// `xenapi_task_record_set_current_operations`: see the header.
@@ -303,7 +303,7 @@ pub unsafe extern "C" fn xenapi_task_record_set_current_operations(
     value: *const xenapi_string_task_allowed_operations_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, TaskAllowedOperations>>(
+    set_field::<_, IndexMap<String, TaskAllowedOperations>>(
         rec,
         value,
         |r| &mut r.current_operations,
@@ -458,7 +458,7 @@ pub unsafe extern "C" fn xenapi_task_record_set_error_info(
 pub unsafe extern "C" fn xenapi_task_record_other_config(
     rec: *const xenapi_task_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_task_record_set_other_config`: see the header.
@@ -468,7 +468,7 @@ pub unsafe extern "C" fn xenapi_task_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_task_record_subtask_of`: see the header.
@@ -986,7 +986,7 @@ pub unsafe extern "C" fn xenapi_task_set_other_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let task = <Ref<Task> as Conv>::arg(task, "task")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Task::set_other_config(session, &task, &value)?;
         Ok(())
     })

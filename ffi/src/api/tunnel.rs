@@ -10,8 +10,8 @@ pub struct xenapi_tunnel_record {
     uuid: S<String>,
     access_pif: S<Ref<Pif>>,
     transport_pif: S<Ref<Pif>>,
-    status: S<HashMap<String, String>>,
-    other_config: S<HashMap<String, String>>,
+    status: S<IndexMap<String, String>>,
+    other_config: S<IndexMap<String, String>>,
     protocol: S<TunnelProtocol>,
     extra: xenapi_value,
 }
@@ -178,7 +178,7 @@ pub unsafe extern "C" fn xenapi_tunnel_record_set_transport_pif(
 pub unsafe extern "C" fn xenapi_tunnel_record_status(
     rec: *const xenapi_tunnel_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.status)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.status)
 }
 
 /// `xenapi_tunnel_record_set_status`: see the header.
@@ -188,7 +188,7 @@ pub unsafe extern "C" fn xenapi_tunnel_record_set_status(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.status, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.status, err)
 }
 
 /// `xenapi_tunnel_record_other_config`: see the header.
@@ -196,7 +196,7 @@ pub unsafe extern "C" fn xenapi_tunnel_record_set_status(
 pub unsafe extern "C" fn xenapi_tunnel_record_other_config(
     rec: *const xenapi_tunnel_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_tunnel_record_set_other_config`: see the header.
@@ -206,7 +206,7 @@ pub unsafe extern "C" fn xenapi_tunnel_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_tunnel_record_protocol`: see the header.
@@ -452,7 +452,7 @@ pub unsafe extern "C" fn xenapi_tunnel_set_other_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let tunnel = <Ref<Tunnel> as Conv>::arg(tunnel, "tunnel")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Tunnel::set_other_config(session, &tunnel, &value)?;
         Ok(())
     })
@@ -505,7 +505,7 @@ pub unsafe extern "C" fn xenapi_tunnel_set_status(
     run(err, &mut || {
         let session = session_of(session)?;
         let tunnel = <Ref<Tunnel> as Conv>::arg(tunnel, "tunnel")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Tunnel::set_status(session, &tunnel, &value)?;
         Ok(())
     })

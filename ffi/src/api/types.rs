@@ -4038,7 +4038,27 @@ pub unsafe extern "C" fn xenapi_int64_double_map_find(
     key: i64,
     out_index: *mut usize,
 ) -> bool {
-    map_find::<i64, f64>(map, key, out_index)
+    map_int_find(map, key, out_index)
+}
+
+/// `xenapi_int64_double_map_get`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_int64_double_map_get(
+    map: *const xenapi_int64_double_map,
+    key: i64,
+    out_value: *mut f64,
+) -> bool {
+    map_int_get::<f64>(map, key, out_value)
+}
+
+/// `xenapi_int64_double_map_sorted`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_int64_double_map_sorted(
+    map: *const xenapi_int64_double_map,
+    indices: *mut usize,
+    capacity: usize,
+) -> usize {
+    map_int_sorted(map, indices, capacity)
 }
 
 /// `xenapi_int64_double_map_new`: see the header.
@@ -4109,7 +4129,27 @@ pub unsafe extern "C" fn xenapi_int64_int64_map_find(
     key: i64,
     out_index: *mut usize,
 ) -> bool {
-    map_find::<i64, i64>(map, key, out_index)
+    map_int_find(map, key, out_index)
+}
+
+/// `xenapi_int64_int64_map_get`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_int64_int64_map_get(
+    map: *const xenapi_int64_int64_map,
+    key: i64,
+    out_value: *mut i64,
+) -> bool {
+    map_int_get::<i64>(map, key, out_value)
+}
+
+/// `xenapi_int64_int64_map_sorted`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_int64_int64_map_sorted(
+    map: *const xenapi_int64_int64_map,
+    indices: *mut usize,
+    capacity: usize,
+) -> usize {
+    map_int_sorted(map, indices, capacity)
 }
 
 /// `xenapi_int64_int64_map_new`: see the header.
@@ -4232,7 +4272,27 @@ pub unsafe extern "C" fn xenapi_int64_string_list_map_find(
     key: i64,
     out_index: *mut usize,
 ) -> bool {
-    map_find::<i64, Vec<String>>(map, key, out_index)
+    map_int_find(map, key, out_index)
+}
+
+/// `xenapi_int64_string_list_map_get`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_int64_string_list_map_get(
+    map: *const xenapi_int64_string_list_map,
+    key: i64,
+    out_value: *mut *const xenapi_string_list,
+) -> bool {
+    map_int_get::<Vec<String>>(map, key, out_value)
+}
+
+/// `xenapi_int64_string_list_map_sorted`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_int64_string_list_map_sorted(
+    map: *const xenapi_int64_string_list_map,
+    indices: *mut usize,
+    capacity: usize,
+) -> usize {
+    map_int_sorted(map, indices, capacity)
 }
 
 /// `xenapi_int64_string_list_map_new`: see the header.
@@ -7020,7 +7080,7 @@ pub unsafe extern "C" fn xenapi_string_string_list_map_free(
 }
 
 /// `(string -> (string -> string) map) map`.
-pub type xenapi_string_string_map_map = Map<S<String>, S<HashMap<String, String>>>;
+pub type xenapi_string_string_map_map = Map<S<String>, S<IndexMap<String, String>>>;
 
 /// `xenapi_string_string_map_map_len`: see the header.
 #[no_mangle]
@@ -7036,7 +7096,7 @@ pub unsafe extern "C" fn xenapi_string_string_map_map_key(
     map: *const xenapi_string_string_map_map,
     index: usize,
 ) -> *const c_char {
-    map_key::<String, HashMap<String, String>>(map, index)
+    map_key::<String, IndexMap<String, String>>(map, index)
 }
 
 /// `xenapi_string_string_map_map_value`: see the header.
@@ -7045,7 +7105,7 @@ pub unsafe extern "C" fn xenapi_string_string_map_map_value(
     map: *const xenapi_string_string_map_map,
     index: usize,
 ) -> *const xenapi_string_map {
-    map_value::<String, HashMap<String, String>>(map, index)
+    map_value::<String, IndexMap<String, String>>(map, index)
 }
 
 /// `xenapi_string_string_map_map_entries`: see the header.
@@ -7056,7 +7116,7 @@ pub unsafe extern "C" fn xenapi_string_string_map_map_entries(
     values: *mut *const xenapi_string_map,
     capacity: usize,
 ) -> usize {
-    map_entries::<String, HashMap<String, String>>(map, keys, values, capacity)
+    map_entries::<String, IndexMap<String, String>>(map, keys, values, capacity)
 }
 
 /// `xenapi_string_string_map_map_find`: see the header.
@@ -7066,7 +7126,7 @@ pub unsafe extern "C" fn xenapi_string_string_map_map_find(
     key: *const c_char,
     out_index: *mut usize,
 ) -> bool {
-    map_find::<String, HashMap<String, String>>(map, key, out_index)
+    map_find::<String, IndexMap<String, String>>(map, key, out_index)
 }
 
 /// `xenapi_string_string_map_map_new`: see the header.
@@ -7083,7 +7143,7 @@ pub unsafe extern "C" fn xenapi_string_string_map_map_set(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    map_set::<String, HashMap<String, String>>(map, key, value, err)
+    map_set::<String, IndexMap<String, String>>(map, key, value, err)
 }
 
 /// `xenapi_string_string_map_map_free`: see the header.

@@ -12,7 +12,7 @@ pub struct xenapi_usb_group_record {
     name_description: S<String>,
     pusbs: S<Vec<Ref<Pusb>>>,
     vusbs: S<Vec<Ref<Vusb>>>,
-    other_config: S<HashMap<String, String>>,
+    other_config: S<IndexMap<String, String>>,
     extra: xenapi_value,
 }
 
@@ -214,7 +214,7 @@ pub unsafe extern "C" fn xenapi_usb_group_record_set_vusbs(
 pub unsafe extern "C" fn xenapi_usb_group_record_other_config(
     rec: *const xenapi_usb_group_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_usb_group_record_set_other_config`: see the header.
@@ -224,7 +224,7 @@ pub unsafe extern "C" fn xenapi_usb_group_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_usb_group_record_extra`: see the header.
@@ -328,7 +328,7 @@ pub unsafe extern "C" fn xenapi_usb_group_create(
         let session = session_of(session)?;
         let name_label = <String as Conv>::arg(name_label, "name_label")?;
         let name_description = <String as Conv>::arg(name_description, "name_description")?;
-        let other_config = <HashMap<String, String> as Conv>::arg(other_config, "other_config")?;
+        let other_config = <IndexMap<String, String> as Conv>::arg(other_config, "other_config")?;
         ret(
             out_result,
             UsbGroup::create(session, &name_label, &name_description, &other_config)?,
@@ -351,7 +351,7 @@ pub unsafe extern "C" fn xenapi_async_usb_group_create(
         let session = session_of(session)?;
         let name_label = <String as Conv>::arg(name_label, "name_label")?;
         let name_description = <String as Conv>::arg(name_description, "name_description")?;
-        let other_config = <HashMap<String, String> as Conv>::arg(other_config, "other_config")?;
+        let other_config = <IndexMap<String, String> as Conv>::arg(other_config, "other_config")?;
         ret(
             out_task,
             UsbGroup::async_create(session, &name_label, &name_description, &other_config)?,
@@ -429,7 +429,7 @@ pub unsafe extern "C" fn xenapi_usb_group_set_other_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let usb_group = <Ref<UsbGroup> as Conv>::arg(usb_group, "usb_group")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         UsbGroup::set_other_config(session, &usb_group, &value)?;
         Ok(())
     })

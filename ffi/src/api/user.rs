@@ -10,7 +10,7 @@ pub struct xenapi_user_record {
     uuid: S<String>,
     short_name: S<String>,
     fullname: S<String>,
-    other_config: S<HashMap<String, String>>,
+    other_config: S<IndexMap<String, String>>,
     extra: xenapi_value,
 }
 
@@ -158,7 +158,7 @@ pub unsafe extern "C" fn xenapi_user_record_set_fullname(
 pub unsafe extern "C" fn xenapi_user_record_other_config(
     rec: *const xenapi_user_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_user_record_set_other_config`: see the header.
@@ -168,7 +168,7 @@ pub unsafe extern "C" fn xenapi_user_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_user_record_extra`: see the header.
@@ -226,7 +226,7 @@ pub unsafe extern "C" fn xenapi_user_set_other_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let user = <Ref<User> as Conv>::arg(user, "user")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         User::set_other_config(session, &user, &value)?;
         Ok(())
     })

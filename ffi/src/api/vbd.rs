@@ -9,7 +9,7 @@ use super::prelude::*;
 pub struct xenapi_vbd_record {
     uuid: S<String>,
     allowed_operations: S<Vec<VbdOperations>>,
-    current_operations: S<HashMap<String, VbdOperations>>,
+    current_operations: S<IndexMap<String, VbdOperations>>,
     vm: S<Ref<Vm>>,
     vdi: S<Ref<Vdi>>,
     device: S<String>,
@@ -20,13 +20,13 @@ pub struct xenapi_vbd_record {
     unpluggable: S<bool>,
     storage_lock: S<bool>,
     empty: S<bool>,
-    other_config: S<HashMap<String, String>>,
+    other_config: S<IndexMap<String, String>>,
     currently_attached: S<bool>,
     status_code: S<i64>,
     status_detail: S<String>,
-    runtime_properties: S<HashMap<String, String>>,
+    runtime_properties: S<IndexMap<String, String>>,
     qos_algorithm_type: S<String>,
-    qos_algorithm_params: S<HashMap<String, String>>,
+    qos_algorithm_params: S<IndexMap<String, String>>,
     qos_supported_algorithms: S<Vec<String>>,
     metrics: S<Ref<VbdMetrics>>,
     extra: xenapi_value,
@@ -302,7 +302,7 @@ pub unsafe extern "C" fn xenapi_vbd_record_set_allowed_operations(
 pub unsafe extern "C" fn xenapi_vbd_record_current_operations(
     rec: *const xenapi_vbd_record,
 ) -> *const xenapi_string_vbd_operations_map {
-    field::<_, HashMap<String, VbdOperations>>(rec, |r| &r.current_operations)
+    field::<_, IndexMap<String, VbdOperations>>(rec, |r| &r.current_operations)
 }
 
 /// `xenapi_vbd_record_set_current_operations`: see the header.
@@ -312,7 +312,7 @@ pub unsafe extern "C" fn xenapi_vbd_record_set_current_operations(
     value: *const xenapi_string_vbd_operations_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, VbdOperations>>(rec, value, |r| &mut r.current_operations, err)
+    set_field::<_, IndexMap<String, VbdOperations>>(rec, value, |r| &mut r.current_operations, err)
 }
 
 /// `xenapi_vbd_record_vm`: see the header.
@@ -498,7 +498,7 @@ pub unsafe extern "C" fn xenapi_vbd_record_set_empty(
 pub unsafe extern "C" fn xenapi_vbd_record_other_config(
     rec: *const xenapi_vbd_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_vbd_record_set_other_config`: see the header.
@@ -508,7 +508,7 @@ pub unsafe extern "C" fn xenapi_vbd_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_vbd_record_currently_attached`: see the header.
@@ -568,7 +568,7 @@ pub unsafe extern "C" fn xenapi_vbd_record_set_status_detail(
 pub unsafe extern "C" fn xenapi_vbd_record_runtime_properties(
     rec: *const xenapi_vbd_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.runtime_properties)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.runtime_properties)
 }
 
 /// `xenapi_vbd_record_set_runtime_properties`: see the header.
@@ -578,7 +578,7 @@ pub unsafe extern "C" fn xenapi_vbd_record_set_runtime_properties(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.runtime_properties, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.runtime_properties, err)
 }
 
 /// `xenapi_vbd_record_qos_algorithm_type`: see the header.
@@ -604,7 +604,7 @@ pub unsafe extern "C" fn xenapi_vbd_record_set_qos_algorithm_type(
 pub unsafe extern "C" fn xenapi_vbd_record_qos_algorithm_params(
     rec: *const xenapi_vbd_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.qos_algorithm_params)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.qos_algorithm_params)
 }
 
 /// `xenapi_vbd_record_set_qos_algorithm_params`: see the header.
@@ -614,7 +614,7 @@ pub unsafe extern "C" fn xenapi_vbd_record_set_qos_algorithm_params(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.qos_algorithm_params, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.qos_algorithm_params, err)
 }
 
 /// `xenapi_vbd_record_qos_supported_algorithms`: see the header.
@@ -1092,7 +1092,7 @@ pub unsafe extern "C" fn xenapi_vbd_set_qos_algorithm_params(
     run(err, &mut || {
         let session = session_of(session)?;
         let vbd = <Ref<Vbd> as Conv>::arg(vbd, "vbd")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Vbd::set_qos_algorithm_params(session, &vbd, &value)?;
         Ok(())
     })
@@ -1162,7 +1162,7 @@ pub unsafe extern "C" fn xenapi_vbd_set_other_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let vbd = <Ref<Vbd> as Conv>::arg(vbd, "vbd")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Vbd::set_other_config(session, &vbd, &value)?;
         Ok(())
     })

@@ -11,7 +11,7 @@ pub struct xenapi_vbd_metrics_record {
     io_read_kbs: S<f64>,
     io_write_kbs: S<f64>,
     last_updated: S<DateTime>,
-    other_config: S<HashMap<String, String>>,
+    other_config: S<IndexMap<String, String>>,
     extra: xenapi_value,
 }
 
@@ -187,7 +187,7 @@ pub unsafe extern "C" fn xenapi_vbd_metrics_record_set_last_updated(
 pub unsafe extern "C" fn xenapi_vbd_metrics_record_other_config(
     rec: *const xenapi_vbd_metrics_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_vbd_metrics_record_set_other_config`: see the header.
@@ -197,7 +197,7 @@ pub unsafe extern "C" fn xenapi_vbd_metrics_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_vbd_metrics_record_extra`: see the header.
@@ -283,7 +283,7 @@ pub unsafe extern "C" fn xenapi_vbd_metrics_set_other_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let vbd_metrics = <Ref<VbdMetrics> as Conv>::arg(vbd_metrics, "vbd_metrics")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         VbdMetrics::set_other_config(session, &vbd_metrics, &value)?;
         Ok(())
     })

@@ -11,7 +11,7 @@ pub struct xenapi_vdi_record {
     name_label: S<String>,
     name_description: S<String>,
     allowed_operations: S<Vec<VdiOperations>>,
-    current_operations: S<HashMap<String, VdiOperations>>,
+    current_operations: S<IndexMap<String, VdiOperations>>,
     sr: S<Ref<Sr>>,
     vbds: S<Vec<Ref<Vbd>>>,
     crash_dumps: S<Vec<Ref<Crashdump>>>,
@@ -20,14 +20,14 @@ pub struct xenapi_vdi_record {
     type_: S<VdiType>,
     sharable: S<bool>,
     read_only: S<bool>,
-    other_config: S<HashMap<String, String>>,
+    other_config: S<IndexMap<String, String>>,
     storage_lock: S<bool>,
     location: S<String>,
     managed: S<bool>,
     missing: S<bool>,
     parent: S<Ref<Vdi>>,
-    xenstore_data: S<HashMap<String, String>>,
-    sm_config: S<HashMap<String, String>>,
+    xenstore_data: S<IndexMap<String, String>>,
+    sm_config: S<IndexMap<String, String>>,
     is_a_snapshot: S<bool>,
     snapshot_of: S<Ref<Vdi>>,
     snapshots: S<Vec<Ref<Vdi>>>,
@@ -428,7 +428,7 @@ pub unsafe extern "C" fn xenapi_vdi_record_set_allowed_operations(
 pub unsafe extern "C" fn xenapi_vdi_record_current_operations(
     rec: *const xenapi_vdi_record,
 ) -> *const xenapi_string_vdi_operations_map {
-    field::<_, HashMap<String, VdiOperations>>(rec, |r| &r.current_operations)
+    field::<_, IndexMap<String, VdiOperations>>(rec, |r| &r.current_operations)
 }
 
 /// `xenapi_vdi_record_set_current_operations`: see the header.
@@ -438,7 +438,7 @@ pub unsafe extern "C" fn xenapi_vdi_record_set_current_operations(
     value: *const xenapi_string_vdi_operations_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, VdiOperations>>(rec, value, |r| &mut r.current_operations, err)
+    set_field::<_, IndexMap<String, VdiOperations>>(rec, value, |r| &mut r.current_operations, err)
 }
 
 /// `xenapi_vdi_record_sr`: see the header.
@@ -588,7 +588,7 @@ pub unsafe extern "C" fn xenapi_vdi_record_set_read_only(
 pub unsafe extern "C" fn xenapi_vdi_record_other_config(
     rec: *const xenapi_vdi_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_vdi_record_set_other_config`: see the header.
@@ -598,7 +598,7 @@ pub unsafe extern "C" fn xenapi_vdi_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_vdi_record_storage_lock`: see the header.
@@ -688,7 +688,7 @@ pub unsafe extern "C" fn xenapi_vdi_record_set_parent(
 pub unsafe extern "C" fn xenapi_vdi_record_xenstore_data(
     rec: *const xenapi_vdi_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.xenstore_data)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.xenstore_data)
 }
 
 /// `xenapi_vdi_record_set_xenstore_data`: see the header.
@@ -698,7 +698,7 @@ pub unsafe extern "C" fn xenapi_vdi_record_set_xenstore_data(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.xenstore_data, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.xenstore_data, err)
 }
 
 /// `xenapi_vdi_record_sm_config`: see the header.
@@ -706,7 +706,7 @@ pub unsafe extern "C" fn xenapi_vdi_record_set_xenstore_data(
 pub unsafe extern "C" fn xenapi_vdi_record_sm_config(
     rec: *const xenapi_vdi_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.sm_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.sm_config)
 }
 
 /// `xenapi_vdi_record_set_sm_config`: see the header.
@@ -716,7 +716,7 @@ pub unsafe extern "C" fn xenapi_vdi_record_set_sm_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.sm_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.sm_config, err)
 }
 
 /// `xenapi_vdi_record_is_a_snapshot`: see the header.
@@ -1234,7 +1234,7 @@ pub unsafe extern "C" fn xenapi_vdi_pool_migrate(
         let session = session_of(session)?;
         let vdi = <Ref<Vdi> as Conv>::arg(vdi, "vdi")?;
         let sr = <Ref<Sr> as Conv>::arg(sr, "sr")?;
-        let options = <HashMap<String, String> as Conv>::arg(options, "options")?;
+        let options = <IndexMap<String, String> as Conv>::arg(options, "options")?;
         ret(out_result, Vdi::pool_migrate(session, &vdi, &sr, &options)?)
     })
 }
@@ -1254,7 +1254,7 @@ pub unsafe extern "C" fn xenapi_async_vdi_pool_migrate(
         let session = session_of(session)?;
         let vdi = <Ref<Vdi> as Conv>::arg(vdi, "vdi")?;
         let sr = <Ref<Sr> as Conv>::arg(sr, "sr")?;
-        let options = <HashMap<String, String> as Conv>::arg(options, "options")?;
+        let options = <IndexMap<String, String> as Conv>::arg(options, "options")?;
         ret(
             out_task,
             Vdi::async_pool_migrate(session, &vdi, &sr, &options)?,
@@ -1935,10 +1935,11 @@ pub unsafe extern "C" fn xenapi_vdi_introduce(
         let type_ = <VdiType as Conv>::arg(type_, "type_")?;
         let sharable = <bool as Conv>::arg(sharable, "sharable")?;
         let read_only = <bool as Conv>::arg(read_only, "read_only")?;
-        let other_config = <HashMap<String, String> as Conv>::arg(other_config, "other_config")?;
+        let other_config = <IndexMap<String, String> as Conv>::arg(other_config, "other_config")?;
         let location = <String as Conv>::arg(location, "location")?;
-        let xenstore_data = <HashMap<String, String> as Conv>::arg(xenstore_data, "xenstore_data")?;
-        let sm_config = <HashMap<String, String> as Conv>::arg(sm_config, "sm_config")?;
+        let xenstore_data =
+            <IndexMap<String, String> as Conv>::arg(xenstore_data, "xenstore_data")?;
+        let sm_config = <IndexMap<String, String> as Conv>::arg(sm_config, "sm_config")?;
         let managed = <bool as Conv>::arg(managed, "managed")?;
         let virtual_size = <i64 as Conv>::arg(virtual_size, "virtual_size")?;
         let physical_utilisation =
@@ -2009,10 +2010,11 @@ pub unsafe extern "C" fn xenapi_async_vdi_introduce(
         let type_ = <VdiType as Conv>::arg(type_, "type_")?;
         let sharable = <bool as Conv>::arg(sharable, "sharable")?;
         let read_only = <bool as Conv>::arg(read_only, "read_only")?;
-        let other_config = <HashMap<String, String> as Conv>::arg(other_config, "other_config")?;
+        let other_config = <IndexMap<String, String> as Conv>::arg(other_config, "other_config")?;
         let location = <String as Conv>::arg(location, "location")?;
-        let xenstore_data = <HashMap<String, String> as Conv>::arg(xenstore_data, "xenstore_data")?;
-        let sm_config = <HashMap<String, String> as Conv>::arg(sm_config, "sm_config")?;
+        let xenstore_data =
+            <IndexMap<String, String> as Conv>::arg(xenstore_data, "xenstore_data")?;
+        let sm_config = <IndexMap<String, String> as Conv>::arg(sm_config, "sm_config")?;
         let managed = <bool as Conv>::arg(managed, "managed")?;
         let virtual_size = <i64 as Conv>::arg(virtual_size, "virtual_size")?;
         let physical_utilisation =
@@ -2192,7 +2194,8 @@ pub unsafe extern "C" fn xenapi_vdi_clone(
         check_out(out_result, "out_result")?;
         let session = session_of(session)?;
         let vdi = <Ref<Vdi> as Conv>::arg(vdi, "vdi")?;
-        let driver_params = <HashMap<String, String> as Conv>::arg(driver_params, "driver_params")?;
+        let driver_params =
+            <IndexMap<String, String> as Conv>::arg(driver_params, "driver_params")?;
         ret(out_result, Vdi::clone(session, &vdi, &driver_params)?)
     })
 }
@@ -2210,7 +2213,8 @@ pub unsafe extern "C" fn xenapi_async_vdi_clone(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         let vdi = <Ref<Vdi> as Conv>::arg(vdi, "vdi")?;
-        let driver_params = <HashMap<String, String> as Conv>::arg(driver_params, "driver_params")?;
+        let driver_params =
+            <IndexMap<String, String> as Conv>::arg(driver_params, "driver_params")?;
         ret(out_task, Vdi::async_clone(session, &vdi, &driver_params)?)
     })
 }
@@ -2251,7 +2255,8 @@ pub unsafe extern "C" fn xenapi_vdi_snapshot(
         check_out(out_result, "out_result")?;
         let session = session_of(session)?;
         let vdi = <Ref<Vdi> as Conv>::arg(vdi, "vdi")?;
-        let driver_params = <HashMap<String, String> as Conv>::arg(driver_params, "driver_params")?;
+        let driver_params =
+            <IndexMap<String, String> as Conv>::arg(driver_params, "driver_params")?;
         ret(out_result, Vdi::snapshot(session, &vdi, &driver_params)?)
     })
 }
@@ -2269,7 +2274,8 @@ pub unsafe extern "C" fn xenapi_async_vdi_snapshot(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         let vdi = <Ref<Vdi> as Conv>::arg(vdi, "vdi")?;
-        let driver_params = <HashMap<String, String> as Conv>::arg(driver_params, "driver_params")?;
+        let driver_params =
+            <IndexMap<String, String> as Conv>::arg(driver_params, "driver_params")?;
         ret(
             out_task,
             Vdi::async_snapshot(session, &vdi, &driver_params)?,
@@ -2398,7 +2404,7 @@ pub unsafe extern "C" fn xenapi_vdi_set_sm_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let vdi = <Ref<Vdi> as Conv>::arg(vdi, "vdi")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Vdi::set_sm_config(session, &vdi, &value)?;
         Ok(())
     })
@@ -2451,7 +2457,7 @@ pub unsafe extern "C" fn xenapi_vdi_set_xenstore_data(
     run(err, &mut || {
         let session = session_of(session)?;
         let vdi = <Ref<Vdi> as Conv>::arg(vdi, "vdi")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Vdi::set_xenstore_data(session, &vdi, &value)?;
         Ok(())
     })
@@ -2504,7 +2510,7 @@ pub unsafe extern "C" fn xenapi_vdi_set_other_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let vdi = <Ref<Vdi> as Conv>::arg(vdi, "vdi")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Vdi::set_other_config(session, &vdi, &value)?;
         Ok(())
     })

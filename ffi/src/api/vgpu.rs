@@ -12,11 +12,11 @@ pub struct xenapi_vgpu_record {
     gpu_group: S<Ref<GpuGroup>>,
     device: S<String>,
     currently_attached: S<bool>,
-    other_config: S<HashMap<String, String>>,
+    other_config: S<IndexMap<String, String>>,
     type_: S<Ref<VgpuType>>,
     resident_on: S<Ref<Pgpu>>,
     scheduled_to_be_resident_on: S<Ref<Pgpu>>,
-    compatibility_metadata: S<HashMap<String, String>>,
+    compatibility_metadata: S<IndexMap<String, String>>,
     extra_args: S<String>,
     pci: S<Ref<Pci>>,
     extra: xenapi_value,
@@ -264,7 +264,7 @@ pub unsafe extern "C" fn xenapi_vgpu_record_set_currently_attached(
 pub unsafe extern "C" fn xenapi_vgpu_record_other_config(
     rec: *const xenapi_vgpu_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_vgpu_record_set_other_config`: see the header.
@@ -274,7 +274,7 @@ pub unsafe extern "C" fn xenapi_vgpu_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_vgpu_record_type`: see the header.
@@ -334,7 +334,7 @@ pub unsafe extern "C" fn xenapi_vgpu_record_set_scheduled_to_be_resident_on(
 pub unsafe extern "C" fn xenapi_vgpu_record_compatibility_metadata(
     rec: *const xenapi_vgpu_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.compatibility_metadata)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.compatibility_metadata)
 }
 
 /// `xenapi_vgpu_record_set_compatibility_metadata`: see the header.
@@ -344,7 +344,7 @@ pub unsafe extern "C" fn xenapi_vgpu_record_set_compatibility_metadata(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.compatibility_metadata, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.compatibility_metadata, err)
 }
 
 /// `xenapi_vgpu_record_extra_args`: see the header.
@@ -485,7 +485,7 @@ pub unsafe extern "C" fn xenapi_vgpu_create(
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         let gpu_group = <Ref<GpuGroup> as Conv>::arg(gpu_group, "gpu_group")?;
         let device = <String as Conv>::arg(device, "device")?;
-        let other_config = <HashMap<String, String> as Conv>::arg(other_config, "other_config")?;
+        let other_config = <IndexMap<String, String> as Conv>::arg(other_config, "other_config")?;
         let type_ = <Ref<VgpuType> as Conv>::arg(type_, "type_")?;
         ret(
             out_result,
@@ -512,7 +512,7 @@ pub unsafe extern "C" fn xenapi_async_vgpu_create(
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         let gpu_group = <Ref<GpuGroup> as Conv>::arg(gpu_group, "gpu_group")?;
         let device = <String as Conv>::arg(device, "device")?;
-        let other_config = <HashMap<String, String> as Conv>::arg(other_config, "other_config")?;
+        let other_config = <IndexMap<String, String> as Conv>::arg(other_config, "other_config")?;
         let type_ = <Ref<VgpuType> as Conv>::arg(type_, "type_")?;
         ret(
             out_task,
@@ -608,7 +608,7 @@ pub unsafe extern "C" fn xenapi_vgpu_set_other_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let vgpu = <Ref<Vgpu> as Conv>::arg(vgpu, "vgpu")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Vgpu::set_other_config(session, &vgpu, &value)?;
         Ok(())
     })

@@ -11,7 +11,7 @@ pub struct xenapi_vlan_record {
     tagged_pif: S<Ref<Pif>>,
     untagged_pif: S<Ref<Pif>>,
     tag: S<i64>,
-    other_config: S<HashMap<String, String>>,
+    other_config: S<IndexMap<String, String>>,
     extra: xenapi_value,
 }
 
@@ -183,7 +183,7 @@ pub unsafe extern "C" fn xenapi_vlan_record_set_tag(
 pub unsafe extern "C" fn xenapi_vlan_record_other_config(
     rec: *const xenapi_vlan_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_vlan_record_set_other_config`: see the header.
@@ -193,7 +193,7 @@ pub unsafe extern "C" fn xenapi_vlan_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_vlan_record_extra`: see the header.
@@ -398,7 +398,7 @@ pub unsafe extern "C" fn xenapi_vlan_set_other_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let vlan = <Ref<Vlan> as Conv>::arg(vlan, "vlan")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Vlan::set_other_config(session, &vlan, &value)?;
         Ok(())
     })

@@ -9,7 +9,7 @@ use super::prelude::*;
 pub struct xenapi_vm_record {
     uuid: S<String>,
     allowed_operations: S<Vec<VmOperations>>,
-    current_operations: S<HashMap<String, VmOperations>>,
+    current_operations: S<IndexMap<String, VmOperations>>,
     name_label: S<String>,
     name_description: S<String>,
     power_state: S<VmPowerState>,
@@ -26,7 +26,7 @@ pub struct xenapi_vm_record {
     memory_dynamic_max: S<i64>,
     memory_dynamic_min: S<i64>,
     memory_static_min: S<i64>,
-    vcpus_params: S<HashMap<String, String>>,
+    vcpus_params: S<IndexMap<String, String>>,
     vcpus_max: S<i64>,
     vcpus_at_startup: S<i64>,
     actions_after_softreboot: S<OnSoftrebootBehavior>,
@@ -46,20 +46,20 @@ pub struct xenapi_vm_record {
     pv_bootloader_args: S<String>,
     pv_legacy_args: S<String>,
     hvm_boot_policy: S<String>,
-    hvm_boot_params: S<HashMap<String, String>>,
+    hvm_boot_params: S<IndexMap<String, String>>,
     hvm_shadow_multiplier: S<f64>,
-    platform: S<HashMap<String, String>>,
+    platform: S<IndexMap<String, String>>,
     pci_bus: S<String>,
-    other_config: S<HashMap<String, String>>,
+    other_config: S<IndexMap<String, String>>,
     domid: S<i64>,
     domarch: S<String>,
-    last_boot_cpu_flags: S<HashMap<String, String>>,
+    last_boot_cpu_flags: S<IndexMap<String, String>>,
     is_control_domain: S<bool>,
     metrics: S<Ref<VmMetrics>>,
     guest_metrics: S<Ref<VmGuestMetrics>>,
     last_booted_record: S<String>,
     recommendations: S<String>,
-    xenstore_data: S<HashMap<String, String>>,
+    xenstore_data: S<IndexMap<String, String>>,
     ha_always_run: S<bool>,
     ha_restart_priority: S<String>,
     is_a_snapshot: S<bool>,
@@ -67,14 +67,14 @@ pub struct xenapi_vm_record {
     snapshots: S<Vec<Ref<Vm>>>,
     snapshot_time: S<DateTime>,
     transportable_snapshot_id: S<String>,
-    blobs: S<HashMap<String, Ref<Blob>>>,
+    blobs: S<IndexMap<String, Ref<Blob>>>,
     tags: S<Vec<String>>,
-    blocked_operations: S<HashMap<VmOperations, String>>,
-    snapshot_info: S<HashMap<String, String>>,
+    blocked_operations: S<IndexMap<VmOperations, String>>,
+    snapshot_info: S<IndexMap<String, String>>,
     snapshot_metadata: S<String>,
     parent: S<Ref<Vm>>,
     children: S<Vec<Ref<Vm>>>,
-    bios_strings: S<HashMap<String, String>>,
+    bios_strings: S<IndexMap<String, String>>,
     protection_policy: S<Ref<Vmpp>>,
     is_snapshot_from_vmpp: S<bool>,
     snapshot_schedule: S<Ref<Vmss>>,
@@ -93,7 +93,7 @@ pub struct xenapi_vm_record {
     requires_reboot: S<bool>,
     reference_label: S<String>,
     domain_type: S<DomainType>,
-    nvram: S<HashMap<String, String>>,
+    nvram: S<IndexMap<String, String>>,
     pending_guidances: S<Vec<UpdateGuidances>>,
     pending_guidances_recommended: S<Vec<UpdateGuidances>>,
     pending_guidances_full: S<Vec<UpdateGuidances>>,
@@ -914,7 +914,7 @@ pub unsafe extern "C" fn xenapi_vm_record_set_allowed_operations(
 pub unsafe extern "C" fn xenapi_vm_record_current_operations(
     rec: *const xenapi_vm_record,
 ) -> *const xenapi_string_vm_operations_map {
-    field::<_, HashMap<String, VmOperations>>(rec, |r| &r.current_operations)
+    field::<_, IndexMap<String, VmOperations>>(rec, |r| &r.current_operations)
 }
 
 /// `xenapi_vm_record_set_current_operations`: see the header.
@@ -924,7 +924,7 @@ pub unsafe extern "C" fn xenapi_vm_record_set_current_operations(
     value: *const xenapi_string_vm_operations_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, VmOperations>>(rec, value, |r| &mut r.current_operations, err)
+    set_field::<_, IndexMap<String, VmOperations>>(rec, value, |r| &mut r.current_operations, err)
 }
 
 /// `xenapi_vm_record_name_label`: see the header.
@@ -1208,7 +1208,7 @@ pub unsafe extern "C" fn xenapi_vm_record_set_memory_static_min(
 pub unsafe extern "C" fn xenapi_vm_record_vcpus_params(
     rec: *const xenapi_vm_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.vcpus_params)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.vcpus_params)
 }
 
 /// `xenapi_vm_record_set_vcpus_params`: see the header.
@@ -1218,7 +1218,7 @@ pub unsafe extern "C" fn xenapi_vm_record_set_vcpus_params(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.vcpus_params, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.vcpus_params, err)
 }
 
 /// `xenapi_vm_record_vcpus_max`: see the header.
@@ -1592,7 +1592,7 @@ pub unsafe extern "C" fn xenapi_vm_record_set_hvm_boot_policy(
 pub unsafe extern "C" fn xenapi_vm_record_hvm_boot_params(
     rec: *const xenapi_vm_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.hvm_boot_params)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.hvm_boot_params)
 }
 
 /// `xenapi_vm_record_set_hvm_boot_params`: see the header.
@@ -1602,7 +1602,7 @@ pub unsafe extern "C" fn xenapi_vm_record_set_hvm_boot_params(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.hvm_boot_params, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.hvm_boot_params, err)
 }
 
 /// `xenapi_vm_record_hvm_shadow_multiplier`: see the header.
@@ -1628,7 +1628,7 @@ pub unsafe extern "C" fn xenapi_vm_record_set_hvm_shadow_multiplier(
 pub unsafe extern "C" fn xenapi_vm_record_platform(
     rec: *const xenapi_vm_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.platform)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.platform)
 }
 
 /// `xenapi_vm_record_set_platform`: see the header.
@@ -1638,7 +1638,7 @@ pub unsafe extern "C" fn xenapi_vm_record_set_platform(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.platform, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.platform, err)
 }
 
 /// `xenapi_vm_record_pci_bus`: see the header.
@@ -1662,7 +1662,7 @@ pub unsafe extern "C" fn xenapi_vm_record_set_pci_bus(
 pub unsafe extern "C" fn xenapi_vm_record_other_config(
     rec: *const xenapi_vm_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_vm_record_set_other_config`: see the header.
@@ -1672,7 +1672,7 @@ pub unsafe extern "C" fn xenapi_vm_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_vm_record_domid`: see the header.
@@ -1712,7 +1712,7 @@ pub unsafe extern "C" fn xenapi_vm_record_set_domarch(
 pub unsafe extern "C" fn xenapi_vm_record_last_boot_cpu_flags(
     rec: *const xenapi_vm_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.last_boot_cpu_flags)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.last_boot_cpu_flags)
 }
 
 /// `xenapi_vm_record_set_last_boot_cpu_flags`: see the header.
@@ -1722,7 +1722,7 @@ pub unsafe extern "C" fn xenapi_vm_record_set_last_boot_cpu_flags(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.last_boot_cpu_flags, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.last_boot_cpu_flags, err)
 }
 
 /// `xenapi_vm_record_is_control_domain`: see the header.
@@ -1816,7 +1816,7 @@ pub unsafe extern "C" fn xenapi_vm_record_set_recommendations(
 pub unsafe extern "C" fn xenapi_vm_record_xenstore_data(
     rec: *const xenapi_vm_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.xenstore_data)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.xenstore_data)
 }
 
 /// `xenapi_vm_record_set_xenstore_data`: see the header.
@@ -1826,7 +1826,7 @@ pub unsafe extern "C" fn xenapi_vm_record_set_xenstore_data(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.xenstore_data, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.xenstore_data, err)
 }
 
 /// `xenapi_vm_record_ha_always_run`: see the header.
@@ -1954,7 +1954,7 @@ pub unsafe extern "C" fn xenapi_vm_record_set_transportable_snapshot_id(
 pub unsafe extern "C" fn xenapi_vm_record_blobs(
     rec: *const xenapi_vm_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, Ref<Blob>>>(rec, |r| &r.blobs)
+    field::<_, IndexMap<String, Ref<Blob>>>(rec, |r| &r.blobs)
 }
 
 /// `xenapi_vm_record_set_blobs`: see the header.
@@ -1964,7 +1964,7 @@ pub unsafe extern "C" fn xenapi_vm_record_set_blobs(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, Ref<Blob>>>(rec, value, |r| &mut r.blobs, err)
+    set_field::<_, IndexMap<String, Ref<Blob>>>(rec, value, |r| &mut r.blobs, err)
 }
 
 /// `xenapi_vm_record_tags`: see the header.
@@ -1990,7 +1990,7 @@ pub unsafe extern "C" fn xenapi_vm_record_set_tags(
 pub unsafe extern "C" fn xenapi_vm_record_blocked_operations(
     rec: *const xenapi_vm_record,
 ) -> *const xenapi_vm_operations_string_map {
-    field::<_, HashMap<VmOperations, String>>(rec, |r| &r.blocked_operations)
+    field::<_, IndexMap<VmOperations, String>>(rec, |r| &r.blocked_operations)
 }
 
 /// `xenapi_vm_record_set_blocked_operations`: see the header.
@@ -2000,7 +2000,7 @@ pub unsafe extern "C" fn xenapi_vm_record_set_blocked_operations(
     value: *const xenapi_vm_operations_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<VmOperations, String>>(rec, value, |r| &mut r.blocked_operations, err)
+    set_field::<_, IndexMap<VmOperations, String>>(rec, value, |r| &mut r.blocked_operations, err)
 }
 
 /// `xenapi_vm_record_snapshot_info`: see the header.
@@ -2008,7 +2008,7 @@ pub unsafe extern "C" fn xenapi_vm_record_set_blocked_operations(
 pub unsafe extern "C" fn xenapi_vm_record_snapshot_info(
     rec: *const xenapi_vm_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.snapshot_info)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.snapshot_info)
 }
 
 /// `xenapi_vm_record_set_snapshot_info`: see the header.
@@ -2018,7 +2018,7 @@ pub unsafe extern "C" fn xenapi_vm_record_set_snapshot_info(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.snapshot_info, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.snapshot_info, err)
 }
 
 /// `xenapi_vm_record_snapshot_metadata`: see the header.
@@ -2078,7 +2078,7 @@ pub unsafe extern "C" fn xenapi_vm_record_set_children(
 pub unsafe extern "C" fn xenapi_vm_record_bios_strings(
     rec: *const xenapi_vm_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.bios_strings)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.bios_strings)
 }
 
 /// `xenapi_vm_record_set_bios_strings`: see the header.
@@ -2088,7 +2088,7 @@ pub unsafe extern "C" fn xenapi_vm_record_set_bios_strings(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.bios_strings, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.bios_strings, err)
 }
 
 /// `xenapi_vm_record_protection_policy`: see the header.
@@ -2410,7 +2410,7 @@ pub unsafe extern "C" fn xenapi_vm_record_set_domain_type(
 pub unsafe extern "C" fn xenapi_vm_record_nvram(
     rec: *const xenapi_vm_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.nvram)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.nvram)
 }
 
 /// `xenapi_vm_record_set_nvram`: see the header.
@@ -2420,7 +2420,7 @@ pub unsafe extern "C" fn xenapi_vm_record_set_nvram(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.nvram, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.nvram, err)
 }
 
 /// `xenapi_vm_record_pending_guidances`: see the header.
@@ -2878,7 +2878,7 @@ pub unsafe extern "C" fn xenapi_vm_call_plugin(
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         let plugin = <String as Conv>::arg(plugin, "plugin")?;
         let fn_ = <String as Conv>::arg(fn_, "fn_")?;
-        let args = <HashMap<String, String> as Conv>::arg(args, "args")?;
+        let args = <IndexMap<String, String> as Conv>::arg(args, "args")?;
         ret(
             out_result,
             Vm::call_plugin(session, &vm, &plugin, &fn_, &args)?,
@@ -2903,7 +2903,7 @@ pub unsafe extern "C" fn xenapi_async_vm_call_plugin(
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         let plugin = <String as Conv>::arg(plugin, "plugin")?;
         let fn_ = <String as Conv>::arg(fn_, "fn_")?;
-        let args = <HashMap<String, String> as Conv>::arg(args, "args")?;
+        let args = <IndexMap<String, String> as Conv>::arg(args, "args")?;
         ret(
             out_task,
             Vm::async_call_plugin(session, &vm, &plugin, &fn_, &args)?,
@@ -2984,7 +2984,7 @@ pub unsafe extern "C" fn xenapi_async_vm_query_services_wait(
         let cancel = cancel_of(cancel);
         ret(
             out_result,
-            xenapi::task::wait_for_cancellable::<HashMap<String, String>>(
+            xenapi::task::wait_for_cancellable::<IndexMap<String, String>>(
                 session, &task, timeout, &cancel,
             )?,
         )
@@ -3062,7 +3062,8 @@ pub unsafe extern "C" fn xenapi_vm_import_convert(
         let username = <String as Conv>::arg(username, "username")?;
         let password = <String as Conv>::arg(password, "password")?;
         let sr = <Ref<Sr> as Conv>::arg(sr, "sr")?;
-        let remote_config = <HashMap<String, String> as Conv>::arg(remote_config, "remote_config")?;
+        let remote_config =
+            <IndexMap<String, String> as Conv>::arg(remote_config, "remote_config")?;
         Vm::import_convert(session, &type_, &username, &password, &sr, &remote_config)?;
         Ok(())
     })
@@ -3087,7 +3088,8 @@ pub unsafe extern "C" fn xenapi_async_vm_import_convert(
         let username = <String as Conv>::arg(username, "username")?;
         let password = <String as Conv>::arg(password, "password")?;
         let sr = <Ref<Sr> as Conv>::arg(sr, "sr")?;
-        let remote_config = <HashMap<String, String> as Conv>::arg(remote_config, "remote_config")?;
+        let remote_config =
+            <IndexMap<String, String> as Conv>::arg(remote_config, "remote_config")?;
         ret(
             out_task,
             Vm::async_import_convert(session, &type_, &username, &password, &sr, &remote_config)?,
@@ -3692,7 +3694,7 @@ pub unsafe extern "C" fn xenapi_vm_set_bios_strings(
     run(err, &mut || {
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Vm::set_bios_strings(session, &vm, &value)?;
         Ok(())
     })
@@ -3711,7 +3713,7 @@ pub unsafe extern "C" fn xenapi_async_vm_set_bios_strings(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         ret(out_task, Vm::async_set_bios_strings(session, &vm, &value)?)
     })
 }
@@ -3788,7 +3790,7 @@ pub unsafe extern "C" fn xenapi_async_vm_retrieve_wlb_recommendations_wait(
         let cancel = cancel_of(cancel);
         ret(
             out_result,
-            xenapi::task::wait_for_cancellable::<HashMap<Ref<Host>, Vec<String>>>(
+            xenapi::task::wait_for_cancellable::<IndexMap<Ref<Host>, Vec<String>>>(
                 session, &task, timeout, &cancel,
             )?,
         )
@@ -4554,12 +4556,12 @@ pub unsafe extern "C" fn xenapi_vm_assert_can_migrate(
     run(err, &mut || {
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
-        let dest = <HashMap<String, String> as Conv>::arg(dest, "dest")?;
+        let dest = <IndexMap<String, String> as Conv>::arg(dest, "dest")?;
         let live = <bool as Conv>::arg(live, "live")?;
-        let vdi_map = <HashMap<Ref<Vdi>, Ref<Sr>> as Conv>::arg(vdi_map, "vdi_map")?;
-        let vif_map = <HashMap<Ref<Vif>, Ref<Network>> as Conv>::arg(vif_map, "vif_map")?;
-        let options = <HashMap<String, String> as Conv>::arg(options, "options")?;
-        let vgpu_map = <HashMap<Ref<Vgpu>, Ref<GpuGroup>> as Conv>::arg(vgpu_map, "vgpu_map")?;
+        let vdi_map = <IndexMap<Ref<Vdi>, Ref<Sr>> as Conv>::arg(vdi_map, "vdi_map")?;
+        let vif_map = <IndexMap<Ref<Vif>, Ref<Network>> as Conv>::arg(vif_map, "vif_map")?;
+        let options = <IndexMap<String, String> as Conv>::arg(options, "options")?;
+        let vgpu_map = <IndexMap<Ref<Vgpu>, Ref<GpuGroup>> as Conv>::arg(vgpu_map, "vgpu_map")?;
         Vm::assert_can_migrate(
             session, &vm, &dest, live, &vdi_map, &vif_map, &options, &vgpu_map,
         )?;
@@ -4585,12 +4587,12 @@ pub unsafe extern "C" fn xenapi_async_vm_assert_can_migrate(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
-        let dest = <HashMap<String, String> as Conv>::arg(dest, "dest")?;
+        let dest = <IndexMap<String, String> as Conv>::arg(dest, "dest")?;
         let live = <bool as Conv>::arg(live, "live")?;
-        let vdi_map = <HashMap<Ref<Vdi>, Ref<Sr>> as Conv>::arg(vdi_map, "vdi_map")?;
-        let vif_map = <HashMap<Ref<Vif>, Ref<Network>> as Conv>::arg(vif_map, "vif_map")?;
-        let options = <HashMap<String, String> as Conv>::arg(options, "options")?;
-        let vgpu_map = <HashMap<Ref<Vgpu>, Ref<GpuGroup>> as Conv>::arg(vgpu_map, "vgpu_map")?;
+        let vdi_map = <IndexMap<Ref<Vdi>, Ref<Sr>> as Conv>::arg(vdi_map, "vdi_map")?;
+        let vif_map = <IndexMap<Ref<Vif>, Ref<Network>> as Conv>::arg(vif_map, "vif_map")?;
+        let options = <IndexMap<String, String> as Conv>::arg(options, "options")?;
+        let vgpu_map = <IndexMap<Ref<Vgpu>, Ref<GpuGroup>> as Conv>::arg(vgpu_map, "vgpu_map")?;
         ret(
             out_task,
             Vm::async_assert_can_migrate(
@@ -4637,12 +4639,12 @@ pub unsafe extern "C" fn xenapi_vm_migrate_send(
         check_out(out_result, "out_result")?;
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
-        let dest = <HashMap<String, String> as Conv>::arg(dest, "dest")?;
+        let dest = <IndexMap<String, String> as Conv>::arg(dest, "dest")?;
         let live = <bool as Conv>::arg(live, "live")?;
-        let vdi_map = <HashMap<Ref<Vdi>, Ref<Sr>> as Conv>::arg(vdi_map, "vdi_map")?;
-        let vif_map = <HashMap<Ref<Vif>, Ref<Network>> as Conv>::arg(vif_map, "vif_map")?;
-        let options = <HashMap<String, String> as Conv>::arg(options, "options")?;
-        let vgpu_map = <HashMap<Ref<Vgpu>, Ref<GpuGroup>> as Conv>::arg(vgpu_map, "vgpu_map")?;
+        let vdi_map = <IndexMap<Ref<Vdi>, Ref<Sr>> as Conv>::arg(vdi_map, "vdi_map")?;
+        let vif_map = <IndexMap<Ref<Vif>, Ref<Network>> as Conv>::arg(vif_map, "vif_map")?;
+        let options = <IndexMap<String, String> as Conv>::arg(options, "options")?;
+        let vgpu_map = <IndexMap<Ref<Vgpu>, Ref<GpuGroup>> as Conv>::arg(vgpu_map, "vgpu_map")?;
         ret(
             out_result,
             Vm::migrate_send(
@@ -4670,12 +4672,12 @@ pub unsafe extern "C" fn xenapi_async_vm_migrate_send(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
-        let dest = <HashMap<String, String> as Conv>::arg(dest, "dest")?;
+        let dest = <IndexMap<String, String> as Conv>::arg(dest, "dest")?;
         let live = <bool as Conv>::arg(live, "live")?;
-        let vdi_map = <HashMap<Ref<Vdi>, Ref<Sr>> as Conv>::arg(vdi_map, "vdi_map")?;
-        let vif_map = <HashMap<Ref<Vif>, Ref<Network>> as Conv>::arg(vif_map, "vif_map")?;
-        let options = <HashMap<String, String> as Conv>::arg(options, "options")?;
-        let vgpu_map = <HashMap<Ref<Vgpu>, Ref<GpuGroup>> as Conv>::arg(vgpu_map, "vgpu_map")?;
+        let vdi_map = <IndexMap<Ref<Vdi>, Ref<Sr>> as Conv>::arg(vdi_map, "vdi_map")?;
+        let vif_map = <IndexMap<Ref<Vif>, Ref<Network>> as Conv>::arg(vif_map, "vif_map")?;
+        let options = <IndexMap<String, String> as Conv>::arg(options, "options")?;
+        let vgpu_map = <IndexMap<Ref<Vgpu>, Ref<GpuGroup>> as Conv>::arg(vgpu_map, "vgpu_map")?;
         ret(
             out_task,
             Vm::async_migrate_send(
@@ -6051,7 +6053,7 @@ pub unsafe extern "C" fn xenapi_vm_set_nvram(
     run(err, &mut || {
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Vm::set_nvram(session, &vm, &value)?;
         Ok(())
     })
@@ -6070,7 +6072,7 @@ pub unsafe extern "C" fn xenapi_async_vm_set_nvram(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         ret(out_task, Vm::async_set_nvram(session, &vm, &value)?)
     })
 }
@@ -6225,7 +6227,7 @@ pub unsafe extern "C" fn xenapi_vm_pool_migrate(
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
-        let options = <HashMap<String, String> as Conv>::arg(options, "options")?;
+        let options = <IndexMap<String, String> as Conv>::arg(options, "options")?;
         Vm::pool_migrate(session, &vm, &host, &options)?;
         Ok(())
     })
@@ -6246,7 +6248,7 @@ pub unsafe extern "C" fn xenapi_async_vm_pool_migrate(
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
-        let options = <HashMap<String, String> as Conv>::arg(options, "options")?;
+        let options = <IndexMap<String, String> as Conv>::arg(options, "options")?;
         ret(
             out_task,
             Vm::async_pool_migrate(session, &vm, &host, &options)?,
@@ -7471,7 +7473,7 @@ pub unsafe extern "C" fn xenapi_vm_set_blocked_operations(
     run(err, &mut || {
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
-        let value = <HashMap<VmOperations, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<VmOperations, String> as Conv>::arg(value, "value")?;
         Vm::set_blocked_operations(session, &vm, &value)?;
         Ok(())
     })
@@ -7575,7 +7577,7 @@ pub unsafe extern "C" fn xenapi_vm_set_xenstore_data(
     run(err, &mut || {
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Vm::set_xenstore_data(session, &vm, &value)?;
         Ok(())
     })
@@ -7645,7 +7647,7 @@ pub unsafe extern "C" fn xenapi_vm_set_other_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Vm::set_other_config(session, &vm, &value)?;
         Ok(())
     })
@@ -7715,7 +7717,7 @@ pub unsafe extern "C" fn xenapi_vm_set_platform(
     run(err, &mut || {
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Vm::set_platform(session, &vm, &value)?;
         Ok(())
     })
@@ -7768,7 +7770,7 @@ pub unsafe extern "C" fn xenapi_vm_set_hvm_boot_params(
     run(err, &mut || {
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Vm::set_hvm_boot_params(session, &vm, &value)?;
         Ok(())
     })
@@ -7974,7 +7976,7 @@ pub unsafe extern "C" fn xenapi_vm_set_vcpus_params(
     run(err, &mut || {
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Vm::set_vcpus_params(session, &vm, &value)?;
         Ok(())
     })

@@ -11,7 +11,7 @@ pub struct xenapi_vm_appliance_record {
     name_label: S<String>,
     name_description: S<String>,
     allowed_operations: S<Vec<VmApplianceOperation>>,
-    current_operations: S<HashMap<String, VmApplianceOperation>>,
+    current_operations: S<IndexMap<String, VmApplianceOperation>>,
     vms: S<Vec<Ref<Vm>>>,
     extra: xenapi_value,
 }
@@ -196,7 +196,7 @@ pub unsafe extern "C" fn xenapi_vm_appliance_record_set_allowed_operations(
 pub unsafe extern "C" fn xenapi_vm_appliance_record_current_operations(
     rec: *const xenapi_vm_appliance_record,
 ) -> *const xenapi_string_vm_appliance_operation_map {
-    field::<_, HashMap<String, VmApplianceOperation>>(rec, |r| &r.current_operations)
+    field::<_, IndexMap<String, VmApplianceOperation>>(rec, |r| &r.current_operations)
 }
 
 /// `xenapi_vm_appliance_record_set_current_operations`: see the header.
@@ -206,7 +206,7 @@ pub unsafe extern "C" fn xenapi_vm_appliance_record_set_current_operations(
     value: *const xenapi_string_vm_appliance_operation_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, VmApplianceOperation>>(
+    set_field::<_, IndexMap<String, VmApplianceOperation>>(
         rec,
         value,
         |r| &mut r.current_operations,

@@ -8,15 +8,15 @@ use super::prelude::*;
 /// The C storage of [`VmGuestMetricsRecord`]: built once from the core record, so that getters only borrow.
 pub struct xenapi_vm_guest_metrics_record {
     uuid: S<String>,
-    os_version: S<HashMap<String, String>>,
-    pv_drivers_version: S<HashMap<String, String>>,
+    os_version: S<IndexMap<String, String>>,
+    pv_drivers_version: S<IndexMap<String, String>>,
     pv_drivers_up_to_date: S<bool>,
-    memory: S<HashMap<String, String>>,
-    disks: S<HashMap<String, String>>,
-    networks: S<HashMap<String, String>>,
-    other: S<HashMap<String, String>>,
+    memory: S<IndexMap<String, String>>,
+    disks: S<IndexMap<String, String>>,
+    networks: S<IndexMap<String, String>>,
+    other: S<IndexMap<String, String>>,
     last_updated: S<DateTime>,
-    other_config: S<HashMap<String, String>>,
+    other_config: S<IndexMap<String, String>>,
     live: S<bool>,
     can_use_hotplug_vbd: S<TristateType>,
     can_use_hotplug_vif: S<TristateType>,
@@ -217,7 +217,7 @@ pub unsafe extern "C" fn xenapi_vm_guest_metrics_record_set_uuid(
 pub unsafe extern "C" fn xenapi_vm_guest_metrics_record_os_version(
     rec: *const xenapi_vm_guest_metrics_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.os_version)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.os_version)
 }
 
 /// `xenapi_vm_guest_metrics_record_set_os_version`: see the header.
@@ -227,7 +227,7 @@ pub unsafe extern "C" fn xenapi_vm_guest_metrics_record_set_os_version(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.os_version, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.os_version, err)
 }
 
 /// `xenapi_vm_guest_metrics_record_pv_drivers_version`: see the header.
@@ -235,7 +235,7 @@ pub unsafe extern "C" fn xenapi_vm_guest_metrics_record_set_os_version(
 pub unsafe extern "C" fn xenapi_vm_guest_metrics_record_pv_drivers_version(
     rec: *const xenapi_vm_guest_metrics_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.pv_drivers_version)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.pv_drivers_version)
 }
 
 /// `xenapi_vm_guest_metrics_record_set_pv_drivers_version`: see the header.
@@ -245,7 +245,7 @@ pub unsafe extern "C" fn xenapi_vm_guest_metrics_record_set_pv_drivers_version(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.pv_drivers_version, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.pv_drivers_version, err)
 }
 
 /// `xenapi_vm_guest_metrics_record_pv_drivers_up_to_date`: see the header.
@@ -271,7 +271,7 @@ pub unsafe extern "C" fn xenapi_vm_guest_metrics_record_set_pv_drivers_up_to_dat
 pub unsafe extern "C" fn xenapi_vm_guest_metrics_record_memory(
     rec: *const xenapi_vm_guest_metrics_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.memory)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.memory)
 }
 
 /// `xenapi_vm_guest_metrics_record_set_memory`: see the header.
@@ -281,7 +281,7 @@ pub unsafe extern "C" fn xenapi_vm_guest_metrics_record_set_memory(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.memory, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.memory, err)
 }
 
 /// `xenapi_vm_guest_metrics_record_disks`: see the header.
@@ -289,7 +289,7 @@ pub unsafe extern "C" fn xenapi_vm_guest_metrics_record_set_memory(
 pub unsafe extern "C" fn xenapi_vm_guest_metrics_record_disks(
     rec: *const xenapi_vm_guest_metrics_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.disks)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.disks)
 }
 
 /// `xenapi_vm_guest_metrics_record_set_disks`: see the header.
@@ -299,7 +299,7 @@ pub unsafe extern "C" fn xenapi_vm_guest_metrics_record_set_disks(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.disks, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.disks, err)
 }
 
 /// `xenapi_vm_guest_metrics_record_networks`: see the header.
@@ -307,7 +307,7 @@ pub unsafe extern "C" fn xenapi_vm_guest_metrics_record_set_disks(
 pub unsafe extern "C" fn xenapi_vm_guest_metrics_record_networks(
     rec: *const xenapi_vm_guest_metrics_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.networks)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.networks)
 }
 
 /// `xenapi_vm_guest_metrics_record_set_networks`: see the header.
@@ -317,7 +317,7 @@ pub unsafe extern "C" fn xenapi_vm_guest_metrics_record_set_networks(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.networks, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.networks, err)
 }
 
 /// `xenapi_vm_guest_metrics_record_other`: see the header.
@@ -325,7 +325,7 @@ pub unsafe extern "C" fn xenapi_vm_guest_metrics_record_set_networks(
 pub unsafe extern "C" fn xenapi_vm_guest_metrics_record_other(
     rec: *const xenapi_vm_guest_metrics_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other)
 }
 
 /// `xenapi_vm_guest_metrics_record_set_other`: see the header.
@@ -335,7 +335,7 @@ pub unsafe extern "C" fn xenapi_vm_guest_metrics_record_set_other(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other, err)
 }
 
 /// `xenapi_vm_guest_metrics_record_last_updated`: see the header.
@@ -361,7 +361,7 @@ pub unsafe extern "C" fn xenapi_vm_guest_metrics_record_set_last_updated(
 pub unsafe extern "C" fn xenapi_vm_guest_metrics_record_other_config(
     rec: *const xenapi_vm_guest_metrics_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_vm_guest_metrics_record_set_other_config`: see the header.
@@ -371,7 +371,7 @@ pub unsafe extern "C" fn xenapi_vm_guest_metrics_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_vm_guest_metrics_record_live`: see the header.
@@ -548,7 +548,7 @@ pub unsafe extern "C" fn xenapi_vm_guest_metrics_set_other_config(
         let session = session_of(session)?;
         let vm_guest_metrics =
             <Ref<VmGuestMetrics> as Conv>::arg(vm_guest_metrics, "vm_guest_metrics")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         VmGuestMetrics::set_other_config(session, &vm_guest_metrics, &value)?;
         Ok(())
     })

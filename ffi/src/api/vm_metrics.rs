@@ -10,15 +10,15 @@ pub struct xenapi_vm_metrics_record {
     uuid: S<String>,
     memory_actual: S<i64>,
     vcpus_number: S<i64>,
-    vcpus_utilisation: S<HashMap<i64, f64>>,
-    vcpus_cpu: S<HashMap<i64, i64>>,
-    vcpus_params: S<HashMap<String, String>>,
-    vcpus_flags: S<HashMap<i64, Vec<String>>>,
+    vcpus_utilisation: S<IndexMap<i64, f64>>,
+    vcpus_cpu: S<IndexMap<i64, i64>>,
+    vcpus_params: S<IndexMap<String, String>>,
+    vcpus_flags: S<IndexMap<i64, Vec<String>>>,
     state: S<Vec<String>>,
     start_time: S<DateTime>,
     install_time: S<DateTime>,
     last_updated: S<DateTime>,
-    other_config: S<HashMap<String, String>>,
+    other_config: S<IndexMap<String, String>>,
     hvm: S<bool>,
     nested_virt: S<bool>,
     nomigrate: S<bool>,
@@ -268,7 +268,7 @@ pub unsafe extern "C" fn xenapi_vm_metrics_record_set_vcpus_number(
 pub unsafe extern "C" fn xenapi_vm_metrics_record_vcpus_utilisation(
     rec: *const xenapi_vm_metrics_record,
 ) -> *const xenapi_int64_double_map {
-    field::<_, HashMap<i64, f64>>(rec, |r| &r.vcpus_utilisation)
+    field::<_, IndexMap<i64, f64>>(rec, |r| &r.vcpus_utilisation)
 }
 
 /// `xenapi_vm_metrics_record_set_vcpus_utilisation`: see the header.
@@ -278,7 +278,7 @@ pub unsafe extern "C" fn xenapi_vm_metrics_record_set_vcpus_utilisation(
     value: *const xenapi_int64_double_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<i64, f64>>(rec, value, |r| &mut r.vcpus_utilisation, err)
+    set_field::<_, IndexMap<i64, f64>>(rec, value, |r| &mut r.vcpus_utilisation, err)
 }
 
 /// `xenapi_vm_metrics_record_vcpus_cpu`: see the header.
@@ -286,7 +286,7 @@ pub unsafe extern "C" fn xenapi_vm_metrics_record_set_vcpus_utilisation(
 pub unsafe extern "C" fn xenapi_vm_metrics_record_vcpus_cpu(
     rec: *const xenapi_vm_metrics_record,
 ) -> *const xenapi_int64_int64_map {
-    field::<_, HashMap<i64, i64>>(rec, |r| &r.vcpus_cpu)
+    field::<_, IndexMap<i64, i64>>(rec, |r| &r.vcpus_cpu)
 }
 
 /// `xenapi_vm_metrics_record_set_vcpus_cpu`: see the header.
@@ -296,7 +296,7 @@ pub unsafe extern "C" fn xenapi_vm_metrics_record_set_vcpus_cpu(
     value: *const xenapi_int64_int64_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<i64, i64>>(rec, value, |r| &mut r.vcpus_cpu, err)
+    set_field::<_, IndexMap<i64, i64>>(rec, value, |r| &mut r.vcpus_cpu, err)
 }
 
 /// `xenapi_vm_metrics_record_vcpus_params`: see the header.
@@ -304,7 +304,7 @@ pub unsafe extern "C" fn xenapi_vm_metrics_record_set_vcpus_cpu(
 pub unsafe extern "C" fn xenapi_vm_metrics_record_vcpus_params(
     rec: *const xenapi_vm_metrics_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.vcpus_params)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.vcpus_params)
 }
 
 /// `xenapi_vm_metrics_record_set_vcpus_params`: see the header.
@@ -314,7 +314,7 @@ pub unsafe extern "C" fn xenapi_vm_metrics_record_set_vcpus_params(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.vcpus_params, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.vcpus_params, err)
 }
 
 /// `xenapi_vm_metrics_record_vcpus_flags`: see the header.
@@ -322,7 +322,7 @@ pub unsafe extern "C" fn xenapi_vm_metrics_record_set_vcpus_params(
 pub unsafe extern "C" fn xenapi_vm_metrics_record_vcpus_flags(
     rec: *const xenapi_vm_metrics_record,
 ) -> *const xenapi_int64_string_list_map {
-    field::<_, HashMap<i64, Vec<String>>>(rec, |r| &r.vcpus_flags)
+    field::<_, IndexMap<i64, Vec<String>>>(rec, |r| &r.vcpus_flags)
 }
 
 /// `xenapi_vm_metrics_record_set_vcpus_flags`: see the header.
@@ -332,7 +332,7 @@ pub unsafe extern "C" fn xenapi_vm_metrics_record_set_vcpus_flags(
     value: *const xenapi_int64_string_list_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<i64, Vec<String>>>(rec, value, |r| &mut r.vcpus_flags, err)
+    set_field::<_, IndexMap<i64, Vec<String>>>(rec, value, |r| &mut r.vcpus_flags, err)
 }
 
 /// `xenapi_vm_metrics_record_state`: see the header.
@@ -412,7 +412,7 @@ pub unsafe extern "C" fn xenapi_vm_metrics_record_set_last_updated(
 pub unsafe extern "C" fn xenapi_vm_metrics_record_other_config(
     rec: *const xenapi_vm_metrics_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_vm_metrics_record_set_other_config`: see the header.
@@ -422,7 +422,7 @@ pub unsafe extern "C" fn xenapi_vm_metrics_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_vm_metrics_record_hvm`: see the header.
@@ -588,7 +588,7 @@ pub unsafe extern "C" fn xenapi_vm_metrics_set_other_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let vm_metrics = <Ref<VmMetrics> as Conv>::arg(vm_metrics, "vm_metrics")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         VmMetrics::set_other_config(session, &vm_metrics, &value)?;
         Ok(())
     })

@@ -14,18 +14,18 @@ pub struct xenapi_vmpp_record {
     backup_type: S<VmppBackupType>,
     backup_retention_value: S<i64>,
     backup_frequency: S<VmppBackupFrequency>,
-    backup_schedule: S<HashMap<String, String>>,
+    backup_schedule: S<IndexMap<String, String>>,
     is_backup_running: S<bool>,
     backup_last_run_time: S<DateTime>,
     archive_target_type: S<VmppArchiveTargetType>,
-    archive_target_config: S<HashMap<String, String>>,
+    archive_target_config: S<IndexMap<String, String>>,
     archive_frequency: S<VmppArchiveFrequency>,
-    archive_schedule: S<HashMap<String, String>>,
+    archive_schedule: S<IndexMap<String, String>>,
     is_archive_running: S<bool>,
     archive_last_run_time: S<DateTime>,
     vms: S<Vec<Ref<Vm>>>,
     is_alarm_enabled: S<bool>,
-    alarm_config: S<HashMap<String, String>>,
+    alarm_config: S<IndexMap<String, String>>,
     recent_alerts: S<Vec<String>>,
     extra: xenapi_value,
 }
@@ -388,7 +388,7 @@ pub unsafe extern "C" fn xenapi_vmpp_record_set_backup_frequency(
 pub unsafe extern "C" fn xenapi_vmpp_record_backup_schedule(
     rec: *const xenapi_vmpp_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.backup_schedule)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.backup_schedule)
 }
 
 /// `xenapi_vmpp_record_set_backup_schedule`: see the header.
@@ -398,7 +398,7 @@ pub unsafe extern "C" fn xenapi_vmpp_record_set_backup_schedule(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.backup_schedule, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.backup_schedule, err)
 }
 
 /// `xenapi_vmpp_record_is_backup_running`: see the header.
@@ -468,7 +468,7 @@ pub unsafe extern "C" fn xenapi_vmpp_record_set_archive_target_type(
 pub unsafe extern "C" fn xenapi_vmpp_record_archive_target_config(
     rec: *const xenapi_vmpp_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.archive_target_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.archive_target_config)
 }
 
 /// `xenapi_vmpp_record_set_archive_target_config`: see the header.
@@ -478,7 +478,7 @@ pub unsafe extern "C" fn xenapi_vmpp_record_set_archive_target_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.archive_target_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.archive_target_config, err)
 }
 
 /// `xenapi_vmpp_record_archive_frequency`: see the header.
@@ -512,7 +512,7 @@ pub unsafe extern "C" fn xenapi_vmpp_record_set_archive_frequency(
 pub unsafe extern "C" fn xenapi_vmpp_record_archive_schedule(
     rec: *const xenapi_vmpp_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.archive_schedule)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.archive_schedule)
 }
 
 /// `xenapi_vmpp_record_set_archive_schedule`: see the header.
@@ -522,7 +522,7 @@ pub unsafe extern "C" fn xenapi_vmpp_record_set_archive_schedule(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.archive_schedule, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.archive_schedule, err)
 }
 
 /// `xenapi_vmpp_record_is_archive_running`: see the header.
@@ -602,7 +602,7 @@ pub unsafe extern "C" fn xenapi_vmpp_record_set_is_alarm_enabled(
 pub unsafe extern "C" fn xenapi_vmpp_record_alarm_config(
     rec: *const xenapi_vmpp_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.alarm_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.alarm_config)
 }
 
 /// `xenapi_vmpp_record_set_alarm_config`: see the header.
@@ -612,7 +612,7 @@ pub unsafe extern "C" fn xenapi_vmpp_record_set_alarm_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.alarm_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.alarm_config, err)
 }
 
 /// `xenapi_vmpp_record_recent_alerts`: see the header.
@@ -1266,7 +1266,7 @@ pub unsafe extern "C" fn xenapi_vmpp_set_alarm_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let vmpp = <Ref<Vmpp> as Conv>::arg(vmpp, "vmpp")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Vmpp::set_alarm_config(session, &vmpp, &value)?;
         Ok(())
     })
@@ -1285,7 +1285,7 @@ pub unsafe extern "C" fn xenapi_async_vmpp_set_alarm_config(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         let vmpp = <Ref<Vmpp> as Conv>::arg(vmpp, "vmpp")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         ret(
             out_task,
             Vmpp::async_set_alarm_config(session, &vmpp, &value)?,
@@ -1380,7 +1380,7 @@ pub unsafe extern "C" fn xenapi_vmpp_set_archive_target_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let vmpp = <Ref<Vmpp> as Conv>::arg(vmpp, "vmpp")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Vmpp::set_archive_target_config(session, &vmpp, &value)?;
         Ok(())
     })
@@ -1399,7 +1399,7 @@ pub unsafe extern "C" fn xenapi_async_vmpp_set_archive_target_config(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         let vmpp = <Ref<Vmpp> as Conv>::arg(vmpp, "vmpp")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         ret(
             out_task,
             Vmpp::async_set_archive_target_config(session, &vmpp, &value)?,
@@ -1494,7 +1494,7 @@ pub unsafe extern "C" fn xenapi_vmpp_set_archive_schedule(
     run(err, &mut || {
         let session = session_of(session)?;
         let vmpp = <Ref<Vmpp> as Conv>::arg(vmpp, "vmpp")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Vmpp::set_archive_schedule(session, &vmpp, &value)?;
         Ok(())
     })
@@ -1513,7 +1513,7 @@ pub unsafe extern "C" fn xenapi_async_vmpp_set_archive_schedule(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         let vmpp = <Ref<Vmpp> as Conv>::arg(vmpp, "vmpp")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         ret(
             out_task,
             Vmpp::async_set_archive_schedule(session, &vmpp, &value)?,
@@ -1608,7 +1608,7 @@ pub unsafe extern "C" fn xenapi_vmpp_set_backup_schedule(
     run(err, &mut || {
         let session = session_of(session)?;
         let vmpp = <Ref<Vmpp> as Conv>::arg(vmpp, "vmpp")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Vmpp::set_backup_schedule(session, &vmpp, &value)?;
         Ok(())
     })
@@ -1627,7 +1627,7 @@ pub unsafe extern "C" fn xenapi_async_vmpp_set_backup_schedule(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         let vmpp = <Ref<Vmpp> as Conv>::arg(vmpp, "vmpp")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         ret(
             out_task,
             Vmpp::async_set_backup_schedule(session, &vmpp, &value)?,

@@ -14,7 +14,7 @@ pub struct xenapi_vmss_record {
     type_: S<VmssType>,
     retained_snapshots: S<i64>,
     frequency: S<VmssFrequency>,
-    schedule: S<HashMap<String, String>>,
+    schedule: S<IndexMap<String, String>>,
     last_run_time: S<DateTime>,
     vms: S<Vec<Ref<Vm>>>,
     extra: xenapi_value,
@@ -294,7 +294,7 @@ pub unsafe extern "C" fn xenapi_vmss_record_set_frequency(
 pub unsafe extern "C" fn xenapi_vmss_record_schedule(
     rec: *const xenapi_vmss_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.schedule)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.schedule)
 }
 
 /// `xenapi_vmss_record_set_schedule`: see the header.
@@ -304,7 +304,7 @@ pub unsafe extern "C" fn xenapi_vmss_record_set_schedule(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.schedule, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.schedule, err)
 }
 
 /// `xenapi_vmss_record_last_run_time`: see the header.
@@ -617,7 +617,7 @@ pub unsafe extern "C" fn xenapi_vmss_set_schedule(
     run(err, &mut || {
         let session = session_of(session)?;
         let vmss = <Ref<Vmss> as Conv>::arg(vmss, "vmss")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Vmss::set_schedule(session, &vmss, &value)?;
         Ok(())
     })
@@ -636,7 +636,7 @@ pub unsafe extern "C" fn xenapi_async_vmss_set_schedule(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         let vmss = <Ref<Vmss> as Conv>::arg(vmss, "vmss")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         ret(out_task, Vmss::async_set_schedule(session, &vmss, &value)?)
     })
 }

@@ -9,7 +9,7 @@ use super::prelude::*;
 pub struct xenapi_vtpm_record {
     uuid: S<String>,
     allowed_operations: S<Vec<VtpmOperations>>,
-    current_operations: S<HashMap<String, VtpmOperations>>,
+    current_operations: S<IndexMap<String, VtpmOperations>>,
     vm: S<Ref<Vm>>,
     backend: S<Ref<Vm>>,
     persistence_backend: S<PersistenceBackend>,
@@ -176,7 +176,7 @@ pub unsafe extern "C" fn xenapi_vtpm_record_set_allowed_operations(
 pub unsafe extern "C" fn xenapi_vtpm_record_current_operations(
     rec: *const xenapi_vtpm_record,
 ) -> *const xenapi_string_vtpm_operations_map {
-    field::<_, HashMap<String, VtpmOperations>>(rec, |r| &r.current_operations)
+    field::<_, IndexMap<String, VtpmOperations>>(rec, |r| &r.current_operations)
 }
 
 /// `xenapi_vtpm_record_set_current_operations`: see the header.
@@ -186,7 +186,7 @@ pub unsafe extern "C" fn xenapi_vtpm_record_set_current_operations(
     value: *const xenapi_string_vtpm_operations_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, VtpmOperations>>(rec, value, |r| &mut r.current_operations, err)
+    set_field::<_, IndexMap<String, VtpmOperations>>(rec, value, |r| &mut r.current_operations, err)
 }
 
 /// `xenapi_vtpm_record_vm`: see the header.

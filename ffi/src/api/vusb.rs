@@ -9,10 +9,10 @@ use super::prelude::*;
 pub struct xenapi_vusb_record {
     uuid: S<String>,
     allowed_operations: S<Vec<VusbOperations>>,
-    current_operations: S<HashMap<String, VusbOperations>>,
+    current_operations: S<IndexMap<String, VusbOperations>>,
     vm: S<Ref<Vm>>,
     usb_group: S<Ref<UsbGroup>>,
-    other_config: S<HashMap<String, String>>,
+    other_config: S<IndexMap<String, String>>,
     currently_attached: S<bool>,
     extra: xenapi_value,
 }
@@ -167,7 +167,7 @@ pub unsafe extern "C" fn xenapi_vusb_record_set_allowed_operations(
 pub unsafe extern "C" fn xenapi_vusb_record_current_operations(
     rec: *const xenapi_vusb_record,
 ) -> *const xenapi_string_vusb_operations_map {
-    field::<_, HashMap<String, VusbOperations>>(rec, |r| &r.current_operations)
+    field::<_, IndexMap<String, VusbOperations>>(rec, |r| &r.current_operations)
 }
 
 /// `xenapi_vusb_record_set_current_operations`: see the header.
@@ -177,7 +177,7 @@ pub unsafe extern "C" fn xenapi_vusb_record_set_current_operations(
     value: *const xenapi_string_vusb_operations_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, VusbOperations>>(rec, value, |r| &mut r.current_operations, err)
+    set_field::<_, IndexMap<String, VusbOperations>>(rec, value, |r| &mut r.current_operations, err)
 }
 
 /// `xenapi_vusb_record_vm`: see the header.
@@ -219,7 +219,7 @@ pub unsafe extern "C" fn xenapi_vusb_record_set_usb_group(
 pub unsafe extern "C" fn xenapi_vusb_record_other_config(
     rec: *const xenapi_vusb_record,
 ) -> *const xenapi_string_map {
-    field::<_, HashMap<String, String>>(rec, |r| &r.other_config)
+    field::<_, IndexMap<String, String>>(rec, |r| &r.other_config)
 }
 
 /// `xenapi_vusb_record_set_other_config`: see the header.
@@ -229,7 +229,7 @@ pub unsafe extern "C" fn xenapi_vusb_record_set_other_config(
     value: *const xenapi_string_map,
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
-    set_field::<_, HashMap<String, String>>(rec, value, |r| &mut r.other_config, err)
+    set_field::<_, IndexMap<String, String>>(rec, value, |r| &mut r.other_config, err)
 }
 
 /// `xenapi_vusb_record_currently_attached`: see the header.
@@ -401,7 +401,7 @@ pub unsafe extern "C" fn xenapi_vusb_create(
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         let usb_group = <Ref<UsbGroup> as Conv>::arg(usb_group, "usb_group")?;
-        let other_config = <HashMap<String, String> as Conv>::arg(other_config, "other_config")?;
+        let other_config = <IndexMap<String, String> as Conv>::arg(other_config, "other_config")?;
         ret(
             out_result,
             Vusb::create(session, &vm, &usb_group, &other_config)?,
@@ -424,7 +424,7 @@ pub unsafe extern "C" fn xenapi_async_vusb_create(
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         let usb_group = <Ref<UsbGroup> as Conv>::arg(usb_group, "usb_group")?;
-        let other_config = <HashMap<String, String> as Conv>::arg(other_config, "other_config")?;
+        let other_config = <IndexMap<String, String> as Conv>::arg(other_config, "other_config")?;
         ret(
             out_task,
             Vusb::async_create(session, &vm, &usb_group, &other_config)?,
@@ -502,7 +502,7 @@ pub unsafe extern "C" fn xenapi_vusb_set_other_config(
     run(err, &mut || {
         let session = session_of(session)?;
         let vusb = <Ref<Vusb> as Conv>::arg(vusb, "vusb")?;
-        let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
+        let value = <IndexMap<String, String> as Conv>::arg(value, "value")?;
         Vusb::set_other_config(session, &vusb, &value)?;
         Ok(())
     })
