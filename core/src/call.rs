@@ -342,7 +342,11 @@ mod tests {
         for _ in 0..20 {
             rx.recv().unwrap();
         }
-        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]
