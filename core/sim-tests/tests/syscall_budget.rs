@@ -87,8 +87,6 @@ fn between(log: &str, begin: &str, end: &str) -> BTreeMap<String, usize> {
 }
 
 #[test]
-#[ignore = "today's transport makes 13 system calls per small call; enabled once its rewrite for \
-            issue 22 (at most 5) lands"]
 fn a_small_call_makes_at_most_five_system_calls() {
     if let Ok(url) = std::env::var(CHILD_URL) {
         child(&url);
