@@ -401,6 +401,7 @@ impl Dialer {
 }
 
 /// Why a Unix socket could not be dialled, naming the socket.
+#[cfg(unix)]
 fn unix_connect_error(path: &std::path::Path, cause: &io::Error) -> String {
     let p = path.display();
     match cause.kind() {
