@@ -168,3 +168,48 @@ fn ref_of(v: Value) -> String {
         other => panic!("expected a reference, got {other:?}"),
     }
 }
+
+/// A raw HTTP server on a free loopback port for replies the simulator never sends: each
+/// connection carries one request, whose body `answer` turns into the body of a 200 reply of
+/// `content_type` (then the connection closes). Returns its URL.
+pub fn raw_server(
+    content_type: &'static str,
+    answer: impl Fn(&[u8]) -> Vec<u8> + Send + 'static,
+) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut request = vec![0; length];
+            if reader.read_exact(&mut request).is_err() {
+                continue;
+            }
+            let body = answer(&request);
+            let mut out = stream;
+            let _ = write!(
+                out,
+                "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = out.write_all(&body);
+        }
+    });
+    url
+}

@@ -2,8 +2,6 @@
 //! falling back for xend and a server without JSON-RPC), protocol errors from a misbehaving
 //! server, and a differential check that both transports give identical `Value`s.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::time::Duration;
 
 use xenapi::api::{Event, Vm, VmPowerState};
@@ -175,37 +173,9 @@ fn misbehaving(body: &'static str) -> String {
 
 /// A server that answers each request body with `answer(body)`, as JSON.
 fn serve(answer: impl Fn(&[u8]) -> String + Send + 'static) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { return };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap();
-                }
-                if line == "\r\n" {
-                    break;
-                }
-            }
-            let mut req = vec![0; length];
-            let _ = reader.read_exact(&mut req);
-            let body = answer(&req);
-            let mut out = stream;
-            let _ = write!(
-                out,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    url
+    raw_server("application/json", move |request| {
+        answer(request).into_bytes()
+    })
 }
 
 #[test]

@@ -2,9 +2,6 @@
 //! answers in its insertion order, as xapi answers in its database's) over both protocols, and
 //! against a raw server that sends fixed orders no sort or hash would give.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-
 use xenapi::api::{Vm, VmMetrics};
 use xenapi::codec::{decode_call, encode_response, Encoder, Limits};
 use xenapi::{IndexMap, Options, Protocol, Ref, Session, Value};
@@ -93,46 +90,13 @@ fn get_all_records_keeps_the_servers_order_of_objects() {
 
 /// A server that sends fixed replies: every request on a connection of its own.
 fn fixed_server(answer: fn(&str) -> Value) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { return };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap();
-                }
-                if line == "\r\n" {
-                    break;
-                }
-            }
-            let mut body = vec![0; length];
-            if reader.read_exact(&mut body).is_err() {
-                continue;
-            }
-            let Ok((method, _)) = decode_call(&body[..], Limits::default()) else {
-                continue;
-            };
-            let envelope =
-                Value::structure([("Status", "Success".into()), ("Value", answer(&method))]);
-            let reply = encode_response(&envelope, &Encoder::default());
-            let mut out = stream;
-            let _ = write!(
-                out,
-                "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\
-                 Connection: close\r\n\r\n",
-                reply.len()
-            );
-            let _ = out.write_all(&reply);
-        }
-    });
-    url
+    raw_server("text/xml", move |request| {
+        let method = decode_call(request, Limits::default())
+            .map(|(m, _)| m)
+            .unwrap_or_default();
+        let envelope = Value::structure([("Status", "Success".into()), ("Value", answer(&method))]);
+        encode_response(&envelope, &Encoder::default())
+    })
 }
 
 /// CPU numbers as a server might send them: not in numeric, string or hash order.
