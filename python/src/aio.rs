@@ -1,228 +1,206 @@
 //! Native support of `xenapi_rs.aio`: work that completes an asyncio future instead of blocking
 //! its caller. API calls run on the core's worker threads ([`xenapi::Session::call_async`]);
 //! what the core does not offer asynchronously (login, logout, task waits, the cache) runs on a
-//! thread of its own. Either way the network is waited for outside the GIL, and the outcome is
-//! handed to the loop's thread with `loop.call_soon_threadsafe(...)`.
+//! thread of its own. Either way the network is waited for outside the GIL.
 //!
-//! API calls complete through the loop's [`Completions`]: a worker queues the reply as it came
-//! (a `Value`, no GIL needed) and takes the GIL only to schedule one drain for many replies; the
-//! drain, on the loop's thread, converts the replies and sets the futures, a few milliseconds'
-//! worth at a time, so that a burst of replies never holds up the loop's other callbacks.
+//! Outcomes reach the loop's thread through the loop's [`Completions`]: a worker queues the
+//! outcome as Rust data and, for the first one since the last drain, writes a byte to a socket
+//! whose other end the loop watches (`loop.add_reader`, or `sock_recv` on loops without it).
+//! Worker threads never take the GIL: they do not compete with the loop for it (a stalled loop),
+//! and none can be inside the interpreter when it finalizes (CPython ends such a thread with
+//! `pthread_exit`, which unwinds through Rust frames and crashes). The drain, on the loop's
+//! thread, converts the outcomes and sets the futures, a few milliseconds' worth at a time, so
+//! that a burst of replies never holds up the loop's other callbacks.
 //!
 //! A call and a cache wait return a `Cancel`, and a task wait takes one: the Python side fires
 //! it when the awaiting task is cancelled, which ends the request (the core drops its
 //! connection) or the wait. A login, a logout or a cache's start or close, once begun, runs to
-//! its end. Nothing here raises on a worker thread: when the loop is closed or the future
-//! already cancelled, the outcome is dropped.
+//! its end. Nothing here raises on a worker thread: when the loop is gone or the future already
+//! cancelled, the outcome is dropped.
 
+use std::collections::VecDeque;
+use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::PyTuple;
-use xenapi::{CallOptions, Cancel, Value};
+use xenapi::{CallOptions, Cancel};
 
 use crate::cache::{cache_options, seconds, PyCache};
 use crate::{convert, errors, lock, tracing, Login, PyCancel, PySession};
 
-/// `xenapi_rs.aio._complete(future, ok, value, undelivered)`.
-static COMPLETE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
-/// Where an outcome goes: an asyncio future and its loop.
-struct Target {
-    event_loop: Py<PyAny>,
-    future: Py<PyAny>,
-}
-
-impl Target {
-    /// Hands `outcome` to the future on the loop's thread (`undelivered(value)` runs there if
-    /// the future is done by then). Never raises.
-    fn settle(self, py: Python<'_>, outcome: PyResult<Py<PyAny>>, undelivered: Option<Py<PyAny>>) {
-        let (ok, value) = match outcome {
-            Ok(v) => (true, v),
-            Err(e) => (false, e.into_value(py).into_any()),
-        };
-        let Ok(complete) = COMPLETE.import(py, "xenapi_rs.aio", "_complete") else {
-            return;
-        };
-        // A closed loop raises RuntimeError: the awaiting side is gone, so is the outcome.
-        let _ = self.event_loop.call_method1(
-            py,
-            "call_soon_threadsafe",
-            (complete, self.future, ok, value, undelivered),
-        );
-    }
-}
-
-/// Runs `work` on a thread of its own, then `finish` with the GIL, and settles `target`.
-fn spawn<T: Send + 'static>(
-    target: Target,
-    work: impl FnOnce() -> T + Send + 'static,
-    finish: impl FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
-) -> PyResult<()> {
-    std::thread::Builder::new()
-        .name("xenapi-aio".into())
-        .spawn(move || {
-            let value = work();
-            Python::attach(|py| {
-                let outcome = finish(py, value);
-                target.settle(py, outcome, None);
-            });
-        })
-        .map(drop)
-        .map_err(|e| PyRuntimeError::new_err(format!("cannot start a thread: {e}")))
-}
-
-/// How long one drain converts replies before it lets the loop run other callbacks.
+/// How long one drain converts outcomes before it lets the loop run other callbacks.
 const DRAIN_SLICE: Duration = Duration::from_millis(2);
 
-/// A call's reply, waiting for its loop's thread.
-struct Reply {
+/// What the loop's thread does with an outcome: given the future, settle it (or, when the
+/// awaiting side gave up, put the outcome back where it came from).
+type Settle = Box<dyn FnOnce(Python<'_>, &Bound<'_, PyAny>) + Send>;
+
+/// An outcome waiting for its loop's thread.
+struct Pending {
     future: Py<PyAny>,
-    result: xenapi::Result<Value>,
-    logged_in: bool,
+    settle: Settle,
 }
 
 #[derive(Default)]
 struct Queue {
-    replies: std::collections::VecDeque<Reply>,
-    /// A drain is scheduled on the loop (or running): no need to schedule another.
-    scheduled: bool,
+    pending: VecDeque<Pending>,
+    /// The loop was woken (or a drain is running) since the last time the queue was found
+    /// empty: no need to wake it again.
+    woken: bool,
 }
 
-/// The replies of one event loop's calls on their way to its thread (`xenapi_rs.aio` keeps one
-/// per loop).
+/// The socket end a worker writes a byte to, to wake the loop.
+#[cfg(unix)]
+type WakeSocket = std::os::unix::net::UnixStream;
+#[cfg(windows)]
+type WakeSocket = std::net::TcpStream;
+
+struct Shared {
+    queue: Mutex<Queue>,
+    wake: WakeSocket,
+}
+
+impl Shared {
+    /// Queues an outcome (on any thread, without the GIL); the first since the last drain
+    /// wakes the loop.
+    fn push(&self, pending: Pending) {
+        let wake = {
+            let mut q = lock(&self.queue);
+            q.pending.push_back(pending);
+            !std::mem::replace(&mut q.woken, true)
+        };
+        if wake {
+            // Non-blocking; a full buffer already holds a wake-up, and a closed peer means
+            // the loop is gone (its outcomes with it).
+            let _ = (&self.wake).write(&[1]);
+        }
+    }
+}
+
+/// One event loop's outcomes on their way to its thread (`xenapi_rs.aio` keeps one per loop).
 #[pyclass(frozen, module = "xenapi_rs._native", name = "Completions")]
 pub struct Completions {
-    queue: Arc<Mutex<Queue>>,
+    shared: Arc<Shared>,
+}
+
+#[cfg(unix)]
+fn wake_socket(socket: i64) -> std::io::Result<WakeSocket> {
+    use std::os::fd::{BorrowedFd, RawFd};
+    let fd = RawFd::try_from(socket)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a descriptor"))?;
+    if fd < 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a descriptor",
+        ));
+    }
+    // SAFETY: the caller's socket object is open for the duration of this call (Python holds
+    // it); the borrow ends here, with a duplicate of our own.
+    let owned = unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned()?;
+    Ok(WakeSocket::from(owned))
+}
+
+#[cfg(windows)]
+fn wake_socket(socket: i64) -> std::io::Result<WakeSocket> {
+    use std::os::windows::io::{BorrowedSocket, RawSocket};
+    let raw = RawSocket::try_from(socket)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a socket"))?;
+    // SAFETY: as on Unix: the caller's socket is open during this call; we keep a duplicate.
+    let owned = unsafe { BorrowedSocket::borrow_raw(raw) }.try_clone_to_owned()?;
+    Ok(WakeSocket::from(owned))
 }
 
 #[pymethods]
 impl Completions {
+    /// `Completions(wake_fileno)`: a duplicate of the socket `wake_fileno` is written to when
+    /// outcomes are waiting; the loop watches the socket's peer and then calls [`drain`].
     #[new]
-    fn new() -> Self {
-        Completions {
-            queue: Arc::default(),
-        }
+    fn new(wake_fileno: i64) -> PyResult<Self> {
+        let wake = wake_socket(wake_fileno)
+            .and_then(|s| s.set_nonblocking(true).map(|()| s))
+            .map_err(|e| PyRuntimeError::new_err(format!("cannot use the wake-up socket: {e}")))?;
+        Ok(Completions {
+            shared: Arc::new(Shared {
+                queue: Mutex::default(),
+                wake,
+            }),
+        })
     }
-}
 
-/// One scheduled drain of a [`Completions`] (a callable for `call_soon_threadsafe`).
-#[pyclass(frozen, module = "xenapi_rs._native")]
-struct Drain {
-    queue: Arc<Mutex<Queue>>,
-}
-
-#[pymethods]
-impl Drain {
-    /// Settles the queued replies' futures for at most [`DRAIN_SLICE`], then schedules itself
-    /// again (`loop.call_soon`) if replies are left.
-    fn __call__(slf: &Bound<'_, Self>) {
-        let py = slf.py();
+    /// Settles the waiting outcomes' futures, for at most [`DRAIN_SLICE`]; true when outcomes
+    /// are left (the caller schedules another drain after the loop's other callbacks).
+    fn drain(&self, py: Python<'_>) -> bool {
         let start = Instant::now();
         loop {
             let next = {
-                let mut q = lock(&slf.get().queue);
-                match q.replies.pop_front() {
-                    Some(r) => r,
+                let mut q = lock(&self.shared.queue);
+                match q.pending.pop_front() {
+                    Some(p) => p,
                     None => {
-                        q.scheduled = false;
-                        return;
+                        q.woken = false;
+                        return false;
                     }
                 }
             };
-            settle_reply(py, next);
+            (next.settle)(py, next.future.bind(py));
             if start.elapsed() >= DRAIN_SLICE {
-                break;
-            }
-        }
-        // More to do: after the loop's other ready callbacks.
-        let future = {
-            let mut q = lock(&slf.get().queue);
-            match q.replies.front() {
-                Some(r) => r.future.clone_ref(py),
-                None => {
-                    q.scheduled = false;
-                    return;
+                let mut q = lock(&self.shared.queue);
+                if q.pending.is_empty() {
+                    q.woken = false;
+                    return false;
                 }
+                return true;
             }
-        };
-        let scheduled = future
-            .bind(py)
-            .call_method0("get_loop")
-            .and_then(|l| l.call_method1("call_soon", (slf,)));
-        if scheduled.is_err() {
-            drop_all(py, &slf.get().queue);
         }
     }
 }
 
-/// Converts a reply and sets its future (unless the awaiting side gave up).
-fn settle_reply(py: Python<'_>, r: Reply) {
-    let future = r.future.bind(py);
-    if future
+/// True when the awaiting side gave up (or the future cannot be asked).
+fn is_done(future: &Bound<'_, PyAny>) -> bool {
+    future
         .call_method0("done")
         .and_then(|d| d.is_truthy())
         .unwrap_or(true)
-    {
+}
+
+/// Sets `future`'s result or exception, unless it is done already.
+fn set(py: Python<'_>, future: &Bound<'_, PyAny>, outcome: PyResult<Py<PyAny>>) {
+    if is_done(future) {
         return;
     }
-    let _ = match r.result {
-        Ok(v) => match convert::reply_to_python(py, v) {
-            Ok(v) => future.call_method1("set_result", (v,)),
-            Err(e) => future.call_method1("set_exception", (e.into_value(py),)),
-        },
-        Err(e) => future.call_method1(
-            "set_exception",
-            (errors::to_pyerr(py, e, r.logged_in).into_value(py),),
-        ),
+    let _ = match outcome {
+        Ok(v) => future.call_method1("set_result", (v,)),
+        Err(e) => future.call_method1("set_exception", (e.into_value(py),)),
     };
 }
 
-/// Forgets the queued replies (their loop is closed), with the GIL held so that their futures
-/// are released at once.
-fn drop_all(_py: Python<'_>, queue: &Mutex<Queue>) {
-    let replies = {
-        let mut q = lock(queue);
-        q.scheduled = false;
-        std::mem::take(&mut q.replies)
-    };
-    drop(replies);
-}
-
-/// Queues a reply (on a worker thread, without the GIL); the first one since the last drain
-/// schedules a drain on the future's loop.
-fn queue_reply(queue: &Arc<Mutex<Queue>>, reply: Reply) {
-    let schedule = {
-        let mut q = lock(queue);
-        q.replies.push_back(reply);
-        !std::mem::replace(&mut q.scheduled, true)
-    };
-    if !schedule {
-        return;
-    }
-    Python::attach(|py| {
-        let future = lock(queue).replies.front().map(|r| r.future.clone_ref(py));
-        let Some(future) = future else {
-            lock(queue).scheduled = false;
-            return;
-        };
-        let drain = Drain {
-            queue: Arc::clone(queue),
-        };
-        let scheduled = Py::new(py, drain).and_then(|d| {
-            future
-                .bind(py)
-                .call_method0("get_loop")?
-                .call_method1("call_soon_threadsafe", (d,))
-        });
-        // A closed loop: nobody will read these replies.
-        if scheduled.is_err() {
-            drop_all(py, queue);
-        }
-    });
+/// Runs `work` on a thread of its own; `finish` turns its value into the future's outcome on
+/// the loop's thread.
+fn spawn<T: Send + 'static>(
+    completions: &Completions,
+    future: Py<PyAny>,
+    work: impl FnOnce() -> T + Send + 'static,
+    finish: impl FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
+) -> PyResult<()> {
+    let shared = Arc::clone(&completions.shared);
+    std::thread::Builder::new()
+        .name("xenapi-aio".into())
+        .spawn(move || {
+            let value = work();
+            shared.push(Pending {
+                future,
+                settle: Box::new(move |py, future| {
+                    if !is_done(future) {
+                        set(py, future, finish(py, value));
+                    }
+                }),
+            });
+        })
+        .map(drop)
+        .map_err(|e| PyRuntimeError::new_err(format!("cannot start a thread: {e}")))
 }
 
 /// `method(*args)` with the session reference first, as `Session.xenapi` calls it; settles
@@ -247,20 +225,28 @@ fn aio_call(
     let view = session.session().with_call_options(&options);
     let observer = view.clone();
     let gave_up = cancel.clone();
-    let queue = Arc::clone(&completions.queue);
+    let shared = Arc::clone(&completions.shared);
     view.call_async(method, params, move |result| {
         if gave_up.is_cancelled() {
-            // The awaiting task was cancelled: nobody reads this outcome.
-            // Released without the GIL (PyO3 defers it): the interpreter may be exiting.
+            // The awaiting task was cancelled: nobody reads this outcome. The future is
+            // released without the GIL (PyO3 defers it).
             drop(future);
             return;
         }
-        let reply = Reply {
+        let logged_in = observer.is_logged_in();
+        shared.push(Pending {
             future,
-            result,
-            logged_in: observer.is_logged_in(),
-        };
-        queue_reply(&queue, reply);
+            settle: Box::new(move |py, future| {
+                if is_done(future) {
+                    return;
+                }
+                let outcome = match result {
+                    Ok(v) => convert::reply_to_python(py, v),
+                    Err(e) => Err(errors::to_pyerr(py, e, logged_in)),
+                };
+                set(py, future, outcome);
+            }),
+        });
     });
     Ok(PyCancel { inner: cancel })
 }
@@ -271,13 +257,14 @@ fn aio_login(
     py: Python<'_>,
     session: Py<PySession>,
     params: &Bound<'_, PyTuple>,
-    event_loop: Py<PyAny>,
+    completions: &Completions,
     future: Py<PyAny>,
 ) -> PyResult<()> {
     let login = Login::from_args(params)?;
     let view = session_view(py, &session);
     spawn(
-        Target { event_loop, future },
+        completions,
+        future,
         move || {
             login
                 .run(&view)
@@ -307,12 +294,13 @@ fn session_view(py: Python<'_>, session: &Py<PySession>) -> xenapi::Session {
 fn aio_logout(
     py: Python<'_>,
     session: Py<PySession>,
-    event_loop: Py<PyAny>,
+    completions: &Completions,
     future: Py<PyAny>,
 ) -> PyResult<()> {
     let view = session_view(py, &session);
     spawn(
-        Target { event_loop, future },
+        completions,
+        future,
         move || view.logout(),
         |py, r| {
             r.map(|()| py.None())
@@ -324,13 +312,14 @@ fn aio_logout(
 /// Waits for `task` as `Session.wait_task` does; `cancel` (fired when the awaiting task is
 /// cancelled) cancels and destroys the task.
 #[pyfunction]
+#[allow(clippy::too_many_arguments)]
 fn aio_wait_task(
     py: Python<'_>,
     session: Py<PySession>,
     task: String,
     timeout: f64,
     cancel: &PyCancel,
-    event_loop: Py<PyAny>,
+    completions: &Completions,
     future: Py<PyAny>,
 ) -> PyResult<()> {
     let d = Duration::try_from_secs_f64(timeout)
@@ -342,7 +331,8 @@ fn aio_wait_task(
     let view = session_view(py, &session);
     let cancel = cancel.inner.clone();
     spawn(
-        Target { event_loop, future },
+        completions,
+        future,
         move || {
             let task = xenapi::Ref::new(task);
             let r = xenapi::task::wait_cancellable(&view, &task, d, &cancel);
@@ -357,19 +347,20 @@ fn aio_wait_task(
 
 /// A filled `_native.Cache` over `session`, as `xenapi_rs.watch` makes it.
 #[pyfunction]
-#[pyo3(signature = (session, classes, poll_timeout, queue_capacity, event_loop, future))]
+#[pyo3(signature = (session, classes, poll_timeout, queue_capacity, completions, future))]
 fn aio_watch(
     session: &PySession,
     classes: Vec<String>,
     poll_timeout: Option<f64>,
     queue_capacity: Option<usize>,
-    event_loop: Py<PyAny>,
+    completions: &Completions,
     future: Py<PyAny>,
 ) -> PyResult<()> {
     let opts = cache_options(poll_timeout, queue_capacity)?;
     let session = session.session().clone();
     spawn(
-        Target { event_loop, future },
+        completions,
+        future,
         move || {
             let names: Vec<&str> = classes.iter().map(String::as_str).collect();
             let r = xenapi::cache::Cache::with_options(&session, &names, opts);
@@ -385,20 +376,20 @@ fn aio_watch(
 /// The next change of `cache` (`None` on timeout or once closed), as `Cache.next_change`; a
 /// change read after the wait was cancelled is given back to the cache for the next read.
 #[pyfunction]
-#[pyo3(signature = (cache, timeout, event_loop, future))]
+#[pyo3(signature = (cache, timeout, completions, future))]
 fn aio_next_change(
     cache: Py<PyCache>,
     timeout: Option<f64>,
-    event_loop: Py<PyAny>,
+    completions: &Completions,
     future: Py<PyAny>,
 ) -> PyResult<PyCancel> {
-    let target = Target { event_loop, future };
     let deadline = match timeout {
         Some(t) => Some(Instant::now() + seconds("timeout", t)?),
         None => None,
     };
     let cancel = Cancel::new();
     let stop = cancel.clone();
+    let shared = Arc::clone(&completions.shared);
     std::thread::Builder::new()
         .name("xenapi-aio".into())
         .spawn(move || {
@@ -416,17 +407,26 @@ fn aio_next_change(
                     break None;
                 }
             };
-            Python::attach(|py| {
-                let outcome = match change {
-                    Some(c) => c.into_python(py),
-                    None if stop.is_cancelled() => return,
-                    None => Ok(py.None()),
-                };
-                let give_back = cache.bind(py).getattr("_unread").ok().map(Bound::unbind);
-                match outcome {
-                    Ok(c) if stop.is_cancelled() => crate::lock(&cache.get().unread).push_back(c),
-                    outcome => target.settle(py, outcome, give_back),
-                }
+            if change.is_none() && stop.is_cancelled() {
+                return;
+            }
+            shared.push(Pending {
+                future,
+                settle: Box::new(move |py, future| {
+                    let Some(change) = change else {
+                        set(py, future, Ok(py.None()));
+                        return;
+                    };
+                    let Ok(c) = change.into_python(py) else {
+                        return;
+                    };
+                    if stop.is_cancelled() || is_done(future) {
+                        // Nobody awaits it any more: the next read gets it.
+                        lock(&cache.get().unread).push_back(c);
+                    } else {
+                        set(py, future, Ok(c));
+                    }
+                }),
             });
         })
         .map_err(|e| PyRuntimeError::new_err(format!("cannot start a thread: {e}")))?;
@@ -435,10 +435,11 @@ fn aio_next_change(
 
 /// `Cache.close()` without blocking the loop.
 #[pyfunction]
-fn aio_cache_close(cache: &PyCache, event_loop: Py<PyAny>, future: Py<PyAny>) -> PyResult<()> {
+fn aio_cache_close(cache: &PyCache, completions: &Completions, future: Py<PyAny>) -> PyResult<()> {
     let inner = std::sync::Arc::clone(&cache.inner);
     spawn(
-        Target { event_loop, future },
+        completions,
+        future,
         move || inner.close(),
         |py, ()| Ok(py.None()),
     )

@@ -103,11 +103,6 @@ impl PyCache {
         Ok(PyCache::new_from(inner))
     }
 
-    /// Gives back a change an `xenapi_rs.aio` wait read but could not deliver.
-    fn _unread(&self, change: Py<PyAny>) {
-        crate::lock(&self.unread).push_back(change);
-    }
-
     /// The cache now: a consistent snapshot.
     fn snapshot(&self) -> PySnapshot {
         PySnapshot {

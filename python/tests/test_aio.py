@@ -1,9 +1,12 @@
 """xenapi_rs.aio against xenapi-sim: the blocking API's results and exceptions, awaited; the event
-loop never stalls while calls are in flight; the session's cap and deadlines hold for a thousand
-concurrent awaits; cancelling an awaited call ends its request; the cache's changes as an async
-iterator."""
+loop never stalls while calls are in flight; replies reach loops without ``add_reader``
+(Windows' proactor loop); the interpreter exits cleanly while replies land; the session's cap and
+deadlines hold for a thousand concurrent awaits; cancelling an awaited call ends its request;
+the cache's changes as an async iterator."""
 
 import asyncio
+import subprocess
+import sys
 import time
 
 import pytest
@@ -22,19 +25,6 @@ async def login(aio, url, **options):
     s = aio.Session(url, **options)
     await s.xenapi.login_with_password(USER, PASSWORD, "1.0", "xenapi-rs-aio-tests")
     return s
-
-
-async def ticking(stop, gaps):
-    """Wakes every millisecond until ``stop`` is set; the longest time between two wakes goes
-    into ``gaps``."""
-    last = time.monotonic()
-    longest = 0.0
-    while not stop.is_set():
-        await asyncio.sleep(0.001)
-        now = time.monotonic()
-        longest = max(longest, now - last)
-        last = now
-    gaps.append(longest)
 
 
 def test_results_and_failures_equal_the_blocking_api(sim, xr, aio):
@@ -101,38 +91,135 @@ def test_login_failures(sim, xr, aio):
     asyncio.run(main())
 
 
-def test_no_loop_stall_while_100_calls_are_in_flight(sim, aio):
-    async def main():
-        s = await login(aio, sim.url, max_concurrent_calls=100)
+STALL = """
+import asyncio, sys, time
+import xenapi_rs.aio
+
+def runqueue_wait():
+    # Seconds this thread has spent runnable but not running (Linux's schedstat), or 0.
+    try:
+        with open("/proc/thread-self/schedstat") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+async def ticking(stop):
+    # Wakes every millisecond until stop is set; returns the longest time between two wakes,
+    # and the longest such time less what the thread spent waiting for a CPU.
+    last, waited = time.monotonic(), runqueue_wait()
+    longest = own = 0.0
+    while not stop.is_set():
+        await asyncio.sleep(0.001)
+        now, now_waited = time.monotonic(), runqueue_wait()
+        longest = max(longest, now - last)
+        own = max(own, (now - last) - (now_waited - waited))
+        last, waited = now, now_waited
+    return longest, own
+
+async def main(url):
+    async with xenapi_rs.aio.Session(url, max_concurrent_calls=100) as s:
+        await s.xenapi.login_with_password("%s", "%s")
         vms = await s.xenapi.VM.get_all()
-        sim.delay(0.2)
-        stop, gaps = asyncio.Event(), []
-        ticker = asyncio.ensure_future(ticking(stop, gaps))
+        stop = asyncio.Event()
+        ticker = asyncio.ensure_future(ticking(stop))
         await asyncio.sleep(0.05)
         t0 = time.monotonic()
         records = await asyncio.gather(
-            *(s.xenapi.VM.get_record(vms[i % len(vms)]) for i in range(100))
+            *(s.xenapi.VM.get_record(vms[i %% len(vms)]) for i in range(100))
         )
         elapsed = time.monotonic() - t0
         stop.set()
-        await ticker
-        sim.delay(0)
-        await s.logout()
-        return records, elapsed, gaps[0]
+        longest, own = await ticker
+    assert len(records) == 100 and all("power_state" in r for r in records)
+    print(elapsed, longest, own)
 
-    # The best of five runs: on a machine busy with other work the scheduler stalls any loop now
-    # and then (the library's 64 worker threads waking together add to it); a library that
-    # blocked the loop on the network (200 ms a reply here) would stall every run.
-    gaps = []
-    for _ in range(5):
-        records, elapsed, gap = asyncio.run(main())
-        assert len(records) == 100 and all("power_state" in r for r in records)
-        # In flight together: far less than 100 x 0.2 s.
-        assert elapsed < 3.0, elapsed
-        gaps.append(gap)
-        if gap < 0.020:
-            break
-    assert min(gaps) < 0.020, "the loop stalled for %s ms" % ["%.1f" % (g * 1000) for g in gaps]
+asyncio.run(main(sys.argv[1]))
+""" % (USER, PASSWORD)
+
+
+def test_no_loop_stall_while_100_calls_are_in_flight(sim, aio):
+    """A ticker coroutine wakes every millisecond while 100 calls wait 200 ms each for their
+    replies. It runs in a fresh interpreter, as a user's script does: in pytest's process the
+    100 records' allocations set off a full garbage collection over pytest's own objects (tens
+    of milliseconds here), which is not the library's doing."""
+    sim.delay(0.2)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", STALL, sim.url], capture_output=True, timeout=60, text=True
+        )
+    finally:
+        sim.delay(0)
+    assert done.returncode == 0, done
+    elapsed, longest, own = map(float, done.stdout.split())
+    # In flight together: far less than 100 x 0.2 s.
+    assert elapsed < 3.0, elapsed
+    # The loop ran every 20 ms but for the time the OS gave its CPU to other threads (on two
+    # CPUs shared with the simulator, tens of milliseconds now and then)...
+    assert own < 0.020, "the loop stalled for %.1f ms (%.1f ms in all)" % (own * 1e3, longest * 1e3)
+    # ... and a loop that waited for the network (200 ms a reply here) would stall far longer.
+    assert longest < 0.2, "the loop stalled for %.1f ms" % (longest * 1e3)
+
+
+def test_replies_reach_a_loop_without_add_reader(sim, aio):
+    """Windows' proactor loop has no ``add_reader``: the wake-up socket is read by a task."""
+    refused = []
+
+    class NoReaderLoop(asyncio.SelectorEventLoop):
+        def add_reader(self, *args):
+            refused.append(args)
+            raise NotImplementedError
+
+    async def main():
+        assert isinstance(asyncio.get_running_loop(), NoReaderLoop)
+        async with await login(aio, sim.url) as s:
+            vms = await s.xenapi.VM.get_all()
+            names = await asyncio.gather(*(s.xenapi.VM.get_name_label(vm) for vm in vms))
+            return vms, names
+
+    with asyncio.Runner(loop_factory=NoReaderLoop) as runner:
+        vms, names = runner.run(main())
+    assert len(refused) == 1
+    assert len(vms) >= 4 and len(names) == len(vms) and all(isinstance(n, str) for n in names)
+
+
+EXIT_WHILE_A_REPLY_LANDS = """
+import asyncio, sys, time
+import xenapi_rs.aio
+
+class SlowToFinalize:
+    # Destroyed as the interpreter finalizes; its sleep lets other threads try to enter it.
+    def __del__(self):
+        time.sleep(0.6)
+
+slow = SlowToFinalize()
+
+async def main(url):
+    s = xenapi_rs.aio.Session(url)
+    # Its reply, delayed 300 ms by the simulator, lands as the interpreter finalizes.
+    asyncio.ensure_future(s.xenapi.login_with_password("%s", "%s"))
+    await asyncio.sleep(0.05)
+
+asyncio.run(main(sys.argv[1]))
+print("exited", flush=True)
+""" % (USER, PASSWORD)
+
+
+def test_the_interpreter_exits_cleanly_while_a_reply_lands(sim, aio):
+    """The library's threads never enter the interpreter: one that tried as it finalized
+    panicked (or, entering as finalization began, was ended by CPython mid-way and crashed the
+    process)."""
+    sim.delay(0.3)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", EXIT_WHILE_A_REPLY_LANDS, sim.url],
+            capture_output=True,
+            timeout=60,
+            text=True,
+        )
+    finally:
+        sim.delay(0)
+    assert done.returncode == 0 and "exited" in done.stdout, done
+    assert done.stderr == "", done.stderr
 
 
 def test_a_thousand_awaits_respect_the_cap(sim, aio):

@@ -25,6 +25,7 @@ async iterator: ``async for change in cache.changes():``.
 """
 
 import asyncio
+import socket
 import weakref
 
 from . import _native
@@ -34,25 +35,12 @@ from ._session import _make_native
 __all__ = ["Cache", "Session", "watch"]
 
 
-def _complete(future, ok, value, undelivered):
-    """Runs on the loop's thread: hands a native outcome to ``future``, unless the awaiting
-    side gave up (then ``undelivered(value)``, if given, takes it back)."""
-    if future.done():
-        if undelivered is not None and ok:
-            undelivered(value)
-        return
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)
-
-
 async def _run(start, *args):
-    """Awaits ``start(*args, loop, future)``'s future; cancelling the awaiting task fires the
-    ``Cancel`` that ``start`` returned (if any), which ends the work."""
+    """Awaits ``start(*args, completions, future)``'s future; cancelling the awaiting task fires
+    the ``Cancel`` that ``start`` returned (if any), which ends the work."""
     loop = asyncio.get_running_loop()
     future = loop.create_future()
-    cancel = start(*args, loop, future)
+    cancel = start(*args, _completions(loop), future)
     try:
         return await future
     except asyncio.CancelledError:
@@ -61,16 +49,58 @@ async def _run(start, *args):
         raise
 
 
-#: Each event loop's native completion queue (see ``_native.Completions``).
+class _Wakeup:
+    """One event loop's end of the native completion queue (``_native.Completions``): the
+    library's threads queue outcomes and write a byte to a socket pair, without the GIL; the
+    loop watches the other end and settles the futures on its own thread.
+
+    Loops with ``add_reader`` (the selector loops, uvloop) watch the socket directly; others
+    (Windows' proactor loop) read it from a task."""
+
+    def __init__(self, loop):
+        self._reader, writer = socket.socketpair()
+        try:
+            self._reader.setblocking(False)
+            self.native = _native.Completions(writer.fileno())
+        except BaseException:
+            self._reader.close()
+            raise
+        finally:
+            writer.close()
+        # Closed with the loop; nothing here refers to the loop (it keys a weak dictionary).
+        weakref.finalize(loop, self._reader.close)
+        try:
+            loop.add_reader(self._reader.fileno(), self._woken)
+        except NotImplementedError:
+            loop.create_task(self._pump(loop))
+
+    def _woken(self):
+        try:
+            self._reader.recv(4096)
+        except (BlockingIOError, InterruptedError):
+            pass
+        self._drain()
+
+    async def _pump(self, loop):
+        while await loop.sock_recv(self._reader, 4096):
+            self._drain()
+
+    def _drain(self):
+        if self.native.drain():
+            # More than one slice's worth: the rest after the loop's other ready callbacks.
+            asyncio.get_running_loop().call_soon(self._drain)
+
+
+#: Each event loop's :class:`_Wakeup`.
 _queues = weakref.WeakKeyDictionary()
 
 
 def _completions(loop):
     try:
-        return _queues[loop]
+        return _queues[loop].native
     except KeyError:
-        queue = _queues[loop] = _native.Completions()
-        return queue
+        wakeup = _queues[loop] = _Wakeup(loop)
+        return wakeup.native
 
 
 async def _call(native, method, args):
@@ -167,8 +197,8 @@ class Session:
         server's task (within half a second, in the background)."""
         stop = _native.Cancel() if cancel is None else cancel
 
-        def start(loop, future):
-            _native.aio_wait_task(self._native, task, float(timeout), stop, loop, future)
+        def start(completions, future):
+            _native.aio_wait_task(self._native, task, float(timeout), stop, completions, future)
             return stop
 
         return await _run(start)
