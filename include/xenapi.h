@@ -477,7 +477,8 @@ typedef struct xenapi_cache_stats {
  * function owns both: free `result` with `xenapi_value_free` and `err` with
  * `xenapi_error_free`. It should hand them over and return quickly (it holds one of the
  * library's threads), must not unwind (longjmp, C++ exceptions), and may call any libxenapi
- * function, `xenapi_session_call_async` included.
+ * function, `xenapi_session_call_async` included. On Linux the library's threads run as
+ * `SCHED_BATCH` (their wake-ups do not preempt the application's threads).
  */
 typedef void (*xenapi_call_done_fn)(void *user,
                                     enum xenapi_status status,

@@ -259,7 +259,22 @@ pub(crate) fn spawn(job: Job) {
     }
 }
 
+/// On Linux a worker runs as `SCHED_BATCH`: it shares the CPU as any thread does, but waking (a
+/// reply came) does not preempt the thread that was running. Completions are handed to the
+/// application's own threads, so that is where the CPU matters: measured with 100 calls in flight
+/// on two CPUs, an asyncio loop otherwise waited up to 70 ms for its CPU while workers woke.
+fn batch_scheduling() {
+    #[cfg(target_os = "linux")]
+    {
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: pid 0 is the calling thread; the parameter is a valid sched_param. Any
+        // thread may move itself from SCHED_OTHER to SCHED_BATCH; on failure it stays as it was.
+        let _ = unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) };
+    }
+}
+
 fn work() {
+    batch_scheduling();
     let pool = pool();
     let mut state = pool.queue.lock().unwrap_or_else(|p| p.into_inner());
     loop {

@@ -357,7 +357,9 @@ impl Session {
     /// `done` there, so that the caller never blocks: for event loops (Python's asyncio, .NET
     /// tasks, a C callback). The deadline counts from now, the wait for a worker and for a call
     /// slot included; the view's cancel stops it as it stops a blocking call. `done` runs once,
-    /// on a worker thread; it should hand the result over and return quickly.
+    /// on a worker thread; it should hand the result over and return quickly. On Linux the
+    /// workers run as `SCHED_BATCH`, so that their wake-ups never take the CPU from the thread
+    /// they hand results to.
     pub fn call_async(
         &self,
         method: &str,
