@@ -1,7 +1,10 @@
 /* The default TLS policy trusts what the system trusts: a company CA made here (the openssl
  * command) signs the simulator's certificate; a session with default options refuses it while
  * SSL_CERT_FILE holds another CA, naming that store in the error, and accepts it once
- * SSL_CERT_FILE holds the company CA.
+ * SSL_CERT_FILE holds the company CA. With neither variable set, it refuses the certificate
+ * naming the system's bundle, accepts it once the CA is installed the way a Linux administrator
+ * installs one (/usr/local/share/ca-certificates, update-ca-certificates; as root, which CI is),
+ * and refuses it again once the CA is removed.
  *
  * Two steps in one program: run with XENAPI_SIM_BIN (ffi/ffi.mk sets it), it makes the CA and the
  * server certificate in a temporary directory, then replaces itself with
@@ -74,6 +77,62 @@ static xenapi_status connect_default(const sim_t *sim, xenapi_session **s, xenap
     return st;
 }
 
+/* The bundle update-ca-certificates writes (Debian, Ubuntu). */
+#define SYSTEM_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+#define LOCAL_CAS "/usr/local/share/ca-certificates"
+
+/* Installs (CA != NULL) or removes (CA == NULL) this test's CA in the system store; 0 or -1. */
+static int system_ca(const char *ca) {
+    char line[1024];
+    if (ca != NULL) {
+        snprintf(line, sizeof line,
+                 "mkdir -p " LOCAL_CAS " && cp '%s' " LOCAL_CAS "/xenapi-rs-c-test-%ld.crt && "
+                 "update-ca-certificates",
+                 ca, (long)getpid());
+    } else {
+        snprintf(line, sizeof line,
+                 "rm -f " LOCAL_CAS "/xenapi-rs-c-test-%ld.crt && update-ca-certificates",
+                 (long)getpid());
+    }
+    return sh("/", line) == 0 ? 0 : -1;
+}
+
+/* The system store: refused naming it, trusted once the CA is installed, refused once removed. */
+static void system_store(const sim_t *sim, const char *ca) {
+    xenapi_session *s = NULL;
+    xenapi_error *err = NULL;
+    xenapi_value *vms = NULL;
+    unsetenv("SSL_CERT_FILE");
+    unsetenv("SSL_CERT_DIR");
+    CHECK_STATUS(connect_default(sim, &s, &err), XENAPI_STATUS_TLS, &err);
+    CHECK(err != NULL && strstr(xenapi_error_message(err), "the system's certificates (") != NULL);
+    CHECK(err != NULL && strstr(xenapi_error_message(err), SYSTEM_BUNDLE) != NULL);
+    if (err != NULL) {
+        printf("not installed, refused as expected: %s\n", xenapi_error_message(err));
+    }
+    clear_error(&err);
+    if (geteuid() != 0) {
+        printf("SKIPPED the installed-CA half: update-ca-certificates needs root (CI runs as "
+               "root)\n");
+        return;
+    }
+    CHECK(system_ca(ca) == 0);
+    s = sim_login(sim);
+    CHECK(s != NULL);
+    if (s != NULL) {
+        CHECK_OK(xenapi_session_call(s, "VM.get_all", NULL, 0, &vms, &err), &err);
+        CHECK(vms != NULL && xenapi_value_array_len(vms) >= 1);
+        xenapi_value_free(vms);
+        xenapi_session_free(s);
+        printf("installed with update-ca-certificates: trusted\n");
+    }
+    clear_error(&err);
+    CHECK(system_ca(NULL) == 0);
+    s = NULL;
+    CHECK_STATUS(connect_default(sim, &s, &err), XENAPI_STATUS_TLS, &err);
+    clear_error(&err);
+}
+
 int main(int argc, char **argv) {
     sim_t sim;
     const char *dir = getenv("XENAPI_TRUST_DIR");
@@ -115,6 +174,8 @@ int main(int argc, char **argv) {
         xenapi_session_free(s);
     }
     clear_error(&err);
+
+    system_store(&sim, ca);
     /* The harness's helpers for plain-HTTP simulators are not used here. */
     (void)sim_of_dialect;
     (void)sim_sessions;

@@ -1,10 +1,12 @@
 """The default TLS policy trusts what the system trusts: a company CA made here (openssl) signs the
 simulator's certificate, and a session with no TLS option accepts it through ``SSL_CERT_FILE``
-and refuses it, naming the store it consulted, when the file holds another CA.
+or once installed with ``update-ca-certificates``, and refuses it, naming the store it consulted,
+when the file holds another CA or the CA is not installed.
 
 The core reads the variables when a session is made, so setting them in this process is enough.
 """
 
+import os
 import shutil
 import subprocess
 
@@ -71,3 +73,73 @@ def test_default_policy_trusts_a_ca_in_ssl_cert_file(company, xr, monkeypatch):
         assert len(s.xenapi.VM.get_all()) >= 2
     finally:
         s.logout()
+
+
+#: The bundle update-ca-certificates writes (Debian, Ubuntu).
+SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+
+
+def update_ca_certificates():
+    subprocess.run(["update-ca-certificates"], check=True, capture_output=True)
+
+
+@pytest.fixture
+def installer():
+    """Installs a CA the way a Linux administrator does (a file in
+    /usr/local/share/ca-certificates, then ``update-ca-certificates``); removes it afterwards,
+    also when the test fails. Needs root (CI runs as root)."""
+    if os.name != "posix" or os.geteuid() != 0:
+        pytest.skip("installing a CA with update-ca-certificates needs root (CI runs as root)")
+    if shutil.which("update-ca-certificates") is None:
+        pytest.fail("update-ca-certificates (Debian package ca-certificates) is missing")
+    local = "/usr/local/share/ca-certificates"
+    os.makedirs(local, exist_ok=True)
+    installed = []
+
+    def install(ca):
+        path = os.path.join(local, "xenapi-rs-python-test-%d.crt" % os.getpid())
+        shutil.copyfile(ca, path)
+        installed.append(path)
+        update_ca_certificates()
+        return path
+
+    def remove():
+        while installed:
+            os.remove(installed.pop())
+            update_ca_certificates()
+
+    install.remove = remove
+    yield install
+    remove()
+
+
+def test_a_ca_installed_with_update_ca_certificates_is_trusted(company, installer, xr,
+                                                             monkeypatch):
+    sim, ca, _ = company
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+
+    # Not installed: refused, naming the system's store.
+    with pytest.raises(xr.TlsError) as refused:
+        xr.Session(sim.url).login_with_password(USER, PASSWORD)
+    message = str(refused.value)
+    assert "not trusted" in message, message
+    assert "the system's certificates (" in message, message
+    if os.path.exists(SYSTEM_BUNDLE):
+        assert SYSTEM_BUNDLE in message, message
+
+    installer(ca)
+    body = ca.read_text().splitlines()[1]
+    with open(SYSTEM_BUNDLE) as bundle:
+        assert body in bundle.read(), "update-ca-certificates did not add the CA"
+    s = xr.Session(sim.url)
+    s.login_with_password(USER, PASSWORD)
+    try:
+        assert len(s.xenapi.VM.get_all()) >= 2
+    finally:
+        s.logout()
+
+    # Removed again: refused again (the store is read again when it changes).
+    installer.remove()
+    with pytest.raises(xr.TlsError):
+        xr.Session(sim.url).login_with_password(USER, PASSWORD)
