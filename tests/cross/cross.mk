@@ -7,7 +7,9 @@
 #     tests/scenario/scenario.mk runs it natively;
 #   - xenctl walking the talk's demo (tests/cross/xenctl_walk.sh) over plain HTTP, over TLS with
 #     a pinned fingerprint and over TLS with a CA file; on Windows also a unix:// URL's refusal;
-#   - the cross-built xenapi-sim, serving the cross-built xenctl (`xenapi-sim run -- xenctl list`).
+#   - the cross-built xenapi-sim, serving the cross-built xenctl (`xenapi-sim run -- xenctl list`);
+#   - on Windows, TLS verified against the Windows certificate store by default: a CA installed
+#     with update-ca-certificates reaches it through Wine (tests/cross/windows_store.sh).
 # Apart from that last one, the simulators are the native (x86_64 Linux) ones, over loopback.
 #
 #   cross-test              both
@@ -102,6 +104,14 @@ cross-test-win-x64: cross-build-win-x64 cross-wine-prefix ffi-sim
 		{ echo "win-x64: a unix:// URL gave no clear error:" >&2; \
 		cat $(CROSS_OUT)/win-x64/unix.log >&2; exit 1; }
 	@echo "win-x64: a unix:// URL is refused with a clear error"
+	@# TLS verified against the Windows certificate store (tests/cross/windows_store.sh).
+	@dotnet/scripts/test-ca.sh $(CROSS_OUT)/win-x64/pki
+	@WINEPREFIX=$(CROSS_WINEPREFIX) WINESERVER=$(CROSS_WINESERVER) $(FFI_RUN) --vms 4 \
+		--tls-cert $(CROSS_OUT)/win-x64/pki/server.pem --tls-key $(CROSS_OUT)/win-x64/pki/server.key \
+		-- tests/cross/windows_store.sh $(CROSS_OUT)/win-x64/pki $(SCENARIO) $(CROSS_OUT)/win-x64 \
+		$(CROSS_RUNNER_win-x64) > $(CROSS_OUT)/win-x64/store.log 2>&1 && \
+		sed 's/^/win-x64: /' $(CROSS_OUT)/win-x64/store.log || \
+		{ cat $(CROSS_OUT)/win-x64/store.log >&2; exit 1; }
 	@$(CROSS_WINE_ENV) $(CROSS_WINESERVER) -k || true
 	@echo "cross-test-win-x64: all passed"
 
