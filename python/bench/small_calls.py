@@ -15,8 +15,9 @@
     small_calls.py stall URL SECONDS
         xenapi_rs.aio: 100 calls in flight on one session for SECONDS while a ticker scheduled
         every 1 ms measures the longest gap between its ticks; prints
-        ``stall python MAX_MS BASELINE_MS CALLS/S`` (BASELINE_MS: the same ticker with no call
-        in flight), or ``stall python n/a`` without xenapi_rs.aio
+        ``stall python MAX_MS OWN_MS BASELINE_MS CALLS/S`` (OWN_MS: the longest gap less the
+        time the loop's thread waited for a CPU, Linux's schedstat; BASELINE_MS: the same ticker
+        with no call in flight), or ``stall python n/a`` without xenapi_rs.aio
 
 CLIENT is ``xenapi_rs`` or ``XenAPI`` (the official module). Every mode logs in
 (``XENAPI_USER``, ``XENAPI_PASSWORD``; root / password by default) and warms up first.
@@ -114,17 +115,28 @@ def interrupt(client, url, hold):
     print(outcome, flush=True)
 
 
+def runqueue_wait():
+    """Seconds this thread has waited for a CPU while runnable (Linux's schedstat), or 0."""
+    try:
+        with open("/proc/thread-self/schedstat") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 async def ticker(stop):
-    """The longest gap, in seconds, between ticks scheduled every TICK until ``stop`` is set."""
+    """The longest gap, in seconds, between ticks scheduled every TICK until ``stop`` is set,
+    and the longest gap less the time the thread waited for a CPU in it."""
     loop = asyncio.get_running_loop()
-    worst = 0.0
-    last = loop.time()
+    worst = own = 0.0
+    last, waited = loop.time(), runqueue_wait()
     while not stop.is_set():
         await asyncio.sleep(TICK)
-        now = loop.time()
+        now, now_waited = loop.time(), runqueue_wait()
         worst = max(worst, now - last)
-        last = now
-    return worst
+        own = max(own, (now - last) - (now_waited - waited))
+        last, waited = now, now_waited
+    return worst, own
 
 
 async def stall_run(url, seconds):
@@ -141,7 +153,7 @@ async def stall_run(url, seconds):
         idle = asyncio.ensure_future(ticker(stop))
         await asyncio.sleep(min(seconds, 1.0))
         stop.set()
-        baseline = await idle
+        baseline, _ = await idle
 
         stop = asyncio.Event()
         calls = [0]
@@ -156,10 +168,10 @@ async def stall_run(url, seconds):
         t0 = time.perf_counter()
         await asyncio.sleep(seconds)
         stop.set()
-        worst = await tick
+        worst, own = await tick
         await asyncio.gather(*workers)
         rate = calls[0] / (time.perf_counter() - t0)
-    return worst, baseline, rate
+    return worst, own, baseline, rate
 
 
 def stall(url, seconds):
@@ -168,8 +180,11 @@ def stall(url, seconds):
     if importlib.util.find_spec("xenapi_rs.aio") is None:
         print("stall python n/a", flush=True)
         return
-    worst, baseline, rate = asyncio.run(stall_run(url, float(seconds)))
-    print("stall python %.2f %.2f %.0f" % (worst * 1000, baseline * 1000, rate), flush=True)
+    worst, own, baseline, rate = asyncio.run(stall_run(url, float(seconds)))
+    print(
+        "stall python %.2f %.2f %.2f %.0f" % (worst * 1000, own * 1000, baseline * 1000, rate),
+        flush=True,
+    )
 
 
 def main(argv):
