@@ -171,10 +171,11 @@ fn ref_of(v: Value) -> String {
 
 /// A raw HTTP server on a free loopback port for replies the simulator never sends: each
 /// connection carries one request, whose body `answer` turns into the body of a 200 reply of
-/// `content_type` (then the connection closes). Returns its URL.
+/// `content_type`, or into a 404 when it gives `None` (then the connection closes). Returns its
+/// URL.
 pub fn raw_server(
     content_type: &'static str,
-    answer: impl Fn(&[u8]) -> Vec<u8> + Send + 'static,
+    answer: impl Fn(&[u8]) -> Option<Vec<u8>> + Send + 'static,
 ) -> String {
     use std::io::{BufRead, BufReader, Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -200,8 +201,14 @@ pub fn raw_server(
             if reader.read_exact(&mut request).is_err() {
                 continue;
             }
-            let body = answer(&request);
             let mut out = stream;
+            let Some(body) = answer(&request) else {
+                let _ = write!(
+                    out,
+                    "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+                continue;
+            };
             let _ = write!(
                 out,
                 "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\

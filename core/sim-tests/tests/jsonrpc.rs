@@ -174,7 +174,7 @@ fn misbehaving(body: &'static str) -> String {
 /// A server that answers each request body with `answer(body)`, as JSON.
 fn serve(answer: impl Fn(&[u8]) -> String + Send + 'static) -> String {
     raw_server("application/json", move |request| {
-        answer(request).into_bytes()
+        Some(answer(request).into_bytes())
     })
 }
 

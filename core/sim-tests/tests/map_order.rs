@@ -91,11 +91,9 @@ fn get_all_records_keeps_the_servers_order_of_objects() {
 /// A server that sends fixed replies: every request on a connection of its own.
 fn fixed_server(answer: fn(&str) -> Value) -> String {
     raw_server("text/xml", move |request| {
-        let method = decode_call(request, Limits::default())
-            .map(|(m, _)| m)
-            .unwrap_or_default();
+        let (method, _) = decode_call(request, Limits::default()).ok()?;
         let envelope = Value::structure([("Status", "Success".into()), ("Value", answer(&method))]);
-        encode_response(&envelope, &Encoder::default())
+        Some(encode_response(&envelope, &Encoder::default()))
     })
 }
 

@@ -1,9 +1,7 @@
-//! Typed calls, `task::wait` and `Events` against a tiny canned XML-RPC server (one thread, one
-//! request per connection). The simulator tests cover real behaviour; these pin the typed
-//! layer's own logic: argument encoding, result typing, task polling and event tokens.
+//! Typed calls, `task::wait` and `Events` against a tiny canned XML-RPC server (`raw_server`:
+//! one thread, one request per connection). The simulator tests cover real behaviour; these pin
+//! the typed layer's own logic: argument encoding, result typing, task polling and event tokens.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,6 +9,7 @@ use xenapi::api::{Task, Vm, VmPowerState};
 use xenapi::codec::{decode_call, encode_response, Encoder, Limits};
 use xenapi::event::{Events, Operation};
 use xenapi::{task, ErrorKind, Options, Ref, Session, Value};
+use xenapi_tests::raw_server;
 
 type Calls = Arc<Mutex<Vec<(String, Vec<Value>)>>>;
 
@@ -19,64 +18,27 @@ type Calls = Arc<Mutex<Vec<(String, Vec<Value>)>>>;
 fn serve(
     answer: impl Fn(&str, &[Value], usize) -> Result<Value, Vec<&'static str>> + Send + 'static,
 ) -> (String, Calls) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap());
     let calls: Calls = Arc::default();
     let seen = calls.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { return };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap();
-                }
-                if line == "\r\n" {
-                    break;
-                }
-            }
-            let mut body = vec![0; length];
-            if reader.read_exact(&mut body).is_err() {
-                continue;
-            }
-            // XML-RPC only: the JSON-RPC login that `Protocol::Auto` tries first finds nothing.
-            let Ok((method, params)) = decode_call(&body[..], Limits::default()) else {
-                let mut out = stream;
-                let _ = write!(
-                    out,
-                    "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                );
-                continue;
-            };
-            let n = {
-                let mut c = seen.lock().unwrap();
-                c.push((method.clone(), params.clone()));
-                c.iter().filter(|(m, _)| *m == method).count()
-            };
-            let envelope = match answer(&method, &params, n) {
-                Ok(v) => Value::structure([("Status", "Success".into()), ("Value", v)]),
-                Err(d) => Value::structure([
-                    ("Status", "Failure".into()),
-                    (
-                        "ErrorDescription",
-                        Value::Array(d.into_iter().map(Value::from).collect()),
-                    ),
-                ]),
-            };
-            let reply = encode_response(&envelope, &Encoder::default());
-            let mut out = stream;
-            let _ = write!(
-                out,
-                "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                reply.len()
-            );
-            let _ = out.write_all(&reply);
-        }
+    let url = raw_server("text/xml", move |body| {
+        // XML-RPC only: the JSON-RPC login that `Protocol::Auto` tries first finds nothing.
+        let (method, params) = decode_call(body, Limits::default()).ok()?;
+        let n = {
+            let mut c = seen.lock().unwrap();
+            c.push((method.clone(), params.clone()));
+            c.iter().filter(|(m, _)| *m == method).count()
+        };
+        let envelope = match answer(&method, &params, n) {
+            Ok(v) => Value::structure([("Status", "Success".into()), ("Value", v)]),
+            Err(d) => Value::structure([
+                ("Status", "Failure".into()),
+                (
+                    "ErrorDescription",
+                    Value::Array(d.into_iter().map(Value::from).collect()),
+                ),
+            ]),
+        };
+        Some(encode_response(&envelope, &Encoder::default()))
     });
     (url, calls)
 }
