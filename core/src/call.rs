@@ -375,4 +375,17 @@ mod tests {
         got.sort();
         assert_eq!(got, (0..100).collect::<Vec<_>>());
     }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn workers_run_as_batch_threads() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        // SAFETY: sched_getscheduler(0) only reads the calling thread's policy.
+        spawn(Box::new(move || {
+            tx.send(unsafe { libc::sched_getscheduler(0) }).unwrap()
+        }));
+        assert_eq!(rx.recv().unwrap(), libc::SCHED_BATCH);
+        // The caller's own thread is left as it was.
+        assert_eq!(unsafe { libc::sched_getscheduler(0) }, libc::SCHED_OTHER);
+    }
 }

@@ -34,9 +34,9 @@ use crate::{convert, errors, lock, tracing, Login, PyCancel, PySession};
 /// How long one drain converts outcomes before it lets the loop run other callbacks.
 const DRAIN_SLICE: Duration = Duration::from_millis(2);
 
-/// What the loop's thread does with an outcome: given the future, settle it (or, when the
-/// awaiting side gave up, put the outcome back where it came from).
-type Settle = Box<dyn FnOnce(Python<'_>, &Bound<'_, PyAny>) + Send>;
+/// What the loop's thread does with an outcome: given the future and whether the awaiting side
+/// gave up already (the future is done), settle it, or put the outcome back where it came from.
+type Settle = Box<dyn FnOnce(Python<'_>, &Bound<'_, PyAny>, bool) + Send>;
 
 /// An outcome waiting for its loop's thread.
 struct Pending {
@@ -145,7 +145,8 @@ impl Completions {
                     }
                 }
             };
-            (next.settle)(py, next.future.bind(py));
+            let future = next.future.bind(py);
+            (next.settle)(py, future, is_done(future));
             if start.elapsed() >= DRAIN_SLICE {
                 let mut q = lock(&self.shared.queue);
                 if q.pending.is_empty() {
@@ -166,11 +167,8 @@ fn is_done(future: &Bound<'_, PyAny>) -> bool {
         .unwrap_or(true)
 }
 
-/// Sets `future`'s result or exception, unless it is done already.
+/// Sets `future`'s result or exception (the drain found it not done).
 fn set(py: Python<'_>, future: &Bound<'_, PyAny>, outcome: PyResult<Py<PyAny>>) {
-    if is_done(future) {
-        return;
-    }
     let _ = match outcome {
         Ok(v) => future.call_method1("set_result", (v,)),
         Err(e) => future.call_method1("set_exception", (e.into_value(py),)),
@@ -192,8 +190,8 @@ fn spawn<T: Send + 'static>(
             let value = work();
             shared.push(Pending {
                 future,
-                settle: Box::new(move |py, future| {
-                    if !is_done(future) {
+                settle: Box::new(move |py, future, done| {
+                    if !done {
                         set(py, future, finish(py, value));
                     }
                 }),
@@ -236,8 +234,8 @@ fn aio_call(
         let logged_in = observer.is_logged_in();
         shared.push(Pending {
             future,
-            settle: Box::new(move |py, future| {
-                if is_done(future) {
+            settle: Box::new(move |py, future, done| {
+                if done {
                     return;
                 }
                 let outcome = match result {
@@ -412,15 +410,17 @@ fn aio_next_change(
             }
             shared.push(Pending {
                 future,
-                settle: Box::new(move |py, future| {
+                settle: Box::new(move |py, future, done| {
                     let Some(change) = change else {
-                        set(py, future, Ok(py.None()));
+                        if !done {
+                            set(py, future, Ok(py.None()));
+                        }
                         return;
                     };
                     let Ok(c) = change.into_python(py) else {
                         return;
                     };
-                    if stop.is_cancelled() || is_done(future) {
+                    if stop.is_cancelled() || done {
                         // Nobody awaits it any more: the next read gets it.
                         lock(&cache.get().unread).push_back(c);
                     } else {
