@@ -18,6 +18,10 @@
         ``stall python MAX_MS OWN_MS BASELINE_MS CALLS/S`` (OWN_MS: the longest gap less the
         time the loop's thread waited for a CPU, Linux's schedstat; BASELINE_MS: the same ticker
         with no call in flight), or ``stall python n/a`` without xenapi_rs.aio
+    small_calls.py burst URL
+        xenapi_rs.aio: after a warm-up, one burst of 100 VM.get_record calls in flight together
+        under the same ticker (python/tests/test_aio.py runs it with replies delayed); prints
+        ``burst python ELAPSED_MS MAX_MS OWN_MS``
 
 CLIENT is ``xenapi_rs`` or ``XenAPI`` (the official module). Every mode logs in
 (``XENAPI_USER``, ``XENAPI_PASSWORD``; root / password by default) and warms up first.
@@ -174,6 +178,39 @@ async def stall_run(url, seconds):
     return worst, own, baseline, rate
 
 
+async def burst_run(url):
+    import xenapi_rs.aio as aio
+
+    user, password = credentials()
+    async with aio.Session(url, max_concurrent_calls=IN_FLIGHT) as s:
+        await s.xenapi.login_with_password(user, password)
+        vms = await s.xenapi.VM.get_all()
+
+        def burst():
+            return asyncio.gather(
+                *(s.xenapi.VM.get_record(vms[i % len(vms)]) for i in range(IN_FLIGHT))
+            )
+
+        # Warm: the workers started, the connections open, the first records converted.
+        await burst()
+        stop = asyncio.Event()
+        tick = asyncio.ensure_future(ticker(stop))
+        await asyncio.sleep(0.05)
+        t0 = time.perf_counter()
+        records = await burst()
+        elapsed = time.perf_counter() - t0
+        stop.set()
+        worst, own = await tick
+    if len(records) != IN_FLIGHT or not all("power_state" in r for r in records):
+        raise SystemExit("small_calls.py: the burst's records are wrong")
+    return elapsed, worst, own
+
+
+def burst(url):
+    elapsed, worst, own = asyncio.run(burst_run(url))
+    print("burst python %.2f %.2f %.2f" % (elapsed * 1000, worst * 1000, own * 1000), flush=True)
+
+
 def stall(url, seconds):
     if importlib.util.find_spec("xenapi_rs") is None:
         raise SystemExit("small_calls.py: xenapi_rs is not installed")
@@ -190,7 +227,7 @@ def stall(url, seconds):
 def main(argv):
     usage = (
         "usage: small_calls.py small CLIENT URL time|count N | interrupt CLIENT URL HOLD"
-        " | stall URL SECONDS"
+        " | stall URL SECONDS | burst URL"
     )
     if len(argv) < 2:
         raise SystemExit(usage)
@@ -200,6 +237,8 @@ def main(argv):
         interrupt(argv[2], argv[3], argv[4])
     elif argv[1] == "stall" and len(argv) == 4:
         stall(argv[2], argv[3])
+    elif argv[1] == "burst" and len(argv) == 3:
+        burst(argv[2])
     else:
         raise SystemExit(usage)
 
